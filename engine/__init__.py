@@ -1,0 +1,107 @@
+"""wijkkompas: the Wijkkompas method as configurable, durable state machines.
+
+The public names are importable from ``engine`` directly; each is loaded on first use, so that
+``import engine`` stays cheap for commands that need only a little of it.
+
+    from engine import load_file, compile_workflow, Regie
+    workflow = compile_workflow(load_file("workflows/wijkkompas.yaml").definition)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "CompiledWorkflow",
+    "Conflict",
+    "DefinitionError",
+    "Event",
+    "GateNotMet",
+    "GateStatus",
+    "InputError",
+    "Instance",
+    "InvalidValue",
+    "LoadedWorkflow",
+    "NotFound",
+    "Problem",
+    "Refused",
+    "Regie",
+    "RuleViolation",
+    "Timeline",
+    "TransitionNotAllowed",
+    "WorkflowCatalog",
+    "WorkflowDefinition",
+    "WorkflowError",
+    "compile_workflow",
+    "definition_hash",
+    "load_file",
+    "load_text",
+    "normalise",
+    "plan_timeline",
+]
+
+_HOME = {
+    "CompiledWorkflow": "engine.machine",
+    "compile_workflow": "engine.machine",
+    "Conflict": "engine.errors",
+    "DefinitionError": "engine.errors",
+    "GateNotMet": "engine.errors",
+    "InputError": "engine.errors",
+    "InvalidValue": "engine.errors",
+    "NotFound": "engine.errors",
+    "Problem": "engine.errors",
+    "Refused": "engine.errors",
+    "RuleViolation": "engine.errors",
+    "TransitionNotAllowed": "engine.errors",
+    "WorkflowError": "engine.errors",
+    "Event": "engine.events",
+    "Regie": "engine.events",
+    "GateStatus": "engine.gates",
+    "Instance": "engine.instance",
+    "LoadedWorkflow": "engine.loader",
+    "load_file": "engine.loader",
+    "load_text": "engine.loader",
+    "WorkflowDefinition": "engine.model",
+    "definition_hash": "engine.model",
+    "normalise": "engine.model",
+    "Timeline": "engine.deadlines",
+    "plan_timeline": "engine.deadlines",
+    "WorkflowCatalog": "engine.catalog",
+}
+
+if TYPE_CHECKING:
+    from engine.catalog import WorkflowCatalog
+    from engine.deadlines import Timeline, plan_timeline
+    from engine.errors import (
+        Conflict,
+        DefinitionError,
+        GateNotMet,
+        InputError,
+        InvalidValue,
+        NotFound,
+        Problem,
+        Refused,
+        RuleViolation,
+        TransitionNotAllowed,
+        WorkflowError,
+    )
+    from engine.events import Event, Regie
+    from engine.gates import GateStatus
+    from engine.instance import Instance
+    from engine.loader import LoadedWorkflow, load_file, load_text
+    from engine.machine import CompiledWorkflow, compile_workflow
+    from engine.model import WorkflowDefinition, definition_hash, normalise
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

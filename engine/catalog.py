@@ -1,0 +1,151 @@
+"""Finding workflow files: the search path, listing what is on it, resolving KEY or PATH.
+
+The search path is, in order: the directories given by the caller (``--workflows`` or
+WIJKKOMPAS_WORKFLOWS), ``./workflows``, and the workflows shipped with wijkkompas. A key is
+resolved in the first directory that has a file with that key (so a file of your own shadows a
+shipped one); within that directory the highest version wins, unless ``KEY@VERSION`` asks for
+a particular one. A broken file whose key matches is reported, never skipped over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InvalidValue, NotFound
+from engine.loader import LoadedWorkflow, inspect_text, load_file
+from engine.yamlsource import read_yaml
+
+__all__ = ["CatalogEntry", "WorkflowCatalog", "looks_like_path", "shipped_workflows_dir"]
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def shipped_workflows_dir() -> Path:
+    """Where the shipped workflows are: inside the package when installed, else the repo."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "shipped_workflows"
+    return packaged if packaged.is_dir() else here.parent / "workflows"
+
+
+def looks_like_path(ref: str) -> bool:
+    """Whether a KEY|PATH argument names a file rather than a key."""
+    return ref.endswith(SUFFIXES) or "/" in ref or "\\" in ref or Path(ref).is_file()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One workflow file on the search path."""
+
+    path: Path
+    origin: str
+    key: str | None
+    version: int | None
+    title: str | None
+    problem: str | None
+    """The first error when the file is not valid."""
+    shadowed: bool = False
+    """Another file with the same key comes earlier on the search path."""
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None
+
+
+class WorkflowCatalog:
+    """The workflows on a search path."""
+
+    def __init__(self, extra_dirs: Iterable[str | Path] = (), *, cwd: Path | None = None) -> None:
+        base = cwd or Path.cwd()
+        candidates: list[tuple[str, Path]] = [(str(d), Path(d)) for d in extra_dirs]
+        candidates.append(("./workflows", base / "workflows"))
+        candidates.append(("shipped", shipped_workflows_dir()))
+        self.dirs: list[tuple[str, Path]] = []
+        seen: set[Path] = set()
+        for origin, directory in candidates:
+            resolved = directory.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            self.dirs.append((origin, directory))
+
+    def _files(self, directory: Path) -> list[Path]:
+        if not directory.is_dir():
+            return []
+        return sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
+
+    def entries(self) -> list[CatalogEntry]:
+        """Every workflow file on the search path, valid or not, in search order."""
+        result: list[CatalogEntry] = []
+        first_dir: dict[str, str] = {}
+        for origin, directory in self.dirs:
+            for path in self._files(directory):
+                unreadable: str | None = None
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    text, unreadable = "", f"{path}:1:1: error: cannot read the file ({exc})"
+                definition, problems = inspect_text(text, str(path))
+                errors = [unreadable] if unreadable else [str(p) for p in problems if p.is_error]
+                key, version, title = _identity(path)
+                if definition is not None:
+                    key, version, title = definition.key, definition.version, definition.title
+                shadowed = key is not None and first_dir.setdefault(key, origin) != origin
+                result.append(
+                    CatalogEntry(
+                        path=path,
+                        origin=origin,
+                        key=key,
+                        version=version,
+                        title=title,
+                        problem=errors[0] if errors else None,
+                        shadowed=shadowed,
+                    )
+                )
+        return result
+
+    def resolve(self, ref: str) -> LoadedWorkflow:
+        """Load the workflow named by ``ref``: a file path, KEY or KEY@VERSION."""
+        if looks_like_path(ref):
+            return load_file(ref)
+        key, _, wanted = ref.partition("@")
+        version: int | None = None
+        if wanted:
+            if not wanted.isdigit():
+                raise InvalidValue(
+                    "workflow version", wanted, "write KEY@VERSION, e.g. wijkkompas@1"
+                )
+            version = int(wanted)
+        for _origin, directory in self.dirs:
+            matches = [
+                (v, p) for p in self._files(directory) for k, v, _ in [_identity(p)] if k == key
+            ]
+            if version is not None:
+                matches = [(v, p) for v, p in matches if v == version]
+            if matches:
+                matches.sort(key=lambda vp: vp[0] if isinstance(vp[0], int) else -1)
+                return load_file(matches[-1][1])
+        known = sorted({e.key for e in self.entries() if e.key})
+        label = f"{key}@{version}" if version is not None else key
+        where = "the search path (" + ", ".join(o for o, _ in self.dirs) + ")"
+        raise NotFound("workflow", label, where=where, known=known)
+
+    def resolve_all(self, refs: Sequence[str]) -> list[LoadedWorkflow]:
+        return [self.resolve(r) for r in refs]
+
+
+def _identity(path: Path) -> tuple[str | None, int | None, str | None]:
+    """Key, version and title as written, without validating the rest."""
+    try:
+        data = read_yaml(path.read_text(encoding="utf-8")).data
+    except (OSError, UnicodeDecodeError):
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+    key, version, title = data.get("key"), data.get("version"), data.get("title")
+    return (
+        key if isinstance(key, str) else None,
+        int(version) if isinstance(version, int) and not isinstance(version, bool) else None,
+        title if isinstance(title, str) else None,
+    )

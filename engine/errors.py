@@ -1,0 +1,167 @@
+"""The errors the engine raises, each carrying the facts its message is built from.
+
+Every error a user can cause derives from :class:`WorkflowError`. The command line maps the
+branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the workflow's rules,
+4 for a conflict with a concurrent writer.
+
+    WorkflowError
+    ├── InputError (2)                 bad input: a value, a file, a name that does not exist
+    │   ├── DefinitionError            a workflow file with problems (carries every Problem)
+    │   ├── NotFound                   an unknown workflow, instance, phase, milestone, ...
+    │   └── InvalidValue               a value with the wrong form (CBS code, date, duration)
+    ├── Refused (3)                    the workflow's rules say no; nothing was changed
+    │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
+    │   ├── TransitionNotAllowed       this command is not possible from the current state
+    │   └── RuleViolation              a milestone, approval or hand-over rule says no
+    └── Conflict (4)                   someone else changed the same thing meanwhile
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "Conflict",
+    "DefinitionError",
+    "GateNotMet",
+    "InputError",
+    "InvalidValue",
+    "NotFound",
+    "Problem",
+    "Refused",
+    "RuleViolation",
+    "TransitionNotAllowed",
+    "WorkflowError",
+    "did_you_mean",
+]
+
+
+class WorkflowError(Exception):
+    """Root of every error a user of wijkkompas can cause."""
+
+    exit_code = 1
+
+
+class InputError(WorkflowError):
+    """Bad input: the command cannot even be considered."""
+
+    exit_code = 2
+
+
+class Refused(WorkflowError):
+    """The workflow's rules refuse the command; nothing was changed."""
+
+    exit_code = 3
+
+
+class Conflict(WorkflowError):
+    """Someone else changed the same thing meanwhile; nothing was saved."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One finding in a workflow file, with where it is."""
+
+    severity: Literal["error", "warning"]
+    message: str
+    source: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+class DefinitionError(InputError):
+    """A workflow file (or stored definition) has one or more errors."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        errors = [p for p in self.problems if p.is_error]
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{source}: {len(errors)} error(s) in workflow definition\n{lines}")
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+
+class NotFound(InputError):
+    """A named thing does not exist; says what, and what does."""
+
+    def __init__(self, kind: str, name: str, *, where: str = "", known: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.name = name
+        self.where = where
+        self.known = tuple(known)
+        message = f"unknown {kind} '{name}'"
+        if where:
+            message += f" in {where}"
+        hint = did_you_mean(name, self.known)
+        if hint:
+            message += f"; did you mean '{hint}'?"
+        elif self.known and len(self.known) <= 12:
+            message += f" (known: {', '.join(self.known)})"
+        super().__init__(message)
+
+
+class InvalidValue(InputError):
+    """A value does not have the required form."""
+
+    def __init__(self, what: str, value: object, expected: str) -> None:
+        self.what = what
+        self.value = value
+        self.expected = expected
+        super().__init__(f"invalid {what} {value!r}: {expected}")
+
+
+class GateNotMet(Refused):
+    """The gate of a phase is not met; ``unmet`` holds one readable line per criterion."""
+
+    def __init__(self, instance: str, phase: str, unmet: Sequence[str]) -> None:
+        self.instance = instance
+        self.phase = phase
+        self.unmet = tuple(unmet)
+        items = "\n".join(f"  - {u}" for u in self.unmet)
+        super().__init__(
+            f"the gate of phase '{phase}' is not met for '{instance}' "
+            f"({len(self.unmet)} unmet criteria):\n{items}"
+        )
+
+
+class TransitionNotAllowed(Refused):
+    """A command is not possible from the state the instance is in."""
+
+    def __init__(self, instance: str, command: str, state: str, why: str) -> None:
+        self.instance = instance
+        self.command = command
+        self.state = state
+        self.why = why
+        super().__init__(f"cannot {command} '{instance}': {why}")
+
+
+class RuleViolation(Refused):
+    """A rule of the workflow refuses the command (milestone order, approvals, regie)."""
+
+    def __init__(self, instance: str, command: str, why: str) -> None:
+        self.instance = instance
+        self.command = command
+        self.why = why
+        super().__init__(f"cannot {command} for '{instance}': {why}")
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str | None:
+    """The closest known name to a misspelt one, if any is close enough."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None

@@ -1,0 +1,284 @@
+"""The facts: what happened to an instance (past tense), and the hash chain that seals them.
+
+Every change to an instance is one event. An event says who (``by``), when it really happened
+(``at``, the effective time) and why (``reason``), plus the facts of its kind. Events are frozen
+values; ``payload``/``decode`` turn them into JSON-friendly dicts and back for storage.
+
+``chain_hash`` seals the log of one instance: each event's hash covers its own content and the
+hash of the event before it, so altering, removing or inserting an event behind the engine's back
+breaks every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "EVENT_TYPES",
+    "ApprovalRecorded",
+    "Event",
+    "InstanceCompleted",
+    "InstancePaused",
+    "InstanceResumed",
+    "InstanceStarted",
+    "InstanceStopped",
+    "MilestoneDone",
+    "MilestoneReopened",
+    "MilestoneSkipped",
+    "NoteAdded",
+    "PhaseAdvanced",
+    "PhaseReturned",
+    "Regie",
+    "RegieHandedOver",
+    "chain_hash",
+    "decode",
+]
+
+Decision = Literal["go", "no-go"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Regie:
+    """Who holds the lead: a regie type, optionally the organisation and contact addresses."""
+
+    type: str
+    organisation: str | None = None
+    contacts: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.type} ({self.organisation})" if self.organisation else self.type
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "organisation": self.organisation,
+            "contacts": list(self.contacts),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something that happened to an instance."""
+
+    TYPE: ClassVar[str] = "event"
+    at: datetime
+    by: str
+    reason: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The facts of this kind of event, as JSON-friendly values."""
+        return {
+            f.name: _encode(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("at", "by", "reason")
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceStarted(Event):
+    TYPE: ClassVar[str] = "instance_started"
+    key: str
+    title: str
+    workflow_key: str
+    workflow_version: int
+    workflow_hash: str
+    phase: str
+    regie: Regie
+    parent: str | None = None
+    areas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MilestoneDone(Event):
+    TYPE: ClassVar[str] = "milestone_done"
+    milestone: str
+    note: str | None = None
+    evidence: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MilestoneSkipped(Event):
+    TYPE: ClassVar[str] = "milestone_skipped"
+    milestone: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MilestoneReopened(Event):
+    TYPE: ClassVar[str] = "milestone_reopened"
+    milestone: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRecorded(Event):
+    TYPE: ClassVar[str] = "approval_recorded"
+    approval: str
+    phase: str
+    decision: Decision
+    ref: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseAdvanced(Event):
+    TYPE: ClassVar[str] = "phase_advanced"
+    from_phase: str
+    to_phase: str
+    override: bool = False
+    unmet: tuple[str, ...] = ()
+    """With an override: the criteria that were not met (a recorded deviation)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceCompleted(Event):
+    TYPE: ClassVar[str] = "instance_completed"
+    from_phase: str
+    override: bool = False
+    unmet: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseReturned(Event):
+    TYPE: ClassVar[str] = "phase_returned"
+    from_phase: str
+    to_phase: str
+    rule: str
+    reopened: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstancePaused(Event):
+    TYPE: ClassVar[str] = "instance_paused"
+    phase: str
+    button: str
+    review: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceResumed(Event):
+    TYPE: ClassVar[str] = "instance_resumed"
+    phase: str
+    button: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegieHandedOver(Event):
+    TYPE: ClassVar[str] = "regie_handed_over"
+    previous: Regie
+    regie: Regie
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceStopped(Event):
+    TYPE: ClassVar[str] = "instance_stopped"
+    from_phase: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteAdded(Event):
+    TYPE: ClassVar[str] = "note_added"
+    text: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        InstanceStarted,
+        MilestoneDone,
+        MilestoneSkipped,
+        MilestoneReopened,
+        ApprovalRecorded,
+        PhaseAdvanced,
+        InstanceCompleted,
+        PhaseReturned,
+        InstancePaused,
+        InstanceResumed,
+        RegieHandedOver,
+        InstanceStopped,
+        NoteAdded,
+    )
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Regie):
+        return value.as_dict()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    if cls.TYPE not in _HINTS:
+        _HINTS[cls.TYPE] = typing.get_type_hints(cls)
+    return _HINTS[cls.TYPE]
+
+
+def _decode_value(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    target = options[0]
+    if target is Regie:
+        return Regie(
+            type=value["type"],
+            organisation=value.get("organisation"),
+            contacts=tuple(value.get("contacts") or ()),
+        )
+    if target is date:
+        return date.fromisoformat(value)
+    if typing.get_origin(target) is tuple:
+        return tuple(value)
+    return value
+
+
+def decode(
+    type_: str, *, at: datetime, by: str, reason: str | None, payload: dict[str, Any]
+) -> Event:
+    """The event of kind ``type_`` from its stored parts."""
+    cls = EVENT_TYPES[type_]
+    hints = _hints(cls)
+    values = {name: _decode_value(hints[name], value) for name, value in payload.items()}
+    return cls(at=at, by=by, reason=reason, **values)
+
+
+def chain_hash(
+    previous: str | None,
+    *,
+    instance: str,
+    seq: int,
+    type_: str,
+    at: datetime,
+    recorded_at: datetime,
+    by: str,
+    reason: str | None,
+    payload: dict[str, Any],
+) -> str:
+    """The hash sealing one event: its content and the hash of the event before it."""
+    body = json.dumps(
+        {
+            "previous": previous,
+            "instance": instance,
+            "seq": seq,
+            "type": type_,
+            "at": at.isoformat(),
+            "recorded_at": recorded_at.isoformat(),
+            "by": by,
+            "reason": reason,
+            "payload": payload,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()

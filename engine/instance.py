@@ -1,0 +1,288 @@
+"""The runtime instance: where one neighbourhood or sub-project stands, driven by the machine.
+
+An :class:`Instance` is a plain object (no ORM, no machine of its own): the compiled workflow
+shared by all instances of a version drives it, and ``apply`` folds each event into it. The same
+``apply`` serves a live command and a replay of the log, so the stored projection can always be
+rebuilt from the events.
+
+It is kept small on purpose (thousands are held at once by status views and benchmarks):
+milestone statuses live in one compact array indexed by the workflow's milestone order.
+
+States are the phase ids, ``<phase>:paused`` for a paused instance, and the terminal states
+``completed`` and ``stopped``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from engine.clock import local_date
+from engine.events import (
+    ApprovalRecorded,
+    Event,
+    InstanceCompleted,
+    InstancePaused,
+    InstanceResumed,
+    InstanceStarted,
+    InstanceStopped,
+    MilestoneDone,
+    MilestoneReopened,
+    MilestoneSkipped,
+    NoteAdded,
+    PhaseAdvanced,
+    PhaseReturned,
+    Regie,
+    RegieHandedOver,
+)
+
+__all__ = [
+    "COMPLETED",
+    "PAUSED_SUFFIX",
+    "STOPPED",
+    "TERMINAL_STATES",
+    "ApprovalRecord",
+    "ChildSummary",
+    "Instance",
+    "MilestoneBook",
+    "PauseRecord",
+    "paused_state",
+    "phase_of",
+]
+
+COMPLETED = "completed"
+STOPPED = "stopped"
+TERMINAL_STATES = (COMPLETED, STOPPED)
+PAUSED_SUFFIX = ":paused"
+
+MilestoneStatus = Literal["open", "done", "skipped"]
+
+
+def paused_state(phase: str) -> str:
+    return phase + PAUSED_SUFFIX
+
+
+def phase_of(state: str) -> str:
+    """The phase id of a state (``completed``/``stopped`` for the terminal states)."""
+    return state.removesuffix(PAUSED_SUFFIX)
+
+
+class MilestoneBook:
+    """Status and date of every milestone of one instance, in one small array.
+
+    Each slot holds the proleptic ordinal of the day it was done (positive), of the day it was
+    skipped (negative), or 0 while it is open. ``index`` (milestone id -> slot) is shared by all
+    instances of a workflow version.
+    """
+
+    __slots__ = ("_days", "_index")
+
+    def __init__(self, index: Mapping[str, int]) -> None:
+        self._index = index
+        self._days = array("i", bytes(4 * len(index)))
+
+    def status(self, milestone: str) -> MilestoneStatus:
+        value = self._days[self._index[milestone]]
+        return "open" if value == 0 else ("done" if value > 0 else "skipped")
+
+    def day(self, milestone: str) -> date | None:
+        """When it was done or skipped."""
+        value = self._days[self._index[milestone]]
+        return date.fromordinal(abs(value)) if value else None
+
+    def done_on(self, milestone: str) -> date | None:
+        """When it was done (None while open or when skipped)."""
+        value = self._days[self._index[milestone]]
+        return date.fromordinal(value) if value > 0 else None
+
+    def is_settled(self, milestone: str) -> bool:
+        """Done or skipped: it no longer holds anything up."""
+        return self._days[self._index[milestone]] != 0
+
+    def mark(self, milestone: str, status: MilestoneStatus, day: date) -> None:
+        slot = self._index[milestone]
+        self._days[slot] = (
+            0 if status == "open" else (day.toordinal() if status == "done" else -day.toordinal())
+        )
+
+    def recorded(self) -> Iterator[tuple[str, MilestoneStatus, date]]:
+        """Each milestone that is done or skipped, in workflow order."""
+        for milestone, slot in self._index.items():
+            value = self._days[slot]
+            if value:
+                yield milestone, ("done" if value > 0 else "skipped"), date.fromordinal(abs(value))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MilestoneBook):
+            return NotImplemented
+        same_index = self._index is other._index or dict(self._index) == dict(other._index)
+        return same_index and self._days == other._days
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"MilestoneBook({list(self.recorded())!r})"
+
+    def copy(self) -> MilestoneBook:
+        clone = MilestoneBook.__new__(MilestoneBook)
+        clone._index = self._index
+        clone._days = array("i", self._days)
+        return clone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRecord:
+    decision: Literal["go", "no-go"]
+    day: date
+    by: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseRecord:
+    button: str
+    reason: str | None
+    since: datetime
+    review: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildSummary:
+    """What a parent's gate needs to know about one sub-project."""
+
+    key: str
+    state: str
+    aligned_phase: str | None
+    """The parent-workflow phase the child's current phase matches (None if it matches none)."""
+    workflow: str = ""
+
+
+@dataclass(slots=True, eq=True, kw_only=True)
+class Instance:
+    """One neighbourhood (wijk) or sub-project (deelproject) and where it stands."""
+
+    key: str
+    title: str
+    workflow_key: str
+    workflow_version: int
+    state: str
+    regie: Regie
+    milestones: MilestoneBook
+    phase_entered: datetime
+    last_event_at: datetime
+    parent: str | None = None
+    areas: tuple[str, ...] = ()
+    approvals: dict[str, ApprovalRecord] | None = None
+    paused: PauseRecord | None = None
+    paused_in_phase: timedelta = timedelta(0)
+    """Time spent paused in the current phase before the current pause (moves deadlines)."""
+    children: tuple[ChildSummary, ...] = ()
+
+    @classmethod
+    def started(cls, event: InstanceStarted, milestone_index: Mapping[str, int]) -> Instance:
+        """A new instance from its first event."""
+        return cls(
+            key=event.key,
+            title=event.title,
+            workflow_key=event.workflow_key,
+            workflow_version=event.workflow_version,
+            state=event.phase,
+            regie=event.regie,
+            milestones=MilestoneBook(milestone_index),
+            phase_entered=event.at,
+            last_event_at=event.at,
+            parent=event.parent,
+            areas=event.areas,
+        )
+
+    @property
+    def phase(self) -> str:
+        """The current phase id, or ``completed``/``stopped``."""
+        return phase_of(self.state)
+
+    @property
+    def is_paused(self) -> bool:
+        return self.state.endswith(PAUSED_SUFFIX)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def approval(self, approval: str) -> ApprovalRecord | None:
+        return self.approvals.get(approval) if self.approvals else None
+
+    def copy(self) -> Instance:
+        """An independent copy (for what-if questions; the milestone index stays shared)."""
+        return Instance(
+            key=self.key,
+            title=self.title,
+            workflow_key=self.workflow_key,
+            workflow_version=self.workflow_version,
+            state=self.state,
+            regie=self.regie,
+            milestones=self.milestones.copy(),
+            phase_entered=self.phase_entered,
+            last_event_at=self.last_event_at,
+            parent=self.parent,
+            areas=self.areas,
+            approvals=dict(self.approvals) if self.approvals else None,
+            paused=self.paused,
+            paused_in_phase=self.paused_in_phase,
+            children=self.children,
+        )
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the instance. No rules are checked here: the event is a fact."""
+        day = local_date(event.at)
+        match event:
+            case MilestoneDone(milestone=m):
+                self.milestones.mark(m, "done", day)
+            case MilestoneSkipped(milestone=m):
+                self.milestones.mark(m, "skipped", day)
+            case MilestoneReopened(milestone=m):
+                self.milestones.mark(m, "open", day)
+            case ApprovalRecorded(approval=a, decision=decision, ref=ref):
+                approvals = dict(self.approvals or {})
+                approvals[a] = ApprovalRecord(decision=decision, day=day, by=event.by, ref=ref)
+                self.approvals = approvals
+            case PhaseAdvanced(to_phase=to):
+                self._enter(to, event.at)
+            case PhaseReturned(to_phase=to, reopened=reopened):
+                for m in reopened:
+                    self.milestones.mark(m, "open", day)
+                self._enter(to, event.at)
+            case InstancePaused(phase=phase, button=button, review=review):
+                self.state = paused_state(phase)
+                self.paused = PauseRecord(
+                    button=button, reason=event.reason, since=event.at, review=review
+                )
+            case InstanceResumed(phase=phase):
+                if self.paused is not None:
+                    self.paused_in_phase += max(event.at - self.paused.since, timedelta(0))
+                self.state = phase
+                self.paused = None
+            case RegieHandedOver(regie=regie):
+                self.regie = regie
+            case InstanceStopped():
+                self.state = STOPPED
+                self.paused = None
+            case InstanceCompleted():
+                self.state = COMPLETED
+                self.approvals = None
+            case NoteAdded():
+                pass
+            case InstanceStarted():
+                raise ValueError("an instance starts once; use Instance.started")
+            case _:
+                raise TypeError(f"unknown event {event!r}")
+        self.last_event_at = max(self.last_event_at, event.at)
+
+    def _enter(self, phase: str, at: datetime) -> None:
+        self.state = phase
+        self.phase_entered = at
+        self.approvals = None
+        self.paused = None
+        self.paused_in_phase = timedelta(0)

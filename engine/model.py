@@ -1,0 +1,512 @@
+"""The workflow definition: what a workflow file says, as frozen, typed values.
+
+These models are the file format. They check types and forms (ids, durations, dates); the
+relations between parts (references, cycles, gates that can never be met) are checked in
+``validate.py``. The same models describe a stored definition: ``normalise`` fills in every
+default so the stored form says everything explicitly, and the JSON Schema shipped for editors
+is generated from them (``engine/schema``).
+
+Shorthand forms accepted in files (each turned into the one full form by a before-validator):
+a track as just its title; the regie types as a list; a due date as a duration, a date or a
+mapping; ``children`` as a phase id; ``reminders: false``; ``phases: all``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from engine.durations import JSON_PATTERN, Duration, DurationSyntaxError
+
+__all__ = [
+    "DEFAULT_APPROVALS",
+    "DEFAULT_REGIE",
+    "RECIPIENT_ROLES",
+    "ChildrenCriterion",
+    "Due",
+    "Gate",
+    "Milestone",
+    "PauseButton",
+    "Phase",
+    "ReminderRules",
+    "ReminderSettings",
+    "ReturnRule",
+    "StopRule",
+    "Track",
+    "WorkflowDefinition",
+    "definition_hash",
+    "normalise",
+]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+RESERVED_STATES = ("completed", "stopped")
+
+DEFAULT_REGIE: dict[str, str] = {
+    "gemeente": "Gemeente",
+    "woningcorporatie": "Woningcorporatie",
+    "bewonersinitiatief": "Bewonersinitiatief",
+}
+DEFAULT_APPROVALS: dict[str, str] = {
+    "college": "College van burgemeester en wethouders",
+    "gemeenteraad": "Gemeenteraad",
+    "stuurgroep": "Stuurgroep",
+    "onafhankelijke_toets": "Onafhankelijke toets",
+}
+RECIPIENT_ROLES = ("owner", "regie", "programme_office")
+
+
+def scalar_text(value: Any) -> Any:
+    """Text as written in the file, for scalars YAML would have read as numbers or dates.
+
+    ``id: 1.10`` is the id "1.10", not the number 1.1; the loader keeps the written text of
+    such scalars in ``yaml_text``.
+    """
+    text = getattr(value, "yaml_text", None)
+    return text if text is not None else value
+
+
+def _parse_duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    value = scalar_text(value)
+    try:
+        return Duration.parse(value)
+    except DurationSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _duration_or_off(value: Any) -> Any:
+    # `overdue: false` switches a reminder off; it is stored as null.
+    return None if value is False else value
+
+
+_DURATION_SCHEMA = {
+    "type": "string",
+    "pattern": JSON_PATTERN,
+    "description": "ISO 8601 duration of days, weeks, months, years: P30D, P6W, P3M, P1Y6M",
+    "examples": ["P30D", "P6W", "P3M", "P1Y"],
+}
+
+DurationValue = Annotated[
+    Duration,
+    PlainValidator(_parse_duration),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+OptionalDuration = Annotated[
+    DurationValue | None,
+    BeforeValidator(_duration_or_off),
+    WithJsonSchema({"anyOf": [_DURATION_SCHEMA, {"type": "null"}, {"const": False}]}),
+]
+Ident = Annotated[
+    str,
+    BeforeValidator(scalar_text),
+    StringConstraints(pattern=ID_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN}),
+]
+Key = Annotated[
+    str,
+    BeforeValidator(scalar_text),
+    StringConstraints(pattern=KEY_PATTERN),
+    WithJsonSchema({"type": "string", "pattern": KEY_PATTERN}),
+]
+Text = Annotated[
+    str,
+    BeforeValidator(scalar_text),
+    StringConstraints(min_length=1),
+    WithJsonSchema({"type": "string", "minLength": 1}),
+]
+Recipient = Literal["owner", "regie", "programme_office"]
+
+
+def _all_as_none(value: Any) -> Any:
+    return None if value == "all" else value
+
+
+PhaseList = Annotated[
+    tuple[Ident, ...] | None,
+    BeforeValidator(_all_as_none),
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}]}),
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        use_attribute_docstrings=True,
+        regex_engine="python-re",
+    )
+
+
+class Track(_Frozen):
+    """A track (spoor): one of the interests every milestone contributes to."""
+
+    title: Text
+    """Name of the track, e.g. 'Bewoners doen mee'."""
+    description: Text | None = None
+
+
+def _track_shorthand(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ({"title": v} if not isinstance(v, dict) else v) for k, v in value.items()}
+    return value
+
+
+def _regie_shorthand(value: Any) -> Any:
+    # `regie: [gemeente, woningcorporatie]`: titles default to the built-in ones, else the id.
+    if isinstance(value, list) and all(isinstance(scalar_text(v), str) for v in value):
+        return {scalar_text(v): DEFAULT_REGIE.get(scalar_text(v), scalar_text(v)) for v in value}
+    return value
+
+
+def _due_shorthand(value: Any) -> Any:
+    if isinstance(value, date):
+        return {"date": value}
+    if isinstance(value, str):
+        try:
+            return {"date": date.fromisoformat(value)}
+        except ValueError:
+            return {"offset": value}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(
+            f"a bare number ({scalar_text(value)}) is not a due date; write a duration such "
+            "as P30D, a date such as 2027-06-30, or {after: MILESTONE, offset: P30D}"
+        )
+    return value
+
+
+class Due(_Frozen):
+    """When something falls due: after phase entry, after another milestone, or on a date."""
+
+    after: Ident | None = None
+    """Milestone whose completion starts the count; absent: the phase's entry."""
+    offset: DurationValue | None = None
+    """Calendar period after the start (rolled to a working day when the file has a calendar)."""
+    working_days: Annotated[int, Field(strict=True, ge=0)] | None = None
+    """Number of working days after the start."""
+    date_: Annotated[date, BeforeValidator(scalar_text)] | None = Field(default=None, alias="date")
+    """A fixed date."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Due:
+        given = [
+            name
+            for name, value in (
+                ("offset", self.offset),
+                ("working_days", self.working_days),
+                ("date", self.date_),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of offset, working_days or date"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.date_ is not None and self.after is not None:
+            raise ValueError("a fixed date cannot also count from a milestone ('after')")
+        return self
+
+
+DueValue = Annotated[
+    Due,
+    BeforeValidator(_due_shorthand, json_schema_input_type=str | date | Due),
+]
+
+
+class ReminderRules(_Frozen):
+    """When and to whom reminders about a deadline go. Unset fields inherit."""
+
+    enabled: StrictBool = True
+    """false: no reminders at all for this milestone (`reminders: false`)."""
+    before_due: tuple[DurationValue, ...] | None = None
+    """Remind this long before the due date, e.g. [P30D, P7D]."""
+    on_due: StrictBool | None = None
+    """Remind on the due date itself."""
+    overdue: OptionalDuration = None
+    """First overdue reminder this long after the due date (false: none)."""
+    repeat: OptionalDuration = None
+    """Repeat overdue reminders at this interval (false: once)."""
+    escalate: OptionalDuration = None
+    """Escalate to the programme office this long after the due date (false: never)."""
+    to: tuple[Recipient, ...] | None = None
+    """Who gets reminders: owner, regie, programme_office."""
+    escalate_to: tuple[Recipient, ...] | None = None
+    """Who gets escalations."""
+
+
+def _reminders_shorthand(value: Any) -> Any:
+    return {"enabled": False} if value is False else value
+
+
+class ReminderSettings(ReminderRules):
+    """Workflow-wide reminder defaults, with stricter rules for sensitive milestones."""
+
+    sensitive: ReminderRules | None = None
+    """Overrides for milestones marked sensitive (bestuurlijk gevoelig)."""
+
+
+class Milestone(_Frozen):
+    """A milestone (knooppunt): a concrete step that can decide how the project continues."""
+
+    id: Ident
+    title: Text
+    description: Text | None = None
+    link: Text | None = None
+    """Where the method describes this step (e.g. a wijkkompas.nl page)."""
+    tracks: tuple[Ident, ...] = ()
+    """Tracks (sporen) this milestone contributes to."""
+    parties: tuple[Ident, ...] = ()
+    """Parties involved (betrokken partijen)."""
+    owner: Ident = "regie"
+    """Who must see it done: 'regie' (the regie holder), a regie type or a party."""
+    due: DueValue | None = None
+    not_before: DueValue | None = None
+    """It cannot be done before this (e.g. a legal notice period)."""
+    legal: StrictBool = False
+    """A legal deadline: it keeps running while the instance is paused."""
+    sensitive: StrictBool = False
+    """Bestuurlijk gevoelig: earlier reminders and escalation."""
+    required: StrictBool = True
+    """Required milestones are what the phase's gate needs by default."""
+    depends_on: tuple[Ident, ...] = ()
+    """Milestones that must be done (or skipped) before this one (raakvlakken)."""
+    reminders: (
+        Annotated[
+            ReminderRules,
+            BeforeValidator(_reminders_shorthand, json_schema_input_type=ReminderRules | bool),
+        ]
+        | None
+    ) = None
+
+
+class ChildrenCriterion(_Frozen):
+    """Sub-projects (deelprojecten) must have reached a phase."""
+
+    reached: Ident
+    """Every child that is not stopped must be in this phase, a later one, or completed."""
+
+
+def _children_shorthand(value: Any) -> Any:
+    value = scalar_text(value)
+    return {"reached": value} if isinstance(value, str) else value
+
+
+class Gate(_Frozen):
+    """The exit criteria of a phase (go/no-go)."""
+
+    milestones: tuple[Ident, ...] | None = None
+    """Milestones that must be done or skipped; absent: every required milestone of the phase."""
+    approvals: tuple[Ident, ...] = ()
+    """Named approvals that need a 'go' decision, e.g. college, gemeenteraad."""
+    children: (
+        Annotated[
+            ChildrenCriterion,
+            BeforeValidator(_children_shorthand, json_schema_input_type=str | ChildrenCriterion),
+        ]
+        | None
+    ) = None
+
+
+class Phase(_Frozen):
+    """One phase of the method; phases run in the order they are listed."""
+
+    id: Ident
+    title: Text
+    description: Text | None = None
+    duration: DurationValue
+    """Expected duration, e.g. P180D."""
+    regie: tuple[Ident, ...] | None = None
+    """Regie types allowed in this phase; absent: every type of the workflow."""
+    aligns_with: Ident | None = None
+    """For sub-project workflows: the phase of the parent's workflow this phase matches."""
+    milestones: tuple[Milestone, ...] = ()
+    gate: Gate = Gate()
+
+
+class PauseButton(_Frozen):
+    """A pause button: a deliberate, recorded stop of the clock for a reason."""
+
+    id: Ident
+    title: Text
+    description: Text | None = None
+    phases: PhaseList = None
+    """Phases in which it may be pressed, or 'all'."""
+    review: DurationValue | None = None
+    """Review the pause after this long."""
+    max_duration: DurationValue | None = None
+    """The pause should not last longer than this."""
+
+
+class ReturnRule(_Frozen):
+    """A return to an earlier phase (e.g. re-delimiting the area goes back to phase 2)."""
+
+    id: Ident
+    title: Text
+    from_: PhaseList = Field(default=None, alias="from")
+    """Phases it may be taken from, or 'all' (every phase after 'to')."""
+    to: Ident
+    reopen: tuple[Ident, ...] = ()
+    """Milestones that become open again."""
+
+
+class StopRule(_Frozen):
+    """Where a wijk can be stopped (no-go)."""
+
+    from_: PhaseList = Field(default=None, alias="from")
+    """Phases a stop is allowed from, or 'all' (the default)."""
+
+
+class WorkflowDefinition(_Frozen):
+    """A workflow: phases with milestones and gates, pause buttons, regie and reminder rules."""
+
+    key: Key
+    """Short name, e.g. wijkkompas; with version it identifies the definition."""
+    version: Annotated[int, Field(strict=True, ge=1)]
+    title: Text
+    description: Text | None = None
+    language: Literal["nl", "en"] = "nl"
+    calendar: Literal["NL"] | None = None
+    """Working-day calendar: deadlines on weekends and public holidays move to the next
+    working day."""
+    tracks: Annotated[
+        dict[Ident, Track],
+        BeforeValidator(_track_shorthand, json_schema_input_type=dict[str, str | Track]),
+    ] = Field(default_factory=dict)
+    regie: Annotated[
+        dict[Ident, Text],
+        BeforeValidator(_regie_shorthand, json_schema_input_type=list[str] | dict[str, str]),
+    ] = Field(default_factory=lambda: dict(DEFAULT_REGIE))
+    """Regie types (who can lead); default gemeente, woningcorporatie, bewonersinitiatief."""
+    parties: dict[Ident, Text] = Field(default_factory=dict)
+    """Named parties that can own milestones, e.g. netbeheerder."""
+    approvals: dict[Ident, Text] = Field(default_factory=lambda: dict(DEFAULT_APPROVALS))
+    """Approvals gates can ask for; default college, gemeenteraad, stuurgroep,
+    onafhankelijke_toets."""
+    reminders: ReminderSettings = ReminderSettings()
+    phases: Annotated[tuple[Phase, ...], Field(min_length=1)]
+    pause_buttons: tuple[PauseButton, ...] = ()
+    returns: tuple[ReturnRule, ...] = ()
+    stop: StopRule = StopRule()
+
+
+# --- normalisation --------------------------------------------------------------------------
+
+_BUILTIN_REMINDERS = ReminderRules(
+    enabled=True,
+    before_due=(Duration(days=30), Duration(days=7)),
+    on_due=True,
+    overdue=Duration(days=1),
+    repeat=Duration(days=7),
+    escalate=Duration(days=14),
+    to=("owner", "regie"),
+    escalate_to=("programme_office",),
+)
+_BUILTIN_SENSITIVE = ReminderRules(
+    before_due=(Duration(days=60), Duration(days=30), Duration(days=7))
+)
+
+
+def _overlay(base: ReminderRules, over: ReminderRules | None) -> ReminderRules:
+    """``base`` with every field that ``over`` sets explicitly replaced."""
+    if over is None:
+        return base
+    changes = {
+        name: getattr(over, name)
+        for name in over.model_fields_set
+        if name in ReminderRules.model_fields
+    }
+    return base.model_copy(update=changes)
+
+
+def _resolved(rules: ReminderRules) -> ReminderRules:
+    # A resolved rule set has every field explicitly set, so a stored definition says it all.
+    return ReminderRules.model_validate(rules.model_dump())
+
+
+def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
+    """The same definition with every default written out (idempotent)."""
+    phase_ids = tuple(p.id for p in definition.phases)
+    defaults = _resolved(_overlay(_BUILTIN_REMINDERS, definition.reminders))
+    sensitive = _resolved(
+        _overlay(_overlay(defaults, _BUILTIN_SENSITIVE), definition.reminders.sensitive)
+    )
+    phases = []
+    for phase in definition.phases:
+        milestones = []
+        for m in phase.milestones:
+            base = sensitive if m.sensitive else defaults
+            rules = _resolved(_overlay(base, m.reminders))
+            milestones.append(m.model_copy(update={"reminders": rules}))
+        gate = phase.gate
+        if gate.milestones is None:
+            gate = gate.model_copy(
+                update={"milestones": tuple(m.id for m in phase.milestones if m.required)}
+            )
+        phases.append(
+            phase.model_copy(
+                update={
+                    "milestones": tuple(milestones),
+                    "gate": gate,
+                    "regie": phase.regie if phase.regie is not None else tuple(definition.regie),
+                }
+            )
+        )
+    buttons = tuple(
+        b.model_copy(update={"phases": b.phases if b.phases is not None else phase_ids})
+        for b in definition.pause_buttons
+    )
+    returns = []
+    for r in definition.returns:
+        if r.from_ is None:
+            later = phase_ids[phase_ids.index(r.to) + 1 :] if r.to in phase_ids else ()
+            r = r.model_copy(update={"from_": later})
+        returns.append(r)
+    stop = definition.stop
+    if stop.from_ is None:
+        stop = stop.model_copy(update={"from_": phase_ids})
+    settings = ReminderSettings.model_validate(
+        {**defaults.model_dump(), "sensitive": sensitive.model_dump()}
+    )
+    normalised = definition.model_copy(
+        update={
+            "phases": tuple(phases),
+            "pause_buttons": buttons,
+            "returns": tuple(returns),
+            "stop": stop,
+            "reminders": settings,
+        }
+    )
+    # Round-trip so that every nested model reports its fields as explicitly set.
+    return WorkflowDefinition.model_validate(normalised.model_dump(mode="json"))
+
+
+def canonical_json(definition: WorkflowDefinition) -> str:
+    """The stored form of a definition: normalised, as compact JSON (stable for hashing)."""
+    data = normalise(definition).model_dump(mode="json")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def definition_hash(definition: WorkflowDefinition) -> str:
+    """sha256 of the canonical JSON: two files with the same meaning have the same hash."""
+    return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()

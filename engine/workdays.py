@@ -1,0 +1,76 @@
+"""Working days: which dates count, rolling a deadline forward, counting working days.
+
+A workflow file may ask for a working-day calendar (``calendar: NL``). Then a deadline that falls
+on a weekend or a public holiday moves to the next working day, and ``working_days`` offsets
+count only working days. Without a calendar, dates stay as computed and ``working_days`` counts
+Monday to Friday. Public holidays come from the ``holidays`` package (the Dutch list there
+includes Koningsdag, Easter and Whit Monday, Ascension Day and, in lustrum years, Liberation Day).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["SUPPORTED_CALENDARS", "Workdays", "workdays_for"]
+
+SUPPORTED_CALENDARS = ("NL",)
+
+
+class Workdays:
+    """The working days of one country (or plain Monday to Friday when ``country`` is None)."""
+
+    def __init__(self, country: str | None) -> None:
+        if country is not None and country not in SUPPORTED_CALENDARS:
+            raise ValueError(
+                f"unknown calendar {country!r}; supported: {', '.join(SUPPORTED_CALENDARS)}"
+            )
+        self.country = country
+        self._holidays: Any = None
+
+    def _table(self) -> Any:
+        if self._holidays is None and self.country is not None:
+            import holidays  # imported only when a calendar is used: it is not small
+
+            self._holidays = holidays.country_holidays(self.country)
+        return self._holidays
+
+    def holiday(self, day: date) -> str | None:
+        """The name of the public holiday on ``day``, if it is one."""
+        table = self._table()
+        if table is None:
+            return None
+        name = table.get(day)
+        return str(name) if name else None
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and self.holiday(day) is None
+
+    def roll_forward(self, day: date) -> date:
+        """``day`` itself when it is a working day, else the next working day.
+
+        Without a country calendar dates are kept as they are: the file did not ask for
+        working days.
+        """
+        if self.country is None:
+            return day
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def add_working_days(self, start: date, count: int) -> date:
+        """The date ``count`` working days after ``start`` (``start`` itself not counted)."""
+        day = start
+        remaining = count
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+
+@lru_cache(maxsize=8)
+def workdays_for(country: str | None) -> Workdays:
+    """A shared calendar per country; the holiday table is loaded once."""
+    return Workdays(country)
