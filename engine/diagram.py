@@ -67,7 +67,7 @@ def _dot(workflow: CompiledWorkflow) -> str:
         "    rankdir=LR;",
         '    node [shape=box, style=rounded, fontname="Helvetica"];',
         '    edge [fontname="Helvetica", fontsize=10];',
-        "    start [shape=point];",
+        "    __start__ [shape=point];",
     ]
     for state in workflow.states:
         attrs = [f"label={_quote(labels[state])}"]
@@ -76,7 +76,7 @@ def _dot(workflow: CompiledWorkflow) -> str:
         if state in (COMPLETED, STOPPED):
             attrs.append("peripheries=2")
         out.append(f"    {_quote(state)} [{', '.join(attrs)}];")
-    out.append(f"    start -> {_quote(workflow.phase_ids[0])};")
+    out.append(f"    __start__ -> {_quote(workflow.phase_ids[0])};")
     for (source, dest), names in _merge(workflow).items():
         out.append(f"    {_quote(source)} -> {_quote(dest)} [label={_quote(' / '.join(names))}];")
     out.append("}")

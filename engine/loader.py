@@ -123,7 +123,7 @@ def _structure(
         try:
             return WorkflowDefinition.model_validate(work), problems, repaired
         except ValidationError as exc:
-            errors = exc.errors(include_url=False)
+            errors = _without_echoes(exc.errors(include_url=False))
             if attempt == 0:
                 problems = [_describe(e, data, positions, source) for e in errors]
             changed = False
@@ -132,6 +132,19 @@ def _structure(
             if not changed:
                 return None, problems, repaired
     return None, problems, repaired
+
+
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """Drop 'too short' for a list whose items failed: the items' errors say it better."""
+    locs = [_clean_loc(e["loc"]) for e in errors]
+    return [
+        e
+        for e, loc in zip(errors, locs, strict=True)
+        if not (
+            e["type"] == "too_short"
+            and any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)
+        )
+    ]
 
 
 def _clean_loc(loc: Iterable[Any]) -> Path:

@@ -182,7 +182,8 @@ class _Checker:
                     after = m.due.after if m.due is not None else None
                     graph[mid] = [after] if after in self.milestones and after != mid else []
             for cycle in _cycles(graph):
-                on_cycle.update(cycle)
+                if field == "depends_on":  # a due-date cycle leaves the milestones doable
+                    on_cycle.update(cycle)
                 first = cycle[0]
                 path = self.milestones[first][2]
                 if field == "depends_on":

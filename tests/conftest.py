@@ -32,7 +32,11 @@ SMALL = textwrap.dedent(
         duration: P90D
         milestones:
           - {id: team, title: Team, tracks: [A], due: P30D}
-          - {id: plan, title: Plan, tracks: [C], due: {after: team, offset: P20D}, depends_on: [team]}
+          - id: plan
+            title: Plan
+            tracks: [C]
+            due: {after: team, offset: P20D}
+            depends_on: [team]
           - {id: extra, title: Extra, tracks: [A], required: false}
         gate: {approvals: [college]}
       - id: design
@@ -71,7 +75,9 @@ def workflow_from(text: str = SMALL) -> CompiledWorkflow:
 def start(
     workflow: CompiledWorkflow, key: str = "wk", regie: str = "gemeente", at: datetime = T0
 ) -> Instance:
-    instance, _ = workflow.start(key=key, title=key.upper(), regie=Regie(type=regie), at=at, by="test")
+    instance, _ = workflow.start(
+        key=key, title=key.upper(), regie=Regie(type=regie), at=at, by="test"
+    )
     return instance
 
 
