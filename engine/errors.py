@@ -133,7 +133,7 @@ class GateNotMet(Refused):
         self.unmet = tuple(unmet)
         items = "\n".join(f"  - {u}" for u in self.unmet)
         super().__init__(
-            f"the gate of phase '{phase}' is not met for '{instance}' "
+            f"{instance}: the gate of phase '{phase}' is not met "
             f"({len(self.unmet)} unmet criteria):\n{items}"
         )
 
@@ -146,7 +146,7 @@ class TransitionNotAllowed(Refused):
         self.command = command
         self.state = state
         self.why = why
-        super().__init__(f"cannot {command} '{instance}': {why}")
+        super().__init__(f"{instance}: cannot {command}: {why}")
 
 
 class RuleViolation(Refused):
@@ -156,7 +156,7 @@ class RuleViolation(Refused):
         self.instance = instance
         self.command = command
         self.why = why
-        super().__init__(f"cannot {command} for '{instance}': {why}")
+        super().__init__(f"{instance}: cannot {command}: {why}")
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str | None:

@@ -180,6 +180,8 @@ class Instance:
     paused_in_phase: timedelta = timedelta(0)
     """Time spent paused in the current phase before the current pause (moves deadlines)."""
     children: tuple[ChildSummary, ...] = ()
+    entries: dict[str, date] | None = None
+    """The day each phase was (last) entered; deadlines of a phase count from it."""
 
     @classmethod
     def started(cls, event: InstanceStarted, milestone_index: Mapping[str, int]) -> Instance:
@@ -196,6 +198,7 @@ class Instance:
             last_event_at=event.at,
             parent=event.parent,
             areas=event.areas,
+            entries={event.phase: local_date(event.at)},
         )
 
     @property
@@ -210,6 +213,10 @@ class Instance:
     @property
     def is_finished(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    def entered(self, phase: str) -> date | None:
+        """The day ``phase`` was last entered (None if never)."""
+        return self.entries.get(phase) if self.entries else None
 
     def approval(self, approval: str) -> ApprovalRecord | None:
         return self.approvals.get(approval) if self.approvals else None
@@ -232,6 +239,7 @@ class Instance:
             paused=self.paused,
             paused_in_phase=self.paused_in_phase,
             children=self.children,
+            entries=dict(self.entries) if self.entries else None,
         )
 
     def apply(self, event: Event) -> None:
@@ -283,6 +291,7 @@ class Instance:
     def _enter(self, phase: str, at: datetime) -> None:
         self.state = phase
         self.phase_entered = at
+        self.entries = {**(self.entries or {}), phase: local_date(at)}
         self.approvals = None
         self.paused = None
         self.paused_in_phase = timedelta(0)

@@ -275,7 +275,7 @@ class CompiledWorkflow:
         inst: Instance = event.model
         mid = ctx.milestone
         assert mid is not None
-        self._check_reached(inst, mid, "mark milestone done")
+        self._check_reached(inst, mid, f"mark '{mid}' done")
         book = inst.milestones
         if book.status(mid) == "done":
             raise RuleViolation(
@@ -291,10 +291,10 @@ class CompiledWorkflow:
                 + " (mark them done, or skip them with a reason)",
             )
         rule = self.milestones[mid].not_before
-        if rule is not None:
-            earliest = resolve_due(
-                rule, local_date(inst.phase_entered), book.done_on, self.workdays
-            )
+        if rule is not None and not (rule.after and book.status(rule.after) == "skipped"):
+            # (counting from a skipped milestone: what it would have started never began)
+            entered = inst.entered(self.milestone_phase[mid]) or local_date(inst.phase_entered)
+            earliest = resolve_due(rule, entered, book.done_on, self.workdays)
             if earliest is None:
                 raise RuleViolation(
                     inst.key,
@@ -315,7 +315,7 @@ class CompiledWorkflow:
         inst: Instance = event.model
         mid = ctx.milestone
         assert mid is not None
-        self._check_reached(inst, mid, "skip milestone")
+        self._check_reached(inst, mid, f"skip '{mid}'")
         status = inst.milestones.status(mid)
         if status != "open":
             raise RuleViolation(
@@ -369,7 +369,7 @@ class CompiledWorkflow:
         if self.phase_pos[owner] > self.phase_pos[inst.phase]:
             raise RuleViolation(
                 inst.key,
-                f"{command} '{mid}'",
+                command,
                 f"it belongs to phase '{owner}', which has not been reached "
                 f"(now in '{inst.phase}')",
             )
@@ -377,8 +377,11 @@ class CompiledWorkflow:
     # --- firing ---------------------------------------------------------------------------
 
     def _fire(self, inst: Instance, trigger: str, ctx: _Context, command: str) -> bool:
+        event = self.machine.events.get(trigger)
         try:
-            return bool(self.machine.events[trigger].trigger(inst, ctx=ctx))
+            if event is None:  # no transition of this kind exists in this workflow at all
+                raise MachineError(f"no '{trigger}' in {self.key}")
+            return bool(event.trigger(inst, ctx=ctx))
         except MachineError:
             raise TransitionNotAllowed(
                 inst.key, command, inst.state, self._why_not(inst, trigger)
@@ -525,6 +528,9 @@ class CompiledWorkflow:
         """Back to an earlier phase where a return rule allows it."""
         self._known_phase(phase)
         _require(reason, "return")
+        extra = (reopen,) if isinstance(reopen, str) else tuple(reopen or ())
+        for mid in extra:
+            self._known_milestone(mid)
         moment, ctx = self._context(inst, at)
         ctx.target = phase
         source = inst.phase
@@ -537,9 +543,6 @@ class CompiledWorkflow:
                 f"from phase '{source}' the workflow allows a return to: {', '.join(targets)}",
             )
         assert ctx.rule is not None
-        extra = tuple(reopen or ())
-        for mid in extra:
-            self._known_milestone(mid)
         reopened = tuple(
             m for m in dict.fromkeys((*ctx.rule.reopen, *extra)) if inst.milestones.is_settled(m)
         )

@@ -291,8 +291,17 @@ class _Checker:
                 )
 
     def returns(self) -> None:
+        taken: dict[tuple[str, str], str] = {}
         for i, rule in enumerate(self.d.returns):
             base: Path = ("returns", i)
+            for source in rule.from_ or ():
+                first = taken.setdefault((source, rule.to), rule.id)
+                if first != rule.id:
+                    self.warn(
+                        (*base, "to"),
+                        f"return '{rule.id}' goes from '{source}' to '{rule.to}' like "
+                        f"return '{first}', which comes first and is the one used",
+                    )
             target_ok = self._phase_ref((*base, "to"), rule.to)
             if rule.from_ is None:
                 if target_ok and self.phase_pos[rule.to] == len(self.d.phases) - 1:
