@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
 import typing
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -227,8 +228,9 @@ def _hints(cls: type[Event]) -> dict[str, Any]:
 def _decode_value(hint: Any, value: Any) -> Any:
     if value is None:
         return None
-    options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    target = options[0]
+    target = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        target = next(a for a in typing.get_args(hint) if a is not type(None))
     if target is Regie:
         return Regie(
             type=value["type"],

@@ -15,10 +15,10 @@ States are the phase ids, ``<phase>:paused`` for a paused instance, and the term
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from engine.clock import local_date
 from engine.events import (
@@ -132,6 +132,21 @@ class MilestoneBook:
         clone._days = array("i", self._days)
         return clone
 
+    def to_list(self) -> list[int]:
+        """The raw slots, for storage (see the class docstring)."""
+        return self._days.tolist()
+
+    @classmethod
+    def from_list(cls, index: Mapping[str, int], days: list[int]) -> MilestoneBook:
+        if len(days) != len(index):
+            raise ValueError(
+                f"stored milestones ({len(days)}) do not fit the workflow ({len(index)})"
+            )
+        book = cls.__new__(cls)
+        book._index = index
+        book._days = array("i", days)
+        return book
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalRecord:
@@ -244,49 +259,65 @@ class Instance:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the instance. No rules are checked here: the event is a fact."""
-        day = local_date(event.at)
-        match event:
-            case MilestoneDone(milestone=m):
-                self.milestones.mark(m, "done", day)
-            case MilestoneSkipped(milestone=m):
-                self.milestones.mark(m, "skipped", day)
-            case MilestoneReopened(milestone=m):
-                self.milestones.mark(m, "open", day)
-            case ApprovalRecorded(approval=a, decision=decision, ref=ref):
-                approvals = dict(self.approvals or {})
-                approvals[a] = ApprovalRecord(decision=decision, day=day, by=event.by, ref=ref)
-                self.approvals = approvals
-            case PhaseAdvanced(to_phase=to):
-                self._enter(to, event.at)
-            case PhaseReturned(to_phase=to, reopened=reopened):
-                for m in reopened:
-                    self.milestones.mark(m, "open", day)
-                self._enter(to, event.at)
-            case InstancePaused(phase=phase, button=button, review=review):
-                self.state = paused_state(phase)
-                self.paused = PauseRecord(
-                    button=button, reason=event.reason, since=event.at, review=review
-                )
-            case InstanceResumed(phase=phase):
-                if self.paused is not None:
-                    self.paused_in_phase += max(event.at - self.paused.since, timedelta(0))
-                self.state = phase
-                self.paused = None
-            case RegieHandedOver(regie=regie):
-                self.regie = regie
-            case InstanceStopped():
-                self.state = STOPPED
-                self.paused = None
-            case InstanceCompleted():
-                self.state = COMPLETED
-                self.approvals = None
-            case NoteAdded():
-                pass
-            case InstanceStarted():
-                raise ValueError("an instance starts once; use Instance.started")
-            case _:
-                raise TypeError(f"unknown event {event!r}")
-        self.last_event_at = max(self.last_event_at, event.at)
+        fold = _FOLDS.get(type(event))
+        if fold is None:
+            raise TypeError(f"cannot apply {event!r} to a running instance")
+        fold(self, event)
+        if event.at > self.last_event_at:
+            self.last_event_at = event.at
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the columns of a stored instance do not hold, as JSON-ready data."""
+        return {
+            "milestones": self.milestones.to_list(),
+            "approvals": {
+                a: [r.decision, r.day.isoformat(), r.by, r.ref]
+                for a, r in (self.approvals or {}).items()
+            },
+            "entries": {p: d.isoformat() for p, d in (self.entries or {}).items()},
+            "paused_in_phase": self.paused_in_phase.total_seconds(),
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        *,
+        snapshot: Mapping[str, Any],
+        milestone_index: Mapping[str, int],
+        key: str,
+        title: str,
+        workflow_key: str,
+        workflow_version: int,
+        state: str,
+        regie: Regie,
+        phase_entered: datetime,
+        last_event_at: datetime,
+        parent: str | None,
+        areas: tuple[str, ...],
+        paused: PauseRecord | None,
+    ) -> Instance:
+        """An instance from its stored projection (the inverse of the columns + ``snapshot``)."""
+        approvals = {
+            a: ApprovalRecord(decision=d, day=date.fromisoformat(day), by=by, ref=ref)
+            for a, (d, day, by, ref) in snapshot["approvals"].items()
+        }
+        return cls(
+            key=key,
+            title=title,
+            workflow_key=workflow_key,
+            workflow_version=workflow_version,
+            state=state,
+            regie=regie,
+            milestones=MilestoneBook.from_list(milestone_index, snapshot["milestones"]),
+            phase_entered=phase_entered,
+            last_event_at=last_event_at,
+            parent=parent,
+            areas=areas,
+            approvals=approvals or None,
+            paused=paused,
+            paused_in_phase=timedelta(seconds=snapshot["paused_in_phase"]),
+            entries={p: date.fromisoformat(d) for p, d in snapshot["entries"].items()} or None,
+        )
 
     def _enter(self, phase: str, at: datetime) -> None:
         self.state = phase
@@ -295,3 +326,83 @@ class Instance:
         self.approvals = None
         self.paused = None
         self.paused_in_phase = timedelta(0)
+
+
+# --- how each kind of event changes an instance ----------------------------------------------
+
+
+def _milestone_done(inst: Instance, event: MilestoneDone) -> None:
+    inst.milestones.mark(event.milestone, "done", local_date(event.at))
+
+
+def _milestone_skipped(inst: Instance, event: MilestoneSkipped) -> None:
+    inst.milestones.mark(event.milestone, "skipped", local_date(event.at))
+
+
+def _milestone_reopened(inst: Instance, event: MilestoneReopened) -> None:
+    inst.milestones.mark(event.milestone, "open", local_date(event.at))
+
+
+def _approval_recorded(inst: Instance, event: ApprovalRecorded) -> None:
+    record = ApprovalRecord(
+        decision=event.decision, day=local_date(event.at), by=event.by, ref=event.ref
+    )
+    inst.approvals = {**(inst.approvals or {}), event.approval: record}
+
+
+def _phase_advanced(inst: Instance, event: PhaseAdvanced) -> None:
+    inst._enter(event.to_phase, event.at)
+
+
+def _phase_returned(inst: Instance, event: PhaseReturned) -> None:
+    for milestone in event.reopened:
+        inst.milestones.mark(milestone, "open", local_date(event.at))
+    inst._enter(event.to_phase, event.at)
+
+
+def _paused(inst: Instance, event: InstancePaused) -> None:
+    inst.state = paused_state(event.phase)
+    inst.paused = PauseRecord(
+        button=event.button, reason=event.reason, since=event.at, review=event.review
+    )
+
+
+def _resumed(inst: Instance, event: InstanceResumed) -> None:
+    if inst.paused is not None:
+        inst.paused_in_phase += max(event.at - inst.paused.since, timedelta(0))
+    inst.state = event.phase
+    inst.paused = None
+
+
+def _handed_over(inst: Instance, event: RegieHandedOver) -> None:
+    inst.regie = event.regie
+
+
+def _stopped(inst: Instance, event: InstanceStopped) -> None:
+    inst.state = STOPPED
+    inst.paused = None
+
+
+def _completed(inst: Instance, event: InstanceCompleted) -> None:
+    inst.state = COMPLETED
+    inst.approvals = None
+
+
+def _noted(inst: Instance, event: NoteAdded) -> None:
+    """A note changes nothing but the record."""
+
+
+_FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
+    MilestoneDone: _milestone_done,
+    MilestoneSkipped: _milestone_skipped,
+    MilestoneReopened: _milestone_reopened,
+    ApprovalRecorded: _approval_recorded,
+    PhaseAdvanced: _phase_advanced,
+    PhaseReturned: _phase_returned,
+    InstancePaused: _paused,
+    InstanceResumed: _resumed,
+    RegieHandedOver: _handed_over,
+    InstanceStopped: _stopped,
+    InstanceCompleted: _completed,
+    NoteAdded: _noted,
+}

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from transitions import Machine, MachineError
+from transitions import Machine, MachineError, Transition
 
-from engine.clock import as_utc, local_date
+from engine.clock import LOCAL_TZ, as_utc, local_date
 from engine.deadlines import describe_due, resolve_due
 from engine.errors import (
     GateNotMet,
@@ -96,30 +96,74 @@ class Edge:
 
 
 class _Context:
-    """What one trigger is about; conditions read it and leave their findings in it."""
+    """What one trigger is about; conditions read it and leave their findings in it.
 
-    __slots__ = (
-        "approval",
-        "button",
-        "day",
-        "milestone",
-        "override",
-        "regie",
-        "rule",
-        "target",
-        "unmet",
-    )
+    Class-level defaults keep creating one cheap: a trigger sets only what it is about.
+    """
 
-    def __init__(self, day: date) -> None:
-        self.day = day
-        self.override = False
-        self.unmet: tuple[str, ...] = ()
-        self.target: str | None = None
-        self.rule: ReturnRule | None = None
-        self.button: str | None = None
-        self.milestone: str | None = None
-        self.approval: str | None = None
-        self.regie: Regie | None = None
+    override: bool = False
+    unmet: tuple[str, ...] = ()
+    target: str | None = None
+    rule: ReturnRule | None = None
+    button: str | None = None
+    milestone: str | None = None
+    approval: str | None = None
+    regie: Regie | None = None
+    _day: date | None = None
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    @property
+    def day(self) -> date:
+        """The Dutch calendar day of the command (computed when a rule needs it)."""
+        if self._day is None:
+            self._day = local_date(self.at)
+        return self._day
+
+
+class _ConditionsOnly(Transition):
+    """A transition that checks its conditions and changes the state, nothing else.
+
+    Compiled workflows attach conditions only: no prepare/before/after callbacks and no state
+    enter/exit callbacks (``_Machine`` checks this when it is built). Skipping the dispatch of
+    those empty callback lists, and the library's per-step debug logging, halves the cost of a
+    trigger; the semantics of what is used (conditions in order, then the state change) are
+    the library's own.
+    """
+
+    def execute(self, event_data: Any) -> bool:
+        for condition in self.conditions:
+            if not condition.check(event_data):
+                return False
+        if self.dest is not None:  # None: an internal transition, no state change
+            event_data.machine.set_state(self.dest, event_data.model)
+            event_data.update(self.dest)
+        return True
+
+
+class _Machine(Machine):
+    transition_cls = _ConditionsOnly
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        hooks = [
+            self.before_state_change,
+            self.after_state_change,
+            self.prepare_event,
+            self.finalize_event,
+            self.on_exception,
+            *(hook for state in self.states.values() for hook in (state.on_enter, state.on_exit)),
+            *(
+                hook
+                for event in self.events.values()
+                for group in event.transitions.values()
+                for t in group
+                for hook in (t.prepare, t.before, t.after)
+            ),
+        ]
+        if any(hooks):
+            raise AssertionError("compiled workflows use conditions only, no callbacks")
 
 
 def compile_workflow(definition: WorkflowDefinition) -> CompiledWorkflow:
@@ -164,11 +208,12 @@ class CompiledWorkflow:
             STOPPED,
         )
         self._edges: list[Edge] = []
-        self.machine = Machine(
+        self.transition_specs = self._transitions()
+        self.machine = _Machine(
             model=None,
             states=list(self.states),
             initial=self.phase_ids[0],
-            transitions=self._transitions(),
+            transitions=self.transition_specs,
             auto_transitions=False,
             send_event=True,
             queued=False,
@@ -418,12 +463,12 @@ class CompiledWorkflow:
         moment = as_utc(at)
         if moment < inst.last_event_at:
             raise InvalidValue(
-                "time",
-                moment.isoformat(),
-                f"'{inst.key}' has an event at {inst.last_event_at.isoformat()}; a new event "
-                "cannot be earlier than the one before it",
+                "time (--at)",
+                _shown(moment),
+                f"it is before the last event of '{inst.key}' ({_shown(inst.last_event_at)}); "
+                "events are recorded in the order they happened",
             )
-        return moment, _Context(local_date(moment))
+        return moment, _Context(moment)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -745,6 +790,10 @@ class CompiledWorkflow:
             raise NotFound(
                 "regie type", regie, where=f"workflow {self.key}", known=list(self.definition.regie)
             )
+
+
+def _shown(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _override(override: bool, reason: str | None) -> bool:

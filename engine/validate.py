@@ -351,8 +351,10 @@ class _Checker:
 
     def due_within_phase(self) -> None:
         from engine.deadlines import plan_timeline
+        from engine.workdays import Workdays
 
-        plan = plan_timeline(self.d, date(2030, 1, 7))
+        # Plain weekdays are close enough for a warning, and spare loading the holiday tables.
+        plan = plan_timeline(self.d, date(2030, 1, 7), Workdays(None))
         for i, phase_plan in enumerate(plan.phases):
             phase: Phase = self.d.phases[i]
             for j, mplan in enumerate(phase_plan.milestones):

@@ -95,6 +95,14 @@ def test_the_documented_example_validates_shows_diagrams_and_plans():
     }
 
 
+def test_the_readme_example_is_a_valid_workflow():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```yaml\n(key: .*?)```", text, re.S)
+    assert match, "the README lost its workflow example"
+    loaded = load_text(match.group(1), "README.md")
+    assert loaded.warnings == ()
+
+
 def test_the_documented_example_passes_the_schema_as_an_editor_reads_it():
     jsonschema.validate(_as_editor_sees_it(doc_example()), generate_schema())
 

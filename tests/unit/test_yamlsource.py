@@ -1,6 +1,17 @@
 from datetime import date
 
+import pytest
+
+from engine import yamlsource
 from engine.yamlsource import read_yaml
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "python"])
+def composer(request, monkeypatch):
+    """Every test runs with the libyaml composer and the pure-Python fallback."""
+    if request.param == "python":
+        monkeypatch.setattr(yamlsource, "_COMPOSER", yamlsource._ComposeOnly)
+    return request.param
 
 
 def test_yes_no_on_off_stay_text_and_only_true_false_are_booleans():
