@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -25,28 +25,84 @@ import click
 if TYPE_CHECKING:
     from engine.catalog import WorkflowCatalog
     from engine.loader import LoadedWorkflow
-
-DEFAULT_DB = "sqlite:///wijkkompas.db"
+    from engine.persistence.database import Database
+    from engine.ports import Clock
+    from engine.service import Recorded, Service
+    from engine.settings import Settings
 
 
 @dataclass
 class App:
-    """What every command may need, read once from options and environment."""
+    """What every command may need: the settings, read once, and what is built from them."""
 
-    workflow_dirs: tuple[str, ...]
-    db_url: str
-    config_path: str | None
+    settings: Settings
+    now: datetime | None = None
+    _service: Service | None = None
+    _database: Database | None = None
 
     def catalog(self) -> WorkflowCatalog:
         from engine.catalog import WorkflowCatalog
 
-        return WorkflowCatalog(self.workflow_dirs)
+        return WorkflowCatalog(self.settings.workflows)
 
     def workflow(self, ref: str) -> LoadedWorkflow:
         loaded = self.catalog().resolve(ref)
         for warning in loaded.warnings:
             click.echo(str(warning), err=True)
         return loaded
+
+    def database(self) -> Database:
+        if self._database is None:
+            from engine.persistence.database import Database
+
+            self._database = Database(
+                self.settings.db, synchronous=self.settings.sqlite_synchronous
+            )
+        return self._database
+
+    def service(self) -> Service:
+        """The service on a database at the current schema (a new one is created)."""
+        if self._service is None:
+            from engine.persistence.store import SqlStore
+            from engine.service import Service
+
+            database = self.database()
+            database.ensure_schema()
+            self._service = Service(
+                SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
+            )
+        return self._service
+
+    def clock(self) -> Clock:
+        from engine.ports import SystemClock
+
+        if self.now is None:
+            return SystemClock()
+        return _FixedClock(self.now)
+
+    def actor(self, given: str | None) -> str:
+        if given:
+            return given
+        if self.settings.actor:
+            return self.settings.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in some containers
+            return "unknown"
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
+
+class _FixedClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -81,6 +137,10 @@ class _Root(click.Group):
                 "(set WIJKKOMPAS_DEBUG=1 to see the traceback)",
                 1,
             )
+        finally:
+            app = ctx.find_object(App)
+            if app is not None:
+                app.close()
 
 
 def _print_json(data: Any) -> None:
@@ -93,6 +153,39 @@ def _app(ctx: click.Context) -> App:
     return app
 
 
+class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A date (2026-11-20) or a date and time (2026-11-20T14:30, local unless an offset)."""
+
+    name = "DATETIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> date | datetime:
+        if isinstance(value, date | datetime):
+            return value
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a date (2026-11-20) or date and time (2026-11-20T14:30)",
+                param,
+                ctx,
+            )
+
+
+class Day(click.ParamType):  # type: ignore[type-arg]
+    name = "DATE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
+
+
 @click.group(
     cls=_Root, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
@@ -100,7 +193,6 @@ def _app(ctx: click.Context) -> App:
     "--workflows",
     "workflow_dirs",
     multiple=True,
-    envvar="WIJKKOMPAS_WORKFLOWS",
     type=click.Path(file_okay=False, path_type=str),
     help="Directory with workflow files, searched before ./workflows and the shipped ones "
     "(repeatable; env WIJKKOMPAS_WORKFLOWS, separated by ':').",
@@ -108,22 +200,29 @@ def _app(ctx: click.Context) -> App:
 @click.option(
     "--db",
     "db_url",
-    envvar="WIJKKOMPAS_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    help="Database URL (env WIJKKOMPAS_DB): sqlite:///FILE or postgresql://...",
+    help="Database URL: sqlite:///FILE or postgresql://USER@HOST/DB "
+    "(env WIJKKOMPAS_DB; default sqlite:///wijkkompas.db in the working directory).",
 )
 @click.option(
     "--config",
     "config_path",
-    envvar="WIJKKOMPAS_CONFIG",
     type=click.Path(dir_okay=False, path_type=str),
     help="TOML configuration file (env WIJKKOMPAS_CONFIG).",
+)
+@click.option(
+    "--now",
+    "now",
+    type=Moment(),
+    help="Pretend it is this moment (for what-if views, demos and tests).",
 )
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context
 def main(
-    ctx: click.Context, workflow_dirs: tuple[str, ...], db_url: str, config_path: str | None
+    ctx: click.Context,
+    workflow_dirs: tuple[str, ...],
+    db_url: str | None,
+    config_path: str | None,
+    now: date | datetime | None,
 ) -> None:
     """Run the Wijkkompas (the Dutch step-by-step method for taking neighbourhoods off natural
     gas) as configurable, durable state machines.
@@ -131,7 +230,16 @@ def main(
     Exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
     else meanwhile, 1 unexpected.
     """
-    ctx.obj = App(workflow_dirs=workflow_dirs, db_url=db_url, config_path=config_path)
+    from engine.clock import as_utc, end_of_day
+    from engine.settings import Settings
+
+    settings = Settings.load(
+        cli={"db": db_url, "workflows": workflow_dirs}, env=os.environ, config_file=config_path
+    )
+    moment = None
+    if now is not None:
+        moment = as_utc(now) if isinstance(now, datetime) else end_of_day(now)
+    ctx.obj = App(settings=settings, now=moment)
 
 
 # --- workflow -------------------------------------------------------------------------------
@@ -293,6 +401,556 @@ def workflow_schema(show_path: bool) -> None:
         click.echo(str(SCHEMA_PATH))
     else:
         click.echo(schema_text(), nl=False)
+
+
+@workflow.command("versions")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def workflow_versions(ctx: click.Context, key: str | None, as_json: bool) -> None:
+    """Workflow versions stored in the database (what instances are pinned to)."""
+    versions = _app(ctx).service().workflow_versions(key)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "key": v.key,
+                    "version": v.version,
+                    "hash": v.hash,
+                    "title": v.title,
+                    "source": v.source,
+                    "stored_at": v.stored_at.isoformat(),
+                    "stored_by": v.stored_by,
+                }
+                for v in versions
+            ]
+        )
+        return
+    if not versions:
+        click.echo("no workflow versions stored yet" + (f" for '{key}'" if key else ""))
+    for v in versions:
+        click.echo(
+            f"{v.key} v{v.version}  {v.hash[:12]}  stored {v.stored_at:%Y-%m-%d} by "
+            f"{v.stored_by}  {v.title}  ({v.source or 'no file'})"
+        )
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database schema: upgrade, current."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database schema to what this wijkkompas needs (make a backup first)."""
+    database = _app(ctx).database()
+    before, after = database.upgrade()
+    if before == after:
+        click.echo(f"{database.safe_url}: schema {after} is current; nothing to do")
+    else:
+        click.echo(f"{database.safe_url}: schema {before or '(empty)'} -> {after}")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """The schema revision of the database, and whether it is the latest."""
+    from engine.persistence.database import HEAD_REVISION
+
+    database = _app(ctx).database()
+    revision = database.current_revision()
+    if revision is None:
+        click.echo(f"{database.safe_url}: no wijkkompas schema yet (created on first use)")
+    elif revision == HEAD_REVISION:
+        click.echo(f"{database.safe_url}: {revision} (latest)")
+    else:
+        click.echo(
+            f"{database.safe_url}: {revision}; latest is {HEAD_REVISION}: "
+            "run `wijkkompas db upgrade`"
+        )
+
+
+# --- instances ------------------------------------------------------------------------------
+
+
+def effect(fn: Any) -> Any:
+    """The options every command that records an event takes."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option(
+        "--at",
+        "at",
+        type=Moment(),
+        help="When it really happened (default now): a date or date and time; not before the "
+        "instance's previous event, not in the future.",
+    )(fn)
+    return click.option(
+        "--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user)."
+    )(fn)
+
+
+def _recorded(result: Recorded, as_json: bool, what: str) -> None:
+    if as_json:
+        _print_json(result.as_json())
+        return
+    line = f"{result.key}: {what} (event {result.event.seq})"
+    if result.state.endswith(":paused"):
+        line += f" · paused in {result.phase}"
+    else:
+        line += f" · {result.phase}"
+    if result.gate is not None:
+        line += " · gate ready" if result.gate.ready else f" · gate: {len(result.gate.unmet)} unmet"
+    click.echo(line)
+
+
+@main.group()
+def instance() -> None:
+    """Neighbourhoods (wijken) and sub-projects: create, list, show, rebuild."""
+
+
+@instance.command("create")
+@click.argument("key")
+@click.option("--workflow", "workflow_ref", required=True, help="Workflow KEY[@VERSION] or file.")
+@click.option("--title", required=True, help="Name of the wijk or sub-project.")
+@click.option(
+    "--regie", "regie_type", required=True, help="Who leads: a regie type of the workflow."
+)
+@click.option("--regie-org", help="The organisation that holds regie.")
+@click.option(
+    "--contact", "contacts", multiple=True, help="Contact e-mail of the regie holder (repeatable)."
+)
+@click.option("--parent", help="Make this a sub-project (deelproject) of PARENT.")
+@click.option(
+    "--area", "areas", multiple=True, help="CBS code GM####, WK###### or BU######## (repeatable)."
+)
+@click.option("--start", "start", type=Moment(), help="When it started (default now).")
+@click.option("--reason", help="Why it starts (on the record).")
+@click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def instance_create(
+    ctx: click.Context,
+    key: str,
+    workflow_ref: str,
+    title: str,
+    regie_type: str,
+    regie_org: str | None,
+    contacts: tuple[str, ...],
+    parent: str | None,
+    areas: tuple[str, ...],
+    start: date | datetime | None,
+    reason: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """Start a wijk (or, with --parent, a deelproject) in the first phase of its workflow."""
+    from engine.events import Regie
+
+    app = _app(ctx)
+    result = app.service().create(
+        key,
+        workflow=workflow_ref,
+        title=title,
+        regie=Regie(type=regie_type, organisation=regie_org, contacts=contacts),
+        by=app.actor(by),
+        parent=parent,
+        areas=areas,
+        at=start,
+        reason=reason,
+    )
+    _recorded(result, as_json, "created")
+
+
+@instance.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def instance_list(ctx: click.Context, as_json: bool) -> None:
+    """Every instance, with phase, regie and gate (see `status` for filters)."""
+    _status_output(ctx, _app(ctx).service().status(), as_json=as_json, as_csv=False)
+
+
+@instance.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="The documented JSON (docs/json.md).")
+@click.pass_context
+def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
+    """Where one instance stands: phase, pause, regie, milestones, gate, sub-projects."""
+    from engine.reports import instance_json, render_instance
+
+    view = _app(ctx).service().show(key)
+    if as_json:
+        _print_json(instance_json(view))
+    else:
+        click.echo(render_instance(view))
+
+
+@instance.command("rebuild")
+@click.argument("key")
+@click.pass_context
+def instance_rebuild(ctx: click.Context, key: str) -> None:
+    """Rewrite the projection of KEY from its events (the log is the truth)."""
+    drifted = _app(ctx).service().rebuild(key)
+    click.echo(
+        f"{key}: "
+        + (
+            "projection rebuilt; it had drifted"
+            if drifted
+            else "projection already matched its events"
+        )
+    )
+
+
+# --- what happens to an instance -------------------------------------------------------------
+
+
+@main.group()
+def milestone() -> None:
+    """Record milestones (knooppunten): done, skip, reopen."""
+
+
+@milestone.command("done")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--note", help="A note on the record.")
+@click.option("--evidence", help="Where the proof is (URL or document reference).")
+@effect
+@click.pass_context
+def milestone_done(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    note: str | None,
+    evidence: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Mark MILESTONE of KEY as done."""
+    app = _app(ctx)
+    result = app.service().milestone_done(
+        key, milestone_id, by=app.actor(by), at=at, note=note, evidence=evidence
+    )
+    _recorded(result, as_json, f"milestone '{milestone_id}' done")
+
+
+@milestone.command("skip")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--reason", required=True, help="Why it is skipped (on the record forever).")
+@effect
+@click.pass_context
+def milestone_skip(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Skip MILESTONE of KEY: the method is a guide, not a cage; the reason stays visible."""
+    app = _app(ctx)
+    result = app.service().milestone_skip(key, milestone_id, by=app.actor(by), at=at, reason=reason)
+    _recorded(result, as_json, f"milestone '{milestone_id}' skipped")
+
+
+@milestone.command("reopen")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--reason", required=True, help="Why it is open again.")
+@effect
+@click.pass_context
+def milestone_reopen(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Open a done or skipped MILESTONE of KEY again."""
+    app = _app(ctx)
+    result = app.service().milestone_reopen(
+        key, milestone_id, by=app.actor(by), at=at, reason=reason
+    )
+    _recorded(result, as_json, f"milestone '{milestone_id}' reopened")
+
+
+@main.group()
+def gate() -> None:
+    """Gate decisions: approve (go / no-go)."""
+
+
+@gate.command("approve")
+@click.argument("key")
+@click.argument("approval")
+@click.option("--decision", type=click.Choice(["go", "no-go"]), required=True)
+@click.option("--ref", help="Reference, e.g. the raadsbesluit number.")
+@click.option("--note", help="A note on the record.")
+@effect
+@click.pass_context
+def gate_approve(
+    ctx: click.Context,
+    key: str,
+    approval: str,
+    decision: str,
+    ref: str | None,
+    note: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Record APPROVAL (e.g. college, gemeenteraad) for the gate of KEY's current phase."""
+    app = _app(ctx)
+    result = app.service().approve(
+        key, approval, decision, by=app.actor(by), at=at, ref=ref, note=note
+    )
+    _recorded(result, as_json, f"{approval}: {decision}")
+
+
+@main.command("advance")
+@click.argument("key")
+@click.option("--override", is_flag=True, help="Pass an unmet gate on purpose (needs --reason).")
+@click.option("--reason", help="Why (required with --override; recorded as a deviation).")
+@effect
+@click.pass_context
+def advance(
+    ctx: click.Context,
+    key: str,
+    override: bool,
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Move KEY to its next phase when the gate holds (in the last phase: complete it).
+
+    Exit 3, listing every unmet criterion, when the gate does not hold; nothing changes.
+    """
+    app = _app(ctx)
+    result = app.service().advance(key, by=app.actor(by), at=at, override=override, reason=reason)
+    deviation = " WITH OVERRIDE" if result.event.payload.get("override") else ""
+    what = "completed" if result.state == "completed" else f"advanced to {result.phase}"
+    _recorded(result, as_json, what + deviation)
+
+
+@main.command("return")
+@click.argument("key")
+@click.argument("phase")
+@click.option("--reason", required=True, help="Why (e.g. the area is delimited again).")
+@click.option("--reopen", "reopen", multiple=True, help="Also reopen this milestone (repeatable).")
+@effect
+@click.pass_context
+def return_command(
+    ctx: click.Context,
+    key: str,
+    phase: str,
+    reason: str,
+    reopen: tuple[str, ...],
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Send KEY back to an earlier PHASE, where the workflow allows it."""
+    app = _app(ctx)
+    result = app.service().return_to(
+        key, phase, by=app.actor(by), at=at, reason=reason, reopen=reopen
+    )
+    _recorded(result, as_json, f"returned to {phase}")
+
+
+@main.command("pause")
+@click.argument("key")
+@click.argument("button")
+@click.option("--reason", required=True, help="Why the pause button is pressed.")
+@click.option("--review", type=Day(), help="When to look at it again (default: the button's).")
+@effect
+@click.pass_context
+def pause(
+    ctx: click.Context,
+    key: str,
+    button: str,
+    reason: str,
+    review: date | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Press pause BUTTON for KEY: milestones can still be recorded, advancing cannot."""
+    app = _app(ctx)
+    result = app.service().pause(key, button, by=app.actor(by), at=at, reason=reason, review=review)
+    _recorded(result, as_json, f"paused ({button})")
+
+
+@main.command("resume")
+@click.argument("key")
+@click.option("--note", help="A note on the record.")
+@effect
+@click.pass_context
+def resume(
+    ctx: click.Context, key: str, note: str | None, by: str | None, at: Any, as_json: bool
+) -> None:
+    """Release the pause of KEY."""
+    app = _app(ctx)
+    result = app.service().resume(key, by=app.actor(by), at=at, note=note)
+    _recorded(result, as_json, "resumed")
+
+
+@main.command("handover")
+@click.argument("key")
+@click.option("--to", "to_type", required=True, help="The regie type that takes over.")
+@click.option("--org", help="The organisation that takes over.")
+@click.option("--contact", "contacts", multiple=True, help="Contact e-mail (repeatable).")
+@click.option("--reason", required=True, help="Why the regie changes hands.")
+@effect
+@click.pass_context
+def handover(
+    ctx: click.Context,
+    key: str,
+    to_type: str,
+    org: str | None,
+    contacts: tuple[str, ...],
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+) -> None:
+    """Hand the regie of KEY over to another party."""
+    from engine.events import Regie
+
+    app = _app(ctx)
+    result = app.service().hand_over(
+        key,
+        Regie(type=to_type, organisation=org, contacts=contacts),
+        by=app.actor(by),
+        at=at,
+        reason=reason,
+    )
+    _recorded(result, as_json, f"regie handed over to {to_type}" + (f" ({org})" if org else ""))
+
+
+@main.command("stop")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why (the no-go decision).")
+@effect
+@click.pass_context
+def stop(ctx: click.Context, key: str, reason: str, by: str | None, at: Any, as_json: bool) -> None:
+    """Stop KEY for good (no-go)."""
+    app = _app(ctx)
+    result = app.service().stop(key, by=app.actor(by), at=at, reason=reason)
+    _recorded(result, as_json, "stopped")
+
+
+@main.command("note")
+@click.argument("key")
+@click.argument("text")
+@effect
+@click.pass_context
+def note(ctx: click.Context, key: str, text: str, by: str | None, at: Any, as_json: bool) -> None:
+    """Put a note on the record of KEY."""
+    app = _app(ctx)
+    result = app.service().note(key, text, by=app.actor(by), at=at)
+    _recorded(result, as_json, "note added")
+
+
+# --- the record and the overview ------------------------------------------------------------
+
+
+@main.command("log")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Every event as stored, with its hashes.")
+@click.pass_context
+def log(ctx: click.Context, key: str, as_json: bool) -> None:
+    """The history of KEY: how and when each choice was made, by whom and why."""
+    from engine.reports import log_json, render_log
+
+    events = _app(ctx).service().log(key)
+    if as_json:
+        _print_json(log_json(key, events))
+    else:
+        click.echo(render_log(key, events))
+
+
+@main.group()
+def audit() -> None:
+    """Check the hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
+    """Recompute every chain (or KEY's): exit 0 when intact, 3 with the first broken event."""
+    reports = _app(ctx).service().verify(key)
+    broken = [r for r in reports if not r.intact]
+    if as_json:
+        _print_json(
+            [
+                {
+                    "key": r.key,
+                    "events": r.events,
+                    "intact": r.intact,
+                    "first_broken": r.first_broken,
+                    "problem": r.problem,
+                }
+                for r in reports
+            ]
+        )
+    else:
+        for r in broken:
+            click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
+        events = sum(r.events for r in reports)
+        click.echo(
+            f"{len(reports)} instance(s), {events} events: "
+            + ("all chains intact" if not broken else f"{len(broken)} broken")
+        )
+    if broken:
+        sys.exit(3)
+
+
+def _status_output(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: bool) -> None:
+    from engine.clock import local_date
+    from engine.reports import render_status, status_csv, status_json
+
+    if as_json:
+        _print_json(status_json(rows))
+    elif as_csv:
+        click.echo(status_csv(rows), nl=False)
+    else:
+        click.echo(render_status(rows, local_date(_app(ctx).clock().now())))
+
+
+@main.command("status")
+@click.option("--phase", help="Only instances in this phase.")
+@click.option("--regie", help="Only instances with this regie type.")
+@click.option("--paused", is_flag=True, help="Only paused instances.")
+@click.option("--overdue", is_flag=True, help="Only instances with overdue milestones.")
+@click.option("--parent", help="Only this wijk and its sub-projects.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet.")
+@click.pass_context
+def status(
+    ctx: click.Context,
+    phase: str | None,
+    regie: str | None,
+    paused: bool,
+    overdue: bool,
+    parent: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
+    rows = (
+        _app(ctx)
+        .service()
+        .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
+    )
+    _status_output(ctx, rows, as_json=as_json, as_csv=as_csv)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from engine.durations import Duration
 from engine.model import Due, Milestone, WorkflowDefinition
 from engine.workdays import Workdays, workdays_for
 
-__all__ = ["MilestonePlan", "PhasePlan", "Timeline", "describe_due", "plan_timeline", "resolve_due"]
+if TYPE_CHECKING:
+    from engine.instance import Instance
+    from engine.machine import CompiledWorkflow
+
+__all__ = [
+    "MilestonePlan",
+    "PhasePlan",
+    "Timeline",
+    "describe_due",
+    "milestone_due_dates",
+    "plan_timeline",
+    "resolve_due",
+]
 
 
 def resolve_due(
@@ -165,3 +178,23 @@ def plan_timeline(
         end=bounds[-1][1],
         phases=tuple(phases),
     )
+
+
+def milestone_due_dates(workflow: CompiledWorkflow, instance: Instance) -> dict[str, date | None]:
+    """When each milestone of a running instance falls due (None: not running or no due).
+
+    A milestone's clock starts when its phase is entered (or when the milestone it counts from
+    was settled); milestones of phases not reached yet, and of finished instances, have none.
+    """
+    if instance.is_finished:
+        return dict.fromkeys(workflow.milestone_index)
+    book = instance.milestones
+    days = workflow.workdays
+    result: dict[str, date | None] = {}
+    for mid, milestone in workflow.milestones.items():
+        entered = instance.entered(workflow.milestone_phase[mid])
+        if milestone.due is None or entered is None:
+            result[mid] = None
+            continue
+        result[mid] = resolve_due(milestone.due, entered, book.day, days)
+    return result

@@ -1,0 +1,53 @@
+"""CBS area codes (gemeente, wijk, buurt), checked by their published form.
+
+GM + 4 digits (gemeente), WK + 6 (gemeente 4 + wijk 2), BU + 8 (gemeente 4 + wijk 2 + buurt 2).
+The wijk and buurt parts may contain capital letters where a gemeente has 100 or more wijken or
+a wijk 100 or more buurten. Codes are checked by form only: no network lookups at run time.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.errors import InvalidValue
+
+__all__ = ["area_level", "check_area", "check_email", "check_key"]
+
+_AREA = re.compile(r"^(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_area(code: str) -> str:
+    """``code`` in canonical form (upper case), or InvalidValue saying what the forms are."""
+    canonical = code.strip().upper()
+    if not _AREA.match(canonical):
+        raise InvalidValue(
+            "CBS area code",
+            code,
+            "use GM + 4 digits (gemeente, e.g. GM0363), WK + 6 (wijk, e.g. WK036305) or "
+            "BU + 8 (buurt, e.g. BU03630500)",
+        )
+    return canonical
+
+
+def area_level(code: str) -> str:
+    return {"GM": "gemeente", "WK": "wijk", "BU": "buurt"}[code[:2]]
+
+
+def check_key(key: str) -> str:
+    """An instance key: a short slug."""
+    if not _KEY.match(key):
+        raise InvalidValue(
+            "instance key",
+            key,
+            "use lower-case letters, digits, '-' and '_', starting with a letter or digit "
+            "(at most 64), e.g. wk-noord or bu-0363-0500",
+        )
+    return key
+
+
+def check_email(address: str) -> str:
+    if not _EMAIL.match(address):
+        raise InvalidValue("e-mail address", address, "write it as name@example.nl")
+    return address

@@ -1,0 +1,181 @@
+"""Opening a database: URLs, SQLite durability settings, transactions, schema versions.
+
+SQLite is the embedded default (a file; WAL journal; ``synchronous=FULL`` unless configured
+otherwise, because an audit trail must survive a power cut); PostgreSQL (psycopg 3) is for
+several users or nodes. Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two
+writers queue for the lock instead of failing half-way.
+
+The schema is managed by Alembic (``engine/persistence/migrations``). A new, empty database is
+brought to the latest schema on first use; a database at an older revision is refused with a
+message to run ``wijkkompas db upgrade``: shared production data is never migrated silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from engine.errors import InputError, InvalidValue
+
+__all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
+
+HEAD_REVISION = "0001_initial"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class SchemaError(InputError):
+    """The database is not at the schema this version of wijkkompas needs."""
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs that name no driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """One database: an engine, its transactions, and its schema revision."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError:
+            raise InvalidValue(
+                "database URL", url, "use sqlite:///FILE or postgresql://USER@HOST/DB"
+            ) from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InvalidValue("database URL", url, "only SQLite and PostgreSQL are supported")
+        sync = synchronous.upper()
+        if sync not in SYNCHRONOUS:
+            raise InvalidValue(
+                "SQLite synchronous setting", synchronous, "one of " + ", ".join(SYNCHRONOUS)
+            )
+        self.synchronous = sync
+        options: dict[str, Any] = {"echo": echo}
+        if self.dialect == "postgresql":
+            options["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **options)
+        if self.dialect == "sqlite":
+            self._sqlite_setup()
+
+    # --- SQLite ------------------------------------------------------------------------------
+
+    def _sqlite_setup(self) -> None:
+        sync = self.synchronous
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's begin event decide how a transaction starts.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={sync}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            write = connection.get_execution_options().get("wijkkompas_write", True)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    # --- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent view, no write lock."""
+        with (
+            self.engine.connect().execution_options(wijkkompas_write=False) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at (None: not managed by wijkkompas yet)."""
+        with self.read() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+            return str(row[0]) if row else None
+
+    def _is_empty(self) -> bool:
+        with self.read() as connection:
+            return not inspect(connection).get_table_names()
+
+    def ensure_schema(self) -> None:
+        """Create a fresh database; refuse one at another revision (say what to do)."""
+        try:
+            revision = self.current_revision()
+        except OperationalError as exc:
+            raise SchemaError(f"cannot open the database {self.safe_url}: {exc.orig}") from None
+        if revision == HEAD_REVISION:
+            return
+        if revision is None:
+            if not self._is_empty():
+                raise SchemaError(
+                    f"the database {self.safe_url} has tables but none of wijkkompas's schema "
+                    "history; point --db at an empty database or a wijkkompas one"
+                )
+            self.upgrade()
+            return
+        known = self.known_revisions()
+        if revision in known:
+            raise SchemaError(
+                f"the database {self.safe_url} has schema {revision}; this wijkkompas needs "
+                f"{HEAD_REVISION}: run `wijkkompas db upgrade` (make a backup first)"
+            )
+        raise SchemaError(
+            f"the database {self.safe_url} has schema {revision}, which this wijkkompas does "
+            "not know: it was written by a newer version; upgrade wijkkompas"
+        )
+
+    def upgrade(self, target: str = "head") -> tuple[str | None, str | None]:
+        """Bring the schema to ``target``; returns the revisions before and after."""
+        from alembic import command
+
+        before = self.current_revision()
+        with self.engine.begin() as connection:
+            config = self._alembic_config(connection)
+            command.upgrade(config, target)
+        return before, self.current_revision()
+
+    def known_revisions(self) -> list[str]:
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory(str(MIGRATIONS))
+        return [rev.revision for rev in script.walk_revisions()]
+
+    def _alembic_config(self, connection: Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        return config
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without a password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)

@@ -1,0 +1,484 @@
+"""The SQL store: the engine's :class:`~engine.ports.Store` on SQLite and PostgreSQL.
+
+Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
+row, one INSERT of the event and an UPDATE per milestone row that changed, in one transaction.
+The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
+it matches no row, the transaction is rolled back and the caller gets a Conflict. Statements are
+SQLAlchemy Core (no ORM session per command: it costs more than the work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import Conflict
+from engine.events import Regie
+from engine.instance import Instance, PauseRecord
+from engine.persistence.database import Database
+from engine.persistence.tables import EventRow, InstanceRow, MilestoneRow, WorkflowVersionRow
+from engine.ports import (
+    ChildRow,
+    InstanceRecord,
+    MilestoneState,
+    OverviewRow,
+    StoredEvent,
+    StoredWorkflow,
+)
+
+__all__ = ["SqlStore"]
+
+I = cast(Table, InstanceRow.__table__)  # noqa: E741
+E = cast(Table, EventRow.__table__)
+M = cast(Table, MilestoneRow.__table__)
+W = cast(Table, WorkflowVersionRow.__table__)
+
+_SAVE = (
+    update(I)
+    .where(I.c.id == bindparam("b_id"), I.c.version_no == bindparam("b_version_no"))
+    .values(
+        state=bindparam("state"),
+        phase=bindparam("phase"),
+        phase_entered=bindparam("phase_entered"),
+        regie_type=bindparam("regie_type"),
+        regie_organisation=bindparam("regie_organisation"),
+        regie_contacts=bindparam("regie_contacts"),
+        paused_button=bindparam("paused_button"),
+        paused_reason=bindparam("paused_reason"),
+        paused_since=bindparam("paused_since"),
+        paused_review=bindparam("paused_review"),
+        snapshot=bindparam("snapshot"),
+        last_event_at=bindparam("last_event_at"),
+        seq=bindparam("seq"),
+        head=bindparam("head"),
+        version_no=I.c.version_no + 1,
+    )
+)
+_MILESTONE = (
+    update(M)
+    .where(M.c.instance_id == bindparam("b_instance"), M.c.milestone == bindparam("b_milestone"))
+    .values(status=bindparam("status"), day=bindparam("day"), due=bindparam("due"))
+)
+_LOAD = (
+    select(I, W.c.key.label("w_key"))
+    .join(W, W.c.id == I.c.workflow_version_id)
+    .where(I.c.key == bindparam("key"))
+)
+
+
+def _workflow(row: Any) -> StoredWorkflow:
+    return StoredWorkflow(
+        id=row.id,
+        key=row.key,
+        version=row.version,
+        hash=row.hash,
+        title=row.title,
+        definition=row.definition,
+        source=row.source,
+        stored_at=row.stored_at,
+        stored_by=row.stored_by,
+    )
+
+
+def _projection(instance: Instance) -> dict[str, Any]:
+    paused = instance.paused
+    return {
+        "state": instance.state,
+        "phase": instance.phase,
+        "phase_entered": instance.phase_entered,
+        "regie_type": instance.regie.type,
+        "regie_organisation": instance.regie.organisation,
+        "regie_contacts": list(instance.regie.contacts),
+        "paused_button": paused.button if paused else None,
+        "paused_reason": paused.reason if paused else None,
+        "paused_since": paused.since if paused else None,
+        "paused_review": paused.review if paused else None,
+        "snapshot": instance.snapshot(),
+        "last_event_at": instance.last_event_at,
+    }
+
+
+def _event_values(instance_id: int, event: StoredEvent) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "seq": event.seq,
+        "type": event.type,
+        "at": event.at,
+        "recorded_at": event.recorded_at,
+        "actor": event.actor,
+        "reason": event.reason,
+        "payload": event.payload,
+        "previous": event.previous,
+        "hash": event.hash,
+    }
+
+
+class _Unit:
+    """One transaction on one connection (implements engine.ports.UnitOfWork)."""
+
+    def __init__(self, store: SqlStore, connection: Connection) -> None:
+        self._store = store
+        self._c = connection
+
+    # --- workflows ---------------------------------------------------------------------------
+
+    def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
+        row = self._c.execute(select(W).where(W.c.key == key, W.c.version == version)).first()
+        return _workflow(row) if row else None
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow:
+        cached = self._store._workflows.get(workflow_id)
+        if cached is None:
+            row = self._c.execute(select(W).where(W.c.id == workflow_id)).one()
+            cached = self._store._workflows[workflow_id] = _workflow(row)
+        return cached
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
+        query = select(W).order_by(W.c.key, W.c.version)
+        if key is not None:
+            query = query.where(W.c.key == key)
+        return [_workflow(r) for r in self._c.execute(query)]
+
+    def add_workflow(
+        self,
+        *,
+        key: str,
+        version: int,
+        hash: str,
+        title: str,
+        definition: str,
+        source: str | None,
+        at: datetime,
+        by: str,
+    ) -> StoredWorkflow:
+        values = {
+            "key": key,
+            "version": version,
+            "hash": hash,
+            "title": title,
+            "definition": definition,
+            "source": source,
+            "stored_at": at,
+            "stored_by": by,
+        }
+        try:
+            with self._c.begin_nested():
+                new_id = self._c.execute(insert(W).values(values).returning(W.c.id)).scalar_one()
+        except IntegrityError:
+            raise Conflict(
+                f"workflow {key} v{version} was stored by someone else meanwhile; try again"
+            ) from None
+        return StoredWorkflow(
+            id=int(new_id),
+            key=key,
+            version=version,
+            hash=hash,
+            title=title,
+            definition=definition,
+            source=source,
+            stored_at=at,
+            stored_by=by,
+        )
+
+    # --- instances ---------------------------------------------------------------------------
+
+    def load(
+        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+    ) -> InstanceRecord | None:
+        row = self._c.execute(_LOAD, {"key": key}).first()
+        if row is None:
+            return None
+        workflow = self.workflow(row.workflow_version_id)
+        index = index_for(workflow)
+        paused = (
+            PauseRecord(
+                button=row.paused_button,
+                reason=row.paused_reason,
+                since=row.paused_since,
+                review=row.paused_review,
+            )
+            if row.paused_button is not None
+            else None
+        )
+        parent = self.parent_key(row.parent_id) if row.parent_id is not None else None
+        instance = Instance.restore(
+            snapshot=row.snapshot,
+            milestone_index=index,
+            key=row.key,
+            title=row.title,
+            workflow_key=workflow.key,
+            workflow_version=workflow.version,
+            state=row.state,
+            regie=Regie(
+                type=row.regie_type,
+                organisation=row.regie_organisation,
+                contacts=tuple(row.regie_contacts),
+            ),
+            phase_entered=row.phase_entered,
+            last_event_at=row.last_event_at,
+            parent=parent,
+            areas=tuple(row.areas),
+            paused=paused,
+        )
+        return InstanceRecord(
+            id=row.id,
+            instance=instance,
+            workflow=workflow,
+            version_no=row.version_no,
+            seq=row.seq,
+            head=row.head,
+            created_at=row.created_at,
+        )
+
+    def parent_key(self, instance_id: int) -> str | None:
+        value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
+        return str(value) if value is not None else None
+
+    def instance_id(self, key: str) -> int | None:
+        value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()
+        return int(value) if value is not None else None
+
+    def children(self, instance_id: int) -> list[ChildRow]:
+        rows = self._c.execute(
+            select(
+                I.c.key,
+                I.c.title,
+                I.c.state,
+                I.c.workflow_version_id,
+                I.c.regie_type,
+                I.c.regie_organisation,
+            )
+            .where(I.c.parent_id == instance_id)
+            .order_by(I.c.key)
+        )
+        return [
+            ChildRow(
+                key=r.key,
+                title=r.title,
+                state=r.state,
+                workflow_id=r.workflow_version_id,
+                regie_type=r.regie_type,
+                regie_organisation=r.regie_organisation,
+            )
+            for r in rows
+        ]
+
+    def add_instance(
+        self,
+        *,
+        instance: Instance,
+        workflow_id: int,
+        parent_id: int | None,
+        event: StoredEvent,
+        milestones: Sequence[MilestoneState],
+    ) -> int:
+        values = _projection(instance) | {
+            "key": instance.key,
+            "title": instance.title,
+            "workflow_version_id": workflow_id,
+            "parent_id": parent_id,
+            "areas": list(instance.areas),
+            "created_at": event.recorded_at,
+            "seq": event.seq,
+            "head": event.hash,
+            "version_no": 1,
+        }
+        try:
+            with self._c.begin_nested():
+                new_id = int(
+                    self._c.execute(insert(I).values(values).returning(I.c.id)).scalar_one()
+                )
+        except IntegrityError:
+            raise Conflict(f"an instance '{instance.key}' was created meanwhile") from None
+        self._c.execute(insert(E), [_event_values(new_id, event)])
+        if milestones:
+            self._c.execute(
+                insert(M),
+                [
+                    {
+                        "instance_id": new_id,
+                        "milestone": m.milestone,
+                        "phase": m.phase,
+                        "position": m.position,
+                        "status": m.status,
+                        "day": m.day,
+                        "due": m.due,
+                    }
+                    for m in milestones
+                ],
+            )
+        return new_id
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+    ) -> None:
+        params = _projection(record.instance)
+        params.update(
+            b_id=record.id, b_version_no=record.version_no, seq=event.seq, head=event.hash
+        )
+        result = self._c.execute(_SAVE, params)
+        if result.rowcount != 1:
+            raise Conflict(
+                f"{record.instance.key} was changed by someone else meanwhile; nothing was "
+                "saved: look at it again and repeat the command if it still applies"
+            )
+        self._c.execute(insert(E), [_event_values(record.id, event)])
+        if milestones:
+            self._c.execute(
+                _MILESTONE,
+                [
+                    {
+                        "b_instance": record.id,
+                        "b_milestone": m.milestone,
+                        "status": m.status,
+                        "day": m.day,
+                        "due": m.due,
+                    }
+                    for m in milestones
+                ],
+            )
+        record.version_no += 1
+        record.seq = event.seq
+        record.head = event.hash
+
+    def replace_projection(
+        self, record: InstanceRecord, milestones: Sequence[MilestoneState]
+    ) -> None:
+        params = _projection(record.instance)
+        params.update(
+            b_id=record.id, b_version_no=record.version_no, seq=record.seq, head=record.head
+        )
+        if self._c.execute(_SAVE, params).rowcount != 1:
+            raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
+        self._c.execute(
+            _MILESTONE,
+            [
+                {
+                    "b_instance": record.id,
+                    "b_milestone": m.milestone,
+                    "status": m.status,
+                    "day": m.day,
+                    "due": m.due,
+                }
+                for m in milestones
+            ],
+        )
+        record.version_no += 1
+
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        rows = self._c.execute(select(E).where(E.c.instance_id == instance_id).order_by(E.c.seq))
+        return [
+            StoredEvent(
+                seq=r.seq,
+                type=r.type,
+                at=r.at,
+                recorded_at=r.recorded_at,
+                actor=r.actor,
+                reason=r.reason,
+                payload=r.payload,
+                previous=r.previous,
+                hash=r.hash,
+            )
+            for r in rows
+        ]
+
+    def chain_heads(self) -> dict[int, tuple[int, str]]:
+        return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
+
+    def milestone_rows(self, instance_id: int) -> list[MilestoneState]:
+        rows = self._c.execute(
+            select(M).where(M.c.instance_id == instance_id).order_by(M.c.position)
+        )
+        return [
+            MilestoneState(
+                milestone=r.milestone,
+                phase=r.phase,
+                position=r.position,
+                status=r.status,
+                day=r.day,
+                due=r.due,
+            )
+            for r in rows
+        ]
+
+    def instance_keys(self) -> list[tuple[int, str]]:
+        return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
+
+    def overview(self, today: date, soon: date) -> list[OverviewRow]:
+        open_ = M.c.status == "open"
+        counts = (
+            select(
+                M.c.instance_id,
+                func.sum(case((and_(open_, M.c.due < today), 1), else_=0)).label("overdue"),
+                func.sum(case((and_(open_, M.c.due >= today, M.c.due < soon), 1), else_=0)).label(
+                    "due_soon"
+                ),
+            )
+            .where(M.c.due.is_not(None), M.c.status == "open")
+            .group_by(M.c.instance_id)
+            .subquery()
+        )
+        parent = I.alias("parent")
+        query = (
+            select(
+                I.c.id,
+                I.c.key,
+                I.c.title,
+                I.c.workflow_version_id,
+                parent.c.key.label("parent_key"),
+                I.c.state,
+                I.c.phase_entered,
+                I.c.regie_type,
+                I.c.regie_organisation,
+                I.c.paused_button,
+                I.c.paused_since,
+                I.c.snapshot,
+                func.coalesce(counts.c.overdue, 0).label("overdue"),
+                func.coalesce(counts.c.due_soon, 0).label("due_soon"),
+            )
+            .outerjoin(counts, counts.c.instance_id == I.c.id)
+            .outerjoin(parent, parent.c.id == I.c.parent_id)
+            .order_by(I.c.key)
+        )
+        return [
+            OverviewRow(
+                id=r.id,
+                key=r.key,
+                title=r.title,
+                workflow_id=r.workflow_version_id,
+                parent_key=r.parent_key,
+                state=r.state,
+                phase_entered=r.phase_entered,
+                regie_type=r.regie_type,
+                regie_organisation=r.regie_organisation,
+                paused_button=r.paused_button,
+                paused_since=r.paused_since,
+                snapshot=r.snapshot,
+                overdue=int(r.overdue),
+                due_soon=int(r.due_soon),
+            )
+            for r in self._c.execute(query)
+        ]
+
+
+class SqlStore:
+    """Units of work on a :class:`Database` (implements engine.ports.Store)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._workflows: dict[int, StoredWorkflow] = {}
+
+    @contextmanager
+    def write(self) -> Iterator[_Unit]:
+        with self.database.write() as connection:
+            yield _Unit(self, connection)
+
+    @contextmanager
+    def read(self) -> Iterator[_Unit]:
+        with self.database.read() as connection:
+            yield _Unit(self, connection)

@@ -1,0 +1,158 @@
+"""The database tables, as typed SQLAlchemy 2 declarative models.
+
+workflow_versions  every definition an instance was ever started on: normalised JSON + hash
+instances          one row per wijk or deelproject: the projection of its events, with a
+                   version column for optimistic locking and the head of its hash chain
+events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...)
+milestones         one row per (instance, milestone): status, day, due date; for overviews
+
+The instance row and the milestone rows are projections: written in the same transaction as
+the event that changed them, and rebuildable from the events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "EventRow", "InstanceRow", "MilestoneRow", "WorkflowVersionRow"]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger that stays an alias of the rowid on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no offset; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012  (SQLAlchemy reads it as a class attribute)
+        datetime: UtcDateTime(),
+        date: Date(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class WorkflowVersionRow(Base):
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    definition: Mapped[str] = mapped_column(Text)
+    """The normalised definition as canonical JSON (its sha256 is ``hash``)."""
+    source: Mapped[str | None] = mapped_column(Text)
+    stored_at: Mapped[datetime]
+    stored_by: Mapped[str] = mapped_column(String(200))
+
+
+class InstanceRow(Base):
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), index=True)
+    state: Mapped[str] = mapped_column(String(80))
+    phase: Mapped[str] = mapped_column(String(64), index=True)
+    """The phase id, or completed/stopped."""
+    phase_entered: Mapped[datetime]
+    regie_type: Mapped[str] = mapped_column(String(64), index=True)
+    regie_organisation: Mapped[str | None] = mapped_column(Text)
+    regie_contacts: Mapped[list[Any]]
+    areas: Mapped[list[Any]]
+    paused_button: Mapped[str | None] = mapped_column(String(64))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_since: Mapped[datetime | None]
+    paused_review: Mapped[date | None]
+    snapshot: Mapped[dict[str, Any]]
+    """Everything else the engine needs: milestone days, approvals, phase entries."""
+    created_at: Mapped[datetime]
+    last_event_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer)
+    """Sequence number of the last event."""
+    head: Mapped[str] = mapped_column(String(64))
+    """Hash of the last event: the head of the chain."""
+    version_no: Mapped[int] = mapped_column(Integer)
+    """Optimistic lock: every write checks it is still what was read, and raises it by one."""
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    """When it really happened (effective time)."""
+    recorded_at: Mapped[datetime]
+    """When it was written down."""
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    previous: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MilestoneRow(Base):
+    __tablename__ = "milestones"
+    __table_args__ = (Index(None, "status", "due"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    milestone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    """open, done or skipped."""
+    day: Mapped[date | None]
+    """When it was done or skipped."""
+    due: Mapped[date | None]

@@ -1,0 +1,230 @@
+"""The small contracts the engine needs from the outside: a clock and a store.
+
+The application service (``service.py``) talks to storage only through :class:`Store` and the
+:class:`UnitOfWork` it opens; ``engine/persistence`` implements them with SQLAlchemy for SQLite
+and PostgreSQL. Each method states what it must do and raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from engine.instance import Instance
+
+__all__ = [
+    "ChildRow",
+    "Clock",
+    "InstanceRecord",
+    "MilestoneState",
+    "OverviewRow",
+    "Store",
+    "StoredEvent",
+    "StoredWorkflow",
+    "SystemClock",
+    "UnitOfWork",
+]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current moment, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredWorkflow:
+    """A workflow version as stored: the exact definition instances are pinned to."""
+
+    id: int
+    key: str
+    version: int
+    hash: str
+    title: str
+    definition: str
+    """The normalised definition as canonical JSON."""
+    source: str | None
+    stored_at: datetime
+    stored_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredEvent:
+    """One event as stored in the log."""
+
+    seq: int
+    type: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+    previous: str | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MilestoneState:
+    """One row of the milestone projection."""
+
+    milestone: str
+    phase: str
+    position: int
+    status: str
+    day: date | None
+    due: date | None
+
+
+@dataclass(slots=True, kw_only=True)
+class InstanceRecord:
+    """An instance as loaded for a command: the object, and what the store needs to save it."""
+
+    id: int
+    instance: Instance
+    workflow: StoredWorkflow
+    version_no: int
+    """What the store read; saving checks it is unchanged (optimistic locking)."""
+    seq: int
+    head: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildRow:
+    key: str
+    title: str
+    state: str
+    workflow_id: int
+    regie_type: str
+    regie_organisation: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverviewRow:
+    """What the programme overview needs of one instance."""
+
+    id: int
+    key: str
+    title: str
+    workflow_id: int
+    parent_key: str | None
+    state: str
+    phase_entered: datetime
+    regie_type: str
+    regie_organisation: str | None
+    paused_button: str | None
+    paused_since: datetime | None
+    snapshot: dict[str, Any]
+    overdue: int
+    due_soon: int
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Everything done through it is committed together, or not at all."""
+
+    def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
+        """The stored definition of KEY at VERSION, if any."""
+        ...
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow:
+        """A stored definition by id (it exists: instances refer to it)."""
+        ...
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
+        """Stored definitions, of one key or all, by key and version."""
+        ...
+
+    def add_workflow(
+        self,
+        *,
+        key: str,
+        version: int,
+        hash: str,
+        title: str,
+        definition: str,
+        source: str | None,
+        at: datetime,
+        by: str,
+    ) -> StoredWorkflow:
+        """Store a definition. Raises Conflict when KEY/VERSION was stored meanwhile."""
+        ...
+
+    def load(
+        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+    ) -> InstanceRecord | None:
+        """The instance KEY, restored from its projection (None if there is none);
+        ``index_for`` gives the milestone order of its workflow version."""
+        ...
+
+    def children(self, instance_id: int) -> list[ChildRow]:
+        """The sub-projects of an instance, by key."""
+        ...
+
+    def parent_key(self, instance_id: int) -> str | None: ...
+
+    def add_instance(
+        self,
+        *,
+        instance: Instance,
+        workflow_id: int,
+        parent_id: int | None,
+        event: StoredEvent,
+        milestones: Sequence[MilestoneState],
+    ) -> int:
+        """Insert a new instance with its first event. Raises Conflict if KEY exists."""
+        ...
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+    ) -> None:
+        """Append ``event`` and write the projection, if nobody changed the instance since it
+        was loaded; otherwise raise Conflict and write nothing. ``milestones`` are the rows
+        that changed."""
+        ...
+
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        """The log of one instance, in order."""
+        ...
+
+    def chain_heads(self) -> dict[int, tuple[int, str]]:
+        """Instance id -> (seq, hash) of the last event, as the projection remembers it."""
+        ...
+
+    def instance_id(self, key: str) -> int | None: ...
+
+    def milestone_rows(self, instance_id: int) -> list[MilestoneState]: ...
+
+    def instance_keys(self) -> list[tuple[int, str]]:
+        """(id, key) of every instance, by key."""
+        ...
+
+    def overview(self, today: date, soon: date) -> list[OverviewRow]:
+        """Every instance with its open milestones overdue (due < today) and due soon
+        (today <= due < soon)."""
+        ...
+
+    def replace_projection(
+        self, record: InstanceRecord, milestones: Sequence[MilestoneState]
+    ) -> None:
+        """Overwrite the projection of an instance (after a rebuild from its events)."""
+        ...
+
+
+class Store(Protocol):
+    def write(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that may change things (committed when the block ends)."""
+        ...
+
+    def read(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that only reads."""
+        ...

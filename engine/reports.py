@@ -1,0 +1,404 @@
+"""Views of instances: what ``instance show``, ``log`` and ``status`` print, as text and JSON.
+
+The dataclasses here are filled by the service; the functions turn them into the documented
+JSON contracts (docs/json.md) and into text for a terminal (the overview fits 80 columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from engine.clock import LOCAL_TZ
+from engine.events import Regie
+from engine.ports import StoredEvent
+
+__all__ = [
+    "ChildView",
+    "InstanceView",
+    "MilestoneView",
+    "StatusRow",
+    "instance_json",
+    "log_json",
+    "render_instance",
+    "render_log",
+    "render_status",
+    "status_csv",
+    "status_json",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MilestoneView:
+    id: str
+    title: str
+    phase: str
+    status: str
+    day: date | None
+    due: date | None
+    required: bool
+    owner: str
+    sensitive: bool
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildView:
+    key: str
+    title: str
+    workflow: str
+    phase: str
+    paused: bool
+    regie: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceView:
+    key: str
+    title: str
+    workflow_key: str
+    workflow_version: int
+    workflow_hash: str
+    state: str
+    phase: str
+    phase_title: str
+    phase_entered: datetime
+    days_in_phase: int
+    paused: dict[str, Any] | None
+    regie: Regie
+    areas: tuple[str, ...]
+    milestones: tuple[MilestoneView, ...]
+    gate: dict[str, Any] | None
+    parent: str | None
+    children: tuple[ChildView, ...]
+    created_at: datetime
+    last_event_at: datetime
+    events: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusRow:
+    key: str
+    title: str
+    workflow: str
+    phase: str
+    days_in_phase: int
+    paused_button: str | None
+    paused_since: date | None
+    regie: str
+    regie_organisation: str | None
+    overdue: int
+    due_soon: int
+    gate_ready: bool | None
+    gate_unmet: int
+    next_phase: str | None
+    parent: str | None
+
+
+def _d(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def instance_json(view: InstanceView) -> dict[str, Any]:
+    """The contract of ``wijkkompas instance show --json``."""
+    return {
+        "key": view.key,
+        "title": view.title,
+        "workflow": {
+            "key": view.workflow_key,
+            "version": view.workflow_version,
+            "hash": view.workflow_hash,
+        },
+        "phase": view.phase,
+        "state": view.state,
+        "phase_title": view.phase_title,
+        "phase_entered": _d(view.phase_entered),
+        "days_in_phase": view.days_in_phase,
+        "paused": view.paused,
+        "regie": view.regie.as_dict(),
+        "areas": list(view.areas),
+        "milestones": [
+            {
+                "id": m.id,
+                "title": m.title,
+                "phase": m.phase,
+                "status": m.status,
+                "day": _d(m.day),
+                "due": _d(m.due),
+                "overdue": m.overdue,
+                "required": m.required,
+                "owner": m.owner,
+                "sensitive": m.sensitive,
+            }
+            for m in view.milestones
+        ],
+        "gate": view.gate,
+        "parent": view.parent,
+        "children": [
+            {
+                "key": c.key,
+                "title": c.title,
+                "workflow": c.workflow,
+                "phase": c.phase,
+                "paused": c.paused,
+                "regie": c.regie,
+            }
+            for c in view.children
+        ],
+        "created_at": _d(view.created_at),
+        "last_event_at": _d(view.last_event_at),
+        "events": view.events,
+    }
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def render_instance(view: InstanceView) -> str:
+    lines = [f"{view.title}  [{view.key}]"]
+    lines.append(
+        f"workflow {view.workflow_key} v{view.workflow_version} · "
+        + (f"sub-project of {view.parent} · " if view.parent else "")
+        + f"regie {view.regie.describe()}"
+        + (f" ({', '.join(view.regie.contacts)})" if view.regie.contacts else "")
+    )
+    if view.areas:
+        lines.append("areas " + ", ".join(view.areas))
+    if view.state in ("completed", "stopped"):
+        lines.append(f"{view.state.upper()} since {_local(view.phase_entered)}")
+    else:
+        since = view.phase_entered.astimezone(LOCAL_TZ).date()
+        lines.append(
+            f"phase {view.phase_title} [{view.phase}] since {since} ({view.days_in_phase} days)"
+        )
+    if view.paused:
+        p = view.paused
+        review = f", review {p['review']}" if p.get("review") else ""
+        lines.append(f"PAUSED: {p['title']} [{p['button']}] since {p['since'][:10]}{review}")
+        if p.get("reason"):
+            lines.append(f"  reason: {p['reason']}")
+    lines.append("")
+    lines.append("milestones")
+    current = None
+    for m in view.milestones:
+        if m.phase != current:
+            current = m.phase
+            lines.append(f"  {m.phase}")
+        mark = {"done": "✔", "skipped": "⤼", "open": "·"}[m.status]
+        when = ""
+        if m.status != "open" and m.day:
+            when = f"{m.status} {m.day}"
+        elif m.due:
+            when = f"due {m.due}" + ("  OVERDUE" if m.overdue else "")
+        flags = ("" if m.required else " (optional)") + (" ⚑" if m.sensitive else "")
+        lines.append(f"    {mark} {m.id}: {m.title}{flags}  {when}".rstrip())
+    if view.gate is not None:
+        lines.append("")
+        gate = view.gate
+        target = gate.get("next_phase") or "completion"
+        if gate["ready"]:
+            lines.append(f"gate of '{gate['phase']}' → {target}: ready")
+        else:
+            lines.append(f"gate of '{gate['phase']}' → {target}: {len(gate['unmet'])} unmet")
+            lines.extend(f"  - {u}" for u in gate["unmet"])
+    if view.children:
+        lines.append("")
+        lines.append(f"sub-projects ({len(view.children)})")
+        for c in view.children:
+            paused = " (paused)" if c.paused else ""
+            lines.append(
+                f"  {c.key}: {c.title} · {c.workflow} · {c.phase}{paused} · regie {c.regie}"
+            )
+    lines.append("")
+    lines.append(
+        f"{view.events} events, last {_local(view.last_event_at)}; `wijkkompas log {view.key}`"
+    )
+    return "\n".join(lines)
+
+
+def log_json(key: str, events: list[StoredEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "instance": key,
+            "seq": e.seq,
+            "type": e.type,
+            "at": e.at.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(),
+            "by": e.actor,
+            "reason": e.reason,
+            "payload": e.payload,
+            "previous": e.previous,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
+
+
+def _describe(event: StoredEvent) -> str:
+    p = event.payload
+    match event.type:
+        case "instance_started":
+            parent = f", sub-project of {p['parent']}" if p.get("parent") else ""
+            return (
+                f"started on {p['workflow_key']} v{p['workflow_version']} in phase {p['phase']}, "
+                f"regie {p['regie']['type']}{parent}"
+            )
+        case "milestone_done":
+            extra = "".join(
+                [
+                    f" — {p['note']}" if p.get("note") else "",
+                    f" <{p['evidence']}>" if p.get("evidence") else "",
+                ]
+            )
+            return f"milestone {p['milestone']} done{extra}"
+        case "milestone_skipped":
+            return f"milestone {p['milestone']} skipped"
+        case "milestone_reopened":
+            return f"milestone {p['milestone']} reopened"
+        case "approval_recorded":
+            ref = f" (ref {p['ref']})" if p.get("ref") else ""
+            return f"{p['approval']}: {p['decision'].upper()}{ref} for the gate of {p['phase']}"
+        case "phase_advanced":
+            dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
+            return f"advanced {p['from_phase']} → {p['to_phase']}{dev}"
+        case "instance_completed":
+            dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
+            return f"completed (from {p['from_phase']}){dev}"
+        case "phase_returned":
+            reopened = f", reopened {', '.join(p['reopened'])}" if p.get("reopened") else ""
+            return f"returned {p['from_phase']} → {p['to_phase']} ({p['rule']}){reopened}"
+        case "instance_paused":
+            review = f", review {p['review']}" if p.get("review") else ""
+            return f"paused: {p['button']}{review}"
+        case "instance_resumed":
+            return f"resumed (was paused: {p['button']})"
+        case "regie_handed_over":
+            return f"regie handed over {p['previous']['type']} → {p['regie']['type']}" + (
+                f" ({p['regie']['organisation']})" if p["regie"].get("organisation") else ""
+            )
+        case "instance_stopped":
+            return f"STOPPED (no-go) in {p['from_phase']}"
+        case "note_added":
+            return f"note: {p['text']}"
+    return event.type
+
+
+def render_log(key: str, events: list[StoredEvent]) -> str:
+    lines = [f"history of {key} ({len(events)} events; effective time, who, what, why)"]
+    for e in events:
+        recorded = ""
+        if abs((e.recorded_at - e.at).total_seconds()) > 3600:
+            recorded = f" [recorded {_local(e.recorded_at)}]"
+        lines.append(f"{e.seq:>4}  {_local(e.at)}  {e.actor}: {_describe(e)}{recorded}")
+        if e.reason:
+            lines.append(f"      why: {e.reason}")
+        if e.type in ("phase_advanced", "instance_completed") and e.payload.get("unmet"):
+            lines.extend(f"      unmet: {u}" for u in e.payload["unmet"])
+    return "\n".join(lines)
+
+
+def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": r.key,
+            "title": r.title,
+            "workflow": r.workflow,
+            "phase": r.phase,
+            "days_in_phase": r.days_in_phase,
+            "paused": None
+            if r.paused_button is None
+            else {"button": r.paused_button, "since": _d(r.paused_since)},
+            "regie": {"type": r.regie, "organisation": r.regie_organisation},
+            "overdue": r.overdue,
+            "due_30_days": r.due_soon,
+            "gate": None
+            if r.gate_ready is None
+            else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
+            "parent": r.parent,
+        }
+        for r in rows
+    ]
+
+
+def status_csv(rows: list[StatusRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "key",
+            "title",
+            "workflow",
+            "phase",
+            "days_in_phase",
+            "paused_button",
+            "paused_since",
+            "regie",
+            "regie_organisation",
+            "overdue",
+            "due_30_days",
+            "gate_ready",
+            "gate_unmet",
+            "next_phase",
+            "parent",
+        ]
+    )
+    for r in rows:
+        writer.writerow(
+            [
+                r.key,
+                r.title,
+                r.workflow,
+                r.phase,
+                r.days_in_phase,
+                r.paused_button or "",
+                _d(r.paused_since) or "",
+                r.regie,
+                r.regie_organisation or "",
+                r.overdue,
+                r.due_soon,
+                "" if r.gate_ready is None else ("yes" if r.gate_ready else "no"),
+                r.gate_unmet,
+                r.next_phase or "",
+                r.parent or "",
+            ]
+        )
+    return out.getvalue()
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_status(rows: list[StatusRow], today: date) -> str:
+    """The programme overview, 79 columns wide."""
+    header = (
+        f"{'instance':<16} {'phase':<16} {'days':>4} {'regie':<11} {'paused':<11} "
+        f"{'late':>4} {'30d':>3} {'gate':<7}"
+    )
+    lines = [header, "─" * len(header)]
+    for r in rows:
+        key = ("  " + r.key) if r.parent else r.key
+        pause = r.paused_button or ""
+        gate = "ready" if r.gate_ready else f"{r.gate_unmet} open"
+        if r.gate_ready is None:
+            gate = "—"
+        lines.append(
+            f"{_cut(key, 16):<16} {_cut(r.phase, 16):<16} {r.days_in_phase:>4} "
+            f"{_cut(r.regie, 11):<11} {_cut(pause, 11):<11} {r.overdue or '':>4} "
+            f"{r.due_soon or '':>3} {gate:<7}"
+        )
+    paused_count = sum(1 for r in rows if r.paused_button)
+    late = sum(1 for r in rows if r.overdue)
+    lines.append("─" * len(header))
+    lines.append(
+        f"{len(rows)} instances · {paused_count} paused · {late} with overdue milestones · "
+        f"as of {today}"
+    )
+    lines.append(
+        "late: open milestones past due · 30d: due in the next 30 days · gate: current phase"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,761 @@
+"""The application service: one unit of work per command.
+
+Each command loads one instance, lets its compiled workflow decide (which raises, changing
+nothing, when the rules say no), seals the resulting event onto the instance's hash chain, and
+saves event and projection together. Only this module and the daemon read the clock.
+
+Queries (show, log, status, verify) read through the same store. Workflow definitions are
+pinned: the first instance on a workflow version stores its normalised definition; later
+instances on the same key and version must have the same content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from engine.areas import check_area, check_email, check_key
+from engine.clock import as_utc, end_of_day, local_date
+from engine.deadlines import milestone_due_dates
+from engine.errors import InvalidValue, NotFound, RuleViolation
+from engine.events import Event, InstanceStarted, Regie, chain_hash, decode
+from engine.gates import GateStatus
+from engine.instance import ChildSummary, Instance, phase_of
+from engine.loader import LoadedWorkflow
+from engine.machine import CompiledWorkflow
+from engine.model import WorkflowDefinition, canonical_json, definition_hash, normalise
+from engine.ports import (
+    Clock,
+    InstanceRecord,
+    MilestoneState,
+    Store,
+    StoredEvent,
+    StoredWorkflow,
+    SystemClock,
+    UnitOfWork,
+)
+from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
+
+__all__ = ["ChainReport", "Recorded", "Service"]
+
+FUTURE_TOLERANCE = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a command wrote: the event as stored, and where the instance now stands."""
+
+    key: str
+    event: StoredEvent
+    state: str
+    phase: str
+    gate: GateStatus | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "phase": self.phase,
+            "state": self.state,
+            "paused": self.state.endswith(":paused"),
+            "event": {
+                "seq": self.event.seq,
+                "type": self.event.type,
+                "at": self.event.at.isoformat(),
+                "recorded_at": self.event.recorded_at.isoformat(),
+                "by": self.event.actor,
+                "reason": self.event.reason,
+                "payload": self.event.payload,
+                "hash": self.event.hash,
+            },
+            "gate": None
+            if self.gate is None
+            else {
+                "phase": self.gate.phase,
+                "ready": self.gate.ready,
+                "unmet": list(self.gate.messages),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The audit of one instance's log."""
+
+    key: str
+    events: int
+    problem: str | None
+    """None when intact; else what is wrong, starting at ``first_broken``."""
+    first_broken: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+class Service:
+    """Commands and queries on durable instances."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        workflows: Callable[[str], LoadedWorkflow] | None = None,
+        cache_size: int = 32,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self._resolve = workflows
+        self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
+        self._cache_size = cache_size
+
+    # --- compiled workflows --------------------------------------------------------------------
+
+    def compiled(self, stored: StoredWorkflow) -> CompiledWorkflow:
+        """The compiled machine of a stored definition (cached by hash, bounded)."""
+        workflow = self._compiled.get(stored.hash)
+        if workflow is None:
+            from engine.machine import compile_workflow
+
+            definition = WorkflowDefinition.model_validate(json.loads(stored.definition))
+            workflow = compile_workflow(definition)
+            self._compiled[stored.hash] = workflow
+            while len(self._compiled) > self._cache_size:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(stored.hash)
+        return workflow
+
+    def _index_for(self, stored: StoredWorkflow) -> dict[str, int]:
+        return self.compiled(stored).milestone_index
+
+    # --- time --------------------------------------------------------------------------------
+
+    def _effective(self, at: date | datetime | None, now: datetime) -> datetime:
+        """When a command's event happened: now, a given moment, or a day.
+
+        A day alone means "on that day": its last moment, or now when it is today.
+        """
+        if at is None:
+            return now
+        if not isinstance(at, datetime):
+            if at == local_date(now):
+                return now
+            at = end_of_day(at)
+        moment = as_utc(at)
+        if moment > now + FUTURE_TOLERANCE:
+            raise InvalidValue(
+                "time (--at)", moment.isoformat(), "it lies in the future; give when it happened"
+            )
+        return moment
+
+    # --- workflow versions -------------------------------------------------------------------
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
+        with self.store.read() as uow:
+            return uow.workflow_versions(key)
+
+    def _pin(self, uow: UnitOfWork, ref: str, by: str, now: datetime) -> StoredWorkflow:
+        """The stored version of the workflow ``ref`` names, storing it on first use."""
+        try:
+            if self._resolve is None:
+                raise NotFound("workflow", ref)
+            loaded = self._resolve(ref)
+        except NotFound:
+            stored = self._stored_fallback(uow, ref)
+            if stored is None:
+                raise
+            return stored
+        definition = normalise(loaded.definition)
+        digest = definition_hash(definition)
+        stored = uow.find_workflow(definition.key, definition.version)
+        if stored is None:
+            return uow.add_workflow(
+                key=definition.key,
+                version=definition.version,
+                hash=digest,
+                title=definition.title,
+                definition=canonical_json(definition),
+                source=loaded.source,
+                at=now,
+                by=by,
+            )
+        if stored.hash != digest:
+            raise InvalidValue(
+                "workflow",
+                f"{definition.key} v{definition.version}",
+                f"{loaded.source} differs from the version stored on "
+                f"{local_date(stored.stored_at)} (hash {stored.hash[:12]}, now {digest[:12]}); "
+                "running instances keep the stored one: raise 'version' in the file to start "
+                "new instances on the changed workflow",
+            )
+        return stored
+
+    @staticmethod
+    def _stored_fallback(uow: UnitOfWork, ref: str) -> StoredWorkflow | None:
+        """A workflow no longer on the search path, but stored: KEY (highest) or KEY@VERSION."""
+        key, _, wanted = ref.partition("@")
+        versions = uow.workflow_versions(key)
+        if wanted.isdigit():
+            versions = [v for v in versions if v.version == int(wanted)]
+        return versions[-1] if versions else None
+
+    # --- loading -----------------------------------------------------------------------------
+
+    def _load(self, uow: UnitOfWork, key: str) -> InstanceRecord:
+        record = uow.load(key, self._index_for)
+        if record is None:
+            keys = [k for _, k in uow.instance_keys()]
+            raise NotFound("instance", key, known=keys if len(keys) <= 5000 else ())
+        return record
+
+    def _with_children(self, uow: UnitOfWork, record: InstanceRecord) -> None:
+        """Give the instance what its gate needs to know about its sub-projects."""
+        summaries = []
+        for child in uow.children(record.id):
+            workflow = self.compiled(uow.workflow(child.workflow_id))
+            phase = phase_of(child.state)
+            aligned = None
+            if phase in workflow.phase_pos:
+                aligned = workflow.phase(phase).aligns_with or phase
+            summaries.append(
+                ChildSummary(
+                    key=child.key, state=child.state, aligned_phase=aligned, workflow=workflow.key
+                )
+            )
+        record.instance.children = tuple(summaries)
+
+    # --- the command path --------------------------------------------------------------------
+
+    def _seal(
+        self, key: str, seq: int, previous: str | None, event: Event, now: datetime
+    ) -> StoredEvent:
+        payload = event.payload()
+        digest = chain_hash(
+            previous,
+            instance=key,
+            seq=seq,
+            type_=event.TYPE,
+            at=event.at,
+            recorded_at=now,
+            by=event.by,
+            reason=event.reason,
+            payload=payload,
+        )
+        return StoredEvent(
+            seq=seq,
+            type=event.TYPE,
+            at=event.at,
+            recorded_at=now,
+            actor=event.by,
+            reason=event.reason,
+            payload=payload,
+            previous=previous,
+            hash=digest,
+        )
+
+    def _run(
+        self,
+        key: str,
+        at: date | datetime | None,
+        action: Callable[[CompiledWorkflow, Instance, datetime], Event],
+    ) -> Recorded:
+        now = self.clock.now()
+        moment = self._effective(at, now)
+        with self.store.write() as uow:
+            record = self._load(uow, key)
+            workflow = self.compiled(record.workflow)
+            instance = record.instance
+            if not instance.is_finished and workflow.gates[instance.phase].children_reached:
+                self._with_children(uow, record)
+            before = milestone_states(workflow, instance)
+            event = action(workflow, instance, moment)
+            stored = self._seal(key, record.seq + 1, record.head, event, now)
+            after = milestone_states(workflow, instance)
+            changed = [new for old, new in zip(before, after, strict=True) if old != new]
+            uow.save(record, event=stored, milestones=changed)
+        gate = workflow.gate_status(instance)
+        return Recorded(key, stored, instance.state, instance.phase, gate)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        key: str,
+        *,
+        workflow: str,
+        title: str,
+        regie: Regie,
+        by: str,
+        parent: str | None = None,
+        areas: Iterable[str] = (),
+        at: date | datetime | None = None,
+        reason: str | None = None,
+    ) -> Recorded:
+        """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase."""
+        check_key(key)
+        codes = tuple(dict.fromkeys(check_area(a) for a in areas))
+        for contact in regie.contacts:
+            check_email(contact)
+        if not title.strip():
+            raise InvalidValue("title", title, "give the instance a title")
+        now = self.clock.now()
+        moment = self._effective(at, now)
+        with self.store.write() as uow:
+            if uow.instance_id(key) is not None:
+                raise InvalidValue("instance key", key, "an instance with this key exists already")
+            parent_id = None
+            if parent is not None:
+                parent_record = self._load(uow, parent)
+                if parent_record.instance.is_finished:
+                    raise RuleViolation(
+                        parent, "add a sub-project", f"it is {parent_record.instance.state}"
+                    )
+                parent_id = parent_record.id
+            stored = self._pin(uow, workflow, by, now)
+            compiled = self.compiled(stored)
+            instance, event = compiled.start(
+                key=key,
+                title=title.strip(),
+                regie=regie,
+                at=moment,
+                by=by,
+                parent=parent,
+                areas=codes,
+                reason=reason,
+            )
+            sealed = self._seal(key, 1, None, event, now)
+            uow.add_instance(
+                instance=instance,
+                workflow_id=stored.id,
+                parent_id=parent_id,
+                event=sealed,
+                milestones=milestone_states(compiled, instance),
+            )
+        return Recorded(key, sealed, instance.state, instance.phase, compiled.gate_status(instance))
+
+    def milestone_done(
+        self,
+        key: str,
+        milestone: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        note: str | None = None,
+        evidence: str | None = None,
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.milestone_done(
+                inst, milestone, at=t, by=by, note=note, evidence=evidence
+            ),
+        )
+
+    def milestone_skip(
+        self, key: str, milestone: str, *, by: str, reason: str, at: date | datetime | None = None
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.milestone_skip(inst, milestone, at=t, by=by, reason=reason),
+        )
+
+    def milestone_reopen(
+        self, key: str, milestone: str, *, by: str, reason: str, at: date | datetime | None = None
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.milestone_reopen(inst, milestone, at=t, by=by, reason=reason),
+        )
+
+    def approve(
+        self,
+        key: str,
+        approval: str,
+        decision: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        ref: str | None = None,
+        note: str | None = None,
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.approve(
+                inst, approval, decision, at=t, by=by, ref=ref, note=note
+            ),
+        )
+
+    def advance(
+        self,
+        key: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        override: bool = False,
+        reason: str | None = None,
+    ) -> Recorded:
+        """To the next phase; in the last phase this completes the instance."""
+
+        def act(wf: CompiledWorkflow, inst: Instance, t: datetime) -> Event:
+            if inst.phase == wf.phase_ids[-1] and not inst.is_paused:
+                return wf.complete(inst, at=t, by=by, override=override, reason=reason)
+            return wf.advance(inst, at=t, by=by, override=override, reason=reason)
+
+        return self._run(key, at, act)
+
+    def return_to(
+        self,
+        key: str,
+        phase: str,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        reopen: Sequence[str] = (),
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.return_to(
+                inst, phase, at=t, by=by, reason=reason, reopen=reopen
+            ),
+        )
+
+    def pause(
+        self,
+        key: str,
+        button: str,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        review: date | None = None,
+    ) -> Recorded:
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.pause(inst, button, at=t, by=by, reason=reason, review=review),
+        )
+
+    def resume(
+        self, key: str, *, by: str, at: date | datetime | None = None, note: str | None = None
+    ) -> Recorded:
+        return self._run(key, at, lambda wf, inst, t: wf.resume(inst, at=t, by=by, note=note))
+
+    def hand_over(
+        self, key: str, regie: Regie, *, by: str, reason: str, at: date | datetime | None = None
+    ) -> Recorded:
+        for contact in regie.contacts:
+            check_email(contact)
+        return self._run(
+            key, at, lambda wf, inst, t: wf.hand_over(inst, regie, at=t, by=by, reason=reason)
+        )
+
+    def stop(
+        self, key: str, *, by: str, reason: str, at: date | datetime | None = None
+    ) -> Recorded:
+        return self._run(key, at, lambda wf, inst, t: wf.stop(inst, at=t, by=by, reason=reason))
+
+    def note(self, key: str, text: str, *, by: str, at: date | datetime | None = None) -> Recorded:
+        return self._run(key, at, lambda wf, inst, t: wf.note(inst, text, at=t, by=by))
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def log(self, key: str) -> list[StoredEvent]:
+        with self.store.read() as uow:
+            return uow.events(self._load(uow, key).id)
+
+    def verify(self, key: str | None = None) -> list[ChainReport]:
+        """Recompute every chain (or one) and compare it with the projection."""
+        reports = []
+        with self.store.read() as uow:
+            heads = uow.chain_heads()
+            keys = [(i, k) for i, k in uow.instance_keys() if key is None or k == key]
+            if key is not None and not keys:
+                self._load(uow, key)  # raises NotFound with suggestions
+            for instance_id, instance_key in keys:
+                events = uow.events(instance_id)
+                reports.append(_verify_chain(instance_key, events, heads.get(instance_id)))
+        return reports
+
+    def replay(self, key: str) -> tuple[Instance, Instance]:
+        """The stored projection of ``key`` and the instance rebuilt from its events."""
+        with self.store.read() as uow:
+            record = self._load(uow, key)
+            rebuilt = self._replay(record, uow.events(record.id))
+        return record.instance, rebuilt
+
+    def rebuild(self, key: str) -> bool:
+        """Rewrite the projection of ``key`` from its events; True if it had drifted."""
+        with self.store.write() as uow:
+            record = self._load(uow, key)
+            rebuilt = self._replay(record, uow.events(record.id))
+            workflow = self.compiled(record.workflow)
+            drifted = rebuilt != record.instance or milestone_states(
+                workflow, rebuilt
+            ) != uow.milestone_rows(record.id)
+            record.instance = rebuilt
+            uow.replace_projection(record, milestone_states(workflow, rebuilt))
+        return drifted
+
+    def _replay(self, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
+        workflow = self.compiled(record.workflow)
+        decoded = [
+            decode(e.type, at=e.at, by=e.actor, reason=e.reason, payload=e.payload) for e in events
+        ]
+        first = decoded[0]
+        assert isinstance(first, InstanceStarted)
+        instance = Instance.started(first, workflow.milestone_index)
+        for event in decoded[1:]:
+            instance.apply(event)
+        return instance
+
+    # --- views -------------------------------------------------------------------------------
+
+    def show(self, key: str) -> InstanceView:
+        """Where one instance stands: phase, pause, regie, milestones, gate, family."""
+        today = local_date(self.clock.now())
+        with self.store.read() as uow:
+            record = self._load(uow, key)
+            workflow = self.compiled(record.workflow)
+            instance = record.instance
+            self._with_children(uow, record)
+            rows = uow.milestone_rows(record.id)
+            children = [
+                (c, self.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
+            ]
+        paused = None
+        if instance.paused is not None:
+            p = instance.paused
+            button = workflow.buttons.get(p.button)
+            paused = {
+                "button": p.button,
+                "title": button.title if button else p.button,
+                "reason": p.reason,
+                "since": p.since.isoformat(),
+                "review": p.review.isoformat() if p.review else None,
+            }
+        milestones = tuple(
+            MilestoneView(
+                id=row.milestone,
+                title=workflow.milestones[row.milestone].title,
+                phase=row.phase,
+                status=row.status,
+                day=row.day,
+                due=row.due,
+                required=workflow.milestones[row.milestone].required,
+                owner=workflow.milestones[row.milestone].owner,
+                sensitive=workflow.milestones[row.milestone].sensitive,
+                overdue=row.status == "open" and row.due is not None and row.due < today,
+            )
+            for row in rows
+        )
+        gate = workflow.gate_status(instance)
+        gate_view = None
+        if gate is not None:
+            gate_view = {
+                "phase": gate.phase,
+                "next_phase": workflow.gates[gate.phase].next_phase,
+                "ready": gate.ready,
+                "unmet": list(gate.messages),
+            }
+        return InstanceView(
+            key=instance.key,
+            title=instance.title,
+            workflow_key=workflow.key,
+            workflow_version=workflow.version,
+            workflow_hash=record.workflow.hash,
+            state=instance.state,
+            phase=instance.phase,
+            phase_title=instance.phase
+            if instance.is_finished
+            else workflow.phase(instance.phase).title,
+            phase_entered=instance.phase_entered,
+            days_in_phase=(today - local_date(instance.phase_entered)).days,
+            paused=paused,
+            regie=instance.regie,
+            areas=instance.areas,
+            milestones=milestones,
+            gate=gate_view,
+            parent=instance.parent,
+            children=tuple(
+                ChildView(
+                    key=c.key,
+                    title=c.title,
+                    workflow=workflow_key,
+                    phase=phase_of(c.state),
+                    paused=c.state.endswith(":paused"),
+                    regie=c.regie_type,
+                )
+                for c, workflow_key in children
+            ),
+            created_at=record.created_at,
+            last_event_at=instance.last_event_at,
+            events=record.seq,
+        )
+
+    def status(
+        self,
+        *,
+        phase: str | None = None,
+        regie: str | None = None,
+        paused: bool = False,
+        overdue: bool = False,
+        parent: str | None = None,
+    ) -> list[StatusRow]:
+        """The programme overview: every instance (filtered), with what needs attention."""
+        today = local_date(self.clock.now())
+        soon = today + timedelta(days=30)
+        with self.store.read() as uow:
+            rows = uow.overview(today, soon)
+            workflows = {w: self.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
+        by_parent: dict[str, list[ChildSummary]] = {}
+        for r in rows:
+            if r.parent_key is None:
+                continue
+            child_phase = phase_of(r.state)
+            wf = workflows[r.workflow_id]
+            aligned = (
+                (wf.phase(child_phase).aligns_with or child_phase)
+                if child_phase in wf.phase_pos
+                else None
+            )
+            by_parent.setdefault(r.parent_key, []).append(
+                ChildSummary(key=r.key, state=r.state, aligned_phase=aligned, workflow=wf.key)
+            )
+        result = []
+        for r in rows:
+            current = phase_of(r.state)
+            if phase is not None and current != phase:
+                continue
+            if regie is not None and r.regie_type != regie:
+                continue
+            if paused and r.paused_button is None:
+                continue
+            if overdue and not r.overdue:
+                continue
+            if parent is not None and r.parent_key != parent and r.key != parent:
+                continue
+            wf = workflows[r.workflow_id]
+            gate_ready: bool | None = None
+            unmet = 0
+            next_phase = None
+            if current in wf.gates:
+                instance = Instance.restore(
+                    snapshot=r.snapshot,
+                    milestone_index=wf.milestone_index,
+                    key=r.key,
+                    title=r.title,
+                    workflow_key=wf.key,
+                    workflow_version=wf.version,
+                    state=r.state,
+                    regie=Regie(type=r.regie_type, organisation=r.regie_organisation),
+                    phase_entered=r.phase_entered,
+                    last_event_at=r.phase_entered,
+                    parent=r.parent_key,
+                    areas=(),
+                    paused=None,
+                )
+                instance.children = tuple(by_parent.get(r.key, ()))
+                gate = wf.gate_status(instance)
+                assert gate is not None
+                gate_ready, unmet = gate.ready, len(gate.unmet)
+                next_phase = wf.gates[current].next_phase
+            result.append(
+                StatusRow(
+                    key=r.key,
+                    title=r.title,
+                    workflow=wf.key,
+                    phase=current,
+                    days_in_phase=(today - local_date(r.phase_entered)).days,
+                    paused_button=r.paused_button,
+                    paused_since=local_date(r.paused_since) if r.paused_since else None,
+                    regie=r.regie_type,
+                    regie_organisation=r.regie_organisation,
+                    overdue=r.overdue,
+                    due_soon=r.due_soon,
+                    gate_ready=gate_ready,
+                    gate_unmet=unmet,
+                    next_phase=next_phase,
+                    parent=r.parent_key,
+                )
+            )
+        # Each wijk followed by its sub-projects.
+        result.sort(key=lambda row: (row.parent or row.key, row.parent is not None, row.key))
+        return result
+
+
+def milestone_states(workflow: CompiledWorkflow, instance: Instance) -> list[MilestoneState]:
+    """The milestone projection rows of an instance, in workflow order."""
+    dues = milestone_due_dates(workflow, instance)
+    book = instance.milestones
+    return [
+        MilestoneState(
+            milestone=mid,
+            phase=workflow.milestone_phase[mid],
+            position=position,
+            status=book.status(mid),
+            day=book.day(mid),
+            due=dues[mid],
+        )
+        for mid, position in workflow.milestone_index.items()
+    ]
+
+
+def _verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:
+    previous: str | None = None
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq:
+            what = "removed" if event.seq > expected_seq else "inserted"
+            return ChainReport(
+                key,
+                len(events),
+                f"event {expected_seq} is missing or an event was {what} (found seq {event.seq})",
+                expected_seq,
+            )
+        if event.previous != previous:
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} does not follow event {event.seq - 1}: an event was "
+                "removed, inserted or replaced before it",
+                event.seq,
+            )
+        digest = chain_hash(
+            event.previous,
+            instance=key,
+            seq=event.seq,
+            type_=event.type,
+            at=event.at,
+            recorded_at=event.recorded_at,
+            by=event.actor,
+            reason=event.reason,
+            payload=event.payload,
+        )
+        if digest != event.hash:
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} ({event.type}) was altered: its content does not match "
+                "its hash",
+                event.seq,
+            )
+        previous = event.hash
+    last = (events[-1].seq, events[-1].hash) if events else (0, "")
+    if head is not None and head != last:
+        return ChainReport(
+            key,
+            len(events),
+            f"the log ends at event {last[0]} but the instance recorded event {head[0]}: "
+            "events were removed or added at the end",
+            min(last[0], head[0]) + 1,
+        )
+    return ChainReport(key, len(events), None)
