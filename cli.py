@@ -481,6 +481,13 @@ def effect(fn: Any) -> Any:
     """The options every command that records an event takes."""
     fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
     fn = click.option(
+        "--expect-event",
+        "expect",
+        type=click.IntRange(min=1),
+        help="The event number you last saw (instance show); refuse with exit 4 if KEY changed "
+        "since.",
+    )(fn)
+    fn = click.option(
         "--at",
         "at",
         type=Moment(),
@@ -627,11 +634,12 @@ def milestone_done(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Mark MILESTONE of KEY as done."""
     app = _app(ctx)
     result = app.service().milestone_done(
-        key, milestone_id, by=app.actor(by), at=at, note=note, evidence=evidence
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, note=note, evidence=evidence
     )
     _recorded(result, as_json, f"milestone '{milestone_id}' done")
 
@@ -650,10 +658,13 @@ def milestone_skip(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Skip MILESTONE of KEY: the method is a guide, not a cage; the reason stays visible."""
     app = _app(ctx)
-    result = app.service().milestone_skip(key, milestone_id, by=app.actor(by), at=at, reason=reason)
+    result = app.service().milestone_skip(
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
+    )
     _recorded(result, as_json, f"milestone '{milestone_id}' skipped")
 
 
@@ -671,11 +682,12 @@ def milestone_reopen(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Open a done or skipped MILESTONE of KEY again."""
     app = _app(ctx)
     result = app.service().milestone_reopen(
-        key, milestone_id, by=app.actor(by), at=at, reason=reason
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
     )
     _recorded(result, as_json, f"milestone '{milestone_id}' reopened")
 
@@ -703,11 +715,12 @@ def gate_approve(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Record APPROVAL (e.g. college, gemeenteraad) for the gate of KEY's current phase."""
     app = _app(ctx)
     result = app.service().approve(
-        key, approval, decision, by=app.actor(by), at=at, ref=ref, note=note
+        key, approval, decision, by=app.actor(by), expect=expect, at=at, ref=ref, note=note
     )
     _recorded(result, as_json, f"{approval}: {decision}")
 
@@ -726,13 +739,16 @@ def advance(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Move KEY to its next phase when the gate holds (in the last phase: complete it).
 
     Exit 3, listing every unmet criterion, when the gate does not hold; nothing changes.
     """
     app = _app(ctx)
-    result = app.service().advance(key, by=app.actor(by), at=at, override=override, reason=reason)
+    result = app.service().advance(
+        key, by=app.actor(by), expect=expect, at=at, override=override, reason=reason
+    )
     deviation = " WITH OVERRIDE" if result.event.payload.get("override") else ""
     what = "completed" if result.state == "completed" else f"advanced to {result.phase}"
     _recorded(result, as_json, what + deviation)
@@ -754,11 +770,12 @@ def return_command(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Send KEY back to an earlier PHASE, where the workflow allows it."""
     app = _app(ctx)
     result = app.service().return_to(
-        key, phase, by=app.actor(by), at=at, reason=reason, reopen=reopen
+        key, phase, by=app.actor(by), expect=expect, at=at, reason=reason, reopen=reopen
     )
     _recorded(result, as_json, f"returned to {phase}")
 
@@ -779,10 +796,13 @@ def pause(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Press pause BUTTON for KEY: milestones can still be recorded, advancing cannot."""
     app = _app(ctx)
-    result = app.service().pause(key, button, by=app.actor(by), at=at, reason=reason, review=review)
+    result = app.service().pause(
+        key, button, by=app.actor(by), expect=expect, at=at, reason=reason, review=review
+    )
     _recorded(result, as_json, f"paused ({button})")
 
 
@@ -792,11 +812,17 @@ def pause(
 @effect
 @click.pass_context
 def resume(
-    ctx: click.Context, key: str, note: str | None, by: str | None, at: Any, as_json: bool
+    ctx: click.Context,
+    key: str,
+    note: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
 ) -> None:
     """Release the pause of KEY."""
     app = _app(ctx)
-    result = app.service().resume(key, by=app.actor(by), at=at, note=note)
+    result = app.service().resume(key, by=app.actor(by), expect=expect, at=at, note=note)
     _recorded(result, as_json, "resumed")
 
 
@@ -818,6 +844,7 @@ def handover(
     by: str | None,
     at: Any,
     as_json: bool,
+    expect: int | None,
 ) -> None:
     """Hand the regie of KEY over to another party."""
     from engine.events import Regie
@@ -827,6 +854,7 @@ def handover(
         key,
         Regie(type=to_type, organisation=org, contacts=contacts),
         by=app.actor(by),
+        expect=expect,
         at=at,
         reason=reason,
     )
@@ -838,10 +866,18 @@ def handover(
 @click.option("--reason", required=True, help="Why (the no-go decision).")
 @effect
 @click.pass_context
-def stop(ctx: click.Context, key: str, reason: str, by: str | None, at: Any, as_json: bool) -> None:
+def stop(
+    ctx: click.Context,
+    key: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
     """Stop KEY for good (no-go)."""
     app = _app(ctx)
-    result = app.service().stop(key, by=app.actor(by), at=at, reason=reason)
+    result = app.service().stop(key, by=app.actor(by), expect=expect, at=at, reason=reason)
     _recorded(result, as_json, "stopped")
 
 
@@ -850,10 +886,18 @@ def stop(ctx: click.Context, key: str, reason: str, by: str | None, at: Any, as_
 @click.argument("text")
 @effect
 @click.pass_context
-def note(ctx: click.Context, key: str, text: str, by: str | None, at: Any, as_json: bool) -> None:
+def note(
+    ctx: click.Context,
+    key: str,
+    text: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
     """Put a note on the record of KEY."""
     app = _app(ctx)
-    result = app.service().note(key, text, by=app.actor(by), at=at)
+    result = app.service().note(key, text, by=app.actor(by), expect=expect, at=at)
     _recorded(result, as_json, "note added")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from engine.areas import check_area, check_email, check_key
 from engine.clock import as_utc, end_of_day, local_date
 from engine.deadlines import milestone_due_dates
-from engine.errors import InvalidValue, NotFound, RuleViolation
+from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
 from engine.events import Event, InstanceStarted, Regie, chain_hash, decode
 from engine.gates import GateStatus
 from engine.instance import ChildSummary, Instance, phase_of
@@ -263,11 +263,24 @@ class Service:
         key: str,
         at: date | datetime | None,
         action: Callable[[CompiledWorkflow, Instance, datetime], Event],
+        *,
+        expect: int | None = None,
     ) -> Recorded:
+        """Load, decide, seal, save: one command in one transaction.
+
+        ``expect``: the event number the caller last saw; when the instance has moved on since,
+        the command is refused with Conflict (someone else changed it meanwhile).
+        """
         now = self.clock.now()
         moment = self._effective(at, now)
         with self.store.write() as uow:
             record = self._load(uow, key)
+            if expect is not None and record.seq != expect:
+                raise Conflict(
+                    f"{key} was changed by someone else meanwhile (you saw event {expect}, it "
+                    f"is at event {record.seq}); nothing was saved: look at it again and repeat "
+                    "the command if it still applies"
+                )
             workflow = self.compiled(record.workflow)
             instance = record.instance
             if not instance.is_finished and workflow.gates[instance.phase].children_reached:
@@ -345,6 +358,7 @@ class Service:
         *,
         by: str,
         at: date | datetime | None = None,
+        expect: int | None = None,
         note: str | None = None,
         evidence: str | None = None,
     ) -> Recorded:
@@ -354,24 +368,41 @@ class Service:
             lambda wf, inst, t: wf.milestone_done(
                 inst, milestone, at=t, by=by, note=note, evidence=evidence
             ),
+            expect=expect,
         )
 
     def milestone_skip(
-        self, key: str, milestone: str, *, by: str, reason: str, at: date | datetime | None = None
+        self,
+        key: str,
+        milestone: str,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
     ) -> Recorded:
         return self._run(
             key,
             at,
             lambda wf, inst, t: wf.milestone_skip(inst, milestone, at=t, by=by, reason=reason),
+            expect=expect,
         )
 
     def milestone_reopen(
-        self, key: str, milestone: str, *, by: str, reason: str, at: date | datetime | None = None
+        self,
+        key: str,
+        milestone: str,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
     ) -> Recorded:
         return self._run(
             key,
             at,
             lambda wf, inst, t: wf.milestone_reopen(inst, milestone, at=t, by=by, reason=reason),
+            expect=expect,
         )
 
     def approve(
@@ -382,6 +413,7 @@ class Service:
         *,
         by: str,
         at: date | datetime | None = None,
+        expect: int | None = None,
         ref: str | None = None,
         note: str | None = None,
     ) -> Recorded:
@@ -391,6 +423,7 @@ class Service:
             lambda wf, inst, t: wf.approve(
                 inst, approval, decision, at=t, by=by, ref=ref, note=note
             ),
+            expect=expect,
         )
 
     def advance(
@@ -399,6 +432,7 @@ class Service:
         *,
         by: str,
         at: date | datetime | None = None,
+        expect: int | None = None,
         override: bool = False,
         reason: str | None = None,
     ) -> Recorded:
@@ -409,7 +443,7 @@ class Service:
                 return wf.complete(inst, at=t, by=by, override=override, reason=reason)
             return wf.advance(inst, at=t, by=by, override=override, reason=reason)
 
-        return self._run(key, at, act)
+        return self._run(key, at, act, expect=expect)
 
     def return_to(
         self,
@@ -419,6 +453,7 @@ class Service:
         by: str,
         reason: str,
         at: date | datetime | None = None,
+        expect: int | None = None,
         reopen: Sequence[str] = (),
     ) -> Recorded:
         return self._run(
@@ -427,6 +462,7 @@ class Service:
             lambda wf, inst, t: wf.return_to(
                 inst, phase, at=t, by=by, reason=reason, reopen=reopen
             ),
+            expect=expect,
         )
 
     def pause(
@@ -437,35 +473,73 @@ class Service:
         by: str,
         reason: str,
         at: date | datetime | None = None,
+        expect: int | None = None,
         review: date | None = None,
     ) -> Recorded:
         return self._run(
             key,
             at,
             lambda wf, inst, t: wf.pause(inst, button, at=t, by=by, reason=reason, review=review),
+            expect=expect,
         )
 
     def resume(
-        self, key: str, *, by: str, at: date | datetime | None = None, note: str | None = None
+        self,
+        key: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
+        note: str | None = None,
     ) -> Recorded:
-        return self._run(key, at, lambda wf, inst, t: wf.resume(inst, at=t, by=by, note=note))
+        return self._run(
+            key, at, lambda wf, inst, t: wf.resume(inst, at=t, by=by, note=note), expect=expect
+        )
 
     def hand_over(
-        self, key: str, regie: Regie, *, by: str, reason: str, at: date | datetime | None = None
+        self,
+        key: str,
+        regie: Regie,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
     ) -> Recorded:
         for contact in regie.contacts:
             check_email(contact)
         return self._run(
-            key, at, lambda wf, inst, t: wf.hand_over(inst, regie, at=t, by=by, reason=reason)
+            key,
+            at,
+            lambda wf, inst, t: wf.hand_over(inst, regie, at=t, by=by, reason=reason),
+            expect=expect,
         )
 
     def stop(
-        self, key: str, *, by: str, reason: str, at: date | datetime | None = None
+        self,
+        key: str,
+        *,
+        by: str,
+        reason: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
     ) -> Recorded:
-        return self._run(key, at, lambda wf, inst, t: wf.stop(inst, at=t, by=by, reason=reason))
+        return self._run(
+            key, at, lambda wf, inst, t: wf.stop(inst, at=t, by=by, reason=reason), expect=expect
+        )
 
-    def note(self, key: str, text: str, *, by: str, at: date | datetime | None = None) -> Recorded:
-        return self._run(key, at, lambda wf, inst, t: wf.note(inst, text, at=t, by=by))
+    def note(
+        self,
+        key: str,
+        text: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
+    ) -> Recorded:
+        return self._run(
+            key, at, lambda wf, inst, t: wf.note(inst, text, at=t, by=by), expect=expect
+        )
 
     # --- audit -------------------------------------------------------------------------------
 
