@@ -1,0 +1,86 @@
+"""The schema: created on first use, kept in step with the models, never migrated silently."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from cli import main
+from engine.persistence.database import HEAD_REVISION, MIGRATIONS, Database, SchemaError
+from engine.persistence.tables import Base
+
+
+def test_head_revision_constant_is_the_migrations_head():
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
+
+
+def test_an_empty_database_is_brought_to_head_and_matches_the_models(db_url):
+    database = Database(db_url)
+    assert database.current_revision() is None
+    database.ensure_schema()
+    assert database.current_revision() == HEAD_REVISION
+    with database.engine.connect() as connection:
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == [], f"models and migrations disagree: {diff}"
+    database.dispose()
+
+
+def test_a_database_from_a_newer_wijkkompas_is_refused(db_url):
+    database = Database(db_url)
+    database.ensure_schema()
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(SchemaError, match="written by a newer version; upgrade wijkkompas"):
+        database.ensure_schema()
+    database.dispose()
+
+
+def test_a_database_with_other_tables_is_refused(db_url):
+    database = Database(db_url)
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE someone_elses (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SchemaError, match="has tables but none of wijkkompas's schema history"):
+        database.ensure_schema()
+    database.dispose()
+
+
+def test_db_commands(db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    before = runner.invoke(main, ["--db", db_url, "db", "current"])
+    assert before.exit_code == 0
+    assert "no wijkkompas schema yet" in before.stdout
+    upgrade = runner.invoke(main, ["--db", db_url, "db", "upgrade"])
+    assert upgrade.exit_code == 0
+    assert f"(empty) -> {HEAD_REVISION}" in upgrade.stdout
+    again = runner.invoke(main, ["--db", db_url, "db", "upgrade"])
+    assert "nothing to do" in again.stdout
+    current = runner.invoke(main, ["--db", db_url, "db", "current"])
+    assert f"{HEAD_REVISION} (latest)" in current.stdout
+
+
+def test_sqlite_durability_settings(tmp_path):
+    for setting, expected in (("FULL", 2), ("NORMAL", 1)):
+        database = Database(f"sqlite:///{tmp_path / setting}.db", synchronous=setting)
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        database.dispose()
+
+
+def test_bad_urls_and_settings_are_refused_clearly(tmp_path):
+    from engine.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="only SQLite and PostgreSQL"):
+        Database("mysql://root@localhost/x")
+    with pytest.raises(InvalidValue, match="use sqlite:///FILE"):
+        Database("not a url")
+    with pytest.raises(InvalidValue, match="one of OFF, NORMAL, FULL, EXTRA"):
+        Database(f"sqlite:///{tmp_path / 'x.db'}", synchronous="SOMETIMES")

@@ -1,0 +1,268 @@
+"""The durable service on SQLite and PostgreSQL: pinning, sub-projects, views, time."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from engine.errors import Conflict, GateNotMet, InvalidValue, NotFound, RuleViolation
+from engine.events import Regie
+from engine.persistence.database import HEAD_REVISION
+from engine.reports import instance_json
+
+GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("p@zwolle.nl",))
+
+PARENT = """\
+key: wijk
+version: 1
+title: Wijk
+phases:
+  - id: start
+    title: Start
+    duration: P30D
+    milestones:
+      - {id: team, title: Team, due: P10D}
+      - {id: plan, title: Plan, due: {after: team, offset: P5D}, depends_on: [team]}
+  - id: keuze
+    title: Keuze
+    duration: P60D
+    milestones:
+      - {id: besluit, title: Besluit, due: P20D}
+    gate: {children: uitvoering}
+  - id: uitvoering
+    title: Uitvoering
+    duration: P1Y
+pause_buttons:
+  - {id: geld, title: Geen geld, phases: all, review: P60D}
+"""
+
+CHILD = """\
+key: deel
+version: 1
+title: Deelproject
+regie: [woningcorporatie, gemeente]
+phases:
+  - {id: ontwerp, title: Ontwerp, duration: P30D, aligns_with: keuze}
+  - {id: bouw, title: Bouw, duration: P90D, aligns_with: uitvoering}
+"""
+
+
+def write_workflow(tmp_path, name: str, body: str) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
+
+
+@pytest.fixture
+def family(service, tmp_path):
+    write_workflow(tmp_path, "wijk", PARENT)
+    write_workflow(tmp_path, "deel", CHILD)
+    service.create(
+        "noord", workflow="wijk", title="Noord", regie=GEMEENTE, by="t", areas=["WK019301"]
+    )
+    service.create(
+        "noord-a",
+        workflow="deel",
+        title="Buurt A",
+        regie=Regie(type="woningcorporatie"),
+        parent="noord",
+        by="t",
+        areas=["bu01930101"],
+    )
+    service.create(
+        "noord-b",
+        workflow="deel",
+        title="Buurt B",
+        regie=Regie(type="gemeente"),
+        parent="noord",
+        by="t",
+    )
+    return service
+
+
+def test_create_pins_the_workflow_and_starts_in_the_first_phase(family):
+    view = family.show("noord")
+    assert (view.phase, view.state, view.events) == ("start", "start", 1)
+    assert view.areas == ("WK019301",)
+    versions = family.workflow_versions()
+    assert [(v.key, v.version) for v in versions] == [("deel", 1), ("wijk", 1)]
+    assert family.show("noord-a").areas == ("BU01930101",)  # CBS codes are upper-cased
+
+
+def test_editing_a_file_never_changes_a_running_instance(family, tmp_path):
+    before = family.show("noord")
+    changed = PARENT.replace("duration: P30D", "duration: P45D")
+    write_workflow(tmp_path, "wijk", changed)
+    with pytest.raises(InvalidValue, match="raise 'version' in the file"):
+        family.create("zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
+    write_workflow(tmp_path, "wijk", changed.replace("version: 1", "version: 2"))
+    family.create("zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
+    assert [v.version for v in family.workflow_versions("wijk")] == [1, 2]
+    assert family.show("zuid").workflow_version == 2
+    after = family.show("noord")
+    assert (after.workflow_version, after.workflow_hash) == (1, before.workflow_hash)
+    # Deleting the file does not matter to running instances either.
+    (tmp_path / "workflows" / "wijk.yaml").unlink()
+    family.milestone_done("noord", "team", by="t")
+    # and a stored version can still start new instances by key
+    family.create("oost", workflow="wijk@1", title="Oost", regie=GEMEENTE, by="t")
+    assert family.show("oost").workflow_version == 1
+
+
+def test_sub_projects_hold_the_parents_gate_until_they_reach_the_phase(family, clock):
+    family.milestone_done("noord", "team", by="t")
+    family.milestone_done("noord", "plan", by="t")
+    family.advance("noord", by="t")
+    family.milestone_done("noord", "besluit", by="t")
+    with pytest.raises(GateNotMet) as refused:
+        family.advance("noord", by="t")
+    assert refused.value.unmet == (
+        "sub-project 'noord-a' is in phase 'ontwerp'; every sub-project must have reached "
+        "'uitvoering'",
+        "sub-project 'noord-b' is in phase 'ontwerp'; every sub-project must have reached "
+        "'uitvoering'",
+    )
+    family.advance("noord-a", by="t")  # deel: ontwerp -> bouw (aligns with uitvoering)
+    family.stop("noord-b", by="t", reason="corporatie trekt zich terug")  # stopped: out of scope
+    family.advance("noord", by="t")
+    assert family.show("noord").phase == "uitvoering"
+
+
+def test_a_parent_summarises_its_children(family):
+    view = family.show("noord")
+    assert [(c.key, c.workflow, c.phase, c.regie) for c in view.children] == [
+        ("noord-a", "deel", "ontwerp", "woningcorporatie"),
+        ("noord-b", "deel", "ontwerp", "gemeente"),
+    ]
+    assert family.show("noord-a").parent == "noord"
+
+
+def test_a_sub_project_of_a_stopped_wijk_is_refused(family):
+    family.stop("noord", by="t", reason="no-go van de raad")
+    with pytest.raises(RuleViolation, match="it is stopped"):
+        family.create("noord-c", workflow="deel", title="C", regie=GEMEENTE, parent="noord", by="t")
+
+
+def test_show_json_has_the_documented_contract(family, clock):
+    family.pause("noord", "geld", by="t", reason="subsidie onzeker")
+    data = instance_json(family.show("noord"))
+    assert {
+        "key",
+        "title",
+        "workflow",
+        "phase",
+        "paused",
+        "regie",
+        "milestones",
+        "gate",
+        "parent",
+        "children",
+    } <= set(data)
+    assert data["workflow"]["key"] == "wijk"
+    assert data["workflow"]["version"] == 1
+    assert data["phase"] == "start"
+    assert data["paused"]["button"] == "geld"
+    assert data["paused"]["reason"] == "subsidie onzeker"
+    assert data["paused"]["review"] == "2026-03-06"
+    assert data["paused"]["since"].startswith("2026-01-05T09:00")
+    assert data["regie"] == {
+        "type": "gemeente",
+        "organisation": "Gemeente Zwolle",
+        "contacts": ["p@zwolle.nl"],
+    }
+    team = data["milestones"][0]
+    assert {k: team[k] for k in ("id", "phase", "status", "due")} == {
+        "id": "team",
+        "phase": "start",
+        "status": "open",
+        "due": "2026-01-15",
+    }
+    assert data["gate"]["ready"] is False
+    assert data["gate"]["unmet"] == [
+        "milestone 'team' (Team) is not done",
+        "milestone 'plan' (Plan) is not done",
+    ]
+    assert data["parent"] is None
+    assert [c["key"] for c in data["children"]] == ["noord-a", "noord-b"]
+
+
+def test_due_dates_follow_phase_entry_and_other_milestones(family, clock):
+    clock.advance(days=3)
+    family.milestone_done("noord", "team", by="t")  # done 2026-01-08: plan due 5 days later
+    dues = {m.id: m.due for m in family.show("noord").milestones}
+    assert dues == {"team": date(2026, 1, 15), "plan": date(2026, 1, 13), "besluit": None}
+    clock.advance(days=2)
+    family.milestone_done("noord", "plan", by="t")
+    family.advance("noord", by="t")
+    assert {m.id: m.due for m in family.show("noord").milestones}["besluit"] == date(2026, 1, 30)
+
+
+def test_at_backdates_and_a_day_means_that_day(family, clock):
+    clock.set(datetime(2026, 3, 2, 10, tzinfo=UTC))
+    result = family.milestone_done("noord", "team", by="t", at=date(2026, 2, 20))
+    assert result.event.at.date() == date(2026, 2, 20)
+    assert result.event.recorded_at == clock.now()
+    today = family.milestone_done("noord", "plan", by="t", at=date(2026, 3, 2))
+    assert today.event.at == clock.now()
+    with pytest.raises(InvalidValue, match="lies in the future"):
+        family.note("noord", "later", by="t", at=date(2026, 3, 3))
+    with pytest.raises(InvalidValue, match="is before the last event"):
+        family.note("noord", "earlier", by="t", at=date(2026, 2, 1))
+
+
+def test_unknown_instance_is_not_found_with_a_hint(family):
+    with pytest.raises(NotFound, match="did you mean 'noord'"):
+        family.show("nord")
+
+
+def test_expect_event_refuses_when_the_instance_moved_on(family):
+    seen = family.show("noord").events
+    family.note("noord", "eerste", by="a", expect=seen)
+    with pytest.raises(Conflict) as conflict:
+        family.note("noord", "tweede", by="b", expect=seen)
+    assert conflict.value.exit_code == 4
+    assert len(family.log("noord")) == seen + 1
+
+
+def test_status_overview(family, clock):
+    clock.advance(days=20)  # team (due 15 Jan) is overdue
+    rows = family.status()
+    assert [r.key for r in rows] == ["noord", "noord-a", "noord-b"]
+    noord = rows[0]
+    assert (
+        noord.phase,
+        noord.days_in_phase,
+        noord.overdue,
+        noord.gate_ready,
+        noord.gate_unmet,
+    ) == (
+        "start",
+        20,
+        1,
+        False,
+        2,
+    )
+    assert [r.key for r in family.status(overdue=True)] == ["noord"]
+    assert [r.key for r in family.status(regie="woningcorporatie")] == ["noord-a"]
+    assert [r.key for r in family.status(parent="noord")] == ["noord", "noord-a", "noord-b"]
+    family.pause("noord", "geld", by="t", reason="wachten")
+    assert [(r.key, r.paused_button) for r in family.status(paused=True)] == [("noord", "geld")]
+
+
+def test_a_fresh_database_gets_the_schema_and_stored_rows_are_utc(database, service, tmp_path):
+    write_workflow(tmp_path, "wijk", PARENT)
+    service.create(
+        "w",
+        workflow="wijk",
+        title="W",
+        regie=GEMEENTE,
+        by="t",
+        at=datetime(2026, 1, 2, 12, 30, tzinfo=UTC),
+    )
+    with database.engine.connect() as connection:
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert revision == HEAD_REVISION
+    assert service.log("w")[0].at == datetime(2026, 1, 2, 12, 30, tzinfo=UTC)
