@@ -571,6 +571,75 @@ def instance_create(
     _recorded(result, as_json, "created")
 
 
+@instance.command("import")
+@click.argument("csv_file", metavar="FILE.csv", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--workflow", "default_workflow", help="Workflow for rows without one.")
+@click.option("--regie", "default_regie", help="Regie type for rows without one.")
+@click.option("--at", "at", type=Moment(), help="When they started (default now).")
+@click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
+@click.pass_context
+def instance_import(
+    ctx: click.Context,
+    csv_file: Any,
+    default_workflow: str | None,
+    default_regie: str | None,
+    at: date | datetime | None,
+    by: str | None,
+) -> None:
+    """Create many instances from a CSV file in one go: all of them, or none.
+
+    Columns (a header row): key, title, and optionally workflow, regie, regie_org, contacts,
+    parent, areas. Several contacts or areas are separated by spaces or ';'. A parent may be an
+    existing instance or a row higher up in the file.
+    """
+    import csv
+
+    from engine.errors import InvalidValue
+    from engine.events import Regie
+    from engine.service import NewInstance
+
+    reader = csv.DictReader(csv_file)
+    required = {"key", "title"}
+    if reader.fieldnames is None or not required <= set(reader.fieldnames):
+        raise InvalidValue(
+            "CSV header", ",".join(reader.fieldnames or []), "needs at least key,title"
+        )
+    items = []
+    for line, row in enumerate(reader, start=2):
+        workflow_ref = (row.get("workflow") or "").strip() or default_workflow
+        regie_type = (row.get("regie") or "").strip() or default_regie
+        if not workflow_ref or not regie_type:
+            raise InvalidValue(
+                f"row on line {line}",
+                row.get("key"),
+                "give workflow and regie (or --workflow/--regie)",
+            )
+        items.append(
+            NewInstance(
+                key=row["key"].strip(),
+                title=row["title"],
+                workflow=workflow_ref,
+                regie=Regie(
+                    type=regie_type,
+                    organisation=(row.get("regie_org") or "").strip() or None,
+                    contacts=tuple((row.get("contacts") or "").replace(";", " ").split()),
+                ),
+                parent=(row.get("parent") or "").strip() or None,
+                areas=tuple((row.get("areas") or "").replace(";", " ").split()),
+            )
+        )
+    app = _app(ctx)
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r{done:,} of {total:,} prepared", err=True, nl=done == total)
+
+    interactive = sys.stderr.isatty()
+    results = app.service().create_many(
+        items, by=app.actor(by), at=at, progress=progress if interactive else None
+    )
+    click.echo(f"{len(results):,} instances created from {csv_file.name}")
+
+
 @instance.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

@@ -27,6 +27,7 @@ __all__ = [
     "PhasePlan",
     "Timeline",
     "describe_due",
+    "milestone_due",
     "milestone_due_dates",
     "plan_timeline",
     "resolve_due",
@@ -180,21 +181,24 @@ def plan_timeline(
     )
 
 
-def milestone_due_dates(workflow: CompiledWorkflow, instance: Instance) -> dict[str, date | None]:
-    """When each milestone of a running instance falls due (None: not running or no due).
+def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str) -> date | None:
+    """When one milestone of a running instance falls due (None: not running, or no due).
 
     A milestone's clock starts when its phase is entered (or when the milestone it counts from
     was settled); milestones of phases not reached yet, and of finished instances, have none.
     """
-    if instance.is_finished:
-        return dict.fromkeys(workflow.milestone_index)
-    book = instance.milestones
-    days = workflow.workdays
-    result: dict[str, date | None] = {}
-    for mid, milestone in workflow.milestones.items():
-        entered = instance.entered(workflow.milestone_phase[mid])
-        if milestone.due is None or entered is None:
-            result[mid] = None
-            continue
-        result[mid] = resolve_due(milestone.due, entered, book.day, days)
-    return result
+    rule = workflow.milestones[milestone].due
+    if rule is None or instance.is_finished:
+        return None
+    phase = workflow.milestone_phase[milestone]
+    if workflow.phase_pos[phase] > workflow.phase_pos[instance.phase]:
+        return None  # a later phase (also after a return to an earlier one): not running
+    entered = instance.entered(phase)
+    if entered is None:
+        return None
+    return resolve_due(rule, entered, instance.milestones.day, workflow.workdays)
+
+
+def milestone_due_dates(workflow: CompiledWorkflow, instance: Instance) -> dict[str, date | None]:
+    """``milestone_due`` for every milestone of the workflow."""
+    return {mid: milestone_due(workflow, instance, mid) for mid in workflow.milestone_index}

@@ -191,6 +191,15 @@ class CompiledWorkflow:
                 self.milestone_index[m.id] = len(self.milestone_index)
                 self.milestone_phase[m.id] = phase.id
                 self.milestones[m.id] = m
+        self.phase_milestones: dict[str, frozenset[str]] = {
+            p.id: frozenset(m.id for m in p.milestones) for p in d.phases
+        }
+        self.due_followers: dict[str, tuple[str, ...]] = {}
+        """Milestones whose due date counts from the key milestone."""
+        for m in self.milestones.values():
+            if m.due is not None and m.due.after is not None:
+                self.due_followers.setdefault(m.due.after, ())
+                self.due_followers[m.due.after] += (m.id,)
         self.gates: dict[str, GateSpec] = build_gate_specs(d)
         self.buttons_in: dict[str, tuple[str, ...]] = {
             p: tuple(b.id for b in d.pause_buttons if p in (b.phases or ())) for p in self.phase_ids

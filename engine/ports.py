@@ -18,8 +18,10 @@ from engine.instance import Instance
 __all__ = [
     "ChildRow",
     "Clock",
+    "CommandUnit",
     "InstanceRecord",
     "MilestoneState",
+    "NewInstanceRows",
     "OverviewRow",
     "Store",
     "StoredEvent",
@@ -110,6 +112,17 @@ class ChildRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NewInstanceRows:
+    """What to write for a new instance: its projection, first event and milestone rows."""
+
+    instance: Instance
+    workflow_id: int
+    parent_id: int | None
+    event: StoredEvent
+    milestones: Sequence[MilestoneState]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OverviewRow:
     """What the programme overview needs of one instance."""
 
@@ -184,6 +197,15 @@ class UnitOfWork(Protocol):
         """Insert a new instance with its first event. Raises Conflict if KEY exists."""
         ...
 
+    def add_instances(self, batch: Sequence[NewInstanceRows]) -> list[int]:
+        """Insert many new instances at once (bulk import); their ids in the same order.
+        Raises Conflict if any key exists."""
+        ...
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are instances already."""
+        ...
+
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
     ) -> None:
@@ -220,7 +242,30 @@ class UnitOfWork(Protocol):
         ...
 
 
+class CommandUnit(Protocol):
+    """What one command on one instance needs, in one transaction."""
+
+    def load(
+        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+    ) -> InstanceRecord | None: ...
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow: ...
+
+    def children(self, instance_id: int) -> list[ChildRow]: ...
+
+    def instance_keys(self) -> list[tuple[int, str]]: ...
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+    ) -> None: ...
+
+
 class Store(Protocol):
+    def command(self) -> AbstractContextManager[CommandUnit]:
+        """The unit of work of one command on one instance (the hot path; see UnitOfWork for
+        what each method must do)."""
+        ...
+
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that may change things (committed when the block ends)."""
         ...

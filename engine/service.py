@@ -13,16 +13,31 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.areas import check_area, check_email, check_key
 from engine.clock import as_utc, end_of_day, local_date
-from engine.deadlines import milestone_due_dates
+from engine.deadlines import milestone_due
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
-from engine.events import Event, InstanceStarted, Regie, chain_hash, decode
+from engine.events import (
+    ApprovalRecorded,
+    Event,
+    InstancePaused,
+    InstanceResumed,
+    InstanceStarted,
+    MilestoneDone,
+    MilestoneReopened,
+    MilestoneSkipped,
+    NoteAdded,
+    PhaseAdvanced,
+    Regie,
+    RegieHandedOver,
+    chain_hash,
+    decode,
+)
 from engine.gates import GateStatus
 from engine.instance import ChildSummary, Instance, phase_of
 from engine.loader import LoadedWorkflow
@@ -30,8 +45,10 @@ from engine.machine import CompiledWorkflow
 from engine.model import WorkflowDefinition, canonical_json, definition_hash, normalise
 from engine.ports import (
     Clock,
+    CommandUnit,
     InstanceRecord,
     MilestoneState,
+    NewInstanceRows,
     Store,
     StoredEvent,
     StoredWorkflow,
@@ -40,7 +57,7 @@ from engine.ports import (
 )
 from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
 
-__all__ = ["ChainReport", "Recorded", "Service"]
+__all__ = ["ChainReport", "NewInstance", "Recorded", "Service"]
 
 FUTURE_TOLERANCE = timedelta(seconds=5)
 
@@ -79,6 +96,35 @@ class Recorded:
                 "unmet": list(self.gate.messages),
             },
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewInstance:
+    """One instance to create (``Service.create_many``)."""
+
+    key: str
+    workflow: str
+    title: str
+    regie: Regie
+    parent: str | None = None
+    areas: tuple[str, ...] = ()
+
+
+def _checked(item: NewInstance) -> NewInstance:
+    """The item with its values checked and put in canonical form (InvalidValue otherwise)."""
+    check_key(item.key)
+    for contact in item.regie.contacts:
+        check_email(contact)
+    if not item.title.strip():
+        raise InvalidValue("title", item.title, f"give instance '{item.key}' a title")
+    return NewInstance(
+        key=item.key,
+        workflow=item.workflow,
+        title=item.title.strip(),
+        regie=item.regie,
+        parent=item.parent,
+        areas=tuple(dict.fromkeys(check_area(a) for a in item.areas)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +252,14 @@ class Service:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def _load(self, uow: UnitOfWork, key: str) -> InstanceRecord:
+    def _load(self, uow: CommandUnit, key: str) -> InstanceRecord:
         record = uow.load(key, self._index_for)
         if record is None:
             keys = [k for _, k in uow.instance_keys()]
             raise NotFound("instance", key, known=keys if len(keys) <= 5000 else ())
         return record
 
-    def _with_children(self, uow: UnitOfWork, record: InstanceRecord) -> None:
+    def _with_children(self, uow: CommandUnit, record: InstanceRecord) -> None:
         """Give the instance what its gate needs to know about its sub-projects."""
         summaries = []
         for child in uow.children(record.id):
@@ -273,7 +319,7 @@ class Service:
         """
         now = self.clock.now()
         moment = self._effective(at, now)
-        with self.store.write() as uow:
+        with self.store.command() as uow:
             record = self._load(uow, key)
             if expect is not None and record.seq != expect:
                 raise Conflict(
@@ -285,10 +331,12 @@ class Service:
             instance = record.instance
             if not instance.is_finished and workflow.gates[instance.phase].children_reached:
                 self._with_children(uow, record)
-            before = milestone_states(workflow, instance)
+            probe = instance.copy()
             event = action(workflow, instance, moment)
             stored = self._seal(key, record.seq + 1, record.head, event, now)
-            after = milestone_states(workflow, instance)
+            touched = _touched(workflow, event)
+            before = milestone_states(workflow, probe, touched)
+            after = milestone_states(workflow, instance, touched)
             changed = [new for old, new in zip(before, after, strict=True) if old != new]
             uow.save(record, event=stored, milestones=changed)
         gate = workflow.gate_status(instance)
@@ -310,46 +358,103 @@ class Service:
         reason: str | None = None,
     ) -> Recorded:
         """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase."""
-        check_key(key)
-        codes = tuple(dict.fromkeys(check_area(a) for a in areas))
-        for contact in regie.contacts:
-            check_email(contact)
-        if not title.strip():
-            raise InvalidValue("title", title, "give the instance a title")
+        item = NewInstance(
+            key=key, workflow=workflow, title=title, regie=regie, parent=parent, areas=tuple(areas)
+        )
+        return self.create_many([item], by=by, at=at, reason=reason)[0]
+
+    def create_many(
+        self,
+        items: Sequence[NewInstance],
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        reason: str | None = None,
+        batch_size: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Recorded]:
+        """Create many instances in one transaction: all of them, or (on any error) none.
+
+        A parent may be an existing instance or one earlier in ``items``.
+        """
         now = self.clock.now()
         moment = self._effective(at, now)
+        checked = [_checked(item) for item in items]
+        seen: set[str] = set()
+        for item in checked:
+            if item.key in seen:
+                raise InvalidValue("instance key", item.key, "it appears twice in the import")
+            seen.add(item.key)
+        results: list[Recorded] = []
         with self.store.write() as uow:
-            if uow.instance_id(key) is not None:
-                raise InvalidValue("instance key", key, "an instance with this key exists already")
-            parent_id = None
-            if parent is not None:
-                parent_record = self._load(uow, parent)
-                if parent_record.instance.is_finished:
-                    raise RuleViolation(
-                        parent, "add a sub-project", f"it is {parent_record.instance.state}"
+            taken = uow.existing_keys([item.key for item in checked])
+            if taken:
+                shown = ", ".join(sorted(taken)[:5])
+                raise InvalidValue(
+                    "instance key", shown, "an instance with this key exists already"
+                )
+            pinned: dict[str, StoredWorkflow] = {}
+            ids: dict[str, int] = {}
+            batch: list[NewInstanceRows] = []
+
+            def flush() -> None:
+                for row, new_id in zip(batch, uow.add_instances(batch), strict=True):
+                    ids[row.instance.key] = new_id
+                batch.clear()
+                if progress is not None:
+                    progress(len(results), len(checked))
+
+            for item in checked:
+                pending = {row.instance.key for row in batch}
+                if len(batch) >= batch_size or item.parent in pending:
+                    flush()  # a parent higher up in the import gets its id first
+                parent_id = self._parent_id(uow, item, ids)
+                if item.workflow not in pinned:
+                    pinned[item.workflow] = self._pin(uow, item.workflow, by, now)
+                stored = pinned[item.workflow]
+                compiled = self.compiled(stored)
+                instance, event = compiled.start(
+                    key=item.key,
+                    title=item.title,
+                    regie=item.regie,
+                    at=moment,
+                    by=by,
+                    parent=item.parent,
+                    areas=item.areas,
+                    reason=reason,
+                )
+                sealed = self._seal(item.key, 1, None, event, now)
+                batch.append(
+                    NewInstanceRows(
+                        instance=instance,
+                        workflow_id=stored.id,
+                        parent_id=parent_id,
+                        event=sealed,
+                        milestones=milestone_states(compiled, instance),
                     )
-                parent_id = parent_record.id
-            stored = self._pin(uow, workflow, by, now)
-            compiled = self.compiled(stored)
-            instance, event = compiled.start(
-                key=key,
-                title=title.strip(),
-                regie=regie,
-                at=moment,
-                by=by,
-                parent=parent,
-                areas=codes,
-                reason=reason,
-            )
-            sealed = self._seal(key, 1, None, event, now)
-            uow.add_instance(
-                instance=instance,
-                workflow_id=stored.id,
-                parent_id=parent_id,
-                event=sealed,
-                milestones=milestone_states(compiled, instance),
-            )
-        return Recorded(key, sealed, instance.state, instance.phase, compiled.gate_status(instance))
+                )
+                results.append(
+                    Recorded(
+                        item.key,
+                        sealed,
+                        instance.state,
+                        instance.phase,
+                        compiled.gate_status(instance),
+                    )
+                )
+            if batch:
+                flush()
+        return results
+
+    def _parent_id(self, uow: UnitOfWork, item: NewInstance, new: dict[str, int]) -> int | None:
+        if item.parent is None:
+            return None
+        if item.parent in new:
+            return new[item.parent]
+        record = self._load(uow, item.parent)
+        if record.instance.is_finished:
+            raise RuleViolation(item.parent, "add a sub-project", f"it is {record.instance.state}")
+        return record.id
 
     def milestone_done(
         self,
@@ -767,9 +872,10 @@ class Service:
         return result
 
 
-def milestone_states(workflow: CompiledWorkflow, instance: Instance) -> list[MilestoneState]:
-    """The milestone projection rows of an instance, in workflow order."""
-    dues = milestone_due_dates(workflow, instance)
+def milestone_states(
+    workflow: CompiledWorkflow, instance: Instance, only: Collection[str] | None = None
+) -> list[MilestoneState]:
+    """The milestone projection rows of an instance (or of ``only`` these), in workflow order."""
     book = instance.milestones
     return [
         MilestoneState(
@@ -778,10 +884,24 @@ def milestone_states(workflow: CompiledWorkflow, instance: Instance) -> list[Mil
             position=position,
             status=book.status(mid),
             day=book.day(mid),
-            due=dues[mid],
+            due=milestone_due(workflow, instance, mid),
         )
         for mid, position in workflow.milestone_index.items()
+        if only is None or mid in only
     ]
+
+
+def _touched(workflow: CompiledWorkflow, event: Event) -> Collection[str] | None:
+    """The milestones whose row an event can change (None: any of them)."""
+    if isinstance(event, MilestoneDone | MilestoneSkipped | MilestoneReopened):
+        return {event.milestone, *workflow.due_followers.get(event.milestone, ())}
+    if isinstance(event, ApprovalRecorded | NoteAdded | RegieHandedOver | InstancePaused):
+        return ()
+    if isinstance(event, InstanceResumed):
+        return ()
+    if isinstance(event, PhaseAdvanced):
+        return workflow.phase_milestones[event.to_phase]
+    return None
 
 
 def _verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:

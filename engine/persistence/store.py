@@ -21,11 +21,13 @@ from engine.errors import Conflict
 from engine.events import Regie
 from engine.instance import Instance, PauseRecord
 from engine.persistence.database import Database
+from engine.persistence.fastpath import FastPath
 from engine.persistence.tables import EventRow, InstanceRow, MilestoneRow, WorkflowVersionRow
 from engine.ports import (
     ChildRow,
     InstanceRecord,
     MilestoneState,
+    NewInstanceRows,
     OverviewRow,
     StoredEvent,
     StoredWorkflow,
@@ -63,11 +65,6 @@ _MILESTONE = (
     update(M)
     .where(M.c.instance_id == bindparam("b_instance"), M.c.milestone == bindparam("b_milestone"))
     .values(status=bindparam("status"), day=bindparam("day"), due=bindparam("due"))
-)
-_LOAD = (
-    select(I, W.c.key.label("w_key"))
-    .join(W, W.c.id == I.c.workflow_version_id)
-    .where(I.c.key == bindparam("key"))
 )
 
 
@@ -118,12 +115,158 @@ def _event_values(instance_id: int, event: StoredEvent) -> dict[str, Any]:
     }
 
 
+def _record(
+    row: dict[str, Any],
+    workflow: StoredWorkflow,
+    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+) -> InstanceRecord:
+    """An instance restored from its row (as read by the fast path)."""
+    paused = (
+        PauseRecord(
+            button=row["paused_button"],
+            reason=row["paused_reason"],
+            since=row["paused_since"],
+            review=row["paused_review"],
+        )
+        if row["paused_button"] is not None
+        else None
+    )
+    instance = Instance.restore(
+        snapshot=row["snapshot"],
+        milestone_index=index_for(workflow),
+        key=row["key"],
+        title=row["title"],
+        workflow_key=workflow.key,
+        workflow_version=workflow.version,
+        state=row["state"],
+        regie=Regie(
+            type=row["regie_type"],
+            organisation=row["regie_organisation"],
+            contacts=tuple(row["regie_contacts"]),
+        ),
+        phase_entered=row["phase_entered"],
+        last_event_at=row["last_event_at"],
+        parent=row["parent_key"],
+        areas=tuple(row["areas"]),
+        paused=paused,
+    )
+    return InstanceRecord(
+        id=row["id"],
+        instance=instance,
+        workflow=workflow,
+        version_no=row["version_no"],
+        seq=row["seq"],
+        head=row["head"],
+        created_at=row["created_at"],
+    )
+
+
+def _save(
+    fast: FastPath,
+    cursor: Any,
+    record: InstanceRecord,
+    event: StoredEvent,
+    milestones: Sequence[MilestoneState],
+) -> None:
+    projection = _projection(record.instance) | {"seq": event.seq, "head": event.hash}
+    saved = fast.save(
+        cursor,
+        instance_id=record.id,
+        version_no=record.version_no,
+        projection=projection,
+        event=(
+            event.seq,
+            event.type,
+            event.at,
+            event.recorded_at,
+            event.actor,
+            event.reason,
+            event.payload,
+            event.previous,
+            event.hash,
+        ),
+        milestones=[(m.status, m.day, m.due, m.milestone) for m in milestones],
+    )
+    if not saved:
+        raise Conflict(
+            f"{record.instance.key} was changed by someone else meanwhile; nothing was "
+            "saved: look at it again and repeat the command if it still applies"
+        )
+    record.version_no += 1
+    record.seq = event.seq
+    record.head = event.hash
+
+
+class _CommandUnit:
+    """The unit of work of one command on one instance: plain driver calls, one transaction.
+
+    Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
+    children, instance_keys, save); see fastpath.py for why it bypasses SQLAlchemy.
+    """
+
+    def __init__(self, store: SqlStore, cursor: Any) -> None:
+        self._store = store
+        self._cursor = cursor
+
+    def load(
+        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+    ) -> InstanceRecord | None:
+        row = self._store.fast.load(self._cursor, key)
+        if row is None:
+            return None
+        return _record(row, self.workflow(row["workflow_version_id"]), index_for)
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow:
+        cached = self._store._workflows.get(workflow_id)
+        if cached is None:
+            fast = self._store.fast
+            self._cursor.execute(fast.workflow_sql, (workflow_id,))
+            r = self._cursor.fetchone()
+            cached = StoredWorkflow(
+                id=r[0],
+                key=r[1],
+                version=r[2],
+                hash=r[3],
+                title=r[4],
+                definition=r[5],
+                source=r[6],
+                stored_at=fast.read_moment(r[7]),
+                stored_by=r[8],
+            )
+            self._store._workflows[workflow_id] = cached
+        return cached
+
+    def children(self, instance_id: int) -> list[ChildRow]:
+        self._cursor.execute(self._store.fast.children_sql, (instance_id,))
+        return [
+            ChildRow(
+                key=r[0],
+                title=r[1],
+                state=r[2],
+                workflow_id=r[3],
+                regie_type=r[4],
+                regie_organisation=r[5],
+            )
+            for r in self._cursor.fetchall()
+        ]
+
+    def instance_keys(self) -> list[tuple[int, str]]:
+        self._cursor.execute(self._store.fast.keys_sql)
+        return [(r[0], r[1]) for r in self._cursor.fetchall()]
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+    ) -> None:
+        _save(self._store.fast, self._cursor, record, event, milestones)
+
+
 class _Unit:
     """One transaction on one connection (implements engine.ports.UnitOfWork)."""
 
     def __init__(self, store: SqlStore, connection: Connection) -> None:
         self._store = store
         self._c = connection
+        self._cursor_: Any = None
 
     # --- workflows ---------------------------------------------------------------------------
 
@@ -187,53 +330,18 @@ class _Unit:
 
     # --- instances ---------------------------------------------------------------------------
 
+    def _cursor(self) -> Any:
+        if self._cursor_ is None:
+            self._cursor_ = self._c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self._cursor_
+
     def load(
         self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
     ) -> InstanceRecord | None:
-        row = self._c.execute(_LOAD, {"key": key}).first()
+        row = self._store.fast.load(self._cursor(), key)
         if row is None:
             return None
-        workflow = self.workflow(row.workflow_version_id)
-        index = index_for(workflow)
-        paused = (
-            PauseRecord(
-                button=row.paused_button,
-                reason=row.paused_reason,
-                since=row.paused_since,
-                review=row.paused_review,
-            )
-            if row.paused_button is not None
-            else None
-        )
-        parent = self.parent_key(row.parent_id) if row.parent_id is not None else None
-        instance = Instance.restore(
-            snapshot=row.snapshot,
-            milestone_index=index,
-            key=row.key,
-            title=row.title,
-            workflow_key=workflow.key,
-            workflow_version=workflow.version,
-            state=row.state,
-            regie=Regie(
-                type=row.regie_type,
-                organisation=row.regie_organisation,
-                contacts=tuple(row.regie_contacts),
-            ),
-            phase_entered=row.phase_entered,
-            last_event_at=row.last_event_at,
-            parent=parent,
-            areas=tuple(row.areas),
-            paused=paused,
-        )
-        return InstanceRecord(
-            id=row.id,
-            instance=instance,
-            workflow=workflow,
-            version_no=row.version_no,
-            seq=row.seq,
-            head=row.head,
-            created_at=row.created_at,
-        )
+        return _record(row, self.workflow(row["workflow_version_id"]), index_for)
 
     def parent_key(self, instance_id: int) -> str | None:
         value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
@@ -277,74 +385,76 @@ class _Unit:
         event: StoredEvent,
         milestones: Sequence[MilestoneState],
     ) -> int:
-        values = _projection(instance) | {
-            "key": instance.key,
-            "title": instance.title,
-            "workflow_version_id": workflow_id,
-            "parent_id": parent_id,
-            "areas": list(instance.areas),
-            "created_at": event.recorded_at,
-            "seq": event.seq,
-            "head": event.hash,
-            "version_no": 1,
-        }
+        return self.add_instances(
+            [
+                NewInstanceRows(
+                    instance=instance,
+                    workflow_id=workflow_id,
+                    parent_id=parent_id,
+                    event=event,
+                    milestones=milestones,
+                )
+            ]
+        )[0]
+
+    def add_instances(self, batch: Sequence[NewInstanceRows]) -> list[int]:
+        rows = [
+            _projection(item.instance)
+            | {
+                "key": item.instance.key,
+                "title": item.instance.title,
+                "workflow_version_id": item.workflow_id,
+                "parent_id": item.parent_id,
+                "areas": list(item.instance.areas),
+                "created_at": item.event.recorded_at,
+                "seq": item.event.seq,
+                "head": item.event.hash,
+                "version_no": 1,
+            }
+            for item in batch
+        ]
         try:
             with self._c.begin_nested():
-                new_id = int(
-                    self._c.execute(insert(I).values(values).returning(I.c.id)).scalar_one()
+                result = self._c.execute(
+                    insert(I).returning(I.c.id, sort_by_parameter_order=True), rows
                 )
+                ids = [int(r.id) for r in result]
         except IntegrityError:
-            raise Conflict(f"an instance '{instance.key}' was created meanwhile") from None
-        self._c.execute(insert(E), [_event_values(new_id, event)])
-        if milestones:
-            self._c.execute(
-                insert(M),
-                [
-                    {
-                        "instance_id": new_id,
-                        "milestone": m.milestone,
-                        "phase": m.phase,
-                        "position": m.position,
-                        "status": m.status,
-                        "day": m.day,
-                        "due": m.due,
-                    }
-                    for m in milestones
-                ],
-            )
-        return new_id
+            keys = ", ".join(item.instance.key for item in batch[:5])
+            raise Conflict(
+                f"an instance with one of these keys was created meanwhile: {keys}"
+            ) from None
+        self._c.execute(
+            insert(E), [_event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
+        )
+        milestone_rows = [
+            {
+                "instance_id": i,
+                "milestone": m.milestone,
+                "phase": m.phase,
+                "position": m.position,
+                "status": m.status,
+                "day": m.day,
+                "due": m.due,
+            }
+            for i, item in zip(ids, batch, strict=True)
+            for m in item.milestones
+        ]
+        if milestone_rows:
+            self._c.execute(insert(M), milestone_rows)
+        return ids
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
+            chunk = list(keys[start : start + 900])
+            found.update(self._c.execute(select(I.c.key).where(I.c.key.in_(chunk))).scalars())
+        return found
 
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
     ) -> None:
-        params = _projection(record.instance)
-        params.update(
-            b_id=record.id, b_version_no=record.version_no, seq=event.seq, head=event.hash
-        )
-        result = self._c.execute(_SAVE, params)
-        if result.rowcount != 1:
-            raise Conflict(
-                f"{record.instance.key} was changed by someone else meanwhile; nothing was "
-                "saved: look at it again and repeat the command if it still applies"
-            )
-        self._c.execute(insert(E), [_event_values(record.id, event)])
-        if milestones:
-            self._c.execute(
-                _MILESTONE,
-                [
-                    {
-                        "b_instance": record.id,
-                        "b_milestone": m.milestone,
-                        "status": m.status,
-                        "day": m.day,
-                        "due": m.due,
-                    }
-                    for m in milestones
-                ],
-            )
-        record.version_no += 1
-        record.seq = event.seq
-        record.head = event.hash
+        _save(self._store.fast, self._cursor(), record, event, milestones)
 
     def replace_projection(
         self, record: InstanceRecord, milestones: Sequence[MilestoneState]
@@ -471,7 +581,28 @@ class SqlStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.fast = FastPath(database.dialect)
         self._workflows: dict[int, StoredWorkflow] = {}
+
+    @contextmanager
+    def command(self) -> Iterator[_CommandUnit]:
+        """One command's unit of work on a plain driver connection (the hot path)."""
+        raw = self.database.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if self.fast.sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _CommandUnit(self, cursor)
+            except BaseException:
+                raw.rollback()
+                raise
+            if self.fast.sqlite:
+                cursor.execute("COMMIT")
+            else:
+                raw.commit()
+        finally:
+            raw.close()
 
     @contextmanager
     def write(self) -> Iterator[_Unit]:

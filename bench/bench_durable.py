@@ -1,0 +1,358 @@
+"""Benchmark: durable commands, the programme overview, bulk creation, memory over time.
+
+Run by hand (not a test), on an otherwise idle machine:
+
+    .venv/bin/python bench/bench_durable.py commands [--commands N] [--pg]
+    .venv/bin/python bench/bench_durable.py status [--instances 10000 100000] [--pg]
+    .venv/bin/python bench/bench_durable.py create [--instances 15000] [--pg]
+    .venv/bin/python bench/bench_durable.py memory [--commands 100000]
+
+``commands`` compares wijkkompas with the raw database doing the same writes in the same run:
+per transaction one UPDATE of the instance row and one INSERT of an event row, straight through
+the DB-API driver (sqlite3 / psycopg), at the same durability setting. The wijkkompas mix is
+what an office does: milestones done (most), approvals, pause and resume, advance.
+PostgreSQL runs use a fresh database on 127.0.0.1:5432 (or WIJKKOMPAS_BENCH_PG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.catalog import WorkflowCatalog
+from engine.events import Regie
+from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
+from engine.service import NewInstance, Service
+from engine.testing import FrozenClock
+
+PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2027, 1, 4, 8, tzinfo=UTC)
+
+
+@contextmanager
+def sqlite_url(synchronous: str) -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench-{synchronous}.db"
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"wk_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_service(url: str, synchronous: str = "FULL", clock: FrozenClock | None = None) -> Service:
+    database = Database(url, synchronous=synchronous)
+    database.ensure_schema()
+    return Service(
+        SqlStore(database), clock=clock or FrozenClock(T0), workflows=WorkflowCatalog().resolve
+    )
+
+
+def seed(service: Service, count: int, prefix: str = "wk") -> None:
+    items = [
+        NewInstance(
+            key=f"{prefix}{i}",
+            workflow="wijkkompas",
+            title=f"Wijk {i}",
+            regie=Regie(type="gemeente"),
+        )
+        for i in range(count)
+    ]
+    service.create_many(items, by="bench")
+
+
+def command_mix(service: Service, instances: int, commands: int) -> list[tuple[str, str, tuple]]:
+    """What an office does, round-robin over the instances: milestones, approvals, pauses."""
+    workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
+    per_instance: list[tuple[str, tuple]] = []
+    for phase in workflow.phases[:3]:
+        for m in phase.milestones:
+            per_instance.append(("milestone_done", (m.id,)))
+        per_instance.append(("pause", (workflow.buttons_in[phase.id][0],)))
+        per_instance.append(("resume", ()))
+        for approval, _ in workflow.gates[phase.id].approvals:
+            per_instance.append(("approve", (approval, "go")))
+        per_instance.append(("advance", ()))
+    plan = []
+    for step in per_instance:
+        for i in range(instances):
+            plan.append((f"wk{i}", *step))
+            if len(plan) == commands:
+                return plan
+    return plan
+
+
+def run_mix(service: Service, plan: list[tuple[str, str, tuple]]) -> float:
+    clock = service.clock
+    assert isinstance(clock, FrozenClock)
+    started = time.perf_counter()
+    for key, command, args in plan:
+        clock.advance(seconds=1)
+        if command == "milestone_done":
+            service.milestone_done(key, args[0], by="bench")
+        elif command == "pause":
+            service.pause(key, args[0], by="bench", reason="bench")
+        elif command == "resume":
+            service.resume(key, by="bench")
+        elif command == "approve":
+            service.approve(key, args[0], args[1], by="bench")
+        else:
+            service.advance(key, by="bench")
+    return len(plan) / (time.perf_counter() - started)
+
+
+def raw_sqlite(path: str, synchronous: str, transactions: int, instances: int) -> float:
+    """One UPDATE of an instance row plus one INSERT of an event row per transaction."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
+    cursor = connection.cursor()
+    snapshot = json.dumps({"milestones": [0] * 43, "approvals": {}, "entries": {"a": "2027-01-04"}})
+    payload = json.dumps({"milestone": "partijen-aan-tafel", "note": None, "evidence": None})
+    ids = [
+        r[0] for r in cursor.execute("SELECT id FROM instances ORDER BY id LIMIT ?", (instances,))
+    ]
+    seqs = dict.fromkeys(ids, 1000)
+    started = time.perf_counter()
+    for n in range(transactions):
+        instance = ids[n % len(ids)]
+        seqs[instance] += 1
+        now = f"2027-01-04 08:00:{n % 60:02d}.000000"
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(
+            "UPDATE instances SET snapshot = ?, last_event_at = ?, seq = ?, head = ?, "
+            "version_no = version_no + 1 WHERE id = ?",
+            (snapshot, now, seqs[instance], "0" * 64, instance),
+        )
+        cursor.execute(
+            "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
+            "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                instance,
+                seqs[instance],
+                "milestone_done",
+                now,
+                now,
+                "bench",
+                None,
+                payload,
+                "0" * 64,
+                "1" * 64,
+            ),
+        )
+        cursor.execute("COMMIT")
+    rate = transactions / (time.perf_counter() - started)
+    connection.close()
+    return rate
+
+
+def raw_postgres(url: str, transactions: int, instances: int) -> float:
+    import psycopg
+    from psycopg.types.json import Json
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        cursor = connection.cursor()
+        snapshot = {"milestones": [0] * 43, "approvals": {}, "entries": {"a": "2027-01-04"}}
+        payload = {"milestone": "partijen-aan-tafel", "note": None, "evidence": None}
+        ids = [
+            r[0]
+            for r in cursor.execute("SELECT id FROM instances ORDER BY id LIMIT %s", (instances,))
+        ]
+        connection.commit()
+        seqs = dict.fromkeys(ids, 1000)
+        started = time.perf_counter()
+        for n in range(transactions):
+            instance = ids[n % len(ids)]
+            seqs[instance] += 1
+            now = T0 + timedelta(seconds=n)
+            cursor.execute(
+                "UPDATE instances SET snapshot = %s, last_event_at = %s, seq = %s, head = %s, "
+                "version_no = version_no + 1 WHERE id = %s",
+                (Json(snapshot), now, seqs[instance], "0" * 64, instance),
+            )
+            cursor.execute(
+                "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, "
+                "payload, previous, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    instance,
+                    seqs[instance],
+                    "milestone_done",
+                    now,
+                    now,
+                    "bench",
+                    None,
+                    Json(payload),
+                    "0" * 64,
+                    "1" * 64,
+                ),
+            )
+            connection.commit()
+        return transactions / (time.perf_counter() - started)
+
+
+def bench_commands(args: argparse.Namespace) -> None:
+    instances = 200
+    for synchronous in ("FULL", "NORMAL"):
+        with sqlite_url(synchronous) as url:
+            service = make_service(url, synchronous)
+            seed(service, instances)
+            plan = command_mix(service, instances, args.commands)
+            ours = run_mix(service, plan)
+            raw = raw_sqlite(url.removeprefix("sqlite:///"), synchronous, args.commands, instances)
+            print(
+                f"SQLite synchronous={synchronous}: wijkkompas {ours:,.0f} commands/s, raw "
+                f"{raw:,.0f} transactions/s: {ours / raw:.0%} of raw ({len(plan):,} commands)"
+            )
+    if args.pg:
+        with postgres_url() as url:
+            service = make_service(url)
+            seed(service, instances)
+            plan = command_mix(service, instances, args.commands)
+            ours = run_mix(service, plan)
+            raw = raw_postgres(url, args.commands, instances)
+            print(
+                f"PostgreSQL, one client: wijkkompas {ours:,.0f} commands/s, raw {raw:,.0f} "
+                f"transactions/s: {ours / raw:.0%} of raw ({len(plan):,} commands)"
+            )
+
+
+def bench_status(args: argparse.Namespace) -> None:
+    targets = [("SQLite", lambda: sqlite_url("NORMAL"))]
+    if args.pg:
+        targets.append(("PostgreSQL", postgres_url))
+    for label, make_url in targets:
+        with make_url() as url:
+            clock = FrozenClock(T0)
+            service = make_service(url, "NORMAL", clock)
+            have = 0
+            for count in sorted(args.instances):
+                started = time.perf_counter()
+                seed_range(service, have, count)
+                seeded = time.perf_counter() - started
+                have = count
+                clock.set(T0 + timedelta(days=120))  # some milestones overdue, some due soon
+                times = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    rows = service.status()
+                    times.append(time.perf_counter() - started)
+                    assert len(rows) == count
+                milestones = count * len(
+                    service.compiled(service.workflow_versions()[0]).milestone_index
+                )
+                print(
+                    f"{label}: status over {count:,} instances ({milestones:,} milestone rows): "
+                    f"median {statistics.median(times):.2f} s (seeding took {seeded:.0f} s)"
+                )
+                clock.set(T0)
+
+
+def seed_range(service: Service, start: int, stop: int) -> None:
+    items = [
+        NewInstance(
+            key=f"wk{i}", workflow="wijkkompas", title=f"Wijk {i}", regie=Regie(type="gemeente")
+        )
+        for i in range(start, stop)
+    ]
+    for chunk in range(0, len(items), 20_000):
+        service.create_many(items[chunk : chunk + 20_000], by="bench")
+
+
+def bench_create(args: argparse.Namespace) -> None:
+    count = args.instances[0] if args.instances else 15_000
+    targets = [("SQLite (synchronous=FULL)", lambda: sqlite_url("FULL"))]
+    if args.pg:
+        targets.append(("PostgreSQL", postgres_url))
+    for label, make_url in targets:
+        with make_url() as url:
+            service = make_service(url)
+            parent = NewInstance(
+                key="gm-all",
+                workflow="wijkkompas",
+                title="Heel Nederland",
+                regie=Regie(type="gemeente"),
+            )
+            items = [parent] + [
+                NewInstance(
+                    key=f"bu-{i:05d}",
+                    workflow="wijkkompas",
+                    title=f"Buurt {i}",
+                    regie=Regie(type="gemeente"),
+                    parent="gm-all",
+                    areas=(f"BU{i:08d}",),
+                )
+                for i in range(count)
+            ]
+            started = time.perf_counter()
+            service.create_many(items, by="bench")
+            elapsed = time.perf_counter() - started
+            print(
+                f"{label}: created {count:,} buurten in one transaction in {elapsed:.1f} s "
+                f"({count / elapsed:,.0f}/s)"
+            )
+
+
+def bench_memory(args: argparse.Namespace) -> None:
+    """Traced memory while applying commands across many instances: it must not grow."""
+    with sqlite_url("NORMAL") as url:
+        service = make_service(url, "NORMAL")
+        instances = 20_000
+        seed(service, instances)
+        plan = command_mix(service, instances, args.commands)
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        print(f"{len(plan):,} commands over {instances:,} instances (SQLite, synchronous=NORMAL)")
+        print("commands applied   traced memory   peak so far")
+        for start in range(0, len(plan), 10_000):
+            run_mix(service, plan[start : start + 10_000])
+            current, peak = tracemalloc.get_traced_memory()
+            print(
+                f"{start + 10_000:>16,}   {(current - base) / 1e6:>10.2f} MB   "
+                f"{(peak - base) / 1e6:>8.2f} MB"
+            )
+        tracemalloc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["commands", "status", "create", "memory"])
+    parser.add_argument("--commands", type=int, default=5_000)
+    parser.add_argument("--instances", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--pg", action="store_true", help="also on PostgreSQL")
+    args = parser.parse_args()
+    {
+        "commands": bench_commands,
+        "status": bench_status,
+        "create": bench_create,
+        "memory": bench_memory,
+    }[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""The command hot path in plain DB-API calls: load one instance row, save row + event.
+
+Every command loads one instance and writes one guarded UPDATE, one INSERT and the milestone
+rows that changed. Through SQLAlchemy's execution machinery that costs more than the work on a
+fast disk, so these few statements go straight to the driver's cursor, on the connection (and
+in the transaction) SQLAlchemy manages. The values are stored exactly as SQLAlchemy stores
+them for the same columns (see ``tables.py``), so either side reads what the other wrote:
+
+=========  ======================================  ===================================
+type       SQLite (sqlite3)                        PostgreSQL (psycopg 3)
+=========  ======================================  ===================================
+datetime   text 'YYYY-MM-DD HH:MM:SS.ffffff', UTC  timestamptz
+date       text 'YYYY-MM-DD'                       date
+JSON       text (json.dumps)                       json
+=========  ======================================  ===================================
+
+A test writes through this module and reads back through SQLAlchemy, and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = ["FastPath"]
+
+_INSTANCE_COLUMNS = (
+    "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
+    "i.regie_type, i.regie_organisation, i.regie_contacts, i.areas, i.paused_button, "
+    "i.paused_reason, i.paused_since, i.paused_review, i.snapshot, i.created_at, "
+    "i.last_event_at, i.seq, i.head, i.version_no"
+)
+_LOAD = (
+    f"SELECT {_INSTANCE_COLUMNS} FROM instances i "
+    "LEFT JOIN instances p ON p.id = i.parent_id WHERE i.key = ?"
+)
+_SAVE = (
+    "UPDATE instances SET state = ?, phase = ?, phase_entered = ?, regie_type = ?, "
+    "regie_organisation = ?, regie_contacts = ?, paused_button = ?, paused_reason = ?, "
+    "paused_since = ?, paused_review = ?, snapshot = ?, last_event_at = ?, seq = ?, head = ?, "
+    "version_no = version_no + 1 WHERE id = ? AND version_no = ?"
+)
+_EVENT = (
+    "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
+    "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MILESTONE = (
+    "UPDATE milestones SET status = ?, day = ?, due = ? WHERE instance_id = ? AND milestone = ?"
+)
+
+ROW_FIELDS = (
+    "id",
+    "key",
+    "title",
+    "workflow_version_id",
+    "parent_key",
+    "state",
+    "phase_entered",
+    "regie_type",
+    "regie_organisation",
+    "regie_contacts",
+    "areas",
+    "paused_button",
+    "paused_reason",
+    "paused_since",
+    "paused_review",
+    "snapshot",
+    "created_at",
+    "last_event_at",
+    "seq",
+    "head",
+    "version_no",
+)
+_DATETIMES = {"phase_entered", "paused_since", "created_at", "last_event_at"}
+_JSONS = {"regie_contacts", "areas", "snapshot"}
+_CHILDREN = (
+    "SELECT key, title, state, workflow_version_id, regie_type, regie_organisation "
+    "FROM instances WHERE parent_id = ? ORDER BY key"
+)
+_WORKFLOW = (
+    "SELECT id, key, version, hash, title, definition, source, stored_at, stored_by "
+    "FROM workflow_versions WHERE id = ?"
+)
+_KEYS = "SELECT id, key FROM instances ORDER BY key"
+
+
+class FastPath:
+    """The hot-path statements for one dialect (``sqlite`` or ``postgresql``)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+        def convert(sql: str) -> str:  # sqlite3 takes ?, psycopg %s
+            return sql if self.sqlite else sql.replace("?", "%s")
+
+        self.load_sql = convert(_LOAD)
+        self.save_sql = convert(_SAVE)
+        self.event_sql = convert(_EVENT)
+        self.milestone_sql = convert(_MILESTONE)
+        self.children_sql = convert(_CHILDREN)
+        self.workflow_sql = convert(_WORKFLOW)
+        self.keys_sql = _KEYS
+        self._readers = [self._reader(name) for name in ROW_FIELDS]
+        if not self.sqlite:
+            from psycopg.types.json import Json
+
+            self._json_type = Json
+
+    # --- values ----------------------------------------------------------------------------
+
+    def moment(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else utc
+
+    def day(self, value: date | None) -> Any:
+        if value is None:
+            return None
+        return value.isoformat() if self.sqlite else value
+
+    def json(self, value: Any) -> Any:
+        return json.dumps(value) if self.sqlite else self._json_type(value)
+
+    def _reader(self, name: str) -> Any:
+        """How to turn the driver's value of column ``name`` into ours (None for as-is)."""
+        if name in _DATETIMES:
+            return self.read_moment
+        if name in _JSONS:
+            return json.loads if self.sqlite else None
+        if name == "paused_review" and self.sqlite:
+            return date.fromisoformat
+        return None
+
+    @staticmethod
+    def read_moment(value: str | datetime) -> datetime:
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    # --- statements --------------------------------------------------------------------------
+
+    def load(self, cursor: Any, key: str) -> dict[str, Any] | None:
+        cursor.execute(self.load_sql, (key,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {
+            name: (value if reader is None or value is None else reader(value))
+            for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
+        }
+
+    def save(
+        self,
+        cursor: Any,
+        *,
+        instance_id: int,
+        version_no: int,
+        projection: dict[str, Any],
+        event: Sequence[Any],
+        milestones: Sequence[tuple[str, date | None, date | None, str]],
+    ) -> bool:
+        """Write the projection (if still at ``version_no``), the event and milestone rows."""
+        p = projection
+        cursor.execute(
+            self.save_sql,
+            (
+                p["state"],
+                p["phase"],
+                self.moment(p["phase_entered"]),
+                p["regie_type"],
+                p["regie_organisation"],
+                self.json(p["regie_contacts"]),
+                p["paused_button"],
+                p["paused_reason"],
+                self.moment(p["paused_since"]),
+                self.day(p["paused_review"]),
+                self.json(p["snapshot"]),
+                self.moment(p["last_event_at"]),
+                p["seq"],
+                p["head"],
+                instance_id,
+                version_no,
+            ),
+        )
+        if cursor.rowcount != 1:
+            return False
+        seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
+        cursor.execute(
+            self.event_sql,
+            (
+                instance_id,
+                seq,
+                type_,
+                self.moment(at),
+                self.moment(recorded_at),
+                actor,
+                reason,
+                self.json(payload),
+                previous,
+                digest,
+            ),
+        )
+        for status, day, due, milestone in milestones:
+            cursor.execute(
+                self.milestone_sql, (status, self.day(day), self.day(due), instance_id, milestone)
+            )
+        return True
