@@ -759,7 +759,8 @@ class CompiledWorkflow:
 
     def note(self, inst: Instance, text: str, *, at: datetime, by: str) -> NoteAdded:
         """A note on the record; possible in every state, also after the end."""
-        _require(text, "add a note")
+        if not text.strip():
+            raise InvalidValue("note", text, "a note needs some text")
         moment, _ = self._context(inst, at)
         event = NoteAdded(at=moment, by=by, text=text)
         return self._emit(inst, event)

@@ -395,10 +395,8 @@ def render_status(rows: list[StatusRow], today: date) -> str:
     late = sum(1 for r in rows if r.overdue)
     lines.append("─" * len(header))
     lines.append(
-        f"{len(rows)} instances · {paused_count} paused · {late} with overdue milestones · "
-        f"as of {today}"
+        f"{len(rows)} instance{'' if len(rows) == 1 else 's'} · {paused_count} paused · "
+        f"{late} with overdue milestones · as of {today}"
     )
-    lines.append(
-        "late: open milestones past due · 30d: due in the next 30 days · gate: current phase"
-    )
+    lines.append("late: open milestones past due · 30d: due within 30 days · gate: of this phase")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.areas import check_area, check_email, check_key
-from engine.clock import as_utc, end_of_day, local_date
+from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.deadlines import milestone_due
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
 from engine.events import (
@@ -194,8 +194,9 @@ class Service:
             at = end_of_day(at)
         moment = as_utc(at)
         if moment > now + FUTURE_TOLERANCE:
+            shown = moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
             raise InvalidValue(
-                "time (--at)", moment.isoformat(), "it lies in the future; give when it happened"
+                "time", shown, "it lies in the future; give when it happened (not later than now)"
             )
         return moment
 
@@ -322,6 +323,10 @@ class Service:
         with self.store.command() as uow:
             record = self._load(uow, key)
             if expect is not None and record.seq != expect:
+                if expect > record.seq:
+                    raise InvalidValue(
+                        "--expect-event", expect, f"{key} has only {record.seq} events"
+                    )
                 raise Conflict(
                     f"{key} was changed by someone else meanwhile (you saw event {expect}, it "
                     f"is at event {record.seq}); nothing was saved: look at it again and repeat "
@@ -796,6 +801,12 @@ class Service:
         with self.store.read() as uow:
             rows = uow.overview(today, soon)
             workflows = {w: self.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
+            stored = [self.compiled(v) for v in uow.workflow_versions()]
+        _known_filter(
+            "phase", phase, {p for wf in stored for p in wf.phase_ids} | {"completed", "stopped"}
+        )
+        _known_filter("regie type", regie, {t for wf in stored for t in wf.definition.regie})
+        _known_filter("instance", parent, {r.key for r in rows})
         by_parent: dict[str, list[ChildSummary]] = {}
         for r in rows:
             if r.parent_key is None:
@@ -870,6 +881,17 @@ class Service:
         # Each wijk followed by its sub-projects.
         result.sort(key=lambda row: (row.parent or row.key, row.parent is not None, row.key))
         return result
+
+
+def _known_filter(kind: str, value: str | None, known: set[str]) -> None:
+    """A status filter on a name nothing has: say so rather than show an empty overview."""
+    if value is not None and value not in known:
+        raise NotFound(
+            kind,
+            value,
+            where="any instance's workflow" if kind != "instance" else "",
+            known=sorted(known),
+        )
 
 
 def milestone_states(

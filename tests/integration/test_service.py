@@ -266,3 +266,22 @@ def test_a_fresh_database_gets_the_schema_and_stored_rows_are_utc(database, serv
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert revision == HEAD_REVISION
     assert service.log("w")[0].at == datetime(2026, 1, 2, 12, 30, tzinfo=UTC)
+
+
+def test_status_filters_on_unknown_names_say_so(family):
+    with pytest.raises(NotFound, match="unknown phase 'strt'; did you mean 'start'"):
+        family.status(phase="strt")
+    with pytest.raises(NotFound, match="unknown regie type 'gemente'"):
+        family.status(regie="gemente")
+    with pytest.raises(NotFound, match="unknown instance 'nord'"):
+        family.status(parent="nord")
+
+
+def test_expecting_an_event_that_never_was_is_bad_input(family):
+    with pytest.raises(InvalidValue, match="noord has only 1 events"):
+        family.note("noord", "x", by="t", expect=99)
+
+
+def test_a_blank_note_is_refused_as_such(family):
+    with pytest.raises(InvalidValue, match="a note needs some text"):
+        family.note("noord", "   ", by="t")

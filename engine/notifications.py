@@ -1,0 +1,237 @@
+"""What reminders say: subject, plain text and HTML, in Dutch and English.
+
+A message tells its reader what is due and by when, for which neighbourhood and milestone, why
+they get it (owner, regie holder, programme office), and links to the instance when a base URL
+is configured. A digest lists all items for one reader in one message. Pure: no sending here
+(see ``adapters/email.py``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+__all__ = ["Composed", "ReminderItem", "compose"]
+
+Language = Literal["nl", "en"]
+
+_MONTHS = {
+    "nl": "januari februari maart april mei juni juli augustus september oktober november december",
+    "en": "January February March April May June July August September October November December",
+}
+
+_TEXT: dict[str, dict[str, str]] = {
+    "nl": {
+        "before": "Herinnering",
+        "on_due": "Vandaag",
+        "overdue": "Te laat",
+        "escalation": "Escalatie",
+        "milestone": "mijlpaal",
+        "gate": "einde van fase",
+        "review": "herbeoordeling van de pauze",
+        "due_future": "uiterlijk {date} (over {days} dagen)",
+        "due_today": "uiterlijk vandaag, {date}",
+        "due_past": "was uiterlijk {date} ({days} dagen geleden)",
+        "why_owner": "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal.",
+        "why_regie": "U krijgt dit bericht omdat uw organisatie de regie heeft.",
+        "why_programme_office": "U krijgt dit bericht als programmabureau.",
+        "why_escalation": (
+            "U krijgt dit bericht als programmabureau: het is {days} dagen over tijd."
+        ),
+        "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
+        "sensitive": "Let op: bestuurlijk gevoelig.",
+        "no_contact": (
+            "Voor eigenaar '{owner}' is geen contactadres bekend; daarom krijgt de regiehouder "
+            "dit bericht."
+        ),
+        "open": "Bekijk in wijkkompas: {url}",
+        "greeting": "Beste lezer,",
+        "intro_one": "Er vraagt iets uw aandacht in de wijkaanpak:",
+        "intro_many": "Deze {count} punten vragen uw aandacht in de wijkaanpak:",
+        "digest_subject": "Overzicht wijkkompas: {count} punten",
+        "digest_overdue": ", waarvan {overdue} te laat",
+        "footer": "Verstuurd door wijkkompas. Kenmerk: {ref}",
+        "phase": "fase",
+    },
+    "en": {
+        "before": "Reminder",
+        "on_due": "Due today",
+        "overdue": "Overdue",
+        "escalation": "Escalation",
+        "milestone": "milestone",
+        "gate": "end of phase",
+        "review": "review of the pause",
+        "due_future": "due {date} (in {days} days)",
+        "due_today": "due today, {date}",
+        "due_past": "was due {date} ({days} days ago)",
+        "why_owner": "You receive this because you own this milestone.",
+        "why_regie": "You receive this because your organisation holds the regie (lead).",
+        "why_programme_office": "You receive this as the programme office.",
+        "why_escalation": "You receive this as the programme office: it is {days} days overdue.",
+        "legal": "Note: this is a legal deadline; a pause does not stop it.",
+        "sensitive": "Note: politically sensitive.",
+        "no_contact": (
+            "No contact address is known for owner '{owner}', so the regie holder receives this."
+        ),
+        "open": "Open in wijkkompas: {url}",
+        "greeting": "Dear reader,",
+        "intro_one": "Something in the neighbourhood approach needs your attention:",
+        "intro_many": "These {count} items in the neighbourhood approach need your attention:",
+        "digest_subject": "wijkkompas digest: {count} items",
+        "digest_overdue": ", {overdue} overdue",
+        "footer": "Sent by wijkkompas. Reference: {ref}",
+        "phase": "phase",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReminderItem:
+    """One reminder for one reader, as planned into the outbox."""
+
+    key: str
+    instance: str
+    instance_title: str
+    kind: str
+    """milestone, gate or review."""
+    subject: str
+    subject_title: str
+    phase_title: str
+    due: date
+    rule: str
+    """before, on_due, overdue or escalation."""
+    role: str
+    """Why this reader: owner, regie or programme_office."""
+    owner: str = "regie"
+    owner_unreachable: bool = False
+    legal: bool = False
+    sensitive: bool = False
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "instance": self.instance,
+            "instance_title": self.instance_title,
+            "kind": self.kind,
+            "subject": self.subject,
+            "subject_title": self.subject_title,
+            "phase_title": self.phase_title,
+            "due": self.due.isoformat(),
+            "rule": self.rule,
+            "role": self.role,
+            "owner": self.owner,
+            "owner_unreachable": self.owner_unreachable,
+            "legal": self.legal,
+            "sensitive": self.sensitive,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ReminderItem:
+        return cls(**{**data, "due": date.fromisoformat(data["due"])})
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    subject: str
+    text: str
+    html: str
+
+
+def _date(day: date, language: str) -> str:
+    months = _MONTHS[language].split()
+    if language == "nl":
+        return f"{day.day} {months[day.month - 1]} {day.year}"
+    return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> str:
+    days = (item.due - today).days
+    when = _date(item.due, language)
+    if days > 0:
+        return t["due_future"].format(date=when, days=days)
+    if days == 0:
+        return t["due_today"].format(date=when)
+    return t["due_past"].format(date=when, days=-days)
+
+
+def _what(item: ReminderItem, t: dict[str, str]) -> str:
+    return f"{t[item.kind]} '{item.subject_title}' — {item.instance_title} ({item.instance})"
+
+
+def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:
+    lines = []
+    if item.rule == "escalation":
+        lines.append(t["why_escalation"].format(days=(today - item.due).days))
+    else:
+        lines.append(t[f"why_{item.role}"])
+    if item.owner_unreachable:
+        lines.append(t["no_contact"].format(owner=item.owner))
+    if item.legal:
+        lines.append(t["legal"])
+    if item.sensitive:
+        lines.append(t["sensitive"])
+    return lines
+
+
+def _link(item: ReminderItem, base_url: str | None) -> str | None:
+    if not base_url:
+        return None
+    return f"{base_url.rstrip('/')}/instances/{item.instance}"
+
+
+def compose(
+    items: Sequence[ReminderItem],
+    *,
+    language: Language,
+    today: date,
+    base_url: str | None = None,
+    reference: str = "",
+) -> Composed:
+    """One message about ``items`` (one reminder, or a digest of several) for one reader."""
+    t = _TEXT[language]
+    ordered = sorted(items, key=lambda i: (i.due, i.instance, i.subject))
+    if len(ordered) == 1:
+        item = ordered[0]
+        subject = f"{t[item.rule]}: {_what(item, t)}, {_when(item, today, t, language)}"
+    else:
+        overdue = sum(1 for i in ordered if i.due < today)
+        subject = t["digest_subject"].format(count=len(ordered)) + (
+            t["digest_overdue"].format(overdue=overdue) if overdue else ""
+        )
+    intro = t["intro_one"] if len(ordered) == 1 else t["intro_many"].format(count=len(ordered))
+    text_lines = [t["greeting"], "", intro, ""]
+    html_items = []
+    for item in ordered:
+        link = _link(item, base_url)
+        text_lines.append(f"* {t[item.rule]}: {_what(item, t)}")
+        text_lines.append(f"  {t['phase']} {item.phase_title}; {_when(item, today, t, language)}")
+        text_lines.extend(f"  {line}" for line in _why(item, today, t))
+        if link:
+            text_lines.append("  " + t["open"].format(url=link))
+        text_lines.append("")
+        why = "<br>".join(html.escape(line) for line in _why(item, today, t))
+        link_html = ""
+        if link:
+            label = html.escape(t["open"].format(url=link))
+            link_html = f'<br><a href="{html.escape(link, quote=True)}">{label}</a>'
+
+        html_items.append(
+            "<li>"
+            f"<strong>{html.escape(t[item.rule])}: {html.escape(_what(item, t))}</strong><br>"
+            f"{html.escape(t['phase'])} {html.escape(item.phase_title)}; "
+            f"{html.escape(_when(item, today, t, language))}<br>"
+            f"<small>{why}</small>{link_html}"
+            "</li>"
+        )
+    footer = t["footer"].format(ref=reference) if reference else ""
+    text_lines.append(footer)
+    body_html = (
+        f'<!DOCTYPE html><html lang="{language}"><body>'
+        f"<p>{html.escape(t['greeting'])}</p><p>{html.escape(intro)}</p>"
+        f"<ul>{''.join(html_items)}</ul>"
+        f"<p><small>{html.escape(footer)}</small></p></body></html>"
+    )
+    return Composed(subject=subject, text="\n".join(text_lines).rstrip() + "\n", html=body_html)

@@ -1,0 +1,180 @@
+"""A newcomer's first wijk, end to end, with the installed ``wijkkompas`` program.
+
+No --db and no --workflows: the newcomer works in an empty directory, so the database is the
+default ``wijkkompas.db`` there and the workflows are the shipped ones. Who did it comes from
+WIJKKOMPAS_ACTOR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROGRAM = Path(sys.executable).with_name("wijkkompas")
+
+FIRST_MILESTONES = (
+    "aanleiding-en-opdracht",
+    "partijen-aan-tafel",
+    "regiemodel-en-rollen",
+    "capaciteit-en-budget",
+)
+LATER_MILESTONES = (
+    "participatiestrategie",
+    "eerste-bewonersinformatie",
+    "intentieovereenkomst",
+    "projectplan-goedgekeurd",
+)
+
+
+def newcomer_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    env["WIJKKOMPAS_ACTOR"] = "j.jansen"
+    return env
+
+
+def run(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(PROGRAM), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=newcomer_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == code, (args, result.stdout, result.stderr)
+    return result
+
+
+def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: Path) -> None:
+    # A wijk and two deelprojecten on different workflows, regie holders and CBS levels.
+    created = run(
+        tmp_path, "instance", "create", "wk-noord", "--workflow", "wijkkompas",
+        "--title", "Noord", "--regie", "gemeente", "--regie-org", "Gemeente Utrecht",
+        "--contact", "wijkaanpak@utrecht.nl", "--area", "GM0344", "--area", "wk034401",
+    )  # fmt: skip
+    assert created.stdout == "wk-noord: created (event 1) · samen-starten · gate: 9 unmet\n"
+    assert (tmp_path / "wijkkompas.db").is_file()
+    run(
+        tmp_path, "instance", "create", "wk-noord-corp", "--workflow", "corporatie-renovatie",
+        "--title", "Noord, corporatiebezit", "--regie", "woningcorporatie", "--regie-org",
+        "Mitros", "--parent", "wk-noord", "--area", "BU03440100",
+    )  # fmt: skip
+    run(
+        tmp_path, "instance", "create", "wk-noord-oost", "--workflow", "wijkkompas",
+        "--title", "Noord-Oost", "--regie", "bewonersinitiatief", "--regie-org",
+        "Energiecoöperatie Noord", "--parent", "wk-noord", "--area", "BU03440101",
+    )  # fmt: skip
+
+    # Half the knooppunten of samen-starten: the gate says what is still missing.
+    for milestone in FIRST_MILESTONES:
+        run(tmp_path, "milestone", "done", "wk-noord", milestone)
+    refused = run(tmp_path, "advance", "wk-noord", code=3)
+    assert refused.stdout == ""
+    lines = refused.stderr.splitlines()
+    assert lines[0] == (
+        "wijkkompas: wk-noord: the gate of phase 'samen-starten' is not met (5 unmet criteria):"
+    )
+    assert [line.split("'")[1] for line in lines[1:]] == [*LATER_MILESTONES, "college"]
+    assert lines[-1] == (
+        "  - approval 'college' (College van burgemeester en wethouders) has not been given"
+    )
+
+    # The rest, the college's go, a pause and a resume; then the gate holds.
+    for milestone in LATER_MILESTONES:
+        run(tmp_path, "milestone", "done", "wk-noord", milestone)
+    approved = run(
+        tmp_path, "gate", "approve", "wk-noord", "college", "--decision", "go",
+        "--ref", "B&W 2027/114", "--by", "secretaris",
+    )  # fmt: skip
+    assert approved.stdout.endswith("· samen-starten · gate ready\n")
+    paused = run(
+        tmp_path, "pause", "wk-noord", "geen-capaciteit-of-budget",
+        "--reason", "projectleider vertrokken",
+    )  # fmt: skip
+    assert "· paused in samen-starten" in paused.stdout
+    still = run(tmp_path, "advance", "wk-noord", code=3)
+    assert "it is paused (pause button 'geen-capaciteit-of-budget'); resume it first" in (
+        still.stderr
+    )
+    run(tmp_path, "resume", "wk-noord", "--note", "nieuwe projectleider")
+    advanced = run(tmp_path, "advance", "wk-noord")
+    assert advanced.stdout.startswith("wk-noord: advanced to karakteriseren (event 13)")
+    run(
+        tmp_path, "handover", "wk-noord", "--to", "woningcorporatie", "--org", "Portaal",
+        "--contact", "wijk@portaal.nl", "--reason", "corporatie trekt de wijk",
+    )  # fmt: skip
+
+    # The record: every step, by whom and why.
+    log = run(tmp_path, "log", "wk-noord").stdout
+    assert log.startswith("history of wk-noord (14 events;")
+    for expected in (
+        "j.jansen: started on wijkkompas v1 in phase samen-starten, regie gemeente",
+        *(f"j.jansen: milestone {m} done" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
+        "secretaris: college: GO (ref B&W 2027/114) for the gate of samen-starten",
+        "j.jansen: paused: geen-capaciteit-of-budget, review ",
+        "why: projectleider vertrokken",
+        "j.jansen: resumed (was paused: geen-capaciteit-of-budget)",
+        "j.jansen: advanced samen-starten → karakteriseren",
+        "j.jansen: regie handed over gemeente → woningcorporatie (Portaal)",
+        "why: corporatie trekt de wijk",
+    ):
+        assert expected in log, expected
+    assert "OVERRIDE" not in log
+
+    # The overview: the wijk followed by its deelprojecten.
+    status = run(tmp_path, "status").stdout.splitlines()
+    rows = [line.split() for line in status[2:-3]]
+    assert [row[:2] for row in rows] == [
+        ["wk-noord", "karakteriseren"],
+        ["wk-noord-corp", "initiatief"],
+        ["wk-noord-oost", "samen-starten"],
+    ]
+    assert status[4].startswith("  wk-noord-oost ")
+    assert status[-2].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+
+    shown = json.loads(run(tmp_path, "instance", "show", "wk-noord", "--json").stdout)
+    assert shown["phase"] == "karakteriseren"
+    assert shown["paused"] is None
+    assert shown["regie"] == {
+        "type": "woningcorporatie",
+        "organisation": "Portaal",
+        "contacts": ["wijk@portaal.nl"],
+    }
+    assert shown["areas"] == ["GM0344", "WK034401"]
+    assert shown["events"] == 14
+    assert shown["children"] == [
+        {
+            "key": "wk-noord-corp",
+            "title": "Noord, corporatiebezit",
+            "workflow": "corporatie-renovatie",
+            "phase": "initiatief",
+            "paused": False,
+            "regie": "woningcorporatie",
+        },
+        {
+            "key": "wk-noord-oost",
+            "title": "Noord-Oost",
+            "workflow": "wijkkompas",
+            "phase": "samen-starten",
+            "paused": False,
+            "regie": "bewonersinitiatief",
+        },
+    ]
+
+    audit = run(tmp_path, "audit", "verify")
+    assert audit.stdout == "3 instance(s), 16 events: all chains intact\n"
+    assert audit.stderr == ""
+
+    versions = run(tmp_path, "workflow", "versions", "wijkkompas").stdout.splitlines()
+    assert len(versions) == 1
+    assert versions[0].startswith(f"wijkkompas v1  {shown['workflow']['hash'][:12]}  stored ")
+    assert " by j.jansen  Wijkkompas  (" in versions[0]
+    assert shown["workflow"] == {
+        "key": "wijkkompas",
+        "version": 1,
+        "hash": shown["workflow"]["hash"],
+    }
