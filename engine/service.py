@@ -886,12 +886,7 @@ class Service:
 def _known_filter(kind: str, value: str | None, known: set[str]) -> None:
     """A status filter on a name nothing has: say so rather than show an empty overview."""
     if value is not None and value not in known:
-        raise NotFound(
-            kind,
-            value,
-            where="any instance's workflow" if kind != "instance" else "",
-            known=sorted(known),
-        )
+        raise NotFound(kind, value, known=sorted(known))
 
 
 def milestone_states(
