@@ -19,9 +19,12 @@ __all__ = [
     "ChildRow",
     "Clock",
     "CommandUnit",
+    "DeliveryFailure",
     "InstanceRecord",
     "MilestoneState",
     "NewInstanceRows",
+    "Notifier",
+    "OutgoingMessage",
     "OverviewRow",
     "Store",
     "StoredEvent",
@@ -29,6 +32,43 @@ __all__ = [
     "SystemClock",
     "UnitOfWork",
 ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingMessage:
+    """One message to one recipient, ready to deliver."""
+
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    """Stable per outbox row (or digest): a repeated delivery carries the same id."""
+    reference: str
+    """The outbox key(s) it delivers, for headers and logs."""
+
+
+class DeliveryFailure(Exception):
+    """A delivery did not succeed. ``permanent``: retrying will not help (e.g. unknown
+    recipient); otherwise it is retried later with backoff."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Notifier(Protocol):
+    """Delivers messages (SMTP, a maildir, the console...)."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        """Deliver ``message`` or raise DeliveryFailure. Delivering the same message_id again
+        should not make a second copy where the medium allows it (files)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections at the end of a pass."""
+        ...
 
 
 class Clock(Protocol):

@@ -1,0 +1,621 @@
+"""Concurrent writers: optimistic locking on ``instances.version_no``, and real races.
+
+Every command is one transaction: load the instance, decide, seal the event onto the chain,
+save it with ``UPDATE ... WHERE version_no = <what was read>``. On PostgreSQL two writers can
+load the same version; the one that saves second updates no row and gets Conflict (exit 4),
+with nothing saved. On SQLite ``BEGIN IMMEDIATE`` makes writers queue instead. Either way no
+event may be lost or doubled and every chain must stay intact.
+
+One engine bug shows up in the races and is pinned down by an xfail test: a command reads the
+clock before its transaction, so a writer that read the time just before another writer
+committed is refused with InvalidValue ("before the last event"). The race workers count those
+as ``clock_races`` and repeat the command.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from cli import main
+from engine.catalog import WorkflowCatalog
+from engine.errors import Conflict, InvalidValue
+from engine.events import Regie
+from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
+from engine.service import Service, milestone_states
+from engine.testing import FrozenClock
+
+REPO = Path(__file__).resolve().parents[2]
+GEMEENTE = Regie(type="gemeente", organisation="Gemeente Deventer")
+
+RACE_WORKFLOW = """\
+key: race
+version: 1
+title: Twintig knooppunten
+phases:
+  - id: werk
+    title: Werk
+    duration: P1Y
+    milestones:
+{milestones}
+pause_buttons:
+  - {{id: wacht, title: Even wachten, phases: all, review: P30D}}
+"""
+
+
+def event_rows(database: Database) -> list[tuple[Any, ...]]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT i.key, e.seq, e.type, e.actor, e.previous, e.hash FROM events e "
+                "JOIN instances i ON i.id = e.instance_id ORDER BY i.key, e.seq"
+            )
+        )
+        return [tuple(r) for r in rows]
+
+
+@contextmanager
+def second_service(db_url: str, clock: Any) -> Iterator[Service]:
+    """Another user's service: its own engine and connections on the same database."""
+    database = Database(db_url)
+    try:
+        yield Service(SqlStore(database), clock=clock)
+    finally:
+        database.dispose()
+
+
+# --- 1. two writers, one instance, deterministic ---------------------------------------------
+
+
+def test_the_second_writer_who_saw_the_same_event_gets_a_conflict(service, database, db_url, clock):
+    service.create("wk-zandweerd", workflow="wijkkompas", title="Zandweerd", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    service.milestone_done("wk-zandweerd", "aanleiding-en-opdracht", by="anna")
+    clock.advance(hours=1)
+
+    with second_service(db_url, clock) as other:
+        n = service.show("wk-zandweerd").events
+        assert other.show("wk-zandweerd").events == n == 2
+
+        first = service.milestone_done("wk-zandweerd", "partijen-aan-tafel", by="anna", expect=n)
+        assert first.event.seq == n + 1
+        before = event_rows(database)
+
+        with pytest.raises(Conflict) as caught:
+            other.milestone_done("wk-zandweerd", "capaciteit-en-budget", by="bob", expect=n)
+        assert caught.value.exit_code == 4
+        assert f"you saw event {n}, it is at event {n + 1}" in str(caught.value)
+        assert event_rows(database) == before
+        assert other.show("wk-zandweerd").events == n + 1
+
+        # Looking again and repeating the command works.
+        again = other.milestone_done("wk-zandweerd", "capaciteit-en-budget", by="bob", expect=n + 1)
+        assert again.event.seq == n + 2
+        assert again.event.previous == first.event.hash
+
+    statuses = {m.id: m.status for m in service.show("wk-zandweerd").milestones}
+    assert statuses["partijen-aan-tafel"] == statuses["capaciteit-en-budget"] == "done"
+    assert [r.intact for r in service.verify()] == [True]
+    stored, rebuilt = service.replay("wk-zandweerd")
+    assert stored == rebuilt
+
+
+def test_every_kind_of_command_honours_expect(service, db_url, clock):
+    service.create("wk-keizerslanden", workflow="wijkkompas", title="K", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    service.note("wk-keizerslanden", "eerste", by="anna")
+    stale = 1
+    commands: list[Callable[[Service], Any]] = [
+        lambda s: s.note("wk-keizerslanden", "te laat", by="bob", expect=stale),
+        lambda s: s.milestone_done(
+            "wk-keizerslanden", "aanleiding-en-opdracht", by="bob", expect=stale
+        ),
+        lambda s: s.milestone_skip(
+            "wk-keizerslanden", "capaciteit-en-budget", by="bob", reason="r", expect=stale
+        ),
+        lambda s: s.pause("wk-keizerslanden", "geen-trekker", by="bob", reason="r", expect=stale),
+        lambda s: s.hand_over(
+            "wk-keizerslanden",
+            Regie(type="woningcorporatie"),
+            by="bob",
+            reason="r",
+            expect=stale,
+        ),
+        lambda s: s.milestone_reopen(
+            "wk-keizerslanden", "aanleiding-en-opdracht", by="bob", reason="r", expect=stale
+        ),
+        lambda s: s.approve("wk-keizerslanden", "college", "go", by="bob", expect=stale),
+        lambda s: s.resume("wk-keizerslanden", by="bob", expect=stale),
+        lambda s: s.return_to(
+            "wk-keizerslanden", "samen-starten", by="bob", reason="r", expect=stale
+        ),
+        lambda s: s.advance("wk-keizerslanden", by="bob", expect=stale),
+        lambda s: s.stop("wk-keizerslanden", by="bob", reason="r", expect=stale),
+    ]
+    with second_service(db_url, clock) as other:
+        for command in commands:
+            with pytest.raises(Conflict):
+                command(other)
+    assert service.show("wk-keizerslanden").events == 2
+
+
+def test_the_cli_refuses_a_stale_writer_with_exit_4(service, database, db_url, clock):
+    service.create("wk-colmschate", workflow="wijkkompas", title="C", regie=GEMEENTE, by="t")
+    seen = service.show("wk-colmschate").events
+    clock.advance(hours=1)
+    service.note("wk-colmschate", "iemand anders was eerder", by="anna")
+    before = event_rows(database)
+    now = (clock.now() + timedelta(minutes=5)).isoformat()
+    args = ["--db", db_url, "--now", now, "note", "wk-colmschate", "ik ook", "--by", "bob"]
+
+    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen)])
+    assert result.exit_code == 4, result.output
+    assert "changed by someone else meanwhile" in result.stderr
+    assert event_rows(database) == before
+
+    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen + 1)])
+    assert result.exit_code == 0, result.output
+    assert len(event_rows(database)) == len(before) + 1
+
+
+# --- the guarded UPDATE itself, interleaved by hand (PostgreSQL) -----------------------------
+
+
+class _Meanwhile:
+    """A store that lets something else happen between a command's load and its save.
+
+    Wraps a real store (the engine's Store port); every unit of work it opens is the real one,
+    except that the first ``save`` first runs ``meanwhile`` (another writer's whole command, on
+    its own connection) and then saves as usual.
+    """
+
+    def __init__(self, inner: SqlStore, meanwhile: Callable[[], Any]) -> None:
+        self.inner = inner
+        self.meanwhile: Callable[[], Any] | None = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        opened = getattr(self.inner, name)
+        if name not in ("command", "write"):  # the units commands save through
+            return opened
+
+        @contextmanager
+        def wrapped(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with opened(*args, **kwargs) as unit:
+                yield _MeanwhileUnit(unit, self)
+
+        return wrapped
+
+
+class _MeanwhileUnit:
+    def __init__(self, unit: Any, store: _Meanwhile) -> None:
+        self._unit = unit
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._unit, name)
+
+    def save(self, record: Any, **kwargs: Any) -> None:
+        meanwhile, self._store.meanwhile = self._store.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        self._unit.save(record, **kwargs)
+
+
+@pytest.mark.postgres
+def test_two_writers_that_loaded_the_same_version_on_postgresql_one_conflicts(
+    postgres_url, tmp_path
+):
+    database = Database(postgres_url)
+    database.ensure_schema()
+    clock = FrozenClock()
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    anna = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)
+    try:
+        anna.create("wk-rivierenwijk", workflow="wijkkompas", title="R", regie=GEMEENTE, by="t")
+        clock.advance(hours=1)
+        before_race = event_rows(database)
+
+        # Bob loads version 1; before he saves, Anna's whole command commits.
+        wins = []
+        bob = Service(
+            _Meanwhile(
+                SqlStore(database),
+                lambda: wins.append(
+                    anna.milestone_done("wk-rivierenwijk", "aanleiding-en-opdracht", by="anna")
+                ),
+            ),
+            clock=clock,
+        )
+        with pytest.raises(Conflict) as caught:
+            bob.milestone_skip(
+                "wk-rivierenwijk", "capaciteit-en-budget", by="bob", reason="Geen budget nodig"
+            )
+        assert caught.value.exit_code == 4
+        assert "changed by someone else meanwhile; nothing was saved" in str(caught.value)
+
+        # Anna's event is there, Bob's transaction left nothing behind.
+        [won] = wins
+        after = event_rows(database)
+        assert after == [*before_race, after[-1]]
+        assert after[-1][1:4] == (2, "milestone_done", "anna")
+        assert after[-1][-1] == won.event.hash
+        view = anna.show("wk-rivierenwijk")
+        assert view.events == 2
+        statuses = {m.id: m.status for m in view.milestones}
+        assert statuses["aanleiding-en-opdracht"] == "done"
+        assert statuses["capaciteit-en-budget"] == "open"
+
+        # Bob repeats the command: it lands after Anna's.
+        redo = bob.milestone_skip(
+            "wk-rivierenwijk", "capaciteit-en-budget", by="bob", reason="Geen budget nodig"
+        )
+        assert (redo.event.seq, redo.event.previous) == (3, won.event.hash)
+        assert all(r.intact for r in anna.verify())
+        stored, rebuilt = anna.replay("wk-rivierenwijk")
+        assert stored == rebuilt
+        assert anna.rebuild("wk-rivierenwijk") is False
+    finally:
+        database.dispose()
+
+
+# --- a command whose clock was read just before another writer committed ----------------------
+
+
+class _ClockThenSomeoneElse:
+    """Tells the time, then (like a process descheduled at that moment) lets another writer in."""
+
+    def __init__(self, moment: datetime, meanwhile: Callable[[], Any]) -> None:
+        self.moment = moment
+        self.meanwhile: Callable[[], Any] | None = meanwhile
+
+    def now(self) -> datetime:
+        moment = self.moment
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return moment
+
+
+@pytest.mark.xfail(
+    raises=InvalidValue,
+    strict=True,
+    reason="Service._run reads the clock before its transaction: a writer that read the time "
+    "just before another writer committed an event is refused as bad input ('invalid time "
+    "(--at) ...: it is before the last event'), exit 2, although it gave no --at; it should "
+    "be recorded (or at worst get a retryable Conflict)",
+)
+def test_a_writer_whose_clock_was_read_just_before_another_commit_is_not_refused(
+    service, db_url, clock
+):
+    service.create("wk-platvoet", workflow="wijkkompas", title="P", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    t = clock.now()
+    with second_service(db_url, clock) as anna:
+        # Anna's command reads the clock a millisecond after Bob's, and commits first.
+        anna_clock = FrozenClock(t + timedelta(milliseconds=1))
+        anna.clock = anna_clock
+        bob = service
+        bob.clock = _ClockThenSomeoneElse(
+            t, lambda: anna.note("wk-platvoet", "Anna was net eerder", by="anna")
+        )
+        try:
+            recorded = bob.note("wk-platvoet", "Bob ook", by="bob")
+        except Conflict:
+            pass  # acceptable: Bob is told to look again, exit 4
+        else:
+            assert recorded.event.seq == 3
+        assert all(r.intact for r in service.verify())
+
+
+# --- 2. and 3. real races between processes ---------------------------------------------------
+
+WORKER = '''\
+"""One writer in the race: random commands at shared instances; reports what it wrote."""
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+config = json.loads(Path(sys.argv[1]).read_text())
+sys.path.insert(0, config["repo"])
+
+from engine.errors import Conflict, InvalidValue, Refused  # noqa: E402
+from engine.persistence.database import Database  # noqa: E402
+from engine.persistence.store import SqlStore  # noqa: E402
+from engine.service import Service  # noqa: E402
+
+name = config["name"]
+rng = random.Random(config["seed"])
+database = Database(config["url"])
+service = Service(SqlStore(database))  # the real clock
+keys, hot = config["keys"], config["hot"]
+written = []
+outcome = {"conflicts": 0, "refused": 0, "clock_races": 0, "longest_retry": 0}
+
+
+def fire(key, kind, i):
+    if kind == "done":
+        view = service.show(key)
+        open_ = [m.id for m in view.milestones if m.status == "open"]
+        if not open_:
+            return service.note(key, f"{name} #{i}: alles gedaan", by=name)
+        return service.milestone_done(key, rng.choice(open_), by=name, note=f"{name} #{i}")
+    if kind == "pause":
+        if service.show(key).paused:
+            return service.resume(key, by=name, note=f"{name} #{i}")
+        return service.pause(key, "wacht", by=name, reason=f"{name} #{i}")
+    return service.note(key, f"{name} #{i}", by=name)
+
+
+service.show(keys[0])  # connect and compile before the start signal
+Path(config["ready"]).touch()
+go = Path(config["go"])
+deadline = time.monotonic() + 60
+while not go.exists():
+    if time.monotonic() > deadline:
+        sys.exit("never told to go")
+    time.sleep(0.002)
+
+started = time.monotonic()
+for i in range(config["commands"]):
+    key = rng.choice(hot) if rng.random() < config["hot_share"] else rng.choice(keys)
+    kind = rng.choices(["done", "note", "pause"], weights=[6, 2, 2])[0]
+    for attempt in range(1, 101):
+        try:
+            recorded = fire(key, kind, i)
+        except Conflict:
+            outcome["conflicts"] += 1
+            continue
+        except Refused:
+            outcome["refused"] += 1
+            break
+        except InvalidValue as exc:
+            # The engine bug the xfail test above pins down: the clock was read before
+            # another writer committed a later event. Count it and try again.
+            if "before the last event" not in str(exc):
+                raise
+            outcome["clock_races"] += 1
+            continue
+        written.append([key, recorded.event.seq, recorded.event.hash])
+        outcome["longest_retry"] = max(outcome["longest_retry"], attempt - 1)
+        break
+    else:
+        sys.exit(f"{key}: 100 attempts in a row failed")
+outcome["seconds"] = round(time.monotonic() - started, 2)
+database.dispose()
+Path(config["out"]).write_text(json.dumps({"written": written, **outcome}))
+'''
+
+
+@dataclass
+class RaceResult:
+    successes: int
+    conflicts: int
+    refused: int
+    clock_races: int
+    longest_retry: int
+    seconds: list[float]
+
+
+def write_race_workflow(tmp_path: Path) -> None:
+    milestones = "\n".join(
+        f"      - {{id: k{i:02d}, title: Knooppunt {i}, due: P{10 * i}D}}" for i in range(1, 21)
+    )
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / "race.yaml").write_text(RACE_WORKFLOW.format(milestones=milestones), "utf-8")
+
+
+def create_instances(database: Database, tmp_path: Path, count: int) -> list[str]:
+    """``count`` instances on the race workflow, with the real clock, four writers at a time."""
+    write_race_workflow(tmp_path)
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    keys = [f"race-{i:04d}" for i in range(count)]
+    # The first create pins the workflow; the others find it stored (no file to parse again).
+    Service(SqlStore(database), workflows=catalog.resolve).create(
+        keys[0], workflow="race", title="Race 0", regie=GEMEENTE, by="setup"
+    )
+
+    def create(chunk: list[str]) -> None:
+        service = Service(SqlStore(database))
+        for key in chunk:
+            service.create(key, workflow="race", title=key, regie=GEMEENTE, by="setup")
+
+    rest = keys[1:]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(create, [rest[i::4] for i in range(4)]))
+    return keys
+
+
+def run_race(
+    url: str,
+    tmp_path: Path,
+    *,
+    instances: int,
+    hot: int,
+    hot_share: float,
+    commands: int,
+    processes: int = 2,
+) -> RaceResult:
+    """Create the instances, let ``processes`` writers loose on them, check what is left."""
+    database = Database(url)
+    database.ensure_schema()
+    try:
+        keys = create_instances(database, tmp_path, instances)
+        script = tmp_path / "worker.py"
+        script.write_text(WORKER, "utf-8")
+        go = tmp_path / "go"
+        workers = []
+        for n in range(processes):
+            config = {
+                "repo": str(REPO),
+                "url": url,
+                "name": f"writer-{n + 1}",
+                "seed": 1000 + n,
+                "keys": keys,
+                "hot": keys[:hot],
+                "hot_share": hot_share,
+                "commands": commands,
+                "ready": str(tmp_path / f"ready-{n}"),
+                "go": str(go),
+                "out": str(tmp_path / f"out-{n}.json"),
+            }
+            config_file = tmp_path / f"config-{n}.json"
+            config_file.write_text(json.dumps(config), "utf-8")
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, str(script), str(config_file)],
+                    cwd=tmp_path,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while not all((tmp_path / f"ready-{n}").exists() for n in range(processes)):
+                assert all(w.poll() is None for w in workers), "a writer died before the start"
+                assert time.monotonic() < deadline, "the writers did not get ready"
+                time.sleep(0.01)
+            go.touch()
+            for w in workers:
+                _, err = w.communicate(timeout=120)
+                assert w.returncode == 0, err
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+                    w.communicate()
+        outs = [json.loads((tmp_path / f"out-{n}.json").read_text()) for n in range(processes)]
+        reported = [tuple(e) for out in outs for e in out["written"]]
+        check_nothing_lost(database, keys, reported)
+        return RaceResult(
+            successes=len(reported),
+            conflicts=sum(o["conflicts"] for o in outs),
+            refused=sum(o["refused"] for o in outs),
+            clock_races=sum(o["clock_races"] for o in outs),
+            longest_retry=max(o["longest_retry"] for o in outs),
+            seconds=[o["seconds"] for o in outs],
+        )
+    finally:
+        database.dispose()
+
+
+def check_nothing_lost(
+    database: Database, keys: list[str], reported: list[tuple[Any, ...]]
+) -> None:
+    """Every reported event is stored with its hash, nothing else was added, all is consistent."""
+    stored = {(key, seq): digest for key, seq, _, _, _, digest in event_rows(database)}
+    # No two writers claim the same event; each one is stored with the hash it was told.
+    assert len({(key, seq) for key, seq, _ in reported}) == len(reported)
+    missing = [(k, s, h) for k, s, h in reported if stored.get((k, s)) != h]
+    assert missing == []
+    # One create per instance plus what the writers reported: no event lost, none extra.
+    assert len(stored) == len(keys) + len(reported)
+    assert {key for key, _ in stored} == set(keys)
+
+    service = Service(SqlStore(database))
+    reports = service.verify()
+    assert len(reports) == len(keys)
+    assert [r for r in reports if not r.intact] == []
+    assert sum(r.events for r in reports) == len(stored)
+
+    # Each projection (instance row and milestone rows) is the replay of its events.
+    [workflow] = service.workflow_versions("race")
+    compiled = service.compiled(workflow)
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT i.key, m.milestone, m.status, m.day, m.due FROM milestones m "
+                "JOIN instances i ON i.id = m.instance_id ORDER BY i.key, m.position"
+            )
+        )
+        milestone_rows: dict[str, list[tuple[str, str, str, str]]] = {}
+        for key, milestone, status, day, due in rows:
+            milestone_rows.setdefault(key, []).append((milestone, status, str(day), str(due)))
+    drifted = []
+    for key in keys:
+        stored_instance, rebuilt = service.replay(key)
+        expected = [
+            (m.milestone, m.status, str(m.day), str(m.due))
+            for m in milestone_states(compiled, rebuilt)
+        ]
+        if stored_instance != rebuilt or milestone_rows[key] != expected:
+            drifted.append(key)
+    assert drifted == []
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_processes_racing_on_postgresql_lose_no_event(postgres_url, tmp_path):
+    started = time.monotonic()
+    result = run_race(postgres_url, tmp_path, instances=1000, hot=20, hot_share=0.7, commands=1500)
+    print(f"\nPostgreSQL race: {result} in {time.monotonic() - started:.1f}s")
+    assert result.successes > 2000
+    # The race was real: the guarded UPDATE turned writers away and they tried again.
+    assert result.conflicts >= 1, result
+
+
+@pytest.mark.slow
+def test_two_processes_on_sqlite_queue_and_lose_no_event(tmp_path):
+    started = time.monotonic()
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    result = run_race(url, tmp_path, instances=100, hot=10, hot_share=0.7, commands=400)
+    print(f"\nSQLite race: {result} in {time.monotonic() - started:.1f}s")
+    assert result.successes > 500
+    # BEGIN IMMEDIATE: the second writer waits for the first and then loads what it wrote.
+    assert result.conflicts == 0, result
+
+
+def test_threads_with_their_own_services_on_sqlite_queue_and_lose_no_event(tmp_path):
+    """Two threads, two Service objects, one SQLite file: the same guarantees within a process."""
+    url = f"sqlite:///{tmp_path / 'threads.db'}"
+    database = Database(url)
+    database.ensure_schema()
+    try:
+        keys = create_instances(database, tmp_path, 5)
+
+        def writer(name: str) -> tuple[list[tuple[str, int, str]], int]:
+            own = Database(url)
+            service = Service(SqlStore(own))  # the real clock
+            written, clock_races = [], 0
+            try:
+                for i in range(80):
+                    key = keys[i % len(keys)]
+                    while True:
+                        try:
+                            recorded = service.note(key, f"{name} #{i}", by=name)
+                        except InvalidValue as exc:  # the clock race of the xfail test above
+                            if "before the last event" not in str(exc):
+                                raise
+                            clock_races += 1
+                            continue
+                        break
+                    written.append((key, recorded.event.seq, recorded.event.hash))
+            finally:
+                own.dispose()
+            return written, clock_races
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(writer, ["anna", "bob"]))
+        reported = [e for written, _ in results for e in written]
+        assert len(reported) == 160
+        check_nothing_lost(database, keys, reported)
+    finally:
+        database.dispose()
