@@ -62,6 +62,8 @@ class WorkflowCatalog:
         candidates.append(("./workflows", base / "workflows"))
         candidates.append(("shipped", shipped_workflows_dir()))
         self.dirs: list[tuple[str, Path]] = []
+        self._loaded: dict[tuple[str, int, int], LoadedWorkflow] = {}
+        self._identities: dict[tuple[str, int, int], tuple[str | None, int | None, str | None]] = {}
         seen: set[Path] = set()
         for origin, directory in candidates:
             resolved = directory.resolve()
@@ -88,7 +90,7 @@ class WorkflowCatalog:
                     text, unreadable = "", f"{path}:1:1: error: cannot read the file ({exc})"
                 definition, problems = inspect_text(text, str(path))
                 errors = [unreadable] if unreadable else [str(p) for p in problems if p.is_error]
-                key, version, title = _identity(path)
+                key, version, title = self._identity(path)
                 if definition is not None:
                     key, version, title = definition.key, definition.version, definition.title
                 shadowed = key is not None and first_dir.setdefault(key, origin) != origin
@@ -125,7 +127,7 @@ class WorkflowCatalog:
                 matches = [(v, p) for v, p in matches if v == version]
             if matches:
                 matches.sort(key=lambda vp: vp[0] if isinstance(vp[0], int) else -1)
-                return load_file(matches[-1][1])
+                return self._load(matches[-1][1])
         known = sorted({e.key for e in self.entries() if e.key})
         label = f"{key}@{version}" if version is not None else key
         where = "the search path (" + ", ".join(o for o, _ in self.dirs) + ")"
@@ -133,6 +135,26 @@ class WorkflowCatalog:
 
     def resolve_all(self, refs: Sequence[str]) -> list[LoadedWorkflow]:
         return [self.resolve(r) for r in refs]
+
+    # A long-running process (the scheduler, an import) resolves the same files again and
+    # again; a file is read once per version of it on disk.
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[str, int, int]:
+        stat = path.stat()
+        return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+    def _load(self, path: Path) -> LoadedWorkflow:
+        stamp = self._stamp(path)
+        if stamp not in self._loaded:
+            self._loaded[stamp] = load_file(path)
+        return self._loaded[stamp]
+
+    def _identity(self, path: Path) -> tuple[str | None, int | None, str | None]:
+        stamp = self._stamp(path)
+        if stamp not in self._identities:
+            self._identities[stamp] = _identity(path)
+        return self._identities[stamp]
 
 
 def _identity(path: Path) -> tuple[str | None, int | None, str | None]:

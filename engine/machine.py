@@ -472,7 +472,7 @@ class CompiledWorkflow:
         moment = as_utc(at)
         if moment < inst.last_event_at:
             raise InvalidValue(
-                "time (--at)",
+                "time",
                 _shown(moment),
                 f"it is before the last event of '{inst.key}' ({_shown(inst.last_event_at)}); "
                 "events are recorded in the order they happened",
@@ -759,8 +759,8 @@ class CompiledWorkflow:
 
     def note(self, inst: Instance, text: str, *, at: datetime, by: str) -> NoteAdded:
         """A note on the record; possible in every state, also after the end."""
-        if not text.strip():
-            raise InvalidValue("note", text, "a note needs some text")
+        if text is None or not text.strip():
+            raise InvalidValue("note", text or "", "a note needs some text")
         moment, _ = self._context(inst, at)
         event = NoteAdded(at=moment, by=by, text=text)
         return self._emit(inst, event)

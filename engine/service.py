@@ -318,10 +318,17 @@ class Service:
         ``expect``: the event number the caller last saw; when the instance has moved on since,
         the command is refused with Conflict (someone else changed it meanwhile).
         """
-        now = self.clock.now()
-        moment = self._effective(at, now)
+        if at is not None:
+            self._effective(at, self.clock.now())  # bad input fails before any lock is taken
         with self.store.command() as uow:
             record = self._load(uow, key)
+            # The clock is read inside the transaction: a writer that committed just before us
+            # cannot make "now" earlier than the instance's last event. (Clocks of several
+            # nodes may differ a little; "now" is never before the last event.)
+            now = self.clock.now()
+            moment = (
+                max(now, record.instance.last_event_at) if at is None else self._effective(at, now)
+            )
             if expect is not None and record.seq != expect:
                 if expect > record.seq:
                     raise InvalidValue(
@@ -678,10 +685,22 @@ class Service:
         return record.instance, rebuilt
 
     def rebuild(self, key: str) -> bool:
-        """Rewrite the projection of ``key`` from its events; True if it had drifted."""
+        """Rewrite the projection of ``key`` from its events; True if it had drifted.
+
+        Refused when the log itself is broken: a projection is never built on a tampered log.
+        """
         with self.store.write() as uow:
             record = self._load(uow, key)
-            rebuilt = self._replay(record, uow.events(record.id))
+            events = uow.events(record.id)
+            report = _verify_chain(key, events, None)
+            if not report.intact:
+                raise RuleViolation(
+                    key,
+                    "rebuild",
+                    f"its log is broken at event {report.first_broken} ({report.problem}); "
+                    "restore the events from a backup first",
+                )
+            rebuilt = self._replay(record, events)
             workflow = self.compiled(record.workflow)
             drifted = rebuilt != record.instance or milestone_states(
                 workflow, rebuilt
@@ -962,11 +981,23 @@ def _verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | N
         previous = event.hash
     last = (events[-1].seq, events[-1].hash) if events else (0, "")
     if head is not None and head != last:
-        return ChainReport(
-            key,
-            len(events),
-            f"the log ends at event {last[0]} but the instance recorded event {head[0]}: "
-            "events were removed or added at the end",
-            min(last[0], head[0]) + 1,
-        )
+        if head[0] == last[0]:
+            problem = (
+                f"event {last[0]} is not the event the instance recorded as its last (another "
+                "hash): it was replaced"
+            )
+            first = last[0]
+        elif head[0] > last[0]:
+            problem = (
+                f"the log ends at event {last[0]} but the instance recorded {head[0]} events: "
+                "events were removed at the end"
+            )
+            first = last[0] + 1
+        else:
+            problem = (
+                f"the log has {last[0]} events but the instance recorded {head[0]}: events "
+                "were added at the end"
+            )
+            first = head[0] + 1
+        return ChainReport(key, len(events), problem, first)
     return ChainReport(key, len(events), None)

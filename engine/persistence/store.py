@@ -167,26 +167,34 @@ def _save(
     record: InstanceRecord,
     event: StoredEvent,
     milestones: Sequence[MilestoneState],
+    integrity_error: type[Exception],
 ) -> None:
     projection = _projection(record.instance) | {"seq": event.seq, "head": event.hash}
-    saved = fast.save(
-        cursor,
-        instance_id=record.id,
-        version_no=record.version_no,
-        projection=projection,
-        event=(
-            event.seq,
-            event.type,
-            event.at,
-            event.recorded_at,
-            event.actor,
-            event.reason,
-            event.payload,
-            event.previous,
-            event.hash,
-        ),
-        milestones=[(m.status, m.day, m.due, m.milestone) for m in milestones],
-    )
+    try:
+        saved = fast.save(
+            cursor,
+            instance_id=record.id,
+            version_no=record.version_no,
+            projection=projection,
+            event=(
+                event.seq,
+                event.type,
+                event.at,
+                event.recorded_at,
+                event.actor,
+                event.reason,
+                event.payload,
+                event.previous,
+                event.hash,
+            ),
+            milestones=[(m.status, m.day, m.due, m.milestone) for m in milestones],
+        )
+    except integrity_error as exc:
+        raise Conflict(
+            f"{record.instance.key}: the log already has an event {event.seq}, which the "
+            "instance does not know; nothing was saved: run `wijkkompas audit verify "
+            f"{record.instance.key}`"
+        ) from exc
     if not saved:
         raise Conflict(
             f"{record.instance.key} was changed by someone else meanwhile; nothing was "
@@ -257,7 +265,9 @@ class _CommandUnit:
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
     ) -> None:
-        _save(self._store.fast, self._cursor, record, event, milestones)
+        _save(
+            self._store.fast, self._cursor, record, event, milestones, self._store.integrity_error
+        )
 
 
 class _Unit:
@@ -454,7 +464,9 @@ class _Unit:
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
     ) -> None:
-        _save(self._store.fast, self._cursor(), record, event, milestones)
+        _save(
+            self._store.fast, self._cursor(), record, event, milestones, self._store.integrity_error
+        )
 
     def replace_projection(
         self, record: InstanceRecord, milestones: Sequence[MilestoneState]
@@ -582,6 +594,7 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.fast = FastPath(database.dialect)
+        self.integrity_error: type[Exception] = database.engine.dialect.loaded_dbapi.IntegrityError
         self._workflows: dict[int, StoredWorkflow] = {}
 
     @contextmanager

@@ -618,7 +618,7 @@ CASES = [
         in_start,
         "milestone done wk-noord plan --at 2027-01-05T12:00",
         BAD_INPUT,
-        "invalid time (--at) '2027-01-05 12:00:00': it is before the last event of 'wk-noord' "
+        "invalid time '2027-01-05 12:00:00': it is before the last event of 'wk-noord' "
         "(2027-01-06 23:59:59); events are recorded in the order they happened",
     ),
     case(
@@ -626,7 +626,7 @@ CASES = [
         in_ontwerp,
         "gate approve wk-noord college --decision go --at 2027-01-10",
         BAD_INPUT,
-        "invalid time (--at) '2027-01-10 23:59:59': it is before the last event of 'wk-noord' "
+        "invalid time '2027-01-10 23:59:59': it is before the last event of 'wk-noord' "
         "(2027-01-11 10:00:00)",
     ),
     case(

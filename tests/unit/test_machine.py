@@ -951,7 +951,6 @@ MISSING_REASON: dict[str, Callable[[CompiledWorkflow, Instance, str | None], Any
         i, "team", at=later(11), by=BY, reason=r
     ),
     "hand_over": lambda w, i, r: w.hand_over(i, CORPORATIE, at=later(11), by=BY, reason=r),
-    "note": lambda w, i, r: w.note(i, r, at=later(11), by=BY),
 }
 
 
@@ -965,6 +964,15 @@ def test_missing_reason_is_invalid(
     with pytest.raises(InvalidValue, match="give a reason") as exc:
         MISSING_REASON[command](small, inst, reason)
     assert exc.value.exit_code == 2
+    assert inst == before
+
+
+@pytest.mark.parametrize("text", [None, "", " \t"])
+def test_a_note_without_text_is_invalid(small: CompiledWorkflow, text: str | None) -> None:
+    inst = prepare(small, "design")
+    before = inst.copy()
+    with pytest.raises(InvalidValue, match="a note needs some text"):
+        small.note(inst, text, at=later(11), by=BY)  # type: ignore[arg-type]
     assert inst == before
 
 
