@@ -93,6 +93,8 @@ class App:
             return "unknown"
 
     def close(self) -> None:
+        if self._service is not None:
+            self._service.store.close()
         if self._database is not None:
             self._database.dispose()
 

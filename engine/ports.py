@@ -313,3 +313,7 @@ class Store(Protocol):
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that only reads."""
         ...
+
+    def close(self) -> None:
+        """Release what the store holds (connections)."""
+        ...

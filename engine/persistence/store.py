@@ -9,6 +9,9 @@ SQLAlchemy Core (no ORM session per command: it costs more than the work).
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.errors import Conflict
+from engine.errors import Conflict, WorkflowError
 from engine.events import Regie
 from engine.instance import Instance, PauseRecord
 from engine.persistence.database import Database
@@ -594,28 +597,55 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.fast = FastPath(database.dialect)
+        self._local = threading.local()
         self.integrity_error: type[Exception] = database.engine.dialect.loaded_dbapi.IntegrityError
         self._workflows: dict[int, StoredWorkflow] = {}
 
     @contextmanager
     def command(self) -> Iterator[_CommandUnit]:
-        """One command's unit of work on a plain driver connection (the hot path)."""
-        raw = self.database.engine.raw_connection()
+        """One command's unit of work on a plain driver connection (the hot path).
+
+        Each thread keeps its driver connection between commands (checking one out of the
+        pool and back costs more than a command on a fast disk); it is dropped after any error
+        that may have broken it, and released by ``close``.
+        """
+        held = getattr(self._local, "held", None)
+        if held is None:
+            raw = self.database.engine.raw_connection()
+            held = self._local.held = (raw, raw.cursor())
+        raw, cursor = held
         try:
-            cursor = raw.cursor()
             if self.fast.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield _CommandUnit(self, cursor)
-            except BaseException:
-                raw.rollback()
-                raise
+            yield _CommandUnit(self, cursor)
             if self.fast.sqlite:
                 cursor.execute("COMMIT")
             else:
                 raw.commit()
-        finally:
-            raw.close()
+        except BaseException:
+            try:
+                raw.rollback()
+            except Exception:  # the connection itself is gone: give it up
+                self._drop()
+                raise
+            if not isinstance(sys.exc_info()[1], WorkflowError):
+                self._drop()  # an unexpected error may have left the connection unusable
+            raise
+
+    def _drop(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[0].invalidate()
+
+    def close(self) -> None:
+        """Give this thread's held connection back to the pool."""
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[0].close()
 
     @contextmanager
     def write(self) -> Iterator[_Unit]:
