@@ -12,7 +12,7 @@ message to run ``wijkkompas db upgrade``: shared production data is never migrat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class Database:
         if self.dialect == "postgresql":
             options["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **options)
+        self._closers: list[Callable[[], None]] = []
         if self.dialect == "sqlite":
             self._sqlite_setup()
 
@@ -107,7 +108,13 @@ class Database:
         ):
             yield connection
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Call ``close`` (e.g. a store giving back held connections) when disposing."""
+        self._closers.append(close)
+
     def dispose(self) -> None:
+        for close in self._closers:
+            close()
         self.engine.dispose()
 
     # --- schema ------------------------------------------------------------------------------

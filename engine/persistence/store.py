@@ -598,6 +598,9 @@ class SqlStore:
         self.database = database
         self.fast = FastPath(database.dialect)
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._held: list[Any] = []
+        database.on_dispose(self.close)
         self.integrity_error: type[Exception] = database.engine.dialect.loaded_dbapi.IntegrityError
         self._workflows: dict[int, StoredWorkflow] = {}
 
@@ -613,6 +616,8 @@ class SqlStore:
         if held is None:
             raw = self.database.engine.raw_connection()
             held = self._local.held = (raw, raw.cursor())
+            with self._lock:
+                self._held.append(raw)
         raw, cursor = held
         try:
             if self.fast.sqlite:
@@ -636,16 +641,19 @@ class SqlStore:
         held = getattr(self._local, "held", None)
         self._local.held = None
         if held is not None:
+            with self._lock:
+                self._held.remove(held[0])
             with contextlib.suppress(Exception):
                 held[0].invalidate()
 
     def close(self) -> None:
-        """Give this thread's held connection back to the pool."""
-        held = getattr(self._local, "held", None)
-        self._local.held = None
-        if held is not None:
+        """Give every held connection back (the database's dispose calls this too)."""
+        self._local = threading.local()
+        with self._lock:
+            held, self._held = self._held, []
+        for raw in held:
             with contextlib.suppress(Exception):
-                held[0].close()
+                raw.close()
 
     @contextmanager
     def write(self) -> Iterator[_Unit]:
