@@ -449,12 +449,19 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database schema to what this wijkkompas needs (make a backup first)."""
-    database = _app(ctx).database()
+    app = _app(ctx)
+    database = app.database()
     before, after = database.upgrade()
     if before == after:
         click.echo(f"{database.safe_url}: schema {after} is current; nothing to do")
-    else:
-        click.echo(f"{database.safe_url}: schema {before or '(empty)'} -> {after}")
+        return
+    click.echo(f"{database.safe_url}: schema {before or '(empty)'} -> {after}")
+    if before is not None:
+        # Projections may have new parts: rebuild them from the events (the log is the truth).
+        drifted, problems = app.service().rebuild_all()
+        click.echo(f"projections rebuilt from the events ({drifted} changed)")
+        for problem in problems:
+            click.echo(f"wijkkompas: not rebuilt: {problem}", err=True)
 
 
 @db.command("current")

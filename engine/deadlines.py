@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from engine.durations import Duration
 from engine.model import Due, Milestone, WorkflowDefinition
+from engine.reminders import REVIEW_RULES, Deadline
 from engine.workdays import Workdays, workdays_for
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ __all__ = [
     "PhasePlan",
     "Timeline",
     "describe_due",
+    "gate_due",
+    "instance_deadlines",
     "milestone_due",
     "milestone_due_dates",
     "plan_timeline",
@@ -186,8 +189,11 @@ def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str
 
     A milestone's clock starts when its phase is entered (or when the milestone it counts from
     was settled); milestones of phases not reached yet, and of finished instances, have none.
+    Pauses freeze the clock: the due date moves by the paused days after its clock started,
+    except for legal deadlines and fixed dates.
     """
-    rule = workflow.milestones[milestone].due
+    m = workflow.milestones[milestone]
+    rule = m.due
     if rule is None or instance.is_finished:
         return None
     phase = workflow.milestone_phase[milestone]
@@ -196,9 +202,84 @@ def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str
     entered = instance.entered(phase)
     if entered is None:
         return None
-    return resolve_due(rule, entered, instance.milestones.day, workflow.workdays)
+    book = instance.milestones
+    due = resolve_due(rule, entered, book.day, workflow.workdays)
+    if due is None or m.legal or rule.date_ is not None:
+        return due
+    start = book.day(rule.after) if rule.after is not None else entered
+    return _moved(workflow, instance, due, start)
+
+
+def _moved(workflow: CompiledWorkflow, instance: Instance, due: date, start: date | None) -> date:
+    shift = instance.paused_days_since(start) if start is not None else 0
+    return workflow.workdays.roll_forward(due + timedelta(days=shift)) if shift else due
 
 
 def milestone_due_dates(workflow: CompiledWorkflow, instance: Instance) -> dict[str, date | None]:
     """``milestone_due`` for every milestone of the workflow."""
     return {mid: milestone_due(workflow, instance, mid) for mid in workflow.milestone_index}
+
+
+def gate_due(workflow: CompiledWorkflow, instance: Instance) -> date | None:
+    """When the current phase is planned to end: its entry plus its expected duration (moved by
+    pauses)."""
+    if instance.is_finished:
+        return None
+    entered = instance.entered(instance.phase)
+    if entered is None:
+        return None
+    phase = workflow.phase(instance.phase)
+    due = workflow.workdays.roll_forward(phase.duration.after(entered))
+    return _moved(workflow, instance, due, entered)
+
+
+def instance_deadlines(workflow: CompiledWorkflow, instance: Instance) -> list[Deadline]:
+    """Every running deadline of an instance: open milestones of the phases reached, the end of
+    the current phase (its gate), and the review date of a pause."""
+    if instance.is_finished:
+        return []
+    book = instance.milestones
+    found = []
+    for mid, m in workflow.milestones.items():
+        if book.is_settled(mid):
+            continue
+        due = milestone_due(workflow, instance, mid)
+        if due is None:
+            continue
+        assert m.reminders is not None  # normalised definitions resolve every rule set
+        found.append(
+            Deadline(
+                kind="milestone",
+                subject=mid,
+                title=m.title,
+                due=due,
+                rules=m.reminders,
+                owner=m.owner,
+                legal=m.legal,
+                sensitive=m.sensitive,
+            )
+        )
+    end = gate_due(workflow, instance)
+    if end is not None:
+        found.append(
+            Deadline(
+                kind="gate",
+                subject=instance.phase,
+                title=workflow.phase(instance.phase).title,
+                due=end,
+                rules=workflow.gate_rules,
+            )
+        )
+    paused = instance.paused
+    if paused is not None and paused.review is not None:
+        button = workflow.buttons.get(paused.button)
+        found.append(
+            Deadline(
+                kind="review",
+                subject=paused.button,
+                title=button.title if button else paused.button,
+                due=paused.review,
+                rules=REVIEW_RULES,
+            )
+        )
+    return found

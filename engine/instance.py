@@ -192,8 +192,8 @@ class Instance:
     areas: tuple[str, ...] = ()
     approvals: dict[str, ApprovalRecord] | None = None
     paused: PauseRecord | None = None
-    paused_in_phase: timedelta = timedelta(0)
-    """Time spent paused in the current phase before the current pause (moves deadlines)."""
+    pauses: tuple[tuple[datetime, datetime], ...] = ()
+    """Every finished pause, (from, until): deadlines that were running then move by it."""
     children: tuple[ChildSummary, ...] = ()
     entries: dict[str, date] | None = None
     """The day each phase was (last) entered; deadlines of a phase count from it."""
@@ -229,6 +229,22 @@ class Instance:
     def is_finished(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def paused_in_phase(self) -> timedelta:
+        """Time spent in finished pauses since the current phase was entered."""
+        total = timedelta(0)
+        for start, end in self.pauses:
+            total += max(end - max(start, self.phase_entered), timedelta(0))
+        return total
+
+    def paused_days_since(self, day: date) -> int:
+        """Whole days of finished pauses after ``day``: how far a deadline counting from
+        ``day`` moves."""
+        days = 0
+        for start, end in self.pauses:
+            days += max((local_date(end) - max(local_date(start), day)).days, 0)
+        return days
+
     def entered(self, phase: str) -> date | None:
         """The day ``phase`` was last entered (None if never)."""
         return self.entries.get(phase) if self.entries else None
@@ -252,7 +268,7 @@ class Instance:
             areas=self.areas,
             approvals=dict(self.approvals) if self.approvals else None,
             paused=self.paused,
-            paused_in_phase=self.paused_in_phase,
+            pauses=self.pauses,
             children=self.children,
             entries=dict(self.entries) if self.entries else None,
         )
@@ -275,7 +291,7 @@ class Instance:
                 for a, r in (self.approvals or {}).items()
             },
             "entries": {p: d.isoformat() for p, d in (self.entries or {}).items()},
-            "paused_in_phase": self.paused_in_phase.total_seconds(),
+            "pauses": [[start.isoformat(), end.isoformat()] for start, end in self.pauses],
         }
 
     @classmethod
@@ -315,7 +331,10 @@ class Instance:
             areas=areas,
             approvals=approvals or None,
             paused=paused,
-            paused_in_phase=timedelta(seconds=snapshot["paused_in_phase"]),
+            pauses=tuple(
+                (datetime.fromisoformat(start), datetime.fromisoformat(end))
+                for start, end in snapshot.get("pauses", ())
+            ),
             entries={p: date.fromisoformat(d) for p, d in snapshot["entries"].items()} or None,
         )
 
@@ -325,7 +344,6 @@ class Instance:
         self.entries = {**(self.entries or {}), phase: local_date(at)}
         self.approvals = None
         self.paused = None
-        self.paused_in_phase = timedelta(0)
 
 
 # --- how each kind of event changes an instance ----------------------------------------------
@@ -369,7 +387,7 @@ def _paused(inst: Instance, event: InstancePaused) -> None:
 
 def _resumed(inst: Instance, event: InstanceResumed) -> None:
     if inst.paused is not None:
-        inst.paused_in_phase += max(event.at - inst.paused.since, timedelta(0))
+        inst.pauses += ((inst.paused.since, max(event.at, inst.paused.since)),)
     inst.state = event.phase
     inst.paused = None
 

@@ -73,6 +73,7 @@ from engine.instance import (
 from engine.model import (
     Milestone,
     Phase,
+    ReminderRules,
     ReturnRule,
     WorkflowDefinition,
     definition_hash,
@@ -201,6 +202,10 @@ class CompiledWorkflow:
                 self.due_followers.setdefault(m.due.after, ())
                 self.due_followers[m.due.after] += (m.id,)
         self.gates: dict[str, GateSpec] = build_gate_specs(d)
+        self.gate_rules = ReminderRules.model_validate(
+            d.reminders.model_dump(exclude={"sensitive"})
+        )
+        """Reminder rules for the planned end of a phase: the workflow's defaults."""
         self.buttons_in: dict[str, tuple[str, ...]] = {
             p: tuple(b.id for b in d.pause_buttons if p in (b.phases or ())) for p in self.phase_ids
         }

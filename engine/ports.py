@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from engine.instance import Instance
 
@@ -19,9 +19,10 @@ __all__ = [
     "ChildRow",
     "Clock",
     "CommandUnit",
+    "DeadlineChange",
+    "DeadlineState",
     "DeliveryFailure",
     "InstanceRecord",
-    "MilestoneState",
     "NewInstanceRows",
     "Notifier",
     "OutgoingMessage",
@@ -116,15 +117,27 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MilestoneState:
-    """One row of the milestone projection."""
+class DeadlineState:
+    """One row of the deadline projection, as a command writes it."""
 
-    milestone: str
-    phase: str
-    position: int
-    status: str
-    day: date | None
-    due: date | None
+    kind: str
+    subject: str
+    due: date
+    legal: bool
+    frozen: bool
+    next_on: date | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadlineChange:
+    """What a command does to one deadline row.
+
+    insert: a new deadline; reset: its due date moved (its reminders start afresh);
+    refreeze: only paused or resumed (its reminders continue where they were); delete: gone.
+    """
+
+    action: Literal["insert", "reset", "refreeze", "delete"]
+    state: DeadlineState
 
 
 @dataclass(slots=True, kw_only=True)
@@ -153,13 +166,13 @@ class ChildRow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewInstanceRows:
-    """What to write for a new instance: its projection, first event and milestone rows."""
+    """What to write for a new instance: its projection, first event and deadline rows."""
 
     instance: Instance
     workflow_id: int
     parent_id: int | None
     event: StoredEvent
-    milestones: Sequence[MilestoneState]
+    deadlines: Sequence[DeadlineState]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,7 +245,7 @@ class UnitOfWork(Protocol):
         workflow_id: int,
         parent_id: int | None,
         event: StoredEvent,
-        milestones: Sequence[MilestoneState],
+        deadlines: Sequence[DeadlineState],
     ) -> int:
         """Insert a new instance with its first event. Raises Conflict if KEY exists."""
         ...
@@ -247,11 +260,11 @@ class UnitOfWork(Protocol):
         ...
 
     def save(
-        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
         """Append ``event`` and write the projection, if nobody changed the instance since it
-        was loaded; otherwise raise Conflict and write nothing. ``milestones`` are the rows
-        that changed."""
+        was loaded; otherwise raise Conflict and write nothing. ``deadlines`` are the changes
+        to its deadline rows."""
         ...
 
     def events(self, instance_id: int) -> list[StoredEvent]:
@@ -264,19 +277,21 @@ class UnitOfWork(Protocol):
 
     def instance_id(self, key: str) -> int | None: ...
 
-    def milestone_rows(self, instance_id: int) -> list[MilestoneState]: ...
+    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
+        """The deadline rows of an instance, by kind and subject."""
+        ...
 
     def instance_keys(self) -> list[tuple[int, str]]:
         """(id, key) of every instance, by key."""
         ...
 
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
-        """Every instance with its open milestones overdue (due < today) and due soon
-        (today <= due < soon)."""
+        """Every instance with the number of its milestone deadlines overdue (due < today) and
+        due soon (today <= due < soon); frozen (paused) ones do not count."""
         ...
 
     def replace_projection(
-        self, record: InstanceRecord, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
         """Overwrite the projection of an instance (after a rebuild from its events)."""
         ...
@@ -296,7 +311,7 @@ class CommandUnit(Protocol):
     def instance_keys(self) -> list[tuple[int, str]]: ...
 
     def save(
-        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None: ...
 
 

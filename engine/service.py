@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.areas import check_area, check_email, check_key
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
-from engine.deadlines import milestone_due
+from engine.deadlines import instance_deadlines, milestone_due
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
 from engine.events import (
-    ApprovalRecorded,
     Event,
-    InstancePaused,
-    InstanceResumed,
     InstanceStarted,
-    MilestoneDone,
-    MilestoneReopened,
-    MilestoneSkipped,
-    NoteAdded,
-    PhaseAdvanced,
     Regie,
-    RegieHandedOver,
     chain_hash,
     decode,
 )
@@ -46,8 +37,9 @@ from engine.model import WorkflowDefinition, canonical_json, definition_hash, no
 from engine.ports import (
     Clock,
     CommandUnit,
+    DeadlineChange,
+    DeadlineState,
     InstanceRecord,
-    MilestoneState,
     NewInstanceRows,
     Store,
     StoredEvent,
@@ -55,6 +47,7 @@ from engine.ports import (
     SystemClock,
     UnitOfWork,
 )
+from engine.reminders import Deadline, next_moment
 from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
 
 __all__ = ["ChainReport", "NewInstance", "Recorded", "Service"]
@@ -343,14 +336,11 @@ class Service:
             instance = record.instance
             if not instance.is_finished and workflow.gates[instance.phase].children_reached:
                 self._with_children(uow, record)
-            probe = instance.copy()
+            before = deadline_map(workflow, instance)
             event = action(workflow, instance, moment)
             stored = self._seal(key, record.seq + 1, record.head, event, now)
-            touched = _touched(workflow, event)
-            before = milestone_states(workflow, probe, touched)
-            after = milestone_states(workflow, instance, touched)
-            changed = [new for old, new in zip(before, after, strict=True) if old != new]
-            uow.save(record, event=stored, milestones=changed)
+            changes = deadline_changes(before, deadline_map(workflow, instance), local_date(now))
+            uow.save(record, event=stored, deadlines=changes)
         gate = workflow.gate_status(instance)
         return Recorded(key, stored, instance.state, instance.phase, gate)
 
@@ -442,7 +432,7 @@ class Service:
                         workflow_id=stored.id,
                         parent_id=parent_id,
                         event=sealed,
-                        milestones=milestone_states(compiled, instance),
+                        deadlines=deadline_states(compiled, instance),
                     )
                 )
                 results.append(
@@ -702,12 +692,26 @@ class Service:
                 )
             rebuilt = self._replay(record, events)
             workflow = self.compiled(record.workflow)
-            drifted = rebuilt != record.instance or milestone_states(
-                workflow, rebuilt
-            ) != uow.milestone_rows(record.id)
+            states = deadline_states(workflow, rebuilt)
+            drifted = rebuilt != record.instance or sorted(map(_core, states)) != sorted(
+                map(_core, uow.deadline_rows(record.id))
+            )
             record.instance = rebuilt
-            uow.replace_projection(record, milestone_states(workflow, rebuilt))
+            uow.replace_projection(record, states)
         return drifted
+
+    def rebuild_all(self) -> tuple[int, list[str]]:
+        """Rebuild every projection (after a schema upgrade); returns how many drifted and the
+        problems of instances whose log is broken (those are left as they are)."""
+        with self.store.read() as uow:
+            keys = [key for _, key in uow.instance_keys()]
+        drifted, problems = 0, []
+        for key in keys:
+            try:
+                drifted += self.rebuild(key)
+            except RuleViolation as exc:
+                problems.append(str(exc))
+        return drifted, problems
 
     def _replay(self, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
         workflow = self.compiled(record.workflow)
@@ -731,7 +735,6 @@ class Service:
             workflow = self.compiled(record.workflow)
             instance = record.instance
             self._with_children(uow, record)
-            rows = uow.milestone_rows(record.id)
             children = [
                 (c, self.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
             ]
@@ -746,21 +749,28 @@ class Service:
                 "since": p.since.isoformat(),
                 "review": p.review.isoformat() if p.review else None,
             }
-        milestones = tuple(
-            MilestoneView(
-                id=row.milestone,
-                title=workflow.milestones[row.milestone].title,
-                phase=row.phase,
-                status=row.status,
-                day=row.day,
-                due=row.due,
-                required=workflow.milestones[row.milestone].required,
-                owner=workflow.milestones[row.milestone].owner,
-                sensitive=workflow.milestones[row.milestone].sensitive,
-                overdue=row.status == "open" and row.due is not None and row.due < today,
+        book = instance.milestones
+        milestones = []
+        for mid, m in workflow.milestones.items():
+            status = book.status(mid)
+            due = milestone_due(workflow, instance, mid)
+            milestones.append(
+                MilestoneView(
+                    id=mid,
+                    title=m.title,
+                    phase=workflow.milestone_phase[mid],
+                    status=status,
+                    day=book.day(mid),
+                    due=due,
+                    required=m.required,
+                    owner=m.owner,
+                    sensitive=m.sensitive,
+                    overdue=status == "open"
+                    and due is not None
+                    and due < today
+                    and (not instance.is_paused or m.legal),
+                )
             )
-            for row in rows
-        )
         gate = workflow.gate_status(instance)
         gate_view = None
         if gate is not None:
@@ -786,7 +796,7 @@ class Service:
             paused=paused,
             regie=instance.regie,
             areas=instance.areas,
-            milestones=milestones,
+            milestones=tuple(milestones),
             gate=gate_view,
             parent=instance.parent,
             children=tuple(
@@ -908,36 +918,78 @@ def _known_filter(kind: str, value: str | None, known: set[str]) -> None:
         raise NotFound(kind, value, known=sorted(known))
 
 
-def milestone_states(
-    workflow: CompiledWorkflow, instance: Instance, only: Collection[str] | None = None
-) -> list[MilestoneState]:
-    """The milestone projection rows of an instance (or of ``only`` these), in workflow order."""
-    book = instance.milestones
+DeadlineMap = dict[tuple[str, str], tuple[Deadline, bool]]
+
+
+def deadline_map(workflow: CompiledWorkflow, instance: Instance) -> DeadlineMap:
+    """The running deadlines of an instance, each with whether it is frozen (paused)."""
+    paused = instance.is_paused
+    return {
+        (d.kind, d.subject): (d, paused and not d.legal and d.kind != "review")
+        for d in instance_deadlines(workflow, instance)
+    }
+
+
+def _state(deadline: Deadline, frozen: bool, next_on: date | None) -> DeadlineState:
+    return DeadlineState(
+        kind=deadline.kind,
+        subject=deadline.subject,
+        due=deadline.due,
+        legal=deadline.legal,
+        frozen=frozen,
+        next_on=next_on,
+    )
+
+
+def _first(deadline: Deadline, frozen: bool) -> date | None:
+    """Where a new series of reminders starts: its first moment (a pass sends only the most
+    recent one that has come)."""
+    return None if frozen else next_moment(deadline, after=date.min)
+
+
+def deadline_states(workflow: CompiledWorkflow, instance: Instance) -> list[DeadlineState]:
+    """The deadline rows of an instance, fresh (as a new instance or a rebuild writes them)."""
     return [
-        MilestoneState(
-            milestone=mid,
-            phase=workflow.milestone_phase[mid],
-            position=position,
-            status=book.status(mid),
-            day=book.day(mid),
-            due=milestone_due(workflow, instance, mid),
-        )
-        for mid, position in workflow.milestone_index.items()
-        if only is None or mid in only
+        _state(d, frozen, _first(d, frozen))
+        for d, frozen in deadline_map(workflow, instance).values()
     ]
 
 
-def _touched(workflow: CompiledWorkflow, event: Event) -> Collection[str] | None:
-    """The milestones whose row an event can change (None: any of them)."""
-    if isinstance(event, MilestoneDone | MilestoneSkipped | MilestoneReopened):
-        return {event.milestone, *workflow.due_followers.get(event.milestone, ())}
-    if isinstance(event, ApprovalRecorded | NoteAdded | RegieHandedOver | InstancePaused):
-        return ()
-    if isinstance(event, InstanceResumed):
-        return ()
-    if isinstance(event, PhaseAdvanced):
-        return workflow.phase_milestones[event.to_phase]
-    return None
+def deadline_changes(before: DeadlineMap, after: DeadlineMap, today: date) -> list[DeadlineChange]:
+    """The writes that turn the deadline rows of ``before`` into those of ``after``."""
+    changes = []
+    for key, (deadline, frozen) in after.items():
+        old = before.get(key)
+        if old is None:
+            changes.append(
+                DeadlineChange(
+                    action="insert", state=_state(deadline, frozen, _first(deadline, frozen))
+                )
+            )
+        elif old[0].due != deadline.due or old[0].legal != deadline.legal:
+            changes.append(
+                DeadlineChange(
+                    action="reset", state=_state(deadline, frozen, _first(deadline, frozen))
+                )
+            )
+        elif old[1] != frozen:
+            # paused: wait; resumed: look again today (sent_through says what was sent)
+            changes.append(
+                DeadlineChange(
+                    action="refreeze", state=_state(deadline, frozen, None if frozen else today)
+                )
+            )
+    changes.extend(
+        DeadlineChange(action="delete", state=_state(deadline, frozen, None))
+        for key, (deadline, frozen) in before.items()
+        if key not in after
+    )
+    return changes
+
+
+def _core(state: DeadlineState) -> tuple[str, str, date, bool, bool]:
+    """What the events decide about a deadline row (``next_on`` is the reminder pass's)."""
+    return (state.kind, state.subject, state.due, state.legal, state.frozen)
 
 
 def _verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:

@@ -25,7 +25,7 @@ from engine.errors import InputError, InvalidValue
 
 __all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
 
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_reminders"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 

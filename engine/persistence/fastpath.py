@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from engine.ports import DeadlineChange
+
 __all__ = ["FastPath"]
 
 _INSTANCE_COLUMNS = (
@@ -46,9 +48,15 @@ _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_MILESTONE = (
-    "UPDATE milestones SET status = ?, day = ?, due = ? WHERE instance_id = ? AND milestone = ?"
-)
+_DEADLINE = {
+    "insert": "INSERT INTO deadlines (instance_id, kind, subject, due, legal, frozen, next_on, "
+    "sent_through) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+    "reset": "UPDATE deadlines SET due = ?, legal = ?, frozen = ?, next_on = ?, "
+    "sent_through = NULL WHERE instance_id = ? AND kind = ? AND subject = ?",
+    "refreeze": "UPDATE deadlines SET frozen = ?, next_on = ? "
+    "WHERE instance_id = ? AND kind = ? AND subject = ?",
+    "delete": "DELETE FROM deadlines WHERE instance_id = ? AND kind = ? AND subject = ?",
+}
 
 ROW_FIELDS = (
     "id",
@@ -98,7 +106,7 @@ class FastPath:
         self.load_sql = convert(_LOAD)
         self.save_sql = convert(_SAVE)
         self.event_sql = convert(_EVENT)
-        self.milestone_sql = convert(_MILESTONE)
+        self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.children_sql = convert(_CHILDREN)
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
@@ -160,9 +168,9 @@ class FastPath:
         version_no: int,
         projection: dict[str, Any],
         event: Sequence[Any],
-        milestones: Sequence[tuple[str, date | None, date | None, str]],
+        deadlines: Sequence[DeadlineChange],
     ) -> bool:
-        """Write the projection (if still at ``version_no``), the event and milestone rows."""
+        """Write the projection (if still at ``version_no``), the event and deadline changes."""
         p = projection
         cursor.execute(
             self.save_sql,
@@ -203,8 +211,19 @@ class FastPath:
                 digest,
             ),
         )
-        for status, day, due, milestone in milestones:
-            cursor.execute(
-                self.milestone_sql, (status, self.day(day), self.day(due), instance_id, milestone)
-            )
+        for change in deadlines:
+            d = change.state
+            where = (instance_id, d.kind, d.subject)
+            if change.action == "insert":
+                values: tuple[Any, ...] = (
+                    instance_id, d.kind, d.subject, self.day(d.due), d.legal, d.frozen,
+                    self.day(d.next_on),
+                )  # fmt: skip
+            elif change.action == "reset":
+                values = (self.day(d.due), d.legal, d.frozen, self.day(d.next_on), *where)
+            elif change.action == "refreeze":
+                values = (d.frozen, self.day(d.next_on), *where)
+            else:
+                values = where
+            cursor.execute(self.deadline_sql[change.action], values)
         return True

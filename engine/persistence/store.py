@@ -1,7 +1,7 @@
 """The SQL store: the engine's :class:`~engine.ports.Store` on SQLite and PostgreSQL.
 
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
-row, one INSERT of the event and an UPDATE per milestone row that changed, in one transaction.
+row, one INSERT of the event and the deadline rows that changed, in one transaction.
 The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
 it matches no row, the transaction is rolled back and the caller gets a Conflict. Statements are
 SQLAlchemy Core (no ORM session per command: it costs more than the work).
@@ -25,11 +25,18 @@ from engine.events import Regie
 from engine.instance import Instance, PauseRecord
 from engine.persistence.database import Database
 from engine.persistence.fastpath import FastPath
-from engine.persistence.tables import EventRow, InstanceRow, MilestoneRow, WorkflowVersionRow
+from engine.persistence.tables import (
+    DeadlineRow,
+    EventRow,
+    InstanceRow,
+    OutboxRow,
+    WorkflowVersionRow,
+)
 from engine.ports import (
     ChildRow,
+    DeadlineChange,
+    DeadlineState,
     InstanceRecord,
-    MilestoneState,
     NewInstanceRows,
     OverviewRow,
     StoredEvent,
@@ -40,7 +47,8 @@ __all__ = ["SqlStore"]
 
 I = cast(Table, InstanceRow.__table__)  # noqa: E741
 E = cast(Table, EventRow.__table__)
-M = cast(Table, MilestoneRow.__table__)
+D = cast(Table, DeadlineRow.__table__)
+OUT = cast(Table, OutboxRow.__table__)
 W = cast(Table, WorkflowVersionRow.__table__)
 
 _SAVE = (
@@ -63,11 +71,6 @@ _SAVE = (
         head=bindparam("head"),
         version_no=I.c.version_no + 1,
     )
-)
-_MILESTONE = (
-    update(M)
-    .where(M.c.instance_id == bindparam("b_instance"), M.c.milestone == bindparam("b_milestone"))
-    .values(status=bindparam("status"), day=bindparam("day"), due=bindparam("due"))
 )
 
 
@@ -100,6 +103,18 @@ def _projection(instance: Instance) -> dict[str, Any]:
         "paused_review": paused.review if paused else None,
         "snapshot": instance.snapshot(),
         "last_event_at": instance.last_event_at,
+    }
+
+
+def _deadline_values(instance_id: int, deadline: DeadlineState) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "kind": deadline.kind,
+        "subject": deadline.subject,
+        "due": deadline.due,
+        "legal": deadline.legal,
+        "frozen": deadline.frozen,
+        "next_on": deadline.next_on,
     }
 
 
@@ -169,7 +184,7 @@ def _save(
     cursor: Any,
     record: InstanceRecord,
     event: StoredEvent,
-    milestones: Sequence[MilestoneState],
+    deadlines: Sequence[DeadlineChange],
     integrity_error: type[Exception],
 ) -> None:
     projection = _projection(record.instance) | {"seq": event.seq, "head": event.hash}
@@ -190,7 +205,7 @@ def _save(
                 event.previous,
                 event.hash,
             ),
-            milestones=[(m.status, m.day, m.due, m.milestone) for m in milestones],
+            deadlines=deadlines,
         )
     except integrity_error as exc:
         raise Conflict(
@@ -266,11 +281,9 @@ class _CommandUnit:
         return [(r[0], r[1]) for r in self._cursor.fetchall()]
 
     def save(
-        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
-        _save(
-            self._store.fast, self._cursor, record, event, milestones, self._store.integrity_error
-        )
+        _save(self._store.fast, self._cursor, record, event, deadlines, self._store.integrity_error)
 
 
 class _Unit:
@@ -396,7 +409,7 @@ class _Unit:
         workflow_id: int,
         parent_id: int | None,
         event: StoredEvent,
-        milestones: Sequence[MilestoneState],
+        deadlines: Sequence[DeadlineState],
     ) -> int:
         return self.add_instances(
             [
@@ -405,7 +418,7 @@ class _Unit:
                     workflow_id=workflow_id,
                     parent_id=parent_id,
                     event=event,
-                    milestones=milestones,
+                    deadlines=deadlines,
                 )
             ]
         )[0]
@@ -440,21 +453,13 @@ class _Unit:
         self._c.execute(
             insert(E), [_event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
         )
-        milestone_rows = [
-            {
-                "instance_id": i,
-                "milestone": m.milestone,
-                "phase": m.phase,
-                "position": m.position,
-                "status": m.status,
-                "day": m.day,
-                "due": m.due,
-            }
+        deadline_rows = [
+            _deadline_values(i, d) | {"sent_through": None}
             for i, item in zip(ids, batch, strict=True)
-            for m in item.milestones
+            for d in item.deadlines
         ]
-        if milestone_rows:
-            self._c.execute(insert(M), milestone_rows)
+        if deadline_rows:
+            self._c.execute(insert(D), deadline_rows)
         return ids
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
@@ -465,14 +470,14 @@ class _Unit:
         return found
 
     def save(
-        self, record: InstanceRecord, *, event: StoredEvent, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
         _save(
-            self._store.fast, self._cursor(), record, event, milestones, self._store.integrity_error
+            self._store.fast, self._cursor(), record, event, deadlines, self._store.integrity_error
         )
 
     def replace_projection(
-        self, record: InstanceRecord, milestones: Sequence[MilestoneState]
+        self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
         params = _projection(record.instance)
         params.update(
@@ -480,19 +485,12 @@ class _Unit:
         )
         if self._c.execute(_SAVE, params).rowcount != 1:
             raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
-        self._c.execute(
-            _MILESTONE,
-            [
-                {
-                    "b_instance": record.id,
-                    "b_milestone": m.milestone,
-                    "status": m.status,
-                    "day": m.day,
-                    "due": m.due,
-                }
-                for m in milestones
-            ],
-        )
+        self._c.execute(D.delete().where(D.c.instance_id == record.id))
+        if deadlines:
+            self._c.execute(
+                insert(D),
+                [_deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
+            )
         record.version_no += 1
 
     def events(self, instance_id: int) -> list[StoredEvent]:
@@ -515,18 +513,18 @@ class _Unit:
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
 
-    def milestone_rows(self, instance_id: int) -> list[MilestoneState]:
+    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
         rows = self._c.execute(
-            select(M).where(M.c.instance_id == instance_id).order_by(M.c.position)
+            select(D).where(D.c.instance_id == instance_id).order_by(D.c.kind, D.c.subject)
         )
         return [
-            MilestoneState(
-                milestone=r.milestone,
-                phase=r.phase,
-                position=r.position,
-                status=r.status,
-                day=r.day,
+            DeadlineState(
+                kind=r.kind,
+                subject=r.subject,
                 due=r.due,
+                legal=bool(r.legal),
+                frozen=bool(r.frozen),
+                next_on=r.next_on,
             )
             for r in rows
         ]
@@ -535,17 +533,17 @@ class _Unit:
         return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
 
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
-        open_ = M.c.status == "open"
+        running = and_(D.c.kind == "milestone", D.c.frozen.is_(False))
         counts = (
             select(
-                M.c.instance_id,
-                func.sum(case((and_(open_, M.c.due < today), 1), else_=0)).label("overdue"),
-                func.sum(case((and_(open_, M.c.due >= today, M.c.due < soon), 1), else_=0)).label(
+                D.c.instance_id,
+                func.sum(case((D.c.due < today, 1), else_=0)).label("overdue"),
+                func.sum(case((and_(D.c.due >= today, D.c.due < soon), 1), else_=0)).label(
                     "due_soon"
                 ),
             )
-            .where(M.c.due.is_not(None), M.c.status == "open")
-            .group_by(M.c.instance_id)
+            .where(running)
+            .group_by(D.c.instance_id)
             .subquery()
         )
         parent = I.alias("parent")

@@ -4,9 +4,10 @@ workflow_versions  every definition an instance was ever started on: normalised 
 instances          one row per wijk or deelproject: the projection of its events, with a
                    version column for optimistic locking and the head of its hash chain
 events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...)
-milestones         one row per (instance, milestone): status, day, due date; for overviews
+deadlines          the running deadlines of each instance and where their reminders stand
+outbox             messages to send, with their idempotency keys, attempts and leases
 
-The instance row and the milestone rows are projections: written in the same transaction as
+The instance row and its deadline rows are projections: written in the same transaction as
 the event that changed them, and rebuildable from the events.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -32,7 +34,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "EventRow", "InstanceRow", "MilestoneRow", "WorkflowVersionRow"]
+__all__ = ["Base", "DeadlineRow", "EventRow", "InstanceRow", "OutboxRow", "WorkflowVersionRow"]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -143,16 +145,54 @@ class EventRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class MilestoneRow(Base):
-    __tablename__ = "milestones"
-    __table_args__ = (Index(None, "status", "due"),)
+class DeadlineRow(Base):
+    """A running deadline of an instance, with where its reminders stand.
 
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
-    milestone: Mapped[str] = mapped_column(String(64), primary_key=True)
-    phase: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
+    Kept current by every event of the instance (the projection); the reminder pass reads the
+    rows whose ``next_on`` has come and moves ``sent_through``/``next_on`` on.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "kind", "subject"),
+        Index(None, "next_on"),
+        Index(None, "kind", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    """milestone, gate (the planned end of the phase) or review (of a pause)."""
+    subject: Mapped[str] = mapped_column(String(64))
+    due: Mapped[date]
+    legal: Mapped[bool] = mapped_column(Boolean)
+    frozen: Mapped[bool] = mapped_column(Boolean)
+    """Paused: its reminders wait (legal deadlines and review dates never freeze)."""
+    next_on: Mapped[date | None]
+    """The first day a reminder may be due; NULL while frozen or when none will come."""
+    sent_through: Mapped[date | None]
+    """Reminder moments up to this day were planned (for this due date)."""
+
+
+class OutboxRow(Base):
+    """A message to send, written in the same transaction as the decision to send it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    """Idempotency key: the same reminder is never queued twice."""
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(10))
-    """open, done or skipped."""
-    day: Mapped[date | None]
-    """When it was done or skipped."""
-    due: Mapped[date | None]
+    """pending, sent or failed."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(250))

@@ -22,12 +22,13 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, bindparam, text
 
 from cli import main
+from engine.deadlines import milestone_due
 from engine.errors import Conflict, Refused, RuleViolation
 from engine.events import Regie, chain_hash
 from engine.persistence.database import Database
 from engine.persistence.tables import UtcDateTime
 from engine.ports import StoredEvent
-from engine.service import Service, milestone_states
+from engine.service import Service, deadline_states
 
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("wijken@zwolle.nl",))
 CORPORATIE = Regie(
@@ -590,7 +591,7 @@ def test_the_chain_covers_what_the_log_shows(service, history):
 
 
 def assert_projection_is_the_replay(service: Service, key: str) -> None:
-    """The instance row and its milestone rows are what the events say."""
+    """The instance row and its deadline rows are what the events say."""
     stored, rebuilt = service.replay(key)
     assert stored == rebuilt
     view = service.show(key)
@@ -606,10 +607,16 @@ def assert_projection_is_the_replay(service: Service, key: str) -> None:
     [stored_workflow] = [
         w for w in service.workflow_versions(view.workflow_key) if w.hash == view.workflow_hash
     ]
-    expected = milestone_states(service.compiled(stored_workflow), rebuilt)
-    assert [(m.id, m.phase, m.status, m.day, m.due) for m in view.milestones] == [
-        (s.milestone, s.phase, s.status, s.day, s.due) for s in expected
+    compiled = service.compiled(stored_workflow)
+    book = rebuilt.milestones
+    assert [(m.id, m.status, m.day, m.due) for m in view.milestones] == [
+        (mid, book.status(mid), book.day(mid), milestone_due(compiled, rebuilt, mid))
+        for mid in compiled.milestone_index
     ]
+    with service.store.read() as uow:
+        stored_rows = uow.deadline_rows(uow.instance_id(key))  # type: ignore[arg-type]
+    core = lambda d: (d.kind, d.subject, d.due, d.legal, d.frozen)  # noqa: E731
+    assert sorted(map(core, stored_rows)) == sorted(map(core, deadline_states(compiled, rebuilt)))
 
 
 def test_rebuild_of_an_intact_instance_changes_nothing(service, database, history):
@@ -649,12 +656,12 @@ def _regie_changed(db: Database, iid: int) -> None:
     )
 
 
-def _milestone_row_done(db: Database, iid: int) -> None:
-    # Only the milestone projection: the overview would show gebiedsprofiel as done.
+def _deadline_row_gone(db: Database, iid: int) -> None:
+    # Only the deadline projection: the overview and the reminders would skip gebiedsprofiel.
     sql(
         db,
-        "UPDATE milestones SET status = 'done', day = due WHERE instance_id = :i "
-        "AND milestone = 'gebiedsprofiel'",
+        "DELETE FROM deadlines WHERE instance_id = :i AND kind = 'milestone' "
+        "AND subject = 'gebiedsprofiel'",
         i=iid,
     )
 
@@ -681,9 +688,10 @@ def _snapshot_changed(db: Database, iid: int) -> None:
         pytest.param(KEY, _phase_jumped, True, True, id="state"),
         pytest.param("wk-stadshagen", _unpaused, True, True, id="pause-removed"),
         pytest.param(KEY, _regie_changed, True, True, id="regie"),
-        pytest.param(KEY, _milestone_row_done, False, True, id="milestone-row"),
-        # Only the engine sees this one (due dates in the milestone rows are not recomputed).
-        pytest.param(KEY, _snapshot_changed, True, False, id="snapshot"),
+        # The overview and the reminders see this one; show computes from the instance row.
+        pytest.param(KEY, _deadline_row_gone, False, False, id="deadline-row"),
+        # show computes due dates from the phase entries in the row: it shows the change.
+        pytest.param(KEY, _snapshot_changed, True, True, id="snapshot"),
     ],
 )
 def test_a_tampered_projection_is_no_broken_chain_and_rebuild_restores_it(

@@ -68,7 +68,8 @@ START = "2027-01-04"
 TABLES = {
     "events": "SELECT * FROM events ORDER BY id",
     "instances": "SELECT * FROM instances ORDER BY id",
-    "milestones": "SELECT * FROM milestones ORDER BY instance_id, milestone",
+    "deadlines": "SELECT * FROM deadlines ORDER BY instance_id, kind, subject",
+    "outbox": "SELECT * FROM outbox ORDER BY id",
     "workflow_versions": "SELECT * FROM workflow_versions ORDER BY id",
 }
 

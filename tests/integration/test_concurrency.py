@@ -35,7 +35,7 @@ from engine.errors import Conflict, InvalidValue
 from engine.events import Regie
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.service import Service, milestone_states
+from engine.service import Service, deadline_states
 from engine.testing import FrozenClock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -504,27 +504,26 @@ def check_nothing_lost(
     assert [r for r in reports if not r.intact] == []
     assert sum(r.events for r in reports) == len(stored)
 
-    # Each projection (instance row and milestone rows) is the replay of its events.
+    # Each projection (instance row and deadline rows) is the replay of its events.
     [workflow] = service.workflow_versions("race")
     compiled = service.compiled(workflow)
     with database.engine.connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT i.key, m.milestone, m.status, m.day, m.due FROM milestones m "
-                "JOIN instances i ON i.id = m.instance_id ORDER BY i.key, m.position"
+                "SELECT i.key, d.kind, d.subject, d.due FROM deadlines d "
+                "JOIN instances i ON i.id = d.instance_id ORDER BY i.key, d.kind, d.subject"
             )
         )
-        milestone_rows: dict[str, list[tuple[str, str, str, str]]] = {}
-        for key, milestone, status, day, due in rows:
-            milestone_rows.setdefault(key, []).append((milestone, status, str(day), str(due)))
+        deadline_rows: dict[str, list[tuple[str, str, str]]] = {}
+        for key, kind, subject, due in rows:
+            deadline_rows.setdefault(key, []).append((kind, subject, str(due)))
     drifted = []
     for key in keys:
         stored_instance, rebuilt = service.replay(key)
-        expected = [
-            (m.milestone, m.status, str(m.day), str(m.due))
-            for m in milestone_states(compiled, rebuilt)
-        ]
-        if stored_instance != rebuilt or milestone_rows[key] != expected:
+        expected = sorted(
+            (d.kind, d.subject, str(d.due)) for d in deadline_states(compiled, rebuilt)
+        )
+        if stored_instance != rebuilt or deadline_rows.get(key, []) != expected:
             drifted.append(key)
     assert drifted == []
 

@@ -84,3 +84,43 @@ def test_bad_urls_and_settings_are_refused_clearly(tmp_path):
         Database("not a url")
     with pytest.raises(InvalidValue, match="one of OFF, NORMAL, FULL, EXTRA"):
         Database(f"sqlite:///{tmp_path / 'x.db'}", synchronous="SOMETIMES")
+
+
+def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
+    db_url, tmp_path, monkeypatch
+):
+    from alembic import command
+
+    from engine.catalog import WorkflowCatalog
+    from engine.events import Regie
+    from engine.persistence.store import SqlStore
+    from engine.service import Service
+
+    database = Database(db_url)
+    database.ensure_schema()
+    service = Service(SqlStore(database), workflows=WorkflowCatalog().resolve)
+    service.create("wk", workflow="wijkkompas", title="W", regie=Regie(type="gemeente"), by="t")
+    with database.engine.begin() as connection:
+        before = connection.execute(
+            text("SELECT kind, subject, due FROM deadlines ORDER BY kind, subject")
+        ).all()
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0001_initial")
+    with pytest.raises(
+        SchemaError, match=r"has schema 0001_initial; .*run `wijkkompas db upgrade`"
+    ):
+        database.ensure_schema()
+    database.dispose()
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--db", db_url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"0001_initial -> {HEAD_REVISION}" in result.stdout
+    assert "projections rebuilt from the events" in result.stdout
+    database = Database(db_url)
+    with database.engine.connect() as connection:
+        after = connection.execute(
+            text("SELECT kind, subject, due FROM deadlines ORDER BY kind, subject")
+        ).all()
+    assert after == before
+    database.dispose()
