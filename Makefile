@@ -14,10 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## run: the main job — show the shipped Wijkkompas workflow (tree and timeline)
+# The main job runs on the embedded default: wijkkompas.db here, reminders as .eml files in
+# ./maildir. Override any of these in the environment (see README).
+export WIJKKOMPAS_NOTIFIER ?= maildir
+export WIJKKOMPAS_MAILDIR ?= maildir
+export WIJKKOMPAS_PROGRAMME_EMAIL ?= programmabureau@zwolle.example
+export WIJKKOMPAS_MAIL_FROM ?= wijkkompas@zwolle.example
+
+## run: the main job — seed the demo programme (once), show it, run the reminder scheduler
 run: $(STAMP)
-	$(BIN)/wijkkompas workflow show wijkkompas
-	$(BIN)/wijkkompas workflow timeline wijkkompas
+	$(BIN)/wijkkompas demo --if-empty
+	$(BIN)/wijkkompas status
+	$(BIN)/wijkkompas scheduler --interval 1m
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
 test: $(STAMP) lint typecheck

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -24,9 +25,11 @@ import click
 
 if TYPE_CHECKING:
     from engine.catalog import WorkflowCatalog
+    from engine.dispatch import Dispatcher
     from engine.loader import LoadedWorkflow
+    from engine.outbox import AddressBook, ReminderPlanner
     from engine.persistence.database import Database
-    from engine.ports import Clock
+    from engine.ports import Clock, Notifier
     from engine.service import Recorded, Service
     from engine.settings import Settings
 
@@ -37,6 +40,7 @@ class App:
 
     settings: Settings
     now: datetime | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
     _service: Service | None = None
     _database: Database | None = None
 
@@ -72,6 +76,63 @@ class App:
                 SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
             )
         return self._service
+
+    def addresses(self) -> AddressBook:
+        from engine.outbox import AddressBook
+
+        return AddressBook(
+            programme_office=self.settings.programme_email, parties=self.settings.contacts
+        )
+
+    def planner(self) -> ReminderPlanner:
+        from engine.outbox import ReminderPlanner
+
+        service = self.service()
+        return ReminderPlanner(service.store, service.compiled_by_id, self.addresses())
+
+    def notifier(self) -> Notifier:
+        settings = self.settings
+        if settings.notifier == "console":
+            from adapters.email import ConsoleNotifier
+
+            return ConsoleNotifier()
+        if settings.notifier == "maildir":
+            from adapters.email import MaildirNotifier
+
+            return MaildirNotifier(settings.maildir, sender=settings.mail_from)
+        from adapters.email import SmtpNotifier, SmtpSettings
+
+        return SmtpNotifier(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,  # type: ignore[arg-type]
+                user=settings.smtp_user,
+                password=settings.smtp_password,
+                timeout=settings.smtp_timeout,
+                sender=settings.mail_from,
+            )
+        )
+
+    def dispatcher(self) -> Dispatcher:
+        import os
+        import socket
+
+        from engine.dispatch import Dispatcher
+
+        settings = self.settings
+        domain = settings.mail_from.rpartition("@")[2] or "wijkkompas.local"
+        return Dispatcher(
+            self.service().store,
+            self.notifier(),
+            node=f"{socket.gethostname()}:{os.getpid()}",
+            clock=self.clock().now,
+            language=settings.language,  # type: ignore[arg-type]
+            base_url=settings.base_url,
+            domain=domain,
+            digest=settings.digest,
+            stop=self.stop,
+        )
 
     def clock(self) -> Clock:
         from engine.ports import SystemClock
@@ -131,6 +192,11 @@ class _Root(click.Group):
             raise
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:
+            # The reader went away (`wijkkompas log KEY | head`): stop quietly, like other tools.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             if os.environ.get("WIJKKOMPAS_DEBUG"):
                 raise
@@ -1073,6 +1139,232 @@ def status(
         .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
     )
     _status_output(ctx, rows, as_json=as_json, as_csv=as_csv)
+
+
+# --- reminders, the outbox and the scheduler -------------------------------------------------
+
+
+def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
+    if now is not None:
+        from engine.clock import as_utc, end_of_day
+
+        _app(ctx).now = as_utc(now) if isinstance(now, datetime) else end_of_day(now)
+
+
+def _planned_json(planned: Any) -> dict[str, Any]:
+    return {
+        "key": planned.key,
+        "instance": planned.instance,
+        "kind": planned.kind,
+        "subject": planned.subject,
+        "title": planned.title,
+        "due": planned.due.isoformat(),
+        "on": planned.on.isoformat(),
+        "rule": planned.rule,
+        "recipient": planned.recipient,
+        "role": planned.role,
+        "problem": planned.problem,
+    }
+
+
+@main.group()
+def reminders() -> None:
+    """Reminders and escalations about deadlines: preview, run one pass."""
+
+
+@reminders.command("preview")
+@click.option("--days", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) -> None:
+    """What would be sent in the next DAYS days, to whom and why; nothing is sent."""
+    _now_override(ctx, now)
+    app = _app(ctx)
+    planned = app.planner().preview(app.clock().now(), days)
+    if as_json:
+        _print_json([_planned_json(p) for p in planned])
+        return
+    if not planned:
+        click.echo(f"nothing to send in the next {days} days")
+    for p in planned:
+        to = p.recipient or "(no address)"
+        click.echo(
+            f"{p.on}  {p.rule:<10} {p.instance}: {p.kind} '{p.subject}' due {p.due} "
+            f"→ {to} ({p.role})"
+        )
+        if p.problem:
+            click.echo(f"            problem: {p.problem}")
+
+
+@reminders.command("run")
+@click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
+@click.option("--dry-run", is_flag=True, help="Show what would be planned; write and send nothing.")
+@click.pass_context
+def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
+    """One pass: plan what is due into the outbox, then deliver the outbox.
+
+    Exit 0 when the pass completed, also when some deliveries will be retried later.
+    """
+    _now_override(ctx, now)
+    app = _app(ctx)
+    if dry_run:
+        report = app.planner().run(app.clock().now(), dry_run=True)
+        for p in report.planned:
+            to = p.recipient or "(no address)"
+            click.echo(f"would send {p.rule} for {p.instance}: {p.kind} '{p.subject}' to {to}")
+        click.echo(
+            f"dry run: {len(report.planned)} reminder(s) due for {report.deadlines} deadline(s)"
+        )
+        return
+    click.echo(_one_pass(app, "all"))
+
+
+def _one_pass(app: App, mode: str) -> str:
+    import time
+
+    started = time.perf_counter()
+    now = app.clock().now()
+    planned = app.planner().run(now) if mode != "digest" else None
+    delivered = app.dispatcher().run(mode)  # type: ignore[arg-type]
+    counts = app.service().outbox_counts()
+    took = time.perf_counter() - started
+    parts = [f"pass mode={mode}"]
+    if planned is not None:
+        parts += [
+            f"deadlines={planned.deadlines}",
+            f"queued={planned.queued}",
+            f"unreachable={planned.unreachable}",
+        ]
+    parts += [
+        f"messages={delivered.messages}",
+        f"items={delivered.items}",
+        f"retried={delivered.retried}",
+        f"failed={delivered.failed}",
+        f"released={delivered.released}",
+        f"pending={counts.get('pending', 0)}",
+        f"took={took:.2f}s",
+    ]
+    line = " ".join(parts)
+    for error in delivered.errors[:5]:
+        line += f"\n  delivery problem: {error}"
+    return line
+
+
+@main.group()
+def outbox() -> None:
+    """Messages waiting to be sent, sent, or failed."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only these.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """The newest outbox rows first."""
+    entries = _app(ctx).service().outbox(status, limit)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "id": e.id,
+                    "key": e.key,
+                    "recipient": e.recipient,
+                    "status": e.status,
+                    "attempts": e.attempts,
+                    "next_attempt_at": e.next_attempt_at.isoformat(),
+                    "last_error": e.last_error,
+                    "created_at": e.created_at.isoformat(),
+                    "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+                    "message_id": e.message_id,
+                    "item": e.payload,
+                }
+                for e in entries
+            ]
+        )
+        return
+    if not entries:
+        click.echo("the outbox is empty" + (f" (status {status})" if status else ""))
+    for e in entries:
+        item = e.payload
+        line = (
+            f"{e.id:>6} {e.status:<7} {item.get('rule', ''):<10} {item.get('instance', '')}: "
+            f"{item.get('kind', '')} '{item.get('subject', '')}' → {e.recipient or '(no address)'}"
+        )
+        if e.attempts:
+            line += f" · {e.attempts} attempt(s)"
+        click.echo(line)
+        if e.last_error and e.status != "sent":
+            click.echo(f"       {e.last_error}")
+
+
+@outbox.command("retry")
+@click.argument("entry_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_retry(ctx: click.Context, entry_id: int) -> None:
+    """Make row ID pending again (e.g. after fixing an address or the mail server)."""
+    entry = _app(ctx).service().retry_outbox(entry_id)
+    click.echo(f"outbox {entry.id} is pending again for {entry.recipient}")
+
+
+@main.command("scheduler")
+@click.option(
+    "--interval",
+    default="15m",
+    show_default=True,
+    help="Time between passes: 15m, 1h, 90s or ISO 8601 (PT15M).",
+)
+@click.option(
+    "--digest-at", default="08:00", show_default=True, help="Daily digest, HH:MM Dutch time."
+)
+@click.pass_context
+def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
+    """Run reminders continuously: a pass every INTERVAL and the daily digest; logs one line
+    per pass; stops cleanly on SIGTERM or Ctrl-C."""
+    from adapters.scheduler import parse_interval, parse_time_of_day, run_scheduler
+
+    app = _app(ctx)
+    every = parse_interval(interval)
+    at_hour, at_minute = parse_time_of_day(digest_at)
+    app.service()  # the database is opened (and created) before the first pass
+    if app.settings.notifier == "maildir":
+        where = Path(app.settings.maildir).resolve() / "new"
+        click.echo(
+            f"scheduler: delivering into {where} (open the .eml files with any mail program)"
+        )
+    else:
+        click.echo(f"scheduler: delivering through {app.settings.notifier}")
+    run_scheduler(
+        every=every,
+        digest_at=(at_hour, at_minute),
+        one_pass=lambda mode: _one_pass(app, mode),
+        stop=app.stop,
+        log=lambda line: click.echo(line, err=False),
+    )
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when there are instances.")
+@click.pass_context
+def demo(ctx: click.Context, if_empty: bool) -> None:
+    """Seed a realistic programme into an empty database: one municipality, four wijken with
+    deelprojecten by buurt, different regie holders, one wijk paused, deadlines overdue and
+    close."""
+    from engine.demo import seed_demo
+
+    service = _app(ctx).service()
+    if service.status():
+        if if_empty:
+            click.echo("demo: the database has instances already; nothing seeded")
+            return
+        from engine.errors import InvalidValue
+
+        raise InvalidValue(
+            "database", _app(ctx).settings.db, "the demo seeds only an empty database"
+        )
+    report = seed_demo(service)
+    click.echo(f"demo: {report.instances} instances with {report.events} events seeded")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> 
 
 
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
-    return f"{t[item.kind]} '{item.subject_title}' — {item.instance_title} ({item.instance})"
+    return f"{t[item.kind]} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
 
 def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:

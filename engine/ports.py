@@ -7,7 +7,7 @@ and PostgreSQL. Each method states what it must do and raise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,11 +22,14 @@ __all__ = [
     "DeadlineChange",
     "DeadlineState",
     "DeliveryFailure",
+    "DueDeadline",
     "InstanceRecord",
     "NewInstanceRows",
     "Notifier",
+    "OutboxEntry",
     "OutgoingMessage",
     "OverviewRow",
+    "QueuedMessage",
     "Store",
     "StoredEvent",
     "StoredWorkflow",
@@ -138,6 +141,60 @@ class DeadlineChange:
 
     action: Literal["insert", "reset", "refreeze", "delete"]
     state: DeadlineState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueDeadline:
+    """A deadline row whose reminders may be due, with what planning needs of its instance."""
+
+    id: int
+    instance_id: int
+    instance_key: str
+    instance_title: str
+    workflow_id: int
+    state: str
+    regie_type: str
+    regie_organisation: str | None
+    regie_contacts: tuple[str, ...]
+    kind: str
+    subject: str
+    due: date
+    legal: bool
+    sent_through: date | None
+    next_on: date | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedMessage:
+    """A new outbox row."""
+
+    key: str
+    instance_id: int
+    recipient: str
+    payload: dict[str, Any]
+    status: Literal["pending", "failed"]
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEntry:
+    """An outbox row as stored."""
+
+    id: int
+    key: str
+    instance_id: int
+    recipient: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message_id: str | None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -315,7 +372,70 @@ class CommandUnit(Protocol):
     ) -> None: ...
 
 
+class OutboxUnit(Protocol):
+    """What the reminder pass and the dispatcher need, in one transaction."""
+
+    def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
+        """Deadline rows not frozen whose ``next_on`` has come, oldest first; on PostgreSQL
+        rows another transaction is working on are skipped (FOR UPDATE SKIP LOCKED)."""
+        ...
+
+    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
+        """Deadline rows not frozen with a ``next_on`` up to ``until`` (for a preview)."""
+        ...
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        """Insert outbox rows; a row whose key exists already is left out (idempotency).
+        Returns how many were inserted."""
+        ...
+
+    def advance_deadline(
+        self, deadline_id: int, sent_through: date, next_on: date | None
+    ) -> None: ...
+
+    def claim(
+        self,
+        node: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        only: Collection[str] | None = None,
+        excluding: Collection[str] = (),
+    ) -> list[OutboxEntry]:
+        """Pending rows ready at ``now`` and not leased by a live claim, marked as claimed by
+        ``node`` until ``lease_until`` (others skip them), by recipient; ``only``/``excluding``
+        restrict the recipients."""
+        ...
+
+    def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None: ...
+
+    def retry_later(
+        self, entry_id: int, node: str, error: str, attempts: int, at: datetime
+    ) -> None: ...
+
+    def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None: ...
+
+    def release(self, entry_ids: Sequence[int], node: str) -> None:
+        """Give claimed rows back unsent (on shutdown)."""
+        ...
+
+    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]: ...
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
+
+    def requeue(self, entry_id: int, at: datetime) -> None:
+        """Make a row pending again now (after a failure), keeping its history."""
+        ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+
 class Store(Protocol):
+    def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
+        """A unit of work for planning and delivering reminders."""
+        ...
+
     def command(self) -> AbstractContextManager[CommandUnit]:
         """The unit of work of one command on one instance (the hot path; see UnitOfWork for
         what each method must do)."""

@@ -376,7 +376,7 @@ def _cut(text: str, width: int) -> str:
 def render_status(rows: list[StatusRow], today: date) -> str:
     """The programme overview, 79 columns wide."""
     header = (
-        f"{'instance':<16} {'phase':<16} {'days':>4} {'regie':<11} {'paused':<11} "
+        f"{'instance':<18} {'phase':<16} {'days':>4} {'regie':<10} {'paused':<10} "
         f"{'late':>4} {'30d':>3} {'gate':<7}"
     )
     lines = [header, "─" * len(header)]
@@ -387,8 +387,8 @@ def render_status(rows: list[StatusRow], today: date) -> str:
         if r.gate_ready is None:
             gate = "—"
         lines.append(
-            f"{_cut(key, 16):<16} {_cut(r.phase, 16):<16} {r.days_in_phase:>4} "
-            f"{_cut(r.regie, 11):<11} {_cut(pause, 11):<11} {r.overdue or '':>4} "
+            f"{_cut(key, 18):<18} {_cut(r.phase, 16):<16} {r.days_in_phase:>4} "
+            f"{_cut(r.regie, 10):<10} {_cut(pause, 10):<10} {r.overdue or '':>4} "
             f"{r.due_soon or '':>3} {gate:<7}"
         )
     paused_count = sum(1 for r in rows if r.paused_button)

@@ -41,6 +41,7 @@ from engine.ports import (
     DeadlineState,
     InstanceRecord,
     NewInstanceRows,
+    OutboxEntry,
     Store,
     StoredEvent,
     StoredWorkflow,
@@ -150,6 +151,7 @@ class Service:
         self.clock = clock or SystemClock()
         self._resolve = workflows
         self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
+        self._stored_by_id: dict[int, StoredWorkflow] = {}
         self._cache_size = cache_size
 
     # --- compiled workflows --------------------------------------------------------------------
@@ -168,6 +170,14 @@ class Service:
         else:
             self._compiled.move_to_end(stored.hash)
         return workflow
+
+    def compiled_by_id(self, workflow_id: int) -> CompiledWorkflow:
+        """The compiled machine of a stored definition, by its id (stored ones never change)."""
+        stored = self._stored_by_id.get(workflow_id)
+        if stored is None:
+            with self.store.read() as uow:
+                stored = self._stored_by_id[workflow_id] = uow.workflow(workflow_id)
+        return self.compiled(stored)
 
     def _index_for(self, stored: StoredWorkflow) -> dict[str, int]:
         return self.compiled(stored).milestone_index
@@ -712,6 +722,32 @@ class Service:
             except RuleViolation as exc:
                 problems.append(str(exc))
         return drifted, problems
+
+    # --- the outbox ----------------------------------------------------------------------
+
+    def outbox(self, status: str | None = None, limit: int = 50) -> list[OutboxEntry]:
+        with self.store.outbox_unit() as unit:
+            return unit.outbox(status, limit)
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.store.outbox_unit() as unit:
+            return unit.outbox_counts()
+
+    def retry_outbox(self, entry_id: int) -> OutboxEntry:
+        """Make a failed (or waiting) outbox row pending now."""
+        now = self.clock.now()
+        with self.store.outbox_unit() as unit:
+            entry = unit.outbox_entry(entry_id)
+            if entry is None:
+                raise NotFound("outbox row", str(entry_id))
+            if entry.status == "sent":
+                raise RuleViolation(
+                    f"outbox {entry_id}", "retry", f"it was sent already at {entry.sent_at}"
+                )
+            unit.requeue(entry_id, now)
+            updated = unit.outbox_entry(entry_id)
+        assert updated is not None
+        return updated
 
     def _replay(self, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
         workflow = self.compiled(record.workflow)

@@ -10,6 +10,21 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
     sqlite_synchronous = "FULL"      # OFF, NORMAL, FULL, EXTRA
     actor = "j.jansen"
     workflows = ["/etc/wijkkompas/workflows"]
+
+    notifier = "smtp"                # smtp, maildir, console
+    smtp_host = "smtp.gemeente.nl"
+    smtp_port = 587
+    smtp_tls = "starttls"            # none, starttls, ssl
+    smtp_user = "wijkkompas"
+    smtp_password = "..."
+    mail_from = "wijkkompas@gemeente.nl"
+    programme_email = "warmte@gemeente.nl"
+    base_url = "https://wijkkompas.gemeente.nl"
+    language = "nl"                  # nl, en
+    digest = ["warmte@gemeente.nl"]  # or "all": one message per recipient per pass
+
+    [contacts]                       # milestone owners who do not hold regie (TOML only)
+    netbeheerder = ["planning@enexis.nl"]
 """
 
 from __future__ import annotations
@@ -29,7 +44,14 @@ ENV_PREFIX = "WIJKKOMPAS_"
 DEFAULT_DB = "sqlite:///wijkkompas.db"
 _CHOICES: dict[str, tuple[str, ...]] = {
     "sqlite_synchronous": ("OFF", "NORMAL", "FULL", "EXTRA"),
+    "notifier": ("smtp", "maildir", "console"),
+    "smtp_tls": ("none", "starttls", "ssl"),
+    "language": ("nl", "en"),
 }
+_UPPER = {"sqlite_synchronous"}
+_LISTS = {"workflows", "programme_email"}
+_NUMBERS = {"smtp_port": int, "smtp_timeout": float}
+_TOML_ONLY = {"contacts"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +65,27 @@ class Settings:
     """Who is recorded as doing things when --by is not given (default: the OS user)."""
     workflows: tuple[str, ...] = field(default=())
     """Extra workflow directories, searched before ./workflows and the shipped ones."""
+    notifier: str = "maildir"
+    """How reminders are delivered: smtp, maildir (.eml files) or console."""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "none"
+    """none, starttls or ssl (implicit TLS)."""
+    smtp_timeout: float = 30.0
+    mail_from: str = "wijkkompas@localhost"
+    maildir: str = "maildir"
+    """The maildir notifier's folder (new/ holds one .eml file per message)."""
+    programme_email: tuple[str, ...] = field(default=())
+    """The programme office: receives escalations and pause reviews."""
+    base_url: str | None = None
+    """Links in messages point to BASE_URL/instances/KEY."""
+    language: str = "nl"
+    digest: tuple[str, ...] | str = field(default=())
+    """Recipients who get one message per pass with all their items; or "all"."""
+    contacts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Contact addresses per party or regie type (for owners not holding regie)."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 
@@ -70,10 +113,12 @@ class Settings:
             env_name = ENV_PREFIX + name.upper()
             if cli.get(name) not in (None, ()):
                 values[name], source[name] = cli[name], "command line"
-            elif env.get(env_name):
+            elif env.get(env_name) and name not in _TOML_ONLY:
                 raw: Any = env[env_name]
                 if name == "workflows":
                     raw = tuple(p for p in raw.split(os.pathsep) if p)
+                elif name in _LISTS or (name == "digest" and raw != "all"):
+                    raw = tuple(p.strip() for p in raw.split(",") if p.strip())
                 values[name], source[name] = raw, env_name
             elif name in file_values:
                 values[name], source[name] = file_values[name], f"{path}"
@@ -93,19 +138,34 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _check(name: str, value: Any, origin: str) -> Any:
-    if name == "workflows":
+    what = f"'{name}' (from {origin})"
+    if name in _LISTS or name == "digest":
+        if name == "digest" and value == "all":
+            return value
         if isinstance(value, str):
             value = (value,)
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise InvalidValue(f"'{name}' (from {origin})", value, "a list of directories")
+            raise InvalidValue(what, value, "a list of text values")
         return tuple(value)
+    if name == "contacts":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(a, str) for a in v) for v in value.values()
+        ):
+            raise InvalidValue(what, value, "a table of party = [addresses]")
+        return {party: tuple(addresses) for party, addresses in value.items()}
+    if name in _NUMBERS:
+        try:
+            number = _NUMBERS[name](value)
+        except (TypeError, ValueError):
+            raise InvalidValue(what, value, "a number") from None
+        if number <= 0:
+            raise InvalidValue(what, value, "a positive number")
+        return number
     if not isinstance(value, str):
-        raise InvalidValue(f"'{name}' (from {origin})", value, "text")
+        raise InvalidValue(what, value, "text")
     if name in _CHOICES:
-        upper = value.upper()
-        if upper not in _CHOICES[name]:
-            raise InvalidValue(
-                f"'{name}' (from {origin})", value, "one of " + ", ".join(_CHOICES[name])
-            )
-        return upper
+        wanted = value.upper() if name in _UPPER else value.lower()
+        if wanted not in _CHOICES[name]:
+            raise InvalidValue(what, value, "one of " + ", ".join(_CHOICES[name]))
+        return wanted
     return value

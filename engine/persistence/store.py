@@ -12,12 +12,23 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict, WorkflowError
@@ -36,9 +47,12 @@ from engine.ports import (
     ChildRow,
     DeadlineChange,
     DeadlineState,
+    DueDeadline,
     InstanceRecord,
     NewInstanceRows,
+    OutboxEntry,
     OverviewRow,
+    QueuedMessage,
     StoredEvent,
     StoredWorkflow,
 )
@@ -589,6 +603,209 @@ class _Unit:
         ]
 
 
+class _OutboxUnit:
+    """Reminder planning and delivery in one transaction (implements engine.ports.OutboxUnit)."""
+
+    def __init__(self, store: SqlStore, connection: Connection) -> None:
+        self._store = store
+        self._c = connection
+        self._postgres = store.database.dialect == "postgresql"
+
+    def _deadlines(self, condition: Any, limit: int | None, lock: bool) -> list[DueDeadline]:
+        query = (
+            select(
+                D.c.id,
+                D.c.instance_id,
+                I.c.key,
+                I.c.title,
+                I.c.workflow_version_id,
+                I.c.state,
+                I.c.regie_type,
+                I.c.regie_organisation,
+                I.c.regie_contacts,
+                D.c.kind,
+                D.c.subject,
+                D.c.due,
+                D.c.legal,
+                D.c.sent_through,
+                D.c.next_on,
+            )
+            .join(I, I.c.id == D.c.instance_id)
+            .where(condition, D.c.frozen.is_(False))
+            .order_by(D.c.next_on, D.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        if lock and self._postgres:
+            query = query.with_for_update(of=D, skip_locked=True)
+        return [
+            DueDeadline(
+                id=r.id,
+                instance_id=r.instance_id,
+                instance_key=r.key,
+                instance_title=r.title,
+                workflow_id=r.workflow_version_id,
+                state=r.state,
+                regie_type=r.regie_type,
+                regie_organisation=r.regie_organisation,
+                regie_contacts=tuple(r.regie_contacts),
+                kind=r.kind,
+                subject=r.subject,
+                due=r.due,
+                legal=bool(r.legal),
+                sent_through=r.sent_through,
+                next_on=r.next_on,
+            )
+            for r in self._c.execute(query)
+        ]
+
+    def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
+        return self._deadlines(D.c.next_on <= today, limit, lock=True)
+
+    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
+        return self._deadlines(D.c.next_on <= until, None, lock=False)
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        if not messages:
+            return 0
+        rows = [
+            {
+                "key": m.key,
+                "instance_id": m.instance_id,
+                "recipient": m.recipient,
+                "payload": m.payload,
+                "status": m.status,
+                "attempts": 0,
+                "next_attempt_at": m.created_at,
+                "claimed_by": None,
+                "lease_until": None,
+                "last_error": m.last_error,
+                "created_at": m.created_at,
+                "sent_at": None,
+                "message_id": None,
+            }
+            for m in messages
+        ]
+        if self._postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(OUT).on_conflict_do_nothing(index_elements=["key"])
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(OUT).on_conflict_do_nothing(index_elements=["key"])
+        inserted = 0
+        for row in rows:  # one by one: rowcount says whether each was new
+            inserted += self._c.execute(statement, row).rowcount
+        return inserted
+
+    def advance_deadline(self, deadline_id: int, sent_through: date, next_on: date | None) -> None:
+        self._c.execute(
+            update(D)
+            .where(D.c.id == deadline_id)
+            .values(sent_through=sent_through, next_on=next_on)
+        )
+
+    def claim(
+        self,
+        node: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        only: Collection[str] | None = None,
+        excluding: Collection[str] = (),
+    ) -> list[OutboxEntry]:
+        ready = and_(
+            OUT.c.status == "pending",
+            OUT.c.next_attempt_at <= now,
+            or_(OUT.c.lease_until.is_(None), OUT.c.lease_until < now),
+        )
+        if only is not None:
+            ready = and_(ready, OUT.c.recipient.in_(sorted(only)))
+        if excluding:
+            ready = and_(ready, OUT.c.recipient.not_in(sorted(excluding)))
+        candidates = select(OUT.c.id).where(ready).order_by(OUT.c.recipient, OUT.c.id).limit(limit)
+        if self._postgres:
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(self._c.execute(candidates).scalars())
+        if not ids:
+            return []
+        self._c.execute(
+            update(OUT).where(OUT.c.id.in_(ids)).values(claimed_by=node, lease_until=lease_until)
+        )
+        rows = self._c.execute(
+            select(OUT).where(OUT.c.id.in_(ids)).order_by(OUT.c.recipient, OUT.c.id)
+        )
+        return [_entry(r) for r in rows]
+
+    def _finish(self, entry_id: int, node: str, **values: Any) -> None:
+        self._c.execute(
+            update(OUT)
+            .where(OUT.c.id == entry_id, OUT.c.claimed_by == node)
+            .values(lease_until=None, **values)
+        )
+
+    def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None:
+        self._finish(entry_id, node, status="sent", sent_at=at, message_id=message_id)
+
+    def retry_later(
+        self, entry_id: int, node: str, error: str, attempts: int, at: datetime
+    ) -> None:
+        self._finish(entry_id, node, attempts=attempts, last_error=error, next_attempt_at=at)
+
+    def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None:
+        self._finish(entry_id, node, status="failed", attempts=attempts, last_error=error)
+
+    def release(self, entry_ids: Sequence[int], node: str) -> None:
+        if entry_ids:
+            self._c.execute(
+                update(OUT)
+                .where(OUT.c.id.in_(list(entry_ids)), OUT.c.claimed_by == node)
+                .values(lease_until=None)
+            )
+
+    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
+        query = select(OUT).order_by(OUT.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(OUT.c.status == status)
+        return [_entry(r) for r in self._c.execute(query)]
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        row = self._c.execute(select(OUT).where(OUT.c.id == entry_id)).first()
+        return _entry(row) if row else None
+
+    def requeue(self, entry_id: int, at: datetime) -> None:
+        self._c.execute(
+            update(OUT)
+            .where(OUT.c.id == entry_id)
+            .values(status="pending", next_attempt_at=at, lease_until=None, claimed_by=None)
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._c.execute(select(OUT.c.status, func.count()).group_by(OUT.c.status))
+        return {status: int(count) for status, count in rows}
+
+
+def _entry(r: Any) -> OutboxEntry:
+    return OutboxEntry(
+        id=r.id,
+        key=r.key,
+        instance_id=r.instance_id,
+        recipient=r.recipient,
+        payload=r.payload,
+        status=r.status,
+        attempts=r.attempts,
+        next_attempt_at=r.next_attempt_at,
+        claimed_by=r.claimed_by,
+        lease_until=r.lease_until,
+        last_error=r.last_error,
+        created_at=r.created_at,
+        sent_at=r.sent_at,
+        message_id=r.message_id,
+    )
+
+
 class SqlStore:
     """Units of work on a :class:`Database` (implements engine.ports.Store)."""
 
@@ -652,6 +869,11 @@ class SqlStore:
         for raw in held:
             with contextlib.suppress(Exception):
                 raw.close()
+
+    @contextmanager
+    def outbox_unit(self) -> Iterator[_OutboxUnit]:
+        with self.database.write() as connection:
+            yield _OutboxUnit(self, connection)
 
     @contextmanager
     def write(self) -> Iterator[_Unit]:

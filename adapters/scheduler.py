@@ -1,0 +1,113 @@
+"""The reminder daemon: APScheduler 3 as the clock, the engine's pass as the work.
+
+APScheduler only wakes the engine; it stores nothing. A pass every interval plans what is due
+into the outbox and delivers it; once a day, at the digest time (Dutch time), the recipients in
+digest mode get their messages. A missed wake-up is harmless: the next pass finds what is due.
+Passes never overlap. SIGTERM or SIGINT stops cleanly: the running pass finishes the delivery
+it is in, gives back what it had claimed, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import FrameType
+
+from engine.clock import LOCAL_TZ
+from engine.errors import InvalidValue
+
+__all__ = ["parse_interval", "parse_time_of_day", "run_scheduler"]
+
+_SIMPLE = re.compile(r"^(\d+)\s*(s|m|h)$")
+_ISO = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
+
+
+def parse_interval(text: str) -> timedelta:
+    """'15m', '1h', '90s' or ISO 8601 'PT15M' -> a positive interval."""
+    value = text.strip()
+    simple = _SIMPLE.match(value.lower())
+    if simple:
+        amount, unit = int(simple.group(1)), simple.group(2)
+        interval = timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: amount})
+    else:
+        iso = _ISO.match(value.upper())
+        if iso is None or not any(iso.groups()):
+            raise InvalidValue("interval", text, "write e.g. 15m, 1h, 90s or PT15M")
+        hours, minutes, seconds = (int(g) if g else 0 for g in iso.groups())
+        interval = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if interval <= timedelta(0):
+        raise InvalidValue("interval", text, "it must be longer than zero")
+    return interval
+
+
+def parse_time_of_day(text: str) -> tuple[int, int]:
+    match = re.match(r"^(\d{1,2}):(\d{2})$", text.strip())
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise InvalidValue("digest time", text, "write HH:MM, e.g. 08:00")
+    return int(match.group(1)), int(match.group(2))
+
+
+def run_scheduler(
+    *,
+    every: timedelta,
+    digest_at: tuple[int, int],
+    one_pass: Callable[[str], str],
+    stop: threading.Event,
+    log: Callable[[str], None],
+) -> None:
+    """Run passes until ``stop`` is set (by SIGTERM/SIGINT or the caller)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    def stamped(line: str) -> None:
+        log(f"{datetime.now(LOCAL_TZ).isoformat(timespec='seconds')} {line}")
+
+    def job(mode: str) -> None:
+        if stop.is_set():
+            return
+        try:
+            stamped(one_pass(mode))
+        except Exception as exc:  # a pass that fails is logged; the next one tries again
+            stamped(f"pass mode={mode} error={type(exc).__name__}: {exc}")
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log(f"scheduler: {signal.Signals(signum).name} received; finishing the current delivery")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    scheduler = BackgroundScheduler(timezone=LOCAL_TZ)
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=every.total_seconds(), timezone=LOCAL_TZ),
+        args=["instant"],
+        id="pass",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=int(every.total_seconds()),
+    )
+    scheduler.add_job(
+        job,
+        CronTrigger(hour=digest_at[0], minute=digest_at[1], timezone=LOCAL_TZ),
+        args=["digest"],
+        id="digest",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    log(
+        f"scheduler: a pass every {every}, digests daily at {digest_at[0]:02d}:{digest_at[1]:02d} "
+        "Europe/Amsterdam; stop with Ctrl-C or SIGTERM"
+    )
+    try:
+        job("instant")  # the first pass at once
+        while not stop.wait(1.0):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log("scheduler: stopped")

@@ -1,0 +1,190 @@
+"""The outbox dispatcher: claims pending rows, delivers them, marks them; retries with backoff.
+
+Rows are claimed with a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so several nodes share
+the work; SQLite has one writer at a time), delivered through a Notifier, and marked sent,
+retried later (temporary failure: exponential backoff) or failed (permanent failure, with the
+server's reason) in a short transaction right after each delivery. A process that dies in the
+middle leaves its claimed rows to be picked up again when their lease runs out; stopping on a
+signal gives them back at once. A delivery that succeeded just before a crash, before it was
+marked, is the one case that can repeat: it then carries the same Message-ID, and the maildir
+notifier does not write it twice.
+
+Recipients in digest mode get one message per pass listing all their items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from engine.clock import local_date
+from engine.notifications import ReminderItem, compose
+from engine.ports import DeliveryFailure, Notifier, OutboxEntry, OutgoingMessage, Store
+
+__all__ = ["DeliveryReport", "Dispatcher", "backoff"]
+
+Mode = Literal["all", "instant", "digest"]
+
+
+def backoff(attempts: int, *, base: timedelta, ceiling: timedelta) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt: doubling, capped."""
+    return min(base * (1 << max(attempts - 1, 0)), ceiling)
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    messages: int = 0
+    items: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Delivers the outbox through one notifier."""
+
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        *,
+        node: str,
+        clock: Callable[[], datetime],
+        language: Literal["nl", "en"] = "nl",
+        base_url: str | None = None,
+        domain: str = "wijkkompas.local",
+        digest: Collection[str] | Literal["all"] = (),
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 100,
+        retry_base: timedelta = timedelta(minutes=1),
+        retry_ceiling: timedelta = timedelta(hours=6),
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.node = node
+        self.clock = clock
+        self.language = language
+        self.base_url = base_url
+        self.domain = domain
+        self.digest = digest
+        self.lease = lease
+        self.batch = batch
+        self.retry_base = retry_base
+        self.retry_ceiling = retry_ceiling
+        self.stop = stop or threading.Event()
+
+    def _wants_digest(self, recipient: str) -> bool:
+        return self.digest == "all" or recipient in self.digest
+
+    def _filters(self, mode: Mode) -> tuple[Collection[str] | None, Collection[str]] | None:
+        """(only, excluding) for claiming in ``mode``; None when nothing can match."""
+        if mode == "all":
+            return None, ()
+        if self.digest == "all":
+            return (None, ()) if mode == "digest" else None
+        if mode == "digest":
+            return (tuple(self.digest), ()) if self.digest else None
+        return None, tuple(self.digest)
+
+    def run(self, mode: Mode = "all") -> DeliveryReport:
+        """Deliver what is ready now: ``instant`` recipients, ``digest`` ones, or ``all``."""
+        report = DeliveryReport()
+        filters = self._filters(mode)
+        if filters is None:
+            return report
+        only, excluding = filters
+        try:
+            while not self.stop.is_set():
+                now = self.clock()
+                with self.store.outbox_unit() as unit:
+                    claimed = unit.claim(
+                        self.node, now, now + self.lease, self.batch, only=only, excluding=excluding
+                    )
+                if not claimed:
+                    break
+                self._deliver(claimed, report)
+        finally:
+            self.notifier.close()
+        return report
+
+    def _groups(self, claimed: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:
+        groups: dict[str, list[OutboxEntry]] = {}
+        singles: list[list[OutboxEntry]] = []
+        for entry in claimed:
+            if self._wants_digest(entry.recipient):
+                groups.setdefault(entry.recipient, []).append(entry)
+            else:
+                singles.append([entry])
+        return [*singles, *groups.values()]
+
+    def message(self, group: Sequence[OutboxEntry], now: datetime) -> OutgoingMessage:
+        """The message for one row, or one digest of several rows for one recipient."""
+        items = [ReminderItem.from_payload(e.payload) for e in group]
+        keys = sorted(e.key for e in group)
+        if len(group) == 1:
+            entry = group[0]
+            digest = hashlib.sha256(entry.key.encode()).hexdigest()[:16]
+            message_id = f"<{entry.id}.{digest}@{self.domain}>"
+        else:
+            digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
+            message_id = f"<digest.{digest}@{self.domain}>"
+        reference = keys[0] if len(keys) == 1 else f"{len(keys)} items"
+        composed = compose(
+            items,
+            language=self.language,
+            today=local_date(now),
+            base_url=self.base_url,
+            reference=reference,
+        )
+        return OutgoingMessage(
+            recipient=group[0].recipient,
+            subject=composed.subject,
+            text=composed.text,
+            html=composed.html,
+            message_id=message_id,
+            reference=reference,
+        )
+
+    def _deliver(self, claimed: Sequence[OutboxEntry], report: DeliveryReport) -> None:
+        groups = self._groups(claimed)
+        for position, group in enumerate(groups):
+            if self.stop.is_set():
+                rest = [e.id for g in groups[position:] for e in g]
+                with self.store.outbox_unit() as unit:
+                    unit.release(rest, self.node)
+                report.released += len(rest)
+                return
+            now = self.clock()
+            message = self.message(group, now)
+            try:
+                self.notifier.send(message)
+            except DeliveryFailure as failure:
+                report.errors.append(f"{message.recipient}: {failure.reason}")
+                with self.store.outbox_unit() as unit:
+                    for entry in group:
+                        attempts = entry.attempts + 1
+                        if failure.permanent:
+                            unit.failed(entry.id, self.node, failure.reason, attempts)
+                        else:
+                            wait = backoff(
+                                attempts, base=self.retry_base, ceiling=self.retry_ceiling
+                            )
+                            unit.retry_later(
+                                entry.id, self.node, failure.reason, attempts, now + wait
+                            )
+                if failure.permanent:
+                    report.failed += len(group)
+                else:
+                    report.retried += len(group)
+                continue
+            with self.store.outbox_unit() as unit:
+                for entry in group:
+                    unit.sent(entry.id, self.node, message.message_id, now)
+            report.messages += 1
+            report.items += len(group)
