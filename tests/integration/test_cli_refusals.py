@@ -957,7 +957,7 @@ def test_status_text_overview(cli: Cli) -> None:
         "instance", "phase", "days", "regie", "paused", "late", "30d", "gate",
     ]  # fmt: skip
     body = {line.split()[0]: line for line in lines[2:-3]}
-    assert set(body) == {"wk-binnenstad-o…", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
+    assert set(body) == {"wk-binnenstad-oos…", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
     assert lines[4].startswith("  wk-noord-a ")  # a sub-project, under its wijk
     assert "5 open" in body["wk-noord"]
     assert "geld" in body["wk-zuid"]
