@@ -19,6 +19,8 @@ from engine.model import Due, Milestone, WorkflowDefinition
 from engine.reminders import REVIEW_RULES, Deadline
 from engine.workdays import Workdays, workdays_for
 
+PLAIN_DAYS = Workdays(None)
+
 if TYPE_CHECKING:
     from engine.instance import Instance
     from engine.machine import CompiledWorkflow
@@ -207,12 +209,14 @@ def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str
     if due is None or m.legal or rule.date_ is not None:
         return due
     start = book.day(rule.after) if rule.after is not None else entered
-    return _moved(workflow, instance, due, start)
-
-
-def _moved(workflow: CompiledWorkflow, instance: Instance, due: date, start: date | None) -> date:
     shift = instance.paused_days_since(start) if start is not None else 0
-    return workflow.workdays.roll_forward(due + timedelta(days=shift)) if shift else due
+    if not shift:
+        return due
+    if rule.working_days is None:
+        # The clock stood still: move the date as counted, then find the working day.
+        due = resolve_due(rule, entered, book.day, PLAIN_DAYS)
+        assert due is not None
+    return workflow.workdays.roll_forward(due + timedelta(days=shift))
 
 
 def milestone_due_dates(workflow: CompiledWorkflow, instance: Instance) -> dict[str, date | None]:
@@ -229,8 +233,8 @@ def gate_due(workflow: CompiledWorkflow, instance: Instance) -> date | None:
     if entered is None:
         return None
     phase = workflow.phase(instance.phase)
-    due = workflow.workdays.roll_forward(phase.duration.after(entered))
-    return _moved(workflow, instance, due, entered)
+    shift = timedelta(days=instance.paused_days_since(entered))
+    return workflow.workdays.roll_forward(phase.duration.after(entered) + shift)
 
 
 def instance_deadlines(workflow: CompiledWorkflow, instance: Instance) -> list[Deadline]:

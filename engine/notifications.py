@@ -32,15 +32,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "milestone": "mijlpaal",
         "gate": "einde van fase",
         "review": "herbeoordeling van de pauze",
-        "due_future": "uiterlijk {date} (over {days} dagen)",
+        "due_future": "uiterlijk {date} (over {days})",
         "due_today": "uiterlijk vandaag, {date}",
-        "due_past": "was uiterlijk {date} ({days} dagen geleden)",
+        "due_past": "was uiterlijk {date} ({days} geleden)",
+        "day": "dag",
+        "days": "dagen",
         "why_owner": "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal.",
         "why_regie": "U krijgt dit bericht omdat uw organisatie de regie heeft.",
         "why_programme_office": "U krijgt dit bericht als programmabureau.",
-        "why_escalation": (
-            "U krijgt dit bericht als programmabureau: het is {days} dagen over tijd."
-        ),
+        "why_escalation": "U krijgt dit bericht als programmabureau: het is {days} over tijd.",
         "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
         "sensitive": "Let op: bestuurlijk gevoelig.",
         "no_contact": (
@@ -64,13 +64,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "milestone": "milestone",
         "gate": "end of phase",
         "review": "review of the pause",
-        "due_future": "due {date} (in {days} days)",
+        "due_future": "due {date} (in {days})",
         "due_today": "due today, {date}",
-        "due_past": "was due {date} ({days} days ago)",
+        "due_past": "was due {date} ({days} ago)",
+        "day": "day",
+        "days": "days",
         "why_owner": "You receive this because you own this milestone.",
         "why_regie": "You receive this because your organisation holds the regie (lead).",
         "why_programme_office": "You receive this as the programme office.",
-        "why_escalation": "You receive this as the programme office: it is {days} days overdue.",
+        "why_escalation": "You receive this as the programme office: it is {days} overdue.",
         "legal": "Note: this is a legal deadline; a pause does not stop it.",
         "sensitive": "Note: politically sensitive.",
         "no_contact": (
@@ -147,14 +149,18 @@ def _date(day: date, language: str) -> str:
     return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
+def _days(count: int, t: dict[str, str]) -> str:
+    return f"{count} {t['day'] if count == 1 else t['days']}"
+
+
 def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> str:
     days = (item.due - today).days
     when = _date(item.due, language)
     if days > 0:
-        return t["due_future"].format(date=when, days=days)
+        return t["due_future"].format(date=when, days=_days(days, t))
     if days == 0:
         return t["due_today"].format(date=when)
-    return t["due_past"].format(date=when, days=-days)
+    return t["due_past"].format(date=when, days=_days(-days, t))
 
 
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
@@ -164,7 +170,9 @@ def _what(item: ReminderItem, t: dict[str, str]) -> str:
 def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:
     lines = []
     if item.rule == "escalation":
-        lines.append(t["why_escalation"].format(days=(today - item.due).days))
+        lines.append(t["why_escalation"].format(days=_days((today - item.due).days, t)))
+    elif item.owner_unreachable:
+        lines.append(t["why_regie"])  # standing in for an owner without an address
     else:
         lines.append(t[f"why_{item.role}"])
     if item.owner_unreachable:

@@ -134,12 +134,12 @@ class ReminderPlanner:
                 emails: tuple[str, ...] = row.regie_contacts
             elif role == "programme_office":
                 emails = self.addresses.programme_office
-            elif deadline.owner in ("regie", row.regie_type):
-                emails = row.regie_contacts
+            elif deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type):
+                emails, role = row.regie_contacts, "regie"  # the regie holder owns phase ends
             elif self.addresses.parties.get(deadline.owner):
                 emails = self.addresses.parties[deadline.owner]
-            else:
-                emails, unreachable = row.regie_contacts, True
+            else:  # nobody to reach for this owner: the regie holder stands in, and is told so
+                emails, role, unreachable = row.regie_contacts, "regie", True
             for email in emails:
                 found.setdefault(email.lower(), (email, role, unreachable))
         return list(found.values())
@@ -214,6 +214,7 @@ class ReminderPlanner:
                 if not rows:
                     return report
                 queued: list[QueuedMessage] = []
+                moves: list[tuple[int, date, date | None]] = []
                 for row in rows:
                     done.add(row.id)
                     report.deadlines += 1
@@ -225,12 +226,12 @@ class ReminderPlanner:
                             queued.append(message)
                             report.planned.append(planned)
                             report.unreachable += message.status == "failed"
-                    if not dry_run:
-                        unit.advance_deadline(row.id, today, next_moment(deadline, after=today))
+                    moves.append((row.id, today, next_moment(deadline, after=today)))
                 if dry_run:
                     if len(rows) < batch:
                         return report
                     continue  # a dry run moves nothing on: the next batch may repeat rows
+                unit.advance_deadlines(moves)
                 inserted = unit.queue(queued)
                 report.queued += inserted
                 report.already_queued += len(queued) - inserted

@@ -389,9 +389,10 @@ class OutboxUnit(Protocol):
         Returns how many were inserted."""
         ...
 
-    def advance_deadline(
-        self, deadline_id: int, sent_through: date, next_on: date | None
-    ) -> None: ...
+    def advance_deadlines(self, moves: Sequence[tuple[int, date, date | None]]) -> None:
+        """For each (deadline id, sent_through, next_on): reminders were planned through
+        ``sent_through``; look again on ``next_on``."""
+        ...
 
     def claim(
         self,

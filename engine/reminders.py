@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 DeadlineKind = Literal["milestone", "gate", "review"]
-MAX_OVERDUE = 520  # ten years of weekly reminders: a bound, never reached in practice
 
 REVIEW_RULES = ReminderRules(
     enabled=True,
@@ -100,7 +99,7 @@ def moments(deadline: Deadline, *, until: date) -> Iterator[Moment]:
     if rules.overdue is not None:
         day = rules.overdue.after(due)
         step = 1
-        while day <= until and step <= MAX_OVERDUE:
+        while day <= until:
             found.append(Moment(on=day, rule="overdue", step=step))
             if rules.repeat is None or rules.repeat.is_zero:
                 break

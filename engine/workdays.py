@@ -4,7 +4,9 @@ A workflow file may ask for a working-day calendar (``calendar: NL``). Then a de
 on a weekend or a public holiday moves to the next working day, and ``working_days`` offsets
 count only working days. Without a calendar, dates stay as computed and ``working_days`` counts
 Monday to Friday. Public holidays come from the ``holidays`` package (the Dutch list there
-includes Koningsdag, Easter and Whit Monday, Ascension Day and, in lustrum years, Liberation Day).
+includes New Year, Good Friday, Easter and Whit Monday, Koningsdag, Ascension Day and Christmas),
+with Liberation Day (5 May) every year, as the Algemene termijnenwet counts it for legal terms
+(the package has it only in lustrum years).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Workdays:
         if table is None:
             return None
         name = table.get(day)
+        if not name and self.country == "NL" and (day.month, day.day) == (5, 5):
+            return "Bevrijdingsdag"
         return str(name) if name else None
 
     def is_working_day(self, day: date) -> bool:

@@ -694,17 +694,17 @@ class _OutboxUnit:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             statement = sqlite_insert(OUT).on_conflict_do_nothing(index_elements=["key"])
-        inserted = 0
-        for row in rows:  # one by one: rowcount says whether each was new
-            inserted += self._c.execute(statement, row).rowcount
-        return inserted
+        # RETURNING reports only the rows that were new (a known key is skipped).
+        return len(self._c.execute(statement.returning(OUT.c.id), rows).all())
 
-    def advance_deadline(self, deadline_id: int, sent_through: date, next_on: date | None) -> None:
-        self._c.execute(
-            update(D)
-            .where(D.c.id == deadline_id)
-            .values(sent_through=sent_through, next_on=next_on)
-        )
+    def advance_deadlines(self, moves: Sequence[tuple[int, date, date | None]]) -> None:
+        if moves:
+            self._c.execute(
+                update(D)
+                .where(D.c.id == bindparam("b_id"))
+                .values(sent_through=bindparam("sent_through"), next_on=bindparam("next_on")),
+                [{"b_id": i, "sent_through": s, "next_on": n} for i, s, n in moves],
+            )
 
     def claim(
         self,
@@ -740,11 +740,8 @@ class _OutboxUnit:
         return [_entry(r) for r in rows]
 
     def _finish(self, entry_id: int, node: str, **values: Any) -> None:
-        self._c.execute(
-            update(OUT)
-            .where(OUT.c.id == entry_id, OUT.c.claimed_by == node)
-            .values(lease_until=None, **values)
-        )
+        statement = _FINISH[tuple(sorted(values))]
+        self._c.execute(statement, {"b_id": entry_id, "b_node": node, **values})
 
     def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None:
         self._finish(entry_id, node, status="sent", sent_at=at, message_id=message_id)
@@ -785,6 +782,25 @@ class _OutboxUnit:
     def outbox_counts(self) -> dict[str, int]:
         rows = self._c.execute(select(OUT.c.status, func.count()).group_by(OUT.c.status))
         return {status: int(count) for status, count in rows}
+
+
+def _finish_statement(*columns: str) -> Any:
+    return (
+        update(OUT)
+        .where(OUT.c.id == bindparam("b_id"), OUT.c.claimed_by == bindparam("b_node"))
+        .values(lease_until=None, **{c: bindparam(c) for c in columns})
+    )
+
+
+# Built once: the dispatcher marks every row it delivers.
+_FINISH = {
+    tuple(sorted(columns)): _finish_statement(*columns)
+    for columns in (
+        ("status", "sent_at", "message_id"),
+        ("attempts", "last_error", "next_attempt_at"),
+        ("status", "attempts", "last_error"),
+    )
+}
 
 
 def _entry(r: Any) -> OutboxEntry:

@@ -87,8 +87,9 @@ def test_the_documented_example_validates_shows_diagrams_and_plans():
     assert dues == {
         "kernteam": "2027-02-03",
         "bewonersavond": "2027-03-17",
-        # 40 working days from Tue 4 May 2027, skipping Ascension (6 May) and Whit Monday (17 May)
-        "netcapaciteit": "2027-07-01",
+        # 40 working days from Tue 4 May 2027, skipping Liberation Day (5 May), Ascension
+        # (6 May) and Whit Monday (17 May)
+        "netcapaciteit": "2027-07-02",
         "plan-klaar": "2028-01-04",
         "extra-enquete": None,
         "aangesloten": "2029-06-30",

@@ -1,0 +1,201 @@
+"""Benchmark: reminder passes over a large programme, and dispatchers in parallel.
+
+Run by hand (not a test):
+
+    .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000]
+    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000]
+
+``passes`` seeds INSTANCES Wijkkompas instances on SQLite (synchronous=NORMAL), DUE of them
+started 15 days before the others so that exactly one reminder each is due today, then times
+(1) a pass that plans, renders and delivers those DUE reminders to the maildir (file) notifier,
+with its peak traced memory, and (2) a pass where nothing is due.
+
+``dispatchers`` fills a PostgreSQL outbox with MESSAGES pending rows and times one dispatcher
+process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from adapters.email import MaildirNotifier
+from engine.catalog import WorkflowCatalog
+from engine.dispatch import Dispatcher
+from engine.events import Regie
+from engine.outbox import AddressBook, ReminderPlanner
+from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
+from engine.ports import QueuedMessage
+from engine.service import NewInstance, Service
+from engine.testing import FrozenClock
+
+PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2027, 1, 4, 7, tzinfo=UTC)
+
+
+def seed(service: Service, clock: FrozenClock, instances: int, due: int) -> None:
+    regie = Regie(type="gemeente", contacts=("wijkregie@zwolle.example",))
+
+    def batch(start: int, stop: int, at: datetime) -> None:
+        clock.set(at)
+        for chunk in range(start, stop, 20_000):
+            items = [
+                NewInstance(key=f"wk{i}", workflow="wijkkompas", title=f"Wijk {i}", regie=regie)
+                for i in range(chunk, min(chunk + 20_000, stop))
+            ]
+            service.create_many(items, by="bench")
+
+    batch(0, due, T0 - timedelta(days=15))
+    batch(due, instances, T0)
+    clock.set(T0)
+
+
+def count_rows(database: Database, table: str) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def bench_passes(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        database = Database(f"sqlite:///{folder}/bench.db", synchronous="NORMAL")
+        database.ensure_schema()
+        clock = FrozenClock(T0)
+        service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
+        started = time.perf_counter()
+        seed(service, clock, args.instances, args.due)
+        print(
+            f"seeded {args.instances:,} instances ({args.due:,} started 15 days earlier) in "
+            f"{time.perf_counter() - started:.0f} s: {count_rows(database, 'deadlines'):,} "
+            "deadline rows"
+        )
+        planner = ReminderPlanner(
+            service.store, service.compiled_by_id, AddressBook(programme_office=("pb@x.example",))
+        )
+        dispatcher = Dispatcher(
+            service.store, MaildirNotifier(Path(folder) / "maildir"), node="bench", clock=clock.now
+        )
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        planned = planner.run(clock.now())
+        delivered = dispatcher.run()
+        elapsed = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        files = len(os.listdir(Path(folder) / "maildir" / "new"))
+        print(
+            f"pass with work: {planned.deadlines:,} deadlines, {planned.queued:,} reminders "
+            f"queued, {delivered.messages:,} delivered ({files:,} .eml files) in {elapsed:.2f} s; "
+            f"peak RSS {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after"
+        )
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            planned = planner.run(clock.now())
+            delivered = dispatcher.run()
+            times.append(time.perf_counter() - started)
+            assert planned.queued == 0
+            assert delivered.messages == 0
+        print(f"pass with nothing due: best {min(times) * 1000:.0f} ms of 3")
+
+
+def _deliver(url: str, folder: str, stop: threading.Event | None = None) -> int:
+    database = Database(url)
+    clock = FrozenClock(T0 + timedelta(minutes=1))
+    dispatcher = Dispatcher(
+        SqlStore(database),
+        MaildirNotifier(Path(folder)),
+        node=f"bench-{os.getpid()}",
+        clock=clock.now,
+        batch=50,
+    )
+    report = dispatcher.run()
+    database.dispose()
+    return report.messages
+
+
+def bench_dispatchers(args: argparse.Namespace) -> None:
+    import psycopg
+
+    for workers in (1, 2):
+        name = f"wk_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            database = Database(url)
+            database.ensure_schema()
+            clock = FrozenClock(T0)
+            service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
+            service.create(
+                "wk", workflow="wijkkompas", title="W", regie=Regie(type="gemeente"), by="b"
+            )
+            [row] = service.status()
+            with service.store.outbox_unit() as unit:
+                instance_id = int(
+                    unit._c.exec_driver_sql("SELECT id FROM instances").scalar_one()  # type: ignore[attr-defined]
+                )
+                unit.queue(
+                    [
+                        QueuedMessage(
+                            key=f"bench/{n}",
+                            instance_id=instance_id,
+                            recipient=f"r{n % 50}@x.example",
+                            payload={
+                                "key": f"bench/{n}",
+                                "instance": "wk",
+                                "instance_title": "W",
+                                "kind": "milestone",
+                                "subject": "m",
+                                "subject_title": "M",
+                                "phase_title": "P",
+                                "due": "2027-01-04",
+                                "rule": "before",
+                                "role": "owner",
+                            },
+                            status="pending",
+                            last_error=None,
+                            created_at=T0,
+                        )
+                        for n in range(args.messages)
+                    ]
+                )
+            database.dispose()
+            with tempfile.TemporaryDirectory() as folder:
+                context = multiprocessing.get_context("spawn")
+                started = time.perf_counter()
+                with context.Pool(workers) as pool:
+                    sent = sum(pool.starmap(_deliver, [(url, folder)] * workers))
+                elapsed = time.perf_counter() - started
+            print(
+                f"PostgreSQL, {workers} dispatcher(s): {sent:,} messages in {elapsed:.2f} s "
+                f"({sent / elapsed:,.0f}/s)"
+            )
+            del row
+        finally:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["passes", "dispatchers"])
+    parser.add_argument("--instances", type=int, default=100_000)
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=4_000)
+    args = parser.parse_args()
+    {"passes": bench_passes, "dispatchers": bench_dispatchers}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
