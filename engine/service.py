@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine.areas import check_area, check_email, check_key
+from engine.audit import ChainReport, verify_chain
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
-from engine.deadlines import instance_deadlines, milestone_due
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
 from engine.events import (
     Event,
@@ -37,8 +37,6 @@ from engine.model import WorkflowDefinition, canonical_json, definition_hash, no
 from engine.ports import (
     Clock,
     CommandUnit,
-    DeadlineChange,
-    DeadlineState,
     InstanceRecord,
     NewInstanceRows,
     OutboxEntry,
@@ -48,10 +46,10 @@ from engine.ports import (
     SystemClock,
     UnitOfWork,
 )
-from engine.reminders import Deadline, next_moment
-from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
+from engine.projection import core, deadline_changes, deadline_map, deadline_states
+from engine.reports import InstanceView, StatusRow
 
-__all__ = ["ChainReport", "NewInstance", "Recorded", "Service"]
+__all__ = ["ChainReport", "NewInstance", "Recorded", "Service", "deadline_states"]
 
 FUTURE_TOLERANCE = timedelta(seconds=5)
 
@@ -119,21 +117,6 @@ def _checked(item: NewInstance) -> NewInstance:
         parent=item.parent,
         areas=tuple(dict.fromkeys(check_area(a) for a in item.areas)),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    """The audit of one instance's log."""
-
-    key: str
-    events: int
-    problem: str | None
-    """None when intact; else what is wrong, starting at ``first_broken``."""
-    first_broken: int | None = None
-
-    @property
-    def intact(self) -> bool:
-        return self.problem is None
 
 
 class Service:
@@ -674,7 +657,7 @@ class Service:
                 self._load(uow, key)  # raises NotFound with suggestions
             for instance_id, instance_key in keys:
                 events = uow.events(instance_id)
-                reports.append(_verify_chain(instance_key, events, heads.get(instance_id)))
+                reports.append(verify_chain(instance_key, events, heads.get(instance_id)))
         return reports
 
     def replay(self, key: str) -> tuple[Instance, Instance]:
@@ -692,7 +675,7 @@ class Service:
         with self.store.write() as uow:
             record = self._load(uow, key)
             events = uow.events(record.id)
-            report = _verify_chain(key, events, None)
+            report = verify_chain(key, events, None)
             if not report.intact:
                 raise RuleViolation(
                     key,
@@ -703,8 +686,8 @@ class Service:
             rebuilt = self._replay(record, events)
             workflow = self.compiled(record.workflow)
             states = deadline_states(workflow, rebuilt)
-            drifted = rebuilt != record.instance or sorted(map(_core, states)) != sorted(
-                map(_core, uow.deadline_rows(record.id))
+            drifted = rebuilt != record.instance or sorted(map(core, states)) != sorted(
+                map(core, uow.deadline_rows(record.id))
             )
             record.instance = rebuilt
             uow.replace_projection(record, states)
@@ -765,91 +748,9 @@ class Service:
 
     def show(self, key: str) -> InstanceView:
         """Where one instance stands: phase, pause, regie, milestones, gate, family."""
-        today = local_date(self.clock.now())
-        with self.store.read() as uow:
-            record = self._load(uow, key)
-            workflow = self.compiled(record.workflow)
-            instance = record.instance
-            self._with_children(uow, record)
-            children = [
-                (c, self.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
-            ]
-        paused = None
-        if instance.paused is not None:
-            p = instance.paused
-            button = workflow.buttons.get(p.button)
-            paused = {
-                "button": p.button,
-                "title": button.title if button else p.button,
-                "reason": p.reason,
-                "since": p.since.isoformat(),
-                "review": p.review.isoformat() if p.review else None,
-            }
-        book = instance.milestones
-        milestones = []
-        for mid, m in workflow.milestones.items():
-            status = book.status(mid)
-            due = milestone_due(workflow, instance, mid)
-            milestones.append(
-                MilestoneView(
-                    id=mid,
-                    title=m.title,
-                    phase=workflow.milestone_phase[mid],
-                    status=status,
-                    day=book.day(mid),
-                    due=due,
-                    required=m.required,
-                    owner=m.owner,
-                    sensitive=m.sensitive,
-                    overdue=status == "open"
-                    and due is not None
-                    and due < today
-                    and (not instance.is_paused or m.legal),
-                )
-            )
-        gate = workflow.gate_status(instance)
-        gate_view = None
-        if gate is not None:
-            gate_view = {
-                "phase": gate.phase,
-                "next_phase": workflow.gates[gate.phase].next_phase,
-                "ready": gate.ready,
-                "unmet": list(gate.messages),
-            }
-        return InstanceView(
-            key=instance.key,
-            title=instance.title,
-            workflow_key=workflow.key,
-            workflow_version=workflow.version,
-            workflow_hash=record.workflow.hash,
-            state=instance.state,
-            phase=instance.phase,
-            phase_title=instance.phase
-            if instance.is_finished
-            else workflow.phase(instance.phase).title,
-            phase_entered=instance.phase_entered,
-            days_in_phase=(today - local_date(instance.phase_entered)).days,
-            paused=paused,
-            regie=instance.regie,
-            areas=instance.areas,
-            milestones=tuple(milestones),
-            gate=gate_view,
-            parent=instance.parent,
-            children=tuple(
-                ChildView(
-                    key=c.key,
-                    title=c.title,
-                    workflow=workflow_key,
-                    phase=phase_of(c.state),
-                    paused=c.state.endswith(":paused"),
-                    regie=c.regie_type,
-                )
-                for c, workflow_key in children
-            ),
-            created_at=record.created_at,
-            last_event_at=instance.last_event_at,
-            events=record.seq,
-        )
+        from engine.overview import show
+
+        return show(self, key)
 
     def status(
         self,
@@ -861,231 +762,6 @@ class Service:
         parent: str | None = None,
     ) -> list[StatusRow]:
         """The programme overview: every instance (filtered), with what needs attention."""
-        today = local_date(self.clock.now())
-        soon = today + timedelta(days=30)
-        with self.store.read() as uow:
-            rows = uow.overview(today, soon)
-            workflows = {w: self.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
-            stored = [self.compiled(v) for v in uow.workflow_versions()]
-        _known_filter(
-            "phase", phase, {p for wf in stored for p in wf.phase_ids} | {"completed", "stopped"}
-        )
-        _known_filter("regie type", regie, {t for wf in stored for t in wf.definition.regie})
-        _known_filter("instance", parent, {r.key for r in rows})
-        by_parent: dict[str, list[ChildSummary]] = {}
-        for r in rows:
-            if r.parent_key is None:
-                continue
-            child_phase = phase_of(r.state)
-            wf = workflows[r.workflow_id]
-            aligned = (
-                (wf.phase(child_phase).aligns_with or child_phase)
-                if child_phase in wf.phase_pos
-                else None
-            )
-            by_parent.setdefault(r.parent_key, []).append(
-                ChildSummary(key=r.key, state=r.state, aligned_phase=aligned, workflow=wf.key)
-            )
-        result = []
-        for r in rows:
-            current = phase_of(r.state)
-            if phase is not None and current != phase:
-                continue
-            if regie is not None and r.regie_type != regie:
-                continue
-            if paused and r.paused_button is None:
-                continue
-            if overdue and not r.overdue:
-                continue
-            if parent is not None and r.parent_key != parent and r.key != parent:
-                continue
-            wf = workflows[r.workflow_id]
-            gate_ready: bool | None = None
-            unmet = 0
-            next_phase = None
-            if current in wf.gates:
-                instance = Instance.restore(
-                    snapshot=r.snapshot,
-                    milestone_index=wf.milestone_index,
-                    key=r.key,
-                    title=r.title,
-                    workflow_key=wf.key,
-                    workflow_version=wf.version,
-                    state=r.state,
-                    regie=Regie(type=r.regie_type, organisation=r.regie_organisation),
-                    phase_entered=r.phase_entered,
-                    last_event_at=r.phase_entered,
-                    parent=r.parent_key,
-                    areas=(),
-                    paused=None,
-                )
-                instance.children = tuple(by_parent.get(r.key, ()))
-                gate = wf.gate_status(instance)
-                assert gate is not None
-                gate_ready, unmet = gate.ready, len(gate.unmet)
-                next_phase = wf.gates[current].next_phase
-            result.append(
-                StatusRow(
-                    key=r.key,
-                    title=r.title,
-                    workflow=wf.key,
-                    phase=current,
-                    days_in_phase=(today - local_date(r.phase_entered)).days,
-                    paused_button=r.paused_button,
-                    paused_since=local_date(r.paused_since) if r.paused_since else None,
-                    regie=r.regie_type,
-                    regie_organisation=r.regie_organisation,
-                    overdue=r.overdue,
-                    due_soon=r.due_soon,
-                    gate_ready=gate_ready,
-                    gate_unmet=unmet,
-                    next_phase=next_phase,
-                    parent=r.parent_key,
-                )
-            )
-        # Each wijk followed by its sub-projects.
-        result.sort(key=lambda row: (row.parent or row.key, row.parent is not None, row.key))
-        return result
+        from engine.overview import status
 
-
-def _known_filter(kind: str, value: str | None, known: set[str]) -> None:
-    """A status filter on a name nothing has: say so rather than show an empty overview."""
-    if value is not None and value not in known:
-        raise NotFound(kind, value, known=sorted(known))
-
-
-DeadlineMap = dict[tuple[str, str], tuple[Deadline, bool]]
-
-
-def deadline_map(workflow: CompiledWorkflow, instance: Instance) -> DeadlineMap:
-    """The running deadlines of an instance, each with whether it is frozen (paused)."""
-    paused = instance.is_paused
-    return {
-        (d.kind, d.subject): (d, paused and not d.legal and d.kind != "review")
-        for d in instance_deadlines(workflow, instance)
-    }
-
-
-def _state(deadline: Deadline, frozen: bool, next_on: date | None) -> DeadlineState:
-    return DeadlineState(
-        kind=deadline.kind,
-        subject=deadline.subject,
-        due=deadline.due,
-        legal=deadline.legal,
-        frozen=frozen,
-        next_on=next_on,
-    )
-
-
-def _first(deadline: Deadline, frozen: bool) -> date | None:
-    """Where a new series of reminders starts: its first moment (a pass sends only the most
-    recent one that has come)."""
-    return None if frozen else next_moment(deadline, after=date.min)
-
-
-def deadline_states(workflow: CompiledWorkflow, instance: Instance) -> list[DeadlineState]:
-    """The deadline rows of an instance, fresh (as a new instance or a rebuild writes them)."""
-    return [
-        _state(d, frozen, _first(d, frozen))
-        for d, frozen in deadline_map(workflow, instance).values()
-    ]
-
-
-def deadline_changes(before: DeadlineMap, after: DeadlineMap, today: date) -> list[DeadlineChange]:
-    """The writes that turn the deadline rows of ``before`` into those of ``after``."""
-    changes = []
-    for key, (deadline, frozen) in after.items():
-        old = before.get(key)
-        if old is None:
-            changes.append(
-                DeadlineChange(
-                    action="insert", state=_state(deadline, frozen, _first(deadline, frozen))
-                )
-            )
-        elif old[0].due != deadline.due or old[0].legal != deadline.legal:
-            changes.append(
-                DeadlineChange(
-                    action="reset", state=_state(deadline, frozen, _first(deadline, frozen))
-                )
-            )
-        elif old[1] != frozen:
-            # paused: wait; resumed: look again today (sent_through says what was sent)
-            changes.append(
-                DeadlineChange(
-                    action="refreeze", state=_state(deadline, frozen, None if frozen else today)
-                )
-            )
-    changes.extend(
-        DeadlineChange(action="delete", state=_state(deadline, frozen, None))
-        for key, (deadline, frozen) in before.items()
-        if key not in after
-    )
-    return changes
-
-
-def _core(state: DeadlineState) -> tuple[str, str, date, bool, bool]:
-    """What the events decide about a deadline row (``next_on`` is the reminder pass's)."""
-    return (state.kind, state.subject, state.due, state.legal, state.frozen)
-
-
-def _verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:
-    previous: str | None = None
-    for expected_seq, event in enumerate(events, start=1):
-        if event.seq != expected_seq:
-            what = "removed" if event.seq > expected_seq else "inserted"
-            return ChainReport(
-                key,
-                len(events),
-                f"event {expected_seq} is missing or an event was {what} (found seq {event.seq})",
-                expected_seq,
-            )
-        if event.previous != previous:
-            return ChainReport(
-                key,
-                len(events),
-                f"event {event.seq} does not follow event {event.seq - 1}: an event was "
-                "removed, inserted or replaced before it",
-                event.seq,
-            )
-        digest = chain_hash(
-            event.previous,
-            instance=key,
-            seq=event.seq,
-            type_=event.type,
-            at=event.at,
-            recorded_at=event.recorded_at,
-            by=event.actor,
-            reason=event.reason,
-            payload=event.payload,
-        )
-        if digest != event.hash:
-            return ChainReport(
-                key,
-                len(events),
-                f"event {event.seq} ({event.type}) was altered: its content does not match "
-                "its hash",
-                event.seq,
-            )
-        previous = event.hash
-    last = (events[-1].seq, events[-1].hash) if events else (0, "")
-    if head is not None and head != last:
-        if head[0] == last[0]:
-            problem = (
-                f"event {last[0]} is not the event the instance recorded as its last (another "
-                "hash): it was replaced"
-            )
-            first = last[0]
-        elif head[0] > last[0]:
-            problem = (
-                f"the log ends at event {last[0]} but the instance recorded {head[0]} events: "
-                "events were removed at the end"
-            )
-            first = last[0] + 1
-        else:
-            problem = (
-                f"the log has {last[0]} events but the instance recorded {head[0]}: events "
-                "were added at the end"
-            )
-            first = head[0] + 1
-        return ChainReport(key, len(events), problem, first)
-    return ChainReport(key, len(events), None)
+        return status(self, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)

@@ -1,0 +1,215 @@
+"""What the office reads: one instance in full (show) and the programme overview (status).
+
+Both read through the service's store and compute from the instance rows: milestone due dates
+and gates come from the compiled workflow, the counts of overdue and soon-due milestones from
+the deadline rows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from engine.clock import local_date
+from engine.deadlines import milestone_due
+from engine.errors import NotFound
+from engine.events import Regie
+from engine.instance import ChildSummary, Instance, phase_of
+from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
+
+if TYPE_CHECKING:
+    from engine.service import Service
+
+__all__ = ["show", "status"]
+
+
+def show(service: Service, key: str) -> InstanceView:
+    """Where one instance stands: phase, pause, regie, milestones, gate, family."""
+    today = local_date(service.clock.now())
+    with service.store.read() as uow:
+        record = service._load(uow, key)
+        workflow = service.compiled(record.workflow)
+        instance = record.instance
+        service._with_children(uow, record)
+        children = [
+            (c, service.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
+        ]
+    paused = None
+    if instance.paused is not None:
+        p = instance.paused
+        button = workflow.buttons.get(p.button)
+        paused = {
+            "button": p.button,
+            "title": button.title if button else p.button,
+            "reason": p.reason,
+            "since": p.since.isoformat(),
+            "review": p.review.isoformat() if p.review else None,
+        }
+    book = instance.milestones
+    milestones = []
+    for mid, m in workflow.milestones.items():
+        status = book.status(mid)
+        due = milestone_due(workflow, instance, mid)
+        milestones.append(
+            MilestoneView(
+                id=mid,
+                title=m.title,
+                phase=workflow.milestone_phase[mid],
+                status=status,
+                day=book.day(mid),
+                due=due,
+                required=m.required,
+                owner=m.owner,
+                sensitive=m.sensitive,
+                overdue=status == "open"
+                and due is not None
+                and due < today
+                and (not instance.is_paused or m.legal),
+            )
+        )
+    gate = workflow.gate_status(instance)
+    gate_view = None
+    if gate is not None:
+        gate_view = {
+            "phase": gate.phase,
+            "next_phase": workflow.gates[gate.phase].next_phase,
+            "ready": gate.ready,
+            "unmet": list(gate.messages),
+        }
+    return InstanceView(
+        key=instance.key,
+        title=instance.title,
+        workflow_key=workflow.key,
+        workflow_version=workflow.version,
+        workflow_hash=record.workflow.hash,
+        state=instance.state,
+        phase=instance.phase,
+        phase_title=instance.phase
+        if instance.is_finished
+        else workflow.phase(instance.phase).title,
+        phase_entered=instance.phase_entered,
+        days_in_phase=(today - local_date(instance.phase_entered)).days,
+        paused=paused,
+        regie=instance.regie,
+        areas=instance.areas,
+        milestones=tuple(milestones),
+        gate=gate_view,
+        parent=instance.parent,
+        children=tuple(
+            ChildView(
+                key=c.key,
+                title=c.title,
+                workflow=workflow_key,
+                phase=phase_of(c.state),
+                paused=c.state.endswith(":paused"),
+                regie=c.regie_type,
+            )
+            for c, workflow_key in children
+        ),
+        created_at=record.created_at,
+        last_event_at=instance.last_event_at,
+        events=record.seq,
+    )
+
+
+def status(
+    service: Service,
+    *,
+    phase: str | None = None,
+    regie: str | None = None,
+    paused: bool = False,
+    overdue: bool = False,
+    parent: str | None = None,
+) -> list[StatusRow]:
+    """The programme overview: every instance (filtered), with what needs attention."""
+    today = local_date(service.clock.now())
+    soon = today + timedelta(days=30)
+    with service.store.read() as uow:
+        rows = uow.overview(today, soon)
+        workflows = {w: service.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
+        stored = [service.compiled(v) for v in uow.workflow_versions()]
+    _known_filter(
+        "phase", phase, {p for wf in stored for p in wf.phase_ids} | {"completed", "stopped"}
+    )
+    _known_filter("regie type", regie, {t for wf in stored for t in wf.definition.regie})
+    _known_filter("instance", parent, {r.key for r in rows})
+    by_parent: dict[str, list[ChildSummary]] = {}
+    for r in rows:
+        if r.parent_key is None:
+            continue
+        child_phase = phase_of(r.state)
+        wf = workflows[r.workflow_id]
+        aligned = (
+            (wf.phase(child_phase).aligns_with or child_phase)
+            if child_phase in wf.phase_pos
+            else None
+        )
+        by_parent.setdefault(r.parent_key, []).append(
+            ChildSummary(key=r.key, state=r.state, aligned_phase=aligned, workflow=wf.key)
+        )
+    result = []
+    for r in rows:
+        current = phase_of(r.state)
+        if phase is not None and current != phase:
+            continue
+        if regie is not None and r.regie_type != regie:
+            continue
+        if paused and r.paused_button is None:
+            continue
+        if overdue and not r.overdue:
+            continue
+        if parent is not None and r.parent_key != parent and r.key != parent:
+            continue
+        wf = workflows[r.workflow_id]
+        gate_ready: bool | None = None
+        unmet = 0
+        next_phase = None
+        if current in wf.gates:
+            instance = Instance.restore(
+                snapshot=r.snapshot,
+                milestone_index=wf.milestone_index,
+                key=r.key,
+                title=r.title,
+                workflow_key=wf.key,
+                workflow_version=wf.version,
+                state=r.state,
+                regie=Regie(type=r.regie_type, organisation=r.regie_organisation),
+                phase_entered=r.phase_entered,
+                last_event_at=r.phase_entered,
+                parent=r.parent_key,
+                areas=(),
+                paused=None,
+            )
+            instance.children = tuple(by_parent.get(r.key, ()))
+            gate = wf.gate_status(instance)
+            assert gate is not None
+            gate_ready, unmet = gate.ready, len(gate.unmet)
+            next_phase = wf.gates[current].next_phase
+        result.append(
+            StatusRow(
+                key=r.key,
+                title=r.title,
+                workflow=wf.key,
+                phase=current,
+                days_in_phase=(today - local_date(r.phase_entered)).days,
+                paused_button=r.paused_button,
+                paused_since=local_date(r.paused_since) if r.paused_since else None,
+                regie=r.regie_type,
+                regie_organisation=r.regie_organisation,
+                overdue=r.overdue,
+                due_soon=r.due_soon,
+                gate_ready=gate_ready,
+                gate_unmet=unmet,
+                next_phase=next_phase,
+                parent=r.parent_key,
+            )
+        )
+    # Each wijk followed by its sub-projects.
+    result.sort(key=lambda row: (row.parent or row.key, row.parent is not None, row.key))
+    return result
+
+
+def _known_filter(kind: str, value: str | None, known: set[str]) -> None:
+    """A status filter on a name nothing has: say so rather than show an empty overview."""
+    if value is not None and value not in known:
+        raise NotFound(kind, value, known=sorted(known))
