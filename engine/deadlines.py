@@ -9,7 +9,7 @@ ends).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -237,14 +237,18 @@ def gate_due(workflow: CompiledWorkflow, instance: Instance) -> date | None:
     return workflow.workdays.roll_forward(phase.duration.after(entered) + shift)
 
 
-def instance_deadlines(workflow: CompiledWorkflow, instance: Instance) -> list[Deadline]:
+def instance_deadlines(
+    workflow: CompiledWorkflow, instance: Instance, only: Collection[str] | None = None
+) -> list[Deadline]:
     """Every running deadline of an instance: open milestones of the phases reached, the end of
-    the current phase (its gate), and the review date of a pause."""
+    the current phase (its gate), and the review date of a pause. With ``only``: just the
+    deadlines of those milestones."""
     if instance.is_finished:
         return []
     book = instance.milestones
     found = []
-    for mid, m in workflow.milestones.items():
+    for mid in workflow.milestones if only is None else only:
+        m = workflow.milestones[mid]
         if book.is_settled(mid):
             continue
         due = milestone_due(workflow, instance, mid)
@@ -263,6 +267,8 @@ def instance_deadlines(workflow: CompiledWorkflow, instance: Instance) -> list[D
                 sensitive=m.sensitive,
             )
         )
+    if only is not None:
+        return found
     end = gate_due(workflow, instance)
     if end is not None:
         found.append(

@@ -60,7 +60,7 @@ class Dispatcher:
         domain: str = "wijkkompas.local",
         digest: Collection[str] | Literal["all"] = (),
         lease: timedelta = timedelta(minutes=5),
-        batch: int = 100,
+        batch: int = 200,
         retry_base: timedelta = timedelta(minutes=1),
         retry_ceiling: timedelta = timedelta(hours=6),
         stop: threading.Event | None = None,
@@ -81,6 +81,10 @@ class Dispatcher:
 
     def _wants_digest(self, recipient: str) -> bool:
         return self.digest == "all" or recipient in self.digest
+
+    def _digesting(self, mode: Mode) -> bool:
+        """Whether claimed rows may be bundled into digests (then claim them by recipient)."""
+        return mode != "instant" and (self.digest == "all" or bool(self.digest))
 
     def _filters(self, mode: Mode) -> tuple[Collection[str] | None, Collection[str]] | None:
         """(only, excluding) for claiming in ``mode``; None when nothing can match."""
@@ -104,7 +108,13 @@ class Dispatcher:
                 now = self.clock()
                 with self.store.outbox_unit() as unit:
                     claimed = unit.claim(
-                        self.node, now, now + self.lease, self.batch, only=only, excluding=excluding
+                        self.node,
+                        now,
+                        now + self.lease,
+                        self.batch,
+                        only=only,
+                        excluding=excluding,
+                        by_recipient=self._digesting(mode),
                     )
                 if not claimed:
                     break
@@ -153,8 +163,10 @@ class Dispatcher:
 
     def _deliver(self, claimed: Sequence[OutboxEntry], report: DeliveryReport) -> None:
         groups = self._groups(claimed)
+        delivered: list[tuple[int, str, datetime]] = []
         for position, group in enumerate(groups):
             if self.stop.is_set():
+                self._mark_sent(delivered)
                 rest = [e.id for g in groups[position:] for e in g]
                 with self.store.outbox_unit() as unit:
                     unit.release(rest, self.node)
@@ -183,8 +195,18 @@ class Dispatcher:
                 else:
                     report.retried += len(group)
                 continue
-            with self.store.outbox_unit() as unit:
-                for entry in group:
-                    unit.sent(entry.id, self.node, message.message_id, now)
+            delivered.extend((entry.id, message.message_id, now) for entry in group)
+            if not getattr(self.notifier, "idempotent", False) or len(delivered) >= self.batch:
+                self._mark_sent(delivered)
             report.messages += 1
             report.items += len(group)
+        self._mark_sent(delivered)
+
+    def _mark_sent(self, delivered: list[tuple[int, str, datetime]]) -> None:
+        """Mark deliveries sent: one by one for media that could send twice, in batches for
+        idempotent ones (a crash before the mark only makes them skip what exists)."""
+        if delivered:
+            with self.store.outbox_unit() as unit:
+                for entry_id, message_id, at in delivered:
+                    unit.sent(entry_id, self.node, message_id, at)
+            delivered.clear()

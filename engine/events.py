@@ -73,11 +73,7 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The facts of this kind of event, as JSON-friendly values."""
-        return {
-            f.name: _encode(getattr(self, f.name))
-            for f in fields(self)
-            if f.name not in ("at", "by", "reason")
-        }
+        return {name: _encode(getattr(self, name)) for name in _facts(type(self))}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,6 +180,19 @@ class InstanceStopped(Event):
 class NoteAdded(Event):
     TYPE: ClassVar[str] = "note_added"
     text: str
+
+
+_FACTS: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _facts(cls: type[Event]) -> tuple[str, ...]:
+    """The names of an event class's own facts (everything but at, by, reason)."""
+    names = _FACTS.get(cls)
+    if names is None:
+        names = _FACTS[cls] = tuple(
+            f.name for f in fields(cls) if f.name not in ("at", "by", "reason")
+        )
+    return names
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -63,7 +63,11 @@ class DeliveryFailure(Exception):
 
 
 class Notifier(Protocol):
-    """Delivers messages (SMTP, a maildir, the console...)."""
+    """Delivers messages (SMTP, a maildir, the console...).
+
+    A notifier whose ``idempotent`` attribute is true never delivers the same message id twice
+    (a maildir); the dispatcher may then mark deliveries in batches.
+    """
 
     def send(self, message: OutgoingMessage) -> None:
         """Deliver ``message`` or raise DeliveryFailure. Delivering the same message_id again
@@ -209,6 +213,8 @@ class InstanceRecord:
     seq: int
     head: str
     created_at: datetime
+    loaded: dict[str, Any] | None = None
+    """The stored projection as read (the store writes only what changed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,10 +409,11 @@ class OutboxUnit(Protocol):
         *,
         only: Collection[str] | None = None,
         excluding: Collection[str] = (),
+        by_recipient: bool = False,
     ) -> list[OutboxEntry]:
         """Pending rows ready at ``now`` and not leased by a live claim, marked as claimed by
-        ``node`` until ``lease_until`` (others skip them), by recipient; ``only``/``excluding``
-        restrict the recipients."""
+        ``node`` until ``lease_until`` (others skip them), oldest first (``by_recipient``:
+        grouped by recipient, for digests); ``only``/``excluding`` restrict the recipients."""
         ...
 
     def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None: ...

@@ -7,27 +7,69 @@ reminders wait, or look again), and ones that are gone. Pure: the store writes t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from engine.deadlines import instance_deadlines
+from engine.events import (
+    ApprovalRecorded,
+    Event,
+    MilestoneDone,
+    MilestoneReopened,
+    MilestoneSkipped,
+    NoteAdded,
+    RegieHandedOver,
+)
 from engine.instance import Instance
 from engine.machine import CompiledWorkflow
 from engine.ports import DeadlineChange, DeadlineState
 from engine.reminders import Deadline, next_moment
 
-__all__ = ["DeadlineMap", "core", "deadline_changes", "deadline_map", "deadline_states"]
+__all__ = [
+    "DeadlineMap",
+    "core",
+    "deadline_changes",
+    "deadline_map",
+    "deadline_states",
+    "event_changes",
+    "touched",
+]
 
 
 DeadlineMap = dict[tuple[str, str], tuple[Deadline, bool]]
 
 
-def deadline_map(workflow: CompiledWorkflow, instance: Instance) -> DeadlineMap:
-    """The running deadlines of an instance, each with whether it is frozen (paused)."""
+def deadline_map(
+    workflow: CompiledWorkflow, instance: Instance, only: Collection[str] | None = None
+) -> DeadlineMap:
+    """The running deadlines of an instance (or of ``only`` these milestones), each with
+    whether it is frozen (paused)."""
     paused = instance.is_paused
     return {
         (d.kind, d.subject): (d, paused and not d.legal and d.kind != "review")
-        for d in instance_deadlines(workflow, instance)
+        for d in instance_deadlines(workflow, instance, only)
     }
+
+
+def touched(workflow: CompiledWorkflow, event: Event) -> Collection[str] | None:
+    """The milestones whose deadline an event can change; None: any deadline at all."""
+    if isinstance(event, MilestoneDone | MilestoneSkipped | MilestoneReopened):
+        return (event.milestone, *workflow.due_followers.get(event.milestone, ()))
+    if isinstance(event, ApprovalRecorded | NoteAdded | RegieHandedOver):
+        return ()
+    return None
+
+
+def event_changes(
+    workflow: CompiledWorkflow, before: Instance, after: Instance, event: Event, today: date
+) -> list[DeadlineChange]:
+    """The deadline writes for one event (``before``: the instance as it was)."""
+    only = touched(workflow, event)
+    if only is not None and not only:
+        return []
+    return deadline_changes(
+        deadline_map(workflow, before, only), deadline_map(workflow, after, only), today
+    )
 
 
 def _state(deadline: Deadline, frozen: bool, next_on: date | None) -> DeadlineState:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -46,7 +46,7 @@ from engine.ports import (
     SystemClock,
     UnitOfWork,
 )
-from engine.projection import core, deadline_changes, deadline_map, deadline_states
+from engine.projection import core, deadline_states, event_changes
 from engine.reports import InstanceView, StatusRow
 
 __all__ = ["ChainReport", "NewInstance", "Recorded", "Service", "deadline_states"]
@@ -62,7 +62,13 @@ class Recorded:
     event: StoredEvent
     state: str
     phase: str
-    gate: GateStatus | None
+    workflow: CompiledWorkflow = field(repr=False, compare=False)
+    instance: Instance = field(repr=False, compare=False)
+
+    @property
+    def gate(self) -> GateStatus | None:
+        """The gate of the phase the instance is in now (evaluated when asked)."""
+        return self.workflow.gate_status(self.instance)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -329,13 +335,12 @@ class Service:
             instance = record.instance
             if not instance.is_finished and workflow.gates[instance.phase].children_reached:
                 self._with_children(uow, record)
-            before = deadline_map(workflow, instance)
+            before = instance.copy()
             event = action(workflow, instance, moment)
             stored = self._seal(key, record.seq + 1, record.head, event, now)
-            changes = deadline_changes(before, deadline_map(workflow, instance), local_date(now))
+            changes = event_changes(workflow, before, instance, event, local_date(now))
             uow.save(record, event=stored, deadlines=changes)
-        gate = workflow.gate_status(instance)
-        return Recorded(key, stored, instance.state, instance.phase, gate)
+        return Recorded(key, stored, instance.state, instance.phase, workflow, instance)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -429,13 +434,7 @@ class Service:
                     )
                 )
                 results.append(
-                    Recorded(
-                        item.key,
-                        sealed,
-                        instance.state,
-                        instance.phase,
-                        compiled.gate_status(instance),
-                    )
+                    Recorded(item.key, sealed, instance.state, instance.phase, compiled, instance)
                 )
             if batch:
                 flush()

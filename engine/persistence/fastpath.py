@@ -38,12 +38,10 @@ _LOAD = (
     f"SELECT {_INSTANCE_COLUMNS} FROM instances i "
     "LEFT JOIN instances p ON p.id = i.parent_id WHERE i.key = ?"
 )
-_SAVE = (
-    "UPDATE instances SET state = ?, phase = ?, phase_entered = ?, regie_type = ?, "
-    "regie_organisation = ?, regie_contacts = ?, paused_button = ?, paused_reason = ?, "
-    "paused_since = ?, paused_review = ?, snapshot = ?, last_event_at = ?, seq = ?, head = ?, "
-    "version_no = version_no + 1 WHERE id = ? AND version_no = ?"
-)
+_SAVE_WHERE = " WHERE id = ? AND version_no = ?"
+_DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
+_JSON_COLUMNS = ("regie_contacts", "snapshot")
+_ALWAYS = ("last_event_at", "seq", "head")
 _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -104,7 +102,8 @@ class FastPath:
             return sql if self.sqlite else sql.replace("?", "%s")
 
         self.load_sql = convert(_LOAD)
-        self.save_sql = convert(_SAVE)
+        self._convert = convert
+        self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.children_sql = convert(_CHILDREN)
@@ -131,6 +130,15 @@ class FastPath:
 
     def json(self, value: Any) -> Any:
         return json.dumps(value) if self.sqlite else self._json_type(value)
+
+    def _column(self, name: str, value: Any) -> Any:
+        if name in _DATETIME_COLUMNS:
+            return self.moment(value)
+        if name in _JSON_COLUMNS:
+            return self.json(value)
+        if name == "paused_review":
+            return self.day(value)
+        return value
 
     def _reader(self, name: str) -> Any:
         """How to turn the driver's value of column ``name`` into ours (None for as-is)."""
@@ -167,31 +175,29 @@ class FastPath:
         instance_id: int,
         version_no: int,
         projection: dict[str, Any],
+        loaded: dict[str, Any] | None,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
     ) -> bool:
-        """Write the projection (if still at ``version_no``), the event and deadline changes."""
-        p = projection
+        """Write the projection (if still at ``version_no``), the event and deadline changes.
+
+        Only the columns that changed since ``loaded`` are written: SQLite rewrites the index
+        entries of every column an UPDATE sets, changed or not.
+        """
+        columns = tuple(
+            name
+            for name, value in projection.items()
+            if name in _ALWAYS or loaded is None or loaded.get(name) != value
+        )
+        sql = self._save_sql.get(columns)
+        if sql is None:
+            sets = ", ".join(f"{name} = ?" for name in columns)
+            sql = self._save_sql[columns] = self._convert(
+                f"UPDATE instances SET {sets}, version_no = version_no + 1{_SAVE_WHERE}"
+            )
         cursor.execute(
-            self.save_sql,
-            (
-                p["state"],
-                p["phase"],
-                self.moment(p["phase_entered"]),
-                p["regie_type"],
-                p["regie_organisation"],
-                self.json(p["regie_contacts"]),
-                p["paused_button"],
-                p["paused_reason"],
-                self.moment(p["paused_since"]),
-                self.day(p["paused_review"]),
-                self.json(p["snapshot"]),
-                self.moment(p["last_event_at"]),
-                p["seq"],
-                p["head"],
-                instance_id,
-                version_no,
-            ),
+            sql,
+            (*(self._column(name, projection[name]) for name in columns), instance_id, version_no),
         )
         if cursor.rowcount != 1:
             return False

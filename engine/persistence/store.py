@@ -190,6 +190,7 @@ def _record(
         seq=row["seq"],
         head=row["head"],
         created_at=row["created_at"],
+        loaded=_projection(instance),
     )
 
 
@@ -208,6 +209,7 @@ def _save(
             instance_id=record.id,
             version_no=record.version_no,
             projection=projection,
+            loaded=record.loaded,
             event=(
                 event.seq,
                 event.type,
@@ -235,6 +237,7 @@ def _save(
     record.version_no += 1
     record.seq = event.seq
     record.head = event.hash
+    record.loaded = projection
 
 
 class _CommandUnit:
@@ -715,6 +718,7 @@ class _OutboxUnit:
         *,
         only: Collection[str] | None = None,
         excluding: Collection[str] = (),
+        by_recipient: bool = False,
     ) -> list[OutboxEntry]:
         ready = and_(
             OUT.c.status == "pending",
@@ -725,7 +729,8 @@ class _OutboxUnit:
             ready = and_(ready, OUT.c.recipient.in_(sorted(only)))
         if excluding:
             ready = and_(ready, OUT.c.recipient.not_in(sorted(excluding)))
-        candidates = select(OUT.c.id).where(ready).order_by(OUT.c.recipient, OUT.c.id).limit(limit)
+        order = (OUT.c.recipient, OUT.c.id) if by_recipient else (OUT.c.id,)
+        candidates = select(OUT.c.id).where(ready).order_by(*order).limit(limit)
         if self._postgres:
             candidates = candidates.with_for_update(skip_locked=True)
         ids = list(self._c.execute(candidates).scalars())

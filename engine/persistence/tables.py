@@ -156,7 +156,6 @@ class DeadlineRow(Base):
     __table_args__ = (
         UniqueConstraint("instance_id", "kind", "subject"),
         Index(None, "next_on"),
-        Index(None, "kind", "due"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

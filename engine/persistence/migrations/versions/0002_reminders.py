@@ -39,7 +39,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('instance_id', 'kind', 'subject', name=op.f('uq_deadlines_instance_id'))
     )
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deadlines_kind'), ['kind', 'due'], unique=False)
         batch_op.create_index(batch_op.f('ix_deadlines_next_on'), ['next_on'], unique=False)
 
     op.create_table('outbox',
@@ -93,6 +92,5 @@ def downgrade() -> None:
     op.drop_table('outbox')
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deadlines_next_on'))
-        batch_op.drop_index(batch_op.f('ix_deadlines_kind'))
 
     op.drop_table('deadlines')
