@@ -198,6 +198,7 @@ def status(
                 regie_organisation=r.regie_organisation,
                 overdue=r.overdue,
                 due_soon=r.due_soon,
+                failed_reminders=r.failed_reminders,
                 gate_ready=gate_ready,
                 gate_unmet=unmet,
                 next_phase=next_phase,

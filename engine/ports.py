@@ -256,6 +256,8 @@ class OverviewRow:
     snapshot: dict[str, Any]
     overdue: int
     due_soon: int
+    failed_reminders: int = 0
+    """Reminders about it that could not be delivered (failed outbox rows)."""
 
 
 class UnitOfWork(Protocol):

@@ -92,6 +92,7 @@ class StatusRow:
     regie_organisation: str | None
     overdue: int
     due_soon: int
+    failed_reminders: int
     gate_ready: bool | None
     gate_unmet: int
     next_phase: str | None
@@ -315,6 +316,7 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
             "regie": {"type": r.regie, "organisation": r.regie_organisation},
             "overdue": r.overdue,
             "due_30_days": r.due_soon,
+            "failed_reminders": r.failed_reminders,
             "gate": None
             if r.gate_ready is None
             else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
@@ -340,6 +342,7 @@ def status_csv(rows: list[StatusRow]) -> str:
             "regie_organisation",
             "overdue",
             "due_30_days",
+            "failed_reminders",
             "gate_ready",
             "gate_unmet",
             "next_phase",
@@ -360,6 +363,7 @@ def status_csv(rows: list[StatusRow]) -> str:
                 r.regie_organisation or "",
                 r.overdue,
                 r.due_soon,
+                r.failed_reminders,
                 "" if r.gate_ready is None else ("yes" if r.gate_ready else "no"),
                 r.gate_unmet,
                 r.next_phase or "",
@@ -399,4 +403,9 @@ def render_status(rows: list[StatusRow], today: date) -> str:
         f"{late} with overdue milestones · as of {today}"
     )
     lines.append("late: open milestones past due · 30d: due within 30 days · gate: of this phase")
+    failed = sum(r.failed_reminders for r in rows)
+    if failed:
+        lines.append(
+            f"{failed} reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+        )
     return "\n".join(lines)

@@ -563,6 +563,12 @@ class _Unit:
             .group_by(D.c.instance_id)
             .subquery()
         )
+        failed = (
+            select(OUT.c.instance_id, func.count().label("failed"))
+            .where(OUT.c.status == "failed")
+            .group_by(OUT.c.instance_id)
+            .subquery()
+        )
         parent = I.alias("parent")
         query = (
             select(
@@ -580,8 +586,10 @@ class _Unit:
                 I.c.snapshot,
                 func.coalesce(counts.c.overdue, 0).label("overdue"),
                 func.coalesce(counts.c.due_soon, 0).label("due_soon"),
+                func.coalesce(failed.c.failed, 0).label("failed"),
             )
             .outerjoin(counts, counts.c.instance_id == I.c.id)
+            .outerjoin(failed, failed.c.instance_id == I.c.id)
             .outerjoin(parent, parent.c.id == I.c.parent_id)
             .order_by(I.c.key)
         )
@@ -601,6 +609,7 @@ class _Unit:
                 snapshot=r.snapshot,
                 overdue=int(r.overdue),
                 due_soon=int(r.due_soon),
+                failed_reminders=int(r.failed),
             )
             for r in self._c.execute(query)
         ]

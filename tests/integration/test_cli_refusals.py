@@ -943,8 +943,8 @@ def test_status_json_and_csv(cli: Cli) -> None:
     assert by_key["wk-oost"]["overdue"] == str(rows["wk-oost"]["overdue"])
     assert list(table[0]) == [
         "key", "title", "workflow", "phase", "days_in_phase", "paused_button", "paused_since",
-        "regie", "regie_organisation", "overdue", "due_30_days", "gate_ready", "gate_unmet",
-        "next_phase", "parent",
+        "regie", "regie_organisation", "overdue", "due_30_days", "failed_reminders", "gate_ready",
+        "gate_unmet", "next_phase", "parent",
     ]  # fmt: skip
     filtered = list(csv.DictReader(io.StringIO(cli.ok("status", "--csv", "--paused").stdout)))
     assert [row["key"] for row in filtered] == ["wk-binnenstad-oost-2027", "wk-zuid"]

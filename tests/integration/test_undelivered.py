@@ -1,0 +1,87 @@
+"""Reminders that could not be delivered stay visible: in the outbox and in the overview.
+
+Uses RecordingNotifier, the engine's own test double for a notifier, so this also checks that
+the double behaves as the dispatcher expects of a real one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.dispatch import Dispatcher
+from engine.events import Regie
+from engine.outbox import AddressBook, ReminderPlanner
+from engine.reports import render_status, status_csv, status_json
+from engine.testing import RecordingNotifier
+
+WORKFLOW = """\
+key: kort
+version: 1
+title: Kort
+reminders:
+  before_due: [P3D]
+  to: [regie]
+phases:
+  - id: start
+    title: Start
+    duration: P1Y
+    milestones:
+      - {id: plan, title: Plan van aanpak, due: P10D}
+      - {id: raad, title: Raadsbesluit, due: P20D}
+"""
+
+GOOD = "regie@noord.example"
+GONE = "vertrokken@noord.example"
+
+
+def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, tmp_path):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    regie = Regie(type="gemeente", contacts=(GOOD, GONE))
+    service.create("wk-noord", workflow="kort", title="Noord", regie=regie, by="t")
+    service.create("wk-zuid", workflow="kort", title="Zuid", regie=Regie(type="gemeente"), by="t")
+    service.create(
+        "wk-oost", workflow="kort", title="Oost", regie=Regie(type="gemeente", contacts=(GOOD,)),
+        by="t",
+    )  # fmt: skip
+
+    notifier = RecordingNotifier(refuse={GONE: "550 5.1.1 unknown user"})
+    planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
+    dispatcher = Dispatcher(service.store, notifier, node="t", clock=clock.now)
+
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))  # three days before the plan is due
+    planner.run(clock.now())
+    report = dispatcher.run("all")
+    # wk-zuid has nobody to write to: its reminder is failed as it is planned, with the reason.
+    assert (report.messages, report.failed) == (2, 1)
+    assert [m.recipient for m in notifier.sent] == [GOOD, GOOD]
+    assert all("Plan van aanpak" in m.subject for m in notifier.sent)
+    nobody = [e for e in service.outbox(status="failed") if e.recipient == ""]
+    assert [e.last_error.split(":")[0] for e in nobody] == ["no address for regie of wk-zuid"]
+
+    rows = {r.key: r for r in service.status()}
+    assert {k: r.failed_reminders for k, r in rows.items()} == {
+        "wk-noord": 1, "wk-oost": 0, "wk-zuid": 1
+    }  # fmt: skip
+    assert [r["failed_reminders"] for r in status_json(list(rows.values()))] == [1, 0, 1]
+    assert ",1," in status_csv([rows["wk-noord"]]).splitlines()[1]
+    text = render_status(list(rows.values()), clock.now().date())
+    assert text.splitlines()[-1] == (
+        "2 reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+    )
+
+    # The address is corrected at the mail server and the row retried: delivered once, and
+    # the overview is clear again. A second pass sends nothing twice.
+    (failed,) = [e for e in service.outbox(status="failed") if e.recipient == GONE]
+    service.retry_outbox(failed.id)
+    del notifier.refuse[GONE]
+    assert dispatcher.run("all").messages == 1
+    assert dispatcher.run("all").messages == 0
+    assert sorted(m.recipient for m in notifier.sent) == [GOOD, GOOD, GONE]
+    assert notifier.repeats == 0
+    assert {r.key: r.failed_reminders for r in service.status()}["wk-noord"] == 0
+    assert render_status(service.status(), clock.now().date()).splitlines()[-1] == (
+        "1 reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+    )
