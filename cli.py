@@ -1301,10 +1301,17 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
 
 @outbox.command("retry")
 @click.argument("entry_id", metavar="ID", type=int)
+@click.option(
+    "--to",
+    "to",
+    metavar="ADDRESS",
+    help="Send it to this address instead (a corrected one, or one for a reminder that had "
+    "nobody to go to).",
+)
 @click.pass_context
-def outbox_retry(ctx: click.Context, entry_id: int) -> None:
+def outbox_retry(ctx: click.Context, entry_id: int, to: str | None) -> None:
     """Make row ID pending again (e.g. after fixing an address or the mail server)."""
-    entry = _app(ctx).service().retry_outbox(entry_id)
+    entry = _app(ctx).service().retry_outbox(entry_id, to=to)
     click.echo(f"outbox {entry.id} is pending again for {entry.recipient}")
 
 

@@ -87,7 +87,12 @@ class SmtpSettings:
 
 
 class SmtpNotifier:
-    """Sends through an SMTP server; keeps one connection open for a pass."""
+    """Sends through an SMTP server; keeps one connection open for a pass.
+
+    A kept connection that the server has dropped meanwhile (a restart, an idle timeout, a
+    limit on messages per connection: it answers MAIL FROM with 421 or not at all) is
+    replaced once, before anything of the message was accepted, so no message is sent twice.
+    """
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
@@ -95,49 +100,98 @@ class SmtpNotifier:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        where = f"{s.host}:{s.port}"
+        smtp: smtplib.SMTP
         try:
-            smtp: smtplib.SMTP
             if s.tls == "ssl":
                 smtp = smtplib.SMTP_SSL(
                     s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
                 )
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-                if s.tls == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-            if s.user:
-                smtp.login(s.user, s.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
+        except ssl.SSLError as exc:
             raise DeliveryFailure(
-                f"SMTP {s.host}:{s.port} refused the login of {s.user!r}: {_reply(exc)}",
-                permanent=False,
+                f"TLS with SMTP server {where} failed: {exc}", permanent=False
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailure(
-                f"cannot reach SMTP server {s.host}:{s.port}: {exc}", permanent=False
+                f"cannot reach SMTP server {where}: {exc}", permanent=False
+            ) from exc
+        step = "STARTTLS"
+        try:
+            if s.tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            step = "login"
+            if s.user:
+                smtp.login(s.user, s.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()
+            raise DeliveryFailure(
+                f"SMTP {where} refused the login of {s.user!r}: {_reply(exc)}", permanent=False
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            raise DeliveryFailure(
+                f"SMTP server {where}: {step} failed: {exc}", permanent=False
             ) from exc
         return smtp
 
+    def _begin(self, smtp: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
+        """EHLO if needed, then MAIL FROM: nothing of the message has been sent yet."""
+        smtp.ehlo_or_helo_if_needed()
+        options: list[str] = []
+        if not (self.settings.sender + recipient).isascii():
+            if not smtp.has_extn("smtputf8"):
+                raise DeliveryFailure(
+                    f"the SMTP server does not accept non-ASCII addresses (SMTPUTF8): {recipient}",
+                    permanent=True,
+                )
+            options.append("SMTPUTF8")
+        return smtp.mail(self.settings.sender, options)
+
     def send(self, message: OutgoingMessage) -> None:
-        if self._smtp is None:
-            self._smtp = self._connect()
         mail = build_email(message, self.settings.sender)
+        reused = self._smtp is not None
         try:
-            self._smtp.sendmail(self.settings.sender, [message.recipient], mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()))
-            raise DeliveryFailure(
-                f"{code} {reply.decode(errors='replace')}", permanent=500 <= code < 600
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
+            smtp = self._smtp or self._connect()
+            self._smtp = smtp
+            try:
+                code, reply = self._begin(smtp, message.recipient)
+            except (OSError, smtplib.SMTPServerDisconnected):
+                if not reused:
+                    raise
+                code, reply = 421, b""
+            if code == 421 and reused:  # the kept connection is gone: one fresh one
+                self._drop()
+                smtp = self._smtp = self._connect()
+                code, reply = self._begin(smtp, message.recipient)
+            if code != 250:  # our sender or connection refused: not the recipient's fault
+                self._reset(code)
+                raise DeliveryFailure(_text(code, reply), permanent=False)
+            code, reply = smtp.rcpt(message.recipient)
+            if code not in (250, 251):
+                self._reset(code)
+                raise DeliveryFailure(_text(code, reply), permanent=500 <= code < 600)
+            code, reply = smtp.data(mail)
+            if code != 250:
+                self._reset(code)
+                raise DeliveryFailure(_text(code, reply), permanent=500 <= code < 600)
+        except smtplib.SMTPResponseException as exc:  # DATA not accepted (no 354)
             self._drop()
-            permanent = 500 <= exc.smtp_code < 600 and not isinstance(
-                exc, smtplib.SMTPSenderRefused
-            )
-            raise DeliveryFailure(_reply(exc), permanent=permanent) from exc
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailure(_reply(exc), permanent=500 <= exc.smtp_code < 600) from exc
+        except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise DeliveryFailure(f"SMTP delivery interrupted: {exc}", permanent=False) from exc
+
+    def _reset(self, code: int) -> None:
+        """After a refusal: RSET to keep the connection, or drop it if the server is leaving."""
+        if code == 421 or self._smtp is None:
+            self._drop()
+            return
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -152,6 +206,10 @@ class SmtpNotifier:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _text(code: int, reply: bytes) -> str:
+    return f"{code} {reply.decode(errors='replace')}"
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:
@@ -173,6 +231,7 @@ class MaildirNotifier:
         self.sender = sender
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
+        self._cur: tuple[int, set[str]] | None = None
 
     def _name(self, message: OutgoingMessage) -> str:
         safe = "".join(
@@ -180,10 +239,19 @@ class MaildirNotifier:
         )
         return f"{safe}.eml"
 
+    def _seen(self, name: str) -> bool:
+        """Whether a mail program moved it to cur/, where it may carry an info suffix
+        (``NAME:2,S`` once read). cur/ is listed again only when it changed."""
+        cur = self.path / "cur"
+        changed = cur.stat().st_mtime_ns
+        if self._cur is None or self._cur[0] != changed:
+            self._cur = (changed, {entry.name.partition(":")[0] for entry in os.scandir(cur)})
+        return name in self._cur[1]
+
     def send(self, message: OutgoingMessage) -> None:
         name = self._name(message)
         target = self.path / "new" / name
-        if target.exists() or (self.path / "cur" / name).exists():
+        if target.exists() or self._seen(name):
             return  # delivered before (a retried pass): no second copy
         temporary = self.path / "tmp" / f"{name}.{os.getpid()}"
         try:
@@ -193,7 +261,8 @@ class MaildirNotifier:
             raise DeliveryFailure(f"cannot write {target}: {exc}", permanent=False) from exc
 
     def close(self) -> None:
-        """Nothing to release."""
+        """The end of a pass: forget the listing of cur/."""
+        self._cur = None
 
 
 class ConsoleNotifier:

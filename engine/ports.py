@@ -434,8 +434,10 @@ class OutboxUnit(Protocol):
 
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
 
-    def requeue(self, entry_id: int, at: datetime) -> None:
-        """Make a row pending again now (after a failure), keeping its history."""
+    def requeue(self, entry_id: int, at: datetime, *, recipient: str | None = None) -> bool:
+        """Make a row that is neither sent nor being delivered (leased past ``at``) pending
+        again at ``at``, keeping its attempts; ``recipient`` redirects it. False if the row
+        was sent or claimed meanwhile."""
         ...
 
     def outbox_counts(self) -> dict[str, int]: ...

@@ -715,18 +715,25 @@ class Service:
         with self.store.outbox_unit() as unit:
             return unit.outbox_counts()
 
-    def retry_outbox(self, entry_id: int) -> OutboxEntry:
-        """Make a failed (or waiting) outbox row pending now."""
+    def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
+        """Make a failed (or waiting) outbox row pending now; ``to`` sends it to another
+        address (a corrected one, or one for a reminder that had nobody to go to)."""
+        if to is not None:
+            check_email(to)
         now = self.clock.now()
         with self.store.outbox_unit() as unit:
             entry = unit.outbox_entry(entry_id)
             if entry is None:
                 raise NotFound("outbox row", str(entry_id))
-            if entry.status == "sent":
+            if not entry.recipient and to is None and entry.status != "sent":
                 raise RuleViolation(
-                    f"outbox {entry_id}", "retry", f"it was sent already at {entry.sent_at}"
+                    f"outbox {entry_id}",
+                    "retry",
+                    "it has no address: give one with --to ADDRESS (and add it to the regie "
+                    "holder's --contact or the configuration for the next reminders)",
                 )
-            unit.requeue(entry_id, now)
+            if not unit.requeue(entry_id, now, recipient=to):
+                raise RuleViolation(f"outbox {entry_id}", "retry", _not_retryable(entry, now))
             updated = unit.outbox_entry(entry_id)
         assert updated is not None
         return updated
@@ -764,3 +771,15 @@ class Service:
         from engine.overview import status
 
         return status(self, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
+
+
+def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
+    """Why a row cannot be retried (as the refused requeue found it)."""
+    if entry.status == "sent":
+        return f"it was sent already at {entry.sent_at}"
+    if entry.lease_until is not None and entry.lease_until > now:
+        return (
+            f"{entry.claimed_by} is delivering it right now (its claim runs until "
+            f"{entry.lease_until:%Y-%m-%d %H:%M} UTC); it is retried by itself if that fails"
+        )
+    return "it changed meanwhile; look again with: wijkkompas outbox list"

@@ -758,7 +758,9 @@ class _OutboxUnit:
         self._c.execute(statement, {"b_id": entry_id, "b_node": node, **values})
 
     def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None:
-        self._finish(entry_id, node, status="sent", sent_at=at, message_id=message_id)
+        self._finish(
+            entry_id, node, status="sent", sent_at=at, message_id=message_id, last_error=None
+        )
 
     def retry_later(
         self, entry_id: int, node: str, error: str, attempts: int, at: datetime
@@ -786,12 +788,25 @@ class _OutboxUnit:
         row = self._c.execute(select(OUT).where(OUT.c.id == entry_id)).first()
         return _entry(row) if row else None
 
-    def requeue(self, entry_id: int, at: datetime) -> None:
-        self._c.execute(
+    def requeue(self, entry_id: int, at: datetime, *, recipient: str | None = None) -> bool:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "next_attempt_at": at,
+            "lease_until": None,
+            "claimed_by": None,
+        }
+        if recipient is not None:
+            values["recipient"] = recipient
+        result = self._c.execute(
             update(OUT)
-            .where(OUT.c.id == entry_id)
-            .values(status="pending", next_attempt_at=at, lease_until=None, claimed_by=None)
+            .where(
+                OUT.c.id == entry_id,
+                OUT.c.status != "sent",
+                or_(OUT.c.lease_until.is_(None), OUT.c.lease_until <= at),
+            )
+            .values(**values)
         )
+        return bool(result.rowcount)
 
     def outbox_counts(self) -> dict[str, int]:
         rows = self._c.execute(select(OUT.c.status, func.count()).group_by(OUT.c.status))
@@ -810,7 +825,7 @@ def _finish_statement(*columns: str) -> Any:
 _FINISH = {
     tuple(sorted(columns)): _finish_statement(*columns)
     for columns in (
-        ("status", "sent_at", "message_id"),
+        ("status", "sent_at", "message_id", "last_error"),
         ("attempts", "last_error", "next_attempt_at"),
         ("status", "attempts", "last_error"),
     )
