@@ -247,7 +247,13 @@ def instance_deadlines(
         return []
     book = instance.milestones
     found = []
-    for mid in workflow.milestones if only is None else only:
+    # Without ``only``: the milestones of the phases reached (later ones have no running clock).
+    wanted = (
+        workflow.milestones_through.get(instance.phase, workflow.milestone_index)
+        if only is None
+        else only
+    )
+    for mid in wanted:
         m = workflow.milestones[mid]
         if book.is_settled(mid):
             continue

@@ -195,6 +195,11 @@ class CompiledWorkflow:
         self.phase_milestones: dict[str, frozenset[str]] = {
             p.id: frozenset(m.id for m in p.milestones) for p in d.phases
         }
+        self.milestones_through: dict[str, tuple[str, ...]] = {
+            p.id: tuple(m.id for q in d.phases[: i + 1] for m in q.milestones)
+            for i, p in enumerate(d.phases)
+        }
+        """The milestones of a phase and of every phase before it, in workflow order."""
         self.due_followers: dict[str, tuple[str, ...]] = {}
         """Milestones whose due date counts from the key milestone."""
         for m in self.milestones.values():

@@ -30,7 +30,7 @@ def show(service: Service, key: str) -> InstanceView:
         record = service._load(uow, key)
         workflow = service.compiled(record.workflow)
         instance = record.instance
-        service._with_children(uow, record)
+        instance.children = service._children(uow, record)
         children = [
             (c, service.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
         ]

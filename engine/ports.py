@@ -215,6 +215,9 @@ class InstanceRecord:
     created_at: datetime
     loaded: dict[str, Any] | None = None
     """The stored projection as read (the store writes only what changed)."""
+    cached: bool = False
+    """Taken from the store's memory of its own last write rather than read in this
+    transaction: it may be stale, which saving finds out (and then nothing is saved)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,10 +294,15 @@ class UnitOfWork(Protocol):
         ...
 
     def load(
-        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = True,
     ) -> InstanceRecord | None:
         """The instance KEY, restored from its projection (None if there is none);
-        ``index_for`` gives the milestone order of its workflow version."""
+        ``index_for`` gives the milestone order of its workflow version. Always read from
+        the row (``fresh`` is there to match CommandUnit.load)."""
         ...
 
     def children(self, instance_id: int) -> list[ChildRow]:
@@ -366,8 +374,15 @@ class CommandUnit(Protocol):
     """What one command on one instance needs, in one transaction."""
 
     def load(
-        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
-    ) -> InstanceRecord | None: ...
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = False,
+    ) -> InstanceRecord | None:
+        """As UnitOfWork.load, but it may hand out the store's remembered copy of its last
+        write (``cached``); ``fresh`` reads the row."""
+        ...
 
     def workflow(self, workflow_id: int) -> StoredWorkflow: ...
 

@@ -21,7 +21,7 @@ from typing import Any
 from engine.areas import check_area, check_email, check_key
 from engine.audit import ChainReport, verify_chain
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
-from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation
+from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation, WorkflowError
 from engine.events import (
     Event,
     InstanceStarted,
@@ -245,15 +245,15 @@ class Service:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def _load(self, uow: CommandUnit, key: str) -> InstanceRecord:
-        record = uow.load(key, self._index_for)
+    def _load(self, uow: CommandUnit, key: str, fresh: bool = False) -> InstanceRecord:
+        record = uow.load(key, self._index_for, fresh=fresh)
         if record is None:
             keys = [k for _, k in uow.instance_keys()]
             raise NotFound("instance", key, known=keys if len(keys) <= 5000 else ())
         return record
 
-    def _with_children(self, uow: CommandUnit, record: InstanceRecord) -> None:
-        """Give the instance what its gate needs to know about its sub-projects."""
+    def _children(self, uow: CommandUnit, record: InstanceRecord) -> tuple[ChildSummary, ...]:
+        """What the instance's gate needs to know about its sub-projects."""
         summaries = []
         for child in uow.children(record.id):
             workflow = self.compiled(uow.workflow(child.workflow_id))
@@ -266,7 +266,7 @@ class Service:
                     key=child.key, state=child.state, aligned_phase=aligned, workflow=workflow.key
                 )
             )
-        record.instance.children = tuple(summaries)
+        return tuple(summaries)
 
     # --- the command path --------------------------------------------------------------------
 
@@ -309,37 +309,70 @@ class Service:
 
         ``expect``: the event number the caller last saw; when the instance has moved on since,
         the command is refused with Conflict (someone else changed it meanwhile).
+
+        The store may start from its copy of its own last write of the instance. A refusal
+        or a failed save on that copy is not trusted (another process may have written
+        meanwhile): the command is decided again, once, on the row as stored.
         """
         if at is not None:
             self._effective(at, self.clock.now())  # bad input fails before any lock is taken
+        try:
+            return self._attempt(key, at, action, expect, fresh=False)
+        except _Reconsider:
+            return self._attempt(key, at, action, expect, fresh=True)
+
+    def _attempt(
+        self,
+        key: str,
+        at: date | datetime | None,
+        action: Callable[[CompiledWorkflow, Instance, datetime], Event],
+        expect: int | None,
+        *,
+        fresh: bool,
+    ) -> Recorded:
         with self.store.command() as uow:
-            record = self._load(uow, key)
-            # The clock is read inside the transaction: a writer that committed just before us
-            # cannot make "now" earlier than the instance's last event. (Clocks of several
-            # nodes may differ a little; "now" is never before the last event.)
-            now = self.clock.now()
-            moment = (
-                max(now, record.instance.last_event_at) if at is None else self._effective(at, now)
+            record = self._load(uow, key, fresh)
+            try:
+                return self._decide(uow, record, key, at, action, expect)
+            except WorkflowError as exc:
+                if record.cached:
+                    raise _Reconsider(str(exc)) from exc
+                raise
+
+    def _decide(
+        self,
+        uow: CommandUnit,
+        record: InstanceRecord,
+        key: str,
+        at: date | datetime | None,
+        action: Callable[[CompiledWorkflow, Instance, datetime], Event],
+        expect: int | None,
+    ) -> Recorded:
+        # The clock is read inside the transaction: a writer that committed just before us
+        # cannot make "now" earlier than the instance's last event. (Clocks of several
+        # nodes may differ a little; "now" is never before the last event.)
+        now = self.clock.now()
+        before = record.instance
+        moment = max(now, before.last_event_at) if at is None else self._effective(at, now)
+        if expect is not None and record.seq != expect:
+            if expect > record.seq:
+                raise InvalidValue("--expect-event", expect, f"{key} has only {record.seq} events")
+            raise Conflict(
+                f"{key} was changed by someone else meanwhile (you saw event {expect}, it "
+                f"is at event {record.seq}); nothing was saved: look at it again and repeat "
+                "the command if it still applies"
             )
-            if expect is not None and record.seq != expect:
-                if expect > record.seq:
-                    raise InvalidValue(
-                        "--expect-event", expect, f"{key} has only {record.seq} events"
-                    )
-                raise Conflict(
-                    f"{key} was changed by someone else meanwhile (you saw event {expect}, it "
-                    f"is at event {record.seq}); nothing was saved: look at it again and repeat "
-                    "the command if it still applies"
-                )
-            workflow = self.compiled(record.workflow)
-            instance = record.instance
-            if not instance.is_finished and workflow.gates[instance.phase].children_reached:
-                self._with_children(uow, record)
-            before = instance.copy()
-            event = action(workflow, instance, moment)
-            stored = self._seal(key, record.seq + 1, record.head, event, now)
-            changes = event_changes(workflow, before, instance, event, local_date(now))
-            uow.save(record, event=stored, deadlines=changes)
+        workflow = self.compiled(record.workflow)
+        # The command works on a copy: ``before`` stays as it was (the store may remember it,
+        # and an earlier Recorded may hold it).
+        instance = before.copy()
+        if not instance.is_finished and workflow.gates[instance.phase].children_reached:
+            instance.children = self._children(uow, record)
+        event = action(workflow, instance, moment)
+        stored = self._seal(key, record.seq + 1, record.head, event, now)
+        changes = event_changes(workflow, before, instance, event, local_date(now))
+        record.instance = instance
+        uow.save(record, event=stored, deadlines=changes)
         return Recorded(key, stored, instance.state, instance.phase, workflow, instance)
 
     # --- commands ----------------------------------------------------------------------------
@@ -783,3 +816,8 @@ def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
             f"{entry.lease_until:%Y-%m-%d %H:%M} UTC); it is retried by itself if that fails"
         )
     return "it changed meanwhile; look again with: wijkkompas outbox list"
+
+
+class _Reconsider(Conflict):
+    """A command refused (or not saved) on the store's remembered copy of an instance: decide
+    it again on the row as stored. Never leaves the service."""

@@ -1,9 +1,10 @@
 """The command hot path in plain DB-API calls: load one instance row, save row + event.
 
-Every command loads one instance and writes one guarded UPDATE, one INSERT and the milestone
-rows that changed. Through SQLAlchemy's execution machinery that costs more than the work on a
-fast disk, so these few statements go straight to the driver's cursor, on the connection (and
-in the transaction) SQLAlchemy manages. The values are stored exactly as SQLAlchemy stores
+Every command loads one instance (unless the store remembers it) and writes one guarded UPDATE,
+one INSERT and the deadline rows that changed (on PostgreSQL in one pipeline: one round trip).
+Through SQLAlchemy's execution machinery that costs more than the work on a fast disk, so these
+few statements go straight to the driver's cursor, on the connection (and in the transaction)
+SQLAlchemy manages. The values are stored exactly as SQLAlchemy stores
 them for the same columns (see ``tables.py``), so either side reads what the other wrote:
 
 =========  ======================================  ===================================
@@ -111,9 +112,11 @@ class FastPath:
         self.keys_sql = _KEYS
         self._readers = [self._reader(name) for name in ROW_FIELDS]
         if not self.sqlite:
+            from psycopg import IntegrityError
             from psycopg.types.json import Json
 
             self._json_type = Json
+            self._integrity_error = IntegrityError
 
     # --- values ----------------------------------------------------------------------------
 
@@ -195,12 +198,40 @@ class FastPath:
             sql = self._save_sql[columns] = self._convert(
                 f"UPDATE instances SET {sets}, version_no = version_no + 1{_SAVE_WHERE}"
             )
-        cursor.execute(
-            sql,
-            (*(self._column(name, projection[name]) for name in columns), instance_id, version_no),
+        values = (
+            *(self._column(name, projection[name]) for name in columns),
+            instance_id,
+            version_no,
         )
-        if cursor.rowcount != 1:
-            return False
+        if self.sqlite:
+            cursor.execute(sql, values)
+            if cursor.rowcount != 1:
+                return False
+            self._rest(cursor, instance_id, event, deadlines)
+            return True
+        # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
+        # the caller rolls the whole transaction back. The event row is sent along before that
+        # is known, so a concurrent writer's event with the same number may refuse it first:
+        # with the UPDATE unmatched, that is the same ordinary conflict.
+        guarded = cursor.connection.cursor()
+        try:
+            with cursor.connection.pipeline():
+                guarded.execute(sql, values)
+                self._rest(cursor, instance_id, event, deadlines)
+        except self._integrity_error:
+            if guarded.rowcount == 0:
+                return False
+            raise
+        return bool(guarded.rowcount == 1)
+
+    def _rest(
+        self,
+        cursor: Any,
+        instance_id: int,
+        event: Sequence[Any],
+        deadlines: Sequence[DeadlineChange],
+    ) -> None:
+        """The event row and the deadline rows that changed."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -232,4 +263,3 @@ class FastPath:
             else:
                 values = where
             cursor.execute(self.deadline_sql[change.action], values)
-        return True

@@ -3,8 +3,15 @@
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
 row, one INSERT of the event and the deadline rows that changed, in one transaction.
 The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
-it matches no row, the transaction is rolled back and the caller gets a Conflict. Statements are
-SQLAlchemy Core (no ORM session per command: it costs more than the work).
+it matches no row, the transaction is rolled back and the caller gets a Conflict. The hot path
+talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
+
+Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
+one of them starts from that copy instead of reading and decoding the row again. The copy is
+only ever a guess: the guarded UPDATE still checks ``version_no``, and a copy that turns out
+stale (another process or node wrote meanwhile) is forgotten and the command is decided again
+on the row as stored (see ``Service._run``). PostgreSQL sends the writes of a command in one
+pipeline: one round trip for all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -57,7 +65,10 @@ from engine.ports import (
     StoredWorkflow,
 )
 
-__all__ = ["SqlStore"]
+__all__ = ["RECENT", "SqlStore"]
+
+RECENT = 512
+"""How many recently written instances each thread remembers (a few MB at most)."""
 
 I = cast(Table, InstanceRow.__table__)  # noqa: E741
 E = cast(Table, EventRow.__table__)
@@ -247,13 +258,28 @@ class _CommandUnit:
     children, instance_keys, save); see fastpath.py for why it bypasses SQLAlchemy.
     """
 
-    def __init__(self, store: SqlStore, cursor: Any) -> None:
+    def __init__(
+        self, store: SqlStore, cursor: Any, recent: OrderedDict[str, InstanceRecord]
+    ) -> None:
         self._store = store
         self._cursor = cursor
+        self._recent = recent
+        self.loaded: list[str] = []
+        self.saved: list[InstanceRecord] = []
 
     def load(
-        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = False,
     ) -> InstanceRecord | None:
+        self.loaded.append(key)
+        if not fresh:
+            remembered = self._recent.get(key)
+            if remembered is not None:
+                remembered.cached = True
+                return remembered
         row = self._store.fast.load(self._cursor, key)
         if row is None:
             return None
@@ -301,6 +327,23 @@ class _CommandUnit:
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
         _save(self._store.fast, self._cursor, record, event, deadlines, self._store.integrity_error)
+        self.saved.append(record)
+
+    def remember(self) -> None:
+        """After the commit: keep what was written, for the next command on it."""
+        recent = self._recent
+        for record in self.saved:
+            key = record.instance.key
+            record.cached = False
+            recent[key] = record
+            recent.move_to_end(key)
+        while len(recent) > RECENT:
+            recent.popitem(last=False)
+
+    def forget(self) -> None:
+        """After a failure: what was loaded may be half-way changed or out of date."""
+        for key in self.loaded:
+            self._recent.pop(key, None)
 
 
 class _Unit:
@@ -379,7 +422,11 @@ class _Unit:
         return self._cursor_
 
     def load(
-        self, key: str, index_for: Callable[[StoredWorkflow], Mapping[str, int]]
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = True,
     ) -> InstanceRecord | None:
         row = self._store.fast.load(self._cursor(), key)
         if row is None:
@@ -876,18 +923,22 @@ class SqlStore:
         if held is None:
             raw = self.database.engine.raw_connection()
             held = self._local.held = (raw, raw.cursor())
+            self._local.recent = OrderedDict()
             with self._lock:
                 self._held.append(raw)
         raw, cursor = held
+        unit = _CommandUnit(self, cursor, self._local.recent)
         try:
             if self.fast.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
-            yield _CommandUnit(self, cursor)
+            yield unit
             if self.fast.sqlite:
                 cursor.execute("COMMIT")
             else:
                 raw.commit()
+            unit.remember()
         except BaseException:
+            unit.forget()
             try:
                 raw.rollback()
             except Exception:  # the connection itself is gone: give it up

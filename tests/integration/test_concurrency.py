@@ -31,7 +31,7 @@ from sqlalchemy import text
 
 from cli import main
 from engine.catalog import WorkflowCatalog
-from engine.errors import Conflict, InvalidValue
+from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.events import Regie
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
@@ -271,6 +271,68 @@ def test_two_writers_that_loaded_the_same_version_on_postgresql_one_conflicts(
         database.dispose()
 
 
+# --- the store's remembered copy of its last write -------------------------------------------
+
+
+def test_a_remembered_copy_that_went_stale_is_noticed_and_nothing_is_lost(
+    service, database, db_url, clock
+):
+    """Anna's service remembers its last write of the instance; Bob writes meanwhile through
+    another service. Anna's next command is saved after Bob's, not over it."""
+    service.create("wk-knoppel", workflow="wijkkompas", title="K", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    service.milestone_done("wk-knoppel", "aanleiding-en-opdracht", by="anna")
+    with second_service(db_url, clock) as bob:
+        clock.advance(hours=1)
+        bobs = bob.milestone_done("wk-knoppel", "partijen-aan-tafel", by="bob")
+    clock.advance(hours=1)
+    annas = service.milestone_done("wk-knoppel", "capaciteit-en-budget", by="anna")
+    assert (annas.event.seq, annas.event.previous) == (4, bobs.event.hash)
+    statuses = {m.id: m.status for m in service.show("wk-knoppel").milestones}
+    assert {statuses[m] for m in ("aanleiding-en-opdracht", "partijen-aan-tafel")} == {"done"}
+    assert statuses["capaciteit-en-budget"] == "done"
+    assert [r.intact for r in service.verify()] == [True]
+    stored, rebuilt = service.replay("wk-knoppel")
+    assert stored == rebuilt
+
+
+def test_a_refusal_on_a_stale_copy_is_decided_again_on_the_stored_row(
+    service, database, db_url, clock
+):
+    service.create("wk-groot-driene", workflow="wijkkompas", title="G", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    service.milestone_done("wk-groot-driene", "aanleiding-en-opdracht", by="anna")
+    with second_service(db_url, clock) as bob:
+        clock.advance(hours=1)
+        bob.milestone_reopen(
+            "wk-groot-driene", "aanleiding-en-opdracht", by="bob", reason="opdracht herzien"
+        )
+        seen_by_bob = bob.show("wk-groot-driene").events
+    clock.advance(hours=1)
+    # Anna's copy says the milestone is done and the log has 2 events; the row says otherwise.
+    again = service.milestone_done(
+        "wk-groot-driene", "aanleiding-en-opdracht", by="anna", expect=seen_by_bob
+    )
+    assert again.event.seq == 4
+    assert [r.intact for r in service.verify()] == [True]
+
+
+def test_a_command_allowed_on_a_stale_copy_is_refused_on_the_stored_row(
+    service, database, db_url, clock
+):
+    service.create("wk-hasseler", workflow="wijkkompas", title="H", regie=GEMEENTE, by="t")
+    clock.advance(hours=1)
+    service.note("wk-hasseler", "start", by="anna")
+    with second_service(db_url, clock) as bob:
+        clock.advance(hours=1)
+        bob.milestone_done("wk-hasseler", "aanleiding-en-opdracht", by="bob")
+    before = event_rows(database)
+    clock.advance(hours=1)
+    with pytest.raises(RuleViolation, match="it was already done on"):
+        service.milestone_done("wk-hasseler", "aanleiding-en-opdracht", by="anna")
+    assert event_rows(database) == before
+
+
 # --- a command whose clock was read just before another writer committed ----------------------
 
 
@@ -303,7 +365,7 @@ from pathlib import Path
 config = json.loads(Path(sys.argv[1]).read_text())
 sys.path.insert(0, config["repo"])
 
-from engine.errors import Conflict, InvalidValue, Refused  # noqa: E402
+from engine.errors import Conflict, InvalidValue, RuleViolation, Refused  # noqa: E402
 from engine.persistence.database import Database  # noqa: E402
 from engine.persistence.store import SqlStore  # noqa: E402
 from engine.service import Service  # noqa: E402

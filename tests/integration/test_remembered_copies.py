@@ -1,0 +1,77 @@
+"""The store's memory of its last writes never changes an outcome.
+
+One service runs a long, seeded random sequence of commands (many of them refused) over a few
+instances, so most commands start from the store's remembered copy. After every command the
+remembered copy must equal the instance read from its row, the row must equal the instance
+rebuilt from the events, and the deadline rows must be those the rebuilt instance has.
+"""
+
+from __future__ import annotations
+
+import random
+
+from engine.errors import WorkflowError
+from engine.events import Regie
+from engine.projection import core
+from engine.service import deadline_states
+
+KEYS = ("wk-a", "wk-b", "wk-c")
+
+
+def test_commands_on_remembered_copies_end_where_the_stored_rows_do(service, clock):
+    for key in KEYS:
+        service.create(key, workflow="wijkkompas", title=key, regie=Regie(type="gemeente"), by="t")
+    workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
+    milestones = list(workflow.milestone_index)
+    buttons = list(workflow.buttons)
+    approvals = sorted({a for gate in workflow.gates.values() for a, _ in gate.approvals})
+    rng = random.Random(20261128)
+
+    def milestone(key: str) -> str:
+        """Mostly an open one of the current phase (most others are refused)."""
+        view = service.show(key)
+        current = (
+            {m.id for m in workflow.phase(view.phase).milestones}
+            if (view.phase in workflow.phase_pos)
+            else set()
+        )
+        open_now = [m.id for m in view.milestones if m.id in current and m.status == "open"]
+        if rng.random() < 0.15 or not open_now:
+            return rng.choice(milestones)
+        return rng.choice(open_now)
+
+    commands = {
+        "done": lambda k: service.milestone_done(k, milestone(k), by="t"),
+        "skip": lambda k: service.milestone_skip(k, milestone(k), by="t", reason="r"),
+        "reopen": lambda k: service.milestone_reopen(k, milestone(k), by="t", reason="r"),
+        "pause": lambda k: service.pause(k, rng.choice(buttons), by="t", reason="r"),
+        "resume": lambda k: service.resume(k, by="t"),
+        "approve": lambda k: service.approve(k, rng.choice(approvals), "go", by="t"),
+        "advance": lambda k: service.advance(k, by="t"),
+        "note": lambda k: service.note(k, "n", by="t"),
+    }
+    weights = {"done": 8, "skip": 1, "reopen": 1, "pause": 1, "resume": 2, "approve": 3,
+               "advance": 3, "note": 1}  # fmt: skip
+    outcomes = {"saved": 0, "refused": 0}
+    for _ in range(300):
+        key = rng.choice(KEYS)
+        name = rng.choices(list(weights), weights=list(weights.values()))[0]
+        clock.advance(days=rng.randint(0, 20))
+        try:
+            commands[name](key)
+            outcomes["saved"] += 1
+        except WorkflowError:
+            outcomes["refused"] += 1
+        remembered = service.store._local.recent.get(key)
+        stored, rebuilt = service.replay(key)
+        assert stored == rebuilt, (name, key)
+        if remembered is not None:
+            assert remembered.instance == stored, (name, key)
+            assert remembered.seq == len(service.log(key))
+        with service.store.read() as uow:
+            rows = uow.deadline_rows(uow.instance_id(key))  # type: ignore[arg-type]
+        assert sorted(map(core, rows)) == sorted(map(core, deadline_states(workflow, rebuilt)))
+    # The sequence really exercised both paths, and got somewhere.
+    assert outcomes["saved"] > 80, outcomes
+    assert outcomes["refused"] > 30, outcomes
+    assert max(workflow.phase_pos.get(service.show(k).phase, 6) for k in KEYS) >= 1
