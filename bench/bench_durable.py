@@ -34,10 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import text
+
 from engine.catalog import WorkflowCatalog
 from engine.events import Regie
 from engine.persistence.database import Database
-from engine.persistence.store import SqlStore
+from engine.persistence.store import RECENT, SqlStore
 from engine.service import NewInstance, Service
 from engine.testing import FrozenClock
 
@@ -216,29 +218,37 @@ def raw_postgres(url: str, transactions: int, instances: int) -> float:
 
 
 def bench_commands(args: argparse.Namespace) -> None:
-    instances = 200
+    """Each target twice: over 200 instances (the store remembers each one's last write, as
+    when people work on a few neighbourhoods) and over more instances than it remembers
+    (every command reads its row, as in a bulk run over the whole programme)."""
+    spreads = (200, 4 * RECENT)
     for synchronous in ("FULL", "NORMAL"):
-        with sqlite_url(synchronous) as url:
-            service = make_service(url, synchronous)
-            seed(service, instances)
-            plan = command_mix(service, instances, args.commands)
-            ours = run_mix(service, plan)
-            raw = raw_sqlite(url.removeprefix("sqlite:///"), synchronous, args.commands, instances)
-            print(
-                f"SQLite synchronous={synchronous}: wijkkompas {ours:,.0f} commands/s, raw "
-                f"{raw:,.0f} transactions/s: {ours / raw:.0%} of raw ({len(plan):,} commands)"
-            )
+        for instances in spreads:
+            with sqlite_url(synchronous) as url:
+                service = make_service(url, synchronous)
+                seed(service, instances)
+                plan = command_mix(service, instances, args.commands)
+                ours = run_mix(service, plan)
+                path = url.removeprefix("sqlite:///")
+                raw = raw_sqlite(path, synchronous, args.commands, instances)
+                print(
+                    f"SQLite synchronous={synchronous}, {instances:,} instances: wijkkompas "
+                    f"{ours:,.0f} commands/s, raw {raw:,.0f} transactions/s: {ours / raw:.0%} "
+                    f"of raw ({len(plan):,} commands)"
+                )
     if args.pg:
-        with postgres_url() as url:
-            service = make_service(url)
-            seed(service, instances)
-            plan = command_mix(service, instances, args.commands)
-            ours = run_mix(service, plan)
-            raw = raw_postgres(url, args.commands, instances)
-            print(
-                f"PostgreSQL, one client: wijkkompas {ours:,.0f} commands/s, raw {raw:,.0f} "
-                f"transactions/s: {ours / raw:.0%} of raw ({len(plan):,} commands)"
-            )
+        for instances in spreads:
+            with postgres_url() as url:
+                service = make_service(url)
+                seed(service, instances)
+                plan = command_mix(service, instances, args.commands)
+                ours = run_mix(service, plan)
+                raw = raw_postgres(url, args.commands, instances)
+                print(
+                    f"PostgreSQL, one client, {instances:,} instances: wijkkompas {ours:,.0f} "
+                    f"commands/s, raw {raw:,.0f} transactions/s: {ours / raw:.0%} of raw "
+                    f"({len(plan):,} commands)"
+                )
 
 
 def bench_status(args: argparse.Namespace) -> None:
@@ -250,7 +260,7 @@ def bench_status(args: argparse.Namespace) -> None:
             clock = FrozenClock(T0)
             service = make_service(url, "NORMAL", clock)
             have = 0
-            for count in sorted(args.instances):
+            for count in sorted(args.instances or [10_000, 100_000]):
                 started = time.perf_counter()
                 seed_range(service, have, count)
                 seeded = time.perf_counter() - started
@@ -262,12 +272,14 @@ def bench_status(args: argparse.Namespace) -> None:
                     rows = service.status()
                     times.append(time.perf_counter() - started)
                     assert len(rows) == count
-                milestones = count * len(
-                    service.compiled(service.workflow_versions()[0]).milestone_index
-                )
+                workflow = service.compiled(service.workflow_versions()[0])
+                slots = count * len(workflow.milestones)
+                with service.store.database.engine.connect() as connection:
+                    deadlines = connection.execute(text("SELECT COUNT(*) FROM deadlines")).scalar()
                 print(
-                    f"{label}: status over {count:,} instances ({milestones:,} milestone rows): "
-                    f"median {statistics.median(times):.2f} s (seeding took {seeded:.0f} s)"
+                    f"{label}: status over {count:,} instances ({slots:,} milestones, "
+                    f"{deadlines:,} deadline rows): median {statistics.median(times):.2f} s "
+                    f"(seeding took {seeded:.0f} s)"
                 )
                 clock.set(T0)
 
@@ -284,7 +296,7 @@ def seed_range(service: Service, start: int, stop: int) -> None:
 
 
 def bench_create(args: argparse.Namespace) -> None:
-    count = args.instances[0] if args.instances else 15_000
+    count = args.instances[0] if args.instances else 15_000  # every buurt in the country
     targets = [("SQLite (synchronous=FULL)", lambda: sqlite_url("FULL"))]
     if args.pg:
         targets.append(("PostgreSQL", postgres_url))
@@ -343,7 +355,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["commands", "status", "create", "memory"])
     parser.add_argument("--commands", type=int, default=5_000)
-    parser.add_argument("--instances", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument(
+        "--instances",
+        type=int,
+        nargs="*",
+        help="status: the sizes (default 10000 100000); create: how many (default 15000)",
+    )
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL")
     args = parser.parse_args()
     {

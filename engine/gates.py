@@ -12,10 +12,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.instance import COMPLETED, STOPPED, Instance, phase_of
+from engine.instance import (
+    COMPLETED,
+    STOPPED,
+    ApprovalRecord,
+    ChildSummary,
+    Instance,
+    phase_of,
+)
 from engine.model import WorkflowDefinition
 
-__all__ = ["GateSpec", "GateStatus", "Unmet", "build_gate_specs", "evaluate_gate"]
+__all__ = [
+    "GateSpec",
+    "GateStatus",
+    "Unmet",
+    "build_gate_specs",
+    "count_unmet",
+    "evaluate_gate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +92,14 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
 
 def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
     """Every criterion of ``spec`` that ``instance`` does not meet (none: the gate holds)."""
-    unmet: list[Unmet] = []
-    book = instance.milestones
-    for mid, title in spec.milestones:
-        if not book.is_settled(mid):
-            unmet.append(Unmet("milestone", mid, f"milestone '{mid}' ({title}) is not done"))
-    for aid, title in spec.approvals:
-        record = instance.approval(aid)
+    unmet: list[Unmet] = [
+        Unmet("milestone", mid, f"milestone '{mid}' ({title}) is not done")
+        for mid, title in _open_milestones(spec, instance)
+    ]
+    for aid, title, record in _missing_approvals(spec, instance):
         if record is None:
             unmet.append(Unmet("approval", aid, f"approval '{aid}' ({title}) has not been given"))
-        elif record.decision != "go":
+        else:
             ref = f", ref {record.ref}" if record.ref else ""
             unmet.append(
                 Unmet(
@@ -96,10 +108,27 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
                     f"approval '{aid}' ({title}) was decided no-go on {record.day}{ref}",
                 )
             )
-    if spec.children_reached is not None:
-        unmet.extend(_children(spec, instance))
-    if spec.next_regie is not None and instance.regie.type not in spec.next_regie:
-        allowed = ", ".join(sorted(spec.next_regie))
+    for child, where, matched in _children_behind(spec, instance):
+        if not matched:
+            unmet.append(
+                Unmet(
+                    "children",
+                    child.key,
+                    f"sub-project '{child.key}' is in phase '{where}', which matches no phase "
+                    f"of this workflow; it must have reached '{spec.children_reached}'",
+                )
+            )
+        else:
+            unmet.append(
+                Unmet(
+                    "children",
+                    child.key,
+                    f"sub-project '{child.key}' is in phase '{where}'; every sub-project must "
+                    f"have reached '{spec.children_reached}'",
+                )
+            )
+    if _regie_refused(spec, instance):
+        allowed = ", ".join(sorted(spec.next_regie or ()))
         unmet.append(
             Unmet(
                 "regie",
@@ -111,31 +140,53 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
     return GateStatus(spec.phase, tuple(unmet))
 
 
-def _children(spec: GateSpec, instance: Instance) -> list[Unmet]:
-    assert spec.children_reached is not None
+def count_unmet(spec: GateSpec, instance: Instance) -> int:
+    """How many criteria of ``spec`` are unmet: ``len(evaluate_gate(...).unmet)`` without
+    writing the sentences (the programme overview asks this of every instance)."""
+    return (
+        len(_open_milestones(spec, instance))
+        + len(_missing_approvals(spec, instance))
+        + len(_children_behind(spec, instance))
+        + _regie_refused(spec, instance)
+    )
+
+
+# --- the criteria, shared by evaluate_gate and count_unmet ------------------------------------
+
+
+def _open_milestones(spec: GateSpec, instance: Instance) -> list[tuple[str, str]]:
+    settled = instance.milestones.is_settled
+    return [(mid, title) for mid, title in spec.milestones if not settled(mid)]
+
+
+def _missing_approvals(
+    spec: GateSpec, instance: Instance
+) -> list[tuple[str, str, ApprovalRecord | None]]:
+    """(id, title, record) of each approval without a 'go': never given, or decided no-go."""
+    missing = []
+    for aid, title in spec.approvals:
+        record = instance.approval(aid)
+        if record is None or record.decision != "go":
+            missing.append((aid, title, record))
+    return missing
+
+
+def _children_behind(spec: GateSpec, instance: Instance) -> list[tuple[ChildSummary, str, bool]]:
+    """(child, its phase, whether that phase matches one of ours) of each running sub-project
+    that has not reached the phase the gate asks for."""
+    if spec.children_reached is None:
+        return []
     needed = spec.phase_positions[spec.children_reached]
-    unmet = []
+    behind = []
     for child in instance.children:
         if child.state in (COMPLETED, STOPPED):
             continue  # a stopped sub-project is out of scope and holds nothing up
-        where = phase_of(child.state)
         position = spec.phase_positions.get(child.aligned_phase or "")
-        if position is None:
-            unmet.append(
-                Unmet(
-                    "children",
-                    child.key,
-                    f"sub-project '{child.key}' is in phase '{where}', which matches no phase "
-                    f"of this workflow; it must have reached '{spec.children_reached}'",
-                )
-            )
-        elif position < needed:
-            unmet.append(
-                Unmet(
-                    "children",
-                    child.key,
-                    f"sub-project '{child.key}' is in phase '{where}'; every sub-project must "
-                    f"have reached '{spec.children_reached}'",
-                )
-            )
-    return unmet
+        if position is None or position < needed:
+            behind.append((child, phase_of(child.state), position is not None))
+    return behind
+
+
+def _regie_refused(spec: GateSpec, instance: Instance) -> bool:
+    """Whether the next phase does not allow the current regie holder."""
+    return spec.next_regie is not None and instance.regie.type not in spec.next_regie

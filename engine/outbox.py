@@ -207,16 +207,16 @@ class ReminderPlanner:
         """Plan everything due up to today; with ``dry_run`` write nothing."""
         today = local_date(now)
         report = PassReport()
-        done: set[int] = set()
+        done: set[tuple[int, str, str]] = set()
         while True:
             with self.store.outbox_unit() as unit:
-                rows = [r for r in unit.due_deadlines(today, batch) if r.id not in done]
+                rows = [r for r in unit.due_deadlines(today, batch) if r.row not in done]
                 if not rows:
                     return report
                 queued: list[QueuedMessage] = []
-                moves: list[tuple[int, date, date | None]] = []
+                moves: list[tuple[tuple[int, str, str], date, date | None]] = []
                 for row in rows:
-                    done.add(row.id)
+                    done.add(row.row)
                     report.deadlines += 1
                     deadline, phase_title = self.deadline(row)
                     for moment in due_moments(deadline, after=row.sent_through, today=today):
@@ -226,7 +226,7 @@ class ReminderPlanner:
                             queued.append(message)
                             report.planned.append(planned)
                             report.unreachable += message.status == "failed"
-                    moves.append((row.id, today, next_moment(deadline, after=today)))
+                    moves.append((row.row, today, next_moment(deadline, after=today)))
                 if dry_run:
                     if len(rows) < batch:
                         return report

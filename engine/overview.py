@@ -7,6 +7,7 @@ the deadline rows.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from engine.clock import local_date
 from engine.deadlines import milestone_due
 from engine.errors import NotFound
 from engine.events import Regie
+from engine.gates import count_unmet
 from engine.instance import ChildSummary, Instance, phase_of
 from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
 
@@ -166,7 +168,7 @@ def status(
         next_phase = None
         if current in wf.gates:
             instance = Instance.restore(
-                snapshot=r.snapshot,
+                snapshot=json.loads(r.snapshot_text),
                 milestone_index=wf.milestone_index,
                 key=r.key,
                 title=r.title,
@@ -181,10 +183,9 @@ def status(
                 paused=None,
             )
             instance.children = tuple(by_parent.get(r.key, ()))
-            gate = wf.gate_status(instance)
-            assert gate is not None
-            gate_ready, unmet = gate.ready, len(gate.unmet)
-            next_phase = wf.gates[current].next_phase
+            spec = wf.gates[current]
+            unmet = count_unmet(spec, instance)
+            gate_ready, next_phase = unmet == 0, spec.next_phase
         result.append(
             StatusRow(
                 key=r.key,

@@ -151,7 +151,6 @@ class DeadlineChange:
 class DueDeadline:
     """A deadline row whose reminders may be due, with what planning needs of its instance."""
 
-    id: int
     instance_id: int
     instance_key: str
     instance_title: str
@@ -166,6 +165,11 @@ class DueDeadline:
     legal: bool
     sent_through: date | None
     next_on: date | None
+
+    @property
+    def row(self) -> tuple[int, str, str]:
+        """The key of its deadline row."""
+        return (self.instance_id, self.kind, self.subject)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,9 +245,10 @@ class NewInstanceRows:
     deadlines: Sequence[DeadlineState]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OverviewRow:
-    """What the programme overview needs of one instance."""
+    """What the programme overview needs of one instance (one per instance, so not frozen:
+    a frozen dataclass costs twice as much to make)."""
 
     id: int
     key: str
@@ -256,7 +261,8 @@ class OverviewRow:
     regie_organisation: str | None
     paused_button: str | None
     paused_since: datetime | None
-    snapshot: dict[str, Any]
+    snapshot_text: str
+    """The stored snapshot as JSON text: decoded only for the rows that need it."""
     overdue: int
     due_soon: int
     failed_reminders: int = 0
@@ -412,7 +418,9 @@ class OutboxUnit(Protocol):
         Returns how many were inserted."""
         ...
 
-    def advance_deadlines(self, moves: Sequence[tuple[int, date, date | None]]) -> None:
+    def advance_deadlines(
+        self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
+    ) -> None:
         """For each (deadline id, sent_through, next_on): reminders were planned through
         ``sent_through``; look again on ``next_on``."""
         ...

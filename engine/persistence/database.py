@@ -25,7 +25,7 @@ from engine.errors import InputError, InvalidValue
 
 __all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
 
-HEAD_REVISION = "0002_reminders"
+HEAD_REVISION = "0003_deadline_key"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 

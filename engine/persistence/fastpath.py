@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange
+from engine.ports import DeadlineChange, OverviewRow
 
 __all__ = ["FastPath"]
 
@@ -91,6 +91,22 @@ _WORKFLOW = (
     "FROM workflow_versions WHERE id = ?"
 )
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
+# Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
+# instance. The snapshot comes as text: it is decoded only for the rows that need it.
+_OVERVIEW = (
+    "SELECT i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
+    "i.regie_type, i.regie_organisation, i.paused_button, i.paused_since, "
+    "CAST(i.snapshot AS TEXT), COALESCE(c.overdue, 0), COALESCE(c.due_soon, 0), "
+    "COALESCE(f.failed, 0) "
+    "FROM instances i "
+    "LEFT JOIN (SELECT instance_id, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) AS overdue, "
+    "SUM(CASE WHEN due >= ? AND due < ? THEN 1 ELSE 0 END) AS due_soon FROM deadlines "
+    "WHERE kind = 'milestone' AND frozen = ? GROUP BY instance_id) c ON c.instance_id = i.id "
+    "LEFT JOIN (SELECT instance_id, COUNT(*) AS failed FROM outbox WHERE status = 'failed' "
+    "GROUP BY instance_id) f ON f.instance_id = i.id "
+    "LEFT JOIN instances p ON p.id = i.parent_id "
+    "ORDER BY i.key"
+)
 
 
 class FastPath:
@@ -110,6 +126,7 @@ class FastPath:
         self.children_sql = convert(_CHILDREN)
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
+        self.overview_sql = convert(_OVERVIEW)
         self._readers = [self._reader(name) for name in ROW_FIELDS]
         if not self.sqlite:
             from psycopg import IntegrityError
@@ -170,6 +187,31 @@ class FastPath:
             name: (value if reader is None or value is None else reader(value))
             for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
         }
+
+    def overview(self, cursor: Any, today: date, soon: date) -> list[OverviewRow]:
+        """Every instance with its counts for the programme overview, by key."""
+        cursor.execute(self.overview_sql, (self.day(today), self.day(today), self.day(soon), False))
+        read = self.read_moment
+        return [
+            OverviewRow(
+                id=r[0],
+                key=r[1],
+                title=r[2],
+                workflow_id=r[3],
+                parent_key=r[4],
+                state=r[5],
+                phase_entered=read(r[6]),
+                regie_type=r[7],
+                regie_organisation=r[8],
+                paused_button=r[9],
+                paused_since=read(r[10]) if r[10] is not None else None,
+                snapshot_text=r[11],
+                overdue=int(r[12]),
+                due_soon=int(r[13]),
+                failed_reminders=int(r[14]),
+            )
+            for r in cursor.fetchall()
+        ]
 
     def save(
         self,

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     func,
     insert,
     or_,
@@ -597,69 +596,8 @@ class _Unit:
         return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
 
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
-        running = and_(D.c.kind == "milestone", D.c.frozen.is_(False))
-        counts = (
-            select(
-                D.c.instance_id,
-                func.sum(case((D.c.due < today, 1), else_=0)).label("overdue"),
-                func.sum(case((and_(D.c.due >= today, D.c.due < soon), 1), else_=0)).label(
-                    "due_soon"
-                ),
-            )
-            .where(running)
-            .group_by(D.c.instance_id)
-            .subquery()
-        )
-        failed = (
-            select(OUT.c.instance_id, func.count().label("failed"))
-            .where(OUT.c.status == "failed")
-            .group_by(OUT.c.instance_id)
-            .subquery()
-        )
-        parent = I.alias("parent")
-        query = (
-            select(
-                I.c.id,
-                I.c.key,
-                I.c.title,
-                I.c.workflow_version_id,
-                parent.c.key.label("parent_key"),
-                I.c.state,
-                I.c.phase_entered,
-                I.c.regie_type,
-                I.c.regie_organisation,
-                I.c.paused_button,
-                I.c.paused_since,
-                I.c.snapshot,
-                func.coalesce(counts.c.overdue, 0).label("overdue"),
-                func.coalesce(counts.c.due_soon, 0).label("due_soon"),
-                func.coalesce(failed.c.failed, 0).label("failed"),
-            )
-            .outerjoin(counts, counts.c.instance_id == I.c.id)
-            .outerjoin(failed, failed.c.instance_id == I.c.id)
-            .outerjoin(parent, parent.c.id == I.c.parent_id)
-            .order_by(I.c.key)
-        )
-        return [
-            OverviewRow(
-                id=r.id,
-                key=r.key,
-                title=r.title,
-                workflow_id=r.workflow_version_id,
-                parent_key=r.parent_key,
-                state=r.state,
-                phase_entered=r.phase_entered,
-                regie_type=r.regie_type,
-                regie_organisation=r.regie_organisation,
-                paused_button=r.paused_button,
-                paused_since=r.paused_since,
-                snapshot=r.snapshot,
-                overdue=int(r.overdue),
-                due_soon=int(r.due_soon),
-                failed_reminders=int(r.failed),
-            )
-            for r in self._c.execute(query)
-        ]
+        # Thousands of rows: straight through the driver (see fastpath.py).
+        return self._store.fast.overview(self._cursor(), today, soon)
 
 
 class _OutboxUnit:
@@ -673,7 +611,6 @@ class _OutboxUnit:
     def _deadlines(self, condition: Any, limit: int | None, lock: bool) -> list[DueDeadline]:
         query = (
             select(
-                D.c.id,
                 D.c.instance_id,
                 I.c.key,
                 I.c.title,
@@ -691,7 +628,7 @@ class _OutboxUnit:
             )
             .join(I, I.c.id == D.c.instance_id)
             .where(condition, D.c.frozen.is_(False))
-            .order_by(D.c.next_on, D.c.id)
+            .order_by(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject)
         )
         if limit is not None:
             query = query.limit(limit)
@@ -699,7 +636,6 @@ class _OutboxUnit:
             query = query.with_for_update(of=D, skip_locked=True)
         return [
             DueDeadline(
-                id=r.id,
                 instance_id=r.instance_id,
                 instance_key=r.key,
                 instance_title=r.title,
@@ -756,13 +692,28 @@ class _OutboxUnit:
         # RETURNING reports only the rows that were new (a known key is skipped).
         return len(self._c.execute(statement.returning(OUT.c.id), rows).all())
 
-    def advance_deadlines(self, moves: Sequence[tuple[int, date, date | None]]) -> None:
+    def advance_deadlines(
+        self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
+    ) -> None:
         if moves:
             self._c.execute(
                 update(D)
-                .where(D.c.id == bindparam("b_id"))
+                .where(
+                    D.c.instance_id == bindparam("b_instance"),
+                    D.c.kind == bindparam("b_kind"),
+                    D.c.subject == bindparam("b_subject"),
+                )
                 .values(sent_through=bindparam("sent_through"), next_on=bindparam("next_on")),
-                [{"b_id": i, "sent_through": s, "next_on": n} for i, s, n in moves],
+                [
+                    {
+                        "b_instance": instance,
+                        "b_kind": kind,
+                        "b_subject": subject,
+                        "sent_through": s,
+                        "next_on": n,
+                    }
+                    for (instance, kind, subject), s, n in moves
+                ],
             )
 
     def claim(

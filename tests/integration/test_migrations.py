@@ -124,3 +124,41 @@ def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
         ).all()
     assert after == before
     database.dispose()
+
+
+def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(db_url):
+    """0003 re-keys the deadline rows; up and down, every row and its reminder progress stay."""
+    from alembic import command
+
+    from engine.catalog import WorkflowCatalog
+    from engine.events import Regie
+    from engine.persistence.store import SqlStore
+    from engine.service import Service
+
+    database = Database(db_url)
+    database.ensure_schema()
+    service = Service(SqlStore(database), workflows=WorkflowCatalog().resolve)
+    for key in ("wk-a", "wk-b"):
+        service.create(key, workflow="wijkkompas", title=key, regie=Regie(type="gemeente"), by="t")
+    query = text(
+        "SELECT instance_id, kind, subject, due, legal, frozen, next_on, sent_through "
+        "FROM deadlines ORDER BY instance_id, kind, subject"
+    )
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE deadlines SET sent_through = '2027-01-01', next_on = '2027-02-01' "
+                "WHERE kind = 'gate'"
+            )
+        )
+        before = connection.execute(query).all()
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0002_reminders")
+        assert connection.execute(query).all() == before
+        ids = connection.execute(text("SELECT COUNT(DISTINCT id) FROM deadlines")).scalar()
+        assert ids == len(before)  # the old table has its surrogate ids back
+        command.upgrade(config, "head")
+        assert connection.execute(query).all() == before
+    assert len(before) > 2
+    assert sum(row.sent_through is not None for row in before) == 2
+    database.dispose()

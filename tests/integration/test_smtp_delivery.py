@@ -41,7 +41,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from adapters.email import ConsoleNotifier, MaildirNotifier, SmtpNotifier, SmtpSettings
 from engine.notifications import ReminderItem, compose
-from engine.ports import DeliveryFailure, OutgoingMessage
+from engine.ports import DeliveryFailure, Notifier, OutgoingMessage
 
 SENDER = "wijkkompas@gemeente.example"
 USER = "wijkkompas"
@@ -297,6 +297,14 @@ def outgoing(
     )
 
 
+def refused(notifier: Notifier, message: OutgoingMessage | None = None) -> DeliveryFailure:
+    """Send one message that must fail, close the notifier, and give the failure."""
+    with pytest.raises(DeliveryFailure) as failure:
+        notifier.send(message or outgoing())
+    notifier.close()
+    return failure.value
+
+
 SUBJECT = (
     "Herinnering: mijlpaal 'Energiecoöperatie opgericht' - Noord (wk-noord), "
     "uiterlijk 15 januari 2026 (over 3 dagen)"
@@ -381,18 +389,13 @@ def test_delivery_with_authentication_over_plain_starttls_and_implicit_tls(reque
         assert got.tls  # aiosmtpd records the session's TLS only after STARTTLS
 
 
-def test_a_server_that_insists_on_starttls_refuses_a_plain_client_temporarily(server_tls):
+def test_a_server_that_insists_on_starttls_refuses_a_plain_client_temporarily(request, server_tls):
     server = SmtpServer(tls_context=server_tls, require_starttls=True).start()
-    try:
-        notifier = server.notifier(tls="none")
-        with pytest.raises(DeliveryFailure) as failure:
-            notifier.send(outgoing())
-        notifier.close()
-    finally:
-        server.stop()
-    assert not failure.value.permanent
-    assert failure.value.reason.startswith("530 ")
-    assert "STARTTLS" in failure.value.reason
+    request.addfinalizer(server.stop)
+    failure = refused(server.notifier(tls="none"))
+    assert not failure.permanent
+    assert failure.reason.startswith("530 ")
+    assert "STARTTLS" in failure.reason
     assert server.received == []
 
 
@@ -417,20 +420,15 @@ def test_a_wrong_password_is_a_temporary_failure(request):
     assert all(not ok for _, _, ok in server.recorder.logins)
 
 
-def test_an_untrusted_certificate_is_a_temporary_failure(ca):
+def test_an_untrusted_certificate_is_a_temporary_failure(request, ca):
     # The server's certificate comes from a CA the client does not trust (no SSL_CERT_FILE).
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     server = SmtpServer(tls_context=context).start()
-    try:
-        notifier = server.notifier(tls="starttls")
-        with pytest.raises(DeliveryFailure) as failure:
-            notifier.send(outgoing())
-        notifier.close()
-    finally:
-        server.stop()
-    assert not failure.value.permanent
-    assert "CERTIFICATE_VERIFY_FAILED" in failure.value.reason
+    request.addfinalizer(server.stop)
+    failure = refused(server.notifier(tls="starttls"))
+    assert not failure.permanent
+    assert "CERTIFICATE_VERIFY_FAILED" in failure.reason
     assert server.received == []
 
 
@@ -455,12 +453,10 @@ def test_a_refused_login_closes_its_connection():
 def test_the_server_being_down_is_a_temporary_failure():
     port = free_port()  # nobody listens here
     notifier = SmtpNotifier(SmtpSettings(host="127.0.0.1", port=port, timeout=5, sender=SENDER))
-    with pytest.raises(DeliveryFailure) as failure:
-        notifier.send(outgoing())
-    notifier.close()
-    assert not failure.value.permanent
-    assert failure.value.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{port}: ")
-    assert "refused" in failure.value.reason.lower()
+    failure = refused(notifier)
+    assert not failure.permanent
+    assert failure.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{port}: ")
+    assert "refused" in failure.reason.lower()
 
 
 def test_an_unknown_recipient_is_permanent_with_the_servers_reason(smtp_server):
@@ -478,12 +474,9 @@ def test_an_unknown_recipient_is_permanent_with_the_servers_reason(smtp_server):
 
 def test_451_for_a_recipient_is_temporary(smtp_server):
     smtp_server.recorder.busy.add("regie@noord.example")
-    notifier = smtp_server.notifier()
-    with pytest.raises(DeliveryFailure) as failure:
-        notifier.send(outgoing())
-    notifier.close()
-    assert not failure.value.permanent
-    assert failure.value.reason == "451 4.3.2 mailbox busy, try again later"
+    failure = refused(smtp_server.notifier())
+    assert not failure.permanent
+    assert failure.reason == "451 4.3.2 mailbox busy, try again later"
     assert smtp_server.received == []
 
 
@@ -546,11 +539,9 @@ def test_a_server_down_after_a_kept_connection_is_a_temporary_failure(smtp_serve
     notifier = smtp_server.notifier()
     notifier.send(outgoing("een@noord.example"))
     smtp_server.stop()
-    with pytest.raises(DeliveryFailure) as failure:
-        notifier.send(outgoing("twee@noord.example"))
-    notifier.close()
-    assert not failure.value.permanent
-    assert failure.value.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{smtp_server.port}")
+    failure = refused(notifier, outgoing("twee@noord.example"))
+    assert not failure.permanent
+    assert failure.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{smtp_server.port}")
 
 
 def test_a_refused_recipient_keeps_the_connection_for_the_next_message(smtp_server):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from engine.clock import as_utc
 from engine.errors import GateNotMet, WorkflowError
 from engine.events import Event, InstanceStarted, Regie
+from engine.gates import count_unmet
 from engine.instance import COMPLETED, STOPPED, Instance, paused_state
 from engine.machine import CompiledWorkflow, compile_workflow
 from engine.model import WorkflowDefinition
@@ -341,7 +342,10 @@ def exercise(scenario: Scenario) -> None:
         assert inst.is_paused == (inst.paused is not None)
         if inst.is_paused:
             assert inst.state == paused_state(inst.phase)
-        assert (w.gate_status(inst) is None) == inst.is_finished
+        gate = w.gate_status(inst)
+        assert (gate is None) == inst.is_finished
+        if gate is not None:  # the overview's count agrees with the full evaluation
+            assert count_unmet(w.gates[inst.phase], inst) == len(gate.unmet)
         if before.state in (COMPLETED, STOPPED):
             assert inst.state == before.state
             assert refused is not None or command.kind == "note"
