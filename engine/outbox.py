@@ -10,6 +10,7 @@ moving the deadline on happen in one transaction: a crash loses nothing and repe
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -29,6 +30,28 @@ from engine.reminders import (
 )
 
 __all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
+
+
+def _roles(deadline: Deadline, moment: Moment) -> tuple[str, ...]:
+    """Who a reminder moment is for, by role (escalations have their own list)."""
+    rules = deadline.rules
+    return tuple((rules.escalate_to if moment.escalation else rules.to) or ())
+
+
+def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
+    """Why a reminder has nobody to go to, and what gives it somebody."""
+    fixes = []
+    if "regie" in roles or "owner" in roles:
+        org = f" --org {shlex.quote(row.regie_organisation)}" if row.regie_organisation else ""
+        fixes.append(
+            f"give the regie holder a contact (wijkkompas handover {row.instance_key} --to "
+            f"{row.regie_type}{org} --contact EMAIL --reason ...)"
+        )
+    if "owner" in roles:
+        fixes.append("or list the owner's addresses under [contacts] in the configuration")
+    if "programme_office" in roles:
+        fixes.append("set programme_email (WIJKKOMPAS_PROGRAMME_EMAIL)")
+    return f"no address for {', '.join(roles)} of {row.instance_key}: {'; '.join(fixes)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,10 +148,8 @@ class ReminderPlanner:
         self, row: DueDeadline, deadline: Deadline, moment: Moment
     ) -> list[tuple[str, str, bool]]:
         """(address, role, owner_unreachable) for one reminder moment."""
-        rules = deadline.rules
-        roles = (rules.escalate_to if moment.escalation else rules.to) or ()
         found: dict[str, tuple[str, str, bool]] = {}
-        for role in roles:
+        for role in _roles(deadline, moment):
             unreachable = False
             if role == "regie":
                 emails: tuple[str, ...] = row.regie_contacts
@@ -148,8 +169,9 @@ class ReminderPlanner:
         self, row: DueDeadline, deadline: Deadline, phase_title: str, moment: Moment, now: datetime
     ) -> list[tuple[QueuedMessage, PlannedReminder]]:
         out = []
-        recipients = self.recipients(row, deadline, moment)
-        targets = recipients or [("", "", False)]
+        roles = _roles(deadline, moment)
+        # Nobody to send it to: one failed row, for the first role it was meant for.
+        targets = self.recipients(row, deadline, moment) or [("", roles[0] if roles else "", False)]
         for email, role, unreachable in targets:
             key = reminder_key(row.instance_key, deadline, moment, email or "-")
             item = ReminderItem(
@@ -170,11 +192,7 @@ class ReminderPlanner:
             )
             problem = None
             if not email:
-                roles = (moment.escalation and deadline.rules.escalate_to) or deadline.rules.to
-                problem = (
-                    f"no address for {', '.join(roles or ())} of {row.instance_key}: add "
-                    "--contact to the regie holder or configure programme_email/contacts"
-                )
+                problem = _no_address(row, roles)
             out.append(
                 (
                     QueuedMessage(

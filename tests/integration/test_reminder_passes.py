@@ -668,8 +668,9 @@ def test_a_regie_holder_without_contact_address_gives_failed_rows_with_a_reason(
     assert (planned.queued, planned.unreachable, delivered.messages) == (3, 2, 1)
     failed = passes.service.outbox(status="failed")
     reason = (
-        "no address for owner, regie of wk-zuid: add --contact to the regie holder or "
-        "configure programme_email/contacts"
+        "no address for owner, regie of wk-zuid: give the regie holder a contact (wijkkompas "
+        "handover wk-zuid --to gemeente --org 'Gemeente Zuid' --contact EMAIL --reason ...); "
+        "or list the owner's addresses under [contacts] in the configuration"
     )
     assert sorted((e.key, e.recipient, e.attempts, e.last_error) for e in failed) == [
         ("wk-zuid/milestone:plan/2026-01-15/before3/-", "", 0, reason),

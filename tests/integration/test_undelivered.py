@@ -85,3 +85,38 @@ def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, t
     assert render_status(service.status(), clock.now().date()).splitlines()[-1] == (
         "1 reminder(s) could not be delivered: wijkkompas outbox list --status failed"
     )
+
+
+def test_a_reminder_for_an_unconfigured_programme_office_says_so_and_keeps_its_role(
+    service, clock, tmp_path
+):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(
+        WORKFLOW.replace("to: [regie]", "to: [programme_office]"), encoding="utf-8"
+    )
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    regie = Regie(type="gemeente", contacts=(GOOD,))
+    service.create("wk-west", workflow="kort", title="West", regie=regie, by="t")
+    notifier = RecordingNotifier()
+    planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
+    dispatcher = Dispatcher(service.store, notifier, node="t", clock=clock.now)
+
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
+    (planned,) = [p for p in planner.preview(clock.now(), 0) if p.subject == "plan"]
+    advice = "no address for programme_office of wk-west: set programme_email"
+    assert (planned.recipient, planned.role) == ("", "programme_office")
+    assert (planned.problem or "").startswith(advice)
+    planner.run(clock.now())
+    assert dispatcher.run("all").messages == 0
+    (failed,) = service.outbox(status="failed")
+    assert failed.last_error == planned.problem
+
+    # Sent by hand to the office's address, it says why the office gets it (not the regie's
+    # reason, which would tell the office it holds the regie).
+    service.retry_outbox(failed.id, to="warmte@gemeente.example")
+    assert dispatcher.run("all").messages == 1
+    (message,) = notifier.sent
+    assert message.recipient == "warmte@gemeente.example"
+    assert "U krijgt dit bericht als programmabureau." in message.text
+    assert "regie heeft" not in message.text
