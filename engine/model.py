@@ -249,10 +249,10 @@ class ReminderRules(_Frozen):
     """Repeat overdue reminders at this interval (false: once)."""
     escalate: OptionalDuration = None
     """Escalate to the programme office this long after the due date (false: never)."""
-    to: tuple[Recipient, ...] | None = None
-    """Who gets reminders: owner, regie, programme_office."""
-    escalate_to: tuple[Recipient, ...] | None = None
-    """Who gets escalations."""
+    to: Annotated[tuple[Recipient, ...], Field(min_length=1)] | None = None
+    """Who gets reminders: owner, regie, programme_office (`reminders: false` for nobody)."""
+    escalate_to: Annotated[tuple[Recipient, ...], Field(min_length=1)] | None = None
+    """Who gets escalations (`escalate: false` for no escalation)."""
 
 
 def _reminders_shorthand(value: Any) -> Any:

@@ -81,6 +81,24 @@ def test_wrong_types_say_what_was_expected():
     ]
 
 
+def test_reminders_for_nobody_are_refused():
+    assert findings(
+        """\
+        reminders: {to: [], escalate_to: []}
+        phases:
+          - id: p1
+            title: P1
+            duration: P30D
+            milestones:
+              - {id: m1, title: M1, tracks: [A], reminders: {to: []}}
+        """
+    ) == [
+        "5:17: error: the workflow, reminders.to: needs at least 1 item(s)",
+        "5:34: error: the workflow, reminders.escalate_to: needs at least 1 item(s)",
+        "11:58: error: milestone 'm1', reminders.to: needs at least 1 item(s)",
+    ]
+
+
 def test_bad_durations_are_explained():
     assert findings(
         """\
