@@ -38,6 +38,11 @@ def _roles(deadline: Deadline, moment: Moment) -> tuple[str, ...]:
     return tuple((rules.escalate_to if moment.escalation else rules.to) or ())
 
 
+def _owned_by_regie(row: DueDeadline, deadline: Deadline) -> bool:
+    """Whether the owner of a deadline is whoever holds the regie (phase ends always are)."""
+    return deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type)
+
+
 def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
     """Why a reminder has nobody to go to, and what gives it somebody."""
     fixes = []
@@ -155,8 +160,8 @@ class ReminderPlanner:
                 emails: tuple[str, ...] = row.regie_contacts
             elif role == "programme_office":
                 emails = self.addresses.programme_office
-            elif deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type):
-                emails, role = row.regie_contacts, "regie"  # the regie holder owns phase ends
+            elif _owned_by_regie(row, deadline):
+                emails, role = row.regie_contacts, "regie"
             elif self.addresses.parties.get(deadline.owner):
                 emails = self.addresses.parties[deadline.owner]
             else:  # nobody to reach for this owner: the regie holder stands in, and is told so
@@ -171,7 +176,10 @@ class ReminderPlanner:
         out = []
         roles = _roles(deadline, moment)
         # Nobody to send it to: one failed row, for the first role it was meant for.
-        targets = self.recipients(row, deadline, moment) or [("", roles[0] if roles else "", False)]
+        meant = roles[0] if roles else "regie"
+        if meant == "owner" and _owned_by_regie(row, deadline):
+            meant = "regie"
+        targets = self.recipients(row, deadline, moment) or [("", meant, False)]
         for email, role, unreachable in targets:
             key = reminder_key(row.instance_key, deadline, moment, email or "-")
             item = ReminderItem(

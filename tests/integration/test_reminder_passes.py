@@ -676,6 +676,10 @@ def test_a_regie_holder_without_contact_address_gives_failed_rows_with_a_reason(
         ("wk-zuid/milestone:plan/2026-01-15/before3/-", "", 0, reason),
         ("wk-zuid/milestone:warmte/2026-01-15/before3/-", "", 0, reason),
     ]
+    # Each keeps whom it was meant for: plan's owner is the regie holder, warmte's is not.
+    assert {e.payload["subject"]: e.payload["role"] for e in failed} == {
+        "plan": "regie", "warmte": "owner"
+    }  # fmt: skip
     listed = cli("--db", passes.db_url, "outbox", "list", "--status", "failed")
     assert listed.output.count("→ (no address)") == 2
     assert listed.output.count(reason) == 2
