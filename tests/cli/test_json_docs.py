@@ -1,0 +1,118 @@
+"""Every field the --json outputs carry is documented in docs/json.md, under its command.
+
+The outputs come from the demo programme (paused wijk, deelprojecten, overdue milestones,
+reminders in the outbox), so the optional parts (paused, children, gate, failed rows) are there
+to be checked too. A field added to an output without a line in the docs fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "json.md"
+NOW = "2026-11-28T09:00"
+
+
+def section(heading: str) -> str:
+    """The text of the docs section whose heading starts with ``heading``."""
+    text = DOCS.read_text(encoding="utf-8")
+    parts = re.split(r"^## ", text, flags=re.M)
+    (found,) = [p for p in parts if p.startswith(heading)]
+    return found
+
+
+def first(value: Any) -> Any:
+    """An object, or the first object of an array."""
+    if isinstance(value, list):
+        return next((v for v in value if isinstance(v, dict)), None)
+    return value
+
+
+def fields(value: Any, nested: tuple[str, ...]) -> set[str]:
+    """The keys of ``value`` (an object, or the first of an array of objects), and of the
+    objects under the paths in ``nested`` (``phases.milestones``: in the first phase)."""
+    top = first(value)
+    assert isinstance(top, dict)
+    keys = set(top)
+    for path in nested:
+        inner = top
+        for name in path.split("."):
+            inner = first(inner.get(name)) if isinstance(inner, dict) else None
+        if isinstance(inner, dict):
+            keys |= set(inner)
+    return keys
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("json-docs")
+    db = f"sqlite:///{folder / 'demo.db'}"
+    env: dict[str, str | None] = dict.fromkeys(
+        (k for k in os.environ if k.startswith("WIJKKOMPAS_")), None
+    )  # the runner's own settings only
+    env |= {
+        "WIJKKOMPAS_NOTIFIER": "maildir",
+        "WIJKKOMPAS_MAILDIR": str(folder / "maildir"),
+        "WIJKKOMPAS_ACTOR": "docs",
+    }
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(main, ["--db", db, "--now", NOW, *args], env=env)
+        assert result.exit_code == 0, (args, result.output)
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    run("demo")
+    run("reminders", "run")  # no programme office configured: some rows fail, with a reason
+    return run
+
+
+CASES = [
+    # (arguments, the docs heading, objects one level down whose keys are fields too)
+    (("instance", "show", "wk-stadshagen", "--json"), "`wijkkompas instance show",
+     ("workflow", "paused", "regie", "milestones", "gate", "children")),
+    (("instance", "show", "wk-holtenbroek", "--json"), "`wijkkompas instance show",
+     ("workflow", "regie", "milestones", "gate", "children")),
+    (("status", "--json"), "`wijkkompas status", ("paused", "regie", "gate")),
+    (("log", "wk-stadshagen", "--json"), "`wijkkompas log", ()),
+    (("audit", "verify", "--json"), "`wijkkompas audit verify", ()),
+    (("reminders", "preview", "--days", "60", "--json"), "`wijkkompas reminders preview", ()),
+    (("outbox", "list", "--json"), "`wijkkompas outbox list", ("item",)),
+    (("note", "wk-berkum", "documentatie", "--json"), "Command results", ("event", "gate")),
+    (("workflow", "timeline", "wijkkompas", "--start", "2027-01-04", "--json"),
+     "`wijkkompas workflow timeline", ("workflow", "phases")),
+    (("workflow", "list", "--json"), "`wijkkompas workflow list", ()),
+    (("workflow", "show", "wijkkompas", "--json"), "`wijkkompas workflow show",
+     ("phases", "phases.milestones", "phases.gate", "pause_buttons", "returns", "stop",
+      "reminders")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "heading", "nested"), CASES, ids=lambda c: str(c)[:40])
+def test_every_json_field_is_documented(
+    cli: Any, args: tuple[str, ...], heading: str, nested: tuple[str, ...]
+) -> None:
+    output = cli(*args)
+    assert output, f"{' '.join(args)} printed nothing to check"
+    documented = section(heading)
+    missing = sorted(
+        key for key in fields(output, nested) if not re.search(rf"\b{re.escape(key)}\b", documented)
+    )
+    assert missing == [], f"not in docs/json.md under {heading}: {missing}"
+
+
+def test_the_outbox_shows_failed_rows_with_their_role(cli: Any) -> None:
+    """The demo has no programme office address: its escalations fail, and say for whom."""
+    failed = cli("outbox", "list", "--status", "failed", "--json")
+    assert failed
+    assert {row["item"]["role"] for row in failed} == {"programme_office"}
+    assert all("WIJKKOMPAS_PROGRAMME_EMAIL" in row["last_error"] for row in failed)
