@@ -1242,6 +1242,7 @@ def _one_pass(app: App, mode: str) -> str:
         f"retried={delivered.retried}",
         f"failed={delivered.failed}",
         f"released={delivered.released}",
+        f"lost={delivered.lost}",
         f"pending={counts.get('pending', 0)}",
         f"took={took:.2f}s",
     ]

@@ -37,11 +37,12 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
     parses back with the standard library (the tests check that).
     """
     boundary = "wk-" + hashlib.sha256(message.message_id.encode()).hexdigest()[:32]
+    text = " ".join(message.subject.split())  # one line: a title may hold a line break
     try:
-        message.subject.encode("ascii")
-        subject = Header(message.subject, maxlinelen=76).encode()
+        text.encode("ascii")
+        subject = Header(text, maxlinelen=76).encode()
     except UnicodeEncodeError:
-        subject = Header(message.subject, "utf-8", maxlinelen=76).encode()
+        subject = Header(text, "utf-8", maxlinelen=76).encode()
     head = (
         f"From: {sender}\r\n"
         f"To: {message.recipient}\r\n"
@@ -138,7 +139,15 @@ class SmtpNotifier:
 
     def _begin(self, smtp: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
         """EHLO if needed, then MAIL FROM: nothing of the message has been sent yet."""
-        smtp.ehlo_or_helo_if_needed()
+        try:
+            smtp.ehlo_or_helo_if_needed()
+        except smtplib.SMTPHeloError as exc:  # the server refuses us, not the recipient
+            self._drop()
+            raise DeliveryFailure(
+                f"SMTP server {self.settings.host}:{self.settings.port} refused EHLO/HELO: "
+                f"{_reply(exc)}",
+                permanent=False,
+            ) from exc
         options: list[str] = []
         if not (self.settings.sender + recipient).isascii():
             if not smtp.has_extn("smtputf8"):

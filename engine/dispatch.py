@@ -31,8 +31,20 @@ Mode = Literal["all", "instant", "digest"]
 
 
 def backoff(attempts: int, *, base: timedelta, ceiling: timedelta) -> timedelta:
-    """How long to wait after the ``attempts``-th failed attempt: doubling, capped."""
-    return min(base * (1 << max(attempts - 1, 0)), ceiling)
+    """How long to wait after the ``attempts``-th failed attempt: doubling, capped.
+
+    The doubling stops at 2**30 (any ceiling is reached long before), so a row that has
+    failed for weeks still gets a wait rather than an overflow."""
+    return min(base * (1 << min(max(attempts - 1, 0), 30)), ceiling)
+
+
+def _as_failure(exc: Exception) -> DeliveryFailure:
+    """A failed delivery as the notifier reported it; anything else (a message that cannot
+    be composed or written) fails that row for good, with the reason, instead of stopping
+    every pass at the same row."""
+    if isinstance(exc, DeliveryFailure):
+        return exc
+    return DeliveryFailure(f"could not deliver: {type(exc).__name__}: {exc}", permanent=True)
 
 
 @dataclass(slots=True)
@@ -42,6 +54,8 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     released: int = 0
+    lost: int = 0
+    """Claimed rows another node took over (their lease had run out) before they were sent."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -118,7 +132,7 @@ class Dispatcher:
                     )
                 if not claimed:
                     break
-                self._deliver(claimed, report)
+                self._deliver(claimed, now + self.lease, report)
         finally:
             self.notifier.close()
         return report
@@ -161,10 +175,12 @@ class Dispatcher:
             reference=reference,
         )
 
-    def _deliver(self, claimed: Sequence[OutboxEntry], report: DeliveryReport) -> None:
+    def _deliver(
+        self, claimed: Sequence[OutboxEntry], held_until: datetime, report: DeliveryReport
+    ) -> None:
         groups = self._groups(claimed)
         delivered: list[tuple[int, str, datetime]] = []
-        for position, group in enumerate(groups):
+        for position in range(len(groups)):
             if self.stop.is_set():
                 self._mark_sent(delivered)
                 rest = [e.id for g in groups[position:] for e in g]
@@ -173,11 +189,25 @@ class Dispatcher:
                 report.released += len(rest)
                 return
             now = self.clock()
-            message = self.message(group, now)
+            if now >= held_until - self.lease / 2:
+                # A slow server: keep the lease on what is left, so no other node takes
+                # these rows while they are still to be sent here.
+                self._mark_sent(delivered)
+                rest = [e.id for g in groups[position:] for e in g]
+                held_until = now + self.lease
+                with self.store.outbox_unit() as unit:
+                    kept = unit.renew(rest, self.node, held_until)
+                report.lost += len(rest) - len(kept)
+                groups[position:] = [[e for e in g if e.id in kept] for g in groups[position:]]
+            group = groups[position]
+            if not group:
+                continue
             try:
+                message = self.message(group, now)
                 self.notifier.send(message)
-            except DeliveryFailure as failure:
-                report.errors.append(f"{message.recipient}: {failure.reason}")
+            except Exception as exc:
+                failure = _as_failure(exc)
+                report.errors.append(f"{group[0].recipient}: {failure.reason}")
                 with self.store.outbox_unit() as unit:
                     for entry in group:
                         attempts = entry.attempts + 1

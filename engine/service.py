@@ -12,6 +12,7 @@ instances on the same key and version must have the same content.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,10 @@ def _checked(item: NewInstance) -> NewInstance:
         check_email(contact)
     if not item.title.strip():
         raise InvalidValue("title", item.title, f"give instance '{item.key}' a title")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in item.title.strip()):
+        raise InvalidValue(
+            "title", item.title, "write it on one line, without tabs or control characters"
+        )
     return NewInstance(
         key=item.key,
         workflow=item.workflow,

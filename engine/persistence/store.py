@@ -776,6 +776,19 @@ class _OutboxUnit:
                 .values(lease_until=None)
             )
 
+    def renew(self, entry_ids: Sequence[int], node: str, lease_until: datetime) -> set[int]:
+        if not entry_ids:
+            return set()
+        renewed = self._c.execute(
+            update(OUT)
+            .where(
+                OUT.c.id.in_(list(entry_ids)), OUT.c.claimed_by == node, OUT.c.status == "pending"
+            )
+            .values(lease_until=lease_until)
+            .returning(OUT.c.id)
+        )
+        return set(renewed.scalars())
+
     def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
         query = select(OUT).order_by(OUT.c.id.desc()).limit(limit)
         if status is not None:

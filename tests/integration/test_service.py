@@ -285,3 +285,16 @@ def test_expecting_an_event_that_never_was_is_bad_input(family):
 def test_a_blank_note_is_refused_as_such(family):
     with pytest.raises(InvalidValue, match="a note needs some text"):
         family.note("noord", "   ", by="t")
+
+
+@pytest.mark.parametrize("title", ["Noord\nWK036305: Oost", "Noord\tOost", "Noord\u2028Oost"])
+def test_a_title_is_one_line(family, title):
+    """Titles go into overviews and mail subjects: a line break there would break both."""
+    with pytest.raises(InvalidValue, match="write it on one line"):
+        family.create("zuid", workflow="wijk", title=title, regie=GEMEENTE, by="t")
+    assert (
+        family.create(
+            "zuid", workflow="wijk", title=" Zuid\u00a0Energiecoöperatie \n", regie=GEMEENTE, by="t"
+        ).instance.title
+        == "Zuid\u00a0Energiecoöperatie"
+    )

@@ -112,6 +112,8 @@ class Recorder:
         """How many messages were held at the closed gate."""
         self.logins: list[tuple[str, str, bool]] = []
         """(mechanism, login, accepted) of every AUTH attempt."""
+        self.ehlo_reply: str | None = None
+        """Answer EHLO and HELO with this (a refusal of the client) instead of greeting it."""
 
     @property
     def received(self) -> list[Received]:
@@ -121,6 +123,20 @@ class Recorder:
     def clear(self) -> None:
         with self._lock:
             self._received.clear()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        if self.ehlo_reply is not None:
+            return [self.ehlo_reply]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
+        if self.ehlo_reply is not None:
+            return self.ehlo_reply
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -470,6 +486,22 @@ def test_an_unknown_recipient_is_permanent_with_the_servers_reason(smtp_server):
     notifier.send(outgoing("regie@noord.example"))
     notifier.close()
     assert [g.to for g in smtp_server.received] == ["regie@noord.example"]
+
+
+def test_a_server_refusing_our_ehlo_is_a_temporary_failure(smtp_server):
+    """A refusal of the client (a block list, a policy) is no reason to give the reminder up."""
+    smtp_server.recorder.ehlo_reply = "554 5.7.1 client host rejected"
+    failure = refused(smtp_server.notifier())
+    assert not failure.permanent
+    assert failure.reason == (
+        f"SMTP server 127.0.0.1:{smtp_server.port} refused EHLO/HELO: "
+        "554 5.7.1 client host rejected"
+    )
+    smtp_server.recorder.ehlo_reply = None
+    notifier = smtp_server.notifier()
+    notifier.send(outgoing())
+    notifier.close()
+    assert len(smtp_server.received) == 1
 
 
 def test_451_for_a_recipient_is_temporary(smtp_server):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from engine.dispatch import Dispatcher
 from engine.events import Regie
 from engine.outbox import AddressBook, ReminderPlanner
+from engine.ports import OutgoingMessage
 from engine.reports import render_status, status_csv, status_json
 from engine.testing import RecordingNotifier
 
@@ -120,3 +121,44 @@ def test_a_reminder_for_an_unconfigured_programme_office_says_so_and_keeps_its_r
     assert message.recipient == "warmte@gemeente.example"
     assert "U krijgt dit bericht als programmabureau." in message.text
     assert "regie heeft" not in message.text
+
+
+class Breaking(RecordingNotifier):
+    """Records like RecordingNotifier, but fails unexpectedly (not as a DeliveryFailure) for
+    one recipient: a message that cannot be written at all."""
+
+    def __init__(self, breaks_on: str) -> None:
+        super().__init__()
+        self.breaks_on = breaks_on
+
+    def send(self, message: OutgoingMessage) -> None:
+        if message.recipient == self.breaks_on:
+            raise ValueError("header line too long")
+        super().send(message)
+
+
+def test_a_message_that_cannot_be_sent_at_all_fails_alone_and_the_pass_goes_on(
+    service, clock, tmp_path
+):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    for key, address in (("wk-a", GONE), ("wk-b", GOOD)):
+        regie = Regie(type="gemeente", contacts=(address,))
+        service.create(key, workflow="kort", title=key, regie=regie, by="t")
+    notifier = Breaking(GONE)
+    planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
+    dispatcher = Dispatcher(service.store, notifier, node="t", clock=clock.now)
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
+    planner.run(clock.now())
+
+    report = dispatcher.run("all")
+    assert (report.messages, report.failed) == (1, 1)
+    assert [m.recipient for m in notifier.sent] == [GOOD]
+    (failed,) = service.outbox(status="failed")
+    assert (failed.recipient, failed.last_error) == (
+        GONE,
+        "could not deliver: ValueError: header line too long",
+    )
+    assert dispatcher.run("all").messages == 0  # set aside, not tried again and again

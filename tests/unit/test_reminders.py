@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.dispatch import backoff
 from engine.durations import Duration
 from engine.model import ReminderRules
 from engine.reminders import (
@@ -415,3 +416,12 @@ def test_reminder_keys_of_one_series_are_all_different():
     dl = deadline()
     keys = [reminder_key("wk", dl, m, "a@x.nl") for m in moments(dl, until=date(2027, 6, 1))]
     assert len(set(keys)) == len(keys)
+
+
+def test_backoff_doubles_up_to_its_ceiling_and_never_overflows():
+    base, ceiling = timedelta(minutes=1), timedelta(hours=6)
+    waits = [backoff(n, base=base, ceiling=ceiling) for n in range(1, 12)]
+    assert waits[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert waits[-1] == ceiling
+    # Weeks of temporary failures (a full mailbox): still a wait, not an OverflowError.
+    assert backoff(10_000, base=base, ceiling=ceiling) == ceiling

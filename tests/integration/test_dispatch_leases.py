@@ -1,0 +1,110 @@
+"""A dispatcher keeps its lease while it works through a slow server, so a second node never
+takes over rows that are still to be sent (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from engine.dispatch import Dispatcher
+from engine.events import Regie
+from engine.outbox import AddressBook, ReminderPlanner
+from engine.ports import OutgoingMessage
+from engine.testing import FrozenClock, RecordingNotifier
+
+WORKFLOW = """\
+key: kort
+version: 1
+title: Kort
+reminders:
+  before_due: [P3D]
+  to: [regie]
+phases:
+  - id: start
+    title: Start
+    duration: P1Y
+    milestones:
+      - {id: plan, title: Plan van aanpak, due: P10D}
+"""
+
+
+class Slow(RecordingNotifier):
+    """Each message takes two minutes (on the test clock); ``meanwhile`` runs once, before
+    the fourth message, when a five-minute lease taken at the start has run out."""
+
+    def __init__(self, clock: FrozenClock, meanwhile: Callable[[], None]) -> None:
+        super().__init__()
+        self.clock = clock
+        self.meanwhile: Callable[[], None] | None = meanwhile
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.clock.advance(minutes=2)
+        if len(self.sent) == 3 and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        super().send(message)
+
+
+def test_a_slow_pass_keeps_its_rows_from_a_second_node(service, clock, tmp_path):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    for n in range(8):
+        regie = Regie(type="gemeente", contacts=(f"regie{n}@noord.example",))
+        service.create(f"wk-{n}", workflow="kort", title=f"Wijk {n}", regie=regie, by="t")
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
+    ReminderPlanner(service.store, service.compiled_by_id, AddressBook()).run(clock.now())
+
+    other = RecordingNotifier()
+    second = Dispatcher(service.store, other, node="b", clock=clock.now)
+    reports = []
+    slow = Slow(clock, lambda: reports.append(second.run("all")))
+    first = Dispatcher(service.store, slow, node="a", clock=clock.now, lease=timedelta(minutes=5))
+    report = first.run("all")
+
+    assert reports[0].messages == 0  # the second node found every row still held
+    assert other.sent == []
+    assert (report.messages, report.lost) == (8, 0)
+    assert Counter(m.recipient for m in slow.sent) == {
+        f"regie{n}@noord.example": 1 for n in range(8)
+    }
+    assert {e.status for e in service.outbox()} == {"sent"}
+
+
+def test_rows_another_node_took_after_the_lease_ran_out_are_left_to_it(service, clock, tmp_path):
+    """Should the lease run out anyway (a process stalled longer than the lease), the rows
+    the other node claimed are its own: this node skips them instead of sending them too."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    for n in range(6):
+        regie = Regie(type="gemeente", contacts=(f"regie{n}@noord.example",))
+        service.create(f"wk-{n}", workflow="kort", title=f"Wijk {n}", regie=regie, by="t")
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
+    ReminderPlanner(service.store, service.compiled_by_id, AddressBook()).run(clock.now())
+
+    other = RecordingNotifier()
+    second = Dispatcher(service.store, other, node="b", clock=clock.now)
+
+    class Stalling(RecordingNotifier):
+        idempotent = False  # like SMTP: each delivery is marked at once
+
+        def send(self, message: OutgoingMessage) -> None:
+            if len(self.sent) == 2:
+                clock.advance(minutes=30)  # stalled far beyond the lease
+                second.run("all")
+            super().send(message)
+
+    stalling = Stalling()
+    report = Dispatcher(service.store, stalling, node="a", clock=clock.now).run("all")
+    address = [f"regie{n}@noord.example" for n in range(6)]
+    # The third message was on its way when the node stalled: that one repeats, with the same
+    # Message-ID (the documented window). The three not yet begun went to the other node only.
+    assert [m.recipient for m in stalling.sent] == address[:3]
+    assert [m.recipient for m in other.sent] == address[2:]
+    assert stalling.sent[2].message_id == other.sent[0].message_id
+    assert report.lost == 3
+    assert {e.status for e in service.outbox()} == {"sent"}
