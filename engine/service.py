@@ -707,12 +707,13 @@ class Service:
     def rebuild(self, key: str) -> bool:
         """Rewrite the projection of ``key`` from its events; True if it had drifted.
 
-        Refused when the log itself is broken: a projection is never built on a tampered log.
+        Refused when the log itself is broken, also when it ends before the event the
+        instance recorded as its last: a projection is never built on a tampered log.
         """
         with self.store.write() as uow:
             record = self._load(uow, key)
             events = uow.events(record.id)
-            report = verify_chain(key, events, None)
+            report = verify_chain(key, events, (record.seq, record.head))
             if not report.intact:
                 raise RuleViolation(
                     key,

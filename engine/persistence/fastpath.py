@@ -39,7 +39,9 @@ _LOAD = (
     f"SELECT {_INSTANCE_COLUMNS} FROM instances i "
     "LEFT JOIN instances p ON p.id = i.parent_id WHERE i.key = ?"
 )
-_SAVE_WHERE = " WHERE id = ? AND version_no = ?"
+# The version number says nobody wrote since; the head says it is still the same history (after
+# a restore from a backup a row can come back to a version number with other events behind it).
+_SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
 _DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
 _JSON_COLUMNS = ("regie_contacts", "snapshot")
 _ALWAYS = ("last_event_at", "seq", "head")
@@ -219,12 +221,14 @@ class FastPath:
         *,
         instance_id: int,
         version_no: int,
+        head: str,
         projection: dict[str, Any],
         loaded: dict[str, Any] | None,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
     ) -> bool:
-        """Write the projection (if still at ``version_no``), the event and deadline changes.
+        """Write the projection (if still at ``version_no`` and ``head``), the event and
+        deadline changes.
 
         Only the columns that changed since ``loaded`` are written: SQLite rewrites the index
         entries of every column an UPDATE sets, changed or not.
@@ -244,6 +248,7 @@ class FastPath:
             *(self._column(name, projection[name]) for name in columns),
             instance_id,
             version_no,
+            head,
         )
         if self.sqlite:
             cursor.execute(sql, values)

@@ -8,10 +8,11 @@ talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
 
 Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
 one of them starts from that copy instead of reading and decoding the row again. The copy is
-only ever a guess: the guarded UPDATE still checks ``version_no``, and a copy that turns out
-stale (another process or node wrote meanwhile) is forgotten and the command is decided again
-on the row as stored (see ``Service._run``). PostgreSQL sends the writes of a command in one
-pipeline: one round trip for all of them.
+only ever a guess: the guarded UPDATE still checks ``version_no`` and ``head``, and a copy that
+turns out stale (another process or node wrote meanwhile, or the database was restored from a
+backup) is forgotten and the command is decided again on the row as stored (see
+``Service._run``). PostgreSQL sends the writes of a command in one pipeline: one round trip
+for all of them.
 """
 
 from __future__ import annotations
@@ -218,6 +219,7 @@ def _save(
             cursor,
             instance_id=record.id,
             version_no=record.version_no,
+            head=record.head,
             projection=projection,
             loaded=record.loaded,
             event=(

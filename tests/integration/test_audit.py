@@ -165,6 +165,12 @@ def event_rows(database: Database) -> list[tuple[Any, ...]]:
     return [(*r[:5], json.loads(r[5]) if isinstance(r[5], str) else r[5], *r[6:]) for r in rows]
 
 
+def instance_row(database: Database, key: str) -> tuple[Any, ...]:
+    """The instance row as stored, for before/after comparisons."""
+    [row] = sql(database, "SELECT * FROM instances WHERE key = :key", key=key)
+    return tuple(row)
+
+
 def stored_payload(database: Database, iid: int, seq: int) -> dict[str, Any]:
     [(payload,)] = sql(
         database, "SELECT payload FROM events WHERE instance_id = :i AND seq = :s", i=iid, s=seq
@@ -503,6 +509,14 @@ def test_tampering_is_reported_at_the_first_broken_event(
         result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", key])
         assert result.exit_code == 0, result.output
         assert result.stderr == ""
+
+    # No projection is built on a broken log (also not on one that merely ends early).
+    row = instance_row(database, KEY)
+    with pytest.raises(
+        RuleViolation, match=f"its log is broken at event {tampering.first_broken} "
+    ):
+        service.rebuild(KEY)
+    assert instance_row(database, KEY) == row
 
 
 def test_an_event_moved_to_another_instance_breaks_both_chains(service, database, history):

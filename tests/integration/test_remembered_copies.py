@@ -9,11 +9,17 @@ rebuilt from the events, and the deadline rows must be those the rebuilt instanc
 from __future__ import annotations
 
 import random
+import sqlite3
+from datetime import UTC, datetime
 
+from engine.catalog import WorkflowCatalog
 from engine.errors import WorkflowError
 from engine.events import Regie
+from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
 from engine.projection import core
-from engine.service import deadline_states
+from engine.service import Service, deadline_states
+from engine.testing import FrozenClock
 
 KEYS = ("wk-a", "wk-b", "wk-c")
 
@@ -75,3 +81,36 @@ def test_commands_on_remembered_copies_end_where_the_stored_rows_do(service, clo
     assert outcomes["saved"] > 80, outcomes
     assert outcomes["refused"] > 30, outcomes
     assert max(workflow.phase_pos.get(service.show(k).phase, 6) for k in KEYS) >= 1
+
+
+def test_a_copy_from_before_a_restore_is_not_trusted(tmp_path):
+    """Restored from last night's backup, an instance can reach the same version number again
+    with other events behind it; a copy remembered from before is refused by the head it
+    carries and the command is decided again on the row as stored."""
+    path = tmp_path / "wijkkompas.db"
+    clock = FrozenClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    workflows = WorkflowCatalog().resolve
+    anna = Service(SqlStore(Database(f"sqlite:///{path}")), clock=clock, workflows=workflows)
+    anna.store.database.ensure_schema()
+    anna.create("wk-a", workflow="wijkkompas", title="A", regie=Regie(type="gemeente"), by="t")
+    clock.advance(hours=1)
+    anna.note("wk-a", "een", by="anna")
+    with sqlite3.connect(path) as live, sqlite3.connect(tmp_path / "backup.db") as backup:
+        live.backup(backup)
+    clock.advance(hours=1)
+    anna.milestone_done("wk-a", "aanleiding-en-opdracht", by="anna")  # lost in the restore
+    with sqlite3.connect(tmp_path / "backup.db") as backup, sqlite3.connect(path) as live:
+        backup.backup(live)
+    bob = Service(SqlStore(Database(f"sqlite:///{path}")), clock=clock, workflows=workflows)
+    clock.advance(hours=1)
+    bob.note("wk-a", "na het terugzetten", by="bob")  # the same version number as anna's copy
+    clock.advance(hours=1)
+    anna.note("wk-a", "weer anna", by="anna")
+
+    assert all(r.intact for r in bob.verify("wk-a"))
+    stored, rebuilt = bob.replay("wk-a")
+    assert stored == rebuilt
+    assert rebuilt.milestones.status("aanleiding-en-opdracht") == "open"
+    assert [e.type for e in bob.log("wk-a")] == [
+        "instance_started", "note_added", "note_added", "note_added"
+    ]  # fmt: skip
