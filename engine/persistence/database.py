@@ -101,9 +101,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction: one consistent view, no write lock."""
+        """A read transaction: one consistent view, no write lock (on PostgreSQL a
+        REPEATABLE READ snapshot, so a check across tables never sees half of a write)."""
+        options: dict[str, Any] = {"wijkkompas_write": False}
+        if self.dialect == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
         with (
-            self.engine.connect().execution_options(wijkkompas_write=False) as connection,
+            self.engine.connect().execution_options(**options) as connection,
             connection.begin(),
         ):
             yield connection

@@ -34,7 +34,7 @@ from engine.catalog import WorkflowCatalog
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.events import Regie
 from engine.persistence.database import Database
-from engine.persistence.store import SqlStore
+from engine.persistence.store import SqlStore, _Unit
 from engine.service import Service, deadline_states
 from engine.testing import FrozenClock
 
@@ -75,6 +75,27 @@ def second_service(db_url: str, clock: Any) -> Iterator[Service]:
         yield Service(SqlStore(database), clock=clock)
     finally:
         database.dispose()
+
+
+def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, monkeypatch):
+    """The heads and the logs are read in one snapshot: a command committed between reading
+    them is no tampering (on PostgreSQL this needs REPEATABLE READ)."""
+    service.create("wk-dieze", workflow="wijkkompas", title="Dieze", regie=GEMEENTE, by="t")
+    with second_service(db_url, clock) as auditor:
+        original = _Unit.instance_keys
+
+        def keys_while_anna_writes(self: _Unit) -> list[tuple[int, str]]:
+            keys = original(self)
+            clock.advance(minutes=1)
+            service.note("wk-dieze", "tussendoor", by="anna")  # commits meanwhile
+            return keys
+
+        monkeypatch.setattr(_Unit, "instance_keys", keys_while_anna_writes)
+        [report] = auditor.verify()
+        monkeypatch.undo()
+        assert (report.intact, report.events) == (True, 1), report.problem
+        [report] = auditor.verify()
+        assert (report.intact, report.events) == (True, 2)
 
 
 # --- 1. two writers, one instance, deterministic ---------------------------------------------
