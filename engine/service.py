@@ -109,6 +109,11 @@ class NewInstance:
     areas: tuple[str, ...] = ()
 
 
+def _counts_children(workflow: CompiledWorkflow, instance: Instance) -> bool:
+    """Whether the gate of the instance's phase needs to know where its sub-projects are."""
+    return not instance.is_finished and bool(workflow.gates[instance.phase].children_reached)
+
+
 def _checked(item: NewInstance) -> NewInstance:
     """The item with its values checked and put in canonical form (InvalidValue otherwise)."""
     check_key(item.key)
@@ -371,9 +376,11 @@ class Service:
         # The command works on a copy: ``before`` stays as it was (the store may remember it,
         # and an earlier Recorded may hold it).
         instance = before.copy()
-        if not instance.is_finished and workflow.gates[instance.phase].children_reached:
+        if _counts_children(workflow, instance):
             instance.children = self._children(uow, record)
         event = action(workflow, instance, moment)
+        if instance.phase != before.phase and _counts_children(workflow, instance):
+            instance.children = self._children(uow, record)  # the new phase's gate counts them
         stored = self._seal(key, record.seq + 1, record.head, event, now)
         changes = event_changes(workflow, before, instance, event, local_date(now))
         record.instance = instance

@@ -121,11 +121,15 @@ class FastPath:
             return sql if self.sqlite else sql.replace("?", "%s")
 
         self.load_sql = convert(_LOAD)
+        # PostgreSQL: rows a transaction acts on are locked (SQLite writers queue anyway).
+        # A command locks the children its gate counts (FOR SHARE: they may not move until
+        # it commits); a write outside the command path locks the instance it loads.
+        self.lock_sql = self.load_sql if self.sqlite else self.load_sql + " FOR UPDATE OF i"
+        self.children_sql = convert(_CHILDREN) + ("" if self.sqlite else " FOR SHARE")
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
-        self.children_sql = convert(_CHILDREN)
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
         self.overview_sql = convert(_OVERVIEW)
@@ -180,8 +184,8 @@ class FastPath:
 
     # --- statements --------------------------------------------------------------------------
 
-    def load(self, cursor: Any, key: str) -> dict[str, Any] | None:
-        cursor.execute(self.load_sql, (key,))
+    def load(self, cursor: Any, key: str, *, lock: bool = False) -> dict[str, Any] | None:
+        cursor.execute(self.lock_sql if lock else self.load_sql, (key,))
         row = cursor.fetchone()
         if row is None:
             return None

@@ -350,10 +350,13 @@ class _CommandUnit:
 class _Unit:
     """One transaction on one connection (implements engine.ports.UnitOfWork)."""
 
-    def __init__(self, store: SqlStore, connection: Connection) -> None:
+    def __init__(self, store: SqlStore, connection: Connection, *, writing: bool = False) -> None:
         self._store = store
         self._c = connection
         self._cursor_: Any = None
+        self._writing = writing
+        """A write transaction: instance rows it loads are locked until it ends (PostgreSQL;
+        SQLite has one writer at a time), so what it checks on them stays true."""
 
     # --- workflows ---------------------------------------------------------------------------
 
@@ -429,7 +432,7 @@ class _Unit:
         *,
         fresh: bool = True,
     ) -> InstanceRecord | None:
-        row = self._store.fast.load(self._cursor(), key)
+        row = self._store.fast.load(self._cursor(), key, lock=self._writing)
         if row is None:
             return None
         return _record(row, self.workflow(row["workflow_version_id"]), index_for)
@@ -940,7 +943,7 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[_Unit]:
         with self.database.write() as connection:
-            yield _Unit(self, connection)
+            yield _Unit(self, connection, writing=True)
 
     @contextmanager
     def read(self) -> Iterator[_Unit]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -672,3 +673,139 @@ def test_threads_with_their_own_services_on_sqlite_queue_and_lose_no_event(tmp_p
         check_nothing_lost(database, keys, reported)
     finally:
         database.dispose()
+
+
+# --- a parent's gate and its sub-projects ----------------------------------------------------
+
+PARENT_FLOW = """\
+key: wijk
+version: 1
+title: Wijk
+phases:
+  - id: start
+    title: Start
+    duration: P30D
+  - id: keuze
+    title: Keuze
+    duration: P60D
+    gate: {children: uitvoering}
+  - id: uitvoering
+    title: Uitvoering
+    duration: P1Y
+"""
+
+CHILD_FLOW = """\
+key: deel
+version: 1
+title: Deelproject
+phases:
+  - {id: ontwerp, title: Ontwerp, duration: P30D, aligns_with: keuze}
+  - {id: bouw, title: Bouw, duration: P90D, aligns_with: uitvoering}
+returns:
+  - {id: terug, title: Terug naar ontwerp, from: [bouw], to: ontwerp}
+"""
+
+
+def test_a_sub_project_cannot_move_back_under_a_parent_passing_its_gate(
+    service, db_url, clock, tmp_path, monkeypatch
+):
+    """The parent's gate counts its sub-projects; while the parent's command runs they stay
+    where it counted them (on PostgreSQL the child rows are locked FOR SHARE; SQLite has one
+    writer). The child's return waits and comes after: no gate passed on a state that is gone."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "wijk.yaml").write_text(PARENT_FLOW, encoding="utf-8")
+    (folder / "deel.yaml").write_text(CHILD_FLOW, encoding="utf-8")
+    service.create("wk-noord", workflow="wijk", title="Noord", regie=GEMEENTE, by="t")
+    service.create(
+        "bu-noord", workflow="deel", title="Buurt", regie=GEMEENTE, parent="wk-noord", by="t"
+    )
+    clock.advance(days=1)
+    service.advance("wk-noord", by="t")
+    service.advance("bu-noord", by="t")
+
+    counted, go_on = threading.Event(), threading.Event()
+    original = service._children
+
+    def counting_slowly(uow: Any, record: Any) -> Any:
+        children = original(uow, record)
+        counted.set()
+        go_on.wait(10)
+        return children
+
+    monkeypatch.setattr(service, "_children", counting_slowly)
+    finished: list[str] = []
+    with second_service(db_url, clock) as bob:
+        advance = threading.Thread(
+            target=lambda: (service.advance("wk-noord", by="anna"), finished.append("advance"))
+        )
+        back = threading.Thread(
+            target=lambda: (
+                bob.return_to("bu-noord", "ontwerp", by="bob", reason="opnieuw"),
+                finished.append("return"),
+            )
+        )
+        advance.start()
+        assert counted.wait(10)
+        back.start()
+        back.join(0.5)
+        assert back.is_alive(), "the sub-project moved while its parent's gate was counting it"
+        go_on.set()
+        advance.join(10)
+        back.join(10)
+    assert finished == ["advance", "return"]
+    assert (service.show("wk-noord").phase, service.show("bu-noord").phase) == (
+        "uitvoering",
+        "ontwerp",
+    )
+
+
+def test_a_parent_cannot_be_stopped_while_a_sub_project_is_added_to_it(
+    service, db_url, clock, tmp_path, monkeypatch
+):
+    """Adding a sub-project checks that the parent still runs, and holds it so until the new
+    sub-project is saved: the stop waits and comes after (never a sub-project of a stopped
+    wijk)."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "wijk.yaml").write_text(PARENT_FLOW, encoding="utf-8")
+    (folder / "deel.yaml").write_text(CHILD_FLOW, encoding="utf-8")
+    service.create("wk-zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
+
+    checked, go_on = threading.Event(), threading.Event()
+    original = service._parent_id
+
+    def checking_slowly(uow: Any, item: Any, new: Any) -> Any:
+        found = original(uow, item, new)
+        checked.set()
+        go_on.wait(10)
+        return found
+
+    monkeypatch.setattr(service, "_parent_id", checking_slowly)
+    finished: list[str] = []
+    with second_service(db_url, clock) as bob:
+        create = threading.Thread(
+            target=lambda: (
+                service.create(
+                    "bu-zuid", workflow="deel", title="B", regie=GEMEENTE, parent="wk-zuid", by="t"
+                ),
+                finished.append("create"),
+            )
+        )
+        stop = threading.Thread(
+            target=lambda: (
+                bob.stop("wk-zuid", by="bob", reason="no-go van de raad"),
+                finished.append("stop"),
+            )
+        )
+        create.start()
+        assert checked.wait(10)
+        stop.start()
+        stop.join(0.5)
+        assert stop.is_alive(), "the parent was stopped while a sub-project was being added"
+        go_on.set()
+        create.join(10)
+        stop.join(10)
+    assert finished == ["create", "stop"]
+    assert service.show("wk-zuid").phase == "stopped"
+    assert service.show("bu-zuid").parent == "wk-zuid"

@@ -298,3 +298,13 @@ def test_a_title_is_one_line(family, title):
         ).instance.title
         == "Zuid\u00a0Energiecoöperatie"
     )
+
+
+def test_the_gate_a_command_reports_counts_the_sub_projects_of_the_new_phase(family, clock):
+    """Advancing into a phase whose gate counts sub-projects: the result says what show says."""
+    clock.advance(days=1)
+    moved = family.advance("noord", by="t", override=True, reason="door naar keuze")
+    assert moved.phase == "keuze"
+    assert moved.gate is not None
+    assert list(moved.gate.messages) == family.show("noord").gate["unmet"]
+    assert any("noord-a" in m for m in moved.gate.messages)
