@@ -66,13 +66,18 @@ def run_scheduler(
     def stamped(line: str) -> None:
         log(f"{datetime.now(LOCAL_TZ).isoformat(timespec='seconds')} {line}")
 
+    one_at_a_time = threading.Lock()
+
     def job(mode: str) -> None:
-        if stop.is_set():
-            return
-        try:
-            stamped(one_pass(mode))
-        except Exception as exc:  # a pass that fails is logged; the next one tries again
-            stamped(f"pass mode={mode} error={type(exc).__name__}: {exc}")
+        # Passes never overlap in one process: the first pass runs outside APScheduler, and
+        # the digest is a job of its own. One that comes while another runs waits for it.
+        with one_at_a_time:
+            if stop.is_set():
+                return
+            try:
+                stamped(one_pass(mode))
+            except Exception as exc:  # a pass that fails is logged; the next one tries again
+                stamped(f"pass mode={mode} error={type(exc).__name__}: {exc}")
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log(f"scheduler: {signal.Signals(signum).name} received; finishing the current delivery")
@@ -87,7 +92,7 @@ def run_scheduler(
         id="pass",
         max_instances=1,
         coalesce=True,
-        misfire_grace_time=int(every.total_seconds()),
+        misfire_grace_time=max(1, int(every.total_seconds())),
     )
     scheduler.add_job(
         job,

@@ -86,7 +86,10 @@ class Dispatcher:
         self.language = language
         self.base_url = base_url
         self.domain = domain
-        self.digest = digest
+        # Addresses compare without regard to case (as the planner does).
+        self.digest: frozenset[str] | Literal["all"] = (
+            "all" if digest == "all" else frozenset(a.lower() for a in digest)
+        )
         self.lease = lease
         self.batch = batch
         self.retry_base = retry_base
@@ -94,7 +97,7 @@ class Dispatcher:
         self.stop = stop or threading.Event()
 
     def _wants_digest(self, recipient: str) -> bool:
-        return self.digest == "all" or recipient in self.digest
+        return self.digest == "all" or recipient.lower() in self.digest
 
     def _digesting(self, mode: Mode) -> bool:
         """Whether claimed rows may be bundled into digests (then claim them by recipient)."""
@@ -142,7 +145,7 @@ class Dispatcher:
         singles: list[list[OutboxEntry]] = []
         for entry in claimed:
             if self._wants_digest(entry.recipient):
-                groups.setdefault(entry.recipient, []).append(entry)
+                groups.setdefault(entry.recipient.lower(), []).append(entry)
             else:
                 singles.append([entry])
         return [*singles, *groups.values()]

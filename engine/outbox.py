@@ -235,8 +235,11 @@ class ReminderPlanner:
         report = PassReport()
         done: set[tuple[int, str, str]] = set()
         while True:
+            # A dry run moves nothing on, so the rows it has seen come first again: ask for
+            # that many more.
+            limit = batch + len(done) if dry_run else batch
             with self.store.outbox_unit() as unit:
-                rows = [r for r in unit.due_deadlines(today, batch) if r.row not in done]
+                rows = [r for r in unit.due_deadlines(today, limit) if r.row not in done]
                 if not rows:
                     return report
                 queued: list[QueuedMessage] = []
@@ -256,7 +259,7 @@ class ReminderPlanner:
                 if dry_run:
                     if len(rows) < batch:
                         return report
-                    continue  # a dry run moves nothing on: the next batch may repeat rows
+                    continue
                 unit.advance_deadlines(moves)
                 inserted = unit.queue(queued)
                 report.queued += inserted

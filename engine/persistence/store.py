@@ -737,15 +737,18 @@ class _OutboxUnit:
             OUT.c.next_attempt_at <= now,
             or_(OUT.c.lease_until.is_(None), OUT.c.lease_until < now),
         )
+        address = func.lower(OUT.c.recipient)
         if only is not None:
-            ready = and_(ready, OUT.c.recipient.in_(sorted(only)))
+            ready = and_(ready, address.in_(sorted(a.lower() for a in only)))
         if excluding:
-            ready = and_(ready, OUT.c.recipient.not_in(sorted(excluding)))
-        order = (OUT.c.recipient, OUT.c.id) if by_recipient else (OUT.c.id,)
-        candidates = select(OUT.c.id).where(ready).order_by(*order).limit(limit)
-        if self._postgres:
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(self._c.execute(candidates).scalars())
+            ready = and_(ready, address.not_in(sorted(a.lower() for a in excluding)))
+        if by_recipient:
+            ids = self._claim_by_recipient(ready, address, limit)
+        else:
+            candidates = select(OUT.c.id).where(ready).order_by(OUT.c.id).limit(limit)
+            if self._postgres:
+                candidates = candidates.with_for_update(skip_locked=True)
+            ids = list(self._c.execute(candidates).scalars())
         if not ids:
             return []
         self._c.execute(
@@ -755,6 +758,28 @@ class _OutboxUnit:
             select(OUT).where(OUT.c.id.in_(ids)).order_by(OUT.c.recipient, OUT.c.id)
         )
         return [_entry(r) for r in rows]
+
+    def _claim_by_recipient(self, ready: Any, address: Any, limit: int) -> list[int]:
+        """Whole recipients, so that a digest holds all that is ready for its recipient: at
+        least ``limit`` rows unless fewer are ready, never part of a recipient's rows. On
+        PostgreSQL a node takes a recipient only with its advisory lock, so two nodes running
+        the digest at the same moment never split one recipient between them."""
+        recipients = select(address).where(ready).group_by(address).order_by(address)
+        ids: list[int] = []
+        for recipient in self._c.execute(recipients).scalars().all():
+            if self._postgres:
+                taken = self._c.execute(
+                    select(func.pg_try_advisory_xact_lock(func.hashtextextended(recipient, 0)))
+                ).scalar_one()
+                if not taken:
+                    continue  # another node is claiming this recipient right now
+            rows = select(OUT.c.id).where(ready, address == recipient).order_by(OUT.c.id)
+            if self._postgres:
+                rows = rows.with_for_update(skip_locked=True)
+            ids.extend(self._c.execute(rows).scalars())
+            if len(ids) >= limit:
+                break
+        return ids
 
     def _finish(self, entry_id: int, node: str, **values: Any) -> None:
         statement = _FINISH[tuple(sorted(values))]

@@ -162,3 +162,21 @@ def test_a_message_that_cannot_be_sent_at_all_fails_alone_and_the_pass_goes_on(
         "could not deliver: ValueError: header line too long",
     )
     assert dispatcher.run("all").messages == 0  # set aside, not tried again and again
+
+
+def test_a_dry_run_over_many_batches_plans_what_the_real_pass_queues(service, clock, tmp_path):
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    for n in range(12):
+        regie = Regie(type="gemeente", contacts=(GOOD,))
+        service.create(f"wk-{n:02d}", workflow="kort", title=f"W{n}", regie=regie, by="t")
+    planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
+    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
+
+    dry = planner.run(clock.now(), dry_run=True, batch=5)
+    assert service.outbox() == []
+    real = planner.run(clock.now(), batch=5)
+    assert (dry.deadlines, len(dry.planned)) == (real.deadlines, real.queued) == (12, 12)
+    assert sorted(p.key for p in dry.planned) == sorted(e.key for e in service.outbox())
