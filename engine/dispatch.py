@@ -99,43 +99,46 @@ class Dispatcher:
     def _wants_digest(self, recipient: str) -> bool:
         return self.digest == "all" or recipient.lower() in self.digest
 
-    def _digesting(self, mode: Mode) -> bool:
-        """Whether claimed rows may be bundled into digests (then claim them by recipient)."""
-        return mode != "instant" and (self.digest == "all" or bool(self.digest))
-
-    def _filters(self, mode: Mode) -> tuple[Collection[str] | None, Collection[str]] | None:
-        """(only, excluding) for claiming in ``mode``; None when nothing can match."""
+    def _claims(
+        self, mode: Mode
+    ) -> list[tuple[Collection[str] | None, Collection[str], bool, bool]]:
+        """What to claim in ``mode``: (only, excluding, by_recipient, retrying) per round."""
+        digests = self.digest == "all" or bool(self.digest)
+        listed = None if self.digest == "all" else tuple(self.digest)
         if mode == "all":
-            return None, ()
-        if self.digest == "all":
-            return (None, ()) if mode == "digest" else None
+            return [(None, (), digests, False)]
         if mode == "digest":
-            return (tuple(self.digest), ()) if self.digest else None
-        return None, tuple(self.digest)
+            return [(listed, (), True, False)] if digests else []
+        rounds: list[tuple[Collection[str] | None, Collection[str], bool, bool]] = []
+        if self.digest != "all":
+            rounds.append((None, tuple(self.digest), False, False))
+        if digests:
+            # A digest that failed for a passing reason is tried again with the instant
+            # passes (its backoff), not a day later at the next digest time.
+            rounds.append((listed, (), True, True))
+        return rounds
 
     def run(self, mode: Mode = "all") -> DeliveryReport:
         """Deliver what is ready now: ``instant`` recipients, ``digest`` ones, or ``all``."""
         report = DeliveryReport()
-        filters = self._filters(mode)
-        if filters is None:
-            return report
-        only, excluding = filters
         try:
-            while not self.stop.is_set():
-                now = self.clock()
-                with self.store.outbox_unit() as unit:
-                    claimed = unit.claim(
-                        self.node,
-                        now,
-                        now + self.lease,
-                        self.batch,
-                        only=only,
-                        excluding=excluding,
-                        by_recipient=self._digesting(mode),
-                    )
-                if not claimed:
-                    break
-                self._deliver(claimed, now + self.lease, report)
+            for only, excluding, by_recipient, retrying in self._claims(mode):
+                while not self.stop.is_set():
+                    now = self.clock()
+                    with self.store.outbox_unit() as unit:
+                        claimed = unit.claim(
+                            self.node,
+                            now,
+                            now + self.lease,
+                            self.batch,
+                            only=only,
+                            excluding=excluding,
+                            by_recipient=by_recipient,
+                            retrying=retrying,
+                        )
+                    if not claimed:
+                        break
+                    self._deliver(claimed, now + self.lease, report)
         finally:
             self.notifier.close()
         return report
@@ -229,7 +232,10 @@ class Dispatcher:
                     report.retried += len(group)
                 continue
             delivered.extend((entry.id, message.message_id, now) for entry in group)
-            if not getattr(self.notifier, "idempotent", False) or len(delivered) >= self.batch:
+            # Batched marks only where a repeat is recognised by its Message-ID: a digest's id
+            # depends on what it holds, and the next digest may hold more.
+            batched = getattr(self.notifier, "idempotent", False) and len(group) == 1
+            if not batched or len(delivered) >= self.batch:
                 self._mark_sent(delivered)
             report.messages += 1
             report.items += len(group)

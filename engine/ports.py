@@ -435,10 +435,13 @@ class OutboxUnit(Protocol):
         only: Collection[str] | None = None,
         excluding: Collection[str] = (),
         by_recipient: bool = False,
+        retrying: bool = False,
     ) -> list[OutboxEntry]:
         """Pending rows ready at ``now`` and not leased by a live claim, marked as claimed by
-        ``node`` until ``lease_until`` (others skip them), oldest first (``by_recipient``:
-        grouped by recipient, for digests); ``only``/``excluding`` restrict the recipients."""
+        ``node`` until ``lease_until`` (others skip them), oldest first. ``by_recipient``:
+        all that is ready for whole recipients (for digests), with ``retrying`` only for
+        recipients with a row tried before; ``only``/``excluding`` restrict the recipients
+        (without regard to case)."""
         ...
 
     def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None: ...

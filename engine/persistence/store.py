@@ -731,6 +731,7 @@ class _OutboxUnit:
         only: Collection[str] | None = None,
         excluding: Collection[str] = (),
         by_recipient: bool = False,
+        retrying: bool = False,
     ) -> list[OutboxEntry]:
         ready = and_(
             OUT.c.status == "pending",
@@ -743,7 +744,7 @@ class _OutboxUnit:
         if excluding:
             ready = and_(ready, address.not_in(sorted(a.lower() for a in excluding)))
         if by_recipient:
-            ids = self._claim_by_recipient(ready, address, limit)
+            ids = self._claim_by_recipient(ready, address, limit, retrying=retrying)
         else:
             candidates = select(OUT.c.id).where(ready).order_by(OUT.c.id).limit(limit)
             if self._postgres:
@@ -759,12 +760,16 @@ class _OutboxUnit:
         )
         return [_entry(r) for r in rows]
 
-    def _claim_by_recipient(self, ready: Any, address: Any, limit: int) -> list[int]:
+    def _claim_by_recipient(
+        self, ready: Any, address: Any, limit: int, *, retrying: bool = False
+    ) -> list[int]:
         """Whole recipients, so that a digest holds all that is ready for its recipient: at
         least ``limit`` rows unless fewer are ready, never part of a recipient's rows. On
         PostgreSQL a node takes a recipient only with its advisory lock, so two nodes running
-        the digest at the same moment never split one recipient between them."""
-        recipients = select(address).where(ready).group_by(address).order_by(address)
+        the digest at the same moment never split one recipient between them. ``retrying``:
+        only recipients with a row whose earlier delivery failed for a passing reason."""
+        chosen = and_(ready, OUT.c.attempts > 0) if retrying else ready
+        recipients = select(address).where(chosen).group_by(address).order_by(address)
         ids: list[int] = []
         for recipient in self._c.execute(recipients).scalars().all():
             if self._postgres:
