@@ -15,6 +15,7 @@ new date are new reminders.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ from engine.durations import Duration
 from engine.model import ReminderRules
 
 __all__ = [
+    "KEY_LENGTH",
     "REVIEW_RULES",
     "Deadline",
     "Moment",
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 DeadlineKind = Literal["milestone", "gate", "review"]
+
+KEY_LENGTH = 400
+"""The most an outbox key may hold (the column's size)."""
 
 REVIEW_RULES = ReminderRules(
     enabled=True,
@@ -146,8 +151,13 @@ def next_moment(deadline: Deadline, *, after: date) -> date | None:
 
 
 def reminder_key(instance: str, deadline: Deadline, moment: Moment, recipient: str) -> str:
-    """The idempotency key of one reminder to one recipient."""
-    return (
+    """The idempotency key of one reminder to one recipient (at most ``KEY_LENGTH``
+    characters: a longer one keeps its start and ends in a hash of the whole)."""
+    key = (
         f"{instance}/{deadline.kind}:{deadline.subject}/{deadline.due.isoformat()}/"
         f"{moment.tag}/{recipient.lower()}"
     )
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_LENGTH - len(digest) - 1]}#{digest}"

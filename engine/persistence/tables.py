@@ -179,7 +179,7 @@ class OutboxRow(Base):
     __table_args__ = (Index(None, "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), unique=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # reminders.KEY_LENGTH
     """Idempotency key: the same reminder is never queued twice."""
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))

@@ -21,6 +21,7 @@ from engine.dispatch import backoff
 from engine.durations import Duration
 from engine.model import ReminderRules
 from engine.reminders import (
+    KEY_LENGTH,
     REVIEW_RULES,
     Deadline,
     Moment,
@@ -425,3 +426,16 @@ def test_backoff_doubles_up_to_its_ceiling_and_never_overflows():
     assert waits[-1] == ceiling
     # Weeks of temporary failures (a full mailbox): still a wait, not an OverflowError.
     assert backoff(10_000, base=base, ceiling=ceiling) == ceiling
+
+
+def test_a_reminder_key_fits_its_column_and_stays_unique():
+    rules = ReminderRules(before_due=(Duration.parse("P3D"),))
+    deadline = Deadline(
+        kind="milestone", subject="m" * 64, title="M", due=date(2026, 1, 15), rules=rules
+    )
+    (moment,) = [m for m in moments(deadline, until=date(2026, 1, 15)) if m.rule == "before"]
+    long_a, long_b = "a" * 240 + "@x.nl", "a" * 240 + "@y.nl"
+    keys = {reminder_key("wk-" + "k" * 60, deadline, moment, r) for r in (long_a, long_b)}
+    assert len(keys) == 2
+    assert all(len(k) == KEY_LENGTH for k in keys)
+    assert reminder_key("wk-a", deadline, moment, "p@x.nl").endswith("/before3/p@x.nl")
