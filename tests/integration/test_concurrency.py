@@ -706,16 +706,56 @@ returns:
 """
 
 
+def write_family(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "wijk.yaml").write_text(PARENT_FLOW, encoding="utf-8")
+    (folder / "deel.yaml").write_text(CHILD_FLOW, encoding="utf-8")
+
+
+def waits_for(
+    monkeypatch: pytest.MonkeyPatch,
+    service: Service,
+    step: str,
+    first: Callable[[], object],
+    second: Callable[[], object],
+) -> None:
+    """Run ``first`` until it has done ``step`` (a method of ``service``), then ``second``
+    from another thread: ``second`` must wait until ``first`` has committed, and both must
+    go through."""
+    reached, go_on = threading.Event(), threading.Event()
+    original = getattr(service, step)
+
+    def holding(*args: Any) -> Any:
+        result = original(*args)
+        reached.set()
+        go_on.wait(10)
+        return result
+
+    monkeypatch.setattr(service, step, holding)
+    done: list[Callable[[], object]] = []
+    threads = [
+        threading.Thread(target=lambda work=work: (work(), done.append(work)))
+        for work in (first, second)
+    ]
+    threads[0].start()
+    assert reached.wait(10)
+    threads[1].start()
+    threads[1].join(0.5)
+    assert threads[1].is_alive(), "it did not wait for the other transaction"
+    go_on.set()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(map(id, done)) == sorted(map(id, (first, second)))
+
+
 def test_a_sub_project_cannot_move_back_under_a_parent_passing_its_gate(
     service, db_url, clock, tmp_path, monkeypatch
 ):
     """The parent's gate counts its sub-projects; while the parent's command runs they stay
     where it counted them (on PostgreSQL the child rows are locked FOR SHARE; SQLite has one
     writer). The child's return waits and comes after: no gate passed on a state that is gone."""
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "wijk.yaml").write_text(PARENT_FLOW, encoding="utf-8")
-    (folder / "deel.yaml").write_text(CHILD_FLOW, encoding="utf-8")
+    write_family(tmp_path)
     service.create("wk-noord", workflow="wijk", title="Noord", regie=GEMEENTE, by="t")
     service.create(
         "bu-noord", workflow="deel", title="Buurt", regie=GEMEENTE, parent="wk-noord", by="t"
@@ -723,37 +763,14 @@ def test_a_sub_project_cannot_move_back_under_a_parent_passing_its_gate(
     clock.advance(days=1)
     service.advance("wk-noord", by="t")
     service.advance("bu-noord", by="t")
-
-    counted, go_on = threading.Event(), threading.Event()
-    original = service._children
-
-    def counting_slowly(uow: Any, record: Any) -> Any:
-        children = original(uow, record)
-        counted.set()
-        go_on.wait(10)
-        return children
-
-    monkeypatch.setattr(service, "_children", counting_slowly)
-    finished: list[str] = []
     with second_service(db_url, clock) as bob:
-        advance = threading.Thread(
-            target=lambda: (service.advance("wk-noord", by="anna"), finished.append("advance"))
+        waits_for(
+            monkeypatch,
+            service,
+            "_children",
+            lambda: service.advance("wk-noord", by="anna"),
+            lambda: bob.return_to("bu-noord", "ontwerp", by="bob", reason="opnieuw"),
         )
-        back = threading.Thread(
-            target=lambda: (
-                bob.return_to("bu-noord", "ontwerp", by="bob", reason="opnieuw"),
-                finished.append("return"),
-            )
-        )
-        advance.start()
-        assert counted.wait(10)
-        back.start()
-        back.join(0.5)
-        assert back.is_alive(), "the sub-project moved while its parent's gate was counting it"
-        go_on.set()
-        advance.join(10)
-        back.join(10)
-    assert sorted(finished) == ["advance", "return"]  # both went through, the return after
     assert (service.show("wk-noord").phase, service.show("bu-noord").phase) == (
         "uitvoering",
         "ontwerp",
@@ -766,46 +783,17 @@ def test_a_parent_cannot_be_stopped_while_a_sub_project_is_added_to_it(
     """Adding a sub-project checks that the parent still runs, and holds it so until the new
     sub-project is saved: the stop waits and comes after (never a sub-project of a stopped
     wijk)."""
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "wijk.yaml").write_text(PARENT_FLOW, encoding="utf-8")
-    (folder / "deel.yaml").write_text(CHILD_FLOW, encoding="utf-8")
+    write_family(tmp_path)
     service.create("wk-zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
-
-    checked, go_on = threading.Event(), threading.Event()
-    original = service._parent_id
-
-    def checking_slowly(uow: Any, item: Any, new: Any) -> Any:
-        found = original(uow, item, new)
-        checked.set()
-        go_on.wait(10)
-        return found
-
-    monkeypatch.setattr(service, "_parent_id", checking_slowly)
-    finished: list[str] = []
     with second_service(db_url, clock) as bob:
-        create = threading.Thread(
-            target=lambda: (
-                service.create(
-                    "bu-zuid", workflow="deel", title="B", regie=GEMEENTE, parent="wk-zuid", by="t"
-                ),
-                finished.append("create"),
-            )
+        waits_for(
+            monkeypatch,
+            service,
+            "_parent_id",
+            lambda: service.create(
+                "bu-zuid", workflow="deel", title="B", regie=GEMEENTE, parent="wk-zuid", by="t"
+            ),
+            lambda: bob.stop("wk-zuid", by="bob", reason="no-go van de raad"),
         )
-        stop = threading.Thread(
-            target=lambda: (
-                bob.stop("wk-zuid", by="bob", reason="no-go van de raad"),
-                finished.append("stop"),
-            )
-        )
-        create.start()
-        assert checked.wait(10)
-        stop.start()
-        stop.join(0.5)
-        assert stop.is_alive(), "the parent was stopped while a sub-project was being added"
-        go_on.set()
-        create.join(10)
-        stop.join(10)
-    assert sorted(finished) == ["create", "stop"]  # both went through, the stop after
     assert service.show("wk-zuid").phase == "stopped"
     assert service.show("bu-zuid").parent == "wk-zuid"

@@ -3,49 +3,19 @@ however the rows fall into claims and however the address is capitalised."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from engine.dispatch import Dispatcher
-from engine.events import Regie
-from engine.outbox import AddressBook, ReminderPlanner
-from engine.service import Service
-from engine.testing import FrozenClock, RecordingNotifier
-
-WORKFLOW = """\
-key: kort
-version: 1
-title: Kort
-reminders:
-  before_due: [P3D]
-  to: [regie]
-phases:
-  - id: start
-    title: Start
-    duration: P1Y
-    milestones:
-      - {id: plan, title: Plan van aanpak, due: P10D}
-"""
-
-
-def programme(service: Service, clock: FrozenClock, tmp_path, contacts: list[str]) -> None:
-    """One instance per contact, each with one reminder due on 12 January."""
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
-    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    for n, contact in enumerate(contacts):
-        regie = Regie(type="gemeente", contacts=(contact,))
-        service.create(f"wk-{n:02d}", workflow="kort", title=f"W{n}", regie=regie, by="t")
-    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
-    ReminderPlanner(service.store, service.compiled_by_id, AddressBook()).run(clock.now())
+from engine.testing import RecordingNotifier
+from tests.integration.kort import kort_programme, plan
 
 
 def test_a_recipient_with_more_rows_than_a_claim_gets_one_digest(service, clock, tmp_path):
     contacts = ["a@noord.example"] * 3 + ["b@noord.example"] * 7 + ["c@noord.example"] * 2
-    programme(service, clock, tmp_path, contacts)
+    kort_programme(service, clock, tmp_path, contacts)
+    plan(service, clock)
     notifier = RecordingNotifier()
     dispatcher = Dispatcher(
         service.store, notifier, node="t", clock=clock.now, digest="all", batch=4
@@ -58,9 +28,12 @@ def test_a_recipient_with_more_rows_than_a_claim_gets_one_digest(service, clock,
 
 
 def test_digest_addresses_compare_without_case(service, clock, tmp_path):
-    programme(service, clock, tmp_path, ["Jan@Gemeente.example", "jan@gemeente.example", "p@x.nl"])
+    kort_programme(
+        service, clock, tmp_path, ["Jan@Gemeente.example", "jan@gemeente.example", "p@x.nl"]
+    )
+    plan(service, clock)
     notifier = RecordingNotifier()
-    # Configured in lower case; typed in two ways on the instances.
+    # Configured in one case, typed in two others on the instances.
     dispatcher = Dispatcher(
         service.store, notifier, node="t", clock=clock.now, digest=["JAN@gemeente.example"]
     )
@@ -74,7 +47,8 @@ def test_a_digest_that_failed_for_a_passing_reason_goes_with_the_next_instant_pa
     service, clock, tmp_path
 ):
     """Not a day later at the next digest time: at its backoff, with the instant passes."""
-    programme(service, clock, tmp_path, ["a@noord.example", "a@noord.example", "p@x.nl"])
+    kort_programme(service, clock, tmp_path, ["a@noord.example", "a@noord.example", "p@x.nl"])
+    plan(service, clock)
     busy = {"a@noord.example": "451 4.3.2 mailbox busy"}
     notifier = RecordingNotifier(refuse=dict(busy), temporary=set(busy))
     dispatcher = Dispatcher(
@@ -100,7 +74,8 @@ def test_a_delivered_digest_is_marked_at_once_even_on_an_idempotent_medium(
 ):
     """A digest's Message-ID depends on what it holds, so a repeat after a crash could not be
     recognised: its rows are marked sent right after it went, not in a later batch."""
-    programme(service, clock, tmp_path, ["a@noord.example", "a@noord.example", "b@x.nl"])
+    kort_programme(service, clock, tmp_path, ["a@noord.example", "a@noord.example", "b@x.nl"])
+    plan(service, clock)
 
     class DiesAfterTheFirst(RecordingNotifier):
         def send(self, message: Any) -> None:

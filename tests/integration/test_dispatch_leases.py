@@ -5,28 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from engine.dispatch import Dispatcher
-from engine.events import Regie
-from engine.outbox import AddressBook, ReminderPlanner
 from engine.ports import OutgoingMessage
 from engine.testing import FrozenClock, RecordingNotifier
-
-WORKFLOW = """\
-key: kort
-version: 1
-title: Kort
-reminders:
-  before_due: [P3D]
-  to: [regie]
-phases:
-  - id: start
-    title: Start
-    duration: P1Y
-    milestones:
-      - {id: plan, title: Plan van aanpak, due: P10D}
-"""
+from tests.integration.kort import kort_programme, plan
 
 
 class Slow(RecordingNotifier):
@@ -47,15 +31,8 @@ class Slow(RecordingNotifier):
 
 
 def test_a_slow_pass_keeps_its_rows_from_a_second_node(service, clock, tmp_path):
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
-    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    for n in range(8):
-        regie = Regie(type="gemeente", contacts=(f"regie{n}@noord.example",))
-        service.create(f"wk-{n}", workflow="kort", title=f"Wijk {n}", regie=regie, by="t")
-    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
-    ReminderPlanner(service.store, service.compiled_by_id, AddressBook()).run(clock.now())
+    kort_programme(service, clock, tmp_path, [f"regie{n}@noord.example" for n in range(8)])
+    plan(service, clock)
 
     other = RecordingNotifier()
     second = Dispatcher(service.store, other, node="b", clock=clock.now)
@@ -76,15 +53,8 @@ def test_a_slow_pass_keeps_its_rows_from_a_second_node(service, clock, tmp_path)
 def test_rows_another_node_took_after_the_lease_ran_out_are_left_to_it(service, clock, tmp_path):
     """Should the lease run out anyway (a process stalled longer than the lease), the rows
     the other node claimed are its own: this node skips them instead of sending them too."""
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
-    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    for n in range(6):
-        regie = Regie(type="gemeente", contacts=(f"regie{n}@noord.example",))
-        service.create(f"wk-{n}", workflow="kort", title=f"Wijk {n}", regie=regie, by="t")
-    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
-    ReminderPlanner(service.store, service.compiled_by_id, AddressBook()).run(clock.now())
+    kort_programme(service, clock, tmp_path, [f"regie{n}@noord.example" for n in range(6)])
+    plan(service, clock)
 
     other = RecordingNotifier()
     second = Dispatcher(service.store, other, node="b", clock=clock.now)

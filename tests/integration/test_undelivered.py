@@ -14,31 +14,14 @@ from engine.outbox import AddressBook, ReminderPlanner
 from engine.ports import OutgoingMessage
 from engine.reports import render_status, status_csv, status_json
 from engine.testing import RecordingNotifier
-
-WORKFLOW = """\
-key: kort
-version: 1
-title: Kort
-reminders:
-  before_due: [P3D]
-  to: [regie]
-phases:
-  - id: start
-    title: Start
-    duration: P1Y
-    milestones:
-      - {id: plan, title: Plan van aanpak, due: P10D}
-      - {id: raad, title: Raadsbesluit, due: P20D}
-"""
+from tests.integration.kort import KORT, kort_programme, plan, write_kort
 
 GOOD = "regie@noord.example"
 GONE = "vertrokken@noord.example"
 
 
 def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, tmp_path):
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
+    write_kort(tmp_path)
     clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
     regie = Regie(type="gemeente", contacts=(GOOD, GONE))
     service.create("wk-noord", workflow="kort", title="Noord", regie=regie, by="t")
@@ -91,11 +74,7 @@ def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, t
 def test_a_reminder_for_an_unconfigured_programme_office_says_so_and_keeps_its_role(
     service, clock, tmp_path
 ):
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(
-        WORKFLOW.replace("to: [regie]", "to: [programme_office]"), encoding="utf-8"
-    )
+    write_kort(tmp_path, KORT.replace("to: [regie]", "to: [programme_office]"))
     clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
     regie = Regie(type="gemeente", contacts=(GOOD,))
     service.create("wk-west", workflow="kort", title="West", regie=regie, by="t")
@@ -140,18 +119,10 @@ class Breaking(RecordingNotifier):
 def test_a_message_that_cannot_be_sent_at_all_fails_alone_and_the_pass_goes_on(
     service, clock, tmp_path
 ):
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
-    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    for key, address in (("wk-a", GONE), ("wk-b", GOOD)):
-        regie = Regie(type="gemeente", contacts=(address,))
-        service.create(key, workflow="kort", title=key, regie=regie, by="t")
+    kort_programme(service, clock, tmp_path, [GONE, GOOD])
+    plan(service, clock)
     notifier = Breaking(GONE)
-    planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
     dispatcher = Dispatcher(service.store, notifier, node="t", clock=clock.now)
-    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
-    planner.run(clock.now())
 
     report = dispatcher.run("all")
     assert (report.messages, report.failed) == (1, 1)
@@ -165,15 +136,8 @@ def test_a_message_that_cannot_be_sent_at_all_fails_alone_and_the_pass_goes_on(
 
 
 def test_a_dry_run_over_many_batches_plans_what_the_real_pass_queues(service, clock, tmp_path):
-    folder = tmp_path / "workflows"
-    folder.mkdir()
-    (folder / "kort.yaml").write_text(WORKFLOW, encoding="utf-8")
-    clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    for n in range(12):
-        regie = Regie(type="gemeente", contacts=(GOOD,))
-        service.create(f"wk-{n:02d}", workflow="kort", title=f"W{n}", regie=regie, by="t")
+    kort_programme(service, clock, tmp_path, [GOOD] * 12)
     planner = ReminderPlanner(service.store, service.compiled_by_id, AddressBook())
-    clock.set(datetime(2026, 1, 12, 9, tzinfo=UTC))
 
     dry = planner.run(clock.now(), dry_run=True, batch=5)
     assert service.outbox() == []
