@@ -327,7 +327,7 @@ def workflow_validate(paths: Sequence[Path]) -> None:
     FILE:LINE:COL: severity: message on stderr otherwise.
     """
     from engine.catalog import SUFFIXES
-    from engine.loader import inspect_text
+    from engine.loader import inspect_text, undecodable
 
     files: list[Path] = []
     for path in paths:
@@ -339,7 +339,11 @@ def workflow_validate(paths: Sequence[Path]) -> None:
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            click.echo(str(undecodable(str(file), exc)), err=True)
+            failed += 1
+            continue
+        except OSError as exc:
             click.echo(f"{file}:1:1: error: cannot read the file ({exc})", err=True)
             failed += 1
             continue
@@ -448,11 +452,17 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -> None:
     """A dry run: when each phase and milestone falls if everything runs to plan."""
     from engine.deadlines import plan_timeline
+    from engine.errors import InvalidValue
     from engine.views import render_timeline, timeline_json
 
     loaded = _app(ctx).workflow(ref)
     first_day: date = start.date() if start is not None else date.today()
-    timeline = plan_timeline(loaded.definition, first_day)
+    try:
+        timeline = plan_timeline(loaded.definition, first_day)
+    except OverflowError:
+        raise InvalidValue(
+            "start date", first_day.isoformat(), "the plan would run past the year 9999"
+        ) from None
     if as_json:
         _print_json(timeline_json(timeline))
     else:

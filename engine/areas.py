@@ -13,15 +13,15 @@ from engine.errors import InvalidValue
 
 __all__ = ["area_level", "check_area", "check_email", "check_key"]
 
-_AREA = re.compile(r"^(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})$")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_AREA = re.compile(r"(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})", re.ASCII)
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def check_area(code: str) -> str:
     """``code`` in canonical form (upper case), or InvalidValue saying what the forms are."""
     canonical = code.strip().upper()
-    if not _AREA.match(canonical):
+    if not _AREA.fullmatch(canonical):
         raise InvalidValue(
             "CBS area code",
             code,
@@ -37,7 +37,7 @@ def area_level(code: str) -> str:
 
 def check_key(key: str) -> str:
     """An instance key: a short slug."""
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidValue(
             "instance key",
             key,
@@ -48,6 +48,6 @@ def check_key(key: str) -> str:
 
 
 def check_email(address: str) -> str:
-    if not _EMAIL.match(address):
+    if not _EMAIL.fullmatch(address):
         raise InvalidValue("e-mail address", address, "write it as name@example.nl")
     return address

@@ -19,9 +19,15 @@ FORMATS = ("mermaid", "dot")
 def _labels(workflow: CompiledWorkflow) -> dict[str, str]:
     labels = {COMPLETED: "Completed", STOPPED: "Stopped (no-go)"}
     for i, phase in enumerate(workflow.phases, start=1):
-        labels[phase.id] = f"{i}. {phase.title}"
-        labels[phase.id + PAUSED_SUFFIX] = f"{i}. {phase.title} (paused)"
+        title = _one_line(phase.title)
+        labels[phase.id] = f"{i}. {title}"
+        labels[phase.id + PAUSED_SUFFIX] = f"{i}. {title} (paused)"
     return labels
+
+
+def _one_line(text: str) -> str:
+    """A title written over several lines (a YAML block), as one line for a label."""
+    return " ".join(text.split())
 
 
 def _merge(workflow: CompiledWorkflow) -> dict[tuple[str, str], list[str]]:
@@ -29,8 +35,9 @@ def _merge(workflow: CompiledWorkflow) -> dict[tuple[str, str], list[str]]:
     merged: dict[tuple[str, str], list[str]] = {}
     for edge in workflow.edges():
         labels = merged.setdefault((edge.source, edge.dest), [])
-        if edge.label not in labels:
-            labels.append(edge.label)
+        label = _one_line(edge.label)
+        if label not in labels:
+            labels.append(label)
     return merged
 
 

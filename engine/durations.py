@@ -15,7 +15,9 @@ from datetime import date, timedelta
 
 __all__ = ["Duration", "DurationSyntaxError", "add_months"]
 
-_PATTERN = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
+_PATTERN = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", re.ASCII)
+LONGEST_DAYS = 100 * 366
+"""No duration in a workflow may be longer than a hundred years."""
 JSON_PATTERN = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
 
 
@@ -52,6 +54,8 @@ class Duration:
                 "P6W (6 weeks), P3M (3 months), P1Y6M (a year and a half)"
             )
         years, months, weeks, days = (int(g) if g else 0 for g in match.groups())
+        if years * 366 + months * 31 + weeks * 7 + days > LONGEST_DAYS:
+            raise DurationSyntaxError(f"'{text}' is longer than a hundred years")
         return cls(years=years, months=months, weeks=weeks, days=days)
 
     def __str__(self) -> str:

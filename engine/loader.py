@@ -24,7 +24,7 @@ from engine.durations import Duration
 from engine.errors import DefinitionError, Problem, did_you_mean
 from engine.model import WorkflowDefinition, normalise
 from engine.validate import check
-from engine.yamlsource import Path, Positions, read_yaml
+from engine.yamlsource import Path, Positions, read_yaml, text_position
 
 __all__ = ["LoadedWorkflow", "inspect_text", "load_file", "load_text"]
 
@@ -49,14 +49,19 @@ def load_file(path: str | FsPath) -> LoadedWorkflow:
     except FileNotFoundError:
         raise DefinitionError(source, [_problem(source, 1, 1, "error", "no such file")]) from None
     except UnicodeDecodeError as exc:
-        raise DefinitionError(
-            source, [_problem(source, 1, 1, "error", f"not UTF-8 text ({exc.reason})")]
-        ) from None
+        raise DefinitionError(source, [undecodable(source, exc)]) from None
     except OSError as exc:
         raise DefinitionError(
             source, [_problem(source, 1, 1, "error", exc.strerror or str(exc))]
         ) from None
     return load_text(text, source)
+
+
+def undecodable(source: str, exc: UnicodeDecodeError) -> Problem:
+    """Where a file stops being UTF-8 text, as a problem."""
+    line, col = text_position(exc.object, exc.start)
+    byte = exc.object[exc.start : exc.start + 1].hex()
+    return _problem(source, line, col, "error", f"not UTF-8 text: byte 0x{byte} ({exc.reason})")
 
 
 def load_text(text: str, source: str = "<text>") -> LoadedWorkflow:
@@ -279,7 +284,7 @@ def _entity(path: Path, data: Any) -> tuple[str, Path]:
             ident = node.get("id") if isinstance(node, dict) else None
             ident = getattr(ident, "yaml_text", ident)
             kind = _ENTITIES[str(path[i - 1])]
-            name = f"{kind} '{ident}'" if isinstance(ident, str) else f"{kind} {part + 1}"
+            name = f"{kind} {_shown(ident)}" if isinstance(ident, str) else f"{kind} {part + 1}"
             rest_from = i + 1
         elif path[:1] == ("tracks",) and i == 1:
             name, rest_from = f"track '{part}'", 2
@@ -387,6 +392,8 @@ def _explain(kind: str, error: Any, value: Any) -> str:
         return "must not be empty"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}, got {shown}"
     if kind in ("greater_than_equal", "greater_than"):
         return f"must be at least {ctx.get('ge', ctx.get('gt'))}, got {shown}"
     if kind.startswith("date"):

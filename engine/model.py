@@ -53,8 +53,9 @@ __all__ = [
     "normalise",
 ]
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-KEY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+# (?!\n) before $: Python's $ would also match before a final line break.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}(?!\n)$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}(?!\n)$"
 RESERVED_STATES = ("completed", "stopped")
 
 DEFAULT_REGIE: dict[str, str] = {
@@ -202,7 +203,7 @@ class Due(_Frozen):
     """Milestone whose completion starts the count; absent: the phase's entry."""
     offset: DurationValue | None = None
     """Calendar period after the start (rolled to a working day when the file has a calendar)."""
-    working_days: Annotated[int, Field(strict=True, ge=0)] | None = None
+    working_days: Annotated[int, Field(strict=True, ge=0, le=26_000)] | None = None
     """Number of working days after the start."""
     date_: Annotated[date, BeforeValidator(scalar_text)] | None = Field(default=None, alias="date")
     """A fixed date."""

@@ -354,7 +354,10 @@ class _Checker:
         from engine.workdays import Workdays
 
         # Plain weekdays are close enough for a warning, and spare loading the holiday tables.
-        plan = plan_timeline(self.d, date(2030, 1, 7), Workdays(None))
+        try:
+            plan = plan_timeline(self.d, date(2030, 1, 7), Workdays(None))
+        except OverflowError:  # durations that add up past the year 9999: nothing to plan
+            return
         for i, phase_plan in enumerate(plan.phases):
             phase: Phase = self.d.phases[i]
             for j, mplan in enumerate(phase_plan.milestones):

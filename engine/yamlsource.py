@@ -28,6 +28,7 @@ __all__ = ["Path", "Positions", "YamlDocument", "read_yaml"]
 Path = tuple[str | int, ...]
 
 MAX_NODES = 200_000  # far above any real workflow; stops alias bombs
+MAX_DEPTH = 40  # a workflow file nests about six levels
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -165,7 +166,11 @@ def read_yaml(text: str) -> YamlDocument:
         if exc.context:
             what = f"{exc.context}, {what}"
         return YamlDocument(None, positions, [(line, col, f"YAML syntax: {what}")])
-    except yaml.YAMLError as exc:  # e.g. a reader error on control characters
+    except yaml.reader.ReaderError as exc:  # a control character, say
+        line, col = text_position(text, exc.position)
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return YamlDocument(None, positions, [(line, col, f"{exc.reason} in YAML: {character!r}")])
+    except yaml.YAMLError as exc:
         return YamlDocument(None, positions, [(1, 1, f"YAML: {exc}")])
     if root is None:
         return YamlDocument(None, positions, [(1, 1, "the file is empty")])
@@ -176,6 +181,13 @@ def read_yaml(text: str) -> YamlDocument:
         problems.append((1, 1, f"the document expands to more than {MAX_NODES} nodes (aliases?)"))
         return YamlDocument(None, positions, problems)
     return YamlDocument(data, positions, problems)
+
+
+def text_position(text: str | bytes, offset: int) -> tuple[int, int]:
+    """Line and column (from 1) of ``offset`` in ``text``."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(newline, 0, offset) + 1  # type: ignore[arg-type]
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1  # type: ignore[arg-type]
 
 
 class _TooLarge(Exception):
@@ -207,6 +219,9 @@ class _Converter:
             return None
         if isinstance(node, ScalarNode):
             return self._scalar(node)
+        if len(path) > MAX_DEPTH:
+            self._problem(node, f"nested more than {MAX_DEPTH} levels deep")
+            return None
         if id(node) in self.active:
             self._problem(node, "an alias refers to itself")
             return None
@@ -255,8 +270,15 @@ class _Converter:
             if not isinstance(source, MappingNode):
                 self._problem(source, "'<<' merges mappings only")
                 continue
-            for key, value in self._mapping(source, path).items():
-                merged.setdefault(key, value)
+            if id(source) in self.active:
+                self._problem(node, "'<<' merges the mapping it is in")
+                continue
+            self.active.add(id(source))
+            try:
+                for key, value in self._mapping(source, path).items():
+                    merged.setdefault(key, value)
+            finally:
+                self.active.discard(id(source))
         return merged
 
     def _scalar(self, node: ScalarNode) -> Any:

@@ -224,6 +224,17 @@ def test_timeline_defaults_to_today_and_rejects_bad_dates(run, tmp_path):
     assert data["start"] == date.today().isoformat()
     bad = run("workflow", "timeline", str(path), "--start", "31-12-2027")
     assert bad.exit_code == 2
+    late = run("workflow", "timeline", str(path), "--start", "9999-12-01")
+    assert late.exit_code == 2
+    assert "the plan would run past the year 9999" in late.stderr
+
+
+def test_a_title_over_several_lines_is_one_line_in_a_diagram(run, tmp_path):
+    several = VALID.replace("    title: A\n", "    title: |\n      A\n      en B\n", 1)
+    path = write(tmp_path / "mini.yaml", several)
+    mermaid = run("workflow", "diagram", str(path)).stdout
+    assert 'state "1. A en B" as s_a' in mermaid
+    assert all(line.startswith(("stateDiagram", "    ")) for line in mermaid.splitlines())
 
 
 def test_schema_command(run):

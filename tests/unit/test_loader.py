@@ -427,3 +427,59 @@ def test_shorthand_forms_are_accepted():
     assert m2.reminders.enabled is False
     assert d.phases[0].gate.children.reached == "a"
     assert d.pause_buttons[0].phases is None  # 'all'
+
+
+def test_sizes_beyond_any_plan_are_errors_not_crashes():
+    assert findings(
+        """\
+        phases:
+          - {id: a, title: A, duration: P99999999999D}
+          - {id: b, title: B, duration: P9000Y}
+          - id: c
+            title: C
+            duration: P1Y
+            milestones:
+              - {id: m, title: M, tracks: [A], due: {working_days: 99999999999999}}
+        """
+    ) == [
+        "6:33: error: phase 'a', duration: 'P99999999999D' is longer than a hundred years",
+        "7:33: error: phase 'b', duration: 'P9000Y' is longer than a hundred years",
+        "12:60: error: milestone 'm', due.working_days: must be at most 26000, got 99999999999999",
+    ]
+
+
+def test_ids_keys_and_durations_are_plain_ascii_on_one_line():
+    assert findings(
+        """\
+        phases:
+          - {id: "a\\n", title: A, duration: "P\u0663D"}
+        """,
+        head='key: "t\\n"\nversion: 1\ntitle: T\n',
+    ) == [
+        "1:6: error: the workflow, key: 't\\n' is not a valid key: use lower-case letters, "
+        "digits, '-' and '_', starting with a letter or digit",
+        "5:10: error: phase 'a\\n', id: 'a\\n' is not a valid id: use letters, digits, '-', "
+        "'_' or '.', starting with a letter or digit (at most 64)",
+        "5:37: error: phase 'a\\n', duration: 'P\u0663D' is not an ISO 8601 duration; write "
+        "for example P30D (30 days), P6W (6 weeks), P3M (3 months), P1Y6M (a year and a half)",
+    ]
+
+
+def test_a_mapping_that_merges_itself_and_nesting_without_end_are_located():
+    merged = findings("x: &x\n  a: 1\n  <<: *x\n")
+    assert "5:4: error: '<<' merges the mapping it is in" in merged
+    deep = "phases:\n  - {id: a, title: A, duration: P1D, gate: " + "{a: " * 60 + "1" + "}" * 61
+    assert any("nested more than 40 levels deep" in f for f in findings(deep))
+
+
+def test_characters_yaml_refuses_and_bytes_that_are_not_utf8_are_located(tmp_path):
+    assert findings('title: "A\x01B"\n', head="key: t\nversion: 1\n") == [
+        "3:10: error: control characters are not allowed in YAML: '\\x01'"
+    ]
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"key: t\nversion: 1\ntitle: Caf\xe9\n")
+    with pytest.raises(DefinitionError) as caught:
+        load_file(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3:11: error: not UTF-8 text: byte 0xe9 (invalid continuation byte)"
+    ]

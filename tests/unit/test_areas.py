@@ -1,0 +1,35 @@
+"""Checked values: CBS area codes, instance keys and e-mail addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.areas import area_level, check_area, check_email, check_key
+from engine.errors import InvalidValue
+
+
+def test_area_codes_are_upper_cased_and_must_be_whole():
+    assert check_area(" gm0363 ") == "GM0363"
+    assert check_area("WK036305") == "WK036305"
+    assert check_area("bu03630500") == "BU03630500"
+    assert area_level("BU03630500") is not None
+    for bad in ("GM363", "WK0363051", "BU0363050", "GM\u0660\u0663\u0666\u0663", "XX0363"):
+        with pytest.raises(InvalidValue, match="invalid CBS area code"):
+            check_area(bad)
+
+
+@pytest.mark.parametrize("key", ["wk-noord\n", "Wk-noord", "-wk", "wk noord", "k" * 65])
+def test_a_bad_instance_key_is_refused(key):
+    with pytest.raises(InvalidValue, match="invalid instance key"):
+        check_key(key)
+
+
+@pytest.mark.parametrize("address", ["p@zwolle.nl\n", "p@zwolle", "p zwolle@x.nl", "@x.nl"])
+def test_a_bad_address_is_refused(address):
+    with pytest.raises(InvalidValue, match="invalid e-mail address"):
+        check_email(address)
+
+
+def test_good_keys_and_addresses_pass():
+    assert check_key("bu-0363-0500") == "bu-0363-0500"
+    assert check_email("p.jansen@zwolle.nl") == "p.jansen@zwolle.nl"
