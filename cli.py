@@ -221,6 +221,11 @@ def _app(ctx: click.Context) -> App:
     return app
 
 
+YEARS = range(1900, 2200)
+"""The years a date given on the command line may fall in (room for any plan, none for
+arithmetic past the calendar's end)."""
+
+
 class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     """A date (2026-11-20) or a date and time (2026-11-20T14:30, local unless an offset)."""
 
@@ -231,15 +236,20 @@ class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
             return value
         text = str(value).strip()
         try:
-            if len(text) == 10:
-                return date.fromisoformat(text)
-            return datetime.fromisoformat(text.replace(" ", "T", 1))
+            found = (
+                date.fromisoformat(text)
+                if len(text) == 10
+                else datetime.fromisoformat(text.replace(" ", "T", 1))
+            )
         except ValueError:
             self.fail(
                 f"{value!r} is not a date (2026-11-20) or date and time (2026-11-20T14:30)",
                 param,
                 ctx,
             )
+        if found.year not in YEARS:
+            self.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
+        return found
 
 
 class Day(click.ParamType):  # type: ignore[type-arg]
@@ -249,9 +259,12 @@ class Day(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value).strip())
+            found = date.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
+        if found.year not in YEARS:
+            self.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
+        return found
 
 
 @click.group(
@@ -444,9 +457,7 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 
 @workflow.command("timeline")
 @click.argument("ref", metavar="KEY|PATH")
-@click.option(
-    "--start", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start date (default today)."
-)
+@click.option("--start", type=Day(), help="Start date (default today).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -> None:
@@ -456,7 +467,7 @@ def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -
     from engine.views import render_timeline, timeline_json
 
     loaded = _app(ctx).workflow(ref)
-    first_day: date = start.date() if start is not None else date.today()
+    first_day: date = start if start is not None else date.today()
     try:
         timeline = plan_timeline(loaded.definition, first_day)
     except OverflowError:
@@ -568,7 +579,7 @@ def effect(fn: Any) -> Any:
     fn = click.option(
         "--expect-event",
         "expect",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=2**62),
         help="The event number you last saw (instance show); refuse with exit 4 if KEY changed "
         "since.",
     )(fn)
@@ -681,26 +692,35 @@ def instance_import(
 
     from engine.errors import InvalidValue
     from engine.events import Regie
-    from engine.service import NewInstance
+    from engine.service import NewInstance, check_new_instance
 
+    columns = ("key", "title", "workflow", "regie", "regie_org", "contacts", "parent", "areas")
     reader = csv.DictReader(csv_file)
-    required = {"key", "title"}
-    if reader.fieldnames is None or not required <= set(reader.fieldnames):
-        raise InvalidValue(
-            "CSV header", ",".join(reader.fieldnames or []), "needs at least key,title"
-        )
-    items = []
-    for line, row in enumerate(reader, start=2):
-        workflow_ref = (row.get("workflow") or "").strip() or default_workflow
-        regie_type = (row.get("regie") or "").strip() or default_regie
-        if not workflow_ref or not regie_type:
-            raise InvalidValue(
-                f"row on line {line}",
-                row.get("key"),
-                "give workflow and regie (or --workflow/--regie)",
-            )
-        items.append(
-            NewInstance(
+    try:
+        header = reader.fieldnames
+        if header is None or not {"key", "title"} <= set(header):
+            raise InvalidValue("CSV header", ",".join(header or []), "needs at least key,title")
+        for name in header:
+            if name not in columns:
+                raise InvalidValue("CSV column", name, "known: " + ", ".join(columns))
+            if header.count(name) > 1:
+                raise InvalidValue("CSV column", name, "it appears twice in the header")
+        items = []
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise InvalidValue(f"row on line {line}", row["key"], "more cells than the header")
+            if row["key"] is None or row["title"] is None:
+                raise InvalidValue(f"row on line {line}", row["key"], "fewer cells than the header")
+            workflow_ref = (row.get("workflow") or "").strip() or default_workflow
+            regie_type = (row.get("regie") or "").strip() or default_regie
+            if not workflow_ref or not regie_type:
+                raise InvalidValue(
+                    f"row on line {line}",
+                    row.get("key"),
+                    "give workflow and regie (or --workflow/--regie)",
+                )
+            item = NewInstance(
                 key=row["key"].strip(),
                 title=row["title"],
                 workflow=workflow_ref,
@@ -712,7 +732,15 @@ def instance_import(
                 parent=(row.get("parent") or "").strip() or None,
                 areas=tuple((row.get("areas") or "").replace(";", " ").split()),
             )
-        )
+            try:
+                check_new_instance(item)
+            except InvalidValue as exc:
+                raise InvalidValue(f"{exc.what} on line {line}", exc.value, exc.expected) from None
+            items.append(item)
+    except UnicodeDecodeError:
+        raise InvalidValue(
+            "CSV file", csv_file.name, "not UTF-8 text: save it as 'CSV UTF-8' (comma delimited)"
+        ) from None
     app = _app(ctx)
 
     def progress(done: int, total: int) -> None:
@@ -1183,7 +1211,7 @@ def reminders() -> None:
 
 
 @reminders.command("preview")
-@click.option("--days", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True)
 @click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -1269,7 +1297,7 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only these.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
@@ -1311,7 +1339,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
 
 
 @outbox.command("retry")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("entry_id", metavar="ID", type=click.IntRange(min=1, max=2**62))
 @click.option(
     "--to",
     "to",

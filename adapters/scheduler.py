@@ -25,22 +25,27 @@ _SIMPLE = re.compile(r"^(\d+)\s*(s|m|h)$")
 _ISO = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 
 
+LONGEST_INTERVAL = 24 * 3600
+
+
 def parse_interval(text: str) -> timedelta:
     """'15m', '1h', '90s' or ISO 8601 'PT15M' -> a positive interval."""
     value = text.strip()
     simple = _SIMPLE.match(value.lower())
     if simple:
         amount, unit = int(simple.group(1)), simple.group(2)
-        interval = timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: amount})
+        seconds = amount * {"s": 1, "m": 60, "h": 3600}[unit]
     else:
         iso = _ISO.match(value.upper())
         if iso is None or not any(iso.groups()):
             raise InvalidValue("interval", text, "write e.g. 15m, 1h, 90s or PT15M")
-        hours, minutes, seconds = (int(g) if g else 0 for g in iso.groups())
-        interval = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if interval <= timedelta(0):
+        hours, minutes, secs = (int(g) if g else 0 for g in iso.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
         raise InvalidValue("interval", text, "it must be longer than zero")
-    return interval
+    if seconds > LONGEST_INTERVAL:
+        raise InvalidValue("interval", text, "at most a day (24h): reminders count in days")
+    return timedelta(seconds=seconds)
 
 
 def parse_time_of_day(text: str) -> tuple[int, int]:

@@ -8,10 +8,11 @@ a wijk 100 or more buurten. Codes are checked by form only: no network lookups a
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from engine.errors import InvalidValue
 
-__all__ = ["area_level", "check_area", "check_email", "check_key"]
+__all__ = ["area_level", "check_area", "check_email", "check_key", "check_text"]
 
 _AREA = re.compile(r"(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})", re.ASCII)
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -48,6 +49,22 @@ def check_key(key: str) -> str:
 
 
 def check_email(address: str) -> str:
-    if not _EMAIL.fullmatch(address):
+    if len(address) > 254 or not address.isprintable() or not _EMAIL.fullmatch(address):
         raise InvalidValue("e-mail address", address, "write it as name@example.nl")
     return address
+
+
+def check_text(what: str, text: str, *, one_line: bool = False, limit: int = 10_000) -> str:
+    """Free text someone typed (a name, a reason, a note): no control characters (line breaks
+    and tabs only where it may span lines), at most ``limit`` characters."""
+    allowed = "" if one_line else "\n\r\t"
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") and c not in allowed for c in text):
+        shown = (
+            "on one line, without control characters"
+            if one_line
+            else ("without control characters")
+        )
+        raise InvalidValue(what, text, f"write it {shown}")
+    if len(text) > limit:
+        raise InvalidValue(what, text[:40] + "...", f"at most {limit:,} characters")
+    return text

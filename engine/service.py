@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine.areas import check_area, check_email, check_key
+from engine.areas import check_area, check_email, check_key, check_text
 from engine.audit import ChainReport, verify_chain
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation, WorkflowError
@@ -50,7 +50,14 @@ from engine.ports import (
 from engine.projection import core, deadline_states, event_changes
 from engine.reports import InstanceView, StatusRow
 
-__all__ = ["ChainReport", "NewInstance", "Recorded", "Service", "deadline_states"]
+__all__ = [
+    "ChainReport",
+    "NewInstance",
+    "Recorded",
+    "Service",
+    "check_new_instance",
+    "deadline_states",
+]
 
 FUTURE_TOLERANCE = timedelta(seconds=5)
 
@@ -109,12 +116,24 @@ class NewInstance:
     areas: tuple[str, ...] = ()
 
 
+def _check_texts(value: Any, name: str = "text") -> None:
+    """Every piece of text in an event's payload, checked as free text."""
+    if isinstance(value, str):
+        check_text(name, value)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _check_texts(inner, key)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            _check_texts(inner, name)
+
+
 def _counts_children(workflow: CompiledWorkflow, instance: Instance) -> bool:
     """Whether the gate of the instance's phase needs to know where its sub-projects are."""
     return not instance.is_finished and bool(workflow.gates[instance.phase].children_reached)
 
 
-def _checked(item: NewInstance) -> NewInstance:
+def check_new_instance(item: NewInstance) -> NewInstance:
     """The item with its values checked and put in canonical form (InvalidValue otherwise)."""
     check_key(item.key)
     for contact in item.regie.contacts:
@@ -284,6 +303,12 @@ class Service:
         self, key: str, seq: int, previous: str | None, event: Event, now: datetime
     ) -> StoredEvent:
         payload = event.payload()
+        if not event.by.strip():
+            raise InvalidValue("--by", event.by, "say who did it")
+        check_text("--by", event.by, one_line=True, limit=200)
+        if event.reason is not None:
+            check_text("reason", event.reason)
+        _check_texts(payload)
         digest = chain_hash(
             previous,
             instance=key,
@@ -424,7 +449,7 @@ class Service:
         """
         now = self.clock.now()
         moment = self._effective(at, now)
-        checked = [_checked(item) for item in items]
+        checked = [check_new_instance(item) for item in items]
         seen: set[str] = set()
         for item in checked:
             if item.key in seen:

@@ -29,6 +29,7 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -135,6 +136,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InvalidValue("configuration file", str(path), "no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidValue("configuration file", str(path), f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidValue("configuration file", str(path), "not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidValue("configuration file", str(path), exc.strerror or str(exc)) from None
 
 
 def _check(name: str, value: Any, origin: str) -> Any:
@@ -158,8 +163,10 @@ def _check(name: str, value: Any, origin: str) -> Any:
             number = _NUMBERS[name](value)
         except (TypeError, ValueError):
             raise InvalidValue(what, value, "a number") from None
-        if number <= 0:
+        if not math.isfinite(number) or number <= 0:
             raise InvalidValue(what, value, "a positive number")
+        if name == "smtp_port" and number > 65535:
+            raise InvalidValue(what, value, "a port number (1 to 65535)")
         return number
     if not isinstance(value, str):
         raise InvalidValue(what, value, "text")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from engine.errors import InputError, InvalidValue
 
@@ -125,11 +125,14 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not managed by wijkkompas yet)."""
-        with self.read() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return None
-            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
-            return str(row[0]) if row else None
+        try:
+            with self.read() as connection:
+                if not inspect(connection).has_table("alembic_version"):
+                    return None
+                row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+                return str(row[0]) if row else None
+        except DatabaseError as exc:  # not a database, unreachable, no such directory, ...
+            raise SchemaError(f"cannot open the database {self.safe_url}: {exc.orig}") from None
 
     def _is_empty(self) -> bool:
         with self.read() as connection:
@@ -137,18 +140,10 @@ class Database:
 
     def ensure_schema(self) -> None:
         """Create a fresh database; refuse one at another revision (say what to do)."""
-        try:
-            revision = self.current_revision()
-        except OperationalError as exc:
-            raise SchemaError(f"cannot open the database {self.safe_url}: {exc.orig}") from None
+        revision = self.current_revision()
         if revision == HEAD_REVISION:
             return
         if revision is None:
-            if not self._is_empty():
-                raise SchemaError(
-                    f"the database {self.safe_url} has tables but none of wijkkompas's schema "
-                    "history; point --db at an empty database or a wijkkompas one"
-                )
             self.upgrade()
             return
         known = self.known_revisions()
@@ -167,6 +162,11 @@ class Database:
         from alembic import command
 
         before = self.current_revision()
+        if before is None and not self._is_empty():
+            raise SchemaError(
+                f"the database {self.safe_url} has tables but none of wijkkompas's schema "
+                "history; point --db at an empty database or a wijkkompas one"
+            )
         with self.engine.begin() as connection:
             config = self._alembic_config(connection)
             command.upgrade(config, target)

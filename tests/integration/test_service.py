@@ -308,3 +308,23 @@ def test_the_gate_a_command_reports_counts_the_sub_projects_of_the_new_phase(fam
     assert moved.gate is not None
     assert list(moved.gate.messages) == family.show("noord").gate["unmet"]
     assert any("noord-a" in m for m in moved.gate.messages)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.note("noord", "x", by="mallory\n   4  college: go"), "--by.*on one line"),
+        (lambda s: s.note("noord", "x", by="   "), "say who did it"),
+        (lambda s: s.note("noord", "x", by="a" * 201), "at most 200 characters"),
+        (lambda s: s.note("noord", "nul\x00byte", by="t"), "without control characters"),
+        (lambda s: s.pause("noord", "geld", by="t", reason="esc\x1b[2J"), "control characters"),
+    ],
+)
+def test_free_text_is_text(family, change, message):
+    """Who, why and notes end up in the log, the overview and mail: no control characters
+    (a line break in a name could forge a line of the log), within the columns' sizes."""
+    before = family.log("noord")
+    with pytest.raises(InvalidValue, match=message):
+        change(family)
+    assert family.log("noord") == before
+    family.note("noord", "twee regels\nmet een tab\t", by="Anna de Vries")

@@ -1,0 +1,108 @@
+"""Bad input on the command line: a clear message, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+
+@pytest.fixture
+def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("WIJKKOMPAS_")]:
+        monkeypatch.delenv(name)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
+        result = runner.invoke(main, list(args), env=env)
+        assert result.exit_code == code, (args, result.output)
+        return result
+
+    return run
+
+
+def events(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("note", "wk-a", "x", "--at", "9999-12-31"),
+        ("note", "wk-a", "x", "--at", "0001-01-01T00:00"),
+        ("pause", "wk-a", "geen-trekker", "--reason", "r", "--review", "9999-12-31"),
+        ("--now", "9999-12-31", "status"),
+        ("reminders", "preview", "--days", "99999999999"),
+        ("outbox", "retry", "99999999999999999999999"),
+        ("outbox", "list", "--limit", "99999999999999999999"),
+        ("scheduler", "--interval", "99999999999h"),
+        ("instance", "create", "wk-b", "--workflow", "wijkkompas", "--title", "B",
+         "--regie", "gemeente", "--contact", "a" * 250 + "@x.nl"),
+        ("note", "wk-a", "x", "--by", "a" * 201),
+    ],
+)  # fmt: skip
+def test_values_out_of_any_range_are_bad_input(wk, tmp_path, args):
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    before = events(tmp_path / "wijkkompas.db")
+    result = wk(*args, code=2)
+    assert "unexpected error" not in result.output
+    assert events(tmp_path / "wijkkompas.db") == before
+
+
+def test_a_file_that_is_no_database_and_one_of_someone_else(wk, tmp_path):
+    (tmp_path / "junk.db").write_text("junk")
+    for args in (("status",), ("db", "current"), ("db", "upgrade")):
+        result = wk("--db", "sqlite:///junk.db", *args, code=2)
+        assert "cannot open the database sqlite:///junk.db: file is not a database" in result.output
+    with sqlite3.connect(tmp_path / "other.db") as db:
+        db.execute("CREATE TABLE foo (x)")
+    result = wk("--db", "sqlite:///other.db", "db", "upgrade", code=2)
+    assert "has tables but none of wijkkompas's schema history" in result.output
+    with sqlite3.connect(tmp_path / "other.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["foo"]
+
+
+def test_configuration_that_cannot_be_read_or_makes_no_sense(wk, tmp_path):
+    (tmp_path / "latin1.toml").write_bytes(b'db = "caf\xe9"\n')
+    assert "not UTF-8 text" in wk("--config", "latin1.toml", "status", code=2).output
+    assert "Is a directory" in wk("status", code=2, env={"WIJKKOMPAS_CONFIG": str(tmp_path)}).output
+    for name, value in (("SMTP_TIMEOUT", "nan"), ("SMTP_TIMEOUT", "inf"), ("SMTP_PORT", "99999")):
+        assert "invalid" in wk("status", code=2, env={f"WIJKKOMPAS_{name}": value}).output
+
+
+CSV_CASES = [
+    ("key,title\nc1,One\nc2\n", "row on line 3 'c2': fewer cells than the header"),
+    ("key,title,workflow,regie\nc1,One,wijkkompas,gemeente,x\n", "more cells than the header"),
+    ("key,title,key\nc1,One,c9\n", "CSV column 'key': it appears twice in the header"),
+    ("key,titel\nc1,One\n", "needs at least key,title"),
+    ("key,title,area\nc1,One,GM0363\n", "CSV column 'area': known: key, title"),
+    ("key,title,areas\n\nc1,One,GM0363\n\nc2,Two,XX12\n", "CBS area code on line 5 'XX12'"),
+    ("key,title,contacts\nc1,One,p@x.nl\x00\n", "e-mail address on line 2"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CSV_CASES)
+def test_a_csv_file_with_mistakes_says_which_line_and_creates_nothing(wk, tmp_path, text, message):
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    (tmp_path / "import.csv").write_text(text, encoding="utf-8")
+    result = wk("instance", "import", "import.csv", "--workflow", "wijkkompas",
+                "--regie", "gemeente", code=2)  # fmt: skip
+    assert message in result.output
+    assert events(tmp_path / "wijkkompas.db") == 1
+
+
+def test_a_csv_file_not_in_utf8_is_named(wk, tmp_path):
+    (tmp_path / "excel.csv").write_bytes(b"key,title\nc1,Caf\xe9\n")
+    result = wk("instance", "import", "excel.csv", "--workflow", "wijkkompas",
+                "--regie", "gemeente", code=2)  # fmt: skip
+    assert "not UTF-8 text: save it as 'CSV UTF-8'" in result.output
