@@ -200,6 +200,11 @@ class _Root(click.Group):
         except Exception as exc:
             if os.environ.get("WIJKKOMPAS_DEBUG"):
                 raise
+            if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg", "sqlalchemy"):
+                # The database itself refused (read-only file, disk full, server gone): the
+                # transaction was rolled back.
+                reason = getattr(exc, "orig", None) or exc
+                _fail(f"the database refused: {reason}; nothing was saved", 1)
             _fail(
                 f"unexpected error: {type(exc).__name__}: {exc} "
                 "(set WIJKKOMPAS_DEBUG=1 to see the traceback)",

@@ -106,3 +106,23 @@ def test_a_csv_file_not_in_utf8_is_named(wk, tmp_path):
     result = wk("instance", "import", "excel.csv", "--workflow", "wijkkompas",
                 "--regie", "gemeente", code=2)  # fmt: skip
     assert "not UTF-8 text: save it as 'CSV UTF-8'" in result.output
+
+
+def test_a_database_that_refuses_writes_is_said_so(wk, tmp_path):
+    """A read-only database file (chattr +i: root ignores file modes): the command says the
+    database refused and that nothing was saved."""
+    import subprocess
+
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    path = tmp_path / "wijkkompas.db"
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr is not available here")
+    try:
+        result = wk("note", "wk-a", "hallo", code=1)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert "the database refused: attempt to write a readonly database; nothing was saved" in (
+        result.output
+    )
+    assert events(path) == 1
