@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from engine.durations import Duration
 from engine.errors import DefinitionError, Problem, did_you_mean
 from engine.model import WorkflowDefinition, normalise
-from engine.validate import check
+from engine.validate import PLACEHOLDERS, check
 from engine.yamlsource import Path, Positions, read_yaml, text_position
 
 __all__ = ["LoadedWorkflow", "inspect_text", "load_file", "load_text"]
@@ -253,7 +253,9 @@ def _placeholder(annotation: Any, loc: Path) -> Any:
         return 1
     if annotation is date:
         return "2000-01-01"
-    return f"missing-{next(_counter)}"
+    made_up = f"missing-{next(_counter)}"
+    PLACEHOLDERS.add(made_up)
+    return made_up
 
 
 # --- messages -------------------------------------------------------------------------------

@@ -32,8 +32,13 @@ class Finding:
     message: str
 
 
+PLACEHOLDERS: set[str] = set()
+"""Ids the loader made up for entries that lack one (to check the rest of them): never
+offered as known names."""
+
+
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    known = list(known)
+    known = [k for k in known if k not in PLACEHOLDERS]
     hint = did_you_mean(name, known)
     message = f"unknown {kind} '{name}'"
     if hint:

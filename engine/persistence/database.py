@@ -56,6 +56,9 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise InvalidValue("database URL", url, "only SQLite and PostgreSQL are supported")
+        if self.dialect == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # An in-memory database forgets everything when the command ends.
+            raise InvalidValue("database URL", url, "name a file: sqlite:///wijkkompas.db")
         sync = synchronous.upper()
         if sync not in SYNCHRONOUS:
             raise InvalidValue(

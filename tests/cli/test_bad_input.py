@@ -126,3 +126,10 @@ def test_a_database_that_refuses_writes_is_said_so(wk, tmp_path):
         result.output
     )
     assert events(path) == 1
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_a_database_that_would_forget_everything_is_refused(wk, url):
+    result = wk("--db", url, "instance", "create", "wk-a", "--workflow", "wijkkompas",
+                "--title", "A", "--regie", "gemeente", code=2)  # fmt: skip
+    assert "name a file: sqlite:///wijkkompas.db" in result.output

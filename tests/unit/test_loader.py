@@ -483,3 +483,22 @@ def test_characters_yaml_refuses_and_bytes_that_are_not_utf8_are_located(tmp_pat
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:3:11: error: not UTF-8 text: byte 0xe9 (invalid continuation byte)"
     ]
+
+
+def test_ids_made_up_for_entries_without_one_are_never_offered():
+    found = findings(
+        """\
+        phases:
+          - id: a
+            title: A
+            duration: P30D
+            milestones:
+              - {title: M, tracks: [A]}
+              - {id: m2, title: M2, tracks: [A], depends_on: [mx]}
+          - {title: B, duration: P30D}
+        pause_buttons: [{id: p, title: P, phases: [zz]}]
+        """
+    )
+    assert any("unknown milestone 'mx' (known: m2)" in f for f in found)
+    assert any("unknown phase 'zz' (known: a)" in f for f in found)
+    assert not any("missing-" in f for f in found)
