@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -226,6 +226,7 @@ def _app(ctx: click.Context) -> App:
     return app
 
 
+_Day = TypeVar("_Day", bound=date)
 YEARS = range(1900, 2200)
 """The years a date given on the command line may fall in (room for any plan, none for
 arithmetic past the calendar's end)."""
@@ -252,9 +253,14 @@ class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newe
                 param,
                 ctx,
             )
-        if found.year not in YEARS:
-            self.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
-        return found
+        return _within_years(self, found, value, param, ctx)
+
+
+def _within_years(kind: Any, found: _Day, value: Any, param: Any, ctx: Any) -> _Day:
+    """``found``, if it falls in YEARS; else the option fails (``kind``: its ParamType)."""
+    if found.year not in YEARS:
+        kind.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
+    return found
 
 
 class Day(click.ParamType):  # type: ignore[type-arg]
@@ -267,9 +273,7 @@ class Day(click.ParamType):  # type: ignore[type-arg]
             found = date.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
-        if found.year not in YEARS:
-            self.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
-        return found
+        return _within_years(self, found, value, param, ctx)
 
 
 @click.group(

@@ -47,6 +47,10 @@ def _as_failure(exc: Exception) -> DeliveryFailure:
     return DeliveryFailure(f"could not deliver: {type(exc).__name__}: {exc}", permanent=True)
 
 
+def _ids(groups: Sequence[Sequence[OutboxEntry]]) -> list[int]:
+    return [entry.id for group in groups for entry in group]
+
+
 @dataclass(slots=True)
 class DeliveryReport:
     messages: int = 0
@@ -189,7 +193,7 @@ class Dispatcher:
         for position in range(len(groups)):
             if self.stop.is_set():
                 self._mark_sent(delivered)
-                rest = [e.id for g in groups[position:] for e in g]
+                rest = _ids(groups[position:])
                 with self.store.outbox_unit() as unit:
                     unit.release(rest, self.node)
                 report.released += len(rest)
@@ -199,7 +203,7 @@ class Dispatcher:
                 # A slow server: keep the lease on what is left, so no other node takes
                 # these rows while they are still to be sent here.
                 self._mark_sent(delivered)
-                rest = [e.id for g in groups[position:] for e in g]
+                rest = _ids(groups[position:])
                 held_until = now + self.lease
                 with self.store.outbox_unit() as unit:
                     kept = unit.renew(rest, self.node, held_until)
@@ -212,24 +216,7 @@ class Dispatcher:
                 message = self.message(group, now)
                 self.notifier.send(message)
             except Exception as exc:
-                failure = _as_failure(exc)
-                report.errors.append(f"{group[0].recipient}: {failure.reason}")
-                with self.store.outbox_unit() as unit:
-                    for entry in group:
-                        attempts = entry.attempts + 1
-                        if failure.permanent:
-                            unit.failed(entry.id, self.node, failure.reason, attempts)
-                        else:
-                            wait = backoff(
-                                attempts, base=self.retry_base, ceiling=self.retry_ceiling
-                            )
-                            unit.retry_later(
-                                entry.id, self.node, failure.reason, attempts, now + wait
-                            )
-                if failure.permanent:
-                    report.failed += len(group)
-                else:
-                    report.retried += len(group)
+                self._not_delivered(group, _as_failure(exc), now, report)
                 continue
             delivered.extend((entry.id, message.message_id, now) for entry in group)
             # Batched marks only where a repeat is recognised by its Message-ID: a digest's id
@@ -240,6 +227,28 @@ class Dispatcher:
             report.messages += 1
             report.items += len(group)
         self._mark_sent(delivered)
+
+    def _not_delivered(
+        self,
+        group: Sequence[OutboxEntry],
+        failure: DeliveryFailure,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Failed for good (permanent), or tried again after a backoff."""
+        report.errors.append(f"{group[0].recipient}: {failure.reason}")
+        with self.store.outbox_unit() as unit:
+            for entry in group:
+                attempts = entry.attempts + 1
+                if failure.permanent:
+                    unit.failed(entry.id, self.node, failure.reason, attempts)
+                else:
+                    wait = backoff(attempts, base=self.retry_base, ceiling=self.retry_ceiling)
+                    unit.retry_later(entry.id, self.node, failure.reason, attempts, now + wait)
+        if failure.permanent:
+            report.failed += len(group)
+        else:
+            report.retried += len(group)
 
     def _mark_sent(self, delivered: list[tuple[int, str, datetime]]) -> None:
         """Mark deliveries sent: one by one for media that could send twice, in batches for

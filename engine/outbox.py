@@ -192,7 +192,7 @@ class ReminderPlanner:
                 phase_title=phase_title,
                 due=deadline.due,
                 rule=moment.rule,
-                role=role or "regie",
+                role=role,
                 owner=deadline.owner,
                 owner_unreachable=unreachable,
                 legal=deadline.legal,

@@ -12,7 +12,6 @@ instances on the same key and version must have the same content.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,10 +139,7 @@ def check_new_instance(item: NewInstance) -> NewInstance:
         check_email(contact)
     if not item.title.strip():
         raise InvalidValue("title", item.title, f"give instance '{item.key}' a title")
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in item.title.strip()):
-        raise InvalidValue(
-            "title", item.title, "write it on one line, without tabs or control characters"
-        )
+    check_text("title", item.title.strip(), one_line=True)
     return NewInstance(
         key=item.key,
         workflow=item.workflow,
