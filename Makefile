@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 
 ## schema: regenerate the JSON Schema shipped for editors
 schema: $(STAMP)
-	$(BIN)/wijkkompas workflow schema > engine/schema/workflow.schema.json
+	$(BIN)/wijkkompas workflow schema > engine/workflow/schema/workflow.schema.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_machine.py

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from engine.catalog import WorkflowCatalog
-    from engine.dispatch import Dispatcher
-    from engine.loader import LoadedWorkflow
-    from engine.outbox import AddressBook, ReminderPlanner
+    from engine.app.service import Recorded, Service
+    from engine.app.settings import Settings
     from engine.persistence.database import Database
     from engine.ports import Clock, Notifier
-    from engine.service import Recorded, Service
-    from engine.settings import Settings
+    from engine.reminders.dispatch import Dispatcher
+    from engine.reminders.planner import AddressBook, ReminderPlanner
+    from engine.workflow.catalog import WorkflowCatalog
+    from engine.workflow.loader import LoadedWorkflow
 
 
 @dataclass
@@ -45,7 +45,7 @@ class App:
     _database: Database | None = None
 
     def catalog(self) -> WorkflowCatalog:
-        from engine.catalog import WorkflowCatalog
+        from engine.workflow.catalog import WorkflowCatalog
 
         return WorkflowCatalog(self.settings.workflows)
 
@@ -67,8 +67,8 @@ class App:
     def service(self) -> Service:
         """The service on a database at the current schema (a new one is created)."""
         if self._service is None:
+            from engine.app.service import Service
             from engine.persistence.store import SqlStore
-            from engine.service import Service
 
             database = self.database()
             database.ensure_schema()
@@ -78,14 +78,14 @@ class App:
         return self._service
 
     def addresses(self) -> AddressBook:
-        from engine.outbox import AddressBook
+        from engine.reminders.planner import AddressBook
 
         return AddressBook(
             programme_office=self.settings.programme_email, parties=self.settings.contacts
         )
 
     def planner(self) -> ReminderPlanner:
-        from engine.outbox import ReminderPlanner
+        from engine.reminders.planner import ReminderPlanner
 
         service = self.service()
         return ReminderPlanner(service.store, service.compiled_by_id, self.addresses())
@@ -118,7 +118,7 @@ class App:
         import os
         import socket
 
-        from engine.dispatch import Dispatcher
+        from engine.reminders.dispatch import Dispatcher
 
         settings = self.settings
         domain = settings.mail_from.rpartition("@")[2] or "wijkkompas.local"
@@ -320,8 +320,8 @@ def main(
     Exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
     else meanwhile, 1 unexpected.
     """
+    from engine.app.settings import Settings
     from engine.clock import as_utc, end_of_day
-    from engine.settings import Settings
 
     settings = Settings.load(
         cli={"db": db_url, "workflows": workflow_dirs}, env=os.environ, config_file=config_path
@@ -348,8 +348,8 @@ def workflow_validate(paths: Sequence[Path]) -> None:
     Exit 0 when all are valid (warnings are printed); exit 2 with each problem as
     FILE:LINE:COL: severity: message on stderr otherwise.
     """
-    from engine.catalog import SUFFIXES
-    from engine.loader import inspect_text, undecodable
+    from engine.workflow.catalog import SUFFIXES
+    from engine.workflow.loader import inspect_text, undecodable
 
     files: list[Path] = []
     for path in paths:
@@ -435,7 +435,7 @@ def workflow_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Phases, milestones, gates and pause buttons of a workflow."""
-    from engine.views import definition_json, render_tree
+    from engine.workflow.views import definition_json, render_tree
 
     loaded = _app(ctx).workflow(ref)
     if as_json:
@@ -457,8 +457,8 @@ def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.pass_context
 def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
     """The state diagram (phases, pauses, returns, stop, completion) as text."""
-    from engine.diagram import render_diagram
-    from engine.machine import compile_workflow
+    from engine.runtime.diagram import render_diagram
+    from engine.runtime.machine import compile_workflow
 
     loaded = _app(ctx).workflow(ref)
     click.echo(render_diagram(compile_workflow(loaded.definition), fmt), nl=False)
@@ -471,9 +471,9 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 @click.pass_context
 def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -> None:
     """A dry run: when each phase and milestone falls if everything runs to plan."""
-    from engine.deadlines import plan_timeline
     from engine.errors import InvalidValue
-    from engine.views import render_timeline, timeline_json
+    from engine.runtime.deadlines import plan_timeline
+    from engine.workflow.views import render_timeline, timeline_json
 
     loaded = _app(ctx).workflow(ref)
     first_day: date = start if start is not None else date.today()
@@ -493,7 +493,7 @@ def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -
 @click.option("--path", "show_path", is_flag=True, help="Print where the shipped schema file is.")
 def workflow_schema(show_path: bool) -> None:
     """The JSON Schema of workflow files (for editors: yaml-language-server)."""
-    from engine.schema import SCHEMA_PATH, schema_text
+    from engine.workflow.schema import SCHEMA_PATH, schema_text
 
     if show_path:
         click.echo(str(SCHEMA_PATH))
@@ -659,7 +659,7 @@ def instance_create(
     as_json: bool,
 ) -> None:
     """Start a wijk (or, with --parent, a deelproject) in the first phase of its workflow."""
-    from engine.events import Regie
+    from engine.runtime.events import Regie
 
     app = _app(ctx)
     result = app.service().create(
@@ -699,9 +699,9 @@ def instance_import(
     """
     import csv
 
+    from engine.app.service import NewInstance, check_new_instance
     from engine.errors import InvalidValue
-    from engine.events import Regie
-    from engine.service import NewInstance, check_new_instance
+    from engine.runtime.events import Regie
 
     columns = ("key", "title", "workflow", "regie", "regie_org", "contacts", "parent", "areas")
     reader = csv.DictReader(csv_file)
@@ -776,7 +776,7 @@ def instance_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
     """Where one instance stands: phase, pause, regie, milestones, gate, sub-projects."""
-    from engine.reports import instance_json, render_instance
+    from engine.app.reports import instance_json, render_instance
 
     view = _app(ctx).service().show(key)
     if as_json:
@@ -1038,7 +1038,7 @@ def handover(
     expect: int | None,
 ) -> None:
     """Hand the regie of KEY over to another party."""
-    from engine.events import Regie
+    from engine.runtime.events import Regie
 
     app = _app(ctx)
     result = app.service().hand_over(
@@ -1101,7 +1101,7 @@ def note(
 @click.pass_context
 def log(ctx: click.Context, key: str, as_json: bool) -> None:
     """The history of KEY: how and when each choice was made, by whom and why."""
-    from engine.reports import log_json, render_log
+    from engine.app.reports import log_json, render_log
 
     events = _app(ctx).service().log(key)
     if as_json:
@@ -1149,8 +1149,8 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
 
 
 def _status_output(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: bool) -> None:
+    from engine.app.reports import render_status, status_csv, status_json
     from engine.clock import local_date
-    from engine.reports import render_status, status_csv, status_json
 
     if as_json:
         _print_json(status_json(rows))
@@ -1406,7 +1406,7 @@ def demo(ctx: click.Context, if_empty: bool) -> None:
     """Seed a realistic programme into an empty database: one municipality, four wijken with
     deelprojecten by buurt, different regie holders, one wijk paused, deadlines overdue and
     close."""
-    from engine.demo import seed_demo
+    from engine.app.demo import seed_demo
 
     service = _app(ctx).service()
     if service.status():

@@ -36,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from engine.catalog import WorkflowCatalog
-from engine.events import Regie
+from engine.app.service import NewInstance, Service
 from engine.persistence.database import Database
 from engine.persistence.store import RECENT, SqlStore
-from engine.service import NewInstance, Service
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 
 PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 4, 8, tzinfo=UTC)

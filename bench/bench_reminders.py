@@ -31,15 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.email import MaildirNotifier
-from engine.catalog import WorkflowCatalog
-from engine.dispatch import Dispatcher
-from engine.events import Regie
-from engine.outbox import AddressBook, ReminderPlanner
+from engine.app.service import NewInstance, Service
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.ports import QueuedMessage
-from engine.service import NewInstance, Service
+from engine.reminders.dispatch import Dispatcher
+from engine.reminders.planner import AddressBook, ReminderPlanner
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 
 PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 4, 7, tzinfo=UTC)

@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 _HOME = {
-    "CompiledWorkflow": "engine.machine",
-    "compile_workflow": "engine.machine",
+    "CompiledWorkflow": "engine.runtime.machine",
+    "compile_workflow": "engine.runtime.machine",
     "Conflict": "engine.errors",
     "DefinitionError": "engine.errors",
     "GateNotMet": "engine.errors",
@@ -55,24 +55,22 @@ _HOME = {
     "RuleViolation": "engine.errors",
     "TransitionNotAllowed": "engine.errors",
     "WorkflowError": "engine.errors",
-    "Event": "engine.events",
-    "Regie": "engine.events",
-    "GateStatus": "engine.gates",
-    "Instance": "engine.instance",
-    "LoadedWorkflow": "engine.loader",
-    "load_file": "engine.loader",
-    "load_text": "engine.loader",
-    "WorkflowDefinition": "engine.model",
-    "definition_hash": "engine.model",
-    "normalise": "engine.model",
-    "Timeline": "engine.deadlines",
-    "plan_timeline": "engine.deadlines",
-    "WorkflowCatalog": "engine.catalog",
+    "Event": "engine.runtime.events",
+    "Regie": "engine.runtime.events",
+    "GateStatus": "engine.runtime.gates",
+    "Instance": "engine.runtime.instance",
+    "LoadedWorkflow": "engine.workflow.loader",
+    "load_file": "engine.workflow.loader",
+    "load_text": "engine.workflow.loader",
+    "WorkflowDefinition": "engine.workflow.model",
+    "definition_hash": "engine.workflow.model",
+    "normalise": "engine.workflow.model",
+    "Timeline": "engine.runtime.deadlines",
+    "plan_timeline": "engine.runtime.deadlines",
+    "WorkflowCatalog": "engine.workflow.catalog",
 }
 
 if TYPE_CHECKING:
-    from engine.catalog import WorkflowCatalog
-    from engine.deadlines import Timeline, plan_timeline
     from engine.errors import (
         Conflict,
         DefinitionError,
@@ -86,12 +84,14 @@ if TYPE_CHECKING:
         TransitionNotAllowed,
         WorkflowError,
     )
-    from engine.events import Event, Regie
-    from engine.gates import GateStatus
-    from engine.instance import Instance
-    from engine.loader import LoadedWorkflow, load_file, load_text
-    from engine.machine import CompiledWorkflow, compile_workflow
-    from engine.model import WorkflowDefinition, definition_hash, normalise
+    from engine.runtime.deadlines import Timeline, plan_timeline
+    from engine.runtime.events import Event, Regie
+    from engine.runtime.gates import GateStatus
+    from engine.runtime.instance import Instance
+    from engine.runtime.machine import CompiledWorkflow, compile_workflow
+    from engine.workflow.catalog import WorkflowCatalog
+    from engine.workflow.loader import LoadedWorkflow, load_file, load_text
+    from engine.workflow.model import WorkflowDefinition, definition_hash, normalise
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
-from engine.instance import Instance
+from engine.runtime.instance import Instance
 
 __all__ = [
     "ChildRow",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import Regie
-from engine.instance import Instance
-from engine.loader import load_text
-from engine.machine import CompiledWorkflow, compile_workflow
+from engine.runtime.events import Regie
+from engine.runtime.instance import Instance
+from engine.runtime.machine import CompiledWorkflow, compile_workflow
+from engine.workflow.loader import load_text
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"

@@ -40,8 +40,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict, WorkflowError
-from engine.events import Regie
-from engine.instance import Instance, PauseRecord
 from engine.persistence.database import Database
 from engine.persistence.fastpath import FastPath
 from engine.persistence.tables import (
@@ -64,6 +62,8 @@ from engine.ports import (
     StoredEvent,
     StoredWorkflow,
 )
+from engine.runtime.events import Regie
+from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = ["RECENT", "SqlStore"]
 

@@ -238,7 +238,7 @@ def test_a_title_over_several_lines_is_one_line_in_a_diagram(run, tmp_path):
 
 
 def test_schema_command(run):
-    from engine.schema import SCHEMA_PATH
+    from engine.workflow.schema import SCHEMA_PATH
 
     assert run("workflow", "schema", "--path").stdout.strip() == str(SCHEMA_PATH)
     assert json.loads(run("workflow", "schema").stdout)["title"] == "wijkkompas workflow file"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.catalog import WorkflowCatalog
+from engine.app.service import Service
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.service import Service
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 
 PG_ADMIN = os.environ.get("WIJKKOMPAS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.events import Regie
-from engine.outbox import AddressBook, PassReport, ReminderPlanner
-from engine.service import Service
+from engine.app.service import Service
+from engine.reminders.planner import AddressBook, PassReport, ReminderPlanner
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 
 KORT = """\

@@ -22,13 +22,13 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, bindparam, text
 
 from cli import main
-from engine.deadlines import milestone_due
+from engine.app.service import Service, deadline_states
 from engine.errors import Conflict, Refused, RuleViolation
-from engine.events import Regie, chain_hash
 from engine.persistence.database import Database
 from engine.persistence.tables import UtcDateTime
 from engine.ports import StoredEvent
-from engine.service import Service, deadline_states
+from engine.runtime.deadlines import milestone_due
+from engine.runtime.events import Regie, chain_hash
 
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("wijken@zwolle.nl",))
 CORPORATIE = Regie(

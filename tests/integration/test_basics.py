@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.events import Regie
+from engine.runtime.events import Regie
 
 
 def test_create_and_show(service, clock):

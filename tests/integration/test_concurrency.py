@@ -31,13 +31,13 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cli import main
-from engine.catalog import WorkflowCatalog
+from engine.app.service import Service, deadline_states
 from engine.errors import Conflict, InvalidValue, RuleViolation
-from engine.events import Regie
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore, _Unit
-from engine.service import Service, deadline_states
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 
 REPO = Path(__file__).resolve().parents[2]
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Deventer")
@@ -390,7 +390,7 @@ sys.path.insert(0, config["repo"])
 from engine.errors import Conflict, InvalidValue, RuleViolation, Refused  # noqa: E402
 from engine.persistence.database import Database  # noqa: E402
 from engine.persistence.store import SqlStore  # noqa: E402
-from engine.service import Service  # noqa: E402
+from engine.app.service import Service  # noqa: E402
 
 name = config["name"]
 rng = random.Random(config["seed"])

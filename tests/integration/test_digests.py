@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.dispatch import Dispatcher
+from engine.reminders.dispatch import Dispatcher
 from engine.testing import RecordingNotifier
 from tests.integration.kort import kort_programme, plan
 

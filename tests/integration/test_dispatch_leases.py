@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
-from engine.dispatch import Dispatcher
 from engine.ports import OutgoingMessage
+from engine.reminders.dispatch import Dispatcher
 from engine.testing import FrozenClock, RecordingNotifier
 from tests.integration.kort import kort_programme, plan
 

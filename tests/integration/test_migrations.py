@@ -91,10 +91,10 @@ def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
 ):
     from alembic import command
 
-    from engine.catalog import WorkflowCatalog
-    from engine.events import Regie
+    from engine.app.service import Service
     from engine.persistence.store import SqlStore
-    from engine.service import Service
+    from engine.runtime.events import Regie
+    from engine.workflow.catalog import WorkflowCatalog
 
     database = Database(db_url)
     database.ensure_schema()
@@ -130,10 +130,10 @@ def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(db_url)
     """0003 re-keys the deadline rows; up and down, every row and its reminder progress stay."""
     from alembic import command
 
-    from engine.catalog import WorkflowCatalog
-    from engine.events import Regie
+    from engine.app.service import Service
     from engine.persistence.store import SqlStore
-    from engine.service import Service
+    from engine.runtime.events import Regie
+    from engine.workflow.catalog import WorkflowCatalog
 
     database = Database(db_url)
     database.ensure_schema()

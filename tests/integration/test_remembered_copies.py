@@ -12,14 +12,14 @@ import random
 import sqlite3
 from datetime import UTC, datetime
 
-from engine.catalog import WorkflowCatalog
+from engine.app.projection import core
+from engine.app.service import Service, deadline_states
 from engine.errors import WorkflowError
-from engine.events import Regie
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.projection import core
-from engine.service import Service, deadline_states
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 
 KEYS = ("wk-a", "wk-b", "wk-c")
 

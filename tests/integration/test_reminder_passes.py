@@ -41,17 +41,17 @@ from click.testing import CliRunner, Result
 
 from adapters.email import MaildirNotifier
 from cli import main
-from engine.catalog import WorkflowCatalog
+from engine.app.service import NewInstance, Service
 from engine.clock import LOCAL_TZ
-from engine.dispatch import DeliveryReport, Dispatcher
 from engine.errors import RuleViolation
-from engine.events import Regie
-from engine.outbox import AddressBook, PassReport, ReminderPlanner
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.ports import Notifier, OutboxEntry
-from engine.service import NewInstance, Service
+from engine.reminders.dispatch import DeliveryReport, Dispatcher
+from engine.reminders.planner import AddressBook, PassReport, ReminderPlanner
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 from tests.integration.test_smtp_delivery import SENDER, Received, SmtpServer
 
 PROGRAM = Path(sys.executable).with_name("wijkkompas")
@@ -836,11 +836,11 @@ import json, os, signal, sys
 from datetime import datetime
 
 from adapters.email import MaildirNotifier, SmtpNotifier, SmtpSettings
-from engine.dispatch import Dispatcher
-from engine.outbox import AddressBook, ReminderPlanner
+from engine.reminders.dispatch import Dispatcher
+from engine.reminders.planner import AddressBook, ReminderPlanner
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.service import Service
+from engine.app.service import Service
 from engine.testing import FrozenClock
 
 setup = json.loads(sys.argv[1])

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import text
 
+from engine.app.reports import instance_json
 from engine.errors import Conflict, GateNotMet, InvalidValue, NotFound, RuleViolation
-from engine.events import Regie
 from engine.persistence.database import HEAD_REVISION
-from engine.reports import instance_json
+from engine.runtime.events import Regie
 
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("p@zwolle.nl",))
 

@@ -40,8 +40,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from adapters.email import ConsoleNotifier, MaildirNotifier, SmtpNotifier, SmtpSettings
-from engine.notifications import ReminderItem, compose
 from engine.ports import DeliveryFailure, Notifier, OutgoingMessage
+from engine.reminders.messages import ReminderItem, compose
 
 SENDER = "wijkkompas@gemeente.example"
 USER = "wijkkompas"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.dispatch import Dispatcher
-from engine.events import Regie
-from engine.outbox import AddressBook, ReminderPlanner
+from engine.app.reports import render_status, status_csv, status_json
 from engine.ports import OutgoingMessage
-from engine.reports import render_status, status_csv, status_json
+from engine.reminders.dispatch import Dispatcher
+from engine.reminders.planner import AddressBook, ReminderPlanner
+from engine.runtime.events import Regie
 from engine.testing import RecordingNotifier
 from tests.integration.kort import KORT, kort_programme, plan, write_kort
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.areas import area_level, check_area, check_email, check_key
 from engine.errors import InvalidValue
+from engine.runtime.areas import area_level, check_area, check_email, check_key
 
 
 def test_area_codes_are_upper_cased_and_must_be_whole():

@@ -1,6 +1,6 @@
-"""The deadline clock (engine/deadlines.py): milestone_due, gate_due and instance_deadlines of
-running instances; pauses that freeze the clock; legal deadlines and fixed dates that do not
-stop; Dutch working days.
+"""The deadline clock (engine/runtime/deadlines.py): milestone_due, gate_due and
+instance_deadlines of running instances; pauses that freeze the clock; legal deadlines and fixed
+dates that do not stop; Dutch working days.
 
 One workflow text, with and without ``calendar: NL``. Phase 'one' (P90D) has a milestone due
 after phase entry (kickoff, P30D), one due after another (plan, 10 days after kickoff), a fixed
@@ -15,10 +15,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.deadlines import gate_due, instance_deadlines, milestone_due, milestone_due_dates
-from engine.instance import Instance
-from engine.machine import CompiledWorkflow
-from engine.reminders import REVIEW_RULES
+from engine.reminders.rules import REVIEW_RULES
+from engine.runtime.deadlines import (
+    gate_due,
+    instance_deadlines,
+    milestone_due,
+    milestone_due_dates,
+)
+from engine.runtime.instance import Instance
+from engine.runtime.machine import CompiledWorkflow
 from tests.conftest import later, start, workflow_from
 
 TEXT = textwrap.dedent(

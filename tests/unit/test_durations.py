@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from engine.durations import Duration, DurationSyntaxError, add_months
+from engine.workflow.durations import Duration, DurationSyntaxError, add_months
 
 
 @pytest.mark.parametrize(

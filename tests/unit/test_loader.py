@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from engine.errors import DefinitionError
-from engine.loader import inspect_text, load_file, load_text
+from engine.workflow.loader import inspect_text, load_file, load_text
 
 BARE = """\
 key: t

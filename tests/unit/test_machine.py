@@ -27,7 +27,7 @@ from engine.errors import (
     TransitionNotAllowed,
     WorkflowError,
 )
-from engine.events import (
+from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     InstanceCompleted,
@@ -44,8 +44,8 @@ from engine.events import (
     Regie,
     RegieHandedOver,
 )
-from engine.instance import ChildSummary, Instance
-from engine.machine import CompiledWorkflow
+from engine.runtime.instance import ChildSummary, Instance
+from engine.runtime.machine import CompiledWorkflow
 from tests.conftest import SMALL, T0, later, start, workflow_from
 
 BY = "tester"

@@ -1,4 +1,4 @@
-"""What reminders say (engine/notifications.py): compose one reminder or a digest, in Dutch and
+"""What reminders say (engine/reminders/messages.py): compose one reminder or a digest, in Dutch and
 English, as subject, plain text and HTML; and the outbox payload of a ReminderItem."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.notifications import Language, ReminderItem, compose
+from engine.reminders.messages import Language, ReminderItem, compose
 
 DUE = date(2026, 6, 15)
 ITEM = ReminderItem(

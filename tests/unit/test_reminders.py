@@ -1,4 +1,4 @@
-"""Reminder planning (engine/reminders.py): the moments of a deadline, what a pass sends, when
+"""Reminder planning (engine/reminders/rules.py): the moments of a deadline, what a pass sends, when
 the next one comes, and the idempotency key of each reminder.
 
 The rule sets come from a workflow written here and normalised by the engine, so the defaults
@@ -17,10 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.dispatch import backoff
-from engine.durations import Duration
-from engine.model import ReminderRules
-from engine.reminders import (
+from engine.reminders.dispatch import backoff
+from engine.reminders.rules import (
     KEY_LENGTH,
     REVIEW_RULES,
     Deadline,
@@ -30,6 +28,8 @@ from engine.reminders import (
     next_moment,
     reminder_key,
 )
+from engine.workflow.durations import Duration
+from engine.workflow.model import ReminderRules
 from tests.conftest import workflow_from
 
 WORKFLOW = workflow_from(

@@ -9,13 +9,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.deadlines import plan_timeline
-from engine.diagram import render_diagram
-from engine.loader import load_text
-from engine.machine import compile_workflow
-from engine.schema import SCHEMA_PATH, generate_schema
-from engine.views import definition_json, render_tree
-from engine.yamlsource import read_yaml
+from engine.runtime.deadlines import plan_timeline
+from engine.runtime.diagram import render_diagram
+from engine.runtime.machine import compile_workflow
+from engine.workflow.loader import load_text
+from engine.workflow.schema import SCHEMA_PATH, generate_schema
+from engine.workflow.views import definition_json, render_tree
+from engine.workflow.yamlsource import read_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -30,7 +30,7 @@ def doc_example() -> str:
 
 def test_the_shipped_schema_file_is_what_the_model_generates():
     assert json.loads(SCHEMA_PATH.read_text(encoding="utf-8")) == generate_schema(), (
-        "engine/schema/workflow.schema.json is stale: run `make schema`"
+        "engine/workflow/schema/workflow.schema.json is stale: run `make schema`"
     )
 
 

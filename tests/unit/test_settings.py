@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.app.settings import DEFAULT_DB, Settings
 from engine.errors import InvalidValue
-from engine.settings import DEFAULT_DB, Settings
 
 
 def test_defaults():

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from engine.workdays import Workdays, workdays_for
+from engine.workflow.workdays import Workdays, workdays_for
 
 
 def test_koningsdag_and_easter_monday_are_not_working_days():

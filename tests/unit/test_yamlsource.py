@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from engine import yamlsource
-from engine.yamlsource import read_yaml
+from engine.workflow import yamlsource
+from engine.workflow.yamlsource import read_yaml
 
 
 @pytest.fixture(autouse=True, params=["libyaml", "python"])

@@ -19,8 +19,8 @@ from datetime import date
 from typing import Literal
 
 from engine.errors import did_you_mean
-from engine.model import RESERVED_STATES, Due, Milestone, Phase, WorkflowDefinition
-from engine.yamlsource import Path
+from engine.workflow.model import RESERVED_STATES, Due, Milestone, Phase, WorkflowDefinition
+from engine.workflow.yamlsource import Path
 
 __all__ = ["Finding", "check"]
 
@@ -355,8 +355,8 @@ class _Checker:
                 self.warn(("tracks", track), f"track '{track}' is used by no milestone")
 
     def due_within_phase(self) -> None:
-        from engine.deadlines import plan_timeline
-        from engine.workdays import Workdays
+        from engine.runtime.deadlines import plan_timeline
+        from engine.workflow.workdays import Workdays
 
         # Plain weekdays are close enough for a warning, and spare loading the holiday tables.
         try:

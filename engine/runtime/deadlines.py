@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from engine.durations import Duration
-from engine.model import Due, Milestone, WorkflowDefinition
-from engine.reminders import REVIEW_RULES, Deadline
-from engine.workdays import Workdays, workdays_for
+from engine.reminders.rules import REVIEW_RULES, Deadline
+from engine.workflow.durations import Duration
+from engine.workflow.model import Due, Milestone, WorkflowDefinition
+from engine.workflow.workdays import Workdays, workdays_for
 
 PLAIN_DAYS = Workdays(None)
 
 if TYPE_CHECKING:
-    from engine.instance import Instance
-    from engine.machine import CompiledWorkflow
+    from engine.runtime.instance import Instance
+    from engine.runtime.machine import CompiledWorkflow
 
 __all__ = [
     "MilestonePlan",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.instance import (
+from engine.runtime.instance import (
     COMPLETED,
     STOPPED,
     ApprovalRecord,
@@ -20,7 +20,7 @@ from engine.instance import (
     Instance,
     phase_of,
 )
-from engine.model import WorkflowDefinition
+from engine.workflow.model import WorkflowDefinition
 
 __all__ = [
     "GateSpec",

@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.durations import Duration
 from engine.errors import DefinitionError, Problem, did_you_mean
-from engine.model import WorkflowDefinition, normalise
-from engine.validate import PLACEHOLDERS, check
-from engine.yamlsource import Path, Positions, read_yaml, text_position
+from engine.workflow.durations import Duration
+from engine.workflow.model import WorkflowDefinition, normalise
+from engine.workflow.validate import PLACEHOLDERS, check
+from engine.workflow.yamlsource import Path, Positions, read_yaml, text_position
 
 __all__ = ["LoadedWorkflow", "inspect_text", "load_file", "load_text"]
 

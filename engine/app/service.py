@@ -18,22 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine.areas import check_area, check_email, check_key, check_text
-from engine.audit import ChainReport, verify_chain
+from engine.app.audit import ChainReport, verify_chain
+from engine.app.projection import core, deadline_states, event_changes
+from engine.app.reports import InstanceView, StatusRow
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import Conflict, InvalidValue, NotFound, RuleViolation, WorkflowError
-from engine.events import (
-    Event,
-    InstanceStarted,
-    Regie,
-    chain_hash,
-    decode,
-)
-from engine.gates import GateStatus
-from engine.instance import ChildSummary, Instance, phase_of
-from engine.loader import LoadedWorkflow
-from engine.machine import CompiledWorkflow
-from engine.model import WorkflowDefinition, canonical_json, definition_hash, normalise
 from engine.ports import (
     Clock,
     CommandUnit,
@@ -46,8 +35,19 @@ from engine.ports import (
     SystemClock,
     UnitOfWork,
 )
-from engine.projection import core, deadline_states, event_changes
-from engine.reports import InstanceView, StatusRow
+from engine.runtime.areas import check_area, check_email, check_key, check_text
+from engine.runtime.events import (
+    Event,
+    InstanceStarted,
+    Regie,
+    chain_hash,
+    decode,
+)
+from engine.runtime.gates import GateStatus
+from engine.runtime.instance import ChildSummary, Instance, phase_of
+from engine.runtime.machine import CompiledWorkflow
+from engine.workflow.loader import LoadedWorkflow
+from engine.workflow.model import WorkflowDefinition, canonical_json, definition_hash, normalise
 
 __all__ = [
     "ChainReport",
@@ -174,7 +174,7 @@ class Service:
         """The compiled machine of a stored definition (cached by hash, bounded)."""
         workflow = self._compiled.get(stored.hash)
         if workflow is None:
-            from engine.machine import compile_workflow
+            from engine.runtime.machine import compile_workflow
 
             definition = WorkflowDefinition.model_validate(json.loads(stored.definition))
             workflow = compile_workflow(definition)
@@ -821,7 +821,7 @@ class Service:
 
     def show(self, key: str) -> InstanceView:
         """Where one instance stands: phase, pause, regie, milestones, gate, family."""
-        from engine.overview import show
+        from engine.app.overview import show
 
         return show(self, key)
 
@@ -835,7 +835,7 @@ class Service:
         parent: str | None = None,
     ) -> list[StatusRow]:
         """The programme overview: every instance (filtered), with what needs attention."""
-        from engine.overview import status
+        from engine.app.overview import status
 
         return status(self, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from engine.app.service import Service
 from engine.clock import LOCAL_TZ, local_date
 from engine.errors import Refused
-from engine.events import Regie
-from engine.service import Service
+from engine.runtime.events import Regie
 
 __all__ = ["DemoReport", "seed_demo"]
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from engine.clock import local_date
-from engine.events import (
+from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     InstanceCompleted,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.deadlines import Timeline, describe_due
-from engine.model import ReminderRules, WorkflowDefinition, definition_hash, normalise
+from engine.runtime.deadlines import Timeline, describe_due
+from engine.workflow.model import ReminderRules, WorkflowDefinition, definition_hash, normalise
 
 __all__ = ["definition_json", "render_timeline", "render_tree", "timeline_json"]
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date
 
-from engine.deadlines import instance_deadlines
-from engine.events import (
+from engine.ports import DeadlineChange, DeadlineState
+from engine.reminders.rules import Deadline, next_moment
+from engine.runtime.deadlines import instance_deadlines
+from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     MilestoneDone,
@@ -20,10 +22,8 @@ from engine.events import (
     NoteAdded,
     RegieHandedOver,
 )
-from engine.instance import Instance
-from engine.machine import CompiledWorkflow
-from engine.ports import DeadlineChange, DeadlineState
-from engine.reminders import Deadline, next_moment
+from engine.runtime.instance import Instance
+from engine.runtime.machine import CompiledWorkflow
 
 __all__ = [
     "DeadlineMap",

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from engine.clock import local_date
-from engine.machine import CompiledWorkflow
-from engine.notifications import ReminderItem
 from engine.ports import DueDeadline, QueuedMessage, Store
-from engine.reminders import (
+from engine.reminders.messages import ReminderItem
+from engine.reminders.rules import (
     REVIEW_RULES,
     Deadline,
     Moment,
@@ -28,6 +27,7 @@ from engine.reminders import (
     next_moment,
     reminder_key,
 )
+from engine.runtime.machine import CompiledWorkflow
 
 __all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
 

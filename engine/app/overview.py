@@ -11,16 +11,16 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from engine.app.reports import ChildView, InstanceView, MilestoneView, StatusRow
 from engine.clock import local_date
-from engine.deadlines import milestone_due
 from engine.errors import NotFound
-from engine.events import Regie
-from engine.gates import count_unmet
-from engine.instance import ChildSummary, Instance, phase_of
-from engine.reports import ChildView, InstanceView, MilestoneView, StatusRow
+from engine.runtime.deadlines import milestone_due
+from engine.runtime.events import Regie
+from engine.runtime.gates import count_unmet
+from engine.runtime.instance import ChildSummary, Instance, phase_of
 
 if TYPE_CHECKING:
-    from engine.service import Service
+    from engine.app.service import Service
 
 __all__ = ["show", "status"]
 

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.clock import local_date
-from engine.notifications import ReminderItem, compose
 from engine.ports import DeliveryFailure, Notifier, OutboxEntry, OutgoingMessage, Store
+from engine.reminders.messages import ReminderItem, compose
 
 __all__ = ["DeliveryReport", "Dispatcher", "backoff"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InvalidValue, NotFound
-from engine.loader import LoadedWorkflow, inspect_text, load_file
-from engine.yamlsource import read_yaml
+from engine.workflow.loader import LoadedWorkflow, inspect_text, load_file
+from engine.workflow.yamlsource import read_yaml
 
 __all__ = ["CatalogEntry", "WorkflowCatalog", "looks_like_path", "shipped_workflows_dir"]
 
@@ -24,9 +24,9 @@ SUFFIXES = (".yaml", ".yml")
 
 def shipped_workflows_dir() -> Path:
     """Where the shipped workflows are: inside the package when installed, else the repo."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "shipped_workflows"
-    return packaged if packaged.is_dir() else here.parent / "workflows"
+    engine = Path(__file__).resolve().parents[1]
+    packaged = engine / "shipped_workflows"
+    return packaged if packaged.is_dir() else engine.parent / "workflows"
 
 
 def looks_like_path(ref: str) -> bool:

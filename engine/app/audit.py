@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.events import chain_hash
 from engine.ports import StoredEvent
+from engine.runtime.events import chain_hash
 
 __all__ = ["ChainReport", "verify_chain"]
 

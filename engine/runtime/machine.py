@@ -2,9 +2,10 @@
 
 One :class:`CompiledWorkflow` per workflow version holds one strict ``transitions.Machine``
 (no auto transitions, invalid triggers raise, events sent as ``EventData``, not queued) and
-drives any number of :class:`~engine.instance.Instance` objects through it. Instances are not
-attached to the machine (``Machine.add_model`` would decorate every instance with bound methods
-and keep it in a list); each trigger is fired for one instance through the machine's events.
+drives any number of :class:`~engine.runtime.instance.Instance` objects through it. Instances
+are not attached to the machine (``Machine.add_model`` would decorate every instance with bound
+methods and keep it in a list); each trigger is fired for one instance through the machine's
+events.
 
 States: every phase, ``<phase>:paused`` where a pause button may be pressed, ``completed`` and
 ``stopped``. Triggers:
@@ -37,7 +38,6 @@ from typing import Any, TypeVar
 from transitions import Machine, MachineError, Transition
 
 from engine.clock import LOCAL_TZ, as_utc, local_date
-from engine.deadlines import describe_due, resolve_due
 from engine.errors import (
     GateNotMet,
     InvalidValue,
@@ -45,7 +45,8 @@ from engine.errors import (
     RuleViolation,
     TransitionNotAllowed,
 )
-from engine.events import (
+from engine.runtime.deadlines import describe_due, resolve_due
+from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     InstanceCompleted,
@@ -62,15 +63,15 @@ from engine.events import (
     Regie,
     RegieHandedOver,
 )
-from engine.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
-from engine.instance import (
+from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
+from engine.runtime.instance import (
     COMPLETED,
     STOPPED,
     TERMINAL_STATES,
     Instance,
     paused_state,
 )
-from engine.model import (
+from engine.workflow.model import (
     Milestone,
     Phase,
     ReminderRules,
@@ -79,7 +80,7 @@ from engine.model import (
     definition_hash,
     normalise,
 )
-from engine.workdays import workdays_for
+from engine.workflow.workdays import workdays_for
 
 __all__ = ["CompiledWorkflow", "Edge", "compile_workflow"]
 

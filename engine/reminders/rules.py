@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from engine.durations import Duration
-from engine.model import ReminderRules
+from engine.workflow.durations import Duration
+from engine.workflow.model import ReminderRules
 
 __all__ = [
     "KEY_LENGTH",

@@ -4,7 +4,7 @@ These models are the file format. They check types and forms (ids, durations, da
 relations between parts (references, cycles, gates that can never be met) are checked in
 ``validate.py``. The same models describe a stored definition: ``normalise`` fills in every
 default so the stored form says everything explicitly, and the JSON Schema shipped for editors
-is generated from them (``engine/schema``).
+is generated from them (``engine/workflow/schema``).
 
 Shorthand forms accepted in files (each turned into the one full form by a before-validator):
 a track as just its title; the regie types as a list; a due date as a duration, a date or a
@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.durations import JSON_PATTERN, Duration, DurationSyntaxError
+from engine.workflow.durations import JSON_PATTERN, Duration, DurationSyntaxError
 
 __all__ = [
     "DEFAULT_APPROVALS",

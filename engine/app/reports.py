@@ -13,8 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.clock import LOCAL_TZ
-from engine.events import Regie
 from engine.ports import StoredEvent
+from engine.runtime.events import Regie
 
 __all__ = [
     "ChildView",
