@@ -457,8 +457,8 @@ def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.pass_context
 def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
     """The state diagram (phases, pauses, returns, stop, completion) as text."""
+    from engine.runtime.commands import compile_workflow
     from engine.runtime.diagram import render_diagram
-    from engine.runtime.machine import compile_workflow
 
     loaded = _app(ctx).workflow(ref)
     click.echo(render_diagram(compile_workflow(loaded.definition), fmt), nl=False)

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transitions import Machine  # the baseline needs the library itself
 
 from engine.clock import start_of_day
+from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.deadlines import plan_timeline
 from engine.runtime.events import Regie
-from engine.runtime.machine import CompiledWorkflow, compile_workflow
 from engine.workflow.loader import load_file
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "wijkkompas.yaml"

@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 _HOME = {
-    "CompiledWorkflow": "engine.runtime.machine",
-    "compile_workflow": "engine.runtime.machine",
+    "CompiledWorkflow": "engine.runtime.commands",
+    "compile_workflow": "engine.runtime.commands",
     "Conflict": "engine.errors",
     "DefinitionError": "engine.errors",
     "GateNotMet": "engine.errors",
@@ -84,11 +84,11 @@ if TYPE_CHECKING:
         TransitionNotAllowed,
         WorkflowError,
     )
+    from engine.runtime.commands import CompiledWorkflow, compile_workflow
     from engine.runtime.deadlines import Timeline, plan_timeline
     from engine.runtime.events import Event, Regie
     from engine.runtime.gates import GateStatus
     from engine.runtime.instance import Instance
-    from engine.runtime.machine import CompiledWorkflow, compile_workflow
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.loader import LoadedWorkflow, load_file, load_text
     from engine.workflow.model import WorkflowDefinition, definition_hash, normalise

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
-from engine.runtime.machine import CompiledWorkflow, compile_workflow
 from engine.workflow.loader import load_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,6 +12,7 @@ from datetime import date
 
 from engine.ports import DeadlineChange, DeadlineState
 from engine.reminders.rules import Deadline, next_moment
+from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import instance_deadlines
 from engine.runtime.events import (
     ApprovalRecorded,
@@ -23,7 +24,6 @@ from engine.runtime.events import (
     RegieHandedOver,
 )
 from engine.runtime.instance import Instance
-from engine.runtime.machine import CompiledWorkflow
 
 __all__ = [
     "DeadlineMap",

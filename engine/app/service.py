@@ -36,6 +36,7 @@ from engine.ports import (
     UnitOfWork,
 )
 from engine.runtime.areas import check_area, check_email, check_key, check_text
+from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import (
     Event,
     InstanceStarted,
@@ -45,7 +46,6 @@ from engine.runtime.events import (
 )
 from engine.runtime.gates import GateStatus
 from engine.runtime.instance import ChildSummary, Instance, phase_of
-from engine.runtime.machine import CompiledWorkflow
 from engine.workflow.loader import LoadedWorkflow
 from engine.workflow.model import WorkflowDefinition, canonical_json, definition_hash, normalise
 
@@ -174,7 +174,7 @@ class Service:
         """The compiled machine of a stored definition (cached by hash, bounded)."""
         workflow = self._compiled.get(stored.hash)
         if workflow is None:
-            from engine.runtime.machine import compile_workflow
+            from engine.runtime.commands import compile_workflow
 
             definition = WorkflowDefinition.model_validate(json.loads(stored.definition))
             workflow = compile_workflow(definition)

@@ -27,7 +27,7 @@ from engine.reminders.rules import (
     next_moment,
     reminder_key,
 )
-from engine.runtime.machine import CompiledWorkflow
+from engine.runtime.commands import CompiledWorkflow
 
 __all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
 

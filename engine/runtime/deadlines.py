@@ -22,8 +22,8 @@ from engine.workflow.workdays import Workdays, workdays_for
 PLAIN_DAYS = Workdays(None)
 
 if TYPE_CHECKING:
+    from engine.runtime.commands import CompiledWorkflow
     from engine.runtime.instance import Instance
-    from engine.runtime.machine import CompiledWorkflow
 
 __all__ = [
     "MilestonePlan",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import COMPLETED, PAUSED_SUFFIX, STOPPED
-from engine.runtime.machine import CompiledWorkflow
 
 __all__ = ["FORMATS", "render_diagram"]
 

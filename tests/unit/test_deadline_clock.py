@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from engine.reminders.rules import REVIEW_RULES
+from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import (
     gate_due,
     instance_deadlines,
@@ -23,7 +24,6 @@ from engine.runtime.deadlines import (
     milestone_due_dates,
 )
 from engine.runtime.instance import Instance
-from engine.runtime.machine import CompiledWorkflow
 from tests.conftest import later, start, workflow_from
 
 TEXT = textwrap.dedent(

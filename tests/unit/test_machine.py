@@ -27,6 +27,7 @@ from engine.errors import (
     TransitionNotAllowed,
     WorkflowError,
 )
+from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import (
     ApprovalRecorded,
     Event,
@@ -45,7 +46,6 @@ from engine.runtime.events import (
     RegieHandedOver,
 )
 from engine.runtime.instance import ChildSummary, Instance
-from engine.runtime.machine import CompiledWorkflow
 from tests.conftest import SMALL, T0, later, start, workflow_from
 
 BY = "tester"

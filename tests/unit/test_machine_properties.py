@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from engine.clock import as_utc
 from engine.errors import GateNotMet, WorkflowError
+from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.events import Event, InstanceStarted, Regie
 from engine.runtime.gates import count_unmet
 from engine.runtime.instance import COMPLETED, STOPPED, Instance, paused_state
-from engine.runtime.machine import CompiledWorkflow, compile_workflow
 from engine.workflow.model import WorkflowDefinition
 from engine.workflow.validate import check
 from tests.conftest import T0
