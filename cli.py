@@ -472,7 +472,7 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -> None:
     """A dry run: when each phase and milestone falls if everything runs to plan."""
     from engine.errors import InvalidValue
-    from engine.runtime.deadlines import plan_timeline
+    from engine.workflow.timeline import plan_timeline
     from engine.workflow.views import render_timeline, timeline_json
 
     loaded = _app(ctx).workflow(ref)

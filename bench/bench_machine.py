@@ -31,9 +31,9 @@ from transitions import Machine  # the baseline needs the library itself
 
 from engine.clock import start_of_day
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
-from engine.runtime.deadlines import plan_timeline
 from engine.runtime.events import Regie
 from engine.workflow.loader import load_file
+from engine.workflow.timeline import plan_timeline
 
 WORKFLOW = Path(__file__).resolve().parent.parent / "workflows" / "wijkkompas.yaml"
 T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)

@@ -65,8 +65,8 @@ _HOME = {
     "WorkflowDefinition": "engine.workflow.model",
     "definition_hash": "engine.workflow.model",
     "normalise": "engine.workflow.model",
-    "Timeline": "engine.runtime.deadlines",
-    "plan_timeline": "engine.runtime.deadlines",
+    "Timeline": "engine.workflow.timeline",
+    "plan_timeline": "engine.workflow.timeline",
     "WorkflowCatalog": "engine.workflow.catalog",
 }
 
@@ -85,13 +85,13 @@ if TYPE_CHECKING:
         WorkflowError,
     )
     from engine.runtime.commands import CompiledWorkflow, compile_workflow
-    from engine.runtime.deadlines import Timeline, plan_timeline
     from engine.runtime.events import Event, Regie
     from engine.runtime.gates import GateStatus
     from engine.runtime.instance import Instance
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.loader import LoadedWorkflow, load_file, load_text
     from engine.workflow.model import WorkflowDefinition, definition_hash, normalise
+    from engine.workflow.timeline import Timeline, plan_timeline
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,6 @@ from engine.errors import (
     RuleViolation,
     TransitionNotAllowed,
 )
-from engine.runtime.deadlines import describe_due, resolve_due
 from engine.runtime.events import (
     ApprovalRecorded,
     Event,
@@ -80,6 +79,7 @@ from engine.workflow.model import (
     definition_hash,
     normalise,
 )
+from engine.workflow.timeline import describe_due, resolve_due
 from engine.workflow.workdays import workdays_for
 
 __all__ = ["CompiledWorkflow", "Edge", "compile_workflow"]

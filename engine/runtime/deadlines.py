@@ -1,189 +1,30 @@
-"""Due dates: from phase entry, from another milestone, or fixed; and the planned timeline.
+"""The deadlines of a running instance: its milestones, the end of its phase, a pause's review.
 
-Pure functions that take dates, never the clock. ``resolve_due`` turns one ``Due`` into a date
-given when the phase started and when other milestones were done. ``plan_timeline`` is the dry
-run of an imaginary instance that runs exactly to plan: each phase starts when the previous one
-is planned to end, and each milestone is done on its due date (or, without one, when its phase
-ends).
+Pure functions that take the instance and its compiled workflow, never the clock. A deadline's
+clock starts when its phase is entered (or when the milestone it counts from was settled), and
+pauses freeze it. What the definition alone says, the due rules and the dry-run timeline, is
+``engine.workflow.timeline``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from engine.reminders.rules import REVIEW_RULES, Deadline
-from engine.workflow.durations import Duration
-from engine.workflow.model import Due, Milestone, WorkflowDefinition
-from engine.workflow.workdays import Workdays, workdays_for
-
-PLAIN_DAYS = Workdays(None)
+from engine.workflow.timeline import PLAIN_DAYS, resolve_due
 
 if TYPE_CHECKING:
     from engine.runtime.commands import CompiledWorkflow
     from engine.runtime.instance import Instance
 
 __all__ = [
-    "MilestonePlan",
-    "PhasePlan",
-    "Timeline",
-    "describe_due",
     "gate_due",
     "instance_deadlines",
     "milestone_due",
     "milestone_due_dates",
-    "plan_timeline",
-    "resolve_due",
 ]
-
-
-def resolve_due(
-    due: Due,
-    phase_start: date,
-    done_on: Callable[[str], date | None],
-    workdays: Workdays,
-) -> date | None:
-    """The date ``due`` falls on, or None while the milestone it counts from is not done."""
-    if due.date_ is not None:
-        return due.date_
-    if due.after is not None:
-        base = done_on(due.after)
-        if base is None:
-            return None
-    else:
-        base = phase_start
-    if due.working_days is not None:
-        return workdays.add_working_days(base, due.working_days)
-    assert due.offset is not None  # guaranteed by Due's validator
-    return workdays.roll_forward(due.offset.after(base))
-
-
-def describe_due(due: Due) -> str:
-    """A short human description: 'P60D after phase start', '2027-06-30', ..."""
-    if due.date_ is not None:
-        return due.date_.isoformat()
-    amount = f"{due.working_days} working days" if due.working_days is not None else str(due.offset)
-    base = f"'{due.after}' done" if due.after is not None else "phase start"
-    return f"{amount} after {base}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MilestonePlan:
-    id: str
-    title: str
-    phase: str
-    due: date | None
-    basis: str
-    owner: str
-    required: bool
-    sensitive: bool
-    legal: bool
-    not_before: date | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PhasePlan:
-    id: str
-    title: str
-    duration: Duration
-    start: date
-    end: date
-    milestones: tuple[MilestonePlan, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Timeline:
-    key: str
-    version: int
-    title: str
-    calendar: str | None
-    start: date
-    end: date
-    phases: tuple[PhasePlan, ...]
-
-
-def plan_timeline(
-    definition: WorkflowDefinition, start: date, workdays: Workdays | None = None
-) -> Timeline:
-    """When each phase starts and ends and each milestone falls due if all runs to plan."""
-    days = workdays or workdays_for(definition.calendar)
-    bounds: list[tuple[date, date]] = []
-    cursor = start
-    for phase in definition.phases:
-        end = days.roll_forward(phase.duration.after(cursor))
-        bounds.append((cursor, end))
-        cursor = end
-    where: dict[str, tuple[int, Milestone]] = {}
-    for i, phase in enumerate(definition.phases):
-        for m in phase.milestones:
-            where.setdefault(m.id, (i, m))
-
-    planned: dict[str, date | None] = {}
-    busy: set[str] = set()
-
-    def due_of(mid: str) -> date | None:
-        if mid in planned:
-            return planned[mid]
-        if mid not in where or mid in busy:  # unknown or circular: nothing to plan from
-            return None
-        busy.add(mid)
-        i, m = where[mid]
-        result = resolve_due(m.due, bounds[i][0], done_on, days) if m.due is not None else None
-        busy.discard(mid)
-        planned[mid] = result
-        return result
-
-    def done_on(mid: str) -> date | None:
-        # To plan, a milestone is done on its due date, or at the end of its phase.
-        if mid not in where:
-            return None
-        due = due_of(mid)
-        return due if due is not None else bounds[where[mid][0]][1]
-
-    phases = []
-    for i, phase in enumerate(definition.phases):
-        plans = []
-        for m in phase.milestones:
-            not_before = (
-                resolve_due(m.not_before, bounds[i][0], done_on, days)
-                if m.not_before is not None
-                else None
-            )
-            plans.append(
-                MilestonePlan(
-                    id=m.id,
-                    title=m.title,
-                    phase=phase.id,
-                    due=due_of(m.id),
-                    basis=describe_due(m.due) if m.due is not None else "no due date",
-                    owner=m.owner,
-                    required=m.required,
-                    sensitive=m.sensitive,
-                    legal=m.legal,
-                    not_before=not_before,
-                )
-            )
-        phases.append(
-            PhasePlan(
-                id=phase.id,
-                title=phase.title,
-                duration=phase.duration,
-                start=bounds[i][0],
-                end=bounds[i][1],
-                milestones=tuple(plans),
-            )
-        )
-    return Timeline(
-        key=definition.key,
-        version=definition.version,
-        title=definition.title,
-        calendar=definition.calendar,
-        start=bounds[0][0],
-        end=bounds[-1][1],
-        phases=tuple(phases),
-    )
 
 
 def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str) -> date | None:

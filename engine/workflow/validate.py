@@ -20,6 +20,8 @@ from typing import Literal
 
 from engine.errors import did_you_mean
 from engine.workflow.model import RESERVED_STATES, Due, Milestone, Phase, WorkflowDefinition
+from engine.workflow.timeline import plan_timeline
+from engine.workflow.workdays import Workdays
 from engine.workflow.yamlsource import Path
 
 __all__ = ["Finding", "check"]
@@ -355,9 +357,6 @@ class _Checker:
                 self.warn(("tracks", track), f"track '{track}' is used by no milestone")
 
     def due_within_phase(self) -> None:
-        from engine.runtime.deadlines import plan_timeline
-        from engine.workflow.workdays import Workdays
-
         # Plain weekdays are close enough for a warning, and spare loading the holiday tables.
         try:
             plan = plan_timeline(self.d, date(2030, 1, 7), Workdays(None))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.runtime.deadlines import Timeline, describe_due
 from engine.workflow.model import ReminderRules, WorkflowDefinition, definition_hash, normalise
+from engine.workflow.timeline import Timeline, describe_due
 
 __all__ = ["definition_json", "render_timeline", "render_tree", "timeline_json"]
 

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 
 from engine.runtime.commands import compile_workflow
-from engine.runtime.deadlines import plan_timeline
 from engine.runtime.diagram import render_diagram
 from engine.workflow.loader import load_text
 from engine.workflow.schema import SCHEMA_PATH, generate_schema
+from engine.workflow.timeline import plan_timeline
 from engine.workflow.views import definition_json, render_tree
 from engine.workflow.yamlsource import read_yaml
 
