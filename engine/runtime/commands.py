@@ -37,14 +37,14 @@ from typing import Any, TypeVar
 
 from transitions import Machine, MachineError, Transition
 
-from engine.clock import LOCAL_TZ, as_utc, local_date
+from engine.clock import LOCAL_TZ, as_utc
 from engine.errors import (
-    GateNotMet,
     InvalidValue,
     NotFound,
     RuleViolation,
     TransitionNotAllowed,
 )
+from engine.runtime.conditions import Conditions, TriggerContext
 from engine.runtime.events import (
     ApprovalRecorded,
     Event,
@@ -79,7 +79,6 @@ from engine.workflow.model import (
     definition_hash,
     normalise,
 )
-from engine.workflow.timeline import describe_due, resolve_due
 from engine.workflow.workdays import workdays_for
 
 __all__ = ["CompiledWorkflow", "Edge", "compile_workflow"]
@@ -95,33 +94,6 @@ class Edge:
     source: str
     dest: str
     label: str
-
-
-class _Context:
-    """What one trigger is about; conditions read it and leave their findings in it.
-
-    Class-level defaults keep creating one cheap: a trigger sets only what it is about.
-    """
-
-    override: bool = False
-    unmet: tuple[str, ...] = ()
-    target: str | None = None
-    rule: ReturnRule | None = None
-    button: str | None = None
-    milestone: str | None = None
-    approval: str | None = None
-    regie: Regie | None = None
-    _day: date | None = None
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    @property
-    def day(self) -> date:
-        """The Dutch calendar day of the command (computed when a rule needs it)."""
-        if self._day is None:
-            self._day = local_date(self.at)
-        return self._day
 
 
 class _ConditionsOnly(Transition):
@@ -259,10 +231,19 @@ class CompiledWorkflow:
             self._edges.append(Edge(trigger, source, dest, label or trigger))
 
     def _transitions(self) -> list[dict[str, Any]]:
+        conditions = Conditions(
+            phases=self.phases,
+            phase_pos=self.phase_pos,
+            milestones=self.milestones,
+            milestone_phase=self.milestone_phase,
+            gates=self.gates,
+            buttons_in=self.buttons_in,
+            workdays=self.workdays,
+        )
         specs: list[dict[str, Any]] = []
         last = len(self.phase_ids) - 1
         for i, phase in enumerate(self.phase_ids):
-            gate = self._gate_condition(phase)
+            gate = conditions.gate(phase)
             if i < last:
                 self._add(specs, "advance", phase, self.phase_ids[i + 1], [gate], "advance [gate]")
             else:
@@ -273,12 +254,12 @@ class CompiledWorkflow:
                     "return_to",
                     phase,
                     rule.to,
-                    [self._return_condition(rule)],
+                    [conditions.return_rule(rule)],
                     f"return: {rule.id}",
                 )
             if self.buttons_in[phase]:
                 paused = paused_state(phase)
-                self._add(specs, "pause", phase, paused, [self._pause_condition(phase)], "pause")
+                self._add(specs, "pause", phase, paused, [conditions.pause(phase)], "pause")
                 self._add(specs, "resume", paused, phase, (), "resume")
                 if phase in self.stop_from:
                     self._add(specs, "stop", paused, STOPPED, (), "stop")
@@ -286,162 +267,16 @@ class CompiledWorkflow:
                 self._add(specs, "stop", phase, STOPPED, (), "stop (no-go)")
             sources = [phase, paused_state(phase)] if self.buttons_in[phase] else [phase]
             for source in sources:
-                self._add(specs, "milestone_done", source, None, [self._done_condition])
-                self._add(specs, "milestone_skip", source, None, [self._skip_condition])
-                self._add(specs, "milestone_reopen", source, None, [self._reopen_condition])
-                self._add(specs, "approve", source, None, [self._approve_condition])
-                self._add(specs, "hand_over", source, None, [self._hand_over_condition])
+                self._add(specs, "milestone_done", source, None, [conditions.milestone_done])
+                self._add(specs, "milestone_skip", source, None, [conditions.milestone_skip])
+                self._add(specs, "milestone_reopen", source, None, [conditions.milestone_reopen])
+                self._add(specs, "approve", source, None, [conditions.approve])
+                self._add(specs, "hand_over", source, None, [conditions.hand_over])
         return specs
-
-    def _gate_condition(self, phase: str) -> Callable[[Any], bool]:
-        spec = self.gates[phase]
-
-        def gate_holds(event: Any) -> bool:
-            ctx: _Context = event.kwargs["ctx"]
-            status = evaluate_gate(spec, event.model)
-            if status.ready:
-                return True
-            if ctx.override:
-                ctx.unmet = status.messages
-                return True
-            raise GateNotMet(event.model.key, phase, status.messages)
-
-        return gate_holds
-
-    @staticmethod
-    def _return_condition(rule: ReturnRule) -> Callable[[Any], bool]:
-        def asked_for(event: Any) -> bool:
-            ctx: _Context = event.kwargs["ctx"]
-            if ctx.target != rule.to:
-                return False
-            ctx.rule = rule
-            return True
-
-        return asked_for
-
-    def _pause_condition(self, phase: str) -> Callable[[Any], bool]:
-        allowed = self.buttons_in[phase]
-
-        def button_allowed(event: Any) -> bool:
-            ctx: _Context = event.kwargs["ctx"]
-            if ctx.button in allowed:
-                return True
-            raise RuleViolation(
-                event.model.key,
-                "pause",
-                f"pause button '{ctx.button}' may not be pressed in phase '{phase}' "
-                f"(allowed here: {', '.join(allowed)})",
-            )
-
-        return button_allowed
-
-    def _done_condition(self, event: Any) -> bool:
-        ctx: _Context = event.kwargs["ctx"]
-        inst: Instance = event.model
-        mid = ctx.milestone
-        assert mid is not None
-        self._check_reached(inst, mid, f"mark '{mid}' done")
-        book = inst.milestones
-        if book.status(mid) == "done":
-            raise RuleViolation(
-                inst.key, f"mark '{mid}' done", f"it was already done on {book.day(mid)}"
-            )
-        open_deps = [d for d in self.milestones[mid].depends_on if not book.is_settled(d)]
-        if open_deps:
-            raise RuleViolation(
-                inst.key,
-                f"mark '{mid}' done",
-                "it depends on milestones that are still open: "
-                + ", ".join(f"'{d}'" for d in open_deps)
-                + " (mark them done, or skip them with a reason)",
-            )
-        rule = self.milestones[mid].not_before
-        if rule is not None and not (rule.after and book.status(rule.after) == "skipped"):
-            # (counting from a skipped milestone: what it would have started never began)
-            entered = inst.entered(self.milestone_phase[mid]) or local_date(inst.phase_entered)
-            earliest = resolve_due(rule, entered, book.done_on, self.workdays)
-            if earliest is None:
-                raise RuleViolation(
-                    inst.key,
-                    f"mark '{mid}' done",
-                    f"it cannot be done before {describe_due(rule)}, "
-                    f"and '{rule.after}' is not done",
-                )
-            if ctx.day < earliest:
-                raise RuleViolation(
-                    inst.key,
-                    f"mark '{mid}' done",
-                    f"it cannot be done before {earliest} ({describe_due(rule)})",
-                )
-        return True
-
-    def _skip_condition(self, event: Any) -> bool:
-        ctx: _Context = event.kwargs["ctx"]
-        inst: Instance = event.model
-        mid = ctx.milestone
-        assert mid is not None
-        self._check_reached(inst, mid, f"skip '{mid}'")
-        status = inst.milestones.status(mid)
-        if status != "open":
-            raise RuleViolation(
-                inst.key,
-                f"skip '{mid}'",
-                f"it is already {status} (since {inst.milestones.day(mid)})"
-                + ("; reopen it first" if status == "done" else ""),
-            )
-        return True
-
-    def _reopen_condition(self, event: Any) -> bool:
-        ctx: _Context = event.kwargs["ctx"]
-        inst: Instance = event.model
-        mid = ctx.milestone
-        assert mid is not None
-        if inst.milestones.status(mid) == "open":
-            raise RuleViolation(inst.key, f"reopen '{mid}'", "it is open already")
-        return True
-
-    def _approve_condition(self, event: Any) -> bool:
-        ctx: _Context = event.kwargs["ctx"]
-        inst: Instance = event.model
-        asked = [a for a, _ in self.gates[inst.phase].approvals]
-        if ctx.approval not in asked:
-            wanted = ", ".join(asked) if asked else "no approvals"
-            raise RuleViolation(
-                inst.key,
-                f"record approval '{ctx.approval}'",
-                f"the gate of phase '{inst.phase}' does not ask for it (it asks for: {wanted})",
-            )
-        return True
-
-    def _hand_over_condition(self, event: Any) -> bool:
-        ctx: _Context = event.kwargs["ctx"]
-        inst: Instance = event.model
-        regie = ctx.regie
-        assert regie is not None
-        allowed = self.phases[self.phase_pos[inst.phase]].regie or ()
-        if regie.type not in allowed:
-            raise RuleViolation(
-                inst.key,
-                "hand over regie",
-                f"phase '{inst.phase}' allows regie by {', '.join(allowed)}, not {regie.type}",
-            )
-        if regie == inst.regie:
-            raise RuleViolation(inst.key, "hand over regie", f"{regie.describe()} holds it already")
-        return True
-
-    def _check_reached(self, inst: Instance, mid: str, command: str) -> None:
-        owner = self.milestone_phase[mid]
-        if self.phase_pos[owner] > self.phase_pos[inst.phase]:
-            raise RuleViolation(
-                inst.key,
-                command,
-                f"it belongs to phase '{owner}', which has not been reached "
-                f"(now in '{inst.phase}')",
-            )
 
     # --- firing ---------------------------------------------------------------------------
 
-    def _fire(self, inst: Instance, trigger: str, ctx: _Context, command: str) -> bool:
+    def _fire(self, inst: Instance, trigger: str, ctx: TriggerContext, command: str) -> bool:
         event = self.machine.events.get(trigger)
         try:
             if event is None:  # no transition of this kind exists in this workflow at all
@@ -479,7 +314,7 @@ class CompiledWorkflow:
         return event
 
     @staticmethod
-    def _context(inst: Instance, at: datetime) -> tuple[datetime, _Context]:
+    def _context(inst: Instance, at: datetime) -> tuple[datetime, TriggerContext]:
         moment = as_utc(at)
         if moment < inst.last_event_at:
             raise InvalidValue(
@@ -488,7 +323,7 @@ class CompiledWorkflow:
                 f"it is before the last event of '{inst.key}' ({_shown(inst.last_event_at)}); "
                 "events are recorded in the order they happened",
             )
-        return moment, _Context(moment)
+        return moment, TriggerContext(moment)
 
     # --- commands ---------------------------------------------------------------------------
 
