@@ -70,7 +70,7 @@ def test_only_machine_imports_transitions():
         for p in python_files("engine") + python_files("adapters") + [REPO / "cli.py"]
         if any(top(m) == "transitions" for m in imports_of(p))
     }
-    assert users == {"engine/runtime/commands.py"}
+    assert users == {"engine/runtime/compiler.py"}
 
 
 @pytest.mark.parametrize("path", python_files("adapters"), ids=lambda p: p.name)
