@@ -11,9 +11,9 @@ from collections.abc import Collection
 from datetime import date
 
 from engine.ports import DeadlineChange, DeadlineState
-from engine.reminders.rules import Deadline, next_moment
+from engine.reminders.rules import next_moment
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.deadlines import instance_deadlines
+from engine.runtime.deadlines import Deadline, instance_deadlines
 from engine.runtime.events import (
     ApprovalRecorded,
     Event,

@@ -19,8 +19,6 @@ from engine.clock import local_date
 from engine.ports import DueDeadline, QueuedMessage, Store
 from engine.reminders.messages import ReminderItem
 from engine.reminders.rules import (
-    REVIEW_RULES,
-    Deadline,
     Moment,
     due_moments,
     moments,
@@ -28,6 +26,7 @@ from engine.reminders.rules import (
     reminder_key,
 )
 from engine.runtime.commands import CompiledWorkflow
+from engine.runtime.deadlines import REVIEW_RULES, Deadline
 
 __all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
 

@@ -21,13 +21,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from engine.workflow.durations import Duration
-from engine.workflow.model import ReminderRules
+from engine.runtime.deadlines import Deadline
 
 __all__ = [
     "KEY_LENGTH",
-    "REVIEW_RULES",
-    "Deadline",
     "Moment",
     "due_moments",
     "moments",
@@ -35,38 +32,8 @@ __all__ = [
     "reminder_key",
 ]
 
-DeadlineKind = Literal["milestone", "gate", "review"]
-
 KEY_LENGTH = 400
 """The most an outbox key may hold (the column's size)."""
-
-REVIEW_RULES = ReminderRules(
-    enabled=True,
-    before_due=(Duration(days=7),),
-    on_due=True,
-    overdue=Duration(days=1),
-    repeat=Duration(days=7),
-    escalate=None,
-    to=("regie", "programme_office"),
-    escalate_to=("programme_office",),
-)
-"""The rules for a pause's review date: a week before, on the day, then weekly."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deadline:
-    """Something of one instance that falls due on a day."""
-
-    kind: DeadlineKind
-    subject: str
-    """The milestone id, the phase id (gate) or the pause button (review)."""
-    title: str
-    due: date
-    rules: ReminderRules
-    owner: str = "regie"
-    legal: bool = False
-    """A legal deadline: not frozen by a pause, and its reminders do not wait for one."""
-    sensitive: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

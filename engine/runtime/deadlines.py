@@ -9,10 +9,12 @@ pauses freeze it. What the definition alone says, the due rules and the dry-run 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from engine.reminders.rules import REVIEW_RULES, Deadline
+from engine.workflow.durations import Duration
+from engine.workflow.model import ReminderRules
 from engine.workflow.timeline import PLAIN_DAYS, resolve_due
 
 if TYPE_CHECKING:
@@ -20,11 +22,45 @@ if TYPE_CHECKING:
     from engine.runtime.instance import Instance
 
 __all__ = [
+    "REVIEW_RULES",
+    "Deadline",
+    "DeadlineKind",
     "gate_due",
     "instance_deadlines",
     "milestone_due",
     "milestone_due_dates",
 ]
+
+
+DeadlineKind = Literal["milestone", "gate", "review"]
+
+REVIEW_RULES = ReminderRules(
+    enabled=True,
+    before_due=(Duration(days=7),),
+    on_due=True,
+    overdue=Duration(days=1),
+    repeat=Duration(days=7),
+    escalate=None,
+    to=("regie", "programme_office"),
+    escalate_to=("programme_office",),
+)
+"""The rules for a pause's review date: a week before, on the day, then weekly."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadline:
+    """Something of one instance that falls due on a day."""
+
+    kind: DeadlineKind
+    subject: str
+    """The milestone id, the phase id (gate) or the pause button (review)."""
+    title: str
+    due: date
+    rules: ReminderRules
+    owner: str = "regie"
+    legal: bool = False
+    """A legal deadline: not frozen by a pause, and its reminders do not wait for one."""
+    sensitive: bool = False
 
 
 def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str) -> date | None:

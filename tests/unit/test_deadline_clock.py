@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.reminders.rules import REVIEW_RULES
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import (
+    REVIEW_RULES,
     gate_due,
     instance_deadlines,
     milestone_due,

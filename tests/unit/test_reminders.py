@@ -20,14 +20,13 @@ from hypothesis import strategies as st
 from engine.reminders.dispatch import backoff
 from engine.reminders.rules import (
     KEY_LENGTH,
-    REVIEW_RULES,
-    Deadline,
     Moment,
     due_moments,
     moments,
     next_moment,
     reminder_key,
 )
+from engine.runtime.deadlines import REVIEW_RULES, Deadline
 from engine.workflow.durations import Duration
 from engine.workflow.model import ReminderRules
 from tests.conftest import workflow_from
