@@ -4,21 +4,24 @@ Each command loads one instance, lets its compiled workflow decide (which raises
 nothing, when the rules say no), seals the resulting event onto the instance's hash chain, and
 saves event and projection together. Only this module and the daemon read the clock.
 
-Queries (show, log, status, verify) read through the same store. Workflow definitions are
-pinned: the first instance on a workflow version stores its normalised definition; later
-instances on the same key and version must have the same content.
+Queries (show, log, status, verify) read through the same store. Commands and queries share
+one ``Context`` (engine.app.context): the store, the clock, the compiled workflows, loading an
+instance's record and counting its sub-projects. The read models of engine.app.overview work
+on that context, so they need not import this module. Workflow definitions are pinned: the
+first instance on a workflow version stores its normalised definition; later instances on the
+same key and version must have the same content.
 """
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from engine.app import overview
 from engine.app.audit import ChainReport, verify_chain
+from engine.app.context import Context
 from engine.app.projection import core, deadline_states, event_changes
 from engine.app.reports import InstanceView, StatusRow
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
@@ -44,10 +47,10 @@ from engine.runtime.events import (
     decode,
 )
 from engine.runtime.gates import GateStatus
-from engine.runtime.instance import ChildSummary, Instance, phase_of
+from engine.runtime.instance import Instance
 from engine.runtime.machine import CompiledWorkflow
 from engine.workflow.loader import LoadedWorkflow
-from engine.workflow.model import WorkflowDefinition, canonical_json, definition_hash, normalise
+from engine.workflow.model import canonical_json, definition_hash, normalise
 
 __all__ = [
     "ChainReport",
@@ -161,40 +164,30 @@ class Service:
         workflows: Callable[[str], LoadedWorkflow] | None = None,
         cache_size: int = 32,
     ) -> None:
-        self.store = store
-        self.clock = clock or SystemClock()
+        self.context = Context(store, clock or SystemClock(), cache_size=cache_size)
         self._resolve = workflows
-        self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
-        self._stored_by_id: dict[int, StoredWorkflow] = {}
-        self._cache_size = cache_size
+
+    @property
+    def store(self) -> Store:
+        return self.context.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.context.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.context.clock = clock
 
     # --- compiled workflows --------------------------------------------------------------------
 
     def compiled(self, stored: StoredWorkflow) -> CompiledWorkflow:
         """The compiled machine of a stored definition (cached by hash, bounded)."""
-        workflow = self._compiled.get(stored.hash)
-        if workflow is None:
-            from engine.runtime.machine import compile_workflow
-
-            definition = WorkflowDefinition.model_validate(json.loads(stored.definition))
-            workflow = compile_workflow(definition)
-            self._compiled[stored.hash] = workflow
-            while len(self._compiled) > self._cache_size:
-                self._compiled.popitem(last=False)
-        else:
-            self._compiled.move_to_end(stored.hash)
-        return workflow
+        return self.context.compiled(stored)
 
     def compiled_by_id(self, workflow_id: int) -> CompiledWorkflow:
         """The compiled machine of a stored definition, by its id (stored ones never change)."""
-        stored = self._stored_by_id.get(workflow_id)
-        if stored is None:
-            with self.store.read() as uow:
-                stored = self._stored_by_id[workflow_id] = uow.workflow(workflow_id)
-        return self.compiled(stored)
-
-    def _index_for(self, stored: StoredWorkflow) -> dict[str, int]:
-        return self.compiled(stored).milestone_index
+        return self.context.compiled_by_id(workflow_id)
 
     # --- time --------------------------------------------------------------------------------
 
@@ -268,31 +261,6 @@ class Service:
             versions = [v for v in versions if v.version == int(wanted)]
         return versions[-1] if versions else None
 
-    # --- loading -----------------------------------------------------------------------------
-
-    def _load(self, uow: CommandUnit, key: str, fresh: bool = False) -> InstanceRecord:
-        record = uow.load(key, self._index_for, fresh=fresh)
-        if record is None:
-            keys = [k for _, k in uow.instance_keys()]
-            raise NotFound("instance", key, known=keys if len(keys) <= 5000 else ())
-        return record
-
-    def _children(self, uow: CommandUnit, record: InstanceRecord) -> tuple[ChildSummary, ...]:
-        """What the instance's gate needs to know about its sub-projects."""
-        summaries = []
-        for child in uow.children(record.id):
-            workflow = self.compiled(uow.workflow(child.workflow_id))
-            phase = phase_of(child.state)
-            aligned = None
-            if phase in workflow.phase_pos:
-                aligned = workflow.phase(phase).aligns_with or phase
-            summaries.append(
-                ChildSummary(
-                    key=child.key, state=child.state, aligned_phase=aligned, workflow=workflow.key
-                )
-            )
-        return tuple(summaries)
-
     # --- the command path --------------------------------------------------------------------
 
     def _seal(
@@ -362,7 +330,7 @@ class Service:
         fresh: bool,
     ) -> Recorded:
         with self.store.command() as uow:
-            record = self._load(uow, key, fresh)
+            record = self.context.load(uow, key, fresh)
             try:
                 return self._decide(uow, record, key, at, action, expect)
             except WorkflowError as exc:
@@ -398,10 +366,12 @@ class Service:
         # and an earlier Recorded may hold it).
         instance = before.copy()
         if _counts_children(workflow, instance):
-            instance.children = self._children(uow, record)
+            instance.children = self.context.children(uow, record)
         event = action(workflow, instance, moment)
         if instance.phase != before.phase and _counts_children(workflow, instance):
-            instance.children = self._children(uow, record)  # the new phase's gate counts them
+            instance.children = self.context.children(
+                uow, record
+            )  # the new phase's gate counts them
         stored = self._seal(key, record.seq + 1, record.head, event, now)
         changes = event_changes(workflow, before, instance, event, local_date(now))
         record.instance = instance
@@ -511,7 +481,7 @@ class Service:
             return None
         if item.parent in new:
             return new[item.parent]
-        record = self._load(uow, item.parent)
+        record = self.context.load(uow, item.parent)
         if record.instance.is_finished:
             raise RuleViolation(item.parent, "add a sub-project", f"it is {record.instance.state}")
         return record.id
@@ -710,7 +680,7 @@ class Service:
 
     def log(self, key: str) -> list[StoredEvent]:
         with self.store.read() as uow:
-            return uow.events(self._load(uow, key).id)
+            return uow.events(self.context.load(uow, key).id)
 
     def verify(self, key: str | None = None) -> list[ChainReport]:
         """Recompute every chain (or one) and compare it with the projection."""
@@ -719,7 +689,7 @@ class Service:
             heads = uow.chain_heads()
             keys = [(i, k) for i, k in uow.instance_keys() if key is None or k == key]
             if key is not None and not keys:
-                self._load(uow, key)  # raises NotFound with suggestions
+                self.context.load(uow, key)  # raises NotFound with suggestions
             for instance_id, instance_key in keys:
                 events = uow.events(instance_id)
                 reports.append(verify_chain(instance_key, events, heads.get(instance_id)))
@@ -728,7 +698,7 @@ class Service:
     def replay(self, key: str) -> tuple[Instance, Instance]:
         """The stored projection of ``key`` and the instance rebuilt from its events."""
         with self.store.read() as uow:
-            record = self._load(uow, key)
+            record = self.context.load(uow, key)
             rebuilt = self._replay(record, uow.events(record.id))
         return record.instance, rebuilt
 
@@ -739,7 +709,7 @@ class Service:
         instance recorded as its last: a projection is never built on a tampered log.
         """
         with self.store.write() as uow:
-            record = self._load(uow, key)
+            record = self.context.load(uow, key)
             events = uow.events(record.id)
             report = verify_chain(key, events, (record.seq, record.head))
             if not report.intact:
@@ -821,9 +791,7 @@ class Service:
 
     def show(self, key: str) -> InstanceView:
         """Where one instance stands: phase, pause, regie, milestones, gate, family."""
-        from engine.app.overview import show
-
-        return show(self, key)
+        return overview.show(self.context, key)
 
     def status(
         self,
@@ -835,9 +803,9 @@ class Service:
         parent: str | None = None,
     ) -> list[StatusRow]:
         """The programme overview: every instance (filtered), with what needs attention."""
-        from engine.app.overview import status
-
-        return status(self, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
+        return overview.status(
+            self.context, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent
+        )
 
 
 def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
