@@ -5,8 +5,8 @@ per stored definition, cached by hash (bounded, least recently used first out) a
 definitions never change). On top of those it loads one instance's record by key (NotFound, with
 the known keys, otherwise) and tells a parent's gate where its sub-projects stand.
 
-The service's commands and the read models (``engine.app.overview``) work on one ``Context``;
-it imports neither, so the read side need not import the service.
+The commands (``engine.app.commands``) and the read models, audit and outbox views all work on
+one ``Context``; it imports none of them, so the application has no import circles.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cli import main
+from engine.app import creation
 from engine.app.service import Service, deadline_states
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.database import Database
@@ -788,8 +789,8 @@ def test_a_parent_cannot_be_stopped_while_a_sub_project_is_added_to_it(
     with second_service(db_url, clock) as bob:
         waits_for(
             monkeypatch,
-            service,
-            "_parent_id",
+            creation,
+            "parent_id",
             lambda: service.create(
                 "bu-zuid", workflow="deel", title="B", regie=GEMEENTE, parent="wk-zuid", by="t"
             ),
