@@ -1,2 +1,19 @@
 """The application: the service (one unit of work per command), the projection it keeps in the
-store, the read models and reports, audit, settings and the demo programme."""
+store, the read models and reports, audit, settings and the demo programme.
+
+service      Service, the faces' front door: the commands plus the read side, on one Context
+context      what both sides share: store, clock, compiled workflows, loading an instance
+values       what callers give and get back: NewInstance, Recorded, the effective time
+commands     the command path (one transaction per command) and every command
+creation     starting instances, many in one transaction
+pinning      the stored workflow version each instance runs on
+sealing      an event, checked, on its instance's hash chain
+projection   the deadline rows of an instance, and what an event changes in them
+overview     show and status: what the office reads
+reports      the views show, log and status print, as text and JSON
+history      the log: reading it, verifying chains, replaying and rebuilding from it
+audit        checking one instance's hash chain
+outbox       the outbox as the office sees it: list, count, retry
+settings     configuration, read once
+demo         the demo programme
+"""

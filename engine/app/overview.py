@@ -1,16 +1,16 @@
 """What the office reads: one instance in full (show) and the programme overview (status).
 
-Both read through the service's store and compute from the instance rows: milestone due dates
-and gates come from the compiled workflow, the counts of overdue and soon-due milestones from
-the deadline rows.
+Both read through the application's ``Context`` and compute from the instance rows: milestone
+due dates and gates come from the compiled workflow, the counts of overdue and soon-due
+milestones from the deadline rows.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from engine.app.context import Context, child_summary
 from engine.app.reports import ChildView, InstanceView, MilestoneView, StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
@@ -19,22 +19,19 @@ from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
 from engine.runtime.instance import ChildSummary, Instance, phase_of
 
-if TYPE_CHECKING:
-    from engine.app.service import Service
-
 __all__ = ["show", "status"]
 
 
-def show(service: Service, key: str) -> InstanceView:
+def show(context: Context, key: str) -> InstanceView:
     """Where one instance stands: phase, pause, regie, milestones, gate, family."""
-    today = local_date(service.clock.now())
-    with service.store.read() as uow:
-        record = service._load(uow, key)
-        workflow = service.compiled(record.workflow)
+    today = local_date(context.clock.now())
+    with context.store.read() as uow:
+        record = context.load(uow, key)
+        workflow = context.compiled(record.workflow)
         instance = record.instance
-        instance.children = service._children(uow, record)
+        instance.children = context.children(uow, record)
         children = [
-            (c, service.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
+            (c, context.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
         ]
     paused = None
     if instance.paused is not None:
@@ -115,7 +112,7 @@ def show(service: Service, key: str) -> InstanceView:
 
 
 def status(
-    service: Service,
+    context: Context,
     *,
     phase: str | None = None,
     regie: str | None = None,
@@ -124,12 +121,12 @@ def status(
     parent: str | None = None,
 ) -> list[StatusRow]:
     """The programme overview: every instance (filtered), with what needs attention."""
-    today = local_date(service.clock.now())
+    today = local_date(context.clock.now())
     soon = today + timedelta(days=30)
-    with service.store.read() as uow:
+    with context.store.read() as uow:
         rows = uow.overview(today, soon)
-        workflows = {w: service.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
-        stored = [service.compiled(v) for v in uow.workflow_versions()]
+        workflows = {w: context.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
+        stored = [context.compiled(v) for v in uow.workflow_versions()]
     _known_filter(
         "phase", phase, {p for wf in stored for p in wf.phase_ids} | {"completed", "stopped"}
     )
@@ -139,15 +136,8 @@ def status(
     for r in rows:
         if r.parent_key is None:
             continue
-        child_phase = phase_of(r.state)
-        wf = workflows[r.workflow_id]
-        aligned = (
-            (wf.phase(child_phase).aligns_with or child_phase)
-            if child_phase in wf.phase_pos
-            else None
-        )
         by_parent.setdefault(r.parent_key, []).append(
-            ChildSummary(key=r.key, state=r.state, aligned_phase=aligned, workflow=wf.key)
+            child_summary(workflows[r.workflow_id], r.key, r.state)
         )
     result = []
     for r in rows:

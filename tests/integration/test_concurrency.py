@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cli import main
+from engine.app import creation
 from engine.app.service import Service, deadline_states
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.database import Database
@@ -715,16 +716,16 @@ def write_family(tmp_path: Path) -> None:
 
 def waits_for(
     monkeypatch: pytest.MonkeyPatch,
-    service: Service,
+    owner: object,
     step: str,
     first: Callable[[], object],
     second: Callable[[], object],
 ) -> None:
-    """Run ``first`` until it has done ``step`` (a method of ``service``), then ``second``
-    from another thread: ``second`` must wait until ``first`` has committed, and both must
-    go through."""
+    """Run ``first`` until it has done ``step`` (a method or function of ``owner``), then
+    ``second`` from another thread: ``second`` must wait until ``first`` has committed, and
+    both must go through."""
     reached, go_on = threading.Event(), threading.Event()
-    original = getattr(service, step)
+    original = getattr(owner, step)
 
     def holding(*args: Any) -> Any:
         result = original(*args)
@@ -732,7 +733,7 @@ def waits_for(
         go_on.wait(10)
         return result
 
-    monkeypatch.setattr(service, step, holding)
+    monkeypatch.setattr(owner, step, holding)
     done: list[Callable[[], object]] = []
     threads = [
         threading.Thread(target=lambda work=work: (work(), done.append(work)))
@@ -766,8 +767,8 @@ def test_a_sub_project_cannot_move_back_under_a_parent_passing_its_gate(
     with second_service(db_url, clock) as bob:
         waits_for(
             monkeypatch,
-            service,
-            "_children",
+            service.context,
+            "children",
             lambda: service.advance("wk-noord", by="anna"),
             lambda: bob.return_to("bu-noord", "ontwerp", by="bob", reason="opnieuw"),
         )
@@ -788,8 +789,8 @@ def test_a_parent_cannot_be_stopped_while_a_sub_project_is_added_to_it(
     with second_service(db_url, clock) as bob:
         waits_for(
             monkeypatch,
-            service,
-            "_parent_id",
+            creation,
+            "parent_id",
             lambda: service.create(
                 "bu-zuid", workflow="deel", title="B", regie=GEMEENTE, parent="wk-zuid", by="t"
             ),

@@ -1,0 +1,116 @@
+"""Starting instances: new neighbourhoods and sub-projects, many in one transaction.
+
+``create_instances`` checks every item and refuses keys that repeat or exist, pins each
+workflow the items name, starts each instance in the first phase of its compiled machine, seals
+its first event, and writes instances, events and deadline rows in batches. All of them are
+saved, or (on any error) none. A parent may be an existing instance that still runs, or one
+earlier in the same import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+
+from engine.app.context import Context
+from engine.app.pinning import Resolver, pin
+from engine.app.projection import deadline_states
+from engine.app.sealing import seal
+from engine.app.values import NewInstance, Recorded, check_new_instance, effective_time
+from engine.errors import InvalidValue, RuleViolation
+from engine.ports import NewInstanceRows, StoredWorkflow, UnitOfWork
+
+__all__ = ["create_instances", "parent_id"]
+
+
+def create_instances(
+    context: Context,
+    resolve: Resolver | None,
+    items: Sequence[NewInstance],
+    *,
+    by: str,
+    at: date | datetime | None = None,
+    reason: str | None = None,
+    batch_size: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Recorded]:
+    """Create many instances in one transaction: all of them, or (on any error) none.
+
+    A parent may be an existing instance or one earlier in ``items``. ``progress`` hears
+    (written, total) after each batch.
+    """
+    now = context.clock.now()
+    moment = effective_time(at, now)
+    checked = [check_new_instance(item) for item in items]
+    seen: set[str] = set()
+    for item in checked:
+        if item.key in seen:
+            raise InvalidValue("instance key", item.key, "it appears twice in the import")
+        seen.add(item.key)
+    results: list[Recorded] = []
+    with context.store.write() as uow:
+        taken = uow.existing_keys([item.key for item in checked])
+        if taken:
+            shown = ", ".join(sorted(taken)[:5])
+            raise InvalidValue("instance key", shown, "an instance with this key exists already")
+        pinned: dict[str, StoredWorkflow] = {}
+        ids: dict[str, int] = {}
+        batch: list[NewInstanceRows] = []
+
+        def flush() -> None:
+            for row, new_id in zip(batch, uow.add_instances(batch), strict=True):
+                ids[row.instance.key] = new_id
+            batch.clear()
+            if progress is not None:
+                progress(len(results), len(checked))
+
+        for item in checked:
+            pending = {row.instance.key for row in batch}
+            if len(batch) >= batch_size or item.parent in pending:
+                flush()  # a parent higher up in the import gets its id first
+            parent = parent_id(context, uow, item, ids)
+            if item.workflow not in pinned:
+                pinned[item.workflow] = pin(uow, resolve, item.workflow, by, now)
+            stored = pinned[item.workflow]
+            compiled = context.compiled(stored)
+            instance, event = compiled.start(
+                key=item.key,
+                title=item.title,
+                regie=item.regie,
+                at=moment,
+                by=by,
+                parent=item.parent,
+                areas=item.areas,
+                reason=reason,
+            )
+            sealed = seal(item.key, 1, None, event, now)
+            batch.append(
+                NewInstanceRows(
+                    instance=instance,
+                    workflow_id=stored.id,
+                    parent_id=parent,
+                    event=sealed,
+                    deadlines=deadline_states(compiled, instance),
+                )
+            )
+            results.append(
+                Recorded(item.key, sealed, instance.state, instance.phase, compiled, instance)
+            )
+        if batch:
+            flush()
+    return results
+
+
+def parent_id(
+    context: Context, uow: UnitOfWork, item: NewInstance, new: dict[str, int]
+) -> int | None:
+    """The id of the item's parent: one created earlier in this import (``new``), or an
+    existing instance that still runs (loading it locks its row until the import is saved)."""
+    if item.parent is None:
+        return None
+    if item.parent in new:
+        return new[item.parent]
+    record = context.load(uow, item.parent)
+    if record.instance.is_finished:
+        raise RuleViolation(item.parent, "add a sub-project", f"it is {record.instance.state}")
+    return record.id

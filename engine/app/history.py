@@ -1,0 +1,104 @@
+"""The log as the truth: reading it, auditing it, and rebuilding projections from it.
+
+``log`` is an instance's events; ``verify`` recomputes every hash chain (or one) and compares
+its end with what the instance row remembers (``engine.app.audit`` checks one chain);
+``replay`` folds an instance's events into a fresh instance beside the stored one; ``rebuild``
+rewrites a projection (instance row and deadline rows) from an intact log, never from a broken
+one.
+"""
+
+from __future__ import annotations
+
+from engine.app.audit import ChainReport, verify_chain
+from engine.app.context import Context
+from engine.app.projection import core, deadline_states
+from engine.errors import RuleViolation
+from engine.ports import InstanceRecord, StoredEvent
+from engine.runtime.events import InstanceStarted, decode
+from engine.runtime.instance import Instance
+
+__all__ = ["log", "rebuild", "rebuild_all", "replay", "verify"]
+
+
+def log(context: Context, key: str) -> list[StoredEvent]:
+    """Every event of ``key``, in order."""
+    with context.store.read() as uow:
+        return uow.events(context.load(uow, key).id)
+
+
+def verify(context: Context, key: str | None = None) -> list[ChainReport]:
+    """Recompute every chain (or one) and compare it with the projection."""
+    reports = []
+    with context.store.read() as uow:
+        heads = uow.chain_heads()
+        keys = [(i, k) for i, k in uow.instance_keys() if key is None or k == key]
+        if key is not None and not keys:
+            context.load(uow, key)  # raises NotFound with suggestions
+        for instance_id, instance_key in keys:
+            events = uow.events(instance_id)
+            reports.append(verify_chain(instance_key, events, heads.get(instance_id)))
+    return reports
+
+
+def replay(context: Context, key: str) -> tuple[Instance, Instance]:
+    """The stored projection of ``key`` and the instance rebuilt from its events."""
+    with context.store.read() as uow:
+        record = context.load(uow, key)
+        rebuilt = _replay(context, record, uow.events(record.id))
+    return record.instance, rebuilt
+
+
+def rebuild(context: Context, key: str) -> bool:
+    """Rewrite the projection of ``key`` from its events; True if it had drifted.
+
+    Refused when the log itself is broken, also when it ends before the event the
+    instance recorded as its last: a projection is never built on a tampered log.
+    """
+    with context.store.write() as uow:
+        record = context.load(uow, key)
+        events = uow.events(record.id)
+        report = verify_chain(key, events, (record.seq, record.head))
+        if not report.intact:
+            raise RuleViolation(
+                key,
+                "rebuild",
+                f"its log is broken at event {report.first_broken} ({report.problem}); "
+                "restore the events from a backup first",
+            )
+        rebuilt = _replay(context, record, events)
+        workflow = context.compiled(record.workflow)
+        states = deadline_states(workflow, rebuilt)
+        drifted = rebuilt != record.instance or sorted(map(core, states)) != sorted(
+            map(core, uow.deadline_rows(record.id))
+        )
+        record.instance = rebuilt
+        uow.replace_projection(record, states)
+    return drifted
+
+
+def rebuild_all(context: Context) -> tuple[int, list[str]]:
+    """Rebuild every projection (after a schema upgrade); returns how many drifted and the
+    problems of instances whose log is broken (those are left as they are)."""
+    with context.store.read() as uow:
+        keys = [key for _, key in uow.instance_keys()]
+    drifted, problems = 0, []
+    for key in keys:
+        try:
+            drifted += rebuild(context, key)
+        except RuleViolation as exc:
+            problems.append(str(exc))
+    return drifted, problems
+
+
+def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
+    """The instance as its events make it, from the first (InstanceStarted) on."""
+    workflow = context.compiled(record.workflow)
+    decoded = [
+        decode(e.type, at=e.at, by=e.actor, reason=e.reason, payload=e.payload) for e in events
+    ]
+    first = decoded[0]
+    assert isinstance(first, InstanceStarted)
+    instance = Instance.started(first, workflow.milestone_index)
+    for event in decoded[1:]:
+        instance.apply(event)
+    return instance

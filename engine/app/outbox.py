@@ -1,0 +1,65 @@
+"""The outbox as the office sees it: list it, count it by status, and retry a row.
+
+The reminder pass fills the outbox and the dispatcher empties it (``engine.reminders``); here
+a person looks at what is waiting or failed, and sends a row again, to its address or to a
+corrected one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.app.context import Context
+from engine.errors import NotFound, RuleViolation
+from engine.ports import OutboxEntry
+from engine.runtime.areas import check_email
+
+__all__ = ["outbox", "outbox_counts", "retry_outbox"]
+
+
+def outbox(context: Context, status: str | None = None, limit: int = 50) -> list[OutboxEntry]:
+    """The outbox rows (those with ``status``), at most ``limit``."""
+    with context.store.outbox_unit() as unit:
+        return unit.outbox(status, limit)
+
+
+def outbox_counts(context: Context) -> dict[str, int]:
+    """How many outbox rows there are of each status."""
+    with context.store.outbox_unit() as unit:
+        return unit.outbox_counts()
+
+
+def retry_outbox(context: Context, entry_id: int, *, to: str | None = None) -> OutboxEntry:
+    """Make a failed (or waiting) outbox row pending now; ``to`` sends it to another
+    address (a corrected one, or one for a reminder that had nobody to go to)."""
+    if to is not None:
+        check_email(to)
+    now = context.clock.now()
+    with context.store.outbox_unit() as unit:
+        entry = unit.outbox_entry(entry_id)
+        if entry is None:
+            raise NotFound("outbox row", str(entry_id))
+        if not entry.recipient and to is None and entry.status != "sent":
+            raise RuleViolation(
+                f"outbox {entry_id}",
+                "retry",
+                "it has no address: give one with --to ADDRESS (and add it to the regie "
+                "holder's --contact or the configuration for the next reminders)",
+            )
+        if not unit.requeue(entry_id, now, recipient=to):
+            raise RuleViolation(f"outbox {entry_id}", "retry", _not_retryable(entry, now))
+        updated = unit.outbox_entry(entry_id)
+    assert updated is not None
+    return updated
+
+
+def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
+    """Why a row cannot be retried (as the refused requeue found it)."""
+    if entry.status == "sent":
+        return f"it was sent already at {entry.sent_at}"
+    if entry.lease_until is not None and entry.lease_until > now:
+        return (
+            f"{entry.claimed_by} is delivering it right now (its claim runs until "
+            f"{entry.lease_until:%Y-%m-%d %H:%M} UTC); it is retried by itself if that fails"
+        )
+    return "it changed meanwhile; look again with: wijkkompas outbox list"

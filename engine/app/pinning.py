@@ -1,0 +1,77 @@
+"""Pinning workflow versions: the exact definition an instance starts on is stored with it.
+
+The first instance on a workflow version stores its normalised definition and hash; later
+instances on the same key and version must have the same content, so changing a file never
+changes a running instance behind its back (raise ``version`` in the file instead). A workflow
+no longer on the search path can still be named when it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from engine.clock import local_date
+from engine.errors import InvalidValue, NotFound
+from engine.ports import Store, StoredWorkflow, UnitOfWork
+from engine.workflow.loader import LoadedWorkflow
+from engine.workflow.model import canonical_json, definition_hash, normalise
+
+__all__ = ["Resolver", "pin", "stored_versions"]
+
+Resolver = Callable[[str], LoadedWorkflow]
+"""Loads the workflow a name refers to (a file path, KEY or KEY@VERSION); NotFound if none."""
+
+
+def stored_versions(store: Store, key: str | None = None) -> list[StoredWorkflow]:
+    """Every stored workflow version (or those of ``key``)."""
+    with store.read() as uow:
+        return uow.workflow_versions(key)
+
+
+def pin(
+    uow: UnitOfWork, resolve: Resolver | None, ref: str, by: str, now: datetime
+) -> StoredWorkflow:
+    """The stored version of the workflow ``ref`` names, storing it on first use."""
+    try:
+        if resolve is None:
+            raise NotFound("workflow", ref)
+        loaded = resolve(ref)
+    except NotFound:
+        stored = _stored_fallback(uow, ref)
+        if stored is None:
+            raise
+        return stored
+    definition = normalise(loaded.definition)
+    digest = definition_hash(definition)
+    stored = uow.find_workflow(definition.key, definition.version)
+    if stored is None:
+        return uow.add_workflow(
+            key=definition.key,
+            version=definition.version,
+            hash=digest,
+            title=definition.title,
+            definition=canonical_json(definition),
+            source=loaded.source,
+            at=now,
+            by=by,
+        )
+    if stored.hash != digest:
+        raise InvalidValue(
+            "workflow",
+            f"{definition.key} v{definition.version}",
+            f"{loaded.source} differs from the version stored on "
+            f"{local_date(stored.stored_at)} (hash {stored.hash[:12]}, now {digest[:12]}); "
+            "running instances keep the stored one: raise 'version' in the file to start "
+            "new instances on the changed workflow",
+        )
+    return stored
+
+
+def _stored_fallback(uow: UnitOfWork, ref: str) -> StoredWorkflow | None:
+    """A workflow no longer on the search path, but stored: KEY (highest) or KEY@VERSION."""
+    key, _, wanted = ref.partition("@")
+    versions = uow.workflow_versions(key)
+    if wanted.isdigit():
+        versions = [v for v in versions if v.version == int(wanted)]
+    return versions[-1] if versions else None

@@ -1,0 +1,126 @@
+"""The values at the edge of the service: what callers give it and what a command gives back.
+
+In: ``NewInstance`` (one instance to create, checked and put in canonical form by
+``check_new_instance``) and the effective time of an event (``effective_time``: when it really
+happened, never later than now give or take ``FUTURE_TOLERANCE``). Out: ``Recorded``, the event
+a command stored and where the instance now stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
+from engine.errors import InvalidValue
+from engine.ports import StoredEvent
+from engine.runtime.areas import check_area, check_email, check_key, check_text
+from engine.runtime.commands import CompiledWorkflow
+from engine.runtime.events import Regie
+from engine.runtime.gates import GateStatus
+from engine.runtime.instance import Instance
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "NewInstance",
+    "Recorded",
+    "check_new_instance",
+    "effective_time",
+]
+
+FUTURE_TOLERANCE = timedelta(seconds=5)
+"""How far an effective time may lie after the service's clock before it counts as future."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a command wrote: the event as stored, and where the instance now stands."""
+
+    key: str
+    event: StoredEvent
+    state: str
+    phase: str
+    workflow: CompiledWorkflow = field(repr=False, compare=False)
+    instance: Instance = field(repr=False, compare=False)
+
+    @property
+    def gate(self) -> GateStatus | None:
+        """The gate of the phase the instance is in now (evaluated when asked)."""
+        return self.workflow.gate_status(self.instance)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "phase": self.phase,
+            "state": self.state,
+            "paused": self.state.endswith(":paused"),
+            "event": {
+                "seq": self.event.seq,
+                "type": self.event.type,
+                "at": self.event.at.isoformat(),
+                "recorded_at": self.event.recorded_at.isoformat(),
+                "by": self.event.actor,
+                "reason": self.event.reason,
+                "payload": self.event.payload,
+                "hash": self.event.hash,
+            },
+            "gate": None
+            if self.gate is None
+            else {
+                "phase": self.gate.phase,
+                "ready": self.gate.ready,
+                "unmet": list(self.gate.messages),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewInstance:
+    """One instance to create (``Service.create_many``)."""
+
+    key: str
+    workflow: str
+    title: str
+    regie: Regie
+    parent: str | None = None
+    areas: tuple[str, ...] = ()
+
+
+def check_new_instance(item: NewInstance) -> NewInstance:
+    """The item with its values checked and put in canonical form (InvalidValue otherwise)."""
+    check_key(item.key)
+    for contact in item.regie.contacts:
+        check_email(contact)
+    if not item.title.strip():
+        raise InvalidValue("title", item.title, f"give instance '{item.key}' a title")
+    check_text("title", item.title.strip(), one_line=True)
+    return NewInstance(
+        key=item.key,
+        workflow=item.workflow,
+        title=item.title.strip(),
+        regie=item.regie,
+        parent=item.parent,
+        areas=tuple(dict.fromkeys(check_area(a) for a in item.areas)),
+    )
+
+
+def effective_time(at: date | datetime | None, now: datetime) -> datetime:
+    """When a command's event happened: now, a given moment, or a day.
+
+    A day alone means "on that day": its last moment, or now when it is today. A moment later
+    than now (beyond ``FUTURE_TOLERANCE``) is refused with InvalidValue.
+    """
+    if at is None:
+        return now
+    if not isinstance(at, datetime):
+        if at == local_date(now):
+            return now
+        at = end_of_day(at)
+    moment = as_utc(at)
+    if moment > now + FUTURE_TOLERANCE:
+        shown = moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        raise InvalidValue(
+            "time", shown, "it lies in the future; give when it happened (not later than now)"
+        )
+    return moment
