@@ -24,11 +24,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Table,
     and_,
     bindparam,
     func,
@@ -42,12 +41,17 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import Conflict, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import FastPath
-from engine.persistence.tables import (
-    DeadlineRow,
-    EventRow,
-    InstanceRow,
-    OutboxRow,
-    WorkflowVersionRow,
+from engine.persistence.rows import (
+    OUT,
+    D,
+    E,
+    I,
+    W,
+    deadline_values,
+    event_values,
+    instance_record,
+    projection,
+    stored_workflow,
 )
 from engine.ports import (
     ChildRow,
@@ -62,19 +66,12 @@ from engine.ports import (
     StoredEvent,
     StoredWorkflow,
 )
-from engine.runtime.events import Regie
-from engine.runtime.instance import Instance, PauseRecord
+from engine.runtime.instance import Instance
 
 __all__ = ["RECENT", "SqlStore"]
 
 RECENT = 512
 """How many recently written instances each thread remembers (a few MB at most)."""
-
-I = cast(Table, InstanceRow.__table__)  # noqa: E741
-E = cast(Table, EventRow.__table__)
-D = cast(Table, DeadlineRow.__table__)
-OUT = cast(Table, OutboxRow.__table__)
-W = cast(Table, WorkflowVersionRow.__table__)
 
 _SAVE = (
     update(I)
@@ -99,112 +96,6 @@ _SAVE = (
 )
 
 
-def _workflow(row: Any) -> StoredWorkflow:
-    return StoredWorkflow(
-        id=row.id,
-        key=row.key,
-        version=row.version,
-        hash=row.hash,
-        title=row.title,
-        definition=row.definition,
-        source=row.source,
-        stored_at=row.stored_at,
-        stored_by=row.stored_by,
-    )
-
-
-def _projection(instance: Instance) -> dict[str, Any]:
-    paused = instance.paused
-    return {
-        "state": instance.state,
-        "phase": instance.phase,
-        "phase_entered": instance.phase_entered,
-        "regie_type": instance.regie.type,
-        "regie_organisation": instance.regie.organisation,
-        "regie_contacts": list(instance.regie.contacts),
-        "paused_button": paused.button if paused else None,
-        "paused_reason": paused.reason if paused else None,
-        "paused_since": paused.since if paused else None,
-        "paused_review": paused.review if paused else None,
-        "snapshot": instance.snapshot(),
-        "last_event_at": instance.last_event_at,
-    }
-
-
-def _deadline_values(instance_id: int, deadline: DeadlineState) -> dict[str, Any]:
-    return {
-        "instance_id": instance_id,
-        "kind": deadline.kind,
-        "subject": deadline.subject,
-        "due": deadline.due,
-        "legal": deadline.legal,
-        "frozen": deadline.frozen,
-        "next_on": deadline.next_on,
-    }
-
-
-def _event_values(instance_id: int, event: StoredEvent) -> dict[str, Any]:
-    return {
-        "instance_id": instance_id,
-        "seq": event.seq,
-        "type": event.type,
-        "at": event.at,
-        "recorded_at": event.recorded_at,
-        "actor": event.actor,
-        "reason": event.reason,
-        "payload": event.payload,
-        "previous": event.previous,
-        "hash": event.hash,
-    }
-
-
-def _record(
-    row: dict[str, Any],
-    workflow: StoredWorkflow,
-    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
-) -> InstanceRecord:
-    """An instance restored from its row (as read by the fast path)."""
-    paused = (
-        PauseRecord(
-            button=row["paused_button"],
-            reason=row["paused_reason"],
-            since=row["paused_since"],
-            review=row["paused_review"],
-        )
-        if row["paused_button"] is not None
-        else None
-    )
-    instance = Instance.restore(
-        snapshot=row["snapshot"],
-        milestone_index=index_for(workflow),
-        key=row["key"],
-        title=row["title"],
-        workflow_key=workflow.key,
-        workflow_version=workflow.version,
-        state=row["state"],
-        regie=Regie(
-            type=row["regie_type"],
-            organisation=row["regie_organisation"],
-            contacts=tuple(row["regie_contacts"]),
-        ),
-        phase_entered=row["phase_entered"],
-        last_event_at=row["last_event_at"],
-        parent=row["parent_key"],
-        areas=tuple(row["areas"]),
-        paused=paused,
-    )
-    return InstanceRecord(
-        id=row["id"],
-        instance=instance,
-        workflow=workflow,
-        version_no=row["version_no"],
-        seq=row["seq"],
-        head=row["head"],
-        created_at=row["created_at"],
-        loaded=_projection(instance),
-    )
-
-
 def _save(
     fast: FastPath,
     cursor: Any,
@@ -213,14 +104,14 @@ def _save(
     deadlines: Sequence[DeadlineChange],
     integrity_error: type[Exception],
 ) -> None:
-    projection = _projection(record.instance) | {"seq": event.seq, "head": event.hash}
+    written = projection(record.instance) | {"seq": event.seq, "head": event.hash}
     try:
         saved = fast.save(
             cursor,
             instance_id=record.id,
             version_no=record.version_no,
             head=record.head,
-            projection=projection,
+            projection=written,
             loaded=record.loaded,
             event=(
                 event.seq,
@@ -249,7 +140,7 @@ def _save(
     record.version_no += 1
     record.seq = event.seq
     record.head = event.hash
-    record.loaded = projection
+    record.loaded = written
 
 
 class _CommandUnit:
@@ -284,7 +175,7 @@ class _CommandUnit:
         row = self._store.fast.load(self._cursor, key)
         if row is None:
             return None
-        return _record(row, self.workflow(row["workflow_version_id"]), index_for)
+        return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
 
     def workflow(self, workflow_id: int) -> StoredWorkflow:
         cached = self._store._workflows.get(workflow_id)
@@ -362,20 +253,20 @@ class _Unit:
 
     def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
         row = self._c.execute(select(W).where(W.c.key == key, W.c.version == version)).first()
-        return _workflow(row) if row else None
+        return stored_workflow(row) if row else None
 
     def workflow(self, workflow_id: int) -> StoredWorkflow:
         cached = self._store._workflows.get(workflow_id)
         if cached is None:
             row = self._c.execute(select(W).where(W.c.id == workflow_id)).one()
-            cached = self._store._workflows[workflow_id] = _workflow(row)
+            cached = self._store._workflows[workflow_id] = stored_workflow(row)
         return cached
 
     def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
         query = select(W).order_by(W.c.key, W.c.version)
         if key is not None:
             query = query.where(W.c.key == key)
-        return [_workflow(r) for r in self._c.execute(query)]
+        return [stored_workflow(r) for r in self._c.execute(query)]
 
     def add_workflow(
         self,
@@ -435,7 +326,7 @@ class _Unit:
         row = self._store.fast.load(self._cursor(), key, lock=self._writing)
         if row is None:
             return None
-        return _record(row, self.workflow(row["workflow_version_id"]), index_for)
+        return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
 
     def parent_key(self, instance_id: int) -> str | None:
         value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
@@ -493,7 +384,7 @@ class _Unit:
 
     def add_instances(self, batch: Sequence[NewInstanceRows]) -> list[int]:
         rows = [
-            _projection(item.instance)
+            projection(item.instance)
             | {
                 "key": item.instance.key,
                 "title": item.instance.title,
@@ -519,10 +410,10 @@ class _Unit:
                 f"an instance with one of these keys was created meanwhile: {keys}"
             ) from None
         self._c.execute(
-            insert(E), [_event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
+            insert(E), [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
         )
         deadline_rows = [
-            _deadline_values(i, d) | {"sent_through": None}
+            deadline_values(i, d) | {"sent_through": None}
             for i, item in zip(ids, batch, strict=True)
             for d in item.deadlines
         ]
@@ -547,7 +438,7 @@ class _Unit:
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
-        params = _projection(record.instance)
+        params = projection(record.instance)
         params.update(
             b_id=record.id, b_version_no=record.version_no, seq=record.seq, head=record.head
         )
@@ -557,7 +448,7 @@ class _Unit:
         if deadlines:
             self._c.execute(
                 insert(D),
-                [_deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
+                [deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
             )
         record.version_no += 1
 
