@@ -23,14 +23,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     bindparam,
     insert,
-    select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,7 @@ from engine.errors import Conflict, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import FastPath
 from engine.persistence.outbox import OutboxUnit
+from engine.persistence.queries import Queries
 from engine.persistence.rows import (
     D,
     E,
@@ -48,7 +48,6 @@ from engine.persistence.rows import (
     event_values,
     instance_record,
     projection,
-    stored_workflow,
 )
 from engine.ports import (
     ChildRow,
@@ -56,7 +55,6 @@ from engine.ports import (
     DeadlineState,
     InstanceRecord,
     NewInstanceRows,
-    OverviewRow,
     StoredEvent,
     StoredWorkflow,
 )
@@ -232,35 +230,15 @@ class _CommandUnit:
             self._recent.pop(key, None)
 
 
-class _Unit:
+class _Unit(Queries):
     """One transaction on one connection (implements engine.ports.UnitOfWork)."""
 
     def __init__(self, store: SqlStore, connection: Connection, *, writing: bool = False) -> None:
+        super().__init__(connection, store.fast, store._workflows)
         self._store = store
-        self._c = connection
-        self._cursor_: Any = None
         self._writing = writing
         """A write transaction: instance rows it loads are locked until it ends (PostgreSQL;
         SQLite has one writer at a time), so what it checks on them stays true."""
-
-    # --- workflows ---------------------------------------------------------------------------
-
-    def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
-        row = self._c.execute(select(W).where(W.c.key == key, W.c.version == version)).first()
-        return stored_workflow(row) if row else None
-
-    def workflow(self, workflow_id: int) -> StoredWorkflow:
-        cached = self._store._workflows.get(workflow_id)
-        if cached is None:
-            row = self._c.execute(select(W).where(W.c.id == workflow_id)).one()
-            cached = self._store._workflows[workflow_id] = stored_workflow(row)
-        return cached
-
-    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
-        query = select(W).order_by(W.c.key, W.c.version)
-        if key is not None:
-            query = query.where(W.c.key == key)
-        return [stored_workflow(r) for r in self._c.execute(query)]
 
     def add_workflow(
         self,
@@ -303,13 +281,6 @@ class _Unit:
             stored_by=by,
         )
 
-    # --- instances ---------------------------------------------------------------------------
-
-    def _cursor(self) -> Any:
-        if self._cursor_ is None:
-            self._cursor_ = self._c.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        return self._cursor_
-
     def load(
         self,
         key: str,
@@ -321,39 +292,6 @@ class _Unit:
         if row is None:
             return None
         return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
-
-    def parent_key(self, instance_id: int) -> str | None:
-        value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
-        return str(value) if value is not None else None
-
-    def instance_id(self, key: str) -> int | None:
-        value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()
-        return int(value) if value is not None else None
-
-    def children(self, instance_id: int) -> list[ChildRow]:
-        rows = self._c.execute(
-            select(
-                I.c.key,
-                I.c.title,
-                I.c.state,
-                I.c.workflow_version_id,
-                I.c.regie_type,
-                I.c.regie_organisation,
-            )
-            .where(I.c.parent_id == instance_id)
-            .order_by(I.c.key)
-        )
-        return [
-            ChildRow(
-                key=r.key,
-                title=r.title,
-                state=r.state,
-                workflow_id=r.workflow_version_id,
-                regie_type=r.regie_type,
-                regie_organisation=r.regie_organisation,
-            )
-            for r in rows
-        ]
 
     def add_instance(
         self,
@@ -415,13 +353,6 @@ class _Unit:
             self._c.execute(insert(D), deadline_rows)
         return ids
 
-    def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
-            chunk = list(keys[start : start + 900])
-            found.update(self._c.execute(select(I.c.key).where(I.c.key.in_(chunk))).scalars())
-        return found
-
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
@@ -445,49 +376,6 @@ class _Unit:
                 [deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
             )
         record.version_no += 1
-
-    def events(self, instance_id: int) -> list[StoredEvent]:
-        rows = self._c.execute(select(E).where(E.c.instance_id == instance_id).order_by(E.c.seq))
-        return [
-            StoredEvent(
-                seq=r.seq,
-                type=r.type,
-                at=r.at,
-                recorded_at=r.recorded_at,
-                actor=r.actor,
-                reason=r.reason,
-                payload=r.payload,
-                previous=r.previous,
-                hash=r.hash,
-            )
-            for r in rows
-        ]
-
-    def chain_heads(self) -> dict[int, tuple[int, str]]:
-        return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
-
-    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
-        rows = self._c.execute(
-            select(D).where(D.c.instance_id == instance_id).order_by(D.c.kind, D.c.subject)
-        )
-        return [
-            DeadlineState(
-                kind=r.kind,
-                subject=r.subject,
-                due=r.due,
-                legal=bool(r.legal),
-                frozen=bool(r.frozen),
-                next_on=r.next_on,
-            )
-            for r in rows
-        ]
-
-    def instance_keys(self) -> list[tuple[int, str]]:
-        return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
-
-    def overview(self, today: date, soon: date) -> list[OverviewRow]:
-        # Thousands of rows: straight through the driver (see fastpath.py).
-        return self._store.fast.overview(self._cursor(), today, soon)
 
 
 class SqlStore:
