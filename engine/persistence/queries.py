@@ -2,8 +2,8 @@
 
 Stored workflow versions (cached by id: a stored version never changes), the keys, parents and
 children of instances, the event log and the heads of its hash chains (what ``audit verify``
-compares), the deadline rows of an instance, and the programme overview. These only read; the
-store's unit of work builds on them and adds the writes.
+compares), the deadline rows of an instance, and the programme overview. These only read;
+unit.py builds the whole unit of work on them by adding the writes.
 """
 
 from __future__ import annotations
