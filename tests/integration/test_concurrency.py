@@ -35,7 +35,8 @@ from engine.app import creation
 from engine.app.service import Service, deadline_states
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.database import Database
-from engine.persistence.store import SqlStore, _Unit
+from engine.persistence.store import SqlStore
+from engine.persistence.unit import Unit
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
@@ -84,15 +85,15 @@ def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, mon
     them is no tampering (on PostgreSQL this needs REPEATABLE READ)."""
     service.create("wk-dieze", workflow="wijkkompas", title="Dieze", regie=GEMEENTE, by="t")
     with second_service(db_url, clock) as auditor:
-        original = _Unit.instance_keys
+        original = Unit.instance_keys
 
-        def keys_while_anna_writes(self: _Unit) -> list[tuple[int, str]]:
+        def keys_while_anna_writes(self: Unit) -> list[tuple[int, str]]:
             keys = original(self)
             clock.advance(minutes=1)
             service.note("wk-dieze", "tussendoor", by="anna")  # commits meanwhile
             return keys
 
-        monkeypatch.setattr(_Unit, "instance_keys", keys_while_anna_writes)
+        monkeypatch.setattr(Unit, "instance_keys", keys_while_anna_writes)
         [report] = auditor.verify()
         monkeypatch.undo()
         assert (report.intact, report.events) == (True, 1), report.problem

@@ -68,7 +68,7 @@ def test_commands_on_remembered_copies_end_where_the_stored_rows_do(service, clo
             outcomes["saved"] += 1
         except WorkflowError:
             outcomes["refused"] += 1
-        remembered = service.store._local.recent.get(key)
+        remembered = service.store._commands._local.recent.get(key)
         stored, rebuilt = service.replay(key)
         assert stored == rebuilt, (name, key)
         if remembered is not None:

@@ -1,0 +1,259 @@
+"""The command path: one command on one instance, one transaction, straight through the driver.
+
+Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
+row, one INSERT of the event and the deadline rows that changed, in one transaction.
+The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
+it matches no row, the transaction is rolled back and the caller gets a Conflict. The hot path
+talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
+
+Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
+one of them starts from that copy instead of reading and decoding the row again. The copy is
+only ever a guess: the guarded UPDATE still checks ``version_no`` and ``head``, and a copy that
+turns out stale (another process or node wrote meanwhile, or the database was restored from a
+backup) is forgotten and the command is decided again on the row as stored (see
+``Service._run``). PostgreSQL sends the writes of a command in one pipeline: one round trip
+for all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from engine.errors import Conflict, WorkflowError
+from engine.persistence.database import Database
+from engine.persistence.fastpath import FastPath
+from engine.persistence.rows import instance_record, projection
+from engine.ports import ChildRow, DeadlineChange, InstanceRecord, StoredEvent, StoredWorkflow
+
+__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
+
+RECENT = 512
+"""How many recently written instances each thread remembers (a few MB at most)."""
+
+
+def guarded_save(
+    fast: FastPath,
+    cursor: Any,
+    record: InstanceRecord,
+    event: StoredEvent,
+    deadlines: Sequence[DeadlineChange],
+    integrity_error: type[Exception],
+) -> None:
+    """Append ``event`` and write what changed of the projection and the deadline rows, if the
+    row still has the version number and head ``record`` was read with; otherwise raise
+    Conflict (and the caller rolls back). ``record`` then describes the row as written."""
+    written = projection(record.instance) | {"seq": event.seq, "head": event.hash}
+    try:
+        saved = fast.save(
+            cursor,
+            instance_id=record.id,
+            version_no=record.version_no,
+            head=record.head,
+            projection=written,
+            loaded=record.loaded,
+            event=(
+                event.seq,
+                event.type,
+                event.at,
+                event.recorded_at,
+                event.actor,
+                event.reason,
+                event.payload,
+                event.previous,
+                event.hash,
+            ),
+            deadlines=deadlines,
+        )
+    except integrity_error as exc:
+        raise Conflict(
+            f"{record.instance.key}: the log already has an event {event.seq}, which the "
+            "instance does not know; nothing was saved: run `wijkkompas audit verify "
+            f"{record.instance.key}`"
+        ) from exc
+    if not saved:
+        raise Conflict(
+            f"{record.instance.key} was changed by someone else meanwhile; nothing was "
+            "saved: look at it again and repeat the command if it still applies"
+        )
+    record.version_no += 1
+    record.seq = event.seq
+    record.head = event.hash
+    record.loaded = written
+
+
+class CommandUnit:
+    """The unit of work of one command on one instance: plain driver calls, one transaction.
+
+    Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
+    children, instance_keys, save); see fastpath.py for why it bypasses SQLAlchemy.
+    """
+
+    def __init__(
+        self, path: CommandPath, cursor: Any, recent: OrderedDict[str, InstanceRecord]
+    ) -> None:
+        self._path = path
+        self._cursor = cursor
+        self._recent = recent
+        self.loaded: list[str] = []
+        self.saved: list[InstanceRecord] = []
+
+    def load(
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = False,
+    ) -> InstanceRecord | None:
+        self.loaded.append(key)
+        if not fresh:
+            remembered = self._recent.get(key)
+            if remembered is not None:
+                remembered.cached = True
+                return remembered
+        row = self._path.fast.load(self._cursor, key)
+        if row is None:
+            return None
+        return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow:
+        cached = self._path.workflows.get(workflow_id)
+        if cached is None:
+            fast = self._path.fast
+            self._cursor.execute(fast.workflow_sql, (workflow_id,))
+            r = self._cursor.fetchone()
+            cached = StoredWorkflow(
+                id=r[0],
+                key=r[1],
+                version=r[2],
+                hash=r[3],
+                title=r[4],
+                definition=r[5],
+                source=r[6],
+                stored_at=fast.read_moment(r[7]),
+                stored_by=r[8],
+            )
+            self._path.workflows[workflow_id] = cached
+        return cached
+
+    def children(self, instance_id: int) -> list[ChildRow]:
+        self._cursor.execute(self._path.fast.children_sql, (instance_id,))
+        return [
+            ChildRow(
+                key=r[0],
+                title=r[1],
+                state=r[2],
+                workflow_id=r[3],
+                regie_type=r[4],
+                regie_organisation=r[5],
+            )
+            for r in self._cursor.fetchall()
+        ]
+
+    def instance_keys(self) -> list[tuple[int, str]]:
+        self._cursor.execute(self._path.fast.keys_sql)
+        return [(r[0], r[1]) for r in self._cursor.fetchall()]
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
+    ) -> None:
+        guarded_save(
+            self._path.fast, self._cursor, record, event, deadlines, self._path.integrity_error
+        )
+        self.saved.append(record)
+
+    def remember(self) -> None:
+        """After the commit: keep what was written, for the next command on it."""
+        recent = self._recent
+        for record in self.saved:
+            key = record.instance.key
+            record.cached = False
+            recent[key] = record
+            recent.move_to_end(key)
+        while len(recent) > RECENT:
+            recent.popitem(last=False)
+
+    def forget(self) -> None:
+        """After a failure: what was loaded may be half-way changed or out of date."""
+        for key in self.loaded:
+            self._recent.pop(key, None)
+
+
+class CommandPath:
+    """The command path of one store: each thread's driver connection and remembered copies."""
+
+    def __init__(
+        self,
+        database: Database,
+        fast: FastPath,
+        workflows: dict[int, StoredWorkflow],
+        integrity_error: type[Exception],
+    ) -> None:
+        self.database = database
+        self.fast = fast
+        self.workflows = workflows
+        """Shared with the store's other units: a stored workflow version never changes."""
+        self.integrity_error = integrity_error
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._held: list[Any] = []
+
+    @contextmanager
+    def command(self) -> Iterator[CommandUnit]:
+        """One command's unit of work on a plain driver connection (the hot path).
+
+        Each thread keeps its driver connection between commands (checking one out of the
+        pool and back costs more than a command on a fast disk); it is dropped after any error
+        that may have broken it, and released by ``close``.
+        """
+        held = getattr(self._local, "held", None)
+        if held is None:
+            raw = self.database.engine.raw_connection()
+            held = self._local.held = (raw, raw.cursor())
+            self._local.recent = OrderedDict()
+            with self._lock:
+                self._held.append(raw)
+        raw, cursor = held
+        unit = CommandUnit(self, cursor, self._local.recent)
+        try:
+            if self.fast.sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+            yield unit
+            if self.fast.sqlite:
+                cursor.execute("COMMIT")
+            else:
+                raw.commit()
+            unit.remember()
+        except BaseException:
+            unit.forget()
+            try:
+                raw.rollback()
+            except Exception:  # the connection itself is gone: give it up
+                self._drop()
+                raise
+            if not isinstance(sys.exc_info()[1], WorkflowError):
+                self._drop()  # an unexpected error may have left the connection unusable
+            raise
+
+    def _drop(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            with self._lock:
+                self._held.remove(held[0])
+            with contextlib.suppress(Exception):
+                held[0].invalidate()
+
+    def close(self) -> None:
+        """Give every held connection back (the database's dispose calls this too)."""
+        self._local = threading.local()
+        with self._lock:
+            held, self._held = self._held, []
+        for raw in held:
+            with contextlib.suppress(Exception):
+                raw.close()

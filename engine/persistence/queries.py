@@ -1,0 +1,149 @@
+"""The read models: what the views, the logs and the audit read back from storage.
+
+Stored workflow versions (cached by id: a stored version never changes), the keys, parents and
+children of instances, the event log and the heads of its hash chains (what ``audit verify``
+compares), the deadline rows of an instance, and the programme overview. These only read;
+unit.py builds the whole unit of work on them by adding the writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from engine.persistence.fastpath import FastPath
+from engine.persistence.rows import D, E, I, W, stored_workflow
+from engine.ports import ChildRow, DeadlineState, OverviewRow, StoredEvent, StoredWorkflow
+
+__all__ = ["Queries"]
+
+
+class Queries:
+    """The reads of one transaction on one connection (the reading half of
+    engine.ports.UnitOfWork)."""
+
+    def __init__(
+        self, connection: Connection, fast: FastPath, workflows: dict[int, StoredWorkflow]
+    ) -> None:
+        self._c = connection
+        self._fast = fast
+        self._workflows = workflows
+        """Shared by the store's units: a stored workflow version never changes."""
+        self._cursor_: Any = None
+
+    def _cursor(self) -> Any:
+        """The driver's cursor on this connection, for the statements in fastpath.py."""
+        if self._cursor_ is None:
+            self._cursor_ = self._c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self._cursor_
+
+    # --- workflows ---------------------------------------------------------------------------
+
+    def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
+        row = self._c.execute(select(W).where(W.c.key == key, W.c.version == version)).first()
+        return stored_workflow(row) if row else None
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow:
+        cached = self._workflows.get(workflow_id)
+        if cached is None:
+            row = self._c.execute(select(W).where(W.c.id == workflow_id)).one()
+            cached = self._workflows[workflow_id] = stored_workflow(row)
+        return cached
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
+        query = select(W).order_by(W.c.key, W.c.version)
+        if key is not None:
+            query = query.where(W.c.key == key)
+        return [stored_workflow(r) for r in self._c.execute(query)]
+
+    # --- instances ---------------------------------------------------------------------------
+
+    def parent_key(self, instance_id: int) -> str | None:
+        value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
+        return str(value) if value is not None else None
+
+    def instance_id(self, key: str) -> int | None:
+        value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()
+        return int(value) if value is not None else None
+
+    def children(self, instance_id: int) -> list[ChildRow]:
+        rows = self._c.execute(
+            select(
+                I.c.key,
+                I.c.title,
+                I.c.state,
+                I.c.workflow_version_id,
+                I.c.regie_type,
+                I.c.regie_organisation,
+            )
+            .where(I.c.parent_id == instance_id)
+            .order_by(I.c.key)
+        )
+        return [
+            ChildRow(
+                key=r.key,
+                title=r.title,
+                state=r.state,
+                workflow_id=r.workflow_version_id,
+                regie_type=r.regie_type,
+                regie_organisation=r.regie_organisation,
+            )
+            for r in rows
+        ]
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
+            chunk = list(keys[start : start + 900])
+            found.update(self._c.execute(select(I.c.key).where(I.c.key.in_(chunk))).scalars())
+        return found
+
+    def instance_keys(self) -> list[tuple[int, str]]:
+        return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
+
+    # --- the log and the deadline rows -------------------------------------------------------
+
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        rows = self._c.execute(select(E).where(E.c.instance_id == instance_id).order_by(E.c.seq))
+        return [
+            StoredEvent(
+                seq=r.seq,
+                type=r.type,
+                at=r.at,
+                recorded_at=r.recorded_at,
+                actor=r.actor,
+                reason=r.reason,
+                payload=r.payload,
+                previous=r.previous,
+                hash=r.hash,
+            )
+            for r in rows
+        ]
+
+    def chain_heads(self) -> dict[int, tuple[int, str]]:
+        return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
+
+    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
+        rows = self._c.execute(
+            select(D).where(D.c.instance_id == instance_id).order_by(D.c.kind, D.c.subject)
+        )
+        return [
+            DeadlineState(
+                kind=r.kind,
+                subject=r.subject,
+                due=r.due,
+                legal=bool(r.legal),
+                frozen=bool(r.frozen),
+                next_on=r.next_on,
+            )
+            for r in rows
+        ]
+
+    # --- the programme overview --------------------------------------------------------------
+
+    def overview(self, today: date, soon: date) -> list[OverviewRow]:
+        # Thousands of rows: straight through the driver (see fastpath.py).
+        return self._fast.overview(self._cursor(), today, soon)

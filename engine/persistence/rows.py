@@ -1,0 +1,149 @@
+"""Between table rows and the engine's values: the tables as Core handles, and how an
+instance, its events and its deadline rows are written to and read from them.
+
+The command path (commands.py), the unit of work (unit.py) and the read models (queries.py)
+share these, so an instance row means the same to each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from sqlalchemy import Table
+
+from engine.persistence.tables import (
+    DeadlineRow,
+    EventRow,
+    InstanceRow,
+    OutboxRow,
+    WorkflowVersionRow,
+)
+from engine.ports import DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
+from engine.runtime.events import Regie
+from engine.runtime.instance import Instance, PauseRecord
+
+__all__ = [
+    "OUT",
+    "D",
+    "E",
+    "I",
+    "W",
+    "deadline_values",
+    "event_values",
+    "instance_record",
+    "projection",
+    "stored_workflow",
+]
+
+I = cast(Table, InstanceRow.__table__)  # noqa: E741
+E = cast(Table, EventRow.__table__)
+D = cast(Table, DeadlineRow.__table__)
+OUT = cast(Table, OutboxRow.__table__)
+W = cast(Table, WorkflowVersionRow.__table__)
+
+
+def stored_workflow(row: Any) -> StoredWorkflow:
+    return StoredWorkflow(
+        id=row.id,
+        key=row.key,
+        version=row.version,
+        hash=row.hash,
+        title=row.title,
+        definition=row.definition,
+        source=row.source,
+        stored_at=row.stored_at,
+        stored_by=row.stored_by,
+    )
+
+
+def projection(instance: Instance) -> dict[str, Any]:
+    paused = instance.paused
+    return {
+        "state": instance.state,
+        "phase": instance.phase,
+        "phase_entered": instance.phase_entered,
+        "regie_type": instance.regie.type,
+        "regie_organisation": instance.regie.organisation,
+        "regie_contacts": list(instance.regie.contacts),
+        "paused_button": paused.button if paused else None,
+        "paused_reason": paused.reason if paused else None,
+        "paused_since": paused.since if paused else None,
+        "paused_review": paused.review if paused else None,
+        "snapshot": instance.snapshot(),
+        "last_event_at": instance.last_event_at,
+    }
+
+
+def deadline_values(instance_id: int, deadline: DeadlineState) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "kind": deadline.kind,
+        "subject": deadline.subject,
+        "due": deadline.due,
+        "legal": deadline.legal,
+        "frozen": deadline.frozen,
+        "next_on": deadline.next_on,
+    }
+
+
+def event_values(instance_id: int, event: StoredEvent) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "seq": event.seq,
+        "type": event.type,
+        "at": event.at,
+        "recorded_at": event.recorded_at,
+        "actor": event.actor,
+        "reason": event.reason,
+        "payload": event.payload,
+        "previous": event.previous,
+        "hash": event.hash,
+    }
+
+
+def instance_record(
+    row: dict[str, Any],
+    workflow: StoredWorkflow,
+    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+) -> InstanceRecord:
+    """An instance restored from its row (as read by the fast path)."""
+    paused = (
+        PauseRecord(
+            button=row["paused_button"],
+            reason=row["paused_reason"],
+            since=row["paused_since"],
+            review=row["paused_review"],
+        )
+        if row["paused_button"] is not None
+        else None
+    )
+    instance = Instance.restore(
+        snapshot=row["snapshot"],
+        milestone_index=index_for(workflow),
+        key=row["key"],
+        title=row["title"],
+        workflow_key=workflow.key,
+        workflow_version=workflow.version,
+        state=row["state"],
+        regie=Regie(
+            type=row["regie_type"],
+            organisation=row["regie_organisation"],
+            contacts=tuple(row["regie_contacts"]),
+        ),
+        phase_entered=row["phase_entered"],
+        last_event_at=row["last_event_at"],
+        parent=row["parent_key"],
+        areas=tuple(row["areas"]),
+        paused=paused,
+    )
+    return InstanceRecord(
+        id=row["id"],
+        instance=instance,
+        workflow=workflow,
+        version_no=row["version_no"],
+        seq=row["seq"],
+        head=row["head"],
+        created_at=row["created_at"],
+        loaded=projection(instance),
+    )

@@ -1,0 +1,219 @@
+"""The unit of work outside the command path: one transaction on a SQLAlchemy connection.
+
+It reads what queries.py reads, and writes what is not one command on one instance: a new
+workflow version, new instances (one, or a bulk import in one INSERT per table), and a
+projection rebuilt from its events. Saving an event is the command path's guarded save, so
+optimistic locking holds here too; in a write transaction the instances it loads are also
+locked until it ends (PostgreSQL; SQLite has one writer at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import Conflict
+from engine.persistence.commands import guarded_save
+from engine.persistence.fastpath import FastPath
+from engine.persistence.queries import Queries
+from engine.persistence.rows import (
+    D,
+    E,
+    I,
+    W,
+    deadline_values,
+    event_values,
+    instance_record,
+    projection,
+)
+from engine.ports import (
+    DeadlineChange,
+    DeadlineState,
+    InstanceRecord,
+    NewInstanceRows,
+    StoredEvent,
+    StoredWorkflow,
+)
+from engine.runtime.instance import Instance
+
+__all__ = ["Unit"]
+
+# A rebuilt projection written back: guarded by the version number, like every save.
+_SAVE = (
+    update(I)
+    .where(I.c.id == bindparam("b_id"), I.c.version_no == bindparam("b_version_no"))
+    .values(
+        state=bindparam("state"),
+        phase=bindparam("phase"),
+        phase_entered=bindparam("phase_entered"),
+        regie_type=bindparam("regie_type"),
+        regie_organisation=bindparam("regie_organisation"),
+        regie_contacts=bindparam("regie_contacts"),
+        paused_button=bindparam("paused_button"),
+        paused_reason=bindparam("paused_reason"),
+        paused_since=bindparam("paused_since"),
+        paused_review=bindparam("paused_review"),
+        snapshot=bindparam("snapshot"),
+        last_event_at=bindparam("last_event_at"),
+        seq=bindparam("seq"),
+        head=bindparam("head"),
+        version_no=I.c.version_no + 1,
+    )
+)
+
+
+class Unit(Queries):
+    """One transaction on one connection (implements engine.ports.UnitOfWork)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        fast: FastPath,
+        workflows: dict[int, StoredWorkflow],
+        integrity_error: type[Exception],
+        *,
+        writing: bool = False,
+    ) -> None:
+        super().__init__(connection, fast, workflows)
+        self._integrity_error = integrity_error
+        self._writing = writing
+        """A write transaction: instance rows it loads are locked until it ends (PostgreSQL;
+        SQLite has one writer at a time), so what it checks on them stays true."""
+
+    def add_workflow(
+        self,
+        *,
+        key: str,
+        version: int,
+        hash: str,
+        title: str,
+        definition: str,
+        source: str | None,
+        at: datetime,
+        by: str,
+    ) -> StoredWorkflow:
+        values = {
+            "key": key,
+            "version": version,
+            "hash": hash,
+            "title": title,
+            "definition": definition,
+            "source": source,
+            "stored_at": at,
+            "stored_by": by,
+        }
+        try:
+            with self._c.begin_nested():
+                new_id = self._c.execute(insert(W).values(values).returning(W.c.id)).scalar_one()
+        except IntegrityError:
+            raise Conflict(
+                f"workflow {key} v{version} was stored by someone else meanwhile; try again"
+            ) from None
+        return StoredWorkflow(
+            id=int(new_id),
+            key=key,
+            version=version,
+            hash=hash,
+            title=title,
+            definition=definition,
+            source=source,
+            stored_at=at,
+            stored_by=by,
+        )
+
+    def load(
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = True,
+    ) -> InstanceRecord | None:
+        row = self._fast.load(self._cursor(), key, lock=self._writing)
+        if row is None:
+            return None
+        return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
+
+    def add_instance(
+        self,
+        *,
+        instance: Instance,
+        workflow_id: int,
+        parent_id: int | None,
+        event: StoredEvent,
+        deadlines: Sequence[DeadlineState],
+    ) -> int:
+        return self.add_instances(
+            [
+                NewInstanceRows(
+                    instance=instance,
+                    workflow_id=workflow_id,
+                    parent_id=parent_id,
+                    event=event,
+                    deadlines=deadlines,
+                )
+            ]
+        )[0]
+
+    def add_instances(self, batch: Sequence[NewInstanceRows]) -> list[int]:
+        rows = [
+            projection(item.instance)
+            | {
+                "key": item.instance.key,
+                "title": item.instance.title,
+                "workflow_version_id": item.workflow_id,
+                "parent_id": item.parent_id,
+                "areas": list(item.instance.areas),
+                "created_at": item.event.recorded_at,
+                "seq": item.event.seq,
+                "head": item.event.hash,
+                "version_no": 1,
+            }
+            for item in batch
+        ]
+        try:
+            with self._c.begin_nested():
+                result = self._c.execute(
+                    insert(I).returning(I.c.id, sort_by_parameter_order=True), rows
+                )
+                ids = [int(r.id) for r in result]
+        except IntegrityError:
+            keys = ", ".join(item.instance.key for item in batch[:5])
+            raise Conflict(
+                f"an instance with one of these keys was created meanwhile: {keys}"
+            ) from None
+        self._c.execute(
+            insert(E), [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
+        )
+        deadline_rows = [
+            deadline_values(i, d) | {"sent_through": None}
+            for i, item in zip(ids, batch, strict=True)
+            for d in item.deadlines
+        ]
+        if deadline_rows:
+            self._c.execute(insert(D), deadline_rows)
+        return ids
+
+    def save(
+        self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
+    ) -> None:
+        guarded_save(self._fast, self._cursor(), record, event, deadlines, self._integrity_error)
+
+    def replace_projection(
+        self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
+    ) -> None:
+        params = projection(record.instance)
+        params.update(
+            b_id=record.id, b_version_no=record.version_no, seq=record.seq, head=record.head
+        )
+        if self._c.execute(_SAVE, params).rowcount != 1:
+            raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
+        self._c.execute(D.delete().where(D.c.instance_id == record.id))
+        if deadlines:
+            self._c.execute(
+                insert(D),
+                [deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
+            )
+        record.version_no += 1
