@@ -1,9 +1,9 @@
-"""The ``wijkkompas`` command line: parses, wires, calls the engine, prints.
+"""The ``wijkkompas`` command line: parses, calls the engine, prints.
 
-This is the composition root. It reads the environment and configuration once, builds what a
-command needs, and maps the engine's errors to exit codes: 0 done, 2 bad input, 3 refused by the
-workflow's rules, 4 changed by someone else meanwhile, 1 anything unexpected. Messages go to
-stderr, one line each where possible.
+The application is built by the composition root (``engine/compose.py``) from the settings this
+module reads once; this module maps the engine's errors to exit codes: 0 done, 2 bad input, 3
+refused by the workflow's rules, 4 changed by someone else meanwhile, 1 anything unexpected.
+Messages go to stderr, one line each where possible.
 
 Heavy libraries are imported inside the commands that use them, so ``wijkkompas --help`` and
 ``wijkkompas workflow validate`` start quickly.
@@ -14,158 +14,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from engine.compose import Application, FixedClock
+
 if TYPE_CHECKING:
-    from engine.app.service import Recorded, Service
-    from engine.app.settings import Settings
-    from engine.persistence.database import Database
-    from engine.ports import Clock, Notifier
-    from engine.reminders.dispatch import Dispatcher
-    from engine.reminders.planner import AddressBook, ReminderPlanner
-    from engine.workflow.catalog import WorkflowCatalog
+    from engine.app.service import Recorded
     from engine.workflow.loader import LoadedWorkflow
-
-
-@dataclass
-class App:
-    """What every command may need: the settings, read once, and what is built from them."""
-
-    settings: Settings
-    now: datetime | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-    _service: Service | None = None
-    _database: Database | None = None
-
-    def catalog(self) -> WorkflowCatalog:
-        from engine.workflow.catalog import WorkflowCatalog
-
-        return WorkflowCatalog(self.settings.workflows)
-
-    def workflow(self, ref: str) -> LoadedWorkflow:
-        loaded = self.catalog().resolve(ref)
-        for warning in loaded.warnings:
-            click.echo(str(warning), err=True)
-        return loaded
-
-    def database(self) -> Database:
-        if self._database is None:
-            from engine.persistence.database import Database
-
-            self._database = Database(
-                self.settings.db, synchronous=self.settings.sqlite_synchronous
-            )
-        return self._database
-
-    def service(self) -> Service:
-        """The service on a database at the current schema (a new one is created)."""
-        if self._service is None:
-            from engine.app.service import Service
-            from engine.persistence.store import SqlStore
-
-            database = self.database()
-            database.ensure_schema()
-            self._service = Service(
-                SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
-            )
-        return self._service
-
-    def addresses(self) -> AddressBook:
-        from engine.reminders.planner import AddressBook
-
-        return AddressBook(
-            programme_office=self.settings.programme_email, parties=self.settings.contacts
-        )
-
-    def planner(self) -> ReminderPlanner:
-        from engine.reminders.planner import ReminderPlanner
-
-        service = self.service()
-        return ReminderPlanner(service.store, service.compiled_by_id, self.addresses())
-
-    def notifier(self) -> Notifier:
-        settings = self.settings
-        if settings.notifier == "console":
-            from adapters.email import ConsoleNotifier
-
-            return ConsoleNotifier()
-        if settings.notifier == "maildir":
-            from adapters.email import MaildirNotifier
-
-            return MaildirNotifier(settings.maildir, sender=settings.mail_from)
-        from adapters.email import SmtpNotifier, SmtpSettings
-
-        return SmtpNotifier(
-            SmtpSettings(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                tls=settings.smtp_tls,  # type: ignore[arg-type]
-                user=settings.smtp_user,
-                password=settings.smtp_password,
-                timeout=settings.smtp_timeout,
-                sender=settings.mail_from,
-            )
-        )
-
-    def dispatcher(self) -> Dispatcher:
-        import os
-        import socket
-
-        from engine.reminders.dispatch import Dispatcher
-
-        settings = self.settings
-        domain = settings.mail_from.rpartition("@")[2] or "wijkkompas.local"
-        return Dispatcher(
-            self.service().store,
-            self.notifier(),
-            node=f"{socket.gethostname()}:{os.getpid()}",
-            clock=self.clock().now,
-            language=settings.language,  # type: ignore[arg-type]
-            base_url=settings.base_url,
-            domain=domain,
-            digest=settings.digest,
-            stop=self.stop,
-        )
-
-    def clock(self) -> Clock:
-        from engine.ports import SystemClock
-
-        if self.now is None:
-            return SystemClock()
-        return _FixedClock(self.now)
-
-    def actor(self, given: str | None) -> str:
-        if given:
-            return given
-        if self.settings.actor:
-            return self.settings.actor
-        import getpass
-
-        try:
-            return getpass.getuser()
-        except Exception:  # no user name in some containers
-            return "unknown"
-
-    def close(self) -> None:
-        if self._service is not None:
-            self._service.store.close()
-        if self._database is not None:
-            self._database.dispose()
-
-
-class _FixedClock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -211,7 +71,7 @@ class _Root(click.Group):
                 1,
             )
         finally:
-            app = ctx.find_object(App)
+            app = ctx.find_object(Application)
             if app is not None:
                 app.close()
 
@@ -220,10 +80,25 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _app(ctx: click.Context) -> App:
-    app = ctx.find_object(App)
+def _app(ctx: click.Context) -> Application:
+    app = ctx.find_object(Application)
     assert app is not None
     return app
+
+
+def _workflow(ctx: click.Context, ref: str) -> LoadedWorkflow:
+    """The workflow ``ref``, its warnings shown on stderr."""
+    loaded = _app(ctx).workflow(ref)
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    return loaded
+
+
+def _pretend(now: date | datetime) -> FixedClock:
+    """The clock of ``--now``: a date alone means the end of that (Dutch) day."""
+    from engine.clock import as_utc, end_of_day
+
+    return FixedClock(as_utc(now) if isinstance(now, datetime) else end_of_day(now))
 
 
 _Day = TypeVar("_Day", bound=date)
@@ -320,16 +195,12 @@ def main(
     Exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
     else meanwhile, 1 unexpected.
     """
-    from engine.app.settings import Settings
-    from engine.clock import as_utc, end_of_day
-
-    settings = Settings.load(
-        cli={"db": db_url, "workflows": workflow_dirs}, env=os.environ, config_file=config_path
+    ctx.obj = Application.configure(
+        given={"db": db_url, "workflows": workflow_dirs},
+        env=os.environ,
+        config_file=config_path,
+        clock=_pretend(now) if now is not None else None,
     )
-    moment = None
-    if now is not None:
-        moment = as_utc(now) if isinstance(now, datetime) else end_of_day(now)
-    ctx.obj = App(settings=settings, now=moment)
 
 
 # --- workflow -------------------------------------------------------------------------------
@@ -437,7 +308,7 @@ def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Phases, milestones, gates and pause buttons of a workflow."""
     from engine.workflow.views import definition_json, render_tree
 
-    loaded = _app(ctx).workflow(ref)
+    loaded = _workflow(ctx, ref)
     if as_json:
         _print_json(definition_json(loaded.definition))
     else:
@@ -460,7 +331,7 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
     from engine.runtime.diagram import render_diagram
     from engine.runtime.machine import compile_workflow
 
-    loaded = _app(ctx).workflow(ref)
+    loaded = _workflow(ctx, ref)
     click.echo(render_diagram(compile_workflow(loaded.definition), fmt), nl=False)
 
 
@@ -475,7 +346,7 @@ def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -
     from engine.runtime.deadlines import plan_timeline
     from engine.workflow.views import render_timeline, timeline_json
 
-    loaded = _app(ctx).workflow(ref)
+    loaded = _workflow(ctx, ref)
     first_day: date = start if start is not None else date.today()
     try:
         timeline = plan_timeline(loaded.definition, first_day)
@@ -564,18 +435,17 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """The schema revision of the database, and whether it is the latest."""
-    from engine.persistence.database import HEAD_REVISION
-
-    database = _app(ctx).database()
+    app = _app(ctx)
+    database = app.database()
+    latest = app.latest_schema()
     revision = database.current_revision()
     if revision is None:
         click.echo(f"{database.safe_url}: no wijkkompas schema yet (created on first use)")
-    elif revision == HEAD_REVISION:
+    elif revision == latest:
         click.echo(f"{database.safe_url}: {revision} (latest)")
     else:
         click.echo(
-            f"{database.safe_url}: {revision}; latest is {HEAD_REVISION}: "
-            "run `wijkkompas db upgrade`"
+            f"{database.safe_url}: {revision}; latest is {latest}: run `wijkkompas db upgrade`"
         )
 
 
@@ -1193,9 +1063,7 @@ def status(
 
 def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
     if now is not None:
-        from engine.clock import as_utc, end_of_day
-
-        _app(ctx).now = as_utc(now) if isinstance(now, datetime) else end_of_day(now)
+        _app(ctx).use_clock(_pretend(now))
 
 
 def _planned_json(planned: Any) -> dict[str, Any]:
@@ -1267,7 +1135,7 @@ def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
     click.echo(_one_pass(app, "all"))
 
 
-def _one_pass(app: App, mode: str) -> str:
+def _one_pass(app: Application, mode: str) -> str:
     import time
 
     started = time.perf_counter()
