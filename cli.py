@@ -11,21 +11,25 @@ Heavy libraries are imported inside the commands that use them, so ``wijkkompas 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
-from engine.compose import Application, FixedClock
-
-if TYPE_CHECKING:
-    from engine.app.service import Recorded
-    from engine.workflow.loader import LoadedWorkflow
+from adapters.cli.shared import (
+    Day,
+    Moment,
+    app_of,
+    pretend,
+    print_json,
+    print_recorded,
+    print_status,
+)
+from adapters.cli.workflow import workflow
+from engine.compose import Application
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -76,81 +80,6 @@ class _Root(click.Group):
                 app.close()
 
 
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _app(ctx: click.Context) -> Application:
-    app = ctx.find_object(Application)
-    assert app is not None
-    return app
-
-
-def _workflow(ctx: click.Context, ref: str) -> LoadedWorkflow:
-    """The workflow ``ref``, its warnings shown on stderr."""
-    loaded = _app(ctx).workflow(ref)
-    for warning in loaded.warnings:
-        click.echo(str(warning), err=True)
-    return loaded
-
-
-def _pretend(now: date | datetime) -> FixedClock:
-    """The clock of ``--now``: a date alone means the end of that (Dutch) day."""
-    from engine.clock import as_utc, end_of_day
-
-    return FixedClock(as_utc(now) if isinstance(now, datetime) else end_of_day(now))
-
-
-_Day = TypeVar("_Day", bound=date)
-YEARS = range(1900, 2200)
-"""The years a date given on the command line may fall in (room for any plan, none for
-arithmetic past the calendar's end)."""
-
-
-class Moment(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """A date (2026-11-20) or a date and time (2026-11-20T14:30, local unless an offset)."""
-
-    name = "DATETIME"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> date | datetime:
-        if isinstance(value, date | datetime):
-            return value
-        text = str(value).strip()
-        try:
-            found = (
-                date.fromisoformat(text)
-                if len(text) == 10
-                else datetime.fromisoformat(text.replace(" ", "T", 1))
-            )
-        except ValueError:
-            self.fail(
-                f"{value!r} is not a date (2026-11-20) or date and time (2026-11-20T14:30)",
-                param,
-                ctx,
-            )
-        return _within_years(self, found, value, param, ctx)
-
-
-def _within_years(kind: Any, found: _Day, value: Any, param: Any, ctx: Any) -> _Day:
-    """``found``, if it falls in YEARS; else the option fails (``kind``: its ParamType)."""
-    if found.year not in YEARS:
-        kind.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
-    return found
-
-
-class Day(click.ParamType):  # type: ignore[type-arg]
-    name = "DATE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            found = date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
-        return _within_years(self, found, value, param, ctx)
-
-
 @click.group(
     cls=_Root, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
@@ -199,209 +128,8 @@ def main(
         given={"db": db_url, "workflows": workflow_dirs},
         env=os.environ,
         config_file=config_path,
-        clock=_pretend(now) if now is not None else None,
+        clock=pretend(now) if now is not None else None,
     )
-
-
-# --- workflow -------------------------------------------------------------------------------
-
-
-@main.group()
-def workflow() -> None:
-    """Workflow files: validate, list, show, diagram, timeline."""
-
-
-@workflow.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def workflow_validate(paths: Sequence[Path]) -> None:
-    """Check workflow files (or every *.yaml in a directory) and report every problem.
-
-    Exit 0 when all are valid (warnings are printed); exit 2 with each problem as
-    FILE:LINE:COL: severity: message on stderr otherwise.
-    """
-    from engine.workflow.catalog import SUFFIXES
-    from engine.workflow.loader import inspect_text, undecodable
-
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in SUFFIXES))
-        else:
-            files.append(path)
-    failed = 0
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            click.echo(str(undecodable(str(file), exc)), err=True)
-            failed += 1
-            continue
-        except OSError as exc:
-            click.echo(f"{file}:1:1: error: cannot read the file ({exc})", err=True)
-            failed += 1
-            continue
-        definition, problems = inspect_text(text, str(file))
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        errors = sum(1 for p in problems if p.is_error)
-        if errors or definition is None:
-            failed += 1
-            click.echo(f"{file}: invalid ({errors} error(s))", err=True)
-        else:
-            milestones = sum(len(p.milestones) for p in definition.phases)
-            warned = len(problems)
-            click.echo(
-                f"{file}: valid — {definition.key} v{definition.version}, "
-                f"{len(definition.phases)} phases, {milestones} milestones"
-                + (f", {warned} warning(s)" if warned else "")
-            )
-    if failed:
-        sys.exit(2)
-
-
-@workflow.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def workflow_list(ctx: click.Context, as_json: bool) -> None:
-    """Workflows on the search path: --workflows/WIJKKOMPAS_WORKFLOWS, ./workflows, shipped."""
-    catalog = _app(ctx).catalog()
-    entries = catalog.entries()
-    if as_json:
-        _print_json(
-            [
-                {
-                    "key": e.key,
-                    "version": e.version,
-                    "title": e.title,
-                    "path": str(e.path),
-                    "origin": e.origin,
-                    "valid": e.valid,
-                    "problem": e.problem,
-                    "shadowed": e.shadowed,
-                }
-                for e in entries
-            ]
-        )
-        return
-    if not entries:
-        dirs = ", ".join(str(d) for _, d in catalog.dirs)
-        click.echo(f"no workflow files found in {dirs}")
-        return
-    width = max(len(e.key or "?") for e in entries)
-    for e in entries:
-        status = "" if e.valid else "  INVALID"
-        shadow = "  (shadowed)" if e.shadowed else ""
-        version = f"v{e.version}" if e.version is not None else "v?"
-        click.echo(
-            f"{(e.key or '?'):<{width}}  {version:<4} {e.title or '':<40} {e.origin}: {e.path}"
-            f"{status}{shadow}"
-        )
-        if e.problem:
-            click.echo(f"    {e.problem}")
-
-
-@workflow.command("show")
-@click.argument("ref", metavar="KEY|PATH")
-@click.option("--json", "as_json", is_flag=True, help="The full normalised definition as JSON.")
-@click.pass_context
-def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """Phases, milestones, gates and pause buttons of a workflow."""
-    from engine.workflow.views import definition_json, render_tree
-
-    loaded = _workflow(ctx, ref)
-    if as_json:
-        _print_json(definition_json(loaded.definition))
-    else:
-        click.echo(render_tree(loaded.definition))
-
-
-@workflow.command("diagram")
-@click.argument("ref", metavar="KEY|PATH")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["mermaid", "dot"]),
-    default="mermaid",
-    show_default=True,
-    help="Mermaid (stateDiagram-v2) or Graphviz DOT.",
-)
-@click.pass_context
-def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
-    """The state diagram (phases, pauses, returns, stop, completion) as text."""
-    from engine.runtime.diagram import render_diagram
-    from engine.runtime.machine import compile_workflow
-
-    loaded = _workflow(ctx, ref)
-    click.echo(render_diagram(compile_workflow(loaded.definition), fmt), nl=False)
-
-
-@workflow.command("timeline")
-@click.argument("ref", metavar="KEY|PATH")
-@click.option("--start", type=Day(), help="Start date (default today).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -> None:
-    """A dry run: when each phase and milestone falls if everything runs to plan."""
-    from engine.errors import InvalidValue
-    from engine.runtime.deadlines import plan_timeline
-    from engine.workflow.views import render_timeline, timeline_json
-
-    loaded = _workflow(ctx, ref)
-    first_day: date = start if start is not None else date.today()
-    try:
-        timeline = plan_timeline(loaded.definition, first_day)
-    except OverflowError:
-        raise InvalidValue(
-            "start date", first_day.isoformat(), "the plan would run past the year 9999"
-        ) from None
-    if as_json:
-        _print_json(timeline_json(timeline))
-    else:
-        click.echo(render_timeline(timeline))
-
-
-@workflow.command("schema")
-@click.option("--path", "show_path", is_flag=True, help="Print where the shipped schema file is.")
-def workflow_schema(show_path: bool) -> None:
-    """The JSON Schema of workflow files (for editors: yaml-language-server)."""
-    from engine.workflow.schema import SCHEMA_PATH, schema_text
-
-    if show_path:
-        click.echo(str(SCHEMA_PATH))
-    else:
-        click.echo(schema_text(), nl=False)
-
-
-@workflow.command("versions")
-@click.argument("key", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def workflow_versions(ctx: click.Context, key: str | None, as_json: bool) -> None:
-    """Workflow versions stored in the database (what instances are pinned to)."""
-    versions = _app(ctx).service().workflow_versions(key)
-    if as_json:
-        _print_json(
-            [
-                {
-                    "key": v.key,
-                    "version": v.version,
-                    "hash": v.hash,
-                    "title": v.title,
-                    "source": v.source,
-                    "stored_at": v.stored_at.isoformat(),
-                    "stored_by": v.stored_by,
-                }
-                for v in versions
-            ]
-        )
-        return
-    if not versions:
-        click.echo("no workflow versions stored yet" + (f" for '{key}'" if key else ""))
-    for v in versions:
-        click.echo(
-            f"{v.key} v{v.version}  {v.hash[:12]}  stored {v.stored_at:%Y-%m-%d} by "
-            f"{v.stored_by}  {v.title}  ({v.source or 'no file'})"
-        )
 
 
 # --- database -------------------------------------------------------------------------------
@@ -416,7 +144,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database schema to what this wijkkompas needs (make a backup first)."""
-    app = _app(ctx)
+    app = app_of(ctx)
     database = app.database()
     before, after = database.upgrade()
     if before == after:
@@ -435,7 +163,7 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """The schema revision of the database, and whether it is the latest."""
-    app = _app(ctx)
+    app = app_of(ctx)
     database = app.database()
     latest = app.latest_schema()
     revision = database.current_revision()
@@ -472,20 +200,6 @@ def effect(fn: Any) -> Any:
     return click.option(
         "--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user)."
     )(fn)
-
-
-def _recorded(result: Recorded, as_json: bool, what: str) -> None:
-    if as_json:
-        _print_json(result.as_json())
-        return
-    line = f"{result.key}: {what} (event {result.event.seq})"
-    if result.state.endswith(":paused"):
-        line += f" · paused in {result.phase}"
-    else:
-        line += f" · {result.phase}"
-    if result.gate is not None:
-        line += " · gate ready" if result.gate.ready else f" · gate: {len(result.gate.unmet)} unmet"
-    click.echo(line)
 
 
 @main.group()
@@ -531,7 +245,7 @@ def instance_create(
     """Start a wijk (or, with --parent, a deelproject) in the first phase of its workflow."""
     from engine.runtime.events import Regie
 
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().create(
         key,
         workflow=workflow_ref,
@@ -543,7 +257,7 @@ def instance_create(
         at=start,
         reason=reason,
     )
-    _recorded(result, as_json, "created")
+    print_recorded(result, as_json, "created")
 
 
 @instance.command("import")
@@ -620,7 +334,7 @@ def instance_import(
         raise InvalidValue(
             "CSV file", csv_file.name, "not UTF-8 text: save it as 'CSV UTF-8' (comma delimited)"
         ) from None
-    app = _app(ctx)
+    app = app_of(ctx)
 
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done:,} of {total:,} prepared", err=True, nl=done == total)
@@ -637,7 +351,7 @@ def instance_import(
 @click.pass_context
 def instance_list(ctx: click.Context, as_json: bool) -> None:
     """Every instance, with phase, regie and gate (see `status` for filters)."""
-    _status_output(ctx, _app(ctx).service().status(), as_json=as_json, as_csv=False)
+    print_status(ctx, app_of(ctx).service().status(), as_json=as_json, as_csv=False)
 
 
 @instance.command("show")
@@ -648,9 +362,9 @@ def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
     """Where one instance stands: phase, pause, regie, milestones, gate, sub-projects."""
     from engine.app.reports import instance_json, render_instance
 
-    view = _app(ctx).service().show(key)
+    view = app_of(ctx).service().show(key)
     if as_json:
-        _print_json(instance_json(view))
+        print_json(instance_json(view))
     else:
         click.echo(render_instance(view))
 
@@ -660,7 +374,7 @@ def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
 @click.pass_context
 def instance_rebuild(ctx: click.Context, key: str) -> None:
     """Rewrite the projection of KEY from its events (the log is the truth)."""
-    drifted = _app(ctx).service().rebuild(key)
+    drifted = app_of(ctx).service().rebuild(key)
     click.echo(
         f"{key}: "
         + (
@@ -698,11 +412,11 @@ def milestone_done(
     expect: int | None,
 ) -> None:
     """Mark MILESTONE of KEY as done."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().milestone_done(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, note=note, evidence=evidence
     )
-    _recorded(result, as_json, f"milestone '{milestone_id}' done")
+    print_recorded(result, as_json, f"milestone '{milestone_id}' done")
 
 
 @milestone.command("skip")
@@ -722,11 +436,11 @@ def milestone_skip(
     expect: int | None,
 ) -> None:
     """Skip MILESTONE of KEY: the method is a guide, not a cage; the reason stays visible."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().milestone_skip(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
     )
-    _recorded(result, as_json, f"milestone '{milestone_id}' skipped")
+    print_recorded(result, as_json, f"milestone '{milestone_id}' skipped")
 
 
 @milestone.command("reopen")
@@ -746,11 +460,11 @@ def milestone_reopen(
     expect: int | None,
 ) -> None:
     """Open a done or skipped MILESTONE of KEY again."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().milestone_reopen(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
     )
-    _recorded(result, as_json, f"milestone '{milestone_id}' reopened")
+    print_recorded(result, as_json, f"milestone '{milestone_id}' reopened")
 
 
 @main.group()
@@ -779,11 +493,11 @@ def gate_approve(
     expect: int | None,
 ) -> None:
     """Record APPROVAL (e.g. college, gemeenteraad) for the gate of KEY's current phase."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().approve(
         key, approval, decision, by=app.actor(by), expect=expect, at=at, ref=ref, note=note
     )
-    _recorded(result, as_json, f"{approval}: {decision}")
+    print_recorded(result, as_json, f"{approval}: {decision}")
 
 
 @main.command("advance")
@@ -806,13 +520,13 @@ def advance(
 
     Exit 3, listing every unmet criterion, when the gate does not hold; nothing changes.
     """
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().advance(
         key, by=app.actor(by), expect=expect, at=at, override=override, reason=reason
     )
     deviation = " WITH OVERRIDE" if result.event.payload.get("override") else ""
     what = "completed" if result.state == "completed" else f"advanced to {result.phase}"
-    _recorded(result, as_json, what + deviation)
+    print_recorded(result, as_json, what + deviation)
 
 
 @main.command("return")
@@ -834,11 +548,11 @@ def return_command(
     expect: int | None,
 ) -> None:
     """Send KEY back to an earlier PHASE, where the workflow allows it."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().return_to(
         key, phase, by=app.actor(by), expect=expect, at=at, reason=reason, reopen=reopen
     )
-    _recorded(result, as_json, f"returned to {phase}")
+    print_recorded(result, as_json, f"returned to {phase}")
 
 
 @main.command("pause")
@@ -860,11 +574,11 @@ def pause(
     expect: int | None,
 ) -> None:
     """Press pause BUTTON for KEY: milestones can still be recorded, advancing cannot."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().pause(
         key, button, by=app.actor(by), expect=expect, at=at, reason=reason, review=review
     )
-    _recorded(result, as_json, f"paused ({button})")
+    print_recorded(result, as_json, f"paused ({button})")
 
 
 @main.command("resume")
@@ -882,9 +596,9 @@ def resume(
     expect: int | None,
 ) -> None:
     """Release the pause of KEY."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().resume(key, by=app.actor(by), expect=expect, at=at, note=note)
-    _recorded(result, as_json, "resumed")
+    print_recorded(result, as_json, "resumed")
 
 
 @main.command("handover")
@@ -910,7 +624,7 @@ def handover(
     """Hand the regie of KEY over to another party."""
     from engine.runtime.events import Regie
 
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().hand_over(
         key,
         Regie(type=to_type, organisation=org, contacts=contacts),
@@ -919,7 +633,9 @@ def handover(
         at=at,
         reason=reason,
     )
-    _recorded(result, as_json, f"regie handed over to {to_type}" + (f" ({org})" if org else ""))
+    print_recorded(
+        result, as_json, f"regie handed over to {to_type}" + (f" ({org})" if org else "")
+    )
 
 
 @main.command("stop")
@@ -937,9 +653,9 @@ def stop(
     expect: int | None,
 ) -> None:
     """Stop KEY for good (no-go)."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().stop(key, by=app.actor(by), expect=expect, at=at, reason=reason)
-    _recorded(result, as_json, "stopped")
+    print_recorded(result, as_json, "stopped")
 
 
 @main.command("note")
@@ -957,9 +673,9 @@ def note(
     expect: int | None,
 ) -> None:
     """Put a note on the record of KEY."""
-    app = _app(ctx)
+    app = app_of(ctx)
     result = app.service().note(key, text, by=app.actor(by), expect=expect, at=at)
-    _recorded(result, as_json, "note added")
+    print_recorded(result, as_json, "note added")
 
 
 # --- the record and the overview ------------------------------------------------------------
@@ -973,9 +689,9 @@ def log(ctx: click.Context, key: str, as_json: bool) -> None:
     """The history of KEY: how and when each choice was made, by whom and why."""
     from engine.app.reports import log_json, render_log
 
-    events = _app(ctx).service().log(key)
+    events = app_of(ctx).service().log(key)
     if as_json:
-        _print_json(log_json(key, events))
+        print_json(log_json(key, events))
     else:
         click.echo(render_log(key, events))
 
@@ -991,10 +707,10 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
     """Recompute every chain (or KEY's): exit 0 when intact, 3 with the first broken event."""
-    reports = _app(ctx).service().verify(key)
+    reports = app_of(ctx).service().verify(key)
     broken = [r for r in reports if not r.intact]
     if as_json:
-        _print_json(
+        print_json(
             [
                 {
                     "key": r.key,
@@ -1018,18 +734,6 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
         sys.exit(3)
 
 
-def _status_output(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: bool) -> None:
-    from engine.app.reports import render_status, status_csv, status_json
-    from engine.clock import local_date
-
-    if as_json:
-        _print_json(status_json(rows))
-    elif as_csv:
-        click.echo(status_csv(rows), nl=False)
-    else:
-        click.echo(render_status(rows, local_date(_app(ctx).clock().now())))
-
-
 @main.command("status")
 @click.option("--phase", help="Only instances in this phase.")
 @click.option("--regie", help="Only instances with this regie type.")
@@ -1051,11 +755,11 @@ def status(
 ) -> None:
     """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
     rows = (
-        _app(ctx)
+        app_of(ctx)
         .service()
         .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
     )
-    _status_output(ctx, rows, as_json=as_json, as_csv=as_csv)
+    print_status(ctx, rows, as_json=as_json, as_csv=as_csv)
 
 
 # --- reminders, the outbox and the scheduler -------------------------------------------------
@@ -1063,7 +767,7 @@ def status(
 
 def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
     if now is not None:
-        _app(ctx).use_clock(_pretend(now))
+        app_of(ctx).use_clock(pretend(now))
 
 
 def _planned_json(planned: Any) -> dict[str, Any]:
@@ -1095,10 +799,10 @@ def reminders() -> None:
 def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) -> None:
     """What would be sent in the next DAYS days, to whom and why; nothing is sent."""
     _now_override(ctx, now)
-    app = _app(ctx)
+    app = app_of(ctx)
     planned = app.planner().preview(app.clock().now(), days)
     if as_json:
-        _print_json([_planned_json(p) for p in planned])
+        print_json([_planned_json(p) for p in planned])
         return
     if not planned:
         click.echo(f"nothing to send in the next {days} days")
@@ -1122,7 +826,7 @@ def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
     Exit 0 when the pass completed, also when some deliveries will be retried later.
     """
     _now_override(ctx, now)
-    app = _app(ctx)
+    app = app_of(ctx)
     if dry_run:
         report = app.planner().run(app.clock().now(), dry_run=True)
         for p in report.planned:
@@ -1179,9 +883,9 @@ def outbox() -> None:
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """The newest outbox rows first."""
-    entries = _app(ctx).service().outbox(status, limit)
+    entries = app_of(ctx).service().outbox(status, limit)
     if as_json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": e.id,
@@ -1227,7 +931,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
 @click.pass_context
 def outbox_retry(ctx: click.Context, entry_id: int, to: str | None) -> None:
     """Make row ID pending again (e.g. after fixing an address or the mail server)."""
-    entry = _app(ctx).service().retry_outbox(entry_id, to=to)
+    entry = app_of(ctx).service().retry_outbox(entry_id, to=to)
     click.echo(f"outbox {entry.id} is pending again for {entry.recipient}")
 
 
@@ -1247,7 +951,7 @@ def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
     per pass; stops cleanly on SIGTERM or Ctrl-C."""
     from adapters.scheduler import parse_interval, parse_time_of_day, run_scheduler
 
-    app = _app(ctx)
+    app = app_of(ctx)
     every = parse_interval(interval)
     at_hour, at_minute = parse_time_of_day(digest_at)
     app.service()  # the database is opened (and created) before the first pass
@@ -1276,7 +980,7 @@ def demo(ctx: click.Context, if_empty: bool) -> None:
     close."""
     from engine.app.demo import seed_demo
 
-    service = _app(ctx).service()
+    service = app_of(ctx).service()
     if service.status():
         if if_empty:
             click.echo("demo: the database has instances already; nothing seeded")
@@ -1284,11 +988,13 @@ def demo(ctx: click.Context, if_empty: bool) -> None:
         from engine.errors import InvalidValue
 
         raise InvalidValue(
-            "database", _app(ctx).settings.db, "the demo seeds only an empty database"
+            "database", app_of(ctx).settings.db, "the demo seeds only an empty database"
         )
     report = seed_demo(service)
     click.echo(f"demo: {report.instances} instances with {report.events} events seeded")
 
+
+main.add_command(workflow)
 
 if __name__ == "__main__":
     main()
