@@ -4,6 +4,9 @@
 and adds the groups and commands defined here:
 
     workflow.py    workflow files: validate, list, show, diagram, timeline, schema, versions
+    instance.py    instances: create, import, list, show, rebuild
+    record.py      what happens to an instance: milestone, gate, advance, return, pause,
+                   resume, handover, stop, note
     shared.py      what they share: parameter types, printers, the application of a context
 
 Each command parses, calls the application that ``engine/compose.py`` built, and prints. These
