@@ -19,7 +19,9 @@ from typing import Any, NoReturn
 
 import click
 
+from adapters.cli.database import db, demo
 from adapters.cli.instance import instance
+from adapters.cli.overview import audit, log, status
 from adapters.cli.record import (
     advance,
     gate,
@@ -36,7 +38,6 @@ from adapters.cli.shared import (
     app_of,
     pretend,
     print_json,
-    print_status,
 )
 from adapters.cli.workflow import workflow
 from engine.compose import Application
@@ -140,135 +141,6 @@ def main(
         config_file=config_path,
         clock=pretend(now) if now is not None else None,
     )
-
-
-# --- database -------------------------------------------------------------------------------
-
-
-@main.group()
-def db() -> None:
-    """The database schema: upgrade, current."""
-
-
-@db.command("upgrade")
-@click.pass_context
-def db_upgrade(ctx: click.Context) -> None:
-    """Bring the database schema to what this wijkkompas needs (make a backup first)."""
-    app = app_of(ctx)
-    database = app.database()
-    before, after = database.upgrade()
-    if before == after:
-        click.echo(f"{database.safe_url}: schema {after} is current; nothing to do")
-        return
-    click.echo(f"{database.safe_url}: schema {before or '(empty)'} -> {after}")
-    if before is not None:
-        # Projections may have new parts: rebuild them from the events (the log is the truth).
-        drifted, problems = app.service().rebuild_all()
-        click.echo(f"projections rebuilt from the events ({drifted} changed)")
-        for problem in problems:
-            click.echo(f"wijkkompas: not rebuilt: {problem}", err=True)
-
-
-@db.command("current")
-@click.pass_context
-def db_current(ctx: click.Context) -> None:
-    """The schema revision of the database, and whether it is the latest."""
-    app = app_of(ctx)
-    database = app.database()
-    latest = app.latest_schema()
-    revision = database.current_revision()
-    if revision is None:
-        click.echo(f"{database.safe_url}: no wijkkompas schema yet (created on first use)")
-    elif revision == latest:
-        click.echo(f"{database.safe_url}: {revision} (latest)")
-    else:
-        click.echo(
-            f"{database.safe_url}: {revision}; latest is {latest}: run `wijkkompas db upgrade`"
-        )
-
-
-# --- the record and the overview ------------------------------------------------------------
-
-
-@main.command("log")
-@click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Every event as stored, with its hashes.")
-@click.pass_context
-def log(ctx: click.Context, key: str, as_json: bool) -> None:
-    """The history of KEY: how and when each choice was made, by whom and why."""
-    from engine.app.reports import log_json, render_log
-
-    events = app_of(ctx).service().log(key)
-    if as_json:
-        print_json(log_json(key, events))
-    else:
-        click.echo(render_log(key, events))
-
-
-@main.group()
-def audit() -> None:
-    """Check the hash-chained audit trail."""
-
-
-@audit.command("verify")
-@click.argument("key", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
-    """Recompute every chain (or KEY's): exit 0 when intact, 3 with the first broken event."""
-    reports = app_of(ctx).service().verify(key)
-    broken = [r for r in reports if not r.intact]
-    if as_json:
-        print_json(
-            [
-                {
-                    "key": r.key,
-                    "events": r.events,
-                    "intact": r.intact,
-                    "first_broken": r.first_broken,
-                    "problem": r.problem,
-                }
-                for r in reports
-            ]
-        )
-    else:
-        for r in broken:
-            click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
-        events = sum(r.events for r in reports)
-        click.echo(
-            f"{len(reports)} instance(s), {events} events: "
-            + ("all chains intact" if not broken else f"{len(broken)} broken")
-        )
-    if broken:
-        sys.exit(3)
-
-
-@main.command("status")
-@click.option("--phase", help="Only instances in this phase.")
-@click.option("--regie", help="Only instances with this regie type.")
-@click.option("--paused", is_flag=True, help="Only paused instances.")
-@click.option("--overdue", is_flag=True, help="Only instances with overdue milestones.")
-@click.option("--parent", help="Only this wijk and its sub-projects.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet.")
-@click.pass_context
-def status(
-    ctx: click.Context,
-    phase: str | None,
-    regie: str | None,
-    paused: bool,
-    overdue: bool,
-    parent: str | None,
-    as_json: bool,
-    as_csv: bool,
-) -> None:
-    """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
-    rows = (
-        app_of(ctx)
-        .service()
-        .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
-    )
-    print_status(ctx, rows, as_json=as_json, as_csv=as_csv)
 
 
 # --- reminders, the outbox and the scheduler -------------------------------------------------
@@ -480,31 +352,9 @@ def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
     )
 
 
-@main.command("demo")
-@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when there are instances.")
-@click.pass_context
-def demo(ctx: click.Context, if_empty: bool) -> None:
-    """Seed a realistic programme into an empty database: one municipality, four wijken with
-    deelprojecten by buurt, different regie holders, one wijk paused, deadlines overdue and
-    close."""
-    from engine.app.demo import seed_demo
-
-    service = app_of(ctx).service()
-    if service.status():
-        if if_empty:
-            click.echo("demo: the database has instances already; nothing seeded")
-            return
-        from engine.errors import InvalidValue
-
-        raise InvalidValue(
-            "database", app_of(ctx).settings.db, "the demo seeds only an empty database"
-        )
-    report = seed_demo(service)
-    click.echo(f"demo: {report.instances} instances with {report.events} events seeded")
-
-
 for command in (
     workflow,
+    db,
     instance,
     milestone,
     gate,
@@ -515,6 +365,10 @@ for command in (
     handover,
     stop,
     note,
+    log,
+    audit,
+    status,
+    demo,
 ):
     main.add_command(command)
 

@@ -7,6 +7,8 @@ and adds the groups and commands defined here:
     instance.py    instances: create, import, list, show, rebuild
     record.py      what happens to an instance: milestone, gate, advance, return, pause,
                    resume, handover, stop, note
+    overview.py    the record and the overview: log, audit, status
+    database.py    the database schema (db) and the demo programme
     shared.py      what they share: parameter types, printers, the application of a context
 
 Each command parses, calls the application that ``engine/compose.py`` built, and prints. These
