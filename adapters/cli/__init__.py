@@ -8,6 +8,7 @@ and adds the groups and commands defined here:
     record.py      what happens to an instance: milestone, gate, advance, return, pause,
                    resume, handover, stop, note
     overview.py    the record and the overview: log, audit, status
+    reminders.py   reminders, the outbox and the scheduler
     database.py    the database schema (db) and the demo programme
     shared.py      what they share: parameter types, printers, the application of a context
 
