@@ -1,8 +1,9 @@
 """Configuration: command-line values, then WIJKKOMPAS_* environment variables, then a TOML file.
 
-Read once, by the command line, and handed to what needs it; engine modules never read the
-environment themselves. Every setting can be given in all three places; the first that has it
-wins. A bad value fails loudly, naming the setting, where it came from and what is allowed.
+Read once, by the composition root (``engine/compose.py``), and handed to what needs it; engine
+modules never read the environment themselves. Every setting can be given in all three places;
+the first that has it wins. A bad value fails loudly, naming the setting, where it came from and
+what is allowed.
 
 TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 

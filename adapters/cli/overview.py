@@ -1,0 +1,94 @@
+"""The record and the overview: ``log`` (the history of one instance), ``audit verify`` (the
+hash chains intact?) and ``status`` (the programme overview, with filters; also as JSON or CSV).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adapters.cli.shared import app_of, print_json, print_status
+
+__all__ = ["audit", "log", "status"]
+
+
+@click.command("log")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Every event as stored, with its hashes.")
+@click.pass_context
+def log(ctx: click.Context, key: str, as_json: bool) -> None:
+    """The history of KEY: how and when each choice was made, by whom and why."""
+    from engine.app.reports import log_json, render_log
+
+    events = app_of(ctx).service().log(key)
+    if as_json:
+        print_json(log_json(key, events))
+    else:
+        click.echo(render_log(key, events))
+
+
+@click.group()
+def audit() -> None:
+    """Check the hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
+    """Recompute every chain (or KEY's): exit 0 when intact, 3 with the first broken event."""
+    reports = app_of(ctx).service().verify(key)
+    broken = [r for r in reports if not r.intact]
+    if as_json:
+        print_json(
+            [
+                {
+                    "key": r.key,
+                    "events": r.events,
+                    "intact": r.intact,
+                    "first_broken": r.first_broken,
+                    "problem": r.problem,
+                }
+                for r in reports
+            ]
+        )
+    else:
+        for r in broken:
+            click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
+        events = sum(r.events for r in reports)
+        click.echo(
+            f"{len(reports)} instance(s), {events} events: "
+            + ("all chains intact" if not broken else f"{len(broken)} broken")
+        )
+    if broken:
+        sys.exit(3)
+
+
+@click.command("status")
+@click.option("--phase", help="Only instances in this phase.")
+@click.option("--regie", help="Only instances with this regie type.")
+@click.option("--paused", is_flag=True, help="Only paused instances.")
+@click.option("--overdue", is_flag=True, help="Only instances with overdue milestones.")
+@click.option("--parent", help="Only this wijk and its sub-projects.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet.")
+@click.pass_context
+def status(
+    ctx: click.Context,
+    phase: str | None,
+    regie: str | None,
+    paused: bool,
+    overdue: bool,
+    parent: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
+    rows = (
+        app_of(ctx)
+        .service()
+        .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
+    )
+    print_status(ctx, rows, as_json=as_json, as_csv=as_csv)

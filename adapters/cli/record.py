@@ -1,0 +1,341 @@
+"""What happens to an instance, each recorded as an event: milestone (done, skip, reopen),
+gate approve, advance, return, pause, resume, handover, stop and note.
+
+Every command here takes the same four options (:func:`effect`): ``--by``, ``--at`` (when it
+really happened, default now), ``--expect-event`` (refuse with exit 4 if the instance changed
+since) and ``--json``; and prints the event as one line, or as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from adapters.cli.shared import Day, Moment, app_of, print_recorded
+
+__all__ = [
+    "advance",
+    "effect",
+    "gate",
+    "handover",
+    "milestone",
+    "note",
+    "pause",
+    "resume",
+    "return_command",
+    "stop",
+]
+
+
+def effect(fn: Any) -> Any:
+    """The options every command that records an event takes."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option(
+        "--expect-event",
+        "expect",
+        type=click.IntRange(min=1, max=2**62),
+        help="The event number you last saw (instance show); refuse with exit 4 if KEY changed "
+        "since.",
+    )(fn)
+    fn = click.option(
+        "--at",
+        "at",
+        type=Moment(),
+        help="When it really happened (default now): a date or date and time; not before the "
+        "instance's previous event, not in the future.",
+    )(fn)
+    return click.option(
+        "--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user)."
+    )(fn)
+
+
+@click.group()
+def milestone() -> None:
+    """Record milestones (knooppunten): done, skip, reopen."""
+
+
+@milestone.command("done")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--note", help="A note on the record.")
+@click.option("--evidence", help="Where the proof is (URL or document reference).")
+@effect
+@click.pass_context
+def milestone_done(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    note: str | None,
+    evidence: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Mark MILESTONE of KEY as done."""
+    app = app_of(ctx)
+    result = app.service().milestone_done(
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, note=note, evidence=evidence
+    )
+    print_recorded(result, as_json, f"milestone '{milestone_id}' done")
+
+
+@milestone.command("skip")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--reason", required=True, help="Why it is skipped (on the record forever).")
+@effect
+@click.pass_context
+def milestone_skip(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Skip MILESTONE of KEY: the method is a guide, not a cage; the reason stays visible."""
+    app = app_of(ctx)
+    result = app.service().milestone_skip(
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
+    )
+    print_recorded(result, as_json, f"milestone '{milestone_id}' skipped")
+
+
+@milestone.command("reopen")
+@click.argument("key")
+@click.argument("milestone_id", metavar="MILESTONE")
+@click.option("--reason", required=True, help="Why it is open again.")
+@effect
+@click.pass_context
+def milestone_reopen(
+    ctx: click.Context,
+    key: str,
+    milestone_id: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Open a done or skipped MILESTONE of KEY again."""
+    app = app_of(ctx)
+    result = app.service().milestone_reopen(
+        key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
+    )
+    print_recorded(result, as_json, f"milestone '{milestone_id}' reopened")
+
+
+@click.group()
+def gate() -> None:
+    """Gate decisions: approve (go / no-go)."""
+
+
+@gate.command("approve")
+@click.argument("key")
+@click.argument("approval")
+@click.option("--decision", type=click.Choice(["go", "no-go"]), required=True)
+@click.option("--ref", help="Reference, e.g. the raadsbesluit number.")
+@click.option("--note", help="A note on the record.")
+@effect
+@click.pass_context
+def gate_approve(
+    ctx: click.Context,
+    key: str,
+    approval: str,
+    decision: str,
+    ref: str | None,
+    note: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Record APPROVAL (e.g. college, gemeenteraad) for the gate of KEY's current phase."""
+    app = app_of(ctx)
+    result = app.service().approve(
+        key, approval, decision, by=app.actor(by), expect=expect, at=at, ref=ref, note=note
+    )
+    print_recorded(result, as_json, f"{approval}: {decision}")
+
+
+@click.command("advance")
+@click.argument("key")
+@click.option("--override", is_flag=True, help="Pass an unmet gate on purpose (needs --reason).")
+@click.option("--reason", help="Why (required with --override; recorded as a deviation).")
+@effect
+@click.pass_context
+def advance(
+    ctx: click.Context,
+    key: str,
+    override: bool,
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Move KEY to its next phase when the gate holds (in the last phase: complete it).
+
+    Exit 3, listing every unmet criterion, when the gate does not hold; nothing changes.
+    """
+    app = app_of(ctx)
+    result = app.service().advance(
+        key, by=app.actor(by), expect=expect, at=at, override=override, reason=reason
+    )
+    deviation = " WITH OVERRIDE" if result.event.payload.get("override") else ""
+    what = "completed" if result.state == "completed" else f"advanced to {result.phase}"
+    print_recorded(result, as_json, what + deviation)
+
+
+@click.command("return")
+@click.argument("key")
+@click.argument("phase")
+@click.option("--reason", required=True, help="Why (e.g. the area is delimited again).")
+@click.option("--reopen", "reopen", multiple=True, help="Also reopen this milestone (repeatable).")
+@effect
+@click.pass_context
+def return_command(
+    ctx: click.Context,
+    key: str,
+    phase: str,
+    reason: str,
+    reopen: tuple[str, ...],
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Send KEY back to an earlier PHASE, where the workflow allows it."""
+    app = app_of(ctx)
+    result = app.service().return_to(
+        key, phase, by=app.actor(by), expect=expect, at=at, reason=reason, reopen=reopen
+    )
+    print_recorded(result, as_json, f"returned to {phase}")
+
+
+@click.command("pause")
+@click.argument("key")
+@click.argument("button")
+@click.option("--reason", required=True, help="Why the pause button is pressed.")
+@click.option("--review", type=Day(), help="When to look at it again (default: the button's).")
+@effect
+@click.pass_context
+def pause(
+    ctx: click.Context,
+    key: str,
+    button: str,
+    reason: str,
+    review: date | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Press pause BUTTON for KEY: milestones can still be recorded, advancing cannot."""
+    app = app_of(ctx)
+    result = app.service().pause(
+        key, button, by=app.actor(by), expect=expect, at=at, reason=reason, review=review
+    )
+    print_recorded(result, as_json, f"paused ({button})")
+
+
+@click.command("resume")
+@click.argument("key")
+@click.option("--note", help="A note on the record.")
+@effect
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    key: str,
+    note: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Release the pause of KEY."""
+    app = app_of(ctx)
+    result = app.service().resume(key, by=app.actor(by), expect=expect, at=at, note=note)
+    print_recorded(result, as_json, "resumed")
+
+
+@click.command("handover")
+@click.argument("key")
+@click.option("--to", "to_type", required=True, help="The regie type that takes over.")
+@click.option("--org", help="The organisation that takes over.")
+@click.option("--contact", "contacts", multiple=True, help="Contact e-mail (repeatable).")
+@click.option("--reason", required=True, help="Why the regie changes hands.")
+@effect
+@click.pass_context
+def handover(
+    ctx: click.Context,
+    key: str,
+    to_type: str,
+    org: str | None,
+    contacts: tuple[str, ...],
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Hand the regie of KEY over to another party."""
+    from engine.runtime.events import Regie
+
+    app = app_of(ctx)
+    result = app.service().hand_over(
+        key,
+        Regie(type=to_type, organisation=org, contacts=contacts),
+        by=app.actor(by),
+        expect=expect,
+        at=at,
+        reason=reason,
+    )
+    print_recorded(
+        result, as_json, f"regie handed over to {to_type}" + (f" ({org})" if org else "")
+    )
+
+
+@click.command("stop")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why (the no-go decision).")
+@effect
+@click.pass_context
+def stop(
+    ctx: click.Context,
+    key: str,
+    reason: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Stop KEY for good (no-go)."""
+    app = app_of(ctx)
+    result = app.service().stop(key, by=app.actor(by), expect=expect, at=at, reason=reason)
+    print_recorded(result, as_json, "stopped")
+
+
+@click.command("note")
+@click.argument("key")
+@click.argument("text")
+@effect
+@click.pass_context
+def note(
+    ctx: click.Context,
+    key: str,
+    text: str,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Put a note on the record of KEY."""
+    app = app_of(ctx)
+    result = app.service().note(key, text, by=app.actor(by), expect=expect, at=at)
+    print_recorded(result, as_json, "note added")

@@ -1,0 +1,228 @@
+"""Reminders, the outbox and the scheduler: ``reminders preview`` and ``reminders run`` (one
+pass), ``outbox list`` and ``outbox retry``, and ``scheduler`` (a pass every interval and a daily
+digest, until stopped).
+
+A pass plans what is due into the outbox and then delivers it, and is summed up in one
+structured log line (:func:`_one_pass`), the same for ``reminders run`` and every scheduler pass.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from adapters.cli.shared import Moment, app_of, pretend, print_json
+
+if TYPE_CHECKING:
+    from engine.compose import Application
+
+__all__ = ["outbox", "reminders", "scheduler"]
+
+
+def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
+    if now is not None:
+        app_of(ctx).use_clock(pretend(now))
+
+
+def _planned_json(planned: Any) -> dict[str, Any]:
+    return {
+        "key": planned.key,
+        "instance": planned.instance,
+        "kind": planned.kind,
+        "subject": planned.subject,
+        "title": planned.title,
+        "due": planned.due.isoformat(),
+        "on": planned.on.isoformat(),
+        "rule": planned.rule,
+        "recipient": planned.recipient,
+        "role": planned.role,
+        "problem": planned.problem,
+    }
+
+
+@click.group()
+def reminders() -> None:
+    """Reminders and escalations about deadlines: preview, run one pass."""
+
+
+@reminders.command("preview")
+@click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True)
+@click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) -> None:
+    """What would be sent in the next DAYS days, to whom and why; nothing is sent."""
+    _now_override(ctx, now)
+    app = app_of(ctx)
+    planned = app.planner().preview(app.clock().now(), days)
+    if as_json:
+        print_json([_planned_json(p) for p in planned])
+        return
+    if not planned:
+        click.echo(f"nothing to send in the next {days} days")
+    for p in planned:
+        to = p.recipient or "(no address)"
+        click.echo(
+            f"{p.on}  {p.rule:<10} {p.instance}: {p.kind} '{p.subject}' due {p.due} "
+            f"→ {to} ({p.role})"
+        )
+        if p.problem:
+            click.echo(f"            problem: {p.problem}")
+
+
+@reminders.command("run")
+@click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
+@click.option("--dry-run", is_flag=True, help="Show what would be planned; write and send nothing.")
+@click.pass_context
+def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
+    """One pass: plan what is due into the outbox, then deliver the outbox.
+
+    Exit 0 when the pass completed, also when some deliveries will be retried later.
+    """
+    _now_override(ctx, now)
+    app = app_of(ctx)
+    if dry_run:
+        report = app.planner().run(app.clock().now(), dry_run=True)
+        for p in report.planned:
+            to = p.recipient or "(no address)"
+            click.echo(f"would send {p.rule} for {p.instance}: {p.kind} '{p.subject}' to {to}")
+        click.echo(
+            f"dry run: {len(report.planned)} reminder(s) due for {report.deadlines} deadline(s)"
+        )
+        return
+    click.echo(_one_pass(app, "all"))
+
+
+def _one_pass(app: Application, mode: str) -> str:
+    import time
+
+    started = time.perf_counter()
+    now = app.clock().now()
+    planned = app.planner().run(now) if mode != "digest" else None
+    delivered = app.dispatcher().run(mode)  # type: ignore[arg-type]
+    counts = app.service().outbox_counts()
+    took = time.perf_counter() - started
+    parts = [f"pass mode={mode}"]
+    if planned is not None:
+        parts += [
+            f"deadlines={planned.deadlines}",
+            f"queued={planned.queued}",
+            f"unreachable={planned.unreachable}",
+        ]
+    parts += [
+        f"messages={delivered.messages}",
+        f"items={delivered.items}",
+        f"retried={delivered.retried}",
+        f"failed={delivered.failed}",
+        f"released={delivered.released}",
+        f"lost={delivered.lost}",
+        f"pending={counts.get('pending', 0)}",
+        f"took={took:.2f}s",
+    ]
+    line = " ".join(parts)
+    for error in delivered.errors[:5]:
+        line += f"\n  delivery problem: {error}"
+    return line
+
+
+@click.group()
+def outbox() -> None:
+    """Messages waiting to be sent, sent, or failed."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only these.")
+@click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """The newest outbox rows first."""
+    entries = app_of(ctx).service().outbox(status, limit)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": e.id,
+                    "key": e.key,
+                    "recipient": e.recipient,
+                    "status": e.status,
+                    "attempts": e.attempts,
+                    "next_attempt_at": e.next_attempt_at.isoformat(),
+                    "last_error": e.last_error,
+                    "created_at": e.created_at.isoformat(),
+                    "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+                    "message_id": e.message_id,
+                    "item": e.payload,
+                }
+                for e in entries
+            ]
+        )
+        return
+    if not entries:
+        click.echo("the outbox is empty" + (f" (status {status})" if status else ""))
+    for e in entries:
+        item = e.payload
+        line = (
+            f"{e.id:>6} {e.status:<7} {item.get('rule', ''):<10} {item.get('instance', '')}: "
+            f"{item.get('kind', '')} '{item.get('subject', '')}' → {e.recipient or '(no address)'}"
+        )
+        if e.attempts:
+            line += f" · {e.attempts} attempt(s)"
+        click.echo(line)
+        if e.last_error and e.status != "sent":
+            click.echo(f"       {e.last_error}")
+
+
+@outbox.command("retry")
+@click.argument("entry_id", metavar="ID", type=click.IntRange(min=1, max=2**62))
+@click.option(
+    "--to",
+    "to",
+    metavar="ADDRESS",
+    help="Send it to this address instead (a corrected one, or one for a reminder that had "
+    "nobody to go to).",
+)
+@click.pass_context
+def outbox_retry(ctx: click.Context, entry_id: int, to: str | None) -> None:
+    """Make row ID pending again (e.g. after fixing an address or the mail server)."""
+    entry = app_of(ctx).service().retry_outbox(entry_id, to=to)
+    click.echo(f"outbox {entry.id} is pending again for {entry.recipient}")
+
+
+@click.command("scheduler")
+@click.option(
+    "--interval",
+    default="15m",
+    show_default=True,
+    help="Time between passes: 15m, 1h, 90s or ISO 8601 (PT15M).",
+)
+@click.option(
+    "--digest-at", default="08:00", show_default=True, help="Daily digest, HH:MM Dutch time."
+)
+@click.pass_context
+def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
+    """Run reminders continuously: a pass every INTERVAL and the daily digest; logs one line
+    per pass; stops cleanly on SIGTERM or Ctrl-C."""
+    from adapters.scheduler import parse_interval, parse_time_of_day, run_scheduler
+
+    app = app_of(ctx)
+    every = parse_interval(interval)
+    at_hour, at_minute = parse_time_of_day(digest_at)
+    app.service()  # the database is opened (and created) before the first pass
+    if app.settings.notifier == "maildir":
+        where = Path(app.settings.maildir).resolve() / "new"
+        click.echo(
+            f"scheduler: delivering into {where} (open the .eml files with any mail program)"
+        )
+    else:
+        click.echo(f"scheduler: delivering through {app.settings.notifier}")
+    run_scheduler(
+        every=every,
+        digest_at=(at_hour, at_minute),
+        one_pass=lambda mode: _one_pass(app, mode),
+        stop=app.stop,
+        log=lambda line: click.echo(line, err=False),
+    )

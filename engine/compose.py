@@ -1,0 +1,235 @@
+"""The composition root: builds the whole application from its settings.
+
+Every face (the command line today; the HTTP server and the scheduler process next) starts
+here instead of wiring the parts itself: settings -> database -> store -> service, the notifier,
+the reminder planner and its address book, the outbox dispatcher, the clock, and ``close()``
+to let them go again. Parts are built on first use and then reused for the life of the
+application (one command, one request handler, one daemon).
+
+This is the one module outside ``engine/persistence`` and the tests that imports the storage
+and the adapters; the rest of ``engine`` sees them only through the ports. It knows nothing of
+click or HTTP: what a face must show (workflow warnings, say) is returned to it.
+
+Heavy libraries (SQLAlchemy, Alembic, ``transitions``, the e-mail adapters) are imported
+inside the methods that need them, so that a face can import this module at start-up and
+still answer ``--help`` quickly.
+
+    with Application.configure(given={}, env=os.environ) as app:
+        app.service().status()
+"""
+
+# composition root
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from engine.app.service import Service
+    from engine.app.settings import Settings
+    from engine.persistence.database import Database
+    from engine.ports import Clock, Notifier
+    from engine.reminders.dispatch import Dispatcher
+    from engine.reminders.planner import AddressBook, ReminderPlanner
+    from engine.workflow.catalog import WorkflowCatalog
+    from engine.workflow.loader import LoadedWorkflow
+
+__all__ = ["Application", "FixedClock"]
+
+
+class FixedClock:
+    """A clock that always says the same moment: "pretend it is now" for what-if views, demos
+    and tests (the command line's ``--now``)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+class Application:
+    """The settings, read once, and everything built from them, each on first use.
+
+    ``clock`` is the clock the service, the planner and the dispatcher read (default: the
+    real one); tests inject one, and so does the command line for ``--now``. ``stop`` is set
+    to ask long-running work (the dispatcher, the scheduler) to finish what it is doing.
+    """
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.stop = threading.Event()
+        self._clock = clock
+        self._database: Database | None = None
+        self._service: Service | None = None
+
+    @classmethod
+    def configure(
+        cls,
+        *,
+        given: Mapping[str, Any],
+        env: Mapping[str, str],
+        config_file: str | None = None,
+        clock: Clock | None = None,
+    ) -> Application:
+        """Read the settings (values ``given`` by the caller first, then WIJKKOMPAS_* in
+        ``env``, then the TOML file) and build on them. Bad values raise InvalidValue."""
+        from engine.app.settings import Settings
+
+        return cls(Settings.load(cli=given, env=env, config_file=config_file), clock=clock)
+
+    # --- time ----------------------------------------------------------------------------
+
+    def clock(self) -> Clock:
+        if self._clock is None:
+            from engine.ports import SystemClock
+
+            self._clock = SystemClock()
+        return self._clock
+
+    def use_clock(self, clock: Clock) -> None:
+        """Read ``clock`` from now on (a command's own ``--now``). Call it before the service
+        or a dispatcher is built: what is built keeps the clock it was given."""
+        self._clock = clock
+
+    # --- workflows -----------------------------------------------------------------------
+
+    def catalog(self) -> WorkflowCatalog:
+        from engine.workflow.catalog import WorkflowCatalog
+
+        return WorkflowCatalog(self.settings.workflows)
+
+    def workflow(self, ref: str) -> LoadedWorkflow:
+        """The workflow ``ref`` (KEY[@VERSION] or a file); its ``warnings`` are the caller's
+        to show."""
+        return self.catalog().resolve(ref)
+
+    # --- storage and the service ---------------------------------------------------------
+
+    def database(self) -> Database:
+        """The database, as configured; its schema is left as it is (see ``service``)."""
+        if self._database is None:
+            from engine.persistence.database import Database
+
+            self._database = Database(
+                self.settings.db, synchronous=self.settings.sqlite_synchronous
+            )
+        return self._database
+
+    def latest_schema(self) -> str:
+        """The schema revision this wijkkompas needs (what ``db upgrade`` brings a database to)."""
+        from engine.persistence.database import HEAD_REVISION
+
+        return HEAD_REVISION
+
+    def service(self) -> Service:
+        """The service on a database at the current schema (a new one is created)."""
+        if self._service is None:
+            from engine.app.service import Service
+            from engine.persistence.store import SqlStore
+
+            database = self.database()
+            database.ensure_schema()
+            self._service = Service(
+                SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
+            )
+        return self._service
+
+    def actor(self, given: str | None) -> str:
+        """Who a local command acts as: ``given``, else the configured actor, else the OS user."""
+        if given:
+            return given
+        if self.settings.actor:
+            return self.settings.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in some containers
+            return "unknown"
+
+    # --- reminders -----------------------------------------------------------------------
+
+    def addresses(self) -> AddressBook:
+        from engine.reminders.planner import AddressBook
+
+        return AddressBook(
+            programme_office=self.settings.programme_email, parties=self.settings.contacts
+        )
+
+    def planner(self) -> ReminderPlanner:
+        from engine.reminders.planner import ReminderPlanner
+
+        service = self.service()
+        return ReminderPlanner(service.store, service.compiled_by_id, self.addresses())
+
+    def notifier(self) -> Notifier:
+        """A new notifier of the configured kind: SMTP, a maildir, or the console."""
+        settings = self.settings
+        if settings.notifier == "console":
+            from adapters.email import ConsoleNotifier
+
+            return ConsoleNotifier()
+        if settings.notifier == "maildir":
+            from adapters.email import MaildirNotifier
+
+            return MaildirNotifier(settings.maildir, sender=settings.mail_from)
+        from adapters.email import SmtpNotifier, SmtpSettings
+
+        return SmtpNotifier(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,  # type: ignore[arg-type]
+                user=settings.smtp_user,
+                password=settings.smtp_password,
+                timeout=settings.smtp_timeout,
+                sender=settings.mail_from,
+            )
+        )
+
+    def dispatcher(self) -> Dispatcher:
+        """A new outbox dispatcher with a new notifier; this process is its node."""
+        import os
+        import socket
+
+        from engine.reminders.dispatch import Dispatcher
+
+        settings = self.settings
+        domain = settings.mail_from.rpartition("@")[2] or "wijkkompas.local"
+        return Dispatcher(
+            self.service().store,
+            self.notifier(),
+            node=f"{socket.gethostname()}:{os.getpid()}",
+            clock=self.clock().now,
+            language=settings.language,  # type: ignore[arg-type]
+            base_url=settings.base_url,
+            domain=domain,
+            digest=settings.digest,
+            stop=self.stop,
+        )
+
+    # --- the end -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Let go of what was built (the store's connections, the database's pool)."""
+        if self._service is not None:
+            self._service.store.close()
+        if self._database is not None:
+            self._database.dispose()
+
+    def __enter__(self) -> Application:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
