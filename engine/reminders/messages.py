@@ -38,9 +38,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "day": "dag",
         "days": "dagen",
         "why_owner": "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal.",
+        "why_owner_named": (
+            "U krijgt dit bericht omdat {owner} de eigenaar is en u daar contactpersoon bent."
+        ),
         "why_regie": "U krijgt dit bericht omdat uw organisatie de regie heeft.",
+        "why_regie_named": (
+            "U krijgt dit bericht omdat {regie} de regie heeft en u daar contactpersoon bent."
+        ),
         "why_programme_office": "U krijgt dit bericht als programmabureau.",
-        "why_escalation": "U krijgt dit bericht als programmabureau: het is {days} over tijd.",
+        "why_escalation": "Het is {days} over tijd; daarom deze escalatie.",
         "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
         "sensitive": "Let op: bestuurlijk gevoelig.",
         "no_contact": (
@@ -70,9 +76,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "day": "day",
         "days": "days",
         "why_owner": "You receive this because you own this milestone.",
+        "why_owner_named": "You receive this because {owner} is the owner and you are its contact.",
         "why_regie": "You receive this because your organisation holds the regie (lead).",
+        "why_regie_named": (
+            "You receive this because {regie} holds the regie (lead) and you are its contact."
+        ),
         "why_programme_office": "You receive this as the programme office.",
-        "why_escalation": "You receive this as the programme office: it is {days} overdue.",
+        "why_escalation": "It is {days} overdue, hence this escalation.",
         "legal": "Note: this is a legal deadline; a pause does not stop it.",
         "sensitive": "Note: politically sensitive.",
         "no_contact": (
@@ -108,6 +118,11 @@ class ReminderItem:
     role: str
     """Why this reader: owner, regie or programme_office."""
     owner: str = "regie"
+    owner_title: str = ""
+    """The owner as the workflow names it (a party or regie type), e.g. 'Netbeheerder'."""
+    regie: str = ""
+    """Who holds the regie: the organisation with its regie type, e.g. 'Groen Noord
+    (Bewonersinitiatief)', or the type alone."""
     owner_unreachable: bool = False
     legal: bool = False
     sensitive: bool = False
@@ -125,6 +140,8 @@ class ReminderItem:
             "rule": self.rule,
             "role": self.role,
             "owner": self.owner,
+            "owner_title": self.owner_title,
+            "regie": self.regie,
             "owner_unreachable": self.owner_unreachable,
             "legal": self.legal,
             "sensitive": self.sensitive,
@@ -132,7 +149,13 @@ class ReminderItem:
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> ReminderItem:
-        return cls(**{**data, "due": date.fromisoformat(data["due"])})
+        """The item of an outbox row; rows planned by an older version lack the newer fields
+        (they take their defaults)."""
+        known = {k: v for k, v in data.items() if k in _FIELDS}
+        return cls(**{**known, "due": date.fromisoformat(data["due"])})
+
+
+_FIELDS = frozenset(ReminderItem.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +190,21 @@ def _what(item: ReminderItem, t: dict[str, str]) -> str:
     return f"{t[item.kind]} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
 
+def _role(item: ReminderItem, t: dict[str, str]) -> str:
+    """Why this reader gets it, by the role they were chosen for, named where it is known."""
+    role = "regie" if item.owner_unreachable else item.role  # standing in for the owner
+    if role == "regie" and item.regie:
+        return t["why_regie_named"].format(regie=item.regie)
+    if role == "owner" and item.owner_title:
+        return t["why_owner_named"].format(owner=item.owner_title)
+    return t[f"why_{role}"]
+
+
 def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:
-    lines = []
+    line = _role(item, t)
     if item.rule == "escalation":
-        lines.append(t["why_escalation"].format(days=_days((today - item.due).days, t)))
-    elif item.owner_unreachable:
-        lines.append(t["why_regie"])  # standing in for an owner without an address
-    else:
-        lines.append(t[f"why_{item.role}"])
+        line += " " + t["why_escalation"].format(days=_days((today - item.due).days, t))
+    lines = [line]
     if item.owner_unreachable:
         lines.append(t["no_contact"].format(owner=item.owner))
     if item.legal:

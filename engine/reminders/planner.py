@@ -43,6 +43,18 @@ def _owned_by_regie(row: DueDeadline, deadline: Deadline) -> bool:
     return deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type)
 
 
+def _regie_name(wf: CompiledWorkflow, row: DueDeadline) -> str:
+    """The regie holder as a reader knows it: 'Groen Noord (Bewonersinitiatief)'."""
+    title = wf.definition.regie.get(row.regie_type, row.regie_type)
+    return f"{row.regie_organisation} ({title})" if row.regie_organisation else title
+
+
+def _owner_name(wf: CompiledWorkflow, owner: str) -> str:
+    """A milestone owner (a party or a regie type) by its title in the workflow."""
+    d = wf.definition
+    return d.parties.get(owner) or d.regie.get(owner) or owner
+
+
 def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
     """Why a reminder has nobody to go to, and what gives it somebody."""
     fixes = []
@@ -174,6 +186,7 @@ class ReminderPlanner:
         self, row: DueDeadline, deadline: Deadline, phase_title: str, moment: Moment, now: datetime
     ) -> list[tuple[QueuedMessage, PlannedReminder]]:
         out = []
+        wf = self.workflow(row.workflow_id)
         roles = _roles(deadline, moment)
         # Nobody to send it to: one failed row, for the first role it was meant for.
         meant = roles[0] if roles else "regie"
@@ -194,6 +207,8 @@ class ReminderPlanner:
                 rule=moment.rule,
                 role=role,
                 owner=deadline.owner,
+                owner_title=_owner_name(wf, deadline.owner),
+                regie=_regie_name(wf, row),
                 owner_unreachable=unreachable,
                 legal=deadline.legal,
                 sensitive=deadline.sensitive,

@@ -248,11 +248,19 @@ def test_a_pass_before_the_deadline_reminds_owner_and_regie_once_per_address(pas
     assert plan.message["Auto-Submitted"] == "auto-generated"
     assert plan.message_id.endswith(f"@{DOMAIN}>")
     # Owner 'regie' and the regie holder are one reader: told once, as the regie holder.
-    assert "U krijgt dit bericht omdat uw organisatie de regie heeft." in plan.body("plain")
+    as_regie = (
+        "U krijgt dit bericht omdat Gemeente Noord (Gemeente) de regie heeft en u daar "
+        "contactpersoon bent."
+    )
+    assert as_regie in plan.body("plain")
+    assert "eigenaar" not in plan.body("plain")
     net = by_key[f"wk-noord/milestone:net/2026-01-15/before3/{NETBEHEERDER}"]
-    assert "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal." in net.body("plain")
+    assert (
+        "U krijgt dit bericht omdat Netbeheerder de eigenaar is en u daar contactpersoon bent."
+        in net.body("plain")
+    )
     net_regie = by_key[f"wk-noord/milestone:net/2026-01-15/before3/{REGIE}"]
-    assert "omdat uw organisatie de regie heeft" in net_regie.body("plain")
+    assert as_regie in net_regie.body("plain")
     warmte = by_key[f"wk-noord/milestone:warmte/2026-01-15/before3/{PROJECTLEIDER}"]
     assert (
         "Voor eigenaar 'warmtebedrijf' is geen contactadres bekend; daarom krijgt de "
@@ -372,8 +380,8 @@ def test_the_programme_office_gets_the_escalation_after_the_escalate_interval(pa
         escalation.reference == f"wk-noord/milestone:plan/2026-01-15/escalation/{PROGRAMME_OFFICE}"
     )
     assert (
-        "U krijgt dit bericht als programmabureau: het is 14 dagen over tijd."
-        in escalation.body("plain")
+        "U krijgt dit bericht als programmabureau. Het is 14 dagen over tijd; daarom deze "
+        "escalatie." in escalation.body("plain")
     )
     passes.run("2026-01-30")  # the weekly reminder goes on; the escalation is not repeated
     when = "was uiterlijk 15 januari 2026 (15 dagen geleden)"
@@ -409,6 +417,41 @@ def test_after_downtime_only_the_latest_overdue_reminder_and_the_escalation_go_o
 
     passes.run("2026-02-22")
     assert passes.inbox() == []
+
+
+BEWONERS = "kern@groen-noord.example"
+GROEN = Regie(type="bewonersinitiatief", organisation="Groen Noord", contacts=(BEWONERS,))
+ESCALATE_TO_REGIE = WORKFLOW.replace("key: herinnering", "key: bewoners").replace(
+    "escalate_to: [programme_office]", "escalate_to: [regie, programme_office]"
+)
+"""The same rules, with escalations to the regie holder as well as the programme office."""
+
+
+def start_groen(passes: Passes, workflows: Path) -> None:
+    """wk-groen on ESCALATE_TO_REGIE, led by a residents' initiative; only 'plan' is open."""
+    (workflows / "bewoners.yaml").write_text(ESCALATE_TO_REGIE, encoding="utf-8")
+    passes.service.create("wk-groen", workflow="bewoners", title="Groen", regie=GROEN, by="test")
+    passes.settle("wk-groen", "net", "warmte", "raad", "termijn")
+
+
+def test_an_escalation_to_a_residents_initiative_names_its_role(passes, workflows):
+    start_groen(passes, workflows)
+    for day in ("2026-01-12", "2026-01-15", "2026-01-16", "2026-01-23"):
+        passes.run(day)
+    passes.new()
+    passes.run("2026-01-29")  # 14 days overdue: the escalation, to both
+    got = {m.to: m for m in passes.new()}
+    assert sorted(got) == sorted([BEWONERS, PROGRAMME_OFFICE])
+    initiative = got[BEWONERS].body("plain")
+    assert (
+        "U krijgt dit bericht omdat Groen Noord (Bewonersinitiatief) de regie heeft en u daar "
+        "contactpersoon bent. Het is 14 dagen over tijd; daarom deze escalatie." in initiative
+    )
+    assert "als programmabureau" not in initiative
+    assert (
+        "U krijgt dit bericht als programmabureau. Het is 14 dagen over tijd; daarom deze "
+        "escalatie." in got[PROGRAMME_OFFICE].body("plain")
+    )
 
 
 # --- pauses ----------------------------------------------------------------------------------
