@@ -186,6 +186,15 @@ def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> 
     return t["due_past"].format(date=when, days=_days(-days, t))
 
 
+def _label(item: ReminderItem, today: date, t: dict[str, str]) -> str:
+    """What the reminder is, as it stands on ``today``: a reminder planned for its day but
+    delivered after it (a mail server that was down, a digest) is late, not "today"."""
+    if item.rule == "escalation":
+        return t["escalation"]
+    days = (item.due - today).days
+    return t["before"] if days > 0 else t["on_due"] if days == 0 else t["overdue"]
+
+
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
     return f"{t[item.kind]} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
@@ -233,7 +242,7 @@ def compose(
     ordered = sorted(items, key=lambda i: (i.due, i.instance, i.subject))
     if len(ordered) == 1:
         item = ordered[0]
-        subject = f"{t[item.rule]}: {_what(item, t)}, {_when(item, today, t, language)}"
+        subject = f"{_label(item, today, t)}: {_what(item, t)}, {_when(item, today, t, language)}"
     else:
         overdue = sum(1 for i in ordered if i.due < today)
         subject = t["digest_subject"].format(count=len(ordered)) + (
@@ -244,7 +253,8 @@ def compose(
     html_items = []
     for item in ordered:
         link = _link(item, base_url)
-        text_lines.append(f"* {t[item.rule]}: {_what(item, t)}")
+        label = _label(item, today, t)
+        text_lines.append(f"* {label}: {_what(item, t)}")
         text_lines.append(f"  {t['phase']} {item.phase_title}; {_when(item, today, t, language)}")
         text_lines.extend(f"  {line}" for line in _why(item, today, t))
         if link:
@@ -258,7 +268,7 @@ def compose(
 
         html_items.append(
             "<li>"
-            f"<strong>{html.escape(t[item.rule])}: {html.escape(_what(item, t))}</strong><br>"
+            f"<strong>{html.escape(label)}: {html.escape(_what(item, t))}</strong><br>"
             f"{html.escape(t['phase'])} {html.escape(item.phase_title)}; "
             f"{html.escape(_when(item, today, t, language))}<br>"
             f"<small>{why}</small>{link_html}"

@@ -620,6 +620,20 @@ def test_smtp_down_then_up_retries_with_backoff_and_delivers_once(passes):
     assert passes.new() == []
 
 
+def test_a_reminder_of_the_day_delivered_after_midnight_says_it_is_late(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte")
+    passes.server.stop()
+    passes.run("2026-01-15", "23:58")  # planned on the day; the mail server is down
+    assert {e.payload["rule"] for e in passes.outbox()} == {"on_due"}
+    passes.server.start()
+    passes.clock.set(at("2026-01-16", "00:05"))
+    delivered = passes.dispatcher().run()  # the retry, after midnight
+    assert delivered.messages == 2
+    late = subject("overdue", "Plan van aanpak", "was uiterlijk 15 januari 2026 (1 dag geleden)")
+    assert passes.inbox() == [(PROJECTLEIDER, late), (REGIE, late)]
+
+
 def test_an_unknown_recipient_fails_permanently_and_can_be_retried(passes):
     passes.create()
     passes.server.recorder.unknown.add(PROJECTLEIDER)

@@ -91,6 +91,33 @@ def test_subject_says_the_rule_what_and_by_when(
 
 
 @pytest.mark.parametrize(
+    ("language", "rule", "today", "word"),
+    [
+        ("nl", "on_due", date(2026, 6, 16), "Te laat"),
+        ("en", "on_due", date(2026, 6, 16), "Overdue"),
+        ("nl", "before", DUE, "Vandaag"),
+        ("en", "before", DUE, "Due today"),
+        ("nl", "before", date(2026, 6, 20), "Te laat"),
+        ("en", "before", date(2026, 6, 20), "Overdue"),
+    ],
+)
+def test_a_reminder_delivered_after_its_day_says_what_is_true_today(
+    language: Language, rule: str, today: date, word: str
+):
+    """Planned for one day, delivered on a later one (a mail server that was down, a digest):
+    the subject and the item follow the due date as it stands when the message is made."""
+    message = compose([item(rule=rule)], language=language, today=today)
+    assert message.subject.startswith(f"{word}: {WHAT[language]}, ")
+    assert f"* {word}: {WHAT[language]}" in message.text
+    assert f"<strong>{html.escape(word)}: " in message.html
+
+
+def test_an_escalation_stays_an_escalation():
+    message = compose([item(rule="escalation")], language="nl", today=date(2026, 6, 29))
+    assert message.subject.startswith("Escalatie: ")
+
+
+@pytest.mark.parametrize(
     ("language", "kind", "title", "what"),
     [
         ("nl", "gate", "Startfase", "einde van fase 'Startfase'"),
@@ -300,7 +327,7 @@ def test_html_escapes_titles():
     assert "phase Fase &lt;1&gt;;" in message.html
     # The plain text and the subject are not HTML: they keep the titles as written.
     assert "milestone 'Plan <b> & \"quotes\"' - Noord & <Zuid> (wk-noord)" in message.text
-    assert message.subject.startswith("Reminder: milestone 'Plan <b> & \"quotes\"'")
+    assert message.subject.startswith("Due today: milestone 'Plan <b> & \"quotes\"'")
 
 
 def test_html_is_a_document_in_the_language():
