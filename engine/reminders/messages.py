@@ -49,6 +49,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "why_escalation": "Het is {days} over tijd; daarom deze escalatie.",
         "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
         "sensitive": "Let op: bestuurlijk gevoelig.",
+        "also": "Dit bericht komt ook in de plaats van uw herinnering {labels}.",
         "no_contact": (
             "Voor eigenaar '{owner}' is geen contactadres bekend; daarom krijgt de regiehouder "
             "dit bericht."
@@ -85,6 +86,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "why_escalation": "It is {days} overdue, hence this escalation.",
         "legal": "Note: this is a legal deadline; a pause does not stop it.",
         "sensitive": "Note: politically sensitive.",
+        "also": "This message also takes the place of your {labels} reminder.",
         "no_contact": (
             "No contact address is known for owner '{owner}', so the regie holder receives this."
         ),
@@ -126,6 +128,11 @@ class ReminderItem:
     owner_unreachable: bool = False
     legal: bool = False
     sensitive: bool = False
+    also: tuple[str, ...] = ()
+    """The rules of less urgent reminders to the same reader, about the same deadline and in
+    the same pass, that this message stands for (e.g. overdue, in an escalation)."""
+    folded_into: str | None = None
+    """Set on a reminder that is not sent on its own: the key of the row that carries it."""
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -145,6 +152,8 @@ class ReminderItem:
             "owner_unreachable": self.owner_unreachable,
             "legal": self.legal,
             "sensitive": self.sensitive,
+            "also": list(self.also),
+            "folded_into": self.folded_into,
         }
 
     @classmethod
@@ -152,7 +161,9 @@ class ReminderItem:
         """The item of an outbox row; rows planned by an older version lack the newer fields
         (they take their defaults)."""
         known = {k: v for k, v in data.items() if k in _FIELDS}
-        return cls(**{**known, "due": date.fromisoformat(data["due"])})
+        known["due"] = date.fromisoformat(data["due"])
+        known["also"] = tuple(data.get("also", ()))
+        return cls(**known)
 
 
 _FIELDS = frozenset(ReminderItem.__dataclass_fields__)
@@ -220,6 +231,9 @@ def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:
         lines.append(t["legal"])
     if item.sensitive:
         lines.append(t["sensitive"])
+    if item.also:
+        labels = ", ".join(f"'{t[rule]}'" for rule in item.also)
+        lines.append(t["also"].format(labels=labels))
     return lines
 
 

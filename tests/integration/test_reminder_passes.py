@@ -454,6 +454,65 @@ def test_an_escalation_to_a_residents_initiative_names_its_role(passes, workflow
     )
 
 
+def test_a_reader_gets_one_message_per_deadline_and_pass_the_most_urgent(passes, workflows):
+    """Back after downtime on 30 January: 'plan' (due 15 January) has its weekly overdue
+    reminder and its escalation due at once, and the residents' initiative is on both lists.
+    It gets the escalation, which says it stands for the overdue reminder too; that one is
+    never sent on its own, not by a later pass, a rebuild or a retry."""
+    start_groen(passes, workflows)
+    passes.run("2026-01-12")
+    passes.new()
+    planned, delivered = passes.run("2026-01-30")
+    late = "was uiterlijk 15 januari 2026 (15 dagen geleden)"
+    escalation = subject("escalation", "Plan van aanpak", late, instance="Groen (wk-groen)")
+    assert passes.inbox() == sorted([(BEWONERS, escalation), (PROGRAMME_OFFICE, escalation)])
+    assert (planned.queued, planned.folded, delivered.messages) == (2, 1, 2)
+    [to_initiative] = [m for m in passes.server.received if m.to == BEWONERS][-1:]
+    assert "Dit bericht komt ook in de plaats van uw herinnering 'Te laat'." in (
+        to_initiative.body("plain")
+    )
+    base = "wk-groen/milestone:plan/2026-01-15"
+    rows = {e.key: e for e in passes.outbox()}
+    folded = rows[f"{base}/overdue3/{BEWONERS}"]
+    assert folded.status == "folded"
+    assert folded.payload["folded_into"] == f"{base}/escalation/{BEWONERS}"
+    assert rows[f"{base}/escalation/{BEWONERS}"].payload["also"] == ["overdue"]
+
+    # Later passes, and a rebuild that forgets what was planned, send neither again.
+    passes.run("2026-01-30", "16:00")
+    assert passes.service.rebuild("wk-groen") is False
+    again, _ = passes.run("2026-01-31")
+    assert (again.queued, again.folded, again.already_queued) == (0, 0, 3)
+    assert passes.inbox() == []
+    with pytest.raises(RuleViolation, match=r"it went out within .*/escalation/"):
+        passes.service.retry_outbox(folded.id)
+    listed = cli("--db", passes.db_url, "outbox", "list", "--status", "folded")
+    assert listed.exit_code == 0, listed.output
+    assert f"{folded.id:>6} folded  overdue" in listed.output
+
+    passes.run("2026-02-06")  # the next weekly reminder is a reminder of its own again
+    late = "was uiterlijk 15 januari 2026 (22 dagen geleden)"
+    assert passes.inbox() == [
+        (BEWONERS, subject("overdue", "Plan van aanpak", late, instance="Groen (wk-groen)"))
+    ]
+
+
+def test_an_escalation_sent_before_does_not_swallow_a_new_overdue_reminder(passes, workflows):
+    start_groen(passes, workflows)
+    for day in ("2026-01-12", "2026-01-15", "2026-01-16", "2026-01-23", "2026-01-29"):
+        passes.run(day)
+    passes.new()
+    passes.clock.set(at("2026-02-06"))
+    assert passes.service.rebuild("wk-groen") is False  # the row forgets what was planned
+    planned, _ = passes.run()  # the escalation (sent already) and the weekly reminder, due
+    late = "was uiterlijk 15 januari 2026 (22 dagen geleden)"
+    assert passes.inbox() == [
+        (BEWONERS, subject("overdue", "Plan van aanpak", late, instance="Groen (wk-groen)"))
+    ]
+    assert (planned.queued, planned.folded) == (1, 0)
+    assert "in de plaats van" not in passes.server.received[-1].body("plain")
+
+
 # --- pauses ----------------------------------------------------------------------------------
 
 

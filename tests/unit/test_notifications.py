@@ -228,6 +228,20 @@ def test_an_escalation_to_the_programme_office_says_so(language: Language, line:
 
 
 @pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("nl", "Dit bericht komt ook in de plaats van uw herinnering 'Te laat'."),
+        ("en", "This message also takes the place of your 'Overdue' reminder."),
+    ],
+)
+def test_a_message_names_the_reminder_it_stands_in_for(language: Language, line: str):
+    merged = item(rule="escalation", role="regie", also=("overdue",))
+    assert in_both(line, language, merged, today=date(2026, 6, 30))
+    alone = compose([item(rule="escalation")], language=language, today=date(2026, 6, 30))
+    assert line not in alone.text
+
+
+@pytest.mark.parametrize(
     ("language", "legal", "sensitive"),
     [
         ("nl", "Let op: dit is een wettelijke termijn", "Let op: bestuurlijk gevoelig."),
@@ -416,6 +430,8 @@ def test_payload_round_trip():
         owner_unreachable=True,
         legal=True,
         sensitive=True,
+        also=("overdue",),
+        folded_into="wk-noord/milestone:team/2026-06-15/escalation/a@x.nl",
     )
     payload = full.as_payload()
     assert payload["due"] == "2026-06-15"
