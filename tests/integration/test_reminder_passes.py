@@ -462,7 +462,13 @@ def test_a_reader_gets_one_message_per_deadline_and_pass_the_most_urgent(passes,
     start_groen(passes, workflows)
     passes.run("2026-01-12")
     passes.new()
-    planned, delivered = passes.run("2026-01-30")
+    passes.clock.set(at("2026-01-30"))
+    preview = passes.planner().preview(passes.clock.now(), 0)
+    assert sorted((p.recipient, p.rule, p.also) for p in preview) == [
+        (BEWONERS, "escalation", ("overdue",)),
+        (PROGRAMME_OFFICE, "escalation", ()),
+    ]
+    planned, delivered = passes.run()
     late = "was uiterlijk 15 januari 2026 (15 dagen geleden)"
     escalation = subject("escalation", "Plan van aanpak", late, instance="Groen (wk-groen)")
     assert passes.inbox() == sorted([(BEWONERS, escalation), (PROGRAMME_OFFICE, escalation)])
