@@ -49,7 +49,11 @@ class OutgoingMessage:
     message_id: str
     """Stable per outbox row (or digest): a repeated delivery carries the same id."""
     reference: str
-    """The outbox key(s) it delivers, for headers and logs."""
+    """What it delivers in short, for headers and logs: the key, or "3 items" for a digest."""
+    keys: tuple[str, ...] = ()
+    """The outbox key of every reminder it carries (one ``X-Wijkkompas-Key`` header each)."""
+    reply_to: tuple[str, ...] = ()
+    """Where answers go (the programme office); empty: to the sender."""
 
 
 class DeliveryFailure(Exception):

@@ -1,14 +1,17 @@
 """What reminders say: subject, plain text and HTML, in Dutch and English.
 
 A message tells its reader what is due and by when, for which neighbourhood and milestone, why
-they get it (owner, regie holder, programme office), and links to the instance when a base URL
-is configured. A digest lists all items for one reader in one message. Pure: no sending here
-(see ``adapters/email.py``).
+they get it (owner, regie holder, programme office) and what to do next: the command that
+records it done, a link to the instance when a base URL is configured, and whom to ask (the
+regie holder and the programme office, where replies go too). The outbox key is not in the
+text: it travels in a header (``X-Wijkkompas-Key``). A digest lists all items for one reader
+in one message. Pure: no sending here (see ``adapters/email.py``).
 """
 
 from __future__ import annotations
 
 import html
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -60,7 +63,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "intro_many": "Deze {count} punten vragen uw aandacht in de wijkaanpak:",
         "digest_subject": "Overzicht wijkkompas: {count} punten",
         "digest_overdue": ", waarvan {overdue} te laat",
-        "footer": "Verstuurd door wijkkompas. Kenmerk: {ref}",
+        "record_milestone": "Gedaan? Leg het vast met: {command}",
+        "record_gate": "Is de fase af? Ga door met: {command}",
+        "record_review": "Kan het werk weer verder? Hervat met: {command}",
+        "contact": "Vragen? Neem contact op met {whom}.",
+        "contact_regie": "de regiehouder",
+        "contact_programme_office": "het programmabureau",
+        "contact_or": "; of met ",
+        "replies": "Antwoorden op dit bericht gaan naar het programmabureau.",
+        "footer": "Verstuurd door wijkkompas.",
         "phase": "fase",
     },
     "en": {
@@ -96,7 +107,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "intro_many": "These {count} items in the neighbourhood approach need your attention:",
         "digest_subject": "wijkkompas digest: {count} items",
         "digest_overdue": ", {overdue} overdue",
-        "footer": "Sent by wijkkompas. Reference: {ref}",
+        "record_milestone": "Done? Record it with: {command}",
+        "record_gate": "Is the phase finished? Move on with: {command}",
+        "record_review": "Can the work go on? Resume with: {command}",
+        "contact": "Questions? Contact {whom}.",
+        "contact_regie": "the regie holder",
+        "contact_programme_office": "the programme office",
+        "contact_or": "; or ",
+        "replies": "Replies to this message go to the programme office.",
+        "footer": "Sent by wijkkompas.",
         "phase": "phase",
     },
 }
@@ -125,6 +144,10 @@ class ReminderItem:
     regie: str = ""
     """Who holds the regie: the organisation with its regie type, e.g. 'Groen Noord
     (Bewonersinitiatief)', or the type alone."""
+    regie_contacts: tuple[str, ...] = ()
+    """The regie holder's contact addresses: whom the reader can ask."""
+    programme_office: tuple[str, ...] = ()
+    """The programme office's addresses: whom the reader can ask, and where replies go."""
     owner_unreachable: bool = False
     legal: bool = False
     sensitive: bool = False
@@ -149,6 +172,8 @@ class ReminderItem:
             "owner": self.owner,
             "owner_title": self.owner_title,
             "regie": self.regie,
+            "regie_contacts": list(self.regie_contacts),
+            "programme_office": list(self.programme_office),
             "owner_unreachable": self.owner_unreachable,
             "legal": self.legal,
             "sensitive": self.sensitive,
@@ -162,7 +187,8 @@ class ReminderItem:
         (they take their defaults)."""
         known = {k: v for k, v in data.items() if k in _FIELDS}
         known["due"] = date.fromisoformat(data["due"])
-        known["also"] = tuple(data.get("also", ()))
+        for name in ("also", "regie_contacts", "programme_office"):
+            known[name] = tuple(data.get(name, ()))
         return cls(**known)
 
 
@@ -174,6 +200,8 @@ class Composed:
     subject: str
     text: str
     html: str
+    reply_to: tuple[str, ...] = ()
+    """Where answers go: the programme office of the items (none when it is not known)."""
 
 
 def _date(day: date, language: str) -> str:
@@ -243,13 +271,45 @@ def _link(item: ReminderItem, base_url: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/instances/{item.instance}"
 
 
+def _next(item: ReminderItem, t: dict[str, str]) -> str:
+    """How to record that it is done: the command that settles this kind of deadline."""
+    instance = shlex.quote(item.instance)
+    if item.kind == "milestone":
+        command = f"wijkkompas milestone done {instance} {shlex.quote(item.subject)}"
+    elif item.kind == "gate":
+        command = f"wijkkompas advance {instance}"
+    else:
+        command = f"wijkkompas resume {instance}"
+    return t[f"record_{item.kind}"].format(command=command)
+
+
+def _contact(item: ReminderItem, t: dict[str, str]) -> str | None:
+    """Whom to ask: the regie holder (named, with its contacts) and the programme office."""
+    whom = []
+    if item.regie or item.regie_contacts:
+        regie = t["contact_regie"] + (f", {item.regie}" if item.regie else "")
+        if item.regie_contacts:
+            regie += ": " + ", ".join(item.regie_contacts)
+        whom.append(regie)
+    if item.programme_office:
+        whom.append(t["contact_programme_office"] + ": " + ", ".join(item.programme_office))
+    return t["contact"].format(whom=t["contact_or"].join(whom)) if whom else None
+
+
+def _reply_to(items: Sequence[ReminderItem]) -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for item in items:
+        for address in item.programme_office:
+            found.setdefault(address.lower(), address)
+    return tuple(found.values())
+
+
 def compose(
     items: Sequence[ReminderItem],
     *,
     language: Language,
     today: date,
     base_url: str | None = None,
-    reference: str = "",
 ) -> Composed:
     """One message about ``items`` (one reminder, or a digest of several) for one reader."""
     t = _TEXT[language]
@@ -266,29 +326,35 @@ def compose(
     text_lines = [t["greeting"], "", intro, ""]
     html_items = []
     for item in ordered:
-        link = _link(item, base_url)
         label = _label(item, today, t)
+        link = _link(item, base_url)
+        contact = _contact(item, t)
+        notes = _why(item, today, t)
+        steps = [_next(item, t)]
         text_lines.append(f"* {label}: {_what(item, t)}")
         text_lines.append(f"  {t['phase']} {item.phase_title}; {_when(item, today, t, language)}")
-        text_lines.extend(f"  {line}" for line in _why(item, today, t))
+        text_lines.extend(f"  {line}" for line in notes + steps)
         if link:
             text_lines.append("  " + t["open"].format(url=link))
+        if contact:
+            text_lines.append(f"  {contact}")
         text_lines.append("")
-        why = "<br>".join(html.escape(line) for line in _why(item, today, t))
         link_html = ""
         if link:
-            label = html.escape(t["open"].format(url=link))
-            link_html = f'<br><a href="{html.escape(link, quote=True)}">{label}</a>'
-
+            opened = html.escape(t["open"].format(url=link))
+            link_html = f'<br><a href="{html.escape(link, quote=True)}">{opened}</a>'
+        contact_html = f"<br>{html.escape(contact)}" if contact else ""
         html_items.append(
             "<li>"
             f"<strong>{html.escape(label)}: {html.escape(_what(item, t))}</strong><br>"
             f"{html.escape(t['phase'])} {html.escape(item.phase_title)}; "
             f"{html.escape(_when(item, today, t, language))}<br>"
-            f"<small>{why}</small>{link_html}"
+            f"<small>{'<br>'.join(html.escape(line) for line in notes)}</small><br>"
+            f"{'<br>'.join(html.escape(line) for line in steps)}{link_html}{contact_html}"
             "</li>"
         )
-    footer = t["footer"].format(ref=reference) if reference else ""
+    reply_to = _reply_to(ordered)
+    footer = t["footer"] + (" " + t["replies"] if reply_to else "")
     text_lines.append(footer)
     body_html = (
         f'<!DOCTYPE html><html lang="{language}"><body>'
@@ -296,4 +362,9 @@ def compose(
         f"<ul>{''.join(html_items)}</ul>"
         f"<p><small>{html.escape(footer)}</small></p></body></html>"
     )
-    return Composed(subject=subject, text="\n".join(text_lines).rstrip() + "\n", html=body_html)
+    return Composed(
+        subject=subject,
+        text="\n".join(text_lines).rstrip() + "\n",
+        html=body_html,
+        reply_to=reply_to,
+    )

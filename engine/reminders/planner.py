@@ -267,6 +267,8 @@ class ReminderPlanner:
                 owner=deadline.owner,
                 owner_title=_owner_name(wf, deadline.owner),
                 regie=_regie_name(wf, row),
+                regie_contacts=row.regie_contacts,
+                programme_office=self.addresses.programme_office,
                 owner_unreachable=unreachable,
                 legal=deadline.legal,
                 sensitive=deadline.sensitive,

@@ -170,7 +170,9 @@ class Passes:
     def planner(self) -> ReminderPlanner:
         return ReminderPlanner(self.service.store, self.service.compiled_by_id, ADDRESSES)
 
-    def dispatcher(self, notifier: Notifier | None = None, node: str = "test") -> Dispatcher:
+    def dispatcher(
+        self, notifier: Notifier | None = None, node: str = "test", base_url: str | None = None
+    ) -> Dispatcher:
         return Dispatcher(
             self.service.store,
             notifier or self.server.notifier(),
@@ -178,6 +180,7 @@ class Passes:
             clock=self.clock.now,
             domain=DOMAIN,
             digest=self.digest,
+            base_url=base_url,
         )
 
     def run(
@@ -266,6 +269,29 @@ def test_a_pass_before_the_deadline_reminds_owner_and_regie_once_per_address(pas
         "Voor eigenaar 'warmtebedrijf' is geen contactadres bekend; daarom krijgt de "
         "regiehouder dit bericht." in warmte.body("plain")
     )
+
+
+def test_a_reminder_says_what_to_do_next_and_replies_go_to_the_programme_office(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte")
+    passes.clock.set(at("2026-01-12"))
+    passes.planner().run(passes.clock.now())
+    passes.dispatcher(base_url="https://kompas.gemeente.example").run()
+    got = {m.to: m for m in passes.new()}
+    assert sorted(got) == [PROJECTLEIDER, REGIE]
+    message = got[REGIE]
+    key = f"wk-noord/milestone:plan/2026-01-15/before3/{REGIE}"
+    assert message.message["Reply-To"] == PROGRAMME_OFFICE
+    assert message.message.get_all("X-Wijkkompas-Key") == [key]
+    text = message.body("plain")
+    assert "Gedaan? Leg het vast met: wijkkompas milestone done wk-noord plan" in text
+    assert "Bekijk in wijkkompas: https://kompas.gemeente.example/instances/wk-noord" in text
+    assert (
+        "Vragen? Neem contact op met de regiehouder, Gemeente Noord (Gemeente): "
+        f"{REGIE}, {PROJECTLEIDER}; of met het programmabureau: {PROGRAMME_OFFICE}." in text
+    )
+    assert key not in text
+    assert key not in message.body("html")
 
 
 def test_a_sensitive_milestone_is_reminded_earlier(passes):

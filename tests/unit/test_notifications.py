@@ -310,6 +310,7 @@ def test_link_to_the_instance_when_a_base_url_is_given(language: Language, label
     )
     assert f"{label}{url}" in message.text
     assert f'<a href="{url}">{label}{url}</a>' in message.html
+    assert f"<li><strong>{'Vandaag' if language == 'nl' else 'Due today'}: " in message.html
 
 
 @pytest.mark.parametrize("base_url", [None, ""])
@@ -320,11 +321,89 @@ def test_no_link_without_a_base_url(base_url: str | None):
     assert "<a " not in message.html
 
 
-def test_footer_gives_the_reference_when_there_is_one():
-    with_ref = compose([ITEM], language="nl", today=DUE, reference="ref-42")
-    assert "Verstuurd door wijkkompas. Kenmerk: ref-42" in with_ref.text
-    assert "Kenmerk: ref-42" in with_ref.html
-    assert "Kenmerk" not in compose([ITEM], language="nl", today=DUE).text
+# --- what to do next -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "line"),
+    [
+        ("nl", "milestone", "Gedaan? Leg het vast met: wijkkompas milestone done wk-noord team"),
+        ("en", "milestone", "Done? Record it with: wijkkompas milestone done wk-noord team"),
+        ("nl", "gate", "Is de fase af? Ga door met: wijkkompas advance wk-noord"),
+        ("en", "gate", "Is the phase finished? Move on with: wijkkompas advance wk-noord"),
+        ("nl", "review", "Kan het werk weer verder? Hervat met: wijkkompas resume wk-noord"),
+        ("en", "review", "Can the work go on? Resume with: wijkkompas resume wk-noord"),
+    ],
+)
+def test_every_message_says_how_to_record_it_done(language: Language, kind: str, line: str):
+    it = item(kind=kind, subject="team")
+    assert in_both(line, language, it)
+    assert in_both(line, language, replace(it, rule="escalation"), today=date(2026, 6, 29))
+
+
+def test_the_command_is_quoted_for_the_shell():
+    message = compose([item(instance="wk-$(rm)", subject="a b")], language="en", today=DUE)
+    assert "wijkkompas milestone done 'wk-$(rm)' 'a b'" in message.text
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        (
+            "nl",
+            "Vragen? Neem contact op met de regiehouder, Gemeente Noord (Gemeente): "
+            "regie@noord.example, pl@noord.example; of met het programmabureau: "
+            "pb@gemeente.example.",
+        ),
+        (
+            "en",
+            "Questions? Contact the regie holder, Gemeente Noord (Gemeente): regie@noord.example, "
+            "pl@noord.example; or the programme office: pb@gemeente.example.",
+        ),
+    ],
+)
+def test_every_message_says_whom_to_contact(language: Language, line: str):
+    it = item(
+        regie="Gemeente Noord (Gemeente)",
+        regie_contacts=("regie@noord.example", "pl@noord.example"),
+        programme_office=("pb@gemeente.example",),
+    )
+    assert in_both(line, language, it)
+
+
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        (
+            {"regie": "Groen Noord (Bewonersinitiatief)"},
+            "Vragen? Neem contact op met de regiehouder, Groen Noord (Bewonersinitiatief).",
+        ),
+        (
+            {"programme_office": ("pb@gemeente.example",)},
+            "Vragen? Neem contact op met het programmabureau: pb@gemeente.example.",
+        ),
+    ],
+)
+def test_the_contact_line_names_whom_it_knows(changes: dict[str, Any], line: str):
+    assert in_both(line, "nl", item(**changes))
+
+
+def test_replies_go_to_the_programme_office_and_the_footer_says_so():
+    office = ("pb@gemeente.example", "warmte@gemeente.example")
+    message = compose([item(programme_office=office)], language="nl", today=DUE)
+    assert message.reply_to == office
+    assert "Antwoorden op dit bericht gaan naar het programmabureau." in message.text
+    alone = compose([ITEM], language="nl", today=DUE)
+    assert alone.reply_to == ()
+    assert "Antwoorden" not in alone.text
+
+
+def test_the_internal_key_is_not_in_the_text():
+    message = compose([ITEM], language="nl", today=DUE)
+    assert ITEM.key not in message.text
+    assert ITEM.key not in message.html
+    assert "Kenmerk" not in message.text
+    assert message.text.rstrip().endswith("Verstuurd door wijkkompas.")
 
 
 def test_html_escapes_titles():
@@ -432,6 +511,8 @@ def test_payload_round_trip():
         sensitive=True,
         also=("overdue",),
         folded_into="wk-noord/milestone:team/2026-06-15/escalation/a@x.nl",
+        regie_contacts=("regie@noord.example",),
+        programme_office=("pb@gemeente.example",),
     )
     payload = full.as_payload()
     assert payload["due"] == "2026-06-15"
