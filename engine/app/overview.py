@@ -111,6 +111,7 @@ def show(service: Service, key: str) -> InstanceView:
         created_at=record.created_at,
         last_event_at=instance.last_event_at,
         events=record.seq,
+        terms=workflow.definition.words(),
     )
 
 

@@ -32,7 +32,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "on_due": "Vandaag",
         "overdue": "Te laat",
         "escalation": "Escalatie",
-        "milestone": "mijlpaal",
+        "milestone": "knooppunt",
         "gate": "einde van fase",
         "review": "herbeoordeling van de pauze",
         "due_future": "uiterlijk {date} (over {days})",
@@ -40,7 +40,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "due_past": "was uiterlijk {date} ({days} geleden)",
         "day": "dag",
         "days": "dagen",
-        "why_owner": "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal.",
+        "why_owner": "U krijgt dit bericht omdat u de eigenaar bent.",
         "why_owner_named": (
             "U krijgt dit bericht omdat {owner} de eigenaar is en u daar contactpersoon bent."
         ),
@@ -87,7 +87,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "due_past": "was due {date} ({days} ago)",
         "day": "day",
         "days": "days",
-        "why_owner": "You receive this because you own this milestone.",
+        "why_owner": "You receive this because you are the owner.",
         "why_owner_named": "You receive this because {owner} is the owner and you are its contact.",
         "why_regie": "You receive this because your organisation holds the regie (lead).",
         "why_regie_named": (
@@ -139,6 +139,9 @@ class ReminderItem:
     role: str
     """Why this reader: owner, regie or programme_office."""
     owner: str = "regie"
+    term: str = ""
+    """What the workflow calls a milestone ('knooppunt', or its own ``terms``); empty: the
+    default of the message's language."""
     owner_title: str = ""
     """The owner as the workflow names it (a party or regie type), e.g. 'Netbeheerder'."""
     regie: str = ""
@@ -170,6 +173,7 @@ class ReminderItem:
             "rule": self.rule,
             "role": self.role,
             "owner": self.owner,
+            "term": self.term,
             "owner_title": self.owner_title,
             "regie": self.regie,
             "regie_contacts": list(self.regie_contacts),
@@ -235,7 +239,8 @@ def _label(item: ReminderItem, today: date, t: dict[str, str]) -> str:
 
 
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
-    return f"{t[item.kind]} '{item.subject_title}' - {item.instance_title} ({item.instance})"
+    kind = item.term if item.kind == "milestone" and item.term else t[item.kind]
+    return f"{kind} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
 
 def _role(item: ReminderItem, t: dict[str, str]) -> str:

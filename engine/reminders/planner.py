@@ -265,6 +265,7 @@ class ReminderPlanner:
                 rule=moment.rule,
                 role=role,
                 owner=deadline.owner,
+                term=wf.definition.words().milestone,
                 owner_title=_owner_name(wf, deadline.owner),
                 regie=_regie_name(wf, row),
                 regie_contacts=row.regie_contacts,

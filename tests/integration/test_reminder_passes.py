@@ -114,7 +114,7 @@ def at(day: str, clock_time: str = "10:00") -> datetime:
 def subject(rule: str, title: str, when: str, instance: str = "Noord (wk-noord)") -> str:
     """The subject line of a single reminder about a milestone."""
     word = {"before": "Herinnering", "on_due": "Vandaag", "overdue": "Te laat"}.get(rule)
-    return f"{word or 'Escalatie'}: mijlpaal '{title}' - {instance}, {when}"
+    return f"{word or 'Escalatie'}: knooppunt '{title}' - {instance}, {when}"
 
 
 def program_env(**settings: Any) -> dict[str, str]:
@@ -292,6 +292,21 @@ def test_a_reminder_says_what_to_do_next_and_replies_go_to_the_programme_office(
     )
     assert key not in text
     assert key not in message.body("html")
+
+
+def test_a_workflow_with_its_own_terms_gets_mails_in_those_terms(passes, workflows):
+    stappen = WORKFLOW.replace("key: herinnering", "key: stappen") + (
+        "terms: {milestone: stap, milestones: stappen}\n"
+    )
+    (workflows / "stappen.yaml").write_text(stappen, encoding="utf-8")
+    passes.service.create("wk-oost", workflow="stappen", title="Oost", regie=NOORD, by="test")
+    passes.settle("wk-oost", "net", "warmte")
+    passes.run("2026-01-12")
+    assert passes.inbox() == [
+        (who, f"Herinnering: stap 'Plan van aanpak' - Oost (wk-oost), {BEFORE_15}")
+        for who in (PROJECTLEIDER, REGIE)
+    ]
+    assert passes.outbox()[0].payload["term"] == "stap"
 
 
 def test_a_sensitive_milestone_is_reminded_earlier(passes):
@@ -660,7 +675,7 @@ def test_a_digest_recipient_gets_one_message_listing_all_items(passes):
     text = digest.body("plain")
     assert "Deze 3 punten vragen uw aandacht in de wijkaanpak:" in text
     for title in ("Plan van aanpak", "Netcapaciteit afgestemd", "Warmtebron gekozen"):
-        assert f"* Herinnering: mijlpaal '{title}' - Noord (wk-noord)" in text
+        assert f"* Herinnering: knooppunt '{title}' - Noord (wk-noord)" in text
     rows = [e for e in passes.outbox() if e.recipient == REGIE]
     assert {(e.status, e.message_id) for e in rows} == {("sent", digest.message_id)}
 

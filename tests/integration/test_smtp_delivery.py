@@ -321,7 +321,7 @@ def refused(notifier: Notifier, message: OutgoingMessage | None = None) -> Deliv
 
 
 SUBJECT = (
-    "Herinnering: mijlpaal 'Energiecoöperatie opgericht' - Noord (wk-noord), "
+    "Herinnering: knooppunt 'Energiecoöperatie opgericht' - Noord (wk-noord), "
     "uiterlijk 15 januari 2026 (over 3 dagen)"
 )
 

@@ -27,7 +27,7 @@ ITEM = ReminderItem(
     role="owner",
 )
 WHAT = {
-    "nl": "mijlpaal 'Kernteam' - Wijk Noord (wk-noord)",
+    "nl": "knooppunt 'Kernteam' - Wijk Noord (wk-noord)",
     "en": "milestone 'Kernteam' - Wijk Noord (wk-noord)",
 }
 
@@ -147,8 +147,8 @@ def test_text_and_html_give_the_phase_and_the_due_date(language: Language, line:
 @pytest.mark.parametrize(
     ("language", "role", "rule", "today", "line"),
     [
-        ("nl", "owner", "before", DUE, "omdat u eigenaar bent van deze mijlpaal."),
-        ("en", "owner", "before", DUE, "because you own this milestone."),
+        ("nl", "owner", "before", DUE, "U krijgt dit bericht omdat u de eigenaar bent."),
+        ("en", "owner", "before", DUE, "You receive this because you are the owner."),
         ("nl", "regie", "before", DUE, "omdat uw organisatie de regie heeft."),
         ("en", "regie", "before", DUE, "your organisation holds the regie (lead)."),
         ("nl", "programme_office", "on_due", DUE, "U krijgt dit bericht als programmabureau."),
@@ -279,7 +279,7 @@ def test_owner_unreachable_note_names_the_owner(language: Language, note: str):
 def test_owner_unreachable_reader_is_not_told_they_own_the_milestone():
     stand_in = item(owner="netbeheerder", owner_unreachable=True, role="owner")
     message = compose([stand_in], language="en", today=DUE)
-    assert "because you own this milestone" not in message.text
+    assert "because you are the owner" not in message.text
 
 
 @pytest.mark.parametrize(
