@@ -362,27 +362,30 @@ class ReminderPlanner:
         until = today + timedelta(days=days)
         with self.store.outbox_unit() as unit:
             rows = unit.upcoming_deadlines(until)
-            per_day: list[list[Pair]] = []
-            for row in rows:
-                deadline, phase_title = self.deadline(row)
-                pending = [
-                    m
-                    for m in moments(deadline, until=until)
-                    if row.sent_through is None or m.on > row.sent_through
-                ]
-                overdue_now = [m for m in pending if m.on <= today and not m.escalation]
-                keep = overdue_now[-1:] + [m for m in pending if m.on > today or m.escalation]
-                by_day: dict[date, list[Pair]] = {}
-                for moment in sorted(set(keep)):
-                    # What has come already goes out with the next pass: show it as today.
-                    day = max(moment.on, today)
-                    by_day.setdefault(day, []).extend(
-                        (m, replace(p, on=day))
-                        for m, p in self._messages(row, deadline, phase_title, moment, now)
-                    )
-                per_day.extend(by_day.values())
-            wanted = [m.key for pairs in per_day for m, _ in pairs if len(pairs) > 1]
-            known = unit.known_keys(wanted) if wanted else set()
+        per_day: list[list[Pair]] = []
+        for row in rows:
+            deadline, phase_title = self.deadline(row)
+            pending = [
+                m
+                for m in moments(deadline, until=until)
+                if row.sent_through is None or m.on > row.sent_through
+            ]
+            overdue_now = [m for m in pending if m.on <= today and not m.escalation]
+            keep = overdue_now[-1:] + [m for m in pending if m.on > today or m.escalation]
+            by_day: dict[date, list[Pair]] = {}
+            for moment in sorted(set(keep)):
+                # What has come already goes out with the next pass: show it as today.
+                day = max(moment.on, today)
+                by_day.setdefault(day, []).extend(
+                    (m, replace(p, on=day))
+                    for m, p in self._messages(row, deadline, phase_title, moment, now)
+                )
+            per_day.extend(by_day.values())
+        known: set[str] = set()
+        wanted = [m.key for pairs in per_day if len(pairs) > 1 for m, _ in pairs]
+        if wanted:
+            with self.store.outbox_unit() as unit:
+                known = unit.known_keys(wanted)
         found = [p for pairs in per_day for _, p in fold(pairs, known)[0]]
         found.sort(key=lambda p: (p.on, p.instance, p.subject, p.recipient))
         return found
