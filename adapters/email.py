@@ -32,6 +32,9 @@ TlsMode = Literal["none", "starttls", "ssl"]
 def build_email(message: OutgoingMessage, sender: str) -> bytes:
     """The message as MIME bytes: plain text with an HTML alternative, stable headers.
 
+    Answers go to ``Reply-To`` (the programme office) when there is one; the outbox keys of
+    what it carries ride in ``X-Wijkkompas-Key`` headers, one per reminder, out of the text.
+
     Written out directly (quoted-printable bodies, RFC 2047 subject) rather than through
     ``email.message.EmailMessage``, which costs ten times as much per message; the result
     parses back with the standard library (the tests check that).
@@ -43,14 +46,24 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
         subject = Header(text, maxlinelen=76).encode()
     except UnicodeEncodeError:
         subject = Header(text, "utf-8", maxlinelen=76).encode()
+    reply_to = ""
+    if message.reply_to:
+        addresses = [_one_line(a) for a in message.reply_to]
+        joined = ", ".join(addresses)
+        if len(joined) > 66:  # fold long lists, one address a line
+            joined = ",\n ".join(addresses)  # CRLF below, as for the subject
+        reply_to = f"Reply-To: {joined}\r\n"
+    keys = "".join(f"X-Wijkkompas-Key: {_one_line(key)}\r\n" for key in message.keys)
     head = (
         f"From: {sender}\r\n"
         f"To: {message.recipient}\r\n"
+        f"{reply_to}"
         f"Subject: {subject}\r\n"
         f"Date: {formatdate(usegmt=True)}\r\n"
         f"Message-ID: {message.message_id}\r\n"
         "Auto-Submitted: auto-generated\r\n"
         f"X-Wijkkompas-Reference: {message.reference}\r\n"
+        f"{keys}"
         "MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
         "\r\n"
@@ -74,6 +87,11 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
         + part("text/html", message.html)
         + f"--{boundary}--\r\n".encode()
     )
+
+
+def _one_line(value: str) -> str:
+    """A header value that cannot end the header early (no line breaks)."""
+    return " ".join(value.split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

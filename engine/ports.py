@@ -49,7 +49,11 @@ class OutgoingMessage:
     message_id: str
     """Stable per outbox row (or digest): a repeated delivery carries the same id."""
     reference: str
-    """The outbox key(s) it delivers, for headers and logs."""
+    """What it delivers in short, for headers and logs: the key, or "3 items" for a digest."""
+    keys: tuple[str, ...] = ()
+    """The outbox key of every reminder it carries (one ``X-Wijkkompas-Key`` header each)."""
+    reply_to: tuple[str, ...] = ()
+    """Where answers go (the programme office); empty: to the sender."""
 
 
 class DeliveryFailure(Exception):
@@ -180,7 +184,9 @@ class QueuedMessage:
     instance_id: int
     recipient: str
     payload: dict[str, Any]
-    status: Literal["pending", "failed"]
+    status: Literal["pending", "failed", "folded"]
+    """folded: never sent on its own; it went out within another row's message (its key
+    stays taken, so no later pass sends it)."""
     last_error: str | None
     created_at: datetime
 
@@ -418,6 +424,10 @@ class OutboxUnit(Protocol):
         Returns how many were inserted."""
         ...
 
+    def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` the outbox holds a row for (whatever its status)."""
+        ...
+
     def advance_deadlines(
         self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
     ) -> None:
@@ -466,9 +476,9 @@ class OutboxUnit(Protocol):
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
 
     def requeue(self, entry_id: int, at: datetime, *, recipient: str | None = None) -> bool:
-        """Make a row that is neither sent nor being delivered (leased past ``at``) pending
-        again at ``at``, keeping its attempts; ``recipient`` redirects it. False if the row
-        was sent or claimed meanwhile."""
+        """Make a row that is pending or failed, and not being delivered (leased past ``at``),
+        pending again at ``at``, keeping its attempts; ``recipient`` redirects it. False if
+        the row was sent, folded into another, or claimed meanwhile."""
         ...
 
     def outbox_counts(self) -> dict[str, int]: ...

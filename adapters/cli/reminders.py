@@ -134,7 +134,9 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only these.")
+@click.option(
+    "--status", type=click.Choice(["pending", "sent", "failed", "folded"]), help="Only these."
+)
 @click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

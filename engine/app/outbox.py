@@ -57,6 +57,8 @@ def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
     """Why a row cannot be retried (as the refused requeue found it)."""
     if entry.status == "sent":
         return f"it was sent already at {entry.sent_at}"
+    if entry.status == "folded":
+        return f"it went out within {entry.payload.get('folded_into')}, never on its own"
     if entry.lease_until is not None and entry.lease_until > now:
         return (
             f"{entry.claimed_by} is delivering it right now (its claim runs until "

@@ -15,6 +15,7 @@ from typing import Any
 from engine.clock import LOCAL_TZ
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
+from engine.workflow.model import Terms
 
 __all__ = [
     "ChildView",
@@ -77,6 +78,8 @@ class InstanceView:
     created_at: datetime
     last_event_at: datetime
     events: int
+    terms: Terms
+    """What its workflow calls the milestones (the heading of their list)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,7 +186,7 @@ def render_instance(view: InstanceView) -> str:
         if p.get("reason"):
             lines.append(f"  reason: {p['reason']}")
     lines.append("")
-    lines.append("milestones")
+    lines.append(view.terms.milestones)
     current = None
     for m in view.milestones:
         if m.phase != current:

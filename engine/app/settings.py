@@ -80,7 +80,8 @@ class Settings:
     maildir: str = "maildir"
     """The maildir notifier's folder (new/ holds one .eml file per message)."""
     programme_email: tuple[str, ...] = field(default=())
-    """The programme office: receives escalations and pause reviews."""
+    """The programme office: receives escalations and pause reviews; every message names it
+    as a contact, and replies go there (Reply-To)."""
     base_url: str | None = None
     """Links in messages point to BASE_URL/instances/KEY."""
     language: str = "nl"

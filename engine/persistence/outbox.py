@@ -115,6 +115,13 @@ class OutboxUnit:
         # RETURNING reports only the rows that were new (a known key is skipped).
         return len(self._c.execute(statement.returning(OUT.c.id), rows).all())
 
+    def known_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
+            chunk = list(keys[start : start + 900])
+            found.update(self._c.execute(select(OUT.c.key).where(OUT.c.key.in_(chunk))).scalars())
+        return found
+
     def advance_deadlines(
         self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
     ) -> None:
@@ -265,7 +272,7 @@ class OutboxUnit:
             update(OUT)
             .where(
                 OUT.c.id == entry_id,
-                OUT.c.status != "sent",
+                OUT.c.status.in_(("pending", "failed")),
                 or_(OUT.c.lease_until.is_(None), OUT.c.lease_until <= at),
             )
             .values(**values)

@@ -185,7 +185,7 @@ class OutboxRow(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(10))
-    """pending, sent or failed."""
+    """pending, sent, failed or folded (went out within another row's message; never sent)."""
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(100))

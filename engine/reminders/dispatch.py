@@ -170,11 +170,7 @@ class Dispatcher:
             message_id = f"<digest.{digest}@{self.domain}>"
         reference = keys[0] if len(keys) == 1 else f"{len(keys)} items"
         composed = compose(
-            items,
-            language=self.language,
-            today=local_date(now),
-            base_url=self.base_url,
-            reference=reference,
+            items, language=self.language, today=local_date(now), base_url=self.base_url
         )
         return OutgoingMessage(
             recipient=group[0].recipient,
@@ -183,6 +179,8 @@ class Dispatcher:
             html=composed.html,
             message_id=message_id,
             reference=reference,
+            keys=tuple(keys),
+            reply_to=composed.reply_to,
         )
 
     def _deliver(

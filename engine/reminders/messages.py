@@ -1,14 +1,17 @@
 """What reminders say: subject, plain text and HTML, in Dutch and English.
 
 A message tells its reader what is due and by when, for which neighbourhood and milestone, why
-they get it (owner, regie holder, programme office), and links to the instance when a base URL
-is configured. A digest lists all items for one reader in one message. Pure: no sending here
-(see ``adapters/email.py``).
+they get it (owner, regie holder, programme office) and what to do next: the command that
+records it done, a link to the instance when a base URL is configured, and whom to ask (the
+regie holder and the programme office, where replies go too). The outbox key is not in the
+text: it travels in a header (``X-Wijkkompas-Key``). A digest lists all items for one reader
+in one message. Pure: no sending here (see ``adapters/email.py``).
 """
 
 from __future__ import annotations
 
 import html
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,7 +32,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "on_due": "Vandaag",
         "overdue": "Te laat",
         "escalation": "Escalatie",
-        "milestone": "mijlpaal",
+        "milestone": "knooppunt",
         "gate": "einde van fase",
         "review": "herbeoordeling van de pauze",
         "due_future": "uiterlijk {date} (over {days})",
@@ -37,12 +40,19 @@ _TEXT: dict[str, dict[str, str]] = {
         "due_past": "was uiterlijk {date} ({days} geleden)",
         "day": "dag",
         "days": "dagen",
-        "why_owner": "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal.",
+        "why_owner": "U krijgt dit bericht omdat u de eigenaar bent.",
+        "why_owner_named": (
+            "U krijgt dit bericht omdat {owner} de eigenaar is en u daar contactpersoon bent."
+        ),
         "why_regie": "U krijgt dit bericht omdat uw organisatie de regie heeft.",
+        "why_regie_named": (
+            "U krijgt dit bericht omdat {regie} de regie heeft en u daar contactpersoon bent."
+        ),
         "why_programme_office": "U krijgt dit bericht als programmabureau.",
-        "why_escalation": "U krijgt dit bericht als programmabureau: het is {days} over tijd.",
+        "why_escalation": "Het is {days} over tijd; daarom deze escalatie.",
         "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
         "sensitive": "Let op: bestuurlijk gevoelig.",
+        "also": "Dit bericht komt ook in de plaats van uw herinnering {labels}.",
         "no_contact": (
             "Voor eigenaar '{owner}' is geen contactadres bekend; daarom krijgt de regiehouder "
             "dit bericht."
@@ -53,7 +63,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "intro_many": "Deze {count} punten vragen uw aandacht in de wijkaanpak:",
         "digest_subject": "Overzicht wijkkompas: {count} punten",
         "digest_overdue": ", waarvan {overdue} te laat",
-        "footer": "Verstuurd door wijkkompas. Kenmerk: {ref}",
+        "record_milestone": "Gedaan? Leg het vast met: {command}",
+        "record_gate": "Is de fase af? Ga door met: {command}",
+        "record_review": "Kan het werk weer verder? Hervat met: {command}",
+        "contact": "Vragen? Neem contact op met {whom}.",
+        "contact_regie": "de regiehouder",
+        "contact_programme_office": "het programmabureau",
+        "contact_or": "; of met ",
+        "replies": "Antwoorden op dit bericht gaan naar het programmabureau.",
+        "footer": "Verstuurd door wijkkompas.",
         "phase": "fase",
     },
     "en": {
@@ -69,12 +87,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "due_past": "was due {date} ({days} ago)",
         "day": "day",
         "days": "days",
-        "why_owner": "You receive this because you own this milestone.",
+        "why_owner": "You receive this because you are the owner.",
+        "why_owner_named": "You receive this because {owner} is the owner and you are its contact.",
         "why_regie": "You receive this because your organisation holds the regie (lead).",
+        "why_regie_named": (
+            "You receive this because {regie} holds the regie (lead) and you are its contact."
+        ),
         "why_programme_office": "You receive this as the programme office.",
-        "why_escalation": "You receive this as the programme office: it is {days} overdue.",
+        "why_escalation": "It is {days} overdue, hence this escalation.",
         "legal": "Note: this is a legal deadline; a pause does not stop it.",
         "sensitive": "Note: politically sensitive.",
+        "also": "This message also takes the place of your {labels} reminder.",
         "no_contact": (
             "No contact address is known for owner '{owner}', so the regie holder receives this."
         ),
@@ -84,7 +107,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "intro_many": "These {count} items in the neighbourhood approach need your attention:",
         "digest_subject": "wijkkompas digest: {count} items",
         "digest_overdue": ", {overdue} overdue",
-        "footer": "Sent by wijkkompas. Reference: {ref}",
+        "record_milestone": "Done? Record it with: {command}",
+        "record_gate": "Is the phase finished? Move on with: {command}",
+        "record_review": "Can the work go on? Resume with: {command}",
+        "contact": "Questions? Contact {whom}.",
+        "contact_regie": "the regie holder",
+        "contact_programme_office": "the programme office",
+        "contact_or": "; or ",
+        "replies": "Replies to this message go to the programme office.",
+        "footer": "Sent by wijkkompas.",
         "phase": "phase",
     },
 }
@@ -108,9 +139,26 @@ class ReminderItem:
     role: str
     """Why this reader: owner, regie or programme_office."""
     owner: str = "regie"
+    term: str = ""
+    """What the workflow calls a milestone ('knooppunt', or its own ``terms``); empty: the
+    default of the message's language."""
+    owner_title: str = ""
+    """The owner as the workflow names it (a party or regie type), e.g. 'Netbeheerder'."""
+    regie: str = ""
+    """Who holds the regie: the organisation with its regie type, e.g. 'Groen Noord
+    (Bewonersinitiatief)', or the type alone."""
+    regie_contacts: tuple[str, ...] = ()
+    """The regie holder's contact addresses: whom the reader can ask."""
+    programme_office: tuple[str, ...] = ()
+    """The programme office's addresses: whom the reader can ask, and where replies go."""
     owner_unreachable: bool = False
     legal: bool = False
     sensitive: bool = False
+    also: tuple[str, ...] = ()
+    """The rules of less urgent reminders to the same reader, about the same deadline and in
+    the same pass, that this message stands for (e.g. overdue, in an escalation)."""
+    folded_into: str | None = None
+    """Set on a reminder that is not sent on its own: the key of the row that carries it."""
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -125,14 +173,30 @@ class ReminderItem:
             "rule": self.rule,
             "role": self.role,
             "owner": self.owner,
+            "term": self.term,
+            "owner_title": self.owner_title,
+            "regie": self.regie,
+            "regie_contacts": list(self.regie_contacts),
+            "programme_office": list(self.programme_office),
             "owner_unreachable": self.owner_unreachable,
             "legal": self.legal,
             "sensitive": self.sensitive,
+            "also": list(self.also),
+            "folded_into": self.folded_into,
         }
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> ReminderItem:
-        return cls(**{**data, "due": date.fromisoformat(data["due"])})
+        """The item of an outbox row; rows planned by an older version lack the newer fields
+        (they take their defaults)."""
+        known = {k: v for k, v in data.items() if k in _FIELDS}
+        known["due"] = date.fromisoformat(data["due"])
+        for name in ("also", "regie_contacts", "programme_office"):
+            known[name] = tuple(data.get(name, ()))
+        return cls(**known)
+
+
+_FIELDS = frozenset(ReminderItem.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +204,8 @@ class Composed:
     subject: str
     text: str
     html: str
+    reply_to: tuple[str, ...] = ()
+    """Where answers go: the programme office of the items (none when it is not known)."""
 
 
 def _date(day: date, language: str) -> str:
@@ -163,24 +229,44 @@ def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> 
     return t["due_past"].format(date=when, days=_days(-days, t))
 
 
+def _label(item: ReminderItem, today: date, t: dict[str, str]) -> str:
+    """What the reminder is, as it stands on ``today``: a reminder planned for its day but
+    delivered after it (a mail server that was down, a digest) is late, not "today"."""
+    if item.rule == "escalation":
+        return t["escalation"]
+    days = (item.due - today).days
+    return t["before"] if days > 0 else t["on_due"] if days == 0 else t["overdue"]
+
+
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
-    return f"{t[item.kind]} '{item.subject_title}' - {item.instance_title} ({item.instance})"
+    kind = item.term if item.kind == "milestone" and item.term else t[item.kind]
+    return f"{kind} '{item.subject_title}' - {item.instance_title} ({item.instance})"
+
+
+def _role(item: ReminderItem, t: dict[str, str]) -> str:
+    """Why this reader gets it, by the role they were chosen for, named where it is known."""
+    role = "regie" if item.owner_unreachable else item.role  # standing in for the owner
+    if role == "regie" and item.regie:
+        return t["why_regie_named"].format(regie=item.regie)
+    if role == "owner" and item.owner_title:
+        return t["why_owner_named"].format(owner=item.owner_title)
+    return t[f"why_{role}"]
 
 
 def _why(item: ReminderItem, today: date, t: dict[str, str]) -> list[str]:
-    lines = []
+    line = _role(item, t)
     if item.rule == "escalation":
-        lines.append(t["why_escalation"].format(days=_days((today - item.due).days, t)))
-    elif item.owner_unreachable:
-        lines.append(t["why_regie"])  # standing in for an owner without an address
-    else:
-        lines.append(t[f"why_{item.role}"])
+        line += " " + t["why_escalation"].format(days=_days((today - item.due).days, t))
+    lines = [line]
     if item.owner_unreachable:
         lines.append(t["no_contact"].format(owner=item.owner))
     if item.legal:
         lines.append(t["legal"])
     if item.sensitive:
         lines.append(t["sensitive"])
+    if item.also:
+        labels = ", ".join(f"'{t[rule]}'" for rule in item.also)
+        lines.append(t["also"].format(labels=labels))
     return lines
 
 
@@ -190,20 +276,52 @@ def _link(item: ReminderItem, base_url: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/instances/{item.instance}"
 
 
+def _next(item: ReminderItem, t: dict[str, str]) -> str:
+    """How to record that it is done: the command that settles this kind of deadline."""
+    instance = shlex.quote(item.instance)
+    if item.kind == "milestone":
+        command = f"wijkkompas milestone done {instance} {shlex.quote(item.subject)}"
+    elif item.kind == "gate":
+        command = f"wijkkompas advance {instance}"
+    else:
+        command = f"wijkkompas resume {instance}"
+    return t[f"record_{item.kind}"].format(command=command)
+
+
+def _contact(item: ReminderItem, t: dict[str, str]) -> str | None:
+    """Whom to ask: the regie holder (named, with its contacts) and the programme office."""
+    whom = []
+    if item.regie or item.regie_contacts:
+        regie = t["contact_regie"] + (f", {item.regie}" if item.regie else "")
+        if item.regie_contacts:
+            regie += ": " + ", ".join(item.regie_contacts)
+        whom.append(regie)
+    if item.programme_office:
+        whom.append(t["contact_programme_office"] + ": " + ", ".join(item.programme_office))
+    return t["contact"].format(whom=t["contact_or"].join(whom)) if whom else None
+
+
+def _reply_to(items: Sequence[ReminderItem]) -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for item in items:
+        for address in item.programme_office:
+            found.setdefault(address.lower(), address)
+    return tuple(found.values())
+
+
 def compose(
     items: Sequence[ReminderItem],
     *,
     language: Language,
     today: date,
     base_url: str | None = None,
-    reference: str = "",
 ) -> Composed:
     """One message about ``items`` (one reminder, or a digest of several) for one reader."""
     t = _TEXT[language]
     ordered = sorted(items, key=lambda i: (i.due, i.instance, i.subject))
     if len(ordered) == 1:
         item = ordered[0]
-        subject = f"{t[item.rule]}: {_what(item, t)}, {_when(item, today, t, language)}"
+        subject = f"{_label(item, today, t)}: {_what(item, t)}, {_when(item, today, t, language)}"
     else:
         overdue = sum(1 for i in ordered if i.due < today)
         subject = t["digest_subject"].format(count=len(ordered)) + (
@@ -213,28 +331,35 @@ def compose(
     text_lines = [t["greeting"], "", intro, ""]
     html_items = []
     for item in ordered:
+        label = _label(item, today, t)
         link = _link(item, base_url)
-        text_lines.append(f"* {t[item.rule]}: {_what(item, t)}")
+        contact = _contact(item, t)
+        notes = _why(item, today, t)
+        steps = [_next(item, t)]
+        text_lines.append(f"* {label}: {_what(item, t)}")
         text_lines.append(f"  {t['phase']} {item.phase_title}; {_when(item, today, t, language)}")
-        text_lines.extend(f"  {line}" for line in _why(item, today, t))
+        text_lines.extend(f"  {line}" for line in notes + steps)
         if link:
             text_lines.append("  " + t["open"].format(url=link))
+        if contact:
+            text_lines.append(f"  {contact}")
         text_lines.append("")
-        why = "<br>".join(html.escape(line) for line in _why(item, today, t))
         link_html = ""
         if link:
-            label = html.escape(t["open"].format(url=link))
-            link_html = f'<br><a href="{html.escape(link, quote=True)}">{label}</a>'
-
+            opened = html.escape(t["open"].format(url=link))
+            link_html = f'<br><a href="{html.escape(link, quote=True)}">{opened}</a>'
+        contact_html = f"<br>{html.escape(contact)}" if contact else ""
         html_items.append(
             "<li>"
-            f"<strong>{html.escape(t[item.rule])}: {html.escape(_what(item, t))}</strong><br>"
+            f"<strong>{html.escape(label)}: {html.escape(_what(item, t))}</strong><br>"
             f"{html.escape(t['phase'])} {html.escape(item.phase_title)}; "
             f"{html.escape(_when(item, today, t, language))}<br>"
-            f"<small>{why}</small>{link_html}"
+            f"<small>{'<br>'.join(html.escape(line) for line in notes)}</small><br>"
+            f"{'<br>'.join(html.escape(line) for line in steps)}{link_html}{contact_html}"
             "</li>"
         )
-    footer = t["footer"].format(ref=reference) if reference else ""
+    reply_to = _reply_to(ordered)
+    footer = t["footer"] + (" " + t["replies"] if reply_to else "")
     text_lines.append(footer)
     body_html = (
         f'<!DOCTYPE html><html lang="{language}"><body>'
@@ -242,4 +367,9 @@ def compose(
         f"<ul>{''.join(html_items)}</ul>"
         f"<p><small>{html.escape(footer)}</small></p></body></html>"
     )
-    return Composed(subject=subject, text="\n".join(text_lines).rstrip() + "\n", html=body_html)
+    return Composed(
+        subject=subject,
+        text="\n".join(text_lines).rstrip() + "\n",
+        html=body_html,
+        reply_to=reply_to,
+    )

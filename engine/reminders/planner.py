@@ -6,12 +6,19 @@ asks ``reminders.due_moments`` what is due since the last pass, resolves the rec
 reminder and recipient, each under its idempotency key. The row then remembers how far it was
 planned (``sent_through``) and when to look again (``next_on``). Writing the outbox rows and
 moving the deadline on happen in one transaction: a crash loses nothing and repeats nothing.
+
+One message per reader, deadline and pass: when a pass has two reminders about one deadline
+for the same address (after downtime, the weekly overdue one and the escalation), the most
+urgent goes out and says it stands for the other. The other is written too, as a ``folded``
+row that is never sent: its key stays taken, so no later pass, rebuild or retry sends it on
+its own. A reminder whose key the outbox holds already takes no part in this (it is refused
+as always), so an escalation sent before never swallows a new overdue reminder.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -30,6 +37,9 @@ from engine.runtime.deadlines import REVIEW_RULES, Deadline
 
 __all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
 
+URGENCY = {"before": 0, "on_due": 1, "overdue": 2, "escalation": 3}
+"""Which of two reminders to one reader about one deadline is the one that goes out."""
+
 
 def _roles(deadline: Deadline, moment: Moment) -> tuple[str, ...]:
     """Who a reminder moment is for, by role (escalations have their own list)."""
@@ -40,6 +50,18 @@ def _roles(deadline: Deadline, moment: Moment) -> tuple[str, ...]:
 def _owned_by_regie(row: DueDeadline, deadline: Deadline) -> bool:
     """Whether the owner of a deadline is whoever holds the regie (phase ends always are)."""
     return deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type)
+
+
+def _regie_name(wf: CompiledWorkflow, row: DueDeadline) -> str:
+    """The regie holder as a reader knows it: 'Groen Noord (Bewonersinitiatief)'."""
+    title = wf.definition.regie.get(row.regie_type, row.regie_type)
+    return f"{row.regie_organisation} ({title})" if row.regie_organisation else title
+
+
+def _owner_name(wf: CompiledWorkflow, owner: str) -> str:
+    """A milestone owner (a party or a regie type) by its title in the workflow."""
+    d = wf.definition
+    return d.parties.get(owner) or d.regie.get(owner) or owner
 
 
 def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
@@ -82,6 +104,52 @@ class PlannedReminder:
     recipient: str
     role: str
     problem: str | None = None
+    also: tuple[str, ...] = ()
+    """The rules of the reminders this one stands for (see ``fold``)."""
+
+
+Pair = tuple[QueuedMessage, PlannedReminder]
+
+
+def fold(pairs: Sequence[Pair], known: Collection[str]) -> tuple[list[Pair], list[QueuedMessage]]:
+    """One message per reader among ``pairs`` (the reminders about one deadline in one pass):
+    of those new to a reader (key not in ``known``), the most urgent, naming the others; and
+    the others as ``folded`` rows, never to be sent. Rows with nobody to go to and rows
+    already queued pass unchanged. The order of ``pairs`` is kept."""
+    groups: dict[str, list[int]] = {}
+    for index, (message, _) in enumerate(pairs):
+        if message.recipient and message.key not in known:
+            groups.setdefault(message.recipient.lower(), []).append(index)
+    kept: dict[int, Pair] = dict(enumerate(pairs))
+    folded: list[QueuedMessage] = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        ranked = sorted(members, key=lambda i: URGENCY[pairs[i][1].rule], reverse=True)
+        first, rest = ranked[0], ranked[1:]
+        message, planned = pairs[first]
+        also = tuple(pairs[i][1].rule for i in rest)
+        kept[first] = (
+            replace(message, payload={**message.payload, "also": list(also)}),
+            replace(planned, also=also),
+        )
+        for i in rest:
+            other = kept.pop(i)[0]
+            folded.append(
+                replace(
+                    other,
+                    status="folded",
+                    payload={**other.payload, "folded_into": message.key},
+                )
+            )
+    return [kept[i] for i in sorted(kept)], folded
+
+
+def _fold_keys(per_row: Sequence[Sequence[Pair]]) -> list[str]:
+    """The keys worth looking up before folding: of rows with more than one moment."""
+    return [
+        m.key for pairs in per_row if len({(p.on, p.rule) for _, p in pairs}) > 1 for m, _ in pairs
+    ]
 
 
 @dataclass(slots=True)
@@ -90,6 +158,8 @@ class PassReport:
     queued: int = 0
     already_queued: int = 0
     unreachable: int = 0
+    folded: int = 0
+    """Reminders that went out within a more urgent one to the same reader (see ``fold``)."""
     planned: list[PlannedReminder] = field(default_factory=list)
 
 
@@ -173,6 +243,7 @@ class ReminderPlanner:
         self, row: DueDeadline, deadline: Deadline, phase_title: str, moment: Moment, now: datetime
     ) -> list[tuple[QueuedMessage, PlannedReminder]]:
         out = []
+        wf = self.workflow(row.workflow_id)
         roles = _roles(deadline, moment)
         # Nobody to send it to: one failed row, for the first role it was meant for.
         meant = roles[0] if roles else "regie"
@@ -193,6 +264,11 @@ class ReminderPlanner:
                 rule=moment.rule,
                 role=role,
                 owner=deadline.owner,
+                term=wf.definition.words().milestone,
+                owner_title=_owner_name(wf, deadline.owner),
+                regie=_regie_name(wf, row),
+                regie_contacts=row.regie_contacts,
+                programme_office=self.addresses.programme_office,
                 owner_unreachable=unreachable,
                 legal=deadline.legal,
                 sensitive=deadline.sensitive,
@@ -241,21 +317,33 @@ class ReminderPlanner:
                 rows = [r for r in unit.due_deadlines(today, limit) if r.row not in done]
                 if not rows:
                     return report
-                queued: list[QueuedMessage] = []
+                per_row: list[list[Pair]] = []
                 moves: list[tuple[tuple[int, str, str], date, date | None]] = []
                 for row in rows:
                     done.add(row.row)
                     report.deadlines += 1
                     deadline, phase_title = self.deadline(row)
-                    for moment in due_moments(deadline, after=row.sent_through, today=today):
-                        for message, planned in self._messages(
-                            row, deadline, phase_title, moment, now
-                        ):
-                            queued.append(message)
-                            report.planned.append(planned)
-                            report.unreachable += message.status == "failed"
+                    per_row.append(
+                        [
+                            pair
+                            for moment in due_moments(deadline, after=row.sent_through, today=today)
+                            for pair in self._messages(row, deadline, phase_title, moment, now)
+                        ]
+                    )
                     moves.append((row.row, today, next_moment(deadline, after=today)))
+                wanted = _fold_keys(per_row)
+                known = unit.known_keys(wanted) if wanted else set()
+                queued: list[QueuedMessage] = []
+                folded: list[QueuedMessage] = []
+                for pairs in per_row:
+                    kept, merged = fold(pairs, known)
+                    folded.extend(merged)
+                    for message, planned in kept:
+                        queued.append(message)
+                        report.planned.append(planned)
+                        report.unreachable += message.status == "failed"
                 if dry_run:
+                    report.folded += len(folded)
                     if len(rows) < batch:
                         return report
                     continue
@@ -263,6 +351,9 @@ class ReminderPlanner:
                 inserted = unit.queue(queued)
                 report.queued += inserted
                 report.already_queued += len(queued) - inserted
+                inserted = unit.queue(folded)
+                report.folded += inserted
+                report.already_queued += len(folded) - inserted
 
     def preview(self, now: datetime, days: int) -> list[PlannedReminder]:
         """What would be sent from today through ``days`` days ahead (nothing is written)."""
@@ -270,7 +361,7 @@ class ReminderPlanner:
         until = today + timedelta(days=days)
         with self.store.outbox_unit() as unit:
             rows = unit.upcoming_deadlines(until)
-        found: list[PlannedReminder] = []
+        per_day: list[list[Pair]] = []
         for row in rows:
             deadline, phase_title = self.deadline(row)
             pending = [
@@ -280,9 +371,20 @@ class ReminderPlanner:
             ]
             overdue_now = [m for m in pending if m.on <= today and not m.escalation]
             keep = overdue_now[-1:] + [m for m in pending if m.on > today or m.escalation]
+            by_day: dict[date, list[Pair]] = {}
             for moment in sorted(set(keep)):
-                found.extend(p for _, p in self._messages(row, deadline, phase_title, moment, now))
-        # What has come already goes out with the next pass: show it as today.
-        found = [replace(p, on=max(p.on, today)) for p in found]
+                # What has come already goes out with the next pass: show it as today.
+                day = max(moment.on, today)
+                by_day.setdefault(day, []).extend(
+                    (m, replace(p, on=day))
+                    for m, p in self._messages(row, deadline, phase_title, moment, now)
+                )
+            per_day.extend(by_day.values())
+        known: set[str] = set()
+        wanted = [m.key for pairs in per_day if len(pairs) > 1 for m, _ in pairs]
+        if wanted:
+            with self.store.outbox_unit() as unit:
+                known = unit.known_keys(wanted)
+        found = [p for pairs in per_day for _, p in fold(pairs, known)[0]]
         found.sort(key=lambda p: (p.on, p.instance, p.subject, p.recipient))
         return found

@@ -36,6 +36,7 @@ from engine.workflow.durations import JSON_PATTERN, Duration, DurationSyntaxErro
 __all__ = [
     "DEFAULT_APPROVALS",
     "DEFAULT_REGIE",
+    "DEFAULT_TERMS",
     "RECIPIENT_ROLES",
     "ChildrenCriterion",
     "Due",
@@ -47,6 +48,7 @@ __all__ = [
     "ReminderSettings",
     "ReturnRule",
     "StopRule",
+    "Terms",
     "Track",
     "WorkflowDefinition",
     "definition_hash",
@@ -157,6 +159,22 @@ class _Frozen(BaseModel):
         use_attribute_docstrings=True,
         regex_engine="python-re",
     )
+
+
+class Terms(_Frozen):
+    """What the workflow calls its steps, in every text a person reads: reminders, the views
+    of workflows and instances. Absent: the words of the workflow's language."""
+
+    milestone: Text
+    """One step, e.g. 'knooppunt' (the Wijkkompas method's own word)."""
+    milestones: Text
+    """More than one, e.g. 'knooppunten'."""
+
+
+DEFAULT_TERMS: dict[str, Terms] = {
+    "nl": Terms(milestone="knooppunt", milestones="knooppunten"),
+    "en": Terms(milestone="milestone", milestones="milestones"),
+}
 
 
 class Track(_Frozen):
@@ -390,6 +408,9 @@ class WorkflowDefinition(_Frozen):
     calendar: Literal["NL"] | None = None
     """Working-day calendar: deadlines on weekends and public holidays move to the next
     working day."""
+    terms: Terms | None = None
+    """What this workflow calls its milestones in mails and views; absent: knooppunt /
+    knooppunten (language nl), milestone / milestones (en)."""
     tracks: Annotated[
         dict[Ident, Track],
         BeforeValidator(_track_shorthand, json_schema_input_type=dict[str, str | Track]),
@@ -409,6 +430,10 @@ class WorkflowDefinition(_Frozen):
     pause_buttons: tuple[PauseButton, ...] = ()
     returns: tuple[ReturnRule, ...] = ()
     stop: StopRule = StopRule()
+
+    def words(self) -> Terms:
+        """The terms this workflow uses: its own, or the defaults of its language."""
+        return self.terms or DEFAULT_TERMS[self.language]
 
 
 # --- normalisation --------------------------------------------------------------------------
@@ -496,6 +521,7 @@ def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
             "returns": tuple(returns),
             "stop": stop,
             "reminders": settings,
+            "terms": definition.words(),
         }
     )
     # Round-trip so that every nested model reports its fields as explicitly set.
@@ -503,8 +529,14 @@ def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
 
 
 def canonical_json(definition: WorkflowDefinition) -> str:
-    """The stored form of a definition: normalised, as compact JSON (stable for hashing)."""
-    data = normalise(definition).model_dump(mode="json")
+    """The stored form of a definition: normalised, as compact JSON (stable for hashing).
+
+    Terms that are the defaults of the language are left out: definitions stored before the
+    workflow format had ``terms`` keep their hash, so the same file pins the same version."""
+    full = normalise(definition)
+    data = full.model_dump(mode="json")
+    if full.terms == DEFAULT_TERMS[full.language]:
+        del data["terms"]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -2,7 +2,8 @@
 
 ``definition_json`` is the contract of ``wijkkompas workflow show --json`` (docs/json.md): the
 normalised definition, plus, per phase, the pause buttons that may be pressed in it, plus the
-definition's hash. The text renderers are what a person reads in a terminal.
+definition's hash. The text renderers are what a person reads in a terminal; they call the
+milestones by the workflow's own ``terms`` (knooppunten, by default in Dutch).
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ def _rules(rules: ReminderRules) -> str:
 def render_tree(definition: WorkflowDefinition) -> str:
     """Phases, milestones, gates and pause buttons as a tree for the terminal."""
     d = normalise(definition)
+    steps = d.words().milestones
     count = sum(len(p.milestones) for p in d.phases)
     lines = [
         f"{d.title}  ({d.key} v{d.version})",
         f"language {d.language} · calendar {d.calendar or 'none (calendar days)'} · "
-        f"{len(d.phases)} phases · {count} milestones · hash {definition_hash(d)[:12]}",
+        f"{len(d.phases)} phases · {count} {steps} · hash {definition_hash(d)[:12]}",
     ]
     if d.description:
         lines.append(d.description.strip())
@@ -89,7 +91,7 @@ def render_tree(definition: WorkflowDefinition) -> str:
         gate = phase.gate
         gate_parts = []
         if gate.milestones:
-            gate_parts.append("milestones " + ", ".join(gate.milestones))
+            gate_parts.append(f"{steps} " + ", ".join(gate.milestones))
         if gate.approvals:
             gate_parts.append("approvals " + ", ".join(gate.approvals))
         if gate.children is not None:
@@ -122,7 +124,7 @@ def render_tree(definition: WorkflowDefinition) -> str:
     )
     lines.append(f"reminders: {_rules(d.reminders)}")
     if d.reminders.sensitive is not None:
-        lines.append(f"  sensitive milestones: {_rules(d.reminders.sensitive)}")
+        lines.append(f"  sensitive {steps}: {_rules(d.reminders.sensitive)}")
     return "\n".join(lines)
 
 

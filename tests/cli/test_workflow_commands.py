@@ -145,7 +145,7 @@ def test_show_by_key_and_by_path(run, tmp_path):
     path = write(tmp_path / "mini.yaml", VALID)
     by_path = run("workflow", "show", str(path))
     assert "├── 1. A [a] · P30D" in by_path.stdout
-    assert "gate: milestones m; approvals college" in by_path.stdout
+    assert "gate: knooppunten m; approvals college" in by_path.stdout
 
 
 def test_show_json_is_the_normalised_definition(run, tmp_path):

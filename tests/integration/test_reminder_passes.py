@@ -114,7 +114,7 @@ def at(day: str, clock_time: str = "10:00") -> datetime:
 def subject(rule: str, title: str, when: str, instance: str = "Noord (wk-noord)") -> str:
     """The subject line of a single reminder about a milestone."""
     word = {"before": "Herinnering", "on_due": "Vandaag", "overdue": "Te laat"}.get(rule)
-    return f"{word or 'Escalatie'}: mijlpaal '{title}' - {instance}, {when}"
+    return f"{word or 'Escalatie'}: knooppunt '{title}' - {instance}, {when}"
 
 
 def program_env(**settings: Any) -> dict[str, str]:
@@ -170,7 +170,9 @@ class Passes:
     def planner(self) -> ReminderPlanner:
         return ReminderPlanner(self.service.store, self.service.compiled_by_id, ADDRESSES)
 
-    def dispatcher(self, notifier: Notifier | None = None, node: str = "test") -> Dispatcher:
+    def dispatcher(
+        self, notifier: Notifier | None = None, node: str = "test", base_url: str | None = None
+    ) -> Dispatcher:
         return Dispatcher(
             self.service.store,
             notifier or self.server.notifier(),
@@ -178,6 +180,7 @@ class Passes:
             clock=self.clock.now,
             domain=DOMAIN,
             digest=self.digest,
+            base_url=base_url,
         )
 
     def run(
@@ -248,16 +251,62 @@ def test_a_pass_before_the_deadline_reminds_owner_and_regie_once_per_address(pas
     assert plan.message["Auto-Submitted"] == "auto-generated"
     assert plan.message_id.endswith(f"@{DOMAIN}>")
     # Owner 'regie' and the regie holder are one reader: told once, as the regie holder.
-    assert "U krijgt dit bericht omdat uw organisatie de regie heeft." in plan.body("plain")
+    as_regie = (
+        "U krijgt dit bericht omdat Gemeente Noord (Gemeente) de regie heeft en u daar "
+        "contactpersoon bent."
+    )
+    assert as_regie in plan.body("plain")
+    assert "eigenaar" not in plan.body("plain")
     net = by_key[f"wk-noord/milestone:net/2026-01-15/before3/{NETBEHEERDER}"]
-    assert "U krijgt dit bericht omdat u eigenaar bent van deze mijlpaal." in net.body("plain")
+    assert (
+        "U krijgt dit bericht omdat Netbeheerder de eigenaar is en u daar contactpersoon bent."
+        in net.body("plain")
+    )
     net_regie = by_key[f"wk-noord/milestone:net/2026-01-15/before3/{REGIE}"]
-    assert "omdat uw organisatie de regie heeft" in net_regie.body("plain")
+    assert as_regie in net_regie.body("plain")
     warmte = by_key[f"wk-noord/milestone:warmte/2026-01-15/before3/{PROJECTLEIDER}"]
     assert (
         "Voor eigenaar 'warmtebedrijf' is geen contactadres bekend; daarom krijgt de "
         "regiehouder dit bericht." in warmte.body("plain")
     )
+
+
+def test_a_reminder_says_what_to_do_next_and_replies_go_to_the_programme_office(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte")
+    passes.clock.set(at("2026-01-12"))
+    passes.planner().run(passes.clock.now())
+    passes.dispatcher(base_url="https://kompas.gemeente.example").run()
+    got = {m.to: m for m in passes.new()}
+    assert sorted(got) == [PROJECTLEIDER, REGIE]
+    message = got[REGIE]
+    key = f"wk-noord/milestone:plan/2026-01-15/before3/{REGIE}"
+    assert message.message["Reply-To"] == PROGRAMME_OFFICE
+    assert message.message.get_all("X-Wijkkompas-Key") == [key]
+    text = message.body("plain")
+    assert "Gedaan? Leg het vast met: wijkkompas milestone done wk-noord plan" in text
+    assert "Bekijk in wijkkompas: https://kompas.gemeente.example/instances/wk-noord" in text
+    assert (
+        "Vragen? Neem contact op met de regiehouder, Gemeente Noord (Gemeente): "
+        f"{REGIE}, {PROJECTLEIDER}; of met het programmabureau: {PROGRAMME_OFFICE}." in text
+    )
+    assert key not in text
+    assert key not in message.body("html")
+
+
+def test_a_workflow_with_its_own_terms_gets_mails_in_those_terms(passes, workflows):
+    stappen = WORKFLOW.replace("key: herinnering", "key: stappen") + (
+        "terms: {milestone: stap, milestones: stappen}\n"
+    )
+    (workflows / "stappen.yaml").write_text(stappen, encoding="utf-8")
+    passes.service.create("wk-oost", workflow="stappen", title="Oost", regie=NOORD, by="test")
+    passes.settle("wk-oost", "net", "warmte")
+    passes.run("2026-01-12")
+    assert passes.inbox() == [
+        (who, f"Herinnering: stap 'Plan van aanpak' - Oost (wk-oost), {BEFORE_15}")
+        for who in (PROJECTLEIDER, REGIE)
+    ]
+    assert passes.outbox()[0].payload["term"] == "stap"
 
 
 def test_a_sensitive_milestone_is_reminded_earlier(passes):
@@ -372,8 +421,8 @@ def test_the_programme_office_gets_the_escalation_after_the_escalate_interval(pa
         escalation.reference == f"wk-noord/milestone:plan/2026-01-15/escalation/{PROGRAMME_OFFICE}"
     )
     assert (
-        "U krijgt dit bericht als programmabureau: het is 14 dagen over tijd."
-        in escalation.body("plain")
+        "U krijgt dit bericht als programmabureau. Het is 14 dagen over tijd; daarom deze "
+        "escalatie." in escalation.body("plain")
     )
     passes.run("2026-01-30")  # the weekly reminder goes on; the escalation is not repeated
     when = "was uiterlijk 15 januari 2026 (15 dagen geleden)"
@@ -409,6 +458,106 @@ def test_after_downtime_only_the_latest_overdue_reminder_and_the_escalation_go_o
 
     passes.run("2026-02-22")
     assert passes.inbox() == []
+
+
+BEWONERS = "kern@groen-noord.example"
+GROEN = Regie(type="bewonersinitiatief", organisation="Groen Noord", contacts=(BEWONERS,))
+ESCALATE_TO_REGIE = WORKFLOW.replace("key: herinnering", "key: bewoners").replace(
+    "escalate_to: [programme_office]", "escalate_to: [regie, programme_office]"
+)
+"""The same rules, with escalations to the regie holder as well as the programme office."""
+
+
+def start_groen(passes: Passes, workflows: Path) -> None:
+    """wk-groen on ESCALATE_TO_REGIE, led by a residents' initiative; only 'plan' is open."""
+    (workflows / "bewoners.yaml").write_text(ESCALATE_TO_REGIE, encoding="utf-8")
+    passes.service.create("wk-groen", workflow="bewoners", title="Groen", regie=GROEN, by="test")
+    passes.settle("wk-groen", "net", "warmte", "raad", "termijn")
+
+
+def test_an_escalation_to_a_residents_initiative_names_its_role(passes, workflows):
+    start_groen(passes, workflows)
+    for day in ("2026-01-12", "2026-01-15", "2026-01-16", "2026-01-23"):
+        passes.run(day)
+    passes.new()
+    passes.run("2026-01-29")  # 14 days overdue: the escalation, to both
+    got = {m.to: m for m in passes.new()}
+    assert sorted(got) == sorted([BEWONERS, PROGRAMME_OFFICE])
+    initiative = got[BEWONERS].body("plain")
+    assert (
+        "U krijgt dit bericht omdat Groen Noord (Bewonersinitiatief) de regie heeft en u daar "
+        "contactpersoon bent. Het is 14 dagen over tijd; daarom deze escalatie." in initiative
+    )
+    assert "als programmabureau" not in initiative
+    assert (
+        "U krijgt dit bericht als programmabureau. Het is 14 dagen over tijd; daarom deze "
+        "escalatie." in got[PROGRAMME_OFFICE].body("plain")
+    )
+
+
+def test_a_reader_gets_one_message_per_deadline_and_pass_the_most_urgent(passes, workflows):
+    """Back after downtime on 30 January: 'plan' (due 15 January) has its weekly overdue
+    reminder and its escalation due at once, and the residents' initiative is on both lists.
+    It gets the escalation, which says it stands for the overdue reminder too; that one is
+    never sent on its own, not by a later pass, a rebuild or a retry."""
+    start_groen(passes, workflows)
+    passes.run("2026-01-12")
+    passes.new()
+    passes.clock.set(at("2026-01-30"))
+    preview = passes.planner().preview(passes.clock.now(), 0)
+    assert sorted((p.recipient, p.rule, p.also) for p in preview) == [
+        (BEWONERS, "escalation", ("overdue",)),
+        (PROGRAMME_OFFICE, "escalation", ()),
+    ]
+    planned, delivered = passes.run()
+    late = "was uiterlijk 15 januari 2026 (15 dagen geleden)"
+    escalation = subject("escalation", "Plan van aanpak", late, instance="Groen (wk-groen)")
+    assert passes.inbox() == sorted([(BEWONERS, escalation), (PROGRAMME_OFFICE, escalation)])
+    assert (planned.queued, planned.folded, delivered.messages) == (2, 1, 2)
+    [to_initiative] = [m for m in passes.server.received if m.to == BEWONERS][-1:]
+    assert "Dit bericht komt ook in de plaats van uw herinnering 'Te laat'." in (
+        to_initiative.body("plain")
+    )
+    base = "wk-groen/milestone:plan/2026-01-15"
+    rows = {e.key: e for e in passes.outbox()}
+    folded = rows[f"{base}/overdue3/{BEWONERS}"]
+    assert folded.status == "folded"
+    assert folded.payload["folded_into"] == f"{base}/escalation/{BEWONERS}"
+    assert rows[f"{base}/escalation/{BEWONERS}"].payload["also"] == ["overdue"]
+
+    # Later passes, and a rebuild that forgets what was planned, send neither again.
+    passes.run("2026-01-30", "16:00")
+    assert passes.service.rebuild("wk-groen") is False
+    again, _ = passes.run("2026-01-31")
+    assert (again.queued, again.folded, again.already_queued) == (0, 0, 3)
+    assert passes.inbox() == []
+    with pytest.raises(RuleViolation, match=r"it went out within .*/escalation/"):
+        passes.service.retry_outbox(folded.id)
+    listed = cli("--db", passes.db_url, "outbox", "list", "--status", "folded")
+    assert listed.exit_code == 0, listed.output
+    assert f"{folded.id:>6} folded  overdue" in listed.output
+
+    passes.run("2026-02-06")  # the next weekly reminder is a reminder of its own again
+    late = "was uiterlijk 15 januari 2026 (22 dagen geleden)"
+    assert passes.inbox() == [
+        (BEWONERS, subject("overdue", "Plan van aanpak", late, instance="Groen (wk-groen)"))
+    ]
+
+
+def test_an_escalation_sent_before_does_not_swallow_a_new_overdue_reminder(passes, workflows):
+    start_groen(passes, workflows)
+    for day in ("2026-01-12", "2026-01-15", "2026-01-16", "2026-01-23", "2026-01-29"):
+        passes.run(day)
+    passes.new()
+    passes.clock.set(at("2026-02-06"))
+    assert passes.service.rebuild("wk-groen") is False  # the row forgets what was planned
+    planned, _ = passes.run()  # the escalation (sent already) and the weekly reminder, due
+    late = "was uiterlijk 15 januari 2026 (22 dagen geleden)"
+    assert passes.inbox() == [
+        (BEWONERS, subject("overdue", "Plan van aanpak", late, instance="Groen (wk-groen)"))
+    ]
+    assert (planned.queued, planned.folded) == (1, 0)
+    assert "in de plaats van" not in passes.server.received[-1].body("plain")
 
 
 # --- pauses ----------------------------------------------------------------------------------
@@ -526,7 +675,7 @@ def test_a_digest_recipient_gets_one_message_listing_all_items(passes):
     text = digest.body("plain")
     assert "Deze 3 punten vragen uw aandacht in de wijkaanpak:" in text
     for title in ("Plan van aanpak", "Netcapaciteit afgestemd", "Warmtebron gekozen"):
-        assert f"* Herinnering: mijlpaal '{title}' - Noord (wk-noord)" in text
+        assert f"* Herinnering: knooppunt '{title}' - Noord (wk-noord)" in text
     rows = [e for e in passes.outbox() if e.recipient == REGIE]
     assert {(e.status, e.message_id) for e in rows} == {("sent", digest.message_id)}
 
@@ -575,6 +724,20 @@ def test_smtp_down_then_up_retries_with_backoff_and_delivers_once(passes):
     passes.clock.advance(hours=1)
     passes.run()
     assert passes.new() == []
+
+
+def test_a_reminder_of_the_day_delivered_after_midnight_says_it_is_late(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte")
+    passes.server.stop()
+    passes.run("2026-01-15", "23:58")  # planned on the day; the mail server is down
+    assert {e.payload["rule"] for e in passes.outbox()} == {"on_due"}
+    passes.server.start()
+    passes.clock.set(at("2026-01-16", "00:05"))
+    delivered = passes.dispatcher().run()  # the retry, after midnight
+    assert delivered.messages == 2
+    late = subject("overdue", "Plan van aanpak", "was uiterlijk 15 januari 2026 (1 dag geleden)")
+    assert passes.inbox() == [(PROJECTLEIDER, late), (REGIE, late)]
 
 
 def test_an_unknown_recipient_fails_permanently_and_can_be_retried(passes):

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import text
 
-from engine.app.reports import instance_json
+from engine.app.reports import instance_json, render_instance
 from engine.errors import Conflict, GateNotMet, InvalidValue, NotFound, RuleViolation
 from engine.persistence.database import HEAD_REVISION
 from engine.runtime.events import Regie
@@ -90,6 +90,21 @@ def test_create_pins_the_workflow_and_starts_in_the_first_phase(family):
     versions = family.workflow_versions()
     assert [(v.key, v.version) for v in versions] == [("deel", 1), ("wijk", 1)]
     assert family.show("noord-a").areas == ("BU01930101",)  # CBS codes are upper-cased
+
+
+def test_an_instance_lists_its_steps_under_the_workflows_term(family, tmp_path):
+    shown = render_instance(family.show("noord"))
+    assert "\nknooppunten\n  start\n    · team: Team  due " in shown
+    write_workflow(
+        tmp_path,
+        "stappen",
+        PARENT.replace("key: wijk", "key: stappen")
+        + "terms: {milestone: stap, milestones: stappen}\n",
+    )
+    family.create("zuid", workflow="stappen", title="Zuid", regie=GEMEENTE, by="t")
+    shown = render_instance(family.show("zuid"))
+    assert "\nstappen\n  start\n" in shown
+    assert "knooppunten" not in shown
 
 
 def test_editing_a_file_never_changes_a_running_instance(family, tmp_path):

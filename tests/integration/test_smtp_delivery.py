@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -301,7 +301,6 @@ def outgoing(
         language="nl",
         today=date(2026, 1, 12),
         base_url="https://wijkkompas.gemeente.example",
-        reference=item.key,
     )
     return OutgoingMessage(
         recipient=recipient,
@@ -322,7 +321,7 @@ def refused(notifier: Notifier, message: OutgoingMessage | None = None) -> Deliv
 
 
 SUBJECT = (
-    "Herinnering: mijlpaal 'Energiecoöperatie opgericht' - Noord (wk-noord), "
+    "Herinnering: knooppunt 'Energiecoöperatie opgericht' - Noord (wk-noord), "
     "uiterlijk 15 januari 2026 (over 3 dagen)"
 )
 
@@ -360,6 +359,38 @@ def test_a_reminder_arrives_with_exact_headers_and_text_and_html_parts(smtp_serv
     assert_is_the_reminder(got, message)
     assert got.login is None
     assert not got.tls
+
+
+def test_replies_go_to_the_programme_office_and_the_keys_ride_in_headers(smtp_server):
+    keys = ("wk-noord/milestone:coop/2026-01-15/before3/a@x.nl", "wk-zuid/gate:start/x/b@y.nl")
+    message = replace(
+        outgoing(), reply_to=("pb@gemeente.example", "warmte@gemeente.example"), keys=keys
+    )
+    notifier = smtp_server.notifier()
+    notifier.send(message)
+    notifier.close()
+    [got] = smtp_server.received
+    assert got.message["Reply-To"] == "pb@gemeente.example, warmte@gemeente.example"
+    assert got.message.get_all("X-Wijkkompas-Key") == list(keys)
+    assert got.rcpt_tos == (message.recipient,)  # Reply-To is no recipient
+
+
+def test_a_long_reply_to_is_folded_and_reads_back_whole(smtp_server):
+    office = tuple(f"programmabureau.warmte{n}@gemeente-zwolle.example" for n in range(6))
+    notifier = smtp_server.notifier()
+    notifier.send(replace(outgoing(), reply_to=office))
+    notifier.close()
+    [got] = smtp_server.received
+    assert got.message["Reply-To"] == ", ".join(office)
+    assert [a.addr_spec for a in got.message["Reply-To"].addresses] == list(office)
+
+
+def test_without_a_programme_office_there_is_no_reply_to(smtp_server):
+    notifier = smtp_server.notifier()
+    notifier.send(outgoing())
+    notifier.close()
+    [got] = smtp_server.received
+    assert got.message["Reply-To"] is None
 
 
 def test_one_connection_carries_a_whole_pass(smtp_server):

@@ -71,7 +71,7 @@ def test_the_documented_example_validates_shows_diagrams_and_plans():
     definition = loaded.definition
     assert [p.id for p in definition.phases] == ["verkennen", "plannen", "uitvoeren"]
     tree = render_tree(definition)
-    assert "gate: milestones kernteam, bewonersavond; approvals college" in tree
+    assert "gate: knooppunten kernteam, bewonersavond; approvals college" in tree
     diagram = render_diagram(compile_workflow(definition), "mermaid")
     assert "s_verkennen --> s_plannen: advance [gate]" in diagram
     assert "s_verkennen --> s_verkennen_paused: pause" in diagram
