@@ -133,3 +133,31 @@ def test_a_database_that_would_forget_everything_is_refused(wk, url):
     result = wk("--db", url, "instance", "create", "wk-a", "--workflow", "wijkkompas",
                 "--title", "A", "--regie", "gemeente", code=2)  # fmt: skip
     assert "name a file: sqlite:///wijkkompas.db" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PROGRAMME_EMAIL", "not-an-address"), ("MAIL_FROM", "not-an-address"),
+     ("DIGEST", "not-an-address")],
+)  # fmt: skip
+def test_a_bad_address_setting_stops_every_command_before_anything_is_sent(
+    wk, tmp_path, name, value
+):
+    """Escalations were "sent" to `not-an-address`: now nothing starts with it."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente", "--start", "2024-01-08")  # fmt: skip
+    env = {f"WIJKKOMPAS_{name}": value, "WIJKKOMPAS_NOTIFIER": "console"}
+    result = wk("reminders", "run", code=2, env=env)
+    setting = name.lower()
+    assert result.stderr.splitlines() == [
+        f"wijkkompas: invalid '{setting}' (from WIJKKOMPAS_{name}) '{value}': "
+        "write it as name@example.nl"
+    ]
+    with sqlite3.connect(tmp_path / "wijkkompas.db") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_smtp_without_a_sender_is_refused_at_start(wk):
+    result = wk("reminders", "run", code=2, env={"WIJKKOMPAS_NOTIFIER": "smtp"})
+    assert "'mail_from'" in result.stderr
+    assert "WIJKKOMPAS_MAIL_FROM" in result.stderr
