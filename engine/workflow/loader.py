@@ -414,6 +414,10 @@ def _explain(kind: str, error: Any, value: Any) -> str:
         return "must not be empty"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
+    if isinstance(value, date) and kind in ("less_than_equal", "greater_than_equal"):
+        if kind == "less_than_equal":
+            return f"must be on or before {ctx.get('le')}, got {value.isoformat()}"
+        return f"must be on or after {ctx.get('ge')}, got {value.isoformat()}"
     if kind in ("less_than_equal", "less_than"):
         return f"must be at most {ctx.get('le', ctx.get('lt'))}, got {shown}"
     if kind in ("greater_than_equal", "greater_than"):

@@ -46,6 +46,7 @@ def events(path: Path) -> int:
         ("instance", "create", "wk-b", "--workflow", "wijkkompas", "--title", "B",
          "--regie", "gemeente", "--contact", "a" * 250 + "@x.nl"),
         ("note", "wk-a", "x", "--by", "a" * 201),
+        ("workflow", "show", "wijkkompas@²"),
     ],
 )  # fmt: skip
 def test_values_out_of_any_range_are_bad_input(wk, tmp_path, args):
@@ -161,3 +162,28 @@ def test_smtp_without_a_sender_is_refused_at_start(wk):
     result = wk("reminders", "run", code=2, env={"WIJKKOMPAS_NOTIFIER": "smtp"})
     assert "'mail_from'" in result.stderr
     assert "WIJKKOMPAS_MAIL_FROM" in result.stderr
+
+
+def test_a_number_no_database_holds_is_found_by_the_validator_not_by_the_database(wk, tmp_path):
+    """`version: 99999999999999999999999` validated, then `instance create` crashed
+    (OverflowError on SQLite, 'integer out of range' on PostgreSQL); so did a due date in the
+    year 1."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    path = folder / "big.yaml"
+    path.write_text(
+        "key: big\nversion: 99999999999999999999999\ntitle: Big\nphases:\n  - id: a\n"
+        "    title: A\n    duration: P1Y\n    milestones: [{id: m, title: M, due: 0001-01-02}]\n",
+        encoding="utf-8",
+    )
+    located = [
+        f"{path}:2:10: error: the workflow, version: must be at most 2147483647, got "
+        "99999999999999999999999",
+        f"{path}:8:41: error: milestone 'm', due.date: must be on or after 1900-01-01, got "
+        "0001-01-02",
+    ]
+    validated = wk("workflow", "validate", str(path), code=2)
+    assert validated.stderr.splitlines()[:2] == located
+    created = wk("instance", "create", "wk-a", "--workflow", str(path), "--title", "A",
+                 "--regie", "gemeente", code=2)  # fmt: skip
+    assert created.stderr.splitlines()[:2] == located

@@ -533,3 +533,39 @@ def test_ids_are_ascii_and_the_message_offers_the_ascii_spelling():
         "12:14: error: milestone 'straße', id: 'straße' is not a valid id: use ASCII letters "
         "(a-z, A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("99999999999999999999999", "must be at most 2147483647, got 99999999999999999999999"),
+        ("2147483648", "must be at most 2147483647, got 2147483648"),
+        ("0", "must be at least 1, got 0"),
+    ],
+)
+def test_a_version_is_a_number_a_database_can_hold(version, message):
+    head = f"key: t\nversion: {version}\ntitle: T\n"
+    assert findings("phases: [{id: a, title: A, duration: P1D}]\n", head=head) == [
+        f"2:10: error: the workflow, version: {message}"
+    ]
+
+
+def test_fixed_dates_fall_between_1900_and_2199():
+    assert findings(
+        """\
+        phases:
+          - id: a
+            title: A
+            duration: P1Y
+            milestones:
+              - {id: m1, title: M1, tracks: [A], due: 0001-01-02}
+              - {id: m2, title: M2, tracks: [A], not_before: {date: 2200-01-01}}
+              - {id: m3, title: M3, tracks: [A], due: {working_days: -1}}
+              - {id: m4, title: M4, tracks: [A], due: 1900-01-01, not_before: 2199-12-31}
+        """
+    ) == [
+        "10:47: error: milestone 'm1', due.date: must be on or after 1900-01-01, got 0001-01-02",
+        "11:61: error: milestone 'm2', not_before.date: must be on or before 2199-12-31, got "
+        "2200-01-01",
+        "12:62: error: milestone 'm3', due.working_days: must be at least 0, got -1",
+    ]
