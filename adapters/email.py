@@ -22,7 +22,9 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Literal, TextIO
 
+from engine.errors import InvalidValue
 from engine.ports import DeliveryFailure, OutgoingMessage
+from engine.runtime.areas import check_email
 
 __all__ = ["ConsoleNotifier", "MaildirNotifier", "SmtpNotifier", "SmtpSettings", "build_email"]
 
@@ -97,12 +99,13 @@ def _one_line(value: str) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SmtpSettings:
     host: str
+    sender: str
+    """The From address: required, and a real one (no made-up default for real mail)."""
     port: int = 25
     tls: TlsMode = "none"
     user: str | None = None
     password: str | None = None
     timeout: float = 30.0
-    sender: str = "wijkkompas@localhost"
 
 
 class SmtpNotifier:
@@ -114,6 +117,12 @@ class SmtpNotifier:
     """
 
     def __init__(self, settings: SmtpSettings) -> None:
+        try:
+            check_email(settings.sender)
+        except InvalidValue as exc:
+            raise InvalidValue(
+                "SMTP sender (mail_from)", settings.sender, exc.expected + " (a real address)"
+            ) from None
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
 
@@ -254,6 +263,7 @@ class MaildirNotifier:
     idempotent = True
 
     def __init__(self, path: str | Path, sender: str = "wijkkompas@localhost") -> None:
+        # A local default is harmless here: the files stay on this machine.
         self.path = Path(path)
         self.sender = sender
         for sub in ("tmp", "new", "cur"):

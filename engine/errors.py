@@ -18,6 +18,7 @@ branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +35,7 @@ __all__ = [
     "RuleViolation",
     "TransitionNotAllowed",
     "WorkflowError",
+    "ascii_spelling",
     "did_you_mean",
 ]
 
@@ -165,3 +167,10 @@ def did_you_mean(name: str, known: Sequence[str]) -> str | None:
 
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def ascii_spelling(text: str) -> str | None:
+    """``text`` in ASCII with its accents taken off (tracé → trace, ﬁ → fi, full-width Ａ → A),
+    or None when a character has no such spelling (ß, ø, 中)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return plain if plain.isascii() else None

@@ -3,7 +3,9 @@
 Read once, by the composition root (``engine/compose.py``), and handed to what needs it; engine
 modules never read the environment themselves. Every setting can be given in all three places;
 the first that has it wins. A bad value fails loudly, naming the setting, where it came from and
-what is allowed.
+what is allowed: every e-mail address (mail_from, programme_email, digest, contacts) is checked
+at start, and the smtp notifier needs mail_from set (maildir and console fall back to
+LOCAL_SENDER).
 
 TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 
@@ -18,7 +20,7 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
     smtp_tls = "starttls"            # none, starttls, ssl
     smtp_user = "wijkkompas"
     smtp_password = "..."
-    mail_from = "wijkkompas@gemeente.nl"
+    mail_from = "wijkkompas@gemeente.nl"  # required for smtp
     programme_email = "warmte@gemeente.nl"
     base_url = "https://wijkkompas.gemeente.nl"
     language = "nl"                  # nl, en
@@ -39,11 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidValue
+from engine.runtime.areas import check_email
 
-__all__ = ["ENV_PREFIX", "Settings"]
+__all__ = ["ENV_PREFIX", "LOCAL_SENDER", "Settings"]
 
 ENV_PREFIX = "WIJKKOMPAS_"
 DEFAULT_DB = "sqlite:///wijkkompas.db"
+LOCAL_SENDER = "wijkkompas@localhost"
+"""The sender of messages that stay on this machine (maildir, console) when mail_from is not
+set. Real delivery (smtp) has no default: a made-up sender is refused or lands in spam."""
 _CHOICES: dict[str, tuple[str, ...]] = {
     "sqlite_synchronous": ("OFF", "NORMAL", "FULL", "EXTRA"),
     "notifier": ("smtp", "maildir", "console"),
@@ -54,6 +60,7 @@ _UPPER = {"sqlite_synchronous"}
 _LISTS = {"workflows", "programme_email"}
 _NUMBERS = {"smtp_port": int, "smtp_timeout": float}
 _TOML_ONLY = {"contacts"}
+_ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +83,9 @@ class Settings:
     smtp_tls: str = "none"
     """none, starttls or ssl (implicit TLS)."""
     smtp_timeout: float = 30.0
-    mail_from: str = "wijkkompas@localhost"
+    mail_from: str = LOCAL_SENDER
+    """The sender address; its domain is used in Message-IDs. Required for the smtp notifier;
+    maildir and console use LOCAL_SENDER when it is not set."""
     maildir: str = "maildir"
     """The maildir notifier's folder (new/ holds one .eml file per message)."""
     programme_email: tuple[str, ...] = field(default=())
@@ -127,6 +136,16 @@ class Settings:
                 values[name], source[name] = file_values[name], f"{path}"
         for name, value in values.items():
             values[name] = _check(name, value, source[name])
+            if name in _ADDRESSES:
+                _check_addresses(name, values[name], source[name])
+        if values.get("notifier") == "smtp" and "mail_from" not in values:
+            raise InvalidValue(
+                "setting",
+                "mail_from",
+                "not set (WIJKKOMPAS_MAIL_FROM, or mail_from in the configuration file); "
+                f"notifier smtp (from {source['notifier']}) sends real mail and needs a real "
+                "sender address, e.g. wijkkompas@gemeente.nl",
+            )
         return cls(**values, source=source)
 
 
@@ -142,6 +161,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InvalidValue("configuration file", str(path), "not UTF-8 text") from None
     except OSError as exc:
         raise InvalidValue("configuration file", str(path), exc.strerror or str(exc)) from None
+
+
+def _check_addresses(name: str, value: Any, origin: str) -> None:
+    """Each address in a checked address setting, named with the setting and its origin."""
+    if name == "contacts":
+        for party, addresses in value.items():
+            _check_addresses(f"{name}.{party}", addresses, origin)
+        return
+    if value == "all" and name == "digest":
+        return
+    for address in (value,) if isinstance(value, str) else value:
+        try:
+            check_email(address)
+        except InvalidValue as exc:
+            raise InvalidValue(f"'{name}' (from {origin})", address, exc.expected) from None
 
 
 def _check(name: str, value: Any, origin: str) -> Any:

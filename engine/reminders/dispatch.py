@@ -123,8 +123,16 @@ class Dispatcher:
         return rounds
 
     def run(self, mode: Mode = "all") -> DeliveryReport:
-        """Deliver what is ready now: ``instant`` recipients, ``digest`` ones, or ``all``."""
+        """Deliver what is ready now: ``instant`` recipients, ``digest`` ones, or ``all``.
+
+        A pass tries each row at most once. A row that is ready again within the pass (its
+        backoff did not wait: a broken setting or clock) is held, unsent, until the pass ends
+        and then given back for the next pass; so every round of claims brings a row not seen
+        before, and a pass makes at most twice as many claims as it met rows, plus one.
+        """
         report = DeliveryReport()
+        tried: set[int] = set()
+        held: set[int] = set()
         try:
             for only, excluding, by_recipient, retrying in self._claims(mode):
                 while not self.stop.is_set():
@@ -140,9 +148,17 @@ class Dispatcher:
                             by_recipient=by_recipient,
                             retrying=retrying,
                         )
-                    if not claimed:
-                        break
-                    self._deliver(claimed, now + self.lease, report)
+                    fresh = [entry for entry in claimed if entry.id not in tried]
+                    again = {entry.id for entry in claimed} - {entry.id for entry in fresh}
+                    if not fresh and again <= held:
+                        break  # nothing ready that this pass has not met already
+                    held |= again
+                    tried.update(entry.id for entry in fresh)
+                    if fresh:
+                        self._deliver(fresh, now + self.lease, report)
+            if held:
+                with self.store.outbox_unit() as unit:
+                    unit.release(sorted(held), self.node)
         finally:
             self.notifier.close()
         return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from engine.errors import InvalidValue
+from engine.errors import InvalidValue, ascii_spelling
 
 __all__ = ["area_level", "check_area", "check_email", "check_key", "check_text"]
 
@@ -37,13 +37,16 @@ def area_level(code: str) -> str:
 
 
 def check_key(key: str) -> str:
-    """An instance key: a short slug."""
+    """An instance key: a short slug in ASCII; the refusal offers its ASCII spelling, lower
+    case (tracé → trace), when that would do."""
     if not _KEY.fullmatch(key):
+        spelling = (ascii_spelling(key) or "").lower()
+        hint = f"; write '{spelling}'" if spelling != key and _KEY.fullmatch(spelling) else ""
         raise InvalidValue(
             "instance key",
             key,
-            "use lower-case letters, digits, '-' and '_', starting with a letter or digit "
-            "(at most 64), e.g. wk-noord or bu-0363-0500",
+            "use lower-case ASCII letters (a-z), digits, '-' and '_', starting with a letter or "
+            "digit (at most 64), e.g. wk-noord or bu-0363-0500" + hint,
         )
     return key
 

@@ -114,7 +114,7 @@ class WorkflowCatalog:
         key, _, wanted = ref.partition("@")
         version: int | None = None
         if wanted:
-            if not wanted.isdigit():
+            if not (wanted.isascii() and wanted.isdigit()):
                 raise InvalidValue(
                     "workflow version", wanted, "write KEY@VERSION, e.g. wijkkompas@1"
                 )

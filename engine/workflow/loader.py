@@ -10,6 +10,7 @@ suppressed), the rest is validated as usual.
 from __future__ import annotations
 
 import copy
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -20,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import DefinitionError, Problem, did_you_mean
+from engine.errors import DefinitionError, Problem, ascii_spelling, did_you_mean
 from engine.workflow.durations import Duration
-from engine.workflow.model import WorkflowDefinition, normalise
+from engine.workflow.model import ID_PATTERN, KEY_PATTERN, WorkflowDefinition, normalise
 from engine.workflow.validate import PLACEHOLDERS, check
 from engine.workflow.yamlsource import Path, Positions, read_yaml, text_position
 
@@ -335,8 +336,8 @@ def _describe(error: Any, data: Any, positions: Positions, source: str) -> Probl
             line,
             col,
             "error",
-            f"'{path[-1]}' is not a valid id in {_dotted(path[:-1]) or entity}: use letters, "
-            "digits, '-', '_' or '.', starting with a letter or digit",
+            f"'{path[-1]}' is not a valid id in {_dotted(path[:-1]) or entity}: {_ID_RULE}"
+            + _ascii_hint(path[-1], ID_PATTERN),
         )
     loc = _clean_loc(raw_loc)
     if kind == "extra_forbidden":
@@ -362,6 +363,30 @@ def _describe(error: Any, data: Any, positions: Positions, source: str) -> Probl
     return _problem(source, line, col, "error", f"{prefix}: {_explain(kind, error, value)}")
 
 
+_ID_RULE = (
+    "use ASCII letters (a-z, A-Z), digits, '-', '_' or '.', starting with a letter or digit "
+    "(at most 64)"
+)
+_KEY_RULE = (
+    "use lower-case ASCII letters (a-z), digits, '-' and '_', starting with a letter or digit "
+    "(at most 64)"
+)
+
+
+def _ascii_hint(text: Any, pattern: str, *, lower: bool = False) -> str:
+    """'; write SPELLING' when the ASCII spelling of ``text`` (tracé: trace) is a valid one."""
+    if not isinstance(text, str):
+        return ""
+    spelling = ascii_spelling(text)
+    if spelling is None:
+        return ""
+    if lower:
+        spelling = spelling.lower()
+    if spelling == text or not re.match(pattern, spelling):
+        return ""
+    return f"; write '{spelling}'"
+
+
 def _explain(kind: str, error: Any, value: Any) -> str:
     ctx = error.get("ctx") or {}
     shown = _shown(value)
@@ -381,19 +406,18 @@ def _explain(kind: str, error: Any, value: Any) -> str:
     if kind == "literal_error":
         return f"expected {ctx.get('expected')}, got {shown}"
     if kind == "string_pattern_mismatch":
-        if "a-z0-9" in str(ctx.get("pattern")) and "A-Z" not in str(ctx.get("pattern")):
-            return (
-                f"{shown} is not a valid key: use lower-case letters, digits, '-' and '_', "
-                "starting with a letter or digit"
-            )
-        return (
-            f"{shown} is not a valid id: use letters, digits, '-', '_' or '.', starting with a "
-            "letter or digit (at most 64)"
-        )
+        if ctx.get("pattern") == KEY_PATTERN:
+            hint = _ascii_hint(value, KEY_PATTERN, lower=True)
+            return f"{shown} is not a valid key: {_KEY_RULE}{hint}"
+        return f"{shown} is not a valid id: {_ID_RULE}{_ascii_hint(value, ID_PATTERN)}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
+    if isinstance(value, date) and kind in ("less_than_equal", "greater_than_equal"):
+        if kind == "less_than_equal":
+            return f"must be on or before {ctx.get('le')}, got {value.isoformat()}"
+        return f"must be on or after {ctx.get('ge')}, got {value.isoformat()}"
     if kind in ("less_than_equal", "less_than"):
         return f"must be at most {ctx.get('le', ctx.get('lt'))}, got {shown}"
     if kind in ("greater_than_equal", "greater_than"):

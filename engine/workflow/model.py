@@ -34,10 +34,13 @@ from pydantic import (
 from engine.workflow.durations import JSON_PATTERN, Duration, DurationSyntaxError
 
 __all__ = [
+    "DATE_RANGE",
     "DEFAULT_APPROVALS",
     "DEFAULT_REGIE",
     "DEFAULT_TERMS",
     "RECIPIENT_ROLES",
+    "VERSION_RANGE",
+    "WORKING_DAYS_RANGE",
     "ChildrenCriterion",
     "Due",
     "Gate",
@@ -59,6 +62,18 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}(?!\n)$"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}(?!\n)$"
 RESERVED_STATES = ("completed", "stopped")
+
+# Every number in a workflow file has a range, checked with the file's line and column, so that
+# nothing valid here fails later in a database or in date arithmetic (docs/workflow-format.md,
+# "Numbers and dates"; a test finds every number field and checks it has one).
+VERSION_RANGE = (1, 2_147_483_647)
+"""Whole numbers an INTEGER column holds on every database (PostgreSQL: 32 bits); room for
+date-like versions such as 2026120101."""
+WORKING_DAYS_RANGE = (0, 26_000)
+"""About a hundred years of working days, like the longest duration."""
+DATE_RANGE = (date(1900, 1, 1), date(2199, 12, 31))
+"""Fixed dates: the years the command line accepts, with room for any plan and none for
+arithmetic past the calendar's end (a reminder 60 days before 0001-01-02 cannot be computed)."""
 
 DEFAULT_REGIE: dict[str, str] = {
     "gemeente": "Gemeente",
@@ -221,10 +236,20 @@ class Due(_Frozen):
     """Milestone whose completion starts the count; absent: the phase's entry."""
     offset: DurationValue | None = None
     """Calendar period after the start (rolled to a working day when the file has a calendar)."""
-    working_days: Annotated[int, Field(strict=True, ge=0, le=26_000)] | None = None
-    """Number of working days after the start."""
-    date_: Annotated[date, BeforeValidator(scalar_text)] | None = Field(default=None, alias="date")
-    """A fixed date."""
+    working_days: (
+        Annotated[int, Field(strict=True, ge=WORKING_DAYS_RANGE[0], le=WORKING_DAYS_RANGE[1])]
+        | None
+    ) = None
+    """Number of working days after the start (0 to 26000)."""
+    date_: (
+        Annotated[
+            date,
+            Field(ge=DATE_RANGE[0], le=DATE_RANGE[1]),  # before the validator: a date's own check
+            BeforeValidator(scalar_text),
+        ]
+        | None
+    ) = Field(default=None, alias="date")
+    """A fixed date (1900-01-01 to 2199-12-31)."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> Due:
@@ -401,7 +426,8 @@ class WorkflowDefinition(_Frozen):
 
     key: Key
     """Short name, e.g. wijkkompas; with version it identifies the definition."""
-    version: Annotated[int, Field(strict=True, ge=1)]
+    version: Annotated[int, Field(strict=True, ge=VERSION_RANGE[0], le=VERSION_RANGE[1])]
+    """Whole number from 1 to 2147483647; raise it whenever the content changes."""
     title: Text
     description: Text | None = None
     language: Literal["nl", "en"] = "nl"

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROGRAM = Path(sys.executable).with_name("wijkkompas")
 
 FIRST_MILESTONES = (
@@ -49,6 +51,7 @@ def run(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str
     return result
 
 
+@pytest.mark.timeout(360)  # some 25 commands, each a new process: ~70 s on two busy cores
 def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: Path) -> None:
     # A wijk and two deelprojecten on different workflows, regie holders and CBS levels.
     created = run(

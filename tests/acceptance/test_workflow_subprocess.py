@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).with_name("wijkkompas")
@@ -17,13 +26,22 @@ def wijkkompas(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def listed_commands(help_text: str) -> set[str]:
+    """The names click lists under 'Commands:' (two spaces in, then the name): not words of
+    the group's description, which names the commands too."""
+    _, found, listing = help_text.partition("\nCommands:\n")
+    assert found, f"no 'Commands:' section in:\n{help_text}"
+    return {match.group(1) for match in re.finditer(r"^  (\S+)", listing, re.M)}
+
+
 def test_help_lists_the_workflow_commands(tmp_path):
     result = wijkkompas("--help", cwd=tmp_path)
     assert result.returncode == 0
-    assert "workflow" in result.stdout
+    assert "workflow" in listed_commands(result.stdout)
     sub = wijkkompas("workflow", "--help", cwd=tmp_path)
-    for command in ("validate", "list", "show", "diagram", "timeline"):
-        assert command in sub.stdout
+    assert sub.returncode == 0
+    expected = {"validate", "list", "show", "diagram", "timeline", "schema", "versions"}
+    assert expected <= listed_commands(sub.stdout)
 
 
 def test_every_shipped_workflow_validates(tmp_path):
@@ -69,7 +87,7 @@ def test_mistakes_give_exit_2_and_file_line_col_messages(tmp_path):
     ]
 
 
-def test_make_run_shows_tree_and_timeline(tmp_path):
+def test_the_shipped_method_shows_its_phases_in_tree_and_timeline(tmp_path):
     show = wijkkompas("workflow", "show", "wijkkompas", cwd=tmp_path)
     timeline = wijkkompas(
         "workflow", "timeline", "wijkkompas", "--start", "2027-01-04", cwd=tmp_path
@@ -84,3 +102,63 @@ def test_make_run_shows_tree_and_timeline(tmp_path):
     ):
         assert phase in show.stdout
         assert phase in timeline.stdout
+
+
+def _read_lines(stream: IO[str] | None, sink: queue.Queue[str | None]) -> None:
+    """Every line of ``stream`` into ``sink``, then None at its end."""
+    for line in stream or ():
+        sink.put(line)
+    sink.put(None)
+
+
+@pytest.mark.slow
+def test_make_run_seeds_the_demo_shows_the_status_and_runs_the_scheduler(tmp_path):
+    """The real `make run`: the Makefile's own run target in an empty directory, with this
+    virtual environment (``-o`` keeps make from installing it again). The scheduler runs until
+    its first pass has delivered, then gets Ctrl-C (SIGINT to the whole process group, as a
+    terminal sends it) and must stop cleanly."""
+    make = shutil.which("make")
+    assert make, "make is not installed: `make run` and `make test` need it"
+    venv = Path(sys.executable).parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    command = [make, "--no-print-directory", "-f", str(REPO / "Makefile"), f"VENV={venv}",
+               "-o", f"{venv}/.installed", "run"]  # fmt: skip
+    lines: queue.Queue[str | None] = queue.Queue()
+    output: list[str] = []
+    with subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 90
+            while not any("pass mode=instant" in line for line in output):
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+                assert line is not None, "make run ended before the first pass:\n" + "".join(output)
+                output.append(line)
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            reader.join(timeout=10)
+    while (line := lines.get(timeout=10)) is not None:
+        output.append(line)
+    text = "".join(output)
+    seeded = re.search(r"^demo: (\d+) instances with \d+ events seeded$", text, re.M)
+    assert seeded, text
+    assert re.search(rf"^{seeded.group(1)} instances · ", text, re.M), text  # the status table
+    assert f"scheduler: delivering into {tmp_path / 'maildir' / 'new'}" in text
+    sent = re.search(r"pass mode=instant .*messages=(\d+) .*failed=0 ", text)
+    assert sent, text
+    assert int(sent.group(1)) > 0
+    assert len(list((tmp_path / "maildir" / "new").glob("*.eml"))) == int(sent.group(1))
+    assert (tmp_path / "wijkkompas.db").is_file()
+    assert text.rstrip().endswith("scheduler: stopped"), text

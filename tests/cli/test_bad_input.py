@@ -46,6 +46,7 @@ def events(path: Path) -> int:
         ("instance", "create", "wk-b", "--workflow", "wijkkompas", "--title", "B",
          "--regie", "gemeente", "--contact", "a" * 250 + "@x.nl"),
         ("note", "wk-a", "x", "--by", "a" * 201),
+        ("workflow", "show", "wijkkompas@²"),
     ],
 )  # fmt: skip
 def test_values_out_of_any_range_are_bad_input(wk, tmp_path, args):
@@ -133,3 +134,56 @@ def test_a_database_that_would_forget_everything_is_refused(wk, url):
     result = wk("--db", url, "instance", "create", "wk-a", "--workflow", "wijkkompas",
                 "--title", "A", "--regie", "gemeente", code=2)  # fmt: skip
     assert "name a file: sqlite:///wijkkompas.db" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PROGRAMME_EMAIL", "not-an-address"), ("MAIL_FROM", "not-an-address"),
+     ("DIGEST", "not-an-address")],
+)  # fmt: skip
+def test_a_bad_address_setting_stops_every_command_before_anything_is_sent(
+    wk, tmp_path, name, value
+):
+    """Escalations were "sent" to `not-an-address`: now nothing starts with it."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente", "--start", "2024-01-08")  # fmt: skip
+    env = {f"WIJKKOMPAS_{name}": value, "WIJKKOMPAS_NOTIFIER": "console"}
+    result = wk("reminders", "run", code=2, env=env)
+    setting = name.lower()
+    assert result.stderr.splitlines() == [
+        f"wijkkompas: invalid '{setting}' (from WIJKKOMPAS_{name}) '{value}': "
+        "write it as name@example.nl"
+    ]
+    with sqlite3.connect(tmp_path / "wijkkompas.db") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_smtp_without_a_sender_is_refused_at_start(wk):
+    result = wk("reminders", "run", code=2, env={"WIJKKOMPAS_NOTIFIER": "smtp"})
+    assert "'mail_from'" in result.stderr
+    assert "WIJKKOMPAS_MAIL_FROM" in result.stderr
+
+
+def test_a_number_no_database_holds_is_found_by_the_validator_not_by_the_database(wk, tmp_path):
+    """`version: 99999999999999999999999` validated, then `instance create` crashed
+    (OverflowError on SQLite, 'integer out of range' on PostgreSQL); so did a due date in the
+    year 1."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    path = folder / "big.yaml"
+    path.write_text(
+        "key: big\nversion: 99999999999999999999999\ntitle: Big\nphases:\n  - id: a\n"
+        "    title: A\n    duration: P1Y\n    milestones: [{id: m, title: M, due: 0001-01-02}]\n",
+        encoding="utf-8",
+    )
+    located = [
+        f"{path}:2:10: error: the workflow, version: must be at most 2147483647, got "
+        "99999999999999999999999",
+        f"{path}:8:41: error: milestone 'm', due.date: must be on or after 1900-01-01, got "
+        "0001-01-02",
+    ]
+    validated = wk("workflow", "validate", str(path), code=2)
+    assert validated.stderr.splitlines()[:2] == located
+    created = wk("instance", "create", "wk-a", "--workflow", str(path), "--title", "A",
+                 "--regie", "gemeente", code=2)  # fmt: skip
+    assert created.stderr.splitlines()[:2] == located

@@ -540,7 +540,16 @@ CASES = [
         in_start,
         "instance create 'Wk Noord' --workflow proef --title X --regie gemeente",
         BAD_INPUT,
-        "invalid instance key 'Wk Noord': use lower-case letters, digits, '-' and '_'",
+        "invalid instance key 'Wk Noord': use lower-case ASCII letters (a-z), digits, '-' and '_'",
+    ),
+    case(
+        "non-ascii-instance-key",
+        in_start,
+        "instance create tracé-noord --workflow proef --title X --regie gemeente",
+        BAD_INPUT,
+        "invalid instance key 'tracé-noord': use lower-case ASCII letters (a-z), digits, '-' "
+        "and '_', starting with a letter or digit (at most 64), e.g. wk-noord or bu-0363-0500; "
+        "write 'trace-noord'",
     ),
     case(
         "duplicate-instance-key",

@@ -18,6 +18,7 @@ server's reason).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import gc
@@ -40,6 +41,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from adapters.email import ConsoleNotifier, MaildirNotifier, SmtpNotifier, SmtpSettings
+from engine.errors import InvalidValue
 from engine.ports import DeliveryFailure, Notifier, OutgoingMessage
 from engine.reminders.messages import ReminderItem, compose
 
@@ -495,6 +497,18 @@ def test_a_refused_login_closes_its_connection():
         server.stop()
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaked == []
+
+
+@pytest.mark.parametrize(
+    "sender", ["", "wijkkompas@localhost", "not-an-address", "a@b.nl\r\nBcc: x@y.nl"]
+)
+def test_the_smtp_notifier_refuses_to_start_without_a_real_sender(sender):
+    """Real mail never goes out from a made-up or malformed From; nothing is defaulted."""
+    with pytest.raises(InvalidValue, match=r"SMTP sender \(mail_from\)"):
+        SmtpNotifier(SmtpSettings(host="127.0.0.1", sender=sender))
+    assert "sender" not in {
+        f.name for f in dataclasses.fields(SmtpSettings) if f.default is not dataclasses.MISSING
+    }
 
 
 def test_the_server_being_down_is_a_temporary_failure():

@@ -33,3 +33,17 @@ def test_a_bad_address_is_refused(address):
 def test_good_keys_and_addresses_pass():
     assert check_key("bu-0363-0500") == "bu-0363-0500"
     assert check_email("p.jansen@zwolle.nl") == "p.jansen@zwolle.nl"
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [("tracé", "; write 'trace'"), ("Zoë-Wijk", "; write 'zoe-wijk'"), ("WK-Noord", "; write "
+     "'wk-noord'"), ("straße", ""), ("wk noord", "")],
+)  # fmt: skip
+def test_an_instance_key_is_ascii_and_the_message_offers_its_ascii_spelling(key, hint):
+    with pytest.raises(InvalidValue) as caught:
+        check_key(key)
+    assert str(caught.value) == (
+        f"invalid instance key {key!r}: use lower-case ASCII letters (a-z), digits, '-' and "
+        "'_', starting with a letter or digit (at most 64), e.g. wk-noord or bu-0363-0500" + hint
+    )

@@ -301,8 +301,8 @@ def test_reserved_phase_ids_and_bad_ids():
     )
     assert result == [
         "5:10: error: 'completed' is reserved for the end state; pick another phase id",
-        "6:10: error: phase 'no spaces', id: 'no spaces' is not a valid id: use letters, "
-        "digits, '-', '_' or '.', starting with a letter or digit (at most 64)",
+        "6:10: error: phase 'no spaces', id: 'no spaces' is not a valid id: use ASCII letters "
+        "(a-z, A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64)",
     ]
 
 
@@ -346,8 +346,8 @@ def test_a_file_with_many_mistakes_gets_all_of_them_reported(write):
         load_file(path)
     lines = [f"{p.line}:{p.column}: {p.message}" for p in caught.value.errors]
     assert lines == [
-        "1:6: the workflow, key: 'Bad Key' is not a valid key: use lower-case letters, "
-        "digits, '-' and '_', starting with a letter or digit",
+        "1:6: the workflow, key: 'Bad Key' is not a valid key: use lower-case ASCII letters "
+        "(a-z), digits, '-' and '_', starting with a letter or digit (at most 64)",
         "2:10: the workflow, version: expected a whole number, got 'one'",
         "8:15: phase 'start', duration: 'P3X' is not an ISO 8601 duration; write for example "
         "P30D (30 days), P6W (6 weeks), P3M (3 months), P1Y6M (a year and a half)",
@@ -456,10 +456,10 @@ def test_ids_keys_and_durations_are_plain_ascii_on_one_line():
         """,
         head='key: "t\\n"\nversion: 1\ntitle: T\n',
     ) == [
-        "1:6: error: the workflow, key: 't\\n' is not a valid key: use lower-case letters, "
-        "digits, '-' and '_', starting with a letter or digit",
-        "5:10: error: phase 'a\\n', id: 'a\\n' is not a valid id: use letters, digits, '-', "
-        "'_' or '.', starting with a letter or digit (at most 64)",
+        "1:6: error: the workflow, key: 't\\n' is not a valid key: use lower-case ASCII "
+        "letters (a-z), digits, '-' and '_', starting with a letter or digit (at most 64)",
+        "5:10: error: phase 'a\\n', id: 'a\\n' is not a valid id: use ASCII letters (a-z, "
+        "A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64)",
         "5:37: error: phase 'a\\n', duration: 'P\u0663D' is not an ISO 8601 duration; write "
         "for example P30D (30 days), P6W (6 weeks), P3M (3 months), P1Y6M (a year and a half)",
     ]
@@ -502,3 +502,70 @@ def test_ids_made_up_for_entries_without_one_are_never_offered():
     assert any("unknown milestone 'mx' (known: m2)" in f for f in found)
     assert any("unknown phase 'zz' (known: a)" in f for f in found)
     assert not any("missing-" in f for f in found)
+
+
+def test_ids_are_ascii_and_the_message_offers_the_ascii_spelling():
+    assert findings(
+        """\
+        parties: {netbeheerder-ö: Netbeheerder}
+        phases:
+          - id: tracé
+            title: Tracé
+            duration: P30D
+            milestones:
+              - {id: ﬁnanciering, title: F, tracks: [A]}
+              - {id: straße, title: S, tracks: [A]}
+        """,
+        head='key: "Zoë-wijk"\nversion: 1\ntitle: T\ntracks: {A: Bewoners}\n',
+    ) == [
+        "1:6: error: the workflow, key: 'Zoë-wijk' is not a valid key: use lower-case ASCII "
+        "letters (a-z), digits, '-' and '_', starting with a letter or digit (at most 64); "
+        "write 'zoe-wijk'",
+        "5:11: error: 'netbeheerder-ö' is not a valid id in parties: use ASCII letters (a-z, "
+        "A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64); write "
+        "'netbeheerder-o'",
+        "7:9: error: phase 'tracé', id: 'tracé' is not a valid id: use ASCII letters (a-z, "
+        "A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64); write "
+        "'trace'",
+        "11:14: error: milestone 'ﬁnanciering', id: 'ﬁnanciering' is not a valid id: use ASCII "
+        "letters (a-z, A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most "
+        "64); write 'financiering'",
+        "12:14: error: milestone 'straße', id: 'straße' is not a valid id: use ASCII letters "
+        "(a-z, A-Z), digits, '-', '_' or '.', starting with a letter or digit (at most 64)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("99999999999999999999999", "must be at most 2147483647, got 99999999999999999999999"),
+        ("2147483648", "must be at most 2147483647, got 2147483648"),
+        ("0", "must be at least 1, got 0"),
+    ],
+)
+def test_a_version_is_a_number_a_database_can_hold(version, message):
+    head = f"key: t\nversion: {version}\ntitle: T\n"
+    assert findings("phases: [{id: a, title: A, duration: P1D}]\n", head=head) == [
+        f"2:10: error: the workflow, version: {message}"
+    ]
+
+
+def test_fixed_dates_fall_between_1900_and_2199():
+    assert findings(
+        """\
+        phases:
+          - id: a
+            title: A
+            duration: P1Y
+            milestones:
+              - {id: m1, title: M1, tracks: [A], due: 0001-01-02}
+              - {id: m2, title: M2, tracks: [A], not_before: {date: 2200-01-01}}
+              - {id: m3, title: M3, tracks: [A], due: {working_days: -1}}
+              - {id: m4, title: M4, tracks: [A], due: 1900-01-01, not_before: 2199-12-31}
+        """
+    ) == [
+        "10:47: error: milestone 'm1', due.date: must be on or after 1900-01-01, got 0001-01-02",
+        "11:61: error: milestone 'm2', not_before.date: must be on or before 2199-12-31, got "
+        "2200-01-01",
+        "12:62: error: milestone 'm3', due.working_days: must be at least 0, got -1",
+    ]

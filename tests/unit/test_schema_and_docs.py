@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import re
+import types
+import typing
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+import annotated_types
 import jsonschema
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from engine.runtime.commands import compile_workflow
 from engine.runtime.diagram import render_diagram
 from engine.workflow.loader import load_text
+from engine.workflow.model import WorkflowDefinition
 from engine.workflow.schema import SCHEMA_PATH, generate_schema
 from engine.workflow.timeline import plan_timeline
 from engine.workflow.views import definition_json, render_tree
@@ -124,3 +133,89 @@ def test_workflow_json_has_every_documented_contract_key():
     documented = (DOCS / "json.md").read_text(encoding="utf-8")
     for key in data:
         assert f"`{key}`" in documented, f"top-level key {key!r} is not documented"
+
+
+def _leaves(annotation: Any) -> Iterator[tuple[Any, list[Any]]]:
+    """Each plain type inside ``annotation`` (through Annotated, unions, tuples, dicts), with
+    the metadata that applies to it."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        for inner, inner_meta in _leaves(base):
+            yield inner, [*meta, *inner_meta]
+    elif origin in (typing.Union, types.UnionType, tuple, dict):
+        for arg in typing.get_args(annotation):
+            if arg is not Ellipsis:
+                yield from _leaves(arg)
+    else:
+        yield annotation, []
+
+
+def _bound(meta: list[Any], kind: type) -> Any:
+    for item in meta:
+        for constraint in item.metadata if isinstance(item, FieldInfo) else [item]:
+            if isinstance(constraint, kind):
+                return getattr(constraint, kind.__name__.lower())
+    return None
+
+
+def number_fields() -> dict[str, tuple[Any, Any]]:
+    """Every number and date in the workflow format: 'Model.field' -> (lowest, highest)."""
+    found: dict[str, tuple[Any, Any]] = {}
+    models: list[type[BaseModel]] = [WorkflowDefinition]
+    seen: set[type[BaseModel]] = set()
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            for base, meta in _leaves(field.annotation):
+                if isinstance(base, type) and issubclass(base, BaseModel):
+                    models.append(base)
+                elif base in (int, float, date):
+                    both = [*meta, *field.metadata]
+                    found[f"{model.__name__}.{field.alias or name}"] = (
+                        _bound(both, annotated_types.Ge),
+                        _bound(both, annotated_types.Le),
+                    )
+    return found
+
+
+def test_every_number_in_the_format_has_a_range_the_database_holds():
+    ranges = number_fields()
+    assert set(ranges) == {"WorkflowDefinition.version", "Due.working_days", "Due.date"}
+    for name, (low, high) in ranges.items():
+        assert (low, high) != (None, None), f"{name} has no range"
+        assert None not in (low, high), f"{name} is open at one end"
+        if isinstance(low, int):
+            assert -(2**31) <= low <= high <= 2**31 - 1, f"{name} does not fit an INTEGER"
+        else:
+            assert date(1900, 1, 1) <= low <= high <= date(2199, 12, 31), name
+
+
+def test_the_schema_gives_every_whole_number_its_range():
+    integers: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                integers.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(generate_schema())
+    assert len(integers) == 2  # version, working_days
+    assert all("minimum" in n and "maximum" in n for n in integers), integers
+
+
+def test_the_format_documents_every_range():
+    text = (DOCS / "workflow-format.md").read_text(encoding="utf-8")
+    (table,) = re.findall(r"### Numbers and dates\n(.*?)\n#", text, re.S)
+    for name, (low, high) in number_fields().items():
+        field = name.split(".")[1]
+        assert re.search(rf"`{field}`.*\|\s*{low} to {high}\s*\|", table), name
+    assert "a hundred years" in table  # durations

@@ -65,3 +65,62 @@ def test_a_missing_config_file_is_an_error(tmp_path):
 def test_bad_environment_value_names_the_variable():
     with pytest.raises(InvalidValue, match="WIJKKOMPAS_SQLITE_SYNCHRONOUS"):
         Settings.load(cli={}, env={"WIJKKOMPAS_SQLITE_SYNCHRONOUS": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WIJKKOMPAS_PROGRAMME_EMAIL": "not-an-address"},
+         r"'programme_email' \(from WIJKKOMPAS_PROGRAMME_EMAIL\) 'not-an-address'"),
+        ({"WIJKKOMPAS_PROGRAMME_EMAIL": "pb@gemeente.nl,warmte@"},
+         r"'programme_email' \(from WIJKKOMPAS_PROGRAMME_EMAIL\) 'warmte@'"),
+        ({"WIJKKOMPAS_MAIL_FROM": "not-an-address"},
+         r"'mail_from' \(from WIJKKOMPAS_MAIL_FROM\) 'not-an-address'"),
+        ({"WIJKKOMPAS_MAIL_FROM": "Wijkkompas <wk@gemeente.nl>"},
+         r"'mail_from' \(from WIJKKOMPAS_MAIL_FROM\) 'Wijkkompas <wk@gemeente.nl>'"),
+        ({"WIJKKOMPAS_DIGEST": "a@gemeente.nl, jan at gemeente.nl"},
+         r"'digest' \(from WIJKKOMPAS_DIGEST\) 'jan at gemeente.nl'"),
+    ],
+    ids=["programme office", "one of a list", "sender", "display name", "digest"],
+)  # fmt: skip
+def test_every_address_setting_is_checked_at_start(env, message):
+    with pytest.raises(InvalidValue, match=message + r": write it as name@example.nl"):
+        Settings.load(cli={}, env=env)
+
+
+def test_contact_addresses_in_the_file_are_checked_with_their_party(tmp_path):
+    config = tmp_path / "wk.toml"
+    config.write_text('[contacts]\nnetbeheerder = ["planning@enexis.nl", "planning"]\n')
+    with pytest.raises(
+        InvalidValue, match=r"'contacts.netbeheerder' \(from .*wk.toml\) 'planning'"
+    ):
+        Settings.load(cli={}, env={}, config_file=str(config))
+
+
+def test_good_addresses_pass():
+    settings = Settings.load(
+        cli={},
+        env={
+            "WIJKKOMPAS_PROGRAMME_EMAIL": "pb@gemeente.nl, warmte@gemeente.nl",
+            "WIJKKOMPAS_MAIL_FROM": "wijkkompas@gemeente.nl",
+            "WIJKKOMPAS_DIGEST": "all",
+        },
+    )
+    assert settings.programme_email == ("pb@gemeente.nl", "warmte@gemeente.nl")
+    assert settings.mail_from == "wijkkompas@gemeente.nl"
+
+
+def test_smtp_delivery_needs_a_real_sender():
+    """No made-up wijkkompas@localhost on real mail: the smtp notifier needs mail_from."""
+    with pytest.raises(InvalidValue, match=r"'mail_from'.*WIJKKOMPAS_MAIL_FROM.*notifier smtp"):
+        Settings.load(cli={}, env={"WIJKKOMPAS_NOTIFIER": "smtp"})
+    settings = Settings.load(
+        cli={}, env={"WIJKKOMPAS_NOTIFIER": "smtp", "WIJKKOMPAS_MAIL_FROM": "wk@gemeente.nl"}
+    )
+    assert settings.mail_from == "wk@gemeente.nl"
+
+
+@pytest.mark.parametrize("notifier", ["maildir", "console"])
+def test_local_delivery_keeps_a_harmless_default_sender(notifier):
+    settings = Settings.load(cli={}, env={"WIJKKOMPAS_NOTIFIER": notifier})
+    assert settings.mail_from == "wijkkompas@localhost"
