@@ -100,3 +100,15 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+SLOW_TIMEOUT = 360
+"""Seconds a test marked ``slow`` may take before it fails as hung (the default is in
+pyproject.toml). The races of several processes run thousands of durable commands: on a
+loaded machine they took over two minutes."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
