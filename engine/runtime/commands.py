@@ -223,7 +223,9 @@ class CompiledWorkflow(CompiledMachine):
             )
         interval = self.buttons[button].review
         if review is None and interval is not None:
-            review = interval.after(ctx.day)
+            # Like every deadline the workflow computes: off weekends and holidays when the
+            # workflow runs on a working-day calendar. A date given is kept as given.
+            review = self.workdays.roll_forward(interval.after(ctx.day))
         ctx.button = button
         phase = inst.phase
         self._fire(inst, "pause", ctx, "pause")
