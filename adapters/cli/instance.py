@@ -1,7 +1,8 @@
 """``wijkkompas instance``: neighbourhoods (wijken) and their sub-projects (deelprojecten).
 
 create starts one in the first phase of its workflow; import creates many from a CSV file, all
-or none; list, show and rebuild read an instance or rewrite its projection from its events.
+or none; update corrects an instance's title, contacts and areas (an event, like every change);
+list, show and rebuild read an instance or rewrite its projection from its events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from adapters.cli.record import effect
 from adapters.cli.shared import Moment, app_of, print_json, print_recorded, print_status
 
 __all__ = ["instance"]
@@ -19,7 +21,7 @@ __all__ = ["instance"]
 
 @click.group()
 def instance() -> None:
-    """Neighbourhoods (wijken) and sub-projects: create, list, show, rebuild."""
+    """Neighbourhoods (wijken) and sub-projects: create, import, update, list, show, rebuild."""
 
 
 @instance.command("create")
@@ -159,6 +161,82 @@ def instance_import(
         items, by=app.actor(by), at=at, progress=progress if interactive else None
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")
+    unreachable = [r.key for r in results if r.warnings]
+    if unreachable:
+        shown = ", ".join(unreachable[:10]) + (
+            f" and {len(unreachable) - 10:,} more" if len(unreachable) > 10 else ""
+        )
+        click.echo(
+            f"warning: {len(unreachable):,} instance{'s have' if len(unreachable) > 1 else ' has'}"
+            f" no contact address for their regie holder ({shown}); reminders to it will "
+            "fail: add one with `wijkkompas instance update KEY --contact EMAIL`",
+            err=True,
+        )
+
+
+@instance.command("update")
+@click.argument("key")
+@click.option("--title", help="The new name of the wijk or sub-project.")
+@click.option(
+    "--contact",
+    "add_contacts",
+    multiple=True,
+    help="Add a contact e-mail of the regie holder (repeatable).",
+)
+@click.option(
+    "--remove-contact", "remove_contacts", multiple=True, help="Remove a contact (repeatable)."
+)
+@click.option(
+    "--area",
+    "add_areas",
+    multiple=True,
+    help="Add a CBS code GM####, WK###### or BU######## (repeatable).",
+)
+@click.option(
+    "--remove-area", "remove_areas", multiple=True, help="Remove a CBS code (repeatable)."
+)
+@click.option("--reason", help="Why (on the record).")
+@effect
+@click.pass_context
+def instance_update(
+    ctx: click.Context,
+    key: str,
+    title: str | None,
+    add_contacts: tuple[str, ...],
+    remove_contacts: tuple[str, ...],
+    add_areas: tuple[str, ...],
+    remove_areas: tuple[str, ...],
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Correct the title of KEY, its regie holder's contacts or its areas.
+
+    Removals apply first. One event records what changed; nothing changes: exit 2. A new
+    regie holder is a handover, not an update.
+    """
+    if title is None and not (add_contacts or remove_contacts or add_areas or remove_areas):
+        raise click.UsageError(
+            "say what changes: --title, --contact, --remove-contact, --area or --remove-area"
+        )
+    app = app_of(ctx)
+    result = app.service().update(
+        key,
+        by=app.actor(by),
+        title=title,
+        add_contacts=add_contacts,
+        remove_contacts=remove_contacts,
+        add_areas=add_areas,
+        remove_areas=remove_areas,
+        reason=reason,
+        at=at,
+        expect=expect,
+    )
+    from engine.app.reports import describe_update
+
+    print_recorded(result, as_json, "updated: " + describe_update(result.event.payload))
 
 
 @instance.command("list")

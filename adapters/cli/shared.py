@@ -60,7 +60,10 @@ def pretend(now: date | datetime) -> FixedClock:
 
 
 def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
-    """One line for an event just recorded: what, its number, the phase and the gate."""
+    """One line for an event just recorded: what, its number, the phase and the gate; its
+    warnings on stderr."""
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json(result.as_json())
         return

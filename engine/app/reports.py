@@ -22,6 +22,7 @@ __all__ = [
     "InstanceView",
     "MilestoneView",
     "StatusRow",
+    "describe_update",
     "instance_json",
     "log_json",
     "render_instance",
@@ -286,9 +287,26 @@ def _describe(event: StoredEvent) -> str:
             )
         case "instance_stopped":
             return f"STOPPED (no-go) in {p['from_phase']}"
+        case "instance_updated":
+            return "updated: " + describe_update(p)
         case "note_added":
             return f"note: {p['text']}"
     return event.type
+
+
+def describe_update(payload: dict[str, Any]) -> str:
+    """What an ``instance_updated`` event changed, in one line:
+    "title 'A' → 'B'; contact + x@y.nl, − z@y.nl; area + BU03440101"."""
+    parts = []
+    if payload.get("title") is not None:
+        parts.append(f"title '{payload.get('previous_title')}' → '{payload['title']}'")
+    for what in ("contacts", "areas"):
+        added, removed = payload.get(f"{what}_added") or [], payload.get(f"{what}_removed") or []
+        changes = [f"+ {', '.join(added)}"] if added else []
+        changes += [f"− {', '.join(removed)}"] if removed else []
+        if changes:
+            parts.append(f"{what[:-1]} {', '.join(changes)}")
+    return "; ".join(parts)
 
 
 def render_log(key: str, events: list[StoredEvent]) -> str:

@@ -43,7 +43,7 @@ _LOAD = (
 # a restore from a backup a row can come back to a version number with other events behind it).
 _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
 _DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
-_JSON_COLUMNS = ("regie_contacts", "snapshot")
+_JSON_COLUMNS = ("regie_contacts", "areas", "snapshot")
 _ALWAYS = ("last_event_at", "seq", "head")
 _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "

@@ -63,11 +63,22 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         "--title", "Noord, corporatiebezit", "--regie", "woningcorporatie", "--regie-org",
         "Mitros", "--parent", "wk-noord", "--area", "BU03440100",
     )  # fmt: skip
-    run(
+    oost = run(
         tmp_path, "instance", "create", "wk-noord-oost", "--workflow", "wijkkompas",
         "--title", "Noord-Oost", "--regie", "bewonersinitiatief", "--regie-org",
         "Energiecoöperatie Noord", "--parent", "wk-noord", "--area", "BU03440101",
     )  # fmt: skip
+    # No contact: the regie holder would get no reminders, and is told how to fix that.
+    assert oost.stderr.startswith("warning: wk-noord-oost: no contact address for its regie ")
+    updated = run(
+        tmp_path, "instance", "update", "wk-noord-oost", "--contact", "info@noord.coop",
+        "--title", "Noord-Oost (koop)", "--area", "BU03440102",
+    )  # fmt: skip
+    assert updated.stdout.startswith(
+        "wk-noord-oost: updated: title 'Noord-Oost' → 'Noord-Oost (koop)'; contact + "
+        "info@noord.coop; area + BU03440102 (event 2)"
+    )
+    assert updated.stderr == ""
 
     # Half the knooppunten of samen-starten: the gate says what is still missing.
     for milestone in FIRST_MILESTONES:
@@ -157,7 +168,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         },
         {
             "key": "wk-noord-oost",
-            "title": "Noord-Oost",
+            "title": "Noord-Oost (koop)",
             "workflow": "wijkkompas",
             "phase": "samen-starten",
             "paused": False,
@@ -166,7 +177,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     ]
 
     audit = run(tmp_path, "audit", "verify")
-    assert audit.stdout == "3 instance(s), 16 events: all chains intact\n"
+    assert audit.stdout == "3 instance(s), 17 events: all chains intact\n"
     assert audit.stderr == ""
 
     versions = run(tmp_path, "workflow", "versions", "wijkkompas").stdout.splitlines()
