@@ -85,7 +85,12 @@ def status(
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
+    """The programme overview: every instance, its title, phase, regie holder, pause,
+    deadlines and gate.
+
+    The table is as wide as the terminal (COLUMNS, else 80 when the output is no terminal);
+    titles and organisations are cut with … when it runs out, keys never.
+    """
     rows = (
         app_of(ctx)
         .service()

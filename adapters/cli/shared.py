@@ -78,8 +78,11 @@ def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
 
 
 def print_status(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: bool) -> None:
-    """The programme overview of ``rows``: a table as of the clock's today, JSON or CSV."""
-    from engine.app.reports import render_status, status_csv, status_json
+    """The programme overview of ``rows``: a table as of the clock's today, as wide as the
+    terminal (``COLUMNS``, else the terminal's, else 80 when it is no terminal); JSON or CSV."""
+    import shutil
+
+    from engine.app.reports import STATUS_WIDTH, render_status, status_csv, status_json
     from engine.clock import local_date
 
     if as_json:
@@ -87,7 +90,8 @@ def print_status(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: 
     elif as_csv:
         click.echo(status_csv(rows), nl=False)
     else:
-        click.echo(render_status(rows, local_date(app_of(ctx).clock().now())))
+        width = shutil.get_terminal_size((STATUS_WIDTH, 24)).columns
+        click.echo(render_status(rows, local_date(app_of(ctx).clock().now()), width))
 
 
 _Day = TypeVar("_Day", bound=date)

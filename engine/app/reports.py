@@ -1,13 +1,15 @@
 """Views of instances: what ``instance show``, ``log`` and ``status`` print, as text and JSON.
 
 The dataclasses here are filled by the service; the functions turn them into the documented
-JSON contracts (docs/json.md) and into text for a terminal (the overview fits 80 columns).
+JSON contracts (docs/json.md) and into text for a terminal (the overview fits the width it is
+given, cutting titles rather than keys).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -398,35 +400,97 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_status(rows: list[StatusRow], today: date) -> str:
-    """The programme overview, 79 columns wide."""
-    header = (
-        f"{'instance':<18} {'phase':<16} {'days':>4} {'regie':<10} {'paused':<10} "
-        f"{'late':>4} {'30d':>3} {'gate':<7}"
-    )
-    lines = [header, "─" * len(header)]
-    for r in rows:
-        key = ("  " + r.key) if r.parent else r.key
-        pause = r.paused_button or ""
-        gate = "ready" if r.gate_ready else f"{r.gate_unmet} open"
-        if r.gate_ready is None:
-            gate = "—"
-        lines.append(
-            f"{_cut(key, 18):<18} {_cut(r.phase, 16):<16} {r.days_in_phase:>4} "
-            f"{_cut(r.regie, 10):<10} {_cut(pause, 10):<10} {r.overdue or '':>4} "
-            f"{r.due_soon or '':>3} {gate:<7}"
-        )
+STATUS_WIDTH = 80
+"""The width of the overview when the caller knows none (not a terminal)."""
+
+
+@dataclass(slots=True)
+class _Column:
+    """One column of the overview: its heading, its cells and how they are aligned."""
+
+    heading: str
+    cells: list[str]
+    right: bool = False
+    width: int = 0
+
+    def __post_init__(self) -> None:
+        self.width = max(len(self.heading), *(len(c) for c in self.cells), 1)
+
+    def cell(self, index: int) -> str:
+        text = _cut(self.heading if index < 0 else self.cells[index], self.width)
+        return text.rjust(self.width) if self.right else text.ljust(self.width)
+
+
+_GIVE_WAY = (
+    {"title": 16, "regie": 16},
+    {"paused": 8},
+    {"title": 10, "regie": 10},
+    {"phase": 10, "paused": 6},
+    {"title": 6, "regie": 6, "phase": 6},
+)
+"""In which order, and down to what width, columns give way when the table is too wide:
+titles and organisations first (the widest of those first), then pause buttons, then phase
+ids. Keys, numbers and the gate never give way."""
+
+
+def _fit(columns: dict[str, _Column], width: int) -> None:
+    """Narrow the columns that may be cut (``_GIVE_WAY``) until the table fits ``width``. A
+    table of very long keys may stay wider: keys are never cut."""
+    total = sum(c.width for c in columns.values()) + len(columns) - 1
+    for stage in _GIVE_WAY:
+        while total > width:
+            cuttable = [name for name, floor in stage.items() if columns[name].width > floor]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda name: columns[name].width)
+            columns[widest].width -= 1
+            total -= 1
+
+
+def _regie(row: StatusRow) -> str:
+    """The regie holder as people name it: its organisation first, its type in brackets."""
+    return f"{row.regie_organisation} ({row.regie})" if row.regie_organisation else row.regie
+
+
+def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH) -> str:
+    """The programme overview, at most ``width`` columns wide (unless a key is longer)."""
+    gates = [
+        "—" if r.gate_ready is None else ("ready" if r.gate_ready else f"{r.gate_unmet} open")
+        for r in rows
+    ]
+    columns = {
+        "instance": _Column("instance", [("  " + r.key) if r.parent else r.key for r in rows]),
+        "title": _Column("title", [r.title for r in rows]),
+        "phase": _Column("phase", [r.phase for r in rows]),
+        "days": _Column("days", [str(r.days_in_phase) for r in rows], right=True),
+        "regie": _Column("regie", [_regie(r) for r in rows]),
+        "paused": _Column("paused", [r.paused_button or "" for r in rows]),
+        "late": _Column("late", [str(r.overdue or "") for r in rows], right=True),
+        "30d": _Column("30d", [str(r.due_soon or "") for r in rows], right=True),
+        "gate": _Column("gate", gates),
+    }
+    _fit(columns, width)
+
+    def line(index: int) -> str:
+        return " ".join(c.cell(index) for c in columns.values()).rstrip()
+
+    table = sum(c.width for c in columns.values()) + len(columns) - 1
+    rule = "─" * min(table, max(width, 1))
+    lines = [line(-1), rule, *(line(i) for i in range(len(rows))), rule]
     paused_count = sum(1 for r in rows if r.paused_button)
     late = sum(1 for r in rows if r.overdue)
-    lines.append("─" * len(header))
-    lines.append(
+    notes = [
         f"{len(rows)} instance{'' if len(rows) == 1 else 's'} · {paused_count} paused · "
-        f"{late} with overdue milestones · as of {today}"
-    )
-    lines.append("late: open milestones past due · 30d: due within 30 days · gate: of this phase")
+        f"{late} with overdue milestones · as of {today}",
+        "late: open milestones past due · 30d: due within 30 days · gate: of this phase",
+    ]
     failed = sum(r.failed_reminders for r in rows)
     if failed:
-        lines.append(
+        notes.append(
             f"{failed} reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+        )
+    for note in notes:
+        lines.extend(
+            textwrap.wrap(note, max(width, 20), break_long_words=False, break_on_hyphens=False)
         )
     return "\n".join(lines)

@@ -30,7 +30,9 @@ LATER_MILESTONES = (
 
 
 def newcomer_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_") and k != "COLUMNS"
+    }
     env["WIJKKOMPAS_ACTOR"] = "j.jansen"
     return env
 
@@ -136,14 +138,18 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         assert expected in log, expected
     assert "OVERRIDE" not in log
 
-    # The overview: the wijk followed by its deelprojecten.
+    # The overview: the wijk followed by its deelprojecten, in 80 columns (a pipe is no
+    # terminal): keys whole, titles and organisations cut where they must be.
     status = run(tmp_path, "status").stdout.splitlines()
+    assert max(map(len, status)) <= 80
     rows = [line.split() for line in status[2:-3]]
     assert [row[:2] for row in rows] == [
-        ["wk-noord", "karakteriseren"],
-        ["wk-noord-corp", "initiatief"],
-        ["wk-noord-oost", "samen-starten"],
+        ["wk-noord", "Noord"],
+        ["wk-noord-corp", "Noord,"],
+        ["wk-noord-oost", "Noord-Oos…"],
     ]
+    for line, phase in zip(status[2:5], ("karakteri", "initiatief", "samen-sta"), strict=True):
+        assert f" {phase}" in line, line
     assert status[4].startswith("  wk-noord-oost ")
     assert status[-2].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
 
