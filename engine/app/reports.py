@@ -103,6 +103,8 @@ class StatusRow:
     gate_unmet: int
     next_phase: str | None
     parent: str | None
+    no_address: tuple[str, ...] = ()
+    """The roles of this instance its reminders cannot reach (``regie``: no contact)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -344,6 +346,7 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
             if r.gate_ready is None
             else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
             "parent": r.parent,
+            "no_address": list(r.no_address),
         }
         for r in rows
     ]
@@ -370,6 +373,7 @@ def status_csv(rows: list[StatusRow]) -> str:
             "gate_unmet",
             "next_phase",
             "parent",
+            "no_address",
         ]
     )
     for r in rows:
@@ -391,6 +395,7 @@ def status_csv(rows: list[StatusRow]) -> str:
                 r.gate_unmet,
                 r.next_phase or "",
                 r.parent or "",
+                " ".join(r.no_address),
             ]
         )
     return out.getvalue()
@@ -469,6 +474,9 @@ def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH)
         "30d": _Column("30d", [str(r.due_soon or "") for r in rows], right=True),
         "gate": _Column("gate", gates),
     }
+    unreachable = [r.key for r in rows if r.no_address]
+    if unreachable:
+        columns["!"] = _Column("!", ["!" if r.no_address else "" for r in rows])
     _fit(columns, width)
 
     def line(index: int) -> str:
@@ -484,6 +492,12 @@ def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH)
         f"{late} with overdue milestones · as of {today}",
         "late: open milestones past due · 30d: due within 30 days · gate: of this phase",
     ]
+    if unreachable:
+        more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
+        notes.append(
+            f"!: no address for the regie holder, its reminders fail: "
+            f"{', '.join(unreachable[:5])}{more} (wijkkompas instance update KEY --contact EMAIL)"
+        )
     failed = sum(r.failed_reminders for r in rows)
     if failed:
         notes.append(

@@ -142,7 +142,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     # terminal): keys whole, titles and organisations cut where they must be.
     status = run(tmp_path, "status").stdout.splitlines()
     assert max(map(len, status)) <= 80
-    rows = [line.split() for line in status[2:-3]]
+    rows = [line.split() for line in status[2:5]]
     assert [row[:2] for row in rows] == [
         ["wk-noord", "Noord"],
         ["wk-noord-corp", "Noord,"],
@@ -151,7 +151,11 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     for line, phase in zip(status[2:5], ("karakteri", "initiatief", "samen-sta"), strict=True):
         assert f" {phase}" in line, line
     assert status[4].startswith("  wk-noord-oost ")
-    assert status[-2].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+    assert status[6].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+    # Mitros was given no address: flagged, and named under the table.
+    assert [row[-1] == "!" for row in rows] == [False, True, False]
+    assert status[8].startswith("!: no address for the regie holder, its reminders fail: ")
+    assert "wk-noord-corp (wijkkompas instance update KEY --contact EMAIL)" in " ".join(status[8:])
 
     shown = json.loads(run(tmp_path, "instance", "show", "wk-noord", "--json").stdout)
     assert shown["phase"] == "karakteriseren"

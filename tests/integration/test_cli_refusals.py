@@ -944,7 +944,7 @@ def test_status_json_and_csv(cli: Cli) -> None:
     assert list(table[0]) == [
         "key", "title", "workflow", "phase", "days_in_phase", "paused_button", "paused_since",
         "regie", "regie_organisation", "overdue", "due_30_days", "failed_reminders", "gate_ready",
-        "gate_unmet", "next_phase", "parent",
+        "gate_unmet", "next_phase", "parent", "no_address",
     ]  # fmt: skip
     filtered = list(csv.DictReader(io.StringIO(cli.ok("status", "--csv", "--paused").stdout)))
     assert [row["key"] for row in filtered] == ["wk-binnenstad-oost-2027", "wk-zuid"]
@@ -965,9 +965,9 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     programme(cli)
     lines = cli.ok("status").stdout.splitlines()
     assert lines[0].split() == [
-        "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate",
+        "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate", "!",
     ]  # fmt: skip
-    body = {line.split()[0]: line for line in lines[2:-3]}
+    body = {line.split()[0]: line for line in lines[2:7]}
     assert set(body) == {"wk-binnenstad-oost-2027", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
     assert lines[4].startswith("  wk-noord-a ")  # a sub-project, under its wijk
     assert lines[4].split()[:4] == ["wk-noord-a", "Noord", "A", "start"]
@@ -975,7 +975,15 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     assert "Portaal (woningcorporatie)" in body["wk-noord"]
     assert "5 open" in body["wk-noord"]
     assert "geld" in body["wk-zuid"]
-    assert lines[-2] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    assert lines[8] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    # Only wk-noord has a contact: the others are flagged, and named under the table.
+    assert [key for key, line in body.items() if line.endswith(" !")] == [
+        "wk-binnenstad-oost-2027", "wk-noord-a", "wk-oost", "wk-zuid",
+    ]  # fmt: skip
+    assert " ".join(lines[10:]) == (
+        "!: no address for the regie holder, its reminders fail: wk-binnenstad-oost-2027, "
+        "wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY --contact EMAIL)"
+    )
 
 
 def test_status_text_overview_fits_80_columns_when_not_a_terminal(
@@ -998,9 +1006,9 @@ def test_status_text_overview_uses_the_width_of_the_terminal(
         "instance", "update", "wk-oost", "--title",
         "Oost: de wijk tussen het spoor, de Vecht en de Ring (met bedrijventerrein)",
     )  # fmt: skip
-    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setenv("COLUMNS", "76")
     narrow = cli.ok("status").stdout.splitlines()
-    assert max(map(len, narrow)) <= 72
+    assert max(map(len, narrow)) <= 76
     monkeypatch.setenv("COLUMNS", "200")
     wide = cli.ok("status").stdout.splitlines()
     assert max(map(len, wide)) > 80

@@ -259,6 +259,37 @@ def test_import_names_the_instances_without_a_contact(cli: Cli) -> None:
     )
 
 
+def test_status_flags_instances_whose_regie_holder_has_no_address(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    created(cli)
+    cli.ok(
+        "instance", "create", "wk-zuid", "--workflow", "proef", "--title", "Zuid",
+        "--regie", "gemeente",
+    )  # fmt: skip
+    rows = {r["key"]: r for r in json.loads(cli.ok("status", "--json").stdout)}
+    assert rows["wk-noord"]["no_address"] == []
+    assert rows["wk-zuid"]["no_address"] == ["regie"]
+    text_view = cli.ok("status").stdout
+    lines = text_view.splitlines()
+    assert lines[0].split()[-1] == "!"
+    zuid = next(line for line in lines if line.startswith("wk-zuid "))
+    noord = next(line for line in lines if line.startswith("wk-noord "))
+    assert zuid.endswith(" !")
+    assert noord.endswith(" open")
+    assert (
+        "!: no address for the regie holder, its reminders fail: wk-zuid (wijkkompas instance "
+        "update KEY --contact EMAIL)" in " ".join(lines)
+    )
+    table = cli.ok("status", "--csv").stdout.splitlines()
+    assert table[0].endswith(",no_address")
+    assert [line.rsplit(",", 1)[1] for line in table[1:]] == ["", "regie"]
+    cli.ok("instance", "update", "wk-zuid", "--contact", "zuid@gemeente.nl")
+    rows = {r["key"]: r for r in json.loads(cli.ok("status", "--json").stdout)}
+    assert rows["wk-zuid"]["no_address"] == []
+
+
 @pytest.fixture
 def service_on() -> Any:
     """A service on the CLI's database (to compare the projection with a replay)."""
