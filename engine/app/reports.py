@@ -352,9 +352,10 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
     ]
 
 
-def status_csv(rows: list[StatusRow]) -> str:
+def status_csv(rows: list[StatusRow], delimiter: str = ",") -> str:
+    """The overview as CSV (``delimiter``: ',' by default; ';' for Excel in Dutch)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(
         [
             "key",
