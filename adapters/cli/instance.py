@@ -190,8 +190,8 @@ def instance_update(
 ) -> None:
     """Correct the title of KEY, its regie holder's contacts or its areas.
 
-    Removals apply first. One event records what changed; nothing changes: exit 2. A new
-    regie holder is a handover, not an update.
+    Removals apply first. One event records what changed; when nothing would change, exit 2
+    and nothing is recorded. A new regie holder is a handover, not an update.
     """
     if title is None and not (add_contacts or remove_contacts or add_areas or remove_areas):
         raise click.UsageError(
