@@ -273,6 +273,8 @@ class OverviewRow:
     due_soon: int
     failed_reminders: int = 0
     """Reminders about it that could not be delivered (failed outbox rows)."""
+    regie_contacts: tuple[str, ...] = ()
+    """The regie holder's addresses (none: its reminders have nobody to go to)."""
 
 
 class UnitOfWork(Protocol):

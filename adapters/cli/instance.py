@@ -1,7 +1,8 @@
 """``wijkkompas instance``: neighbourhoods (wijken) and their sub-projects (deelprojecten).
 
 create starts one in the first phase of its workflow; import creates many from a CSV file, all
-or none; list, show and rebuild read an instance or rewrite its projection from its events.
+or none; update corrects an instance's title, contacts and areas (an event, like every change);
+list, show and rebuild read an instance or rewrite its projection from its events.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from typing import Any
 
 import click
 
-from adapters.cli.shared import Moment, app_of, print_json, print_recorded, print_status
+from adapters.cli.record import effect
+from adapters.cli.shared import (
+    Delimiter,
+    Moment,
+    app_of,
+    print_json,
+    print_recorded,
+    print_status,
+)
 
 __all__ = ["instance"]
 
 
 @click.group()
 def instance() -> None:
-    """Neighbourhoods (wijken) and sub-projects: create, list, show, rebuild."""
+    """Neighbourhoods (wijken) and sub-projects: create, import, update, list, show, rebuild."""
 
 
 @instance.command("create")
@@ -79,6 +88,11 @@ def instance_create(
 @click.argument("csv_file", metavar="FILE.csv", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--workflow", "default_workflow", help="Workflow for rows without one.")
 @click.option("--regie", "default_regie", help="Regie type for rows without one.")
+@click.option(
+    "--delimiter",
+    type=Delimiter(),
+    help="',', ';' or tab (default: whichever the header row holds most).",
+)
 @click.option("--at", "at", type=Moment(), help="When they started (default now).")
 @click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
 @click.pass_context
@@ -87,6 +101,7 @@ def instance_import(
     csv_file: Any,
     default_workflow: str | None,
     default_regie: str | None,
+    delimiter: str | None,
     at: date | datetime | None,
     by: str | None,
 ) -> None:
@@ -94,61 +109,24 @@ def instance_import(
 
     Columns (a header row): key, title, and optionally workflow, regie, regie_org, contacts,
     parent, areas. Several contacts or areas are separated by spaces or ';'. A parent may be an
-    existing instance or a row higher up in the file.
+    existing instance or a row higher up in the file. Cells are separated by ',', ';' (Excel
+    with Dutch settings) or tabs; a byte order mark at the start is fine.
     """
-    import csv
-
-    from engine.app.service import NewInstance, check_new_instance
+    from engine.app.csvimport import read_instances
     from engine.errors import InvalidValue
-    from engine.runtime.events import Regie
 
-    columns = ("key", "title", "workflow", "regie", "regie_org", "contacts", "parent", "areas")
-    reader = csv.DictReader(csv_file)
     try:
-        header = reader.fieldnames
-        if header is None or not {"key", "title"} <= set(header):
-            raise InvalidValue("CSV header", ",".join(header or []), "needs at least key,title")
-        for name in header:
-            if name not in columns:
-                raise InvalidValue("CSV column", name, "known: " + ", ".join(columns))
-            if header.count(name) > 1:
-                raise InvalidValue("CSV column", name, "it appears twice in the header")
-        items = []
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                raise InvalidValue(f"row on line {line}", row["key"], "more cells than the header")
-            if row["key"] is None or row["title"] is None:
-                raise InvalidValue(f"row on line {line}", row["key"], "fewer cells than the header")
-            workflow_ref = (row.get("workflow") or "").strip() or default_workflow
-            regie_type = (row.get("regie") or "").strip() or default_regie
-            if not workflow_ref or not regie_type:
-                raise InvalidValue(
-                    f"row on line {line}",
-                    row.get("key"),
-                    "give workflow and regie (or --workflow/--regie)",
-                )
-            item = NewInstance(
-                key=row["key"].strip(),
-                title=row["title"],
-                workflow=workflow_ref,
-                regie=Regie(
-                    type=regie_type,
-                    organisation=(row.get("regie_org") or "").strip() or None,
-                    contacts=tuple((row.get("contacts") or "").replace(";", " ").split()),
-                ),
-                parent=(row.get("parent") or "").strip() or None,
-                areas=tuple((row.get("areas") or "").replace(";", " ").split()),
-            )
-            try:
-                check_new_instance(item)
-            except InvalidValue as exc:
-                raise InvalidValue(f"{exc.what} on line {line}", exc.value, exc.expected) from None
-            items.append(item)
+        text = csv_file.read()
     except UnicodeDecodeError:
         raise InvalidValue(
-            "CSV file", csv_file.name, "not UTF-8 text: save it as 'CSV UTF-8' (comma delimited)"
+            "CSV file",
+            csv_file.name,
+            "not UTF-8 text: save it as 'CSV UTF-8' (in Excel: 'CSV UTF-8 (door komma's "
+            "gescheiden)', which separates with ';' under Dutch settings)",
         ) from None
+    items = read_instances(
+        text, delimiter=delimiter, workflow=default_workflow, regie=default_regie
+    ).items
     app = app_of(ctx)
 
     def progress(done: int, total: int) -> None:
@@ -159,6 +137,82 @@ def instance_import(
         items, by=app.actor(by), at=at, progress=progress if interactive else None
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")
+    unreachable = [r.key for r in results if r.warnings]
+    if unreachable:
+        shown = ", ".join(unreachable[:10]) + (
+            f" and {len(unreachable) - 10:,} more" if len(unreachable) > 10 else ""
+        )
+        click.echo(
+            f"warning: {len(unreachable):,} instance{'s have' if len(unreachable) > 1 else ' has'}"
+            f" no contact address for their regie holder ({shown}); reminders to it will "
+            "fail: add one with `wijkkompas instance update KEY --contact EMAIL`",
+            err=True,
+        )
+
+
+@instance.command("update")
+@click.argument("key")
+@click.option("--title", help="The new name of the wijk or sub-project.")
+@click.option(
+    "--contact",
+    "add_contacts",
+    multiple=True,
+    help="Add a contact e-mail of the regie holder (repeatable).",
+)
+@click.option(
+    "--remove-contact", "remove_contacts", multiple=True, help="Remove a contact (repeatable)."
+)
+@click.option(
+    "--area",
+    "add_areas",
+    multiple=True,
+    help="Add a CBS code GM####, WK###### or BU######## (repeatable).",
+)
+@click.option(
+    "--remove-area", "remove_areas", multiple=True, help="Remove a CBS code (repeatable)."
+)
+@click.option("--reason", help="Why (on the record).")
+@effect
+@click.pass_context
+def instance_update(
+    ctx: click.Context,
+    key: str,
+    title: str | None,
+    add_contacts: tuple[str, ...],
+    remove_contacts: tuple[str, ...],
+    add_areas: tuple[str, ...],
+    remove_areas: tuple[str, ...],
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """Correct the title of KEY, its regie holder's contacts or its areas.
+
+    Removals apply first. One event records what changed; when nothing would change, exit 2
+    and nothing is recorded. A new regie holder is a handover, not an update.
+    """
+    if title is None and not (add_contacts or remove_contacts or add_areas or remove_areas):
+        raise click.UsageError(
+            "say what changes: --title, --contact, --remove-contact, --area or --remove-area"
+        )
+    app = app_of(ctx)
+    result = app.service().update(
+        key,
+        by=app.actor(by),
+        title=title,
+        add_contacts=add_contacts,
+        remove_contacts=remove_contacts,
+        add_areas=add_areas,
+        remove_areas=remove_areas,
+        reason=reason,
+        at=at,
+        expect=expect,
+    )
+    from engine.app.reports import describe_update
+
+    print_recorded(result, as_json, "updated: " + describe_update(result.event.payload))
 
 
 @instance.command("list")

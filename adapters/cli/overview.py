@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from adapters.cli.shared import app_of, print_json, print_status
+from adapters.cli.shared import Delimiter, app_of, print_json, print_status
 
 __all__ = ["audit", "log", "status"]
 
@@ -74,6 +74,14 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
 @click.option("--parent", help="Only this wijk and its sub-projects.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet.")
+@click.option(
+    "--delimiter", type=Delimiter(), help="CSV: ',' (default), ';' or tab (implies --csv)."
+)
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="CSV for Excel (also in Dutch): UTF-8 with a byte order mark, ';' unless --delimiter.",
+)
 @click.pass_context
 def status(
     ctx: click.Context,
@@ -84,11 +92,29 @@ def status(
     parent: str | None,
     as_json: bool,
     as_csv: bool,
+    delimiter: str | None,
+    excel: bool,
 ) -> None:
-    """The programme overview: every instance, its phase, pause, regie, deadlines and gate."""
+    """The programme overview: every instance, its title, phase, regie holder, pause,
+    deadlines and gate.
+
+    The table is as wide as the terminal (COLUMNS, else 80 when the output is no terminal);
+    titles and organisations are cut with … when it runs out, keys never. --excel writes CSV
+    that Excel opens as a table also with Dutch settings.
+    """
+    as_csv = as_csv or excel or delimiter is not None
+    if as_json and as_csv:
+        raise click.UsageError("choose --json or CSV (--csv, --excel, --delimiter), not both")
     rows = (
         app_of(ctx)
         .service()
         .status(phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent)
     )
-    print_status(ctx, rows, as_json=as_json, as_csv=as_csv)
+    print_status(
+        ctx,
+        rows,
+        as_json=as_json,
+        as_csv=as_csv,
+        delimiter=delimiter or (";" if excel else ","),
+        bom=excel,
+    )

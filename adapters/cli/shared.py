@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from engine.workflow.loader import LoadedWorkflow
 
 __all__ = [
+    "DELIMITERS",
     "YEARS",
     "Day",
+    "Delimiter",
     "Moment",
     "app_of",
     "load_workflow",
@@ -60,7 +62,10 @@ def pretend(now: date | datetime) -> FixedClock:
 
 
 def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
-    """One line for an event just recorded: what, its number, the phase and the gate."""
+    """One line for an event just recorded: what, its number, the phase and the gate; its
+    warnings on stderr."""
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json(result.as_json())
         return
@@ -74,17 +79,34 @@ def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
     click.echo(line)
 
 
-def print_status(ctx: click.Context, rows: list[Any], *, as_json: bool, as_csv: bool) -> None:
-    """The programme overview of ``rows``: a table as of the clock's today, JSON or CSV."""
-    from engine.app.reports import render_status, status_csv, status_json
+def print_status(
+    ctx: click.Context,
+    rows: list[Any],
+    *,
+    as_json: bool,
+    as_csv: bool,
+    delimiter: str = ",",
+    bom: bool = False,
+) -> None:
+    """The programme overview of ``rows``: a table as of the clock's today, as wide as the
+    terminal (``COLUMNS``, else the terminal's, else 80 when it is no terminal); JSON or CSV
+    (with ``delimiter``; ``bom``: UTF-8 with a byte order mark, for Excel)."""
+    import shutil
+
+    from engine.app.reports import STATUS_WIDTH, render_status, status_csv, status_json
     from engine.clock import local_date
 
     if as_json:
         print_json(status_json(rows))
     elif as_csv:
-        click.echo(status_csv(rows), nl=False)
+        text = status_csv(rows, delimiter=delimiter)
+        if bom:  # bytes: the mark and the accents reach Excel whatever the console's encoding
+            click.echo(b"\xef\xbb\xbf" + text.encode("utf-8"), nl=False)
+        else:
+            click.echo(text, nl=False)
     else:
-        click.echo(render_status(rows, local_date(app_of(ctx).clock().now())))
+        width = shutil.get_terminal_size((STATUS_WIDTH, 24)).columns
+        click.echo(render_status(rows, local_date(app_of(ctx).clock().now()), width))
 
 
 _Day = TypeVar("_Day", bound=date)
@@ -122,6 +144,22 @@ def _within_years(kind: Any, found: _Day, value: Any, param: Any, ctx: Any) -> _
     if found.year not in YEARS:
         kind.fail(f"{value!r} is not between {YEARS[0]} and {YEARS[-1]}", param, ctx)
     return found
+
+
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "\\t": "\t"}
+"""What ``--delimiter`` takes (a tab also as ``tab`` or ``\\t``), and the character it means."""
+
+
+class Delimiter(click.ParamType):  # type: ignore[type-arg]
+    """A CSV delimiter: ',' , ';' or tab."""
+
+    name = "DELIMITER"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        found = DELIMITERS.get(str(value))
+        if found is None:
+            self.fail(f"{value!r} is not a delimiter: use ',', ';' or tab", param, ctx)
+        return found
 
 
 class Day(click.ParamType):  # type: ignore[type-arg]

@@ -9,6 +9,7 @@ hash chain, and saves event, projection and deadline changes together, in one tr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from engine.app.context import Context
@@ -16,11 +17,17 @@ from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
 from engine.app.projection import event_changes
 from engine.app.sealing import seal
-from engine.app.values import NewInstance, Recorded, effective_time
+from engine.app.values import (
+    NewInstance,
+    Recorded,
+    check_title,
+    contact_warnings,
+    effective_time,
+)
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidValue, WorkflowError
 from engine.ports import CommandUnit, InstanceRecord
-from engine.runtime.areas import check_email
+from engine.runtime.areas import check_area, check_email
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, Regie
 from engine.runtime.instance import Instance
@@ -325,12 +332,54 @@ class Commands:
     ) -> Recorded:
         for contact in regie.contacts:
             check_email(contact)
-        return self._run(
+        recorded = self._run(
             key,
             at,
             lambda wf, inst, t: wf.hand_over(inst, regie, at=t, by=by, reason=reason),
             expect=expect,
         )
+        return replace(recorded, warnings=contact_warnings(recorded.instance))
+
+    def update(
+        self,
+        key: str,
+        *,
+        by: str,
+        title: str | None = None,
+        add_contacts: Sequence[str] = (),
+        remove_contacts: Sequence[str] = (),
+        add_areas: Sequence[str] = (),
+        remove_areas: Sequence[str] = (),
+        reason: str | None = None,
+        at: date | datetime | None = None,
+        expect: int | None = None,
+    ) -> Recorded:
+        """Correct an instance's title, its regie holder's contacts or its areas: one event
+        with what changed (InvalidValue when nothing does). The values are checked as when an
+        instance is created."""
+        if title is not None:
+            title = check_title(key, title)
+        for contact in (*add_contacts, *remove_contacts):
+            check_email(contact)
+        adding = tuple(check_area(a) for a in add_areas)
+        removing = tuple(check_area(a) for a in remove_areas)
+        recorded = self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.update(
+                inst,
+                at=t,
+                by=by,
+                title=title,
+                add_contacts=add_contacts,
+                remove_contacts=remove_contacts,
+                add_areas=adding,
+                remove_areas=removing,
+                reason=reason,
+            ),
+            expect=expect,
+        )
+        return replace(recorded, warnings=contact_warnings(recorded.instance))
 
     def stop(
         self,

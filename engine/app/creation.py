@@ -16,7 +16,13 @@ from engine.app.context import Context
 from engine.app.pinning import Resolver, pin
 from engine.app.projection import deadline_states
 from engine.app.sealing import seal
-from engine.app.values import NewInstance, Recorded, check_new_instance, effective_time
+from engine.app.values import (
+    NewInstance,
+    Recorded,
+    check_new_instance,
+    contact_warnings,
+    effective_time,
+)
 from engine.errors import InvalidValue, RuleViolation
 from engine.ports import NewInstanceRows, StoredWorkflow, UnitOfWork
 
@@ -94,7 +100,15 @@ def create_instances(
                 )
             )
             results.append(
-                Recorded(item.key, sealed, instance.state, instance.phase, compiled, instance)
+                Recorded(
+                    item.key,
+                    sealed,
+                    instance.state,
+                    instance.phase,
+                    compiled,
+                    instance,
+                    contact_warnings(instance),
+                )
             )
         if batch:
             flush()

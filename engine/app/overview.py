@@ -17,7 +17,7 @@ from engine.errors import NotFound
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
-from engine.runtime.instance import ChildSummary, Instance, phase_of
+from engine.runtime.instance import TERMINAL_STATES, ChildSummary, Instance, phase_of
 
 __all__ = ["show", "status"]
 
@@ -195,6 +195,7 @@ def status(
                 gate_unmet=unmet,
                 next_phase=next_phase,
                 parent=r.parent_key,
+                no_address=() if r.regie_contacts or current in TERMINAL_STATES else ("regie",),
             )
         )
     # Each wijk followed by its sub-projects.

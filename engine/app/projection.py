@@ -17,6 +17,7 @@ from engine.runtime.deadlines import Deadline, instance_deadlines
 from engine.runtime.events import (
     ApprovalRecorded,
     Event,
+    InstanceUpdated,
     MilestoneDone,
     MilestoneReopened,
     MilestoneSkipped,
@@ -55,7 +56,7 @@ def touched(workflow: CompiledWorkflow, event: Event) -> Collection[str] | None:
     """The milestones whose deadline an event can change; None: any deadline at all."""
     if isinstance(event, MilestoneDone | MilestoneSkipped | MilestoneReopened):
         return (event.milestone, *workflow.due_followers.get(event.milestone, ()))
-    if isinstance(event, ApprovalRecorded | NoteAdded | RegieHandedOver):
+    if isinstance(event, ApprovalRecorded | NoteAdded | RegieHandedOver | InstanceUpdated):
         return ()
     return None
 

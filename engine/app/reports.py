@@ -1,13 +1,15 @@
 """Views of instances: what ``instance show``, ``log`` and ``status`` print, as text and JSON.
 
 The dataclasses here are filled by the service; the functions turn them into the documented
-JSON contracts (docs/json.md) and into text for a terminal (the overview fits 80 columns).
+JSON contracts (docs/json.md) and into text for a terminal (the overview fits the width it is
+given, cutting titles rather than keys).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +24,7 @@ __all__ = [
     "InstanceView",
     "MilestoneView",
     "StatusRow",
+    "describe_update",
     "instance_json",
     "log_json",
     "render_instance",
@@ -100,6 +103,8 @@ class StatusRow:
     gate_unmet: int
     next_phase: str | None
     parent: str | None
+    no_address: tuple[str, ...] = ()
+    """The roles of this instance its reminders cannot reach (``regie``: no contact)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -286,9 +291,26 @@ def _describe(event: StoredEvent) -> str:
             )
         case "instance_stopped":
             return f"STOPPED (no-go) in {p['from_phase']}"
+        case "instance_updated":
+            return "updated: " + describe_update(p)
         case "note_added":
             return f"note: {p['text']}"
     return event.type
+
+
+def describe_update(payload: dict[str, Any]) -> str:
+    """What an ``instance_updated`` event changed, in one line:
+    "title 'A' → 'B'; contact + x@y.nl, − z@y.nl; area + BU03440101"."""
+    parts = []
+    if payload.get("title") is not None:
+        parts.append(f"title '{payload.get('previous_title')}' → '{payload['title']}'")
+    for what in ("contacts", "areas"):
+        added, removed = payload.get(f"{what}_added") or [], payload.get(f"{what}_removed") or []
+        changes = [f"+ {', '.join(added)}"] if added else []
+        changes += [f"− {', '.join(removed)}"] if removed else []
+        if changes:
+            parts.append(f"{what[:-1]} {', '.join(changes)}")
+    return "; ".join(parts)
 
 
 def render_log(key: str, events: list[StoredEvent]) -> str:
@@ -324,14 +346,16 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
             if r.gate_ready is None
             else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
             "parent": r.parent,
+            "no_address": list(r.no_address),
         }
         for r in rows
     ]
 
 
-def status_csv(rows: list[StatusRow]) -> str:
+def status_csv(rows: list[StatusRow], delimiter: str = ",") -> str:
+    """The overview as CSV (``delimiter``: ',' by default; ';' for Excel in Dutch)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(
         [
             "key",
@@ -350,6 +374,7 @@ def status_csv(rows: list[StatusRow]) -> str:
             "gate_unmet",
             "next_phase",
             "parent",
+            "no_address",
         ]
     )
     for r in rows:
@@ -371,6 +396,7 @@ def status_csv(rows: list[StatusRow]) -> str:
                 r.gate_unmet,
                 r.next_phase or "",
                 r.parent or "",
+                " ".join(r.no_address),
             ]
         )
     return out.getvalue()
@@ -380,35 +406,106 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_status(rows: list[StatusRow], today: date) -> str:
-    """The programme overview, 79 columns wide."""
-    header = (
-        f"{'instance':<18} {'phase':<16} {'days':>4} {'regie':<10} {'paused':<10} "
-        f"{'late':>4} {'30d':>3} {'gate':<7}"
-    )
-    lines = [header, "─" * len(header)]
-    for r in rows:
-        key = ("  " + r.key) if r.parent else r.key
-        pause = r.paused_button or ""
-        gate = "ready" if r.gate_ready else f"{r.gate_unmet} open"
-        if r.gate_ready is None:
-            gate = "—"
-        lines.append(
-            f"{_cut(key, 18):<18} {_cut(r.phase, 16):<16} {r.days_in_phase:>4} "
-            f"{_cut(r.regie, 10):<10} {_cut(pause, 10):<10} {r.overdue or '':>4} "
-            f"{r.due_soon or '':>3} {gate:<7}"
-        )
+STATUS_WIDTH = 80
+"""The width of the overview when the caller knows none (not a terminal)."""
+
+
+@dataclass(slots=True)
+class _Column:
+    """One column of the overview: its heading, its cells and how they are aligned."""
+
+    heading: str
+    cells: list[str]
+    right: bool = False
+    width: int = 0
+
+    def __post_init__(self) -> None:
+        self.width = max(len(self.heading), *(len(c) for c in self.cells), 1)
+
+    def cell(self, index: int) -> str:
+        text = _cut(self.heading if index < 0 else self.cells[index], self.width)
+        return text.rjust(self.width) if self.right else text.ljust(self.width)
+
+
+_GIVE_WAY = (
+    {"title": 16, "regie": 16},
+    {"paused": 8},
+    {"title": 10, "regie": 10},
+    {"phase": 10, "paused": 6},
+    {"title": 6, "regie": 6, "phase": 6},
+)
+"""In which order, and down to what width, columns give way when the table is too wide:
+titles and organisations first (the widest of those first), then pause buttons, then phase
+ids. Keys, numbers and the gate never give way."""
+
+
+def _fit(columns: dict[str, _Column], width: int) -> None:
+    """Narrow the columns that may be cut (``_GIVE_WAY``) until the table fits ``width``. A
+    table of very long keys may stay wider: keys are never cut."""
+    total = sum(c.width for c in columns.values()) + len(columns) - 1
+    for stage in _GIVE_WAY:
+        while total > width:
+            cuttable = [name for name, floor in stage.items() if columns[name].width > floor]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda name: columns[name].width)
+            columns[widest].width -= 1
+            total -= 1
+
+
+def _regie(row: StatusRow) -> str:
+    """The regie holder as people name it: its organisation first, its type in brackets."""
+    return f"{row.regie_organisation} ({row.regie})" if row.regie_organisation else row.regie
+
+
+def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH) -> str:
+    """The programme overview, at most ``width`` columns wide (unless a key is longer)."""
+    gates = [
+        "—" if r.gate_ready is None else ("ready" if r.gate_ready else f"{r.gate_unmet} open")
+        for r in rows
+    ]
+    columns = {
+        "instance": _Column("instance", [("  " + r.key) if r.parent else r.key for r in rows]),
+        "title": _Column("title", [r.title for r in rows]),
+        "phase": _Column("phase", [r.phase for r in rows]),
+        "days": _Column("days", [str(r.days_in_phase) for r in rows], right=True),
+        "regie": _Column("regie", [_regie(r) for r in rows]),
+        "paused": _Column("paused", [r.paused_button or "" for r in rows]),
+        "late": _Column("late", [str(r.overdue or "") for r in rows], right=True),
+        "30d": _Column("30d", [str(r.due_soon or "") for r in rows], right=True),
+        "gate": _Column("gate", gates),
+    }
+    unreachable = [r.key for r in rows if r.no_address]
+    if unreachable:
+        columns["!"] = _Column("!", ["!" if r.no_address else "" for r in rows])
+    _fit(columns, width)
+
+    def line(index: int) -> str:
+        return " ".join(c.cell(index) for c in columns.values()).rstrip()
+
+    table = sum(c.width for c in columns.values()) + len(columns) - 1
+    rule = "─" * min(table, max(width, 1))
+    lines = [line(-1), rule, *(line(i) for i in range(len(rows))), rule]
     paused_count = sum(1 for r in rows if r.paused_button)
     late = sum(1 for r in rows if r.overdue)
-    lines.append("─" * len(header))
-    lines.append(
+    notes = [
         f"{len(rows)} instance{'' if len(rows) == 1 else 's'} · {paused_count} paused · "
-        f"{late} with overdue milestones · as of {today}"
-    )
-    lines.append("late: open milestones past due · 30d: due within 30 days · gate: of this phase")
+        f"{late} with overdue milestones · as of {today}",
+        "late: open milestones past due · 30d: due within 30 days · gate: of this phase",
+    ]
+    if unreachable:
+        more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
+        notes.append(
+            f"!: no address for the regie holder, its reminders fail: "
+            f"{', '.join(unreachable[:5])}{more} (wijkkompas instance update KEY --contact EMAIL)"
+        )
     failed = sum(r.failed_reminders for r in rows)
     if failed:
-        lines.append(
+        notes.append(
             f"{failed} reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+        )
+    for note in notes:
+        lines.extend(
+            textwrap.wrap(note, max(width, 20), break_long_words=False, break_on_hyphens=False)
         )
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """The values at the edge of the service: what callers give it and what a command gives back.
 
 In: ``NewInstance`` (one instance to create, checked and put in canonical form by
-``check_new_instance``) and the effective time of an event (``effective_time``: when it really
-happened, never later than now give or take ``FUTURE_TOLERANCE``). Out: ``Recorded``, the event
-a command stored and where the instance now stands.
+``check_new_instance``; a title alone by ``check_title``) and the effective time of an event
+(``effective_time``: when it really happened, never later than now give or take
+``FUTURE_TOLERANCE``). Out: ``Recorded``, the event a command stored, where the instance now
+stands, and what the caller should be warned about (``contact_warnings``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = [
     "NewInstance",
     "Recorded",
     "check_new_instance",
+    "check_title",
+    "contact_warnings",
     "effective_time",
 ]
 
@@ -43,6 +46,8 @@ class Recorded:
     phase: str
     workflow: CompiledWorkflow = field(repr=False, compare=False)
     instance: Instance = field(repr=False, compare=False)
+    warnings: tuple[str, ...] = ()
+    """What was recorded but will cause trouble later (see ``contact_warnings``)."""
 
     @property
     def gate(self) -> GateStatus | None:
@@ -72,6 +77,7 @@ class Recorded:
                 "ready": self.gate.ready,
                 "unmet": list(self.gate.messages),
             },
+            "warnings": list(self.warnings),
         }
 
 
@@ -92,16 +98,33 @@ def check_new_instance(item: NewInstance) -> NewInstance:
     check_key(item.key)
     for contact in item.regie.contacts:
         check_email(contact)
-    if not item.title.strip():
-        raise InvalidValue("title", item.title, f"give instance '{item.key}' a title")
-    check_text("title", item.title.strip(), one_line=True)
+    title = check_title(item.key, item.title)
     return NewInstance(
         key=item.key,
         workflow=item.workflow,
-        title=item.title.strip(),
+        title=title,
         regie=item.regie,
         parent=item.parent,
         areas=tuple(dict.fromkeys(check_area(a) for a in item.areas)),
+    )
+
+
+def check_title(key: str, title: str) -> str:
+    """The title of instance ``key`` without surrounding spaces: not blank, one line."""
+    if not title.strip():
+        raise InvalidValue("title", title, f"give instance '{key}' a title")
+    return check_text("title", title.strip(), one_line=True)
+
+
+def contact_warnings(instance: Instance) -> tuple[str, ...]:
+    """What to tell whoever leaves a running instance's regie holder without an address: the
+    reminders meant for it (and for owners that fall back to it) will fail."""
+    if instance.is_finished or instance.regie.contacts:
+        return ()
+    return (
+        f"{instance.key}: no contact address for its regie holder "
+        f"({instance.regie.describe()}); reminders to it will fail: add one with "
+        f"`wijkkompas instance update {instance.key} --contact EMAIL`",
     )
 
 

@@ -43,7 +43,7 @@ _LOAD = (
 # a restore from a backup a row can come back to a version number with other events behind it).
 _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
 _DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
-_JSON_COLUMNS = ("regie_contacts", "snapshot")
+_JSON_COLUMNS = ("regie_contacts", "areas", "snapshot")
 _ALWAYS = ("last_event_at", "seq", "head")
 _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
@@ -94,12 +94,13 @@ _WORKFLOW = (
 )
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
 # Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
-# instance. The snapshot comes as text: it is decoded only for the rows that need it.
+# instance. The snapshot comes as text: it is decoded only for the rows that need it; so do the
+# regie contacts (most rows have some, none needs more than the text).
 _OVERVIEW = (
     "SELECT i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
     "i.regie_type, i.regie_organisation, i.paused_button, i.paused_since, "
     "CAST(i.snapshot AS TEXT), COALESCE(c.overdue, 0), COALESCE(c.due_soon, 0), "
-    "COALESCE(f.failed, 0) "
+    "COALESCE(f.failed, 0), CAST(i.regie_contacts AS TEXT) "
     "FROM instances i "
     "LEFT JOIN (SELECT instance_id, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) AS overdue, "
     "SUM(CASE WHEN due >= ? AND due < ? THEN 1 ELSE 0 END) AS due_soon FROM deadlines "
@@ -215,6 +216,7 @@ class FastPath:
                 overdue=int(r[12]),
                 due_soon=int(r[13]),
                 failed_reminders=int(r[14]),
+                regie_contacts=() if r[15] == "[]" else tuple(json.loads(r[15])),
             )
             for r in cursor.fetchall()
         ]

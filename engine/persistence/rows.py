@@ -60,6 +60,8 @@ def stored_workflow(row: Any) -> StoredWorkflow:
 def projection(instance: Instance) -> dict[str, Any]:
     paused = instance.paused
     return {
+        "title": instance.title,
+        "areas": list(instance.areas),
         "state": instance.state,
         "phase": instance.phase,
         "phase_entered": instance.phase_entered,

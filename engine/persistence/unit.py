@@ -46,6 +46,8 @@ _SAVE = (
     update(I)
     .where(I.c.id == bindparam("b_id"), I.c.version_no == bindparam("b_version_no"))
     .values(
+        title=bindparam("title"),
+        areas=bindparam("areas"),
         state=bindparam("state"),
         phase=bindparam("phase"),
         phase_entered=bindparam("phase_entered"),
@@ -162,10 +164,8 @@ class Unit(Queries):
             projection(item.instance)
             | {
                 "key": item.instance.key,
-                "title": item.instance.title,
                 "workflow_version_id": item.workflow_id,
                 "parent_id": item.parent_id,
-                "areas": list(item.instance.areas),
                 "created_at": item.event.recorded_at,
                 "seq": item.event.seq,
                 "head": item.event.hash,

@@ -68,10 +68,9 @@ def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
     """Why a reminder has nobody to go to, and what gives it somebody."""
     fixes = []
     if "regie" in roles or "owner" in roles:
-        org = f" --org {shlex.quote(row.regie_organisation)}" if row.regie_organisation else ""
         fixes.append(
-            f"give the regie holder a contact (wijkkompas handover {row.instance_key} --to "
-            f"{row.regie_type}{org} --contact EMAIL --reason ...)"
+            "give the regie holder a contact (wijkkompas instance update "
+            f"{shlex.quote(row.instance_key)} --contact EMAIL)"
         )
     if "owner" in roles:
         fixes.append("or list the owner's addresses under [contacts] in the configuration")

@@ -2,14 +2,15 @@
 
 :class:`CompiledWorkflow` is a :class:`~engine.runtime.compiler.CompiledMachine` with the
 commands of the method: start, advance, complete, return_to, pause, resume, stop, the milestone
-and approval facts, hand_over and note. Each command checks its input, fires its trigger on the
-shared machine (whose conditions refuse what the workflow does not allow), turns the outcome
-into an event and applies it to the instance. A refused command raises before anything changes.
+and approval facts, hand_over, update (title, contacts, areas) and note. Each command checks its
+input, fires its trigger on the shared machine (whose conditions refuse what the workflow does
+not allow), turns the outcome into an event and applies it to the instance. A refused command
+raises before anything changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TypeVar
 
@@ -25,6 +26,7 @@ from engine.runtime.events import (
     InstanceResumed,
     InstanceStarted,
     InstanceStopped,
+    InstanceUpdated,
     MilestoneDone,
     MilestoneReopened,
     MilestoneSkipped,
@@ -223,7 +225,9 @@ class CompiledWorkflow(CompiledMachine):
             )
         interval = self.buttons[button].review
         if review is None and interval is not None:
-            review = interval.after(ctx.day)
+            # Like every deadline the workflow computes: off weekends and holidays when the
+            # workflow runs on a working-day calendar. A date given is kept as given.
+            review = self.workdays.roll_forward(interval.after(ctx.day))
         ctx.button = button
         phase = inst.phase
         self._fire(inst, "pause", ctx, "pause")
@@ -345,6 +349,51 @@ class CompiledWorkflow(CompiledMachine):
         event = RegieHandedOver(at=moment, by=by, reason=reason, previous=previous, regie=regie)
         return self._emit(inst, event)
 
+    def update(
+        self,
+        inst: Instance,
+        *,
+        at: datetime,
+        by: str,
+        title: str | None = None,
+        add_contacts: Iterable[str] = (),
+        remove_contacts: Iterable[str] = (),
+        add_areas: Iterable[str] = (),
+        remove_areas: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> InstanceUpdated:
+        """Correct the instance's own data: its title, the regie holder's contacts, its areas.
+
+        Values come checked and in canonical form (see ``engine.app.values``). What to remove
+        must be there (contacts match without regard to case); removals apply first. Only what
+        changes is recorded; when nothing does, InvalidValue. Possible in every state, like a
+        note: the record stays correct after the end too.
+        """
+        moment, _ = self._context(inst, at)
+        contacts = _changed(
+            inst.key, "contact", inst.regie.contacts, add_contacts, remove_contacts, str.lower
+        )
+        areas = _changed(inst.key, "area", inst.areas, add_areas, remove_areas, str.upper)
+        new_title = title if title is not None and title != inst.title else None
+        if new_title is None and contacts == ((), ()) and areas == ((), ()):
+            raise InvalidValue(
+                "update",
+                inst.key,
+                "nothing changes: the title, contacts and areas given are what it has already",
+            )
+        event = InstanceUpdated(
+            at=moment,
+            by=by,
+            reason=reason,
+            title=new_title,
+            previous_title=inst.title if new_title is not None else None,
+            contacts_added=contacts[0],
+            contacts_removed=contacts[1],
+            areas_added=areas[0],
+            areas_removed=areas[1],
+        )
+        return self._emit(inst, event)
+
     def note(self, inst: Instance, text: str, *, at: datetime, by: str) -> NoteAdded:
         """A note on the record; possible in every state, also after the end."""
         if text is None or not text.strip():
@@ -352,6 +401,41 @@ class CompiledWorkflow(CompiledMachine):
         moment, _ = self._context(inst, at)
         event = NoteAdded(at=moment, by=by, text=text)
         return self._emit(inst, event)
+
+
+def _changed(
+    key: str,
+    what: str,
+    current: tuple[str, ...],
+    add: Iterable[str],
+    remove: Iterable[str],
+    same: Callable[[str], str],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(added, removed): what adding ``add`` to ``current`` after removing ``remove`` changes.
+    Values are the same when ``same`` makes them equal; one to remove must be there."""
+    present = {same(v) for v in current}
+    gone = set()
+    for value in remove:
+        if same(value) not in present:
+            have = f"its {what}s: {', '.join(current)}" if current else f"it has no {what}s"
+            article = "an" if what[0] in "aeiou" else "a"
+            raise InvalidValue(
+                f"{what} to remove", value, f"not {article} {what} of {key} ({have})"
+            )
+        gone.add(same(value))
+    removed = tuple(v for v in current if same(v) in gone)
+    kept = present - gone
+    added: list[str] = []
+    for value in add:
+        if same(value) not in kept:
+            kept.add(same(value))
+            added.append(value)
+    # Removed and given again as it was: no change at all.
+    back = set(removed) & set(added)
+    return (
+        tuple(v for v in added if v not in back),
+        tuple(v for v in removed if v not in back),
+    )
 
 
 def _shown(moment: datetime) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "InstanceResumed",
     "InstanceStarted",
     "InstanceStopped",
+    "InstanceUpdated",
     "MilestoneDone",
     "MilestoneReopened",
     "MilestoneSkipped",
@@ -177,6 +178,22 @@ class InstanceStopped(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceUpdated(Event):
+    """The instance's own data changed: its title, the regie holder's contacts, its areas.
+
+    Only what changed: ``title`` is None when the title stayed; the contacts and areas that
+    were added and removed (removals apply first)."""
+
+    TYPE: ClassVar[str] = "instance_updated"
+    title: str | None = None
+    previous_title: str | None = None
+    contacts_added: tuple[str, ...] = ()
+    contacts_removed: tuple[str, ...] = ()
+    areas_added: tuple[str, ...] = ()
+    areas_removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NoteAdded(Event):
     TYPE: ClassVar[str] = "note_added"
     text: str
@@ -210,6 +227,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         InstanceResumed,
         RegieHandedOver,
         InstanceStopped,
+        InstanceUpdated,
         NoteAdded,
     )
 }

@@ -29,6 +29,7 @@ from engine.runtime.events import (
     InstanceResumed,
     InstanceStarted,
     InstanceStopped,
+    InstanceUpdated,
     MilestoneDone,
     MilestoneReopened,
     MilestoneSkipped,
@@ -406,6 +407,21 @@ def _completed(inst: Instance, event: InstanceCompleted) -> None:
     inst.approvals = None
 
 
+def _updated(inst: Instance, event: InstanceUpdated) -> None:
+    if event.title is not None:
+        inst.title = event.title
+    if event.contacts_added or event.contacts_removed:
+        kept = tuple(c for c in inst.regie.contacts if c not in event.contacts_removed)
+        inst.regie = Regie(
+            type=inst.regie.type,
+            organisation=inst.regie.organisation,
+            contacts=kept + event.contacts_added,
+        )
+    if event.areas_added or event.areas_removed:
+        kept = tuple(a for a in inst.areas if a not in event.areas_removed)
+        inst.areas = kept + event.areas_added
+
+
 def _noted(inst: Instance, event: NoteAdded) -> None:
     """A note changes nothing but the record."""
 
@@ -422,5 +438,6 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     RegieHandedOver: _handed_over,
     InstanceStopped: _stopped,
     InstanceCompleted: _completed,
+    InstanceUpdated: _updated,
     NoteAdded: _noted,
 }

@@ -32,7 +32,9 @@ LATER_MILESTONES = (
 
 
 def newcomer_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_") and k != "COLUMNS"
+    }
     env["WIJKKOMPAS_ACTOR"] = "j.jansen"
     return env
 
@@ -66,11 +68,22 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         "--title", "Noord, corporatiebezit", "--regie", "woningcorporatie", "--regie-org",
         "Mitros", "--parent", "wk-noord", "--area", "BU03440100",
     )  # fmt: skip
-    run(
+    oost = run(
         tmp_path, "instance", "create", "wk-noord-oost", "--workflow", "wijkkompas",
         "--title", "Noord-Oost", "--regie", "bewonersinitiatief", "--regie-org",
         "Energiecoöperatie Noord", "--parent", "wk-noord", "--area", "BU03440101",
     )  # fmt: skip
+    # No contact: the regie holder would get no reminders, and is told how to fix that.
+    assert oost.stderr.startswith("warning: wk-noord-oost: no contact address for its regie ")
+    updated = run(
+        tmp_path, "instance", "update", "wk-noord-oost", "--contact", "info@noord.coop",
+        "--title", "Noord-Oost (koop)", "--area", "BU03440102",
+    )  # fmt: skip
+    assert updated.stdout.startswith(
+        "wk-noord-oost: updated: title 'Noord-Oost' → 'Noord-Oost (koop)'; contact + "
+        "info@noord.coop; area + BU03440102 (event 2)"
+    )
+    assert updated.stderr == ""
 
     # Half the knooppunten of samen-starten: the gate says what is still missing.
     for milestone in FIRST_MILESTONES:
@@ -128,16 +141,24 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         assert expected in log, expected
     assert "OVERRIDE" not in log
 
-    # The overview: the wijk followed by its deelprojecten.
+    # The overview: the wijk followed by its deelprojecten, in 80 columns (a pipe is no
+    # terminal): keys whole, titles and organisations cut where they must be.
     status = run(tmp_path, "status").stdout.splitlines()
-    rows = [line.split() for line in status[2:-3]]
+    assert max(map(len, status)) <= 80
+    rows = [line.split() for line in status[2:5]]
     assert [row[:2] for row in rows] == [
-        ["wk-noord", "karakteriseren"],
-        ["wk-noord-corp", "initiatief"],
-        ["wk-noord-oost", "samen-starten"],
+        ["wk-noord", "Noord"],
+        ["wk-noord-corp", "Noord,"],
+        ["wk-noord-oost", "Noord-Oos…"],
     ]
+    for line, phase in zip(status[2:5], ("karakteri", "initiatief", "samen-sta"), strict=True):
+        assert f" {phase}" in line, line
     assert status[4].startswith("  wk-noord-oost ")
-    assert status[-2].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+    assert status[6].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+    # Mitros was given no address: flagged, and named under the table.
+    assert [row[-1] == "!" for row in rows] == [False, True, False]
+    assert status[8].startswith("!: no address for the regie holder, its reminders fail: ")
+    assert "wk-noord-corp (wijkkompas instance update KEY --contact EMAIL)" in " ".join(status[8:])
 
     shown = json.loads(run(tmp_path, "instance", "show", "wk-noord", "--json").stdout)
     assert shown["phase"] == "karakteriseren"
@@ -160,7 +181,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         },
         {
             "key": "wk-noord-oost",
-            "title": "Noord-Oost",
+            "title": "Noord-Oost (koop)",
             "workflow": "wijkkompas",
             "phase": "samen-starten",
             "paused": False,
@@ -169,7 +190,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     ]
 
     audit = run(tmp_path, "audit", "verify")
-    assert audit.stdout == "3 instance(s), 16 events: all chains intact\n"
+    assert audit.stdout == "3 instance(s), 17 events: all chains intact\n"
     assert audit.stderr == ""
 
     versions = run(tmp_path, "workflow", "versions", "wijkkompas").stdout.splitlines()

@@ -84,7 +84,7 @@ CSV_CASES = [
     ("key,title\nc1,One\nc2\n", "row on line 3 'c2': fewer cells than the header"),
     ("key,title,workflow,regie\nc1,One,wijkkompas,gemeente,x\n", "more cells than the header"),
     ("key,title,key\nc1,One,c9\n", "CSV column 'key': it appears twice in the header"),
-    ("key,titel\nc1,One\n", "needs at least key,title"),
+    ("key,titel\nc1,One\n", "needs at least the columns key and title"),
     ("key,title,area\nc1,One,GM0363\n", "CSV column 'area': known: key, title"),
     ("key,title,areas\n\nc1,One,GM0363\n\nc2,Two,XX12\n", "CBS area code on line 5 'XX12'"),
     ("key,title,contacts\nc1,One,p@x.nl\x00\n", "e-mail address on line 2"),

@@ -813,6 +813,16 @@ def test_the_projection_keeps_up_with_a_long_random_history(service, clock):
             return service.return_to(key, target, by=by, reason="Gebied opnieuw bekeken")
         if roll < 0.895 and key != "wk-a":
             return service.stop(key, by=by, reason="No-go van de raad")
+        if roll < 0.92:
+            contacts = view.regie.contacts
+            return service.update(
+                key,
+                by=by,
+                title=f"{key.upper()} {rng.randint(1, 10**6)}",
+                add_contacts=[f"c{rng.randint(1, 5)}@zwolle.nl"],
+                remove_contacts=contacts[:1] if rng.random() < 0.5 else (),
+                add_areas=[f"BU019301{rng.randint(10, 15)}"],
+            )
         return service.note(key, f"Notitie {rng.randint(1, 10**6)}", by=by)
 
     for _ in range(600):
@@ -838,6 +848,7 @@ def test_the_projection_keeps_up_with_a_long_random_history(service, clock):
         "instance_resumed",
         "regie_handed_over",
         "phase_returned",
+        "instance_updated",
         "note_added",
     }, types
     assert sum(len(service.log(k)) for k in keys) == len(keys) + outcomes["recorded"]

@@ -953,28 +953,76 @@ def test_status_json_and_csv(cli: Cli) -> None:
     assert list(table[0]) == [
         "key", "title", "workflow", "phase", "days_in_phase", "paused_button", "paused_since",
         "regie", "regie_organisation", "overdue", "due_30_days", "failed_reminders", "gate_ready",
-        "gate_unmet", "next_phase", "parent",
+        "gate_unmet", "next_phase", "parent", "no_address",
     ]  # fmt: skip
     filtered = list(csv.DictReader(io.StringIO(cli.ok("status", "--csv", "--paused").stdout)))
     assert [row["key"] for row in filtered] == ["wk-binnenstad-oost-2027", "wk-zuid"]
 
 
-def test_status_text_overview(cli: Cli) -> None:
+def not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output that goes to no terminal (a pipe, a file) and no COLUMNS set."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    def no_terminal(fd: int = 1) -> Any:
+        raise OSError("not a terminal")
+
+    monkeypatch.setattr("os.get_terminal_size", no_terminal)
+
+
+def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "132")
     programme(cli)
     lines = cli.ok("status").stdout.splitlines()
     assert lines[0].split() == [
-        "instance", "phase", "days", "regie", "paused", "late", "30d", "gate",
+        "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate", "!",
     ]  # fmt: skip
-    body = {line.split()[0]: line for line in lines[2:-3]}
-    assert set(body) == {"wk-binnenstad-oos…", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
+    body = {line.split()[0]: line for line in lines[2:7]}
+    assert set(body) == {"wk-binnenstad-oost-2027", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
     assert lines[4].startswith("  wk-noord-a ")  # a sub-project, under its wijk
+    assert lines[4].split()[:4] == ["wk-noord-a", "Noord", "A", "start"]
+    assert body["wk-noord"].split()[:3] == ["wk-noord", "Noord", "ontwerp"]
+    assert "Portaal (woningcorporatie)" in body["wk-noord"]
     assert "5 open" in body["wk-noord"]
     assert "geld" in body["wk-zuid"]
-    assert lines[-2] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    assert lines[8] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    # Only wk-noord has a contact: the others are flagged, and named under the table.
+    assert [key for key, line in body.items() if line.endswith(" !")] == [
+        "wk-binnenstad-oost-2027", "wk-noord-a", "wk-oost", "wk-zuid",
+    ]  # fmt: skip
+    assert " ".join(lines[10:]) == (
+        "!: no address for the regie holder, its reminders fail: wk-binnenstad-oost-2027, "
+        "wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY --contact EMAIL)"
+    )
 
 
-def test_status_text_overview_fits_80_columns(cli: Cli) -> None:
+def test_status_text_overview_fits_80_columns_when_not_a_terminal(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_terminal(monkeypatch)
     programme(cli)
     lines = cli.ok("status").stdout.splitlines()
     too_wide = [line for line in lines if len(line) > 80]
     assert too_wide == []
+    # Keys stay whole however narrow: the long one is not cut, titles are.
+    assert any(line.startswith("wk-binnenstad-oost-2027 ") for line in lines)
+
+
+def test_status_text_overview_uses_the_width_of_the_terminal(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    programme(cli)
+    cli.ok(
+        "instance", "update", "wk-oost", "--title",
+        "Oost: de wijk tussen het spoor, de Vecht en de Ring (met bedrijventerrein)",
+    )  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "76")
+    narrow = cli.ok("status").stdout.splitlines()
+    assert max(map(len, narrow)) <= 76
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = cli.ok("status").stdout.splitlines()
+    assert max(map(len, wide)) > 80
+    assert max(map(len, wide)) <= 200
+    assert any(
+        "Oost: de wijk tussen het spoor, de Vecht en de Ring (met bedrijventerrein)" in line
+        for line in wide
+    )

@@ -832,7 +832,7 @@ def test_a_regie_holder_without_contact_address_gives_failed_rows_with_a_reason(
     failed = passes.service.outbox(status="failed")
     reason = (
         "no address for owner, regie of wk-zuid: give the regie holder a contact (wijkkompas "
-        "handover wk-zuid --to gemeente --org 'Gemeente Zuid' --contact EMAIL --reason ...); "
+        "instance update wk-zuid --contact EMAIL); "
         "or list the owner's addresses under [contacts] in the configuration"
     )
     assert sorted((e.key, e.recipient, e.attempts, e.last_error) for e in failed) == [

@@ -197,6 +197,32 @@ def test_review_deadline_takes_the_review_date_given_when_pausing():
     assert ("review", "money", date(2026, 2, 1)) in listed(PLAIN, inst)
 
 
+@pytest.mark.parametrize(
+    ("wf", "paused_on", "review"),
+    [
+        # 13 January + P60D is Saturday 14 March: the working-day calendar moves it to Monday.
+        pytest.param(NL, 8, date(2026, 3, 16), id="saturday-to-monday"),
+        # 26 February + P60D is Koningsdag (Monday 27 April): on to Tuesday.
+        pytest.param(NL, 52, date(2026, 4, 28), id="holiday-to-next-day"),
+        # Without a calendar the file did not ask for working days: the date stays.
+        pytest.param(PLAIN, 8, date(2026, 3, 14), id="no-calendar-keeps-saturday"),
+    ],
+)
+def test_default_review_date_follows_the_working_day_calendar(
+    wf: CompiledWorkflow, paused_on: int, review: date
+) -> None:
+    inst = start(wf)
+    event = wf.pause(inst, "money", at=later(paused_on), by="test", reason="budget")
+    assert event.review == review
+    assert ("review", "money", review) in listed(wf, inst)
+
+
+def test_review_date_given_when_pausing_is_kept_as_given_also_on_a_weekend():
+    inst = start(NL)
+    NL.pause(inst, "money", at=later(10), by="test", reason="budget", review=date(2026, 2, 7))
+    assert ("review", "money", date(2026, 2, 7)) in listed(NL, inst)
+
+
 def test_pause_without_a_review_date_has_no_review_deadline():
     inst = start(PLAIN)
     PLAIN.pause(inst, "hold", at=later(10), by="test", reason="waiting")
