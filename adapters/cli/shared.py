@@ -99,7 +99,7 @@ def print_status(
     if as_json:
         print_json(status_json(rows))
     elif as_csv:
-        text = status_csv(rows, delimiter=delimiter)
+        text = status_csv(rows, delimiter=delimiter, spreadsheet=bom)
         if bom:  # bytes: the mark and the accents reach Excel whatever the console's encoding
             click.echo(b"\xef\xbb\xbf" + text.encode("utf-8"), nl=False)
         else:

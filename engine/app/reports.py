@@ -352,8 +352,13 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
     ]
 
 
-def status_csv(rows: list[StatusRow], delimiter: str = ",") -> str:
-    """The overview as CSV (``delimiter``: ',' by default; ';' for Excel in Dutch)."""
+def status_csv(rows: list[StatusRow], delimiter: str = ",", *, spreadsheet: bool = False) -> str:
+    """The overview as CSV (``delimiter``: ',' by default; ';' for Excel in Dutch).
+
+    ``spreadsheet``: the file is for a spreadsheet program, which runs a cell that starts with
+    ``=``, ``+``, ``-`` or ``@`` as a formula; free text (titles, organisations) that starts so
+    gets a leading ``'``, which such programs show as text and do not display."""
+    text = _as_text if spreadsheet else str
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(
@@ -381,14 +386,14 @@ def status_csv(rows: list[StatusRow], delimiter: str = ",") -> str:
         writer.writerow(
             [
                 r.key,
-                r.title,
+                text(r.title),
                 r.workflow,
                 r.phase,
                 r.days_in_phase,
                 r.paused_button or "",
                 _d(r.paused_since) or "",
                 r.regie,
-                r.regie_organisation or "",
+                text(r.regie_organisation or ""),
                 r.overdue,
                 r.due_soon,
                 r.failed_reminders,
@@ -400,6 +405,14 @@ def status_csv(rows: list[StatusRow], delimiter: str = ",") -> str:
             ]
         )
     return out.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: str) -> str:
+    """``value`` as a spreadsheet shows it as text, never runs it as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _cut(text: str, width: int) -> str:

@@ -181,6 +181,20 @@ def test_status_excel_is_utf8_with_a_bom_and_semicolons(programme: Cli) -> None:
     )
 
 
+def test_excel_never_runs_a_title_as_a_formula(cli: Cli) -> None:
+    formula = '=HYPERLINK("http://example.invalid","klik")'
+    cli.ok(
+        "instance", "create", "wk-formule", "--workflow", "wijkkompas", "--title", formula,
+        "--regie", "gemeente", "--regie-org", "@Gemeente", "--contact", "p@zwolle.example",
+    )  # fmt: skip
+    [_, row] = table(cli.ok("status", "--excel").stdout_bytes[len(BOM) :].decode(), ";")
+    assert row[1] == "'" + formula
+    assert row[8] == "'@Gemeente"
+    # Plain CSV is data for programs, not a spreadsheet: the values stay as they are.
+    [_, row] = table(cli.ok("status", "--csv").stdout, ",")
+    assert (row[1], row[8]) == (formula, "@Gemeente")
+
+
 @pytest.mark.parametrize(
     "args",
     [
