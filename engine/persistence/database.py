@@ -5,6 +5,9 @@ otherwise, because an audit trail must survive a power cut); PostgreSQL (psycopg
 several users or nodes. Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two
 writers queue for the lock instead of failing half-way.
 
+A serialization failure or a deadlock on PostgreSQL is a race lost to another transaction:
+``translate`` makes it Contention, which the command side answers by deciding again.
+
 The schema is managed by Alembic (``engine/persistence/migrations``). A new, empty database is
 brought to the latest schema on first use; a database at an older revision is refused with a
 message to run ``wijkkompas db upgrade``: shared production data is never migrated silently.
@@ -21,13 +24,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
-from engine.errors import InputError, InvalidValue
+from engine.errors import Busy, Contention, InputError, InvalidValue
 
 __all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
 
 HEAD_REVISION = "0003_deadline_key"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
+# row.
+_RACES = {"40001": "a serialization failure", "40P01": "a deadlock"}
 
 
 class SchemaError(InputError):
@@ -114,6 +120,19 @@ class Database:
             connection.begin(),
         ):
             yield connection
+
+    def translate(self, exc: BaseException) -> Busy | None:
+        """What an error of the driver (bare or wrapped by SQLAlchemy) means when it means
+        "busy": Contention for a race lost to another transaction (the command side decides
+        again); None for anything else."""
+        error = getattr(exc, "orig", None) or exc
+        state = getattr(error, "sqlstate", None)
+        if state in _RACES:
+            return Contention(
+                f"the database {self.safe_url} reported {_RACES[state]} with another writer; "
+                "nothing was saved: try again"
+            )
+        return None
 
     def on_dispose(self, close: Callable[[], None]) -> None:
         """Call ``close`` (e.g. a store giving back held connections) when disposing."""
