@@ -117,7 +117,9 @@ class Application:
             from engine.persistence.database import Database
 
             self._database = Database(
-                self.settings.db, synchronous=self.settings.sqlite_synchronous
+                self.settings.db,
+                synchronous=self.settings.sqlite_synchronous,
+                lock_timeout=self.settings.lock_timeout,
             )
         return self._database
 

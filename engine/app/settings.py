@@ -9,6 +9,7 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 
     db = "postgresql://wijkkompas@db.gemeente.nl/wijkkompas"
     sqlite_synchronous = "FULL"      # OFF, NORMAL, FULL, EXTRA
+    lock_timeout = 30                # seconds to wait for another writer's lock (then exit 5)
     actor = "j.jansen"
     workflows = ["/etc/wijkkompas/workflows"]
 
@@ -52,7 +53,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 _UPPER = {"sqlite_synchronous"}
 _LISTS = {"workflows", "programme_email"}
-_NUMBERS = {"smtp_port": int, "smtp_timeout": float}
+_NUMBERS = {"smtp_port": int, "smtp_timeout": float, "lock_timeout": float}
 _TOML_ONLY = {"contacts"}
 
 
@@ -63,6 +64,9 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     """SQLite durability: FULL survives a power cut; NORMAL is faster and may lose the last
     transactions on a power cut (never on a crash of wijkkompas itself)."""
+    lock_timeout: float = 30.0
+    """Seconds a command waits for a lock another writer holds (SQLite's busy timeout,
+    PostgreSQL's lock_timeout) before it gives up with exit 5, nothing saved."""
     actor: str | None = None
     """Who is recorded as doing things when --by is not given (default: the OS user)."""
     workflows: tuple[str, ...] = field(default=())

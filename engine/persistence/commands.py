@@ -5,8 +5,8 @@ row, one INSERT of the event and the deadline rows that changed, in one transact
 The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
 it matches no row, the transaction is rolled back and the caller gets Contention (and decides
 the command again on the fresh row); so does a serialization failure or a deadlock (translated
-on the way out: ``Database.translate``). The hot path talks to the driver directly
-(fastpath.py); everything else is SQLAlchemy Core.
+on the way out: ``Database.translate``), while a lock held past the lock timeout becomes Busy.
+The hot path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
 
 Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
 one of them starts from that copy instead of reading and decoding the row again. The copy is
@@ -217,7 +217,13 @@ class CommandPath:
         """
         held = getattr(self._local, "held", None)
         if held is None:
-            raw = self.database.engine.raw_connection()
+            try:
+                raw = self.database.engine.raw_connection()
+            except Exception as exc:  # e.g. SQLite locked while switching to WAL on connect
+                busy = self.database.translate(exc)
+                if busy is None:
+                    raise
+                raise busy from exc
             held = self._local.held = (raw, raw.cursor())
             self._local.recent = OrderedDict()
             with self._lock:

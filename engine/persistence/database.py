@@ -5,8 +5,10 @@ otherwise, because an audit trail must survive a power cut); PostgreSQL (psycopg
 several users or nodes. Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two
 writers queue for the lock instead of failing half-way.
 
-A serialization failure or a deadlock on PostgreSQL is a race lost to another transaction:
-``translate`` makes it Contention, which the command side answers by deciding again.
+Waiting for another writer's lock ends after ``lock_timeout`` seconds (SQLite's busy timeout;
+PostgreSQL's ``lock_timeout``). Errors of the driver that mean "busy" become the engine's Busy
+(exit 5, nothing saved: try again) in ``translate``; a serialization failure or a deadlock on
+PostgreSQL becomes Contention, which the command side answers by deciding again.
 
 The schema is managed by Alembic (``engine/persistence/migrations``). A new, empty database is
 brought to the latest schema on first use; a database at an older revision is refused with a
@@ -15,6 +17,7 @@ message to run ``wijkkompas db upgrade``: shared production data is never migrat
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +34,15 @@ __all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
 HEAD_REVISION = "0003_deadline_key"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+LOCK_TIMEOUT = 30.0
+"""Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
 # SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
-# row.
+# row; and: the database gave up waiting, nothing was saved, try again later.
 _RACES = {"40001": "a serialization failure", "40P01": "a deadlock"}
+_TIMEOUTS = {
+    "55P03": "another writer held a lock past the lock timeout of {timeout:g} s",
+    "57014": "a statement was cancelled: it ran past the statement timeout",
+}
 
 
 class SchemaError(InputError):
@@ -51,7 +60,14 @@ def normalise_url(url: str) -> str:
 class Database:
     """One database: an engine, its transactions, and its schema revision."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        synchronous: str = "FULL",
+        lock_timeout: float = LOCK_TIMEOUT,
+        echo: bool = False,
+    ) -> None:
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -71,6 +87,9 @@ class Database:
                 "SQLite synchronous setting", synchronous, "one of " + ", ".join(SYNCHRONOUS)
             )
         self.synchronous = sync
+        if not lock_timeout > 0:
+            raise InvalidValue("lock timeout", lock_timeout, "a positive number of seconds")
+        self.lock_timeout = lock_timeout
         options: dict[str, Any] = {"echo": echo}
         if self.dialect == "postgresql":
             options["pool_pre_ping"] = True
@@ -78,11 +97,25 @@ class Database:
         self._closers: list[Callable[[], None]] = []
         if self.dialect == "sqlite":
             self._sqlite_setup()
+        else:
+            self._postgresql_setup()
+
+    # --- PostgreSQL --------------------------------------------------------------------------
+
+    def _postgresql_setup(self) -> None:
+        milliseconds = max(1, round(self.lock_timeout * 1000))
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {milliseconds}")
+            dbapi_connection.commit()
 
     # --- SQLite ------------------------------------------------------------------------------
 
     def _sqlite_setup(self) -> None:
         sync = self.synchronous
+        busy = max(1, round(self.lock_timeout * 1000))
 
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,7 +125,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy}")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
@@ -105,8 +138,14 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.connect() as connection, connection.begin():
-            yield connection
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                yield connection
+        except Exception as exc:
+            busy = self.translate(exc)
+            if busy is None:
+                raise
+            raise busy from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -115,22 +154,42 @@ class Database:
         options: dict[str, Any] = {"wijkkompas_write": False}
         if self.dialect == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
-        with (
-            self.engine.connect().execution_options(**options) as connection,
-            connection.begin(),
-        ):
-            yield connection
+        try:
+            with (
+                self.engine.connect().execution_options(**options) as connection,
+                connection.begin(),
+            ):
+                yield connection
+        except Exception as exc:
+            busy = self.translate(exc)
+            if busy is None:
+                raise
+            raise busy from exc
 
     def translate(self, exc: BaseException) -> Busy | None:
         """What an error of the driver (bare or wrapped by SQLAlchemy) means when it means
         "busy": Contention for a race lost to another transaction (the command side decides
-        again); None for anything else."""
+        again), Busy when the database gave up waiting; None for anything else."""
         error = getattr(exc, "orig", None) or exc
+        if isinstance(error, sqlite3.OperationalError):
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return Busy(
+                    f"the database {self.safe_url} is locked by another writer, still after "
+                    f"waiting {self.lock_timeout:g} s; nothing was saved: try again in a moment"
+                )
+            return None
         state = getattr(error, "sqlstate", None)
         if state in _RACES:
             return Contention(
                 f"the database {self.safe_url} reported {_RACES[state]} with another writer; "
                 "nothing was saved: try again"
+            )
+        if state in _TIMEOUTS:
+            why = _TIMEOUTS[state].format(timeout=self.lock_timeout)
+            return Busy(
+                f"the database {self.safe_url} is busy ({why}); nothing was saved: try again "
+                "in a moment"
             )
         return None
 

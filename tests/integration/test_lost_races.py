@@ -12,15 +12,24 @@ The races are real: separate processes running the command line, started at one 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from cli import main
+from engine.app.commands import ATTEMPTS
 from engine.app.service import Service
+from engine.errors import Busy
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.runtime.events import Regie
@@ -34,6 +43,7 @@ RUNNER = '''\
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -169,3 +179,154 @@ def test_a_caller_who_asked_for_a_version_check_still_gets_exit_4(db_url, tmp_pa
         assert "changed by someone else meanwhile" in result.stderr
     finally:
         database.dispose()
+
+
+# --- a database too busy to take the command: exit 5, nothing written ------------------------
+
+
+def event_count(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT COUNT(*) FROM events")).scalar_one())
+
+
+@contextmanager
+def write_lock_held(db_url: str, key: str, *, at_most: float = 10) -> Iterator[None]:
+    """Another writer holds the lock a command on ``key`` needs (SQLite: the database's write
+    lock; PostgreSQL: the instance's row) until the block ends, or ``at_most`` seconds (so a
+    command that would wait for ever waits that long instead)."""
+    if db_url.startswith("sqlite"):
+        holder: Any = sqlite3.connect(
+            db_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        import psycopg
+
+        holder = psycopg.connect(db_url)
+        holder.execute("SELECT 1 FROM instances WHERE key = %s FOR UPDATE", (key,))
+    lock = threading.Lock()
+
+    def release() -> None:
+        with lock:
+            if not holder_closed:
+                holder.rollback()
+                holder.close()
+                holder_closed.append(True)
+
+    holder_closed: list[bool] = []
+    timer = threading.Timer(at_most, release)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        release()
+
+
+def test_a_lock_held_past_the_lock_timeout_is_exit_5_and_nothing_is_written(db_url, tmp_path):
+    database = instances(tmp_path, db_url, ["wk-druk"])
+    try:
+        before = event_count(database)
+        started = time.monotonic()
+        with write_lock_held(db_url, "wk-druk"):
+            result = CliRunner().invoke(
+                main,
+                ["--db", db_url, "note", "wk-druk", "even wachten", "--by", "anna"],
+                env={"WIJKKOMPAS_LOCK_TIMEOUT": "0.3"},
+            )
+        waited = time.monotonic() - started
+        assert result.exit_code == 5, result.output
+        assert "busy" in result.stderr or "locked" in result.stderr
+        assert "nothing was saved: try again" in result.stderr
+        assert waited < 20  # the configured timeout, not the default 30 s (or forever)
+        assert event_count(database) == before
+        # Once the lock is gone the same command goes through.
+        result = CliRunner().invoke(
+            main, ["--db", db_url, "note", "wk-druk", "even wachten", "--by", "anna"]
+        )
+        assert result.exit_code == 0, result.output
+        assert event_count(database) == before + 1
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_statement_timeout_on_postgresql_is_exit_5_and_nothing_is_written(postgres_url, tmp_path):
+    database = instances(tmp_path, postgres_url, ["wk-traag"])
+    try:
+        before = event_count(database)
+        url = postgres_url + "?options=-c%20statement_timeout%3D300"
+        with write_lock_held(postgres_url, "wk-traag"):
+            result = CliRunner().invoke(
+                main,
+                ["--db", url, "note", "wk-traag", "te traag", "--by", "anna"],
+                env={"WIJKKOMPAS_LOCK_TIMEOUT": "20"},
+            )
+        assert result.exit_code == 5, result.output
+        assert "statement timeout" in result.stderr
+        assert "nothing was saved: try again" in result.stderr
+        assert event_count(database) == before
+    finally:
+        database.dispose()
+
+
+class _AlwaysOvertaken:
+    """A store on which another writer commits a note between every load and save."""
+
+    def __init__(self, inner: SqlStore, other: Service) -> None:
+        self.inner = inner
+        self.other = other
+        self.overtaken = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @contextmanager
+    def command(self) -> Iterator[Any]:
+        store = self
+
+        class Unit:
+            def __init__(self, unit: Any) -> None:
+                self._unit = unit
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._unit, name)
+
+            def save(self, record: Any, **kwargs: Any) -> None:
+                store.overtaken += 1
+                store.other.note(record.instance.key, f"eerder #{store.overtaken}", by="anna")
+                self._unit.save(record, **kwargs)
+
+        with self.inner.command() as unit:
+            yield Unit(unit)
+
+
+@pytest.mark.postgres
+def test_a_race_lost_at_every_attempt_is_exit_5_and_nothing_of_it_is_written(
+    postgres_url, tmp_path
+):
+    database = instances(tmp_path, postgres_url, ["wk-druk"])
+    try:
+        anna = Service(SqlStore(database))
+        bob = Service(_AlwaysOvertaken(SqlStore(database), anna))  # type: ignore[arg-type]
+        with pytest.raises(Busy, match="nothing was saved: try again") as busy:
+            bob.note("wk-druk", "van bob", by="bob")
+        assert busy.value.exit_code == 5
+        attempts = bob.store.overtaken  # type: ignore[attr-defined]
+        assert attempts == ATTEMPTS
+        log = anna.log("wk-druk")
+        assert [e.actor for e in log] == ["t"] + ["anna"] * attempts
+    finally:
+        database.dispose()
+
+
+def test_exit_5_is_documented_where_people_look():
+    """The root group's help, the README and the error tree name exit 5 alike."""
+    from engine import errors
+
+    shown = CliRunner().invoke(main, ["--help"]).output
+    readme = (REPO / "README.md").read_text("utf-8")
+    for text_ in (" ".join(shown.split()), " ".join(readme.split())):
+        assert "5 the database is busy" in text_
+    assert "Busy (5)" in (errors.__doc__ or "")
+    assert errors.Busy.exit_code == 5
