@@ -61,7 +61,7 @@ def instance_create(
     from engine.runtime.events import Regie
 
     app = app_of(ctx)
-    result = app.service().create(
+    result = app.service(create=True).create(
         key,
         workflow=workflow_ref,
         title=title,
@@ -155,7 +155,7 @@ def instance_import(
         click.echo(f"\r{done:,} of {total:,} prepared", err=True, nl=done == total)
 
     interactive = sys.stderr.isatty()
-    results = app.service().create_many(
+    results = app.service(create=True).create_many(
         items, by=app.actor(by), at=at, progress=progress if interactive else None
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")

@@ -11,8 +11,11 @@ PostgreSQL's ``lock_timeout``). Errors of the driver that mean "busy" become the
 PostgreSQL becomes Contention, which the command side answers by deciding again.
 
 The schema is managed by Alembic (``engine/persistence/migrations``). A new, empty database is
-brought to the latest schema on first use; a database at an older revision is refused with a
-message to run ``wijkkompas db upgrade``: shared production data is never migrated silently.
+brought to the latest schema by the first command that creates (``ensure_schema(create=True)``);
+other commands refuse a SQLite file that does not exist (``require_existing``: a mistyped path
+must not become an empty database) and a database without the schema. A database at an older
+revision is refused with a message to run ``wijkkompas db upgrade``: shared production data is
+never migrated silently.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from engine.errors import Busy, Contention, InputError, InvalidValue
 
-__all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
+__all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
 HEAD_REVISION = "0003_deadline_key"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"
+"""The commands that may make a new database, as messages name them."""
 LOCK_TIMEOUT = 30.0
 """Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
 # SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
@@ -47,6 +52,18 @@ _TIMEOUTS = {
 
 class SchemaError(InputError):
     """The database is not at the schema this version of wijkkompas needs."""
+
+
+class DatabaseMissing(InputError):
+    """The SQLite file a command was pointed at does not exist (and the command does not
+    create one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the database file {path} does not exist: check --db or WIJKKOMPAS_DB (a new "
+            f"database is made by {CREATORS})"
+        )
 
 
 def normalise_url(url: str) -> str:
@@ -204,6 +221,17 @@ class Database:
 
     # --- schema ------------------------------------------------------------------------------
 
+    def require_existing(self) -> None:
+        """Refuse a SQLite file that does not exist (DatabaseMissing), before anything connects:
+        connecting would create it. (A PostgreSQL database that does not exist is refused by
+        the server.)"""
+        if self.dialect != "sqlite":
+            return
+        name = make_url(self.url).database or ""
+        path = Path(name).expanduser().absolute()
+        if not path.exists():
+            raise DatabaseMissing(path)
+
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not managed by wijkkompas yet)."""
         try:
@@ -219,13 +247,19 @@ class Database:
         with self.read() as connection:
             return not inspect(connection).get_table_names()
 
-    def ensure_schema(self) -> None:
-        """Create a fresh database; refuse one at another revision (say what to do)."""
+    def ensure_schema(self, *, create: bool = True) -> None:
+        """Bring a new, empty database to the schema (only with ``create``: otherwise say how
+        one is made); refuse one at another revision (say what to do)."""
         revision = self.current_revision()
         if revision == HEAD_REVISION:
             return
         if revision is None:
-            self.upgrade()
+            if not create and self._is_empty():
+                raise SchemaError(
+                    f"the database {self.safe_url} has no wijkkompas schema yet: it is made by "
+                    f"{CREATORS}"
+                )
+            self.upgrade()  # refuses a database with tables of someone else's
             return
         known = self.known_revisions()
         if revision in known:
