@@ -145,7 +145,10 @@ class Application:
             database = self.database(create=create)
             database.ensure_schema(create=create)
             self._service = Service(
-                SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
+                SqlStore(database),
+                clock=self.clock(),
+                workflows=self.catalog().resolve,
+                max_start_age=self.settings.max_start_age,
             )
         return self._service
 

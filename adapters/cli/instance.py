@@ -38,6 +38,12 @@ def instance() -> None:
     "--area", "areas", multiple=True, help="CBS code GM####, WK###### or BU######## (repeatable)."
 )
 @click.option("--start", "start", type=Moment(), help="When it started (default now).")
+@click.option(
+    "--allow-old-start",
+    is_flag=True,
+    help="Accept a --start more than max_start_age years ago (default 10): every reminder "
+    "since falls due at the next pass.",
+)
 @click.option("--reason", help="Why it starts (on the record).")
 @click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -53,6 +59,7 @@ def instance_create(
     parent: str | None,
     areas: tuple[str, ...],
     start: date | datetime | None,
+    allow_old_start: bool,
     reason: str | None,
     by: str | None,
     as_json: bool,
@@ -71,6 +78,7 @@ def instance_create(
         areas=areas,
         at=start,
         reason=reason,
+        allow_old_start=allow_old_start,
     )
     print_recorded(result, as_json, "created")
 
@@ -80,6 +88,11 @@ def instance_create(
 @click.option("--workflow", "default_workflow", help="Workflow for rows without one.")
 @click.option("--regie", "default_regie", help="Regie type for rows without one.")
 @click.option("--at", "at", type=Moment(), help="When they started (default now).")
+@click.option(
+    "--allow-old-start",
+    is_flag=True,
+    help="Accept an --at more than max_start_age years ago (default 10).",
+)
 @click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
 @click.pass_context
 def instance_import(
@@ -88,6 +101,7 @@ def instance_import(
     default_workflow: str | None,
     default_regie: str | None,
     at: date | datetime | None,
+    allow_old_start: bool,
     by: str | None,
 ) -> None:
     """Create many instances from a CSV file in one go: all of them, or none.
@@ -156,7 +170,11 @@ def instance_import(
 
     interactive = sys.stderr.isatty()
     results = app.service(create=True).create_many(
-        items, by=app.actor(by), at=at, progress=progress if interactive else None
+        items,
+        by=app.actor(by),
+        at=at,
+        progress=progress if interactive else None,
+        allow_old_start=allow_old_start,
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")
 

@@ -26,6 +26,7 @@ from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
 from engine.app.projection import event_changes
 from engine.app.sealing import seal
+from engine.app.settings import MAX_START_AGE
 from engine.app.values import NewInstance, Recorded, effective_time
 from engine.clock import local_date
 from engine.errors import Busy, Conflict, Contention, InvalidValue, WorkflowError
@@ -50,9 +51,17 @@ Action = Callable[[CompiledWorkflow, Instance, datetime], Event]
 class Commands:
     """The commands on durable instances (``Service`` adds the read side)."""
 
-    def __init__(self, context: Context, workflows: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        workflows: Resolver | None = None,
+        *,
+        max_start_age: int = MAX_START_AGE,
+    ) -> None:
         self.context = context
         self._resolve = workflows
+        self.max_start_age = max_start_age
+        """Years a new instance's start may lie in the past (unless allowed per command)."""
 
     # --- the command path --------------------------------------------------------------------
 
@@ -164,12 +173,18 @@ class Commands:
         areas: Iterable[str] = (),
         at: date | datetime | None = None,
         reason: str | None = None,
+        allow_old_start: bool = False,
     ) -> Recorded:
-        """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase."""
+        """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase.
+
+        A start (``at``) more than ``max_start_age`` years ago is refused (InvalidValue) unless
+        ``allow_old_start``."""
         item = NewInstance(
             key=key, workflow=workflow, title=title, regie=regie, parent=parent, areas=tuple(areas)
         )
-        return self.create_many([item], by=by, at=at, reason=reason)[0]
+        return self.create_many(
+            [item], by=by, at=at, reason=reason, allow_old_start=allow_old_start
+        )[0]
 
     def create_many(
         self,
@@ -180,10 +195,12 @@ class Commands:
         reason: str | None = None,
         batch_size: int = 500,
         progress: Callable[[int, int], None] | None = None,
+        allow_old_start: bool = False,
     ) -> list[Recorded]:
         """Create many instances in one transaction: all of them, or (on any error) none.
 
-        A parent may be an existing instance or one earlier in ``items``.
+        A parent may be an existing instance or one earlier in ``items``. A start (``at``) more
+        than ``max_start_age`` years ago is refused unless ``allow_old_start``.
         """
         return create_instances(
             self.context,
@@ -194,6 +211,8 @@ class Commands:
             reason=reason,
             batch_size=batch_size,
             progress=progress,
+            max_start_age=self.max_start_age,
+            allow_old_start=allow_old_start,
         )
 
     def milestone_done(

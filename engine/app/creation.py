@@ -16,7 +16,13 @@ from engine.app.context import Context
 from engine.app.pinning import Resolver, pin
 from engine.app.projection import deadline_states
 from engine.app.sealing import seal
-from engine.app.values import NewInstance, Recorded, check_new_instance, effective_time
+from engine.app.values import (
+    NewInstance,
+    Recorded,
+    check_new_instance,
+    check_start,
+    effective_time,
+)
 from engine.errors import InvalidValue, RuleViolation
 from engine.ports import NewInstanceRows, StoredWorkflow, UnitOfWork
 
@@ -33,14 +39,19 @@ def create_instances(
     reason: str | None = None,
     batch_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    max_start_age: int,
+    allow_old_start: bool = False,
 ) -> list[Recorded]:
     """Create many instances in one transaction: all of them, or (on any error) none.
 
     A parent may be an existing instance or one earlier in ``items``. ``progress`` hears
-    (written, total) after each batch.
+    (written, total) after each batch. A start (``at``) more than ``max_start_age`` years ago
+    is refused unless ``allow_old_start``.
     """
     now = context.clock.now()
     moment = effective_time(at, now)
+    if not allow_old_start:
+        check_start(moment, now, max_start_age)
     checked = [check_new_instance(item) for item in items]
     seen: set[str] = set()
     for item in checked:
