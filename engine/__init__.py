@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "Busy",
     "CompiledWorkflow",
     "Conflict",
     "DefinitionError",
@@ -44,6 +45,7 @@ __all__ = [
 _HOME = {
     "CompiledWorkflow": "engine.runtime.commands",
     "compile_workflow": "engine.runtime.commands",
+    "Busy": "engine.errors",
     "Conflict": "engine.errors",
     "DefinitionError": "engine.errors",
     "GateNotMet": "engine.errors",
@@ -72,6 +74,7 @@ _HOME = {
 
 if TYPE_CHECKING:
     from engine.errors import (
+        Busy,
         Conflict,
         DefinitionError,
         GateNotMet,

@@ -111,14 +111,21 @@ class Application:
 
     # --- storage and the service ---------------------------------------------------------
 
-    def database(self) -> Database:
-        """The database, as configured; its schema is left as it is (see ``service``)."""
+    def database(self, *, create: bool = False) -> Database:
+        """The database, as configured; its schema is left as it is (see ``service``). Unless
+        ``create`` (the commands that make instances, the demo, ``db upgrade``), a SQLite file
+        that does not exist is refused (DatabaseMissing, exit 2), not made: a mistyped path
+        must not become an empty database."""
         if self._database is None:
             from engine.persistence.database import Database
 
             self._database = Database(
-                self.settings.db, synchronous=self.settings.sqlite_synchronous
+                self.settings.db,
+                synchronous=self.settings.sqlite_synchronous,
+                lock_timeout=self.settings.lock_timeout,
             )
+        if not create:
+            self._database.require_existing()
         return self._database
 
     def latest_schema(self) -> str:
@@ -127,16 +134,21 @@ class Application:
 
         return HEAD_REVISION
 
-    def service(self) -> Service:
-        """The service on a database at the current schema (a new one is created)."""
+    def service(self, *, create: bool = False) -> Service:
+        """The service on a database at the current schema. Only with ``create`` is a new
+        database made (a SQLite file, the schema in an empty database); otherwise a database
+        that is not there, or has no schema yet, is bad input that says how one is made."""
         if self._service is None:
             from engine.app.service import Service
             from engine.persistence.store import SqlStore
 
-            database = self.database()
-            database.ensure_schema()
+            database = self.database(create=create)
+            database.ensure_schema(create=create)
             self._service = Service(
-                SqlStore(database), clock=self.clock(), workflows=self.catalog().resolve
+                SqlStore(database),
+                clock=self.clock(),
+                workflows=self.catalog().resolve,
+                max_start_age=self.settings.max_start_age,
             )
         return self._service
 

@@ -2,7 +2,8 @@
 
 Every error a user can cause derives from :class:`WorkflowError`. The command line maps the
 branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the workflow's rules,
-4 for a conflict with a concurrent writer.
+4 for a conflict with a concurrent writer (only for a caller who asked for a version check), 5
+for a database too busy to take the command now (try again).
 
     WorkflowError
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
@@ -13,7 +14,10 @@ branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the 
     │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   └── RuleViolation              a milestone, approval or hand-over rule says no
-    └── Conflict (4)                   someone else changed the same thing meanwhile
+    ├── Conflict (4)                   someone else changed the same thing meanwhile
+    └── Busy (5)                       the database could not take it now; nothing was saved
+        └── Contention                 lost a race with another writer: the command side
+                                       decides the command again on the fresh row
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "Busy",
     "Conflict",
+    "Contention",
     "DefinitionError",
     "GateNotMet",
     "InputError",
@@ -62,6 +68,21 @@ class Conflict(WorkflowError):
     """Someone else changed the same thing meanwhile; nothing was saved."""
 
     exit_code = 4
+
+
+class Busy(WorkflowError):
+    """The database could not take the command now: another writer held the lock past the
+    lock timeout, a statement timed out, or too many writers raced for the same rows. Nothing
+    was saved, and the same command may well go through when repeated."""
+
+    exit_code = 5
+
+
+class Contention(Busy):
+    """A transaction lost a race with another writer: its guarded update matched no row, or the
+    database reported a serialization failure or a deadlock; it was rolled back. A command that
+    did not ask for a version check is decided again on the fresh row (``Commands._run``); where
+    nobody retries, it is Busy."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -350,8 +350,8 @@ class UnitOfWork(Protocol):
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
         """Append ``event`` and write the projection, if nobody changed the instance since it
-        was loaded; otherwise raise Conflict and write nothing. ``deadlines`` are the changes
-        to its deadline rows."""
+        was loaded; otherwise raise Contention (a race lost: decide again on the fresh row) and
+        write nothing. ``deadlines`` are the changes to its deadline rows."""
         ...
 
     def events(self, instance_id: int) -> list[StoredEvent]:

@@ -21,7 +21,7 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database schema to what this wijkkompas needs (make a backup first)."""
     app = app_of(ctx)
-    database = app.database()
+    database = app.database(create=True)
     before, after = database.upgrade()
     if before == after:
         click.echo(f"{database.safe_url}: schema {after} is current; nothing to do")
@@ -44,7 +44,10 @@ def db_current(ctx: click.Context) -> None:
     latest = app.latest_schema()
     revision = database.current_revision()
     if revision is None:
-        click.echo(f"{database.safe_url}: no wijkkompas schema yet (created on first use)")
+        click.echo(
+            f"{database.safe_url}: no wijkkompas schema yet (made by the first `instance "
+            "create`, `instance import`, `demo` or `db upgrade`)"
+        )
     elif revision == latest:
         click.echo(f"{database.safe_url}: {revision} (latest)")
     else:
@@ -62,7 +65,7 @@ def demo(ctx: click.Context, if_empty: bool) -> None:
     close."""
     from engine.app.demo import seed_demo
 
-    service = app_of(ctx).service()
+    service = app_of(ctx).service(create=True)
     if service.status():
         if if_empty:
             click.echo("demo: the database has instances already; nothing seeded")

@@ -47,6 +47,12 @@ def instance() -> None:
     "--area", "areas", multiple=True, help="CBS code GM####, WK###### or BU######## (repeatable)."
 )
 @click.option("--start", "start", type=Moment(), help="When it started (default now).")
+@click.option(
+    "--allow-old-start",
+    is_flag=True,
+    help="Accept a --start more than max_start_age years ago (default 10): every reminder "
+    "since falls due at the next pass.",
+)
 @click.option("--reason", help="Why it starts (on the record).")
 @click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -62,6 +68,7 @@ def instance_create(
     parent: str | None,
     areas: tuple[str, ...],
     start: date | datetime | None,
+    allow_old_start: bool,
     reason: str | None,
     by: str | None,
     as_json: bool,
@@ -70,7 +77,7 @@ def instance_create(
     from engine.runtime.events import Regie
 
     app = app_of(ctx)
-    result = app.service().create(
+    result = app.service(create=True).create(
         key,
         workflow=workflow_ref,
         title=title,
@@ -80,6 +87,7 @@ def instance_create(
         areas=areas,
         at=start,
         reason=reason,
+        allow_old_start=allow_old_start,
     )
     print_recorded(result, as_json, "created")
 
@@ -94,6 +102,11 @@ def instance_create(
     help="',', ';' or tab (default: whichever the header row holds most).",
 )
 @click.option("--at", "at", type=Moment(), help="When they started (default now).")
+@click.option(
+    "--allow-old-start",
+    is_flag=True,
+    help="Accept an --at more than max_start_age years ago (default 10).",
+)
 @click.option("--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user).")
 @click.pass_context
 def instance_import(
@@ -103,6 +116,7 @@ def instance_import(
     default_regie: str | None,
     delimiter: str | None,
     at: date | datetime | None,
+    allow_old_start: bool,
     by: str | None,
 ) -> None:
     """Create many instances from a CSV file in one go: all of them, or none.
@@ -133,8 +147,12 @@ def instance_import(
         click.echo(f"\r{done:,} of {total:,} prepared", err=True, nl=done == total)
 
     interactive = sys.stderr.isatty()
-    results = app.service().create_many(
-        items, by=app.actor(by), at=at, progress=progress if interactive else None
+    results = app.service(create=True).create_many(
+        items,
+        by=app.actor(by),
+        at=at,
+        progress=progress if interactive else None,
+        allow_old_start=allow_old_start,
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")
     unreachable = [r.key for r in results if r.warnings]

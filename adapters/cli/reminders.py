@@ -213,7 +213,7 @@ def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
     app = app_of(ctx)
     every = parse_interval(interval)
     at_hour, at_minute = parse_time_of_day(digest_at)
-    app.service()  # the database is opened (and created) before the first pass
+    app.service()  # a database that is not there is refused before the first pass
     if app.settings.notifier == "maildir":
         where = Path(app.settings.maildir).resolve() / "new"
         click.echo(

@@ -31,18 +31,24 @@ def workflow_validate(paths: Sequence[Path]) -> None:
     """Check workflow files (or every *.yaml in a directory) and report every problem.
 
     Exit 0 when all are valid (warnings are printed); exit 2 with each problem as
-    FILE:LINE:COL: severity: message on stderr otherwise.
+    FILE:LINE:COL: severity: message on stderr otherwise, and for a directory that holds no
+    workflow file.
     """
     from engine.workflow.catalog import SUFFIXES
     from engine.workflow.loader import inspect_text, undecodable
 
     files: list[Path] = []
+    failed = 0
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in SUFFIXES))
+            found = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES)
+            if not found:  # nothing checked is not "all valid"
+                patterns = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
+                click.echo(f"{path}: no workflow files ({patterns}) in this folder", err=True)
+                failed += 1
+            files.extend(found)
         else:
             files.append(path)
-    failed = 0
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")

@@ -4,10 +4,20 @@ Each command that changes an instance loads it, lets its compiled workflow decid
 raises, changing nothing, when the rules say no), seals the resulting event onto the instance's
 hash chain, and saves event, projection and deadline changes together, in one transaction
 (``Commands._run``). Creating instances, many at once, is ``engine.app.creation``.
+
+A command that loses a race with another writer (PostgreSQL lets two writers load the same
+version; the second one's guarded update matches no row, or the database reports a
+serialization failure) is decided again on the fresh row, after a short random pause, up to
+``ATTEMPTS`` times in all: it then goes through or is refused by the rules, as if it had queued
+behind the other writer (which is what it does on SQLite). Only a caller who asked for a version
+check (``expect``) is told that the instance moved (Conflict); a race still lost after every
+attempt is Busy ("try again").
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -17,6 +27,7 @@ from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
 from engine.app.projection import event_changes
 from engine.app.sealing import seal
+from engine.app.settings import MAX_START_AGE
 from engine.app.values import (
     NewInstance,
     Recorded,
@@ -25,14 +36,20 @@ from engine.app.values import (
     effective_time,
 )
 from engine.clock import local_date
-from engine.errors import Conflict, InvalidValue, WorkflowError
+from engine.errors import Busy, Conflict, Contention, InvalidValue, WorkflowError
 from engine.ports import CommandUnit, InstanceRecord
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, Regie
 from engine.runtime.instance import Instance
 
-__all__ = ["Action", "Commands"]
+__all__ = ["ATTEMPTS", "Action", "Commands"]
+
+ATTEMPTS = 8
+"""How often a command is tried in all when it keeps losing races with other writers."""
+PAUSE = 0.005
+"""The longest pause before the second attempt, in seconds; it doubles with every attempt. The
+pause is random (up to that), so writers that collided do not collide again in step."""
 
 Action = Callable[[CompiledWorkflow, Instance, datetime], Event]
 """What a command does to an instance on its workflow, at the event's effective time."""
@@ -41,9 +58,17 @@ Action = Callable[[CompiledWorkflow, Instance, datetime], Event]
 class Commands:
     """The commands on durable instances (``Service`` adds the read side)."""
 
-    def __init__(self, context: Context, workflows: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        workflows: Resolver | None = None,
+        *,
+        max_start_age: int = MAX_START_AGE,
+    ) -> None:
         self.context = context
         self._resolve = workflows
+        self.max_start_age = max_start_age
+        """Years a new instance's start may lie in the past (unless allowed per command)."""
 
     # --- the command path --------------------------------------------------------------------
 
@@ -62,14 +87,26 @@ class Commands:
 
         The store may start from its copy of its own last write of the instance. A refusal
         or a failed save on that copy is not trusted (another process may have written
-        meanwhile): the command is decided again, once, on the row as stored.
+        meanwhile): the command is decided again on the row as stored. So is a command that
+        lost a race with another writer (Contention), after a short random pause.
         """
         if at is not None:
             effective_time(at, self.context.clock.now())  # bad input fails before any lock is taken
-        try:
-            return self._attempt(key, at, action, expect, fresh=False)
-        except _Reconsider:
-            return self._attempt(key, at, action, expect, fresh=True)
+        fresh, attempt = False, 1
+        while True:
+            try:
+                return self._attempt(key, at, action, expect, fresh=fresh)
+            except _Reconsider:
+                pass  # the remembered copy was out of date: that was no race
+            except Contention as exc:
+                if attempt == ATTEMPTS:
+                    raise Busy(
+                        f"{key}: other writers changed it each of the {ATTEMPTS} times this "
+                        "command tried; nothing was saved: try again in a moment"
+                    ) from exc
+                time.sleep(random.uniform(0, PAUSE * 2 ** (attempt - 1)))
+                attempt += 1
+            fresh = True
 
     def _attempt(
         self,
@@ -143,12 +180,18 @@ class Commands:
         areas: Iterable[str] = (),
         at: date | datetime | None = None,
         reason: str | None = None,
+        allow_old_start: bool = False,
     ) -> Recorded:
-        """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase."""
+        """A new neighbourhood (or, with ``parent``, a sub-project), in its first phase.
+
+        A start (``at``) more than ``max_start_age`` years ago is refused (InvalidValue) unless
+        ``allow_old_start``."""
         item = NewInstance(
             key=key, workflow=workflow, title=title, regie=regie, parent=parent, areas=tuple(areas)
         )
-        return self.create_many([item], by=by, at=at, reason=reason)[0]
+        return self.create_many(
+            [item], by=by, at=at, reason=reason, allow_old_start=allow_old_start
+        )[0]
 
     def create_many(
         self,
@@ -159,10 +202,12 @@ class Commands:
         reason: str | None = None,
         batch_size: int = 500,
         progress: Callable[[int, int], None] | None = None,
+        allow_old_start: bool = False,
     ) -> list[Recorded]:
         """Create many instances in one transaction: all of them, or (on any error) none.
 
-        A parent may be an existing instance or one earlier in ``items``.
+        A parent may be an existing instance or one earlier in ``items``. A start (``at``) more
+        than ``max_start_age`` years ago is refused unless ``allow_old_start``.
         """
         return create_instances(
             self.context,
@@ -173,6 +218,8 @@ class Commands:
             reason=reason,
             batch_size=batch_size,
             progress=progress,
+            max_start_age=self.max_start_age,
+            allow_old_start=allow_old_start,
         )
 
     def milestone_done(

@@ -20,6 +20,7 @@ from engine.app.values import (
     NewInstance,
     Recorded,
     check_new_instance,
+    check_start,
     contact_warnings,
     effective_time,
 )
@@ -39,14 +40,19 @@ def create_instances(
     reason: str | None = None,
     batch_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    max_start_age: int,
+    allow_old_start: bool = False,
 ) -> list[Recorded]:
     """Create many instances in one transaction: all of them, or (on any error) none.
 
     A parent may be an existing instance or one earlier in ``items``. ``progress`` hears
-    (written, total) after each batch.
+    (written, total) after each batch. A start (``at``) more than ``max_start_age`` years ago
+    is refused unless ``allow_old_start``.
     """
     now = context.clock.now()
     moment = effective_time(at, now)
+    if not allow_old_start:
+        check_start(moment, now, max_start_age)
     checked = [check_new_instance(item) for item in items]
     seen: set[str] = set()
     for item in checked:

@@ -23,6 +23,7 @@ from engine.app.context import Context
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.projection import deadline_states
 from engine.app.reports import InstanceView, StatusRow
+from engine.app.settings import MAX_START_AGE
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.ports import Clock, OutboxEntry, Store, StoredEvent, StoredWorkflow, SystemClock
 from engine.runtime.commands import CompiledWorkflow
@@ -49,8 +50,13 @@ class Service(Commands):
         clock: Clock | None = None,
         workflows: Resolver | None = None,
         cache_size: int = 32,
+        max_start_age: int = MAX_START_AGE,
     ) -> None:
-        super().__init__(Context(store, clock or SystemClock(), cache_size=cache_size), workflows)
+        super().__init__(
+            Context(store, clock or SystemClock(), cache_size=cache_size),
+            workflows,
+            max_start_age=max_start_age,
+        )
 
     @property
     def store(self) -> Store:

@@ -11,6 +11,9 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 
     db = "postgresql://wijkkompas@db.gemeente.nl/wijkkompas"
     sqlite_synchronous = "FULL"      # OFF, NORMAL, FULL, EXTRA
+    max_start_age = 10               # years a new instance's start may lie back (else exit 2,
+                                     # unless --allow-old-start)
+    lock_timeout = 30                # seconds to wait for another writer's lock (then exit 5)
     actor = "j.jansen"
     workflows = ["/etc/wijkkompas/workflows"]
 
@@ -43,13 +46,16 @@ from typing import Any
 from engine.errors import InvalidValue
 from engine.runtime.areas import check_email
 
-__all__ = ["ENV_PREFIX", "LOCAL_SENDER", "Settings"]
+__all__ = ["ENV_PREFIX", "LOCAL_SENDER", "MAX_START_AGE", "Settings"]
 
 ENV_PREFIX = "WIJKKOMPAS_"
 DEFAULT_DB = "sqlite:///wijkkompas.db"
 LOCAL_SENDER = "wijkkompas@localhost"
 """The sender of messages that stay on this machine (maildir, console) when mail_from is not
 set. Real delivery (smtp) has no default: a made-up sender is refused or lands in spam."""
+MAX_START_AGE = 10
+"""How many years before today a new instance may have started, unless the caller allows an
+older start: a start decades ago would make every reminder since fall due at once."""
 _CHOICES: dict[str, tuple[str, ...]] = {
     "sqlite_synchronous": ("OFF", "NORMAL", "FULL", "EXTRA"),
     "notifier": ("smtp", "maildir", "console"),
@@ -58,7 +64,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 _UPPER = {"sqlite_synchronous"}
 _LISTS = {"workflows", "programme_email"}
-_NUMBERS = {"smtp_port": int, "smtp_timeout": float}
+_NUMBERS = {
+    "smtp_port": int,
+    "smtp_timeout": float,
+    "lock_timeout": float,
+    "max_start_age": int,
+}
 _TOML_ONLY = {"contacts"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
@@ -70,6 +81,12 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     """SQLite durability: FULL survives a power cut; NORMAL is faster and may lose the last
     transactions on a power cut (never on a crash of wijkkompas itself)."""
+    lock_timeout: float = 30.0
+    """Seconds a command waits for a lock another writer holds (SQLite's busy timeout,
+    PostgreSQL's lock_timeout) before it gives up with exit 5, nothing saved."""
+    max_start_age: int = MAX_START_AGE
+    """Years an instance's start (instance create --start, import --at) may lie in the past;
+    an older start is refused unless --allow-old-start is given."""
     actor: str | None = None
     """Who is recorded as doing things when --by is not given (default: the OS user)."""
     workflows: tuple[str, ...] = field(default=())

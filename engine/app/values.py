@@ -1,10 +1,11 @@
 """The values at the edge of the service: what callers give it and what a command gives back.
 
 In: ``NewInstance`` (one instance to create, checked and put in canonical form by
-``check_new_instance``; a title alone by ``check_title``) and the effective time of an event
+``check_new_instance``; a title alone by ``check_title``), the effective time of an event
 (``effective_time``: when it really happened, never later than now give or take
-``FUTURE_TOLERANCE``). Out: ``Recorded``, the event a command stored, where the instance now
-stands, and what the caller should be warned about (``contact_warnings``).
+``FUTURE_TOLERANCE``) and of a start (``check_start``: not decades ago by a slip of the
+keyboard). Out: ``Recorded``, the event a command stored, where the instance now stands, and
+what the caller should be warned about (``contact_warnings``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "NewInstance",
     "Recorded",
     "check_new_instance",
+    "check_start",
     "check_title",
     "contact_warnings",
     "effective_time",
@@ -147,3 +149,25 @@ def effective_time(at: date | datetime | None, now: datetime) -> datetime:
             "time", shown, "it lies in the future; give when it happened (not later than now)"
         )
     return moment
+
+
+def check_start(start: datetime, now: datetime, max_age: int) -> None:
+    """Refuse (InvalidValue) a start more than ``max_age`` years before ``now``: the first
+    reminder pass would send every reminder of every deadline since at once. A caller who
+    knows it really started then does not call this."""
+    today = local_date(now)
+    if max_age >= today.year:
+        return
+    try:
+        oldest = today.replace(year=today.year - max_age)
+    except ValueError:  # 29 February, in a year without one
+        oldest = today.replace(year=today.year - max_age, day=28)
+    day = local_date(start)
+    if day < oldest:
+        raise InvalidValue(
+            "start",
+            day.isoformat(),
+            f"it lies more than {max_age} years ago (before {oldest.isoformat()}), and every "
+            "deadline since would fall due at once; if it really started then, give "
+            "--allow-old-start (the setting max_start_age sets the span)",
+        )

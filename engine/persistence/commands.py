@@ -3,8 +3,10 @@
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
 row, one INSERT of the event and the deadline rows that changed, in one transaction.
 The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
-it matches no row, the transaction is rolled back and the caller gets a Conflict. The hot path
-talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
+it matches no row, the transaction is rolled back and the caller gets Contention (and decides
+the command again on the fresh row); so does a serialization failure or a deadlock (translated
+on the way out: ``Database.translate``), while a lock held past the lock timeout becomes Busy.
+The hot path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
 
 Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
 one of them starts from that copy instead of reading and decoding the row again. The copy is
@@ -18,14 +20,13 @@ for all of them.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.errors import Conflict, WorkflowError
+from engine.errors import Conflict, Contention, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import FastPath
 from engine.persistence.rows import instance_record, projection
@@ -47,7 +48,10 @@ def guarded_save(
 ) -> None:
     """Append ``event`` and write what changed of the projection and the deadline rows, if the
     row still has the version number and head ``record`` was read with; otherwise raise
-    Conflict (and the caller rolls back). ``record`` then describes the row as written."""
+    Contention (and the caller rolls back). ``record`` then describes the row as written.
+
+    An event number that is taken although the row does not know it is no race but a log
+    written behind the engine's back: Conflict, not retried."""
     written = projection(record.instance) | {"seq": event.seq, "head": event.hash}
     try:
         saved = fast.save(
@@ -77,9 +81,9 @@ def guarded_save(
             f"{record.instance.key}`"
         ) from exc
     if not saved:
-        raise Conflict(
+        raise Contention(
             f"{record.instance.key} was changed by someone else meanwhile; nothing was "
-            "saved: look at it again and repeat the command if it still applies"
+            "saved: try again"
         )
     record.version_no += 1
     record.seq = event.seq
@@ -213,7 +217,13 @@ class CommandPath:
         """
         held = getattr(self._local, "held", None)
         if held is None:
-            raw = self.database.engine.raw_connection()
+            try:
+                raw = self.database.engine.raw_connection()
+            except Exception as exc:  # e.g. SQLite locked while switching to WAL on connect
+                busy = self.database.translate(exc)
+                if busy is None:
+                    raise
+                raise busy from exc
             held = self._local.held = (raw, raw.cursor())
             self._local.recent = OrderedDict()
             with self._lock:
@@ -229,14 +239,18 @@ class CommandPath:
             else:
                 raw.commit()
             unit.remember()
-        except BaseException:
+        except BaseException as exc:
             unit.forget()
             try:
                 raw.rollback()
             except Exception:  # the connection itself is gone: give it up
                 self._drop()
                 raise
-            if not isinstance(sys.exc_info()[1], WorkflowError):
+            busy = self.database.translate(exc)
+            if busy is not None:
+                # Rolled back: nothing was saved, and the connection is fine for the next try.
+                raise busy from exc
+            if not isinstance(exc, WorkflowError):
                 self._drop()  # an unexpected error may have left the connection unusable
             raise
 

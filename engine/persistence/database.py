@@ -5,13 +5,22 @@ otherwise, because an audit trail must survive a power cut); PostgreSQL (psycopg
 several users or nodes. Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so two
 writers queue for the lock instead of failing half-way.
 
+Waiting for another writer's lock ends after ``lock_timeout`` seconds (SQLite's busy timeout;
+PostgreSQL's ``lock_timeout``). Errors of the driver that mean "busy" become the engine's Busy
+(exit 5, nothing saved: try again) in ``translate``; a serialization failure or a deadlock on
+PostgreSQL becomes Contention, which the command side answers by deciding again.
+
 The schema is managed by Alembic (``engine/persistence/migrations``). A new, empty database is
-brought to the latest schema on first use; a database at an older revision is refused with a
-message to run ``wijkkompas db upgrade``: shared production data is never migrated silently.
+brought to the latest schema by the first command that creates (``ensure_schema(create=True)``);
+other commands refuse a SQLite file that does not exist (``require_existing``: a mistyped path
+must not become an empty database) and a database without the schema. A database at an older
+revision is refused with a message to run ``wijkkompas db upgrade``: shared production data is
+never migrated silently.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,17 +30,40 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError
 
-from engine.errors import InputError, InvalidValue
+from engine.errors import Busy, Contention, InputError, InvalidValue
 
-__all__ = ["HEAD_REVISION", "Database", "SchemaError", "normalise_url"]
+__all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
 HEAD_REVISION = "0003_deadline_key"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"
+"""The commands that may make a new database, as messages name them."""
+LOCK_TIMEOUT = 30.0
+"""Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
+# SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
+# row; and: the database gave up waiting, nothing was saved, try again later.
+_RACES = {"40001": "a serialization failure", "40P01": "a deadlock"}
+_TIMEOUTS = {
+    "55P03": "another writer held a lock past the lock timeout of {timeout:g} s",
+    "57014": "a statement was cancelled: it ran past the statement timeout",
+}
 
 
 class SchemaError(InputError):
     """The database is not at the schema this version of wijkkompas needs."""
+
+
+class DatabaseMissing(InputError):
+    """The SQLite file a command was pointed at does not exist (and the command does not
+    create one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the database file {path} does not exist: check --db or WIJKKOMPAS_DB (a new "
+            f"database is made by {CREATORS})"
+        )
 
 
 def normalise_url(url: str) -> str:
@@ -45,7 +77,14 @@ def normalise_url(url: str) -> str:
 class Database:
     """One database: an engine, its transactions, and its schema revision."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        synchronous: str = "FULL",
+        lock_timeout: float = LOCK_TIMEOUT,
+        echo: bool = False,
+    ) -> None:
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -65,6 +104,9 @@ class Database:
                 "SQLite synchronous setting", synchronous, "one of " + ", ".join(SYNCHRONOUS)
             )
         self.synchronous = sync
+        if not lock_timeout > 0:
+            raise InvalidValue("lock timeout", lock_timeout, "a positive number of seconds")
+        self.lock_timeout = lock_timeout
         options: dict[str, Any] = {"echo": echo}
         if self.dialect == "postgresql":
             options["pool_pre_ping"] = True
@@ -72,11 +114,25 @@ class Database:
         self._closers: list[Callable[[], None]] = []
         if self.dialect == "sqlite":
             self._sqlite_setup()
+        else:
+            self._postgresql_setup()
+
+    # --- PostgreSQL --------------------------------------------------------------------------
+
+    def _postgresql_setup(self) -> None:
+        milliseconds = max(1, round(self.lock_timeout * 1000))
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {milliseconds}")
+            dbapi_connection.commit()
 
     # --- SQLite ------------------------------------------------------------------------------
 
     def _sqlite_setup(self) -> None:
         sync = self.synchronous
+        busy = max(1, round(self.lock_timeout * 1000))
 
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -86,7 +142,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sync}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy}")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
@@ -99,8 +155,14 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.connect() as connection, connection.begin():
-            yield connection
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                yield connection
+        except Exception as exc:
+            busy = self.translate(exc)
+            if busy is None:
+                raise
+            raise busy from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -109,11 +171,44 @@ class Database:
         options: dict[str, Any] = {"wijkkompas_write": False}
         if self.dialect == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
-        with (
-            self.engine.connect().execution_options(**options) as connection,
-            connection.begin(),
-        ):
-            yield connection
+        try:
+            with (
+                self.engine.connect().execution_options(**options) as connection,
+                connection.begin(),
+            ):
+                yield connection
+        except Exception as exc:
+            busy = self.translate(exc)
+            if busy is None:
+                raise
+            raise busy from exc
+
+    def translate(self, exc: BaseException) -> Busy | None:
+        """What an error of the driver (bare or wrapped by SQLAlchemy) means when it means
+        "busy": Contention for a race lost to another transaction (the command side decides
+        again), Busy when the database gave up waiting; None for anything else."""
+        error = getattr(exc, "orig", None) or exc
+        if isinstance(error, sqlite3.OperationalError):
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return Busy(
+                    f"the database {self.safe_url} is locked by another writer, still after "
+                    f"waiting {self.lock_timeout:g} s; nothing was saved: try again in a moment"
+                )
+            return None
+        state = getattr(error, "sqlstate", None)
+        if state in _RACES:
+            return Contention(
+                f"the database {self.safe_url} reported {_RACES[state]} with another writer; "
+                "nothing was saved: try again"
+            )
+        if state in _TIMEOUTS:
+            why = _TIMEOUTS[state].format(timeout=self.lock_timeout)
+            return Busy(
+                f"the database {self.safe_url} is busy ({why}); nothing was saved: try again "
+                "in a moment"
+            )
+        return None
 
     def on_dispose(self, close: Callable[[], None]) -> None:
         """Call ``close`` (e.g. a store giving back held connections) when disposing."""
@@ -125,6 +220,17 @@ class Database:
         self.engine.dispose()
 
     # --- schema ------------------------------------------------------------------------------
+
+    def require_existing(self) -> None:
+        """Refuse a SQLite file that does not exist (DatabaseMissing), before anything connects:
+        connecting would create it. (A PostgreSQL database that does not exist is refused by
+        the server.)"""
+        if self.dialect != "sqlite":
+            return
+        name = make_url(self.url).database or ""
+        path = Path(name).expanduser().absolute()
+        if not path.exists():
+            raise DatabaseMissing(path)
 
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not managed by wijkkompas yet)."""
@@ -141,13 +247,19 @@ class Database:
         with self.read() as connection:
             return not inspect(connection).get_table_names()
 
-    def ensure_schema(self) -> None:
-        """Create a fresh database; refuse one at another revision (say what to do)."""
+    def ensure_schema(self, *, create: bool = True) -> None:
+        """Bring a new, empty database to the schema (only with ``create``: otherwise say how
+        one is made); refuse one at another revision (say what to do)."""
         revision = self.current_revision()
         if revision == HEAD_REVISION:
             return
         if revision is None:
-            self.upgrade()
+            if not create and self._is_empty():
+                raise SchemaError(
+                    f"the database {self.safe_url} has no wijkkompas schema yet: it is made by "
+                    f"{CREATORS}"
+                )
+            self.upgrade()  # refuses a database with tables of someone else's
             return
         known = self.known_revisions()
         if revision in known:

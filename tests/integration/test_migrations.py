@@ -54,8 +54,13 @@ def test_db_commands(db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     before = runner.invoke(main, ["--db", db_url, "db", "current"])
-    assert before.exit_code == 0
-    assert "no wijkkompas schema yet" in before.stdout
+    if db_url.startswith("sqlite"):  # no file yet, and looking does not make one
+        assert before.exit_code == 2
+        assert "wijkkompas.db does not exist" in before.stderr
+        assert not (tmp_path / "wijkkompas.db").exists()
+    else:  # a new, empty database
+        assert before.exit_code == 0
+        assert "no wijkkompas schema yet" in before.stdout
     upgrade = runner.invoke(main, ["--db", db_url, "db", "upgrade"])
     assert upgrade.exit_code == 0
     assert f"(empty) -> {HEAD_REVISION}" in upgrade.stdout
