@@ -115,7 +115,7 @@ def test_import_takes_the_delimiter_it_is_given(
 
 
 def test_a_wrong_delimiter_is_named_in_the_error(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("status")  # an empty database
+    cli.ok("db", "upgrade")  # an empty database
     path = write(tmp_path / "wijken.csv", ",")
     result = cli.refused(
         ("instance", "import", path, "--delimiter", ";"), BAD_INPUT, "CSV header", "';'"
@@ -124,21 +124,21 @@ def test_a_wrong_delimiter_is_named_in_the_error(cli: Cli, tmp_path: Path) -> No
 
 
 def test_an_error_in_a_row_names_the_delimiter_it_was_read_with(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("status")
+    cli.ok("db", "upgrade")  # an empty database
     rows = [*ROWS[:2], ["wk-oost", "Oost", "proef", "gemeente", "", "", "WK12"]]
     path = write(tmp_path / "wijken.csv", ";", bom=True, rows=rows)
     cli.refused(("instance", "import", path), BAD_INPUT, "CBS area code on line 4", "delimiter ';'")
 
 
 def test_a_row_with_too_many_cells_names_the_delimiter(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("status")
+    cli.ok("db", "upgrade")  # an empty database
     path = tmp_path / "wijken.csv"
     path.write_text("key;title\nwk-a;A;extra\n", encoding="utf-8")
     cli.refused(("instance", "import", str(path)), BAD_INPUT, "more cells than the header", "';'")
 
 
 def test_an_unknown_delimiter_is_bad_input(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("status")
+    cli.ok("db", "upgrade")  # an empty database
     path = write(tmp_path / "wijken.csv", ",")
     cli.refused(("instance", "import", path, "--delimiter", "|"), BAD_INPUT, "','", "';'", "tab")
 
