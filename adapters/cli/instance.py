@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from adapters.cli.shared import Moment, app_of, print_json, print_recorded, print_status
+from adapters.cli.shared import Moment, app_of, print_json, print_recorded, print_status, what_if
 
 __all__ = ["instance"]
 
@@ -162,6 +162,7 @@ def instance_import(
 
 
 @instance.command("list")
+@what_if
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def instance_list(ctx: click.Context, as_json: bool) -> None:
@@ -170,6 +171,7 @@ def instance_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @instance.command("show")
+@what_if
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="The documented JSON (docs/json.md).")
 @click.pass_context

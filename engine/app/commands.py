@@ -57,8 +57,9 @@ class Commands:
         or a failed save on that copy is not trusted (another process may have written
         meanwhile): the command is decided again, once, on the row as stored.
         """
+        now = self.context.now_to_record()  # bad input fails before any lock is taken
         if at is not None:
-            effective_time(at, self.context.clock.now())  # bad input fails before any lock is taken
+            effective_time(at, now)
         try:
             return self._attempt(key, at, action, expect, fresh=False)
         except _Reconsider:
@@ -94,7 +95,7 @@ class Commands:
         # The clock is read inside the transaction: a writer that committed just before us
         # cannot make "now" earlier than the instance's last event. (Clocks of several
         # nodes may differ a little; "now" is never before the last event.)
-        now = self.context.clock.now()
+        now = self.context.now_to_record()
         before = record.instance
         moment = max(now, before.last_event_at) if at is None else effective_time(at, now)
         if expect is not None and record.seq != expect:

@@ -39,7 +39,7 @@ def create_instances(
     A parent may be an existing instance or one earlier in ``items``. ``progress`` hears
     (written, total) after each batch.
     """
-    now = context.clock.now()
+    now = context.now_to_record()
     moment = effective_time(at, now)
     checked = [check_new_instance(item) for item in items]
     seen: set[str] = set()

@@ -5,7 +5,8 @@ rules, 4 changed meanwhile), the message on stderr, and the database, whose even
 milestone and workflow-version rows must be exactly what they were before the command.
 
 Most cases run on ``proef``, a small workflow written for these tests (``PROEF``); a few run on
-the shipped ``wijkkompas`` workflow. The clock is fixed with ``--now``.
+the shipped ``wijkkompas`` workflow. The clock is fixed: a FrozenClock given to the composition
+root (``main(obj=clock)``), as ``--now`` is for views and dry runs only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from cli import main
+from engine.testing import FrozenClock
 
 # Three phases: a pause button only in 'start' and one only in 'bouw' (none in 'ontwerp'), a
 # return from 'bouw' to 'start' only, approvals in the gates of 'start' and 'ontwerp', a
@@ -90,15 +93,16 @@ def dump(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 @dataclass
 class Cli:
-    """``wijkkompas --db URL --workflows DIR --now NOW ...`` in this process."""
+    """``wijkkompas --db URL --workflows DIR ...`` in this process, its clock at ``now``."""
 
     db_url: str
     workflows: Path
     runner: CliRunner
 
     def __call__(self, *args: str, now: str = NOW) -> Result:
-        argv = ["--db", self.db_url, "--workflows", str(self.workflows), "--now", now, *args]
-        return self.runner.invoke(main, argv, catch_exceptions=False)
+        argv = ["--db", self.db_url, "--workflows", str(self.workflows), *args]
+        clock = FrozenClock(datetime.fromisoformat(now))
+        return self.runner.invoke(main, argv, catch_exceptions=False, obj=clock)
 
     def ok(self, *args: str, now: str = NOW) -> Result:
         result = self(*args, now=now)

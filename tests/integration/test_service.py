@@ -343,3 +343,22 @@ def test_free_text_is_text(family, change, message):
         change(family)
     assert family.log("noord") == before
     family.note("noord", "twee regels\nmet een tab\t", by="Anna de Vries")
+
+
+def test_nothing_is_recorded_on_a_clock_that_pretends(family, database):
+    """A what-if clock (the command line's --now) serves views; the service refuses to record
+    on it, whichever face asks: an event's recorded time is the real clock."""
+    from engine.errors import PretendedTime
+    from engine.ports import WhatIfClock
+
+    before = len(family.log("noord"))
+    family.clock = WhatIfClock(datetime(2030, 1, 1, 9, tzinfo=UTC))
+    with pytest.raises(PretendedTime, match="carries the real time"):
+        family.note("noord", "in 2030", by="t")
+    with pytest.raises(PretendedTime):
+        family.milestone_done("noord", "team", by="t", at=date(2026, 1, 6))
+    with pytest.raises(PretendedTime):
+        family.create("zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
+    assert len(family.log("noord")) == before
+    assert [r.key for r in family.status()] == ["noord", "noord-a", "noord-b"]
+    assert family.status()[0].days_in_phase > 1000  # the view counts from the pretended day
