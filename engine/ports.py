@@ -418,6 +418,10 @@ class CommandUnit(Protocol):
 
     def instance_keys(self) -> list[tuple[int, str]]: ...
 
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        """Every event of an instance, in order (what a fact dated back is checked against)."""
+        ...
+
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None: ...

@@ -109,11 +109,17 @@ def pretend(ctx: click.Context, now: date | datetime) -> None:
 
 
 def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
-    """One line for an event just recorded: what, its number, the phase and the gate."""
+    """One line for an event just recorded: what, its number, when it happened if that is not
+    when it was recorded, the phase and the gate."""
+    from engine.app.reports import shown_times
+
     if as_json:
         print_json(result.as_json())
         return
     line = f"{result.key}: {what} (event {result.event.seq})"
+    dated = shown_times(result.event.at, result.event.recorded_at)
+    if dated:
+        line += f" · {dated}"
     if result.state.endswith(":paused"):
         line += f" · paused in {result.phase}"
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
+from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
@@ -47,11 +48,16 @@ class Commands:
         action: Action,
         *,
         expect: int | None = None,
+        backdate: Backdate | None = None,
     ) -> Recorded:
         """Load, decide, seal, save: one command in one transaction.
 
         ``expect``: the event number the caller last saw; when the instance has moved on since,
         the command is refused with Conflict (someone else changed it meanwhile).
+
+        ``backdate``: the command records a fact that may be dated before the instance's last
+        event, back to its current phase or to its start (``engine.app.backdating``); other
+        commands keep to the order things happened.
 
         The store may start from its copy of its own last write of the instance. A refusal
         or a failed save on that copy is not trusted (another process may have written
@@ -61,9 +67,9 @@ class Commands:
         if at is not None:
             effective_time(at, now)
         try:
-            return self._attempt(key, at, action, expect, fresh=False)
+            return self._attempt(key, at, action, expect, backdate, fresh=False)
         except _Reconsider:
-            return self._attempt(key, at, action, expect, fresh=True)
+            return self._attempt(key, at, action, expect, backdate, fresh=True)
 
     def _attempt(
         self,
@@ -71,13 +77,14 @@ class Commands:
         at: date | datetime | None,
         action: Action,
         expect: int | None,
+        backdate: Backdate | None,
         *,
         fresh: bool,
     ) -> Recorded:
         with self.context.store.command() as uow:
             record = self.context.load(uow, key, fresh)
             try:
-                return self._decide(uow, record, key, at, action, expect)
+                return self._decide(uow, record, key, at, action, expect, backdate)
             except WorkflowError as exc:
                 if record.cached:
                     raise _Reconsider(str(exc)) from exc
@@ -91,6 +98,7 @@ class Commands:
         at: date | datetime | None,
         action: Action,
         expect: int | None,
+        backdate: Backdate | None,
     ) -> Recorded:
         # The clock is read inside the transaction: a writer that committed just before us
         # cannot make "now" earlier than the instance's last event. (Clocks of several
@@ -112,7 +120,14 @@ class Commands:
         instance = before.copy()
         if _counts_children(workflow, instance):
             instance.children = self.context.children(uow, record)
-        event = action(workflow, instance, moment)
+        if backdate is not None and moment < before.last_event_at:
+            # A fact dated before the last event: decided on the instance as it stood then.
+            event = decide_back(
+                workflow, instance, uow.events(record.id), record.seq, moment, action, backdate
+            )
+            instance.apply(event)
+        else:
+            event = action(workflow, instance, moment)
         if instance.phase != before.phase and _counts_children(workflow, instance):
             instance.children = self.context.children(
                 uow, record
@@ -187,6 +202,7 @@ class Commands:
                 inst, milestone, at=t, by=by, note=note, evidence=evidence
             ),
             expect=expect,
+            backdate="phase",
         )
 
     def milestone_skip(
@@ -204,6 +220,7 @@ class Commands:
             at,
             lambda wf, inst, t: wf.milestone_skip(inst, milestone, at=t, by=by, reason=reason),
             expect=expect,
+            backdate="phase",
         )
 
     def milestone_reopen(
@@ -242,6 +259,7 @@ class Commands:
                 inst, approval, decision, at=t, by=by, ref=ref, note=note
             ),
             expect=expect,
+            backdate="phase",
         )
 
     def advance(
@@ -356,7 +374,11 @@ class Commands:
         expect: int | None = None,
     ) -> Recorded:
         return self._run(
-            key, at, lambda wf, inst, t: wf.note(inst, text, at=t, by=by), expect=expect
+            key,
+            at,
+            lambda wf, inst, t: wf.note(inst, text, at=t, by=by),
+            expect=expect,
+            backdate="start",
         )
 
 

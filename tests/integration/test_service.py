@@ -224,8 +224,12 @@ def test_at_backdates_and_a_day_means_that_day(family, clock):
     assert today.event.at == clock.now()
     with pytest.raises(InvalidValue, match="lies in the future"):
         family.note("noord", "later", by="t", at=date(2026, 3, 3))
+    earlier = family.note("noord", "earlier", by="t", at=date(2026, 2, 1))  # a fact dated back
+    assert (earlier.event.at.date(), earlier.event.recorded_at) == (date(2026, 2, 1), clock.now())
+    with pytest.raises(InvalidValue, match="is before 'noord' started"):
+        family.note("noord", "before it all", by="t", at=date(2026, 1, 4))
     with pytest.raises(InvalidValue, match="is before the last event"):
-        family.note("noord", "earlier", by="t", at=date(2026, 2, 1))
+        family.pause("noord", "geld", by="t", reason="r", at=date(2026, 2, 1))
 
 
 def test_unknown_instance_is_not_found_with_a_hint(family):
