@@ -9,6 +9,11 @@ past the lock timeout, a statement timeout, races lost again and again: nothing 
 again), 1 anything unexpected. Messages go to stderr, one line each where possible.
 The commands themselves live in ``adapters/cli/``, one module per noun, and are added here.
 
+``--now`` pretends another moment for views, previews and dry runs; a command that writes
+refuses it (``adapters.cli.shared.app_of``). A program that embeds the command line (a test)
+gives it a clock of its own as ``main(args, obj=clock)``: it reaches the composition root as
+``Application(clock=...)``. No option or variable sets the time that is written down.
+
 Heavy libraries are imported inside the commands that use them, so ``wijkkompas --help`` and
 ``wijkkompas workflow validate`` start quickly.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -40,6 +45,9 @@ from adapters.cli.reminders import outbox, reminders, scheduler
 from adapters.cli.shared import Moment, pretend
 from adapters.cli.workflow import workflow
 from engine.compose import Application
+
+if TYPE_CHECKING:
+    from engine.ports import Clock
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -117,7 +125,8 @@ class _Root(click.Group):
     "--now",
     "now",
     type=Moment(),
-    help="Pretend it is this moment (for what-if views, demos and tests).",
+    help="Pretend it is this moment, for views, previews and dry runs (status, instance show, "
+    "log, reminders preview, reminders run --dry-run); commands that write refuse it.",
 )
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context
@@ -139,8 +148,19 @@ def main(
         given={"db": db_url, "workflows": workflow_dirs},
         env=os.environ,
         config_file=config_path,
-        clock=pretend(now) if now is not None else None,
+        clock=_embedder_clock(ctx.obj),
     )
+    if now is not None:
+        pretend(ctx, now)
+
+
+def _embedder_clock(given: object) -> Clock | None:
+    """The clock a program that embeds the command line gave as ``main(obj=clock)``."""
+    if given is None:
+        return None
+    if not callable(getattr(given, "now", None)):
+        raise TypeError(f"main(obj=...) takes a clock (with now()), not {given!r}")
+    return cast("Clock", given)
 
 
 # `--help` lists the commands by name, whatever their order here.

@@ -39,32 +39,25 @@ if TYPE_CHECKING:
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.loader import LoadedWorkflow
 
-__all__ = ["Application", "FixedClock"]
-
-
-class FixedClock:
-    """A clock that always says the same moment: "pretend it is now" for what-if views, demos
-    and tests (the command line's ``--now``)."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
+__all__ = ["Application"]
 
 
 class Application:
     """The settings, read once, and everything built from them, each on first use.
 
     ``clock`` is the clock the service, the planner and the dispatcher read (default: the
-    real one); tests inject one, and so does the command line for ``--now``. ``stop`` is set
-    to ask long-running work (the dispatcher, the scheduler) to finish what it is doing.
+    real one); tests inject one here, and only here: no option a user can give sets the time
+    that is written down. A face may ``pretend`` another moment for views and dry runs; the
+    service then refuses to write. ``stop`` is set to ask long-running work (the dispatcher,
+    the scheduler) to finish what it is doing.
     """
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.stop = threading.Event()
         self._clock = clock
+        self.pretending: datetime | None = None
+        """The moment ``pretend`` was asked for (None: the clock is the one given, or real)."""
         self._database: Database | None = None
         self._service: Service | None = None
 
@@ -92,10 +85,15 @@ class Application:
             self._clock = SystemClock()
         return self._clock
 
-    def use_clock(self, clock: Clock) -> None:
-        """Read ``clock`` from now on (a command's own ``--now``). Call it before the service
-        or a dispatcher is built: what is built keeps the clock it was given."""
-        self._clock = clock
+    def pretend(self, moment: datetime) -> None:
+        """Show what-if views as of ``moment`` (the command line's ``--now``): the clock says
+        it from now on, and the service refuses every command that would write on it. Call it
+        before the service or a dispatcher is built: what is built keeps the clock it was
+        given."""
+        from engine.ports import WhatIfClock
+
+        self._clock = WhatIfClock(moment)
+        self.pretending = moment
 
     # --- workflows -----------------------------------------------------------------------
 

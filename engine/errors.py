@@ -9,7 +9,8 @@ for a database too busy to take the command now (try again).
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
     │   ├── DefinitionError            a workflow file with problems (carries every Problem)
     │   ├── NotFound                   an unknown workflow, instance, phase, milestone, ...
-    │   └── InvalidValue               a value with the wrong form (CBS code, date, duration)
+    │   ├── InvalidValue               a value with the wrong form (CBS code, date, duration)
+    │   └── PretendedTime              a command that writes, asked to run at a pretended moment
     ├── Refused (3)                    the workflow's rules say no; nothing was changed
     │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
@@ -36,6 +37,7 @@ __all__ = [
     "InputError",
     "InvalidValue",
     "NotFound",
+    "PretendedTime",
     "Problem",
     "Refused",
     "RuleViolation",
@@ -145,6 +147,20 @@ class InvalidValue(InputError):
         self.value = value
         self.expected = expected
         super().__init__(f"invalid {what} {value!r}: {expected}")
+
+
+class PretendedTime(InputError):
+    """A command that writes was asked to run at a pretended moment (a what-if clock, the
+    command line's ``--now``): what is written carries the real time, always."""
+
+    def __init__(self, pretender: str, command: str, hint: str) -> None:
+        self.pretender = pretender
+        self.command = command
+        self.hint = hint
+        super().__init__(
+            f"{pretender} is for views and dry runs only: {command} writes, and what it writes "
+            f"carries the real time; {hint}; nothing was changed"
+        )
 
 
 class GateNotMet(Refused):

@@ -35,6 +35,7 @@ __all__ = [
     "StoredWorkflow",
     "SystemClock",
     "UnitOfWork",
+    "WhatIfClock",
 ]
 
 
@@ -94,6 +95,21 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class WhatIfClock:
+    """A clock that says a moment it is not: what views, previews and dry runs count from
+    when asked "what if it were then?" (the command line's ``--now``).
+
+    Nothing is written on it: the service refuses every command while its clock is one
+    (``PretendedTime``), because what is written carries the real time, always.
+    """
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,6 +419,10 @@ class CommandUnit(Protocol):
     def children(self, instance_id: int) -> list[ChildRow]: ...
 
     def instance_keys(self) -> list[tuple[int, str]]: ...
+
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        """Every event of an instance, in order (what a fact dated back is checked against)."""
+        ...
 
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]

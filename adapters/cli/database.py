@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli.shared import app_of
+from adapters.cli.shared import app_of, what_if
 
 __all__ = ["db", "demo"]
 
@@ -36,6 +36,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 @db.command("current")
+@what_if
 @click.pass_context
 def db_current(ctx: click.Context) -> None:
     """The schema revision of the database, and whether it is the latest."""

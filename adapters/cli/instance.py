@@ -21,6 +21,7 @@ from adapters.cli.shared import (
     print_json,
     print_recorded,
     print_status,
+    what_if,
 )
 
 __all__ = ["instance"]
@@ -234,6 +235,7 @@ def instance_update(
 
 
 @instance.command("list")
+@what_if
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def instance_list(ctx: click.Context, as_json: bool) -> None:
@@ -242,6 +244,7 @@ def instance_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @instance.command("show")
+@what_if
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="The documented JSON (docs/json.md).")
 @click.pass_context

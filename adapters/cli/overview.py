@@ -8,12 +8,13 @@ import sys
 
 import click
 
-from adapters.cli.shared import Delimiter, app_of, print_json, print_status
+from adapters.cli.shared import Delimiter, app_of, print_json, print_status, what_if
 
 __all__ = ["audit", "log", "status"]
 
 
 @click.command("log")
+@what_if
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Every event as stored, with its hashes.")
 @click.pass_context
@@ -34,6 +35,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@what_if
 @click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -67,6 +69,7 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
 
 
 @click.command("status")
+@what_if
 @click.option("--phase", help="Only instances in this phase.")
 @click.option("--regie", help="Only instances with this regie type.")
 @click.option("--paused", is_flag=True, help="Only paused instances.")

@@ -1,9 +1,12 @@
 """What happens to an instance, each recorded as an event: milestone (done, skip, reopen),
 gate approve, advance, return, pause, resume, handover, stop and note.
 
-Every command here takes the same four options (:func:`effect`): ``--by``, ``--at`` (when it
-really happened, default now), ``--expect-event`` (refuse with exit 4 if the instance changed
-since) and ``--json``; and prints the event as one line, or as JSON.
+Every command here takes the same four options (:func:`effect`, :func:`fact`): ``--by``,
+``--at`` (when it really happened, default now), ``--expect-event`` (refuse with exit 4 if the
+instance changed since) and ``--json``; and prints the event as one line, or as JSON. What
+``--at`` may say differs: a fact (approval, milestone done or skipped, note) may be dated before
+events recorded earlier; the other commands keep to the order things happened (README, "Each
+event has two times").
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from adapters.cli.shared import Day, Moment, app_of, print_recorded
 __all__ = [
     "advance",
     "effect",
+    "fact",
     "gate",
     "handover",
     "milestone",
@@ -29,7 +33,18 @@ __all__ = [
 ]
 
 
-def effect(fn: Any) -> Any:
+_AT_MOVE = (
+    "When it really happened (default now): a date or date and time; not before the "
+    "instance's last event, not in the future."
+)
+_AT_FACT = (
+    "When it really happened (default now): a date or date and time; not in the future, not "
+    "before the current phase began (a note: the instance's start), and may be before events "
+    "recorded earlier where it contradicts none of them."
+)
+
+
+def effect(fn: Any, *, at_help: str = _AT_MOVE) -> Any:
     """The options every command that records an event takes."""
     fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
     fn = click.option(
@@ -39,16 +54,15 @@ def effect(fn: Any) -> Any:
         help="The event number you last saw (instance show); refuse with exit 4 if KEY changed "
         "since.",
     )(fn)
-    fn = click.option(
-        "--at",
-        "at",
-        type=Moment(),
-        help="When it really happened (default now): a date or date and time; not before the "
-        "instance's previous event, not in the future.",
-    )(fn)
+    fn = click.option("--at", "at", type=Moment(), help=at_help)(fn)
     return click.option(
         "--by", "by", help="Who did it (default: env WIJKKOMPAS_ACTOR, else the OS user)."
     )(fn)
+
+
+def fact(fn: Any) -> Any:
+    """The options of a command that records a fact, which may be dated back."""
+    return effect(fn, at_help=_AT_FACT)
 
 
 @click.group()
@@ -61,7 +75,7 @@ def milestone() -> None:
 @click.argument("milestone_id", metavar="MILESTONE")
 @click.option("--note", help="A note on the record.")
 @click.option("--evidence", help="Where the proof is (URL or document reference).")
-@effect
+@fact
 @click.pass_context
 def milestone_done(
     ctx: click.Context,
@@ -86,7 +100,7 @@ def milestone_done(
 @click.argument("key")
 @click.argument("milestone_id", metavar="MILESTONE")
 @click.option("--reason", required=True, help="Why it is skipped (on the record forever).")
-@effect
+@fact
 @click.pass_context
 def milestone_skip(
     ctx: click.Context,
@@ -141,7 +155,7 @@ def gate() -> None:
 @click.option("--decision", type=click.Choice(["go", "no-go"]), required=True)
 @click.option("--ref", help="Reference, e.g. the raadsbesluit number.")
 @click.option("--note", help="A note on the record.")
-@effect
+@fact
 @click.pass_context
 def gate_approve(
     ctx: click.Context,
@@ -324,7 +338,7 @@ def stop(
 @click.command("note")
 @click.argument("key")
 @click.argument("text")
-@effect
+@fact
 @click.pass_context
 def note(
     ctx: click.Context,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli.shared import Moment, app_of, pretend, print_json
+from adapters.cli.shared import Moment, app_of, pretend, print_json, what_if
 
 if TYPE_CHECKING:
     from engine.compose import Application
@@ -24,7 +24,7 @@ __all__ = ["outbox", "reminders", "scheduler"]
 
 def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
     if now is not None:
-        app_of(ctx).use_clock(pretend(now))
+        pretend(ctx, now)
 
 
 def _planned_json(planned: Any) -> dict[str, Any]:
@@ -49,6 +49,7 @@ def reminders() -> None:
 
 
 @reminders.command("preview")
+@what_if
 @click.option("--days", type=click.IntRange(min=0, max=3660), default=30, show_default=True)
 @click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -74,16 +75,18 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
 
 
 @reminders.command("run")
-@click.option("--now", "now", type=Moment(), help="Pretend it is this moment.")
+@what_if
+@click.option("--now", "now", type=Moment(), help="With --dry-run: pretend it is this moment.")
 @click.option("--dry-run", is_flag=True, help="Show what would be planned; write and send nothing.")
 @click.pass_context
 def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
     """One pass: plan what is due into the outbox, then deliver the outbox.
 
-    Exit 0 when the pass completed, also when some deliveries will be retried later.
+    Exit 0 when the pass completed, also when some deliveries will be retried later. A pass
+    that sends runs on the real clock; --now is for a --dry-run.
     """
     _now_override(ctx, now)
-    app = app_of(ctx)
+    app = app_of(ctx, what_if=dry_run)
     if dry_run:
         report = app.planner().run(app.clock().now(), dry_run=True)
         for p in report.planned:
@@ -134,6 +137,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
+@what_if
 @click.option(
     "--status", type=click.Choice(["pending", "sent", "failed", "folded"]), help="Only these."
 )

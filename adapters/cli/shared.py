@@ -1,20 +1,26 @@
-"""What the command groups share: the date parameter types, the printers, and the application
-of a click context.
+"""What the command groups share: the date parameter types, the printers, the application of
+a click context, and which commands may pretend another moment.
 
 The application (``engine.compose.Application``) is kept on ``ctx.obj`` by the root group in
 ``cli.py``; :func:`app_of` finds it for a command. Printing follows the command line's habits:
 JSON indented and in UTF-8, warnings and problems on stderr.
+
+``--now`` pretends another moment. It is for views, previews and dry runs only: what is written
+carries the real time, always. A command takes it only when marked :func:`what_if`; every
+other command that asks for the application while ``--now`` is given is refused (exit 2)
+before it does anything, so a new command refuses ``--now`` until it is marked on purpose.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from engine.compose import Application, FixedClock
+from engine.compose import Application
 
 if TYPE_CHECKING:
     from engine.app.service import Recorded
@@ -26,20 +32,60 @@ __all__ = [
     "Day",
     "Delimiter",
     "Moment",
+    "accepts_now",
     "app_of",
     "load_workflow",
     "pretend",
     "print_json",
     "print_recorded",
     "print_status",
+    "what_if",
 ]
 
+_WHAT_IF: set[Callable[..., Any]] = set()
+"""The callbacks of the commands that take ``--now`` (see :func:`what_if`)."""
 
-def app_of(ctx: click.Context) -> Application:
-    """The application the root group built for this invocation."""
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def what_if(fn: _F) -> _F:
+    """Mark a command (right below its ``@click.command`` line, so that the function marked is
+    the command's callback) as one that may pretend another moment: a view, a preview or a
+    dry run, which writes nothing."""
+    _WHAT_IF.add(fn)
+    return fn
+
+
+def accepts_now(command: click.Command) -> bool:
+    """Whether ``command`` takes ``--now`` (``reminders run``: only with ``--dry-run``)."""
+    return command.callback in _WHAT_IF
+
+
+def app_of(ctx: click.Context, *, what_if: bool | None = None) -> Application:
+    """The application the root group built for this invocation.
+
+    While ``--now`` is given, a command that is not a view, a preview or a dry run is refused
+    here, before it does anything (``what_if``: whether this invocation is one; default: the
+    command's :func:`what_if` mark).
+    """
     app = ctx.find_object(Application)
     assert app is not None
+    allowed = accepts_now(ctx.command) if what_if is None else what_if
+    if app.pretending is not None and not allowed:
+        from engine.errors import PretendedTime
+
+        raise PretendedTime("--now", f"'{ctx.command_path.partition(' ')[2]}'", _hint(ctx))
     return app
+
+
+def _hint(ctx: click.Context) -> str:
+    """What to do instead of ``--now`` on a command that writes."""
+    names = {p.name for p in ctx.command.params}
+    if "at" in names:
+        return "leave out --now, and give when it really happened with --at"
+    if "start" in names:
+        return "leave out --now, and give when it started with --start"
+    return "leave out --now"
 
 
 def print_json(data: Any) -> None:
@@ -54,22 +100,30 @@ def load_workflow(ctx: click.Context, ref: str) -> LoadedWorkflow:
     return loaded
 
 
-def pretend(now: date | datetime) -> FixedClock:
-    """The clock of ``--now``: a date alone means the end of that (Dutch) day."""
+def pretend(ctx: click.Context, now: date | datetime) -> None:
+    """Let the application pretend it is ``now`` (``--now``): a date alone means the end of
+    that (Dutch) day."""
     from engine.clock import as_utc, end_of_day
 
-    return FixedClock(as_utc(now) if isinstance(now, datetime) else end_of_day(now))
+    app = ctx.find_object(Application)
+    assert app is not None
+    app.pretend(as_utc(now) if isinstance(now, datetime) else end_of_day(now))
 
 
 def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
-    """One line for an event just recorded: what, its number, the phase and the gate; its
-    warnings on stderr."""
+    """One line for an event just recorded: what, its number, when it happened if that is not
+    when it was recorded, the phase and the gate; its warnings on stderr."""
+    from engine.app.reports import shown_times
+
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json(result.as_json())
         return
     line = f"{result.key}: {what} (event {result.event.seq})"
+    dated = shown_times(result.event.at, result.event.recorded_at)
+    if dated:
+        line += f" · {dated}"
     if result.state.endswith(":paused"):
         line += f" · paused in {result.phase}"
     else:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from adapters.cli.shared import Day, app_of, load_workflow, print_json
+from adapters.cli.shared import Day, app_of, load_workflow, print_json, what_if
 
 __all__ = ["workflow"]
 
@@ -26,6 +26,7 @@ def workflow() -> None:
 
 
 @workflow.command("validate")
+@what_if
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def workflow_validate(paths: Sequence[Path]) -> None:
     """Check workflow files (or every *.yaml in a directory) and report every problem.
@@ -80,6 +81,7 @@ def workflow_validate(paths: Sequence[Path]) -> None:
 
 
 @workflow.command("list")
+@what_if
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def workflow_list(ctx: click.Context, as_json: bool) -> None:
@@ -121,6 +123,7 @@ def workflow_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @workflow.command("show")
+@what_if
 @click.argument("ref", metavar="KEY|PATH")
 @click.option("--json", "as_json", is_flag=True, help="The full normalised definition as JSON.")
 @click.pass_context
@@ -136,6 +139,7 @@ def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 @workflow.command("diagram")
+@what_if
 @click.argument("ref", metavar="KEY|PATH")
 @click.option(
     "--format",
@@ -156,6 +160,7 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 
 
 @workflow.command("timeline")
+@what_if
 @click.argument("ref", metavar="KEY|PATH")
 @click.option("--start", type=Day(), help="Start date (default today).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -181,6 +186,7 @@ def workflow_timeline(ctx: click.Context, ref: str, start: Any, as_json: bool) -
 
 
 @workflow.command("schema")
+@what_if
 @click.option("--path", "show_path", is_flag=True, help="Print where the shipped schema file is.")
 def workflow_schema(show_path: bool) -> None:
     """The JSON Schema of workflow files (for editors: yaml-language-server)."""
@@ -193,6 +199,7 @@ def workflow_schema(show_path: bool) -> None:
 
 
 @workflow.command("versions")
+@what_if
 @click.argument("key", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
+from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
@@ -79,23 +80,29 @@ class Commands:
         action: Action,
         *,
         expect: int | None = None,
+        backdate: Backdate | None = None,
     ) -> Recorded:
         """Load, decide, seal, save: one command in one transaction.
 
         ``expect``: the event number the caller last saw; when the instance has moved on since,
         the command is refused with Conflict (someone else changed it meanwhile).
 
+        ``backdate``: the command records a fact that may be dated before the instance's last
+        event, back to its current phase or to its start (``engine.app.backdating``); other
+        commands keep to the order things happened.
+
         The store may start from its copy of its own last write of the instance. A refusal
         or a failed save on that copy is not trusted (another process may have written
         meanwhile): the command is decided again on the row as stored. So is a command that
         lost a race with another writer (Contention), after a short random pause.
         """
+        now = self.context.now_to_record()  # bad input fails before any lock is taken
         if at is not None:
-            effective_time(at, self.context.clock.now())  # bad input fails before any lock is taken
+            effective_time(at, now)
         fresh, attempt = False, 1
         while True:
             try:
-                return self._attempt(key, at, action, expect, fresh=fresh)
+                return self._attempt(key, at, action, expect, backdate, fresh=fresh)
             except _Reconsider:
                 pass  # the remembered copy was out of date: that was no race
             except Contention as exc:
@@ -114,13 +121,14 @@ class Commands:
         at: date | datetime | None,
         action: Action,
         expect: int | None,
+        backdate: Backdate | None,
         *,
         fresh: bool,
     ) -> Recorded:
         with self.context.store.command() as uow:
             record = self.context.load(uow, key, fresh)
             try:
-                return self._decide(uow, record, key, at, action, expect)
+                return self._decide(uow, record, key, at, action, expect, backdate)
             except WorkflowError as exc:
                 if record.cached:
                     raise _Reconsider(str(exc)) from exc
@@ -134,11 +142,12 @@ class Commands:
         at: date | datetime | None,
         action: Action,
         expect: int | None,
+        backdate: Backdate | None,
     ) -> Recorded:
         # The clock is read inside the transaction: a writer that committed just before us
         # cannot make "now" earlier than the instance's last event. (Clocks of several
         # nodes may differ a little; "now" is never before the last event.)
-        now = self.context.clock.now()
+        now = self.context.now_to_record()
         before = record.instance
         moment = max(now, before.last_event_at) if at is None else effective_time(at, now)
         if expect is not None and record.seq != expect:
@@ -155,7 +164,14 @@ class Commands:
         instance = before.copy()
         if _counts_children(workflow, instance):
             instance.children = self.context.children(uow, record)
-        event = action(workflow, instance, moment)
+        if backdate is not None and moment < before.last_event_at:
+            # A fact dated before the last event: decided on the instance as it stood then.
+            event = decide_back(
+                workflow, instance, uow.events(record.id), record.seq, moment, action, backdate
+            )
+            instance.apply(event)
+        else:
+            event = action(workflow, instance, moment)
         if instance.phase != before.phase and _counts_children(workflow, instance):
             instance.children = self.context.children(
                 uow, record
@@ -240,6 +256,7 @@ class Commands:
                 inst, milestone, at=t, by=by, note=note, evidence=evidence
             ),
             expect=expect,
+            backdate="phase",
         )
 
     def milestone_skip(
@@ -257,6 +274,7 @@ class Commands:
             at,
             lambda wf, inst, t: wf.milestone_skip(inst, milestone, at=t, by=by, reason=reason),
             expect=expect,
+            backdate="phase",
         )
 
     def milestone_reopen(
@@ -295,6 +313,7 @@ class Commands:
                 inst, approval, decision, at=t, by=by, ref=ref, note=note
             ),
             expect=expect,
+            backdate="phase",
         )
 
     def advance(
@@ -451,7 +470,11 @@ class Commands:
         expect: int | None = None,
     ) -> Recorded:
         return self._run(
-            key, at, lambda wf, inst, t: wf.note(inst, text, at=t, by=by), expect=expect
+            key,
+            at,
+            lambda wf, inst, t: wf.note(inst, text, at=t, by=by),
+            expect=expect,
+            backdate="start",
         )
 
 

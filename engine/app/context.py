@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from datetime import datetime
 
-from engine.errors import NotFound
-from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow
+from engine.errors import NotFound, PretendedTime
+from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow, WhatIfClock
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import ChildSummary, phase_of
 from engine.workflow.model import WorkflowDefinition
@@ -35,6 +36,15 @@ class Context:
         self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
         self._stored_by_id: dict[int, StoredWorkflow] = {}
         self._cache_size = cache_size
+
+    def now_to_record(self) -> datetime:
+        """The moment a write carries as its recorded time: the clock's now. Refused
+        (PretendedTime) while the clock pretends another moment (a WhatIfClock)."""
+        if isinstance(self.clock, WhatIfClock):
+            raise PretendedTime(
+                "a what-if clock", "this command", "give the service the real clock"
+            )
+        return self.clock.now()
 
     def compiled(self, stored: StoredWorkflow) -> CompiledWorkflow:
         """The compiled machine of a stored definition (cached by hash, bounded)."""

@@ -49,7 +49,7 @@ def create_instances(
     (written, total) after each batch. A start (``at``) more than ``max_start_age`` years ago
     is refused unless ``allow_old_start``.
     """
-    now = context.clock.now()
+    now = context.now_to_record()
     moment = effective_time(at, now)
     if not allow_old_start:
         check_start(moment, now, max_start_age)

@@ -34,7 +34,7 @@ def retry_outbox(context: Context, entry_id: int, *, to: str | None = None) -> O
     address (a corrected one, or one for a reminder that had nobody to go to)."""
     if to is not None:
         check_email(to)
-    now = context.clock.now()
+    now = context.now_to_record()
     with context.store.outbox_unit() as unit:
         entry = unit.outbox_entry(entry_id)
         if entry is None:

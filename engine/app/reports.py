@@ -30,6 +30,7 @@ __all__ = [
     "render_instance",
     "render_log",
     "render_status",
+    "shown_times",
     "status_csv",
     "status_json",
 ]
@@ -165,6 +166,13 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
 
 def _local(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def shown_times(at: datetime, recorded_at: datetime) -> str:
+    """ "dated X, recorded Y" for an event whose effective time, as a person reads it (to the
+    minute, Dutch time), is not when it was recorded; "" when they are the same."""
+    dated, recorded = _local(at), _local(recorded_at)
+    return "" if dated == recorded else f"dated {dated}, recorded {recorded}"
 
 
 def render_instance(view: InstanceView) -> str:
@@ -314,10 +322,12 @@ def describe_update(payload: dict[str, Any]) -> str:
 
 
 def render_log(key: str, events: list[StoredEvent]) -> str:
+    """The history in recorded order (the order of the hash chain), each event at its
+    effective time; one recorded at another moment than it happened says when, too."""
     lines = [f"history of {key} ({len(events)} events; effective time, who, what, why)"]
     for e in events:
         recorded = ""
-        if abs((e.recorded_at - e.at).total_seconds()) > 3600:
+        if _local(e.recorded_at) != _local(e.at):
             recorded = f" [recorded {_local(e.recorded_at)}]"
         lines.append(f"{e.seq:>4}  {_local(e.at)}  {e.actor}: {_describe(e)}{recorded}")
         if e.reason:

@@ -95,7 +95,7 @@ class CommandUnit:
     """The unit of work of one command on one instance: plain driver calls, one transaction.
 
     Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
-    children, instance_keys, save); see fastpath.py for why it bypasses SQLAlchemy.
+    children, instance_keys, events, save); see fastpath.py for why it bypasses SQLAlchemy.
     """
 
     def __init__(
@@ -162,6 +162,9 @@ class CommandUnit:
     def instance_keys(self) -> list[tuple[int, str]]:
         self._cursor.execute(self._path.fast.keys_sql)
         return [(r[0], r[1]) for r in self._cursor.fetchall()]
+
+    def events(self, instance_id: int) -> list[StoredEvent]:
+        return self._path.fast.events(self._cursor, instance_id)
 
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]

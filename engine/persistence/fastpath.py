@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, OverviewRow
+from engine.ports import DeadlineChange, OverviewRow, StoredEvent
 
 __all__ = ["FastPath"]
 
@@ -93,6 +93,10 @@ _WORKFLOW = (
     "FROM workflow_versions WHERE id = ?"
 )
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
+_EVENTS = (
+    "SELECT seq, type, at, recorded_at, actor, reason, payload, previous, hash FROM events "
+    "WHERE instance_id = ? ORDER BY seq"
+)
 # Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
 # instance. The snapshot comes as text: it is decoded only for the rows that need it; so do the
 # regie contacts (most rows have some, none needs more than the text).
@@ -133,6 +137,7 @@ class FastPath:
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
+        self.events_sql = convert(_EVENTS)
         self.overview_sql = convert(_OVERVIEW)
         self._readers = [self._reader(name) for name in ROW_FIELDS]
         if not self.sqlite:
@@ -194,6 +199,25 @@ class FastPath:
             name: (value if reader is None or value is None else reader(value))
             for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
         }
+
+    def events(self, cursor: Any, instance_id: int) -> list[StoredEvent]:
+        """Every event of one instance, in order."""
+        cursor.execute(self.events_sql, (instance_id,))
+        read = self.read_moment
+        return [
+            StoredEvent(
+                seq=r[0],
+                type=r[1],
+                at=read(r[2]),
+                recorded_at=read(r[3]),
+                actor=r[4],
+                reason=r[5],
+                payload=json.loads(r[6]) if self.sqlite else r[6],
+                previous=r[7],
+                hash=r[8],
+            )
+            for r in cursor.fetchall()
+        ]
 
     def overview(self, cursor: Any, today: date, soon: date) -> list[OverviewRow]:
         """Every instance with its counts for the programme overview, by key."""

@@ -65,7 +65,8 @@ class CompiledWorkflow(CompiledMachine):
                 "time",
                 _shown(moment),
                 f"it is before the last event of '{inst.key}' ({_shown(inst.last_event_at)}); "
-                "events are recorded in the order they happened",
+                "phase moves, pauses, hand-overs and reopening are recorded in the order they "
+                "happened (approvals, milestones done or skipped and notes may be dated back)",
             )
         return moment, TriggerContext(moment)
 

@@ -1,6 +1,6 @@
 """The reminder daemon as an office runs it: ``wijkkompas scheduler`` in its own process.
 
-The demo programme is seeded once (``wijkkompas demo``, relative to a fixed ``--now``) into a
+The demo programme is seeded once (``wijkkompas demo``, relative to a fixed moment) into a
 SQLite file that each test copies; reminders go into a maildir in the test's folder. The
 scheduler runs its first pass at once and then one every interval, logs one line per pass, and
 stops cleanly on SIGTERM.
@@ -21,6 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.clocked import clocked
 
 PROGRAM = Path(sys.executable).with_name("wijkkompas")
 NOW = "2026-11-20T10:00"  # a Friday; the demo is seeded relative to it
@@ -45,9 +47,12 @@ def program_env(folder: Path) -> dict[str, str]:
     return env
 
 
-def wijkkompas(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def wijkkompas(folder: Path, *args: str, writes: bool = False) -> subprocess.CompletedProcess[str]:
+    """The program at NOW: views and dry runs with ``--now``; a command that ``writes`` (which
+    refuses ``--now``: what it writes carries the real time) on a clock the test gives it
+    through the composition root (``tests/clocked.py``)."""
     return subprocess.run(
-        [str(PROGRAM), "--now", NOW, *args],
+        [*clocked(NOW), *args] if writes else [str(PROGRAM), "--now", NOW, *args],
         cwd=folder,
         env=program_env(folder),
         capture_output=True,
@@ -84,7 +89,7 @@ def counts(line: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("seeded")
-    result = wijkkompas(folder, "demo")
+    result = wijkkompas(folder, "demo", writes=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("demo: 7 instances with ")
     return folder / "wijkkompas.db"
@@ -105,7 +110,7 @@ class Scheduler:
         self.errors = folder / f"{name}.err"
         with self.log.open("w") as out, self.errors.open("w") as err:
             self.process = subprocess.Popen(
-                [str(PROGRAM), "--now", NOW, "scheduler", "--interval", "2s"],
+                [*clocked(NOW), "scheduler", "--interval", "2s"],
                 cwd=folder,
                 env=program_env(folder),
                 stdout=out,
@@ -201,7 +206,7 @@ def test_preview_lists_reminders_with_recipients_and_a_dry_run_sends_nothing(off
     assert empty.stdout == "the outbox is empty\n"
 
     # The dry run moved nothing on: the real pass sends what the preview showed for today.
-    run = wijkkompas(office, "reminders", "run")
+    run = wijkkompas(office, "reminders", "run", writes=True)
     assert run.returncode == 0, run.stderr
     assert int(counts(run.stdout)["messages"]) == would == len(eml_files(office))
     listed = wijkkompas(office, "outbox", "list", "--json", "--limit", "1000")

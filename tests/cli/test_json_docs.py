@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from engine.testing import FrozenClock
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "json.md"
 NOW = "2026-11-28T09:00"
@@ -84,9 +86,10 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "WIJKKOMPAS_ACTOR": "docs",
     }
     runner = CliRunner()
+    clock = FrozenClock(datetime.fromisoformat(NOW))  # through the composition root
 
     def run(*args: str) -> Any:
-        result = runner.invoke(main, ["--db", db, "--now", NOW, *args], env=env)
+        result = runner.invoke(main, ["--db", db, *args], env=env, obj=clock)
         assert result.exit_code == 0, (args, result.output)
         return json.loads(result.stdout) if "--json" in args else result.stdout
 

@@ -5,7 +5,8 @@ rules, 4 changed meanwhile), the message on stderr, and the database, whose even
 milestone and workflow-version rows must be exactly what they were before the command.
 
 Most cases run on ``proef``, a small workflow written for these tests (``PROEF``); a few run on
-the shipped ``wijkkompas`` workflow. The clock is fixed with ``--now``.
+the shipped ``wijkkompas`` workflow. The clock is fixed: a FrozenClock given to the composition
+root (``main(obj=clock)``), as ``--now`` is for views and dry runs only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from cli import main
+from engine.testing import FrozenClock
 
 # Three phases: a pause button only in 'start' and one only in 'bouw' (none in 'ontwerp'), a
 # return from 'bouw' to 'start' only, approvals in the gates of 'start' and 'ontwerp', a
@@ -90,15 +93,16 @@ def dump(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 @dataclass
 class Cli:
-    """``wijkkompas --db URL --workflows DIR --now NOW ...`` in this process."""
+    """``wijkkompas --db URL --workflows DIR ...`` in this process, its clock at ``now``."""
 
     db_url: str
     workflows: Path
     runner: CliRunner
 
     def __call__(self, *args: str, now: str = NOW) -> Result:
-        argv = ["--db", self.db_url, "--workflows", str(self.workflows), "--now", now, *args]
-        return self.runner.invoke(main, argv, catch_exceptions=False)
+        argv = ["--db", self.db_url, "--workflows", str(self.workflows), *args]
+        clock = FrozenClock(datetime.fromisoformat(now))
+        return self.runner.invoke(main, argv, catch_exceptions=False, obj=clock)
 
     def ok(self, *args: str, now: str = NOW) -> Result:
         result = self(*args, now=now)
@@ -624,20 +628,38 @@ CASES = [
     ),
     # --- time (exit 2) ---------------------------------------------------------------------------
     case(
-        "at-before-previous-event",
+        "phase-move-before-previous-event",
         in_start,
-        "milestone done wk-noord plan --at 2027-01-05T12:00",
+        "advance wk-noord --override --reason r --at 2027-01-05T12:00",
         BAD_INPUT,
         "invalid time '2027-01-05 12:00:00': it is before the last event of 'wk-noord' "
-        "(2027-01-06 23:59:59); events are recorded in the order they happened",
+        "(2027-01-06 23:59:59); phase moves, pauses, hand-overs and reopening are recorded in "
+        "the order they happened (approvals, milestones done or skipped and notes may be dated "
+        "back)",
     ),
     case(
-        "at-day-before-previous-event",
+        "at-before-what-it-depends-on",
+        in_start,
+        "milestone done wk-noord plan --at 2027-01-05T12:00",
+        REFUSED,
+        "wk-noord: cannot mark 'plan' done: as things stood on 2027-01-05 12:00:00, it depends "
+        "on milestones that are still open: 'team'",
+    ),
+    case(
+        "at-day-before-the-phase-began",
         in_ontwerp,
         "gate approve wk-noord college --decision go --at 2027-01-10",
         BAD_INPUT,
-        "invalid time '2027-01-10 23:59:59': it is before the last event of 'wk-noord' "
-        "(2027-01-11 10:00:00)",
+        "invalid time '2027-01-10 23:59:59': it is before 'wk-noord' entered its phase "
+        "'ontwerp' (2027-01-11 10:00:00); approvals and milestones are dated back within the "
+        "phase the instance is in",
+    ),
+    case(
+        "note-before-the-start",
+        in_start,
+        "note wk-noord eerder --at 2027-01-03",
+        BAD_INPUT,
+        "invalid time '2027-01-03 23:59:59': it is before 'wk-noord' started",
     ),
     case(
         "at-future-day",
@@ -813,12 +835,18 @@ def test_backdated_council_decision_keeps_effective_and_recorded_time(cli: Cli) 
     )
     logged = json.loads(cli.ok("log", "wk-noord", "--json").stdout)[2]
     assert (logged["at"], logged["recorded_at"]) == (event["at"], event["recorded_at"])
-    # The next event may not go back before the decision, but may fall between it and now.
-    cli.refused(("milestone", "done", "wk-noord", "plan", "--at", "2027-01-08T14:00"), 2)
-    cli.ok("milestone", "done", "wk-noord", "plan", "--at", "2027-01-09")
+    # A milestone may be dated before the decision recorded earlier: facts carry their own
+    # time. Both times show where they differ.
+    result = cli.ok("milestone", "done", "wk-noord", "plan", "--at", "2027-01-08T14:00")
+    assert result.stdout == (
+        "wk-noord: milestone 'plan' done (event 4) · dated 2027-01-08 14:00, recorded "
+        "2027-01-11 10:00 · start · gate ready\n"
+    )
     shown = json.loads(cli.ok("instance", "show", "wk-noord", "--json").stdout)
     assert shown["gate"]["ready"] is True
-    assert {m["id"]: m["day"] for m in shown["milestones"]}["plan"] == "2027-01-09"
+    assert {m["id"]: m["day"] for m in shown["milestones"]}["plan"] == "2027-01-08"
+    # A phase move keeps to the order things happened.
+    cli.refused(("advance", "wk-noord", "--at", "2027-01-08T14:15"), 2, "before the last event")
 
 
 def test_a_paused_instance_still_accepts_milestones(cli: Cli) -> None:

@@ -183,15 +183,15 @@ def test_the_cli_refuses_a_stale_writer_with_exit_4(service, database, db_url, c
     clock.advance(hours=1)
     service.note("wk-colmschate", "iemand anders was eerder", by="anna")
     before = event_rows(database)
-    now = (clock.now() + timedelta(minutes=5)).isoformat()
-    args = ["--db", db_url, "--now", now, "note", "wk-colmschate", "ik ook", "--by", "bob"]
+    clock.advance(minutes=5)
+    args = ["--db", db_url, "note", "wk-colmschate", "ik ook", "--by", "bob"]
 
-    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen)])
+    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen)], obj=clock)
     assert result.exit_code == 4, result.output
     assert "changed by someone else meanwhile" in result.stderr
     assert event_rows(database) == before
 
-    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen + 1)])
+    result = CliRunner().invoke(main, [*args, "--expect-event", str(seen + 1)], obj=clock)
     assert result.exit_code == 0, result.output
     assert len(event_rows(database)) == len(before) + 1
 

@@ -52,9 +52,9 @@ from engine.reminders.planner import AddressBook, PassReport, ReminderPlanner
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
+from tests.clocked import clocked
 from tests.integration.test_smtp_delivery import SENDER, Received, SmtpServer
 
-PROGRAM = Path(sys.executable).with_name("wijkkompas")
 DOMAIN = "gemeente.example"
 PROGRAMME_OFFICE = "pb@gemeente.example"
 NETBEHEERDER = "planning@net.example"
@@ -124,8 +124,10 @@ def program_env(**settings: Any) -> dict[str, str]:
     return env
 
 
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+def cli(*args: str, clock: FrozenClock | None = None) -> Result:
+    """The command line in this process; ``clock`` reaches its composition root (what a test
+    uses where an office has the real clock: ``--now`` is for views and dry runs only)."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, obj=clock)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -767,8 +769,9 @@ def test_an_unknown_recipient_fails_permanently_and_can_be_retried(passes):
     passes.server.recorder.unknown.clear()
     row = next(e for e in failed if "/milestone:plan/" in e.key)
     retried = cli(
-        "--db", passes.db_url, "--now", "2026-01-12T10:05", "outbox", "retry", str(row.id)
-    )
+        "--db", passes.db_url, "outbox", "retry", str(row.id),
+        clock=FrozenClock(at("2026-01-12", "10:05")),
+    )  # fmt: skip
     assert retried.exit_code == 0, retried.output
     assert retried.output == f"outbox {row.id} is pending again for {PROJECTLEIDER}\n"
     assert passes.service.outbox_counts() == {"sent": 4, "failed": 2, "pending": 1}
@@ -864,8 +867,8 @@ def test_a_row_without_an_address_is_retried_only_with_one(passes):
     assert retried.exit_code == 2, retried.output
     assert "nope" in retried.output
     retried = cli(
-        "--db", passes.db_url, "--now", "2026-01-12T10:05", "outbox", "retry", str(row.id),
-        "--to", REGIE,
+        "--db", passes.db_url, "outbox", "retry", str(row.id), "--to", REGIE,
+        clock=FrozenClock(at("2026-01-12", "10:05")),
     )  # fmt: skip
     assert retried.exit_code == 0, retried.output
     assert retried.output == f"outbox {row.id} is pending again for {REGIE}\n"
@@ -944,7 +947,7 @@ def test_two_processes_at_once_deliver_every_reminder_exactly_once(
     config = tmp_path / "wijkkompas.toml"
     config.write_text(CONFIG, encoding="utf-8")
     env = program_env(notifier="smtp", smtp_host=smtp.host, smtp_port=smtp.port, config=config)
-    command = [str(PROGRAM), "--db", postgres_url, "--now", "2026-01-12T10:00", "reminders", "run"]
+    command = [*clocked("2026-01-12T10:00"), "--db", postgres_url, "reminders", "run"]
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -1171,7 +1174,7 @@ def test_sigterm_in_the_middle_of_a_pass_finishes_that_delivery_and_gives_back_t
     config.write_text(CONFIG, encoding="utf-8")
     env["WIJKKOMPAS_CONFIG"] = str(config)
     log = tmp_path / "scheduler.log"
-    command = [str(PROGRAM), "--now", "2026-01-12T10:00", "scheduler", "--interval", "1h"]
+    command = [*clocked("2026-01-12T10:00"), "scheduler", "--interval", "1h"]
     with log.open("w") as out:
         process = subprocess.Popen(
             command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -224,8 +224,12 @@ def test_at_backdates_and_a_day_means_that_day(family, clock):
     assert today.event.at == clock.now()
     with pytest.raises(InvalidValue, match="lies in the future"):
         family.note("noord", "later", by="t", at=date(2026, 3, 3))
+    earlier = family.note("noord", "earlier", by="t", at=date(2026, 2, 1))  # a fact dated back
+    assert (earlier.event.at.date(), earlier.event.recorded_at) == (date(2026, 2, 1), clock.now())
+    with pytest.raises(InvalidValue, match="is before 'noord' started"):
+        family.note("noord", "before it all", by="t", at=date(2026, 1, 4))
     with pytest.raises(InvalidValue, match="is before the last event"):
-        family.note("noord", "earlier", by="t", at=date(2026, 2, 1))
+        family.pause("noord", "geld", by="t", reason="r", at=date(2026, 2, 1))
 
 
 def test_unknown_instance_is_not_found_with_a_hint(family):
@@ -343,3 +347,22 @@ def test_free_text_is_text(family, change, message):
         change(family)
     assert family.log("noord") == before
     family.note("noord", "twee regels\nmet een tab\t", by="Anna de Vries")
+
+
+def test_nothing_is_recorded_on_a_clock_that_pretends(family, database):
+    """A what-if clock (the command line's --now) serves views; the service refuses to record
+    on it, whichever face asks: an event's recorded time is the real clock."""
+    from engine.errors import PretendedTime
+    from engine.ports import WhatIfClock
+
+    before = len(family.log("noord"))
+    family.clock = WhatIfClock(datetime(2030, 1, 1, 9, tzinfo=UTC))
+    with pytest.raises(PretendedTime, match="carries the real time"):
+        family.note("noord", "in 2030", by="t")
+    with pytest.raises(PretendedTime):
+        family.milestone_done("noord", "team", by="t", at=date(2026, 1, 6))
+    with pytest.raises(PretendedTime):
+        family.create("zuid", workflow="wijk", title="Zuid", regie=GEMEENTE, by="t")
+    assert len(family.log("noord")) == before
+    assert [r.key for r in family.status()] == ["noord", "noord-a", "noord-b"]
+    assert family.status()[0].days_in_phase > 1000  # the view counts from the pretended day
