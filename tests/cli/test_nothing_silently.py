@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from engine.clock import LOCAL_TZ
+from engine.testing import FrozenClock
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = "2026-03-02T10:00"
+NOW = FrozenClock(datetime(2026, 3, 2, 10, tzinfo=LOCAL_TZ))
+"""The clock of these tests, given through the composition root (``main(obj=clock)``)."""
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     runner = CliRunner()
 
     def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
-        result = runner.invoke(main, list(args), env=env)
+        result = runner.invoke(main, list(args), env=env, obj=NOW)
         assert result.exit_code == code, (args, result.output)
         return result
 
@@ -84,7 +88,7 @@ CREATE = ("instance", "create", "wk-oud", "--workflow", "wijkkompas", "--title",
 
 
 def test_a_start_in_1900_is_refused_and_nothing_is_created(wk, tmp_path):
-    result = wk("--now", NOW, *CREATE, "--start", "1900-01-01", code=2)
+    result = wk(*CREATE, "--start", "1900-01-01", code=2)
     assert "1900-01-01" in result.stderr
     assert "more than 10 years ago" in result.stderr
     assert "--allow-old-start" in result.stderr
@@ -92,26 +96,26 @@ def test_a_start_in_1900_is_refused_and_nothing_is_created(wk, tmp_path):
 
 
 def test_a_start_within_the_span_is_accepted(wk, tmp_path):
-    wk("--now", NOW, *CREATE, "--start", "2016-03-03")
+    wk(*CREATE, "--start", "2016-03-03")
     assert instances(tmp_path / "wijkkompas.db") == ["wk-oud"]
 
 
 def test_a_start_just_past_the_span_is_refused(wk, tmp_path):
-    wk("--now", NOW, *CREATE, "--start", "2016-03-01", code=2)
+    wk(*CREATE, "--start", "2016-03-01", code=2)
     assert instances(tmp_path / "wijkkompas.db") == []
 
 
 def test_allow_old_start_accepts_it(wk, tmp_path):
-    result = wk("--now", NOW, *CREATE, "--start", "1900-01-01", "--allow-old-start", "--json")
+    result = wk(*CREATE, "--start", "1900-01-01", "--allow-old-start", "--json")
     assert '"at": "1900-01-01' in result.stdout
     assert instances(tmp_path / "wijkkompas.db") == ["wk-oud"]
 
 
 def test_the_span_is_a_setting(wk, tmp_path):
     env = {"WIJKKOMPAS_MAX_START_AGE": "50"}
-    wk("--now", NOW, *CREATE, "--start", "1980-01-01", env=env)
+    wk(*CREATE, "--start", "1980-01-01", env=env)
     assert instances(tmp_path / "wijkkompas.db") == ["wk-oud"]
-    result = wk("--now", NOW, *CREATE[:2], "wk-ouder", *CREATE[3:], "--start", "1960-01-01",
+    result = wk(*CREATE[:2], "wk-ouder", *CREATE[3:], "--start", "1960-01-01",
                 env=env, code=2)  # fmt: skip
     assert "more than 50 years ago" in result.stderr
     assert "invalid" in wk("status", env={"WIJKKOMPAS_MAX_START_AGE": "nul"}, code=2).output
@@ -119,7 +123,7 @@ def test_the_span_is_a_setting(wk, tmp_path):
 
 def test_an_import_of_old_starts_is_refused_whole_unless_allowed(wk, tmp_path):
     (tmp_path / "wijken.csv").write_text("key,title\nwk-a,A\nwk-b,B\n", "utf-8")
-    args = ("--now", NOW, "instance", "import", "wijken.csv", "--workflow", "wijkkompas",
+    args = ("instance", "import", "wijken.csv", "--workflow", "wijkkompas",
             "--regie", "gemeente", "--at", "1950-06-01")  # fmt: skip
     result = wk(*args, code=2)
     assert "more than 10 years ago" in result.stderr
