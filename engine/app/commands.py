@@ -18,7 +18,7 @@ from engine.app.projection import event_changes
 from engine.app.sealing import seal
 from engine.app.values import NewInstance, Recorded, effective_time
 from engine.clock import local_date
-from engine.errors import Conflict, InvalidValue, WorkflowError
+from engine.errors import BrokenLog, Conflict, InvalidValue, WorkflowError
 from engine.ports import CommandUnit, InstanceRecord
 from engine.runtime.areas import check_email
 from engine.runtime.commands import CompiledWorkflow
@@ -77,6 +77,8 @@ class Commands:
             record = self.context.load(uow, key, fresh)
             try:
                 return self._decide(uow, record, key, at, action, expect)
+            except BrokenLog:
+                raise  # the row was as remembered: reading it again changes nothing
             except WorkflowError as exc:
                 if record.cached:
                     raise _Reconsider(str(exc)) from exc

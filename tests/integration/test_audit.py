@@ -23,8 +23,9 @@ from sqlalchemy import JSON, bindparam, text
 
 from cli import main
 from engine.app.service import Service, deadline_states
-from engine.errors import Conflict, Refused, RuleViolation
+from engine.errors import BrokenLog, Refused, RuleViolation
 from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
 from engine.persistence.tables import UtcDateTime
 from engine.ports import StoredEvent
 from engine.runtime.deadlines import milestone_due
@@ -857,12 +858,64 @@ def test_rebuild_refuses_to_build_on_a_broken_log(service, database, history):
     assert service.replay(KEY)[0] == before
 
 
-def test_a_command_after_a_forged_appended_event_is_a_conflict_not_a_crash(
-    service, database, history
+@pytest.mark.parametrize(
+    ("tampering", "found"),
+    [
+        pytest.param(_delete_last, f"its log ends at event {LAST - 1}", id="last-event-removed"),
+        pytest.param(_append_sealed, f"its log ends at event {LAST + 1}", id="event-appended"),
+        pytest.param(
+            _replace_last_resealed, f"event {LAST} in its log is another one", id="last-replaced"
+        ),
+    ],
+)
+@pytest.mark.parametrize("remembered", [True, False], ids=["remembered-copy", "row-read"])
+def test_a_command_refuses_to_build_on_a_row_whose_head_is_not_its_last_event(
+    service, database, clock, history, monkeypatch, tampering, found, remembered
+):
+    tampering(database, instance_id(database, KEY), history)
+    if remembered:
+        # The store remembers its own last write of KEY: the command reads neither the row
+        # nor the log before it decides, and must still find out before anything is saved.
+        assert service.store._commands._local.recent[KEY].seq == LAST
+        runner = service
+    else:
+        runner = Service(SqlStore(database), clock=clock)
+    reads: list[str] = []
+    load = runner.store.fast.load
+
+    def counted(cursor: Any, key: str, **options: Any) -> Any:
+        reads.append(key)
+        return load(cursor, key, **options)
+
+    monkeypatch.setattr(runner.store.fast, "load", counted)
+    events, row = event_rows(database), instance_row(database, KEY)
+    # The remembered copy is used first (no read); after a refusal it is forgotten.
+    expected_reads = [[], [KEY]] if remembered else [[KEY], [KEY, KEY]]
+    for command, expected in zip(
+        (
+            lambda: runner.note(KEY, "na de vervalsing", by="t"),
+            lambda: runner.milestone_done(KEY, "fysieke-kenmerken", by="t"),
+        ),
+        expected_reads,
+        strict=True,
+    ):
+        with pytest.raises(
+            BrokenLog,
+            match=rf"{KEY}: .*the instance row says its last event is {LAST}, but {found}.*"
+            rf"nothing was saved.*wijkkompas audit verify {KEY}",
+        ) as refused:
+            command()
+        assert refused.value.exit_code == 3
+        assert reads == expected
+    assert event_rows(database) == events
+    assert instance_row(database, KEY) == row
+
+
+def test_a_command_after_a_forged_appended_event_is_refused_through_the_cli(
+    service, database, db_url, history
 ):
     _append_sealed(database, instance_id(database, KEY), history)
-    with pytest.raises(
-        Conflict, match=r"the log already has an event 17.*audit verify"
-    ) as conflict:
-        service.note(KEY, "na de vervalsing", by="t")
-    assert conflict.value.exit_code == 4
+    result = CliRunner().invoke(main, ["--db", db_url, "note", KEY, "na de vervalsing"])
+    assert result.exit_code == 3, result.output
+    assert f"its log ends at event {LAST + 1}" in result.stderr
+    assert f"wijkkompas audit verify {KEY}" in result.stderr
