@@ -1,19 +1,22 @@
 """The log as the truth: reading it, auditing it, and rebuilding projections from it.
 
-``log`` is an instance's events; ``verify`` recomputes every hash chain (or one) and compares
-its end with what the instance row remembers (``engine.app.audit`` checks one chain);
-``replay`` folds an instance's events into a fresh instance beside the stored one; ``rebuild``
-rewrites a projection (instance row and deadline rows) from an intact log, never from a broken
-one.
+``log`` is an instance's events; ``verify`` recomputes every hash chain (or one), compares its
+end with what the instance row remembers, and replays every instance with an intact chain to
+compare its projection (instance row and deadline rows) with what the events say
+(``engine.app.audit`` checks one instance); ``replay`` folds an instance's events into a fresh
+instance beside the stored one; ``rebuild`` rewrites a projection (instance row and deadline
+rows) from an intact log, never from a broken one.
 """
 
 from __future__ import annotations
 
-from engine.app.audit import ChainReport, verify_chain
+from dataclasses import replace
+
+from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
-from engine.app.projection import core, deadline_states
+from engine.app.projection import deadline_states
 from engine.errors import RuleViolation
-from engine.ports import InstanceRecord, StoredEvent
+from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
 from engine.runtime.events import InstanceStarted, decode
 from engine.runtime.instance import Instance
 
@@ -27,7 +30,8 @@ def log(context: Context, key: str) -> list[StoredEvent]:
 
 
 def verify(context: Context, key: str | None = None) -> list[ChainReport]:
-    """Recompute every chain (or one) and compare it with the projection."""
+    """Recompute every chain (or one) and compare it with the head the instance row
+    remembers; where it is intact, replay the events and compare the projection with them."""
     reports = []
     with context.store.read() as uow:
         heads = uow.chain_heads()
@@ -36,8 +40,44 @@ def verify(context: Context, key: str | None = None) -> list[ChainReport]:
             context.load(uow, key)  # raises NotFound with suggestions
         for instance_id, instance_key in keys:
             events = uow.events(instance_id)
-            reports.append(verify_chain(instance_key, events, heads.get(instance_id)))
+            report = verify_chain(instance_key, events, heads.get(instance_id))
+            if report.intact and events:
+                found = _projection_differences(context, uow, instance_key, events)
+                report = replace(report, differences=tuple(found))
+            reports.append(report)
     return reports
+
+
+def _projection_differences(
+    context: Context, uow: UnitOfWork, key: str, events: list[StoredEvent]
+) -> list[Difference]:
+    """What the projection of ``key`` says that its (intact) log does not."""
+    try:
+        record = context.load(uow, key)
+    except (KeyError, TypeError, ValueError) as exc:  # a row no command could have written
+        return [Difference(what="row", stored=f"unreadable ({exc})", events="an instance")]
+    started = _started(events[0])
+    if started is None:
+        return [Difference(what="first event", stored="-", events=events[0].type)]
+    if started.workflow_hash != record.workflow.hash:
+        # Replaying on another definition than the events name would compare nothing useful.
+        return [
+            Difference(
+                what="workflow",
+                stored=f"{record.workflow.key} v{record.workflow.version}",
+                events=f"{started.workflow_key} v{started.workflow_version}",
+            )
+        ]
+    workflow = context.compiled(record.workflow)
+    rebuilt = _replay(context, record, events)
+    return projection_differences(
+        record,
+        rebuilt,
+        events[0],
+        milestones=workflow.milestone_index,
+        rows=uow.deadline_rows(record.id),
+        expected=deadline_states(workflow, rebuilt),
+    )
 
 
 def replay(context: Context, key: str) -> tuple[Instance, Instance]:
@@ -68,10 +108,18 @@ def rebuild(context: Context, key: str) -> bool:
         rebuilt = _replay(context, record, events)
         workflow = context.compiled(record.workflow)
         states = deadline_states(workflow, rebuilt)
-        drifted = rebuilt != record.instance or sorted(map(core, states)) != sorted(
-            map(core, uow.deadline_rows(record.id))
+        drifted = bool(
+            projection_differences(
+                record,
+                rebuilt,
+                events[0],
+                milestones=workflow.milestone_index,
+                rows=uow.deadline_rows(record.id),
+                expected=states,
+            )
         )
         record.instance = rebuilt
+        record.created_at = events[0].recorded_at
         uow.replace_projection(record, states)
     return drifted
 
@@ -88,6 +136,14 @@ def rebuild_all(context: Context) -> tuple[int, list[str]]:
         except RuleViolation as exc:
             problems.append(str(exc))
     return drifted, problems
+
+
+def _started(event: StoredEvent) -> InstanceStarted | None:
+    """The first event of a log as the InstanceStarted it must be (None when it is not)."""
+    first = decode(
+        event.type, at=event.at, by=event.actor, reason=event.reason, payload=event.payload
+    )
+    return first if isinstance(first, InstanceStarted) else None
 
 
 def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent]) -> Instance:

@@ -31,7 +31,7 @@ from engine.ports import DeadlineChange, OverviewRow
 __all__ = ["Diverged", "FastPath"]
 
 _INSTANCE_COLUMNS = (
-    "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
+    "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase, i.phase_entered, "
     "i.regie_type, i.regie_organisation, i.regie_contacts, i.areas, i.paused_button, "
     "i.paused_reason, i.paused_since, i.paused_review, i.snapshot, i.created_at, "
     "i.last_event_at, i.seq, i.head, i.version_no"
@@ -71,6 +71,7 @@ ROW_FIELDS = (
     "workflow_version_id",
     "parent_key",
     "state",
+    "phase",
     "phase_entered",
     "regie_type",
     "regie_organisation",

@@ -146,4 +146,5 @@ def instance_record(
         head=row["head"],
         created_at=row["created_at"],
         loaded=projection(instance),
+        stored_phase=row["phase"],
     )

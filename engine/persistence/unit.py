@@ -58,6 +58,10 @@ _SAVE = (
         paused_review=bindparam("paused_review"),
         snapshot=bindparam("snapshot"),
         last_event_at=bindparam("last_event_at"),
+        title=bindparam("title"),
+        areas=bindparam("areas"),
+        parent_id=bindparam("parent_id"),
+        created_at=bindparam("created_at"),
         seq=bindparam("seq"),
         head=bindparam("head"),
         version_no=I.c.version_no + 1,
@@ -204,9 +208,17 @@ class Unit(Queries):
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
-        params = projection(record.instance)
+        instance = record.instance
+        params = projection(instance)
         params.update(
-            b_id=record.id, b_version_no=record.version_no, seq=record.seq, head=record.head
+            b_id=record.id,
+            b_version_no=record.version_no,
+            seq=record.seq,
+            head=record.head,
+            title=instance.title,
+            areas=list(instance.areas),
+            parent_id=self.instance_id(instance.parent) if instance.parent else None,
+            created_at=record.created_at,
         )
         if self._c.execute(_SAVE, params).rowcount != 1:
             raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
