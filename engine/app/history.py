@@ -15,12 +15,12 @@ from dataclasses import replace
 from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
 from engine.app.projection import deadline_states
-from engine.errors import RuleViolation
+from engine.errors import Conflict, RuleViolation
 from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
 from engine.runtime.events import InstanceStarted, decode
 from engine.runtime.instance import Instance
 
-__all__ = ["log", "rebuild", "rebuild_all", "replay", "verify"]
+__all__ = ["REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
 
 
 def log(context: Context, key: str) -> list[StoredEvent]:
@@ -92,7 +92,10 @@ def rebuild(context: Context, key: str) -> bool:
     """Rewrite the projection of ``key`` from its events; True if it had drifted.
 
     Refused when the log itself is broken, also when it ends before the event the
-    instance recorded as its last: a projection is never built on a tampered log.
+    instance recorded as its last: a projection is never built on a tampered log. The store
+    holds the instance meanwhile; should its guarded write still find the row changed (the
+    rebuild lost the race to a writer), Conflict, and nothing is written, deadline rows
+    included.
     """
     with context.store.write() as uow:
         record = context.load(uow, key)
@@ -124,17 +127,28 @@ def rebuild(context: Context, key: str) -> bool:
     return drifted
 
 
+REBUILD_TRIES = 3
+"""How often ``rebuild_all`` rebuilds an instance that keeps losing the race to writers."""
+
+
 def rebuild_all(context: Context) -> tuple[int, list[str]]:
     """Rebuild every projection (after a schema upgrade); returns how many drifted and the
-    problems of instances whose log is broken (those are left as they are)."""
+    problems of instances left as they are: a broken log, or a rebuild that lost the race
+    to other writers ``REBUILD_TRIES`` times (each try reads the instance afresh)."""
     with context.store.read() as uow:
         keys = [key for _, key in uow.instance_keys()]
     drifted, problems = 0, []
     for key in keys:
-        try:
-            drifted += rebuild(context, key)
-        except RuleViolation as exc:
-            problems.append(str(exc))
+        for attempt in range(1, REBUILD_TRIES + 1):
+            try:
+                drifted += rebuild(context, key)
+            except RuleViolation as exc:
+                problems.append(str(exc))
+            except Conflict as exc:
+                if attempt < REBUILD_TRIES:
+                    continue
+                problems.append(str(exc))
+            break
     return drifted, problems
 
 

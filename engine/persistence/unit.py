@@ -220,8 +220,15 @@ class Unit(Queries):
             parent_id=self.instance_id(instance.parent) if instance.parent else None,
             created_at=record.created_at,
         )
+        # The deadline rows are replaced only once the guarded UPDATE has matched: a rebuild
+        # that lost the race to a writer must not put the old instance's deadlines under the
+        # writer's row (the caller rolls back, but nothing is written before it knows).
         if self._c.execute(_SAVE, params).rowcount != 1:
-            raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
+            raise Conflict(
+                f"{instance.key}: cannot rebuild: it was changed while it was being rebuilt (the "
+                "rebuild lost the race to another writer); nothing was written: rebuild it "
+                f"again (wijkkompas instance rebuild {instance.key})"
+            )
         self._c.execute(D.delete().where(D.c.instance_id == record.id))
         if deadlines:
             self._c.execute(
