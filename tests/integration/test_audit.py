@@ -871,6 +871,20 @@ def test_what_differs_is_said_in_values_a_person_can_check(service, database, db
     ]
 
 
+def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):
+    # A snapshot with fewer milestone slots than the workflow has: no instance can come of it.
+    iid = instance_id(database, KEY)
+    [(snapshot,)] = sql(database, "SELECT snapshot FROM instances WHERE id = :i", i=iid)
+    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
+    statement = text("UPDATE instances SET snapshot = :s WHERE id = :i").bindparams(
+        bindparam("s", type_=JSON)
+    )
+    sql(database, statement, s=data | {"milestones": data["milestones"][:3]}, i=iid)
+    [difference] = assert_reported(service, db_url, KEY, ["row"])
+    assert difference["stored"].startswith("unreadable (stored milestones (3) do not fit")
+    assert all(r.consistent for r in service.verify() if r.key != KEY)
+
+
 def _rewound(db: Database, iid: int, log: list[StoredEvent]) -> None:
     """The last event removed, and the row's head set back to the one before it: the chain is
     whole, but the row still holds what the removed event did."""
