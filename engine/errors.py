@@ -14,7 +14,8 @@ for a database too busy to take the command now (try again).
     ├── Refused (3)                    the workflow's rules say no; nothing was changed
     │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
-    │   └── RuleViolation              a milestone, approval or hand-over rule says no
+    │   ├── RuleViolation              a milestone, approval or hand-over rule says no
+    │   └── BrokenLog                  the instance row does not end where its log ends
     ├── Conflict (4)                   someone else changed the same thing meanwhile
     └── Busy (5)                       the database could not take it now; nothing was saved
         └── Contention                 lost a race with another writer: the command side
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "BrokenLog",
     "Busy",
     "Conflict",
     "Contention",
@@ -196,6 +198,28 @@ class RuleViolation(Refused):
         self.command = command
         self.why = why
         super().__init__(f"{instance}: cannot {command}: {why}")
+
+
+class BrokenLog(Refused):
+    """The instance row's head is not the last event of its log: events were removed, added or
+    replaced behind the engine's back (or the row and the log were restored apart). Nothing is
+    built on it: a new event would carry a valid hash on top of a history that is not the
+    log's."""
+
+    def __init__(self, instance: str, head: tuple[int, str], last: tuple[int, str] | None) -> None:
+        self.instance = instance
+        self.head = head
+        self.last = last
+        if last is None:
+            found = "its log has no events"
+        elif last[0] == head[0]:
+            found = f"event {last[0]} in its log is another one (another hash)"
+        else:
+            found = f"its log ends at event {last[0]}"
+        super().__init__(
+            f"{instance}: refused: the instance row says its last event is {head[0]}, but "
+            f"{found}; nothing was saved: run `wijkkompas audit verify {instance}`"
+        )
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str | None:

@@ -244,6 +244,9 @@ class InstanceRecord:
     cached: bool = False
     """Taken from the store's memory of its own last write rather than read in this
     transaction: it may be stale, which saving finds out (and then nothing is saved)."""
+    stored_phase: str | None = None
+    """The phase column as read (what lists filter on). The instance's phase follows from its
+    state; ``audit verify`` reports a column that says otherwise."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -396,7 +399,9 @@ class UnitOfWork(Protocol):
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
-        """Overwrite the projection of an instance (after a rebuild from its events)."""
+        """Overwrite the projection of an instance (after a rebuild from its events): every
+        column of its row the events determine (also title, areas, parent and created_at)
+        and its deadline rows."""
         ...
 
 

@@ -263,7 +263,8 @@ def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
 @click.argument("key")
 @click.pass_context
 def instance_rebuild(ctx: click.Context, key: str) -> None:
-    """Rewrite the projection of KEY from its events (the log is the truth)."""
+    """Rewrite the projection of KEY from its events (the log is the truth). Exit 3 when its
+    log is broken; 4 when a command changed it meanwhile (nothing written: run it again)."""
     drifted = app_of(ctx).service().rebuild(key)
     click.echo(
         f"{key}: "

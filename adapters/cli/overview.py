@@ -1,5 +1,6 @@
 """The record and the overview: ``log`` (the history of one instance), ``audit verify`` (the
-hash chains intact?) and ``status`` (the programme overview, with filters; also as JSON or CSV).
+hash chains intact, the projections what their events say?) and ``status`` (the programme
+overview, with filters; also as JSON or CSV).
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
-    """Recompute every chain (or KEY's): exit 0 when intact, 3 with the first broken event."""
+    """Recompute every chain (or KEY's) and replay every instance: exit 0 when each chain is
+    intact and each projection (instance row, deadline rows) is what its events say; 3 with
+    the first broken event of a chain, or what differs in a projection."""
     reports = app_of(ctx).service().verify(key)
     broken = [r for r in reports if not r.intact]
+    drifted = [r for r in reports if r.intact and r.differences]
     if as_json:
         print_json(
             [
@@ -52,19 +56,38 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
                     "intact": r.intact,
                     "first_broken": r.first_broken,
                     "problem": r.problem,
+                    "projection_matches": None if r.differences is None else not r.differences,
+                    "differences": [
+                        {"what": d.what, "stored": d.stored, "events": d.events}
+                        for d in r.differences or ()
+                    ],
                 }
                 for r in reports
             ]
         )
     else:
-        for r in broken:
-            click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
+        for r in reports:
+            if not r.intact:
+                click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
+            for d in r.differences or ():
+                click.echo(
+                    f"{r.key}: projection differs from its events: {d.what}: the row says "
+                    f"{d.stored}, the events say {d.events}",
+                    err=True,
+                )
         events = sum(r.events for r in reports)
-        click.echo(
-            f"{len(reports)} instance(s), {events} events: "
-            + ("all chains intact" if not broken else f"{len(broken)} broken")
-        )
-    if broken:
+        found = ["all chains intact" if not broken else f"{len(broken)} broken"]
+        if drifted:
+            found.append(
+                "1 projection differs from its events"
+                if len(drifted) == 1
+                else f"{len(drifted)} projections differ from their events"
+            )
+            found[-1] += " (repair: wijkkompas instance rebuild KEY)"
+        elif not broken:
+            found.append("every projection matches its events")
+        click.echo(f"{len(reports)} instance(s), {events} events: " + "; ".join(found))
+    if broken or drifted:
         sys.exit(3)
 
 

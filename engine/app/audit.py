@@ -1,33 +1,68 @@
-"""Checking the hash chain of an instance's log, event by event.
+"""Auditing one instance: its hash chain, event by event, and its projection against its events.
 
 ``verify_chain`` recomputes every event's hash from its content and the hash before it, and
 compares the end of the chain with the head the instance row remembers. It reports the first
 event that was altered, removed, inserted or replaced behind the engine's back.
+
+``projection_differences`` compares what the instance row and its deadline rows say with what
+the events say (the instance replayed from them): a row edited behind the engine's back, also
+one whose head was set back after its last event was removed, leaves the chain whole but the
+projection wrong. Each difference is named (``state``, ``milestone ID``, ``deadline KIND
+SUBJECT``, ...) with both values in words a person can check.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
 
-from engine.ports import StoredEvent
-from engine.runtime.events import chain_hash
+from engine.app.projection import core
+from engine.ports import DeadlineState, InstanceRecord, StoredEvent
+from engine.runtime.events import Regie, chain_hash
+from engine.runtime.instance import ApprovalRecord, Instance, MilestoneBook, PauseRecord
 
-__all__ = ["ChainReport", "verify_chain"]
+__all__ = ["ChainReport", "Difference", "projection_differences", "verify_chain"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Difference:
+    """One thing the projection says that its events do not."""
+
+    what: str
+    """What differs: a column (``state``, ``phase``, ``regie``, ...), ``milestone ID``,
+    ``approval ID``, ``entered PHASE`` or ``deadline KIND SUBJECT``."""
+    stored: str
+    """What the row says (``none`` where it has nothing)."""
+    events: str
+    """What the events say."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    """The audit of one instance's log."""
+    """The audit of one instance: its log, and its projection against the log."""
 
     key: str
     events: int
     problem: str | None
-    """None when intact; else what is wrong, starting at ``first_broken``."""
+    """None when the chain is intact; else what is wrong, starting at ``first_broken``."""
     first_broken: int | None = None
+    differences: tuple[Difference, ...] | None = None
+    """What the instance row and its deadline rows say that the events do not; None when not
+    compared (a broken log is not replayed)."""
 
     @property
     def intact(self) -> bool:
+        """The hash chain is whole and ends where the instance row says it does."""
         return self.problem is None
+
+    @property
+    def consistent(self) -> bool:
+        """The chain is intact and the projection is what its events say."""
+        return self.intact and not self.differences
 
 
 def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:
@@ -91,3 +126,111 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
             first = head[0] + 1
         return ChainReport(key, len(events), problem, first)
     return ChainReport(key, len(events), None)
+
+
+def projection_differences(
+    record: InstanceRecord,
+    replayed: Instance,
+    first: StoredEvent,
+    *,
+    milestones: Iterable[str],
+    rows: Sequence[DeadlineState],
+    expected: Sequence[DeadlineState],
+) -> list[Difference]:
+    """What the stored projection (``record`` and its deadline ``rows``) says that the events
+    do not (``replayed`` from them, starting with ``first``; ``expected``: the deadline rows
+    the replayed instance has). ``milestones``: the workflow's, in order."""
+    stored = record.instance
+    found: list[Difference] = []
+
+    def compare(
+        what: str, row: T | None, events: T | None, words: Callable[[T], str] = _plain
+    ) -> None:
+        if row != events:
+            found.append(
+                Difference(
+                    what=what,
+                    stored="none" if row is None else words(row),
+                    events="none" if events is None else words(events),
+                )
+            )
+
+    compare("title", stored.title, replayed.title)
+    compare("parent", stored.parent, replayed.parent)
+    compare("areas", stored.areas, replayed.areas, _listed)
+    compare("created_at", record.created_at, first.recorded_at)
+    compare("state", stored.state, replayed.state)
+    if record.stored_phase is not None:
+        compare("phase", record.stored_phase, replayed.phase)
+    compare("regie", stored.regie, replayed.regie, _regie)
+    compare("phase_entered", stored.phase_entered, replayed.phase_entered)
+    compare("last_event_at", stored.last_event_at, replayed.last_event_at)
+    compare("paused", stored.paused, replayed.paused, _pause)
+    compare("pauses", stored.pauses, replayed.pauses, _pauses)
+    for milestone in milestones:
+        compare(
+            f"milestone {milestone}",
+            _milestone(stored.milestones, milestone),
+            _milestone(replayed.milestones, milestone),
+        )
+    approvals, replayed_approvals = stored.approvals or {}, replayed.approvals or {}
+    for approval in sorted(approvals.keys() | replayed_approvals.keys()):
+        compare(
+            f"approval {approval}",
+            approvals.get(approval),
+            replayed_approvals.get(approval),
+            _approval,
+        )
+    entries, replayed_entries = stored.entries or {}, replayed.entries or {}
+    for phase in sorted(entries.keys() | replayed_entries.keys()):
+        compare(f"entered {phase}", entries.get(phase), replayed_entries.get(phase))
+    if not found and stored != replayed:  # a part of the instance not named above
+        compare("instance", repr(stored), repr(replayed))
+    have = {(d.kind, d.subject): d for d in rows}
+    want = {(d.kind, d.subject): d for d in expected}
+    for kind, subject in sorted(have.keys() | want.keys()):
+        row, events = have.get((kind, subject)), want.get((kind, subject))
+        if (core(row) if row else None) != (core(events) if events else None):
+            compare(f"deadline {kind} {subject}", row, events, _deadline)
+    return found
+
+
+def _plain(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    return ", ".join(values) or "none"
+
+
+def _milestone(book: MilestoneBook, milestone: str) -> str:
+    status, day = book.status(milestone), book.day(milestone)
+    return status if day is None else f"{status} {day.isoformat()}"
+
+
+def _regie(regie: Regie) -> str:
+    text = regie.type + (f" ({regie.organisation})" if regie.organisation else "")
+    return text + (f" <{', '.join(regie.contacts)}>" if regie.contacts else "")
+
+
+def _pause(pause: PauseRecord) -> str:
+    text = f"{pause.button} since {pause.since.isoformat()}"
+    text += f", review {pause.review.isoformat()}" if pause.review else ""
+    return text + (f": {pause.reason}" if pause.reason else "")
+
+
+def _pauses(pauses: tuple[tuple[datetime, datetime], ...]) -> str:
+    return "; ".join(f"{start.isoformat()} - {end.isoformat()}" for start, end in pauses) or (
+        "none"
+    )
+
+
+def _approval(approval: ApprovalRecord) -> str:
+    text = f"{approval.decision} on {approval.day.isoformat()} by {approval.by}"
+    return text + (f" ({approval.ref})" if approval.ref else "")
+
+
+def _deadline(deadline: DeadlineState) -> str:
+    text = f"due {deadline.due.isoformat()}"
+    text += ", legal" if deadline.legal else ""
+    return text + (", frozen by a pause" if deadline.frozen else "")

@@ -37,7 +37,7 @@ from engine.app.values import (
     effective_time,
 )
 from engine.clock import local_date
-from engine.errors import Busy, Conflict, Contention, InvalidValue, WorkflowError
+from engine.errors import BrokenLog, Busy, Conflict, Contention, InvalidValue, WorkflowError
 from engine.ports import CommandUnit, InstanceRecord
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.commands import CompiledWorkflow
@@ -129,6 +129,8 @@ class Commands:
             record = self.context.load(uow, key, fresh)
             try:
                 return self._decide(uow, record, key, at, action, expect, backdate)
+            except BrokenLog:
+                raise  # the row was as remembered: reading it again changes nothing
             except WorkflowError as exc:
                 if record.cached:
                     raise _Reconsider(str(exc)) from exc

@@ -1,23 +1,26 @@
 """The log as the truth: reading it, auditing it, and rebuilding projections from it.
 
-``log`` is an instance's events; ``verify`` recomputes every hash chain (or one) and compares
-its end with what the instance row remembers (``engine.app.audit`` checks one chain);
-``replay`` folds an instance's events into a fresh instance beside the stored one; ``rebuild``
-rewrites a projection (instance row and deadline rows) from an intact log, never from a broken
-one.
+``log`` is an instance's events; ``verify`` recomputes every hash chain (or one), compares its
+end with what the instance row remembers, and replays every instance with an intact chain to
+compare its projection (instance row and deadline rows) with what the events say
+(``engine.app.audit`` checks one instance); ``replay`` folds an instance's events into a fresh
+instance beside the stored one; ``rebuild`` rewrites a projection (instance row and deadline
+rows) from an intact log, never from a broken one.
 """
 
 from __future__ import annotations
 
-from engine.app.audit import ChainReport, verify_chain
+from dataclasses import replace
+
+from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
-from engine.app.projection import core, deadline_states
-from engine.errors import RuleViolation
-from engine.ports import InstanceRecord, StoredEvent
+from engine.app.projection import deadline_states
+from engine.errors import Conflict, RuleViolation
+from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
 from engine.runtime.events import InstanceStarted, decode
 from engine.runtime.instance import Instance
 
-__all__ = ["log", "rebuild", "rebuild_all", "replay", "verify"]
+__all__ = ["REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
 
 
 def log(context: Context, key: str) -> list[StoredEvent]:
@@ -27,7 +30,8 @@ def log(context: Context, key: str) -> list[StoredEvent]:
 
 
 def verify(context: Context, key: str | None = None) -> list[ChainReport]:
-    """Recompute every chain (or one) and compare it with the projection."""
+    """Recompute every chain (or one) and compare it with the head the instance row
+    remembers; where it is intact, replay the events and compare the projection with them."""
     reports = []
     with context.store.read() as uow:
         heads = uow.chain_heads()
@@ -36,8 +40,44 @@ def verify(context: Context, key: str | None = None) -> list[ChainReport]:
             context.load(uow, key)  # raises NotFound with suggestions
         for instance_id, instance_key in keys:
             events = uow.events(instance_id)
-            reports.append(verify_chain(instance_key, events, heads.get(instance_id)))
+            report = verify_chain(instance_key, events, heads.get(instance_id))
+            if report.intact and events:
+                found = _projection_differences(context, uow, instance_key, events)
+                report = replace(report, differences=tuple(found))
+            reports.append(report)
     return reports
+
+
+def _projection_differences(
+    context: Context, uow: UnitOfWork, key: str, events: list[StoredEvent]
+) -> list[Difference]:
+    """What the projection of ``key`` says that its (intact) log does not."""
+    try:
+        record = context.load(uow, key)
+    except (KeyError, TypeError, ValueError) as exc:  # a row no command could have written
+        return [Difference(what="row", stored=f"unreadable ({exc})", events="an instance")]
+    started = _started(events[0])
+    if started is None:
+        return [Difference(what="first event", stored="-", events=events[0].type)]
+    if started.workflow_hash != record.workflow.hash:
+        # Replaying on another definition than the events name would compare nothing useful.
+        return [
+            Difference(
+                what="workflow",
+                stored=f"{record.workflow.key} v{record.workflow.version}",
+                events=f"{started.workflow_key} v{started.workflow_version}",
+            )
+        ]
+    workflow = context.compiled(record.workflow)
+    rebuilt = _replay(context, record, events)
+    return projection_differences(
+        record,
+        rebuilt,
+        events[0],
+        milestones=workflow.milestone_index,
+        rows=uow.deadline_rows(record.id),
+        expected=deadline_states(workflow, rebuilt),
+    )
 
 
 def replay(context: Context, key: str) -> tuple[Instance, Instance]:
@@ -52,7 +92,10 @@ def rebuild(context: Context, key: str) -> bool:
     """Rewrite the projection of ``key`` from its events; True if it had drifted.
 
     Refused when the log itself is broken, also when it ends before the event the
-    instance recorded as its last: a projection is never built on a tampered log.
+    instance recorded as its last: a projection is never built on a tampered log. The store
+    holds the instance meanwhile; should its guarded write still find the row changed (the
+    rebuild lost the race to a writer), Conflict, and nothing is written, deadline rows
+    included.
     """
     with context.store.write() as uow:
         record = context.load(uow, key)
@@ -68,26 +111,53 @@ def rebuild(context: Context, key: str) -> bool:
         rebuilt = _replay(context, record, events)
         workflow = context.compiled(record.workflow)
         states = deadline_states(workflow, rebuilt)
-        drifted = rebuilt != record.instance or sorted(map(core, states)) != sorted(
-            map(core, uow.deadline_rows(record.id))
+        drifted = bool(
+            projection_differences(
+                record,
+                rebuilt,
+                events[0],
+                milestones=workflow.milestone_index,
+                rows=uow.deadline_rows(record.id),
+                expected=states,
+            )
         )
         record.instance = rebuilt
+        record.created_at = events[0].recorded_at
         uow.replace_projection(record, states)
     return drifted
 
 
+REBUILD_TRIES = 3
+"""How often ``rebuild_all`` rebuilds an instance that keeps losing the race to writers."""
+
+
 def rebuild_all(context: Context) -> tuple[int, list[str]]:
     """Rebuild every projection (after a schema upgrade); returns how many drifted and the
-    problems of instances whose log is broken (those are left as they are)."""
+    problems of instances left as they are: a broken log, or a rebuild that lost the race
+    to other writers ``REBUILD_TRIES`` times (each try reads the instance afresh)."""
     with context.store.read() as uow:
         keys = [key for _, key in uow.instance_keys()]
     drifted, problems = 0, []
     for key in keys:
-        try:
-            drifted += rebuild(context, key)
-        except RuleViolation as exc:
-            problems.append(str(exc))
+        for attempt in range(1, REBUILD_TRIES + 1):
+            try:
+                drifted += rebuild(context, key)
+            except RuleViolation as exc:
+                problems.append(str(exc))
+            except Conflict as exc:
+                if attempt < REBUILD_TRIES:
+                    continue
+                problems.append(str(exc))
+            break
     return drifted, problems
+
+
+def _started(event: StoredEvent) -> InstanceStarted | None:
+    """The first event of a log as the InstanceStarted it must be (None when it is not)."""
+    first = decode(
+        event.type, at=event.at, by=event.actor, reason=event.reason, payload=event.payload
+    )
+    return first if isinstance(first, InstanceStarted) else None
 
 
 def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent]) -> Instance:

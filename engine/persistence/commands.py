@@ -1,16 +1,20 @@
 """The command path: one command on one instance, one transaction, straight through the driver.
 
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
-row, one INSERT of the event and the deadline rows that changed, in one transaction.
-The UPDATE carries ``WHERE version_no = <what was read>``: when another writer got there first
-it matches no row, the transaction is rolled back and the caller gets Contention (and decides
-the command again on the fresh row); so does a serialization failure or a deadlock (translated
-on the way out: ``Database.translate``), while a lock held past the lock timeout becomes Busy.
-The hot path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
+row, one look at the last event of its log, one INSERT of the event and the deadline rows that
+changed, in one transaction. The UPDATE carries ``WHERE version_no = <what was read>``: when
+another writer got there first it matches no row, the transaction is rolled back and the caller
+gets Contention (and decides the command again on the fresh row); so does a serialization
+failure or a deadlock (translated on the way out: ``Database.translate``), while a lock held
+past the lock timeout becomes Busy. When the row is as read but its head is not the last event
+of the log (events removed, added or replaced behind the engine's back), the command is refused
+with BrokenLog instead of sealing a new event onto a history the log does not have. The hot
+path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
 
 Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
 one of them starts from that copy instead of reading and decoding the row again. The copy is
-only ever a guess: the guarded UPDATE still checks ``version_no`` and ``head``, and a copy that
+only ever a guess: the guarded UPDATE still checks ``version_no`` and ``head`` (and the log's
+last event is looked at after it, on either path), and a copy that
 turns out stale (another process or node wrote meanwhile, or the database was restored from a
 backup) is forgotten and the command is decided again on the row as stored (see
 ``Service._run``). PostgreSQL sends the writes of a command in one pipeline: one round trip
@@ -26,9 +30,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.errors import Conflict, Contention, WorkflowError
+from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.database import Database
-from engine.persistence.fastpath import FastPath
+from engine.persistence.fastpath import Diverged, FastPath
 from engine.persistence.rows import instance_record, projection
 from engine.ports import ChildRow, DeadlineChange, InstanceRecord, StoredEvent, StoredWorkflow
 
@@ -47,8 +51,11 @@ def guarded_save(
     integrity_error: type[Exception],
 ) -> None:
     """Append ``event`` and write what changed of the projection and the deadline rows, if the
-    row still has the version number and head ``record`` was read with; otherwise raise
-    Contention (and the caller rolls back). ``record`` then describes the row as written.
+    row still has the version number and head ``record`` was read with (else Contention, and
+    the caller decides the command again on the fresh row) and that head is the last event of
+    the log (else BrokenLog: never build on a row the log does not end at, also not on a
+    remembered copy); the caller rolls back on either. ``record`` then describes the row as
+    written.
 
     An event number that is taken although the row does not know it is no race but a log
     written behind the engine's back: Conflict, not retried."""
@@ -74,12 +81,14 @@ def guarded_save(
             ),
             deadlines=deadlines,
         )
-    except integrity_error as exc:
+    except integrity_error as exc:  # the check above comes first; kept as a safety net
         raise Conflict(
             f"{record.instance.key}: the log already has an event {event.seq}, which the "
             "instance does not know; nothing was saved: run `wijkkompas audit verify "
             f"{record.instance.key}`"
         ) from exc
+    if isinstance(saved, Diverged):
+        raise BrokenLog(record.instance.key, (record.seq, record.head), saved.last)
     if not saved:
         raise Contention(
             f"{record.instance.key} was changed by someone else meanwhile; nothing was "

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.ports import DeadlineChange, OverviewRow, StoredEvent
 
-__all__ = ["FastPath"]
+__all__ = ["Diverged", "FastPath"]
 
 _INSTANCE_COLUMNS = (
-    "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
+    "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase, i.phase_entered, "
     "i.regie_type, i.regie_organisation, i.regie_contacts, i.areas, i.paused_button, "
     "i.paused_reason, i.paused_since, i.paused_review, i.snapshot, i.created_at, "
     "i.last_event_at, i.seq, i.head, i.version_no"
@@ -42,6 +43,10 @@ _LOAD = (
 # The version number says nobody wrote since; the head says it is still the same history (after
 # a restore from a backup a row can come back to a version number with other events behind it).
 _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
+# ... and the head must be the last event of the log: a row that ends elsewhere (events removed,
+# added or replaced behind the engine's back) is not built on. Asked after the guarded UPDATE,
+# which holds the row: a concurrent writer of this instance waits until we are done.
+_LAST_EVENT = "SELECT seq, hash FROM events WHERE instance_id = ? ORDER BY seq DESC LIMIT 1"
 _DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
 _JSON_COLUMNS = ("regie_contacts", "areas", "snapshot")
 _ALWAYS = ("last_event_at", "seq", "head")
@@ -66,6 +71,7 @@ ROW_FIELDS = (
     "workflow_version_id",
     "parent_key",
     "state",
+    "phase",
     "phase_entered",
     "regie_type",
     "regie_organisation",
@@ -116,6 +122,14 @@ _OVERVIEW = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Diverged:
+    """A save refused because the row, though as it was read, does not end where its log ends:
+    ``last`` is the log's last event (seq, hash), None when it has none."""
+
+    last: tuple[int, str] | None
+
+
 class FastPath:
     """The hot-path statements for one dialect (``sqlite`` or ``postgresql``)."""
 
@@ -134,6 +148,7 @@ class FastPath:
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
+        self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
@@ -256,9 +271,10 @@ class FastPath:
         loaded: dict[str, Any] | None,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
-    ) -> bool:
+    ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
-        deadline changes.
+        deadline changes. False: the row moved on (another writer); Diverged: the row is as
+        read, but ``head`` is not the last event of its log. Either way the caller rolls back.
 
         Only the columns that changed since ``loaded`` are written: SQLite rewrites the index
         entries of every column an UPDATE sets, changed or not.
@@ -280,26 +296,40 @@ class FastPath:
             version_no,
             head,
         )
+        expected = (event[0] - 1, head)
         if self.sqlite:
             cursor.execute(sql, values)
             if cursor.rowcount != 1:
                 return False
+            cursor.execute(self.last_event_sql, (instance_id,))
+            last = cursor.fetchone()
+            if last is None or tuple(last) != expected:
+                return Diverged(tuple(last) if last else None)
             self._rest(cursor, instance_id, event, deadlines)
             return True
         # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
         # the caller rolls the whole transaction back. The event row is sent along before that
         # is known, so a concurrent writer's event with the same number may refuse it first:
-        # with the UPDATE unmatched, that is the same ordinary conflict.
+        # with the UPDATE unmatched, that is the same ordinary conflict. With it matched, an
+        # event with that number can only be one the row does not know of: the check says so.
         guarded = cursor.connection.cursor()
+        check = cursor.connection.cursor()
         try:
             with cursor.connection.pipeline():
                 guarded.execute(sql, values)
+                check.execute(self.last_event_sql, (instance_id,))
                 self._rest(cursor, instance_id, event, deadlines)
         except self._integrity_error:
-            if guarded.rowcount == 0:
+            if guarded.rowcount != 1:
                 return False
-            raise
-        return bool(guarded.rowcount == 1)
+            last = check.fetchone()
+            return Diverged((int(last[0]), str(last[1])) if last else None)
+        if guarded.rowcount != 1:
+            return False
+        last = check.fetchone()
+        if last is None or (int(last[0]), str(last[1])) != expected:
+            return Diverged((int(last[0]), str(last[1])) if last else None)
+        return True
 
     def _rest(
         self,

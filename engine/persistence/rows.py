@@ -148,4 +148,5 @@ def instance_record(
         head=row["head"],
         created_at=row["created_at"],
         loaded=projection(instance),
+        stored_phase=row["phase"],
     )

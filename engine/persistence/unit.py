@@ -60,6 +60,8 @@ _SAVE = (
         paused_review=bindparam("paused_review"),
         snapshot=bindparam("snapshot"),
         last_event_at=bindparam("last_event_at"),
+        parent_id=bindparam("parent_id"),
+        created_at=bindparam("created_at"),
         seq=bindparam("seq"),
         head=bindparam("head"),
         version_no=I.c.version_no + 1,
@@ -204,12 +206,27 @@ class Unit(Queries):
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]
     ) -> None:
-        params = projection(record.instance)
+        instance = record.instance
+        params = projection(instance)
         params.update(
-            b_id=record.id, b_version_no=record.version_no, seq=record.seq, head=record.head
+            b_id=record.id,
+            b_version_no=record.version_no,
+            seq=record.seq,
+            head=record.head,
+            title=instance.title,
+            areas=list(instance.areas),
+            parent_id=self.instance_id(instance.parent) if instance.parent else None,
+            created_at=record.created_at,
         )
+        # The deadline rows are replaced only once the guarded UPDATE has matched: a rebuild
+        # that lost the race to a writer must not put the old instance's deadlines under the
+        # writer's row (the caller rolls back, but nothing is written before it knows).
         if self._c.execute(_SAVE, params).rowcount != 1:
-            raise Conflict(f"{record.instance.key} was changed meanwhile; rebuild it again")
+            raise Conflict(
+                f"{instance.key}: cannot rebuild: it was changed while it was being rebuilt (the "
+                "rebuild lost the race to another writer); nothing was written: rebuild it "
+                f"again (wijkkompas instance rebuild {instance.key})"
+            )
         self._c.execute(D.delete().where(D.c.instance_id == record.id))
         if deadlines:
             self._c.execute(

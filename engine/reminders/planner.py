@@ -355,7 +355,8 @@ class ReminderPlanner:
                 report.already_queued += len(folded) - inserted
 
     def preview(self, now: datetime, days: int) -> list[PlannedReminder]:
-        """What would be sent from today through ``days`` days ahead (nothing is written)."""
+        """What would be sent from today through ``days`` days ahead (nothing is written):
+        never a reminder the outbox holds already, such as one a pass sent today."""
         today = local_date(now)
         until = today + timedelta(days=days)
         with self.store.outbox_unit() as unit:
@@ -379,11 +380,13 @@ class ReminderPlanner:
                     for m, p in self._messages(row, deadline, phase_title, moment, now)
                 )
             per_day.extend(by_day.values())
+        # What the outbox holds already is not sent again (a pass would find its key taken):
+        # a rebuild, or a due date moved and back, starts a deadline's reminders afresh.
         known: set[str] = set()
-        wanted = [m.key for pairs in per_day if len(pairs) > 1 for m, _ in pairs]
+        wanted = [m.key for pairs in per_day for m, _ in pairs]
         if wanted:
             with self.store.outbox_unit() as unit:
                 known = unit.known_keys(wanted)
-        found = [p for pairs in per_day for _, p in fold(pairs, known)[0]]
+        found = [p for pairs in per_day for m, p in fold(pairs, known)[0] if m.key not in known]
         found.sort(key=lambda p: (p.on, p.instance, p.subject, p.recipient))
         return found

@@ -190,7 +190,9 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     ]
 
     audit = run(tmp_path, "audit", "verify")
-    assert audit.stdout == "3 instance(s), 17 events: all chains intact\n"
+    assert audit.stdout == (
+        "3 instance(s), 17 events: all chains intact; every projection matches its events\n"
+    )
     assert audit.stderr == ""
 
     versions = run(tmp_path, "workflow", "versions", "wijkkompas").stdout.splitlines()

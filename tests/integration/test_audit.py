@@ -12,23 +12,29 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import JSON, bindparam, text
+from sqlalchemy import JSON, Date, bindparam, text
 
 from cli import main
 from engine.app.service import Service, deadline_states
-from engine.errors import Conflict, Refused, RuleViolation
+from engine.errors import BrokenLog, Refused, RuleViolation
 from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
 from engine.persistence.tables import UtcDateTime
 from engine.ports import StoredEvent
+from engine.runtime.commands import compile_workflow
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie, chain_hash
+from engine.workflow.loader import load_file
+from tests.cli.test_json_docs import section as json_docs_section
 
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("wijken@zwolle.nl",))
 CORPORATIE = Regie(
@@ -59,6 +65,12 @@ HISTORY = {
     16: ("milestone_done", "eigendom-en-gebruik"),
 }
 LAST = len(HISTORY)
+# The milestones of the shipped workflow in their order: the slots of the row's snapshot.
+MILESTONES = list(
+    compile_workflow(
+        load_file(Path(__file__).resolve().parents[2] / "workflows" / "wijkkompas.yaml").definition
+    ).milestone_index
+)
 
 
 def build_history(service: Service, clock: Any) -> None:
@@ -503,6 +515,9 @@ def test_tampering_is_reported_at_the_first_broken_event(
         "intact": False,
         "first_broken": tampering.first_broken,
         "problem": broken.problem,
+        # A broken log is not replayed: its projection is not compared.
+        "projection_matches": None,
+        "differences": [],
     }
 
     for key in BYSTANDERS:
@@ -579,11 +594,15 @@ def test_an_untouched_database_verifies_intact(service, database, db_url, histor
     result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
-    assert result.stdout.strip() == f"3 instance(s), {LAST + 5} events: all chains intact"
+    assert result.stdout.strip() == (
+        f"3 instance(s), {LAST + 5} events: all chains intact; every projection matches its events"
+    )
 
     result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", KEY])
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"1 instance(s), {LAST} events: all chains intact"
+    assert result.stdout.strip() == (
+        f"1 instance(s), {LAST} events: all chains intact; every projection matches its events"
+    )
 
     # Verifying reads only.
     assert event_rows(database) == before
@@ -696,31 +715,133 @@ def _snapshot_changed(db: Database, iid: int) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("key", "change", "row_differs", "shown"),
-    [
-        pytest.param(KEY, _phase_jumped, True, True, id="state"),
-        pytest.param("wk-stadshagen", _unpaused, True, True, id="pause-removed"),
-        pytest.param(KEY, _regie_changed, True, True, id="regie"),
-        # The overview and the reminders see this one; show computes from the instance row.
-        pytest.param(KEY, _deadline_row_gone, False, False, id="deadline-row"),
-        # show computes due dates from the phase entries in the row: it shows the change.
-        pytest.param(KEY, _snapshot_changed, True, True, id="snapshot"),
-    ],
-)
-def test_a_tampered_projection_is_no_broken_chain_and_rebuild_restores_it(
-    service, database, db_url, history, key, change, row_differs, shown
+def _state_only(db: Database, iid: int) -> None:
+    # The state column alone: the phase column still says karakteriseren.
+    sql(db, "UPDATE instances SET state = 'samen-plannen' WHERE id = :i", i=iid)
+
+
+def _phase_only(db: Database, iid: int) -> None:
+    # The phase column alone (what `status --phase` filters on); the state is untouched.
+    sql(db, "UPDATE instances SET phase = 'samen-plannen' WHERE id = :i", i=iid)
+
+
+def _milestone_settled(db: Database, iid: int) -> None:
+    # A milestone of the current phase marked done in the row; no event says so.
+    [(snapshot,)] = sql(db, "SELECT snapshot FROM instances WHERE id = :i", i=iid)
+    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
+    slot = MILESTONES.index("fysieke-kenmerken")
+    assert data["milestones"][slot] == 0
+    data["milestones"][slot] = data["milestones"][MILESTONES.index("eigendom-en-gebruik")]
+    statement = text("UPDATE instances SET snapshot = :s WHERE id = :i").bindparams(
+        bindparam("s", type_=JSON)
+    )
+    sql(db, statement, s=data, i=iid)
+
+
+def _deadline_moved(db: Database, iid: int) -> None:
+    # Only the deadline projection: its reminders would come a month late.
+    [(due,)] = sql(
+        db,
+        "SELECT due FROM deadlines WHERE instance_id = :i AND kind = 'milestone' "
+        "AND subject = 'gebiedsprofiel'",
+        i=iid,
+    )
+    due = due if isinstance(due, date) else date.fromisoformat(due)
+    statement = text(
+        "UPDATE deadlines SET due = :d WHERE instance_id = :i AND kind = 'milestone' "
+        "AND subject = 'gebiedsprofiel'"
+    ).bindparams(bindparam("d", type_=Date))
+    sql(db, statement, d=due + timedelta(days=30), i=iid)
+
+
+def _title_and_areas(db: Database, iid: int) -> None:
+    statement = text("UPDATE instances SET title = 'Holtenbroek-Noord', areas = :a WHERE id = :i")
+    sql(db, statement.bindparams(bindparam("a", type_=JSON)), a=["WK019302"], i=iid)
+
+
+def _created_earlier(db: Database, iid: int) -> None:
+    statement = text("UPDATE instances SET created_at = :c WHERE id = :i").bindparams(
+        bindparam("c", type_=UtcDateTime())
+    )
+    sql(db, statement, c=datetime(2025, 12, 1, 9, tzinfo=UTC), i=iid)
+
+
+# What each tampering makes the row and the events disagree on, and whether ``show`` (which
+# reads the instance row, not the deadline rows or the phase column) shows it.
+PROJECTION_TAMPERINGS = [
+    pytest.param(KEY, _phase_jumped, ["state", "phase"], True, id="state-and-phase"),
+    pytest.param(KEY, _state_only, ["state"], True, id="state"),
+    pytest.param(KEY, _phase_only, ["phase"], False, id="phase"),
+    pytest.param("wk-stadshagen", _unpaused, ["state", "paused"], True, id="pause-removed"),
+    pytest.param(KEY, _regie_changed, ["regie"], True, id="regie"),
+    pytest.param(KEY, _title_and_areas, ["title", "areas"], True, id="title-and-areas"),
+    pytest.param(KEY, _created_earlier, ["created_at"], True, id="created-at"),
+    pytest.param(KEY, _milestone_settled, ["milestone fysieke-kenmerken"], True, id="milestone"),
+    pytest.param(
+        KEY, _deadline_row_gone, ["deadline milestone gebiedsprofiel"], False, id="deadline-gone"
+    ),
+    pytest.param(
+        KEY, _deadline_moved, ["deadline milestone gebiedsprofiel"], False, id="deadline-moved"
+    ),
+    # show computes due dates from the phase entries in the row: it shows the change.
+    pytest.param(KEY, _snapshot_changed, ["entered karakteriseren"], True, id="phase-entry"),
+]
+
+
+def assert_reported(
+    service: Service, db_url: str, key: str, what: list[str]
+) -> list[dict[str, Any]]:
+    """``verify`` and ``audit verify`` (text and JSON) report exactly these differences of
+    ``key``'s projection, with its chain intact; the JSON differences are returned."""
+    reports = {r.key: r for r in service.verify()}
+    report = reports[key]
+    assert report.intact, report.problem  # the log itself is untouched
+    assert [d.what for d in report.differences] == what
+    assert not report.consistent
+    assert [k for k, r in reports.items() if not r.consistent] == [key]
+    assert service.verify(key) == [report]
+
+    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines() == [
+        f"{key}: projection differs from its events: {d.what}: the row says {d.stored}, "
+        f"the events say {d.events}"
+        for d in report.differences
+    ]
+    assert result.stdout.strip().endswith(
+        "all chains intact; 1 projection differs from its events (repair: wijkkompas instance "
+        "rebuild KEY)"
+    )
+
+    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", key, "--json"])
+    assert result.exit_code == 3, result.output
+    [row] = json.loads(result.stdout)
+    assert row == {
+        "key": key,
+        "events": report.events,
+        "intact": True,
+        "first_broken": None,
+        "problem": None,
+        "projection_matches": False,
+        "differences": [
+            {"what": d.what, "stored": d.stored, "events": d.events} for d in report.differences
+        ],
+    }
+    documented = json_docs_section("`wijkkompas audit verify")
+    for field in [*row, *row["differences"][0]]:
+        assert re.search(rf"\b{field}\b", documented), f"{field} not in docs/json.md"
+    return list(row["differences"])
+
+
+@pytest.mark.parametrize(("key", "change", "what", "shown"), PROJECTION_TAMPERINGS)
+def test_a_tampered_projection_is_reported_and_rebuild_restores_it(
+    service, database, db_url, history, key, change, what, shown
 ):
     truth = service.show(key)
     events = event_rows(database)
     change(database, instance_id(database, key))
 
-    # The log is untouched: every chain is intact ...
-    assert all(r.intact for r in service.verify())
-    assert CliRunner().invoke(main, ["--db", db_url, "audit", "verify"]).exit_code == 0
-    # ... but the projection says something else than the events.
-    stored, rebuilt = service.replay(key)
-    assert (stored != rebuilt) is row_differs
+    assert_reported(service, db_url, key, what)
     assert (service.show(key) != truth) is shown
 
     assert service.rebuild(key) is True
@@ -728,7 +849,73 @@ def test_a_tampered_projection_is_no_broken_chain_and_rebuild_restores_it(
     assert_projection_is_the_replay(service, key)
     assert service.show(key) == truth
     assert event_rows(database) == events
-    assert all(r.intact for r in service.verify())
+    assert all(r.consistent for r in service.verify())
+    assert CliRunner().invoke(main, ["--db", db_url, "audit", "verify"]).exit_code == 0
+
+
+def test_what_differs_is_said_in_values_a_person_can_check(service, database, db_url, history):
+    _phase_jumped(database, instance_id(database, KEY))
+    _deadline_moved(database, instance_id(database, KEY))
+    differences = assert_reported(
+        service, db_url, KEY, ["state", "phase", "deadline milestone gebiedsprofiel"]
+    )
+    [truth] = [d for d in service.show(KEY).milestones if d.id == "gebiedsprofiel"]
+    assert differences == [
+        {"what": "state", "stored": "samen-plannen", "events": "karakteriseren"},
+        {"what": "phase", "stored": "samen-plannen", "events": "karakteriseren"},
+        {
+            "what": "deadline milestone gebiedsprofiel",
+            "stored": f"due {truth.due + timedelta(days=30)}",
+            "events": f"due {truth.due}",
+        },
+    ]
+
+
+def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):
+    # A snapshot with fewer milestone slots than the workflow has: no instance can come of it.
+    iid = instance_id(database, KEY)
+    [(snapshot,)] = sql(database, "SELECT snapshot FROM instances WHERE id = :i", i=iid)
+    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
+    statement = text("UPDATE instances SET snapshot = :s WHERE id = :i").bindparams(
+        bindparam("s", type_=JSON)
+    )
+    sql(database, statement, s=data | {"milestones": data["milestones"][:3]}, i=iid)
+    [difference] = assert_reported(service, db_url, KEY, ["row"])
+    assert difference["stored"].startswith("unreadable (stored milestones (3) do not fit")
+    assert all(r.consistent for r in service.verify() if r.key != KEY)
+
+
+def _rewound(db: Database, iid: int, log: list[StoredEvent]) -> None:
+    """The last event removed, and the row's head set back to the one before it: the chain is
+    whole, but the row still holds what the removed event did."""
+    sql(db, "DELETE FROM events WHERE instance_id = :i AND seq = :s", i=iid, s=LAST)
+    sql(
+        db,
+        "UPDATE instances SET seq = :s, head = :h WHERE id = :i",
+        s=LAST - 1,
+        h=log[LAST - 2].hash,
+        i=iid,
+    )
+
+
+def test_a_head_set_back_after_removing_the_last_event_is_reported(
+    service, database, db_url, history
+):
+    _rewound(database, instance_id(database, KEY), history)
+    # Event 16 (eigendom-en-gebruik done) is gone; the row still says it is done.
+    differences = assert_reported(
+        service,
+        db_url,
+        KEY,
+        [
+            "last_event_at",
+            "milestone eigendom-en-gebruik",
+            "deadline milestone eigendom-en-gebruik",
+        ],
+    )
+    assert differences[1]["events"] == "open"
+    assert differences[1]["stored"].startswith("done ")
+    assert differences[2]["stored"] == "none"
 
 
 def test_rebuild_through_the_cli(service, database, db_url, history):
@@ -868,12 +1055,64 @@ def test_rebuild_refuses_to_build_on_a_broken_log(service, database, history):
     assert service.replay(KEY)[0] == before
 
 
-def test_a_command_after_a_forged_appended_event_is_a_conflict_not_a_crash(
-    service, database, history
+@pytest.mark.parametrize(
+    ("tampering", "found"),
+    [
+        pytest.param(_delete_last, f"its log ends at event {LAST - 1}", id="last-event-removed"),
+        pytest.param(_append_sealed, f"its log ends at event {LAST + 1}", id="event-appended"),
+        pytest.param(
+            _replace_last_resealed, f"event {LAST} in its log is another one", id="last-replaced"
+        ),
+    ],
+)
+@pytest.mark.parametrize("remembered", [True, False], ids=["remembered-copy", "row-read"])
+def test_a_command_refuses_to_build_on_a_row_whose_head_is_not_its_last_event(
+    service, database, clock, history, monkeypatch, tampering, found, remembered
+):
+    tampering(database, instance_id(database, KEY), history)
+    if remembered:
+        # The store remembers its own last write of KEY: the command reads neither the row
+        # nor the log before it decides, and must still find out before anything is saved.
+        assert service.store._commands._local.recent[KEY].seq == LAST
+        runner = service
+    else:
+        runner = Service(SqlStore(database), clock=clock)
+    reads: list[str] = []
+    load = runner.store.fast.load
+
+    def counted(cursor: Any, key: str, **options: Any) -> Any:
+        reads.append(key)
+        return load(cursor, key, **options)
+
+    monkeypatch.setattr(runner.store.fast, "load", counted)
+    events, row = event_rows(database), instance_row(database, KEY)
+    # The remembered copy is used first (no read); after a refusal it is forgotten.
+    expected_reads = [[], [KEY]] if remembered else [[KEY], [KEY, KEY]]
+    for command, expected in zip(
+        (
+            lambda: runner.note(KEY, "na de vervalsing", by="t"),
+            lambda: runner.milestone_done(KEY, "fysieke-kenmerken", by="t"),
+        ),
+        expected_reads,
+        strict=True,
+    ):
+        with pytest.raises(
+            BrokenLog,
+            match=rf"{KEY}: .*the instance row says its last event is {LAST}, but {found}.*"
+            rf"nothing was saved.*wijkkompas audit verify {KEY}",
+        ) as refused:
+            command()
+        assert refused.value.exit_code == 3
+        assert reads == expected
+    assert event_rows(database) == events
+    assert instance_row(database, KEY) == row
+
+
+def test_a_command_after_a_forged_appended_event_is_refused_through_the_cli(
+    service, database, db_url, history
 ):
     _append_sealed(database, instance_id(database, KEY), history)
-    with pytest.raises(
-        Conflict, match=r"the log already has an event 17.*audit verify"
-    ) as conflict:
-        service.note(KEY, "na de vervalsing", by="t")
-    assert conflict.value.exit_code == 4
+    result = CliRunner().invoke(main, ["--db", db_url, "note", KEY, "na de vervalsing"])
+    assert result.exit_code == 3, result.output
+    assert f"its log ends at event {LAST + 1}" in result.stderr
+    assert f"wijkkompas audit verify {KEY}" in result.stderr

@@ -366,6 +366,37 @@ def test_running_the_pass_twice_sends_each_reminder_once(passes):
     assert all(r["message_id"] and r["attempts"] == 0 for r in rows)
 
 
+def test_a_preview_after_a_pass_lists_nothing_that_pass_sent(passes):
+    """`reminders preview` on the day of a pass: what went out this morning is not "would be
+    sent", also not after a rebuild that forgot how far each deadline's reminders went (the
+    outbox holds their keys: the next pass would not send them either)."""
+    passes.create()
+    passes.run("2026-01-12")  # three days before 15 January
+    sent = set(passes.outbox_keys())
+    assert len(sent) == len(passes.new()) == 7
+    passes.clock.set(at("2026-01-12", "16:00"))
+
+    def preview(days: int) -> list[tuple[str, str]]:
+        return [
+            (p.on.isoformat(), p.key) for p in passes.planner().preview(passes.clock.now(), days)
+        ]
+
+    assert preview(0) == []
+    week = preview(7)
+    assert week
+    assert min(on for on, _ in week) == "2026-01-15"  # the reminders on the day come next
+    assert not sent & {key for _, key in week}
+
+    assert passes.service.rebuild("wk-noord") is False  # the reminder progress starts afresh
+    assert preview(0) == []
+    assert preview(7) == week
+    # ... and the preview says what the pass does.
+    planned, delivered = passes.run("2026-01-12", "17:00")
+    assert (planned.queued, delivered.messages) == (0, 0)
+    assert passes.new() == []
+    assert preview(7) == week
+
+
 def test_planning_twice_before_delivery_queues_each_reminder_once(passes):
     passes.create()
     passes.clock.set(at("2026-01-12"))

@@ -35,3 +35,35 @@ def test_without_a_calendar_dates_stay_and_weekdays_count():
 def test_unknown_calendar_is_refused():
     with pytest.raises(ValueError, match="unknown calendar"):
         Workdays("XX")
+
+
+@pytest.mark.parametrize("year", [2026, 2027, 2028, 2029, 2031, 2033])
+def test_liberation_day_is_a_holiday_outside_lustrum_years_too(year):
+    """The `holidays` package has 5 May only in lustrum years (2025, 2030, ...); the Algemene
+    termijnenwet counts it every year, and so do deadlines here."""
+    import holidays
+
+    assert date(year, 5, 5) not in holidays.country_holidays("NL")  # the package leaves it out
+    nl = workdays_for("NL")
+    assert nl.holiday(date(year, 5, 5)) == "Bevrijdingsdag"
+    assert not nl.is_working_day(date(year, 5, 5))
+    assert nl.is_working_day(date(year, 5, 4)) == (date(year, 5, 4).weekday() < 5)
+
+
+def test_liberation_day_in_a_lustrum_year_is_a_holiday_as_the_package_has_it():
+    nl = workdays_for("NL")
+    assert nl.holiday(date(2025, 5, 5))  # Monday 5 May 2025
+    assert not nl.is_working_day(date(2025, 5, 5))
+    assert nl.roll_forward(date(2025, 5, 3)) == date(2025, 5, 6)  # Sat -> (Sun, 5 May) -> Tue
+
+
+def test_deadlines_move_past_liberation_day_in_a_year_that_is_no_lustrum():
+    nl = workdays_for("NL")
+    # Tuesday 5 May 2026: a deadline that day moves to Wednesday 6 May ...
+    assert nl.roll_forward(date(2026, 5, 5)) == date(2026, 5, 6)
+    # ... and counting working days skips it: Monday 4 May + 1 working day is Wednesday 6 May.
+    assert nl.add_working_days(date(2026, 5, 4), 1) == date(2026, 5, 6)
+    # Friday 5 May 2028 likewise: Monday 1 May + 4 working days is 2, 3, 4, (5, 6, 7) 8 May.
+    assert nl.add_working_days(date(2028, 5, 1), 4) == date(2028, 5, 8)
+    # Without a calendar 5 May is an ordinary Tuesday.
+    assert Workdays(None).add_working_days(date(2026, 5, 4), 1) == date(2026, 5, 5)
