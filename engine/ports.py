@@ -58,12 +58,19 @@ class OutgoingMessage:
 
 class DeliveryFailure(Exception):
     """A delivery did not succeed. ``permanent``: retrying will not help (e.g. unknown
-    recipient); otherwise it is retried later with backoff."""
+    recipient); otherwise it is retried later with backoff.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    ``connection``: the failure is the server's, not this message's: it could not be reached,
+    did not greet, failed TLS or the login, or stopped answering (a timeout, a dropped or
+    closing connection). Every other message through it would fail the same way after the
+    same wait, so the dispatcher stops the pass there and leaves the rest for the next one.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, connection: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.connection = connection
 
 
 class Notifier(Protocol):

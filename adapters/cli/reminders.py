@@ -119,10 +119,17 @@ def _one_pass(app: Application, mode: str) -> str:
         f"failed={delivered.failed}",
         f"released={delivered.released}",
         f"lost={delivered.lost}",
+        f"deferred={delivered.deferred}",
+        f"halted={'connection' if delivered.halted else 'no'}",
         f"pending={counts.get('pending', 0)}",
         f"took={took:.2f}s",
     ]
     line = " ".join(parts)
+    if delivered.halted:
+        line += (
+            f"\n  delivery stopped: {delivered.halted}; the rest was not tried and waits for "
+            "the next pass"
+        )
     for error in delivered.errors[:5]:
         line += f"\n  delivery problem: {error}"
     return line

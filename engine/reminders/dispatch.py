@@ -9,6 +9,12 @@ signal gives them back at once. A delivery that succeeded just before a crash, b
 marked, is the one case that can repeat: it then carries the same Message-ID, and the maildir
 notifier does not write it twice.
 
+When the connection to the server fails (it cannot be reached, does not greet, fails TLS or
+the login, or stops answering), the pass stops there: the row that was being sent is retried
+after its backoff, the rows not yet tried are given back as they were (no attempt counted
+against them) for the next pass, and the report says why (``halted``). A hung server then
+costs one timeout per pass, not one per row while the lease is held.
+
 Recipients in digest mode get one message per pass listing all their items.
 """
 
@@ -60,6 +66,10 @@ class DeliveryReport:
     released: int = 0
     lost: int = 0
     """Claimed rows another node took over (their lease had run out) before they were sent."""
+    deferred: int = 0
+    """Claimed rows given back untried because the connection to the server failed."""
+    halted: str | None = None
+    """Why the pass stopped before it had tried everything ready: the connection failure."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -127,7 +137,7 @@ class Dispatcher:
         report = DeliveryReport()
         try:
             for only, excluding, by_recipient, retrying in self._claims(mode):
-                while not self.stop.is_set():
+                while not self.stop.is_set() and report.halted is None:
                     now = self.clock()
                     with self.store.outbox_unit() as unit:
                         claimed = unit.claim(
@@ -214,7 +224,18 @@ class Dispatcher:
                 message = self.message(group, now)
                 self.notifier.send(message)
             except Exception as exc:
-                self._not_delivered(group, _as_failure(exc), now, report)
+                failure = _as_failure(exc)
+                self._not_delivered(group, failure, now, report)
+                if failure.connection:
+                    # The next rows would wait as long and fail the same way: stop, and give
+                    # them back as they were for the next pass.
+                    self._mark_sent(delivered)
+                    rest = _ids(groups[position + 1 :])
+                    with self.store.outbox_unit() as unit:
+                        unit.release(rest, self.node)
+                    report.deferred += len(rest)
+                    report.halted = failure.reason
+                    return
                 continue
             delivered.extend((entry.id, message.message_id, now) for entry in group)
             # Batched marks only where a repeat is recognised by its Message-ID: a digest's id
