@@ -145,6 +145,10 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                 instance_id = int(
                     unit._c.exec_driver_sql("SELECT id FROM instances").scalar_one()  # type: ignore[attr-defined]
                 )
+                # About a deadline that is running: the dispatcher cancels reminders of others.
+                (_, kind, subject), deadline = next(
+                    iter(unit.deadline_states([instance_id]).items())
+                )
                 unit.queue(
                     [
                         QueuedMessage(
@@ -155,11 +159,11 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                                 "key": f"bench/{n}",
                                 "instance": "wk",
                                 "instance_title": "W",
-                                "kind": "milestone",
-                                "subject": "m",
+                                "kind": kind,
+                                "subject": subject,
                                 "subject_title": "M",
                                 "phase_title": "P",
-                                "due": "2027-01-04",
+                                "due": deadline.due.isoformat(),
                                 "rule": "before",
                                 "role": "owner",
                             },

@@ -208,6 +208,8 @@ class OutboxEntry:
     recipient: str
     payload: dict[str, Any]
     status: str
+    """pending, sent, failed, folded (went out within another row's message) or cancelled (its
+    deadline ended, moved or was paused before it could be delivered)."""
     attempts: int
     next_attempt_at: datetime
     claimed_by: str | None
@@ -468,6 +470,18 @@ class OutboxUnit(Protocol):
     ) -> None: ...
 
     def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None: ...
+
+    def cancelled(self, entry_id: int, node: str, reason: str) -> None:
+        """Mark a claimed row ``cancelled`` with ``reason``: what it reminds of was no longer
+        due when it was to be delivered. It is never sent (nor retried)."""
+        ...
+
+    def deadline_states(
+        self, instance_ids: Collection[int]
+    ) -> dict[tuple[int, str, str], DeadlineState]:
+        """The deadline rows of these instances as they stand, by (instance id, kind,
+        subject): a reminder about a row that is missing here has nothing left to remind of."""
+        ...
 
     def release(self, entry_ids: Sequence[int], node: str) -> None:
         """Give claimed rows back unsent (on shutdown)."""

@@ -117,6 +117,7 @@ def _one_pass(app: Application, mode: str) -> str:
         f"items={delivered.items}",
         f"retried={delivered.retried}",
         f"failed={delivered.failed}",
+        f"cancelled={delivered.cancelled}",
         f"released={delivered.released}",
         f"lost={delivered.lost}",
         f"deferred={delivered.deferred}",
@@ -142,7 +143,9 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option(
-    "--status", type=click.Choice(["pending", "sent", "failed", "folded"]), help="Only these."
+    "--status",
+    type=click.Choice(["pending", "sent", "failed", "folded", "cancelled"]),
+    help="Only these.",
 )
 @click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

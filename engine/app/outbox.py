@@ -59,6 +59,9 @@ def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
         return f"it was sent already at {entry.sent_at}"
     if entry.status == "folded":
         return f"it went out within {entry.payload.get('folded_into')}, never on its own"
+    if entry.status == "cancelled":
+        reason = (entry.last_error or "").removeprefix("cancelled ")
+        return f"it was cancelled {reason}".rstrip()
     if entry.lease_until is not None and entry.lease_until > now:
         return (
             f"{entry.claimed_by} is delivering it right now (its claim runs until "

@@ -4,7 +4,8 @@ The reminder pass reads the deadline rows that are due, queues outbox rows and m
 deadline's next look on, in one transaction. Every row has a unique idempotency key: a key
 queued before is skipped, so nothing is sent twice. The dispatcher claims ready rows under a
 lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several nodes share the work; SQLite has one
-writer), sends them and marks each sent, to retry later, or failed; it renews the leases of a
+writer), cancels those whose deadline ended meanwhile (reading the deadline rows as they
+stand), sends the others and marks each sent, to retry later, or failed; it renews the leases of a
 long pass and releases what it did not send, and a lease that runs out frees its rows for
 another node. Digests claim whole recipients at a time. Listing, counting and requeueing rows
 serve the outbox views.
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from engine.persistence.rows import OUT, D, I
-from engine.ports import DueDeadline, OutboxEntry, QueuedMessage
+from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
 
 __all__ = ["OutboxUnit"]
 
@@ -228,6 +229,27 @@ class OutboxUnit:
     def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None:
         self._finish(entry_id, node, status="failed", attempts=attempts, last_error=error)
 
+    def cancelled(self, entry_id: int, node: str, reason: str) -> None:
+        self._finish(entry_id, node, status="cancelled", last_error=reason)
+
+    def deadline_states(
+        self, instance_ids: Collection[int]
+    ) -> dict[tuple[int, str, str], DeadlineState]:
+        found: dict[tuple[int, str, str], DeadlineState] = {}
+        ids = sorted(instance_ids)
+        for start in range(0, len(ids), 900):  # stay under SQLite's parameter limit
+            rows = self._c.execute(select(D).where(D.c.instance_id.in_(ids[start : start + 900])))
+            for r in rows:
+                found[(r.instance_id, r.kind, r.subject)] = DeadlineState(
+                    kind=r.kind,
+                    subject=r.subject,
+                    due=r.due,
+                    legal=bool(r.legal),
+                    frozen=bool(r.frozen),
+                    next_on=r.next_on,
+                )
+        return found
+
     def release(self, entry_ids: Sequence[int], node: str) -> None:
         if entry_ids:
             self._c.execute(
@@ -299,6 +321,7 @@ _FINISH = {
         ("status", "sent_at", "message_id", "last_error"),
         ("attempts", "last_error", "next_attempt_at"),
         ("status", "attempts", "last_error"),
+        ("status", "last_error"),
     )
 }
 

@@ -881,6 +881,114 @@ def test_a_row_without_an_address_is_retried_only_with_one(passes):
     assert (after.status, after.recipient, after.last_error) == ("sent", REGIE, None)
 
 
+# --- still due when it goes out ----------------------------------------------------------------
+
+
+def test_a_reminder_planned_while_the_server_was_down_is_not_sent_once_the_milestone_is_done(
+    passes,
+):
+    """No "Te laat" mail for a knooppunt finished during a day's outage: the row is cancelled
+    at delivery, with the reason, and shows as such in the outbox."""
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
+    passes.server.stop()
+    passes.run("2026-01-15")  # plan's reminder of the day, for two addresses; nothing goes
+    assert {(e.payload["rule"], e.status) for e in passes.outbox()} == {("on_due", "pending")}
+    passes.clock.set(at("2026-01-15", "15:00"))
+    passes.settle("wk-noord", "plan")
+
+    passes.server.start()
+    _, delivered = passes.run("2026-01-16")
+    assert passes.new() == []
+    assert (delivered.messages, delivered.cancelled) == (0, 2)
+    rows = passes.outbox()
+    assert {e.status for e in rows} == {"cancelled"}
+    reason = (
+        "cancelled at delivery: knooppunt 'plan' of wk-noord is no longer open "
+        "(done or skipped, its phase ended, or the instance stopped)"
+    )
+    assert {e.last_error for e in rows} == {reason}
+    assert {e.attempts for e in rows} <= {0, 1}
+
+    listed = cli("--db", passes.db_url, "outbox", "list", "--status", "cancelled")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("cancelled on_due") == 2
+    assert listed.output.count(reason) == 2
+    with pytest.raises(RuleViolation, match="it was cancelled at delivery: knooppunt 'plan'"):
+        passes.service.retry_outbox(rows[0].id)
+    passes.run("2026-01-17")
+    assert passes.new() == []
+
+
+def test_a_pause_cancels_what_was_planned_before_it_except_legal_deadlines(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad")
+    passes.server.stop()
+    passes.run("2026-01-16")  # plan a day late, termijn (legal) three days ahead
+    assert sorted({(e.payload["subject"], e.payload["rule"]) for e in passes.outbox()}) == [
+        ("plan", "overdue"),
+        ("termijn", "before"),
+    ]
+    passes.clock.set(at("2026-01-16", "11:00"))
+    passes.service.pause("wk-noord", "geld", by="test", reason="begroting bevroren")
+
+    passes.server.start()
+    passes.clock.set(at("2026-01-16", "12:00"))
+    delivered = passes.dispatcher().run()
+    assert delivered.cancelled == 2
+    termijn = "Wettelijke termijn"
+    assert passes.inbox() == [
+        (PROJECTLEIDER, subject("before", termijn, "uiterlijk 19 januari 2026 (over 3 dagen)")),
+        (REGIE, subject("before", termijn, "uiterlijk 19 januari 2026 (over 3 dagen)")),
+    ]
+    cancelled = [e for e in passes.outbox() if e.status == "cancelled"]
+    assert {e.payload["subject"] for e in cancelled} == {"plan"}
+    assert {e.last_error for e in cancelled} == {
+        "cancelled at delivery: wk-noord is paused; the reminders of knooppunt 'plan' wait "
+        "until it resumes"
+    }
+
+
+def test_a_due_date_moved_since_planning_cancels_the_reminder_of_the_old_date(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
+    passes.server.stop()
+    passes.run("2026-01-12")  # plan: three days before 15 January
+    passes.clock.set(at("2026-01-12", "11:00"))
+    passes.service.pause("wk-noord", "geld", by="test", reason="even wachten")
+    passes.clock.set(at("2026-01-14", "11:00"))
+    passes.service.resume("wk-noord", by="test")  # two days paused: 17 January, a Saturday
+
+    passes.server.start()
+    delivered = passes.dispatcher().run()
+    assert (delivered.messages, delivered.cancelled) == (0, 2)
+    assert {e.last_error for e in passes.outbox()} == {
+        "cancelled at delivery: the due date of knooppunt 'plan' of wk-noord moved from "
+        "2026-01-15 to 2026-01-19; the reminders of the new date are planned anew"
+    }
+
+
+def test_a_digest_leaves_out_items_whose_deadline_ended_and_an_empty_one_is_not_sent(passes):
+    passes.create()
+    passes.settle("wk-noord", "raad", "termijn")
+    passes.digest = (REGIE,)
+    passes.run("2026-01-12", mode="instant")  # plan, net and warmte wait for REGIE's digest
+    passes.new()
+    passes.settle("wk-noord", "plan", "net")
+
+    _, delivered = passes.run(mode="digest")
+    [digest] = passes.new()
+    assert (digest.to, delivered.items, delivered.cancelled) == (REGIE, 1, 2)
+    assert digest.subject == subject("before", "Warmtebron gekozen", BEFORE_15)
+
+    passes.run("2026-01-15", mode="instant")  # warmte's day: REGIE's reminder waits again
+    assert [m.to for m in passes.new()] == [PROJECTLEIDER]
+    passes.settle("wk-noord", "warmte")
+    _, delivered = passes.run(mode="digest")
+    assert passes.new() == []  # its only item ended: no empty digest
+    assert (delivered.messages, delivered.cancelled) == (0, 1)
+
+
 # --- processes ---------------------------------------------------------------------------------
 
 
