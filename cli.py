@@ -4,7 +4,8 @@ This module keeps what every command shares: the global options (``--workflows``
 ``--config``, ``--now``), the application built from them by the composition root
 (``engine/compose.py``) and kept on the click context, and the mapping of the engine's errors
 to exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
-else meanwhile, 1 anything unexpected. Messages go to stderr, one line each where possible.
+else meanwhile, 6 delivery incomplete (a reminder pass left reminders that were due
+undelivered), 1 anything unexpected. Messages go to stderr, one line each where possible.
 The commands themselves live in ``adapters/cli/``, one module per noun, and are added here.
 
 Heavy libraries are imported inside the commands that use them, so ``wijkkompas --help`` and
@@ -130,7 +131,7 @@ def main(
     gas) as configurable, durable state machines.
 
     Exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
-    else meanwhile, 1 unexpected.
+    else meanwhile, 6 delivery incomplete (reminders run), 1 unexpected.
     """
     ctx.obj = Application.configure(
         given={"db": db_url, "workflows": workflow_dirs},

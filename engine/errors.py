@@ -2,7 +2,8 @@
 
 Every error a user can cause derives from :class:`WorkflowError`. The command line maps the
 branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the workflow's rules,
-4 for a conflict with a concurrent writer.
+4 for a conflict with a concurrent writer, 6 for a reminder pass that left due reminders
+undelivered.
 
     WorkflowError
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
@@ -13,7 +14,8 @@ branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the 
     │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   └── RuleViolation              a milestone, approval or hand-over rule says no
-    └── Conflict (4)                   someone else changed the same thing meanwhile
+    ├── Conflict (4)                   someone else changed the same thing meanwhile
+    └── DeliveryIncomplete (6)         a reminder pass done, but reminders that were due wait
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Literal
 __all__ = [
     "Conflict",
     "DefinitionError",
+    "DeliveryIncomplete",
     "GateNotMet",
     "InputError",
     "InvalidValue",
@@ -60,6 +63,33 @@ class Conflict(WorkflowError):
     """Someone else changed the same thing meanwhile; nothing was saved."""
 
     exit_code = 4
+
+
+class DeliveryIncomplete(WorkflowError):
+    """A reminder pass ran, but reminders that were due are not delivered: some failed in this
+    pass (refused for good, or nobody to send them to), wait for a retry, or were not tried
+    because the mail server could not be reached. Everything the pass did is saved; the exit
+    code (6) is for cron and monitoring."""
+
+    exit_code = 6
+
+    def __init__(self, *, failed: int, retrying: int, deferred: int) -> None:
+        self.failed = failed
+        self.retrying = retrying
+        self.deferred = deferred
+        parts = []
+        if failed:
+            parts.append(f"{failed} failed")
+        if retrying:
+            parts.append(f"{retrying} {'waits' if retrying == 1 else 'wait'} for a retry")
+        if deferred:
+            parts.append(f"{deferred} not tried: the mail server could not be reached")
+        statuses = (["failed"] if failed else []) + (["retrying"] if retrying or deferred else [])
+        see = " and ".join(f"--status {s}" for s in statuses)
+        super().__init__(
+            f"delivery incomplete: {failed + retrying + deferred} reminder(s) that were due are "
+            f"not delivered ({', '.join(parts)}); see wijkkompas outbox list {see}"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -219,6 +219,12 @@ class OutboxEntry:
     sent_at: datetime | None
     message_id: str | None
 
+    @property
+    def state(self) -> str:
+        """The status as people see it: ``retrying`` for a pending row that was tried
+        before and waits for its next attempt; otherwise the stored ``status``."""
+        return "retrying" if self.status == "pending" and self.attempts > 0 else self.status
+
 
 @dataclass(slots=True, kw_only=True)
 class InstanceRecord:
@@ -492,7 +498,11 @@ class OutboxUnit(Protocol):
         renewed. A row missing from the answer was claimed by another node meanwhile."""
         ...
 
-    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]: ...
+    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
+        """The newest rows first, at most ``limit``; ``status`` as people see it
+        (``OutboxEntry.state``): ``pending`` is not tried yet, ``retrying`` pending after a
+        failed attempt, the others as stored."""
+        ...
 
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
 
@@ -502,7 +512,9 @@ class OutboxUnit(Protocol):
         the row was sent, folded into another, or claimed meanwhile."""
         ...
 
-    def outbox_counts(self) -> dict[str, int]: ...
+    def outbox_counts(self) -> dict[str, int]:
+        """How many rows there are of each status as people see it (``OutboxEntry.state``)."""
+        ...
 
 
 class Store(Protocol):

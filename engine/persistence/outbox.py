@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from engine.persistence.rows import OUT, D, I
 from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
@@ -273,7 +273,11 @@ class OutboxUnit:
 
     def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
         query = select(OUT).order_by(OUT.c.id.desc()).limit(limit)
-        if status is not None:
+        if status == "pending":  # not tried yet
+            query = query.where(OUT.c.status == "pending", OUT.c.attempts == 0)
+        elif status == "retrying":  # pending after a failed attempt
+            query = query.where(OUT.c.status == "pending", OUT.c.attempts > 0)
+        elif status is not None:
             query = query.where(OUT.c.status == status)
         return [_entry(r) for r in self._c.execute(query)]
 
@@ -302,7 +306,11 @@ class OutboxUnit:
         return bool(result.rowcount)
 
     def outbox_counts(self) -> dict[str, int]:
-        rows = self._c.execute(select(OUT.c.status, func.count()).group_by(OUT.c.status))
+        state = case(
+            (and_(OUT.c.status == "pending", OUT.c.attempts > 0), "retrying"),
+            else_=OUT.c.status,
+        )
+        rows = self._c.execute(select(state, func.count()).group_by(state))
         return {status: int(count) for status, count in rows}
 
 

@@ -85,6 +85,8 @@ class DeliveryReport:
     """Rows not sent because their deadline ended, moved or was paused since planning."""
     deferred: int = 0
     """Claimed rows given back untried because the connection to the server failed."""
+    deferred_new: int = 0
+    """Of ``deferred``, the rows never tried before (the others wait for a retry anyway)."""
     halted: str | None = None
     """Why the pass stopped before it had tried everything ready: the connection failure."""
     errors: list[str] = field(default_factory=list)
@@ -269,10 +271,11 @@ class Dispatcher:
                     # The next rows would wait as long and fail the same way: stop, and give
                     # them back as they were for the next pass.
                     self._mark_sent(delivered)
-                    rest = _ids(groups[position + 1 :])
+                    untried = [e for g in groups[position + 1 :] for e in g]
                     with self.store.outbox_unit() as unit:
-                        unit.release(rest, self.node)
-                    report.deferred += len(rest)
+                        unit.release([e.id for e in untried], self.node)
+                    report.deferred += len(untried)
+                    report.deferred_new += sum(1 for e in untried if not e.attempts)
                     report.halted = failure.reason
                     return
                 continue

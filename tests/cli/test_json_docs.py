@@ -66,13 +66,14 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
     }
     runner = CliRunner()
 
-    def run(*args: str) -> Any:
+    def run(*args: str, code: int = 0) -> Any:
         result = runner.invoke(main, ["--db", db, "--now", NOW, *args], env=env)
-        assert result.exit_code == 0, (args, result.output)
+        assert result.exit_code == code, (args, result.output)
         return json.loads(result.stdout) if "--json" in args else result.stdout
 
     run("demo")
-    run("reminders", "run")  # no programme office configured: some rows fail, with a reason
+    # No programme office configured: some rows fail, with a reason (6: delivery incomplete).
+    run("reminders", "run", code=6)
     return run
 
 
@@ -116,3 +117,14 @@ def test_the_outbox_shows_failed_rows_with_their_role(cli: Any) -> None:
     assert failed
     assert {row["item"]["role"] for row in failed} == {"programme_office"}
     assert all("WIJKKOMPAS_PROGRAMME_EMAIL" in row["last_error"] for row in failed)
+
+
+def test_every_outbox_status_is_documented() -> None:
+    """`outbox list --status` takes exactly the statuses its JSON gives, and each is in the
+    docs."""
+    from adapters.cli.reminders import STATUSES, outbox_list
+
+    (option,) = [p for p in outbox_list.params if p.name == "status"]
+    assert tuple(option.type.choices) == STATUSES  # type: ignore[attr-defined]
+    documented = section("`wijkkompas outbox list")
+    assert [s for s in STATUSES if f"`{s}`" not in documented] == []

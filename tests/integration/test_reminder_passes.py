@@ -775,7 +775,7 @@ def test_an_unknown_recipient_fails_permanently_and_can_be_retried(passes):
     )
     assert retried.exit_code == 0, retried.output
     assert retried.output == f"outbox {row.id} is pending again for {PROJECTLEIDER}\n"
-    assert passes.service.outbox_counts() == {"sent": 4, "failed": 2, "pending": 1}
+    assert passes.service.outbox_counts() == {"sent": 4, "failed": 2, "retrying": 1}
 
     passes.clock.set(at("2026-01-12", "10:05"))
     passes.run()

@@ -8,6 +8,7 @@ the first failure of the connection and leaves the rows it did not try as they w
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +21,8 @@ from adapters.email import SmtpNotifier, SmtpSettings
 from cli import main
 from engine.ports import DeliveryFailure, OutgoingMessage
 from engine.reminders.dispatch import Dispatcher
-from tests.integration.kort import REMINDED, kort_programme, plan
+from engine.runtime.events import Regie
+from tests.integration.kort import REMINDED, STARTED, kort_programme, plan, write_kort
 from tests.integration.test_smtp_delivery import SENDER, SilentServer, SmtpServer, outgoing
 
 TIMEOUT = 0.3
@@ -153,6 +155,7 @@ def test_the_pass_line_says_the_pass_stopped_and_what_was_left(
     result = CliRunner().invoke(
         main, ["--db", db_url, "--now", REMINDED.isoformat(), "reminders", "run"], env=env
     )
+    assert result.exit_code == 6, result.output
     line, *rest = result.stdout.splitlines()
     assert "retried=1 " in line
     assert f"deferred={ROWS - 1} " in line
@@ -162,3 +165,99 @@ def test_the_pass_line_says_the_pass_stopped_and_what_was_left(
         "unexpectedly closed: timed out; the rest was not tried and waits for the next pass"
     )
     assert silent.accepted == 1
+
+
+# --- telling cron and monitoring -------------------------------------------------------------
+
+
+def run_cli(db_url: str, port: int, *args: str, now: str = "2026-01-12T10:00") -> Any:
+    env: dict[str, Any] = {
+        "WIJKKOMPAS_NOTIFIER": "smtp",
+        "WIJKKOMPAS_SMTP_HOST": "127.0.0.1",
+        "WIJKKOMPAS_SMTP_PORT": str(port),
+        "WIJKKOMPAS_SMTP_TIMEOUT": "5",
+        "WIJKKOMPAS_MAIL_FROM": SENDER,
+        "WIJKKOMPAS_CONFIG": None,
+        "WIJKKOMPAS_DIGEST": None,
+    }
+    return CliRunner().invoke(main, ["--db", db_url, "--now", now, *args], env=env)
+
+
+def test_a_pass_that_leaves_due_reminders_undelivered_exits_6(
+    service, clock, tmp_path, smtp, db_url
+):
+    """So that cron and monitoring notice: exit 6 "delivery incomplete" while reminders that
+    were due wait, and the outbox shows them as retrying with their next attempt."""
+    kort_programme(service, clock, tmp_path, contacts(3))
+    smtp.stop()  # down: nobody listens on its port
+
+    down = run_cli(db_url, smtp.port, "reminders", "run")
+    assert down.exit_code == 6, down.output
+    assert down.stdout.startswith("pass mode=all ")
+    assert "retried=1 " in down.stdout
+    assert "deferred=2 " in down.stdout
+    assert "retrying=1 " in down.stdout
+    assert down.stderr == (
+        "wijkkompas: delivery incomplete: 3 reminder(s) that were due are not delivered "
+        "(1 waits for a retry, 2 not tried: the mail server could not be reached); see "
+        "wijkkompas outbox list --status retrying\n"
+    )
+
+    # Nothing failed for good, but 'failed' is not 'empty' while a row waits for a retry.
+    failed = run_cli(db_url, smtp.port, "outbox", "list", "--status", "failed")
+    assert failed.exit_code == 0, failed.output
+    assert failed.stdout == (
+        "no failed rows; 1 waits for a retry: wijkkompas outbox list --status retrying\n"
+    )
+    retrying = run_cli(db_url, smtp.port, "outbox", "list", "--status", "retrying")
+    first, reason = retrying.stdout.splitlines()
+    assert " retrying before     wk-00: milestone 'plan' → regie00@noord.example" in first
+    assert first.endswith(" · 1 attempt(s), next 2026-01-12 09:01 UTC")
+    assert reason.strip().startswith(f"cannot reach SMTP server 127.0.0.1:{smtp.port}: ")
+    rows = json.loads(
+        run_cli(db_url, smtp.port, "outbox", "list", "--status", "retrying", "--json").stdout
+    )
+    assert [(r["status"], r["attempts"], r["next_attempt_at"]) for r in rows] == [
+        ("retrying", 1, "2026-01-12T09:01:00+00:00")
+    ]
+    pending = run_cli(db_url, smtp.port, "outbox", "list", "--status", "pending", "--json")
+    assert [r["status"] for r in json.loads(pending.stdout)] == ["pending", "pending"]
+    listed = run_cli(db_url, smtp.port, "outbox", "list")
+    assert [line.split()[1] for line in listed.stdout.splitlines() if line[:6].strip()] == [
+        "pending",
+        "pending",
+        "retrying",
+    ]
+
+    # The server is back and the backoff has run out: all delivered, exit 0.
+    smtp.start()
+    up = run_cli(db_url, smtp.port, "reminders", "run", now="2026-01-12T10:05")
+    assert up.exit_code == 0, up.output
+    assert "messages=3 " in up.stdout
+    assert up.stderr == ""
+    assert len(smtp.received) == 3
+    again = run_cli(db_url, smtp.port, "reminders", "run", now="2026-01-12T10:20")
+    assert (again.exit_code, again.stderr) == (0, "")
+    empty = run_cli(db_url, smtp.port, "outbox", "list", "--status", "failed")
+    assert empty.stdout == "the outbox is empty (status failed)\n"
+
+
+def test_a_reminder_with_nobody_to_go_to_makes_its_pass_incomplete(
+    service, clock, tmp_path, smtp, db_url
+):
+    write_kort(tmp_path)
+    clock.set(STARTED)
+    noord = Regie(type="gemeente", contacts=("regie@noord.example",))
+    service.create("wk-noord", workflow="kort", title="Noord", regie=noord, by="t")
+    service.create("wk-zuid", workflow="kort", title="Zuid", regie=Regie(type="gemeente"), by="t")
+
+    first = run_cli(db_url, smtp.port, "reminders", "run")
+    assert first.exit_code == 6, first.output
+    assert "messages=1 " in first.stdout
+    assert first.stderr == (
+        "wijkkompas: delivery incomplete: 1 reminder(s) that were due are not delivered "
+        "(1 failed); see wijkkompas outbox list --status failed\n"
+    )
+    # Said once: the row stays failed (and counted in `wijkkompas status`) until it is fixed.
+    second = run_cli(db_url, smtp.port, "reminders", "run", now="2026-01-12T10:15")
+    assert (second.exit_code, second.stderr) == (0, "")
