@@ -430,8 +430,16 @@ class OutboxUnit(Protocol):
         rows another transaction is working on are skipped (FOR UPDATE SKIP LOCKED)."""
         ...
 
-    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
-        """Deadline rows not frozen with a ``next_on`` up to ``until`` (for a preview)."""
+    def upcoming_deadlines(
+        self,
+        until: date,
+        *,
+        after: tuple[date, int, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[DueDeadline]:
+        """Deadline rows not frozen with a ``next_on`` up to ``until`` (for a preview), by
+        (next_on, instance id, kind, subject); a page of at most ``limit`` of them, those
+        after ``after`` in that order (the last row of the page before)."""
         ...
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:

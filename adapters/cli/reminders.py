@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli.shared import Moment, app_of, pretend, print_json
+from adapters.cli.shared import Moment, app_of, pretend, print_json, print_json_array
 
 if TYPE_CHECKING:
     from engine.compose import Application
@@ -61,13 +61,14 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
     """What would be sent in the next DAYS days, to whom and why; nothing is sent."""
     _now_override(ctx, now)
     app = app_of(ctx)
-    planned = app.planner().preview(app.clock().now(), days)
+    # A stream: a large programme has hundreds of thousands of them (see ``preview_stream``).
+    planned = app.planner().preview_stream(app.clock().now(), days)
     if as_json:
-        print_json([_planned_json(p) for p in planned])
+        print_json_array(_planned_json(p) for p in planned)
         return
-    if not planned:
-        click.echo(f"nothing to send in the next {days} days")
+    anything = False
     for p in planned:
+        anything = True
         to = p.recipient or "(no address)"
         click.echo(
             f"{p.on}  {p.rule:<10} {p.instance}: {p.kind} '{p.subject}' due {p.due} "
@@ -75,6 +76,8 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
         )
         if p.problem:
             click.echo(f"            problem: {p.problem}")
+    if not anything:
+        click.echo(f"nothing to send in the next {days} days")
 
 
 @reminders.command("run")

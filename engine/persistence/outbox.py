@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tuple_, update
 
 from engine.persistence.rows import OUT, D, I
 from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
@@ -81,8 +81,19 @@ class OutboxUnit:
     def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
         return self._deadlines(D.c.next_on <= today, limit, lock=True)
 
-    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
-        return self._deadlines(D.c.next_on <= until, None, lock=False)
+    def upcoming_deadlines(
+        self,
+        until: date,
+        *,
+        after: tuple[date, int, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[DueDeadline]:
+        condition = D.c.next_on <= until
+        if after is not None:  # the next page: the order of _deadlines, as a row value
+            condition = and_(
+                condition, tuple_(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject) > after
+            )
+        return self._deadlines(condition, limit, lock=False)
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         if not messages:
