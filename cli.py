@@ -6,7 +6,8 @@ This module keeps what every command shares: the global options (``--workflows``
 to exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
 else since the event the caller named (``--expect-event``), 5 the database is busy (a lock held
 past the lock timeout, a statement timeout, races lost again and again: nothing was saved, try
-again), 1 anything unexpected. Messages go to stderr, one line each where possible.
+again), 6 delivery incomplete (a reminder pass left reminders that were due undelivered), 1
+anything unexpected. Messages go to stderr, one line each where possible.
 The commands themselves live in ``adapters/cli/``, one module per noun, and are added here.
 
 ``--now`` pretends another moment for views, previews and dry runs; a command that writes
@@ -142,7 +143,7 @@ def main(
 
     Exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
     else since the event given with --expect-event, 5 the database is busy (locked or timed out;
-    nothing was saved: try again), 1 unexpected.
+    nothing was saved: try again), 6 delivery incomplete (reminders run), 1 unexpected.
     """
     ctx.obj = Application.configure(
         given={"db": db_url, "workflows": workflow_dirs},

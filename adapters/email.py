@@ -5,6 +5,9 @@ Each notifier implements ``engine.ports.Notifier``. SMTP failures are sorted int
 (the server is unreachable, times out, answers 4xx, or rejects our credentials or sender: the
 outbox row stays pending and is retried with backoff) and permanent (the server answers 5xx
 for the recipient, e.g. 550 unknown user: the row is marked failed with the server's reason).
+Failures of the connection itself (no connection, no greeting, TLS, the login, EHLO, a
+timeout, a dropped or closing connection) say so (``connection``): the dispatcher then stops
+the pass instead of waiting as long again for every other row.
 """
 
 from __future__ import annotations
@@ -139,11 +142,11 @@ class SmtpNotifier:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         except ssl.SSLError as exc:
             raise DeliveryFailure(
-                f"TLS with SMTP server {where} failed: {exc}", permanent=False
+                f"TLS with SMTP server {where} failed: {exc}", permanent=False, connection=True
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailure(
-                f"cannot reach SMTP server {where}: {exc}", permanent=False
+                f"cannot reach SMTP server {where}: {exc}", permanent=False, connection=True
             ) from exc
         step = "STARTTLS"
         try:
@@ -155,12 +158,14 @@ class SmtpNotifier:
         except smtplib.SMTPAuthenticationError as exc:
             smtp.close()
             raise DeliveryFailure(
-                f"SMTP {where} refused the login of {s.user!r}: {_reply(exc)}", permanent=False
+                f"SMTP {where} refused the login of {s.user!r}: {_reply(exc)}",
+                permanent=False,
+                connection=True,
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             smtp.close()
             raise DeliveryFailure(
-                f"SMTP server {where}: {step} failed: {exc}", permanent=False
+                f"SMTP server {where}: {step} failed: {exc}", permanent=False, connection=True
             ) from exc
         return smtp
 
@@ -174,6 +179,7 @@ class SmtpNotifier:
                 f"SMTP server {self.settings.host}:{self.settings.port} refused EHLO/HELO: "
                 f"{_reply(exc)}",
                 permanent=False,
+                connection=True,
             ) from exc
         options: list[str] = []
         if not (self.settings.sender + recipient).isascii():
@@ -193,9 +199,9 @@ class SmtpNotifier:
             self._smtp = smtp
             try:
                 code, reply = self._begin(smtp, message.recipient)
-            except (OSError, smtplib.SMTPServerDisconnected):
-                if not reused:
-                    raise
+            except (OSError, smtplib.SMTPServerDisconnected) as exc:
+                if not reused or _timed_out(exc):
+                    raise  # a hung server: a fresh connection would wait as long again
                 code, reply = 421, b""
             if code == 421 and reused:  # the kept connection is gone: one fresh one
                 self._drop()
@@ -203,21 +209,31 @@ class SmtpNotifier:
                 code, reply = self._begin(smtp, message.recipient)
             if code != 250:  # our sender or connection refused: not the recipient's fault
                 self._reset(code)
-                raise DeliveryFailure(_text(code, reply), permanent=False)
+                raise DeliveryFailure(_text(code, reply), permanent=False, connection=code == 421)
             code, reply = smtp.rcpt(message.recipient)
             if code not in (250, 251):
                 self._reset(code)
-                raise DeliveryFailure(_text(code, reply), permanent=500 <= code < 600)
+                raise DeliveryFailure(
+                    _text(code, reply), permanent=500 <= code < 600, connection=code == 421
+                )
             code, reply = smtp.data(mail)
             if code != 250:
                 self._reset(code)
-                raise DeliveryFailure(_text(code, reply), permanent=500 <= code < 600)
+                raise DeliveryFailure(
+                    _text(code, reply), permanent=500 <= code < 600, connection=code == 421
+                )
         except smtplib.SMTPResponseException as exc:  # DATA not accepted (no 354)
             self._drop()
-            raise DeliveryFailure(_reply(exc), permanent=500 <= exc.smtp_code < 600) from exc
-        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailure(
+                _reply(exc),
+                permanent=500 <= exc.smtp_code < 600,
+                connection=exc.smtp_code == 421,
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # timed out, or the connection broke
             self._drop()
-            raise DeliveryFailure(f"SMTP delivery interrupted: {exc}", permanent=False) from exc
+            raise DeliveryFailure(
+                f"SMTP delivery interrupted: {exc}", permanent=False, connection=True
+            ) from exc
 
     def _reset(self, code: int) -> None:
         """After a refusal: RSET to keep the connection, or drop it if the server is leaving."""
@@ -242,6 +258,17 @@ class SmtpNotifier:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or was raised while handling) a socket timeout: smtplib reports one
+    as "Connection unexpectedly closed: timed out"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _text(code: int, reply: bytes) -> str:

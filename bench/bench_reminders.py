@@ -4,6 +4,7 @@ Run by hand (not a test):
 
     .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000]
     .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000]
+    .venv/bin/python bench/bench_reminders.py preview [--sizes 2000,10000] [--days 30]
 
 ``passes`` seeds INSTANCES Wijkkompas instances on SQLite (synchronous=NORMAL), DUE of them
 started 15 days before the others so that exactly one reminder each is due today, then times
@@ -12,6 +13,13 @@ with its peak traced memory, and (2) a pass where nothing is due.
 
 ``dispatchers`` fills a PostgreSQL outbox with MESSAGES pending rows and times one dispatcher
 process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED).
+
+``preview`` seeds each of SIZES Wijkkompas programmes on SQLite (every instance started on the
+same day, a regie contact each, a programme office) and runs ``wijkkompas reminders preview
+--days DAYS --json`` over it two months later (overdue knooppunten and escalations: about 24
+items per instance) in a fresh process writing to a file: its wall time and peak RSS; then
+once more under tracemalloc (to /dev/null) for its peak traced memory. Memory that stays flat
+from the smaller size to the larger one means the output is streamed, not built in memory.
 """
 
 from __future__ import annotations
@@ -145,6 +153,10 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                 instance_id = int(
                     unit._c.exec_driver_sql("SELECT id FROM instances").scalar_one()  # type: ignore[attr-defined]
                 )
+                # About a deadline that is running: the dispatcher cancels reminders of others.
+                (_, kind, subject), deadline = next(
+                    iter(unit.deadline_states([instance_id]).items())
+                )
                 unit.queue(
                     [
                         QueuedMessage(
@@ -155,11 +167,11 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                                 "key": f"bench/{n}",
                                 "instance": "wk",
                                 "instance_title": "W",
-                                "kind": "milestone",
-                                "subject": "m",
+                                "kind": kind,
+                                "subject": subject,
                                 "subject_title": "M",
                                 "phase_title": "P",
-                                "due": "2027-01-04",
+                                "due": deadline.due.isoformat(),
                                 "rule": "before",
                                 "role": "owner",
                             },
@@ -187,14 +199,92 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+PREVIEW_ENV = {"WIJKKOMPAS_PROGRAMME_EMAIL": "pb@x.example"}
+
+
+def _preview_args(db: str, days: int) -> list[str]:
+    now = (T0 + timedelta(days=60)).isoformat()
+    return ["--db", db, "--now", now, "reminders", "preview", "--days", str(days), "--json"]
+
+
+def _measure_preview(db: str, days: int, out: str, traced: bool) -> None:
+    """In a fresh process: the preview command as a user runs it, its output to ``out``;
+    prints its wall time, peak RSS and (``traced``) peak traced memory as JSON."""
+    import contextlib
+    import json
+    import tracemalloc
+
+    from cli import main as wijkkompas
+
+    os.environ.update(PREVIEW_ENV)
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    with (
+        open(out, "w", encoding="utf-8") as sink,
+        contextlib.redirect_stdout(sink),
+        contextlib.suppress(SystemExit),
+    ):
+        wijkkompas(_preview_args(db, days))
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] if traced else None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "traced_peak": peak, "rss_kb": rss}))
+
+
+def bench_preview(args: argparse.Namespace) -> None:
+    import json
+    import subprocess
+
+    def measure(db: str, out: Path, traced: bool) -> dict[str, float]:
+        command = ["_measure_preview", "--db", db, "--days", str(args.days), "--out", str(out)]
+        done = subprocess.run(
+            [sys.executable, __file__, *command, *(["--traced"] if traced else [])],
+            capture_output=True,
+            check=True,
+            text=True,
+        )
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    for size in (int(n) for n in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as folder:
+            db = f"sqlite:///{folder}/bench.db"
+            database = Database(db, synchronous="NORMAL")
+            database.ensure_schema()
+            clock = FrozenClock(T0)
+            service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
+            seed(service, clock, size, 0)
+            database.dispose()
+            output = Path(folder) / "preview.json"
+            plain = measure(db, output, traced=False)
+            with output.open(encoding="utf-8") as written:
+                items = sum(1 for line in written if line == "  {\n")
+            traced = measure(db, Path(os.devnull), traced=True)
+            print(
+                f"preview --days {args.days} --json over {size:,} instances: {items:,} items "
+                f"({output.stat().st_size / 1e6:.0f} MB of JSON) in {plain['seconds']:.1f} s, "
+                f"peak RSS {plain['rss_kb'] / 1024:.0f} MB; "
+                f"peak traced {traced['traced_peak'] / 1e6:.1f} MB (tracemalloc)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["passes", "dispatchers"])
+    parser.add_argument("what", choices=["passes", "dispatchers", "preview", "_measure_preview"])
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--sizes", default="2000,10000")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--db")
+    parser.add_argument("--out")
+    parser.add_argument("--traced", action="store_true")
     args = parser.parse_args()
-    {"passes": bench_passes, "dispatchers": bench_dispatchers}[args.what](args)
+    if args.what == "_measure_preview":
+        _measure_preview(args.db, args.days, args.out, args.traced)
+        return
+    benches = {"passes": bench_passes, "dispatchers": bench_dispatchers, "preview": bench_preview}
+    benches[args.what](args)
 
 
 if __name__ == "__main__":

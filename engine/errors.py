@@ -3,7 +3,8 @@
 Every error a user can cause derives from :class:`WorkflowError`. The command line maps the
 branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the workflow's rules,
 4 for a conflict with a concurrent writer (only for a caller who asked for a version check), 5
-for a database too busy to take the command now (try again).
+for a database too busy to take the command now (try again), 6 for a reminder pass that left
+due reminders undelivered.
 
     WorkflowError
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
@@ -17,9 +18,10 @@ for a database too busy to take the command now (try again).
     │   ├── RuleViolation              a milestone, approval or hand-over rule says no
     │   └── BrokenLog                  the instance row does not end where its log ends
     ├── Conflict (4)                   someone else changed the same thing meanwhile
-    └── Busy (5)                       the database could not take it now; nothing was saved
-        └── Contention                 lost a race with another writer: the command side
-                                       decides the command again on the fresh row
+    ├── Busy (5)                       the database could not take it now; nothing was saved
+    │   └── Contention                 lost a race with another writer: the command side
+    │                                  decides the command again on the fresh row
+    └── DeliveryIncomplete (6)         a reminder pass done, but reminders that were due wait
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "Conflict",
     "Contention",
     "DefinitionError",
+    "DeliveryIncomplete",
     "GateNotMet",
     "InputError",
     "InvalidValue",
@@ -87,6 +90,33 @@ class Contention(Busy):
     database reported a serialization failure or a deadlock; it was rolled back. A command that
     did not ask for a version check is decided again on the fresh row (``Commands._run``); where
     nobody retries, it is Busy."""
+
+
+class DeliveryIncomplete(WorkflowError):
+    """A reminder pass ran, but reminders that were due are not delivered: some failed in this
+    pass (refused for good, or nobody to send them to), wait for a retry, or were not tried
+    because the mail server could not be reached. Everything the pass did is saved; the exit
+    code (6) is for cron and monitoring."""
+
+    exit_code = 6
+
+    def __init__(self, *, failed: int, retrying: int, deferred: int) -> None:
+        self.failed = failed
+        self.retrying = retrying
+        self.deferred = deferred
+        parts = []
+        if failed:
+            parts.append(f"{failed} failed")
+        if retrying:
+            parts.append(f"{retrying} {'waits' if retrying == 1 else 'wait'} for a retry")
+        if deferred:
+            parts.append(f"{deferred} not tried: the mail server could not be reached")
+        statuses = (["failed"] if failed else []) + (["retrying"] if retrying or deferred else [])
+        see = " and ".join(f"--status {s}" for s in statuses)
+        super().__init__(
+            f"delivery incomplete: {failed + retrying + deferred} reminder(s) that were due are "
+            f"not delivered ({', '.join(parts)}); see wijkkompas outbox list {see}"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

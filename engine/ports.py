@@ -59,12 +59,19 @@ class OutgoingMessage:
 
 class DeliveryFailure(Exception):
     """A delivery did not succeed. ``permanent``: retrying will not help (e.g. unknown
-    recipient); otherwise it is retried later with backoff."""
+    recipient); otherwise it is retried later with backoff.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    ``connection``: the failure is the server's, not this message's: it could not be reached,
+    did not greet, failed TLS or the login, or stopped answering (a timeout, a dropped or
+    closing connection). Every other message through it would fail the same way after the
+    same wait, so the dispatcher stops the pass there and leaves the rest for the next one.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, connection: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.connection = connection
 
 
 class Notifier(Protocol):
@@ -217,6 +224,8 @@ class OutboxEntry:
     recipient: str
     payload: dict[str, Any]
     status: str
+    """pending, sent, failed, folded (went out within another row's message) or cancelled (its
+    deadline ended, moved or was paused before it could be delivered)."""
     attempts: int
     next_attempt_at: datetime
     claimed_by: str | None
@@ -225,6 +234,12 @@ class OutboxEntry:
     created_at: datetime
     sent_at: datetime | None
     message_id: str | None
+
+    @property
+    def state(self) -> str:
+        """The status as people see it: ``retrying`` for a pending row that was tried
+        before and waits for its next attempt; otherwise the stored ``status``."""
+        return "retrying" if self.status == "pending" and self.attempts > 0 else self.status
 
 
 @dataclass(slots=True, kw_only=True)
@@ -442,8 +457,16 @@ class OutboxUnit(Protocol):
         rows another transaction is working on are skipped (FOR UPDATE SKIP LOCKED)."""
         ...
 
-    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
-        """Deadline rows not frozen with a ``next_on`` up to ``until`` (for a preview)."""
+    def upcoming_deadlines(
+        self,
+        until: date,
+        *,
+        after: tuple[date, int, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[DueDeadline]:
+        """Deadline rows not frozen with a ``next_on`` up to ``until`` (for a preview), by
+        (next_on, instance id, kind, subject); a page of at most ``limit`` of them, those
+        after ``after`` in that order (the last row of the page before)."""
         ...
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
@@ -489,6 +512,18 @@ class OutboxUnit(Protocol):
 
     def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None: ...
 
+    def cancelled(self, entry_id: int, node: str, reason: str) -> None:
+        """Mark a claimed row ``cancelled`` with ``reason``: what it reminds of was no longer
+        due when it was to be delivered. It is never sent (nor retried)."""
+        ...
+
+    def deadline_states(
+        self, instance_ids: Collection[int]
+    ) -> dict[tuple[int, str, str], DeadlineState]:
+        """The deadline rows of these instances as they stand, by (instance id, kind,
+        subject): a reminder about a row that is missing here has nothing left to remind of."""
+        ...
+
     def release(self, entry_ids: Sequence[int], node: str) -> None:
         """Give claimed rows back unsent (on shutdown)."""
         ...
@@ -498,7 +533,11 @@ class OutboxUnit(Protocol):
         renewed. A row missing from the answer was claimed by another node meanwhile."""
         ...
 
-    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]: ...
+    def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
+        """The newest rows first, at most ``limit``; ``status`` as people see it
+        (``OutboxEntry.state``): ``pending`` is not tried yet, ``retrying`` pending after a
+        failed attempt, the others as stored."""
+        ...
 
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
 
@@ -508,7 +547,9 @@ class OutboxUnit(Protocol):
         the row was sent, folded into another, or claimed meanwhile."""
         ...
 
-    def outbox_counts(self) -> dict[str, int]: ...
+    def outbox_counts(self) -> dict[str, int]:
+        """How many rows there are of each status as people see it (``OutboxEntry.state``)."""
+        ...
 
 
 class Store(Protocol):

@@ -8,18 +8,22 @@ structured log line (:func:`_one_pass`), the same for ``reminders run`` and ever
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli.shared import Moment, app_of, pretend, print_json, what_if
+from adapters.cli.shared import Moment, app_of, pretend, print_json, print_json_array, what_if
 
 if TYPE_CHECKING:
     from engine.compose import Application
+    from engine.errors import DeliveryIncomplete
 
-__all__ = ["outbox", "reminders", "scheduler"]
+__all__ = ["STATUSES", "outbox", "reminders", "scheduler"]
+
+STATUSES = ("pending", "retrying", "sent", "failed", "folded", "cancelled")
+"""The statuses of outbox rows as people see them (``OutboxEntry.state``)."""
 
 
 def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
@@ -58,13 +62,14 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
     """What would be sent in the next DAYS days, to whom and why; nothing is sent."""
     _now_override(ctx, now)
     app = app_of(ctx)
-    planned = app.planner().preview(app.clock().now(), days)
+    # A stream: a large programme has hundreds of thousands of them (see ``preview_stream``).
+    planned = app.planner().preview_stream(app.clock().now(), days)
     if as_json:
-        print_json([_planned_json(p) for p in planned])
+        print_json_array(_planned_json(p) for p in planned)
         return
-    if not planned:
-        click.echo(f"nothing to send in the next {days} days")
+    anything = False
     for p in planned:
+        anything = True
         to = p.recipient or "(no address)"
         click.echo(
             f"{p.on}  {p.rule:<10} {p.instance}: {p.kind} '{p.subject}' due {p.due} "
@@ -72,6 +77,8 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
         )
         if p.problem:
             click.echo(f"            problem: {p.problem}")
+    if not anything:
+        click.echo(f"nothing to send in the next {days} days")
 
 
 @reminders.command("run")
@@ -82,8 +89,10 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
 def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
     """One pass: plan what is due into the outbox, then deliver the outbox.
 
-    Exit 0 when the pass completed, also when some deliveries will be retried later. A pass
-    that sends runs on the real clock; --now is for a --dry-run.
+    Exit 0 when everything that was due is delivered; 6 (delivery incomplete) when reminders
+    that were due are not: failed in this pass, waiting for a retry, or not tried because the
+    mail server could not be reached (the pass itself is saved either way). A pass that sends
+    runs on the real clock; --now is for a --dry-run.
     """
     _now_override(ctx, now)
     app = app_of(ctx, what_if=dry_run)
@@ -96,11 +105,23 @@ def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
             f"dry run: {len(report.planned)} reminder(s) due for {report.deadlines} deadline(s)"
         )
         return
-    click.echo(_one_pass(app, "all"))
+    line, problem = _pass(app, "all")
+    click.echo(line)
+    if problem is not None:
+        raise problem
 
 
 def _one_pass(app: Application, mode: str) -> str:
+    """One pass of the scheduler: its log line."""
+    return _pass(app, mode)[0]
+
+
+def _pass(app: Application, mode: str) -> tuple[str, DeliveryIncomplete | None]:
+    """Plan (unless ``mode`` is digest) and deliver; the pass line, and whether reminders
+    that were due are left undelivered."""
     import time
+
+    from engine.app.outbox import incomplete
 
     started = time.perf_counter()
     now = app.clock().now()
@@ -120,15 +141,24 @@ def _one_pass(app: Application, mode: str) -> str:
         f"items={delivered.items}",
         f"retried={delivered.retried}",
         f"failed={delivered.failed}",
+        f"cancelled={delivered.cancelled}",
         f"released={delivered.released}",
         f"lost={delivered.lost}",
+        f"deferred={delivered.deferred}",
+        f"halted={'connection' if delivered.halted else 'no'}",
         f"pending={counts.get('pending', 0)}",
+        f"retrying={counts.get('retrying', 0)}",
         f"took={took:.2f}s",
     ]
     line = " ".join(parts)
+    if delivered.halted:
+        line += (
+            f"\n  delivery stopped: {delivered.halted}; the rest was not tried and waits for "
+            "the next pass"
+        )
     for error in delivered.errors[:5]:
         line += f"\n  delivery problem: {error}"
-    return line
+    return line, incomplete(planned, delivered, counts)
 
 
 @click.group()
@@ -139,14 +169,18 @@ def outbox() -> None:
 @outbox.command("list")
 @what_if
 @click.option(
-    "--status", type=click.Choice(["pending", "sent", "failed", "folded"]), help="Only these."
+    "--status",
+    type=click.Choice(STATUSES),
+    help="Only these: pending (not tried yet), retrying (waiting for the next attempt after a "
+    "failed one), sent, failed, folded or cancelled.",
 )
 @click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
     """The newest outbox rows first."""
-    entries = app_of(ctx).service().outbox(status, limit)
+    service = app_of(ctx).service()
+    entries = service.outbox(status, limit)
     if as_json:
         print_json(
             [
@@ -154,7 +188,7 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
                     "id": e.id,
                     "key": e.key,
                     "recipient": e.recipient,
-                    "status": e.status,
+                    "status": e.state,
                     "attempts": e.attempts,
                     "next_attempt_at": e.next_attempt_at.isoformat(),
                     "last_error": e.last_error,
@@ -168,15 +202,26 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
         )
         return
     if not entries:
-        click.echo("the outbox is empty" + (f" (status {status})" if status else ""))
+        waiting = service.outbox_counts().get("retrying", 0) if status == "failed" else 0
+        if waiting:
+            # Not failed for good, but not delivered either: 'empty' would say all is well.
+            verb = "waits" if waiting == 1 else "wait"
+            click.echo(
+                f"no failed rows; {waiting} {verb} for a retry: "
+                "wijkkompas outbox list --status retrying"
+            )
+        else:
+            click.echo("the outbox is empty" + (f" (status {status})" if status else ""))
     for e in entries:
         item = e.payload
         line = (
-            f"{e.id:>6} {e.status:<7} {item.get('rule', ''):<10} {item.get('instance', '')}: "
+            f"{e.id:>6} {e.state:<7} {item.get('rule', ''):<10} {item.get('instance', '')}: "
             f"{item.get('kind', '')} '{item.get('subject', '')}' → {e.recipient or '(no address)'}"
         )
         if e.attempts:
             line += f" · {e.attempts} attempt(s)"
+        if e.state == "retrying":
+            line += f", next {e.next_attempt_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         click.echo(line)
         if e.last_error and e.status != "sent":
             click.echo(f"       {e.last_error}")

@@ -14,7 +14,7 @@ before it does anything, so a new command refuses ``--now`` until it is marked o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +37,7 @@ __all__ = [
     "load_workflow",
     "pretend",
     "print_json",
+    "print_json_array",
     "print_recorded",
     "print_status",
     "what_if",
@@ -90,6 +91,27 @@ def _hint(ctx: click.Context) -> str:
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_json_array(items: Iterable[Any], *, chunk: int = 1 << 16) -> None:
+    """A JSON array of ``items``, written as they come (about ``chunk`` characters at a time)
+    rather than built whole: the same text as ``print_json(list(items))``."""
+    out: list[str] = []
+    size = 0
+    opened = False
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
+        # One level deeper. JSON escapes line breaks inside strings, so "\n" is layout only.
+        part = ("[\n  " if not opened else ",\n  ") + text.replace("\n", "\n  ")
+        opened = True
+        out.append(part)
+        size += len(part)
+        if size >= chunk:
+            click.echo("".join(out), nl=False)
+            out.clear()
+            size = 0
+    out.append("\n]" if opened else "[]")
+    click.echo("".join(out))
 
 
 def load_workflow(ctx: click.Context, ref: str) -> LoadedWorkflow:

@@ -7,14 +7,20 @@ corrected one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.app.context import Context
-from engine.errors import NotFound, RuleViolation
+from engine.errors import DeliveryIncomplete, NotFound, RuleViolation
 from engine.ports import OutboxEntry
 from engine.runtime.areas import check_email
 
-__all__ = ["outbox", "outbox_counts", "retry_outbox"]
+if TYPE_CHECKING:
+    from engine.reminders.dispatch import DeliveryReport
+    from engine.reminders.planner import PassReport
+
+__all__ = ["incomplete", "outbox", "outbox_counts", "retry_outbox"]
 
 
 def outbox(context: Context, status: str | None = None, limit: int = 50) -> list[OutboxEntry]:
@@ -27,6 +33,22 @@ def outbox_counts(context: Context) -> dict[str, int]:
     """How many outbox rows there are of each status."""
     with context.store.outbox_unit() as unit:
         return unit.outbox_counts()
+
+
+def incomplete(
+    planned: PassReport | None, delivered: DeliveryReport, counts: Mapping[str, int]
+) -> DeliveryIncomplete | None:
+    """Whether a pass (``planned`` then ``delivered``, ``counts`` of the outbox after it)
+    left reminders that were due undelivered: failed in this pass (refused for good, or
+    nobody to send them to), waiting for a retry, or not tried because the mail server could
+    not be reached. Failures of earlier passes are not counted again (they stay visible in
+    ``status`` and ``outbox list --status failed``)."""
+    failed = delivered.failed + (planned.unreachable if planned is not None else 0)
+    retrying = counts.get("retrying", 0)
+    deferred = delivered.deferred_new
+    if failed or retrying or deferred:
+        return DeliveryIncomplete(failed=failed, retrying=retrying, deferred=deferred)
+    return None
 
 
 def retry_outbox(context: Context, entry_id: int, *, to: str | None = None) -> OutboxEntry:
@@ -59,6 +81,9 @@ def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
         return f"it was sent already at {entry.sent_at}"
     if entry.status == "folded":
         return f"it went out within {entry.payload.get('folded_into')}, never on its own"
+    if entry.status == "cancelled":
+        reason = (entry.last_error or "").removeprefix("cancelled ")
+        return f"it was cancelled {reason}".rstrip()
     if entry.lease_until is not None and entry.lease_until > now:
         return (
             f"{entry.claimed_by} is delivering it right now (its claim runs until "

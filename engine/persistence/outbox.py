@@ -4,7 +4,8 @@ The reminder pass reads the deadline rows that are due, queues outbox rows and m
 deadline's next look on, in one transaction. Every row has a unique idempotency key: a key
 queued before is skipped, so nothing is sent twice. The dispatcher claims ready rows under a
 lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so several nodes share the work; SQLite has one
-writer), sends them and marks each sent, to retry later, or failed; it renews the leases of a
+writer), cancels those whose deadline ended meanwhile (reading the deadline rows as they
+stand), sends the others and marks each sent, to retry later, or failed; it renews the leases of a
 long pass and releases what it did not send, and a lease that runs out frees its rows for
 another node. Digests claim whole recipients at a time. Listing, counting and requeueing rows
 serve the outbox views.
@@ -16,10 +17,10 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tuple_, update
 
 from engine.persistence.rows import OUT, D, I
-from engine.ports import DueDeadline, OutboxEntry, QueuedMessage
+from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
 
 __all__ = ["OutboxUnit"]
 
@@ -80,8 +81,19 @@ class OutboxUnit:
     def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
         return self._deadlines(D.c.next_on <= today, limit, lock=True)
 
-    def upcoming_deadlines(self, until: date) -> list[DueDeadline]:
-        return self._deadlines(D.c.next_on <= until, None, lock=False)
+    def upcoming_deadlines(
+        self,
+        until: date,
+        *,
+        after: tuple[date, int, str, str] | None = None,
+        limit: int | None = None,
+    ) -> list[DueDeadline]:
+        condition = D.c.next_on <= until
+        if after is not None:  # the next page: the order of _deadlines, as a row value
+            condition = and_(
+                condition, tuple_(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject) > after
+            )
+        return self._deadlines(condition, limit, lock=False)
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         if not messages:
@@ -228,6 +240,27 @@ class OutboxUnit:
     def failed(self, entry_id: int, node: str, error: str, attempts: int) -> None:
         self._finish(entry_id, node, status="failed", attempts=attempts, last_error=error)
 
+    def cancelled(self, entry_id: int, node: str, reason: str) -> None:
+        self._finish(entry_id, node, status="cancelled", last_error=reason)
+
+    def deadline_states(
+        self, instance_ids: Collection[int]
+    ) -> dict[tuple[int, str, str], DeadlineState]:
+        found: dict[tuple[int, str, str], DeadlineState] = {}
+        ids = sorted(instance_ids)
+        for start in range(0, len(ids), 900):  # stay under SQLite's parameter limit
+            rows = self._c.execute(select(D).where(D.c.instance_id.in_(ids[start : start + 900])))
+            for r in rows:
+                found[(r.instance_id, r.kind, r.subject)] = DeadlineState(
+                    kind=r.kind,
+                    subject=r.subject,
+                    due=r.due,
+                    legal=bool(r.legal),
+                    frozen=bool(r.frozen),
+                    next_on=r.next_on,
+                )
+        return found
+
     def release(self, entry_ids: Sequence[int], node: str) -> None:
         if entry_ids:
             self._c.execute(
@@ -251,7 +284,11 @@ class OutboxUnit:
 
     def outbox(self, status: str | None, limit: int) -> list[OutboxEntry]:
         query = select(OUT).order_by(OUT.c.id.desc()).limit(limit)
-        if status is not None:
+        if status == "pending":  # not tried yet
+            query = query.where(OUT.c.status == "pending", OUT.c.attempts == 0)
+        elif status == "retrying":  # pending after a failed attempt
+            query = query.where(OUT.c.status == "pending", OUT.c.attempts > 0)
+        elif status is not None:
             query = query.where(OUT.c.status == status)
         return [_entry(r) for r in self._c.execute(query)]
 
@@ -280,7 +317,11 @@ class OutboxUnit:
         return bool(result.rowcount)
 
     def outbox_counts(self) -> dict[str, int]:
-        rows = self._c.execute(select(OUT.c.status, func.count()).group_by(OUT.c.status))
+        state = case(
+            (and_(OUT.c.status == "pending", OUT.c.attempts > 0), "retrying"),
+            else_=OUT.c.status,
+        )
+        rows = self._c.execute(select(state, func.count()).group_by(state))
         return {status: int(count) for status, count in rows}
 
 
@@ -299,6 +340,7 @@ _FINISH = {
         ("status", "sent_at", "message_id", "last_error"),
         ("attempts", "last_error", "next_attempt_at"),
         ("status", "attempts", "last_error"),
+        ("status", "last_error"),
     )
 }
 

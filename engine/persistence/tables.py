@@ -185,7 +185,8 @@ class OutboxRow(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(10))
-    """pending, sent, failed or folded (went out within another row's message; never sent)."""
+    """pending, sent, failed, folded (went out within another row's message; never sent) or
+    cancelled (its deadline ended, moved or was paused before delivery; never sent)."""
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(100))

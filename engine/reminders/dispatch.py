@@ -9,6 +9,19 @@ signal gives them back at once. A delivery that succeeded just before a crash, b
 marked, is the one case that can repeat: it then carries the same Message-ID, and the maildir
 notifier does not write it twice.
 
+A row is delivered only while what it reminds of is still due as planned: its deadline row
+still exists, with the same due date, and is not frozen by a pause (legal deadlines and pause
+reviews never are). Otherwise it is marked ``cancelled`` with the reason (``stale.py``): a
+reminder planned while the mail server was down does not say "Te laat" about a knooppunt done
+meanwhile. The check is made when rows are claimed, and again for the rows left whenever a slow
+pass renews its lease; a digest leaves such items out, and is not sent when none is left.
+
+When the connection to the server fails (it cannot be reached, does not greet, fails TLS or
+the login, or stops answering), the pass stops there: the row that was being sent is retried
+after its backoff, the rows not yet tried are given back as they were (no attempt counted
+against them) for the next pass, and the report says why (``halted``). A hung server then
+costs one timeout per pass, not one per row while the lease is held.
+
 Recipients in digest mode get one message per pass listing all their items.
 """
 
@@ -22,8 +35,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.clock import local_date
-from engine.ports import DeliveryFailure, Notifier, OutboxEntry, OutgoingMessage, Store
+from engine.ports import (
+    DeliveryFailure,
+    Notifier,
+    OutboxEntry,
+    OutboxUnit,
+    OutgoingMessage,
+    Store,
+)
 from engine.reminders.messages import ReminderItem, compose
+from engine.reminders.stale import why_not_due
 
 __all__ = ["DeliveryReport", "Dispatcher", "backoff"]
 
@@ -60,6 +81,14 @@ class DeliveryReport:
     released: int = 0
     lost: int = 0
     """Claimed rows another node took over (their lease had run out) before they were sent."""
+    cancelled: int = 0
+    """Rows not sent because their deadline ended, moved or was paused since planning."""
+    deferred: int = 0
+    """Claimed rows given back untried because the connection to the server failed."""
+    deferred_new: int = 0
+    """Of ``deferred``, the rows never tried before (the others wait for a retry anyway)."""
+    halted: str | None = None
+    """Why the pass stopped before it had tried everything ready: the connection failure."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -135,7 +164,7 @@ class Dispatcher:
         held: set[int] = set()
         try:
             for only, excluding, by_recipient, retrying in self._claims(mode):
-                while not self.stop.is_set():
+                while not self.stop.is_set() and report.halted is None:
                     now = self.clock()
                     with self.store.outbox_unit() as unit:
                         claimed = unit.claim(
@@ -148,20 +177,39 @@ class Dispatcher:
                             by_recipient=by_recipient,
                             retrying=retrying,
                         )
-                    fresh = [entry for entry in claimed if entry.id not in tried]
-                    again = {entry.id for entry in claimed} - {entry.id for entry in fresh}
-                    if not fresh and again <= held:
-                        break  # nothing ready that this pass has not met already
-                    held |= again
-                    tried.update(entry.id for entry in fresh)
-                    if fresh:
-                        self._deliver(fresh, now + self.lease, report)
+                        fresh = [entry for entry in claimed if entry.id not in tried]
+                        again = {entry.id for entry in claimed} - {entry.id for entry in fresh}
+                        if not fresh and again <= held:
+                            break  # nothing ready that this pass has not met already
+                        held |= again
+                        tried.update(entry.id for entry in fresh)
+                        due = self._still_due(unit, fresh, report)
+                    if due:
+                        self._deliver(due, now + self.lease, report)
             if held:
                 with self.store.outbox_unit() as unit:
                     unit.release(sorted(held), self.node)
         finally:
             self.notifier.close()
         return report
+
+    def _still_due(
+        self, unit: OutboxUnit, entries: Sequence[OutboxEntry], report: DeliveryReport
+    ) -> list[OutboxEntry]:
+        """Those of ``entries`` whose deadline is still due as planned; the others are marked
+        cancelled, with the reason, in ``unit``."""
+        if not entries:
+            return []
+        states = unit.deadline_states({e.instance_id for e in entries})
+        due: list[OutboxEntry] = []
+        for entry in entries:
+            reason = why_not_due(entry.instance_id, entry.payload, states)
+            if reason is None:
+                due.append(entry)
+            else:
+                unit.cancelled(entry.id, self.node, reason)
+                report.cancelled += 1
+        return due
 
     def _groups(self, claimed: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:
         groups: dict[str, list[OutboxEntry]] = {}
@@ -221,8 +269,10 @@ class Dispatcher:
                 held_until = now + self.lease
                 with self.store.outbox_unit() as unit:
                     kept = unit.renew(rest, self.node, held_until)
+                    ours = [e for g in groups[position:] for e in g if e.id in kept]
+                    due = {e.id for e in self._still_due(unit, ours, report)}
                 report.lost += len(rest) - len(kept)
-                groups[position:] = [[e for e in g if e.id in kept] for g in groups[position:]]
+                groups[position:] = [[e for e in g if e.id in due] for g in groups[position:]]
             group = groups[position]
             if not group:
                 continue
@@ -230,7 +280,19 @@ class Dispatcher:
                 message = self.message(group, now)
                 self.notifier.send(message)
             except Exception as exc:
-                self._not_delivered(group, _as_failure(exc), now, report)
+                failure = _as_failure(exc)
+                self._not_delivered(group, failure, now, report)
+                if failure.connection:
+                    # The next rows would wait as long and fail the same way: stop, and give
+                    # them back as they were for the next pass.
+                    self._mark_sent(delivered)
+                    untried = [e for g in groups[position + 1 :] for e in g]
+                    with self.store.outbox_unit() as unit:
+                        unit.release([e.id for e in untried], self.node)
+                    report.deferred += len(untried)
+                    report.deferred_new += sum(1 for e in untried if not e.attempts)
+                    report.halted = failure.reason
+                    return
                 continue
             delivered.extend((entry.id, message.message_id, now) for entry in group)
             # Batched marks only where a repeat is recognised by its Message-ID: a digest's id

@@ -18,13 +18,16 @@ as always), so an escalation sent before never swallows a new overdue reminder.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
+from typing import Any
 
 from engine.clock import local_date
 from engine.ports import DueDeadline, QueuedMessage, Store
 from engine.reminders.messages import ReminderItem
+from engine.reminders.ordered import ordered
 from engine.reminders.rules import (
     Moment,
     due_moments,
@@ -357,36 +360,76 @@ class ReminderPlanner:
     def preview(self, now: datetime, days: int) -> list[PlannedReminder]:
         """What would be sent from today through ``days`` days ahead (nothing is written):
         never a reminder the outbox holds already, such as one a pass sent today."""
+        return list(self.preview_stream(now, days))
+
+    def preview_stream(
+        self, now: datetime, days: int, *, page: int = 1000, spill: int = 10_000
+    ) -> Iterator[PlannedReminder]:
+        """:meth:`preview` as a stream, by day, instance, deadline and recipient: the deadline
+        rows are read ``page`` at a time, and the reminders sorted holding at most ``spill``
+        in memory (beyond that, in temporary files: see ``ordered.py``), so memory stays
+        flat however many there are."""
         today = local_date(now)
         until = today + timedelta(days=days)
-        with self.store.outbox_unit() as unit:
-            rows = unit.upcoming_deadlines(until)
-        per_day: list[list[Pair]] = []
-        for row in rows:
-            deadline, phase_title = self.deadline(row)
-            pending = [
-                m
-                for m in moments(deadline, until=until)
-                if row.sent_through is None or m.on > row.sent_through
-            ]
-            overdue_now = [m for m in pending if m.on <= today and not m.escalation]
-            keep = overdue_now[-1:] + [m for m in pending if m.on > today or m.escalation]
-            by_day: dict[date, list[Pair]] = {}
-            for moment in sorted(set(keep)):
-                # What has come already goes out with the next pass: show it as today.
-                day = max(moment.on, today)
-                by_day.setdefault(day, []).extend(
-                    (m, replace(p, on=day))
-                    for m, p in self._messages(row, deadline, phase_title, moment, now)
-                )
-            per_day.extend(by_day.values())
-        # What the outbox holds already is not sent again (a pass would find its key taken):
-        # a rebuild, or a due date moved and back, starts a deadline's reminders afresh.
-        known: set[str] = set()
-        wanted = [m.key for pairs in per_day for m, _ in pairs]
-        if wanted:
+        rows = self._previewed(now, today, until, page)
+        for row in ordered(rows, key=_BY_DAY, spill=spill):
+            yield PlannedReminder(**dict(zip(_FIELDS, row, strict=True)))
+
+    def _previewed(
+        self, now: datetime, today: date, until: date, page: int
+    ) -> Iterator[tuple[Any, ...]]:
+        """The reminders of the preview, deadline row by deadline row (not yet by day), as
+        plain tuples of the fields of PlannedReminder: sorting goes through temporary files,
+        and tuples go there and back several times faster than objects."""
+        after: tuple[date, int, str, str] | None = None
+        while True:
+            # A short unit per page (the outbox unit writes on SQLite: holding it while the
+            # whole programme is previewed would keep every pass waiting).
             with self.store.outbox_unit() as unit:
-                known = unit.known_keys(wanted)
-        found = [p for pairs in per_day for m, p in fold(pairs, known)[0] if m.key not in known]
-        found.sort(key=lambda p: (p.on, p.instance, p.subject, p.recipient))
-        return found
+                rows = unit.upcoming_deadlines(until, after=after, limit=page)
+                per_day = [
+                    found for row in rows for found in self._preview_row(row, now, today, until)
+                ]
+                # What the outbox holds already is not sent again (a pass would find its key
+                # taken): a rebuild, or a due date moved and back, starts a deadline's
+                # reminders afresh, and a pass today sent some of them.
+                wanted = [m.key for _, pairs in per_day for m, _ in pairs]
+                known = unit.known_keys(wanted) if wanted else set()
+            for day, pairs in per_day:
+                for message, planned in fold(pairs, known)[0]:
+                    if message.key in known:
+                        continue
+                    values = [getattr(planned, name) for name in _FIELDS]
+                    values[_ON] = day
+                    yield tuple(values)
+            if len(rows) < page:
+                return
+            last = rows[-1]
+            assert last.next_on is not None  # rows are chosen by their next_on
+            after = (last.next_on, last.instance_id, last.kind, last.subject)
+
+    def _preview_row(
+        self, row: DueDeadline, now: datetime, today: date, until: date
+    ) -> list[tuple[date, list[Pair]]]:
+        """The reminders of one deadline row up to ``until``, grouped by the day they go out
+        (what has come already goes with the next pass: shown as today)."""
+        deadline, phase_title = self.deadline(row)
+        pending = [
+            m
+            for m in moments(deadline, until=until)
+            if row.sent_through is None or m.on > row.sent_through
+        ]
+        overdue_now = [m for m in pending if m.on <= today and not m.escalation]
+        keep = overdue_now[-1:] + [m for m in pending if m.on > today or m.escalation]
+        by_day: dict[date, list[Pair]] = {}
+        for moment in sorted(set(keep)):
+            by_day.setdefault(max(moment.on, today), []).extend(
+                self._messages(row, deadline, phase_title, moment, now)
+            )
+        return list(by_day.items())
+
+
+_FIELDS = tuple(PlannedReminder.__dataclass_fields__)
+_ON = _FIELDS.index("on")
+_BY_DAY = itemgetter(*(_FIELDS.index(f) for f in ("on", "instance", "subject", "recipient")))
+"""The order of the preview: by day, instance, deadline and recipient."""

@@ -88,13 +88,14 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
     runner = CliRunner()
     clock = FrozenClock(datetime.fromisoformat(NOW))  # through the composition root
 
-    def run(*args: str) -> Any:
+    def run(*args: str, code: int = 0) -> Any:
         result = runner.invoke(main, ["--db", db, *args], env=env, obj=clock)
-        assert result.exit_code == 0, (args, result.output)
+        assert result.exit_code == code, (args, result.output)
         return json.loads(result.stdout) if "--json" in args else result.stdout
 
     run("demo")
-    run("reminders", "run")  # no programme office configured: some rows fail, with a reason
+    # No programme office configured: some rows fail, with a reason (6: delivery incomplete).
+    run("reminders", "run", code=6)
     return run
 
 
@@ -146,3 +147,14 @@ def test_only_names_in_code_count_as_documented() -> None:
     assert documented(text) == {
         "key", "title", "id", "due", "gate", "phase", "ready", "unmet", "stop", "from",
     }  # fmt: skip
+
+
+def test_every_outbox_status_is_documented() -> None:
+    """`outbox list --status` takes exactly the statuses its JSON gives, and each is in the
+    docs."""
+    from adapters.cli.reminders import STATUSES, outbox_list
+
+    (option,) = [p for p in outbox_list.params if p.name == "status"]
+    assert tuple(option.type.choices) == STATUSES  # type: ignore[attr-defined]
+    documented = section("`wijkkompas outbox list")
+    assert [s for s in STATUSES if f"`{s}`" not in documented] == []

@@ -78,3 +78,18 @@ def test_rows_another_node_took_after_the_lease_ran_out_are_left_to_it(service, 
     assert stalling.sent[2].message_id == other.sent[0].message_id
     assert report.lost == 3
     assert {e.status for e in service.outbox()} == {"sent"}
+
+
+def test_a_slow_pass_does_not_send_what_ended_while_it_worked(service, clock, tmp_path):
+    """Rows are checked against their deadlines when claimed, and the rest again whenever the
+    lease is renewed: a knooppunt done in the middle of a slow pass gets no reminder."""
+    kort_programme(service, clock, tmp_path, [f"regie{n}@noord.example" for n in range(8)])
+    plan(service, clock)
+    slow = Slow(clock, lambda: service.milestone_done("wk-06", "plan", by="t"))
+    dispatcher = Dispatcher(service.store, slow, node="a", clock=clock.now)
+    report = dispatcher.run("all")
+
+    assert (report.messages, report.cancelled) == (7, 1)
+    assert "regie6@noord.example" not in [m.recipient for m in slow.sent]
+    (cancelled,) = service.outbox(status="cancelled")
+    assert cancelled.key.startswith("wk-06/milestone:plan/")

@@ -717,42 +717,46 @@ def test_a_digest_recipient_gets_one_message_listing_all_items(passes):
 
 
 def test_smtp_down_then_up_retries_with_backoff_and_delivers_once(passes):
+    """While the server is down each pass tries one row (then stops: the others would fail
+    the same way) and counts no attempt against the rows it did not try."""
     passes.create()
     passes.server.stop()
     _, delivered = passes.run("2026-01-12")
-    assert (delivered.messages, delivered.retried) == (0, 7)
+    assert (delivered.messages, delivered.retried, delivered.deferred) == (0, 1, 6)
     first = passes.clock.now()
     rows = passes.outbox()
     assert len(rows) == 7
-    for row in rows:
-        assert (row.status, row.attempts) == ("pending", 1)
-        assert row.next_attempt_at == first + timedelta(minutes=1)
-        assert row.last_error.startswith(f"cannot reach SMTP server 127.0.0.1:{passes.server.port}")
-    assert row.claimed_by == "test"
-    assert row.lease_until is None
+    (tried,) = [r for r in rows if r.attempts]
+    assert (tried.status, tried.attempts) == ("pending", 1)
+    assert tried.next_attempt_at == first + timedelta(minutes=1)
+    assert tried.last_error.startswith(f"cannot reach SMTP server 127.0.0.1:{passes.server.port}")
+    assert (tried.claimed_by, tried.lease_until) == ("test", None)
+    assert {(r.status, r.attempts, r.next_attempt_at, r.lease_until, r.last_error)
+            for r in rows if r is not tried} == {("pending", 0, first, None, None)}  # fmt: skip
 
     passes.clock.advance(seconds=90)  # still down: the second attempt waits twice as long
     _, delivered = passes.run()
     second = passes.clock.now()
-    assert delivered.retried == 7
-    assert {(r.attempts, r.next_attempt_at) for r in passes.outbox()} == {
+    assert (delivered.retried, delivered.deferred) == (1, 6)
+    assert sorted((r.attempts, r.next_attempt_at) for r in passes.outbox()) == [(0, first)] * 6 + [
         (2, second + timedelta(minutes=2))
-    }
+    ]
 
     passes.server.start()
-    passes.clock.advance(seconds=100)  # up again, but the backoff has not run out
+    passes.clock.advance(seconds=100)  # up again: what was never tried goes at once
     _, delivered = passes.run()
-    assert (delivered.messages, delivered.retried) == (0, 0)
-    assert passes.new() == []
-    assert {r.attempts for r in passes.outbox()} == {2}
+    assert (delivered.messages, delivered.retried) == (6, 0)
+    assert len(passes.new()) == 6
+    assert [r.status for r in passes.outbox() if r.attempts] == ["pending"]  # its backoff runs
 
     passes.clock.set(second + timedelta(minutes=2))
     _, delivered = passes.run()
-    assert delivered.messages == 7
-    got = passes.new()
+    assert delivered.messages == 1
+    got = passes.server.received
     assert len(got) == 7
     assert Counter(m.reference for m in got) == Counter(passes.outbox_keys())
     assert {r.status for r in passes.outbox()} == {"sent"}
+    passes.new()
 
     passes.clock.advance(hours=1)
     passes.run()
@@ -805,7 +809,7 @@ def test_an_unknown_recipient_fails_permanently_and_can_be_retried(passes):
     )  # fmt: skip
     assert retried.exit_code == 0, retried.output
     assert retried.output == f"outbox {row.id} is pending again for {PROJECTLEIDER}\n"
-    assert passes.service.outbox_counts() == {"sent": 4, "failed": 2, "pending": 1}
+    assert passes.service.outbox_counts() == {"sent": 4, "failed": 2, "retrying": 1}
 
     passes.clock.set(at("2026-01-12", "10:05"))
     passes.run()
@@ -909,6 +913,114 @@ def test_a_row_without_an_address_is_retried_only_with_one(passes):
     assert (message.to, message.reference) == (REGIE, row.key)
     [after] = [e for e in passes.outbox() if e.id == row.id]
     assert (after.status, after.recipient, after.last_error) == ("sent", REGIE, None)
+
+
+# --- still due when it goes out ----------------------------------------------------------------
+
+
+def test_a_reminder_planned_while_the_server_was_down_is_not_sent_once_the_milestone_is_done(
+    passes,
+):
+    """No "Te laat" mail for a knooppunt finished during a day's outage: the row is cancelled
+    at delivery, with the reason, and shows as such in the outbox."""
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
+    passes.server.stop()
+    passes.run("2026-01-15")  # plan's reminder of the day, for two addresses; nothing goes
+    assert {(e.payload["rule"], e.status) for e in passes.outbox()} == {("on_due", "pending")}
+    passes.clock.set(at("2026-01-15", "15:00"))
+    passes.settle("wk-noord", "plan")
+
+    passes.server.start()
+    _, delivered = passes.run("2026-01-16")
+    assert passes.new() == []
+    assert (delivered.messages, delivered.cancelled) == (0, 2)
+    rows = passes.outbox()
+    assert {e.status for e in rows} == {"cancelled"}
+    reason = (
+        "cancelled at delivery: knooppunt 'plan' of wk-noord is no longer open "
+        "(done or skipped, its phase ended, or the instance stopped)"
+    )
+    assert {e.last_error for e in rows} == {reason}
+    assert {e.attempts for e in rows} <= {0, 1}
+
+    listed = cli("--db", passes.db_url, "outbox", "list", "--status", "cancelled")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("cancelled on_due") == 2
+    assert listed.output.count(reason) == 2
+    with pytest.raises(RuleViolation, match="it was cancelled at delivery: knooppunt 'plan'"):
+        passes.service.retry_outbox(rows[0].id)
+    passes.run("2026-01-17")
+    assert passes.new() == []
+
+
+def test_a_pause_cancels_what_was_planned_before_it_except_legal_deadlines(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad")
+    passes.server.stop()
+    passes.run("2026-01-16")  # plan a day late, termijn (legal) three days ahead
+    assert sorted({(e.payload["subject"], e.payload["rule"]) for e in passes.outbox()}) == [
+        ("plan", "overdue"),
+        ("termijn", "before"),
+    ]
+    passes.clock.set(at("2026-01-16", "11:00"))
+    passes.service.pause("wk-noord", "geld", by="test", reason="begroting bevroren")
+
+    passes.server.start()
+    passes.clock.set(at("2026-01-16", "12:00"))
+    delivered = passes.dispatcher().run()
+    assert delivered.cancelled == 2
+    termijn = "Wettelijke termijn"
+    assert passes.inbox() == [
+        (PROJECTLEIDER, subject("before", termijn, "uiterlijk 19 januari 2026 (over 3 dagen)")),
+        (REGIE, subject("before", termijn, "uiterlijk 19 januari 2026 (over 3 dagen)")),
+    ]
+    cancelled = [e for e in passes.outbox() if e.status == "cancelled"]
+    assert {e.payload["subject"] for e in cancelled} == {"plan"}
+    assert {e.last_error for e in cancelled} == {
+        "cancelled at delivery: wk-noord is paused; the reminders of knooppunt 'plan' wait "
+        "until it resumes"
+    }
+
+
+def test_a_due_date_moved_since_planning_cancels_the_reminder_of_the_old_date(passes):
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
+    passes.server.stop()
+    passes.run("2026-01-12")  # plan: three days before 15 January
+    passes.clock.set(at("2026-01-12", "11:00"))
+    passes.service.pause("wk-noord", "geld", by="test", reason="even wachten")
+    passes.clock.set(at("2026-01-14", "11:00"))
+    passes.service.resume("wk-noord", by="test")  # two days paused: 17 January, a Saturday
+
+    passes.server.start()
+    delivered = passes.dispatcher().run()
+    assert (delivered.messages, delivered.cancelled) == (0, 2)
+    assert {e.last_error for e in passes.outbox()} == {
+        "cancelled at delivery: the due date of knooppunt 'plan' of wk-noord moved from "
+        "2026-01-15 to 2026-01-19; the reminders of the new date are planned anew"
+    }
+
+
+def test_a_digest_leaves_out_items_whose_deadline_ended_and_an_empty_one_is_not_sent(passes):
+    passes.create()
+    passes.settle("wk-noord", "raad", "termijn")
+    passes.digest = (REGIE,)
+    passes.run("2026-01-12", mode="instant")  # plan, net and warmte wait for REGIE's digest
+    passes.new()
+    passes.settle("wk-noord", "plan", "net")
+
+    _, delivered = passes.run(mode="digest")
+    [digest] = passes.new()
+    assert (digest.to, delivered.items, delivered.cancelled) == (REGIE, 1, 2)
+    assert digest.subject == subject("before", "Warmtebron gekozen", BEFORE_15)
+
+    passes.run("2026-01-15", mode="instant")  # warmte's day: REGIE's reminder waits again
+    assert [m.to for m in passes.new()] == [PROJECTLEIDER]
+    passes.settle("wk-noord", "warmte")
+    _, delivered = passes.run(mode="digest")
+    assert passes.new() == []  # its only item ended: no empty digest
+    assert (delivered.messages, delivered.cancelled) == (0, 1)
 
 
 # --- processes ---------------------------------------------------------------------------------

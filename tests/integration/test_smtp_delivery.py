@@ -12,7 +12,8 @@ can help. Unreachable, timing out, 4xx, a refused login: temporary (the outbox r
 retried with backoff). 5xx for the recipient: permanent (the row is marked failed with the
 server's reason).
 
-``SmtpServer`` is imported by ``test_reminder_passes.py``.
+``SmtpServer`` is imported by ``test_reminder_passes.py``, ``SilentServer`` by
+``test_sick_mail_server.py``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ class Recorder:
         """(mechanism, login, accepted) of every AUTH attempt."""
         self.ehlo_reply: str | None = None
         """Answer EHLO and HELO with this (a refusal of the client) instead of greeting it."""
+        self.mail_gate = threading.Event()
+        """Cleared: answer no MAIL FROM until it is set again (a server that hangs)."""
+        self.mail_gate.set()
+        self.greeted = 0
+        """How many EHLO/HELO greetings the server answered (about one per connection)."""
 
     @property
     def received(self) -> list[Received]:
@@ -131,14 +137,25 @@ class Recorder:
     ) -> list[str]:
         if self.ehlo_reply is not None:
             return [self.ehlo_reply]
+        self.greeted += 1
         session.host_name = hostname
         return responses
 
     async def handle_HELO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
         if self.ehlo_reply is not None:
             return self.ehlo_reply
+        self.greeted += 1
         session.host_name = hostname
         return f"250 {server.hostname}"
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        while not self.mail_gate.is_set():
+            await asyncio.sleep(0.01)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -252,31 +269,45 @@ def server_tls(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return context
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
+class SilentServer:
     """A server that accepts connections and never says a word (a hung mail server): a raw
-    socket in a thread."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-    held: list[socket.socket] = []
+    socket in a thread. ``accepted`` counts the connections it took."""
 
-    def serve() -> None:
-        while not stop.is_set():
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = int(self._listener.getsockname()[1])
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def accepted(self) -> int:
+        return len(self._held)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
             try:
-                connection, _ = listener.accept()
+                connection, _ = self._listener.accept()
             except TimeoutError:
                 continue
-            held.append(connection)
+            self._held.append(connection)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield int(listener.getsockname()[1])
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    listener.close()
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for connection in self._held:
+            connection.close()
+        self._listener.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """The port of a :class:`SilentServer`."""
+    server = SilentServer()
+    yield server.port
+    server.close()
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -515,7 +546,7 @@ def test_the_server_being_down_is_a_temporary_failure():
     port = free_port()  # nobody listens here
     notifier = SmtpNotifier(SmtpSettings(host="127.0.0.1", port=port, timeout=5, sender=SENDER))
     failure = refused(notifier)
-    assert not failure.permanent
+    assert (failure.permanent, failure.connection) == (False, True)  # the pass stops there
     assert failure.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{port}: ")
     assert "refused" in failure.reason.lower()
 
@@ -525,7 +556,7 @@ def test_an_unknown_recipient_is_permanent_with_the_servers_reason(smtp_server):
     notifier = smtp_server.notifier()
     with pytest.raises(DeliveryFailure) as failure:
         notifier.send(outgoing("weg@noord.example"))
-    assert failure.value.permanent
+    assert (failure.value.permanent, failure.value.connection) == (True, False)
     assert failure.value.reason == "550 5.1.1 unknown user"
     # The connection stays usable for the rest of the pass.
     notifier.send(outgoing("regie@noord.example"))
@@ -589,7 +620,7 @@ def test_a_server_that_never_answers_times_out_temporarily(silent_port):
         notifier.send(outgoing())
     took = time.monotonic() - started
     notifier.close()
-    assert not failure.value.permanent
+    assert (failure.value.permanent, failure.value.connection) == (False, True)
     assert "timed out" in failure.value.reason
     assert failure.value.reason.startswith(f"cannot reach SMTP server 127.0.0.1:{silent_port}: ")
     assert timeout * 0.9 <= took < timeout + 2.0
