@@ -18,11 +18,12 @@ from click.testing import CliRunner
 from adapters.cli.reminders import _planned_json
 from cli import main
 from engine.app.service import Service
-from engine.clock import local_date
+from engine.clock import LOCAL_TZ, local_date
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.reminders.planner import AddressBook, Pair, PlannedReminder, ReminderPlanner, fold
 from engine.reminders.rules import moments
+from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
 
 SEEDED = "2026-11-20T10:00"
@@ -74,7 +75,9 @@ def demo(db_url: str) -> Any:
     env |= {"WIJKKOMPAS_NOTIFIER": "console", "WIJKKOMPAS_PROGRAMME_EMAIL": OFFICE}
 
     def run(*args: str, now: str = SEEDED) -> Any:
-        return CliRunner().invoke(main, ["--db", db_url, "--now", now, *args], env=env)
+        # The demo and a pass write: their clock comes through the composition root.
+        clock = FrozenClock(datetime.fromisoformat(now).replace(tzinfo=LOCAL_TZ))
+        return CliRunner().invoke(main, ["--db", db_url, *args], env=env, obj=clock)
 
     assert run("demo").exit_code == 0
     assert run("reminders", "run").exit_code in (0, 6)
@@ -126,6 +129,7 @@ def test_the_json_is_byte_for_byte_what_the_whole_list_gave(demo, db_url):
 def test_nothing_to_preview_is_an_empty_array(tmp_path):
     db = f"sqlite:///{tmp_path / 'empty.db'}"
     runner = CliRunner()
+    assert runner.invoke(main, ["--db", db, "db", "upgrade"]).exit_code == 0
     result = runner.invoke(main, ["--db", db, "reminders", "preview", "--json"])
     assert (result.exit_code, result.stdout) == (0, "[]\n")
     result = runner.invoke(main, ["--db", db, "reminders", "preview", "--days", "3"])

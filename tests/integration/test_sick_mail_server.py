@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,9 +19,11 @@ from click.testing import CliRunner
 
 from adapters.email import SmtpNotifier, SmtpSettings
 from cli import main
+from engine.clock import LOCAL_TZ
 from engine.ports import DeliveryFailure, OutgoingMessage
 from engine.reminders.dispatch import Dispatcher
 from engine.runtime.events import Regie
+from engine.testing import FrozenClock
 from tests.integration.kort import REMINDED, STARTED, kort_programme, plan, write_kort
 from tests.integration.test_smtp_delivery import SENDER, SilentServer, SmtpServer, outgoing
 
@@ -149,11 +151,14 @@ def test_the_pass_line_says_the_pass_stopped_and_what_was_left(
         "WIJKKOMPAS_SMTP_HOST": "127.0.0.1",
         "WIJKKOMPAS_SMTP_PORT": str(silent.port),
         "WIJKKOMPAS_SMTP_TIMEOUT": str(TIMEOUT),
+        "WIJKKOMPAS_MAIL_FROM": SENDER,
         "WIJKKOMPAS_CONFIG": None,
         "WIJKKOMPAS_DIGEST": None,
     }
+    # A pass that sends runs on the real clock; a test gives it another through the
+    # composition root.
     result = CliRunner().invoke(
-        main, ["--db", db_url, "--now", REMINDED.isoformat(), "reminders", "run"], env=env
+        main, ["--db", db_url, "reminders", "run"], env=env, obj=FrozenClock(REMINDED)
     )
     assert result.exit_code == 6, result.output
     line, *rest = result.stdout.splitlines()
@@ -180,7 +185,8 @@ def run_cli(db_url: str, port: int, *args: str, now: str = "2026-01-12T10:00") -
         "WIJKKOMPAS_CONFIG": None,
         "WIJKKOMPAS_DIGEST": None,
     }
-    return CliRunner().invoke(main, ["--db", db_url, "--now", now, *args], env=env)
+    clock = FrozenClock(datetime.fromisoformat(now).replace(tzinfo=LOCAL_TZ))
+    return CliRunner().invoke(main, ["--db", db_url, *args], env=env, obj=clock)
 
 
 def test_a_pass_that_leaves_due_reminders_undelivered_exits_6(
