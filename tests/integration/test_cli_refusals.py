@@ -122,8 +122,9 @@ class Cli:
         return result
 
 
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli_in(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The command line on ``db_url``, run in ``tmp_path`` with the proef workflow beside it and
+    no WIJKKOMPAS_* setting of the machine's."""
     monkeypatch.chdir(tmp_path)
     for name in ("DB", "WORKFLOWS", "CONFIG", "ACTOR", "DEBUG"):
         monkeypatch.delenv(f"WIJKKOMPAS_{name}", raising=False)
@@ -131,6 +132,11 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     workflows.mkdir()
     (workflows / "proef.yaml").write_text(PROEF, encoding="utf-8")
     return Cli(db_url, workflows, CliRunner())
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return cli_in(db_url, tmp_path, monkeypatch)
 
 
 # --- where an instance stands before the refused command ---------------------------------------

@@ -15,9 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from tests.integration.test_cli_refusals import BAD_INPUT, PROEF, Cli
+from tests.integration.test_cli_refusals import BAD_INPUT, Cli, cli_in
 
 BOM = b"\xef\xbb\xbf"
 HEADER = ["key", "title", "workflow", "regie", "regie_org", "contacts", "areas"]
@@ -32,13 +31,7 @@ ROWS = [
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DB", "WORKFLOWS", "CONFIG", "ACTOR", "DEBUG"):
-        monkeypatch.delenv(f"WIJKKOMPAS_{name}", raising=False)
-    workflows = tmp_path / "wf"
-    workflows.mkdir()
-    (workflows / "proef.yaml").write_text(PROEF, encoding="utf-8")
-    return Cli(db_url, workflows, CliRunner())
+    return cli_in(db_url, tmp_path, monkeypatch)
 
 
 def write(path: Path, delimiter: str, *, bom: bool = False, rows: list[list[str]] = ROWS) -> str:

@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from engine.app.service import Service
 from tests.integration.test_cli_refusals import (
     BAD_INPUT,
     CHANGED,
-    PROEF,
     START,
     Cli,
+    cli_in,
     created,
     dump,
 )
@@ -37,13 +36,7 @@ UPDATE = ("instance", "update", "wk-noord")
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    for name in ("DB", "WORKFLOWS", "CONFIG", "ACTOR", "DEBUG"):
-        monkeypatch.delenv(f"WIJKKOMPAS_{name}", raising=False)
-    workflows = tmp_path / "wf"
-    workflows.mkdir()
-    (workflows / "proef.yaml").write_text(PROEF, encoding="utf-8")
-    return Cli(db_url, workflows, CliRunner())
+    return cli_in(db_url, tmp_path, monkeypatch)
 
 
 def shown(cli: Cli, key: str = "wk-noord") -> dict[str, Any]:
