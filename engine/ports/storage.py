@@ -1,314 +1,35 @@
-"""The small contracts the engine needs from the outside: a clock and a store.
-
-The application service (``service.py``) talks to storage only through :class:`Store` and the
-:class:`UnitOfWork` it opens; ``engine/persistence`` implements them with SQLAlchemy for SQLite
-and PostgreSQL. Each method states what it must do and raise.
-"""
+"""The store and its units of work: what the application needs from storage, each method
+with what it must do and raise. ``engine/persistence`` implements them with SQLAlchemy for
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from datetime import date, datetime
+from typing import Protocol
 
+from engine.ports.records import (
+    ChildRow,
+    DeadlineChange,
+    DeadlineState,
+    DueDeadline,
+    InstanceRecord,
+    NewInstanceRows,
+    OutboxEntry,
+    OverviewRow,
+    QueuedMessage,
+    StoredEvent,
+    StoredWorkflow,
+)
 from engine.runtime.instance import Instance
 
 __all__ = [
-    "ChildRow",
-    "Clock",
     "CommandUnit",
-    "DeadlineChange",
-    "DeadlineState",
-    "DeliveryFailure",
-    "DueDeadline",
-    "InstanceRecord",
-    "NewInstanceRows",
-    "Notifier",
-    "OutboxEntry",
-    "OutgoingMessage",
-    "OverviewRow",
-    "QueuedMessage",
+    "OutboxUnit",
     "Store",
-    "StoredEvent",
-    "StoredWorkflow",
-    "SystemClock",
     "UnitOfWork",
-    "WhatIfClock",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingMessage:
-    """One message to one recipient, ready to deliver."""
-
-    recipient: str
-    subject: str
-    text: str
-    html: str
-    message_id: str
-    """Stable per outbox row (or digest): a repeated delivery carries the same id."""
-    reference: str
-    """What it delivers in short, for headers and logs: the key, or "3 items" for a digest."""
-    keys: tuple[str, ...] = ()
-    """The outbox key of every reminder it carries (one ``X-Wijkkompas-Key`` header each)."""
-    reply_to: tuple[str, ...] = ()
-    """Where answers go (the programme office); empty: to the sender."""
-
-
-class DeliveryFailure(Exception):
-    """A delivery did not succeed. ``permanent``: retrying will not help (e.g. unknown
-    recipient); otherwise it is retried later with backoff.
-
-    ``connection``: the failure is the server's, not this message's: it could not be reached,
-    did not greet, failed TLS or the login, or stopped answering (a timeout, a dropped or
-    closing connection). Every other message through it would fail the same way after the
-    same wait, so the dispatcher stops the pass there and leaves the rest for the next one.
-    """
-
-    def __init__(self, reason: str, *, permanent: bool, connection: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.connection = connection
-
-
-class Notifier(Protocol):
-    """Delivers messages (SMTP, a maildir, the console...).
-
-    A notifier whose ``idempotent`` attribute is true never delivers the same message id twice
-    (a maildir); the dispatcher may then mark deliveries in batches.
-    """
-
-    def send(self, message: OutgoingMessage) -> None:
-        """Deliver ``message`` or raise DeliveryFailure. Delivering the same message_id again
-        should not make a second copy where the medium allows it (files)."""
-        ...
-
-    def close(self) -> None:
-        """Release connections at the end of a pass."""
-        ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current moment, timezone-aware (UTC)."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class WhatIfClock:
-    """A clock that says a moment it is not: what views, previews and dry runs count from
-    when asked "what if it were then?" (the command line's ``--now``).
-
-    Nothing is written on it: the service refuses every command while its clock is one
-    (``PretendedTime``), because what is written carries the real time, always.
-    """
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredWorkflow:
-    """A workflow version as stored: the exact definition instances are pinned to."""
-
-    id: int
-    key: str
-    version: int
-    hash: str
-    title: str
-    definition: str
-    """The normalised definition as canonical JSON."""
-    source: str | None
-    stored_at: datetime
-    stored_by: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredEvent:
-    """One event as stored in the log."""
-
-    seq: int
-    type: str
-    at: datetime
-    recorded_at: datetime
-    actor: str
-    reason: str | None
-    payload: dict[str, Any]
-    previous: str | None
-    hash: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadlineState:
-    """One row of the deadline projection, as a command writes it."""
-
-    kind: str
-    subject: str
-    due: date
-    legal: bool
-    frozen: bool
-    next_on: date | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadlineChange:
-    """What a command does to one deadline row.
-
-    insert: a new deadline; reset: its due date moved (its reminders start afresh);
-    refreeze: only paused or resumed (its reminders continue where they were); delete: gone.
-    """
-
-    action: Literal["insert", "reset", "refreeze", "delete"]
-    state: DeadlineState
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DueDeadline:
-    """A deadline row whose reminders may be due, with what planning needs of its instance."""
-
-    instance_id: int
-    instance_key: str
-    instance_title: str
-    workflow_id: int
-    state: str
-    regie_type: str
-    regie_organisation: str | None
-    regie_contacts: tuple[str, ...]
-    kind: str
-    subject: str
-    due: date
-    legal: bool
-    sent_through: date | None
-    next_on: date | None
-
-    @property
-    def row(self) -> tuple[int, str, str]:
-        """The key of its deadline row."""
-        return (self.instance_id, self.kind, self.subject)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueuedMessage:
-    """A new outbox row."""
-
-    key: str
-    instance_id: int
-    recipient: str
-    payload: dict[str, Any]
-    status: Literal["pending", "failed", "folded"]
-    """folded: never sent on its own; it went out within another row's message (its key
-    stays taken, so no later pass sends it)."""
-    last_error: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutboxEntry:
-    """An outbox row as stored."""
-
-    id: int
-    key: str
-    instance_id: int
-    recipient: str
-    payload: dict[str, Any]
-    status: str
-    """pending, sent, failed, folded (went out within another row's message) or cancelled (its
-    deadline ended, moved or was paused before it could be delivered)."""
-    attempts: int
-    next_attempt_at: datetime
-    claimed_by: str | None
-    lease_until: datetime | None
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    message_id: str | None
-
-    @property
-    def state(self) -> str:
-        """The status as people see it: ``retrying`` for a pending row that was tried
-        before and waits for its next attempt; otherwise the stored ``status``."""
-        return "retrying" if self.status == "pending" and self.attempts > 0 else self.status
-
-
-@dataclass(slots=True, kw_only=True)
-class InstanceRecord:
-    """An instance as loaded for a command: the object, and what the store needs to save it."""
-
-    id: int
-    instance: Instance
-    workflow: StoredWorkflow
-    version_no: int
-    """What the store read; saving checks it is unchanged (optimistic locking)."""
-    seq: int
-    head: str
-    created_at: datetime
-    loaded: dict[str, Any] | None = None
-    """The stored projection as read (the store writes only what changed)."""
-    cached: bool = False
-    """Taken from the store's memory of its own last write rather than read in this
-    transaction: it may be stale, which saving finds out (and then nothing is saved)."""
-    stored_phase: str | None = None
-    """The phase column as read (what lists filter on). The instance's phase follows from its
-    state; ``audit verify`` reports a column that says otherwise."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildRow:
-    key: str
-    title: str
-    state: str
-    workflow_id: int
-    regie_type: str
-    regie_organisation: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewInstanceRows:
-    """What to write for a new instance: its projection, first event and deadline rows."""
-
-    instance: Instance
-    workflow_id: int
-    parent_id: int | None
-    event: StoredEvent
-    deadlines: Sequence[DeadlineState]
-
-
-@dataclass(slots=True, kw_only=True)
-class OverviewRow:
-    """What the programme overview needs of one instance (one per instance, so not frozen:
-    a frozen dataclass costs twice as much to make)."""
-
-    id: int
-    key: str
-    title: str
-    workflow_id: int
-    parent_key: str | None
-    state: str
-    phase_entered: datetime
-    regie_type: str
-    regie_organisation: str | None
-    paused_button: str | None
-    paused_since: datetime | None
-    snapshot_text: str
-    """The stored snapshot as JSON text: decoded only for the rows that need it."""
-    overdue: int
-    due_soon: int
-    failed_reminders: int = 0
-    """Reminders about it that could not be delivered (failed outbox rows)."""
-    regie_contacts: tuple[str, ...] = ()
-    """The regie holder's addresses (none: its reminders have nobody to go to)."""
 
 
 class UnitOfWork(Protocol):

@@ -1,0 +1,217 @@
+"""The values a store hands over and takes back: stored workflows and events, instance records,
+deadline rows, outbox rows and overview rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from engine.runtime.instance import Instance
+
+__all__ = [
+    "ChildRow",
+    "DeadlineChange",
+    "DeadlineState",
+    "DueDeadline",
+    "InstanceRecord",
+    "NewInstanceRows",
+    "OutboxEntry",
+    "OverviewRow",
+    "QueuedMessage",
+    "StoredEvent",
+    "StoredWorkflow",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredWorkflow:
+    """A workflow version as stored: the exact definition instances are pinned to."""
+
+    id: int
+    key: str
+    version: int
+    hash: str
+    title: str
+    definition: str
+    """The normalised definition as canonical JSON."""
+    source: str | None
+    stored_at: datetime
+    stored_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredEvent:
+    """One event as stored in the log."""
+
+    seq: int
+    type: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+    previous: str | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadlineState:
+    """One row of the deadline projection, as a command writes it."""
+
+    kind: str
+    subject: str
+    due: date
+    legal: bool
+    frozen: bool
+    next_on: date | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadlineChange:
+    """What a command does to one deadline row.
+
+    insert: a new deadline; reset: its due date moved (its reminders start afresh);
+    refreeze: only paused or resumed (its reminders continue where they were); delete: gone.
+    """
+
+    action: Literal["insert", "reset", "refreeze", "delete"]
+    state: DeadlineState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueDeadline:
+    """A deadline row whose reminders may be due, with what planning needs of its instance."""
+
+    instance_id: int
+    instance_key: str
+    instance_title: str
+    workflow_id: int
+    state: str
+    regie_type: str
+    regie_organisation: str | None
+    regie_contacts: tuple[str, ...]
+    kind: str
+    subject: str
+    due: date
+    legal: bool
+    sent_through: date | None
+    next_on: date | None
+
+    @property
+    def row(self) -> tuple[int, str, str]:
+        """The key of its deadline row."""
+        return (self.instance_id, self.kind, self.subject)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedMessage:
+    """A new outbox row."""
+
+    key: str
+    instance_id: int
+    recipient: str
+    payload: dict[str, Any]
+    status: Literal["pending", "failed", "folded"]
+    """folded: never sent on its own; it went out within another row's message (its key
+    stays taken, so no later pass sends it)."""
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEntry:
+    """An outbox row as stored."""
+
+    id: int
+    key: str
+    instance_id: int
+    recipient: str
+    payload: dict[str, Any]
+    status: str
+    """pending, sent, failed, folded (went out within another row's message) or cancelled (its
+    deadline ended, moved or was paused before it could be delivered)."""
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message_id: str | None
+
+    @property
+    def state(self) -> str:
+        """The status as people see it: ``retrying`` for a pending row that was tried
+        before and waits for its next attempt; otherwise the stored ``status``."""
+        return "retrying" if self.status == "pending" and self.attempts > 0 else self.status
+
+
+@dataclass(slots=True, kw_only=True)
+class InstanceRecord:
+    """An instance as loaded for a command: the object, and what the store needs to save it."""
+
+    id: int
+    instance: Instance
+    workflow: StoredWorkflow
+    version_no: int
+    """What the store read; saving checks it is unchanged (optimistic locking)."""
+    seq: int
+    head: str
+    created_at: datetime
+    loaded: dict[str, Any] | None = None
+    """The stored projection as read (the store writes only what changed)."""
+    cached: bool = False
+    """Taken from the store's memory of its own last write rather than read in this
+    transaction: it may be stale, which saving finds out (and then nothing is saved)."""
+    stored_phase: str | None = None
+    """The phase column as read (what lists filter on). The instance's phase follows from its
+    state; ``audit verify`` reports a column that says otherwise."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildRow:
+    key: str
+    title: str
+    state: str
+    workflow_id: int
+    regie_type: str
+    regie_organisation: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewInstanceRows:
+    """What to write for a new instance: its projection, first event and deadline rows."""
+
+    instance: Instance
+    workflow_id: int
+    parent_id: int | None
+    event: StoredEvent
+    deadlines: Sequence[DeadlineState]
+
+
+@dataclass(slots=True, kw_only=True)
+class OverviewRow:
+    """What the programme overview needs of one instance (one per instance, so not frozen:
+    a frozen dataclass costs twice as much to make)."""
+
+    id: int
+    key: str
+    title: str
+    workflow_id: int
+    parent_key: str | None
+    state: str
+    phase_entered: datetime
+    regie_type: str
+    regie_organisation: str | None
+    paused_button: str | None
+    paused_since: datetime | None
+    snapshot_text: str
+    """The stored snapshot as JSON text: decoded only for the rows that need it."""
+    overdue: int
+    due_soon: int
+    failed_reminders: int = 0
+    """Reminders about it that could not be delivered (failed outbox rows)."""
+    regie_contacts: tuple[str, ...] = ()
+    """The regie holder's addresses (none: its reminders have nobody to go to)."""
