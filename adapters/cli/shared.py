@@ -169,7 +169,7 @@ def print_status(
     (with ``delimiter``; ``bom``: UTF-8 with a byte order mark, for Excel)."""
     import shutil
 
-    from engine.app.reports import STATUS_WIDTH, render_status, status_csv, status_json
+    from engine.app.statusview import STATUS_WIDTH, render_status, status_csv, status_json
     from engine.clock import local_date
 
     if as_json:

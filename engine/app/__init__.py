@@ -12,7 +12,9 @@ pinning      the stored workflow version each instance runs on
 sealing      an event, checked, on its instance's hash chain
 projection   the deadline rows of an instance, and what an event changes in them
 overview     show and status: what the office reads
-reports      the views show, log and status print, as text and JSON
+reports      the views show and log print, as text and JSON
+statusview   the overview status prints: a table that fits the terminal, JSON, CSV
+csvimport    reading the file `instance import` takes (delimiter, header, rows)
 history      the log: reading it, verifying chains, replaying and rebuilding from it
 audit        checking one instance's hash chain
 outbox       the outbox as the office sees it: list, count, retry

@@ -11,7 +11,8 @@ import json
 from datetime import timedelta
 
 from engine.app.context import Context, child_summary
-from engine.app.reports import ChildView, InstanceView, MilestoneView, StatusRow
+from engine.app.reports import ChildView, InstanceView, MilestoneView
+from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
 from engine.runtime.deadlines import milestone_due

@@ -1,15 +1,12 @@
-"""Views of instances: what ``instance show``, ``log`` and ``status`` print, as text and JSON.
+"""Views of one instance: what ``instance show`` and ``log`` print, as text and JSON.
 
 The dataclasses here are filled by the service; the functions turn them into the documented
-JSON contracts (docs/json.md) and into text for a terminal (the overview fits the width it is
-given, cutting titles rather than keys).
+JSON contracts (docs/json.md) and into text for a terminal. The overview (``status``) is
+``engine.app.statusview``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,16 +20,12 @@ __all__ = [
     "ChildView",
     "InstanceView",
     "MilestoneView",
-    "StatusRow",
     "describe_update",
     "instance_json",
     "log_json",
     "render_instance",
     "render_log",
-    "render_status",
     "shown_times",
-    "status_csv",
-    "status_json",
 ]
 
 
@@ -84,28 +77,6 @@ class InstanceView:
     events: int
     terms: Terms
     """What its workflow calls the milestones (the heading of their list)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatusRow:
-    key: str
-    title: str
-    workflow: str
-    phase: str
-    days_in_phase: int
-    paused_button: str | None
-    paused_since: date | None
-    regie: str
-    regie_organisation: str | None
-    overdue: int
-    due_soon: int
-    failed_reminders: int
-    gate_ready: bool | None
-    gate_unmet: int
-    next_phase: str | None
-    parent: str | None
-    no_address: tuple[str, ...] = ()
-    """The roles of this instance its reminders cannot reach (``regie``: no contact)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -334,201 +305,4 @@ def render_log(key: str, events: list[StoredEvent]) -> str:
             lines.append(f"      why: {e.reason}")
         if e.type in ("phase_advanced", "instance_completed") and e.payload.get("unmet"):
             lines.extend(f"      unmet: {u}" for u in e.payload["unmet"])
-    return "\n".join(lines)
-
-
-def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "key": r.key,
-            "title": r.title,
-            "workflow": r.workflow,
-            "phase": r.phase,
-            "days_in_phase": r.days_in_phase,
-            "paused": None
-            if r.paused_button is None
-            else {"button": r.paused_button, "since": _d(r.paused_since)},
-            "regie": {"type": r.regie, "organisation": r.regie_organisation},
-            "overdue": r.overdue,
-            "due_30_days": r.due_soon,
-            "failed_reminders": r.failed_reminders,
-            "gate": None
-            if r.gate_ready is None
-            else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
-            "parent": r.parent,
-            "no_address": list(r.no_address),
-        }
-        for r in rows
-    ]
-
-
-def status_csv(rows: list[StatusRow], delimiter: str = ",", *, spreadsheet: bool = False) -> str:
-    """The overview as CSV (``delimiter``: ',' by default; ';' for Excel in Dutch).
-
-    ``spreadsheet``: the file is for a spreadsheet program, which runs a cell that starts with
-    ``=``, ``+``, ``-`` or ``@`` as a formula; free text (titles, organisations) that starts so
-    gets a leading ``'``, which such programs show as text and do not display."""
-    text = _as_text if spreadsheet else str
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(
-        [
-            "key",
-            "title",
-            "workflow",
-            "phase",
-            "days_in_phase",
-            "paused_button",
-            "paused_since",
-            "regie",
-            "regie_organisation",
-            "overdue",
-            "due_30_days",
-            "failed_reminders",
-            "gate_ready",
-            "gate_unmet",
-            "next_phase",
-            "parent",
-            "no_address",
-        ]
-    )
-    for r in rows:
-        writer.writerow(
-            [
-                r.key,
-                text(r.title),
-                r.workflow,
-                r.phase,
-                r.days_in_phase,
-                r.paused_button or "",
-                _d(r.paused_since) or "",
-                r.regie,
-                text(r.regie_organisation or ""),
-                r.overdue,
-                r.due_soon,
-                r.failed_reminders,
-                "" if r.gate_ready is None else ("yes" if r.gate_ready else "no"),
-                r.gate_unmet,
-                r.next_phase or "",
-                r.parent or "",
-                " ".join(r.no_address),
-            ]
-        )
-    return out.getvalue()
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(value: str) -> str:
-    """``value`` as a spreadsheet shows it as text, never runs it as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-STATUS_WIDTH = 80
-"""The width of the overview when the caller knows none (not a terminal)."""
-
-
-@dataclass(slots=True)
-class _Column:
-    """One column of the overview: its heading, its cells and how they are aligned."""
-
-    heading: str
-    cells: list[str]
-    right: bool = False
-    width: int = 0
-
-    def __post_init__(self) -> None:
-        self.width = max(len(self.heading), *(len(c) for c in self.cells), 1)
-
-    def cell(self, index: int) -> str:
-        text = _cut(self.heading if index < 0 else self.cells[index], self.width)
-        return text.rjust(self.width) if self.right else text.ljust(self.width)
-
-
-_GIVE_WAY = (
-    {"title": 16, "regie": 16},
-    {"paused": 8},
-    {"title": 10, "regie": 10},
-    {"phase": 10, "paused": 6},
-    {"title": 6, "regie": 6, "phase": 6},
-)
-"""In which order, and down to what width, columns give way when the table is too wide:
-titles and organisations first (the widest of those first), then pause buttons, then phase
-ids. Keys, numbers and the gate never give way."""
-
-
-def _fit(columns: dict[str, _Column], width: int) -> None:
-    """Narrow the columns that may be cut (``_GIVE_WAY``) until the table fits ``width``. A
-    table of very long keys may stay wider: keys are never cut."""
-    total = sum(c.width for c in columns.values()) + len(columns) - 1
-    for stage in _GIVE_WAY:
-        while total > width:
-            cuttable = [name for name, floor in stage.items() if columns[name].width > floor]
-            if not cuttable:
-                break
-            widest = max(cuttable, key=lambda name: columns[name].width)
-            columns[widest].width -= 1
-            total -= 1
-
-
-def _regie(row: StatusRow) -> str:
-    """The regie holder as people name it: its organisation first, its type in brackets."""
-    return f"{row.regie_organisation} ({row.regie})" if row.regie_organisation else row.regie
-
-
-def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH) -> str:
-    """The programme overview, at most ``width`` columns wide (unless a key is longer)."""
-    gates = [
-        "—" if r.gate_ready is None else ("ready" if r.gate_ready else f"{r.gate_unmet} open")
-        for r in rows
-    ]
-    columns = {
-        "instance": _Column("instance", [("  " + r.key) if r.parent else r.key for r in rows]),
-        "title": _Column("title", [r.title for r in rows]),
-        "phase": _Column("phase", [r.phase for r in rows]),
-        "days": _Column("days", [str(r.days_in_phase) for r in rows], right=True),
-        "regie": _Column("regie", [_regie(r) for r in rows]),
-        "paused": _Column("paused", [r.paused_button or "" for r in rows]),
-        "late": _Column("late", [str(r.overdue or "") for r in rows], right=True),
-        "30d": _Column("30d", [str(r.due_soon or "") for r in rows], right=True),
-        "gate": _Column("gate", gates),
-    }
-    unreachable = [r.key for r in rows if r.no_address]
-    if unreachable:
-        columns["!"] = _Column("!", ["!" if r.no_address else "" for r in rows])
-    _fit(columns, width)
-
-    def line(index: int) -> str:
-        return " ".join(c.cell(index) for c in columns.values()).rstrip()
-
-    table = sum(c.width for c in columns.values()) + len(columns) - 1
-    rule = "─" * min(table, max(width, 1))
-    lines = [line(-1), rule, *(line(i) for i in range(len(rows))), rule]
-    paused_count = sum(1 for r in rows if r.paused_button)
-    late = sum(1 for r in rows if r.overdue)
-    notes = [
-        f"{len(rows)} instance{'' if len(rows) == 1 else 's'} · {paused_count} paused · "
-        f"{late} with overdue milestones · as of {today}",
-        "late: open milestones past due · 30d: due within 30 days · gate: of this phase",
-    ]
-    if unreachable:
-        more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
-        notes.append(
-            f"!: no address for the regie holder, its reminders fail: "
-            f"{', '.join(unreachable[:5])}{more} (wijkkompas instance update KEY --contact EMAIL)"
-        )
-    failed = sum(r.failed_reminders for r in rows)
-    if failed:
-        notes.append(
-            f"{failed} reminder(s) could not be delivered: wijkkompas outbox list --status failed"
-        )
-    for note in notes:
-        lines.extend(
-            textwrap.wrap(note, max(width, 20), break_long_words=False, break_on_hyphens=False)
-        )
     return "\n".join(lines)

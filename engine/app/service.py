@@ -22,8 +22,9 @@ from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.projection import deadline_states
-from engine.app.reports import InstanceView, StatusRow
+from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
+from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.ports import Clock, OutboxEntry, Store, StoredEvent, StoredWorkflow, SystemClock
 from engine.runtime.commands import CompiledWorkflow

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.app.reports import render_status, status_csv, status_json
+from engine.app.statusview import render_status, status_csv, status_json
 from engine.ports import OutgoingMessage
 from engine.reminders.dispatch import Dispatcher
 from engine.reminders.planner import AddressBook, ReminderPlanner

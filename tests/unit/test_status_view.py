@@ -13,7 +13,7 @@ from datetime import date
 
 import pytest
 
-from engine.app.reports import StatusRow, render_status
+from engine.app.statusview import StatusRow, render_status
 
 TODAY = date(2026, 12, 6)
 
