@@ -65,8 +65,8 @@ _HOME = {
     "load_file": "engine.workflow.loader",
     "load_text": "engine.workflow.loader",
     "WorkflowDefinition": "engine.workflow.model",
-    "definition_hash": "engine.workflow.model",
-    "normalise": "engine.workflow.model",
+    "definition_hash": "engine.workflow.normal",
+    "normalise": "engine.workflow.normal",
     "Timeline": "engine.workflow.timeline",
     "plan_timeline": "engine.workflow.timeline",
     "WorkflowCatalog": "engine.workflow.catalog",
@@ -93,7 +93,8 @@ if TYPE_CHECKING:
     from engine.runtime.instance import Instance
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.loader import LoadedWorkflow, load_file, load_text
-    from engine.workflow.model import WorkflowDefinition, definition_hash, normalise
+    from engine.workflow.model import WorkflowDefinition
+    from engine.workflow.normal import definition_hash, normalise
     from engine.workflow.timeline import Timeline, plan_timeline
 
 

@@ -15,7 +15,7 @@ from engine.clock import local_date
 from engine.errors import InvalidValue, NotFound
 from engine.ports import Store, StoredWorkflow, UnitOfWork
 from engine.workflow.loader import LoadedWorkflow
-from engine.workflow.model import canonical_json, definition_hash, normalise
+from engine.workflow.normal import canonical_json, definition_hash, normalise
 
 __all__ = ["Resolver", "pin", "stored_versions"]
 

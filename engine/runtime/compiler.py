@@ -42,15 +42,8 @@ from engine.errors import NotFound, TransitionNotAllowed
 from engine.runtime.conditions import Condition, Conditions, TriggerContext
 from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
 from engine.runtime.instance import COMPLETED, STOPPED, TERMINAL_STATES, Instance, paused_state
-from engine.workflow.model import (
-    Milestone,
-    Phase,
-    ReminderRules,
-    ReturnRule,
-    WorkflowDefinition,
-    definition_hash,
-    normalise,
-)
+from engine.workflow.model import Milestone, Phase, ReminderRules, ReturnRule, WorkflowDefinition
+from engine.workflow.normal import definition_hash, normalise
 from engine.workflow.workdays import workdays_for
 
 __all__ = ["CompiledMachine", "Edge"]

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from engine.errors import DefinitionError, Problem, ascii_spelling, did_you_mean
 from engine.workflow.durations import Duration
-from engine.workflow.model import ID_PATTERN, KEY_PATTERN, WorkflowDefinition, normalise
+from engine.workflow.model import ID_PATTERN, KEY_PATTERN, WorkflowDefinition
+from engine.workflow.normal import normalise
 from engine.workflow.validate import PLACEHOLDERS, check
 from engine.workflow.yamlsource import Path, Positions, read_yaml, text_position
 

@@ -2,9 +2,9 @@
 
 These models are the file format. They check types and forms (ids, durations, dates); the
 relations between parts (references, cycles, gates that can never be met) are checked in
-``validate.py``. The same models describe a stored definition: ``normalise`` fills in every
-default so the stored form says everything explicitly, and the JSON Schema shipped for editors
-is generated from them (``engine/workflow/schema``).
+``validate.py``. The same models describe a stored definition (``normal.py`` fills in every
+default so the stored form says everything explicitly, and hashes it), and the JSON Schema
+shipped for editors is generated from them (``engine/workflow/schema``).
 
 Shorthand forms accepted in files (each turned into the one full form by a before-validator):
 a track as just its title; the regie types as a list; a due date as a duration, a date or a
@@ -13,8 +13,6 @@ mapping; ``children`` as a phase id; ``reminders: false``; ``phases: all``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -54,8 +52,6 @@ __all__ = [
     "Terms",
     "Track",
     "WorkflowDefinition",
-    "definition_hash",
-    "normalise",
 ]
 
 # (?!\n) before $: Python's $ would also match before a final line break.
@@ -460,112 +456,3 @@ class WorkflowDefinition(_Frozen):
     def words(self) -> Terms:
         """The terms this workflow uses: its own, or the defaults of its language."""
         return self.terms or DEFAULT_TERMS[self.language]
-
-
-# --- normalisation --------------------------------------------------------------------------
-
-_BUILTIN_REMINDERS = ReminderRules(
-    enabled=True,
-    before_due=(Duration(days=30), Duration(days=7)),
-    on_due=True,
-    overdue=Duration(days=1),
-    repeat=Duration(days=7),
-    escalate=Duration(days=14),
-    to=("owner", "regie"),
-    escalate_to=("programme_office",),
-)
-_BUILTIN_SENSITIVE = ReminderRules(
-    before_due=(Duration(days=60), Duration(days=30), Duration(days=7))
-)
-
-
-def _overlay(base: ReminderRules, over: ReminderRules | None) -> ReminderRules:
-    """``base`` with every field that ``over`` sets explicitly replaced."""
-    if over is None:
-        return base
-    changes = {
-        name: getattr(over, name)
-        for name in over.model_fields_set
-        if name in ReminderRules.model_fields
-    }
-    return base.model_copy(update=changes)
-
-
-def _resolved(rules: ReminderRules) -> ReminderRules:
-    # A resolved rule set has every field explicitly set, so a stored definition says it all.
-    return ReminderRules.model_validate(rules.model_dump())
-
-
-def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
-    """The same definition with every default written out (idempotent)."""
-    phase_ids = tuple(p.id for p in definition.phases)
-    defaults = _resolved(_overlay(_BUILTIN_REMINDERS, definition.reminders))
-    sensitive = _resolved(
-        _overlay(_overlay(defaults, _BUILTIN_SENSITIVE), definition.reminders.sensitive)
-    )
-    phases = []
-    for phase in definition.phases:
-        milestones = []
-        for m in phase.milestones:
-            base = sensitive if m.sensitive else defaults
-            rules = _resolved(_overlay(base, m.reminders))
-            milestones.append(m.model_copy(update={"reminders": rules}))
-        gate = phase.gate
-        if gate.milestones is None:
-            gate = gate.model_copy(
-                update={"milestones": tuple(m.id for m in phase.milestones if m.required)}
-            )
-        phases.append(
-            phase.model_copy(
-                update={
-                    "milestones": tuple(milestones),
-                    "gate": gate,
-                    "regie": phase.regie if phase.regie is not None else tuple(definition.regie),
-                }
-            )
-        )
-    buttons = tuple(
-        b.model_copy(update={"phases": b.phases if b.phases is not None else phase_ids})
-        for b in definition.pause_buttons
-    )
-    returns = []
-    for r in definition.returns:
-        if r.from_ is None:
-            later = phase_ids[phase_ids.index(r.to) + 1 :] if r.to in phase_ids else ()
-            r = r.model_copy(update={"from_": later})
-        returns.append(r)
-    stop = definition.stop
-    if stop.from_ is None:
-        stop = stop.model_copy(update={"from_": phase_ids})
-    settings = ReminderSettings.model_validate(
-        {**defaults.model_dump(), "sensitive": sensitive.model_dump()}
-    )
-    normalised = definition.model_copy(
-        update={
-            "phases": tuple(phases),
-            "pause_buttons": buttons,
-            "returns": tuple(returns),
-            "stop": stop,
-            "reminders": settings,
-            "terms": definition.words(),
-        }
-    )
-    # Round-trip so that every nested model reports its fields as explicitly set.
-    return WorkflowDefinition.model_validate(normalised.model_dump(mode="json"))
-
-
-def canonical_json(definition: WorkflowDefinition) -> str:
-    """The stored form of a definition: normalised, as compact JSON (stable for hashing).
-
-    Terms that are the defaults of the language are left out: definitions stored before the
-    workflow format had ``terms`` keep their hash, so the same file pins the same version."""
-    full = normalise(definition)
-    data = full.model_dump(mode="json")
-    if full.terms == DEFAULT_TERMS[full.language]:
-        del data["terms"]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def definition_hash(definition: WorkflowDefinition) -> str:
-    """sha256 of the canonical JSON: two files with the same meaning have the same hash."""
-    return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.workflow.model import ReminderRules, WorkflowDefinition, definition_hash, normalise
+from engine.workflow.model import ReminderRules, WorkflowDefinition
+from engine.workflow.normal import definition_hash, normalise
 from engine.workflow.timeline import Timeline, describe_due
 
 __all__ = ["definition_json", "render_timeline", "render_tree", "timeline_json"]

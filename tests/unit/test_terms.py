@@ -14,7 +14,8 @@ import pytest
 
 from engine.reminders.messages import ReminderItem, compose
 from engine.workflow.loader import inspect_text, load_text
-from engine.workflow.model import Terms, canonical_json, definition_hash, normalise
+from engine.workflow.model import Terms
+from engine.workflow.normal import canonical_json, definition_hash, normalise
 from engine.workflow.views import definition_json, render_tree
 
 BODY = """\
