@@ -23,11 +23,12 @@ def log(ctx: click.Context, key: str, as_json: bool) -> None:
     """The history of KEY: how and when each choice was made, by whom and why."""
     from engine.app.reports import log_json, render_log
 
-    events = app_of(ctx).service().log(key)
+    service = app_of(ctx).service()
+    events = service.log(key)
     if as_json:
         print_json(log_json(key, events))
     else:
-        click.echo(render_log(key, events))
+        click.echo(render_log(key, events, service.terms(key)))
 
 
 @click.group()

@@ -19,6 +19,7 @@ from engine.errors import Conflict, RuleViolation
 from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
 from engine.runtime.events import InstanceStarted, decode
 from engine.runtime.instance import Instance
+from engine.workflow.model import Terms
 
 __all__ = ["REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
 
@@ -27,6 +28,12 @@ def log(context: Context, key: str) -> list[StoredEvent]:
     """Every event of ``key``, in order."""
     with context.store.read() as uow:
         return uow.events(context.load(uow, key).id)
+
+
+def terms(context: Context, key: str) -> Terms:
+    """What the workflow of ``key`` calls its steps (for the views of its log)."""
+    with context.store.read() as uow:
+        return context.compiled(context.load(uow, key).workflow).definition.words()
 
 
 def verify(context: Context, key: str | None = None) -> list[ChainReport]:

@@ -14,7 +14,7 @@ from typing import Any
 from engine.clock import LOCAL_TZ
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
-from engine.workflow.model import Terms
+from engine.workflow.model import DEFAULT_TERMS, Terms
 
 __all__ = [
     "ChildView",
@@ -226,7 +226,8 @@ def log_json(key: str, events: list[StoredEvent]) -> list[dict[str, Any]]:
     ]
 
 
-def _describe(event: StoredEvent) -> str:
+def _describe(event: StoredEvent, step: str) -> str:
+    """One line for ``event``; ``step``: what the workflow calls a milestone."""
     p = event.payload
     match event.type:
         case "instance_started":
@@ -242,11 +243,11 @@ def _describe(event: StoredEvent) -> str:
                     f" <{p['evidence']}>" if p.get("evidence") else "",
                 ]
             )
-            return f"milestone {p['milestone']} done{extra}"
+            return f"{step} {p['milestone']} done{extra}"
         case "milestone_skipped":
-            return f"milestone {p['milestone']} skipped"
+            return f"{step} {p['milestone']} skipped"
         case "milestone_reopened":
-            return f"milestone {p['milestone']} reopened"
+            return f"{step} {p['milestone']} reopened"
         case "approval_recorded":
             ref = f" (ref {p['ref']})" if p.get("ref") else ""
             return f"{p['approval']}: {p['decision'].upper()}{ref} for the gate of {p['phase']}"
@@ -292,15 +293,17 @@ def describe_update(payload: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def render_log(key: str, events: list[StoredEvent]) -> str:
+def render_log(key: str, events: list[StoredEvent], terms: Terms | None = None) -> str:
     """The history in recorded order (the order of the hash chain), each event at its
-    effective time; one recorded at another moment than it happened says when, too."""
+    effective time; one recorded at another moment than it happened says when, too. Milestones
+    are called what the workflow calls them (``terms``: e.g. knooppunt)."""
+    step = (terms or DEFAULT_TERMS["en"]).milestone
     lines = [f"history of {key} ({len(events)} events; effective time, who, what, why)"]
     for e in events:
         recorded = ""
         if _local(e.recorded_at) != _local(e.at):
             recorded = f" [recorded {_local(e.recorded_at)}]"
-        lines.append(f"{e.seq:>4}  {_local(e.at)}  {e.actor}: {_describe(e)}{recorded}")
+        lines.append(f"{e.seq:>4}  {_local(e.at)}  {e.actor}: {_describe(e, step)}{recorded}")
         if e.reason:
             lines.append(f"      why: {e.reason}")
         if e.type in ("phase_advanced", "instance_completed") and e.payload.get("unmet"):

@@ -29,6 +29,7 @@ from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new
 from engine.ports import Clock, OutboxEntry, Store, StoredEvent, StoredWorkflow, SystemClock
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
+from engine.workflow.model import Terms
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -110,6 +111,10 @@ class Service(Commands):
     def log(self, key: str) -> list[StoredEvent]:
         """Every event of ``key``, in order."""
         return history.log(self.context, key)
+
+    def terms(self, key: str) -> Terms:
+        """What the workflow of ``key`` calls its steps (e.g. knooppunt)."""
+        return history.terms(self.context, key)
 
     def verify(self, key: str | None = None) -> list[ChainReport]:
         """Recompute every chain (or one) and compare it with the projection."""

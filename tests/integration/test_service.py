@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import text
 
-from engine.app.reports import instance_json, render_instance
+from engine.app.reports import instance_json, render_instance, render_log
 from engine.errors import Conflict, GateNotMet, InvalidValue, NotFound, RuleViolation
 from engine.persistence.database import HEAD_REVISION
 from engine.runtime.events import Regie
@@ -105,6 +105,22 @@ def test_an_instance_lists_its_steps_under_the_workflows_term(family, tmp_path):
     shown = render_instance(family.show("zuid"))
     assert "\nstappen\n  start\n" in shown
     assert "knooppunten" not in shown
+
+
+def test_the_log_calls_a_step_what_its_workflow_calls_it(family, tmp_path):
+    family.milestone_done("noord", "team", by="t")
+    assert "t: knooppunt team done" in render_log(
+        "noord", family.log("noord"), family.terms("noord")
+    )
+    write_workflow(
+        tmp_path,
+        "stappen",
+        PARENT.replace("key: wijk", "key: stappen")
+        + "terms: {milestone: stap, milestones: stappen}\n",
+    )
+    family.create("zuid", workflow="stappen", title="Zuid", regie=GEMEENTE, by="t")
+    family.milestone_done("zuid", "team", by="t")
+    assert "t: stap team done" in render_log("zuid", family.log("zuid"), family.terms("zuid"))
 
 
 def test_editing_a_file_never_changes_a_running_instance(family, tmp_path):
