@@ -129,7 +129,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     assert log.startswith("history of wk-noord (14 events;")
     for expected in (
         "j.jansen: started on wijkkompas v1 in phase samen-starten, regie gemeente",
-        *(f"j.jansen: milestone {m} done" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
+        *(f"j.jansen: knooppunt {m} done" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
         "secretaris: college: GO (ref B&W 2027/114) for the gate of samen-starten",
         "j.jansen: paused: geen-capaciteit-of-budget, review ",
         "why: projectleider vertrokken",
