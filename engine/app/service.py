@@ -21,7 +21,6 @@ from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.pinning import Resolver, stored_versions
-from engine.app.projection import deadline_states
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
 from engine.app.statusview import StatusRow
@@ -33,12 +32,10 @@ from engine.workflow.model import Terms
 
 __all__ = [
     "FUTURE_TOLERANCE",
-    "ChainReport",
     "NewInstance",
     "Recorded",
     "Service",
     "check_new_instance",
-    "deadline_states",
 ]
 
 

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, Date, bindparam, text
 
 from cli import main
-from engine.app.service import Service, deadline_states
+from engine.app.projection import deadline_states
+from engine.app.service import Service
 from engine.errors import BrokenLog, Refused, RuleViolation
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore

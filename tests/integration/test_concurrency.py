@@ -33,7 +33,8 @@ from sqlalchemy import text
 
 from cli import main
 from engine.app import creation
-from engine.app.service import Service, deadline_states
+from engine.app.projection import deadline_states
+from engine.app.service import Service
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore

@@ -12,8 +12,8 @@ import random
 import sqlite3
 from datetime import UTC, datetime
 
-from engine.app.projection import core
-from engine.app.service import Service, deadline_states
+from engine.app.projection import core, deadline_states
+from engine.app.service import Service
 from engine.errors import WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
