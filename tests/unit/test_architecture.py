@@ -34,71 +34,31 @@ import engine
 
 REPO = Path(__file__).resolve().parents[2]
 
+CORE = (
+    "engine.errors",
+    "engine.clock",
+    "engine.workflow",
+    "engine.runtime",
+    "engine.ports",
+    "engine.reminders",
+    "engine.app",
+)
+"""The core's rooms from the ground up: each may import the rooms before it."""
+
+
+def below(room: str) -> set[str]:
+    return set(CORE[: CORE.index(room)])
+
+
 ROOMS: dict[str, set[str]] = {
     # room: the rooms it may import (besides itself)
-    "engine.errors": set(),
-    "engine.clock": set(),
-    "engine.workflow": {"engine.errors", "engine.clock"},
-    "engine.runtime": {"engine.errors", "engine.clock", "engine.workflow"},
-    "engine.ports": {"engine.errors", "engine.clock", "engine.workflow", "engine.runtime"},
-    "engine.testing": {"engine.errors", "engine.clock", "engine.ports"},
-    "engine.reminders": {
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-    },
-    "engine.app": {
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-        "engine.reminders",
-    },
-    "engine.persistence": {
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-    },
-    "engine.compose": {
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-        "engine.reminders",
-        "engine.app",
-        "engine.persistence",
-        "adapters",
-    },
+    **{room: below(room) for room in CORE},
+    "engine.testing": below("engine.reminders"),
+    "engine.persistence": below("engine.reminders"),
+    "engine.compose": {*CORE, "engine.persistence", "adapters"},
     "engine": {"engine.errors", "engine.workflow", "engine.runtime"},  # the public names
-    "adapters": {
-        "engine",
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-        "engine.reminders",
-        "engine.app",
-        "engine.compose",
-    },
-    "cli": {
-        "engine",
-        "engine.errors",
-        "engine.clock",
-        "engine.workflow",
-        "engine.runtime",
-        "engine.ports",
-        "engine.reminders",
-        "engine.app",
-        "engine.compose",
-        "adapters",
-    },
+    "adapters": {*CORE, "engine", "engine.compose"},
+    "cli": {*CORE, "engine", "engine.compose", "adapters"},
 }
 """Which room may import which. ``engine.persistence`` appears only under the composition root;
 nothing lists ``cli``."""
