@@ -49,23 +49,9 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
     broken = [r for r in reports if not r.intact]
     drifted = [r for r in reports if r.intact and r.differences]
     if as_json:
-        print_json(
-            [
-                {
-                    "key": r.key,
-                    "events": r.events,
-                    "intact": r.intact,
-                    "first_broken": r.first_broken,
-                    "problem": r.problem,
-                    "projection_matches": None if r.differences is None else not r.differences,
-                    "differences": [
-                        {"what": d.what, "stored": d.stored, "events": d.events}
-                        for d in r.differences or ()
-                    ],
-                }
-                for r in reports
-            ]
-        )
+        from engine.app.audit import report_json
+
+        print_json([report_json(r) for r in reports])
     else:
         for r in reports:
             if not r.intact:

@@ -31,22 +31,6 @@ def _now_override(ctx: click.Context, now: date | datetime | None) -> None:
         pretend(ctx, now)
 
 
-def _planned_json(planned: Any) -> dict[str, Any]:
-    return {
-        "key": planned.key,
-        "instance": planned.instance,
-        "kind": planned.kind,
-        "subject": planned.subject,
-        "title": planned.title,
-        "due": planned.due.isoformat(),
-        "on": planned.on.isoformat(),
-        "rule": planned.rule,
-        "recipient": planned.recipient,
-        "role": planned.role,
-        "problem": planned.problem,
-    }
-
-
 @click.group()
 def reminders() -> None:
     """Reminders and escalations about deadlines: preview, run one pass."""
@@ -65,7 +49,9 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
     # A stream: a large programme has hundreds of thousands of them (see ``preview_stream``).
     planned = app.planner().preview_stream(app.clock().now(), days)
     if as_json:
-        print_json_array(_planned_json(p) for p in planned)
+        from engine.reminders.planner import planned_json
+
+        print_json_array(planned_json(p) for p in planned)
         return
     anything = False
     for p in planned:
@@ -182,24 +168,9 @@ def outbox_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
     service = app_of(ctx).service()
     entries = service.outbox(status, limit)
     if as_json:
-        print_json(
-            [
-                {
-                    "id": e.id,
-                    "key": e.key,
-                    "recipient": e.recipient,
-                    "status": e.state,
-                    "attempts": e.attempts,
-                    "next_attempt_at": e.next_attempt_at.isoformat(),
-                    "last_error": e.last_error,
-                    "created_at": e.created_at.isoformat(),
-                    "sent_at": e.sent_at.isoformat() if e.sent_at else None,
-                    "message_id": e.message_id,
-                    "item": e.payload,
-                }
-                for e in entries
-            ]
-        )
+        from engine.app.outbox import outbox_json
+
+        print_json([outbox_json(e) for e in entries])
         return
     if not entries:
         waiting = service.outbox_counts().get("retrying", 0) if status == "failed" else 0

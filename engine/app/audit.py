@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from engine.app.projection import core
 from engine.ports import DeadlineState, InstanceRecord, StoredEvent
 from engine.runtime.events import Regie, chain_hash
 from engine.runtime.instance import ApprovalRecord, Instance, MilestoneBook, PauseRecord
 
-__all__ = ["ChainReport", "Difference", "projection_differences", "verify_chain"]
+__all__ = [
+    "ChainReport",
+    "Difference",
+    "projection_differences",
+    "report_json",
+    "verify_chain",
+]
 
 T = TypeVar("T")
 
@@ -234,3 +240,19 @@ def _deadline(deadline: DeadlineState) -> str:
     text = f"due {deadline.due.isoformat()}"
     text += ", legal" if deadline.legal else ""
     return text + (", frozen by a pause" if deadline.frozen else "")
+
+
+def report_json(report: ChainReport) -> dict[str, Any]:
+    """The contract of one instance in ``audit verify --json`` (and the API's audit)."""
+    return {
+        "key": report.key,
+        "events": report.events,
+        "intact": report.intact,
+        "first_broken": report.first_broken,
+        "problem": report.problem,
+        "projection_matches": None if report.differences is None else not report.differences,
+        "differences": [
+            {"what": d.what, "stored": d.stored, "events": d.events}
+            for d in report.differences or ()
+        ],
+    }

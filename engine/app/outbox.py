@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.app.context import Context
 from engine.errors import DeliveryIncomplete, NotFound, RuleViolation
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from engine.reminders.dispatch import DeliveryReport
     from engine.reminders.planner import PassReport
 
-__all__ = ["incomplete", "outbox", "outbox_counts", "retry_outbox"]
+__all__ = ["incomplete", "outbox", "outbox_counts", "outbox_json", "retry_outbox"]
 
 
 def outbox(context: Context, status: str | None = None, limit: int = 50) -> list[OutboxEntry]:
@@ -90,3 +90,20 @@ def _not_retryable(entry: OutboxEntry, now: datetime) -> str:
             f"{entry.lease_until:%Y-%m-%d %H:%M} UTC); it is retried by itself if that fails"
         )
     return "it changed meanwhile; look again with: wijkkompas outbox list"
+
+
+def outbox_json(entry: OutboxEntry) -> dict[str, Any]:
+    """The contract of one row of ``outbox list --json`` (and the API's outbox)."""
+    return {
+        "id": entry.id,
+        "key": entry.key,
+        "recipient": entry.recipient,
+        "status": entry.state,
+        "attempts": entry.attempts,
+        "next_attempt_at": entry.next_attempt_at.isoformat(),
+        "last_error": entry.last_error,
+        "created_at": entry.created_at.isoformat(),
+        "sent_at": entry.sent_at.isoformat() if entry.sent_at else None,
+        "message_id": entry.message_id,
+        "item": entry.payload,
+    }

@@ -108,6 +108,7 @@ def show(context: Context, key: str) -> InstanceView:
         ),
         created_at=record.created_at,
         last_event_at=instance.last_event_at,
+        head=record.head,
         events=record.seq,
         terms=workflow.definition.words(),
     )

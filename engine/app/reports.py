@@ -77,6 +77,8 @@ class InstanceView:
     events: int
     terms: Terms
     """What its workflow calls the milestones (the heading of their list)."""
+    head: str = ""
+    """The hash of its last event (the head of its chain): with ``events``, its version."""
 
 
 def _d(value: date | datetime | None) -> str | None:

@@ -38,7 +38,7 @@ from engine.reminders.rules import (
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import REVIEW_RULES, Deadline
 
-__all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner"]
+__all__ = ["AddressBook", "PassReport", "PlannedReminder", "ReminderPlanner", "planned_json"]
 
 URGENCY = {"before": 0, "on_due": 1, "overdue": 2, "escalation": 3}
 """Which of two reminders to one reader about one deadline is the one that goes out."""
@@ -433,3 +433,20 @@ _FIELDS = tuple(PlannedReminder.__dataclass_fields__)
 _ON = _FIELDS.index("on")
 _BY_DAY = itemgetter(*(_FIELDS.index(f) for f in ("on", "instance", "subject", "recipient")))
 """The order of the preview: by day, instance, deadline and recipient."""
+
+
+def planned_json(planned: PlannedReminder) -> dict[str, Any]:
+    """The contract of one reminder of ``reminders preview --json`` (and the API's preview)."""
+    return {
+        "key": planned.key,
+        "instance": planned.instance,
+        "kind": planned.kind,
+        "subject": planned.subject,
+        "title": planned.title,
+        "due": planned.due.isoformat(),
+        "on": planned.on.isoformat(),
+        "rule": planned.rule,
+        "recipient": planned.recipient,
+        "role": planned.role,
+        "problem": planned.problem,
+    }

@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from adapters.cli.reminders import _planned_json
 from cli import main
 from engine.app.service import Service
 from engine.clock import LOCAL_TZ, local_date
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.reminders.planner import AddressBook, Pair, PlannedReminder, ReminderPlanner, fold
+from engine.reminders.planner import (
+    AddressBook,
+    Pair,
+    PlannedReminder,
+    ReminderPlanner,
+    fold,
+    planned_json,
+)
 from engine.reminders.rules import moments
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
@@ -115,7 +121,7 @@ def test_the_json_is_byte_for_byte_what_the_whole_list_gave(demo, db_url):
     result = demo("reminders", "preview", "--days", "60", "--json", now=LATER.isoformat())
     assert result.exit_code == 0, result.output
     expected = json.dumps(
-        [_planned_json(p) for p in before], indent=2, ensure_ascii=False, default=str
+        [planned_json(p) for p in before], indent=2, ensure_ascii=False, default=str
     )
     assert result.stdout == expected + "\n"
     assert len(json.loads(result.stdout)) == len(before)
