@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
+from adapters.cli.access import org, principal, token
 from adapters.cli.database import db, demo
 from adapters.cli.instance import instance
 from adapters.cli.overview import audit, log, status
@@ -185,6 +186,9 @@ for command in (
     outbox,
     scheduler,
     demo,
+    org,
+    principal,
+    token,
 ):
     main.add_command(command)
 

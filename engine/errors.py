@@ -16,12 +16,19 @@ due reminders undelivered.
     │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   ├── RuleViolation              a milestone, approval or hand-over rule says no
-    │   └── BrokenLog                  the instance row does not end where its log ends
+    │   ├── BrokenLog                  the instance row does not end where its log ends
+    │   └── Forbidden                  the principal may see the instance, but not do this
     ├── Conflict (4)                   someone else changed the same thing meanwhile
     ├── Busy (5)                       the database could not take it now; nothing was saved
     │   └── Contention                 lost a race with another writer: the command side
     │                                  decides the command again on the fresh row
-    └── DeliveryIncomplete (6)         a reminder pass done, but reminders that were due wait
+    ├── DeliveryIncomplete (6)         a reminder pass done, but reminders that were due wait
+    └── Unauthenticated (2)            no valid credentials: an unknown, malformed, revoked or
+                                       expired token, a disabled principal (HTTP: 401)
+
+``Unauthenticated`` is not an ``InputError``: a face must answer it as such (HTTP 401, with no
+more said than that the credentials are not valid), not as a bad value. On the command line,
+which never authenticates, it would be exit 2 like other bad input.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ __all__ = [
     "Contention",
     "DefinitionError",
     "DeliveryIncomplete",
+    "Forbidden",
     "GateNotMet",
     "InputError",
     "InvalidValue",
@@ -47,6 +55,7 @@ __all__ = [
     "Refused",
     "RuleViolation",
     "TransitionNotAllowed",
+    "Unauthenticated",
     "WorkflowError",
     "ascii_spelling",
     "did_you_mean",
@@ -250,6 +259,30 @@ class BrokenLog(Refused):
             f"{instance}: refused: the instance row says its last event is {head[0]}, but "
             f"{found}; nothing was saved: run `wijkkompas audit verify {instance}`"
         )
+
+
+class Forbidden(Refused):
+    """The principal may see the instance (or the list), but its role does not allow this
+    action there (HTTP 403). An instance it may not see at all is NotFound instead: its
+    existence is not revealed."""
+
+    def __init__(self, principal: str, action: str, instance: str | None = None) -> None:
+        self.principal = principal
+        self.action = action
+        self.instance = instance
+        where = f" on {instance}" if instance else ""
+        super().__init__(f"{principal} may not {action}{where}: its role does not allow it")
+
+
+class Unauthenticated(WorkflowError):
+    """No valid credentials. ``reason`` says which check failed (for the operator's log); the
+    message never repeats a secret."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"not authenticated: {reason}")
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str | None:

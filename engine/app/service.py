@@ -20,6 +20,7 @@ from engine.app import history, outbox, overview
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
+from engine.app.directory import Directory
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
@@ -56,6 +57,14 @@ class Service(Commands):
             workflows,
             max_start_age=max_start_age,
         )
+        self._directory: Directory | None = None
+
+    @property
+    def directory(self) -> Directory:
+        """Organisations, principals and tokens (engine.app.directory)."""
+        if self._directory is None:
+            self._directory = Directory(self.context.store, self.context)
+        return self._directory
 
     @property
     def store(self) -> Store:

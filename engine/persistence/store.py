@@ -10,6 +10,7 @@ versions). The parts live beside it, one concept each:
 - ``unit.py``: the unit of work for the rest: the read models and the writes that are not
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
+- ``directory.py``: organisations, principals and tokens;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
 """
 
@@ -20,6 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
+from engine.persistence.directory import DirectoryUnit
 from engine.persistence.fastpath import FastPath
 from engine.persistence.outbox import OutboxUnit
 from engine.persistence.unit import Unit
@@ -51,6 +53,11 @@ class SqlStore:
     def outbox_unit(self) -> Iterator[OutboxUnit]:
         with self.database.write() as connection:
             yield OutboxUnit(connection, postgres=self.database.dialect == "postgresql")
+
+    @contextmanager
+    def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield DirectoryUnit(connection)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:

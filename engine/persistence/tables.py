@@ -6,9 +6,13 @@ instances          one row per wijk or deelproject: the projection of its events
 events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...)
 deadlines          the running deadlines of each instance and where their reminders stand
 outbox             messages to send, with their idempotency keys, attempts and leases
+instance_parties   the organisations taking part in an instance, in which party role
+organisations      who takes part in the programme (one of them runs it)
+principals         people and applications acting for an organisation, each in one role
+tokens             the API tokens of principals: a visible prefix and the sha256 of the secret
 
-The instance row and its deadline rows are projections: written in the same transaction as
-the event that changed them, and rebuildable from the events.
+The instance row, its deadline rows and its parties are projections: written in the same
+transaction as the event that changed them, and rebuildable from the events.
 """
 
 from __future__ import annotations
@@ -29,12 +33,24 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "DeadlineRow", "EventRow", "InstanceRow", "OutboxRow", "WorkflowVersionRow"]
+__all__ = [
+    "Base",
+    "DeadlineRow",
+    "EventRow",
+    "InstancePartyRow",
+    "InstanceRow",
+    "OrganisationRow",
+    "OutboxRow",
+    "PrincipalRow",
+    "TokenRow",
+    "WorkflowVersionRow",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +112,13 @@ class WorkflowVersionRow(Base):
 
 class InstanceRow(Base):
     __tablename__ = "instances"
+    # The orders a list of instances may be sorted in, each with the key that breaks ties
+    # (the keyset cursor of a page is the sort value and the key).
+    __table_args__ = (
+        Index(None, "title", "key"),
+        Index(None, "last_event_at", "key"),
+        Index(None, "created_at", "key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -195,3 +218,77 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class InstancePartyRow(Base):
+    """An organisation taking part in an instance in one party role (a projection of the
+    instance's party_added and party_removed events)."""
+
+    __tablename__ = "instance_parties"
+    __table_args__ = (Index(None, "organisation"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The organisation's key."""
+    party: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """A party id of the instance's workflow (its ``parties:`` block)."""
+
+
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+    # At most one organisation runs the programme: a unique index over the rows where it does.
+    __table_args__ = (
+        Index(
+            "uq_organisations_runs_programme",
+            "runs_programme",
+            unique=True,
+            sqlite_where=text("runs_programme"),
+            postgresql_where=text("runs_programme"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    oin: Mapped[str | None] = mapped_column(String(20))
+    rsin: Mapped[str | None] = mapped_column(String(9))
+    kvk: Mapped[str | None] = mapped_column(String(8))
+    runs_programme: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class PrincipalRow(Base):
+    __tablename__ = "principals"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    """person or application"""
+    role: Mapped[str] = mapped_column(String(32))
+    approvals: Mapped[list[Any]]
+    """The approval ids an approver may give."""
+    subject: Mapped[str | None] = mapped_column(String(400), unique=True)
+    """The OIDC claim value that maps to this principal."""
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """An API token. The secret itself is never stored: only its sha256 (the secret has 256
+    bits of randomness, so a fast hash is enough) and the visible prefix it starts with."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    """What it is for (the purpose given when it was made)."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -8,10 +8,20 @@ notifiers. Each contract states what it must do and raise.
     delivery.py   OutgoingMessage, Notifier, DeliveryFailure
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
+    directory.py  organisations, principals, tokens (values) and DirectoryStore
 """
 
 from engine.ports.clocks import Clock, SystemClock, WhatIfClock
 from engine.ports.delivery import DeliveryFailure, Notifier, OutgoingMessage
+from engine.ports.directory import (
+    DirectoryStore,
+    DirectoryUnit,
+    Organisation,
+    Principal,
+    Role,
+    TokenInfo,
+    TokenRecord,
+)
 from engine.ports.records import (
     ChildRow,
     DeadlineChange,
@@ -34,19 +44,26 @@ __all__ = [
     "DeadlineChange",
     "DeadlineState",
     "DeliveryFailure",
+    "DirectoryStore",
+    "DirectoryUnit",
     "DueDeadline",
     "InstanceRecord",
     "NewInstanceRows",
     "Notifier",
+    "Organisation",
     "OutboxEntry",
     "OutboxUnit",
     "OutgoingMessage",
     "OverviewRow",
+    "Principal",
     "QueuedMessage",
+    "Role",
     "Store",
     "StoredEvent",
     "StoredWorkflow",
     "SystemClock",
+    "TokenInfo",
+    "TokenRecord",
     "UnitOfWork",
     "WhatIfClock",
 ]

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
+from engine.ports.directory import DirectoryStore
 from engine.ports.records import (
     ChildRow,
     DeadlineChange,
@@ -273,7 +274,9 @@ class OutboxUnit(Protocol):
         ...
 
 
-class Store(Protocol):
+class Store(DirectoryStore, Protocol):
+    """The units of work of the engine (and the directory's, from DirectoryStore)."""
+
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
         """A unit of work for planning and delivering reminders."""
         ...
