@@ -7,7 +7,9 @@ to exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed
 else since the event the caller named (``--expect-event``), 5 the database is busy (a lock held
 past the lock timeout, a statement timeout, races lost again and again: nothing was saved, try
 again), 6 delivery incomplete (a reminder pass left reminders that were due undelivered), 1
-anything unexpected. Messages go to stderr, one line each where possible.
+anything unexpected. Messages go to stderr, one line each where possible. A command given
+``--json`` also prints its error as a problem object (RFC 9457, the same object the HTTP API
+answers with: ``engine.app.problems``) on stdout; the exit code stays the same.
 The commands themselves live in ``adapters/cli/``, one module per noun, and are added here.
 
 ``--now`` pretends another moment for views, previews and dry runs; a command that writes
@@ -21,8 +23,10 @@ Heavy libraries are imported inside the commands that use them, so ``wijkkompas 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -51,27 +55,73 @@ from engine.compose import Application
 if TYPE_CHECKING:
     from engine.ports import Clock
 
+_JSON_ASKED = "wijkkompas.json"
+"""Key in ``ctx.meta`` (shared by every context of one invocation): the command was given
+``--json``, so a refusal is also printed as a problem object on stdout."""
+
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"wijkkompas: {message}", err=True)
     sys.exit(code)
 
 
+def _print_problem(body: dict[str, Any]) -> None:
+    click.echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
+
+
+def _json_asked(ctx: click.Context, args: Iterable[str], *, parsed: bool) -> bool:
+    """Whether the command was given ``--json``. ``parsed``: its options were all read (so
+    the flag's callback has spoken); otherwise, for an option that could not be read, the
+    command line's words say it."""
+    if ctx.meta.get(_JSON_ASKED):
+        return True
+    if parsed:
+        return False
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def _usage_problem(exc: click.UsageError) -> dict[str, Any]:
+    from engine.app.problems import problem
+
+    detail = exc.format_message()
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        name = exc.param.opts[0] if exc.param.opts else str(exc.param.name)
+        return problem(
+            "invalid-value",
+            detail,
+            extensions={"invalid_params": [{"name": name, "reason": exc.message}]},
+        )
+    return problem("bad-request", detail)
+
+
 class _Root(click.Group):
-    """Maps engine errors to exit codes and one-line messages."""
+    """Maps engine errors to exit codes and one-line messages (and, with ``--json``, to
+    problem objects on stdout)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from engine.errors import DefinitionError, WorkflowError
 
+        words = list(ctx.args)
         try:
             return super().invoke(ctx)
         except DefinitionError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+            self._problem(ctx, exc)
+            for finding in exc.problems:
+                click.echo(str(finding), err=True)
             errors = len(exc.errors)
             _fail(f"{exc.source}: {errors} error(s); nothing was changed", exc.exit_code)
         except WorkflowError as exc:
+            self._problem(ctx, exc)
             _fail(str(exc), exc.exit_code)
+        except click.UsageError as exc:
+            if _json_asked(ctx, words, parsed=False):
+                _print_problem(_usage_problem(exc))
+            raise
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -84,6 +134,10 @@ class _Root(click.Group):
         except Exception as exc:
             if os.environ.get("WIJKKOMPAS_DEBUG"):
                 raise
+            if _json_asked(ctx, words, parsed=True):
+                from engine.app.problems import problem
+
+                _print_problem(problem("internal", "an unexpected error occurred; see stderr"))
             if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg", "sqlalchemy"):
                 # The database itself refused (read-only file, disk full, server gone): the
                 # transaction was rolled back.
@@ -98,6 +152,14 @@ class _Root(click.Group):
             app = ctx.find_object(Application)
             if app is not None:
                 app.close()
+
+    @staticmethod
+    def _problem(ctx: click.Context, exc: Exception) -> None:
+        from engine.app.problems import problem_for
+        from engine.errors import WorkflowError
+
+        if isinstance(exc, WorkflowError) and _json_asked(ctx, (), parsed=True):
+            _print_problem(problem_for(exc))
 
 
 @click.group(
@@ -191,6 +253,28 @@ for command in (
     token,
 ):
     main.add_command(command)
+
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        ctx.meta[_JSON_ASKED] = True
+    return value
+
+
+def _note_json_flags(commands: Iterable[click.Command]) -> None:
+    """Let every command's ``--json`` flag note in the invocation's shared ``ctx.meta`` that
+    it was given, so that the root group prints a refusal as a problem object; done here, for
+    every command at once, so that a new command cannot forget it."""
+    for command in commands:
+        for param in command.params:
+            if isinstance(param, click.Option) and "--json" in param.opts:
+                assert param.callback is None, f"{command.name}: --json has a callback already"
+                param.callback = _remember_json
+        if isinstance(command, click.Group):
+            _note_json_flags(command.commands.values())
+
+
+_note_json_flags(main.commands.values())
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,8 @@ due reminders undelivered.
     │   ├── InvalidValue               a value with the wrong form (CBS code, date, duration)
     │   └── PretendedTime              a command that writes, asked to run at a pretended moment
     ├── Refused (3)                    the workflow's rules say no; nothing was changed
-    │   ├── GateNotMet                 the exit criteria of a phase are not met (lists each one)
+    │   ├── GateNotMet                 the exit criteria of a phase are not met (each one an
+    │   │                              :class:`Unmet`: a code, the id it is about, words)
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   ├── RuleViolation              a milestone, approval or hand-over rule says no
     │   ├── BrokenLog                  the instance row does not end where its log ends
@@ -56,6 +57,8 @@ __all__ = [
     "RuleViolation",
     "TransitionNotAllowed",
     "Unauthenticated",
+    "Unmet",
+    "UnmetCode",
     "WorkflowError",
     "ascii_spelling",
     "did_you_mean",
@@ -81,9 +84,19 @@ class Refused(WorkflowError):
 
 
 class Conflict(WorkflowError):
-    """Someone else changed the same thing meanwhile; nothing was saved."""
+    """Someone else changed the same thing meanwhile; nothing was saved.
+
+    ``instance`` and ``current_event`` say, where known, which instance moved on and at which
+    event it stands now (a caller can look again from there)."""
 
     exit_code = 4
+
+    def __init__(
+        self, message: str, *, instance: str | None = None, current_event: int | None = None
+    ) -> None:
+        self.instance = instance
+        self.current_event = current_event
+        super().__init__(message)
 
 
 class Busy(WorkflowError):
@@ -92,6 +105,11 @@ class Busy(WorkflowError):
     was saved, and the same command may well go through when repeated."""
 
     exit_code = 5
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        """Seconds after which repeating the command is sensible."""
+        super().__init__(message)
 
 
 class Contention(Busy):
@@ -181,12 +199,18 @@ class NotFound(InputError):
 
 
 class InvalidValue(InputError):
-    """A value does not have the required form."""
+    """A value does not have the required form.
 
-    def __init__(self, what: str, value: object, expected: str) -> None:
+    ``pointer``: where the value sits in a JSON request body, as a JSON Pointer (RFC 6901,
+    e.g. ``/contacts/0``), when the caller knows it; a face that parses JSON gives it."""
+
+    def __init__(
+        self, what: str, value: object, expected: str, *, pointer: str | None = None
+    ) -> None:
         self.what = what
         self.value = value
         self.expected = expected
+        self.pointer = pointer
         super().__init__(f"invalid {what} {value!r}: {expected}")
 
 
@@ -204,18 +228,59 @@ class PretendedTime(InputError):
         )
 
 
-class GateNotMet(Refused):
-    """The gate of a phase is not met; ``unmet`` holds one readable line per criterion."""
+UnmetCode = Literal[
+    "milestone-open", "approval-missing", "approval-no-go", "children-behind", "regie-not-allowed"
+]
+"""What kind of gate criterion is unmet (stable: problem objects and the API carry it)."""
 
-    def __init__(self, instance: str, phase: str, unmet: Sequence[str]) -> None:
+_SUBJECT_NAME: dict[str, str] = {
+    "milestone-open": "milestone",
+    "approval-missing": "approval",
+    "approval-no-go": "approval",
+    "children-behind": "child",
+    "regie-not-allowed": "regie",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unmet:
+    """One criterion of a phase's gate that is not met: what kind (``code``), the gate's
+    ``phase``, the milestone, approval, sub-project or regie type it is about (``subject``),
+    and a readable sentence."""
+
+    code: UnmetCode
+    phase: str
+    subject: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The criterion as data, its subject named for what it is, e.g. ``{"code":
+        "milestone-open", "milestone": "kernteam", "phase": "verkennen", "message": ...}``."""
+        return {
+            "code": self.code,
+            _SUBJECT_NAME[self.code]: self.subject,
+            "phase": self.phase,
+            "message": self.message,
+        }
+
+
+class GateNotMet(Refused):
+    """The gate of a phase is not met; ``unmet`` holds every criterion as an :class:`Unmet`,
+    ``messages`` one readable line per criterion."""
+
+    def __init__(self, instance: str, phase: str, unmet: Sequence[Unmet]) -> None:
         self.instance = instance
         self.phase = phase
         self.unmet = tuple(unmet)
-        items = "\n".join(f"  - {u}" for u in self.unmet)
+        items = "\n".join(f"  - {u.message}" for u in self.unmet)
         super().__init__(
             f"{instance}: the gate of phase '{phase}' is not met "
             f"({len(self.unmet)} unmet criteria):\n{items}"
         )
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return tuple(u.message for u in self.unmet)
 
 
 class TransitionNotAllowed(Refused):

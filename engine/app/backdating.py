@@ -74,7 +74,8 @@ def decide_back(
     if [n for n, _ in events] != list(range(1, seq + 1)):
         raise Conflict(
             f"{key}: its log does not hold the {seq} events the instance has seen; nothing was "
-            f"saved: run `wijkkompas audit verify {key}`"
+            f"saved: run `wijkkompas audit verify {key}`",
+            instance=key,
         )
     first = events[0][1]
     assert isinstance(first, InstanceStarted)

@@ -158,7 +158,9 @@ class Commands:
             raise Conflict(
                 f"{key} was changed by someone else meanwhile (you saw event {expect}, it "
                 f"is at event {record.seq}); nothing was saved: look at it again and repeat "
-                "the command if it still applies"
+                "the command if it still applies",
+                instance=key,
+                current_event=record.seq,
             )
         workflow = self.context.compiled(record.workflow)
         # The command works on a copy: ``before`` stays as it was (the store may remember it,

@@ -31,6 +31,16 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
 
     [contacts]                       # milestone owners who do not hold regie (TOML only)
     netbeheerder = ["planning@enexis.nl"]
+
+OIDC bearer tokens for the HTTP API (off unless ``oidc_issuer`` is set; then ``oidc_audience``
+and exactly one of ``oidc_jwks_url`` and ``oidc_jwks_file`` are required; environment
+WIJKKOMPAS_OIDC_ISSUER and so on)::
+
+    oidc_issuer = "https://login.gemeente.nl/realms/wijkkompas"
+    oidc_audience = "wijkkompas-api"
+    oidc_jwks_url = "https://login.gemeente.nl/realms/wijkkompas/protocol/openid-connect/certs"
+    # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
+    oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
 """
 
 from __future__ import annotations
@@ -115,6 +125,16 @@ class Settings:
     """Recipients who get one message per pass with all their items; or "all"."""
     contacts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Contact addresses per party or regie type (for owners not holding regie)."""
+    oidc_issuer: str | None = None
+    """OIDC: the issuer (``iss``) bearer tokens must come from; None: OIDC is off."""
+    oidc_audience: str | None = None
+    """OIDC: the audience (``aud``) tokens must be for."""
+    oidc_jwks_url: str | None = None
+    """OIDC: where the provider publishes its signing keys (a JWKS, https)."""
+    oidc_jwks_file: str | None = None
+    """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
+    oidc_claim: str = "sub"
+    """OIDC: the claim of a token that names the principal."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 
@@ -163,7 +183,46 @@ class Settings:
                 f"notifier smtp (from {source['notifier']}) sends real mail and needs a real "
                 "sender address, e.g. wijkkompas@gemeente.nl",
             )
+        _check_oidc(values, source)
         return cls(**values, source=source)
+
+
+def _check_oidc(values: Mapping[str, Any], source: Mapping[str, str]) -> None:
+    """OIDC is all or nothing: an issuer, an audience and one source of keys."""
+    given = sorted(n for n in values if n.startswith("oidc_") and n != "oidc_claim")
+    if not given:
+        return
+    where = ", ".join(f"{n} (from {source[n]})" for n in given)
+    for needed in ("oidc_issuer", "oidc_audience"):
+        if needed not in values:
+            raise InvalidValue(
+                "OIDC settings",
+                where,
+                f"{needed} is missing (WIJKKOMPAS_{needed.upper()}, or {needed} in the "
+                "configuration file): OIDC needs an issuer, an audience and the provider's keys",
+            )
+    if ("oidc_jwks_url" in values) == ("oidc_jwks_file" in values):
+        raise InvalidValue(
+            "OIDC settings", where, "give exactly one of oidc_jwks_url and oidc_jwks_file"
+        )
+    url = values.get("oidc_jwks_url")
+    if url is not None and not _secure_url(url):
+        raise InvalidValue(
+            f"'oidc_jwks_url' (from {source['oidc_jwks_url']})",
+            url,
+            "an https:// URL (http:// only on this machine: localhost, 127.0.0.1, [::1])",
+        )
+    if not values.get("oidc_claim", "sub").strip():
+        raise InvalidValue(f"'oidc_claim' (from {source['oidc_claim']})", "", "a claim name")
+
+
+def _secure_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

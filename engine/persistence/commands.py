@@ -85,7 +85,8 @@ def guarded_save(
         raise Conflict(
             f"{record.instance.key}: the log already has an event {event.seq}, which the "
             "instance does not know; nothing was saved: run `wijkkompas audit verify "
-            f"{record.instance.key}`"
+            f"{record.instance.key}`",
+            instance=record.instance.key,
         ) from exc
     if isinstance(saved, Diverged):
         raise BrokenLog(record.instance.key, (record.seq, record.head), saved.last)

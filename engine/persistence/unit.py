@@ -225,7 +225,8 @@ class Unit(Queries):
             raise Conflict(
                 f"{instance.key}: cannot rebuild: it was changed while it was being rebuilt (the "
                 "rebuild lost the race to another writer); nothing was written: rebuild it "
-                f"again (wijkkompas instance rebuild {instance.key})"
+                f"again (wijkkompas instance rebuild {instance.key})",
+                instance=instance.key,
             )
         self._c.execute(D.delete().where(D.c.instance_id == record.id))
         if deadlines:

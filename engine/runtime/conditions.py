@@ -96,7 +96,7 @@ class Conditions:
             if ctx.override:
                 ctx.unmet = status.messages
                 return True
-            raise GateNotMet(event.model.key, phase, status.messages)
+            raise GateNotMet(event.model.key, phase, status.unmet)
 
         return gate_holds
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
+from engine.errors import Unmet
 from engine.runtime.instance import (
     COMPLETED,
     STOPPED,
@@ -30,13 +30,6 @@ __all__ = [
     "count_unmet",
     "evaluate_gate",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Unmet:
-    kind: Literal["milestone", "approval", "children", "regie"]
-    subject: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,47 +86,63 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
 def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
     """Every criterion of ``spec`` that ``instance`` does not meet (none: the gate holds)."""
     unmet: list[Unmet] = [
-        Unmet("milestone", mid, f"milestone '{mid}' ({title}) is not done")
+        Unmet(
+            code="milestone-open",
+            phase=spec.phase,
+            subject=mid,
+            message=f"milestone '{mid}' ({title}) is not done",
+        )
         for mid, title in _open_milestones(spec, instance)
     ]
     for aid, title, record in _missing_approvals(spec, instance):
         if record is None:
-            unmet.append(Unmet("approval", aid, f"approval '{aid}' ({title}) has not been given"))
+            unmet.append(
+                Unmet(
+                    code="approval-missing",
+                    phase=spec.phase,
+                    subject=aid,
+                    message=f"approval '{aid}' ({title}) has not been given",
+                )
+            )
         else:
             ref = f", ref {record.ref}" if record.ref else ""
             unmet.append(
                 Unmet(
-                    "approval",
-                    aid,
-                    f"approval '{aid}' ({title}) was decided no-go on {record.day}{ref}",
+                    code="approval-no-go",
+                    phase=spec.phase,
+                    subject=aid,
+                    message=f"approval '{aid}' ({title}) was decided no-go on {record.day}{ref}",
                 )
             )
     for child, where, matched in _children_behind(spec, instance):
         if not matched:
             unmet.append(
                 Unmet(
-                    "children",
-                    child.key,
-                    f"sub-project '{child.key}' is in phase '{where}', which matches no phase "
-                    f"of this workflow; it must have reached '{spec.children_reached}'",
+                    code="children-behind",
+                    phase=spec.phase,
+                    subject=child.key,
+                    message=f"sub-project '{child.key}' is in phase '{where}', which matches "
+                    f"no phase of this workflow; it must have reached '{spec.children_reached}'",
                 )
             )
         else:
             unmet.append(
                 Unmet(
-                    "children",
-                    child.key,
-                    f"sub-project '{child.key}' is in phase '{where}'; every sub-project must "
-                    f"have reached '{spec.children_reached}'",
+                    code="children-behind",
+                    phase=spec.phase,
+                    subject=child.key,
+                    message=f"sub-project '{child.key}' is in phase '{where}'; every "
+                    f"sub-project must have reached '{spec.children_reached}'",
                 )
             )
     if _regie_refused(spec, instance):
         allowed = ", ".join(sorted(spec.next_regie or ()))
         unmet.append(
             Unmet(
-                "regie",
-                instance.regie.type,
-                f"phase '{spec.next_phase}' needs regie by {allowed}; it is held by "
+                code="regie-not-allowed",
+                phase=spec.phase,
+                subject=instance.regie.type,
+                message=f"phase '{spec.next_phase}' needs regie by {allowed}; it is held by "
                 f"{instance.regie.type} (hand over first)",
             )
         )

@@ -150,7 +150,7 @@ def test_sub_projects_hold_the_parents_gate_until_they_reach_the_phase(family, c
     family.milestone_done("noord", "besluit", by="t")
     with pytest.raises(GateNotMet) as refused:
         family.advance("noord", by="t")
-    assert refused.value.unmet == (
+    assert refused.value.messages == (
         "sub-project 'noord-a' is in phase 'ontwerp'; every sub-project must have reached "
         "'uitvoering'",
         "sub-project 'noord-b' is in phase 'ontwerp'; every sub-project must have reached "

@@ -76,6 +76,8 @@ OUTSIDE_LIBRARIES: dict[str, set[str]] = {
     "fastapi": {"adapters"},
     "starlette": {"adapters"},
     "uvicorn": {"adapters"},
+    "jwt": {"adapters"},
+    "cryptography": {"adapters"},
 }
 
 TRANSITIONS_HOME = "engine/runtime/compiler.py"

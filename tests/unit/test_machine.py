@@ -518,10 +518,12 @@ def test_gate_refusal_lists_each_open_required_milestone_not_the_optional_ones(
     small.approve(inst, "college", "go", at=later(1), by=BY)
     with pytest.raises(GateNotMet) as exc:
         small.advance(inst, at=later(2), by=BY)
-    assert exc.value.unmet == (
+    assert exc.value.messages == (
         "milestone 'team' (Team) is not done",
         "milestone 'plan' (Plan) is not done",
     )
+    assert [u.as_dict()["milestone"] for u in exc.value.unmet] == ["team", "plan"]
+    assert {(u.code, u.phase) for u in exc.value.unmet} == {("milestone-open", "start")}
     assert exc.value.phase == "start"
     assert exc.value.exit_code == 3
     assert isinstance(exc.value, Refused)
@@ -534,9 +536,10 @@ def test_gate_refusal_lists_a_missing_approval(small: CompiledWorkflow) -> None:
     small.milestone_done(inst, "plan", at=later(1), by=BY)
     with pytest.raises(GateNotMet) as exc:
         small.advance(inst, at=later(2), by=BY)
-    assert exc.value.unmet == (
+    assert exc.value.messages == (
         "approval 'college' (College van burgemeester en wethouders) has not been given",
     )
+    assert [(u.code, u.subject) for u in exc.value.unmet] == [("approval-missing", "college")]
 
 
 def test_gate_refusal_says_no_go_for_a_no_go_approval(small: CompiledWorkflow) -> None:
@@ -546,7 +549,8 @@ def test_gate_refusal_says_no_go_for_a_no_go_approval(small: CompiledWorkflow) -
     small.approve(inst, "college", "no-go", at=later(1), by=BY, ref="B&W 7")
     with pytest.raises(GateNotMet) as exc:
         small.advance(inst, at=later(2), by=BY)
-    (message,) = exc.value.unmet
+    (message,) = exc.value.messages
+    assert [(u.code, u.subject) for u in exc.value.unmet] == [("approval-no-go", "college")]
     assert "'college'" in message
     assert "no-go" in message
     assert "B&W 7" in message
@@ -568,11 +572,13 @@ def test_gate_refusal_lists_each_sub_project_that_has_not_reached_the_phase(
     )
     with pytest.raises(GateNotMet) as exc:
         small.advance(inst, at=later(3), by=BY)
-    assert exc.value.unmet == (
+    assert exc.value.messages == (
         "sub-project 'sub-a' is in phase 'start'; every sub-project must have reached 'design'",
         "sub-project 'sub-c' is in phase 'x', which matches no phase of this workflow; it must "
         "have reached 'design'",
     )
+    assert [u.as_dict()["child"] for u in exc.value.unmet] == ["sub-a", "sub-c"]
+    assert {u.code for u in exc.value.unmet} == {"children-behind"}
 
 
 def test_gate_refusal_lists_the_regie_the_next_phase_needs(small: CompiledWorkflow) -> None:
@@ -580,9 +586,12 @@ def test_gate_refusal_lists_the_regie_the_next_phase_needs(small: CompiledWorkfl
     small.milestone_done(inst, "choice", at=later(11), by=BY)
     with pytest.raises(GateNotMet) as exc:
         small.advance(inst, at=later(12), by=BY)
-    assert exc.value.unmet == (
+    assert exc.value.messages == (
         "phase 'build' needs regie by gemeente; it is held by woningcorporatie (hand over first)",
     )
+    (criterion,) = exc.value.unmet
+    assert criterion.as_dict()["code"] == "regie-not-allowed"
+    assert criterion.as_dict()["regie"] == "woningcorporatie"
     small.hand_over(inst, GEMEENTE, at=later(13), by=BY, reason="build is municipal")
     small.advance(inst, at=later(14), by=BY)
     assert inst.state == "build"
@@ -613,7 +622,7 @@ def test_gate_of_the_last_phase_holds_complete(small: CompiledWorkflow) -> None:
     before = inst.copy()
     with pytest.raises(GateNotMet) as exc:
         small.complete(inst, at=later(11), by=BY)
-    assert exc.value.unmet == ("milestone 'gas-off' (Gas off) is not done",)
+    assert exc.value.messages == ("milestone 'gas-off' (Gas off) is not done",)
     assert inst == before
 
 
@@ -624,7 +633,11 @@ def test_gate_status_lists_the_unmet_criteria_of_the_current_phase(
     status = small.gate_status(inst)
     assert status is not None
     assert status.phase == "start"
-    assert [u.kind for u in status.unmet] == ["milestone", "milestone", "approval"]
+    assert [u.code for u in status.unmet] == [
+        "milestone-open",
+        "milestone-open",
+        "approval-missing",
+    ]
 
 
 @pytest.mark.parametrize("where", ["completed", "stopped"])

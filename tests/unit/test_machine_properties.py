@@ -324,7 +324,8 @@ def exercise(scenario: Scenario) -> None:
             if isinstance(refused, GateNotMet):
                 assert gate_before is not None
                 assert refused.unmet
-                assert refused.unmet == gate_before.messages
+                assert refused.messages == gate_before.messages
+                assert refused.unmet == gate_before.unmet
         else:
             events.append(event)
             assert event.at == as_utc(at)

@@ -124,3 +124,64 @@ def test_smtp_delivery_needs_a_real_sender():
 def test_local_delivery_keeps_a_harmless_default_sender(notifier):
     settings = Settings.load(cli={}, env={"WIJKKOMPAS_NOTIFIER": notifier})
     assert settings.mail_from == "wijkkompas@localhost"
+
+
+OIDC_ENV = {
+    "WIJKKOMPAS_OIDC_ISSUER": "https://login.gemeente.nl/realms/wk",
+    "WIJKKOMPAS_OIDC_AUDIENCE": "wijkkompas-api",
+    "WIJKKOMPAS_OIDC_JWKS_URL": "https://login.gemeente.nl/realms/wk/certs",
+    "WIJKKOMPAS_OIDC_CLAIM": "email",
+}
+
+
+def test_oidc_settings_from_the_environment_become_the_verifiers_settings():
+    from adapters.oidc import OidcSettings
+
+    settings = Settings.load(cli={}, env=OIDC_ENV)
+    oidc = OidcSettings.from_settings(settings)
+    assert oidc is not None
+    assert (oidc.issuer, oidc.audience, oidc.jwks_url, oidc.jwks_file, oidc.claim) == (
+        "https://login.gemeente.nl/realms/wk",
+        "wijkkompas-api",
+        "https://login.gemeente.nl/realms/wk/certs",
+        None,
+        "email",
+    )
+    assert OidcSettings.from_settings(Settings.load(cli={}, env={})) is None
+
+
+def test_oidc_settings_from_a_file(tmp_path):
+    config = tmp_path / "wk.toml"
+    config.write_text(
+        'oidc_issuer = "https://idp"\noidc_audience = "wk"\noidc_jwks_file = "/etc/jwks.json"\n'
+    )
+    settings = Settings.load(cli={}, env={}, config_file=str(config))
+    assert (settings.oidc_jwks_file, settings.oidc_claim) == ("/etc/jwks.json", "sub")
+
+
+@pytest.mark.parametrize(
+    ("drop", "add", "message"),
+    [
+        pytest.param("WIJKKOMPAS_OIDC_AUDIENCE", {}, "oidc_audience is missing", id="audience"),
+        pytest.param("WIJKKOMPAS_OIDC_ISSUER", {}, "oidc_issuer is missing", id="issuer"),
+        pytest.param("WIJKKOMPAS_OIDC_JWKS_URL", {}, "exactly one of oidc_jwks_url", id="no-keys"),
+        pytest.param(
+            None, {"WIJKKOMPAS_OIDC_JWKS_FILE": "/j"}, "exactly one of oidc_jwks_url", id="both"
+        ),
+        pytest.param(
+            None,
+            {"WIJKKOMPAS_OIDC_JWKS_URL": "http://idp.gemeente.nl/certs"},
+            r"'oidc_jwks_url' \(from WIJKKOMPAS_OIDC_JWKS_URL\).*an https:// URL",
+            id="plain-http",
+        ),
+    ],
+)
+def test_incomplete_or_unsafe_oidc_settings_fail_loudly(drop, add, message):
+    env = {k: v for k, v in OIDC_ENV.items() if k != drop} | add
+    with pytest.raises(InvalidValue, match=message):
+        Settings.load(cli={}, env=env)
+
+
+def test_a_jwks_url_on_this_machine_may_be_plain_http():
+    env = OIDC_ENV | {"WIJKKOMPAS_OIDC_JWKS_URL": "http://127.0.0.1:8081/certs"}
+    assert Settings.load(cli={}, env=env).oidc_jwks_url == "http://127.0.0.1:8081/certs"
