@@ -63,6 +63,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_machine.py
 	$(BIN)/python bench/bench_cli.py
 
+## bench-tools: the HTTP load generator for the API benchmark (wrk; see bench/loadgen.md)
+bench-tools:
+	@if command -v wrk >/dev/null 2>&1; then \
+		echo "wrk is installed: $$(command -v wrk)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; \
+	else \
+		echo "wrk is missing: install it (sudo apt-get install wrk, dnf install wrk, brew install wrk)"; \
+		echo "or use oha (cargo install oha); see bench/loadgen.md"; \
+		exit 1; \
+	fi
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info \
 		$(API_LINT)/node_modules
