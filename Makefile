@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean schema
+.PHONY: run test lint typecheck unit bench clean schema api-lint-tools bench-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: $(STAMP)
 	$(BIN)/wijkkompas scheduler --interval 1m
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
-test: $(STAMP) lint typecheck
+test: $(STAMP) api-lint-tools lint typecheck
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
@@ -38,6 +38,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The OpenAPI lint (tests/api/test_openapi_lint.py) runs the Spectral CLI pinned in
+# tools/api-lint. It is installed when npm is there and the lock changed; without npm the test
+# skips with the reason (and fails under CI=true).
+API_LINT := tools/api-lint
+API_LINT_STAMP := $(API_LINT)/node_modules/.installed
+
+api-lint-tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(API_LINT_STAMP); \
+	else \
+		echo "npm not found: the OpenAPI lint test will be skipped (install Node.js >= 20.17 and npm)"; \
+	fi
+
+$(API_LINT_STAMP): $(API_LINT)/package.json $(API_LINT)/package-lock.json
+	npm ci --prefix $(API_LINT) --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 ## schema: regenerate the JSON Schema shipped for editors
 schema: $(STAMP)
 	$(BIN)/wijkkompas workflow schema > engine/workflow/schema/workflow.schema.json
@@ -46,5 +63,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_machine.py
 	$(BIN)/python bench/bench_cli.py
 
+## bench-tools: the HTTP load generator for the API benchmark (wrk; see bench/loadgen.md)
+bench-tools:
+	@if command -v wrk >/dev/null 2>&1; then \
+		echo "wrk is installed: $$(command -v wrk)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }; \
+	else \
+		echo "wrk is missing: install it (sudo apt-get install wrk, dnf install wrk, brew install wrk)"; \
+		echo "or use oha (cargo install oha); see bench/loadgen.md"; \
+		exit 1; \
+	fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info \
+		$(API_LINT)/node_modules
