@@ -15,8 +15,17 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engine.persistence.fastpath import FastPath
+from engine.persistence.listing import instance_page
 from engine.persistence.rows import D, E, I, W, stored_workflow
-from engine.ports import ChildRow, DeadlineState, OverviewRow, StoredEvent, StoredWorkflow
+from engine.ports import (
+    ChildRow,
+    DeadlineState,
+    InstanceQuery,
+    InstanceSummary,
+    OverviewRow,
+    StoredEvent,
+    StoredWorkflow,
+)
 
 __all__ = ["Queries"]
 
@@ -147,3 +156,25 @@ class Queries:
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
         # Thousands of rows: straight through the driver (see fastpath.py).
         return self._fast.overview(self._cursor(), today, soon)
+
+    # --- lists of instances ------------------------------------------------------------------
+
+    def instance_page(
+        self,
+        query: InstanceQuery,
+        *,
+        today: date,
+        after: tuple[Any, str] | None,
+        everything: bool,
+        organisation: str | None,
+        names: Sequence[str],
+    ) -> tuple[list[InstanceSummary], bool]:
+        return instance_page(
+            self._c,
+            query,
+            today=today,
+            after=after,
+            everything=everything,
+            organisation=organisation,
+            names=names,
+        )
