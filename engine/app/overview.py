@@ -110,6 +110,7 @@ def show(context: Context, key: str) -> InstanceView:
         last_event_at=instance.last_event_at,
         events=record.seq,
         terms=workflow.definition.words(),
+        parties=instance.parties,
     )
 
 

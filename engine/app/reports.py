@@ -77,6 +77,8 @@ class InstanceView:
     events: int
     terms: Terms
     """What its workflow calls the milestones (the heading of their list)."""
+    parties: tuple[tuple[str, str], ...] = ()
+    """(organisation key, party role) of each organisation taking part."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -101,6 +103,7 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "paused": view.paused,
         "regie": view.regie.as_dict(),
         "areas": list(view.areas),
+        "parties": [{"organisation": o, "party": p} for o, p in view.parties],
         "milestones": [
             {
                 "id": m.id,
@@ -156,6 +159,8 @@ def render_instance(view: InstanceView) -> str:
     )
     if view.areas:
         lines.append("areas " + ", ".join(view.areas))
+    if view.parties:
+        lines.append("parties " + ", ".join(f"{o} ({p})" for o, p in view.parties))
     if view.state in ("completed", "stopped"):
         lines.append(f"{view.state.upper()} since {_local(view.phase_entered)}")
     else:

@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
-from typing import cast as cast_table
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
-    Table,
     bindparam,
     cast,
     exists,
@@ -34,14 +32,11 @@ from sqlalchemy import (
     tuple_,
 )
 
-from engine.persistence.rows import D, I, W
-from engine.persistence.tables import InstancePartyRow
+from engine.persistence.rows import PARTIES, D, I, W
 from engine.ports import InstanceQuery, InstanceSummary
 from engine.runtime.events import Regie
 
 __all__ = ["instance_page"]
-
-PARTIES = cast_table(Table, InstancePartyRow.__table__)
 
 
 def _overdue(today: date) -> ColumnElement[bool]:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from engine.persistence.fastpath import FastPath
 from engine.persistence.listing import instance_page
-from engine.persistence.rows import D, E, I, W, stored_workflow
+from engine.persistence.rows import PARTIES, D, E, I, W, stored_workflow
 from engine.ports import (
     ChildRow,
     DeadlineState,
@@ -150,6 +150,14 @@ class Queries:
             )
             for r in rows
         ]
+
+    def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
+        rows = self._c.execute(
+            select(PARTIES.c.organisation, PARTIES.c.party)
+            .where(PARTIES.c.instance_id == instance_id)
+            .order_by(PARTIES.c.organisation, PARTIES.c.party)
+        )
+        return [(r.organisation, r.party) for r in rows]
 
     # --- the programme overview --------------------------------------------------------------
 

@@ -130,6 +130,10 @@ class UnitOfWork(Protocol):
         """(id, key) of every instance, by key."""
         ...
 
+    def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
+        """(organisation, party) of each row of the instance_parties projection, sorted."""
+        ...
+
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
         """Every instance with the number of its milestone deadlines overdue (due < today) and
         due soon (today <= due < soon); frozen (paused) ones do not count."""
