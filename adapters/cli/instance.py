@@ -274,3 +274,62 @@ def instance_rebuild(ctx: click.Context, key: str) -> None:
             else "projection already matched its events"
         )
     )
+
+
+@instance.group("party")
+def instance_party() -> None:
+    """The organisations taking part in an instance, each in a party role of its workflow."""
+
+
+@instance_party.command("add")
+@click.argument("key")
+@click.option("--org", "organisation", required=True, help="The organisation's key (org list).")
+@click.option(
+    "--party", required=True, help="Its role: a party of the workflow, e.g. netbeheerder."
+)
+@click.option("--reason", help="Why (on the record).")
+@effect
+@click.pass_context
+def instance_party_add(
+    ctx: click.Context,
+    key: str,
+    organisation: str,
+    party: str,
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """ORG takes part in KEY as PARTY (an event on its log)."""
+    app = app_of(ctx)
+    result = app.service().add_party(
+        key, organisation, party, by=app.actor(by), at=at, expect=expect, reason=reason
+    )
+    print_recorded(result, as_json, f"{organisation} added as {party}")
+
+
+@instance_party.command("remove")
+@click.argument("key")
+@click.option("--org", "organisation", required=True, help="The organisation's key.")
+@click.option("--party", required=True, help="The party role it had.")
+@click.option("--reason", help="Why (on the record).")
+@effect
+@click.pass_context
+def instance_party_remove(
+    ctx: click.Context,
+    key: str,
+    organisation: str,
+    party: str,
+    reason: str | None,
+    by: str | None,
+    at: Any,
+    as_json: bool,
+    expect: int | None,
+) -> None:
+    """ORG no longer takes part in KEY as PARTY (an event on its log)."""
+    app = app_of(ctx)
+    result = app.service().remove_party(
+        key, organisation, party, by=app.actor(by), at=at, expect=expect, reason=reason
+    )
+    print_recorded(result, as_json, f"{organisation} removed as {party}")

@@ -142,10 +142,12 @@ def projection_differences(
     milestones: Iterable[str],
     rows: Sequence[DeadlineState],
     expected: Sequence[DeadlineState],
+    parties: Sequence[tuple[str, str]] = (),
 ) -> list[Difference]:
     """What the stored projection (``record`` and its deadline ``rows``) says that the events
     do not (``replayed`` from them, starting with ``first``; ``expected``: the deadline rows
-    the replayed instance has). ``milestones``: the workflow's, in order."""
+    the replayed instance has; ``parties``: the rows of the instance_parties projection).
+    ``milestones``: the workflow's, in order."""
     stored = record.instance
     found: list[Difference] = []
 
@@ -173,6 +175,8 @@ def projection_differences(
     compare("last_event_at", stored.last_event_at, replayed.last_event_at)
     compare("paused", stored.paused, replayed.paused, _pause)
     compare("pauses", stored.pauses, replayed.pauses, _pauses)
+    compare("parties", stored.parties, replayed.parties, _parties)
+    compare("party rows", tuple(sorted(parties)), replayed.parties, _parties)
     for milestone in milestones:
         compare(
             f"milestone {milestone}",
@@ -229,6 +233,10 @@ def _pauses(pauses: tuple[tuple[datetime, datetime], ...]) -> str:
     return "; ".join(f"{start.isoformat()} - {end.isoformat()}" for start, end in pauses) or (
         "none"
     )
+
+
+def _parties(parties: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{organisation} as {party}" for organisation, party in parties) or "none"
 
 
 def _approval(approval: ApprovalRecord) -> str:

@@ -37,7 +37,15 @@ from engine.app.values import (
     effective_time,
 )
 from engine.clock import local_date
-from engine.errors import BrokenLog, Busy, Conflict, Contention, InvalidValue, WorkflowError
+from engine.errors import (
+    BrokenLog,
+    Busy,
+    Conflict,
+    Contention,
+    InvalidValue,
+    NotFound,
+    WorkflowError,
+)
 from engine.ports import CommandUnit, InstanceRecord
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.commands import CompiledWorkflow
@@ -463,6 +471,58 @@ class Commands:
         return self._run(
             key, at, lambda wf, inst, t: wf.stop(inst, at=t, by=by, reason=reason), expect=expect
         )
+
+    def add_party(
+        self,
+        key: str,
+        organisation: str,
+        party: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
+        reason: str | None = None,
+    ) -> Recorded:
+        """The organisation ``organisation`` (a key of the directory) takes part in ``key`` as
+        ``party`` (a party of its workflow)."""
+        name = self._organisation_name(organisation)
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.add_party(
+                inst, organisation, party, at=t, by=by, name=name, reason=reason
+            ),
+            expect=expect,
+        )
+
+    def remove_party(
+        self,
+        key: str,
+        organisation: str,
+        party: str,
+        *,
+        by: str,
+        at: date | datetime | None = None,
+        expect: int | None = None,
+        reason: str | None = None,
+    ) -> Recorded:
+        """``organisation`` no longer takes part in ``key`` as ``party``."""
+        return self._run(
+            key,
+            at,
+            lambda wf, inst, t: wf.remove_party(
+                inst, organisation, party, at=t, by=by, reason=reason
+            ),
+            expect=expect,
+        )
+
+    def _organisation_name(self, key: str) -> str:
+        with self.context.store.directory() as unit:
+            found = unit.organisation(key)
+            if found is None:
+                known = [o.key for o in unit.organisations()]
+                raise NotFound("organisation", key, known=known)
+        return found.name
 
     def note(
         self,

@@ -84,6 +84,7 @@ def _projection_differences(
         milestones=workflow.milestone_index,
         rows=uow.deadline_rows(record.id),
         expected=deadline_states(workflow, rebuilt),
+        parties=uow.party_rows(record.id),
     )
 
 
@@ -126,6 +127,7 @@ def rebuild(context: Context, key: str) -> bool:
                 milestones=workflow.milestone_index,
                 rows=uow.deadline_rows(record.id),
                 expected=states,
+                parties=uow.party_rows(record.id),
             )
         )
         record.instance = rebuilt

@@ -111,6 +111,7 @@ def show(context: Context, key: str) -> InstanceView:
         head=record.head,
         events=record.seq,
         terms=workflow.definition.words(),
+        parties=instance.parties,
     )
 
 

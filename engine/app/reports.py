@@ -79,6 +79,8 @@ class InstanceView:
     """What its workflow calls the milestones (the heading of their list)."""
     head: str = ""
     """The hash of its last event (the head of its chain): with ``events``, its version."""
+    parties: tuple[tuple[str, str], ...] = ()
+    """(organisation key, party role) of each organisation taking part."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -103,6 +105,7 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "paused": view.paused,
         "regie": view.regie.as_dict(),
         "areas": list(view.areas),
+        "parties": [{"organisation": o, "party": p} for o, p in view.parties],
         "milestones": [
             {
                 "id": m.id,
@@ -158,6 +161,8 @@ def render_instance(view: InstanceView) -> str:
     )
     if view.areas:
         lines.append("areas " + ", ".join(view.areas))
+    if view.parties:
+        lines.append("parties " + ", ".join(f"{o} ({p})" for o, p in view.parties))
     if view.state in ("completed", "stopped"):
         lines.append(f"{view.state.upper()} since {_local(view.phase_entered)}")
     else:

@@ -16,7 +16,8 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from engine.app import history, outbox, overview
+from engine.app import history, listing, outbox, overview
+from engine.app.access import Scope
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
@@ -26,13 +27,26 @@ from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
-from engine.ports import Clock, OutboxEntry, Store, StoredEvent, StoredWorkflow, SystemClock
+from engine.ports import (
+    Clock,
+    InstancePage,
+    InstanceQuery,
+    InstanceSummary,
+    OutboxEntry,
+    Store,
+    StoredEvent,
+    StoredWorkflow,
+    SystemClock,
+)
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
 from engine.workflow.model import Terms
 
 __all__ = [
     "FUTURE_TOLERANCE",
+    "InstancePage",
+    "InstanceQuery",
+    "InstanceSummary",
     "NewInstance",
     "Recorded",
     "Service",
@@ -97,6 +111,11 @@ class Service(Commands):
     def show(self, key: str) -> InstanceView:
         """Where one instance stands: phase, pause, regie, milestones, gate, family."""
         return overview.show(self.context, key)
+
+    def instances(self, query: InstanceQuery, scope: Scope | None = None) -> InstancePage:
+        """A page of the instances ``scope`` may see (None: every one) that pass ``query``:
+        filtered, sorted and paged in the database (engine.app.listing)."""
+        return listing.instances(self.context, query, scope)
 
     def status(
         self,

@@ -42,6 +42,10 @@ RECENT = 512
 """How many recently written instances each thread remembers (a few MB at most)."""
 
 
+PARTY_EVENTS = ("party_added", "party_removed")
+"""The events that change the instance_parties projection (written beside the event)."""
+
+
 def guarded_save(
     fast: FastPath,
     cursor: Any,
@@ -94,6 +98,14 @@ def guarded_save(
         raise Contention(
             f"{record.instance.key} was changed by someone else meanwhile; nothing was "
             "saved: try again"
+        )
+    if event.type in PARTY_EVENTS:
+        fast.party(
+            cursor,
+            record.id,
+            added=event.type == "party_added",
+            organisation=event.payload["organisation"],
+            party=event.payload["party"],
         )
     record.version_no += 1
     record.seq = event.seq

@@ -154,6 +154,15 @@ class FastPath:
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self.overview_sql = convert(_OVERVIEW)
+        self.party_sql = {
+            True: convert(
+                "INSERT INTO instance_parties (instance_id, organisation, party) VALUES (?, ?, ?)"
+            ),
+            False: convert(
+                "DELETE FROM instance_parties WHERE instance_id = ? AND organisation = ? "
+                "AND party = ?"
+            ),
+        }
         self._readers = [self._reader(name) for name in ROW_FIELDS]
         if not self.sqlite:
             from psycopg import IntegrityError
@@ -233,6 +242,12 @@ class FastPath:
             )
             for r in cursor.fetchall()
         ]
+
+    def party(
+        self, cursor: Any, instance_id: int, *, added: bool, organisation: str, party: str
+    ) -> None:
+        """Keep the instance_parties projection in step with a party event."""
+        cursor.execute(self.party_sql[added], (instance_id, organisation, party))
 
     def overview(self, cursor: Any, today: date, soon: date) -> list[OverviewRow]:
         """Every instance with its counts for the programme overview, by key."""

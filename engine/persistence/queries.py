@@ -15,8 +15,17 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engine.persistence.fastpath import FastPath
-from engine.persistence.rows import D, E, I, W, stored_workflow
-from engine.ports import ChildRow, DeadlineState, OverviewRow, StoredEvent, StoredWorkflow
+from engine.persistence.listing import instance_page
+from engine.persistence.rows import PARTIES, D, E, I, W, stored_workflow
+from engine.ports import (
+    ChildRow,
+    DeadlineState,
+    InstanceQuery,
+    InstanceSummary,
+    OverviewRow,
+    StoredEvent,
+    StoredWorkflow,
+)
 
 __all__ = ["Queries"]
 
@@ -142,8 +151,38 @@ class Queries:
             for r in rows
         ]
 
+    def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
+        rows = self._c.execute(
+            select(PARTIES.c.organisation, PARTIES.c.party)
+            .where(PARTIES.c.instance_id == instance_id)
+            .order_by(PARTIES.c.organisation, PARTIES.c.party)
+        )
+        return [(r.organisation, r.party) for r in rows]
+
     # --- the programme overview --------------------------------------------------------------
 
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
         # Thousands of rows: straight through the driver (see fastpath.py).
         return self._fast.overview(self._cursor(), today, soon)
+
+    # --- lists of instances ------------------------------------------------------------------
+
+    def instance_page(
+        self,
+        query: InstanceQuery,
+        *,
+        today: date,
+        after: tuple[Any, str] | None,
+        everything: bool,
+        organisation: str | None,
+        names: Sequence[str],
+    ) -> tuple[list[InstanceSummary], bool]:
+        return instance_page(
+            self._c,
+            query,
+            today=today,
+            after=after,
+            everything=everything,
+            organisation=organisation,
+            names=names,
+        )

@@ -15,6 +15,7 @@ from sqlalchemy import Table
 from engine.persistence.tables import (
     DeadlineRow,
     EventRow,
+    InstancePartyRow,
     InstanceRow,
     OutboxRow,
     WorkflowVersionRow,
@@ -25,6 +26,7 @@ from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = [
     "OUT",
+    "PARTIES",
     "D",
     "E",
     "I",
@@ -41,6 +43,7 @@ E = cast(Table, EventRow.__table__)
 D = cast(Table, DeadlineRow.__table__)
 OUT = cast(Table, OutboxRow.__table__)
 W = cast(Table, WorkflowVersionRow.__table__)
+PARTIES = cast(Table, InstancePartyRow.__table__)
 
 
 def stored_workflow(row: Any) -> StoredWorkflow:

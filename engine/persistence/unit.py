@@ -20,6 +20,7 @@ from engine.persistence.commands import guarded_save
 from engine.persistence.fastpath import FastPath
 from engine.persistence.queries import Queries
 from engine.persistence.rows import (
+    PARTIES,
     D,
     E,
     I,
@@ -229,6 +230,15 @@ class Unit(Queries):
                 instance=instance.key,
             )
         self._c.execute(D.delete().where(D.c.instance_id == record.id))
+        self._c.execute(PARTIES.delete().where(PARTIES.c.instance_id == record.id))
+        if instance.parties:
+            self._c.execute(
+                insert(PARTIES),
+                [
+                    {"instance_id": record.id, "organisation": o, "party": p}
+                    for o, p in instance.parties
+                ],
+            )
         if deadlines:
             self._c.execute(
                 insert(D),

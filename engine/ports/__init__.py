@@ -23,11 +23,15 @@ from engine.ports.directory import (
     TokenRecord,
 )
 from engine.ports.records import (
+    INSTANCE_SORTS,
     ChildRow,
     DeadlineChange,
     DeadlineState,
     DueDeadline,
+    InstancePage,
+    InstanceQuery,
     InstanceRecord,
+    InstanceSummary,
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
@@ -38,6 +42,7 @@ from engine.ports.records import (
 from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
+    "INSTANCE_SORTS",
     "ChildRow",
     "Clock",
     "CommandUnit",
@@ -47,7 +52,10 @@ __all__ = [
     "DirectoryStore",
     "DirectoryUnit",
     "DueDeadline",
+    "InstancePage",
+    "InstanceQuery",
     "InstanceRecord",
+    "InstanceSummary",
     "NewInstanceRows",
     "Notifier",
     "Organisation",

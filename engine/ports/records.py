@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
 
 __all__ = [
+    "INSTANCE_SORTS",
     "ChildRow",
     "DeadlineChange",
     "DeadlineState",
     "DueDeadline",
+    "InstancePage",
+    "InstanceQuery",
     "InstanceRecord",
+    "InstanceSummary",
     "NewInstanceRows",
     "OutboxEntry",
     "OverviewRow",
@@ -215,3 +220,64 @@ class OverviewRow:
     """Reminders about it that could not be delivered (failed outbox rows)."""
     regie_contacts: tuple[str, ...] = ()
     """The regie holder's addresses (none: its reminders have nobody to go to)."""
+
+
+INSTANCE_SORTS = ("key", "title", "phase", "last_event_at", "created_at")
+"""What a list of instances may be sorted by (``-`` before it: descending)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceQuery:
+    """Which instances a list shows, in which order, and which page of them.
+
+    Each filter left None does not filter. ``state`` is the state as stored (``verkennen``,
+    ``verkennen:paused``, ``completed``, ``stopped``); ``phase`` the phase, paused or not;
+    ``regie_organisation`` matches without regard to case; ``area`` is a CBS code the instance
+    has among its areas; ``parent`` the key of its parent; ``search`` a piece of its title or
+    key (without regard to case); ``overdue``: whether it has a milestone deadline past due
+    that is not frozen (as the status overview counts them). ``after`` is the ``next`` of the
+    page before, ``limit`` 1 to 500.
+    """
+
+    phase: str | None = None
+    state: str | None = None
+    paused: bool | None = None
+    regie_type: str | None = None
+    regie_organisation: str | None = None
+    overdue: bool | None = None
+    workflow: str | None = None
+    area: str | None = None
+    parent: str | None = None
+    search: str | None = None
+    sort: str = "key"
+    after: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceSummary:
+    """One instance in a list."""
+
+    key: str
+    title: str
+    workflow: str
+    workflow_version: int
+    phase: str
+    state: str
+    paused: bool
+    regie: Regie
+    parent: str | None
+    areas: tuple[str, ...]
+    created_at: datetime
+    last_event_at: datetime
+    seq: int
+    head: str
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePage:
+    """A page of instances; ``next`` is the cursor of the page after it (None: the last)."""
+
+    items: list[InstanceSummary]
+    next: str | None

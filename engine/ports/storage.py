@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.ports.directory import DirectoryStore
 from engine.ports.records import (
@@ -15,7 +15,9 @@ from engine.ports.records import (
     DeadlineChange,
     DeadlineState,
     DueDeadline,
+    InstanceQuery,
     InstanceRecord,
+    InstanceSummary,
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
@@ -128,9 +130,30 @@ class UnitOfWork(Protocol):
         """(id, key) of every instance, by key."""
         ...
 
+    def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
+        """(organisation, party) of each row of the instance_parties projection, sorted."""
+        ...
+
     def overview(self, today: date, soon: date) -> list[OverviewRow]:
         """Every instance with the number of its milestone deadlines overdue (due < today) and
         due soon (today <= due < soon); frozen (paused) ones do not count."""
+        ...
+
+    def instance_page(
+        self,
+        query: InstanceQuery,
+        *,
+        today: date,
+        after: tuple[Any, str] | None,
+        everything: bool,
+        organisation: str | None,
+        names: Sequence[str],
+    ) -> tuple[list[InstanceSummary], bool]:
+        """At most ``query.limit`` instances that pass its filters, in its sort order (then by
+        key), after the row whose (sort value, key) is ``after``; and whether more follow.
+        Unless ``everything``, only those whose regie organisation is one of ``names`` (lower
+        case) or of which ``organisation`` is a party. Filtered, sorted and limited in the
+        database: it never reads the instances it does not return."""
         ...
 
     def replace_projection(

@@ -31,6 +31,8 @@ from engine.runtime.events import (
     MilestoneReopened,
     MilestoneSkipped,
     NoteAdded,
+    PartyAdded,
+    PartyRemoved,
     PhaseAdvanced,
     PhaseReturned,
     Regie,
@@ -394,6 +396,64 @@ class CompiledWorkflow(CompiledMachine):
             areas_removed=areas[1],
         )
         return self._emit(inst, event)
+
+    def add_party(
+        self,
+        inst: Instance,
+        organisation: str,
+        party: str,
+        *,
+        at: datetime,
+        by: str,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> PartyAdded:
+        """An organisation (its key) takes part in the instance as ``party``, a party of the
+        workflow's ``parties:`` block; not after the end, and not twice in the same role."""
+        self._party_allowed(inst, party, "add a party")
+        moment, _ = self._context(inst, at)
+        if (organisation, party) in inst.parties:
+            raise RuleViolation(
+                inst.key, "add a party", f"{organisation} is a party as {party} already"
+            )
+        event = PartyAdded(
+            at=moment, by=by, reason=reason, organisation=organisation, party=party, name=name
+        )
+        return self._emit(inst, event)
+
+    def remove_party(
+        self,
+        inst: Instance,
+        organisation: str,
+        party: str,
+        *,
+        at: datetime,
+        by: str,
+        reason: str | None = None,
+    ) -> PartyRemoved:
+        """An organisation no longer takes part as ``party``."""
+        self._party_allowed(inst, party, "remove a party")
+        moment, _ = self._context(inst, at)
+        if (organisation, party) not in inst.parties:
+            have = ", ".join(f"{o} as {p}" for o, p in inst.parties) or "none"
+            raise RuleViolation(
+                inst.key,
+                "remove a party",
+                f"{organisation} is no party as {party} (its parties: {have})",
+            )
+        event = PartyRemoved(
+            at=moment, by=by, reason=reason, organisation=organisation, party=party
+        )
+        return self._emit(inst, event)
+
+    def _party_allowed(self, inst: Instance, party: str, command: str) -> None:
+        known = self.definition.parties
+        if party not in known:
+            raise NotFound("party", party, where=f"workflow {self.key}", known=sorted(known))
+        if inst.is_finished:
+            raise TransitionNotAllowed(
+                inst.key, command, inst.state, f"it is {inst.state}: its parties stay as they were"
+            )
 
     def note(self, inst: Instance, text: str, *, at: datetime, by: str) -> NoteAdded:
         """A note on the record; possible in every state, also after the end."""

@@ -33,6 +33,8 @@ __all__ = [
     "MilestoneReopened",
     "MilestoneSkipped",
     "NoteAdded",
+    "PartyAdded",
+    "PartyRemoved",
     "PhaseAdvanced",
     "PhaseReturned",
     "Regie",
@@ -194,6 +196,24 @@ class InstanceUpdated(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PartyAdded(Event):
+    """An organisation (by its key) takes part in the instance in a party role of the
+    workflow's ``parties:`` block; ``name`` is how it was called then, for the record."""
+
+    TYPE: ClassVar[str] = "party_added"
+    organisation: str
+    party: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartyRemoved(Event):
+    TYPE: ClassVar[str] = "party_removed"
+    organisation: str
+    party: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NoteAdded(Event):
     TYPE: ClassVar[str] = "note_added"
     text: str
@@ -229,6 +249,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         InstanceStopped,
         InstanceUpdated,
         NoteAdded,
+        PartyAdded,
+        PartyRemoved,
     )
 }
 

@@ -34,6 +34,8 @@ from engine.runtime.events import (
     MilestoneReopened,
     MilestoneSkipped,
     NoteAdded,
+    PartyAdded,
+    PartyRemoved,
     PhaseAdvanced,
     PhaseReturned,
     Regie,
@@ -198,6 +200,8 @@ class Instance:
     children: tuple[ChildSummary, ...] = ()
     entries: dict[str, date] | None = None
     """The day each phase was (last) entered; deadlines of a phase count from it."""
+    parties: tuple[tuple[str, str], ...] = ()
+    """(organisation key, party role) of each organisation taking part, sorted."""
 
     @classmethod
     def started(cls, event: InstanceStarted, milestone_index: Mapping[str, int]) -> Instance:
@@ -272,6 +276,7 @@ class Instance:
             pauses=self.pauses,
             children=self.children,
             entries=dict(self.entries) if self.entries else None,
+            parties=self.parties,
         )
 
     def apply(self, event: Event) -> None:
@@ -293,6 +298,7 @@ class Instance:
             },
             "entries": {p: d.isoformat() for p, d in (self.entries or {}).items()},
             "pauses": [[start.isoformat(), end.isoformat()] for start, end in self.pauses],
+            "parties": [list(pair) for pair in self.parties],
         }
 
     @classmethod
@@ -337,6 +343,7 @@ class Instance:
                 for start, end in snapshot.get("pauses", ())
             ),
             entries={p: date.fromisoformat(d) for p, d in snapshot["entries"].items()} or None,
+            parties=tuple((o, p) for o, p in snapshot.get("parties", ())),
         )
 
     def _enter(self, phase: str, at: datetime) -> None:
@@ -422,6 +429,14 @@ def _updated(inst: Instance, event: InstanceUpdated) -> None:
         inst.areas = kept + event.areas_added
 
 
+def _party_added(inst: Instance, event: PartyAdded) -> None:
+    inst.parties = tuple(sorted({*inst.parties, (event.organisation, event.party)}))
+
+
+def _party_removed(inst: Instance, event: PartyRemoved) -> None:
+    inst.parties = tuple(p for p in inst.parties if p != (event.organisation, event.party))
+
+
 def _noted(inst: Instance, event: NoteAdded) -> None:
     """A note changes nothing but the record."""
 
@@ -440,4 +455,6 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     InstanceCompleted: _completed,
     InstanceUpdated: _updated,
     NoteAdded: _noted,
+    PartyAdded: _party_added,
+    PartyRemoved: _party_removed,
 }
