@@ -3,7 +3,8 @@
 ``Service`` is the commands (``engine.app.commands``: one unit of work per command, creation in
 ``engine.app.creation``) plus the read side on the same ``Context``: the views of
 ``engine.app.overview`` (show, status), the log, audit and rebuilds of ``engine.app.history``,
-and the outbox views of ``engine.app.outbox``. Those modules share the store, the clock and the
+the outbox views of ``engine.app.outbox``, and the idempotency receipts of
+``engine.app.receipts``. Those modules share the store, the clock and the
 compiled workflows through ``Context`` and never import this module.
 
 The application reads the clock only through its ``Context``. Workflow definitions are pinned
@@ -16,16 +17,29 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from engine.app import history, outbox, overview
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from engine.app import history, outbox, overview, receipts
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.pinning import Resolver, stored_versions
+from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
-from engine.ports import Clock, OutboxEntry, Store, StoredEvent, StoredWorkflow, SystemClock
+from engine.ports import (
+    Clock,
+    OutboxEntry,
+    Receipt,
+    Store,
+    StoredEvent,
+    StoredWorkflow,
+    SystemClock,
+)
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
 from engine.workflow.model import Terms
@@ -33,6 +47,7 @@ from engine.workflow.model import Terms
 __all__ = [
     "FUTURE_TOLERANCE",
     "NewInstance",
+    "ReceiptMaker",
     "Recorded",
     "Service",
     "check_new_instance",
@@ -142,3 +157,27 @@ class Service(Commands):
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
         return outbox.retry_outbox(self.context, entry_id, to=to)
+
+    # --- idempotency receipts ----------------------------------------------------------------
+
+    @contextmanager
+    def keeping(self, maker: ReceiptMaker) -> Iterator[None]:
+        """While the block runs, every command this thread (or task) runs stores
+        ``maker(recorded)`` in the same transaction as its event; a request whose key has a
+        live receipt is refused with ReceiptExists, recording nothing. ``create`` gives the
+        maker its one Recorded; ``create_many`` with more than one item is InvalidValue."""
+        with receipts.keeping(maker):
+            yield
+
+    def receipt(self, principal: str, key: str) -> Receipt | None:
+        """The live (not expired) receipt of ``principal``'s idempotency ``key``, else None."""
+        return receipts.receipt(self.context, principal, key)
+
+    def keep(self, receipt: Receipt) -> None:
+        """Store the receipt of a write that is no instance event, in a transaction of its own;
+        ReceiptExists when its key has a live receipt already."""
+        receipts.keep(self.context, receipt)
+
+    def purge_receipts(self, before: datetime | None = None) -> int:
+        """Delete the receipts expired by ``before`` (default now); how many."""
+        return receipts.purge(self.context, before)

@@ -28,13 +28,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import Diverged, FastPath
+from engine.persistence.receipts import Receipts
 from engine.persistence.rows import instance_record, projection
-from engine.ports import ChildRow, DeadlineChange, InstanceRecord, StoredEvent, StoredWorkflow
+from engine.ports import (
+    ChildRow,
+    DeadlineChange,
+    InstanceRecord,
+    Receipt,
+    StoredEvent,
+    StoredWorkflow,
+)
 
 __all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
 
@@ -104,7 +113,8 @@ class CommandUnit:
     """The unit of work of one command on one instance: plain driver calls, one transaction.
 
     Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
-    children, instance_keys, events, save); see fastpath.py for why it bypasses SQLAlchemy.
+    children, instance_keys, events, save, and the receipt of a request made under an
+    idempotency key); see fastpath.py for why it bypasses SQLAlchemy.
     """
 
     def __init__(
@@ -183,6 +193,12 @@ class CommandUnit:
         )
         self.saved.append(record)
 
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        return self._path.receipts.find(self._cursor, principal, key, now)
+
+    def keep(self, receipt: Receipt) -> None:
+        self._path.receipts.keep(self._cursor, receipt)
+
     def remember(self) -> None:
         """After the commit: keep what was written, for the next command on it."""
         recent = self._recent
@@ -215,6 +231,7 @@ class CommandPath:
         self.workflows = workflows
         """Shared with the store's other units: a stored workflow version never changes."""
         self.integrity_error = integrity_error
+        self.receipts = Receipts(fast)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._held: list[Any] = []

@@ -6,6 +6,8 @@ instances          one row per wijk or deelproject: the projection of its events
 events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...)
 deadlines          the running deadlines of each instance and where their reminders stand
 outbox             messages to send, with their idempotency keys, attempts and leases
+idempotency_receipts  the answers given to requests made under an idempotency key, kept in
+                   the same transaction as the change they answer, until they expire
 
 The instance row and its deadline rows are projections: written in the same transaction as
 the event that changed them, and rebuildable from the events.
@@ -34,7 +36,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "DeadlineRow", "EventRow", "InstanceRow", "OutboxRow", "WorkflowVersionRow"]
+__all__ = [
+    "Base",
+    "DeadlineRow",
+    "EventRow",
+    "InstanceRow",
+    "OutboxRow",
+    "ReceiptRow",
+    "WorkflowVersionRow",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -195,3 +205,21 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(250))
+
+
+class ReceiptRow(Base):
+    """The answer given to a request made under an idempotency key (``engine.ports.Receipt``):
+    unique per principal and key while it lives; expired rows are replaced or purged."""
+
+    __tablename__ = "idempotency_receipts"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    """The response body exactly as sent."""
+    headers: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -1,10 +1,10 @@
 """The unit of work outside the command path: one transaction on a SQLAlchemy connection.
 
 It reads what queries.py reads, and writes what is not one command on one instance: a new
-workflow version, new instances (one, or a bulk import in one INSERT per table), and a
-projection rebuilt from its events. Saving an event is the command path's guarded save, so
-optimistic locking holds here too; in a write transaction the instances it loads are also
-locked until it ends (PostgreSQL; SQLite has one writer at a time).
+workflow version, new instances (one, or a bulk import in one INSERT per table), a projection
+rebuilt from its events, and idempotency receipts (receipts.py). Saving an event is the command
+path's guarded save, so optimistic locking holds here too; in a write transaction the instances
+it loads are also locked until it ends (PostgreSQL; SQLite has one writer at a time).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from engine.errors import Conflict
 from engine.persistence.commands import guarded_save
 from engine.persistence.fastpath import FastPath
 from engine.persistence.queries import Queries
+from engine.persistence.receipts import Receipts
 from engine.persistence.rows import (
     D,
     E,
@@ -34,6 +35,7 @@ from engine.ports import (
     DeadlineState,
     InstanceRecord,
     NewInstanceRows,
+    Receipt,
     StoredEvent,
     StoredWorkflow,
 )
@@ -79,10 +81,12 @@ class Unit(Queries):
         workflows: dict[int, StoredWorkflow],
         integrity_error: type[Exception],
         *,
+        receipts: Receipts,
         writing: bool = False,
     ) -> None:
         super().__init__(connection, fast, workflows)
         self._integrity_error = integrity_error
+        self._receipts = receipts
         self._writing = writing
         """A write transaction: instance rows it loads are locked until it ends (PostgreSQL;
         SQLite has one writer at a time), so what it checks on them stays true."""
@@ -234,3 +238,14 @@ class Unit(Queries):
                 [deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
             )
         record.version_no += 1
+
+    # --- idempotency receipts (receipts.py) ---------------------------------------------------
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        return self._receipts.find(self._cursor(), principal, key, now)
+
+    def keep(self, receipt: Receipt) -> None:
+        self._receipts.keep(self._cursor(), receipt)
+
+    def purge_receipts(self, before: datetime) -> int:
+        return self._receipts.purge(self._cursor(), before)

@@ -22,6 +22,7 @@ from engine.ports.records import (
     OutboxEntry,
     OverviewRow,
     QueuedMessage,
+    Receipt,
     StoredEvent,
     StoredWorkflow,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "OutgoingMessage",
     "OverviewRow",
     "QueuedMessage",
+    "Receipt",
     "Store",
     "StoredEvent",
     "StoredWorkflow",

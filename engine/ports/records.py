@@ -1,9 +1,9 @@
 """The values a store hands over and takes back: stored workflows and events, instance records,
-deadline rows, outbox rows and overview rows."""
+deadline rows, outbox rows, overview rows and idempotency receipts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -20,6 +20,7 @@ __all__ = [
     "OutboxEntry",
     "OverviewRow",
     "QueuedMessage",
+    "Receipt",
     "StoredEvent",
     "StoredWorkflow",
 ]
@@ -215,3 +216,28 @@ class OverviewRow:
     """Reminders about it that could not be delivered (failed outbox rows)."""
     regie_contacts: tuple[str, ...] = ()
     """The regie holder's addresses (none: its reminders have nobody to go to)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """The answer once given to a request made under an idempotency key, kept so that the same
+    request sent again gets the same answer and changes nothing.
+
+    Stored in the same transaction as the change it answers (``Service.keeping``), or in one
+    of its own (``Service.keep``). Unique per (principal, key) while it lives; once
+    ``expires_at`` has passed, the key may be used again."""
+
+    principal: str
+    """Who asked (the HTTP layer passes the principal's actor string)."""
+    key: str
+    """The idempotency key the client chose."""
+    request_hash: str
+    """A digest of the request; the same key with another request is the client's mistake."""
+    status: int
+    """The HTTP status of the response."""
+    body: str
+    """The response body exactly as sent (JSON text)."""
+    headers: Mapping[str, str]
+    """Response headers to send again (e.g. ETag, Location)."""
+    created_at: datetime
+    expires_at: datetime

@@ -19,6 +19,7 @@ from engine.ports.records import (
     OutboxEntry,
     OverviewRow,
     QueuedMessage,
+    Receipt,
     StoredEvent,
     StoredWorkflow,
 )
@@ -140,6 +141,29 @@ class UnitOfWork(Protocol):
         and its deadline rows."""
         ...
 
+    # --- idempotency receipts ---------------------------------------------------------------
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        """The receipt stored under (``principal``, ``key``) if it is still live at ``now``
+        (``expires_at`` after it); None otherwise."""
+        ...
+
+    def keep(self, receipt: Receipt) -> None:
+        """Store ``receipt`` in this transaction. When (principal, key) already has a receipt
+        that is live at ``receipt.created_at``, raise ReceiptExists carrying that one (the
+        caller rolls the whole transaction back: the change it answers is not recorded); an
+        expired one is deleted and replaced. On PostgreSQL a concurrent transaction storing the
+        same key makes this wait until that one ends; if it committed, this raises
+        ReceiptExists (never Contention: the command must not be decided again). Called before
+        the transaction's other writes, so that writers of one key queue here, not on the rows
+        they would change."""
+        ...
+
+    def purge_receipts(self, before: datetime) -> int:
+        """Delete the receipts that expired by ``before`` (``expires_at`` not after it); how
+        many."""
+        ...
+
 
 class CommandUnit(Protocol):
     """What one command on one instance needs, in one transaction."""
@@ -168,6 +192,14 @@ class CommandUnit(Protocol):
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None: ...
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        """As UnitOfWork.receipt."""
+        ...
+
+    def keep(self, receipt: Receipt) -> None:
+        """As UnitOfWork.keep: called by a command under ``Service.keeping`` before its save."""
+        ...
 
 
 class OutboxUnit(Protocol):

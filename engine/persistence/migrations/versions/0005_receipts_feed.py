@@ -1,0 +1,44 @@
+"""Idempotency receipts: the answers given to requests made under an idempotency key.
+
+One row per (principal, key), written in the same transaction as the change it answers, kept
+until it expires (index on expires_at for the purge).
+
+Revision ID: 0005_receipts_feed
+Revises: 0003_deadline_key
+Create Date: 2026-12-06 05:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_receipts_feed"
+down_revision: str | None = "0003_deadline_key"  # rebased onto 0004_access at merge
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "idempotency_receipts",
+        sa.Column("principal", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("principal", "key", name="pk_idempotency_receipts"),
+    )
+    op.create_index(
+        "ix_idempotency_receipts_expires_at", "idempotency_receipts", ["expires_at"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_idempotency_receipts_expires_at", table_name="idempotency_receipts")
+    op.drop_table("idempotency_receipts")
