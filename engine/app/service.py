@@ -3,9 +3,10 @@
 ``Service`` is the commands (``engine.app.commands``: one unit of work per command, creation in
 ``engine.app.creation``) plus the read side on the same ``Context``: the views of
 ``engine.app.overview`` (show, status), the log, audit and rebuilds of ``engine.app.history``,
-the outbox views of ``engine.app.outbox``, and the idempotency receipts of
-``engine.app.receipts``. Those modules share the store, the clock and the
-compiled workflows through ``Context`` and never import this module.
+the outbox views of ``engine.app.outbox``, the idempotency receipts of
+``engine.app.receipts`` and the global event feed of ``engine.app.feed``. Those modules share
+the store, the clock and the compiled workflows through ``Context`` and never import this
+module.
 
 The application reads the clock only through its ``Context``. Workflow definitions are pinned
 (``engine.app.pinning``): the first instance on a workflow version stores its normalised
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from engine.app import history, outbox, overview, receipts
+from engine.app import feed, history, outbox, overview, receipts
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
@@ -33,6 +34,7 @@ from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.ports import (
     Clock,
+    FeedItem,
     OutboxEntry,
     Receipt,
     Store,
@@ -181,3 +183,15 @@ class Service(Commands):
     def purge_receipts(self, before: datetime | None = None) -> int:
         """Delete the receipts expired by ``before`` (default now); how many."""
         return receipts.purge(self.context, before)
+
+    # --- the global event feed ---------------------------------------------------------------
+
+    def feed(self, after: int = 0, limit: int = 100, scope: object | None = None) -> list[FeedItem]:
+        """Every instance's events by feed position (gap-free, in commit order): those after
+        ``after``, ascending, at most ``limit`` (1 to 1000). ``scope``: None for every
+        instance, else an ``engine.app.access.Scope`` (filtered in the database)."""
+        return feed.feed(self.context, after, limit, scope)
+
+    def feed_head(self) -> int:
+        """The highest feed position (0: no events), once waiting events are sequenced."""
+        return feed.feed_head(self.context)

@@ -1,8 +1,9 @@
 """The command path: one command on one instance, one transaction, straight through the driver.
 
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
-row, one look at the last event of its log, one INSERT of the event and the deadline rows that
-changed, in one transaction. The UPDATE carries ``WHERE version_no = <what was read>``: when
+row, one look at the last event of its log, one INSERT of the event (and of its row in
+``feed_pending``: it waits for its place in the global feed, feed.py) and the deadline rows
+that changed, in one transaction. The UPDATE carries ``WHERE version_no = <what was read>``: when
 another writer got there first it matches no row, the transaction is rolled back and the caller
 gets Contention (and decides the command again on the fresh row); so does a serialization
 failure or a deadlock (translated on the way out: ``Database.translate``), while a lock held

@@ -54,6 +54,11 @@ _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# The event waits for its place in the global feed (engine/persistence/feed.py); found by its
+# (instance, seq), the unique key just written, so this works inside PostgreSQL's pipeline too.
+_FEED_PENDING = (
+    "INSERT INTO feed_pending (event_id) SELECT id FROM events WHERE instance_id = ? AND seq = ?"
+)
 _DEADLINE = {
     "insert": "INSERT INTO deadlines (instance_id, kind, subject, due, legal, frozen, next_on, "
     "sent_through) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -148,6 +153,7 @@ class FastPath:
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
+        self.feed_pending_sql = convert(_FEED_PENDING)
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
@@ -338,7 +344,8 @@ class FastPath:
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
     ) -> None:
-        """The event row and the deadline rows that changed."""
+        """The event row (waiting for its place in the feed) and the deadline rows that
+        changed."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -355,6 +362,7 @@ class FastPath:
                 digest,
             ),
         )
+        cursor.execute(self.feed_pending_sql, (instance_id, seq))
         for change in deadlines:
             d = change.state
             where = (instance_id, d.kind, d.subject)

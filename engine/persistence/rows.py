@@ -15,6 +15,8 @@ from sqlalchemy import Table
 from engine.persistence.tables import (
     DeadlineRow,
     EventRow,
+    FeedPendingRow,
+    FeedRow,
     InstanceRow,
     OutboxRow,
     WorkflowVersionRow,
@@ -24,7 +26,9 @@ from engine.runtime.events import Regie
 from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = [
+    "FEED",
     "OUT",
+    "PENDING",
     "D",
     "E",
     "I",
@@ -41,6 +45,8 @@ E = cast(Table, EventRow.__table__)
 D = cast(Table, DeadlineRow.__table__)
 OUT = cast(Table, OutboxRow.__table__)
 W = cast(Table, WorkflowVersionRow.__table__)
+FEED = cast(Table, FeedRow.__table__)
+PENDING = cast(Table, FeedPendingRow.__table__)
 
 
 def stored_workflow(row: Any) -> StoredWorkflow:

@@ -8,6 +8,9 @@ deadlines          the running deadlines of each instance and where their remind
 outbox             messages to send, with their idempotency keys, attempts and leases
 idempotency_receipts  the answers given to requests made under an idempotency key, kept in
                    the same transaction as the change they answer, until they expire
+feed_pending       the events that have no place in the feed yet (written with each event)
+feed               every event's place in the global feed: positions 1, 2, 3, ... in the
+                   order events were committed (see engine/persistence/feed.py)
 
 The instance row and its deadline rows are projections: written in the same transaction as
 the event that changed them, and rebuildable from the events.
@@ -40,6 +43,8 @@ __all__ = [
     "Base",
     "DeadlineRow",
     "EventRow",
+    "FeedPendingRow",
+    "FeedRow",
     "InstanceRow",
     "OutboxRow",
     "ReceiptRow",
@@ -223,3 +228,30 @@ class ReceiptRow(Base):
     headers: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class FeedPendingRow(Base):
+    """An event that has no position in the feed yet: inserted in the transaction that
+    inserts the event, moved into ``feed`` by the sequencer."""
+
+    __tablename__ = "feed_pending"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class FeedRow(Base):
+    """An event's place in the global feed.
+
+    Positions are given by the sequencer, under a lock, as the highest position plus one, two,
+    ...: not by a database sequence, which would leave a gap for every sequencer that rolls
+    back. So they run 1, 2, 3, ... without gaps, and a poller that resumes after the last
+    position it saw misses nothing."""
+
+    __tablename__ = "feed"
+
+    position: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), unique=True
+    )

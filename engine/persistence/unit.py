@@ -2,7 +2,8 @@
 
 It reads what queries.py reads, and writes what is not one command on one instance: a new
 workflow version, new instances (one, or a bulk import in one INSERT per table), a projection
-rebuilt from its events, and idempotency receipts (receipts.py). Saving an event is the command
+rebuilt from its events, idempotency receipts (receipts.py) and the positions of the global
+feed (feed.py). Saving an event is the command
 path's guarded save, so optimistic locking holds here too; in a write transaction the instances
 it loads are also locked until it ends (PostgreSQL; SQLite has one writer at a time).
 """
@@ -16,11 +17,13 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict
+from engine.persistence import feed as feed_sql
 from engine.persistence.commands import guarded_save
 from engine.persistence.fastpath import FastPath
 from engine.persistence.queries import Queries
 from engine.persistence.receipts import Receipts
 from engine.persistence.rows import (
+    PENDING,
     D,
     E,
     I,
@@ -33,7 +36,9 @@ from engine.persistence.rows import (
 from engine.ports import (
     DeadlineChange,
     DeadlineState,
+    FeedItem,
     InstanceRecord,
+    InstanceScope,
     NewInstanceRows,
     Receipt,
     StoredEvent,
@@ -190,9 +195,11 @@ class Unit(Queries):
             raise Conflict(
                 f"an instance with one of these keys was created meanwhile: {keys}"
             ) from None
-        self._c.execute(
-            insert(E), [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
+        events = self._c.execute(
+            insert(E).returning(E.c.id),
+            [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)],
         )
+        self._c.execute(insert(PENDING), [{"event_id": r.id} for r in events])
         deadline_rows = [
             deadline_values(i, d) | {"sent_through": None}
             for i, item in zip(ids, batch, strict=True)
@@ -249,3 +256,19 @@ class Unit(Queries):
 
     def purge_receipts(self, before: datetime) -> int:
         return self._receipts.purge(self._cursor(), before)
+
+    # --- the global feed (feed.py) ---------------------------------------------------------
+
+    def feed_waiting(self) -> bool:
+        return feed_sql.feed_waiting(self._c)
+
+    def sequence_feed(self, limit: int) -> int:
+        if not self._writing:
+            raise RuntimeError("the feed is sequenced in a write unit only")
+        return feed_sql.sequence_feed(self._c, limit, postgres=not self._fast.sqlite)
+
+    def feed(self, after: int, limit: int, scope: InstanceScope | None) -> list[FeedItem]:
+        return feed_sql.feed_items(self._c, after, limit, scope)
+
+    def feed_head(self) -> int:
+        return feed_sql.feed_head(self._c)

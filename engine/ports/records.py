@@ -1,12 +1,12 @@
 """The values a store hands over and takes back: stored workflows and events, instance records,
-deadline rows, outbox rows, overview rows and idempotency receipts."""
+deadline rows, outbox rows, overview rows, idempotency receipts and the global feed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from engine.runtime.instance import Instance
 
@@ -15,7 +15,9 @@ __all__ = [
     "DeadlineChange",
     "DeadlineState",
     "DueDeadline",
+    "FeedItem",
     "InstanceRecord",
+    "InstanceScope",
     "NewInstanceRows",
     "OutboxEntry",
     "OverviewRow",
@@ -241,3 +243,28 @@ class Receipt:
     """Response headers to send again (e.g. ETag, Location)."""
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedItem:
+    """An event in the global feed: its position (1, 2, 3, ... in the order events were
+    committed, without gaps), the key of its instance, and the event as stored."""
+
+    position: int
+    instance: str
+    event: StoredEvent
+
+
+class InstanceScope(Protocol):
+    """Which instances a reader may see (``engine.app.access.Scope`` has this shape): all of
+    them (``everything``), or those whose regie organisation is the organisation's key or one
+    of its ``names`` (without regard to case), or where the organisation is a party."""
+
+    @property
+    def everything(self) -> bool: ...
+
+    @property
+    def organisation(self) -> str | None: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...

@@ -14,7 +14,9 @@ from engine.ports.records import (
     DeadlineChange,
     DeadlineState,
     DueDeadline,
+    FeedItem,
     InstanceRecord,
+    InstanceScope,
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
@@ -162,6 +164,30 @@ class UnitOfWork(Protocol):
     def purge_receipts(self, before: datetime) -> int:
         """Delete the receipts that expired by ``before`` (``expires_at`` not after it); how
         many."""
+        ...
+
+    # --- the global feed ---------------------------------------------------------------------
+
+    def feed_waiting(self) -> bool:
+        """Whether a committed event waits for its position in the feed. Every write of an
+        event (a command's save, new instances) marks it waiting in its own transaction."""
+        ...
+
+    def sequence_feed(self, limit: int) -> int:
+        """Give up to ``limit`` waiting events, oldest (by event id) first, the next positions
+        of the feed (the highest so far plus 1, 2, ...); how many. Only committed events are
+        seen, and sequencers take turns (a lock held to the end of the transaction), so every
+        event gets exactly one position, positions never leave a gap, and those of one
+        instance follow its order. Only in a write unit."""
+        ...
+
+    def feed(self, after: int, limit: int, scope: InstanceScope | None) -> list[FeedItem]:
+        """The feed's events with a position after ``after``, by position, at most ``limit``;
+        ``scope`` (filtered in the database) keeps only the instances it lets one see."""
+        ...
+
+    def feed_head(self) -> int:
+        """The highest position in the feed (0 when it is empty)."""
         ...
 
 

@@ -1,7 +1,11 @@
-"""Idempotency receipts: the answers given to requests made under an idempotency key.
+"""Idempotency receipts, and the global event feed with gap-free positions.
 
-One row per (principal, key), written in the same transaction as the change it answers, kept
-until it expires (index on expires_at for the purge).
+idempotency_receipts: one row per (principal, key), written in the same transaction as the
+change it answers, kept until it expires (index on expires_at for the purge).
+
+feed_pending and feed: every new event is written to feed_pending with the event; a feed read
+moves committed ones into feed with the next positions (engine/persistence/feed.py). The events
+already stored get positions 1, 2, 3, ... here, in id order.
 
 Revision ID: 0005_receipts_feed
 Revises: 0003_deadline_key
@@ -14,6 +18,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0005_receipts_feed"
 down_revision: str | None = "0003_deadline_key"  # rebased onto 0004_access at merge
@@ -37,8 +43,32 @@ def upgrade() -> None:
     op.create_index(
         "ix_idempotency_receipts_expires_at", "idempotency_receipts", ["expires_at"], unique=False
     )
+    op.create_table(
+        "feed_pending",
+        sa.Column("event_id", BigId, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name="fk_feed_pending_event_id_events", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("event_id", name="pk_feed_pending"),
+    )
+    op.create_table(
+        "feed",
+        sa.Column("position", BigId, nullable=False, autoincrement=False),
+        sa.Column("event_id", BigId, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name="fk_feed_event_id_events", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("position", name="pk_feed"),
+        sa.UniqueConstraint("event_id", name="uq_feed_event_id"),
+    )
+    op.execute(
+        "INSERT INTO feed (position, event_id) SELECT ROW_NUMBER() OVER (ORDER BY id), id "
+        "FROM events"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("feed")
+    op.drop_table("feed_pending")
     op.drop_index("ix_idempotency_receipts_expires_at", table_name="idempotency_receipts")
     op.drop_table("idempotency_receipts")
