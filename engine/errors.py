@@ -2,9 +2,10 @@
 
 Every error a user can cause derives from :class:`WorkflowError`. The command line maps the
 branches to exit codes (``exit_code``): 2 for bad input, 3 for a refusal by the workflow's rules,
-4 for a conflict with a concurrent writer (only for a caller who asked for a version check), 5
-for a database too busy to take the command now (try again), 6 for a reminder pass that left
-due reminders undelivered.
+4 for a conflict with a concurrent writer (only for a caller who asked for a version check) and
+for a request repeated under an idempotency key that was used already, 5 for a database too
+busy to take the command now (try again), 6 for a reminder pass that left due reminders
+undelivered.
 
     WorkflowError
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
@@ -20,6 +21,7 @@ due reminders undelivered.
     │   ├── BrokenLog                  the instance row does not end where its log ends
     │   └── Forbidden                  the principal may see the instance, but not do this
     ├── Conflict (4)                   someone else changed the same thing meanwhile
+├── ReceiptExists (4)              an idempotency key was used already: replay its receipt
     ├── Busy (5)                       the database could not take it now; nothing was saved
     │   └── Contention                 lost a race with another writer: the command side
     │                                  decides the command again on the fresh row
@@ -37,7 +39,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "BrokenLog",
@@ -53,6 +55,7 @@ __all__ = [
     "NotFound",
     "PretendedTime",
     "Problem",
+    "ReceiptExists",
     "Refused",
     "RuleViolation",
     "TransitionNotAllowed",
@@ -97,6 +100,26 @@ class Conflict(WorkflowError):
         self.instance = instance
         self.current_event = current_event
         super().__init__(message)
+
+
+class ReceiptExists(WorkflowError):
+    """A change was asked for under an idempotency key that already has a live receipt (the
+    same request, sent again or sent twice at once). The whole transaction was rolled back:
+    nothing new was recorded; the caller answers with ``receipt``, the response stored the
+    first time (an ``engine.ports.Receipt``: this module sits below the ports and cannot name
+    the type). Not a Conflict: nobody changed anything the caller saw, and nothing retries it."""
+
+    exit_code = 4
+
+    def __init__(self, receipt: Any) -> None:
+        self.receipt = receipt
+        self.principal: str = receipt.principal
+        self.key: str = receipt.key
+        super().__init__(
+            f"{self.principal}: the idempotency key {self.key!r} was used already (at "
+            f"{receipt.created_at.isoformat()}); nothing new was recorded: the response "
+            "stored then is the answer"
+        )
 
 
 class Busy(WorkflowError):

@@ -5,6 +5,8 @@ service      Service, the faces' front door: the commands plus the read side, on
 context      what both sides share: store, clock, compiled workflows, loading an instance
 values       what callers give and get back: NewInstance, Recorded, the effective time
 commands     the command path (one transaction per command) and every command
+receipts     idempotency receipts: stored with the change they answer, replayed, purged
+feed         the global event feed: gap-free positions in commit order, scoped, paged
 backdating   a fact dated before the last event: decided as things stood then, checked
              against what was recorded after it
 creation     starting instances, many in one transaction

@@ -3,7 +3,10 @@
 Each command that changes an instance loads it, lets its compiled workflow decide (which
 raises, changing nothing, when the rules say no), seals the resulting event onto the instance's
 hash chain, and saves event, projection and deadline changes together, in one transaction
-(``Commands._run``). Creating instances, many at once, is ``engine.app.creation``.
+(``Commands._run``). Creating instances, many at once, is ``engine.app.creation``. Under
+``engine.app.receipts.keeping`` a command also stores the receipt of the request it answers, in
+the same transaction, before its other writes; a request repeated under a live key is refused
+with ReceiptExists (not decided again: it is no race).
 
 A command that loses a race with another writer (PostgreSQL lets two writers load the same
 version; the second one's guarded update matches no row, or the database reports a
@@ -19,7 +22,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import date, datetime
 
 from engine.app.backdating import Backdate, decide_back
@@ -27,6 +29,7 @@ from engine.app.context import Context
 from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
 from engine.app.projection import event_changes
+from engine.app.receipts import current_maker, make_receipt
 from engine.app.sealing import seal
 from engine.app.settings import MAX_START_AGE
 from engine.app.values import (
@@ -44,6 +47,7 @@ from engine.errors import (
     Contention,
     InvalidValue,
     NotFound,
+    ReceiptExists,
     WorkflowError,
 )
 from engine.ports import CommandUnit, InstanceRecord
@@ -89,6 +93,7 @@ class Commands:
         *,
         expect: int | None = None,
         backdate: Backdate | None = None,
+        warn: bool = False,
     ) -> Recorded:
         """Load, decide, seal, save: one command in one transaction.
 
@@ -98,6 +103,9 @@ class Commands:
         ``backdate``: the command records a fact that may be dated before the instance's last
         event, back to its current phase or to its start (``engine.app.backdating``); other
         commands keep to the order things happened.
+
+        ``warn``: the result carries the warnings of the instance as it now stands
+        (``contact_warnings``), also in the receipt of a request that keeps one.
 
         The store may start from its copy of its own last write of the instance. A refusal
         or a failed save on that copy is not trusted (another process may have written
@@ -110,7 +118,7 @@ class Commands:
         fresh, attempt = False, 1
         while True:
             try:
-                return self._attempt(key, at, action, expect, backdate, fresh=fresh)
+                return self._attempt(key, at, action, expect, backdate, warn, fresh=fresh)
             except _Reconsider:
                 pass  # the remembered copy was out of date: that was no race
             except Contention as exc:
@@ -130,15 +138,16 @@ class Commands:
         action: Action,
         expect: int | None,
         backdate: Backdate | None,
+        warn: bool,
         *,
         fresh: bool,
     ) -> Recorded:
         with self.context.store.command() as uow:
             record = self.context.load(uow, key, fresh)
             try:
-                return self._decide(uow, record, key, at, action, expect, backdate)
-            except BrokenLog:
-                raise  # the row was as remembered: reading it again changes nothing
+                return self._decide(uow, record, key, at, action, expect, backdate, warn)
+            except (BrokenLog, ReceiptExists):
+                raise  # the row was as remembered, or the request was answered already
             except WorkflowError as exc:
                 if record.cached:
                     raise _Reconsider(str(exc)) from exc
@@ -153,6 +162,7 @@ class Commands:
         action: Action,
         expect: int | None,
         backdate: Backdate | None,
+        warn: bool = False,
     ) -> Recorded:
         # The clock is read inside the transaction: a writer that committed just before us
         # cannot make "now" earlier than the instance's last event. (Clocks of several
@@ -191,8 +201,22 @@ class Commands:
         stored = seal(key, record.seq + 1, record.head, event, now)
         changes = event_changes(workflow, before, instance, event, local_date(now))
         record.instance = instance
+        recorded = Recorded(
+            key,
+            stored,
+            instance.state,
+            instance.phase,
+            workflow,
+            instance,
+            contact_warnings(instance) if warn else (),
+        )
+        maker = current_maker()
+        if maker is not None:
+            # First of the writes: a second request under the same key queues here (on
+            # PostgreSQL behind the first one's uncommitted row), not on the instance row.
+            uow.keep(make_receipt(maker, recorded, now))
         uow.save(record, event=stored, deadlines=changes)
-        return Recorded(key, stored, instance.state, instance.phase, workflow, instance)
+        return recorded
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -410,13 +434,13 @@ class Commands:
     ) -> Recorded:
         for contact in regie.contacts:
             check_email(contact)
-        recorded = self._run(
+        return self._run(
             key,
             at,
             lambda wf, inst, t: wf.hand_over(inst, regie, at=t, by=by, reason=reason),
             expect=expect,
+            warn=True,
         )
-        return replace(recorded, warnings=contact_warnings(recorded.instance))
 
     def update(
         self,
@@ -441,7 +465,7 @@ class Commands:
             check_email(contact)
         adding = tuple(check_area(a) for a in add_areas)
         removing = tuple(check_area(a) for a in remove_areas)
-        recorded = self._run(
+        return self._run(
             key,
             at,
             lambda wf, inst, t: wf.update(
@@ -456,8 +480,8 @@ class Commands:
                 reason=reason,
             ),
             expect=expect,
+            warn=True,
         )
-        return replace(recorded, warnings=contact_warnings(recorded.instance))
 
     def stop(
         self,

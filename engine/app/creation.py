@@ -5,6 +5,11 @@ workflow the items name, starts each instance in the first phase of its compiled
 its first event, and writes instances, events and deadline rows in batches. All of them are
 saved, or (on any error) none. A parent may be an existing instance that still runs, or one
 earlier in the same import.
+
+Under ``engine.app.receipts.keeping`` it creates exactly one instance and stores the receipt of
+the request in the same transaction, before the instance's rows: a request repeated under a
+live key is refused with ReceiptExists, also when the first one created the instance meanwhile
+(the key is looked at before the instance key is).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import date, datetime
 from engine.app.context import Context
 from engine.app.pinning import Resolver, pin
 from engine.app.projection import deadline_states
+from engine.app.receipts import current_maker, make_receipt
 from engine.app.sealing import seal
 from engine.app.values import (
     NewInstance,
@@ -53,6 +59,13 @@ def create_instances(
     moment = effective_time(at, now)
     if not allow_old_start:
         check_start(moment, now, max_start_age)
+    maker = current_maker()
+    if maker is not None and len(items) != 1:
+        raise InvalidValue(
+            "number of instances to create under an idempotency key",
+            len(items),
+            "exactly one (one request, one answer): create them one by one, or without a key",
+        )
     checked = [check_new_instance(item) for item in items]
     seen: set[str] = set()
     for item in checked:
@@ -61,10 +74,8 @@ def create_instances(
         seen.add(item.key)
     results: list[Recorded] = []
     with context.store.write() as uow:
-        taken = uow.existing_keys([item.key for item in checked])
-        if taken:
-            shown = ", ".join(sorted(taken)[:5])
-            raise InvalidValue("instance key", shown, "an instance with this key exists already")
+        if maker is None:
+            _refuse_taken(uow, checked)
         pinned: dict[str, StoredWorkflow] = {}
         ids: dict[str, int] = {}
         batch: list[NewInstanceRows] = []
@@ -116,9 +127,20 @@ def create_instances(
                     contact_warnings(instance),
                 )
             )
+        if maker is not None:
+            # The one item is still in ``batch``: the receipt goes first (see the module).
+            uow.keep(make_receipt(maker, results[0], now))
+            _refuse_taken(uow, checked)
         if batch:
             flush()
     return results
+
+
+def _refuse_taken(uow: UnitOfWork, items: Sequence[NewInstance]) -> None:
+    taken = uow.existing_keys([item.key for item in items])
+    if taken:
+        shown = ", ".join(sorted(taken)[:5])
+        raise InvalidValue("instance key", shown, "an instance with this key exists already")
 
 
 def parent_id(

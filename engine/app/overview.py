@@ -15,6 +15,7 @@ from engine.app.reports import ChildView, InstanceView, MilestoneView
 from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
+from engine.ports import InstanceScope
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
@@ -123,19 +124,21 @@ def status(
     paused: bool = False,
     overdue: bool = False,
     parent: str | None = None,
+    scope: InstanceScope | None = None,
 ) -> list[StatusRow]:
-    """The programme overview: every instance (filtered), with what needs attention."""
+    """The programme overview: every instance (filtered; with a ``scope``, those in it), with
+    what needs attention."""
     today = local_date(context.clock.now())
     soon = today + timedelta(days=30)
     with context.store.read() as uow:
-        rows = uow.overview(today, soon)
+        rows = uow.overview(today, soon, scope)
         workflows = {w: context.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
         stored = [context.compiled(v) for v in uow.workflow_versions()]
     _known_filter(
         "phase", phase, {p for wf in stored for p in wf.phase_ids} | {"completed", "stopped"}
     )
     _known_filter("regie type", regie, {t for wf in stored for t in wf.definition.regie})
-    _known_filter("instance", parent, {r.key for r in rows})
+    _known_filter("instance", parent, {r.key for r in rows if r.shown})
     by_parent: dict[str, list[ChildSummary]] = {}
     for r in rows:
         if r.parent_key is None:
@@ -145,6 +148,8 @@ def status(
         )
     result = []
     for r in rows:
+        if not r.shown:
+            continue  # a sub-project outside the scope: counted in its parent's gate only
         current = phase_of(r.state)
         if phase is not None and current != phase:
             continue

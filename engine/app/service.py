@@ -3,8 +3,10 @@
 ``Service`` is the commands (``engine.app.commands``: one unit of work per command, creation in
 ``engine.app.creation``) plus the read side on the same ``Context``: the views of
 ``engine.app.overview`` (show, status), the log, audit and rebuilds of ``engine.app.history``,
-and the outbox views of ``engine.app.outbox``. Those modules share the store, the clock and the
-compiled workflows through ``Context`` and never import this module.
+the outbox views of ``engine.app.outbox``, the idempotency receipts of
+``engine.app.receipts`` and the global event feed of ``engine.app.feed``. Those modules share
+the store, the clock and the compiled workflows through ``Context`` and never import this
+module.
 
 The application reads the clock only through its ``Context``. Workflow definitions are pinned
 (``engine.app.pinning``): the first instance on a workflow version stores its normalised
@@ -16,23 +18,30 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from engine.app import history, listing, outbox, overview
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from engine.app import feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.directory import Directory
 from engine.app.pinning import Resolver, stored_versions
+from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.ports import (
     Clock,
+    FeedItem,
     InstancePage,
     InstanceQuery,
     InstanceSummary,
     OutboxEntry,
+    Receipt,
     Store,
     StoredEvent,
     StoredWorkflow,
@@ -48,6 +57,7 @@ __all__ = [
     "InstanceQuery",
     "InstanceSummary",
     "NewInstance",
+    "ReceiptMaker",
     "Recorded",
     "Service",
     "check_new_instance",
@@ -125,10 +135,18 @@ class Service(Commands):
         paused: bool = False,
         overdue: bool = False,
         parent: str | None = None,
+        scope: Scope | None = None,
     ) -> list[StatusRow]:
-        """The programme overview: every instance (filtered), with what needs attention."""
+        """The programme overview: every instance (filtered; with a ``scope``, those a reader
+        may see, filtered in the database), with what needs attention."""
         return overview.status(
-            self.context, phase=phase, regie=regie, paused=paused, overdue=overdue, parent=parent
+            self.context,
+            phase=phase,
+            regie=regie,
+            paused=paused,
+            overdue=overdue,
+            parent=parent,
+            scope=scope,
         )
 
     # --- the log and its audit ---------------------------------------------------------------
@@ -170,3 +188,39 @@ class Service(Commands):
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
         return outbox.retry_outbox(self.context, entry_id, to=to)
+
+    # --- idempotency receipts ----------------------------------------------------------------
+
+    @contextmanager
+    def keeping(self, maker: ReceiptMaker) -> Iterator[None]:
+        """While the block runs, every command this thread (or task) runs stores
+        ``maker(recorded)`` in the same transaction as its event; a request whose key has a
+        live receipt is refused with ReceiptExists, recording nothing. ``create`` gives the
+        maker its one Recorded; ``create_many`` with more than one item is InvalidValue."""
+        with receipts.keeping(maker):
+            yield
+
+    def receipt(self, principal: str, key: str) -> Receipt | None:
+        """The live (not expired) receipt of ``principal``'s idempotency ``key``, else None."""
+        return receipts.receipt(self.context, principal, key)
+
+    def keep(self, receipt: Receipt) -> None:
+        """Store the receipt of a write that is no instance event, in a transaction of its own;
+        ReceiptExists when its key has a live receipt already."""
+        receipts.keep(self.context, receipt)
+
+    def purge_receipts(self, before: datetime | None = None) -> int:
+        """Delete the receipts expired by ``before`` (default now); how many."""
+        return receipts.purge(self.context, before)
+
+    # --- the global event feed ---------------------------------------------------------------
+
+    def feed(self, after: int = 0, limit: int = 100, scope: object | None = None) -> list[FeedItem]:
+        """Every instance's events by feed position (gap-free, in commit order): those after
+        ``after``, ascending, at most ``limit`` (1 to 1000). ``scope``: None for every
+        instance, else an ``engine.app.access.Scope`` (filtered in the database)."""
+        return feed.feed(self.context, after, limit, scope)
+
+    def feed_head(self) -> int:
+        """The highest feed position (0: no events), once waiting events are sequenced."""
+        return feed.feed_head(self.context)

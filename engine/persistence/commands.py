@@ -1,8 +1,9 @@
 """The command path: one command on one instance, one transaction, straight through the driver.
 
 Commands run on a short path: one SELECT to load the instance, then one guarded UPDATE of its
-row, one look at the last event of its log, one INSERT of the event and the deadline rows that
-changed, in one transaction. The UPDATE carries ``WHERE version_no = <what was read>``: when
+row, one look at the last event of its log, one INSERT of the event (and of its row in
+``feed_pending``: it waits for its place in the global feed, feed.py) and the deadline rows
+that changed, in one transaction. The UPDATE carries ``WHERE version_no = <what was read>``: when
 another writer got there first it matches no row, the transaction is rolled back and the caller
 gets Contention (and decides the command again on the fresh row); so does a serialization
 failure or a deadlock (translated on the way out: ``Database.translate``), while a lock held
@@ -28,13 +29,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import Diverged, FastPath
+from engine.persistence.receipts import Receipts
 from engine.persistence.rows import instance_record, projection
-from engine.ports import ChildRow, DeadlineChange, InstanceRecord, StoredEvent, StoredWorkflow
+from engine.ports import (
+    ChildRow,
+    DeadlineChange,
+    InstanceRecord,
+    Receipt,
+    StoredEvent,
+    StoredWorkflow,
+)
 
 __all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
 
@@ -117,7 +127,8 @@ class CommandUnit:
     """The unit of work of one command on one instance: plain driver calls, one transaction.
 
     Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
-    children, instance_keys, events, save); see fastpath.py for why it bypasses SQLAlchemy.
+    children, instance_keys, events, save, and the receipt of a request made under an
+    idempotency key); see fastpath.py for why it bypasses SQLAlchemy.
     """
 
     def __init__(
@@ -196,6 +207,12 @@ class CommandUnit:
         )
         self.saved.append(record)
 
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        return self._path.receipts.find(self._cursor, principal, key, now)
+
+    def keep(self, receipt: Receipt) -> None:
+        self._path.receipts.keep(self._cursor, receipt)
+
     def remember(self) -> None:
         """After the commit: keep what was written, for the next command on it."""
         recent = self._recent
@@ -228,6 +245,7 @@ class CommandPath:
         self.workflows = workflows
         """Shared with the store's other units: a stored workflow version never changes."""
         self.integrity_error = integrity_error
+        self.receipts = Receipts(fast)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._held: list[Any] = []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, OverviewRow, StoredEvent
+from engine.ports import DeadlineChange, InstanceScope, OverviewRow, StoredEvent
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -53,6 +53,11 @@ _ALWAYS = ("last_event_at", "seq", "head")
 _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The event waits for its place in the global feed (engine/persistence/feed.py); found by its
+# (instance, seq), the unique key just written, so this works inside PostgreSQL's pipeline too.
+_FEED_PENDING = (
+    "INSERT INTO feed_pending (event_id) SELECT id FROM events WHERE instance_id = ? AND seq = ?"
 )
 _DEADLINE = {
     "insert": "INSERT INTO deadlines (instance_id, kind, subject, due, legal, frozen, next_on, "
@@ -118,8 +123,26 @@ _OVERVIEW = (
     "LEFT JOIN (SELECT instance_id, COUNT(*) AS failed FROM outbox WHERE status = 'failed' "
     "GROUP BY instance_id) f ON f.instance_id = i.id "
     "LEFT JOIN instances p ON p.id = i.parent_id "
-    "ORDER BY i.key"
+    "{where}ORDER BY i.key"
 )
+_SCOPED = "WHERE ({shown}) OR i.parent_id IN (SELECT s.id FROM instances s WHERE {parent_shown}) "
+
+
+def _scope_sql(scope: InstanceScope, alias: str) -> tuple[str, list[Any]]:
+    """The scope as a condition on instance rows named ``alias``, with its parameters (the
+    same rule as ``engine.persistence.scoping.visible``, for this raw statement)."""
+    parts, params = [], []
+    names = [n.lower() for n in scope.names if n]
+    if names:
+        parts.append(f"LOWER({alias}.regie_organisation) IN ({', '.join('?' * len(names))})")
+        params += names
+    if scope.organisation is not None:
+        parts.append(
+            "EXISTS (SELECT 1 FROM instance_parties ip "
+            f"WHERE ip.instance_id = {alias}.id AND ip.organisation = ?)"
+        )
+        params.append(scope.organisation)
+    return (" OR ".join(parts) or "1 = 0"), params
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +171,14 @@ class FastPath:
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
+        self.feed_pending_sql = convert(_FEED_PENDING)
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
-        self.overview_sql = convert(_OVERVIEW)
+        self._convert = convert
+        self.overview_sql = convert(_OVERVIEW.format(where=""))
         self.party_sql = {
             True: convert(
                 "INSERT INTO instance_parties (instance_id, organisation, party) VALUES (?, ?, ?)"
@@ -249,9 +274,28 @@ class FastPath:
         """Keep the instance_parties projection in step with a party event."""
         cursor.execute(self.party_sql[added], (instance_id, organisation, party))
 
-    def overview(self, cursor: Any, today: date, soon: date) -> list[OverviewRow]:
-        """Every instance with its counts for the programme overview, by key."""
-        cursor.execute(self.overview_sql, (self.day(today), self.day(today), self.day(soon), False))
+    def overview(
+        self, cursor: Any, today: date, soon: date, scope: InstanceScope | None = None
+    ) -> list[OverviewRow]:
+        """Every instance with its counts for the programme overview, by key (with a scope:
+        those in it, and their sub-projects marked not ``shown``)."""
+        days = (self.day(today), self.day(today), self.day(soon), False)
+        if scope is None or scope.everything:
+            cursor.execute(self.overview_sql, days)
+            rows = cursor.fetchall()
+            shown: Any = None
+        else:
+            shown_sql, params = _scope_sql(scope, "i")
+            parent_sql, parent_params = _scope_sql(scope, "s")
+            where = _SCOPED.format(shown=shown_sql, parent_shown=parent_sql)
+            statement = self._convert(_OVERVIEW.format(where=where))
+            cursor.execute(statement, (*days, *params, *parent_params))
+            rows = cursor.fetchall()
+            # Which rows are in the scope itself (the rest are sub-projects of those).
+            cursor.execute(
+                self._convert(f"SELECT i.id FROM instances i WHERE {shown_sql}"), tuple(params)
+            )
+            shown = {r[0] for r in cursor.fetchall()}
         read = self.read_moment
         return [
             OverviewRow(
@@ -271,8 +315,9 @@ class FastPath:
                 due_soon=int(r[13]),
                 failed_reminders=int(r[14]),
                 regie_contacts=() if r[15] == "[]" else tuple(json.loads(r[15])),
+                shown=shown is None or r[0] in shown,
             )
-            for r in cursor.fetchall()
+            for r in rows
         ]
 
     def save(
@@ -353,7 +398,8 @@ class FastPath:
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
     ) -> None:
-        """The event row and the deadline rows that changed."""
+        """The event row (waiting for its place in the feed) and the deadline rows that
+        changed."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -370,6 +416,7 @@ class FastPath:
                 digest,
             ),
         )
+        cursor.execute(self.feed_pending_sql, (instance_id, seq))
         for change in deadlines:
             d = change.state
             where = (instance_id, d.kind, d.subject)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,7 +32,8 @@ from sqlalchemy import (
     tuple_,
 )
 
-from engine.persistence.rows import PARTIES, D, I, W
+from engine.persistence.rows import D, I, W
+from engine.persistence.scoping import visible
 from engine.ports import InstanceQuery, InstanceSummary
 from engine.runtime.events import Regie
 
@@ -51,6 +52,12 @@ def _overdue(today: date) -> ColumnElement[bool]:
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class _Scope(NamedTuple):
+    everything: bool
+    organisation: str | None
+    names: tuple[str, ...]
 
 
 def instance_page(
@@ -89,16 +96,7 @@ def instance_page(
     )
     where: list[ColumnElement[bool]] = []
     if not everything:
-        seen: list[ColumnElement[bool]] = []
-        if names:
-            seen.append(func.lower(I.c.regie_organisation).in_(list(names)))
-        if organisation is not None:
-            seen.append(
-                exists().where(
-                    PARTIES.c.instance_id == I.c.id, PARTIES.c.organisation == organisation
-                )
-            )
-        where.append(or_(*seen) if seen else false())
+        where.append(visible(_Scope(False, organisation, tuple(names))))
     if query.phase is not None:
         where.append(I.c.phase == query.phase)
     if query.state is not None:

@@ -21,6 +21,7 @@ from engine.ports import (
     ChildRow,
     DeadlineState,
     InstanceQuery,
+    InstanceScope,
     InstanceSummary,
     OverviewRow,
     StoredEvent,
@@ -161,9 +162,11 @@ class Queries:
 
     # --- the programme overview --------------------------------------------------------------
 
-    def overview(self, today: date, soon: date) -> list[OverviewRow]:
+    def overview(
+        self, today: date, soon: date, scope: InstanceScope | None = None
+    ) -> list[OverviewRow]:
         # Thousands of rows: straight through the driver (see fastpath.py).
-        return self._fast.overview(self._cursor(), today, soon)
+        return self._fast.overview(self._cursor(), today, soon, scope)
 
     # --- lists of instances ------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from sqlalchemy import Table
 from engine.persistence.tables import (
     DeadlineRow,
     EventRow,
+    FeedPendingRow,
+    FeedRow,
     InstancePartyRow,
     InstanceRow,
     OutboxRow,
@@ -25,8 +27,10 @@ from engine.runtime.events import Regie
 from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = [
+    "FEED",
     "OUT",
     "PARTIES",
+    "PENDING",
     "D",
     "E",
     "I",
@@ -44,6 +48,8 @@ D = cast(Table, DeadlineRow.__table__)
 OUT = cast(Table, OutboxRow.__table__)
 W = cast(Table, WorkflowVersionRow.__table__)
 PARTIES = cast(Table, InstancePartyRow.__table__)
+FEED = cast(Table, FeedRow.__table__)
+PENDING = cast(Table, FeedPendingRow.__table__)
 
 
 def stored_workflow(row: Any) -> StoredWorkflow:

@@ -11,6 +11,7 @@ versions). The parts live beside it, one concept each:
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
 - ``directory.py``: organisations, principals and tokens;
+- ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
 """
 
@@ -62,9 +63,22 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[Unit]:
         with self.database.write() as connection:
-            yield Unit(connection, self.fast, self._workflows, self.integrity_error, writing=True)
+            yield Unit(
+                connection,
+                self.fast,
+                self._workflows,
+                self.integrity_error,
+                receipts=self._commands.receipts,
+                writing=True,
+            )
 
     @contextmanager
     def read(self) -> Iterator[Unit]:
         with self.database.read() as connection:
-            yield Unit(connection, self.fast, self._workflows, self.integrity_error)
+            yield Unit(
+                connection,
+                self.fast,
+                self._workflows,
+                self.integrity_error,
+                receipts=self._commands.receipts,
+            )

@@ -10,6 +10,11 @@ instance_parties   the organisations taking part in an instance, in which party 
 organisations      who takes part in the programme (one of them runs it)
 principals         people and applications acting for an organisation, each in one role
 tokens             the API tokens of principals: a visible prefix and the sha256 of the secret
+idempotency_receipts  the answers given to requests made under an idempotency key, kept in
+                   the same transaction as the change they answer, until they expire
+feed_pending       the events that have no place in the feed yet (written with each event)
+feed               every event's place in the global feed: positions 1, 2, 3, ... in the
+                   order events were committed (see engine/persistence/feed.py)
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -43,11 +48,14 @@ __all__ = [
     "Base",
     "DeadlineRow",
     "EventRow",
+    "FeedPendingRow",
+    "FeedRow",
     "InstancePartyRow",
     "InstanceRow",
     "OrganisationRow",
     "OutboxRow",
     "PrincipalRow",
+    "ReceiptRow",
     "TokenRow",
     "WorkflowVersionRow",
 ]
@@ -292,3 +300,48 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class ReceiptRow(Base):
+    """The answer given to a request made under an idempotency key (``engine.ports.Receipt``):
+    unique per principal and key while it lives; expired rows are replaced or purged."""
+
+    __tablename__ = "idempotency_receipts"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    """The response body exactly as sent."""
+    headers: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class FeedPendingRow(Base):
+    """An event that has no position in the feed yet: inserted in the transaction that
+    inserts the event, moved into ``feed`` by the sequencer."""
+
+    __tablename__ = "feed_pending"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class FeedRow(Base):
+    """An event's place in the global feed.
+
+    Positions are given by the sequencer, under a lock, as the highest position plus one, two,
+    ...: not by a database sequence, which would leave a gap for every sequencer that rolls
+    back. So they run 1, 2, 3, ... without gaps, and a poller that resumes after the last
+    position it saw misses nothing."""
+
+    __tablename__ = "feed"
+
+    position: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), unique=True
+    )

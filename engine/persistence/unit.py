@@ -1,10 +1,11 @@
 """The unit of work outside the command path: one transaction on a SQLAlchemy connection.
 
 It reads what queries.py reads, and writes what is not one command on one instance: a new
-workflow version, new instances (one, or a bulk import in one INSERT per table), and a
-projection rebuilt from its events. Saving an event is the command path's guarded save, so
-optimistic locking holds here too; in a write transaction the instances it loads are also
-locked until it ends (PostgreSQL; SQLite has one writer at a time).
+workflow version, new instances (one, or a bulk import in one INSERT per table), a projection
+rebuilt from its events, idempotency receipts (receipts.py) and the positions of the global
+feed (feed.py). Saving an event is the command
+path's guarded save, so optimistic locking holds here too; in a write transaction the instances
+it loads are also locked until it ends (PostgreSQL; SQLite has one writer at a time).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict
+from engine.persistence import feed as feed_sql
 from engine.persistence.commands import guarded_save
 from engine.persistence.fastpath import FastPath
 from engine.persistence.queries import Queries
+from engine.persistence.receipts import Receipts
 from engine.persistence.rows import (
     PARTIES,
+    PENDING,
     D,
     E,
     I,
@@ -33,8 +37,11 @@ from engine.persistence.rows import (
 from engine.ports import (
     DeadlineChange,
     DeadlineState,
+    FeedItem,
     InstanceRecord,
+    InstanceScope,
     NewInstanceRows,
+    Receipt,
     StoredEvent,
     StoredWorkflow,
 )
@@ -80,10 +87,12 @@ class Unit(Queries):
         workflows: dict[int, StoredWorkflow],
         integrity_error: type[Exception],
         *,
+        receipts: Receipts,
         writing: bool = False,
     ) -> None:
         super().__init__(connection, fast, workflows)
         self._integrity_error = integrity_error
+        self._receipts = receipts
         self._writing = writing
         """A write transaction: instance rows it loads are locked until it ends (PostgreSQL;
         SQLite has one writer at a time), so what it checks on them stays true."""
@@ -187,9 +196,11 @@ class Unit(Queries):
             raise Conflict(
                 f"an instance with one of these keys was created meanwhile: {keys}"
             ) from None
-        self._c.execute(
-            insert(E), [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)]
+        events = self._c.execute(
+            insert(E).returning(E.c.id),
+            [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)],
         )
+        self._c.execute(insert(PENDING), [{"event_id": r.id} for r in events])
         deadline_rows = [
             deadline_values(i, d) | {"sent_through": None}
             for i, item in zip(ids, batch, strict=True)
@@ -245,3 +256,30 @@ class Unit(Queries):
                 [deadline_values(record.id, d) | {"sent_through": None} for d in deadlines],
             )
         record.version_no += 1
+
+    # --- idempotency receipts (receipts.py) ---------------------------------------------------
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        return self._receipts.find(self._cursor(), principal, key, now)
+
+    def keep(self, receipt: Receipt) -> None:
+        self._receipts.keep(self._cursor(), receipt)
+
+    def purge_receipts(self, before: datetime) -> int:
+        return self._receipts.purge(self._cursor(), before)
+
+    # --- the global feed (feed.py) ---------------------------------------------------------
+
+    def feed_waiting(self) -> bool:
+        return feed_sql.feed_waiting(self._c)
+
+    def sequence_feed(self, limit: int) -> int:
+        if not self._writing:
+            raise RuntimeError("the feed is sequenced in a write unit only")
+        return feed_sql.sequence_feed(self._c, limit, postgres=not self._fast.sqlite)
+
+    def feed(self, after: int, limit: int, scope: InstanceScope | None) -> list[FeedItem]:
+        return feed_sql.feed_items(self._c, after, limit, scope)
+
+    def feed_head(self) -> int:
+        return feed_sql.feed_head(self._c)

@@ -1,12 +1,12 @@
 """The values a store hands over and takes back: stored workflows and events, instance records,
-deadline rows, outbox rows and overview rows."""
+deadline rows, outbox rows, overview rows, idempotency receipts and the global feed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
@@ -17,14 +17,17 @@ __all__ = [
     "DeadlineChange",
     "DeadlineState",
     "DueDeadline",
+    "FeedItem",
     "InstancePage",
     "InstanceQuery",
     "InstanceRecord",
+    "InstanceScope",
     "InstanceSummary",
     "NewInstanceRows",
     "OutboxEntry",
     "OverviewRow",
     "QueuedMessage",
+    "Receipt",
     "StoredEvent",
     "StoredWorkflow",
 ]
@@ -220,6 +223,9 @@ class OverviewRow:
     """Reminders about it that could not be delivered (failed outbox rows)."""
     regie_contacts: tuple[str, ...] = ()
     """The regie holder's addresses (none: its reminders have nobody to go to)."""
+    shown: bool = True
+    """In the reader's scope. A row outside it is there only because its parent is in it (a
+    parent's gate counts all its sub-projects); it is not shown."""
 
 
 INSTANCE_SORTS = ("key", "title", "phase", "last_event_at", "created_at")
@@ -281,3 +287,53 @@ class InstancePage:
 
     items: list[InstanceSummary]
     next: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """The answer once given to a request made under an idempotency key, kept so that the same
+    request sent again gets the same answer and changes nothing.
+
+    Stored in the same transaction as the change it answers (``Service.keeping``), or in one
+    of its own (``Service.keep``). Unique per (principal, key) while it lives; once
+    ``expires_at`` has passed, the key may be used again."""
+
+    principal: str
+    """Who asked (the HTTP layer passes the principal's actor string)."""
+    key: str
+    """The idempotency key the client chose."""
+    request_hash: str
+    """A digest of the request; the same key with another request is the client's mistake."""
+    status: int
+    """The HTTP status of the response."""
+    body: str
+    """The response body exactly as sent (JSON text)."""
+    headers: Mapping[str, str]
+    """Response headers to send again (e.g. ETag, Location)."""
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedItem:
+    """An event in the global feed: its position (1, 2, 3, ... in the order events were
+    committed, without gaps), the key of its instance, and the event as stored."""
+
+    position: int
+    instance: str
+    event: StoredEvent
+
+
+class InstanceScope(Protocol):
+    """Which instances a reader may see (``engine.app.access.Scope`` has this shape): all of
+    them (``everything``), or those whose regie organisation is the organisation's key or one
+    of its ``names`` (without regard to case), or where the organisation is a party."""
+
+    @property
+    def everything(self) -> bool: ...
+
+    @property
+    def organisation(self) -> str | None: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...

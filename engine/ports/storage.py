@@ -15,13 +15,16 @@ from engine.ports.records import (
     DeadlineChange,
     DeadlineState,
     DueDeadline,
+    FeedItem,
     InstanceQuery,
     InstanceRecord,
+    InstanceScope,
     InstanceSummary,
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
     QueuedMessage,
+    Receipt,
     StoredEvent,
     StoredWorkflow,
 )
@@ -134,9 +137,13 @@ class UnitOfWork(Protocol):
         """(organisation, party) of each row of the instance_parties projection, sorted."""
         ...
 
-    def overview(self, today: date, soon: date) -> list[OverviewRow]:
+    def overview(
+        self, today: date, soon: date, scope: InstanceScope | None = None
+    ) -> list[OverviewRow]:
         """Every instance with the number of its milestone deadlines overdue (due < today) and
-        due soon (today <= due < soon); frozen (paused) ones do not count."""
+        due soon (today <= due < soon); frozen (paused) ones do not count. With a ``scope``,
+        only the instances in it (``shown``) and the sub-projects of those (not ``shown``),
+        filtered in the database."""
         ...
 
     def instance_page(
@@ -162,6 +169,53 @@ class UnitOfWork(Protocol):
         """Overwrite the projection of an instance (after a rebuild from its events): every
         column of its row the events determine (also title, areas, parent and created_at)
         and its deadline rows."""
+        ...
+
+    # --- idempotency receipts ---------------------------------------------------------------
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        """The receipt stored under (``principal``, ``key``) if it is still live at ``now``
+        (``expires_at`` after it); None otherwise."""
+        ...
+
+    def keep(self, receipt: Receipt) -> None:
+        """Store ``receipt`` in this transaction. When (principal, key) already has a receipt
+        that is live at ``receipt.created_at``, raise ReceiptExists carrying that one (the
+        caller rolls the whole transaction back: the change it answers is not recorded); an
+        expired one is deleted and replaced. On PostgreSQL a concurrent transaction storing the
+        same key makes this wait until that one ends; if it committed, this raises
+        ReceiptExists (never Contention: the command must not be decided again). Called before
+        the transaction's other writes, so that writers of one key queue here, not on the rows
+        they would change."""
+        ...
+
+    def purge_receipts(self, before: datetime) -> int:
+        """Delete the receipts that expired by ``before`` (``expires_at`` not after it); how
+        many."""
+        ...
+
+    # --- the global feed ---------------------------------------------------------------------
+
+    def feed_waiting(self) -> bool:
+        """Whether a committed event waits for its position in the feed. Every write of an
+        event (a command's save, new instances) marks it waiting in its own transaction."""
+        ...
+
+    def sequence_feed(self, limit: int) -> int:
+        """Give up to ``limit`` waiting events, oldest (by event id) first, the next positions
+        of the feed (the highest so far plus 1, 2, ...); how many. Only committed events are
+        seen, and sequencers take turns (a lock held to the end of the transaction), so every
+        event gets exactly one position, positions never leave a gap, and those of one
+        instance follow its order. Only in a write unit."""
+        ...
+
+    def feed(self, after: int, limit: int, scope: InstanceScope | None) -> list[FeedItem]:
+        """The feed's events with a position after ``after``, by position, at most ``limit``;
+        ``scope`` (filtered in the database) keeps only the instances it lets one see."""
+        ...
+
+    def feed_head(self) -> int:
+        """The highest position in the feed (0 when it is empty)."""
         ...
 
 
@@ -192,6 +246,14 @@ class CommandUnit(Protocol):
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None: ...
+
+    def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        """As UnitOfWork.receipt."""
+        ...
+
+    def keep(self, receipt: Receipt) -> None:
+        """As UnitOfWork.keep: called by a command under ``Service.keeping`` before its save."""
+        ...
 
 
 class OutboxUnit(Protocol):

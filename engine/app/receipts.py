@@ -1,0 +1,151 @@
+"""Idempotency receipts: the answer to a request made under an idempotency key, stored in the
+same transaction as the change it answers.
+
+A face that takes an idempotency key (the HTTP API's ``Idempotency-Key``) runs the command
+inside ``keeping(maker)``. Every command this thread (or asyncio task: it is a context
+variable) runs meanwhile calls ``maker`` with what it recorded, inside its transaction, and
+stores the receipt that comes back before anything else it writes (``CommandUnit.keep``). So
+the change and its receipt are committed together or not at all; and a request whose key has a
+live receipt already (sent again, or twice at once) is refused with ReceiptExists, carrying the
+stored receipt, with nothing recorded. Writes that are not instance events store their receipt
+in a transaction of its own (``keep``).
+
+Creating instances under ``keeping`` creates one at a time: ``create_many`` with more than one
+item would give the maker more than one answer for one request, and is refused (InvalidValue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+
+from engine.app.context import Context
+from engine.app.values import FUTURE_TOLERANCE, Recorded
+from engine.errors import InvalidValue
+from engine.ports import Receipt
+
+__all__ = [
+    "KEY_LENGTH",
+    "PRINCIPAL_LENGTH",
+    "ReceiptMaker",
+    "check_receipt",
+    "current_maker",
+    "keep",
+    "keeping",
+    "make_receipt",
+    "purge",
+    "receipt",
+]
+
+ReceiptMaker = Callable[[Recorded], Receipt]
+"""Builds the receipt of a request from what its command recorded (called inside the
+command's transaction)."""
+
+PRINCIPAL_LENGTH = 200
+KEY_LENGTH = 255
+HASH_LENGTH = 64
+
+_MAKER: ContextVar[ReceiptMaker | None] = ContextVar("wijkkompas_receipt_maker", default=None)
+
+
+@contextmanager
+def keeping(maker: ReceiptMaker) -> Iterator[None]:
+    """While the block runs, every command of this thread or task stores ``maker(recorded)``
+    in its own transaction (see the module)."""
+    if not callable(maker):
+        raise InvalidValue("receipt maker", maker, "a function from Recorded to Receipt")
+    token = _MAKER.set(maker)
+    try:
+        yield
+    finally:
+        _MAKER.reset(token)
+
+
+def current_maker() -> ReceiptMaker | None:
+    """The maker of the innermost ``keeping`` block around this call, if any."""
+    return _MAKER.get()
+
+
+def make_receipt(maker: ReceiptMaker, recorded: Recorded, now: datetime) -> Receipt:
+    """The receipt ``maker`` gives for ``recorded``, checked (``check_receipt``)."""
+    made = maker(recorded)
+    if not isinstance(made, Receipt):
+        raise InvalidValue("receipt", made, "the receipt maker must return an engine.ports.Receipt")
+    return check_receipt(made, now)
+
+
+def check_receipt(receipt: Receipt, now: datetime) -> Receipt:
+    """``receipt`` if every field has a form it can be stored in; InvalidValue naming the field
+    otherwise. Its ``created_at`` is the moment it counts from (receipts of the same key that
+    expired by then are replaced), so it may not lie after ``now``."""
+    _text("receipt principal", receipt.principal, PRINCIPAL_LENGTH)
+    _text("idempotency key", receipt.key, KEY_LENGTH)
+    _text("receipt request hash", receipt.request_hash, HASH_LENGTH)
+    status = receipt.status
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise InvalidValue("receipt status", status, "an HTTP status code, 100 to 599")
+    if not isinstance(receipt.body, str):
+        raise InvalidValue("receipt body", receipt.body, "the response body as text")
+    _headers(receipt.headers)
+    for what, moment in (("created_at", receipt.created_at), ("expires_at", receipt.expires_at)):
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            raise InvalidValue(f"receipt {what}", moment, "a datetime with a time zone")
+    if receipt.created_at > now + FUTURE_TOLERANCE:
+        raise InvalidValue(
+            "receipt created_at", receipt.created_at.isoformat(), f"not after now ({now})"
+        )
+    if receipt.expires_at <= receipt.created_at:
+        raise InvalidValue(
+            "receipt expires_at", receipt.expires_at.isoformat(), "after its created_at"
+        )
+    return receipt
+
+
+def receipt(context: Context, principal: str, key: str) -> Receipt | None:
+    """The live receipt of (principal, key), if any."""
+    _text("receipt principal", principal, PRINCIPAL_LENGTH)
+    _text("idempotency key", key, KEY_LENGTH)
+    now = context.clock.now()
+    with context.store.read() as uow:
+        return uow.receipt(principal, key, now)
+
+
+def keep(context: Context, receipt: Receipt) -> None:
+    """Store ``receipt`` in a transaction of its own (ReceiptExists when its key is live)."""
+    check_receipt(receipt, context.now_to_record())
+    with context.store.write() as uow:
+        uow.keep(receipt)
+
+
+def purge(context: Context, before: datetime | None = None) -> int:
+    """Delete the receipts expired by ``before`` (default: now); how many. A moment after now
+    is refused: it would forget answers that are still live."""
+    now = context.now_to_record()
+    if before is None:
+        before = now
+    elif not isinstance(before, datetime) or before.tzinfo is None:
+        raise InvalidValue("purge moment", before, "a datetime with a time zone")
+    elif before > now:
+        raise InvalidValue(
+            "purge moment",
+            before.isoformat(),
+            f"not after now ({now.isoformat()}): receipts that are still live are kept",
+        )
+    with context.store.write() as uow:
+        return uow.purge_receipts(before)
+
+
+def _text(what: str, value: object, longest: int) -> None:
+    if not isinstance(value, str) or not value or len(value) > longest:
+        raise InvalidValue(what, value, f"text of 1 to {longest} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidValue(what, value, "no control characters")
+
+
+def _headers(headers: Mapping[str, str]) -> None:
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise InvalidValue("receipt headers", headers, "a mapping of header names to text")

@@ -1,0 +1,113 @@
+"""Idempotency receipts in SQL: find a live one, keep a new one, purge the expired.
+
+A receipt is the answer once given to a request made under an idempotency key
+(``engine.ports.Receipt``); its row is unique per (principal, key). Keeping one is an
+``INSERT ... ON CONFLICT DO NOTHING`` after deleting an expired row of the same key, so that:
+
+- on SQLite (one writer at a time) the second request of a key finds the first one's row;
+- on PostgreSQL a transaction that inserts a key another open transaction inserted waits until
+  that one ends (the unique index makes it), then inserts (the other rolled back) or does
+  nothing (the other committed): then the stored row is read and ReceiptExists raised. No
+  unique violation is ever raised, so the transaction is not aborted half-way and the command
+  side never mistakes a repeated request for a lost race (Contention) and decides it again.
+
+The statements run on the driver's cursor of the transaction they belong to (the command path's
+own connection, or the one under a SQLAlchemy unit of work), so the receipt and the change it
+answers are committed together, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from engine.errors import Contention, ReceiptExists
+from engine.persistence.fastpath import FastPath
+from engine.ports import Receipt
+
+__all__ = ["Receipts"]
+
+_COLUMNS = "principal, key, request_hash, status, body, headers, created_at, expires_at"
+_FIND = f"SELECT {_COLUMNS} FROM idempotency_receipts WHERE principal = ? AND key = ?"
+_DROP_EXPIRED = (
+    "DELETE FROM idempotency_receipts WHERE principal = ? AND key = ? AND expires_at <= ?"
+)
+_INSERT = (
+    f"INSERT INTO idempotency_receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (principal, key) DO NOTHING"
+)
+_PURGE = "DELETE FROM idempotency_receipts WHERE expires_at <= ?"
+
+
+class Receipts:
+    """The receipt statements for one dialect, run on a driver cursor."""
+
+    def __init__(self, fast: FastPath) -> None:
+        self._fast = fast
+
+        def convert(sql: str) -> str:  # sqlite3 takes ?, psycopg %s
+            return sql if fast.sqlite else sql.replace("?", "%s")
+
+        self._find = convert(_FIND)
+        self._drop_expired = convert(_DROP_EXPIRED)
+        self._insert = convert(_INSERT)
+        self._purge = convert(_PURGE)
+
+    def find(self, cursor: Any, principal: str, key: str, now: datetime) -> Receipt | None:
+        """The receipt of (principal, key) if it is live at ``now``."""
+        found = self._read(cursor, principal, key)
+        return found if found is not None and found.expires_at > now else None
+
+    def keep(self, cursor: Any, receipt: Receipt) -> None:
+        """Store ``receipt``; ReceiptExists when its key has a live one (see the module)."""
+        fast = self._fast
+        now = fast.moment(receipt.created_at)
+        cursor.execute(self._drop_expired, (receipt.principal, receipt.key, now))
+        cursor.execute(
+            self._insert,
+            (
+                receipt.principal,
+                receipt.key,
+                receipt.request_hash,
+                receipt.status,
+                receipt.body,
+                fast.json(dict(receipt.headers)),
+                now,
+                fast.moment(receipt.expires_at),
+            ),
+        )
+        if cursor.rowcount == 1:
+            return
+        stored = self._read(cursor, receipt.principal, receipt.key)
+        if stored is not None and stored.expires_at > receipt.created_at:
+            raise ReceiptExists(stored)
+        # The row in the way was gone (or expired) by the time it was read: another
+        # transaction replaced or purged it meanwhile. A race lost: nothing was saved.
+        raise Contention(
+            f"{receipt.principal}: the receipt of idempotency key {receipt.key!r} changed "
+            "while this request was being saved; nothing was saved: try again"
+        )
+
+    def purge(self, cursor: Any, before: datetime) -> int:
+        """Delete the receipts expired by ``before``; how many."""
+        cursor.execute(self._purge, (self._fast.moment(before),))
+        return int(cursor.rowcount)
+
+    def _read(self, cursor: Any, principal: str, key: str) -> Receipt | None:
+        cursor.execute(self._find, (principal, key))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        read = self._fast.read_moment
+        headers = json.loads(row[5]) if isinstance(row[5], str) else row[5]
+        return Receipt(
+            principal=row[0],
+            key=row[1],
+            request_hash=row[2],
+            status=int(row[3]),
+            body=row[4],
+            headers=dict(headers),
+            created_at=read(row[6]),
+            expires_at=read(row[7]),
+        )
