@@ -16,14 +16,18 @@ still answer ``--help`` quickly.
 
     with Application.configure(given={}, env=os.environ) as app:
         app.service().status()
+
+A program that embeds wijkkompas opens its programme by database URL with
+:func:`open_programme` (re-exported as ``engine.open_programme``; see docs/embedding.md).
 """
 
 # composition root
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.loader import LoadedWorkflow
 
-__all__ = ["Application"]
+__all__ = ["Application", "open_programme"]
 
 
 class Application:
@@ -243,3 +247,32 @@ class Application:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def open_programme(
+    url: str,
+    *,
+    workflows: Sequence[str | os.PathLike[str]] | None = None,
+    clock: Clock | None = None,
+    create: bool = True,
+) -> Application:
+    """The application of a program that embeds wijkkompas: the programme in the database at
+    ``url`` (``sqlite:///FILE`` or ``postgresql://USER@HOST/DB``), its workflows searched in
+    ``workflows`` before ./workflows and the shipped ones. Only what is given here counts: no
+    WIJKKOMPAS_* variable or configuration file is read (build an ``Application`` with
+    ``Application.configure`` for that).
+
+    With ``create`` (the default) a database that does not exist yet is made, with its schema;
+    without it, a missing database is refused (InputError). Use it as a context manager, or
+    call ``close()``; ``service()`` gives the commands and queries.
+    """
+    from engine.app.settings import Settings
+
+    given = {"db": url, "workflows": tuple(os.fspath(w) for w in workflows or ())}
+    app = Application(Settings.load(cli=given, env={}), clock=clock)
+    try:
+        app.service(create=create)
+    except BaseException:
+        app.close()
+        raise
+    return app

@@ -111,11 +111,15 @@ class Cli:
 
     def refused(self, args: tuple[str, ...], code: int, *expected: str) -> Result:
         """Run a command that must fail with ``code``, saying each of ``expected`` on stderr,
-        and leave the database exactly as it was."""
+        and leave the database exactly as it was. On stdout: nothing, or with ``--json`` its
+        problem object."""
         before = dump(self.db_url)
         result = self(*args)
         assert result.exit_code == code, (result.stdout, result.stderr)
-        assert result.stdout == ""
+        if "--json" in args:
+            assert json.loads(result.stdout)["exit_code"] == code
+        else:
+            assert result.stdout == ""
         for part in expected:
             assert part in result.stderr, f"{part!r} not in:\n{result.stderr}"
         assert dump(self.db_url) == before
