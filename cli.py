@@ -48,6 +48,7 @@ from adapters.cli.record import (
     stop,
 )
 from adapters.cli.reminders import outbox, reminders, scheduler
+from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
 from adapters.cli.workflow import workflow
 from engine.compose import Application
@@ -247,6 +248,7 @@ for command in (
     reminders,
     outbox,
     scheduler,
+    serve,
     demo,
     org,
     principal,

@@ -64,6 +64,7 @@ class Application:
         """The moment ``pretend`` was asked for (None: the clock is the one given, or real)."""
         self._database: Database | None = None
         self._service: Service | None = None
+        self._threads = 0
 
     @classmethod
     def configure(
@@ -113,6 +114,14 @@ class Application:
 
     # --- storage and the service ---------------------------------------------------------
 
+    def serve_threads(self, threads: int) -> None:
+        """Ready the database for a face that runs up to ``threads`` requests at once (the
+        HTTP server). Each thread that has run a command keeps its own connection, and reads
+        borrow one more: the pool holds two per thread. Call it before the database is built."""
+        if self._database is not None and threads > self._threads:
+            raise RuntimeError("serve_threads() must come before the database is built")
+        self._threads = max(self._threads, threads)
+
     def database(self, *, create: bool = False) -> Database:
         """The database, as configured; its schema is left as it is (see ``service``). Unless
         ``create`` (the commands that make instances, the demo, ``db upgrade``), a SQLite file
@@ -125,6 +134,7 @@ class Application:
                 self.settings.db,
                 synchronous=self.settings.sqlite_synchronous,
                 lock_timeout=self.settings.lock_timeout,
+                pool_size=2 * self._threads if self._threads else None,
             )
         if not create:
             self._database.require_existing()

@@ -30,6 +30,7 @@ from engine.errors import (
     Conflict,
     DefinitionError,
     DeliveryIncomplete,
+    Forbidden,
     GateNotMet,
     InputError,
     InvalidValue,
@@ -38,6 +39,7 @@ from engine.errors import (
     Refused,
     RuleViolation,
     TransitionNotAllowed,
+    Unauthenticated,
     WorkflowError,
 )
 
@@ -248,12 +250,12 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
         "the first request unchanged to get its answer again.",
     ),
     ProblemKind(
-        kind="idempotency-in-progress",
-        title="Request with this idempotency key in progress",
-        status=409,
-        exit_code=5,
-        description="A request with the same `Idempotency-Key` is being handled right now. "
-        "Wait for it, then repeat the request to get its answer.",
+        kind="method-not-allowed",
+        title="Method not allowed",
+        status=405,
+        exit_code=2,
+        description="This resource does not take this HTTP method; the OpenAPI document "
+        "(/api/v1/openapi.json) lists the ones it takes.",
     ),
     ProblemKind(
         kind="internal",
@@ -281,16 +283,14 @@ _BY_CLASS: Mapping[type, str] = {
     Conflict: "conflict",
     Busy: "busy",
     DeliveryIncomplete: "delivery-incomplete",
+    Unauthenticated: "unauthenticated",
+    Forbidden: "forbidden",
 }
 
-# Errors defined outside this branch (engine.errors.Unauthenticated and Forbidden arrive with
-# the access branch; adapters.oidc.OidcRejected lives where the core may not import it), known
-# by their class name. When the access branch is merged, its two become isinstance entries in
-# _BY_CLASS above.
+# Errors of the adapters, which the core may not import, known by their class name.
 _BY_NAME: Mapping[str, str] = {
-    "Unauthenticated": "unauthenticated",
     "OidcRejected": "unauthenticated",
-    "Forbidden": "forbidden",
+    "IdempotencyKeyReused": "idempotency-key-reused",
 }
 
 _INTERNAL_DETAIL = "an unexpected error occurred; the server's log has the details"

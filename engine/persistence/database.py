@@ -84,7 +84,11 @@ class Database:
         synchronous: str = "FULL",
         lock_timeout: float = LOCK_TIMEOUT,
         echo: bool = False,
+        pool_size: int | None = None,
     ) -> None:
+        """``pool_size``: connections kept open for threads at once (default SQLAlchemy's 5,
+        and 10 more when busy); a server running N threads asks for 2 x N (``Application.
+        serve_threads``)."""
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -108,6 +112,8 @@ class Database:
             raise InvalidValue("lock timeout", lock_timeout, "a positive number of seconds")
         self.lock_timeout = lock_timeout
         options: dict[str, Any] = {"echo": echo}
+        if pool_size is not None:
+            options.update(pool_size=pool_size, max_overflow=4, pool_timeout=60)
         if self.dialect == "postgresql":
             options["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **options)

@@ -21,6 +21,7 @@ from engine.errors import (
     Contention,
     DefinitionError,
     DeliveryIncomplete,
+    Forbidden,
     GateNotMet,
     InputError,
     InvalidValue,
@@ -30,6 +31,7 @@ from engine.errors import (
     Refused,
     RuleViolation,
     TransitionNotAllowed,
+    Unauthenticated,
     Unmet,
     WorkflowError,
 )
@@ -56,7 +58,7 @@ EXPECTED_STATUS = {
     "not-acceptable": 406,
     "payload-too-large": 413,
     "idempotency-key-reused": 422,
-    "idempotency-in-progress": 409,
+    "method-not-allowed": 405,
     "internal": 500,
 }
 
@@ -70,14 +72,11 @@ def test_every_kind_has_its_status_its_type_and_words() -> None:
         assert kind.description.endswith(".")
 
 
-class Unauthenticated(WorkflowError):
-    """Stands for the access branch's error, which problem_for knows by its name."""
+class OidcRejected(WorkflowError):
+    """Stands for adapters.oidc's error, which problem_for knows by its name (the core may
+    not import the adapters)."""
 
     exit_code = 2
-
-
-class Forbidden(Refused):
-    """Stands for the access branch's error (a Refused, yet 403, not 409)."""
 
 
 ERRORS = [
@@ -103,8 +102,9 @@ ERRORS = [
     pytest.param(Contention("lost a race"), "busy", id="contention"),
     pytest.param(DeliveryIncomplete(failed=1, retrying=0, deferred=2), "delivery-incomplete",
                  id="delivery"),
-    pytest.param(Unauthenticated("no token"), "unauthenticated", id="unauthenticated-by-name"),
-    pytest.param(Forbidden("not your role"), "forbidden", id="forbidden-by-name"),
+    pytest.param(Unauthenticated("no token"), "unauthenticated", id="unauthenticated"),
+    pytest.param(Forbidden("org/name", "approve", "wk"), "forbidden", id="forbidden"),
+    pytest.param(OidcRejected("expired"), "unauthenticated", id="oidc-by-name"),
 ]  # fmt: skip
 
 

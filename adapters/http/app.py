@@ -1,0 +1,91 @@
+"""The ASGI application: the API under ``/api/v1``, the health checks, the OpenAPI document.
+
+``create_app(application)`` takes a composition root (``engine.compose.Application``) and serves
+its service; nothing here decides what may happen (the workflow's rules and the rule table of
+``engine.app.access`` do). The OpenAPI 3.1 document is built from the routes and shaped to the
+NLGov API Design Rules (``openapi.py``); ``docs/openapi.json`` is a copy a test keeps current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from adapters.http.caller import Api
+from adapters.http.conventions import API_VERSION, Conventions
+from adapters.http.problems import install
+from adapters.http.security import Authenticator
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from adapters.oidc import OidcVerifier
+    from engine.compose import Application
+
+__all__ = ["MAX_BODY", "PREFIX", "THREADS", "build_api", "create_app"]
+
+PREFIX = "/api/v1"
+THREADS = 16
+"""Requests handled at once (FastAPI runs the synchronous routes on a thread pool; the
+database pool is sized for it)."""
+MAX_BODY = 256 * 1024
+"""The largest request body accepted, in bytes (the largest real one, an instance with its
+areas, is a few kB)."""
+
+
+def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> FastAPI:
+    """The FastAPI application without the outer conventions (tests of routes use it)."""
+    from adapters.http.openapi import openapi_document
+    from adapters.http.routes import commands, directory, instances, meta, programme, workflows
+
+    application.serve_threads(THREADS)
+    service = application.service()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # No more request threads than the database pool has connections for.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        yield
+
+    api = FastAPI(
+        title="wijkkompas",
+        version=API_VERSION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    api.router.redirect_slashes = False
+    api.state.api = Api(application, service, Authenticator(service, oidc))
+    for module in (workflows, instances, commands, programme, directory, meta):
+        api.include_router(module.router, prefix=PREFIX)
+    api.include_router(meta.health)
+    install(api)
+    document: dict[str, Any] = {}
+
+    @api.get(PREFIX + "/openapi.json", include_in_schema=False)
+    def openapi_json() -> Response:
+        from adapters.http.replies import json_bytes
+
+        if not document:
+            document.update(openapi_document(api))
+        return Response(json_bytes(document), media_type="application/json")
+
+    return api
+
+
+def create_app(
+    application: Application,
+    *,
+    oidc: OidcVerifier | None = None,
+    max_body: int = MAX_BODY,
+) -> ASGIApp:
+    """The whole application as served: the API inside the NLGov conventions."""
+    return Conventions(
+        build_api(application, oidc=oidc), version=API_VERSION, max_body=max_body, prefix="/api/"
+    )

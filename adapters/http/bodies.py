@@ -1,0 +1,199 @@
+"""The request bodies, strictly typed: unknown members are an error, times carry an offset,
+dates are dates.
+
+These models only give the JSON its shape (and the OpenAPI document its schemas); the engine
+checks the values themselves (CBS codes, e-mail addresses, milestone ids) and says what is
+wrong with them. No body has a field for who acts: that is the authenticated principal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+
+__all__ = [
+    "AdvanceBody",
+    "ApprovalBody",
+    "CreateInstanceBody",
+    "HandoverBody",
+    "MilestoneDoneBody",
+    "NewOrganisationBody",
+    "NewPrincipalBody",
+    "NewTokenBody",
+    "NoteBody",
+    "PartyBody",
+    "PauseBody",
+    "ReasonBody",
+    "RegieBody",
+    "ResumeBody",
+    "RetryBody",
+    "ReturnBody",
+    "UpdateInstanceBody",
+]
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _when(value: Any) -> date | datetime:
+    """A day (``2026-03-01``) or a moment with its UTC offset (``2026-03-01T10:00:00+01:00``);
+    a moment without an offset is refused: nobody can tell which hour it means."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(_NO_OFFSET)
+        return value
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(_WHEN)
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(_WHEN) from None
+    if moment.tzinfo is None:
+        raise ValueError(_NO_OFFSET)
+    return moment
+
+
+_WHEN = "give a date (2026-03-01) or a moment with its offset (2026-03-01T10:00:00+01:00)"
+_NO_OFFSET = "a moment needs its UTC offset, e.g. 2026-03-01T10:00:00+01:00 (or give a date)"
+
+When = Annotated[
+    date | datetime,
+    PlainValidator(_when),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "A date, or a moment in ISO 8601 with its UTC offset.",
+        }
+    ),
+]
+"""When it really happened: a moment with its UTC offset, or a day (its end, or now if today)."""
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Dated(Body):
+    at: When | None = Field(
+        None,
+        description="When it really happened (ISO 8601 with offset, or a date); default now. "
+        "Never the time it is recorded: that is the server's clock.",
+    )
+
+
+class RegieBody(Body):
+    type: Id = Field(description="A regie type of the workflow, e.g. gemeente.")
+    organisation: Line | None = Field(None, description="The organisation holding the regie.")
+    contacts: list[Line] = Field(default_factory=list, max_length=20)
+
+
+class CreateInstanceBody(Dated):
+    key: Id = Field(description="The instance key, e.g. a CBS wijk code or your own id.")
+    workflow: Line = Field(description="The workflow key, optionally KEY@VERSION.")
+    title: Line
+    regie: RegieBody
+    parent: Id | None = Field(None, description="The key of the wijk this is a deelproject of.")
+    areas: list[Id] = Field(default_factory=list, max_length=500, description="CBS area codes.")
+    reason: Text | None = None
+    allow_old_start: bool = Field(
+        False, description="Allow a start (at) longer ago than the configured maximum."
+    )
+
+
+class UpdateInstanceBody(Dated):
+    title: Line | None = None
+    add_contacts: list[Line] = Field(default_factory=list, max_length=20)
+    remove_contacts: list[Line] = Field(default_factory=list, max_length=20)
+    add_areas: list[Id] = Field(default_factory=list, max_length=500)
+    remove_areas: list[Id] = Field(default_factory=list, max_length=500)
+    reason: Text | None = None
+
+
+class MilestoneDoneBody(Dated):
+    note: Text | None = None
+    evidence: Text | None = Field(None, description="Where the proof is (a document, a URL).")
+
+
+class ReasonBody(Dated):
+    reason: Text
+
+
+class ApprovalBody(Dated):
+    decision: Literal["go", "no-go"]
+    ref: Line | None = Field(None, description="The decision's reference (e.g. a besluit number).")
+    note: Text | None = None
+
+
+class AdvanceBody(Dated):
+    override: bool = Field(
+        False, description="Advance although the gate is not met (needs reason)."
+    )
+    reason: Text | None = None
+
+
+class ReturnBody(Dated):
+    phase: Id
+    reason: Text
+    reopen: list[Id] = Field(default_factory=list, max_length=100)
+
+
+class PauseBody(Dated):
+    button: Id
+    reason: Text
+    review: date | None = Field(None, description="When to look at the pause again.")
+
+
+class ResumeBody(Dated):
+    note: Text | None = None
+
+
+class HandoverBody(Dated):
+    regie: RegieBody
+    reason: Text
+
+
+class NoteBody(Dated):
+    text: Text
+
+
+class PartyBody(Dated):
+    organisation: Id = Field(description="The organisation's key (see /organisations).")
+    party: Id = Field(description="A party role of the workflow, e.g. netbeheerder.")
+    reason: Text | None = None
+
+
+class RetryBody(Body):
+    to: Line | None = Field(None, description="Send it to this address instead.")
+
+
+class NewOrganisationBody(Body):
+    key: Id
+    name: Line
+    kind: Literal["gemeente", "woningcorporatie", "bewonersinitiatief", "netbeheerder", "other"]
+    oin: Line | None = None
+    rsin: Line | None = None
+    kvk: Line | None = None
+
+
+class NewPrincipalBody(Body):
+    name: Line
+    kind: Literal["person", "application"] = "person"
+    role: Literal["programme_office", "partner", "approver", "auditor", "viewer"]
+    approvals: list[Id] = Field(default_factory=list, max_length=20)
+    subject: Line | None = Field(None, description="The OIDC claim value that maps to it.")
+
+
+class NewTokenBody(Body):
+    principal: Line = Field(description="The name of a principal of your organisation.")
+    purpose: Line
+    expires_in_days: int | None = Field(365, ge=1, le=3650)

@@ -1,0 +1,209 @@
+"""The conventions every request and response keeps, as one ASGI middleware around the API.
+
+- Every response carries ``API-Version`` (the full version; the major one is in the path), NLGov
+  API Design Rules "/core/version-header".
+- No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
+- A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` (415
+  otherwise), at most ``max_body`` bytes (413, counted as it arrives, whatever Content-Length
+  said), valid UTF-8, one JSON value with no duplicate member names and no ``NaN``/``Infinity``
+  (400). Unknown members are refused by the body models (``bodies.py``).
+- Nothing about the request's credentials is written anywhere (the access log shows method,
+  path and status; tokens travel only in the Authorization header).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from adapters.http.problems import PROBLEM_MEDIA_TYPE, http_problem
+
+__all__ = ["API_VERSION", "Conventions", "strict_json"]
+
+API_VERSION = "1.0.0"
+"""The full version of the API (the major one is in the path); every response says it."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BadBody(ValueError):
+    """The body is not strict JSON: says what is wrong."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in seen:
+            raise BadBody(f"the member '{name}' appears twice in one object")
+        seen[name] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise BadBody(f"{name} is not JSON")
+
+
+def strict_json(body: bytes) -> Any:
+    """The JSON value in ``body``: UTF-8 (no byte-order mark), no duplicate member names, no
+    NaN or Infinity. Raises BadBody with what is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"the body is not UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        raise BadBody("the body starts with a byte-order mark; send plain UTF-8")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise BadBody(
+            f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _media_type(scope: Scope) -> tuple[str, dict[str, str]]:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind, *params = value.decode("latin-1").split(";")
+            found = {}
+            for param in params:
+                key, _, val = param.strip().partition("=")
+                found[key.lower()] = val.strip('"').lower()
+            return kind.strip().lower(), found
+    return "", {}
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class Conventions:
+    """Wraps the API application; see the module docstring."""
+
+    def __init__(self, app: ASGIApp, *, version: str, max_body: int, prefix: str = "/api/") -> None:
+        self.app = app
+        self.version = version.encode()
+        self.max_body = max_body
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        version = self.version
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"api-version", version)]
+            await send(message)
+
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            await self._refuse(
+                send_with_version,
+                http_problem(
+                    "not-found",
+                    f"there is no resource at {path}: URIs have no trailing slash "
+                    f"(try {path.rstrip('/') or '/'})",
+                    instance=path,
+                ),
+            )
+            return
+        if scope["method"] not in _WITH_BODY or not path.startswith(self.prefix):
+            await self.app(scope, receive, send_with_version)
+            return
+        body = await self._read(scope, receive, send_with_version)
+        if body is None:
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_version)
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, checked; None when a problem was sent instead."""
+        path = scope["path"]
+        length = _content_length(scope)
+        if length is not None and length > self.max_body:
+            await self._too_large(send, path)
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(send, path)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if not body:
+            return body  # commands without a body: the route decides whether it needs one
+        kind, params = _media_type(scope)
+        if kind != "application/json" or params.get("charset", "utf-8") != "utf-8":
+            await self._refuse(
+                send,
+                http_problem(
+                    "unsupported-media-type",
+                    f"the body must be application/json in UTF-8, not '{kind or 'unnamed'}'"
+                    + (f"; charset={params['charset']}" if "charset" in params else ""),
+                    instance=path,
+                ),
+            )
+            return None
+        try:
+            strict_json(body)
+        except BadBody as exc:
+            await self._refuse(
+                send, http_problem("bad-request", f"{exc}; nothing was changed", instance=path)
+            )
+            return None
+        return body
+
+    async def _too_large(self, send: Send, path: str) -> None:
+        await self._refuse(
+            send,
+            http_problem(
+                "payload-too-large",
+                f"the body is larger than {self.max_body} bytes; nothing was changed",
+                instance=path,
+            ),
+        )
+
+    @staticmethod
+    async def _refuse(send: Send, problem: dict[str, Any]) -> None:
+        body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": problem["status"],
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

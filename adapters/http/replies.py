@@ -1,0 +1,205 @@
+"""JSON replies, ETags and If-Match, and Idempotency-Key replays.
+
+An instance's ETag is its event number and the head of its hash chain (``"7-3f9a1c2b4d5e6f70"``):
+it changes with every event. ``If-Match`` on a command names the ETag the caller saw; when the
+instance has moved on since, the command is refused with 412 and nothing is recorded (the
+engine's version check, the same as ``--expect-event`` on the command line).
+
+``Idempotency-Key`` on a POST: the response to the first request with a key is kept in the
+database, written in the same transaction as the event it answers (``Service.keeping``), for
+``RECEIPT_DAYS``. A retry with the same key and the same request gets that response again
+(``Idempotent-Replayed: true``) and records nothing; the same key with another request is 422.
+Keys belong to the principal that used them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+
+from engine.errors import InvalidValue, ReceiptExists
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from engine.app.access import Principal
+    from engine.app.service import Recorded, Service
+    from engine.ports import Receipt
+
+__all__ = [
+    "JSON_MEDIA_TYPE",
+    "RECEIPT_DAYS",
+    "Idempotency",
+    "etag",
+    "expected_event",
+    "json_bytes",
+    "reply",
+]
+
+JSON_MEDIA_TYPE = "application/json"
+RECEIPT_DAYS = 7
+"""How long a response is kept for a retry with the same Idempotency-Key."""
+
+_ETAG = re.compile(r'^"(\d{1,9})-([0-9a-f]{16})"$')
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def json_bytes(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def reply(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        json_bytes(data),
+        status_code=status,
+        media_type=JSON_MEDIA_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def etag(seq: int, head: str) -> str:
+    return f'"{seq}-{head[:16]}"'
+
+
+def expected_event(if_match: str | None) -> int | None:
+    """The event number an If-Match header names (None: no header, or ``*``)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = _ETAG.match(if_match.strip())
+    if found is None:
+        raise InvalidValue(
+            "If-Match",
+            if_match,
+            'give the ETag of the instance as it was sent, e.g. "7-3f9a1c2b4d5e6f70"',
+            pointer="#header/If-Match",
+        )
+    return int(found.group(1))
+
+
+class Idempotency:
+    """One POST's Idempotency-Key: replay a kept response, or keep the new one."""
+
+    def __init__(self, request: Request, payload: Any, principal: Principal, service: Service):
+        """``payload``: the request's body as validated (a JSON value), so that a retry that
+        spells the same body differently (member order, spaces, a null for an absent member)
+        is the same request."""
+        self.service = service
+        self.principal = principal.actor
+        key = request.headers.get("idempotency-key")
+        if key is not None and not _KEY.match(key):
+            raise InvalidValue(
+                "Idempotency-Key",
+                key,
+                "1 to 255 visible ASCII characters (a UUID is a good key)",
+                pointer="#header/Idempotency-Key",
+            )
+        self.key = key
+        digest = hashlib.sha256()
+        digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+        digest.update(json_bytes(_sorted(payload)))
+        self.request_hash = digest.hexdigest()
+
+    def replay(self) -> Response | None:
+        """The kept response to this key, if any (422 when it answered another request)."""
+        if self.key is None:
+            return None
+        kept = self.service.receipt(self.principal, self.key)
+        return None if kept is None else self._replay(kept)
+
+    def _replay(self, kept: Receipt) -> Response:
+        if kept.request_hash != self.request_hash:
+            raise IdempotencyKeyReused(self.key or "")
+        headers = dict(kept.headers)
+        headers["Idempotent-Replayed"] = "true"
+        return Response(
+            kept.body.encode(), status_code=kept.status, media_type=JSON_MEDIA_TYPE, headers=headers
+        )
+
+    @contextmanager
+    def keeping(
+        self, respond: Callable[[Recorded], tuple[int, Any, Mapping[str, str]]]
+    ) -> Iterator[None]:
+        """Keep, with every event recorded in the block, the response ``respond`` makes of it."""
+        if self.key is None:
+            yield
+            return
+        from engine.ports import Receipt
+
+        key = self.key
+
+        def make(recorded: Recorded) -> Receipt:
+            status, data, headers = respond(recorded)
+            now = self.service.clock.now()
+            return Receipt(
+                principal=self.principal,
+                key=key,
+                request_hash=self.request_hash,
+                status=status,
+                body=json_bytes(data).decode(),
+                headers=dict(headers),
+                created_at=now,
+                expires_at=now + timedelta(days=RECEIPT_DAYS),
+            )
+
+        with self.service.keeping(make):
+            yield
+
+    def run(self, act: Callable[[], Response]) -> Response:
+        """Run ``act`` (which records through ``keeping``), or replay what a concurrent request
+        with the same key recorded first (its transaction won; ours was rolled back)."""
+        replayed = self.replay()
+        if replayed is not None:
+            return replayed
+        try:
+            return act()
+        except ReceiptExists as exc:
+            return self._replay(exc.receipt)
+
+    def keep(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Keep the response to a write that is not an instance event (its own transaction)."""
+        if self.key is None:
+            return
+        from engine.ports import Receipt
+
+        now = self.service.clock.now()
+        receipt = Receipt(
+            principal=self.principal,
+            key=self.key,
+            request_hash=self.request_hash,
+            status=status,
+            body=json_bytes(data).decode(),
+            headers=dict(headers or {}),
+            created_at=now,
+            expires_at=now + timedelta(days=RECEIPT_DAYS),
+        )
+        # A concurrent request with the same key may have kept its answer first.
+        with suppress(ReceiptExists):
+            self.service.keep(receipt)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+class IdempotencyKeyReused(InvalidValue):
+    """The same Idempotency-Key came with another request (HTTP 422)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "Idempotency-Key",
+            key,
+            "it was used before for another request (another body or address); use a new key "
+            "for a new request",
+            pointer="#header/Idempotency-Key",
+        )

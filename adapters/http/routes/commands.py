@@ -1,0 +1,464 @@
+"""Commands on one instance, one endpoint each. Every command is allowed by the rule table
+(Forbidden, 403, otherwise; NotFound, 404, for an instance you may not see), decided by the
+workflow's rules (409 with the reasons when they say no), refused with 412 when ``If-Match``
+names an older ETag, and answered with where the instance now stands and the event recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from adapters.http.bodies import (
+    AdvanceBody,
+    ApprovalBody,
+    HandoverBody,
+    MilestoneDoneBody,
+    NoteBody,
+    PartyBody,
+    PauseBody,
+    ReasonBody,
+    ResumeBody,
+    ReturnBody,
+)
+from adapters.http.caller import Caller, CallerDep
+from adapters.http.replies import Idempotency, etag, expected_event, reply
+from adapters.http.routes import acts
+from engine.app.access import Action
+
+router = APIRouter(tags=["commands"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(description="The ETag you saw: the command is refused (412) if it changed since."),
+]
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Refused by the workflow's rules; the reasons are in the problem."},
+    412: {"description": "The instance changed since the ETag in If-Match."},
+}
+
+
+def run_command(
+    request: Request,
+    caller: Caller,
+    key: str,
+    action: Action,
+    body: BaseModel | None,
+    if_match: str | None,
+    command: Callable[[int | None], Any],
+    *,
+    approval: str | None = None,
+    milestone: str | None = None,
+) -> Response:
+    """Check, then record ``command(expect)`` once (replaying a kept Idempotency-Key)."""
+    caller.guard.require(key, action, approval=approval, milestone=milestone)
+    payload = None if body is None else body.model_dump(mode="json")
+    idem = Idempotency(request, payload, caller.principal, caller.service)
+    expect = expected_event(if_match)
+
+    def respond(recorded: Any) -> tuple[int, Any, dict[str, str]]:
+        return 200, recorded.as_json(), {"ETag": etag(recorded.event.seq, recorded.event.hash)}
+
+    def act() -> Response:
+        with idem.keeping(respond):
+            recorded = command(expect)
+        status, data, headers = respond(recorded)
+        return reply(data, status=status, headers=headers)
+
+    return idem.run(act)
+
+
+def _empty(body: Any, model: type[BaseModel]) -> Any:
+    return body if body is not None else model()
+
+
+@router.post(
+    "/instances/{key}/milestones/{milestone}/done",
+    summary="Record a milestone (knooppunt) as done",
+    openapi_extra=acts("milestone"),
+    responses=_RESPONSES,
+)
+def milestone_done(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    milestone: str,
+    if_match: IfMatch = None,
+    body: MilestoneDoneBody | None = None,
+) -> Response:
+    b = _empty(body, MilestoneDoneBody)
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.MILESTONE,
+        b,
+        if_match,
+        lambda expect: caller.service.milestone_done(
+            key,
+            milestone,
+            by=caller.actor,
+            at=b.at,
+            expect=expect,
+            note=b.note,
+            evidence=b.evidence,
+        ),
+        milestone=milestone,
+    )
+
+
+@router.post(
+    "/instances/{key}/milestones/{milestone}/skip",
+    summary="Skip a milestone, with the reason on the record",
+    openapi_extra=acts("milestone"),
+    responses=_RESPONSES,
+)
+def milestone_skip(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    milestone: str,
+    body: ReasonBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.MILESTONE,
+        body,
+        if_match,
+        lambda expect: caller.service.milestone_skip(
+            key, milestone, by=caller.actor, reason=body.reason, at=body.at, expect=expect
+        ),
+        milestone=milestone,
+    )
+
+
+@router.post(
+    "/instances/{key}/milestones/{milestone}/reopen",
+    summary="Reopen a milestone that was done or skipped",
+    openapi_extra=acts("milestone"),
+    responses=_RESPONSES,
+)
+def milestone_reopen(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    milestone: str,
+    body: ReasonBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.MILESTONE,
+        body,
+        if_match,
+        lambda expect: caller.service.milestone_reopen(
+            key, milestone, by=caller.actor, reason=body.reason, at=body.at, expect=expect
+        ),
+        milestone=milestone,
+    )
+
+
+@router.post(
+    "/instances/{key}/approvals/{approval}",
+    summary="Record a go or no-go decision of a named approval (college, stuurgroep, ...)",
+    openapi_extra=acts("approve"),
+    responses=_RESPONSES,
+)
+def approve(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    approval: str,
+    body: ApprovalBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.APPROVE,
+        body,
+        if_match,
+        lambda expect: caller.service.approve(
+            key,
+            approval,
+            body.decision,
+            by=caller.actor,
+            at=body.at,
+            expect=expect,
+            ref=body.ref,
+            note=body.note,
+        ),
+        approval=approval,
+    )
+
+
+@router.post(
+    "/instances/{key}/advance",
+    summary="Pass the gate into the next phase (or complete after the last)",
+    openapi_extra=acts("advance"),
+    responses=_RESPONSES,
+)
+def advance(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    if_match: IfMatch = None,
+    body: AdvanceBody | None = None,
+) -> Response:
+    b = _empty(body, AdvanceBody)
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.ADVANCE,
+        b,
+        if_match,
+        lambda expect: caller.service.advance(
+            key, by=caller.actor, at=b.at, expect=expect, override=b.override, reason=b.reason
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/return",
+    summary="Go back to an earlier phase, as the workflow's return rules allow",
+    openapi_extra=acts("return"),
+    responses=_RESPONSES,
+)
+def return_to(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: ReturnBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.RETURN,
+        body,
+        if_match,
+        lambda expect: caller.service.return_to(
+            key,
+            body.phase,
+            by=caller.actor,
+            reason=body.reason,
+            at=body.at,
+            expect=expect,
+            reopen=body.reopen,
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/pause",
+    summary="Press a pause button (money, law or support uncertain)",
+    openapi_extra=acts("pause"),
+    responses=_RESPONSES,
+)
+def pause(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: PauseBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.PAUSE,
+        body,
+        if_match,
+        lambda expect: caller.service.pause(
+            key,
+            body.button,
+            by=caller.actor,
+            reason=body.reason,
+            at=body.at,
+            expect=expect,
+            review=body.review,
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/resume",
+    summary="Resume a paused instance",
+    openapi_extra=acts("resume"),
+    responses=_RESPONSES,
+)
+def resume(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    if_match: IfMatch = None,
+    body: ResumeBody | None = None,
+) -> Response:
+    b = _empty(body, ResumeBody)
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.RESUME,
+        b,
+        if_match,
+        lambda expect: caller.service.resume(
+            key, by=caller.actor, at=b.at, expect=expect, note=b.note
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/handover",
+    summary="Hand the regie over to another holder",
+    openapi_extra=acts("handover"),
+    responses=_RESPONSES,
+)
+def handover(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: HandoverBody,
+    if_match: IfMatch = None,
+) -> Response:
+    from engine.runtime.events import Regie
+
+    regie = Regie(
+        type=body.regie.type,
+        organisation=body.regie.organisation,
+        contacts=tuple(body.regie.contacts),
+    )
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.HANDOVER,
+        body,
+        if_match,
+        lambda expect: caller.service.hand_over(
+            key, regie, by=caller.actor, reason=body.reason, at=body.at, expect=expect
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/stop",
+    summary="Stop the instance for good",
+    openapi_extra=acts("stop"),
+    responses=_RESPONSES,
+)
+def stop(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: ReasonBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.STOP,
+        body,
+        if_match,
+        lambda expect: caller.service.stop(
+            key, by=caller.actor, reason=body.reason, at=body.at, expect=expect
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/notes",
+    summary="Add a note to the record",
+    openapi_extra=acts("note"),
+    responses=_RESPONSES,
+)
+def add_note(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: NoteBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.NOTE,
+        body,
+        if_match,
+        lambda expect: caller.service.note(
+            key, body.text, by=caller.actor, at=body.at, expect=expect
+        ),
+    )
+
+
+@router.post(
+    "/instances/{key}/parties",
+    summary="Name a partner organisation as a party of the instance",
+    openapi_extra=acts("parties"),
+    responses=_RESPONSES,
+)
+def add_party(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: PartyBody,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.PARTIES,
+        body,
+        if_match,
+        lambda expect: caller.service.add_party(
+            key,
+            body.organisation,
+            body.party,
+            by=caller.actor,
+            at=body.at,
+            expect=expect,
+            reason=body.reason,
+        ),
+    )
+
+
+@router.delete(
+    "/instances/{key}/parties/{organisation}/{party}",
+    summary="Remove a party from the instance (recorded as an event)",
+    openapi_extra=acts("parties"),
+    responses=_RESPONSES,
+)
+def remove_party(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    organisation: str,
+    party: str,
+    if_match: IfMatch = None,
+) -> Response:
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.PARTIES,
+        None,
+        if_match,
+        lambda expect: caller.service.remove_party(
+            key, organisation, party, by=caller.actor, expect=expect
+        ),
+    )

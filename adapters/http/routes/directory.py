@@ -1,0 +1,190 @@
+"""The directory: organisations, and the principals and API tokens of your own organisation.
+
+Organisations are listed for every role that administers or audits; principals and tokens are
+managed by the programme office of an organisation for that organisation only. A token's secret
+is in the response to its creation and nowhere else, ever: it is stored as a hash. A retried
+creation with the same Idempotency-Key does not show the secret again (``secret`` is null and
+``secret_withheld`` true): revoke that token and make a new one if it was lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from adapters.http.bodies import NewOrganisationBody, NewPrincipalBody, NewTokenBody
+from adapters.http.caller import CallerDep
+from adapters.http.replies import Idempotency, reply
+from adapters.http.routes import acts
+from engine.app.access import Action, Role
+
+router = APIRouter(tags=["directory"])
+
+
+def organisation_json(o: Any) -> dict[str, Any]:
+    return {
+        "key": o.key,
+        "name": o.name,
+        "kind": o.kind,
+        "oin": o.oin,
+        "rsin": o.rsin,
+        "kvk": o.kvk,
+        "runs_programme": o.runs_programme,
+    }
+
+
+def principal_json(p: Any) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "organisation": p.organisation.key,
+        "kind": p.kind,
+        "role": p.role.value,
+        "approvals": list(p.approvals),
+        "disabled": p.disabled,
+        "actor": p.actor,
+    }
+
+
+def token_json(t: Any) -> dict[str, Any]:
+    def moment(v: Any) -> str | None:
+        return v.isoformat() if v is not None else None
+
+    return {
+        "prefix": t.prefix,
+        "principal": t.principal,
+        "purpose": t.purpose,
+        "created_at": moment(t.created_at),
+        "expires_at": moment(t.expires_at),
+        "last_used_at": moment(t.last_used_at),
+        "revoked_at": moment(t.revoked_at),
+    }
+
+
+@router.get(
+    "/organisations", summary="The organisations known here", openapi_extra=acts("organisations")
+)
+def list_organisations(caller: CallerDep) -> Response:
+    caller.guard.allow(Action.ORGANISATIONS)
+    return reply(
+        {"items": [organisation_json(o) for o in caller.service.directory.organisations()]}
+    )
+
+
+@router.post(
+    "/organisations",
+    status_code=201,
+    summary="Register a partner organisation",
+    openapi_extra=acts("admin"),
+)
+def add_organisation(request: Request, caller: CallerDep, body: NewOrganisationBody) -> Response:
+    caller.guard.require_programme(Action.ADMIN)
+    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+    kept = idem.replay()
+    if kept is not None:
+        return kept
+    org = caller.service.directory.add_organisation(
+        key=body.key, name=body.name, kind=body.kind, oin=body.oin, rsin=body.rsin, kvk=body.kvk
+    )
+    data = organisation_json(org)
+    headers = {"Location": f"/api/v1/organisations/{org.key}"}
+    idem.keep(201, data, headers)
+    return reply(data, status=201, headers=headers)
+
+
+@router.get(
+    "/principals",
+    summary="The principals (people and applications) of your organisation",
+    openapi_extra=acts("admin"),
+)
+def list_principals(caller: CallerDep) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    own = caller.principal.organisation.key
+    return reply({"items": [principal_json(p) for p in caller.service.directory.principals(own)]})
+
+
+@router.post(
+    "/principals",
+    status_code=201,
+    summary="Add a person or an application to your organisation",
+    openapi_extra=acts("admin"),
+)
+def add_principal(request: Request, caller: CallerDep, body: NewPrincipalBody) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+    kept = idem.replay()
+    if kept is not None:
+        return kept
+    own = caller.principal.organisation.key
+    added = caller.service.directory.add_principal(
+        organisation=own,
+        name=body.name,
+        kind=body.kind,
+        role=Role(body.role),
+        approvals=tuple(body.approvals),
+        subject=body.subject,
+    )
+    data = principal_json(added)
+    idem.keep(201, data)
+    return reply(data, status=201)
+
+
+@router.post(
+    "/principals/{name}/disable",
+    summary="Disable a principal of your organisation: its tokens stop working at once",
+    openapi_extra=acts("admin"),
+)
+def disable_principal(caller: CallerDep, name: str) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    own = caller.principal.organisation.key
+    return reply(principal_json(caller.service.directory.disable_principal(own, name)))
+
+
+@router.get(
+    "/tokens",
+    summary="The API tokens of your organisation (prefixes, never secrets)",
+    openapi_extra=acts("admin"),
+)
+def list_tokens(caller: CallerDep) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    own = caller.principal.organisation.key
+    return reply({"items": [token_json(t) for t in caller.service.directory.tokens(own)]})
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Make an API token for a principal of your organisation (the secret is shown once)",
+    openapi_extra=acts("admin"),
+)
+def create_token(request: Request, caller: CallerDep, body: NewTokenBody) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+    kept = idem.replay()
+    if kept is not None:
+        return kept
+    own = caller.principal.organisation.key
+    secret, info = caller.service.directory.create_token(
+        own, body.principal, purpose=body.purpose, expires_in_days=body.expires_in_days
+    )
+    data = {**token_json(info), "secret": secret, "secret_withheld": False}
+    # The kept response never holds the secret: it is stored nowhere but as a hash.
+    idem.keep(201, {**data, "secret": None, "secret_withheld": True})
+    return reply(data, status=201, headers={"Cache-Control": "no-store"})
+
+
+@router.delete(
+    "/tokens/{prefix}",
+    summary="Revoke a token of your organisation: refused at once, by every node",
+    openapi_extra=acts("admin"),
+)
+def revoke_token(caller: CallerDep, prefix: str) -> Response:
+    caller.guard.allow(Action.ADMIN)
+    own = caller.principal.organisation.key
+    mine = {t.prefix for t in caller.service.directory.tokens(own)}
+    if prefix not in mine:
+        from engine.errors import NotFound
+
+        raise NotFound("token", prefix)
+    return reply(token_json(caller.service.directory.revoke_token(prefix)))

@@ -1,0 +1,242 @@
+"""Instances: list (filtered in SQL, sorted, paged by cursor), create, show, update, children, the
+log with its chain hashes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response
+
+from adapters.http.bodies import CreateInstanceBody, UpdateInstanceBody
+from adapters.http.caller import CallerDep
+from adapters.http.replies import Idempotency, etag, reply
+from adapters.http.routes import acts
+from engine.app.access import Action
+
+router = APIRouter(tags=["instances"])
+
+Sort = Literal[
+    "key",
+    "-key",
+    "title",
+    "-title",
+    "phase",
+    "-phase",
+    "last_event_at",
+    "-last_event_at",
+    "created_at",
+    "-created_at",
+]
+
+
+def summary_json(s: Any) -> dict[str, Any]:
+    return {
+        "key": s.key,
+        "title": s.title,
+        "workflow": {"key": s.workflow, "version": s.workflow_version},
+        "phase": s.phase,
+        "state": s.state,
+        "paused": s.paused,
+        "regie": s.regie.as_dict(),
+        "parent": s.parent,
+        "areas": list(s.areas),
+        "overdue": s.overdue,
+        "last_event_at": s.last_event_at.isoformat(),
+        "events": s.seq,
+    }
+
+
+@router.get(
+    "/instances",
+    summary="The instances you may see, filtered, sorted and paged",
+    openapi_extra=acts("list"),
+)
+def list_instances(
+    request: Request,
+    caller: CallerDep,
+    phase: str | None = None,
+    state: str | None = None,
+    paused: bool | None = None,
+    regie_type: str | None = None,
+    regie_organisation: str | None = None,
+    overdue: bool | None = None,
+    workflow: str | None = None,
+    area: Annotated[str | None, Query(description="A CBS area code the instance covers")] = None,
+    parent: Annotated[str | None, Query(description="Only the deelprojecten of this key")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Words in the title or key")] = None,
+    sort: Sort = "key",
+    after: Annotated[str | None, Query(description="The cursor of the page before (next)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Response:
+    from engine.ports import InstanceQuery
+
+    scope = caller.guard.scope(Action.LIST)
+    page = caller.service.instances(
+        InstanceQuery(
+            phase=phase,
+            state=state,
+            paused=paused,
+            regie_type=regie_type,
+            regie_organisation=regie_organisation,
+            overdue=overdue,
+            workflow=workflow,
+            area=area,
+            parent=parent,
+            search=q,
+            sort=sort,
+            after=after,
+            limit=limit,
+        ),
+        scope,
+    )
+    headers = {}
+    if page.next is not None:
+        query = dict(request.query_params)
+        query["after"] = page.next
+        headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    return reply(
+        {"items": [summary_json(s) for s in page.items], "next": page.next}, headers=headers
+    )
+
+
+@router.post(
+    "/instances",
+    status_code=201,
+    summary="Start a wijk (or, with parent, a deelproject) in its first phase",
+    openapi_extra=acts("create"),
+)
+def create_instance(request: Request, caller: CallerDep, body: CreateInstanceBody) -> Response:
+    from engine.runtime.events import Regie
+
+    caller.guard.require_programme(Action.CREATE)
+    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+
+    def respond(recorded: Any) -> tuple[int, Any, dict[str, str]]:
+        return (
+            201,
+            recorded.as_json(),
+            {
+                "ETag": etag(recorded.event.seq, recorded.event.hash),
+                "Location": f"/api/v1/instances/{recorded.key}",
+            },
+        )
+
+    def act() -> Response:
+        with idem.keeping(respond):
+            recorded = caller.service.create(
+                body.key,
+                workflow=body.workflow,
+                title=body.title,
+                regie=Regie(
+                    type=body.regie.type,
+                    organisation=body.regie.organisation,
+                    contacts=tuple(body.regie.contacts),
+                ),
+                by=caller.actor,
+                parent=body.parent,
+                areas=body.areas,
+                at=body.at,
+                reason=body.reason,
+                allow_old_start=body.allow_old_start,
+            )
+        status, data, headers = respond(recorded)
+        return reply(data, status=status, headers=headers)
+
+    return idem.run(act)
+
+
+@router.get(
+    "/instances/{key}",
+    summary="Where one instance stands (the instance show --json contract)",
+    openapi_extra=acts("read"),
+    responses={304: {"description": "Not modified since the ETag given in If-None-Match."}},
+)
+def show_instance(
+    caller: CallerDep,
+    key: str,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    from engine.app.reports import instance_json
+
+    view = caller.guard.see(key)
+    tag = etag(view.events, view.head)
+    if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers={"ETag": tag})
+    return reply(instance_json(view), headers={"ETag": tag})
+
+
+@router.patch(
+    "/instances/{key}",
+    summary="Change the title, contacts or areas (recorded as an event)",
+    openapi_extra=acts("update"),
+)
+def update_instance(
+    request: Request,
+    caller: CallerDep,
+    key: str,
+    body: UpdateInstanceBody,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    from adapters.http.routes.commands import run_command
+
+    return run_command(
+        request,
+        caller,
+        key,
+        Action.UPDATE,
+        body,
+        if_match,
+        lambda expect: caller.service.update(
+            key,
+            by=caller.actor,
+            title=body.title,
+            add_contacts=body.add_contacts,
+            remove_contacts=body.remove_contacts,
+            add_areas=body.add_areas,
+            remove_areas=body.remove_areas,
+            reason=body.reason,
+            at=body.at,
+            expect=expect,
+        ),
+    )
+
+
+@router.get(
+    "/instances/{key}/children",
+    summary="The deelprojecten of a wijk",
+    openapi_extra=acts("read"),
+)
+def instance_children(caller: CallerDep, key: str) -> Response:
+    view = caller.guard.see(key)
+    return reply(
+        {
+            "items": [
+                {
+                    "key": c.key,
+                    "title": c.title,
+                    "workflow": c.workflow,
+                    "phase": c.phase,
+                    "paused": c.paused,
+                    "regie": c.regie,
+                }
+                for c in view.children
+            ]
+        }
+    )
+
+
+@router.get(
+    "/instances/{key}/events",
+    summary="Every event of the instance as stored, with its chain hashes",
+    openapi_extra=acts("read_log"),
+)
+def instance_events(caller: CallerDep, key: str) -> Response:
+    from engine.app.reports import log_json
+
+    view = caller.guard.see(key, Action.READ_LOG)
+    return reply(
+        {"items": log_json(key, caller.service.log(key))},
+        headers={"ETag": etag(view.events, view.head)},
+    )

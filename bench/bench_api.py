@@ -1,0 +1,399 @@
+"""Benchmark: the HTTP API against a bare endpoint of the same framework, in the same run.
+
+Run by hand (not a test), on an otherwise idle machine, with wrk installed (`make bench-tools`):
+
+    .venv/bin/python bench/bench_api.py get [--pg] [--instances 1000] [--seconds 10]
+    .venv/bin/python bench/bench_api.py command [--pg] [--commands 2000]
+    .venv/bin/python bench/bench_api.py list [--pg] [--instances 100000]
+    .venv/bin/python bench/bench_api.py memory [--requests 100000]
+
+Each starts the real server (`wijkkompas serve`, uvicorn, one process) on a fresh database
+(a SQLite file with synchronous=FULL, or a new PostgreSQL database with --pg) and, for ``get``,
+a bare FastAPI endpoint served the same way (uvicorn, one process) that returns a JSON body of
+the same size without touching anything. The load generator is wrk (a C program; it shares the
+machine's cores with the server, which the figures include).
+
+- ``get``: GET /api/v1/instances/{key} (cycling over the instances) at 1 and 50 connections:
+  requests/s and p50/p99 latency, ours against the bare endpoint.
+- ``command``: POST .../milestones/{id}/done over HTTP (one connection, a new instance per
+  request) against the same command called in-process through the service, commands/s.
+- ``list``: the first page of GET /api/v1/instances with filters on 100,000 instances.
+- ``memory``: the server's resident memory after 10,000, 50,000 and 100,000 requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+WIJKKOMPAS = str(Path(sys.executable).parent / "wijkkompas")
+MILESTONE = "aanleiding-en-opdracht"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def database(pg: bool) -> Iterator[str]:
+    if not pg:
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    import psycopg
+
+    name = f"wk_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(url: str, count: int) -> str:
+    """``count`` wijken with regie at the municipality, its programme office; a token for it."""
+    from engine.app.access import Role
+    from engine.app.service import NewInstance
+    from engine.compose import Application
+    from engine.runtime.events import Regie
+
+    with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
+        service = app.service(create=True)
+        directory = service.directory
+        directory.add_organisation(
+            key="gemeente", name="Gemeente", kind="gemeente", runs_programme=True
+        )
+        directory.add_principal(
+            organisation="gemeente", name="bench", kind="application", role=Role.PROGRAMME_OFFICE
+        )
+        secret, _ = directory.create_token("gemeente", "bench", purpose="bench")
+        phases = ("samen-starten",)
+        for start in range(0, count, 20_000):
+            items = [
+                NewInstance(
+                    key=f"wk{i:06d}",
+                    workflow="wijkkompas",
+                    title=f"Wijk {i} {'Noord' if i % 3 else 'Zuid'}",
+                    regie=Regie(type="gemeente", organisation="Gemeente"),
+                )
+                for i in range(start, min(count, start + 20_000))
+            ]
+            service.create_many(items, by="bench")
+        del phases
+    return secret
+
+
+@contextmanager
+def process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[int]:
+    # A pipe nobody reads would fill and stall the server: its output goes to a file.
+    with tempfile.TemporaryFile("w+") as log:
+        yield from _run(args, port, env, log)
+
+
+def _run(args: list[str], port: int, env: dict[str, str] | None, log: Any) -> Iterator[int]:
+    proc = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log, text=True
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"server did not start: {log.read()}") from None
+            time.sleep(0.05)
+    try:
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def our_server(url: str) -> Iterator[tuple[int, int]]:
+    port = free_port()
+    with process(
+        [WIJKKOMPAS, "--db", url, "serve", "--port", str(port), "--no-access-log"], port
+    ) as pid:
+        yield port, pid
+
+
+@contextmanager
+def bare_server(size: int) -> Iterator[int]:
+    port = free_port()
+    with process(
+        [sys.executable, __file__, "bare", "--port", str(port), "--size", str(size)], port
+    ):
+        yield port
+
+
+def serve_bare(port: int, size: int) -> None:
+    """A FastAPI app with one route answering ``size`` bytes of JSON, served by uvicorn."""
+    import uvicorn
+    from fastapi import FastAPI
+    from starlette.responses import Response
+
+    app = FastAPI()
+    body = json.dumps({"filler": "x" * max(0, size - 14)}).encode()
+
+    @app.get("/bare/{key}")
+    def bare(key: str) -> Response:
+        return Response(body, media_type="application/json")
+
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
+LUA_CYCLE = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local path = string.format("%s%06d", "{prefix}", counter % {count})
+  return wrk.format("{method}", path, nil, {body})
+end
+"""
+
+
+def wrk(url: str, *, connections: int, seconds: int, token: str | None, script: str) -> dict:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: run `make bench-tools` (see bench/loadgen.md)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    args = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if token:
+        args += ["-H", f"Authorization: Bearer {token}"]
+    args += ["-s", lua.name, url]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    os.unlink(lua.name)
+
+    def latency(label: str) -> float:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not found:
+            return float("nan")
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "non2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def cycle_script(prefix: str, count: int, method: str = "GET", body: str | None = None) -> str:
+    lua_body = "nil" if body is None else json.dumps(body)
+    return (
+        LUA_CYCLE.replace("{prefix}", prefix)
+        .replace("{count}", str(count))
+        .replace("{method}", method)
+        .replace("{body}", lua_body)
+    )
+
+
+def bench_get(args: argparse.Namespace) -> None:
+    import httpx
+
+    with database(args.pg) as url:
+        token = seed(url, args.instances)
+        with our_server(url) as (port, _pid):
+            sample = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/instances/wk000001",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            size = len(sample.content)
+            with bare_server(size) as bare:
+                print(
+                    f"{'sqlite FULL' if not args.pg else 'postgresql'}: {args.instances} "
+                    f"instances; response {size} bytes; wrk {args.seconds}s per run"
+                )
+                for connections in (1, 50):
+                    ours = wrk(
+                        f"http://127.0.0.1:{port}",
+                        connections=connections,
+                        seconds=args.seconds,
+                        token=token,
+                        script=cycle_script("/api/v1/instances/wk", args.instances),
+                    )
+                    base = wrk(
+                        f"http://127.0.0.1:{bare}",
+                        connections=connections,
+                        seconds=args.seconds,
+                        token=None,
+                        script=cycle_script("/bare/wk", args.instances),
+                    )
+                    share = ours["rps"] / base["rps"] * 100
+                    print(
+                        f"  {connections:>2} client(s): ours {ours['rps']:8.0f} req/s "
+                        f"p50 {ours['p50']:6.2f} ms p99 {ours['p99']:6.2f} ms "
+                        f"(non-2xx {ours['non2xx']}) | bare {base['rps']:8.0f} req/s "
+                        f"p50 {base['p50']:6.2f} ms p99 {base['p99']:6.2f} ms | ours/bare "
+                        f"{share:5.1f}%"
+                    )
+
+
+def bench_command(args: argparse.Namespace) -> None:
+    from engine.compose import Application
+
+    n = args.commands
+    with database(args.pg) as url:
+        seed(url, 2 * n)
+        # In-process: the same command through the service, one after another.
+        with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
+            service = app.service()
+            started = time.perf_counter()
+            for i in range(n):
+                service.milestone_done(f"wk{i:06d}", MILESTONE, by="bench")
+            inprocess = n / (time.perf_counter() - started)
+        # Over HTTP: one connection, each request on the next fresh instance.
+        with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
+            secret, _ = app.service().directory.create_token("gemeente", "bench", purpose="b2")
+        with our_server(url) as (port, _pid):
+            script = (
+                "counter = " + str(n - 1) + "\n"
+                "request = function()\n"
+                "  counter = counter + 1\n"
+                f"  local path = string.format('/api/v1/instances/wk%06d/milestones/{MILESTONE}"
+                "/done', counter)\n"
+                "  return wrk.format('POST', path, {['Content-Type']='application/json'}, '{}')\n"
+                "end\n"
+            )
+            seconds = max(2, int(n / max(inprocess, 1) * 0.6))
+            http = wrk(
+                f"http://127.0.0.1:{port}",
+                connections=1,
+                seconds=seconds,
+                token=secret,
+                script=script,
+            )
+        kind = "postgresql" if args.pg else "sqlite FULL"
+        print(
+            f"{kind}: milestone done in-process {inprocess:7.0f}/s, over HTTP "
+            f"{http['rps']:7.0f}/s (p50 {http['p50']:.2f} ms, p99 {http['p99']:.2f} ms, "
+            f"non-2xx {http['non2xx']}): HTTP is {http['rps'] / inprocess * 100:5.1f}% of "
+            "in-process"
+        )
+
+
+def bench_list(args: argparse.Namespace) -> None:
+    import httpx
+
+    with database(args.pg) as url:
+        started = time.perf_counter()
+        token = seed(url, args.instances)
+        print(f"seeded {args.instances} instances in {time.perf_counter() - started:.1f} s")
+        with our_server(url) as (port, _pid):
+            headers = {"Authorization": f"Bearer {token}"}
+            queries = {
+                "no filter": {},
+                "phase": {"phase": "samen-starten"},
+                "search 'Zuid'": {"q": "Zuid"},
+                "phase+search, sort -title": {
+                    "phase": "samen-starten",
+                    "q": "Zuid",
+                    "sort": "-title",
+                },
+                "overdue": {"overdue": "true"},
+            }
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+                for label, query in queries.items():
+                    times = []
+                    for _ in range(11):
+                        t = time.perf_counter()
+                        answer = http.get("/api/v1/instances", params={**query, "limit": 50})
+                        times.append((time.perf_counter() - t) * 1000)
+                        assert answer.status_code == 200, answer.text
+                    print(
+                        f"  first page, {label:<28} median {statistics.median(times):6.1f} ms, "
+                        f"max {max(times):6.1f} ms ({len(answer.json()['items'])} items)"
+                    )
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_memory(args: argparse.Namespace) -> None:
+    with database(False) as url:
+        token = seed(url, 1000)
+        with our_server(url) as (port, pid):
+            print(f"server RSS at start: {rss_kb(pid) / 1024:.1f} MB")
+            done = 0
+            for target in (10_000, 50_000, args.requests):
+                remaining = target - done
+                # wrk runs by time: measure the rate once, then size each run to the count.
+                run = wrk(
+                    f"http://127.0.0.1:{port}",
+                    connections=10,
+                    seconds=max(1, int(remaining / 900)),
+                    token=token,
+                    script=cycle_script("/api/v1/instances/wk", 1000),
+                )
+                done += int(run["rps"] * max(1, int(remaining / 900)))
+                print(
+                    f"  after ~{done:>7,} requests: RSS {rss_kb(pid) / 1024:.1f} MB "
+                    f"({run['rps']:.0f} req/s)"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    get = sub.add_parser("get")
+    get.add_argument("--pg", action="store_true")
+    get.add_argument("--instances", type=int, default=1000)
+    get.add_argument("--seconds", type=int, default=10)
+    command = sub.add_parser("command")
+    command.add_argument("--pg", action="store_true")
+    command.add_argument("--commands", type=int, default=2000)
+    listing = sub.add_parser("list")
+    listing.add_argument("--pg", action="store_true")
+    listing.add_argument("--instances", type=int, default=100_000)
+    memory = sub.add_parser("memory")
+    memory.add_argument("--requests", type=int, default=100_000)
+    bare = sub.add_parser("bare")
+    bare.add_argument("--port", type=int, required=True)
+    bare.add_argument("--size", type=int, default=1500)
+    args = parser.parse_args()
+    if args.what == "bare":
+        serve_bare(args.port, args.size)
+    else:
+        {"get": bench_get, "command": bench_command, "list": bench_list, "memory": bench_memory}[
+            args.what
+        ](args)
+
+
+if __name__ == "__main__":
+    main()

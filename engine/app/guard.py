@@ -1,0 +1,104 @@
+"""The rule table applied: what one principal may see and do, for every face that has principals.
+
+``Guard(service, principal)`` answers before the service is asked to act:
+
+- ``see(key)``: the instance as ``instance show`` has it, when the principal may see it; an
+  instance it may not see is NotFound, worded exactly as one that does not exist (its existence
+  is not revealed, and no other keys are offered as "did you mean");
+- ``require(key, action, ...)``: the same, and then Forbidden when it may see the instance but
+  not do this to it (record a milestone it does not own, approve an approval it does not hold);
+- ``require_programme(action)``: for what is not about one instance (the outbox, the
+  directory): allowed by the principal's relation to the programme;
+- ``scope(action)``: what lists show it, as a filter the store applies in SQL.
+
+The decisions are ``engine.app.access``'s (its ``RULES`` table); this module only finds the
+facts the table is asked about: the principal's relation to the instance, the owner of a
+milestone, the party roles its organisation holds there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.app.access import Action, Principal, Relation, Scope, may, relation, scope
+from engine.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from engine.app.reports import InstanceView
+    from engine.app.service import Service
+
+__all__ = ["Guard"]
+
+
+class Guard:
+    """One principal's view of the service."""
+
+    def __init__(self, service: Service, principal: Principal) -> None:
+        self.service = service
+        self.principal = principal
+
+    def relation(self, view: InstanceView) -> Relation:
+        return relation(
+            self.principal,
+            regie_organisation=view.regie.organisation,
+            parties=[organisation for organisation, _ in view.parties],
+        )
+
+    def see(self, key: str, action: Action = Action.READ) -> InstanceView:
+        """The instance, if the principal may ``action`` it (READ, READ_LOG); else NotFound."""
+        try:
+            view = self.service.show(key)
+        except NotFound:
+            raise NotFound("instance", key) from None
+        found = self.relation(view)
+        if not may(self.principal, Action.READ, found):
+            raise NotFound("instance", key)
+        if action is not Action.READ and not may(self.principal, action, found):
+            raise Forbidden(self.principal.actor, action.value, key)
+        return view
+
+    def require(
+        self,
+        key: str,
+        action: Action,
+        *,
+        approval: str | None = None,
+        milestone: str | None = None,
+    ) -> InstanceView:
+        """The instance, if the principal may do ``action`` to it (Forbidden or NotFound)."""
+        view = self.see(key)
+        owner = None
+        if milestone is not None:
+            owner = next((m.owner for m in view.milestones if m.id == milestone), None)
+            if owner is None:
+                return view  # an unknown milestone: the engine says so, with the known ones
+        org = self.principal.organisation.key
+        roles = [party for organisation, party in view.parties if organisation == org]
+        if not may(
+            self.principal,
+            action,
+            self.relation(view),
+            approval=approval,
+            milestone_owner=owner,
+            party_roles=roles,
+        ):
+            raise Forbidden(self.principal.actor, action.value, key)
+        return view
+
+    def require_programme(self, action: Action) -> None:
+        """Allow an action on the programme as a whole (Forbidden otherwise)."""
+        where = Relation.PROGRAMME if self.principal.organisation.runs_programme else Relation.NONE
+        if not may(self.principal, action, where):
+            raise Forbidden(self.principal.actor, action.value, None)
+
+    def allow(self, action: Action) -> None:
+        """Allow an action that is not about one instance when the principal may do it
+        anywhere (reading the workflow definitions, say); Forbidden otherwise."""
+        if not any(may(self.principal, action, r) for r in Relation):
+            raise Forbidden(self.principal.actor, action.value, None)
+
+    def scope(self, action: Action = Action.LIST) -> Scope:
+        """The instances lists show this principal (Forbidden when it may list none)."""
+        if not any(may(self.principal, action, r) for r in Relation if r is not Relation.NONE):
+            raise Forbidden(self.principal.actor, action.value, None)
+        return scope(self.principal, action)

@@ -1,0 +1,139 @@
+"""A real server on loopback for the API tests: uvicorn serving ``create_app`` in a thread, on a
+real database, reached with httpx over TCP.
+
+``Programme`` seeds what the tests talk about, through the service in this process (the same
+database the server uses): the organisations, a principal and token for each role, and
+instances whose regie is held by one organisation or another.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from adapters.http.app import THREADS, create_app
+from engine.app.access import Role
+from engine.compose import Application
+from engine.runtime.events import Regie
+
+WORKFLOW = "wijkkompas"
+
+ORGANISATIONS = (
+    # key, name, kind, runs_programme
+    ("gemeente-zwolle", "Gemeente Zwolle", "gemeente", True),
+    ("deltawonen", "deltaWonen", "woningcorporatie", False),
+    ("swz", "SWZ", "woningcorporatie", False),
+    ("enexis", "Enexis Netbeheer", "netbeheerder", False),
+)
+
+ROLES = {
+    # name: (organisation, role, approvals)
+    "programme_office": ("gemeente-zwolle", Role.PROGRAMME_OFFICE, ()),
+    "partner": ("deltawonen", Role.PARTNER, ()),
+    "approver": ("deltawonen", Role.APPROVER, ("investeringsbesluit",)),
+    "auditor": ("deltawonen", Role.AUDITOR, ()),
+    "viewer": ("deltawonen", Role.VIEWER, ()),
+}
+"""One principal per role. All but the programme office act for deltaWonen, so that "own" (its
+organisation holds the regie) and "other" (SWZ does) differ for them."""
+
+
+@dataclass
+class Programme:
+    app: Application
+    tokens: dict[str, str] = field(default_factory=dict)
+    counter: int = 0
+
+    @property
+    def service(self) -> Any:
+        return self.app.service()
+
+    def seed(self) -> None:
+        directory = self.service.directory
+        for key, name, kind, runs in ORGANISATIONS:
+            directory.add_organisation(key=key, name=name, kind=kind, runs_programme=runs)
+        for name, (org, role, approvals) in ROLES.items():
+            directory.add_principal(
+                organisation=org,
+                name=name,
+                kind="application",
+                role=role,
+                approvals=approvals,
+            )
+            secret, _ = directory.create_token(org, name, purpose="tests")
+            self.tokens[name] = secret
+
+    def instance(self, owner: str = "deltawonen", *, parent: str | None = None) -> str:
+        """A new wijk (or deelproject) whose regie ``owner`` holds; its key."""
+        self.counter += 1
+        key = f"w{self.counter:04d}" if parent is None else f"{parent}-d{self.counter:04d}"
+        name = {k: n for k, n, _, _ in ORGANISATIONS}[owner]
+        kind = "woningcorporatie" if owner in ("deltawonen", "swz") else "gemeente"
+        self.service.create(
+            key,
+            workflow=WORKFLOW,
+            title=f"Wijk {self.counter}",
+            regie=Regie(type=kind, organisation=name, contacts=(f"regie@{owner}.example",)),
+            by="test-seed",
+            parent=parent,
+        )
+        return key
+
+
+@dataclass
+class LiveServer:
+    url: str
+    programme: Programme
+    server: uvicorn.Server
+
+    def client(self, role: str | None = None, **headers: str) -> httpx.Client:
+        sent = dict(headers)
+        if role is not None:
+            sent["Authorization"] = f"Bearer {self.programme.tokens[role]}"
+        return httpx.Client(base_url=self.url, headers=sent, timeout=30)
+
+
+@contextmanager
+def live_server(db_url: str, tmp_path: Path, *, seed: bool = True) -> Iterator[LiveServer]:
+    app = Application.configure(
+        given={"db": db_url, "workflows": ()},
+        env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "maildir")},
+    )
+    app.serve_threads(THREADS)
+    app.service(create=True)
+    programme = Programme(app)
+    if seed:
+        programme.seed()
+    config = uvicorn.Config(
+        create_app(app),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=True,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", programme, server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        app.close()
+        logging.getLogger("uvicorn.error").handlers.clear()

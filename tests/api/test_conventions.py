@@ -1,0 +1,98 @@
+"""The conventions every response keeps, checked against a live server: NLGov (API-Version on
+every response, no trailing slashes, problem+json), strict UTF-8 JSON bodies with limits, and
+the health checks that need no credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.http import API_VERSION
+from tests.api.live import LiveServer
+
+pytestmark = pytest.mark.xdist_group("api")
+
+
+def test_health_checks_need_no_credentials_and_say_the_schema_is_current(
+    server: LiveServer,
+) -> None:
+    with server.client() as http:
+        up = http.get("/healthz")
+        ready = http.get("/readyz")
+    assert (up.status_code, up.json()) == (200, {"status": "up"})
+    assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+    assert up.headers["API-Version"] == API_VERSION
+
+
+def test_every_answer_carries_the_api_version_and_errors_are_problem_json(
+    server: LiveServer,
+) -> None:
+    with server.client() as http:
+        anonymous = http.get("/api/v1/instances")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["API-Version"] == API_VERSION
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    problem = anonymous.json()
+    assert problem["type"] == "/api/v1/problems/unauthenticated"
+    assert problem["status"] == 401
+    assert problem["title"]
+    assert problem["detail"]
+
+
+def test_a_trailing_slash_is_not_found_rather_than_redirected(server: LiveServer) -> None:
+    with server.client("programme_office") as http:
+        slashed = http.get("/api/v1/instances/", follow_redirects=False)
+    assert slashed.status_code == 404
+    assert "no trailing slash" in slashed.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        pytest.param(b'{"text": "a", "text": "b"}', {}, 400, "bad-request", id="duplicate-member"),
+        pytest.param(b'{"text": NaN}', {}, 400, "bad-request", id="nan"),
+        pytest.param(b'{"text": "\xff"}', {}, 400, "bad-request", id="not-utf8"),
+        pytest.param(b"{", {}, 400, "bad-request", id="truncated"),
+        pytest.param(
+            b'{"text": "x"}',
+            {"Content-Type": "text/plain"},
+            415,
+            "unsupported-media-type",
+            id="not-json",
+        ),
+        pytest.param(
+            b'{"text": "x"}',
+            {"Content-Type": "application/json; charset=latin-1"},
+            415,
+            "unsupported-media-type",
+            id="latin-1",
+        ),
+        pytest.param(
+            b'{"text": "' + b"x" * 300_000 + b'"}', {}, 413, "payload-too-large", id="too-large"
+        ),
+    ],
+)
+def test_a_body_that_is_not_strict_json_is_refused_and_nothing_is_recorded(
+    server: LiveServer, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    key = server.programme.instance()
+    sent = {"Content-Type": "application/json", **headers}
+    with server.client("programme_office") as http:
+        answer = http.post(f"/api/v1/instances/{key}/notes", content=body, headers=sent)
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    assert answer.status_code == status, answer.text
+    assert answer.json()["code"] == code
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
+def test_unknown_members_and_naive_times_are_named_with_json_pointers(server: LiveServer) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        unknown = http.post(f"/api/v1/instances/{key}/notes", json={"text": "x", "by": "mallory"})
+        naive = http.post(
+            f"/api/v1/instances/{key}/notes", json={"text": "x", "at": "2026-01-05T10:00:00"}
+        )
+    assert unknown.status_code == 422
+    assert {"name": "by", "pointer": "/by"}.items() <= unknown.json()["invalid_params"][0].items()
+    assert naive.status_code == 422
+    assert naive.json()["invalid_params"][0]["pointer"] == "/at"
