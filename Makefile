@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean schema api-lint-tools bench-tools
+.PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ api-lint-tools:
 $(API_LINT_STAMP): $(API_LINT)/package.json $(API_LINT)/package-lock.json
 	npm ci --prefix $(API_LINT) --no-audit --no-fund --ignore-scripts
 	@touch $@
+
+## openapi: regenerate the committed OpenAPI document of the HTTP API
+openapi: $(STAMP)
+	$(BIN)/python -m adapters.http.openapi > docs/openapi.json
 
 ## schema: regenerate the JSON Schema shipped for editors
 schema: $(STAMP)

@@ -74,7 +74,11 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
 
         if not document:
             document.update(openapi_document(api))
-        return Response(json_bytes(document), media_type="application/json")
+        return Response(
+            json_bytes(document),
+            media_type="application/json",
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
 
     return api
 

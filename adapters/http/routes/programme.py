@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from adapters.http.bodies import RetryBody
@@ -138,12 +138,15 @@ def outbox_list(
 
 
 @router.post(
-    "/outbox/{entry_id}/retry",
+    "/outbox/{id}/retry",
     summary="Make a failed (or waiting) outbox row pending again, to its address or another",
     openapi_extra=acts("outbox_retry"),
 )
 def outbox_retry(
-    request: Request, caller: CallerDep, entry_id: int, body: RetryBody | None = None
+    request: Request,
+    caller: CallerDep,
+    id: Annotated[int, Path(ge=1, le=2**62, description="The outbox row")],
+    body: RetryBody | None = None,
 ) -> Response:
     from engine.app.outbox import outbox_json
 
@@ -153,7 +156,7 @@ def outbox_retry(
     kept = idem.replay()
     if kept is not None:
         return kept
-    entry = caller.service.retry_outbox(entry_id, to=b.to)
+    entry = caller.service.retry_outbox(id, to=b.to)
     data = outbox_json(entry)
     idem.keep(200, data)
     return reply(data)
