@@ -21,11 +21,21 @@ export WIJKKOMPAS_MAILDIR ?= maildir
 export WIJKKOMPAS_PROGRAMME_EMAIL ?= programmabureau@zwolle.example
 export WIJKKOMPAS_MAIL_FROM ?= wijkkompas@zwolle.example
 
-## run: the main job — seed the demo programme (once), show it, run the reminder scheduler
+export WIJKKOMPAS_HOST ?= 127.0.0.1
+export WIJKKOMPAS_PORT ?= 8080
+
+## run: the main job — seed the demo programme (once), show it, serve the API (with a token for
+## the demo programme office) and run the reminder scheduler beside it; Ctrl-C stops both
 run: $(STAMP)
 	$(BIN)/wijkkompas demo --if-empty
 	$(BIN)/wijkkompas status
-	$(BIN)/wijkkompas scheduler --interval 1m
+	@token=$$($(BIN)/wijkkompas token create gemeente-zwolle programmabureau \
+	    --purpose "make run" --expires-in-days 1) || exit 1; \
+	echo "API token of the demo programme office (valid one day): $$token"; \
+	echo "try: curl -H 'Authorization: Bearer $$token' http://$$WIJKKOMPAS_HOST:$$WIJKKOMPAS_PORT/api/v1/status"; \
+	$(BIN)/wijkkompas scheduler --interval 1m & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/wijkkompas serve --host $$WIJKKOMPAS_HOST --port $$WIJKKOMPAS_PORT
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
 test: $(STAMP) api-lint-tools lint typecheck

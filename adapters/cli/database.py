@@ -77,4 +77,8 @@ def demo(ctx: click.Context, if_empty: bool) -> None:
             "database", app_of(ctx).settings.db, "the demo seeds only an empty database"
         )
     report = seed_demo(service)
-    click.echo(f"demo: {report.instances} instances with {report.events} events seeded")
+    click.echo(
+        f"demo: {report.instances} instances with {report.events} events seeded, "
+        f"{report.organisations} organisations with {report.principals} principals "
+        "(make a token: wijkkompas token create gemeente-zwolle programmabureau --purpose demo)"
+    )

@@ -73,8 +73,7 @@ def _error_headers(problem: Mapping[str, Any]) -> dict[str, str]:
 
 async def _workflow_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WorkflowError)
-    problem = problem_for(exc, instance=request.path_params.get("key"))
-    problem.setdefault("instance", request.url.path)
+    problem = problem_for(exc, instance=request.url.path)
     return problem_response(problem, headers=_error_headers(problem))
 
 

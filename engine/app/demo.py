@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from engine.app.access import Role
 from engine.app.service import Service
 from engine.clock import LOCAL_TZ, local_date
 from engine.errors import Refused
@@ -26,6 +27,31 @@ CLOCK_TIME = 10  # events are recorded at 10:00 Dutch time on their day
 class DemoReport:
     instances: int
     events: int
+    organisations: int = 0
+    principals: int = 0
+
+
+ORGANISATIONS = (
+    # key, name, kind, runs the programme
+    ("gemeente-zwolle", "Gemeente Zwolle", "gemeente", True),
+    ("deltawonen", "deltaWonen", "woningcorporatie", False),
+    ("swz", "SWZ", "woningcorporatie", False),
+    ("energiek-holtenbroek", "Energiek Holtenbroek", "bewonersinitiatief", False),
+    ("stadshagen-duurzaam", "Stadshagen Duurzaam", "bewonersinitiatief", False),
+    ("enexis", "Enexis Netbeheer", "netbeheerder", False),
+)
+PRINCIPALS = (
+    # organisation, name, kind, role, approvals
+    ("gemeente-zwolle", "programmabureau", "person", Role.PROGRAMME_OFFICE, ()),
+    ("gemeente-zwolle", "college", "person", Role.APPROVER, ("college",)),
+    ("gemeente-zwolle", "zaaksysteem", "application", Role.VIEWER, ()),
+    ("deltawonen", "projecten", "person", Role.PARTNER, ()),
+    ("swz", "wijkaanpak", "person", Role.PARTNER, ()),
+    ("enexis", "planning", "application", Role.PARTNER, ()),
+)
+"""Who uses the demo programme: the programme office of Zwolle (the municipality that runs
+it), its college, its case system, and partners. None has a token yet: ``wijkkompas token
+create gemeente-zwolle programmabureau --purpose ...`` makes one."""
 
 
 class _Office:
@@ -121,7 +147,15 @@ class _Office:
 
 
 def seed_demo(service: Service) -> DemoReport:
-    """Seed the demo programme into an empty database (relative to the service's clock)."""
+    """Seed the demo programme into an empty database (relative to the service's clock): its
+    organisations and their principals, the wijken and deelprojecten."""
+    directory = service.directory
+    for key, name, kind, runs in ORGANISATIONS:
+        directory.add_organisation(key=key, name=name, kind=kind, runs_programme=runs)
+    for organisation, name, kind, role, approvals in PRINCIPALS:
+        directory.add_principal(
+            organisation=organisation, name=name, kind=kind, role=role, approvals=approvals
+        )
     office = _Office(service, local_date(service.clock.now()))
     zwolle = Regie(
         type="gemeente", organisation="Gemeente Zwolle", contacts=("wijkregie@zwolle.example",)
@@ -131,6 +165,15 @@ def seed_demo(service: Service) -> DemoReport:
     office.create("wk-holtenbroek", "wijkkompas", "Holtenbroek", zwolle, 420, areas=("WK019301",))
     office.walk("wk-holtenbroek", phases=1, start=415, end=230)
     office.settle("wk-holtenbroek", ["eigendom-en-gebruik", "fysieke-kenmerken"], 200, 150)
+    service.add_party(
+        "wk-holtenbroek",
+        "enexis",
+        "netbeheerder",
+        by="demo",
+        at=office.at(140),
+        reason="netbeheerder in de projectgroep",
+    )
+    office.events += 1
     office.create(
         "bu-holtenbroek-huur",
         "corporatie-renovatie",
@@ -205,7 +248,12 @@ def seed_demo(service: Service) -> DemoReport:
         parent="wk-berkum",
         areas=("BU01930701",),
     )
-    return DemoReport(instances=7, events=office.events)
+    return DemoReport(
+        instances=7,
+        events=office.events,
+        organisations=len(ORGANISATIONS),
+        principals=len(PRINCIPALS),
+    )
 
 
 def _first_milestones(service: Service, key: str, count: int) -> list[str]:

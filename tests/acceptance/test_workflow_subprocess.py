@@ -7,6 +7,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,15 +114,19 @@ def _read_lines(stream: IO[str] | None, sink: queue.Queue[str | None]) -> None:
 
 
 @pytest.mark.slow
-def test_make_run_seeds_the_demo_shows_the_status_and_runs_the_scheduler(tmp_path):
+def test_make_run_seeds_the_demo_serves_the_api_and_runs_the_scheduler(tmp_path):
     """The real `make run`: the Makefile's own run target in an empty directory, with this
-    virtual environment (``-o`` keeps make from installing it again). The scheduler runs until
-    its first pass has delivered, then gets Ctrl-C (SIGINT to the whole process group, as a
-    terminal sends it) and must stop cleanly."""
+    virtual environment (``-o`` keeps make from installing it again). It prints a token for the
+    demo programme office, serves the API with it, and runs the scheduler until its first pass
+    has delivered; then Ctrl-C (SIGINT to the whole process group, as a terminal sends it) must
+    stop both cleanly."""
     make = shutil.which("make")
     assert make, "make is not installed: `make run` and `make test` need it"
     venv = Path(sys.executable).parent.parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        env["WIJKKOMPAS_PORT"] = port = str(probe.getsockname()[1])
     command = [make, "--no-print-directory", "-f", str(REPO / "Makefile"), f"VENV={venv}",
                "-o", f"{venv}/.installed", "run"]  # fmt: skip
     lines: queue.Queue[str | None] = queue.Queue()
@@ -138,10 +144,21 @@ def test_make_run_seeds_the_demo_shows_the_status_and_runs_the_scheduler(tmp_pat
         reader.start()
         try:
             deadline = time.monotonic() + 90
-            while not any("pass mode=instant" in line for line in output):
+            while not (
+                any("pass mode=instant" in line for line in output)
+                and any("serving the API at" in line for line in output)
+            ):
                 line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-                assert line is not None, "make run ended before the first pass:\n" + "".join(output)
+                assert line is not None, "make run ended before it served:\n" + "".join(output)
                 output.append(line)
+            token = re.search(r"programme office \(valid one day\): (wk_\S+)", "".join(output))
+            assert token, "".join(output)
+            answer = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/status",
+                headers={"Authorization": f"Bearer {token.group(1)}"},
+            )
+            assert answer.status_code == 200, answer.text
+            served = len(answer.json()["items"])
             os.killpg(process.pid, signal.SIGINT)
             process.wait(timeout=30)
         finally:
@@ -152,13 +169,15 @@ def test_make_run_seeds_the_demo_shows_the_status_and_runs_the_scheduler(tmp_pat
     while (line := lines.get(timeout=10)) is not None:
         output.append(line)
     text = "".join(output)
-    seeded = re.search(r"^demo: (\d+) instances with \d+ events seeded$", text, re.M)
+    seeded = re.search(r"^demo: (\d+) instances with \d+ events seeded, ", text, re.M)
     assert seeded, text
     assert re.search(rf"^{seeded.group(1)} instances · ", text, re.M), text  # the status table
+    assert served == int(seeded.group(1))
     assert f"scheduler: delivering into {tmp_path / 'maildir' / 'new'}" in text
     sent = re.search(r"pass mode=instant .*messages=(\d+) .*failed=0 ", text)
     assert sent, text
     assert int(sent.group(1)) > 0
     assert len(list((tmp_path / "maildir" / "new").glob("*.eml"))) == int(sent.group(1))
     assert (tmp_path / "wijkkompas.db").is_file()
-    assert text.rstrip().endswith("scheduler: stopped"), text
+    assert "scheduler: stopped" in text, text
+    assert "Finished server process" in text, text
