@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 __all__ = [
     "AdvanceBody",
@@ -66,6 +74,7 @@ _NO_OFFSET = "a moment needs its UTC offset, e.g. 2026-03-01T10:00:00+01:00 (or 
 When = Annotated[
     date | datetime,
     PlainValidator(_when),
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
     WithJsonSchema(
         {
             "anyOf": [

@@ -26,6 +26,7 @@ from adapters.http.bodies import (
     ReturnBody,
 )
 from adapters.http.caller import Caller, CallerDep
+from adapters.http.documents import CommandResult
 from adapters.http.replies import Idempotency, etag, expected_event, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
@@ -81,6 +82,7 @@ def _empty(body: Any, model: type[BaseModel]) -> Any:
     summary="Record a milestone (knooppunt) as done",
     openapi_extra=acts("milestone"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def milestone_done(
     request: Request,
@@ -116,6 +118,7 @@ def milestone_done(
     summary="Skip a milestone, with the reason on the record",
     openapi_extra=acts("milestone"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def milestone_skip(
     request: Request,
@@ -144,6 +147,7 @@ def milestone_skip(
     summary="Reopen a milestone that was done or skipped",
     openapi_extra=acts("milestone"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def milestone_reopen(
     request: Request,
@@ -172,6 +176,7 @@ def milestone_reopen(
     summary="Record a go or no-go decision of a named approval (college, stuurgroep, ...)",
     openapi_extra=acts("approve"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def approve(
     request: Request,
@@ -207,6 +212,7 @@ def approve(
     summary="Pass the gate into the next phase (or complete after the last)",
     openapi_extra=acts("advance"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def advance(
     request: Request,
@@ -234,6 +240,7 @@ def advance(
     summary="Go back to an earlier phase, as the workflow's return rules allow",
     openapi_extra=acts("return"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def return_to(
     request: Request,
@@ -266,6 +273,7 @@ def return_to(
     summary="Press a pause button (money, law or support uncertain)",
     openapi_extra=acts("pause"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def pause(
     request: Request,
@@ -298,6 +306,7 @@ def pause(
     summary="Resume a paused instance",
     openapi_extra=acts("resume"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def resume(
     request: Request,
@@ -325,6 +334,7 @@ def resume(
     summary="Hand the regie over to another holder",
     openapi_extra=acts("handover"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def handover(
     request: Request,
@@ -358,6 +368,7 @@ def handover(
     summary="Stop the instance for good",
     openapi_extra=acts("stop"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def stop(
     request: Request,
@@ -384,6 +395,7 @@ def stop(
     summary="Add a note to the record",
     openapi_extra=acts("note"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def add_note(
     request: Request,
@@ -410,6 +422,7 @@ def add_note(
     summary="Name a partner organisation as a party of the instance",
     openapi_extra=acts("parties"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def add_party(
     request: Request,
@@ -442,6 +455,7 @@ def add_party(
     summary="Remove a party from the instance (recorded as an event)",
     openapi_extra=acts("parties"),
     responses=_RESPONSES,
+    response_model=CommandResult,
 )
 def remove_party(
     request: Request,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from adapters.http.bodies import CreateInstanceBody, UpdateInstanceBody
 from adapters.http.caller import CallerDep
+from adapters.http.documents import CommandResult, EventList, InstanceDocument, InstancePageDocument
 from adapters.http.replies import Idempotency, etag, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
@@ -52,6 +53,7 @@ def summary_json(s: Any) -> dict[str, Any]:
     "/instances",
     summary="The instances you may see, filtered, sorted and paged",
     openapi_extra=acts("list"),
+    response_model=InstancePageDocument,
 )
 def list_instances(
     request: Request,
@@ -106,6 +108,7 @@ def list_instances(
     status_code=201,
     summary="Start a wijk (or, with parent, a deelproject) in its first phase",
     openapi_extra=acts("create"),
+    response_model=CommandResult,
 )
 def create_instance(request: Request, caller: CallerDep, body: CreateInstanceBody) -> Response:
     from engine.runtime.events import Regie
@@ -151,6 +154,7 @@ def create_instance(request: Request, caller: CallerDep, body: CreateInstanceBod
     "/instances/{key}",
     summary="Where one instance stands (the instance show --json contract)",
     openapi_extra=acts("read"),
+    response_model=InstanceDocument,
     responses={304: {"description": "Not modified since the ETag given in If-None-Match."}},
 )
 def show_instance(
@@ -171,6 +175,7 @@ def show_instance(
     "/instances/{key}",
     summary="Change the title, contacts or areas (recorded as an event)",
     openapi_extra=acts("update"),
+    response_model=CommandResult,
 )
 def update_instance(
     request: Request,
@@ -231,6 +236,7 @@ def instance_children(caller: CallerDep, key: str) -> Response:
     "/instances/{key}/events",
     summary="Every event of the instance as stored, with its chain hashes",
     openapi_extra=acts("read_log"),
+    response_model=EventList,
 )
 def instance_events(caller: CallerDep, key: str) -> Response:
     from engine.app.reports import log_json

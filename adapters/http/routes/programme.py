@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from adapters.http.bodies import RetryBody
 from adapters.http.caller import CallerDep
+from adapters.http.documents import FeedPage
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
@@ -208,6 +209,7 @@ def feed_json(item: Any) -> dict[str, Any]:
     "/events",
     summary="Every event you may see, across instances, in a stable order: poll and resume",
     openapi_extra=acts("feed"),
+    response_model=FeedPage,
 )
 def feed(
     caller: CallerDep,
