@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
+from engine.app import acting
 from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
@@ -181,6 +182,7 @@ class Commands:
                 current_event=record.seq,
             )
         workflow = self.context.compiled(record.workflow)
+        acting.check(workflow, before)  # who acts may do this, on the row as it is now
         # The command works on a copy: ``before`` stays as it was (the store may remember it,
         # and an earlier Recorded may hold it).
         instance = before.copy()

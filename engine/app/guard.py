@@ -9,7 +9,9 @@
   not do this to it (record a milestone it does not own, approve an approval it does not hold);
 - ``require_programme(action)``: for what is not about one instance (the outbox, the
   directory): allowed by the principal's relation to the programme;
-- ``scope(action)``: what lists show it, as a filter the store applies in SQL.
+- ``scope(action)``: what lists show it, as a filter the store applies in SQL;
+- ``acting(action, ...)``: the same check again inside each command's own transaction, on the
+  row the command is decided on (``engine.app.acting``).
 
 The decisions are ``engine.app.access``'s (its ``RULES`` table); this module only finds the
 facts the table is asked about: the principal's relation to the instance, the owner of a
@@ -18,10 +20,15 @@ milestone, the party roles its organisation holds there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from engine.app.access import Action, Principal, Relation, Scope, may, relation, scope
+from engine.app.acting import acting
 from engine.errors import Forbidden, NotFound
+from engine.runtime.commands import CompiledWorkflow
+from engine.runtime.instance import Instance
 
 if TYPE_CHECKING:
     from engine.app.reports import InstanceView
@@ -84,6 +91,40 @@ class Guard:
         ):
             raise Forbidden(self.principal.actor, action.value, key)
         return view
+
+    @contextmanager
+    def acting(
+        self,
+        action: Action,
+        *,
+        approval: str | None = None,
+        milestone: str | None = None,
+    ) -> Iterator[None]:
+        """Check ``action`` again inside each command run in the block, on the instance as its
+        transaction reads it (``engine.app.acting``)."""
+
+        def rule(workflow: CompiledWorkflow, instance: Instance) -> None:
+            found = relation(
+                self.principal,
+                regie_organisation=instance.regie.organisation,
+                parties=[organisation for organisation, _ in instance.parties],
+            )
+            if not may(self.principal, Action.READ, found):
+                raise NotFound("instance", instance.key)
+            known = workflow.milestones.get(milestone) if milestone is not None else None
+            org = self.principal.organisation.key
+            if not may(
+                self.principal,
+                action,
+                found,
+                approval=approval,
+                milestone_owner=known.owner if known is not None else None,
+                party_roles=[p for o, p in instance.parties if o == org],
+            ):
+                raise Forbidden(self.principal.actor, action.value, instance.key)
+
+        with acting(rule):
+            yield
 
     def require_programme(self, action: Action) -> None:
         """Allow an action on the programme as a whole (Forbidden otherwise)."""

@@ -65,7 +65,10 @@ def run_command(
         return 200, recorded.as_json(), {"ETag": etag(recorded.event.seq, recorded.event.hash)}
 
     def act() -> Response:
-        with idem.keeping(respond):
+        with (
+            idem.keeping(respond),
+            caller.guard.acting(action, approval=approval, milestone=milestone),
+        ):
             recorded = command(expect)
         status, data, headers = respond(recorded)
         return reply(data, status=status, headers=headers)
