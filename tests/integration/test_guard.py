@@ -13,7 +13,6 @@ from engine.errors import Forbidden, NotFound
 from engine.runtime.events import Regie
 
 
-
 def _programme(service: Service) -> Guard:
     directory = service.directory
     directory.add_organisation(
