@@ -8,6 +8,7 @@ synchronous and safe to share between threads).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -33,12 +34,22 @@ class Api:
     authenticator: Authenticator
 
 
-@dataclass(frozen=True, slots=True)
 class Caller:
-    principal: Principal
-    guard: Guard
-    service: Service
-    api: Api
+    """Who asks, found on first use: the token is looked up in the route's own thread (a
+    dependency that reads the database would cost FastAPI one more hop to its thread pool)."""
+
+    def __init__(self, api: Api, authorization: str) -> None:
+        self.api = api
+        self.service = api.service
+        self._authorization = authorization
+
+    @cached_property
+    def principal(self) -> Principal:
+        return self.api.authenticator.principal(self._authorization)
+
+    @cached_property
+    def guard(self) -> Guard:
+        return Guard(self.service, self.principal)
 
     @property
     def actor(self) -> str:
@@ -57,14 +68,15 @@ def api_of(request: Request) -> Api:
     return api
 
 
-def _caller(
+async def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    api = api_of(request)
     header = request.headers.get("authorization")
-    principal = api.authenticator.principal(header if credentials is not None or header else None)
-    return Caller(principal, Guard(api.service, principal), api.service, api)
+    if credentials is None:
+        # No bearer token at all: refused before anything else is looked at.
+        api_of(request).authenticator.principal(header)
+    return Caller(api_of(request), header or "")
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]

@@ -12,6 +12,7 @@ one ``Context``; it imports none of them, so the application has no import circl
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from datetime import datetime
 
@@ -36,6 +37,29 @@ class Context:
         self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
         self._stored_by_id: dict[int, StoredWorkflow] = {}
         self._cache_size = cache_size
+        self._views: OrderedDict[str, tuple[object, object]] = OrderedDict()
+        self._views_lock = threading.Lock()
+
+    VIEWS = 1024
+    """Instance views remembered (``remembered_view``): at most this many, the least recently
+    used first out (a view is a few kB)."""
+
+    def remembered_view(self, key: str, stamp: object) -> object | None:
+        """The view of ``key`` made under ``stamp`` (what it was made from, and the day), if it
+        is still remembered."""
+        with self._views_lock:
+            found = self._views.get(key)
+            if found is None or found[0] != stamp:
+                return None
+            self._views.move_to_end(key)
+            return found[1]
+
+    def remember_view(self, key: str, stamp: object, view: object) -> None:
+        with self._views_lock:
+            self._views[key] = (stamp, view)
+            self._views.move_to_end(key)
+            while len(self._views) > self.VIEWS:
+                self._views.popitem(last=False)
 
     def now_to_record(self) -> datetime:
         """The moment a write carries as its recorded time: the clock's now. Refused

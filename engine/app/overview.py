@@ -28,13 +28,24 @@ def show(context: Context, key: str) -> InstanceView:
     """Where one instance stands: phase, pause, regie, milestones, gate, family."""
     today = local_date(context.clock.now())
     with context.store.read() as uow:
+        # Unchanged since it was last shown (same events, same sub-projects, same day): the
+        # view made then is the view now. A stamp read before the rest can only be older
+        # than what is read after it, so at worst the next call makes the view again.
+        found = uow.instance_stamp(key)
+        stamp = (found, today)
+        if found is not None:
+            remembered = context.remembered_view(key, stamp)
+            if isinstance(remembered, InstanceView):
+                return remembered
         record = context.load(uow, key)
         workflow = context.compiled(record.workflow)
         instance = record.instance
-        instance.children = context.children(uow, record)
-        children = [
-            (c, context.compiled(uow.workflow(c.workflow_id)).key) for c in uow.children(record.id)
-        ]
+        rows = uow.children(record.id)  # once: for the gate and for the list
+        compiled = [context.compiled(uow.workflow(c.workflow_id)) for c in rows]
+        instance.children = tuple(
+            child_summary(wf, c.key, c.state) for c, wf in zip(rows, compiled, strict=True)
+        )
+        children = [(c, wf.key) for c, wf in zip(rows, compiled, strict=True)]
     paused = None
     if instance.paused is not None:
         p = instance.paused
@@ -77,7 +88,7 @@ def show(context: Context, key: str) -> InstanceView:
             "ready": gate.ready,
             "unmet": list(gate.messages),
         }
-    return InstanceView(
+    view = InstanceView(
         key=instance.key,
         title=instance.title,
         workflow_key=workflow.key,
@@ -114,6 +125,9 @@ def show(context: Context, key: str) -> InstanceView:
         terms=workflow.definition.words(),
         parties=instance.parties,
     )
+    if found is not None:
+        context.remember_view(key, stamp, view)
+    return view
 
 
 def status(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict
@@ -92,6 +92,10 @@ def _token_info(row: Any) -> TokenInfo:
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
+
+
+_TOKEN_BY_PREFIX = _TOKENS.where(T.c.prefix == bindparam("prefix"))
+"""Built once: every API request asks it."""
 
 
 class DirectoryUnit:
@@ -249,7 +253,7 @@ class DirectoryUnit:
         return [_token_info(r) for r in self._c.execute(query)]
 
     def token(self, prefix: str) -> TokenRecord | None:
-        row = self._c.execute(_TOKENS.where(T.c.prefix == prefix)).first()
+        row = self._c.execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
         if row is None:
             return None
         return TokenRecord(

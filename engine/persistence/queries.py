@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from engine.persistence.fastpath import FastPath
 from engine.persistence.listing import instance_page
@@ -29,6 +29,33 @@ from engine.ports import (
 )
 
 __all__ = ["Queries"]
+
+
+_CHILD = I.alias("child")
+_STAMP = select(
+    I.c.seq,
+    I.c.head,
+    select(func.count()).where(_CHILD.c.parent_id == I.c.id).scalar_subquery().label("children"),
+    select(func.coalesce(func.sum(_CHILD.c.seq), 0))
+    .where(_CHILD.c.parent_id == I.c.id)
+    .scalar_subquery()
+    .label("children_seq"),
+).where(I.c.key == bindparam("key"))
+"""Built once: every ``instance show`` asks it first, to use the view it made last time."""
+
+# Built once: every ``instance show`` asks it (building a statement costs more than running it).
+_CHILDREN = (
+    select(
+        I.c.key,
+        I.c.title,
+        I.c.state,
+        I.c.workflow_version_id,
+        I.c.regie_type,
+        I.c.regie_organisation,
+    )
+    .where(I.c.parent_id == bindparam("parent"))
+    .order_by(I.c.key)
+)
 
 
 class Queries:
@@ -75,23 +102,18 @@ class Queries:
         value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
         return str(value) if value is not None else None
 
+    def instance_stamp(self, key: str) -> tuple[int, str, int, int] | None:
+        row = self._c.execute(_STAMP, {"key": key}).first()
+        if row is None:
+            return None
+        return int(row.seq), str(row.head), int(row.children), int(row.children_seq)
+
     def instance_id(self, key: str) -> int | None:
         value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()
         return int(value) if value is not None else None
 
     def children(self, instance_id: int) -> list[ChildRow]:
-        rows = self._c.execute(
-            select(
-                I.c.key,
-                I.c.title,
-                I.c.state,
-                I.c.workflow_version_id,
-                I.c.regie_type,
-                I.c.regie_organisation,
-            )
-            .where(I.c.parent_id == instance_id)
-            .order_by(I.c.key)
-        )
+        rows = self._c.execute(_CHILDREN, {"parent": instance_id})
         return [
             ChildRow(
                 key=r.key,

@@ -125,6 +125,12 @@ class UnitOfWork(Protocol):
 
     def instance_id(self, key: str) -> int | None: ...
 
+    def instance_stamp(self, key: str) -> tuple[int, str, int, int] | None:
+        """What changes whenever anything ``instance show`` shows of ``key`` changes: its last
+        event (seq, head) and its sub-projects (how many, and the sum of their event numbers);
+        None when there is no such instance."""
+        ...
+
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
         """The deadline rows of an instance, by kind and subject."""
         ...

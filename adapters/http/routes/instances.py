@@ -3,6 +3,9 @@ log with its chain hashes."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -12,7 +15,7 @@ from starlette.responses import Response
 from adapters.http.bodies import CreateInstanceBody, UpdateInstanceBody
 from adapters.http.caller import CallerDep
 from adapters.http.documents import CommandResult, EventList, InstanceDocument, InstancePageDocument
-from adapters.http.replies import Idempotency, etag, reply
+from adapters.http.replies import JSON_MEDIA_TYPE, Idempotency, etag, json_bytes, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 
@@ -168,7 +171,41 @@ def show_instance(
     tag = etag(view.events, view.head)
     if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
         return Response(status_code=304, headers={"ETag": tag})
-    return reply(instance_json(view), headers={"ETag": tag})
+    return Response(
+        _SHOWN.body(view, lambda: json_bytes(instance_json(view))),
+        media_type=JSON_MEDIA_TYPE,
+        headers={"ETag": tag},
+    )
+
+
+class _Bodies:
+    """The JSON of the views shown last: the service hands out the same view object while the
+    instance is unchanged (``engine.app.overview.show``), so the same object has the same JSON.
+    Bounded; least recently used first out."""
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self._bodies: OrderedDict[str, tuple[object, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def body(self, view: Any, make: Callable[[], bytes]) -> bytes:
+        key: str = view.key
+        with self._lock:
+            found = self._bodies.get(key)
+            if found is not None and found[0] is view:
+                self._bodies.move_to_end(key)
+                return found[1]
+        made = make()
+        with self._lock:
+            self._bodies[key] = (view, made)
+            self._bodies.move_to_end(key)
+            while len(self._bodies) > self.SIZE:
+                self._bodies.popitem(last=False)
+        return made
+
+
+_SHOWN = _Bodies()
 
 
 @router.patch(
