@@ -30,6 +30,7 @@ from adapters.http.documents import CommandResult
 from adapters.http.replies import Idempotency, etag, expected_event, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
+from engine.errors import NotFound
 
 router = APIRouter(tags=["commands"])
 
@@ -55,8 +56,10 @@ def run_command(
     approval: str | None = None,
     milestone: str | None = None,
 ) -> Response:
-    """Check, then record ``command(expect)`` once (replaying a kept Idempotency-Key)."""
-    caller.guard.require(key, action, approval=approval, milestone=milestone)
+    """Record ``command(expect)`` once (replaying a kept Idempotency-Key), allowed by the rule
+    table on the instance as the command's own transaction reads it (``Guard.acting``): an
+    instance the caller may not see is 404, exactly as one that does not exist; one it may see
+    but not act on is 403."""
     payload = None if body is None else body.model_dump(mode="json")
     idem = Idempotency(request, payload, caller.principal, caller.service)
     expect = expected_event(if_match)
@@ -65,11 +68,17 @@ def run_command(
         return 200, recorded.as_json(), {"ETag": etag(recorded.event.seq, recorded.event.hash)}
 
     def act() -> Response:
-        with (
-            idem.keeping(respond),
-            caller.guard.acting(action, approval=approval, milestone=milestone),
-        ):
-            recorded = command(expect)
+        try:
+            with (
+                idem.keeping(respond),
+                caller.guard.acting(action, approval=approval, milestone=milestone),
+            ):
+                recorded = command(expect)
+        except NotFound as exc:
+            if exc.kind == "instance":
+                # Without the known keys the service offers: they are not all the caller's.
+                raise NotFound("instance", key) from None
+            raise
         status, data, headers = respond(recorded)
         return reply(data, status=status, headers=headers)
 
