@@ -8,6 +8,7 @@ NLGov API Design Rules (``openapi.py``); ``docs/openapi.json`` is a copy a test 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,10 +22,13 @@ from adapters.http.conventions import API_VERSION, Conventions
 from adapters.http.problems import install
 from adapters.http.security import Authenticator
 
+log = logging.getLogger("wijkkompas.http")
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from adapters.oidc import OidcVerifier
+    from engine.app.service import Service
     from engine.compose import Application
 
 __all__ = ["MAX_BODY", "PREFIX", "THREADS", "build_api", "create_app"]
@@ -50,7 +54,10 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # No more request threads than the database pool has connections for.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_purge_receipts, service)
+            yield
+            tasks.cancel_scope.cancel()
 
     api = FastAPI(
         title="wijkkompas",
@@ -81,6 +88,23 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         )
 
     return api
+
+
+PURGE_EVERY = 3600
+"""Seconds between purges of expired idempotency receipts (each node purges; it is one DELETE)."""
+
+
+async def _purge_receipts(service: Service) -> None:
+    """Delete expired idempotency receipts now and then, so the table holds only live ones."""
+    while True:
+        try:
+            purged = await anyio.to_thread.run_sync(service.purge_receipts)
+        except Exception:  # a busy or unreachable database: try again next time
+            log.warning("could not purge expired idempotency receipts", exc_info=True)
+        else:
+            if purged:
+                log.info("purged %d expired idempotency receipt(s)", purged)
+        await anyio.sleep(PURGE_EVERY)
 
 
 def create_app(

@@ -4,10 +4,13 @@ the health checks that need no credentials."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from adapters.http import API_VERSION
-from tests.api.live import LiveServer
+from tests.api.live import LiveServer, live_server
 
 pytestmark = pytest.mark.xdist_group("api")
 
@@ -96,3 +99,41 @@ def test_unknown_members_and_naive_times_are_named_with_json_pointers(server: Li
     assert {"name": "by", "pointer": "/by"}.items() <= unknown.json()["invalid_params"][0].items()
     assert naive.status_code == 422
     assert naive.json()["invalid_params"][0]["pointer"] == "/at"
+
+
+def test_the_server_purges_expired_idempotency_receipts(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from engine.ports import Receipt
+
+    past = datetime.now(UTC) - timedelta(days=30)
+    with live_server(db_url, tmp_path) as live:
+        service = live.programme.service
+        database = live.programme.app.database()
+
+        def kept() -> int:
+            with database.engine.connect() as connection:
+                rows = connection.execute(text("SELECT COUNT(*) FROM idempotency_receipts"))
+                return int(rows.scalar_one())
+
+        service.keep(
+            Receipt(
+                principal="gemeente-zwolle/x",
+                key="old",
+                request_hash="0" * 64,
+                status=200,
+                body="{}",
+                headers={},
+                created_at=past,
+                expires_at=past + timedelta(days=7),
+            )
+        )
+        assert kept() == 1
+        # The purge runs when the server starts and every hour: start another one on it.
+        with live_server(db_url, tmp_path / "second", seed=False):
+            deadline = time.monotonic() + 10
+            while kept() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert kept() == 0
