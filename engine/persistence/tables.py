@@ -126,6 +126,8 @@ class InstanceRow(Base):
         Index(None, "title", "key"),
         Index(None, "last_event_at", "key"),
         Index(None, "created_at", "key"),
+        # A list filtered on a phase comes in key order straight from this index.
+        Index(None, "phase", "key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -134,7 +136,7 @@ class InstanceRow(Base):
     workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), index=True)
     state: Mapped[str] = mapped_column(String(80))
-    phase: Mapped[str] = mapped_column(String(64), index=True)
+    phase: Mapped[str] = mapped_column(String(64))
     """The phase id, or completed/stopped."""
     phase_entered: Mapped[datetime]
     regie_type: Mapped[str] = mapped_column(String(64), index=True)
@@ -187,7 +189,8 @@ class DeadlineRow(Base):
     # Keyed by what it is about, in instance order: one B-tree less to write per command than
     # a surrogate id plus a unique index, and the overview reads it in one sequential scan
     # (on SQLite the table itself is that B-tree: WITHOUT ROWID).
-    __table_args__ = (Index(None, "next_on"), {"sqlite_with_rowid": False})
+    # next_on: what the reminder pass reads; due: the instances with overdue milestones.
+    __table_args__ = (Index(None, "next_on"), Index(None, "due"), {"sqlite_with_rowid": False})
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
