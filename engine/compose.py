@@ -140,6 +140,11 @@ class Application:
             self._database.require_existing()
         return self._database
 
+    def optimize(self) -> None:
+        """Refresh the database's planner statistics (a long-running face calls it now and
+        then; ``instance import`` after a large import)."""
+        self.database().optimize()
+
     def latest_schema(self) -> str:
         """The schema revision this wijkkompas needs (what ``db upgrade`` brings a database to)."""
         from engine.persistence.database import HEAD_REVISION

@@ -156,6 +156,7 @@ def instance_import(
         allow_old_start=allow_old_start,
     )
     click.echo(f"{len(results):,} instances created from {csv_file.name}")
+    app.optimize()  # the planner's statistics, for lists of what is now there
     unreachable = [r.key for r in results if r.warnings]
     if unreachable:
         shown = ", ".join(unreachable[:10]) + (

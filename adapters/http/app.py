@@ -55,7 +55,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         # No more request threads than the database pool has connections for.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_purge_receipts, service)
+            tasks.start_soon(_maintain, application, service)
             yield
             tasks.cancel_scope.cancel()
 
@@ -90,21 +90,24 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     return api
 
 
-PURGE_EVERY = 3600
-"""Seconds between purges of expired idempotency receipts (each node purges; it is one DELETE)."""
+MAINTAIN_EVERY = 3600
+"""Seconds between the server's maintenance rounds (at start, then hourly; each node does it:
+both steps are cheap when there is nothing to do)."""
 
 
-async def _purge_receipts(service: Service) -> None:
-    """Delete expired idempotency receipts now and then, so the table holds only live ones."""
+async def _maintain(application: Application, service: Service) -> None:
+    """Delete expired idempotency receipts, so the table holds only live ones, and refresh the
+    planner's statistics (``Database.optimize``), so lists keep their plans as data grows."""
     while True:
         try:
             purged = await anyio.to_thread.run_sync(service.purge_receipts)
+            await anyio.to_thread.run_sync(application.optimize)
         except Exception:  # a busy or unreachable database: try again next time
-            log.warning("could not purge expired idempotency receipts", exc_info=True)
+            log.warning("maintenance of the database did not finish", exc_info=True)
         else:
             if purged:
                 log.info("purged %d expired idempotency receipt(s)", purged)
-        await anyio.sleep(PURGE_EVERY)
+        await anyio.sleep(MAINTAIN_EVERY)
 
 
 def create_app(
