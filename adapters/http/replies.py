@@ -78,7 +78,6 @@ def expected_event(if_match: str | None) -> int | None:
             "If-Match",
             if_match,
             'give the ETag of the instance as it was sent, e.g. "7-3f9a1c2b4d5e6f70"',
-            pointer="#header/If-Match",
         )
     return int(found.group(1))
 
@@ -98,7 +97,6 @@ class Idempotency:
                 "Idempotency-Key",
                 key,
                 "1 to 255 visible ASCII characters (a UUID is a good key)",
-                pointer="#header/Idempotency-Key",
             )
         self.key = key
         digest = hashlib.sha256()
@@ -201,5 +199,4 @@ class IdempotencyKeyReused(InvalidValue):
             key,
             "it was used before for another request (another body or address); use a new key "
             "for a new request",
-            pointer="#header/Idempotency-Key",
         )
