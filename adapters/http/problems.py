@@ -77,14 +77,14 @@ async def _workflow_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, headers=_error_headers(problem))
 
 
-def _pointer(location: Sequence[int | str]) -> tuple[str, str]:
-    """The name and JSON pointer of a field pydantic found wrong (its ``loc``)."""
+def _pointer(location: Sequence[int | str]) -> tuple[str, str | None]:
+    """The name and JSON pointer of a field pydantic found wrong (its ``loc``); a query, path
+    or header value has no place in the JSON body, so no pointer: its name says which."""
     where, *rest = location or ("body",)
     path = [str(part).replace("~", "~0").replace("/", "~1") for part in rest]
     if where == "body":
         return (".".join(str(p) for p in rest) or "body", "/" + "/".join(path))
-    # A query, path or header value has no place in a JSON document: its name says where.
-    return (str(rest[0]) if rest else str(where), f"#{where}/{'/'.join(path)}")
+    return (str(rest[0]) if rest else str(where), None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -95,7 +95,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         reason = str(error.get("msg", "invalid"))
         if error.get("type") == "extra_forbidden":
             reason = "unknown field: this request takes no such field"
-        params.append(invalid_param(name, reason, pointer))
+        params.append(
+            {"name": name, "reason": reason}
+            if pointer is None
+            else invalid_param(name, reason, pointer)
+        )
     names = ", ".join(p["name"] for p in params)
     problem = http_problem(
         "invalid-value",

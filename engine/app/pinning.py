@@ -1,7 +1,8 @@
 """Pinning workflow versions: the exact definition an instance starts on is stored with it.
 
-The first instance on a workflow version stores its normalised definition and hash; later
-instances on the same key and version must have the same content, so changing a file never
+The first instance on a workflow version stores its normalised definition and hash (of two
+first instances at once, the second uses what the first stored); later instances on the same
+key and version must have the same content, so changing a file never
 changes a running instance behind its back (raise ``version`` in the file instead). A workflow
 no longer on the search path can still be named when it is stored.
 """
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from engine.clock import local_date
-from engine.errors import InvalidValue, NotFound
+from engine.errors import Conflict, InvalidValue, NotFound
 from engine.ports import Store, StoredWorkflow, UnitOfWork
 from engine.workflow.loader import LoadedWorkflow
 from engine.workflow.normal import canonical_json, definition_hash, normalise
@@ -46,16 +47,23 @@ def pin(
     digest = definition_hash(definition)
     stored = uow.find_workflow(definition.key, definition.version)
     if stored is None:
-        return uow.add_workflow(
-            key=definition.key,
-            version=definition.version,
-            hash=digest,
-            title=definition.title,
-            definition=canonical_json(definition),
-            source=loaded.source,
-            at=now,
-            by=by,
-        )
+        try:
+            return uow.add_workflow(
+                key=definition.key,
+                version=definition.version,
+                hash=digest,
+                title=definition.title,
+                definition=canonical_json(definition),
+                source=loaded.source,
+                at=now,
+                by=by,
+            )
+        except Conflict:
+            # Another command stored this version first (two first instances at once): use
+            # its row, if it holds the same definition.
+            stored = uow.find_workflow(definition.key, definition.version)
+            if stored is None:
+                raise
     if stored.hash != digest:
         raise InvalidValue(
             "workflow",

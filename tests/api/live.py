@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -24,6 +24,9 @@ from adapters.http.app import THREADS, create_app
 from engine.app.access import Role
 from engine.compose import Application
 from engine.runtime.events import Regie
+
+if TYPE_CHECKING:
+    from adapters.oidc import OidcVerifier
 
 WORKFLOW = "wijkkompas"
 
@@ -103,7 +106,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(db_url: str, tmp_path: Path, *, seed: bool = True) -> Iterator[LiveServer]:
+def live_server(
+    db_url: str, tmp_path: Path, *, seed: bool = True, oidc: OidcVerifier | None = None
+) -> Iterator[LiveServer]:
+    """A server on a free port of 127.0.0.1; ``oidc``: also accept JWTs this verifier accepts."""
     app = Application.configure(
         given={"db": db_url, "workflows": ()},
         env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "maildir")},
@@ -114,7 +120,7 @@ def live_server(db_url: str, tmp_path: Path, *, seed: bool = True) -> Iterator[L
     if seed:
         programme.seed()
     config = uvicorn.Config(
-        create_app(app),
+        create_app(app, oidc=oidc),
         host="127.0.0.1",
         port=0,
         log_level="warning",

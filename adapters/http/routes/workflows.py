@@ -143,6 +143,5 @@ def workflow_timeline(
             "start",
             first.isoformat(),
             "the plan would run past the year 9999",
-            pointer="#query/start",
         ) from None
     return reply(timeline_json(timeline))
