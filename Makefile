@@ -67,7 +67,6 @@ $(API_LINT_STAMP): $(API_LINT)/package.json $(API_LINT)/package-lock.json
 
 ## openapi: regenerate the committed OpenAPI document of the HTTP API and the tables of docs/api.md
 openapi: $(STAMP)
-	$(BIN)/python -m adapters.http.openapi > docs/openapi.json
 	$(BIN)/python -m adapters.http.apidocs
 
 ## schema: regenerate the JSON Schema shipped for editors

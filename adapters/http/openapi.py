@@ -197,31 +197,3 @@ def _shape(operation: dict[str, Any]) -> None:
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },
         }
-
-
-def current_document() -> dict[str, Any]:
-    """The document as the code describes it now (built on a throwaway database)."""
-    import tempfile
-
-    from adapters.http.app import THREADS, build_api
-    from engine.compose import Application
-
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/openapi.db"
-        with Application.configure(given={"db": url, "workflows": ()}, env={}) as application:
-            application.serve_threads(THREADS)
-            application.service(create=True)
-            return openapi_document(build_api(application))
-
-
-def document_text(document: dict[str, Any]) -> str:
-    """The committed spelling of the document (docs/openapi.json)."""
-    import json
-
-    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-
-if __name__ == "__main__":  # python -m adapters.http.openapi > docs/openapi.json
-    import sys
-
-    sys.stdout.write(document_text(current_document()))

@@ -57,6 +57,7 @@ class Recorded:
         return self.workflow.gate_status(self.instance)
 
     def as_json(self) -> dict[str, Any]:
+        gate = self.gate  # evaluated once
         return {
             "key": self.key,
             "phase": self.phase,
@@ -73,11 +74,11 @@ class Recorded:
                 "hash": self.event.hash,
             },
             "gate": None
-            if self.gate is None
+            if gate is None
             else {
-                "phase": self.gate.phase,
-                "ready": self.gate.ready,
-                "unmet": list(self.gate.messages),
+                "phase": gate.phase,
+                "ready": gate.ready,
+                "unmet": list(gate.messages),
             },
             "warnings": list(self.warnings),
         }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.http.openapi import current_document, document_text
+from adapters.http.apidocs import current_document, document_text
 from tests.api.live import LiveServer
 
 pytestmark = pytest.mark.xdist_group("api")
