@@ -65,6 +65,7 @@ class Application:
         self._database: Database | None = None
         self._service: Service | None = None
         self._threads = 0
+        self._catalog: WorkflowCatalog | None = None
 
     @classmethod
     def configure(
@@ -103,9 +104,13 @@ class Application:
     # --- workflows -----------------------------------------------------------------------
 
     def catalog(self) -> WorkflowCatalog:
-        from engine.workflow.catalog import WorkflowCatalog
+        """The workflows on the search path: one catalog for the life of the application, which
+        reads a file again only when it changed on disk (a server lists them per request)."""
+        if self._catalog is None:
+            from engine.workflow.catalog import WorkflowCatalog
 
-        return WorkflowCatalog(self.settings.workflows)
+            self._catalog = WorkflowCatalog(self.settings.workflows)
+        return self._catalog
 
     def workflow(self, ref: str) -> LoadedWorkflow:
         """The workflow ``ref`` (KEY[@VERSION] or a file); its ``warnings`` are the caller's

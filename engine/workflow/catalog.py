@@ -62,6 +62,9 @@ class WorkflowCatalog:
         candidates.append(("./workflows", base / "workflows"))
         candidates.append(("shipped", shipped_workflows_dir()))
         self.dirs: list[tuple[str, Path]] = []
+        self._inspected: dict[
+            tuple[str, int, int], tuple[str | None, int | None, str | None, str | None]
+        ] = {}
         self._loaded: dict[tuple[str, int, int], LoadedWorkflow] = {}
         self._identities: dict[tuple[str, int, int], tuple[str | None, int | None, str | None]] = {}
         seen: set[Path] = set()
@@ -83,16 +86,7 @@ class WorkflowCatalog:
         first_dir: dict[str, str] = {}
         for origin, directory in self.dirs:
             for path in self._files(directory):
-                unreadable: str | None = None
-                try:
-                    text = path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    text, unreadable = "", f"{path}:1:1: error: cannot read the file ({exc})"
-                definition, problems = inspect_text(text, str(path))
-                errors = [unreadable] if unreadable else [str(p) for p in problems if p.is_error]
-                key, version, title = self._identity(path)
-                if definition is not None:
-                    key, version, title = definition.key, definition.version, definition.title
+                key, version, title, problem = self._inspect(path)
                 shadowed = key is not None and first_dir.setdefault(key, origin) != origin
                 result.append(
                     CatalogEntry(
@@ -101,7 +95,7 @@ class WorkflowCatalog:
                         key=key,
                         version=version,
                         title=title,
-                        problem=errors[0] if errors else None,
+                        problem=problem,
                         shadowed=shadowed,
                     )
                 )
@@ -149,6 +143,33 @@ class WorkflowCatalog:
         if stamp not in self._loaded:
             self._loaded[stamp] = load_file(path)
         return self._loaded[stamp]
+
+    def _inspect(self, path: Path) -> tuple[str | None, int | None, str | None, str | None]:
+        """Key, version, title and the first error of a file, checked once per version of it
+        on disk."""
+        try:
+            stamp = self._stamp(path)
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp in self._inspected:
+            return self._inspected[stamp]
+        unreadable: str | None = None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            text, unreadable = "", f"{path}:1:1: error: cannot read the file ({exc})"
+        definition, problems = inspect_text(text, str(path))
+        errors = [unreadable] if unreadable else [str(p) for p in problems if p.is_error]
+        identity: tuple[str | None, int | None, str | None] = (
+            (definition.key, definition.version, definition.title)
+            if definition is not None
+            else _identity(path)
+        )
+        key, version, title = identity
+        found = (key, version, title, errors[0] if errors else None)
+        if stamp is not None:
+            self._inspected[stamp] = found
+        return found
 
     def _identity(self, path: Path) -> tuple[str | None, int | None, str | None]:
         stamp = self._stamp(path)
