@@ -35,17 +35,13 @@ class Api:
 
 
 class Caller:
-    """Who asks, found on first use: the token is looked up in the route's own thread (a
-    dependency that reads the database would cost FastAPI one more hop to its thread pool)."""
+    """Who asks (authenticated before anything of the request is looked at, so that a request
+    without valid credentials is 401 whatever else is wrong with it) and what it may reach."""
 
-    def __init__(self, api: Api, authorization: str) -> None:
+    def __init__(self, api: Api, principal: Principal) -> None:
         self.api = api
         self.service = api.service
-        self._authorization = authorization
-
-    @cached_property
-    def principal(self) -> Principal:
-        return self.api.authenticator.principal(self._authorization)
+        self.principal = principal
 
     @cached_property
     def guard(self) -> Guard:
@@ -68,15 +64,14 @@ def api_of(request: Request) -> Api:
     return api
 
 
-async def _caller(
+def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    header = request.headers.get("authorization")
-    if credentials is None:
-        # No bearer token at all: refused before anything else is looked at.
-        api_of(request).authenticator.principal(header)
-    return Caller(api_of(request), header or "")
+    # ``credentials`` puts the bearer scheme in the OpenAPI document; the authenticator reads
+    # the header itself, to say exactly what is wrong with it.
+    api = api_of(request)
+    return Caller(api, api.authenticator.principal(request.headers.get("authorization")))
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]

@@ -28,9 +28,9 @@ def show(context: Context, key: str) -> InstanceView:
     """Where one instance stands: phase, pause, regie, milestones, gate, family."""
     today = local_date(context.clock.now())
     with context.store.read() as uow:
-        # Unchanged since it was last shown (same events, same sub-projects, same day): the
-        # view made then is the view now. A stamp read before the rest can only be older
-        # than what is read after it, so at worst the next call makes the view again.
+        # Unchanged since it was last shown (the same rows, the same day): the view made then
+        # is the view now. A stamp read before the rest can only be older than what is read
+        # after it, so at worst the next call makes the view again.
         found = uow.instance_stamp(key)
         stamp = (found, today)
         if found is not None:

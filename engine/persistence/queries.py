@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 
 from engine.persistence.fastpath import FastPath
 from engine.persistence.listing import instance_page
@@ -31,16 +31,7 @@ from engine.ports import (
 __all__ = ["Queries"]
 
 
-_CHILD = I.alias("child")
-_STAMP = select(
-    I.c.seq,
-    I.c.head,
-    select(func.count()).where(_CHILD.c.parent_id == I.c.id).scalar_subquery().label("children"),
-    select(func.coalesce(func.sum(_CHILD.c.seq), 0))
-    .where(_CHILD.c.parent_id == I.c.id)
-    .scalar_subquery()
-    .label("children_seq"),
-).where(I.c.key == bindparam("key"))
+_STAMP = select(I).where(I.c.key == bindparam("key"))
 """Built once: every ``instance show`` asks it first, to use the view it made last time."""
 
 # Built once: every ``instance show`` asks it (building a statement costs more than running it).
@@ -102,11 +93,12 @@ class Queries:
         value = self._c.execute(select(I.c.key).where(I.c.id == instance_id)).scalar()
         return str(value) if value is not None else None
 
-    def instance_stamp(self, key: str) -> tuple[int, str, int, int] | None:
+    def instance_stamp(self, key: str) -> tuple[object, ...] | None:
         row = self._c.execute(_STAMP, {"key": key}).first()
         if row is None:
             return None
-        return int(row.seq), str(row.head), int(row.children), int(row.children_seq)
+        children = self._c.execute(_CHILDREN, {"parent": row.id}).all()
+        return (tuple(row), tuple(tuple(c) for c in children))
 
     def instance_id(self, key: str) -> int | None:
         value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()

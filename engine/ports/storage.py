@@ -125,10 +125,10 @@ class UnitOfWork(Protocol):
 
     def instance_id(self, key: str) -> int | None: ...
 
-    def instance_stamp(self, key: str) -> tuple[int, str, int, int] | None:
-        """What changes whenever anything ``instance show`` shows of ``key`` changes: its last
-        event (seq, head) and its sub-projects (how many, and the sum of their event numbers);
-        None when there is no such instance."""
+    def instance_stamp(self, key: str) -> tuple[object, ...] | None:
+        """Everything ``instance show`` makes its view of ``key`` from, as stored: the instance
+        row and the rows of its sub-projects (so that a row changed by anyone, a rebuild
+        included, gives another stamp); None when there is no such instance."""
         ...
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
