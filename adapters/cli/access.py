@@ -8,14 +8,9 @@ visible prefix, never a secret.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import click
 
 from adapters.cli.shared import app_of, print_json
-
-if TYPE_CHECKING:
-    from engine.ports import Organisation, Principal, TokenInfo
 
 __all__ = ["org", "principal", "token"]
 
@@ -23,45 +18,6 @@ __all__ = ["org", "principal", "token"]
 # checks they are the engine's.
 ORGANISATION_KINDS = ("gemeente", "woningcorporatie", "bewonersinitiatief", "netbeheerder", "other")
 ROLES = ("programme_office", "partner", "approver", "auditor", "viewer")
-
-
-def _organisation_json(o: Organisation) -> dict[str, Any]:
-    return {
-        "key": o.key,
-        "name": o.name,
-        "kind": o.kind,
-        "oin": o.oin,
-        "rsin": o.rsin,
-        "kvk": o.kvk,
-        "runs_programme": o.runs_programme,
-    }
-
-
-def _principal_json(p: Principal) -> dict[str, Any]:
-    return {
-        "organisation": p.organisation.key,
-        "name": p.name,
-        "actor": p.actor,
-        "kind": p.kind,
-        "role": p.role.value,
-        "approvals": list(p.approvals),
-        "disabled": p.disabled,
-    }
-
-
-def _token_json(t: TokenInfo) -> dict[str, Any]:
-    def moment(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "prefix": t.prefix,
-        "principal": t.principal,
-        "purpose": t.purpose,
-        "created_at": moment(t.created_at),
-        "expires_at": moment(t.expires_at),
-        "last_used_at": moment(t.last_used_at),
-        "revoked_at": moment(t.revoked_at),
-    }
 
 
 # --- organisations ---------------------------------------------------------------------------
@@ -112,7 +68,9 @@ def org_add(
         )
     )
     if as_json:
-        print_json(_organisation_json(added))
+        from engine.app.directory import organisation_json
+
+        print_json(organisation_json(added))
         return
     click.echo(f"organisation {added.key} added ({added.name}, {added.kind})")
 
@@ -124,7 +82,9 @@ def org_list(ctx: click.Context, as_json: bool) -> None:
     """Every organisation, by key."""
     found = app_of(ctx).service().directory.organisations()
     if as_json:
-        print_json([_organisation_json(o) for o in found])
+        from engine.app.directory import organisation_json
+
+        print_json([organisation_json(o) for o in found])
         return
     for o in found:
         ids = "  ".join(
@@ -184,7 +144,9 @@ def principal_add(
         )
     )
     if as_json:
-        print_json(_principal_json(added))
+        from engine.app.directory import principal_json
+
+        print_json(principal_json(added))
         return
     click.echo(f"principal {added.actor} added ({added.kind}, {added.role.value})")
 
@@ -197,7 +159,9 @@ def principal_list(ctx: click.Context, organisation: str | None, as_json: bool) 
     """Every principal, by organisation and name."""
     found = app_of(ctx).service().directory.principals(organisation)
     if as_json:
-        print_json([_principal_json(p) for p in found])
+        from engine.app.directory import principal_json
+
+        print_json([principal_json(p) for p in found])
         return
     for p in found:
         approvals = f"  approvals: {', '.join(p.approvals)}" if p.approvals else ""
@@ -268,7 +232,9 @@ def token_list(ctx: click.Context, organisation: str | None, as_json: bool) -> N
     """Every token (its prefix, never its secret), oldest first."""
     found = app_of(ctx).service().directory.tokens(organisation)
     if as_json:
-        print_json([_token_json(t) for t in found])
+        from engine.app.directory import token_json
+
+        print_json([token_json(t) for t in found])
         return
     for t in found:
         if t.revoked_at:

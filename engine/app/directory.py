@@ -22,6 +22,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.app.context import Context
 from engine.errors import InvalidValue, NotFound, Unauthenticated
@@ -41,6 +42,9 @@ __all__ = [
     "Directory",
     "check_rsin",
     "hash_secret",
+    "organisation_json",
+    "principal_json",
+    "token_json",
 ]
 
 ORGANISATION_KINDS = ("gemeente", "woningcorporatie", "bewonersinitiatief", "netbeheerder", "other")
@@ -345,3 +349,46 @@ class Directory:
             self._touched[prefix] = now
         with self._store.directory(write=True) as unit:
             unit.touch_token(prefix, now)
+
+
+def organisation_json(o: Organisation) -> dict[str, Any]:
+    """The contract of an organisation in `org list --json` and the API."""
+    return {
+        "key": o.key,
+        "name": o.name,
+        "kind": o.kind,
+        "oin": o.oin,
+        "rsin": o.rsin,
+        "kvk": o.kvk,
+        "runs_programme": o.runs_programme,
+    }
+
+
+def principal_json(p: Principal) -> dict[str, Any]:
+    """The contract of a principal in `principal list --json` and the API."""
+    return {
+        "organisation": p.organisation.key,
+        "name": p.name,
+        "actor": p.actor,
+        "kind": p.kind,
+        "role": p.role.value,
+        "approvals": list(p.approvals),
+        "disabled": p.disabled,
+    }
+
+
+def token_json(t: TokenInfo) -> dict[str, Any]:
+    """The contract of a token (never its secret) in `token list --json` and the API."""
+
+    def moment(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "prefix": t.prefix,
+        "principal": t.principal,
+        "purpose": t.purpose,
+        "created_at": moment(t.created_at),
+        "expires_at": moment(t.expires_at),
+        "last_used_at": moment(t.last_used_at),
+        "revoked_at": moment(t.revoked_at),
+    }

@@ -9,8 +9,6 @@ creation with the same Idempotency-Key does not show the secret again (``secret`
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -19,47 +17,9 @@ from adapters.http.caller import CallerDep
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action, Role
+from engine.app.directory import organisation_json, principal_json, token_json
 
 router = APIRouter(tags=["directory"])
-
-
-def organisation_json(o: Any) -> dict[str, Any]:
-    return {
-        "key": o.key,
-        "name": o.name,
-        "kind": o.kind,
-        "oin": o.oin,
-        "rsin": o.rsin,
-        "kvk": o.kvk,
-        "runs_programme": o.runs_programme,
-    }
-
-
-def principal_json(p: Any) -> dict[str, Any]:
-    return {
-        "name": p.name,
-        "organisation": p.organisation.key,
-        "kind": p.kind,
-        "role": p.role.value,
-        "approvals": list(p.approvals),
-        "disabled": p.disabled,
-        "actor": p.actor,
-    }
-
-
-def token_json(t: Any) -> dict[str, Any]:
-    def moment(v: Any) -> str | None:
-        return v.isoformat() if v is not None else None
-
-    return {
-        "prefix": t.prefix,
-        "principal": t.principal,
-        "purpose": t.purpose,
-        "created_at": moment(t.created_at),
-        "expires_at": moment(t.expires_at),
-        "last_used_at": moment(t.last_used_at),
-        "revoked_at": moment(t.revoked_at),
-    }
 
 
 @router.get(
