@@ -160,6 +160,22 @@ class Idempotency:
         except ReceiptExists as exc:
             return self._replay(exc.receipt)
 
+    def once(
+        self,
+        act: Callable[[], tuple[int, Any, Mapping[str, str]]],
+        *,
+        kept: Callable[[Any], Any] | None = None,
+    ) -> Response:
+        """Answer a write that is not an instance event: the kept answer to this key, or
+        ``act()``'s (status, data, headers), kept afterwards (as ``kept(data)`` when given:
+        what must not be stored, such as a token's secret, is left out)."""
+        replayed = self.replay()
+        if replayed is not None:
+            return replayed
+        status, data, headers = act()
+        self.keep(status, data if kept is None else kept(data), headers)
+        return reply(data, status=status, headers=headers)
+
     def keep(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
         """Keep the response to a write that is not an instance event (its own transaction)."""
         if self.key is None:

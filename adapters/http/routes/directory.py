@@ -9,11 +9,14 @@ creation with the same Idempotency-Key does not show the secret again (``secret`
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from adapters.http.bodies import NewOrganisationBody, NewPrincipalBody, NewTokenBody
-from adapters.http.caller import CallerDep
+from adapters.http.caller import Caller, CallerDep
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action, Role
@@ -40,17 +43,14 @@ def list_organisations(caller: CallerDep) -> Response:
 )
 def add_organisation(request: Request, caller: CallerDep, body: NewOrganisationBody) -> Response:
     caller.guard.require_programme(Action.ADMIN)
-    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
-    kept = idem.replay()
-    if kept is not None:
-        return kept
-    org = caller.service.directory.add_organisation(
-        key=body.key, name=body.name, kind=body.kind, oin=body.oin, rsin=body.rsin, kvk=body.kvk
-    )
-    data = organisation_json(org)
-    headers = {"Location": f"/api/v1/organisations/{org.key}"}
-    idem.keep(201, data, headers)
-    return reply(data, status=201, headers=headers)
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        org = caller.service.directory.add_organisation(
+            key=body.key, name=body.name, kind=body.kind, oin=body.oin, rsin=body.rsin, kvk=body.kvk
+        )
+        return 201, organisation_json(org), {"Location": f"/api/v1/organisations/{org.key}"}
+
+    return _idempotency(request, caller, body).once(act)
 
 
 @router.get(
@@ -72,22 +72,19 @@ def list_principals(caller: CallerDep) -> Response:
 )
 def add_principal(request: Request, caller: CallerDep, body: NewPrincipalBody) -> Response:
     caller.guard.allow(Action.ADMIN)
-    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
-    kept = idem.replay()
-    if kept is not None:
-        return kept
-    own = caller.principal.organisation.key
-    added = caller.service.directory.add_principal(
-        organisation=own,
-        name=body.name,
-        kind=body.kind,
-        role=Role(body.role),
-        approvals=tuple(body.approvals),
-        subject=body.subject,
-    )
-    data = principal_json(added)
-    idem.keep(201, data)
-    return reply(data, status=201)
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        added = caller.service.directory.add_principal(
+            organisation=caller.principal.organisation.key,
+            name=body.name,
+            kind=body.kind,
+            role=Role(body.role),
+            approvals=tuple(body.approvals),
+            subject=body.subject,
+        )
+        return 201, principal_json(added), {}
+
+    return _idempotency(request, caller, body).once(act)
 
 
 @router.post(
@@ -120,18 +117,21 @@ def list_tokens(caller: CallerDep) -> Response:
 )
 def create_token(request: Request, caller: CallerDep, body: NewTokenBody) -> Response:
     caller.guard.allow(Action.ADMIN)
-    idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
-    kept = idem.replay()
-    if kept is not None:
-        return kept
-    own = caller.principal.organisation.key
-    secret, info = caller.service.directory.create_token(
-        own, body.principal, purpose=body.purpose, expires_in_days=body.expires_in_days
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        secret, info = caller.service.directory.create_token(
+            caller.principal.organisation.key,
+            body.principal,
+            purpose=body.purpose,
+            expires_in_days=body.expires_in_days,
+        )
+        data = {**token_json(info), "secret": secret, "secret_withheld": False}
+        return 201, data, {"Cache-Control": "no-store"}
+
+    # The kept answer never holds the secret: it is stored nowhere but as a hash.
+    return _idempotency(request, caller, body).once(
+        act, kept=lambda data: {**data, "secret": None, "secret_withheld": True}
     )
-    data = {**token_json(info), "secret": secret, "secret_withheld": False}
-    # The kept response never holds the secret: it is stored nowhere but as a hash.
-    idem.keep(201, {**data, "secret": None, "secret_withheld": True})
-    return reply(data, status=201, headers={"Cache-Control": "no-store"})
 
 
 @router.delete(
@@ -148,3 +148,7 @@ def revoke_token(caller: CallerDep, prefix: str) -> Response:
 
         raise NotFound("token", prefix)
     return reply(token_json(caller.service.directory.revoke_token(prefix)))
+
+
+def _idempotency(request: Request, caller: Caller, body: BaseModel) -> Idempotency:
+    return Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)

@@ -154,13 +154,7 @@ def outbox_retry(
     caller.guard.require_programme(Action.OUTBOX_RETRY)
     b = body if body is not None else RetryBody()
     idem = Idempotency(request, b.model_dump(mode="json"), caller.principal, caller.service)
-    kept = idem.replay()
-    if kept is not None:
-        return kept
-    entry = caller.service.retry_outbox(id, to=b.to)
-    data = outbox_json(entry)
-    idem.keep(200, data)
-    return reply(data)
+    return idem.once(lambda: (200, outbox_json(caller.service.retry_outbox(id, to=b.to)), {}))
 
 
 @router.get(
