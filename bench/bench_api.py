@@ -360,21 +360,22 @@ def bench_memory(args: argparse.Namespace) -> None:
         token = seed(url, 1000)
         with our_server(url) as (port, pid):
             print(f"server RSS at start: {rss_kb(pid) / 1024:.1f} MB")
-            done = 0
+            done, rate = 0, 300.0
             for target in (10_000, 50_000, args.requests):
-                remaining = target - done
-                # wrk runs by time: measure the rate once, then size each run to the count.
+                # wrk runs by time: each run is sized by the rate of the one before.
+                seconds = max(1, round((target - done) / rate))
                 run = wrk(
                     f"http://127.0.0.1:{port}",
                     connections=10,
-                    seconds=max(1, int(remaining / 900)),
+                    seconds=seconds,
                     token=token,
                     script=cycle_script("/api/v1/instances/wk", 1000),
                 )
-                done += int(run["rps"] * max(1, int(remaining / 900)))
+                rate = run["rps"]
+                done += int(rate * seconds)
                 print(
                     f"  after ~{done:>7,} requests: RSS {rss_kb(pid) / 1024:.1f} MB "
-                    f"({run['rps']:.0f} req/s)"
+                    f"({rate:.0f} req/s)"
                 )
 
 
