@@ -267,7 +267,7 @@ def bench_command(args: argparse.Namespace) -> None:
 
     n = args.commands
     with database(args.pg) as url:
-        seed(url, 2 * n)
+        seed(url, 4 * n)
         # In-process: the same command through the service, one after another.
         with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
             service = app.service()
@@ -298,6 +298,27 @@ def bench_command(args: argparse.Namespace) -> None:
                 times.append((time.perf_counter() - t) * 1000)
                 assert answer.status_code == 200, answer.text
             over_http = n / (time.perf_counter() - started)
+            # The same with wrk (a C client: the Python client above costs time of its own),
+            # one connection, each request on the next fresh instance: 2n of them, for as long
+            # as they last at the in-process rate (HTTP is not faster), so none runs out.
+            seconds = max(1, int(2 * n / inprocess))
+            script = (
+                f"counter = {2 * n - 1}\n"
+                "request = function()\n"
+                "  counter = counter + 1\n"
+                f"  local path = string.format('/api/v1/instances/wk%06d/milestones/{MILESTONE}"
+                "/done', counter)\n"
+                "  return wrk.format('POST', path, {['Content-Type']='application/json', "
+                f"['Authorization']='Bearer {secret}'}}, '{{}}')\n"
+                "end\n"
+            )
+            by_wrk = wrk(
+                f"http://127.0.0.1:{port}",
+                connections=1,
+                seconds=seconds,
+                token=secret,
+                script=script,
+            )
         times.sort()
         http = {
             "rps": over_http,
@@ -305,6 +326,11 @@ def bench_command(args: argparse.Namespace) -> None:
             "p99": times[int(len(times) * 0.99)],
             "non2xx": 0,
         }
+        print(
+            f"  wrk, one connection: {by_wrk['rps']:7.0f}/s (p50 {by_wrk['p50']:.2f} ms, p99 "
+            f"{by_wrk['p99']:.2f} ms, non-2xx {by_wrk['non2xx']}): "
+            f"{by_wrk['rps'] / inprocess * 100:5.1f}% of in-process"
+        )
         kind = "postgresql" if args.pg else "sqlite FULL"
         print(
             f"{kind}: milestone done in-process {inprocess:7.0f}/s, over HTTP "
