@@ -6,14 +6,19 @@ same service as the command line and holds no rules of its own: who may do what 
 table of ``engine.app.access``, applied by ``engine.app.guard``; what a command may do is the
 workflow's.
 
-    app.py          the application: routers, error handlers, the OpenAPI document
+    app.py          the application: routers, error handlers, maintenance, /openapi.json
     conventions.py  the NLGov conventions every request and response keeps (API-Version, no
                     trailing slashes, body limits, strict UTF-8 JSON)
     problems.py     errors as RFC 9457 problem+json
     security.py     who is asking: API tokens from our own database, optionally OIDC JWTs
-    bodies.py       the request bodies and query values, strictly typed
-    replies.py      JSON replies, ETags, idempotent replays
+    caller.py       the authenticated principal and its guard, for each request
+    bodies.py       the request bodies, strictly typed
+    documents.py    the shapes of the main responses, for the OpenAPI document
+    replies.py      JSON replies, ETags, If-Match, Idempotency-Key replays
+    openapi.py      the OpenAPI document shaped to the NLGov rules
+    apidocs.py      the committed documents: docs/openapi.json, the tables of docs/api.md
     routes/         the resources, one module per noun
+    static/apidocs/ the docs page (Redoc, shipped: no CDN)
 """
 
 from __future__ import annotations
