@@ -128,25 +128,8 @@ class Idempotency:
         if self.key is None:
             yield
             return
-        from engine.ports import Receipt
-
         key = self.key
-
-        def make(recorded: Recorded) -> Receipt:
-            status, data, headers = respond(recorded)
-            now = self.service.clock.now()
-            return Receipt(
-                principal=self.principal,
-                key=key,
-                request_hash=self.request_hash,
-                status=status,
-                body=json_bytes(data).decode(),
-                headers=dict(headers),
-                created_at=now,
-                expires_at=now + timedelta(days=RECEIPT_DAYS),
-            )
-
-        with self.service.keeping(make):
+        with self.service.keeping(lambda recorded: self._receipt(key, *respond(recorded))):
             yield
 
     def run(self, act: Callable[[], Response]) -> Response:
@@ -180,22 +163,25 @@ class Idempotency:
         """Keep the response to a write that is not an instance event (its own transaction)."""
         if self.key is None:
             return
+        # A concurrent request with the same key may have kept its answer first.
+        with suppress(ReceiptExists):
+            self.service.keep(self._receipt(self.key, status, data, headers or {}))
+
+    def _receipt(self, key: str, status: int, data: Any, headers: Mapping[str, str]) -> Receipt:
+        """The answer to this request, to keep for ``RECEIPT_DAYS``."""
         from engine.ports import Receipt
 
         now = self.service.clock.now()
-        receipt = Receipt(
+        return Receipt(
             principal=self.principal,
-            key=self.key,
+            key=key,
             request_hash=self.request_hash,
             status=status,
             body=json_bytes(data).decode(),
-            headers=dict(headers or {}),
+            headers=dict(headers),
             created_at=now,
             expires_at=now + timedelta(days=RECEIPT_DAYS),
         )
-        # A concurrent request with the same key may have kept its answer first.
-        with suppress(ReceiptExists):
-            self.service.keep(receipt)
 
 
 def _sorted(value: Any) -> Any:

@@ -44,12 +44,35 @@ class Guard:
         self.service = service
         self.principal = principal
 
-    def relation(self, view: InstanceView) -> Relation:
-        return relation(
+    def _check(
+        self,
+        key: str,
+        regie_organisation: str | None,
+        parties: tuple[tuple[str, str], ...],
+        action: Action,
+        *,
+        approval: str | None = None,
+        owner: str | None = None,
+    ) -> None:
+        """NotFound when the principal may not see the instance, Forbidden when it may see it
+        but not do ``action`` to it (``owner``: of the milestone the action is about)."""
+        found = relation(
             self.principal,
-            regie_organisation=view.regie.organisation,
-            parties=[organisation for organisation, _ in view.parties],
+            regie_organisation=regie_organisation,
+            parties=[organisation for organisation, _ in parties],
         )
+        if not may(self.principal, Action.READ, found):
+            raise NotFound("instance", key)
+        org = self.principal.organisation.key
+        if action is not Action.READ and not may(
+            self.principal,
+            action,
+            found,
+            approval=approval,
+            milestone_owner=owner,
+            party_roles=[party for organisation, party in parties if organisation == org],
+        ):
+            raise Forbidden(self.principal.actor, action.value, key)
 
     def see(self, key: str, action: Action = Action.READ) -> InstanceView:
         """The instance, if the principal may ``action`` it (READ, READ_LOG); else NotFound."""
@@ -57,11 +80,7 @@ class Guard:
             view = self.service.show(key)
         except NotFound:
             raise NotFound("instance", key) from None
-        found = self.relation(view)
-        if not may(self.principal, Action.READ, found):
-            raise NotFound("instance", key)
-        if action is not Action.READ and not may(self.principal, action, found):
-            raise Forbidden(self.principal.actor, action.value, key)
+        self._check(key, view.regie.organisation, view.parties, action)
         return view
 
     def require(
@@ -79,17 +98,9 @@ class Guard:
             owner = next((m.owner for m in view.milestones if m.id == milestone), None)
             if owner is None:
                 return view  # an unknown milestone: the engine says so, with the known ones
-        org = self.principal.organisation.key
-        roles = [party for organisation, party in view.parties if organisation == org]
-        if not may(
-            self.principal,
-            action,
-            self.relation(view),
-            approval=approval,
-            milestone_owner=owner,
-            party_roles=roles,
-        ):
-            raise Forbidden(self.principal.actor, action.value, key)
+        self._check(
+            key, view.regie.organisation, view.parties, action, approval=approval, owner=owner
+        )
         return view
 
     @contextmanager
@@ -104,26 +115,22 @@ class Guard:
         transaction reads it (``engine.app.acting``)."""
 
         def rule(workflow: CompiledWorkflow, instance: Instance) -> None:
-            found = relation(
-                self.principal,
-                regie_organisation=instance.regie.organisation,
-                parties=[organisation for organisation, _ in instance.parties],
-            )
-            if not may(self.principal, Action.READ, found):
-                raise NotFound("instance", instance.key)
             known = workflow.milestones.get(milestone) if milestone is not None else None
             if milestone is not None and known is None:
-                return  # an unknown milestone of an instance it may see: the command says so
-            org = self.principal.organisation.key
-            if not may(
-                self.principal,
+                # An unknown milestone: only whether it may see the instance; then the command
+                # says which milestones there are.
+                self._check(
+                    instance.key, instance.regie.organisation, instance.parties, Action.READ
+                )
+                return
+            self._check(
+                instance.key,
+                instance.regie.organisation,
+                instance.parties,
                 action,
-                found,
                 approval=approval,
-                milestone_owner=known.owner if known is not None else None,
-                party_roles=[p for o, p in instance.parties if o == org],
-            ):
-                raise Forbidden(self.principal.actor, action.value, instance.key)
+                owner=known.owner if known is not None else None,
+            )
 
         with acting(rule):
             yield
