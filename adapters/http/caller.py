@@ -3,16 +3,27 @@
 ``Caller`` bundles the authenticated principal, its ``Guard`` (the rule table applied) and the
 service. Routes are plain functions (FastAPI runs them on its thread pool: the service is
 synchronous and safe to share between threads).
+
+A request is authenticated once, on the thread that runs its route, before the route does
+anything (``AuthenticatedRoute``): reading the token is database work, and doing it in a
+dependency of its own would cost every request a second trip to the thread pool. Nothing about
+a request is looked at before its credentials: when its values are invalid, the error handler
+authenticates first (``authenticate_first``), so a request without valid credentials is 401
+whatever else is wrong with it.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from engine.app.guard import Guard
 
@@ -22,7 +33,15 @@ if TYPE_CHECKING:
     from engine.app.service import Service
     from engine.compose import Application
 
-__all__ = ["Api", "Caller", "CallerDep", "api_of"]
+__all__ = [
+    "Api",
+    "AuthenticatedRoute",
+    "Caller",
+    "CallerDep",
+    "api_of",
+    "api_router",
+    "authenticate_first",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +54,22 @@ class Api:
 
 
 class Caller:
-    """Who asks (authenticated before anything of the request is looked at, so that a request
-    without valid credentials is 401 whatever else is wrong with it) and what it may reach."""
+    """Who asks and what it may reach. The principal is found from the Authorization header
+    on first use (``authenticate``), which ``AuthenticatedRoute`` makes the first thing every
+    route does."""
 
-    def __init__(self, api: Api, principal: Principal) -> None:
+    def __init__(self, api: Api, authorization: str | None) -> None:
         self.api = api
         self.service = api.service
-        self.principal = principal
+        self._authorization = authorization
+
+    @cached_property
+    def principal(self) -> Principal:
+        return self.api.authenticator.principal(self._authorization)
+
+    def authenticate(self) -> Principal:
+        """The principal (Unauthenticated, 401, for missing or invalid credentials)."""
+        return self.principal
 
     @cached_property
     def guard(self) -> Guard:
@@ -64,14 +92,48 @@ def api_of(request: Request) -> Api:
     return api
 
 
-def _caller(
+async def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     # ``credentials`` puts the bearer scheme in the OpenAPI document; the authenticator reads
-    # the header itself, to say exactly what is wrong with it.
-    api = api_of(request)
-    return Caller(api, api.authenticator.principal(request.headers.get("authorization")))
+    # the header itself, to say exactly what is wrong with it. Nothing is read here (this runs
+    # on the event loop): the route authenticates on its own thread.
+    caller = Caller(api_of(request), request.headers.get("authorization"))
+    request.state.caller = caller
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+async def authenticate_first(request: Request) -> None:
+    """For the error handlers of what is found wrong before a route runs (its values): the
+    caller's credentials are checked first, so that without valid ones the answer is 401."""
+    caller = getattr(request.state, "caller", None)
+    if isinstance(caller, Caller):
+        await run_in_threadpool(caller.authenticate)
+
+
+def _authenticating(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for value in kwargs.values():
+            if isinstance(value, Caller):
+                value.authenticate()
+        return endpoint(*args, **kwargs)
+
+    return run
+
+
+class AuthenticatedRoute(APIRoute):
+    """A route whose endpoint authenticates its caller before anything else, on the thread it
+    runs on (the endpoints are plain functions; the wrapper keeps their signature)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _authenticating(endpoint), **kwargs)
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """The router of a resource module: every route authenticates first."""
+    return APIRouter(route_class=AuthenticatedRoute, **kwargs)

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from adapters.http.caller import authenticate_first
 from engine.app.problems import PROBLEM_KINDS, invalid_param, problem_for
 from engine.errors import WorkflowError
 
@@ -89,6 +90,11 @@ def _pointer(location: Sequence[int | str]) -> tuple[str, str | None]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    # Credentials first: without valid ones the answer is 401, whatever else is wrong.
+    try:
+        await authenticate_first(request)
+    except WorkflowError as refused:
+        return await _workflow_error(request, refused)
     params = []
     for error in exc.errors():
         name, pointer = _pointer(tuple(error.get("loc", ())))

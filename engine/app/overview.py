@@ -27,16 +27,16 @@ __all__ = ["show", "status"]
 def show(context: Context, key: str) -> InstanceView:
     """Where one instance stands: phase, pause, regie, milestones, gate, family."""
     today = local_date(context.clock.now())
+    # Unchanged since it was last shown (the same rows, the same day): the view made then is
+    # the view now. A stamp read before the rest can only be older than what is read after it,
+    # so at worst the next call makes the view again.
+    found = context.store.instance_stamp(key)
+    stamp = (found, today)
+    if found is not None:
+        remembered = context.remembered_view(key, stamp)
+        if isinstance(remembered, InstanceView):
+            return remembered
     with context.store.read() as uow:
-        # Unchanged since it was last shown (the same rows, the same day): the view made then
-        # is the view now. A stamp read before the rest can only be older than what is read
-        # after it, so at worst the next call makes the view again.
-        found = uow.instance_stamp(key)
-        stamp = (found, today)
-        if found is not None:
-            remembered = context.remembered_view(key, stamp)
-            if isinstance(remembered, InstanceView):
-                return remembered
         record = context.load(uow, key)
         workflow = context.compiled(record.workflow)
         instance = record.instance

@@ -258,21 +258,9 @@ class CommandPath:
         pool and back costs more than a command on a fast disk); it is dropped after any error
         that may have broken it, and released by ``close``.
         """
-        held = getattr(self._local, "held", None)
-        if held is None:
-            try:
-                raw = self.database.engine.raw_connection()
-            except Exception as exc:  # e.g. SQLite locked while switching to WAL on connect
-                busy = self.database.translate(exc)
-                if busy is None:
-                    raise
-                raise busy from exc
-            held = self._local.held = (raw, raw.cursor())
-            self._local.recent = OrderedDict()
-            with self._lock:
-                self._held.append(raw)
-        raw, cursor = held
+        raw, cursor = self._hold()
         unit = CommandUnit(self, cursor, self._local.recent)
+        self._local.busy = True
         try:
             if self.fast.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -296,6 +284,59 @@ class CommandPath:
             if not isinstance(exc, WorkflowError):
                 self._drop()  # an unexpected error may have left the connection unusable
             raise
+        finally:
+            self._local.busy = False
+
+    def _hold(self) -> tuple[Any, Any]:
+        """This thread's driver connection and cursor (checked out of the pool once)."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            try:
+                raw = self.database.engine.raw_connection()
+            except Exception as exc:  # e.g. SQLite locked while switching to WAL on connect
+                busy = self.database.translate(exc)
+                if busy is None:
+                    raise
+                raise busy from exc
+            held = self._local.held = (raw, raw.cursor())
+            self._local.recent = OrderedDict()
+            with self._lock:
+                self._held.append(raw)
+        return held
+
+    @contextmanager
+    def glance(self) -> Iterator[Any | None]:
+        """A cursor for a read of a few rows in a transaction of its own (one consistent view)
+        on this thread's driver connection: the reads every API request makes (its token, the
+        stamp of the instance it shows) cost a fraction of a unit of work through SQLAlchemy.
+        None while this thread is inside a command (its connection is in use): read through a
+        unit of work then."""
+        if getattr(self._local, "busy", False):
+            yield None
+            return
+        raw, cursor = self._hold()
+        self._local.busy = True
+        try:
+            if self.fast.sqlite:
+                cursor.execute("BEGIN")
+            yield cursor
+            if self.fast.sqlite:
+                cursor.execute("COMMIT")
+            else:
+                raw.rollback()  # read only: nothing to keep
+        except BaseException as exc:
+            try:
+                raw.rollback()
+            except Exception:
+                self._drop()
+                raise
+            busy = self.database.translate(exc)
+            if busy is not None:
+                raise busy from exc
+            self._drop()
+            raise
+        finally:
+            self._local.busy = False
 
     def _drop(self) -> None:
         held = getattr(self._local, "held", None)

@@ -8,18 +8,21 @@ another writer is a Conflict.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict
+from engine.persistence.fastpath import FastPath
 from engine.persistence.tables import OrganisationRow, PrincipalRow, TokenRow
 from engine.ports.directory import Organisation, Principal, Role, TokenInfo, TokenRecord
 
-__all__ = ["DirectoryUnit"]
+__all__ = ["DirectoryUnit", "QuickTokens"]
 
 O = cast(Table, OrganisationRow.__table__)  # noqa: E741
 P = cast(Table, PrincipalRow.__table__)
@@ -96,6 +99,37 @@ def _token_info(row: Any) -> TokenInfo:
 
 _TOKEN_BY_PREFIX = _TOKENS.where(T.c.prefix == bindparam("prefix"))
 """Built once: every API request asks it."""
+
+
+def _token_record(row: Any) -> TokenRecord:
+    return TokenRecord(
+        info=_token_info(row), secret_hash=row.secret_hash, principal=_principal(row)
+    )
+
+
+class QuickTokens:
+    """The token lookup of every API request in plain driver calls on a cursor the store
+    gives (see fastpath.py), with the values converted as SQLAlchemy converts them."""
+
+    _MOMENTS = ("created_at", "expires_at", "last_used_at", "revoked_at", "disabled_at")
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._sqlite = dialect.name == "sqlite"
+        self._sql = str(_TOKEN_BY_PREFIX.compile(dialect=dialect))
+        self._names = tuple(str(c.key) for c in _TOKEN_BY_PREFIX.selected_columns)
+
+    def token(self, cursor: Any, prefix: str) -> TokenRecord | None:
+        cursor.execute(self._sql, (prefix,) if self._sqlite else {"prefix": prefix})
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        values: dict[str, Any] = dict(zip(self._names, row, strict=True))
+        for name in self._MOMENTS:
+            if values[name] is not None:
+                values[name] = FastPath.read_moment(values[name])
+        if isinstance(values["approvals"], str):
+            values["approvals"] = json.loads(values["approvals"])
+        return _token_record(SimpleNamespace(**values))
 
 
 class DirectoryUnit:
@@ -254,11 +288,7 @@ class DirectoryUnit:
 
     def token(self, prefix: str) -> TokenRecord | None:
         row = self._c.execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).first()
-        if row is None:
-            return None
-        return TokenRecord(
-            info=_token_info(row), secret_hash=row.secret_hash, principal=_principal(row)
-        )
+        return None if row is None else _token_record(row)
 
     def revoke_token(self, prefix: str, at: datetime) -> None:
         self._c.execute(

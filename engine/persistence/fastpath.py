@@ -103,6 +103,8 @@ _WORKFLOW = (
     "SELECT id, key, version, hash, title, definition, source, stored_at, stored_by "
     "FROM workflow_versions WHERE id = ?"
 )
+# The stamp of ``instance show``: the whole row as stored, and its children's rows.
+_STAMP = "SELECT * FROM instances WHERE key = ?"
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
 _EVENTS = (
     "SELECT seq, type, at, recorded_at, actor, reason, payload, previous, hash FROM events "
@@ -163,6 +165,8 @@ class FastPath:
             return sql if self.sqlite else sql.replace("?", "%s")
 
         self.load_sql = convert(_LOAD)
+        self.stamp_sql = convert(_STAMP)
+        self.stamp_children_sql = convert(_CHILDREN)
         # PostgreSQL: rows a transaction acts on are locked (SQLite writers queue anyway).
         # A command locks the children its gate counts (FOR SHARE: they may not move until
         # it commits); a write outside the command path locks the instance it loads.
@@ -238,6 +242,17 @@ class FastPath:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     # --- statements --------------------------------------------------------------------------
+
+    def stamp(self, cursor: Any, key: str) -> tuple[object, ...] | None:
+        """Everything ``instance show`` makes its view of ``key`` from, as the driver gives it
+        (see ``Unit.instance_stamp``, whose values SQLAlchemy has converted: a stamp of the one
+        kind compared with one of the other is at worst taken for a change)."""
+        cursor.execute(self.stamp_sql, (key,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute(self.stamp_children_sql, (row[0],))
+        return (tuple(row), tuple(map(tuple, cursor.fetchall())))
 
     def load(self, cursor: Any, key: str, *, lock: bool = False) -> dict[str, Any] | None:
         cursor.execute(self.lock_sql if lock else self.load_sql, (key,))

@@ -22,11 +22,11 @@ from contextlib import AbstractContextManager, contextmanager
 
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
-from engine.persistence.directory import DirectoryUnit
+from engine.persistence.directory import DirectoryUnit, QuickTokens
 from engine.persistence.fastpath import FastPath
 from engine.persistence.outbox import OutboxUnit
 from engine.persistence.unit import Unit
-from engine.ports import StoredWorkflow
+from engine.ports import StoredWorkflow, TokenRecord
 
 __all__ = ["RECENT", "SqlStore"]
 
@@ -40,6 +40,7 @@ class SqlStore:
         self.integrity_error: type[Exception] = database.engine.dialect.loaded_dbapi.IntegrityError
         self._workflows: dict[int, StoredWorkflow] = {}
         self._commands = CommandPath(database, self.fast, self._workflows, self.integrity_error)
+        self._tokens = QuickTokens(database.engine.dialect)
         database.on_dispose(self.close)
 
     def command(self) -> AbstractContextManager[CommandUnit]:
@@ -59,6 +60,20 @@ class SqlStore:
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:
         with self.database.write() if write else self.database.read() as connection:
             yield DirectoryUnit(connection)
+
+    def find_token(self, prefix: str) -> TokenRecord | None:
+        with self._commands.glance() as cursor:
+            if cursor is not None:
+                return self._tokens.token(cursor, prefix)
+        with self.directory() as unit:
+            return unit.token(prefix)
+
+    def instance_stamp(self, key: str) -> tuple[object, ...] | None:
+        with self._commands.glance() as cursor:
+            if cursor is not None:
+                return self.fast.stamp(cursor, key)
+        with self.read() as unit:
+            return unit.instance_stamp(key)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:

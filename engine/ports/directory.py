@@ -182,3 +182,8 @@ class DirectoryStore(Protocol):
     def directory(self, *, write: bool = False) -> AbstractContextManager[DirectoryUnit]:
         """A unit of work on the directory (committed when the block ends if ``write``)."""
         ...
+
+    def find_token(self, prefix: str) -> TokenRecord | None:
+        """The token with this prefix (as ``DirectoryUnit.token``), read the cheapest way: every
+        API request asks it."""
+        ...

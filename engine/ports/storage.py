@@ -368,6 +368,11 @@ class OutboxUnit(Protocol):
 class Store(DirectoryStore, Protocol):
     """The units of work of the engine (and the directory's, from DirectoryStore)."""
 
+    def instance_stamp(self, key: str) -> tuple[object, ...] | None:
+        """As ``Unit.instance_stamp``, read the cheapest way: every ``instance show`` asks it
+        first, to use the view it made last time."""
+        ...
+
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
         """A unit of work for planning and delivering reminders."""
         ...

@@ -15,6 +15,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
@@ -213,6 +214,41 @@ def test_a_made_up_or_malformed_token_is_refused(server: LiveServer) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         _unauthenticated(http.get(f"{PREFIX}/instances"))
         _unauthenticated(http.get(f"{PREFIX}/instances", headers={"Authorization": real}))
+
+
+def test_without_valid_credentials_nothing_else_about_a_request_is_looked_at(
+    server: LiveServer,
+) -> None:
+    # The route reads the token on its own thread; values found wrong before it runs are
+    # answered only after the credentials were checked: an invalid body or an invalid query
+    # value tells a caller without a valid token nothing but 401.
+    real = server.programme.tokens["viewer"]
+    prefix = real[: real.index("_", 3)]
+    key = server.programme.instance()
+    with _as(server, prefix + "_" + "A" * 43) as http:
+        _unauthenticated(http.post(f"{PREFIX}/instances/{key}/notes", json={"nonsense": 1}))
+        _unauthenticated(http.get(f"{PREFIX}/instances", params={"limit": "many"}))
+        _unauthenticated(http.get(f"{PREFIX}/instances/{key}"))
+    with _as(server, real) as http:  # the same with a valid token: what is wrong is said
+        assert http.get(f"{PREFIX}/instances", params={"limit": "many"}).status_code == 422
+
+
+def test_every_route_that_takes_a_caller_authenticates_before_it_runs() -> None:
+    from fastapi.routing import APIRoute
+
+    from adapters.http.caller import AuthenticatedRoute, _caller
+
+    def depends_on_caller(dependant: Any) -> bool:
+        return any(d.call is _caller or depends_on_caller(d) for d in dependant.dependencies)
+
+    checked = 0
+    for name in ("commands", "directory", "instances", "meta", "programme", "workflows"):
+        module = importlib.import_module(f"adapters.http.routes.{name}")
+        for route in module.router.routes:
+            if isinstance(route, APIRoute) and depends_on_caller(route.dependant):
+                assert isinstance(route, AuthenticatedRoute), route.path
+                checked += 1
+    assert checked > 30, checked
 
 
 # --- logs ------------------------------------------------------------------------------------

@@ -246,3 +246,35 @@ def test_bad_token_values_are_refused(service: Service) -> None:
     with pytest.raises(NotFound):
         d.tokens("nobody")
     assert d.tokens() == []
+
+
+def test_the_quick_token_lookup_reads_what_the_unit_of_work_reads(
+    service: Service, clock: FrozenClock
+) -> None:
+    # Every API request reads its token on a plain driver cursor; what it gets must be what
+    # the SQLAlchemy unit of work gets, value for value (times, approvals, a disabled
+    # principal), in every state a token can be in.
+    seed(service)
+    d = service.directory
+    store = service.store
+    prefixes = []
+    for name, days in (("college-app", 30), ("p.jansen", None)):
+        _, info = d.create_token(
+            "gemeente-zwolle", name, purpose=f"for {name}", expires_in_days=days
+        )
+        prefixes.append(info.prefix)
+    secret, used = d.create_token("gemeente-zwolle", "p.jansen", purpose="used")
+    d.authenticate(secret)  # writes its last-used time
+    d.revoke_token(prefixes[1])
+    d.disable_principal("gemeente-zwolle", "college-app")
+    clock.advance(minutes=5)
+    for prefix in [*prefixes, used.prefix, "00000000"]:
+        with store.directory() as unit:
+            expected = unit.token(prefix)
+        assert store.find_token(prefix) == expected, prefix
+    found = store.find_token(prefixes[0])
+    assert found is not None
+    assert found.principal.approvals == ("college",)
+    assert found.principal.disabled
+    assert found.info.expires_at is not None
+    assert found.info.expires_at.tzinfo is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -25,14 +25,14 @@ from adapters.http.bodies import (
     ResumeBody,
     ReturnBody,
 )
-from adapters.http.caller import Caller, CallerDep
+from adapters.http.caller import Caller, CallerDep, api_router
 from adapters.http.documents import CommandResult
 from adapters.http.replies import Idempotency, etag, expected_event, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 from engine.errors import NotFound
 
-router = APIRouter(tags=["commands"])
+router = api_router(tags=["commands"])
 
 IfMatch = Annotated[
     str | None,

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from adapters.http.bodies import NewOrganisationBody, NewPrincipalBody, NewTokenBody
-from adapters.http.caller import Caller, CallerDep
+from adapters.http.caller import Caller, CallerDep, api_router
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action, Role
 from engine.app.directory import organisation_json, principal_json, token_json
 
-router = APIRouter(tags=["directory"])
+router = api_router(tags=["directory"])
 
 
 @router.get(

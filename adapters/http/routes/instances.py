@@ -9,17 +9,17 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from starlette.responses import Response
 
 from adapters.http.bodies import CreateInstanceBody, UpdateInstanceBody
-from adapters.http.caller import CallerDep
+from adapters.http.caller import CallerDep, api_router
 from adapters.http.documents import CommandResult, EventList, InstanceDocument, InstancePageDocument
 from adapters.http.replies import JSON_MEDIA_TYPE, Idempotency, etag, json_bytes, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 
-router = APIRouter(tags=["instances"])
+router = api_router(tags=["instances"])
 
 Sort = Literal[
     "key",

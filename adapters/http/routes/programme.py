@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import Header, Path, Query, Request
 from starlette.responses import Response
 
 from adapters.http.bodies import RetryBody
-from adapters.http.caller import CallerDep
+from adapters.http.caller import CallerDep, api_router
 from adapters.http.documents import FeedPage
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 
-router = APIRouter(tags=["programme"])
+router = api_router(tags=["programme"])
 
 STATUSES = ("pending", "retrying", "sent", "failed", "folded", "cancelled")
 

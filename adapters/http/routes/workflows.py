@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
-from adapters.http.caller import CallerDep
+from adapters.http.caller import CallerDep, api_router
 from adapters.http.replies import reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 from engine.errors import InvalidValue
 
-router = APIRouter(tags=["workflows"])
+router = api_router(tags=["workflows"])
 
 
 def _definition(caller: Any, key: str, version: int | None) -> Any:
