@@ -165,6 +165,8 @@ class ProgrammeCharts:
     """(pause button, title, how many instances are paused by it), most first."""
     overdue: tuple[tuple[date, int], ...]
     """(day, overdue milestones on that day) for each of the last weeks, today last."""
+    milestones: str = "knooppunten"
+    """What the workflow calls its milestones (that of the first wijk's)."""
 
 
 def programme_charts(
@@ -202,6 +204,7 @@ def programme_charts(
             for (button, title), n in sorted(paused.items(), key=lambda kv: (-kv[1], kv[0]))
         ),
         overdue=overdue,
+        milestones=items[0].milestones_word if items else "knooppunten",
     )
 
 
