@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from engine.app.context import Context
-from engine.app.progress import DECISION_KINDS, Decision, Progress, progress_of
+from engine.app.progress import DECISION_KINDS, Decision, Plans, Progress, progress_of
 from engine.clock import local_date
 from engine.errors import InvalidValue
 from engine.ports import InstanceScope
@@ -58,8 +58,9 @@ def progress(
         workflows = {
             h.workflow_id: context.compiled(uow.workflow(h.workflow_id)) for h in histories
         }
+    plans: Plans = {}
     return [
-        progress_of(workflows[h.workflow_id], h, today, samples=samples)
+        progress_of(workflows[h.workflow_id], h, today, samples=samples, plans=plans)
         for h in histories
         if h.events
     ]

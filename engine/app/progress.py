@@ -36,6 +36,7 @@ __all__ = [
     "NextDeadline",
     "PauseSpan",
     "PhaseSpan",
+    "Plans",
     "Progress",
     "progress_of",
 ]
@@ -200,16 +201,24 @@ def _decoded(event: StoredEvent) -> Any:
     )
 
 
-def _overdue(workflow: CompiledWorkflow, instance: Instance, day: date) -> int:
-    """Milestone deadlines past due on ``day`` that a pause does not stop (as ``status``
-    counts them)."""
+def _overdue_on(
+    workflow: CompiledWorkflow, instance: Instance, days: list[date]
+) -> list[tuple[date, int]]:
+    """For each of ``days`` (between two events, so the instance stands as it is): the
+    milestone deadlines past due that a pause does not stop (as ``status`` counts them). The
+    deadlines are worked out once for all of them."""
     if instance.is_finished:
-        return 0
-    return sum(
-        1
+        return [(day, 0) for day in days]
+    dues = [
+        d.due
         for d in instance_deadlines(workflow, instance)
-        if d.kind == "milestone" and d.due < day and (not instance.is_paused or d.legal)
-    )
+        if d.kind == "milestone" and (not instance.is_paused or d.legal)
+    ]
+    return [(day, sum(1 for due in dues if due < day)) for day in days]
+
+
+Plans = dict[tuple[str, date], tuple[tuple["PhaseSpan", ...], dict[str, date | None]]]
+"""Dry-run plans by (workflow hash, start day): instances started on one day share one."""
 
 
 def progress_of(
@@ -219,10 +228,12 @@ def progress_of(
     *,
     samples: Sequence[date] = (),
     deadlines: int = 3,
+    plans: Plans | None = None,
 ) -> Progress:
     """The progress of one instance from its log (``history.events``, the first
     ``instance_started``), as it stands ``today``; ``samples``: days (ascending) to count the
-    overdue milestone deadlines on; ``deadlines``: how many of the next ones to keep."""
+    overdue milestone deadlines on; ``deadlines``: how many of the next ones to keep;
+    ``plans``: dry-run plans already made (shared across calls; filled as it goes)."""
     first = _decoded(history.events[0])
     assert isinstance(first, InstanceStarted)
     instance = Instance.started(first, workflow.milestone_index)
@@ -246,9 +257,10 @@ def progress_of(
     for stored in history.events[1:]:
         event = _decoded(stored)
         day = local_date(stored.at)
-        while waiting and waiting[0] < day:
-            counts.append((waiting[0], _overdue(workflow, instance, waiting[0])))
-            waiting.pop(0)
+        if waiting and waiting[0] < day:
+            cut = next((i for i, s in enumerate(waiting) if s >= day), len(waiting))
+            counts.extend(_overdue_on(workflow, instance, waiting[:cut]))
+            del waiting[:cut]
         phase = instance.phase
         p = stored.payload
         common: dict[str, Any] = {"day": day, "by": stored.actor, "reason": stored.reason}
@@ -340,8 +352,8 @@ def progress_of(
                     pauses.append(_pause(workflow, open_pause, day))
                     open_pause = None
         instance.apply(event)
-    for sample in waiting:
-        counts.append((sample, _overdue(workflow, instance, sample)))
+    if waiting:
+        counts.extend(_overdue_on(workflow, instance, waiting))
     if open_phase[0]:
         spans.append(
             PhaseSpan(
@@ -355,14 +367,21 @@ def progress_of(
     if current_pause is not None:
         pauses.append(current_pause)
 
-    plan = plan_timeline(workflow.definition, started, workflow.workdays)
-    planned = tuple(
-        PhaseSpan(phase=ph.id, title=ph.title, start=ph.start, end=ph.end) for ph in plan.phases
-    )
-    planned_due = {m.id: m.due for ph in plan.phases for m in ph.milestones}
-    running = {
-        d.subject: d for d in instance_deadlines(workflow, instance) if d.kind == "milestone"
-    }
+    known = plans.get((workflow.hash, started)) if plans is not None else None
+    if known is None:
+        plan = plan_timeline(workflow.definition, started, workflow.workdays)
+        known = (
+            tuple(
+                PhaseSpan(phase=ph.id, title=ph.title, start=ph.start, end=ph.end)
+                for ph in plan.phases
+            ),
+            {m.id: m.due for ph in plan.phases for m in ph.milestones},
+        )
+        if plans is not None:
+            plans[(workflow.hash, started)] = known
+    planned, planned_due = known
+    now_due = instance_deadlines(workflow, instance)
+    running = {d.subject: d for d in now_due if d.kind == "milestone"}
     reached = set(instance.entries or {})
     marks = []
     for mid, m in workflow.milestones.items():
@@ -398,7 +417,7 @@ def progress_of(
                 legal=d.legal,
                 frozen=instance.is_paused and not d.legal and d.kind != "review",
             )
-            for d in instance_deadlines(workflow, instance)
+            for d in now_due
         ),
         key=lambda d: (d.frozen, d.due, d.kind, d.subject),
     )
