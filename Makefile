@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools
+.PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools \
+	browser-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +39,7 @@ run: $(STAMP)
 	$(BIN)/wijkkompas serve --host $$WIJKKOMPAS_HOST --port $$WIJKKOMPAS_PORT
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
-test: $(STAMP) api-lint-tools lint typecheck
+test: $(STAMP) api-lint-tools browser-tools lint typecheck
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
@@ -76,6 +77,18 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_machine.py
 	$(BIN)/python bench/bench_cli.py
+
+## browser-tools: headless Chromium from Debian, which prints the council report as PDF (and
+## drives the browser tests); installed with apt-get when run as root. Without it those tests
+## skip with the reason, and with CI=true they fail.
+browser-tools:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	else \
+		echo "chromium not found: the PDF and browser tests will be skipped (sudo apt-get install chromium)"; \
+	fi
 
 ## bench-tools: the HTTP load generator for the API benchmark (wrk; see bench/loadgen.md)
 bench-tools:

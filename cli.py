@@ -48,6 +48,7 @@ from adapters.cli.record import (
     stop,
 )
 from adapters.cli.reminders import outbox, reminders, scheduler
+from adapters.cli.report import report
 from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
 from adapters.cli.workflow import workflow
@@ -245,6 +246,7 @@ for command in (
     log,
     audit,
     status,
+    report,
     reminders,
     outbox,
     scheduler,

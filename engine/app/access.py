@@ -79,6 +79,7 @@ class Action(StrEnum):
     OUTBOX_RETRY = "outbox_retry"
     VERIFY = "verify"
     FEED = "feed"
+    REPORT = "report"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
@@ -122,7 +123,8 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
     Role.APPROVER: _grants(
         LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, APPROVE=_SEEN, WORKFLOWS=_ANYWHERE
     ),
-    # Reads everything it is granted, the whole log and audit verify included; never writes.
+    # Reads everything it is granted, the whole log, audit verify and the reports looking back
+    # (council report, timelines, charts) included; never writes.
     Role.AUDITOR: _grants(
         LIST=_SEEN,
         READ=_SEEN,
@@ -131,6 +133,7 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         VERIFY=_SEEN,
         FEED=_SEEN,
         OUTBOX=_SEEN,
+        REPORT=_SEEN,
         WORKFLOWS=_ANYWHERE,
     ),
     Role.VIEWER: _grants(LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, WORKFLOWS=_ANYWHERE),

@@ -2,8 +2,9 @@
 
 ``Service`` is the commands (``engine.app.commands``: one unit of work per command, creation in
 ``engine.app.creation``) plus the read side on the same ``Context``: the views of
-``engine.app.overview`` (show, status), the log, audit and rebuilds of ``engine.app.history``,
-the outbox views of ``engine.app.outbox``, the idempotency receipts of
+``engine.app.overview`` (show, status), the reports looking back of ``engine.app.council``
+(timelines, the council report, charts), the log, audit and rebuilds of
+``engine.app.history``, the outbox views of ``engine.app.outbox``, the idempotency receipts of
 ``engine.app.receipts`` and the global event feed of ``engine.app.feed``. Those modules share
 the store, the clock and the compiled workflows through ``Context`` and never import this
 module.
@@ -18,17 +19,19 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
-from engine.app import feed, history, listing, outbox, overview, receipts
+from engine.app import council, feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
+from engine.app.council import CouncilReport, ProgrammeCharts
 from engine.app.directory import Directory
 from engine.app.pinning import Resolver, stored_versions
+from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
@@ -148,6 +151,24 @@ class Service(Commands):
             parent=parent,
             scope=scope,
         )
+
+    # --- looking back: timelines, the council report, charts (engine.app.council) -----------
+
+    def progress(
+        self, keys: Sequence[str] | None = None, scope: Scope | None = None
+    ) -> list[Progress]:
+        """How each instance (of ``keys``, or every one ``scope`` lets one see) has gone:
+        planned and actual phases, pauses, milestones, decisions, what is next."""
+        return council.progress(self.context, scope, keys)
+
+    def council_report(self, first: date, last: date, scope: Scope | None = None) -> CouncilReport:
+        """Per wijk with its deelprojecten: what was decided from ``first`` through ``last``,
+        where it stands, what is next, deviations from the plan."""
+        return council.council_report(self.context, first, last, scope)
+
+    def charts(self, scope: Scope | None = None) -> ProgrammeCharts:
+        """Neighbourhoods per phase, paused per button, overdue milestones over time."""
+        return council.programme_charts(self.context, scope)
 
     # --- the log and its audit ---------------------------------------------------------------
 

@@ -135,6 +135,9 @@ class Settings:
     """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
     oidc_claim: str = "sub"
     """OIDC: the claim of a token that names the principal."""
+    chromium: str | None = None
+    """The headless Chromium that prints reports as PDF (a path or a name on PATH); default:
+    chromium, chromium-browser or google-chrome, the first found on PATH."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 

@@ -2,8 +2,9 @@
 
 Stored workflow versions (cached by id: a stored version never changes), the keys, parents and
 children of instances, the event log and the heads of its hash chains (what ``audit verify``
-compares), the deadline rows of an instance, and the programme overview. These only read;
-unit.py builds the whole unit of work on them by adding the writes.
+compares), the deadline rows of an instance, the programme overview, and the whole logs of many
+instances for the reports (histories.py). These only read; unit.py builds the whole unit of
+work on them by adding the writes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from engine.persistence.fastpath import FastPath
+from engine.persistence.histories import histories
 from engine.persistence.listing import instance_page
 from engine.persistence.rows import PARTIES, D, E, I, W, stored_workflow
 from engine.ports import (
     ChildRow,
     DeadlineState,
+    InstanceHistory,
     InstanceQuery,
     InstanceScope,
     InstanceSummary,
@@ -181,6 +184,13 @@ class Queries:
     ) -> list[OverviewRow]:
         # Thousands of rows: straight through the driver (see fastpath.py).
         return self._fast.overview(self._cursor(), today, soon, scope)
+
+    # --- whole logs, for the reports --------------------------------------------------------
+
+    def histories(
+        self, scope: InstanceScope | None = None, keys: Sequence[str] | None = None
+    ) -> list[InstanceHistory]:
+        return histories(self._c, scope, keys)
 
     # --- lists of instances ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ __all__ = [
     "DeadlineState",
     "DueDeadline",
     "FeedItem",
+    "InstanceHistory",
     "InstancePage",
     "InstanceQuery",
     "InstanceRecord",
@@ -312,6 +313,20 @@ class Receipt:
     """Response headers to send again (e.g. ETag, Location)."""
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceHistory:
+    """One instance with its whole log, for the reports that look back over a period (the
+    council report, the timeline, the charts): they fold the events themselves, so they see
+    when each thing happened, not only where the instance stands."""
+
+    key: str
+    title: str
+    workflow_id: int
+    parent: str | None
+    events: tuple[StoredEvent, ...]
+    """In order (seq); the first is ``instance_started``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

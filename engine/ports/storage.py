@@ -16,6 +16,7 @@ from engine.ports.records import (
     DeadlineState,
     DueDeadline,
     FeedItem,
+    InstanceHistory,
     InstanceQuery,
     InstanceRecord,
     InstanceScope,
@@ -167,6 +168,14 @@ class UnitOfWork(Protocol):
         Unless ``everything``, only those whose regie organisation is one of ``names`` (lower
         case) or of which ``organisation`` is a party. Filtered, sorted and limited in the
         database: it never reads the instances it does not return."""
+        ...
+
+    def histories(
+        self, scope: InstanceScope | None = None, keys: Sequence[str] | None = None
+    ) -> list[InstanceHistory]:
+        """Every instance ``scope`` lets one see (None: all; filtered in the database), or
+        only those of ``keys`` among them, each with its whole log in order; by key. Unknown
+        keys are left out."""
         ...
 
     def replace_projection(

@@ -52,6 +52,7 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/instances/{key}/children", "200/200 200/404 200/404 200/404 200/404"),
     Row("GET", "/instances/{key}/events", "200/200 200/404 403/404 200/404 403/404"),
     Row("GET", "/audit?instance={key}", "200/200 403/404 403/404 200/404 403/404"),
+    Row("GET", "/instances/{key}/timeline.svg", "200/200 403/404 403/404 200/404 403/404"),
     # --- commands ----------------------------------------------------------------------------
     Row("PATCH", "/instances/{key}", "200/200 403/404 403/404 403/404 403/404", {"title": "T"}),
     Row(
@@ -156,6 +157,8 @@ MATRIX: tuple[Row, ...] = (
     Row("POST", "/outbox/999999/retry", "404 403 403 403 403"),
     Row("GET", "/audit", "200 403 403 403 403"),
     Row("GET", "/events", "200 200 403 200 403"),
+    Row("GET", "/reports/council?from=2026-01-01&to=2026-12-31", "200 403 403 200 403"),
+    Row("GET", "/charts/overdue.svg", "200 403 403 200 403"),
     Row("GET", "/workflows", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas/versions", "200 200 200 200 200"),

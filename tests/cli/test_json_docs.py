@@ -91,7 +91,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Any:
     def run(*args: str, code: int = 0) -> Any:
         result = runner.invoke(main, ["--db", db, *args], env=env, obj=clock)
         assert result.exit_code == code, (args, result.output)
-        return json.loads(result.stdout) if "--json" in args else result.stdout
+        as_json = "--json" in args or args[-2:] == ("--format", "json")
+        return json.loads(result.stdout) if as_json else result.stdout
 
     run("demo")
     # No programme office configured: some rows fail, with a reason (6: delivery incomplete).
@@ -114,6 +115,9 @@ CASES = [
     (("workflow", "timeline", "wijkkompas", "--start", "2027-01-04", "--json"),
      "`wijkkompas workflow timeline", ("workflow", "phases")),
     (("workflow", "list", "--json"), "`wijkkompas workflow list", ()),
+    (("report", "council", "--from", "2025-01-01", "--to", "2026-11-28", "--format", "json"),
+     "`wijkkompas report council", ("totals", "totals.decisions", "wijken", "wijken.regie",
+      "wijken.next", "wijken.deviations", "wijken.decisions", "wijken.deelprojecten")),
     (("workflow", "show", "wijkkompas", "--json"), "`wijkkompas workflow show",
      ("phases", "phases.milestones", "phases.gate", "pause_buttons", "returns", "stop",
       "reminders")),
