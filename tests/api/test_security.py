@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import pkgutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -241,10 +242,15 @@ def test_every_route_that_takes_a_caller_authenticates_before_it_runs() -> None:
     def depends_on_caller(dependant: Any) -> bool:
         return any(d.call is _caller or depends_on_caller(d) for d in dependant.dependencies)
 
+    from fastapi import APIRouter
+
+    from adapters.http import routes
+
     checked = 0
-    for name in ("commands", "directory", "instances", "meta", "programme", "workflows"):
-        module = importlib.import_module(f"adapters.http.routes.{name}")
-        for route in module.router.routes:
+    for found in pkgutil.iter_modules(routes.__path__):
+        module = importlib.import_module(f"{routes.__name__}.{found.name}")
+        routers = [v for v in vars(module).values() if isinstance(v, APIRouter)]
+        for route in (r for router in routers for r in router.routes):
             if isinstance(route, APIRoute) and depends_on_caller(route.dependant):
                 assert isinstance(route, AuthenticatedRoute), route.path
                 checked += 1

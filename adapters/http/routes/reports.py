@@ -8,16 +8,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import Header, Path, Query
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from adapters.http.caller import CallerDep
+from adapters.http.caller import CallerDep, api_router
 from adapters.http.replies import reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 
-router = APIRouter(tags=["reports"])
+router = api_router(tags=["reports"])
 
 SVG = "image/svg+xml"
 Language = Literal["nl", "en"]
