@@ -109,8 +109,9 @@ def council(
 @click.option("--language", type=LANGUAGE, default="nl", show_default=True)
 @click.pass_context
 def timeline(ctx: click.Context, keys: tuple[str, ...], out: Path | None, language: str) -> None:
-    """The timeline of KEYS (default: every instance), planned against actual: phases, pauses,
-    milestones due and done, legal deadlines, today."""
+    """The timeline of KEYS in that order (default: every instance, each wijk followed by its
+    deelprojecten), planned against actual: phases, pauses, milestones due and done, legal
+    deadlines, today."""
     from adapters.render.timeline import render_timeline
     from engine.clock import local_date
     from engine.errors import NotFound
@@ -123,6 +124,8 @@ def timeline(ctx: click.Context, keys: tuple[str, ...], out: Path | None, langua
     if keys:
         order = {k: n for n, k in enumerate(keys)}
         items.sort(key=lambda p: order[p.key])
+    else:  # each wijk followed by its deelprojecten, as in status
+        items.sort(key=lambda p: (p.parent or p.key, p.parent is not None, p.key))
     _write(render_timeline(items, local_date(service.clock.now()), language=language), out)
 
 

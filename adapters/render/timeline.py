@@ -26,6 +26,11 @@ ROW_HEIGHT = 48
 TOP = 58
 LEGEND = 56
 TITLE_CHARS = 32
+MARKS = (
+    ".milestone path{stroke:#1a1a1a;stroke-width:1.5;fill:#fff}.done path{fill:#1a1a1a}"
+    ".overdue path{stroke:#b00020;stroke-width:2}"
+)
+"""How the diamonds look, said once rather than on each of them."""
 HORIZON = 730
 """Days after today the axis reaches at most."""
 
@@ -79,6 +84,7 @@ def render_timeline(
         heading,
         w("timeline_desc", count=w.instances(len(items)), milestones=milestones),
     )
+    out.append(f"<style>{MARKS}</style>")
     out.append(
         f'<defs><pattern id="{ident}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff" '
@@ -205,13 +211,10 @@ def _row(
         cx, cy = at(day), y + 26.5
         if cx >= edge:
             continue
-        fill = "#1a1a1a" if kind == "done" else "#ffffff"
-        stroke = "#b00020" if kind == "overdue" else "#1a1a1a"
         out.append(
             f'<g class="milestone {kind}" data-milestone="{esc(m.id)}">'
             f"<title>{esc(m.title + ': ' + text)}</title>"
-            f'<path d="M{num(cx)} {num(cy - 6)}l6 6l-6 6l-6 -6z" fill="{fill}" '
-            f'stroke="{stroke}" stroke-width="{2 if kind == "overdue" else 1.5}"/>'
+            f'<path d="M{num(cx)} {num(cy - 6)}l6 6l-6 6l-6 -6z"/>'
         )
         if m.legal:
             out.append(

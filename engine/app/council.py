@@ -173,8 +173,16 @@ class ProgrammeCharts:
 def programme_charts(
     context: Context, scope: InstanceScope | None, weeks: int = CHART_WEEKS
 ) -> ProgrammeCharts:
-    """What the charts show, for the instances ``scope`` lets one see."""
+    """What the charts show, for the instances ``scope`` lets one see. Remembered until an
+    event is committed or the day changes (a dashboard asks for three charts at once, and
+    folding every log of a country takes seconds)."""
     today = local_date(context.clock.now())
+    with context.store.read() as uow:
+        stamp = (uow.event_stamp(), today)
+    name = f"charts {weeks} {scope!r}"
+    remembered = context.remembered_view(name, stamp)
+    if isinstance(remembered, ProgrammeCharts):
+        return remembered
     samples = [today - timedelta(weeks=n) for n in range(weeks, -1, -1)]
     items = progress(context, scope, samples=samples)
     order: dict[str, tuple[int, int, str]] = {}
@@ -197,7 +205,7 @@ def programme_charts(
         (p.pause.button, p.pause.title) for p in items if p.pause is not None
     )
     overdue = tuple((day, sum(p.overdue_at[i][1] for p in items)) for i, day in enumerate(samples))
-    return ProgrammeCharts(
+    made = ProgrammeCharts(
         made=today,
         phases=phases,
         paused=tuple(
@@ -207,6 +215,8 @@ def programme_charts(
         overdue=overdue,
         milestones=items[0].milestones_word if items else "knooppunten",
     )
+    context.remember_view(name, stamp, made)
+    return made
 
 
 # --- JSON -------------------------------------------------------------------------------------

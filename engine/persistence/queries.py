@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from engine.persistence.fastpath import FastPath
 from engine.persistence.histories import histories
@@ -191,6 +191,10 @@ class Queries:
         self, scope: InstanceScope | None = None, keys: Sequence[str] | None = None
     ) -> list[InstanceHistory]:
         return histories(self._c, scope, keys)
+
+    def event_stamp(self) -> tuple[int, int]:
+        row = self._c.execute(select(func.count(E.c.id), func.coalesce(func.max(E.c.id), 0))).one()
+        return int(row[0]), int(row[1])
 
     # --- lists of instances ------------------------------------------------------------------
 

@@ -170,6 +170,12 @@ class UnitOfWork(Protocol):
         database: it never reads the instances it does not return."""
         ...
 
+    def event_stamp(self) -> tuple[int, int]:
+        """(how many events there are, the highest event id): it changes whenever an event is
+        committed (events are never deleted; on PostgreSQL one with a lower id may commit after
+        one with a higher id, which the count sees)."""
+        ...
+
     def histories(
         self, scope: InstanceScope | None = None, keys: Sequence[str] | None = None
     ) -> list[InstanceHistory]:

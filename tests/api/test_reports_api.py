@@ -68,6 +68,30 @@ def test_timeline_of_one_instance_as_svg(server: LiveServer) -> None:
     assert [g.get("data-key") for g in rows] == [key]
 
 
+def test_timeline_of_a_wijk_has_a_row_for_each_deelproject_the_caller_may_see(
+    server: LiveServer,
+) -> None:
+    programme = server.programme
+    wijk = programme.instance("deltawonen")
+    mine = programme.instance("deltawonen", parent=wijk)
+    theirs = programme.instance("swz", parent=wijk)
+
+    def rows(role: str, **params: str) -> list[str | None]:
+        with server.client(role) as http:
+            got = http.get(f"/api/v1/instances/{wijk}/timeline.svg", params=params)
+        assert got.status_code == 200, got.text
+        root = ET.fromstring(got.text)
+        return [
+            g.get("data-key")
+            for g in root.iter("{http://www.w3.org/2000/svg}g")
+            if g.get("class") == "row"
+        ]
+
+    assert rows("programme_office") == [wijk, mine, theirs]
+    assert rows("auditor") == [wijk, mine]
+    assert rows("programme_office", deelprojecten="false") == [wijk]
+
+
 def test_charts_as_svg_and_an_unknown_chart_refused(server: LiveServer) -> None:
     server.programme.instance("deltawonen")
     with server.client("programme_office") as http:

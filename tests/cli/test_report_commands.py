@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,19 @@ def test_timeline_of_chosen_instances_as_svg(wk: Any, tmp_path: Path) -> None:
     assert svg.index('data-key="wk-zuid"') < svg.index('data-key="wk-noord"')
     assert 'data-key="wk-noord-a"' not in svg
     assert 'role="img"' in svg
+
+
+def test_timeline_of_everything_puts_each_wijk_before_its_deelprojecten(
+    wk: Any, tmp_path: Path
+) -> None:
+    wk(
+        "instance", "create", "aa-zuid-deel", "--workflow", "raad", "--title", "Zuid deel",
+        "--regie", "gemeente", "--parent", "wk-zuid",
+    )  # fmt: skip
+    wk("report", "timeline", "--out", "all.svg")
+    svg = (tmp_path / "all.svg").read_text(encoding="utf-8")
+    rows = re.findall(r'<g class="row" data-key="([^"]+)"', svg)
+    assert rows == ["wk-noord", "wk-noord-a", "wk-zuid", "aa-zuid-deel"]
 
 
 def test_timeline_of_an_unknown_instance_is_bad_input(wk: Any) -> None:

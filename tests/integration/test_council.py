@@ -125,3 +125,17 @@ def test_charts_count_phases_pauses_and_overdue_milestones_over_time(raad: Servi
 def test_a_period_that_ends_before_it_starts_is_refused(raad: Service) -> None:
     with pytest.raises(InvalidValue, match="on or after"):
         raad.council_report(date(2026, 5, 1), date(2026, 4, 1))
+
+
+def test_charts_are_remembered_until_an_event_is_recorded_or_the_day_changes(
+    raad: Service, clock: FrozenClock
+) -> None:
+    first = raad.charts()
+    assert raad.charts() is first
+    assert raad.charts(DELTA_SCOPE) is not first  # another reader, another drawing
+    raad.pause("wk-noord", "geld", by="pb", reason="begroting")
+    paused = raad.charts()
+    assert paused is not first
+    assert [(b, n) for b, _, n in paused.paused] == [("geld", 1)]
+    clock.advance(days=1)
+    assert raad.charts() is not paused

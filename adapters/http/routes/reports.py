@@ -87,8 +87,8 @@ def council_report(
 
 @router.get(
     "/instances/{key}/timeline.svg",
-    summary="The timeline of one instance: planned against actual phases, pauses, milestones, "
-    "legal deadlines, today",
+    summary="The timeline of a wijk with its deelprojecten (or of one deelproject): planned "
+    "against actual phases, pauses, milestones, legal deadlines, today",
     openapi_extra=acts("report"),
     response_class=Response,
     responses={200: {"content": {SVG: {"schema": {"type": "string"}}}}},
@@ -97,12 +97,20 @@ def instance_timeline(
     caller: CallerDep,
     key: Annotated[str, Path(max_length=64)],
     language: Language = "nl",
+    deelprojecten: Annotated[
+        bool, Query(description="Also a row for each of its deelprojecten you may see")
+    ] = True,
 ) -> Response:
     from adapters.render.timeline import render_timeline
     from engine.clock import local_date
 
-    caller.guard.see(key, Action.REPORT)
-    items = caller.service.progress([key])
+    view = caller.guard.see(key, Action.REPORT)
+    children = [c.key for c in view.children] if deelprojecten else []
+    found = {
+        p.key: p
+        for p in caller.service.progress([key, *children], caller.guard.scope(Action.REPORT))
+    }
+    items = [found[k] for k in (key, *children) if k in found]
     svg = render_timeline(items, local_date(caller.service.clock.now()), language=language)
     return Response(svg, media_type=SVG)
 
