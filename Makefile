@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools
+.PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools browser screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ run: $(STAMP)
 	$(BIN)/wijkkompas serve --host $$WIJKKOMPAS_HOST --port $$WIJKKOMPAS_PORT
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
-test: $(STAMP) api-lint-tools lint typecheck
+test: $(STAMP) api-lint-tools browser lint typecheck
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
@@ -64,6 +64,27 @@ api-lint-tools:
 $(API_LINT_STAMP): $(API_LINT)/package.json $(API_LINT)/package-lock.json
 	npm ci --prefix $(API_LINT) --no-audit --no-fund --ignore-scripts
 	@touch $@
+
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright (which cannot fetch
+# its own browser here). It is installed with apt-get when missing and we are root (as in CI);
+# otherwise the tests skip with the reason, and fail under CI=true.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+			|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	elif [ "$$CI" = true ]; then \
+		echo "Chromium is missing at $(CHROMIUM) and cannot be installed (not root)"; exit 1; \
+	else \
+		echo "Chromium not found at $(CHROMIUM): the browser tests will be skipped (apt-get install chromium)"; \
+	fi
+
+## screenshots: the pages at desktop and phone width, into docs/img/ (see docs/dashboard.md)
+screenshots: $(STAMP) browser
+	$(BIN)/python tools/screenshots.py
 
 ## openapi: regenerate the committed OpenAPI document of the HTTP API and the tables of docs/api.md
 openapi: $(STAMP)
