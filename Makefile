@@ -21,14 +21,25 @@ export WIJKKOMPAS_MAILDIR ?= maildir
 export WIJKKOMPAS_PROGRAMME_EMAIL ?= programmabureau@zwolle.example
 export WIJKKOMPAS_MAIL_FROM ?= wijkkompas@zwolle.example
 
+# The password `make run` gives the demo's accounts for the dashboard (a demo on your own machine only).
+DEMO_PASSWORD ?= wijkkompas-demo
+
 export WIJKKOMPAS_HOST ?= 127.0.0.1
 export WIJKKOMPAS_PORT ?= 8080
 
-## run: the main job — seed the demo programme (once), show it, serve the API (with a token for
-## the demo programme office) and run the reminder scheduler beside it; Ctrl-C stops both
+## run: the main job — seed the demo programme (once), show it, serve the dashboard (demo accounts
+## with DEMO_PASSWORD) and the API (with a token for the demo programme office) and run the
+## reminder scheduler beside it; Ctrl-C stops both
 run: $(STAMP)
 	$(BIN)/wijkkompas demo --if-empty
 	$(BIN)/wijkkompas status
+	@for account in gemeente-zwolle/programmabureau deltawonen/projecten gemeente-zwolle/college; do \
+		echo "$(DEMO_PASSWORD)" | $(BIN)/wijkkompas principal password $${account%%/*} $${account#*/} \
+			>/dev/null || exit 1; \
+	done
+	@echo "The dashboard: http://$$WIJKKOMPAS_HOST:$$WIJKKOMPAS_PORT/ — sign in as organisation"
+	@echo "  gemeente-zwolle, account programmabureau (the programme office), password $(DEMO_PASSWORD)"
+	@echo "  (also deltawonen/projecten, a housing corporation, and gemeente-zwolle/college, with the same password)"
 	@token=$$($(BIN)/wijkkompas token create gemeente-zwolle programmabureau \
 	    --purpose "make run" --expires-in-days 1) || exit 1; \
 	echo "API token of the demo programme office (valid one day): $$token"; \
