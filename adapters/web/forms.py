@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from engine.app.service import Service
     from engine.workflow.model import WorkflowDefinition
 
-__all__ = ["ACTIONS", "Refusal", "checklist", "explain", "offered", "run"]
+__all__ = ["ACTIONS", "Refusal", "checklist", "explain", "names", "offered", "run"]
 
 ACTIONS = ("done", "skip", "approve", "advance", "pause", "resume", "note")
 
@@ -136,20 +136,27 @@ def run(visitor: Visitor, key: str, action: str, form: dict[str, str]) -> None:
         raise InvalidValue("action", action, "one of " + ", ".join(ACTIONS))
 
 
-def unmet_words(unmet: Unmet, view: InstanceView, language: str) -> str:
+_UNMET = {
+    "milestone-open": "unmet_milestone",
+    "approval-missing": "unmet_approval",
+    "approval-no-go": "unmet_no_go",
+    "children-behind": "unmet_child",
+    "regie-not-allowed": "unmet_regie",
+}
+
+
+def names(view: InstanceView, definition: WorkflowDefinition) -> dict[str, str]:
+    """What people call the knooppunten and approvals of an instance, by id."""
+    return {**dict(definition.approvals), **{m.id: m.title for m in view.milestones}}
+
+
+def unmet_words(unmet: Unmet, titles: dict[str, str], language: str) -> str:
     """One unmet criterion of a gate in words."""
-    titles = {m.id: m.title for m in view.milestones}
-    key = {
-        "milestone-open": "unmet_milestone",
-        "approval-missing": "unmet_approval",
-        "approval-no-go": "unmet_no_go",
-        "children-behind": "unmet_child",
-        "regie-not-allowed": "unmet_regie",
-    }[unmet.code]
-    return text(key, language, subject=titles.get(unmet.subject, unmet.subject))
+    subject = titles.get(unmet.subject, unmet.subject)
+    return text(_UNMET[unmet.code], language, subject=subject)
 
 
-def checklist(view: InstanceView, language: str) -> list[tuple[bool, str]]:
+def checklist(view: InstanceView, language: str, titles: dict[str, str]) -> list[tuple[bool, str]]:
     """The gate of the current phase as a checklist: each required knooppunt (done or not),
     then every other criterion that is not met."""
     items: list[tuple[bool, str]] = []
@@ -171,7 +178,7 @@ def checklist(view: InstanceView, language: str) -> list[tuple[bool, str]]:
                 )
             )
     items.extend(
-        (False, unmet_words(u, view, language))
+        (False, unmet_words(u, titles, language))
         for u in view.gate_unmet
         if u.code != "milestone-open"
     )
@@ -182,21 +189,12 @@ def _status(status: str, language: str) -> str:
     return text(f"status_{status}", language)
 
 
-def explain(exc: WorkflowError, language: str) -> list[str]:
+def explain(exc: WorkflowError, language: str, titles: dict[str, str] | None = None) -> list[str]:
     """Why an action was refused, one line per reason, in the visitor's language where the
     catalogue has the words (else the engine's own sentence)."""
     if isinstance(exc, GateNotMet):
-        titles: dict[str, str] = {}
         lines = [text("refused_gate", language)]
-        for u in exc.unmet:
-            key = {
-                "milestone-open": "unmet_milestone",
-                "approval-missing": "unmet_approval",
-                "approval-no-go": "unmet_no_go",
-                "children-behind": "unmet_child",
-                "regie-not-allowed": "unmet_regie",
-            }[u.code]
-            lines.append(text(key, language, subject=titles.get(u.subject, u.subject)))
+        lines.extend(unmet_words(u, titles or {}, language) for u in exc.unmet)
         return lines
     if isinstance(exc, Forbidden):
         return [text("refused_forbidden", language)]

@@ -54,6 +54,7 @@ CSP = (
 )
 
 router = APIRouter(include_in_schema=False)
+EVENT_KEYS = frozenset(k for k in wording.PAGE["nl"] if k.startswith("event_"))
 
 
 @dataclass
@@ -149,6 +150,8 @@ def render(
         themed=pages.theme is not None,
         is_programme=visitor.principal is not None
         and visitor.principal.organisation.runs_programme,
+        phase_names=dict(_choices(pages)[0]),
+        event_keys=EVENT_KEYS,
         **values,
     )
     response = HTMLResponse(html, status_code=status)
@@ -547,7 +550,9 @@ def instance_page(
         done_by=done_by,
         done_keys=DONE_KEYS,
         offered=forms.offered(visitor, view, service),
-        checklist=forms.checklist(view, visitor.language),
+        checklist=forms.checklist(
+            view, visitor.language, forms.names(view, _definition(service, view))
+        ),
         refusal=refusal,
         diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
         notice=request.query_params.get("done"),
@@ -580,19 +585,20 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
     if not visitor.csrf_ok(form):
         return _refused_csrf(request, visitor)
     try:
-        visitor.guard.see(key)
+        view = visitor.guard.see(key)
     except NotFound:
         return _not_found(request, visitor)
+    titles = forms.names(view, _definition(visitor.service, view))
     try:
         await anyio.to_thread.run_sync(forms.run, visitor, key, action, form)
     except NotFound as exc:
         if exc.kind == "instance":
             return _not_found(request, visitor)
-        refusal = forms.Refusal(action, forms.explain(exc, visitor.language))
+        refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
         return instance_page(request, visitor, key, refusal=refusal, status=409)
     except WorkflowError as exc:
         status = 403 if isinstance(exc, Forbidden) else 409
-        refusal = forms.Refusal(action, forms.explain(exc, visitor.language))
+        refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
         return instance_page(request, visitor, key, refusal=refusal, status=status)
     return RedirectResponse(f"/instances/{key}?done={action}#acties", status_code=303)
 
