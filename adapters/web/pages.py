@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["PAGE_SIZE", "mount"]
 
 HERE = Path(__file__).parent
+COUNT_UP_TO = 500
 PAGE_SIZE = 25
 """Instances on one page of the portfolio."""
 CSP = (
@@ -391,18 +392,20 @@ def _choices(pages: Pages) -> tuple[list[tuple[str, str]], list[str], list[str]]
     return found
 
 
-def _counts(service: Service, visitor: Visitor) -> dict[str, int]:
-    """How many instances the visitor may see, paused and with overdue knooppunten (counted
-    in the database: one short query each, whatever the size of the programme)."""
+def _counts(service: Service, visitor: Visitor) -> dict[str, str]:
+    """How many instances the visitor may see are paused and have overdue knooppunten: up to
+    COUNT_UP_TO each ("500+" beyond), so the count costs the same however large the
+    programme."""
     from engine.ports import InstanceQuery
 
     scope = visitor.guard.scope(Action.LIST)
-    counted: dict[str, int] = {}
+    counted: dict[str, str] = {}
     for name, query in (
-        ("paused", InstanceQuery(paused=True, limit=500)),
-        ("overdue", InstanceQuery(overdue=True, limit=500)),
+        ("paused", InstanceQuery(paused=True, limit=COUNT_UP_TO)),
+        ("overdue", InstanceQuery(overdue=True, limit=COUNT_UP_TO)),
     ):
-        counted[name] = len(service.instances(query, scope).items)
+        page = service.instances(query, scope)
+        counted[name] = f"{len(page.items)}{'+' if page.next is not None else ''}"
     return counted
 
 
