@@ -25,7 +25,18 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "Refusal", "checklist", "explain", "names", "offered", "run"]
 
-ACTIONS = ("done", "skip", "approve", "advance", "pause", "resume", "note")
+ACTIONS = (
+    "done",
+    "skip",
+    "approve",
+    "advance",
+    "pause",
+    "resume",
+    "note",
+    "return",
+    "handover",
+    "update",
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,21 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
             if guard.offers(view, Action.APPROVE, approval=approval):
                 approvals.append((approval, definition.approvals.get(approval, approval)))
     buttons = [b for b in definition.pause_buttons if b.phases is None or view.phase in b.phases]
+    index = {p.id: i for i, p in enumerate(definition.phases)}
+    here = index.get(view.phase, -1)
+    returns = [
+        r
+        for r in definition.returns
+        if index.get(r.to, here) < here and (r.from_ is None or view.phase in r.from_)
+    ]
     return {
+        "returns": returns
+        if not finished and returns and guard.offers(view, Action.RETURN)
+        else [],
+        "handover": list(definition.regie)
+        if not finished and guard.offers(view, Action.HANDOVER)
+        else [],
+        "update": not finished and guard.offers(view, Action.UPDATE),
         "milestones": [] if finished else milestones,
         "approvals": [] if finished else approvals,
         "advance": not finished and not paused and guard.offers(view, Action.ADVANCE),
@@ -132,8 +157,39 @@ def run(visitor: Visitor, key: str, action: str, form: dict[str, str]) -> None:
         note = _required(form, "text", language)
         with guard.acting(Action.NOTE):
             service.note(key, note, by=by)
+    elif action == "return":
+        phase = _required(form, "phase", language)
+        reason = _required(form, "reason", language)
+        with guard.acting(Action.RETURN):
+            service.return_to(key, phase, by=by, reason=reason)
+    elif action == "handover":
+        from engine.runtime.events import Regie
+
+        regie = Regie(
+            type=_required(form, "type", language),
+            organisation=form.get("organisation", "").strip() or None,
+            contacts=tuple(_addresses(form.get("contacts", ""))),
+        )
+        reason = _required(form, "reason", language)
+        with guard.acting(Action.HANDOVER):
+            service.hand_over(key, regie, by=by, reason=reason)
+    elif action == "update":
+        title = form.get("title", "").strip() or None
+        with guard.acting(Action.UPDATE):
+            service.update(
+                key,
+                by=by,
+                title=title,
+                add_contacts=_addresses(form.get("add_contact", "")),
+                remove_contacts=_addresses(form.get("remove_contact", "")),
+                reason=form.get("reason", "").strip() or None,
+            )
     else:
         raise InvalidValue("action", action, "one of " + ", ".join(ACTIONS))
+
+
+def _addresses(value: str) -> list[str]:
+    return [a.strip() for a in value.replace(";", ",").split(",") if a.strip()]
 
 
 _UNMET = {

@@ -611,8 +611,6 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
 
 @router.get("/reminders")
 def reminders(request: Request) -> Response:
-    from itertools import islice
-
     visitor = _visitor(request)
     if visitor.principal is None:
         return _to_signin(request)
@@ -620,6 +618,14 @@ def reminders(request: Request) -> Response:
         visitor.guard.require_programme(Action.OUTBOX)
     except Forbidden:
         return _not_found(request, visitor)
+    return _reminders_page(request, visitor)
+
+
+def _reminders_page(
+    request: Request, visitor: Visitor, *, error: tuple[int, str] | None = None, status: int = 200
+) -> Response:
+    from itertools import islice
+
     pages = _pages(request)
     now = pages.application.clock().now()
     planned = list(islice(pages.application.planner().preview_stream(now, 30), 201))
@@ -628,9 +634,11 @@ def reminders(request: Request) -> Response:
         request,
         visitor,
         "reminders.html",
+        status=status,
         planned=planned[:200],
         more=len(planned) > 200,
         failed=failed,
+        error=error,
         notice=request.query_params.get("done"),
     )
 
@@ -645,9 +653,15 @@ async def reminder_retry(request: Request, entry_id: int) -> Response:
         return _refused_csrf(request, visitor)
     try:
         visitor.guard.require_programme(Action.OUTBOX_RETRY)
-        visitor.service.retry_outbox(entry_id)
-    except (Forbidden, NotFound):
+    except Forbidden:
         return _not_found(request, visitor)
+    try:
+        visitor.service.retry_outbox(entry_id, to=form.get("to", "").strip() or None)
+    except NotFound:
+        return _not_found(request, visitor)
+    except WorkflowError as exc:
+        message = wording.text("refused", visitor.language) + " " + str(exc)
+        return _reminders_page(request, visitor, error=(entry_id, message), status=409)
     return RedirectResponse("/reminders?done=retry", status_code=303)
 
 

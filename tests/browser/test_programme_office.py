@@ -83,3 +83,62 @@ def _cli_log(site: LiveServer, key: str) -> list[dict[str, Any]]:
     )
     data = json.loads(done.stdout)
     return list(data["events"] if isinstance(data, dict) else data)
+
+
+def test_officer_hands_over_the_regie_and_renames_a_wijk(browser: Any, site: LiveServer) -> None:
+    key = site.programme.instance("gemeente-zwolle")
+    page = new_page(browser)
+    sign_in(page, site.url, "gemeente-zwolle", "programme_office")
+    page.goto(f"{site.url}/instances/{key}")
+    page.get_by_text("Regie overdragen").click()
+    page.get_by_label("Soort regiehouder").select_option("woningcorporatie")
+    page.get_by_label("Organisatie van de regiehouder").fill("deltaWonen")
+    page.get_by_label("Contactadressen").fill("wijk@deltawonen.example")
+    page.locator("#ho-r").fill("corporatie neemt het over")
+    page.get_by_role("button", name="Draag de regie over").click()
+    assert "De regie is overgedragen." in page.locator("[role=status]").first.inner_text()
+    assert site.programme.service.show(key).regie.organisation == "deltaWonen"
+    page.get_by_text("Naam en contacten wijzigen").click()
+    page.locator("#up-t").fill("Nieuwe naam")
+    page.get_by_role("button", name="Wijzig").click()
+    assert page.get_by_role("heading", name="Nieuwe naam", level=1).count() == 1
+
+
+def test_a_failed_reminder_is_listed_and_sent_again_to_another_address(
+    browser: Any, site: LiveServer
+) -> None:
+    from datetime import timedelta
+
+    from engine.runtime.events import Regie
+
+    service = site.programme.service
+    key = "w-zonder-adres"
+    service.create(
+        key,
+        workflow="wijkkompas",
+        title="Zonder adres",
+        regie=Regie(type="gemeente", organisation="Gemeente Zwolle"),
+        by="test-seed",
+        at=service.clock.now() - timedelta(days=120),
+    )
+    site.programme.app.planner().run(service.clock.now())
+    failed = [e for e in service.outbox("failed", 100) if e.payload.get("instance") == key]
+    assert failed
+    entry = failed[0]
+    page = new_page(browser)
+    sign_in(page, site.url, "gemeente-zwolle", "programme_office")
+    page.goto(site.url + "/reminders")
+    page.locator(f"#to-{entry.id}").fill("wijk@zwolle.example")
+    page.locator(f"form[action='/reminders/{entry.id}/retry'] button").click()
+    assert "opnieuw verstuurd" in page.locator("[role=status]").inner_text()
+    assert all(e.id != entry.id for e in service.outbox("failed", 100))
+
+
+def test_the_pages_switch_to_english_and_remember_it(browser: Any, site: LiveServer) -> None:
+    page = new_page(browser)
+    sign_in(page, site.url, "gemeente-zwolle", "programme_office")
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("heading", name="Portfolio", level=1).count() == 1
+    page.goto(site.url + "/workflows")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", name="Workflows", level=1).count() == 1
