@@ -67,6 +67,7 @@ def main() -> None:
                 "portfolio, phase filter": "/?phase=samen-starten",
                 "instance page": "/instances/wk007500",
                 "workflows": "/workflows",
+                "reminders (coming 30 days, failed)": "/reminders",
             }
             print(f"{'page':<42} {'median ms':>10} {'best ms':>8} {'HTML kB':>8} {'+CSS kB':>8}")
             for name, path in pages.items():

@@ -88,7 +88,7 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
         "handover": list(definition.regie)
         if not finished and guard.offers(view, Action.HANDOVER)
         else [],
-        "update": not finished and guard.offers(view, Action.UPDATE),
+        "edit": not finished and guard.offers(view, Action.UPDATE),
         "milestones": [] if finished else milestones,
         "approvals": [] if finished else approvals,
         "advance": not finished and not paused and guard.offers(view, Action.ADVANCE),
