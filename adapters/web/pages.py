@@ -541,6 +541,7 @@ def instance_page(
             done_by.pop(milestone, None)
     phases = _phase_titles(service, view)
     index = next((i for i, (pid, _) in enumerate(phases) if pid == view.phase), len(phases))
+    titles = forms.names(view, _definition(service, view))
     return render(
         request,
         visitor,
@@ -556,9 +557,8 @@ def instance_page(
         done_by=done_by,
         done_keys=DONE_KEYS,
         offered=forms.offered(visitor, view, service),
-        checklist=forms.checklist(
-            view, visitor.language, forms.names(view, _definition(service, view))
-        ),
+        checklist=forms.checklist(view, visitor.language, titles),
+        titles=titles,
         refusal=refusal,
         diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
         notice=request.query_params.get("done"),
