@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean schema openapi api-lint-tools bench-tools \
-	browser-tools
+	browser screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,14 +22,25 @@ export WIJKKOMPAS_MAILDIR ?= maildir
 export WIJKKOMPAS_PROGRAMME_EMAIL ?= programmabureau@zwolle.example
 export WIJKKOMPAS_MAIL_FROM ?= wijkkompas@zwolle.example
 
+# The password `make run` gives the demo's accounts for the dashboard (a demo on your own machine only).
+DEMO_PASSWORD ?= wijkkompas-demo
+
 export WIJKKOMPAS_HOST ?= 127.0.0.1
 export WIJKKOMPAS_PORT ?= 8080
 
-## run: the main job — seed the demo programme (once), show it, serve the API (with a token for
-## the demo programme office) and run the reminder scheduler beside it; Ctrl-C stops both
+## run: the main job — seed the demo programme (once), show it, serve the dashboard (demo accounts
+## with DEMO_PASSWORD) and the API (with a token for the demo programme office) and run the
+## reminder scheduler beside it; Ctrl-C stops both
 run: $(STAMP)
 	$(BIN)/wijkkompas demo --if-empty
 	$(BIN)/wijkkompas status
+	@for account in gemeente-zwolle/programmabureau deltawonen/projecten gemeente-zwolle/college; do \
+		echo "$(DEMO_PASSWORD)" | $(BIN)/wijkkompas principal password $${account%%/*} $${account#*/} \
+			>/dev/null || exit 1; \
+	done
+	@echo "The dashboard: http://$$WIJKKOMPAS_HOST:$$WIJKKOMPAS_PORT/ — sign in as organisation"
+	@echo "  gemeente-zwolle, account programmabureau (the programme office), password $(DEMO_PASSWORD)"
+	@echo "  (also deltawonen/projecten, a housing corporation, and gemeente-zwolle/college, with the same password)"
 	@token=$$($(BIN)/wijkkompas token create gemeente-zwolle programmabureau \
 	    --purpose "make run" --expires-in-days 1) || exit 1; \
 	echo "API token of the demo programme office (valid one day): $$token"; \
@@ -39,7 +50,7 @@ run: $(STAMP)
 	$(BIN)/wijkkompas serve --host $$WIJKKOMPAS_HOST --port $$WIJKKOMPAS_PORT
 
 ## test: the whole suite — lint, types, and every test (SQLite and PostgreSQL)
-test: $(STAMP) api-lint-tools browser-tools lint typecheck
+test: $(STAMP) api-lint-tools browser lint typecheck
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
@@ -66,6 +77,27 @@ $(API_LINT_STAMP): $(API_LINT)/package.json $(API_LINT)/package-lock.json
 	npm ci --prefix $(API_LINT) --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright (which cannot fetch
+# its own browser here), and the council report prints as PDF with it. It is installed with apt-get when missing and we are root (as in CI);
+# otherwise the tests skip with the reason, and fail under CI=true.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+			|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	elif [ "$$CI" = true ]; then \
+		echo "Chromium is missing at $(CHROMIUM) and cannot be installed (not root)"; exit 1; \
+	else \
+		echo "Chromium not found at $(CHROMIUM): the browser tests will be skipped (apt-get install chromium)"; \
+	fi
+
+## screenshots: the pages at desktop and phone width, into docs/img/ (see docs/dashboard.md)
+screenshots: $(STAMP) browser
+	$(BIN)/python tools/screenshots.py
+
 ## openapi: regenerate the committed OpenAPI document of the HTTP API and the tables of docs/api.md
 openapi: $(STAMP)
 	$(BIN)/python -m adapters.http.apidocs
@@ -77,18 +109,6 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_machine.py
 	$(BIN)/python bench/bench_cli.py
-
-## browser-tools: headless Chromium from Debian, which prints the council report as PDF (and
-## drives the browser tests); installed with apt-get when run as root. Without it those tests
-## skip with the reason, and with CI=true they fail.
-browser-tools:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
-		:; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
-	else \
-		echo "chromium not found: the PDF and browser tests will be skipped (sudo apt-get install chromium)"; \
-	fi
 
 ## bench-tools: the HTTP load generator for the API benchmark (wrk; see bench/loadgen.md)
 bench-tools:

@@ -172,6 +172,7 @@ class Application:
                 workflows=self.catalog().resolve,
                 max_start_age=self.settings.max_start_age,
             )
+            self._service.session_hours = self.settings.session_hours
         return self._service
 
     def actor(self, given: str | None) -> str:

@@ -1,5 +1,6 @@
 """Who may act: ``org`` (organisations), ``principal`` (people and applications acting for
-them, each in a role) and ``token`` (their API tokens), over ``Service.directory``.
+them, each in a role; ``principal password`` sets the password for the pages, over
+``Service.signin``) and ``token`` (their API tokens), over ``Service.directory``.
 
 A token's secret is printed once, by ``token create``, alone on stdout (so that a script can
 take it with ``$(...)``), with a note on stderr that it is not shown again; lists show the
@@ -101,7 +102,7 @@ def org_list(ctx: click.Context, as_json: bool) -> None:
 
 @click.group()
 def principal() -> None:
-    """People and applications acting for an organisation: add, list, disable."""
+    """People and applications acting for an organisation: add, list, disable, password."""
 
 
 @principal.command("add")
@@ -177,6 +178,24 @@ def principal_disable(ctx: click.Context, organisation: str, name: str) -> None:
     """Disable a principal: none of its tokens authenticates any more."""
     done = app_of(ctx).service().directory.disable_principal(organisation, name)
     click.echo(f"principal {done.actor} disabled")
+
+
+@principal.command("password")
+@click.argument("organisation")
+@click.argument("name")
+@click.pass_context
+def principal_password(ctx: click.Context, organisation: str, name: str) -> None:
+    """Set the password a person signs in to the pages with (asked twice at a terminal; else the
+    first line of stdin). Its open sessions end. Never an option: it would show in `ps`."""
+    import sys
+
+    stdin = sys.stdin
+    if stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    done = app_of(ctx).service().signin.set_password(organisation, name, password)
+    click.echo(f"password of {done.actor} set; its sessions have ended")
 
 
 # --- tokens ----------------------------------------------------------------------------------

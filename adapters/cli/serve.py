@@ -68,7 +68,8 @@ def serve(ctx: click.Context, host: str, port: int, access_log: bool) -> None:
                 address, bound = sock.getsockname()[:2]
                 click.echo(
                     f"serving the API at http://{address}:{bound}/api/v1 "
-                    f"(docs: http://{address}:{bound}/api/v1/docs)",
+                    f"(docs: http://{address}:{bound}/api/v1/docs) and the dashboard at "
+                    f"http://{address}:{bound}/",
                     err=True,
                 )
 

@@ -1,4 +1,5 @@
-"""The ASGI application: the API under ``/api/v1``, the health checks, the OpenAPI document.
+"""The ASGI application: the API under ``/api/v1``, the health checks, the OpenAPI document, and
+the pages of the programme office at ``/`` (``adapters.web``, outside the OpenAPI document).
 
 ``create_app(application)`` takes a composition root (``engine.compose.Application``) and serves
 its service; nothing here decides what may happen (the workflow's rules and the rule table of
@@ -80,6 +81,9 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     for module in (workflows, instances, commands, programme, reports, directory, meta):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
+    from adapters.web.pages import mount
+
+    mount(api, application, service)
     install(api)
     document: dict[str, Any] = {}
 

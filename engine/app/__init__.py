@@ -21,5 +21,6 @@ history      the log: reading it, verifying chains, replaying and rebuilding fro
 audit        checking one instance's hash chain
 outbox       the outbox as the office sees it: list, count, retry
 settings     configuration, read once
+signin       the pages' sign-in: passwords (argon2), lock-out, server-side sessions, CSRF
 demo         the demo programme
 """

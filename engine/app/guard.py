@@ -135,6 +135,32 @@ class Guard:
         with acting(rule):
             yield
 
+    def offers(
+        self,
+        view: InstanceView,
+        action: Action,
+        *,
+        approval: str | None = None,
+        milestone: str | None = None,
+    ) -> bool:
+        """Whether a face should offer ``action`` on this instance (the same check as
+        ``require``, answered as a yes or no; the command still checks it again)."""
+        owner = None
+        if milestone is not None:
+            owner = next((m.owner for m in view.milestones if m.id == milestone), None)
+        try:
+            self._check(
+                view.key,
+                view.regie.organisation,
+                view.parties,
+                action,
+                approval=approval,
+                owner=owner,
+            )
+        except (NotFound, Forbidden):
+            return False
+        return True
+
     def require_programme(self, action: Action) -> None:
         """Allow an action on the programme as a whole (Forbidden otherwise)."""
         where = Relation.PROGRAMME if self.principal.organisation.runs_programme else Relation.NONE

@@ -81,6 +81,7 @@ def show(context: Context, key: str) -> InstanceView:
         )
     gate = workflow.gate_status(instance)
     gate_view = None
+    gate_unmet = gate.unmet if gate is not None else ()
     if gate is not None:
         gate_view = {
             "phase": gate.phase,
@@ -124,6 +125,7 @@ def show(context: Context, key: str) -> InstanceView:
         events=record.seq,
         terms=workflow.definition.words(),
         parties=instance.parties,
+        gate_unmet=gate_unmet,
     )
     if found is not None:
         context.remember_view(key, stamp, view)

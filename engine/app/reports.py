@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.clock import LOCAL_TZ
+from engine.errors import Unmet
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
 from engine.workflow.model import DEFAULT_TERMS, Terms
@@ -81,6 +82,8 @@ class InstanceView:
     """The hash of its last event (the head of its chain): with ``events``, its version."""
     parties: tuple[tuple[str, str], ...] = ()
     """(organisation key, party role) of each organisation taking part."""
+    gate_unmet: tuple[Unmet, ...] = ()
+    """The unmet criteria of the gate as data (the pages word them; not in the JSON)."""
 
 
 def _d(value: date | datetime | None) -> str | None:

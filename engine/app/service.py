@@ -35,6 +35,7 @@ from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
+from engine.app.signin import SESSION_HOURS, Signin
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.ports import (
@@ -85,6 +86,9 @@ class Service(Commands):
             max_start_age=max_start_age,
         )
         self._directory: Directory | None = None
+        self._signin: Signin | None = None
+        self.session_hours: float = SESSION_HOURS
+        """How long a session of the pages lasts (the ``session_hours`` setting)."""
 
     @property
     def directory(self) -> Directory:
@@ -92,6 +96,13 @@ class Service(Commands):
         if self._directory is None:
             self._directory = Directory(self.context.store, self.context)
         return self._directory
+
+    @property
+    def signin(self) -> Signin:
+        """Passwords, lock-out and sessions of the pages (engine.app.signin)."""
+        if self._signin is None:
+            self._signin = Signin(self.context.store, self.context, hours=self.session_hours)
+        return self._signin
 
     @property
     def store(self) -> Store:

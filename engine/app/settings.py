@@ -41,6 +41,12 @@ WIJKKOMPAS_OIDC_ISSUER and so on)::
     oidc_jwks_url = "https://login.gemeente.nl/realms/wijkkompas/protocol/openid-connect/certs"
     # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
     oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
+
+The pages (``wijkkompas serve`` at ``/``)::
+
+    theme_css = "/etc/wijkkompas/zwolle-tokens.css"  # design tokens of the municipality
+    session_hours = 8                # how long a sign-in lasts
+    behind_tls = "yes"               # a TLS proxy is in front: session cookies are Secure
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "notifier": ("smtp", "maildir", "console"),
     "smtp_tls": ("none", "starttls", "ssl"),
     "language": ("nl", "en"),
+    "behind_tls": ("no", "yes"),
 }
 _UPPER = {"sqlite_synchronous"}
 _LISTS = {"workflows", "programme_email"}
@@ -79,6 +86,7 @@ _NUMBERS = {
     "smtp_timeout": float,
     "lock_timeout": float,
     "max_start_age": int,
+    "session_hours": float,
 }
 _TOML_ONLY = {"contacts"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
@@ -138,6 +146,14 @@ class Settings:
     chromium: str | None = None
     """The headless Chromium that prints reports as PDF (a path or a name on PATH); default:
     chromium, chromium-browser or google-chrome, the first found on PATH."""
+    theme_css: str | None = None
+    """The pages: a CSS file with the municipality's design tokens (NL Design System custom
+    properties), served after the neutral default so that its values win."""
+    session_hours: float = 8.0
+    """The pages: how long a sign-in lasts."""
+    behind_tls: str = "no"
+    """The pages: "yes" when a TLS proxy is in front of the server, so session cookies are
+    marked Secure even though the request reaches us over plain HTTP."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 

@@ -1,5 +1,5 @@
-"""The directory's tables (organisations, principals, tokens) as a unit of work
-(implements engine.ports.DirectoryUnit on one SQLAlchemy connection).
+"""The directory's tables (organisations, principals, tokens, passwords, web sessions) as a unit
+of work (implements engine.ports.DirectoryUnit on one SQLAlchemy connection).
 
 It writes and reads rows and nothing more: the values are checked, and secrets hashed, by the
 application (engine/app/directory.py) before they reach it. A unique key taken meanwhile by
@@ -14,19 +14,35 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict
 from engine.persistence.fastpath import FastPath
-from engine.persistence.tables import OrganisationRow, PrincipalRow, TokenRow
-from engine.ports.directory import Organisation, Principal, Role, TokenInfo, TokenRecord
+from engine.persistence.tables import (
+    OrganisationRow,
+    PasswordRow,
+    PrincipalRow,
+    SessionRow,
+    TokenRow,
+)
+from engine.ports.directory import (
+    Organisation,
+    PasswordRecord,
+    Principal,
+    Role,
+    SessionRecord,
+    TokenInfo,
+    TokenRecord,
+)
 
 __all__ = ["DirectoryUnit", "QuickTokens"]
 
 O = cast(Table, OrganisationRow.__table__)  # noqa: E741
 P = cast(Table, PrincipalRow.__table__)
 T = cast(Table, TokenRow.__table__)
+W = cast(Table, PasswordRow.__table__)
+S = cast(Table, SessionRow.__table__)
 
 _PRINCIPAL_COLUMNS = (
     P.c.id,
@@ -297,3 +313,69 @@ class DirectoryUnit:
 
     def touch_token(self, prefix: str, at: datetime) -> None:
         self._c.execute(update(T).where(T.c.prefix == prefix).values(last_used_at=at))
+
+    # --- passwords and sessions of the pages -------------------------------------------------
+
+    def password(self, principal_id: int) -> PasswordRecord | None:
+        row = self._c.execute(select(W).where(W.c.principal_id == principal_id)).first()
+        if row is None:
+            return None
+        return PasswordRecord(
+            password_hash=row.password_hash,
+            set_at=row.set_at,
+            failures=int(row.failures),
+            locked_until=row.locked_until,
+        )
+
+    def set_password(self, principal_id: int, password_hash: str, at: datetime) -> None:
+        values = {"password_hash": password_hash, "set_at": at, "failures": 0, "locked_until": None}
+        done = self._c.execute(update(W).where(W.c.principal_id == principal_id).values(values))
+        if not done.rowcount:
+            self._c.execute(insert(W).values(values | {"principal_id": principal_id}))
+
+    def password_attempts(
+        self, principal_id: int, failures: int, locked_until: datetime | None
+    ) -> None:
+        self._c.execute(
+            update(W)
+            .where(W.c.principal_id == principal_id)
+            .values(failures=failures, locked_until=locked_until)
+        )
+
+    def add_session(
+        self,
+        *,
+        id_hash: str,
+        principal: Principal,
+        csrf: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self._c.execute(
+            insert(S).values(
+                id_hash=id_hash,
+                principal_id=principal.id,
+                csrf=csrf,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+    def session(self, id_hash: str) -> SessionRecord | None:
+        row = self._c.execute(
+            _PRINCIPALS.add_columns(S.c.csrf, S.c.expires_at)
+            .join_from(P, S, S.c.principal_id == P.c.id)
+            .where(S.c.id_hash == id_hash)
+        ).first()
+        if row is None:
+            return None
+        return SessionRecord(principal=_principal(row), csrf=row.csrf, expires_at=row.expires_at)
+
+    def end_sessions(self, *, id_hash: str | None = None, principal_id: int | None = None) -> None:
+        if id_hash is not None:
+            self._c.execute(delete(S).where(S.c.id_hash == id_hash))
+        if principal_id is not None:
+            self._c.execute(delete(S).where(S.c.principal_id == principal_id))
+
+    def purge_sessions(self, before: datetime) -> int:
+        return int(self._c.execute(delete(S).where(S.c.expires_at <= before)).rowcount or 0)

@@ -10,6 +10,8 @@ instance_parties   the organisations taking part in an instance, in which party 
 organisations      who takes part in the programme (one of them runs it)
 principals         people and applications acting for an organisation, each in one role
 tokens             the API tokens of principals: a visible prefix and the sha256 of the secret
+passwords          a principal's password for the pages (argon2 hash), failed attempts, lock-out
+web_sessions       signed-in browsers: the sha256 of the session id, its CSRF token, expiry
 idempotency_receipts  the answers given to requests made under an idempotency key, kept in
                    the same transaction as the change they answer, until they expire
 feed_pending       the events that have no place in the feed yet (written with each event)
@@ -303,6 +305,32 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordRow(Base):
+    """A principal's password for signing in to the pages: its argon2 hash (never the password),
+    the failed attempts in a row and, after too many, until when the account is locked."""
+
+    __tablename__ = "passwords"
+
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    """A signed-in browser. The session id (256 random bits, in a cookie) is stored only as its
+    sha256; ``csrf`` is the token every form of the session must carry."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ReceiptRow(Base):

@@ -20,8 +20,10 @@ __all__ = [
     "DirectoryStore",
     "DirectoryUnit",
     "Organisation",
+    "PasswordRecord",
     "Principal",
     "Role",
+    "SessionRecord",
     "TokenInfo",
     "TokenRecord",
 ]
@@ -94,6 +96,26 @@ class TokenRecord:
     info: TokenInfo
     secret_hash: str
     principal: Principal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PasswordRecord:
+    """A principal's password as the store holds it: its argon2 hash, never the password; the
+    failed attempts in a row and until when the account is locked after too many."""
+
+    password_hash: str
+    set_at: datetime
+    failures: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord:
+    """A signed-in browser's session: whose it is, the CSRF token of its forms, its end."""
+
+    principal: Principal
+    csrf: str
+    expires_at: datetime
 
 
 class DirectoryUnit(Protocol):
@@ -175,6 +197,44 @@ class DirectoryUnit(Protocol):
 
     def touch_token(self, prefix: str, at: datetime) -> None:
         """Set its ``last_used_at``."""
+        ...
+
+    def password(self, principal_id: int) -> PasswordRecord | None:
+        """The principal's password record (None: it has no password)."""
+        ...
+
+    def set_password(self, principal_id: int, password_hash: str, at: datetime) -> None:
+        """Set (or replace) its password hash; failed attempts and lock-out start afresh."""
+        ...
+
+    def password_attempts(
+        self, principal_id: int, failures: int, locked_until: datetime | None
+    ) -> None:
+        """Record the failed attempts in a row and the lock-out (if any)."""
+        ...
+
+    def add_session(
+        self,
+        *,
+        id_hash: str,
+        principal: Principal,
+        csrf: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        """Insert a session (by the sha256 of its id)."""
+        ...
+
+    def session(self, id_hash: str) -> SessionRecord | None:
+        """The session with this id hash, with its principal (expired ones too)."""
+        ...
+
+    def end_sessions(self, *, id_hash: str | None = None, principal_id: int | None = None) -> None:
+        """Delete one session, or every session of a principal."""
+        ...
+
+    def purge_sessions(self, before: datetime) -> int:
+        """Delete the sessions expired by ``before``; how many."""
         ...
 
 

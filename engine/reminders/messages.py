@@ -17,108 +17,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from engine.workflow.wording import LANGUAGES, mail_text
+from engine.workflow.wording import day as _day_text
+
 __all__ = ["Composed", "ReminderItem", "compose"]
 
 Language = Literal["nl", "en"]
 
-_MONTHS = {
-    "nl": "januari februari maart april mei juni juli augustus september oktober november december",
-    "en": "January February March April May June July August September October November December",
-}
-
-_TEXT: dict[str, dict[str, str]] = {
-    "nl": {
-        "before": "Herinnering",
-        "on_due": "Vandaag",
-        "overdue": "Te laat",
-        "escalation": "Escalatie",
-        "milestone": "knooppunt",
-        "gate": "einde van fase",
-        "review": "herbeoordeling van de pauze",
-        "due_future": "uiterlijk {date} (over {days})",
-        "due_today": "uiterlijk vandaag, {date}",
-        "due_past": "was uiterlijk {date} ({days} geleden)",
-        "day": "dag",
-        "days": "dagen",
-        "why_owner": "U krijgt dit bericht omdat u de eigenaar bent.",
-        "why_owner_named": (
-            "U krijgt dit bericht omdat {owner} de eigenaar is en u daar contactpersoon bent."
-        ),
-        "why_regie": "U krijgt dit bericht omdat uw organisatie de regie heeft.",
-        "why_regie_named": (
-            "U krijgt dit bericht omdat {regie} de regie heeft en u daar contactpersoon bent."
-        ),
-        "why_programme_office": "U krijgt dit bericht als programmabureau.",
-        "why_escalation": "Het is {days} over tijd; daarom deze escalatie.",
-        "legal": "Let op: dit is een wettelijke termijn; een pauze houdt hem niet tegen.",
-        "sensitive": "Let op: bestuurlijk gevoelig.",
-        "also": "Dit bericht komt ook in de plaats van uw herinnering {labels}.",
-        "no_contact": (
-            "Voor eigenaar '{owner}' is geen contactadres bekend; daarom krijgt de regiehouder "
-            "dit bericht."
-        ),
-        "open": "Bekijk in wijkkompas: {url}",
-        "greeting": "Beste lezer,",
-        "intro_one": "Er vraagt iets uw aandacht in de wijkaanpak:",
-        "intro_many": "Deze {count} punten vragen uw aandacht in de wijkaanpak:",
-        "digest_subject": "Overzicht wijkkompas: {count} punten",
-        "digest_overdue": ", waarvan {overdue} te laat",
-        "record_milestone": "Gedaan? Leg het vast met: {command}",
-        "record_gate": "Is de fase af? Ga door met: {command}",
-        "record_review": "Kan het werk weer verder? Hervat met: {command}",
-        "contact": "Vragen? Neem contact op met {whom}.",
-        "contact_regie": "de regiehouder",
-        "contact_programme_office": "het programmabureau",
-        "contact_or": "; of met ",
-        "replies": "Antwoorden op dit bericht gaan naar het programmabureau.",
-        "footer": "Verstuurd door wijkkompas.",
-        "phase": "fase",
-    },
-    "en": {
-        "before": "Reminder",
-        "on_due": "Due today",
-        "overdue": "Overdue",
-        "escalation": "Escalation",
-        "milestone": "milestone",
-        "gate": "end of phase",
-        "review": "review of the pause",
-        "due_future": "due {date} (in {days})",
-        "due_today": "due today, {date}",
-        "due_past": "was due {date} ({days} ago)",
-        "day": "day",
-        "days": "days",
-        "why_owner": "You receive this because you are the owner.",
-        "why_owner_named": "You receive this because {owner} is the owner and you are its contact.",
-        "why_regie": "You receive this because your organisation holds the regie (lead).",
-        "why_regie_named": (
-            "You receive this because {regie} holds the regie (lead) and you are its contact."
-        ),
-        "why_programme_office": "You receive this as the programme office.",
-        "why_escalation": "It is {days} overdue, hence this escalation.",
-        "legal": "Note: this is a legal deadline; a pause does not stop it.",
-        "sensitive": "Note: politically sensitive.",
-        "also": "This message also takes the place of your {labels} reminder.",
-        "no_contact": (
-            "No contact address is known for owner '{owner}', so the regie holder receives this."
-        ),
-        "open": "Open in wijkkompas: {url}",
-        "greeting": "Dear reader,",
-        "intro_one": "Something in the neighbourhood approach needs your attention:",
-        "intro_many": "These {count} items in the neighbourhood approach need your attention:",
-        "digest_subject": "wijkkompas digest: {count} items",
-        "digest_overdue": ", {overdue} overdue",
-        "record_milestone": "Done? Record it with: {command}",
-        "record_gate": "Is the phase finished? Move on with: {command}",
-        "record_review": "Can the work go on? Resume with: {command}",
-        "contact": "Questions? Contact {whom}.",
-        "contact_regie": "the regie holder",
-        "contact_programme_office": "the programme office",
-        "contact_or": "; or ",
-        "replies": "Replies to this message go to the programme office.",
-        "footer": "Sent by wijkkompas.",
-        "phase": "phase",
-    },
-}
+_TEXT = {language: mail_text(language) for language in LANGUAGES}
+"""The e-mails' messages, from the one catalogue (engine.workflow.wording)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,10 +116,7 @@ class Composed:
 
 
 def _date(day: date, language: str) -> str:
-    months = _MONTHS[language].split()
-    if language == "nl":
-        return f"{day.day} {months[day.month - 1]} {day.year}"
-    return f"{day.day} {months[day.month - 1]} {day.year}"
+    return _day_text(day, language)
 
 
 def _days(count: int, t: dict[str, str]) -> str:

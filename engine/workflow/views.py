@@ -13,6 +13,7 @@ from typing import Any
 from engine.workflow.model import ReminderRules, WorkflowDefinition
 from engine.workflow.normal import definition_hash, normalise
 from engine.workflow.timeline import Timeline, describe_due
+from engine.workflow.wording import duration
 
 __all__ = ["definition_json", "render_timeline", "render_tree", "timeline_json"]
 
@@ -71,7 +72,8 @@ def render_tree(definition: WorkflowDefinition) -> str:
             if set(phase.regie or ()) >= set(d.regie)
             else f" · regie {', '.join(phase.regie or ())}"
         )
-        lines.append(f"{branch}{i + 1}. {phase.title} [{phase.id}] · {phase.duration}{regie}")
+        takes = duration(phase.duration, "en")
+        lines.append(f"{branch}{i + 1}. {phase.title} [{phase.id}] · {takes}{regie}")
         buttons = [b.id for b in d.pause_buttons if phase.id in (b.phases or ())]
         items: list[str] = []
         for m in phase.milestones:
@@ -108,8 +110,8 @@ def render_tree(definition: WorkflowDefinition) -> str:
         for b in d.pause_buttons:
             extra = "".join(
                 [
-                    f" · review every {b.review}" if b.review else "",
-                    f" · at most {b.max_duration}" if b.max_duration else "",
+                    f" · review every {duration(b.review, 'en')}" if b.review else "",
+                    f" · at most {duration(b.max_duration, 'en')}" if b.max_duration else "",
                 ]
             )
             lines.append(f"  {b.id}: {b.title} · in {', '.join(b.phases or ())}{extra}")
@@ -172,7 +174,8 @@ def render_timeline(timeline: Timeline) -> str:
         "",
     ]
     for i, p in enumerate(timeline.phases, start=1):
-        lines.append(f"{i}. {p.title} [{p.id}]  {p.start} → {p.end}  ({p.duration})")
+        takes = duration(p.duration, "en")
+        lines.append(f"{i}. {p.title} [{p.id}]  {p.start} → {p.end}  ({takes})")
         ordered = sorted(p.milestones, key=lambda m: (m.due is None, m.due or p.end))
         for m in ordered:
             when = m.due.isoformat() if m.due else "  (no due)"

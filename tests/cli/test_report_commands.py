@@ -72,7 +72,7 @@ def _browser() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Chromium is required with CI=true (make browser-tools installs it)")
+            pytest.fail("Chromium is required with CI=true (make browser installs it)")
         pytest.skip("no Chromium on PATH: install it (apt-get install chromium) to run this")
     return found
 

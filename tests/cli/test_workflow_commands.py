@@ -144,7 +144,7 @@ def test_show_by_key_and_by_path(run, tmp_path):
     assert "Samen starten" in by_key.stdout
     path = write(tmp_path / "mini.yaml", VALID)
     by_path = run("workflow", "show", str(path))
-    assert "├── 1. A [a] · P30D" in by_path.stdout
+    assert "├── 1. A [a] · 30 days" in by_path.stdout
     assert "gate: knooppunten m; approvals college" in by_path.stdout
 
 
@@ -206,7 +206,7 @@ def test_diagram_formats(run, tmp_path):
 def test_timeline_text_and_json(run, tmp_path):
     path = write(tmp_path / "mini.yaml", VALID)
     text = run("workflow", "timeline", str(path), "--start", "2027-01-04").stdout
-    assert "1. A [a]  2027-01-04 → 2027-02-03  (P30D)" in text
+    assert "1. A [a]  2027-01-04 → 2027-02-03  (30 days)" in text
     assert "2027-01-14  m: M  [P10D after phase start]" in text
     data = json.loads(
         run("workflow", "timeline", str(path), "--start", "2027-01-04", "--json").stdout

@@ -80,6 +80,9 @@ OUTSIDE_LIBRARIES: dict[str, set[str]] = {
     "uvicorn": {"adapters"},
     "jwt": {"adapters"},
     "cryptography": {"adapters"},
+    "argon2": {"engine.app"},
+    "jinja2": {"adapters"},
+    "playwright": set(),
 }
 
 TRANSITIONS_HOME = "engine/runtime/compiler.py"

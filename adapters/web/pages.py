@@ -1,0 +1,699 @@
+"""The pages: sign-in, portfolio (with CSV and JSON exports), one instance, reminders,
+workflows. Mounted on the API's FastAPI application by ``mount`` (not in the OpenAPI document).
+
+Every page starts from the visitor (``visitor.py``); one who is not signed in is sent to the
+sign-in page. What a page shows comes through the visitor's ``Guard`` (``see``, ``scope``,
+``require_programme``): an instance it may not see is the same 404 as one that does not exist.
+Every POST checks the session's CSRF token first (a missing or wrong one changes nothing: 403)
+and then calls the service inside ``Guard.acting``, as the API does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from adapters.web import forms
+from adapters.web.diagram import workflow_svg
+from adapters.web.visitor import (
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    SIGNIN_COOKIE,
+    Visitor,
+    form_of,
+    new_signin_token,
+    secure,
+    set_session_cookie,
+    visitor_of,
+)
+from engine.app.access import Action
+from engine.errors import Forbidden, InputError, NotFound, Unauthenticated, WorkflowError
+from engine.workflow import wording
+
+if TYPE_CHECKING:
+    from engine.app.service import Service
+    from engine.compose import Application
+
+__all__ = ["PAGE_SIZE", "mount"]
+
+HERE = Path(__file__).parent
+COUNT_UP_TO = 500
+PREVIEW_FOR = 60
+"""Seconds the reminders page reuses its preview of the coming 30 days (planning them reads
+every running deadline: seconds on a programme of 15,000)."""
+PAGE_SIZE = 25
+"""Instances on one page of the portfolio."""
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+router = APIRouter(include_in_schema=False)
+EVENT_KEYS = frozenset(k for k in wording.PAGE["nl"] if k.startswith("event_"))
+
+
+@dataclass
+class Pages:
+    """What the routes share."""
+
+    application: Application
+    service: Service
+    env: Environment
+    theme: str | None
+    behind_tls: bool
+    language: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def mount(api: FastAPI, application: Application, service: Service) -> None:
+    """Add the pages and their static files to ``api``."""
+    settings = application.settings
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["duration"] = wording.duration
+    theme = None
+    if settings.theme_css:
+        from engine.errors import InvalidValue
+
+        try:
+            theme = Path(settings.theme_css).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidValue(
+                "setting theme_css", settings.theme_css, f"a readable CSS file ({exc.strerror})"
+            ) from None
+    api.state.pages = Pages(
+        application=application,
+        service=service,
+        env=env,
+        theme=theme,
+        behind_tls=settings.behind_tls == "yes",
+        language=settings.language,
+    )
+    api.include_router(router)
+    api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def _visitor(request: Request) -> Visitor:
+    pages = _pages(request)
+    return visitor_of(request, pages.service, pages.language)
+
+
+def render(
+    request: Request,
+    visitor: Visitor,
+    template: str,
+    *,
+    status: int = 200,
+    **values: Any,
+) -> HTMLResponse:
+    """A page, in the visitor's language, with the headers every page has."""
+    pages = _pages(request)
+    language = visitor.language
+
+    def t(key: str, **kw: Any) -> str:
+        return wording.text(key, language, **kw)
+
+    def here(**changes: Any) -> str:
+        query = dict(request.query_params)
+        query.update({k: v for k, v in changes.items() if v is not None})
+        for k, v in changes.items():
+            if v is None:
+                query.pop(k, None)
+        return f"{request.url.path}?{urlencode(query)}" if query else request.url.path
+
+    html = pages.env.get_template(template).render(
+        t=t,
+        lang=language,
+        other_lang="en" if language == "nl" else "nl",
+        duration=lambda d: wording.duration(d, language),
+        day=lambda d: wording.day(d, language),
+        moment=lambda m: wording.moment(m, language),
+        visitor=visitor,
+        principal=visitor.principal,
+        csrf=visitor.csrf,
+        path=request.url.path,
+        here=here,
+        themed=pages.theme is not None,
+        is_programme=visitor.principal is not None
+        and visitor.principal.organisation.runs_programme,
+        phase_names=dict(_choices(pages)[0]),
+        event_keys=EVENT_KEYS,
+        **values,
+    )
+    response = HTMLResponse(html, status_code=status)
+    _headers(response)
+    if visitor.language_asked:
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, max_age=365 * 86400, path="/", samesite="lax"
+        )
+    return response
+
+
+def _headers(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+
+
+def _to_signin(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
+
+
+def _not_found(request: Request, visitor: Visitor) -> HTMLResponse:
+    return render(request, visitor, "notfound.html", status=404)
+
+
+def _refused_csrf(request: Request, visitor: Visitor) -> HTMLResponse:
+    return render(request, visitor, "csrf.html", status=403)
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@router.get("/theme.css")
+def theme_css(request: Request) -> Response:
+    """The municipality's design tokens (the theme_css setting); empty without one."""
+    theme = _pages(request).theme or ""
+    return Response(theme, media_type="text/css; charset=utf-8")
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/signin")
+def signin_page(request: Request, next: str | None = None) -> Response:
+    visitor = _visitor(request)
+    return _signin_form(request, visitor, _safe_next(next))
+
+
+def _signin_form(
+    request: Request,
+    visitor: Visitor,
+    target: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    organisation: str = "",
+    name: str = "",
+) -> Response:
+    token = new_signin_token()
+    response = render(
+        request,
+        visitor,
+        "signin.html",
+        status=status,
+        signin_token=token,
+        next=target,
+        error=error,
+        organisation=organisation,
+        name=name,
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        token,
+        max_age=3600,
+        path="/signin",
+        httponly=True,
+        samesite="lax",
+        secure=secure(request, _pages(request).behind_tls),
+    )
+    return response
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    import hmac
+
+    import anyio
+
+    pages = _pages(request)
+    visitor = _visitor(request)
+    form = await form_of(request)
+    target = _safe_next(form.get("next"))
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, form.get("signin_token", "")):
+        return _refused_csrf(request, visitor)
+    organisation, name = form.get("organisation", ""), form.get("name", "")
+    try:
+        if form.get("token"):
+            session = await anyio.to_thread.run_sync(pages.service.signin.with_token, form["token"])
+        else:
+            session = await anyio.to_thread.run_sync(
+                pages.service.signin.with_password,
+                organisation,
+                name,
+                form.get("password", ""),
+            )
+    except Unauthenticated as exc:
+        key = "signin_locked" if "locked" in exc.reason else "signin_failed"
+        return _signin_form(
+            request,
+            visitor,
+            target,
+            error=wording.text(key, visitor.language),
+            status=401,
+            organisation=organisation,
+            name=name,
+        )
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(
+        response,
+        session.secret,
+        max_age=int(pages.service.signin.lifetime.total_seconds()),
+        is_secure=secure(request, pages.behind_tls),
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path="/signin")
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    visitor = _visitor(request)
+    form = await form_of(request)
+    if visitor.principal is None:
+        return RedirectResponse("/signin", status_code=303)
+    if not visitor.csrf_ok(form):
+        return _refused_csrf(request, visitor)
+    assert visitor.secret is not None
+    _pages(request).service.signin.sign_out(visitor.secret)
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- portfolio -------------------------------------------------------------------------------
+
+
+def _portfolio_query(request: Request, *, after: str | None, limit: int) -> Any:
+    from engine.ports import InstanceQuery
+
+    p = request.query_params
+
+    def given(name: str) -> str | None:
+        value = p.get(name, "").strip()
+        return value or None
+
+    def yes_no(name: str) -> bool | None:
+        value = given(name)
+        return None if value is None else value == "yes"
+
+    return InstanceQuery(
+        phase=given("phase"),
+        paused=yes_no("paused"),
+        regie_type=given("regie"),
+        overdue=yes_no("overdue"),
+        workflow=given("workflow"),
+        area=given("area"),
+        search=given("q"),
+        sort=given("sort") or "key",
+        after=after,
+        limit=limit,
+    )
+
+
+@router.get("/")
+def portfolio(request: Request) -> Response:
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    pages = _pages(request)
+    service = pages.service
+    error = None
+    rows: list[Any] = []
+    following = None
+    try:
+        scope = visitor.guard.scope(Action.LIST)
+        query = _portfolio_query(request, after=request.query_params.get("after"), limit=PAGE_SIZE)
+        page = service.instances(query, scope)
+        following = page.next
+        shown = {s.key for s in page.items}
+        for summary in page.items:
+            if summary.parent is not None and summary.parent in shown:
+                continue  # shown under its wijk
+            view = service.show(summary.key)
+            rows.append(_row(visitor, view, summary))
+    except Forbidden:
+        return _not_found(request, visitor)
+    except InputError as exc:
+        error = str(exc)
+    phases, regies, workflows = _choices(pages)
+    return render(
+        request,
+        visitor,
+        "portfolio.html",
+        rows=rows,
+        next=following,
+        error=error,
+        params=request.query_params,
+        phases=phases,
+        regies=regies,
+        workflows=workflows,
+        counts=_counts(service, visitor),
+    )
+
+
+def _choices(pages: Pages) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    cached = pages.extra.get("choices")
+    versions = pages.service.workflow_versions()
+    stamp = len(versions)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    phases: dict[str, str] = {}
+    regies: set[str] = set()
+    keys: set[str] = set()
+    for stored in versions:
+        compiled = pages.service.compiled(stored)
+        keys.add(stored.key)
+        regies.update(compiled.definition.regie)
+        for phase in compiled.definition.phases:
+            phases.setdefault(phase.id, phase.title)
+    found = (list(phases.items()), sorted(regies), sorted(keys))
+    pages.extra["choices"] = (stamp, found)
+    return found
+
+
+def _counts(service: Service, visitor: Visitor) -> dict[str, str]:
+    """How many instances the visitor may see are paused and have overdue knooppunten: up to
+    COUNT_UP_TO each ("500+" beyond), so the count costs the same however large the
+    programme."""
+    from engine.ports import InstanceQuery
+
+    scope = visitor.guard.scope(Action.LIST)
+    counted: dict[str, str] = {}
+    for name, query in (
+        ("paused", InstanceQuery(paused=True, limit=COUNT_UP_TO)),
+        ("overdue", InstanceQuery(overdue=True, limit=COUNT_UP_TO)),
+    ):
+        page = service.instances(query, scope)
+        counted[name] = f"{len(page.items)}{'+' if page.next is not None else ''}"
+    return counted
+
+
+def _row(visitor: Visitor, view: Any, summary: Any) -> dict[str, Any]:
+    open_due = [m.due for m in view.milestones if m.status == "open" and m.due is not None]
+    definition_phases = _phase_titles(visitor.service, view)
+    index = next((i for i, (pid, _) in enumerate(definition_phases) if pid == view.phase), -1)
+    return {
+        "view": view,
+        "summary": summary,
+        "next_due": min(open_due) if open_due else None,
+        "overdue": sum(1 for m in view.milestones if m.overdue),
+        "progress": (index + 1, len(definition_phases)),
+        "pause": pause_facts(view),
+    }
+
+
+DONE_KEYS = frozenset(f"done_{a}" for a in forms.ACTIONS)
+
+
+def pause_facts(view: Any) -> dict[str, Any] | None:
+    """The pause of an instance with its moments as values (the view holds ISO text)."""
+    from datetime import date, datetime
+
+    if not view.paused:
+        return None
+    paused = view.paused
+    review = paused.get("review")
+    return {
+        "title": paused.get("title") or paused.get("button"),
+        "reason": paused.get("reason"),
+        "since": datetime.fromisoformat(paused["since"]) if paused.get("since") else None,
+        "review": date.fromisoformat(review) if review else None,
+    }
+
+
+def _phase_titles(service: Service, view: Any) -> list[tuple[str, str]]:
+    for stored in service.workflow_versions(view.workflow_key):
+        if stored.version == view.workflow_version:
+            return [(p.id, p.title) for p in service.compiled(stored).definition.phases]
+    return []
+
+
+def _export_rows(request: Request, visitor: Visitor) -> list[Any]:
+    p = request.query_params
+    rows = visitor.service.status(
+        phase=p.get("phase") or None,
+        regie=p.get("regie") or None,
+        paused=p.get("paused") == "yes",
+        overdue=p.get("overdue") == "yes",
+        scope=visitor.guard.scope(Action.STATUS),
+    )
+    words = (p.get("q") or "").strip().lower()
+    workflow = p.get("workflow") or None
+    return [
+        r
+        for r in rows
+        if (not words or words in r.title.lower() or words in r.key.lower())
+        and (workflow is None or r.workflow == workflow)
+        and not (p.get("paused") == "no" and r.paused_button)
+    ]
+
+
+@router.get("/portfolio.csv")
+def portfolio_csv(request: Request) -> Response:
+    """The portfolio as CSV for Excel in Dutch: semicolons, UTF-8 with a byte-order mark."""
+    from engine.app.statusview import status_csv
+
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        rows = _export_rows(request, visitor)
+    except Forbidden:
+        return _not_found(request, visitor)
+    except InputError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
+    body = "\ufeff" + status_csv(rows, ";", spreadsheet=True)
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="portefeuille.csv"'},
+    )
+
+
+@router.get("/portfolio.json")
+def portfolio_json(request: Request) -> Response:
+    from engine.app.statusview import status_json
+
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        rows = _export_rows(request, visitor)
+    except Forbidden:
+        return _not_found(request, visitor)
+    except InputError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
+    return Response(
+        json.dumps(status_json(rows), ensure_ascii=False, indent=1),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="portefeuille.json"'},
+    )
+
+
+# --- one instance ----------------------------------------------------------------------------
+
+
+def instance_page(
+    request: Request,
+    visitor: Visitor,
+    key: str,
+    *,
+    refusal: forms.Refusal | None = None,
+    status: int = 200,
+) -> Response:
+    service = visitor.service
+    try:
+        view = visitor.guard.see(key)
+    except NotFound:
+        return _not_found(request, visitor)
+    may_log = visitor.guard.offers(view, Action.READ_LOG)
+    events = service.log(key) if may_log else []
+    done_by: dict[str, tuple[str, Any]] = {}
+    for event in events:
+        milestone = event.payload.get("milestone")
+        if event.type in ("milestone_done", "milestone_skipped") and milestone:
+            done_by[milestone] = (event.actor, event.at)
+        elif event.type == "milestone_reopened" and milestone:
+            done_by.pop(milestone, None)
+    phases = _phase_titles(service, view)
+    index = next((i for i, (pid, _) in enumerate(phases) if pid == view.phase), len(phases))
+    titles = forms.names(view, _definition(service, view))
+    return render(
+        request,
+        visitor,
+        "instance.html",
+        status=status,
+        view=view,
+        events=list(reversed(events)),
+        may_log=may_log,
+        phases=phases,
+        phase_titles=dict(phases),
+        phase_index=index,
+        pause=pause_facts(view),
+        done_by=done_by,
+        done_keys=DONE_KEYS,
+        offered=forms.offered(visitor, view, service),
+        checklist=forms.checklist(view, visitor.language, titles),
+        titles=titles,
+        refusal=refusal,
+        diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
+        notice=request.query_params.get("done"),
+    )
+
+
+def _definition(service: Service, view: Any) -> Any:
+    for stored in service.workflow_versions(view.workflow_key):
+        if stored.version == view.workflow_version:
+            return service.compiled(stored).definition
+    raise NotFound("workflow version", f"{view.workflow_key}@{view.workflow_version}")
+
+
+@router.get("/instances/{key}")
+def instance(request: Request, key: str) -> Response:
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    return instance_page(request, visitor, key)
+
+
+@router.post("/instances/{key}/{action}")
+async def instance_action(request: Request, key: str, action: str) -> Response:
+    import anyio
+
+    visitor = _visitor(request)
+    form = await form_of(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    if not visitor.csrf_ok(form):
+        return _refused_csrf(request, visitor)
+    try:
+        view = visitor.guard.see(key)
+    except NotFound:
+        return _not_found(request, visitor)
+    titles = forms.names(view, _definition(visitor.service, view))
+    try:
+        await anyio.to_thread.run_sync(forms.run, visitor, key, action, form)
+    except NotFound as exc:
+        if exc.kind == "instance":
+            return _not_found(request, visitor)
+        refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
+        return instance_page(request, visitor, key, refusal=refusal, status=409)
+    except WorkflowError as exc:
+        status = 403 if isinstance(exc, Forbidden) else 409
+        refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
+        return instance_page(request, visitor, key, refusal=refusal, status=status)
+    return RedirectResponse(f"/instances/{key}?done={action}#acties", status_code=303)
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+@router.get("/reminders")
+def reminders(request: Request) -> Response:
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        visitor.guard.require_programme(Action.OUTBOX)
+    except Forbidden:
+        return _not_found(request, visitor)
+    return _reminders_page(request, visitor)
+
+
+def _reminders_page(
+    request: Request, visitor: Visitor, *, error: tuple[int, str] | None = None, status: int = 200
+) -> Response:
+    from itertools import islice
+
+    pages = _pages(request)
+    now = pages.application.clock().now()
+    cached = pages.extra.get("planned")
+    if cached is not None and 0 <= (now - cached[0]).total_seconds() < PREVIEW_FOR:
+        planned = cached[1]
+    else:
+        planned = list(islice(pages.application.planner().preview_stream(now, 30), 201))
+        pages.extra["planned"] = (now, planned)
+    failed = pages.service.outbox("failed", 100)
+    return render(
+        request,
+        visitor,
+        "reminders.html",
+        status=status,
+        planned=planned[:200],
+        more=len(planned) > 200,
+        failed=failed,
+        error=error,
+        notice=request.query_params.get("done"),
+    )
+
+
+@router.post("/reminders/{entry_id}/retry")
+async def reminder_retry(request: Request, entry_id: int) -> Response:
+    visitor = _visitor(request)
+    form = await form_of(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    if not visitor.csrf_ok(form):
+        return _refused_csrf(request, visitor)
+    try:
+        visitor.guard.require_programme(Action.OUTBOX_RETRY)
+    except Forbidden:
+        return _not_found(request, visitor)
+    try:
+        visitor.service.retry_outbox(entry_id, to=form.get("to", "").strip() or None)
+    except NotFound:
+        return _not_found(request, visitor)
+    except WorkflowError as exc:
+        message = wording.text("refused", visitor.language) + " " + str(exc)
+        return _reminders_page(request, visitor, error=(entry_id, message), status=409)
+    return RedirectResponse("/reminders?done=retry", status_code=303)
+
+
+# --- workflows -------------------------------------------------------------------------------
+
+
+@router.get("/workflows")
+def workflows(request: Request) -> Response:
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        visitor.guard.allow(Action.WORKFLOWS)
+    except Forbidden:
+        return _not_found(request, visitor)
+    service = _pages(request).service
+    versions = []
+    for stored in service.workflow_versions():
+        definition = service.compiled(stored).definition
+        versions.append(
+            {
+                "stored": stored,
+                "definition": definition,
+                "diagram": workflow_svg(definition, None, visitor.language),
+            }
+        )
+    return render(request, visitor, "workflows.html", versions=versions)

@@ -1,0 +1,39 @@
+"""The message catalogue: durations and dates as people say them, and every message in both
+languages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from engine.reminders.messages import _TEXT
+from engine.workflow.durations import Duration
+from engine.workflow.wording import LANGUAGES, PAGE, day, duration, mail_text
+
+
+@pytest.mark.parametrize(
+    ("iso", "nl", "en"),
+    [
+        ("P21D", "21 dagen", "21 days"),
+        ("P1D", "1 dag", "1 day"),
+        ("P3M", "3 maanden", "3 months"),
+        ("P1Y6M", "1 jaar en 6 maanden", "1 year and 6 months"),
+        ("P2Y1M2W", "2 jaar, 1 maand en 2 weken", "2 years, 1 month and 2 weeks"),
+    ],
+)
+def test_durations_are_said_in_words(iso: str, nl: str, en: str) -> None:
+    assert duration(iso, "nl") == nl
+    assert duration(Duration.parse(iso), "en") == en
+
+
+def test_dates_are_written_out() -> None:
+    assert day(date(2026, 12, 6)) == "6 december 2026"
+    assert day(date(2026, 3, 1), "en") == "1 March 2026"
+
+
+def test_every_message_exists_in_every_language() -> None:
+    for catalogue in (PAGE, {language: mail_text(language) for language in LANGUAGES}):
+        keys = [set(catalogue[language]) for language in LANGUAGES]
+        assert all(k == keys[0] for k in keys)
+    assert _TEXT["nl"]["milestone"] == "knooppunt"
