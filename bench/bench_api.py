@@ -13,8 +13,10 @@ a bare FastAPI endpoint served the same way (uvicorn, one process) that returns 
 the same size without touching anything. The load generator is wrk (a C program; it shares the
 machine's cores with the server, which the figures include).
 
-- ``get``: GET /api/v1/instances/{key} (cycling over the instances) at 1 and 50 connections:
-  requests/s and p50/p99 latency, ours against the bare endpoint.
+- ``get``: GET /api/v1/instances/{key} (cycling over the instances) at 1 and 50 connections
+  asking as fast as answers come, and at 50 connections each asking every 100 ms (about 500
+  requests/s in all: latency at a given load rather than at saturation): requests/s and p50/p99
+  latency, ours against the bare endpoint.
 - ``command``: POST .../milestones/{id}/done over HTTP (one keep-alive connection from a bounded
   httpx loop, a new instance per request, every answer checked) against the same command called
   in-process through the service, commands/s.
@@ -172,6 +174,9 @@ def serve_bare(port: int, size: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
+PACE = 100
+"""ms each paced client waits between requests: 50 of them ask about 500 times a second."""
+
 LUA_CYCLE = """
 counter = 0
 request = function()
@@ -211,14 +216,22 @@ def wrk(url: str, *, connections: int, seconds: int, token: str | None, script: 
     }
 
 
-def cycle_script(prefix: str, count: int, method: str = "GET", body: str | None = None) -> str:
+def cycle_script(
+    prefix: str, count: int, method: str = "GET", body: str | None = None, pace: int = 0
+) -> str:
+    """Requests cycling over ``count`` keys; ``pace``: each connection waits that many ms
+    before its next request (wrk's ``delay``), so the clients ask at a given rate instead of
+    as fast as answers come (closed loop)."""
     lua_body = "nil" if body is None else json.dumps(body)
-    return (
+    script = (
         LUA_CYCLE.replace("{prefix}", prefix)
         .replace("{count}", str(count))
         .replace("{method}", method)
         .replace("{body}", lua_body)
     )
+    if pace:
+        script += f"delay = function()\n  return {pace}\nend\n"
+    return script
 
 
 def bench_get(args: argparse.Namespace) -> None:
@@ -237,24 +250,25 @@ def bench_get(args: argparse.Namespace) -> None:
                     f"{'sqlite FULL' if not args.pg else 'postgresql'}: {args.instances} "
                     f"instances; response {size} bytes; wrk {args.seconds}s per run"
                 )
-                for connections in (1, 50):
+                for connections, pace in ((1, 0), (50, 0), (50, PACE)):
                     ours = wrk(
                         f"http://127.0.0.1:{port}",
                         connections=connections,
                         seconds=args.seconds,
                         token=token,
-                        script=cycle_script("/api/v1/instances/wk", args.instances),
+                        script=cycle_script("/api/v1/instances/wk", args.instances, pace=pace),
                     )
                     base = wrk(
                         f"http://127.0.0.1:{bare}",
                         connections=connections,
                         seconds=args.seconds,
                         token=None,
-                        script=cycle_script("/bare/wk", args.instances),
+                        script=cycle_script("/bare/wk", args.instances, pace=pace),
                     )
                     share = ours["rps"] / base["rps"] * 100
+                    label = f"{connections:>2} client(s)" + (f" paced {pace} ms" if pace else "")
                     print(
-                        f"  {connections:>2} client(s): ours {ours['rps']:8.0f} req/s "
+                        f"  {label}: ours {ours['rps']:8.0f} req/s "
                         f"p50 {ours['p50']:6.2f} ms p99 {ours['p99']:6.2f} ms "
                         f"(non-2xx {ours['non2xx']}) | bare {base['rps']:8.0f} req/s "
                         f"p50 {base['p50']:6.2f} ms p99 {base['p99']:6.2f} ms | ours/bare "
