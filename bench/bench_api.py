@@ -159,7 +159,8 @@ def bare_server(size: int) -> Iterator[int]:
 
 
 def serve_bare(port: int, size: int) -> None:
-    """A FastAPI app with one route answering ``size`` bytes of JSON, served by uvicorn."""
+    """A FastAPI app answering ``size`` bytes of JSON to a GET, and to a POST of a JSON body
+    (read and parsed, as a command's is), served by uvicorn."""
     import uvicorn
     from fastapi import FastAPI
     from starlette.responses import Response
@@ -169,6 +170,10 @@ def serve_bare(port: int, size: int) -> None:
 
     @app.get("/bare/{key}")
     def bare(key: str) -> Response:
+        return Response(body, media_type="application/json")
+
+    @app.post("/bare/{key}")
+    def bare_post(key: str, sent: dict[str, object]) -> Response:
         return Response(body, media_type="application/json")
 
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
@@ -334,6 +339,20 @@ def bench_command(args: argparse.Namespace) -> None:
                 token=secret,
                 script=script,
             )
+            # The same requests to a bare endpoint of the same framework (it parses the body
+            # and answers as many bytes): what HTTP costs before any work is done. A command
+            # over HTTP cannot take less than the command plus this.
+            size = len(answer.content)
+        with bare_server(size) as bare:
+            base = wrk(
+                f"http://127.0.0.1:{bare}",
+                connections=1,
+                seconds=max(1, int(n / inprocess)),
+                token=None,
+                script=cycle_script("/bare/wk", 4 * n, "POST", "{}").replace(
+                    "nil,", "{['Content-Type']='application/json'},"
+                ),
+            )
         times.sort()
         http = {
             "rps": over_http,
@@ -345,6 +364,12 @@ def bench_command(args: argparse.Namespace) -> None:
             f"  wrk, one connection: {by_wrk['rps']:7.0f}/s (p50 {by_wrk['p50']:.2f} ms, p99 "
             f"{by_wrk['p99']:.2f} ms, non-2xx {by_wrk['non2xx']}): "
             f"{by_wrk['rps'] / inprocess * 100:5.1f}% of in-process"
+        )
+        ceiling = (1 / inprocess) / (1 / inprocess + base["p50"] / 1000) * 100
+        print(
+            f"  bare POST, wrk, one connection: {base['rps']:7.0f}/s (p50 {base['p50']:.2f} ms, "
+            f"non-2xx {base['non2xx']}): the in-process command plus a bare round trip would "
+            f"be {ceiling:5.1f}% of in-process"
         )
         kind = "postgresql" if args.pg else "sqlite FULL"
         print(
