@@ -22,12 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from engine.app import feed, history, listing, outbox, overview, receipts
+from engine.app import dossier, feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
+from engine.app.checkpoints import Checkpoints
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.directory import Directory
+from engine.app.dossier import Dossier
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
@@ -82,6 +84,7 @@ class Service(Commands):
             max_start_age=max_start_age,
         )
         self._directory: Directory | None = None
+        self._checkpoints: Checkpoints | None = None
 
     @property
     def directory(self) -> Directory:
@@ -89,6 +92,20 @@ class Service(Commands):
         if self._directory is None:
             self._directory = Directory(self.context.store, self.context)
         return self._directory
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """Signed checkpoints and their proofs (engine.app.checkpoints)."""
+        if self._checkpoints is None:
+            self._checkpoints = Checkpoints(self.context)
+        return self._checkpoints
+
+    def dossier(self, key: str, *, verifier: bytes, language: str = "nl") -> Dossier:
+        """The dossier of ``key`` and its deelprojecten as a zip (engine.app.dossier);
+        ``verifier``: the standalone verifier's source, shipped inside."""
+        return dossier.export(
+            self.context, self.checkpoints, key, verifier=verifier, language=language
+        )
 
     @property
     def store(self) -> Store:

@@ -41,6 +41,12 @@ WIJKKOMPAS_OIDC_ISSUER and so on)::
     oidc_jwks_url = "https://login.gemeente.nl/realms/wijkkompas/protocol/openid-connect/certs"
     # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
     oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
+
+Signed checkpoints (docs/verification.md)::
+
+    signing_key = "/etc/wijkkompas/signing.key"   # Ed25519 private key (keys create); keep
+                                                  # it outside the database and its backups
+    checkpoint_dir = "/srv/www/checkpoints"       # every checkpoint is also written here
 """
 
 from __future__ import annotations
@@ -135,6 +141,12 @@ class Settings:
     """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
     oidc_claim: str = "sub"
     """OIDC: the claim of a token that names the principal."""
+    signing_key: str = "wijkkompas-signing.key"
+    """The programme's Ed25519 private key (PEM) that signs checkpoints: a file outside the
+    database (``wijkkompas keys create`` makes it)."""
+    checkpoint_dir: str | None = None
+    """A directory every new checkpoint is published to (one JSON file each, plus
+    ``latest.json``); None: checkpoints are only in the database and the API."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 

@@ -9,6 +9,7 @@ notifiers. Each contract states what it must do and raise.
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
     directory.py  organisations, principals, tokens (values) and DirectoryStore
+    proofs.py     checkpoints, Merkle leaves, the signer and CheckpointUnit
 """
 
 from engine.ports.clocks import Clock, SystemClock, WhatIfClock
@@ -22,6 +23,7 @@ from engine.ports.directory import (
     TokenInfo,
     TokenRecord,
 )
+from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signer
 from engine.ports.records import (
     INSTANCE_SORTS,
     ChildRow,
@@ -46,6 +48,8 @@ from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
+    "Checkpoint",
+    "CheckpointUnit",
     "ChildRow",
     "Clock",
     "CommandUnit",
@@ -56,11 +60,13 @@ __all__ = [
     "DirectoryUnit",
     "DueDeadline",
     "FeedItem",
+    "HeadRow",
     "InstancePage",
     "InstanceQuery",
     "InstanceRecord",
     "InstanceScope",
     "InstanceSummary",
+    "Leaf",
     "NewInstanceRows",
     "Notifier",
     "Organisation",
@@ -72,6 +78,7 @@ __all__ = [
     "QueuedMessage",
     "Receipt",
     "Role",
+    "Signer",
     "Store",
     "StoredEvent",
     "StoredWorkflow",
