@@ -88,3 +88,19 @@ def test_a_failed_verification_exits_3_and_bad_input_2(wk: Any, tmp_path: Path) 
             archive.writestr(name, data)
     failed = wk("verify", "t.zip", "--public-key", "pub.pem", code=3)
     assert "FAILED: instance wk-zuid, event 1" in failed.stderr
+
+
+def test_the_scheduler_signs_a_checkpoint_daily_once_there_is_a_key(
+    wk: Any, tmp_path: Path
+) -> None:
+    from adapters.cli.reminders import _checkpoint_job
+    from engine.compose import Application
+
+    wk("instance", "create", "wk-west", "--workflow", "wijkkompas", "--title", "West",
+       "--regie", "gemeente", "--by", "p.devries")  # fmt: skip
+    with Application.configure(given={}, env={}) as app:
+        assert _checkpoint_job(app) is None  # no key: the daemon says so and goes on
+        wk("keys", "create")
+        job = _checkpoint_job(app)
+        assert job is not None
+        assert job().startswith("checkpoint number=1 size=1 root=")
