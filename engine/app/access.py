@@ -79,12 +79,16 @@ class Action(StrEnum):
     OUTBOX_RETRY = "outbox_retry"
     VERIFY = "verify"
     FEED = "feed"
+    DOSSIER = "dossier"
+    CHECKPOINTS = "checkpoints"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
 
 
-INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN})
+INSTANCE_FREE = frozenset(
+    {Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.CHECKPOINTS}
+)
 """Actions that are about no instance: allowed on every relation where the role has them."""
 
 _SEEN = frozenset({Relation.PROGRAMME, Relation.REGIE, Relation.PARTY})
@@ -112,6 +116,7 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         STATUS=_REGIE_OR_PARTY,
         PREVIEW=_REGIE_OR_PARTY,
         FEED=_REGIE_OR_PARTY,
+        CHECKPOINTS=_ANYWHERE,
         MILESTONE=_REGIE_OR_PARTY,
         NOTE=_REGIE_OR_PARTY,
         PAUSE=frozenset({Relation.REGIE}),
@@ -120,9 +125,15 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
     ),
     # Its own approvals (checked in ``may``), in the instances it may see.
     Role.APPROVER: _grants(
-        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, APPROVE=_SEEN, WORKFLOWS=_ANYWHERE
+        LIST=_SEEN,
+        READ=_SEEN,
+        STATUS=_SEEN,
+        APPROVE=_SEEN,
+        WORKFLOWS=_ANYWHERE,
+        CHECKPOINTS=_ANYWHERE,
     ),
-    # Reads everything it is granted, the whole log and audit verify included; never writes.
+    # Reads everything it is granted, the whole log, audit verify and dossiers included; never
+    # writes. Checkpoints (size, root, time, signature: nothing about anyone) every role reads.
     Role.AUDITOR: _grants(
         LIST=_SEEN,
         READ=_SEEN,
@@ -131,9 +142,13 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         VERIFY=_SEEN,
         FEED=_SEEN,
         OUTBOX=_SEEN,
+        DOSSIER=_SEEN,
         WORKFLOWS=_ANYWHERE,
+        CHECKPOINTS=_ANYWHERE,
     ),
-    Role.VIEWER: _grants(LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, WORKFLOWS=_ANYWHERE),
+    Role.VIEWER: _grants(
+        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, WORKFLOWS=_ANYWHERE, CHECKPOINTS=_ANYWHERE
+    ),
 }
 
 RULES: Mapping[tuple[Role, Action], frozenset[Relation]] = MappingProxyType(

@@ -102,6 +102,7 @@ EXPECTED_AS_PARTY = {
         Action.VERIFY,
         Action.FEED,
         Action.OUTBOX,
+        Action.DOSSIER,
     },
     Role.VIEWER: {Action.LIST, Action.READ, Action.STATUS},
 }
