@@ -30,6 +30,7 @@ __all__ = [
     "Lookup",
     "NodeKey",
     "consistency_proof",
+    "frontier",
     "grow",
     "inclusion_proof",
     "leaf_hash",
@@ -89,6 +90,12 @@ def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
 
 def _nothing(level: int, index: int) -> bytes:
     raise KeyError((level, index))
+
+
+def frontier(size: int) -> set[NodeKey]:
+    """The complete nodes of a tree of ``size`` leaves that growing it reads: the perfect
+    subtrees its root is made of (one per bit of ``size``)."""
+    return needed(lambda get: root(size, get))
 
 
 def grow(old_size: int, new_leaves: Sequence[bytes], get: Lookup) -> dict[NodeKey, bytes]:

@@ -80,3 +80,11 @@ def test_a_proof_names_its_nodes_before_it_reads_them() -> None:
 def test_a_leaf_outside_the_tree_has_no_proof() -> None:
     with pytest.raises(ValueError, match="not in a tree"):
         merkle.inclusion_proof(3, 3, merkle.lookup_in({}))
+
+
+def test_growing_a_tree_reads_only_its_frontier() -> None:
+    nodes = grown([37])
+    for size in range(37):
+        edge = {key: nodes[key] for key in merkle.frontier(size)}
+        made = merkle.grow(size, HASHES[size:37], merkle.lookup_in(edge))
+        assert merkle.root(37, merkle.lookup_in({**edge, **made})) == mth(ENTRIES[:37])
