@@ -144,24 +144,32 @@ class ProofUnit:
                 "nothing was saved"
             ) from None
         # Straight through the driver: a checkpoint over 100,000 new instances writes some
-        # 300,000 rows, and building SQLAlchemy parameters for each costs more than the writes.
-        mark = "?" if self._c.dialect.paramstyle == "qmark" else "%s"
-        leaf_rows = [
+        # 300,000 rows, and building SQLAlchemy parameters for each costs more than the writes
+        # (on PostgreSQL, COPY in the same transaction; on SQLite, executemany).
+        leaf_rows: list[tuple[object, ...]] = [
             (leaf.index, leaf.instance, leaf.seq, leaf.head, leaf.parent, leaf.previous,
              leaf.checkpoint)
             for leaf in leaves
         ]  # fmt: skip
-        node_rows = [(level, index, value) for (level, index), value in nodes.items()]
-        for statement, rows in (
-            (
-                "INSERT INTO checkpoint_leaves (idx, instance, seq, head, parent, previous, "
-                f"checkpoint) VALUES ({', '.join([mark] * 7)})",
-                leaf_rows,
-            ),
-            (
-                f"INSERT INTO merkle_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
-                node_rows,
-            ),
-        ):
+        node_rows: list[tuple[object, ...]] = [
+            (level, index, value) for (level, index), value in nodes.items()
+        ]
+        tables = (
+            ("checkpoint_leaves", "idx, instance, seq, head, parent, previous, checkpoint", 7),
+            ("merkle_nodes", "level, idx, hash", 3),
+        )
+        for (table, columns, width), rows in zip(tables, (leaf_rows, node_rows), strict=True):
+            if not rows:
+                continue
+            if self._c.dialect.name == "postgresql":
+                raw: Any = self._c.connection.driver_connection
+                with (
+                    raw.cursor() as cursor,
+                    cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
+                continue
+            statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['?'] * width)})"
             for start in range(0, len(rows), _BATCH):
                 self._c.exec_driver_sql(statement, rows[start : start + _BATCH])
