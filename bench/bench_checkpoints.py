@@ -2,7 +2,7 @@
 
 Run by hand (not a test), on an otherwise idle machine:
 
-    .venv/bin/python bench/bench_checkpoints.py [--instances 100000] [--pg]
+    .venv/bin/python bench/bench_checkpoints.py [--instances 100000] [--pg | --pg-only]
 
 It seeds ``--instances`` wijken, then measures:
 
@@ -122,9 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--pg", action="store_true", help="Also on PostgreSQL.")
+    parser.add_argument("--pg-only", action="store_true", help="Only on PostgreSQL.")
     args = parser.parse_args()
-    targets = [("SQLite", lambda: sqlite_url("NORMAL"))]
-    if args.pg:
+    targets = [] if args.pg_only else [("SQLite", lambda: sqlite_url("NORMAL"))]
+    if args.pg or args.pg_only:
         targets.append(("PostgreSQL", postgres_url))
     with tempfile.TemporaryDirectory() as folder:
         for label, make_url in targets:
