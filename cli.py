@@ -36,6 +36,7 @@ from adapters.cli.access import org, principal, token
 from adapters.cli.database import db, demo
 from adapters.cli.instance import instance
 from adapters.cli.overview import audit, log, status
+from adapters.cli.proofs import checkpoint, dossier, keys, verify
 from adapters.cli.record import (
     advance,
     gate,
@@ -255,6 +256,10 @@ for command in (
     org,
     principal,
     token,
+    keys,
+    checkpoint,
+    dossier,
+    verify,
 ):
     main.add_command(command)
 

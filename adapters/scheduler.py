@@ -2,9 +2,10 @@
 
 APScheduler only wakes the engine; it stores nothing. A pass every interval plans what is due
 into the outbox and delivers it; once a day, at the digest time (Dutch time), the recipients in
-digest mode get their messages. A missed wake-up is harmless: the next pass finds what is due.
-Passes never overlap. SIGTERM or SIGINT stops cleanly: the running pass finishes the delivery
-it is in, gives back what it had claimed, and the process exits 0.
+digest mode get their messages; once a day, at the checkpoint time, a signed checkpoint is
+made (when a signing key is configured). A missed wake-up is harmless: the next pass finds
+what is due. Passes never overlap. SIGTERM or SIGINT stops cleanly: the running pass finishes
+the delivery it is in, gives back what it had claimed, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def run_scheduler(
     one_pass: Callable[[str], str],
     stop: threading.Event,
     log: Callable[[str], None],
+    checkpoint: Callable[[], str] | None = None,
+    checkpoint_at: tuple[int, int] = (3, 0),
 ) -> None:
-    """Run passes until ``stop`` is set (by SIGTERM/SIGINT or the caller)."""
+    """Run passes until ``stop`` is set (by SIGTERM/SIGINT or the caller); with
+    ``checkpoint``, also that once a day at ``checkpoint_at``."""
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -80,7 +84,7 @@ def run_scheduler(
             if stop.is_set():
                 return
             try:
-                stamped(one_pass(mode))
+                stamped(checkpoint() if mode == "checkpoint" and checkpoint else one_pass(mode))
             except Exception as exc:  # a pass that fails is logged; the next one tries again
                 stamped(f"pass mode={mode} error={type(exc).__name__}: {exc}")
 
@@ -107,7 +111,21 @@ def run_scheduler(
         max_instances=1,
         coalesce=True,
     )
+    if checkpoint is not None:
+        scheduler.add_job(
+            job,
+            CronTrigger(hour=checkpoint_at[0], minute=checkpoint_at[1], timezone=LOCAL_TZ),
+            args=["checkpoint"],
+            id="checkpoint",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
+    if checkpoint is not None:
+        log(
+            f"scheduler: a signed checkpoint daily at {checkpoint_at[0]:02d}:"
+            f"{checkpoint_at[1]:02d} Europe/Amsterdam"
+        )
     log(
         f"scheduler: a pass every {every}, digests daily at {digest_at[0]:02d}:{digest_at[1]:02d} "
         "Europe/Amsterdam; stop with Ctrl-C or SIGTERM"

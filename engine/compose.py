@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from engine.app.dossier import Dossier
     from engine.app.service import Service
     from engine.app.settings import Settings
     from engine.persistence.database import Database
     from engine.ports import Clock, Notifier
+    from engine.ports.proofs import Checkpoint, Signer
     from engine.reminders.dispatch import Dispatcher
     from engine.reminders.planner import AddressBook, ReminderPlanner
     from engine.workflow.catalog import WorkflowCatalog
@@ -248,6 +250,48 @@ class Application:
             digest=settings.digest,
             stop=self.stop,
         )
+
+    # --- checkpoints and dossiers -------------------------------------------------------
+
+    def signer(self) -> Signer:
+        """The programme's signing key, from the file the setting signing_key names."""
+        from adapters.signing import FileSigner
+
+        return FileSigner(self.settings.signing_key)
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign a new checkpoint over every chain head, and publish it to checkpoint_dir."""
+        made = self.service().checkpoints.make(self.signer())
+        if self.settings.checkpoint_dir:
+            from adapters.publication import publish
+
+            publish(self.settings.checkpoint_dir, made, latest=True)
+        return made
+
+    def verifier_source(self) -> bytes:
+        """The standalone verifier (adapters/verify_dossier.py), as shipped in dossiers."""
+        import adapters.verify_dossier as verifier
+
+        with open(verifier.__file__, "rb") as handle:
+            return handle.read()
+
+    def dossier(self, key: str) -> Dossier:
+        return self.service().dossier(
+            key, verifier=self.verifier_source(), language=self.settings.language
+        )
+
+    def signed_by(self, public_key_pem: bytes) -> Callable[[Checkpoint], bool]:
+        """Whether a checkpoint is signed by the key in ``public_key_pem`` (for ``check``)."""
+        from adapters.verify_dossier import DossierProblem, check_checkpoint_signature
+
+        def signed(checkpoint: Checkpoint) -> bool:
+            try:
+                check_checkpoint_signature(checkpoint.as_dict(), public_key_pem)
+            except DossierProblem:
+                return False
+            return True
+
+        return signed
 
     # --- the end -------------------------------------------------------------------------
 

@@ -155,6 +155,11 @@ def gate() -> None:
 @click.option("--decision", type=click.Choice(["go", "no-go"]), required=True)
 @click.option("--ref", help="Reference, e.g. the raadsbesluit number.")
 @click.option("--note", help="A note on the record.")
+@click.option(
+    "--organisation",
+    help="The organisation (key) that gives it: needed for an independent approval, which "
+    "only an organisation that is no party to KEY may give.",
+)
 @fact
 @click.pass_context
 def gate_approve(
@@ -164,6 +169,7 @@ def gate_approve(
     decision: str,
     ref: str | None,
     note: str | None,
+    organisation: str | None,
     by: str | None,
     at: Any,
     as_json: bool,
@@ -172,7 +178,15 @@ def gate_approve(
     """Record APPROVAL (e.g. college, gemeenteraad) for the gate of KEY's current phase."""
     app = app_of(ctx)
     result = app.service().approve(
-        key, approval, decision, by=app.actor(by), expect=expect, at=at, ref=ref, note=note
+        key,
+        approval,
+        decision,
+        by=app.actor(by),
+        expect=expect,
+        at=at,
+        ref=ref,
+        note=note,
+        organisation=organisation,
     )
     print_recorded(result, as_json, f"{approval}: {decision}")
 

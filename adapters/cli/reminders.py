@@ -17,6 +17,8 @@ import click
 from adapters.cli.shared import Moment, app_of, pretend, print_json, print_json_array, what_if
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from engine.compose import Application
     from engine.errors import DeliveryIncomplete
 
@@ -224,15 +226,22 @@ def outbox_retry(ctx: click.Context, entry_id: int, to: str | None) -> None:
 @click.option(
     "--digest-at", default="08:00", show_default=True, help="Daily digest, HH:MM Dutch time."
 )
+@click.option(
+    "--checkpoint-at",
+    default="03:00",
+    show_default=True,
+    help="Daily signed checkpoint, HH:MM Dutch time (when the signing key file exists).",
+)
 @click.pass_context
-def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
-    """Run reminders continuously: a pass every INTERVAL and the daily digest; logs one line
-    per pass; stops cleanly on SIGTERM or Ctrl-C."""
+def scheduler(ctx: click.Context, interval: str, digest_at: str, checkpoint_at: str) -> None:
+    """Run reminders continuously: a pass every INTERVAL, the daily digest and the daily
+    signed checkpoint; logs one line per pass; stops cleanly on SIGTERM or Ctrl-C."""
     from adapters.scheduler import parse_interval, parse_time_of_day, run_scheduler
 
     app = app_of(ctx)
     every = parse_interval(interval)
     at_hour, at_minute = parse_time_of_day(digest_at)
+    checkpoint_time = parse_time_of_day(checkpoint_at)
     app.service()  # a database that is not there is refused before the first pass
     if app.settings.notifier == "maildir":
         where = Path(app.settings.maildir).resolve() / "new"
@@ -247,4 +256,22 @@ def scheduler(ctx: click.Context, interval: str, digest_at: str) -> None:
         one_pass=lambda mode: _one_pass(app, mode),
         stop=app.stop,
         log=lambda line: click.echo(line, err=False),
+        checkpoint=_checkpoint_job(app),
+        checkpoint_at=checkpoint_time,
     )
+
+
+def _checkpoint_job(app: Application) -> Callable[[], str] | None:
+    """The daily checkpoint, when the signing key is there (else the daemon says so once)."""
+    if not Path(app.settings.signing_key).exists():
+        click.echo(
+            f"scheduler: no signing key at {app.settings.signing_key}: no daily checkpoint "
+            "(make one with `wijkkompas keys create`)"
+        )
+        return None
+
+    def make() -> str:
+        made = app.checkpoint()
+        return f"checkpoint number={made.number} size={made.size} root={made.root}"
+
+    return make

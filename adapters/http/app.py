@@ -52,6 +52,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         instances,
         meta,
         programme,
+        proofs,
         reports,
         workflows,
     )
@@ -78,7 +79,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     )
     api.router.redirect_slashes = False
     api.state.api = Api(application, service, Authenticator(service, oidc))
-    for module in (workflows, instances, commands, programme, reports, directory, meta):
+    for module in (workflows, instances, commands, programme, reports, proofs, directory, meta):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
     from adapters.web.pages import mount

@@ -72,7 +72,7 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
     if phase is not None:
         for approval in phase.gate.approvals:
             if guard.offers(view, Action.APPROVE, approval=approval):
-                approvals.append((approval, definition.approvals.get(approval, approval)))
+                approvals.append((approval, definition.approval_title(approval)))
     buttons = [b for b in definition.pause_buttons if b.phases is None or view.phase in b.phases]
     index = {p.id: i for i, p in enumerate(definition.phases)}
     here = index.get(view.phase, -1)
@@ -203,7 +203,8 @@ _UNMET = {
 
 def names(view: InstanceView, definition: WorkflowDefinition) -> dict[str, str]:
     """What people call the knooppunten and approvals of an instance, by id."""
-    return {**dict(definition.approvals), **{m.id: m.title for m in view.milestones}}
+    approvals = {a: definition.approval_title(a) for a in definition.approvals}
+    return {**approvals, **{m.id: m.title for m in view.milestones}}
 
 
 def unmet_words(unmet: Unmet, titles: dict[str, str], language: str) -> str:

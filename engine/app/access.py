@@ -40,6 +40,7 @@ __all__ = [
     "relation",
     "role_table_markdown",
     "scope",
+    "stake",
 ]
 
 
@@ -80,12 +81,16 @@ class Action(StrEnum):
     VERIFY = "verify"
     FEED = "feed"
     REPORT = "report"
+    DOSSIER = "dossier"
+    CHECKPOINTS = "checkpoints"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
 
 
-INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN})
+INSTANCE_FREE = frozenset(
+    {Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.CHECKPOINTS}
+)
 """Actions that are about no instance: allowed on every relation where the role has them."""
 
 _SEEN = frozenset({Relation.PROGRAMME, Relation.REGIE, Relation.PARTY})
@@ -113,6 +118,7 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         STATUS=_REGIE_OR_PARTY,
         PREVIEW=_REGIE_OR_PARTY,
         FEED=_REGIE_OR_PARTY,
+        CHECKPOINTS=_ANYWHERE,
         MILESTONE=_REGIE_OR_PARTY,
         NOTE=_REGIE_OR_PARTY,
         PAUSE=frozenset({Relation.REGIE}),
@@ -121,10 +127,16 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
     ),
     # Its own approvals (checked in ``may``), in the instances it may see.
     Role.APPROVER: _grants(
-        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, APPROVE=_SEEN, WORKFLOWS=_ANYWHERE
+        LIST=_SEEN,
+        READ=_SEEN,
+        STATUS=_SEEN,
+        APPROVE=_SEEN,
+        WORKFLOWS=_ANYWHERE,
+        CHECKPOINTS=_ANYWHERE,
     ),
-    # Reads everything it is granted, the whole log, audit verify and the reports looking back
-    # (council report, timelines, charts) included; never writes.
+    # Reads everything it is granted, the whole log, audit verify, the reports looking back
+    # (council report, timelines, charts) and dossiers included; never writes. Checkpoints
+    # (size, root, time, signature: nothing about anyone) every role reads.
     Role.AUDITOR: _grants(
         LIST=_SEEN,
         READ=_SEEN,
@@ -134,9 +146,13 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         FEED=_SEEN,
         OUTBOX=_SEEN,
         REPORT=_SEEN,
+        DOSSIER=_SEEN,
         WORKFLOWS=_ANYWHERE,
+        CHECKPOINTS=_ANYWHERE,
     ),
-    Role.VIEWER: _grants(LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, WORKFLOWS=_ANYWHERE),
+    Role.VIEWER: _grants(
+        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, WORKFLOWS=_ANYWHERE, CHECKPOINTS=_ANYWHERE
+    ),
 }
 
 RULES: Mapping[tuple[Role, Action], frozenset[Relation]] = MappingProxyType(
@@ -158,7 +174,15 @@ def relation(
 ) -> Relation:
     """The principal's relation to an instance whose regie is held by ``regie_organisation``
     (a key or free text) and whose parties are the organisations ``parties`` (keys)."""
-    organisation = principal.organisation
+    return stake(principal.organisation, regie_organisation=regie_organisation, parties=parties)
+
+
+def stake(
+    organisation: Organisation, *, regie_organisation: str | None, parties: Collection[str]
+) -> Relation:
+    """An organisation's relation to an instance (``relation`` for its principals): NONE when
+    it is no party to it at all, the one kind of organisation that may give an independent
+    approval."""
     if organisation.runs_programme:
         return Relation.PROGRAMME
     if regie_organisation is not None and _same_organisation(organisation, regie_organisation):
@@ -176,6 +200,7 @@ def may(
     approval: str | None = None,
     milestone_owner: str | None = None,
     party_roles: Collection[str] = (),
+    independent: bool = False,
 ) -> bool:
     """Whether ``principal`` may do ``action`` to an instance it has ``relation`` to.
 
@@ -184,7 +209,18 @@ def may(
     one it owns: ``milestone_owner`` is ``regie`` and it holds the regie, or the owner is one
     of ``party_roles`` (the party roles its organisation holds on this instance) or its
     organisation's kind. A disabled principal may do nothing.
+
+    An ``independent`` approval (the workflow marks it so) turns the table around: only an
+    approver holding it whose organisation has no relation to the instance (``NONE``: not the
+    programme's, not the regie holder, not a party) may give it; nobody with a stake may.
     """
+    if action is Action.APPROVE and independent:
+        return (
+            not principal.disabled
+            and relation is Relation.NONE
+            and principal.role is Role.APPROVER
+            and approval in principal.approvals
+        )
     if principal.disabled or relation not in RULES[(principal.role, action)]:
         return False
     if action is Action.APPROVE and principal.role is not Role.PROGRAMME_OFFICE:
@@ -271,7 +307,9 @@ def role_table_markdown() -> str:
         "regie), `party` (it is one of the instance's parties); `yes`: not about an instance; "
         "`–`: never. An approver approves only the approvals it holds; a partner records only "
         "the milestones it owns (owner `regie` where it holds regie, a party role its "
-        "organisation holds on the instance, or its organisation's kind). A disabled "
-        "principal may do nothing.",
+        "organisation holds on the instance, or its organisation's kind). An approval the "
+        "workflow marks `independent` is given only by an approver holding it whose "
+        "organisation has no relation to the instance (`none`), never by anyone with a "
+        "stake in it. A disabled principal may do nothing.",
     ]
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
 from engine.app import acting
+from engine.app.access import Relation, stake
 from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
@@ -49,6 +50,7 @@ from engine.errors import (
     InvalidValue,
     NotFound,
     ReceiptExists,
+    RuleViolation,
     WorkflowError,
 )
 from engine.ports import CommandUnit, InstanceRecord
@@ -58,6 +60,12 @@ from engine.runtime.events import Event, Regie
 from engine.runtime.instance import Instance
 
 __all__ = ["ATTEMPTS", "Action", "Commands"]
+
+_STAKES = {
+    Relation.PROGRAMME: "the organisation that runs the programme",
+    Relation.REGIE: "the regie holder",
+    Relation.PARTY: "a party",
+}
 
 ATTEMPTS = 8
 """How often a command is tried in all when it keeps losing races with other writers."""
@@ -343,16 +351,46 @@ class Commands:
         expect: int | None = None,
         ref: str | None = None,
         note: str | None = None,
+        organisation: str | None = None,
     ) -> Recorded:
-        return self._run(
-            key,
-            at,
-            lambda wf, inst, t: wf.approve(
-                inst, approval, decision, at=t, by=by, ref=ref, note=note
-            ),
-            expect=expect,
-            backdate="phase",
-        )
+        """Record a go/no-go decision. ``organisation``: the key of the organisation that
+        gives it, which an independent approval needs; it is refused (RuleViolation) when
+        that organisation runs the programme, holds the regie or is a party."""
+        giver = None
+        if organisation is not None:
+            with self.context.store.directory() as unit:
+                giver = unit.organisation(organisation)
+            if giver is None:
+                raise NotFound("organisation", organisation)
+
+        def act(wf: CompiledWorkflow, inst: Instance, t: datetime) -> Event:
+            independent_by = None
+            if giver is not None and wf.definition.independent(approval):
+                found = stake(
+                    giver,
+                    regie_organisation=inst.regie.organisation,
+                    parties=[o for o, _ in inst.parties],
+                )
+                if found is not Relation.NONE:
+                    raise RuleViolation(
+                        key,
+                        f"record approval '{approval}'",
+                        f"it is an independent approval, and {giver.name} is "
+                        f"{_STAKES[found]} of this instance",
+                    )
+                independent_by = giver.key
+            return wf.approve(
+                inst,
+                approval,
+                decision,
+                at=t,
+                by=by,
+                ref=ref,
+                note=note,
+                independent_by=independent_by,
+            )
+
+        return self._run(key, at, act, expect=expect, backdate="phase")
 
     def advance(
         self,

@@ -39,6 +39,8 @@ ORGANISATIONS = (
     ("energiek-holtenbroek", "Energiek Holtenbroek", "bewonersinitiatief", False),
     ("stadshagen-duurzaam", "Stadshagen Duurzaam", "bewonersinitiatief", False),
     ("enexis", "Enexis Netbeheer", "netbeheerder", False),
+    # No party to any wijk: gives the independent approvals (onafhankelijke_toets).
+    ("toetsingsbureau", "Onafhankelijk Toetsingsbureau Warmte", "other", False),
 )
 PRINCIPALS = (
     # organisation, name, kind, role, approvals
@@ -48,10 +50,11 @@ PRINCIPALS = (
     ("deltawonen", "projecten", "person", Role.PARTNER, ()),
     ("swz", "wijkaanpak", "person", Role.PARTNER, ()),
     ("enexis", "planning", "application", Role.PARTNER, ()),
+    ("toetsingsbureau", "toetser", "person", Role.APPROVER, ("onafhankelijke_toets",)),
 )
 """Who uses the demo programme: the programme office of Zwolle (the municipality that runs
-it), its college, its case system, and partners. None has a token yet: ``wijkkompas token
-create gemeente-zwolle programmabureau --purpose ...`` makes one."""
+it), its college, its case system, partners, and an independent reviewer. None has a token
+yet: ``wijkkompas token create gemeente-zwolle programmabureau --purpose ...`` makes one."""
 
 
 class _Office:
@@ -101,8 +104,15 @@ class _Office:
             last = round(start - (n + 1) * span)
             self.settle(key, [m.id for m in phase.milestones], first, last, by=by)
             for approval, _ in workflow.gates[phase.id].approvals:
+                independent = workflow.definition.independent(approval)
                 self.service.approve(
-                    key, approval, "go", by=by, at=self.at(last + 1), ref=f"demo-{approval}-{key}"
+                    key,
+                    approval,
+                    "go",
+                    by="toetsingsbureau/toetser" if independent else by,
+                    at=self.at(last + 1),
+                    ref=f"demo-{approval}-{key}",
+                    organisation="toetsingsbureau" if independent else None,
                 )
                 self.events += 1
             self.service.advance(key, by=by, at=self.at(last))

@@ -53,14 +53,19 @@ class Guard:
         *,
         approval: str | None = None,
         owner: str | None = None,
+        independent: bool = False,
     ) -> None:
         """NotFound when the principal may not see the instance, Forbidden when it may see it
-        but not do ``action`` to it (``owner``: of the milestone the action is about)."""
+        but not do ``action`` to it (``owner``: of the milestone the action is about). An
+        ``independent`` approval is given by an approver that holds it and has no stake in the
+        instance, without seeing it otherwise."""
         found = relation(
             self.principal,
             regie_organisation=regie_organisation,
             parties=[organisation for organisation, _ in parties],
         )
+        if independent and may(self.principal, action, found, approval=approval, independent=True):
+            return
         if not may(self.principal, Action.READ, found):
             raise NotFound("instance", key)
         org = self.principal.organisation.key
@@ -71,6 +76,7 @@ class Guard:
             approval=approval,
             milestone_owner=owner,
             party_roles=[party for organisation, party in parties if organisation == org],
+            independent=independent,
         ):
             raise Forbidden(self.principal.actor, action.value, key)
 
@@ -130,6 +136,11 @@ class Guard:
                 action,
                 approval=approval,
                 owner=known.owner if known is not None else None,
+                independent=(
+                    action is Action.APPROVE
+                    and approval is not None
+                    and workflow.definition.independent(approval)
+                ),
             )
 
         with acting(rule):

@@ -432,7 +432,7 @@ def progress_of(
         phase_ids=workflow.phase_ids,
         phase_titles=titles,
         button_titles={b.id: b.title for b in definition.pause_buttons},
-        approval_titles=dict(definition.approvals),
+        approval_titles={a: definition.approval_title(a) for a in definition.approvals},
         regie_titles=dict(definition.regie),
         milestone_word=words.milestone,
         milestones_word=words.milestones,

@@ -23,13 +23,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from engine.app import council, feed, history, listing, outbox, overview, receipts
+from engine.app import council, dossier, feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
+from engine.app.checkpoints import Checkpoints
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.council import CouncilReport, ProgrammeCharts
 from engine.app.directory import Directory
+from engine.app.dossier import Dossier
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
@@ -89,6 +91,7 @@ class Service(Commands):
         self._signin: Signin | None = None
         self.session_hours: float = SESSION_HOURS
         """How long a session of the pages lasts (the ``session_hours`` setting)."""
+        self._checkpoints: Checkpoints | None = None
 
     @property
     def directory(self) -> Directory:
@@ -103,6 +106,20 @@ class Service(Commands):
         if self._signin is None:
             self._signin = Signin(self.context.store, self.context, hours=self.session_hours)
         return self._signin
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """Signed checkpoints and their proofs (engine.app.checkpoints)."""
+        if self._checkpoints is None:
+            self._checkpoints = Checkpoints(self.context)
+        return self._checkpoints
+
+    def dossier(self, key: str, *, verifier: bytes, language: str = "nl") -> Dossier:
+        """The dossier of ``key`` and its deelprojecten as a zip (engine.app.dossier);
+        ``verifier``: the standalone verifier's source, shipped inside."""
+        return dossier.export(
+            self.context, self.checkpoints, key, verifier=verifier, language=language
+        )
 
     @property
     def store(self) -> Store:

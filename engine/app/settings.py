@@ -47,6 +47,11 @@ The pages (``wijkkompas serve`` at ``/``)::
     theme_css = "/etc/wijkkompas/zwolle-tokens.css"  # design tokens of the municipality
     session_hours = 8                # how long a sign-in lasts
     behind_tls = "yes"               # a TLS proxy is in front: session cookies are Secure
+Signed checkpoints (docs/verification.md)::
+
+    signing_key = "/etc/wijkkompas/signing.key"   # Ed25519 private key (keys create); keep
+                                                  # it outside the database and its backups
+    checkpoint_dir = "/srv/www/checkpoints"       # every checkpoint is also written here
 """
 
 from __future__ import annotations
@@ -154,6 +159,12 @@ class Settings:
     behind_tls: str = "no"
     """The pages: "yes" when a TLS proxy is in front of the server, so session cookies are
     marked Secure even though the request reaches us over plain HTTP."""
+    signing_key: str = "wijkkompas-signing.key"
+    """The programme's Ed25519 private key (PEM) that signs checkpoints: a file outside the
+    database (``wijkkompas keys create`` makes it)."""
+    checkpoint_dir: str | None = None
+    """A directory every new checkpoint is published to (one JSON file each, plus
+    ``latest.json``); None: checkpoints are only in the database and the API."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 

@@ -34,7 +34,7 @@ from engine.errors import Busy, Contention, InputError, InvalidValue
 
 __all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
-HEAD_REVISION = "0007_web_sessions"
+HEAD_REVISION = "0009_checkpoints"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"

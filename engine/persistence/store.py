@@ -11,6 +11,7 @@ versions). The parts live beside it, one concept each:
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
 - ``directory.py``: organisations, principals and tokens;
+- ``proofs.py``: checkpoints, the leaves of their Merkle tree and its nodes;
 - ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
 """
@@ -25,6 +26,7 @@ from engine.persistence.database import Database
 from engine.persistence.directory import DirectoryUnit, QuickTokens
 from engine.persistence.fastpath import FastPath
 from engine.persistence.outbox import OutboxUnit
+from engine.persistence.proofs import ProofUnit
 from engine.persistence.unit import Unit
 from engine.ports import StoredWorkflow, TokenRecord
 
@@ -74,6 +76,11 @@ class SqlStore:
                 return self.fast.stamp(cursor, key)
         with self.read() as unit:
             return unit.instance_stamp(key)
+
+    @contextmanager
+    def proofs(self, *, write: bool = False) -> Iterator[ProofUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield ProofUnit(connection)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:

@@ -17,6 +17,10 @@ idempotency_receipts  the answers given to requests made under an idempotency ke
 feed_pending       the events that have no place in the feed yet (written with each event)
 feed               every event's place in the global feed: positions 1, 2, 3, ... in the
                    order events were committed (see engine/persistence/feed.py)
+checkpoints        the signed checkpoints: tree size, root hash, time, key id, signature
+checkpoint_leaves  the append-only Merkle tree's leaves: an instance's chain head as a
+                   checkpoint appended it
+merkle_nodes       the tree's complete nodes (level 0: the leaf hashes), for proofs
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -36,6 +40,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -48,12 +53,15 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base",
+    "CheckpointLeafRow",
+    "CheckpointRow",
     "DeadlineRow",
     "EventRow",
     "FeedPendingRow",
     "FeedRow",
     "InstancePartyRow",
     "InstanceRow",
+    "MerkleNodeRow",
     "OrganisationRow",
     "OutboxRow",
     "PrincipalRow",
@@ -376,3 +384,44 @@ class FeedRow(Base):
     event_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("events.id", ondelete="CASCADE"), unique=True
     )
+
+
+class CheckpointRow(Base):
+    """A signed checkpoint: the Merkle tree of chain heads had ``size`` leaves and ``root``."""
+
+    __tablename__ = "checkpoints"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+class CheckpointLeafRow(Base):
+    """One leaf of the append-only tree: an instance's chain head when a checkpoint was made.
+
+    ``instance`` is the key, not a foreign key: a leaf must outlive a dropped instance, so that
+    the drop is seen."""
+
+    __tablename__ = "checkpoint_leaves"
+    __table_args__ = (Index(None, "instance", "idx"),)
+
+    idx: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    instance: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))
+    parent: Mapped[str | None] = mapped_column(String(64))
+    previous: Mapped[int | None] = mapped_column(BigInteger)
+    checkpoint: Mapped[int] = mapped_column(Integer)
+
+
+class MerkleNodeRow(Base):
+    """A complete node of the tree: covers leaves [idx * 2**level, (idx + 1) * 2**level)."""
+
+    __tablename__ = "merkle_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -9,6 +9,7 @@ notifiers. Each contract states what it must do and raise.
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
     directory.py  organisations, principals, tokens (values) and DirectoryStore
+    proofs.py     checkpoints, Merkle leaves, the signer and CheckpointUnit
 """
 
 from engine.ports.clocks import Clock, SystemClock, WhatIfClock
@@ -22,6 +23,7 @@ from engine.ports.directory import (
     TokenInfo,
     TokenRecord,
 )
+from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signer
 from engine.ports.records import (
     INSTANCE_SORTS,
     ChildRow,
@@ -47,6 +49,8 @@ from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
+    "Checkpoint",
+    "CheckpointUnit",
     "ChildRow",
     "Clock",
     "CommandUnit",
@@ -57,12 +61,14 @@ __all__ = [
     "DirectoryUnit",
     "DueDeadline",
     "FeedItem",
+    "HeadRow",
     "InstanceHistory",
     "InstancePage",
     "InstanceQuery",
     "InstanceRecord",
     "InstanceScope",
     "InstanceSummary",
+    "Leaf",
     "NewInstanceRows",
     "Notifier",
     "Organisation",
@@ -74,6 +80,7 @@ __all__ = [
     "QueuedMessage",
     "Receipt",
     "Role",
+    "Signer",
     "Store",
     "StoredEvent",
     "StoredWorkflow",

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine.ports.directory import DirectoryStore
+from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
     ChildRow,
     DeadlineChange,
@@ -403,6 +404,10 @@ class Store(DirectoryStore, Protocol):
 
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that only reads."""
+        ...
+
+    def proofs(self, *, write: bool = False) -> AbstractContextManager[CheckpointUnit]:
+        """A unit of work on the checkpoints and their Merkle tree."""
         ...
 
     def close(self) -> None:

@@ -312,8 +312,11 @@ class CompiledWorkflow(CompiledMachine):
         by: str,
         ref: str | None = None,
         note: str | None = None,
+        independent_by: str | None = None,
     ) -> ApprovalRecorded:
-        """Record a named go/no-go decision for the current phase's gate."""
+        """Record a named go/no-go decision for the current phase's gate. An independent
+        approval needs ``independent_by``: the organisation (key) that gives it, which the
+        caller has found to be no party to the instance."""
         if approval not in self.definition.approvals:
             raise NotFound(
                 "approval",
@@ -323,6 +326,14 @@ class CompiledWorkflow(CompiledMachine):
             )
         if decision not in ("go", "no-go"):
             raise InvalidValue("decision", decision, "write go or no-go")
+        independent = self.definition.independent(approval)
+        if independent and independent_by is None:
+            raise RuleViolation(
+                inst.key,
+                f"record approval '{approval}'",
+                "it is an independent approval: it must be given by an organisation that is "
+                "no party to this instance (name it with --organisation)",
+            )
         moment, ctx = self._context(inst, at)
         ctx.approval = approval
         phase = inst.phase
@@ -336,6 +347,8 @@ class CompiledWorkflow(CompiledMachine):
             decision="go" if decision == "go" else "no-go",
             ref=ref,
             note=note,
+            independent=independent,
+            organisation=independent_by if independent else None,
         )
         return self._emit(inst, event)
 

@@ -121,6 +121,18 @@ class ApprovalRecorded(Event):
     decision: Decision
     ref: str | None = None
     note: str | None = None
+    independent: bool = False
+    """An independent approval (the workflow asks for one): given by ``organisation``, which
+    is no party to the instance."""
+    organisation: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        # Only an independent approval carries the two facts: every other keeps the payload
+        # (and so the hash) it always had.
+        facts = Event.payload(self)
+        if not self.independent:
+            del facts["independent"], facts["organisation"]
+        return facts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

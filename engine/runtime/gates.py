@@ -74,7 +74,7 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
         specs[phase.id] = GateSpec(
             phase=phase.id,
             milestones=tuple((m, titles.get(m, m)) for m in phase.gate.milestones or ()),
-            approvals=tuple((a, definition.approvals.get(a, a)) for a in phase.gate.approvals),
+            approvals=tuple((a, definition.approval_title(a)) for a in phase.gate.approvals),
             children_reached=phase.gate.children.reached if phase.gate.children else None,
             next_phase=following.id if following else None,
             next_regie=None if allowed is None or allowed >= every_type else allowed,

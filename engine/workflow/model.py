@@ -39,6 +39,7 @@ __all__ = [
     "RECIPIENT_ROLES",
     "VERSION_RANGE",
     "WORKING_DAYS_RANGE",
+    "Approval",
     "ChildrenCriterion",
     "Due",
     "Gate",
@@ -194,6 +195,15 @@ class Track(_Frozen):
     title: Text
     """Name of the track, e.g. 'Bewoners doen mee'."""
     description: Text | None = None
+
+
+class Approval(_Frozen):
+    """A named approval written out: its title, and whether it must be independent."""
+
+    title: Text
+    independent: bool = False
+    """Only an organisation that is no party to the instance may give it: not the
+    organisation that runs the programme, not the regie holder, not one of its parties."""
 
 
 def _track_shorthand(value: Any) -> Any:
@@ -444,14 +454,26 @@ class WorkflowDefinition(_Frozen):
     """Regie types (who can lead); default gemeente, woningcorporatie, bewonersinitiatief."""
     parties: dict[Ident, Text] = Field(default_factory=dict)
     """Named parties that can own milestones, e.g. netbeheerder."""
-    approvals: dict[Ident, Text] = Field(default_factory=lambda: dict(DEFAULT_APPROVALS))
-    """Approvals gates can ask for; default college, gemeenteraad, stuurgroep,
-    onafhankelijke_toets."""
+    approvals: dict[Ident, Text | Approval] = Field(
+        default_factory=lambda: dict[str, str | Approval](DEFAULT_APPROVALS)
+    )
+    """Approvals gates can ask for, each a title or ``{title: ..., independent: true}``;
+    default college, gemeenteraad, stuurgroep, onafhankelijke_toets."""
     reminders: ReminderSettings = ReminderSettings()
     phases: Annotated[tuple[Phase, ...], Field(min_length=1)]
     pause_buttons: tuple[PauseButton, ...] = ()
     returns: tuple[ReturnRule, ...] = ()
     stop: StopRule = StopRule()
+
+    def approval_title(self, approval: str) -> str:
+        """What an approval is called (its id when the workflow does not name it)."""
+        found = self.approvals.get(approval, approval)
+        return found.title if isinstance(found, Approval) else found
+
+    def independent(self, approval: str) -> bool:
+        """Whether only an organisation that is no party to the instance may give it."""
+        found = self.approvals.get(approval)
+        return isinstance(found, Approval) and found.independent
 
     def words(self) -> Terms:
         """The terms this workflow uses: its own, or the defaults of its language."""

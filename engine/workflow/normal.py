@@ -13,6 +13,7 @@ import json
 from engine.workflow.durations import Duration
 from engine.workflow.model import (
     DEFAULT_TERMS,
+    Approval,
     ReminderRules,
     ReminderSettings,
     WorkflowDefinition,
@@ -97,8 +98,15 @@ def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
     settings = ReminderSettings.model_validate(
         {**defaults.model_dump(), "sensitive": sensitive.model_dump()}
     )
+    # An approval that is not independent is written as its title alone: definitions stored
+    # before approvals could be independent keep their hash.
+    approvals = {
+        a: (v.title if isinstance(v, Approval) and not v.independent else v)
+        for a, v in definition.approvals.items()
+    }
     normalised = definition.model_copy(
         update={
+            "approvals": approvals,
             "phases": tuple(phases),
             "pause_buttons": buttons,
             "returns": tuple(returns),

@@ -43,6 +43,22 @@ def _pause(programme: Programme, key: str) -> None:
     programme.service.pause(key, "geen-trekker", by="test-seed", reason="test")
 
 
+def _checkpoint(programme: Programme, key: str) -> None:
+    """A checkpoint over every instance (KEY's included), signed by a key made here."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    class Signer:
+        key_id = "0" * 64
+
+        def __init__(self) -> None:
+            self._key = Ed25519PrivateKey.generate()
+
+        def sign(self, data: bytes) -> bytes:
+            return self._key.sign(data)
+
+    programme.service.checkpoints.make(Signer())
+
+
 GO = {"decision": "go", "ref": "B&W 2026/1"}
 REGIE_GEMEENTE = {"regie": {"type": "gemeente", "organisation": "Gemeente Zwolle"}, "reason": "r"}
 
@@ -53,6 +69,13 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/instances/{key}/events", "200/200 200/404 403/404 200/404 403/404"),
     Row("GET", "/audit?instance={key}", "200/200 403/404 403/404 200/404 403/404"),
     Row("GET", "/instances/{key}/timeline.svg", "200/200 403/404 403/404 200/404 403/404"),
+    Row(
+        "GET",
+        "/instances/{key}/inclusion",
+        "200/200 200/404 403/404 200/404 403/404",
+        setup=_checkpoint,
+    ),
+    Row("GET", "/instances/{key}/dossier", "200/200 403/404 403/404 200/404 403/404"),
     # --- commands ----------------------------------------------------------------------------
     Row("PATCH", "/instances/{key}", "200/200 403/404 403/404 403/404 403/404", {"title": "T"}),
     Row(
@@ -159,6 +182,10 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/events", "200 200 403 200 403"),
     Row("GET", "/reports/council?from=2026-01-01&to=2026-12-31", "200 403 403 200 403"),
     Row("GET", "/charts/overdue.svg", "200 403 403 200 403"),
+    Row("GET", "/checkpoints", "200 200 200 200 200"),
+    Row("GET", "/checkpoints/latest", "200 200 200 200 200"),
+    Row("GET", "/checkpoints/1", "200 200 200 200 200"),
+    Row("GET", "/checkpoints/1/consistency", "200 200 200 200 200"),
     Row("GET", "/workflows", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas/versions", "200 200 200 200 200"),

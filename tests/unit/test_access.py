@@ -103,6 +103,7 @@ EXPECTED_AS_PARTY = {
         Action.FEED,
         Action.OUTBOX,
         Action.REPORT,
+        Action.DOSSIER,
     },
     Role.VIEWER: {Action.LIST, Action.READ, Action.STATUS},
 }
@@ -249,3 +250,14 @@ def test_the_markdown_table_says_what_the_rules_say() -> None:
                 assert {Relation(part.strip()) for part in cell.split(",")} == relations
             else:
                 assert relations == frozenset(Relation)
+
+
+def test_an_independent_approval_only_from_an_approver_without_a_stake() -> None:
+    approver = principal(Role.APPROVER, approvals=("toets",))
+    held = "toets"
+    for where in (Relation.PROGRAMME, Relation.REGIE, Relation.PARTY):
+        assert not may(approver, Action.APPROVE, where, approval=held, independent=True)
+        assert not may(principal(Role.PROGRAMME_OFFICE), Action.APPROVE, where, independent=True)
+    assert may(approver, Action.APPROVE, Relation.NONE, approval=held, independent=True)
+    assert not may(approver, Action.APPROVE, Relation.NONE, approval="other", independent=True)
+    assert not may(approver, Action.APPROVE, Relation.NONE, approval=held)

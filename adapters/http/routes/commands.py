@@ -214,6 +214,7 @@ def approve(
             expect=expect,
             ref=body.ref,
             note=body.note,
+            organisation=caller.principal.organisation.key,
         ),
         approval=approval,
     )
