@@ -54,6 +54,10 @@ class Gate(Document):
     phase: str
     next_phase: str | None
     ready: bool
+    ready_since: datetime | None = Field(
+        description="Since when every criterion holds: ready for decision (null: not ready)"
+    )
+    advance: str = Field(description="manual, or automatic: the engine moves on by itself")
     unmet: list[str]
 
 

@@ -29,7 +29,7 @@ from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
-from engine.app.projection import event_changes
+from engine.app.projection import deadline_changes, deadline_map, event_changes
 from engine.app.receipts import current_maker, make_receipt
 from engine.app.sealing import seal
 from engine.app.settings import MAX_START_AGE
@@ -52,7 +52,9 @@ from engine.errors import (
     WorkflowError,
 )
 from engine.ports import CommandUnit, InstanceRecord
+from engine.reminders.ready import ready_messages
 from engine.runtime.areas import check_area, check_email
+from engine.runtime.automation import follow_ups, settle_readiness, uses_children
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, Regie
 from engine.runtime.instance import Instance
@@ -200,8 +202,29 @@ class Commands:
             instance.children = self.context.children(
                 uow, record
             )  # the new phase's gate counts them
-        stored = seal(key, record.seq + 1, record.head, event, now)
-        changes = event_changes(workflow, before, instance, event, local_date(now))
+        # What the engine records by itself after this event (facts that complete milestones,
+        # an automatic advance), each its own event, in this same transaction.
+        later = max(moment, instance.last_event_at)
+        if not instance.children and uses_children(workflow):
+            instance.children = self.context.children(uow, record)
+        engine_events = follow_ups(workflow, instance, later)
+        if instance.phase != before.phase:
+            instance.ready_since = None
+        became_ready = settle_readiness(workflow, instance, moment)
+        events = [event, *engine_events]
+        sealed = []
+        head, seq = record.head, record.seq
+        for each in events:
+            seq += 1
+            sealed.append(seal(key, seq, head, each, now))
+            head = sealed[-1].hash
+        stored = sealed[0]
+        if engine_events:
+            changes = deadline_changes(
+                deadline_map(workflow, before), deadline_map(workflow, instance), local_date(now)
+            )
+        else:
+            changes = event_changes(workflow, before, instance, event, local_date(now))
         record.instance = instance
         recorded = Recorded(
             key,
@@ -211,13 +234,22 @@ class Commands:
             workflow,
             instance,
             contact_warnings(instance) if warn else (),
+            followed=tuple(sealed[1:]),
         )
         maker = current_maker()
         if maker is not None:
             # First of the writes: a second request under the same key queues here (on
             # PostgreSQL behind the first one's uncommitted row), not on the instance row.
             uow.keep(make_receipt(maker, recorded, now))
-        uow.save(record, event=stored, deadlines=changes)
+        for position, each_stored in enumerate(sealed):
+            last = position == len(sealed) - 1
+            uow.save(record, event=each_stored, deadlines=changes if last else ())
+        if became_ready:
+            uow.queue(
+                ready_messages(
+                    workflow, instance, instance_id=record.id, seq=sealed[-1].seq, now=now
+                )
+            )
         return recorded
 
     # --- commands ----------------------------------------------------------------------------

@@ -86,6 +86,10 @@ def show(context: Context, key: str) -> InstanceView:
             "phase": gate.phase,
             "next_phase": workflow.gates[gate.phase].next_phase,
             "ready": gate.ready,
+            "ready_since": (
+                instance.ready_since.isoformat() if gate.ready and instance.ready_since else None
+            ),
+            "advance": "automatic" if workflow.gates[gate.phase].automatic else "manual",
             "unmet": list(gate.messages),
         }
     view = InstanceView(
@@ -179,6 +183,7 @@ def status(
         gate_ready: bool | None = None
         unmet = 0
         next_phase = None
+        ready_since = None
         if current in wf.gates:
             instance = Instance.restore(
                 snapshot=json.loads(r.snapshot_text),
@@ -199,6 +204,7 @@ def status(
             spec = wf.gates[current]
             unmet = count_unmet(spec, instance)
             gate_ready, next_phase = unmet == 0, spec.next_phase
+            ready_since = instance.ready_since if gate_ready else None
         result.append(
             StatusRow(
                 key=r.key,
@@ -215,6 +221,7 @@ def status(
                 failed_reminders=r.failed_reminders,
                 gate_ready=gate_ready,
                 gate_unmet=unmet,
+                ready_since=ready_since,
                 next_phase=next_phase,
                 parent=r.parent_key,
                 no_address=() if r.regie_contacts or current in TERMINAL_STATES else ("regie",),

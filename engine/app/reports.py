@@ -195,10 +195,17 @@ def render_instance(view: InstanceView) -> str:
         lines.append("")
         gate = view.gate
         target = gate.get("next_phase") or "completion"
+        automatic = " (moves on by itself)" if gate.get("advance") == "automatic" else ""
         if gate["ready"]:
-            lines.append(f"gate of '{gate['phase']}' → {target}: ready")
+            ready_since = gate.get("ready_since")
+            lines.append(
+                f"gate of '{gate['phase']}' → {target}{automatic}: ready for decision"
+                + (f" since {_local(datetime.fromisoformat(ready_since))}" if ready_since else "")
+            )
         else:
-            lines.append(f"gate of '{gate['phase']}' → {target}: {len(gate['unmet'])} unmet")
+            lines.append(
+                f"gate of '{gate['phase']}' → {target}{automatic}: {len(gate['unmet'])} unmet"
+            )
             lines.extend(f"  - {u}" for u in gate["unmet"])
     if view.children:
         lines.append("")

@@ -50,6 +50,9 @@ class Recorded:
     instance: Instance = field(repr=False, compare=False)
     warnings: tuple[str, ...] = ()
     """What was recorded but will cause trouble later (see ``contact_warnings``)."""
+    followed: tuple[StoredEvent, ...] = ()
+    """The events the engine recorded by itself right after ``event``, in the same
+    transaction (a milestone completed by a fact, an automatic advance)."""
 
     @property
     def gate(self) -> GateStatus | None:

@@ -41,6 +41,7 @@ from engine.ports import (
     ChildRow,
     DeadlineChange,
     InstanceRecord,
+    QueuedMessage,
     Receipt,
     StoredEvent,
     StoredWorkflow,
@@ -212,6 +213,9 @@ class CommandUnit:
 
     def keep(self, receipt: Receipt) -> None:
         self._path.receipts.keep(self._cursor, receipt)
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        return self._path.fast.queue(self._cursor, messages)
 
     def remember(self) -> None:
         """After the commit: keep what was written, for the next command on it."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, InstanceScope, OverviewRow, StoredEvent
+from engine.ports import DeadlineChange, InstanceScope, OverviewRow, QueuedMessage, StoredEvent
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -319,6 +319,32 @@ class FastPath:
             )
             for r in rows
         ]
+
+    def queue(self, cursor: Any, messages: Sequence[QueuedMessage]) -> int:
+        """New outbox rows, as ``persistence.outbox`` writes them (a known key is skipped)."""
+        sql = self._convert(
+            "INSERT INTO outbox (key, instance_id, recipient, payload, status, attempts, "
+            "next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING"
+        )
+        new = 0
+        for m in messages:
+            at = self.moment(m.created_at)
+            cursor.execute(
+                sql,
+                (
+                    m.key,
+                    m.instance_id,
+                    m.recipient,
+                    self.json(m.payload),
+                    m.status,
+                    at,
+                    m.last_error,
+                    at,
+                ),
+            )
+            new += max(cursor.rowcount, 0)
+        return new
 
     def save(
         self,

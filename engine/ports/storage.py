@@ -115,6 +115,10 @@ class UnitOfWork(Protocol):
         write nothing. ``deadlines`` are the changes to its deadline rows."""
         ...
 
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        """Outbox rows written in this transaction (as CommandUnit.queue)."""
+        ...
+
     def events(self, instance_id: int) -> list[StoredEvent]:
         """The log of one instance, in order."""
         ...
@@ -259,6 +263,11 @@ class CommandUnit(Protocol):
 
     def keep(self, receipt: Receipt) -> None:
         """As UnitOfWork.keep: called by a command under ``Service.keeping`` before its save."""
+        ...
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        """Outbox rows written with the command (e.g. "gate ready"); a row whose key the
+        outbox holds already is skipped. How many were new."""
         ...
 
 

@@ -35,6 +35,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "milestone": "knooppunt",
         "gate": "einde van fase",
         "review": "herbeoordeling van de pauze",
+        "ready": "Klaar voor besluit",
+        "ready_what": "einde van fase",
+        "ready_since": "klaar sinds {date}",
+        "record_ready": ("Alle criteria zijn vervuld. Neem het besluit en ga door met: {command}"),
+        "why_approver": "U krijgt dit bericht omdat u over deze fase besluit.",
         "due_future": "uiterlijk {date} (over {days})",
         "due_today": "uiterlijk vandaag, {date}",
         "due_past": "was uiterlijk {date} ({days} geleden)",
@@ -82,6 +87,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "milestone": "milestone",
         "gate": "end of phase",
         "review": "review of the pause",
+        "ready": "Ready for decision",
+        "ready_what": "end of phase",
+        "ready_since": "ready since {date}",
+        "record_ready": "Every criterion is met. Decide, and move on with: {command}",
+        "why_approver": "You receive this because you decide on this phase.",
         "due_future": "due {date} (in {days})",
         "due_today": "due today, {date}",
         "due_past": "was due {date} ({days} ago)",
@@ -220,6 +230,8 @@ def _days(count: int, t: dict[str, str]) -> str:
 
 
 def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> str:
+    if item.kind == "ready":
+        return t["ready_since"].format(date=_date(item.due, language))
     days = (item.due - today).days
     when = _date(item.due, language)
     if days > 0:
@@ -234,12 +246,16 @@ def _label(item: ReminderItem, today: date, t: dict[str, str]) -> str:
     delivered after it (a mail server that was down, a digest) is late, not "today"."""
     if item.rule == "escalation":
         return t["escalation"]
+    if item.kind == "ready":
+        return t["ready"]
     days = (item.due - today).days
     return t["before"] if days > 0 else t["on_due"] if days == 0 else t["overdue"]
 
 
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
     kind = item.term if item.kind == "milestone" and item.term else t[item.kind]
+    if item.kind == "ready":
+        kind = t["ready_what"]
     return f"{kind} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
 
@@ -281,7 +297,7 @@ def _next(item: ReminderItem, t: dict[str, str]) -> str:
     instance = shlex.quote(item.instance)
     if item.kind == "milestone":
         command = f"wijkkompas milestone done {instance} {shlex.quote(item.subject)}"
-    elif item.kind == "gate":
+    elif item.kind in ("gate", "ready"):
         command = f"wijkkompas advance {instance}"
     else:
         command = f"wijkkompas resume {instance}"

@@ -54,6 +54,15 @@ def why_not_due(
     except (KeyError, TypeError, ValueError):
         return None
     instance = item.get("instance", instance_id)
+    if kind == "ready":
+        # "Gate ready" tells of an event: still worth telling while its phase runs (the phase's
+        # planned end is a deadline row exactly as long as it does).
+        if (instance_id, "gate", subject) in states:
+            return None
+        return (
+            f"cancelled at delivery: phase '{subject}' of {instance} is no longer running "
+            "(it moved on, or the instance stopped), so its gate is no news"
+        )
     what = _what(item)
     state = states.get((instance_id, kind, subject))
     if state is None:

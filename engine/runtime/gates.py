@@ -60,6 +60,8 @@ class GateSpec:
     next_regie: frozenset[str] | None
     """Regie types the next phase allows (None: any)."""
     phase_positions: Mapping[str, int]
+    automatic: bool = False
+    """``advance: automatic``: the engine moves on when every criterion holds."""
 
 
 def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
@@ -79,6 +81,7 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
             next_phase=following.id if following else None,
             next_regie=None if allowed is None or allowed >= every_type else allowed,
             phase_positions=positions,
+            automatic=phase.gate.advance == "automatic",
         )
     return specs
 

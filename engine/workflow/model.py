@@ -40,6 +40,7 @@ __all__ = [
     "VERSION_RANGE",
     "WORKING_DAYS_RANGE",
     "ChildrenCriterion",
+    "DoneWhen",
     "Due",
     "Gate",
     "Milestone",
@@ -306,6 +307,26 @@ class ReminderSettings(ReminderRules):
     """Overrides for milestones marked sensitive (bestuurlijk gevoelig)."""
 
 
+class DoneWhen(_Frozen):
+    """A fact the engine already has that completes a milestone by itself (give exactly one)."""
+
+    children_in_phase: Ident | None = None
+    """Every running deelproject has reached this phase (of this workflow), a later one, or is
+    completed; re-opens when one returns to an earlier phase."""
+    approval: Ident | None = None
+    """This approval was decided 'go' in the milestone's phase."""
+
+    @model_validator(mode="after")
+    def _one_fact(self) -> DoneWhen:
+        given = [n for n in ("children_in_phase", "approval") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of children_in_phase or approval"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+
 class Milestone(_Frozen):
     """A milestone (knooppunt): a concrete step that can decide how the project continues."""
 
@@ -338,6 +359,8 @@ class Milestone(_Frozen):
         ]
         | None
     ) = None
+    done_when: DoneWhen | None = None
+    """Completed by the engine (actor 'engine', the fact as reason) when this holds."""
 
 
 class ChildrenCriterion(_Frozen):
@@ -366,6 +389,9 @@ class Gate(_Frozen):
         ]
         | None
     ) = None
+    advance: Literal["manual", "automatic"] = "manual"
+    """automatic: the instance moves on by itself (actor 'engine') in the same transaction as
+    the event that met the last criterion; never while paused, never with unmet criteria."""
 
 
 class Phase(_Frozen):
