@@ -51,7 +51,7 @@ from engine.errors import (
     ReceiptExists,
     WorkflowError,
 )
-from engine.ports import CommandUnit, InstanceRecord
+from engine.ports import CommandUnit, DeadlineChange, InstanceRecord, StoredEvent
 from engine.reminders.ready import ready_messages
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.automation import follow_ups, settle_readiness, uses_children
@@ -211,13 +211,7 @@ class Commands:
         if instance.phase != before.phase:
             instance.ready_since = None
         became_ready = settle_readiness(workflow, instance, moment)
-        events = [event, *engine_events]
-        sealed = []
-        head, seq = record.head, record.seq
-        for each in events:
-            seq += 1
-            sealed.append(seal(key, seq, head, each, now))
-            head = sealed[-1].hash
+        sealed = _sealed(key, record, [event, *engine_events], now)
         stored = sealed[0]
         if engine_events:
             changes = deadline_changes(
@@ -241,16 +235,52 @@ class Commands:
             # First of the writes: a second request under the same key queues here (on
             # PostgreSQL behind the first one's uncommitted row), not on the instance row.
             uow.keep(make_receipt(maker, recorded, now))
-        for position, each_stored in enumerate(sealed):
-            last = position == len(sealed) - 1
-            uow.save(record, event=each_stored, deadlines=changes if last else ())
+        _save(uow, record, sealed, changes)
         if became_ready:
             uow.queue(
                 ready_messages(
                     workflow, instance, instance_id=record.id, seq=sealed[-1].seq, now=now
                 )
             )
+        if instance.parent is not None and instance.phase != before.phase:
+            self._parent_facts(uow, instance.parent, now)
         return recorded
+
+    def _parent_facts(self, uow: CommandUnit, parent_key: str, now: datetime) -> None:
+        """A deelproject moved: in this same transaction, what its parent now records by
+        itself (a ``children_in_phase`` milestone done or re-opened, and what follows).
+
+        The parent row is locked first, and written even when nothing follows (``touch``):
+        a sibling's command that looked at the parent on an older snapshot then loses the race
+        and decides again, so the last deelproject to arrive is always seen to be the last."""
+        record = uow.load(parent_key, self.context.milestone_index, lock=True)
+        if record is None:
+            return
+        workflow = self.context.compiled(record.workflow)
+        if not uses_children(workflow):
+            return
+        before = record.instance
+        instance = before.copy()
+        instance.children = self.context.children(uow, record)
+        events = follow_ups(workflow, instance, max(now, instance.last_event_at))
+        if not events:
+            uow.touch(record)
+            return
+        if instance.phase != before.phase:
+            instance.ready_since = None
+        became_ready = settle_readiness(workflow, instance, max(now, before.last_event_at))
+        sealed = _sealed(parent_key, record, events, now)
+        changes = deadline_changes(
+            deadline_map(workflow, before), deadline_map(workflow, instance), local_date(now)
+        )
+        record.instance = instance
+        _save(uow, record, sealed, changes)
+        if became_ready:
+            uow.queue(
+                ready_messages(
+                    workflow, instance, instance_id=record.id, seq=sealed[-1].seq, now=now
+                )
+            )
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -598,6 +628,30 @@ class Commands:
             expect=expect,
             backdate="start",
         )
+
+
+def _sealed(
+    key: str, record: InstanceRecord, events: Sequence[Event], now: datetime
+) -> list[StoredEvent]:
+    """``events`` sealed one after the other onto the chain of ``record``."""
+    sealed: list[StoredEvent] = []
+    head, seq = record.head, record.seq
+    for each in events:
+        seq += 1
+        sealed.append(seal(key, seq, head, each, now))
+        head = sealed[-1].hash
+    return sealed
+
+
+def _save(
+    uow: CommandUnit,
+    record: InstanceRecord,
+    sealed: Sequence[StoredEvent],
+    changes: Sequence[DeadlineChange],
+) -> None:
+    """Each sealed event in order; the deadline rows change with the last one."""
+    for position, each in enumerate(sealed):
+        uow.save(record, event=each, deadlines=changes if position == len(sealed) - 1 else ())
 
 
 def _counts_children(workflow: CompiledWorkflow, instance: Instance) -> bool:

@@ -167,6 +167,12 @@ class FastPath:
         # A command locks the children its gate counts (FOR SHARE: they may not move until
         # it commits); a write outside the command path locks the instance it loads.
         self.lock_sql = self.load_sql if self.sqlite else self.load_sql + " FOR UPDATE OF i"
+        # A row looked at to decide something that depends on other rows (a parent's facts
+        # about its deelprojecten): written even when nothing else changes, so that a writer
+        # that looked at it on an older snapshot loses the race and decides again.
+        self.touch_sql = convert(
+            "UPDATE instances SET version_no = version_no + 1 WHERE id = ? AND version_no = ?"
+        )
         self.children_sql = convert(_CHILDREN) + ("" if self.sqlite else " FOR SHARE")
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}

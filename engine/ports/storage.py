@@ -238,9 +238,17 @@ class CommandUnit(Protocol):
         index_for: Callable[[StoredWorkflow], Mapping[str, int]],
         *,
         fresh: bool = False,
+        lock: bool = False,
     ) -> InstanceRecord | None:
         """As UnitOfWork.load, but it may hand out the store's remembered copy of its last
-        write (``cached``); ``fresh`` reads the row."""
+        write (``cached``); ``fresh`` reads the row; ``lock`` reads it and holds it until the
+        transaction ends (PostgreSQL: FOR UPDATE; SQLite has one writer)."""
+        ...
+
+    def touch(self, record: InstanceRecord) -> None:
+        """Write the instance row of ``record`` without an event (its version number moves
+        on): it was looked at to decide something, and a writer that saw it before must
+        decide again. Contention when it changed since it was loaded."""
         ...
 
     def workflow(self, workflow_id: int) -> StoredWorkflow: ...

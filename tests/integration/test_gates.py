@@ -7,6 +7,7 @@ its own service, on the same instance.
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,11 @@ def assert_verified(service: Service, key: str) -> None:
     assert not report.differences
 
 
-def ready_rows(service: Service) -> list[tuple[str, str]]:
+def ready_rows(service: Service, instance: str | None = None) -> list[tuple[str, str]]:
     return sorted(
         (e.recipient, e.payload["subject"])
         for e in service.outbox(limit=1000)
-        if e.payload.get("kind") == "ready"
+        if e.payload.get("kind") == "ready" and instance in (None, e.payload["instance"])
     )
 
 
@@ -204,3 +205,118 @@ def test_the_ready_message_says_what_to_decide(gates: Service, clock: FrozenCloc
     en = compose([item], language="en", today=item.due)
     assert en.subject.startswith("Ready for decision")
     assert "ready since" in en.subject
+
+
+def test_the_dry_run_timeline_marks_automatic_gates(tmp_path: Path) -> None:
+    from engine.workflow.loader import load_text
+    from engine.workflow.timeline import plan_timeline
+    from engine.workflow.views import render_timeline, timeline_json
+
+    definition = load_text(GATES, "poorten.yaml").definition
+    timeline = plan_timeline(definition, date(2027, 1, 4))
+    assert [p["advance"] for p in timeline_json(timeline)["phases"]] == [
+        "automatic",
+        "manual",
+        "manual",
+    ]
+    text = render_timeline(timeline)
+    (first,) = [line for line in text.splitlines() if line.startswith("1. ")]
+    assert first.endswith("⟳ moves on by itself")
+
+
+WIJK = """\
+key: wijk
+version: 1
+title: Wijk
+phases:
+  - id: voorbereiding
+    title: Voorbereiding
+    duration: P60D
+    milestones:
+      - {id: deelprojecten-klaar, title: Alle deelprojecten klaar,
+         done_when: {children_in_phase: uitvoering}}
+  - id: uitvoering
+    title: Uitvoering
+    duration: P1Y
+"""
+
+DEEL = """\
+key: deel
+version: 1
+title: Deelproject
+phases:
+  - {id: ontwerp, title: Ontwerp, duration: P30D, aligns_with: voorbereiding}
+  - {id: bouw, title: Bouw, duration: P90D, aligns_with: uitvoering}
+returns:
+  - {id: terug, title: Terug naar ontwerp, from: [bouw], to: ontwerp}
+"""
+
+
+def family(service: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / "wijk.yaml").write_text(WIJK, encoding="utf-8")
+    (folder / "deel.yaml").write_text(DEEL, encoding="utf-8")
+    service.create("wk", workflow="wijk", title="Wijk", regie=REGIE, by="anna")
+    for key in ("bu-1", "bu-2"):
+        service.create(key, workflow="deel", title=key, regie=REGIE, parent="wk", by="anna")
+
+
+def test_the_last_deelproject_completes_the_parents_milestone_and_a_return_reopens_it(
+    service: Service, tmp_path: Path
+) -> None:
+    family(service, tmp_path)
+    service.advance("bu-1", by="bob")
+    assert service.log("wk")[-1].type == "instance_started"  # bu-2 is still in ontwerp
+    service.advance("bu-2", by="bob")
+    done = service.log("wk")[-1]
+    assert (done.type, done.actor, done.payload["milestone"]) == (
+        "milestone_done",
+        "engine",
+        "deelprojecten-klaar",
+    )
+    assert "bu-1 (bouw), bu-2 (bouw)" in done.payload["note"]
+    assert ready_rows(service, "wk") == [("regie@zwolle.nl", "voorbereiding")]
+    service.return_to("bu-1", "ontwerp", by="bob", reason="ontwerp klopt niet")
+    reopened = service.log("wk")[-1]
+    assert (reopened.type, reopened.actor) == ("milestone_reopened", "engine")
+    gate = service.show("wk").gate
+    assert gate is not None
+    assert gate["ready"] is False
+    assert_verified(service, "wk")
+
+
+def test_two_deelprojecten_arriving_at_once_complete_it_exactly_once(
+    db_url: str, tmp_path: Path, clock: FrozenClock
+) -> None:
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    databases = [Database(db_url), Database(db_url)]
+    databases[0].ensure_schema()
+    services = [Service(SqlStore(d), clock=clock, workflows=catalog.resolve) for d in databases]
+    family(services[0], tmp_path)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def move(service: Service, key: str) -> None:
+        try:
+            barrier.wait()
+            service.advance(key, by=key)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=move, args=(s, k))
+        for s, k in zip(services, ["bu-1", "bu-2"], strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        types = [(e.type, e.actor) for e in services[0].log("wk")]
+        assert types.count(("milestone_done", "engine")) == 1
+        assert_verified(services[0], "wk")
+    finally:
+        for d in databases:
+            d.dispose()
