@@ -171,6 +171,7 @@ class Application:
                 clock=self.clock(),
                 workflows=self.catalog().resolve,
                 max_start_age=self.settings.max_start_age,
+                contacts=self.settings.contacts,
             )
         return self._service
 

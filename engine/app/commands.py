@@ -20,8 +20,10 @@ attempt is Busy ("try again").
 from __future__ import annotations
 
 import random
+import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from engine.app import acting
@@ -49,10 +51,11 @@ from engine.errors import (
     InvalidValue,
     NotFound,
     ReceiptExists,
+    RuleViolation,
     WorkflowError,
 )
 from engine.ports import CommandUnit, DeadlineChange, InstanceRecord, StoredEvent
-from engine.reminders.ready import ready_messages
+from engine.reminders.ready import evidence_of, ready_messages, request_messages
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.automation import follow_ups, settle_readiness, uses_children
 from engine.runtime.commands import CompiledWorkflow
@@ -237,14 +240,75 @@ class Commands:
             uow.keep(make_receipt(maker, recorded, now))
         _save(uow, record, sealed, changes)
         if became_ready:
-            uow.queue(
-                ready_messages(
-                    workflow, instance, instance_id=record.id, seq=sealed[-1].seq, now=now
-                )
-            )
+            self._tell_ready(uow, record, workflow, instance, sealed[-1].seq, now)
         if instance.parent is not None and instance.phase != before.phase:
             self._parent_facts(uow, instance.parent, now)
         return recorded
+
+    def _tell_ready(
+        self,
+        uow: CommandUnit,
+        record: InstanceRecord,
+        workflow: CompiledWorkflow,
+        instance: Instance,
+        seq: int,
+        now: datetime,
+    ) -> None:
+        """The gate of ``instance`` has just become ready for decision: tell the regie holder
+        and whoever decides each approval asked for, with the evidence (in this transaction)."""
+        uow.queue(
+            ready_messages(
+                workflow,
+                instance,
+                instance_id=record.id,
+                seq=seq,
+                now=now,
+                approvers=self.approvers(workflow, instance),
+                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+            )
+        )
+
+    def approvers(
+        self, workflow: CompiledWorkflow, instance: Instance
+    ) -> dict[str, tuple[str, ...]]:
+        """The addresses of whoever decides each approval the current gate asks for."""
+        found = {}
+        for approval, _, _, decided_by in workflow.gates[instance.phase].requests:
+            if decided_by == "regie" or decided_by == instance.regie.type:
+                found[approval] = instance.regie.contacts
+            else:
+                found[approval] = self.context.contacts.get(decided_by, ())
+        return found
+
+    def request_decision(self, key: str, approval: str, *, by: str) -> list[str]:
+        """Ask for ``approval`` of the current gate of ``key`` by hand, now: one message to
+        whoever decides it (and the regie holder), with the evidence and the link to the
+        instance. The decision itself is recorded by a signed-in principal (``approve``).
+        Returns the addresses asked; NotFound when the current gate does not ask for it."""
+        now = self.context.now_to_record()
+        with self.context.store.command() as uow:
+            record = self.context.load(uow, key, fresh=True)
+            workflow = self.context.compiled(record.workflow)
+            instance = record.instance
+            if instance.is_finished:
+                raise RuleViolation(key, "request a decision", f"it is {instance.state}")
+            spec = workflow.gates[instance.phase]
+            asked = [a for a, _ in spec.approvals]
+            if approval not in asked:
+                raise NotFound("approval", approval, where=f"the gate of {key}", known=asked)
+            acting.check(workflow, instance)
+            messages = request_messages(
+                workflow,
+                instance,
+                approval,
+                instance_id=record.id,
+                now=now,
+                by=by,
+                approvers=self.approvers(workflow, instance).get(approval, ()),
+                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+            )
+            uow.queue(messages)
+        return [m.recipient for m in messages if m.recipient]
 
     def _parent_facts(self, uow: CommandUnit, parent_key: str, now: datetime) -> None:
         """A deelproject moved: in this same transaction, what its parent now records by
@@ -276,11 +340,7 @@ class Commands:
         record.instance = instance
         _save(uow, record, sealed, changes)
         if became_ready:
-            uow.queue(
-                ready_messages(
-                    workflow, instance, instance_id=record.id, seq=sealed[-1].seq, now=now
-                )
-            )
+            self._tell_ready(uow, record, workflow, instance, sealed[-1].seq, now)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -406,7 +466,7 @@ class Commands:
         ref: str | None = None,
         note: str | None = None,
     ) -> Recorded:
-        return self._run(
+        recorded = self._run(
             key,
             at,
             lambda wf, inst, t: wf.approve(
@@ -415,6 +475,9 @@ class Commands:
             expect=expect,
             backdate="phase",
         )
+        if decision != "no-go":
+            return recorded
+        return replace(recorded, warnings=(*recorded.warnings, _after_no_go(key, approval)))
 
     def advance(
         self,
@@ -628,6 +691,17 @@ class Commands:
             expect=expect,
             backdate="start",
         )
+
+
+def _after_no_go(key: str, approval: str) -> str:
+    """What a no-go means for the request and the gate, and what can happen next."""
+    quoted, name = shlex.quote(key), shlex.quote(approval)
+    return (
+        f"no-go: the request for '{approval}' has ended and the gate cannot pass on it. Next: "
+        f"when it is decided again, record it (wijkkompas gate approve {quoted} {name} "
+        f"--decision go --ref REF); or go back (wijkkompas return {quoted} PHASE --reason "
+        f"...) or stop (wijkkompas stop {quoted} --reason ...)"
+    )
 
 
 def _sealed(

@@ -51,6 +51,9 @@ class Context:
     def __init__(self, store: Store, clock: Clock, *, cache_size: int = 32) -> None:
         self.store = store
         self.clock = clock
+        self.contacts: dict[str, tuple[str, ...]] = {}
+        """Addresses per party or regie type ([contacts] in the configuration): whom a
+        request for an approval reaches when that party decides it."""
         self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
         self._stored_by_id: dict[int, StoredWorkflow] = {}
         self._cache_size = cache_size

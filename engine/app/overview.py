@@ -16,6 +16,7 @@ from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
 from engine.ports import InstanceScope
+from engine.runtime.automation import is_ready
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
@@ -87,7 +88,9 @@ def show(context: Context, key: str) -> InstanceView:
             "next_phase": workflow.gates[gate.phase].next_phase,
             "ready": gate.ready,
             "ready_since": (
-                instance.ready_since.isoformat() if gate.ready and instance.ready_since else None
+                instance.ready_since.isoformat()
+                if instance.ready_since and is_ready(workflow, instance)
+                else None
             ),
             "advance": "automatic" if workflow.gates[gate.phase].automatic else "manual",
             "unmet": list(gate.messages),
@@ -204,7 +207,7 @@ def status(
             spec = wf.gates[current]
             unmet = count_unmet(spec, instance)
             gate_ready, next_phase = unmet == 0, spec.next_phase
-            ready_since = instance.ready_since if gate_ready else None
+            ready_since = instance.ready_since if is_ready(wf, instance) else None
         result.append(
             StatusRow(
                 key=r.key,

@@ -18,7 +18,7 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -75,12 +75,14 @@ class Service(Commands):
         workflows: Resolver | None = None,
         cache_size: int = 32,
         max_start_age: int = MAX_START_AGE,
+        contacts: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         super().__init__(
             Context(store, clock or SystemClock(), cache_size=cache_size),
             workflows,
             max_start_age=max_start_age,
         )
+        self.context.contacts = dict(contacts or {})
         self._directory: Directory | None = None
 
     @property

@@ -13,20 +13,48 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from engine.clock import local_date
-from engine.ports import QueuedMessage
+from engine.ports import QueuedMessage, StoredEvent
 from engine.reminders.messages import ReminderItem
 from engine.reminders.rules import KEY_LENGTH
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
 
-__all__ = ["ready_key", "ready_messages"]
+__all__ = ["evidence_of", "ready_key", "ready_messages", "request_messages"]
 
 
 def ready_key(instance: str, phase: str, seq: int, recipient: str) -> str:
     """The idempotency key of one "gate ready" message."""
     return f"{instance}/ready:{phase}/{seq}/{recipient.lower()}"[:KEY_LENGTH]
+
+
+def evidence_of(
+    workflow: CompiledWorkflow, instance: Instance, events: Sequence[StoredEvent]
+) -> list[dict[str, Any]]:
+    """Each milestone of the current gate as the log records it: the last event that settled
+    it (who, which day, its note and its reference), or open."""
+    spec = workflow.gates[instance.phase]
+    last: dict[str, StoredEvent] = {}
+    for event in events:
+        milestone = event.payload.get("milestone") if event.payload else None
+        if milestone is not None and event.type in ("milestone_done", "milestone_skipped"):
+            last[milestone] = event
+    found = []
+    for mid, title in spec.milestones:
+        status = instance.milestones.status(mid)
+        entry: dict[str, Any] = {"milestone": mid, "title": title, "status": status}
+        settled = last.get(mid)
+        if status != "open" and settled is not None:
+            entry.update(
+                by=settled.actor,
+                day=local_date(settled.at).isoformat(),
+                note=settled.payload.get("note") or settled.reason,
+                evidence=settled.payload.get("evidence"),
+            )
+        found.append(entry)
+    return found
 
 
 def ready_messages(
@@ -37,6 +65,7 @@ def ready_messages(
     seq: int,
     now: datetime,
     approvers: Mapping[str, Sequence[str]] | None = None,
+    evidence: Sequence[dict[str, Any]] = (),
 ) -> list[QueuedMessage]:
     """The outbox rows telling that the gate of ``instance``'s phase holds since event ``seq``.
 
@@ -72,6 +101,7 @@ def ready_messages(
             term=workflow.definition.words().milestone,
             regie=regie,
             regie_contacts=instance.regie.contacts,
+            evidence=tuple(evidence),
         )
         problem = None
         if not email:
@@ -86,6 +116,68 @@ def ready_messages(
                 instance_id=instance_id,
                 recipient=email,
                 payload=item.as_payload(),
+                status="failed" if problem else "pending",
+                last_error=problem,
+                created_at=now,
+            )
+        )
+    return rows
+
+
+def request_messages(
+    workflow: CompiledWorkflow,
+    instance: Instance,
+    approval: str,
+    *,
+    instance_id: int,
+    now: datetime,
+    by: str,
+    approvers: Sequence[str],
+    evidence: Sequence[dict[str, Any]] = (),
+) -> list[QueuedMessage]:
+    """A request for ``approval`` sent by hand (``wijkkompas gate request``): one row per
+    address of whoever decides it, and of the regie holder; keyed by the moment, so asking
+    again is a new request."""
+    phase = workflow.phase(instance.phase)
+    spec = workflow.gates[instance.phase]
+    within = {a: w for a, _, w, _ in spec.requests}.get(approval)
+    ready = local_date(instance.ready_since) if instance.ready_since else local_date(now)
+    due = workflow.workdays.roll_forward(within.after(ready)) if within else local_date(now)
+    targets: dict[str, tuple[str, str]] = {}
+    for email in approvers:
+        targets.setdefault(email.lower(), (email, "owner"))
+    for email in instance.regie.contacts:
+        targets.setdefault(email.lower(), (email, "regie"))
+    rows = []
+    for email, role in targets.values() or [("", "owner")]:
+        key = f"{instance.key}/request:{approval}/{now.isoformat()}/{(email or '-').lower()}"
+        item = ReminderItem(
+            key=key[:KEY_LENGTH],
+            instance=instance.key,
+            instance_title=instance.title,
+            kind="approval",
+            subject=approval,
+            subject_title=workflow.definition.approvals.get(approval, approval),
+            phase_title=phase.title,
+            due=due,
+            rule="request",
+            role=role,
+            term=workflow.definition.words().milestone,
+            regie_contacts=instance.regie.contacts,
+            evidence=tuple(evidence),
+        )
+        problem = None
+        if not email:
+            problem = (
+                f"no address for whoever decides '{approval}' of {instance.key}: list it under "
+                "[contacts] in the configuration, or give the regie holder a contact"
+            )
+        rows.append(
+            QueuedMessage(
+                key=item.key,
+                instance_id=instance_id,
+                recipient=email,
+                payload=item.as_payload() | {"requested_by": by},
                 status="failed" if problem else "pending",
                 last_error=problem,
                 created_at=now,

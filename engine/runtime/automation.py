@@ -13,7 +13,8 @@ as reason:
   last phase completes it); never while paused, never with an unmet criterion (no override),
   and one phase at a time, each gate looked at afresh.
 
-``settle_readiness`` then keeps ``instance.ready_since``: since when the current gate holds.
+``settle_readiness`` then keeps ``instance.ready_since``: since when the current gate is ready
+for decision (every criterion holds but the approvals, which are then asked for).
 The command side compares it before and after to know, in the same transaction, that a gate
 has just become ready (and tell people). Pure: the caller seals and saves the events.
 """
@@ -25,7 +26,7 @@ from datetime import datetime
 from engine.errors import WorkflowError
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, PhaseAdvanced
-from engine.runtime.gates import GateSpec, count_unmet
+from engine.runtime.gates import GateSpec, count_unmet, ready_for_decision
 from engine.runtime.instance import COMPLETED, STOPPED, Instance
 
 __all__ = [
@@ -45,10 +46,11 @@ ENGINE = "engine"
 
 
 def is_ready(workflow: CompiledWorkflow, instance: Instance) -> bool:
-    """Whether every criterion of the current phase's gate holds."""
+    """Whether the current phase's gate is ready for decision: every criterion but its
+    approvals holds (the approvals are what is asked for, see ``ApprovalRequest``)."""
     if instance.is_finished:
         return False
-    return count_unmet(workflow.gates[instance.phase], instance) == 0
+    return ready_for_decision(workflow.gates[instance.phase], instance)
 
 
 def settle_readiness(workflow: CompiledWorkflow, instance: Instance, at: datetime) -> bool:

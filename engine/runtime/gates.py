@@ -20,6 +20,7 @@ from engine.runtime.instance import (
     Instance,
     phase_of,
 )
+from engine.workflow.durations import Duration
 from engine.workflow.model import WorkflowDefinition
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "build_gate_specs",
     "count_unmet",
     "evaluate_gate",
+    "ready_for_decision",
 ]
 
 
@@ -62,6 +64,8 @@ class GateSpec:
     phase_positions: Mapping[str, int]
     automatic: bool = False
     """``advance: automatic``: the engine moves on when every criterion holds."""
+    requests: tuple[tuple[str, str, Duration, str], ...] = ()
+    """(approval id, title, decide_within, decided_by) of each approval requested."""
 
 
 def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
@@ -82,6 +86,10 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
             next_regie=None if allowed is None or allowed >= every_type else allowed,
             phase_positions=positions,
             automatic=phase.gate.advance == "automatic",
+            requests=tuple(
+                (a, definition.approvals.get(a, a), r.decide_within, r.decided_by)
+                for a, r in phase.gate.requests.items()
+            ),
         )
     return specs
 
@@ -160,6 +168,16 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
         + len(_missing_approvals(spec, instance))
         + len(_children_behind(spec, instance))
         + _regie_refused(spec, instance)
+    )
+
+
+def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
+    """Whether every criterion but the approvals holds: what is left is to decide (the
+    approvals, and moving on)."""
+    return not (
+        _open_milestones(spec, instance)
+        or _children_behind(spec, instance)
+        or _regie_refused(spec, instance)
     )
 
 

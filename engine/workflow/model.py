@@ -39,6 +39,7 @@ __all__ = [
     "RECIPIENT_ROLES",
     "VERSION_RANGE",
     "WORKING_DAYS_RANGE",
+    "ApprovalRequest",
     "ChildrenCriterion",
     "DoneWhen",
     "Due",
@@ -375,6 +376,18 @@ def _children_shorthand(value: Any) -> Any:
     return {"reached": value} if isinstance(value, str) else value
 
 
+class ApprovalRequest(_Frozen):
+    """Asking for an approval once the gate is ready for decision: a running deadline with
+    reminders before, an escalation after, frozen by a pause, ended by the decision."""
+
+    decide_within: DurationValue
+    """How long the decider has after readiness, e.g. P6W (rolled to a working day when the
+    workflow has a calendar)."""
+    decided_by: Ident = "regie"
+    """Who decides: 'regie' (the regie holder's contacts), or a party or regie type of the
+    workflow, reached at its addresses under [contacts] in the configuration."""
+
+
 class Gate(_Frozen):
     """The exit criteria of a phase (go/no-go)."""
 
@@ -389,6 +402,8 @@ class Gate(_Frozen):
         ]
         | None
     ) = None
+    requests: dict[Ident, ApprovalRequest] = Field(default_factory=dict)
+    """Per approval of this gate: who is asked to decide, and within how long."""
     advance: Literal["manual", "automatic"] = "manual"
     """automatic: the instance moves on by itself (actor 'engine') in the same transaction as
     the event that met the last criterion; never while paused, never with unmet criteria."""

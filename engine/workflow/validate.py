@@ -261,6 +261,17 @@ class _Checker:
                 self._ref(path, "approval", a, approvals)
             if gate.children is not None:
                 self._phase_ref((*base, "children", "reached"), gate.children.reached)
+            deciders = ["regie", *self.d.parties, *self.d.regie]
+            for a, request in gate.requests.items():
+                if a not in gate.approvals:
+                    self.error(
+                        (*base, "requests", a),
+                        f"a request for approval '{a}', which this gate does not ask for "
+                        f"(its approvals: {', '.join(gate.approvals) or 'none'})",
+                    )
+                self._ref(
+                    (*base, "requests", a, "decided_by"), "decider", request.decided_by, deciders
+                )
 
     def done_when(self) -> None:
         """Facts that complete milestones by themselves must name what exists: an approval of
