@@ -105,6 +105,9 @@ class InstanceDocument(Document):
     created_at: str | None
     last_event_at: str | None
     events: int
+    entered_automatically: str | None = Field(
+        description="Why the engine moved it into its current phase by itself (null: a person did)"
+    )
 
 
 class Event(Document):

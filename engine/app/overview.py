@@ -15,14 +15,23 @@ from engine.app.reports import ChildView, InstanceView, MilestoneView
 from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
-from engine.ports import InstanceScope
-from engine.runtime.automation import is_ready
+from engine.ports import InstanceScope, StoredEvent
+from engine.runtime.automation import ENGINE, is_ready
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
 from engine.runtime.instance import TERMINAL_STATES, ChildSummary, Instance, phase_of
 
 __all__ = ["show", "status"]
+
+
+def _entered_automatically(events: list[StoredEvent]) -> str | None:
+    """Why the engine moved the instance into its current phase (or completed it) by itself,
+    when the last move was the engine's (None when a person moved it)."""
+    for event in reversed(events):
+        if event.type in ("phase_advanced", "instance_completed", "phase_returned"):
+            return event.reason if event.actor == ENGINE else None
+    return None
 
 
 def show(context: Context, key: str) -> InstanceView:
@@ -47,6 +56,7 @@ def show(context: Context, key: str) -> InstanceView:
             child_summary(wf, c.key, c.state) for c, wf in zip(rows, compiled, strict=True)
         )
         children = [(c, wf.key) for c, wf in zip(rows, compiled, strict=True)]
+        automatic = _entered_automatically(uow.events(record.id))
     paused = None
     if instance.paused is not None:
         p = instance.paused
@@ -131,6 +141,7 @@ def show(context: Context, key: str) -> InstanceView:
         events=record.seq,
         terms=workflow.definition.words(),
         parties=instance.parties,
+        entered_automatically=automatic,
     )
     if found is not None:
         context.remember_view(key, stamp, view)

@@ -81,6 +81,8 @@ class InstanceView:
     """The hash of its last event (the head of its chain): with ``events``, its version."""
     parties: tuple[tuple[str, str], ...] = ()
     """(organisation key, party role) of each organisation taking part."""
+    entered_automatically: str | None = None
+    """Why the engine moved it into its current phase by itself (None: a person did)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -137,6 +139,7 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "created_at": _d(view.created_at),
         "last_event_at": _d(view.last_event_at),
         "events": view.events,
+        "entered_automatically": view.entered_automatically,
     }
 
 
@@ -170,6 +173,8 @@ def render_instance(view: InstanceView) -> str:
         lines.append(
             f"phase {view.phase_title} [{view.phase}] since {since} ({view.days_in_phase} days)"
         )
+    if view.entered_automatically:
+        lines.append(f"entered automatically by the engine: {view.entered_automatically}")
     if view.paused:
         p = view.paused
         review = f", review {p['review']}" if p.get("review") else ""
@@ -267,7 +272,8 @@ def _describe(event: StoredEvent, step: str) -> str:
             return f"{p['approval']}: {p['decision'].upper()}{ref} for the gate of {p['phase']}"
         case "phase_advanced":
             dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
-            return f"advanced {p['from_phase']} → {p['to_phase']}{dev}"
+            auto = " AUTOMATICALLY" if event.actor == "engine" else ""
+            return f"advanced {p['from_phase']} → {p['to_phase']}{auto}{dev}"
         case "instance_completed":
             dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
             return f"completed (from {p['from_phase']}){dev}"

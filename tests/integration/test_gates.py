@@ -115,6 +115,16 @@ def test_an_automatic_gate_advances_in_the_same_transaction(gates: Service) -> N
     assert "a, b" in (moved.reason or "")
     log = gates.log("wk-1")
     assert [e.type for e in log][-2:] == ["milestone_done", "phase_advanced"]
+    view = gates.show("wk-1")
+    assert view.entered_automatically == moved.reason
+    from engine.app.reports import render_instance, render_log
+
+    assert "entered automatically by the engine: automatic advance" in render_instance(view)
+    text = render_log("wk-1", log)
+    assert "engine: advanced verkennen → plannen AUTOMATICALLY" in text
+    assert "why: automatic advance: every criterion of the gate holds (milestones a, b)" in text
+    gates.milestone_done("wk-1", "c", by="anna")
+    assert gates.show("wk-1").entered_automatically == moved.reason
     assert_verified(gates, "wk-1")
 
 
