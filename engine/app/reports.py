@@ -208,8 +208,15 @@ def render_instance(view: InstanceView) -> str:
                 + (f" since {_local(datetime.fromisoformat(ready_since))}" if ready_since else "")
             )
         else:
+            waiting = gate.get("ready_since")
             lines.append(
-                f"gate of '{gate['phase']}' → {target}{automatic}: {len(gate['unmet'])} unmet"
+                f"gate of '{gate['phase']}' → {target}{automatic}: "
+                + (
+                    f"ready for decision since {_local(datetime.fromisoformat(waiting))}, "
+                    if waiting
+                    else ""
+                )
+                + f"{len(gate['unmet'])} unmet"
             )
             lines.extend(f"  - {u}" for u in gate["unmet"])
     if view.children:

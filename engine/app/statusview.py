@@ -209,7 +209,11 @@ def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH)
     gates = [
         "—"
         if r.gate_ready is None
-        else (_ready(r, today) if r.gate_ready else f"{r.gate_unmet} open")
+        else (
+            _ready(r, today)
+            if r.gate_ready
+            else (f"{r.gate_unmet} to decide" if r.ready_since else f"{r.gate_unmet} open")
+        )
         for r in rows
     ]
     columns = {

@@ -128,7 +128,7 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     log = run(tmp_path, "log", "wk-noord").stdout
     assert log.startswith("history of wk-noord (14 events;")
     for expected in (
-        "j.jansen: started on wijkkompas v1 in phase samen-starten, regie gemeente",
+        "j.jansen: started on wijkkompas v2 in phase samen-starten, regie gemeente",
         *(f"j.jansen: knooppunt {m} done" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
         "secretaris: college: GO (ref B&W 2027/114) for the gate of samen-starten",
         "j.jansen: paused: geen-capaciteit-of-budget, review ",
@@ -197,10 +197,10 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
 
     versions = run(tmp_path, "workflow", "versions", "wijkkompas").stdout.splitlines()
     assert len(versions) == 1
-    assert versions[0].startswith(f"wijkkompas v1  {shown['workflow']['hash'][:12]}  stored ")
+    assert versions[0].startswith(f"wijkkompas v2  {shown['workflow']['hash'][:12]}  stored ")
     assert " by j.jansen  Wijkkompas  (" in versions[0]
     assert shown["workflow"] == {
         "key": "wijkkompas",
-        "version": 1,
+        "version": 2,
         "hash": shown["workflow"]["hash"],
     }

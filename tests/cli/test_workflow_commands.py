@@ -117,7 +117,7 @@ def test_list_searches_the_given_directory_first_and_marks_shadowed(run, tmp_pat
     entries = json.loads(result.stdout)
     assert entries[0]["origin"] == str(own)
     wk = [e for e in entries if e["key"] == "wijkkompas"]
-    assert [(e["version"], e["shadowed"]) for e in wk] == [(7, False), (1, True)]
+    assert [(e["version"], e["shadowed"]) for e in wk] == [(7, False), (2, True)]
     broken = next(e for e in entries if e["key"] == "broken")
     assert broken["valid"] is False
     assert "phases: needs at least 1 item(s)" in broken["problem"]

@@ -330,3 +330,26 @@ def test_two_deelprojecten_arriving_at_once_complete_it_exactly_once(
     finally:
         for d in databases:
             d.dispose()
+
+
+def test_the_shipped_wijkkompas_asks_the_college_and_the_demo_moves_on_by_itself(
+    database: Database, clock: FrozenClock
+) -> None:
+    from engine.app.demo import seed_demo
+
+    service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
+    seed_demo(service)
+    moved = [
+        (e.actor, e.payload["from_phase"], e.payload["to_phase"])
+        for e in service.log("wk-assendorp")
+        if e.type == "phase_advanced"
+    ]
+    assert ("engine", "karakteriseren", "samen-plannen") in moved
+    assert service.show("wk-assendorp").phase == "keuzes-maken"
+    assert_verified(service, "wk-assendorp")
+    (stored,) = service.workflow_versions("wijkkompas")
+    workflow = service.compiled_by_id(stored.id)
+    requests = {p: [r[0] for r in workflow.gates[p].requests] for p in workflow.phase_ids}
+    assert requests["samen-starten"] == ["college"]
+    assert requests["voorbereiding"] == ["gemeenteraad"]
+    assert workflow.gates["voorbereiding"].children_reached == "voorbereiding"
