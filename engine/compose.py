@@ -172,6 +172,7 @@ class Application:
                 workflows=self.catalog().resolve,
                 max_start_age=self.settings.max_start_age,
                 contacts=self.settings.contacts,
+                inbox=self.settings.inbox,
             )
         return self._service
 

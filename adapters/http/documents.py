@@ -190,3 +190,18 @@ class ItemList(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     items: list[dict[str, Any]]
+
+
+class InboxEntryDocument(Document):
+    """A CloudEvent kept in the inbox, and what became of it."""
+
+    id: int
+    source: str
+    event_id: str
+    type: str
+    principal: str
+    received_at: datetime
+    status: str = Field(description="recorded, unmapped or refused (received: being handled)")
+    reason: str | None = Field(description="Why it was not recorded")
+    instance: str | None
+    seq: int | None = Field(description="The event it recorded on the instance")

@@ -79,12 +79,13 @@ class Action(StrEnum):
     OUTBOX_RETRY = "outbox_retry"
     VERIFY = "verify"
     FEED = "feed"
+    INBOX = "inbox"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
 
 
-INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN})
+INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.INBOX})
 """Actions that are about no instance: allowed on every relation where the role has them."""
 
 _SEEN = frozenset({Relation.PROGRAMME, Relation.REGIE, Relation.PARTY})
@@ -117,10 +118,12 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         PAUSE=frozenset({Relation.REGIE}),
         RESUME=frozenset({Relation.REGIE}),
         WORKFLOWS=_ANYWHERE,
+        # Post facts from its own systems; what they map to is checked as its own command.
+        INBOX=_ANYWHERE,
     ),
     # Its own approvals (checked in ``may``), in the instances it may see.
     Role.APPROVER: _grants(
-        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, APPROVE=_SEEN, WORKFLOWS=_ANYWHERE
+        LIST=_SEEN, READ=_SEEN, STATUS=_SEEN, APPROVE=_SEEN, WORKFLOWS=_ANYWHERE, INBOX=_ANYWHERE
     ),
     # Reads everything it is granted, the whole log and audit verify included; never writes.
     Role.AUDITOR: _grants(

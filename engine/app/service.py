@@ -28,6 +28,7 @@ from engine.app.audit import ChainReport
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.directory import Directory
+from engine.app.inbox import Inbox
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
@@ -76,6 +77,7 @@ class Service(Commands):
         cache_size: int = 32,
         max_start_age: int = MAX_START_AGE,
         contacts: Mapping[str, tuple[str, ...]] | None = None,
+        inbox: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__(
             Context(store, clock or SystemClock(), cache_size=cache_size),
@@ -83,6 +85,7 @@ class Service(Commands):
             max_start_age=max_start_age,
         )
         self.context.contacts = dict(contacts or {})
+        self.inbox_rules = dict(inbox or {})
         self._directory: Directory | None = None
 
     @property
@@ -91,6 +94,11 @@ class Service(Commands):
         if self._directory is None:
             self._directory = Directory(self.context.store, self.context)
         return self._directory
+
+    @property
+    def inbox(self) -> Inbox:
+        """CloudEvents from applications, mapped to commands (engine.app.inbox)."""
+        return Inbox(self, self.inbox_rules)
 
     @property
     def store(self) -> Store:

@@ -11,6 +11,7 @@ versions). The parts live beside it, one concept each:
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
 - ``directory.py``: organisations, principals and tokens;
+- ``inbox.py``: the CloudEvents applications posted, with what became of them;
 - ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
 """
@@ -24,6 +25,7 @@ from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
 from engine.persistence.directory import DirectoryUnit
 from engine.persistence.fastpath import FastPath
+from engine.persistence.inbox import InboxUnit
 from engine.persistence.outbox import OutboxUnit
 from engine.persistence.unit import Unit
 from engine.ports import StoredWorkflow
@@ -59,6 +61,11 @@ class SqlStore:
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:
         with self.database.write() if write else self.database.read() as connection:
             yield DirectoryUnit(connection)
+
+    @contextmanager
+    def inbox(self, *, write: bool = False) -> Iterator[InboxUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield InboxUnit(connection)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:

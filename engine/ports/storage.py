@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine.ports.directory import DirectoryStore
+from engine.ports.inbox import InboxUnit
 from engine.ports.records import (
     ChildRow,
     DeadlineChange,
@@ -384,6 +385,10 @@ class OutboxUnit(Protocol):
 
 class Store(DirectoryStore, Protocol):
     """The units of work of the engine (and the directory's, from DirectoryStore)."""
+
+    def inbox(self, *, write: bool = False) -> AbstractContextManager[InboxUnit]:
+        """A unit of work on the inbox (committed when the block ends if ``write``)."""
+        ...
 
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
         """A unit of work for planning and delivering reminders."""

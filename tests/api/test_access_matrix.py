@@ -155,6 +155,12 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/outbox", "200 403 403 403 403"),
     Row("POST", "/outbox/999999/retry", "404 403 403 403 403"),
     Row("GET", "/audit", "200 403 403 403 403"),
+    Row(
+        "POST",
+        "/inbox",
+        "201 201 201 403 403",
+        {"specversion": "1.0", "id": "m-{n}", "source": "urn:test", "type": "nl.test.niets"},
+    ),
     Row("GET", "/events", "200 200 403 200 403"),
     Row("GET", "/workflows", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas", "200 200 200 200 200"),
