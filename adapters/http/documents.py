@@ -135,6 +135,10 @@ class CommandResult(Document):
     state: str
     paused: bool
     event: Event
+    followed: list[Event] = Field(
+        description="What the engine recorded by itself right after, in the same transaction "
+        "(a milestone a fact completed, an automatic advance), by 'engine'"
+    )
     gate: CommandGate | None
     warnings: list[str]
 

@@ -210,7 +210,9 @@ class Commands:
         later = max(moment, instance.last_event_at)
         if not instance.children and uses_children(workflow):
             instance.children = self.context.children(uow, record)
-        engine_events = follow_ups(workflow, instance, later)
+        engine_events = follow_ups(
+            workflow, instance, later, lambda: self.context.children(uow, record)
+        )
         if instance.phase != before.phase:
             instance.ready_since = None
         became_ready = settle_readiness(workflow, instance, moment)
@@ -326,7 +328,12 @@ class Commands:
         before = record.instance
         instance = before.copy()
         instance.children = self.context.children(uow, record)
-        events = follow_ups(workflow, instance, max(now, instance.last_event_at))
+        events = follow_ups(
+            workflow,
+            instance,
+            max(now, instance.last_event_at),
+            lambda: self.context.children(uow, record),
+        )
         if not events:
             uow.touch(record)
             return

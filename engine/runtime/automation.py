@@ -21,13 +21,14 @@ has just become ready (and tell people). Pure: the caller seals and saves the ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from engine.errors import WorkflowError
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, PhaseAdvanced
 from engine.runtime.gates import GateSpec, count_unmet, ready_for_decision
-from engine.runtime.instance import COMPLETED, STOPPED, Instance
+from engine.runtime.instance import COMPLETED, STOPPED, ChildSummary, Instance
 
 __all__ = [
     "ENGINE",
@@ -158,10 +159,18 @@ def _fact_events(workflow: CompiledWorkflow, instance: Instance, at: datetime) -
     return out
 
 
-def _advance(workflow: CompiledWorkflow, instance: Instance, at: datetime) -> Event | None:
+def _advance(
+    workflow: CompiledWorkflow,
+    instance: Instance,
+    at: datetime,
+    children: Callable[[], tuple[ChildSummary, ...]] | None,
+) -> Event | None:
     spec = workflow.gates[instance.phase]
     if not spec.automatic or instance.is_paused or instance.is_finished:
         return None
+    if spec.children_reached and children is not None:
+        # Counted as they stand now (the caller's copy may be of another phase, or none).
+        instance.children = children()
     if count_unmet(spec, instance):
         return None
     reason = f"automatic advance: every criterion of the gate holds ({criteria_text(spec)})"
@@ -170,16 +179,22 @@ def _advance(workflow: CompiledWorkflow, instance: Instance, at: datetime) -> Ev
     return workflow.advance(instance, at=at, by=ENGINE, reason=reason)
 
 
-def follow_ups(workflow: CompiledWorkflow, instance: Instance, at: datetime) -> list[Event]:
+def follow_ups(
+    workflow: CompiledWorkflow,
+    instance: Instance,
+    at: datetime,
+    children: Callable[[], tuple[ChildSummary, ...]] | None = None,
+) -> list[Event]:
     """The events the engine records by itself on ``instance`` (already applied to it), at
     ``at``: facts that complete milestones, then an automatic advance, again for the next
-    phase, until nothing more follows."""
+    phase, until nothing more follows. ``children``: where the deelprojecten stand, asked
+    only when an automatic gate counts them."""
     out: list[Event] = []
     for _ in range(len(workflow.phase_ids) + 1):
         if instance.is_finished:
             break
         out.extend(_fact_events(workflow, instance, at))
-        moved = _advance(workflow, instance, at)
+        moved = _advance(workflow, instance, at, children)
         if moved is None:
             break
         out.append(moved)

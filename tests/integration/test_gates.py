@@ -353,3 +353,31 @@ def test_the_shipped_wijkkompas_asks_the_college_and_the_demo_moves_on_by_itself
     assert requests["samen-starten"] == ["college"]
     assert requests["voorbereiding"] == ["gemeenteraad"]
     assert workflow.gates["voorbereiding"].children_reached == "voorbereiding"
+
+
+def test_an_automatic_gate_never_passes_deelprojecten_that_are_behind(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    wijk = """\
+key: wacht
+version: 1
+title: Wacht op deelprojecten
+phases:
+  - {id: voorbereiding, title: Voorbereiding, duration: P60D,
+     milestones: [{id: klaar, title: Klaar}], gate: {advance: automatic}}
+  - {id: uitvoering, title: Uitvoering, duration: P1Y,
+     gate: {children: uitvoering, advance: automatic}}
+  - {id: nazorg, title: Nazorg, duration: P1Y}
+"""
+    (folder / "wacht.yaml").write_text(wijk, encoding="utf-8")
+    (folder / "deel.yaml").write_text(DEEL, "utf-8")
+    service.create("wk", workflow="wacht", title="Wijk", regie=REGIE, by="anna")
+    service.create("bu", workflow="deel", title="Buurt", regie=REGIE, parent="wk", by="anna")
+    recorded = service.milestone_done("wk", "klaar", by="anna")  # on to uitvoering by itself
+    assert recorded.phase == "uitvoering"  # and no further: bu is still in ontwerp
+    assert len(recorded.followed) == 1
+    gate = service.show("wk").gate
+    assert gate is not None
+    assert any("bu" in u for u in gate["unmet"])
