@@ -23,7 +23,6 @@ import random
 import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import date, datetime
 
 from engine.app import acting
@@ -59,7 +58,7 @@ from engine.reminders.ready import evidence_of, ready_messages, request_messages
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.automation import follow_ups, settle_readiness, uses_children
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.events import Event, Regie
+from engine.runtime.events import ApprovalRecorded, Event, Regie
 from engine.runtime.instance import Instance
 
 __all__ = ["ATTEMPTS", "Action", "Commands"]
@@ -232,7 +231,7 @@ class Commands:
             instance.phase,
             workflow,
             instance,
-            contact_warnings(instance) if warn else (),
+            (*(contact_warnings(instance) if warn else ()), *_said_after(key, event)),
             followed=tuple(sealed[1:]),
         )
         maker = current_maker()
@@ -473,7 +472,7 @@ class Commands:
         ref: str | None = None,
         note: str | None = None,
     ) -> Recorded:
-        recorded = self._run(
+        return self._run(
             key,
             at,
             lambda wf, inst, t: wf.approve(
@@ -482,9 +481,6 @@ class Commands:
             expect=expect,
             backdate="phase",
         )
-        if decision != "no-go":
-            return recorded
-        return replace(recorded, warnings=(*recorded.warnings, _after_no_go(key, approval)))
 
     def advance(
         self,
@@ -698,6 +694,13 @@ class Commands:
             expect=expect,
             backdate="start",
         )
+
+
+def _said_after(key: str, event: Event) -> tuple[str, ...]:
+    """What the caller is told with the result of ``event`` (kept in a receipt with it)."""
+    if isinstance(event, ApprovalRecorded) and event.decision == "no-go":
+        return (_after_no_go(key, event.approval),)
+    return ()
 
 
 def _after_no_go(key: str, approval: str) -> str:

@@ -273,7 +273,6 @@ def _inbox_rules(what: str, value: Any) -> dict[str, dict[str, str]]:
         raise InvalidValue(what, value, 'a table per event type: [inbox."TYPE"]')
     rules = {}
     for type_, rule in value.items():
-        where = f"{what[:-1]}.{type_}" if what.endswith("'") else what
         if not isinstance(rule, dict) or not all(isinstance(v, str) for v in rule.values()):
             raise InvalidValue(f"'inbox.{type_}'", rule, "a table of text values")
         command = rule.get("command")
@@ -290,7 +289,6 @@ def _inbox_rules(what: str, value: Any) -> dict[str, dict[str, str]]:
             )
         if rule.get("decision") not in (None, "go", "no-go"):
             raise InvalidValue(f"'inbox.{type_}.decision'", rule["decision"], "go or no-go")
-        del where
         rules[type_] = dict(rule)
     return rules
 
