@@ -26,7 +26,7 @@ from datetime import datetime
 
 from engine.errors import WorkflowError
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.events import Event, PhaseAdvanced
+from engine.runtime.events import Event
 from engine.runtime.gates import GateSpec, count_unmet, ready_for_decision
 from engine.runtime.instance import COMPLETED, STOPPED, ChildSummary, Instance
 
@@ -35,9 +35,7 @@ __all__ = [
     "children_fact",
     "criteria_text",
     "follow_ups",
-    "is_automatic",
     "is_ready",
-    "needs_children",
     "settle_readiness",
     "uses_children",
 ]
@@ -65,17 +63,6 @@ def settle_readiness(workflow: CompiledWorkflow, instance: Instance, at: datetim
         instance.ready_since = at
         return True
     return False
-
-
-def needs_children(workflow: CompiledWorkflow, instance: Instance) -> bool:
-    """Whether a milestone of the current phase completes from where the deelprojecten are."""
-    if instance.is_finished:
-        return False
-    return any(
-        workflow.milestones[m].done_when is not None
-        and workflow.milestones[m].done_when.children_in_phase is not None  # type: ignore[union-attr]
-        for m in workflow.phase_milestones[instance.phase]
-    )
 
 
 def uses_children(workflow: CompiledWorkflow) -> bool:
@@ -199,8 +186,3 @@ def follow_ups(
             break
         out.append(moved)
     return out
-
-
-def is_automatic(event: Event) -> bool:
-    """Whether an event is a move the engine made by itself."""
-    return event.by == ENGINE and isinstance(event, PhaseAdvanced)
