@@ -34,6 +34,7 @@ import click
 
 from adapters.cli.access import org, principal, token
 from adapters.cli.database import db, demo
+from adapters.cli.inbox import inbox
 from adapters.cli.instance import instance
 from adapters.cli.overview import audit, log, status
 from adapters.cli.proofs import checkpoint, dossier, keys, verify
@@ -250,6 +251,7 @@ for command in (
     report,
     reminders,
     outbox,
+    inbox,
     scheduler,
     serve,
     demo,

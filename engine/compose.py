@@ -173,6 +173,8 @@ class Application:
                 clock=self.clock(),
                 workflows=self.catalog().resolve,
                 max_start_age=self.settings.max_start_age,
+                contacts=self.settings.contacts,
+                inbox=self.settings.inbox,
             )
             self._service.session_hours = self.settings.session_hours
         return self._service

@@ -146,7 +146,28 @@ def milestone_reopen(
 
 @click.group()
 def gate() -> None:
-    """Gate decisions: approve (go / no-go)."""
+    """Gate decisions: approve (go / no-go), and asking for one (request)."""
+
+
+@gate.command("request")
+@click.argument("key")
+@click.argument("approval")
+@click.option("--by", "by", help="Who asks (default: env WIJKKOMPAS_ACTOR, else the OS user).")
+@click.pass_context
+def gate_request(ctx: click.Context, key: str, approval: str, by: str | None) -> None:
+    """Ask whoever decides APPROVAL of KEY's current gate for the decision, now (a mail with
+    the evidence and a link to the instance, sent by the next delivery pass). The decision
+    itself is recorded with `gate approve`."""
+    app = app_of(ctx)
+    asked = app.service().request_decision(key, approval, by=app.actor(by))
+    if asked:
+        click.echo(f"decision '{approval}' asked of {', '.join(asked)}")
+    else:
+        click.echo(
+            f"decision '{approval}' has nobody to go to: see `wijkkompas outbox list --status "
+            "failed`",
+            err=True,
+        )
 
 
 @gate.command("approve")

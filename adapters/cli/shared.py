@@ -153,6 +153,8 @@ def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
     if result.gate is not None:
         line += " · gate ready" if result.gate.ready else f" · gate: {len(result.gate.unmet)} unmet"
     click.echo(line)
+    for then in result.followed:  # what the engine recorded by itself right after
+        click.echo(f"  then {then.actor} (event {then.seq}): {then.type}: {then.reason or ''}")
 
 
 def print_status(

@@ -49,6 +49,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     from adapters.http.routes import (
         commands,
         directory,
+        inbox,
         instances,
         meta,
         programme,
@@ -79,7 +80,8 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     )
     api.router.redirect_slashes = False
     api.state.api = Api(application, service, Authenticator(service, oidc))
-    for module in (workflows, instances, commands, programme, reports, proofs, directory, meta):
+    routes = (workflows, instances, commands, programme, reports, proofs, inbox, directory, meta)
+    for module in routes:
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
     from adapters.web.pages import mount

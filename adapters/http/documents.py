@@ -54,6 +54,10 @@ class Gate(Document):
     phase: str
     next_phase: str | None
     ready: bool
+    ready_since: datetime | None = Field(
+        description="Since when every criterion holds: ready for decision (null: not ready)"
+    )
+    advance: str = Field(description="manual, or automatic: the engine moves on by itself")
     unmet: list[str]
 
 
@@ -101,6 +105,9 @@ class InstanceDocument(Document):
     created_at: str | None
     last_event_at: str | None
     events: int
+    entered_automatically: str | None = Field(
+        description="Why the engine moved it into its current phase by itself (null: a person did)"
+    )
 
 
 class Event(Document):
@@ -128,6 +135,10 @@ class CommandResult(Document):
     state: str
     paused: bool
     event: Event
+    followed: list[Event] = Field(
+        description="What the engine recorded by itself right after, in the same transaction "
+        "(a milestone a fact completed, an automatic advance), by 'engine'"
+    )
     gate: CommandGate | None
     warnings: list[str]
 
@@ -183,3 +194,18 @@ class ItemList(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     items: list[dict[str, Any]]
+
+
+class InboxEntryDocument(Document):
+    """A CloudEvent kept in the inbox, and what became of it."""
+
+    id: int
+    source: str
+    event_id: str
+    type: str
+    principal: str
+    received_at: datetime
+    status: str = Field(description="recorded, unmapped or refused (received: being handled)")
+    reason: str | None = Field(description="Why it was not recorded")
+    instance: str | None
+    seq: int | None = Field(description="The event it recorded on the instance")

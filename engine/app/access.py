@@ -83,13 +83,14 @@ class Action(StrEnum):
     REPORT = "report"
     DOSSIER = "dossier"
     CHECKPOINTS = "checkpoints"
+    INBOX = "inbox"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
 
 
 INSTANCE_FREE = frozenset(
-    {Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.CHECKPOINTS}
+    {Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.CHECKPOINTS, Action.INBOX}
 )
 """Actions that are about no instance: allowed on every relation where the role has them."""
 
@@ -124,6 +125,8 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         PAUSE=frozenset({Relation.REGIE}),
         RESUME=frozenset({Relation.REGIE}),
         WORKFLOWS=_ANYWHERE,
+        # Post facts from its own systems; what they map to is checked as its own command.
+        INBOX=_ANYWHERE,
     ),
     # Its own approvals (checked in ``may``), in the instances it may see.
     Role.APPROVER: _grants(
@@ -133,6 +136,7 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
         APPROVE=_SEEN,
         WORKFLOWS=_ANYWHERE,
         CHECKPOINTS=_ANYWHERE,
+        INBOX=_ANYWHERE,
     ),
     # Reads everything it is granted, the whole log, audit verify, the reports looking back
     # (council report, timelines, charts) and dossiers included; never writes. Checkpoints

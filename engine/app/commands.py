@@ -20,6 +20,7 @@ attempt is Busy ("try again").
 from __future__ import annotations
 
 import random
+import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
@@ -30,7 +31,7 @@ from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
 from engine.app.pinning import Resolver
-from engine.app.projection import event_changes
+from engine.app.projection import deadline_changes, deadline_map, event_changes
 from engine.app.receipts import current_maker, make_receipt
 from engine.app.sealing import seal
 from engine.app.settings import MAX_START_AGE
@@ -53,10 +54,12 @@ from engine.errors import (
     RuleViolation,
     WorkflowError,
 )
-from engine.ports import CommandUnit, InstanceRecord
+from engine.ports import CommandUnit, DeadlineChange, InstanceRecord, StoredEvent
+from engine.reminders.ready import evidence_of, ready_messages, request_messages
 from engine.runtime.areas import check_area, check_email
+from engine.runtime.automation import follow_ups, settle_readiness, uses_children
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.events import Event, Regie
+from engine.runtime.events import ApprovalRecorded, Event, Regie
 from engine.runtime.instance import Instance
 
 __all__ = ["ATTEMPTS", "Action", "Commands"]
@@ -208,8 +211,25 @@ class Commands:
             instance.children = self.context.children(
                 uow, record
             )  # the new phase's gate counts them
-        stored = seal(key, record.seq + 1, record.head, event, now)
-        changes = event_changes(workflow, before, instance, event, local_date(now))
+        # What the engine records by itself after this event (facts that complete milestones,
+        # an automatic advance), each its own event, in this same transaction.
+        later = max(moment, instance.last_event_at)
+        if not instance.children and uses_children(workflow):
+            instance.children = self.context.children(uow, record)
+        engine_events = follow_ups(
+            workflow, instance, later, lambda: self.context.children(uow, record)
+        )
+        if instance.phase != before.phase:
+            instance.ready_since = None
+        became_ready = settle_readiness(workflow, instance, moment)
+        sealed = _sealed(key, record, [event, *engine_events], now)
+        stored = sealed[0]
+        if engine_events:
+            changes = deadline_changes(
+                deadline_map(workflow, before), deadline_map(workflow, instance), local_date(now)
+            )
+        else:
+            changes = event_changes(workflow, before, instance, event, local_date(now))
         record.instance = instance
         recorded = Recorded(
             key,
@@ -218,15 +238,122 @@ class Commands:
             instance.phase,
             workflow,
             instance,
-            contact_warnings(instance) if warn else (),
+            (*(contact_warnings(instance) if warn else ()), *_said_after(key, event)),
+            followed=tuple(sealed[1:]),
         )
         maker = current_maker()
         if maker is not None:
             # First of the writes: a second request under the same key queues here (on
             # PostgreSQL behind the first one's uncommitted row), not on the instance row.
             uow.keep(make_receipt(maker, recorded, now))
-        uow.save(record, event=stored, deadlines=changes)
+        _save(uow, record, sealed, changes)
+        if became_ready:
+            self._tell_ready(uow, record, workflow, instance, sealed[-1].seq, now)
+        if instance.parent is not None and instance.phase != before.phase:
+            self._parent_facts(uow, instance.parent, now)
         return recorded
+
+    def _tell_ready(
+        self,
+        uow: CommandUnit,
+        record: InstanceRecord,
+        workflow: CompiledWorkflow,
+        instance: Instance,
+        seq: int,
+        now: datetime,
+    ) -> None:
+        """The gate of ``instance`` has just become ready for decision: tell the regie holder
+        and whoever decides each approval asked for, with the evidence (in this transaction)."""
+        uow.queue(
+            ready_messages(
+                workflow,
+                instance,
+                instance_id=record.id,
+                seq=seq,
+                now=now,
+                approvers=self.approvers(workflow, instance),
+                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+            )
+        )
+
+    def approvers(
+        self, workflow: CompiledWorkflow, instance: Instance
+    ) -> dict[str, tuple[str, ...]]:
+        """The addresses of whoever decides each approval the current gate asks for."""
+        found = {}
+        for approval, _, _, decided_by in workflow.gates[instance.phase].requests:
+            if decided_by == "regie" or decided_by == instance.regie.type:
+                found[approval] = instance.regie.contacts
+            else:
+                found[approval] = self.context.contacts.get(decided_by, ())
+        return found
+
+    def request_decision(self, key: str, approval: str, *, by: str) -> list[str]:
+        """Ask for ``approval`` of the current gate of ``key`` by hand, now: one message to
+        whoever decides it (and the regie holder), with the evidence and the link to the
+        instance. The decision itself is recorded by a signed-in principal (``approve``).
+        Returns the addresses asked; NotFound when the current gate does not ask for it."""
+        now = self.context.now_to_record()
+        with self.context.store.command() as uow:
+            record = self.context.load(uow, key, fresh=True)
+            workflow = self.context.compiled(record.workflow)
+            instance = record.instance
+            if instance.is_finished:
+                raise RuleViolation(key, "request a decision", f"it is {instance.state}")
+            spec = workflow.gates[instance.phase]
+            asked = [a for a, _ in spec.approvals]
+            if approval not in asked:
+                raise NotFound("approval", approval, where=f"the gate of {key}", known=asked)
+            acting.check(workflow, instance)
+            messages = request_messages(
+                workflow,
+                instance,
+                approval,
+                instance_id=record.id,
+                now=now,
+                by=by,
+                approvers=self.approvers(workflow, instance).get(approval, ()),
+                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+            )
+            uow.queue(messages)
+        return [m.recipient for m in messages if m.recipient]
+
+    def _parent_facts(self, uow: CommandUnit, parent_key: str, now: datetime) -> None:
+        """A deelproject moved: in this same transaction, what its parent now records by
+        itself (a ``children_in_phase`` milestone done or re-opened, and what follows).
+
+        The parent row is locked first, and written even when nothing follows (``touch``):
+        a sibling's command that looked at the parent on an older snapshot then loses the race
+        and decides again, so the last deelproject to arrive is always seen to be the last."""
+        record = uow.load(parent_key, self.context.milestone_index, lock=True)
+        if record is None:
+            return
+        workflow = self.context.compiled(record.workflow)
+        if not uses_children(workflow):
+            return
+        before = record.instance
+        instance = before.copy()
+        instance.children = self.context.children(uow, record)
+        events = follow_ups(
+            workflow,
+            instance,
+            max(now, instance.last_event_at),
+            lambda: self.context.children(uow, record),
+        )
+        if not events:
+            uow.touch(record)
+            return
+        if instance.phase != before.phase:
+            instance.ready_since = None
+        became_ready = settle_readiness(workflow, instance, max(now, before.last_event_at))
+        sealed = _sealed(parent_key, record, events, now)
+        changes = deadline_changes(
+            deadline_map(workflow, before), deadline_map(workflow, instance), local_date(now)
+        )
+        record.instance = instance
+        _save(uow, record, sealed, changes)
+        if became_ready:
+            self._tell_ready(uow, record, workflow, instance, sealed[-1].seq, now)
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -604,6 +731,48 @@ class Commands:
             expect=expect,
             backdate="start",
         )
+
+
+def _said_after(key: str, event: Event) -> tuple[str, ...]:
+    """What the caller is told with the result of ``event`` (kept in a receipt with it)."""
+    if isinstance(event, ApprovalRecorded) and event.decision == "no-go":
+        return (_after_no_go(key, event.approval),)
+    return ()
+
+
+def _after_no_go(key: str, approval: str) -> str:
+    """What a no-go means for the request and the gate, and what can happen next."""
+    quoted, name = shlex.quote(key), shlex.quote(approval)
+    return (
+        f"no-go: the request for '{approval}' has ended and the gate cannot pass on it. Next: "
+        f"when it is decided again, record it (wijkkompas gate approve {quoted} {name} "
+        f"--decision go --ref REF); or go back (wijkkompas return {quoted} PHASE --reason "
+        f"...) or stop (wijkkompas stop {quoted} --reason ...)"
+    )
+
+
+def _sealed(
+    key: str, record: InstanceRecord, events: Sequence[Event], now: datetime
+) -> list[StoredEvent]:
+    """``events`` sealed one after the other onto the chain of ``record``."""
+    sealed: list[StoredEvent] = []
+    head, seq = record.head, record.seq
+    for each in events:
+        seq += 1
+        sealed.append(seal(key, seq, head, each, now))
+        head = sealed[-1].hash
+    return sealed
+
+
+def _save(
+    uow: CommandUnit,
+    record: InstanceRecord,
+    sealed: Sequence[StoredEvent],
+    changes: Sequence[DeadlineChange],
+) -> None:
+    """Each sealed event in order; the deadline rows change with the last one."""
+    for position, each in enumerate(sealed):
+        uow.save(record, event=each, deadlines=changes if position == len(sealed) - 1 else ())
 
 
 def _counts_children(workflow: CompiledWorkflow, instance: Instance) -> bool:

@@ -14,13 +14,30 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from engine.errors import NotFound, PretendedTime
 from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow, WhatIfClock
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import ChildSummary, phase_of
 from engine.workflow.model import WorkflowDefinition
+
+
+class _Loading(Protocol):
+    """What ``Context.load`` needs of a unit of work (a command's or any other)."""
+
+    def load(
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = ...,
+    ) -> InstanceRecord | None: ...
+
+    def instance_keys(self) -> list[tuple[int, str]]: ...
+
 
 __all__ = ["Context", "child_summary"]
 
@@ -34,6 +51,9 @@ class Context:
     def __init__(self, store: Store, clock: Clock, *, cache_size: int = 32) -> None:
         self.store = store
         self.clock = clock
+        self.contacts: dict[str, tuple[str, ...]] = {}
+        """Addresses per party or regie type ([contacts] in the configuration): whom a
+        request for an approval reaches when that party decides it."""
         self._compiled: OrderedDict[str, CompiledWorkflow] = OrderedDict()
         self._stored_by_id: dict[int, StoredWorkflow] = {}
         self._cache_size = cache_size
@@ -96,7 +116,7 @@ class Context:
         needs)."""
         return self.compiled(stored).milestone_index
 
-    def load(self, uow: CommandUnit, key: str, fresh: bool = False) -> InstanceRecord:
+    def load(self, uow: _Loading, key: str, fresh: bool = False) -> InstanceRecord:
         """The record of instance ``key`` in this unit of work; NotFound (with the known keys,
         when there are not too many to list) if there is none.
 

@@ -103,20 +103,25 @@ class _Office:
             first = round(start - n * span)
             last = round(start - (n + 1) * span)
             self.settle(key, [m.id for m in phase.milestones], first, last, by=by)
-            for approval, _ in workflow.gates[phase.id].approvals:
+            gate = workflow.gates[phase.id]
+            for i, (approval, _) in enumerate(gate.approvals):
                 independent = workflow.definition.independent(approval)
-                self.service.approve(
+                # An automatic gate moves on with its last decision: taken on the day a person
+                # would otherwise have advanced.
+                closing = gate.automatic and i == len(gate.approvals) - 1
+                recorded = self.service.approve(
                     key,
                     approval,
                     "go",
                     by="toetsingsbureau/toetser" if independent else by,
-                    at=self.at(last + 1),
+                    at=self.at(last if closing else last + 1),
                     ref=f"demo-{approval}-{key}",
                     organisation="toetsingsbureau" if independent else None,
                 )
+                self.events += 1 + len(recorded.followed)
+            if self.service.show(key).phase == phase.id:
+                self.service.advance(key, by=by, at=self.at(last))
                 self.events += 1
-            self.service.advance(key, by=by, at=self.at(last))
-            self.events += 1
 
     def settle(
         self, key: str, milestones: list[str], first: int, last: int, *, by: str = "demo"
@@ -234,7 +239,8 @@ def seed_demo(service: Service) -> DemoReport:
     )
     office.events += 1
 
-    # Assendorp: the housing corporation leads; in Keuzes maken, deadlines close.
+    # Assendorp: the housing corporation leads; in Keuzes maken, deadlines close. Its
+    # karakteriseren gate is automatic: the stuurgroep's go moved it on by itself.
     swz = Regie(type="woningcorporatie", organisation="SWZ", contacts=("wijkaanpak@swz.example",))
     office.create("wk-assendorp", "wijkkompas", "Assendorp", swz, 760, areas=("WK019305",))
     office.walk("wk-assendorp", phases=3, start=755, end=60)

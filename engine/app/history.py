@@ -17,6 +17,7 @@ from engine.app.context import Context
 from engine.app.projection import deadline_states
 from engine.errors import Conflict, RuleViolation
 from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
+from engine.runtime.automation import settle_readiness
 from engine.runtime.events import InstanceStarted, decode
 from engine.runtime.instance import Instance
 from engine.workflow.model import Terms
@@ -179,5 +180,9 @@ def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent])
     assert isinstance(first, InstanceStarted)
     instance = Instance.started(first, workflow.milestone_index)
     for event in decoded[1:]:
+        phase = instance.phase
         instance.apply(event)
+        if instance.phase != phase:
+            instance.ready_since = None
+        settle_readiness(workflow, instance, event.at)
     return instance

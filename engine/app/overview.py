@@ -15,13 +15,23 @@ from engine.app.reports import ChildView, InstanceView, MilestoneView
 from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
-from engine.ports import InstanceScope
+from engine.ports import InstanceScope, StoredEvent
+from engine.runtime.automation import ENGINE, is_ready
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie
 from engine.runtime.gates import count_unmet
 from engine.runtime.instance import TERMINAL_STATES, ChildSummary, Instance, phase_of
 
 __all__ = ["show", "status"]
+
+
+def _entered_automatically(events: list[StoredEvent]) -> str | None:
+    """Why the engine moved the instance into its current phase (or completed it) by itself,
+    when the last move was the engine's (None when a person moved it)."""
+    for event in reversed(events):
+        if event.type in ("phase_advanced", "instance_completed", "phase_returned"):
+            return event.reason if event.actor == ENGINE else None
+    return None
 
 
 def show(context: Context, key: str) -> InstanceView:
@@ -46,6 +56,7 @@ def show(context: Context, key: str) -> InstanceView:
             child_summary(wf, c.key, c.state) for c, wf in zip(rows, compiled, strict=True)
         )
         children = [(c, wf.key) for c, wf in zip(rows, compiled, strict=True)]
+        automatic = _entered_automatically(uow.events(record.id))
     paused = None
     if instance.paused is not None:
         p = instance.paused
@@ -87,6 +98,12 @@ def show(context: Context, key: str) -> InstanceView:
             "phase": gate.phase,
             "next_phase": workflow.gates[gate.phase].next_phase,
             "ready": gate.ready,
+            "ready_since": (
+                instance.ready_since.isoformat()
+                if instance.ready_since and is_ready(workflow, instance)
+                else None
+            ),
+            "advance": "automatic" if workflow.gates[gate.phase].automatic else "manual",
             "unmet": list(gate.messages),
         }
     view = InstanceView(
@@ -126,6 +143,7 @@ def show(context: Context, key: str) -> InstanceView:
         terms=workflow.definition.words(),
         parties=instance.parties,
         gate_unmet=gate_unmet,
+        entered_automatically=automatic,
     )
     if found is not None:
         context.remember_view(key, stamp, view)
@@ -181,6 +199,7 @@ def status(
         gate_ready: bool | None = None
         unmet = 0
         next_phase = None
+        ready_since = None
         if current in wf.gates:
             instance = Instance.restore(
                 snapshot=json.loads(r.snapshot_text),
@@ -201,6 +220,7 @@ def status(
             spec = wf.gates[current]
             unmet = count_unmet(spec, instance)
             gate_ready, next_phase = unmet == 0, spec.next_phase
+            ready_since = instance.ready_since if is_ready(wf, instance) else None
         result.append(
             StatusRow(
                 key=r.key,
@@ -217,6 +237,7 @@ def status(
                 failed_reminders=r.failed_reminders,
                 gate_ready=gate_ready,
                 gate_unmet=unmet,
+                ready_since=ready_since,
                 next_phase=next_phase,
                 parent=r.parent_key,
                 no_address=() if r.regie_contacts or current in TERMINAL_STATES else ("regie",),

@@ -66,6 +66,8 @@ def event_changes(
 ) -> list[DeadlineChange]:
     """The deadline writes for one event (``before``: the instance as it was)."""
     only = touched(workflow, event)
+    if before.ready_since != after.ready_since or isinstance(event, ApprovalRecorded):
+        only = None  # a request for an approval starts (readiness) or ends (a decision)
     if only is not None and not only:
         return []
     return deadline_changes(

@@ -84,6 +84,8 @@ class InstanceView:
     """(organisation key, party role) of each organisation taking part."""
     gate_unmet: tuple[Unmet, ...] = ()
     """The unmet criteria of the gate as data (the pages word them; not in the JSON)."""
+    entered_automatically: str | None = None
+    """Why the engine moved it into its current phase by itself (None: a person did)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -140,6 +142,7 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "created_at": _d(view.created_at),
         "last_event_at": _d(view.last_event_at),
         "events": view.events,
+        "entered_automatically": view.entered_automatically,
     }
 
 
@@ -173,6 +176,8 @@ def render_instance(view: InstanceView) -> str:
         lines.append(
             f"phase {view.phase_title} [{view.phase}] since {since} ({view.days_in_phase} days)"
         )
+    if view.entered_automatically:
+        lines.append(f"entered automatically by the engine: {view.entered_automatically}")
     if view.paused:
         p = view.paused
         review = f", review {p['review']}" if p.get("review") else ""
@@ -198,10 +203,24 @@ def render_instance(view: InstanceView) -> str:
         lines.append("")
         gate = view.gate
         target = gate.get("next_phase") or "completion"
+        automatic = " (moves on by itself)" if gate.get("advance") == "automatic" else ""
         if gate["ready"]:
-            lines.append(f"gate of '{gate['phase']}' → {target}: ready")
+            ready_since = gate.get("ready_since")
+            lines.append(
+                f"gate of '{gate['phase']}' → {target}{automatic}: ready for decision"
+                + (f" since {_local(datetime.fromisoformat(ready_since))}" if ready_since else "")
+            )
         else:
-            lines.append(f"gate of '{gate['phase']}' → {target}: {len(gate['unmet'])} unmet")
+            waiting = gate.get("ready_since")
+            lines.append(
+                f"gate of '{gate['phase']}' → {target}{automatic}: "
+                + (
+                    f"ready for decision since {_local(datetime.fromisoformat(waiting))}, "
+                    if waiting
+                    else ""
+                )
+                + f"{len(gate['unmet'])} unmet"
+            )
             lines.extend(f"  - {u}" for u in gate["unmet"])
     if view.children:
         lines.append("")
@@ -263,7 +282,8 @@ def _describe(event: StoredEvent, step: str) -> str:
             return f"{p['approval']}: {p['decision'].upper()}{ref} for the gate of {p['phase']}"
         case "phase_advanced":
             dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
-            return f"advanced {p['from_phase']} → {p['to_phase']}{dev}"
+            auto = " AUTOMATICALLY" if event.actor == "engine" else ""
+            return f"advanced {p['from_phase']} → {p['to_phase']}{auto}{dev}"
         case "instance_completed":
             dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
             return f"completed (from {p['from_phase']}){dev}"

@@ -19,7 +19,7 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -32,6 +32,7 @@ from engine.app.context import Context
 from engine.app.council import CouncilReport, ProgrammeCharts
 from engine.app.directory import Directory
 from engine.app.dossier import Dossier
+from engine.app.inbox import Inbox
 from engine.app.pinning import Resolver, stored_versions
 from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
@@ -81,12 +82,16 @@ class Service(Commands):
         workflows: Resolver | None = None,
         cache_size: int = 32,
         max_start_age: int = MAX_START_AGE,
+        contacts: Mapping[str, tuple[str, ...]] | None = None,
+        inbox: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__(
             Context(store, clock or SystemClock(), cache_size=cache_size),
             workflows,
             max_start_age=max_start_age,
         )
+        self.context.contacts = dict(contacts or {})
+        self.inbox_rules = dict(inbox or {})
         self._directory: Directory | None = None
         self._signin: Signin | None = None
         self.session_hours: float = SESSION_HOURS
@@ -120,6 +125,11 @@ class Service(Commands):
         return dossier.export(
             self.context, self.checkpoints, key, verifier=verifier, language=language
         )
+
+    @property
+    def inbox(self) -> Inbox:
+        """CloudEvents from applications, mapped to commands (engine.app.inbox)."""
+        return Inbox(self, self.inbox_rules)
 
     @property
     def store(self) -> Store:

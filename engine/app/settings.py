@@ -32,6 +32,10 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
     [contacts]                       # milestone owners who do not hold regie (TOML only)
     netbeheerder = ["planning@enexis.nl"]
 
+    [inbox."nl.zaaksysteem.besluit-vastgelegd"]   # CloudEvent types to commands (TOML only;
+    command = "approve"                            # see engine/app/inbox.py, docs/gates.md)
+    approval = "college"
+
 OIDC bearer tokens for the HTTP API (off unless ``oidc_issuer`` is set; then ``oidc_audience``
 and exactly one of ``oidc_jwks_url`` and ``oidc_jwks_file`` are required; environment
 WIJKKOMPAS_OIDC_ISSUER and so on)::
@@ -93,7 +97,7 @@ _NUMBERS = {
     "max_start_age": int,
     "session_hours": float,
 }
-_TOML_ONLY = {"contacts"}
+_TOML_ONLY = {"contacts", "inbox"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
 
@@ -138,6 +142,9 @@ class Settings:
     """Recipients who get one message per pass with all their items; or "all"."""
     contacts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Contact addresses per party or regie type (for owners not holding regie)."""
+    inbox: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """CloudEvent type -> {command = approve | milestone_done, approval, decision, milestone}:
+    what an application's event posted to /api/v1/inbox records."""
     oidc_issuer: str | None = None
     """OIDC: the issuer (``iss``) bearer tokens must come from; None: OIDC is off."""
     oidc_audience: str | None = None
@@ -284,6 +291,38 @@ def _check_addresses(name: str, value: Any, origin: str) -> None:
             raise InvalidValue(f"'{name}' (from {origin})", address, exc.expected) from None
 
 
+_INBOX_KEYS = {
+    "approve": {"command", "approval", "decision"},
+    "milestone_done": {"command", "milestone"},
+}
+
+
+def _inbox_rules(what: str, value: Any) -> dict[str, dict[str, str]]:
+    """[inbox]: a table per CloudEvent type, each naming a command and its fixed values."""
+    if not isinstance(value, dict):
+        raise InvalidValue(what, value, 'a table per event type: [inbox."TYPE"]')
+    rules = {}
+    for type_, rule in value.items():
+        if not isinstance(rule, dict) or not all(isinstance(v, str) for v in rule.values()):
+            raise InvalidValue(f"'inbox.{type_}'", rule, "a table of text values")
+        command = rule.get("command")
+        if command not in _INBOX_KEYS:
+            raise InvalidValue(
+                f"'inbox.{type_}.command'", command, "one of " + ", ".join(_INBOX_KEYS)
+            )
+        unknown = set(rule) - _INBOX_KEYS[command]
+        if unknown:
+            raise InvalidValue(
+                f"'inbox.{type_}'",
+                ", ".join(sorted(unknown)),
+                f"only {', '.join(sorted(_INBOX_KEYS[command]))} for {command}",
+            )
+        if rule.get("decision") not in (None, "go", "no-go"):
+            raise InvalidValue(f"'inbox.{type_}.decision'", rule["decision"], "go or no-go")
+        rules[type_] = dict(rule)
+    return rules
+
+
 def _check(name: str, value: Any, origin: str) -> Any:
     what = f"'{name}' (from {origin})"
     if name in _LISTS or name == "digest":
@@ -300,6 +339,8 @@ def _check(name: str, value: Any, origin: str) -> Any:
         ):
             raise InvalidValue(what, value, "a table of party = [addresses]")
         return {party: tuple(addresses) for party, addresses in value.items()}
+    if name == "inbox":
+        return _inbox_rules(what, value)
     if name in _NUMBERS:
         try:
             number = _NUMBERS[name](value)

@@ -36,6 +36,9 @@ class StatusRow:
     parent: str | None
     no_address: tuple[str, ...] = ()
     """The roles of this instance its reminders cannot reach (``regie``: no contact)."""
+    ready_since: datetime | None = None
+    """Since when the gate holds: "ready for decision" (None while a criterion is unmet, or
+    when the gate holds through deelprojecten without an event of its own, see gates.md)."""
 
 
 def _d(value: date | datetime | None) -> str | None:
@@ -59,7 +62,12 @@ def status_json(rows: list[StatusRow]) -> list[dict[str, Any]]:
             "failed_reminders": r.failed_reminders,
             "gate": None
             if r.gate_ready is None
-            else {"ready": r.gate_ready, "unmet": r.gate_unmet, "next_phase": r.next_phase},
+            else {
+                "ready": r.gate_ready,
+                "ready_since": _d(r.ready_since),
+                "unmet": r.gate_unmet,
+                "next_phase": r.next_phase,
+            },
             "parent": r.parent,
             "no_address": list(r.no_address),
         }
@@ -95,6 +103,7 @@ def status_csv(rows: list[StatusRow], delimiter: str = ",", *, spreadsheet: bool
             "next_phase",
             "parent",
             "no_address",
+            "gate_ready_since",
         ]
     )
     for r in rows:
@@ -117,6 +126,7 @@ def status_csv(rows: list[StatusRow], delimiter: str = ",", *, spreadsheet: bool
                 r.next_phase or "",
                 r.parent or "",
                 " ".join(r.no_address),
+                _d(r.ready_since) or "",
             ]
         )
     return out.getvalue()
@@ -186,10 +196,24 @@ def _regie(row: StatusRow) -> str:
     return f"{row.regie_organisation} ({row.regie})" if row.regie_organisation else row.regie
 
 
+def _ready(row: StatusRow, today: date) -> str:
+    """ "ready" for decision, with how many days already when the day it became so is known."""
+    if row.ready_since is None:
+        return "ready"
+    days = (today - row.ready_since.date()).days
+    return "ready today" if days <= 0 else f"ready {days}d"
+
+
 def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH) -> str:
     """The programme overview, at most ``width`` columns wide (unless a key is longer)."""
     gates = [
-        "—" if r.gate_ready is None else ("ready" if r.gate_ready else f"{r.gate_unmet} open")
+        "—"
+        if r.gate_ready is None
+        else (
+            _ready(r, today)
+            if r.gate_ready
+            else (f"{r.gate_unmet} to decide" if r.ready_since else f"{r.gate_unmet} open")
+        )
         for r in rows
     ]
     columns = {

@@ -50,6 +50,9 @@ class Recorded:
     instance: Instance = field(repr=False, compare=False)
     warnings: tuple[str, ...] = ()
     """What was recorded but will cause trouble later (see ``contact_warnings``)."""
+    followed: tuple[StoredEvent, ...] = ()
+    """The events the engine recorded by itself right after ``event``, in the same
+    transaction (a milestone completed by a fact, an automatic advance)."""
 
     @property
     def gate(self) -> GateStatus | None:
@@ -63,16 +66,8 @@ class Recorded:
             "phase": self.phase,
             "state": self.state,
             "paused": self.state.endswith(":paused"),
-            "event": {
-                "seq": self.event.seq,
-                "type": self.event.type,
-                "at": self.event.at.isoformat(),
-                "recorded_at": self.event.recorded_at.isoformat(),
-                "by": self.event.actor,
-                "reason": self.event.reason,
-                "payload": self.event.payload,
-                "hash": self.event.hash,
-            },
+            "event": _event_json(self.event),
+            "followed": [_event_json(e) for e in self.followed],
             "gate": None
             if gate is None
             else {
@@ -82,6 +77,19 @@ class Recorded:
             },
             "warnings": list(self.warnings),
         }
+
+
+def _event_json(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "at": event.at.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "by": event.actor,
+        "reason": event.reason,
+        "payload": event.payload,
+        "hash": event.hash,
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,6 +41,7 @@ from engine.ports import (
     ChildRow,
     DeadlineChange,
     InstanceRecord,
+    QueuedMessage,
     Receipt,
     StoredEvent,
     StoredWorkflow,
@@ -146,14 +147,15 @@ class CommandUnit:
         index_for: Callable[[StoredWorkflow], Mapping[str, int]],
         *,
         fresh: bool = False,
+        lock: bool = False,
     ) -> InstanceRecord | None:
         self.loaded.append(key)
-        if not fresh:
+        if not fresh and not lock:
             remembered = self._recent.get(key)
             if remembered is not None:
                 remembered.cached = True
                 return remembered
-        row = self._path.fast.load(self._cursor, key)
+        row = self._path.fast.load(self._cursor, key, lock=lock)
         if row is None:
             return None
         return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
@@ -207,11 +209,24 @@ class CommandUnit:
         )
         self.saved.append(record)
 
+    def touch(self, record: InstanceRecord) -> None:
+        self._cursor.execute(self._path.fast.touch_sql, (record.id, record.version_no))
+        if self._cursor.rowcount != 1:
+            raise Contention(
+                f"{record.instance.key} was changed by someone else meanwhile; nothing was "
+                "saved: try again"
+            )
+        record.version_no += 1
+        self.saved.append(record)
+
     def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
         return self._path.receipts.find(self._cursor, principal, key, now)
 
     def keep(self, receipt: Receipt) -> None:
         self._path.receipts.keep(self._cursor, receipt)
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        return self._path.fast.queue(self._cursor, messages)
 
     def remember(self) -> None:
         """After the commit: keep what was written, for the next command on it."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, InstanceScope, OverviewRow, StoredEvent
+from engine.ports import DeadlineChange, InstanceScope, OverviewRow, QueuedMessage, StoredEvent
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -171,6 +171,12 @@ class FastPath:
         # A command locks the children its gate counts (FOR SHARE: they may not move until
         # it commits); a write outside the command path locks the instance it loads.
         self.lock_sql = self.load_sql if self.sqlite else self.load_sql + " FOR UPDATE OF i"
+        # A row looked at to decide something that depends on other rows (a parent's facts
+        # about its deelprojecten): written even when nothing else changes, so that a writer
+        # that looked at it on an older snapshot loses the race and decides again.
+        self.touch_sql = convert(
+            "UPDATE instances SET version_no = version_no + 1 WHERE id = ? AND version_no = ?"
+        )
         self.children_sql = convert(_CHILDREN) + ("" if self.sqlite else " FOR SHARE")
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
@@ -334,6 +340,32 @@ class FastPath:
             )
             for r in rows
         ]
+
+    def queue(self, cursor: Any, messages: Sequence[QueuedMessage]) -> int:
+        """New outbox rows, as ``persistence.outbox`` writes them (a known key is skipped)."""
+        sql = self._convert(
+            "INSERT INTO outbox (key, instance_id, recipient, payload, status, attempts, "
+            "next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING"
+        )
+        new = 0
+        for m in messages:
+            at = self.moment(m.created_at)
+            cursor.execute(
+                sql,
+                (
+                    m.key,
+                    m.instance_id,
+                    m.recipient,
+                    self.json(m.payload),
+                    m.status,
+                    at,
+                    m.last_error,
+                    at,
+                ),
+            )
+            new += max(cursor.rowcount, 0)
+        return new
 
     def save(
         self,

@@ -12,6 +12,7 @@ versions). The parts live beside it, one concept each:
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
 - ``directory.py``: organisations, principals and tokens;
 - ``proofs.py``: checkpoints, the leaves of their Merkle tree and its nodes;
+- ``inbox.py``: the CloudEvents applications posted, with what became of them;
 - ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
 """
@@ -25,6 +26,7 @@ from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
 from engine.persistence.directory import DirectoryUnit, QuickTokens
 from engine.persistence.fastpath import FastPath
+from engine.persistence.inbox import InboxUnit
 from engine.persistence.outbox import OutboxUnit
 from engine.persistence.proofs import ProofUnit
 from engine.persistence.unit import Unit
@@ -81,6 +83,11 @@ class SqlStore:
     def proofs(self, *, write: bool = False) -> Iterator[ProofUnit]:
         with self.database.write() if write else self.database.read() as connection:
             yield ProofUnit(connection)
+
+    @contextmanager
+    def inbox(self, *, write: bool = False) -> Iterator[InboxUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield InboxUnit(connection)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:

@@ -21,6 +21,8 @@ checkpoints        the signed checkpoints: tree size, root hash, time, key id, s
 checkpoint_leaves  the append-only Merkle tree's leaves: an instance's chain head as a
                    checkpoint appended it
 merkle_nodes       the tree's complete nodes (level 0: the leaf hashes), for proofs
+inbox              the CloudEvents applications posted (unique by source + id) and what
+                   became of each: recorded, unmapped or refused, with the reason
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -357,6 +359,29 @@ class ReceiptRow(Base):
     headers: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class InboxRow(Base):
+    """One CloudEvent an application posted to /api/v1/inbox, and what became of it."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("source", "event_id"), Index(None, "received_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    event_id: Mapped[str] = mapped_column(String(500))
+    """The CloudEvent's ``id``: with ``source``, what makes a repeat recognisable."""
+    type: Mapped[str] = mapped_column(String(500))
+    principal: Mapped[str] = mapped_column(String(200))
+    """The actor of the application that posted it (organisation/name)."""
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10))
+    """received (being handled), recorded, unmapped or refused."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    instance: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(Integer)
+    """The number of the event it recorded on ``instance``."""
+    cloudevent: Mapped[dict[str, Any]]
 
 
 class FeedPendingRow(Base):

@@ -41,6 +41,7 @@ from engine.ports import (
     InstanceRecord,
     InstanceScope,
     NewInstanceRows,
+    QueuedMessage,
     Receipt,
     StoredEvent,
     StoredWorkflow,
@@ -214,6 +215,9 @@ class Unit(Queries):
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
         guarded_save(self._fast, self._cursor(), record, event, deadlines, self._integrity_error)
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        return self._fast.queue(self._cursor(), messages)
 
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]

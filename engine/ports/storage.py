@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine.ports.directory import DirectoryStore
+from engine.ports.inbox import InboxUnit
 from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
     ChildRow,
@@ -115,6 +116,10 @@ class UnitOfWork(Protocol):
         """Append ``event`` and write the projection, if nobody changed the instance since it
         was loaded; otherwise raise Contention (a race lost: decide again on the fresh row) and
         write nothing. ``deadlines`` are the changes to its deadline rows."""
+        ...
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        """Outbox rows written in this transaction (as CommandUnit.queue)."""
         ...
 
     def events(self, instance_id: int) -> list[StoredEvent]:
@@ -250,9 +255,17 @@ class CommandUnit(Protocol):
         index_for: Callable[[StoredWorkflow], Mapping[str, int]],
         *,
         fresh: bool = False,
+        lock: bool = False,
     ) -> InstanceRecord | None:
         """As UnitOfWork.load, but it may hand out the store's remembered copy of its last
-        write (``cached``); ``fresh`` reads the row."""
+        write (``cached``); ``fresh`` reads the row; ``lock`` reads it and holds it until the
+        transaction ends (PostgreSQL: FOR UPDATE; SQLite has one writer)."""
+        ...
+
+    def touch(self, record: InstanceRecord) -> None:
+        """Write the instance row of ``record`` without an event (its version number moves
+        on): it was looked at to decide something, and a writer that saw it before must
+        decide again. Contention when it changed since it was loaded."""
         ...
 
     def workflow(self, workflow_id: int) -> StoredWorkflow: ...
@@ -275,6 +288,11 @@ class CommandUnit(Protocol):
 
     def keep(self, receipt: Receipt) -> None:
         """As UnitOfWork.keep: called by a command under ``Service.keeping`` before its save."""
+        ...
+
+    def queue(self, messages: Sequence[QueuedMessage]) -> int:
+        """Outbox rows written with the command (e.g. "gate ready"); a row whose key the
+        outbox holds already is skipped. How many were new."""
         ...
 
 
@@ -387,6 +405,10 @@ class Store(DirectoryStore, Protocol):
     def instance_stamp(self, key: str) -> tuple[object, ...] | None:
         """As ``Unit.instance_stamp``, read the cheapest way: every ``instance show`` asks it
         first, to use the view it made last time."""
+        ...
+
+    def inbox(self, *, write: bool = False) -> AbstractContextManager[InboxUnit]:
+        """A unit of work on the inbox (committed when the block ends if ``write``)."""
         ...
 
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:

@@ -66,6 +66,9 @@ class ReminderItem:
     the same pass, that this message stands for (e.g. overdue, in an escalation)."""
     folded_into: str | None = None
     """Set on a reminder that is not sent on its own: the key of the row that carries it."""
+    evidence: tuple[dict[str, Any], ...] = ()
+    """For a gate ready for decision: each milestone of the gate as recorded, ``{milestone,
+    title, status, by, day, note, evidence}`` (what the decider looks at)."""
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class ReminderItem:
             "sensitive": self.sensitive,
             "also": list(self.also),
             "folded_into": self.folded_into,
+            **({"evidence": [dict(e) for e in self.evidence]} if self.evidence else {}),
         }
 
     @classmethod
@@ -98,7 +102,7 @@ class ReminderItem:
         (they take their defaults)."""
         known = {k: v for k, v in data.items() if k in _FIELDS}
         known["due"] = date.fromisoformat(data["due"])
-        for name in ("also", "regie_contacts", "programme_office"):
+        for name in ("also", "regie_contacts", "programme_office", "evidence"):
             known[name] = tuple(data.get(name, ()))
         return cls(**known)
 
@@ -124,6 +128,8 @@ def _days(count: int, t: dict[str, str]) -> str:
 
 
 def _when(item: ReminderItem, today: date, t: dict[str, str], language: str) -> str:
+    if item.kind == "ready":
+        return t["ready_since"].format(date=_date(item.due, language))
     days = (item.due - today).days
     when = _date(item.due, language)
     if days > 0:
@@ -138,18 +144,26 @@ def _label(item: ReminderItem, today: date, t: dict[str, str]) -> str:
     delivered after it (a mail server that was down, a digest) is late, not "today"."""
     if item.rule == "escalation":
         return t["escalation"]
+    if item.kind == "ready":
+        return t["ready"]
+    if item.rule == "request":
+        return t["request"]
     days = (item.due - today).days
     return t["before"] if days > 0 else t["on_due"] if days == 0 else t["overdue"]
 
 
 def _what(item: ReminderItem, t: dict[str, str]) -> str:
     kind = item.term if item.kind == "milestone" and item.term else t[item.kind]
+    if item.kind == "ready":
+        kind = t["ready_what"]
     return f"{kind} '{item.subject_title}' - {item.instance_title} ({item.instance})"
 
 
 def _role(item: ReminderItem, t: dict[str, str]) -> str:
     """Why this reader gets it, by the role they were chosen for, named where it is known."""
     role = "regie" if item.owner_unreachable else item.role  # standing in for the owner
+    if item.kind == "approval" and role == "owner":
+        role = "approver"
     if role == "regie" and item.regie:
         return t["why_regie_named"].format(regie=item.regie)
     if role == "owner" and item.owner_title:
@@ -185,11 +199,35 @@ def _next(item: ReminderItem, t: dict[str, str]) -> str:
     instance = shlex.quote(item.instance)
     if item.kind == "milestone":
         command = f"wijkkompas milestone done {instance} {shlex.quote(item.subject)}"
-    elif item.kind == "gate":
+    elif item.kind in ("gate", "ready"):
         command = f"wijkkompas advance {instance}"
+    elif item.kind == "approval":
+        approval = shlex.quote(item.subject)
+        command = f"wijkkompas gate approve {instance} {approval} --decision go --ref REF"
     else:
         command = f"wijkkompas resume {instance}"
     return t[f"record_{item.kind}"].format(command=command)
+
+
+def _evidence(item: ReminderItem, t: dict[str, str]) -> list[str]:
+    """The milestones of a gate ready for decision, each as recorded: who, when, note and
+    reference (evidence)."""
+    if not item.evidence:
+        return []
+    lines = [t["evidence"]]
+    for e in item.evidence:
+        if e.get("status") in ("done", "skipped"):
+            line = t["evidence_line"].format(
+                title=e.get("title", e.get("milestone", "")),
+                status=t[str(e["status"])],
+                day=e.get("day", ""),
+                by=e.get("by", ""),
+            )
+        else:
+            line = f"{e.get('title', e.get('milestone', ''))}: {t['open_status']}"
+        extra = "; ".join(str(e[k]) for k in ("note", "evidence") if e.get(k))
+        lines.append(f"- {line}" + (f" ({extra})" if extra else ""))
+    return lines
 
 
 def _contact(item: ReminderItem, t: dict[str, str]) -> str | None:
@@ -239,7 +277,7 @@ def compose(
         link = _link(item, base_url)
         contact = _contact(item, t)
         notes = _why(item, today, t)
-        steps = [_next(item, t)]
+        steps = [_next(item, t), *_evidence(item, t)]
         text_lines.append(f"* {label}: {_what(item, t)}")
         text_lines.append(f"  {t['phase']} {item.phase_title}; {_when(item, today, t, language)}")
         text_lines.extend(f"  {line}" for line in notes + steps)

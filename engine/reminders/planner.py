@@ -51,8 +51,12 @@ def _roles(deadline: Deadline, moment: Moment) -> tuple[str, ...]:
 
 
 def _owned_by_regie(row: DueDeadline, deadline: Deadline) -> bool:
-    """Whether the owner of a deadline is whoever holds the regie (phase ends always are)."""
-    return deadline.kind != "milestone" or deadline.owner in ("regie", row.regie_type)
+    """Whether the owner of a deadline is whoever holds the regie (phase ends always are; a
+    request for an approval is owned by whoever decides)."""
+    return deadline.kind not in ("milestone", "approval") or deadline.owner in (
+        "regie",
+        row.regie_type,
+    )
 
 
 def _regie_name(wf: CompiledWorkflow, row: DueDeadline) -> str:
@@ -208,6 +212,20 @@ class ReminderPlanner:
                 rules=wf.gate_rules,
             )
             return deadline, phase.title
+        if row.kind == "approval":
+            phase_id = row.state.split(":")[0]
+            spec = wf.gates[phase_id]
+            found = [r for r in spec.requests if r[0] == row.subject]
+            decided_by = found[0][3] if found else "regie"
+            deadline = Deadline(
+                kind="approval",
+                subject=row.subject,
+                title=wf.definition.approval_title(row.subject),
+                due=row.due,
+                rules=wf.gate_rules,
+                owner=decided_by,
+            )
+            return deadline, wf.phase(phase_id).title
         button = wf.buttons.get(row.subject)
         phase_id = row.state.split(":")[0]
         phase_title = wf.phase(phase_id).title if phase_id in wf.phase_pos else phase_id

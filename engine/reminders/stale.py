@@ -26,6 +26,7 @@ _ENDED = {
     "milestone": "is no longer open (done or skipped, its phase ended, or the instance stopped)",
     "gate": "is no longer ahead (the phase ended, or the instance stopped)",
     "review": "is no longer ahead (the instance resumed, or stopped)",
+    "approval": "is no longer asked for (it was decided, the phase ended, or the instance stopped)",
 }
 
 
@@ -36,6 +37,8 @@ def _what(item: Mapping[str, Any]) -> str:
         return f"{item.get('term') or 'milestone'} '{subject}'"
     if kind == "gate":
         return f"the end of phase '{subject}'"
+    if kind == "approval":
+        return f"the decision '{subject}'"
     return f"the review of the pause '{subject}'"
 
 
@@ -54,6 +57,17 @@ def why_not_due(
     except (KeyError, TypeError, ValueError):
         return None
     instance = item.get("instance", instance_id)
+    if item.get("rule") == "request":
+        return None  # asked by hand, on purpose: it goes out as asked
+    if kind == "ready":
+        # "Gate ready" tells of an event: still worth telling while its phase runs (the phase's
+        # planned end is a deadline row exactly as long as it does).
+        if (instance_id, "gate", subject) in states:
+            return None
+        return (
+            f"cancelled at delivery: phase '{subject}' of {instance} is no longer running "
+            "(it moved on, or the instance stopped), so its gate is no news"
+        )
     what = _what(item)
     state = states.get((instance_id, kind, subject))
     if state is None:

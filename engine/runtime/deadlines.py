@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from engine.clock import local_date
 from engine.workflow.durations import Duration
 from engine.workflow.model import ReminderRules
 from engine.workflow.timeline import PLAIN_DAYS, resolve_due
@@ -25,6 +26,7 @@ __all__ = [
     "REVIEW_RULES",
     "Deadline",
     "DeadlineKind",
+    "approval_due",
     "gate_due",
     "instance_deadlines",
     "milestone_due",
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 
-DeadlineKind = Literal["milestone", "gate", "review"]
+DeadlineKind = Literal["milestone", "gate", "review", "approval"]
 
 REVIEW_RULES = ReminderRules(
     enabled=True,
@@ -53,7 +55,8 @@ class Deadline:
 
     kind: DeadlineKind
     subject: str
-    """The milestone id, the phase id (gate) or the pause button (review)."""
+    """The milestone id, the phase id (gate), the pause button (review) or the approval
+    asked for (approval)."""
     title: str
     due: date
     rules: ReminderRules
@@ -114,6 +117,43 @@ def gate_due(workflow: CompiledWorkflow, instance: Instance) -> date | None:
     return workflow.workdays.roll_forward(phase.duration.after(entered) + shift)
 
 
+def approval_due(
+    workflow: CompiledWorkflow, instance: Instance, decide_within: Duration
+) -> date | None:
+    """When an approval asked for is due: ``decide_within`` after the gate became ready for
+    decision (None while it is not), moved by the pauses since, on a working day."""
+    if instance.is_finished or instance.ready_since is None:
+        return None
+    ready = local_date(instance.ready_since)
+    shift = timedelta(days=instance.paused_days_since(ready))
+    return workflow.workdays.roll_forward(decide_within.after(ready) + shift)
+
+
+def approval_deadlines(workflow: CompiledWorkflow, instance: Instance) -> list[Deadline]:
+    """The running requests for the approvals of the current gate: one per approval asked
+    for that has no decision yet (a decision, go or no-go, ends it)."""
+    if instance.is_finished or instance.ready_since is None:
+        return []
+    found = []
+    for approval, title, within, decided_by in workflow.gates[instance.phase].requests:
+        if instance.approval(approval) is not None:
+            continue
+        due = approval_due(workflow, instance, within)
+        if due is None:
+            continue
+        found.append(
+            Deadline(
+                kind="approval",
+                subject=approval,
+                title=title,
+                due=due,
+                rules=workflow.gate_rules,
+                owner=decided_by,
+            )
+        )
+    return found
+
+
 def instance_deadlines(
     workflow: CompiledWorkflow, instance: Instance, only: Collection[str] | None = None
 ) -> list[Deadline]:
@@ -163,6 +203,7 @@ def instance_deadlines(
                 rules=workflow.gate_rules,
             )
         )
+    found.extend(approval_deadlines(workflow, instance))
     paused = instance.paused
     if paused is not None and paused.review is not None:
         button = workflow.buttons.get(paused.button)

@@ -20,6 +20,7 @@ from engine.runtime.instance import (
     Instance,
     phase_of,
 )
+from engine.workflow.durations import Duration
 from engine.workflow.model import WorkflowDefinition
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "build_gate_specs",
     "count_unmet",
     "evaluate_gate",
+    "ready_for_decision",
 ]
 
 
@@ -60,6 +62,10 @@ class GateSpec:
     next_regie: frozenset[str] | None
     """Regie types the next phase allows (None: any)."""
     phase_positions: Mapping[str, int]
+    automatic: bool = False
+    """``advance: automatic``: the engine moves on when every criterion holds."""
+    requests: tuple[tuple[str, str, Duration, str], ...] = ()
+    """(approval id, title, decide_within, decided_by) of each approval requested."""
 
 
 def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
@@ -79,6 +85,11 @@ def build_gate_specs(definition: WorkflowDefinition) -> dict[str, GateSpec]:
             next_phase=following.id if following else None,
             next_regie=None if allowed is None or allowed >= every_type else allowed,
             phase_positions=positions,
+            automatic=phase.gate.advance == "automatic",
+            requests=tuple(
+                (a, definition.approval_title(a), r.decide_within, r.decided_by)
+                for a, r in phase.gate.requests.items()
+            ),
         )
     return specs
 
@@ -157,6 +168,16 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
         + len(_missing_approvals(spec, instance))
         + len(_children_behind(spec, instance))
         + _regie_refused(spec, instance)
+    )
+
+
+def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
+    """Whether every criterion but the approvals holds: what is left is to decide (the
+    approvals, and moving on)."""
+    return not (
+        _open_milestones(spec, instance)
+        or _children_behind(spec, instance)
+        or _regie_refused(spec, instance)
     )
 
 

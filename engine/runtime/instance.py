@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -202,6 +202,10 @@ class Instance:
     """The day each phase was (last) entered; deadlines of a phase count from it."""
     parties: tuple[tuple[str, str], ...] = ()
     """(organisation key, party role) of each organisation taking part, sorted."""
+    ready_since: datetime | None = field(default=None, compare=False)
+    """Since when every criterion of the current phase's gate holds ("ready for decision"):
+    the effective time of the event that completed them (kept by ``engine.runtime.automation``,
+    which knows the workflow; None while a criterion is unmet)."""
 
     @classmethod
     def started(cls, event: InstanceStarted, milestone_index: Mapping[str, int]) -> Instance:
@@ -277,6 +281,7 @@ class Instance:
             children=self.children,
             entries=dict(self.entries) if self.entries else None,
             parties=self.parties,
+            ready_since=self.ready_since,
         )
 
     def apply(self, event: Event) -> None:
@@ -299,6 +304,7 @@ class Instance:
             "entries": {p: d.isoformat() for p, d in (self.entries or {}).items()},
             "pauses": [[start.isoformat(), end.isoformat()] for start, end in self.pauses],
             "parties": [list(pair) for pair in self.parties],
+            **({"ready": self.ready_since.isoformat()} if self.ready_since else {}),
         }
 
     @classmethod
@@ -344,6 +350,9 @@ class Instance:
             ),
             entries={p: date.fromisoformat(d) for p, d in snapshot["entries"].items()} or None,
             parties=tuple((o, p) for o, p in snapshot.get("parties", ())),
+            ready_since=(
+                datetime.fromisoformat(snapshot["ready"]) if snapshot.get("ready") else None
+            ),
         )
 
     def _enter(self, phase: str, at: datetime) -> None:

@@ -40,7 +40,9 @@ __all__ = [
     "VERSION_RANGE",
     "WORKING_DAYS_RANGE",
     "Approval",
+    "ApprovalRequest",
     "ChildrenCriterion",
+    "DoneWhen",
     "Due",
     "Gate",
     "Milestone",
@@ -316,6 +318,26 @@ class ReminderSettings(ReminderRules):
     """Overrides for milestones marked sensitive (bestuurlijk gevoelig)."""
 
 
+class DoneWhen(_Frozen):
+    """A fact the engine already has that completes a milestone by itself (give exactly one)."""
+
+    children_in_phase: Ident | None = None
+    """Every running deelproject has reached this phase (of this workflow), a later one, or is
+    completed; re-opens when one returns to an earlier phase."""
+    approval: Ident | None = None
+    """This approval was decided 'go' in the milestone's phase."""
+
+    @model_validator(mode="after")
+    def _one_fact(self) -> DoneWhen:
+        given = [n for n in ("children_in_phase", "approval") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of children_in_phase or approval"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+
 class Milestone(_Frozen):
     """A milestone (knooppunt): a concrete step that can decide how the project continues."""
 
@@ -348,6 +370,8 @@ class Milestone(_Frozen):
         ]
         | None
     ) = None
+    done_when: DoneWhen | None = None
+    """Completed by the engine (actor 'engine', the fact as reason) when this holds."""
 
 
 class ChildrenCriterion(_Frozen):
@@ -360,6 +384,18 @@ class ChildrenCriterion(_Frozen):
 def _children_shorthand(value: Any) -> Any:
     value = scalar_text(value)
     return {"reached": value} if isinstance(value, str) else value
+
+
+class ApprovalRequest(_Frozen):
+    """Asking for an approval once the gate is ready for decision: a running deadline with
+    reminders before, an escalation after, frozen by a pause, ended by the decision."""
+
+    decide_within: DurationValue
+    """How long the decider has after readiness, e.g. P6W (rolled to a working day when the
+    workflow has a calendar)."""
+    decided_by: Ident = "regie"
+    """Who decides: 'regie' (the regie holder's contacts), or a party or regie type of the
+    workflow, reached at its addresses under [contacts] in the configuration."""
 
 
 class Gate(_Frozen):
@@ -376,6 +412,11 @@ class Gate(_Frozen):
         ]
         | None
     ) = None
+    requests: dict[Ident, ApprovalRequest] = Field(default_factory=dict)
+    """Per approval of this gate: who is asked to decide, and within how long."""
+    advance: Literal["manual", "automatic"] = "manual"
+    """automatic: the instance moves on by itself (actor 'engine') in the same transaction as
+    the event that met the last criterion; never while paused, never with unmet criteria."""
 
 
 class Phase(_Frozen):

@@ -84,6 +84,9 @@ class PhasePlan:
     start: date
     end: date
     milestones: tuple[MilestonePlan, ...]
+    advance: str = "manual"
+    """automatic: the instance moves on by itself once the gate holds (no decision to wait
+    for, so the plan has no gap between this phase and the next)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +169,7 @@ def plan_timeline(
                 start=bounds[i][0],
                 end=bounds[i][1],
                 milestones=tuple(plans),
+                advance=phase.gate.advance,
             )
         )
     return Timeline(

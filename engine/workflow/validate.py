@@ -88,6 +88,7 @@ class _Checker:
         self.phases()
         cyclic = self.cycles()
         self.gates(cyclic)
+        self.done_when()
         self.pause_buttons()
         self.returns()
         self.stop()
@@ -260,6 +261,33 @@ class _Checker:
                 self._ref(path, "approval", a, approvals)
             if gate.children is not None:
                 self._phase_ref((*base, "children", "reached"), gate.children.reached)
+            deciders = ["regie", *self.d.parties, *self.d.regie]
+            for a, request in gate.requests.items():
+                if a not in gate.approvals:
+                    self.error(
+                        (*base, "requests", a),
+                        f"a request for approval '{a}', which this gate does not ask for "
+                        f"(its approvals: {', '.join(gate.approvals) or 'none'})",
+                    )
+                self._ref(
+                    (*base, "requests", a, "decided_by"), "decider", request.decided_by, deciders
+                )
+
+    def done_when(self) -> None:
+        """Facts that complete milestones by themselves must name what exists: an approval of
+        the workflow, or one of its phases."""
+        for i, phase in enumerate(self.d.phases):
+            for j, m in enumerate(phase.milestones):
+                when = m.done_when
+                if when is None:
+                    continue
+                path: Path = ("phases", i, "milestones", j, "done_when")
+                if when.approval is not None:
+                    self._ref(
+                        (*path, "approval"), "approval", when.approval, list(self.d.approvals)
+                    )
+                if when.children_in_phase is not None:
+                    self._phase_ref((*path, "children_in_phase"), when.children_in_phase)
 
     def _later_dependency(self, mid: str, phase_pos: int) -> str | None:
         """A milestone in a phase after ``phase_pos`` that ``mid`` depends on, transitively."""

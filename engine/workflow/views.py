@@ -145,6 +145,7 @@ def timeline_json(timeline: Timeline) -> dict[str, Any]:
                 "duration": str(p.duration),
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
+                "advance": p.advance,
                 "milestones": [
                     {
                         "id": m.id,
@@ -175,7 +176,8 @@ def render_timeline(timeline: Timeline) -> str:
     ]
     for i, p in enumerate(timeline.phases, start=1):
         takes = duration(p.duration, "en")
-        lines.append(f"{i}. {p.title} [{p.id}]  {p.start} → {p.end}  ({takes})")
+        automatic = "  ⟳ moves on by itself" if p.advance == "automatic" else ""
+        lines.append(f"{i}. {p.title} [{p.id}]  {p.start} → {p.end}  ({takes}){automatic}")
         ordered = sorted(p.milestones, key=lambda m: (m.due is None, m.due or p.end))
         for m in ordered:
             when = m.due.isoformat() if m.due else "  (no due)"
@@ -192,5 +194,8 @@ def render_timeline(timeline: Timeline) -> str:
         lines.append("")
     years = (timeline.end - timeline.start).days / 365.2425
     lines.append(f"Planned end: {timeline.end} (about {years:.1f} years)")
-    lines.append("⚑ bestuurlijk gevoelig (sensitive) · § legal deadline")
+    legend = "⚑ bestuurlijk gevoelig (sensitive) · § legal deadline"
+    if any(p.advance == "automatic" for p in timeline.phases):
+        legend += " · ⟳ automatic gate: advances when every criterion holds"
+    lines.append(legend)
     return "\n".join(lines)

@@ -179,6 +179,12 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/outbox", "200 403 403 403 403"),
     Row("POST", "/outbox/999999/retry", "404 403 403 403 403"),
     Row("GET", "/audit", "200 403 403 403 403"),
+    Row(
+        "POST",
+        "/inbox",
+        "201 201 201 403 403",
+        {"specversion": "1.0", "id": "m-{n}", "source": "urn:test", "type": "nl.test.niets"},
+    ),
     Row("GET", "/events", "200 200 403 200 403"),
     Row("GET", "/reports/council?from=2026-01-01&to=2026-12-31", "200 403 403 200 403"),
     Row("GET", "/charts/overdue.svg", "200 403 403 200 403"),

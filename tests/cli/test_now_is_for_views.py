@@ -209,6 +209,6 @@ def test_only_views_and_planning_commands_accept_now():
         "workflow validate", "workflow list", "workflow show", "workflow diagram",
         "workflow timeline", "workflow schema", "workflow versions",
         "instance list", "instance show", "log", "audit verify", "status",
-        "reminders preview", "reminders run", "outbox list", "db current",
+        "reminders preview", "reminders run", "outbox list", "db current", "inbox list",
         "report council", "report timeline", "report charts",
     }  # fmt: skip

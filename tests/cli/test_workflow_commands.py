@@ -156,6 +156,8 @@ def test_show_json_is_the_normalised_definition(run, tmp_path):
         "milestones": ["m"],
         "approvals": ["college"],
         "children": None,
+        "requests": {},
+        "advance": "manual",
     }
     assert data["phases"][0]["pause_buttons"] == [{"id": "wacht", "title": "Wachten"}]
     assert data["phases"][0]["milestones"][0]["due"]["offset"] == "P10D"

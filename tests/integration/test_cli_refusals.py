@@ -973,7 +973,7 @@ def test_status_json_and_csv(cli: Cli) -> None:
     noord = rows["wk-noord"]
     assert noord["phase"] == "ontwerp"
     assert noord["regie"] == {"type": "woningcorporatie", "organisation": "Portaal"}
-    assert noord["gate"] == {"ready": False, "unmet": 5, "next_phase": "bouw"}
+    assert noord["gate"] == {"ready": False, "ready_since": None, "unmet": 5, "next_phase": "bouw"}
     assert noord["paused"] is None
     assert rows["wk-noord-a"]["parent"] == "wk-noord"
     assert rows["wk-zuid"]["paused"] == {"button": "geld", "since": "2027-01-11"}
@@ -993,7 +993,7 @@ def test_status_json_and_csv(cli: Cli) -> None:
     assert list(table[0]) == [
         "key", "title", "workflow", "phase", "days_in_phase", "paused_button", "paused_since",
         "regie", "regie_organisation", "overdue", "due_30_days", "failed_reminders", "gate_ready",
-        "gate_unmet", "next_phase", "parent", "no_address",
+        "gate_unmet", "next_phase", "parent", "no_address", "gate_ready_since",
     ]  # fmt: skip
     filtered = list(csv.DictReader(io.StringIO(cli.ok("status", "--csv", "--paused").stdout)))
     assert [row["key"] for row in filtered] == ["wk-binnenstad-oost-2027", "wk-zuid"]

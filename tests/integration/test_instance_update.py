@@ -282,8 +282,8 @@ def test_status_flags_instances_whose_regie_holder_has_no_address(
         "update KEY --contact EMAIL)" in " ".join(lines)
     )
     table = cli.ok("status", "--csv").stdout.splitlines()
-    assert table[0].endswith(",no_address")
-    assert [line.rsplit(",", 1)[1] for line in table[1:]] == ["", "regie"]
+    assert table[0].endswith(",no_address,gate_ready_since")
+    assert [line.rsplit(",", 2)[1] for line in table[1:]] == ["", "regie"]
     cli.ok("instance", "update", "wk-zuid", "--contact", "zuid@gemeente.nl")
     rows = {r["key"]: r for r in json.loads(cli.ok("status", "--json").stdout)}
     assert rows["wk-zuid"]["no_address"] == []

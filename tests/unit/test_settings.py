@@ -185,3 +185,19 @@ def test_incomplete_or_unsafe_oidc_settings_fail_loudly(drop, add, message):
 def test_a_jwks_url_on_this_machine_may_be_plain_http():
     env = OIDC_ENV | {"WIJKKOMPAS_OIDC_JWKS_URL": "http://127.0.0.1:8081/certs"}
     assert Settings.load(cli={}, env=env).oidc_jwks_url == "http://127.0.0.1:8081/certs"
+
+
+def test_the_inbox_mapping_is_checked_with_the_key_and_the_bad_value(tmp_path):
+    from engine.app.settings import Settings
+    from engine.errors import InvalidValue
+
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[inbox."nl.zaak.besluit"]\ncommand = "approve"\napproval = "college"\n', "utf-8"
+    )
+    loaded = Settings.load(cli={}, env={}, config_file=str(good))
+    assert loaded.inbox == {"nl.zaak.besluit": {"command": "approve", "approval": "college"}}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[inbox."nl.zaak.besluit"]\ncommand = "advance"\n', "utf-8")
+    with pytest.raises(InvalidValue, match=r"inbox\.nl\.zaak\.besluit\.command.*advance"):
+        Settings.load(cli={}, env={}, config_file=str(bad))
