@@ -50,6 +50,7 @@ from adapters.cli.record import (
 from adapters.cli.reminders import outbox, reminders, scheduler
 from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
+from adapters.cli.webhooks import webhooks
 from adapters.cli.workflow import workflow
 from engine.compose import Application
 
@@ -253,6 +254,7 @@ for command in (
     org,
     principal,
     token,
+    webhooks,
 ):
     main.add_command(command)
 

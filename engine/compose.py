@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
     from engine.app.service import Service
     from engine.app.settings import Settings
+    from engine.app.webhook_dispatch import WebhookDispatcher
     from engine.persistence.database import Database
-    from engine.ports import Clock, Notifier
+    from engine.ports import Clock, Notifier, WebhookSender
     from engine.reminders.dispatch import Dispatcher
     from engine.reminders.planner import AddressBook, ReminderPlanner
     from engine.workflow.catalog import WorkflowCatalog
@@ -246,6 +247,34 @@ class Application:
             domain=domain,
             digest=settings.digest,
             stop=self.stop,
+        )
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def webhook_sender(self) -> WebhookSender:
+        from adapters.webhooks import HttpWebhookSender
+
+        return HttpWebhookSender(
+            timeout=self.settings.webhook_timeout,
+            allow_private=self.settings.webhook_allow_private,
+        )
+
+    def webhook_dispatcher(self, **options: Any) -> WebhookDispatcher:
+        """A new webhook dispatcher with a new sender; this process is its node."""
+        import os
+        import socket
+
+        from engine.app.webhook_dispatch import WebhookDispatcher
+
+        service = self.service()
+        return WebhookDispatcher(
+            service.context,
+            self.webhook_sender(),
+            node=f"{socket.gethostname()}:{os.getpid()}",
+            oin=self.settings.oin,
+            base_url=self.settings.base_url,
+            stop=self.stop,
+            **options,
         )
 
     # --- the end -------------------------------------------------------------------------

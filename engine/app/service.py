@@ -34,6 +34,7 @@ from engine.app.reports import InstanceView
 from engine.app.settings import MAX_START_AGE
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
+from engine.app.webhooks import Webhooks
 from engine.ports import (
     Clock,
     FeedItem,
@@ -188,6 +189,11 @@ class Service(Commands):
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
         return outbox.retry_outbox(self.context, entry_id, to=to)
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Webhook subscriptions and their deliveries (``engine.app.webhooks``)."""
+        return Webhooks(self.context)
 
     # --- idempotency receipts ----------------------------------------------------------------
 

@@ -41,6 +41,12 @@ WIJKKOMPAS_OIDC_ISSUER and so on)::
     oidc_jwks_url = "https://login.gemeente.nl/realms/wijkkompas/protocol/openid-connect/certs"
     # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
     oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
+
+Outbound integrations (docs/integrations.md)::
+
+    oin = "00000001001234567000"     # the programme's OIN: CloudEvents' source URN
+    webhook_timeout = 10             # seconds a receiver may take to answer
+    webhook_allow_private = false    # true: also post to loopback/private addresses (tests)
 """
 
 from __future__ import annotations
@@ -79,7 +85,9 @@ _NUMBERS = {
     "smtp_timeout": float,
     "lock_timeout": float,
     "max_start_age": int,
+    "webhook_timeout": float,
 }
+_BOOLS = {"webhook_allow_private"}
 _TOML_ONLY = {"contacts"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
@@ -135,6 +143,13 @@ class Settings:
     """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
     oidc_claim: str = "sub"
     """OIDC: the claim of a token that names the principal."""
+    oin: str | None = None
+    """The programme's OIN (20 digits): the ``source`` of the CloudEvents it sends."""
+    webhook_timeout: float = 10.0
+    """Seconds a webhook receiver may take to answer (then the attempt failed)."""
+    webhook_allow_private: bool = False
+    """Also post webhooks to loopback, private and link-local addresses (off: refused against
+    server-side request forgery)."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 
@@ -270,6 +285,19 @@ def _check(name: str, value: Any, origin: str) -> Any:
         ):
             raise InvalidValue(what, value, "a table of party = [addresses]")
         return {party: tuple(addresses) for party, addresses in value.items()}
+    if name in _BOOLS:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise InvalidValue(what, value, "true or false")
+    if name == "oin":
+        if not isinstance(value, str) or not (len(value) == 20 and value.isdigit()):
+            raise InvalidValue(what, value, "an OIN: 20 digits")
+        return value
     if name in _NUMBERS:
         try:
             number = _NUMBERS[name](value)

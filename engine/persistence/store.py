@@ -10,6 +10,7 @@ versions). The parts live beside it, one concept each:
 - ``unit.py``: the unit of work for the rest: the read models and the writes that are not
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
+- ``deliveries.py``: the integrations' queue (webhooks) and the webhook subscriptions;
 - ``directory.py``: organisations, principals and tokens;
 - ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
@@ -22,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
+from engine.persistence.deliveries import DeliveryUnit
 from engine.persistence.directory import DirectoryUnit
 from engine.persistence.fastpath import FastPath
 from engine.persistence.outbox import OutboxUnit
@@ -54,6 +56,11 @@ class SqlStore:
     def outbox_unit(self) -> Iterator[OutboxUnit]:
         with self.database.write() as connection:
             yield OutboxUnit(connection, postgres=self.database.dialect == "postgresql")
+
+    @contextmanager
+    def deliveries(self) -> Iterator[DeliveryUnit]:
+        with self.database.write() as connection:
+            yield DeliveryUnit(connection, postgres=self.database.dialect == "postgresql")
 
     @contextmanager
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:

@@ -15,6 +15,10 @@ idempotency_receipts  the answers given to requests made under an idempotency ke
 feed_pending       the events that have no place in the feed yet (written with each event)
 feed               every event's place in the global feed: positions 1, 2, 3, ... in the
                    order events were committed (see engine/persistence/feed.py)
+deliveries         outbound integration messages (webhooks; later checkpoints, the ZGW mirror):
+                   a generic queue by channel, in order per instance (see deliveries.py)
+webhook_subscriptions  who wants which events where, with the secrets to sign them and the feed
+                   position each subscription has been fanned out to
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -47,6 +51,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "Base",
     "DeadlineRow",
+    "DeliveryRow",
     "EventRow",
     "FeedPendingRow",
     "FeedRow",
@@ -57,6 +62,7 @@ __all__ = [
     "PrincipalRow",
     "ReceiptRow",
     "TokenRow",
+    "WebhookSubscriptionRow",
     "WorkflowVersionRow",
 ]
 
@@ -348,3 +354,64 @@ class FeedRow(Base):
     event_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("events.id", ondelete="CASCADE"), unique=True
     )
+
+
+class DeliveryRow(Base):
+    """One outbound message of an integration, written in the transaction that decided it.
+
+    Generic over ``channel`` (``webhook`` now; checkpoints and the ZGW mirror later) and
+    ``target`` (which subscription or endpoint). ``ordering`` names the line a row waits in:
+    only the oldest pending row of a line may be claimed, so one instance's messages to one
+    target go out in the order they were queued."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index(None, "status", "next_attempt_at"), Index(None, "ordering", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(100))
+    """What it says (for webhooks: the CloudEvent type)."""
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    """Idempotency key: the same message is never queued twice."""
+    message_id: Mapped[str] = mapped_column(String(100))
+    """Stable over every attempt (a webhook's ``webhook-id`` and CloudEvent ``id``)."""
+    ordering: Mapped[str] = mapped_column(String(200))
+    instance_key: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    """pending, held (its target is disabled), sent or failed."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    """The receiver's last HTTP status (None: no answer)."""
+    created_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class WebhookSubscriptionRow(Base):
+    """A webhook subscription. The secrets are kept as given (``whsec_...``): a signature must
+    be made with them, so a hash would not do; see docs/integrations.md."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[Any]]
+    """CloudEvent types wanted; empty: all."""
+    workflows: Mapped[list[Any]]
+    areas: Mapped[list[Any]]
+    organisations: Mapped[list[Any]]
+    secrets: Mapped[list[Any]]
+    """Newest first; every one signs while a rotation runs."""
+    position: Mapped[int] = mapped_column(BigInteger)
+    """The feed position up to which events were fanned out to it."""
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)

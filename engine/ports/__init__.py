@@ -8,6 +8,7 @@ notifiers. Each contract states what it must do and raise.
     delivery.py   OutgoingMessage, Notifier, DeliveryFailure
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
+    outbound.py   the integrations' delivery queue, webhook subscriptions, WebhookSender
     directory.py  organisations, principals, tokens (values) and DirectoryStore
 """
 
@@ -21,6 +22,16 @@ from engine.ports.directory import (
     Role,
     TokenInfo,
     TokenRecord,
+)
+from engine.ports.outbound import (
+    Delivery,
+    DeliveryStore,
+    DeliveryUnit,
+    NewDelivery,
+    OutboundFailure,
+    Subscription,
+    SubscriptionEvent,
+    WebhookSender,
 )
 from engine.ports.records import (
     INSTANCE_SORTS,
@@ -51,7 +62,10 @@ __all__ = [
     "CommandUnit",
     "DeadlineChange",
     "DeadlineState",
+    "Delivery",
     "DeliveryFailure",
+    "DeliveryStore",
+    "DeliveryUnit",
     "DirectoryStore",
     "DirectoryUnit",
     "DueDeadline",
@@ -61,9 +75,11 @@ __all__ = [
     "InstanceRecord",
     "InstanceScope",
     "InstanceSummary",
+    "NewDelivery",
     "NewInstanceRows",
     "Notifier",
     "Organisation",
+    "OutboundFailure",
     "OutboxEntry",
     "OutboxUnit",
     "OutgoingMessage",
@@ -75,9 +91,12 @@ __all__ = [
     "Store",
     "StoredEvent",
     "StoredWorkflow",
+    "Subscription",
+    "SubscriptionEvent",
     "SystemClock",
     "TokenInfo",
     "TokenRecord",
     "UnitOfWork",
+    "WebhookSender",
     "WhatIfClock",
 ]

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine.ports.directory import DirectoryStore
+from engine.ports.outbound import DeliveryUnit
 from engine.ports.records import (
     ChildRow,
     DeadlineChange,
@@ -370,6 +371,10 @@ class Store(DirectoryStore, Protocol):
 
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
         """A unit of work for planning and delivering reminders."""
+        ...
+
+    def deliveries(self) -> AbstractContextManager[DeliveryUnit]:
+        """A write transaction over the integrations' queue and the webhook subscriptions."""
         ...
 
     def command(self) -> AbstractContextManager[CommandUnit]:
