@@ -11,61 +11,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from adapters.cli.shared import app_of, print_json
+from engine.app.webhooks import delivery_json, subscription_json
 
 if TYPE_CHECKING:
-    from engine.ports import Delivery, Subscription
+    pass
 
-__all__ = ["delivery_json", "subscription_json", "webhooks"]
+__all__ = ["webhooks"]
 
 ID = click.IntRange(min=1, max=2**62)
 
 
 def _when(moment: datetime | None) -> str:
     return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def subscription_json(s: Subscription, *, with_secret: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": s.id,
-        "url": s.url,
-        "description": s.description,
-        "eventTypes": list(s.event_types),
-        "workflows": list(s.workflows),
-        "areas": list(s.areas),
-        "organisations": list(s.organisations),
-        "secrets": len(s.secrets),
-        "position": s.position,
-        "createdAt": s.created_at.isoformat(),
-        "createdBy": s.created_by,
-        "disabledAt": s.disabled_at.isoformat() if s.disabled_at else None,
-        "disabledReason": s.disabled_reason,
-    }
-    if with_secret:
-        data["secret"] = s.secrets[0]
-    return data
-
-
-def delivery_json(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "subscription": int(d.target),
-        "type": d.kind,
-        "instance": d.instance_key,
-        "webhookId": d.message_id,
-        "status": d.status,
-        "attempts": d.attempts,
-        "lastStatus": d.last_status,
-        "lastError": d.last_error,
-        "createdAt": d.created_at.isoformat(),
-        "lastAttemptAt": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
-        "nextAttemptAt": d.next_attempt_at.isoformat() if d.status == "pending" else None,
-        "sentAt": d.sent_at.isoformat() if d.sent_at else None,
-    }
 
 
 @click.group()

@@ -82,9 +82,10 @@ class Action(StrEnum):
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
+    WEBHOOKS = "webhooks"
 
 
-INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN})
+INSTANCE_FREE = frozenset({Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.WEBHOOKS})
 """Actions that are about no instance: allowed on every relation where the role has them."""
 
 _SEEN = frozenset({Relation.PROGRAMME, Relation.REGIE, Relation.PARTY})

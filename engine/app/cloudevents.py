@@ -94,8 +94,12 @@ def wanted(subscription: Subscription, event: SubscriptionEvent, ce_type: str) -
         (not s.event_types or ce_type in s.event_types)
         and (not s.workflows or event.workflow in s.workflows)
         and (not s.areas or bool(set(s.areas) & set(event.areas)))
-        and (not s.organisations or bool(set(s.organisations) & set(event.organisations)))
+        and (not s.organisations or bool(_folded(s.organisations) & _folded(event.organisations)))
     )
+
+
+def _folded(names: tuple[str, ...]) -> set[str]:
+    return {n.strip().casefold() for n in names}
 
 
 def _data(event: SubscriptionEvent) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import json
 import secrets as random_secrets
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from engine.app import feed
@@ -34,6 +35,7 @@ __all__ = [
     "add_subscription",
     "body",
     "deliveries",
+    "delivery_json",
     "disable",
     "enable",
     "fan_out",
@@ -42,6 +44,7 @@ __all__ = [
     "requeue",
     "rotate_secret",
     "subscription",
+    "subscription_json",
     "subscriptions",
 ]
 
@@ -285,3 +288,42 @@ class Webhooks:
 
     def fan_out(self, *, oin: str | None, base_url: str | None) -> int:
         return fan_out(self.context, oin=oin, base_url=base_url)
+
+
+def subscription_json(s: Subscription, *, with_secret: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": s.id,
+        "url": s.url,
+        "description": s.description,
+        "eventTypes": list(s.event_types),
+        "workflows": list(s.workflows),
+        "areas": list(s.areas),
+        "organisations": list(s.organisations),
+        "secrets": len(s.secrets),
+        "position": s.position,
+        "createdAt": s.created_at.isoformat(),
+        "createdBy": s.created_by,
+        "disabledAt": s.disabled_at.isoformat() if s.disabled_at else None,
+        "disabledReason": s.disabled_reason,
+    }
+    if with_secret:
+        data["secret"] = s.secrets[0]
+    return data
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "subscription": int(d.target),
+        "type": d.kind,
+        "instance": d.instance_key,
+        "webhookId": d.message_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "lastStatus": d.last_status,
+        "lastError": d.last_error,
+        "createdAt": d.created_at.isoformat(),
+        "lastAttemptAt": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
+        "nextAttemptAt": d.next_attempt_at.isoformat() if d.status == "pending" else None,
+        "sentAt": d.sent_at.isoformat() if d.sent_at else None,
+    }

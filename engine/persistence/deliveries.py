@@ -19,11 +19,13 @@ from sqlalchemy import Connection, delete, exists, func, insert, or_, select, up
 from sqlalchemy.orm import aliased
 
 from engine.persistence.rows import DELIVERIES, FEED, PARTIES, SUBSCRIPTIONS, E, I, W
+from engine.persistence.tables import OrganisationRow
 from engine.ports import Delivery, NewDelivery, Subscription, SubscriptionEvent
 
 __all__ = ["DeliveryUnit"]
 
 _WAITING = ("pending", "held")
+ORGANISATIONS = OrganisationRow.__table__
 
 
 class DeliveryUnit:
@@ -309,6 +311,16 @@ class DeliveryUnit:
                 )
             ):
                 parties.setdefault(p.instance_id, set()).add(p.organisation)
+        # The regie holder is free text (a key or a name): named by both when it is known.
+        known: dict[str, tuple[str, ...]] = {}
+        for o in self._c.execute(select(ORGANISATIONS.c.key, ORGANISATIONS.c.name)):
+            known[o.key.casefold()] = known[o.name.strip().casefold()] = (o.key, o.name)
+
+        def regie(text: str | None) -> set[str]:
+            if not text:
+                return set()
+            return {text, *known.get(text.strip().casefold(), ())}
+
         return [
             SubscriptionEvent(
                 position=int(r.position),
@@ -322,10 +334,7 @@ class DeliveryUnit:
                 phase=r.phase,
                 areas=tuple(r.areas),
                 organisations=tuple(
-                    sorted(
-                        parties.get(r.instance_id, set())
-                        | ({r.regie_organisation} if r.regie_organisation else set())
-                    )
+                    sorted(parties.get(r.instance_id, set()) | regie(r.regie_organisation))
                 ),
             )
             for r in rows
