@@ -10,7 +10,11 @@ A CloudEvent here is structured JSON (specversion 1.0) following the NL GOV prof
 - ``subject``: the instance key; ``time``: the event's *effective* time (when it really
   happened, as recorded with ``--at``; not when it was written down);
 - ``sequence`` (with ``sequencetype`` ``Integer``): the event's number within its instance
-  (1, 2, 3, ...), so a consumer can order and spot gaps per instance;
+  (1, 2, 3, ...), so a consumer can order and spot gaps per instance (a consumer filtering on
+  types sees gaps where it did not subscribe); ``deadline-overdue`` and ``reminder-failed``
+  are not events of the log and carry no sequence; their ``time`` is the moment the deadline
+  became overdue (the start of the day after it, Dutch time) and the moment the reminder was
+  planned;
 - ``dataref``: the instance in our API, for everything the body leaves out;
 - ``data``: ids and phase names only. No actor, reason, note, contact address or other
   personal data: a consumer that needs more reads it from the API with its own rights.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.ports import Subscription, SubscriptionEvent
@@ -56,8 +60,12 @@ TYPES: Mapping[str, str] = {
     "instance_resumed": "resumed",
     "regie_handed_over": "handed-over",
     "instance_stopped": "stopped",
+    "deadline_overdue": "deadline-overdue",
+    "reminder_failed": "reminder-failed",
 }
-"""Engine event type -> the last part of the CloudEvent type (approvals: see ``cloud_type``)."""
+"""Engine event type -> the last part of the CloudEvent type (approvals: see ``cloud_type``).
+``deadline_overdue`` and ``reminder_failed`` are not events of the log: the fan-out finds them
+in the deadline rows and the outbox."""
 
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
@@ -77,9 +85,10 @@ def cloud_type(event_type: str, payload: Mapping[str, Any]) -> str | None:
     return None if short is None else PREFIX + short
 
 
-def event_id(subscription_id: int, event_id: int) -> str:
-    """The CloudEvent id (and ``webhook-id``) of one event for one subscription."""
-    return f"msg_{uuid.uuid5(_NAMESPACE, f'{subscription_id}:{event_id}').hex}"
+def event_id(subscription_id: int, ref: str) -> str:
+    """The CloudEvent id (and ``webhook-id``) of one event (``SubscriptionEvent.ref``) for one
+    subscription."""
+    return f"msg_{uuid.uuid5(_NAMESPACE, f'{subscription_id}:{ref}').hex}"
 
 
 def source_urn(oin: str | None) -> str:
@@ -130,6 +139,10 @@ def _data(event: SubscriptionEvent) -> dict[str, Any]:
         data["regie"] = regie.get("type")
     elif t == "instance_stopped":
         data["fromPhase"] = p.get("from_phase")
+    elif t in ("deadline_overdue", "reminder_failed"):
+        data["deadline"] = {"kind": p.get("kind"), "subject": p.get("subject"), "due": p.get("due")}
+        if "legal" in p:
+            data["deadline"]["legal"] = p["legal"]
     return data
 
 
@@ -143,19 +156,23 @@ def cloud_event(
 ) -> dict[str, Any]:
     """The structured-mode CloudEvent of ``event`` for one subscription."""
     path = f"/api/v1/instances/{event.instance_key}"
-    return {
+    body: dict[str, Any] = {
         "specversion": "1.0",
-        "id": event_id(subscription_id, event.event_id),
+        "id": event_id(subscription_id, event.ref),
         "source": source_urn(oin),
         "type": ce_type,
         "subject": event.instance_key,
-        "time": event.at.isoformat().replace("+00:00", "Z"),
+        "time": event.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "datacontenttype": "application/json",
         "dataref": (base_url.rstrip("/") + path) if base_url else path,
-        "sequence": str(event.seq),
-        "sequencetype": "Integer",
         "data": _data(event),
     }
+    if (
+        event.seq is not None
+    ):  # an event of the log (overdue deadlines and failed reminders are not)
+        body["sequence"] = str(event.seq)
+        body["sequencetype"] = "Integer"
+    return body
 
 
 def test_event(subscription_id: int, now: datetime, *, oin: str | None) -> dict[str, Any]:

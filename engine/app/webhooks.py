@@ -18,16 +18,18 @@ from __future__ import annotations
 import base64
 import json
 import secrets as random_secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.app import feed
 from engine.app.cloudevents import EVENT_TYPES, cloud_event, cloud_type, wanted
 from engine.app.context import Context
+from engine.clock import local_date
 from engine.errors import InvalidValue, NotFound
-from engine.ports import Delivery, NewDelivery, Subscription
+from engine.ports import Delivery, DeliveryUnit, NewDelivery, Subscription, SubscriptionEvent
 
 __all__ = [
     "CHANNEL",
@@ -109,6 +111,7 @@ def add_subscription(
         organisations=tuple(organisations),
         secrets=(_check_secret(secret) if secret else new_secret(),),
         position=0,
+        overdue_on=date.min,
         created_at=context.now_to_record(),
         created_by=by,
         disabled_at=None,
@@ -116,7 +119,11 @@ def add_subscription(
     )
     feed.sequence(context)
     with context.store.deliveries() as unit:
-        subscription = replace(subscription, position=unit.feed_head())
+        subscription = replace(
+            subscription,
+            position=unit.feed_head(),
+            overdue_on=local_date(subscription.created_at) - timedelta(days=1),
+        )
         return replace(subscription, id=unit.add_subscription(subscription))
 
 
@@ -173,43 +180,62 @@ def enable(context: Context, subscription_id: int) -> Subscription:
     return replace(current, disabled_at=None, disabled_reason=None)
 
 
+def _rows(
+    subs: Sequence[Subscription],
+    events: Sequence[SubscriptionEvent],
+    now: datetime,
+    *,
+    oin: str | None,
+    base_url: str | None,
+    after: Callable[[Subscription, SubscriptionEvent], bool],
+) -> list[NewDelivery]:
+    rows: list[NewDelivery] = []
+    for event in events:
+        ce_type = cloud_type(event.type, event.payload)
+        if ce_type is None:
+            continue
+        for s in subs:
+            if not after(s, event) or not wanted(s, event, ce_type):
+                continue
+            payload = cloud_event(s.id, event, ce_type, oin=oin, base_url=base_url)
+            rows.append(
+                NewDelivery(
+                    channel=CHANNEL,
+                    target=str(s.id),
+                    kind=ce_type,
+                    key=f"webhook:{s.id}:{event.ref}",
+                    message_id=payload["id"],
+                    ordering=f"webhook:{s.id}:{event.instance_key}",
+                    instance_key=event.instance_key,
+                    payload=payload,
+                    created_at=now,
+                )
+            )
+    return rows
+
+
 def fan_out(context: Context, *, oin: str | None, base_url: str | None) -> int:
-    """Queue the deliveries of the events the feed got since the last fan-out (see the
-    module); returns how many were queued."""
+    """Queue the deliveries of the events the feed got since the last fan-out, of the deadlines
+    that became overdue and of the reminders that failed for good (see the module); returns
+    how many were queued."""
     feed.sequence(context)
-    queued = 0
+    queued = _fan_out_others(context, oin=oin, base_url=base_url)
     while True:
         with context.store.deliveries() as unit:
             active = [s for s in unit.subscriptions(lock=True) if s.disabled_at is None]
             if not active:
                 return queued
-            start = min(s.position for s in active)
-            events = unit.events_after(start, FAN_OUT_BATCH)
+            events = unit.events_after(min(s.position for s in active), FAN_OUT_BATCH)
             if not events:
                 return queued
-            now = context.clock.now()
-            rows: list[NewDelivery] = []
-            for event in events:
-                ce_type = cloud_type(event.type, event.payload)
-                if ce_type is None:
-                    continue
-                for s in active:
-                    if event.position <= s.position or not wanted(s, event, ce_type):
-                        continue
-                    payload = cloud_event(s.id, event, ce_type, oin=oin, base_url=base_url)
-                    rows.append(
-                        NewDelivery(
-                            channel=CHANNEL,
-                            target=str(s.id),
-                            kind=ce_type,
-                            key=f"webhook:{s.id}:event:{event.event_id}",
-                            message_id=payload["id"],
-                            ordering=f"webhook:{s.id}:{event.instance_key}",
-                            instance_key=event.instance_key,
-                            payload=payload,
-                            created_at=now,
-                        )
-                    )
+            rows = _rows(
+                active,
+                events,
+                context.clock.now(),
+                oin=oin,
+                base_url=base_url,
+                after=lambda s, e: e.position > s.position,
+            )
             queued += unit.queue(rows)
             last = events[-1].position
             for s in active:
@@ -217,6 +243,55 @@ def fan_out(context: Context, *, oin: str | None, base_url: str | None) -> int:
                     unit.update_subscription(s.id, position=last)
             if len(events) < FAN_OUT_BATCH:
                 return queued
+
+
+def _fan_out_others(context: Context, *, oin: str | None, base_url: str | None) -> int:
+    """Deadlines that became overdue (each once per due date) since a subscription last
+    looked, and reminders that failed for good since it was made."""
+    now = context.clock.now()
+    yesterday = local_date(now) - timedelta(days=1)
+    with context.store.deliveries() as unit:
+        active = [s for s in unit.subscriptions(lock=True) if s.disabled_at is None]
+        if not active:
+            return 0
+        queued = _overdue(unit, active, now, yesterday, oin=oin, base_url=base_url)
+        since = min(s.created_at for s in active)
+        rows = _rows(
+            active,
+            unit.failed_reminders(since),
+            now,
+            oin=oin,
+            base_url=base_url,
+            after=lambda s, e: e.at >= s.created_at,
+        )
+        return queued + unit.queue(rows)
+
+
+def _overdue(
+    unit: DeliveryUnit,
+    active: Sequence[Subscription],
+    now: datetime,
+    yesterday: date,
+    *,
+    oin: str | None,
+    base_url: str | None,
+) -> int:
+    behind = [s for s in active if s.overdue_on < yesterday]
+    if not behind:
+        return 0
+    start = min(s.overdue_on for s in behind)
+    events = unit.overdue_deadlines(start, yesterday + timedelta(days=1))
+    rows = _rows(
+        behind,
+        events,
+        now,
+        oin=oin,
+        base_url=base_url,
+        after=lambda s, e: date.fromisoformat(e.payload["due"]) > s.overdue_on,
+    )
+    for s in behind:
+        unit.update_subscription(s.id, overdue_on=yesterday)
+    return unit.queue(rows)
 
 
 def body(delivery: Delivery) -> bytes:

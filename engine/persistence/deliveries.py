@@ -12,13 +12,13 @@ another node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from engine.persistence.rows import DELIVERIES, FEED, PARTIES, SUBSCRIPTIONS, E, I, W
+from engine.persistence.rows import DELIVERIES, FEED, OUT, PARTIES, SUBSCRIPTIONS, D, E, I, W
 from engine.persistence.tables import OrganisationRow
 from engine.ports import Delivery, NewDelivery, Subscription, SubscriptionEvent
 
@@ -301,30 +301,11 @@ class DeliveryUnit:
             .limit(limit)
         )
         rows = self._c.execute(query).all()
-        parties: dict[int, set[str]] = {}
-        ids = sorted({r.instance_id for r in rows})
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for p in self._c.execute(
-                select(PARTIES.c.instance_id, PARTIES.c.organisation).where(
-                    PARTIES.c.instance_id.in_(chunk)
-                )
-            ):
-                parties.setdefault(p.instance_id, set()).add(p.organisation)
-        # The regie holder is free text (a key or a name): named by both when it is known.
-        known: dict[str, tuple[str, ...]] = {}
-        for o in self._c.execute(select(ORGANISATIONS.c.key, ORGANISATIONS.c.name)):
-            known[o.key.casefold()] = known[o.name.strip().casefold()] = (o.key, o.name)
-
-        def regie(text: str | None) -> set[str]:
-            if not text:
-                return set()
-            return {text, *known.get(text.strip().casefold(), ())}
-
+        _, organisations = self._about([r.instance_id for r in rows])
         return [
             SubscriptionEvent(
                 position=int(r.position),
-                event_id=int(r.event_id),
+                ref=f"event:{r.event_id}",
                 instance_key=r.key,
                 seq=int(r.seq),
                 type=r.type,
@@ -333,12 +314,123 @@ class DeliveryUnit:
                 workflow=r.workflow,
                 phase=r.phase,
                 areas=tuple(r.areas),
-                organisations=tuple(
-                    sorted(parties.get(r.instance_id, set()) | regie(r.regie_organisation))
-                ),
+                organisations=organisations(r.instance_id, r.regie_organisation),
             )
             for r in rows
         ]
+
+    def _about(self, instance_ids: Sequence[int]) -> tuple[dict[int, set[str]], Any]:
+        """The party organisations of each instance, and a function naming a regie holder."""
+        parties: dict[int, set[str]] = {}
+        ids = sorted(set(instance_ids))
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            for p in self._c.execute(
+                select(PARTIES.c.instance_id, PARTIES.c.organisation).where(
+                    PARTIES.c.instance_id.in_(chunk)
+                )
+            ):
+                parties.setdefault(p.instance_id, set()).add(p.organisation)
+        known: dict[str, tuple[str, ...]] = {}
+        for o in self._c.execute(select(ORGANISATIONS.c.key, ORGANISATIONS.c.name)):
+            known[o.key.casefold()] = known[o.name.strip().casefold()] = (o.key, o.name)
+
+        def organisations(instance_id: int, regie: str | None) -> tuple[str, ...]:
+            named = {regie, *known.get(regie.strip().casefold(), ())} if regie else set()
+            return tuple(sorted(parties.get(instance_id, set()) | named))
+
+        return parties, organisations
+
+    def _instance_things(self, query: Any, make: Any) -> list[SubscriptionEvent]:
+        rows = self._c.execute(query).all()
+        _, organisations = self._about([r.instance_id for r in rows])
+        return [make(r, organisations(r.instance_id, r.regie_organisation)) for r in rows]
+
+    def overdue_deadlines(self, after: date, before: date) -> list[SubscriptionEvent]:
+        from engine.clock import LOCAL_TZ
+
+        query = (
+            select(
+                D.c.instance_id,
+                D.c.kind,
+                D.c.subject,
+                D.c.due,
+                D.c.legal,
+                I.c.key,
+                I.c.phase,
+                I.c.areas,
+                I.c.regie_organisation,
+                W.c.key.label("workflow"),
+            )
+            .select_from(
+                D.join(I, I.c.id == D.c.instance_id).join(W, W.c.id == I.c.workflow_version_id)
+            )
+            .where(D.c.due > after, D.c.due < before, D.c.frozen.is_(False))
+            .order_by(D.c.due, D.c.instance_id, D.c.kind, D.c.subject)
+        )
+
+        def make(r: Any, organisations: tuple[str, ...]) -> SubscriptionEvent:
+            overdue_from = datetime.combine(r.due, datetime.min.time(), LOCAL_TZ) + timedelta(
+                days=1
+            )
+            return SubscriptionEvent(
+                position=0,
+                ref=f"overdue:{r.kind}:{r.subject}:{r.due.isoformat()}",
+                instance_key=r.key,
+                seq=None,
+                type="deadline_overdue",
+                at=overdue_from,
+                payload={
+                    "kind": r.kind,
+                    "subject": r.subject,
+                    "due": r.due.isoformat(),
+                    "legal": bool(r.legal),
+                },
+                workflow=r.workflow,
+                phase=r.phase,
+                areas=tuple(r.areas),
+                organisations=organisations,
+            )
+
+        return self._instance_things(query, make)
+
+    def failed_reminders(self, since: datetime) -> list[SubscriptionEvent]:
+        query = (
+            select(
+                OUT.c.id,
+                OUT.c.payload,
+                OUT.c.created_at,
+                I.c.id.label("instance_id"),
+                I.c.key,
+                I.c.phase,
+                I.c.areas,
+                I.c.regie_organisation,
+                W.c.key.label("workflow"),
+            )
+            .select_from(
+                OUT.join(I, I.c.id == OUT.c.instance_id).join(W, W.c.id == I.c.workflow_version_id)
+            )
+            .where(OUT.c.status == "failed", OUT.c.created_at >= since)
+            .order_by(OUT.c.id)
+        )
+
+        def make(r: Any, organisations: tuple[str, ...]) -> SubscriptionEvent:
+            p = r.payload
+            return SubscriptionEvent(
+                position=0,
+                ref=f"reminder-failed:{r.id}",
+                instance_key=r.key,
+                seq=None,
+                type="reminder_failed",
+                at=r.created_at,
+                payload={"kind": p.get("kind"), "subject": p.get("subject"), "due": p.get("due")},
+                workflow=r.workflow,
+                phase=r.phase,
+                areas=tuple(r.areas),
+                organisations=organisations,
+            )
+
+        return self._instance_things(query, make)
 
     def feed_head(self) -> int:
         return int(
@@ -356,6 +448,7 @@ def _subscription_values(s: Subscription) -> dict[str, Any]:
         "organisations": list(s.organisations),
         "secrets": list(s.secrets),
         "position": s.position,
+        "overdue_on": s.overdue_on,
         "created_at": s.created_at,
         "created_by": s.created_by,
         "disabled_at": s.disabled_at,
@@ -374,6 +467,7 @@ def _subscription(r: Any) -> Subscription:
         organisations=tuple(r.organisations),
         secrets=tuple(r.secrets),
         position=int(r.position),
+        overdue_on=r.overdue_on,
         created_at=r.created_at,
         created_by=r.created_by,
         disabled_at=r.disabled_at,

@@ -411,6 +411,8 @@ class WebhookSubscriptionRow(Base):
     """Newest first; every one signs while a rotation runs."""
     position: Mapped[int] = mapped_column(BigInteger)
     """The feed position up to which events were fanned out to it."""
+    overdue_on: Mapped[date]
+    """Deadlines due up to this day were fanned out to it as overdue."""
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     disabled_at: Mapped[datetime | None]

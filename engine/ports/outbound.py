@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 __all__ = [
@@ -81,6 +81,8 @@ class Subscription:
     organisations: tuple[str, ...]
     secrets: tuple[str, ...]
     position: int
+    overdue_on: date
+    """Deadlines due up to this day were fanned out as overdue."""
     created_at: datetime
     created_by: str
     disabled_at: datetime | None
@@ -89,12 +91,17 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubscriptionEvent:
-    """An event of the feed with what subscriptions filter on."""
+    """Something subscribers may hear of, with what subscriptions filter on: an event of the
+    feed, a deadline that became overdue, or a reminder that failed for good."""
 
     position: int
-    event_id: int
+    """Its feed position (0: not an event of the feed)."""
+    ref: str
+    """What it is, unique within an instance: ``event:<id>``, ``overdue:<kind>:<subject>:<due>``
+    or ``reminder-failed:<outbox id>`` (the idempotency key and the CloudEvent id come from it)."""
     instance_key: str
-    seq: int
+    seq: int | None
+    """The event's number within its instance (None: not an event of the log)."""
     type: str
     at: datetime
     payload: dict[str, Any]
@@ -195,6 +202,16 @@ class DeliveryUnit(Protocol):
 
     def events_after(self, position: int, limit: int) -> list[SubscriptionEvent]:
         """Feed events after ``position``, in feed order, with what filters look at."""
+        ...
+
+    def overdue_deadlines(self, after: date, before: date) -> list[SubscriptionEvent]:
+        """Running, unfrozen deadlines due after ``after`` and before ``before`` (type
+        ``deadline_overdue``; payload kind, subject, due, legal)."""
+        ...
+
+    def failed_reminders(self, since: datetime) -> list[SubscriptionEvent]:
+        """Reminders (outbox rows) queued since ``since`` that failed for good (type
+        ``reminder_failed``; payload kind, subject, due; never the address)."""
         ...
 
     def feed_head(self) -> int: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,9 @@ from adapters.webhooks import HttpWebhookSender
 from engine.app.service import Service
 from engine.app.webhook_dispatch import WebhookDispatcher
 from engine.app.webhooks import new_secret
+from engine.clock import LOCAL_TZ
 from engine.errors import InvalidValue, NotFound
+from engine.ports import QueuedMessage
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from tests.receiver import Answer, receiving
@@ -276,3 +279,67 @@ def test_given_up_after_three_days_and_sent_again_by_hand(
         service.webhooks.retry(row.id)
         assert dispatcher(service).run().sent == 1
     assert receiver.seen_ids == [row.message_id]
+
+
+def test_a_deadline_that_becomes_overdue_is_announced_once(
+    service: Service, clock: FrozenClock
+) -> None:
+    sub = service.webhooks.add(url="https://a.example/h", by="t", areas=[])
+    service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+    with service.store.read() as uow:
+        instance_id = uow.instance_id("wk-noord")
+        assert instance_id is not None
+        rows = uow.deadline_rows(instance_id)
+    first = min(rows, key=lambda r: r.due)
+    assert service.webhooks.fan_out(oin=OIN, base_url=None) == 1  # created
+    clock.set(datetime.combine(first.due, datetime.min.time(), UTC) + timedelta(days=2))
+    assert service.webhooks.fan_out(oin=OIN, base_url=None) >= 1
+    assert service.webhooks.fan_out(oin=OIN, base_url=None) == 0  # once
+    overdue = [
+        d for d in service.webhooks.deliveries(sub.id) if d.kind.endswith("deadline-overdue")
+    ]
+    subjects = {d.payload["data"]["deadline"]["subject"] for d in overdue}
+    assert first.subject in subjects
+    event = next(
+        d.payload for d in overdue if d.payload["data"]["deadline"]["subject"] == first.subject
+    )
+    assert "sequence" not in event
+    assert event["data"]["deadline"]["due"] == first.due.isoformat()
+    assert event["time"] == (
+        datetime.combine(first.due + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
+        .astimezone(UTC)
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
+
+
+def test_a_reminder_that_failed_for_good_is_announced_without_the_address(
+    service: Service, clock: FrozenClock
+) -> None:
+    service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+    old = QueuedMessage(
+        key="old",
+        instance_id=1,
+        recipient="jan@zwolle.example",
+        payload={"instance": "wk-noord", "kind": "milestone", "subject": "m", "due": "2026-01-09"},
+        status="failed",
+        last_error="550 unknown user",
+        created_at=clock.now(),
+    )
+    with service.store.outbox_unit() as unit:
+        unit.queue([old])  # failed before the subscription: not announced
+    clock.advance(minutes=1)
+    sub = service.webhooks.add(url="https://a.example/h", by="t")
+    clock.advance(minutes=1)
+    with service.store.outbox_unit() as unit:
+        unit.queue([replace(old, key="new", created_at=clock.now())])
+    service.webhooks.fan_out(oin=OIN, base_url=None)
+    service.webhooks.fan_out(oin=OIN, base_url=None)
+    (failed,) = service.webhooks.deliveries(sub.id)
+    assert failed.kind == "nl.wijkkompas.instance.reminder-failed"
+    assert failed.payload["data"]["deadline"] == {
+        "kind": "milestone",
+        "subject": "m",
+        "due": "2026-01-09",
+    }
+    assert "zwolle.example" not in repr(failed.payload)

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("organisations", sa.JSON(), nullable=False),
         sa.Column("secrets", sa.JSON(), nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_on", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
