@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from adapters.cli.access import org, principal, token
+from adapters.cli.calendar import calendar
 from adapters.cli.database import db, demo
 from adapters.cli.instance import instance
 from adapters.cli.overview import audit, log, status
@@ -255,6 +256,7 @@ for command in (
     principal,
     token,
     webhooks,
+    calendar,
 ):
     main.add_command(command)
 

@@ -1,5 +1,5 @@
-"""Webhook subscriptions on the command line: ``webhooks add|list|show|remove|rotate|enable|
-test|deliveries|retry|dispatch``.
+"""Webhook subscriptions on the command line: ``webhooks add|list|remove|rotate|enable|test|
+deliveries|retry|dispatch``.
 
 ``add`` prints the signing secret once (it is not shown again; ``rotate`` makes a new one).
 ``test`` posts a signed test CloudEvent to the subscription's URL now and says what the
@@ -11,15 +11,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from adapters.cli.shared import app_of, print_json
-from engine.app.webhooks import delivery_json, subscription_json
 
 if TYPE_CHECKING:
-    pass
+    from engine.ports import Delivery, Subscription
+
+
+def subscription_json(s: Subscription, *, with_secret: bool = False) -> dict[str, Any]:
+    from engine.app.webhooks import subscription_json as as_json
+
+    return as_json(s, with_secret=with_secret)
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    from engine.app.webhooks import delivery_json as as_json
+
+    return as_json(d)
+
 
 __all__ = ["webhooks"]
 

@@ -46,6 +46,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     """The FastAPI application without the outer conventions (tests of routes use it)."""
     from adapters.http.openapi import openapi_document
     from adapters.http.routes import (
+        calendar,
         commands,
         directory,
         instances,
@@ -77,7 +78,16 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     )
     api.router.redirect_slashes = False
     api.state.api = Api(application, service, Authenticator(service, oidc))
-    for module in (workflows, instances, commands, programme, directory, webhooks, meta):
+    for module in (
+        workflows,
+        instances,
+        commands,
+        programme,
+        directory,
+        webhooks,
+        calendar,
+        meta,
+    ):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
     install(api)

@@ -25,6 +25,7 @@ from datetime import datetime
 from engine.app import feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
+from engine.app.calendar import Calendars
 from engine.app.commands import Commands
 from engine.app.context import Context
 from engine.app.directory import Directory
@@ -189,6 +190,11 @@ class Service(Commands):
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
         return outbox.retry_outbox(self.context, entry_id, to=to)
+
+    @property
+    def calendars(self) -> Calendars:
+        """Calendar tokens and iCalendar feeds (``engine.app.calendar``)."""
+        return Calendars(self.context, self.compiled_by_id)
 
     @property
     def webhooks(self) -> Webhooks:

@@ -11,6 +11,7 @@ versions). The parts live beside it, one concept each:
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
 - ``deliveries.py``: the integrations' queue (webhooks) and the webhook subscriptions;
+- ``calendar.py``: calendar tokens and what the iCalendar feeds show;
 - ``directory.py``: organisations, principals and tokens;
 - ``receipts.py``: the answers to requests made under an idempotency key;
 - ``rows.py``: the tables and what their rows mean; ``fastpath.py``: the driver-level SQL.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from engine.persistence.calendar import CalendarUnit
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
 from engine.persistence.deliveries import DeliveryUnit
@@ -61,6 +63,11 @@ class SqlStore:
     def deliveries(self) -> Iterator[DeliveryUnit]:
         with self.database.write() as connection:
             yield DeliveryUnit(connection, postgres=self.database.dialect == "postgresql")
+
+    @contextmanager
+    def calendar(self, *, write: bool = True) -> Iterator[CalendarUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield CalendarUnit(connection)
 
     @contextmanager
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:

@@ -19,6 +19,9 @@ deliveries         outbound integration messages (webhooks; later checkpoints, t
                    a generic queue by channel, in order per instance (see deliveries.py)
 webhook_subscriptions  who wants which events where, with the secrets to sign them and the feed
                    position each subscription has been fanned out to
+calendar_tokens    the revocable secrets of iCalendar feed URLs: a prefix and a sha256
+calendar_entries   every deadline a calendar feed has shown, with its SEQUENCE, so that a change
+                   raises it and one that went away is shown CANCELLED
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -50,6 +53,8 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base",
+    "CalendarEntryRow",
+    "CalendarTokenRow",
     "DeadlineRow",
     "DeliveryRow",
     "EventRow",
@@ -417,3 +422,37 @@ class WebhookSubscriptionRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarTokenRow(Base):
+    """The secret in a principal's iCalendar feed URL (calendar programs cannot send an
+    Authorization header). Only its sha256 is kept, as for API tokens."""
+
+    __tablename__ = "calendar_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CalendarEntryRow(Base):
+    """A deadline as calendar feeds show it: kept after the deadline went away (cancelled), so
+    feeds can say so; ``sequence`` goes up on every change of what a feed shows of it."""
+
+    __tablename__ = "calendar_entries"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due: Mapped[date]
+    title: Mapped[str] = mapped_column(Text)
+    legal: Mapped[bool] = mapped_column(Boolean)
+    alarm_days: Mapped[int | None] = mapped_column(Integer)
+    """The nearest reminder before the due date, in days (None: none before it)."""
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]

@@ -8,10 +8,12 @@ notifiers. Each contract states what it must do and raise.
     delivery.py   OutgoingMessage, Notifier, DeliveryFailure
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
+    calendar.py   calendar tokens and the entries iCalendar feeds show
     outbound.py   the integrations' delivery queue, webhook subscriptions, WebhookSender
     directory.py  organisations, principals, tokens (values) and DirectoryStore
 """
 
+from engine.ports.calendar import CalendarEntry, CalendarToken, CalendarUnit
 from engine.ports.clocks import Clock, SystemClock, WhatIfClock
 from engine.ports.delivery import DeliveryFailure, Notifier, OutgoingMessage
 from engine.ports.directory import (
@@ -57,6 +59,9 @@ from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
+    "CalendarEntry",
+    "CalendarToken",
+    "CalendarUnit",
     "ChildRow",
     "Clock",
     "CommandUnit",

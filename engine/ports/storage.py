@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from engine.ports.calendar import CalendarUnit
 from engine.ports.directory import DirectoryStore
 from engine.ports.outbound import DeliveryUnit
 from engine.ports.records import (
@@ -375,6 +376,10 @@ class Store(DirectoryStore, Protocol):
 
     def deliveries(self) -> AbstractContextManager[DeliveryUnit]:
         """A write transaction over the integrations' queue and the webhook subscriptions."""
+        ...
+
+    def calendar(self, *, write: bool = True) -> AbstractContextManager[CalendarUnit]:
+        """A transaction over calendar tokens and entries (``write``: it may change them)."""
         ...
 
     def command(self) -> AbstractContextManager[CommandUnit]:

@@ -1,9 +1,11 @@
-"""Outbound integrations: a generic delivery queue and webhook subscriptions.
+"""Outbound integrations: a generic delivery queue, webhook subscriptions, calendar feeds.
 
 ``deliveries`` holds what integrations send (webhooks now; checkpoints and the ZGW mirror can
 share it by ``channel``), claimed under leases and kept in order per ``ordering`` line;
 ``webhook_subscriptions`` holds who wants which events, the secrets that sign them, and the feed
 position each subscription was fanned out to. A new subscription starts at the feed's head.
+``calendar_tokens`` holds the hashed secrets of iCalendar feed URLs, ``calendar_entries`` what
+the feeds showed of each deadline (its SEQUENCE, and that it was cancelled).
 
 Revision ID: 0008_integrations
 Revises: 0006_list_indexes
@@ -74,7 +76,47 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "calendar_tokens",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("principal_id", BigId, nullable=False),
+        sa.Column("prefix", sa.String(length=24), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["principal_id"], ["principals.id"], name="fk_calendar_tokens_principal_id_principals"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_calendar_tokens"),
+        sa.UniqueConstraint("prefix", name="uq_calendar_tokens_prefix"),
+    )
+    op.create_index(
+        "ix_calendar_tokens_principal_id", "calendar_tokens", ["principal_id"], unique=False
+    )
+    op.create_table(
+        "calendar_entries",
+        sa.Column("instance_id", BigId, nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("due", sa.Date(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("legal", sa.Boolean(), nullable=False),
+        sa.Column("alarm_days", sa.Integer(), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["instance_id"], ["instances.id"], name="fk_calendar_entries_instance_id_instances"
+        ),
+        sa.PrimaryKeyConstraint("instance_id", "kind", "subject", name="pk_calendar_entries"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("calendar_entries")
+    op.drop_index("ix_calendar_tokens_principal_id", table_name="calendar_tokens")
+    op.drop_table("calendar_tokens")
     op.drop_table("webhook_subscriptions")
     op.drop_index("ix_deliveries_ordering", table_name="deliveries")
     op.drop_index("ix_deliveries_status", table_name="deliveries")
