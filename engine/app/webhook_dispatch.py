@@ -18,8 +18,10 @@ so events reach each receiver in order per instance), posts each through the
 Once a receiver failed in a pass, its other rows in that pass are not tried (they wait as long
 as the failed one, no attempt counted): a receiver that is down costs one timeout per pass.
 
-A process that dies mid-delivery leaves its rows leased; when the lease runs out another
-dispatcher sends them again, with the same ``webhook-id`` (the CloudEvent id), which receivers
+Deliveries are marked sent together at the end of each claimed batch (one transaction, not one
+per delivery). A process that dies mid-batch leaves its rows leased; when the lease runs out
+another dispatcher sends them again (those it had delivered but not marked too), with the same
+``webhook-id`` (the CloudEvent id), which receivers
 use to drop duplicates. A slow pass renews its leases; a stopped one gives back what it did not
 send.
 """
@@ -142,14 +144,40 @@ class WebhookDispatcher:
         down: dict[str, datetime],
         report: WebhookReport,
     ) -> None:
+        delivered: list[tuple[int, datetime, int]] = []
+        try:
+            self._post(claimed, subs, held_until, down, report, delivered)
+        finally:
+            self._mark_sent(delivered)
+
+    def _mark_sent(self, delivered: list[tuple[int, datetime, int]]) -> None:
+        """Mark what was delivered, in one transaction: a crash before it only repeats
+        those deliveries, with their own webhook-ids."""
+        if delivered:
+            with self.context.store.deliveries() as unit:
+                for delivery_id, at, status in delivered:
+                    unit.sent(delivery_id, self.node, at, status)
+            delivered.clear()
+
+    def _post(
+        self,
+        claimed: list[Delivery],
+        subs: dict[int, Subscription],
+        held_until: datetime,
+        down: dict[str, datetime],
+        report: WebhookReport,
+        delivered: list[tuple[int, datetime, int]],
+    ) -> None:
         store = self.context.store
         for position, delivery in enumerate(claimed):
             now = self.clock()
             if self.stop.is_set():
+                self._mark_sent(delivered)
                 with store.deliveries() as unit:
                     unit.release([d.id for d in claimed[position:]], self.node)
                 return
             if now >= held_until - self.lease / 2:
+                self._mark_sent(delivered)
                 held_until = now + self.lease
                 with store.deliveries() as unit:
                     kept = unit.renew([d.id for d in claimed[position:]], self.node, held_until)
@@ -158,13 +186,14 @@ class WebhookDispatcher:
                     return
                 delivery = claimed[position]
             sub = subs.get(int(delivery.target))
-            with store.deliveries() as unit:
-                if sub is None or sub.disabled_at is not None:
+            if sub is None or sub.disabled_at is not None:
+                with store.deliveries() as unit:
                     unit.release([delivery.id], self.node)
                     if sub is not None:
                         unit.hold_target(webhooks.CHANNEL, delivery.target)
-                    continue
-                if delivery.target in down:
+                continue
+            if delivery.target in down:
+                with store.deliveries() as unit:
                     unit.retry_later(
                         delivery.id,
                         self.node,
@@ -174,8 +203,8 @@ class WebhookDispatcher:
                         at=now,
                         next_at=down[delivery.target],
                     )
-                    report.postponed += 1
-                    continue
+                report.postponed += 1
+                continue
             try:
                 status = self.sender.send(
                     url=sub.url,
@@ -188,8 +217,7 @@ class WebhookDispatcher:
                 if failure.gone:
                     subs[sub.id] = replace(sub, disabled_at=now)
                 continue
-            with store.deliveries() as unit:
-                unit.sent(delivery.id, self.node, self.clock(), status)
+            delivered.append((delivery.id, self.clock(), status))
             report.sent += 1
 
     def _failed(
