@@ -53,6 +53,7 @@ from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
 from adapters.cli.webhooks import webhooks
 from adapters.cli.workflow import workflow
+from adapters.cli.zgw import zgw
 from engine.compose import Application
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ for command in (
     token,
     webhooks,
     calendar,
+    zgw,
 ):
     main.add_command(command)
 

@@ -88,7 +88,7 @@ _NUMBERS = {
     "webhook_timeout": float,
 }
 _BOOLS = {"webhook_allow_private"}
-_TOML_ONLY = {"contacts"}
+_TOML_ONLY = {"contacts", "zgw"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
 
@@ -143,6 +143,8 @@ class Settings:
     """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
     oidc_claim: str = "sub"
     """OIDC: the claim of a token that names the principal."""
+    zgw: Mapping[str, Any] = field(default_factory=dict)
+    """The ZGW Zaken mirror per workflow (TOML only: ``[zgw.WORKFLOW]``; engine/app/zgw.py)."""
     oin: str | None = None
     """The programme's OIN (20 digits): the ``source`` of the CloudEvents it sends."""
     webhook_timeout: float = 10.0
@@ -279,6 +281,10 @@ def _check(name: str, value: Any, origin: str) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise InvalidValue(what, value, "a list of text values")
         return tuple(value)
+    if name == "zgw":
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise InvalidValue(what, value, "a table of [zgw.WORKFLOW] tables")
+        return value
     if name == "contacts":
         if not isinstance(value, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in value.values()

@@ -1,0 +1,38 @@
+"""What the ZGW mirror needs from a case system: reading its catalogue (Catalogi API).
+
+``adapters/zgw.py`` implements it over HTTP with a ZGW JWT; failures become
+:class:`ZgwFailure`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["ZgwCatalogue", "ZgwFailure"]
+
+
+class ZgwFailure(Exception):
+    """A ZGW API call did not succeed: ``status`` is the HTTP status (None: no answer) and
+    ``problem`` the API's problem body, when it gave one."""
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, problem: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.problem = problem or {}
+
+
+class ZgwCatalogue(Protocol):
+    def zaaktype(self, url: str) -> dict[str, Any]:
+        """The ZAAKTYPE at ``url`` (ZgwFailure when it cannot be read)."""
+        ...
+
+    def statustypen(self, zaaktype: str) -> list[dict[str, Any]]: ...
+
+    def roltypen(self, zaaktype: str) -> list[dict[str, Any]]: ...
+
+    def resultaattypen(self, zaaktype: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,203 @@
+"""A ZGW contract server on loopback: the Catalogi API 1.3.1 (and the Zaken API 1.5.1 base
+path) as Open Zaak answers them, for the calls wijkkompas makes.
+
+Every request is first validated against the official OpenAPI document (tests/contracts/zgw,
+with ``openapi-core``: path, parameters, body, and the JWT security requirement) as if it had
+been sent to the document's own server; one that does not pass gets Open Zaak's 400 problem
+(``invalidParams``) and is recorded in ``refused``. Then the bearer token is checked as Open
+Zaak does: an HS256 ZGW JWT signed with the client's secret, with ``client_id``, ``iat`` and
+``exp`` (403 otherwise). A mock that accepts anything proves nothing: this one refuses what
+the specification refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import jwt
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+HERE = Path(__file__).resolve().parent / "contracts" / "zgw"
+SPEC_HOSTS = {
+    "catalogi": ("https://catalogi-api.vng.cloud", "/api/v1", "catalogi-1.3.1.yaml"),
+    "zaken": ("https://zaken-api.vng.cloud", "/api/v1", "zaken-1.5.1.yaml"),
+}
+
+
+@cache
+def spec(component: str) -> OpenAPI:
+    return OpenAPI.from_file_path(str(HERE / SPEC_HOSTS[component][2]))
+
+
+class _Request:
+    """A request as openapi-core reads it (its Request protocol)."""
+
+    def __init__(
+        self,
+        component: str,
+        path: str,
+        method: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> None:
+        host, base, _ = SPEC_HOSTS[component]
+        self.host_url = host
+        self.path = base + path
+        self.method = method.lower()
+        self.body = body or None
+        self.content_type = headers.get("content-type", "")
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qsl(query)),
+            header=Headers(list(headers.items())),
+            cookie=ImmutableMultiDict(),
+            path={},
+        )
+
+    @property
+    def full_url_pattern(self) -> str:
+        return self.host_url + self.path
+
+
+@dataclass
+class Catalogue:
+    """What the catalogue holds: one zaaktype with its statustypen, roltypen, resultaattypen."""
+
+    base: str = ""
+    concept: bool = False
+    zaaktype_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    statustypen: dict[str, str] = field(default_factory=dict)
+    """omschrijving -> uuid"""
+    roltypen: dict[str, str] = field(default_factory=dict)
+    resultaattypen: dict[str, str] = field(default_factory=dict)
+
+    def url(self, kind: str, ident: str) -> str:
+        return f"{self.base}/catalogi/api/v1/{kind}/{ident}"
+
+    @property
+    def zaaktype(self) -> str:
+        return self.url("zaaktypen", self.zaaktype_id)
+
+
+@dataclass
+class ContractServer:
+    client_id: str
+    secret: str
+    catalogue: Catalogue
+    url: str = ""
+    requests: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
+        parts = urlsplit(target)
+        component, _, rest = parts.path.lstrip("/").partition("/api/v1")
+        if component not in SPEC_HOSTS:
+            return 404, {"detail": "Niet gevonden."}
+        with self.lock:
+            self.requests.append(f"{method} {parts.path}")
+        try:
+            spec(component).validate_request(
+                _Request(component, rest, method, parts.query, headers, body)
+            )
+        except Exception as exc:  # what openapi-core refuses, Open Zaak refuses too
+            with self.lock:
+                self.refused.append(f"{method} {parts.path}: {exc}")
+            return 400, {
+                "type": "https://openzaak.local/ref/fouten/ValidationError/",
+                "code": "invalid",
+                "title": "Invalid input.",
+                "status": 400,
+                "detail": "",
+                "instance": f"urn:uuid:{uuid.uuid4()}",
+                "invalidParams": [
+                    {"name": "nonFieldErrors", "code": "invalid", "reason": str(exc)}
+                ],
+            }
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(
+                token, self.secret, algorithms=["HS256"], options={"require": ["iat", "exp"]}
+            )
+        except jwt.PyJWTError as exc:
+            return 403, {"code": "permission_denied", "status": 403, "detail": str(exc)}
+        if claims.get("client_id") != self.client_id:
+            return 403, {"code": "permission_denied", "status": 403, "detail": "unknown client_id"}
+        return self._catalogi(method, rest, dict(parse_qsl(parts.query)))
+
+    def _catalogi(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        c = self.catalogue
+        if method == "GET" and path == f"/zaaktypen/{c.zaaktype_id}":
+            return 200, {
+                "url": c.zaaktype,
+                "identificatie": "WIJKAANPAK",
+                "omschrijving": "Wijkaanpak aardgasvrij",
+                "concept": c.concept,
+                "statustypen": [c.url("statustypen", u) for u in c.statustypen.values()],
+            }
+        lists = {
+            "/statustypen": ("statustypen", c.statustypen),
+            "/roltypen": ("roltypen", c.roltypen),
+            "/resultaattypen": ("resultaattypen", c.resultaattypen),
+        }
+        if method == "GET" and path in lists:
+            kind, items = lists[path]
+            mine = query.get("zaaktype") == c.zaaktype
+            results = [
+                {"url": c.url(kind, ident), "omschrijving": name, "zaaktype": c.zaaktype}
+                for name, ident in items.items()
+                if mine
+            ]
+            return 200, {"count": len(results), "next": None, "previous": None, "results": results}
+        return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
+
+
+@contextmanager
+def contract_server(client_id: str, secret: str, catalogue: Catalogue) -> Iterator[ContractServer]:
+    state = ContractServer(client_id=client_id, secret=secret, catalogue=catalogue)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, data = state.answer(self.command, self.path, headers, body)
+            raw = json.dumps(data).encode()
+            self.send_response(status)
+            ctype = "application/json" if status < 400 else "application/problem+json"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    catalogue.base = state.url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
