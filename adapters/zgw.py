@@ -18,7 +18,7 @@ import jwt
 from engine.app.zgw import ZgwConfig
 from engine.ports.zgw import ZgwFailure
 
-__all__ = ["HttpZgwCatalogue", "zgw_token"]
+__all__ = ["HttpZgwCatalogue", "HttpZgwZaken", "zgw_token"]
 
 TOKEN_LIFE = 300
 
@@ -92,6 +92,67 @@ class HttpZgwCatalogue:
 
     def resultaattypen(self, zaaktype: str) -> list[dict[str, Any]]:
         return self._list("resultaattypen", zaaktype)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class HttpZgwZaken:
+    """Implements engine.ports.ZgwZaken: the Zaken API calls of the mirror."""
+
+    def __init__(
+        self, config: ZgwConfig, *, client: httpx.Client | None = None, timeout: float = 10.0
+    ) -> None:
+        self.config = config
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def _call(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {zgw_token(self.config.client_id, self.config.secret)}",
+            "Accept": "application/json",
+            # The Zaken API 1.5.1 document requires both on every /zaken call, reads included.
+            "Accept-Crs": "EPSG:4326",
+            "Content-Crs": "EPSG:4326",
+        }
+        try:
+            response = self._client.request(
+                method, f"{self.config.zaken_url}/{path}", params=params, json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ZgwFailure(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 300:
+            invalid = "; ".join(
+                f"{p.get('name')}: {p.get('reason')}" for p in data.get("invalidParams", [])
+            )
+            detail = invalid or data.get("detail") or response.reason_phrase
+            raise ZgwFailure(
+                f"HTTP {response.status_code}: {detail}", status=response.status_code, problem=data
+            )
+        if not isinstance(data, dict):
+            raise ZgwFailure(f"{path}: not a JSON object")
+        return data
+
+    def find_zaak(self, identificatie: str, bronorganisatie: str) -> str | None:
+        page = self._call(
+            "GET",
+            "zaken",
+            params={"identificatie": identificatie, "bronorganisatie": bronorganisatie},
+        )
+        results = page.get("results") or []
+        return str(results[0]["url"]) if results else None
+
+    def create_zaak(self, zaak: dict[str, Any]) -> str:
+        return str(self._call("POST", "zaken", body=zaak)["url"])
+
+    def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
+        body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
+        return str(self._call("POST", "statussen", body=body)["url"])
 
     def close(self) -> None:
         self._client.close()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from engine.app.service import Service
     from engine.app.settings import Settings
     from engine.app.webhook_dispatch import WebhookDispatcher
+    from engine.app.zgw_mirror import ZgwDispatcher
     from engine.persistence.database import Database
     from engine.ports import Clock, Notifier, WebhookSender
     from engine.reminders.dispatch import Dispatcher
@@ -275,6 +276,25 @@ class Application:
             base_url=self.settings.base_url,
             stop=self.stop,
             **options,
+        )
+
+    def zgw_dispatcher(self) -> ZgwDispatcher | None:
+        """The ZGW mirror's dispatcher, when a workflow has a [zgw.WORKFLOW] table."""
+        if not self.settings.zgw:
+            return None
+        import os
+        import socket
+
+        from adapters.zgw import HttpZgwZaken
+        from engine.app.zgw import parse_config
+        from engine.app.zgw_mirror import ZgwDispatcher
+
+        configs = {w: parse_config(w, t) for w, t in self.settings.zgw.items()}
+        return ZgwDispatcher(
+            self.service().context,
+            configs,
+            HttpZgwZaken,
+            node=f"{socket.gethostname()}:{os.getpid()}",
         )
 
     # --- the end -------------------------------------------------------------------------

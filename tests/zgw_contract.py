@@ -1,5 +1,7 @@
-"""A ZGW contract server on loopback: the Catalogi API 1.3.1 (and the Zaken API 1.5.1 base
-path) as Open Zaak answers them, for the calls wijkkompas makes.
+"""A ZGW contract server on loopback: the Catalogi API 1.3.1 and the Zaken API 1.5.1 as Open
+Zaak answers them, for the calls wijkkompas makes (zaaktype, statustypen, roltypen,
+resultaattypen; zaken searched by identificatie, made; statussen), including Open Zaak's
+refusals (a zaak of an unpublished zaaktype, a status of another zaaktype).
 
 Every request is first validated against the official OpenAPI document (tests/contracts/zgw,
 with ``openapi-core``: path, parameters, body, and the JWT security requirement) as if it had
@@ -99,6 +101,8 @@ class ContractServer:
     url: str = ""
     requests: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    zaken: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statussen: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(
@@ -137,7 +141,48 @@ class ContractServer:
             return 403, {"code": "permission_denied", "status": 403, "detail": str(exc)}
         if claims.get("client_id") != self.client_id:
             return 403, {"code": "permission_denied", "status": 403, "detail": "unknown client_id"}
-        return self._catalogi(method, rest, dict(parse_qsl(parts.query)))
+        query = dict(parse_qsl(parts.query))
+        if component == "zaken":
+            return self._zaken(method, rest, query, json.loads(body) if body else None)
+        return self._catalogi(method, rest, query)
+
+    def _zaken(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        c = self.catalogue
+        if method == "GET" and path == "/zaken":
+            found = [
+                z
+                for z in self.zaken.values()
+                if z["identificatie"] == query.get("identificatie")
+                and z["bronorganisatie"] == query.get("bronorganisatie")
+            ]
+            return 200, {"count": len(found), "next": None, "previous": None, "results": found}
+        if method == "POST" and path == "/zaken":
+            if body["zaaktype"] != c.zaaktype or c.concept:
+                return 400, _invalid(
+                    "zaaktype", "not-published", "Het ZAAKTYPE is nog niet gepubliceerd."
+                )
+            url = f"{c.base}/zaken/api/v1/zaken/{uuid.uuid4()}"
+            zaak = {**body, "url": url}
+            with self.lock:
+                self.zaken[url] = zaak
+            return 201, zaak
+        if method == "POST" and path == "/statussen":
+            if body["zaak"] not in self.zaken:
+                return 400, _invalid(
+                    "zaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
+                )
+            known = {c.url("statustypen", u) for u in c.statustypen.values()}
+            if body["statustype"] not in known:
+                return 400, _invalid(
+                    "statustype",
+                    "zaaktype-mismatch",
+                    "Het statustype hoort niet bij het zaaktype van de zaak.",
+                )
+            url = f"{c.base}/zaken/api/v1/statussen/{uuid.uuid4()}"
+            with self.lock:
+                self.statussen.append({**body, "url": url})
+            return 201, {**body, "url": url}
+        return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
 
     def _catalogi(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
         c = self.catalogue
@@ -164,6 +209,19 @@ class ContractServer:
             ]
             return 200, {"count": len(results), "next": None, "previous": None, "results": results}
         return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
+
+
+def _invalid(name: str, code: str, reason: str) -> dict[str, Any]:
+    """Open Zaak's answer to a request it refuses."""
+    return {
+        "type": "https://openzaak.local/ref/fouten/ValidationError/",
+        "code": "invalid",
+        "title": "Invalid input.",
+        "status": 400,
+        "detail": "",
+        "instance": f"urn:uuid:{uuid.uuid4()}",
+        "invalidParams": [{"name": name, "code": code, "reason": reason}],
+    }
 
 
 @contextmanager

@@ -102,6 +102,9 @@ def _one_pass(app: Application, mode: str) -> str:
     line = _pass(app, mode)[0]
     if mode == "instant":
         line += " " + app.webhook_dispatcher().run().line()
+        mirror = app.zgw_dispatcher()
+        if mirror is not None:
+            line += " " + mirror.run().line()
     return line
 
 

@@ -1,5 +1,6 @@
 """The ZGW Zaken mirror on the command line: ``zgw check`` reads the case system's catalogue
-and says, per configured workflow, what is missing or unpublished (exit 6 when anything is)."""
+and says, per configured workflow, what is missing or unpublished (exit 6 when anything is);
+``zgw sync`` runs one pass of the mirror."""
 
 from __future__ import annotations
 
@@ -54,3 +55,19 @@ def zgw_check(ctx: click.Context, only: str | None) -> None:
             click.echo(f"{workflow}: ready (zaaktype published; every phase has a statustype)")
     if missing:
         ctx.exit(6)
+
+
+@zgw.command("sync")
+@click.pass_context
+def zgw_sync(ctx: click.Context) -> None:
+    """One pass of the mirror: queue what happened since the last pass, make zaken and
+    statussen (as every ``wijkkompas scheduler`` pass does)."""
+    dispatcher = app_of(ctx).zgw_dispatcher()
+    if dispatcher is None:
+        click.echo("no ZGW configuration: add a [zgw.WORKFLOW] table (docs/integrations.md)")
+        ctx.exit(6)
+    assert dispatcher is not None
+    report = dispatcher.run()
+    click.echo(report.line())
+    for error in report.errors[:20]:
+        click.echo(f"  {error}", err=True)

@@ -21,8 +21,7 @@ Configuration is per workflow, in the TOML file only (it holds a secret)::
 
 :func:`check` reads the catalogue and lists what is missing or wrong: the zaaktype not
 published (``concept``), a phase without a statustype or with one of another zaaktype, roltypen
-and resultaattypen that are not the zaaktype's. The mirror itself (zaken, statussen, rollen,
-opschorting, resultaat) is not built yet.
+and resultaattypen that are not the zaaktype's. The mirror is ``engine.app.zgw_mirror``.
 """
 
 from __future__ import annotations

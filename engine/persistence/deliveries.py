@@ -13,19 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from engine.persistence.rows import DELIVERIES, FEED, OUT, PARTIES, SUBSCRIPTIONS, D, E, I, W
-from engine.persistence.tables import OrganisationRow
+from engine.persistence.tables import IntegrationCursorRow, OrganisationRow, ZgwZaakRow
 from engine.ports import Delivery, NewDelivery, Subscription, SubscriptionEvent
 
 __all__ = ["DeliveryUnit"]
 
 _WAITING = ("pending", "held")
-ORGANISATIONS = OrganisationRow.__table__
+ORGANISATIONS = cast(Table, OrganisationRow.__table__)
+CURSORS = cast(Table, IntegrationCursorRow.__table__)
+ZAKEN = cast(Table, ZgwZaakRow.__table__)
 
 
 class DeliveryUnit:
@@ -431,6 +433,35 @@ class DeliveryUnit:
             )
 
         return self._instance_things(query, make)
+
+    # --- integration cursors and remembered zaken ---------------------------------------
+
+    def cursor(self, name: str) -> int | None:
+        """The feed position integration ``name`` fanned out to (None: never); locked until
+        the transaction ends (PostgreSQL), so two fan-outs take turns."""
+        query = select(CURSORS.c.position).where(CURSORS.c.name == name)
+        if self._postgres:
+            query = query.with_for_update()
+        found = self._c.execute(query).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def set_cursor(self, name: str, position: int) -> None:
+        if not self._c.execute(
+            update(CURSORS).where(CURSORS.c.name == name).values(position=position)
+        ).rowcount:
+            self._c.execute(insert(CURSORS).values(name=name, position=position))
+
+    def zaak_url(self, instance_key: str) -> str | None:
+        found = self._c.execute(
+            select(ZAKEN.c.zaak_url).where(ZAKEN.c.instance_key == instance_key)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def remember_zaak(self, instance_key: str, url: str, at: datetime) -> None:
+        if self.zaak_url(instance_key) is None:
+            self._c.execute(
+                insert(ZAKEN).values(instance_key=instance_key, zaak_url=url, created_at=at)
+            )
 
     def feed_head(self) -> int:
         return int(

@@ -19,6 +19,8 @@ deliveries         outbound integration messages (webhooks; later checkpoints, t
                    a generic queue by channel, in order per instance (see deliveries.py)
 webhook_subscriptions  who wants which events where, with the secrets to sign them and the feed
                    position each subscription has been fanned out to
+integration_cursors  per integration (e.g. ``zgw:WORKFLOW``): the feed position fanned out to
+zgw_zaken          the zaak each instance is mirrored to (its URL in the case system)
 calendar_tokens    the revocable secrets of iCalendar feed URLs: a prefix and a sha256
 calendar_entries   every deadline a calendar feed has shown, with its SEQUENCE, so that a change
                    raises it and one that went away is shown CANCELLED
@@ -62,6 +64,7 @@ __all__ = [
     "FeedRow",
     "InstancePartyRow",
     "InstanceRow",
+    "IntegrationCursorRow",
     "OrganisationRow",
     "OutboxRow",
     "PrincipalRow",
@@ -69,6 +72,7 @@ __all__ = [
     "TokenRow",
     "WebhookSubscriptionRow",
     "WorkflowVersionRow",
+    "ZgwZaakRow",
 ]
 
 NAMING = {
@@ -456,3 +460,22 @@ class CalendarEntryRow(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class IntegrationCursorRow(Base):
+    """How far an integration fanned the event feed out (``zgw:<workflow>``)."""
+
+    __tablename__ = "integration_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class ZgwZaakRow(Base):
+    """The zaak an instance is mirrored to: found or made once, then remembered."""
+
+    __tablename__ = "zgw_zaken"
+
+    instance_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zaak_url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

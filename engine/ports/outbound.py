@@ -216,6 +216,19 @@ class DeliveryUnit(Protocol):
 
     def feed_head(self) -> int: ...
 
+    def cursor(self, name: str) -> int | None:
+        """The feed position integration ``name`` fanned out to (None: never); held until the
+        transaction ends, so two fan-outs of it take turns."""
+        ...
+
+    def set_cursor(self, name: str, position: int) -> None: ...
+
+    def zaak_url(self, instance_key: str) -> str | None:
+        """The zaak an instance is mirrored to (None: none yet)."""
+        ...
+
+    def remember_zaak(self, instance_key: str, url: str, at: datetime) -> None: ...
+
 
 class DeliveryStore(Protocol):
     def deliveries(self) -> AbstractContextManager[DeliveryUnit]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["ZgwCatalogue", "ZgwFailure"]
+__all__ = ["ZgwCatalogue", "ZgwFailure", "ZgwZaken"]
 
 
 class ZgwFailure(Exception):
@@ -34,5 +34,23 @@ class ZgwCatalogue(Protocol):
     def roltypen(self, zaaktype: str) -> list[dict[str, Any]]: ...
 
     def resultaattypen(self, zaaktype: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class ZgwZaken(Protocol):
+    """The calls of the Zaken API the mirror makes."""
+
+    def find_zaak(self, identificatie: str, bronorganisatie: str) -> str | None:
+        """The URL of the zaak with this identificatie (None: there is none)."""
+        ...
+
+    def create_zaak(self, zaak: dict[str, Any]) -> str:
+        """Make a zaak; its URL."""
+        ...
+
+    def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
+        """Give the zaak a status (``gezet``: ISO 8601 moment); the status's URL."""
+        ...
 
     def close(self) -> None: ...

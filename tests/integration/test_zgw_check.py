@@ -154,3 +154,19 @@ def test_the_zgw_jwt() -> None:
     )
     assert claims["client_id"] == claims["iss"] == "wijkkompas"
     assert claims["exp"] - claims["iat"] == 300
+
+
+def test_zgw_sync_mirrors_from_the_command_line(wk: Any, tmp_path: Path) -> None:
+    catalogue = full_catalogue()
+    runner = CliRunner()
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        (tmp_path / "wk.toml").write_text(toml(server.url, catalogue))
+        config = ["--config", str(tmp_path / "wk.toml")]
+        create = ["instance", "create", "wk-noord", "--workflow", "wijkkompas", "--title", "N"]
+        made = runner.invoke(main, [*config, *create, "--regie", "gemeente"])
+        assert made.exit_code == 0, made.output
+        synced = runner.invoke(main, [*config, "zgw", "sync"])
+        assert synced.exit_code == 0, (synced.output, synced.stderr)
+        assert "done=1" in synced.stdout
+    assert [z["identificatie"] for z in server.zaken.values()] == ["wk-noord"]
+    assert server.refused == []

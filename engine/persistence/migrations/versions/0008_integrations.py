@@ -111,9 +111,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("instance_id", "kind", "subject", name="pk_calendar_entries"),
     )
+    op.create_table(
+        "integration_cursors",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("position", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_integration_cursors"),
+    )
+    op.create_table(
+        "zgw_zaken",
+        sa.Column("instance_key", sa.String(length=64), nullable=False),
+        sa.Column("zaak_url", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("instance_key", name="pk_zgw_zaken"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("zgw_zaken")
+    op.drop_table("integration_cursors")
     op.drop_table("calendar_entries")
     op.drop_index("ix_calendar_tokens_principal_id", table_name="calendar_tokens")
     op.drop_table("calendar_tokens")

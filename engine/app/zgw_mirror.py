@@ -1,0 +1,217 @@
+"""The ZGW Zaken mirror, as far as it is built: an instance started becomes a zaak, and each
+phase it enters a status of that zaak.
+
+Same principles as the webhooks (``engine.app.webhooks``): a fan-out reads the event feed
+after the cursor ``zgw:<workflow>`` (from the start: every instance is mirrored) and queues, in
+one transaction with the cursor's move, a delivery per event on channel ``zgw`` (idempotency key
+``zgw:<workflow>:event:<id>``, ordering line per instance, so the zaak is made before its
+statuses). :class:`ZgwDispatcher` claims them under a lease and calls the Zaken API through
+the :class:`~engine.ports.ZgwZaken` port:
+
+- ``zaak``: the zaak's URL is remembered per instance; without one the zaak is looked up by
+  identificatie (our key) and bronorganisatie first (Zaken API 1.5.1 has no filter on
+  ``kenmerken``), and made only when there is none: a retry never makes a second zaak. The
+  key is also in ``kenmerken``. Then its first status (the phase it started in).
+- ``status``: ``datumStatusGezet`` is the event's effective time. A status that was added
+  just before a crash, before its delivery was marked, is added once more on the retry.
+
+Not built yet: opschorting (pause/resume), rollen (regie, parties), deelzaken, resultaat and
+the end status, and noticing a zaak changed by hand.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from engine.app import feed
+from engine.app.context import Context
+from engine.app.webhook_dispatch import GIVE_UP, next_wait
+from engine.app.zgw import ZgwConfig
+from engine.clock import local_date
+from engine.ports import Delivery, NewDelivery
+from engine.ports.zgw import ZgwFailure, ZgwZaken
+
+__all__ = ["CHANNEL", "ZgwDispatcher", "ZgwReport", "fan_out"]
+
+CHANNEL = "zgw"
+BATCH = 500
+_KINDS = {
+    "instance_started": "zaak",
+    "phase_advanced": "status",
+    "phase_returned": "status",
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
+    """Queue the mirror's deliveries of what the feed got since the last fan-out."""
+    feed.sequence(context)
+    queued = 0
+    for workflow in sorted(configs):
+        name = f"zgw:{workflow}"
+        while True:
+            with context.store.deliveries() as unit:
+                position = unit.cursor(name) or 0
+                events = unit.events_after(position, BATCH)
+                if not events:
+                    break
+                now = context.clock.now()
+                rows: list[NewDelivery] = []
+                for e in events:
+                    kind = _KINDS.get(e.type)
+                    if e.workflow != workflow or kind is None:
+                        continue
+                    phase = e.payload.get("phase") if kind == "zaak" else e.payload.get("to_phase")
+                    payload = {
+                        "instance": e.instance_key,
+                        "title": e.payload.get("title"),
+                        "phase": phase,
+                        "at": _iso(e.at),
+                        "day": local_date(e.at).isoformat(),
+                    }
+                    rows.append(
+                        NewDelivery(
+                            channel=CHANNEL,
+                            target=workflow,
+                            kind=kind,
+                            key=f"zgw:{workflow}:{e.ref}",
+                            message_id=f"zgw:{e.ref}",
+                            ordering=f"zgw:{workflow}:{e.instance_key}",
+                            instance_key=e.instance_key,
+                            payload=payload,
+                            created_at=now,
+                        )
+                    )
+                queued += unit.queue(rows)
+                unit.set_cursor(name, events[-1].position)
+            if len(events) < BATCH:
+                break
+    return queued
+
+
+@dataclass(slots=True)
+class ZgwReport:
+    queued: int = 0
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"zgw queued={self.queued} done={self.done} retried={self.retried} failed={self.failed}"
+        )
+
+
+class ZgwDispatcher:
+    def __init__(
+        self,
+        context: Context,
+        configs: Mapping[str, ZgwConfig],
+        client: Callable[[ZgwConfig], ZgwZaken],
+        *,
+        node: str,
+        lease: timedelta = timedelta(minutes=2),
+        batch: int = 50,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.context = context
+        self.configs = configs
+        self.client = client
+        self.node = node
+        self.lease = lease
+        self.batch = batch
+        self.rng = rng or random.Random()
+
+    def run(self) -> ZgwReport:
+        report = ZgwReport(queued=fan_out(self.context, self.configs))
+        clients: dict[str, ZgwZaken] = {}
+        tried: set[int] = set()
+        try:
+            while True:
+                now = self.context.clock.now()
+                with self.context.store.deliveries() as unit:
+                    claimed = unit.claim(CHANNEL, self.node, now, now + self.lease, self.batch)
+                    fresh = [d for d in claimed if d.id not in tried]
+                    unit.release([d.id for d in claimed if d.id in tried], self.node)
+                if not fresh:
+                    break
+                tried.update(d.id for d in fresh)
+                for delivery in fresh:
+                    config = self.configs.get(delivery.target)
+                    if config is None:  # its configuration was removed: leave it waiting
+                        with self.context.store.deliveries() as unit:
+                            unit.release([delivery.id], self.node)
+                        continue
+                    if delivery.target not in clients:
+                        clients[delivery.target] = self.client(config)
+                    self._one(delivery, config, clients[delivery.target], report)
+        finally:
+            for c in clients.values():
+                c.close()
+        return report
+
+    def _one(
+        self, delivery: Delivery, config: ZgwConfig, zaken: ZgwZaken, report: ZgwReport
+    ) -> None:
+        p = delivery.payload
+        key = str(delivery.instance_key)
+        try:
+            with self.context.store.deliveries() as unit:
+                zaak = unit.zaak_url(key)
+            if delivery.kind == "zaak" and zaak is None:
+                zaak = zaken.find_zaak(key, config.bronorganisatie)
+                if zaak is None:
+                    zaak = zaken.create_zaak(_zaak(config, p))
+                with self.context.store.deliveries() as unit:
+                    unit.remember_zaak(key, zaak, self.context.clock.now())
+            if zaak is None:
+                raise ZgwFailure(f"no zaak yet for {key}")
+            statustype = config.statustypen.get(str(p.get("phase")))
+            if statustype is None:
+                raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
+            zaken.add_status(zaak, statustype, str(p["at"]))
+        except ZgwFailure as failure:
+            self._failed(delivery, failure, report)
+            return
+        with self.context.store.deliveries() as unit:
+            unit.sent(delivery.id, self.node, self.context.clock.now(), None)
+        report.done += 1
+
+    def _failed(self, delivery: Delivery, failure: ZgwFailure, report: ZgwReport) -> None:
+        now = self.context.clock.now()
+        attempts = delivery.attempts + 1
+        reason = failure.reason
+        report.errors.append(f"zgw {delivery.instance_key} {delivery.kind}: {reason}")
+        with self.context.store.deliveries() as unit:
+            if now - delivery.created_at >= GIVE_UP:
+                unit.failed(
+                    delivery.id, self.node, error=reason, status=failure.status,
+                    attempts=attempts, at=now,
+                )  # fmt: skip
+                report.failed += 1
+                return
+            unit.retry_later(
+                delivery.id, self.node, error=reason, status=failure.status, attempts=attempts,
+                at=now, next_at=now + next_wait(attempts, self.rng),
+            )  # fmt: skip
+            report.retried += 1
+
+
+def _zaak(config: ZgwConfig, p: Mapping[str, object]) -> dict[str, object]:
+    key = str(p["instance"])
+    return {
+        "identificatie": key,
+        "bronorganisatie": config.bronorganisatie,
+        "verantwoordelijkeOrganisatie": config.verantwoordelijke_organisatie,
+        "zaaktype": config.zaaktype,
+        "omschrijving": str(p.get("title") or key)[:80],
+        "startdatum": str(p["day"]),
+        "kenmerken": [{"kenmerk": key[:40], "bron": "wijkkompas"}],
+    }
