@@ -154,5 +154,15 @@ class HttpZgwZaken:
         body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
         return str(self._call("POST", "statussen", body=body)["url"])
 
+    def suspend(self, zaak: str, suspended: bool, reason: str) -> None:
+        path = zaak.removeprefix(self.config.zaken_url + "/")
+        if path == zaak:
+            raise ZgwFailure(f"{zaak} is not a zaak of {self.config.zaken_url}")
+        self._call("PATCH", path, body={"opschorting": {"indicatie": suspended, "reden": reason}})
+
+    def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
+        body = {"zaak": zaak, "resultaattype": resultaattype, "toelichting": toelichting}
+        return str(self._call("POST", "resultaten", body=body)["url"])
+
     def close(self) -> None:
         self._client.close()

@@ -84,6 +84,8 @@ class Catalogue:
     """omschrijving -> uuid"""
     roltypen: dict[str, str] = field(default_factory=dict)
     resultaattypen: dict[str, str] = field(default_factory=dict)
+    eind: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """The end statustype's uuid."""
 
     def url(self, kind: str, ident: str) -> str:
         return f"{self.base}/catalogi/api/v1/{kind}/{ident}"
@@ -103,6 +105,7 @@ class ContractServer:
     refused: list[str] = field(default_factory=list)
     zaken: dict[str, dict[str, Any]] = field(default_factory=dict)
     statussen: list[dict[str, Any]] = field(default_factory=list)
+    resultaten: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(
@@ -166,12 +169,36 @@ class ContractServer:
             with self.lock:
                 self.zaken[url] = zaak
             return 201, zaak
-        if method == "POST" and path == "/statussen":
+        if method == "PATCH" and path.startswith("/zaken/"):
+            url = f"{c.base}/zaken/api/v1{path}"
+            if url not in self.zaken:
+                return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
+            with self.lock:
+                self.zaken[url].update(body)
+            return 200, self.zaken[url]
+        if method == "POST" and path == "/resultaten":
             if body["zaak"] not in self.zaken:
                 return 400, _invalid(
                     "zaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
                 )
-            known = {c.url("statustypen", u) for u in c.statustypen.values()}
+            url = f"{c.base}/zaken/api/v1/resultaten/{uuid.uuid4()}"
+            with self.lock:
+                self.resultaten.append({**body, "url": url})
+            return 201, {**body, "url": url}
+        if method == "POST" and path == "/statussen":
+            if body["statustype"] == c.url("statustypen", c.eind) and not any(
+                r["zaak"] == body["zaak"] for r in self.resultaten
+            ):
+                return 400, _invalid(
+                    "nonFieldErrors",
+                    "resultaat-does-not-exist",
+                    "Een zaak kan niet afgesloten worden zonder resultaat.",
+                )
+            if body["zaak"] not in self.zaken:
+                return 400, _invalid(
+                    "zaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
+                )
+            known = {c.url("statustypen", u) for u in (*c.statustypen.values(), c.eind)}
             if body["statustype"] not in known:
                 return 400, _invalid(
                     "statustype",
@@ -202,9 +229,10 @@ class ContractServer:
         if method == "GET" and path in lists:
             kind, items = lists[path]
             mine = query.get("zaaktype") == c.zaaktype
+            named = {**items, "eindstatus": c.eind} if kind == "statustypen" else items
             results = [
                 {"url": c.url(kind, ident), "omschrijving": name, "zaaktype": c.zaaktype}
-                for name, ident in items.items()
+                for name, ident in named.items()
                 if mine
             ]
             return 200, {"count": len(results), "next": None, "previous": None, "results": results}

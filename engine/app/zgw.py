@@ -11,6 +11,7 @@ Configuration is per workflow, in the TOML file only (it holds a secret)::
     bronorganisatie = "002220647"             # RSIN, 11-proef
     verantwoordelijke_organisatie = "002220647"
     zaaktype = "https://openzaak.gemeente.nl/catalogi/api/v1/zaaktypen/<uuid>"
+    eindstatustype = "https://.../statustypen/<uuid>"  # the end status (highest volgnummer)
     [zgw.wijkkompas.statustypen]              # a statustype per phase of the workflow
     samen-starten = "https://.../statustypen/<uuid>"
     [zgw.wijkkompas.roltypen]                 # regie -> zaakcoordinator, party roles ...
@@ -60,6 +61,7 @@ class ZgwConfig:
     bronorganisatie: str
     verantwoordelijke_organisatie: str
     zaaktype: str
+    eindstatustype: str | None
     statustypen: Mapping[str, str]
     roltypen: Mapping[str, str]
     resultaattypen: Mapping[str, str]
@@ -85,7 +87,7 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
     where = f"zgw.{workflow}"
     if not isinstance(table, Mapping):
         raise InvalidValue(where, table, "a table")
-    known = {*_REQUIRED, "statustypen", "roltypen", "resultaattypen"}
+    known = {*_REQUIRED, "eindstatustype", "statustypen", "roltypen", "resultaattypen"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise InvalidValue(
@@ -108,6 +110,11 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
         bronorganisatie=table["bronorganisatie"],
         verantwoordelijke_organisatie=table["verantwoordelijke_organisatie"],
         zaaktype=_url(f"{where}.zaaktype", table["zaaktype"]),
+        eindstatustype=(
+            _url(f"{where}.eindstatustype", table["eindstatustype"])
+            if "eindstatustype" in table
+            else None
+        ),
         statustypen=_urls(f"{where}.statustypen", table.get("statustypen")),
         roltypen=_urls(f"{where}.roltypen", table.get("roltypen")),
         resultaattypen=_urls(f"{where}.resultaattypen", table.get("resultaattypen")),
@@ -136,7 +143,10 @@ def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> 
         except ZgwFailure as failure:
             problems.append(f"{kind}n of the zaaktype: cannot be read: {failure.reason}")
             continue
-        for name, url in sorted(configured.items()):
+        wanted = dict(configured)
+        if kind == "statustype" and config.eindstatustype:
+            wanted["eindstatus"] = config.eindstatustype
+        for name, url in sorted(wanted.items()):
             if url not in found:
                 problems.append(f"{kind} for '{name}' ({url}) is not one of the zaaktype's")
     for phase in phases:
@@ -151,6 +161,11 @@ def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> 
             problems.append(
                 f"no resultaattype for '{outcome}' (zgw.{config.workflow}.resultaattypen)"
             )
+    if config.eindstatustype is None:
+        problems.append(
+            f"no eindstatustype (zgw.{config.workflow}.eindstatustype): a finished instance "
+            "cannot close its zaak"
+        )
     if "regie" not in config.roltypen:
         problems.append(f"no roltype for 'regie' (zgw.{config.workflow}.roltypen; zaakcoordinator)")
     return problems

@@ -1,5 +1,5 @@
-"""The ZGW Zaken mirror, as far as it is built: an instance started becomes a zaak, and each
-phase it enters a status of that zaak.
+"""The ZGW Zaken mirror, as far as it is built: an instance started becomes a zaak, each phase
+it enters a status, a pause an opschorting, and its end a resultaat with the end status.
 
 Same principles as the webhooks (``engine.app.webhooks``): a fan-out reads the event feed
 after the cursor ``zgw:<workflow>`` (from the start: every instance is mirrored) and queues, in
@@ -15,8 +15,12 @@ the :class:`~engine.ports.ZgwZaken` port:
 - ``status``: ``datumStatusGezet`` is the event's effective time. A status that was added
   just before a crash, before its delivery was marked, is added once more on the retry.
 
-Not built yet: opschorting (pause/resume), rollen (regie, parties), deelzaken, resultaat and
-the end status, and noticing a zaak changed by hand.
+- ``pause``/``resume``: the zaak's ``opschorting`` set and cleared (the reason is the pause
+  button's id: never the free text, which may name people).
+- ``end`` (stopped or completed): a resultaat of the configured resultaattype, then the
+  ``eindstatustype``.
+
+Not built yet: rollen (regie, parties), deelzaken, and noticing a zaak changed by hand.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ _KINDS = {
     "instance_started": "zaak",
     "phase_advanced": "status",
     "phase_returned": "status",
+    "instance_paused": "pause",
+    "instance_resumed": "resume",
+    "instance_stopped": "end",
+    "instance_completed": "end",
 }
 
 
@@ -72,6 +80,8 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
                         "instance": e.instance_key,
                         "title": e.payload.get("title"),
                         "phase": phase,
+                        "button": e.payload.get("button"),
+                        "outcome": "completed" if e.type == "instance_completed" else "stopped",
                         "at": _iso(e.at),
                         "day": local_date(e.at).isoformat(),
                     }
@@ -173,16 +183,32 @@ class ZgwDispatcher:
                     unit.remember_zaak(key, zaak, self.context.clock.now())
             if zaak is None:
                 raise ZgwFailure(f"no zaak yet for {key}")
-            statustype = config.statustypen.get(str(p.get("phase")))
-            if statustype is None:
-                raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
-            zaken.add_status(zaak, statustype, str(p["at"]))
+            if delivery.kind in ("pause", "resume"):
+                # The reason is the pause button (a term of the method), never the free text.
+                zaken.suspend(zaak, delivery.kind == "pause", str(p.get("button") or "")[:200])
+            elif delivery.kind == "end":
+                self._end(zaak, config, zaken, p)
+            else:
+                statustype = config.statustypen.get(str(p.get("phase")))
+                if statustype is None:
+                    raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
+                zaken.add_status(zaak, statustype, str(p["at"]))
         except ZgwFailure as failure:
             self._failed(delivery, failure, report)
             return
         with self.context.store.deliveries() as unit:
             unit.sent(delivery.id, self.node, self.context.clock.now(), None)
         report.done += 1
+
+    @staticmethod
+    def _end(zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]) -> None:
+        """A resultaat (Open Zaak refuses an end status without one), then the end status."""
+        outcome = str(p.get("outcome"))
+        resultaattype = config.resultaattypen.get(outcome)
+        if resultaattype is None or config.eindstatustype is None:
+            raise ZgwFailure(f"no resultaattype for '{outcome}' or no eindstatustype (zgw check)")
+        zaken.add_result(zaak, resultaattype, outcome)
+        zaken.add_status(zaak, config.eindstatustype, str(p["at"]))
 
     def _failed(self, delivery: Delivery, failure: ZgwFailure, report: ZgwReport) -> None:
         now = self.context.clock.now()

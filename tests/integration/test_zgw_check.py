@@ -54,6 +54,7 @@ def toml(server_url: str, catalogue: Catalogue, **changes: Any) -> str:
         "bronorganisatie": RSIN,
         "verantwoordelijke_organisatie": RSIN,
         "zaaktype": catalogue.zaaktype,
+        "eindstatustype": catalogue.url("statustypen", catalogue.eind),
         **changes,
     }
     head = "[zgw.wijkkompas]\n" + "".join(f'{k} = "{v}"\n' for k, v in values.items())

@@ -31,6 +31,8 @@ def config(server: ContractServer, catalogue: Catalogue) -> ZgwConfig:
             "bronorganisatie": RSIN,
             "verantwoordelijke_organisatie": RSIN,
             "zaaktype": catalogue.zaaktype,
+            "eindstatustype": catalogue.url("statustypen", catalogue.eind),
+            "resultaattypen": {"stopped": catalogue.url("resultaattypen", "afgebroken")},
             "statustypen": {
                 p: catalogue.url("statustypen", u) for p, u in catalogue.statustypen.items()
             },
@@ -99,4 +101,47 @@ def test_an_unpublished_zaaktype_is_refused_like_open_zaak_and_retried(
         clock.advance(seconds=10)
         assert mirror(service, cfg).run().done == 2
         assert len(server.zaken) == 1
+    assert server.refused == []
+
+
+def test_a_pause_suspends_the_zaak_and_a_stop_closes_it_with_a_resultaat(
+    service: Service, clock: FrozenClock
+) -> None:
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        service.pause("wk-noord", "geen-trekker", by="t", reason="Jan de Vries is ziek")
+        mirror(service, cfg).run()
+        (zaak,) = server.zaken.values()
+        assert zaak["opschorting"] == {"indicatie": True, "reden": "geen-trekker"}
+        service.resume("wk-noord", by="t")
+        service.stop("wk-noord", by="t", reason="afgeblazen")
+        report = mirror(service, cfg).run()
+        assert report.errors == []
+        assert zaak["opschorting"]["indicatie"] is False
+        assert [r["resultaattype"] for r in server.resultaten] == [
+            catalogue.url("resultaattypen", "afgebroken")
+        ]
+        assert server.statussen[-1]["statustype"] == catalogue.url("statustypen", catalogue.eind)
+    assert "Jan de Vries" not in repr(server.zaken)
+    assert server.refused == []
+
+
+def test_the_contract_server_refuses_an_end_status_without_resultaat_like_open_zaak() -> None:
+    import pytest
+
+    from engine.ports.zgw import ZgwFailure
+
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        zaken = HttpZgwZaken(config(server, catalogue))
+        zaak = zaken.create_zaak(
+            {"bronorganisatie": RSIN, "verantwoordelijkeOrganisatie": RSIN,
+             "zaaktype": catalogue.zaaktype, "startdatum": "2026-01-05", "identificatie": "x"}
+        )  # fmt: skip
+        eind = catalogue.url("statustypen", catalogue.eind)
+        with pytest.raises(ZgwFailure, match="niet afgesloten worden zonder resultaat"):
+            zaken.add_status(zaak, eind, "2026-01-06T10:00:00Z")
+        zaken.close()
     assert server.refused == []
