@@ -160,6 +160,22 @@ class HttpZgwZaken:
             raise ZgwFailure(f"{zaak} is not a zaak of {self.config.zaken_url}")
         self._call("PATCH", path, body={"opschorting": {"indicatie": suspended, "reden": reason}})
 
+    def add_rol(self, zaak: str, roltype: str, organisation: str, toelichting: str) -> str:
+        body = {
+            "zaak": zaak,
+            "betrokkeneType": "niet_natuurlijk_persoon",
+            "roltype": roltype,
+            "roltoelichting": toelichting[:1000],
+            "betrokkeneIdentificatie": {"statutaireNaam": organisation[:500]},
+        }
+        return str(self._call("POST", "rollen", body=body)["url"])
+
+    def remove_rol(self, rol: str) -> None:
+        path = rol.removeprefix(self.config.zaken_url + "/")
+        if path == rol:
+            raise ZgwFailure(f"{rol} is not a rol of {self.config.zaken_url}")
+        self._call("DELETE", path)
+
     def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
         body = {"zaak": zaak, "resultaattype": resultaattype, "toelichting": toelichting}
         return str(self._call("POST", "resultaten", body=body)["url"])

@@ -106,6 +106,7 @@ class ContractServer:
     zaken: dict[str, dict[str, Any]] = field(default_factory=dict)
     statussen: list[dict[str, Any]] = field(default_factory=list)
     resultaten: list[dict[str, Any]] = field(default_factory=list)
+    rollen: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(
@@ -176,6 +177,20 @@ class ContractServer:
             with self.lock:
                 self.zaken[url].update(body)
             return 200, self.zaken[url]
+        if method == "POST" and path == "/rollen":
+            if body["zaak"] not in self.zaken:
+                return 400, _invalid(
+                    "zaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
+                )
+            url = f"{c.base}/zaken/api/v1/rollen/{uuid.uuid4()}"
+            with self.lock:
+                self.rollen[url] = {**body, "url": url}
+            return 201, self.rollen[url]
+        if method == "DELETE" and path.startswith("/rollen/"):
+            url = f"{c.base}/zaken/api/v1{path}"
+            with self.lock:
+                found = self.rollen.pop(url, None)
+            return (204, None) if found else (404, {"code": "not_found", "status": 404})
         if method == "POST" and path == "/resultaten":
             if body["zaak"] not in self.zaken:
                 return 400, _invalid(
@@ -263,7 +278,7 @@ def contract_server(client_id: str, secret: str, catalogue: Catalogue) -> Iterat
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, data = state.answer(self.command, self.path, headers, body)
-            raw = json.dumps(data).encode()
+            raw = b"" if data is None else json.dumps(data).encode()
             self.send_response(status)
             ctype = "application/json" if status < 400 else "application/problem+json"
             self.send_header("Content-Type", ctype)

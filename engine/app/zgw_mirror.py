@@ -20,7 +20,10 @@ the :class:`~engine.ports.ZgwZaken` port:
 - ``end`` (stopped or completed): a resultaat of the configured resultaattype, then the
   ``eindstatustype``.
 
-Not built yet: rollen (regie, parties), deelzaken, and noticing a zaak changed by hand.
+- ``zaak`` and ``handover``: the regie holder as a rol of roltype ``regie``
+  (zaakcoordinator), replaced on a handover (the new rol first, then the old one removed).
+
+Not built yet: rollen of the parties, deelzaken, and noticing a zaak changed by hand.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ _KINDS = {
     "instance_resumed": "resume",
     "instance_stopped": "end",
     "instance_completed": "end",
+    "regie_handed_over": "handover",
 }
 
 
@@ -81,6 +85,7 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
                         "title": e.payload.get("title"),
                         "phase": phase,
                         "button": e.payload.get("button"),
+                        "regie": e.payload.get("regie"),
                         "outcome": "completed" if e.type == "instance_completed" else "stopped",
                         "at": _iso(e.at),
                         "day": local_date(e.at).isoformat(),
@@ -183,12 +188,14 @@ class ZgwDispatcher:
                     unit.remember_zaak(key, zaak, self.context.clock.now())
             if zaak is None:
                 raise ZgwFailure(f"no zaak yet for {key}")
+            if delivery.kind in ("zaak", "handover"):
+                self._regie(key, zaak, config, zaken, p, replace=delivery.kind == "handover")
             if delivery.kind in ("pause", "resume"):
                 # The reason is the pause button (a term of the method), never the free text.
                 zaken.suspend(zaak, delivery.kind == "pause", str(p.get("button") or "")[:200])
             elif delivery.kind == "end":
                 self._end(zaak, config, zaken, p)
-            else:
+            elif delivery.kind in ("zaak", "status"):
                 statustype = config.statustypen.get(str(p.get("phase")))
                 if statustype is None:
                     raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
@@ -199,6 +206,33 @@ class ZgwDispatcher:
         with self.context.store.deliveries() as unit:
             unit.sent(delivery.id, self.node, self.context.clock.now(), None)
         report.done += 1
+
+    def _regie(
+        self,
+        key: str,
+        zaak: str,
+        config: ZgwConfig,
+        zaken: ZgwZaken,
+        p: Mapping[str, object],
+        *,
+        replace: bool,
+    ) -> None:
+        """The regie holder as the zaak's zaakcoordinator rol (roltype ``regie``): made once,
+        and on a handover the old rol removed after the new one is there."""
+        roltype = config.roltypen.get("regie")
+        regie = p.get("regie")
+        if roltype is None or not isinstance(regie, Mapping):
+            return
+        with self.context.store.deliveries() as unit:
+            current = unit.regie_rol(key)
+        if current is not None and not replace:
+            return  # made by an earlier attempt of this delivery
+        holder = str(regie.get("organisation") or regie.get("type"))
+        rol = zaken.add_rol(zaak, roltype, holder, f"regie ({regie.get('type')})")
+        with self.context.store.deliveries() as unit:
+            unit.remember_regie_rol(key, rol)
+        if current is not None:
+            zaken.remove_rol(current)
 
     @staticmethod
     def _end(zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]) -> None:

@@ -463,6 +463,17 @@ class DeliveryUnit:
                 insert(ZAKEN).values(instance_key=instance_key, zaak_url=url, created_at=at)
             )
 
+    def regie_rol(self, instance_key: str) -> str | None:
+        found = self._c.execute(
+            select(ZAKEN.c.regie_rol_url).where(ZAKEN.c.instance_key == instance_key)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def remember_regie_rol(self, instance_key: str, url: str | None) -> None:
+        self._c.execute(
+            update(ZAKEN).where(ZAKEN.c.instance_key == instance_key).values(regie_rol_url=url)
+        )
+
     def feed_head(self) -> int:
         return int(
             self._c.execute(select(func.coalesce(func.max(FEED.c.position), 0))).scalar_one()

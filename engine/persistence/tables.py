@@ -478,4 +478,6 @@ class ZgwZaakRow(Base):
 
     instance_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     zaak_url: Mapped[str] = mapped_column(Text)
+    regie_rol_url: Mapped[str | None] = mapped_column(Text)
+    """The rol (zaakcoordinator) that names the regie holder now: replaced on a handover."""
     created_at: Mapped[datetime]

@@ -229,6 +229,12 @@ class DeliveryUnit(Protocol):
 
     def remember_zaak(self, instance_key: str, url: str, at: datetime) -> None: ...
 
+    def regie_rol(self, instance_key: str) -> str | None:
+        """The rol that names the instance's regie holder in its zaak (None: none yet)."""
+        ...
+
+    def remember_regie_rol(self, instance_key: str, url: str | None) -> None: ...
+
 
 class DeliveryStore(Protocol):
     def deliveries(self) -> AbstractContextManager[DeliveryUnit]:

@@ -33,6 +33,7 @@ def config(server: ContractServer, catalogue: Catalogue) -> ZgwConfig:
             "zaaktype": catalogue.zaaktype,
             "eindstatustype": catalogue.url("statustypen", catalogue.eind),
             "resultaattypen": {"stopped": catalogue.url("resultaattypen", "afgebroken")},
+            "roltypen": {"regie": catalogue.url("roltypen", "zaakcoordinator")},
             "statustypen": {
                 p: catalogue.url("statustypen", u) for p, u in catalogue.statustypen.items()
             },
@@ -144,4 +145,23 @@ def test_the_contract_server_refuses_an_end_status_without_resultaat_like_open_z
         with pytest.raises(ZgwFailure, match="niet afgesloten worden zonder resultaat"):
             zaken.add_status(zaak, eind, "2026-01-06T10:00:00Z")
         zaken.close()
+    assert server.refused == []
+
+
+def test_the_regie_holder_is_a_rol_replaced_on_a_handover(
+    service: Service, clock: FrozenClock
+) -> None:
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    delta = Regie(type="woningcorporatie", organisation="deltaWonen")
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        mirror(service, cfg).run()
+        (first,) = server.rollen.values()
+        assert first["betrokkeneIdentificatie"] == {"statutaireNaam": "Gemeente Zwolle"}
+        service.hand_over("wk-noord", delta, by="t", reason="r")
+        assert mirror(service, cfg).run().errors == []
+        (now,) = server.rollen.values()
+        assert now["betrokkeneIdentificatie"] == {"statutaireNaam": "deltaWonen"}
+        assert now["roltype"] == catalogue.url("roltypen", "zaakcoordinator")
     assert server.refused == []
