@@ -46,7 +46,7 @@ def domain_of(base_url: str | None) -> str:
 
 
 def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _alarm_days(rules: ReminderRules, due: date) -> int | None:

@@ -73,10 +73,12 @@ class WebhookReport:
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        # Names of their own: the scheduler's pass line holds the reminders' counts too.
         return (
-            f"webhooks queued={self.queued} sent={self.sent} retried={self.retried} "
-            f"failed={self.failed} postponed={self.postponed}"
-            + (f" disabled={','.join(map(str, self.disabled))}" if self.disabled else "")
+            f"webhooks_queued={self.queued} webhooks_sent={self.sent} "
+            f"webhooks_retried={self.retried} webhooks_failed={self.failed} "
+            f"webhooks_postponed={self.postponed}"
+            + (f" webhooks_disabled={','.join(map(str, self.disabled))}" if self.disabled else "")
         )
 
 

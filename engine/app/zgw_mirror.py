@@ -120,7 +120,8 @@ class ZgwReport:
 
     def line(self) -> str:
         return (
-            f"zgw queued={self.queued} done={self.done} retried={self.retried} failed={self.failed}"
+            f"zgw_queued={self.queued} zgw_done={self.done} zgw_retried={self.retried} "
+            f"zgw_failed={self.failed}"
         )
 
 

@@ -46,7 +46,7 @@ def test_add_list_dispatch_deliveries_and_test(wk: Any, tmp_path: Path) -> None:
         assert sub["secret"] == secret
         wk("instance", "create", "wk-noord", "--workflow", "wijkkompas", "--title", "Noord",
            "--regie", "gemeente")  # fmt: skip
-        assert "sent=1" in wk("webhooks", "dispatch").stdout
+        assert "webhooks_sent=1" in wk("webhooks", "dispatch").stdout
         listed = json.loads(wk("webhooks", "list", "--json").stdout)
         assert "secret" not in listed[0]  # shown once, at add
         assert listed[0]["secrets"] == 1

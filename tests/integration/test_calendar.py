@@ -122,3 +122,9 @@ def test_tokens_are_revocable_and_kept_as_hashes(service: Service) -> None:
     service.calendars.revoke_token(token.prefix)
     with pytest.raises(NotFound):
         service.calendars.principal_id(secret)
+
+
+def test_a_token_that_is_not_text_of_ours_is_simply_unknown(service: Service) -> None:
+    for odd in ("\U00054616ØÂ\U000f7454öT", "wkcal_\udcff", ""):
+        with pytest.raises(NotFound):
+            service.calendars.principal_id(odd)

@@ -168,6 +168,6 @@ def test_zgw_sync_mirrors_from_the_command_line(wk: Any, tmp_path: Path) -> None
         assert made.exit_code == 0, made.output
         synced = runner.invoke(main, [*config, "zgw", "sync"])
         assert synced.exit_code == 0, (synced.output, synced.stderr)
-        assert "done=1" in synced.stdout
+        assert "zgw_done=1" in synced.stdout
     assert [z["identificatie"] for z in server.zaken.values()] == ["wk-noord"]
     assert server.refused == []

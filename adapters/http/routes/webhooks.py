@@ -8,9 +8,9 @@ Idempotency-Key does not show the secret again (``secret`` null): rotate to get 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from adapters.http.bodies import NewWebhookBody, RotateBody
@@ -22,7 +22,7 @@ from engine.app.webhooks import delivery_json, subscription_json
 
 router = APIRouter(tags=["webhooks"])
 
-WebhookId = int
+WebhookId = Annotated[int, Path(ge=1, le=2**62, description="The subscription's id.")]
 
 
 @router.get("/webhooks", summary="The webhook subscriptions", openapi_extra=acts("webhooks"))
