@@ -165,6 +165,17 @@ class ContractServer:
                 return 400, _invalid(
                     "zaaktype", "not-published", "Het ZAAKTYPE is nog niet gepubliceerd."
                 )
+            hoofd = body.get("hoofdzaak")
+            if hoofd is not None and hoofd not in self.zaken:
+                return 400, _invalid(
+                    "hoofdzaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
+                )
+            if hoofd is not None and self.zaken[hoofd].get("hoofdzaak"):
+                return 400, _invalid(
+                    "hoofdzaak",
+                    "deelzaak-als-hoofdzaak",
+                    "Deelzaken van deelzaken wordt NIET ondersteund.",
+                )
             url = f"{c.base}/zaken/api/v1/zaken/{uuid.uuid4()}"
             zaak = {**body, "url": url}
             with self.lock:

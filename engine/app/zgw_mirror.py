@@ -23,7 +23,10 @@ the :class:`~engine.ports.ZgwZaken` port:
 - ``zaak`` and ``handover``: the regie holder as a rol of roltype ``regie``
   (zaakcoordinator), replaced on a handover (the new rol first, then the old one removed).
 
-Not built yet: rollen of the parties, deelzaken, and noticing a zaak changed by hand.
+- a deelproject's zaak is a deelzaak (``hoofdzaak``) of its parent's zaak; deeper down the tree
+  (a deelproject of a deelproject) of the wijk's zaak at the top, as ZGW allows one level.
+
+Not built yet: rollen of the parties, and noticing a zaak changed by hand.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
                         "phase": phase,
                         "button": e.payload.get("button"),
                         "regie": e.payload.get("regie"),
+                        "parent": e.payload.get("parent"),
                         "outcome": "completed" if e.type == "instance_completed" else "stopped",
                         "at": _iso(e.at),
                         "day": local_date(e.at).isoformat(),
@@ -182,11 +186,12 @@ class ZgwDispatcher:
             with self.context.store.deliveries() as unit:
                 zaak = unit.zaak_url(key)
             if delivery.kind == "zaak" and zaak is None:
+                hoofdzaak = self._hoofdzaak(p.get("parent"))
                 zaak = zaken.find_zaak(key, config.bronorganisatie)
                 if zaak is None:
-                    zaak = zaken.create_zaak(_zaak(config, p))
+                    zaak = zaken.create_zaak(_zaak(config, p, hoofdzaak))
                 with self.context.store.deliveries() as unit:
-                    unit.remember_zaak(key, zaak, self.context.clock.now())
+                    unit.remember_zaak(key, zaak, self.context.clock.now(), hoofdzaak=hoofdzaak)
             if zaak is None:
                 raise ZgwFailure(f"no zaak yet for {key}")
             if delivery.kind in ("zaak", "handover"):
@@ -207,6 +212,18 @@ class ZgwDispatcher:
         with self.context.store.deliveries() as unit:
             unit.sent(delivery.id, self.node, self.context.clock.now(), None)
         report.done += 1
+
+    def _hoofdzaak(self, parent: object) -> str | None:
+        """The zaak a deelproject's zaak belongs under: its parent's, or, deeper down the tree,
+        the wijk's at the top (ZGW allows one level: a deelzaak of a deelzaak is refused)."""
+        if not parent:
+            return None
+        with self.context.store.deliveries() as unit:
+            zaak = unit.zaak_url(str(parent))
+            above = unit.hoofdzaak(str(parent))
+        if zaak is None:
+            raise ZgwFailure(f"the zaak of '{parent}' is not there yet")
+        return above or zaak
 
     def _regie(
         self,
@@ -265,9 +282,9 @@ class ZgwDispatcher:
             report.retried += 1
 
 
-def _zaak(config: ZgwConfig, p: Mapping[str, object]) -> dict[str, object]:
+def _zaak(config: ZgwConfig, p: Mapping[str, object], hoofdzaak: str | None) -> dict[str, object]:
     key = str(p["instance"])
-    return {
+    zaak: dict[str, object] = {
         "identificatie": key,
         "bronorganisatie": config.bronorganisatie,
         "verantwoordelijkeOrganisatie": config.verantwoordelijke_organisatie,
@@ -276,3 +293,6 @@ def _zaak(config: ZgwConfig, p: Mapping[str, object]) -> dict[str, object]:
         "startdatum": str(p["day"]),
         "kenmerken": [{"kenmerk": key[:40], "bron": "wijkkompas"}],
     }
+    if hoofdzaak is not None:
+        zaak["hoofdzaak"] = hoofdzaak
+    return zaak

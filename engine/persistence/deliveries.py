@@ -457,11 +457,21 @@ class DeliveryUnit:
         ).scalar_one_or_none()
         return None if found is None else str(found)
 
-    def remember_zaak(self, instance_key: str, url: str, at: datetime) -> None:
+    def remember_zaak(
+        self, instance_key: str, url: str, at: datetime, *, hoofdzaak: str | None = None
+    ) -> None:
         if self.zaak_url(instance_key) is None:
             self._c.execute(
-                insert(ZAKEN).values(instance_key=instance_key, zaak_url=url, created_at=at)
+                insert(ZAKEN).values(
+                    instance_key=instance_key, zaak_url=url, hoofdzaak_url=hoofdzaak, created_at=at
+                )
             )
+
+    def hoofdzaak(self, instance_key: str) -> str | None:
+        found = self._c.execute(
+            select(ZAKEN.c.hoofdzaak_url).where(ZAKEN.c.instance_key == instance_key)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     def regie_rol(self, instance_key: str) -> str | None:
         found = self._c.execute(

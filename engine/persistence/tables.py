@@ -478,6 +478,8 @@ class ZgwZaakRow(Base):
 
     instance_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     zaak_url: Mapped[str] = mapped_column(Text)
+    hoofdzaak_url: Mapped[str | None] = mapped_column(Text)
+    """The zaak it is a deelzaak of (None: a hoofdzaak)."""
     regie_rol_url: Mapped[str | None] = mapped_column(Text)
     """The rol (zaakcoordinator) that names the regie holder now: replaced on a handover."""
     created_at: Mapped[datetime]

@@ -227,7 +227,13 @@ class DeliveryUnit(Protocol):
         """The zaak an instance is mirrored to (None: none yet)."""
         ...
 
-    def remember_zaak(self, instance_key: str, url: str, at: datetime) -> None: ...
+    def remember_zaak(
+        self, instance_key: str, url: str, at: datetime, *, hoofdzaak: str | None = None
+    ) -> None: ...
+
+    def hoofdzaak(self, instance_key: str) -> str | None:
+        """The zaak an instance's zaak is a deelzaak of (None: none, or not mirrored)."""
+        ...
 
     def regie_rol(self, instance_key: str) -> str | None:
         """The rol that names the instance's regie holder in its zaak (None: none yet)."""

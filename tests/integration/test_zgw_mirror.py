@@ -165,3 +165,27 @@ def test_the_regie_holder_is_a_rol_replaced_on_a_handover(
         assert now["betrokkeneIdentificatie"] == {"statutaireNaam": "deltaWonen"}
         assert now["roltype"] == catalogue.url("roltypen", "zaakcoordinator")
     assert server.refused == []
+
+
+def test_deelprojecten_are_deelzaken_of_the_wijk_one_level_deep(
+    service: Service, clock: FrozenClock
+) -> None:
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        service.create(
+            "wk-noord-a", workflow="wijkkompas", title="A", regie=ZWOLLE, by="t", parent="wk-noord"
+        )
+        service.create(
+            "wk-noord-a-1", workflow="wijkkompas", title="A1", regie=ZWOLLE, by="t",
+            parent="wk-noord-a",
+        )  # fmt: skip
+        report = mirror(service, cfg).run()
+        assert report.errors == []
+        by_key = {z["identificatie"]: z for z in server.zaken.values()}
+        wijk = by_key["wk-noord"]["url"]
+        assert "hoofdzaak" not in by_key["wk-noord"]
+        assert by_key["wk-noord-a"]["hoofdzaak"] == wijk
+        assert by_key["wk-noord-a-1"]["hoofdzaak"] == wijk  # not a deelzaak of a deelzaak
+    assert server.refused == []
