@@ -150,6 +150,12 @@ class HttpZgwZaken:
     def create_zaak(self, zaak: dict[str, Any]) -> str:
         return str(self._call("POST", "zaken", body=zaak)["url"])
 
+    def zaak(self, url: str) -> dict[str, Any]:
+        path = url.removeprefix(self.config.zaken_url + "/")
+        if path == url:
+            raise ZgwFailure(f"{url} is not a zaak of {self.config.zaken_url}")
+        return self._call("GET", path)
+
     def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
         body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
         return str(self._call("POST", "statussen", body=body)["url"])

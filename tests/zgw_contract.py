@@ -181,6 +181,11 @@ class ContractServer:
             with self.lock:
                 self.zaken[url] = zaak
             return 201, zaak
+        if method == "GET" and path.startswith("/zaken/"):
+            url = f"{c.base}/zaken/api/v1{path}"
+            if url not in self.zaken:
+                return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
+            return 200, self.zaken[url]
         if method == "PATCH" and path.startswith("/zaken/"):
             url = f"{c.base}/zaken/api/v1{path}"
             if url not in self.zaken:
@@ -234,6 +239,7 @@ class ContractServer:
             url = f"{c.base}/zaken/api/v1/statussen/{uuid.uuid4()}"
             with self.lock:
                 self.statussen.append({**body, "url": url})
+                self.zaken[body["zaak"]]["status"] = url
             return 201, {**body, "url": url}
         return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
 

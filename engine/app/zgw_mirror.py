@@ -26,7 +26,12 @@ the :class:`~engine.ports.ZgwZaken` port:
 - a deelproject's zaak is a deelzaak (``hoofdzaak``) of its parent's zaak; deeper down the tree
   (a deelproject of a deelproject) of the wijk's zaak at the top, as ZGW allows one level.
 
-Not built yet: rollen of the parties, and noticing a zaak changed by hand.
+Before a status, opschorting or end is written to a zaak it is read: when its status or
+opschorting is not what the mirror left there (someone changed it in the case system), nothing
+is written and the delivery fails for good with what differs (``HandChanged``), for a person
+to look at.
+
+Not built yet: rollen of the parties.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from engine.clock import local_date
 from engine.ports import Delivery, NewDelivery
 from engine.ports.zgw import ZgwFailure, ZgwZaken
 
-__all__ = ["CHANNEL", "ZgwDispatcher", "ZgwReport", "fan_out"]
+__all__ = ["CHANNEL", "HandChanged", "ZgwDispatcher", "ZgwReport", "fan_out"]
 
 CHANNEL = "zgw"
 BATCH = 500
@@ -112,6 +117,10 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
             if len(events) < BATCH:
                 break
     return queued
+
+
+class HandChanged(ZgwFailure):
+    """The zaak is not as the mirror left it: someone changed it in the case system."""
 
 
 @dataclass(slots=True)
@@ -194,18 +203,37 @@ class ZgwDispatcher:
                     unit.remember_zaak(key, zaak, self.context.clock.now(), hoofdzaak=hoofdzaak)
             if zaak is None:
                 raise ZgwFailure(f"no zaak yet for {key}")
+            if delivery.kind in ("status", "pause", "resume", "end"):
+                self._unchanged(key, zaak, zaken)
             if delivery.kind in ("zaak", "handover"):
                 self._regie(key, zaak, config, zaken, p, replace=delivery.kind == "handover")
             if delivery.kind in ("pause", "resume"):
                 # The reason is the pause button (a term of the method), never the free text.
-                zaken.suspend(zaak, delivery.kind == "pause", str(p.get("button") or "")[:200])
+                suspended = delivery.kind == "pause"
+                zaken.suspend(zaak, suspended, str(p.get("button") or "")[:200])
+                with self.context.store.deliveries() as unit:
+                    unit.remember_zaak_state(key, suspended=suspended)
             elif delivery.kind == "end":
-                self._end(zaak, config, zaken, p)
+                status = self._end(zaak, config, zaken, p)
+                with self.context.store.deliveries() as unit:
+                    unit.remember_zaak_state(key, status_url=status)
             elif delivery.kind in ("zaak", "status"):
                 statustype = config.statustypen.get(str(p.get("phase")))
                 if statustype is None:
                     raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
-                zaken.add_status(zaak, statustype, str(p["at"]))
+                status = zaken.add_status(zaak, statustype, str(p["at"]))
+                with self.context.store.deliveries() as unit:
+                    unit.remember_zaak_state(key, status_url=status)
+        except HandChanged as changed:
+            now = self.context.clock.now()
+            report.errors.append(f"zgw {key} {delivery.kind}: {changed.reason}")
+            with self.context.store.deliveries() as unit:
+                unit.failed(
+                    delivery.id, self.node, error=changed.reason, status=None,
+                    attempts=delivery.attempts + 1, at=now,
+                )  # fmt: skip
+            report.failed += 1
+            return
         except ZgwFailure as failure:
             self._failed(delivery, failure, report)
             return
@@ -252,15 +280,31 @@ class ZgwDispatcher:
         if current is not None:
             zaken.remove_rol(current)
 
+    def _unchanged(self, key: str, zaak: str, zaken: ZgwZaken) -> None:
+        """HandChanged when the zaak's status or opschorting is not what the mirror left."""
+        with self.context.store.deliveries() as unit:
+            status, suspended = unit.zaak_state(key)
+        now = zaken.zaak(zaak)
+        theirs = bool((now.get("opschorting") or {}).get("indicatie"))
+        changes = []
+        if status is not None and now.get("status") != status:
+            changes.append(f"its status is {now.get('status')}, the mirror set {status}")
+        if theirs != suspended:
+            changes.append(f"its opschorting is {theirs}, the mirror set {suspended}")
+        if changes:
+            raise HandChanged(
+                "changed by hand in the case system (" + "; ".join(changes) + "): not overwritten"
+            )
+
     @staticmethod
-    def _end(zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]) -> None:
+    def _end(zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]) -> str:
         """A resultaat (Open Zaak refuses an end status without one), then the end status."""
         outcome = str(p.get("outcome"))
         resultaattype = config.resultaattypen.get(outcome)
         if resultaattype is None or config.eindstatustype is None:
             raise ZgwFailure(f"no resultaattype for '{outcome}' or no eindstatustype (zgw check)")
         zaken.add_result(zaak, resultaattype, outcome)
-        zaken.add_status(zaak, config.eindstatustype, str(p["at"]))
+        return zaken.add_status(zaak, config.eindstatustype, str(p["at"]))
 
     def _failed(self, delivery: Delivery, failure: ZgwFailure, report: ZgwReport) -> None:
         now = self.context.clock.now()

@@ -463,8 +463,34 @@ class DeliveryUnit:
         if self.zaak_url(instance_key) is None:
             self._c.execute(
                 insert(ZAKEN).values(
-                    instance_key=instance_key, zaak_url=url, hoofdzaak_url=hoofdzaak, created_at=at
+                    instance_key=instance_key,
+                    zaak_url=url,
+                    hoofdzaak_url=hoofdzaak,
+                    suspended=False,
+                    created_at=at,
                 )
+            )
+
+    def zaak_state(self, instance_key: str) -> tuple[str | None, bool]:
+        """The status and opschorting the mirror set last on the instance's zaak."""
+        row = self._c.execute(
+            select(ZAKEN.c.status_url, ZAKEN.c.suspended).where(
+                ZAKEN.c.instance_key == instance_key
+            )
+        ).first()
+        return (None, False) if row is None else (row.status_url, bool(row.suspended))
+
+    def remember_zaak_state(
+        self, instance_key: str, *, status_url: str | None = None, suspended: bool | None = None
+    ) -> None:
+        values: dict[str, Any] = {}
+        if status_url is not None:
+            values["status_url"] = status_url
+        if suspended is not None:
+            values["suspended"] = suspended
+        if values:
+            self._c.execute(
+                update(ZAKEN).where(ZAKEN.c.instance_key == instance_key).values(**values)
             )
 
     def hoofdzaak(self, instance_key: str) -> str | None:

@@ -480,6 +480,10 @@ class ZgwZaakRow(Base):
     zaak_url: Mapped[str] = mapped_column(Text)
     hoofdzaak_url: Mapped[str | None] = mapped_column(Text)
     """The zaak it is a deelzaak of (None: a hoofdzaak)."""
+    status_url: Mapped[str | None] = mapped_column(Text)
+    """The status the mirror set last: another one there means a hand change."""
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The opschorting the mirror set last."""
     regie_rol_url: Mapped[str | None] = mapped_column(Text)
     """The rol (zaakcoordinator) that names the regie holder now: replaced on a handover."""
     created_at: Mapped[datetime]

@@ -231,6 +231,14 @@ class DeliveryUnit(Protocol):
         self, instance_key: str, url: str, at: datetime, *, hoofdzaak: str | None = None
     ) -> None: ...
 
+    def zaak_state(self, instance_key: str) -> tuple[str | None, bool]:
+        """The status URL and the opschorting the mirror set last on the instance's zaak."""
+        ...
+
+    def remember_zaak_state(
+        self, instance_key: str, *, status_url: str | None = None, suspended: bool | None = None
+    ) -> None: ...
+
     def hoofdzaak(self, instance_key: str) -> str | None:
         """The zaak an instance's zaak is a deelzaak of (None: none, or not mirrored)."""
         ...

@@ -45,6 +45,10 @@ class ZgwZaken(Protocol):
         """The URL of the zaak with this identificatie (None: there is none)."""
         ...
 
+    def zaak(self, url: str) -> dict[str, Any]:
+        """The zaak as the case system has it now."""
+        ...
+
     def create_zaak(self, zaak: dict[str, Any]) -> str:
         """Make a zaak; its URL."""
         ...

@@ -189,3 +189,23 @@ def test_deelprojecten_are_deelzaken_of_the_wijk_one_level_deep(
         assert by_key["wk-noord-a"]["hoofdzaak"] == wijk
         assert by_key["wk-noord-a-1"]["hoofdzaak"] == wijk  # not a deelzaak of a deelzaak
     assert server.refused == []
+
+
+def test_a_zaak_changed_by_hand_is_reported_not_overwritten(
+    service: Service, clock: FrozenClock
+) -> None:
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        mirror(service, cfg).run()
+        (zaak,) = server.zaken.values()
+        zaak["opschorting"] = {"indicatie": True, "reden": "door de behandelaar"}  # by hand
+        service.advance("wk-noord", by="t", override=True, reason="test")
+        report = mirror(service, cfg).run()
+        assert report.failed == 1
+        assert "changed by hand in the case system" in report.errors[0]
+        assert "opschorting is True, the mirror set False" in report.errors[0]
+        assert len(server.statussen) == 1  # the new status was not written
+        assert zaak["opschorting"]["reden"] == "door de behandelaar"
+    assert server.refused == []

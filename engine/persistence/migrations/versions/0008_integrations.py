@@ -122,6 +122,8 @@ def upgrade() -> None:
         sa.Column("instance_key", sa.String(length=64), nullable=False),
         sa.Column("zaak_url", sa.Text(), nullable=False),
         sa.Column("hoofdzaak_url", sa.Text(), nullable=True),
+        sa.Column("status_url", sa.Text(), nullable=True),
+        sa.Column("suspended", sa.Boolean(), nullable=False),
         sa.Column("regie_rol_url", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("instance_key", name="pk_zgw_zaken"),
