@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from adapters.cli.access import org, principal, token
+from adapters.cli.calendar import calendar
 from adapters.cli.database import db, demo
 from adapters.cli.inbox import inbox
 from adapters.cli.instance import instance
@@ -53,7 +54,9 @@ from adapters.cli.reminders import outbox, reminders, scheduler
 from adapters.cli.report import report
 from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
+from adapters.cli.webhooks import webhooks
 from adapters.cli.workflow import workflow
+from adapters.cli.zgw import zgw
 from engine.compose import Application
 
 if TYPE_CHECKING:
@@ -262,6 +265,9 @@ for command in (
     checkpoint,
     dossier,
     verify,
+    webhooks,
+    calendar,
+    zgw,
 ):
     main.add_command(command)
 

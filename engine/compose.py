@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from engine.app.dossier import Dossier
     from engine.app.service import Service
     from engine.app.settings import Settings
+    from engine.app.webhook_dispatch import WebhookDispatcher
+    from engine.app.zgw_mirror import ZgwDispatcher
     from engine.persistence.database import Database
-    from engine.ports import Clock, Notifier
+    from engine.ports import Clock, Notifier, WebhookSender
     from engine.ports.proofs import Checkpoint, Signer
     from engine.reminders.dispatch import Dispatcher
     from engine.reminders.planner import AddressBook, ReminderPlanner
@@ -294,6 +296,53 @@ class Application:
             return True
 
         return signed
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def webhook_sender(self) -> WebhookSender:
+        from adapters.webhooks import HttpWebhookSender
+
+        return HttpWebhookSender(
+            timeout=self.settings.webhook_timeout,
+            allow_private=self.settings.webhook_allow_private,
+        )
+
+    def webhook_dispatcher(self, **options: Any) -> WebhookDispatcher:
+        """A new webhook dispatcher with a new sender; this process is its node."""
+        import os
+        import socket
+
+        from engine.app.webhook_dispatch import WebhookDispatcher
+
+        service = self.service()
+        return WebhookDispatcher(
+            service.context,
+            self.webhook_sender(),
+            node=f"{socket.gethostname()}:{os.getpid()}",
+            oin=self.settings.oin,
+            base_url=self.settings.base_url,
+            stop=self.stop,
+            **options,
+        )
+
+    def zgw_dispatcher(self) -> ZgwDispatcher | None:
+        """The ZGW mirror's dispatcher, when a workflow has a [zgw.WORKFLOW] table."""
+        if not self.settings.zgw:
+            return None
+        import os
+        import socket
+
+        from adapters.zgw import HttpZgwZaken
+        from engine.app.zgw import parse_config
+        from engine.app.zgw_mirror import ZgwDispatcher
+
+        configs = {w: parse_config(w, t) for w, t in self.settings.zgw.items()}
+        return ZgwDispatcher(
+            self.service().context,
+            configs,
+            HttpZgwZaken,
+            node=f"{socket.gethostname()}:{os.getpid()}",
+        )
 
     # --- the end -------------------------------------------------------------------------
 

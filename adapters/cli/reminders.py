@@ -100,8 +100,14 @@ def reminders_run(ctx: click.Context, now: Any, dry_run: bool) -> None:
 
 
 def _one_pass(app: Application, mode: str) -> str:
-    """One pass of the scheduler: its log line."""
-    return _pass(app, mode)[0]
+    """One pass of the scheduler: its log line (with the webhooks' pass on instant passes)."""
+    line = _pass(app, mode)[0]
+    if mode == "instant":
+        line += " " + app.webhook_dispatcher().run().line()
+        mirror = app.zgw_dispatcher()
+        if mirror is not None:
+            line += " " + mirror.run().line()
+    return line
 
 
 def _pass(app: Application, mode: str) -> tuple[str, DeliveryIncomplete | None]:

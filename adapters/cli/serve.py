@@ -41,10 +41,14 @@ def serve(ctx: click.Context, host: str, port: int, access_log: bool) -> None:
     """Serve the JSON API under /api/v1 (docs at /api/v1/docs; /healthz, /readyz).
 
     Put it behind a TLS reverse proxy when anyone but this machine reaches it (docs/api.md)."""
+    import logging
+
     import uvicorn
 
     from adapters.http.app import create_app
+    from adapters.http.routes.calendar import HideCalendarTokens
 
+    logging.getLogger("uvicorn.access").addFilter(HideCalendarTokens())
     app = app_of(ctx)
     asgi = create_app(app, oidc=_oidc(app))
     config = uvicorn.Config(

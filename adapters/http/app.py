@@ -47,6 +47,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     """The FastAPI application without the outer conventions (tests of routes use it)."""
     from adapters.http.openapi import openapi_document
     from adapters.http.routes import (
+        calendar,
         commands,
         directory,
         inbox,
@@ -55,6 +56,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         programme,
         proofs,
         reports,
+        webhooks,
         workflows,
     )
 
@@ -80,7 +82,19 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     )
     api.router.redirect_slashes = False
     api.state.api = Api(application, service, Authenticator(service, oidc))
-    routes = (workflows, instances, commands, programme, reports, proofs, inbox, directory, meta)
+    routes = (
+        workflows,
+        instances,
+        commands,
+        programme,
+        reports,
+        proofs,
+        inbox,
+        directory,
+        webhooks,
+        calendar,
+        meta,
+    )
     for module in routes:
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
@@ -105,6 +119,8 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     return api
 
 
+MAINTAIN_RETRY = 5.0
+"""Seconds before maintenance that did not finish (a busy database) is tried again."""
 MAINTAIN_EVERY = 3600
 """Seconds between the server's maintenance rounds (at start, then hourly; each node does it:
 both steps are cheap when there is nothing to do)."""
@@ -117,11 +133,12 @@ async def _maintain(application: Application, service: Service) -> None:
         try:
             purged = await anyio.to_thread.run_sync(service.purge_receipts)
             await anyio.to_thread.run_sync(application.optimize)
-        except Exception:  # a busy or unreachable database: try again next time
+        except Exception:  # a busy or unreachable database: try again soon
             log.warning("maintenance of the database did not finish", exc_info=True)
-        else:
-            if purged:
-                log.info("purged %d expired idempotency receipt(s)", purged)
+            await anyio.sleep(MAINTAIN_RETRY)
+            continue
+        if purged:
+            log.info("purged %d expired idempotency receipt(s)", purged)
         await anyio.sleep(MAINTAIN_EVERY)
 
 

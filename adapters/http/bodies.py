@@ -206,3 +206,26 @@ class NewTokenBody(Body):
     principal: Line = Field(description="The name of a principal of your organisation.")
     purpose: Line
     expires_in_days: int | None = Field(365, ge=1, le=3650)
+
+
+class NewWebhookBody(Body):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="Where the events are posted (http:// or https://)."
+    )
+    event_types: list[Line] = Field(
+        default_factory=list,
+        max_length=50,
+        description="CloudEvent types wanted, e.g. nl.wijkkompas.instance.phase-changed "
+        "(empty: all).",
+    )
+    workflows: list[Id] = Field(default_factory=list, max_length=100)
+    areas: list[Line] = Field(default_factory=list, max_length=1000)
+    organisations: list[Line] = Field(default_factory=list, max_length=100)
+    description: Annotated[str, StringConstraints(max_length=200)] = ""
+    secret: Line | None = Field(
+        None, description="A whsec_ secret to sign with (default: a new random one)."
+    )
+
+
+class RotateBody(Body):
+    finish: bool = Field(False, description="End the rotation: sign with the newest secret only.")

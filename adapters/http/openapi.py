@@ -84,8 +84,8 @@ ERRORS = {
     "500": "The server failed unexpectedly.",
     "503": "The database is busy; try again after Retry-After seconds.",
 }
-PUBLIC = {"public"}
-"""Actions that need no credentials."""
+PUBLIC = {"public", "calendar"}
+"""Actions that need no credentials (a calendar feed carries its own token in its URL)."""
 
 
 def _version_header() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,14 @@ def http_problem(kind: str, detail: str, **extra: Any) -> dict[str, Any]:
     return problem
 
 
+_CALENDAR = re.compile(r"/calendar/[^/]+\.ics$")
+
+
+def _path(request: Request) -> str:
+    """The request's path for a problem's ``instance``, with a calendar feed's secret left out."""
+    return _CALENDAR.sub("/calendar/(token).ics", request.url.path)
+
+
 def problem_response(
     problem: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -74,7 +83,7 @@ def _error_headers(problem: Mapping[str, Any]) -> dict[str, str]:
 
 async def _workflow_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WorkflowError)
-    problem = problem_for(exc, instance=request.url.path)
+    problem = problem_for(exc, instance=_path(request))
     return problem_response(problem, headers=_error_headers(problem))
 
 
@@ -111,7 +120,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         "invalid-value",
         f"the request has {len(params)} invalid value(s): {names}; nothing was changed",
         invalid_params=params,
-        instance=request.url.path,
+        instance=_path(request),
     )
     return problem_response(problem)
 
@@ -119,10 +128,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        problem = http_problem("not-found", f"there is no resource at {request.url.path}")
+        problem = http_problem("not-found", f"there is no resource at {_path(request)}")
     elif exc.status_code == 405:
         problem = http_problem(
-            "method-not-allowed", f"{request.method} is not allowed on {request.url.path}"
+            "method-not-allowed", f"{request.method} is not allowed on {_path(request)}"
         )
     elif exc.status_code == 406:
         problem = http_problem("not-acceptable", str(exc.detail))
@@ -133,19 +142,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "status": exc.status_code,
             "detail": str(exc.detail),
         }
-    problem["instance"] = request.url.path
+    problem["instance"] = _path(request)
     headers = dict(exc.headers or {})
     return problem_response(problem, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log, never to the client (it may hold paths, SQL, values).
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unexpected error on %s %s", request.method, _path(request), exc_info=exc)
     problem = http_problem(
         "internal",
         "the server failed unexpectedly; nothing was changed unless the response said so. "
         "The operator finds the details in the server log",
-        instance=request.url.path,
+        instance=_path(request),
     )
     return problem_response(problem)
 

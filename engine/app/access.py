@@ -87,10 +87,18 @@ class Action(StrEnum):
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
+    WEBHOOKS = "webhooks"
 
 
 INSTANCE_FREE = frozenset(
-    {Action.WORKFLOWS, Action.ORGANISATIONS, Action.ADMIN, Action.CHECKPOINTS, Action.INBOX}
+    {
+        Action.WORKFLOWS,
+        Action.ORGANISATIONS,
+        Action.ADMIN,
+        Action.CHECKPOINTS,
+        Action.INBOX,
+        Action.WEBHOOKS,
+    }
 )
 """Actions that are about no instance: allowed on every relation where the role has them."""
 

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from engine.app import council, dossier, feed, history, listing, outbox, overview, receipts
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
+from engine.app.calendar import Calendars
 from engine.app.checkpoints import Checkpoints
 from engine.app.commands import Commands
 from engine.app.context import Context
@@ -41,6 +42,7 @@ from engine.app.settings import MAX_START_AGE
 from engine.app.signin import SESSION_HOURS, Signin
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
+from engine.app.webhooks import Webhooks
 from engine.ports import (
     Clock,
     FeedItem,
@@ -247,6 +249,16 @@ class Service(Commands):
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
         return outbox.retry_outbox(self.context, entry_id, to=to)
+
+    @property
+    def calendars(self) -> Calendars:
+        """Calendar tokens and iCalendar feeds (``engine.app.calendar``)."""
+        return Calendars(self.context, self.compiled_by_id)
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Webhook subscriptions and their deliveries (``engine.app.webhooks``)."""
+        return Webhooks(self.context)
 
     # --- idempotency receipts ----------------------------------------------------------------
 

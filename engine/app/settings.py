@@ -56,6 +56,11 @@ Signed checkpoints (docs/verification.md)::
     signing_key = "/etc/wijkkompas/signing.key"   # Ed25519 private key (keys create); keep
                                                   # it outside the database and its backups
     checkpoint_dir = "/srv/www/checkpoints"       # every checkpoint is also written here
+Outbound integrations (docs/integrations.md)::
+
+    oin = "00000001001234567000"     # the programme's OIN: CloudEvents' source URN
+    webhook_timeout = 10             # seconds a receiver may take to answer
+    webhook_allow_private = false    # true: also post to loopback/private addresses (tests)
 """
 
 from __future__ import annotations
@@ -96,8 +101,10 @@ _NUMBERS = {
     "lock_timeout": float,
     "max_start_age": int,
     "session_hours": float,
+    "webhook_timeout": float,
 }
-_TOML_ONLY = {"contacts", "inbox"}
+_BOOLS = {"webhook_allow_private"}
+_TOML_ONLY = {"contacts", "inbox", "zgw"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
 
@@ -172,6 +179,15 @@ class Settings:
     checkpoint_dir: str | None = None
     """A directory every new checkpoint is published to (one JSON file each, plus
     ``latest.json``); None: checkpoints are only in the database and the API."""
+    zgw: Mapping[str, Any] = field(default_factory=dict)
+    """The ZGW Zaken mirror per workflow (TOML only: ``[zgw.WORKFLOW]``; engine/app/zgw.py)."""
+    oin: str | None = None
+    """The programme's OIN (20 digits): the ``source`` of the CloudEvents it sends."""
+    webhook_timeout: float = 10.0
+    """Seconds a webhook receiver may take to answer (then the attempt failed)."""
+    webhook_allow_private: bool = False
+    """Also post webhooks to loopback, private and link-local addresses (off: refused against
+    server-side request forgery)."""
     source: Mapping[str, str] = field(default_factory=dict)
     """Where each setting came from, for messages."""
 
@@ -333,6 +349,10 @@ def _check(name: str, value: Any, origin: str) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise InvalidValue(what, value, "a list of text values")
         return tuple(value)
+    if name == "zgw":
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise InvalidValue(what, value, "a table of [zgw.WORKFLOW] tables")
+        return value
     if name == "contacts":
         if not isinstance(value, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in value.values()
@@ -341,6 +361,19 @@ def _check(name: str, value: Any, origin: str) -> Any:
         return {party: tuple(addresses) for party, addresses in value.items()}
     if name == "inbox":
         return _inbox_rules(what, value)
+    if name in _BOOLS:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise InvalidValue(what, value, "true or false")
+    if name == "oin":
+        if not isinstance(value, str) or not (len(value) == 20 and value.isdigit()):
+            raise InvalidValue(what, value, "an OIN: 20 digits")
+        return value
     if name in _NUMBERS:
         try:
             number = _NUMBERS[name](value)

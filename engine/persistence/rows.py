@@ -14,12 +14,14 @@ from sqlalchemy import Table
 
 from engine.persistence.tables import (
     DeadlineRow,
+    DeliveryRow,
     EventRow,
     FeedPendingRow,
     FeedRow,
     InstancePartyRow,
     InstanceRow,
     OutboxRow,
+    WebhookSubscriptionRow,
     WorkflowVersionRow,
 )
 from engine.ports import DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
@@ -27,10 +29,12 @@ from engine.runtime.events import Regie
 from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = [
+    "DELIVERIES",
     "FEED",
     "OUT",
     "PARTIES",
     "PENDING",
+    "SUBSCRIPTIONS",
     "D",
     "E",
     "I",
@@ -50,6 +54,8 @@ W = cast(Table, WorkflowVersionRow.__table__)
 PARTIES = cast(Table, InstancePartyRow.__table__)
 FEED = cast(Table, FeedRow.__table__)
 PENDING = cast(Table, FeedPendingRow.__table__)
+DELIVERIES = cast(Table, DeliveryRow.__table__)
+SUBSCRIPTIONS = cast(Table, WebhookSubscriptionRow.__table__)
 
 
 def stored_workflow(row: Any) -> StoredWorkflow:

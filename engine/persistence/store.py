@@ -10,6 +10,8 @@ versions). The parts live beside it, one concept each:
 - ``unit.py``: the unit of work for the rest: the read models and the writes that are not
   one command (workflow versions, new instances, rebuilt projections);
 - ``outbox.py``: reminders queued, claimed with leases, and marked;
+- ``deliveries.py``: the integrations' queue (webhooks) and the webhook subscriptions;
+- ``calendar.py``: calendar tokens and what the iCalendar feeds show;
 - ``directory.py``: organisations, principals and tokens;
 - ``proofs.py``: checkpoints, the leaves of their Merkle tree and its nodes;
 - ``inbox.py``: the CloudEvents applications posted, with what became of them;
@@ -22,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from engine.persistence.calendar import CalendarUnit
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.database import Database
+from engine.persistence.deliveries import DeliveryUnit
 from engine.persistence.directory import DirectoryUnit, QuickTokens
 from engine.persistence.fastpath import FastPath
 from engine.persistence.inbox import InboxUnit
@@ -59,6 +63,16 @@ class SqlStore:
     def outbox_unit(self) -> Iterator[OutboxUnit]:
         with self.database.write() as connection:
             yield OutboxUnit(connection, postgres=self.database.dialect == "postgresql")
+
+    @contextmanager
+    def deliveries(self) -> Iterator[DeliveryUnit]:
+        with self.database.write() as connection:
+            yield DeliveryUnit(connection, postgres=self.database.dialect == "postgresql")
+
+    @contextmanager
+    def calendar(self, *, write: bool = True) -> Iterator[CalendarUnit]:
+        with self.database.write() if write else self.database.read() as connection:
+            yield CalendarUnit(connection)
 
     @contextmanager
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:

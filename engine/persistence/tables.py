@@ -23,6 +23,15 @@ checkpoint_leaves  the append-only Merkle tree's leaves: an instance's chain hea
 merkle_nodes       the tree's complete nodes (level 0: the leaf hashes), for proofs
 inbox              the CloudEvents applications posted (unique by source + id) and what
                    became of each: recorded, unmapped or refused, with the reason
+deliveries         outbound integration messages (webhooks; later checkpoints, the ZGW mirror):
+                   a generic queue by channel, in order per instance (see deliveries.py)
+webhook_subscriptions  who wants which events where, with the secrets to sign them and the feed
+                   position each subscription has been fanned out to
+integration_cursors  per integration (e.g. ``zgw:WORKFLOW``): the feed position fanned out to
+zgw_zaken          the zaak each instance is mirrored to (its URL in the case system)
+calendar_tokens    the revocable secrets of iCalendar feed URLs: a prefix and a sha256
+calendar_entries   every deadline a calendar feed has shown, with its SEQUENCE, so that a change
+                   raises it and one that went away is shown CANCELLED
 
 The instance row, its deadline rows and its parties are projections: written in the same
 transaction as the event that changed them, and rebuildable from the events.
@@ -55,21 +64,27 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base",
+    "CalendarEntryRow",
+    "CalendarTokenRow",
     "CheckpointLeafRow",
     "CheckpointRow",
     "DeadlineRow",
+    "DeliveryRow",
     "EventRow",
     "FeedPendingRow",
     "FeedRow",
     "InstancePartyRow",
     "InstanceRow",
+    "IntegrationCursorRow",
     "MerkleNodeRow",
     "OrganisationRow",
     "OutboxRow",
     "PrincipalRow",
     "ReceiptRow",
     "TokenRow",
+    "WebhookSubscriptionRow",
     "WorkflowVersionRow",
+    "ZgwZaakRow",
 ]
 
 NAMING = {
@@ -450,3 +465,127 @@ class MerkleNodeRow(Base):
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class DeliveryRow(Base):
+    """One outbound message of an integration, written in the transaction that decided it.
+
+    Generic over ``channel`` (``webhook`` now; checkpoints and the ZGW mirror later) and
+    ``target`` (which subscription or endpoint). ``ordering`` names the line a row waits in:
+    only the oldest pending row of a line may be claimed, so one instance's messages to one
+    target go out in the order they were queued."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index(None, "status", "next_attempt_at"), Index(None, "ordering", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(100))
+    """What it says (for webhooks: the CloudEvent type)."""
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    """Idempotency key: the same message is never queued twice."""
+    message_id: Mapped[str] = mapped_column(String(100))
+    """Stable over every attempt (a webhook's ``webhook-id`` and CloudEvent ``id``)."""
+    ordering: Mapped[str] = mapped_column(String(200))
+    instance_key: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    """pending, held (its target is disabled), sent or failed."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    """The receiver's last HTTP status (None: no answer)."""
+    created_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class WebhookSubscriptionRow(Base):
+    """A webhook subscription. The secrets are kept as given (``whsec_...``): a signature must
+    be made with them, so a hash would not do; see docs/integrations.md."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[Any]]
+    """CloudEvent types wanted; empty: all."""
+    workflows: Mapped[list[Any]]
+    areas: Mapped[list[Any]]
+    organisations: Mapped[list[Any]]
+    secrets: Mapped[list[Any]]
+    """Newest first; every one signs while a rotation runs."""
+    position: Mapped[int] = mapped_column(BigInteger)
+    """The feed position up to which events were fanned out to it."""
+    overdue_on: Mapped[date]
+    """Deadlines due up to this day were fanned out to it as overdue."""
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarTokenRow(Base):
+    """The secret in a principal's iCalendar feed URL (calendar programs cannot send an
+    Authorization header). Only its sha256 is kept, as for API tokens."""
+
+    __tablename__ = "calendar_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class CalendarEntryRow(Base):
+    """A deadline as calendar feeds show it: kept after the deadline went away (cancelled), so
+    feeds can say so; ``sequence`` goes up on every change of what a feed shows of it."""
+
+    __tablename__ = "calendar_entries"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due: Mapped[date]
+    title: Mapped[str] = mapped_column(Text)
+    legal: Mapped[bool] = mapped_column(Boolean)
+    alarm_days: Mapped[int | None] = mapped_column(Integer)
+    """The nearest reminder before the due date, in days (None: none before it)."""
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+
+class IntegrationCursorRow(Base):
+    """How far an integration fanned the event feed out (``zgw:<workflow>``)."""
+
+    __tablename__ = "integration_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class ZgwZaakRow(Base):
+    """The zaak an instance is mirrored to: found or made once, then remembered."""
+
+    __tablename__ = "zgw_zaken"
+
+    instance_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zaak_url: Mapped[str] = mapped_column(Text)
+    hoofdzaak_url: Mapped[str | None] = mapped_column(Text)
+    """The zaak it is a deelzaak of (None: a hoofdzaak)."""
+    status_url: Mapped[str | None] = mapped_column(Text)
+    """The status the mirror set last: another one there means a hand change."""
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The opschorting the mirror set last."""
+    regie_rol_url: Mapped[str | None] = mapped_column(Text)
+    """The rol (zaakcoordinator) that names the regie holder now: replaced on a handover."""
+    created_at: Mapped[datetime]

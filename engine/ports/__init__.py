@@ -8,10 +8,13 @@ notifiers. Each contract states what it must do and raise.
     delivery.py   OutgoingMessage, Notifier, DeliveryFailure
     records.py    the values a store hands over and takes back
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
+    calendar.py   calendar tokens and the entries iCalendar feeds show
+    outbound.py   the integrations' delivery queue, webhook subscriptions, WebhookSender
     directory.py  organisations, principals, tokens (values) and DirectoryStore
     proofs.py     checkpoints, Merkle leaves, the signer and CheckpointUnit
 """
 
+from engine.ports.calendar import CalendarEntry, CalendarToken, CalendarUnit
 from engine.ports.clocks import Clock, SystemClock, WhatIfClock
 from engine.ports.delivery import DeliveryFailure, Notifier, OutgoingMessage
 from engine.ports.directory import (
@@ -22,6 +25,16 @@ from engine.ports.directory import (
     Role,
     TokenInfo,
     TokenRecord,
+)
+from engine.ports.outbound import (
+    Delivery,
+    DeliveryStore,
+    DeliveryUnit,
+    NewDelivery,
+    OutboundFailure,
+    Subscription,
+    SubscriptionEvent,
+    WebhookSender,
 )
 from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signer
 from engine.ports.records import (
@@ -49,6 +62,9 @@ from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
+    "CalendarEntry",
+    "CalendarToken",
+    "CalendarUnit",
     "Checkpoint",
     "CheckpointUnit",
     "ChildRow",
@@ -56,7 +72,10 @@ __all__ = [
     "CommandUnit",
     "DeadlineChange",
     "DeadlineState",
+    "Delivery",
     "DeliveryFailure",
+    "DeliveryStore",
+    "DeliveryUnit",
     "DirectoryStore",
     "DirectoryUnit",
     "DueDeadline",
@@ -69,9 +88,11 @@ __all__ = [
     "InstanceScope",
     "InstanceSummary",
     "Leaf",
+    "NewDelivery",
     "NewInstanceRows",
     "Notifier",
     "Organisation",
+    "OutboundFailure",
     "OutboxEntry",
     "OutboxUnit",
     "OutgoingMessage",
@@ -84,9 +105,12 @@ __all__ = [
     "Store",
     "StoredEvent",
     "StoredWorkflow",
+    "Subscription",
+    "SubscriptionEvent",
     "SystemClock",
     "TokenInfo",
     "TokenRecord",
     "UnitOfWork",
+    "WebhookSender",
     "WhatIfClock",
 ]

@@ -9,8 +9,10 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from engine.ports.calendar import CalendarUnit
 from engine.ports.directory import DirectoryStore
 from engine.ports.inbox import InboxUnit
+from engine.ports.outbound import DeliveryUnit
 from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
     ChildRow,
@@ -413,6 +415,14 @@ class Store(DirectoryStore, Protocol):
 
     def outbox_unit(self) -> AbstractContextManager[OutboxUnit]:
         """A unit of work for planning and delivering reminders."""
+        ...
+
+    def deliveries(self) -> AbstractContextManager[DeliveryUnit]:
+        """A write transaction over the integrations' queue and the webhook subscriptions."""
+        ...
+
+    def calendar(self, *, write: bool = True) -> AbstractContextManager[CalendarUnit]:
+        """A transaction over calendar tokens and entries (``write``: it may change them)."""
         ...
 
     def command(self) -> AbstractContextManager[CommandUnit]:

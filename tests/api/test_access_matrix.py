@@ -221,6 +221,21 @@ MATRIX: tuple[Row, ...] = (
         {"principal": "{spare}", "purpose": "a test"},
     ),
     Row("DELETE", "/tokens/{prefix}", "200 403 403 403 403"),
+    # --- webhooks (the programme office of the programme's organisation) ---------------------
+    Row("GET", "/webhooks", "200 403 403 403 403"),
+    Row(
+        "POST",
+        "/webhooks",
+        "201 403 403 403 403",
+        {"url": "https://hooks.example/{n}", "event_types": ["nl.wijkkompas.instance.created"]},
+    ),
+    Row("GET", "/webhooks/999999", "404 403 403 403 403"),
+    Row("DELETE", "/webhooks/999999", "404 403 403 403 403"),
+    Row("POST", "/webhooks/999999/enable", "404 403 403 403 403"),
+    Row("POST", "/webhooks/999999/rotate", "404 403 403 403 403", {"finish": False}),
+    Row("GET", "/webhooks/999999/deliveries", "404 403 403 403 403"),
+    # --- calendar feeds: the token in the URL is the credential, not the caller's -------------
+    Row("GET", "/calendar/wkcal_00000000_unknown.ics", "404 404 404 404 404"),
     # --- public ------------------------------------------------------------------------------
     Row("GET", "/problems", "200 200 200 200 200"),
     Row("GET", "/problems/gate-not-met", "200 200 200 200 200"),

@@ -78,6 +78,7 @@ WRITES = {
     Action.PARTIES,
     Action.OUTBOX_RETRY,
     Action.ADMIN,
+    Action.WEBHOOKS,
 }
 
 # What each role may do where it is a party (the partner's regie-only rights left out):

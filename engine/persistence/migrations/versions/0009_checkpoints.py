@@ -4,7 +4,7 @@ Nothing existing changes: the first ``wijkkompas checkpoint`` after the upgrade 
 for every instance.
 
 Revision ID: 0009_checkpoints
-Revises: 0007_web_sessions
+Revises: 0008_integrations
 Create Date: 2026-12-06 08:10:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = "0009_checkpoints"
-down_revision: str | None = "0007_web_sessions"
+down_revision: str | None = "0008_integrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,123 @@
+"""Webhook subscriptions: the programme office of the programme's organisation subscribes
+other systems to signed NL GOV CloudEvents (docs/integrations.md).
+
+A subscription's secret is in the response to its creation (and to a rotation) and nowhere
+else: lists and reads show how many secrets sign, never one. A retried creation under the same
+Idempotency-Key does not show the secret again (``secret`` null): rotate to get a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query, Request
+from starlette.responses import Response
+
+from adapters.http.bodies import NewWebhookBody, RotateBody
+from adapters.http.caller import CallerDep, api_router
+from adapters.http.replies import Idempotency, reply
+from adapters.http.routes import acts
+from engine.app.access import Action
+from engine.app.webhooks import delivery_json, subscription_json
+
+router = api_router(tags=["webhooks"])
+
+WebhookId = Annotated[int, Path(ge=1, le=2**62, description="The subscription's id.")]
+
+
+@router.get("/webhooks", summary="The webhook subscriptions", openapi_extra=acts("webhooks"))
+def list_webhooks(caller: CallerDep) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    return reply({"items": [subscription_json(s) for s in caller.service.webhooks.all()]})
+
+
+@router.post(
+    "/webhooks",
+    status_code=201,
+    summary="Subscribe a URL to events (the signing secret is shown once)",
+    openapi_extra=acts("webhooks"),
+)
+def add_webhook(request: Request, caller: CallerDep, body: NewWebhookBody) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        sub = caller.service.webhooks.add(
+            url=body.url,
+            by=caller.actor,
+            event_types=body.event_types,
+            workflows=body.workflows,
+            areas=body.areas,
+            organisations=body.organisations,
+            secret=body.secret,
+            description=body.description,
+        )
+        return (
+            201,
+            subscription_json(sub, with_secret=True),
+            {"Location": f"/api/v1/webhooks/{sub.id}", "Cache-Control": "no-store"},
+        )
+
+    payload = body.model_dump(mode="json")
+    return Idempotency(request, payload, caller.principal, caller.service).once(
+        act, kept=lambda data: {**data, "secret": None}
+    )
+
+
+@router.get(
+    "/webhooks/{webhook}", summary="One webhook subscription", openapi_extra=acts("webhooks")
+)
+def get_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    return reply(subscription_json(caller.service.webhooks.get(webhook)))
+
+
+@router.delete(
+    "/webhooks/{webhook}",
+    summary="Remove a subscription and what it had not been sent yet",
+    status_code=204,
+    openapi_extra=acts("webhooks"),
+)
+def remove_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    caller.service.webhooks.remove(webhook)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/webhooks/{webhook}/enable",
+    summary="Deliver to a disabled subscription again (what it missed follows)",
+    openapi_extra=acts("webhooks"),
+)
+def enable_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    return reply(subscription_json(caller.service.webhooks.enable(webhook)))
+
+
+@router.post(
+    "/webhooks/{webhook}/rotate",
+    summary="Start a secret rotation (the new secret is shown once) or finish it",
+    openapi_extra=acts("webhooks"),
+)
+def rotate_webhook(caller: CallerDep, webhook: WebhookId, body: RotateBody) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    sub = caller.service.webhooks.rotate(webhook, finish=body.finish)
+    return reply(
+        subscription_json(sub, with_secret=not body.finish), headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get(
+    "/webhooks/{webhook}/deliveries",
+    summary="What was delivered to a subscription, when, and why not (newest first)",
+    openapi_extra=acts("webhooks"),
+)
+def webhook_deliveries(
+    caller: CallerDep,
+    webhook: WebhookId,
+    status: str | None = Query(None, pattern="^(pending|held|sent|failed)$"),
+    limit: int = Query(50, ge=1, le=1000),
+) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    caller.service.webhooks.get(webhook)  # 404 for an unknown one
+    rows = caller.service.webhooks.deliveries(webhook, status, limit)
+    return reply({"items": [delivery_json(d) for d in rows]})

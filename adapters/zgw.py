@@ -1,0 +1,190 @@
+"""The ZGW APIs over HTTP: a ZGW JWT per request, and the Catalogi API reads of
+``wijkkompas zgw check``.
+
+The JWT is what the ZGW standard asks of a client: HS256 with the shared secret, claims
+``iss`` and ``client_id`` (the client id), ``iat`` and ``exp`` (a short life: a new token per
+request costs nothing), and ``user_id``/``user_representation`` naming wijkkompas. Lists
+(``statustypen?zaaktype=``) are read page by page (``next``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import jwt
+
+from engine.app.zgw import ZgwConfig
+from engine.ports.zgw import ZgwFailure
+
+__all__ = ["HttpZgwCatalogue", "HttpZgwZaken", "zgw_token"]
+
+TOKEN_LIFE = 300
+
+
+def zgw_token(client_id: str, secret: str, *, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": client_id,
+        "client_id": client_id,
+        "iat": issued,
+        "exp": issued + TOKEN_LIFE,
+        "user_id": "wijkkompas",
+        "user_representation": "wijkkompas",
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class HttpZgwCatalogue:
+    """Implements engine.ports.ZgwCatalogue."""
+
+    def __init__(
+        self, config: ZgwConfig, *, client: httpx.Client | None = None, timeout: float = 10.0
+    ) -> None:
+        self.config = config
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def _get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {zgw_token(self.config.client_id, self.config.secret)}",
+            "Accept": "application/json",
+            "Accept-Crs": "EPSG:4326",
+        }
+        try:
+            response = self._client.get(url, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ZgwFailure(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {}
+            detail = problem.get("detail") or problem.get("title") or response.reason_phrase
+            raise ZgwFailure(
+                f"HTTP {response.status_code}: {detail}",
+                status=response.status_code,
+                problem=problem if isinstance(problem, dict) else {},
+            )
+        data = response.json()
+        if not isinstance(data, dict):
+            raise ZgwFailure(f"{url}: not a JSON object")
+        return data
+
+    def _list(self, path: str, zaaktype: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = f"{self.config.catalogi_url}/{path}"
+        params: dict[str, str] | None = {"zaaktype": zaaktype}
+        while url:
+            page = self._get(url, params)
+            items.extend(page.get("results", []))
+            url, params = page.get("next"), None
+        return items
+
+    def zaaktype(self, url: str) -> dict[str, Any]:
+        return self._get(url)
+
+    def statustypen(self, zaaktype: str) -> list[dict[str, Any]]:
+        return self._list("statustypen", zaaktype)
+
+    def roltypen(self, zaaktype: str) -> list[dict[str, Any]]:
+        return self._list("roltypen", zaaktype)
+
+    def resultaattypen(self, zaaktype: str) -> list[dict[str, Any]]:
+        return self._list("resultaattypen", zaaktype)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class HttpZgwZaken:
+    """Implements engine.ports.ZgwZaken: the Zaken API calls of the mirror."""
+
+    def __init__(
+        self, config: ZgwConfig, *, client: httpx.Client | None = None, timeout: float = 10.0
+    ) -> None:
+        self.config = config
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def _call(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {zgw_token(self.config.client_id, self.config.secret)}",
+            "Accept": "application/json",
+            # The Zaken API 1.5.1 document requires both on every /zaken call, reads included.
+            "Accept-Crs": "EPSG:4326",
+            "Content-Crs": "EPSG:4326",
+        }
+        try:
+            response = self._client.request(
+                method, f"{self.config.zaken_url}/{path}", params=params, json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ZgwFailure(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 300:
+            invalid = "; ".join(
+                f"{p.get('name')}: {p.get('reason')}" for p in data.get("invalidParams", [])
+            )
+            detail = invalid or data.get("detail") or response.reason_phrase
+            raise ZgwFailure(
+                f"HTTP {response.status_code}: {detail}", status=response.status_code, problem=data
+            )
+        if not isinstance(data, dict):
+            raise ZgwFailure(f"{path}: not a JSON object")
+        return data
+
+    def find_zaak(self, identificatie: str, bronorganisatie: str) -> str | None:
+        page = self._call(
+            "GET",
+            "zaken",
+            params={"identificatie": identificatie, "bronorganisatie": bronorganisatie},
+        )
+        results = page.get("results") or []
+        return str(results[0]["url"]) if results else None
+
+    def create_zaak(self, zaak: dict[str, Any]) -> str:
+        return str(self._call("POST", "zaken", body=zaak)["url"])
+
+    def zaak(self, url: str) -> dict[str, Any]:
+        path = url.removeprefix(self.config.zaken_url + "/")
+        if path == url:
+            raise ZgwFailure(f"{url} is not a zaak of {self.config.zaken_url}")
+        return self._call("GET", path)
+
+    def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
+        body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
+        return str(self._call("POST", "statussen", body=body)["url"])
+
+    def suspend(self, zaak: str, suspended: bool, reason: str) -> None:
+        path = zaak.removeprefix(self.config.zaken_url + "/")
+        if path == zaak:
+            raise ZgwFailure(f"{zaak} is not a zaak of {self.config.zaken_url}")
+        self._call("PATCH", path, body={"opschorting": {"indicatie": suspended, "reden": reason}})
+
+    def add_rol(self, zaak: str, roltype: str, organisation: str, toelichting: str) -> str:
+        body = {
+            "zaak": zaak,
+            "betrokkeneType": "niet_natuurlijk_persoon",
+            "roltype": roltype,
+            "roltoelichting": toelichting[:1000],
+            "betrokkeneIdentificatie": {"statutaireNaam": organisation[:500]},
+        }
+        return str(self._call("POST", "rollen", body=body)["url"])
+
+    def remove_rol(self, rol: str) -> None:
+        path = rol.removeprefix(self.config.zaken_url + "/")
+        if path == rol:
+            raise ZgwFailure(f"{rol} is not a rol of {self.config.zaken_url}")
+        self._call("DELETE", path)
+
+    def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
+        body = {"zaak": zaak, "resultaattype": resultaattype, "toelichting": toelichting}
+        return str(self._call("POST", "resultaten", body=body)["url"])
+
+    def close(self) -> None:
+        self._client.close()

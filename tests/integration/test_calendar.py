@@ -1,0 +1,130 @@
+"""iCalendar feeds: what a principal may see of the running deadlines, as RFC 5545 text that
+two independent parsers (``icalendar`` and ``vobject``) read; stable UIDs, SEQUENCE raised on
+every change, CANCELLED for a deadline that went away, DISPLAY alarms; revocable tokens kept
+as hashes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import icalendar
+import pytest
+import vobject
+
+from engine.app.service import Service
+from engine.errors import NotFound
+from engine.ports import Principal
+from engine.runtime.events import Regie
+from engine.testing import FrozenClock
+
+ZWOLLE = Regie(type="gemeente", organisation="Gemeente Zwolle")
+DELTA = Regie(type="woningcorporatie", organisation="deltaWonen")
+BASE = "https://wijkkompas.zwolle.nl"
+
+
+def people(service: Service) -> tuple[Principal, Principal]:
+    d = service.directory
+    d.add_organisation(key="zwolle", name="Gemeente Zwolle", kind="gemeente", runs_programme=True)
+    d.add_organisation(key="deltawonen", name="deltaWonen", kind="woningcorporatie")
+    office = d.add_principal(
+        organisation="zwolle", name="p.jansen", kind="person", role="programme_office"
+    )
+    partner = d.add_principal(
+        organisation="deltawonen", name="k.smit", kind="person", role="partner"
+    )
+    return office, partner
+
+
+def feed(service: Service, principal: Principal | None) -> str:
+    return service.calendars.feed(principal, domain="zwolle.nl", base_url=BASE, language="nl")
+
+
+def events(text: str) -> dict[str, Any]:
+    """UID -> VEVENT, read by icalendar; the same text read by vobject must agree."""
+    parsed = icalendar.Calendar.from_ical(text)
+    assert parsed["VERSION"] == "2.0"
+    assert parsed["PRODID"]
+    found = {str(e["UID"]): e for e in parsed.walk("VEVENT")}
+    other = vobject.readOne(text)
+    uids = {str(v.uid.value) for v in getattr(other, "vevent_list", [])}
+    assert uids == set(found)
+    for v in getattr(other, "vevent_list", []):
+        assert isinstance(v.dtstart.value, date)
+        assert v.dtstamp.value
+    return found
+
+
+def test_a_partner_sees_its_own_deadlines_as_all_day_events(service: Service) -> None:
+    office, partner = people(service)
+    service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+    service.create("wk-zuid", workflow="wijkkompas", title="Zuid, oost; west", regie=DELTA, by="t")
+    mine = events(feed(service, partner))
+    assert mine
+    assert {str(e["UID"]).split("/")[0] for e in mine.values()} == {"wk-zuid"}
+    everything = events(feed(service, office))
+    assert {str(e["UID"]).split("/")[0] for e in everything.values()} == {"wk-noord", "wk-zuid"}
+    uid, event = next(iter(mine.items()))
+    assert uid.endswith("@zwolle.nl")
+    assert event["STATUS"] == "CONFIRMED"
+    assert event["SEQUENCE"] == 0
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(days=1)
+    assert str(event["URL"]) == f"{BASE}/instances/wk-zuid"
+    assert "Zuid, oost; west" in str(event["SUMMARY"])  # escaped and read back
+    alarms = [a for e in mine.values() for a in e.walk("VALARM")]
+    assert alarms
+    assert {str(a["ACTION"]) for a in alarms} == {"DISPLAY"}
+    assert all(a.decoded("TRIGGER") < timedelta(0) for a in alarms)
+
+
+def test_changes_raise_the_sequence_and_removed_deadlines_are_cancelled(
+    service: Service, clock: FrozenClock
+) -> None:
+    office, _ = people(service)
+    service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+    before = events(feed(service, office))
+    uid = next(u for u in before if "/milestone/aanleiding-en-opdracht@" in u)
+    assert events(feed(service, office))[uid]["SEQUENCE"] == 0  # nothing changed: same
+    service.milestone_done("wk-noord", "aanleiding-en-opdracht", by="t")
+    after = events(feed(service, office))
+    assert after[uid]["STATUS"] == "CANCELLED"
+    assert after[uid]["SEQUENCE"] == 1
+    assert not after[uid].walk("VALARM")
+    service.milestone_reopen("wk-noord", "aanleiding-en-opdracht", by="t", reason="r")
+    again = events(feed(service, office))
+    assert again[uid]["STATUS"] == "CONFIRMED"
+    assert again[uid]["SEQUENCE"] == 2
+    # a pause freezes the running knooppunten (cancelled) and adds its review date
+    service.pause("wk-noord", "geen-trekker", by="t", reason="r", review=date(2026, 3, 1))
+    paused = events(feed(service, office))
+    assert paused[uid]["STATUS"] == "CANCELLED"
+    assert any("/review/geen-trekker@" in u for u in paused)
+    # what was cancelled long ago is forgotten at last
+    clock.advance(days=61)
+    service.resume("wk-noord", by="t")
+    clock.advance(days=61)
+    service.stop("wk-noord", by="t", reason="r")
+    feed(service, office)
+    clock.advance(days=61)
+    assert events(feed(service, office)) == {}
+
+
+def test_tokens_are_revocable_and_kept_as_hashes(service: Service) -> None:
+    _, partner = people(service)
+    secret = service.calendars.create_token(partner)
+    assert secret.startswith("wkcal_")
+    assert service.calendars.principal_id(secret) == partner.id
+    (token,) = service.calendars.tokens(partner)
+    assert secret not in repr(token)
+    for wrong in (secret[:-1] + ("A" if secret[-1] != "A" else "B"), "wkcal_x", "nonsense"):
+        with pytest.raises(NotFound):
+            service.calendars.principal_id(wrong)
+    service.calendars.revoke_token(token.prefix)
+    with pytest.raises(NotFound):
+        service.calendars.principal_id(secret)
+
+
+def test_a_token_that_is_not_text_of_ours_is_simply_unknown(service: Service) -> None:
+    for odd in ("\U00054616ØÂ\U000f7454öT", "wkcal_\udcff", ""):
+        with pytest.raises(NotFound):
+            service.calendars.principal_id(odd)

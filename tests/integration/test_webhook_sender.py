@@ -1,0 +1,108 @@
+"""The webhook sender on its own: signatures a published verifier accepts (also while a
+secret rotation runs), and no request to an address it may not reach (server-side request
+forgery): loopback, private and link-local addresses, names that resolve to them, redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.webhooks import HttpWebhookSender, check_address
+from engine.app.webhooks import new_secret
+from engine.ports import OutboundFailure
+from tests.receiver import Answer, receiving
+
+BODY = b'{"specversion":"1.0","id":"msg_1","source":"urn:nld:systeem:wijkkompas","type":"t"}'
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),  # the cloud metadata address
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", True),
+        ("100.64.0.1", True),  # carrier-grade NAT: not global
+        ("93.184.215.14", False),
+        ("2a00:1450:4001:80b::200e", False),
+    ],
+)
+def test_private_and_special_addresses_are_refused(address: str, refused: bool) -> None:
+    assert (check_address(address, allow_private=False) is not None) is refused
+
+
+def test_loopback_is_refused_unless_allowed() -> None:
+    secret = new_secret()
+    with receiving(secret) as receiver:
+        sender = HttpWebhookSender(timeout=2)
+        with pytest.raises(OutboundFailure, match="loopback"):
+            sender.send(url=receiver.url, secrets=[secret], message_id="msg_1", body=BODY)
+        assert receiver.requests == 0
+        allowed = HttpWebhookSender(timeout=2, allow_private=True)
+        assert allowed.send(url=receiver.url, secrets=[secret], message_id="m", body=BODY) == 204
+        sender.close()
+        allowed.close()
+
+
+def test_a_name_is_refused_when_any_of_its_addresses_is_private() -> None:
+    sender = HttpWebhookSender(resolve=lambda host, port: ["93.184.215.14", "10.0.0.5"])
+    with pytest.raises(OutboundFailure, match=r"10\.0\.0\.5 is a private address"):
+        sender.send(url="https://hooks.example/x", secrets=[new_secret()], message_id="m", body=b"")
+    sender.close()
+
+
+def test_it_connects_to_the_address_it_checked_with_the_urls_host() -> None:
+    secret = new_secret()
+    hosts: list[str] = []
+
+    def answer(_n: int, event: dict[str, Any]) -> Answer:
+        return 200, {}, 0.0
+
+    with receiving(secret, answer) as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        sender = HttpWebhookSender(
+            allow_private=True, resolve=lambda h, p: (hosts.append(h), ["127.0.0.1"])[1]
+        )
+        url = f"http://hooks.example:{port}/hooks"
+        assert sender.send(url=url, secrets=[secret], message_id="m", body=BODY) == 200
+        sender.close()
+    assert hosts == ["hooks.example"]
+    assert receiver.requests == 1
+
+
+def test_redirects_are_not_followed() -> None:
+    secret = new_secret()
+    with (
+        receiving(secret) as target,
+        receiving(secret, lambda n, e: (307, {"Location": target.url}, 0.0)) as redirecting,
+    ):
+        sender = HttpWebhookSender(allow_private=True)
+        with pytest.raises(OutboundFailure, match="redirects are not followed") as failed:
+            sender.send(url=redirecting.url, secrets=[secret], message_id="m", body=BODY)
+        sender.close()
+    assert failed.value.status == 307
+    assert target.requests == 0
+
+
+def test_every_secret_signs_while_a_rotation_runs() -> None:
+    old, new = new_secret(), new_secret()
+    for known in (old, new):
+        with receiving(known) as receiver:
+            sender = HttpWebhookSender(allow_private=True)
+            sender.send(url=receiver.url, secrets=[new, old], message_id="m", body=BODY)
+            sender.close()
+        assert receiver.rejected == []
+        assert receiver.requests == 1
+    with receiving(new_secret()) as stranger:
+        sender = HttpWebhookSender(allow_private=True)
+        with pytest.raises(OutboundFailure, match="400"):
+            sender.send(url=stranger.url, secrets=[new, old], message_id="m", body=BODY)
+        sender.close()
+    assert stranger.rejected == ["WebhookVerificationError: No matching signature found"]
