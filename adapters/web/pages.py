@@ -1,5 +1,6 @@
-"""The pages: sign-in, portfolio (with CSV and JSON exports), one instance, reminders,
-workflows. Mounted on the API's FastAPI application by ``mount`` (not in the OpenAPI document).
+"""The pages: sign-in (password, token, or OIDC with ``oidc_signin.py``), portfolio (with CSV
+and JSON exports), one instance, reminders, workflows. Mounted on the API's FastAPI application
+by ``mount`` (not in the OpenAPI document).
 
 Every page starts from the visitor (``visitor.py``); one who is not signed in is sent to the
 sign-in page. What a page shows comes through the visitor's ``Guard`` (``see``, ``scope``,
