@@ -370,7 +370,7 @@ def oidc_callback(request: Request) -> Response:
             reason=exc.reason,
         )
     else:
-        response = RedirectResponse(pending.target, status_code=303)
+        response = RedirectResponse(_safe_next(pending.target), status_code=303)
         _headers(response)
         set_session_cookie(
             response,

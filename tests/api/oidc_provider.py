@@ -15,7 +15,8 @@ It serves, over HTTP on 127.0.0.1 (OpenID Connect Core 1.0, Discovery 1.0; RFC 7
 - ``/logout``: the end-session endpoint (only named; nothing to do here).
 
 Knobs for the tests: ``user`` (the ``sub``), ``deny``, ``nonce`` (sign another nonce than the
-request's), ``foreign_key`` (sign with a key the JWKS does not hold).
+request's), ``foreign_key`` (sign with a key the JWKS does not hold), ``public_client``
+(accept the client without its secret).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Provider:
     deny: bool = False
     nonce: str | None = None
     foreign_key: bool = False
+    public_client: bool = False
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     key: rsa.RSAPrivateKey = field(
@@ -76,6 +78,7 @@ class Provider:
 
     def reset(self) -> None:
         self.user, self.deny, self.nonce, self.foreign_key = "oidc-user", False, None, False
+        self.public_client = False
 
     @property
     def discovery(self) -> str:
@@ -130,7 +133,8 @@ class Provider:
     def token(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, Any]:
         self.token_requests.append(form)
         client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
-        if client_id != CLIENT_ID or secret != CLIENT_SECRET:
+        public = self.public_client and not secret  # a public client proves itself by PKCE
+        if client_id != CLIENT_ID or (secret != CLIENT_SECRET and not public):
             return 401, {"error": "invalid_client"}
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}

@@ -240,6 +240,46 @@ def test_a_denial_by_the_provider_shows_a_page(server: LiveServer, provider: Pro
     no_session(answer, client)
 
 
+def test_explicit_endpoints_and_a_public_client_sign_in_too(
+    provider: Provider, tmp_path: Path
+) -> None:
+    """Without discovery: the endpoints, the issuer and the keys one by one; no client secret
+    (the provider takes the PKCE verifier as the client's proof)."""
+    provider.public_client = True
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    provider.redirect_uris.add(base + "/signin/oidc/callback")
+    settings = {
+        "oidc_issuer": provider.url,
+        "oidc_audience": "wijkkompas-api",
+        "oidc_jwks_url": provider.url + "/certs",
+        "oidc_signin_client_id": CLIENT_ID,
+        "oidc_signin_authorize_url": provider.url + "/authorize",
+        "oidc_signin_token_url": provider.url + "/token",
+        "oidc_signin_redirect_base": base,
+    }
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    with live_server(db, tmp_path, settings=settings, port=port) as live:
+        live.programme.service.directory.add_principal(
+            organisation="deltawonen",
+            name="a.bakker",
+            kind="person",
+            role=Role.VIEWER,
+            subject=SUBJECT,
+        )
+        page = httpx.get(live.url + "/signin").text
+        assert "Inloggen met 127.0.0.1" in page
+        client, url = start(live)
+        answer = back(client, authorize(url))
+        assert answer.status_code == 303, answer.text
+        assert "client_secret" not in provider.token_requests[-1]
+        assert "deltawonen/a.bakker" in client.get("/").text
+
+
 def test_incomplete_settings_are_refused_at_start(provider: Provider) -> None:
     def load(**given: str) -> None:
         Application.configure(given={"db": "sqlite:///:memory:", **given}, env={})
