@@ -165,6 +165,17 @@ class Provider:
         }
 
 
+def free_port() -> int:
+    """A port of 127.0.0.1 free now: the pages' redirect URI names their own address, which must
+    be known (and registered at the provider) before their server starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 @contextmanager
 def running_provider() -> Iterator[Provider]:
     provider = Provider()

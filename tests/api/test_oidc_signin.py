@@ -18,7 +18,14 @@ from engine.app.access import Role
 from engine.compose import Application
 from engine.errors import InvalidValue
 from tests.api.live import LiveServer, live_server
-from tests.api.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider, s256
+from tests.api.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    Provider,
+    free_port,
+    running_provider,
+    s256,
+)
 
 pytestmark = [pytest.mark.xdist_group("api")]
 
@@ -58,15 +65,8 @@ def server(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "oidc_signin_client_id": CLIENT_ID,
         "oidc_signin_client_secret": CLIENT_SECRET,
         "oidc_signin_name": "Testprovider",
-        "oidc_signin_redirect_base": "http://127.0.0.1:1",  # replaced below: the port is free
     }
-    # The redirect URI names the server's own address, known only once it listens: start on a
-    # port found first.
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     settings["oidc_signin_redirect_base"] = f"http://127.0.0.1:{port}"
     provider.redirect_uris.add(f"http://127.0.0.1:{port}/signin/oidc/callback")
     with live_server(f"sqlite:///{tmp / 'w.db'}", tmp, settings=settings, port=port) as live:
@@ -246,11 +246,7 @@ def test_explicit_endpoints_and_a_public_client_sign_in_too(
     """Without discovery: the endpoints, the issuer and the keys one by one; no client secret
     (the provider takes the PKCE verifier as the client's proof)."""
     provider.public_client = True
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     provider.redirect_uris.add(base + "/signin/oidc/callback")
     settings = {
