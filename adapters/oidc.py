@@ -145,6 +145,18 @@ class OidcVerifier:
 
     def subject(self, token: str) -> str:
         """The value of the ``claim`` of a valid token; OidcRejected for any other."""
+        return self.named(self.claims(token))
+
+    def named(self, claims: Mapping[str, Any]) -> str:
+        """The value of the ``claim`` in a valid token's claims; OidcRejected without one."""
+        value = claims.get(self.settings.claim)
+        if not isinstance(value, str) or not value:
+            raise OidcRejected(f"the token has no {self.settings.claim!r} claim with a value")
+        return value
+
+    def claims(self, token: str) -> Mapping[str, Any]:
+        """All claims of a valid token (signature, issuer, audience and lifetime checked);
+        OidcRejected for any other."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -188,10 +200,7 @@ class OidcVerifier:
             raise OidcRejected(f"the token has no {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
             raise OidcRejected(f"the token is not valid ({type(exc).__name__})") from None
-        value = claims.get(self.settings.claim)
-        if not isinstance(value, str) or not value:
-            raise OidcRejected(f"the token has no {self.settings.claim!r} claim with a value")
-        return value
+        return claims
 
     # --- keys ----------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The pages: sign-in, portfolio (with CSV and JSON exports), one instance, reminders,
-workflows. Mounted on the API's FastAPI application by ``mount`` (not in the OpenAPI document).
+"""The pages: sign-in (password, token, or OIDC with ``oidc_signin.py``), portfolio (with CSV
+and JSON exports), one instance, reminders, workflows. Mounted on the API's FastAPI application
+by ``mount`` (not in the OpenAPI document).
 
 Every page starts from the visitor (``visitor.py``); one who is not signed in is sent to the
 sign-in page. What a page shows comes through the visitor's ``Guard`` (``see``, ``scope``,
@@ -40,6 +41,7 @@ from engine.errors import Forbidden, InputError, NotFound, Unauthenticated, Work
 from engine.workflow import wording
 
 if TYPE_CHECKING:
+    from adapters.web.oidc_signin import OidcSignin
     from engine.app.service import Service
     from engine.compose import Application
 
@@ -72,6 +74,8 @@ class Pages:
     behind_tls: bool
     language: str
     extra: dict[str, Any] = field(default_factory=dict)
+    oidc: OidcSignin | None = None
+    """OIDC sign-in, when configured."""
 
 
 def mount(api: FastAPI, application: Application, service: Service) -> None:
@@ -94,6 +98,8 @@ def mount(api: FastAPI, application: Application, service: Service) -> None:
             raise InvalidValue(
                 "setting theme_css", settings.theme_css, f"a readable CSS file ({exc.strerror})"
             ) from None
+    from adapters.web.oidc_signin import OidcSignin
+
     api.state.pages = Pages(
         application=application,
         service=service,
@@ -101,6 +107,7 @@ def mount(api: FastAPI, application: Application, service: Service) -> None:
         theme=theme,
         behind_tls=settings.behind_tls == "yes",
         language=settings.language,
+        oidc=OidcSignin.configure(settings),
     )
     api.include_router(router)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -220,6 +227,8 @@ def _signin_form(
     name: str = "",
 ) -> Response:
     token = new_signin_token()
+    oidc = _pages(request).oidc
+    signed_out = oidc is not None and request.query_params.get("signed_out") == "1"
     response = render(
         request,
         visitor,
@@ -230,6 +239,8 @@ def _signin_form(
         error=error,
         organisation=organisation,
         name=name,
+        oidc_name=oidc.name if oidc is not None else None,
+        oidc_end_session=oidc.end_session() if oidc is not None and signed_out else None,
     )
     response.set_cookie(
         SIGNIN_COOKIE,
@@ -298,9 +309,76 @@ async def signout(request: Request) -> Response:
     if not visitor.csrf_ok(form):
         return _refused_csrf(request, visitor)
     assert visitor.secret is not None
-    _pages(request).service.signin.sign_out(visitor.secret)
-    response = RedirectResponse("/signin", status_code=303)
+    pages = _pages(request)
+    pages.service.signin.sign_out(visitor.secret)
+    # With OIDC sign-in the sign-in page offers the provider's own sign-out too.
+    ended = pages.oidc is not None and pages.oidc.end_session() is not None
+    response = RedirectResponse("/signin?signed_out=1" if ended else "/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/signin/oidc")
+def oidc_begin(request: Request, next: str | None = None) -> Response:
+    """Send the browser to the identity provider (only when OIDC sign-in is configured)."""
+    from adapters.web.oidc_signin import PENDING_COOKIE, PENDING_SECONDS
+
+    pages = _pages(request)
+    if pages.oidc is None:
+        return _not_found(request, _visitor(request))
+    url, pending = pages.oidc.begin(_safe_next(next))
+    response = RedirectResponse(url, status_code=303)
+    _headers(response)
+    response.set_cookie(
+        PENDING_COOKIE,
+        pending.cookie(),
+        max_age=PENDING_SECONDS,
+        path="/signin/oidc",
+        httponly=True,
+        samesite="lax",
+        secure=secure(request, pages.behind_tls),
+    )
+    return response
+
+
+@router.get("/signin/oidc/callback")
+def oidc_callback(request: Request) -> Response:
+    """The provider sends the browser back here: a session, or a page saying why not."""
+    from adapters.web.oidc_signin import PENDING_COOKIE, Pending, SigninRefused
+
+    pages = _pages(request)
+    visitor = _visitor(request)
+    if pages.oidc is None:
+        return _not_found(request, visitor)
+    try:
+        pending = Pending.of(request.cookies.get(PENDING_COOKIE))
+        subject = pages.oidc.finish(pending, dict(request.query_params))
+        try:
+            session = pages.service.signin.with_subject(subject)
+        except Unauthenticated as exc:
+            raise SigninRefused(
+                f"{exc.reason}: no principal of wijkkompas is linked to this account "
+                "(the programme office links it with `principal add ... --subject`)"
+            ) from None
+    except SigninRefused as exc:
+        response: Response = render(
+            request,
+            visitor,
+            "oidc_refused.html",
+            status=exc.status,
+            provider=pages.oidc.name,
+            reason=exc.reason,
+        )
+    else:
+        response = RedirectResponse(_safe_next(pending.target), status_code=303)
+        _headers(response)
+        set_session_cookie(
+            response,
+            session.secret,
+            max_age=int(pages.service.signin.lifetime.total_seconds()),
+            is_secure=secure(request, pages.behind_tls),
+        )
+    response.delete_cookie(PENDING_COOKIE, path="/signin/oidc")
     return response
 
 

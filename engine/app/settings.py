@@ -46,6 +46,20 @@ WIJKKOMPAS_OIDC_ISSUER and so on)::
     # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
     oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
 
+OIDC sign-in to the pages (off unless ``oidc_signin_client_id`` is set; the authorization code
+flow with PKCE; either the provider's discovery document, or its endpoints given one by one
+together with ``oidc_issuer`` and its keys above)::
+
+    oidc_signin_client_id = "wijkkompas-web"
+    oidc_signin_client_secret = "..."          # leave out for a public client
+    oidc_signin_discovery = "https://login.gemeente.nl/realms/wijkkompas/.well-known/openid-configuration"
+    # oidc_signin_authorize_url = "https://login.gemeente.nl/.../auth"    # instead of discovery
+    # oidc_signin_token_url = "https://login.gemeente.nl/.../token"
+    # oidc_signin_end_session_url = "https://login.gemeente.nl/.../logout"
+    oidc_signin_redirect_base = "https://wijkkompas.gemeente.nl"  # default: base_url
+    oidc_signin_name = "Gemeente Zwolle"       # the button says "Inloggen met Gemeente Zwolle"
+    oidc_signin_scope = "openid"
+
 The pages (``wijkkompas serve`` at ``/``)::
 
     theme_css = "/etc/wijkkompas/zwolle-tokens.css"  # design tokens of the municipality
@@ -162,6 +176,25 @@ class Settings:
     """OIDC: a file with the provider's signing keys (a JWKS), instead of the URL."""
     oidc_claim: str = "sub"
     """OIDC: the claim of a token that names the principal."""
+    oidc_signin_client_id: str | None = None
+    """OIDC sign-in to the pages: our client id at the provider; None: OIDC sign-in is off."""
+    oidc_signin_client_secret: str | None = None
+    """OIDC sign-in: the client secret (None: a public client, PKCE only)."""
+    oidc_signin_discovery: str | None = None
+    """OIDC sign-in: the provider's discovery document (.well-known/openid-configuration)."""
+    oidc_signin_authorize_url: str | None = None
+    """OIDC sign-in without discovery: the authorization endpoint."""
+    oidc_signin_token_url: str | None = None
+    """OIDC sign-in without discovery: the token endpoint."""
+    oidc_signin_end_session_url: str | None = None
+    """OIDC sign-in without discovery: the end-session endpoint (optional)."""
+    oidc_signin_redirect_base: str | None = None
+    """OIDC sign-in: the address people reach the pages at (default: base_url); the provider
+    sends them back to REDIRECT_BASE/signin/oidc/callback."""
+    oidc_signin_name: str | None = None
+    """OIDC sign-in: the provider's name on the button (default: its host name)."""
+    oidc_signin_scope: str = "openid"
+    """OIDC sign-in: the scopes asked for (must include openid)."""
     chromium: str | None = None
     """The headless Chromium that prints reports as PDF (a path or a name on PATH); default:
     chromium, chromium-browser or google-chrome, the first found on PATH."""
@@ -237,12 +270,17 @@ class Settings:
                 "sender address, e.g. wijkkompas@gemeente.nl",
             )
         _check_oidc(values, source)
+        _check_oidc_signin(values, source)
         return cls(**values, source=source)
 
 
 def _check_oidc(values: Mapping[str, Any], source: Mapping[str, str]) -> None:
     """OIDC is all or nothing: an issuer, an audience and one source of keys."""
-    given = sorted(n for n in values if n.startswith("oidc_") and n != "oidc_claim")
+    given = sorted(
+        n
+        for n in values
+        if n.startswith("oidc_") and n != "oidc_claim" and not n.startswith("oidc_signin_")
+    )
     if not given:
         return
     where = ", ".join(f"{n} (from {source[n]})" for n in given)
@@ -267,6 +305,81 @@ def _check_oidc(values: Mapping[str, Any], source: Mapping[str, str]) -> None:
         )
     if not values.get("oidc_claim", "sub").strip():
         raise InvalidValue(f"'oidc_claim' (from {source['oidc_claim']})", "", "a claim name")
+
+
+def _check_oidc_signin(values: Mapping[str, Any], source: Mapping[str, str]) -> None:
+    """OIDC sign-in needs a client id, one way to find the provider's endpoints, and the
+    address the provider sends people back to; every URL is https (or http on this machine)."""
+    given = sorted(n for n in values if n.startswith("oidc_signin_"))
+    if not given:
+        return
+    where = ", ".join(f"{n} (from {source[n]})" for n in given)
+    if "oidc_signin_client_id" not in values or not values["oidc_signin_client_id"].strip():
+        raise InvalidValue(
+            "OIDC sign-in settings",
+            where,
+            "oidc_signin_client_id is missing (WIJKKOMPAS_OIDC_SIGNIN_CLIENT_ID, or "
+            "oidc_signin_client_id in the configuration file): the client id the provider "
+            "knows the pages by",
+        )
+    explicit = "oidc_signin_authorize_url" in values or "oidc_signin_token_url" in values
+    if "oidc_signin_discovery" in values and explicit:
+        raise InvalidValue(
+            "OIDC sign-in settings",
+            where,
+            "give oidc_signin_discovery or the endpoints (oidc_signin_authorize_url, "
+            "oidc_signin_token_url), not both",
+        )
+    if "oidc_signin_discovery" not in values:
+        if not ("oidc_signin_authorize_url" in values and "oidc_signin_token_url" in values):
+            raise InvalidValue(
+                "OIDC sign-in settings",
+                where,
+                "oidc_signin_discovery is missing: give the provider's discovery document "
+                "(.../.well-known/openid-configuration), or both oidc_signin_authorize_url and "
+                "oidc_signin_token_url",
+            )
+        if "oidc_issuer" not in values:
+            raise InvalidValue(
+                "OIDC sign-in settings",
+                where,
+                "without oidc_signin_discovery, oidc_issuer and the provider's keys "
+                "(oidc_jwks_url or oidc_jwks_file) are needed to check the ID tokens",
+            )
+    for name in (
+        "oidc_signin_discovery",
+        "oidc_signin_authorize_url",
+        "oidc_signin_token_url",
+        "oidc_signin_end_session_url",
+    ):
+        url = values.get(name)
+        if url is not None and not _secure_url(url):
+            raise InvalidValue(
+                f"'{name}' (from {source[name]})",
+                url,
+                "an https:// URL (http:// only on this machine: localhost, 127.0.0.1, [::1])",
+            )
+    base = values.get("oidc_signin_redirect_base", values.get("base_url"))
+    if base is None:
+        raise InvalidValue(
+            "OIDC sign-in settings",
+            where,
+            "the redirect base is missing: set oidc_signin_redirect_base (or base_url) to the "
+            "address people reach the pages at, e.g. https://wijkkompas.gemeente.nl",
+        )
+    if not _secure_url(base):
+        name = "oidc_signin_redirect_base" if "oidc_signin_redirect_base" in values else "base_url"
+        raise InvalidValue(
+            f"'{name}' (from {source[name]}), the redirect base of OIDC sign-in",
+            base,
+            "an https:// URL (http:// only on this machine: localhost, 127.0.0.1, [::1])",
+        )
+    if "openid" not in values.get("oidc_signin_scope", "openid").split():
+        raise InvalidValue(
+            f"'oidc_signin_scope' (from {source['oidc_signin_scope']})",
+            values["oidc_signin_scope"],
+            "scopes separated by spaces, openid among them",
+        )
 
 
 def _secure_url(url: str) -> bool:

@@ -1,8 +1,9 @@
 """Signing in to the pages: passwords, lock-out and server-side sessions.
 
 ``Signin`` (``Service.signin``) sets a principal's password (argon2id; the password itself is
-never stored), signs a person in with a password or with one of the personal API tokens
-(``wk_...``, checked by ``engine.app.directory``), and turns a session cookie back into its
+never stored), signs a person in with a password, with a personal API token (``wk_...``,
+checked by ``engine.app.directory``) or with the subject of an ID token an identity provider
+issued (OIDC; the face verifies the token), and turns a session cookie back into its
 principal and the CSRF token its forms must carry.
 
 - A session id is 32 random bytes; the store keeps only its sha256 (like a token's secret it
@@ -116,6 +117,16 @@ class Signin:
         from engine.app.directory import Directory
 
         principal = Directory(self._store, self._context).authenticate(token.strip())
+        with self._store.directory(write=True) as unit:
+            return self._open(unit, principal, self._context.clock.now())
+
+    def with_subject(self, subject: str) -> Session:
+        """A new session for the principal an identity provider vouched for (OIDC sign-in:
+        the caller has verified the ID token); Unauthenticated when no principal has this
+        subject, or it is disabled."""
+        from engine.app.directory import Directory
+
+        principal = Directory(self._store, self._context).principal_by_subject(subject)
         with self._store.directory(write=True) as unit:
             return self._open(unit, principal, self._context.clock.now())
 

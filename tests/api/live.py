@@ -113,9 +113,10 @@ def live_server(
     seed: bool = True,
     oidc: OidcVerifier | None = None,
     settings: dict[str, Any] | None = None,
+    port: int = 0,
 ) -> Iterator[LiveServer]:
     """A server on a free port of 127.0.0.1; ``oidc``: also accept JWTs this verifier accepts;
-    ``settings``: more settings, as given on the command line."""
+    ``settings``: more settings, as given on the command line; ``port``: 0 for any free one."""
     app = Application.configure(
         given={"db": db_url, "workflows": (), **(settings or {})},
         env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "maildir")},
@@ -128,7 +129,7 @@ def live_server(
     config = uvicorn.Config(
         create_app(app, oidc=oidc),
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         access_log=True,
         lifespan="on",
