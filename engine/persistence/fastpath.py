@@ -21,12 +21,12 @@ A test writes through this module and reads back through SQLAlchemy, and the oth
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, InstanceScope, OverviewRow, StoredEvent
+from engine.ports import DeadlineChange, DeadlineState, InstanceScope, OverviewRow, StoredEvent
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -175,6 +175,18 @@ class FastPath:
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
+        self._deadline_rows_sql = convert(
+            "SELECT kind, subject, due, legal, frozen, next_on, sent_through FROM deadlines "
+            "WHERE instance_id = ? ORDER BY kind, subject"
+        )
+        self._sent_through_sql = convert(
+            "UPDATE deadlines SET sent_through = ? "
+            "WHERE instance_id = ? AND kind = ? AND subject = ?"
+        )
+        self._pending_sql = convert(
+            "SELECT id, payload FROM outbox WHERE instance_id = ? AND status = 'pending'"
+        )
+        self._payload_sql = convert("UPDATE outbox SET payload = ? WHERE id = ?")
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self._convert = convert
@@ -248,6 +260,52 @@ class FastPath:
             name: (value if reader is None or value is None else reader(value))
             for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
         }
+
+    def deadline_rows(self, cursor: Any, instance_id: int) -> list[DeadlineState]:
+        """The deadline rows of one instance, with ``sent_through``, by kind and subject."""
+        cursor.execute(self._deadline_rows_sql, (instance_id,))
+        day = self.read_day
+        return [
+            DeadlineState(
+                kind=r[0],
+                subject=r[1],
+                due=day(r[2]),
+                legal=bool(r[3]),
+                frozen=bool(r[4]),
+                next_on=day(r[5]) if r[5] is not None else None,
+                sent_through=day(r[6]) if r[6] is not None else None,
+            )
+            for r in cursor.fetchall()
+        ]
+
+    def read_day(self, value: Any) -> date:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    def carry(
+        self,
+        cursor: Any,
+        instance_id: int,
+        deadlines: Sequence[DeadlineState],
+        renamed: Mapping[tuple[str, str], tuple[str, str]],
+    ) -> None:
+        """After a migration's save: where the reminders of each carried deadline stand, and
+        the pending reminders of a renamed one follow it."""
+        for d in deadlines:
+            if d.sent_through is not None:
+                cursor.execute(
+                    self._sent_through_sql,
+                    (self.day(d.sent_through), instance_id, d.kind, d.subject),
+                )
+        if not renamed:
+            return
+        cursor.execute(self._pending_sql, (instance_id,))
+        for entry_id, payload in cursor.fetchall():
+            item = json.loads(payload) if isinstance(payload, str) else dict(payload)
+            new = renamed.get((str(item.get("kind")), str(item.get("subject"))))
+            if new is None:
+                continue
+            item["kind"], item["subject"] = new
+            cursor.execute(self._payload_sql, (self.json(item), entry_id))
 
     def events(self, cursor: Any, instance_id: int) -> list[StoredEvent]:
         """Every event of one instance, in order."""

@@ -128,6 +128,14 @@ class Queries:
     def instance_keys(self) -> list[tuple[int, str]]:
         return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
 
+    def keys_on(self, workflow_id: int) -> list[str]:
+        rows = self._c.execute(
+            select(I.c.key)
+            .where(I.c.workflow_version_id == workflow_id)
+            .order_by(I.c.parent_id.is_not(None), I.c.key)
+        )
+        return [r.key for r in rows]
+
     # --- the log and the deadline rows -------------------------------------------------------
 
     def events(self, instance_id: int) -> list[StoredEvent]:
@@ -162,6 +170,7 @@ class Queries:
                 legal=bool(r.legal),
                 frozen=bool(r.frozen),
                 next_on=r.next_on,
+                sent_through=r.sent_through,
             )
             for r in rows
         ]

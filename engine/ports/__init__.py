@@ -42,7 +42,7 @@ from engine.ports.records import (
     StoredEvent,
     StoredWorkflow,
 )
-from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
+from engine.ports.storage import CommandUnit, MigrationUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
@@ -61,6 +61,7 @@ __all__ = [
     "InstanceRecord",
     "InstanceScope",
     "InstanceSummary",
+    "MigrationUnit",
     "NewInstanceRows",
     "Notifier",
     "Organisation",
