@@ -35,6 +35,7 @@ import click
 from adapters.cli.access import org, principal, token
 from adapters.cli.database import db, demo
 from adapters.cli.instance import instance
+from adapters.cli.migrate import migrate
 from adapters.cli.overview import audit, log, status
 from adapters.cli.record import (
     advance,
@@ -250,6 +251,7 @@ for command in (
     scheduler,
     serve,
     demo,
+    migrate,
     org,
     principal,
     token,

@@ -210,4 +210,5 @@ def test_only_views_and_planning_commands_accept_now():
         "workflow timeline", "workflow schema", "workflow versions",
         "instance list", "instance show", "log", "audit verify", "status",
         "reminders preview", "reminders run", "outbox list", "db current",
+        "migrate plan", "migrate check",  # writing a plan, and its dry run
     }  # fmt: skip
