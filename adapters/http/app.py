@@ -45,7 +45,15 @@ areas, is a few kB)."""
 def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> FastAPI:
     """The FastAPI application without the outer conventions (tests of routes use it)."""
     from adapters.http.openapi import openapi_document
-    from adapters.http.routes import commands, directory, instances, meta, programme, workflows
+    from adapters.http.routes import (
+        commands,
+        directory,
+        instances,
+        meta,
+        migrations,
+        programme,
+        workflows,
+    )
 
     application.serve_threads(THREADS)
     service = application.service()
@@ -69,7 +77,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     )
     api.router.redirect_slashes = False
     api.state.api = Api(application, service, Authenticator(service, oidc))
-    for module in (workflows, instances, commands, programme, directory, meta):
+    for module in (workflows, instances, commands, programme, migrations, directory, meta):
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
     install(api)

@@ -79,6 +79,7 @@ class Action(StrEnum):
     OUTBOX_RETRY = "outbox_retry"
     VERIFY = "verify"
     FEED = "feed"
+    MIGRATE = "migrate"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"

@@ -107,11 +107,17 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    db_url: str, tmp_path: Path, *, seed: bool = True, oidc: OidcVerifier | None = None
+    db_url: str,
+    tmp_path: Path,
+    *,
+    seed: bool = True,
+    oidc: OidcVerifier | None = None,
+    workflows: tuple[str, ...] = (),
 ) -> Iterator[LiveServer]:
-    """A server on a free port of 127.0.0.1; ``oidc``: also accept JWTs this verifier accepts."""
+    """A server on a free port of 127.0.0.1; ``oidc``: also accept JWTs this verifier accepts;
+    ``workflows``: folders of workflow files before the shipped ones."""
     app = Application.configure(
-        given={"db": db_url, "workflows": ()},
+        given={"db": db_url, "workflows": workflows},
         env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "maildir")},
     )
     app.serve_threads(THREADS)

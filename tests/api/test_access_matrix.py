@@ -155,6 +155,14 @@ MATRIX: tuple[Row, ...] = (
     Row("GET", "/outbox", "200 403 403 403 403"),
     Row("POST", "/outbox/999999/retry", "404 403 403 403 403"),
     Row("GET", "/audit", "200 403 403 403 403"),
+    # A plan the access rule lets through is read, and this one has no from/to: 422.
+    Row("POST", "/migrations/check", "422 403 403 403 403", {"plan": "migration: 1"}),
+    Row(
+        "POST",
+        "/migrations/apply",
+        "422 403 403 403 403",
+        {"plan": "migration: 1", "reason": "methode herzien"},
+    ),
     Row("GET", "/events", "200 200 403 200 403"),
     Row("GET", "/workflows", "200 200 200 200 200"),
     Row("GET", "/workflows/wijkkompas", "200 200 200 200 200"),
