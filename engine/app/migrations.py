@@ -126,9 +126,11 @@ def check(
     keys: Sequence[str] | None = None,
     phase: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    detailed: bool = True,
 ) -> list[MigrationOutcome]:
     """What the plan does to each instance on its source version (or to ``keys``; with
-    ``phase``, only those in that phase), read-only."""
+    ``phase``, only those in that phase), read-only; without ``detailed`` only whether it can
+    move each one."""
     now = context.clock.now()
     out = []
     with context.store.read() as uow:
@@ -150,6 +152,7 @@ def check(
                     by="-",
                     reason="dry run",
                     first_reminder=_first_reminder,
+                    detailed=detailed,
                 )
             )
             if progress is not None and n % 500 == 0:
@@ -231,7 +234,7 @@ def apply(
         from engine.errors import InvalidValue
 
         raise InvalidValue("reason", reason or "", "say why the instances move (--reason)")
-    outcomes = check(context, loaded, keys=keys)
+    outcomes = check(context, loaded, keys=keys, detailed=False)
     refused = [(o.key, why) for o in outcomes if not o.ok and not o.elsewhere for why in o.refused]
     if refused:
         raise MigrationRefused(refused)
@@ -303,7 +306,9 @@ def _attempt(
         now = context.now_to_record()
         before = _with_children(context, uow, record.instance, record.id)
         workflow = context.compiled(record.workflow)
-        outcome = migrate(plan, workflow, loaded.target, before, at=now, by=by, reason=reason)
+        outcome = migrate(
+            plan, workflow, loaded.target, before, at=now, by=by, reason=reason, detailed=False
+        )
         if not outcome.ok:
             return AppliedOne(key, "refused", "; ".join(outcome.refused))
         assert outcome.instance is not None

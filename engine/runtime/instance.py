@@ -496,7 +496,7 @@ def _migrated(inst: Instance, event: InstanceMigrated) -> None:
     key, _, version = event.to_workflow.rpartition("@")
     inst.workflow_key, inst.workflow_version = key, int(version)
     inst.milestones = MilestoneBook.from_list(
-        milestone_index(tuple(after["order"])), list(after["milestones"])
+        milestone_index(tuple(after["order"].split(","))), list(after["milestones"])
     )
     inst.state = after["state"]
     inst.approvals = {

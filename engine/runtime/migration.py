@@ -135,7 +135,7 @@ def start_index(events: Iterable[Event], current: dict[str, int]) -> dict[str, i
     or ``current`` when it never migrated (a replay starts from its first event)."""
     for event in events:
         if isinstance(event, InstanceMigrated):
-            return milestone_index(tuple(event.before["order"]))
+            return milestone_index(tuple(event.before["order"].split(",")))
     return current
 
 
@@ -165,10 +165,12 @@ def migrate(
     by: str,
     reason: str,
     first_reminder: Callable[[Deadline], date | None] = lambda d: None,
+    detailed: bool = True,
 ) -> MigrationOutcome:
     """What ``plan`` does to ``inst`` (on ``source``) at ``at``; with ``instance`` and
     ``event`` set when it can be moved. ``first_reminder``: the day of a deadline's first
-    reminder (the reminder rules live above this module), to say which reminders start."""
+    reminder (the reminder rules live above this module), to say which reminders start.
+    Without ``detailed``, only what applying needs (no gate, knooppunt or deadline views)."""
     refused: list[str] = []
     moment = as_utc(at)
     today = local_date(moment)
@@ -256,6 +258,8 @@ def migrate(
         sources = sources_of.get(to, [])
         value, _ = _combined(book, sources)
         slots.append(value)
+        if not detailed:
+            continue
         probe = MilestoneBook.from_list({to: 0}, [value])
         if not sources:
             how = "added"
@@ -275,7 +279,7 @@ def migrate(
             )
         )
     for mid, targets in plan.milestones.items():
-        if not targets:
+        if not targets and detailed:
             changes.append(
                 MilestoneChange(
                     source=(mid,), target=None, before=_status(book, mid), after="-", how="dropped"
@@ -290,7 +294,7 @@ def migrate(
     if not finished:
         state = new_phase + (PAUSED_SUFFIX if inst.is_paused else "")
     after_data: dict[str, Any] = {
-        "order": list(order),
+        "order": ",".join(order),
         "milestones": slots,
         "state": state,
         "approvals": approvals,
@@ -306,6 +310,14 @@ def migrate(
     event = _event(plan, source, target, inst, moment, by, reason, after_data)
     after = inst.copy()
     after.apply(event)
+    if not detailed:
+        return MigrationOutcome(
+            key=inst.key,
+            before_state=inst.state,
+            after_state=after.state,
+            instance=after,
+            event=event,
+        )
     return MigrationOutcome(
         key=inst.key,
         before_state=inst.state,
@@ -342,7 +354,7 @@ def _event(
         to_workflow=f"{target.key}@{target.version}",
         to_hash=target.hash,
         before={
-            "order": list(source.milestone_index),
+            "order": ",".join(source.milestone_index),
             "state": inst.state,
             "milestones": {m: f"{s} {d.isoformat()}" for m, s, d in inst.milestones.recorded()},
         },

@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -62,7 +63,7 @@ _SECTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class MigrationPlan:
     """A migration plan as read (see the module docstring for what each part means)."""
 
@@ -79,7 +80,7 @@ class MigrationPlan:
     source_file: str = "<plan>"
     positions: Positions | None = None
 
-    @property
+    @cached_property
     def hash(self) -> str:
         """What identifies the plan: a digest of its content (not of its layout or comments)."""
         body = json.dumps(self.as_data(), sort_keys=True, separators=(",", ":"))
