@@ -140,7 +140,8 @@ def check(
             inst = record.instance
             if phase is not None and inst.phase != phase:
                 continue
-            inst = _with_children(context, uow, record.instance, record.id)
+            if detailed or _counts_children(loaded, inst):
+                inst = _with_children(context, uow, inst, record.id)
             source = context.compiled(record.workflow)
             out.append(
                 migrate(
@@ -158,6 +159,14 @@ def check(
             if progress is not None and n % 500 == 0:
                 progress(n, len(selected))
     return out
+
+
+def _counts_children(loaded: LoadedPlan, inst: Instance) -> bool:
+    """Whether the gate of the phase the plan moves ``inst`` to counts its sub-projects."""
+    if inst.is_finished:
+        return False
+    phase = loaded.plan.phases.get(inst.phase)
+    return phase is not None and bool(loaded.target.gates[phase].children_reached)
 
 
 def _with_children(context: Context, uow: object, inst: Instance, instance_id: int) -> Instance:
@@ -304,7 +313,9 @@ def _attempt(
                 f"on {record.workflow.key}@{record.workflow.version}, not on the plan's source",
             )
         now = context.now_to_record()
-        before = _with_children(context, uow, record.instance, record.id)
+        before = record.instance
+        if _counts_children(loaded, before):
+            before = _with_children(context, uow, before, record.id)
         workflow = context.compiled(record.workflow)
         outcome = migrate(
             plan, workflow, loaded.target, before, at=now, by=by, reason=reason, detailed=False

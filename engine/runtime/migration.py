@@ -60,7 +60,8 @@ class DeadlineChangeView:
     before: date | None
     after: date | None
     policy: str
-    """keep, recompute, cancel (knooppunten); follows (gate, review); ends."""
+    """keep, recompute, cancel (knooppunten); new (a knooppunt without a date before: the
+    target's rule gives it); follows (gate, review); ends (a deadline the target no longer has)."""
     reminders: str
     """as-before, starts (a reminder is due at the next pass), planned (its first reminder
     lies ahead), stops (no more reminders), none."""
@@ -438,7 +439,9 @@ def _deadline_views(
         was = old.get(origin) if origin else None
         if origin is not None and was is not None:
             used.add(origin)
-        policy = plan.policy(d.subject) if d.kind == "milestone" else "follows"
+        policy: str = plan.policy(d.subject) if d.kind == "milestone" else "follows"
+        if was is None and policy == "keep":
+            policy = "new"  # nothing to keep: the target's rule gives its date
         if was is not None and was.due == d.due:
             reminders = "as-before"
         elif frozen and not d.legal and d.kind != "review":

@@ -538,12 +538,12 @@ def reverse(
         for m in p.milestones:
             sources = back_ms.get(m.id, [])
             if len(sources) > 1:
-                why.append(f"knooppunten {', '.join(sources)} were merged into '{m.id}'")
+                why.append(
+                    f"knooppunten {', '.join(sources)} were merged into '{m.id}': which of them "
+                    "it was cannot be known"
+                )
             milestones[m.id] = tuple(sources[:1])
-    # A split (a -> [a1, a2]) goes back as a1 -> a, a2 -> drop (a1 carries a's status).
-    for targets in plan.milestones.values():
-        for extra in targets[1:]:
-            milestones[extra] = ()
+    # A split (a -> [a1, a2]) goes back as a merge (a1, a2 -> a): a is done once both are.
     add = tuple(mid for mid, targets in plan.milestones.items() if not targets)
     approvals = _invert(plan.approvals, "approvals", why)
     buttons = _invert(plan.pause_buttons, "pause buttons", why)

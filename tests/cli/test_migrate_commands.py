@@ -71,6 +71,7 @@ def test_the_demo_programme_moves_to_the_revision(run, tmp_path: Path) -> None: 
     back = run("migrate", "plan", "--reverse", "plan.yaml")
     assert back.exit_code == 0, back.output
     assert "projectteam-samengesteld: partijen-aan-tafel" in back.output
+    assert "stakeholderanalyse: partijen-aan-tafel" in back.output  # a split goes back merged
     (tmp_path / "back.yaml").write_text(back.output, encoding="utf-8")
     assert run("migrate", "check", "back.yaml").exit_code == 0
 

@@ -217,7 +217,7 @@ def test_the_dry_run_says_which_reminders_start(
     (outcome,) = service.migration_check(plan)
     views = {(d.kind, d.subject): d for d in outcome.deadlines}
     new = views[("milestone", "warmtevisie-getoetst")]
-    assert (new.before, new.policy, new.reminders) == (None, "keep", "starts")
+    assert (new.before, new.policy, new.reminders) == (None, "new", "starts")
     kept = views[("milestone", "bewoners-geinformeerd")]
     assert kept.before == kept.after
     assert kept.reminders == "as-before"
