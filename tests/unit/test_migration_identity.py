@@ -192,3 +192,35 @@ def test_a_kept_date_moves_with_a_later_pause() -> None:
         after, "aanleiding-en-opdracht", at=paused_at + timedelta(days=15), by="t"
     )
     assert after.kept is None
+
+
+def test_a_gate_the_sub_projects_could_never_meet_is_refused_with_the_reason() -> None:
+    """v2 renames phase 5; a wijk in it whose sub-project still aligns with the old id could
+    never pass the gate (children: voorbereiding): the plan cannot move it, and says why."""
+    from engine.runtime.instance import ChildSummary
+    from engine.workflow.loader import load_text
+
+    text = (ROOT / "workflows" / "wijkkompas.yaml").read_text(encoding="utf-8")
+    renamed = load_text(
+        text.replace("voorbereiding", "voorbereiden").replace("version: 1\n", "version: 2\n", 1)
+    ).normalised()
+    target = compile_workflow(renamed)
+    plan = parse_plan(
+        plan_yaml(generate(V1, renamed)).replace("voorbereiding: TODO", "voorbereiding: voorbereiden")
+        .replace("# TODO", "#"),
+        "p.yaml",
+    )  # fmt: skip
+    assert validate(plan, V1, renamed) == []
+    inst = _drive(SOURCE, [("override", 0, 1)] * 4)
+    assert inst.phase == "voorbereiding"
+    inst.children = (
+        ChildSummary(key="bu-a", state="initiatief", aligned_phase="samen-plannen", workflow="c"),
+        ChildSummary(key="bu-b", state="uitvoering", aligned_phase="voorbereiding", workflow="c"),
+    )
+    outcome = migrate(plan, SOURCE, target, inst, at=inst.last_event_at, by="p", reason="r")
+    assert outcome.refused == (
+        "the gate of phase 'voorbereiden' could never be met: sub-project 'bu-b' is in phase "
+        "'uitvoering', which matches no phase of the target (migrate the sub-projects' workflow "
+        "too, or align its phases)",
+    )
+    assert outcome.instance is None
