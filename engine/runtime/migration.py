@@ -205,8 +205,8 @@ def migrate(
         new_button = plan.button(inst.paused.button, target.buttons)
         if new_button is None:
             refused.append(
-                f"it is paused with '{inst.paused.button}', which the plan drops and the target "
-                "does not have: map the pause button"
+                f"it is paused with '{inst.paused.button}', which the plan drops (or the target "
+                "lacks): map it to a pause button of the target"
             )
         else:
             pause_note = (

@@ -221,3 +221,39 @@ def test_a_gate_the_sub_projects_could_never_meet_is_refused_with_the_reason() -
         "too, or align its phases)",
     )
     assert outcome.instance is None
+
+
+def test_pause_buttons_and_approvals_follow_the_plan() -> None:
+    """A paused wijk keeps its pause (start, review date) under the mapped button; a plan that
+    drops its button cannot move it. An approval the plan maps is recorded under its new id;
+    one it drops is said in the dry run."""
+    inst = _drive(SOURCE, [])
+    SOURCE.approve(inst, "college", "go", at=T0 + timedelta(days=2), by="t")
+    SOURCE.pause(inst, "geen-trekker", at=T0 + timedelta(days=3), by="t", reason="weg")
+    assert inst.paused is not None
+    written = plan_yaml(generate(V1, COPY))
+    mapped = parse_plan(
+        written + "pause_buttons: {geen-trekker: geen-capaciteit-of-budget}\n"
+        "approvals: {college: stuurgroep}\n",
+        "p",
+    )
+    assert validate(mapped, V1, COPY) == []
+    outcome = migrate(mapped, SOURCE, TARGET, inst, at=T0 + timedelta(days=4), by="p", reason="r")
+    after = outcome.instance
+    assert after is not None
+    assert after.paused is not None
+    assert (after.paused.button, after.paused.since, after.paused.review) == (
+        "geen-capaciteit-of-budget",
+        inst.paused.since,
+        inst.paused.review,
+    )
+    assert after.is_paused
+    assert after.approvals is not None
+    assert set(after.approvals) == {"stuurgroep"}
+    assert outcome.approvals == ("approval 'college' becomes 'stuurgroep'",)
+    dropped = parse_plan(written + "pause_buttons: {geen-trekker: drop}\n", "p")
+    refused = migrate(dropped, SOURCE, TARGET, inst, at=T0 + timedelta(days=4), by="p", reason="r")
+    assert refused.refused == (
+        "it is paused with 'geen-trekker', which the plan drops (or the target lacks): map it to "
+        "a pause button of the target",
+    )
