@@ -117,8 +117,9 @@ def migrate_check(
             }
         )
     else:
+        term = loaded.target.definition.words().milestone
         for outcome in outcomes:
-            click.echo(_render(outcome))
+            click.echo(_render(outcome, term))
         movable = sum(o.ok for o in outcomes)
         click.echo(
             f"{len(outcomes)} instance(s): {movable} can move, {len(outcomes) - movable} cannot "
@@ -128,7 +129,8 @@ def migrate_check(
         sys.exit(3)
 
 
-def _render(outcome: Any) -> str:
+def _render(outcome: Any, term: str) -> str:
+    """One instance of the dry run; ``term``: what the target calls a milestone."""
     lines = [f"{outcome.key}:"]
     if outcome.elsewhere or not outcome.ok:
         lines += [f"  cannot move: {why}" for why in outcome.refused]
