@@ -139,9 +139,7 @@ def _render(outcome: Any, term: str) -> str:
     changed = [m for m in outcome.milestones if m.how != "same" or m.before != m.after]
     for m in changed:
         source = ", ".join(m.source) or "-"
-        lines.append(
-            f"  knooppunt {source} -> {m.target or '-'} ({m.how}): {m.before} -> {m.after}"
-        )
+        lines.append(f"  {term} {source} -> {m.target or '-'} ({m.how}): {m.before} -> {m.after}")
 
     def gate(unmet: tuple[str, ...]) -> str:
         return "met" if not unmet else f"{len(unmet)} unmet"
