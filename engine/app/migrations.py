@@ -130,7 +130,7 @@ def check(
 ) -> list[MigrationOutcome]:
     """What the plan does to each instance on its source version (or to ``keys``; with
     ``phase``, only those in that phase), read-only; without ``detailed`` only whether it can
-    move each one."""
+    move each one (``refused``; no ``instance``)."""
     now = context.clock.now()
     out = []
     with context.store.read() as uow:
@@ -154,6 +154,7 @@ def check(
                     reason="dry run",
                     first_reminder=_first_reminder,
                     detailed=detailed,
+                    refusals_only=not detailed,
                 )
             )
             if progress is not None and n % 500 == 0:

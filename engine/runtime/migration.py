@@ -167,11 +167,13 @@ def migrate(
     reason: str,
     first_reminder: Callable[[Deadline], date | None] = lambda d: None,
     detailed: bool = True,
+    refusals_only: bool = False,
 ) -> MigrationOutcome:
     """What ``plan`` does to ``inst`` (on ``source``) at ``at``; with ``instance`` and
     ``event`` set when it can be moved. ``first_reminder``: the day of a deadline's first
     reminder (the reminder rules live above this module), to say which reminders start.
-    Without ``detailed``, only what applying needs (no gate, knooppunt or deadline views)."""
+    Without ``detailed``, only what applying needs (no gate, knooppunt or deadline views);
+    with ``refusals_only``, only whether it can be moved (``refused``)."""
     refused: list[str] = []
     moment = as_utc(at)
     today = local_date(moment)
@@ -243,7 +245,7 @@ def migrate(
                     f"'{child.key}' is in phase '{child.state}', which matches no phase of the "
                     f"target (migrate the sub-projects' workflow too, or align its phases)"
                 )
-    if refused:
+    if refused or refusals_only:
         return MigrationOutcome(key=inst.key, refused=tuple(refused), before_state=inst.state)
 
     # The knooppunten.
