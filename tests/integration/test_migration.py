@@ -128,9 +128,18 @@ def test_deadlines_carry_over_and_no_reminder_is_sent_twice_or_skipped(
         clock.set(at(day))
         planner.run(clock.now())
     before = _rows(service, "gaat")
+
+    def pending() -> set[str]:
+        rows = service.outbox("pending", limit=10_000)
+        return {e.payload["subject"] for e in rows if e.payload["instance"] == "gaat"}
+
+    assert "partijen-aan-tafel" in pending()  # planned, not delivered yet
     plan = service.read_plan(PLAN.read_text(encoding="utf-8"), str(PLAN))
     service.migration_apply(plan, by="p", reason="herzien", keys=["gaat"])
     after = _rows(service, "gaat")
+    # The pending reminder follows its knooppunt (the dispatcher would cancel it otherwise).
+    assert "partijen-aan-tafel" not in pending()
+    assert "projectteam-samengesteld" in pending()
     twin = _rows(service, "blijft")
     renames = {
         "eerste-bewonersinformatie": ["bewoners-geinformeerd"],
