@@ -65,6 +65,7 @@ def guarded_save(
     deadlines: Sequence[DeadlineChange],
     integrity_error: type[Exception],
     extra: dict[str, Any] | None = None,
+    more: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> None:
     """Append ``event`` and write what changed of the projection and the deadline rows, if the
     row still has the version number and head ``record`` was read with (else Contention, and
@@ -96,6 +97,7 @@ def guarded_save(
                 event.hash,
             ),
             deadlines=deadlines,
+            more=more,
         )
     except integrity_error as exc:  # the check above comes first; kept as a safety net
         raise Conflict(
@@ -236,8 +238,8 @@ class CommandUnit:
             changes,
             self._path.integrity_error,
             extra={"workflow_version_id": workflow.id},
+            more=self._path.fast.carried(record.id, deadlines, renamed),
         )
-        self._path.fast.carry(self._cursor, record.id, deadlines, renamed)
         self.saved.append(record)
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:

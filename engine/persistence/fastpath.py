@@ -183,10 +183,17 @@ class FastPath:
             "UPDATE deadlines SET sent_through = ? "
             "WHERE instance_id = ? AND kind = ? AND subject = ?"
         )
-        self._pending_sql = convert(
-            "SELECT id, payload FROM outbox WHERE instance_id = ? AND status = 'pending'"
+        # A pending reminder about a renamed deadline: the same reminder, under the new name.
+        self._rename_pending_sql = convert(
+            "UPDATE outbox SET payload = json_set(payload, '$.kind', ?, '$.subject', ?) "
+            "WHERE instance_id = ? AND status = 'pending' "
+            "AND json_extract(payload, '$.kind') = ? AND json_extract(payload, '$.subject') = ?"
+            if self.sqlite
+            else "UPDATE outbox SET payload = jsonb_set(jsonb_set(payload::jsonb, '{kind}', "
+            "to_jsonb(?::text)), '{subject}', to_jsonb(?::text))::json "
+            "WHERE instance_id = ? AND status = 'pending' "
+            "AND payload->>'kind' = ? AND payload->>'subject' = ?"
         )
-        self._payload_sql = convert("UPDATE outbox SET payload = ? WHERE id = ?")
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self._convert = convert
@@ -281,31 +288,28 @@ class FastPath:
     def read_day(self, value: Any) -> date:
         return date.fromisoformat(value) if isinstance(value, str) else value
 
-    def carry(
+    def carried(
         self,
-        cursor: Any,
         instance_id: int,
         deadlines: Sequence[DeadlineState],
         renamed: Mapping[tuple[str, str], tuple[str, str]],
-    ) -> None:
-        """After a migration's save: where the reminders of each carried deadline stand, and
-        the pending reminders of a renamed one follow it."""
-        for d in deadlines:
-            if d.sent_through is not None:
-                cursor.execute(
-                    self._sent_through_sql,
-                    (self.day(d.sent_through), instance_id, d.kind, d.subject),
-                )
-        if not renamed:
-            return
-        cursor.execute(self._pending_sql, (instance_id,))
-        for entry_id, payload in cursor.fetchall():
-            item = json.loads(payload) if isinstance(payload, str) else dict(payload)
-            new = renamed.get((str(item.get("kind")), str(item.get("subject"))))
-            if new is None:
-                continue
-            item["kind"], item["subject"] = new
-            cursor.execute(self._payload_sql, (self.json(item), entry_id))
+    ) -> list[tuple[str, Sequence[Any]]]:
+        """The statements that finish a migration's save, in its round trip: where the
+        reminders of each carried deadline stand, and the pending reminders of a renamed one
+        following it (so the dispatcher still finds their deadline)."""
+        found: list[tuple[str, Sequence[Any]]] = [
+            (
+                self._sent_through_sql,
+                (self.day(d.sent_through), instance_id, d.kind, d.subject),
+            )
+            for d in deadlines
+            if d.sent_through is not None
+        ]
+        found += [
+            (self._rename_pending_sql, (kind, subject, instance_id, old_kind, old_subject))
+            for (old_kind, old_subject), (kind, subject) in renamed.items()
+        ]
+        return found
 
     def events(self, cursor: Any, instance_id: int) -> list[StoredEvent]:
         """Every event of one instance, in order."""
@@ -389,6 +393,7 @@ class FastPath:
         loaded: dict[str, Any] | None,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
         deadline changes. False: the row moved on (another writer); Diverged: the row is as
@@ -423,7 +428,7 @@ class FastPath:
             last = cursor.fetchone()
             if last is None or tuple(last) != expected:
                 return Diverged(tuple(last) if last else None)
-            self._rest(cursor, instance_id, event, deadlines)
+            self._rest(cursor, instance_id, event, deadlines, more)
             return True
         # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
         # the caller rolls the whole transaction back. The event row is sent along before that
@@ -436,7 +441,7 @@ class FastPath:
             with cursor.connection.pipeline():
                 guarded.execute(sql, values)
                 check.execute(self.last_event_sql, (instance_id,))
-                self._rest(cursor, instance_id, event, deadlines)
+                self._rest(cursor, instance_id, event, deadlines, more)
         except self._integrity_error:
             if guarded.rowcount != 1:
                 return False
@@ -455,9 +460,10 @@ class FastPath:
         instance_id: int,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> None:
-        """The event row (waiting for its place in the feed) and the deadline rows that
-        changed."""
+        """The event row (waiting for its place in the feed), the deadline rows that
+        changed, and ``more`` statements (a migration's)."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -490,3 +496,5 @@ class FastPath:
             else:
                 values = where
             cursor.execute(self.deadline_sql[change.action], values)
+        for sql, params in more:
+            cursor.execute(sql, params)
