@@ -169,6 +169,13 @@ def _render(outcome: Any, term: str) -> str:
 @click.option(
     "--by", "by", help="Who moves them (default: env WIJKKOMPAS_ACTOR, else the OS user)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Instances moved at once (PostgreSQL; SQLite takes one writer at a time).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The result per instance as JSON.")
 @click.pass_context
 def migrate_apply(
@@ -178,6 +185,7 @@ def migrate_apply(
     phase: str | None,
     reason: str,
     by: str | None,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Move the instances on the plan's source version to its target, each in a transaction
@@ -199,7 +207,7 @@ def migrate_apply(
             click.echo(f"{done}/{total}", err=True)
 
     results = service.migration_apply(
-        loaded, by=app.actor(by), reason=reason, keys=selected, progress=progress
+        loaded, by=app.actor(by), reason=reason, keys=selected, progress=progress, workers=workers
     )
     if as_json:
         print_json(

@@ -205,11 +205,19 @@ class Service(Commands):
         reason: str,
         keys: Sequence[str] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        workers: int = 1,
     ) -> list[migrations.AppliedOne]:
-        """Move the instances (each all-or-nothing); MigrationRefused, nothing written, when
-        the plan cannot move one of them."""
+        """Move the instances (each all-or-nothing; ``workers`` at once); MigrationRefused,
+        nothing written, when the plan cannot move one of them."""
         return migrations.apply(
-            self.context, self._resolve, plan, by=by, reason=reason, keys=keys, progress=progress
+            self.context,
+            self._resolve,
+            plan,
+            by=by,
+            reason=reason,
+            keys=keys,
+            progress=progress,
+            workers=workers,
         )
 
     # --- the outbox --------------------------------------------------------------------------

@@ -261,7 +261,11 @@ def test_concurrent_commands_and_two_migrating_nodes_lose_nothing(
 
     def node(n: int) -> None:
         try:
-            results[n] = list(services[n].migration_apply(plan, by=f"node{n}", reason="herzien"))
+            results[n] = list(
+                services[n].migration_apply(
+                    plan, by=f"node{n}", reason="herzien", workers=1 + 2 * n
+                )
+            )
         except BaseException as exc:  # reported below
             errors.append(exc)
 
