@@ -34,8 +34,8 @@ from engine.errors import Busy, Contention, MigrationRefused, NotFound, PlanErro
 from engine.ports import DeadlineState, MigrationUnit, StoredWorkflow, UnitOfWork
 from engine.reminders.rules import next_moment
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
-from engine.runtime.instance import Instance
-from engine.runtime.migration import MigrationOutcome, migrate, origins
+from engine.runtime.instance import Instance, phase_of
+from engine.runtime.migration import MigrationOutcome, migrate, origins, refusals
 from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate
 from engine.workflow.model import WorkflowDefinition
 
@@ -136,6 +136,8 @@ def check(
     now = context.clock.now()
     out = []
     with context.store.read() as uow:
+        if not detailed and keys is None and phase is None:
+            return _standing(context, uow, loaded)
         _, selected = _selected(uow, loaded, keys)
         for n, key in enumerate(selected, start=1):
             record = context.load(uow, key)
@@ -161,6 +163,30 @@ def check(
             )
             if progress is not None and n % 500 == 0:
                 progress(n, len(selected))
+    return out
+
+
+def _standing(context: Context, uow: UnitOfWork, loaded: LoadedPlan) -> list[MigrationOutcome]:
+    """Whether the plan can move each instance on its source version, from the columns of
+    their rows; only an instance whose new gate counts its sub-projects is restored."""
+    stored = uow.find_workflow(*loaded.plan.source)
+    if stored is None:
+        return []
+    out = []
+    for key, state, regie_type, button in uow.standing_on(stored.id):
+        why = refusals(loaded.plan, loaded.target, state, regie_type, button)
+        phase = loaded.plan.phases.get(phase_of(state))
+        if not why and phase is not None and loaded.target.gates[phase].children_reached:
+            record = context.load(uow, key)
+            inst = _with_children(context, uow, record.instance, record.id)
+            source = context.compiled(record.workflow)
+            why = list(
+                migrate(
+                    loaded.plan, source, loaded.target, inst, at=context.clock.now(), by="-",
+                    reason="-", refusals_only=True,
+                ).refused
+            )  # fmt: skip
+        out.append(MigrationOutcome(key=key, refused=tuple(why), before_state=state))
     return out
 
 

@@ -136,6 +136,14 @@ class Queries:
         )
         return [r.key for r in rows]
 
+    def standing_on(self, workflow_id: int) -> list[tuple[str, str, str, str | None]]:
+        rows = self._c.execute(
+            select(I.c.key, I.c.state, I.c.regie_type, I.c.paused_button)
+            .where(I.c.workflow_version_id == workflow_id)
+            .order_by(I.c.parent_id.is_not(None), I.c.key)
+        )
+        return [(r.key, r.state, r.regie_type, r.paused_button) for r in rows]
+
     # --- the log and the deadline rows -------------------------------------------------------
 
     def events(self, instance_id: int) -> list[StoredEvent]:

@@ -145,6 +145,12 @@ class UnitOfWork(Protocol):
         their sub-projects, then by key."""
         ...
 
+    def standing_on(self, workflow_id: int) -> list[tuple[str, str, str, str | None]]:
+        """(key, state, regie type, pause button or None) of each instance pinned to one
+        stored workflow version, in the order of ``keys_on``: what a migration asks of every
+        instance before it writes, without restoring them."""
+        ...
+
     def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
         """(organisation, party) of each row of the instance_parties projection, sorted."""
         ...

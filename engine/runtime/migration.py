@@ -27,6 +27,7 @@ from engine.runtime.instance import (
     MilestoneBook,
     kept_data,
     milestone_index,
+    phase_of,
 )
 from engine.workflow.migrationplan import MigrationPlan
 
@@ -36,6 +37,7 @@ __all__ = [
     "MilestoneChange",
     "migrate",
     "origins",
+    "refusals",
     "start_index",
 ]
 
@@ -186,31 +188,15 @@ def migrate(
         return MigrationOutcome(
             key=inst.key, refused=tuple(refused), before_state=inst.state, elsewhere=True
         )
-    new_phase = inst.phase
-    if not finished:
-        mapped = plan.phases.get(inst.phase)
-        if mapped is None:
-            refused.append(
-                f"it is in phase '{inst.phase}', which the plan drops: map the phase to a "
-                "phase of the target"
-            )
-        else:
-            new_phase = mapped
-    if inst.regie.type not in target.definition.regie:
-        refused.append(
-            f"its regie type '{inst.regie.type}' is not one of the target's "
-            f"({', '.join(target.definition.regie)})"
-        )
+    refused += refusals(
+        plan, target, inst.state, inst.regie.type, inst.paused.button if inst.paused else None
+    )
+    new_phase = inst.phase if finished else (plan.phases.get(inst.phase) or inst.phase)
     new_button = None
     pause_note = None
     if inst.paused is not None:
         new_button = plan.button(inst.paused.button, target.buttons)
-        if new_button is None:
-            refused.append(
-                f"it is paused with '{inst.paused.button}', which the plan drops (or the target "
-                "lacks): map it to a pause button of the target"
-            )
-        else:
+        if new_button is not None:
             pause_note = (
                 f"paused since {local_date(inst.paused.since).isoformat()} with "
                 f"'{inst.paused.button}'"
@@ -335,6 +321,35 @@ def migrate(
         instance=after,
         event=event,
     )
+
+
+def refusals(
+    plan: MigrationPlan,
+    target: CompiledWorkflow,
+    state: str,
+    regie_type: str,
+    paused_button: str | None,
+) -> list[str]:
+    """Why the plan cannot move an instance in ``state`` with this regie type and pause
+    button (its sub-projects aside): what a batch asks of every instance before it writes."""
+    found = []
+    phase = phase_of(state)
+    if state not in ("completed", "stopped") and plan.phases.get(phase) is None:
+        found.append(
+            f"it is in phase '{phase}', which the plan drops: map the phase to a phase of the "
+            "target"
+        )
+    if regie_type not in target.definition.regie:
+        found.append(
+            f"its regie type '{regie_type}' is not one of the target's "
+            f"({', '.join(target.definition.regie)})"
+        )
+    if paused_button is not None and plan.button(paused_button, target.buttons) is None:
+        found.append(
+            f"it is paused with '{paused_button}', which the plan drops (or the target lacks): "
+            "map it to a pause button of the target"
+        )
+    return found
 
 
 def _event(
