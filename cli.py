@@ -37,6 +37,7 @@ from adapters.cli.calendar import calendar
 from adapters.cli.database import db, demo
 from adapters.cli.inbox import inbox
 from adapters.cli.instance import instance
+from adapters.cli.migrate import migrate
 from adapters.cli.overview import audit, log, status
 from adapters.cli.proofs import checkpoint, dossier, keys, verify
 from adapters.cli.record import (
@@ -258,6 +259,7 @@ for command in (
     scheduler,
     serve,
     demo,
+    migrate,
     org,
     principal,
     token,

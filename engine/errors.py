@@ -10,6 +10,7 @@ undelivered.
     WorkflowError
     ├── InputError (2)                 bad input: a value, a file, a name that does not exist
     │   ├── DefinitionError            a workflow file with problems (carries every Problem)
+    │   │   └── PlanError              a migration plan with problems (FILE:LINE:COL each)
     │   ├── NotFound                   an unknown workflow, instance, phase, milestone, ...
     │   ├── InvalidValue               a value with the wrong form (CBS code, date, duration)
     │   └── PretendedTime              a command that writes, asked to run at a pretended moment
@@ -19,6 +20,7 @@ undelivered.
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   ├── RuleViolation              a milestone, approval or hand-over rule says no
     │   ├── BrokenLog                  the instance row does not end where its log ends
+    │   ├── MigrationRefused           a migration plan cannot move some instances
     │   └── Forbidden                  the principal may see the instance, but not do this
     ├── Conflict (4)                   someone else changed the same thing meanwhile
 ├── ReceiptExists (4)              an idempotency key was used already: replay its receipt
@@ -52,7 +54,9 @@ __all__ = [
     "GateNotMet",
     "InputError",
     "InvalidValue",
+    "MigrationRefused",
     "NotFound",
+    "PlanError",
     "PretendedTime",
     "Problem",
     "ReceiptExists",
@@ -202,6 +206,17 @@ class DefinitionError(InputError):
         return tuple(p for p in self.problems if p.is_error)
 
 
+class PlanError(DefinitionError):
+    """A migration plan file has one or more errors (each at FILE:LINE:COL)."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        super().__init__(source, problems)
+        lines = "\n".join(str(p) for p in self.problems)
+        InputError.__init__(
+            self, f"{source}: {len(self.errors)} error(s) in migration plan\n{lines}"
+        )
+
+
 class NotFound(InputError):
     """A named thing does not exist; says what, and what does."""
 
@@ -325,6 +340,20 @@ class RuleViolation(Refused):
         self.command = command
         self.why = why
         super().__init__(f"{instance}: cannot {command}: {why}")
+
+
+class MigrationRefused(Refused):
+    """A migration plan cannot move some instances it was asked to; nothing was written.
+    ``reasons``: (instance key, why) for each."""
+
+    def __init__(self, reasons: Sequence[tuple[str, str]]) -> None:
+        self.reasons = tuple(reasons)
+        lines = "\n".join(f"  {key}: {why}" for key, why in self.reasons[:50])
+        more = len(self.reasons) - 50
+        super().__init__(
+            f"the plan cannot move {len({k for k, _ in self.reasons})} instance(s); nothing "
+            f"was migrated:\n{lines}" + (f"\n  ... and {more} more" if more > 0 else "")
+        )
 
 
 class BrokenLog(Refused):

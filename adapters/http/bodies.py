@@ -229,3 +229,22 @@ class NewWebhookBody(Body):
 
 class RotateBody(Body):
     finish: bool = Field(False, description="End the rotation: sign with the newest secret only.")
+
+
+Plan = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+
+
+class MigrationCheckBody(Body):
+    plan: Plan = Field(
+        description="The migration plan file's text (YAML; `wijkkompas migrate plan` writes "
+        "one). Its problems come back with their line and column."
+    )
+    instances: list[Id] | None = Field(
+        None, max_length=20_000, description="Only these instances (default: every one on the "
+        "plan's source version)."
+    )  # fmt: skip
+    phase: Id | None = Field(None, description="Only instances in this phase of the source.")
+
+
+class MigrationApplyBody(MigrationCheckBody):
+    reason: Text = Field(description="Why the instances move (on each instance_migrated event).")

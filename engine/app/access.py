@@ -84,6 +84,7 @@ class Action(StrEnum):
     DOSSIER = "dossier"
     CHECKPOINTS = "checkpoints"
     INBOX = "inbox"
+    MIGRATE = "migrate"
     WORKFLOWS = "workflows"
     ORGANISATIONS = "organisations"
     ADMIN = "admin"

@@ -29,6 +29,7 @@ from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     InstanceCompleted,
+    InstanceMigrated,
     InstanceStarted,
     InstanceStopped,
     MilestoneDone,
@@ -39,6 +40,7 @@ from engine.runtime.events import (
     decode,
 )
 from engine.runtime.instance import Instance
+from engine.runtime.migration import start_index
 
 __all__ = ["Backdate", "decide_back"]
 
@@ -46,7 +48,13 @@ Backdate = Literal["phase", "start"]
 """How far a fact may be dated back: to when the instance entered its current phase
 (approvals, milestones), or to when it started (notes)."""
 
-_PHASE_MOVES = (PhaseAdvanced, PhaseReturned, InstanceCompleted, InstanceStopped)
+_PHASE_MOVES = (
+    PhaseAdvanced,
+    PhaseReturned,
+    InstanceCompleted,
+    InstanceStopped,
+    InstanceMigrated,
+)
 
 
 def decide_back(
@@ -81,7 +89,7 @@ def decide_back(
     assert isinstance(first, InstanceStarted)
     _check_bound(key, instance, events, moment, bound)
 
-    then = Instance.started(first, workflow.milestone_index)
+    then = Instance.started(first, start_index((e for _, e in events), workflow.milestone_index))
     later: list[tuple[int, Event]] = []
     for seq, event in events[1:]:
         if event.at <= moment:
@@ -127,11 +135,12 @@ def _check_bound(
     moves = [e for _, e in events if isinstance(e, _PHASE_MOVES)]
     if moves and moment < moves[-1].at:
         last = moves[-1]
-        where = (
-            f"entered its phase '{instance.phase}'"
-            if isinstance(last, PhaseAdvanced | PhaseReturned)
-            else f"was {instance.state}"
-        )
+        if isinstance(last, InstanceMigrated):
+            where = f"moved to {last.to_workflow}"
+        elif isinstance(last, PhaseAdvanced | PhaseReturned):
+            where = f"entered its phase '{instance.phase}'"
+        else:
+            where = f"was {instance.state}"
         raise InvalidValue(
             "time",
             _shown(moment),

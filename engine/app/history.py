@@ -18,8 +18,9 @@ from engine.app.projection import deadline_states
 from engine.errors import Conflict, RuleViolation
 from engine.ports import InstanceRecord, StoredEvent, UnitOfWork
 from engine.runtime.automation import settle_readiness
-from engine.runtime.events import InstanceStarted, decode
+from engine.runtime.events import InstanceMigrated, InstanceStarted, decode
 from engine.runtime.instance import Instance
+from engine.runtime.migration import start_index
 from engine.workflow.model import Terms
 
 __all__ = ["REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
@@ -67,13 +68,14 @@ def _projection_differences(
     started = _started(events[0])
     if started is None:
         return [Difference(what="first event", stored="-", events=events[0].type)]
-    if started.workflow_hash != record.workflow.hash:
+    pinned = _pinned(events, started)
+    if pinned[2] != record.workflow.hash:
         # Replaying on another definition than the events name would compare nothing useful.
         return [
             Difference(
                 what="workflow",
                 stored=f"{record.workflow.key} v{record.workflow.version}",
-                events=f"{started.workflow_key} v{started.workflow_version}",
+                events=f"{pinned[0]} v{pinned[1]}",
             )
         ]
     workflow = context.compiled(record.workflow)
@@ -170,19 +172,34 @@ def _started(event: StoredEvent) -> InstanceStarted | None:
     return first if isinstance(first, InstanceStarted) else None
 
 
+def _pinned(events: list[StoredEvent], started: InstanceStarted) -> tuple[str, int, str]:
+    """(key, version, hash) of the workflow the events leave the instance on: the one it
+    started on, or the target of its last migration."""
+    for event in reversed(events):
+        if event.type == InstanceMigrated.TYPE:
+            key, _, version = str(event.payload["to_workflow"]).rpartition("@")
+            return key, int(version), str(event.payload["to_hash"])
+    return started.workflow_key, started.workflow_version, started.workflow_hash
+
+
 def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
-    """The instance as its events make it, from the first (InstanceStarted) on."""
+    """The instance as its events make it, from the first (InstanceStarted) on; the events
+    before a migration on the source's knooppunten, those after it on the target's."""
     workflow = context.compiled(record.workflow)
     decoded = [
         decode(e.type, at=e.at, by=e.actor, reason=e.reason, payload=e.payload) for e in events
     ]
     first = decoded[0]
     assert isinstance(first, InstanceStarted)
-    instance = Instance.started(first, workflow.milestone_index)
-    for event in decoded[1:]:
+    instance = Instance.started(first, start_index(decoded, workflow.milestone_index))
+    # Readiness is the workflow's: only from the last migration on (if any) is that ``workflow``.
+    migrated = [i for i, e in enumerate(decoded) if isinstance(e, InstanceMigrated)]
+    since = migrated[-1] if migrated else 1
+    for i, event in enumerate(decoded[1:], start=1):
         phase = instance.phase
         instance.apply(event)
         if instance.phase != phase:
             instance.ready_since = None
-        settle_readiness(workflow, instance, event.at)
+        if i >= since:
+            settle_readiness(workflow, instance, event.at)
     return instance

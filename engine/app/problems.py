@@ -34,7 +34,9 @@ from engine.errors import (
     GateNotMet,
     InputError,
     InvalidValue,
+    MigrationRefused,
     NotFound,
+    PlanError,
     PretendedTime,
     Refused,
     RuleViolation,
@@ -108,6 +110,17 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
         "again.",
     ),
     ProblemKind(
+        kind="migration-plan-error",
+        title="Migration plan has errors",
+        status=422,
+        exit_code=2,
+        description="A migration plan has one or more errors: a form error, or a mapping that "
+        "does not fit its source and target workflow versions (a phase or knooppunt not "
+        "mapped, an id that does not exist, a phase order that is not kept). `problems` lists "
+        "every finding with its line and column in the plan. Nothing was changed. Fix the "
+        "plan and try again.",
+    ),
+    ProblemKind(
         kind="not-found",
         title="Not found",
         status=404,
@@ -170,6 +183,17 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
         exit_code=3,
         description="The workflow's rules refuse the command. The detail says why. Nothing "
         "was changed.",
+    ),
+    ProblemKind(
+        kind="migration-refused",
+        title="Migration plan cannot move some instances",
+        status=409,
+        exit_code=3,
+        description="The plan is valid, but it cannot move some of the instances it was asked "
+        "to (one is in a phase the plan drops, paused with a pause button the target lacks, "
+        "or has sub-projects the target's gate could never count). `reasons` lists each "
+        "instance with why. Nothing was migrated: change the plan, or leave those instances "
+        "out.",
     ),
     ProblemKind(
         kind="conflict",
@@ -270,6 +294,7 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
 """Every kind of problem, by kind."""
 
 _BY_CLASS: Mapping[type, str] = {
+    PlanError: "migration-plan-error",
     DefinitionError: "definition-error",
     NotFound: "not-found",
     InvalidValue: "invalid-value",
@@ -279,6 +304,7 @@ _BY_CLASS: Mapping[type, str] = {
     TransitionNotAllowed: "transition-not-allowed",
     RuleViolation: "rule-violation",
     BrokenLog: "broken-log",
+    MigrationRefused: "migration-refused",
     Refused: "refused",
     Conflict: "conflict",
     Busy: "busy",
@@ -392,6 +418,8 @@ def _facts(error: WorkflowError) -> dict[str, Any]:
         }
     if isinstance(error, NotFound):
         return {"known": list(error.known)}
+    if isinstance(error, MigrationRefused):
+        return {"reasons": [{"instance": k, "reason": why} for k, why in error.reasons]}
     if isinstance(error, InvalidValue):
         param = {"name": error.what, "reason": f"{error.value!r}: {error.expected}"}
         if error.pointer is not None:

@@ -305,6 +305,11 @@ def _describe(event: StoredEvent, step: str) -> str:
             return "updated: " + describe_update(p)
         case "note_added":
             return f"note: {p['text']}"
+        case "instance_migrated":
+            return (
+                f"moved {p['from_workflow']} → {p['to_workflow']} (plan {p['plan'][:12]}), "
+                f"state {p['before']['state']} → {p['after']['state']}"
+            )
     return event.type
 
 

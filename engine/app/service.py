@@ -19,11 +19,21 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from engine.app import council, dossier, feed, history, listing, outbox, overview, receipts
+from engine.app import (
+    council,
+    dossier,
+    feed,
+    history,
+    listing,
+    migrations,
+    outbox,
+    overview,
+    receipts,
+)
 from engine.app.access import Scope
 from engine.app.audit import ChainReport
 from engine.app.calendar import Calendars
@@ -58,7 +68,8 @@ from engine.ports import (
 )
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
-from engine.workflow.model import Terms
+from engine.runtime.migration import MigrationOutcome
+from engine.workflow.model import Terms, WorkflowDefinition
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -235,6 +246,50 @@ class Service(Commands):
     def rebuild_all(self) -> tuple[int, list[str]]:
         """Rebuild every projection; how many drifted, and the problems of broken logs."""
         return history.rebuild_all(self.context)
+
+    # --- migrations to another workflow version (engine.app.migrations) --------------------
+
+    def migration_plan(self, source: str, target: str) -> tuple[WorkflowDefinition, ...]:
+        """The definitions of two workflow versions (KEY@VERSION; stored, else the files), for
+        writing a plan between them."""
+        return migrations.resolve_pair(self.context, self._resolve, source, target)
+
+    def read_plan(self, text: str, source: str = "<plan>") -> migrations.LoadedPlan:
+        """A migration plan, read and checked against both versions (PlanError otherwise)."""
+        return migrations.read_plan(self.context, self._resolve, text, source)
+
+    def migration_check(
+        self,
+        plan: migrations.LoadedPlan,
+        *,
+        keys: Sequence[str] | None = None,
+        phase: str | None = None,
+    ) -> list[MigrationOutcome]:
+        """The dry run: what the plan does to each instance on its source version."""
+        return migrations.check(self.context, plan, keys=keys, phase=phase)
+
+    def migration_apply(
+        self,
+        plan: migrations.LoadedPlan,
+        *,
+        by: str,
+        reason: str,
+        keys: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        workers: int = 1,
+    ) -> list[migrations.AppliedOne]:
+        """Move the instances (each all-or-nothing; ``workers`` at once); MigrationRefused,
+        nothing written, when the plan cannot move one of them."""
+        return migrations.apply(
+            self.context,
+            self._resolve,
+            plan,
+            by=by,
+            reason=reason,
+            keys=keys,
+            progress=progress,
+            workers=workers,
+        )
 
     # --- the outbox --------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from engine.persistence.rows import instance_record, projection
 from engine.ports import (
     ChildRow,
     DeadlineChange,
+    DeadlineState,
     InstanceRecord,
     QueuedMessage,
     Receipt,
@@ -64,6 +65,8 @@ def guarded_save(
     event: StoredEvent,
     deadlines: Sequence[DeadlineChange],
     integrity_error: type[Exception],
+    extra: dict[str, Any] | None = None,
+    more: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> None:
     """Append ``event`` and write what changed of the projection and the deadline rows, if the
     row still has the version number and head ``record`` was read with (else Contention, and
@@ -74,7 +77,7 @@ def guarded_save(
 
     An event number that is taken although the row does not know it is no race but a log
     written behind the engine's back: Conflict, not retried."""
-    written = projection(record.instance) | {"seq": event.seq, "head": event.hash}
+    written = projection(record.instance) | {"seq": event.seq, "head": event.hash} | (extra or {})
     try:
         saved = fast.save(
             cursor,
@@ -95,6 +98,7 @@ def guarded_save(
                 event.hash,
             ),
             deadlines=deadlines,
+            more=more,
         )
     except integrity_error as exc:  # the check above comes first; kept as a safety net
         raise Conflict(
@@ -218,6 +222,41 @@ class CommandUnit:
             )
         record.version_no += 1
         self.saved.append(record)
+
+    def migrate(
+        self,
+        record: InstanceRecord,
+        *,
+        workflow: StoredWorkflow,
+        event: StoredEvent,
+        deadlines: Sequence[DeadlineState],
+        renamed: Mapping[tuple[str, str], tuple[str, str]],
+    ) -> None:
+        """Save a migration of ``record`` to ``workflow`` like ``save`` (guarded, else
+        Contention): the event, the projection re-pinned, every deadline row replaced by
+        ``deadlines`` (with where its reminders stand: ``sent_through``, ``next_on``), and
+        the pending reminders about a renamed deadline (old (kind, subject) -> new) renamed
+        with it, so the dispatcher still finds their deadline."""
+        old = self._path.fast.deadline_rows(self._cursor, record.id)
+        changes = [DeadlineChange(action="delete", state=d) for d in old] + [
+            DeadlineChange(action="insert", state=d) for d in deadlines
+        ]
+        record.workflow = workflow
+        guarded_save(
+            self._path.fast,
+            self._cursor,
+            record,
+            event,
+            changes,
+            self._path.integrity_error,
+            extra={"workflow_version_id": workflow.id},
+            more=self._path.fast.carried(record.id, deadlines, renamed),
+        )
+        self.saved.append(record)
+
+    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
+        """The deadline rows of an instance with where their reminders stand."""
+        return self._path.fast.deadline_rows(self._cursor, instance_id)
 
     def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
         return self._path.receipts.find(self._cursor, principal, key, now)

@@ -21,12 +21,19 @@ A test writes through this module and reads back through SQLAlchemy, and the oth
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.ports import DeadlineChange, InstanceScope, OverviewRow, QueuedMessage, StoredEvent
+from engine.ports import (
+    DeadlineChange,
+    DeadlineState,
+    InstanceScope,
+    OverviewRow,
+    QueuedMessage,
+    StoredEvent,
+)
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -185,6 +192,25 @@ class FastPath:
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
+        self._deadline_rows_sql = convert(
+            "SELECT kind, subject, due, legal, frozen, next_on, sent_through FROM deadlines "
+            "WHERE instance_id = ? ORDER BY kind, subject"
+        )
+        self._sent_through_sql = convert(
+            "UPDATE deadlines SET sent_through = ? "
+            "WHERE instance_id = ? AND kind = ? AND subject = ?"
+        )
+        # A pending reminder about a renamed deadline: the same reminder, under the new name.
+        self._rename_pending_sql = convert(
+            "UPDATE outbox SET payload = json_set(payload, '$.kind', ?, '$.subject', ?) "
+            "WHERE instance_id = ? AND status = 'pending' "
+            "AND json_extract(payload, '$.kind') = ? AND json_extract(payload, '$.subject') = ?"
+            if self.sqlite
+            else "UPDATE outbox SET payload = jsonb_set(jsonb_set(payload::jsonb, '{kind}', "
+            "to_jsonb(?::text)), '{subject}', to_jsonb(?::text))::json "
+            "WHERE instance_id = ? AND status = 'pending' "
+            "AND payload->>'kind' = ? AND payload->>'subject' = ?"
+        )
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self._convert = convert
@@ -269,6 +295,49 @@ class FastPath:
             name: (value if reader is None or value is None else reader(value))
             for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
         }
+
+    def deadline_rows(self, cursor: Any, instance_id: int) -> list[DeadlineState]:
+        """The deadline rows of one instance, with ``sent_through``, by kind and subject."""
+        cursor.execute(self._deadline_rows_sql, (instance_id,))
+        day = self.read_day
+        return [
+            DeadlineState(
+                kind=r[0],
+                subject=r[1],
+                due=day(r[2]),
+                legal=bool(r[3]),
+                frozen=bool(r[4]),
+                next_on=day(r[5]) if r[5] is not None else None,
+                sent_through=day(r[6]) if r[6] is not None else None,
+            )
+            for r in cursor.fetchall()
+        ]
+
+    def read_day(self, value: Any) -> date:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    def carried(
+        self,
+        instance_id: int,
+        deadlines: Sequence[DeadlineState],
+        renamed: Mapping[tuple[str, str], tuple[str, str]],
+    ) -> list[tuple[str, Sequence[Any]]]:
+        """The statements that finish a migration's save, in its round trip: where the
+        reminders of each carried deadline stand, and the pending reminders of a renamed one
+        following it (so the dispatcher still finds their deadline)."""
+        found: list[tuple[str, Sequence[Any]]] = [
+            (
+                self._sent_through_sql,
+                (self.day(d.sent_through), instance_id, d.kind, d.subject),
+            )
+            for d in deadlines
+            if d.sent_through is not None
+        ]
+        found += [
+            (self._rename_pending_sql, (kind, subject, instance_id, old_kind, old_subject))
+            for (old_kind, old_subject), (kind, subject) in renamed.items()
+        ]
+        return found
 
     def events(self, cursor: Any, instance_id: int) -> list[StoredEvent]:
         """Every event of one instance, in order."""
@@ -378,6 +447,7 @@ class FastPath:
         loaded: dict[str, Any] | None,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
         deadline changes. False: the row moved on (another writer); Diverged: the row is as
@@ -412,7 +482,7 @@ class FastPath:
             last = cursor.fetchone()
             if last is None or tuple(last) != expected:
                 return Diverged(tuple(last) if last else None)
-            self._rest(cursor, instance_id, event, deadlines)
+            self._rest(cursor, instance_id, event, deadlines, more)
             return True
         # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
         # the caller rolls the whole transaction back. The event row is sent along before that
@@ -425,7 +495,7 @@ class FastPath:
             with cursor.connection.pipeline():
                 guarded.execute(sql, values)
                 check.execute(self.last_event_sql, (instance_id,))
-                self._rest(cursor, instance_id, event, deadlines)
+                self._rest(cursor, instance_id, event, deadlines, more)
         except self._integrity_error:
             if guarded.rowcount != 1:
                 return False
@@ -444,9 +514,10 @@ class FastPath:
         instance_id: int,
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> None:
-        """The event row (waiting for its place in the feed) and the deadline rows that
-        changed."""
+        """The event row (waiting for its place in the feed), the deadline rows that
+        changed, and ``more`` statements (a migration's)."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -479,3 +550,5 @@ class FastPath:
             else:
                 values = where
             cursor.execute(self.deadline_sql[change.action], values)
+        for sql, params in more:
+            cursor.execute(sql, params)

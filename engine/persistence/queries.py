@@ -131,6 +131,22 @@ class Queries:
     def instance_keys(self) -> list[tuple[int, str]]:
         return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
 
+    def keys_on(self, workflow_id: int) -> list[str]:
+        rows = self._c.execute(
+            select(I.c.key)
+            .where(I.c.workflow_version_id == workflow_id)
+            .order_by(I.c.parent_id.is_not(None), I.c.key)
+        )
+        return [r.key for r in rows]
+
+    def standing_on(self, workflow_id: int) -> list[tuple[str, str, str, str | None]]:
+        rows = self._c.execute(
+            select(I.c.key, I.c.state, I.c.regie_type, I.c.paused_button)
+            .where(I.c.workflow_version_id == workflow_id)
+            .order_by(I.c.parent_id.is_not(None), I.c.key)
+        )
+        return [(r.key, r.state, r.regie_type, r.paused_button) for r in rows]
+
     # --- the log and the deadline rows -------------------------------------------------------
 
     def events(self, instance_id: int) -> list[StoredEvent]:
@@ -165,6 +181,7 @@ class Queries:
                 legal=bool(r.legal),
                 frozen=bool(r.frozen),
                 next_on=r.next_on,
+                sent_through=r.sent_through,
             )
             for r in rows
         ]

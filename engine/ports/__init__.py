@@ -58,7 +58,7 @@ from engine.ports.records import (
     StoredEvent,
     StoredWorkflow,
 )
-from engine.ports.storage import CommandUnit, OutboxUnit, Store, UnitOfWork
+from engine.ports.storage import CommandUnit, MigrationUnit, OutboxUnit, Store, UnitOfWork
 
 __all__ = [
     "INSTANCE_SORTS",
@@ -88,6 +88,7 @@ __all__ = [
     "InstanceScope",
     "InstanceSummary",
     "Leaf",
+    "MigrationUnit",
     "NewDelivery",
     "NewInstanceRows",
     "Notifier",

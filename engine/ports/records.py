@@ -75,6 +75,9 @@ class DeadlineState:
     legal: bool
     frozen: bool
     next_on: date | None
+    sent_through: date | None = None
+    """Reminder moments up to this day were planned (read by a migration, which carries it
+    over to the deadline a kept one becomes; commands leave it to the reminder pass)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

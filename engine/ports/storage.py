@@ -37,6 +37,7 @@ from engine.runtime.instance import Instance
 
 __all__ = [
     "CommandUnit",
+    "MigrationUnit",
     "OutboxUnit",
     "Store",
     "UnitOfWork",
@@ -146,6 +147,17 @@ class UnitOfWork(Protocol):
 
     def instance_keys(self) -> list[tuple[int, str]]:
         """(id, key) of every instance, by key."""
+        ...
+
+    def keys_on(self, workflow_id: int) -> list[str]:
+        """The keys of the instances pinned to one stored workflow version, parents before
+        their sub-projects, then by key."""
+        ...
+
+    def standing_on(self, workflow_id: int) -> list[tuple[str, str, str, str | None]]:
+        """(key, state, regie type, pause button or None) of each instance pinned to one
+        stored workflow version, in the order of ``keys_on``: what a migration asks of every
+        instance before it writes, without restoring them."""
         ...
 
     def party_rows(self, instance_id: int) -> list[tuple[str, str]]:
@@ -295,6 +307,30 @@ class CommandUnit(Protocol):
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         """Outbox rows written with the command (e.g. "gate ready"); a row whose key the
         outbox holds already is skipped. How many were new."""
+        ...
+
+
+class MigrationUnit(CommandUnit, Protocol):
+    """A command unit that can also move an instance to another workflow version (the units
+    ``Store.command`` gives are)."""
+
+    def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
+        """The deadline rows of an instance as they stand, with ``sent_through``."""
+        ...
+
+    def migrate(
+        self,
+        record: InstanceRecord,
+        *,
+        workflow: StoredWorkflow,
+        event: StoredEvent,
+        deadlines: Sequence[DeadlineState],
+        renamed: Mapping[tuple[str, str], tuple[str, str]],
+    ) -> None:
+        """As ``save`` (guarded: Contention when the row moved on, nothing written), for a
+        migration: the instance re-pinned to ``workflow``, all its deadline rows replaced by
+        ``deadlines`` (``sent_through`` and ``next_on`` as given), and its pending outbox rows
+        about a deadline in ``renamed`` ((kind, subject) -> new) moved to the new subject."""
         ...
 
 

@@ -76,11 +76,21 @@ def milestone_due(workflow: CompiledWorkflow, instance: Instance, milestone: str
     """
     m = workflow.milestones[milestone]
     rule = m.due
-    if rule is None or instance.is_finished:
+    if instance.is_finished:
         return None
     phase = workflow.milestone_phase[milestone]
     if workflow.phase_pos[phase] > workflow.phase_pos[instance.phase]:
         return None  # a later phase (also after a return to an earlier one): not running
+    kept = instance.kept.get(milestone) if instance.kept else None
+    if kept is not None:
+        # A migration kept the date it had (or cancelled it): later pauses still move it.
+        _, fixed, since = kept
+        if fixed is None or m.legal:
+            return fixed
+        shift = instance.paused_days_since(since)
+        return workflow.workdays.roll_forward(fixed + timedelta(days=shift)) if shift else fixed
+    if rule is None:
+        return None
     entered = instance.entered(phase)
     if entered is None:
         return None

@@ -24,6 +24,7 @@ __all__ = [
     "ApprovalRecorded",
     "Event",
     "InstanceCompleted",
+    "InstanceMigrated",
     "InstancePaused",
     "InstanceResumed",
     "InstanceStarted",
@@ -231,6 +232,26 @@ class NoteAdded(Event):
     text: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceMigrated(Event):
+    """The instance moved to another workflow version under a migration plan.
+
+    ``plan`` is the plan's hash; ``before`` and ``after`` say what the instance was and became
+    (``engine.runtime.migration`` writes them): ``after`` holds everything the fold needs
+    (the target's knooppunt order, the statuses, approvals, phase entries, the pause button,
+    kept deadlines), ``before`` the source's knooppunt order (for a replay of the events
+    before it) and a summary for people."""
+
+    TYPE: ClassVar[str] = "instance_migrated"
+    plan: str
+    from_workflow: str
+    from_hash: str
+    to_workflow: str
+    to_hash: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
 _FACTS: dict[type[Event], tuple[str, ...]] = {}
 
 
@@ -263,6 +284,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NoteAdded,
         PartyAdded,
         PartyRemoved,
+        InstanceMigrated,
     )
 }
 

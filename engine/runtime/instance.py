@@ -25,6 +25,7 @@ from engine.runtime.events import (
     ApprovalRecorded,
     Event,
     InstanceCompleted,
+    InstanceMigrated,
     InstancePaused,
     InstanceResumed,
     InstanceStarted,
@@ -50,8 +51,10 @@ __all__ = [
     "ApprovalRecord",
     "ChildSummary",
     "Instance",
+    "KeptDue",
     "MilestoneBook",
     "PauseRecord",
+    "milestone_index",
     "paused_state",
     "phase_of",
 ]
@@ -62,6 +65,24 @@ TERMINAL_STATES = (COMPLETED, STOPPED)
 PAUSED_SUFFIX = ":paused"
 
 MilestoneStatus = Literal["open", "done", "skipped"]
+
+
+KeptDue = tuple[str, date | None, date]
+"""A deadline a migration kept (or cancelled): (the knooppunt's phase, the due date, None when
+cancelled, and the day from which later pauses move it)."""
+
+_INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
+
+
+def milestone_index(order: tuple[str, ...]) -> dict[str, int]:
+    """The milestone index of a knooppunt order, shared by everyone asking for the same order
+    (a migration's event names the order; a replay should not make a dict per instance)."""
+    found = _INDEXES.get(order)
+    if found is None:
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        found = _INDEXES[order] = {m: i for i, m in enumerate(order)}
+    return found
 
 
 def paused_state(phase: str) -> str:
@@ -206,6 +227,9 @@ class Instance:
     """Since when every criterion of the current phase's gate holds ("ready for decision"):
     the effective time of the event that completed them (kept by ``engine.runtime.automation``,
     which knows the workflow; None while a criterion is unmet)."""
+    kept: dict[str, KeptDue] | None = None
+    """Deadlines a migration kept at their absolute date or cancelled, by knooppunt; each
+    lasts while the knooppunt is open and its phase is not entered again."""
 
     @classmethod
     def started(cls, event: InstanceStarted, milestone_index: Mapping[str, int]) -> Instance:
@@ -282,6 +306,7 @@ class Instance:
             entries=dict(self.entries) if self.entries else None,
             parties=self.parties,
             ready_since=self.ready_since,
+            kept=dict(self.kept) if self.kept else None,
         )
 
     def apply(self, event: Event) -> None:
@@ -305,6 +330,7 @@ class Instance:
             "pauses": [[start.isoformat(), end.isoformat()] for start, end in self.pauses],
             "parties": [list(pair) for pair in self.parties],
             **({"ready": self.ready_since.isoformat()} if self.ready_since else {}),
+            **({"kept": kept_data(self.kept)} if self.kept else {}),
         }
 
     @classmethod
@@ -353,6 +379,7 @@ class Instance:
             ready_since=(
                 datetime.fromisoformat(snapshot["ready"]) if snapshot.get("ready") else None
             ),
+            kept=read_kept(snapshot.get("kept")),
         )
 
     def _enter(self, phase: str, at: datetime) -> None:
@@ -361,6 +388,28 @@ class Instance:
         self.entries = {**(self.entries or {}), phase: local_date(at)}
         self.approvals = None
         self.paused = None
+        if self.kept:
+            self.kept = {m: k for m, k in self.kept.items() if k[0] != phase} or None
+
+    def _settle(self, milestone: str) -> None:
+        if self.kept and milestone in self.kept:
+            self.kept = {m: k for m, k in self.kept.items() if m != milestone} or None
+
+
+def kept_data(kept: Mapping[str, KeptDue]) -> dict[str, list[str | None]]:
+    return {
+        m: [phase, due.isoformat() if due else None, since.isoformat()]
+        for m, (phase, due, since) in sorted(kept.items())
+    }
+
+
+def read_kept(data: Mapping[str, Any] | None) -> dict[str, KeptDue] | None:
+    if not data:
+        return None
+    return {
+        m: (phase, date.fromisoformat(due) if due else None, date.fromisoformat(since))
+        for m, (phase, due, since) in data.items()
+    }
 
 
 # --- how each kind of event changes an instance ----------------------------------------------
@@ -368,10 +417,12 @@ class Instance:
 
 def _milestone_done(inst: Instance, event: MilestoneDone) -> None:
     inst.milestones.mark(event.milestone, "done", local_date(event.at))
+    inst._settle(event.milestone)
 
 
 def _milestone_skipped(inst: Instance, event: MilestoneSkipped) -> None:
     inst.milestones.mark(event.milestone, "skipped", local_date(event.at))
+    inst._settle(event.milestone)
 
 
 def _milestone_reopened(inst: Instance, event: MilestoneReopened) -> None:
@@ -392,6 +443,7 @@ def _phase_advanced(inst: Instance, event: PhaseAdvanced) -> None:
 def _phase_returned(inst: Instance, event: PhaseReturned) -> None:
     for milestone in event.reopened:
         inst.milestones.mark(milestone, "open", local_date(event.at))
+        inst._settle(milestone)
     inst._enter(event.to_phase, event.at)
 
 
@@ -446,6 +498,31 @@ def _party_removed(inst: Instance, event: PartyRemoved) -> None:
     inst.parties = tuple(p for p in inst.parties if p != (event.organisation, event.party))
 
 
+def _migrated(inst: Instance, event: InstanceMigrated) -> None:
+    """The instance as the migration left it: on the target version, with what ``after``
+    says; its title, regie, areas, parties, pauses and phase entry time stay."""
+    after = event.after
+    key, _, version = event.to_workflow.rpartition("@")
+    inst.workflow_key, inst.workflow_version = key, int(version)
+    inst.milestones = MilestoneBook.from_list(
+        milestone_index(tuple(after["order"].split(","))), list(after["milestones"])
+    )
+    inst.state = after["state"]
+    inst.approvals = {
+        a: ApprovalRecord(decision=d, day=date.fromisoformat(day), by=by, ref=ref)
+        for a, (d, day, by, ref) in after["approvals"].items()
+    } or None
+    inst.entries = {p: date.fromisoformat(d) for p, d in after["entries"].items()} or None
+    if inst.paused is not None and after.get("paused_button"):
+        inst.paused = PauseRecord(
+            button=after["paused_button"],
+            reason=inst.paused.reason,
+            since=inst.paused.since,
+            review=inst.paused.review,
+        )
+    inst.kept = read_kept(after.get("kept"))
+
+
 def _noted(inst: Instance, event: NoteAdded) -> None:
     """A note changes nothing but the record."""
 
@@ -466,4 +543,5 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     NoteAdded: _noted,
     PartyAdded: _party_added,
     PartyRemoved: _party_removed,
+    InstanceMigrated: _migrated,
 }

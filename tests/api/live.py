@@ -114,11 +114,13 @@ def live_server(
     oidc: OidcVerifier | None = None,
     settings: dict[str, Any] | None = None,
     port: int = 0,
+    workflows: tuple[str, ...] = (),
 ) -> Iterator[LiveServer]:
     """A server on a free port of 127.0.0.1; ``oidc``: also accept JWTs this verifier accepts;
-    ``settings``: more settings, as given on the command line; ``port``: 0 for any free one."""
+    ``settings``: more settings, as given on the command line; ``port``: 0 for any free one;
+    ``workflows``: folders of workflow files before the shipped ones."""
     app = Application.configure(
-        given={"db": db_url, "workflows": (), **(settings or {})},
+        given={"db": db_url, "workflows": workflows, **(settings or {})},
         env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "maildir")},
     )
     app.serve_threads(THREADS)

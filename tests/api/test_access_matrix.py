@@ -185,6 +185,14 @@ MATRIX: tuple[Row, ...] = (
         "201 201 201 403 403",
         {"specversion": "1.0", "id": "m-{n}", "source": "urn:test", "type": "nl.test.niets"},
     ),
+    # A plan the access rule lets through is read, and this one has no from/to: 422.
+    Row("POST", "/migrations/check", "422 403 403 403 403", {"plan": "migration: 1"}),
+    Row(
+        "POST",
+        "/migrations/apply",
+        "422 403 403 403 403",
+        {"plan": "migration: 1", "reason": "methode herzien"},
+    ),
     Row("GET", "/events", "200 200 403 200 403"),
     Row("GET", "/reports/council?from=2026-01-01&to=2026-12-31", "200 403 403 200 403"),
     Row("GET", "/charts/overdue.svg", "200 403 403 200 403"),

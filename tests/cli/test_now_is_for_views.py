@@ -211,4 +211,5 @@ def test_only_views_and_planning_commands_accept_now():
         "instance list", "instance show", "log", "audit verify", "status",
         "reminders preview", "reminders run", "outbox list", "db current", "inbox list",
         "report council", "report timeline", "report charts",
+        "migrate plan", "migrate check",  # writing a plan, and its dry run
     }  # fmt: skip

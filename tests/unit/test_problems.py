@@ -42,6 +42,8 @@ EXPECTED_STATUS = {
     "bad-request": 400,
     "invalid-value": 422,
     "definition-error": 422,
+    "migration-plan-error": 422,
+    "migration-refused": 409,
     "not-found": 404,
     "pretended-time": 400,
     "gate-not-met": 409,
