@@ -8,7 +8,9 @@ or "3 maanden", ``day`` says "6 december 2026".
 - ``text(key, language, **values)``: one message, filled in; an unknown key is a KeyError
   (a test checks every key the templates use exists in both languages);
 - ``mail_text(language)``: the e-mails' messages as one mapping;
-- ``PAGE``: the pages' messages, by language.
+- ``PAGE``: the pages' messages, by language;
+- ``REPORT`` and ``COUNCIL``: the words of the drawn reports (timelines, charts) and of the
+  council progress report (``adapters/render``), by language.
 
 Pure: no I/O.
 """
@@ -22,8 +24,12 @@ from datetime import date, datetime
 from engine.workflow.durations import Duration
 
 __all__ = [
+    "COUNCIL",
     "LANGUAGES",
+    "MONTHS",
     "PAGE",
+    "REPORT",
+    "SHORT_MONTHS",
     "day",
     "duration",
     "mail_text",
@@ -34,7 +40,7 @@ __all__ = [
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
-_MONTHS = {
+MONTHS = {
     "nl": "januari februari maart april mei juni juli augustus september oktober november december",
     "en": "January February March April May June July August September October November December",
 }
@@ -619,6 +625,276 @@ PAGE: dict[str, dict[str, str]] = {
 """The messages of the pages (adapters/web/templates)."""
 
 
+SHORT_MONTHS = {
+    "nl": "jan feb mrt apr mei jun jul aug sep okt nov dec",
+    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+}
+"""Months abbreviated, for the axes of the drawings."""
+
+
+REPORT: dict[str, dict[str, str]] = {
+    "nl": {
+        "day": "dag",
+        "days": "dagen",
+        "week": "week",
+        "weeks": "weken",
+        "month": "maand",
+        "months": "maanden",
+        "year": "jaar",
+        "years": "jaar",
+        "today": "vandaag",
+        "planned": "gepland",
+        "actual": "werkelijk",
+        "paused": "gepauzeerd",
+        "timeline": "Tijdlijn",
+        "timeline_desc": (
+            "Tijdlijn van {count}: per regel de geplande fasen (open balk) en de werkelijke "
+            "fasen (gevulde balk), pauzes gearceerd, {milestones} als ruit (gevuld: gedaan, "
+            "open: nog te doen, rood: te laat), wettelijke termijnen met §, en vandaag als "
+            "verticale lijn."
+        ),
+        "instances_one": "1 wijk of deelproject",
+        "instances_many": "{n} wijken en deelprojecten",
+        "due": "uiterlijk {date}",
+        "done_on": "gedaan op {date}",
+        "skipped_on": "overgeslagen op {date}",
+        "overdue": "te laat",
+        "legal": "wettelijke termijn",
+        "since": "sinds {date}",
+        "until": "tot {date}",
+        "span": "{start} tot {end}",
+        "span_open": "vanaf {start}",
+        "reason": "reden: {reason}",
+        "review": "herbeoordeling {date}",
+        "completed": "afgerond",
+        "stopped": "gestopt",
+        "legend_planned": "gepland",
+        "legend_actual": "werkelijk",
+        "legend_paused": "pauze",
+        "legend_done": "gedaan",
+        "legend_open": "nog te doen",
+        "legend_overdue": "te laat",
+        "legend_legal": "wettelijke termijn",
+        "chart_phases": "Wijken per fase",
+        "chart_phases_desc": "Aantal wijken per fase van de methode: {items}.",
+        "chart_paused": "Gepauzeerd per pauzeknop",
+        "chart_paused_desc": "Aantal gepauzeerde wijken en deelprojecten per pauzeknop: {items}.",
+        "chart_paused_none": "Er is nu niets gepauzeerd.",
+        "chart_overdue": "Te late {milestones} in de tijd",
+        "chart_overdue_desc": (
+            "Aantal te late {milestones} per week, van {first} tot {last}: {items}."
+        ),
+        "count": "aantal",
+    },
+    "en": {
+        "day": "day",
+        "days": "days",
+        "week": "week",
+        "weeks": "weeks",
+        "month": "month",
+        "months": "months",
+        "year": "year",
+        "years": "years",
+        "today": "today",
+        "planned": "planned",
+        "actual": "actual",
+        "paused": "paused",
+        "timeline": "Timeline",
+        "timeline_desc": (
+            "Timeline of {count}: per row the planned phases (open bar) and the actual phases "
+            "(filled bar), pauses hatched, {milestones} as diamonds (filled: done, open: to do, "
+            "red: overdue), legal deadlines marked §, and today as a vertical line."
+        ),
+        "instances_one": "1 neighbourhood or deelproject",
+        "instances_many": "{n} neighbourhoods and deelprojecten",
+        "due": "due {date}",
+        "done_on": "done on {date}",
+        "skipped_on": "skipped on {date}",
+        "overdue": "overdue",
+        "legal": "legal deadline",
+        "since": "since {date}",
+        "until": "until {date}",
+        "span": "{start} to {end}",
+        "span_open": "from {start}",
+        "reason": "reason: {reason}",
+        "review": "review {date}",
+        "completed": "completed",
+        "stopped": "stopped",
+        "legend_planned": "planned",
+        "legend_actual": "actual",
+        "legend_paused": "pause",
+        "legend_done": "done",
+        "legend_open": "to do",
+        "legend_overdue": "overdue",
+        "legend_legal": "legal deadline",
+        "chart_phases": "Neighbourhoods per phase",
+        "chart_phases_desc": "Number of neighbourhoods in each phase of the method: {items}.",
+        "chart_paused": "Paused per pause button",
+        "chart_paused_desc": (
+            "Number of paused neighbourhoods and deelprojecten per button: {items}."
+        ),
+        "chart_paused_none": "Nothing is paused now.",
+        "chart_overdue": "Overdue {milestones} over time",
+        "chart_overdue_desc": (
+            "Number of overdue {milestones} per week, {first} to {last}: {items}."
+        ),
+        "count": "number",
+    },
+}
+"""The words of the rendered reports' drawings (timelines and charts; adapters/render)."""
+
+
+COUNCIL: dict[str, dict[str, str]] = {
+    "nl": {
+        "title": "Voortgangsrapportage wijkaanpak",
+        "period": "Periode: {first} tot en met {last}",
+        "made": "Opgesteld op {date} uit het besluitenlogboek van wijkkompas.",
+        "summary": "Samenvatting",
+        "instances": "Wijken en deelprojecten",
+        "decisions": "Besluiten in de periode",
+        "paused_now": "Nu gepauzeerd",
+        "overdue_now": "Te late {milestones} nu",
+        "behind": "Fase loopt over de geplande einddatum",
+        "charts": "In beeld",
+        "wijken": "Per wijk",
+        "none": "Geen wijken om over te rapporteren.",
+        "standing": "Stand van zaken",
+        "phase": "Fase",
+        "regie": "Regie",
+        "pause": "Pauze",
+        "pause_text": "{button} sinds {since}",
+        "no_pause": "geen",
+        "decided": "Besluiten in de periode",
+        "nothing_decided": "In deze periode is niets besloten.",
+        "date": "Datum",
+        "what": "Wat",
+        "who": "Door",
+        "why": "Toelichting",
+        "instance": "Wijk/deelproject",
+        "next": "Wat komt er aan",
+        "nothing_next": "Geen lopende termijnen.",
+        "frozen": "staat stil door de pauze",
+        "deviations": "Planning en werkelijkheid",
+        "planned": "Gepland",
+        "actual": "Werkelijk",
+        "difference": "Verschil",
+        "early": "{days} eerder",
+        "late": "{days} later",
+        "on_time": "op tijd",
+        "running_late": "{days} over de geplande einddatum",
+        "running": "loopt",
+        "started_late": "{days} later begonnen",
+        "started_early": "{days} eerder begonnen",
+        "deelprojecten": "Deelprojecten",
+        "kind_milestone": "{milestones_one}",
+        "kind_gate": "einde fase",
+        "kind_review": "herbeoordeling pauze",
+        "approved": "{approval}: akkoord (go){ref}",
+        "refused": "{approval}: niet akkoord (no-go){ref}",
+        "ref": ", kenmerk {ref}",
+        "advanced": "Door naar fase {to}",
+        "override": "Door naar fase {to} met afwijking: {n} criteria niet gehaald",
+        "completed": "Afgerond",
+        "completed_override": "Afgerond met afwijking: {n} criteria niet gehaald",
+        "returned": "Terug naar fase {to}",
+        "paused": "Gepauzeerd: {button}{review}",
+        "review_on": ", herbeoordeling op {date}",
+        "resumed": "Hervat na pauze: {button}",
+        "handed_over": "Regie overgedragen van {before} aan {after}",
+        "stopped": "Gestopt (no-go) in fase {phase}",
+        "legal": "wettelijke termijn",
+        "completed_state": "afgerond",
+        "stopped_state": "gestopt",
+        "timeline": "Tijdlijn van {title}",
+        "decision_counts": "{n} × {what}",
+        "kind_approved": "akkoord",
+        "kind_refused": "niet akkoord",
+        "kind_advanced": "door naar volgende fase",
+        "kind_override": "afwijking van de poort",
+        "kind_completed": "afgerond",
+        "kind_returned": "terug naar eerdere fase",
+        "kind_paused": "gepauzeerd",
+        "kind_resumed": "hervat",
+        "kind_handed_over": "regie overgedragen",
+        "kind_stopped": "gestopt",
+    },
+    "en": {
+        "title": "Progress report on the neighbourhood approach",
+        "period": "Period: {first} to {last} inclusive",
+        "made": "Made on {date} from the decision log of wijkkompas.",
+        "summary": "Summary",
+        "instances": "Neighbourhoods and deelprojecten",
+        "decisions": "Decisions in the period",
+        "paused_now": "Paused now",
+        "overdue_now": "Overdue {milestones} now",
+        "behind": "Phase running past its planned end",
+        "charts": "At a glance",
+        "wijken": "Per neighbourhood",
+        "none": "No neighbourhoods to report on.",
+        "standing": "Where it stands",
+        "phase": "Phase",
+        "regie": "Regie (lead)",
+        "pause": "Pause",
+        "pause_text": "{button} since {since}",
+        "no_pause": "none",
+        "decided": "Decisions in the period",
+        "nothing_decided": "Nothing was decided in this period.",
+        "date": "Date",
+        "what": "What",
+        "who": "By",
+        "why": "Why",
+        "instance": "Neighbourhood/deelproject",
+        "next": "What is next",
+        "nothing_next": "No running deadlines.",
+        "frozen": "stopped by the pause",
+        "deviations": "Plan and reality",
+        "planned": "Planned",
+        "actual": "Actual",
+        "difference": "Difference",
+        "early": "{days} early",
+        "late": "{days} late",
+        "on_time": "on time",
+        "running_late": "{days} past its planned end",
+        "running": "running",
+        "started_late": "started {days} late",
+        "started_early": "started {days} early",
+        "deelprojecten": "Deelprojecten",
+        "kind_milestone": "{milestones_one}",
+        "kind_gate": "end of phase",
+        "kind_review": "review of the pause",
+        "approved": "{approval}: go{ref}",
+        "refused": "{approval}: no-go{ref}",
+        "ref": ", reference {ref}",
+        "advanced": "On to phase {to}",
+        "override": "On to phase {to} with a deviation: {n} criteria not met",
+        "completed": "Completed",
+        "completed_override": "Completed with a deviation: {n} criteria not met",
+        "returned": "Back to phase {to}",
+        "paused": "Paused: {button}{review}",
+        "review_on": ", review on {date}",
+        "resumed": "Resumed after pause: {button}",
+        "handed_over": "Regie handed over from {before} to {after}",
+        "stopped": "Stopped (no-go) in phase {phase}",
+        "legal": "legal deadline",
+        "completed_state": "completed",
+        "stopped_state": "stopped",
+        "timeline": "Timeline of {title}",
+        "decision_counts": "{n} × {what}",
+        "kind_approved": "go",
+        "kind_refused": "no-go",
+        "kind_advanced": "on to the next phase",
+        "kind_override": "deviation from the gate",
+        "kind_completed": "completed",
+        "kind_returned": "back to an earlier phase",
+        "kind_paused": "paused",
+        "kind_resumed": "resumed",
+        "kind_handed_over": "regie handed over",
+        "kind_stopped": "stopped",
+    },
+}
+"""The words of the council progress report (adapters/render/council.py)."""
+
+
 def mail_text(language: str) -> dict[str, str]:
     """The messages of the reminder e-mails in ``language``."""
     return _MAIL[language]
@@ -669,7 +945,7 @@ def day(value: date | datetime | None, language: str = DEFAULT_LANGUAGE) -> str:
     """A date as people write it: "6 december 2026" / "6 December 2026"."""
     if value is None:
         return ""
-    months = _MONTHS[language].split()
+    months = MONTHS[language].split()
     return f"{value.day} {months[value.month - 1]} {value.year}"
 
 
