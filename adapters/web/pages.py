@@ -502,13 +502,35 @@ def _export_rows(request: Request, visitor: Visitor) -> list[Any]:
     )
     words = (p.get("q") or "").strip().lower()
     workflow = p.get("workflow") or None
+    area = (p.get("area") or "").strip()
+    within = _keys_in_area(visitor, area) if area else None
     return [
         r
         for r in rows
         if (not words or words in r.title.lower() or words in r.key.lower())
         and (workflow is None or r.workflow == workflow)
         and not (p.get("paused") == "no" and r.paused_button)
+        and (within is None or r.key in within)
     ]
+
+
+def _keys_in_area(visitor: Visitor, area: str) -> set[str]:
+    """The keys of the instances the visitor may see in ``area`` (a CBS code), matched as the
+    portfolio's listing matches it, page by page."""
+    from engine.app.listing import MAX_LIMIT
+    from engine.ports import InstanceQuery
+
+    scope = visitor.guard.scope(Action.STATUS)
+    keys: set[str] = set()
+    after = None
+    while True:
+        page = visitor.service.instances(
+            InstanceQuery(area=area, after=after, limit=MAX_LIMIT), scope
+        )
+        keys.update(s.key for s in page.items)
+        if page.next is None:
+            return keys
+        after = page.next
 
 
 @router.get("/portfolio.csv")

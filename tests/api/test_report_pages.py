@@ -125,3 +125,17 @@ def test_the_council_report_downloads_as_pdf(served: LiveServer) -> None:
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert "attachment" in pdf.headers["content-disposition"]
+
+
+def test_the_exports_honour_the_area_filter(served: LiveServer) -> None:
+    service = served.programme.service
+    inside = served.programme.instance("swz")
+    outside = served.programme.instance("swz")
+    service.update(inside, by="test-seed", add_areas=["BU01930307"])
+    service.update(outside, by="test-seed", add_areas=["BU01930308"])
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    rows = office.get("/portfolio.json", params={"area": "BU01930307"}).json()
+    assert [r["key"] for r in rows] == [inside]
+    csv = office.get("/portfolio.csv", params={"area": "BU01930307"}).content.decode("utf-8-sig")
+    assert [line.split(";")[0] for line in csv.splitlines()[1:]] == [inside]
+    assert len(office.get("/portfolio.json").json()) > 1
