@@ -182,7 +182,7 @@ PAGE: dict[str, dict[str, str]] = {
         "timeline_open": "Tijdlijn op een eigen pagina (om af te drukken)",
         "back_to_instance": "Terug naar {title}",
         "charts_title": "Grafieken",
-        "council_title": "Voortgangsrapportage voor de raad",
+        "council_title": "Voortgangs\u00adrapportage voor de raad",
         "council_intro": "Per wijk wat er in de periode is besloten, waar hij staat, wat er aan komt en hoe het loopt ten opzichte van de planning.",
         "council_from": "Van",
         "council_to": "Tot en met",
