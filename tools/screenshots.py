@@ -86,7 +86,12 @@ def main() -> int:
                         page.locator("#refusal-advance").scroll_into_view_if_needed()
                         page.screenshot(path=OUT / f"{name}-{width_name}.png")
                         continue
-                    whole = width_name == "desktop" and name in ("portfolio", "instance", "timeline", "charts")
+                    whole = width_name == "desktop" and name in (
+                        "portfolio",
+                        "instance",
+                        "timeline",
+                        "charts",
+                    )
                     page.screenshot(path=OUT / f"{name}-{width_name}.png", full_page=whole)
                     print(f"docs/img/{name}-{width_name}.png")
                 context.close()
