@@ -75,3 +75,16 @@ def test_a_corporation_sees_only_its_own_in_the_timeline(browser: Any, site: Liv
     response = page.goto(f"{site.url}/charts")
     assert response is not None
     assert response.status == 404
+
+
+def test_a_residents_viewer_sees_only_where_it_takes_part(browser: Any, site: LiveServer) -> None:
+    joined = site.programme.instance("deltawonen")
+    elsewhere = site.programme.instance("deltawonen")
+    site.programme.service.add_party(joined, "groen-noord", "projectgroep", by="test-seed")
+    page = new_page(browser)
+    sign_in(page, site.url, "groen-noord", "kijker")
+    page.get_by_role("link", name="Tijdlijn", exact=True).click()
+    rows = _rows(page)
+    assert joined in rows
+    assert elsewhere not in rows
+    assert page.get_by_role("link", name="Grafieken").count() == 0
