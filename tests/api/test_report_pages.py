@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,18 @@ def test_the_exports_honour_the_area_filter(served: LiveServer) -> None:
     csv = office.get("/portfolio.csv", params={"area": "BU01930307"}).content.decode("utf-8-sig")
     assert [line.split(";")[0] for line in csv.splitlines()[1:]] == [inside]
     assert len(office.get("/portfolio.json").json()) > 1
+
+
+def test_without_a_browser_the_pdf_says_how_to_get_one(tmp_path: Path) -> None:
+    settings = {"behind_tls": "yes", "chromium": "no-such-chromium"}
+    with live_server(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, settings=settings) as server:
+        server.programme.service.signin.set_password(
+            "gemeente-zwolle", "programme_office", PASSWORD
+        )
+        office = signed_in(server, "gemeente-zwolle", "programme_office")
+        answer = office.get(
+            "/council/report.pdf", params={"from": "2026-01-01", "to": "2026-12-31"}
+        )
+        assert answer.status_code == 503
+        assert "no-such-chromium" in answer.text
+        assert "apt-get install chromium" in answer.text
