@@ -66,6 +66,8 @@ def main() -> None:
                 "portfolio, search 'Zuid' sorted by name": "/?q=Zuid&sort=title",
                 "portfolio, phase filter": "/?phase=samen-starten",
                 "instance page": "/instances/wk007500",
+                "timeline, first page (25 rows)": "/timeline",
+                "timeline, phase filter": "/timeline?phase=samen-starten",
                 "workflows": "/workflows",
                 "reminders (coming 30 days, failed)": "/reminders",
             }

@@ -26,6 +26,10 @@ PAGES = {
     "refusal": "/instances/wk-berkum",
     "reminders": "/reminders",
     "workflows": "/workflows",
+    "timeline": "/timeline",
+    "charts": "/charts",
+    "council": "/council?from=2026-01-01&to=2026-12-31",
+    "council-report": "/council/report.html?from=2026-01-01&to=2026-12-31",
     "signin": "/signin",
 }
 
@@ -82,7 +86,12 @@ def main() -> int:
                         page.locator("#refusal-advance").scroll_into_view_if_needed()
                         page.screenshot(path=OUT / f"{name}-{width_name}.png")
                         continue
-                    whole = width_name == "desktop" and name in ("portfolio", "instance")
+                    whole = width_name == "desktop" and name in (
+                        "portfolio",
+                        "instance",
+                        "timeline",
+                        "charts",
+                    )
                     page.screenshot(path=OUT / f"{name}-{width_name}.png", full_page=whole)
                     print(f"docs/img/{name}-{width_name}.png")
                 context.close()

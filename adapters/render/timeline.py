@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from adapters.render.svg import esc, num, opening, phase_colour
+from adapters.render.svg import PHASE_COLOURS, esc, num, opening
 from adapters.render.words import Words, words
 from engine.app.progress import Progress
 
@@ -28,9 +28,15 @@ LEGEND = 56
 TITLE_CHARS = 32
 MARKS = (
     ".milestone path{stroke:#1a1a1a;stroke-width:1.5;fill:#fff}.done path{fill:#1a1a1a}"
-    ".overdue path{stroke:#b00020;stroke-width:2}"
+    ".overdue path{stroke:#b00020;stroke-width:2}.planned{stroke-width:1.5}"
+    ".pause{stroke:#1a1a1a;stroke-width:1}.legal{font-size:11px;font-weight:700}"
+    + "".join(
+        f".planned.c{i}{{stroke:{colour}}}.actual.c{i}{{fill:{colour}}}"
+        for i, colour in enumerate(PHASE_COLOURS)
+    )
 )
-"""How the diamonds look, said once rather than on each of them."""
+"""How the marks look, said once rather than on each of them: the diamonds, the strokes, and
+the colour of each phase (class ``cN``: the Nth colour of ``PHASE_COLOURS``)."""
 HORIZON = 730
 """Days after today the axis reaches at most."""
 
@@ -158,27 +164,27 @@ def _row(
         x0, x1 = at(span.start), at(span.end)
         if x0 >= edge:
             continue  # beyond the axis
-        colour = phase_colour(index.get(span.phase, 0))
+        colour = index.get(span.phase, 0) % len(PHASE_COLOURS)
         text = f"{w('planned')}: {span.title}, " + w(
             "span", start=w.date(span.start), end=w.date(span.end)
         )
         out.append(
-            f'<rect class="planned" data-phase="{esc(span.phase)}" x="{num(x0)}" '
-            f'y="{num(y + 5)}" width="{num(max(x1 - x0, 1))}" height="9" fill="none" '
-            f'stroke="{colour}" stroke-width="1.5"><title>{esc(text)}</title></rect>'
+            f'<rect class="planned c{colour}" data-phase="{esc(span.phase)}" x="{num(x0)}" '
+            f'y="{num(y + 5)}" width="{num(max(x1 - x0, 1))}" height="9" fill="none">'
+            f"<title>{esc(text)}</title></rect>"
         )
     for span in item.actual:
         end = span.end or today
         x0, x1 = at(span.start), at(end)
-        colour = phase_colour(index.get(span.phase, 0))
+        colour = index.get(span.phase, 0) % len(PHASE_COLOURS)
         when = (
             w("span", start=w.date(span.start), end=w.date(span.end))
             if span.end is not None
             else w("span_open", start=w.date(span.start))
         )
         out.append(
-            f'<rect class="actual" data-phase="{esc(span.phase)}" x="{num(x0)}" '
-            f'y="{num(y + 19)}" width="{num(max(x1 - x0, 2))}" height="15" fill="{colour}">'
+            f'<rect class="actual c{colour}" data-phase="{esc(span.phase)}" x="{num(x0)}" '
+            f'y="{num(y + 19)}" width="{num(max(x1 - x0, 2))}" height="15">'
             f"<title>{esc(w('actual') + ': ' + span.title + ', ' + when)}</title></rect>"
         )
     for pause in item.pauses:
@@ -194,7 +200,7 @@ def _row(
         out.append(
             f'<rect class="pause" data-button="{esc(pause.button)}" x="{num(x0)}" '
             f'y="{num(y + 17)}" width="{num(max(x1 - x0, 2))}" height="19" '
-            f'fill="url(#{ident}-hatch)" stroke="#1a1a1a" stroke-width="1">'
+            f'fill="url(#{ident}-hatch)">'
             f"<title>{esc(text)}</title></rect>"
         )
     for m in item.milestones:
@@ -218,8 +224,7 @@ def _row(
         )
         if m.legal:
             out.append(
-                f'<text class="legal" x="{num(cx)}" y="{num(y + 46)}" text-anchor="middle" '
-                f'font-size="11" font-weight="700">§</text>'
+                f'<text class="legal" x="{num(cx)}" y="{num(y + 46)}" text-anchor="middle">§</text>'
             )
         out.append("</g>")
     out.append("</g>")

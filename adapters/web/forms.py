@@ -36,6 +36,11 @@ ACTIONS = (
     "return",
     "handover",
     "update",
+    "reopen",
+    "stop",
+    "party_add",
+    "party_remove",
+    "areas",
 )
 
 
@@ -81,7 +86,22 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
         for r in definition.returns
         if index.get(r.to, here) < here and (r.from_ is None or view.phase in r.from_)
     ]
+    settled = [
+        m
+        for m in view.milestones
+        if m.phase == view.phase
+        and m.status != "open"
+        and guard.offers(view, Action.MILESTONE, milestone=m.id)
+    ]
+    parties = not finished and guard.offers(view, Action.PARTIES)
     return {
+        "reopen": [] if finished else settled,
+        "stop": not finished and guard.offers(view, Action.STOP),
+        "party_roles": list(definition.parties.items()) if parties else [],
+        "party_remove": list(view.parties) if parties else [],
+        "organisations": [(o.key, o.name) for o in service.directory.organisations()]
+        if parties
+        else [],
         "returns": returns
         if not finished and returns and guard.offers(view, Action.RETURN)
         else [],
@@ -182,6 +202,34 @@ def run(visitor: Visitor, key: str, action: str, form: dict[str, str]) -> None:
                 title=title,
                 add_contacts=_addresses(form.get("add_contact", "")),
                 remove_contacts=_addresses(form.get("remove_contact", "")),
+                reason=form.get("reason", "").strip() or None,
+            )
+    elif action == "reopen":
+        milestone = _required(form, "milestone", language)
+        reason = _required(form, "reason", language)
+        with guard.acting(Action.MILESTONE, milestone=milestone):
+            service.milestone_reopen(key, milestone, by=by, reason=reason)
+    elif action == "stop":
+        reason = _required(form, "reason", language)
+        with guard.acting(Action.STOP):
+            service.stop(key, by=by, reason=reason)
+    elif action in ("party_add", "party_remove"):
+        if action == "party_remove":
+            organisation, _, party = _required(form, "party", language).partition("|")
+        else:
+            organisation = _required(form, "organisation", language)
+            party = _required(form, "party", language)
+        why = form.get("reason", "").strip() or None
+        with guard.acting(Action.PARTIES):
+            command = service.add_party if action == "party_add" else service.remove_party
+            command(key, organisation, party, by=by, reason=why)
+    elif action == "areas":
+        with guard.acting(Action.UPDATE):
+            service.update(
+                key,
+                by=by,
+                add_areas=_addresses(form.get("add_area", "")),
+                remove_areas=_addresses(form.get("remove_area", "")),
                 reason=form.get("reason", "").strip() or None,
             )
     else:

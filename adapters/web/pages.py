@@ -54,10 +54,37 @@ PREVIEW_FOR = 60
 every running deadline: seconds on a programme of 15,000)."""
 PAGE_SIZE = 25
 """Instances on one page of the portfolio."""
+
+
+def _style_hash(css: str) -> str:
+    import base64
+    import hashlib
+
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode() + "'"
+    )
+
+
+def _report_styles() -> str:
+    """The hashes of the style sheets the report drawings carry inside them (constants), so
+    that an SVG drawn into a page keeps its look under the strict policy and nothing else
+    inline is allowed."""
+    from adapters.render.svg import STYLE
+    from adapters.render.timeline import MARKS
+
+    return " ".join(_style_hash(css) for css in (STYLE, MARKS))
+
+
 CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    f"default-src 'self'; img-src 'self' data:; style-src 'self' {_report_styles()}; "
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+REPORT_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+"""The printable council report: one self-contained document with its own style sheet and
+no script."""
 
 router = APIRouter(include_in_schema=False)
 EVENT_KEYS = frozenset(k for k in wording.PAGE["nl"] if k.startswith("event_"))
@@ -161,6 +188,7 @@ def render(
         themed=pages.theme is not None,
         is_programme=visitor.principal is not None
         and visitor.principal.organisation.runs_programme,
+        may_report=_may_report(visitor),
         phase_names=dict(_choices(pages)[0]),
         event_keys=EVENT_KEYS,
         **values,
@@ -172,6 +200,17 @@ def render(
             LANGUAGE_COOKIE, language, max_age=365 * 86400, path="/", samesite="lax"
         )
     return response
+
+
+def _may_report(visitor: Visitor) -> bool:
+    """Whether the visitor may read the reports looking back (charts, council report)."""
+    if visitor.principal is None:
+        return False
+    try:
+        visitor.guard.scope(Action.REPORT)
+    except Forbidden:
+        return False
+    return True
 
 
 def _headers(response: Response) -> None:
@@ -541,13 +580,35 @@ def _export_rows(request: Request, visitor: Visitor) -> list[Any]:
     )
     words = (p.get("q") or "").strip().lower()
     workflow = p.get("workflow") or None
+    area = (p.get("area") or "").strip()
+    within = _keys_in_area(visitor, area) if area else None
     return [
         r
         for r in rows
         if (not words or words in r.title.lower() or words in r.key.lower())
         and (workflow is None or r.workflow == workflow)
         and not (p.get("paused") == "no" and r.paused_button)
+        and (within is None or r.key in within)
     ]
+
+
+def _keys_in_area(visitor: Visitor, area: str) -> set[str]:
+    """The keys of the instances the visitor may see in ``area`` (a CBS code), matched as the
+    portfolio's listing matches it, page by page."""
+    from engine.app.listing import MAX_LIMIT
+    from engine.ports import InstanceQuery
+
+    scope = visitor.guard.scope(Action.STATUS)
+    keys: set[str] = set()
+    after = None
+    while True:
+        page = visitor.service.instances(
+            InstanceQuery(area=area, after=after, limit=MAX_LIMIT), scope
+        )
+        keys.update(s.key for s in page.items)
+        if page.next is None:
+            return keys
+        after = page.next
 
 
 @router.get("/portfolio.csv")
@@ -639,6 +700,9 @@ def instance_page(
         titles=titles,
         refusal=refusal,
         diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
+        timeline=_timeline_drawing(
+            request, visitor, [key, *(c.key for c in view.children)], visitor.guard.scope()
+        ),
         notice=request.query_params.get("done"),
     )
 
@@ -775,3 +839,212 @@ def workflows(request: Request) -> Response:
             }
         )
     return render(request, visitor, "workflows.html", versions=versions)
+
+
+# --- timelines, charts and the council report ------------------------------------------------
+
+
+def _today(pages: Pages) -> Any:
+    from engine.clock import local_date
+
+    return local_date(pages.application.clock().now())
+
+
+@router.get("/timeline")
+def timeline(request: Request) -> Response:
+    """The timeline of the portfolio's selection: its filters, sort and page."""
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    service = visitor.service
+    error = None
+    svg = ""
+    following = None
+    try:
+        scope = visitor.guard.scope(Action.LIST)
+        query = _portfolio_query(request, after=request.query_params.get("after"), limit=PAGE_SIZE)
+        page = service.instances(query, scope)
+        following = page.next
+        svg = _timeline_drawing(request, visitor, [s.key for s in page.items], scope)
+    except Forbidden:
+        return _not_found(request, visitor)
+    except InputError as exc:
+        error = str(exc)
+    back = {k: v for k, v in request.query_params.items() if k != "lang"}
+    return render(
+        request,
+        visitor,
+        "timeline.html",
+        svg=svg,
+        next=following,
+        error=error,
+        portfolio="/?" + urlencode(back) if back else "/",
+        heading=wording.text("timeline_title", visitor.language),
+        subject=None,
+    )
+
+
+def _timeline_drawing(request: Request, visitor: Visitor, keys: list[str], scope: Any) -> str:
+    from adapters.render.timeline import render_timeline
+
+    found = {p.key: p for p in visitor.service.progress(keys, scope)}
+    items = [found[k] for k in keys if k in found]
+    return render_timeline(
+        items,
+        _today(_pages(request)),
+        language=visitor.language,
+        title=wording.text("timeline_title", visitor.language),
+    )
+
+
+@router.get("/instances/{key}/timeline")
+def instance_timeline(request: Request, key: str) -> Response:
+    """The timeline of a wijk with its deelprojecten (or of one deelproject)."""
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        view = visitor.guard.see(key)
+        scope = visitor.guard.scope(Action.LIST)
+    except (NotFound, Forbidden):
+        return _not_found(request, visitor)
+    keys = [key, *(c.key for c in view.children)]
+    return render(
+        request,
+        visitor,
+        "timeline.html",
+        svg=_timeline_drawing(request, visitor, keys, scope),
+        next=None,
+        error=None,
+        portfolio=None,
+        heading=wording.text("timeline_of", visitor.language, title=view.title),
+        subject=view,
+    )
+
+
+@router.get("/charts")
+def charts(request: Request) -> Response:
+    from adapters.render.charts import render_overdue, render_paused, render_phases
+
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        scope = visitor.guard.scope(Action.REPORT)
+    except Forbidden:
+        return _not_found(request, visitor)
+    made = visitor.service.charts(scope)
+    language = visitor.language
+    drawings = [
+        render_phases(made, language=language),
+        render_paused(made, language=language),
+        render_overdue(made, language=language),
+    ]
+    return render(request, visitor, "charts.html", drawings=drawings)
+
+
+def _period(request: Request) -> tuple[Any, Any, str | None]:
+    """The period of the council report the form asks for: (from, to, error in words)."""
+    from datetime import date
+
+    p = request.query_params
+    given = (p.get("from", "").strip(), p.get("to", "").strip())
+    if not any(given):
+        return None, None, None
+    try:
+        first, last = (date.fromisoformat(v) for v in given)
+    except ValueError:
+        return None, None, "council_bad_dates"
+    if first > last:
+        return None, None, "council_bad_order"
+    return first, last, None
+
+
+@router.get("/council")
+def council(request: Request) -> Response:
+    """The council progress report: a form for the period, then the report to read and print
+    and a PDF to download."""
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        visitor.guard.scope(Action.REPORT)
+    except Forbidden:
+        return _not_found(request, visitor)
+    first, last, error = _period(request)
+    today = _today(_pages(request))
+    query = urlencode({"from": first.isoformat(), "to": last.isoformat()}) if first else None
+    return render(
+        request,
+        visitor,
+        "council.html",
+        status=400 if error else 200,
+        error=error,
+        first=first or today.replace(month=1, day=1),
+        last=last or today,
+        query=query,
+    )
+
+
+def _council_html(request: Request, visitor: Visitor) -> tuple[str | None, Response | None]:
+    from adapters.render.council import render_council
+
+    if visitor.principal is None:
+        return None, _to_signin(request)
+    try:
+        scope = visitor.guard.scope(Action.REPORT)
+    except Forbidden:
+        return None, _not_found(request, visitor)
+    first, last, error = _period(request)
+    if first is None or error is not None:
+        message = wording.text(error or "council_bad_dates", visitor.language)
+        return None, Response(message, status_code=400, media_type="text/plain; charset=utf-8")
+    service = visitor.service
+    made = service.council_report(first, last, scope)
+    return render_council(made, service.charts(scope), language=visitor.language), None
+
+
+@router.get("/council/report.html")
+def council_page(request: Request) -> Response:
+    visitor = _visitor(request)
+    html, refused = _council_html(request, visitor)
+    if refused is not None:
+        return refused
+    assert html is not None
+    response = HTMLResponse(html)
+    _headers(response)
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@router.get("/council/report.pdf")
+async def council_pdf(request: Request) -> Response:
+    import tempfile
+
+    import anyio
+
+    from adapters.pdf import find_browser, html_to_pdf
+
+    visitor = _visitor(request)
+    html, refused = await anyio.to_thread.run_sync(_council_html, request, visitor)
+    if refused is not None:
+        return refused
+    assert html is not None
+    pages = _pages(request)
+    try:
+        browser = find_browser(pages.application.settings.chromium)
+        with tempfile.TemporaryDirectory(prefix="wijkkompas-council-") as folder:
+            target = Path(folder) / "raad.pdf"
+            await anyio.to_thread.run_sync(lambda: html_to_pdf(html, target, browser=browser))
+            body = target.read_bytes()
+    except InputError as exc:
+        return Response(str(exc), status_code=503, media_type="text/plain; charset=utf-8")
+    p = request.query_params
+    name = f"voortgang-{p.get('from')}-{p.get('to')}.pdf"
+    response = Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -38,6 +38,13 @@ def test_no_page_has_an_accessibility_violation(browser: Any, site: LiveServer) 
         f"/instances/{child}",
         "/reminders",
         "/workflows",
+        "/timeline",
+        f"/instances/{key}/timeline",
+        "/charts",
+        "/council",
+        "/council?from=2026-01-01&to=2026-12-31",
+        "/council?from=2026-12-31&to=2026-01-01",
+        "/council/report.html?from=2026-01-01&to=2026-12-31",
         "/instances/nope",
         "/?lang=en",
         f"/instances/{key}",
@@ -48,7 +55,7 @@ def test_no_page_has_an_accessibility_violation(browser: Any, site: LiveServer) 
     page.get_by_role("button", name="Ga door naar de volgende fase").click()
     _check(page, "a refusal in place")
     page.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/", f"/instances/{key}"):
+    for path in ("/", f"/instances/{key}", "/timeline", "/charts", "/council"):
         page.goto(site.url + path)
         _check(page, f"{path} at phone width")
 
@@ -57,7 +64,7 @@ def test_the_pages_of_a_viewer_have_no_violation(browser: Any, site: LiveServer)
     key = site.programme.instance("deltawonen")
     page = new_page(browser)
     sign_in(page, site.url, "deltawonen", "viewer")
-    for path in ("/", f"/instances/{key}", "/workflows"):
+    for path in ("/", f"/instances/{key}", "/workflows", "/timeline", f"/instances/{key}/timeline"):
         page.goto(site.url + path)
         _check(page, path)
 

@@ -253,3 +253,23 @@ def test_council_report_in_english() -> None:
 )
 def test_days_are_said_as_people_say_them(days: int, said: str) -> None:
     assert words("nl").days(days) == said
+
+
+def test_the_timeline_says_its_styles_once_not_on_every_mark() -> None:
+    from adapters.render.svg import PHASE_COLOURS
+    from adapters.render.timeline import MARKS
+
+    svg = render_timeline([noord()] * 20, TODAY)
+    root = _svg(svg)
+    for cls in ("planned", "actual", "pause"):
+        for rect in _by_class(root, "rect", cls):
+            assert rect.get("stroke") is None, cls
+            assert rect.get("stroke-width") is None, cls
+            assert (rect.get("fill") or "").startswith(("none", "url(")) or rect.get(
+                "fill"
+            ) is None, cls
+    assert svg.count("<style>") == 2  # the shared sheet and the marks, once each
+    assert svg.count(f"<style>{MARKS}</style>") == 1
+    first = _by_class(root, "rect", "actual")[0]
+    assert "c0" in (first.get("class") or "").split()
+    assert f".actual.c0{{fill:{PHASE_COLOURS[0]}}}" in MARKS

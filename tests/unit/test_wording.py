@@ -37,3 +37,26 @@ def test_every_message_exists_in_every_language() -> None:
         keys = [set(catalogue[language]) for language in LANGUAGES]
         assert all(k == keys[0] for k in keys)
     assert _TEXT["nl"]["milestone"] == "knooppunt"
+
+
+def test_the_reports_words_are_in_the_one_catalogue() -> None:
+    import ast
+    from pathlib import Path
+
+    from engine.workflow.wording import COUNCIL, REPORT
+
+    for catalogue in (REPORT, COUNCIL):
+        keys = [set(catalogue[language]) for language in LANGUAGES]
+        assert all(k == keys[0] for k in keys)
+    # The method's terms, not translations of them, in English as on the pages.
+    assert "deelproject" in REPORT["en"]["instances_many"]
+    assert COUNCIL["en"]["deelprojecten"] == PAGE["en"]["children"]
+    # No renderer keeps a table of words of its own.
+    render = Path(__file__).parents[2] / "adapters" / "render"
+    for source in render.glob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value in ("nl", "en") for k in node.keys
+            ):
+                raise AssertionError(f"{source.name}:{node.lineno}: a table of words")
