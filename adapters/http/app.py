@@ -32,12 +32,32 @@ if TYPE_CHECKING:
     from engine.app.service import Service
     from engine.compose import Application
 
-__all__ = ["MAX_BODY", "PREFIX", "THREADS", "build_api", "create_app"]
+__all__ = [
+    "MAX_BODY",
+    "PREFIX",
+    "SQLITE_THREADS",
+    "THREADS",
+    "build_api",
+    "create_app",
+    "request_threads",
+]
 
 PREFIX = "/api/v1"
 THREADS = 16
-"""Requests handled at once (FastAPI runs the synchronous routes on a thread pool; the
-database pool is sized for it)."""
+"""Requests handled at once on PostgreSQL (FastAPI runs the synchronous routes on a thread
+pool; the database pool is sized for it): a thread waiting for the database server lets the
+others run."""
+SQLITE_THREADS = 4
+"""Requests handled at once on SQLite, whose reads and writes are work of this process: more
+threads than that only queue for the interpreter lock, and the event loop with them (at 50
+clients asking every 100 ms, p99 44 ms with 16 threads, 13 ms with 4; bench/README.md)."""
+
+
+def request_threads(application: Application) -> int:
+    """How many requests the server handles at once on the configured database."""
+    return SQLITE_THREADS if application.settings.db.startswith("sqlite") else THREADS
+
+
 MAX_BODY = 256 * 1024
 """The largest request body accepted, in bytes (the largest real one, an instance with its
 areas, is a few kB)."""
@@ -67,7 +87,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # No more request threads than the database pool has connections for.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(application)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_maintain, application, service)
             yield
