@@ -71,6 +71,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield server
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's assertions on ``locator``: they wait (up to 15 s) until they hold, so a
+    check right after a click does not race the page it loads on a busy machine."""
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=15_000)
+    return playwright_expect(locator)
+
+
 def new_page(browser: Any) -> Any:
     """A page in a fresh context (its own cookies); CSP is bypassed only so that the test can
     inject axe-core."""

@@ -11,7 +11,7 @@ import pytest
 
 from engine.runtime.events import Regie
 from tests.api.live import LiveServer
-from tests.browser.conftest import new_page, sign_in
+from tests.browser.conftest import expect, new_page, sign_in
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def test_a_corporation_sees_only_its_own_deelprojecten(browser: Any, site: LiveS
     response = page.goto(f"{site.url}/instances/{other}")
     assert response is not None
     assert response.status == 404
-    assert page.get_by_role("heading", name="Niet gevonden").count() == 1
+    expect(page.get_by_role("heading", name="Niet gevonden")).to_have_count(1)
 
     page.goto(f"{site.url}/instances/{own}")
     csrf = _csrf(page)
@@ -58,7 +58,7 @@ def test_a_corporation_sees_only_its_own_deelprojecten(browser: Any, site: LiveS
     answer = page.request.post(f"{site.url}/instances/{own}/advance", form={"csrf": csrf})
     assert answer.status == 403
     assert _events(site, own) == own_before
-    assert page.get_by_role("button", name="Ga door naar de volgende fase").count() == 0
+    expect(page.get_by_role("button", name="Ga door naar de volgende fase")).to_have_count(0)
 
 
 def test_a_residents_initiative_viewer_is_offered_no_action(browser: Any, site: LiveServer) -> None:
@@ -73,10 +73,10 @@ def test_a_residents_initiative_viewer_is_offered_no_action(browser: Any, site: 
     page = new_page(browser)
     sign_in(page, site.url, "groen-noord", "kijker")
     page.goto(f"{site.url}/instances/{key}")
-    assert page.get_by_role("heading", name="Groen Noord", exact=True).count() == 1
+    expect(page.get_by_role("heading", name="Groen Noord", exact=True)).to_have_count(1)
     assert page.locator("#no-actions").is_visible()
     posting = page.locator("main form[method=post]")
-    assert posting.count() == 0
+    expect(posting).to_have_count(0)
     before = _events(site, key)
     answer = page.request.post(
         f"{site.url}/instances/{key}/note", form={"csrf": _csrf(page), "text": "x"}

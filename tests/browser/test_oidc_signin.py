@@ -12,7 +12,7 @@ import pytest
 from engine.app.access import Role
 from tests.api.live import LiveServer, live_server
 from tests.api.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, free_port, running_provider
-from tests.browser.conftest import axe_violations, new_page
+from tests.browser.conftest import axe_violations, expect, new_page
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
 
@@ -56,8 +56,8 @@ def test_the_button_signs_in_through_the_provider(
     assert axe_violations(page) == []
     page.get_by_role("button", name="Inloggen met Gemeente Zwolle").click()
     page.wait_for_url(oidc_site.url + "/")
-    assert page.get_by_role("heading", name="Portefeuille").count() == 1
-    assert page.get_by_text("Aangemeld als gemeente-zwolle/p.jansen").count() == 1
+    expect(page.get_by_role("heading", name="Portefeuille")).to_have_count(1)
+    expect(page.get_by_text("Aangemeld als gemeente-zwolle/p.jansen")).to_have_count(1)
     page.get_by_role("button", name="Afmelden").click()
     page.wait_for_url(oidc_site.url + "/signin?signed_out=1")
     link = page.get_by_role("link", name="Ook afmelden bij Gemeente Zwolle")
@@ -73,7 +73,7 @@ def test_a_refusal_shows_an_accessible_page_and_no_session(
     page.goto(oidc_site.url + "/signin")
     page.get_by_role("button", name="Inloggen met Gemeente Zwolle").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Aanmelden niet gelukt").count() == 1
+    expect(page.get_by_role("heading", name="Aanmelden niet gelukt")).to_have_count(1)
     assert axe_violations(page) == []
     assert not [c for c in page.context.cookies() if c["name"] == "wk_session"]
     provider.reset()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.api.live import LiveServer
-from tests.browser.conftest import new_page, sign_in
+from tests.browser.conftest import expect, new_page, sign_in
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
 
@@ -23,13 +23,13 @@ def test_officer_takes_a_wijk_through_its_gate(browser: Any, site: LiveServer) -
     page = new_page(browser)
     sign_in(page, site.url, "gemeente-zwolle", "programme_office")
     assert page.url == site.url + "/"
-    assert page.get_by_role("link", name=f"Wijk {other[1:].lstrip('0')}").count() == 1
+    expect(page.get_by_role("link", name=f"Wijk {other[1:].lstrip('0')}")).to_have_count(1)
 
     # filter: free text narrows the portfolio to one wijk
     page.get_by_label("Zoeken").fill(key)
     page.get_by_role("button", name="Toon").click()
     rows = page.locator("table.wk-table tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     rows.first.get_by_role("link").click()
     assert page.url == f"{site.url}/instances/{key}"
 
@@ -43,9 +43,7 @@ def test_officer_takes_a_wijk_through_its_gate(browser: Any, site: LiveServer) -
     # record every open knooppunt of the phase, in order, through the form
     while page.locator("#done-m option").count():
         page.get_by_role("button", name="Leg vast als gedaan").click()
-        assert page.locator("#refusal-done").count() == 0, page.locator(
-            "#refusal-done"
-        ).inner_text()
+        expect(page.locator("#refusal-done")).to_have_count(0)
     page.get_by_label("Kenmerk").fill("B&W 2026/12")
     page.get_by_role("button", name="Leg besluit vast").click()
     assert "Alle voorwaarden zijn vervuld" in page.locator("#gate-h + p").inner_text()
@@ -59,7 +57,7 @@ def test_officer_takes_a_wijk_through_its_gate(browser: Any, site: LiveServer) -
     page.get_by_role("button", name="Pauzeer").click()
     assert "herbeoordeling 1 maart 2027" in page.locator("main").inner_text()
     page.get_by_role("button", name="Hervat").click()
-    assert page.get_by_role("button", name="Pauzeer").count() == 1
+    expect(page.get_by_role("button", name="Pauzeer")).to_have_count(1)
 
     # the page's log is the CLI's log, event by event
     shown = [
@@ -101,7 +99,7 @@ def test_officer_hands_over_the_regie_and_renames_a_wijk(browser: Any, site: Liv
     page.get_by_text("Naam en contacten wijzigen").click()
     page.locator("#up-t").fill("Nieuwe naam")
     page.get_by_role("button", name="Wijzig").click()
-    assert page.get_by_role("heading", name="Nieuwe naam", level=1).count() == 1
+    expect(page.get_by_role("heading", name="Nieuwe naam", level=1)).to_have_count(1)
 
 
 def test_a_failed_reminder_is_listed_and_sent_again_to_another_address(
@@ -138,7 +136,7 @@ def test_the_pages_switch_to_english_and_remember_it(browser: Any, site: LiveSer
     page = new_page(browser)
     sign_in(page, site.url, "gemeente-zwolle", "programme_office")
     page.get_by_role("link", name="English").click()
-    assert page.get_by_role("heading", name="Portfolio", level=1).count() == 1
+    expect(page.get_by_role("heading", name="Portfolio", level=1)).to_have_count(1)
     page.goto(site.url + "/workflows")
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", name="Workflows", level=1).count() == 1
+    expect(page.get_by_role("heading", name="Workflows", level=1)).to_have_count(1)

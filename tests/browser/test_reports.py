@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.live import LiveServer
-from tests.browser.conftest import new_page, sign_in
+from tests.browser.conftest import expect, new_page, sign_in
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.slow]
 
@@ -30,10 +30,10 @@ def test_officer_opens_timeline_charts_and_council_report(browser: Any, site: Li
     page.get_by_label("Zoeken").fill(wijk)
     page.get_by_role("button", name="Toon").click()
     page.get_by_role("link", name="Tijdlijn van deze selectie").click()
-    assert page.get_by_role("heading", name="Tijdlijn", exact=True).count() == 1
+    expect(page.get_by_role("heading", name="Tijdlijn", exact=True)).to_have_count(1)
     assert _rows(page) == {wijk, part}
     hatched = page.locator(f'svg g.row[data-key="{part}"] rect.pause')
-    assert hatched.count() == 1
+    expect(hatched).to_have_count(1)
     # the drawing's own style sheet applies (allowed by its hash, not by unsafe-inline)
     weight = page.evaluate(
         "() => getComputedStyle(document.querySelector('svg .label')).fontWeight"
@@ -41,7 +41,7 @@ def test_officer_opens_timeline_charts_and_council_report(browser: Any, site: Li
     assert weight == "600"
 
     page.get_by_role("link", name="Grafieken").click()
-    assert page.locator("figure svg[role=img]").count() == 3
+    expect(page.locator("figure svg[role=img]")).to_have_count(3)
     page.get_by_role("link", name="Raadsrapportage").click()
     page.get_by_label("Van").fill("2026-01-01")
     page.get_by_label("Tot en met").fill("2026-12-31")
@@ -54,7 +54,7 @@ def test_officer_opens_timeline_charts_and_council_report(browser: Any, site: Li
         with open(path, "rb") as pdf:
             assert pdf.read(4) == b"%PDF"
     page.get_by_role("link", name="Lezen en afdrukken (HTML)").click()
-    assert page.get_by_role("heading", name="Voortgangsrapportage wijkaanpak").count() == 1
+    expect(page.get_by_role("heading", name="Voortgangsrapportage wijkaanpak")).to_have_count(1)
     context.close()
 
 
@@ -67,8 +67,8 @@ def test_a_corporation_sees_only_its_own_in_the_timeline(browser: Any, site: Liv
     rows = _rows(page)
     assert own in rows
     assert other not in rows
-    assert page.get_by_role("link", name="Grafieken").count() == 0
-    assert page.get_by_role("link", name="Raadsrapportage").count() == 0
+    expect(page.get_by_role("link", name="Grafieken")).to_have_count(0)
+    expect(page.get_by_role("link", name="Raadsrapportage")).to_have_count(0)
     response = page.goto(f"{site.url}/instances/{other}/timeline")
     assert response is not None
     assert response.status == 404
@@ -87,4 +87,4 @@ def test_a_residents_viewer_sees_only_where_it_takes_part(browser: Any, site: Li
     rows = _rows(page)
     assert joined in rows
     assert elsewhere not in rows
-    assert page.get_by_role("link", name="Grafieken").count() == 0
+    expect(page.get_by_role("link", name="Grafieken")).to_have_count(0)

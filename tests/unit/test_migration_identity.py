@@ -32,7 +32,7 @@ from tests.conftest import T0
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 V1 = load_file(ROOT / "workflows" / "wijkkompas.yaml").normalised()
-COPY = V1.model_copy(update={"version": 2})
+COPY = V1.model_copy(update={"version": V1.version + 1})
 SOURCE, TARGET = compile_workflow(V1), compile_workflow(COPY)
 PLAN = parse_plan(plan_yaml(generate(V1, COPY)), "identity.yaml")
 MILESTONES = list(SOURCE.milestone_index)
@@ -121,7 +121,7 @@ def test_a_copy_under_a_new_version_migrates_to_an_identical_state(
     assert outcome.ok, outcome.refused
     after = outcome.instance
     assert after is not None
-    assert after.workflow_version == 2
+    assert after.workflow_version == COPY.version
     assert after.kept is None
     before_cmp, after_cmp = _comparable(inst), _comparable(after)
     after_cmp.last_event_at = before_cmp.last_event_at  # the migration is an event, too
@@ -170,7 +170,7 @@ def test_reverse_is_refused_where_the_mapping_merged() -> None:
     with pytest.raises(ValueError, match="were merged into 'aanleiding-en-opdracht'"):
         reverse(plan, V1, COPY)
     back = reverse(PLAN, V1, COPY)
-    assert back.source == (V1.key, 2)
+    assert back.source == (V1.key, COPY.version)
     assert validate(back, COPY, V1) == []
 
 
@@ -202,7 +202,9 @@ def test_a_gate_the_sub_projects_could_never_meet_is_refused_with_the_reason() -
 
     text = (ROOT / "workflows" / "wijkkompas.yaml").read_text(encoding="utf-8")
     renamed = load_text(
-        text.replace("voorbereiding", "voorbereiden").replace("version: 1\n", "version: 2\n", 1)
+        text.replace("voorbereiding", "voorbereiden").replace(
+            f"version: {V1.version}\n", f"version: {V1.version + 1}\n", 1
+        )
     ).normalised()
     target = compile_workflow(renamed)
     written = plan_yaml(generate(V1, renamed))
