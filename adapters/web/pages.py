@@ -611,46 +611,45 @@ def _keys_in_area(visitor: Visitor, area: str) -> set[str]:
         after = page.next
 
 
+def _export(request: Request, render: Any, media_type: str, filename: str) -> Response:
+    """The portfolio's rows as the visitor may see them, rendered (``render(rows)``) for a
+    download; signed out: to the sign-in; a bad filter: 400 saying which."""
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        rows = _export_rows(request, visitor)
+    except Forbidden:
+        return _not_found(request, visitor)
+    except InputError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
+    return Response(
+        render(rows),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get("/portfolio.csv")
 def portfolio_csv(request: Request) -> Response:
     """The portfolio as CSV for Excel in Dutch: semicolons, UTF-8 with a byte-order mark."""
     from engine.app.statusview import status_csv
 
-    visitor = _visitor(request)
-    if visitor.principal is None:
-        return _to_signin(request)
-    try:
-        rows = _export_rows(request, visitor)
-    except Forbidden:
-        return _not_found(request, visitor)
-    except InputError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
-    body = "\ufeff" + status_csv(rows, ";", spreadsheet=True)
-    return Response(
-        body.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="portefeuille.csv"'},
-    )
+    def render(rows: Any) -> bytes:
+        return ("\ufeff" + status_csv(rows, ";", spreadsheet=True)).encode("utf-8")
+
+    return _export(request, render, "text/csv; charset=utf-8", "portefeuille.csv")
 
 
 @router.get("/portfolio.json")
 def portfolio_json(request: Request) -> Response:
+    """The portfolio as JSON (the ``status --json`` rows)."""
     from engine.app.statusview import status_json
 
-    visitor = _visitor(request)
-    if visitor.principal is None:
-        return _to_signin(request)
-    try:
-        rows = _export_rows(request, visitor)
-    except Forbidden:
-        return _not_found(request, visitor)
-    except InputError as exc:
-        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
-    return Response(
-        json.dumps(status_json(rows), ensure_ascii=False, indent=1),
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="portefeuille.json"'},
-    )
+    def render(rows: Any) -> str:
+        return json.dumps(status_json(rows), ensure_ascii=False, indent=1)
+
+    return _export(request, render, "application/json", "portefeuille.json")
 
 
 # --- one instance ----------------------------------------------------------------------------
