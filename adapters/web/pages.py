@@ -56,6 +56,15 @@ PAGE_SIZE = 25
 """Instances on one page of the portfolio."""
 
 
+def _when(value: Any) -> Any:
+    """A date or time for ``day``; an ISO text (as the views' JSON-shaped parts hold) read."""
+    if isinstance(value, str):
+        from datetime import datetime
+
+        return datetime.fromisoformat(value)
+    return value
+
+
 def _style_hash(css: str) -> str:
     import base64
     import hashlib
@@ -178,7 +187,7 @@ def render(
         lang=language,
         other_lang="en" if language == "nl" else "nl",
         duration=lambda d: wording.duration(d, language),
-        day=lambda d: wording.day(d, language),
+        day=lambda d: wording.day(_when(d), language),
         moment=lambda m: wording.moment(m, language),
         visitor=visitor,
         principal=visitor.principal,

@@ -162,3 +162,25 @@ def test_the_language_is_chosen_by_querystring_and_remembered(themed: LiveServer
     assert '<html lang="en"' in english.text
     assert english.cookies["wk_lang"] == "en"
     assert '<html lang="en"' in client.get("/signin").text
+
+
+def test_a_gate_ready_for_decision_says_so_with_since_when(themed: LiveServer) -> None:
+    # Every knooppunt of the phase recorded: only the decisions are missing. The instance page
+    # and the portfolio say the gate is ready for decision, and since when.
+    service = themed.programme.service
+    key = themed.programme.instance("gemeente-zwolle")
+    office = signed_in(themed, "gemeente-zwolle", "programme_office")
+    assert "Klaar voor besluit sinds" not in office.get(f"/instances/{key}").text
+    view = service.show(key)
+    for milestone in view.milestones:
+        if milestone.phase == view.phase and milestone.status == "open" and milestone.required:
+            service.milestone_done(key, milestone.id, by="test-seed")
+    gate = service.show(key).gate
+    assert gate is not None
+    assert gate["ready_since"]
+    assert not gate["ready"]
+    page = office.get(f"/instances/{key}").text
+    assert "Klaar voor besluit sinds" in page
+    assert "P" + "T" not in page.split("Klaar voor besluit sinds", 1)[1][:40]
+    portfolio = office.get("/", params={"q": key}).text
+    assert "klaar voor besluit" in portfolio
