@@ -23,14 +23,19 @@ of the resulting event is the application's principal.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.app.access import Action
 from engine.app.commands import Commands
+from engine.app.receipts import ReceiptMaker, keeping, receipt
 from engine.app.values import Recorded
-from engine.errors import InvalidValue, WorkflowError
+from engine.errors import InvalidValue, ReceiptExists, WorkflowError
+from engine.ports import Receipt
 from engine.ports.inbox import InboxEntry
 
 __all__ = ["COMMANDS", "CloudEvent", "Inbox", "Planned", "parse_cloudevent", "plan"]
@@ -139,6 +144,34 @@ def plan(event: CloudEvent, rules: Mapping[str, Mapping[str, str]]) -> Planned |
     )
 
 
+RECEIVED = "received"
+"""The status of an entry kept and not yet settled."""
+RECEIPT_DAYS = 30
+"""How long the command of a CloudEvent stays recorded under its receipt: a sender that retries
+within this time never records it twice, even after a delivery that stopped half-way."""
+
+
+def _receipt_maker(event: CloudEvent, principal: str, now: datetime) -> tuple[str, ReceiptMaker]:
+    """The key and the maker of the receipt the command of ``event`` keeps in its own
+    transaction: the key names the event's source and id."""
+    key = "inbox:" + hashlib.sha256(f"{event.source}\0{event.id}".encode()).hexdigest()
+    raw = json.dumps(event.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def make(recorded: Recorded) -> Receipt:
+        return Receipt(
+            principal=principal,
+            key=key,
+            request_hash=hashlib.sha256(raw.encode()).hexdigest(),
+            status=201,
+            body=json.dumps({"instance": recorded.key, "seq": recorded.event.seq}),
+            headers={},
+            created_at=now,
+            expires_at=now + timedelta(days=RECEIPT_DAYS),
+        )
+
+    return key, make
+
+
 class Inbox:
     """Receives CloudEvents for a service, under the mapping of the configuration."""
 
@@ -170,14 +203,27 @@ class Inbox:
             if entry is None:
                 known = unit.find(event.source, event.id)
                 assert known is not None
-                return known, False
+                if known.status != RECEIVED:
+                    return known, False
+                # Kept but never settled: the delivery that kept it stopped half-way (the
+                # server died). This one finishes it; the command's receipt (below) makes sure
+                # it is recorded once, whether the stopped one got that far or not.
+                entry = known
         planned = plan(event, self.rules)
         outcome: dict[str, Any]
         if isinstance(planned, str):
             outcome = {"status": "unmapped", "reason": planned}
         else:
+            key, maker = _receipt_maker(event, principal, now)
+            kept = receipt(self.commands.context, principal, key)
             try:
-                recorded = (perform or (lambda p: p.run(self.commands, principal)))(planned)
+                if kept is not None:  # recorded by a delivery that stopped before settling
+                    raise ReceiptExists(kept)
+                with keeping(maker):
+                    recorded = (perform or (lambda p: p.run(self.commands, principal)))(planned)
+            except ReceiptExists as exc:  # ... or by one running at the same time
+                done = json.loads(exc.receipt.body)
+                outcome = {"status": "recorded", "instance": done["instance"], "seq": done["seq"]}
             except WorkflowError as exc:
                 outcome = {"status": "refused", "reason": str(exc), "instance": planned.key}
             else:
