@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from engine.persistence.rows import D, I
+from engine.persistence.rows import DUE_COLUMNS, D, I, due_deadline
 from engine.persistence.scoping import visible
 from engine.persistence.tables import CalendarEntryRow, CalendarTokenRow
 from engine.ports import CalendarEntry, CalendarToken, DueDeadline, InstanceScope
@@ -52,45 +52,12 @@ class CalendarUnit:
 
     def running_deadlines(self) -> list[DueDeadline]:
         query = (
-            select(
-                D.c.instance_id,
-                I.c.key,
-                I.c.title,
-                I.c.workflow_version_id,
-                I.c.state,
-                I.c.regie_type,
-                I.c.regie_organisation,
-                I.c.regie_contacts,
-                D.c.kind,
-                D.c.subject,
-                D.c.due,
-                D.c.legal,
-                D.c.sent_through,
-                D.c.next_on,
-            )
+            select(*DUE_COLUMNS)
             .join(I, I.c.id == D.c.instance_id)
             .where(D.c.frozen.is_(False))
             .order_by(D.c.instance_id, D.c.kind, D.c.subject)
         )
-        return [
-            DueDeadline(
-                instance_id=r.instance_id,
-                instance_key=r.key,
-                instance_title=r.title,
-                workflow_id=r.workflow_version_id,
-                state=r.state,
-                regie_type=r.regie_type,
-                regie_organisation=r.regie_organisation,
-                regie_contacts=tuple(r.regie_contacts),
-                kind=r.kind,
-                subject=r.subject,
-                due=r.due,
-                legal=bool(r.legal),
-                sent_through=r.sent_through,
-                next_on=r.next_on,
-            )
-            for r in self._c.execute(query)
-        ]
+        return [due_deadline(r) for r in self._c.execute(query)]
 
     def entries(self, scope: InstanceScope | None = None) -> list[CalendarEntry]:
         query = (

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tuple_, update
 
-from engine.persistence.rows import OUT, D, I
+from engine.persistence.rows import DUE_COLUMNS, OUT, D, I, due_deadline
 from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
 
 __all__ = ["OutboxUnit"]
@@ -34,22 +34,7 @@ class OutboxUnit:
 
     def _deadlines(self, condition: Any, limit: int | None, lock: bool) -> list[DueDeadline]:
         query = (
-            select(
-                D.c.instance_id,
-                I.c.key,
-                I.c.title,
-                I.c.workflow_version_id,
-                I.c.state,
-                I.c.regie_type,
-                I.c.regie_organisation,
-                I.c.regie_contacts,
-                D.c.kind,
-                D.c.subject,
-                D.c.due,
-                D.c.legal,
-                D.c.sent_through,
-                D.c.next_on,
-            )
+            select(*DUE_COLUMNS)
             .join(I, I.c.id == D.c.instance_id)
             .where(condition, D.c.frozen.is_(False))
             .order_by(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject)
@@ -58,25 +43,7 @@ class OutboxUnit:
             query = query.limit(limit)
         if lock and self._postgres:
             query = query.with_for_update(of=D, skip_locked=True)
-        return [
-            DueDeadline(
-                instance_id=r.instance_id,
-                instance_key=r.key,
-                instance_title=r.title,
-                workflow_id=r.workflow_version_id,
-                state=r.state,
-                regie_type=r.regie_type,
-                regie_organisation=r.regie_organisation,
-                regie_contacts=tuple(r.regie_contacts),
-                kind=r.kind,
-                subject=r.subject,
-                due=r.due,
-                legal=bool(r.legal),
-                sent_through=r.sent_through,
-                next_on=r.next_on,
-            )
-            for r in self._c.execute(query)
-        ]
+        return [due_deadline(r) for r in self._c.execute(query)]
 
     def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
         return self._deadlines(D.c.next_on <= today, limit, lock=True)

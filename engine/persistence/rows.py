@@ -24,12 +24,13 @@ from engine.persistence.tables import (
     WebhookSubscriptionRow,
     WorkflowVersionRow,
 )
-from engine.ports import DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
+from engine.ports import DeadlineState, DueDeadline, InstanceRecord, StoredEvent, StoredWorkflow
 from engine.runtime.events import Regie
 from engine.runtime.instance import Instance, PauseRecord
 
 __all__ = [
     "DELIVERIES",
+    "DUE_COLUMNS",
     "FEED",
     "OUT",
     "PARTIES",
@@ -40,6 +41,7 @@ __all__ = [
     "I",
     "W",
     "deadline_values",
+    "due_deadline",
     "event_values",
     "instance_record",
     "projection",
@@ -164,4 +166,44 @@ def instance_record(
         created_at=row["created_at"],
         loaded=projection(instance),
         stored_phase=row["phase"],
+    )
+
+
+# A deadline row with what its reminders need of its instance (the outbox planner's and the
+# calendar feeds' reads): the columns, and the value made of a row of them.
+DUE_COLUMNS = (
+    D.c.instance_id,
+    I.c.key,
+    I.c.title,
+    I.c.workflow_version_id,
+    I.c.state,
+    I.c.regie_type,
+    I.c.regie_organisation,
+    I.c.regie_contacts,
+    D.c.kind,
+    D.c.subject,
+    D.c.due,
+    D.c.legal,
+    D.c.sent_through,
+    D.c.next_on,
+)
+
+
+def due_deadline(r: Any) -> DueDeadline:
+    """The deadline of a row of ``DUE_COLUMNS``."""
+    return DueDeadline(
+        instance_id=r.instance_id,
+        instance_key=r.key,
+        instance_title=r.title,
+        workflow_id=r.workflow_version_id,
+        state=r.state,
+        regie_type=r.regie_type,
+        regie_organisation=r.regie_organisation,
+        regie_contacts=tuple(r.regie_contacts),
+        kind=r.kind,
+        subject=r.subject,
+        due=r.due,
+        legal=bool(r.legal),
+        sent_through=r.sent_through,
+        next_on=r.next_on,
     )
