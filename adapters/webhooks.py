@@ -24,15 +24,20 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from engine.ports import OutboundFailure
 
-__all__ = ["HttpWebhookSender", "check_address", "sign"]
+if TYPE_CHECKING:
+    from engine.compose import Application
+
+__all__ = ["HttpWebhookSender", "TestResult", "check_address", "send_test", "sign"]
 
 USER_AGENT = "wijkkompas-webhooks/1"
 Resolver = Callable[[str, int], list[str]]
@@ -155,3 +160,43 @@ class HttpWebhookSender:
     def close(self) -> None:
         """Close the connections (the dispatcher calls it at the end of its pass)."""
         self._client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """What a subscription's receiver answered to a signed test event."""
+
+    subscription: int
+    url: str
+    accepted: bool
+    status: int | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "subscription": self.subscription,
+            "url": self.url,
+            "accepted": self.accepted,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+def send_test(application: Application, subscription_id: int) -> TestResult:
+    """Post a signed test event to subscription ``subscription_id`` now (NotFound for an
+    unknown one), with the same sender, signature and address checks as every delivery."""
+    import json
+
+    from engine.app.cloudevents import test_event
+
+    sub = application.service().webhooks.get(subscription_id)
+    event = test_event(sub.id, application.clock().now(), oin=application.settings.oin)
+    body = json.dumps(event, separators=(",", ":")).encode()
+    sender = application.webhook_sender()
+    try:
+        status = sender.send(url=sub.url, secrets=sub.secrets, message_id=event["id"], body=body)
+    except OutboundFailure as failure:
+        return TestResult(sub.id, sub.url, False, None, failure.reason)
+    finally:
+        sender.close()
+    return TestResult(sub.id, sub.url, True, status, None)

@@ -9,7 +9,6 @@ runs one pass (fan out, deliver), as every ``wijkkompas scheduler`` pass does.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -171,22 +170,15 @@ def webhooks_enable(ctx: click.Context, subscription_id: int) -> None:
 def webhooks_test(ctx: click.Context, subscription_id: int) -> None:
     """Post a signed test event to subscription ID now and show the answer (exit 6 if it
     was not accepted)."""
-    from engine.app.cloudevents import test_event
-    from engine.ports import OutboundFailure
+    from adapters.webhooks import send_test
 
-    app = app_of(ctx)
-    sub = app.service().webhooks.get(subscription_id)
-    event = test_event(sub.id, app.clock().now(), oin=app.settings.oin)
-    body = json.dumps(event, separators=(",", ":")).encode()
-    sender = app.webhook_sender()
-    try:
-        status = sender.send(url=sub.url, secrets=sub.secrets, message_id=event["id"], body=body)
-    except OutboundFailure as failure:
-        click.echo(f"webhook {sub.id} → {sub.url}: not accepted: {failure.reason}", err=True)
+    result = send_test(app_of(ctx), subscription_id)
+    if not result.accepted:
+        click.echo(
+            f"webhook {result.subscription} → {result.url}: not accepted: {result.reason}", err=True
+        )
         ctx.exit(6)
-    finally:
-        sender.close()
-    click.echo(f"webhook {sub.id} → {sub.url}: accepted (HTTP {status})")
+    click.echo(f"webhook {result.subscription} → {result.url}: accepted (HTTP {result.status})")
 
 
 @webhooks.command("deliveries")

@@ -3,9 +3,14 @@ kept answer of a retried creation), deliveries per subscription, removal, bad va
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 
-from tests.api.live import LiveServer
+from adapters.http.app import PREFIX
+from tests.api.live import LiveServer, live_server
+from tests.receiver import receiving
 
 pytestmark = [pytest.mark.xdist_group("api")]
 
@@ -52,3 +57,30 @@ def test_bad_subscriptions_are_refused_with_a_problem(server: LiveServer) -> Non
             assert answer.status_code in (400, 404, 422), (body, answer.text)
             assert answer.headers["content-type"] == "application/problem+json"
         assert office.get("/api/v1/webhooks").json()["items"] == []
+
+
+def test_a_test_event_is_posted_signed_and_the_answer_said(db_url: str, tmp_path: Path) -> None:
+    # The receiver (on loopback, allowed by the setting) checks the signature with the
+    # standardwebhooks library and reads the body with the cloudevents SDK.
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    settings = {"webhook_allow_private": "true"}
+    with (
+        live_server(db_url, tmp_path, settings=settings) as server,
+        server.client("programme_office") as http,
+    ):
+        with receiving(secret) as receiver:
+            added = http.post(f"{PREFIX}/webhooks", json={"url": receiver.url, "secret": secret})
+            assert added.status_code == 201, added.text
+            webhook = added.json()["id"]
+            tested = http.post(f"{PREFIX}/webhooks/{webhook}/test")
+            assert tested.status_code == 200, tested.text
+            assert tested.json()["accepted"] is True
+            assert receiver.rejected == []
+            assert len(receiver.accepted) == 1
+            with server.client("partner") as partner:
+                assert partner.post(f"{PREFIX}/webhooks/{webhook}/test").status_code == 403
+            assert http.post(f"{PREFIX}/webhooks/999999/test").status_code == 404
+        # the receiver is gone: the answer says why not
+        gone = http.post(f"{PREFIX}/webhooks/{webhook}/test").json()
+        assert gone["accepted"] is False
+        assert gone["reason"]

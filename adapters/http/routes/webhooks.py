@@ -106,6 +106,18 @@ def rotate_webhook(caller: CallerDep, webhook: WebhookId, body: RotateBody) -> R
     )
 
 
+@router.post(
+    "/webhooks/{webhook}/test",
+    summary="Post a signed test event to the subscription now, and say what its receiver answered",
+    openapi_extra=acts("webhooks"),
+)
+def test_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+    from adapters.webhooks import send_test
+
+    caller.guard.require_programme(Action.WEBHOOKS)
+    return reply(send_test(caller.api.application, webhook).as_json())
+
+
 @router.get(
     "/webhooks/{webhook}/deliveries",
     summary="What was delivered to a subscription, when, and why not (newest first)",
