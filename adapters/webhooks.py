@@ -35,7 +35,8 @@ import httpx
 from engine.ports import OutboundFailure
 
 if TYPE_CHECKING:
-    from engine.compose import Application
+    from engine.app.webhooks import Webhooks
+    from engine.ports import WebhookSender
 
 __all__ = ["HttpWebhookSender", "TestResult", "check_address", "send_test", "sign"]
 
@@ -182,17 +183,24 @@ class TestResult:
         }
 
 
-def send_test(application: Application, subscription_id: int) -> TestResult:
+def send_test(
+    webhooks: Webhooks,
+    sender: WebhookSender,
+    subscription_id: int,
+    *,
+    now: datetime,
+    oin: str | None,
+) -> TestResult:
     """Post a signed test event to subscription ``subscription_id`` now (NotFound for an
-    unknown one), with the same sender, signature and address checks as every delivery."""
+    unknown one) with ``sender`` (the composition root's: the same signature and address
+    checks as every delivery), and close it."""
     import json
 
     from engine.app.cloudevents import test_event
 
-    sub = application.service().webhooks.get(subscription_id)
-    event = test_event(sub.id, application.clock().now(), oin=application.settings.oin)
+    sub = webhooks.get(subscription_id)
+    event = test_event(sub.id, now, oin=oin)
     body = json.dumps(event, separators=(",", ":")).encode()
-    sender = application.webhook_sender()
     try:
         status = sender.send(url=sub.url, secrets=sub.secrets, message_id=event["id"], body=body)
     except OutboundFailure as failure:

@@ -172,7 +172,14 @@ def webhooks_test(ctx: click.Context, subscription_id: int) -> None:
     was not accepted)."""
     from adapters.webhooks import send_test
 
-    result = send_test(app_of(ctx), subscription_id)
+    app = app_of(ctx)
+    result = send_test(
+        app.service().webhooks,
+        app.webhook_sender(),
+        subscription_id,
+        now=app.clock().now(),
+        oin=app.settings.oin,
+    )
     if not result.accepted:
         click.echo(
             f"webhook {result.subscription} → {result.url}: not accepted: {result.reason}", err=True

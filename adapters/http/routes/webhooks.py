@@ -115,7 +115,15 @@ def test_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
     from adapters.webhooks import send_test
 
     caller.guard.require_programme(Action.WEBHOOKS)
-    return reply(send_test(caller.api.application, webhook).as_json())
+    application = caller.api.application
+    result = send_test(
+        caller.service.webhooks,
+        application.webhook_sender(),
+        webhook,
+        now=caller.service.clock.now(),
+        oin=application.settings.oin,
+    )
+    return reply(result.as_json())
 
 
 @router.get(
