@@ -38,16 +38,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from bench.bench_durable import postgres_url, sqlite_url  # noqa: E402
+
 WIJKKOMPAS = str(Path(sys.executable).parent / "wijkkompas")
 MILESTONE = "aanleiding-en-opdracht"
 
@@ -58,22 +58,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def database(pg: bool) -> Iterator[str]:
-    if not pg:
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    import psycopg
-
-    name = f"wk_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database(pg: bool) -> AbstractContextManager[str]:
+    """A new PostgreSQL database (dropped afterwards) or a SQLite file in a temporary folder."""
+    return postgres_url() if pg else sqlite_url("FULL")
 
 
 def seed(url: str, count: int) -> str:

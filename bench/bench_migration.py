@@ -16,17 +16,16 @@ other benchmarks); PostgreSQL on a fresh database on 127.0.0.1 (WIJKKOMPAS_BENCH
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_durable import postgres_url
 from engine.app.service import NewInstance, Service
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
@@ -37,7 +36,6 @@ from engine.workflow.catalog import WorkflowCatalog
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
-PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
 WORKERS = 4
 """``migrate apply --workers`` on PostgreSQL (SQLite takes one writer at a time)."""
@@ -107,18 +105,9 @@ def main() -> None:
             figures = run(f"sqlite:///{folder}/bench.db", args.instances, folder)
             print(f"sqlite     {args.instances} instances: " + _shown(figures), flush=True)
         if args.db in ("postgresql", "both"):
-            import psycopg
-
-            name = f"wk_bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+            with postgres_url() as url:
                 figures = run(url, args.instances, folder)
-                print(f"postgresql {args.instances} instances: " + _shown(figures), flush=True)
-            finally:
-                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"postgresql {args.instances} instances: " + _shown(figures), flush=True)
 
 
 def _shown(figures: dict[str, float]) -> str:

@@ -21,15 +21,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.render.charts import CHARTS, render_chart
 from adapters.render.council import render_council
 from adapters.render.timeline import render_timeline
+from bench.bench_durable import postgres_url, sqlite_url
 from engine.app.council import CouncilReport, council_json
 from engine.app.service import NewInstance, Service
 from engine.persistence.database import Database
@@ -38,29 +41,13 @@ from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 STARTED = datetime(2025, 1, 6, 9, tzinfo=UTC)
 TODAY = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
-@contextmanager
-def database_url(pg: bool) -> Iterator[str]:
-    if not pg:
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    import uuid
-
-    import psycopg
-
-    name = f"wk_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database_url(pg: bool) -> AbstractContextManager[str]:
+    """A new PostgreSQL database (dropped afterwards) or a SQLite file in a temporary folder."""
+    return postgres_url() if pg else sqlite_url("NORMAL")
 
 
 def seed(service: Service, clock: FrozenClock, count: int) -> int:
