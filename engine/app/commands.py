@@ -398,7 +398,7 @@ class Commands:
         A parent may be an existing instance or one earlier in ``items``. A start (``at``) more
         than ``max_start_age`` years ago is refused unless ``allow_old_start``.
         """
-        return create_instances(
+        recorded = create_instances(
             self.context,
             self._resolve,
             items,
@@ -410,6 +410,30 @@ class Commands:
             max_start_age=self.max_start_age,
             allow_old_start=allow_old_start,
         )
+        self._count_children_of(
+            sorted({r.instance.parent for r in recorded if r.instance.parent is not None})
+        )
+        return recorded
+
+    def _count_children_of(self, parents: Sequence[str]) -> None:
+        """New deelprojecten arrived under ``parents``: what the parents now record by
+        themselves (a gate that waits for deelprojecten no longer met, a ``children_in_phase``
+        knooppunt re-opened), in one transaction right after the creation (the creation writes
+        through another unit of work). Should this not happen (a crash in between), the
+        parent's next event, or a deelproject's next move, records it."""
+        if not parents:
+            return
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.context.store.command() as uow:
+                    now = self.context.now_to_record()
+                    for parent in parents:
+                        self._parent_facts(uow, parent, now)
+                return
+            except Contention:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, PAUSE * 2 ** (attempt - 1)))
 
     def milestone_done(
         self,

@@ -53,6 +53,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "note_added": "notitie: {text}",
         "party_added": "partij toegevoegd: {organisation} als {party}",
         "party_removed": "partij verwijderd: {organisation} als {party}",
+        "children_met": "poort van {phase}: elk lopend deelproject is in {reached} of verder",
+        "children_behind": "poort van {phase}: wacht op deelprojecten die {reached} nog niet "
+        "bereikten: {behind}",
         "step": "knooppunt",
     },
     "en": {
@@ -86,6 +89,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "note_added": "note: {text}",
         "party_added": "party added: {organisation} as {party}",
         "party_removed": "party removed: {organisation} as {party}",
+        "children_met": "gate of {phase}: every running deelproject is in {reached} or later",
+        "children_behind": "gate of {phase}: waiting for deelprojecten not yet in {reached}: "
+        "{behind}",
         "step": "milestone",
     },
 }
@@ -110,7 +116,11 @@ def describe(event: StoredEvent, words: dict[str, str], step: str) -> str:
         if name in facts:
             facts[name] = _regie(facts[name])
     facts["unmet"] = "; ".join(event.payload.get("unmet") or ())
-    template = words.get(event.type, event.type)
+    if event.type == "children_counted":
+        facts["behind"] = ", ".join(event.payload.get("behind") or ())
+        template = words["children_met" if event.payload.get("met") else "children_behind"]
+    else:
+        template = words.get(event.type, event.type)
     try:
         text = template.format(**facts)
     except (KeyError, IndexError):

@@ -305,6 +305,10 @@ def _describe(event: StoredEvent, step: str) -> str:
             return "updated: " + describe_update(p)
         case "note_added":
             return f"note: {p['text']}"
+        case "children_counted":
+            if p["met"]:
+                return f"deelprojecten all in {p['reached']} or later (gate of {p['phase']})"
+            return f"waiting for deelprojecten not in {p['reached']}: {', '.join(p['behind'])}"
         case "instance_migrated":
             return (
                 f"moved {p['from_workflow']} → {p['to_workflow']} (plan {p['plan'][:12]}), "

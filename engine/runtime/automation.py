@@ -9,6 +9,9 @@ as reason:
 - a milestone with ``done_when: {children_in_phase: PHASE}`` is done once every running
   deelproject has reached PHASE (``instance.children`` must be known), and re-opened when one
   of them returns to an earlier phase;
+- a gate that waits for deelprojecten (``children: PHASE``) gets a ``ChildrenCounted`` event
+  whenever whether they are all there changes (a deelproject arrives, returns, starts or stops;
+  the instance enters a phase whose gate counts them), so readiness replays from the log;
 - a gate with ``advance: automatic`` whose every criterion holds moves the instance on (the
   last phase completes it); never while paused, never with an unmet criterion (no override),
   and one phase at a time, each gate looked at afresh.
@@ -26,8 +29,8 @@ from datetime import datetime
 
 from engine.errors import WorkflowError
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.events import Event
-from engine.runtime.gates import GateSpec, count_unmet, ready_for_decision
+from engine.runtime.events import ChildrenCounted, Event
+from engine.runtime.gates import GateSpec, children_behind, count_unmet, ready_for_decision
 from engine.runtime.instance import COMPLETED, STOPPED, ChildSummary, Instance
 
 __all__ = [
@@ -67,10 +70,45 @@ def settle_readiness(workflow: CompiledWorkflow, instance: Instance, at: datetim
 
 def uses_children(workflow: CompiledWorkflow) -> bool:
     """Whether anything the engine does by itself in this workflow looks at deelprojecten."""
-    return any(
+    return any(spec.children_reached for spec in workflow.gates.values()) or any(
         m.done_when is not None and m.done_when.children_in_phase is not None
         for m in workflow.milestones.values()
     )
+
+
+def _counted(
+    workflow: CompiledWorkflow,
+    instance: Instance,
+    at: datetime,
+    children: Callable[[], tuple[ChildSummary, ...]] | None,
+) -> Event | None:
+    """A ``ChildrenCounted`` event when whether the deelprojecten meet the current gate is no
+    longer what the log last recorded (None: it still is, or the gate does not count them)."""
+    spec = workflow.gates[instance.phase]
+    if spec.children_reached is None or instance.is_finished:
+        return None
+    if children is not None:
+        instance.children = children()  # as they stand now, for this phase's gate
+    behind = tuple(child.key for child, _, _ in children_behind(spec, instance))
+    if bool(behind) == (instance.children_behind == spec.phase):
+        return None
+    if behind:
+        reason = f"not every deelproject has reached phase '{spec.children_reached}': " + ", ".join(
+            behind
+        )
+    else:
+        reason = f"every running deelproject has reached phase '{spec.children_reached}'"
+    event = ChildrenCounted(
+        at=at,
+        by=ENGINE,
+        reason=reason,
+        phase=spec.phase,
+        reached=spec.children_reached,
+        met=not behind,
+        behind=behind,
+    )
+    instance.apply(event)
+    return event
 
 
 def criteria_text(spec: GateSpec) -> str:
@@ -181,6 +219,9 @@ def follow_ups(
         if instance.is_finished:
             break
         out.extend(_fact_events(workflow, instance, at))
+        counted = _counted(workflow, instance, at, children)
+        if counted is not None:
+            out.append(counted)
         moved = _advance(workflow, instance, at, children)
         if moved is None:
             break

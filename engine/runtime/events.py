@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 __all__ = [
     "EVENT_TYPES",
     "ApprovalRecorded",
+    "ChildrenCounted",
     "Event",
     "InstanceCompleted",
     "InstanceMigrated",
@@ -227,6 +228,21 @@ class PartyRemoved(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChildrenCounted(Event):
+    """Whether the deelprojecten meet the gate of the parent's phase ``phase`` (each running one
+    in phase ``reached`` or later) changed: recorded by the engine on the parent, in the
+    transaction of the deelproject (or parent command) that changed it, so the parent's
+    readiness for decision can be replayed from its own log. ``behind``: the deelprojecten
+    that have not reached it (empty when ``met``)."""
+
+    TYPE: ClassVar[str] = "children_counted"
+    phase: str
+    reached: str
+    met: bool
+    behind: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NoteAdded(Event):
     TYPE: ClassVar[str] = "note_added"
     text: str
@@ -281,6 +297,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RegieHandedOver,
         InstanceStopped,
         InstanceUpdated,
+        ChildrenCounted,
         NoteAdded,
         PartyAdded,
         PartyRemoved,

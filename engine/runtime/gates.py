@@ -28,6 +28,7 @@ __all__ = [
     "GateStatus",
     "Unmet",
     "build_gate_specs",
+    "children_behind",
     "count_unmet",
     "evaluate_gate",
     "ready_for_decision",
@@ -125,7 +126,7 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
                     message=f"approval '{aid}' ({title}) was decided no-go on {record.day}{ref}",
                 )
             )
-    for child, where, matched in _children_behind(spec, instance):
+    for child, where, matched in children_behind(spec, instance):
         if not matched:
             unmet.append(
                 Unmet(
@@ -166,17 +167,19 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
     return (
         len(_open_milestones(spec, instance))
         + len(_missing_approvals(spec, instance))
-        + len(_children_behind(spec, instance))
+        + len(children_behind(spec, instance))
         + _regie_refused(spec, instance)
     )
 
 
 def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
     """Whether every criterion but the approvals holds: what is left is to decide (the
-    approvals, and moving on)."""
+    approvals, and moving on). The deelprojecten count as the instance's log last recorded
+    them (``Instance.children_behind``), not as they stand in other rows now: so readiness, and
+    the approval requests it starts, replay from the instance's own events."""
     return not (
         _open_milestones(spec, instance)
-        or _children_behind(spec, instance)
+        or (spec.children_reached is not None and instance.children_behind == spec.phase)
         or _regie_refused(spec, instance)
     )
 
@@ -201,7 +204,7 @@ def _missing_approvals(
     return missing
 
 
-def _children_behind(spec: GateSpec, instance: Instance) -> list[tuple[ChildSummary, str, bool]]:
+def children_behind(spec: GateSpec, instance: Instance) -> list[tuple[ChildSummary, str, bool]]:
     """(child, its phase, whether that phase matches one of ours) of each running sub-project
     that has not reached the phase the gate asks for."""
     if spec.children_reached is None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from engine.clock import local_date
 from engine.runtime.events import (
     ApprovalRecorded,
+    ChildrenCounted,
     Event,
     InstanceCompleted,
     InstanceMigrated,
@@ -227,6 +228,10 @@ class Instance:
     """Since when every criterion of the current phase's gate holds ("ready for decision"):
     the effective time of the event that completed them (kept by ``engine.runtime.automation``,
     which knows the workflow; None while a criterion is unmet)."""
+    children_behind: str | None = None
+    """The phase whose gate, as the log last recorded (``ChildrenCounted``), waits for
+    deelprojecten that have not reached where it asks (None: none recorded as behind). Readiness
+    for decision reads this, so it replays from the instance's own log."""
     kept: dict[str, KeptDue] | None = None
     """Deadlines a migration kept at their absolute date or cancelled, by knooppunt; each
     lasts while the knooppunt is open and its phase is not entered again."""
@@ -306,6 +311,7 @@ class Instance:
             entries=dict(self.entries) if self.entries else None,
             parties=self.parties,
             ready_since=self.ready_since,
+            children_behind=self.children_behind,
             kept=dict(self.kept) if self.kept else None,
         )
 
@@ -330,6 +336,7 @@ class Instance:
             "pauses": [[start.isoformat(), end.isoformat()] for start, end in self.pauses],
             "parties": [list(pair) for pair in self.parties],
             **({"ready": self.ready_since.isoformat()} if self.ready_since else {}),
+            **({"behind": self.children_behind} if self.children_behind else {}),
             **({"kept": kept_data(self.kept)} if self.kept else {}),
         }
 
@@ -379,6 +386,7 @@ class Instance:
             ready_since=(
                 datetime.fromisoformat(snapshot["ready"]) if snapshot.get("ready") else None
             ),
+            children_behind=snapshot.get("behind"),
             kept=read_kept(snapshot.get("kept")),
         )
 
@@ -523,6 +531,10 @@ def _migrated(inst: Instance, event: InstanceMigrated) -> None:
     inst.kept = read_kept(after.get("kept"))
 
 
+def _children_counted(inst: Instance, event: ChildrenCounted) -> None:
+    inst.children_behind = None if event.met else event.phase
+
+
 def _noted(inst: Instance, event: NoteAdded) -> None:
     """A note changes nothing but the record."""
 
@@ -541,6 +553,7 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     InstanceCompleted: _completed,
     InstanceUpdated: _updated,
     NoteAdded: _noted,
+    ChildrenCounted: _children_counted,
     PartyAdded: _party_added,
     PartyRemoved: _party_removed,
     InstanceMigrated: _migrated,

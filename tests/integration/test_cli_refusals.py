@@ -167,8 +167,9 @@ def paused(cli: Cli) -> None:
 
 
 def in_ontwerp(cli: Cli) -> None:
-    """wk-noord in 'ontwerp', still held by woningcorporatie; sub-project wk-noord-a in 'start';
-    gemeenteraad said no-go (ref RB-7), college has not decided, 'keuze' is open."""
+    """wk-noord in 'ontwerp', still held by woningcorporatie; sub-project wk-noord-a in 'start'
+    (the engine recorded that the gate waits for it: event 6); gemeenteraad said no-go (ref
+    RB-7, event 7), college has not decided, 'keuze' is open."""
     in_start(cli)
     cli.ok("milestone", "done", "wk-noord", "plan", "--by", "alice")
     cli.ok("gate", "approve", "wk-noord", "college", "--decision", "go", "--by", "carol")
@@ -713,9 +714,9 @@ CASES = [
     case(
         "expect-event-stale-override",
         in_ontwerp,
-        "advance wk-noord --override --reason x --expect-event 5",
+        "advance wk-noord --override --reason x --expect-event 6",
         CHANGED,
-        "wk-noord was changed by someone else meanwhile (you saw event 5, it is at event 6); "
+        "wk-noord was changed by someone else meanwhile (you saw event 6, it is at event 7); "
         "nothing was saved",
     ),
     case(
