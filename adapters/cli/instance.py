@@ -191,6 +191,21 @@ def instance_import(
 @click.option(
     "--remove-area", "remove_areas", multiple=True, help="Remove a CBS code (repeatable)."
 )
+@click.option(
+    "--set-contact",
+    "add_set_contacts",
+    multiple=True,
+    metavar="SET=EMAIL",
+    help="Add an address to one of the instance's contact sets, e.g. "
+    "stuurgroep=voorzitter@zwolle.nl (the workflow's contact_sets; repeatable).",
+)
+@click.option(
+    "--remove-set-contact",
+    "remove_set_contacts",
+    multiple=True,
+    metavar="SET=EMAIL",
+    help="Remove an address from a contact set (repeatable).",
+)
 @click.option("--reason", help="Why (on the record).")
 @effect
 @click.pass_context
@@ -202,21 +217,28 @@ def instance_update(
     remove_contacts: tuple[str, ...],
     add_areas: tuple[str, ...],
     remove_areas: tuple[str, ...],
+    add_set_contacts: tuple[str, ...],
+    remove_set_contacts: tuple[str, ...],
     reason: str | None,
     by: str | None,
     at: Any,
     as_json: bool,
     expect: int | None,
 ) -> None:
-    """Correct the title of KEY, its regie holder's contacts or its areas.
+    """Correct the title of KEY, its regie holder's contacts, its areas or the addresses of
+    its contact sets (who decides an approval request `decided_by` such a set).
 
     Removals apply first. One event records what changed; when nothing would change, exit 2
     and nothing is recorded. A new regie holder is a handover, not an update.
     """
-    if title is None and not (add_contacts or remove_contacts or add_areas or remove_areas):
+    changes = (add_contacts, remove_contacts, add_areas, remove_areas)
+    if title is None and not any(changes) and not (add_set_contacts or remove_set_contacts):
         raise click.UsageError(
-            "say what changes: --title, --contact, --remove-contact, --area or --remove-area"
+            "say what changes: --title, --contact, --remove-contact, --area, --remove-area, "
+            "--set-contact or --remove-set-contact"
         )
+    adding = [_set_pair("--set-contact", v) for v in add_set_contacts]
+    removing = [_set_pair("--remove-set-contact", v) for v in remove_set_contacts]
     app = app_of(ctx)
     result = app.service().update(
         key,
@@ -226,6 +248,8 @@ def instance_update(
         remove_contacts=remove_contacts,
         add_areas=add_areas,
         remove_areas=remove_areas,
+        add_set_contacts=adding,
+        remove_set_contacts=removing,
         reason=reason,
         at=at,
         expect=expect,
@@ -233,6 +257,14 @@ def instance_update(
     from engine.app.reports import describe_update
 
     print_recorded(result, as_json, "updated: " + describe_update(result.event.payload))
+
+
+def _set_pair(option: str, value: str) -> tuple[str, str]:
+    """SET=EMAIL as (set, address)."""
+    name, sep, address = value.partition("=")
+    if not sep or not name.strip() or not address.strip():
+        raise click.BadParameter(f"{value!r}: give SET=EMAIL", param_hint=option)
+    return name.strip(), address.strip()
 
 
 @instance.command("list")

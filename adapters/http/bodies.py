@@ -119,12 +119,24 @@ class CreateInstanceBody(Dated):
     )
 
 
+class SetContactBody(Body):
+    set: Id = Field(description="A contact set of the workflow (contact_sets), e.g. stuurgroep.")
+    address: Line = Field(description="An e-mail address.")
+
+
 class UpdateInstanceBody(Dated):
     title: Line | None = None
     add_contacts: list[Line] = Field(default_factory=list, max_length=20)
     remove_contacts: list[Line] = Field(default_factory=list, max_length=20)
     add_areas: list[Id] = Field(default_factory=list, max_length=500)
     remove_areas: list[Id] = Field(default_factory=list, max_length=500)
+    add_set_contacts: list[SetContactBody] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Addresses to add to the instance's contact sets (who decides an approval "
+        "request decided_by that set).",
+    )
+    remove_set_contacts: list[SetContactBody] = Field(default_factory=list, max_length=50)
     reason: Text | None = None
 
 

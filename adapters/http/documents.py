@@ -98,6 +98,10 @@ class InstanceDocument(Document):
     regie: Regie
     areas: list[str]
     parties: list[Party]
+    contact_sets: dict[str, list[str]] = Field(
+        description="The addresses the instance keeps in each contact set of its workflow "
+        "(who decides an approval request decided_by that set); sets without any are left out."
+    )
     milestones: list[Milestone]
     gate: Gate | None
     parent: str | None

@@ -284,6 +284,8 @@ class Commands:
         for approval, _, _, decided_by in workflow.gates[instance.phase].requests:
             if decided_by == "regie" or decided_by == instance.regie.type:
                 found[approval] = instance.regie.contacts
+            elif decided_by in workflow.definition.contact_sets:
+                found[approval] = instance.contact_set(decided_by)
             else:
                 found[approval] = self.context.contacts.get(decided_by, ())
         return found
@@ -643,16 +645,24 @@ class Commands:
         remove_contacts: Sequence[str] = (),
         add_areas: Sequence[str] = (),
         remove_areas: Sequence[str] = (),
+        add_set_contacts: Sequence[tuple[str, str]] = (),
+        remove_set_contacts: Sequence[tuple[str, str]] = (),
         reason: str | None = None,
         at: date | datetime | None = None,
         expect: int | None = None,
     ) -> Recorded:
-        """Correct an instance's title, its regie holder's contacts or its areas: one event
-        with what changed (InvalidValue when nothing does). The values are checked as when an
-        instance is created."""
+        """Correct an instance's title, its regie holder's contacts, its areas or the
+        addresses of its contact sets ((set, address) pairs): one event with what changed
+        (InvalidValue when nothing does). The values are checked as when an instance is
+        created."""
         if title is not None:
             title = check_title(key, title)
-        for contact in (*add_contacts, *remove_contacts):
+        for contact in (
+            *add_contacts,
+            *remove_contacts,
+            *(a for _, a in add_set_contacts),
+            *(a for _, a in remove_set_contacts),
+        ):
             check_email(contact)
         adding = tuple(check_area(a) for a in add_areas)
         removing = tuple(check_area(a) for a in remove_areas)
@@ -668,6 +678,8 @@ class Commands:
                 remove_contacts=remove_contacts,
                 add_areas=adding,
                 remove_areas=removing,
+                add_set_contacts=add_set_contacts,
+                remove_set_contacts=remove_set_contacts,
                 reason=reason,
             ),
             expect=expect,

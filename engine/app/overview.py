@@ -142,6 +142,7 @@ def show(context: Context, key: str) -> InstanceView:
         events=record.seq,
         terms=workflow.definition.words(),
         parties=instance.parties,
+        contact_sets=instance.contact_sets,
         gate_unmet=gate_unmet,
         entered_automatically=automatic,
     )

@@ -82,6 +82,8 @@ class InstanceView:
     """The hash of its last event (the head of its chain): with ``events``, its version."""
     parties: tuple[tuple[str, str], ...] = ()
     """(organisation key, party role) of each organisation taking part."""
+    contact_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(contact set, its addresses) of each contact set the instance keeps."""
     gate_unmet: tuple[Unmet, ...] = ()
     """The unmet criteria of the gate as data (the pages word them; not in the JSON)."""
     entered_automatically: str | None = None
@@ -111,6 +113,7 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
         "regie": view.regie.as_dict(),
         "areas": list(view.areas),
         "parties": [{"organisation": o, "party": p} for o, p in view.parties],
+        "contact_sets": {name: list(addresses) for name, addresses in view.contact_sets},
         "milestones": [
             {
                 "id": m.id,
@@ -329,6 +332,9 @@ def describe_update(payload: dict[str, Any]) -> str:
         changes += [f"− {', '.join(removed)}"] if removed else []
         if changes:
             parts.append(f"{what[:-1]} {', '.join(changes)}")
+    for sign, key in (("+", "set_contacts_added"), ("−", "set_contacts_removed")):
+        for name, address in payload.get(key) or ():
+            parts.append(f"{name} {sign} {address}")
     return "; ".join(parts)
 
 

@@ -68,7 +68,7 @@ def _regie_name(wf: CompiledWorkflow, row: DueDeadline) -> str:
 def _owner_name(wf: CompiledWorkflow, owner: str) -> str:
     """A milestone owner (a party or a regie type) by its title in the workflow."""
     d = wf.definition
-    return d.parties.get(owner) or d.regie.get(owner) or owner
+    return d.parties.get(owner) or d.regie.get(owner) or d.contact_sets.get(owner) or owner
 
 
 def _no_address(row: DueDeadline, roles: tuple[str, ...]) -> str:
@@ -182,6 +182,15 @@ class ReminderPlanner:
         self.workflow = workflow
         self.addresses = addresses
 
+    def contact_set(self, row: DueDeadline, name: str) -> tuple[str, ...]:
+        """The addresses the instance of ``row`` keeps in its contact set ``name`` (an approval
+        request ``decided_by`` it). Read from the instance as it stands: rare (only such
+        requests), so not carried on every due row."""
+        wf = self.workflow(row.workflow_id)
+        with self.store.read() as uow:
+            record = uow.load(row.instance_key, lambda _: wf.milestone_index)
+        return record.instance.contact_set(name) if record is not None else ()
+
     def deadline(self, row: DueDeadline) -> tuple[Deadline, str]:
         """The deadline a row stands for, with the title of its phase."""
         wf = self.workflow(row.workflow_id)
@@ -251,6 +260,10 @@ class ReminderPlanner:
                 emails = self.addresses.programme_office
             elif _owned_by_regie(row, deadline):
                 emails, role = row.regie_contacts, "regie"
+            elif deadline.owner in self.workflow(row.workflow_id).definition.contact_sets:
+                emails = self.contact_set(row, deadline.owner)
+                if not emails:  # an empty set: the regie holder stands in, and is told so
+                    emails, role, unreachable = row.regie_contacts, "regie", True
             elif self.addresses.parties.get(deadline.owner):
                 emails = self.addresses.parties[deadline.owner]
             else:  # nobody to reach for this owner: the regie holder stands in, and is told so

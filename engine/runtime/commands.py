@@ -376,9 +376,13 @@ class CompiledWorkflow(CompiledMachine):
         remove_contacts: Iterable[str] = (),
         add_areas: Iterable[str] = (),
         remove_areas: Iterable[str] = (),
+        add_set_contacts: Iterable[tuple[str, str]] = (),
+        remove_set_contacts: Iterable[tuple[str, str]] = (),
         reason: str | None = None,
     ) -> InstanceUpdated:
-        """Correct the instance's own data: its title, the regie holder's contacts, its areas.
+        """Correct the instance's own data: its title, the regie holder's contacts, its areas,
+        the addresses of its contact sets ((set, address) pairs; the set must be one of the
+        workflow's ``contact_sets``).
 
         Values come checked and in canonical form (see ``engine.app.values``). What to remove
         must be there (contacts match without regard to case); removals apply first. Only what
@@ -391,7 +395,8 @@ class CompiledWorkflow(CompiledMachine):
         )
         areas = _changed(inst.key, "area", inst.areas, add_areas, remove_areas, str.upper)
         new_title = title if title is not None and title != inst.title else None
-        if new_title is None and contacts == ((), ()) and areas == ((), ()):
+        sets = self._set_changes(inst, list(add_set_contacts), list(remove_set_contacts))
+        if new_title is None and contacts == areas == ((), ()) and sets == ((), ()):
             raise InvalidValue(
                 "update",
                 inst.key,
@@ -407,8 +412,35 @@ class CompiledWorkflow(CompiledMachine):
             contacts_removed=contacts[1],
             areas_added=areas[0],
             areas_removed=areas[1],
+            set_contacts_added=sets[0],
+            set_contacts_removed=sets[1],
         )
         return self._emit(inst, event)
+
+    def _set_changes(
+        self,
+        inst: Instance,
+        add: list[tuple[str, str]],
+        remove: list[tuple[str, str]],
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+        """(added, removed) (set, address) pairs, set by set as ``_changed`` decides them."""
+        known = self.definition.contact_sets
+        added: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
+        for name in dict.fromkeys(n for n, _ in [*remove, *add]):
+            if name not in known:
+                raise NotFound("contact set", name, where=f"workflow {self.key}", known=list(known))
+            change = _changed(
+                inst.key,
+                f"'{name}' contact",
+                inst.contact_set(name),
+                [a for n, a in add if n == name],
+                [a for n, a in remove if n == name],
+                str.lower,
+            )
+            added += [(name, a) for a in change[0]]
+            removed += [(name, a) for a in change[1]]
+        return tuple(added), tuple(removed)
 
     def add_party(
         self,

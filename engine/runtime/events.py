@@ -207,6 +207,18 @@ class InstanceUpdated(Event):
     contacts_removed: tuple[str, ...] = ()
     areas_added: tuple[str, ...] = ()
     areas_removed: tuple[str, ...] = ()
+    set_contacts_added: tuple[tuple[str, str], ...] = ()
+    """(contact set, address) of each address added to one of the instance's contact sets."""
+    set_contacts_removed: tuple[tuple[str, str], ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        # Contact sets came later: an update without them keeps the payload (and so the
+        # hash) it always had.
+        facts = Event.payload(self)
+        for name in ("set_contacts_added", "set_contacts_removed"):
+            if not facts[name]:
+                del facts[name]
+        return facts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,6 +352,9 @@ def _decode_value(hint: Any, value: Any) -> Any:
     if target is date:
         return date.fromisoformat(value)
     if typing.get_origin(target) is tuple:
+        inner = typing.get_args(target)[0]
+        if typing.get_origin(inner) is tuple:  # pairs, stored as lists
+            return tuple(tuple(v) for v in value)
         return tuple(value)
     return value
 

@@ -228,6 +228,9 @@ class Instance:
     """Since when every criterion of the current phase's gate holds ("ready for decision"):
     the effective time of the event that completed them (kept by ``engine.runtime.automation``,
     which knows the workflow; None while a criterion is unmet)."""
+    contact_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(contact set of the workflow, its addresses) of each set this instance keeps, sorted by
+    name; a set without addresses is left out."""
     children_behind: str | None = None
     """The phase whose gate, as the log last recorded (``ChildrenCounted``), waits for
     deelprojecten that have not reached where it asks (None: none recorded as behind). Readiness
@@ -287,6 +290,10 @@ class Instance:
         """The day ``phase`` was last entered (None if never)."""
         return self.entries.get(phase) if self.entries else None
 
+    def contact_set(self, name: str) -> tuple[str, ...]:
+        """The addresses this instance keeps in contact set ``name`` (none: empty)."""
+        return next((a for n, a in self.contact_sets if n == name), ())
+
     def approval(self, approval: str) -> ApprovalRecord | None:
         return self.approvals.get(approval) if self.approvals else None
 
@@ -311,6 +318,7 @@ class Instance:
             entries=dict(self.entries) if self.entries else None,
             parties=self.parties,
             ready_since=self.ready_since,
+            contact_sets=self.contact_sets,
             children_behind=self.children_behind,
             kept=dict(self.kept) if self.kept else None,
         )
@@ -337,6 +345,7 @@ class Instance:
             "parties": [list(pair) for pair in self.parties],
             **({"ready": self.ready_since.isoformat()} if self.ready_since else {}),
             **({"behind": self.children_behind} if self.children_behind else {}),
+            **({"sets": {n: list(a) for n, a in self.contact_sets}} if self.contact_sets else {}),
             **({"kept": kept_data(self.kept)} if self.kept else {}),
         }
 
@@ -385,6 +394,9 @@ class Instance:
             parties=tuple((o, p) for o, p in snapshot.get("parties", ())),
             ready_since=(
                 datetime.fromisoformat(snapshot["ready"]) if snapshot.get("ready") else None
+            ),
+            contact_sets=tuple(
+                (name, tuple(addresses)) for name, addresses in snapshot.get("sets", {}).items()
             ),
             children_behind=snapshot.get("behind"),
             kept=read_kept(snapshot.get("kept")),
@@ -496,6 +508,13 @@ def _updated(inst: Instance, event: InstanceUpdated) -> None:
     if event.areas_added or event.areas_removed:
         kept = tuple(a for a in inst.areas if a not in event.areas_removed)
         inst.areas = kept + event.areas_added
+    if event.set_contacts_added or event.set_contacts_removed:
+        sets = dict(inst.contact_sets)
+        for name, address in event.set_contacts_removed:
+            sets[name] = tuple(a for a in sets.get(name, ()) if a != address)
+        for name, address in event.set_contacts_added:
+            sets[name] = (*sets.get(name, ()), address)
+        inst.contact_sets = tuple(sorted((n, a) for n, a in sets.items() if a))
 
 
 def _party_added(inst: Instance, event: PartyAdded) -> None:

@@ -394,8 +394,9 @@ class ApprovalRequest(_Frozen):
     """How long the decider has after readiness, e.g. P6W (rolled to a working day when the
     workflow has a calendar)."""
     decided_by: Ident = "regie"
-    """Who decides: 'regie' (the regie holder's contacts), or a party or regie type of the
-    workflow, reached at its addresses under [contacts] in the configuration."""
+    """Who decides: 'regie' (the regie holder's contacts), a party or regie type of the
+    workflow, reached at its addresses under [contacts] in the configuration, or a contact
+    set of the workflow, reached at the addresses each instance keeps in it."""
 
 
 class Gate(_Frozen):
@@ -495,6 +496,10 @@ class WorkflowDefinition(_Frozen):
     """Regie types (who can lead); default gemeente, woningcorporatie, bewonersinitiatief."""
     parties: dict[Ident, Text] = Field(default_factory=dict)
     """Named parties that can own milestones, e.g. netbeheerder."""
+    contact_sets: dict[Ident, Text] = Field(default_factory=dict)
+    """Named sets of addresses each instance keeps for itself (e.g. the stuurgroep of that
+    wijk), kept with ``instance update --add-set-contact``; an approval request may be
+    ``decided_by`` one."""
     approvals: dict[Ident, Text | Approval] = Field(
         default_factory=lambda: dict[str, str | Approval](DEFAULT_APPROVALS)
     )

@@ -122,14 +122,17 @@ def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
 def canonical_json(definition: WorkflowDefinition) -> str:
     """The stored form of a definition: normalised, as compact JSON (stable for hashing).
 
-    Terms that are the defaults of the language are left out, and so are a gate's
-    ``advance: manual`` and empty ``requests`` and a milestone's absent ``done_when``:
+    Terms that are the defaults of the language are left out, and so are empty
+    ``contact_sets``, a gate's ``advance: manual`` and empty ``requests`` and a milestone's
+    absent ``done_when``:
     definitions stored before the workflow format had them keep their hash, so the same file
     pins the same version."""
     full = normalise(definition)
     data = full.model_dump(mode="json")
     if full.terms == DEFAULT_TERMS[full.language]:
         del data["terms"]
+    if not data.get("contact_sets"):
+        data.pop("contact_sets", None)
     # Likewise the gates' and milestones' automation, when a file does not use it.
     for phase in data["phases"]:
         if phase["gate"].get("advance") == "manual":

@@ -116,6 +116,15 @@ class _Checker:
                     self.error(path, f"duplicate milestone id '{m.id}' ({seen_m[m.id]})")
                 seen_m.setdefault(m.id, f"first used in phase '{phase.id}'")
         self._unique("pause_buttons", "pause button", [b.id for b in self.d.pause_buttons])
+        others = {"regie": "'regie'", **dict.fromkeys(self.d.parties, "a party")}
+        others.update(dict.fromkeys(self.d.regie, "a regie type"))
+        for name in self.d.contact_sets:
+            if name in others:
+                self.error(
+                    ("contact_sets", name),
+                    f"contact set '{name}' has the name of {others[name]}: an approval request's "
+                    "decided_by could not say which it means; rename it",
+                )
         self._unique("returns", "return", [r.id for r in self.d.returns])
 
     def _unique(self, key: str, group: str, ids: list[str]) -> None:
@@ -261,7 +270,7 @@ class _Checker:
                 self._ref(path, "approval", a, approvals)
             if gate.children is not None:
                 self._phase_ref((*base, "children", "reached"), gate.children.reached)
-            deciders = ["regie", *self.d.parties, *self.d.regie]
+            deciders = ["regie", *self.d.parties, *self.d.regie, *self.d.contact_sets]
             for a, request in gate.requests.items():
                 if a not in gate.approvals:
                     self.error(

@@ -210,7 +210,7 @@ _SHOWN = _Bodies()
 
 @router.patch(
     "/instances/{key}",
-    summary="Change the title, contacts or areas (recorded as an event)",
+    summary="Change the title, contacts, areas or contact sets (recorded as an event)",
     openapi_extra=acts("update"),
     response_model=CommandResult,
 )
@@ -238,6 +238,8 @@ def update_instance(
             remove_contacts=body.remove_contacts,
             add_areas=body.add_areas,
             remove_areas=body.remove_areas,
+            add_set_contacts=[(c.set, c.address) for c in body.add_set_contacts],
+            remove_set_contacts=[(c.set, c.address) for c in body.remove_set_contacts],
             reason=body.reason,
             at=body.at,
             expect=expect,
