@@ -1,7 +1,8 @@
 """Webhook subscriptions, and the fan-out from the event feed into the delivery queue.
 
 A subscription names a URL, the CloudEvent types it wants and filters on workflow, area and
-organisation (each empty: all), and holds its signing secrets (``whsec_...``, newest first;
+organisation (each empty: all; new checkpoints go only to a subscription that names their
+type, see :func:`_fan_out_checkpoints`), and holds its signing secrets (``whsec_...``, newest first;
 while a rotation runs every one signs). It also holds a feed position: the fan-out reads the
 global feed (``engine.app.feed``: every event once, in commit order) after the lowest position
 of the enabled subscriptions and, in one transaction, queues one delivery per event each
