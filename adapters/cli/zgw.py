@@ -38,15 +38,20 @@ def zgw_check(ctx: click.Context, only: str | None) -> None:
     if not tables:
         click.echo("no ZGW configuration: add a [zgw.WORKFLOW] table (docs/integrations.md)")
         ctx.exit(6)
+    organisations = app.organisation_keys()
     missing = 0
     for workflow, table in sorted(tables.items()):
         if only is not None and workflow != only:
             continue
         config = parse_config(workflow, table)
-        phases = [p.id for p in app.workflow(workflow).definition.phases]
+        definition = app.workflow(workflow).definition
+        phases = [p.id for p in definition.phases]
         catalogue = HttpZgwCatalogue(config)
         try:
-            problems = check(config, phases, catalogue)
+            problems = check(
+                config, phases, catalogue, parties=list(definition.parties),
+                organisations=organisations,
+            )  # fmt: skip
         finally:
             catalogue.close()
         if problems:

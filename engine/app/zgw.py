@@ -141,9 +141,18 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
     )
 
 
-def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> list[str]:
-    """What is missing or wrong in the catalogue for this configuration (empty: ready)."""
-    problems: list[str] = []
+def check(
+    config: ZgwConfig,
+    phases: Sequence[str],
+    catalogue: ZgwCatalogue,
+    *,
+    parties: Sequence[str] = (),
+    organisations: Sequence[str] | None = None,
+) -> list[str]:
+    """What is missing or wrong in the catalogue for this configuration (empty: ready).
+    ``parties``: the workflow's party roles; ``organisations``: the directory's keys (None:
+    not known, their names are not checked)."""
+    problems: list[str] = _names(config, parties, organisations)
     try:
         zaaktype = catalogue.zaaktype(config.zaaktype)
     except ZgwFailure as failure:
@@ -188,4 +197,27 @@ def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> 
         )
     if "regie" not in config.roltypen:
         problems.append(f"no roltype for 'regie' (zgw.{config.workflow}.roltypen; zaakcoordinator)")
+    return problems
+
+
+def _names(
+    config: ZgwConfig, parties: Sequence[str], organisations: Sequence[str] | None
+) -> list[str]:
+    """Roltypen named after neither ``regie``, a party role nor an organisation, and
+    organisatorische eenheden the directory does not know: most likely typing errors."""
+    if organisations is None:
+        return []
+    where = f"zgw.{config.workflow}"
+    problems = [
+        f"roltype for '{name}' ({where}.roltypen): neither 'regie', a party role of the "
+        f"workflow ({', '.join(parties) or 'none'}) nor an organisation of the directory"
+        for name in sorted(config.roltypen)
+        if name != "regie" and name not in parties and name not in organisations
+    ]
+    problems += [
+        f"organisatorische eenheid '{key}' ({where}.organisatorische_eenheden) is no "
+        "organisation of the directory"
+        for key in config.organisatorische_eenheden
+        if key not in organisations
+    ]
     return problems
