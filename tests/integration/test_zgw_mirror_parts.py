@@ -5,6 +5,7 @@ when an attempt dies between its call and marking the delivery sent."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -282,3 +283,69 @@ def test_the_contract_server_refuses_a_zaakobject_without_identification() -> No
             zaken.add_zaakobject(zaak, "wijk", {"wijkCode": "05"})  # the spec needs more
         assert len(server.refused) == 1
         zaken.close()
+
+
+KILLED_PASS = """
+import os, signal, sys
+from datetime import datetime
+from adapters.zgw import HttpZgwZaken
+from engine.app.service import Service
+from engine.app.zgw import parse_config
+from engine.app.zgw_mirror import ZgwDispatcher
+from engine.persistence.database import Database
+from engine.persistence.store import SqlStore
+from engine.testing import FrozenClock
+import json
+
+url, moment, table = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+
+
+class DiesAfterTheCall(HttpZgwZaken):
+    def add_status(self, zaak, statustype, gezet):
+        super().add_status(zaak, statustype, gezet)
+        os.kill(os.getpid(), signal.SIGKILL)  # before the delivery can be marked sent
+
+
+service = Service(SqlStore(Database(url)), clock=FrozenClock(datetime.fromisoformat(moment)))
+config = parse_config("wijkkompas", table)
+ZgwDispatcher(service.context, {"wijkkompas": config}, DiesAfterTheCall, node="dies").run()
+"""
+
+
+def test_a_pass_killed_after_adding_a_status_leaves_exactly_one_status(
+    service: Service, clock: FrozenClock, db_url: str, tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    cat = catalogue()
+    with contract_server("wijkkompas", SECRET, cat) as server:
+        cfg = config(server, cat)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        assert mirror(service, cfg).run().errors == []
+        service.advance("wk-noord", by="t", override=True, reason="test")
+        table = {
+            "zaken_url": cfg.zaken_url, "catalogi_url": cfg.catalogi_url,
+            "client_id": cfg.client_id, "secret": SECRET, "bronorganisatie": RSIN,
+            "verantwoordelijke_organisatie": RSIN, "zaaktype": cfg.zaaktype,
+            "statustypen": dict(cfg.statustypen),
+        }  # fmt: skip
+        script = tmp_path / "killed_pass.py"
+        script.write_text(KILLED_PASS)
+        root = Path(__file__).resolve().parents[2]
+        died = subprocess.run(
+            [sys.executable, str(script), db_url, clock.now().isoformat(), json.dumps(table)],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert died.returncode == -signal.SIGKILL, died.stderr
+        wanted = cat.url("statustypen", cat.statustypen[PHASES[1]])
+        assert [s["statustype"] for s in server.statussen].count(wanted) == 1  # it was added
+        clock.advance(minutes=5)  # the killed pass's lease runs out
+        report = mirror(service, cfg).run()
+        assert report.errors == []
+        assert report.done == 1
+        assert [s["statustype"] for s in server.statussen].count(wanted) == 1  # not again
+    assert server.refused == []
