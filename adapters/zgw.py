@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import jwt
@@ -126,6 +127,8 @@ class HttpZgwZaken:
             data = response.json()
         except ValueError:
             data = {}
+        if response.status_code == 204:
+            return {}
         if response.status_code >= 300:
             invalid = "; ".join(
                 f"{p.get('name')}: {p.get('reason')}" for p in data.get("invalidParams", [])
@@ -151,40 +154,87 @@ class HttpZgwZaken:
         return str(self._call("POST", "zaken", body=zaak)["url"])
 
     def zaak(self, url: str) -> dict[str, Any]:
-        path = url.removeprefix(self.config.zaken_url + "/")
-        if path == url:
-            raise ZgwFailure(f"{url} is not a zaak of {self.config.zaken_url}")
-        return self._call("GET", path)
+        return self._call("GET", self._path(url, "zaak"))
 
     def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
         body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
         return str(self._call("POST", "statussen", body=body)["url"])
 
-    def suspend(self, zaak: str, suspended: bool, reason: str) -> None:
-        path = zaak.removeprefix(self.config.zaken_url + "/")
-        if path == zaak:
-            raise ZgwFailure(f"{zaak} is not a zaak of {self.config.zaken_url}")
-        self._call("PATCH", path, body={"opschorting": {"indicatie": suspended, "reden": reason}})
+    def _path(self, url: str, what: str) -> str:
+        path = url.removeprefix(self.config.zaken_url + "/")
+        if path == url:
+            raise ZgwFailure(f"{url} is not a {what} of {self.config.zaken_url}")
+        return path
 
-    def add_rol(self, zaak: str, roltype: str, organisation: str, toelichting: str) -> str:
+    def _all(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a paged list (``next`` followed within the Zaken API)."""
+        items: list[dict[str, Any]] = []
+        page = self._call("GET", path, params=params)
+        while True:
+            items.extend(page.get("results") or [])
+            following = page.get("next")
+            if not following:
+                return items
+            parts = urlsplit(str(following))
+            page = self._call(
+                "GET",
+                self._path(f"{parts.scheme}://{parts.netloc}{parts.path}", "list"),
+                params=dict(parse_qsl(parts.query)),
+            )
+
+    def suspend(self, zaak: str, suspended: bool, reason: str) -> None:
+        self.update_zaak(zaak, {"opschorting": {"indicatie": suspended, "reden": reason}})
+
+    def update_zaak(self, zaak: str, fields: dict[str, Any]) -> None:
+        self._call("PATCH", self._path(zaak, "zaak"), body=fields)
+
+    def statussen(self, zaak: str, statustype: str) -> list[dict[str, Any]]:
+        return self._all("statussen", {"zaak": zaak, "statustype": statustype})
+
+    def add_rol(
+        self,
+        zaak: str,
+        roltype: str,
+        betrokkene_type: str,
+        identificatie: dict[str, Any],
+        toelichting: str,
+    ) -> str:
         body = {
             "zaak": zaak,
-            "betrokkeneType": "niet_natuurlijk_persoon",
+            "betrokkeneType": betrokkene_type,
             "roltype": roltype,
             "roltoelichting": toelichting[:1000],
-            "betrokkeneIdentificatie": {"statutaireNaam": organisation[:500]},
+            "betrokkeneIdentificatie": identificatie,
         }
         return str(self._call("POST", "rollen", body=body)["url"])
 
+    def rollen(self, zaak: str, roltype: str) -> list[dict[str, Any]]:
+        return self._all("rollen", {"zaak": zaak, "roltype": roltype})
+
     def remove_rol(self, rol: str) -> None:
-        path = rol.removeprefix(self.config.zaken_url + "/")
-        if path == rol:
-            raise ZgwFailure(f"{rol} is not a rol of {self.config.zaken_url}")
-        self._call("DELETE", path)
+        self._call("DELETE", self._path(rol, "rol"))
+
+    def resultaten(self, zaak: str) -> list[dict[str, Any]]:
+        return self._all("resultaten", {"zaak": zaak})
 
     def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
         body = {"zaak": zaak, "resultaattype": resultaattype, "toelichting": toelichting}
         return str(self._call("POST", "resultaten", body=body)["url"])
+
+    def zaakobjecten(self, zaak: str, object_type: str) -> list[dict[str, Any]]:
+        return self._all("zaakobjecten", {"zaak": zaak, "objectType": object_type})
+
+    def add_zaakobject(self, zaak: str, object_type: str, identificatie: dict[str, Any]) -> str:
+        body = {
+            "zaak": zaak,
+            "objectType": object_type,
+            "objectIdentificatie": identificatie,
+            "relatieomschrijving": "gebied van de wijkaanpak",
+        }
+        return str(self._call("POST", "zaakobjecten", body=body)["url"])
+
+    def remove_zaakobject(self, zaakobject: str) -> None:
+        self._call("DELETE", self._path(zaakobject, "zaakobject"))
 
     def close(self) -> None:
         self._client.close()

@@ -325,6 +325,17 @@ class Application:
             **options,
         )
 
+    def organisation_keys(self) -> list[str] | None:
+        """The directory's organisation keys; None when there is no database (or schema) to
+        read them from: ``zgw check`` works without one."""
+        from engine.persistence.database import DatabaseMissing, SchemaError
+
+        try:
+            service = self.service()
+        except (DatabaseMissing, SchemaError):
+            return None
+        return [o.key for o in service.directory.organisations()]
+
     def zgw_dispatcher(self) -> ZgwDispatcher | None:
         """The ZGW mirror's dispatcher, when a workflow has a [zgw.WORKFLOW] table."""
         if not self.settings.zgw:

@@ -1,7 +1,8 @@
 """A ZGW contract server on loopback: the Catalogi API 1.3.1 and the Zaken API 1.5.1 as Open
 Zaak answers them, for the calls wijkkompas makes (zaaktype, statustypen, roltypen,
-resultaattypen; zaken searched by identificatie, made; statussen), including Open Zaak's
-refusals (a zaak of an unpublished zaaktype, a status of another zaaktype).
+resultaattypen; zaken searched by identificatie, made, patched; statussen, resultaten, rollen
+and zaakobjecten listed by zaak in pages, made, rollen and zaakobjecten deleted), including
+Open Zaak's refusals (a zaak of an unpublished zaaktype, a status of another zaaktype).
 
 Every request is first validated against the official OpenAPI document (tests/contracts/zgw,
 with ``openapi-core``: path, parameters, body, and the JWT security requirement) as if it had
@@ -24,11 +25,15 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
+import yaml
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_schema_validator import OAS30WriteValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 HERE = Path(__file__).resolve().parent / "contracts" / "zgw"
@@ -41,6 +46,31 @@ SPEC_HOSTS = {
 @cache
 def spec(component: str) -> OpenAPI:
     return OpenAPI.from_file_path(str(HERE / SPEC_HOSTS[component][2]))
+
+
+@cache
+def _registry() -> Registry:
+    document = yaml.safe_load((HERE / SPEC_HOSTS["zaken"][2]).read_text(encoding="utf-8"))
+    return Registry().with_resource(
+        "zaken", Resource.from_contents(document, default_specification=DRAFT4)
+    )
+
+
+DISCRIMINATED = {
+    "/zaakobjecten": ("objectType", "ZaakObject"),
+    "/rollen": ("betrokkeneType", "Rol"),
+}
+"""Bodies whose schema depends on a field (the document's discriminator): openapi-core does
+not follow it, so the contract server checks the body against the variant's own schema (e.g.
+``wijk_ZaakObject``: the ObjectWijk identification with its required fields)."""
+
+
+def discriminated_problems(path: str, body: Any) -> list[str]:
+    """What the variant schema of ``body`` (POST ``path``) refuses (empty: nothing)."""
+    field_name, suffix = DISCRIMINATED[path]
+    variant = f"zaken#/components/schemas/{body.get(field_name)}_{suffix}"
+    validator = OAS30WriteValidator({"$ref": variant}, registry=_registry())
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(body)]
 
 
 class _Request:
@@ -107,6 +137,9 @@ class ContractServer:
     statussen: list[dict[str, Any]] = field(default_factory=list)
     resultaten: list[dict[str, Any]] = field(default_factory=list)
     rollen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    zaakobjecten: dict[str, dict[str, Any]] = field(default_factory=dict)
+    page_size: int = 100
+    """Lists come in pages of this many (Open Zaak: 100), with ``next``."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(
@@ -146,6 +179,12 @@ class ContractServer:
         if claims.get("client_id") != self.client_id:
             return 403, {"code": "permission_denied", "status": 403, "detail": "unknown client_id"}
         query = dict(parse_qsl(parts.query))
+        if component == "zaken" and method == "POST" and rest in DISCRIMINATED:
+            problems = discriminated_problems(rest, json.loads(body))
+            if problems:
+                with self.lock:
+                    self.refused.append(f"{method} {parts.path}: {'; '.join(problems)}")
+                return 400, _invalid("objectIdentificatie", "invalid", "; ".join(problems))
         if component == "zaken":
             return self._zaken(method, rest, query, json.loads(body) if body else None)
         return self._catalogi(method, rest, query)
@@ -193,6 +232,36 @@ class ContractServer:
             with self.lock:
                 self.zaken[url].update(body)
             return 200, self.zaken[url]
+        lists = {
+            "/statussen": (self.statussen, ("zaak", "statustype")),
+            "/resultaten": (self.resultaten, ("zaak", "resultaattype")),
+            "/rollen": (list(self.rollen.values()), ("zaak", "roltype", "betrokkeneType")),
+            "/zaakobjecten": (list(self.zaakobjecten.values()), ("zaak", "objectType")),
+        }
+        if method == "GET" and path in lists:
+            items, filters = lists[path]
+            found = [i for i in items if all(i.get(f) == query[f] for f in filters if f in query)]
+            return 200, self._page(path, query, found)
+        if method == "POST" and path == "/zaakobjecten":
+            if body["zaak"] not in self.zaken:
+                return 400, _invalid(
+                    "zaak", "does_not_exist", "Ongeldige hyperlink - Object bestaat niet."
+                )
+            if not body.get("object") and not body.get("objectIdentificatie"):
+                return 400, _invalid(
+                    "nonFieldErrors",
+                    "invalid-object-identificatie",
+                    "Geef een `object` of een `objectIdentificatie` op.",
+                )
+            url = f"{c.base}/zaken/api/v1/zaakobjecten/{uuid.uuid4()}"
+            with self.lock:
+                self.zaakobjecten[url] = {**body, "url": url}
+            return 201, self.zaakobjecten[url]
+        if method == "DELETE" and path.startswith("/zaakobjecten/"):
+            url = f"{c.base}/zaken/api/v1{path}"
+            with self.lock:
+                gone = self.zaakobjecten.pop(url, None)
+            return (204, None) if gone else (404, {"code": "not_found", "status": 404})
         if method == "POST" and path == "/rollen":
             if body["zaak"] not in self.zaken:
                 return 400, _invalid(
@@ -242,6 +311,21 @@ class ContractServer:
                 self.zaken[body["zaak"]]["status"] = url
             return 201, {**body, "url": url}
         return 404, {"code": "not_found", "status": 404, "detail": "Niet gevonden."}
+
+    def _page(self, path: str, query: dict[str, str], found: list[Any]) -> dict[str, Any]:
+        """One page of a list, as Open Zaak pages them (``page`` from 1, ``next`` a URL)."""
+        page = int(query.get("page", "1"))
+        size = self.page_size
+        following = None
+        if page * size < len(found):
+            rest = urlencode({**query, "page": str(page + 1)})
+            following = f"{self.catalogue.base}/zaken/api/v1{path}?{rest}"
+        return {
+            "count": len(found),
+            "next": following,
+            "previous": None,
+            "results": found[(page - 1) * size : page * size],
+        }
 
     def _catalogi(self, method: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
         c = self.catalogue

@@ -48,7 +48,13 @@ def webhooks() -> None:
 
 @webhooks.command("add")
 @click.argument("url")
-@click.option("--event", "events", multiple=True, help="A CloudEvent type (repeat; default: all).")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    help="A CloudEvent type (repeat; default: every instance event; "
+    "nl.wijkkompas.checkpoint.published only when named).",
+)
 @click.option("--workflow", "workflows", multiple=True, help="Only instances of this workflow.")
 @click.option("--area", "areas", multiple=True, help="Only instances in this area (wijk/buurt).")
 @click.option(

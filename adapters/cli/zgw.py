@@ -1,12 +1,15 @@
 """The ZGW Zaken mirror on the command line: ``zgw check`` reads the case system's catalogue
 and says, per configured workflow, what is missing or unpublished (exit 6 when anything is);
-``zgw sync`` runs one pass of the mirror."""
+``zgw sync`` runs one pass of the mirror; ``zgw deliveries`` lists what it sent and why not,
+``zgw resend ID`` sends a failed one again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
-from adapters.cli.shared import app_of
+from adapters.cli.shared import app_of, print_json
 
 __all__ = ["zgw"]
 
@@ -35,15 +38,20 @@ def zgw_check(ctx: click.Context, only: str | None) -> None:
     if not tables:
         click.echo("no ZGW configuration: add a [zgw.WORKFLOW] table (docs/integrations.md)")
         ctx.exit(6)
+    organisations = app.organisation_keys()
     missing = 0
     for workflow, table in sorted(tables.items()):
         if only is not None and workflow != only:
             continue
         config = parse_config(workflow, table)
-        phases = [p.id for p in app.workflow(workflow).definition.phases]
+        definition = app.workflow(workflow).definition
+        phases = [p.id for p in definition.phases]
         catalogue = HttpZgwCatalogue(config)
         try:
-            problems = check(config, phases, catalogue)
+            problems = check(
+                config, phases, catalogue, parties=list(definition.parties),
+                organisations=organisations,
+            )  # fmt: skip
         finally:
             catalogue.close()
         if problems:
@@ -71,3 +79,56 @@ def zgw_sync(ctx: click.Context) -> None:
     click.echo(report.line())
     for error in report.errors[:20]:
         click.echo(f"  {error}", err=True)
+
+
+@zgw.command("deliveries")
+@click.option("--workflow", help="Only this workflow's.")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only these.")
+@click.option("--failed", is_flag=True, help="Only the failed ones (--status failed).")
+@click.option("--limit", type=click.IntRange(min=1, max=100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def zgw_deliveries(
+    ctx: click.Context,
+    workflow: str | None,
+    status: str | None,
+    failed: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """What the mirror sent to the case system, when, and why not (newest first)."""
+    from engine.app.zgw_mirror import delivery_json
+    from engine.errors import InvalidValue
+
+    if failed and status not in (None, "failed"):
+        raise InvalidValue("--failed with --status", status, "one of the two")
+    rows = app_of(ctx).service().zgw.list(workflow, "failed" if failed else status, limit)
+    if as_json:
+        print_json([delivery_json(d) for d in rows])
+        return
+    if not rows:
+        click.echo("no ZGW deliveries")
+    for d in rows:
+        line = f"{d.id:>6} {d.status:<7} zgw {d.target} {d.kind} {d.instance_key}"
+        if d.status == "sent":
+            line += f" · {_when(d.sent_at)}"
+        elif d.attempts:
+            line += f" · {d.attempts} attempt(s), last {_when(d.last_attempt_at)}"
+        if d.status == "pending" and d.attempts:
+            line += f", next {_when(d.next_attempt_at)}"
+        click.echo(line)
+        if d.last_error and d.status != "sent":
+            click.echo(f"       {d.last_error}")
+
+
+@zgw.command("resend")
+@click.argument("delivery_id", metavar="ID", type=click.IntRange(min=1, max=2**62))
+@click.pass_context
+def zgw_resend(ctx: click.Context, delivery_id: int) -> None:
+    """Send failed delivery ID again on the next pass (after putting the zaak right)."""
+    d = app_of(ctx).service().zgw.resend(delivery_id)
+    click.echo(f"zgw delivery {d.id} is pending again")
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

@@ -79,6 +79,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         reports,
         webhooks,
         workflows,
+        zgw,
     )
 
     application.serve_threads(THREADS)
@@ -114,6 +115,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         migrations,
         directory,
         webhooks,
+        zgw,
         calendar,
         meta,
     )

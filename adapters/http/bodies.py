@@ -228,7 +228,7 @@ class NewWebhookBody(Body):
         default_factory=list,
         max_length=50,
         description="CloudEvent types wanted, e.g. nl.wijkkompas.instance.phase-changed "
-        "(empty: all).",
+        "(empty: every instance event; nl.wijkkompas.checkpoint.published only when named).",
     )
     workflows: list[Id] = Field(default_factory=list, max_length=100)
     areas: list[Line] = Field(default_factory=list, max_length=1000)

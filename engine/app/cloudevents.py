@@ -16,6 +16,8 @@ A CloudEvent here is structured JSON (specversion 1.0) following the NL GOV prof
   became overdue (the start of the day after it, Dutch time) and the moment the reminder was
   planned;
 - ``dataref``: the instance in our API, for everything the body leaves out;
+- a new signed checkpoint is ``nl.wijkkompas.checkpoint.published`` (:func:`checkpoint_event`),
+  only for subscriptions that name it;
 - ``data``: ids and phase names only. No actor, reason, note, contact address or other
   personal data: a consumer that needs more reads it from the API with its own rights.
 
@@ -30,12 +32,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.ports import Subscription, SubscriptionEvent
+from engine.ports.proofs import Checkpoint
 
 __all__ = [
+    "CHECKPOINT_TYPE",
     "EVENT_TYPES",
     "PREFIX",
     "TEST_TYPE",
     "TYPES",
+    "checkpoint_event",
     "cloud_event",
     "cloud_type",
     "event_id",
@@ -47,6 +52,9 @@ __all__ = [
 PREFIX = "nl.wijkkompas.instance."
 TEST_TYPE = "nl.wijkkompas.webhook.test"
 """The type of the message ``webhooks test`` sends."""
+CHECKPOINT_TYPE = "nl.wijkkompas.checkpoint.published"
+"""A new signed checkpoint (issue 13): sent only to subscriptions that name this type (it is
+about no instance, so the workflow, area and organisation filters do not apply)."""
 
 TYPES: Mapping[str, str] = {
     "instance_started": "created",
@@ -69,7 +77,8 @@ in the deadline rows and the outbox."""
 
 EVENT_TYPES: tuple[str, ...] = tuple(
     sorted(
-        {PREFIX + t for t in TYPES.values()} | {PREFIX + "gate-approved", PREFIX + "gate-refused"}
+        {PREFIX + t for t in TYPES.values()}
+        | {PREFIX + "gate-approved", PREFIX + "gate-refused", CHECKPOINT_TYPE}
     )
 )
 """Every CloudEvent type a subscription can ask for."""
@@ -173,6 +182,33 @@ def cloud_event(
         body["sequence"] = str(event.seq)
         body["sequencetype"] = "Integer"
     return body
+
+
+def checkpoint_event(
+    subscription_id: int, checkpoint: Checkpoint, *, oin: str | None, base_url: str | None
+) -> dict[str, Any]:
+    """The CloudEvent of a new checkpoint for one subscription: ``time`` is the moment it
+    was signed, ``subject`` ``checkpoint-N``, ``dataref`` the checkpoint in our API; ``data``
+    the signed statement (number, tree size, root hash, key) and its signature, so a
+    subscriber can keep it and later check that a newer one extends it."""
+    path = f"/api/v1/checkpoints/{checkpoint.number}"
+    return {
+        "specversion": "1.0",
+        "id": event_id(subscription_id, f"checkpoint:{checkpoint.number}"),
+        "source": source_urn(oin),
+        "type": CHECKPOINT_TYPE,
+        "subject": f"checkpoint-{checkpoint.number}",
+        "time": checkpoint.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "dataref": (base_url.rstrip("/") + path) if base_url else path,
+        "data": {
+            "number": checkpoint.number,
+            "treeSize": checkpoint.size,
+            "rootHash": checkpoint.root,
+            "key": checkpoint.key_id,
+            "signature": checkpoint.signature,
+        },
+    }
 
 
 def test_event(subscription_id: int, now: datetime, *, oin: str | None) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from engine.app.signin import SESSION_HOURS, Signin
 from engine.app.statusview import StatusRow
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
 from engine.app.webhooks import Webhooks
+from engine.app.zgw_mirror import ZgwDeliveries
 from engine.ports import (
     Clock,
     FeedItem,
@@ -314,6 +315,11 @@ class Service(Commands):
     def webhooks(self) -> Webhooks:
         """Webhook subscriptions and their deliveries (``engine.app.webhooks``)."""
         return Webhooks(self.context)
+
+    @property
+    def zgw(self) -> ZgwDeliveries:
+        """The ZGW mirror's deliveries (``engine.app.zgw_mirror``)."""
+        return ZgwDeliveries(self.context)
 
     # --- idempotency receipts ----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Webhook subscriptions, and the fan-out from the event feed into the delivery queue.
 
 A subscription names a URL, the CloudEvent types it wants and filters on workflow, area and
-organisation (each empty: all), and holds its signing secrets (``whsec_...``, newest first;
+organisation (each empty: all; new checkpoints go only to a subscription that names their
+type, see :func:`_fan_out_checkpoints`), and holds its signing secrets (``whsec_...``, newest first;
 while a rotation runs every one signs). It also holds a feed position: the fan-out reads the
 global feed (``engine.app.feed``: every event once, in commit order) after the lowest position
 of the enabled subscriptions and, in one transaction, queues one delivery per event each
@@ -25,7 +26,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.app import feed
-from engine.app.cloudevents import EVENT_TYPES, cloud_event, cloud_type, wanted
+from engine.app.cloudevents import (
+    CHECKPOINT_TYPE,
+    EVENT_TYPES,
+    checkpoint_event,
+    cloud_event,
+    cloud_type,
+    wanted,
+)
 from engine.app.context import Context
 from engine.clock import local_date
 from engine.errors import InvalidValue, NotFound
@@ -52,6 +60,8 @@ __all__ = [
 
 CHANNEL = "webhook"
 FAN_OUT_BATCH = 500
+CHECKPOINT_CURSOR = "webhook:checkpoints"
+"""The number of the last checkpoint fanned out to the subscriptions."""
 
 
 def new_secret() -> str:
@@ -220,6 +230,7 @@ def fan_out(context: Context, *, oin: str | None, base_url: str | None) -> int:
     how many were queued."""
     feed.sequence(context)
     queued = _fan_out_others(context, oin=oin, base_url=base_url)
+    queued += _fan_out_checkpoints(context, oin=oin, base_url=base_url)
     while True:
         with context.store.deliveries() as unit:
             active = [s for s in unit.subscriptions(lock=True) if s.disabled_at is None]
@@ -265,6 +276,48 @@ def _fan_out_others(context: Context, *, oin: str | None, base_url: str | None) 
             after=lambda s, e: e.at >= s.created_at,
         )
         return queued + unit.queue(rows)
+
+
+def _fan_out_checkpoints(context: Context, *, oin: str | None, base_url: str | None) -> int:
+    """The checkpoints signed since the last fan-out, to each enabled subscription that names
+    ``nl.wijkkompas.checkpoint.published`` and existed when it was signed (ordering line
+    ``webhook:<subscription>:checkpoints``). A cursor keeps the last one fanned out; the
+    idempotency key (``webhook:<subscription>:checkpoint:<number>``) makes a second fan-out of
+    the same checkpoint queue nothing."""
+    with context.store.deliveries() as unit:
+        after = unit.cursor(CHECKPOINT_CURSOR) or 0
+    with context.store.proofs() as proofs:
+        made = proofs.checkpoints(after, 1000)
+    if not made:
+        return 0
+    now = context.clock.now()
+    with context.store.deliveries() as unit:
+        unit.cursor(CHECKPOINT_CURSOR)  # taken in turn with another fan-out
+        asking = [
+            s
+            for s in unit.subscriptions(lock=True)
+            if s.disabled_at is None and CHECKPOINT_TYPE in s.event_types
+        ]
+        rows = [
+            NewDelivery(
+                channel=CHANNEL,
+                target=str(s.id),
+                kind=CHECKPOINT_TYPE,
+                key=f"webhook:{s.id}:checkpoint:{c.number}",
+                message_id=payload["id"],
+                ordering=f"webhook:{s.id}:checkpoints",
+                instance_key=None,
+                payload=payload,
+                created_at=now,
+            )
+            for c in made
+            for s in asking
+            if c.time >= s.created_at.replace(microsecond=0)
+            for payload in (checkpoint_event(s.id, c, oin=oin, base_url=base_url),)
+        ]
+        queued = unit.queue(rows)
+        unit.set_cursor(CHECKPOINT_CURSOR, made[-1].number)
+    return queued
 
 
 def _overdue(

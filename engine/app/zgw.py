@@ -12,10 +12,13 @@ Configuration is per workflow, in the TOML file only (it holds a secret)::
     verantwoordelijke_organisatie = "002220647"
     zaaktype = "https://openzaak.gemeente.nl/catalogi/api/v1/zaaktypen/<uuid>"
     eindstatustype = "https://.../statustypen/<uuid>"  # the end status (highest volgnummer)
+    organisatorische_eenheden = ["gemeente-zwolle"]   # organisation keys named as an
+                                              # organisatorische eenheid in their rollen
     [zgw.wijkkompas.statustypen]              # a statustype per phase of the workflow
     samen-starten = "https://.../statustypen/<uuid>"
-    [zgw.wijkkompas.roltypen]                 # regie -> zaakcoordinator, party roles ...
+    [zgw.wijkkompas.roltypen]                 # regie -> zaakcoordinator; parties by role or key
     regie = "https://.../roltypen/<uuid>"
+    woningcorporatie = "https://.../roltypen/<uuid>"  # a party role of the workflow's parties:
     [zgw.wijkkompas.resultaattypen]           # completed, stopped
     completed = "https://.../resultaattypen/<uuid>"
     stopped = "https://.../resultaattypen/<uuid>"
@@ -65,6 +68,10 @@ class ZgwConfig:
     statustypen: Mapping[str, str]
     roltypen: Mapping[str, str]
     resultaattypen: Mapping[str, str]
+    organisatorische_eenheden: tuple[str, ...] = ()
+    """Organisations (directory keys) that are a unit of the municipality: their rollen name
+    them as ``organisatorische_eenheid``; every other organisation is a
+    ``niet_natuurlijk_persoon``."""
 
 
 def _url(what: str, value: Any) -> str:
@@ -87,7 +94,14 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
     where = f"zgw.{workflow}"
     if not isinstance(table, Mapping):
         raise InvalidValue(where, table, "a table")
-    known = {*_REQUIRED, "eindstatustype", "statustypen", "roltypen", "resultaattypen"}
+    known = {
+        *_REQUIRED,
+        "eindstatustype",
+        "statustypen",
+        "roltypen",
+        "resultaattypen",
+        "organisatorische_eenheden",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise InvalidValue(
@@ -101,6 +115,11 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
             raise InvalidValue(
                 f"{where}.{key}", table[key], "an RSIN: 9 digits passing the 11-proef"
             )
+    units = table.get("organisatorische_eenheden", [])
+    if not isinstance(units, list) or not all(isinstance(u, str) and u for u in units):
+        raise InvalidValue(
+            f"{where}.organisatorische_eenheden", units, "a list of organisation keys"
+        )
     return ZgwConfig(
         workflow=workflow,
         zaken_url=_url(f"{where}.zaken_url", table["zaken_url"]).rstrip("/"),
@@ -118,12 +137,22 @@ def parse_config(workflow: str, table: Any) -> ZgwConfig:
         statustypen=_urls(f"{where}.statustypen", table.get("statustypen")),
         roltypen=_urls(f"{where}.roltypen", table.get("roltypen")),
         resultaattypen=_urls(f"{where}.resultaattypen", table.get("resultaattypen")),
+        organisatorische_eenheden=tuple(units),
     )
 
 
-def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> list[str]:
-    """What is missing or wrong in the catalogue for this configuration (empty: ready)."""
-    problems: list[str] = []
+def check(
+    config: ZgwConfig,
+    phases: Sequence[str],
+    catalogue: ZgwCatalogue,
+    *,
+    parties: Sequence[str] = (),
+    organisations: Sequence[str] | None = None,
+) -> list[str]:
+    """What is missing or wrong in the catalogue for this configuration (empty: ready).
+    ``parties``: the workflow's party roles; ``organisations``: the directory's keys (None:
+    not known, their names are not checked)."""
+    problems: list[str] = _names(config, parties, organisations)
     try:
         zaaktype = catalogue.zaaktype(config.zaaktype)
     except ZgwFailure as failure:
@@ -168,4 +197,27 @@ def check(config: ZgwConfig, phases: Sequence[str], catalogue: ZgwCatalogue) -> 
         )
     if "regie" not in config.roltypen:
         problems.append(f"no roltype for 'regie' (zgw.{config.workflow}.roltypen; zaakcoordinator)")
+    return problems
+
+
+def _names(
+    config: ZgwConfig, parties: Sequence[str], organisations: Sequence[str] | None
+) -> list[str]:
+    """Roltypen named after neither ``regie``, a party role nor an organisation, and
+    organisatorische eenheden the directory does not know: most likely typing errors."""
+    if organisations is None:
+        return []
+    where = f"zgw.{config.workflow}"
+    problems = [
+        f"roltype for '{name}' ({where}.roltypen): neither 'regie', a party role of the "
+        f"workflow ({', '.join(parties) or 'none'}) nor an organisation of the directory"
+        for name in sorted(config.roltypen)
+        if name != "regie" and name not in parties and name not in organisations
+    ]
+    problems += [
+        f"organisatorische eenheid '{key}' ({where}.organisatorische_eenheden) is no "
+        "organisation of the directory"
+        for key in config.organisatorische_eenheden
+        if key not in organisations
+    ]
     return problems

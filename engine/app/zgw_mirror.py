@@ -9,11 +9,25 @@ statuses). :class:`ZgwDispatcher` claims them under a lease and calls the Zaken 
 the :class:`~engine.ports.ZgwZaken` port:
 
 - ``zaak``: the zaak's URL is remembered per instance; without one the zaak is looked up by
-  identificatie (our key) and bronorganisatie first (Zaken API 1.5.1 has no filter on
-  ``kenmerken``), and made only when there is none: a retry never makes a second zaak. The
-  key is also in ``kenmerken``. Then its first status (the phase it started in).
-- ``status``: ``datumStatusGezet`` is the event's effective time. A status that was added
-  just before a crash, before its delivery was marked, is added once more on the retry.
+  identificatie and bronorganisatie first (Zaken API 1.5.1 has no filter on ``kenmerken``),
+  and made only when there is none: a retry never makes a second zaak. The identificatie is
+  our key, also in ``kenmerken``; a key over the 40 characters both allow is shortened to a
+  stable 40 (:func:`zaak_identificatie`) and given whole in ``toelichting``.
+  ``einddatumGepland`` is the end of the instance's dry-run timeline. Then its first status
+  (the phase it started in), its areas and its regie holder.
+- ``status``: ``datumStatusGezet`` is the event's effective time.
+- ``plan`` (the instance migrated to another workflow version) and every new status:
+  ``einddatumGepland`` PATCHed when the plan's end moved.
+- ``areas`` (areas added or removed by an update) and ``zaak``: each CBS area code a
+  zaakobject (objectType ``gemeente``, ``wijk`` or ``buurt`` with the ObjectGemeente,
+  ObjectWijk or ObjectBuurt identification; :func:`area_object`), removed ones deleted.
+- ``party``/``unparty``: a party of the instance a rol of the roltype configured for its
+  organisation or party role (organisation data only), removed with the party.
+
+Nothing is added twice when an attempt dies between the call and marking its delivery sent:
+before adding a status (same statustype and ``datumStatusGezet``), a resultaat, a rol (same
+roltype, betrokkene and toelichting) or a zaakobject (same identification) the mirror reads
+what the zaak has, and takes what is there.
 
 - ``pause``/``resume``: the zaak's ``opschorting`` set and cleared (the reason is the pause
   button's id: never the free text, which may name people).
@@ -30,26 +44,38 @@ Before a status, opschorting or end is written to a zaak it is read: when its st
 opschorting is not what the mirror left there (someone changed it in the case system), nothing
 is written and the delivery fails for good with what differs (``HandChanged``), for a person
 to look at.
-
-Not built yet: rollen of the parties.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from engine.app import feed
 from engine.app.context import Context
 from engine.app.webhook_dispatch import GIVE_UP, next_wait
 from engine.app.zgw import ZgwConfig
 from engine.clock import local_date
+from engine.errors import InvalidValue, NotFound
 from engine.ports import Delivery, NewDelivery
 from engine.ports.zgw import ZgwFailure, ZgwZaken
+from engine.workflow.timeline import plan_timeline
 
-__all__ = ["CHANNEL", "HandChanged", "ZgwDispatcher", "ZgwReport", "fan_out"]
+__all__ = [
+    "CHANNEL",
+    "HandChanged",
+    "ZgwDeliveries",
+    "ZgwDispatcher",
+    "ZgwReport",
+    "area_object",
+    "delivery_json",
+    "fan_out",
+    "zaak_identificatie",
+]
 
 CHANNEL = "zgw"
 BATCH = 500
@@ -62,7 +88,39 @@ _KINDS = {
     "instance_stopped": "end",
     "instance_completed": "end",
     "regie_handed_over": "handover",
+    "party_added": "party",
+    "party_removed": "unparty",
+    "instance_updated": "areas",
+    "instance_migrated": "plan",
 }
+IDENTIFICATIE_LENGTH = 40
+"""The Zaken API's maxLength of a zaak's ``identificatie`` and of a ``kenmerk``."""
+
+
+def zaak_identificatie(key: str) -> str:
+    """The zaak's ``identificatie`` for an instance key: the key itself when it fits (40
+    characters), else its first 27 characters, ``-`` and 12 hex digits of its sha256: stable,
+    so a lookup stays exact, and two long keys that start alike still differ."""
+    if len(key) <= IDENTIFICATIE_LENGTH:
+        return key
+    return f"{key[:27]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def area_object(code: str) -> tuple[str, dict[str, str]]:
+    """The zaakobject of a CBS area code: ``objectType`` and ``objectIdentificatie`` as the
+    Zaken API's ObjectGemeente, ObjectWijk and ObjectBuurt have them. The names they require
+    are the CBS codes themselves (wijkkompas keeps no area names)."""
+    gemeente = code[2:6]
+    if code.startswith("GM"):
+        return "gemeente", {"gemeenteCode": gemeente, "gemeenteNaam": code}
+    if code.startswith("WK"):
+        return "wijk", {"gemGemeenteCode": gemeente, "wijkCode": code[6:8], "wijkNaam": code}
+    return "buurt", {
+        "gemGemeenteCode": gemeente,
+        "wykWijkCode": code[6:8],
+        "buurtCode": code[8:10],
+        "buurtNaam": code,
+    }
 
 
 def _iso(moment: datetime) -> str:
@@ -87,6 +145,10 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
                     kind = _KINDS.get(e.type)
                     if e.workflow != workflow or kind is None:
                         continue
+                    added = e.payload.get("areas") or e.payload.get("areas_added") or []
+                    removed = e.payload.get("areas_removed") or []
+                    if kind == "areas" and not (added or removed):
+                        continue  # a title or contacts changed: nothing the zaak shows
                     phase = e.payload.get("phase") if kind == "zaak" else e.payload.get("to_phase")
                     payload = {
                         "instance": e.instance_key,
@@ -96,6 +158,11 @@ def fan_out(context: Context, configs: Mapping[str, ZgwConfig]) -> int:
                         "regie": e.payload.get("regie"),
                         "parent": e.payload.get("parent"),
                         "outcome": "completed" if e.type == "instance_completed" else "stopped",
+                        "areas": list(added),
+                        "areas_removed": list(removed),
+                        "organisation": e.payload.get("organisation"),
+                        "party": e.payload.get("party"),
+                        "name": e.payload.get("name"),
                         "at": _iso(e.at),
                         "day": local_date(e.at).isoformat(),
                     }
@@ -191,42 +258,47 @@ class ZgwDispatcher:
     ) -> None:
         p = delivery.payload
         key = str(delivery.instance_key)
+        kind = delivery.kind
         try:
             with self.context.store.deliveries() as unit:
                 zaak = unit.zaak_url(key)
-            if delivery.kind == "zaak" and zaak is None:
+            if kind == "zaak" and zaak is None:
                 hoofdzaak = self._hoofdzaak(p.get("parent"))
-                zaak = zaken.find_zaak(key, config.bronorganisatie)
+                zaak = zaken.find_zaak(zaak_identificatie(key), config.bronorganisatie)
                 if zaak is None:
-                    zaak = zaken.create_zaak(_zaak(config, p, hoofdzaak))
+                    planned = self._planned_end(key, date.fromisoformat(str(p["day"])))
+                    zaak = zaken.create_zaak(_zaak(config, p, hoofdzaak, planned))
                 with self.context.store.deliveries() as unit:
                     unit.remember_zaak(key, zaak, self.context.clock.now(), hoofdzaak=hoofdzaak)
             if zaak is None:
                 raise ZgwFailure(f"no zaak yet for {key}")
-            if delivery.kind in ("status", "pause", "resume", "end"):
-                self._unchanged(key, zaak, zaken)
-            if delivery.kind in ("zaak", "handover"):
-                self._regie(key, zaak, config, zaken, p, replace=delivery.kind == "handover")
-            if delivery.kind in ("pause", "resume"):
-                # The reason is the pause button (a term of the method), never the free text.
-                suspended = delivery.kind == "pause"
-                zaken.suspend(zaak, suspended, str(p.get("button") or "")[:200])
-                with self.context.store.deliveries() as unit:
-                    unit.remember_zaak_state(key, suspended=suspended)
-            elif delivery.kind == "end":
-                status = self._end(zaak, config, zaken, p)
-                with self.context.store.deliveries() as unit:
-                    unit.remember_zaak_state(key, status_url=status)
-            elif delivery.kind in ("zaak", "status"):
+            if kind in ("zaak", "status"):
                 statustype = config.statustypen.get(str(p.get("phase")))
                 if statustype is None:
                     raise ZgwFailure(f"no statustype for phase '{p.get('phase')}' (zgw check)")
-                status = zaken.add_status(zaak, statustype, str(p["at"]))
-                with self.context.store.deliveries() as unit:
-                    unit.remember_zaak_state(key, status_url=status)
+                self._status(key, zaak, zaken, statustype, str(p["at"]))
+            elif kind == "end":
+                self._end(key, zaak, config, zaken, p)
+            elif kind in ("pause", "resume", "plan"):
+                current = self._unchanged(key, zaak, zaken)
+                if kind == "plan":
+                    self._plan(key, zaak, zaken, current)
+                else:
+                    # The reason is the pause button (a term of the method), never the free
+                    # text, which may name people.
+                    suspended = kind == "pause"
+                    zaken.suspend(zaak, suspended, str(p.get("button") or "")[:200])
+                    with self.context.store.deliveries() as unit:
+                        unit.remember_zaak_state(key, suspended=suspended)
+            if kind in ("zaak", "handover"):
+                self._regie(key, zaak, config, zaken, p, replace=kind == "handover")
+            if kind in ("zaak", "areas"):
+                self._areas(zaak, zaken, p)
+            elif kind in ("party", "unparty"):
+                self._party(key, zaak, config, zaken, p, present=kind == "party")
         except HandChanged as changed:
             now = self.context.clock.now()
-            report.errors.append(f"zgw {key} {delivery.kind}: {changed.reason}")
+            report.errors.append(f"zgw {key} {kind}: {changed.reason}")
             with self.context.store.deliveries() as unit:
                 unit.failed(
                     delivery.id, self.node, error=changed.reason, status=None,
@@ -240,6 +312,104 @@ class ZgwDispatcher:
         with self.context.store.deliveries() as unit:
             unit.sent(delivery.id, self.node, self.context.clock.now(), None)
         report.done += 1
+
+    def _status(self, key: str, zaak: str, zaken: ZgwZaken, statustype: str, at: str) -> None:
+        """Add a status, unless an earlier attempt of this delivery did (it died before it
+        could mark the delivery sent): a status of this statustype set at this moment is
+        there. Then (and only for a new one) the hand-change check: the zaak's status must be
+        the one the mirror set last."""
+        found = _same_status(zaken.statussen(zaak, statustype), at)
+        if found is None:
+            current = self._unchanged(key, zaak, zaken)
+            found = zaken.add_status(zaak, statustype, at)
+            self._plan(key, zaak, zaken, current)
+        with self.context.store.deliveries() as unit:
+            unit.remember_zaak_state(key, status_url=found)
+
+    def _planned_end(self, key: str, start: date) -> date:
+        """The end of the instance's dry-run timeline (its workflow version, from ``start``)."""
+        with self.context.store.read() as uow:
+            record = self.context.load(uow, key)
+        workflow = self.context.compiled(record.workflow)
+        return plan_timeline(workflow.definition, start, workflow.workdays).end
+
+    def _plan(self, key: str, zaak: str, zaken: ZgwZaken, current: Mapping[str, Any]) -> None:
+        """Keep ``einddatumGepland`` the end of the instance's plan (it moves when the
+        instance is migrated to another workflow version): PATCHed only when it differs."""
+        start = current.get("startdatum")
+        if not isinstance(start, str):
+            return
+        planned = self._planned_end(key, date.fromisoformat(start)).isoformat()
+        if current.get("einddatumGepland") != planned:
+            zaken.update_zaak(zaak, {"einddatumGepland": planned})
+
+    def _areas(self, zaak: str, zaken: ZgwZaken, p: Mapping[str, object]) -> None:
+        """The instance's CBS areas as zaakobjecten (gemeente, wijk, buurt): the ones added
+        made (unless there already), the ones removed deleted."""
+        for code, present in [
+            *((str(c), False) for c in _listed(p.get("areas_removed"))),
+            *((str(c), True) for c in _listed(p.get("areas"))),
+        ]:
+            object_type, ident = area_object(code)
+            there = [
+                o["url"]
+                for o in zaken.zaakobjecten(zaak, object_type)
+                if _contains(o.get("objectIdentificatie"), ident)
+            ]
+            if present and not there:
+                zaken.add_zaakobject(zaak, object_type, ident)
+            elif not present:
+                for url in there:
+                    zaken.remove_zaakobject(url)
+
+    def _party(
+        self,
+        key: str,
+        zaak: str,
+        config: ZgwConfig,
+        zaken: ZgwZaken,
+        p: Mapping[str, object],
+        *,
+        present: bool,
+    ) -> None:
+        """A party of the instance as a rol: its roltype the one configured for the
+        organisation's key, else for its party role (none: the party is not mirrored). An
+        organisation listed in ``organisatorische_eenheden`` is an organisatorische eenheid
+        (identificatie: its key), every other a niet-natuurlijk persoon (its RSIN when the
+        directory has one, and its name). Only organisation data: no contacts."""
+        organisation, party = str(p.get("organisation")), str(p.get("party"))
+        roltype = config.roltypen.get(organisation) or config.roltypen.get(party)
+        if roltype is None:
+            return
+        with self.context.store.directory() as unit:
+            found = unit.organisation(organisation)
+        name = found.name if found else str(p.get("name") or organisation)
+        if organisation in config.organisatorische_eenheden:
+            betrokkene = "organisatorische_eenheid"
+            ident: dict[str, str] = {"identificatie": organisation[:24], "naam": name[:50]}
+            match = {"identificatie": ident["identificatie"]}
+        else:
+            betrokkene = "niet_natuurlijk_persoon"
+            ident = {"statutaireNaam": name[:500]}
+            if found is not None and found.rsin:
+                ident["innNnpId"] = found.rsin
+            match = {"innNnpId": found.rsin} if found and found.rsin else dict(ident)
+        toelichting = f"partij: {party}"
+        with self.context.store.deliveries() as unit:
+            regie = unit.regie_rol(key)
+        there = [
+            r["url"]
+            for r in zaken.rollen(zaak, roltype)
+            if r.get("url") != regie
+            and r.get("betrokkeneType") == betrokkene
+            and r.get("roltoelichting") == toelichting
+            and _contains(r.get("betrokkeneIdentificatie"), match)
+        ]
+        if present and not there:
+            zaken.add_rol(zaak, roltype, betrokkene, ident, toelichting)
+        elif not present:
+            for url in there:
+                zaken.remove_rol(url)
 
     def _hoofdzaak(self, parent: object) -> str | None:
         """The zaak a deelproject's zaak belongs under: its parent's, or, deeper down the tree,
@@ -264,7 +434,9 @@ class ZgwDispatcher:
         replace: bool,
     ) -> None:
         """The regie holder as the zaak's zaakcoordinator rol (roltype ``regie``): made once,
-        and on a handover the old rol removed after the new one is there."""
+        and on a handover the old rol removed after the new one is there. A rol naming the
+        holder that an earlier attempt made (and died before remembering) is taken, not made
+        again."""
         roltype = config.roltypen.get("regie")
         regie = p.get("regie")
         if roltype is None or not isinstance(regie, Mapping):
@@ -274,14 +446,28 @@ class ZgwDispatcher:
         if current is not None and not replace:
             return  # made by an earlier attempt of this delivery
         holder = str(regie.get("organisation") or regie.get("type"))
-        rol = zaken.add_rol(zaak, roltype, holder, f"regie ({regie.get('type')})")
+        toelichting = f"regie ({regie.get('type')})"
+        ident = {"statutaireNaam": holder[:500]}
+        rol = next(
+            (
+                str(r["url"])
+                for r in zaken.rollen(zaak, roltype)
+                if r.get("url") != current
+                and r.get("roltoelichting") == toelichting
+                and _contains(r.get("betrokkeneIdentificatie"), ident)
+            ),
+            None,
+        )
+        if rol is None:
+            rol = zaken.add_rol(zaak, roltype, "niet_natuurlijk_persoon", ident, toelichting)
         with self.context.store.deliveries() as unit:
             unit.remember_regie_rol(key, rol)
         if current is not None:
             zaken.remove_rol(current)
 
-    def _unchanged(self, key: str, zaak: str, zaken: ZgwZaken) -> None:
-        """HandChanged when the zaak's status or opschorting is not what the mirror left."""
+    def _unchanged(self, key: str, zaak: str, zaken: ZgwZaken) -> dict[str, Any]:
+        """The zaak as it is now; HandChanged when its status or opschorting is not what the
+        mirror left."""
         with self.context.store.deliveries() as unit:
             status, suspended = unit.zaak_state(key)
         now = zaken.zaak(zaak)
@@ -295,16 +481,26 @@ class ZgwDispatcher:
             raise HandChanged(
                 "changed by hand in the case system (" + "; ".join(changes) + "): not overwritten"
             )
+        return now
 
-    @staticmethod
-    def _end(zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]) -> str:
-        """A resultaat (Open Zaak refuses an end status without one), then the end status."""
+    def _end(
+        self, key: str, zaak: str, config: ZgwConfig, zaken: ZgwZaken, p: Mapping[str, object]
+    ) -> None:
+        """A resultaat (Open Zaak refuses an end status without one), then the end status;
+        each looked up first, so a retry after a crash adds neither twice."""
         outcome = str(p.get("outcome"))
         resultaattype = config.resultaattypen.get(outcome)
         if resultaattype is None or config.eindstatustype is None:
             raise ZgwFailure(f"no resultaattype for '{outcome}' or no eindstatustype (zgw check)")
-        zaken.add_result(zaak, resultaattype, outcome)
-        return zaken.add_status(zaak, config.eindstatustype, str(p["at"]))
+        at = str(p["at"])
+        found = _same_status(zaken.statussen(zaak, config.eindstatustype), at)
+        if found is None:
+            self._unchanged(key, zaak, zaken)
+            if not any(r.get("resultaattype") == resultaattype for r in zaken.resultaten(zaak)):
+                zaken.add_result(zaak, resultaattype, outcome)
+            found = zaken.add_status(zaak, config.eindstatustype, at)
+        with self.context.store.deliveries() as unit:
+            unit.remember_zaak_state(key, status_url=found)
 
     def _failed(self, delivery: Delivery, failure: ZgwFailure, report: ZgwReport) -> None:
         now = self.context.clock.now()
@@ -326,17 +522,105 @@ class ZgwDispatcher:
             report.retried += 1
 
 
-def _zaak(config: ZgwConfig, p: Mapping[str, object], hoofdzaak: str | None) -> dict[str, object]:
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _contains(found: object, wanted: Mapping[str, str]) -> bool:
+    """Whether ``found`` (an identification as the API gives it) has every field of
+    ``wanted`` with the same value."""
+    return isinstance(found, Mapping) and all(found.get(k) == v for k, v in wanted.items())
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _same_status(statussen: list[dict[str, Any]], at: str) -> str | None:
+    """The status among ``statussen`` set at the moment ``at`` (the API may write the moment
+    otherwise: compared as moments), or None."""
+    wanted = _moment(at)
+    for status in statussen:
+        if wanted is not None and _moment(status.get("datumStatusGezet")) == wanted:
+            return str(status["url"])
+    return None
+
+
+def _zaak(
+    config: ZgwConfig, p: Mapping[str, object], hoofdzaak: str | None, planned: date
+) -> dict[str, object]:
+    """The zaak of an instance. A key longer than the 40 characters ``identificatie`` and
+    ``kenmerk`` allow is shortened (:func:`zaak_identificatie`) and given whole in
+    ``toelichting``."""
     key = str(p["instance"])
+    short = zaak_identificatie(key)
     zaak: dict[str, object] = {
-        "identificatie": key,
+        "identificatie": short,
         "bronorganisatie": config.bronorganisatie,
         "verantwoordelijkeOrganisatie": config.verantwoordelijke_organisatie,
         "zaaktype": config.zaaktype,
         "omschrijving": str(p.get("title") or key)[:80],
         "startdatum": str(p["day"]),
-        "kenmerken": [{"kenmerk": key[:40], "bron": "wijkkompas"}],
+        "einddatumGepland": planned.isoformat(),
+        "kenmerken": [{"kenmerk": short, "bron": "wijkkompas"}],
     }
+    if short != key:
+        zaak["toelichting"] = f"wijkkompas: {key}"
     if hoofdzaak is not None:
         zaak["hoofdzaak"] = hoofdzaak
     return zaak
+
+
+class ZgwDeliveries:
+    """The mirror's deliveries as the faces use them (``Service.zgw``): listed, and a failed
+    one sent again (``wijkkompas zgw deliveries|resend``, ``GET /api/v1/zgw/deliveries``)."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def list(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[Delivery]:
+        """Newest first; ``workflow`` and ``status`` (pending, sent, failed) narrow it."""
+        with self.context.store.deliveries() as unit:
+            return unit.deliveries(CHANNEL, workflow, status, limit)
+
+    def resend(self, delivery_id: int) -> Delivery:
+        """Make failed delivery ``delivery_id`` pending again, for the next pass (NotFound for
+        an id that is no ZGW delivery, InvalidValue for one that is not failed)."""
+        with self.context.store.deliveries() as unit:
+            found = unit.delivery(delivery_id)
+            if found is None or found.channel != CHANNEL:
+                raise NotFound(
+                    "ZGW delivery",
+                    str(delivery_id),
+                    where="the ZGW deliveries (wijkkompas zgw deliveries)",
+                )
+            if not unit.requeue(delivery_id, self.context.now_to_record()):
+                raise InvalidValue(
+                    "ZGW delivery", delivery_id, f"a failed one (it is {found.status})"
+                )
+            again = unit.delivery(delivery_id)
+        assert again is not None
+        return again
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "workflow": d.target,
+        "kind": d.kind,
+        "instance": d.instance_key,
+        "status": d.status,
+        "attempts": d.attempts,
+        "lastStatus": d.last_status,
+        "lastError": d.last_error,
+        "createdAt": d.created_at.isoformat(),
+        "lastAttemptAt": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
+        "nextAttemptAt": d.next_attempt_at.isoformat() if d.status == "pending" else None,
+        "sentAt": d.sent_at.isoformat() if d.sent_at else None,
+    }

@@ -61,14 +61,46 @@ class ZgwZaken(Protocol):
         """Set the zaak's ``opschorting`` (PATCH)."""
         ...
 
-    def add_rol(self, zaak: str, roltype: str, organisation: str, toelichting: str) -> str:
-        """Name an organisation (niet-natuurlijk persoon) in a rol of the zaak; its URL."""
+    def update_zaak(self, zaak: str, fields: dict[str, Any]) -> None:
+        """Change some of the zaak's fields (PATCH), e.g. ``einddatumGepland``."""
+        ...
+
+    def statussen(self, zaak: str, statustype: str) -> list[dict[str, Any]]:
+        """The zaak's statussen of one statustype (to find one a crashed attempt added)."""
+        ...
+
+    def add_rol(
+        self,
+        zaak: str,
+        roltype: str,
+        betrokkene_type: str,
+        identificatie: dict[str, Any],
+        toelichting: str,
+    ) -> str:
+        """Name an organisation in a rol of the zaak (``betrokkene_type``
+        ``niet_natuurlijk_persoon`` or ``organisatorische_eenheid``); its URL."""
+        ...
+
+    def rollen(self, zaak: str, roltype: str) -> list[dict[str, Any]]:
+        """The zaak's rollen of one roltype."""
         ...
 
     def remove_rol(self, rol: str) -> None: ...
 
+    def resultaten(self, zaak: str) -> list[dict[str, Any]]: ...
+
     def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
         """Give the zaak its resultaat (before its end status); the resultaat's URL."""
         ...
+
+    def zaakobjecten(self, zaak: str, object_type: str) -> list[dict[str, Any]]:
+        """The zaak's zaakobjecten of one objectType."""
+        ...
+
+    def add_zaakobject(self, zaak: str, object_type: str, identificatie: dict[str, Any]) -> str:
+        """Relate an object, named by ``objectIdentificatie``, to the zaak; its URL."""
+        ...
+
+    def remove_zaakobject(self, zaakobject: str) -> None: ...
 
     def close(self) -> None: ...

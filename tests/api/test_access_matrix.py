@@ -243,6 +243,9 @@ MATRIX: tuple[Row, ...] = (
     Row("POST", "/webhooks/999999/rotate", "404 403 403 403 403", {"finish": False}),
     Row("GET", "/webhooks/999999/deliveries", "404 403 403 403 403"),
     Row("POST", "/webhooks/999999/test", "404 403 403 403 403"),
+    # --- the ZGW mirror's deliveries (the same programme office) --------------------------------
+    Row("GET", "/zgw/deliveries", "200 403 403 403 403"),
+    Row("POST", "/zgw/deliveries/999999/resend", "404 403 403 403 403"),
     # --- calendar feeds: the token in the URL is the credential, not the caller's -------------
     Row("GET", "/calendar/wkcal_00000000_unknown.ics", "404 404 404 404 404"),
     # --- public ------------------------------------------------------------------------------

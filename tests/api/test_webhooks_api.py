@@ -4,6 +4,7 @@ kept answer of a retried creation), deliveries per subscription, removal, bad va
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,45 @@ def test_a_test_event_is_posted_signed_and_the_answer_said(db_url: str, tmp_path
         gone = http.post(f"{PREFIX}/webhooks/{webhook}/test").json()
         assert gone["accepted"] is False
         assert gone["reason"]
+
+
+def test_zgw_deliveries_are_listed_and_a_failed_one_resent(server: LiveServer) -> None:
+    from engine.app.zgw import parse_config
+    from engine.app.zgw_mirror import fan_out
+
+    service = server.programme.service
+    config = parse_config(
+        "wijkkompas",
+        {
+            "zaken_url": "https://openzaak.example/zaken/api/v1",
+            "catalogi_url": "https://openzaak.example/catalogi/api/v1",
+            "client_id": "wijkkompas",
+            "secret": "een-gedeeld-geheim-van-minstens-32-tekens!",
+            "bronorganisatie": "002220647",
+            "verantwoordelijke_organisatie": "002220647",
+            "zaaktype": "https://openzaak.example/catalogi/api/v1/zaaktypen/1",
+        },
+    )
+    server.programme.instance("deltawonen")
+    assert fan_out(service.context, {"wijkkompas": config}) >= 1
+    with server.client("programme_office") as office:
+        rows = office.get("/api/v1/zgw/deliveries").json()["items"]
+        assert rows
+        assert {r["status"] for r in rows} == {"pending"}
+        assert rows[-1]["kind"] == "zaak"
+        first = rows[-1]["id"]
+        refused = office.post(f"/api/v1/zgw/deliveries/{first}/resend")
+        assert refused.status_code == 422, refused.text  # pending, not failed
+        assert refused.headers["content-type"] == "application/problem+json"
+        now = service.clock.now()
+        with service.store.deliveries() as unit:  # as a pass that gave up on it
+            claimed = unit.claim("zgw", "t", now, now + timedelta(minutes=1), 50)
+            assert first in {d.id for d in claimed}
+            unit.failed(first, "t", error="HTTP 400", status=400, attempts=1, at=now)
+        failed = office.get("/api/v1/zgw/deliveries?status=failed").json()["items"]
+        assert [r["id"] for r in failed] == [first]
+        again = office.post(f"/api/v1/zgw/deliveries/{first}/resend")
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "pending"
+        assert office.post("/api/v1/zgw/deliveries/999999/resend").status_code == 404
+        assert office.get("/api/v1/zgw/deliveries?status=nonsense").status_code == 422

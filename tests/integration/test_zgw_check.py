@@ -5,6 +5,7 @@ with client_id, iat and exp."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -170,4 +171,75 @@ def test_zgw_sync_mirrors_from_the_command_line(wk: Any, tmp_path: Path) -> None
         assert synced.exit_code == 0, (synced.output, synced.stderr)
         assert "zgw_done=1" in synced.stdout
     assert [z["identificatie"] for z in server.zaken.values()] == ["wk-noord"]
+    assert server.refused == []
+
+
+def test_zgw_deliveries_are_listed_and_unknown_or_unfailed_ones_are_not_resent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("WIJKKOMPAS_")]:
+        monkeypatch.delenv(name)
+    runner = CliRunner()
+    catalogue = full_catalogue()
+    catalogue.concept = True  # Open Zaak refuses the zaak: retried, with the reason kept
+
+    def cli(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(main, ["--config", "wk.toml", "--db", "sqlite:///wk.db", *args])
+        assert result.exit_code == code, (result.output, result.stderr)
+        return result
+
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        (tmp_path / "wk.toml").write_text(toml(server.url, catalogue))
+        cli("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+            "--regie", "gemeente")  # fmt: skip
+        assert "zgw_retried=1" in cli("zgw", "sync").stdout
+        shown = cli("zgw", "deliveries").stdout
+        assert " pending zgw wijkkompas zaak wk-a · 1 attempt(s)" in shown
+        assert "Het ZAAKTYPE is nog niet gepubliceerd." in shown
+        assert cli("zgw", "deliveries", "--failed").stdout == "no ZGW deliveries\n"
+        (row,) = json.loads(cli("zgw", "deliveries", "--json").stdout)
+        pending = cli("zgw", "resend", str(row["id"]), code=2)
+        assert "a failed one (it is pending)" in pending.stderr
+        unknown = cli("zgw", "resend", "999", code=2)
+        assert "unknown ZGW delivery '999'" in unknown.stderr
+    assert server.refused == []
+
+
+def test_roltypen_and_eenheden_are_checked_against_the_parties_and_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("WIJKKOMPAS_")]:
+        monkeypatch.delenv(name)
+    runner = CliRunner()
+    catalogue = full_catalogue()
+    catalogue.roltypen.update(
+        {
+            "netbeheerder": str(uuid.uuid4()),
+            "enexis": str(uuid.uuid4()),
+            "enexsi": str(uuid.uuid4()),
+        }
+    )
+
+    def cli(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(main, ["--config", "wk.toml", "--db", "sqlite:///wk.db", *args])
+        assert result.exit_code == code, (result.output, result.stderr)
+        return result
+
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        config = toml(server.url, catalogue, organisatorische_eenheden="@")
+        config = config.replace(
+            'organisatorische_eenheden = "@"', 'organisatorische_eenheden = ["enexis", "wijkteam"]'
+        )
+        (tmp_path / "wk.toml").write_text(config)
+        cli("db", "upgrade")
+        cli("org", "add", "enexis", "--name", "Enexis", "--kind", "netbeheerder")
+        shown = cli("zgw", "check", code=6).stdout
+    assert "roltype for 'enexsi' (zgw.wijkkompas.roltypen): neither 'regie'" in shown
+    assert "'netbeheerder'" not in shown  # a party role of the workflow
+    assert "roltype for 'enexis'" not in shown  # an organisation of the directory
+    assert "organisatorische eenheid 'wijkteam'" in shown
+    assert "organisatorische eenheid 'enexis'" not in shown
+    assert shown.count("  - ") == 2
     assert server.refused == []

@@ -74,16 +74,16 @@ def test_a_retried_creation_finds_the_zaak_instead_of_making_another(
         cfg = config(server, catalogue)
         service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
         # the zaak was made by an earlier attempt that died before it could remember it
-        server.zaken["https://x/zaken/api/v1/zaken/1"] = {
-            "url": "https://x/zaken/api/v1/zaken/1", "identificatie": "wk-noord",
-            "bronorganisatie": RSIN,
+        made = f"{server.url}/zaken/api/v1/zaken/{uuid.uuid4()}"
+        server.zaken[made] = {
+            "url": made, "identificatie": "wk-noord", "bronorganisatie": RSIN,
         }  # fmt: skip
         catalogue.concept = True  # a creation would now be refused
         report = mirror(service, cfg).run()
     assert report.errors == []
     assert report.done == 1  # found, remembered, given its first status
     assert len(server.zaken) == 1
-    assert [s["zaak"] for s in server.statussen] == ["https://x/zaken/api/v1/zaken/1"]
+    assert [s["zaak"] for s in server.statussen] == [made]
     assert server.refused == []
 
 

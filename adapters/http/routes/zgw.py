@@ -1,0 +1,45 @@
+"""The ZGW mirror's deliveries over HTTP (programme office, action ``webhooks``): listed, and a
+failed one sent again, as ``wijkkompas zgw deliveries|resend`` do."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from starlette.responses import Response
+
+from adapters.http.caller import CallerDep, api_router
+from adapters.http.replies import reply
+from adapters.http.routes import acts
+from engine.app.access import Action
+from engine.app.zgw_mirror import delivery_json
+
+router = api_router(tags=["zgw"])
+
+DeliveryId = Annotated[int, Path(ge=1, le=2**62, description="The delivery's id.")]
+
+
+@router.get(
+    "/zgw/deliveries",
+    summary="What the ZGW mirror sent to the case system, when, and why not (newest first)",
+    openapi_extra=acts("webhooks"),
+)
+def zgw_deliveries(
+    caller: CallerDep,
+    workflow: str | None = Query(None, max_length=64),
+    status: str | None = Query(None, pattern="^(pending|sent|failed)$"),
+    limit: int = Query(50, ge=1, le=1000),
+) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    rows = caller.service.zgw.list(workflow, status, limit)
+    return reply({"items": [delivery_json(d) for d in rows]})
+
+
+@router.post(
+    "/zgw/deliveries/{delivery}/resend",
+    summary="Send a failed ZGW delivery again on the mirror's next pass",
+    openapi_extra=acts("webhooks"),
+)
+def zgw_resend(caller: CallerDep, delivery: DeliveryId) -> Response:
+    caller.guard.require_programme(Action.WEBHOOKS)
+    return reply(delivery_json(caller.service.zgw.resend(delivery)))
