@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.clock import as_utc, local_date
+from engine.errors import Unmet
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import Deadline, instance_deadlines
 from engine.runtime.events import Event, InstanceMigrated
@@ -88,6 +89,15 @@ class MigrationOutcome:
     approvals: tuple[str, ...] = ()
     elsewhere: bool = False
     """It is not on the plan's source version (migrated already, or never on it)."""
+    unmet_before: tuple[Unmet, ...] = field(default=(), compare=False)
+    unmet_after: tuple[Unmet, ...] = field(default=(), compare=False)
+    """The unmet criteria of ``gate_before``/``gate_after`` as data, for a face to word."""
+    pause_move: tuple[datetime, str, str] | None = field(default=None, compare=False)
+    """The pause as data: since, its button before and after."""
+    approval_moves: tuple[tuple[str, str | None, str], ...] = field(default=(), compare=False)
+    """``approvals`` as data: (approval, what it becomes (None: dropped), its decision)."""
+    child_moves: tuple[tuple[str, str, str | None], ...] = field(default=(), compare=False)
+    """``children`` as data: (key, state, the target phase it matches (None: none))."""
     instance: Instance | None = field(default=None, compare=False)
     event: InstanceMigrated | None = field(default=None, compare=False)
 
@@ -194,9 +204,11 @@ def migrate(
     new_phase = inst.phase if finished else (plan.phases.get(inst.phase) or inst.phase)
     new_button = None
     pause_note = None
+    pause_move = None
     if inst.paused is not None:
         new_button = plan.button(inst.paused.button, target.buttons)
         if new_button is not None:
+            pause_move = (inst.paused.since, inst.paused.button, new_button)
             pause_note = (
                 f"paused since {local_date(inst.paused.since).isoformat()} with "
                 f"'{inst.paused.button}'"
@@ -205,17 +217,21 @@ def migrate(
             )
     # Approvals given in the current phase.
     approvals_note: list[str] = []
+    approval_moves: list[tuple[str, str | None, str]] = []
     approvals: dict[str, list[Any]] = {}
     for aid, record in (inst.approvals or {}).items():
         to = plan.approval(aid, target.definition)
         if to is None:
             approvals_note.append(f"approval '{aid}' ({record.decision}) is dropped")
+            approval_moves.append((aid, None, record.decision))
             continue
         if to != aid:
             approvals_note.append(f"approval '{aid}' becomes '{to}'")
+            approval_moves.append((aid, to, record.decision))
         approvals[to] = [record.decision, record.day.isoformat(), record.by, record.ref]
     # Sub-projects: the gate of the new phase must be able to count them.
     children_notes: list[str] = []
+    child_moves: list[tuple[str, str, str | None]] = []
     if not finished and new_phase in target.gates:
         wanted = target.gates[new_phase].children_reached
         for child in inst.children:
@@ -225,6 +241,7 @@ def migrate(
                 f"{child.key}: {child.state}"
                 + (f" (matches '{aligned}')" if known else " (matches no target phase)")
             )
+            child_moves.append((child.key, child.state, aligned if known else None))
             if wanted and not known and child.state not in ("completed", "stopped"):
                 refused.append(
                     f"the gate of phase '{new_phase}' could never be met: sub-project "
@@ -307,17 +324,24 @@ def migrate(
             instance=after,
             event=event,
         )
+    unmet_before = _unmet(source, inst)
+    unmet_after = _unmet(target, after)
     return MigrationOutcome(
         key=inst.key,
         before_state=inst.state,
         after_state=after.state,
         milestones=tuple(changes),
-        gate_before=_unmet(source, inst),
-        gate_after=_unmet(target, after),
+        gate_before=tuple(u.message for u in unmet_before),
+        gate_after=tuple(u.message for u in unmet_after),
+        unmet_before=unmet_before,
+        unmet_after=unmet_after,
         deadlines=tuple(_deadline_views(plan, source, target, inst, after, today, first_reminder)),
         pause=pause_note,
+        pause_move=pause_move,
         children=tuple(children_notes),
+        child_moves=tuple(child_moves),
         approvals=tuple(approvals_note),
+        approval_moves=tuple(approval_moves),
         instance=after,
         event=event,
     )
@@ -407,10 +431,10 @@ def _kept(
     return kept
 
 
-def _unmet(workflow: CompiledWorkflow, inst: Instance) -> tuple[str, ...]:
+def _unmet(workflow: CompiledWorkflow, inst: Instance) -> tuple[Unmet, ...]:
     if inst.is_finished or inst.phase not in workflow.gates:
         return ()
-    return evaluate_gate(workflow.gates[inst.phase], inst).messages
+    return evaluate_gate(workflow.gates[inst.phase], inst).unmet
 
 
 def origins(
