@@ -77,3 +77,23 @@ def test_the_migration_words_exist_in_both_languages_and_cover_every_value() -> 
     for kind in ("gate", "review", "approval"):
         assert migration_text(f"kind_{kind}", "en", subject="x").endswith(" x")
     assert migration_text("kind_milestone", "nl", term="knooppunt", subject="x") == "knooppunt x"
+
+
+def test_every_migration_word_the_templates_use_is_in_the_catalogue() -> None:
+    import re
+    from pathlib import Path
+
+    from engine.workflow.wording import MIGRATION
+
+    templates = Path(__file__).parents[2] / "adapters" / "web" / "templates"
+    used = {
+        key
+        for source in templates.glob("*.html")
+        for key in re.findall(r"""\bmt\(["']([a-z_-]+)["']""", source.read_text(encoding="utf-8"))
+    }
+    assert {"nav", "title", "dossier_download", "apply_button"} <= used
+    known = set(MIGRATION["nl"])
+    # A prefix ("result_" ~ r.result) names a family of keys.
+    assert {k for k in used if not k.endswith("_")} <= known
+    for prefix in (k for k in used if k.endswith("_")):
+        assert any(k.startswith(prefix) for k in known), prefix
