@@ -172,6 +172,23 @@ def _check(visitor: Visitor, form: PlanForm) -> dict[str, Any]:
     }
 
 
+def _refusals(visitor: Visitor, loaded: Any, exc: MigrationRefused) -> list[tuple[str, str]]:
+    """Each refused instance with why, in the visitor's words: the refused ones checked again
+    for their reasons as data (the engine's sentences for one that moved on meanwhile)."""
+    from engine.app.migrationview import reasons
+
+    keys = list(dict.fromkeys(k for k, _ in exc.reasons))
+    found: dict[str, tuple[str, ...]] = {}
+    for outcome in visitor.service.migration_check(loaded, keys=keys[:SHOWN]):
+        if not outcome.ok:
+            found[outcome.key] = reasons(outcome, visitor.language)
+    return [
+        (key, why)
+        for key in keys
+        for why in found.get(key, [w for k, w in exc.reasons if k == key])
+    ]
+
+
 @router.post("/migrations/apply")
 async def migrations_apply(request: Request) -> Response:
     import anyio
@@ -216,12 +233,13 @@ async def migrations_apply(request: Request) -> Response:
     try:
         results = await anyio.to_thread.run_sync(run)
     except MigrationRefused as exc:
+        why = await anyio.to_thread.run_sync(_refusals, visitor, loaded, exc)
         return _page(
             request,
             visitor,
             status=409,
             form=form,
-            batch_refused=list(exc.reasons),
+            batch_refused=why,
             batch_count=len({k for k, _ in exc.reasons}),
         )
     counts: dict[str, int] = {}

@@ -35,7 +35,7 @@ from engine.ports import DeadlineState, MigrationUnit, StoredWorkflow, UnitOfWor
 from engine.reminders.rules import next_moment
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import Instance, phase_of
-from engine.runtime.migration import MigrationOutcome, migrate, origins, refusals
+from engine.runtime.migration import MigrationOutcome, migrate, origins, refusal_facts, said
 from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate
 from engine.workflow.model import WorkflowDefinition
 
@@ -174,7 +174,7 @@ def _standing(context: Context, uow: UnitOfWork, loaded: LoadedPlan) -> list[Mig
         return []
     out = []
     for key, state, regie_type, button in uow.standing_on(stored.id):
-        why = refusals(loaded.plan, loaded.target, state, regie_type, button)
+        why = refusal_facts(loaded.plan, loaded.target, state, regie_type, button)
         phase = loaded.plan.phases.get(phase_of(state))
         if not why and phase is not None and loaded.target.gates[phase].children_reached:
             record = context.load(uow, key)
@@ -184,9 +184,11 @@ def _standing(context: Context, uow: UnitOfWork, loaded: LoadedPlan) -> list[Mig
                 migrate(
                     loaded.plan, source, loaded.target, inst, at=context.clock.now(), by="-",
                     reason="-", refusals_only=True,
-                ).refused
+                ).reasons
             )  # fmt: skip
-        out.append(MigrationOutcome(key=key, refused=tuple(why), before_state=state))
+        out.append(
+            MigrationOutcome(key=key, refused=said(why), reasons=tuple(why), before_state=state)
+        )
     return out
 
 

@@ -2,8 +2,8 @@
 page shows, per instance, from the one catalogue (``wording.MIGRATION``), Dutch by default.
 
 ``worded(outcome, ...)`` turns one ``MigrationOutcome`` into its lines, grouped as the page
-shows them; ``check_text`` is the CLI's text mode. The reasons an instance cannot move are the
-engine's own sentences (``MigrationOutcome.refused``), as the API gives them.
+shows them, the reasons an instance cannot move included (``reasons``: by their codes; the
+API keeps the engine's English sentences); ``check_text`` is the CLI's text mode.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.runtime.migration import MigrationOutcome
 from engine.workflow import wording
 from engine.workflow.model import WorkflowDefinition
 
-__all__ = ["WordedOutcome", "check_text", "summary_line", "worded"]
+__all__ = ["WordedOutcome", "check_text", "reasons", "summary_line", "worded"]
 
 _UNMET = {
     "milestone-open": "unmet_milestone",
@@ -95,6 +95,17 @@ def _unmet(unmet: Unmet, titles: dict[str, str], language: str) -> str:
     return wording.text(key, language, subject=titles.get(unmet.subject, unmet.subject))
 
 
+def reasons(outcome: MigrationOutcome, language: str) -> tuple[str, ...]:
+    """Why the plan cannot move the instance, in ``language`` (the engine's sentences when
+    the outcome has them only as text)."""
+    if not outcome.reasons:
+        return outcome.refused
+    return tuple(
+        wording.migration_text(f"refused_{code}", language, **values)
+        for code, values in outcome.reasons
+    )
+
+
 def worded(
     outcome: MigrationOutcome,
     source: WorkflowDefinition,
@@ -106,13 +117,13 @@ def worded(
     def say(message: str, **values: object) -> str:
         return wording.migration_text(message, language, **values)
 
-    if outcome.elsewhere:
-        return WordedOutcome(
-            outcome.key, False, True, tuple(say("elsewhere", why=w) for w in outcome.refused)
-        )
     if not outcome.ok:
+        why = reasons(outcome, language)
         return WordedOutcome(
-            outcome.key, False, False, tuple(say("cannot", why=w) for w in outcome.refused)
+            outcome.key,
+            False,
+            outcome.elsewhere,
+            tuple(say("elsewhere" if outcome.elsewhere else "cannot", why=w) for w in why),
         )
     term = target.words().milestone
     milestones = tuple(

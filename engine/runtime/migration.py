@@ -89,6 +89,8 @@ class MigrationOutcome:
     approvals: tuple[str, ...] = ()
     elsewhere: bool = False
     """It is not on the plan's source version (migrated already, or never on it)."""
+    reasons: tuple[Refusal, ...] = field(default=(), compare=False)
+    """``refused`` as data (codes of ``REFUSALS`` with their values), for a face to word."""
     unmet_before: tuple[Unmet, ...] = field(default=(), compare=False)
     unmet_after: tuple[Unmet, ...] = field(default=(), compare=False)
     """The unmet criteria of ``gate_before``/``gate_after`` as data, for a face to word."""
@@ -186,19 +188,21 @@ def migrate(
     reminder (the reminder rules live above this module), to say which reminders start.
     Without ``detailed``, only what applying needs (no gate, knooppunt or deadline views);
     with ``refusals_only``, only whether it can be moved (``refused``)."""
-    refused: list[str] = []
+    reasons: list[Refusal] = []
     moment = as_utc(at)
     today = local_date(moment)
     finished = inst.is_finished
     if (inst.workflow_key, inst.workflow_version) != plan.source:
-        refused.append(
-            f"it is on {inst.workflow_key}@{inst.workflow_version}, not on the plan's source "
-            f"{plan.source[0]}@{plan.source[1]}"
-        )
+        on = f"{inst.workflow_key}@{inst.workflow_version}"
+        reasons.append(("elsewhere", {"on": on, "source": f"{plan.source[0]}@{plan.source[1]}"}))
         return MigrationOutcome(
-            key=inst.key, refused=tuple(refused), before_state=inst.state, elsewhere=True
+            key=inst.key,
+            refused=said(reasons),
+            reasons=tuple(reasons),
+            before_state=inst.state,
+            elsewhere=True,
         )
-    refused += refusals(
+    reasons += refusal_facts(
         plan, target, inst.state, inst.regie.type, inst.paused.button if inst.paused else None
     )
     new_phase = inst.phase if finished else (plan.phases.get(inst.phase) or inst.phase)
@@ -243,13 +247,16 @@ def migrate(
             )
             child_moves.append((child.key, child.state, aligned if known else None))
             if wanted and not known and child.state not in ("completed", "stopped"):
-                refused.append(
-                    f"the gate of phase '{new_phase}' could never be met: sub-project "
-                    f"'{child.key}' is in phase '{child.state}', which matches no phase of the "
-                    f"target (migrate the sub-projects' workflow too, or align its phases)"
+                reasons.append(
+                    (
+                        "children-unmatched",
+                        {"phase": new_phase, "child": child.key, "state": child.state},
+                    )
                 )
-    if refused or refusals_only:
-        return MigrationOutcome(key=inst.key, refused=tuple(refused), before_state=inst.state)
+    if reasons or refusals_only:
+        return MigrationOutcome(
+            key=inst.key, refused=said(reasons), reasons=tuple(reasons), before_state=inst.state
+        )
 
     # The knooppunten.
     book = inst.milestones
@@ -347,6 +354,34 @@ def migrate(
     )
 
 
+REFUSALS = {
+    "phase-dropped": (
+        "it is in phase '{phase}', which the plan drops: map the phase to a phase of the target"
+    ),
+    "regie-unknown": "its regie type '{regie}' is not one of the target's ({known})",
+    "button-dropped": (
+        "it is paused with '{button}', which the plan drops (or the target lacks): map it to "
+        "a pause button of the target"
+    ),
+    "children-unmatched": (
+        "the gate of phase '{phase}' could never be met: sub-project '{child}' is in phase "
+        "'{state}', which matches no phase of the target (migrate the sub-projects' workflow "
+        "too, or align its phases)"
+    ),
+    "elsewhere": "it is on {on}, not on the plan's source {source}",
+}
+"""Why a plan cannot move an instance, by code: the engine's sentence (the API's, and the
+words of a face without its own: ``wording.MIGRATION`` has the same codes)."""
+
+Refusal = tuple[str, dict[str, str]]
+"""One reason as data: its code in ``REFUSALS`` and the values its sentence names."""
+
+
+def said(reasons: Sequence[Refusal]) -> tuple[str, ...]:
+    """The engine's sentences for ``reasons``."""
+    return tuple(REFUSALS[code].format(**values) for code, values in reasons)
+
+
 def refusals(
     plan: MigrationPlan,
     target: CompiledWorkflow,
@@ -356,23 +391,26 @@ def refusals(
 ) -> list[str]:
     """Why the plan cannot move an instance in ``state`` with this regie type and pause
     button (its sub-projects aside): what a batch asks of every instance before it writes."""
-    found = []
+    return list(said(refusal_facts(plan, target, state, regie_type, paused_button)))
+
+
+def refusal_facts(
+    plan: MigrationPlan,
+    target: CompiledWorkflow,
+    state: str,
+    regie_type: str,
+    paused_button: str | None,
+) -> list[Refusal]:
+    """``refusals`` as data."""
+    found: list[Refusal] = []
     phase = phase_of(state)
     if state not in ("completed", "stopped") and plan.phases.get(phase) is None:
-        found.append(
-            f"it is in phase '{phase}', which the plan drops: map the phase to a phase of the "
-            "target"
-        )
+        found.append(("phase-dropped", {"phase": phase}))
     if regie_type not in target.definition.regie:
-        found.append(
-            f"its regie type '{regie_type}' is not one of the target's "
-            f"({', '.join(target.definition.regie)})"
-        )
+        known = ", ".join(target.definition.regie)
+        found.append(("regie-unknown", {"regie": regie_type, "known": known}))
     if paused_button is not None and plan.button(paused_button, target.buttons) is None:
-        found.append(
-            f"it is paused with '{paused_button}', which the plan drops (or the target lacks): "
-            "map it to a pause button of the target"
-        )
+        found.append(("button-dropped", {"button": paused_button}))
     return found
 
 

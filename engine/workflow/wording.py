@@ -1074,7 +1074,7 @@ MIGRATION: dict[str, dict[str, str]] = {
     "nl": {
         # The dry run of a plan, one instance (``migrate check`` and the migrations page).
         "cannot": "kan niet mee: {why}",
-        "elsewhere": "staat niet op de bronversie: {why}",
+        "elsewhere": "gaat niet mee: {why}",
         "state": "fase: {before} -> {after}",
         "milestone": "{term} {source} -> {target} ({how}): {before} -> {after}",
         "how_same": "gelijk",
@@ -1115,6 +1115,12 @@ MIGRATION: dict[str, dict[str, str]] = {
         "child": "deelproject {key}: {state} (past bij fase '{phase}')",
         "child_nowhere": "deelproject {key}: {state} (past bij geen fase van de nieuwe versie)",
         "summary": "{n} wijk(en): {ok} kunnen mee, {bad} niet (plan {hash})",
+        # Why a plan cannot move a wijk (engine/runtime/migration.py REFUSALS, by code).
+        "refused_phase-dropped": "ze staat in fase '{phase}', die het plan laat vervallen: koppel die fase aan een fase van de nieuwe versie",
+        "refused_regie-unknown": "haar regietype '{regie}' kent de nieuwe versie niet (wel: {known})",
+        "refused_button-dropped": "ze is gepauzeerd met '{button}', die het plan laat vervallen (of die de nieuwe versie niet heeft): koppel die aan een pauzeknop van de nieuwe versie",
+        "refused_children-unmatched": "de poort van fase '{phase}' kan nooit worden gehaald: deelproject '{child}' staat in fase '{state}', die bij geen fase van de nieuwe versie past (migreer ook de werkwijze van de deelprojecten, of stem de fasen af)",
+        "refused_elsewhere": "ze staat op {on}, niet op de bronversie van het plan ({source})",
         # The migrations page.
         "nav": "Migraties",
         "title": "Wijken naar een nieuwe versie van hun werkwijze",
@@ -1161,7 +1167,7 @@ MIGRATION: dict[str, dict[str, str]] = {
     },
     "en": {
         "cannot": "cannot move: {why}",
-        "elsewhere": "not on the source version: {why}",
+        "elsewhere": "not moved: {why}",
         "state": "state: {before} -> {after}",
         "milestone": "{term} {source} -> {target} ({how}): {before} -> {after}",
         "how_same": "same",
@@ -1202,6 +1208,11 @@ MIGRATION: dict[str, dict[str, str]] = {
         "child": "deelproject {key}: {state} (matches phase '{phase}')",
         "child_nowhere": "deelproject {key}: {state} (matches no phase of the new version)",
         "summary": "{n} instance(s): {ok} can move, {bad} cannot (plan {hash})",
+        "refused_phase-dropped": "it is in phase '{phase}', which the plan drops: map the phase to a phase of the target",
+        "refused_regie-unknown": "its regie type '{regie}' is not one of the target's ({known})",
+        "refused_button-dropped": "it is paused with '{button}', which the plan drops (or the target lacks): map it to a pause button of the target",
+        "refused_children-unmatched": "the gate of phase '{phase}' could never be met: deelproject '{child}' is in phase '{state}', which matches no phase of the target (migrate the deelprojecten's workflow too, or align its phases)",
+        "refused_elsewhere": "it is on {on}, not on the plan's source {source}",
         "nav": "Migrations",
         "title": "Neighbourhoods to a new version of their workflow",
         "intro": "Paste or upload a migration plan (YAML, as wijkkompas migrate plan writes it). Checking changes nothing; then you can apply the plan, with a reason.",

@@ -216,9 +216,18 @@ def test_a_batch_the_plan_cannot_move_is_refused_whole_at_apply_time(
     )
     assert applied.status_code == 409, applied.text
     assert 'id="batch-refused"' in applied.text
-    assert "<strong>w0001</strong>" in applied.text
+    assert "<strong>w0001</strong>: ze staat in fase &#39;karakteriseren&#39;, die het plan" in (
+        applied.text
+    )
     assert "er is niets gemigreerd" in applied.text
     assert _versions(revised) == {"w0001": 2, "w0002": 2}
+    # Checked again, the dry run says why and offers no apply form.
+    again = office.post("/migrations/check", data={"csrf": csrf, "plan": dropping})
+    assert again.status_code == 200
+    assert "1 van de 2 wijk(en) kunnen niet mee" in again.text
+    assert 'data-key="w0001" data-ok="no"' in again.text
+    assert "kan niet mee: ze staat in fase &#39;karakteriseren&#39;" in again.text
+    assert 'action="/migrations/apply"' not in again.text
 
 
 def test_a_form_without_the_sessions_token_changes_nothing(revised: LiveServer) -> None:

@@ -290,5 +290,11 @@ def test_the_dry_run_of_a_paused_wijk_is_worded_from_the_catalogue() -> None:
     dropped = parse_plan(written + "pause_buttons: {geen-trekker: drop}\n", "p")
     refused = migrate(dropped, SOURCE, TARGET, inst, at=T0 + timedelta(days=4), by="p", reason="r")
     text = check_text([refused], V1, COPY, dropped.hash)
-    assert text.splitlines()[1].startswith("  kan niet mee: it is paused with 'geen-trekker'")
+    assert text.splitlines()[1] == (
+        "  kan niet mee: ze is gepauzeerd met 'geen-trekker', die het plan laat vervallen (of "
+        "die de nieuwe versie niet heeft): koppel die aan een pauzeknop van de nieuwe versie"
+    )
+    assert check_text([refused], V1, COPY, dropped.hash, "en").splitlines()[1] == (
+        "  cannot move: " + refused.refused[0]  # the engine's sentence, as over the API
+    )
     assert text.splitlines()[-1] == f"1 wijk(en): 0 kunnen mee, 1 niet (plan {dropped.hash[:12]})"
