@@ -189,6 +189,16 @@ def _refusals(visitor: Visitor, loaded: Any, exc: MigrationRefused) -> list[tupl
     ]
 
 
+def _detail(result: Any, language: str) -> str:
+    """Why an instance was not migrated, in ``language`` (empty when it was)."""
+    if not result.reasons:
+        return str(result.detail)
+    return "; ".join(
+        wording.migration_text(f"refused_{code}", language, **values)
+        for code, values in result.reasons
+    )
+
+
 @router.post("/migrations/apply")
 async def migrations_apply(request: Request) -> Response:
     import anyio
@@ -258,7 +268,10 @@ async def migrations_apply(request: Request) -> Response:
             "source": f"{loaded.source.key}@{loaded.source.version}",
             "target": f"{loaded.target.key}@{loaded.target.version}",
             "summary": said,
-            "items": results[:SHOWN] + [r for r in results[SHOWN:] if r.result != "migrated"],
+            "items": [
+                (r, _detail(r, visitor.language))
+                for r in results[:SHOWN] + [r for r in results[SHOWN:] if r.result != "migrated"]
+            ],
             "total": len(results),
         },
     )

@@ -369,6 +369,8 @@ REFUSALS = {
         "too, or align its phases)"
     ),
     "elsewhere": "it is on {on}, not on the plan's source {source}",
+    "not-on-source": "on {on}, not on the plan's source",
+    "target-already": "on the target already",
 }
 """Why a plan cannot move an instance, by code: the engine's sentence (the API's, and the
 words of a face without its own: ``wording.MIGRATION`` has the same codes)."""

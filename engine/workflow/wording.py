@@ -1121,6 +1121,8 @@ MIGRATION: dict[str, dict[str, str]] = {
         "refused_button-dropped": "ze is gepauzeerd met '{button}', die het plan laat vervallen (of die de nieuwe versie niet heeft): koppel die aan een pauzeknop van de nieuwe versie",
         "refused_children-unmatched": "de poort van fase '{phase}' kan nooit worden gehaald: deelproject '{child}' staat in fase '{state}', die bij geen fase van de nieuwe versie past (migreer ook de werkwijze van de deelprojecten, of stem de fasen af)",
         "refused_elsewhere": "ze staat op {on}, niet op de bronversie van het plan ({source})",
+        "refused_not-on-source": "ze staat op {on}, niet op de bronversie van het plan",
+        "refused_target-already": "ze staat al op de nieuwe versie",
         # The migrations page.
         "nav": "Migraties",
         "title": "Wijken naar een nieuwe versie van hun werkwijze",
@@ -1213,6 +1215,8 @@ MIGRATION: dict[str, dict[str, str]] = {
         "refused_button-dropped": "it is paused with '{button}', which the plan drops (or the target lacks): map it to a pause button of the target",
         "refused_children-unmatched": "the gate of phase '{phase}' could never be met: deelproject '{child}' is in phase '{state}', which matches no phase of the target (migrate the deelprojecten's workflow too, or align its phases)",
         "refused_elsewhere": "it is on {on}, not on the plan's source {source}",
+        "refused_not-on-source": "on {on}, not on the plan's source",
+        "refused_target-already": "on the target already",
         "nav": "Migrations",
         "title": "Neighbourhoods to a new version of their workflow",
         "intro": "Paste or upload a migration plan (YAML, as wijkkompas migrate plan writes it). Checking changes nothing; then you can apply the plan, with a reason.",

@@ -298,3 +298,41 @@ def test_the_dossier_downloads_for_auditors_and_the_office_and_verifies(
         assert refused.headers["content-type"].startswith("text/html")
     auditor = signed_in(revised, "deltawonen", "auditor")
     assert auditor.get("/instances/w0002/dossier").status_code == 404  # not its instance
+
+
+def test_a_wijk_on_another_workflow_is_named_and_left_alone(revised: LiveServer) -> None:
+    from engine.runtime.events import Regie
+
+    service = revised.programme.service
+    service.create(
+        "renovatie",
+        workflow="corporatie-renovatie",
+        title="Renovatie",
+        regie=Regie(type="woningcorporatie", organisation="deltaWonen", contacts=("r@d.example",)),
+        by="test-seed",
+    )
+    office = signed_in(revised, "gemeente-zwolle", "programme_office")
+    csrf = _csrf(office.get("/migrations").text)
+    checked = office.post(
+        "/migrations/check", data={"csrf": csrf, "plan": PLAN, "instances": "w0001, renovatie"}
+    )
+    assert checked.status_code == 200, checked.text
+    assert "gaat niet mee: ze staat op corporatie-renovatie@1, niet op de bronversie" in (
+        checked.text
+    )
+    applied = office.post(
+        "/migrations/apply",
+        data={
+            "csrf": csrf,
+            "plan": PLAN,
+            "instances": "w0001, renovatie",
+            "checked": _hidden(checked.text, "checked"),
+            "reason": "herzien",
+        },
+    )
+    assert applied.status_code == 200, applied.text
+    assert re.findall(r'<tr data-result="([a-z]+)">', applied.text) == ["migrated", "skipped"]
+    assert "ze staat op corporatie-renovatie@1, niet op de bronversie van het plan" in applied.text
+    assert "1 gemigreerd, 1 overgeslagen" in applied.text
+    assert service.show("renovatie").workflow_key == "corporatie-renovatie"
+    assert _versions(revised) == {"w0001": 3, "w0002": 2}
