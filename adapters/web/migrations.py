@@ -130,7 +130,8 @@ async def _posted(request: Request) -> tuple[Visitor, PlanForm, Response | None]
 
 
 def _problems(exc: PlanError) -> list[str]:
-    return [f"{p.source}:{p.line}:{p.column}: {p.message}" for p in exc.problems]
+    """Each problem of the plan as the CLI prints it: SOURCE:LINE:COL: severity: message."""
+    return [str(p) for p in exc.problems]
 
 
 @router.post("/migrations/check")

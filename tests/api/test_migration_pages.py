@@ -159,7 +159,8 @@ def test_a_bad_plan_shows_line_and_column_and_changes_nothing(revised: LiveServe
             data={"csrf": csrf, "plan": broken, "reason": "x", "checked": "0" * 64},
         )
         assert answer.status_code == 422, answer.text
-        assert re.search(rf"plan:{line}:\d+: knooppunt &#39;partijen-aan-tafel&#39;", answer.text)
+        where = rf"plan:{line}:\d+: error: knooppunt &#39;partijen-aan-tafel&#39;"
+        assert re.search(where, answer.text)
         assert "fout(en); er is niets veranderd" in answer.text
         assert 'id="plan-problems"' in answer.text
     uploaded = office.post(
