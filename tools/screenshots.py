@@ -9,6 +9,7 @@ PNG per page and width. Look at them before you commit them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ PAGES = {
     "charts": "/charts",
     "council": "/council?from=2026-01-01&to=2026-12-31",
     "council-report": "/council/report.html?from=2026-01-01&to=2026-12-31",
+    "migrations": "/migrations",
     "signin": "/signin",
 }
 
@@ -56,7 +58,15 @@ def main() -> int:
             env=env,
             capture_output=True,
         )
-        app = Application.configure(given={"db": db}, env={"WIJKKOMPAS_MAILDIR": f"{tmp}/m"})
+        # The revision of the Wijkkompas in the test data, for the migrations page's dry run
+        # (on the search path only after the demo started its wijken on the shipped version).
+        revision = Path(tmp) / "revision"
+        revision.mkdir()
+        shutil.copy(REPO / "tests" / "data" / "wijkkompas-v3.yaml", revision)
+        app = Application.configure(
+            given={"db": db, "workflows": (str(revision),)},
+            env={"WIJKKOMPAS_MAILDIR": f"{tmp}/m"},
+        )
         server = uvicorn.Server(
             uvicorn.Config(create_app(app), host="127.0.0.1", port=0, log_level="warning")
         )
@@ -86,11 +96,18 @@ def main() -> int:
                         page.locator("#refusal-advance").scroll_into_view_if_needed()
                         page.screenshot(path=OUT / f"{name}-{width_name}.png")
                         continue
+                    if name == "migrations":
+                        plan = REPO / "tests" / "data" / "wijkkompas-2-to-3.yaml"
+                        page.get_by_label("Het plan (YAML)").fill(plan.read_text("utf-8"))
+                        page.get_by_label("Alleen deze wijken").fill("wk-berkum wk-holtenbroek")
+                        page.get_by_role("button", name="Controleren (er verandert niets)").click()
+                        page.locator("#checked").scroll_into_view_if_needed()
                     whole = width_name == "desktop" and name in (
                         "portfolio",
                         "instance",
                         "timeline",
                         "charts",
+                        "migrations",
                     )
                     page.screenshot(path=OUT / f"{name}-{width_name}.png", full_page=whole)
                     print(f"docs/img/{name}-{width_name}.png")

@@ -103,7 +103,8 @@ def migrate_check(
 ) -> None:
     """The dry run: for each instance on the plan's source version, exactly what the plan
     changes (phase, knooppunten, gate, deadlines with their policy, reminders, pause,
-    sub-projects). Nothing is written. Exit 3 when the plan cannot move one of them."""
+    sub-projects), in the language of the settings (Dutch by default). Nothing is written.
+    Exit 3 when the plan cannot move one of them."""
     service = app_of(ctx).service()
     loaded = service.read_plan(_read(plan_file), str(plan_file))
     outcomes = service.migration_check(loaded, keys=keys or None, phase=phase)
@@ -117,49 +118,19 @@ def migrate_check(
             }
         )
     else:
-        term = loaded.target.definition.words().milestone
-        for outcome in outcomes:
-            click.echo(_render(outcome, term))
-        movable = sum(o.ok for o in outcomes)
+        from engine.app.migrationview import check_text
+
         click.echo(
-            f"{len(outcomes)} instance(s): {movable} can move, {len(outcomes) - movable} cannot "
-            f"(plan {loaded.plan.hash[:12]})"
+            check_text(
+                outcomes,
+                loaded.source.definition,
+                loaded.target.definition,
+                loaded.plan.hash,
+                app_of(ctx).settings.language,
+            )
         )
     if any(not o.ok and not o.elsewhere for o in outcomes):
         sys.exit(3)
-
-
-def _render(outcome: Any, term: str) -> str:
-    """One instance of the dry run; ``term``: what the target calls a milestone."""
-    lines = [f"{outcome.key}:"]
-    if outcome.elsewhere or not outcome.ok:
-        lines += [f"  cannot move: {why}" for why in outcome.refused]
-        return "\n".join(lines)
-    lines.append(f"  state: {outcome.before_state} -> {outcome.after_state}")
-    changed = [m for m in outcome.milestones if m.how != "same" or m.before != m.after]
-    for m in changed:
-        source = ", ".join(m.source) or "-"
-        lines.append(f"  {term} {source} -> {m.target or '-'} ({m.how}): {m.before} -> {m.after}")
-
-    def gate(unmet: tuple[str, ...]) -> str:
-        return "met" if not unmet else f"{len(unmet)} unmet"
-
-    lines.append(f"  gate: {gate(outcome.gate_before)} -> {gate(outcome.gate_after)}")
-    lines += [f"    now unmet: {u}" for u in outcome.gate_after if u not in outcome.gate_before]
-    for d in outcome.deadlines:
-        if d.before == d.after and d.reminders == "as-before":
-            continue
-        before = d.before.isoformat() if d.before else "-"
-        after = d.after.isoformat() if d.after else "-"
-        lines.append(
-            f"  deadline {d.kind} {d.subject}: {before} -> {after} ({d.policy}; reminders "
-            f"{d.reminders})"
-        )
-    if outcome.pause:
-        lines.append(f"  pause: {outcome.pause}")
-    lines += [f"  approval: {a}" for a in outcome.approvals]
-    lines += [f"  sub-project {c}" for c in outcome.children]
-    return "\n".join(lines)
 
 
 @migrate.command("apply")

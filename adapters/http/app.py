@@ -122,9 +122,11 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
     for module in routes:
         api.include_router(module.router, prefix=PREFIX)
     api.include_router(meta.health)
+    from adapters.web.migrations import router as migration_pages
     from adapters.web.pages import mount
 
     mount(api, application, service)
+    api.include_router(migration_pages)
     install(api)
     document: dict[str, Any] = {}
 

@@ -184,6 +184,7 @@ def render(
 
     html = pages.env.get_template(template).render(
         t=t,
+        mt=lambda key, **kw: wording.migration_text(key, language, **kw),
         lang=language,
         other_lang="en" if language == "nl" else "nl",
         duration=lambda d: wording.duration(d, language),
@@ -697,6 +698,7 @@ def instance_page(
         view=view,
         events=list(reversed(events)),
         may_log=may_log,
+        may_dossier=visitor.guard.offers(view, Action.DOSSIER),
         phases=phases,
         phase_titles=dict(phases),
         phase_index=index,
@@ -728,6 +730,29 @@ def instance(request: Request, key: str) -> Response:
     if visitor.principal is None:
         return _to_signin(request)
     return instance_page(request, visitor, key)
+
+
+@router.get("/instances/{key}/dossier")
+def instance_dossier(request: Request, key: str) -> Response:
+    """The dossier zip of the instance and its deelprojecten (auditors and the programme
+    office: the rule table's ``dossier``), as ``GET /api/v1/instances/{key}/dossier`` gives
+    it; to anyone else, the page that does not exist."""
+    visitor = _visitor(request)
+    if visitor.principal is None:
+        return _to_signin(request)
+    try:
+        visitor.guard.see(key, Action.DOSSIER)
+    except (NotFound, Forbidden):
+        return _not_found(request, visitor)
+    made = _pages(request).application.dossier(key)
+    response = Response(
+        made.data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="dossier-{key}.zip"'},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @router.post("/instances/{key}/{action}")

@@ -35,7 +35,14 @@ from engine.ports import DeadlineState, MigrationUnit, StoredWorkflow, UnitOfWor
 from engine.reminders.rules import next_moment
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import Instance, phase_of
-from engine.runtime.migration import MigrationOutcome, migrate, origins, refusals
+from engine.runtime.migration import (
+    MigrationOutcome,
+    Refusal,
+    migrate,
+    origins,
+    refusal_facts,
+    said,
+)
 from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate
 from engine.workflow.model import WorkflowDefinition
 
@@ -63,6 +70,8 @@ class AppliedOne:
     source version any more) or refused (the instance changed meanwhile so the plan cannot
     move it)."""
     detail: str = ""
+    reasons: tuple[Refusal, ...] = ()
+    """``detail`` as data (codes of ``runtime.migration.REFUSALS``), for a face to word."""
 
 
 def _definition(
@@ -174,7 +183,7 @@ def _standing(context: Context, uow: UnitOfWork, loaded: LoadedPlan) -> list[Mig
         return []
     out = []
     for key, state, regie_type, button in uow.standing_on(stored.id):
-        why = refusals(loaded.plan, loaded.target, state, regie_type, button)
+        why = refusal_facts(loaded.plan, loaded.target, state, regie_type, button)
         phase = loaded.plan.phases.get(phase_of(state))
         if not why and phase is not None and loaded.target.gates[phase].children_reached:
             record = context.load(uow, key)
@@ -184,9 +193,11 @@ def _standing(context: Context, uow: UnitOfWork, loaded: LoadedPlan) -> list[Mig
                 migrate(
                     loaded.plan, source, loaded.target, inst, at=context.clock.now(), by="-",
                     reason="-", refusals_only=True,
-                ).refused
+                ).reasons
             )  # fmt: skip
-        out.append(MigrationOutcome(key=key, refused=tuple(why), before_state=state))
+        out.append(
+            MigrationOutcome(key=key, refused=said(why), reasons=tuple(why), before_state=state)
+        )
     return out
 
 
@@ -349,15 +360,14 @@ def _attempt(
             mine = any(
                 e.type == "instance_migrated" and e.payload.get("plan") == plan.hash for e in events
             )
-            return AppliedOne(
-                key, "already" if mine else "skipped", "" if mine else "on the target already"
-            )
+            if mine:
+                return AppliedOne(key, "already")
+            why: Refusal = ("target-already", {})
+            return AppliedOne(key, "skipped", said([why])[0], (why,))
         if source is None or record.workflow.id != source.id:
-            return AppliedOne(
-                key,
-                "skipped",
-                f"on {record.workflow.key}@{record.workflow.version}, not on the plan's source",
-            )
+            on = f"{record.workflow.key}@{record.workflow.version}"
+            why = ("not-on-source", {"on": on})
+            return AppliedOne(key, "skipped", said([why])[0], (why,))
         now = context.now_to_record()
         before = record.instance
         if _counts_children(loaded, before):
@@ -367,7 +377,7 @@ def _attempt(
             plan, workflow, loaded.target, before, at=now, by=by, reason=reason, detailed=False
         )
         if not outcome.ok:
-            return AppliedOne(key, "refused", "; ".join(outcome.refused))
+            return AppliedOne(key, "refused", "; ".join(outcome.refused), outcome.reasons)
         assert outcome.instance is not None
         assert outcome.event is not None
         after = outcome.instance

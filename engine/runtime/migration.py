@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.clock import as_utc, local_date
+from engine.errors import Unmet
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.deadlines import Deadline, instance_deadlines
 from engine.runtime.events import Event, InstanceMigrated
@@ -88,6 +89,17 @@ class MigrationOutcome:
     approvals: tuple[str, ...] = ()
     elsewhere: bool = False
     """It is not on the plan's source version (migrated already, or never on it)."""
+    reasons: tuple[Refusal, ...] = field(default=(), compare=False)
+    """``refused`` as data (codes of ``REFUSALS`` with their values), for a face to word."""
+    unmet_before: tuple[Unmet, ...] = field(default=(), compare=False)
+    unmet_after: tuple[Unmet, ...] = field(default=(), compare=False)
+    """The unmet criteria of ``gate_before``/``gate_after`` as data, for a face to word."""
+    pause_move: tuple[datetime, str, str] | None = field(default=None, compare=False)
+    """The pause as data: since, its button before and after."""
+    approval_moves: tuple[tuple[str, str | None, str], ...] = field(default=(), compare=False)
+    """``approvals`` as data: (approval, what it becomes (None: dropped), its decision)."""
+    child_moves: tuple[tuple[str, str, str | None], ...] = field(default=(), compare=False)
+    """``children`` as data: (key, state, the target phase it matches (None: none))."""
     instance: Instance | None = field(default=None, compare=False)
     event: InstanceMigrated | None = field(default=None, compare=False)
 
@@ -176,27 +188,31 @@ def migrate(
     reminder (the reminder rules live above this module), to say which reminders start.
     Without ``detailed``, only what applying needs (no gate, knooppunt or deadline views);
     with ``refusals_only``, only whether it can be moved (``refused``)."""
-    refused: list[str] = []
+    reasons: list[Refusal] = []
     moment = as_utc(at)
     today = local_date(moment)
     finished = inst.is_finished
     if (inst.workflow_key, inst.workflow_version) != plan.source:
-        refused.append(
-            f"it is on {inst.workflow_key}@{inst.workflow_version}, not on the plan's source "
-            f"{plan.source[0]}@{plan.source[1]}"
-        )
+        on = f"{inst.workflow_key}@{inst.workflow_version}"
+        reasons.append(("elsewhere", {"on": on, "source": f"{plan.source[0]}@{plan.source[1]}"}))
         return MigrationOutcome(
-            key=inst.key, refused=tuple(refused), before_state=inst.state, elsewhere=True
+            key=inst.key,
+            refused=said(reasons),
+            reasons=tuple(reasons),
+            before_state=inst.state,
+            elsewhere=True,
         )
-    refused += refusals(
+    reasons += refusal_facts(
         plan, target, inst.state, inst.regie.type, inst.paused.button if inst.paused else None
     )
     new_phase = inst.phase if finished else (plan.phases.get(inst.phase) or inst.phase)
     new_button = None
     pause_note = None
+    pause_move = None
     if inst.paused is not None:
         new_button = plan.button(inst.paused.button, target.buttons)
         if new_button is not None:
+            pause_move = (inst.paused.since, inst.paused.button, new_button)
             pause_note = (
                 f"paused since {local_date(inst.paused.since).isoformat()} with "
                 f"'{inst.paused.button}'"
@@ -205,17 +221,21 @@ def migrate(
             )
     # Approvals given in the current phase.
     approvals_note: list[str] = []
+    approval_moves: list[tuple[str, str | None, str]] = []
     approvals: dict[str, list[Any]] = {}
     for aid, record in (inst.approvals or {}).items():
         to = plan.approval(aid, target.definition)
         if to is None:
             approvals_note.append(f"approval '{aid}' ({record.decision}) is dropped")
+            approval_moves.append((aid, None, record.decision))
             continue
         if to != aid:
             approvals_note.append(f"approval '{aid}' becomes '{to}'")
+            approval_moves.append((aid, to, record.decision))
         approvals[to] = [record.decision, record.day.isoformat(), record.by, record.ref]
     # Sub-projects: the gate of the new phase must be able to count them.
     children_notes: list[str] = []
+    child_moves: list[tuple[str, str, str | None]] = []
     if not finished and new_phase in target.gates:
         wanted = target.gates[new_phase].children_reached
         for child in inst.children:
@@ -225,14 +245,18 @@ def migrate(
                 f"{child.key}: {child.state}"
                 + (f" (matches '{aligned}')" if known else " (matches no target phase)")
             )
+            child_moves.append((child.key, child.state, aligned if known else None))
             if wanted and not known and child.state not in ("completed", "stopped"):
-                refused.append(
-                    f"the gate of phase '{new_phase}' could never be met: sub-project "
-                    f"'{child.key}' is in phase '{child.state}', which matches no phase of the "
-                    f"target (migrate the sub-projects' workflow too, or align its phases)"
+                reasons.append(
+                    (
+                        "children-unmatched",
+                        {"phase": new_phase, "child": child.key, "state": child.state},
+                    )
                 )
-    if refused or refusals_only:
-        return MigrationOutcome(key=inst.key, refused=tuple(refused), before_state=inst.state)
+    if reasons or refusals_only:
+        return MigrationOutcome(
+            key=inst.key, refused=said(reasons), reasons=tuple(reasons), before_state=inst.state
+        )
 
     # The knooppunten.
     book = inst.milestones
@@ -307,20 +331,57 @@ def migrate(
             instance=after,
             event=event,
         )
+    unmet_before = _unmet(source, inst)
+    unmet_after = _unmet(target, after)
     return MigrationOutcome(
         key=inst.key,
         before_state=inst.state,
         after_state=after.state,
         milestones=tuple(changes),
-        gate_before=_unmet(source, inst),
-        gate_after=_unmet(target, after),
+        gate_before=tuple(u.message for u in unmet_before),
+        gate_after=tuple(u.message for u in unmet_after),
+        unmet_before=unmet_before,
+        unmet_after=unmet_after,
         deadlines=tuple(_deadline_views(plan, source, target, inst, after, today, first_reminder)),
         pause=pause_note,
+        pause_move=pause_move,
         children=tuple(children_notes),
+        child_moves=tuple(child_moves),
         approvals=tuple(approvals_note),
+        approval_moves=tuple(approval_moves),
         instance=after,
         event=event,
     )
+
+
+REFUSALS = {
+    "phase-dropped": (
+        "it is in phase '{phase}', which the plan drops: map the phase to a phase of the target"
+    ),
+    "regie-unknown": "its regie type '{regie}' is not one of the target's ({known})",
+    "button-dropped": (
+        "it is paused with '{button}', which the plan drops (or the target lacks): map it to "
+        "a pause button of the target"
+    ),
+    "children-unmatched": (
+        "the gate of phase '{phase}' could never be met: sub-project '{child}' is in phase "
+        "'{state}', which matches no phase of the target (migrate the sub-projects' workflow "
+        "too, or align its phases)"
+    ),
+    "elsewhere": "it is on {on}, not on the plan's source {source}",
+    "not-on-source": "on {on}, not on the plan's source",
+    "target-already": "on the target already",
+}
+"""Why a plan cannot move an instance, by code: the engine's sentence (the API's, and the
+words of a face without its own: ``wording.MIGRATION`` has the same codes)."""
+
+Refusal = tuple[str, dict[str, str]]
+"""One reason as data: its code in ``REFUSALS`` and the values its sentence names."""
+
+
+def said(reasons: Sequence[Refusal]) -> tuple[str, ...]:
+    """The engine's sentences for ``reasons``."""
+    return tuple(REFUSALS[code].format(**values) for code, values in reasons)
 
 
 def refusals(
@@ -332,23 +393,26 @@ def refusals(
 ) -> list[str]:
     """Why the plan cannot move an instance in ``state`` with this regie type and pause
     button (its sub-projects aside): what a batch asks of every instance before it writes."""
-    found = []
+    return list(said(refusal_facts(plan, target, state, regie_type, paused_button)))
+
+
+def refusal_facts(
+    plan: MigrationPlan,
+    target: CompiledWorkflow,
+    state: str,
+    regie_type: str,
+    paused_button: str | None,
+) -> list[Refusal]:
+    """``refusals`` as data."""
+    found: list[Refusal] = []
     phase = phase_of(state)
     if state not in ("completed", "stopped") and plan.phases.get(phase) is None:
-        found.append(
-            f"it is in phase '{phase}', which the plan drops: map the phase to a phase of the "
-            "target"
-        )
+        found.append(("phase-dropped", {"phase": phase}))
     if regie_type not in target.definition.regie:
-        found.append(
-            f"its regie type '{regie_type}' is not one of the target's "
-            f"({', '.join(target.definition.regie)})"
-        )
+        known = ", ".join(target.definition.regie)
+        found.append(("regie-unknown", {"regie": regie_type, "known": known}))
     if paused_button is not None and plan.button(paused_button, target.buttons) is None:
-        found.append(
-            f"it is paused with '{paused_button}', which the plan drops (or the target lacks): "
-            "map it to a pause button of the target"
-        )
+        found.append(("button-dropped", {"button": paused_button}))
     return found
 
 
@@ -407,10 +471,10 @@ def _kept(
     return kept
 
 
-def _unmet(workflow: CompiledWorkflow, inst: Instance) -> tuple[str, ...]:
+def _unmet(workflow: CompiledWorkflow, inst: Instance) -> tuple[Unmet, ...]:
     if inst.is_finished or inst.phase not in workflow.gates:
         return ()
-    return evaluate_gate(workflow.gates[inst.phase], inst).messages
+    return evaluate_gate(workflow.gates[inst.phase], inst).unmet
 
 
 def origins(

@@ -81,3 +81,37 @@ def test_apply_needs_a_reason(run, tmp_path: Path) -> None:  # type: ignore[no-u
     result = run("migrate", "apply", "plan.yaml")
     assert result.exit_code == 2
     assert "--reason" in result.output
+
+
+def test_the_dry_run_is_worded_from_the_catalogue_dutch_by_default(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    shutil.copy(DATA / "wijkkompas-2-to-3.yaml", tmp_path / "plan.yaml")
+    dutch = run("migrate", "check", "plan.yaml", "--instance", "wk-berkum")
+    assert dutch.exit_code == 0, dutch.output
+    lines = dutch.output.splitlines()
+    assert lines[0] == "wk-berkum:"
+    assert "  fase: samen-starten -> samen-starten" in lines
+    assert (
+        "  knooppunt eerste-bewonersinformatie -> bewoners-geinformeerd (hernoemd): open -> open"
+        in lines
+    )
+    assert "  poort: 8 niet vervuld -> 10 niet vervuld" in lines
+    assert "    nu niet vervuld: Knooppunt Stakeholderanalyse gemaakt is nog niet gedaan" in lines
+    recomputed = next(line for line in lines if "capaciteit-en-budget" in line)
+    assert "(herberekend; herinneringen beginnen bij de volgende ronde)" in recomputed
+    assert "deelproject bu-berkum-oost: samen-starten (past bij fase 'samen-starten')" in (
+        dutch.output
+    )
+    assert lines[-1].startswith("1 wijk(en): 1 kunnen mee, 0 niet (plan ")
+    # No ISO durations or dates for people: the dates are written out.
+    assert not any(token in dutch.output for token in ("P75D", "P90D", "2026-", "2027-"))
+
+    monkeypatch.setenv("WIJKKOMPAS_LANGUAGE", "en")
+    english = run("migrate", "check", "plan.yaml", "--instance", "wk-berkum")
+    assert english.exit_code == 0, english.output
+    assert "  gate: 8 unmet -> 10 unmet" in english.output.splitlines()
+    assert "(recomputed; reminders start at the next pass)" in english.output
+    assert english.output.splitlines()[-1].startswith("1 instance(s): 1 can move, 0 cannot")

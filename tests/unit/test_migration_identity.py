@@ -259,3 +259,42 @@ def test_pause_buttons_and_approvals_follow_the_plan() -> None:
         "it is paused with 'geen-trekker', which the plan drops (or the target lacks): map it to "
         "a pause button of the target",
     )
+
+
+def test_the_dry_run_of_a_paused_wijk_is_worded_from_the_catalogue() -> None:
+    """The pause, a renamed approval, a deadline that waits for the pause and a refusal, as
+    ``migrate check`` and the migrations page say them (Dutch by default, English by switch)."""
+    from engine.app.migrationview import check_text, worded
+
+    inst = _drive(SOURCE, [])
+    SOURCE.approve(inst, "college", "go", at=T0 + timedelta(days=2), by="t")
+    SOURCE.pause(inst, "geen-trekker", at=T0 + timedelta(days=3), by="t", reason="weg")
+    written = plan_yaml(generate(V1, COPY))
+    mapped = parse_plan(
+        written + "pause_buttons: {geen-trekker: geen-capaciteit-of-budget}\n"
+        "approvals: {college: stuurgroep}\n",
+        "p",
+    )
+    outcome = migrate(mapped, SOURCE, TARGET, inst, at=T0 + timedelta(days=4), by="p", reason="r")
+    said = worded(outcome, V1, COPY)
+    assert said.pause is not None
+    assert said.pause.startswith("gepauzeerd sinds ")
+    assert "met 'geen-trekker', voortaan 'geen-capaciteit-of-budget'; blijft gepauzeerd" in (
+        said.pause
+    )
+    assert said.approvals == ("besluit College van burgemeester en wethouders wordt 'stuurgroep'",)
+    english = worded(outcome, V1, COPY, "en")
+    assert english.approvals == (
+        "decision College van burgemeester en wethouders becomes 'stuurgroep'",
+    )
+    dropped = parse_plan(written + "pause_buttons: {geen-trekker: drop}\n", "p")
+    refused = migrate(dropped, SOURCE, TARGET, inst, at=T0 + timedelta(days=4), by="p", reason="r")
+    text = check_text([refused], V1, COPY, dropped.hash)
+    assert text.splitlines()[1] == (
+        "  kan niet mee: ze is gepauzeerd met 'geen-trekker', die het plan laat vervallen (of "
+        "die de nieuwe versie niet heeft): koppel die aan een pauzeknop van de nieuwe versie"
+    )
+    assert check_text([refused], V1, COPY, dropped.hash, "en").splitlines()[1] == (
+        "  cannot move: " + refused.refused[0]  # the engine's sentence, as over the API
+    )
+    assert text.splitlines()[-1] == f"1 wijk(en): 0 kunnen mee, 1 niet (plan {dropped.hash[:12]})"

@@ -60,3 +60,40 @@ def test_the_reports_words_are_in_the_one_catalogue() -> None:
                 isinstance(k, ast.Constant) and k.value in ("nl", "en") for k in node.keys
             ):
                 raise AssertionError(f"{source.name}:{node.lineno}: a table of words")
+
+
+def test_the_migration_words_exist_in_both_languages_and_cover_every_value() -> None:
+    from engine.workflow.wording import MIGRATION, migration_text
+
+    keys = [set(MIGRATION[language]) for language in LANGUAGES]
+    assert all(k == keys[0] for k in keys)
+    # Every value the engine gives a dry run has its words (runtime/migration.py).
+    for how in ("same", "renamed", "split", "merged", "added", "dropped"):
+        assert migration_text(f"how_{how}", "nl")
+    for policy in ("keep", "recompute", "cancel", "new", "follows", "ends"):
+        assert migration_text(f"policy_{policy}", "en")
+    for reminders in ("as-before", "starts", "planned", "stops", "none", "waits"):
+        assert migration_text(f"reminders_{reminders}", "nl")
+    for kind in ("gate", "review", "approval"):
+        assert migration_text(f"kind_{kind}", "en", subject="x").endswith(" x")
+    assert migration_text("kind_milestone", "nl", term="knooppunt", subject="x") == "knooppunt x"
+
+
+def test_every_migration_word_the_templates_use_is_in_the_catalogue() -> None:
+    import re
+    from pathlib import Path
+
+    from engine.workflow.wording import MIGRATION
+
+    templates = Path(__file__).parents[2] / "adapters" / "web" / "templates"
+    used = {
+        key
+        for source in templates.glob("*.html")
+        for key in re.findall(r"""\bmt\(["']([a-z_-]+)["']""", source.read_text(encoding="utf-8"))
+    }
+    assert {"nav", "title", "dossier_download", "apply_button"} <= used
+    known = set(MIGRATION["nl"])
+    # A prefix ("result_" ~ r.result) names a family of keys.
+    assert {k for k in used if not k.endswith("_")} <= known
+    for prefix in (k for k in used if k.endswith("_")):
+        assert any(k.startswith(prefix) for k in known), prefix
