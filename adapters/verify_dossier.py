@@ -15,7 +15,10 @@ It needs nothing else of wijkkompas and no database. It checks, and says so as i
    recorded heads of an instance are linked, so none can be left out; a deelproject that a
    checkpoint recorded must be in the dossier;
 5. with ``--checkpoint``: the checkpoint you kept is signed by the same key, and the dossier's
-   checkpoint extends it (a consistency proof): nothing it covered was rewritten since.
+   checkpoint extends it (a consistency proof): nothing it covered was rewritten since;
+6. every personal value the dossier discloses (who, why, notes, contact addresses) is the one
+   its event committed to: the chain hashes ``{"personal": commitment}`` in their place, so a
+   value that was erased, or left out for a Woo request, leaves every hash as it was.
 
 Any failure is named (instance and event) and the exit code is 1; bad input is exit 2; all
 holds is exit 0. The formats are specified in docs/verification.md of wijkkompas; this file
@@ -78,6 +81,23 @@ def event_hash(instance: str, event: dict[str, Any]) -> str:
         "payload": event["payload"],
     }
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def commitment(salt: str, value: Any) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + canonical(value)).hexdigest()
+
+
+def field_at(event: dict[str, Any], path: str) -> Any:
+    """The field of ``event`` at ``path``: ``by``, ``reason`` or ``payload/KEY/INDEX/...``."""
+    if path in ("by", "reason"):
+        return event[path]
+    first, *steps = path.split("/")
+    if first != "payload":
+        raise KeyError(path)
+    value = event["payload"]
+    for step in steps:
+        value = value[int(step)] if isinstance(value, list) else value[step]
+    return value
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -269,6 +289,30 @@ def _check_chain(instance: dict[str, Any]) -> None:
         previous = event["hash"]
 
 
+def _check_personal(instance: dict[str, Any]) -> int:
+    """Every disclosed personal value opens the commitment its event's hash covers."""
+    key = instance["key"]
+    events = {event["seq"]: event for event in instance["events"]}
+    for entry in instance.get("personal", []):
+        seq, path = entry["seq"], entry["path"]
+        event = events.get(seq)
+        try:
+            sealed = field_at(event, path) if event is not None else None
+        except (KeyError, IndexError, TypeError, ValueError):
+            sealed = None
+        if not isinstance(sealed, dict) or "personal" not in sealed:
+            raise DossierProblem(
+                f"instance {key}, event {seq}: its {path} is not a personal field the chain "
+                "committed to"
+            )
+        if commitment(entry["salt"], entry["value"]) != sealed["personal"]:
+            raise DossierProblem(
+                f"instance {key}, event {seq}: its {path} is not the value the event committed "
+                "to (the value was altered)"
+            )
+    return len(instance.get("personal", []))
+
+
 def _check_heads(
     instance: dict[str, Any], checkpoint: dict[str, Any] | None, root: bytes | None
 ) -> int:
@@ -332,6 +376,11 @@ def verify_dossier(
         _check_chain(instance)
     events = sum(len(i["events"]) for i in dossier["instances"])
     say(f"hash chains: {events} event(s), every one linked and recomputed")
+    opened = sum(_check_personal(instance) for instance in dossier["instances"])
+    if dossier.get("redacted") == "personal":
+        say("personal data: left out (a Woo dossier); the chain holds only their commitments")
+    else:
+        say(f"personal data: {opened} value(s), each the one its event committed to")
     checkpoint = dossier.get("checkpoint")
     root = None
     if checkpoint is not None:

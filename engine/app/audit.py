@@ -22,6 +22,7 @@ from engine.app.projection import core
 from engine.ports import DeadlineState, InstanceRecord, StoredEvent
 from engine.runtime.events import Regie, chain_hash
 from engine.runtime.instance import ApprovalRecord, Instance, MilestoneBook, PauseRecord
+from engine.runtime.personal import chained, disclosed
 
 __all__ = [
     "ChainReport",
@@ -90,6 +91,7 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 "removed, inserted or replaced before it",
                 event.seq,
             )
+        by, reason, payload = chained(event.actor, event.reason, event.payload, event.personal)
         digest = chain_hash(
             event.previous,
             instance=key,
@@ -97,9 +99,9 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
             type_=event.type,
             at=event.at,
             recorded_at=event.recorded_at,
-            by=event.actor,
-            reason=event.reason,
-            payload=event.payload,
+            by=by,
+            reason=reason,
+            payload=payload,
         )
         if digest != event.hash:
             return ChainReport(
@@ -107,6 +109,15 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 len(events),
                 f"event {event.seq} ({event.type}) was altered: its content does not match "
                 "its hash",
+                event.seq,
+            )
+        wrong = disclosed(event.actor, event.reason, event.payload, event.personal)
+        if wrong is not None:
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} ({event.type}) was altered: its {wrong} does not match "
+                "the commitment its hash covers",
                 event.seq,
             )
         previous = event.hash

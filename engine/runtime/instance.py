@@ -37,6 +37,7 @@ from engine.runtime.events import (
     NoteAdded,
     PartyAdded,
     PartyRemoved,
+    PersonalDataErased,
     PhaseAdvanced,
     PhaseReturned,
     Regie,
@@ -315,7 +316,7 @@ class Instance:
         if fold is None:
             raise TypeError(f"cannot apply {event!r} to a running instance")
         fold(self, event)
-        if event.at > self.last_event_at:
+        if event.at > self.last_event_at and not isinstance(event, PersonalDataErased):
             self.last_event_at = event.at
 
     def snapshot(self) -> dict[str, Any]:
@@ -544,4 +545,5 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     PartyAdded: _party_added,
     PartyRemoved: _party_removed,
     InstanceMigrated: _migrated,
+    PersonalDataErased: lambda inst, event: None,  # the log's business, not the wijk's
 }
