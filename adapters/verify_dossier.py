@@ -313,14 +313,85 @@ def _check_personal(instance: dict[str, Any]) -> int:
     return len(instance.get("personal", []))
 
 
+def _commitments(value: Any, path: str) -> list[tuple[str, str]]:
+    """(path, commitment) of every ``{"personal": c}`` in ``value``."""
+    if isinstance(value, dict):
+        if set(value) == {"personal"}:
+            return [(path, value["personal"])]
+        return [x for k in sorted(value) for x in _commitments(value[k], f"{path}/{k}")]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _commitments(v, f"{path}/{i}")]
+    return []
+
+
+def _opened(event: dict[str, Any], values: dict[tuple[int, str], Any]) -> dict[str, Any] | None:
+    """``event`` with its personal values in place of their commitments, as it was hashed
+    before its chain was resealed; None when a value is not in the dossier."""
+    opened: dict[str, Any] = json.loads(json.dumps(event))
+    found = (
+        _commitments(event["by"], "by")
+        + _commitments(event["reason"], "reason")
+        + _commitments(event["payload"], "payload")
+    )
+    for path, _ in found:
+        if (event["seq"], path) not in values:
+            return None
+        value = values[(event["seq"], path)]
+        if path in ("by", "reason"):
+            opened[path] = value
+            continue
+        steps = path.split("/")[1:]
+        inner = opened["payload"]
+        for step in steps[:-1]:
+            inner = inner[int(step)] if isinstance(inner, list) else inner[step]
+        last = steps[-1]
+        if isinstance(inner, list):
+            inner[int(last)] = value
+        else:
+            inner[last] = value
+    return opened
+
+
+def _resealed(instance: dict[str, Any]) -> tuple[dict[int, str], int]:
+    """The old hashes a chain_resealed event recorded (seq -> hash), each recomputed from
+    the event's disclosed values; and how many could not be (a value not in the dossier)."""
+    key = instance["key"]
+    events = instance["events"]
+    values = {(p["seq"], p["path"]): p["value"] for p in instance.get("personal", [])}
+    old: dict[int, str] = {}
+    unchecked = 0
+    for resealed in (e for e in events if e["type"] == "chain_resealed"):
+        previous = None
+        for seq, recorded in enumerate(resealed["payload"]["old_hashes"], start=1):
+            if seq >= resealed["seq"]:
+                raise DossierProblem(
+                    f"instance {key}, event {resealed['seq']}: names more old hashes than "
+                    "there were events before it"
+                )
+            opened = _opened(events[seq - 1], values)
+            if opened is None:
+                unchecked += 1
+            elif event_hash(key, dict(opened, previous=previous)) != recorded:
+                raise DossierProblem(
+                    f"instance {key}, event {seq}: its values do not give the hash event "
+                    f"{resealed['seq']} (chain_resealed) recorded for it before: it was "
+                    "altered when the chain was resealed"
+                )
+            old[seq] = recorded
+            previous = recorded
+    return old, unchecked
+
+
 def _check_heads(
     instance: dict[str, Any], checkpoint: dict[str, Any] | None, root: bytes | None
 ) -> int:
-    """The recorded heads of one instance: included, linked, and still in its chain."""
+    """The recorded heads of one instance: included, linked, and still in its chain (or,
+    recorded before the chain was resealed, among the old hashes it recorded then)."""
     key = instance["key"]
     leaves = instance.get("leaves", [])
     if not leaves:
         return 0
+    old, _ = _resealed(instance)
     if checkpoint is None or root is None:
         raise DossierProblem(
             f"instance {key}: has recorded heads but the dossier has no checkpoint"
@@ -352,7 +423,7 @@ def _check_heads(
                 f"instance {key}, event {seq}: missing, but a checkpoint recorded it as the head "
                 "(events were removed, or the instance was dropped)"
             )
-        if hashes[seq] != leaf["head"]:
+        if hashes[seq] != leaf["head"] and old.get(seq) != leaf["head"]:
             raise DossierProblem(
                 f"instance {key}, event {seq}: not the event the checkpoint recorded "
                 f"(hash {hashes[seq][:12]}..., recorded {leaf['head'][:12]}...): its history "

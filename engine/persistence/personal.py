@@ -24,12 +24,13 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
 )
 
-from engine.persistence.rows import OUT, PERSONAL, SUBJECTS, E, I, W
+from engine.persistence.rows import OUT, PENDING, PERSONAL, SUBJECTS, E, I, W, event_values
 from engine.persistence.tables import (
     Base,
     InboxRow,
@@ -39,9 +40,26 @@ from engine.persistence.tables import (
     TokenRow,
 )
 from engine.ports import PersonalPlace, StoredEvent
-from engine.runtime.personal import ERASED, Personal, addresses, get, put
+from engine.runtime.events import ChainResealed, chain_hash
+from engine.runtime.personal import (
+    ERASED,
+    Personal,
+    addresses,
+    chained,
+    get,
+    put,
+    seal_personal,
+)
 
-__all__ = ["PersonalData", "personal_from", "personal_json", "subjects_of"]
+__all__ = [
+    "RESEALER",
+    "PersonalData",
+    "personal_from",
+    "personal_json",
+    "reseal",
+    "subjects_of",
+    "unseal",
+]
 
 P = typed(Table, PrincipalRow.__table__)
 ORGS = typed(Table, OrganisationRow.__table__)
@@ -267,3 +285,196 @@ class PersonalData:
                 if rows:
                     changed[f"{table.name}.{column.name}"] = len(rows)
         return changed
+
+
+# --- existing databases (the migration 0013_personal_data) ----------------------------------
+
+# The columns of events as of 0013 (a later revision may add more; this code runs at 0013).
+_EVENT_COLUMNS = (
+    E.c.id,
+    E.c.seq,
+    E.c.type,
+    E.c.at,
+    E.c.recorded_at,
+    E.c.actor,
+    E.c.reason,
+    E.c.payload,
+    E.c.previous,
+    E.c.hash,
+)
+RESEALER = "wijkkompas"
+"""The actor of a ``chain_resealed`` event: the schema upgrade, no person."""
+
+
+def _add_personal(connection: Connection, event_id: int, event: StoredEvent) -> None:
+    connection.execute(
+        insert(PERSONAL).values(event_id=event_id, fields=personal_json(event.personal))
+    )
+    subjects = subjects_of(event)
+    if subjects:
+        connection.execute(
+            insert(SUBJECTS),
+            [{"event_id": event_id, "path": p, "subject": s} for p, s in subjects],
+        )
+
+
+def reseal(connection: Connection, now: datetime) -> tuple[list[str], list[str]]:
+    """Hash every chain again with its personal fields sealed apart, and end it with a
+    ``chain_resealed`` event naming the old hash of each event. A chain that does not verify
+    as it is (or already has sealed personal fields) is left as it is: resealing must not
+    launder a tampered log. Returns (resealed keys, (key: why) left as they are)."""
+    resealed: list[str] = []
+    left: list[str] = []
+    instances = connection.execute(select(I.c.id, I.c.key, I.c.seq, I.c.head).order_by(I.c.id))
+    for inst in instances.all():
+        rows = connection.execute(
+            select(*_EVENT_COLUMNS, PERSONAL.c.fields)
+            .select_from(E.outerjoin(PERSONAL, PERSONAL.c.event_id == E.c.id))
+            .where(E.c.instance_id == inst.id)
+            .order_by(E.c.seq)
+        ).all()
+        why = _unsealable(inst, rows)
+        if why is not None:
+            left.append(f"{inst.key}: {why}")
+            continue
+        previous: str | None = None
+        for r in rows:
+            personal = seal_personal(r.actor, r.reason, r.payload)
+            by, reason, payload = chained(r.actor, r.reason, r.payload, personal)
+            digest = chain_hash(
+                previous,
+                instance=inst.key,
+                seq=r.seq,
+                type_=r.type,
+                at=r.at,
+                recorded_at=r.recorded_at,
+                by=by,
+                reason=reason,
+                payload=payload,
+            )
+            connection.execute(
+                update(E).where(E.c.id == r.id).values(previous=previous, hash=digest)
+            )
+            _add_personal(connection, r.id, _stored(r, previous, digest, personal))
+            previous = digest
+        event = ChainResealed(at=now, by=RESEALER, old_hashes=tuple(r.hash for r in rows))
+        seq = len(rows) + 1
+        facts = event.payload()
+        personal = seal_personal(event.by, None, facts)
+        by, reason, payload = chained(event.by, None, facts, personal)
+        digest = chain_hash(
+            previous,
+            instance=inst.key,
+            seq=seq,
+            type_=event.TYPE,
+            at=now,
+            recorded_at=now,
+            by=by,
+            reason=reason,
+            payload=payload,
+        )
+        stored = StoredEvent(
+            seq=seq,
+            type=event.TYPE,
+            at=now,
+            recorded_at=now,
+            actor=event.by,
+            reason=None,
+            payload=facts,
+            previous=previous,
+            hash=digest,
+            personal=personal,
+        )
+        event_id = connection.execute(
+            insert(E).returning(E.c.id), [event_values(inst.id, stored)]
+        ).scalar_one()
+        connection.execute(insert(PENDING).values(event_id=event_id))
+        _add_personal(connection, event_id, stored)
+        connection.execute(
+            update(I)
+            .where(I.c.id == inst.id)
+            .values(seq=seq, head=digest, version_no=I.c.version_no + 1)
+        )
+        resealed.append(inst.key)
+    return resealed, left
+
+
+def _stored(
+    row: Any, previous: str | None, digest: str, personal: tuple[Personal, ...]
+) -> StoredEvent:
+    return StoredEvent(
+        seq=row.seq,
+        type=row.type,
+        at=row.at,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        reason=row.reason,
+        payload=row.payload,
+        previous=previous,
+        hash=digest,
+        personal=personal,
+    )
+
+
+def _unsealable(inst: Any, rows: Sequence[Any]) -> str | None:
+    """Why the chain of ``inst`` is not resealed (None: it is whole, with plain values)."""
+    if not rows:
+        return "no events"
+    previous: str | None = None
+    for expected, r in enumerate(rows, start=1):
+        if r.fields:
+            return f"event {r.seq} has sealed personal fields already"
+        digest = chain_hash(
+            previous,
+            instance=inst.key,
+            seq=r.seq,
+            type_=r.type,
+            at=r.at,
+            recorded_at=r.recorded_at,
+            by=r.actor,
+            reason=r.reason,
+            payload=r.payload,
+        )
+        if r.seq != expected or r.previous != previous or digest != r.hash:
+            return f"its log is broken at event {expected} (wijkkompas audit verify {inst.key})"
+        previous = r.hash
+    if (inst.seq, inst.head) != (rows[-1].seq, rows[-1].hash):
+        return f"its log does not end where the instance says (audit verify {inst.key})"
+    return None
+
+
+def unseal(connection: Connection) -> int:
+    """The way back (downgrading below 0013_personal_data): every chain hashed again over its
+    values as they are (erased ones included), its sealed personal fields forgotten. Checkpoints
+    made before then no longer match; a later upgrade reseals. Returns the chains rehashed."""
+    count = 0
+    instances = connection.execute(select(I.c.id, I.c.key).order_by(I.c.id)).all()
+    for inst in instances:
+        rows = connection.execute(
+            select(*_EVENT_COLUMNS).where(E.c.instance_id == inst.id).order_by(E.c.seq)
+        ).all()
+        previous: str | None = None
+        for r in rows:
+            digest = chain_hash(
+                previous,
+                instance=inst.key,
+                seq=r.seq,
+                type_=r.type,
+                at=r.at,
+                recorded_at=r.recorded_at,
+                by=r.actor,
+                reason=r.reason,
+                payload=r.payload,
+            )
+            connection.execute(
+                update(E).where(E.c.id == r.id).values(previous=previous, hash=digest)
+            )
+            previous = digest
+        if rows:
+            connection.execute(
+                update(I).where(I.c.id == inst.id).values(seq=rows[-1].seq, head=previous)
+            )
+            count += 1
+    connection.execute(delete(SUBJECTS))
+    connection.execute(delete(PERSONAL))
+    return count

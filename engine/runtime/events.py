@@ -24,6 +24,7 @@ from engine.runtime.personal import ERASED
 __all__ = [
     "EVENT_TYPES",
     "ApprovalRecorded",
+    "ChainResealed",
     "Event",
     "InstanceCompleted",
     "InstanceMigrated",
@@ -265,6 +266,16 @@ class PersonalDataErased(Event):
     fields: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainResealed(Event):
+    """The chain was hashed again with its personal fields sealed apart (schema revision
+    0013_personal_data): ``old_hashes`` are the hashes events 1, 2, ... had before, so a
+    checkpoint that recorded an old head still finds it (docs/verification.md)."""
+
+    TYPE: ClassVar[str] = "chain_resealed"
+    old_hashes: tuple[str, ...]
+
+
 _FACTS: dict[type[Event], tuple[str, ...]] = {}
 
 
@@ -299,6 +310,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PartyRemoved,
         InstanceMigrated,
         PersonalDataErased,
+        ChainResealed,
     )
 }
 

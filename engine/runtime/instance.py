@@ -23,6 +23,7 @@ from typing import Any, Literal
 from engine.clock import local_date
 from engine.runtime.events import (
     ApprovalRecorded,
+    ChainResealed,
     Event,
     InstanceCompleted,
     InstanceMigrated,
@@ -316,7 +317,9 @@ class Instance:
         if fold is None:
             raise TypeError(f"cannot apply {event!r} to a running instance")
         fold(self, event)
-        if event.at > self.last_event_at and not isinstance(event, PersonalDataErased):
+        if event.at > self.last_event_at and not isinstance(
+            event, PersonalDataErased | ChainResealed
+        ):
             self.last_event_at = event.at
 
     def snapshot(self) -> dict[str, Any]:
@@ -546,4 +549,5 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     PartyRemoved: _party_removed,
     InstanceMigrated: _migrated,
     PersonalDataErased: lambda inst, event: None,  # the log's business, not the wijk's
+    ChainResealed: lambda inst, event: None,
 }

@@ -27,6 +27,7 @@ from cli import main
 from engine.app.service import Service
 from engine.errors import InvalidValue, NotFound
 from engine.persistence.database import Database
+from engine.persistence.personal import unseal
 from engine.runtime.events import Regie
 from engine.runtime.personal import ERASED, REDACTED
 from engine.testing import FrozenClock
@@ -270,3 +271,134 @@ def test_the_command_line_exports_and_erases(
     audit = runner.invoke(main, ["--db", db_url, "audit", "verify"])
     assert audit.exit_code == 0, audit.output
     assert scan(database, PERSON) == []
+
+
+# --- a database from before personal fields were sealed apart -------------------------------
+
+
+def test_a_database_from_the_previous_revision_is_resealed_and_its_old_checkpoint_holds(
+    history: Passes, service: Service, database: Database, signer, pem, tmp_path
+):
+    """The chains as the previous revision wrote them (values hashed as they are), with a
+    checkpoint kept and a dossier made then; the upgrade reseals them and every check holds."""
+    from alembic import command
+
+    with database.engine.begin() as connection:
+        unseal(connection)  # exactly what revision 0010 wrote: no sealed personal fields
+    assert all(r.consistent for r in service.verify())
+    kept = service.checkpoints.make(signer)
+    old = tmp_path / "old.zip"
+    old.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    heads = {key: service.log(key)[-1].hash for key in KEYS}
+    with database.engine.begin() as connection:
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0010_gates")
+        command.upgrade(config, "head")
+
+    reports = service.verify()
+    assert all(r.consistent for r in reports), [(r.key, r.problem, r.differences) for r in reports]
+    for key in KEYS:
+        log = service.log(key)
+        assert log[-1].type == "chain_resealed"
+        assert log[-1].payload["old_hashes"][-1] == heads[key]
+        assert log[-2].hash != heads[key]
+        assert all(e.personal for e in log)
+    service.checkpoints.make(signer)
+    report = service.checkpoints.check(kept, signed_by(pem))
+    assert report.ok, report.problems
+    verify_dossier(str(old), pem, kept.as_dict(), say=lambda _: None)
+    new = tmp_path / "new.zip"
+    new.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    verify_dossier(str(new), pem, kept.as_dict(), say=lambda _: None)
+    # The resealed data can be erased like any, and everything still holds.
+    service.erase_personal_data(PERSON, reason="AVG-verzoek", by="pb")
+    assert scan(database, PERSON) == []
+    assert all(r.consistent for r in service.verify())
+    service.checkpoints.make(signer)
+    assert service.checkpoints.check(kept, signed_by(pem)).ok
+    new.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    verify_dossier(str(new), pem, kept.as_dict(), say=lambda _: None)
+
+
+def test_a_resealed_chain_whose_old_form_was_altered_is_caught(
+    history: Passes, service: Service, database: Database, signer, pem, tmp_path
+):
+    """Whoever rewrites a value while resealing cannot hide it from a kept checkpoint."""
+    from alembic import command
+
+    with database.engine.begin() as connection:
+        unseal(connection)
+    kept = service.checkpoints.make(signer)
+    with database.engine.begin() as connection:
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0010_gates")
+        command.upgrade(config, "head")
+    # A forger changes the note and recomputes the (new) chain consistently.
+    with database.engine.connect() as connection:
+        iid = connection.execute(
+            text("SELECT id FROM instances WHERE key = 'wk-oost'")
+        ).scalar_one()
+    events = service.log("wk-oost")
+    note = next(e for e in events if e.type == "note_added")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE events SET payload = :p WHERE instance_id = :i AND seq = :s"),
+            {"p": json.dumps({"text": "Niemand gesproken"}), "i": iid, "s": note.seq},
+        )
+        connection.execute(
+            text(
+                "DELETE FROM personal_fields WHERE event_id = "
+                "(SELECT id FROM events WHERE instance_id = :i AND seq = :s)"
+            ),
+            {"i": iid, "s": note.seq},
+        )
+        connection.execute(
+            text(
+                "DELETE FROM personal_subjects WHERE event_id = "
+                "(SELECT id FROM events WHERE instance_id = :i AND seq = :s)"
+            ),
+            {"i": iid, "s": note.seq},
+        )
+    rechain(database, "wk-oost", service)
+    assert all(r.intact for r in service.verify())  # the chain alone cannot tell
+    report = service.checkpoints.check(kept, signed_by(pem))
+    assert any(
+        f"instance wk-oost: event {note.seq}: its values do not give the hash" in p
+        for p in report.problems
+    ), report.problems
+
+
+def rechain(database: Database, key: str, service: Service) -> None:
+    """Recompute the chain of ``key`` from its events as they are (a consistent forger)."""
+    from engine.runtime.events import chain_hash
+    from engine.runtime.personal import chained
+
+    previous = None
+    log = service.log(key)
+    with database.engine.begin() as connection:
+        iid = connection.execute(
+            text("SELECT id FROM instances WHERE key = :k"), {"k": key}
+        ).scalar_one()
+        for event in log:
+            by, reason, payload = chained(event.actor, event.reason, event.payload, event.personal)
+            digest = chain_hash(
+                previous,
+                instance=key,
+                seq=event.seq,
+                type_=event.type,
+                at=event.at,
+                recorded_at=event.recorded_at,
+                by=by,
+                reason=reason,
+                payload=payload,
+            )
+            connection.execute(
+                text(
+                    "UPDATE events SET previous = :p, hash = :h WHERE instance_id = :i AND seq = :s"
+                ),
+                {"p": previous, "h": digest, "i": iid, "s": event.seq},
+            )
+            previous = digest
+        connection.execute(
+            text("UPDATE instances SET head = :h WHERE id = :i"), {"h": previous, "i": iid}
+        )
