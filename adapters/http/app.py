@@ -74,6 +74,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         instances,
         meta,
         migrations,
+        privacy,
         programme,
         proofs,
         reports,
@@ -114,6 +115,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         migrations,
         directory,
         webhooks,
+        privacy,
         calendar,
         meta,
     )
