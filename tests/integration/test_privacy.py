@@ -270,6 +270,11 @@ def test_the_command_line_exports_and_erases(
     assert json.loads(erased.output)["instances"] == list(KEYS)
     audit = runner.invoke(main, ["--db", db_url, "audit", "verify"])
     assert audit.exit_code == 0, audit.output
+    shown = runner.invoke(main, ["--db", db_url, "log", "wk-noord"])
+    assert shown.exit_code == 0, shown.output
+    assert "personal data erased: 2 field(s)" in shown.output
+    assert "[verwijderd]" in shown.output
+    assert ADDRESS not in shown.output.lower()
     assert scan(database, PERSON) == []
 
 
