@@ -39,6 +39,7 @@ from adapters.cli.inbox import inbox
 from adapters.cli.instance import instance
 from adapters.cli.migrate import migrate
 from adapters.cli.overview import audit, log, status
+from adapters.cli.privacy import privacy
 from adapters.cli.proofs import checkpoint, dossier, keys, verify
 from adapters.cli.record import (
     advance,
@@ -267,6 +268,7 @@ for command in (
     checkpoint,
     dossier,
     verify,
+    privacy,
     webhooks,
     calendar,
     zgw,

@@ -15,7 +15,10 @@ It needs nothing else of wijkkompas and no database. It checks, and says so as i
    recorded heads of an instance are linked, so none can be left out; a deelproject that a
    checkpoint recorded must be in the dossier;
 5. with ``--checkpoint``: the checkpoint you kept is signed by the same key, and the dossier's
-   checkpoint extends it (a consistency proof): nothing it covered was rewritten since.
+   checkpoint extends it (a consistency proof): nothing it covered was rewritten since;
+6. every personal value the dossier discloses (who, why, notes, contact addresses) is the one
+   its event committed to: the chain hashes ``{"personal": commitment}`` in their place, so a
+   value that was erased, or left out for a Woo request, leaves every hash as it was.
 
 Any failure is named (instance and event) and the exit code is 1; bad input is exit 2; all
 holds is exit 0. The formats are specified in docs/verification.md of wijkkompas; this file
@@ -78,6 +81,23 @@ def event_hash(instance: str, event: dict[str, Any]) -> str:
         "payload": event["payload"],
     }
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def commitment(salt: str, value: Any) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + canonical(value)).hexdigest()
+
+
+def field_at(event: dict[str, Any], path: str) -> Any:
+    """The field of ``event`` at ``path``: ``by``, ``reason`` or ``payload/KEY/INDEX/...``."""
+    if path in ("by", "reason"):
+        return event[path]
+    first, *steps = path.split("/")
+    if first != "payload":
+        raise KeyError(path)
+    value = event["payload"]
+    for step in steps:
+        value = value[int(step)] if isinstance(value, list) else value[step]
+    return value
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -269,14 +289,109 @@ def _check_chain(instance: dict[str, Any]) -> None:
         previous = event["hash"]
 
 
+def _check_personal(instance: dict[str, Any]) -> int:
+    """Every disclosed personal value opens the commitment its event's hash covers."""
+    key = instance["key"]
+    events = {event["seq"]: event for event in instance["events"]}
+    for entry in instance.get("personal", []):
+        seq, path = entry["seq"], entry["path"]
+        event = events.get(seq)
+        try:
+            sealed = field_at(event, path) if event is not None else None
+        except (KeyError, IndexError, TypeError, ValueError):
+            sealed = None
+        if not isinstance(sealed, dict) or "personal" not in sealed:
+            raise DossierProblem(
+                f"instance {key}, event {seq}: its {path} is not a personal field the chain "
+                "committed to"
+            )
+        if commitment(entry["salt"], entry["value"]) != sealed["personal"]:
+            raise DossierProblem(
+                f"instance {key}, event {seq}: its {path} is not the value the event committed "
+                "to (the value was altered)"
+            )
+    return len(instance.get("personal", []))
+
+
+def _commitments(value: Any, path: str) -> list[tuple[str, str]]:
+    """(path, commitment) of every ``{"personal": c}`` in ``value``."""
+    if isinstance(value, dict):
+        if set(value) == {"personal"}:
+            return [(path, value["personal"])]
+        return [x for k in sorted(value) for x in _commitments(value[k], f"{path}/{k}")]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _commitments(v, f"{path}/{i}")]
+    return []
+
+
+def _opened(event: dict[str, Any], values: dict[tuple[int, str], Any]) -> dict[str, Any] | None:
+    """``event`` with its personal values in place of their commitments, as it was hashed
+    before its chain was resealed; None when a value is not in the dossier."""
+    opened: dict[str, Any] = json.loads(json.dumps(event))
+    found = (
+        _commitments(event["by"], "by")
+        + _commitments(event["reason"], "reason")
+        + _commitments(event["payload"], "payload")
+    )
+    for path, _ in found:
+        if (event["seq"], path) not in values:
+            return None
+        value = values[(event["seq"], path)]
+        if path in ("by", "reason"):
+            opened[path] = value
+            continue
+        steps = path.split("/")[1:]
+        inner = opened["payload"]
+        for step in steps[:-1]:
+            inner = inner[int(step)] if isinstance(inner, list) else inner[step]
+        last = steps[-1]
+        if isinstance(inner, list):
+            inner[int(last)] = value
+        else:
+            inner[last] = value
+    return opened
+
+
+def _resealed(instance: dict[str, Any]) -> tuple[dict[int, str], int]:
+    """The old hashes a chain_resealed event recorded (seq -> hash), each recomputed from
+    the event's disclosed values; and how many could not be (a value not in the dossier)."""
+    key = instance["key"]
+    events = instance["events"]
+    values = {(p["seq"], p["path"]): p["value"] for p in instance.get("personal", [])}
+    old: dict[int, str] = {}
+    unchecked = 0
+    for resealed in (e for e in events if e["type"] == "chain_resealed"):
+        previous = None
+        for seq, recorded in enumerate(resealed["payload"]["old_hashes"], start=1):
+            if seq >= resealed["seq"]:
+                raise DossierProblem(
+                    f"instance {key}, event {resealed['seq']}: names more old hashes than "
+                    "there were events before it"
+                )
+            opened = _opened(events[seq - 1], values)
+            if opened is None:
+                unchecked += 1
+            elif event_hash(key, dict(opened, previous=previous)) != recorded:
+                raise DossierProblem(
+                    f"instance {key}, event {seq}: its values do not give the hash event "
+                    f"{resealed['seq']} (chain_resealed) recorded for it before: it was "
+                    "altered when the chain was resealed"
+                )
+            old[seq] = recorded
+            previous = recorded
+    return old, unchecked
+
+
 def _check_heads(
     instance: dict[str, Any], checkpoint: dict[str, Any] | None, root: bytes | None
 ) -> int:
-    """The recorded heads of one instance: included, linked, and still in its chain."""
+    """The recorded heads of one instance: included, linked, and still in its chain (or,
+    recorded before the chain was resealed, among the old hashes it recorded then)."""
     key = instance["key"]
     leaves = instance.get("leaves", [])
     if not leaves:
         return 0
+    old, _ = _resealed(instance)
     if checkpoint is None or root is None:
         raise DossierProblem(
             f"instance {key}: has recorded heads but the dossier has no checkpoint"
@@ -308,7 +423,7 @@ def _check_heads(
                 f"instance {key}, event {seq}: missing, but a checkpoint recorded it as the head "
                 "(events were removed, or the instance was dropped)"
             )
-        if hashes[seq] != leaf["head"]:
+        if hashes[seq] != leaf["head"] and old.get(seq) != leaf["head"]:
             raise DossierProblem(
                 f"instance {key}, event {seq}: not the event the checkpoint recorded "
                 f"(hash {hashes[seq][:12]}..., recorded {leaf['head'][:12]}...): its history "
@@ -332,6 +447,11 @@ def verify_dossier(
         _check_chain(instance)
     events = sum(len(i["events"]) for i in dossier["instances"])
     say(f"hash chains: {events} event(s), every one linked and recomputed")
+    opened = sum(_check_personal(instance) for instance in dossier["instances"])
+    if dossier.get("redacted") == "personal":
+        say("personal data: left out (a Woo dossier); the chain holds only their commitments")
+    else:
+        say(f"personal data: {opened} value(s), each the one its event committed to")
     checkpoint = dossier.get("checkpoint")
     root = None
     if checkpoint is not None:

@@ -279,9 +279,9 @@ class Application:
         with open(verifier.__file__, "rb") as handle:
             return handle.read()
 
-    def dossier(self, key: str) -> Dossier:
+    def dossier(self, key: str, *, redact: str | None = None) -> Dossier:
         return self.service().dossier(
-            key, verifier=self.verifier_source(), language=self.settings.language
+            key, verifier=self.verifier_source(), language=self.settings.language, redact=redact
         )
 
     def signed_by(self, public_key_pem: bytes) -> Callable[[Checkpoint], bool]:

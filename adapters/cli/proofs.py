@@ -209,11 +209,18 @@ def dossier() -> None:
     type=click.Path(dir_okay=False, path_type=str),
     help="The zip file to write.",
 )
+@click.option(
+    "--redact",
+    type=click.Choice(["personal"]),
+    default=None,
+    help="personal: leave every personal value out (a dossier for a Woo request); it still "
+    "verifies.",
+)
 @click.pass_context
-def dossier_export(ctx: click.Context, key: str, out: str) -> None:
+def dossier_export(ctx: click.Context, key: str, out: str, redact: str | None) -> None:
     """The dossier of KEY and its deelprojecten: events, workflows, chain, checkpoint with
     proofs, the decision log (HTML) and the standalone verifier, in one zip."""
-    made = app_of(ctx).dossier(key)
+    made = app_of(ctx).dossier(key, redact=redact)
     try:
         Path(out).write_bytes(made.data)
     except OSError as exc:

@@ -74,6 +74,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         instances,
         meta,
         migrations,
+        privacy,
         programme,
         proofs,
         reports,
@@ -116,6 +117,7 @@ def build_api(application: Application, *, oidc: OidcVerifier | None = None) -> 
         directory,
         webhooks,
         zgw,
+        privacy,
         calendar,
         meta,
     )

@@ -25,6 +25,7 @@ __all__ = [
     "AdvanceBody",
     "ApprovalBody",
     "CreateInstanceBody",
+    "ErasureBody",
     "HandoverBody",
     "MilestoneDoneBody",
     "NewOrganisationBody",
@@ -33,6 +34,7 @@ __all__ = [
     "NoteBody",
     "PartyBody",
     "PauseBody",
+    "PersonBody",
     "ReasonBody",
     "RegieBody",
     "ResumeBody",
@@ -212,6 +214,15 @@ class NewPrincipalBody(Body):
     role: Literal["programme_office", "partner", "approver", "auditor", "viewer"]
     approvals: list[Id] = Field(default_factory=list, max_length=20)
     subject: Line | None = Field(None, description="The OIDC claim value that maps to it.")
+
+
+class PersonBody(Body):
+    email: Line = Field(description="The person's e-mail address.")
+
+
+class ErasureBody(Body):
+    email: Line = Field(description="The person's e-mail address.")
+    reason: Line = Field(description="Why (recorded on every chain the erasure touches).")
 
 
 class NewTokenBody(Body):

@@ -89,6 +89,8 @@ class Action(StrEnum):
     ORGANISATIONS = "organisations"
     ADMIN = "admin"
     WEBHOOKS = "webhooks"
+    PRIVACY = "privacy"
+    """A person's data: export and erasure (the programme office only)."""
 
 
 INSTANCE_FREE = frozenset(
@@ -99,6 +101,7 @@ INSTANCE_FREE = frozenset(
         Action.CHECKPOINTS,
         Action.INBOX,
         Action.WEBHOOKS,
+        Action.PRIVACY,
     }
 )
 """Actions that are about no instance: allowed on every relation where the role has them."""

@@ -22,12 +22,14 @@ from engine.app.projection import core
 from engine.ports import DeadlineState, InstanceRecord, StoredEvent
 from engine.runtime.events import Regie, chain_hash
 from engine.runtime.instance import ApprovalRecord, Instance, MilestoneBook, PauseRecord
+from engine.runtime.personal import chained, disclosed
 
 __all__ = [
     "ChainReport",
     "Difference",
     "projection_differences",
     "report_json",
+    "resealed_heads",
     "verify_chain",
 ]
 
@@ -90,6 +92,7 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 "removed, inserted or replaced before it",
                 event.seq,
             )
+        by, reason, payload = chained(event.actor, event.reason, event.payload, event.personal)
         digest = chain_hash(
             event.previous,
             instance=key,
@@ -97,9 +100,9 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
             type_=event.type,
             at=event.at,
             recorded_at=event.recorded_at,
-            by=event.actor,
-            reason=event.reason,
-            payload=event.payload,
+            by=by,
+            reason=reason,
+            payload=payload,
         )
         if digest != event.hash:
             return ChainReport(
@@ -107,6 +110,15 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 len(events),
                 f"event {event.seq} ({event.type}) was altered: its content does not match "
                 "its hash",
+                event.seq,
+            )
+        wrong = disclosed(event.actor, event.reason, event.payload, event.personal)
+        if wrong is not None:
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} ({event.type}) was altered: its {wrong} does not match "
+                "the commitment its hash covers",
                 event.seq,
             )
         previous = event.hash
@@ -132,6 +144,56 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
             first = head[0] + 1
         return ChainReport(key, len(events), problem, first)
     return ChainReport(key, len(events), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """What the ``chain_resealed`` events of a chain say its events were hashed as before."""
+
+    old: dict[int, str]
+    """Event number -> its hash before the chain was resealed."""
+    unchecked: int
+    """Events whose old hash could not be recomputed: a personal value was erased since."""
+    problem: str | None = None
+
+
+def resealed_heads(key: str, events: Sequence[StoredEvent]) -> Resealed:
+    """The old hashes a ``chain_resealed`` event recorded, each recomputed from the event's
+    values as they were hashed before (docs/verification.md, "Existing databases")."""
+    old: dict[int, str] = {}
+    unchecked = 0
+    for resealed in (e for e in events if e.type == "chain_resealed"):
+        previous: str | None = None
+        for seq, recorded in enumerate(resealed.payload.get("old_hashes", []), start=1):
+            if seq > len(events) or seq >= resealed.seq:
+                return Resealed(
+                    old,
+                    unchecked,
+                    f"event {resealed.seq} names more old hashes than there were events before it",
+                )
+            event = events[seq - 1]
+            if any(p.salt is None for p in event.personal):
+                unchecked += 1
+            elif recorded != chain_hash(
+                previous,
+                instance=key,
+                seq=seq,
+                type_=event.type,
+                at=event.at,
+                recorded_at=event.recorded_at,
+                by=event.actor,
+                reason=event.reason,
+                payload=event.payload,
+            ):
+                return Resealed(
+                    old,
+                    unchecked,
+                    f"event {seq}: its values do not give the hash event {resealed.seq} "
+                    "(chain_resealed) recorded for it before: it was altered when resealed",
+                )
+            old[seq] = recorded
+            previous = recorded
+    return Resealed(old, unchecked)
 
 
 def projection_differences(

@@ -293,7 +293,7 @@ class Checkpoints:
         return report
 
     def _heads_in_chains(self, leaves: list[Leaf], report: CheckReport) -> None:
-        from engine.app.audit import verify_chain
+        from engine.app.audit import resealed_heads, verify_chain
 
         by_instance: dict[str, list[Leaf]] = {}
         for leaf in leaves:
@@ -318,8 +318,14 @@ class Checkpoints:
                     )
                     continue
                 hashes = {e.seq: e.hash for e in events}
+                resealed = resealed_heads(key, events)
+                if resealed.problem is not None:
+                    report.problems.append(f"instance {key}: {resealed.problem}")
+                    continue
                 for leaf in recorded:
                     now = hashes.get(leaf.seq)
+                    if now != leaf.head and resealed.old.get(leaf.seq) == leaf.head:
+                        continue  # recorded before the chain was resealed: its old hash
                     if now is None:
                         report.problems.append(
                             f"instance {key}: event {leaf.seq} is missing, but checkpoint "

@@ -12,6 +12,10 @@
 - ``verify_dossier.py``: the standalone verifier (given by the composition root), and
   ``LEESMIJ.txt`` saying how to run it.
 
+Events are in the form the chain hashed: a commitment in place of each personal field. The
+values beside them (``personal`` of each instance) open those commitments; a dossier for a
+Woo request (``redact="personal"``) leaves them out, and its decision log says "[weggelaten]".
+
 The dossier is made from one read of the database; it proves nothing by itself being made
 here: the verifier checks it against the programme's public key.
 """
@@ -21,20 +25,23 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from engine.app.checkpoints import Checkpoints
 from engine.app.context import Context
 from engine.app.decisionlog import render_html
-from engine.errors import NotFound
+from engine.errors import InvalidValue, NotFound
 from engine.ports import StoredEvent, StoredWorkflow
 from engine.ports.proofs import utc_text
+from engine.runtime.personal import REDACTED, chained, get, put
 
-__all__ = ["DOSSIER_FORMAT", "Dossier", "export"]
+__all__ = ["DOSSIER_FORMAT", "REDACTIONS", "Dossier", "export"]
 
 DOSSIER_FORMAT = "wijkkompas-dossier/1"
+REDACTIONS = ("personal",)
+"""What a dossier can leave out: ``personal`` (every personal value, for a Woo request)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,18 +64,44 @@ class Dossier:
 
 
 def event_json(event: StoredEvent) -> dict[str, Any]:
-    """An event as the chain hashed it (docs/verification.md, "Events")."""
+    """An event as the chain hashed it (docs/verification.md, "Events"): a commitment in
+    place of each personal field."""
+    by, reason, payload = chained(event.actor, event.reason, event.payload, event.personal)
     return {
         "seq": event.seq,
         "type": event.type,
         "at": event.at.isoformat(),
         "recorded_at": event.recorded_at.isoformat(),
-        "by": event.actor,
-        "reason": event.reason,
-        "payload": event.payload,
+        "by": by,
+        "reason": reason,
+        "payload": payload,
         "previous": event.previous,
         "hash": event.hash,
     }
+
+
+def personal_json(events: list[StoredEvent]) -> list[dict[str, Any]]:
+    """The personal values that open the commitments of ``events`` (not the erased ones)."""
+    return [
+        {
+            "seq": event.seq,
+            "path": field.path,
+            "salt": field.salt,
+            "value": get(event.actor, event.reason, event.payload, field.path),
+        }
+        for event in events
+        for field in event.personal
+        if field.salt is not None
+    ]
+
+
+def redacted(event: StoredEvent) -> StoredEvent:
+    """``event`` as a Woo dossier shows it: "[weggelaten]" for every personal value."""
+    by, reason, payload = event.actor, event.reason, event.payload
+    for field in event.personal:
+        if field.salt is not None:
+            by, reason, payload = put(by, reason, payload, field.path, REDACTED)
+    return replace(event, actor=by, reason=reason, payload=payload)
 
 
 def _family(context: Context, key: str) -> list[Member]:
@@ -102,9 +135,15 @@ def export(
     *,
     verifier: bytes,
     language: str = "nl",
+    redact: str | None = None,
 ) -> Dossier:
-    """The dossier of ``key`` and its deelprojecten, as a zip."""
+    """The dossier of ``key`` and its deelprojecten, as a zip; ``redact="personal"`` leaves
+    every personal value out (a dossier for a Woo request)."""
+    if redact is not None and redact not in REDACTIONS:
+        raise InvalidValue("--redact", redact, f"one of: {', '.join(REDACTIONS)}")
     members = _family(context, key)
+    if redact == "personal":
+        members = [replace(m, events=[redacted(e) for e in m.events]) for m in members]
     made = context.clock.now()
     try:
         latest = checkpoints.latest()
@@ -125,6 +164,7 @@ def export(
                 "parent": member.parent,
                 "workflow": member.workflow.hash,
                 "events": [event_json(e) for e in member.events],
+                "personal": [] if redact else personal_json(member.events),
                 "leaves": leaves,
             }
         )
@@ -138,6 +178,7 @@ def export(
         "format": DOSSIER_FORMAT,
         "instance": key,
         "made": utc_text(made),
+        "redacted": redact,
         "instances": instances,
         "recorded_family": recorded,
         "workflows": {h: _workflow_name(w) for h, w in sorted(workflows.items())},

@@ -109,33 +109,38 @@ def rebuild(context: Context, key: str) -> bool:
     included.
     """
     with context.store.write() as uow:
-        record = context.load(uow, key)
-        events = uow.events(record.id)
-        report = verify_chain(key, events, (record.seq, record.head))
-        if not report.intact:
-            raise RuleViolation(
-                key,
-                "rebuild",
-                f"its log is broken at event {report.first_broken} ({report.problem}); "
-                "restore the events from a backup first",
-            )
-        rebuilt = _replay(context, record, events)
-        workflow = context.compiled(record.workflow)
-        states = deadline_states(workflow, rebuilt)
-        drifted = bool(
-            projection_differences(
-                record,
-                rebuilt,
-                events[0],
-                milestones=workflow.milestone_index,
-                rows=uow.deadline_rows(record.id),
-                expected=states,
-                parties=uow.party_rows(record.id),
-            )
+        return rebuild_in(context, uow, context.load(uow, key))
+
+
+def rebuild_in(context: Context, uow: UnitOfWork, record: InstanceRecord) -> bool:
+    """``rebuild`` within a write unit the caller holds (an erasure rebuilds in its own)."""
+    key = record.instance.key
+    events = uow.events(record.id)
+    report = verify_chain(key, events, (record.seq, record.head))
+    if not report.intact:
+        raise RuleViolation(
+            key,
+            "rebuild",
+            f"its log is broken at event {report.first_broken} ({report.problem}); "
+            "restore the events from a backup first",
         )
-        record.instance = rebuilt
-        record.created_at = events[0].recorded_at
-        uow.replace_projection(record, states)
+    rebuilt = _replay(context, record, events)
+    workflow = context.compiled(record.workflow)
+    states = deadline_states(workflow, rebuilt)
+    drifted = bool(
+        projection_differences(
+            record,
+            rebuilt,
+            events[0],
+            milestones=workflow.milestone_index,
+            rows=uow.deadline_rows(record.id),
+            expected=states,
+            parties=uow.party_rows(record.id),
+        )
+    )
+    record.instance = rebuilt
+    record.created_at = events[0].recorded_at
+    uow.replace_projection(record, states)
     return drifted
 
 

@@ -317,6 +317,10 @@ def _describe(event: StoredEvent, step: str) -> str:
                 f"moved {p['from_workflow']} → {p['to_workflow']} (plan {p['plan'][:12]}), "
                 f"state {p['before']['state']} → {p['after']['state']}"
             )
+        case "personal_data_erased":
+            return f"personal data erased: {len(p['fields'])} field(s)"
+        case "chain_resealed":
+            return f"chain resealed: personal fields sealed apart ({len(p['old_hashes'])} events)"
     return event.type
 
 

@@ -2,7 +2,10 @@
 
 ``seal`` checks the event's free text (who, why, and every text in its payload) and gives it
 its number and its hash on the instance's chain, from the hash of the event before it. The
-recorded time it seals in is the real clock's, given by the caller.
+recorded time it seals in is the real clock's, given by the caller. The chain hashes a salted
+commitment in place of each personal field (who, why, notes, contact addresses: see
+``engine.runtime.personal``), so that a person's data can be erased later and the chain still
+verifies.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from engine.errors import InvalidValue
 from engine.ports import StoredEvent
 from engine.runtime.areas import check_text
 from engine.runtime.events import Event, chain_hash
+from engine.runtime.personal import chained, seal_personal
 
 __all__ = ["seal"]
 
@@ -28,6 +32,8 @@ def seal(key: str, seq: int, previous: str | None, event: Event, now: datetime) 
     if event.reason is not None:
         check_text("reason", event.reason)
     _check_texts(payload)
+    personal = seal_personal(event.by, event.reason, payload)
+    by, reason, chained_payload = chained(event.by, event.reason, payload, personal)
     digest = chain_hash(
         previous,
         instance=key,
@@ -35,9 +41,9 @@ def seal(key: str, seq: int, previous: str | None, event: Event, now: datetime) 
         type_=event.TYPE,
         at=event.at,
         recorded_at=now,
-        by=event.by,
-        reason=event.reason,
-        payload=payload,
+        by=by,
+        reason=reason,
+        payload=chained_payload,
     )
     return StoredEvent(
         seq=seq,
@@ -49,6 +55,7 @@ def seal(key: str, seq: int, previous: str | None, event: Event, now: datetime) 
         payload=payload,
         previous=previous,
         hash=digest,
+        personal=personal,
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 from engine.app import (
     council,
@@ -32,6 +33,7 @@ from engine.app import (
     migrations,
     outbox,
     overview,
+    privacy,
     receipts,
 )
 from engine.app.access import Scope
@@ -45,6 +47,7 @@ from engine.app.directory import Directory
 from engine.app.dossier import Dossier
 from engine.app.inbox import Inbox
 from engine.app.pinning import Resolver, stored_versions
+from engine.app.privacy import Erasure
 from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
 from engine.app.reports import InstanceView
@@ -133,12 +136,28 @@ class Service(Commands):
             self._checkpoints = Checkpoints(self.context)
         return self._checkpoints
 
-    def dossier(self, key: str, *, verifier: bytes, language: str = "nl") -> Dossier:
+    def dossier(
+        self, key: str, *, verifier: bytes, language: str = "nl", redact: str | None = None
+    ) -> Dossier:
         """The dossier of ``key`` and its deelprojecten as a zip (engine.app.dossier);
-        ``verifier``: the standalone verifier's source, shipped inside."""
+        ``verifier``: the standalone verifier's source, shipped inside; ``redact="personal"``:
+        without personal values (for a Woo request)."""
         return dossier.export(
-            self.context, self.checkpoints, key, verifier=verifier, language=language
+            self.context,
+            self.checkpoints,
+            key,
+            verifier=verifier,
+            language=language,
+            redact=redact,
         )
+
+    def personal_data(self, address: str) -> dict[str, Any]:
+        """Every place ``address`` appears (engine.app.privacy)."""
+        return privacy.export(self.context, address)
+
+    def erase_personal_data(self, address: str, *, reason: str, by: str) -> Erasure:
+        """Erase the personal data of ``address`` (engine.app.privacy)."""
+        return privacy.erase(self.context, address, reason=reason, by=by)
 
     @property
     def inbox(self) -> Inbox:

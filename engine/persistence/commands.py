@@ -35,6 +35,7 @@ from typing import Any
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.database import Database
 from engine.persistence.fastpath import Diverged, FastPath
+from engine.persistence.personal import subjects_of
 from engine.persistence.receipts import Receipts
 from engine.persistence.rows import instance_record, projection
 from engine.ports import (
@@ -99,6 +100,8 @@ def guarded_save(
             ),
             deadlines=deadlines,
             more=more,
+            personal=event.personal,
+            subjects=subjects_of(event),
         )
     except integrity_error as exc:  # the check above comes first; kept as a safety net
         raise Conflict(

@@ -34,7 +34,7 @@ from engine.errors import Busy, Contention, InputError, InvalidValue
 
 __all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
-HEAD_REVISION = "0010_gates"
+HEAD_REVISION = "0013_personal_data"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from engine.persistence.personal import personal_from, personal_json
 from engine.ports import (
     DeadlineChange,
     DeadlineState,
@@ -34,6 +35,7 @@ from engine.ports import (
     QueuedMessage,
     StoredEvent,
 )
+from engine.runtime.personal import Personal
 
 __all__ = ["Diverged", "FastPath"]
 
@@ -114,8 +116,18 @@ _WORKFLOW = (
 _STAMP = "SELECT * FROM instances WHERE key = ?"
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
 _EVENTS = (
-    "SELECT seq, type, at, recorded_at, actor, reason, payload, previous, hash FROM events "
-    "WHERE instance_id = ? ORDER BY seq"
+    "SELECT e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload, e.previous, "
+    "e.hash, f.fields FROM events e LEFT JOIN personal_fields f ON f.event_id = e.id "
+    "WHERE e.instance_id = ? ORDER BY e.seq"
+)
+# An event's personal fields and whose they are, found by its (instance, seq) as the feed is.
+_PERSONAL = (
+    "INSERT INTO personal_fields (event_id, fields) "
+    "SELECT id, ? FROM events WHERE instance_id = ? AND seq = ?"
+)
+_SUBJECT = (
+    "INSERT INTO personal_subjects (event_id, path, subject) "
+    "SELECT id, ?, ? FROM events WHERE instance_id = ? AND seq = ?"
 )
 # Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
 # instance. The snapshot comes as text: it is decoded only for the rows that need it; so do the
@@ -189,6 +201,8 @@ class FastPath:
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
         self.feed_pending_sql = convert(_FEED_PENDING)
+        self.personal_sql = convert(_PERSONAL)
+        self.subject_sql = convert(_SUBJECT)
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
@@ -354,6 +368,9 @@ class FastPath:
                 payload=json.loads(r[6]) if self.sqlite else r[6],
                 previous=r[7],
                 hash=r[8],
+                personal=personal_from(
+                    (json.loads(r[9]) if self.sqlite else r[9]) if r[9] is not None else None
+                ),
             )
             for r in cursor.fetchall()
         ]
@@ -448,6 +465,8 @@ class FastPath:
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
         more: Sequence[tuple[str, Sequence[Any]]] = (),
+        personal: tuple[Personal, ...] = (),
+        subjects: Sequence[tuple[str, str]] = (),
     ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
         deadline changes. False: the row moved on (another writer); Diverged: the row is as
@@ -482,7 +501,7 @@ class FastPath:
             last = cursor.fetchone()
             if last is None or tuple(last) != expected:
                 return Diverged(tuple(last) if last else None)
-            self._rest(cursor, instance_id, event, deadlines, more)
+            self._rest(cursor, instance_id, event, deadlines, more, personal, subjects)
             return True
         # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
         # the caller rolls the whole transaction back. The event row is sent along before that
@@ -495,7 +514,7 @@ class FastPath:
             with cursor.connection.pipeline():
                 guarded.execute(sql, values)
                 check.execute(self.last_event_sql, (instance_id,))
-                self._rest(cursor, instance_id, event, deadlines, more)
+                self._rest(cursor, instance_id, event, deadlines, more, personal, subjects)
         except self._integrity_error:
             if guarded.rowcount != 1:
                 return False
@@ -515,9 +534,12 @@ class FastPath:
         event: Sequence[Any],
         deadlines: Sequence[DeadlineChange],
         more: Sequence[tuple[str, Sequence[Any]]] = (),
+        personal: tuple[Personal, ...] = (),
+        subjects: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """The event row (waiting for its place in the feed), the deadline rows that
-        changed, and ``more`` statements (a migration's)."""
+        """The event row (waiting for its place in the feed) with its personal fields and
+        whose they are, the deadline rows that changed, and ``more`` statements (a
+        migration's)."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         cursor.execute(
             self.event_sql,
@@ -535,6 +557,12 @@ class FastPath:
             ),
         )
         cursor.execute(self.feed_pending_sql, (instance_id, seq))
+        if personal:
+            cursor.execute(
+                self.personal_sql, (self.json(personal_json(personal)), instance_id, seq)
+            )
+            for path, subject in subjects:
+                cursor.execute(self.subject_sql, (path, subject, instance_id, seq))
         for change in deadlines:
             d = change.state
             where = (instance_id, d.kind, d.subject)

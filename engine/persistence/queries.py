@@ -18,7 +18,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from engine.persistence.fastpath import FastPath
 from engine.persistence.histories import histories
 from engine.persistence.listing import instance_page
-from engine.persistence.rows import PARTIES, D, E, I, W, stored_workflow
+from engine.persistence.personal import personal_from
+from engine.persistence.rows import PARTIES, PERSONAL, D, E, I, W, stored_workflow
 from engine.ports import (
     ChildRow,
     DeadlineState,
@@ -150,7 +151,12 @@ class Queries:
     # --- the log and the deadline rows -------------------------------------------------------
 
     def events(self, instance_id: int) -> list[StoredEvent]:
-        rows = self._c.execute(select(E).where(E.c.instance_id == instance_id).order_by(E.c.seq))
+        rows = self._c.execute(
+            select(E, PERSONAL.c.fields)
+            .select_from(E.outerjoin(PERSONAL, PERSONAL.c.event_id == E.c.id))
+            .where(E.c.instance_id == instance_id)
+            .order_by(E.c.seq)
+        )
         return [
             StoredEvent(
                 seq=r.seq,
@@ -162,6 +168,7 @@ class Queries:
                 payload=r.payload,
                 previous=r.previous,
                 hash=r.hash,
+                personal=personal_from(r.fields),
             )
             for r in rows
         ]

@@ -21,6 +21,8 @@ from engine.persistence.tables import (
     InstancePartyRow,
     InstanceRow,
     OutboxRow,
+    PersonalFieldRow,
+    PersonalSubjectRow,
     WebhookSubscriptionRow,
     WorkflowVersionRow,
 )
@@ -35,6 +37,8 @@ __all__ = [
     "OUT",
     "PARTIES",
     "PENDING",
+    "PERSONAL",
+    "SUBJECTS",
     "SUBSCRIPTIONS",
     "D",
     "E",
@@ -58,6 +62,8 @@ FEED = cast(Table, FeedRow.__table__)
 PENDING = cast(Table, FeedPendingRow.__table__)
 DELIVERIES = cast(Table, DeliveryRow.__table__)
 SUBSCRIPTIONS = cast(Table, WebhookSubscriptionRow.__table__)
+PERSONAL = cast(Table, PersonalFieldRow.__table__)
+SUBJECTS = cast(Table, PersonalSubjectRow.__table__)
 
 
 def stored_workflow(row: Any) -> StoredWorkflow:

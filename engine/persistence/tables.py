@@ -3,7 +3,13 @@
 workflow_versions  every definition an instance was ever started on: normalised JSON + hash
 instances          one row per wijk or deelproject: the projection of its events, with a
                    version column for optimistic locking and the head of its hash chain
-events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...)
+events             the append-only log, hash-chained per instance (seq 1, 2, 3, ...); its
+                   personal fields (who, why, notes, contacts) are overwritten with
+                   "[verwijderd]" when a person's data is erased
+personal_fields    per event: the commitment the chain hashed for each personal field and the
+                   salt that opens it (gone once erased); see engine/runtime/personal.py
+personal_subjects  whose data a personal field is (the e-mail addresses in it), to find a
+                   person's data for export and erasure
 deadlines          the running deadlines of each instance and where their reminders stand
 outbox             messages to send, with their idempotency keys, attempts and leases
 instance_parties   the organisations taking part in an instance, in which party role
@@ -79,6 +85,8 @@ __all__ = [
     "MerkleNodeRow",
     "OrganisationRow",
     "OutboxRow",
+    "PersonalFieldRow",
+    "PersonalSubjectRow",
     "PrincipalRow",
     "ReceiptRow",
     "TokenRow",
@@ -203,6 +211,30 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]]
     previous: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class PersonalFieldRow(Base):
+    """The personal fields of one event: ``{path: [commitment, salt or null]}``."""
+
+    __tablename__ = "personal_fields"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    fields: Mapped[dict[str, Any]]
+
+
+class PersonalSubjectRow(Base):
+    """One person (an e-mail address, lowercased) whose data one personal field holds."""
+
+    __tablename__ = "personal_subjects"
+    __table_args__ = (Index(None, "subject"),)
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(320), primary_key=True)
 
 
 class DeadlineRow(Base):

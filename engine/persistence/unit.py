@@ -20,11 +20,14 @@ from engine.errors import Conflict
 from engine.persistence import feed as feed_sql
 from engine.persistence.commands import guarded_save
 from engine.persistence.fastpath import FastPath
+from engine.persistence.personal import PersonalData, personal_json, subjects_of
 from engine.persistence.queries import Queries
 from engine.persistence.receipts import Receipts
 from engine.persistence.rows import (
     PARTIES,
     PENDING,
+    PERSONAL,
+    SUBJECTS,
     D,
     E,
     I,
@@ -201,7 +204,23 @@ class Unit(Queries):
             insert(E).returning(E.c.id),
             [event_values(i, item.event) for i, item in zip(ids, batch, strict=True)],
         )
-        self._c.execute(insert(PENDING), [{"event_id": r.id} for r in events])
+        event_ids = [int(r.id) for r in events]
+        self._c.execute(insert(PENDING), [{"event_id": i} for i in event_ids])
+        personal = [
+            (i, item.event) for i, item in zip(event_ids, batch, strict=True) if item.event.personal
+        ]
+        if personal:
+            self._c.execute(
+                insert(PERSONAL),
+                [{"event_id": i, "fields": personal_json(e.personal)} for i, e in personal],
+            )
+            subjects = [
+                {"event_id": i, "path": path, "subject": subject}
+                for i, e in personal
+                for path, subject in subjects_of(e)
+            ]
+            if subjects:
+                self._c.execute(insert(SUBJECTS), subjects)
         deadline_rows = [
             deadline_values(i, d) | {"sent_through": None}
             for i, item in zip(ids, batch, strict=True)
@@ -218,6 +237,9 @@ class Unit(Queries):
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         return self._fast.queue(self._cursor(), messages)
+
+    def personal_data(self) -> PersonalData:
+        return PersonalData(self._c)
 
     def replace_projection(
         self, record: InstanceRecord, deadlines: Sequence[DeadlineState]

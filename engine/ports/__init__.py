@@ -53,12 +53,20 @@ from engine.ports.records import (
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
+    PersonalPlace,
     QueuedMessage,
     Receipt,
     StoredEvent,
     StoredWorkflow,
 )
-from engine.ports.storage import CommandUnit, MigrationUnit, OutboxUnit, Store, UnitOfWork
+from engine.ports.storage import (
+    CommandUnit,
+    MigrationUnit,
+    OutboxUnit,
+    PersonalDataUnit,
+    Store,
+    UnitOfWork,
+)
 
 __all__ = [
     "INSTANCE_SORTS",
@@ -98,6 +106,8 @@ __all__ = [
     "OutboxUnit",
     "OutgoingMessage",
     "OverviewRow",
+    "PersonalDataUnit",
+    "PersonalPlace",
     "Principal",
     "QueuedMessage",
     "Receipt",

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
+from engine.runtime.personal import Personal
 
 __all__ = [
     "INSTANCE_SORTS",
@@ -27,6 +28,7 @@ __all__ = [
     "NewInstanceRows",
     "OutboxEntry",
     "OverviewRow",
+    "PersonalPlace",
     "QueuedMessage",
     "Receipt",
     "StoredEvent",
@@ -63,6 +65,23 @@ class StoredEvent:
     payload: dict[str, Any]
     previous: str | None
     hash: str
+    personal: tuple[Personal, ...] = ()
+    """Its personal fields (engine.runtime.personal): what the chain hashed in their place.
+    ``actor``, ``reason`` and ``payload`` hold the values (or ERASED)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonalPlace:
+    """One personal field of the log that holds a person's data."""
+
+    instance: str
+    instance_id: int
+    event_id: int
+    seq: int
+    type: str
+    at: datetime
+    path: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

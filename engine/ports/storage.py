@@ -28,6 +28,7 @@ from engine.ports.records import (
     NewInstanceRows,
     OutboxEntry,
     OverviewRow,
+    PersonalPlace,
     QueuedMessage,
     Receipt,
     StoredEvent,
@@ -39,9 +40,51 @@ __all__ = [
     "CommandUnit",
     "MigrationUnit",
     "OutboxUnit",
+    "PersonalDataUnit",
     "Store",
     "UnitOfWork",
 ]
+
+
+class PersonalDataUnit(Protocol):
+    """A person's data, found by e-mail address (lowercased), within a write unit."""
+
+    def principals(self, address: str) -> list[tuple[int, str]]:
+        """(id, actor) of the principals named, or signing in, as ``address``."""
+        ...
+
+    def places(self, address: str, actors: Sequence[str]) -> list[PersonalPlace]:
+        """Every personal field of the log whose subjects include ``address``, and the ``by``
+        of every event recorded by one of ``actors``; by instance key and event number."""
+        ...
+
+    def erase(self, event_id: int, paths: Sequence[str]) -> None:
+        """Overwrite those personal fields of the event with ERASED in its row, destroy
+        their salts (keep their commitments) and their subjects."""
+        ...
+
+    def occurrences(self, address: str) -> dict[str, int]:
+        """``table.column`` -> the number of rows holding ``address`` (any case) in it, over
+        every table."""
+        ...
+
+    def cancel_messages(self, address: str, now: datetime) -> int:
+        """Cancel the unsent (pending, failed) outbox messages to ``address``; how many."""
+        ...
+
+    def forget_principals(self, ids: Sequence[int], now: datetime) -> None:
+        """Disable and rename those principals, clear their sign-in subject, revoke their
+        tokens, end their sessions."""
+        ...
+
+    def forget_actors(self, actors: Sequence[str]) -> None:
+        """Overwrite those actor names where they are kept outside the log."""
+        ...
+
+    def scrub(self, address: str) -> dict[str, int]:
+        """Overwrite ``address`` with ERASED in every table but the log, its projections
+        and the checkpoint tables; ``table.column`` -> rows changed."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -202,6 +245,10 @@ class UnitOfWork(Protocol):
         """Every instance ``scope`` lets one see (None: all; filtered in the database), or
         only those of ``keys`` among them, each with its whole log in order; by key. Unknown
         keys are left out."""
+        ...
+
+    def personal_data(self) -> PersonalDataUnit:
+        """A person's data in this unit's transaction (engine.app.privacy)."""
         ...
 
     def replace_projection(

@@ -19,9 +19,12 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from engine.runtime.personal import ERASED
+
 __all__ = [
     "EVENT_TYPES",
     "ApprovalRecorded",
+    "ChainResealed",
     "ChildrenCounted",
     "Event",
     "InstanceCompleted",
@@ -37,6 +40,7 @@ __all__ = [
     "NoteAdded",
     "PartyAdded",
     "PartyRemoved",
+    "PersonalDataErased",
     "PhaseAdvanced",
     "PhaseReturned",
     "Regie",
@@ -280,6 +284,26 @@ class InstanceMigrated(Event):
     after: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonalDataErased(Event):
+    """A person's data was erased from the log (AVG/GDPR): ``fields`` names each erased
+    field as ``SEQ:PATH`` (engine.runtime.personal); who asked and why are ``by`` and
+    ``reason``. It holds nothing of the person: not whose data it was."""
+
+    TYPE: ClassVar[str] = "personal_data_erased"
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainResealed(Event):
+    """The chain was hashed again with its personal fields sealed apart (schema revision
+    0013_personal_data): ``old_hashes`` are the hashes events 1, 2, ... had before, so a
+    checkpoint that recorded an old head still finds it (docs/verification.md)."""
+
+    TYPE: ClassVar[str] = "chain_resealed"
+    old_hashes: tuple[str, ...]
+
+
 _FACTS: dict[type[Event], tuple[str, ...]] = {}
 
 
@@ -314,6 +338,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PartyAdded,
         PartyRemoved,
         InstanceMigrated,
+        PersonalDataErased,
+        ChainResealed,
     )
 }
 
@@ -347,7 +373,7 @@ def _decode_value(hint: Any, value: Any) -> Any:
         return Regie(
             type=value["type"],
             organisation=value.get("organisation"),
-            contacts=tuple(value.get("contacts") or ()),
+            contacts=_kept(value.get("contacts") or ()),
         )
     if target is date:
         return date.fromisoformat(value)
@@ -366,7 +392,15 @@ def decode(
     cls = EVENT_TYPES[type_]
     hints = _hints(cls)
     values = {name: _decode_value(hints[name], value) for name, value in payload.items()}
+    for name in ("contacts_added", "contacts_removed"):
+        if name in values:
+            values[name] = _kept(values[name])
     return cls(at=at, by=by, reason=reason, **values)
+
+
+def _kept(contacts: Any) -> tuple[str, ...]:
+    """Contact addresses without the erased ones: nobody is reminded at "[verwijderd]"."""
+    return tuple(c for c in contacts if c != ERASED)
 
 
 def chain_hash(
@@ -377,11 +411,13 @@ def chain_hash(
     type_: str,
     at: datetime,
     recorded_at: datetime,
-    by: str,
-    reason: str | None,
+    by: Any,
+    reason: Any,
     payload: dict[str, Any],
 ) -> str:
-    """The hash sealing one event: its content and the hash of the event before it."""
+    """The hash sealing one event: its content and the hash of the event before it. ``by``,
+    ``reason`` and ``payload`` as the chain holds them: with a commitment in place of each
+    personal field (``engine.runtime.personal.chained``)."""
     body = json.dumps(
         {
             "previous": previous,

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from engine.clock import local_date
 from engine.runtime.events import (
     ApprovalRecorded,
+    ChainResealed,
     ChildrenCounted,
     Event,
     InstanceCompleted,
@@ -38,6 +39,7 @@ from engine.runtime.events import (
     NoteAdded,
     PartyAdded,
     PartyRemoved,
+    PersonalDataErased,
     PhaseAdvanced,
     PhaseReturned,
     Regie,
@@ -329,7 +331,9 @@ class Instance:
         if fold is None:
             raise TypeError(f"cannot apply {event!r} to a running instance")
         fold(self, event)
-        if event.at > self.last_event_at:
+        if event.at > self.last_event_at and not isinstance(
+            event, PersonalDataErased | ChainResealed
+        ):
             self.last_event_at = event.at
 
     def snapshot(self) -> dict[str, Any]:
@@ -576,4 +580,6 @@ _FOLDS: dict[type[Event], Callable[[Instance, Any], None]] = {
     PartyAdded: _party_added,
     PartyRemoved: _party_removed,
     InstanceMigrated: _migrated,
+    PersonalDataErased: lambda inst, event: None,  # the log's business, not the wijk's
+    ChainResealed: lambda inst, event: None,
 }

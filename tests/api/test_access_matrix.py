@@ -231,6 +231,14 @@ MATRIX: tuple[Row, ...] = (
     Row("DELETE", "/tokens/{prefix}", "200 403 403 403 403"),
     # --- webhooks (the programme office of the programme's organisation) ---------------------
     Row("GET", "/webhooks", "200 403 403 403 403"),
+    # --- a person's data (the programme office only) -------------------------------------------
+    Row("POST", "/privacy/export", "200 403 403 403 403", {"email": "niemand@example.nl"}),
+    Row(
+        "POST",
+        "/privacy/erasure",
+        "404 403 403 403 403",
+        {"email": "niemand@example.nl", "reason": "AVG-verzoek"},
+    ),
     Row(
         "POST",
         "/webhooks",

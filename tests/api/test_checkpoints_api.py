@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,29 @@ def test_checkpoints_proofs_and_a_dossier_an_outsider_can_verify(
         str(tmp_path / "d.zip"), public_pem(signer.public).encode(), first, say=said.append
     )
     assert any("extends it" in line for line in said)
+
+
+def test_a_woo_dossier_over_http_leaves_personal_values_out_and_verifies(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    create_key(tmp_path / "k.pem")
+    signer = FileSigner(tmp_path / "k.pem")
+    programme = server.programme
+    key = programme.instance("deltawonen")
+    programme.service.note(key, "Gesproken met j.smit@bewoners.example", by="test-seed")
+    programme.service.checkpoints.make(signer)
+    with server.client("auditor") as http:
+        full = http.get(f"/api/v1/instances/{key}/dossier")
+        woo = http.get(f"/api/v1/instances/{key}/dossier", params={"redact": "personal"})
+        wrong = http.get(f"/api/v1/instances/{key}/dossier", params={"redact": "everything"})
+    assert b"j.smit@bewoners.example" in zipfile.ZipFile(io.BytesIO(full.content)).read(
+        "dossier.json"
+    )
+    with zipfile.ZipFile(io.BytesIO(woo.content)) as archive:
+        inside = b"".join(archive.read(name) for name in archive.namelist())
+    assert b"j.smit@bewoners.example" not in inside
+    assert b"test-seed" not in inside
+    (tmp_path / "woo.zip").write_bytes(woo.content)
+    verify_dossier(str(tmp_path / "woo.zip"), public_pem(signer.public).encode(), say=print)
+    assert wrong.status_code in (400, 422)
+    assert wrong.headers["Content-Type"].startswith("application/problem+json")

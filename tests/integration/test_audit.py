@@ -383,9 +383,17 @@ def _swap(db: Database, iid: int, log: list[StoredEvent]) -> None:
 
 
 def _replace_resealed(db: Database, iid: int, log: list[StoredEvent]) -> None:
-    # The event itself is re-sealed after the change; the next one no longer follows it.
+    # The event itself is re-sealed after the change (without the commitments to its personal
+    # fields, as an event recorded before they were sealed apart); the next one no longer
+    # follows it.
     event = log[8]
     payload = {"text": "Bewonersavond slecht bezocht"}
+    sql(
+        db,
+        "DELETE FROM personal_fields WHERE event_id = "
+        "(SELECT id FROM events WHERE instance_id = :i AND seq = 9)",
+        i=iid,
+    )
     digest = chain_hash(
         event.previous,
         instance=KEY,

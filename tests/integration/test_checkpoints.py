@@ -26,6 +26,7 @@ from engine.persistence.database import Database
 from engine.ports.proofs import Checkpoint, canonical, statement
 from engine.runtime import merkle
 from engine.runtime.events import chain_hash
+from engine.runtime.personal import chained
 from tests.integration.test_audit import (
     CORPORATIE,
     KEY,
@@ -193,6 +194,8 @@ def rewrite(database: Database, service: Service) -> None:
         payload = dict(event.payload)
         if event.seq == 14:
             payload["ref"] = "B&W 2026/999"
+        # As the chain hashes it: the commitments (kept) in place of the personal fields.
+        by, reason, chained_payload = chained(event.actor, event.reason, payload, event.personal)
         digest = chain_hash(
             previous,
             instance=KEY,
@@ -200,9 +203,9 @@ def rewrite(database: Database, service: Service) -> None:
             type_=event.type,
             at=event.at,
             recorded_at=event.recorded_at,
-            by=event.actor,
-            reason=event.reason,
-            payload=payload,
+            by=by,
+            reason=reason,
+            payload=chained_payload,
         )
         sql(
             database,

@@ -5,7 +5,7 @@ programme office)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
 from starlette.responses import Response
@@ -96,9 +96,20 @@ def inclusion(
     openapi_extra=acts("dossier"),
     responses={200: {"content": {"application/zip": {"schema": {"type": "string"}}}}},
 )
-def dossier(caller: CallerDep, key: Key) -> Response:
+def dossier(
+    caller: CallerDep,
+    key: Key,
+    redact: Annotated[
+        Literal["personal"] | None,
+        Query(
+            description="personal: leave every personal value out (who, why, notes, contact "
+            "addresses; a dossier for a Woo request). The chain holds commitments to them, so "
+            "it verifies all the same."
+        ),
+    ] = None,
+) -> Response:
     caller.guard.see(key, Action.DOSSIER)
-    made = caller.api.application.dossier(key)
+    made = caller.api.application.dossier(key, redact=redact)
     return Response(
         made.data,
         media_type="application/zip",

@@ -1,0 +1,177 @@
+"""Personal data in the log: which fields of an event may hold it, and how the chain seals
+them so that they can be erased later without breaking it.
+
+Who did it (``by``), why (``reason``), free text in the payload (``note``, ``text``,
+``evidence``) and contact addresses (``contacts``, ``contacts_added``, ``contacts_removed``,
+also inside a regie, and the address of each ``[set, address]`` pair of
+``set_contacts_added``/``set_contacts_removed``) can name a person. The chain does not hash these values themselves but a
+**commitment** to each: ``sha256(salt || canonical(value))`` with a random salt per value.
+The value and its salt are kept beside the chain; erasing a person overwrites the value with
+``ERASED`` and destroys the salt. The commitment stays, so every hash, checkpoint and dossier
+made before still verifies, and nobody can find the value back from it (the salt has 128
+random bits). docs/verification.md ("Personal data") specifies the format.
+
+A field's **path** names where it is: ``by``, ``reason``, or ``payload/`` followed by the keys
+and list indexes down to it (``payload/regie/contacts/0``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ERASED",
+    "REDACTED",
+    "Personal",
+    "addresses",
+    "chained",
+    "commitment",
+    "disclosed",
+    "personal_fields",
+    "put",
+    "seal_personal",
+]
+
+ERASED = "[verwijderd]"
+"""What an erased value reads as, in the log and in every view of it."""
+REDACTED = "[weggelaten]"
+"""What a value left out of a dossier (for a Woo request) reads as in its decision log."""
+
+_TEXT_KEYS = frozenset({"note", "text", "evidence"})
+"""Payload keys whose text is free text someone wrote (and may name people)."""
+_CONTACT_KEYS = frozenset({"contacts", "contacts_added", "contacts_removed"})
+"""Payload keys holding a list of contact addresses: each address is one field."""
+_SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
+"""Payload keys holding a list of [contact set, address] pairs: each address is one field."""
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+SALT_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """One personal field of a stored event: where, its commitment, and its salt (None once
+    the value was erased)."""
+
+    path: str
+    commitment: str
+    salt: str | None
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
+
+
+def commitment(salt: str, value: Any) -> str:
+    """Lowercase hex SHA-256 of the salt's bytes followed by the value's canonical JSON."""
+    return hashlib.sha256(bytes.fromhex(salt) + canonical(value)).hexdigest()
+
+
+def addresses(value: Any) -> set[str]:
+    """The e-mail addresses in ``value`` (a text), lowercased: whose data it is."""
+    if not isinstance(value, str):
+        return set()
+    return {found.lower() for found in _ADDRESS.findall(value)}
+
+
+def personal_fields(by: Any, reason: Any, payload: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every personal field of an event that has a value."""
+    if by is not None:
+        yield "by", by
+    if reason is not None:
+        yield "reason", reason
+    yield from _walk(payload, "payload")
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key in sorted(value):
+            inner, here = value[key], f"{path}/{key}"
+            if key in _TEXT_KEYS and isinstance(inner, str):
+                yield here, inner
+            elif key in _CONTACT_KEYS and isinstance(inner, list):
+                for index, address in enumerate(inner):
+                    if isinstance(address, str):
+                        yield f"{here}/{index}", address
+            elif key in _SET_CONTACT_KEYS and isinstance(inner, list):
+                for index, pair in enumerate(inner):
+                    if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], str):
+                        yield f"{here}/{index}/1", pair[1]
+            else:
+                yield from _walk(inner, here)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _walk(inner, f"{path}/{index}")
+
+
+def seal_personal(by: str, reason: str | None, payload: Mapping[str, Any]) -> tuple[Personal, ...]:
+    """A fresh salt and its commitment for every personal field of a new event."""
+    found = []
+    for path, value in personal_fields(by, reason, payload):
+        salt = secrets.token_hex(SALT_BYTES)
+        found.append(Personal(path, commitment(salt, value), salt))
+    return tuple(found)
+
+
+def _steps(path: str) -> list[str | int]:
+    return [int(step) if step.isdigit() else step for step in path.split("/")[1:]]
+
+
+def get(by: Any, reason: Any, payload: Any, path: str) -> Any:
+    """The value at ``path``."""
+    if path == "by":
+        return by
+    if path == "reason":
+        return reason
+    value = payload
+    for step in _steps(path):
+        value = value[step]
+    return value
+
+
+def put(by: Any, reason: Any, payload: Any, path: str, value: Any) -> tuple[Any, Any, Any]:
+    """(by, reason, payload) with ``value`` at ``path``; ``payload`` is copied, not changed."""
+    if path == "by":
+        return value, reason, payload
+    if path == "reason":
+        return by, value, payload
+    payload = json.loads(json.dumps(payload))
+    steps = _steps(path)
+    inner = payload
+    for step in steps[:-1]:
+        inner = inner[step]
+    inner[steps[-1]] = value
+    return by, reason, payload
+
+
+def chained(
+    by: Any, reason: Any, payload: Any, personal: tuple[Personal, ...]
+) -> tuple[Any, Any, Any]:
+    """(by, reason, payload) as the chain hashes them: each personal field replaced by
+    ``{"personal": commitment}``."""
+    for field in personal:
+        by, reason, payload = put(by, reason, payload, field.path, {"personal": field.commitment})
+    return by, reason, payload
+
+
+def disclosed(by: Any, reason: Any, payload: Any, personal: tuple[Personal, ...]) -> str | None:
+    """None when every personal field holds what its commitment says (an erased one:
+    ``ERASED``, its salt gone); else the path of the first that does not."""
+    for field in personal:
+        try:
+            value = get(by, reason, payload, field.path)
+        except (KeyError, IndexError, TypeError):
+            return field.path
+        if field.salt is None:
+            if value != ERASED:
+                return field.path
+        elif commitment(field.salt, value) != field.commitment:
+            return field.path
+    return None

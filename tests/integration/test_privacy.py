@@ -1,0 +1,409 @@
+"""A person's data, exported and erased, on SQLite and PostgreSQL: the chains still verify.
+
+A contact person of three wijken (their regie contact, who recorded a knooppunt in one, named
+in a note of another) asks what the programme keeps about them and then to be forgotten. The
+test keeps a checkpoint and a dossier from before, lets reminders to the person wait in the
+outbox, and after the erasure scans every column of every table of the real database for the
+address; then every chain, the checkpoints and the old dossier must still verify, and no
+reminder may reach the person.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, select, table, text
+
+from adapters.signing import FileSigner, create_key, public_pem
+from adapters.verify_dossier import verify_dossier
+from cli import main
+from engine.app.service import Service
+from engine.errors import InvalidValue, NotFound
+from engine.persistence.database import Database
+from engine.persistence.personal import unseal
+from engine.runtime.events import Regie
+from engine.runtime.personal import ERASED, REDACTED
+from engine.testing import FrozenClock
+from tests.integration.test_checkpoints import VERIFIER, signed_by
+from tests.integration.test_reminder_passes import WORKFLOW, Passes, at
+from tests.integration.test_smtp_delivery import SmtpServer
+
+PERSON = "P.deVries@noord.example"
+ADDRESS = PERSON.lower()
+OTHER = "regie@noord.example"
+KEYS = ("wk-noord", "wk-oost", "wk-zuid")
+
+
+def scan(database: Database, needle: str) -> list[str]:
+    """Every table.column of the database with a value holding ``needle`` (any case)."""
+    found = []
+    with database.engine.connect() as connection:
+        inspector = inspect(connection)
+        for name in inspector.get_table_names():
+            if name == "alembic_version":
+                continue
+            columns = [c["name"] for c in inspector.get_columns(name)]
+            rows = connection.execute(select(text("*")).select_from(table(name))).all()
+            for row in rows:
+                for column, value in zip(columns, row, strict=True):
+                    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+                    if needle.lower() in shown.lower():
+                        found.append(f"{name}.{column}")
+    return sorted(set(found))
+
+
+def zip_text(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return "\n".join(archive.read(n).decode("utf-8") for n in archive.namelist())
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> FileSigner:
+    create_key(tmp_path / "signing.key")
+    return FileSigner(tmp_path / "signing.key")
+
+
+@pytest.fixture
+def pem(signer: FileSigner) -> bytes:
+    return public_pem(signer.public).encode()
+
+
+@pytest.fixture
+def mail() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def history(
+    service: Service, clock: FrozenClock, mail: SmtpServer, tmp_path: Path, db_url: str
+) -> Passes:
+    """Three wijken with the person as regie contact; reminders to them wait in the outbox."""
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / "herinnering.yaml").write_text(WORKFLOW, encoding="utf-8")
+    clock.set(at("2026-01-05"))
+    passes = Passes(service, clock, mail, db_url)
+    regie = Regie(type="gemeente", organisation="Gemeente Noord", contacts=(OTHER, PERSON))
+    for key in KEYS:
+        passes.create(key, title=key.removeprefix("wk-").title(), regie=regie)
+    service.milestone_done("wk-noord", "plan", by=PERSON)
+    service.note("wk-oost", f"Gesproken met {PERSON} over de planning", by="a.bakker")
+    passes.clock.set(passes.clock.now().replace(day=12))  # three days before 15 January
+    passes.planner().run(passes.clock.now())  # planned, not yet sent
+    return passes
+
+
+def test_export_then_erase_leaves_no_trace_and_every_chain_still_verifies(
+    history: Passes, service: Service, database: Database, signer, pem, tmp_path
+):
+    kept = service.checkpoints.make(signer)
+    old = tmp_path / "old.zip"
+    old.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    waiting = [e for e in history.outbox("pending") if e.recipient == PERSON]
+    assert waiting  # reminders to the person are due to go out
+
+    found = service.personal_data(PERSON)
+    assert found["subject"] == ADDRESS
+    assert {p["instance"] for p in found["log"]} == set(KEYS)
+    fields = {(p["instance"], p["field"], p["value"]) for p in found["log"]}
+    assert ("wk-noord", "by", PERSON) in fields
+    assert ("wk-oost", "payload/text", f"Gesproken met {PERSON} over de planning") in fields
+    assert ("wk-zuid", "payload/regie/contacts/1", PERSON) in fields
+    assert found["tables"]["outbox.recipient"] == len(waiting)
+
+    before = scan(database, PERSON)
+    for where in ("events.actor", "events.payload", "instances.regie_contacts", "outbox.recipient"):
+        assert where in before
+    done = service.erase_personal_data(PERSON, reason="Verzoek AVG art. 17", by="pb/j.jansen")
+    assert done.instances == KEYS
+    assert done.cancelled == len(waiting)
+    assert done.remaining == {}
+
+    assert scan(database, PERSON) == []
+    reports = service.verify()
+    assert all(r.consistent for r in reports), [(r.key, r.problem, r.differences) for r in reports]
+    noord = service.log("wk-noord")
+    assert [e.actor for e in noord if e.type == "milestone_done"] == [ERASED]
+    assert noord[-1].type == "personal_data_erased"
+    assert noord[-1].reason == "Verzoek AVG art. 17"
+    assert ADDRESS not in json.dumps(noord[-1].payload)
+    oost = service.log("wk-oost")
+    assert [e.payload["text"] for e in oost if e.type == "note_added"] == [ERASED]
+    assert service.replay("wk-zuid")[1].regie.contacts == (OTHER,)
+
+    # Checkpoints: a new one extends the kept one, and the database holds against it.
+    service.checkpoints.make(signer)
+    report = service.checkpoints.check(kept, signed_by(pem))
+    assert report.ok, report.problems
+    # The old dossier (with the values) still verifies; a new one has no trace of the person.
+    verify_dossier(str(old), pem, kept.as_dict(), say=lambda _: None)
+    new = service.dossier("wk-noord", verifier=VERIFIER).data
+    assert ADDRESS not in zip_text(new).lower()
+    (tmp_path / "new.zip").write_bytes(new)
+    verify_dossier(str(tmp_path / "new.zip"), pem, kept.as_dict(), say=lambda _: None)
+
+    # Reminders: the waiting ones were cancelled, never sent, and no new one is planned.
+    assert {e.status for e in history.outbox() if e.id in {w.id for w in waiting}} == {"cancelled"}
+    history.dispatcher().run("all")
+    history.clock.set(history.clock.now().replace(day=16))
+    history.planner().run(history.clock.now())
+    history.dispatcher().run("all")
+    sent_to = {m.to.lower() for m in history.server.received}
+    assert OTHER in sent_to
+    assert ADDRESS not in sent_to
+    assert scan(database, PERSON) == []
+
+
+def test_a_woo_dossier_leaves_every_personal_value_out_and_still_verifies(
+    history: Passes, service: Service, signer, pem, tmp_path
+):
+    kept = service.checkpoints.make(signer)
+    made = service.dossier("wk-oost", verifier=VERIFIER, redact="personal").data
+    text_of = zip_text(made)
+    for value in (ADDRESS, OTHER, "Gesproken met", "a.bakker"):
+        assert value not in text_of.lower()
+    assert REDACTED in text_of
+    path = tmp_path / "woo.zip"
+    path.write_bytes(made)
+    said: list[str] = []
+    verify_dossier(str(path), pem, kept.as_dict(), say=said.append)
+    assert any("left out" in line for line in said)
+    # The same dossier with the values: they open the commitments; an altered one is caught.
+    full = json.loads(
+        zipfile.ZipFile(io.BytesIO(service.dossier("wk-oost", verifier=VERIFIER).data)).read(
+            "dossier.json"
+        )
+    )
+    assert any(p["value"] == OTHER for p in full["instances"][0]["personal"])
+
+
+def test_a_disclosed_value_that_was_altered_is_caught(
+    history: Passes, service: Service, pem, tmp_path
+):
+    data = service.dossier("wk-oost", verifier=VERIFIER).data
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {n: archive.read(n) for n in archive.namelist()}
+    body = json.loads(files["dossier.json"])
+    for entry in body["instances"][0]["personal"]:
+        if entry["value"] == OTHER:
+            entry["value"] = "iemand@anders.example"
+    files["dossier.json"] = json.dumps(body).encode()
+    path = tmp_path / "altered.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    from adapters.verify_dossier import DossierProblem
+
+    with pytest.raises(
+        DossierProblem,
+        match=r"instance wk-oost, event 1: its payload/regie/contacts/0 is not the value",
+    ):
+        verify_dossier(str(path), pem, say=lambda _: None)
+
+
+def test_an_altered_personal_value_in_the_database_breaks_audit_verify(
+    history: Passes, service: Service, database: Database
+):
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE events SET actor = 'iemand anders' WHERE actor = :p"), {"p": PERSON}
+        )
+    broken = [r for r in service.verify() if not r.intact]
+    assert [(r.key, r.first_broken) for r in broken] == [("wk-noord", 2)]
+    assert "its by does not match the commitment" in (broken[0].problem or "")
+
+
+def dump(database: Database) -> dict[str, list[Any]]:
+    with database.engine.connect() as connection:
+        names = inspect(connection).get_table_names()
+        return {
+            n: sorted(map(repr, connection.execute(select(text("*")).select_from(table(n)))))
+            for n in names
+        }
+
+
+def test_erase_refuses_without_a_reason_or_for_an_unknown_address_and_changes_nothing(
+    history: Passes, service: Service, database: Database, db_url: str, tmp_path
+):
+    before = dump(database)
+    with pytest.raises(NotFound, match=r"unknown e-mail address 'niemand@noord\.example'"):
+        service.erase_personal_data("niemand@noord.example", reason="AVG", by="pb")
+    with pytest.raises(InvalidValue, match=r"--reason"):
+        service.erase_personal_data(PERSON, reason="  ", by="pb")
+    with pytest.raises(InvalidValue, match="without the address"):
+        service.erase_personal_data(PERSON, reason=f"verzoek van {PERSON}", by="pb")
+    with pytest.raises(InvalidValue, match="e-mail address"):
+        service.erase_personal_data("geen adres", reason="AVG", by="pb")
+    runner = CliRunner()
+    missing = runner.invoke(main, ["--db", db_url, "privacy", "erase", PERSON])
+    assert missing.exit_code == 2
+    assert "Missing option '--reason'" in missing.output
+    unknown = runner.invoke(
+        main, ["--db", db_url, "privacy", "erase", "niemand@noord.example", "--reason", "AVG"]
+    )
+    assert unknown.exit_code != 0
+    assert "unknown e-mail address 'niemand@noord.example'" in unknown.output
+    assert dump(database) == before
+
+
+def test_the_command_line_exports_and_erases(
+    history: Passes, database: Database, db_url: str, tmp_path
+):
+    runner = CliRunner()
+    out = tmp_path / "export.json"
+    exported = runner.invoke(main, ["--db", db_url, "privacy", "export", PERSON, "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert {p["instance"] for p in json.loads(out.read_text())["log"]} == set(KEYS)
+    erased = runner.invoke(
+        main, ["--db", db_url, "privacy", "erase", PERSON, "--reason", "AVG-verzoek", "--json"]
+    )
+    assert erased.exit_code == 0, erased.output
+    assert json.loads(erased.output)["instances"] == list(KEYS)
+    audit = runner.invoke(main, ["--db", db_url, "audit", "verify"])
+    assert audit.exit_code == 0, audit.output
+    shown = runner.invoke(main, ["--db", db_url, "log", "wk-noord"])
+    assert shown.exit_code == 0, shown.output
+    assert "personal data erased: 2 field(s)" in shown.output
+    assert "[verwijderd]" in shown.output
+    assert ADDRESS not in shown.output.lower()
+    assert scan(database, PERSON) == []
+
+
+# --- a database from before personal fields were sealed apart -------------------------------
+
+
+def test_a_database_from_the_previous_revision_is_resealed_and_its_old_checkpoint_holds(
+    history: Passes, service: Service, database: Database, signer, pem, tmp_path
+):
+    """The chains as the previous revision wrote them (values hashed as they are), with a
+    checkpoint kept and a dossier made then; the upgrade reseals them and every check holds."""
+    from alembic import command
+
+    with database.engine.begin() as connection:
+        unseal(connection)  # exactly what revision 0010 wrote: no sealed personal fields
+    assert all(r.consistent for r in service.verify())
+    kept = service.checkpoints.make(signer)
+    old = tmp_path / "old.zip"
+    old.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    heads = {key: service.log(key)[-1].hash for key in KEYS}
+    with database.engine.begin() as connection:
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0010_gates")
+        command.upgrade(config, "head")
+
+    reports = service.verify()
+    assert all(r.consistent for r in reports), [(r.key, r.problem, r.differences) for r in reports]
+    for key in KEYS:
+        log = service.log(key)
+        assert log[-1].type == "chain_resealed"
+        assert log[-1].payload["old_hashes"][-1] == heads[key]
+        assert log[-2].hash != heads[key]
+        assert all(e.personal for e in log)
+    service.checkpoints.make(signer)
+    report = service.checkpoints.check(kept, signed_by(pem))
+    assert report.ok, report.problems
+    verify_dossier(str(old), pem, kept.as_dict(), say=lambda _: None)
+    new = tmp_path / "new.zip"
+    new.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    verify_dossier(str(new), pem, kept.as_dict(), say=lambda _: None)
+    # The resealed data can be erased like any, and everything still holds.
+    service.erase_personal_data(PERSON, reason="AVG-verzoek", by="pb")
+    assert scan(database, PERSON) == []
+    assert all(r.consistent for r in service.verify())
+    service.checkpoints.make(signer)
+    assert service.checkpoints.check(kept, signed_by(pem)).ok
+    new.write_bytes(service.dossier("wk-noord", verifier=VERIFIER).data)
+    verify_dossier(str(new), pem, kept.as_dict(), say=lambda _: None)
+
+
+def test_a_resealed_chain_whose_old_form_was_altered_is_caught(
+    history: Passes, service: Service, database: Database, signer, pem, tmp_path
+):
+    """Whoever rewrites a value while resealing cannot hide it from a kept checkpoint."""
+    from alembic import command
+
+    with database.engine.begin() as connection:
+        unseal(connection)
+    kept = service.checkpoints.make(signer)
+    with database.engine.begin() as connection:
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0010_gates")
+        command.upgrade(config, "head")
+    # A forger changes the note and recomputes the (new) chain consistently.
+    with database.engine.connect() as connection:
+        iid = connection.execute(
+            text("SELECT id FROM instances WHERE key = 'wk-oost'")
+        ).scalar_one()
+    events = service.log("wk-oost")
+    note = next(e for e in events if e.type == "note_added")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE events SET payload = :p WHERE instance_id = :i AND seq = :s"),
+            {"p": json.dumps({"text": "Niemand gesproken"}), "i": iid, "s": note.seq},
+        )
+        connection.execute(
+            text(
+                "DELETE FROM personal_fields WHERE event_id = "
+                "(SELECT id FROM events WHERE instance_id = :i AND seq = :s)"
+            ),
+            {"i": iid, "s": note.seq},
+        )
+        connection.execute(
+            text(
+                "DELETE FROM personal_subjects WHERE event_id = "
+                "(SELECT id FROM events WHERE instance_id = :i AND seq = :s)"
+            ),
+            {"i": iid, "s": note.seq},
+        )
+    rechain(database, "wk-oost", service)
+    assert all(r.intact for r in service.verify())  # the chain alone cannot tell
+    report = service.checkpoints.check(kept, signed_by(pem))
+    assert any(
+        f"instance wk-oost: event {note.seq}: its values do not give the hash" in p
+        for p in report.problems
+    ), report.problems
+
+
+def rechain(database: Database, key: str, service: Service) -> None:
+    """Recompute the chain of ``key`` from its events as they are (a consistent forger)."""
+    from engine.runtime.events import chain_hash
+    from engine.runtime.personal import chained
+
+    previous = None
+    log = service.log(key)
+    with database.engine.begin() as connection:
+        iid = connection.execute(
+            text("SELECT id FROM instances WHERE key = :k"), {"k": key}
+        ).scalar_one()
+        for event in log:
+            by, reason, payload = chained(event.actor, event.reason, event.payload, event.personal)
+            digest = chain_hash(
+                previous,
+                instance=key,
+                seq=event.seq,
+                type_=event.type,
+                at=event.at,
+                recorded_at=event.recorded_at,
+                by=by,
+                reason=reason,
+                payload=payload,
+            )
+            connection.execute(
+                text(
+                    "UPDATE events SET previous = :p, hash = :h WHERE instance_id = :i AND seq = :s"
+                ),
+                {"p": previous, "h": digest, "i": iid, "s": event.seq},
+            )
+            previous = digest
+        connection.execute(
+            text("UPDATE instances SET head = :h WHERE id = :i"), {"h": previous, "i": iid}
+        )
