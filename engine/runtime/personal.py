@@ -4,12 +4,13 @@ them so that they can be erased later without breaking it.
 Who did it (``by``), why (``reason``), free text in the payload (``note``, ``text``,
 ``evidence``) and contact addresses (``contacts``, ``contacts_added``, ``contacts_removed``,
 also inside a regie, and the address of each ``[set, address]`` pair of
-``set_contacts_added``/``set_contacts_removed``) can name a person. The chain does not hash these values themselves but a
-**commitment** to each: ``sha256(salt || canonical(value))`` with a random salt per value.
-The value and its salt are kept beside the chain; erasing a person overwrites the value with
-``ERASED`` and destroys the salt. The commitment stays, so every hash, checkpoint and dossier
-made before still verifies, and nobody can find the value back from it (the salt has 128
-random bits). docs/verification.md ("Personal data") specifies the format.
+``set_contacts_added``/``set_contacts_removed``) can name a person. The chain does not hash
+these values themselves but a **commitment** to each: ``sha256(salt || canonical(value))``
+with a random salt per value. The value and its salt are kept beside the chain; erasing a
+person overwrites the value with ``ERASED`` and destroys the salt. The commitment stays, so
+every hash, checkpoint and dossier made before still verifies, and nobody can find the value
+back from it (the salt has 128 random bits). docs/verification.md ("Personal data") specifies
+the format.
 
 A field's **path** names where it is: ``by``, ``reason``, or ``payload/`` followed by the keys
 and list indexes down to it (``payload/regie/contacts/0``).
