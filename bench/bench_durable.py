@@ -45,6 +45,8 @@ from engine.workflow.catalog import WorkflowCatalog
 
 PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 4, 8, tzinfo=UTC)
+TOETS = "toetsbureau"
+"""The organisation that gives the mix's independent approvals."""
 
 
 @contextmanager
@@ -86,6 +88,8 @@ def seed(service: Service, count: int, prefix: str = "wk") -> None:
         for i in range(count)
     ]
     service.create_many(items, by="bench")
+    if TOETS not in {o.key for o in service.directory.organisations()}:
+        service.directory.add_organisation(key=TOETS, name="Toetsbureau", kind="other")
 
 
 def command_mix(service: Service, instances: int, commands: int) -> list[tuple[str, str, tuple]]:
@@ -98,8 +102,11 @@ def command_mix(service: Service, instances: int, commands: int) -> list[tuple[s
         per_instance.append(("pause", (workflow.buttons_in[phase.id][0],)))
         per_instance.append(("resume", ()))
         for approval, _ in workflow.gates[phase.id].approvals:
-            per_instance.append(("approve", (approval, "go")))
-        per_instance.append(("advance", ()))
+            # an independent approval is given by an organisation with no stake (see seed)
+            giver = TOETS if workflow.definition.independent(approval) else None
+            per_instance.append(("approve", (approval, "go", giver)))
+        if not workflow.gates[phase.id].automatic:  # else the last approval moved it on
+            per_instance.append(("advance", ()))
     plan = []
     for step in per_instance:
         for i in range(instances):
@@ -122,7 +129,7 @@ def run_mix(service: Service, plan: list[tuple[str, str, tuple]]) -> float:
         elif command == "resume":
             service.resume(key, by="bench")
         elif command == "approve":
-            service.approve(key, args[0], args[1], by="bench")
+            service.approve(key, args[0], args[1], by="bench", organisation=args[2])
         else:
             service.advance(key, by="bench")
     return len(plan) / (time.perf_counter() - started)
