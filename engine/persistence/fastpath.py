@@ -154,6 +154,11 @@ def _scope_sql(scope: InstanceScope, alias: str) -> tuple[str, list[Any]]:
     return (" OR ".join(parts) or "1 = 0"), params
 
 
+def _json_list(text: str) -> Any:
+    """A JSON list column (areas, contacts): most rows hold none, so no decoding for those."""
+    return [] if text == "[]" else json.loads(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Diverged:
     """A save refused because the row, though as it was read, does not end where its log ends:
@@ -262,7 +267,7 @@ class FastPath:
         if name in _DATETIMES:
             return self.read_moment
         if name in _JSONS:
-            return json.loads if self.sqlite else None
+            return (_json_list if name != "snapshot" else json.loads) if self.sqlite else None
         if name == "paused_review" and self.sqlite:
             return date.fromisoformat
         return None

@@ -131,6 +131,11 @@ class CompiledMachine:
             for i, p in enumerate(d.phases)
         }
         """The milestones of a phase and of every phase before it, in workflow order."""
+        self.children_facts = any(
+            m.done_when is not None and m.done_when.children_in_phase is not None
+            for m in self.milestones.values()
+        )
+        """Whether a milestone is done by where the deelprojecten stand (asked per command)."""
         self.due_followers: dict[str, tuple[str, ...]] = {}
         """Milestones whose due date counts from the key milestone."""
         for m in self.milestones.values():

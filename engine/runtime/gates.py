@@ -174,8 +174,9 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
 def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
     """Whether every criterion but the approvals holds: what is left is to decide (the
     approvals, and moving on)."""
+    settled = instance.milestones.is_settled
     return not (
-        _open_milestones(spec, instance)
+        any(not settled(mid) for mid, _ in spec.milestones)  # the first open one says no
         or _children_behind(spec, instance)
         or _regie_refused(spec, instance)
     )
