@@ -229,7 +229,10 @@ class FastPath:
                 "AND party = ?"
             ),
         }
-        self._readers = [self._reader(name) for name in ROW_FIELDS]
+        # Only the columns whose driver value is not ours already (the rest are taken as is).
+        self._readers = [
+            (name, reader) for name in ROW_FIELDS if (reader := self._reader(name)) is not None
+        ]
         if not self.sqlite:
             from psycopg import IntegrityError
             from psycopg.types.json import Json
@@ -296,10 +299,12 @@ class FastPath:
         row = cursor.fetchone()
         if row is None:
             return None
-        return {
-            name: (value if reader is None or value is None else reader(value))
-            for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
-        }
+        found = dict(zip(ROW_FIELDS, row, strict=True))
+        for name, reader in self._readers:
+            value = found[name]
+            if value is not None:
+                found[name] = reader(value)
+        return found
 
     def deadline_rows(self, cursor: Any, instance_id: int) -> list[DeadlineState]:
         """The deadline rows of one instance, with ``sent_through``, by kind and subject."""
