@@ -3,6 +3,7 @@
 Run by hand (not a test), on an otherwise idle machine:
 
     .venv/bin/python bench/bench_durable.py commands [--commands N] [--pg]
+    .venv/bin/python bench/bench_durable.py clients [--commands N]
     .venv/bin/python bench/bench_durable.py status [--instances 10000 100000] [--pg]
     .venv/bin/python bench/bench_durable.py create [--instances 15000] [--pg]
     .venv/bin/python bench/bench_durable.py memory [--commands 100000]
@@ -11,7 +12,9 @@ Run by hand (not a test), on an otherwise idle machine:
 per transaction one UPDATE of the instance row and one INSERT of an event row, straight through
 the DB-API driver (sqlite3 / psycopg), at the same durability setting. The wijkkompas mix is
 what an office does: milestones done (most), approvals, pause and resume, advance.
-PostgreSQL runs use a fresh database on 127.0.0.1:5432 (or WIJKKOMPAS_BENCH_PG).
+With ``--pg`` it ends with ``clients``: on PostgreSQL, one client process, then four at once,
+each on instances of its own. PostgreSQL runs use a fresh database on 127.0.0.1:5432 (or
+WIJKKOMPAS_BENCH_PG).
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,6 +50,8 @@ from engine.workflow.catalog import WorkflowCatalog
 
 PG_ADMIN = os.environ.get("WIJKKOMPAS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2027, 1, 4, 8, tzinfo=UTC)
+TOETS = "toetsbureau"
+"""The organisation that gives the mix's independent approvals."""
 
 
 @contextmanager
@@ -86,9 +93,13 @@ def seed(service: Service, count: int, prefix: str = "wk") -> None:
         for i in range(count)
     ]
     service.create_many(items, by="bench")
+    if TOETS not in {o.key for o in service.directory.organisations()}:
+        service.directory.add_organisation(key=TOETS, name="Toetsbureau", kind="other")
 
 
-def command_mix(service: Service, instances: int, commands: int) -> list[tuple[str, str, tuple]]:
+def command_mix(
+    service: Service, instances: int, commands: int, prefix: str = "wk"
+) -> list[tuple[str, str, tuple]]:
     """What an office does, round-robin over the instances: milestones, approvals, pauses."""
     workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
     per_instance: list[tuple[str, tuple]] = []
@@ -98,12 +109,15 @@ def command_mix(service: Service, instances: int, commands: int) -> list[tuple[s
         per_instance.append(("pause", (workflow.buttons_in[phase.id][0],)))
         per_instance.append(("resume", ()))
         for approval, _ in workflow.gates[phase.id].approvals:
-            per_instance.append(("approve", (approval, "go")))
-        per_instance.append(("advance", ()))
+            # an independent approval is given by an organisation with no stake (see seed)
+            giver = TOETS if workflow.definition.independent(approval) else None
+            per_instance.append(("approve", (approval, "go", giver)))
+        if not workflow.gates[phase.id].automatic:  # else the last approval moved it on
+            per_instance.append(("advance", ()))
     plan = []
     for step in per_instance:
         for i in range(instances):
-            plan.append((f"wk{i}", *step))
+            plan.append((f"{prefix}{i}", *step))
             if len(plan) == commands:
                 return plan
     return plan
@@ -122,7 +136,7 @@ def run_mix(service: Service, plan: list[tuple[str, str, tuple]]) -> float:
         elif command == "resume":
             service.resume(key, by="bench")
         elif command == "approve":
-            service.approve(key, args[0], args[1], by="bench")
+            service.approve(key, args[0], args[1], by="bench", organisation=args[2])
         else:
             service.advance(key, by="bench")
     return len(plan) / (time.perf_counter() - started)
@@ -249,6 +263,99 @@ def bench_commands(args: argparse.Namespace) -> None:
                     f"commands/s, raw {raw:,.0f} transactions/s: {ours / raw:.0%} of raw "
                     f"({len(plan):,} commands)"
                 )
+        bench_clients(args.commands, 4 * RECENT)
+
+
+def bench_clients(commands: int, instances: int, clients: int = 4) -> None:
+    """PostgreSQL: one client process, then ``clients`` processes at once, each with its own
+    connection and its own ``instances`` instances (so none waits for another's rows), each
+    running the mix of ``commands`` commands. Nothing is shared but the database: the global
+    feed's position is given later by the sequencer (feed.py), not by the command path."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    with postgres_url() as url:
+        service = make_service(url)
+        for c in range(clients + 1):
+            seed(service, instances, prefix=f"c{c}-")
+        service.store.database.engine.dispose()
+        rates = {}
+        for group in ([0], list(range(1, clients + 1))):
+            start = spawn.Event()
+            results = spawn.Queue()
+            workers = [
+                spawn.Process(
+                    target=_client, args=(url, f"c{c}-", instances, commands, start, results)
+                )
+                for c in group
+            ]
+            for w in workers:
+                w.start()
+            ready = [results.get() for _ in workers]  # each has loaded its plan
+            assert all(r == "ready" for r in ready)
+            with waits_sampled(url) as waits:
+                start.set()
+                finished = [results.get() for _ in workers]
+            for w in workers:
+                w.join()
+            first = min(t0 for _, t0, _ in finished)
+            last = max(t1 for _, _, t1 in finished)
+            done = sum(n for n, _, _ in finished)
+            rates[len(group)] = done / (last - first)
+            print(
+                f"PostgreSQL, {len(group)} client(s) at once, {instances:,} instances each: "
+                f"{rates[len(group)]:,.0f} commands/s in all ({done:,} commands)"
+            )
+            seen = sum(waits.values())
+            print(
+                "  what the clients' server processes were doing (sampled every 5 ms): "
+                + ", ".join(f"{what} {n / seen:.0%}" for what, n in waits.most_common(6))
+            )
+        print(f"PostgreSQL: {clients} clients do {rates[clients] / rates[1]:.2f}x one client")
+
+
+@contextmanager
+def waits_sampled(url: str) -> Iterator[Counter[str]]:
+    """What the other server processes on the database ``url`` wait for, sampled from
+    pg_stat_activity while the block runs: a lock wait (``Lock:tuple``, ``Lock:transactionid``,
+    ...) would show clients queueing behind each other; ``running`` is work, ``Client:...``
+    waiting for the client, ``IO:WAL...`` the commit's flush."""
+    import threading
+
+    import psycopg
+
+    found: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            while not stop.is_set():
+                for kind, event in connection.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state <> 'idle'"
+                ):
+                    found["running" if kind is None else f"{kind}:{event}"] += 1
+                time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield found
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def _client(url: str, prefix: str, instances: int, commands: int, start: Any, results: Any) -> None:
+    """One client of ``bench_clients``, in a process of its own."""
+    service = make_service(url)
+    plan = command_mix(service, instances, commands, prefix)
+    results.put("ready")
+    start.wait()
+    started = time.perf_counter()
+    run_mix(service, plan)
+    results.put((len(plan), started, time.perf_counter()))
 
 
 def bench_status(args: argparse.Namespace) -> None:
@@ -353,7 +460,7 @@ def bench_memory(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["commands", "status", "create", "memory"])
+    parser.add_argument("what", choices=["commands", "clients", "status", "create", "memory"])
     parser.add_argument("--commands", type=int, default=5_000)
     parser.add_argument(
         "--instances",
@@ -365,6 +472,7 @@ def main() -> None:
     args = parser.parse_args()
     {
         "commands": bench_commands,
+        "clients": lambda a: bench_clients(a.commands, 4 * RECENT),
         "status": bench_status,
         "create": bench_create,
         "memory": bench_memory,

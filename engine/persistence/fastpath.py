@@ -166,6 +166,11 @@ def _scope_sql(scope: InstanceScope, alias: str) -> tuple[str, list[Any]]:
     return (" OR ".join(parts) or "1 = 0"), params
 
 
+def _json_list(text: str) -> Any:
+    """A JSON list column (areas, contacts): most rows hold none, so no decoding for those."""
+    return [] if text == "[]" else json.loads(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Diverged:
     """A save refused because the row, though as it was read, does not end where its log ends:
@@ -238,7 +243,10 @@ class FastPath:
                 "AND party = ?"
             ),
         }
-        self._readers = [self._reader(name) for name in ROW_FIELDS]
+        # Only the columns whose driver value is not ours already (the rest are taken as is).
+        self._readers = [
+            (name, reader) for name in ROW_FIELDS if (reader := self._reader(name)) is not None
+        ]
         if not self.sqlite:
             from psycopg import IntegrityError
             from psycopg.types.json import Json
@@ -276,7 +284,7 @@ class FastPath:
         if name in _DATETIMES:
             return self.read_moment
         if name in _JSONS:
-            return json.loads if self.sqlite else None
+            return (_json_list if name != "snapshot" else json.loads) if self.sqlite else None
         if name == "paused_review" and self.sqlite:
             return date.fromisoformat
         return None
@@ -305,10 +313,12 @@ class FastPath:
         row = cursor.fetchone()
         if row is None:
             return None
-        return {
-            name: (value if reader is None or value is None else reader(value))
-            for name, reader, value in zip(ROW_FIELDS, self._readers, row, strict=True)
-        }
+        found = dict(zip(ROW_FIELDS, row, strict=True))
+        for name, reader in self._readers:
+            value = found[name]
+            if value is not None:
+                found[name] = reader(value)
+        return found
 
     def deadline_rows(self, cursor: Any, instance_id: int) -> list[DeadlineState]:
         """The deadline rows of one instance, with ``sent_through``, by kind and subject."""

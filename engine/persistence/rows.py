@@ -38,6 +38,7 @@ __all__ = [
     "PARTIES",
     "PENDING",
     "PERSONAL",
+    "PROJECTED",
     "SUBJECTS",
     "SUBSCRIPTIONS",
     "D",
@@ -78,6 +79,25 @@ def stored_workflow(row: Any) -> StoredWorkflow:
         stored_at=row.stored_at,
         stored_by=row.stored_by,
     )
+
+
+PROJECTED = (
+    "title",
+    "areas",
+    "state",
+    "phase",
+    "phase_entered",
+    "regie_type",
+    "regie_organisation",
+    "regie_contacts",
+    "paused_button",
+    "paused_reason",
+    "paused_since",
+    "paused_review",
+    "snapshot",
+    "last_event_at",
+)
+"""The columns of an instance row ``projection`` writes."""
 
 
 def projection(instance: Instance) -> dict[str, Any]:
@@ -170,7 +190,10 @@ def instance_record(
         seq=row["seq"],
         head=row["head"],
         created_at=row["created_at"],
-        loaded=projection(instance),
+        # What the row holds now (the fast path writes only the columns that differ from
+        # it): taken from the row as read rather than made again from the instance, which
+        # cost a snapshot per load.
+        loaded={name: row[name] for name in PROJECTED},
         stored_phase=row["phase"],
     )
 

@@ -69,11 +69,9 @@ def settle_readiness(workflow: CompiledWorkflow, instance: Instance, at: datetim
 
 
 def uses_children(workflow: CompiledWorkflow) -> bool:
-    """Whether anything the engine does by itself in this workflow looks at deelprojecten."""
-    return any(spec.children_reached for spec in workflow.gates.values()) or any(
-        m.done_when is not None and m.done_when.children_in_phase is not None
-        for m in workflow.milestones.values()
-    )
+    """Whether anything the engine does by itself in this workflow looks at deelprojecten
+    (worked out once, when the workflow version is compiled)."""
+    return workflow.children_facts
 
 
 def _counted(

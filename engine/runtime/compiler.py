@@ -131,6 +131,12 @@ class CompiledMachine:
             for i, p in enumerate(d.phases)
         }
         """The milestones of a phase and of every phase before it, in workflow order."""
+        self.children_facts = any(p.gate.children is not None for p in d.phases) or any(
+            m.done_when is not None and m.done_when.children_in_phase is not None
+            for m in self.milestones.values()
+        )
+        """Whether a gate waits for the deelprojecten, or a milestone is done by where they
+        stand (asked per command)."""
         self.due_followers: dict[str, tuple[str, ...]] = {}
         """Milestones whose due date counts from the key milestone."""
         for m in self.milestones.values():

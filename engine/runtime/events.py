@@ -418,7 +418,7 @@ def chain_hash(
     """The hash sealing one event: its content and the hash of the event before it. ``by``,
     ``reason`` and ``payload`` as the chain holds them: with a commitment in place of each
     personal field (``engine.runtime.personal.chained``)."""
-    body = json.dumps(
+    body = _CANONICAL.encode(
         {
             "previous": previous,
             "instance": instance,
@@ -429,9 +429,11 @@ def chain_hash(
             "by": by,
             "reason": reason,
             "payload": payload,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+"""The one text of an event that its hash seals: keys sorted, no spaces, UTF-8 as it is
+(made once: ``json.dumps`` with these options builds an encoder per call)."""

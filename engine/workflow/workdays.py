@@ -18,6 +18,8 @@ from typing import Any
 __all__ = ["SUPPORTED_CALENDARS", "Workdays", "workdays_for"]
 
 SUPPORTED_CALENDARS = ("NL",)
+_REMEMBERED = 20_000
+"""Days whose roll-forward a calendar remembers (a few hundred kB at most; then it starts over)."""
 
 
 class Workdays:
@@ -30,6 +32,10 @@ class Workdays:
             )
         self.country = country
         self._holidays: Any = None
+        self._rolled: dict[date, date] = {}
+        """``roll_forward`` remembered per day: every command works out the due dates of an
+        instance's running deadlines, most of them on the same few hundred days, and asking
+        the holiday table costs more than the rest of a due date (bounded: ``_REMEMBERED``)."""
 
     def _table(self) -> Any:
         if self._holidays is None and self.country is not None:
@@ -59,9 +65,15 @@ class Workdays:
         """
         if self.country is None:
             return day
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+        found = self._rolled.get(day)
+        if found is None:
+            found = day
+            while not self.is_working_day(found):
+                found += timedelta(days=1)
+            if len(self._rolled) >= _REMEMBERED:
+                self._rolled.clear()
+            self._rolled[day] = found
+        return found
 
     def add_working_days(self, start: date, count: int) -> date:
         """The date ``count`` working days after ``start`` (``start`` itself not counted)."""

@@ -16,6 +16,7 @@ from engine.app.projection import core, deadline_states
 from engine.app.service import Service
 from engine.errors import WorkflowError
 from engine.persistence.database import Database
+from engine.persistence.rows import projection
 from engine.persistence.store import SqlStore
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
@@ -74,6 +75,11 @@ def test_commands_on_remembered_copies_end_where_the_stored_rows_do(service, clo
         if remembered is not None:
             assert remembered.instance == stored, (name, key)
             assert remembered.seq == len(service.log(key))
+        # A row read afresh says what it holds in the terms of a save's projection: the
+        # columns it writes are compared with these (only those that differ are written).
+        with service.store.command() as unit:
+            record = service.context.load(unit, key, fresh=True)
+        assert record.loaded == projection(record.instance), (name, key)
         with service.store.read() as uow:
             rows = uow.deadline_rows(uow.instance_id(key))  # type: ignore[arg-type]
         assert sorted(map(core, rows)) == sorted(map(core, deadline_states(workflow, rebuilt)))

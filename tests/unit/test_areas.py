@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from engine.errors import InvalidValue
-from engine.runtime.areas import area_level, check_area, check_email, check_key
+from engine.runtime.areas import area_level, check_area, check_email, check_key, check_text
 
 
 def test_area_codes_are_upper_cased_and_must_be_whole():
@@ -47,3 +50,19 @@ def test_an_instance_key_is_ascii_and_the_message_offers_its_ascii_spelling(key,
         f"invalid instance key {key!r}: use lower-case ASCII letters (a-z), digits, '-' and "
         "'_', starting with a letter or digit (at most 64), e.g. wk-noord or bu-0363-0500" + hint
     )
+
+
+def test_free_text_refuses_exactly_the_control_characters_and_separators():
+    """check_text's spelled-out character classes against Unicode's categories, every code
+    point: Cc, Zl and Zp are refused (line breaks and tabs allowed where text spans lines)."""
+    for point in range(sys.maxunicode + 1):
+        c = chr(point)
+        control = unicodedata.category(c) in ("Cc", "Zl", "Zp")
+        for one_line in (True, False):
+            refused = control and (one_line or c not in "\n\r\t")
+            try:
+                check_text("note", f"a{c}b", one_line=one_line)
+            except InvalidValue:
+                assert refused, (hex(point), one_line)
+            else:
+                assert not refused, (hex(point), one_line)

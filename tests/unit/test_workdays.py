@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -67,3 +67,20 @@ def test_deadlines_move_past_liberation_day_in_a_year_that_is_no_lustrum():
     assert nl.add_working_days(date(2028, 5, 1), 4) == date(2028, 5, 8)
     # Without a calendar 5 May is an ordinary Tuesday.
     assert Workdays(None).add_working_days(date(2026, 5, 4), 1) == date(2026, 5, 5)
+
+
+def test_a_remembered_roll_forward_is_the_one_worked_out(monkeypatch):
+    """Every day of three years, asked twice (the second answer is remembered), and again
+    after the memory started over when it was full: always the next working day."""
+    monkeypatch.setattr("engine.workflow.workdays._REMEMBERED", 200)
+    nl = Workdays("NL")
+    start = date(2026, 1, 1)
+    for asked in range(2):
+        for offset in range(3 * 366):
+            day = start + timedelta(days=offset)
+            rolled = nl.roll_forward(day)
+            assert nl.is_working_day(rolled), (asked, day)
+            assert all(
+                not nl.is_working_day(day + timedelta(days=d)) for d in range((rolled - day).days)
+            ), (asked, day)
+    assert len(nl._rolled) <= 200
