@@ -164,6 +164,9 @@ PhaseList = Annotated[
 
 
 class _Frozen(BaseModel):
+    # The attribute docstrings below become the fields' descriptions only where they are shown,
+    # in the JSON Schema (engine.workflow.schema): pydantic's use_attribute_docstrings reads the
+    # source of every model at import, a third of this module's import time.
     # defer_build: a model's validators are built by its first validation (reading a file),
     # not at import. A command on a stored definition builds it without validating
     # (engine.workflow.normal.stored_definition), so it never pays for them: the 18 models'
@@ -175,7 +178,6 @@ class _Frozen(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
-        use_attribute_docstrings=True,
         regex_engine="python-re",
         defer_build=True,
     )
