@@ -173,7 +173,9 @@ class Application:
             self._service = Service(
                 SqlStore(database),
                 clock=self.clock(),
-                workflows=self.catalog().resolve,
+                # The catalog (the loader, validation, the YAML reader) is built by the first
+                # command that names a workflow; the others run on stored definitions.
+                workflows=lambda ref: self.catalog().resolve(ref),
                 max_start_age=self.settings.max_start_age,
                 contacts=self.settings.contacts,
                 inbox=self.settings.inbox,

@@ -20,6 +20,7 @@ undelivered.
     │   ├── TransitionNotAllowed       this command is not possible from the current state
     │   ├── RuleViolation              a milestone, approval or hand-over rule says no
     │   ├── BrokenLog                  the instance row does not end where its log ends
+    │   ├── StoredDefinitionBroken     a stored workflow definition does not match its hash
     │   ├── MigrationRefused           a migration plan cannot move some instances
     │   └── Forbidden                  the principal may see the instance, but not do this
     ├── Conflict (4)                   someone else changed the same thing meanwhile
@@ -62,6 +63,7 @@ __all__ = [
     "ReceiptExists",
     "Refused",
     "RuleViolation",
+    "StoredDefinitionBroken",
     "TransitionNotAllowed",
     "Unauthenticated",
     "Unmet",
@@ -375,6 +377,20 @@ class BrokenLog(Refused):
         super().__init__(
             f"{instance}: refused: the instance row says its last event is {head[0]}, but "
             f"{found}; nothing was saved: run `wijkkompas audit verify {instance}`"
+        )
+
+
+class StoredDefinitionBroken(Refused):
+    """A stored workflow definition does not hash to the hash it was stored under (or is not
+    the form of one): it was changed behind the engine's back. No instance on it is driven
+    by it: what the instance's pinned version says is no longer known."""
+
+    def __init__(self, workflow: str, why: str) -> None:
+        self.workflow = workflow
+        self.why = why
+        super().__init__(
+            f"the stored definition of workflow {workflow} is refused: {why}; nothing was "
+            "saved: restore the workflow_versions row from a backup"
         )
 
 

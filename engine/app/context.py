@@ -11,7 +11,6 @@ one ``Context``; it imports none of them, so the application has no import circl
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -22,7 +21,7 @@ from engine.errors import NotFound, PretendedTime
 from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow, WhatIfClock
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import ChildSummary, phase_of
-from engine.workflow.model import WorkflowDefinition
+from engine.workflow.normal import stored_definition
 
 
 class _Loading(Protocol):
@@ -94,8 +93,10 @@ class Context:
         """The compiled machine of a stored definition (cached by hash, bounded)."""
         workflow = self._compiled.get(stored.hash)
         if workflow is None:
-            definition = WorkflowDefinition.model_validate(json.loads(stored.definition))
-            workflow = compile_workflow(definition)
+            definition = stored_definition(
+                stored.definition, stored.hash, name=f"{stored.key}@{stored.version}"
+            )
+            workflow = compile_workflow(definition, stored_hash=stored.hash)
             self._compiled[stored.hash] = workflow
             while len(self._compiled) > self._cache_size:
                 self._compiled.popitem(last=False)

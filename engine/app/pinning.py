@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidValue, NotFound
 from engine.ports import Store, StoredWorkflow, UnitOfWork
-from engine.workflow.loader import LoadedWorkflow
 from engine.workflow.normal import canonical_json, definition_hash, normalise
+
+if TYPE_CHECKING:
+    # Only a type here: the loader brings the YAML reader and the validation of files, which
+    # a command on a stored workflow does not need.
+    from engine.workflow.loader import LoadedWorkflow
 
 __all__ = ["Resolver", "pin", "stored_versions"]
 
-Resolver = Callable[[str], LoadedWorkflow]
+Resolver = Callable[[str], "LoadedWorkflow"]
 """Loads the workflow a name refers to (a file path, KEY or KEY@VERSION); NotFound if none."""
 
 

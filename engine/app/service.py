@@ -22,41 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.app import (
-    council,
-    dossier,
-    feed,
-    history,
-    listing,
-    migrations,
-    outbox,
-    overview,
-    privacy,
-    receipts,
-)
-from engine.app.access import Scope
-from engine.app.audit import ChainReport
-from engine.app.calendar import Calendars
-from engine.app.checkpoints import Checkpoints
+from engine.app import receipts
 from engine.app.commands import Commands
 from engine.app.context import Context
-from engine.app.council import CouncilReport, ProgrammeCharts
-from engine.app.directory import Directory
-from engine.app.dossier import Dossier
-from engine.app.inbox import Inbox
 from engine.app.pinning import Resolver, stored_versions
-from engine.app.privacy import Erasure
-from engine.app.progress import Progress
 from engine.app.receipts import ReceiptMaker
-from engine.app.reports import InstanceView
-from engine.app.settings import MAX_START_AGE
-from engine.app.signin import SESSION_HOURS, Signin
-from engine.app.statusview import StatusRow
+from engine.app.settings import MAX_START_AGE, SESSION_HOURS
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
-from engine.app.webhooks import Webhooks
-from engine.app.zgw_mirror import ZgwDeliveries
 from engine.ports import (
     Clock,
     FeedItem,
@@ -71,9 +45,31 @@ from engine.ports import (
     SystemClock,
 )
 from engine.runtime.commands import CompiledWorkflow
-from engine.runtime.instance import Instance
-from engine.runtime.migration import MigrationOutcome
-from engine.workflow.model import Terms, WorkflowDefinition
+
+# The read side, the reports, migrations, sign-in and the integrations are imported by the
+# methods that use them: a command on the command line loads only the command path (the
+# history and migration modules bring the YAML reader, sign-in argon2, the reports their own
+# models; together about a third of the service's import time on the busy sandbox).
+if TYPE_CHECKING:
+    from engine.app import migrations
+    from engine.app.access import Scope
+    from engine.app.audit import ChainReport
+    from engine.app.calendar import Calendars
+    from engine.app.checkpoints import Checkpoints
+    from engine.app.council import CouncilReport, ProgrammeCharts
+    from engine.app.directory import Directory
+    from engine.app.dossier import Dossier
+    from engine.app.inbox import Inbox
+    from engine.app.privacy import Erasure
+    from engine.app.progress import Progress
+    from engine.app.reports import InstanceView
+    from engine.app.signin import Signin
+    from engine.app.statusview import StatusRow
+    from engine.app.webhooks import Webhooks
+    from engine.app.zgw_mirror import ZgwDeliveries
+    from engine.runtime.instance import Instance
+    from engine.runtime.migration import MigrationOutcome
+    from engine.workflow.model import Terms, WorkflowDefinition
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -118,6 +114,8 @@ class Service(Commands):
     @property
     def directory(self) -> Directory:
         """Organisations, principals and tokens (engine.app.directory)."""
+        from engine.app.directory import Directory
+
         if self._directory is None:
             self._directory = Directory(self.context.store, self.context)
         return self._directory
@@ -125,6 +123,8 @@ class Service(Commands):
     @property
     def signin(self) -> Signin:
         """Passwords, lock-out and sessions of the pages (engine.app.signin)."""
+        from engine.app.signin import Signin
+
         if self._signin is None:
             self._signin = Signin(self.context.store, self.context, hours=self.session_hours)
         return self._signin
@@ -132,6 +132,8 @@ class Service(Commands):
     @property
     def checkpoints(self) -> Checkpoints:
         """Signed checkpoints and their proofs (engine.app.checkpoints)."""
+        from engine.app.checkpoints import Checkpoints
+
         if self._checkpoints is None:
             self._checkpoints = Checkpoints(self.context)
         return self._checkpoints
@@ -142,6 +144,8 @@ class Service(Commands):
         """The dossier of ``key`` and its deelprojecten as a zip (engine.app.dossier);
         ``verifier``: the standalone verifier's source, shipped inside; ``redact="personal"``:
         without personal values (for a Woo request)."""
+        from engine.app import dossier
+
         return dossier.export(
             self.context,
             self.checkpoints,
@@ -153,15 +157,21 @@ class Service(Commands):
 
     def personal_data(self, address: str) -> dict[str, Any]:
         """Every place ``address`` appears (engine.app.privacy)."""
+        from engine.app import privacy
+
         return privacy.export(self.context, address)
 
     def erase_personal_data(self, address: str, *, reason: str, by: str) -> Erasure:
         """Erase the personal data of ``address`` (engine.app.privacy)."""
+        from engine.app import privacy
+
         return privacy.erase(self.context, address, reason=reason, by=by)
 
     @property
     def inbox(self) -> Inbox:
         """CloudEvents from applications, mapped to commands (engine.app.inbox)."""
+        from engine.app.inbox import Inbox
+
         return Inbox(self, self.inbox_rules)
 
     @property
@@ -194,11 +204,15 @@ class Service(Commands):
 
     def show(self, key: str) -> InstanceView:
         """Where one instance stands: phase, pause, regie, milestones, gate, family."""
+        from engine.app import overview
+
         return overview.show(self.context, key)
 
     def instances(self, query: InstanceQuery, scope: Scope | None = None) -> InstancePage:
         """A page of the instances ``scope`` may see (None: every one) that pass ``query``:
         filtered, sorted and paged in the database (engine.app.listing)."""
+        from engine.app import listing
+
         return listing.instances(self.context, query, scope)
 
     def status(
@@ -213,6 +227,8 @@ class Service(Commands):
     ) -> list[StatusRow]:
         """The programme overview: every instance (filtered; with a ``scope``, those a reader
         may see, filtered in the database), with what needs attention."""
+        from engine.app import overview
+
         return overview.status(
             self.context,
             phase=phase,
@@ -230,41 +246,59 @@ class Service(Commands):
     ) -> list[Progress]:
         """How each instance (of ``keys``, or every one ``scope`` lets one see) has gone:
         planned and actual phases, pauses, milestones, decisions, what is next."""
+        from engine.app import council
+
         return council.progress(self.context, scope, keys)
 
     def council_report(self, first: date, last: date, scope: Scope | None = None) -> CouncilReport:
         """Per wijk with its deelprojecten: what was decided from ``first`` through ``last``,
         where it stands, what is next, deviations from the plan."""
+        from engine.app import council
+
         return council.council_report(self.context, first, last, scope)
 
     def charts(self, scope: Scope | None = None) -> ProgrammeCharts:
         """Neighbourhoods per phase, paused per button, overdue milestones over time."""
+        from engine.app import council
+
         return council.programme_charts(self.context, scope)
 
     # --- the log and its audit ---------------------------------------------------------------
 
     def log(self, key: str) -> list[StoredEvent]:
         """Every event of ``key``, in order."""
+        from engine.app import history
+
         return history.log(self.context, key)
 
     def terms(self, key: str) -> Terms:
         """What the workflow of ``key`` calls its steps (e.g. knooppunt)."""
+        from engine.app import history
+
         return history.terms(self.context, key)
 
     def verify(self, key: str | None = None) -> list[ChainReport]:
         """Recompute every chain (or one) and compare it with the projection."""
+        from engine.app import history
+
         return history.verify(self.context, key)
 
     def replay(self, key: str) -> tuple[Instance, Instance]:
         """The stored projection of ``key`` and the instance rebuilt from its events."""
+        from engine.app import history
+
         return history.replay(self.context, key)
 
     def rebuild(self, key: str) -> bool:
         """Rewrite the projection of ``key`` from its events; True if it had drifted."""
+        from engine.app import history
+
         return history.rebuild(self.context, key)
 
     def rebuild_all(self) -> tuple[int, list[str]]:
         """Rebuild every projection; how many drifted, and the problems of broken logs."""
+        from engine.app import history
+
         return history.rebuild_all(self.context)
 
     # --- migrations to another workflow version (engine.app.migrations) --------------------
@@ -272,10 +306,14 @@ class Service(Commands):
     def migration_plan(self, source: str, target: str) -> tuple[WorkflowDefinition, ...]:
         """The definitions of two workflow versions (KEY@VERSION; stored, else the files), for
         writing a plan between them."""
+        from engine.app import migrations
+
         return migrations.resolve_pair(self.context, self._resolve, source, target)
 
     def read_plan(self, text: str, source: str = "<plan>") -> migrations.LoadedPlan:
         """A migration plan, read and checked against both versions (PlanError otherwise)."""
+        from engine.app import migrations
+
         return migrations.read_plan(self.context, self._resolve, text, source)
 
     def migration_check(
@@ -286,6 +324,8 @@ class Service(Commands):
         phase: str | None = None,
     ) -> list[MigrationOutcome]:
         """The dry run: what the plan does to each instance on its source version."""
+        from engine.app import migrations
+
         return migrations.check(self.context, plan, keys=keys, phase=phase)
 
     def migration_apply(
@@ -300,6 +340,8 @@ class Service(Commands):
     ) -> list[migrations.AppliedOne]:
         """Move the instances (each all-or-nothing; ``workers`` at once); MigrationRefused,
         nothing written, when the plan cannot move one of them."""
+        from engine.app import migrations
+
         return migrations.apply(
             self.context,
             self._resolve,
@@ -315,29 +357,41 @@ class Service(Commands):
 
     def outbox(self, status: str | None = None, limit: int = 50) -> list[OutboxEntry]:
         """The outbox rows (those with ``status``), at most ``limit``."""
+        from engine.app import outbox
+
         return outbox.outbox(self.context, status, limit)
 
     def outbox_counts(self) -> dict[str, int]:
         """How many outbox rows there are of each status."""
+        from engine.app import outbox
+
         return outbox.outbox_counts(self.context)
 
     def retry_outbox(self, entry_id: int, *, to: str | None = None) -> OutboxEntry:
         """Make a failed (or waiting) outbox row pending now, to its address or ``to``."""
+        from engine.app import outbox
+
         return outbox.retry_outbox(self.context, entry_id, to=to)
 
     @property
     def calendars(self) -> Calendars:
         """Calendar tokens and iCalendar feeds (``engine.app.calendar``)."""
+        from engine.app.calendar import Calendars
+
         return Calendars(self.context, self.compiled_by_id)
 
     @property
     def webhooks(self) -> Webhooks:
         """Webhook subscriptions and their deliveries (``engine.app.webhooks``)."""
+        from engine.app.webhooks import Webhooks
+
         return Webhooks(self.context)
 
     @property
     def zgw(self) -> ZgwDeliveries:
         """The ZGW mirror's deliveries (``engine.app.zgw_mirror``)."""
+        from engine.app.zgw_mirror import ZgwDeliveries
+
         return ZgwDeliveries(self.context)
 
     # --- idempotency receipts ----------------------------------------------------------------
@@ -370,8 +424,12 @@ class Service(Commands):
         """Every instance's events by feed position (gap-free, in commit order): those after
         ``after``, ascending, at most ``limit`` (1 to 1000). ``scope``: None for every
         instance, else an ``engine.app.access.Scope`` (filtered in the database)."""
+        from engine.app import feed
+
         return feed.feed(self.context, after, limit, scope)
 
     def feed_head(self) -> int:
         """The highest feed position (0: no events), once waiting events are sequenced."""
+        from engine.app import feed
+
         return feed.feed_head(self.context)

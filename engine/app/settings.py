@@ -90,13 +90,15 @@ from typing import Any
 from engine.errors import InvalidValue
 from engine.runtime.areas import check_email
 
-__all__ = ["ENV_PREFIX", "LOCAL_SENDER", "MAX_START_AGE", "Settings"]
+__all__ = ["ENV_PREFIX", "LOCAL_SENDER", "MAX_START_AGE", "SESSION_HOURS", "Settings"]
 
 ENV_PREFIX = "WIJKKOMPAS_"
 DEFAULT_DB = "sqlite:///wijkkompas.db"
 LOCAL_SENDER = "wijkkompas@localhost"
 """The sender of messages that stay on this machine (maildir, console) when mail_from is not
 set. Real delivery (smtp) has no default: a made-up sender is refused or lands in spam."""
+SESSION_HOURS = 8.0
+"""How long a sign-in to the pages lasts unless ``session_hours`` says otherwise."""
 MAX_START_AGE = 10
 """How many years before today a new instance may have started, unless the caller allows an
 older start: a start decades ago would make every reminder since fall due at once."""
@@ -201,7 +203,7 @@ class Settings:
     theme_css: str | None = None
     """The pages: a CSS file with the municipality's design tokens (NL Design System custom
     properties), served after the neutral default so that its values win."""
-    session_hours: float = 8.0
+    session_hours: float = SESSION_HOURS
     """The pages: how long a sign-in lasts."""
     behind_tls: str = "no"
     """The pages: "yes" when a TLS proxy is in front of the server, so session cookies are

@@ -23,13 +23,16 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from functools import cache
+from typing import TYPE_CHECKING
 
 from engine.app.context import Context
+from engine.app.settings import SESSION_HOURS
 from engine.errors import InvalidValue, NotFound, Unauthenticated
 from engine.ports.directory import DirectoryStore, DirectoryUnit, Principal, SessionRecord
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 __all__ = ["LOCK_TIME", "MAX_FAILURES", "MIN_PASSWORD", "Session", "Signin", "csrf_matches"]
 
@@ -39,10 +42,23 @@ LOCK_TIME = timedelta(minutes=15)
 """How long a locked account stays locked."""
 MIN_PASSWORD = 12
 """The shortest password accepted (characters)."""
-SESSION_HOURS = 8
 
-_HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("not the password of anyone")
+
+@cache
+def _hasher() -> PasswordHasher:
+    # argon2 is loaded, and the dummy hash below made, only by the first password operation:
+    # every command that imports the service (a note on the command line) would otherwise pay
+    # one argon2id hash (64 MiB, 3 passes: 170 ms of CPU on the busy sandbox) for a password
+    # it never checks.
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy() -> str:
+    """A hash of no one's password: an unknown account costs the same hash as a known one."""
+    return _hasher().hash("not the password of anyone")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +82,9 @@ class Signin:
         self._store = store
         self._context = context
         self.lifetime = timedelta(hours=hours)
+        # Made here, not by the first unknown account's sign-in, which would then cost two
+        # hashes where a known account's costs one.
+        _dummy()
 
     def set_password(self, organisation: str, name: str, password: str) -> Principal:
         """Give the principal this password (InvalidValue when it is too short); every session
@@ -74,7 +93,7 @@ class Signin:
             raise InvalidValue(
                 "password", "(hidden)", f"at least {MIN_PASSWORD} characters, not only spaces"
             )
-        hashed = _HASHER.hash(password)
+        hashed = _hasher().hash(password)
         at = self._context.now_to_record()
         with self._store.directory(write=True) as unit:
             found = unit.principal(organisation, name)
@@ -94,7 +113,7 @@ class Signin:
             found = unit.principal(organisation.strip(), name.strip())
             record = unit.password(found.id) if found is not None else None
             if found is None or record is None:
-                _verify(_DUMMY, password)  # the same cost as a known account
+                _verify(_dummy(), password)  # the same cost as a known account
             elif record.locked_until is not None and record.locked_until > now:
                 refusal = _locked(record.locked_until)
             elif not _verify(record.password_hash, password):
@@ -173,8 +192,10 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 
 
 def _verify(hashed: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _HASHER.verify(hashed, password)
+        return _hasher().verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
 

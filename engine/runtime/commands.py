@@ -46,9 +46,13 @@ __all__ = ["CompiledWorkflow", "compile_workflow"]
 E = TypeVar("E", bound=Event)
 
 
-def compile_workflow(definition: WorkflowDefinition) -> CompiledWorkflow:
-    """Compile a definition; do this once per version and share the result."""
-    return CompiledWorkflow(definition)
+def compile_workflow(
+    definition: WorkflowDefinition, *, stored_hash: str | None = None
+) -> CompiledWorkflow:
+    """Compile a definition; do this once per version and share the result. ``stored_hash``:
+    the definition is a stored one (``engine.workflow.normal.stored_definition``: normalised
+    already) with this hash."""
+    return CompiledWorkflow(definition, stored_hash=stored_hash)
 
 
 class CompiledWorkflow(CompiledMachine):

@@ -106,9 +106,14 @@ class _Machine(Machine):
 class CompiledMachine:
     """A workflow version compiled: its indexes and its one shared, strict machine."""
 
-    def __init__(self, definition: WorkflowDefinition) -> None:
-        self.definition = normalise(definition)
-        self.hash = definition_hash(self.definition)
+    def __init__(self, definition: WorkflowDefinition, *, stored_hash: str | None = None) -> None:
+        if stored_hash is None:
+            self.definition = normalise(definition)
+            self.hash = definition_hash(self.definition)
+        else:
+            # A stored definition is its normal form, held against its hash when it was read.
+            self.definition = definition
+            self.hash = stored_hash
         d = self.definition
         self.key = d.key
         self.version = d.version
@@ -144,8 +149,8 @@ class CompiledMachine:
                 self.due_followers.setdefault(m.due.after, ())
                 self.due_followers[m.due.after] += (m.id,)
         self.gates: dict[str, GateSpec] = build_gate_specs(d)
-        self.gate_rules = ReminderRules.model_validate(
-            d.reminders.model_dump(exclude={"sensitive"})
+        self.gate_rules = ReminderRules.model_construct(
+            **{name: getattr(d.reminders, name) for name in ReminderRules.model_fields}
         )
         """Reminder rules for the planned end of a phase: the workflow's defaults."""
         self.buttons_in: dict[str, tuple[str, ...]] = {

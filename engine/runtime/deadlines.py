@@ -36,7 +36,9 @@ __all__ = [
 
 DeadlineKind = Literal["milestone", "gate", "review", "approval"]
 
-REVIEW_RULES = ReminderRules(
+# Constructed, not validated: validating builds the model's validators, which a command on a
+# stored definition never needs (engine.workflow.model, _Frozen).
+REVIEW_RULES = ReminderRules.model_construct(
     enabled=True,
     before_due=(Duration(days=7),),
     on_due=True,

@@ -26,11 +26,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import PlanError, Problem
 from engine.workflow.model import WorkflowDefinition, scalar_text
-from engine.workflow.yamlsource import Path, Positions, read_yaml
+
+if TYPE_CHECKING:
+    # The YAML reader is loaded by parse_plan alone: the command path imports this module
+    # (through engine.runtime.migration) but never reads a plan.
+    from engine.workflow.yamlsource import Path, Positions
 
 __all__ = [
     "DROP",
@@ -144,6 +148,8 @@ def _ref(value: Any) -> tuple[str, int] | None:
 
 def parse_plan(text: str, source: str = "<plan>") -> MigrationPlan:
     """Read a plan; PlanError listing every problem of form (FILE:LINE:COL)."""
+    from engine.workflow.yamlsource import read_yaml
+
     document = read_yaml(text)
     problems = [
         Problem(severity="error", message=m, source=source, line=line, column=col)

@@ -164,14 +164,22 @@ PhaseList = Annotated[
 
 
 class _Frozen(BaseModel):
+    # The attribute docstrings below become the fields' descriptions only where they are shown,
+    # in the JSON Schema (engine.workflow.schema): pydantic's use_attribute_docstrings reads the
+    # source of every model at import, a third of this module's import time.
+    # defer_build: a model's validators are built by its first validation (reading a file),
+    # not at import. A command on a stored definition builds it without validating
+    # (engine.workflow.normal.stored_definition), so it never pays for them: the 18 models'
+    # schemas took about 120 ms of the command line's start-up on the busy sandbox. Defaults
+    # are made with model_construct for the same reason (a validated default builds its model).
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
-        use_attribute_docstrings=True,
         regex_engine="python-re",
+        defer_build=True,
     )
 
 
@@ -186,8 +194,8 @@ class Terms(_Frozen):
 
 
 DEFAULT_TERMS: dict[str, Terms] = {
-    "nl": Terms(milestone="knooppunt", milestones="knooppunten"),
-    "en": Terms(milestone="milestone", milestones="milestones"),
+    "nl": Terms.model_construct(milestone="knooppunt", milestones="knooppunten"),
+    "en": Terms.model_construct(milestone="milestone", milestones="milestones"),
 }
 
 
@@ -433,7 +441,7 @@ class Phase(_Frozen):
     aligns_with: Ident | None = None
     """For sub-project workflows: the phase of the parent's workflow this phase matches."""
     milestones: tuple[Milestone, ...] = ()
-    gate: Gate = Gate()
+    gate: Gate = Gate.model_construct()
 
 
 class PauseButton(_Frozen):
@@ -505,11 +513,11 @@ class WorkflowDefinition(_Frozen):
     )
     """Approvals gates can ask for, each a title or ``{title: ..., independent: true}``;
     default college, gemeenteraad, stuurgroep, onafhankelijke_toets."""
-    reminders: ReminderSettings = ReminderSettings()
+    reminders: ReminderSettings = ReminderSettings.model_construct()
     phases: Annotated[tuple[Phase, ...], Field(min_length=1)]
     pause_buttons: tuple[PauseButton, ...] = ()
     returns: tuple[ReturnRule, ...] = ()
-    stop: StopRule = StopRule()
+    stop: StopRule = StopRule.model_construct()
 
     def approval_title(self, approval: str) -> str:
         """What an approval is called (its id when the workflow does not name it)."""

@@ -3,13 +3,24 @@
 A stored definition is its normal form, so that it says everything explicitly and does not
 change meaning when a default of the format changes; two files with the same meaning have the
 same canonical JSON and so the same hash, which pins instances to their version.
+
+``stored_definition`` reads a stored definition back without validating it again: it was
+validated (and normalised) when it was stored, and its text is held against its hash first
+(``StoredDefinitionBroken`` when they differ), so a changed row is refused rather than run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
+from datetime import date
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from engine.errors import StoredDefinitionBroken
 from engine.workflow.durations import Duration
 from engine.workflow.model import (
     DEFAULT_TERMS,
@@ -19,10 +30,14 @@ from engine.workflow.model import (
     WorkflowDefinition,
 )
 
-__all__ = ["canonical_json", "definition_hash", "normalise"]
+__all__ = ["canonical_json", "definition_hash", "normalise", "stored_definition"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
-_BUILTIN_REMINDERS = ReminderRules(
+# Constructed, not validated: validating here would build the models' validators at import
+# (see _Frozen in model.py); these values are the format's own and need no check.
+_BUILTIN_REMINDERS = ReminderRules.model_construct(
     enabled=True,
     before_due=(Duration(days=30), Duration(days=7)),
     on_due=True,
@@ -32,7 +47,7 @@ _BUILTIN_REMINDERS = ReminderRules(
     to=("owner", "regie"),
     escalate_to=("programme_office",),
 )
-_BUILTIN_SENSITIVE = ReminderRules(
+_BUILTIN_SENSITIVE = ReminderRules.model_construct(
     before_due=(Duration(days=60), Duration(days=30), Duration(days=7))
 )
 
@@ -148,3 +163,74 @@ def canonical_json(definition: WorkflowDefinition) -> str:
 def definition_hash(definition: WorkflowDefinition) -> str:
     """sha256 of the canonical JSON: two files with the same meaning have the same hash."""
     return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()
+
+
+def stored_definition(text: str, digest: str, *, name: str) -> WorkflowDefinition:
+    """The definition stored as canonical JSON ``text`` under the sha256 ``digest``, built
+    without validating it again (the models' validators are not even built: a command on the
+    command line starts faster). It is the normal form, as ``normalise`` returns it.
+
+    StoredDefinitionBroken (naming the workflow ``name``) when the text does not hash to the
+    digest, or does not have the form of a stored definition: a row changed behind the
+    engine's back is refused, not run."""
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+        raise StoredDefinitionBroken(name, "its text does not match its hash")
+    try:
+        definition = _build(WorkflowDefinition, json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoredDefinitionBroken(name, f"it is not a stored definition ({exc})") from None
+    # What canonical_json leaves out because it is the default, normalise writes back.
+    if definition.terms is None:
+        definition = definition.model_copy(update={"terms": definition.words()})
+    return definition
+
+
+def _build(model: type[_M], data: Any) -> _M:
+    if not isinstance(data, dict):
+        raise TypeError(f"{model.__name__}: an object expected, not {type(data).__name__}")
+    by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
+    unknown = set(data) - set(by_alias)
+    if unknown:
+        raise KeyError(f"{model.__name__}: unknown {', '.join(sorted(unknown))}")
+    # Every field counts as set, as in the normal form (normalise's round trip).
+    return model.model_construct(
+        set(model.model_fields),
+        **{
+            by_alias[k]: _value(model.model_fields[by_alias[k]].annotation, v)
+            for k, v in data.items()
+        },
+    )
+
+
+def _value(kind: Any, value: Any) -> Any:
+    """``value`` (from JSON) as the field type ``kind`` holds it."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Annotated:
+        return _value(typing.get_args(kind)[0], value)
+    if origin is typing.Union or origin is types.UnionType:
+        if value is None:
+            return None
+        options = [k for k in typing.get_args(kind) if k is not type(None)]
+        if len(options) > 1:
+            # The one union of a stored definition: an approval as its title or written out.
+            options = [k for k in options if _accepts(k, value)][:1]
+        return _value(options[0], value)
+    if origin is tuple:
+        return tuple(_value(typing.get_args(kind)[0], v) for v in value)
+    if origin is dict:
+        item = typing.get_args(kind)[1]
+        return {k: _value(item, v) for k, v in value.items()}
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return _build(kind, value)
+    if kind is Duration:
+        return Duration.parse(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    return value
+
+
+def _accepts(kind: Any, value: Any) -> bool:
+    base = typing.get_args(kind)[0] if typing.get_origin(kind) is typing.Annotated else kind
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        return isinstance(value, dict)
+    return isinstance(value, base)

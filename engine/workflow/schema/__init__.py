@@ -8,6 +8,8 @@ and a test keeps it identical to what the model says.
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ def generate_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a workflow file."""
     from engine.workflow.model import WorkflowDefinition
 
+    _describe_fields()
     schema = WorkflowDefinition.model_json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -31,3 +34,45 @@ def generate_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(generate_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _describe_fields() -> None:
+    """Give every field of the workflow models its attribute docstring (the string right
+    under it in engine/workflow/model.py) as its description, and rebuild the models so
+    that their schema says it. The models do not read their source at import (see _Frozen);
+    the schema is the one place the descriptions are shown."""
+    from pydantic import BaseModel
+
+    from engine.workflow import model
+
+    docs: dict[str, dict[str, str]] = {}
+    for node in ast.parse(inspect.getsource(model)).body:
+        if isinstance(node, ast.ClassDef):
+            docs[node.name] = {
+                field.target.id: inspect.cleandoc(doc.value.value)
+                for field, doc in zip(node.body, node.body[1:], strict=False)
+                if isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)
+            }
+    models = [
+        kind
+        for kind in vars(model).values()
+        if isinstance(kind, type)
+        and issubclass(kind, BaseModel)
+        and kind.__module__ == model.__name__
+    ]
+    for kind in models:  # in the order of the file: a model after the models it holds
+        for name, field in kind.model_fields.items():
+            if field.description is None:
+                field.description = next(
+                    (
+                        docs[c.__name__][name]
+                        for c in kind.__mro__
+                        if name in docs.get(c.__name__, {})
+                    ),
+                    None,
+                )
+        kind.model_rebuild(force=True)

@@ -1,0 +1,111 @@
+"""What a command on the command line loads: only what its path uses (issue 15, "a command in
+a blink"). Each case runs the real program in a fresh interpreter on a real SQLite programme
+and lists the modules loaded when it exits; a library on the list below is a start-up cost the
+command does not need (bench/README.md, "The command line", has the figures).
+
+No timings are asserted: a module that should not be loaded is the regression, whatever the
+machine's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROGRAM = Path(sys.executable).with_name("wijkkompas")
+
+NEVER_ON_A_COMMAND = (
+    "fastapi",
+    "starlette",
+    "jinja2",
+    "uvicorn",
+    "alembic",
+    "argon2",
+    "httpx",
+    "cryptography",
+    "apscheduler",
+    "yaml",
+    "engine.workflow.loader",
+    "engine.app.council",
+    "engine.app.history",
+    "engine.app.migrations",
+    "engine.app.signin",
+)
+"""Libraries and modules that a note or a show does not use: the faces on the web, the
+schema migrations, sign-in, the integrations, reading workflow files, the reports."""
+
+NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "sqlalchemy", "pydantic", "transitions")
+
+_LIST_MODULES = """
+import atexit, json, sys
+
+def report():
+    model = sys.modules.get("engine.workflow.model")
+    built = [
+        name
+        for name, kind in vars(model or object).items()
+        if getattr(kind, "__pydantic_complete__", False) and kind.__module__ == model.__name__
+    ]
+    print(json.dumps({"modules": sorted(sys.modules), "built": built}), file=sys.stderr)
+
+atexit.register(report)
+import cli
+cli.main(sys.argv[1:])
+"""
+
+
+@pytest.fixture(scope="module")
+def programme(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a demo programme in a scratch SQLite file."""
+    folder = tmp_path_factory.mktemp("budget")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKKOMPAS_")}
+    env["WIJKKOMPAS_DB"] = f"sqlite:///{folder / 'programme.db'}"
+    env["WIJKKOMPAS_ACTOR"] = "tester"
+    seeded = subprocess.run(
+        [str(PROGRAM), "demo"], env=env, cwd=folder, capture_output=True, text=True, timeout=120
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    env["HOME"] = str(folder)
+    return env
+
+
+def loaded_by(env: dict[str, str], *args: str) -> tuple[set[str], list[str]]:
+    """The modules loaded by the command ``args``, and the workflow models whose validators
+    it built."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LIST_MODULES, *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stderr.strip().splitlines()[-1])
+    return set(found["modules"]), found["built"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("note", "wk-berkum", "budget check"), id="note"),
+        pytest.param(("instance", "show", "wk-berkum"), id="instance-show"),
+    ],
+)
+def test_a_command_loads_only_its_own_path(programme, args):
+    loaded, built = loaded_by(programme, *args)
+    assert "engine.app.commands" in loaded  # it did run the service
+    assert sorted(m for m in NEVER_ON_A_COMMAND if m in loaded) == []
+    # The stored definition is read without validation (engine.workflow.normal).
+    assert built == []
+
+
+def test_help_loads_no_database_and_no_workflow_model(programme):
+    loaded, _ = loaded_by(programme, "--help")
+    assert sorted(m for m in NEVER_FOR_HELP if m in loaded) == []
