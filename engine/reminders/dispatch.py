@@ -200,7 +200,9 @@ class Dispatcher:
         cancelled, with the reason, in ``unit``."""
         if not entries:
             return []
-        states = unit.deadline_states({e.instance_id for e in entries})
+        states = unit.deadline_states(
+            {e.instance_id for e in entries}, {str(e.payload.get("subject")) for e in entries}
+        )
         due: list[OutboxEntry] = []
         for entry in entries:
             reason = why_not_due(entry.instance_id, entry.payload, states)
@@ -331,6 +333,5 @@ class Dispatcher:
         idempotent ones (a crash before the mark only makes them skip what exists)."""
         if delivered:
             with self.store.outbox_unit() as unit:
-                for entry_id, message_id, at in delivered:
-                    unit.sent(entry_id, self.node, message_id, at)
+                unit.sent_many(delivered, self.node)
             delivered.clear()
