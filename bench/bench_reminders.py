@@ -3,7 +3,7 @@
 Run by hand (not a test):
 
     .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000] [--pg]
-    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000]
+    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000] [--batch 50]
     .venv/bin/python bench/bench_reminders.py preview [--sizes 2000,10000] [--days 30]
 
 ``passes`` seeds INSTANCES Wijkkompas instances on SQLite (synchronous=NORMAL), DUE of them
@@ -13,7 +13,9 @@ with its peak RSS, and (2) a pass where nothing is due. With ``--pg`` the same r
 a fresh PostgreSQL database (127.0.0.1:5432, or WIJKKOMPAS_BENCH_PG) in the same command.
 
 ``dispatchers`` fills a PostgreSQL outbox with MESSAGES pending rows and times one dispatcher
-process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED).
+process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED),
+claiming BATCH rows at a time. The clock runs from the moment the processes, set up (imports,
+a connection), start together until the last one is done: delivery, not Python's start-up.
 
 ``preview`` seeds each of SIZES Wijkkompas programmes on SQLite (every instance started on the
 same day, a regie contact each, a programme office) and runs ``wijkkompas reminders preview
@@ -31,11 +33,11 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -142,7 +144,9 @@ def bench_passes(args: argparse.Namespace) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _deliver(url: str, folder: str, stop: threading.Event | None = None) -> int:
+def _deliver(url: str, folder: str, batch: int, ready: Any, results: Any) -> None:
+    """One dispatcher process: set up (imports, connection), wait for the others at ``ready``,
+    deliver everything it can claim, and report (messages, when it started, when it ended)."""
     database = Database(url)
     clock = FrozenClock(T0 + timedelta(minutes=1))
     dispatcher = Dispatcher(
@@ -150,11 +154,15 @@ def _deliver(url: str, folder: str, stop: threading.Event | None = None) -> int:
         MaildirNotifier(Path(folder)),
         node=f"bench-{os.getpid()}",
         clock=clock.now,
-        batch=50,
+        batch=batch,
     )
+    with database.engine.connect():
+        pass  # the pool's first connection, before the clock starts
+    ready.wait()
+    started = time.perf_counter()
     report = dispatcher.run()
+    results.put((report.messages, started, time.perf_counter()))
     database.dispose()
-    return report.messages
 
 
 def bench_dispatchers(args: argparse.Namespace) -> None:
@@ -210,12 +218,24 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
             database.dispose()
             with tempfile.TemporaryDirectory() as folder:
                 context = multiprocessing.get_context("spawn")
-                started = time.perf_counter()
-                with context.Pool(workers) as pool:
-                    sent = sum(pool.starmap(_deliver, [(url, folder)] * workers))
-                elapsed = time.perf_counter() - started
+                ready = context.Barrier(workers)
+                results = context.Queue()
+                processes = [
+                    context.Process(target=_deliver, args=(url, folder, args.batch, ready, results))
+                    for _ in range(workers)
+                ]
+                for process in processes:
+                    process.start()
+                done = [results.get() for _ in processes]
+                for process in processes:
+                    process.join()
+                sent = sum(messages for messages, _, _ in done)
+                elapsed = max(end for _, _, end in done) - min(start for _, start, _ in done)
+                files = len(os.listdir(Path(folder) / "new"))
+                assert files == sent == args.messages, (files, sent)
             print(
-                f"PostgreSQL, {workers} dispatcher(s): {sent:,} messages in {elapsed:.2f} s "
+                f"PostgreSQL, {workers} dispatcher(s), batch {args.batch}: {sent:,} messages in "
+                f"{elapsed:.2f} s "
                 f"({sent / elapsed:,.0f}/s)"
             )
             del row
@@ -299,6 +319,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--batch", type=int, default=50, help="dispatchers: rows per claim")
     parser.add_argument("--sizes", default="2000,10000")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--db")
