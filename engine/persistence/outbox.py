@@ -154,13 +154,14 @@ class OutboxUnit:
                 return []
             claiming = claiming.where(OUT.c.id.in_(ids))
         else:
-            # In the order of the index on (status, next_attempt_at), whose entries end in the
-            # id: the database walks it from the oldest ready row and stops after ``limit``.
-            # Ordered by id alone, every claim read and sorted all rows ready (each pass of
-            # n rows cost n*n/limit row reads).
-            candidates = (
-                select(OUT.c.id).where(ready).order_by(OUT.c.next_attempt_at, OUT.c.id).limit(limit)
-            )
+            # In the order of the index on (status, next_attempt_at): the database walks it
+            # from the oldest ready row and stops after ``limit``. Ordered by id, SQLite read
+            # and sorted every ready row for each claim (a pass of n rows: n*n/limit reads),
+            # and PostgreSQL walked the primary key past every row sent before. SQLite's index
+            # entries end in the id, so it breaks ties by id for free; on PostgreSQL the id
+            # would need a sort of all ready rows again (EXPLAIN), so ties go in index order.
+            order = [OUT.c.next_attempt_at] if self._postgres else [OUT.c.next_attempt_at, OUT.c.id]
+            candidates = select(OUT.c.id).where(ready).order_by(*order).limit(limit)
             if self._postgres:
                 candidates = candidates.with_for_update(skip_locked=True)
             claiming = claiming.where(OUT.c.id.in_(candidates.scalar_subquery()))
