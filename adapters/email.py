@@ -20,7 +20,6 @@ import smtplib
 import ssl
 import sys
 from dataclasses import dataclass
-from email.header import Header
 from email.utils import formatdate
 from pathlib import Path
 from typing import Literal, TextIO
@@ -45,12 +44,7 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
     parses back with the standard library (the tests check that).
     """
     boundary = "wk-" + hashlib.sha256(message.message_id.encode()).hexdigest()[:32]
-    text = " ".join(message.subject.split())  # one line: a title may hold a line break
-    try:
-        text.encode("ascii")
-        subject = Header(text, maxlinelen=76).encode()
-    except UnicodeEncodeError:
-        subject = Header(text, "utf-8", maxlinelen=76).encode()
+    subject = _subject(message.subject)
     reply_to = ""
     if message.reply_to:
         addresses = [_one_line(a) for a in message.reply_to]
@@ -91,6 +85,39 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
         + part("text/plain", message.text)
         + part("text/html", message.html)
         + f"--{boundary}--\r\n".encode()
+    )
+
+
+def _subject(value: str) -> str:
+    """The Subject header's value, folded (lines joined by "\n ", made CRLF by the caller).
+
+    Plain ASCII folds at the spaces (unfolding gives the text back); anything else becomes
+    RFC 2047 encoded words (UTF-8, base64) of whole characters, one a line. Written out here
+    because ``email.header.Header`` took most of the time of building a message."""
+    text = " ".join(value.split())  # one line: a title may hold a line break
+    if text.isascii() and "=?" not in text:
+        lines: list[str] = []
+        line = ""
+        room = 76 - len("Subject: ")  # the first line carries the header's name
+        for word in text.split(" "):
+            if line and len(line) + 1 + len(word) > room:
+                lines.append(line)
+                line, room = word, 76 - 1  # a continuation line starts with its space
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+        return "\n ".join(lines)
+    chunks: list[bytes] = []
+    chunk = b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 42:  # 56 base64 characters: a word of 68
+            chunks.append(chunk)
+            chunk = b""
+        chunk += encoded
+    chunks.append(chunk)
+    return "\n ".join(
+        f"=?utf-8?b?{binascii.b2a_base64(c, newline=False).decode()}?=" for c in chunks
     )
 
 
@@ -295,31 +322,34 @@ class MaildirNotifier:
         self.sender = sender
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
+        # Plain strings, not Path objects, for the paths of each message: building them took
+        # as long as writing the file.
+        self._new = os.path.join(self.path, "new", "")
+        self._tmp = os.path.join(self.path, "tmp", "")
+        self._cur_path = os.path.join(self.path, "cur")
         self._cur: tuple[int, set[str]] | None = None
 
     def _name(self, message: OutgoingMessage) -> str:
-        safe = "".join(
-            c if c.isalnum() or c in "-._" else "_" for c in message.message_id.strip("<>")
-        )
-        return f"{safe}.eml"
+        return f"{message.message_id.strip('<>').translate(_SAFE)}.eml"
 
     def _seen(self, name: str) -> bool:
         """Whether a mail program moved it to cur/, where it may carry an info suffix
         (``NAME:2,S`` once read). cur/ is listed again only when it changed."""
-        cur = self.path / "cur"
-        changed = cur.stat().st_mtime_ns
+        changed = os.stat(self._cur_path).st_mtime_ns
         if self._cur is None or self._cur[0] != changed:
-            self._cur = (changed, {entry.name.partition(":")[0] for entry in os.scandir(cur)})
+            found = {entry.name.partition(":")[0] for entry in os.scandir(self._cur_path)}
+            self._cur = (changed, found)
         return name in self._cur[1]
 
     def send(self, message: OutgoingMessage) -> None:
         name = self._name(message)
-        target = self.path / "new" / name
-        if target.exists() or self._seen(name):
+        target = self._new + name
+        if os.path.exists(target) or self._seen(name):
             return  # delivered before (a retried pass): no second copy
-        temporary = self.path / "tmp" / f"{name}.{os.getpid()}"
+        temporary = f"{self._tmp}{name}.{os.getpid()}"
         try:
-            temporary.write_bytes(build_email(message, self.sender))
+            with open(temporary, "wb") as file:
+                file.write(build_email(message, self.sender))
             os.replace(temporary, target)
         except OSError as exc:
             raise DeliveryFailure(f"cannot write {target}: {exc}", permanent=False) from exc
@@ -327,6 +357,19 @@ class MaildirNotifier:
     def close(self) -> None:
         """The end of a pass: forget the listing of cur/."""
         self._cur = None
+
+
+class _Safe(dict[int, str]):
+    """For str.translate: a character of a Message-ID kept in a file name, or '_'."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        kept = char if char.isalnum() or char in "-._" else "_"
+        self[code] = kept
+        return kept
+
+
+_SAFE = _Safe()
 
 
 class ConsoleNotifier:

@@ -2,17 +2,20 @@
 
 Run by hand (not a test):
 
-    .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000]
-    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000]
+    .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000] [--pg]
+    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000] [--batch 50]
     .venv/bin/python bench/bench_reminders.py preview [--sizes 2000,10000] [--days 30]
 
 ``passes`` seeds INSTANCES Wijkkompas instances on SQLite (synchronous=NORMAL), DUE of them
 started 15 days before the others so that exactly one reminder each is due today, then times
 (1) a pass that plans, renders and delivers those DUE reminders to the maildir (file) notifier,
-with its peak traced memory, and (2) a pass where nothing is due.
+with its peak RSS, and (2) a pass where nothing is due. With ``--pg`` the same runs again on
+a fresh PostgreSQL database (127.0.0.1:5432, or WIJKKOMPAS_BENCH_PG) in the same command.
 
 ``dispatchers`` fills a PostgreSQL outbox with MESSAGES pending rows and times one dispatcher
-process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED).
+process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED),
+claiming BATCH rows at a time. The clock runs from the moment the processes, set up (imports,
+a connection), start together until the last one is done: delivery, not Python's start-up.
 
 ``preview`` seeds each of SIZES Wijkkompas programmes on SQLite (every instance started on the
 same day, a regie contact each, a programme office) and runs ``wijkkompas reminders preview
@@ -30,11 +33,11 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -75,49 +78,75 @@ def count_rows(database: Database, table: str) -> int:
         return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
 
 
-def bench_passes(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        database = Database(f"sqlite:///{folder}/bench.db", synchronous="NORMAL")
-        database.ensure_schema()
-        clock = FrozenClock(T0)
-        service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
-        started = time.perf_counter()
-        seed(service, clock, args.instances, args.due)
-        print(
-            f"seeded {args.instances:,} instances ({args.due:,} started 15 days earlier) in "
-            f"{time.perf_counter() - started:.0f} s: {count_rows(database, 'deadlines'):,} "
-            "deadline rows"
-        )
-        planner = ReminderPlanner(
-            service.store, service.compiled_by_id, AddressBook(programme_office=("pb@x.example",))
-        )
-        dispatcher = Dispatcher(
-            service.store, MaildirNotifier(Path(folder) / "maildir"), node="bench", clock=clock.now
-        )
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _pass(url: str, label: str, args: argparse.Namespace, folder: str) -> None:
+    """Seed, then time one pass with work and three with nothing due, on the database at url."""
+    database = Database(url, synchronous="NORMAL")
+    database.ensure_schema()
+    clock = FrozenClock(T0)
+    service = Service(SqlStore(database), clock=clock, workflows=WorkflowCatalog().resolve)
+    started = time.perf_counter()
+    seed(service, clock, args.instances, args.due)
+    print(
+        f"{label}: seeded {args.instances:,} instances ({args.due:,} started 15 days earlier) "
+        f"in {time.perf_counter() - started:.0f} s: {count_rows(database, 'deadlines'):,} "
+        "deadline rows"
+    )
+    planner = ReminderPlanner(
+        service.store, service.compiled_by_id, AddressBook(programme_office=("pb@x.example",))
+    )
+    maildir = Path(folder) / "maildir"
+    dispatcher = Dispatcher(service.store, MaildirNotifier(maildir), node="bench", clock=clock.now)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu = time.process_time()
+    started = time.perf_counter()
+    planned = planner.run(clock.now())
+    middle = time.perf_counter()
+    delivered = dispatcher.run()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    files = len(os.listdir(maildir / "new"))
+    print(
+        f"{label}: pass with work: {planned.deadlines:,} deadlines, {planned.queued:,} "
+        f"reminders queued, {delivered.messages:,} delivered ({files:,} .eml files) in "
+        f"{elapsed:.2f} s (planning {middle - started:.2f} s, delivering "
+        f"{elapsed - (middle - started):.2f} s; this process's CPU {cpu:.2f} s); "
+        f"peak RSS {rss_before / 1024:.0f} MB before, "
+        f"{rss_after / 1024:.0f} MB after"
+    )
+    times = []
+    for _ in range(3):
         started = time.perf_counter()
         planned = planner.run(clock.now())
         delivered = dispatcher.run()
-        elapsed = time.perf_counter() - started
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        files = len(os.listdir(Path(folder) / "maildir" / "new"))
-        print(
-            f"pass with work: {planned.deadlines:,} deadlines, {planned.queued:,} reminders "
-            f"queued, {delivered.messages:,} delivered ({files:,} .eml files) in {elapsed:.2f} s; "
-            f"peak RSS {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after"
-        )
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            planned = planner.run(clock.now())
-            delivered = dispatcher.run()
-            times.append(time.perf_counter() - started)
-            assert planned.queued == 0
-            assert delivered.messages == 0
-        print(f"pass with nothing due: best {min(times) * 1000:.0f} ms of 3")
+        times.append(time.perf_counter() - started)
+        assert planned.queued == 0
+        assert delivered.messages == 0
+    print(f"{label}: pass with nothing due: best {min(times) * 1000:.0f} ms of 3")
+    database.dispose()
 
 
-def _deliver(url: str, folder: str, stop: threading.Event | None = None) -> int:
+def bench_passes(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        _pass(f"sqlite:///{folder}/bench.db", "SQLite", args, folder)
+    if not args.pg:
+        return
+    import psycopg
+
+    name = f"wk_bench_passes_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            _pass(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", "PostgreSQL", args, folder)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _deliver(url: str, folder: str, batch: int, ready: Any, results: Any) -> None:
+    """One dispatcher process: set up (imports, connection), wait for the others at ``ready``,
+    deliver everything it can claim, and report (messages, when it started, when it ended)."""
     database = Database(url)
     clock = FrozenClock(T0 + timedelta(minutes=1))
     dispatcher = Dispatcher(
@@ -125,11 +154,15 @@ def _deliver(url: str, folder: str, stop: threading.Event | None = None) -> int:
         MaildirNotifier(Path(folder)),
         node=f"bench-{os.getpid()}",
         clock=clock.now,
-        batch=50,
+        batch=batch,
     )
+    with database.engine.connect():
+        pass  # the pool's first connection, before the clock starts
+    ready.wait()
+    started = time.perf_counter()
     report = dispatcher.run()
+    results.put((report.messages, started, time.perf_counter()))
     database.dispose()
-    return report.messages
 
 
 def bench_dispatchers(args: argparse.Namespace) -> None:
@@ -185,12 +218,24 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
             database.dispose()
             with tempfile.TemporaryDirectory() as folder:
                 context = multiprocessing.get_context("spawn")
-                started = time.perf_counter()
-                with context.Pool(workers) as pool:
-                    sent = sum(pool.starmap(_deliver, [(url, folder)] * workers))
-                elapsed = time.perf_counter() - started
+                ready = context.Barrier(workers)
+                results = context.Queue()
+                processes = [
+                    context.Process(target=_deliver, args=(url, folder, args.batch, ready, results))
+                    for _ in range(workers)
+                ]
+                for process in processes:
+                    process.start()
+                done = [results.get() for _ in processes]
+                for process in processes:
+                    process.join()
+                sent = sum(messages for messages, _, _ in done)
+                elapsed = max(end for _, _, end in done) - min(start for _, start, _ in done)
+                files = len(os.listdir(Path(folder) / "new"))
+                assert files == sent == args.messages, (files, sent)
             print(
-                f"PostgreSQL, {workers} dispatcher(s): {sent:,} messages in {elapsed:.2f} s "
+                f"PostgreSQL, {workers} dispatcher(s), batch {args.batch}: {sent:,} messages in "
+                f"{elapsed:.2f} s "
                 f"({sent / elapsed:,.0f}/s)"
             )
             del row
@@ -274,11 +319,13 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--batch", type=int, default=50, help="dispatchers: rows per claim")
     parser.add_argument("--sizes", default="2000,10000")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--db")
     parser.add_argument("--out")
     parser.add_argument("--traced", action="store_true")
+    parser.add_argument("--pg", action="store_true", help="passes: PostgreSQL too, after SQLite")
     args = parser.parse_args()
     if args.what == "_measure_preview":
         _measure_preview(args.db, args.days, args.out, args.traced)

@@ -438,6 +438,11 @@ class OutboxUnit(Protocol):
 
     def sent(self, entry_id: int, node: str, message_id: str, at: datetime) -> None: ...
 
+    def sent_many(self, delivered: Sequence[tuple[int, str, datetime]], node: str) -> None:
+        """Mark rows sent, each (id, Message-ID, when): as ``sent`` for each, in one go. A row
+        another node claimed meanwhile (its lease ran out) is left alone."""
+        ...
+
     def retry_later(
         self, entry_id: int, node: str, error: str, attempts: int, at: datetime
     ) -> None: ...
@@ -450,10 +455,12 @@ class OutboxUnit(Protocol):
         ...
 
     def deadline_states(
-        self, instance_ids: Collection[int]
+        self, instance_ids: Collection[int], subjects: Collection[str] | None = None
     ) -> dict[tuple[int, str, str], DeadlineState]:
         """The deadline rows of these instances as they stand, by (instance id, kind,
-        subject): a reminder about a row that is missing here has nothing left to remind of."""
+        subject): a reminder about a row that is missing here has nothing left to remind of.
+        With ``subjects``, only the rows about those subjects (what the caller will look up:
+        an instance has a row for each running deadline)."""
         ...
 
     def release(self, entry_ids: Sequence[int], node: str) -> None:

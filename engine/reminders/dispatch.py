@@ -3,11 +3,15 @@
 Rows are claimed with a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so several nodes share
 the work; SQLite has one writer at a time), delivered through a Notifier, and marked sent,
 retried later (temporary failure: exponential backoff) or failed (permanent failure, with the
-server's reason) in a short transaction right after each delivery. A process that dies in the
-middle leaves its claimed rows to be picked up again when their lease runs out; stopping on a
-signal gives them back at once. A delivery that succeeded just before a crash, before it was
-marked, is the one case that can repeat: it then carries the same Message-ID, and the maildir
-notifier does not write it twice.
+server's reason) in a short transaction right after each delivery; through a notifier that
+never delivers one Message-ID twice (``idempotent``: the maildir), the sent marks of a batch are
+written in one statement, in the transaction that claims the next batch (or at the end of the
+pass). A process that dies in the middle leaves its claimed rows to be picked up again when
+their lease runs out; stopping on a signal gives them back at once. A delivery that succeeded
+before a crash, before it was marked, is the one case that can repeat: it then carries the
+same Message-ID; the maildir notifier does not write it twice (for the maildir: a whole batch
+can be delivered again after a crash, and is skipped file by file), and a mail server or
+program can drop the repeat by its Message-ID.
 
 A row is delivered only while what it reminds of is still due as planned: its deadline row
 still exists, with the same due date, and is not frozen by a pause (legal deadlines and pause
@@ -128,6 +132,8 @@ class Dispatcher:
         self.retry_base = retry_base
         self.retry_ceiling = retry_ceiling
         self.stop = stop or threading.Event()
+        self._unmarked: list[tuple[int, str, datetime]] = []
+        """Delivered by an idempotent notifier, to be marked sent with the next claim."""
 
     def _wants_digest(self, recipient: str) -> bool:
         return self.digest == "all" or recipient.lower() in self.digest
@@ -167,6 +173,10 @@ class Dispatcher:
                 while not self.stop.is_set() and report.halted is None:
                     now = self.clock()
                     with self.store.outbox_unit() as unit:
+                        # The marks of the batch before go with this claim: one commit less
+                        # per batch (they are the idempotent kind: see _deliver).
+                        unit.sent_many(self._unmarked, self.node)
+                        self._unmarked.clear()
                         claimed = unit.claim(
                             self.node,
                             now,
@@ -186,6 +196,7 @@ class Dispatcher:
                         due = self._still_due(unit, fresh, report)
                     if due:
                         self._deliver(due, now + self.lease, report)
+            self._mark_sent(self._unmarked)
             if held:
                 with self.store.outbox_unit() as unit:
                     unit.release(sorted(held), self.node)
@@ -200,7 +211,9 @@ class Dispatcher:
         cancelled, with the reason, in ``unit``."""
         if not entries:
             return []
-        states = unit.deadline_states({e.instance_id for e in entries})
+        states = unit.deadline_states(
+            {e.instance_id for e in entries}, {str(e.payload.get("subject")) for e in entries}
+        )
         due: list[OutboxEntry] = []
         for entry in entries:
             reason = why_not_due(entry.instance_id, entry.payload, states)
@@ -298,11 +311,14 @@ class Dispatcher:
             # Batched marks only where a repeat is recognised by its Message-ID: a digest's id
             # depends on what it holds, and the next digest may hold more.
             batched = getattr(self.notifier, "idempotent", False) and len(group) == 1
-            if not batched or len(delivered) >= self.batch:
+            if not batched:
                 self._mark_sent(delivered)
             report.messages += 1
             report.items += len(group)
-        self._mark_sent(delivered)
+        # Batched marks wait for the next claim (or the end of the pass): a crash before then
+        # leaves the rows claimed until their lease runs out, and the notifier skips them.
+        self._unmarked.extend(delivered)
+        delivered.clear()
 
     def _not_delivered(
         self,
@@ -331,6 +347,5 @@ class Dispatcher:
         idempotent ones (a crash before the mark only makes them skip what exists)."""
         if delivered:
             with self.store.outbox_unit() as unit:
-                for entry_id, message_id, at in delivered:
-                    unit.sent(entry_id, self.node, message_id, at)
+                unit.sent_many(delivered, self.node)
             delivered.clear()

@@ -723,3 +723,29 @@ def test_console_prints_recipient_subject_and_text():
     )
     assert "Beste lezer," in message.text
     assert "Energiecoöperatie opgericht" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Kort",
+        "Te laat: knooppunt 'Plan van aanpak warmtetransitie vastgesteld' - Wijk 12 (wk12), "
+        "uiterlijk 15 december 2026 (3 dagen geleden)",
+        SUBJECT,  # non-ASCII: encoded words
+        "Energiecoöperatie " * 12,  # several encoded words, never a character split
+        "Looks encoded =?utf-8?q?nee?= but is plain text",
+        "€𝄞 naïve 日本語 and a title\nwith a line break",
+    ],
+)
+def test_a_subject_is_folded_into_short_lines_and_reads_back_whole(tmp_path, subject):
+    notifier = MaildirNotifier(tmp_path / "md", sender=SENDER)
+    notifier.send(replace(outgoing(), subject=subject))
+    [written] = (tmp_path / "md" / "new").iterdir()
+    raw = written.read_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == " ".join(subject.split())
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    start = next(i for i, line in enumerate(head) if line.startswith(b"Subject: "))
+    end = next(i for i in range(start + 1, len(head)) if not head[i].startswith(b" "))
+    assert all(len(line) <= 78 for line in head[start:end])
+    assert raw.isascii()
