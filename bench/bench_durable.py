@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 
 from engine.app.service import NewInstance, Service
+from engine.app.statusview import render_status
+from engine.clock import local_date
 from engine.persistence.database import Database
 from engine.persistence.store import RECENT, SqlStore
 from engine.runtime.events import Regie
@@ -373,12 +375,24 @@ def bench_status(args: argparse.Namespace) -> None:
                 seeded = time.perf_counter() - started
                 have = count
                 clock.set(T0 + timedelta(days=120))  # some milestones overdue, some due soon
-                times = []
+                times, cpu, drawn = [], [], []
+                today = local_date(clock.now())
                 for _ in range(3):
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), time.process_time()
                     rows = service.status()
                     times.append(time.perf_counter() - started)
+                    cpu.append(time.process_time() - used)
                     assert len(rows) == count
+                    started = time.perf_counter()
+                    render_status(rows, today, 120)  # the table `wijkkompas status` prints
+                    drawn.append(time.perf_counter() - started)
+                    del rows
+                gc.collect()
+                tracemalloc.start()
+                base = tracemalloc.get_traced_memory()[0]
+                render_status(service.status(), today, 120)
+                peak = tracemalloc.get_traced_memory()[1] - base
+                tracemalloc.stop()
                 workflow = service.compiled(service.workflow_versions()[0])
                 slots = count * len(workflow.milestones)
                 with service.store.database.engine.connect() as connection:
@@ -386,6 +400,8 @@ def bench_status(args: argparse.Namespace) -> None:
                 print(
                     f"{label}: status over {count:,} instances ({slots:,} milestones, "
                     f"{deadlines:,} deadline rows): median {statistics.median(times):.2f} s "
+                    f"(process CPU {statistics.median(cpu):.2f} s), the table "
+                    f"{statistics.median(drawn):.2f} s; peak traced {peak / 1e6:.0f} MB "
                     f"(seeding took {seeded:.0f} s)"
                 )
                 clock.set(T0)

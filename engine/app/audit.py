@@ -239,7 +239,9 @@ def projection_differences(
     compare("pauses", stored.pauses, replayed.pauses, _pauses)
     compare("parties", stored.parties, replayed.parties, _parties)
     compare("party rows", tuple(sorted(parties)), replayed.parties, _parties)
-    for milestone in milestones:
+    # Equal books say the same of every milestone: formatting 43 pairs of words to find that
+    # out was a third of the audit's comparing (see bench/README.md, "The audit").
+    for milestone in () if stored.milestones == replayed.milestones else milestones:
         compare(
             f"milestone {milestone}",
             _milestone(stored.milestones, milestone),

@@ -182,6 +182,7 @@ def status(
             child_summary(workflows[r.workflow_id], r.key, r.state)
         )
     result = []
+    regies: dict[tuple[str, str | None], Regie] = {}  # a value: one per holder, shared
     for r in rows:
         if not r.shown:
             continue  # a sub-project outside the scope: counted in its parent's gate only
@@ -202,15 +203,28 @@ def status(
         next_phase = None
         ready_since = None
         if current in wf.gates:
+            # The gate reads the milestones, the approvals, readiness, the regie and the
+            # deelprojecten: only those parts of the snapshot are restored (the phase entries,
+            # pauses, parties and kept due dates are not; they were a third of the restoring).
+            snapshot = json.loads(r.snapshot_text)
             instance = Instance.restore(
-                snapshot=json.loads(r.snapshot_text),
+                snapshot={
+                    "milestones": snapshot["milestones"],
+                    "approvals": snapshot["approvals"],
+                    "entries": {},
+                    "ready": snapshot.get("ready"),
+                },
                 milestone_index=wf.milestone_index,
                 key=r.key,
                 title=r.title,
                 workflow_key=wf.key,
                 workflow_version=wf.version,
                 state=r.state,
-                regie=Regie(type=r.regie_type, organisation=r.regie_organisation),
+                regie=regies.get((r.regie_type, r.regie_organisation))
+                or regies.setdefault(
+                    (r.regie_type, r.regie_organisation),
+                    Regie(type=r.regie_type, organisation=r.regie_organisation),
+                ),
                 phase_entered=r.phase_entered,
                 last_event_at=r.phase_entered,
                 parent=r.parent_key,
@@ -221,7 +235,10 @@ def status(
             spec = wf.gates[current]
             unmet = count_unmet(spec, instance)
             gate_ready, next_phase = unmet == 0, spec.next_phase
-            ready_since = instance.ready_since if is_ready(wf, instance) else None
+            # Asked only where the snapshot has a moment: the gate is evaluated once per row.
+            ready_since = (
+                instance.ready_since if instance.ready_since and is_ready(wf, instance) else None
+            )
         result.append(
             StatusRow(
                 key=r.key,

@@ -37,16 +37,16 @@ from engine.ports import (
 )
 from engine.runtime.personal import Personal
 
-__all__ = ["Diverged", "FastPath"]
+__all__ = ["INSTANCE_COLUMNS", "ROW_FIELDS", "Diverged", "FastPath"]
 
-_INSTANCE_COLUMNS = (
+INSTANCE_COLUMNS = (
     "i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase, i.phase_entered, "
     "i.regie_type, i.regie_organisation, i.regie_contacts, i.areas, i.paused_button, "
     "i.paused_reason, i.paused_since, i.paused_review, i.snapshot, i.created_at, "
     "i.last_event_at, i.seq, i.head, i.version_no"
 )
 _LOAD = (
-    f"SELECT {_INSTANCE_COLUMNS} FROM instances i "
+    f"SELECT {INSTANCE_COLUMNS} FROM instances i "
     "LEFT JOIN instances p ON p.id = i.parent_id WHERE i.key = ?"
 )
 # The version number says nobody wrote since; the head says it is still the same history (after
@@ -311,8 +311,11 @@ class FastPath:
     def load(self, cursor: Any, key: str, *, lock: bool = False) -> dict[str, Any] | None:
         cursor.execute(self.lock_sql if lock else self.load_sql, (key,))
         row = cursor.fetchone()
-        if row is None:
-            return None
+        return None if row is None else self.read_row(row)
+
+    def read_row(self, row: Sequence[Any]) -> dict[str, Any]:
+        """An instance row as the driver gives it (``INSTANCE_COLUMNS``), by ``ROW_FIELDS``
+        name, in our values (only the columns whose driver value is not ours are converted)."""
         found = dict(zip(ROW_FIELDS, row, strict=True))
         for name, reader in self._readers:
             value = found[name]

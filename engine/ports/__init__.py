@@ -39,6 +39,7 @@ from engine.ports.outbound import (
 from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signer
 from engine.ports.records import (
     INSTANCE_SORTS,
+    AuditedLog,
     ChildRow,
     DeadlineChange,
     DeadlineState,
@@ -70,6 +71,7 @@ from engine.ports.storage import (
 
 __all__ = [
     "INSTANCE_SORTS",
+    "AuditedLog",
     "CalendarEntry",
     "CalendarToken",
     "CalendarUnit",

@@ -14,6 +14,7 @@ from engine.runtime.personal import Personal
 
 __all__ = [
     "INSTANCE_SORTS",
+    "AuditedLog",
     "ChildRow",
     "DeadlineChange",
     "DeadlineState",
@@ -349,6 +350,26 @@ class InstanceHistory:
     parent: str | None
     events: tuple[StoredEvent, ...]
     """In order (seq); the first is ``instance_started``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditedLog:
+    """One instance as ``audit verify`` checks it: its log, the head its row remembers, and
+    the projection (the row read into a record, its deadline rows, its party rows)."""
+
+    key: str
+    head: tuple[int, str]
+    """(seq, hash) of the last event, as the instance row remembers it."""
+    events: list[StoredEvent]
+    """The whole log, in order."""
+    record: InstanceRecord | None
+    """The row as a command would load it; None when it cannot be read (``unreadable``)."""
+    unreadable: str | None
+    """Why no instance can come of the row (what reading it raised), else None."""
+    deadlines: list[DeadlineState]
+    """The deadline rows, by kind and subject."""
+    parties: list[tuple[str, str]]
+    """(organisation, party) of each instance_parties row, sorted."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from engine.ports.inbox import InboxUnit
 from engine.ports.outbound import DeliveryUnit
 from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
+    AuditedLog,
     ChildRow,
     DeadlineChange,
     DeadlineState,
@@ -174,6 +175,18 @@ class UnitOfWork(Protocol):
 
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         """Instance id -> (seq, hash) of the last event, as the projection remembers it."""
+        ...
+
+    def audit_page(
+        self,
+        after: str | None,
+        limit: int,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+    ) -> list[AuditedLog]:
+        """The next at most ``limit`` instances by key (those after ``after``; from the first
+        when None), each with its whole log and its projection, read in a few statements for
+        the whole page (``audit verify`` over every instance). A row that cannot be read into
+        a record comes with ``unreadable`` set, not as an error."""
         ...
 
     def instance_id(self, key: str) -> int | None: ...

@@ -15,6 +15,7 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
@@ -354,35 +355,46 @@ def _encode(value: Any) -> Any:
     return value
 
 
-_HINTS: dict[str, dict[str, Any]] = {}
+_READERS: dict[str, dict[str, Callable[[Any], Any] | None]] = {}
+"""Per event type: how each payload field is read back (None: as stored). Worked out once per
+type from its hints: asking ``typing`` for every field of every event was a fifth of replaying
+a log (``audit verify``, see bench/README.md, "The audit")."""
 
 
-def _hints(cls: type[Event]) -> dict[str, Any]:
-    if cls.TYPE not in _HINTS:
-        _HINTS[cls.TYPE] = typing.get_type_hints(cls)
-    return _HINTS[cls.TYPE]
+def _readers(cls: type[Event]) -> dict[str, Callable[[Any], Any] | None]:
+    found = _READERS.get(cls.TYPE)
+    if found is None:
+        found = _READERS[cls.TYPE] = {
+            name: _reader(hint) for name, hint in typing.get_type_hints(cls).items()
+        }
+    return found
 
 
-def _decode_value(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _regie(value: Any) -> Regie:
+    return Regie(
+        type=value["type"],
+        organisation=value.get("organisation"),
+        contacts=_kept(value.get("contacts") or ()),
+    )
+
+
+def _pairs(value: Any) -> tuple[tuple[Any, ...], ...]:
+    return tuple(tuple(v) for v in value)
+
+
+def _reader(hint: Any) -> Callable[[Any], Any] | None:
     target = hint
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         target = next(a for a in typing.get_args(hint) if a is not type(None))
     if target is Regie:
-        return Regie(
-            type=value["type"],
-            organisation=value.get("organisation"),
-            contacts=_kept(value.get("contacts") or ()),
-        )
+        return _regie
     if target is date:
-        return date.fromisoformat(value)
+        return date.fromisoformat
     if typing.get_origin(target) is tuple:
-        inner = typing.get_args(target)[0]
-        if typing.get_origin(inner) is tuple:  # pairs, stored as lists
-            return tuple(tuple(v) for v in value)
-        return tuple(value)
-    return value
+        if typing.get_origin(typing.get_args(target)[0]) is tuple:
+            return _pairs  # e.g. (contact set, address), stored as lists
+        return tuple
+    return None
 
 
 def decode(
@@ -390,11 +402,17 @@ def decode(
 ) -> Event:
     """The event of kind ``type_`` from its stored parts."""
     cls = EVENT_TYPES[type_]
-    hints = _hints(cls)
-    values = {name: _decode_value(hints[name], value) for name, value in payload.items()}
+    readers = _readers(cls)
+    values = {
+        name: value if (read := readers[name]) is None or value is None else read(value)
+        for name, value in payload.items()
+    }
     for name in ("contacts_added", "contacts_removed"):
         if name in values:
             values[name] = _kept(values[name])
+    for name in ("set_contacts_added", "set_contacts_removed"):
+        if name in values:
+            values[name] = tuple(pair for pair in values[name] if pair[1] != ERASED)
     return cls(at=at, by=by, reason=reason, **values)
 
 

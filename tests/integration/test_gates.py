@@ -7,7 +7,7 @@ its own service, on the same instance.
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -102,6 +102,27 @@ def test_readiness_goes_when_a_criterion_is_unmet_again(gates: Service) -> None:
     gates.milestone_done("wk-1", "c", by="anna")
     assert gates.show("wk-1").gate["ready_since"] is not None
     assert len(ready_rows(gates)) == 2  # ready twice: told twice
+
+
+def test_the_overview_says_since_when_a_gate_is_ready_as_the_instance_does(
+    gates: Service,
+) -> None:
+    # status restores only the parts of the snapshot its gate reads: the moment of readiness
+    # is one of them (asked only where the snapshot has one).
+    def overview() -> tuple[bool | None, int, object]:
+        [row] = [r for r in gates.status() if r.key == "wk-1"]
+        return row.gate_ready, row.gate_unmet, row.ready_since
+
+    gates.milestone_done("wk-1", "a", by="anna")
+    gates.milestone_done("wk-1", "b", by="anna")
+    assert overview()[2] is None
+    gates.milestone_done("wk-1", "c", by="anna")
+    gates.approve("wk-1", "college", "go", by="anna")
+    since = gates.show("wk-1").gate["ready_since"]
+    assert since is not None
+    assert overview() == (True, 0, datetime.fromisoformat(since))
+    gates.milestone_reopen("wk-1", "c", by="anna", reason="toch niet af")
+    assert overview() == (False, 1, None)
 
 
 def test_an_automatic_gate_advances_in_the_same_transaction(gates: Service) -> None:
