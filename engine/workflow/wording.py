@@ -10,7 +10,9 @@ or "3 maanden", ``day`` says "6 december 2026".
 - ``mail_text(language)``: the e-mails' messages as one mapping;
 - ``PAGE``: the pages' messages, by language;
 - ``REPORT`` and ``COUNCIL``: the words of the drawn reports (timelines, charts) and of the
-  council progress report (``adapters/render``), by language.
+  council progress report (``adapters/render``), by language;
+- ``CLI`` and ``cli_text(key, language, **values)``: the command line's human views (``status``,
+  ``instance show``, ``log``, ``audit verify``); their ``--json`` output is not worded.
 
 Pure: no I/O.
 """
@@ -24,12 +26,14 @@ from datetime import date, datetime
 from engine.workflow.durations import Duration
 
 __all__ = [
+    "CLI",
     "COUNCIL",
     "LANGUAGES",
     "MONTHS",
     "PAGE",
     "REPORT",
     "SHORT_MONTHS",
+    "cli_text",
     "day",
     "duration",
     "mail_text",
@@ -993,6 +997,194 @@ COUNCIL: dict[str, dict[str, str]] = {
 """The words of the council progress report (adapters/render/council.py)."""
 
 
+CLI: dict[str, dict[str, str]] = {
+    "nl": {
+        # status: the programme overview (engine/app/statusview.py)
+        "status_col_instance": "wijk",
+        "status_col_title": "naam",
+        "status_col_phase": "fase",
+        "status_col_days": "dagen",
+        "status_col_regie": "regie",
+        "status_col_paused": "pauze",
+        "status_col_late": "laat",
+        "status_col_soon": "30d",
+        "status_col_gate": "poort",
+        "status_ready": "klaar",
+        "status_ready_today": "klaar vandaag",
+        "status_ready_days": "klaar {n}d",
+        "status_to_decide": "{n} te besluiten",
+        "status_open": "{n} open",
+        "instances_one": "1 wijk of deelproject",
+        "instances_many": "{n} wijken en deelprojecten",
+        "status_counts": "{instances} · {paused} gepauzeerd · {late} met knooppunten te laat · stand van {day}",
+        "status_legend": "laat: open knooppunten over hun uiterste datum · 30d: uiterlijk binnen 30 dagen · poort: die van de huidige fase (klaar 5d: klaar voor besluit sinds 5 dagen)",
+        "status_unreachable": "!: geen adres voor de regiehouder, zijn herinneringen mislukken: {keys}{more} (wijkkompas instance update KEY --contact EMAIL)",
+        "status_more": " en nog {n}",
+        "status_failed_one": "1 herinnering kon niet worden bezorgd: wijkkompas outbox list --status failed",
+        "status_failed_many": "{n} herinneringen konden niet worden bezorgd: wijkkompas outbox list --status failed",
+        # instance show (engine/app/reports.py render_instance)
+        "show_workflow": "werkwijze {key} v{version}",
+        "show_part_of": "deelproject van {parent}",
+        "show_regie": "regie {regie}",
+        "show_areas": "gebieden {areas}",
+        "show_parties": "partijen {parties}",
+        "show_completed": "AFGEROND sinds {moment}",
+        "show_stopped": "GESTOPT sinds {moment}",
+        "show_phase": "fase {title} [{phase}] sinds {day} ({days})",
+        "show_automatic": "door de engine zelf in deze fase gebracht: {why}",
+        "show_paused": "GEPAUZEERD: {title} [{button}] sinds {day}{review}",
+        "show_review": ", herbeoordeling {day}",
+        "show_reason": "reden: {reason}",
+        "show_status_done": "gedaan {day}",
+        "show_status_skipped": "overgeslagen {day}",
+        "show_due": "uiterlijk {day}",
+        "show_overdue": "TE LAAT",
+        "show_optional": "facultatief",
+        "show_completion": "afronding",
+        "show_automatic_gate": " (gaat vanzelf door)",
+        "show_gate_ready": "poort van '{phase}' → {target}{automatic}: klaar voor besluit{since}",
+        "show_gate_since": " sinds {moment}",
+        "show_gate_unmet": "poort van '{phase}' → {target}{automatic}: {waiting}{n} niet vervuld",
+        "show_gate_waiting": "klaar voor besluit sinds {moment}, ",
+        "show_children": "deelprojecten ({n})",
+        "show_child_paused": " (gepauzeerd)",
+        "show_events": "{n} gebeurtenissen, laatste {moment}; `wijkkompas log {key}`",
+        # log (engine/app/reports.py render_log)
+        "log_head": "geschiedenis van {key} ({n} gebeurtenissen; geldend tijdstip, wie, wat, waarom)",
+        "log_recorded": " [vastgelegd {moment}]",
+        "log_why": "waarom: {reason}",
+        "log_unmet": "niet vervuld: {unmet}",
+        "log_started": "gestart op {workflow} v{version} in fase {phase}, regie {regie}{parent}",
+        "log_parent": ", deelproject van {parent}",
+        "log_done": "{step} {milestone} gedaan{extra}",
+        "log_skipped": "{step} {milestone} overgeslagen",
+        "log_reopened": "{step} {milestone} heropend",
+        "log_approval": "{approval}: {decision}{ref} voor de poort van {phase}",
+        "log_ref": " (kenmerk {ref})",
+        "log_advanced": "volgende fase: {before} → {after}{automatic}{override}",
+        "log_automatically": " AUTOMATISCH",
+        "log_override": " AFWIJKING: {n} criteria niet vervuld",
+        "log_completed": "afgerond (vanuit {before}){override}",
+        "log_returned": "terug {before} → {after} ({rule}){reopened}",
+        "log_reopened_list": ", heropend {milestones}",
+        "log_paused": "gepauzeerd: {button}{review}",
+        "log_review": ", herbeoordeling {day}",
+        "log_resumed": "hervat (was gepauzeerd: {button})",
+        "log_handed_over": "regie overgedragen {before} → {after}{organisation}",
+        "log_stopped": "GESTOPT (no-go) in {phase}",
+        "log_updated": "gewijzigd: {what}",
+        "log_note": "notitie: {text}",
+        "log_migrated": "verhuisd {before} → {after} (plan {plan}), toestand {state_before} → {state_after}",
+        "update_title": "naam '{before}' → '{after}'",
+        "update_contact": "contact {changes}",
+        "update_area": "gebied {changes}",
+        # audit verify (adapters/cli/overview.py)
+        "audit_broken_at": "{key}: GEBROKEN bij gebeurtenis {seq}: {problem}",
+        "audit_differs": "{key}: de projectie wijkt af van de gebeurtenissen: {what}: de rij zegt {stored}, de gebeurtenissen zeggen {events}",
+        "audit_summary": "{instances}, {events} gebeurtenissen: {found}",
+        "audit_intact": "alle ketens intact",
+        "audit_broken": "{n} gebroken",
+        "audit_drift_one": "1 projectie wijkt af van haar gebeurtenissen",
+        "audit_drift_many": "{n} projecties wijken af van hun gebeurtenissen",
+        "audit_repair": " (herstel: wijkkompas instance rebuild KEY)",
+        "audit_matches": "elke projectie klopt met haar gebeurtenissen",
+    },
+    "en": {
+        # status: the programme overview (engine/app/statusview.py)
+        "status_col_instance": "instance",
+        "status_col_title": "title",
+        "status_col_phase": "phase",
+        "status_col_days": "days",
+        "status_col_regie": "regie",
+        "status_col_paused": "paused",
+        "status_col_late": "late",
+        "status_col_soon": "30d",
+        "status_col_gate": "gate",
+        "status_ready": "ready",
+        "status_ready_today": "ready today",
+        "status_ready_days": "ready {n}d",
+        "status_to_decide": "{n} to decide",
+        "status_open": "{n} open",
+        "instances_one": "1 neighbourhood or deelproject",
+        "instances_many": "{n} neighbourhoods and deelprojecten",
+        "status_counts": "{instances} · {paused} paused · {late} with overdue knooppunten · as of {day}",
+        "status_legend": "late: open knooppunten past due · 30d: due within 30 days · gate: that of the current phase (ready 5d: ready for decision since 5 days)",
+        "status_unreachable": "!: no address for the regie holder, its reminders fail: {keys}{more} (wijkkompas instance update KEY --contact EMAIL)",
+        "status_more": " and {n} more",
+        "status_failed_one": "1 reminder could not be delivered: wijkkompas outbox list --status failed",
+        "status_failed_many": "{n} reminders could not be delivered: wijkkompas outbox list --status failed",
+        # instance show (engine/app/reports.py render_instance)
+        "show_workflow": "workflow {key} v{version}",
+        "show_part_of": "deelproject of {parent}",
+        "show_regie": "regie {regie}",
+        "show_areas": "areas {areas}",
+        "show_parties": "parties {parties}",
+        "show_completed": "COMPLETED since {moment}",
+        "show_stopped": "STOPPED since {moment}",
+        "show_phase": "phase {title} [{phase}] since {day} ({days})",
+        "show_automatic": "entered automatically by the engine: {why}",
+        "show_paused": "PAUSED: {title} [{button}] since {day}{review}",
+        "show_review": ", review {day}",
+        "show_reason": "reason: {reason}",
+        "show_status_done": "done {day}",
+        "show_status_skipped": "skipped {day}",
+        "show_due": "due {day}",
+        "show_overdue": "OVERDUE",
+        "show_optional": "optional",
+        "show_completion": "completion",
+        "show_automatic_gate": " (moves on by itself)",
+        "show_gate_ready": "gate of '{phase}' → {target}{automatic}: ready for decision{since}",
+        "show_gate_since": " since {moment}",
+        "show_gate_unmet": "gate of '{phase}' → {target}{automatic}: {waiting}{n} unmet",
+        "show_gate_waiting": "ready for decision since {moment}, ",
+        "show_children": "deelprojecten ({n})",
+        "show_child_paused": " (paused)",
+        "show_events": "{n} events, last {moment}; `wijkkompas log {key}`",
+        # log (engine/app/reports.py render_log)
+        "log_head": "history of {key} ({n} events; effective time, who, what, why)",
+        "log_recorded": " [recorded {moment}]",
+        "log_why": "why: {reason}",
+        "log_unmet": "unmet: {unmet}",
+        "log_started": "started on {workflow} v{version} in phase {phase}, regie {regie}{parent}",
+        "log_parent": ", deelproject of {parent}",
+        "log_done": "{step} {milestone} done{extra}",
+        "log_skipped": "{step} {milestone} skipped",
+        "log_reopened": "{step} {milestone} reopened",
+        "log_approval": "{approval}: {decision}{ref} for the gate of {phase}",
+        "log_ref": " (ref {ref})",
+        "log_advanced": "advanced {before} → {after}{automatic}{override}",
+        "log_automatically": " AUTOMATICALLY",
+        "log_override": " OVERRIDE of {n} unmet criteria",
+        "log_completed": "completed (from {before}){override}",
+        "log_returned": "returned {before} → {after} ({rule}){reopened}",
+        "log_reopened_list": ", reopened {milestones}",
+        "log_paused": "paused: {button}{review}",
+        "log_review": ", review {day}",
+        "log_resumed": "resumed (was paused: {button})",
+        "log_handed_over": "regie handed over {before} → {after}{organisation}",
+        "log_stopped": "STOPPED (no-go) in {phase}",
+        "log_updated": "updated: {what}",
+        "log_note": "note: {text}",
+        "log_migrated": "moved {before} → {after} (plan {plan}), state {state_before} → {state_after}",
+        "update_title": "title '{before}' → '{after}'",
+        "update_contact": "contact {changes}",
+        "update_area": "area {changes}",
+        # audit verify (adapters/cli/overview.py)
+        "audit_broken_at": "{key}: BROKEN at event {seq}: {problem}",
+        "audit_differs": "{key}: projection differs from its events: {what}: the row says {stored}, the events say {events}",
+        "audit_summary": "{instances}, {events} events: {found}",
+        "audit_intact": "all chains intact",
+        "audit_broken": "{n} broken",
+        "audit_drift_one": "1 projection differs from its events",
+        "audit_drift_many": "{n} projections differ from their events",
+        "audit_repair": " (repair: wijkkompas instance rebuild KEY)",
+        "audit_matches": "every projection matches its events",
+    },
+}
+"""The words of the human-readable command-line views (status, instance show, log, audit
+verify); their ``--json`` output stays as it is, a machine contract."""
+
+
 def mail_text(language: str) -> dict[str, str]:
     """The messages of the reminder e-mails in ``language``."""
     return _MAIL[language]
@@ -1060,4 +1252,12 @@ def moment(value: datetime | None, language: str = DEFAULT_LANGUAGE) -> str:
 def text(key: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """One message of the pages in ``language``, with ``values`` filled in."""
     message = PAGE[language][key]
+    return message.format(**values) if values else message
+
+
+def cli_text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
+    """One message of the command line's human views in ``language``, with ``values`` filled
+    in (``key`` among them: the arguments before are positional only); an unknown key is a
+    KeyError."""
+    message = CLI[language][key]
     return message.format(**values) if values else message

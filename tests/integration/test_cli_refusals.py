@@ -1014,7 +1014,7 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     programme(cli)
     lines = cli.ok("status").stdout.splitlines()
     assert lines[0].split() == [
-        "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate", "!",
+        "wijk", "naam", "fase", "dagen", "regie", "pauze", "laat", "30d", "poort", "!",
     ]  # fmt: skip
     body = {line.split()[0]: line for line in lines[2:7]}
     assert set(body) == {"wk-binnenstad-oost-2027", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
@@ -1024,14 +1024,25 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     assert "Portaal (woningcorporatie)" in body["wk-noord"]
     assert "5 open" in body["wk-noord"]
     assert "geld" in body["wk-zuid"]
-    assert lines[8] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    assert lines[8] == (
+        "5 wijken en deelprojecten · 2 gepauzeerd · 1 met knooppunten te laat · stand van "
+        "11 januari 2027"
+    )
     # Only wk-noord has a contact: the others are flagged, and named under the table.
     assert [key for key, line in body.items() if line.endswith(" !")] == [
         "wk-binnenstad-oost-2027", "wk-noord-a", "wk-oost", "wk-zuid",
     ]  # fmt: skip
-    assert " ".join(lines[10:]) == (
-        "!: no address for the regie holder, its reminders fail: wk-binnenstad-oost-2027, "
-        "wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY --contact EMAIL)"
+    assert " ".join(lines[9:]).endswith(
+        "!: geen adres voor de regiehouder, zijn herinneringen mislukken: "
+        "wk-binnenstad-oost-2027, wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY "
+        "--contact EMAIL)"
+    )
+    # The same overview in English on request (the global --lang).
+    english = cli.ok("--lang", "en", "status").stdout.splitlines()
+    assert english[0].split()[:3] == ["instance", "title", "phase"]
+    assert english[8] == (
+        "5 neighbourhoods and deelprojecten · 2 paused · 1 with overdue knooppunten · as of "
+        "11 January 2027"
     )
 
 
