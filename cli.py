@@ -204,9 +204,9 @@ class _Root(click.Group):
     "--lang",
     "language",
     type=click.Choice(["nl", "en"]),
-    help="The language of the human-readable views (status, instance show, log, audit "
-    "verify): nl (default) or en; overrides the setting language (env WIJKKOMPAS_LANGUAGE). "
-    "--json output is the same in both.",
+    help="The language of the human-readable views (status, instance show, log, audit verify, "
+    "reminders preview): nl (default) or en; overrides the setting language (env "
+    "WIJKKOMPAS_LANGUAGE). --json output is the same in both.",
 )
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context

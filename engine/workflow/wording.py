@@ -12,7 +12,8 @@ or "3 maanden", ``day`` says "6 december 2026".
 - ``REPORT`` and ``COUNCIL``: the words of the drawn reports (timelines, charts) and of the
   council progress report (``adapters/render``), by language;
 - ``CLI`` and ``cli_text(key, language, **values)``: the command line's human views (``status``,
-  ``instance show``, ``log``, ``audit verify``); their ``--json`` output is not worded.
+  ``instance show``, ``log``, ``audit verify``, ``reminders preview``); their ``--json`` output
+  is not worded.
 
 Pure: no I/O.
 """
@@ -1088,6 +1089,22 @@ CLI: dict[str, dict[str, str]] = {
         "audit_drift_many": "{n} projecties wijken af van hun gebeurtenissen",
         "audit_repair": " (herstel: wijkkompas instance rebuild KEY)",
         "audit_matches": "elke projectie klopt met haar gebeurtenissen",
+        # reminders preview (adapters/cli/reminders.py)
+        "preview_line": "{on}  {rule} {instance}: {kind} '{subject}' uiterlijk {due} → {to} ({role})",
+        "preview_no_address": "(geen adres)",
+        "preview_problem": "probleem: {problem}",
+        "preview_nothing": "niets te versturen in de komende {days}",
+        "preview_rule_before": "herinnering",
+        "preview_rule_on_due": "vandaag",
+        "preview_rule_overdue": "te laat",
+        "preview_rule_escalation": "escalatie",
+        "preview_kind_milestone": "knooppunt",
+        "preview_kind_gate": "einde van fase",
+        "preview_kind_approval": "besluit",
+        "preview_kind_review": "herbeoordeling van de pauze",
+        "preview_role_owner": "eigenaar",
+        "preview_role_regie": "regiehouder",
+        "preview_role_programme_office": "programmabureau",
     },
     "en": {
         # status: the programme overview (engine/app/statusview.py)
@@ -1179,6 +1196,22 @@ CLI: dict[str, dict[str, str]] = {
         "audit_drift_many": "{n} projections differ from their events",
         "audit_repair": " (repair: wijkkompas instance rebuild KEY)",
         "audit_matches": "every projection matches its events",
+        # reminders preview (adapters/cli/reminders.py)
+        "preview_line": "{on}  {rule} {instance}: {kind} '{subject}' due {due} → {to} ({role})",
+        "preview_no_address": "(no address)",
+        "preview_problem": "problem: {problem}",
+        "preview_nothing": "nothing to send in the next {days}",
+        "preview_rule_before": "reminder",
+        "preview_rule_on_due": "due today",
+        "preview_rule_overdue": "overdue",
+        "preview_rule_escalation": "escalation",
+        "preview_kind_milestone": "knooppunt",
+        "preview_kind_gate": "end of phase",
+        "preview_kind_approval": "decision",
+        "preview_kind_review": "review of the pause",
+        "preview_role_owner": "owner",
+        "preview_role_regie": "regie holder",
+        "preview_role_programme_office": "programme office",
     },
 }
 """The words of the human-readable command-line views (status, instance show, log, audit

@@ -172,6 +172,17 @@ def test_audit_verify_in_dutch_and_in_english(wk: Any) -> None:
     )
 
 
+def test_reminders_preview_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("reminders", "preview", "--days", "60")
+    assert "wk-noord-oost: knooppunt 'partijen-aan-tafel' uiterlijk " in dutch
+    assert "→ info@noord.nl (regiehouder)" in dutch
+    english = wk("--lang", "en", "reminders", "preview", "--days", "60")
+    assert "wk-noord-oost: knooppunt 'partijen-aan-tafel' due " in english
+    assert "→ info@noord.nl (regie holder)" in english
+    assert "uiterlijk" not in english
+    assert " due " not in dutch
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -180,6 +191,7 @@ def test_audit_verify_in_dutch_and_in_english(wk: Any) -> None:
         ("log", "wk-noord", "--json"),
         ("audit", "verify", "--json"),
         ("status", "--csv"),
+        ("reminders", "preview", "--json"),
     ],
 )
 def test_the_machine_output_is_the_same_in_both_languages(

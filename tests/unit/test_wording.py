@@ -62,8 +62,14 @@ def test_the_reports_words_are_in_the_one_catalogue() -> None:
                 raise AssertionError(f"{source.name}:{node.lineno}: a table of words")
 
 
-CLI_VIEWS = ("engine/app/statusview.py", "engine/app/reports.py", "adapters/cli/overview.py")
-"""The modules that word the command line's human views (status, instance show, log, audit)."""
+CLI_VIEWS = (
+    "engine/app/statusview.py",
+    "engine/app/reports.py",
+    "adapters/cli/overview.py",
+    "adapters/cli/reminders.py",
+)
+"""The modules that word the command line's human views (status, instance show, log, audit,
+reminders preview)."""
 
 
 def _cli_keys(source: str) -> tuple[set[str], set[str]]:
