@@ -1105,6 +1105,9 @@ CLI: dict[str, dict[str, str]] = {
         "preview_role_owner": "eigenaar",
         "preview_role_regie": "regiehouder",
         "preview_role_programme_office": "programmabureau",
+        # gate request (adapters/cli/record.py)
+        "request_asked": "besluit '{approval}' gevraagd aan {whom}",
+        "request_nobody": "besluit '{approval}' kan naar niemand: zie `wijkkompas outbox list --status failed`",
     },
     "en": {
         # status: the programme overview (engine/app/statusview.py)
@@ -1212,6 +1215,9 @@ CLI: dict[str, dict[str, str]] = {
         "preview_role_owner": "owner",
         "preview_role_regie": "regie holder",
         "preview_role_programme_office": "programme office",
+        # gate request (adapters/cli/record.py)
+        "request_asked": "decision '{approval}' asked of {whom}",
+        "request_nobody": "decision '{approval}' has nobody to go to: see `wijkkompas outbox list --status failed`",
     },
 }
 """The words of the human-readable command-line views (status, instance show, log, audit

@@ -67,6 +67,7 @@ CLI_VIEWS = (
     "engine/app/reports.py",
     "adapters/cli/overview.py",
     "adapters/cli/reminders.py",
+    "adapters/cli/record.py",
 )
 """The modules that word the command line's human views (status, instance show, log, audit,
 reminders preview)."""
