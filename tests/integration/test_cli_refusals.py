@@ -788,7 +788,7 @@ def test_a_note_is_still_accepted_after_the_end(cli: Cli, setup: Callable[[Cli],
     result = cli.ok("note", "wk-noord", "archief bij de griffie", "--by", "dave")
     assert result.stdout.startswith("wk-noord: note added (event ")
     assert len(dump(cli.db_url)["events"]) == len(before) + 1
-    assert cli.ok("audit", "verify").stdout.endswith(
+    assert cli.ok("--lang", "en", "audit", "verify").stdout.endswith(
         "all chains intact; every projection matches its events\n"
     )
 
@@ -802,7 +802,7 @@ def test_override_passes_an_unmet_gate_and_the_log_shows_the_deviation(cli: Cli)
         "advance", "wk-noord", "--override", "--reason", "college besluit volgt", "--by", "erik"
     )
     assert result.stdout.startswith("wk-noord: advanced to ontwerp WITH OVERRIDE (event 3)")
-    log = cli.ok("log", "wk-noord").stdout
+    log = cli.ok("--lang", "en", "log", "wk-noord").stdout
     assert "erik: advanced start → ontwerp OVERRIDE of 2 unmet criteria" in log
     assert "      why: college besluit volgt" in log
     assert "      unmet: milestone 'plan' (Plan klaar) is not done" in log
@@ -840,10 +840,10 @@ def test_backdated_council_decision_keeps_effective_and_recorded_time(cli: Cli) 
     event = json.loads(result.stdout)["event"]
     assert event["at"] == "2027-01-08T13:30:00+00:00"  # 14:30 in Amsterdam, winter time
     assert event["recorded_at"] == "2027-01-11T09:00:00+00:00"
-    log = cli.ok("log", "wk-noord").stdout.splitlines()
+    log = cli.ok("--lang", "en", "log", "wk-noord").stdout.splitlines()
     assert log[3] == (
-        "   3  2027-01-08 14:30  carol: college: GO (ref B&W 2027-03) for the gate of start "
-        "[recorded 2027-01-11 10:00]"
+        "   3  8 January 2027 14:30  carol: college: GO (ref B&W 2027-03) for the gate of start "
+        "[recorded 11 January 2027 10:00]"
     )
     logged = json.loads(cli.ok("log", "wk-noord", "--json").stdout)[2]
     assert (logged["at"], logged["recorded_at"]) == (event["at"], event["recorded_at"])

@@ -270,7 +270,7 @@ def test_status_flags_instances_whose_regie_holder_has_no_address(
     rows = {r["key"]: r for r in json.loads(cli.ok("status", "--json").stdout)}
     assert rows["wk-noord"]["no_address"] == []
     assert rows["wk-zuid"]["no_address"] == ["regie"]
-    text_view = cli.ok("status").stdout
+    text_view = cli.ok("--lang", "en", "status").stdout
     lines = text_view.splitlines()
     assert lines[0].split()[-1] == "!"
     zuid = next(line for line in lines if line.startswith("wk-zuid "))
