@@ -1,7 +1,7 @@
 """The ``wijkkompas`` command line: the root group, which parses, calls the engine, prints.
 
 This module keeps what every command shares: the global options (``--workflows``, ``--db``,
-``--config``, ``--now``), the application built from them by the composition root
+``--config``, ``--now``, ``--lang``), the application built from them by the composition root
 (``engine/compose.py``) and kept on the click context, and the mapping of the engine's errors
 to exit codes: 0 done, 2 bad input, 3 refused by the workflow's rules, 4 changed by someone
 else since the event the caller named (``--expect-event``), 5 the database is busy (a lock held
@@ -201,6 +201,14 @@ class _Root(click.Group):
     help="Pretend it is this moment, for views, previews and dry runs (status, instance show, "
     "log, reminders preview, reminders run --dry-run); commands that write refuse it.",
 )
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["nl", "en"]),
+    help="The language of the human-readable views (status, instance show, log, audit verify, "
+    "reminders preview): nl (default) or en; overrides the setting language (env "
+    "WIJKKOMPAS_LANGUAGE). --json output is the same in both.",
+)
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context
 def main(
@@ -209,6 +217,7 @@ def main(
     db_url: str | None,
     config_path: str | None,
     now: date | datetime | None,
+    language: str | None,
 ) -> None:
     """Run the Wijkkompas (the Dutch step-by-step method for taking neighbourhoods off natural
     gas) as configurable, durable state machines.
@@ -218,7 +227,7 @@ def main(
     nothing was saved: try again), 6 delivery incomplete (reminders run), 1 unexpected.
     """
     ctx.obj = Application.configure(
-        given={"db": db_url, "workflows": workflow_dirs},
+        given={"db": db_url, "workflows": workflow_dirs, "language": language},
         env=os.environ,
         config_file=config_path,
         clock=_embedder_clock(ctx.obj),

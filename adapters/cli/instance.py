@@ -256,7 +256,7 @@ def instance_update(
     )
     from engine.app.reports import describe_update
 
-    print_recorded(result, as_json, "updated: " + describe_update(result.event.payload))
+    print_recorded(result, as_json, "updated: " + describe_update(result.event.payload, "en"))
 
 
 def _set_pair(option: str, value: str) -> tuple[str, str]:
@@ -289,7 +289,7 @@ def instance_show(ctx: click.Context, key: str, as_json: bool) -> None:
     if as_json:
         print_json(instance_json(view))
     else:
-        click.echo(render_instance(view))
+        click.echo(render_instance(view, app_of(ctx).settings.language))
 
 
 @instance.command("rebuild")

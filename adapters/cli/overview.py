@@ -28,7 +28,8 @@ def log(ctx: click.Context, key: str, as_json: bool) -> None:
     if as_json:
         print_json(log_json(key, events))
     else:
-        click.echo(render_log(key, events, service.terms(key)))
+        language = app_of(ctx).settings.language
+        click.echo(render_log(key, events, service.terms(key), language))
 
 
 @click.group()
@@ -45,7 +46,8 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
     """Recompute every chain (or KEY's) and replay every instance: exit 0 when each chain is
     intact and each projection (instance row, deadline rows) is what its events say; 3 with
     the first broken event of a chain, or what differs in a projection."""
-    reports = app_of(ctx).service().verify(key)
+    app = app_of(ctx)
+    reports = app.service().verify(key)
     broken = [r for r in reports if not r.intact]
     drifted = [r for r in reports if r.intact and r.differences]
     if as_json:
@@ -53,27 +55,48 @@ def audit_verify(ctx: click.Context, key: str | None, as_json: bool) -> None:
 
         print_json([report_json(r) for r in reports])
     else:
+        from engine.app.statusview import instances
+        from engine.workflow.wording import cli_text
+
+        language = app.settings.language
+
+        def t(name: str, /, **values: object) -> str:
+            return cli_text(name, language, **values)
+
         for r in reports:
             if not r.intact:
-                click.echo(f"{r.key}: BROKEN at event {r.first_broken}: {r.problem}", err=True)
+                click.echo(
+                    t("audit_broken_at", key=r.key, seq=r.first_broken, problem=r.problem),
+                    err=True,
+                )
             for d in r.differences or ():
                 click.echo(
-                    f"{r.key}: projection differs from its events: {d.what}: the row says "
-                    f"{d.stored}, the events say {d.events}",
+                    t(
+                        "audit_differs",
+                        key=r.key,
+                        what=d.what,
+                        stored=d.stored,
+                        events=d.events,
+                    ),
                     err=True,
                 )
         events = sum(r.events for r in reports)
-        found = ["all chains intact" if not broken else f"{len(broken)} broken"]
+        found = [t("audit_intact") if not broken else t("audit_broken", n=len(broken))]
         if drifted:
             found.append(
-                "1 projection differs from its events"
-                if len(drifted) == 1
-                else f"{len(drifted)} projections differ from their events"
+                t("audit_drift_one") if len(drifted) == 1 else t("audit_drift_many", n=len(drifted))
             )
-            found[-1] += " (repair: wijkkompas instance rebuild KEY)"
+            found[-1] += t("audit_repair")
         elif not broken:
-            found.append("every projection matches its events")
-        click.echo(f"{len(reports)} instance(s), {events} events: " + "; ".join(found))
+            found.append(t("audit_matches"))
+        click.echo(
+            t(
+                "audit_summary",
+                instances=instances(len(reports), language),
+                events=events,
+                found="; ".join(found),
+            )
+        )
     if broken or drifted:
         sys.exit(3)
 

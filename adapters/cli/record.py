@@ -158,16 +158,15 @@ def gate_request(ctx: click.Context, key: str, approval: str, by: str | None) ->
     """Ask whoever decides APPROVAL of KEY's current gate for the decision, now (a mail with
     the evidence and a link to the instance, sent by the next delivery pass). The decision
     itself is recorded with `gate approve`."""
+    from engine.workflow.wording import cli_text
+
     app = app_of(ctx)
     asked = app.service().request_decision(key, approval, by=app.actor(by))
+    language = app.settings.language
     if asked:
-        click.echo(f"decision '{approval}' asked of {', '.join(asked)}")
+        click.echo(cli_text("request_asked", language, approval=approval, whom=", ".join(asked)))
     else:
-        click.echo(
-            f"decision '{approval}' has nobody to go to: see `wijkkompas outbox list --status "
-            "failed`",
-            err=True,
-        )
+        click.echo(cli_text("request_nobody", language, approval=approval), err=True)
 
 
 @gate.command("approve")

@@ -55,18 +55,36 @@ def reminders_preview(ctx: click.Context, days: int, now: Any, as_json: bool) ->
 
         print_json_array(planned_json(p) for p in planned)
         return
+    from engine.workflow.wording import CLI, cli_text, day, duration
+
+    language = app.settings.language
+    words = CLI[language]
+
+    def word(kind: str, code: str) -> str:
+        """The catalogue's word for a rule, kind or role (the code itself for a new one)."""
+        return words.get(f"preview_{kind}_{code}", code)
+
     anything = False
     for p in planned:
         anything = True
-        to = p.recipient or "(no address)"
         click.echo(
-            f"{p.on}  {p.rule:<10} {p.instance}: {p.kind} '{p.subject}' due {p.due} "
-            f"→ {to} ({p.role})"
+            cli_text(
+                "preview_line",
+                language,
+                on=day(p.on, language),
+                rule=word("rule", p.rule),
+                instance=p.instance,
+                kind=word("kind", p.kind),
+                subject=p.subject,
+                due=day(p.due, language),
+                to=p.recipient or cli_text("preview_no_address", language),
+                role=word("role", p.role),
+            )
         )
         if p.problem:
-            click.echo(f"            problem: {p.problem}")
+            click.echo("            " + cli_text("preview_problem", language, problem=p.problem))
     if not anything:
-        click.echo(f"nothing to send in the next {days} days")
+        click.echo(cli_text("preview_nothing", language, days=duration(f"P{days}D", language)))
 
 
 @reminders.command("run")

@@ -184,7 +184,9 @@ def print_status(
             click.echo(text, nl=False)
     else:
         width = shutil.get_terminal_size((STATUS_WIDTH, 24)).columns
-        click.echo(render_status(rows, local_date(app_of(ctx).clock().now()), width))
+        app = app_of(ctx)
+        today = local_date(app.clock().now())
+        click.echo(render_status(rows, today, width, app.settings.language))
 
 
 _Day = TypeVar("_Day", bound=date)

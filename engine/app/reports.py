@@ -16,6 +16,7 @@ from engine.errors import Unmet
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
 from engine.workflow.model import DEFAULT_TERMS, Terms
+from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day, duration, moment, text
 
 __all__ = [
     "ChildView",
@@ -160,33 +161,78 @@ def shown_times(at: datetime, recorded_at: datetime) -> str:
     return "" if dated == recorded else f"dated {dated}, recorded {recorded}"
 
 
-def render_instance(view: InstanceView) -> str:
+def _unmet_words(unmet: Unmet, titles: dict[str, str], language: str) -> str:
+    """One unmet criterion of a gate in the words of the pages (the catalogue's ``unmet_*``)."""
+    return text(_UNMET[unmet.code], language, subject=titles.get(unmet.subject, unmet.subject))
+
+
+_UNMET = {
+    "milestone-open": "unmet_milestone",
+    "approval-missing": "unmet_approval",
+    "approval-no-go": "unmet_no_go",
+    "children-behind": "unmet_child",
+    "regie-not-allowed": "unmet_regie",
+}
+"""The catalogue's sentence for each kind of unmet criterion (the same as the pages')."""
+
+
+def _iso_day(value: str | None, language: str) -> str:
+    """A day kept as ISO text (``2026-12-06``, or a moment starting so) as people write it."""
+    return day(date.fromisoformat(value[:10]), language) if value else ""
+
+
+def render_instance(view: InstanceView, language: str = DEFAULT_LANGUAGE) -> str:
+    """What ``instance show`` prints, in ``language`` (the catalogue's words; the workflow's
+    own term for its milestones)."""
+
+    def t(name: str, /, **values: object) -> str:
+        return cli_text(name, language, **values)
+
     lines = [f"{view.title}  [{view.key}]"]
+    regie = view.regie.describe() + (
+        f" ({', '.join(view.regie.contacts)})" if view.regie.contacts else ""
+    )
     lines.append(
-        f"workflow {view.workflow_key} v{view.workflow_version} · "
-        + (f"sub-project of {view.parent} · " if view.parent else "")
-        + f"regie {view.regie.describe()}"
-        + (f" ({', '.join(view.regie.contacts)})" if view.regie.contacts else "")
+        " · ".join(
+            [
+                t("show_workflow", key=view.workflow_key, version=view.workflow_version),
+                *([t("show_part_of", parent=view.parent)] if view.parent else []),
+                t("show_regie", regie=regie),
+            ]
+        )
     )
     if view.areas:
-        lines.append("areas " + ", ".join(view.areas))
+        lines.append(t("show_areas", areas=", ".join(view.areas)))
     if view.parties:
-        lines.append("parties " + ", ".join(f"{o} ({p})" for o, p in view.parties))
+        lines.append(t("show_parties", parties=", ".join(f"{o} ({p})" for o, p in view.parties)))
     if view.state in ("completed", "stopped"):
-        lines.append(f"{view.state.upper()} since {_local(view.phase_entered)}")
+        lines.append(t(f"show_{view.state}", moment=moment(view.phase_entered, language)))
     else:
-        since = view.phase_entered.astimezone(LOCAL_TZ).date()
         lines.append(
-            f"phase {view.phase_title} [{view.phase}] since {since} ({view.days_in_phase} days)"
+            t(
+                "show_phase",
+                title=view.phase_title,
+                phase=view.phase,
+                day=day(view.phase_entered.astimezone(LOCAL_TZ), language),
+                days=duration(f"P{max(view.days_in_phase, 0)}D", language),
+            )
         )
     if view.entered_automatically:
-        lines.append(f"entered automatically by the engine: {view.entered_automatically}")
+        lines.append(t("show_automatic", why=view.entered_automatically))
     if view.paused:
         p = view.paused
-        review = f", review {p['review']}" if p.get("review") else ""
-        lines.append(f"PAUSED: {p['title']} [{p['button']}] since {p['since'][:10]}{review}")
+        review = t("show_review", day=_iso_day(p["review"], language)) if p.get("review") else ""
+        lines.append(
+            t(
+                "show_paused",
+                title=p["title"],
+                button=p["button"],
+                day=_iso_day(p["since"], language),
+                review=review,
+            )
+        )
         if p.get("reason"):
-            lines.append(f"  reason: {p['reason']}")
+            lines.append("  " + t("show_reason", reason=p["reason"]))
     lines.append("")
     lines.append(view.terms.milestones)
     current = None
@@ -197,45 +243,63 @@ def render_instance(view: InstanceView) -> str:
         mark = {"done": "✔", "skipped": "⤼", "open": "·"}[m.status]
         when = ""
         if m.status != "open" and m.day:
-            when = f"{m.status} {m.day}"
+            when = t(f"show_status_{m.status}", day=day(m.day, language))
         elif m.due:
-            when = f"due {m.due}" + ("  OVERDUE" if m.overdue else "")
-        flags = ("" if m.required else " (optional)") + (" ⚑" if m.sensitive else "")
+            when = t("show_due", day=day(m.due, language)) + (
+                "  " + t("show_overdue") if m.overdue else ""
+            )
+        flags = ("" if m.required else f" ({t('show_optional')})") + (" ⚑" if m.sensitive else "")
         lines.append(f"    {mark} {m.id}: {m.title}{flags}  {when}".rstrip())
     if view.gate is not None:
         lines.append("")
         gate = view.gate
-        target = gate.get("next_phase") or "completion"
-        automatic = " (moves on by itself)" if gate.get("advance") == "automatic" else ""
+        target = gate.get("next_phase") or t("show_completion")
+        automatic = t("show_automatic_gate") if gate.get("advance") == "automatic" else ""
+        since = gate.get("ready_since")
+        when = moment(datetime.fromisoformat(since), language) if since else ""
         if gate["ready"]:
-            ready_since = gate.get("ready_since")
             lines.append(
-                f"gate of '{gate['phase']}' → {target}{automatic}: ready for decision"
-                + (f" since {_local(datetime.fromisoformat(ready_since))}" if ready_since else "")
+                t(
+                    "show_gate_ready",
+                    phase=gate["phase"],
+                    target=target,
+                    automatic=automatic,
+                    since=t("show_gate_since", moment=when) if since else "",
+                )
             )
         else:
-            waiting = gate.get("ready_since")
             lines.append(
-                f"gate of '{gate['phase']}' → {target}{automatic}: "
-                + (
-                    f"ready for decision since {_local(datetime.fromisoformat(waiting))}, "
-                    if waiting
-                    else ""
+                t(
+                    "show_gate_unmet",
+                    phase=gate["phase"],
+                    target=target,
+                    automatic=automatic,
+                    waiting=t("show_gate_waiting", moment=when) if since else "",
+                    n=len(gate["unmet"]),
                 )
-                + f"{len(gate['unmet'])} unmet"
             )
-            lines.extend(f"  - {u}" for u in gate["unmet"])
+            if view.gate_unmet:
+                titles = {m.id: m.title for m in view.milestones}
+                lines.extend(f"  - {_unmet_words(u, titles, language)}" for u in view.gate_unmet)
+            else:
+                lines.extend(f"  - {u}" for u in gate["unmet"])
     if view.children:
         lines.append("")
-        lines.append(f"sub-projects ({len(view.children)})")
+        lines.append(t("show_children", n=len(view.children)))
         for c in view.children:
-            paused = " (paused)" if c.paused else ""
+            paused = t("show_child_paused") if c.paused else ""
             lines.append(
-                f"  {c.key}: {c.title} · {c.workflow} · {c.phase}{paused} · regie {c.regie}"
+                f"  {c.key}: {c.title} · {c.workflow} · {c.phase}{paused} · "
+                + t("show_regie", regie=c.regie)
             )
     lines.append("")
     lines.append(
-        f"{view.events} events, last {_local(view.last_event_at)}; `wijkkompas log {view.key}`"
+        t(
+            "show_events",
+            n=view.events,
+            moment=moment(view.last_event_at, language),
+            key=view.key,
+        )
     )
     return "\n".join(lines)
 
@@ -258,15 +322,23 @@ def log_json(key: str, events: list[StoredEvent]) -> list[dict[str, Any]]:
     ]
 
 
-def _describe(event: StoredEvent, step: str) -> str:
+def _describe(event: StoredEvent, step: str, language: str) -> str:
     """One line for ``event``; ``step``: what the workflow calls a milestone."""
+
+    def t(name: str, /, **values: object) -> str:
+        return cli_text(name, language, **values)
+
     p = event.payload
+    override = t("log_override", n=len(p.get("unmet") or ())) if p.get("override") else ""
     match event.type:
         case "instance_started":
-            parent = f", sub-project of {p['parent']}" if p.get("parent") else ""
-            return (
-                f"started on {p['workflow_key']} v{p['workflow_version']} in phase {p['phase']}, "
-                f"regie {p['regie']['type']}{parent}"
+            return t(
+                "log_started",
+                workflow=p["workflow_key"],
+                version=p["workflow_version"],
+                phase=p["phase"],
+                regie=p["regie"]["type"],
+                parent=t("log_parent", parent=p["parent"]) if p.get("parent") else "",
             )
         case "milestone_done":
             extra = "".join(
@@ -275,86 +347,132 @@ def _describe(event: StoredEvent, step: str) -> str:
                     f" <{p['evidence']}>" if p.get("evidence") else "",
                 ]
             )
-            return f"{step} {p['milestone']} done{extra}"
+            return t("log_done", step=step, milestone=p["milestone"], extra=extra)
         case "milestone_skipped":
-            return f"{step} {p['milestone']} skipped"
+            return t("log_skipped", step=step, milestone=p["milestone"])
         case "milestone_reopened":
-            return f"{step} {p['milestone']} reopened"
+            return t("log_reopened", step=step, milestone=p["milestone"])
         case "approval_recorded":
-            ref = f" (ref {p['ref']})" if p.get("ref") else ""
-            return f"{p['approval']}: {p['decision'].upper()}{ref} for the gate of {p['phase']}"
+            return t(
+                "log_approval",
+                approval=p["approval"],
+                decision=p["decision"].upper(),
+                ref=t("log_ref", ref=p["ref"]) if p.get("ref") else "",
+                phase=p["phase"],
+            )
         case "phase_advanced":
-            dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
-            auto = " AUTOMATICALLY" if event.actor == "engine" else ""
-            return f"advanced {p['from_phase']} → {p['to_phase']}{auto}{dev}"
+            return t(
+                "log_advanced",
+                before=p["from_phase"],
+                after=p["to_phase"],
+                automatic=t("log_automatically") if event.actor == "engine" else "",
+                override=override,
+            )
         case "instance_completed":
-            dev = f" OVERRIDE of {len(p['unmet'])} unmet criteria" if p.get("override") else ""
-            return f"completed (from {p['from_phase']}){dev}"
+            return t("log_completed", before=p["from_phase"], override=override)
         case "phase_returned":
-            reopened = f", reopened {', '.join(p['reopened'])}" if p.get("reopened") else ""
-            return f"returned {p['from_phase']} → {p['to_phase']} ({p['rule']}){reopened}"
+            reopened = (
+                t("log_reopened_list", milestones=", ".join(p["reopened"]))
+                if p.get("reopened")
+                else ""
+            )
+            return t(
+                "log_returned",
+                before=p["from_phase"],
+                after=p["to_phase"],
+                rule=p["rule"],
+                reopened=reopened,
+            )
         case "instance_paused":
-            review = f", review {p['review']}" if p.get("review") else ""
-            return f"paused: {p['button']}{review}"
+            review = t("log_review", day=_iso_day(p["review"], language)) if p.get("review") else ""
+            return t("log_paused", button=p["button"], review=review)
         case "instance_resumed":
-            return f"resumed (was paused: {p['button']})"
+            return t("log_resumed", button=p["button"])
         case "regie_handed_over":
-            return f"regie handed over {p['previous']['type']} → {p['regie']['type']}" + (
-                f" ({p['regie']['organisation']})" if p["regie"].get("organisation") else ""
+            organisation = p["regie"].get("organisation")
+            return t(
+                "log_handed_over",
+                before=p["previous"]["type"],
+                after=p["regie"]["type"],
+                organisation=f" ({organisation})" if organisation else "",
             )
         case "instance_stopped":
-            return f"STOPPED (no-go) in {p['from_phase']}"
+            return t("log_stopped", phase=p["from_phase"])
         case "instance_updated":
-            return "updated: " + describe_update(p)
+            return t("log_updated", what=describe_update(p, language))
         case "note_added":
-            return f"note: {p['text']}"
+            return t("log_note", text=p["text"])
         case "children_counted":
             if p["met"]:
-                return f"deelprojecten all in {p['reached']} or later (gate of {p['phase']})"
-            return f"waiting for deelprojecten not in {p['reached']}: {', '.join(p['behind'])}"
+                return t("log_children_met", reached=p["reached"], phase=p["phase"])
+            return t("log_children_behind", reached=p["reached"], behind=", ".join(p["behind"]))
         case "instance_migrated":
-            return (
-                f"moved {p['from_workflow']} → {p['to_workflow']} (plan {p['plan'][:12]}), "
-                f"state {p['before']['state']} → {p['after']['state']}"
+            return t(
+                "log_migrated",
+                before=p["from_workflow"],
+                after=p["to_workflow"],
+                plan=p["plan"][:12],
+                state_before=p["before"]["state"],
+                state_after=p["after"]["state"],
             )
         case "personal_data_erased":
-            return f"personal data erased: {len(p['fields'])} field(s)"
+            return t("log_erased", n=len(p["fields"]))
         case "chain_resealed":
-            return f"chain resealed: personal fields sealed apart ({len(p['old_hashes'])} events)"
+            return t("log_resealed", n=len(p["old_hashes"]))
     return event.type
 
 
-def describe_update(payload: dict[str, Any]) -> str:
+def describe_update(payload: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     """What an ``instance_updated`` event changed, in one line:
-    "title 'A' → 'B'; contact + x@y.nl, − z@y.nl; area + BU03440101"."""
+    "naam 'A' → 'B'; contact + x@y.nl, − z@y.nl; gebied + BU03440101"."""
     parts = []
     if payload.get("title") is not None:
-        parts.append(f"title '{payload.get('previous_title')}' → '{payload['title']}'")
+        parts.append(
+            cli_text(
+                "update_title",
+                language,
+                before=payload.get("previous_title"),
+                after=payload["title"],
+            )
+        )
     for what in ("contacts", "areas"):
         added, removed = payload.get(f"{what}_added") or [], payload.get(f"{what}_removed") or []
         changes = [f"+ {', '.join(added)}"] if added else []
         changes += [f"− {', '.join(removed)}"] if removed else []
         if changes:
-            parts.append(f"{what[:-1]} {', '.join(changes)}")
+            parts.append(cli_text(f"update_{what[:-1]}", language, changes=", ".join(changes)))
     for sign, key in (("+", "set_contacts_added"), ("−", "set_contacts_removed")):
         for name, address in payload.get(key) or ():
-            parts.append(f"{name} {sign} {address}")
+            parts.append(
+                cli_text("update_set_contact", language, set=name, change=f"{sign} {address}")
+            )
     return "; ".join(parts)
 
 
-def render_log(key: str, events: list[StoredEvent], terms: Terms | None = None) -> str:
+def render_log(
+    key: str,
+    events: list[StoredEvent],
+    terms: Terms | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> str:
     """The history in recorded order (the order of the hash chain), each event at its
-    effective time; one recorded at another moment than it happened says when, too. Milestones
-    are called what the workflow calls them (``terms``: e.g. knooppunt)."""
-    step = (terms or DEFAULT_TERMS["en"]).milestone
-    lines = [f"history of {key} ({len(events)} events; effective time, who, what, why)"]
+    effective time; one recorded at another moment than it happened says when, too. In
+    ``language`` (the catalogue's words); milestones are called what the workflow calls them
+    (``terms``: e.g. knooppunt)."""
+    step = (terms or DEFAULT_TERMS[language]).milestone
+    lines = [cli_text("log_head", language, key=key, n=len(events))]
     for e in events:
         recorded = ""
         if _local(e.recorded_at) != _local(e.at):
-            recorded = f" [recorded {_local(e.recorded_at)}]"
-        lines.append(f"{e.seq:>4}  {_local(e.at)}  {e.actor}: {_describe(e, step)}{recorded}")
+            recorded = cli_text("log_recorded", language, moment=moment(e.recorded_at, language))
+        lines.append(
+            f"{e.seq:>4}  {moment(e.at, language)}  {e.actor}: "
+            f"{_describe(e, step, language)}{recorded}"
+        )
         if e.reason:
-            lines.append(f"      why: {e.reason}")
+            lines.append("      " + cli_text("log_why", language, reason=e.reason))
         if e.type in ("phase_advanced", "instance_completed") and e.payload.get("unmet"):
-            lines.extend(f"      unmet: {u}" for u in e.payload["unmet"])
+            lines.extend(
+                "      " + cli_text("log_unmet", language, unmet=u) for u in e.payload["unmet"]
+            )
     return "\n".join(lines)

@@ -26,7 +26,7 @@ TOML file (``--config`` / WIJKKOMPAS_CONFIG)::
     mail_from = "wijkkompas@gemeente.nl"  # required for smtp
     programme_email = "warmte@gemeente.nl"
     base_url = "https://wijkkompas.gemeente.nl"
-    language = "nl"                  # nl, en
+    language = "nl"                  # nl, en: mails, pages, the CLI's views (--lang overrides)
     digest = ["warmte@gemeente.nl"]  # or "all": one message per recipient per pass
 
     [contacts]                       # milestone owners who do not hold regie (TOML only)

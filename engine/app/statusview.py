@@ -1,7 +1,10 @@
 """The programme overview: what ``status`` prints, as text that fits the terminal, JSON and CSV.
 
 The service fills one :class:`StatusRow` per instance; the table fits the width it is given,
-cutting titles and organisations rather than keys; the CSV can be made for a spreadsheet.
+cutting titles and organisations rather than keys, and takes its words from the catalogue
+(``engine.workflow.wording.CLI``: Dutch by default, English by the setting ``language`` or
+``--lang en``); the JSON and the CSV are machine contracts and stay unworded; the CSV can be
+made for a spreadsheet.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["STATUS_WIDTH", "StatusRow", "render_status", "status_csv", "status_json"]
+from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day
+
+__all__ = [
+    "STATUS_WIDTH",
+    "StatusRow",
+    "instances",
+    "render_status",
+    "status_csv",
+    "status_json",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,36 +208,56 @@ def _regie(row: StatusRow) -> str:
     return f"{row.regie_organisation} ({row.regie})" if row.regie_organisation else row.regie
 
 
-def _ready(row: StatusRow, today: date) -> str:
+def _ready(row: StatusRow, today: date, language: str) -> str:
     """ "ready" for decision, with how many days already when the day it became so is known."""
     if row.ready_since is None:
-        return "ready"
+        return cli_text("status_ready", language)
     days = (today - row.ready_since.date()).days
-    return "ready today" if days <= 0 else f"ready {days}d"
+    if days <= 0:
+        return cli_text("status_ready_today", language)
+    return cli_text("status_ready_days", language, n=days)
 
 
-def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH) -> str:
-    """The programme overview, at most ``width`` columns wide (unless a key is longer)."""
-    gates = [
-        "—"
-        if r.gate_ready is None
-        else (
-            _ready(r, today)
-            if r.gate_ready
-            else (f"{r.gate_unmet} to decide" if r.ready_since else f"{r.gate_unmet} open")
-        )
-        for r in rows
-    ]
+def _gate(row: StatusRow, today: date, language: str) -> str:
+    if row.gate_ready is None:
+        return "—"
+    if row.gate_ready:
+        return _ready(row, today, language)
+    return cli_text(
+        "status_to_decide" if row.ready_since else "status_open", language, n=row.gate_unmet
+    )
+
+
+def instances(n: int, language: str) -> str:
+    """ "1 wijk of deelproject" / "12 wijken en deelprojecten"."""
+    return cli_text("instances_one" if n == 1 else "instances_many", language, n=n)
+
+
+def render_status(
+    rows: list[StatusRow],
+    today: date,
+    width: int = STATUS_WIDTH,
+    language: str = DEFAULT_LANGUAGE,
+) -> str:
+    """The programme overview, at most ``width`` columns wide (unless a key is longer), in
+    ``language`` (the words of the catalogue, ``engine.workflow.wording.CLI``)."""
+
+    def heading(name: str) -> str:
+        return cli_text(f"status_col_{name}", language)
+
+    gates = [_gate(r, today, language) for r in rows]
     columns = {
-        "instance": _Column("instance", [("  " + r.key) if r.parent else r.key for r in rows]),
-        "title": _Column("title", [r.title for r in rows]),
-        "phase": _Column("phase", [r.phase for r in rows]),
-        "days": _Column("days", [str(r.days_in_phase) for r in rows], right=True),
-        "regie": _Column("regie", [_regie(r) for r in rows]),
-        "paused": _Column("paused", [r.paused_button or "" for r in rows]),
-        "late": _Column("late", [str(r.overdue or "") for r in rows], right=True),
-        "30d": _Column("30d", [str(r.due_soon or "") for r in rows], right=True),
-        "gate": _Column("gate", gates),
+        "instance": _Column(
+            heading("instance"), [("  " + r.key) if r.parent else r.key for r in rows]
+        ),
+        "title": _Column(heading("title"), [r.title for r in rows]),
+        "phase": _Column(heading("phase"), [r.phase for r in rows]),
+        "days": _Column(heading("days"), [str(r.days_in_phase) for r in rows], right=True),
+        "regie": _Column(heading("regie"), [_regie(r) for r in rows]),
+        "paused": _Column(heading("paused"), [r.paused_button or "" for r in rows]),
+        "late": _Column(heading("late"), [str(r.overdue or "") for r in rows], right=True),
+        "30d": _Column(heading("soon"), [str(r.due_soon or "") for r in rows], right=True),
+        "gate": _Column(heading("gate"), gates),
     }
     unreachable = [r.key for r in rows if r.no_address]
     if unreachable:
@@ -241,20 +273,31 @@ def render_status(rows: list[StatusRow], today: date, width: int = STATUS_WIDTH)
     paused_count = sum(1 for r in rows if r.paused_button)
     late = sum(1 for r in rows if r.overdue)
     notes = [
-        f"{len(rows)} instance{'' if len(rows) == 1 else 's'} · {paused_count} paused · "
-        f"{late} with overdue milestones · as of {today}",
-        "late: open milestones past due · 30d: due within 30 days · gate: of this phase",
+        cli_text(
+            "status_counts",
+            language,
+            instances=instances(len(rows), language),
+            paused=paused_count,
+            late=late,
+            day=day(today, language),
+        ),
+        cli_text("status_legend", language),
     ]
     if unreachable:
-        more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
+        more = (
+            cli_text("status_more", language, n=len(unreachable) - 5)
+            if len(unreachable) > 5
+            else ""
+        )
         notes.append(
-            f"!: no address for the regie holder, its reminders fail: "
-            f"{', '.join(unreachable[:5])}{more} (wijkkompas instance update KEY --contact EMAIL)"
+            cli_text("status_unreachable", language, keys=", ".join(unreachable[:5]), more=more)
         )
     failed = sum(r.failed_reminders for r in rows)
     if failed:
         notes.append(
-            f"{failed} reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+            cli_text(
+                "status_failed_one" if failed == 1 else "status_failed_many", language, n=failed
+            )
         )
     for note in notes:
         lines.extend(

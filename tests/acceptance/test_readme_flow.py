@@ -126,20 +126,24 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
 
     # The record: every step, by whom and why.
     log = run(tmp_path, "log", "wk-noord").stdout
-    assert log.startswith("history of wk-noord (14 events;")
+    assert log.startswith("geschiedenis van wk-noord (14 gebeurtenissen;")
     for expected in (
-        "j.jansen: started on wijkkompas v2 in phase samen-starten, regie gemeente",
-        *(f"j.jansen: knooppunt {m} done" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
-        "secretaris: college: GO (ref B&W 2027/114) for the gate of samen-starten",
-        "j.jansen: paused: geen-capaciteit-of-budget, review ",
-        "why: projectleider vertrokken",
-        "j.jansen: resumed (was paused: geen-capaciteit-of-budget)",
-        "j.jansen: advanced samen-starten → karakteriseren",
-        "j.jansen: regie handed over gemeente → woningcorporatie (Portaal)",
-        "why: corporatie trekt de wijk",
+        "j.jansen: gestart op wijkkompas v2 in fase samen-starten, regie gemeente",
+        *(f"j.jansen: knooppunt {m} gedaan" for m in (*FIRST_MILESTONES, *LATER_MILESTONES)),
+        "secretaris: college: GO (kenmerk B&W 2027/114) voor de poort van samen-starten",
+        "j.jansen: gepauzeerd: geen-capaciteit-of-budget, herbeoordeling ",
+        "waarom: projectleider vertrokken",
+        "j.jansen: hervat (was gepauzeerd: geen-capaciteit-of-budget)",
+        "j.jansen: volgende fase: samen-starten → karakteriseren",
+        "j.jansen: regie overgedragen gemeente → woningcorporatie (Portaal)",
+        "waarom: corporatie trekt de wijk",
     ):
         assert expected in log, expected
-    assert "OVERRIDE" not in log
+    assert "AFWIJKING" not in log
+    # The same record in English, on request.
+    english = run(tmp_path, "--lang", "en", "log", "wk-noord").stdout
+    assert english.startswith("history of wk-noord (14 events;")
+    assert "j.jansen: advanced samen-starten → karakteriseren" in english
 
     # The overview: the wijk followed by its deelprojecten, in 80 columns (a pipe is no
     # terminal): keys whole, titles and organisations cut where they must be.
@@ -154,11 +158,12 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     for line, phase in zip(status[2:5], ("karakteri", "initiatief", "samen-sta"), strict=True):
         assert f" {phase}" in line, line
     assert status[4].startswith("  wk-noord-oost ")
-    assert status[6].startswith("3 instances · 0 paused · 0 with overdue milestones · as of ")
+    notes = " ".join(status[6:])  # under the table, wrapped at 80 columns
+    assert notes.startswith("3 wijken en deelprojecten · 0 gepauzeerd · 0 met knooppunten")
     # Mitros was given no address: flagged, and named under the table.
     assert [row[-1] == "!" for row in rows] == [False, True, False]
-    assert status[8].startswith("!: no address for the regie holder, its reminders fail: ")
-    assert "wk-noord-corp (wijkkompas instance update KEY --contact EMAIL)" in " ".join(status[8:])
+    assert "!: geen adres voor de regiehouder, zijn herinneringen mislukken: wk-noord-corp" in notes
+    assert "wk-noord-corp (wijkkompas instance update KEY --contact EMAIL)" in notes
 
     shown = json.loads(run(tmp_path, "instance", "show", "wk-noord", "--json").stdout)
     assert shown["phase"] == "karakteriseren"
@@ -191,7 +196,8 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
 
     audit = run(tmp_path, "audit", "verify")
     assert audit.stdout == (
-        "3 instance(s), 17 events: all chains intact; every projection matches its events\n"
+        "3 wijken en deelprojecten, 17 gebeurtenissen: alle ketens intact; elke projectie "
+        "klopt met haar gebeurtenissen\n"
     )
     assert audit.stderr == ""
 

@@ -171,7 +171,7 @@ def test_make_run_seeds_the_demo_serves_the_api_and_runs_the_scheduler(tmp_path)
     text = "".join(output)
     seeded = re.search(r"^demo: (\d+) instances with \d+ events seeded, ", text, re.M)
     assert seeded, text
-    assert re.search(rf"^{seeded.group(1)} instances · ", text, re.M), text  # the status table
+    assert re.search(rf"^{seeded.group(1)} wijken en deelprojecten · ", text, re.M), text  # status
     assert served == int(seeded.group(1))
     assert f"scheduler: delivering into {tmp_path / 'maildir' / 'new'}" in text
     sent = re.search(r"pass mode=instant .*messages=(\d+) .*failed=0 ", text)

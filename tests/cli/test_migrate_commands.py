@@ -63,7 +63,7 @@ def test_the_demo_programme_moves_to_the_revision(run, tmp_path: Path) -> None: 
     verified = run("audit", "verify")
     assert verified.exit_code == 0, verified.output
     logged = run("log", "wk-berkum")
-    assert "moved wijkkompas@2 → wijkkompas@3" in logged.output
+    assert "verhuisd wijkkompas@2 → wijkkompas@3" in logged.output
     assert run("migrate", "apply", "plan.yaml", "--reason", "again").output.endswith(
         "nothing to do\n"
     )

@@ -158,7 +158,7 @@ def test_gate_request_sends_one_by_hand(besluiten, db_url: str, tmp_path: Path) 
     args = ["--db", db_url, "--workflows", str(tmp_path / "workflows"), "--config", str(config)]
     result = runner.invoke(main, [*args, "gate", "request", "wk", "college", "--by", "anna"])
     assert result.exit_code == 0, result.output
-    assert result.output == f"decision 'college' asked of {GRIFFIE}, regie@zwolle.nl\n"
+    assert result.output == f"besluit 'college' gevraagd aan {GRIFFIE}, regie@zwolle.nl\n"
     requests = [e for e in service.outbox(limit=50) if e.payload.get("rule") == "request"]
     assert sorted(e.recipient for e in requests) == [GRIFFIE, "regie@zwolle.nl"]
     item = ReminderItem.from_payload(requests[0].payload)

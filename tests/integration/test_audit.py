@@ -509,14 +509,16 @@ def test_tampering_is_reported_at_the_first_broken_event(
     assert service.verify(KEY) == [broken]
     assert all(service.verify(k)[0].intact for k in BYSTANDERS)
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"])
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines() == [
         f"{KEY}: BROKEN at event {tampering.first_broken}: {broken.problem}"
     ]
     assert result.stdout.strip().endswith(": 1 broken")
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", KEY, "--json"])
+    result = CliRunner().invoke(
+        main, ["--lang", "en", "--db", db_url, "audit", "verify", KEY, "--json"]
+    )
     assert result.exit_code == 3, result.output
     [row] = json.loads(result.stdout)
     assert row == {
@@ -531,7 +533,7 @@ def test_tampering_is_reported_at_the_first_broken_event(
     }
 
     for key in BYSTANDERS:
-        result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", key])
+        result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify", key])
         assert result.exit_code == 0, result.output
         assert result.stderr == ""
 
@@ -567,7 +569,7 @@ def test_a_renamed_instance_breaks_its_chain_from_the_first_event(
     )
     assert all(reports[k].intact for k in BYSTANDERS)
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"])
     assert result.exit_code == 3
     assert result.stderr.startswith("wk-holtenbroek-noord: BROKEN at event 1: ")
 
@@ -583,7 +585,7 @@ def test_two_tampered_instances_are_each_reported(service, database, db_url, his
     assert (reports[KEY].first_broken, reports["wk-assendorp"].first_broken) == (7, 3)
     assert reports["wk-stadshagen"].intact
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"])
     assert result.exit_code == 3
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == [
         "wk-assendorp",
@@ -601,17 +603,25 @@ def test_an_untouched_database_verifies_intact(service, database, db_url, histor
         ("wk-stadshagen", 2, True, None),
     ]
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout.strip() == (
-        f"3 instance(s), {LAST + 5} events: all chains intact; every projection matches its events"
+        f"3 neighbourhoods and deelprojecten, {LAST + 5} events: all chains intact; every "
+        "projection matches its events"
     )
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", KEY])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify", KEY])
     assert result.exit_code == 0
     assert result.stdout.strip() == (
-        f"1 instance(s), {LAST} events: all chains intact; every projection matches its events"
+        "1 neighbourhood or deelproject, "
+        f"{LAST} events: all chains intact; every projection matches its events"
+    )
+    # Dutch by default (the catalogue's words).
+    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", KEY])
+    assert result.stdout.strip() == (
+        f"1 wijk of deelproject, {LAST} gebeurtenissen: alle ketens intact; elke projectie klopt "
+        "met haar gebeurtenissen"
     )
 
     # Verifying reads only.
@@ -811,7 +821,7 @@ def assert_reported(
     assert [k for k, r in reports.items() if not r.consistent] == [key]
     assert service.verify(key) == [report]
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"])
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines() == [
         f"{key}: projection differs from its events: {d.what}: the row says {d.stored}, "
@@ -823,7 +833,9 @@ def assert_reported(
         "rebuild KEY)"
     )
 
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify", key, "--json"])
+    result = CliRunner().invoke(
+        main, ["--lang", "en", "--db", db_url, "audit", "verify", key, "--json"]
+    )
     assert result.exit_code == 3, result.output
     [row] = json.loads(result.stdout)
     assert row == {
@@ -860,7 +872,9 @@ def test_a_tampered_projection_is_reported_and_rebuild_restores_it(
     assert service.show(key) == truth
     assert event_rows(database) == events
     assert all(r.consistent for r in service.verify())
-    assert CliRunner().invoke(main, ["--db", db_url, "audit", "verify"]).exit_code == 0
+    assert (
+        CliRunner().invoke(main, ["--lang", "en", "--db", db_url, "audit", "verify"]).exit_code == 0
+    )
 
 
 def test_what_differs_is_said_in_values_a_person_can_check(service, database, db_url, history):

@@ -789,7 +789,7 @@ def test_a_note_is_still_accepted_after_the_end(cli: Cli, setup: Callable[[Cli],
     result = cli.ok("note", "wk-noord", "archief bij de griffie", "--by", "dave")
     assert result.stdout.startswith("wk-noord: note added (event ")
     assert len(dump(cli.db_url)["events"]) == len(before) + 1
-    assert cli.ok("audit", "verify").stdout.endswith(
+    assert cli.ok("--lang", "en", "audit", "verify").stdout.endswith(
         "all chains intact; every projection matches its events\n"
     )
 
@@ -803,7 +803,7 @@ def test_override_passes_an_unmet_gate_and_the_log_shows_the_deviation(cli: Cli)
         "advance", "wk-noord", "--override", "--reason", "college besluit volgt", "--by", "erik"
     )
     assert result.stdout.startswith("wk-noord: advanced to ontwerp WITH OVERRIDE (event 3)")
-    log = cli.ok("log", "wk-noord").stdout
+    log = cli.ok("--lang", "en", "log", "wk-noord").stdout
     assert "erik: advanced start → ontwerp OVERRIDE of 2 unmet criteria" in log
     assert "      why: college besluit volgt" in log
     assert "      unmet: milestone 'plan' (Plan klaar) is not done" in log
@@ -841,10 +841,10 @@ def test_backdated_council_decision_keeps_effective_and_recorded_time(cli: Cli) 
     event = json.loads(result.stdout)["event"]
     assert event["at"] == "2027-01-08T13:30:00+00:00"  # 14:30 in Amsterdam, winter time
     assert event["recorded_at"] == "2027-01-11T09:00:00+00:00"
-    log = cli.ok("log", "wk-noord").stdout.splitlines()
+    log = cli.ok("--lang", "en", "log", "wk-noord").stdout.splitlines()
     assert log[3] == (
-        "   3  2027-01-08 14:30  carol: college: GO (ref B&W 2027-03) for the gate of start "
-        "[recorded 2027-01-11 10:00]"
+        "   3  8 January 2027 14:30  carol: college: GO (ref B&W 2027-03) for the gate of start "
+        "[recorded 11 January 2027 10:00]"
     )
     logged = json.loads(cli.ok("log", "wk-noord", "--json").stdout)[2]
     assert (logged["at"], logged["recorded_at"]) == (event["at"], event["recorded_at"])
@@ -1015,7 +1015,7 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     programme(cli)
     lines = cli.ok("status").stdout.splitlines()
     assert lines[0].split() == [
-        "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate", "!",
+        "wijk", "naam", "fase", "dagen", "regie", "pauze", "laat", "30d", "poort", "!",
     ]  # fmt: skip
     body = {line.split()[0]: line for line in lines[2:7]}
     assert set(body) == {"wk-binnenstad-oost-2027", "wk-noord", "wk-noord-a", "wk-oost", "wk-zuid"}
@@ -1025,14 +1025,25 @@ def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None
     assert "Portaal (woningcorporatie)" in body["wk-noord"]
     assert "5 open" in body["wk-noord"]
     assert "geld" in body["wk-zuid"]
-    assert lines[8] == ("5 instances · 2 paused · 1 with overdue milestones · as of 2027-01-11")
+    assert lines[8] == (
+        "5 wijken en deelprojecten · 2 gepauzeerd · 1 met knooppunten te laat · stand van "
+        "11 januari 2027"
+    )
     # Only wk-noord has a contact: the others are flagged, and named under the table.
     assert [key for key, line in body.items() if line.endswith(" !")] == [
         "wk-binnenstad-oost-2027", "wk-noord-a", "wk-oost", "wk-zuid",
     ]  # fmt: skip
-    assert " ".join(lines[10:]) == (
-        "!: no address for the regie holder, its reminders fail: wk-binnenstad-oost-2027, "
-        "wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY --contact EMAIL)"
+    assert " ".join(lines[9:]).endswith(
+        "!: geen adres voor de regiehouder, zijn herinneringen mislukken: "
+        "wk-binnenstad-oost-2027, wk-noord-a, wk-oost, wk-zuid (wijkkompas instance update KEY "
+        "--contact EMAIL)"
+    )
+    # The same overview in English on request (the global --lang).
+    english = cli.ok("--lang", "en", "status").stdout.splitlines()
+    assert english[0].split()[:3] == ["instance", "title", "phase"]
+    assert english[8] == (
+        "5 neighbourhoods and deelprojecten · 2 paused · 1 with overdue knooppunten · as of "
+        "11 January 2027"
     )
 
 

@@ -329,11 +329,11 @@ def test_the_command_line_records_last_weeks_decision_and_shows_both_times(tijd,
         "2026-01-25T10:00:00+00:00",
     )
     log = runner.invoke(main, [*argv, "log", "wk"], obj=clock).stdout.splitlines()
-    assert log[2].endswith("t: note: vandaag besproken")  # recorded when it happened
-    assert log[3].endswith("college: GO for the gate of start [recorded 2026-01-25 11:00]")
-    assert log[3].startswith("   3  2026-01-18 23:59")
-    assert log[4].startswith("   4  2026-01-10 09:30  ")
-    assert log[4].endswith("note: eerder [recorded 2026-01-25 11:00]")
+    assert log[2].endswith("t: notitie: vandaag besproken")  # recorded when it happened
+    assert log[3].endswith("college: GO voor de poort van start [vastgelegd 25 januari 2026 11:00]")
+    assert log[3].startswith("   3  18 januari 2026 23:59")
+    assert log[4].startswith("   4  10 januari 2026 09:30  ")
+    assert log[4].endswith("notitie: eerder [vastgelegd 25 januari 2026 11:00]")
     listed = json.loads(runner.invoke(main, [*argv, "log", "wk", "--json"], obj=clock).stdout)
     assert [e["seq"] for e in listed] == [1, 2, 3, 4]  # the log stays in recorded order
     assert end_of_day(date(2026, 1, 18)).isoformat() == listed[2]["at"]

@@ -140,8 +140,8 @@ def test_an_automatic_gate_advances_in_the_same_transaction(gates: Service) -> N
     assert view.entered_automatically == moved.reason
     from engine.app.reports import render_instance, render_log
 
-    assert "entered automatically by the engine: automatic advance" in render_instance(view)
-    text = render_log("wk-1", log)
+    assert "entered automatically by the engine: automatic advance" in render_instance(view, "en")
+    text = render_log("wk-1", log, language="en")
     assert "engine: advanced verkennen → plannen AUTOMATICALLY" in text
     assert "why: automatic advance: every criterion of the gate holds (milestones a, b)" in text
     gates.milestone_done("wk-1", "c", by="anna")

@@ -83,10 +83,10 @@ def test_update_records_title_contacts_and_areas_in_one_event(cli: Cli) -> None:
     assert view["events"] == 2
     log = cli.ok("log", "wk-noord").stdout.splitlines()
     assert log[2].endswith(
-        "bob: updated: title 'Noord' → 'Noord (herzien)'; contact + b.smit@portaal.nl, "
-        "− wijk@portaal.nl; area + BU03440101, BU03440102, − WK034401"
+        "bob: gewijzigd: naam 'Noord' → 'Noord (herzien)'; contact + b.smit@portaal.nl, "
+        "− wijk@portaal.nl; gebied + BU03440101, BU03440102, − WK034401"
     )
-    assert log[3] == "      why: afbakening herzien"
+    assert log[3] == "      waarom: afbakening herzien"
 
 
 def test_update_in_text_says_what_changed(cli: Cli) -> None:
@@ -105,7 +105,7 @@ def test_replay_audit_and_rebuild_know_the_update(cli: Cli, service_on: Any) -> 
     cli.ok(*UPDATE, "--remove-contact", "wijk@portaal.nl", "--contact", "a@portaal.nl")
     cli.ok("milestone", "done", "wk-noord", "team")
     assert cli.ok("audit", "verify").stdout.endswith(
-        "all chains intact; every projection matches its events\n"
+        "alle ketens intact; elke projectie klopt met haar gebeurtenissen\n"
     )
     service = service_on(cli)
     stored, rebuilt = service.replay("wk-noord")
@@ -131,7 +131,7 @@ def test_rebuild_restores_title_areas_and_contacts_changed_behind_the_engines_ba
     )
     stored, rebuilt = service_on(cli).replay("wk-noord")
     assert stored != rebuilt
-    verified = cli("audit", "verify")  # the row no longer says what its events say
+    verified = cli("--lang", "en", "audit", "verify")  # the row no longer says its events
     assert verified.exit_code == 3, verified.output
     assert "wk-noord: projection differs from its events: title: the row says Vervalst" in (
         verified.stderr
@@ -270,7 +270,7 @@ def test_status_flags_instances_whose_regie_holder_has_no_address(
     rows = {r["key"]: r for r in json.loads(cli.ok("status", "--json").stdout)}
     assert rows["wk-noord"]["no_address"] == []
     assert rows["wk-zuid"]["no_address"] == ["regie"]
-    text_view = cli.ok("status").stdout
+    text_view = cli.ok("--lang", "en", "status").stdout
     lines = text_view.splitlines()
     assert lines[0].split()[-1] == "!"
     zuid = next(line for line in lines if line.startswith("wk-zuid "))

@@ -139,4 +139,8 @@ def test_nothing_to_preview_is_an_empty_array(tmp_path):
     result = runner.invoke(main, ["--db", db, "reminders", "preview", "--json"])
     assert (result.exit_code, result.stdout) == (0, "[]\n")
     result = runner.invoke(main, ["--db", db, "reminders", "preview", "--days", "3"])
-    assert (result.exit_code, result.stdout) == (0, "nothing to send in the next 3 days\n")
+    assert (result.exit_code, result.stdout) == (0, "niets te versturen in de komende 3 dagen\n")
+    result = runner.invoke(
+        main, ["--lang", "en", "--db", db, "reminders", "preview", "--days", "1"]
+    )
+    assert (result.exit_code, result.stdout) == (0, "nothing to send in the next 1 day\n")

@@ -93,7 +93,7 @@ def test_create_pins_the_workflow_and_starts_in_the_first_phase(family):
 
 
 def test_an_instance_lists_its_steps_under_the_workflows_term(family, tmp_path):
-    shown = render_instance(family.show("noord"))
+    shown = render_instance(family.show("noord"), "en")
     assert "\nknooppunten\n  start\n    · team: Team  due " in shown
     write_workflow(
         tmp_path,
@@ -102,7 +102,7 @@ def test_an_instance_lists_its_steps_under_the_workflows_term(family, tmp_path):
         + "terms: {milestone: stap, milestones: stappen}\n",
     )
     family.create("zuid", workflow="stappen", title="Zuid", regie=GEMEENTE, by="t")
-    shown = render_instance(family.show("zuid"))
+    shown = render_instance(family.show("zuid"), "en")
     assert "\nstappen\n  start\n" in shown
     assert "knooppunten" not in shown
 
@@ -110,7 +110,7 @@ def test_an_instance_lists_its_steps_under_the_workflows_term(family, tmp_path):
 def test_the_log_calls_a_step_what_its_workflow_calls_it(family, tmp_path):
     family.milestone_done("noord", "team", by="t")
     assert "t: knooppunt team done" in render_log(
-        "noord", family.log("noord"), family.terms("noord")
+        "noord", family.log("noord"), family.terms("noord"), "en"
     )
     write_workflow(
         tmp_path,
@@ -120,7 +120,9 @@ def test_the_log_calls_a_step_what_its_workflow_calls_it(family, tmp_path):
     )
     family.create("zuid", workflow="stappen", title="Zuid", regie=GEMEENTE, by="t")
     family.milestone_done("zuid", "team", by="t")
-    assert "t: stap team done" in render_log("zuid", family.log("zuid"), family.terms("zuid"))
+    assert "t: stap team done" in render_log("zuid", family.log("zuid"), family.terms("zuid"), "en")
+    # Dutch by default, the workflow's own term in it.
+    assert "t: stap team gedaan" in render_log("zuid", family.log("zuid"), family.terms("zuid"))
 
 
 def test_editing_a_file_never_changes_a_running_instance(family, tmp_path):

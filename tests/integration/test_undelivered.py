@@ -51,9 +51,9 @@ def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, t
     }  # fmt: skip
     assert [r["failed_reminders"] for r in status_json(list(rows.values()))] == [1, 0, 1]
     assert ",1," in status_csv([rows["wk-noord"]]).splitlines()[1]
-    text = render_status(list(rows.values()), clock.now().date())
+    text = render_status(list(rows.values()), clock.now().date(), language="en")
     assert text.splitlines()[-1] == (
-        "2 reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+        "2 reminders could not be delivered: wijkkompas outbox list --status failed"
     )
 
     # The address is corrected at the mail server and the row retried: delivered once, and
@@ -67,7 +67,7 @@ def test_a_refused_address_shows_in_status_until_it_is_retried(service, clock, t
     assert notifier.repeats == 0
     assert {r.key: r.failed_reminders for r in service.status()}["wk-noord"] == 0
     assert render_status(service.status(), clock.now().date()).splitlines()[-1] == (
-        "1 reminder(s) could not be delivered: wijkkompas outbox list --status failed"
+        "1 herinnering kon niet worden bezorgd: wijkkompas outbox list --status failed"
     )
 
 

@@ -9,7 +9,7 @@ when the width runs out; the table uses the width it is given (the terminal's).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -87,14 +87,37 @@ def test_keys_are_never_cut(width: int) -> None:
     assert [line.split()[0] for line in body(text)] == [r.key for r in PROGRAMME]
 
 
-@pytest.mark.parametrize("width", [72, 80, 100, 132, 200])
-def test_every_line_fits_the_width(width: int) -> None:
-    text = render_status(PROGRAMME, TODAY, width=width)
+@pytest.mark.parametrize("language", ["nl", "en"])
+@pytest.mark.parametrize("width", [72, 79, 80, 100, 132, 200])
+def test_every_line_fits_the_width(width: int, language: str) -> None:
+    text = render_status(PROGRAMME, TODAY, width=width, language=language)
     assert max(len(line) for line in text.splitlines()) <= width
 
 
+def test_the_overview_speaks_dutch_by_default_and_english_when_asked() -> None:
+    """The words come from the catalogue (``wording.CLI``): Dutch unless asked otherwise;
+    the method's terms (knooppunt, regie) in both, dates written out."""
+    ready = row("wk-klaar", "Klaar", gate_ready=True, ready_since=datetime(2026, 12, 1, 9))
+    dutch = render_status([*PROGRAMME, ready], TODAY, width=160)
+    assert dutch.splitlines()[0].split() == [
+        "wijk", "naam", "fase", "dagen", "regie", "pauze", "laat", "30d", "poort",
+    ]  # fmt: skip
+    assert "6 wijken en deelprojecten · 1 gepauzeerd · 1 met knooppunten te laat" in dutch
+    assert "stand van 6 december 2026" in dutch
+    assert line_of(dutch, "wk-klaar").endswith("klaar 5d")
+    assert line_of(dutch, "wk-berkum").endswith("8 open")
+    assert "klaar voor besluit sinds 5 dagen" in dutch
+    english = render_status([*PROGRAMME, ready], TODAY, width=160, language="en")
+    assert english.splitlines()[0].split()[:3] == ["instance", "title", "phase"]
+    assert "6 neighbourhoods and deelprojecten · 1 paused · 1 with overdue knooppunten" in english
+    assert "as of 6 December 2026" in english
+    assert line_of(english, "wk-klaar").endswith("ready 5d")
+    assert "gepauzeerd" not in english
+    assert "paused" not in dutch
+
+
 def test_a_wide_terminal_shows_titles_and_organisations_whole() -> None:
-    text = render_status(PROGRAMME, TODAY, width=160)
+    text = render_status(PROGRAMME, TODAY, width=160, language="en")
     assert text.splitlines()[0].split() == [
         "instance", "title", "phase", "days", "regie", "paused", "late", "30d", "gate",
     ]  # fmt: skip

@@ -97,3 +97,71 @@ def test_every_migration_word_the_templates_use_is_in_the_catalogue() -> None:
     assert {k for k in used if not k.endswith("_")} <= known
     for prefix in (k for k in used if k.endswith("_")):
         assert any(k.startswith(prefix) for k in known), prefix
+
+
+CLI_VIEWS = (
+    "engine/app/statusview.py",
+    "engine/app/reports.py",
+    "adapters/cli/overview.py",
+    "adapters/cli/reminders.py",
+    "adapters/cli/record.py",
+)
+"""The modules that word the command line's human views (status, instance show, log, audit,
+reminders preview)."""
+
+
+def _cli_keys(source: str) -> tuple[set[str], set[str]]:
+    """The catalogue keys a module asks ``cli_text`` (or its local shorthand ``t``) for: whole
+    keys, and the fixed starts of keys made up on the spot (``f"status_col_{name}"``)."""
+    import ast
+
+    keys: set[str] = set()
+    starts: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        name = getattr(node.func, "id", None)
+        if name not in ("cli_text", "t"):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            keys.add(first.value)
+        elif isinstance(first, ast.JoinedStr) and isinstance(first.values[0], ast.Constant):
+            starts.add(str(first.values[0].value))
+        elif isinstance(first, ast.IfExp):
+            keys.update(
+                str(side.value)
+                for side in (first.body, first.orelse)
+                if isinstance(side, ast.Constant)
+            )
+        elif not (isinstance(first, ast.Name) and first.id == "name" and name == "cli_text"):
+            # (``name``: the shorthand ``t`` handing its key on)
+            raise AssertionError(f"a key the test cannot read: {ast.dump(first)}")
+    return keys, starts
+
+
+def test_every_key_the_cli_views_use_exists_in_both_languages() -> None:
+    from pathlib import Path
+
+    from engine.workflow.wording import CLI
+
+    assert set(CLI["nl"]) == set(CLI["en"])
+    root = Path(__file__).parents[2]
+    used = 0
+    for module in CLI_VIEWS:
+        keys, starts = _cli_keys((root / module).read_text(encoding="utf-8"))
+        used += len(keys)
+        for language in LANGUAGES:
+            missing = sorted(k for k in keys if k not in CLI[language])
+            assert not missing, f"{module}: {missing} not in CLI[{language!r}]"
+            for start in starts:
+                assert any(k.startswith(start) for k in CLI[language]), (module, start)
+    assert used > 50
+    # The method's terms in both languages, as on the pages; never "mijlpaal".
+    import re
+
+    for language in LANGUAGES:
+        words = " ".join(re.sub(r"\{[^}]*\}", "", m) for m in CLI[language].values())
+        assert "mijlpaal" not in words
+        assert "milestone" not in words
+    assert "knooppunten" in CLI["en"]["status_counts"]

@@ -1,0 +1,200 @@
+"""The command line's human views speak the catalogue's language (issue 11, one message
+catalogue): Dutch by default, English with the setting ``language = "en"``
+(WIJKKOMPAS_LANGUAGE or the settings file) or the global ``--lang en``, which overrides the
+setting. ``--json`` is a machine contract: the same in both languages.
+
+A real SQLite file, the shipped workflow, the installed command line (in process).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+
+@pytest.fixture
+def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("WIJKKOMPAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIJKKOMPAS_NOTIFIER", "maildir")
+    monkeypatch.setenv("WIJKKOMPAS_ACTOR", "j.jansen")
+    monkeypatch.setenv("COLUMNS", "79")
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
+        result = runner.invoke(main, list(args), env=env)
+        assert result.exit_code == code, (args, result.output)
+        return str(result.output)
+
+    run("instance", "create", "wk-noord", "--workflow", "wijkkompas", "--title", "Noord",
+        "--regie", "gemeente", "--regie-org", "Gemeente Zwolle", "--contact", "w@zwolle.nl",
+        "--start", "2026-11-02")  # fmt: skip
+    run("instance", "create", "wk-noord-oost", "--workflow", "wijkkompas", "--title",
+        "Noord-Oost", "--parent", "wk-noord", "--regie", "bewonersinitiatief", "--contact",
+        "info@noord.nl", "--start", "2026-11-03")  # fmt: skip
+    run("milestone", "done", "wk-noord", "aanleiding-en-opdracht", "--at", "2026-11-04")
+    run("pause", "wk-noord", "geen-capaciteit-of-budget", "--reason", "projectleider weg",
+        "--review", "2027-03-01")  # fmt: skip
+    return run
+
+
+def test_status_is_dutch_by_default_and_english_with_lang_en(wk: Any) -> None:
+    dutch = wk("status")
+    assert dutch.splitlines()[0].split() == [
+        "wijk", "naam", "fase", "dagen", "regie", "pauze", "laat", "30d", "poort",
+    ]  # fmt: skip
+    notes = " ".join(dutch.splitlines()[5:])
+    assert notes.startswith("2 wijken en deelprojecten · 1 gepauzeerd · ")
+    assert "met knooppunten te laat · stand van " in notes
+    assert "poort: die van de huidige fase" in notes
+    for english_word in ("instance", "paused", "as of", "milestones", "gate"):
+        assert english_word not in dutch, english_word
+
+    english = wk("--lang", "en", "status")
+    assert english.splitlines()[0].split()[:6] == [
+        "instance", "title", "phase", "days", "regie", "paused",
+    ]  # fmt: skip
+    assert " ".join(english.splitlines()[5:]).startswith(
+        "2 neighbourhoods and deelprojecten · 1 paused · "
+    )
+    assert "gepauzeerd" not in english
+    # Both fit the 79 columns of the terminal.
+    for text in (dutch, english):
+        assert max(len(line) for line in text.splitlines()) <= 79, text
+
+
+def test_the_setting_chooses_the_language_and_lang_overrides_it(wk: Any, tmp_path: Path) -> None:
+    english = wk("status", env={"WIJKKOMPAS_LANGUAGE": "en"})
+    assert english.startswith("instance ")
+    assert wk("--lang", "nl", "status", env={"WIJKKOMPAS_LANGUAGE": "en"}).startswith("wijk ")
+    config = tmp_path / "wijkkompas.toml"
+    config.write_text('language = "en"\n', encoding="utf-8")
+    assert wk("--config", str(config), "log", "wk-noord").startswith("history of wk-noord")
+    assert wk("--config", str(config), "--lang", "nl", "log", "wk-noord").startswith(
+        "geschiedenis van wk-noord"
+    )
+    # A language the catalogue does not have is refused before anything is read.
+    assert "'de' is not one of 'nl', 'en'" in wk("--lang", "de", "status", code=2)
+    refused = wk("status", code=2, env={"WIJKKOMPAS_LANGUAGE": "de"})
+    assert "WIJKKOMPAS_LANGUAGE" in refused
+
+
+def test_instance_show_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("instance", "show", "wk-noord")
+    for expected in (
+        "Noord  [wk-noord]",
+        "werkwijze wijkkompas v2 · regie gemeente (Gemeente Zwolle) (w@zwolle.nl)",
+        "fase Samen starten [samen-starten] sinds 2 november 2026 (",
+        "GEPAUZEERD: ",
+        "[geen-capaciteit-of-budget] sinds ",
+        ", herbeoordeling 1 maart 2027",
+        "  reden: projectleider weg",
+        "knooppunten",
+        "✔ aanleiding-en-opdracht: ",
+        "gedaan 4 november 2026",
+        "uiterlijk ",
+        "poort van 'samen-starten' → karakteriseren: ",
+        " niet vervuld",
+        "  - Knooppunt ",
+        " is nog niet gedaan",
+        "deelprojecten (1)",
+        "  wk-noord-oost: Noord-Oost · wijkkompas · samen-starten · regie bewonersinitiatief",
+        "gebeurtenissen, laatste ",
+        "`wijkkompas log wk-noord`",
+    ):
+        assert expected in dutch, expected
+    for english_word in ("PAUSED", "review", "due ", "gate of", "unmet", "events", "since"):
+        assert english_word not in dutch, english_word
+
+    english = wk("--lang", "en", "instance", "show", "wk-noord")
+    for expected in (
+        "workflow wijkkompas v2 · regie gemeente (Gemeente Zwolle)",
+        "phase Samen starten [samen-starten] since 2 November 2026 (",
+        "PAUSED: ",
+        ", review 1 March 2027",
+        "  reason: projectleider weg",
+        "done 4 November 2026",
+        "due ",
+        "gate of 'samen-starten' → karakteriseren: ",
+        " unmet",
+        "deelprojecten (1)",
+        " events, last ",
+    ):
+        assert expected in english, expected
+    assert "GEPAUZEERD" not in english
+    assert "uiterlijk" not in english
+    # No raw ISO duration, no ISO day, in either.
+    for text in (dutch, english):
+        assert "P21D" not in text
+        assert "2026-11-02" not in text
+
+
+def test_log_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("log", "wk-noord")
+    assert dutch.startswith("geschiedenis van wk-noord (3 gebeurtenissen; geldend tijdstip, ")
+    for expected in (
+        "2 november 2026 ",
+        "j.jansen: gestart op wijkkompas v2 in fase samen-starten, regie gemeente",
+        "j.jansen: knooppunt aanleiding-en-opdracht gedaan",
+        "j.jansen: gepauzeerd: geen-capaciteit-of-budget, herbeoordeling 1 maart 2027",
+        "      waarom: projectleider weg",
+        " [vastgelegd ",
+    ):
+        assert expected in dutch, expected
+    english = wk("--lang", "en", "log", "wk-noord")
+    assert english.startswith("history of wk-noord (3 events; effective time, who, what, why)")
+    for expected in (
+        "2 November 2026 ",
+        "j.jansen: started on wijkkompas v2 in phase samen-starten, regie gemeente",
+        "j.jansen: knooppunt aanleiding-en-opdracht done",
+        "j.jansen: paused: geen-capaciteit-of-budget, review 1 March 2027",
+        "      why: projectleider weg",
+        " [recorded ",
+    ):
+        assert expected in english, expected
+
+
+def test_audit_verify_in_dutch_and_in_english(wk: Any) -> None:
+    assert wk("audit", "verify") == (
+        "2 wijken en deelprojecten, 4 gebeurtenissen: alle ketens intact; elke projectie klopt "
+        "met haar gebeurtenissen\n"
+    )
+    assert wk("--lang", "en", "audit", "verify") == (
+        "2 neighbourhoods and deelprojecten, 4 events: all chains intact; every projection "
+        "matches its events\n"
+    )
+
+
+def test_reminders_preview_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("reminders", "preview", "--days", "60")
+    assert "wk-noord-oost: knooppunt 'partijen-aan-tafel' uiterlijk " in dutch
+    assert "→ info@noord.nl (regiehouder)" in dutch
+    english = wk("--lang", "en", "reminders", "preview", "--days", "60")
+    assert "wk-noord-oost: knooppunt 'partijen-aan-tafel' due " in english
+    assert "→ info@noord.nl (regie holder)" in english
+    assert "uiterlijk" not in english
+    assert " due " not in dutch
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status", "--json"),
+        ("instance", "show", "wk-noord", "--json"),
+        ("log", "wk-noord", "--json"),
+        ("audit", "verify", "--json"),
+        ("status", "--csv"),
+        ("reminders", "preview", "--json"),
+    ],
+)
+def test_the_machine_output_is_the_same_in_both_languages(
+    wk: Any, command: tuple[str, ...]
+) -> None:
+    assert wk(*command) == wk("--lang", "en", *command)
