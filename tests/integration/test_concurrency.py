@@ -32,13 +32,13 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cli import main
-from engine.app import creation
+from engine.app import creation, history
 from engine.app.projection import deadline_states
 from engine.app.service import Service
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.database import Database
+from engine.persistence.queries import Queries
 from engine.persistence.store import SqlStore
-from engine.persistence.unit import Unit
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
@@ -83,24 +83,32 @@ def second_service(db_url: str, clock: Any) -> Iterator[Service]:
 
 
 def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, monkeypatch):
-    """The heads and the logs are read in one snapshot: a command committed between reading
-    them is no tampering (on PostgreSQL this needs REPEATABLE READ)."""
+    """Every page of the audit is read in one snapshot: a command committed between reading
+    one page of instances and the next is no tampering, and not seen (on PostgreSQL this needs
+    REPEATABLE READ)."""
     service.create("wk-dieze", workflow="wijkkompas", title="Dieze", regie=GEMEENTE, by="t")
+    service.create("wk-zwolle", workflow="wijkkompas", title="Zwolle", regie=GEMEENTE, by="t")
     with second_service(db_url, clock) as auditor:
-        original = Unit.instance_keys
+        original = Queries.audit_page
+        pages: list[list[str]] = []
 
-        def keys_while_anna_writes(self: Unit) -> list[tuple[int, str]]:
-            keys = original(self)
-            clock.advance(minutes=1)
-            service.note("wk-dieze", "tussendoor", by="anna")  # commits meanwhile
-            return keys
+        def page_while_anna_writes(self: Queries, *args: Any) -> Any:
+            logs = original(self, *args)
+            pages.append([log.key for log in logs])
+            if len(pages) == 1:
+                clock.advance(minutes=1)
+                service.note("wk-zwolle", "tussendoor", by="anna")  # commits meanwhile
+            return logs
 
-        monkeypatch.setattr(Unit, "instance_keys", keys_while_anna_writes)
-        [report] = auditor.verify()
+        monkeypatch.setattr(Queries, "audit_page", page_while_anna_writes)
+        reports = history.verify(auditor.context, page=1)
         monkeypatch.undo()
-        assert (report.intact, report.events) == (True, 1), report.problem
-        [report] = auditor.verify()
-        assert (report.intact, report.events) == (True, 2)
+        assert pages[:2] == [["wk-dieze"], ["wk-zwolle"]]  # two pages, the note in between
+        assert [(r.key, r.intact, r.events) for r in reports] == [
+            ("wk-dieze", True, 1),
+            ("wk-zwolle", True, 1),
+        ], [r.problem for r in reports]
+        assert [r.events for r in auditor.verify()] == [1, 2]
 
 
 # --- 1. two writers, one instance, deterministic ---------------------------------------------

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,9 @@ def test_every_event_has_one_position_without_gaps(service, database):
     assert waiting(database) == 0
     first = items[0]
     assert (first.instance, first.event.type) == ("wk-noord", "instance_started")
-    assert items[-1].event == service.log("wk-zuid")[-1]  # the event exactly as the log has it
+    # The event exactly as the log has it; the feed leaves out the commitments and salts of its
+    # personal fields (docs/verification.md), which are for dossiers and the audit.
+    assert items[-1].event == replace(service.log("wk-zuid")[-1], personal=())
 
 
 def test_paging_and_resuming_where_the_reader_stopped(service, database):
@@ -302,7 +304,9 @@ def test_the_migration_gives_stored_events_their_positions_in_id_order(db_url, t
                 text("SELECT position, event_id FROM feed ORDER BY position")
             ).all()
         assert feed == list(enumerate(ids, 1))
-        assert waiting(database) == 0
+        # The upgrade to 0013 ended each of the three chains with a chain_resealed event: those
+        # wait for their place like any new event, and get it from the next reader.
+        assert waiting(database) == 3
         service.note("wk-oost", "na de upgrade", by="t")
         check_feed(Service(SqlStore(database)).feed(limit=1000), database)
     finally:

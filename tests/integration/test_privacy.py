@@ -272,7 +272,7 @@ def test_the_command_line_exports_and_erases(
     assert audit.exit_code == 0, audit.output
     shown = runner.invoke(main, ["--db", db_url, "log", "wk-noord"])
     assert shown.exit_code == 0, shown.output
-    assert "personal data erased: 2 field(s)" in shown.output
+    assert "persoonsgegevens verwijderd: 2 veld(en)" in shown.output
     assert "[verwijderd]" in shown.output
     assert ADDRESS not in shown.output.lower()
     assert scan(database, PERSON) == []
