@@ -130,7 +130,7 @@ def bench(args: argparse.Namespace) -> None:
         receiver.terminate()
     import bench_reminders
 
-    bench_reminders.bench_dispatchers(argparse.Namespace(messages=args.messages))
+    bench_reminders.bench_dispatchers(argparse.Namespace(messages=args.messages, batch=50))
 
 
 def main() -> None:
