@@ -14,8 +14,8 @@ before it does anything, so a new command refuses ``--now`` until it is marked o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -255,3 +255,32 @@ class Day(click.ParamType):  # type: ignore[type-arg]
         except ValueError:
             self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
         return _within_years(self, found, value, param, ctx)
+
+
+def when(moment: datetime | None) -> str:
+    """A moment of a delivery as the delivery lists show it (UTC, to the second)."""
+    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def echo_deliveries(
+    rows: Sequence[Any], channel: str, what: Callable[[Any], str], *, none: str, http: bool
+) -> None:
+    """One line per delivery of the generic queue (webhooks, ZGW): id, status, ``channel``,
+    target, ``what(d)``, instance, then when it was sent (``http``: with the receiver's status)
+    or how often it was tried; a failure's last error on the line below; ``none`` when there
+    are none."""
+    if not rows:
+        click.echo(none)
+    for d in rows:
+        line = f"{d.id:>6} {d.status:<7} {channel} {d.target} {what(d)} {d.instance_key}"
+        if d.status == "sent":
+            line += f" · {when(d.sent_at)}"
+            if http:
+                line += f" (HTTP {d.last_status})"
+        elif d.attempts:
+            line += f" · {d.attempts} attempt(s), last {when(d.last_attempt_at)}"
+        if d.status == "pending" and d.attempts:
+            line += f", next {when(d.next_attempt_at)}"
+        click.echo(line)
+        if d.last_error and d.status != "sent":
+            click.echo(f"       {d.last_error}")

@@ -9,12 +9,11 @@ runs one pass (fan out, deliver), as every ``wijkkompas scheduler`` pass does.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from adapters.cli.shared import app_of, print_json
+from adapters.cli.shared import app_of, echo_deliveries, print_json, when
 
 if TYPE_CHECKING:
     from engine.ports import Delivery, Subscription
@@ -35,10 +34,6 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 __all__ = ["webhooks"]
 
 ID = click.IntRange(min=1, max=2**62)
-
-
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @click.group()
@@ -112,7 +107,7 @@ def webhooks_list(ctx: click.Context, as_json: bool) -> None:
     if not subs:
         click.echo("no webhook subscriptions")
     for s in subs:
-        state = f"disabled {_when(s.disabled_at)}: {s.disabled_reason}" if s.disabled_at else "on"
+        state = f"disabled {when(s.disabled_at)}: {s.disabled_reason}" if s.disabled_at else "on"
         click.echo(f"{s.id:>4} {s.url} ({state})")
         wants = ", ".join(s.event_types) or "all events"
         filters = [
@@ -128,8 +123,8 @@ def webhooks_list(ctx: click.Context, as_json: bool) -> None:
         recent = service.webhooks.deliveries(s.id, limit=1)
         if recent:
             d = recent[0]
-            when = _when(d.sent_at or d.last_attempt_at)
-            click.echo(f"     last: {d.kind} {d.instance_key} {d.status} {when}")
+            moment = when(d.sent_at or d.last_attempt_at)
+            click.echo(f"     last: {d.kind} {d.instance_key} {d.status} {moment}")
 
 
 @webhooks.command("remove")
@@ -212,20 +207,13 @@ def webhooks_deliveries(
     if as_json:
         print_json([delivery_json(d) for d in rows])
         return
-    if not rows:
-        click.echo("no webhook deliveries")
-    for d in rows:
-        what = d.kind.rpartition(".")[2]
-        line = f"{d.id:>6} {d.status:<7} webhook {d.target} {what} {d.instance_key}"
-        if d.status == "sent":
-            line += f" · {_when(d.sent_at)} (HTTP {d.last_status})"
-        elif d.attempts:
-            line += f" · {d.attempts} attempt(s), last {_when(d.last_attempt_at)}"
-        if d.status == "pending" and d.attempts:
-            line += f", next {_when(d.next_attempt_at)}"
-        click.echo(line)
-        if d.last_error and d.status != "sent":
-            click.echo(f"       {d.last_error}")
+    echo_deliveries(
+        rows,
+        "webhook",
+        lambda d: d.kind.rpartition(".")[2],
+        none="no webhook deliveries",
+        http=True,
+    )
 
 
 @webhooks.command("retry")

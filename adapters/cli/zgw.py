@@ -5,11 +5,9 @@ and says, per configured workflow, what is missing or unpublished (exit 6 when a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
-from adapters.cli.shared import app_of, print_json
+from adapters.cli.shared import app_of, echo_deliveries, print_json
 
 __all__ = ["zgw"]
 
@@ -106,19 +104,7 @@ def zgw_deliveries(
     if as_json:
         print_json([delivery_json(d) for d in rows])
         return
-    if not rows:
-        click.echo("no ZGW deliveries")
-    for d in rows:
-        line = f"{d.id:>6} {d.status:<7} zgw {d.target} {d.kind} {d.instance_key}"
-        if d.status == "sent":
-            line += f" · {_when(d.sent_at)}"
-        elif d.attempts:
-            line += f" · {d.attempts} attempt(s), last {_when(d.last_attempt_at)}"
-        if d.status == "pending" and d.attempts:
-            line += f", next {_when(d.next_attempt_at)}"
-        click.echo(line)
-        if d.last_error and d.status != "sent":
-            click.echo(f"       {d.last_error}")
+    echo_deliveries(rows, "zgw", lambda d: d.kind, none="no ZGW deliveries", http=False)
 
 
 @zgw.command("resend")
@@ -128,7 +114,3 @@ def zgw_resend(ctx: click.Context, delivery_id: int) -> None:
     """Send failed delivery ID again on the next pass (after putting the zaak right)."""
     d = app_of(ctx).service().zgw.resend(delivery_id)
     click.echo(f"zgw delivery {d.id} is pending again")
-
-
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

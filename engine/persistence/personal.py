@@ -416,6 +416,22 @@ def _stored(
     )
 
 
+def _plain_hash(previous: str | None, key: str, r: Any) -> str:
+    """The hash of stored event row ``r`` of instance ``key`` over its values as they are
+    (the chain before 0013_personal_data, and after a downgrade)."""
+    return chain_hash(
+        previous,
+        instance=key,
+        seq=r.seq,
+        type_=r.type,
+        at=r.at,
+        recorded_at=r.recorded_at,
+        by=r.actor,
+        reason=r.reason,
+        payload=r.payload,
+    )
+
+
 def _unsealable(inst: Any, rows: Sequence[Any]) -> str | None:
     """Why the chain of ``inst`` is not resealed (None: it is whole, with plain values)."""
     if not rows:
@@ -424,17 +440,7 @@ def _unsealable(inst: Any, rows: Sequence[Any]) -> str | None:
     for expected, r in enumerate(rows, start=1):
         if r.fields:
             return f"event {r.seq} has sealed personal fields already"
-        digest = chain_hash(
-            previous,
-            instance=inst.key,
-            seq=r.seq,
-            type_=r.type,
-            at=r.at,
-            recorded_at=r.recorded_at,
-            by=r.actor,
-            reason=r.reason,
-            payload=r.payload,
-        )
+        digest = _plain_hash(previous, inst.key, r)
         if r.seq != expected or r.previous != previous or digest != r.hash:
             return f"its log is broken at event {expected} (wijkkompas audit verify {inst.key})"
         previous = r.hash
@@ -455,17 +461,7 @@ def unseal(connection: Connection) -> int:
         ).all()
         previous: str | None = None
         for r in rows:
-            digest = chain_hash(
-                previous,
-                instance=inst.key,
-                seq=r.seq,
-                type_=r.type,
-                at=r.at,
-                recorded_at=r.recorded_at,
-                by=r.actor,
-                reason=r.reason,
-                payload=r.payload,
-            )
+            digest = _plain_hash(previous, inst.key, r)
             connection.execute(
                 update(E).where(E.c.id == r.id).values(previous=previous, hash=digest)
             )
