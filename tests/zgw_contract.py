@@ -371,6 +371,11 @@ def _invalid(name: str, code: str, reason: str) -> dict[str, Any]:
 @contextmanager
 def contract_server(client_id: str, secret: str, catalogue: Catalogue) -> Iterator[ContractServer]:
     state = ContractServer(client_id=client_id, secret=secret, catalogue=catalogue)
+    # Read the documents before the first request, not while a client waits on it: on a busy
+    # machine parsing them took longer than the adapter's 10 s timeout (a ReadTimeout).
+    for component in SPEC_HOSTS:
+        spec(component)
+    _registry()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
