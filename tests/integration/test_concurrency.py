@@ -690,9 +690,9 @@ def check_nothing_lost(
 @pytest.mark.postgres
 def test_two_processes_racing_on_postgresql_lose_no_event(postgres_url, tmp_path):
     started = time.monotonic()
-    result = run_race(postgres_url, tmp_path, instances=1000, hot=20, hot_share=0.7, commands=1500)
+    result = run_race(postgres_url, tmp_path, instances=300, hot=20, hot_share=0.7, commands=800)
     print(f"\nPostgreSQL race: {result} in {time.monotonic() - started:.1f}s")
-    assert result.successes > 2000
+    assert result.successes > 1000
     # The race was real: the guarded UPDATE turned writers away, and the engine decided those
     # commands again on the fresh row; none of them asked for a version check, so none conflicts.
     assert result.lost_races >= 1, result

@@ -369,7 +369,7 @@ def test_generated_definitions_compile_to_a_strict_machine(data: dict[str, Any])
     assert w.machine.models == []
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_random_commands_keep_every_instance_consistent(scenario: Scenario) -> None:
     exercise(scenario)

@@ -38,7 +38,7 @@ def test_memory_stays_flat_in_the_number_of_items():
         finally:
             tracemalloc.stop()
 
-    small, large = peak(20_000, 1_000), peak(200_000, 1_000)
-    held = peak(20_000, 1_000_000)  # everything in memory: what a list costs
+    small, large = peak(10_000, 1_000), peak(100_000, 1_000)
+    held = peak(10_000, 1_000_000)  # everything in memory: what a list costs
     assert large < 2 * small  # ten times the items, not ten times the memory
     assert large < held
