@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,21 +142,26 @@ class Database:
             options["pool_pre_ping"] = True
         self._options = options
         self._engine: Engine | None = None
+        self._making = threading.Lock()
         self._closers: list[Callable[[], None]] = []
         if self._file is None:
             self.engine  # noqa: B018 -- a URL SQLAlchemy refuses is refused here, as before
 
     @property
     def engine(self) -> Engine:
-        """SQLAlchemy's engine, made by the first use that needs it."""
+        """SQLAlchemy's engine, made by the first use that needs it (once: threads of a
+        server may ask at the same moment)."""
         if self._engine is None:
-            from sqlalchemy import create_engine
+            with self._making:
+                if self._engine is None:
+                    from sqlalchemy import create_engine
 
-            self._engine = create_engine(self.url, **self._options)
-            if self.dialect == "sqlite":
-                self._sqlite_setup()
-            else:
-                self._postgresql_setup()
+                    engine = create_engine(self.url, **self._options)
+                    if self.dialect == "sqlite":
+                        self._sqlite_setup(engine)
+                    else:
+                        self._postgresql_setup(engine)
+                    self._engine = engine
         return self._engine
 
     @property
@@ -183,12 +189,12 @@ class Database:
 
     # --- PostgreSQL --------------------------------------------------------------------------
 
-    def _postgresql_setup(self) -> None:
+    def _postgresql_setup(self, engine: Engine) -> None:
         from sqlalchemy import event
 
         milliseconds = max(1, round(self.lock_timeout * 1000))
 
-        @event.listens_for(self._engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET lock_timeout = {milliseconds}")
@@ -196,18 +202,17 @@ class Database:
 
     # --- SQLite ------------------------------------------------------------------------------
 
-    def _sqlite_setup(self) -> None:
+    def _sqlite_setup(self, engine: Engine) -> None:
         from sqlalchemy import event
 
-        assert self._engine is not None
         sync = self.synchronous
         timeout = self.lock_timeout
 
-        @event.listens_for(self._engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             _sqlite_pragmas(dbapi_connection, sync, timeout)
 
-        @event.listens_for(self._engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
             write = connection.get_execution_options().get("wijkkompas_write", True)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -110,3 +110,13 @@ def test_a_lock_held_past_the_timeout_is_busy_on_a_plain_connection(tmp_path: Pa
         holder.rollback()
         holder.close()
         plain.close()
+
+
+def test_threads_asking_for_the_engine_at_once_share_one(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    with ThreadPoolExecutor(8) as pool:
+        engines = list(pool.map(lambda _: database.engine, range(32)))
+    assert all(engine is engines[0] for engine in engines)
+    database.dispose()
