@@ -18,13 +18,16 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from adapters.cli.shared import app_of, print_json
 from engine.errors import InvalidValue
-from engine.ports.proofs import Checkpoint
+
+if TYPE_CHECKING:
+    # engine.ports costs ~50 ms to import: only the commands that need it pay for it.
+    from engine.ports.proofs import Checkpoint
 
 __all__ = ["checkpoint", "dossier", "keys", "verify"]
 
@@ -141,6 +144,8 @@ def checkpoint_proof(ctx: click.Context, key: str, number: int | None) -> None:
 
 def read_checkpoint(path: str) -> Checkpoint:
     """A checkpoint file as published; InvalidValue naming the file when it is not one."""
+    from engine.ports.proofs import Checkpoint
+
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
         return Checkpoint(

@@ -46,7 +46,7 @@ def show(context: Context, key: str) -> InstanceView:
         remembered = context.remembered_view(key, stamp)
         if isinstance(remembered, InstanceView):
             return remembered
-    with context.store.read() as uow:
+    with context.store.look() as uow:
         record = context.load(uow, key)
         workflow = context.compiled(record.workflow)
         instance = record.instance

@@ -10,7 +10,8 @@ failure or a deadlock (translated on the way out: ``Database.translate``), while
 past the lock timeout becomes Busy. When the row is as read but its head is not the last event
 of the log (events removed, added or replaced behind the engine's back), the command is refused
 with BrokenLog instead of sealing a new event onto a history the log does not have. The hot
-path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core.
+path talks to the driver directly (fastpath.py); everything else is SQLAlchemy Core. On a
+SQLite file the driver connection is a plain ``sqlite3`` one (``Database.raw_connection``).
 
 Each thread also remembers the instances it wrote last (``RECENT`` of them): the next command on
 one of them starts from that copy instead of reading and decoding the row again. The copy is
@@ -30,14 +31,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
-from engine.persistence.database import Database
 from engine.persistence.fastpath import Diverged, FastPath
-from engine.persistence.personal import subjects_of
 from engine.persistence.receipts import Receipts
-from engine.persistence.rows import instance_record, projection
+from engine.persistence.records import instance_record, projection, subjects_of
 from engine.ports import (
     ChildRow,
     DeadlineChange,
@@ -48,6 +47,9 @@ from engine.ports import (
     StoredEvent,
     StoredWorkflow,
 )
+
+if TYPE_CHECKING:
+    from engine.persistence.database import Database
 
 __all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
 
@@ -349,7 +351,7 @@ class CommandPath:
         held = getattr(self._local, "held", None)
         if held is None:
             try:
-                raw = self.database.engine.raw_connection()
+                raw = self.database.raw_connection()
             except Exception as exc:  # e.g. SQLite locked while switching to WAL on connect
                 busy = self.database.translate(exc)
                 if busy is None:
@@ -390,7 +392,8 @@ class CommandPath:
             busy = self.database.translate(exc)
             if busy is not None:
                 raise busy from exc
-            self._drop()
+            if not isinstance(exc, WorkflowError):  # a refusal (NotFound) leaves it fine
+                self._drop()
             raise
         finally:
             self._local.busy = False
@@ -402,7 +405,9 @@ class CommandPath:
             with self._lock:
                 self._held.remove(held[0])
             with contextlib.suppress(Exception):
-                held[0].invalidate()
+                # A pooled connection is invalidated (the pool makes a new one), a plain
+                # sqlite3 one closed.
+                getattr(held[0], "invalidate", held[0].close)()
 
     def close(self) -> None:
         """Give every held connection back (the database's dispose calls this too)."""

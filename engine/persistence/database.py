@@ -16,21 +16,28 @@ other commands refuse a SQLite file that does not exist (``require_existing``: a
 must not become an empty database) and a database without the schema. A database at an older
 revision is refused with a message to run ``wijkkompas db upgrade``: shared production data is
 never migrated silently.
+
+SQLAlchemy's engine is made by the first use that needs it (``Database.engine``). A command on
+a SQLite file runs on plain ``sqlite3`` connections (``raw_connection``: the same settings as
+the engine's connections get) and checks the schema revision with plain SQL, so a command on
+the command line does not pay for importing SQLAlchemy (issue 15).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Busy, Contention, InputError, InvalidValue
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 __all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
@@ -39,6 +46,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"
 """The commands that may make a new database, as messages name them."""
+_PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?#%@]+)")
+"""A SQLite URL that is a file name and nothing more: opened without SQLAlchemy (see
+``Database.raw_connection``); any other URL is parsed by SQLAlchemy as before."""
 LOCK_TIMEOUT = 30.0
 """Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
 # SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
@@ -90,16 +100,30 @@ class Database:
         and 10 more when busy); a server running N threads asks for 2 x N (``Application.
         serve_threads``)."""
         self.url = normalise_url(url)
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError:
-            raise InvalidValue(
-                "database URL", url, "use sqlite:///FILE or postgresql://USER@HOST/DB"
-            ) from None
-        self.dialect = parsed.get_backend_name()
+        plain = _PLAIN_SQLITE.fullmatch(self.url)
+        self._file: str | None = None
+        """The SQLite file of a plain SQLite URL (None: SQLAlchemy parses the URL)."""
+        if plain is not None and plain["path"] != ":memory:":
+            self.dialect = "sqlite"
+            self._file = plain["path"]
+            # Made absolute now, as SQLAlchemy's pysqlite makes the file of its engine.
+            self._opened = os.path.abspath(self._file)
+            database: str | None = self._file
+        else:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                parsed = make_url(self.url)
+            except ArgumentError:
+                raise InvalidValue(
+                    "database URL", url, "use sqlite:///FILE or postgresql://USER@HOST/DB"
+                ) from None
+            self.dialect = parsed.get_backend_name()
+            database = parsed.database
         if self.dialect not in ("sqlite", "postgresql"):
             raise InvalidValue("database URL", url, "only SQLite and PostgreSQL are supported")
-        if self.dialect == "sqlite" and parsed.database in (None, "", ":memory:"):
+        if self.dialect == "sqlite" and database in (None, "", ":memory:"):
             # An in-memory database forgets everything when the command ends.
             raise InvalidValue("database URL", url, "name a file: sqlite:///wijkkompas.db")
         sync = synchronous.upper()
@@ -116,19 +140,61 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=4, pool_timeout=60)
         if self.dialect == "postgresql":
             options["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(self.url, **options)
+        self._options = options
+        self._engine: Engine | None = None
+        self._making = threading.Lock()
         self._closers: list[Callable[[], None]] = []
-        if self.dialect == "sqlite":
-            self._sqlite_setup()
-        else:
-            self._postgresql_setup()
+        if self._file is None:
+            self.engine  # noqa: B018 -- a URL SQLAlchemy refuses is refused here, as before
+
+    @property
+    def engine(self) -> Engine:
+        """SQLAlchemy's engine, made by the first use that needs it (once: threads of a
+        server may ask at the same moment)."""
+        if self._engine is None:
+            with self._making:
+                if self._engine is None:
+                    from sqlalchemy import create_engine
+
+                    engine = create_engine(self.url, **self._options)
+                    if self.dialect == "sqlite":
+                        self._sqlite_setup(engine)
+                    else:
+                        self._postgresql_setup(engine)
+                    self._engine = engine
+        return self._engine
+
+    @property
+    def integrity_error(self) -> type[Exception]:
+        """The driver's IntegrityError (a unique key taken)."""
+        if self._file is not None:
+            return sqlite3.IntegrityError
+        error: type[Exception] = self.engine.dialect.loaded_dbapi.IntegrityError
+        return error
+
+    def raw_connection(self) -> Any:
+        """A connection of the driver for the command path (commands.py): on a plain SQLite
+        URL a ``sqlite3`` connection opened as SQLAlchemy's pysqlite opens one and set up as
+        ``_sqlite_setup`` sets up each of the engine's; otherwise one of the engine's pool.
+        The caller closes it (``close``; ``invalidate`` when the connection may be broken)."""
+        if self._file is None:
+            return self.engine.raw_connection()
+        connection = sqlite3.connect(self._opened, check_same_thread=False)
+        try:
+            _sqlite_pragmas(connection, self.synchronous, self.lock_timeout)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     # --- PostgreSQL --------------------------------------------------------------------------
 
-    def _postgresql_setup(self) -> None:
+    def _postgresql_setup(self, engine: Engine) -> None:
+        from sqlalchemy import event
+
         milliseconds = max(1, round(self.lock_timeout * 1000))
 
-        @event.listens_for(self.engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET lock_timeout = {milliseconds}")
@@ -136,22 +202,17 @@ class Database:
 
     # --- SQLite ------------------------------------------------------------------------------
 
-    def _sqlite_setup(self) -> None:
+    def _sqlite_setup(self, engine: Engine) -> None:
+        from sqlalchemy import event
+
         sync = self.synchronous
-        busy = max(1, round(self.lock_timeout * 1000))
+        timeout = self.lock_timeout
 
-        @event.listens_for(self.engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's begin event decide how a transaction starts.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={sync}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={busy}")
-            cursor.close()
+            _sqlite_pragmas(dbapi_connection, sync, timeout)
 
-        @event.listens_for(self.engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
             write = connection.get_execution_options().get("wijkkompas_write", True)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -240,7 +301,8 @@ class Database:
     def dispose(self) -> None:
         for close in self._closers:
             close()
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     # --- schema ------------------------------------------------------------------------------
 
@@ -250,13 +312,21 @@ class Database:
         the server.)"""
         if self.dialect != "sqlite":
             return
-        name = make_url(self.url).database or ""
+        if self._file is not None:
+            name = self._file
+        else:
+            from sqlalchemy.engine import make_url
+
+            name = make_url(self.url).database or ""
         path = Path(name).expanduser().absolute()
         if not path.exists():
             raise DatabaseMissing(path)
 
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not managed by wijkkompas yet)."""
+        from sqlalchemy import inspect, text
+        from sqlalchemy.exc import DatabaseError
+
         try:
             with self.read() as connection:
                 if not inspect(connection).has_table("alembic_version"):
@@ -267,12 +337,16 @@ class Database:
             raise SchemaError(f"cannot open the database {self.safe_url}: {exc.orig}") from None
 
     def _is_empty(self) -> bool:
+        from sqlalchemy import inspect
+
         with self.read() as connection:
             return not inspect(connection).get_table_names()
 
     def ensure_schema(self, *, create: bool = True) -> None:
         """Bring a new, empty database to the schema (only with ``create``: otherwise say how
         one is made); refuse one at another revision (say what to do)."""
+        if self._plain_revision() == HEAD_REVISION:
+            return  # the common case, without SQLAlchemy; anything else is looked at below
         revision = self.current_revision()
         if revision == HEAD_REVISION:
             return
@@ -327,4 +401,50 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL without a password, for messages."""
+        if self._file is not None:  # no password: rendered as SQLAlchemy renders it
+            from urllib.parse import quote
+
+            return f"{self.url.partition(':')[0]}:///{quote(self._file, safe=' +/')}"
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url).render_as_string(hide_password=True)
+
+    def _plain_revision(self) -> str | None:
+        """The revision in ``alembic_version`` read with plain ``sqlite3`` on a plain SQLite
+        URL; None when that is not one, or the file cannot tell (no such table, not a
+        database, ...): ``current_revision`` then looks, and words the error if there is one.
+        The file is known to exist (``require_existing``) or may be made."""
+        if self._file is None or not os.path.exists(self._opened):
+            return None
+        try:
+            connection = self.raw_connection()
+        except sqlite3.Error:
+            return None
+        try:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute("SELECT version_num FROM alembic_version")
+            row = cursor.fetchone()
+            return str(row[0]) if row else None
+        except sqlite3.Error:
+            return None
+        finally:
+            connection.close()
+
+
+def _sqlite_pragmas(connection: Any, synchronous: str, lock_timeout: float) -> None:
+    """What every SQLite connection gets, of SQLAlchemy's pool or plain: WAL, the configured
+    ``synchronous`` (FULL by default), foreign keys, the busy timeout; and no implicit
+    transactions (SQLAlchemy's begin event, or the command path, starts them)."""
+    connection.isolation_level = None
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={max(1, round(lock_timeout * 1000))}")
+    cursor.close()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engine.persistence.personal import personal_from, personal_json
+from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
     DeadlineChange,
     DeadlineState,

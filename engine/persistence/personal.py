@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from engine.persistence.records import personal_from, personal_json, subjects_of
 from engine.persistence.rows import OUT, PENDING, PERSONAL, SUBJECTS, E, I, W, event_values
 from engine.persistence.tables import (
     Base,
@@ -44,7 +45,6 @@ from engine.runtime.events import ChainResealed, chain_hash
 from engine.runtime.personal import (
     ERASED,
     Personal,
-    addresses,
     chained,
     get,
     put,
@@ -66,25 +66,6 @@ ORGS = typed(Table, OrganisationRow.__table__)
 TOKENS = typed(Table, TokenRow.__table__)
 SESSIONS = typed(Table, SessionRow.__table__)
 INBOX = typed(Table, InboxRow.__table__)
-
-
-def personal_json(personal: tuple[Personal, ...]) -> dict[str, Any]:
-    return {p.path: [p.commitment, p.salt] for p in personal}
-
-
-def personal_from(fields: dict[str, Any] | None) -> tuple[Personal, ...]:
-    if not fields:
-        return ()
-    return tuple(Personal(path, str(c), s) for path, (c, s) in sorted(fields.items()))
-
-
-def subjects_of(event: StoredEvent) -> list[tuple[str, str]]:
-    """(path, address) for every e-mail address in a personal field of ``event``."""
-    return [
-        (p.path, address)
-        for p in event.personal
-        for address in sorted(addresses(get(event.actor, event.reason, event.payload, p.path)))
-    ]
 
 
 # --- finding and erasing a person's data (engine.app.privacy) ------------------------------

@@ -7,11 +7,11 @@ share these, so an instance row means the same to each of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table
 
+from engine.persistence.records import PROJECTED, instance_record, projection
 from engine.persistence.tables import (
     DeadlineRow,
     DeliveryRow,
@@ -26,9 +26,7 @@ from engine.persistence.tables import (
     WebhookSubscriptionRow,
     WorkflowVersionRow,
 )
-from engine.ports import DeadlineState, DueDeadline, InstanceRecord, StoredEvent, StoredWorkflow
-from engine.runtime.events import Regie
-from engine.runtime.instance import Instance, PauseRecord
+from engine.ports import DeadlineState, DueDeadline, StoredEvent, StoredWorkflow
 
 __all__ = [
     "DELIVERIES",
@@ -81,45 +79,6 @@ def stored_workflow(row: Any) -> StoredWorkflow:
     )
 
 
-PROJECTED = (
-    "title",
-    "areas",
-    "state",
-    "phase",
-    "phase_entered",
-    "regie_type",
-    "regie_organisation",
-    "regie_contacts",
-    "paused_button",
-    "paused_reason",
-    "paused_since",
-    "paused_review",
-    "snapshot",
-    "last_event_at",
-)
-"""The columns of an instance row ``projection`` writes."""
-
-
-def projection(instance: Instance) -> dict[str, Any]:
-    paused = instance.paused
-    return {
-        "title": instance.title,
-        "areas": list(instance.areas),
-        "state": instance.state,
-        "phase": instance.phase,
-        "phase_entered": instance.phase_entered,
-        "regie_type": instance.regie.type,
-        "regie_organisation": instance.regie.organisation,
-        "regie_contacts": list(instance.regie.contacts),
-        "paused_button": paused.button if paused else None,
-        "paused_reason": paused.reason if paused else None,
-        "paused_since": paused.since if paused else None,
-        "paused_review": paused.review if paused else None,
-        "snapshot": instance.snapshot(),
-        "last_event_at": instance.last_event_at,
-    }
-
-
 def deadline_values(instance_id: int, deadline: DeadlineState) -> dict[str, Any]:
     return {
         "instance_id": instance_id,
@@ -145,57 +104,6 @@ def event_values(instance_id: int, event: StoredEvent) -> dict[str, Any]:
         "previous": event.previous,
         "hash": event.hash,
     }
-
-
-def instance_record(
-    row: dict[str, Any],
-    workflow: StoredWorkflow,
-    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
-) -> InstanceRecord:
-    """An instance restored from its row (as read by the fast path)."""
-    paused = (
-        PauseRecord(
-            button=row["paused_button"],
-            reason=row["paused_reason"],
-            since=row["paused_since"],
-            review=row["paused_review"],
-        )
-        if row["paused_button"] is not None
-        else None
-    )
-    instance = Instance.restore(
-        snapshot=row["snapshot"],
-        milestone_index=index_for(workflow),
-        key=row["key"],
-        title=row["title"],
-        workflow_key=workflow.key,
-        workflow_version=workflow.version,
-        state=row["state"],
-        regie=Regie(
-            type=row["regie_type"],
-            organisation=row["regie_organisation"],
-            contacts=tuple(row["regie_contacts"]),
-        ),
-        phase_entered=row["phase_entered"],
-        last_event_at=row["last_event_at"],
-        parent=row["parent_key"],
-        areas=tuple(row["areas"]),
-        paused=paused,
-    )
-    return InstanceRecord(
-        id=row["id"],
-        instance=instance,
-        workflow=workflow,
-        version_no=row["version_no"],
-        seq=row["seq"],
-        head=row["head"],
-        created_at=row["created_at"],
-        # What the row holds now (the fast path writes only the columns that differ from
-        # it): taken from the row as read rather than made again from the instance, which
-        # cost a snapshot per load.
-        loaded={name: row[name] for name in PROJECTED},
-        stored_phase=row["phase"],
-    )
 
 
 # A deadline row with what its reminders need of its instance (the outbox planner's and the

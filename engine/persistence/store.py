@@ -21,20 +21,26 @@ versions). The parts live beside it, one concept each:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
 
-from engine.persistence.calendar import CalendarUnit
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
-from engine.persistence.database import Database
-from engine.persistence.deliveries import DeliveryUnit
-from engine.persistence.directory import DirectoryUnit, QuickTokens
 from engine.persistence.fastpath import FastPath
-from engine.persistence.inbox import InboxUnit
-from engine.persistence.outbox import OutboxUnit
-from engine.persistence.proofs import ProofUnit
-from engine.persistence.unit import Unit
 from engine.ports import StoredWorkflow, TokenRecord
+
+# The units other than the command path are built on SQLAlchemy: each is imported by the
+# method that opens it, so a command (or a glance) never imports SQLAlchemy (issue 15).
+if TYPE_CHECKING:
+    from engine.persistence.calendar import CalendarUnit
+    from engine.persistence.database import Database
+    from engine.persistence.deliveries import DeliveryUnit
+    from engine.persistence.directory import DirectoryUnit, QuickTokens
+    from engine.persistence.inbox import InboxUnit
+    from engine.persistence.outbox import OutboxUnit
+    from engine.persistence.proofs import ProofUnit
+    from engine.persistence.unit import Unit
 
 __all__ = ["RECENT", "SqlStore"]
 
@@ -45,11 +51,19 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.fast = FastPath(database.dialect)
-        self.integrity_error: type[Exception] = database.engine.dialect.loaded_dbapi.IntegrityError
+        self.integrity_error: type[Exception] = database.integrity_error
         self._workflows: dict[int, StoredWorkflow] = {}
         self._commands = CommandPath(database, self.fast, self._workflows, self.integrity_error)
-        self._tokens = QuickTokens(database.engine.dialect)
+        self._quick_tokens: QuickTokens | None = None
         database.on_dispose(self.close)
+
+    @property
+    def _tokens(self) -> QuickTokens:
+        if self._quick_tokens is None:
+            from engine.persistence.directory import QuickTokens
+
+            self._quick_tokens = QuickTokens(self.database.engine.dialect)
+        return self._quick_tokens
 
     def command(self) -> AbstractContextManager[CommandUnit]:
         """One command's unit of work on a plain driver connection (see commands.py)."""
@@ -61,21 +75,29 @@ class SqlStore:
 
     @contextmanager
     def outbox_unit(self) -> Iterator[OutboxUnit]:
+        from engine.persistence.outbox import OutboxUnit
+
         with self.database.write() as connection:
             yield OutboxUnit(connection, postgres=self.database.dialect == "postgresql")
 
     @contextmanager
     def deliveries(self) -> Iterator[DeliveryUnit]:
+        from engine.persistence.deliveries import DeliveryUnit
+
         with self.database.write() as connection:
             yield DeliveryUnit(connection, postgres=self.database.dialect == "postgresql")
 
     @contextmanager
     def calendar(self, *, write: bool = True) -> Iterator[CalendarUnit]:
+        from engine.persistence.calendar import CalendarUnit
+
         with self.database.write() if write else self.database.read() as connection:
             yield CalendarUnit(connection)
 
     @contextmanager
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:
+        from engine.persistence.directory import DirectoryUnit
+
         with self.database.write() if write else self.database.read() as connection:
             yield DirectoryUnit(connection)
 
@@ -94,17 +116,37 @@ class SqlStore:
             return unit.instance_stamp(key)
 
     @contextmanager
+    def look(self) -> Iterator[CommandUnit | Unit]:
+        """On SQLite a read transaction on this thread's driver connection (``glance``: one
+        consistent view, the rows read as the command path reads them, never a remembered
+        copy); elsewhere, or inside a command, a unit of work that reads (on PostgreSQL its
+        REPEATABLE READ snapshot keeps the instance, its children and its log consistent)."""
+        if self.fast.sqlite:
+            with self._commands.glance() as cursor:
+                if cursor is not None:
+                    yield CommandUnit(self._commands, cursor, OrderedDict())
+                    return
+        with self.read() as unit:
+            yield unit
+
+    @contextmanager
     def proofs(self, *, write: bool = False) -> Iterator[ProofUnit]:
+        from engine.persistence.proofs import ProofUnit
+
         with self.database.write() if write else self.database.read() as connection:
             yield ProofUnit(connection)
 
     @contextmanager
     def inbox(self, *, write: bool = False) -> Iterator[InboxUnit]:
+        from engine.persistence.inbox import InboxUnit
+
         with self.database.write() if write else self.database.read() as connection:
             yield InboxUnit(connection)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
+        from engine.persistence.unit import Unit
+
         with self.database.write() as connection:
             yield Unit(
                 connection,
@@ -117,6 +159,8 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[Unit]:
+        from engine.persistence.unit import Unit
+
         with self.database.read() as connection:
             yield Unit(
                 connection,

@@ -62,6 +62,7 @@ from engine.ports.records import (
 )
 from engine.ports.storage import (
     CommandUnit,
+    LookingUnit,
     MigrationUnit,
     OutboxUnit,
     PersonalDataUnit,
@@ -98,6 +99,7 @@ __all__ = [
     "InstanceScope",
     "InstanceSummary",
     "Leaf",
+    "LookingUnit",
     "MigrationUnit",
     "NewDelivery",
     "NewInstanceRows",

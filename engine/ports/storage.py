@@ -39,6 +39,7 @@ from engine.runtime.instance import Instance
 
 __all__ = [
     "CommandUnit",
+    "LookingUnit",
     "MigrationUnit",
     "OutboxUnit",
     "PersonalDataUnit",
@@ -320,6 +321,27 @@ class UnitOfWork(Protocol):
         ...
 
 
+class LookingUnit(Protocol):
+    """What a view of one instance reads (``instance show``), in one consistent read: the
+    instance (never a remembered copy), its workflow version, its sub-projects, its log."""
+
+    def load(
+        self,
+        key: str,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        *,
+        fresh: bool = ...,
+    ) -> InstanceRecord | None: ...
+
+    def workflow(self, workflow_id: int) -> StoredWorkflow: ...
+
+    def children(self, instance_id: int) -> list[ChildRow]: ...
+
+    def instance_keys(self) -> list[tuple[int, str]]: ...
+
+    def events(self, instance_id: int) -> list[StoredEvent]: ...
+
+
 class CommandUnit(Protocol):
     """What one command on one instance needs, in one transaction."""
 
@@ -539,6 +561,11 @@ class Store(DirectoryStore, Protocol):
 
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that only reads."""
+        ...
+
+    def look(self) -> AbstractContextManager[LookingUnit]:
+        """A read of one instance and what hangs off it, the cheapest way the store has (as
+        ``read`` gives the same rows: one consistent view)."""
         ...
 
     def proofs(self, *, write: bool = False) -> AbstractContextManager[CheckpointUnit]:

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAM = Path(sys.executable).with_name("wijkkompas")
 
 NEVER_ON_A_COMMAND = (
+    "sqlalchemy",
+    "engine.persistence.tables",
     "fastapi",
     "starlette",
     "jinja2",
@@ -37,10 +39,12 @@ NEVER_ON_A_COMMAND = (
     "engine.app.migrations",
     "engine.app.signin",
 )
-"""Libraries and modules that a note or a show does not use: the faces on the web, the
-schema migrations, sign-in, the integrations, reading workflow files, the reports."""
+"""Libraries and modules that a note or a show does not use: SQLAlchemy and the ORM tables
+(on a SQLite file the command path and the view of one instance run on plain ``sqlite3``), the
+faces on the web, the schema migrations, sign-in, the integrations, reading workflow files, the
+reports."""
 
-NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "sqlalchemy", "pydantic", "transitions")
+NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "engine.ports", "pydantic", "transitions")
 
 _LIST_MODULES = """
 import atexit, json, sys
