@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.app.context import Context, child_summary
 from engine.app.reports import ChildView, InstanceView, MilestoneView
@@ -22,6 +23,19 @@ from engine.runtime.gates import count_stored
 from engine.runtime.instance import TERMINAL_STATES, ChildSummary, phase_of
 
 __all__ = ["show", "status"]
+
+_decode = json.JSONDecoder().raw_decode
+
+
+def _snapshot(text: str) -> Any:
+    """A stored snapshot, decoded without ``json.loads``'s layers around the decoder (a quarter
+    of the decoding over 100,000 rows); text that is more than one JSON value without spaces
+    around it is left to ``json.loads`` (which allows the spaces and refuses the rest)."""
+    try:
+        found, end = _decode(text)
+    except ValueError:
+        end = -1
+    return found if end == len(text) else json.loads(text)
 
 
 def _entered_automatically(events: list[StoredEvent]) -> str | None:
@@ -214,7 +228,7 @@ def status(
             # deelprojecten: counted on the stored snapshot as it is, without restoring the
             # instance (restoring it cost more than the rest of the row together).
             spec, slots = gate
-            snapshot = json.loads(r.snapshot_text)
+            snapshot = _snapshot(r.snapshot_text)
             days = snapshot["milestones"]
             if len(days) != len(wf.milestone_index):
                 raise ValueError(

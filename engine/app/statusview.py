@@ -288,9 +288,14 @@ def render_status(
     heading_line = " ".join(c.cell(-1) for c in columns.values()).rstrip()
     table = sum(c.width for c in columns.values()) + len(columns) - 1
     rule = "─" * min(table, max(width, 1))
-    padded = [c.padded() for c in columns.values()]
-    body = [" ".join(cells).rstrip() for cells in zip(*padded, strict=True)]
-    lines = [heading_line, rule, *body, rule]
+    padded = []
+    for column in columns.values():
+        padded.append(column.padded())
+        column.cells = []  # held once: padded, not also as it was
+    lines = [heading_line, rule]
+    lines += (" ".join(cells).rstrip() for cells in zip(*padded, strict=True))
+    del padded
+    lines.append(rule)
     paused_count = sum(1 for r in rows if r.paused_button)
     late = sum(1 for r in rows if r.overdue)
     notes = [

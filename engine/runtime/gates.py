@@ -188,7 +188,7 @@ def count_stored(
     as ``spec.milestones``, ``approvals`` as its snapshot holds them (id -> [decision, day, by,
     ref]). Also whether its milestones and regie let the gate be ready for decision (what
     ``ready_for_decision`` asks but the log's count of deelprojecten)."""
-    open_milestones = sum(1 for slot in slots if not days[slot])
+    open_milestones = [days[slot] for slot in slots].count(0)
     missing = 0
     for aid, _ in spec.approvals:
         record = approvals.get(aid)
