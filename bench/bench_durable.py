@@ -5,6 +5,7 @@ Run by hand (not a test), on an otherwise idle machine:
     .venv/bin/python bench/bench_durable.py commands [--commands N] [--pg]
     .venv/bin/python bench/bench_durable.py clients [--commands N]
     .venv/bin/python bench/bench_durable.py status [--instances 10000 100000] [--pg]
+        [--db URL ...]   (status on databases kept from an earlier run: no seeding again)
     .venv/bin/python bench/bench_durable.py create [--instances 15000] [--pg]
     .venv/bin/python bench/bench_durable.py memory [--commands 100000]
 
@@ -32,7 +33,7 @@ import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -361,19 +362,25 @@ def _client(url: str, prefix: str, instances: int, commands: int, start: Any, re
 
 
 def bench_status(args: argparse.Namespace) -> None:
-    targets = [("SQLite", lambda: sqlite_url("NORMAL"))]
+    targets: list[tuple[str, Any]] = [("SQLite", lambda: sqlite_url("NORMAL"))]
     if args.pg:
         targets.append(("PostgreSQL", postgres_url))
+    if args.db:  # kept from an earlier run: seeded only up to the sizes asked
+        targets = [
+            ("SQLite" if url.startswith("sqlite") else "PostgreSQL", lambda u=url: nullcontext(u))
+            for url in args.db
+        ]
     for label, make_url in targets:
         with make_url() as url:
             clock = FrozenClock(T0)
             service = make_service(url, "NORMAL", clock)
-            have = 0
+            with service.store.database.engine.connect() as connection:
+                have = connection.execute(text("SELECT COUNT(*) FROM instances")).scalar() or 0
             for count in sorted(args.instances or [10_000, 100_000]):
                 started = time.perf_counter()
                 seed_range(service, have, count)
                 seeded = time.perf_counter() - started
-                have = count
+                have = max(have, count)
                 clock.set(T0 + timedelta(days=120))  # some milestones overdue, some due soon
                 times, cpu, drawn = [], [], []
                 today = local_date(clock.now())
@@ -382,7 +389,7 @@ def bench_status(args: argparse.Namespace) -> None:
                     rows = service.status()
                     times.append(time.perf_counter() - started)
                     cpu.append(time.process_time() - used)
-                    assert len(rows) == count
+                    assert len(rows) == have
                     started = time.perf_counter()
                     render_status(rows, today, 120)  # the table `wijkkompas status` prints
                     drawn.append(time.perf_counter() - started)
@@ -394,11 +401,11 @@ def bench_status(args: argparse.Namespace) -> None:
                 peak = tracemalloc.get_traced_memory()[1] - base
                 tracemalloc.stop()
                 workflow = service.compiled(service.workflow_versions()[0])
-                slots = count * len(workflow.milestones)
+                slots = have * len(workflow.milestones)
                 with service.store.database.engine.connect() as connection:
                     deadlines = connection.execute(text("SELECT COUNT(*) FROM deadlines")).scalar()
                 print(
-                    f"{label}: status over {count:,} instances ({slots:,} milestones, "
+                    f"{label}: status over {have:,} instances ({slots:,} milestones, "
                     f"{deadlines:,} deadline rows): median {statistics.median(times):.2f} s "
                     f"(process CPU {statistics.median(cpu):.2f} s), the table "
                     f"{statistics.median(drawn):.2f} s; peak traced {peak / 1e6:.0f} MB "
@@ -485,6 +492,12 @@ def main() -> None:
         help="status: the sizes (default 10000 100000); create: how many (default 15000)",
     )
     parser.add_argument("--pg", action="store_true", help="also on PostgreSQL")
+    parser.add_argument(
+        "--db",
+        nargs="*",
+        help="status: databases (URLs) kept from an earlier run, used instead of fresh ones "
+        "and seeded only up to the sizes asked (a PostgreSQL one must exist)",
+    )
     args = parser.parse_args()
     {
         "commands": bench_commands,

@@ -235,10 +235,12 @@ class OverviewRow:
     parent_key: str | None
     state: str
     phase_entered: datetime
+    """Aware; in UTC or another zone (the overview asks only for its day)."""
     regie_type: str
     regie_organisation: str | None
     paused_button: str | None
     paused_since: datetime | None
+    """Aware, as ``phase_entered``."""
     snapshot_text: str
     """The stored snapshot as JSON text: decoded only for the rows that need it."""
     overdue: int

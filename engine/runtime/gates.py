@@ -8,8 +8,9 @@ allow. Milestones that were skipped (with a reason, on the record) count as sett
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import Unmet
 from engine.runtime.instance import (
@@ -29,6 +30,7 @@ __all__ = [
     "Unmet",
     "build_gate_specs",
     "children_behind",
+    "count_stored",
     "count_unmet",
     "evaluate_gate",
     "ready_for_decision",
@@ -172,6 +174,31 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
     )
 
 
+def count_stored(
+    spec: GateSpec,
+    slots: Sequence[int],
+    days: Sequence[int],
+    approvals: Mapping[str, Sequence[Any]],
+    children: Sequence[ChildSummary],
+    regie_type: str,
+) -> tuple[int, bool]:
+    """``count_unmet`` of an instance as it is stored, without restoring it (the programme
+    overview asks this of every instance): ``days`` its milestone slots
+    (``MilestoneBook.to_list``), ``slots`` the slots of the gate's milestones in the same order
+    as ``spec.milestones``, ``approvals`` as its snapshot holds them (id -> [decision, day, by,
+    ref]). Also whether its milestones and regie let the gate be ready for decision (what
+    ``ready_for_decision`` asks but the log's count of deelprojecten)."""
+    open_milestones = [days[slot] for slot in slots].count(0)
+    missing = 0
+    for aid, _ in spec.approvals:
+        record = approvals.get(aid)
+        if record is None or record[0] != "go":
+            missing += 1
+    refused = _refused(spec, regie_type)
+    unmet = open_milestones + missing + len(_behind(spec, children)) + refused
+    return unmet, not open_milestones and not refused
+
+
 def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
     """Whether every criterion but the approvals holds: what is left is to decide (the
     approvals, and moving on). The deelprojecten count as the instance's log last recorded
@@ -208,11 +235,17 @@ def _missing_approvals(
 def children_behind(spec: GateSpec, instance: Instance) -> list[tuple[ChildSummary, str, bool]]:
     """(child, its phase, whether that phase matches one of ours) of each running sub-project
     that has not reached the phase the gate asks for."""
+    return _behind(spec, instance.children)
+
+
+def _behind(
+    spec: GateSpec, children: Sequence[ChildSummary]
+) -> list[tuple[ChildSummary, str, bool]]:
     if spec.children_reached is None:
         return []
     needed = spec.phase_positions[spec.children_reached]
     behind = []
-    for child in instance.children:
+    for child in children:
         if child.state in (COMPLETED, STOPPED):
             continue  # a stopped sub-project is out of scope and holds nothing up
         position = spec.phase_positions.get(child.aligned_phase or "")
@@ -223,4 +256,8 @@ def children_behind(spec: GateSpec, instance: Instance) -> list[tuple[ChildSumma
 
 def _regie_refused(spec: GateSpec, instance: Instance) -> bool:
     """Whether the next phase does not allow the current regie holder."""
-    return spec.next_regie is not None and instance.regie.type not in spec.next_regie
+    return _refused(spec, instance.regie.type)
+
+
+def _refused(spec: GateSpec, regie_type: str) -> bool:
+    return spec.next_regie is not None and regie_type not in spec.next_regie

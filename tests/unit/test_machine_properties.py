@@ -18,7 +18,7 @@ from engine.clock import as_utc
 from engine.errors import GateNotMet, WorkflowError
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.events import Event, InstanceStarted, Regie
-from engine.runtime.gates import count_unmet
+from engine.runtime.gates import count_stored, count_unmet, ready_for_decision
 from engine.runtime.instance import COMPLETED, STOPPED, Instance, paused_state
 from engine.workflow.model import WorkflowDefinition
 from engine.workflow.validate import check
@@ -345,8 +345,21 @@ def exercise(scenario: Scenario) -> None:
             assert inst.state == paused_state(inst.phase)
         gate = w.gate_status(inst)
         assert (gate is None) == inst.is_finished
-        if gate is not None:  # the overview's count agrees with the full evaluation
-            assert count_unmet(w.gates[inst.phase], inst) == len(gate.unmet)
+        if gate is not None:  # the overview's counts agree with the full evaluation
+            spec = w.gates[inst.phase]
+            assert count_unmet(spec, inst) == len(gate.unmet)
+            stored = inst.snapshot()
+            unmet, settled = count_stored(
+                spec,
+                [w.milestone_index[m] for m, _ in spec.milestones],
+                stored["milestones"],
+                stored["approvals"],
+                inst.children,
+                inst.regie.type,
+            )
+            assert unmet == len(gate.unmet)
+            if inst.children_behind != spec.phase:
+                assert settled == ready_for_decision(spec, inst)
         if before.state in (COMPLETED, STOPPED):
             assert inst.state == before.state
             assert refused is not None or command.kind == "note"
