@@ -241,8 +241,9 @@ class _Root(click.Group):
     "language",
     type=click.Choice(["nl", "en"]),
     help="The language of the human-readable views (status, instance show, log, audit verify, "
-    "reminders preview): nl (default) or en; overrides the setting language (env "
-    "WIJKKOMPAS_LANGUAGE). --json output is the same in both.",
+    "reminders preview), of the line a command that writes prints and of refusals and errors: "
+    "nl (default) or en; overrides the setting language (env WIJKKOMPAS_LANGUAGE). --json "
+    "output and exit codes are the same in both.",
 )
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context

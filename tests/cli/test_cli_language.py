@@ -312,3 +312,40 @@ def test_an_unreadable_setting_is_said_in_the_language_asked_for(wk: Any) -> Non
     assert wk("--lang", "en", "status", code=2, env=env).startswith(
         "wijkkompas: invalid 'lock_timeout'"
     )
+
+
+AUTOMATIC = """\
+key: auto
+version: 1
+title: Auto
+phases:
+  - id: p1
+    title: Eerste
+    duration: P30D
+    milestones:
+      - {id: a, title: A gedaan}
+    gate: {advance: automatic}
+  - id: p2
+    title: Tweede
+    duration: P30D
+    milestones:
+      - {id: b, title: B gedaan}
+"""
+
+
+def test_what_the_engine_did_right_after_is_said_with_the_event_in_words(
+    wk: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "auto.yaml").write_text(AUTOMATIC, encoding="utf-8")
+    for key in ("w1", "w2"):
+        wk("instance", "create", key, "--workflow", "auto.yaml", "--title", key.upper(),
+           "--regie", "gemeente", "--contact", "w@zwolle.nl")  # fmt: skip
+    assert wk("milestone", "done", "w1", "a").splitlines() == [
+        "w1: knooppunt 'a' gedaan (gebeurtenis 2) · fase Tweede [p2] · poort: 1 niet vervuld",
+        "  daarna engine (gebeurtenis 3): Naar volgende fase: automatic advance: every criterion "
+        "of the gate holds (milestones a)",
+    ]
+    assert wk("--lang", "en", "milestone", "done", "w2", "a").splitlines()[1] == (
+        "  then engine (event 3): On to the next phase: automatic advance: every criterion of "
+        "the gate holds (milestones a)"
+    )
