@@ -182,7 +182,16 @@ def explain(
 def _not_found(exc: NotFound, language: str) -> str:
     words = REFUSAL[language]
     kind = words.get(f"kind_{exc.kind}", exc.kind)
-    where = refusal_text("not_found_where", language, where=exc.where) if exc.where else ""
+    where = ""
+    if exc.where:
+        # The places the engine names with a key: "workflow KEY", "the gate of KEY".
+        for prefix, key in (("workflow ", "where_workflow"), ("the gate of ", "where_gate")):
+            if exc.where.startswith(prefix):
+                place = refusal_text(key, language, key=exc.where.removeprefix(prefix))
+                break
+        else:
+            place = exc.where
+        where = refusal_text("not_found_where", language, where=place)
     hint = ""
     close = did_you_mean(exc.name, exc.known)
     if close:

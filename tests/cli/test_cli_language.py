@@ -275,7 +275,7 @@ def test_not_found_and_a_rule_in_dutch_and_in_english(wk: Any) -> None:
         "wijkkompas: unknown instance 'wk-zuid' (known: wk-noord, wk-noord-oost)\n"
     )
     assert wk("milestone", "done", "wk-noord", "partijen-aan-tafl", code=2) == (
-        "wijkkompas: knooppunt 'partijen-aan-tafl' bestaat niet in workflow wijkkompas; "
+        "wijkkompas: knooppunt 'partijen-aan-tafl' bestaat niet in werkwijze wijkkompas; "
         "bedoelt u 'partijen-aan-tafel'?\n"
     )
     paused = wk("advance", "wk-noord", code=3)

@@ -148,6 +148,18 @@ def test_a_definition_error_and_a_migration_refusal_are_counted() -> None:
     assert told.reasons == ("wk-a: it is in phase 'x', which the plan drops",)
 
 
+def test_a_workflow_or_a_gate_is_named_in_dutch_too() -> None:
+    exc = NotFound("milestone", "plna", where="workflow proef", known=["plan", "team"])
+    assert explain(exc, "nl").lead == (
+        "knooppunt 'plna' bestaat niet in werkwijze proef; bedoelt u 'plan'?"
+    )
+    gate = NotFound("approval", "raad", where="the gate of wk-noord", known=["college"])
+    assert explain(gate, "nl").lead == (
+        "besluit 'raad' bestaat niet in de poort van wk-noord (wel: college)"
+    )
+    assert explain(gate, "en").lead == str(gate)
+
+
 def test_a_free_sentence_gets_a_dutch_lead_in() -> None:
     exc = TransitionNotAllowed("wk", "advance", "paused", "it is paused; resume it first")
     told = explain(exc, "nl")
