@@ -62,6 +62,7 @@ from adapters.cli.zgw import zgw
 from engine.compose import Application
 
 if TYPE_CHECKING:
+    from engine.errors import WorkflowError
     from engine.ports import Clock
 
 _JSON_ASKED = "wijkkompas.json"
@@ -108,6 +109,44 @@ def _usage_problem(exc: click.UsageError) -> dict[str, Any]:
     return problem("bad-request", detail)
 
 
+def _language(ctx: click.Context) -> str:
+    """The language of the messages: the application's setting, else (it could not be built)
+    ``--lang`` or WIJKKOMPAS_LANGUAGE where they name one, else Dutch."""
+    from engine.workflow.wording import DEFAULT_LANGUAGE, LANGUAGES
+
+    app = ctx.find_object(Application)
+    if app is not None:
+        return app.settings.language
+    given = ctx.params.get("language") or os.environ.get("WIJKKOMPAS_LANGUAGE", "")
+    return given if given in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _said(key: str, ctx: click.Context, /, **values: object) -> str:
+    """A line of the root group's own, in the language of the messages."""
+    from engine.workflow.wording import cli_text
+
+    return cli_text(key, _language(ctx), **values)
+
+
+def _explained(ctx: click.Context, exc: WorkflowError) -> str:
+    """``exc`` in the words of the catalogue (``engine.workflow.refusals``): what it is about,
+    the sentence, then each reason on a line of its own; the gate's criteria with the titles
+    the workflow gives them."""
+    from contextlib import suppress
+
+    from engine.errors import GateNotMet, WorkflowError
+    from engine.workflow.refusals import explain, titles_of
+
+    titles: dict[str, str] = {}
+    app = ctx.find_object(Application)
+    if isinstance(exc, GateNotMet) and app is not None:
+        with suppress(WorkflowError):  # else the ids
+            titles = titles_of(app.service().definition(exc.instance), ids=True)
+    told = explain(exc, _language(ctx), titles)
+    lead = f"{told.about}: {told.lead}" if told.about else told.lead
+    return "\n".join([lead, *(f"  - {reason}" for reason in told.reasons)])
+
+
 class _Root(click.Group):
     """Maps engine errors to exit codes and one-line messages (and, with ``--json``, to
     problem objects on stdout)."""
@@ -122,11 +161,10 @@ class _Root(click.Group):
             self._problem(ctx, exc)
             for finding in exc.problems:
                 click.echo(str(finding), err=True)
-            errors = len(exc.errors)
-            _fail(f"{exc.source}: {errors} error(s); nothing was changed", exc.exit_code)
+            _fail(_explained(ctx, exc), exc.exit_code)
         except WorkflowError as exc:
             self._problem(ctx, exc)
-            _fail(str(exc), exc.exit_code)
+            _fail(_explained(ctx, exc), exc.exit_code)
         except click.UsageError as exc:
             if _json_asked(ctx, words, parsed=False):
                 _print_problem(_usage_problem(exc))
@@ -134,7 +172,7 @@ class _Root(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail(_said("cli_interrupted", ctx), 130)
         except BrokenPipeError:
             # The reader went away (`wijkkompas log KEY | head`): stop quietly, like other tools.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -151,12 +189,9 @@ class _Root(click.Group):
                 # The database itself refused (read-only file, disk full, server gone): the
                 # transaction was rolled back.
                 reason = getattr(exc, "orig", None) or exc
-                _fail(f"the database refused: {reason}; nothing was saved", 1)
-            _fail(
-                f"unexpected error: {type(exc).__name__}: {exc} "
-                "(set WIJKKOMPAS_DEBUG=1 to see the traceback)",
-                1,
-            )
+                _fail(_said("cli_database_refused", ctx, reason=reason), 1)
+            error = f"{type(exc).__name__}: {exc}"
+            _fail(_said("cli_unexpected", ctx, error=error), 1)
         finally:
             app = ctx.find_object(Application)
             if app is not None:
@@ -206,8 +241,9 @@ class _Root(click.Group):
     "language",
     type=click.Choice(["nl", "en"]),
     help="The language of the human-readable views (status, instance show, log, audit verify, "
-    "reminders preview): nl (default) or en; overrides the setting language (env "
-    "WIJKKOMPAS_LANGUAGE). --json output is the same in both.",
+    "reminders preview), of the line a command that writes prints and of refusals and errors: "
+    "nl (default) or en; overrides the setting language (env WIJKKOMPAS_LANGUAGE). --json "
+    "output and exit codes are the same in both.",
 )
 @click.version_option(package_name="wijkkompas", prog_name="wijkkompas")
 @click.pass_context

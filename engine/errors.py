@@ -96,15 +96,22 @@ class Conflict(WorkflowError):
     """Someone else changed the same thing meanwhile; nothing was saved.
 
     ``instance`` and ``current_event`` say, where known, which instance moved on and at which
-    event it stands now (a caller can look again from there)."""
+    event it stands now (a caller can look again from there); ``seen``, where the caller named
+    it (``--expect-event``), the event it saw."""
 
     exit_code = 4
 
     def __init__(
-        self, message: str, *, instance: str | None = None, current_event: int | None = None
+        self,
+        message: str,
+        *,
+        instance: str | None = None,
+        current_event: int | None = None,
+        seen: int | None = None,
     ) -> None:
         self.instance = instance
         self.current_event = current_event
+        self.seen = seen
         super().__init__(message)
 
 
@@ -256,12 +263,17 @@ class InvalidValue(InputError):
 
 class PretendedTime(InputError):
     """A command that writes was asked to run at a pretended moment (a what-if clock, the
-    command line's ``--now``): what is written carries the real time, always."""
+    command line's ``--now``): what is written carries the real time, always. ``instead``:
+    the option that gives when it really happened (``--at``, ``--start``), where the command
+    has one."""
 
-    def __init__(self, pretender: str, command: str, hint: str) -> None:
+    def __init__(
+        self, pretender: str, command: str, hint: str, *, instead: str | None = None
+    ) -> None:
         self.pretender = pretender
         self.command = command
         self.hint = hint
+        self.instead = instead
         super().__init__(
             f"{pretender} is for views and dry runs only: {command} writes, and what it writes "
             f"carries the real time; {hint}; nothing was changed"

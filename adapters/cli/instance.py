@@ -90,7 +90,7 @@ def instance_create(
         reason=reason,
         allow_old_start=allow_old_start,
     )
-    print_recorded(result, as_json, "created")
+    print_recorded(ctx, result, as_json, "rec_created")
 
 
 @instance.command("import")
@@ -256,7 +256,8 @@ def instance_update(
     )
     from engine.app.reports import describe_update
 
-    print_recorded(result, as_json, "updated: " + describe_update(result.event.payload, "en"))
+    said = describe_update(result.event.payload, app.settings.language)
+    print_recorded(ctx, result, as_json, "rec_updated", changes=said)
 
 
 def _set_pair(option: str, value: str) -> tuple[str, str]:
@@ -339,7 +340,7 @@ def instance_party_add(
     result = app.service().add_party(
         key, organisation, party, by=app.actor(by), at=at, expect=expect, reason=reason
     )
-    print_recorded(result, as_json, f"{organisation} added as {party}")
+    print_recorded(ctx, result, as_json, "rec_party_added", organisation=organisation, party=party)
 
 
 @instance_party.command("remove")
@@ -365,4 +366,6 @@ def instance_party_remove(
     result = app.service().remove_party(
         key, organisation, party, by=app.actor(by), at=at, expect=expect, reason=reason
     )
-    print_recorded(result, as_json, f"{organisation} removed as {party}")
+    print_recorded(
+        ctx, result, as_json, "rec_party_removed", organisation=organisation, party=party
+    )

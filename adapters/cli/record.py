@@ -93,7 +93,7 @@ def milestone_done(
     result = app.service().milestone_done(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, note=note, evidence=evidence
     )
-    print_recorded(result, as_json, f"milestone '{milestone_id}' done")
+    print_recorded(ctx, result, as_json, "rec_done", milestone=milestone_id)
 
 
 @milestone.command("skip")
@@ -117,7 +117,7 @@ def milestone_skip(
     result = app.service().milestone_skip(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
     )
-    print_recorded(result, as_json, f"milestone '{milestone_id}' skipped")
+    print_recorded(ctx, result, as_json, "rec_skipped", milestone=milestone_id)
 
 
 @milestone.command("reopen")
@@ -141,7 +141,7 @@ def milestone_reopen(
     result = app.service().milestone_reopen(
         key, milestone_id, by=app.actor(by), expect=expect, at=at, reason=reason
     )
-    print_recorded(result, as_json, f"milestone '{milestone_id}' reopened")
+    print_recorded(ctx, result, as_json, "rec_reopened", milestone=milestone_id)
 
 
 @click.group()
@@ -208,7 +208,7 @@ def gate_approve(
         note=note,
         organisation=organisation,
     )
-    print_recorded(result, as_json, f"{approval}: {decision}")
+    print_recorded(ctx, result, as_json, "rec_approval", approval=approval, decision=decision)
 
 
 @click.command("advance")
@@ -235,9 +235,18 @@ def advance(
     result = app.service().advance(
         key, by=app.actor(by), expect=expect, at=at, override=override, reason=reason
     )
-    deviation = " WITH OVERRIDE" if result.event.payload.get("override") else ""
-    what = "completed" if result.state == "completed" else f"advanced to {result.phase}"
-    print_recorded(result, as_json, what + deviation)
+    from engine.workflow.wording import cli_text
+
+    overridden = result.event.payload.get("override")
+    deviation = cli_text("rec_override", app.settings.language) if overridden else ""
+    print_recorded(
+        ctx,
+        result,
+        as_json,
+        "rec_completed" if result.state == "completed" else "rec_advanced",
+        phase=result.phase,
+        override=deviation,
+    )
 
 
 @click.command("return")
@@ -263,7 +272,7 @@ def return_command(
     result = app.service().return_to(
         key, phase, by=app.actor(by), expect=expect, at=at, reason=reason, reopen=reopen
     )
-    print_recorded(result, as_json, f"returned to {phase}")
+    print_recorded(ctx, result, as_json, "rec_returned", phase=phase)
 
 
 @click.command("pause")
@@ -289,7 +298,7 @@ def pause(
     result = app.service().pause(
         key, button, by=app.actor(by), expect=expect, at=at, reason=reason, review=review
     )
-    print_recorded(result, as_json, f"paused ({button})")
+    print_recorded(ctx, result, as_json, "rec_paused_by", button=button)
 
 
 @click.command("resume")
@@ -309,7 +318,7 @@ def resume(
     """Release the pause of KEY."""
     app = app_of(ctx)
     result = app.service().resume(key, by=app.actor(by), expect=expect, at=at, note=note)
-    print_recorded(result, as_json, "resumed")
+    print_recorded(ctx, result, as_json, "rec_resumed")
 
 
 @click.command("handover")
@@ -344,9 +353,8 @@ def handover(
         at=at,
         reason=reason,
     )
-    print_recorded(
-        result, as_json, f"regie handed over to {to_type}" + (f" ({org})" if org else "")
-    )
+    regie = to_type + (f" ({org})" if org else "")
+    print_recorded(ctx, result, as_json, "rec_handed_over", regie=regie)
 
 
 @click.command("stop")
@@ -366,7 +374,7 @@ def stop(
     """Stop KEY for good (no-go)."""
     app = app_of(ctx)
     result = app.service().stop(key, by=app.actor(by), expect=expect, at=at, reason=reason)
-    print_recorded(result, as_json, "stopped")
+    print_recorded(ctx, result, as_json, "rec_stopped")
 
 
 @click.command("note")
@@ -386,4 +394,4 @@ def note(
     """Put a note on the record of KEY."""
     app = app_of(ctx)
     result = app.service().note(key, text, by=app.actor(by), expect=expect, at=at)
-    print_recorded(result, as_json, "note added")
+    print_recorded(ctx, result, as_json, "rec_note")

@@ -75,16 +75,24 @@ def app_of(ctx: click.Context, *, what_if: bool | None = None) -> Application:
     if app.pretending is not None and not allowed:
         from engine.errors import PretendedTime
 
-        raise PretendedTime("--now", f"'{ctx.command_path.partition(' ')[2]}'", _hint(ctx))
+        instead = _instead(ctx)
+        raise PretendedTime(
+            "--now", f"'{ctx.command_path.partition(' ')[2]}'", _hint(instead), instead=instead
+        )
     return app
 
 
-def _hint(ctx: click.Context) -> str:
-    """What to do instead of ``--now`` on a command that writes."""
+def _instead(ctx: click.Context) -> str | None:
+    """The option of a command that writes that gives when it really happened, if any."""
     names = {p.name for p in ctx.command.params}
-    if "at" in names:
+    return "--at" if "at" in names else "--start" if "start" in names else None
+
+
+def _hint(instead: str | None) -> str:
+    """What to do instead of ``--now`` on a command that writes."""
+    if instead == "--at":
         return "leave out --now, and give when it really happened with --at"
-    if "start" in names:
+    if instead == "--start":
         return "leave out --now, and give when it started with --start"
     return "leave out --now"
 
@@ -132,29 +140,62 @@ def pretend(ctx: click.Context, now: date | datetime) -> None:
     app.pretend(as_utc(now) if isinstance(now, datetime) else end_of_day(now))
 
 
-def print_recorded(result: Recorded, as_json: bool, what: str) -> None:
-    """One line for an event just recorded: what, its number, when it happened if that is not
-    when it was recorded, the phase and the gate; its warnings on stderr."""
+def print_recorded(
+    ctx: click.Context, result: Recorded, as_json: bool, what: str, /, **values: object
+) -> None:
+    """One line for an event just recorded, in the command line's language: ``what`` (a key
+    of the catalogue's ``CLI`` block, filled in with ``values``), its number, when it happened
+    if that is not when it was recorded, the phase and the gate; then what the engine recorded
+    by itself right after; its warnings on stderr. ``--json``: the result as data, unworded."""
     from engine.app.reports import shown_times
+    from engine.workflow.wording import cli_text, text
+
+    app = ctx.find_object(Application)
+    language = app.settings.language if app is not None else "nl"
+
+    def t(key: str, /, **values: object) -> str:
+        return cli_text(key, language, **values)
 
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(t("rec_warning", warning=_worded(warning, result, language)), err=True)
     if as_json:
         print_json(result.as_json())
         return
-    line = f"{result.key}: {what} (event {result.event.seq})"
-    dated = shown_times(result.event.at, result.event.recorded_at)
+    definition = result.workflow.definition
+    step = definition.words().milestone
+    parts = [t("rec_line", key=result.key, what=t(what, step=step, **values), seq=result.event.seq)]
+    dated = shown_times(result.event.at, result.event.recorded_at, language)
     if dated:
-        line += f" · {dated}"
-    if result.state.endswith(":paused"):
-        line += f" · paused in {result.phase}"
-    else:
-        line += f" · {result.phase}"
-    if result.gate is not None:
-        line += " · gate ready" if result.gate.ready else f" · gate: {len(result.gate.unmet)} unmet"
-    click.echo(line)
+        parts.append(dated)
+    title = next((p.title for p in definition.phases if p.id == result.phase), result.phase)
+    paused = result.state.endswith(":paused")
+    parts.append(t("rec_paused" if paused else "rec_phase", title=title, phase=result.phase))
+    gate = result.gate
+    if gate is not None:
+        parts.append(t("rec_gate_ready") if gate.ready else t("rec_gate_unmet", n=len(gate.unmet)))
+    click.echo(" · ".join(parts))
     for then in result.followed:  # what the engine recorded by itself right after
-        click.echo(f"  then {then.actor} (event {then.seq}): {then.type}: {then.reason or ''}")
+        click.echo(
+            t(
+                "rec_then",
+                actor=then.actor,
+                seq=then.seq,
+                what=text(f"event_{then.type}", language),
+                reason=f": {then.reason}" if then.reason else "",
+            )
+        )
+
+
+def _worded(warning: str, result: Recorded, language: str) -> str:
+    """A warning of the result in ``language``: the engine's (English) sentence, except where
+    the catalogue has the words for its facts (the regie holder without an address)."""
+    from engine.app.values import contact_warnings
+    from engine.workflow.wording import cli_text
+
+    if warning in contact_warnings(result.instance):
+        regie = result.instance.regie.describe()
+        return cli_text("rec_no_contact", language, key=result.key, regie=regie)
+    return warning
 
 
 def print_status(

@@ -14,8 +14,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from engine.app.access import Action
-from engine.errors import Forbidden, GateNotMet, InvalidValue, Unmet, WorkflowError
-from engine.workflow.wording import text
+from engine.errors import InvalidValue, WorkflowError
+from engine.workflow import refusals
+from engine.workflow.refusals import unmet_words
+from engine.workflow.wording import refusal_text, text
 
 if TYPE_CHECKING:
     from adapters.web.visitor import Visitor
@@ -240,25 +242,10 @@ def _addresses(value: str) -> list[str]:
     return [a.strip() for a in value.replace(";", ",").split(",") if a.strip()]
 
 
-_UNMET = {
-    "milestone-open": "unmet_milestone",
-    "approval-missing": "unmet_approval",
-    "approval-no-go": "unmet_no_go",
-    "children-behind": "unmet_child",
-    "regie-not-allowed": "unmet_regie",
-}
-
-
 def names(view: InstanceView, definition: WorkflowDefinition) -> dict[str, str]:
     """What people call the knooppunten and approvals of an instance, by id."""
     approvals = {a: definition.approval_title(a) for a in definition.approvals}
     return {**approvals, **{m.id: m.title for m in view.milestones}}
-
-
-def unmet_words(unmet: Unmet, titles: dict[str, str], language: str) -> str:
-    """One unmet criterion of a gate in words."""
-    subject = titles.get(unmet.subject, unmet.subject)
-    return text(_UNMET[unmet.code], language, subject=subject)
 
 
 def checklist(view: InstanceView, language: str, titles: dict[str, str]) -> list[tuple[bool, str]]:
@@ -295,14 +282,8 @@ def _status(status: str, language: str) -> str:
 
 
 def explain(exc: WorkflowError, language: str, titles: dict[str, str] | None = None) -> list[str]:
-    """Why an action was refused, one line per reason, in the visitor's language where the
-    catalogue has the words (else the engine's own sentence)."""
-    if isinstance(exc, GateNotMet):
-        lines = [text("refused_gate", language)]
-        lines.extend(unmet_words(u, titles or {}, language) for u in exc.unmet)
-        return lines
-    if isinstance(exc, Forbidden):
-        return [text("refused_forbidden", language)]
-    if isinstance(exc, InvalidValue):
-        return [text("refused_input", language, what=exc.what, why=exc.expected)]
-    return [text("refused", language), str(exc)]
+    """Why an action was refused, one line per reason, in the visitor's language: the one
+    explainer the command line uses too (``engine.workflow.refusals``), after "Geweigerd:"."""
+    told = refusals.explain(exc, language, titles)
+    lines = told.lines()
+    return [f"{refusal_text('page_lead', language)} {lines[0]}", *lines[1:]]

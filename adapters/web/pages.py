@@ -843,7 +843,7 @@ async def reminder_retry(request: Request, entry_id: int) -> Response:
     except NotFound:
         return _not_found(request, visitor)
     except WorkflowError as exc:
-        message = wording.text("refused", visitor.language) + " " + str(exc)
+        message = " ".join(forms.explain(exc, visitor.language))
         return _reminders_page(request, visitor, error=(entry_id, message), status=409)
     return RedirectResponse("/reminders?done=retry", status_code=303)
 

@@ -191,6 +191,7 @@ class Commands:
                 "the command if it still applies",
                 instance=key,
                 current_event=record.seq,
+                seen=expect,
             )
         workflow = self.context.compiled(record.workflow)
         acting.check(workflow, before)  # who acts may do this, on the row as it is now

@@ -21,7 +21,7 @@ from engine.runtime.automation import settle_readiness
 from engine.runtime.events import InstanceMigrated, InstanceStarted, decode
 from engine.runtime.instance import Instance
 from engine.runtime.migration import start_index
-from engine.workflow.model import Terms
+from engine.workflow.model import Terms, WorkflowDefinition
 
 __all__ = ["AUDIT_PAGE", "REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
 
@@ -36,6 +36,12 @@ def terms(context: Context, key: str) -> Terms:
     """What the workflow of ``key`` calls its steps (for the views of its log)."""
     with context.store.read() as uow:
         return context.compiled(context.load(uow, key).workflow).definition.words()
+
+
+def definition(context: Context, key: str) -> WorkflowDefinition:
+    """The workflow definition ``key`` runs on (for the words of a refusal)."""
+    with context.store.read() as uow:
+        return context.compiled(context.load(uow, key).workflow).definition
 
 
 AUDIT_PAGE = 500

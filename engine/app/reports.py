@@ -16,7 +16,8 @@ from engine.errors import Unmet
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
 from engine.workflow.model import DEFAULT_TERMS, Terms
-from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day, duration, moment, text
+from engine.workflow.refusals import unmet_words
+from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day, duration, moment
 
 __all__ = [
     "ChildView",
@@ -154,26 +155,15 @@ def _local(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def shown_times(at: datetime, recorded_at: datetime) -> str:
-    """ "dated X, recorded Y" for an event whose effective time, as a person reads it (to the
-    minute, Dutch time), is not when it was recorded; "" when they are the same."""
-    dated, recorded = _local(at), _local(recorded_at)
-    return "" if dated == recorded else f"dated {dated}, recorded {recorded}"
-
-
-def _unmet_words(unmet: Unmet, titles: dict[str, str], language: str) -> str:
-    """One unmet criterion of a gate in the words of the pages (the catalogue's ``unmet_*``)."""
-    return text(_UNMET[unmet.code], language, subject=titles.get(unmet.subject, unmet.subject))
-
-
-_UNMET = {
-    "milestone-open": "unmet_milestone",
-    "approval-missing": "unmet_approval",
-    "approval-no-go": "unmet_no_go",
-    "children-behind": "unmet_child",
-    "regie-not-allowed": "unmet_regie",
-}
-"""The catalogue's sentence for each kind of unmet criterion (the same as the pages')."""
+def shown_times(at: datetime, recorded_at: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """ "gebeurd X, vastgelegd Y" ("dated X, recorded Y") for an event whose effective time,
+    as a person reads it (to the minute, Dutch time), is not when it was recorded; "" when
+    they are the same."""
+    if _local(at) == _local(recorded_at):
+        return ""
+    return cli_text(
+        "rec_dated", language, dated=moment(at, language), recorded=moment(recorded_at, language)
+    )
 
 
 def _iso_day(value: str | None, language: str) -> str:
@@ -280,7 +270,7 @@ def render_instance(view: InstanceView, language: str = DEFAULT_LANGUAGE) -> str
             )
             if view.gate_unmet:
                 titles = {m.id: m.title for m in view.milestones}
-                lines.extend(f"  - {_unmet_words(u, titles, language)}" for u in view.gate_unmet)
+                lines.extend(f"  - {unmet_words(u, titles, language)}" for u in view.gate_unmet)
             else:
                 lines.extend(f"  - {u}" for u in gate["unmet"])
     if view.children:

@@ -277,6 +277,12 @@ class Service(Commands):
 
         return history.terms(self.context, key)
 
+    def definition(self, key: str) -> WorkflowDefinition:
+        """The workflow definition ``key`` runs on (its titles, for the words of a refusal)."""
+        from engine.app import history
+
+        return history.definition(self.context, key)
+
     def verify(self, key: str | None = None) -> list[ChainReport]:
         """Recompute every chain (or one) and compare it with the projection."""
         from engine.app import history

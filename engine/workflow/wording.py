@@ -15,8 +15,11 @@ or "3 maanden", ``day`` says "6 december 2026".
   text and the migrations page, ``engine/app/migrationview.py``), that page's own words and
   the instance page's dossier link.
 - ``CLI`` and ``cli_text(key, language, **values)``: the command line's human views (``status``,
-  ``instance show``, ``log``, ``audit verify``, ``reminders preview``); their ``--json`` output
-  is not worded.
+  ``instance show``, ``log``, ``audit verify``, ``reminders preview``), the one line every
+  command that writes prints, and the root group's own lines; their ``--json`` output is not
+  worded.
+- ``REFUSAL`` and ``refusal_text``: why a command was refused or failed, per error class
+  (``engine.workflow.refusals``: one explainer for the pages and the command line).
 
 Pure: no I/O.
 """
@@ -36,6 +39,7 @@ __all__ = [
     "MIGRATION",
     "MONTHS",
     "PAGE",
+    "REFUSAL",
     "REPORT",
     "SHORT_MONTHS",
     "cli_text",
@@ -44,6 +48,7 @@ __all__ = [
     "mail_text",
     "migration_text",
     "moment",
+    "refusal_text",
     "text",
 ]
 
@@ -380,10 +385,6 @@ PAGE: dict[str, dict[str, str]] = {
         "done_resume": "De wijk is hervat.",
         "done_note": "De notitie is toegevoegd.",
         "done_generic": "Vastgelegd.",
-        "refused": "Geweigerd:",
-        "refused_gate": "Geweigerd: de poort is nog niet open.",
-        "refused_forbidden": "Geweigerd: dit mag uw rol niet bij deze wijk.",
-        "refused_input": "Geweigerd: {what} — {why}",
         "field_required": "vul {field} in",
         "date_expected": "een datum (jjjj-mm-dd)",
         "reminders_title": "Herinneringen",
@@ -659,10 +660,6 @@ PAGE: dict[str, dict[str, str]] = {
         "done_resume": "The neighbourhood was resumed.",
         "done_note": "The note was added.",
         "done_generic": "Recorded.",
-        "refused": "Refused:",
-        "refused_gate": "Refused: the gate is not open yet.",
-        "refused_forbidden": "Refused: your role may not do this to this neighbourhood.",
-        "refused_input": "Refused: {what} — {why}",
         "field_required": "fill in {field}",
         "date_expected": "a date (yyyy-mm-dd)",
         "reminders_title": "Reminders",
@@ -1124,6 +1121,37 @@ CLI: dict[str, dict[str, str]] = {
         # gate request (adapters/cli/record.py)
         "request_asked": "besluit '{approval}' gevraagd aan {whom}",
         "request_nobody": "besluit '{approval}' kan naar niemand: zie `wijkkompas outbox list --status failed`",
+        # the one line a command that writes prints (adapters/cli/shared.py print_recorded)
+        "rec_line": "{key}: {what} (gebeurtenis {seq})",
+        "rec_dated": "gebeurd {dated}, vastgelegd {recorded}",
+        "rec_phase": "fase {title} [{phase}]",
+        "rec_paused": "gepauzeerd in fase {title} [{phase}]",
+        "rec_gate_ready": "poort: klaar voor besluit",
+        "rec_gate_unmet": "poort: {n} niet vervuld",
+        "rec_then": "  daarna {actor} (gebeurtenis {seq}): {what}{reason}",
+        "rec_warning": "waarschuwing: {warning}",
+        "rec_no_contact": "{key}: de regiehouder ({regie}) heeft geen contactadres; herinneringen aan hem mislukken: voeg er een toe met `wijkkompas instance update {key} --contact EMAIL`",
+        "rec_created": "aangemaakt",
+        "rec_updated": "gewijzigd: {changes}",
+        "rec_party_added": "{organisation} doet mee als {party}",
+        "rec_party_removed": "{organisation} doet niet meer mee als {party}",
+        "rec_done": "{step} '{milestone}' gedaan",
+        "rec_skipped": "{step} '{milestone}' overgeslagen",
+        "rec_reopened": "{step} '{milestone}' heropend",
+        "rec_approval": "{approval}: {decision}",
+        "rec_advanced": "naar fase {phase}{override}",
+        "rec_completed": "afgerond{override}",
+        "rec_override": " MET AFWIJKING",
+        "rec_returned": "terug naar fase {phase}",
+        "rec_paused_by": "gepauzeerd ({button})",
+        "rec_resumed": "hervat",
+        "rec_handed_over": "regie overgedragen aan {regie}",
+        "rec_stopped": "gestopt",
+        "rec_note": "notitie toegevoegd",
+        # the root group's own lines on stderr (cli.py)
+        "cli_interrupted": "onderbroken",
+        "cli_database_refused": "de database weigerde: {reason}; er is niets opgeslagen",
+        "cli_unexpected": "onverwachte fout: {error} (zet WIJKKOMPAS_DEBUG=1 om de traceback te zien)",
     },
     "en": {
         # status: the programme overview (engine/app/statusview.py)
@@ -1239,6 +1267,35 @@ CLI: dict[str, dict[str, str]] = {
         # gate request (adapters/cli/record.py)
         "request_asked": "decision '{approval}' asked of {whom}",
         "request_nobody": "decision '{approval}' has nobody to go to: see `wijkkompas outbox list --status failed`",
+        "rec_line": "{key}: {what} (event {seq})",
+        "rec_dated": "dated {dated}, recorded {recorded}",
+        "rec_phase": "phase {title} [{phase}]",
+        "rec_paused": "paused in phase {title} [{phase}]",
+        "rec_gate_ready": "gate ready",
+        "rec_gate_unmet": "gate: {n} unmet",
+        "rec_then": "  then {actor} (event {seq}): {what}{reason}",
+        "rec_warning": "warning: {warning}",
+        "rec_no_contact": "{key}: no contact address for its regie holder ({regie}); reminders to it will fail: add one with `wijkkompas instance update {key} --contact EMAIL`",
+        "rec_created": "created",
+        "rec_updated": "updated: {changes}",
+        "rec_party_added": "{organisation} added as {party}",
+        "rec_party_removed": "{organisation} removed as {party}",
+        "rec_done": "{step} '{milestone}' done",
+        "rec_skipped": "{step} '{milestone}' skipped",
+        "rec_reopened": "{step} '{milestone}' reopened",
+        "rec_approval": "{approval}: {decision}",
+        "rec_advanced": "advanced to {phase}{override}",
+        "rec_completed": "completed{override}",
+        "rec_override": " WITH OVERRIDE",
+        "rec_returned": "returned to {phase}",
+        "rec_paused_by": "paused ({button})",
+        "rec_resumed": "resumed",
+        "rec_handed_over": "regie handed over to {regie}",
+        "rec_stopped": "stopped",
+        "rec_note": "note added",
+        "cli_interrupted": "interrupted",
+        "cli_database_refused": "the database refused: {reason}; nothing was saved",
+        "cli_unexpected": "unexpected error: {error} (set WIJKKOMPAS_DEBUG=1 to see the traceback)",
     },
 }
 """The words of the human-readable command-line views (status, instance show, log, audit
@@ -1522,4 +1579,149 @@ def cli_text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: object) ->
     in (``key`` among them: the arguments before are positional only); an unknown key is a
     KeyError."""
     message = CLI[language][key]
+    return message.format(**values) if values else message
+
+
+# --- refusals and errors -----------------------------------------------------------------------
+
+REFUSAL: dict[str, dict[str, str]] = {
+    "nl": {
+        # Why a command was refused (engine/workflow/refusals.py): the pages and the command line.
+        "gate": "de poort van fase '{phase}' is nog niet open: {n} voorwaarde(n) niet vervuld:",
+        "not_found": "{kind} '{name}' bestaat niet{where}{hint}",
+        "not_found_where": " in {where}",
+        "where_workflow": "werkwijze {key}",
+        "where_gate": "de poort van {key}",
+        "did_you_mean": "; bedoelt u '{name}'?",
+        "known": " (wel: {known})",
+        "kind_instance": "wijk of deelproject",
+        "kind_workflow": "werkwijze",
+        "kind_workflow version": "versie van werkwijze",
+        "kind_phase": "fase",
+        "kind_milestone": "knooppunt",
+        "kind_approval": "besluit",
+        "kind_pause button": "pauzeknop",
+        "kind_regie type": "regietype",
+        "kind_party": "partij",
+        "kind_organisation": "organisatie",
+        "kind_principal": "gebruiker",
+        "kind_token": "token",
+        "kind_checkpoint": "controlepunt",
+        "kind_contact set": "contactgroep",
+        "kind_e-mail address": "e-mailadres",
+        "kind_event type": "soort gebeurtenis",
+        "kind_file": "bestand",
+        "kind_outbox row": "bericht in de uitgaande post",
+        "kind_calendar": "agenda",
+        "kind_calendar token": "agendasleutel",
+        "kind_webhook delivery": "webhookbezorging",
+        "kind_webhook subscription": "webhookabonnement",
+        "kind_problem type": "soort probleem",
+        "kind_ZGW delivery": "ZGW-bezorging",
+        "kind_ZGW configuration": "ZGW-instelling",
+        "invalid": "ongeldige {what} {value}: {expected}",
+        "pretended": "{pretender} is alleen voor overzichten en proefrondes: {command} schrijft, en wat het schrijft krijgt de echte tijd; {hint}; er is niets veranderd",
+        "pretended_leave": "laat --now weg",
+        "pretended_at": "laat --now weg, en geef met --at wanneer het echt gebeurde",
+        "pretended_start": "laat --now weg, en geef met --start wanneer het begon",
+        "definition": "{source}: {n} fout(en); er is niets veranderd",
+        "conflict_seen": "{instance} is intussen door iemand anders gewijzigd (u zag gebeurtenis {seen}, nu staat ze op gebeurtenis {current}); er is niets opgeslagen: bekijk haar opnieuw en herhaal de opdracht als die dan nog klopt",
+        "conflict": "intussen door iemand anders gewijzigd; er is niets opgeslagen:",
+        "busy": "de database kan dit nu niet aannemen; er is niets opgeslagen, probeer het zo opnieuw:",
+        "refused": "geweigerd door de regels van de werkwijze:",
+        "forbidden": "{principal} mag dit niet{where} ({action}): de rol laat het niet toe",
+        "forbidden_where": " bij {instance}",
+        "broken_log": "geweigerd: volgens de rij van de wijk is haar laatste gebeurtenis {head}, maar {found}; er is niets opgeslagen: draai `wijkkompas audit verify {instance}`",
+        "broken_empty": "haar logboek heeft geen gebeurtenissen",
+        "broken_other": "gebeurtenis {seq} in haar logboek is een andere (een andere hash)",
+        "broken_ends": "haar logboek eindigt bij gebeurtenis {seq}",
+        "stored_broken": "de opgeslagen definitie van werkwijze {workflow} wordt geweigerd: {why}; er is niets opgeslagen: zet de rij in workflow_versions terug uit een back-up",
+        "migration": "het plan kan {n} wijk(en) niet verplaatsen; er is niets gemigreerd:",
+        "migration_more": "... en nog {n}",
+        "receipt": "{principal}: de idempotentiesleutel '{key}' is al gebruikt (op {moment}); er is niets nieuws vastgelegd: het antwoord van toen is het antwoord",
+        "delivery": "bezorging onvolledig: {n} herinnering(en) die aan de beurt waren, zijn niet bezorgd ({parts}); zie wijkkompas outbox list {see}",
+        "delivery_failed": "{n} mislukt",
+        "delivery_retrying": "{n} wachten op een nieuwe poging",
+        "delivery_retrying_one": "{n} wacht op een nieuwe poging",
+        "delivery_deferred": "{n} niet geprobeerd: de mailserver was niet bereikbaar",
+        "and": "en",
+        "unauthenticated": "niet aangemeld: {reason}",
+        "other": "geweigerd:",
+        # The lead of a refusal shown beside a form on the pages.
+        "page_lead": "Geweigerd:",
+    },
+    "en": {
+        "gate": "the gate of phase '{phase}' is not met ({n} unmet criteria):",
+        "not_found": "unknown {kind} '{name}'{where}{hint}",
+        "not_found_where": " in {where}",
+        "where_workflow": "workflow {key}",
+        "where_gate": "the gate of {key}",
+        "did_you_mean": "; did you mean '{name}'?",
+        "known": " (known: {known})",
+        "kind_instance": "instance",
+        "kind_workflow": "workflow",
+        "kind_workflow version": "workflow version",
+        "kind_phase": "phase",
+        "kind_milestone": "knooppunt",
+        "kind_approval": "approval",
+        "kind_pause button": "pause button",
+        "kind_regie type": "regie type",
+        "kind_party": "party",
+        "kind_organisation": "organisation",
+        "kind_principal": "principal",
+        "kind_token": "token",
+        "kind_checkpoint": "checkpoint",
+        "kind_contact set": "contact set",
+        "kind_e-mail address": "e-mail address",
+        "kind_event type": "event type",
+        "kind_file": "file",
+        "kind_outbox row": "outbox row",
+        "kind_calendar": "calendar",
+        "kind_calendar token": "calendar token",
+        "kind_webhook delivery": "webhook delivery",
+        "kind_webhook subscription": "webhook subscription",
+        "kind_problem type": "problem type",
+        "kind_ZGW delivery": "ZGW delivery",
+        "kind_ZGW configuration": "ZGW configuration",
+        "invalid": "invalid {what} {value}: {expected}",
+        "pretended": "{pretender} is for views and dry runs only: {command} writes, and what it writes carries the real time; {hint}; nothing was changed",
+        "pretended_leave": "leave out --now",
+        "pretended_at": "leave out --now, and give when it really happened with --at",
+        "pretended_start": "leave out --now, and give when it started with --start",
+        "definition": "{source}: {n} error(s); nothing was changed",
+        "conflict_seen": "{instance} was changed by someone else meanwhile (you saw event {seen}, it is at event {current}); nothing was saved: look at it again and repeat the command if it still applies",
+        "conflict": "",
+        "busy": "",
+        "refused": "",
+        "forbidden": "{principal} may not {action}{where}: its role does not allow it",
+        "forbidden_where": " on {instance}",
+        "broken_log": "refused: the instance row says its last event is {head}, but {found}; nothing was saved: run `wijkkompas audit verify {instance}`",
+        "broken_empty": "its log has no events",
+        "broken_other": "event {seq} in its log is another one (another hash)",
+        "broken_ends": "its log ends at event {seq}",
+        "stored_broken": "the stored definition of workflow {workflow} is refused: {why}; nothing was saved: restore the workflow_versions row from a backup",
+        "migration": "the plan cannot move {n} instance(s); nothing was migrated:",
+        "migration_more": "... and {n} more",
+        "receipt": "{principal}: the idempotency key '{key}' was used already (at {moment}); nothing new was recorded: the response stored then is the answer",
+        "delivery": "delivery incomplete: {n} reminder(s) that were due are not delivered ({parts}); see wijkkompas outbox list {see}",
+        "delivery_failed": "{n} failed",
+        "delivery_retrying": "{n} wait for a retry",
+        "delivery_retrying_one": "{n} waits for a retry",
+        "delivery_deferred": "{n} not tried: the mail server could not be reached",
+        "and": "and",
+        "unauthenticated": "not authenticated: {reason}",
+        "other": "",
+        "page_lead": "Refused:",
+    },
+}
+"""Why a command was refused, per error class, from the facts the error carries
+(``engine/workflow/refusals.py`` puts them together for the pages and the command line). An
+empty lead (English ``busy``, ``conflict``, ``refused``, ``other``): the engine's own sentence
+says it all. Where an error carries only a free sentence, the Dutch lead comes before that
+(English) sentence."""
+
+
+def refusal_text(key: str, language: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
+    """One message of the ``REFUSAL`` block in ``language``, with ``values`` filled in."""
+    message = REFUSAL[language][key]
     return message.format(**values) if values else message

@@ -61,7 +61,10 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         "--title", "Noord", "--regie", "gemeente", "--regie-org", "Gemeente Utrecht",
         "--contact", "wijkaanpak@utrecht.nl", "--area", "GM0344", "--area", "wk034401",
     )  # fmt: skip
-    assert created.stdout == "wk-noord: created (event 1) · samen-starten · gate: 9 unmet\n"
+    assert created.stdout == (
+        "wk-noord: aangemaakt (gebeurtenis 1) · fase Samen starten [samen-starten] · poort: 9 "
+        "niet vervuld\n"
+    )
     assert (tmp_path / "wijkkompas.db").is_file()
     run(
         tmp_path, "instance", "create", "wk-noord-corp", "--workflow", "corporatie-renovatie",
@@ -74,14 +77,15 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         "Energiecoöperatie Noord", "--parent", "wk-noord", "--area", "BU03440101",
     )  # fmt: skip
     # No contact: the regie holder would get no reminders, and is told how to fix that.
-    assert oost.stderr.startswith("warning: wk-noord-oost: no contact address for its regie ")
+    assert oost.stderr.startswith("waarschuwing: wk-noord-oost: de regiehouder ")
+    assert "heeft geen contactadres; herinneringen aan hem mislukken" in oost.stderr
     updated = run(
         tmp_path, "instance", "update", "wk-noord-oost", "--contact", "info@noord.coop",
         "--title", "Noord-Oost (koop)", "--area", "BU03440102",
     )  # fmt: skip
     assert updated.stdout.startswith(
-        "wk-noord-oost: updated: title 'Noord-Oost' → 'Noord-Oost (koop)'; contact + "
-        "info@noord.coop; area + BU03440102 (event 2)"
+        "wk-noord-oost: gewijzigd: naam 'Noord-Oost' → 'Noord-Oost (koop)'; contact + "
+        "info@noord.coop; gebied + BU03440102 (gebeurtenis 2)"
     )
     assert updated.stderr == ""
 
@@ -92,11 +96,17 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
     assert refused.stdout == ""
     lines = refused.stderr.splitlines()
     assert lines[0] == (
-        "wijkkompas: wk-noord: the gate of phase 'samen-starten' is not met (5 unmet criteria):"
+        "wijkkompas: wk-noord: de poort van fase 'samen-starten' is nog niet open: 5 "
+        "voorwaarde(n) niet vervuld:"
     )
-    assert [line.split("'")[1] for line in lines[1:]] == [*LATER_MILESTONES, "college"]
+    assert [line.rpartition("(")[2].partition(")")[0] for line in lines[1:]] == [
+        *LATER_MILESTONES,
+        "college",
+    ]
+    assert lines[1].startswith("  - Knooppunt ")
+    assert lines[1].endswith(" is nog niet gedaan")
     assert lines[-1] == (
-        "  - approval 'college' (College van burgemeester en wethouders) has not been given"
+        "  - Besluit College van burgemeester en wethouders (college) is nog niet genomen"
     )
 
     # The rest, the college's go, a pause and a resume; then the gate holds.
@@ -106,19 +116,24 @@ def test_a_wijk_with_two_deelprojecten_from_start_to_the_second_phase(tmp_path: 
         tmp_path, "gate", "approve", "wk-noord", "college", "--decision", "go",
         "--ref", "B&W 2027/114", "--by", "secretaris",
     )  # fmt: skip
-    assert approved.stdout.endswith("· samen-starten · gate ready\n")
+    assert approved.stdout.endswith(
+        "· fase Samen starten [samen-starten] · poort: klaar voor besluit\n"
+    )
     paused = run(
         tmp_path, "pause", "wk-noord", "geen-capaciteit-of-budget",
         "--reason", "projectleider vertrokken",
     )  # fmt: skip
-    assert "· paused in samen-starten" in paused.stdout
+    assert "· gepauzeerd in fase Samen starten [samen-starten]" in paused.stdout
     still = run(tmp_path, "advance", "wk-noord", code=3)
+    assert still.stderr.startswith(
+        "wijkkompas: wk-noord: geweigerd door de regels van de werkwijze: cannot advance: "
+    )
     assert "it is paused (pause button 'geen-capaciteit-of-budget'); resume it first" in (
         still.stderr
     )
     run(tmp_path, "resume", "wk-noord", "--note", "nieuwe projectleider")
     advanced = run(tmp_path, "advance", "wk-noord")
-    assert advanced.stdout.startswith("wk-noord: advanced to karakteriseren (event 13)")
+    assert advanced.stdout.startswith("wk-noord: naar fase karakteriseren (gebeurtenis 13)")
     run(
         tmp_path, "handover", "wk-noord", "--to", "woningcorporatie", "--org", "Portaal",
         "--contact", "wijk@portaal.nl", "--reason", "corporatie trekt de wijk",

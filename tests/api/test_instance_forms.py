@@ -64,6 +64,7 @@ def test_parties_and_areas_are_changed_on_the_page(served: LiveServer) -> None:
     refused = _post(office, key, "areas", add_area="niet een code")
     assert refused.status_code == 409
     assert 'id="refusal-areas"' in refused.text
+    assert "Geweigerd: ongeldige " in refused.text
     assert service.show(key).areas == ("BU01930101",)
 
 
@@ -108,3 +109,21 @@ def test_a_partner_is_not_offered_these_and_a_hand_made_post_changes_nothing(
     answer = partner.post(f"/instances/{other}/stop", data={"csrf": token.group(1), "reason": "x"})
     assert answer.status_code == 404
     assert service.show(other).state != "stopped"
+
+
+def test_a_refused_advance_names_the_open_knooppunten_in_words(served: LiveServer) -> None:
+    """The page tells a refusal with the explainer the command line uses: the gate's unmet
+    criteria, each in words with the workflow's titles, beside the form."""
+    key = served.programme.instance("deltawonen")
+    view = served.programme.service.show(key)
+    open_ids = [u.subject for u in view.gate_unmet if u.code == "milestone-open"]
+    assert open_ids
+    assert view.paused is None
+    title = next(m.title for m in view.milestones if m.id == open_ids[0])
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    refused = _post(office, key, "advance")
+    assert refused.status_code == 409
+    assert 'id="refusal-advance"' in refused.text
+    assert "Geweigerd: de poort van fase " in refused.text
+    assert f"Knooppunt {title} is nog niet gedaan" in refused.text
+    assert served.programme.service.show(key).phase == view.phase

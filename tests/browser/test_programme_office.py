@@ -36,7 +36,8 @@ def test_officer_takes_a_wijk_through_its_gate(browser: Any, site: LiveServer) -
     # the gate refuses, with every reason in words, beside the form
     page.get_by_role("button", name="Ga door naar de volgende fase").click()
     refusal = page.locator("#refusal-advance")
-    assert "de poort is nog niet open" in refusal.inner_text()
+    assert "Geweigerd: de poort van fase " in refusal.inner_text()
+    assert "is nog niet open" in refusal.inner_text()
     assert "Knooppunt" in refusal.inner_text()
     assert "college" in refusal.inner_text()
 

@@ -77,7 +77,7 @@ def test_configuration_that_cannot_be_read_or_makes_no_sense(wk, tmp_path):
     assert "not UTF-8 text" in wk("--config", "latin1.toml", "status", code=2).output
     assert "Is a directory" in wk("status", code=2, env={"WIJKKOMPAS_CONFIG": str(tmp_path)}).output
     for name, value in (("SMTP_TIMEOUT", "nan"), ("SMTP_TIMEOUT", "inf"), ("SMTP_PORT", "99999")):
-        assert "invalid" in wk("status", code=2, env={f"WIJKKOMPAS_{name}": value}).output
+        assert "ongeldige" in wk("status", code=2, env={f"WIJKKOMPAS_{name}": value}).output
 
 
 CSV_CASES = [
@@ -123,8 +123,9 @@ def test_a_database_that_refuses_writes_is_said_so(wk, tmp_path):
         result = wk("note", "wk-a", "hallo", code=1)
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
-    assert "the database refused: attempt to write a readonly database; nothing was saved" in (
-        result.output
+    assert (
+        "wijkkompas: de database weigerde: attempt to write a readonly database; er is niets "
+        "opgeslagen" in result.output
     )
     assert events(path) == 1
 
@@ -151,7 +152,7 @@ def test_a_bad_address_setting_stops_every_command_before_anything_is_sent(
     result = wk("reminders", "run", code=2, env=env)
     setting = name.lower()
     assert result.stderr.splitlines() == [
-        f"wijkkompas: invalid '{setting}' (from WIJKKOMPAS_{name}) '{value}': "
+        f"wijkkompas: ongeldige '{setting}' (from WIJKKOMPAS_{name}) '{value}': "
         "write it as name@example.nl"
     ]
     with sqlite3.connect(tmp_path / "wijkkompas.db") as db:

@@ -51,5 +51,8 @@ def test_token_export_and_revoke(wk: Any, tmp_path: Path) -> None:
     prefix = listed.split()[0]
     wk("calendar", "token", "revoke", prefix)
     assert "revoked" in wk("calendar", "token", "list").stdout
-    assert "unknown calendar token" in wk("calendar", "token", "revoke", "nope", code=2).stderr
+    assert (
+        "agendasleutel 'nope' bestaat niet"
+        in wk("calendar", "token", "revoke", "nope", code=2).stderr
+    )
     wk("calendar", "export", "--principal", "k.smit", code=2)

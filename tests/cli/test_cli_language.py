@@ -8,6 +8,7 @@ A real SQLite file, the shipped workflow, the installed command line (in process
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,153 @@ def test_the_machine_output_is_the_same_in_both_languages(
     wk: Any, command: tuple[str, ...]
 ) -> None:
     assert wk(*command) == wk("--lang", "en", *command)
+
+
+# --- what a command that writes prints, and why one is refused --------------------------------
+
+
+def test_the_line_of_a_recorded_event_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("note", "wk-noord", "gesprek met de corporatie")
+    assert dutch == (
+        "wk-noord: notitie toegevoegd (gebeurtenis 4) · gepauzeerd in fase Samen starten "
+        "[samen-starten] · poort: 8 niet vervuld\n"
+    )
+    english = wk("--lang", "en", "note", "wk-noord", "nog een gesprek")
+    assert english == (
+        "wk-noord: note added (event 5) · paused in phase Samen starten [samen-starten] · "
+        "gate: 8 unmet\n"
+    )
+    done = wk(
+        "milestone", "done", "wk-noord-oost", "aanleiding-en-opdracht", "--at", "2026-11-05"
+    )  # fmt: skip
+    assert done.startswith(
+        "wk-noord-oost: knooppunt 'aanleiding-en-opdracht' gedaan (gebeurtenis 2) · gebeurd "
+        "5 november 2026 23:59, vastgelegd "
+    )
+    assert done.endswith(" · fase Samen starten [samen-starten] · poort: 8 niet vervuld\n")
+    resumed = wk("--lang", "en", "resume", "wk-noord")
+    assert resumed.startswith("wk-noord: resumed (event 6) · phase Samen starten [")
+    for text in (dutch, done):
+        for english_word in ("event", "gate", "phase", "unmet", "note added", "milestone"):
+            assert english_word not in text, english_word
+    # --json: the same data in both.
+    as_json = json.loads(wk("note", "wk-noord", "x", "--json"))
+    assert as_json["gate"]["ready"] is False
+    assert set(as_json) == set(json.loads(wk("--lang", "en", "note", "wk-noord", "y", "--json")))
+
+
+def test_a_warning_in_dutch_and_in_english(wk: Any) -> None:
+    dutch = wk("instance", "create", "wk-zuid", "--workflow", "wijkkompas", "--title", "Zuid",
+               "--regie", "gemeente")  # fmt: skip
+    assert "waarschuwing: wk-zuid: de regiehouder (gemeente) heeft geen contactadres" in dutch
+    assert "wk-zuid: aangemaakt (gebeurtenis 1) · fase Samen starten" in dutch
+    english = wk("--lang", "en", "instance", "create", "wk-west", "--workflow", "wijkkompas",
+                 "--title", "West", "--regie", "gemeente")  # fmt: skip
+    assert "warning: wk-west: no contact address for its regie holder (gemeente)" in english
+
+
+def test_a_gate_refusal_names_its_unmet_knooppunten_in_words(wk: Any) -> None:
+    wk("resume", "wk-noord")
+    dutch = wk("advance", "wk-noord", code=3).splitlines()
+    assert dutch[0] == (
+        "wijkkompas: wk-noord: de poort van fase 'samen-starten' is nog niet open: 8 "
+        "voorwaarde(n) niet vervuld:"
+    )
+    assert dutch[1] == (
+        "  - Knooppunt De juiste partijen aan tafel (partijen-aan-tafel) is nog niet gedaan"
+    )
+    assert dutch[-1] == (
+        "  - Besluit College van burgemeester en wethouders (college) is nog niet genomen"
+    )
+    english = wk("--lang", "en", "advance", "wk-noord", code=3).splitlines()
+    assert english[0] == (
+        "wijkkompas: wk-noord: the gate of phase 'samen-starten' is not met (8 unmet criteria):"
+    )
+    assert english[1] == (
+        "  - Knooppunt De juiste partijen aan tafel (partijen-aan-tafel) is not done yet"
+    )
+    assert "milestone" not in "\n".join(dutch + english)
+
+
+def test_not_found_and_a_rule_in_dutch_and_in_english(wk: Any) -> None:
+    assert wk("note", "wk-zuid", "x", code=2) == (
+        "wijkkompas: wijk of deelproject 'wk-zuid' bestaat niet (wel: wk-noord, wk-noord-oost)\n"
+    )
+    assert wk("--lang", "en", "note", "wk-zuid", "x", code=2) == (
+        "wijkkompas: unknown instance 'wk-zuid' (known: wk-noord, wk-noord-oost)\n"
+    )
+    assert wk("milestone", "done", "wk-noord", "partijen-aan-tafl", code=2) == (
+        "wijkkompas: knooppunt 'partijen-aan-tafl' bestaat niet in werkwijze wijkkompas; "
+        "bedoelt u 'partijen-aan-tafel'?\n"
+    )
+    paused = wk("advance", "wk-noord", code=3)
+    assert paused.startswith(
+        "wijkkompas: wk-noord: geweigerd door de regels van de werkwijze: cannot advance: it is "
+        "paused"
+    )
+    assert wk("--lang", "en", "advance", "wk-noord", code=3).startswith(
+        "wijkkompas: wk-noord: cannot advance: it is paused"
+    )
+    stale = wk("note", "wk-noord", "x", "--expect-event", "2", code=4)
+    assert stale == (
+        "wijkkompas: wk-noord is intussen door iemand anders gewijzigd (u zag gebeurtenis 2, nu "
+        "staat ze op gebeurtenis 3); er is niets opgeslagen: bekijk haar opnieuw en herhaal de "
+        "opdracht als die dan nog klopt\n"
+    )
+
+
+def test_a_definition_error_in_dutch_and_in_english(wk: Any, tmp_path: Path) -> None:
+    broken = tmp_path / "kapot.yaml"
+    broken.write_text("key: kapot\nversion: 1\ntitle: Kapot\nphases: []\n", encoding="utf-8")
+    dutch = wk("instance", "create", "wk-k", "--workflow", str(broken), "--title", "K",
+               "--regie", "gemeente", code=2)  # fmt: skip
+    assert dutch.endswith(f"wijkkompas: {broken}: 1 fout(en); er is niets veranderd\n")
+    english = wk("--lang", "en", "instance", "create", "wk-k", "--workflow", str(broken),
+                 "--title", "K", "--regie", "gemeente", code=2)  # fmt: skip
+    assert english.endswith(f"wijkkompas: {broken}: 1 error(s); nothing was changed\n")
+    assert f"{broken}:4:9: error: " in english  # the findings themselves, FILE:LINE:COL
+
+
+def test_an_unreadable_setting_is_said_in_the_language_asked_for(wk: Any) -> None:
+    env = {"WIJKKOMPAS_LOCK_TIMEOUT": "soms"}
+    assert wk("status", code=2, env=env).startswith("wijkkompas: ongeldige 'lock_timeout'")
+    assert wk("--lang", "en", "status", code=2, env=env).startswith(
+        "wijkkompas: invalid 'lock_timeout'"
+    )
+
+
+AUTOMATIC = """\
+key: auto
+version: 1
+title: Auto
+phases:
+  - id: p1
+    title: Eerste
+    duration: P30D
+    milestones:
+      - {id: a, title: A gedaan}
+    gate: {advance: automatic}
+  - id: p2
+    title: Tweede
+    duration: P30D
+    milestones:
+      - {id: b, title: B gedaan}
+"""
+
+
+def test_what_the_engine_did_right_after_is_said_with_the_event_in_words(
+    wk: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "auto.yaml").write_text(AUTOMATIC, encoding="utf-8")
+    for key in ("w1", "w2"):
+        wk("instance", "create", key, "--workflow", "auto.yaml", "--title", key.upper(),
+           "--regie", "gemeente", "--contact", "w@zwolle.nl")  # fmt: skip
+    assert wk("milestone", "done", "w1", "a").splitlines() == [
+        "w1: knooppunt 'a' gedaan (gebeurtenis 2) · fase Tweede [p2] · poort: 1 niet vervuld",
+        "  daarna engine (gebeurtenis 3): Naar volgende fase: automatic advance: every criterion "
+        "of the gate holds (milestones a)",
+    ]
+    assert wk("--lang", "en", "milestone", "done", "w2", "a").splitlines()[1] == (
+        "  then engine (event 3): On to the next phase: automatic advance: every criterion of "
+        "the gate holds (milestones a)"
+    )

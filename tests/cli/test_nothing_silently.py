@@ -118,7 +118,7 @@ def test_the_span_is_a_setting(wk, tmp_path):
     result = wk(*CREATE[:2], "wk-ouder", *CREATE[3:], "--start", "1960-01-01",
                 env=env, code=2)  # fmt: skip
     assert "more than 50 years ago" in result.stderr
-    assert "invalid" in wk("status", env={"WIJKKOMPAS_MAX_START_AGE": "nul"}, code=2).output
+    assert "ongeldige" in wk("status", env={"WIJKKOMPAS_MAX_START_AGE": "nul"}, code=2).output
 
 
 def test_an_import_of_old_starts_is_refused_whole_unless_allowed(wk, tmp_path):

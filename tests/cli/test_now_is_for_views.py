@@ -86,9 +86,9 @@ def test_a_command_that_writes_refuses_now_and_writes_nothing(wk, tmp_path, args
     before = rows(tmp_path / "wijkkompas.db")
     result = wk("--now", moment, *args, code=2)
     message = result.stderr
-    assert message.startswith("wijkkompas: --now is for views and dry runs only: ")
-    assert "carries the real time" in message
-    assert "nothing was changed" in message
+    assert message.startswith("wijkkompas: --now is alleen voor overzichten en proefrondes: ")
+    assert "krijgt de echte tijd" in message
+    assert "er is niets veranderd" in message
     assert "Traceback" not in result.output
     assert rows(tmp_path / "wijkkompas.db") == before
 
@@ -108,23 +108,26 @@ def test_the_scheduler_refuses_now_before_its_first_pass(tmp_path):
         check=False,
     )
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.startswith("wijkkompas: --now is for views and dry runs only: ")
+    assert result.stderr.startswith("wijkkompas: --now is alleen voor overzichten en proefrondes: ")
     assert result.stdout == ""
     assert not (tmp_path / "wijkkompas.db").exists()
 
 
 def test_the_hint_says_how_to_give_when_it_really_happened(wk):
-    assert "give when it really happened with --at" in wk("--now", "2020-01-01", "note", "wk-a",
-                                                         "x", code=2).stderr  # fmt: skip
-    assert "with --start" in wk("--now", "2020-01-01", *CREATE[:2], "wk-b", *CREATE[3:],
-                                code=2).stderr  # fmt: skip
+    note = wk("--now", "2020-01-01", "note", "wk-a", "x", code=2).stderr
+    assert "laat --now weg, en geef met --at wanneer het echt gebeurde" in note
+    english = wk("--lang", "en", "--now", "2020-01-01", "note", "wk-a", "x", code=2).stderr
+    assert english.startswith("wijkkompas: --now is for views and dry runs only: 'note' writes")
+    assert "leave out --now, and give when it really happened with --at" in english
+    create = wk("--now", "2020-01-01", *CREATE[:2], "wk-b", *CREATE[3:], code=2).stderr
+    assert "met --start wanneer het begon" in create
     assert "--at" not in wk("--now", "2020-01-01", "demo", code=2).stderr
 
 
 def test_a_pass_that_sends_refuses_its_own_now_too_but_a_dry_run_keeps_it(wk, tmp_path):
     before = rows(tmp_path / "wijkkompas.db")
     refused = wk("reminders", "run", "--now", "2030-01-01", code=2)
-    assert "--now is for views and dry runs only" in refused.stderr
+    assert "--now is alleen voor overzichten en proefrondes" in refused.stderr
     dry = wk("reminders", "run", "--dry-run", "--now", "2030-01-01")
     assert dry.stdout.startswith("would send ") or dry.stdout.startswith("dry run: ")
     assert wk("--now", "2030-01-01", "reminders", "run", "--dry-run").stdout

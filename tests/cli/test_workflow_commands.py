@@ -174,14 +174,14 @@ def test_key_at_version_picks_a_version(run, tmp_path):
     assert run("workflow", "show", "mini@1").stdout.startswith("Mini  (mini v1)")
     missing = run("workflow", "show", "mini@3")
     assert missing.exit_code == 2
-    assert "unknown workflow 'mini@3'" in missing.stderr
+    assert "werkwijze 'mini@3' bestaat niet" in missing.stderr
 
 
 def test_unknown_key_exits_2_and_names_what_is_known(run):
     result = run("workflow", "show", "wijkompas")
     assert result.exit_code == 2
-    assert "unknown workflow 'wijkompas'" in result.stderr
-    assert "did you mean 'wijkkompas'?" in result.stderr
+    assert "werkwijze 'wijkompas' bestaat niet" in result.stderr
+    assert "bedoelt u 'wijkkompas'?" in result.stderr
 
 
 def test_a_broken_file_with_the_key_is_reported_not_skipped(run, tmp_path):

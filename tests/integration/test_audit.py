@@ -1162,5 +1162,12 @@ def test_a_command_after_a_forged_appended_event_is_refused_through_the_cli(
     _append_sealed(database, instance_id(database, KEY), history)
     result = CliRunner().invoke(main, ["--db", db_url, "note", KEY, "na de vervalsing"])
     assert result.exit_code == 3, result.output
-    assert f"its log ends at event {LAST + 1}" in result.stderr
+    assert f"maar haar logboek eindigt bij gebeurtenis {LAST + 1}" in result.stderr
     assert f"wijkkompas audit verify {KEY}" in result.stderr
+    args = ["--lang", "en", "--db", db_url, "note", KEY, "na de vervalsing"]
+    english = CliRunner().invoke(main, args)
+    assert english.exit_code == 3, english.output
+    assert english.stderr == (
+        f"wijkkompas: {KEY}: refused: the instance row says its last event is {LAST}, but its "
+        f"log ends at event {LAST + 1}; nothing was saved: run `wijkkompas audit verify {KEY}`\n"
+    )

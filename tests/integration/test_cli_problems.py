@@ -89,4 +89,4 @@ def test_without_json_stdout_stays_empty(cli: Cli) -> None:
     result = cli("advance", "wk-noord", "--by", "alice")
     assert result.exit_code == 3
     assert result.stdout == ""
-    assert "the gate of phase 'start' is not met" in result.stderr
+    assert "wk-noord: de poort van fase 'start' is nog niet open" in result.stderr

@@ -7,6 +7,10 @@ milestone and workflow-version rows must be exactly what they were before the co
 Most cases run on ``proef``, a small workflow written for these tests (``PROEF``); a few run on
 the shipped ``wijkkompas`` workflow. The clock is fixed: a FrozenClock given to the composition
 root (``main(obj=clock)``), as ``--now`` is for views and dry runs only.
+
+The messages are read in English (``--lang en``): there the engine's sentences are said as they
+are; the Dutch of the same refusals (the default) is checked at the end of the file and in
+``tests/cli/test_cli_language.py``.
 """
 
 from __future__ import annotations
@@ -99,8 +103,11 @@ class Cli:
     workflows: Path
     runner: CliRunner
 
+    language: str = "nl"
+
     def __call__(self, *args: str, now: str = NOW) -> Result:
-        argv = ["--db", self.db_url, "--workflows", str(self.workflows), *args]
+        argv = ["--db", self.db_url, "--workflows", str(self.workflows), "--lang", self.language]
+        argv += args
         clock = FrozenClock(datetime.fromisoformat(now))
         return self.runner.invoke(main, argv, catch_exceptions=False, obj=clock)
 
@@ -126,21 +133,23 @@ class Cli:
         return result
 
 
-def cli_in(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli_in(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, language: str = "nl"
+) -> Cli:
     """The command line on ``db_url``, run in ``tmp_path`` with the proef workflow beside it and
-    no WIJKKOMPAS_* setting of the machine's."""
+    no WIJKKOMPAS_* setting of the machine's, in ``language`` (``--lang``)."""
     monkeypatch.chdir(tmp_path)
     for name in ("DB", "WORKFLOWS", "CONFIG", "ACTOR", "DEBUG"):
         monkeypatch.delenv(f"WIJKKOMPAS_{name}", raising=False)
     workflows = tmp_path / "wf"
     workflows.mkdir()
     (workflows / "proef.yaml").write_text(PROEF, encoding="utf-8")
-    return Cli(db_url, workflows, CliRunner())
+    return Cli(db_url, workflows, CliRunner(), language)
 
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    return cli_in(db_url, tmp_path, monkeypatch)
+    return cli_in(db_url, tmp_path, monkeypatch, "en")
 
 
 # --- where an instance stands before the refused command ---------------------------------------
@@ -219,24 +228,23 @@ def case(name: str, setup: Callable[[Cli], None], command: str, code: int, *expe
 CREATE = "instance create wk-x --title X --by alice"
 PROEF_GATE = [
     "wk-noord: the gate of phase 'ontwerp' is not met (5 unmet criteria):",
-    "  - milestone 'keuze' (Keuze gemaakt) is not done",
-    "  - approval 'college' (College van burgemeester en wethouders) has not been given",
-    "  - approval 'gemeenteraad' (Gemeenteraad) was decided no-go on 2027-01-11, ref RB-7",
-    "  - sub-project 'wk-noord-a' is in phase 'start'; every sub-project must have reached "
-    "'ontwerp'",
-    "  - phase 'bouw' needs regie by gemeente; it is held by woningcorporatie (hand over first)",
+    "  - Knooppunt Keuze gemaakt (keuze) is not done yet",
+    "  - Decision College van burgemeester en wethouders (college) has not been taken yet",
+    "  - Decision Gemeenteraad (gemeenteraad) was no-go",
+    "  - Deelproject wk-noord-a is not that far yet",
+    "  - Regie Woningcorporatie (woningcorporatie) may not close this phase",
 ]
 SHIPPED_FIRST_GATE = [
     "wk-zuid: the gate of phase 'samen-starten' is not met (8 unmet criteria):",
-    "  - milestone 'partijen-aan-tafel' (De juiste partijen aan tafel) is not done",
-    "  - milestone 'regiemodel-en-rollen' (Regiemodel en rolverdeling vastgelegd) is not done",
-    "  - milestone 'capaciteit-en-budget' (Capaciteit en budget geborgd) is not done",
-    "  - milestone 'participatiestrategie' (Participatiestrategie) is not done",
-    "  - milestone 'eerste-bewonersinformatie' (Eerste bewonersinformatie) is not done",
-    "  - milestone 'intentieovereenkomst' (Intentieovereenkomst getekend) is not done",
-    "  - milestone 'projectplan-goedgekeurd' (Projectplan of startnotitie goedgekeurd door het "
-    "college) is not done",
-    "  - approval 'college' (College van burgemeester en wethouders) has not been given",
+    "  - Knooppunt De juiste partijen aan tafel (partijen-aan-tafel) is not done yet",
+    "  - Knooppunt Regiemodel en rolverdeling vastgelegd (regiemodel-en-rollen) is not done yet",
+    "  - Knooppunt Capaciteit en budget geborgd (capaciteit-en-budget) is not done yet",
+    "  - Knooppunt Participatiestrategie (participatiestrategie) is not done yet",
+    "  - Knooppunt Eerste bewonersinformatie (eerste-bewonersinformatie) is not done yet",
+    "  - Knooppunt Intentieovereenkomst getekend (intentieovereenkomst) is not done yet",
+    "  - Knooppunt Projectplan of startnotitie goedgekeurd door het college "
+    "(projectplan-goedgekeurd) is not done yet",
+    "  - Decision College van burgemeester en wethouders (college) has not been taken yet",
 ]
 REFUSED = 3
 BAD_INPUT = 2
@@ -251,8 +259,8 @@ CASES = [
         "advance wk-noord",
         REFUSED,
         "wk-noord: the gate of phase 'start' is not met (2 unmet criteria):",
-        "  - milestone 'plan' (Plan klaar) is not done",
-        "  - approval 'college' (College van burgemeester en wethouders) has not been given",
+        "  - Knooppunt Plan klaar (plan) is not done yet",
+        "  - Decision College van burgemeester en wethouders (college) has not been taken yet",
     ),
     case("gate-shipped-samen-starten", shipped, "advance wk-zuid", REFUSED, *SHIPPED_FIRST_GATE),
     # --- pause and resume ------------------------------------------------------------------------
@@ -459,14 +467,14 @@ CASES = [
         in_start,
         "milestone done wk-noord plna",
         BAD_INPUT,
-        "unknown milestone 'plna' in workflow proef; did you mean 'plan'?",
+        "unknown knooppunt 'plna' in workflow proef; did you mean 'plan'?",
     ),
     case(
         "unknown-milestone-shipped",
         shipped,
         "milestone done wk-zuid partijen-aan-tafl",
         BAD_INPUT,
-        "unknown milestone 'partijen-aan-tafl' in workflow wijkkompas; did you mean "
+        "unknown knooppunt 'partijen-aan-tafl' in workflow wijkkompas; did you mean "
         "'partijen-aan-tafel'?",
     ),
     case(
@@ -481,7 +489,7 @@ CASES = [
         in_bouw,
         "return wk-noord start --reason x --reopen tema",
         BAD_INPUT,
-        "unknown milestone 'tema' in workflow proef; did you mean 'team'?",
+        "unknown knooppunt 'tema' in workflow proef; did you mean 'team'?",
     ),
     case(
         "unknown-button",
@@ -852,8 +860,8 @@ def test_backdated_council_decision_keeps_effective_and_recorded_time(cli: Cli) 
     # time. Both times show where they differ.
     result = cli.ok("milestone", "done", "wk-noord", "plan", "--at", "2027-01-08T14:00")
     assert result.stdout == (
-        "wk-noord: milestone 'plan' done (event 4) · dated 2027-01-08 14:00, recorded "
-        "2027-01-11 10:00 · start · gate ready\n"
+        "wk-noord: knooppunt 'plan' done (event 4) · dated 8 January 2027 14:00, recorded "
+        "11 January 2027 10:00 · phase Start [start] · gate ready\n"
     )
     shown = json.loads(cli.ok("instance", "show", "wk-noord", "--json").stdout)
     assert shown["gate"]["ready"] is True
@@ -867,7 +875,8 @@ def test_a_paused_instance_still_accepts_milestones(cli: Cli) -> None:
     result = cli.ok("milestone", "done", "wk-noord", "plan", "--by", "alice")
     assert (
         result.stdout
-        == "wk-noord: milestone 'plan' done (event 4) · paused in start · gate: 1 unmet\n"
+        == "wk-noord: knooppunt 'plan' done (event 4) · paused in phase Start [start] · gate: "
+        "1 unmet\n"
     )
     cli.ok("milestone", "skip", "wk-noord", "extra", "--reason", "niet nodig")
     cli.ok("gate", "approve", "wk-noord", "college", "--decision", "go")
@@ -1013,6 +1022,7 @@ def not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_status_text_overview(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "132")
     programme(cli)
+    cli.language = "nl"
     lines = cli.ok("status").stdout.splitlines()
     assert lines[0].split() == [
         "wijk", "naam", "fase", "dagen", "regie", "pauze", "laat", "30d", "poort", "!",

@@ -197,7 +197,7 @@ def test_the_cli_refuses_a_stale_writer_with_exit_4(service, database, db_url, c
 
     result = CliRunner().invoke(main, [*args, "--expect-event", str(seen)], obj=clock)
     assert result.exit_code == 4, result.output
-    assert "changed by someone else meanwhile" in result.stderr
+    assert "intussen door iemand anders gewijzigd" in result.stderr
     assert event_rows(database) == before
 
     result = CliRunner().invoke(main, [*args, "--expect-event", str(seen + 1)], obj=clock)

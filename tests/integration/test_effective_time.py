@@ -317,8 +317,8 @@ def test_the_command_line_records_last_weeks_decision_and_shows_both_times(tijd,
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "wk: college: go (event 3) · dated 2026-01-18 23:59, recorded 2026-01-25 11:00 · start · "
-        "gate: 2 unmet\n"
+        "wk: college: go (gebeurtenis 3) · gebeurd 18 januari 2026 23:59, vastgelegd 25 januari "
+        "2026 11:00 · fase Start [start] · poort: 2 niet vervuld\n"
     )
     as_json = runner.invoke(
         main, [*argv, "note", "wk", "eerder", "--at", "2026-01-10T09:30", "--json"], obj=clock

@@ -92,9 +92,14 @@ def test_update_records_title_contacts_and_areas_in_one_event(cli: Cli) -> None:
 def test_update_in_text_says_what_changed(cli: Cli) -> None:
     created(cli)
     result = cli.ok(*UPDATE, "--contact", "b.smit@portaal.nl", "--by", "bob")
-    assert (
-        result.stdout
-        == "wk-noord: updated: contact + b.smit@portaal.nl (event 2) · start · gate: 3 unmet\n"
+    assert result.stdout == (
+        "wk-noord: gewijzigd: contact + b.smit@portaal.nl (gebeurtenis 2) · fase Start [start] · "
+        "poort: 3 niet vervuld\n"
+    )
+    english = cli.ok("--lang", "en", *UPDATE, "--contact", "c.smit@portaal.nl", "--by", "bob")
+    assert english.stdout == (
+        "wk-noord: updated: contact + c.smit@portaal.nl (event 3) · phase Start [start] · "
+        "gate: 3 unmet\n"
     )
     assert result.stderr == ""
 
@@ -185,7 +190,7 @@ def test_update_refuses_bad_input_and_changes_nothing(
 def test_update_with_a_stale_expect_event_is_a_conflict(cli: Cli) -> None:
     created(cli)
     cli.ok("note", "wk-noord", "tussendoor")
-    cli.refused((*UPDATE, "--title", "X", "--expect-event", "1"), CHANGED, "nothing was saved")
+    cli.refused((*UPDATE, "--title", "X", "--expect-event", "1"), CHANGED, "er is niets opgeslagen")
     cli.ok(*UPDATE, "--title", "X", "--expect-event", "2")
 
 
@@ -203,7 +208,7 @@ def test_update_of_an_unknown_instance_is_not_found(cli: Cli) -> None:
 
 # --- a regie holder without an address ---------------------------------------------------------
 
-NO_CONTACT = "no contact address for its regie holder"
+NO_CONTACT = "heeft geen contactadres; herinneringen aan hem mislukken"
 
 
 def test_create_without_a_contact_warns_that_reminders_will_fail(cli: Cli) -> None:
@@ -211,15 +216,16 @@ def test_create_without_a_contact_warns_that_reminders_will_fail(cli: Cli) -> No
         "instance", "create", "wk-zuid", "--workflow", "proef", "--title", "Zuid",
         "--regie", "gemeente", "--start", START,
     )  # fmt: skip
-    assert result.stdout.startswith("wk-zuid: created (event 1)")
+    assert result.stdout.startswith("wk-zuid: aangemaakt (gebeurtenis 1)")
+    assert result.stderr.startswith("waarschuwing: wk-zuid: ")
     assert NO_CONTACT in result.stderr
     assert "wijkkompas instance update wk-zuid --contact EMAIL" in result.stderr
     west = cli.ok(
         "instance", "create", "wk-west", "--workflow", "proef", "--title", "West",
         "--regie", "gemeente", "--json",
     )  # fmt: skip
-    [warning] = json.loads(west.stdout)["warnings"]
-    assert NO_CONTACT in warning
+    [warning] = json.loads(west.stdout)["warnings"]  # --json: the engine's own sentence
+    assert "no contact address for its regie holder" in warning
 
 
 def test_create_with_a_contact_does_not_warn(cli: Cli) -> None:
@@ -233,7 +239,7 @@ def test_create_with_a_contact_does_not_warn(cli: Cli) -> None:
 def test_handover_without_a_contact_warns(cli: Cli) -> None:
     created(cli)
     result = cli.ok("handover", "wk-noord", "--to", "gemeente", "--reason", "gemeente trekt")
-    assert "regie handed over to gemeente" in result.stdout
+    assert "regie overgedragen aan gemeente" in result.stdout
     assert NO_CONTACT in result.stderr
 
 

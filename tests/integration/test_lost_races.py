@@ -208,7 +208,7 @@ def test_a_caller_who_asked_for_a_version_check_still_gets_exit_4(db_url, tmp_pa
         args = ["--db", db_url, "note", "wk-check", "ik zag 1", "--expect-event", "1"]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 4, result.output
-        assert "changed by someone else meanwhile" in result.stderr
+        assert "intussen door iemand anders gewijzigd (u zag gebeurtenis 1" in result.stderr
     finally:
         database.dispose()
 
@@ -268,6 +268,10 @@ def test_a_lock_held_past_the_lock_timeout_is_exit_5_and_nothing_is_written(db_u
             )
         waited = time.monotonic() - started
         assert result.exit_code == 5, result.output
+        assert result.stderr.startswith(
+            "wijkkompas: de database kan dit nu niet aannemen; er is niets opgeslagen, probeer "
+            "het zo opnieuw: the database "
+        )
         assert "busy" in result.stderr or "locked" in result.stderr
         assert "nothing was saved: try again" in result.stderr
         assert waited < 20  # the configured timeout, not the default 30 s (or forever)

@@ -204,9 +204,9 @@ def test_a_pass_that_leaves_due_reminders_undelivered_exits_6(
     assert "deferred=2 " in down.stdout
     assert "retrying=1 " in down.stdout
     assert down.stderr == (
-        "wijkkompas: delivery incomplete: 3 reminder(s) that were due are not delivered "
-        "(1 waits for a retry, 2 not tried: the mail server could not be reached); see "
-        "wijkkompas outbox list --status retrying\n"
+        "wijkkompas: bezorging onvolledig: 3 herinnering(en) die aan de beurt waren, zijn niet "
+        "bezorgd (1 wacht op een nieuwe poging, 2 niet geprobeerd: de mailserver was niet "
+        "bereikbaar); zie wijkkompas outbox list --status retrying\n"
     )
 
     # Nothing failed for good, but 'failed' is not 'empty' while a row waits for a retry.
@@ -261,8 +261,8 @@ def test_a_reminder_with_nobody_to_go_to_makes_its_pass_incomplete(
     assert first.exit_code == 6, first.output
     assert "messages=1 " in first.stdout
     assert first.stderr == (
-        "wijkkompas: delivery incomplete: 1 reminder(s) that were due are not delivered "
-        "(1 failed); see wijkkompas outbox list --status failed\n"
+        "wijkkompas: bezorging onvolledig: 1 herinnering(en) die aan de beurt waren, zijn niet "
+        "bezorgd (1 mislukt); zie wijkkompas outbox list --status failed\n"
     )
     # Said once: the row stays failed (and counted in `wijkkompas status`) until it is fixed.
     second = run_cli(db_url, smtp.port, "reminders", "run", now="2026-01-12T10:15")

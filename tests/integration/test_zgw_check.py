@@ -202,7 +202,7 @@ def test_zgw_deliveries_are_listed_and_unknown_or_unfailed_ones_are_not_resent(
         pending = cli("zgw", "resend", str(row["id"]), code=2)
         assert "a failed one (it is pending)" in pending.stderr
         unknown = cli("zgw", "resend", "999", code=2)
-        assert "unknown ZGW delivery '999'" in unknown.stderr
+        assert "ZGW-bezorging '999' bestaat niet" in unknown.stderr
     assert server.refused == []
 
 
