@@ -44,7 +44,7 @@ class OutboxUnit:
     def _path(self) -> OutboxPath:
         return _PATHS[self._postgres]
 
-    def _deadlines(self, condition: Any, limit: int | None, lock: bool) -> list[DueDeadline]:
+    def _deadlines(self, condition: Any, limit: int | None) -> list[DueDeadline]:
         query = (
             select(*DUE_COLUMNS)
             .join(I, I.c.id == D.c.instance_id)
@@ -53,8 +53,6 @@ class OutboxUnit:
         )
         if limit is not None:
             query = query.limit(limit)
-        if lock and self._postgres:
-            query = query.with_for_update(of=D, skip_locked=True)
         return [due_deadline(r) for r in self._c.execute(query)]
 
     def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
@@ -73,7 +71,7 @@ class OutboxUnit:
             condition = and_(
                 condition, tuple_(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject) > after
             )
-        return self._deadlines(condition, limit, lock=False)
+        return self._deadlines(condition, limit)
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         return self._path.queue(self._cursor(), messages)

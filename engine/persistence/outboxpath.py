@@ -23,12 +23,23 @@ from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
 
 __all__ = ["OutboxPath"]
 
+# The batch is chosen from the deadline rows alone, then joined to its instances: joined first,
+# every batch joined ALL due rows to their instances before sorting and keeping 500 (EXPLAIN,
+# 4,000 due rows: 52 ms, a nested loop over all 4,000; so a pass of n due rows did n*n/500
+# joins). On PostgreSQL ``OFFSET 0`` keeps the planner from merging the lookup into a hash join
+# over a scan of every instance (SQLite looks each one up by its key); the locks (FOR UPDATE
+# of the deadline rows, SKIP LOCKED) are as before.
 _DUE = (
     "SELECT d.instance_id, i.key, i.title, i.workflow_version_id, i.state, i.regie_type, "
     "i.regie_organisation, i.regie_contacts, d.kind, d.subject, d.due, d.legal, "
-    "d.sent_through, d.next_on FROM deadlines d JOIN instances i ON i.id = d.instance_id "
-    "WHERE d.next_on <= {today} AND d.frozen IS {false} "
-    "ORDER BY d.next_on, d.instance_id, d.kind, d.subject LIMIT {limit}"
+    "d.sent_through, d.next_on FROM (SELECT instance_id, kind, subject, due, legal, "
+    "sent_through, next_on FROM deadlines WHERE next_on <= {today} AND frozen IS {false} "
+    "ORDER BY next_on, instance_id, kind, subject LIMIT {limit}{lock}) AS d {join} "
+    "ORDER BY d.next_on, d.instance_id, d.kind, d.subject"
+)
+_DUE_JOIN_PG = (
+    "CROSS JOIN LATERAL (SELECT key, title, workflow_version_id, state, regie_type, "
+    "regie_organisation, regie_contacts FROM instances WHERE id = d.instance_id OFFSET 0) AS i"
 )
 _QUEUE_COLUMNS = (
     "key, instance_id, recipient, payload, status, attempts, next_attempt_at, last_error, "
@@ -106,10 +117,16 @@ class OutboxPath:
     def __init__(self, *, postgres: bool) -> None:
         self.postgres = postgres
         if postgres:
-            self._due = _DUE.format(today="%s", false="false", limit="%s")
-            self._due_locked = self._due + " FOR UPDATE OF d SKIP LOCKED"
+            self._due = _DUE.format(
+                today="%s",
+                false="false",
+                limit="%s",
+                lock=" FOR UPDATE SKIP LOCKED",
+                join=_DUE_JOIN_PG,
+            )
         else:
-            self._due = self._due_locked = _DUE.format(today="?", false="0", limit="?")
+            join = "JOIN instances AS i ON i.id = d.instance_id"
+            self._due = _DUE.format(today="?", false="0", limit="?", lock="", join=join)
 
     def _read_moment(self, value: str | datetime | None) -> datetime | None:
         if value is None:
@@ -131,7 +148,7 @@ class OutboxPath:
     def due_deadlines(self, cursor: Any, today: date, limit: int) -> list[DueDeadline]:
         """As ``OutboxUnit._deadlines`` for the due rows: on PostgreSQL they are locked, and
         rows another pass holds are skipped."""
-        cursor.execute(self._due_locked, (self._day(today), limit))
+        cursor.execute(self._due, (self._day(today), limit))
         day = self._read_day
         return [
             DueDeadline(
