@@ -16,6 +16,10 @@ a fresh PostgreSQL database (127.0.0.1:5432, or WIJKKOMPAS_BENCH_PG) in the same
 process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED),
 claiming BATCH rows at a time. The clock runs from the moment the processes, set up (imports,
 a connection), start together until the last one is done: delivery, not Python's start-up.
+Each run also reports the CPU time the dispatchers and their PostgreSQL server processes
+used meanwhile, and how long the dispatchers waited, runnable, for a free core (Linux /proc),
+against what the machine's cores had: what is left of the wall time is waiting for the disk,
+the server or each other.
 
 ``preview`` seeds each of SIZES Wijkkompas programmes on SQLite (every instance started on the
 same day, a regie contact each, a programme office) and runs ``wijkkompas reminders preview
@@ -156,13 +160,39 @@ def _deliver(url: str, folder: str, batch: int, ready: Any, results: Any) -> Non
         clock=clock.now,
         batch=batch,
     )
-    with database.engine.connect():
-        pass  # the pool's first connection, before the clock starts
+    with database.engine.connect() as connection:
+        # the pool's first connection, before the clock starts; its server process, whose CPU
+        # time is read from /proc (the server runs on this machine)
+        backend = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
     ready.wait()
+    server = _cpu_of(backend)
+    queued = _runqueue_wait()
+    cpu = time.process_time()
     started = time.perf_counter()
     report = dispatcher.run()
-    results.put((report.messages, started, time.perf_counter()))
+    ended = time.perf_counter()
+    cpu = time.process_time() - cpu
+    queued = _runqueue_wait() - queued
+    server = _cpu_of(backend) - server
+    results.put((report.messages, started, ended, cpu, server, queued))
     database.dispose()
+
+
+def _runqueue_wait() -> float:
+    """How long this process has waited, runnable, for a CPU (Linux /proc schedstat), in s."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def _cpu_of(pid: int) -> float:
+    """The CPU time (user + system) of process ``pid`` so far, in seconds (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_dispatchers(args: argparse.Namespace) -> None:
@@ -229,14 +259,20 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                 done = [results.get() for _ in processes]
                 for process in processes:
                     process.join()
-                sent = sum(messages for messages, _, _ in done)
-                elapsed = max(end for _, _, end in done) - min(start for _, start, _ in done)
+                sent = sum(d[0] for d in done)
+                elapsed = max(d[2] for d in done) - min(d[1] for d in done)
+                cpu = sum(d[3] for d in done)
+                server = sum(d[4] for d in done)
+                queued = sum(d[5] for d in done)
                 files = len(os.listdir(Path(folder) / "new"))
                 assert files == sent == args.messages, (files, sent)
             print(
                 f"PostgreSQL, {workers} dispatcher(s), batch {args.batch}: {sent:,} messages in "
                 f"{elapsed:.2f} s "
-                f"({sent / elapsed:,.0f}/s)"
+                f"({sent / elapsed:,.0f}/s); CPU: dispatchers {cpu:.2f} s (and {queued:.2f} s "
+                f"waiting for a free core), their server processes {server:.2f} s, of "
+                f"{elapsed * (os.cpu_count() or 1):.2f} s the machine's {os.cpu_count()} cores "
+                f"had; load average {os.getloadavg()[0]:.1f}"
             )
             del row
         finally:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tuple_, update
 
+from engine.persistence.outboxpath import OutboxPath
 from engine.persistence.rows import DUE_COLUMNS, OUT, D, I, due_deadline
 from engine.ports import DeadlineState, DueDeadline, OutboxEntry, QueuedMessage
 
@@ -31,8 +32,19 @@ class OutboxUnit:
     def __init__(self, connection: Connection, *, postgres: bool) -> None:
         self._c = connection
         self._postgres = postgres
+        self._cursor_: Any = None
 
-    def _deadlines(self, condition: Any, limit: int | None, lock: bool) -> list[DueDeadline]:
+    def _cursor(self) -> Any:
+        """The driver's cursor on this connection, for the statements in outboxpath.py."""
+        if self._cursor_ is None:
+            self._cursor_ = self._c.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self._cursor_
+
+    @property
+    def _path(self) -> OutboxPath:
+        return _PATHS[self._postgres]
+
+    def _deadlines(self, condition: Any, limit: int | None) -> list[DueDeadline]:
         query = (
             select(*DUE_COLUMNS)
             .join(I, I.c.id == D.c.instance_id)
@@ -41,12 +53,11 @@ class OutboxUnit:
         )
         if limit is not None:
             query = query.limit(limit)
-        if lock and self._postgres:
-            query = query.with_for_update(of=D, skip_locked=True)
         return [due_deadline(r) for r in self._c.execute(query)]
 
     def due_deadlines(self, today: date, limit: int) -> list[DueDeadline]:
-        return self._deadlines(D.c.next_on <= today, limit, lock=True)
+        # The pass reads thousands: straight through the driver (see outboxpath.py).
+        return self._path.due_deadlines(self._cursor(), today, limit)
 
     def upcoming_deadlines(
         self,
@@ -60,39 +71,10 @@ class OutboxUnit:
             condition = and_(
                 condition, tuple_(D.c.next_on, D.c.instance_id, D.c.kind, D.c.subject) > after
             )
-        return self._deadlines(condition, limit, lock=False)
+        return self._deadlines(condition, limit)
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
-        if not messages:
-            return 0
-        rows = [
-            {
-                "key": m.key,
-                "instance_id": m.instance_id,
-                "recipient": m.recipient,
-                "payload": m.payload,
-                "status": m.status,
-                "attempts": 0,
-                "next_attempt_at": m.created_at,
-                "claimed_by": None,
-                "lease_until": None,
-                "last_error": m.last_error,
-                "created_at": m.created_at,
-                "sent_at": None,
-                "message_id": None,
-            }
-            for m in messages
-        ]
-        if self._postgres:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(OUT).on_conflict_do_nothing(index_elements=["key"])
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(OUT).on_conflict_do_nothing(index_elements=["key"])
-        # RETURNING reports only the rows that were new (a known key is skipped).
-        return len(self._c.execute(statement.returning(OUT.c.id), rows).all())
+        return self._path.queue(self._cursor(), messages)
 
     def known_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -104,26 +86,7 @@ class OutboxUnit:
     def advance_deadlines(
         self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
     ) -> None:
-        if moves:
-            self._c.execute(
-                update(D)
-                .where(
-                    D.c.instance_id == bindparam("b_instance"),
-                    D.c.kind == bindparam("b_kind"),
-                    D.c.subject == bindparam("b_subject"),
-                )
-                .values(sent_through=bindparam("sent_through"), next_on=bindparam("next_on")),
-                [
-                    {
-                        "b_instance": instance,
-                        "b_kind": kind,
-                        "b_subject": subject,
-                        "sent_through": s,
-                        "next_on": n,
-                    }
-                    for (instance, kind, subject), s, n in moves
-                ],
-            )
+        self._path.advance_deadlines(self._cursor(), moves)
 
     def claim(
         self,
@@ -137,6 +100,11 @@ class OutboxUnit:
         by_recipient: bool = False,
         retrying: bool = False,
     ) -> list[OutboxEntry]:
+        if not by_recipient:
+            # Every pass claims this way, a batch at a time: through the driver.
+            return self._path.claim(
+                self._cursor(), node, now, lease_until, limit, only=only, excluding=excluding
+            )
         ready = and_(
             OUT.c.status == "pending",
             OUT.c.next_attempt_at <= now,
@@ -147,26 +115,17 @@ class OutboxUnit:
             ready = and_(ready, address.in_(sorted(a.lower() for a in only)))
         if excluding:
             ready = and_(ready, address.not_in(sorted(a.lower() for a in excluding)))
-        claiming = update(OUT).values(claimed_by=node, lease_until=lease_until)
-        if by_recipient:
-            ids = self._claim_by_recipient(ready, address, limit, retrying=retrying)
-            if not ids:
-                return []
-            claiming = claiming.where(OUT.c.id.in_(ids))
-        else:
-            # In the order of the index on (status, next_attempt_at): the database walks it
-            # from the oldest ready row and stops after ``limit``. Ordered by id, SQLite read
-            # and sorted every ready row for each claim (a pass of n rows: n*n/limit reads),
-            # and PostgreSQL walked the primary key past every row sent before. SQLite's index
-            # entries end in the id, so it breaks ties by id for free; on PostgreSQL the id
-            # would need a sort of all ready rows again (EXPLAIN), so ties go in index order.
-            order = [OUT.c.next_attempt_at] if self._postgres else [OUT.c.next_attempt_at, OUT.c.id]
-            candidates = select(OUT.c.id).where(ready).order_by(*order).limit(limit)
-            if self._postgres:
-                candidates = candidates.with_for_update(skip_locked=True)
-            claiming = claiming.where(OUT.c.id.in_(candidates.scalar_subquery()))
+        ids = self._claim_by_recipient(ready, address, limit, retrying=retrying)
+        if not ids:
+            return []
+        claiming = (
+            update(OUT)
+            .values(claimed_by=node, lease_until=lease_until)
+            .where(OUT.c.id.in_(ids))
+            .returning(*OUT.c)
+        )
         # One statement claims and reads the rows (UPDATE ... RETURNING).
-        rows = self._c.execute(claiming.returning(*OUT.c)).all()
+        rows = self._c.execute(claiming).all()
         return sorted((_entry(r) for r in rows), key=_by_recipient)
 
     def _claim_by_recipient(
@@ -203,23 +162,8 @@ class OutboxUnit:
         self.sent_many([(entry_id, message_id, at)], node)
 
     def sent_many(self, delivered: Sequence[tuple[int, str, datetime]], node: str) -> None:
-        # One executemany: the driver repeats one prepared statement (psycopg pipelines it)
-        # instead of a round of statement building per row.
-        if delivered:
-            self._c.execute(
-                _FINISH[_SENT],
-                [
-                    {
-                        "b_id": entry_id,
-                        "b_node": node,
-                        "status": "sent",
-                        "sent_at": at,
-                        "message_id": message_id,
-                        "last_error": None,
-                    }
-                    for entry_id, message_id, at in delivered
-                ],
-            )
+        # One statement for the batch (see outboxpath.py).
+        self._path.sent_many(self._cursor(), delivered, node)
 
     def retry_later(
         self, entry_id: int, node: str, error: str, attempts: int, at: datetime
@@ -235,26 +179,7 @@ class OutboxUnit:
     def deadline_states(
         self, instance_ids: Collection[int], subjects: Collection[str] | None = None
     ) -> dict[tuple[int, str, str], DeadlineState]:
-        found: dict[tuple[int, str, str], DeadlineState] = {}
-        ids = sorted(instance_ids)
-        about = sorted(subjects) if subjects is not None else None
-        step = 900 - len(about or ())  # stay under SQLite's parameter limit
-        if step < 100:  # many subjects: ask for every row of the instances instead
-            about, step = None, 900
-        for start in range(0, len(ids), step):
-            query = select(*_STATE).where(D.c.instance_id.in_(ids[start : start + step]))
-            if about is not None:
-                query = query.where(D.c.subject.in_(about))
-            for instance_id, kind, subject, due, legal, frozen, next_on in self._c.execute(query):
-                found[(instance_id, kind, subject)] = DeadlineState(
-                    kind=kind,
-                    subject=subject,
-                    due=due,
-                    legal=bool(legal),
-                    frozen=bool(frozen),
-                    next_on=next_on,
-                )
-        return found
+        return self._path.deadline_states(self._cursor(), instance_ids, subjects)
 
     def release(self, entry_ids: Sequence[int], node: str) -> None:
         if entry_ids:
@@ -330,18 +255,18 @@ def _finish_statement(*columns: str) -> Any:
 
 _STATE = (D.c.instance_id, D.c.kind, D.c.subject, D.c.due, D.c.legal, D.c.frozen, D.c.next_on)
 
-_SENT = ("last_error", "message_id", "sent_at", "status")
-
-# Built once: the dispatcher marks every row it delivers.
+# Built once: the dispatcher finishes every row it does not deliver (sent: outboxpath.py).
 _FINISH = {
     tuple(sorted(columns)): _finish_statement(*columns)
     for columns in (
-        ("status", "sent_at", "message_id", "last_error"),
         ("attempts", "last_error", "next_attempt_at"),
         ("status", "attempts", "last_error"),
         ("status", "last_error"),
     )
 }
+
+
+_PATHS = {False: OutboxPath(postgres=False), True: OutboxPath(postgres=True)}
 
 
 def _by_recipient(entry: OutboxEntry) -> tuple[str, int]:

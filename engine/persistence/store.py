@@ -9,7 +9,8 @@ versions). The parts live beside it, one concept each:
 - ``queries.py``: the read models (workflow versions, children, logs, verify, overview);
 - ``unit.py``: the unit of work for the rest: the read models and the writes that are not
   one command (workflow versions, new instances, rebuilt projections);
-- ``outbox.py``: reminders queued, claimed with leases, and marked;
+- ``outbox.py``: reminders queued, claimed with leases, and marked (the statements of every
+  pass, a batch at a time, through the driver: ``outboxpath.py``);
 - ``deliveries.py``: the integrations' queue (webhooks) and the webhook subscriptions;
 - ``calendar.py``: calendar tokens and what the iCalendar feeds show;
 - ``directory.py``: organisations, principals and tokens;
