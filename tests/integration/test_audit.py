@@ -915,6 +915,61 @@ def test_the_audit_reads_page_by_page_and_finds_the_same(service, database, hist
     assert service.verify() == one_by_one
 
 
+EXTRA = ("wk-berkum", "wk-dieze", "wk-kamperpoort", "wk-westenholte", "wk-zalne")
+
+
+def test_the_audit_in_forked_processes_finds_what_one_process_finds(service, database, history):
+    # Over more than one page, forked processes read the pages into logs and audit them
+    # (issue 15) while this one reads on: an event altered in the middle of a log in the
+    # middle of a page, a row edited behind the engine's back, a deadline row moved, a row no
+    # command could have written and an event removed at the end are each found there as one
+    # process finds them, every instance once, in key order, whatever the page size.
+    for key in EXTRA:
+        service.create(key, workflow="wijkkompas", title=key[3:], regie=GEMEENTE, by="p.devries")
+        service.milestone_done(key, "aanleiding-en-opdracht", by="p.devries")
+        service.note(key, "Bewonersavond goed bezocht", by="p.devries")
+        service.milestone_done(key, "partijen-aan-tafel", by="p.devries")
+    kamperpoort = instance_id(database, "wk-kamperpoort")
+    set_payload(database, kamperpoort, 2, stored_payload(database, kamperpoort, 2) | {"x": 1})
+    sql(database, "UPDATE instances SET title = 'Stadshagen-Zuid' WHERE key = 'wk-stadshagen'")
+    westenholte = instance_id(database, "wk-westenholte")
+    gate = "SELECT due FROM deadlines WHERE instance_id = :i AND kind = 'gate'"
+    [(due,)] = sql(database, gate, i=westenholte)
+    due = due if isinstance(due, date) else date.fromisoformat(due)
+    moved = text("UPDATE deadlines SET due = :d WHERE instance_id = :i AND kind = 'gate'")
+    moved = moved.bindparams(bindparam("d", type_=Date))
+    sql(database, moved, d=due + timedelta(days=9), i=westenholte)
+    zalne = instance_id(database, "wk-zalne")
+    [(snapshot,)] = sql(database, "SELECT snapshot FROM instances WHERE id = :i", i=zalne)
+    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
+    statement = text("UPDATE instances SET snapshot = :s WHERE id = :i").bindparams(
+        bindparam("s", type_=JSON)
+    )
+    sql(database, statement, s=data | {"milestones": data["milestones"][:3]}, i=zalne)
+    dieze = instance_id(database, "wk-dieze")
+    sql(database, "DELETE FROM events WHERE instance_id = :i AND seq = 4", i=dieze)
+
+    one_by_one = [service.verify(key)[0] for key in sorted((*ALL_KEYS, *EXTRA))]
+    found = {r.key: r for r in one_by_one if not r.consistent}
+    assert sorted(found) == [
+        "wk-dieze",
+        "wk-kamperpoort",
+        "wk-stadshagen",
+        "wk-westenholte",
+        "wk-zalne",
+    ]
+    assert (found["wk-kamperpoort"].first_broken, found["wk-dieze"].first_broken) == (2, 4)
+    assert [d.what for d in found["wk-stadshagen"].differences or ()] == ["title"]
+    assert [d.what for d in found["wk-westenholte"].differences or ()] == [
+        "deadline gate samen-starten"
+    ]
+    assert [d.what for d in found["wk-zalne"].differences or ()] == ["row"]
+    for page in (1, 2, 3, 5):
+        for workers in (2, 3):
+            assert verify(service.context, page=page, workers=workers) == one_by_one, page
+    assert verify(service.context, page=3, workers=1) == one_by_one
+
+
 def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):
     # A snapshot with fewer milestone slots than the workflow has: no instance can come of it.
     iid = instance_id(database, KEY)
