@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import AsyncResult, Pool
 
 from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
@@ -89,8 +89,9 @@ def verify(
             reader = uow.audit_reader()
             rows = uow.audit_rows(None, page)
             processes = _workers(workers) if len(rows.keys) == page else 1
-            if processes > 1:
-                return _pooled(context, uow, reader, rows, page, processes)
+            pool = _pool(context, reader, processes) if processes > 1 else None
+            if pool is not None:
+                return _pooled(pool, uow, rows, page, processes)
             reports: list[ChainReport] = []
             while True:
                 logs = reader(rows, context.milestone_index)
@@ -104,7 +105,7 @@ def verify(
 def _frozen() -> Iterator[None]:
     """What this process held before the audit stays out of the garbage collector's sweeps
     meanwhile: the audit makes objects by the million, and each full sweep went over every
-    object of the application again (a sixth of the audit's CPU time, see bench/README.md,
+    object of the application again (a tenth of the audit's CPU time, see bench/README.md,
     "The audit over every core"). Forked processes inherit the freeze, so their sweeps do not
     touch (and so copy) the memory they share with this one."""
     gc.freeze()
@@ -142,15 +143,25 @@ def _audit_page(rows: AuditRows) -> list[ChainReport]:
     return [_audit(context, log) for log in reader(rows, context.milestone_index)]
 
 
+def _pool(context: Context, reader: Reader, processes: int) -> Pool | None:
+    """``processes`` forked audit processes; None when the system will not fork them (a
+    limit on processes): this one then audits alone."""
+    try:
+        return multiprocessing.get_context("fork").Pool(
+            processes, initializer=_adopt, initargs=(context, reader)
+        )
+    except OSError:
+        return None
+
+
 def _pooled(
-    context: Context, uow: UnitOfWork, reader: Reader, rows: AuditRows, page: int, processes: int
+    pool: Pool, uow: UnitOfWork, rows: AuditRows, page: int, processes: int
 ) -> list[ChainReport]:
     """``verify`` over every instance with the pages audited in forked processes: this one
     reads the next pages (in its transaction) while they audit, at most two pages per
     process ahead (memory follows the page), and collects the reports in key order."""
     reports: list[ChainReport] = []
-    forking = multiprocessing.get_context("fork")
-    with forking.Pool(processes, initializer=_adopt, initargs=(context, reader)) as pool:
+    with pool:
         pending: deque[AsyncResult[list[ChainReport]]] = deque()
         while True:
             if rows.keys:

@@ -35,10 +35,13 @@ _PAGE = (
     "{where}ORDER BY i.key LIMIT ?"
 )
 _EVENTS = (
-    "SELECT e.instance_id, e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload, "
-    "e.previous, e.hash, f.fields FROM events e LEFT JOIN personal_fields f ON f.event_id = e.id "
+    "SELECT e.instance_id, e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload{text}, "
+    "e.previous, e.hash, f.fields{text} FROM events e "
+    "LEFT JOIN personal_fields f ON f.event_id = e.id "
     "WHERE e.instance_id {ids} ORDER BY e.instance_id, e.seq"
 )
+"""The JSON columns as text on PostgreSQL too: decoded by the reader (which may run in another
+process) rather than by the driver in the process that reads the pages."""
 _DEADLINES = (
     "SELECT instance_id, kind, subject, due, legal, frozen, next_on, sent_through "
     "FROM deadlines WHERE instance_id {ids} ORDER BY instance_id, kind, subject"
@@ -70,7 +73,7 @@ def audit_rows(
         within, params = f"IN ({', '.join('?' * len(ids))})", tuple(ids)
     else:
         within, params = "= ANY(%s)", (ids,)
-    cursor.execute(_EVENTS.format(ids=within), params)
+    cursor.execute(_EVENTS.format(ids=within, text="" if fast.sqlite else "::text"), params)
     events = cursor.fetchall()
     cursor.execute(_DEADLINES.format(ids=within), params)
     deadlines = cursor.fetchall()
@@ -117,7 +120,7 @@ def audit_logs(
     assert isinstance(rows, _Rows)
     ids = [r[0] for r in rows.instances]
     events: dict[int, list[StoredEvent]] = {i: [] for i in ids}
-    read, sqlite, loads = fast.read_moment, fast.sqlite, json.loads
+    read, loads = fast.read_moment, json.loads
     for r in rows.events:
         recorded = read(r[4])
         events[r[0]].append(
@@ -129,12 +132,10 @@ def audit_logs(
                 recorded_at=recorded,
                 actor=r[5],
                 reason=r[6],
-                payload=loads(r[7]) if sqlite else r[7],
+                payload=loads(r[7]),
                 previous=r[8],
                 hash=r[9],
-                personal=personal_from(
-                    (loads(r[10]) if sqlite else r[10]) if r[10] is not None else None
-                ),
+                personal=personal_from(loads(r[10]) if r[10] is not None else None),
             )
         )
     deadlines: dict[int, list[DeadlineState]] = {i: [] for i in ids}

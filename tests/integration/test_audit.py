@@ -9,6 +9,7 @@ a broken chain: ``replay`` shows the difference and ``rebuild`` repairs it from 
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import random
@@ -24,6 +25,7 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, Date, bindparam, text
 
 from cli import main
+from engine.app import history as audit_history
 from engine.app.history import AUDIT_PAGE, verify
 from engine.app.projection import deadline_states
 from engine.app.service import Service
@@ -968,6 +970,21 @@ def test_the_audit_in_forked_processes_finds_what_one_process_finds(service, dat
         for workers in (2, 3):
             assert verify(service.context, page=page, workers=workers) == one_by_one, page
     assert verify(service.context, page=3, workers=1) == one_by_one
+
+
+def test_the_audit_goes_on_alone_when_no_process_can_be_forked(service, history, monkeypatch):
+    # A limit on processes (fork fails with EAGAIN): the pages are audited here instead.
+    asked: list[int] = []
+
+    class Refusing:
+        def Pool(self, processes: int, **kwargs: Any) -> Any:
+            asked.append(processes)
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(audit_history.multiprocessing, "get_context", lambda method: Refusing())
+    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
+    assert verify(service.context, page=1, workers=2) == one_by_one
+    assert asked == [2]
 
 
 def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):
