@@ -16,8 +16,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing.pool import AsyncResult, Pool
 
 from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
@@ -143,38 +143,47 @@ def _audit_page(rows: AuditRows) -> list[ChainReport]:
     return [_audit(context, log) for log in reader(rows, context.milestone_index)]
 
 
-def _pool(context: Context, reader: Reader, processes: int) -> Pool | None:
-    """``processes`` forked audit processes; None when the system will not fork them (a
-    limit on processes): this one then audits alone."""
+def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecutor | None:
+    """``processes`` forked audit processes, started; None when the system will not fork them
+    (a limit on processes): this one then audits alone. A process that dies (killed, out of
+    memory) fails the audit with BrokenProcessPool rather than leaving it waiting."""
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_adopt,
+        initargs=(context, reader),
+    )
     try:
-        return multiprocessing.get_context("fork").Pool(
-            processes, initializer=_adopt, initargs=(context, reader)
-        )
+        pool.submit(_adopted).result()  # the first task forks them all
     except OSError:
+        pool.shutdown(cancel_futures=True)
         return None
+    return pool
+
+
+def _adopted() -> bool:
+    return _FORKED is not None
 
 
 def _pooled(
-    pool: Pool, uow: UnitOfWork, rows: AuditRows, page: int, processes: int
+    pool: ProcessPoolExecutor, uow: UnitOfWork, rows: AuditRows, page: int, processes: int
 ) -> list[ChainReport]:
     """``verify`` over every instance with the pages audited in forked processes: this one
     reads the next pages (in its transaction) while they audit, at most two pages per
     process ahead (memory follows the page), and collects the reports in key order."""
     reports: list[ChainReport] = []
     with pool:
-        pending: deque[AsyncResult[list[ChainReport]]] = deque()
+        pending: deque[Future[list[ChainReport]]] = deque()
         while True:
             if rows.keys:
-                pending.append(pool.apply_async(_audit_page, (rows,)))
+                pending.append(pool.submit(_audit_page, rows))
             while len(pending) > 2 * processes:
-                reports.extend(pending.popleft().get())
+                reports.extend(pending.popleft().result())
             if len(rows.keys) < page:
                 break
             rows = uow.audit_rows(rows.keys[-1], page)
         while pending:
-            reports.extend(pending.popleft().get())
-        pool.close()
-        pool.join()
+            reports.extend(pending.popleft().result())
     return reports
 
 

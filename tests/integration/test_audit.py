@@ -12,9 +12,12 @@ from __future__ import annotations
 import errno
 import itertools
 import json
+import os
 import random
 import re
+import signal
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -974,17 +977,31 @@ def test_the_audit_in_forked_processes_finds_what_one_process_finds(service, dat
 
 def test_the_audit_goes_on_alone_when_no_process_can_be_forked(service, history, monkeypatch):
     # A limit on processes (fork fails with EAGAIN): the pages are audited here instead.
-    asked: list[int] = []
+    asked: list[str] = []
 
-    class Refusing:
-        def Pool(self, processes: int, **kwargs: Any) -> Any:
-            asked.append(processes)
-            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+    def refused() -> int:
+        asked.append("fork")
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(audit_history.multiprocessing, "get_context", lambda method: Refusing())
     one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
+    monkeypatch.setattr(os, "fork", refused)
     assert verify(service.context, page=1, workers=2) == one_by_one
-    assert asked == [2]
+    assert asked == ["fork"]
+
+
+def _killed(rows: Any) -> Any:
+    """An audit process's page, as the process is killed (from a test: found by name)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_an_audit_process_that_dies_fails_the_audit_instead_of_hanging(
+    service, history, monkeypatch
+):
+    # Killed (out of memory, say) while it audits a page: an error, not an audit that waits
+    # for ever, and never a report that leaves the page out.
+    monkeypatch.setattr(audit_history, "_audit_page", _killed)
+    with pytest.raises(BrokenProcessPool):
+        verify(service.context, page=1, workers=2)
 
 
 def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):
