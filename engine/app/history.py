@@ -10,20 +10,44 @@ rows) from an intact log, never from a broken one.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import gc
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 
 from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
 from engine.app.context import Context
 from engine.app.projection import deadline_map, deadline_states
 from engine.errors import Conflict, RuleViolation
-from engine.ports import AuditedLog, DeadlineState, InstanceRecord, StoredEvent, UnitOfWork
+from engine.ports import (
+    AuditedLog,
+    AuditRows,
+    DeadlineState,
+    InstanceRecord,
+    StoredEvent,
+    StoredWorkflow,
+    UnitOfWork,
+)
 from engine.runtime.automation import settle_readiness
 from engine.runtime.events import InstanceMigrated, InstanceStarted, decode
 from engine.runtime.instance import Instance
 from engine.runtime.migration import start_index
 from engine.workflow.model import Terms, WorkflowDefinition
 
-__all__ = ["AUDIT_PAGE", "REBUILD_TRIES", "log", "rebuild", "rebuild_all", "replay", "verify"]
+__all__ = [
+    "AUDIT_PAGE",
+    "AUDIT_WORKERS",
+    "REBUILD_TRIES",
+    "log",
+    "rebuild",
+    "rebuild_all",
+    "replay",
+    "verify",
+]
 
 
 def log(context: Context, key: str) -> list[StoredEvent]:
@@ -48,25 +72,129 @@ AUDIT_PAGE = 500
 """Instances read together by ``verify`` over all of them (their logs and projections): a few
 statements per page instead of four per instance, with memory that follows the page."""
 
+AUDIT_WORKERS = 4
+"""At most this many processes audit the pages ``verify`` reads (never more than the CPUs
+this process may use)."""
 
-def verify(context: Context, key: str | None = None, page: int = AUDIT_PAGE) -> list[ChainReport]:
+
+def verify(
+    context: Context, key: str | None = None, page: int = AUDIT_PAGE, workers: int | None = None
+) -> list[ChainReport]:
     """Recompute every chain (or one) and compare it with the head the instance row
-    remembers; where it is intact, replay the events and compare the projection with them."""
-    reports: list[ChainReport] = []
+    remembers; where it is intact, replay the events and compare the projection with them.
+
+    Over every instance, the pages are read in one transaction here; when there is more than
+    one page and more than one CPU, the reading of each page into logs and the audit itself
+    run in ``workers`` forked processes (None: one per CPU, up to ``AUDIT_WORKERS``, and
+    none in a process that runs other threads, as forking one is not safe), a few pages
+    ahead at most. The reports are the same, in the same order, either way."""
     with context.store.read() as uow:
         if key is not None:
             return [_audit(context, _audited(context, uow, key))]
-        after = None
+        with _frozen():
+            reader = uow.audit_reader()
+            rows = uow.audit_rows(None, page)
+            processes = _workers(workers) if len(rows.keys) == page else 1
+            pool = _pool(context, reader, processes) if processes > 1 else None
+            if pool is not None:
+                return _pooled(pool, uow, rows, page, processes)
+            reports: list[ChainReport] = []
+            while True:
+                logs = reader(rows, context.milestone_index)
+                reports.extend(_audit(context, log) for log in logs)
+                if len(rows.keys) < page:
+                    return reports
+                rows = uow.audit_rows(rows.keys[-1], page)
+
+
+@contextmanager
+def _frozen() -> Iterator[None]:
+    """What this process held before the audit stays out of the garbage collector's sweeps
+    meanwhile: the audit makes objects by the million, and each full sweep went over every
+    object of the application again (a tenth of the audit's CPU time, see bench/README.md,
+    "The audit over every core"). Forked processes inherit the freeze, so their sweeps do not
+    touch (and so copy) the memory they share with this one."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _workers(asked: int | None) -> int:
+    """How many processes audit the pages (1: this one alone)."""
+    if asked is not None:
+        return asked
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cpus or 1, AUDIT_WORKERS)
+
+
+Reader = Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]
+
+_FORKED: tuple[Context, Reader] | None = None
+"""In a forked audit process: the context and the page reader it inherited."""
+
+
+def _adopt(context: Context, reader: Reader) -> None:
+    global _FORKED
+    _FORKED = (context, reader)
+
+
+def _audit_page(rows: AuditRows) -> list[ChainReport]:
+    """In a forked audit process: one page read into logs, and each audited."""
+    assert _FORKED is not None
+    context, reader = _FORKED
+    return [_audit(context, log) for log in reader(rows, context.milestone_index)]
+
+
+def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecutor | None:
+    """``processes`` forked audit processes, started; None when the system will not fork them
+    (a limit on processes): this one then audits alone. A process that dies (killed, out of
+    memory) fails the audit with BrokenProcessPool rather than leaving it waiting."""
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_adopt,
+        initargs=(context, reader),
+    )
+    try:
+        pool.submit(_adopted).result()  # the first task forks them all
+    except OSError:
+        pool.shutdown(cancel_futures=True)
+        return None
+    return pool
+
+
+def _adopted() -> bool:
+    return _FORKED is not None
+
+
+def _pooled(
+    pool: ProcessPoolExecutor, uow: UnitOfWork, rows: AuditRows, page: int, processes: int
+) -> list[ChainReport]:
+    """``verify`` over every instance with the pages audited in forked processes: this one
+    reads the next pages (in its transaction) while they audit, at most two pages per
+    process ahead (memory follows the page), and collects the reports in key order."""
+    reports: list[ChainReport] = []
+    with pool:
+        pending: deque[Future[list[ChainReport]]] = deque()
         while True:
-            logs = uow.audit_page(after, page, context.milestone_index)
-            reports.extend(_audit(context, log) for log in logs)
-            if len(logs) < page:
-                return reports
-            after = logs[-1].key
+            if rows.keys:
+                pending.append(pool.submit(_audit_page, rows))
+            while len(pending) > 2 * processes:
+                reports.extend(pending.popleft().result())
+            if len(rows.keys) < page:
+                break
+            rows = uow.audit_rows(rows.keys[-1], page)
+        while pending:
+            reports.extend(pending.popleft().result())
+    return reports
 
 
 def _audited(context: Context, uow: UnitOfWork, key: str) -> AuditedLog:
-    """One instance as ``audit_page`` reads a page of them."""
+    """One instance as ``audit_reader`` reads a page of them."""
     instance_id = uow.instance_id(key)
     if instance_id is None:
         context.load(uow, key)  # raises NotFound with suggestions
@@ -91,7 +219,8 @@ def _audit(context: Context, log: AuditedLog) -> ChainReport:
     """The chain of one instance, and where it is intact, its projection against it."""
     report = verify_chain(log.key, log.events, log.head)
     if report.intact and log.events:
-        report = replace(report, differences=tuple(_projection_differences(context, log)))
+        differences = tuple(_projection_differences(context, log))
+        return ChainReport(report.key, report.events, None, None, differences)
     return report
 
 

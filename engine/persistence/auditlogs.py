@@ -13,24 +13,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from engine.persistence.fastpath import INSTANCE_COLUMNS, FastPath
+from engine.persistence.fastpath import INSTANCE_COLUMNS, ROW_FIELDS, FastPath
 from engine.persistence.personal import personal_from
 from engine.persistence.rows import instance_record
-from engine.ports import AuditedLog, DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
+from engine.ports import (
+    AuditedLog,
+    AuditRows,
+    DeadlineState,
+    InstanceRecord,
+    StoredEvent,
+    StoredWorkflow,
+)
 
-__all__ = ["audit_page"]
+__all__ = ["audit_logs", "audit_rows"]
 
 _PAGE = (
     f"SELECT {INSTANCE_COLUMNS} FROM instances i LEFT JOIN instances p ON p.id = i.parent_id "
     "{where}ORDER BY i.key LIMIT ?"
 )
 _EVENTS = (
-    "SELECT e.instance_id, e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload, "
-    "e.previous, e.hash, f.fields FROM events e LEFT JOIN personal_fields f ON f.event_id = e.id "
+    "SELECT e.instance_id, e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload{text}, "
+    "e.previous, e.hash, f.fields{text} FROM events e "
+    "LEFT JOIN personal_fields f ON f.event_id = e.id "
     "WHERE e.instance_id {ids} ORDER BY e.instance_id, e.seq"
 )
+"""The JSON columns as text on PostgreSQL too: decoded by the reader (which may run in another
+process) rather than by the driver in the process that reads the pages."""
 _DEADLINES = (
     "SELECT instance_id, kind, subject, due, legal, frozen, next_on, sent_through "
     "FROM deadlines WHERE instance_id {ids} ORDER BY instance_id, kind, subject"
@@ -41,15 +52,14 @@ _PARTIES = (
 )
 
 
-def audit_page(
+def audit_rows(
     cursor: Any,
     fast: FastPath,
     workflow: Callable[[int], StoredWorkflow],
     after: str | None,
     limit: int,
-    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
-) -> list[AuditedLog]:
-    """See ``engine.ports.UnitOfWork.audit_page`` (``workflow``: a stored version by id)."""
+) -> AuditRows:
+    """See ``engine.ports.UnitOfWork.audit_rows`` (``workflow``: a stored version by id)."""
     p = "?" if fast.sqlite else "%s"
     where = "" if after is None else f"WHERE i.key > {p} "
     cursor.execute(
@@ -57,36 +67,80 @@ def audit_page(
     )
     rows = cursor.fetchall()
     if not rows:
-        return []
+        return AuditRows(keys=(), rows=None)
     ids = [r[0] for r in rows]
     if fast.sqlite:
         within, params = f"IN ({', '.join('?' * len(ids))})", tuple(ids)
     else:
         within, params = "= ANY(%s)", (ids,)
+    cursor.execute(_EVENTS.format(ids=within, text="" if fast.sqlite else "::text"), params)
+    events = cursor.fetchall()
+    cursor.execute(_DEADLINES.format(ids=within), params)
+    deadlines = cursor.fetchall()
+    cursor.execute(_PARTIES.format(ids=within), params)
+    parties = cursor.fetchall()
+    # The versions the rows name, looked up here (the reader may run in another process).
+    versions = {r[_WORKFLOW] for r in rows if isinstance(r[_WORKFLOW], int)}
+    return AuditRows(
+        keys=tuple(r[1] for r in rows),
+        rows=_Rows(
+            instances=rows,
+            events=events,
+            deadlines=deadlines,
+            parties=parties,
+            workflows={v: workflow(v) for v in sorted(versions)},
+        ),
+    )
+
+
+_WORKFLOW = ROW_FIELDS.index("workflow_version_id")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rows:
+    """A page as the driver gave it: plain values (tuples of str, int, datetime, dict)."""
+
+    instances: list[Sequence[Any]]
+    events: list[Sequence[Any]]
+    deadlines: list[Sequence[Any]]
+    parties: list[Sequence[Any]]
+    workflows: dict[int, StoredWorkflow]
+
+
+def audit_logs(
+    fast: FastPath,
+    page: AuditRows,
+    index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+) -> list[AuditedLog]:
+    """See ``engine.ports.UnitOfWork.audit_reader``: the page read into logs and records,
+    the values read as the command path reads them. Touches no database."""
+    rows = page.rows
+    if rows is None:
+        return []
+    assert isinstance(rows, _Rows)
+    ids = [r[0] for r in rows.instances]
     events: dict[int, list[StoredEvent]] = {i: [] for i in ids}
-    read, sqlite = fast.read_moment, fast.sqlite
-    cursor.execute(_EVENTS.format(ids=within), params)
-    for r in cursor.fetchall():
+    read, loads = fast.read_moment, json.loads
+    for r in rows.events:
+        recorded = read(r[4])
         events[r[0]].append(
             StoredEvent(
                 seq=r[1],
                 type=r[2],
-                at=read(r[3]),
-                recorded_at=read(r[4]),
+                # Most events happen when they are recorded: one value read, not two.
+                at=recorded if r[3] == r[4] else read(r[3]),
+                recorded_at=recorded,
                 actor=r[5],
                 reason=r[6],
-                payload=json.loads(r[7]) if sqlite else r[7],
+                payload=loads(r[7]),
                 previous=r[8],
                 hash=r[9],
-                personal=personal_from(
-                    (json.loads(r[10]) if sqlite else r[10]) if r[10] is not None else None
-                ),
+                personal=personal_from(loads(r[10]) if r[10] is not None else None),
             )
         )
     deadlines: dict[int, list[DeadlineState]] = {i: [] for i in ids}
     day = fast.read_day
-    cursor.execute(_DEADLINES.format(ids=within), params)
-    for r in cursor.fetchall():
+    for r in rows.deadlines:
         deadlines[r[0]].append(
             DeadlineState(
                 kind=r[1],
@@ -99,9 +153,9 @@ def audit_page(
             )
         )
     parties: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
-    cursor.execute(_PARTIES.format(ids=within), params)
-    for r in cursor.fetchall():
+    for r in rows.parties:
         parties[r[0]].append((r[1], r[2]))
+    workflow = rows.workflows.__getitem__
     return [
         AuditedLog(
             key=row[1],
@@ -111,7 +165,7 @@ def audit_page(
             parties=parties[row[0]],
             **_record(row, fast, workflow, index_for),
         )
-        for row in rows
+        for row in rows.instances
     ]
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from engine.persistence.auditlogs import audit_page
+from engine.persistence.auditlogs import audit_logs, audit_rows
 from engine.persistence.fastpath import FastPath
 from engine.persistence.histories import histories
 from engine.persistence.listing import instance_page
@@ -23,6 +24,7 @@ from engine.persistence.personal import personal_from
 from engine.persistence.rows import PARTIES, PERSONAL, D, E, I, W, stored_workflow
 from engine.ports import (
     AuditedLog,
+    AuditRows,
     ChildRow,
     DeadlineState,
     InstanceHistory,
@@ -178,14 +180,14 @@ class Queries:
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
 
-    def audit_page(
-        self,
-        after: str | None,
-        limit: int,
-        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
-    ) -> list[AuditedLog]:
+    def audit_rows(self, after: str | None, limit: int) -> AuditRows:
         # Every instance: straight through the driver, a page at a time (see auditlogs.py).
-        return audit_page(self._cursor(), self._fast, self.workflow, after, limit, index_for)
+        return audit_rows(self._cursor(), self._fast, self.workflow, after, limit)
+
+    def audit_reader(
+        self,
+    ) -> Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]:
+        return partial(audit_logs, self._fast)
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
         rows = self._c.execute(

@@ -40,6 +40,7 @@ from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signe
 from engine.ports.records import (
     INSTANCE_SORTS,
     AuditedLog,
+    AuditRows,
     ChildRow,
     DeadlineChange,
     DeadlineState,
@@ -72,6 +73,7 @@ from engine.ports.storage import (
 
 __all__ = [
     "INSTANCE_SORTS",
+    "AuditRows",
     "AuditedLog",
     "CalendarEntry",
     "CalendarToken",

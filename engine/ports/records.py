@@ -14,6 +14,7 @@ from engine.runtime.personal import Personal
 
 __all__ = [
     "INSTANCE_SORTS",
+    "AuditRows",
     "AuditedLog",
     "ChildRow",
     "DeadlineChange",
@@ -372,6 +373,18 @@ class AuditedLog:
     """The deadline rows, by kind and subject."""
     parties: list[tuple[str, str]]
     """(organisation, party) of each instance_parties row, sorted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRows:
+    """A page of instances for ``audit verify``, as the store read it: their keys, and the
+    rows themselves as plain values (opaque to the core; only the store's reader reads them
+    into ``AuditedLog``s). Plain, so that another process can read and audit the page."""
+
+    keys: tuple[str, ...]
+    """The instances of the page, by key, in order."""
+    rows: object
+    """What the store read (None for an empty page)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

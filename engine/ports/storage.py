@@ -16,6 +16,7 @@ from engine.ports.outbound import DeliveryUnit
 from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
     AuditedLog,
+    AuditRows,
     ChildRow,
     DeadlineChange,
     DeadlineState,
@@ -178,16 +179,20 @@ class UnitOfWork(Protocol):
         """Instance id -> (seq, hash) of the last event, as the projection remembers it."""
         ...
 
-    def audit_page(
-        self,
-        after: str | None,
-        limit: int,
-        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
-    ) -> list[AuditedLog]:
+    def audit_rows(self, after: str | None, limit: int) -> AuditRows:
         """The next at most ``limit`` instances by key (those after ``after``; from the first
-        when None), each with its whole log and its projection, read in a few statements for
-        the whole page (``audit verify`` over every instance). A row that cannot be read into
-        a record comes with ``unreadable`` set, not as an error."""
+        when None), each with its whole log and its projection (row, deadline rows, party
+        rows) and the stored workflow versions the rows name, read in a few statements for
+        the whole page (``audit verify`` over every instance), as plain values: read them
+        with ``audit_reader``, here or in another process."""
+        ...
+
+    def audit_reader(
+        self,
+    ) -> Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]:
+        """What reads a page of ``audit_rows`` (and the milestone order of a version) into one
+        ``AuditedLog`` per instance, in key order, without touching the database. A row that
+        cannot be read into a record comes with ``unreadable`` set, not as an error."""
         ...
 
     def instance_id(self, key: str) -> int | None: ...

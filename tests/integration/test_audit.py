@@ -9,11 +9,15 @@ a broken chain: ``replay`` shows the difference and ``rebuild`` repairs it from 
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import random
 import re
+import signal
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +28,7 @@ from click.testing import CliRunner
 from sqlalchemy import JSON, Date, bindparam, text
 
 from cli import main
+from engine.app import history as audit_history
 from engine.app.history import AUDIT_PAGE, verify
 from engine.app.projection import deadline_states
 from engine.app.service import Service
@@ -913,6 +918,90 @@ def test_the_audit_reads_page_by_page_and_finds_the_same(service, database, hist
     for page in (1, 2, 3, 4, AUDIT_PAGE):
         assert verify(service.context, page=page) == one_by_one, page
     assert service.verify() == one_by_one
+
+
+EXTRA = ("wk-berkum", "wk-dieze", "wk-kamperpoort", "wk-westenholte", "wk-zalne")
+
+
+def test_the_audit_in_forked_processes_finds_what_one_process_finds(service, database, history):
+    # Over more than one page, forked processes read the pages into logs and audit them
+    # (issue 15) while this one reads on: an event altered in the middle of a log in the
+    # middle of a page, a row edited behind the engine's back, a deadline row moved, a row no
+    # command could have written and an event removed at the end are each found there as one
+    # process finds them, every instance once, in key order, whatever the page size.
+    for key in EXTRA:
+        service.create(key, workflow="wijkkompas", title=key[3:], regie=GEMEENTE, by="p.devries")
+        service.milestone_done(key, "aanleiding-en-opdracht", by="p.devries")
+        service.note(key, "Bewonersavond goed bezocht", by="p.devries")
+        service.milestone_done(key, "partijen-aan-tafel", by="p.devries")
+    kamperpoort = instance_id(database, "wk-kamperpoort")
+    set_payload(database, kamperpoort, 2, stored_payload(database, kamperpoort, 2) | {"x": 1})
+    sql(database, "UPDATE instances SET title = 'Stadshagen-Zuid' WHERE key = 'wk-stadshagen'")
+    westenholte = instance_id(database, "wk-westenholte")
+    gate = "SELECT due FROM deadlines WHERE instance_id = :i AND kind = 'gate'"
+    [(due,)] = sql(database, gate, i=westenholte)
+    due = due if isinstance(due, date) else date.fromisoformat(due)
+    moved = text("UPDATE deadlines SET due = :d WHERE instance_id = :i AND kind = 'gate'")
+    moved = moved.bindparams(bindparam("d", type_=Date))
+    sql(database, moved, d=due + timedelta(days=9), i=westenholte)
+    zalne = instance_id(database, "wk-zalne")
+    [(snapshot,)] = sql(database, "SELECT snapshot FROM instances WHERE id = :i", i=zalne)
+    data = json.loads(snapshot) if isinstance(snapshot, str) else dict(snapshot)
+    statement = text("UPDATE instances SET snapshot = :s WHERE id = :i").bindparams(
+        bindparam("s", type_=JSON)
+    )
+    sql(database, statement, s=data | {"milestones": data["milestones"][:3]}, i=zalne)
+    dieze = instance_id(database, "wk-dieze")
+    sql(database, "DELETE FROM events WHERE instance_id = :i AND seq = 4", i=dieze)
+
+    one_by_one = [service.verify(key)[0] for key in sorted((*ALL_KEYS, *EXTRA))]
+    found = {r.key: r for r in one_by_one if not r.consistent}
+    assert sorted(found) == [
+        "wk-dieze",
+        "wk-kamperpoort",
+        "wk-stadshagen",
+        "wk-westenholte",
+        "wk-zalne",
+    ]
+    assert (found["wk-kamperpoort"].first_broken, found["wk-dieze"].first_broken) == (2, 4)
+    assert [d.what for d in found["wk-stadshagen"].differences or ()] == ["title"]
+    assert [d.what for d in found["wk-westenholte"].differences or ()] == [
+        "deadline gate samen-starten"
+    ]
+    assert [d.what for d in found["wk-zalne"].differences or ()] == ["row"]
+    for page in (1, 2, 3, 5):
+        for workers in (2, 3):
+            assert verify(service.context, page=page, workers=workers) == one_by_one, page
+    assert verify(service.context, page=3, workers=1) == one_by_one
+
+
+def test_the_audit_goes_on_alone_when_no_process_can_be_forked(service, history, monkeypatch):
+    # A limit on processes (fork fails with EAGAIN): the pages are audited here instead.
+    asked: list[str] = []
+
+    def refused() -> int:
+        asked.append("fork")
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
+    monkeypatch.setattr(os, "fork", refused)
+    assert verify(service.context, page=1, workers=2) == one_by_one
+    assert asked == ["fork"]
+
+
+def _killed(rows: Any) -> Any:
+    """An audit process's page, as the process is killed (from a test: found by name)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_an_audit_process_that_dies_fails_the_audit_instead_of_hanging(
+    service, history, monkeypatch
+):
+    # Killed (out of memory, say) while it audits a page: an error, not an audit that waits
+    # for ever, and never a report that leaves the page out.
+    monkeypatch.setattr(audit_history, "_audit_page", _killed)
+    with pytest.raises(BrokenProcessPool):
+        verify(service.context, page=1, workers=2)
 
 
 def test_a_row_that_cannot_be_read_is_reported_not_a_crash(service, database, db_url, history):

@@ -82,26 +82,27 @@ def second_service(db_url: str, clock: Any) -> Iterator[Service]:
         database.dispose()
 
 
-def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "forked"])
+def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, monkeypatch, workers):
     """Every page of the audit is read in one snapshot: a command committed between reading
     one page of instances and the next is no tampering, and not seen (on PostgreSQL this needs
-    REPEATABLE READ)."""
+    REPEATABLE READ); also when forked processes audit the pages this one reads."""
     service.create("wk-dieze", workflow="wijkkompas", title="Dieze", regie=GEMEENTE, by="t")
     service.create("wk-zwolle", workflow="wijkkompas", title="Zwolle", regie=GEMEENTE, by="t")
     with second_service(db_url, clock) as auditor:
-        original = Queries.audit_page
+        original = Queries.audit_rows
         pages: list[list[str]] = []
 
         def page_while_anna_writes(self: Queries, *args: Any) -> Any:
-            logs = original(self, *args)
-            pages.append([log.key for log in logs])
+            rows = original(self, *args)
+            pages.append(list(rows.keys))
             if len(pages) == 1:
                 clock.advance(minutes=1)
                 service.note("wk-zwolle", "tussendoor", by="anna")  # commits meanwhile
-            return logs
+            return rows
 
-        monkeypatch.setattr(Queries, "audit_page", page_while_anna_writes)
-        reports = history.verify(auditor.context, page=1)
+        monkeypatch.setattr(Queries, "audit_rows", page_while_anna_writes)
+        reports = history.verify(auditor.context, page=1, workers=workers)
         monkeypatch.undo()
         assert pages[:2] == [["wk-dieze"], ["wk-zwolle"]]  # two pages, the note in between
         assert [(r.key, r.intact, r.events) for r in reports] == [
