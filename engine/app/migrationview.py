@@ -12,20 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from engine.errors import Unmet
 from engine.runtime.migration import MigrationOutcome
 from engine.workflow import wording
 from engine.workflow.model import WorkflowDefinition
+from engine.workflow.refusals import unmet_words
 
 __all__ = ["WordedOutcome", "check_text", "reasons", "summary_line", "worded"]
-
-_UNMET = {
-    "milestone-open": "unmet_milestone",
-    "approval-missing": "unmet_approval",
-    "approval-no-go": "unmet_no_go",
-    "children-behind": "unmet_child",
-    "regie-not-allowed": "unmet_regie",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +80,6 @@ def _day(value: date | None, language: str) -> str:
     return wording.day(value, language) if value is not None else "-"
 
 
-def _unmet(unmet: Unmet, titles: dict[str, str], language: str) -> str:
-    key = _UNMET.get(unmet.code)
-    if key is None:
-        return unmet.message
-    return wording.text(key, language, subject=titles.get(unmet.subject, unmet.subject))
-
-
 def reasons(outcome: MigrationOutcome, language: str) -> tuple[str, ...]:
     """Why the plan cannot move the instance, in ``language`` (the engine's sentences when
     the outcome has them only as text)."""
@@ -146,7 +131,7 @@ def worded(
     before_titles, after_titles = _titles(source), _titles(target)
     was = {(u.code, u.subject) for u in outcome.unmet_before}
     now_unmet = tuple(
-        say("now_unmet", what=_unmet(u, after_titles, language))
+        say("now_unmet", what=unmet_words(u, after_titles, language))
         for u in outcome.unmet_after
         if (u.code, u.subject) not in was
     )

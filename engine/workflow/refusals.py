@@ -86,8 +86,12 @@ def titles_of(definition: WorkflowDefinition, *, ids: bool = False) -> dict[str,
 
 
 def unmet_words(unmet: Unmet, titles: Mapping[str, str], language: str) -> str:
-    """One unmet criterion of a gate in words: "Knooppunt Plan klaar is nog niet gedaan"."""
-    return text(_UNMET[unmet.code], language, subject=titles.get(unmet.subject, unmet.subject))
+    """One unmet criterion of a gate in words: "Knooppunt Plan klaar is nog niet gedaan" (the
+    engine's own sentence for a kind of criterion the catalogue has no words for)."""
+    key = _UNMET.get(unmet.code)
+    if key is None:
+        return unmet.message
+    return text(key, language, subject=titles.get(unmet.subject, unmet.subject))
 
 
 def explain(

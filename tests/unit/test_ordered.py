@@ -40,5 +40,7 @@ def test_memory_stays_flat_in_the_number_of_items():
 
     small, large = peak(10_000, 1_000), peak(100_000, 1_000)
     held = peak(10_000, 1_000_000)  # everything in memory: what a list costs
-    assert large < 2 * small  # ten times the items, not ten times the memory
+    # Ten times the items, not ten times the memory: only the merge's one item and reader per
+    # spilled run grows (100 runs against 10), and what else the process allocates meanwhile.
+    assert large < 3 * small
     assert large < held
