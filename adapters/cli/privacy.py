@@ -64,17 +64,7 @@ def privacy_erase(
     app = app_of(ctx)
     done = app.service().erase_personal_data(email, reason=reason, by=app.actor(by))
     if as_json:
-        print_json(
-            {
-                "subject": done.address,
-                "fields": done.fields,
-                "instances": list(done.instances),
-                "cancelled": done.cancelled,
-                "accounts": done.accounts,
-                "scrubbed": done.scrubbed,
-                "remaining": done.remaining,
-            }
-        )
+        print_json(done.as_json())
         return
     click.echo(
         f"{done.address}: {done.fields} field(s) erased in {len(done.instances)} instance(s), "

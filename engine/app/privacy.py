@@ -59,6 +59,18 @@ class Erasure:
     """``table.column`` -> rows that still hold the address (fields the chain hashed as they
     are: not personal fields, or recorded before they were sealed apart)."""
 
+    def as_json(self) -> dict[str, Any]:
+        """What ``privacy erase --json`` prints and the API answers."""
+        return {
+            "subject": self.address,
+            "fields": self.fields,
+            "instances": list(self.instances),
+            "cancelled": self.cancelled,
+            "accounts": self.accounts,
+            "scrubbed": self.scrubbed,
+            "remaining": self.remaining,
+        }
+
 
 def _address(address: str) -> str:
     return check_email(address.strip()).lower()

@@ -46,6 +46,7 @@ __all__ = [
     "body",
     "deliveries",
     "delivery_json",
+    "delivery_progress",
     "disable",
     "enable",
     "fan_out",
@@ -446,6 +447,13 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "type": d.kind,
         "instance": d.instance_key,
         "webhookId": d.message_id,
+        **delivery_progress(d),
+    }
+
+
+def delivery_progress(d: Delivery) -> dict[str, Any]:
+    """Where a delivery stands, as the webhook and the ZGW deliveries both show it."""
+    return {
         "status": d.status,
         "attempts": d.attempts,
         "lastStatus": d.last_status,

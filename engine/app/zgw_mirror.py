@@ -58,6 +58,7 @@ from typing import Any
 from engine.app import feed
 from engine.app.context import Context
 from engine.app.webhook_dispatch import GIVE_UP, next_wait
+from engine.app.webhooks import delivery_progress
 from engine.app.zgw import ZgwConfig
 from engine.clock import local_date
 from engine.errors import InvalidValue, NotFound
@@ -615,12 +616,5 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "workflow": d.target,
         "kind": d.kind,
         "instance": d.instance_key,
-        "status": d.status,
-        "attempts": d.attempts,
-        "lastStatus": d.last_status,
-        "lastError": d.last_error,
-        "createdAt": d.created_at.isoformat(),
-        "lastAttemptAt": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
-        "nextAttemptAt": d.next_attempt_at.isoformat() if d.status == "pending" else None,
-        "sentAt": d.sent_at.isoformat() if d.sent_at else None,
+        **delivery_progress(d),
     }

@@ -35,14 +35,4 @@ def export(caller: CallerDep, body: PersonBody) -> Response:
 def erase(caller: CallerDep, body: ErasureBody) -> Response:
     caller.guard.require_programme(Action.PRIVACY)
     done = caller.service.erase_personal_data(body.email, reason=body.reason, by=caller.actor)
-    return reply(
-        {
-            "subject": done.address,
-            "fields": done.fields,
-            "instances": list(done.instances),
-            "cancelled": done.cancelled,
-            "accounts": done.accounts,
-            "scrubbed": done.scrubbed,
-            "remaining": done.remaining,
-        }
-    )
+    return reply(done.as_json())
