@@ -13,6 +13,10 @@ from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
 from engine.workflow.loader import load_text
 
+pytest_plugins = ["tests.databases"]
+"""The database fixtures (``db_url``, ``empty_db_url``, ``postgres_url``, ``database``,
+``service``), in one place for every directory of tests."""
+
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / "workflows"
 

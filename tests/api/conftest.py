@@ -1,5 +1,5 @@
 """The API tests run against a live server on loopback, on a SQLite file and on PostgreSQL (the
-database fixtures are the integration tests')."""
+database fixtures are in tests/databases.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.api.live import LiveServer, live_server
-from tests.integration.conftest import db_url, postgres_url
-
-__all__ = ["db_url", "postgres_url"]
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ def test_head_revision_constant_is_the_migrations_head():
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
 
 
-def test_an_empty_database_is_brought_to_head_and_matches_the_models(db_url):
-    database = Database(db_url)
+def test_an_empty_database_is_brought_to_head_and_matches_the_models(empty_db_url):
+    database = Database(empty_db_url)
     assert database.current_revision() is None
     database.ensure_schema()
     assert database.current_revision() == HEAD_REVISION
@@ -31,8 +31,8 @@ def test_an_empty_database_is_brought_to_head_and_matches_the_models(db_url):
     database.dispose()
 
 
-def test_a_database_from_a_newer_wijkkompas_is_refused(db_url):
-    database = Database(db_url)
+def test_a_database_from_a_newer_wijkkompas_is_refused(empty_db_url):
+    database = Database(empty_db_url)
     database.ensure_schema()
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
@@ -41,8 +41,8 @@ def test_a_database_from_a_newer_wijkkompas_is_refused(db_url):
     database.dispose()
 
 
-def test_a_database_with_other_tables_is_refused(db_url):
-    database = Database(db_url)
+def test_a_database_with_other_tables_is_refused(empty_db_url):
+    database = Database(empty_db_url)
     with database.engine.begin() as connection:
         connection.execute(text("CREATE TABLE someone_elses (id INTEGER PRIMARY KEY)"))
     with pytest.raises(SchemaError, match="has tables but none of wijkkompas's schema history"):
@@ -50,23 +50,23 @@ def test_a_database_with_other_tables_is_refused(db_url):
     database.dispose()
 
 
-def test_db_commands(db_url, tmp_path, monkeypatch):
+def test_db_commands(empty_db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    before = runner.invoke(main, ["--db", db_url, "db", "current"])
-    if db_url.startswith("sqlite"):  # no file yet, and looking does not make one
+    before = runner.invoke(main, ["--db", empty_db_url, "db", "current"])
+    if empty_db_url.startswith("sqlite"):  # no file yet, and looking does not make one
         assert before.exit_code == 2
         assert "wijkkompas.db does not exist" in before.stderr
         assert not (tmp_path / "wijkkompas.db").exists()
     else:  # a new, empty database
         assert before.exit_code == 0
         assert "no wijkkompas schema yet" in before.stdout
-    upgrade = runner.invoke(main, ["--db", db_url, "db", "upgrade"])
+    upgrade = runner.invoke(main, ["--db", empty_db_url, "db", "upgrade"])
     assert upgrade.exit_code == 0
     assert f"(empty) -> {HEAD_REVISION}" in upgrade.stdout
-    again = runner.invoke(main, ["--db", db_url, "db", "upgrade"])
+    again = runner.invoke(main, ["--db", empty_db_url, "db", "upgrade"])
     assert "nothing to do" in again.stdout
-    current = runner.invoke(main, ["--db", db_url, "db", "current"])
+    current = runner.invoke(main, ["--db", empty_db_url, "db", "current"])
     assert f"{HEAD_REVISION} (latest)" in current.stdout
 
 
@@ -92,7 +92,7 @@ def test_bad_urls_and_settings_are_refused_clearly(tmp_path):
 
 
 def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
-    db_url, tmp_path, monkeypatch
+    empty_db_url, tmp_path, monkeypatch
 ):
     from alembic import command
 
@@ -101,7 +101,7 @@ def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
     from engine.runtime.events import Regie
     from engine.workflow.catalog import WorkflowCatalog
 
-    database = Database(db_url)
+    database = Database(empty_db_url)
     database.ensure_schema()
     service = Service(SqlStore(database), workflows=WorkflowCatalog().resolve)
     service.create("wk", workflow="wijkkompas", title="W", regie=Regie(type="gemeente"), by="t")
@@ -118,11 +118,11 @@ def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
     database.dispose()
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["--db", db_url, "db", "upgrade"])
+    result = CliRunner().invoke(main, ["--db", empty_db_url, "db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert f"0001_initial -> {HEAD_REVISION}" in result.stdout
     assert "projections rebuilt from the events" in result.stdout
-    database = Database(db_url)
+    database = Database(empty_db_url)
     with database.engine.connect() as connection:
         after = connection.execute(
             text("SELECT kind, subject, due FROM deadlines ORDER BY kind, subject")
@@ -131,7 +131,7 @@ def test_an_older_schema_is_refused_until_db_upgrade_which_rebuilds_projections(
     database.dispose()
 
 
-def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(db_url):
+def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(empty_db_url):
     """0003 re-keys the deadline rows; up and down, every row and its reminder progress stay."""
     from alembic import command
 
@@ -140,7 +140,7 @@ def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(db_url)
     from engine.runtime.events import Regie
     from engine.workflow.catalog import WorkflowCatalog
 
-    database = Database(db_url)
+    database = Database(empty_db_url)
     database.ensure_schema()
     service = Service(SqlStore(database), workflows=WorkflowCatalog().resolve)
     for key in ("wk-a", "wk-b"):

@@ -116,19 +116,19 @@ def test_commands_that_create_make_the_database(wk, tmp_path, args):
     wk("--db", "sqlite:///wk.db", "status")
 
 
-def test_a_database_without_the_schema_gets_none_from_a_read(wk, db_url, tmp_path):
+def test_a_database_without_the_schema_gets_none_from_a_read(wk, empty_db_url, tmp_path):
     """An empty file, or a new PostgreSQL database: the read says how a database is made, and
     writes no tables."""
-    if db_url.startswith("sqlite"):
-        Path(db_url.removeprefix("sqlite:///")).touch()
-    result = wk("--db", db_url, "status", code=2)
+    if empty_db_url.startswith("sqlite"):
+        Path(empty_db_url.removeprefix("sqlite:///")).touch()
+    result = wk("--db", empty_db_url, "status", code=2)
     assert "has no wijkkompas schema yet" in result.stderr
     assert "instance create" in result.stderr
-    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(empty_db_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as connection:
             assert inspect(connection).get_table_names() == []
     finally:
         engine.dispose()
-    result = wk("--db", db_url, "db", "current")
+    result = wk("--db", empty_db_url, "db", "current")
     assert "no wijkkompas schema yet" in result.output
