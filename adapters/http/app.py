@@ -176,7 +176,14 @@ def create_app(
     oidc: OidcVerifier | None = None,
     max_body: int = MAX_BODY,
 ) -> ASGIApp:
-    """The whole application as served: the API inside the NLGov conventions."""
+    """The whole application as served: the API inside the NLGov conventions, with the
+    shortcut for the most asked request (``shortcut.py``) in front of it."""
+    from adapters.http.shortcut import InstanceShortcut
+
+    api = build_api(application, oidc=oidc)
     return Conventions(
-        build_api(application, oidc=oidc), version=API_VERSION, max_body=max_body, prefix="/api/"
+        InstanceShortcut(api, api.state.api, PREFIX),
+        version=API_VERSION,
+        max_body=max_body,
+        prefix="/api/",
     )

@@ -18,6 +18,7 @@ from adapters.http.documents import CommandResult, EventList, InstanceDocument, 
 from adapters.http.replies import JSON_MEDIA_TYPE, Idempotency, etag, json_bytes, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
+from engine.app.guard import Guard
 
 router = api_router(tags=["instances"])
 
@@ -165,17 +166,22 @@ def show_instance(
     key: str,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
+    status, body, tag = shown(caller.guard, key, if_none_match)
+    if status == 304:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type=JSON_MEDIA_TYPE, headers={"ETag": tag})
+
+
+def shown(guard: Guard, key: str, if_none_match: str | None) -> tuple[int, bytes, str]:
+    """The status (200 or 304), body and ETag of ``GET /instances/{key}``: for the route, and
+    for the server's shortcut to it (``adapters.http.shortcut``), which must answer the same."""
     from engine.app.reports import instance_json
 
-    view = caller.guard.see(key)
+    view = guard.see(key)
     tag = etag(view.events, view.head)
     if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
-        return Response(status_code=304, headers={"ETag": tag})
-    return Response(
-        _SHOWN.body(view, lambda: json_bytes(instance_json(view))),
-        media_type=JSON_MEDIA_TYPE,
-        headers={"ETag": tag},
-    )
+        return 304, b"", tag
+    return 200, _SHOWN.body(view, lambda: json_bytes(instance_json(view))), tag
 
 
 class _Bodies:
