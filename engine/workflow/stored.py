@@ -111,6 +111,11 @@ class _Value:
         """JSON-ready data, as the pydantic model's ``model_dump(mode="json")``."""
         return {self._aliases.get(n, n): _data(getattr(self, n)) for n in self._fields}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled and copied through the constructor: the default for slots sets each one,
+        # which a frozen value refuses.
+        return (_rebuilt, (type(self), tuple(getattr(self, n) for n in self._fields)))
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is frozen")
 
@@ -128,6 +133,10 @@ class _Value:
     def __repr__(self) -> str:
         shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
         return f"{type(self).__name__}({shown})"
+
+
+def _rebuilt(kind: type[_V], values: tuple[Any, ...]) -> _V:
+    return kind(**dict(zip(kind._fields, values, strict=True)))
 
 
 def _data(value: Any) -> Any:

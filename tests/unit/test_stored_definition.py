@@ -5,8 +5,10 @@ hash, or is not a definition, is refused."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -164,6 +166,20 @@ def test_plain_values_are_frozen():
         definition.phases[0].gate.advance = "automatic"  # type: ignore[misc]
     assert definition.replaced(key="other").key == "other"
     assert definition.key == "small"
+
+
+def test_plain_values_pickle_and_copy():
+    # Audit workers and copies get the same definition back (pydantic models allow both).
+    definition = stored_definition(
+        canonical_json(load_text(EVERY_FORM).definition),
+        definition_hash(load_text(EVERY_FORM).definition),
+        name="every-form@3",
+    )
+    for back in (pickle.loads(pickle.dumps(definition)), copy.deepcopy(definition)):
+        assert back == definition
+        assert back is not definition
+        assert stored.canonical_json(back) == stored.canonical_json(definition)
+    assert copy.copy(definition.phases[0]) == definition.phases[0]
 
 
 @pytest.mark.parametrize("definition", definitions())
