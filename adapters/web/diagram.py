@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from engine.workflow.wording import text
 
 if TYPE_CHECKING:
-    from engine.workflow.model import WorkflowDefinition
+    from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["workflow_svg"]
 

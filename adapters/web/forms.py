@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from adapters.web.visitor import Visitor
     from engine.app.reports import InstanceView
     from engine.app.service import Service
-    from engine.workflow.model import WorkflowDefinition
+    from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["ACTIONS", "Refusal", "checklist", "explain", "names", "offered", "run"]
 

@@ -32,7 +32,7 @@ from engine.errors import NotFound
 from engine.ports import CalendarEntry, CalendarToken, DueDeadline
 from engine.reminders.planner import AddressBook, ReminderPlanner
 from engine.runtime.commands import CompiledWorkflow
-from engine.workflow.model import ReminderRules
+from engine.workflow.stored import ReminderRules
 
 __all__ = ["KEEP_CANCELLED", "Calendars", "domain_of", "refresh"]
 

@@ -21,7 +21,7 @@ from engine.errors import NotFound, PretendedTime
 from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow, WhatIfClock
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import ChildSummary, phase_of
-from engine.workflow.normal import stored_definition
+from engine.workflow.stored import stored_definition
 
 
 class _Loading(Protocol):

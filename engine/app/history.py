@@ -36,7 +36,7 @@ from engine.runtime.automation import settle_readiness
 from engine.runtime.events import InstanceMigrated, InstanceStarted, decode
 from engine.runtime.instance import Instance
 from engine.runtime.migration import start_index
-from engine.workflow.model import Terms, WorkflowDefinition
+from engine.workflow.stored import Terms, WorkflowDefinition
 
 __all__ = [
     "AUDIT_PAGE",

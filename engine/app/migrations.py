@@ -44,7 +44,7 @@ from engine.runtime.migration import (
     said,
 )
 from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate
-from engine.workflow.model import WorkflowDefinition
+from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["AppliedOne", "LoadedPlan", "apply", "carried", "check", "read_plan", "resolve_pair"]
 
@@ -83,7 +83,9 @@ def _definition(
         return context.compiled(stored).definition
     if resolve is None:
         raise NotFound("workflow", f"{key}@{version}")
-    return resolve(f"{key}@{version}").normalised()
+    from engine.workflow.normal import stored_form  # a file was read: pydantic is loaded
+
+    return stored_form(resolve(f"{key}@{version}").definition)[0]
 
 
 def resolve_pair(

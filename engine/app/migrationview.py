@@ -14,8 +14,8 @@ from datetime import date
 
 from engine.runtime.migration import MigrationOutcome
 from engine.workflow import wording
-from engine.workflow.model import WorkflowDefinition
 from engine.workflow.refusals import unmet_words
+from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["WordedOutcome", "check_text", "reasons", "summary_line", "worded"]
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidValue, NotFound
 from engine.ports import Store, StoredWorkflow, UnitOfWork
-from engine.workflow.normal import canonical_json, definition_hash, normalise
 
 if TYPE_CHECKING:
     # Only a type here: the loader brings the YAML reader and the validation of files, which
@@ -48,6 +47,10 @@ def pin(
         if stored is None:
             raise
         return stored
+    # The file format (pydantic) is loaded with the file, not by every command that imports
+    # this module: most run a stored definition only (engine.workflow.stored).
+    from engine.workflow.normal import canonical_json, definition_hash, normalise
+
     definition = normalise(loaded.definition)
     digest = definition_hash(definition)
     stored = uow.find_workflow(definition.key, definition.version)

@@ -15,8 +15,8 @@ from engine.clock import LOCAL_TZ
 from engine.errors import Unmet
 from engine.ports import StoredEvent
 from engine.runtime.events import Regie
-from engine.workflow.model import DEFAULT_TERMS, Terms
 from engine.workflow.refusals import unmet_words
+from engine.workflow.stored import DEFAULT_TERMS, Terms
 from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day, duration, moment
 
 __all__ = [

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from engine.app.zgw_mirror import ZgwDeliveries
     from engine.runtime.instance import Instance
     from engine.runtime.migration import MigrationOutcome
-    from engine.workflow.model import Terms, WorkflowDefinition
+    from engine.workflow.stored import Terms, WorkflowDefinition
 
 __all__ = [
     "FUTURE_TOLERANCE",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.clock import LOCAL_TZ, as_utc
 from engine.errors import InvalidValue, NotFound, RuleViolation, TransitionNotAllowed
@@ -39,7 +39,10 @@ from engine.runtime.events import (
     RegieHandedOver,
 )
 from engine.runtime.instance import Instance
-from engine.workflow.model import WorkflowDefinition
+from engine.workflow import stored
+
+if TYPE_CHECKING:
+    from engine.workflow import model
 
 __all__ = ["CompiledWorkflow", "compile_workflow"]
 
@@ -47,11 +50,24 @@ E = TypeVar("E", bound=Event)
 
 
 def compile_workflow(
-    definition: WorkflowDefinition, *, stored_hash: str | None = None
+    definition: model.WorkflowDefinition | stored.WorkflowDefinition,
+    *,
+    stored_hash: str | None = None,
 ) -> CompiledWorkflow:
-    """Compile a definition; do this once per version and share the result. ``stored_hash``:
-    the definition is a stored one (``engine.workflow.normal.stored_definition``: normalised
-    already) with this hash."""
+    """Compile a definition; do this once per version and share the result.
+
+    A definition read from a file (pydantic, ``engine.workflow.model``) is normalised and
+    hashed first; a stored one (``engine.workflow.stored.stored_definition``: normalised
+    already) is compiled as it is, under ``stored_hash`` (its hash is computed when not given).
+    """
+    if not isinstance(definition, stored.WorkflowDefinition):
+        # Reading a file imported pydantic already; a stored definition never gets here.
+        from engine.workflow.normal import stored_form
+
+        definition, digest = stored_form(definition)
+        return CompiledWorkflow(definition, stored_hash=digest)
+    if stored_hash is None:
+        stored_hash = stored.definition_hash(definition)
     return CompiledWorkflow(definition, stored_hash=stored_hash)
 
 

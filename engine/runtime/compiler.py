@@ -42,8 +42,7 @@ from engine.errors import NotFound, TransitionNotAllowed
 from engine.runtime.conditions import Condition, Conditions, TriggerContext
 from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
 from engine.runtime.instance import COMPLETED, STOPPED, TERMINAL_STATES, Instance, paused_state
-from engine.workflow.model import Milestone, Phase, ReminderRules, ReturnRule, WorkflowDefinition
-from engine.workflow.normal import definition_hash, normalise
+from engine.workflow.stored import Milestone, Phase, ReturnRule, WorkflowDefinition
 from engine.workflow.workdays import workdays_for
 
 __all__ = ["CompiledMachine", "Edge"]
@@ -106,14 +105,11 @@ class _Machine(Machine):
 class CompiledMachine:
     """A workflow version compiled: its indexes and its one shared, strict machine."""
 
-    def __init__(self, definition: WorkflowDefinition, *, stored_hash: str | None = None) -> None:
-        if stored_hash is None:
-            self.definition = normalise(definition)
-            self.hash = definition_hash(self.definition)
-        else:
-            # A stored definition is its normal form, held against its hash when it was read.
-            self.definition = definition
-            self.hash = stored_hash
+    def __init__(self, definition: WorkflowDefinition, *, stored_hash: str) -> None:
+        # A stored definition (engine.workflow.stored): the normal form, held against its hash
+        # when it was read.
+        self.definition = definition
+        self.hash = stored_hash
         d = self.definition
         self.key = d.key
         self.version = d.version
@@ -149,9 +145,7 @@ class CompiledMachine:
                 self.due_followers.setdefault(m.due.after, ())
                 self.due_followers[m.due.after] += (m.id,)
         self.gates: dict[str, GateSpec] = build_gate_specs(d)
-        self.gate_rules = ReminderRules.model_construct(
-            **{name: getattr(d.reminders, name) for name in ReminderRules.model_fields}
-        )
+        self.gate_rules = d.reminders.rules()
         """Reminder rules for the planned end of a phase: the workflow's defaults."""
         self.buttons_in: dict[str, tuple[str, ...]] = {
             p: tuple(b.id for b in d.pause_buttons if p in (b.phases or ())) for p in self.phase_ids

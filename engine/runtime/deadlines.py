@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from engine.clock import local_date
 from engine.workflow.durations import Duration
-from engine.workflow.model import ReminderRules
+from engine.workflow.stored import ReminderRules
 from engine.workflow.timeline import PLAIN_DAYS, resolve_due
 
 if TYPE_CHECKING:
@@ -36,9 +36,7 @@ __all__ = [
 
 DeadlineKind = Literal["milestone", "gate", "review", "approval"]
 
-# Constructed, not validated: validating builds the model's validators, which a command on a
-# stored definition never needs (engine.workflow.model, _Frozen).
-REVIEW_RULES = ReminderRules.model_construct(
+REVIEW_RULES = ReminderRules(
     enabled=True,
     before_due=(Duration(days=7),),
     on_due=True,

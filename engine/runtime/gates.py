@@ -22,7 +22,7 @@ from engine.runtime.instance import (
     phase_of,
 )
 from engine.workflow.durations import Duration
-from engine.workflow.model import WorkflowDefinition
+from engine.workflow.stored import WorkflowDefinition
 
 __all__ = [
     "GateSpec",

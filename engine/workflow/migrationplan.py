@@ -29,7 +29,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import PlanError, Problem
-from engine.workflow.model import WorkflowDefinition, scalar_text
+from engine.workflow.stored import WorkflowDefinition
 
 if TYPE_CHECKING:
     # The YAML reader is loaded by parse_plan alone: the command path imports this module
@@ -137,6 +137,8 @@ class MigrationPlan:
 
 
 def _ref(value: Any) -> tuple[str, int] | None:
+    from engine.workflow.model import scalar_text
+
     text = scalar_text(value)
     if not isinstance(text, str):
         return None
@@ -148,6 +150,9 @@ def _ref(value: Any) -> tuple[str, int] | None:
 
 def parse_plan(text: str, source: str = "<plan>") -> MigrationPlan:
     """Read a plan; PlanError listing every problem of form (FILE:LINE:COL)."""
+    # Reading a file: the file format's helpers, imported here, not by a command that only
+    # runs a stored definition (engine.workflow.stored).
+    from engine.workflow.model import scalar_text
     from engine.workflow.yamlsource import read_yaml
 
     document = read_yaml(text)

@@ -3,8 +3,9 @@
 These models are the file format. They check types and forms (ids, durations, dates); the
 relations between parts (references, cycles, gates that can never be met) are checked in
 ``validate.py``. The same models describe a stored definition (``normal.py`` fills in every
-default so the stored form says everything explicitly, and hashes it), and the JSON Schema
-shipped for editors is generated from them (``engine/workflow/schema``).
+default so the stored form says everything explicitly, and hashes it; the runtime reads it back
+as the plain values of ``stored.py``, which mirror these models field by field), and the JSON
+Schema shipped for editors is generated from them (``engine/workflow/schema``).
 
 Shorthand forms accepted in files (each turned into the one full form by a before-validator):
 a track as just its title; the regie types as a list; a due date as a duration, a date or a
@@ -168,10 +169,11 @@ class _Frozen(BaseModel):
     # in the JSON Schema (engine.workflow.schema): pydantic's use_attribute_docstrings reads the
     # source of every model at import, a third of this module's import time.
     # defer_build: a model's validators are built by its first validation (reading a file),
-    # not at import. A command on a stored definition builds it without validating
-    # (engine.workflow.normal.stored_definition), so it never pays for them: the 18 models'
-    # schemas took about 120 ms of the command line's start-up on the busy sandbox. Defaults
+    # not at import: a command that imports the models without validating anything does not
+    # pay for them (the 18 models' schemas took about 120 ms on the busy sandbox). Defaults
     # are made with model_construct for the same reason (a validated default builds its model).
+    # A command that only runs a stored definition does not import this module at all: it
+    # reads the plain values of engine.workflow.stored.
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,

@@ -4,35 +4,24 @@ A stored definition is its normal form, so that it says everything explicitly an
 change meaning when a default of the format changes; two files with the same meaning have the
 same canonical JSON and so the same hash, which pins instances to their version.
 
-``stored_definition`` reads a stored definition back without validating it again: it was
-validated (and normalised) when it was stored, and its text is held against its hash first
-(``StoredDefinitionBroken`` when they differ), so a changed row is refused rather than run.
+A stored definition is read back without pydantic and without validating it again
+(``engine.workflow.stored``); ``stored_form`` gives a file's definition in that same form.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import types
-import typing
-from datetime import date
-from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
-from engine.errors import StoredDefinitionBroken
+from engine.workflow import stored
 from engine.workflow.durations import Duration
 from engine.workflow.model import (
-    DEFAULT_TERMS,
     Approval,
     ReminderRules,
     ReminderSettings,
     WorkflowDefinition,
 )
 
-__all__ = ["canonical_json", "definition_hash", "normalise", "stored_definition"]
-
-_M = TypeVar("_M", bound=BaseModel)
+__all__ = ["canonical_json", "definition_hash", "normalise", "stored_form"]
 
 
 # Constructed, not validated: validating here would build the models' validators at import
@@ -137,27 +126,10 @@ def normalise(definition: WorkflowDefinition) -> WorkflowDefinition:
 def canonical_json(definition: WorkflowDefinition) -> str:
     """The stored form of a definition: normalised, as compact JSON (stable for hashing).
 
-    Terms that are the defaults of the language are left out, and so are empty
-    ``contact_sets``, a gate's ``advance: manual`` and empty ``requests`` and a milestone's
-    absent ``done_when``:
-    definitions stored before the workflow format had them keep their hash, so the same file
-    pins the same version."""
-    full = normalise(definition)
-    data = full.model_dump(mode="json")
-    if full.terms == DEFAULT_TERMS[full.language]:
-        del data["terms"]
-    if not data.get("contact_sets"):
-        data.pop("contact_sets", None)
-    # Likewise the gates' and milestones' automation, when a file does not use it.
-    for phase in data["phases"]:
-        if phase["gate"].get("advance") == "manual":
-            del phase["gate"]["advance"]
-        if phase["gate"].get("requests") == {}:
-            del phase["gate"]["requests"]
-        for milestone in phase["milestones"]:
-            if milestone.get("done_when") is None:
-                milestone.pop("done_when", None)
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    What the format added later is left out where it is the default
+    (``engine.workflow.stored.canonical_text``): definitions stored before the workflow format
+    had it keep their hash, so the same file pins the same version."""
+    return stored.canonical_text(normalise(definition).model_dump(mode="json"))
 
 
 def definition_hash(definition: WorkflowDefinition) -> str:
@@ -165,72 +137,8 @@ def definition_hash(definition: WorkflowDefinition) -> str:
     return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()
 
 
-def stored_definition(text: str, digest: str, *, name: str) -> WorkflowDefinition:
-    """The definition stored as canonical JSON ``text`` under the sha256 ``digest``, built
-    without validating it again (the models' validators are not even built: a command on the
-    command line starts faster). It is the normal form, as ``normalise`` returns it.
-
-    StoredDefinitionBroken (naming the workflow ``name``) when the text does not hash to the
-    digest, or does not have the form of a stored definition: a row changed behind the
-    engine's back is refused, not run."""
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
-        raise StoredDefinitionBroken(name, "its text does not match its hash")
-    try:
-        definition = _build(WorkflowDefinition, json.loads(text))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StoredDefinitionBroken(name, f"it is not a stored definition ({exc})") from None
-    # What canonical_json leaves out because it is the default, normalise writes back.
-    if definition.terms is None:
-        definition = definition.model_copy(update={"terms": definition.words()})
-    return definition
-
-
-def _build(model: type[_M], data: Any) -> _M:
-    if not isinstance(data, dict):
-        raise TypeError(f"{model.__name__}: an object expected, not {type(data).__name__}")
-    by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
-    unknown = set(data) - set(by_alias)
-    if unknown:
-        raise KeyError(f"{model.__name__}: unknown {', '.join(sorted(unknown))}")
-    # Every field counts as set, as in the normal form (normalise's round trip).
-    return model.model_construct(
-        set(model.model_fields),
-        **{
-            by_alias[k]: _value(model.model_fields[by_alias[k]].annotation, v)
-            for k, v in data.items()
-        },
-    )
-
-
-def _value(kind: Any, value: Any) -> Any:
-    """``value`` (from JSON) as the field type ``kind`` holds it."""
-    origin = typing.get_origin(kind)
-    if origin is typing.Annotated:
-        return _value(typing.get_args(kind)[0], value)
-    if origin is typing.Union or origin is types.UnionType:
-        if value is None:
-            return None
-        options = [k for k in typing.get_args(kind) if k is not type(None)]
-        if len(options) > 1:
-            # The one union of a stored definition: an approval as its title or written out.
-            options = [k for k in options if _accepts(k, value)][:1]
-        return _value(options[0], value)
-    if origin is tuple:
-        return tuple(_value(typing.get_args(kind)[0], v) for v in value)
-    if origin is dict:
-        item = typing.get_args(kind)[1]
-        return {k: _value(item, v) for k, v in value.items()}
-    if isinstance(kind, type) and issubclass(kind, BaseModel):
-        return _build(kind, value)
-    if kind is Duration:
-        return Duration.parse(value)
-    if kind is date:
-        return date.fromisoformat(value)
-    return value
-
-
-def _accepts(kind: Any, value: Any) -> bool:
-    base = typing.get_args(kind)[0] if typing.get_origin(kind) is typing.Annotated else kind
-    if isinstance(base, type) and issubclass(base, BaseModel):
-        return isinstance(value, dict)
-    return isinstance(value, base)
+def stored_form(definition: WorkflowDefinition) -> tuple[stored.WorkflowDefinition, str]:
+    """The definition as the runtime reads it (``engine.workflow.stored``): its normal form as
+    plain values, read from its canonical JSON, and its hash."""
+    text = canonical_json(definition)
+    return stored.read_definition(text), hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -44,7 +44,7 @@ from engine.errors import (
 from engine.workflow.wording import REFUSAL, moment, refusal_text, text
 
 if TYPE_CHECKING:
-    from engine.workflow.model import WorkflowDefinition
+    from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["Explanation", "explain", "titles_of", "unmet_words"]
 

@@ -1,6 +1,7 @@
 """Due dates as a definition states them, and its planned timeline (the dry run).
 
-Pure functions of the definition and the working-day calendar, never the clock. A due date
+Pure functions of the definition (read from a file or stored) and the working-day calendar,
+never the clock. A due date
 counts from phase entry, from another milestone, or is fixed: ``resolve_due`` turns one ``Due``
 into a date given when the phase started and when other milestones were done. ``plan_timeline``
 is the dry run of an imaginary instance that runs exactly to plan: each phase starts when the
@@ -13,10 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING, TypeAlias
 
 from engine.workflow.durations import Duration
-from engine.workflow.model import Due, Milestone, WorkflowDefinition
 from engine.workflow.workdays import Workdays, workdays_for
+
+if TYPE_CHECKING:
+    from engine.workflow import model, stored
+
+    # A definition read from a file (pydantic) or stored (plain values): the same fields.
+    Due: TypeAlias = model.Due | stored.Due
+    Milestone: TypeAlias = model.Milestone | stored.Milestone
+    Phase: TypeAlias = model.Phase | stored.Phase
+    WorkflowDefinition: TypeAlias = model.WorkflowDefinition | stored.WorkflowDefinition
 
 __all__ = [
     "PLAIN_DAYS",
@@ -105,14 +115,15 @@ def plan_timeline(
 ) -> Timeline:
     """When each phase starts and ends and each milestone falls due if all runs to plan."""
     days = workdays or workdays_for(definition.calendar)
+    definition_phases: tuple[Phase, ...] = definition.phases
     bounds: list[tuple[date, date]] = []
     cursor = start
-    for phase in definition.phases:
+    for phase in definition_phases:
         end = days.roll_forward(phase.duration.after(cursor))
         bounds.append((cursor, end))
         cursor = end
     where: dict[str, tuple[int, Milestone]] = {}
-    for i, phase in enumerate(definition.phases):
+    for i, phase in enumerate(definition_phases):
         for m in phase.milestones:
             where.setdefault(m.id, (i, m))
 
@@ -139,7 +150,7 @@ def plan_timeline(
         return due if due is not None else bounds[where[mid][0]][1]
 
     phases = []
-    for i, phase in enumerate(definition.phases):
+    for i, phase in enumerate(definition_phases):
         plans = []
         for m in phase.milestones:
             not_before = (

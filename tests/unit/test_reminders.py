@@ -28,7 +28,7 @@ from engine.reminders.rules import (
 )
 from engine.runtime.deadlines import REVIEW_RULES, Deadline
 from engine.workflow.durations import Duration
-from engine.workflow.model import ReminderRules
+from engine.workflow.stored import ReminderRules
 from tests.conftest import workflow_from
 
 WORKFLOW = workflow_from(
@@ -148,8 +148,8 @@ def test_sensitive_rules_add_a_reminder_60_days_before():
     "rules",
     [
         pytest.param(RULES["once"], id="repeat-false-in-the-file"),
-        pytest.param(DEFAULT.model_copy(update={"repeat": None}), id="repeat-none"),
-        pytest.param(DEFAULT.model_copy(update={"repeat": Duration()}), id="repeat-zero"),
+        pytest.param(DEFAULT.replaced(repeat=None), id="repeat-none"),
+        pytest.param(DEFAULT.replaced(repeat=Duration()), id="repeat-zero"),
     ],
 )
 def test_no_repeat_gives_one_overdue_reminder(rules: ReminderRules):
@@ -341,7 +341,7 @@ def test_next_moment_equals_the_first_later_moment(rules: ReminderRules, due: da
 
 
 def test_daily_overdue_reminders_keep_coming_after_520_days():
-    daily = DEFAULT.model_copy(update={"repeat": Duration(days=1)})
+    daily = DEFAULT.replaced(repeat=Duration(days=1))
     dl = deadline(daily, due=date(2026, 1, 1))
     today = date(2028, 1, 1)  # 730 days after the due date
     assert due_moments(dl, after=today - timedelta(days=1), today=today) == [
@@ -350,7 +350,7 @@ def test_daily_overdue_reminders_keep_coming_after_520_days():
 
 
 def test_next_moment_agrees_with_moments_after_520_daily_reminders():
-    daily = DEFAULT.model_copy(update={"repeat": Duration(days=1)})
+    daily = DEFAULT.replaced(repeat=Duration(days=1))
     dl = deadline(daily, due=date(2026, 1, 1))
     after = date(2028, 1, 1)
     assert next_moment(dl, after=after) == first_after(dl, after, after + timedelta(days=30))
