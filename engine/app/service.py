@@ -39,7 +39,6 @@ from engine.ports import (
     InstanceSummary,
     OutboxEntry,
     Receipt,
-    Store,
     StoredEvent,
     StoredWorkflow,
     SystemClock,
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     from engine.app.statusview import StatusRow
     from engine.app.webhooks import Webhooks
     from engine.app.zgw_mirror import ZgwDeliveries
+    from engine.ports import Store
     from engine.runtime.instance import Instance
     from engine.runtime.migration import MigrationOutcome
     from engine.workflow.model import Terms, WorkflowDefinition

@@ -38,11 +38,29 @@ NEVER_ON_A_COMMAND = (
     "engine.app.history",
     "engine.app.migrations",
     "engine.app.signin",
+    "holidays",
+    "engine.ports.storage",
+    "engine.ports.directory",
+    "engine.ports.outbound",
+    "engine.ports.proofs",
+    "engine.ports.calendar",
+    "engine.ports.inbox",
+    "engine.app.access",
+    "engine.app.statusview",
+    "engine.runtime.migration",
+    "engine.workflow.migrationplan",
+    "engine.reminders.messages",
 )
 """Libraries and modules that a note or a show does not use: SQLAlchemy and the ORM tables
 (on a SQLite file the command path and the view of one instance run on plain ``sqlite3``), the
 faces on the web, the schema migrations, sign-in, the integrations, reading workflow files, the
-reports."""
+reports; the ``holidays`` package (the Dutch holidays are worked out by rule); the contracts of
+the store's other units (``engine.ports`` loads each module on first use), the rule table of
+who may do what (only an approval that names its giver asks it), the overview's rows, what a
+migration does, and what a reminder says (only a gate with news writes one)."""
+
+NEVER_ON_A_NOTE = ("engine.app.reports", "engine.app.overview")
+"""The view of one instance: a note prints only the line it recorded."""
 
 NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "engine.ports", "pydantic", "transitions")
 
@@ -106,6 +124,10 @@ def test_a_command_loads_only_its_own_path(programme, args):
     loaded, built = loaded_by(programme, *args)
     assert "engine.app.commands" in loaded  # it did run the service
     assert sorted(m for m in NEVER_ON_A_COMMAND if m in loaded) == []
+    if args[0] == "note":
+        assert sorted(m for m in NEVER_ON_A_NOTE if m in loaded) == []
+    else:
+        assert "engine.app.reports" in loaded  # it did build the view
     # The stored definition is read without validation (engine.workflow.normal).
     assert built == []
 
