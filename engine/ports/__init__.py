@@ -6,7 +6,8 @@ notifiers. Each contract states what it must do and raise.
 
     clocks.py     Clock, SystemClock, WhatIfClock
     delivery.py   OutgoingMessage, Notifier, DeliveryFailure
-    records.py    the values a store hands over and takes back
+    records.py    the values a command hands to the store and takes back
+    readings.py   the values the read side is handed (lists, histories, feed, overview, ...)
     storage.py    Store and its units of work (UnitOfWork, CommandUnit, OutboxUnit)
     calendar.py   calendar tokens and the entries iCalendar feeds show
     outbound.py   the integrations' delivery queue, webhook subscriptions, WebhookSender
@@ -47,25 +48,27 @@ if TYPE_CHECKING:
         WebhookSender,
     )
     from engine.ports.proofs import Checkpoint, CheckpointUnit, HeadRow, Leaf, Signer
-    from engine.ports.records import (
+    from engine.ports.readings import (
         INSTANCE_SORTS,
         AuditedLog,
         AuditRows,
-        ChildRow,
-        DeadlineChange,
-        DeadlineState,
         DueDeadline,
         FeedItem,
         InstanceHistory,
         InstancePage,
         InstanceQuery,
-        InstanceRecord,
-        InstanceScope,
         InstanceSummary,
-        NewInstanceRows,
         OutboxEntry,
         OverviewRow,
         PersonalPlace,
+    )
+    from engine.ports.records import (
+        ChildRow,
+        DeadlineChange,
+        DeadlineState,
+        InstanceRecord,
+        InstanceScope,
+        NewInstanceRows,
         QueuedMessage,
         Receipt,
         StoredEvent,
@@ -172,24 +175,24 @@ _HOME = {
     "HeadRow": "engine.ports.proofs",
     "Leaf": "engine.ports.proofs",
     "Signer": "engine.ports.proofs",
-    "AuditRows": "engine.ports.records",
-    "AuditedLog": "engine.ports.records",
+    "AuditRows": "engine.ports.readings",
+    "AuditedLog": "engine.ports.readings",
     "ChildRow": "engine.ports.records",
     "DeadlineChange": "engine.ports.records",
     "DeadlineState": "engine.ports.records",
-    "DueDeadline": "engine.ports.records",
-    "FeedItem": "engine.ports.records",
-    "INSTANCE_SORTS": "engine.ports.records",
-    "InstanceHistory": "engine.ports.records",
-    "InstancePage": "engine.ports.records",
-    "InstanceQuery": "engine.ports.records",
+    "DueDeadline": "engine.ports.readings",
+    "FeedItem": "engine.ports.readings",
+    "INSTANCE_SORTS": "engine.ports.readings",
+    "InstanceHistory": "engine.ports.readings",
+    "InstancePage": "engine.ports.readings",
+    "InstanceQuery": "engine.ports.readings",
     "InstanceRecord": "engine.ports.records",
     "InstanceScope": "engine.ports.records",
-    "InstanceSummary": "engine.ports.records",
+    "InstanceSummary": "engine.ports.readings",
     "NewInstanceRows": "engine.ports.records",
-    "OutboxEntry": "engine.ports.records",
-    "OverviewRow": "engine.ports.records",
-    "PersonalPlace": "engine.ports.records",
+    "OutboxEntry": "engine.ports.readings",
+    "OverviewRow": "engine.ports.readings",
+    "PersonalPlace": "engine.ports.readings",
     "QueuedMessage": "engine.ports.records",
     "Receipt": "engine.ports.records",
     "StoredEvent": "engine.ports.records",

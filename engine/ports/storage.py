@@ -11,22 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.ports.directory import DirectoryStore
 from engine.ports.records import (
-    AuditedLog,
-    AuditRows,
     ChildRow,
     DeadlineChange,
     DeadlineState,
-    DueDeadline,
-    FeedItem,
-    InstanceHistory,
-    InstanceQuery,
     InstanceRecord,
     InstanceScope,
-    InstanceSummary,
     NewInstanceRows,
-    OutboxEntry,
-    OverviewRow,
-    PersonalPlace,
     QueuedMessage,
     Receipt,
     StoredEvent,
@@ -40,6 +30,18 @@ if TYPE_CHECKING:
     from engine.ports.inbox import InboxUnit
     from engine.ports.outbound import DeliveryUnit
     from engine.ports.proofs import CheckpointUnit
+    from engine.ports.readings import (
+        AuditedLog,
+        AuditRows,
+        DueDeadline,
+        FeedItem,
+        InstanceHistory,
+        InstanceQuery,
+        InstanceSummary,
+        OutboxEntry,
+        OverviewRow,
+        PersonalPlace,
+    )
 
 __all__ = [
     "CommandUnit",

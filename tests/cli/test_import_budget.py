@@ -45,19 +45,23 @@ NEVER_ON_A_COMMAND = (
     "engine.ports.proofs",
     "engine.ports.calendar",
     "engine.ports.inbox",
+    "engine.ports.readings",
     "engine.app.access",
     "engine.app.statusview",
     "engine.runtime.migration",
     "engine.workflow.migrationplan",
     "engine.reminders.messages",
+    "engine.workflow.timeline",
 )
 """Libraries and modules that a note or a show does not use: SQLAlchemy and the ORM tables
 (on a SQLite file the command path and the view of one instance run on plain ``sqlite3``), the
 faces on the web, the schema migrations, sign-in, the integrations, reading workflow files, the
 reports; the ``holidays`` package (the Dutch holidays are worked out by rule); the contracts of
-the store's other units (``engine.ports`` loads each module on first use), the rule table of
+the store's other units and the read side's values (``engine.ports`` loads each module on first
+use), the rule table of
 who may do what (only an approval that names its giver asks it), the overview's rows, what a
-migration does, and what a reminder says (only a gate with news writes one)."""
+migration does, what a reminder says (only a gate with news writes one), and the dry-run
+timeline (deadlines need only ``engine.workflow.due``)."""
 
 NEVER_ON_A_NOTE = ("engine.app.reports", "engine.app.overview")
 """The view of one instance: a note prints only the line it recorded."""
