@@ -147,8 +147,7 @@ def print_recorded(
     of the catalogue's ``CLI`` block, filled in with ``values``), its number, when it happened
     if that is not when it was recorded, the phase and the gate; then what the engine recorded
     by itself right after; its warnings on stderr. ``--json``: the result as data, unworded."""
-    from engine.app.reports import shown_times
-    from engine.workflow.wording import cli_text, text
+    from engine.workflow.wording import cli_text, shown_times, text
 
     app = ctx.find_object(Application)
     language = app.settings.language if app is not None else "nl"

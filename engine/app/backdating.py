@@ -40,7 +40,6 @@ from engine.runtime.events import (
     decode,
 )
 from engine.runtime.instance import Instance
-from engine.runtime.migration import start_index
 
 __all__ = ["Backdate", "decide_back"]
 
@@ -88,6 +87,8 @@ def decide_back(
     first = events[0][1]
     assert isinstance(first, InstanceStarted)
     _check_bound(key, instance, events, moment, bound)
+
+    from engine.runtime.migration import start_index  # only a command dated back replays
 
     then = Instance.started(first, start_index((e for _, e in events), workflow.milestone_index))
     later: list[tuple[int, Event]] = []

@@ -24,9 +24,9 @@ import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from engine.app import acting
-from engine.app.access import Relation, stake
 from engine.app.backdating import Backdate, decide_back
 from engine.app.context import Context
 from engine.app.creation import create_instances
@@ -54,7 +54,7 @@ from engine.errors import (
     RuleViolation,
     WorkflowError,
 )
-from engine.ports import CommandUnit, DeadlineChange, InstanceRecord, StoredEvent
+from engine.ports import DeadlineChange, InstanceRecord, StoredEvent
 from engine.reminders.ready import evidence_of, ready_messages, request_messages
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.automation import follow_ups, settle_readiness, uses_children
@@ -62,13 +62,18 @@ from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import ApprovalRecorded, Event, Regie
 from engine.runtime.instance import Instance
 
+if TYPE_CHECKING:
+    from engine.ports import CommandUnit
+
 __all__ = ["ATTEMPTS", "Action", "Commands"]
 
 _STAKES = {
-    Relation.PROGRAMME: "the organisation that runs the programme",
-    Relation.REGIE: "the regie holder",
-    Relation.PARTY: "a party",
+    "programme": "the organisation that runs the programme",
+    "regie": "the regie holder",
+    "party": "a party",
 }
+"""How a refusal of an independent approval names the giver's ``access.Relation`` (by value:
+the rule table is imported only by an approval that names its giver)."""
 
 ATTEMPTS = 8
 """How often a command is tried in all when it keeps losing races with other writers."""
@@ -520,6 +525,8 @@ class Commands:
         def act(wf: CompiledWorkflow, inst: Instance, t: datetime) -> Event:
             independent_by = None
             if giver is not None and wf.definition.independent(approval):
+                from engine.app.access import Relation, stake
+
                 found = stake(
                     giver,
                     regie_organisation=inst.regie.organisation,
@@ -530,7 +537,7 @@ class Commands:
                         key,
                         f"record approval '{approval}'",
                         f"it is an independent approval, and {giver.name} is "
-                        f"{_STAKES[found]} of this instance",
+                        f"{_STAKES[found.value]} of this instance",
                     )
                 independent_by = giver.key
             return wf.approve(

@@ -15,13 +15,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.errors import NotFound, PretendedTime
-from engine.ports import Clock, CommandUnit, InstanceRecord, Store, StoredWorkflow, WhatIfClock
+from engine.ports import Clock, InstanceRecord, StoredWorkflow, WhatIfClock
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.instance import ChildSummary, phase_of
 from engine.workflow.stored import stored_definition
+
+if TYPE_CHECKING:
+    # Contracts only (the store is handed in): a command does not load every unit's port.
+    from engine.ports import CommandUnit, Store
 
 
 class _Loading(Protocol):

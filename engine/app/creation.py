@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from engine.app.context import Context
 from engine.app.pinning import Resolver, pin
@@ -31,7 +32,10 @@ from engine.app.values import (
     effective_time,
 )
 from engine.errors import InvalidValue, RuleViolation
-from engine.ports import NewInstanceRows, StoredWorkflow, UnitOfWork
+from engine.ports import NewInstanceRows, StoredWorkflow
+
+if TYPE_CHECKING:
+    from engine.ports import UnitOfWork
 
 __all__ = ["create_instances", "parent_id"]
 

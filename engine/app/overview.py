@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.app.context import Context, child_summary
 from engine.app.reports import ChildView, InstanceView, MilestoneView
-from engine.app.statusview import StatusRow
 from engine.clock import local_date
 from engine.errors import NotFound
 from engine.ports import InstanceScope, StoredEvent
@@ -21,6 +20,9 @@ from engine.runtime.automation import ENGINE, is_ready
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.gates import count_stored
 from engine.runtime.instance import TERMINAL_STATES, ChildSummary, phase_of
+
+if TYPE_CHECKING:
+    from engine.app.statusview import StatusRow
 
 __all__ = ["show", "status"]
 
@@ -176,6 +178,8 @@ def status(
 ) -> list[StatusRow]:
     """The programme overview: every instance (filtered; with a ``scope``, those in it), with
     what needs attention."""
+    from engine.app.statusview import StatusRow  # the overview's rows: not for one instance
+
     today = local_date(context.clock.now())
     soon = today + timedelta(days=30)
     with context.store.read() as uow:

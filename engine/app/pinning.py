@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidValue, NotFound
-from engine.ports import Store, StoredWorkflow, UnitOfWork
+from engine.ports import StoredWorkflow
 
 if TYPE_CHECKING:
     # Only a type here: the loader brings the YAML reader and the validation of files, which
     # a command on a stored workflow does not need.
+    from engine.ports import Store, UnitOfWork
     from engine.workflow.loader import LoadedWorkflow
 
 __all__ = ["Resolver", "pin", "stored_versions"]

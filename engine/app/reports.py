@@ -17,7 +17,14 @@ from engine.ports import StoredEvent
 from engine.runtime.events import Regie
 from engine.workflow.refusals import unmet_words
 from engine.workflow.stored import DEFAULT_TERMS, Terms
-from engine.workflow.wording import DEFAULT_LANGUAGE, cli_text, day, duration, moment
+from engine.workflow.wording import (
+    DEFAULT_LANGUAGE,
+    cli_text,
+    day,
+    duration,
+    moment,
+    shown_times,
+)
 
 __all__ = [
     "ChildView",
@@ -153,17 +160,6 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
 
 def _local(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def shown_times(at: datetime, recorded_at: datetime, language: str = DEFAULT_LANGUAGE) -> str:
-    """ "gebeurd X, vastgelegd Y" ("dated X, recorded Y") for an event whose effective time,
-    as a person reads it (to the minute, Dutch time), is not when it was recorded; "" when
-    they are the same."""
-    if _local(at) == _local(recorded_at):
-        return ""
-    return cli_text(
-        "rec_dated", language, dated=moment(at, language), recorded=moment(recorded_at, language)
-    )
 
 
 def _iso_day(value: str | None, language: str) -> str:

@@ -31,19 +31,7 @@ from engine.app.pinning import Resolver, stored_versions
 from engine.app.receipts import ReceiptMaker
 from engine.app.settings import MAX_START_AGE, SESSION_HOURS
 from engine.app.values import FUTURE_TOLERANCE, NewInstance, Recorded, check_new_instance
-from engine.ports import (
-    Clock,
-    FeedItem,
-    InstancePage,
-    InstanceQuery,
-    InstanceSummary,
-    OutboxEntry,
-    Receipt,
-    Store,
-    StoredEvent,
-    StoredWorkflow,
-    SystemClock,
-)
+from engine.ports import Clock, Receipt, StoredEvent, StoredWorkflow, SystemClock
 from engine.runtime.commands import CompiledWorkflow
 
 # The read side, the reports, migrations, sign-in and the integrations are imported by the
@@ -67,15 +55,19 @@ if TYPE_CHECKING:
     from engine.app.statusview import StatusRow
     from engine.app.webhooks import Webhooks
     from engine.app.zgw_mirror import ZgwDeliveries
+    from engine.ports import (
+        FeedItem,
+        InstancePage,
+        InstanceQuery,
+        OutboxEntry,
+        Store,
+    )
     from engine.runtime.instance import Instance
     from engine.runtime.migration import MigrationOutcome
     from engine.workflow.stored import Terms, WorkflowDefinition
 
 __all__ = [
     "FUTURE_TOLERANCE",
-    "InstancePage",
-    "InstanceQuery",
-    "InstanceSummary",
     "NewInstance",
     "ReceiptMaker",
     "Recorded",

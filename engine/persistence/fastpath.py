@@ -24,18 +24,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
     DeadlineChange,
     DeadlineState,
     InstanceScope,
-    OverviewRow,
     QueuedMessage,
     StoredEvent,
 )
 from engine.runtime.personal import Personal
+
+if TYPE_CHECKING:
+    from engine.ports import OverviewRow
 
 __all__ = ["INSTANCE_COLUMNS", "ROW_FIELDS", "Diverged", "FastPath"]
 
@@ -404,6 +406,8 @@ class FastPath:
     ) -> list[OverviewRow]:
         """Every instance with its counts for the programme overview, by key (with a scope:
         those in it, and their sub-projects marked not ``shown``)."""
+        from engine.ports import OverviewRow  # the read side's values: not for a command
+
         days = (self.day(today), self.day(today), self.day(soon), False)
         if scope is None or scope.everything:
             cursor.execute(self.overview_sql, days)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from engine.persistence.commands import RECENT, CommandPath, CommandUnit
 from engine.persistence.fastpath import FastPath
-from engine.ports import StoredWorkflow, TokenRecord
+from engine.ports import StoredWorkflow
 
 # The units other than the command path are built on SQLAlchemy: each is imported by the
 # method that opens it, so a command (or a glance) never imports SQLAlchemy (issue 15).
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from engine.persistence.outbox import OutboxUnit
     from engine.persistence.proofs import ProofUnit
     from engine.persistence.unit import Unit
+    from engine.ports import TokenRecord
 
 __all__ = ["RECENT", "SqlStore"]
 

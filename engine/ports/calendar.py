@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from engine.ports.records import DueDeadline, InstanceScope
+from engine.ports.readings import DueDeadline
+from engine.ports.records import InstanceScope
 
 __all__ = ["CalendarEntry", "CalendarToken", "CalendarUnit"]
 

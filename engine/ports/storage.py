@@ -7,36 +7,41 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.ports.calendar import CalendarUnit
 from engine.ports.directory import DirectoryStore
-from engine.ports.inbox import InboxUnit
-from engine.ports.outbound import DeliveryUnit
-from engine.ports.proofs import CheckpointUnit
 from engine.ports.records import (
-    AuditedLog,
-    AuditRows,
     ChildRow,
     DeadlineChange,
     DeadlineState,
-    DueDeadline,
-    FeedItem,
-    InstanceHistory,
-    InstanceQuery,
     InstanceRecord,
     InstanceScope,
-    InstanceSummary,
     NewInstanceRows,
-    OutboxEntry,
-    OverviewRow,
-    PersonalPlace,
     QueuedMessage,
     Receipt,
     StoredEvent,
     StoredWorkflow,
 )
 from engine.runtime.instance import Instance
+
+if TYPE_CHECKING:
+    # Only named in the units' signatures: a command does not load these ports.
+    from engine.ports.calendar import CalendarUnit
+    from engine.ports.inbox import InboxUnit
+    from engine.ports.outbound import DeliveryUnit
+    from engine.ports.proofs import CheckpointUnit
+    from engine.ports.readings import (
+        AuditedLog,
+        AuditRows,
+        DueDeadline,
+        FeedItem,
+        InstanceHistory,
+        InstanceQuery,
+        InstanceSummary,
+        OutboxEntry,
+        OverviewRow,
+        PersonalPlace,
+    )
 
 __all__ = [
     "CommandUnit",

@@ -17,7 +17,6 @@ from typing import Any
 
 from engine.clock import local_date
 from engine.ports import QueuedMessage, StoredEvent
-from engine.reminders.messages import ReminderItem
 from engine.reminders.rules import KEY_LENGTH
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
@@ -84,6 +83,8 @@ def ready_messages(
     for approval, _ in workflow.gates[instance.phase].approvals:
         for email in (approvers or {}).get(approval, ()):
             targets.setdefault(email.lower(), (email, "approver"))
+    from engine.reminders.messages import ReminderItem  # only when a gate has news
+
     rows = []
     for email, role in targets.values() or [("", "regie")]:
         key = ready_key(instance.key, phase.id, seq, email or "-")
@@ -148,6 +149,8 @@ def request_messages(
         targets.setdefault(email.lower(), (email, "owner"))
     for email in instance.regie.contacts:
         targets.setdefault(email.lower(), (email, "regie"))
+    from engine.reminders.messages import ReminderItem
+
     rows = []
     for email, role in targets.values() or [("", "owner")]:
         key = f"{instance.key}/request:{approval}/{now.isoformat()}/{(email or '-').lower()}"

@@ -20,8 +20,8 @@ from engine.errors import GateNotMet, RuleViolation
 from engine.runtime.events import Regie
 from engine.runtime.gates import GateSpec, evaluate_gate
 from engine.runtime.instance import Instance
+from engine.workflow.due import describe_due, resolve_due
 from engine.workflow.stored import Milestone, Phase, ReturnRule
-from engine.workflow.timeline import describe_due, resolve_due
 from engine.workflow.workdays import Workdays
 
 __all__ = ["Condition", "Conditions", "TriggerContext"]

@@ -14,9 +14,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from engine.clock import local_date
+from engine.workflow.due import PLAIN_DAYS, resolve_due
 from engine.workflow.durations import Duration
 from engine.workflow.stored import ReminderRules
-from engine.workflow.timeline import PLAIN_DAYS, resolve_due
 
 if TYPE_CHECKING:
     from engine.runtime.commands import CompiledWorkflow

@@ -21,6 +21,11 @@ LONGEST_DAYS = 100 * 366
 JSON_PATTERN = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
 
 
+_REMEMBERED = 1024
+"""Texts ``Duration.parse`` remembers (then it starts over)."""
+_PARSED: dict[str, Duration] = {}
+
+
 class DurationSyntaxError(ValueError):
     """A text is not an ISO 8601 date duration; the message says why and gives examples."""
 
@@ -36,6 +41,21 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
+        """The duration ``text`` states; DurationSyntaxError (saying why) if it is none.
+
+        A text read before is answered from memory: a stored definition names the same few
+        periods hundreds of times, and every command reads one (a duration is immutable)."""
+        if cls is Duration and isinstance(text, str):
+            found = _PARSED.get(text)
+            if found is None:
+                found = _PARSED[text] = cls._read(text)
+                if len(_PARSED) > _REMEMBERED:
+                    _PARSED.clear()
+            return found
+        return cls._read(text)
+
+    @classmethod
+    def _read(cls, text: str) -> Duration:
         if not isinstance(text, str):
             raise DurationSyntaxError(
                 f"expected an ISO 8601 duration such as P30D, P6W, P3M or P1Y, "

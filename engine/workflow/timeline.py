@@ -1,21 +1,21 @@
-"""Due dates as a definition states them, and its planned timeline (the dry run).
+"""The planned timeline of a definition (the dry run).
 
 Pure functions of the definition (read from a file or stored) and the working-day calendar,
-never the clock. A due date
-counts from phase entry, from another milestone, or is fixed: ``resolve_due`` turns one ``Due``
-into a date given when the phase started and when other milestones were done. ``plan_timeline``
-is the dry run of an imaginary instance that runs exactly to plan: each phase starts when the
-previous one is planned to end, and each milestone is done on its due date (or, without one,
-when its phase ends).
+never the clock. A due date counts from phase entry, from another milestone, or is fixed:
+``resolve_due`` (``engine.workflow.due``, named here too) turns one ``Due`` into a date given
+when the phase started and when other milestones were done. ``plan_timeline`` is the dry run
+of an imaginary instance that runs exactly to plan: each phase starts when the previous one is
+planned to end, and each milestone is done on its due date (or, without one, when its phase
+ends).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, TypeAlias
 
+from engine.workflow.due import PLAIN_DAYS, describe_due, resolve_due
 from engine.workflow.durations import Duration
 from engine.workflow.workdays import Workdays, workdays_for
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from engine.workflow import model, stored
 
     # A definition read from a file (pydantic) or stored (plain values): the same fields.
-    Due: TypeAlias = model.Due | stored.Due
     Milestone: TypeAlias = model.Milestone | stored.Milestone
     Phase: TypeAlias = model.Phase | stored.Phase
     WorkflowDefinition: TypeAlias = model.WorkflowDefinition | stored.WorkflowDefinition
@@ -37,39 +36,6 @@ __all__ = [
     "plan_timeline",
     "resolve_due",
 ]
-
-PLAIN_DAYS = Workdays(None)
-"""Every Monday to Friday, no holidays: for counting a date as written, before rolling it."""
-
-
-def resolve_due(
-    due: Due,
-    phase_start: date,
-    done_on: Callable[[str], date | None],
-    workdays: Workdays,
-) -> date | None:
-    """The date ``due`` falls on, or None while the milestone it counts from is not done."""
-    if due.date_ is not None:
-        return due.date_
-    if due.after is not None:
-        base = done_on(due.after)
-        if base is None:
-            return None
-    else:
-        base = phase_start
-    if due.working_days is not None:
-        return workdays.add_working_days(base, due.working_days)
-    assert due.offset is not None  # guaranteed by Due's validator
-    return workdays.roll_forward(due.offset.after(base))
-
-
-def describe_due(due: Due) -> str:
-    """A short human description: 'P60D after phase start', '2027-06-30', ..."""
-    if due.date_ is not None:
-        return due.date_.isoformat()
-    amount = f"{due.working_days} working days" if due.working_days is not None else str(due.offset)
-    base = f"'{due.after}' done" if due.after is not None else "phase start"
-    return f"{amount} after {base}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

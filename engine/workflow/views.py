@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.workflow.due import describe_due
 from engine.workflow.model import ReminderRules, WorkflowDefinition
 from engine.workflow.normal import definition_hash, normalise
-from engine.workflow.timeline import Timeline, describe_due
+from engine.workflow.timeline import Timeline
 from engine.workflow.wording import duration
 
 __all__ = ["definition_json", "render_timeline", "render_tree", "timeline_json"]

@@ -49,6 +49,7 @@ __all__ = [
     "migration_text",
     "moment",
     "refusal_text",
+    "shown_times",
     "text",
 ]
 
@@ -1364,6 +1365,18 @@ def moment(value: datetime | None, language: str = DEFAULT_LANGUAGE) -> str:
 
     local = value.astimezone(LOCAL_TZ)
     return f"{day(local, language)} {local:%H:%M}"
+
+
+def shown_times(at: datetime, recorded_at: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """ "gebeurd X, vastgelegd Y" ("dated X, recorded Y") for an event whose effective time,
+    as a person reads it (to the minute, Dutch time), is not when it was recorded; "" when
+    they are the same. Here rather than with the view of an instance (``engine.app.reports``)
+    so that a command that prints the line it recorded does not import that view."""
+    if moment(at) == moment(recorded_at):
+        return ""
+    return cli_text(
+        "rec_dated", language, dated=moment(at, language), recorded=moment(recorded_at, language)
+    )
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:

@@ -3,17 +3,17 @@
 A workflow file may ask for a working-day calendar (``calendar: NL``). Then a deadline that falls
 on a weekend or a public holiday moves to the next working day, and ``working_days`` offsets
 count only working days. Without a calendar, dates stay as computed and ``working_days`` counts
-Monday to Friday. Public holidays come from the ``holidays`` package (the Dutch list there
-includes New Year, Good Friday, Easter and Whit Monday, Koningsdag, Ascension Day and Christmas),
-with Liberation Day (5 May) every year, as the Algemene termijnenwet counts it for legal terms
-(the package has it only in lustrum years).
+Monday to Friday. The Dutch public holidays (New Year, Good Friday, Easter and Whit Monday,
+Koningsdag, Ascension Day, Christmas, and Liberation Day every year, as the Algemene termijnenwet
+counts it for legal terms) are worked out by rule in ``engine.workflow.publicholidays``.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+
+from engine.workflow.publicholidays import dutch_holidays
 
 __all__ = ["SUPPORTED_CALENDARS", "Workdays", "workdays_for"]
 
@@ -31,28 +31,16 @@ class Workdays:
                 f"unknown calendar {country!r}; supported: {', '.join(SUPPORTED_CALENDARS)}"
             )
         self.country = country
-        self._holidays: Any = None
         self._rolled: dict[date, date] = {}
         """``roll_forward`` remembered per day: every command works out the due dates of an
         instance's running deadlines, most of them on the same few hundred days, and asking
         the holiday table costs more than the rest of a due date (bounded: ``_REMEMBERED``)."""
 
-    def _table(self) -> Any:
-        if self._holidays is None and self.country is not None:
-            import holidays  # imported only when a calendar is used: it is not small
-
-            self._holidays = holidays.country_holidays(self.country)
-        return self._holidays
-
     def holiday(self, day: date) -> str | None:
-        """The name of the public holiday on ``day``, if it is one."""
-        table = self._table()
-        if table is None:
+        """The (Dutch) name of the public holiday on ``day``, if it is one."""
+        if self.country is None:
             return None
-        name = table.get(day)
-        if not name and self.country == "NL" and (day.month, day.day) == (5, 5):
-            return "Bevrijdingsdag"
-        return str(name) if name else None
+        return dutch_holidays(day.year).get(day)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and self.holiday(day) is None
@@ -88,5 +76,5 @@ class Workdays:
 
 @lru_cache(maxsize=8)
 def workdays_for(country: str | None) -> Workdays:
-    """A shared calendar per country; the holiday table is loaded once."""
+    """A shared calendar per country (each remembers its roll-forwards)."""
     return Workdays(country)

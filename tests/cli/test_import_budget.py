@@ -41,12 +41,34 @@ NEVER_ON_A_COMMAND = (
     "engine.app.history",
     "engine.app.migrations",
     "engine.app.signin",
+    "holidays",
+    "engine.ports.storage",
+    "engine.ports.directory",
+    "engine.ports.outbound",
+    "engine.ports.proofs",
+    "engine.ports.calendar",
+    "engine.ports.inbox",
+    "engine.ports.readings",
+    "engine.app.access",
+    "engine.app.statusview",
+    "engine.runtime.migration",
+    "engine.workflow.migrationplan",
+    "engine.reminders.messages",
+    "engine.workflow.timeline",
 )
 """Libraries and modules that a note or a show does not use: SQLAlchemy and the ORM tables
 (on a SQLite file the command path and the view of one instance run on plain ``sqlite3``), the
 faces on the web, the schema migrations, sign-in, the integrations, reading workflow files
 (pydantic and the models of the file format: a stored definition is read as plain values,
-engine.workflow.stored), the reports."""
+engine.workflow.stored), the reports; the ``holidays`` package (the Dutch holidays are worked
+out by rule); the contracts of the store's other units and the read side's values
+(``engine.ports`` loads each module on first use), the rule table of who may do what (only an
+approval that names its giver asks it), the overview's rows, what a migration does, what a
+reminder says (only a gate with news writes one), and the dry-run timeline (deadlines need only
+``engine.workflow.due``)."""
+
+NEVER_ON_A_NOTE = ("engine.app.reports", "engine.app.overview")
+"""The view of one instance: a note prints only the line it recorded."""
 
 NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "engine.ports", "transitions")
 
@@ -104,6 +126,10 @@ def test_a_command_loads_only_its_own_path(programme, args):
     assert "engine.app.commands" in loaded  # it did run the service
     assert "engine.workflow.stored" in loaded  # it did read the stored definition
     assert sorted(m for m in NEVER_ON_A_COMMAND if m in loaded) == []
+    if args[0] == "note":
+        assert sorted(m for m in NEVER_ON_A_NOTE if m in loaded) == []
+    else:
+        assert "engine.app.reports" in loaded  # it did build the view
 
 
 def test_help_loads_no_database_and_no_workflow_model(programme):

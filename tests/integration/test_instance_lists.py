@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import event, insert, text
 
 from engine.app.access import Scope
-from engine.app.service import InstanceQuery, InstanceSummary, NewInstance, Service
+from engine.app.service import NewInstance, Service
 from engine.errors import InvalidValue
 from engine.persistence.database import Database
 from engine.persistence.tables import InstancePartyRow
+from engine.ports import InstanceQuery, InstanceSummary
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from tests.integration.kort import STARTED

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.app.access import Scope
-from engine.app.service import InstanceQuery, Service
+from engine.app.service import Service
 from engine.errors import NotFound, RuleViolation, TransitionNotAllowed
 from engine.persistence.database import Database
+from engine.ports import InstanceQuery
 from engine.runtime.events import Regie
 
 FLOW = """\

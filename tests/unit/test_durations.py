@@ -46,3 +46,22 @@ def test_before_is_the_inverse_for_whole_days():
 def test_add_months_crosses_years_both_ways():
     assert add_months(date(2026, 11, 15), 3) == date(2027, 2, 15)
     assert add_months(date(2026, 2, 15), -3) == date(2025, 11, 15)
+
+
+def test_a_remembered_duration_is_the_one_read(monkeypatch):
+    """Texts read before are answered from memory (one per text), which starts over when
+    full; a text that is no duration is refused every time it is asked."""
+    monkeypatch.setattr("engine.workflow.durations._REMEMBERED", 3)
+    monkeypatch.setattr("engine.workflow.durations._PARSED", {})
+    texts = ["P30D", "P6W", "P3M", "P1Y6M", "P30D", " P6W ", "P0D"]
+    for _ in range(2):
+        for text in texts:
+            assert Duration.parse(text) == Duration._read(text)
+            assert str(Duration.parse(text)) == str(Duration._read(text))
+    assert Duration.parse("P2W") is Duration.parse("P2W")
+    from engine.workflow import durations
+
+    assert len(durations._PARSED) <= 4
+    for _ in range(2):
+        with pytest.raises(DurationSyntaxError):
+            Duration.parse("PT1H")
