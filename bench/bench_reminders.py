@@ -3,7 +3,7 @@
 Run by hand (not a test):
 
     .venv/bin/python bench/bench_reminders.py passes [--instances 100000] [--due 10000] [--pg]
-    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000] [--batch 50]
+    .venv/bin/python bench/bench_reminders.py dispatchers [--messages 4000] [--batch 50] [--cold]
     .venv/bin/python bench/bench_reminders.py preview [--sizes 2000,10000] [--days 30]
 
 ``passes`` seeds INSTANCES Wijkkompas instances on SQLite (synchronous=NORMAL), DUE of them
@@ -15,7 +15,11 @@ a fresh PostgreSQL database (127.0.0.1:5432, or WIJKKOMPAS_BENCH_PG) in the same
 ``dispatchers`` fills a PostgreSQL outbox with MESSAGES pending rows and times one dispatcher
 process delivering them all, then two processes sharing the work (FOR UPDATE SKIP LOCKED),
 claiming BATCH rows at a time. The clock runs from the moment the processes, set up (imports,
-a connection), start together until the last one is done: delivery, not Python's start-up.
+a connection, and a first unit of work, which imports the outbox's SQL and tables as the first
+pass of a daemon does), start together until the last one is done: delivery, not start-up, and
+each process's set-up CPU is printed beside it. With ``--cold`` the first unit of work is left
+inside the clock, as this bench measured before 2026-12-06 (each process's start-up then counted
+as delivery, twice with two processes).
 Each run also reports the CPU time the dispatchers and their PostgreSQL server processes
 used meanwhile, and how long the dispatchers waited, runnable, for a free core (Linux /proc),
 against what the machine's cores had: what is left of the wall time is waiting for the disk,
