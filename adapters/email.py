@@ -19,6 +19,7 @@ import os
 import smtplib
 import ssl
 import sys
+import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -58,7 +59,7 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
         f"To: {message.recipient}\r\n"
         f"{reply_to}"
         f"Subject: {subject}\r\n"
-        f"Date: {formatdate(usegmt=True)}\r\n"
+        f"Date: {_date_now()}\r\n"
         f"Message-ID: {message.message_id}\r\n"
         "Auto-Submitted: auto-generated\r\n"
         f"X-Wijkkompas-Reference: {message.reference}\r\n"
@@ -86,6 +87,19 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
         + part("text/html", message.html)
         + f"--{boundary}--\r\n".encode()
     )
+
+
+_dated: tuple[int, str] = (-1, "")
+
+
+def _date_now() -> str:
+    """The Date header's value for now: ``formatdate`` once a second, not once a message (it
+    counts in whole seconds)."""
+    global _dated
+    second = int(time.time())
+    if _dated[0] != second:
+        _dated = (second, formatdate(second, usegmt=True))
+    return _dated[1]
 
 
 def _subject(value: str) -> str:
@@ -347,9 +361,16 @@ class MaildirNotifier:
         if os.path.exists(target) or self._seen(name):
             return  # delivered before (a retried pass): no second copy
         temporary = f"{self._tmp}{name}.{os.getpid()}"
+        data = build_email(message, self.sender)
         try:
-            with open(temporary, "wb") as file:
-                file.write(build_email(message, self.sender))
+            # As open(temporary, "wb") does, without a file object per message.
+            handle = os.open(temporary, _CREATE, 0o666)
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(handle, data[written:])
+            finally:
+                os.close(handle)
             os.replace(temporary, target)
         except OSError as exc:
             raise DeliveryFailure(f"cannot write {target}: {exc}", permanent=False) from exc
@@ -357,6 +378,9 @@ class MaildirNotifier:
     def close(self) -> None:
         """The end of a pass: forget the listing of cur/."""
         self._cur = None
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
 class _Safe(dict[int, str]):

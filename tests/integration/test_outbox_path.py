@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -204,3 +205,42 @@ def test_a_failure_within_a_batch_is_retried_alone_and_the_batch_is_sent_once(
     assert notifier.attempts == {r: 2 if r == readers[3] else 1 for r in readers}
     assert len(list((maildir / "new").iterdir())) == 7
     assert {e.status for e in service.outbox()} == {"sent"}
+
+
+class Explaining:
+    """A driver cursor that has PostgreSQL explain each claim, as planned where it runs (with
+    the settings of that moment), before it runs."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.plans: list[str] = []
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:
+        if sql.startswith("UPDATE outbox SET claimed_by"):
+            self.cursor.execute("EXPLAIN " + sql, parameters)
+            self.plans.append("\n".join(row[0] for row in self.cursor.fetchall()))
+        return self.cursor.execute(sql, parameters)
+
+    def fetchall(self) -> Any:
+        return self.cursor.fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_walks_the_ready_rows_in_order_instead_of_sorting_all(service, instance_id):
+    # A pass has just queued thousands of rows into an outbox that has no statistics yet
+    # (autovacuum has not looked at it), so PostgreSQL guesses that a handful are ready, and
+    # would read and sort every one of them for each claim of a batch.
+    text = "Wijk Oost " * 60  # as long as a reminder's payload: as many pages
+    with service.store.outbox_unit() as unit:
+        unit.queue([_message(f"k{n:04}", instance_id, text=text) for n in range(3000)])
+    with service.store.outbox_unit() as unit:
+        cursor = Explaining(unit._cursor())
+        unit._cursor_ = cursor
+        claimed = unit.claim("a", T, T + timedelta(minutes=5), 10)
+        sorting = unit._c.exec_driver_sql("SELECT current_setting('enable_sort')").scalar_one()
+    assert [e.key for e in claimed] == [f"k{n:04}" for n in range(10)]
+    [plan] = cursor.plans
+    assert "Index Scan using ix_outbox_status" in plan, plan
+    assert "Sort" not in plan, plan
+    assert sorting == "on"  # the planner's setting is back for what follows in the unit
