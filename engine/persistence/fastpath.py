@@ -284,7 +284,9 @@ class FastPath:
         if value is None:
             return None
         utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else utc
+        # SQLite: the text without its "+00:00" (cut off rather than made naive first: the
+        # ``replace`` cost as much as the rest; several moments per command).
+        return utc.isoformat(" ", "microseconds")[:-6] if self.sqlite else utc
 
     def day(self, value: date | None) -> Any:
         if value is None:
