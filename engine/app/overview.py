@@ -198,19 +198,27 @@ def status(
         by_parent.setdefault(r.parent_key, []).append(
             child_summary(workflows[r.workflow_id], r.key, r.state)
         )
-    # Per workflow version and phase: its gate and the slots of the gate's milestones.
+    # Per workflow version: its key, how many milestones it has, and per phase its gate and
+    # the slots of the gate's milestones (looked up once, not per row).
     gates = {
-        wid: {
-            p: (spec, tuple(wf.milestone_index[m] for m, _ in spec.milestones))
-            for p, spec in wf.gates.items()
-        }
+        wid: (
+            wf.key,
+            len(wf.milestone_index),
+            {
+                p: (spec, tuple(wf.milestone_index[m] for m, _ in spec.milestones))
+                for p, spec in wf.gates.items()
+            },
+        )
         for wid, wf in workflows.items()
     }
+    phases: dict[str, str] = {}  # state -> phase: few states, many rows
     result = []
     for r in rows:
         if not r.shown:
             continue  # a sub-project outside the scope: counted in its parent's gate only
-        current = phase_of(r.state)
+        current = phases.get(r.state)
+        if current is None:
+            current = phases[r.state] = phase_of(r.state)
         if phase is not None and current != phase:
             continue
         if regie is not None and r.regie_type != regie:
@@ -221,12 +229,12 @@ def status(
             continue
         if parent is not None and r.parent_key != parent and r.key != parent:
             continue
-        wf = workflows[r.workflow_id]
+        workflow_key, milestone_count, phase_gates = gates[r.workflow_id]
         gate_ready: bool | None = None
         unmet = 0
         next_phase = None
         ready_since = None
-        gate = gates[r.workflow_id].get(current)
+        gate = phase_gates.get(current)
         if gate is not None:
             # The gate reads the milestones, the approvals, readiness, the regie and the
             # deelprojecten: counted on the stored snapshot as it is, without restoring the
@@ -234,10 +242,9 @@ def status(
             spec, slots = gate
             snapshot = _snapshot(r.snapshot_text)
             days = snapshot["milestones"]
-            if len(days) != len(wf.milestone_index):
+            if len(days) != milestone_count:
                 raise ValueError(
-                    f"stored milestones ({len(days)}) do not fit the workflow "
-                    f"({len(wf.milestone_index)})"
+                    f"stored milestones ({len(days)}) do not fit the workflow ({milestone_count})"
                 )
             unmet, settled = count_stored(
                 spec, slots, days, snapshot["approvals"], by_parent.get(r.key, ()), r.regie_type
@@ -251,7 +258,7 @@ def status(
             StatusRow(
                 key=r.key,
                 title=r.title,
-                workflow=wf.key,
+                workflow=workflow_key,
                 phase=current,
                 days_in_phase=(today - local_date(r.phase_entered)).days,
                 paused_button=r.paused_button,

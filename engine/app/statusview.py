@@ -28,8 +28,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class StatusRow:
+    """One instance in the programme overview. Not frozen: ``status`` makes one per instance,
+    and a frozen dataclass sets each of its 18 fields through ``object.__setattr__`` (0.55 s
+    of CPU over 100,000 rows, against 0.21 s)."""
+
     key: str
     title: str
     workflow: str

