@@ -385,6 +385,9 @@ class AuditRows:
     """The instances of the page, by key, in order."""
     rows: object
     """What the store read (None for an empty page)."""
+    workflows: tuple[StoredWorkflow, ...] = ()
+    """The workflow versions the page's instances are on (the audit prepares them before it
+    forks the processes that read the pages)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
