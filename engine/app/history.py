@@ -33,7 +33,8 @@ from engine.ports import (
     UnitOfWork,
 )
 from engine.runtime.automation import settle_readiness
-from engine.runtime.events import InstanceMigrated, InstanceStarted, decode
+from engine.runtime.commands import CompiledWorkflow
+from engine.runtime.events import Event, InstanceMigrated, InstanceStarted, decode
 from engine.runtime.instance import Instance
 from engine.runtime.migration import start_index
 from engine.workflow.stored import Terms, WorkflowDefinition
@@ -95,13 +96,17 @@ def verify(
             reader = uow.audit_reader()
             rows = uow.audit_rows(None, page)
             processes = _workers(workers) if len(rows.keys) == page else 1
+            if processes > 1:
+                _prepare(context, rows)
             pool = _pool(context, reader, processes) if processes > 1 else None
             if pool is not None:
                 return _pooled(pool, uow, rows, page, processes)
             reports: list[ChainReport] = []
             while True:
-                logs = reader(rows, context.milestone_index)
-                reports.extend(_audit(context, log) for log in logs)
+                with _collector_paused():
+                    logs = reader(rows, context.milestone_index)
+                    reports.extend(_audit(context, log) for log in logs)
+                    del logs
                 if len(rows.keys) < page:
                     return reports
                 rows = uow.audit_rows(rows.keys[-1], page)
@@ -119,6 +124,33 @@ def _frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while a page is read into logs and audited: reading it makes
+    some hundred thousand containers, which set off a collection every few hundred, and none
+    of them is garbage in a cycle (the page's objects go when their page is done). Cycles
+    there may be are collected once the collector runs again, after the page: memory still
+    follows the page. (A tenth of reading a page, see bench/README.md, "The audit's work per
+    event".)"""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _prepare(context: Context, rows: AuditRows) -> None:
+    """What each forked audit process would otherwise make for itself, made once here before
+    they fork: the compiled workflows of the first page (see bench/README.md, "The audit's
+    work per event": with the ``holidays`` package, the table's import alone took 0.4 s of CPU
+    in every audit process; the Dutch holidays are now worked out by rule)."""
+    for stored in rows.workflows:
+        context.compiled(stored)
 
 
 def _workers(asked: int | None) -> int:
@@ -146,7 +178,8 @@ def _audit_page(rows: AuditRows) -> list[ChainReport]:
     """In a forked audit process: one page read into logs, and each audited."""
     assert _FORKED is not None
     context, reader = _FORKED
-    return [_audit(context, log) for log in reader(rows, context.milestone_index)]
+    with _collector_paused():
+        return [_audit(context, log) for log in reader(rows, context.milestone_index)]
 
 
 def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecutor | None:
@@ -245,7 +278,8 @@ def _projection_differences(context: Context, log: AuditedLog) -> list[Differenc
             )
         ]
     workflow = context.compiled(record.workflow)
-    rebuilt = _replay(context, record, events)
+    # Each event decoded once: the first was above.
+    rebuilt = _fold(workflow, [started, *(_decoded(e) for e in events[1:])])
     # What the events decide of each deadline row (``core``): its first reminder moment is the
     # reminder pass's, compared by nobody, and working it out was a quarter of the deadlines'
     # cost in the audit (see bench/README.md, "The audit").
@@ -346,10 +380,14 @@ def rebuild_all(context: Context) -> tuple[int, list[str]]:
 
 def _started(event: StoredEvent) -> InstanceStarted | None:
     """The first event of a log as the InstanceStarted it must be (None when it is not)."""
-    first = decode(
+    first = _decoded(event)
+    return first if isinstance(first, InstanceStarted) else None
+
+
+def _decoded(event: StoredEvent) -> Event:
+    return decode(
         event.type, at=event.at, by=event.actor, reason=event.reason, payload=event.payload
     )
-    return first if isinstance(first, InstanceStarted) else None
 
 
 def _pinned(events: list[StoredEvent], started: InstanceStarted) -> tuple[str, int, str]:
@@ -365,10 +403,11 @@ def _pinned(events: list[StoredEvent], started: InstanceStarted) -> tuple[str, i
 def _replay(context: Context, record: InstanceRecord, events: list[StoredEvent]) -> Instance:
     """The instance as its events make it, from the first (InstanceStarted) on; the events
     before a migration on the source's knooppunten, those after it on the target's."""
-    workflow = context.compiled(record.workflow)
-    decoded = [
-        decode(e.type, at=e.at, by=e.actor, reason=e.reason, payload=e.payload) for e in events
-    ]
+    return _fold(context.compiled(record.workflow), [_decoded(e) for e in events])
+
+
+def _fold(workflow: CompiledWorkflow, decoded: list[Event]) -> Instance:
+    """``_replay`` of events decoded already."""
     first = decoded[0]
     assert isinstance(first, InstanceStarted)
     instance = Instance.started(first, start_index(decoded, workflow.milestone_index))

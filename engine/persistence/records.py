@@ -123,6 +123,9 @@ def personal_json(personal: tuple[Personal, ...]) -> dict[str, Any]:
 def personal_from(fields: dict[str, Any] | None) -> tuple[Personal, ...]:
     if not fields:
         return ()
+    if len(fields) == 1:  # most events: who did it, nothing else (``audit verify`` reads all)
+        ((path, (c, s)),) = fields.items()
+        return (Personal(path, str(c), s),)
     return tuple(Personal(path, str(c), s) for path, (c, s) in sorted(fields.items()))
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from engine.ports.records import DeadlineState, InstanceRecord, StoredEvent
+    from engine.ports.records import DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
     from engine.runtime.events import Regie
 
 __all__ = [
@@ -233,6 +233,9 @@ class AuditRows:
     """The instances of the page, by key, in order."""
     rows: object
     """What the store read (None for an empty page)."""
+    workflows: tuple[StoredWorkflow, ...] = ()
+    """The workflow versions the page's instances are on (the audit prepares them before it
+    forks the processes that read the pages)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,6 @@ breaks every hash after it.
 from __future__ import annotations
 
 import hashlib
-import json
 import types
 import typing
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from engine.runtime.canonical import canonical_text
 from engine.runtime.personal import ERASED
 
 __all__ = [
@@ -436,22 +436,20 @@ def chain_hash(
     """The hash sealing one event: its content and the hash of the event before it. ``by``,
     ``reason`` and ``payload`` as the chain holds them: with a commitment in place of each
     personal field (``engine.runtime.personal.chained``)."""
-    body = _CANONICAL.encode(
+    recorded = recorded_at.isoformat()
+    body = canonical_text(
         {
             "previous": previous,
             "instance": instance,
             "seq": seq,
             "type": type_,
-            "at": at.isoformat(),
-            "recorded_at": recorded_at.isoformat(),
+            # Most events happen when they are recorded (the audit's reader then gives one
+            # datetime for both): formatted once.
+            "at": recorded if at is recorded_at else at.isoformat(),
+            "recorded_at": recorded,
             "by": by,
             "reason": reason,
             "payload": payload,
         }
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-"""The one text of an event that its hash seals: keys sorted, no spaces, UTF-8 as it is
-(made once: ``json.dumps`` with these options builds an encoder per call)."""

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.runtime.canonical import canonical_text
+
 __all__ = [
     "ERASED",
     "REDACTED",
@@ -65,12 +67,8 @@ class Personal:
 
 
 def canonical(value: Any) -> bytes:
-    return _CANONICAL.encode(value).encode("utf-8")
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-"""Keys sorted, no spaces, UTF-8 as it is: what ``json.dumps`` with these options gives, made
-once (``json.dumps`` builds an encoder per call; the audit commits every personal field)."""
+    """Keys sorted, no spaces, UTF-8 as it is (``engine.runtime.canonical``)."""
+    return canonical_text(value).encode("utf-8")
 
 
 def commitment(salt: str, value: Any) -> str:
