@@ -10,7 +10,8 @@ again), 6 delivery incomplete (a reminder pass left reminders that were due unde
 anything unexpected. Messages go to stderr, one line each where possible. A command given
 ``--json`` also prints its error as a problem object (RFC 9457, the same object the HTTP API
 answers with: ``engine.app.problems``) on stdout; the exit code stays the same.
-The commands themselves live in ``adapters/cli/``, one module per noun, and are added here.
+The commands themselves live in ``adapters/cli/``, one module per noun; ``COMMANDS`` names
+them, and each module is loaded when one of its commands is asked for.
 
 ``--now`` pretends another moment for views, previews and dry runs; a command that writes
 refuses it (``adapters.cli.shared.app_of``). A program that embeds the command line (a test)
@@ -32,33 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
-from adapters.cli.access import org, principal, token
-from adapters.cli.calendar import calendar
-from adapters.cli.database import db, demo
-from adapters.cli.inbox import inbox
-from adapters.cli.instance import instance
-from adapters.cli.migrate import migrate
-from adapters.cli.overview import audit, log, status
-from adapters.cli.privacy import privacy
-from adapters.cli.proofs import checkpoint, dossier, keys, verify
-from adapters.cli.record import (
-    advance,
-    gate,
-    handover,
-    milestone,
-    note,
-    pause,
-    resume,
-    return_command,
-    stop,
-)
-from adapters.cli.reminders import outbox, reminders, scheduler
-from adapters.cli.report import report
-from adapters.cli.serve import serve
 from adapters.cli.shared import Moment, pretend
-from adapters.cli.webhooks import webhooks
-from adapters.cli.workflow import workflow
-from adapters.cli.zgw import zgw
 from engine.compose import Application
 
 if TYPE_CHECKING:
@@ -147,9 +122,67 @@ def _explained(ctx: click.Context, exc: WorkflowError) -> str:
     return "\n".join([lead, *(f"  - {reason}" for reason in told.reasons)])
 
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "workflow": ("adapters.cli.workflow", "workflow"),
+    "db": ("adapters.cli.database", "db"),
+    "demo": ("adapters.cli.database", "demo"),
+    "instance": ("adapters.cli.instance", "instance"),
+    "milestone": ("adapters.cli.record", "milestone"),
+    "gate": ("adapters.cli.record", "gate"),
+    "advance": ("adapters.cli.record", "advance"),
+    "return": ("adapters.cli.record", "return_command"),
+    "pause": ("adapters.cli.record", "pause"),
+    "resume": ("adapters.cli.record", "resume"),
+    "handover": ("adapters.cli.record", "handover"),
+    "stop": ("adapters.cli.record", "stop"),
+    "note": ("adapters.cli.record", "note"),
+    "log": ("adapters.cli.overview", "log"),
+    "audit": ("adapters.cli.overview", "audit"),
+    "status": ("adapters.cli.overview", "status"),
+    "report": ("adapters.cli.report", "report"),
+    "reminders": ("adapters.cli.reminders", "reminders"),
+    "outbox": ("adapters.cli.reminders", "outbox"),
+    "scheduler": ("adapters.cli.reminders", "scheduler"),
+    "inbox": ("adapters.cli.inbox", "inbox"),
+    "serve": ("adapters.cli.serve", "serve"),
+    "migrate": ("adapters.cli.migrate", "migrate"),
+    "org": ("adapters.cli.access", "org"),
+    "principal": ("adapters.cli.access", "principal"),
+    "token": ("adapters.cli.access", "token"),
+    "keys": ("adapters.cli.proofs", "keys"),
+    "checkpoint": ("adapters.cli.proofs", "checkpoint"),
+    "dossier": ("adapters.cli.proofs", "dossier"),
+    "verify": ("adapters.cli.proofs", "verify"),
+    "privacy": ("adapters.cli.privacy", "privacy"),
+    "webhooks": ("adapters.cli.webhooks", "webhooks"),
+    "calendar": ("adapters.cli.calendar", "calendar"),
+    "zgw": ("adapters.cli.zgw", "zgw"),
+}
+"""Every command of the root group: its name, and where it is defined (module, attribute).
+A command's module is imported when the command is asked for, so that ``note`` does not load
+the modules of the thirty-odd others (about 20 ms of its start-up; bench/README.md);
+``--help`` lists them all by name, and so loads them all."""
+
+
 class _Root(click.Group):
     """Maps engine errors to exit codes and one-line messages (and, with ``--json``, to
-    problem objects on stdout)."""
+    problem objects on stdout). Its commands are loaded on first use (``COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            from importlib import import_module
+
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(import_module(module), attribute)
+            assert isinstance(command, click.Command), cmd_name
+            assert command.name == cmd_name, cmd_name
+            _note_json_flags([command])
+            self.add_command(command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         from engine.errors import DefinitionError, WorkflowError
@@ -281,46 +314,6 @@ def _embedder_clock(given: object) -> Clock | None:
     return cast("Clock", given)
 
 
-# `--help` lists the commands by name, whatever their order here.
-for command in (
-    workflow,
-    db,
-    instance,
-    milestone,
-    gate,
-    advance,
-    return_command,
-    pause,
-    resume,
-    handover,
-    stop,
-    note,
-    log,
-    audit,
-    status,
-    report,
-    reminders,
-    outbox,
-    inbox,
-    scheduler,
-    serve,
-    demo,
-    migrate,
-    org,
-    principal,
-    token,
-    keys,
-    checkpoint,
-    dossier,
-    verify,
-    privacy,
-    webhooks,
-    calendar,
-    zgw,
-):
-    main.add_command(command)
-
-
 def _remember_json(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value:
         ctx.meta[_JSON_ASKED] = True
@@ -330,7 +323,7 @@ def _remember_json(ctx: click.Context, param: click.Parameter, value: Any) -> An
 def _note_json_flags(commands: Iterable[click.Command]) -> None:
     """Let every command's ``--json`` flag note in the invocation's shared ``ctx.meta`` that
     it was given, so that the root group prints a refusal as a problem object; done here, for
-    every command at once, so that a new command cannot forget it."""
+    every command as the root group loads it, so that a new command cannot forget it."""
     for command in commands:
         for param in command.params:
             if isinstance(param, click.Option) and "--json" in param.opts:
@@ -339,8 +332,6 @@ def _note_json_flags(commands: Iterable[click.Command]) -> None:
         if isinstance(command, click.Group):
             _note_json_flags(command.commands.values())
 
-
-_note_json_flags(main.commands.values())
 
 if __name__ == "__main__":
     main()

@@ -70,6 +70,13 @@ reminder says (only a gate with news writes one), and the dry-run timeline (dead
 NEVER_ON_A_NOTE = ("engine.app.reports", "engine.app.overview")
 """The view of one instance: a note prints only the line it recorded."""
 
+OWN_MODULES = {
+    "note": {"adapters.cli.record"},
+    "instance": {"adapters.cli.instance", "adapters.cli.record"},
+}
+"""The command modules each command measured here uses (``instance``'s writing subcommands
+print their effect as ``record``'s do)."""
+
 NEVER_FOR_HELP = (*NEVER_ON_A_COMMAND, "engine.ports", "transitions")
 
 _LIST_MODULES = """
@@ -130,6 +137,9 @@ def test_a_command_loads_only_its_own_path(programme, args):
         assert sorted(m for m in NEVER_ON_A_NOTE if m in loaded) == []
     else:
         assert "engine.app.reports" in loaded  # it did build the view
+    # The root group loads the module of the command asked for, not those of the others.
+    commands = {m for m in loaded if m.startswith("adapters.cli.")}
+    assert commands == {"adapters.cli.shared", *OWN_MODULES[args[0]]}
 
 
 def test_help_loads_no_database_and_no_workflow_model(programme):

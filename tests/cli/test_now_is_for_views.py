@@ -197,7 +197,10 @@ def test_a_test_gives_the_application_its_clock_through_the_composition_root(wk)
 
 def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> dict[str, click.Command]:
     found: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    ctx = click.Context(group)  # the root group loads its commands when asked for them
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found |= _leaves(command, (*path, name))
         else:
