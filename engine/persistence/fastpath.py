@@ -326,9 +326,9 @@ class FastPath:
                 moment = datetime.fromisoformat(value + "+00:00")
             except ValueError:  # text that came with an offset of its own
                 moment = None
-            if moment is not None and moment.tzinfo is not None:
+            if moment is not None and moment.tzinfo is not None:  # a day alone parses naive
                 return moment
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)  # a day alone, say
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     # --- statements --------------------------------------------------------------------------

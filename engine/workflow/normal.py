@@ -127,9 +127,9 @@ def canonical_json(definition: WorkflowDefinition) -> str:
     """The stored form of a definition: normalised, as compact JSON (stable for hashing).
 
     What the format added later is left out where it is the default
-    (``engine.workflow.stored.canonical_text``): definitions stored before the workflow format
+    (``engine.workflow.stored.definition_text``): definitions stored before the workflow format
     had it keep their hash, so the same file pins the same version."""
-    return stored.canonical_text(normalise(definition).model_dump(mode="json"))
+    return stored.definition_text(normalise(definition).model_dump(mode="json"))
 
 
 def definition_hash(definition: WorkflowDefinition) -> str:

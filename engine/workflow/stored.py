@@ -43,8 +43,8 @@ __all__ = [
     "Track",
     "WorkflowDefinition",
     "canonical_json",
-    "canonical_text",
     "definition_hash",
+    "definition_text",
     "read_definition",
     "stored_definition",
 ]
@@ -546,7 +546,7 @@ class WorkflowDefinition(_Value):
         return self.terms or DEFAULT_TERMS[self.language]
 
 
-def canonical_text(data: dict[str, Any]) -> str:
+def definition_text(data: dict[str, Any]) -> str:
     """The stored text of a normal form's JSON data (changed in place): compact, with what
     the format added later left out where it is the default, so that definitions stored
     before the format had it keep their hash.
@@ -571,7 +571,7 @@ def canonical_text(data: dict[str, Any]) -> str:
 
 def canonical_json(definition: WorkflowDefinition) -> str:
     """The stored text of a definition in its normal form (as ``normal.canonical_json``)."""
-    return canonical_text(definition.as_data())
+    return definition_text(definition.as_data())
 
 
 def definition_hash(definition: WorkflowDefinition) -> str:
