@@ -37,15 +37,7 @@ class Authenticator:
         self.oidc = oidc
 
     def principal(self, authorization: str | None) -> Principal:
-        if not authorization:
-            raise Unauthenticated(
-                "no credentials: send Authorization: Bearer TOKEN (make one with "
-                "`wijkkompas token create`)"
-            )
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("the Authorization header must be 'Bearer TOKEN'")
+        token = _bearer(authorization)
         if token.startswith(TOKEN_PREFIX):
             return self.service.directory.authenticate(token)
         if self.oidc is not None and token.count(".") == 2:
@@ -60,3 +52,26 @@ class Authenticator:
             "the bearer token is not a wijkkompas API token"
             + (" nor a JWT" if self.oidc is not None else " (OIDC is not configured)")
         )
+
+    def principal_reading(self, authorization: str | None) -> Principal | None:
+        """As ``principal`` for an API token of our own when that only reads the database
+        (``Directory.authenticate_reading``); None for anything else (a JWT, a token whose
+        last-used time is due): ask ``principal``. Refusals raise as there."""
+        token = _bearer(authorization)
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        return self.service.directory.authenticate_reading(token)
+
+
+def _bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer TOKEN`` header; Unauthenticated otherwise."""
+    if not authorization:
+        raise Unauthenticated(
+            "no credentials: send Authorization: Bearer TOKEN (make one with "
+            "`wijkkompas token create`)"
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("the Authorization header must be 'Bearer TOKEN'")
+    return token

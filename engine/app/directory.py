@@ -33,6 +33,7 @@ from engine.ports.directory import (
     Principal,
     Role,
     TokenInfo,
+    TokenRecord,
 )
 
 __all__ = [
@@ -320,6 +321,22 @@ class Directory:
         """The principal whose token ``secret`` is; Unauthenticated for a malformed, unknown,
         revoked or expired token or a disabled principal. Writes the token's last-used time
         at most once a minute (TOUCH_INTERVAL), not on every call."""
+        prefix, found, now = self._checked(secret)
+        self._touch(prefix, found.info.last_used_at, now)
+        return found.principal
+
+    def authenticate_reading(self, secret: str) -> Principal | None:
+        """As ``authenticate`` when that would only read; None when it would also write the
+        token's last-used time (it is due: call ``authenticate``). For a caller that must not
+        wait for the database's write lock, such as a server's event loop."""
+        prefix, found, now = self._checked(secret)
+        if self._touch_due(prefix, found.info.last_used_at, now):
+            return None
+        return found.principal
+
+    def _checked(self, secret: str) -> tuple[str, TokenRecord, datetime]:
+        """The prefix and stored record of a token that authenticates, and the time it was
+        checked at; Unauthenticated otherwise."""
         match = _SECRET.fullmatch(secret)
         if match is None:
             raise Unauthenticated("the token is malformed")
@@ -337,13 +354,15 @@ class Directory:
             raise Unauthenticated(f"token {prefix} has expired")
         if found.principal.disabled:
             raise Unauthenticated(f"the principal {found.principal.actor} is disabled")
-        self._touch(prefix, info.last_used_at, now)
-        return found.principal
+        return prefix, found, now
+
+    def _touch_due(self, prefix: str, stored: datetime | None, now: datetime) -> bool:
+        last = max(filter(None, (stored, self._touched.get(prefix))), default=None)
+        return last is None or now - last >= TOUCH_INTERVAL
 
     def _touch(self, prefix: str, stored: datetime | None, now: datetime) -> None:
         with self._touch_lock:
-            last = max(filter(None, (stored, self._touched.get(prefix))), default=None)
-            if last is not None and now - last < TOUCH_INTERVAL:
+            if not self._touch_due(prefix, stored, now):
                 return
             self._touched[prefix] = now
         with self._store.directory(write=True) as unit:

@@ -89,6 +89,15 @@ class Guard:
         self._check(key, view.regie.organisation, view.parties, action)
         return view
 
+    def see_remembered(self, key: str) -> InstanceView | None:
+        """As ``see`` (READ), when the view is the one made last time (``Service.
+        remembered_view``); None when it would have to be made, or there is no such instance
+        (``see`` says which)."""
+        view = self.service.remembered_view(key)
+        if view is not None:
+            self._check(key, view.regie.organisation, view.parties, Action.READ)
+        return view
+
     def require(
         self,
         key: str,

@@ -49,6 +49,17 @@ def _entered_automatically(events: list[StoredEvent]) -> str | None:
     return None
 
 
+def remembered(context: Context, key: str) -> InstanceView | None:
+    """The view ``show`` made of ``key`` last time, when nothing it was made from has changed
+    since (the same rows, the same day); None when it would have to be made again (or there is
+    no such instance). One small read, never a write."""
+    found = context.store.instance_stamp(key)
+    if found is None:
+        return None
+    view = context.remembered_view(key, (found, local_date(context.clock.now())))
+    return view if isinstance(view, InstanceView) else None
+
+
 def show(context: Context, key: str) -> InstanceView:
     """Where one instance stands: phase, pause, regie, milestones, gate, family."""
     today = local_date(context.clock.now())

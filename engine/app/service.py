@@ -104,6 +104,12 @@ class Service(Commands):
         self._checkpoints: Checkpoints | None = None
 
     @property
+    def local_reads(self) -> bool:
+        """Whether reads are answered on this machine without waiting for anyone
+        (``Store.local``): a server may then answer cheap ones on its event loop."""
+        return self.context.store.local
+
+    @property
     def directory(self) -> Directory:
         """Organisations, principals and tokens (engine.app.directory)."""
         from engine.app.directory import Directory
@@ -199,6 +205,13 @@ class Service(Commands):
         from engine.app import overview
 
         return overview.show(self.context, key)
+
+    def remembered_view(self, key: str) -> InstanceView | None:
+        """The view ``show`` would give, if it is the one made last time (nothing changed
+        since); None when it would have to be made (``show`` makes it). One small read."""
+        from engine.app import overview
+
+        return overview.remembered(self.context, key)
 
     def instances(self, query: InstanceQuery, scope: Scope | None = None) -> InstancePage:
         """A page of the instances ``scope`` may see (None: every one) that pass ``query``:

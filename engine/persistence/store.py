@@ -53,6 +53,9 @@ class SqlStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.fast = FastPath(database.dialect)
+        self.local = self.fast.sqlite
+        """SQLite: reads come from a file on this machine (in WAL mode: never waiting for a
+        writer), so answering one on a server's event loop costs only its CPU."""
         self.integrity_error: type[Exception] = database.integrity_error
         self._workflows: dict[int, StoredWorkflow] = {}
         self._commands = CommandPath(database, self.fast, self._workflows, self.integrity_error)

@@ -539,6 +539,11 @@ class OutboxUnit(Protocol):
 class Store(DirectoryStore, Protocol):
     """The units of work of the engine (and the directory's, from DirectoryStore)."""
 
+    local: bool
+    """Whether a read is answered on this machine without waiting for anyone (a SQLite file in
+    WAL mode), so that a server may answer it on its event loop instead of a worker thread; a
+    read over the network (PostgreSQL) is not."""
+
     def instance_stamp(self, key: str) -> tuple[object, ...] | None:
         """As ``Unit.instance_stamp``, read the cheapest way: every ``instance show`` asks it
         first, to use the view it made last time."""

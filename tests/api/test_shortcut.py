@@ -51,7 +51,17 @@ class Both:
         def conventions(app: Any) -> Any:
             return Conventions(app, version=API_VERSION, max_body=MAX_BODY, prefix="/api/")
 
-        self.short = conventions(InstanceShortcut(self.behind, api.state.api, PREFIX))
+        self.shortcut = InstanceShortcut(self.behind, api.state.api, PREFIX)
+        self.threaded: list[str] = []
+        """The keys the shortcut answered on a worker thread (the rest: on the event loop)."""
+        on_thread = self.shortcut._answer
+
+        def counted(key: str, *asked: Any) -> Any:
+            self.threaded.append(key)
+            return on_thread(key, *asked)
+
+        self.shortcut._answer = counted  # type: ignore[method-assign]
+        self.short = conventions(self.shortcut)
         self.long = conventions(api)
 
     def ask(self, app: Any, path: str, headers: Any) -> httpx.Response:
@@ -160,3 +170,71 @@ def test_other_requests_pass_by(both: Both) -> None:
     )
     assert len(both.behind.reached) == before + 1  # two If-None-Match headers: the framework's
     assert with_two.status_code == 200
+
+
+def test_an_answer_at_hand_is_given_on_the_event_loop_on_sqlite_only(both: Both) -> None:
+    """On SQLite an answer that needs no write and nothing made (the token's last-used time
+    written less than a minute ago, the view and its JSON made last time and still current) is
+    given on the event loop; a first request, a changed instance, or PostgreSQL go to a worker
+    thread. Every way answers the same."""
+    local = both.application.service().local_reads
+    assert local == both.application.database().url.startswith("sqlite")
+    key = both.programme.instance("deltawonen")
+    path = f"{PREFIX}/instances/{key}"
+
+    def asked(**headers: str) -> tuple[Any, bool, bool]:
+        before = len(both.threaded)
+        short, long, here = both.get(path, "programme_office", **headers)
+        same(short, long)
+        assert here  # a 200 or a 304: the shortcut's either way
+        return short, len(both.threaded) > before, short.status_code == 200
+
+    first, threaded, _ = asked()
+    assert threaded  # the view is made on a thread
+    again, threaded, _ = asked()
+    assert threaded is not local
+    assert again.content == first.content
+    tag = again.headers["ETag"]
+    _, threaded, ok = asked(**{"If-None-Match": tag})
+    assert (ok, threaded) == (False, not local)
+
+    both.programme.service.note(key, "Na de bewonersavond", by="test")
+    changed, threaded, ok = asked(**{"If-None-Match": tag})
+    assert ok
+    assert threaded  # changed: made again, on a thread
+    assert changed.headers["ETag"] != tag
+    assert changed.json()["events"] == first.json()["events"] + 1
+    _, threaded, _ = asked()
+    assert threaded is not local
+
+
+def test_a_token_is_checked_and_its_use_recorded_as_without_the_shortcut(both: Both) -> None:
+    """The event loop only reads: a token's first use (its last-used time is written) goes to a
+    thread; a token revoked after it was used is refused at once, by the application."""
+    directory = both.application.service().directory
+    secret, info = directory.create_token("deltawonen", "partner", purpose="shortcut")
+    key = both.programme.instance("deltawonen")
+    path = f"{PREFIX}/instances/{key}"
+    both.get(path, "partner")  # the view made, with another token
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    def last_used() -> Any:
+        return next(t for t in directory.tokens() if t.prefix == info.prefix).last_used_at
+
+    assert last_used() is None
+    before = len(both.threaded)
+    short = both.ask(both.short, path, headers)
+    assert short.status_code == 200
+    assert len(both.threaded) == before + 1  # its last-used time was due: on a thread
+    assert last_used() is not None
+    before = len(both.threaded)
+    assert both.ask(both.short, path, headers).status_code == 200
+    local = both.application.service().local_reads
+    assert len(both.threaded) == before + (0 if local else 1)
+
+    directory.revoke_token(info.prefix)
+    reached = len(both.behind.reached)
+    refused = both.ask(both.short, path, headers)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert len(both.behind.reached) == reached + 1  # the application answered it
