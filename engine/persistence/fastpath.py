@@ -108,8 +108,13 @@ _DATETIMES = {"phase_entered", "paused_since", "created_at", "last_event_at"}
 _JSONS = {"regie_contacts", "areas", "snapshot"}
 _CHILDREN = (
     "SELECT key, title, state, workflow_version_id, regie_type, regie_organisation "
-    "FROM instances WHERE parent_id = ? ORDER BY key"
+    "FROM instances{indexed} WHERE parent_id = ? ORDER BY key"
 )
+_BY_PARENT = " INDEXED BY ix_instances_parent_id"
+"""SQLite: the deelprojecten of an instance by the index on their parent. Its statistics
+(``Database.optimize``: ANALYZE) count the rows without a parent, almost all of them, as one
+value, so the planner judges the index useless and walks the whole table in key order instead:
+every command read every instance (600 pages a command over 4,500 wijken, bench/README.md)."""
 _WORKFLOW = (
     "SELECT id, key, version, hash, title, definition, source, stored_at, stored_by "
     "FROM workflow_versions WHERE id = ?"
@@ -211,7 +216,8 @@ class FastPath:
 
         self.load_sql = convert(_LOAD)
         self.stamp_sql = convert(_STAMP)
-        self.stamp_children_sql = convert(_CHILDREN)
+        children = _CHILDREN.format(indexed=_BY_PARENT if self.sqlite else "")
+        self.read_children_sql = convert(children)  # a read's: no lock
         # PostgreSQL: rows a transaction acts on are locked (SQLite writers queue anyway).
         # A command locks the children its gate counts (FOR SHARE: they may not move until
         # it commits); a write outside the command path locks the instance it loads.
@@ -222,7 +228,7 @@ class FastPath:
         self.touch_sql = convert(
             "UPDATE instances SET version_no = version_no + 1 WHERE id = ? AND version_no = ?"
         )
-        self.children_sql = convert(_CHILDREN) + ("" if self.sqlite else " FOR SHARE")
+        self.children_sql = convert(children) + ("" if self.sqlite else " FOR SHARE")
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
@@ -341,7 +347,7 @@ class FastPath:
         row = cursor.fetchone()
         if row is None:
             return None
-        cursor.execute(self.stamp_children_sql, (row[0],))
+        cursor.execute(self.read_children_sql, (row[0],))
         return (tuple(row), tuple(map(tuple, cursor.fetchall())))
 
     def load(self, cursor: Any, key: str, *, lock: bool = False) -> dict[str, Any] | None:

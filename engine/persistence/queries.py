@@ -42,20 +42,6 @@ __all__ = ["Queries"]
 _STAMP = select(I).where(I.c.key == bindparam("key"))
 """Built once: every ``instance show`` asks it first, to use the view it made last time."""
 
-# Built once: every ``instance show`` asks it (building a statement costs more than running it).
-_CHILDREN = (
-    select(
-        I.c.key,
-        I.c.title,
-        I.c.state,
-        I.c.workflow_version_id,
-        I.c.regie_type,
-        I.c.regie_organisation,
-    )
-    .where(I.c.parent_id == bindparam("parent"))
-    .order_by(I.c.key)
-)
-
 
 class Queries:
     """The reads of one transaction on one connection (the reading half of
@@ -105,25 +91,27 @@ class Queries:
         row = self._c.execute(_STAMP, {"key": key}).first()
         if row is None:
             return None
-        children = self._c.execute(_CHILDREN, {"parent": row.id}).all()
-        return (tuple(row), tuple(tuple(c) for c in children))
+        cursor = self._cursor()
+        cursor.execute(self._fast.read_children_sql, (row.id,))
+        return (tuple(row), tuple(tuple(c) for c in cursor.fetchall()))
 
     def instance_id(self, key: str) -> int | None:
         value = self._c.execute(select(I.c.id).where(I.c.key == key)).scalar()
         return int(value) if value is not None else None
 
     def children(self, instance_id: int) -> list[ChildRow]:
-        rows = self._c.execute(_CHILDREN, {"parent": instance_id})
+        cursor = self._cursor()
+        cursor.execute(self._fast.read_children_sql, (instance_id,))
         return [
             ChildRow(
-                key=r.key,
-                title=r.title,
-                state=r.state,
-                workflow_id=r.workflow_version_id,
-                regie_type=r.regie_type,
-                regie_organisation=r.regie_organisation,
+                key=r[0],
+                title=r[1],
+                state=r[2],
+                workflow_id=r[3],
+                regie_type=r[4],
+                regie_organisation=r[5],
             )
-            for r in rows
+            for r in cursor.fetchall()
         ]
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:

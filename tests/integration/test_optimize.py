@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from engine.app.service import NewInstance, Service
 from engine.persistence.database import Database
+from engine.persistence.fastpath import FastPath
 from engine.runtime.events import Regie
 
 
@@ -41,3 +42,36 @@ def test_after_optimize_a_phase_filter_sorted_by_title_uses_the_title_index(
     assert "ix_instances_phase" in plan()  # no statistics: the phase index looks selective
     database.optimize()
     assert "ix_instances_title" in plan()
+
+
+def test_after_optimize_the_deelprojecten_are_still_read_by_their_parent(
+    service: Service, database: Database
+) -> None:
+    """The statistics count the instances without a parent (nearly all) as one value: the
+    planner would then judge the parent index useless and walk every instance for the
+    deelprojecten of one, in every command (the children of its gate). The store's statements
+    name the index on SQLite."""
+    if database.dialect != "sqlite":
+        return
+    service.create_many(
+        [
+            NewInstance(
+                key=f"wk-{i}",
+                workflow="wijkkompas",
+                title=f"Wijk {i}",
+                regie=Regie(type="gemeente"),
+            )
+            for i in range(300)
+        ],
+        by="t",
+    )
+    fast = FastPath("sqlite")
+    database.optimize()
+    with database.engine.connect() as connection:
+        for sql in (fast.children_sql, fast.read_children_sql):
+            found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (1,)).all()
+            assert "USING INDEX ix_instances_parent_id" in " ".join(str(r[-1]) for r in found)
+        # Without the index named, the planner takes the key order over the whole table.
+        bare = sql.replace(" INDEXED BY ix_instances_parent_id", "")
+        found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {bare}", (1,)).all()
+        assert "ix_instances_parent_id" not in " ".join(str(r[-1]) for r in found)
