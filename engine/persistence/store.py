@@ -107,7 +107,7 @@ class SqlStore:
             yield DirectoryUnit(connection)
 
     def find_token(self, prefix: str) -> TokenRecord | None:
-        with self._commands.glance() as cursor:
+        with self._commands.glance(single=True) as cursor:
             if cursor is not None:
                 return self._tokens.token(cursor, prefix)
         with self.directory() as unit:

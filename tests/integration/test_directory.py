@@ -3,6 +3,7 @@ never stored, and a revoked or expired token or a disabled principal does not au
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,66 @@ def test_the_quick_token_lookup_reads_what_the_unit_of_work_reads(
     assert found.principal.disabled
     assert found.info.expires_at is not None
     assert found.info.expires_at.tzinfo is not None
+
+
+def test_authenticate_reading_refuses_alike_and_never_writes(
+    service: Service, clock: FrozenClock
+) -> None:
+    """The server's event loop authenticates without writing: None when the last-used time is
+    due (the caller then authenticates in full, which writes it), the principal otherwise, and
+    every refusal as ``authenticate`` refuses."""
+    seed(service)
+    d = service.directory
+    secret, info = d.create_token("gemeente-zwolle", "p.jansen", purpose="a")
+
+    def last_used() -> object:
+        (found,) = [t for t in d.tokens() if t.prefix == info.prefix]
+        return found.last_used_at
+
+    assert d.authenticate_reading(secret) is None  # never used: due
+    assert last_used() is None
+    principal = d.authenticate(secret)
+    assert d.authenticate_reading(secret) == principal
+    clock.advance(seconds=59)
+    assert d.authenticate_reading(secret) == principal
+    clock.advance(seconds=1)
+    assert d.authenticate_reading(secret) is None  # a minute on: due again
+    assert last_used() == clock.now() - timedelta(minutes=1)
+    for wrong in ("wk_nope", secret[:-1] + ("A" if secret[-1] != "A" else "B")):
+        with pytest.raises(Unauthenticated):
+            d.authenticate_reading(wrong)
+    d.authenticate(secret)
+    d.revoke_token(info.prefix)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        d.authenticate_reading(secret)
+
+
+def test_a_token_read_outside_a_transaction_leaves_the_commands_in_one(
+    service: Service, database: Database
+) -> None:
+    """The token of every API request is one statement, read without a transaction around it
+    (on PostgreSQL one round trip instead of three); the thread's connection is back in
+    transactions for the command after it: a command that fails keeps nothing."""
+    seed(service)
+    secret, _ = service.directory.create_token("gemeente-zwolle", "p.jansen", purpose="a")
+    store = service.store
+    commands = store._commands
+    with commands.glance(single=True) as cursor:
+        assert cursor is not None
+        if database.dialect == "postgresql":
+            driver = commands._hold()[0].driver_connection
+            assert driver.autocommit
+    service.directory.authenticate(secret)
+    raw = commands._hold()[0]
+    if database.dialect == "postgresql":
+        assert not raw.driver_connection.autocommit
+
+    def failing() -> None:
+        with store.command() as unit:
+            unit._cursor.execute("UPDATE tokens SET name = 'changed'")
+            raise RuntimeError("the command fails")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    with database.engine.connect() as connection:
+        assert "changed" not in connection.execute(text("SELECT name FROM tokens")).scalars().all()
