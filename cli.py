@@ -24,6 +24,15 @@ Heavy libraries are imported inside the commands that use them, so ``wijkkompas 
 
 from __future__ import annotations
 
+import gc
+
+# A command spends most of its time importing: classes, functions and modules that live as long
+# as the process. With the collector's default threshold (every 700 new objects) a `note` ran 44
+# collections, mostly walking those again, 6-17 ms of its 90 (bench/README.md). At 50,000 a
+# note or a show runs none; a command that makes objects in volume (an import, `status`, the
+# audit) is still collected as it goes.
+gc.set_threshold(50_000, 10, 10)
+
 import json
 import os
 import sys
