@@ -165,12 +165,21 @@ _JOINED = (
     "WHERE kind = 'milestone' AND frozen = ? GROUP BY instance_id) c ON c.instance_id = i.id ",
 )
 _SNAPSHOT_PARTS = {
-    # json_extract gives arrays and objects as minified text, strings as their value.
-    "sqlite": "json_extract(i.snapshot, '$.milestones'), json_extract(i.snapshot, "
-    "'$.approvals'), json_extract(i.snapshot, '$.ready')",
-    # -> on a json column gives the part's text as stored (as json.dumps wrote it).
-    "postgresql": "CAST(i.snapshot -> 'milestones' AS TEXT), "
-    "CAST(i.snapshot -> 'approvals' AS TEXT), i.snapshot ->> 'ready'",
+    # json_extract gives arrays and objects as minified text, strings as their value; the
+    # three calls cost about one parse (SQLite keeps the last parses of a statement).
+    "sqlite": (
+        "json_extract(i.snapshot, '$.milestones'), json_extract(i.snapshot, '$.approvals'), "
+        "json_extract(i.snapshot, '$.ready')",
+        "",
+    ),
+    # Each -> on a json column parses the whole text again (0.75 s of the server's time over
+    # 100,000 rows against 0.32 s for the statement with the text whole); json_to_record
+    # parses it once (0.25 s more) and gives arrays and objects as their text as stored.
+    "postgresql": (
+        "s.milestones, s.approvals, s.ready",
+        "CROSS JOIN LATERAL json_to_record(i.snapshot) "
+        "AS s(milestones text, approvals text, ready text) ",
+    ),
 }
 _SCOPED = "WHERE ({shown}) OR i.parent_id IN (SELECT s.id FROM instances s WHERE {parent_shown}) "
 
@@ -268,7 +277,10 @@ class FastPath:
             {"counts": _COUNTED, "join": ""}
             if self.sqlite
             else {"counts": _JOINED[0], "join": _JOINED[1]}
-        ) | {"snapshot": _SNAPSHOT_PARTS["sqlite" if self.sqlite else "postgresql"]}
+        )
+        snapshot, snapshot_join = _SNAPSHOT_PARTS["sqlite" if self.sqlite else "postgresql"]
+        self._overview_parts["snapshot"] = snapshot
+        self._overview_parts["join"] = snapshot_join + self._overview_parts["join"]
         self.overview_sql = convert(_OVERVIEW.format(where="", **self._overview_parts))
         self.party_sql = {
             True: convert(
