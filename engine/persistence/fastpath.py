@@ -114,6 +114,11 @@ _WORKFLOW = (
     "SELECT id, key, version, hash, title, definition, source, stored_at, stored_by "
     "FROM workflow_versions WHERE id = ?"
 )
+# Every stored version (or those of one key), as ``Unit.workflow_versions`` orders them.
+_WORKFLOWS = (
+    "SELECT id, key, version, hash, title, definition, source, stored_at, stored_by "
+    "FROM workflow_versions {where}ORDER BY key, version"
+)
 # The stamp of ``instance show``: the whole row as stored, and its children's rows.
 _STAMP = "SELECT * FROM instances WHERE key = ?"
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
@@ -251,6 +256,8 @@ class FastPath:
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
+        self.workflows_sql = _WORKFLOWS.format(where="")
+        self.workflows_of_sql = convert(_WORKFLOWS.format(where="WHERE key = ? "))
         self._deadline_rows_sql = convert(
             "SELECT kind, subject, due, legal, frozen, next_on, sent_through FROM deadlines "
             "WHERE instance_id = ? ORDER BY kind, subject"
