@@ -5,7 +5,8 @@ row; every 700 new containers set off a collection, and the older generations' s
 all the rows made so far again. None of those objects is garbage in a cycle: they go with the
 read's result (or earlier, by reference counting). Pausing the collector for the read saves
 that work; cycles there may be are collected once it runs again (bench/README.md: "The
-audit's work per event"; "`status` over 100,000 instances: the collector and the snapshot").
+audit's work per event"; "`status` over 100,000 instances: the collector, the snapshot,
+SQLAlchemy").
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def status(
     what needs attention."""
     # A bounded read that makes half a million containers and no garbage in cycles: with the
     # collector running, its sweeps took a fifth of the CPU (bench/README.md, "`status` over
-    # 100,000 instances: the collector and the snapshot").
+    # 100,000 instances: the collector, the snapshot, SQLAlchemy").
     with collector_paused():
         return _status(context, phase, regie, paused, overdue, parent, scope)
 
