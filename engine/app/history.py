@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
 from engine.app.audit import ChainReport, Difference, projection_differences, verify_chain
+from engine.app.collector import collector_paused
 from engine.app.context import Context
 from engine.app.projection import deadline_map, deadline_states
 from engine.errors import Conflict, RuleViolation
@@ -103,7 +104,7 @@ def verify(
                 return _pooled(pool, uow, rows, page, processes)
             reports: list[ChainReport] = []
             while True:
-                with _collector_paused():
+                with collector_paused():
                     logs = reader(rows, context.milestone_index)
                     reports.extend(_audit(context, log) for log in logs)
                     del logs
@@ -124,24 +125,6 @@ def _frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection while a page is read into logs and audited: reading it makes
-    some hundred thousand containers, which set off a collection every few hundred, and none
-    of them is garbage in a cycle (the page's objects go when their page is done). Cycles
-    there may be are collected once the collector runs again, after the page: memory still
-    follows the page. (A tenth of reading a page, see bench/README.md, "The audit's work per
-    event".)"""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _prepare(context: Context, rows: AuditRows) -> None:
@@ -178,7 +161,7 @@ def _audit_page(rows: AuditRows) -> list[ChainReport]:
     """In a forked audit process: one page read into logs, and each audited."""
     assert _FORKED is not None
     context, reader = _FORKED
-    with _collector_paused():
+    with collector_paused():
         return [_audit(context, log) for log in reader(rows, context.milestone_index)]
 
 

@@ -8,9 +8,12 @@ milestones from the deadline rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from engine.app.collector import collector_paused
 from engine.app.context import Context, child_summary
 from engine.app.reports import ChildView, InstanceView, MilestoneView
 from engine.clock import local_date
@@ -18,7 +21,7 @@ from engine.errors import NotFound
 from engine.ports import InstanceScope, StoredEvent
 from engine.runtime.automation import ENGINE, is_ready
 from engine.runtime.deadlines import milestone_due
-from engine.runtime.gates import count_stored
+from engine.runtime.gates import count_stored, stored_slots
 from engine.runtime.instance import TERMINAL_STATES, ChildSummary, phase_of
 
 if TYPE_CHECKING:
@@ -26,18 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["show", "status"]
 
-_decode = json.JSONDecoder().raw_decode
-
-
-def _snapshot(text: str) -> Any:
-    """A stored snapshot, decoded without ``json.loads``'s layers around the decoder (a quarter
-    of the decoding over 100,000 rows); text that is more than one JSON value without spaces
-    around it is left to ``json.loads`` (which allows the spaces and refuses the rest)."""
-    try:
-        found, end = _decode(text)
-    except ValueError:
-        end = -1
-    return found if end == len(text) else json.loads(text)
+_NONE: Mapping[str, Any] = MappingProxyType({})
+"""No approvals recorded."""
 
 
 def _entered_automatically(events: list[StoredEvent]) -> str | None:
@@ -189,11 +182,29 @@ def status(
 ) -> list[StatusRow]:
     """The programme overview: every instance (filtered; with a ``scope``, those in it), with
     what needs attention."""
+    # A bounded read that makes half a million containers and no garbage in cycles: with the
+    # collector running, its sweeps took a fifth of the CPU (bench/README.md, "`status` over
+    # 100,000 instances: the collector, the snapshot, SQLAlchemy").
+    with collector_paused():
+        return _status(context, phase, regie, paused, overdue, parent, scope)
+
+
+def _status(
+    context: Context,
+    phase: str | None,
+    regie: str | None,
+    paused: bool,
+    overdue: bool,
+    parent: str | None,
+    scope: InstanceScope | None,
+) -> list[StatusRow]:
     from engine.app.statusview import StatusRow  # the overview's rows: not for one instance
 
     today = local_date(context.clock.now())
     soon = today + timedelta(days=30)
-    with context.store.read() as uow:
+    # Through the store's cheapest read: on SQLite the driver's own connection, without
+    # loading SQLAlchemy (a third of a second of `wijkkompas status`'s CPU).
+    with context.store.look() as uow:
         rows = uow.overview(today, soon, scope)
         workflows = {w: context.compiled(uow.workflow(w)) for w in {r.workflow_id for r in rows}}
         stored = [context.compiled(v) for v in uow.workflow_versions()]
@@ -251,20 +262,20 @@ def status(
             # deelprojecten: counted on the stored snapshot as it is, without restoring the
             # instance (restoring it cost more than the rest of the row together).
             spec, slots = gate
-            snapshot = _snapshot(r.snapshot_text)
-            days = snapshot["milestones"]
+            days = stored_slots(r.milestones)
             if len(days) != milestone_count:
                 raise ValueError(
                     f"stored milestones ({len(days)}) do not fit the workflow ({milestone_count})"
                 )
+            # Most instances have no approval recorded yet: nothing to decode.
+            approvals = _NONE if r.approvals == "{}" else json.loads(r.approvals)
             unmet, settled = count_stored(
-                spec, slots, days, snapshot["approvals"], by_parent.get(r.key, ()), r.regie_type
+                spec, slots, days, approvals, by_parent.get(r.key, ()), r.regie_type
             )
             gate_ready, next_phase = unmet == 0, spec.next_phase
             # Since when it is ready for decision, where the snapshot has a moment and it still
             # holds (as ``is_ready`` says of the instance).
-            ready = snapshot.get("ready")
-            ready_since = datetime.fromisoformat(ready) if ready and settled else None
+            ready_since = datetime.fromisoformat(r.ready) if r.ready and settled else None
         result.append(
             StatusRow(
                 key=r.key,

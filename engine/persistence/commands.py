@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
@@ -50,6 +50,7 @@ from engine.ports import (
 
 if TYPE_CHECKING:
     from engine.persistence.database import Database
+    from engine.ports import InstanceScope, OverviewRow
 
 __all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
 
@@ -138,7 +139,8 @@ class CommandUnit:
 
     Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
     children, instance_keys, events, save, and the receipt of a request made under an
-    idempotency key); see fastpath.py for why it bypasses SQLAlchemy.
+    idempotency key), and what the views read (``LookingUnit``: also the programme
+    overview); see fastpath.py for why it bypasses SQLAlchemy.
     """
 
     def __init__(
@@ -172,22 +174,38 @@ class CommandUnit:
     def workflow(self, workflow_id: int) -> StoredWorkflow:
         cached = self._path.workflows.get(workflow_id)
         if cached is None:
-            fast = self._path.fast
-            self._cursor.execute(fast.workflow_sql, (workflow_id,))
-            r = self._cursor.fetchone()
-            cached = StoredWorkflow(
-                id=r[0],
-                key=r[1],
-                version=r[2],
-                hash=r[3],
-                title=r[4],
-                definition=r[5],
-                source=r[6],
-                stored_at=fast.read_moment(r[7]),
-                stored_by=r[8],
-            )
-            self._path.workflows[workflow_id] = cached
+            self._cursor.execute(self._path.fast.workflow_sql, (workflow_id,))
+            cached = self._stored_workflow(self._cursor.fetchone())
         return cached
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]:
+        fast = self._path.fast
+        if key is None:
+            self._cursor.execute(fast.workflows_sql)
+        else:
+            self._cursor.execute(fast.workflows_of_sql, (key,))
+        return [self._stored_workflow(r) for r in self._cursor.fetchall()]
+
+    def _stored_workflow(self, r: Sequence[Any]) -> StoredWorkflow:
+        """A stored version from its row (remembered: stored versions never change)."""
+        stored = StoredWorkflow(
+            id=r[0],
+            key=r[1],
+            version=r[2],
+            hash=r[3],
+            title=r[4],
+            definition=r[5],
+            source=r[6],
+            stored_at=self._path.fast.read_moment(r[7]),
+            stored_by=r[8],
+        )
+        self._path.workflows[stored.id] = stored
+        return stored
+
+    def overview(
+        self, today: date, soon: date, scope: InstanceScope | None = None
+    ) -> list[OverviewRow]:
+        return self._path.fast.overview(self._cursor, today, soon, scope)
 
     def children(self, instance_id: int) -> list[ChildRow]:
         self._cursor.execute(self._path.fast.children_sql, (instance_id,))

@@ -115,8 +115,13 @@ class OverviewRow(NamedTuple):
     paused_button: str | None
     paused_since: datetime | None
     """Aware, as ``phase_entered``."""
-    snapshot_text: str
-    """The stored snapshot as JSON text: decoded only for the rows that need it."""
+    milestones: str
+    """The stored snapshot's milestone slots as JSON text (``engine.runtime.gates.stored_slots``
+    splits it): no decoding of the rest of the snapshot, nor of the slots as numbers."""
+    approvals: str
+    """The stored snapshot's approvals as JSON text (``{}``: none recorded)."""
+    ready: str | None
+    """The stored snapshot's moment of readiness for decision (ISO text), if any."""
     overdue: int
     due_soon: int
     failed_reminders: int = 0

@@ -332,8 +332,10 @@ class UnitOfWork(Protocol):
 
 
 class LookingUnit(Protocol):
-    """What a view of one instance reads (``instance show``), in one consistent read: the
-    instance (never a remembered copy), its workflow version, its sub-projects, its log."""
+    """What the views read, in one consistent read: of one instance (``instance show``) the
+    instance (never a remembered copy), its workflow version, its sub-projects, its log; of
+    the programme (``status``) the overview's rows and the stored workflow versions. Each
+    method does what ``UnitOfWork``'s of the same name does."""
 
     def load(
         self,
@@ -350,6 +352,12 @@ class LookingUnit(Protocol):
     def instance_keys(self) -> list[tuple[int, str]]: ...
 
     def events(self, instance_id: int) -> list[StoredEvent]: ...
+
+    def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]: ...
+
+    def overview(
+        self, today: date, soon: date, scope: InstanceScope | None = None
+    ) -> list[OverviewRow]: ...
 
 
 class CommandUnit(Protocol):
@@ -579,8 +587,9 @@ class Store(DirectoryStore, Protocol):
         ...
 
     def look(self) -> AbstractContextManager[LookingUnit]:
-        """A read of one instance and what hangs off it, the cheapest way the store has (as
-        ``read`` gives the same rows: one consistent view)."""
+        """A read for a view (one instance and what hangs off it, or the programme overview),
+        the cheapest way the store has (as ``read`` gives the same rows: one consistent
+        view)."""
         ...
 
     def proofs(self, *, write: bool = False) -> AbstractContextManager[CheckpointUnit]:

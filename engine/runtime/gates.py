@@ -34,6 +34,7 @@ __all__ = [
     "count_unmet",
     "evaluate_gate",
     "ready_for_decision",
+    "stored_slots",
 ]
 
 
@@ -174,21 +175,29 @@ def count_unmet(spec: GateSpec, instance: Instance) -> int:
     )
 
 
+def stored_slots(milestones: str) -> list[str]:
+    """The milestone slots of a stored snapshot (``MilestoneBook.to_list`` as its JSON array
+    text, with or without spaces) as their JSON tokens: ``"0"`` is an open milestone. The
+    overview asks this of every instance: splitting the text took a sixth of decoding it."""
+    inner = milestones[1:-1].replace(" ", "")
+    return inner.split(",") if inner else []
+
+
 def count_stored(
     spec: GateSpec,
     slots: Sequence[int],
-    days: Sequence[int],
+    days: Sequence[str],
     approvals: Mapping[str, Sequence[Any]],
     children: Sequence[ChildSummary],
     regie_type: str,
 ) -> tuple[int, bool]:
     """``count_unmet`` of an instance as it is stored, without restoring it (the programme
-    overview asks this of every instance): ``days`` its milestone slots
-    (``MilestoneBook.to_list``), ``slots`` the slots of the gate's milestones in the same order
-    as ``spec.milestones``, ``approvals`` as its snapshot holds them (id -> [decision, day, by,
+    overview asks this of every instance): ``days`` its milestone slots as ``stored_slots``
+    gives them, ``slots`` the slots of the gate's milestones in the same order as
+    ``spec.milestones``, ``approvals`` as its snapshot holds them (id -> [decision, day, by,
     ref]). Also whether its milestones and regie let the gate be ready for decision (what
     ``ready_for_decision`` asks but the log's count of deelprojecten)."""
-    open_milestones = [days[slot] for slot in slots].count(0)
+    open_milestones = [days[slot] for slot in slots].count("0")
     # Asked of 100,000 rows at once: the common cases (no approval recorded yet, no
     # deelprojecten) without a loop or a call.
     if approvals:

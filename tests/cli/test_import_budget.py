@@ -142,6 +142,15 @@ def test_a_command_loads_only_its_own_path(programme, args):
     assert commands == {"adapters.cli.shared", *OWN_MODULES[args[0]]}
 
 
+def test_status_reads_the_overview_without_sqlalchemy(programme):
+    """The programme overview on a SQLite file reads through the driver (``Store.look``):
+    importing SQLAlchemy and the tables cost a third of a second of its CPU."""
+    loaded = loaded_by(programme, "status")
+    assert "engine.app.overview" in loaded  # it did build the overview
+    assert "engine.app.statusview" in loaded  # ... and print it
+    assert sorted(m for m in ("sqlalchemy", "engine.persistence.tables") if m in loaded) == []
+
+
 def test_help_loads_no_database_and_no_workflow_model(programme):
     loaded = loaded_by(programme, "--help")
     assert sorted(m for m in NEVER_FOR_HELP if m in loaded) == []

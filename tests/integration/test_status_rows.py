@@ -10,6 +10,7 @@ loaded in full, its gate evaluated, its deadline rows counted. On SQLite and Pos
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -60,6 +61,16 @@ phases:
   - {id: ontwerp, title: Ontwerp, duration: P30D, aligns_with: keuze}
   - {id: bouw, title: Bouw, duration: P90D, aligns_with: uitvoering}
 """
+
+
+@dataclass(frozen=True)
+class ReaderScope:
+    """An ``InstanceScope``: what a reader may see."""
+
+    everything: bool
+    organisation: str | None
+    names: tuple[str, ...]
+
 
 GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("p@zwolle.nl",))
 CORPORATIE = Regie(type="woningcorporatie", organisation="Portaal")
@@ -182,6 +193,12 @@ def test_the_overview_counts_what_each_instance_says(
     assert service.status(paused=True) == [r for r in expected if r.paused_button]
     assert service.status(phase="keuze") == [r for r in expected if r.phase == "keuze"]
     assert service.status(parent="c") == [r for r in expected if "c" in (r.key, r.parent)]
+    # A reader's scope, filtered in the statement: its rows are the same rows (c's gate still
+    # counts c-1, a sub-project outside the scope).
+    zwolle = ReaderScope(everything=False, organisation=None, names=("gemeente zwolle",))
+    assert service.status(scope=zwolle) == [
+        r for r in expected if r.regie_organisation == "Gemeente Zwolle"
+    ]
     # And so does every form it is printed in.
     assert render_status(rows, today, 100) == render_status(expected, today, 100)
     assert status_json(rows) == status_json(expected)

@@ -7,6 +7,7 @@ instance stays finished; and the events of the successful commands replay to the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from engine.clock import as_utc
 from engine.errors import GateNotMet, WorkflowError
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
 from engine.runtime.events import Event, InstanceStarted, Regie
-from engine.runtime.gates import count_stored, count_unmet, ready_for_decision
+from engine.runtime.gates import count_stored, count_unmet, ready_for_decision, stored_slots
 from engine.runtime.instance import COMPLETED, STOPPED, Instance, paused_state
 from engine.workflow.model import WorkflowDefinition
 from engine.workflow.validate import check
@@ -352,7 +353,7 @@ def exercise(scenario: Scenario) -> None:
             unmet, settled = count_stored(
                 spec,
                 [w.milestone_index[m] for m, _ in spec.milestones],
-                stored["milestones"],
+                stored_slots(json.dumps(stored["milestones"])),  # the text as stored
                 stored["approvals"],
                 inst.children,
                 inst.regie.type,
