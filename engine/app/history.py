@@ -294,8 +294,8 @@ def _projection_differences(context: Context, log: AuditedLog) -> list[Differenc
         record, rebuilt, events[0], rows=log.deadlines, running=running, parties=log.parties
     ):
         # Nothing to name: the rows of ``expected`` below and the comparison that names each
-        # difference were a fifth of the projection check (see bench/README.md, "The audit
-        # without its third process").
+        # difference were a fifth of the projection check (see bench/README.md, "The
+        # audit's cheap comparison").
         return []
     expected = [
         DeadlineState(

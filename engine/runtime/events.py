@@ -443,7 +443,7 @@ def chain_hash(
     # canonical encoder, the moments (ISO texts, which JSON needs no escape for) quoted. The
     # encoder's own way (building that object, sorting its keys, dispatching each value) took
     # twice as long (0.27 against 0.15 s over the 54,000 events of bench_audit.py; see
-    # bench/README.md, "The audit without its third process"); a test holds the two equal.
+    # bench/README.md, "The audit's cheap comparison"); a test holds the two equal.
     body = "".join(
         (
             '{"at":"',
