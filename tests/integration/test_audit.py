@@ -29,14 +29,15 @@ from sqlalchemy import JSON, Date, bindparam, text
 
 from cli import main
 from engine.app import history as audit_history
+from engine.app.audit import projection_agrees, projection_differences
 from engine.app.history import AUDIT_PAGE, verify
-from engine.app.projection import deadline_states
+from engine.app.projection import deadline_map, deadline_states
 from engine.app.service import Service
 from engine.errors import BrokenLog, Refused, RuleViolation
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.persistence.tables import UtcDateTime
-from engine.ports import StoredEvent
+from engine.ports import DeadlineState, StoredEvent
 from engine.runtime.commands import compile_workflow
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie, chain_hash
@@ -1260,3 +1261,118 @@ def test_a_command_after_a_forged_appended_event_is_refused_through_the_cli(
         f"wijkkompas: {KEY}: refused: the instance row says its last event is {LAST}, but its "
         f"log ends at event {LAST + 1}; nothing was saved: run `wijkkompas audit verify {KEY}`\n"
     )
+
+
+# --- the audit's cheap comparison against the complete one --------------------------------------
+
+
+def _both_comparisons(service: Service, key: str) -> tuple[bool, list[str]]:
+    """(``projection_agrees``, what ``projection_differences`` names) for ``key``, on the row,
+    deadline rows and party rows as the audit reads them."""
+    context = service.context
+    with context.store.read() as uow:
+        log = audit_history._audited(context, uow, key)
+    assert log.record is not None
+    workflow = context.compiled(log.record.workflow)
+    rebuilt = audit_history._replay(context, log.record, log.events)
+    running = deadline_map(workflow, rebuilt)
+    expected = [
+        DeadlineState(
+            kind=d.kind, subject=d.subject, due=d.due, legal=d.legal, frozen=frozen, next_on=None
+        )
+        for d, frozen in running.values()
+    ]
+    found = projection_differences(
+        log.record,
+        rebuilt,
+        log.events[0],
+        milestones=workflow.milestone_index,
+        rows=log.deadlines,
+        expected=expected,
+        parties=log.parties,
+    )
+    agrees = projection_agrees(
+        log.record, rebuilt, log.events[0], rows=log.deadlines, running=running, parties=log.parties
+    )
+    return agrees, [d.what for d in found]
+
+
+def _deadline_flag(column: str) -> Callable[[Database, int], None]:
+    def change(db: Database, iid: int) -> None:
+        sql(
+            db,
+            f"UPDATE deadlines SET {column} = NOT {column} WHERE instance_id = :i "
+            "AND kind = 'milestone' AND subject = 'gebiedsprofiel'",
+            i=iid,
+        )
+
+    return change
+
+
+def _deadline_added(db: Database, iid: int) -> None:
+    # A row for a milestone of a phase not reached: no event starts its clock.
+    statement = text(
+        "INSERT INTO deadlines (instance_id, kind, subject, due, legal, frozen, next_on) "
+        "VALUES (:i, 'milestone', 'strategieen-koppelkansen', :d, FALSE, FALSE, NULL)"
+    ).bindparams(bindparam("d", type_=Date))
+    sql(db, statement, i=iid, d=date(2027, 3, 1))
+
+
+def _reminder_moved(db: Database, iid: int) -> None:
+    # The first reminder moment is the reminder pass's: no difference of the projection.
+    statement = text(
+        "UPDATE deadlines SET next_on = :d WHERE instance_id = :i AND kind = 'milestone' "
+        "AND subject = 'gebiedsprofiel'"
+    ).bindparams(bindparam("d", type_=Date))
+    sql(db, statement, i=iid, d=date(2030, 1, 1))
+
+
+def _party_added(db: Database, iid: int) -> None:
+    sql(
+        db,
+        "INSERT INTO instance_parties (instance_id, organisation, party) "
+        "VALUES (:i, 'deltawonen', 'woningcorporatie')",
+        i=iid,
+    )
+
+
+def _untouched(db: Database, iid: int) -> None:
+    pass
+
+
+CHEAP_COMPARISONS = [
+    *PROJECTION_TAMPERINGS,
+    pytest.param(KEY, _untouched, [], False, id="untouched"),
+    pytest.param(
+        KEY, _deadline_flag("frozen"), ["deadline milestone gebiedsprofiel"], False, id="frozen"
+    ),
+    pytest.param(
+        KEY, _deadline_flag("legal"), ["deadline milestone gebiedsprofiel"], False, id="legal"
+    ),
+    pytest.param(
+        KEY,
+        _deadline_added,
+        ["deadline milestone strategieen-koppelkansen"],
+        False,
+        id="deadline-added",
+    ),
+    pytest.param(KEY, _reminder_moved, [], False, id="reminder-moved"),
+    pytest.param(KEY, _party_added, ["party rows"], False, id="party-row-added"),
+]
+
+
+@pytest.mark.parametrize(("key", "change", "what", "shown"), CHEAP_COMPARISONS)
+def test_the_cheap_comparison_agrees_exactly_when_the_complete_one_finds_nothing(
+    service, database, history, key, change, what, shown
+):
+    # The audit compares a projection with its events cheaply first and names the differences
+    # only when that finds any (issue 15): every kind of tampered projection, and an untouched
+    # one, gives the same verdict both ways, and the audit reports what the complete one names.
+    change(database, instance_id(database, key))
+    for each in ALL_KEYS:
+        agrees, found = _both_comparisons(service, each)
+        assert agrees is (not found), (each, found)
+        assert found == (what if each == key else [])
+    reports = {r.key: r for r in service.verify()}
+    assert [d.what for d in reports[key].differences or ()] == what
+    assert reports == {r.key: r for r in verify(service.context, page=1, workers=2)}
