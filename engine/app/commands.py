@@ -517,8 +517,7 @@ class Commands:
         that organisation runs the programme, holds the regie or is a party."""
         giver = None
         if organisation is not None:
-            with self.context.store.directory() as unit:
-                giver = unit.organisation(organisation)
+            giver = self.context.store.find_organisation(organisation)
             if giver is None:
                 raise NotFound("organisation", organisation)
 

@@ -37,7 +37,7 @@ from engine.ports import (
 from engine.runtime.personal import Personal
 
 if TYPE_CHECKING:
-    from engine.ports import OverviewRow
+    from engine.ports import Organisation, OverviewRow
 
 __all__ = ["INSTANCE_COLUMNS", "ROW_FIELDS", "Diverged", "FastPath", "dumps"]
 
@@ -268,6 +268,10 @@ class FastPath:
         self.last_event_sql = convert(_LAST_EVENT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
+        self._organisation_sql = convert(
+            "SELECT id, key, name, kind, oin, rsin, kvk, runs_programme FROM organisations "
+            "WHERE key = ?"
+        )
         self._deadline_rows_sql = convert(
             "SELECT kind, subject, due, legal, frozen, next_on, sent_through FROM deadlines "
             "WHERE instance_id = ? ORDER BY kind, subject"
@@ -388,6 +392,25 @@ class FastPath:
             return None
         cursor.execute(self.stamp_children_sql, (row[0],))
         return (tuple(row), tuple(map(tuple, cursor.fetchall())))
+
+    def organisation(self, cursor: Any, key: str) -> Organisation | None:
+        """The organisation with this key, as ``DirectoryUnit.organisation`` reads it."""
+        cursor.execute(self._organisation_sql, (key,))
+        r = cursor.fetchone()
+        if r is None:
+            return None
+        from engine.ports import Organisation  # the directory's value: asked by an approval
+
+        return Organisation(
+            id=int(r[0]),
+            key=r[1],
+            name=r[2],
+            kind=r[3],
+            oin=r[4],
+            rsin=r[5],
+            kvk=r[6],
+            runs_programme=bool(r[7]),
+        )
 
     def load(self, cursor: Any, key: str, *, lock: bool = False) -> dict[str, Any] | None:
         cursor.execute(self.lock_sql if lock else self.load_sql, (key,))

@@ -57,6 +57,28 @@ def test_each_event_has_its_feed_row_and_personal_fields_as_sealed(service, cloc
     assert all(report.intact for report in service.verify(KEY))
 
 
+def test_an_organisation_read_by_the_driver_is_the_directorys(service):
+    """The organisation that gives an independent approval is read on the command path's
+    connection, not in a unit of work of its own: the same value the directory reads."""
+    service.directory.add_organisation(
+        key="gemeente-zwolle",
+        name="Gemeente Zwolle",
+        kind="gemeente",
+        oin="00000001002220647000",
+        rsin="002220647",
+        kvk="12345678",
+        runs_programme=True,
+    )
+    service.directory.add_organisation(key="toets", name="Toetsbureau", kind="other")
+    store = service.store
+    for key in ("gemeente-zwolle", "toets"):
+        with store.directory() as unit:
+            expected = unit.organisation(key)
+        assert expected is not None
+        assert store.find_organisation(key) == expected
+    assert store.find_organisation("onbekend") is None
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_json_text_is_what_sqlalchemy_writes(service, clock, database):
     _commands(service, clock)
