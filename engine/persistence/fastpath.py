@@ -21,7 +21,7 @@ A test writes through this module and reads back through SQLAlchemy, and the oth
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -470,9 +470,24 @@ class FastPath:
         ]
         return found
 
-    def events(self, cursor: Any, instance_id: int) -> list[StoredEvent]:
-        """Every event of one instance, in order."""
-        cursor.execute(self.events_sql, (instance_id,))
+    def events(
+        self, cursor: Any, instance_id: int, types: Collection[str] | None = None
+    ) -> list[StoredEvent]:
+        """Every event of one instance (or those of ``types``), in order."""
+        if types is None:
+            cursor.execute(self.events_sql, (instance_id,))
+        else:
+            kinds = tuple(types)
+            if not kinds:
+                return []
+            cursor.execute(
+                self._convert(
+                    _EVENTS.replace(
+                        " ORDER BY", f" AND e.type IN ({', '.join('?' * len(kinds))}) ORDER BY"
+                    )
+                ),
+                (instance_id, *kinds),
+            )
         read = self.read_moment
         return [
             StoredEvent(

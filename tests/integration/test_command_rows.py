@@ -19,6 +19,7 @@ from sqlalchemy import select
 from engine.persistence.fastpath import dumps
 from engine.persistence.records import personal_json
 from engine.persistence.rows import PENDING, PERSONAL, E
+from engine.reminders.ready import SETTLING
 from engine.runtime.events import Regie
 
 KEY = "wk-rows"
@@ -55,6 +56,24 @@ def test_each_event_has_its_feed_row_and_personal_fields_as_sealed(service, cloc
         assert event.personal, event.type  # who did it, at least
         assert fields[events[event.seq]] == personal_json(event.personal)
     assert all(report.intact for report in service.verify(KEY))
+
+
+@pytest.mark.parametrize(
+    "types", [SETTLING, ("note_added", "instance_paused"), ("no_such_event",), ()], ids=repr
+)
+def test_the_events_of_some_types_are_those_of_the_whole_log(service, clock, types):
+    """A gate's evidence is read from the events that settle milestones only: the same events,
+    in order, as the whole log has of them, on the command path and through SQLAlchemy."""
+    _commands(service, clock)
+    with service.store.read() as unit:
+        instance_id = unit.instance_id(KEY)
+        whole = unit.events(instance_id)
+        assert unit.events(instance_id, types) == [e for e in whole if e.type in types]
+    with service.store.command() as command:
+        assert command.events(instance_id) == whole
+        assert command.events(instance_id, types) == [e for e in whole if e.type in types]
+    if types == SETTLING:
+        assert len([e for e in whole if e.type in types]) == 3
 
 
 def test_an_organisation_read_by_the_driver_is_the_directorys(service):
