@@ -55,7 +55,7 @@ from engine.errors import (
     WorkflowError,
 )
 from engine.ports import DeadlineChange, InstanceRecord, StoredEvent
-from engine.reminders.ready import evidence_of, ready_messages, request_messages
+from engine.reminders.ready import SETTLING, evidence_of, ready_messages, request_messages
 from engine.runtime.areas import check_area, check_email
 from engine.runtime.automation import follow_ups, settle_readiness, uses_children
 from engine.runtime.commands import CompiledWorkflow
@@ -278,7 +278,7 @@ class Commands:
                 seq=seq,
                 now=now,
                 approvers=self.approvers(workflow, instance),
-                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+                evidence=evidence_of(workflow, instance, uow.events(record.id, SETTLING)),
             )
         )
 
@@ -321,7 +321,7 @@ class Commands:
                 now=now,
                 by=by,
                 approvers=self.approvers(workflow, instance).get(approval, ()),
-                evidence=evidence_of(workflow, instance, uow.events(record.id)),
+                evidence=evidence_of(workflow, instance, uow.events(record.id, SETTLING)),
             )
             uow.queue(messages)
         return [m.recipient for m in messages if m.recipient]
@@ -517,8 +517,7 @@ class Commands:
         that organisation runs the programme, holds the regie or is a party."""
         giver = None
         if organisation is not None:
-            with self.context.store.directory() as unit:
-                giver = unit.organisation(organisation)
+            giver = self.context.store.find_organisation(organisation)
             if giver is None:
                 raise NotFound("organisation", organisation)
 

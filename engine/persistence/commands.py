@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -225,8 +225,8 @@ class CommandUnit:
         self._cursor.execute(self._path.fast.keys_sql)
         return [(r[0], r[1]) for r in self._cursor.fetchall()]
 
-    def events(self, instance_id: int) -> list[StoredEvent]:
-        return self._path.fast.events(self._cursor, instance_id)
+    def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:
+        return self._path.fast.events(self._cursor, instance_id, types)
 
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]

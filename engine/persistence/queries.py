@@ -9,7 +9,7 @@ work on them by adding the writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from functools import partial
 from typing import Any
@@ -142,13 +142,16 @@ class Queries:
 
     # --- the log and the deadline rows -------------------------------------------------------
 
-    def events(self, instance_id: int) -> list[StoredEvent]:
-        rows = self._c.execute(
+    def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:
+        query = (
             select(E, PERSONAL.c.fields)
             .select_from(E.outerjoin(PERSONAL, PERSONAL.c.event_id == E.c.id))
             .where(E.c.instance_id == instance_id)
             .order_by(E.c.seq)
         )
+        if types is not None:
+            query = query.where(E.c.type.in_(list(types)))
+        rows = self._c.execute(query)
         return [
             StoredEvent(
                 seq=r.seq,

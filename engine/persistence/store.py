@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from engine.persistence.outbox import OutboxUnit
     from engine.persistence.proofs import ProofUnit
     from engine.persistence.unit import Unit
-    from engine.ports import TokenRecord
+    from engine.ports import Organisation, TokenRecord
 
 __all__ = ["RECENT", "SqlStore"]
 
@@ -112,6 +112,13 @@ class SqlStore:
                 return self._tokens.token(cursor, prefix)
         with self.directory() as unit:
             return unit.token(prefix)
+
+    def find_organisation(self, key: str) -> Organisation | None:
+        with self._commands.glance() as cursor:
+            if cursor is not None:
+                return self.fast.organisation(cursor, key)
+        with self.directory() as unit:
+            return unit.organisation(key)
 
     def instance_stamp(self, key: str) -> tuple[object, ...] | None:
         with self._commands.glance() as cursor:

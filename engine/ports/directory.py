@@ -247,3 +247,8 @@ class DirectoryStore(Protocol):
         """The token with this prefix (as ``DirectoryUnit.token``), read the cheapest way: every
         API request asks it."""
         ...
+
+    def find_organisation(self, key: str) -> Organisation | None:
+        """The organisation with this key (as ``DirectoryUnit.organisation``), read the
+        cheapest way: every independent approval asks it before its command."""
+        ...

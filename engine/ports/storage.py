@@ -176,8 +176,8 @@ class UnitOfWork(Protocol):
         """Outbox rows written in this transaction (as CommandUnit.queue)."""
         ...
 
-    def events(self, instance_id: int) -> list[StoredEvent]:
-        """The log of one instance, in order."""
+    def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:
+        """The log of one instance, in order (only the events of ``types``, when given)."""
         ...
 
     def chain_heads(self) -> dict[int, tuple[int, str]]:
@@ -351,7 +351,9 @@ class LookingUnit(Protocol):
 
     def instance_keys(self) -> list[tuple[int, str]]: ...
 
-    def events(self, instance_id: int) -> list[StoredEvent]: ...
+    def events(
+        self, instance_id: int, types: Collection[str] | None = None
+    ) -> list[StoredEvent]: ...
 
     def workflow_versions(self, key: str | None = None) -> list[StoredWorkflow]: ...
 
@@ -388,8 +390,9 @@ class CommandUnit(Protocol):
 
     def instance_keys(self) -> list[tuple[int, str]]: ...
 
-    def events(self, instance_id: int) -> list[StoredEvent]:
-        """Every event of an instance, in order (what a fact dated back is checked against)."""
+    def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:
+        """Every event of an instance, in order (what a fact dated back is checked against);
+        only those of ``types``, when given (what a gate's evidence is read from)."""
         ...
 
     def save(

@@ -21,7 +21,11 @@ from engine.reminders.rules import KEY_LENGTH
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
 
-__all__ = ["evidence_of", "ready_key", "ready_messages", "request_messages"]
+__all__ = ["SETTLING", "evidence_of", "ready_key", "ready_messages", "request_messages"]
+
+SETTLING = ("milestone_done", "milestone_skipped")
+"""The events that settle a milestone: all of the log ``evidence_of`` looks at (a caller may
+read only these)."""
 
 
 def ready_key(instance: str, phase: str, seq: int, recipient: str) -> str:
@@ -33,12 +37,13 @@ def evidence_of(
     workflow: CompiledWorkflow, instance: Instance, events: Sequence[StoredEvent]
 ) -> list[dict[str, Any]]:
     """Each milestone of the current gate as the log records it: the last event that settled
-    it (who, which day, its note and its reference), or open."""
+    it (who, which day, its note and its reference), or open. ``events``: the log, or only its
+    ``SETTLING`` events (the same evidence)."""
     spec = workflow.gates[instance.phase]
     last: dict[str, StoredEvent] = {}
     for event in events:
         milestone = event.payload.get("milestone") if event.payload else None
-        if milestone is not None and event.type in ("milestone_done", "milestone_skipped"):
+        if milestone is not None and event.type in SETTLING:
             last[milestone] = event
     found = []
     for mid, title in spec.milestones:
