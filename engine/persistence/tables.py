@@ -277,7 +277,17 @@ class OutboxRow(Base):
     """A message to send, written in the same transaction as the decision to send it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    # fillfactor: a row is written three times (queued, claimed, sent). Claiming changes no
+    # indexed column, so PostgreSQL writes the claimed version beside the queued one without
+    # touching the four indexes (a HOT update), but only if the page has room: packed full,
+    # each claim of 200 rows inserted 800 index entries (pg_stat_user_tables: 1 % of 57,800
+    # updates HOT, 4.0 ms per claim statement on the server; half full: every claim HOT, 1.6
+    # ms). Half of a page of rows never claimed again stays free; the outbox was as large
+    # after a pass of 30,000 either way (10,175 pages against 9,941).
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)  # reminders.KEY_LENGTH

@@ -317,3 +317,26 @@ def test_a_pass_reads_and_moves_its_batch_by_key_instead_of_scanning_all_due_row
     assert {k: v.next_on for k, v in states.items() if k not in moved} == {
         row.row: row.next_on for row in everything[20:]
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_writes_the_claimed_rows_beside_themselves_without_new_index_entries(
+    service, instance_id
+):
+    # Rows as long as a reminder's: a page packed full has no room for the claimed version
+    # of its rows, and each would then be written elsewhere with an entry in every index.
+    text = "Wijk Oost " * 60
+    with service.store.outbox_unit() as unit:
+        unit.queue([_message(f"k{n:04}", instance_id, text=text) for n in range(400)])
+    with service.store.outbox_unit() as unit:
+        claimed = unit.claim("a", T, T + timedelta(minutes=5), 200)
+        updated, hot = unit._c.exec_driver_sql(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'outbox'"
+        ).one()
+    assert len(claimed) == 200
+    assert (updated, hot) == (200, 200)
+    with service.store.outbox_unit() as unit:
+        assert [e.key for e in unit.claim("b", T, T + timedelta(minutes=5), 500)] == [
+            f"k{n:04}" for n in range(200, 400)
+        ]
