@@ -248,8 +248,16 @@ class DeadlineRow(Base):
     # Keyed by what it is about, in instance order: one B-tree less to write per command than
     # a surrogate id plus a unique index, and the overview reads it in one sequential scan
     # (on SQLite the table itself is that B-tree: WITHOUT ROWID).
-    # next_on: what the reminder pass reads; due: the instances with overdue milestones.
-    __table_args__ = (Index(None, "next_on"), Index(None, "due"), {"sqlite_with_rowid": False})
+    # next_on: what the reminder pass reads, in the order it reads them (next_on, then the
+    # key): on PostgreSQL an index of next_on alone made every batch of a pass read and sort
+    # ALL the rows due that day to keep 500 (EXPLAIN, 30,000 due: 27-50 ms a batch, so n*n/500
+    # rows read in a pass); on SQLite the entries of next_on ended in the key anyway (WITHOUT
+    # ROWID). due: the instances with overdue milestones.
+    __table_args__ = (
+        Index("ix_deadlines_pass_order", "next_on", "instance_id", "kind", "subject"),
+        Index(None, "due"),
+        {"sqlite_with_rowid": False},
+    )
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -269,7 +277,17 @@ class OutboxRow(Base):
     """A message to send, written in the same transaction as the decision to send it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    # fillfactor: a row is written three times (queued, claimed, sent). Claiming changes no
+    # indexed column, so PostgreSQL writes the claimed version beside the queued one without
+    # touching the four indexes (a HOT update), but only if the page has room: packed full,
+    # each claim of 200 rows inserted 800 index entries (pg_stat_user_tables: 1 % of 57,800
+    # updates HOT, 4.0 ms per claim statement on the server; half full: every claim HOT, 1.6
+    # ms). Half of a page of rows never claimed again stays free; the outbox was as large
+    # after a pass of 30,000 either way (10,175 pages against 9,941).
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)  # reminders.KEY_LENGTH

@@ -470,7 +470,9 @@ class OutboxUnit(Protocol):
         self, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]
     ) -> None:
         """For each (deadline id, sent_through, next_on): reminders were planned through
-        ``sent_through``; look again on ``next_on``."""
+        ``sent_through``; look again on ``next_on``. The rows are ones this unit read with
+        :meth:`due_deadlines` (on PostgreSQL it holds their locks since, so nobody else
+        changes them meanwhile)."""
         ...
 
     def claim(

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.email import MaildirNotifier
+from engine.app.service import NewInstance
 from engine.persistence.rows import OUT, D
 from engine.ports import DeliveryFailure, OutgoingMessage, QueuedMessage
 from engine.reminders.dispatch import Dispatcher
@@ -53,14 +54,25 @@ def test_queued_rows_read_back_through_sqlalchemy_as_written(service, instance_i
         last_error="no address for regie",
         created_at=T + timedelta(hours=2),
     )
+    # Characters that an array literal quotes or escapes ({}",\ and NULL), in every text column
+    odd = QueuedMessage(
+        key='k{"a,b"}\\ NULL – é',
+        instance_id=instance_id,
+        recipient='"Oost, één" <{o}\\@x.example>',
+        payload={"key": "odd", "text": 'a "b" \\ {c}'},
+        status="failed",
+        last_error='said "no", {twice} \\ NULL',
+        created_at=T,
+    )
+    messages.append(odd)
     with service.store.outbox_unit() as unit:
-        assert unit.queue([*messages, failed]) == 4
+        assert unit.queue([*messages, failed]) == 5
         # A known key is skipped and not counted; a new one in the same batch is.
         assert unit.queue([messages[0], _message("k9", instance_id)]) == 1
     with service.store.outbox_unit() as unit:
         rows = {r.key: r for r in unit._c.execute(select(OUT))}
         raw = dict(unit._c.exec_driver_sql("SELECT key, CAST(payload AS TEXT) FROM outbox").all())
-    assert sorted(rows) == ["k0", "k1", "k2", "k9", "none"]
+    assert sorted(rows) == sorted(["k0", "k1", "k2", "k9", "none", odd.key])
     for m in [*messages, failed]:
         row = rows[m.key]
         assert row.payload == m.payload
@@ -244,3 +256,87 @@ def test_a_claim_walks_the_ready_rows_in_order_instead_of_sorting_all(service, i
     assert "Index Scan using ix_outbox_status" in plan, plan
     assert "Sort" not in plan, plan
     assert sorting == "on"  # the planner's setting is back for what follows in the unit
+
+
+class ExplainingAll:
+    """A driver cursor that has PostgreSQL explain (and run) each statement that starts with
+    one of ``prefixes``, as planned where it runs, before it runs."""
+
+    def __init__(self, cursor: Any, *prefixes: str) -> None:
+        self.cursor = cursor
+        self.prefixes = prefixes
+        self.plans: dict[str, str] = {}
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:
+        for prefix in self.prefixes:
+            if sql.startswith(prefix):
+                self.cursor.execute("EXPLAIN " + sql, parameters)
+                self.plans[prefix] = "\n".join(row[0] for row in self.cursor.fetchall())
+        return self.cursor.execute(sql, parameters)
+
+    def fetchall(self) -> Any:
+        return self.cursor.fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_pass_reads_and_moves_its_batch_by_key_instead_of_scanning_all_due_rows(service, clock):
+    # Deadline rows just written, with no statistics yet (autovacuum has not looked at them):
+    # a batch of the pass must not read and sort every row due that day, nor update its rows
+    # through a scan of the whole table.
+    service.create_many(
+        [
+            NewInstance(
+                key=f"wk{n}", workflow="wijkkompas", title="W", regie=Regie(type="gemeente")
+            )
+            for n in range(1500)
+        ],
+        by="t",
+    )
+    until = (clock.now() + timedelta(days=400)).date()
+    with service.store.outbox_unit() as unit:
+        everything = unit.upcoming_deadlines(until)  # through SQLAlchemy
+        cursor = ExplainingAll(unit._cursor(), "SELECT d.instance_id", "UPDATE deadlines")
+        unit._cursor_ = cursor
+        due = unit.due_deadlines(until, 20)
+        unit.advance_deadlines([(row.row, until, None) for row in due])
+    assert len(everything) > 10_000
+    assert due == everything[:20]  # the pass's order, as before
+    reading, moving = cursor.plans["SELECT d.instance_id"], cursor.plans["UPDATE deadlines"]
+    assert "Index Scan using ix_deadlines_pass_order" in reading, reading
+    assert "Incremental Sort" not in reading, reading
+    assert "Tid Scan on deadlines" in moving, moving
+    assert "Index Scan using pk_deadlines" in moving, moving
+    assert "Seq Scan" not in moving, moving
+    with service.store.outbox_unit() as unit:
+        states = unit.deadline_states({row.instance_id for row in everything})
+    moved = {row.row for row in due}
+    assert {k: (v.next_on, v.due) for k, v in states.items() if k in moved} == {
+        row.row: (None, row.due) for row in due
+    }
+    assert {k: v.next_on for k, v in states.items() if k not in moved} == {
+        row.row: row.next_on for row in everything[20:]
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_writes_the_claimed_rows_beside_themselves_without_new_index_entries(
+    service, instance_id
+):
+    # Rows as long as a reminder's: a page packed full has no room for the claimed version
+    # of its rows, and each would then be written elsewhere with an entry in every index.
+    text = "Wijk Oost " * 60
+    with service.store.outbox_unit() as unit:
+        unit.queue([_message(f"k{n:04}", instance_id, text=text) for n in range(400)])
+    with service.store.outbox_unit() as unit:
+        claimed = unit.claim("a", T, T + timedelta(minutes=5), 200)
+        updated, hot = unit._c.exec_driver_sql(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'outbox'"
+        ).one()
+    assert len(claimed) == 200
+    assert (updated, hot) == (200, 200)
+    with service.store.outbox_unit() as unit:
+        assert [e.key for e in unit.claim("b", T, T + timedelta(minutes=5), 500)] == [
+            f"k{n:04}" for n in range(200, 400)
+        ]
