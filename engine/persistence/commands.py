@@ -208,18 +208,7 @@ class CommandUnit:
         return self._path.fast.overview(self._cursor, today, soon, scope)
 
     def children(self, instance_id: int) -> list[ChildRow]:
-        self._cursor.execute(self._path.fast.children_sql, (instance_id,))
-        return [
-            ChildRow(
-                key=r[0],
-                title=r[1],
-                state=r[2],
-                workflow_id=r[3],
-                regie_type=r[4],
-                regie_organisation=r[5],
-            )
-            for r in self._cursor.fetchall()
-        ]
+        return self._path.fast.children(self._cursor, instance_id, lock=True)
 
     def instance_keys(self) -> list[tuple[int, str]]:
         self._cursor.execute(self._path.fast.keys_sql)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
+    ChildRow,
     DeadlineChange,
     DeadlineState,
     InstanceScope,
@@ -416,6 +417,22 @@ class FastPath:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     # --- statements --------------------------------------------------------------------------
+
+    def children(self, cursor: Any, instance_id: int, *, lock: bool = False) -> list[ChildRow]:
+        """The deelprojecten of an instance, by key (``lock``: a command's, which on PostgreSQL
+        keeps them from moving until it commits)."""
+        cursor.execute(self.children_sql if lock else self.read_children_sql, (instance_id,))
+        return [
+            ChildRow(
+                key=r[0],
+                title=r[1],
+                state=r[2],
+                workflow_id=r[3],
+                regie_type=r[4],
+                regie_organisation=r[5],
+            )
+            for r in cursor.fetchall()
+        ]
 
     def stamp(self, cursor: Any, key: str) -> tuple[object, ...] | None:
         """Everything ``instance show`` makes its view of ``key`` from, as the driver gives it

@@ -100,19 +100,7 @@ class Queries:
         return int(value) if value is not None else None
 
     def children(self, instance_id: int) -> list[ChildRow]:
-        cursor = self._cursor()
-        cursor.execute(self._fast.read_children_sql, (instance_id,))
-        return [
-            ChildRow(
-                key=r[0],
-                title=r[1],
-                state=r[2],
-                workflow_id=r[3],
-                regie_type=r[4],
-                regie_organisation=r[5],
-            )
-            for r in cursor.fetchall()
-        ]
+        return self._fast.children(self._cursor(), instance_id)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -220,8 +221,7 @@ def test_last_used_is_written_at_most_once_a_minute(service: Service, clock: Fro
     secret, info = d.create_token("gemeente-zwolle", "p.jansen", purpose="a")
 
     def last_used() -> object:
-        (found,) = [t for t in d.tokens() if t.prefix == info.prefix]
-        return found.last_used_at
+        return last_used_of(d, info.prefix)
 
     assert last_used() is None
     first = clock.now()
@@ -292,8 +292,7 @@ def test_authenticate_reading_refuses_alike_and_never_writes(
     secret, info = d.create_token("gemeente-zwolle", "p.jansen", purpose="a")
 
     def last_used() -> object:
-        (found,) = [t for t in d.tokens() if t.prefix == info.prefix]
-        return found.last_used_at
+        return last_used_of(d, info.prefix)
 
     assert d.authenticate_reading(secret) is None  # never used: due
     assert last_used() is None
@@ -342,3 +341,9 @@ def test_a_token_read_outside_a_transaction_leaves_the_commands_in_one(
         failing()
     with database.engine.connect() as connection:
         assert "changed" not in connection.execute(text("SELECT name FROM tokens")).scalars().all()
+
+
+def last_used_of(directory: Any, prefix: str) -> object:
+    """The last-used time of the token ``prefix``, as the directory lists it."""
+    (found,) = [t for t in directory.tokens() if t.prefix == prefix]
+    return found.last_used_at

@@ -18,18 +18,7 @@ def test_after_optimize_a_phase_filter_sorted_by_title_uses_the_title_index(
     if database.dialect != "sqlite":
         database.optimize()  # nothing to do on PostgreSQL (autovacuum analyses)
         return
-    service.create_many(
-        [
-            NewInstance(
-                key=f"wk-{i}",
-                workflow="wijkkompas",
-                title=f"Wijk {i}",
-                regie=Regie(type="gemeente"),
-            )
-            for i in range(300)
-        ],
-        by="t",
-    )
+    seed_wijken(service, 300)
     query = (
         "EXPLAIN QUERY PLAN SELECT key FROM instances WHERE phase = 'samen-starten' "
         "ORDER BY title DESC, key DESC LIMIT 51"
@@ -53,18 +42,7 @@ def test_after_optimize_the_deelprojecten_are_still_read_by_their_parent(
     name the index on SQLite."""
     if database.dialect != "sqlite":
         return
-    service.create_many(
-        [
-            NewInstance(
-                key=f"wk-{i}",
-                workflow="wijkkompas",
-                title=f"Wijk {i}",
-                regie=Regie(type="gemeente"),
-            )
-            for i in range(300)
-        ],
-        by="t",
-    )
+    seed_wijken(service, 300)
     fast = FastPath("sqlite")
     database.optimize()
     with database.engine.connect() as connection:
@@ -75,3 +53,19 @@ def test_after_optimize_the_deelprojecten_are_still_read_by_their_parent(
         bare = sql.replace(" INDEXED BY ix_instances_parent_id", "")
         found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {bare}", (1,)).all()
         assert "ix_instances_parent_id" not in " ".join(str(r[-1]) for r in found)
+
+
+def seed_wijken(service: Service, count: int) -> None:
+    """``count`` wijken in the first phase, none of them with a parent."""
+    service.create_many(
+        [
+            NewInstance(
+                key=f"wk-{i}",
+                workflow="wijkkompas",
+                title=f"Wijk {i}",
+                regie=Regie(type="gemeente"),
+            )
+            for i in range(count)
+        ],
+        by="t",
+    )
