@@ -386,18 +386,20 @@ class CommandPath:
             return
         raw, cursor = self._hold()
         self._local.busy = True
-        alone = single and not self.fast.sqlite
+        # SQLite's connection is in autocommit unless told BEGIN; the driver of PostgreSQL
+        # opens a transaction by itself unless put in autocommit.
+        autocommit = single and not self.fast.sqlite
         try:
-            if alone:
+            if autocommit:
                 raw.driver_connection.autocommit = True
             elif self.fast.sqlite and not single:
                 cursor.execute("BEGIN")
             yield cursor
-            if self.fast.sqlite:
-                if not single:
+            if not single:
+                if self.fast.sqlite:
                     cursor.execute("COMMIT")
-            elif not alone:
-                raw.rollback()  # read only: nothing to keep
+                else:
+                    raw.rollback()  # read only: nothing to keep
         except BaseException as exc:
             try:
                 raw.rollback()
@@ -411,7 +413,7 @@ class CommandPath:
                 self._drop()
             raise
         finally:
-            if alone and self._local.held is not None:
+            if autocommit and self._local.held is not None:
                 try:
                     raw.driver_connection.autocommit = False
                 except Exception:  # a command must never run outside a transaction
