@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -296,6 +297,12 @@ class CommandUnit:
             self._recent.pop(key, None)
 
 
+class _ThreadToken:
+    """Lives in a thread's locals beside its held connection, and goes when the thread ends."""
+
+    __slots__ = ("__weakref__",)
+
+
 class CommandPath:
     """The command path of one store: each thread's driver connection and remembered copies."""
 
@@ -366,9 +373,23 @@ class CommandPath:
                 raise busy from exc
             held = self._local.held = (raw, raw.cursor())
             self._local.recent = OrderedDict()
+            # Given back when the thread ends: its locals go, and this token with them (the
+            # API server's thread pool ends idle workers and starts new ones for a new burst).
+            token = self._local.token = _ThreadToken()
+            weakref.finalize(token, self._release, raw)
             with self._lock:
                 self._held.append(raw)
         return held
+
+    def _release(self, raw: Any) -> None:
+        """Give back the connection held for a thread that ended (it is idle: a thread ends
+        between commands, never inside one)."""
+        with self._lock:
+            if not any(kept is raw for kept in self._held):
+                return  # dropped after an error, or given back by ``close``
+            self._held = [kept for kept in self._held if kept is not raw]
+        with contextlib.suppress(Exception):
+            raw.close()
 
     @contextmanager
     def glance(self, *, single: bool = False) -> Iterator[Any | None]:
@@ -430,6 +451,7 @@ class CommandPath:
                 # A pooled connection is invalidated (the pool makes a new one), a plain
                 # sqlite3 one closed.
                 getattr(held[0], "invalidate", held[0].close)()
+        self._local.token = None  # after: its release finds nothing left to give back
 
     def close(self) -> None:
         """Give every held connection back (the database's dispose calls this too)."""

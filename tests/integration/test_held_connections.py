@@ -1,0 +1,61 @@
+"""A thread's driver connection goes back to the pool when the thread ends.
+
+The command path keeps each thread's connection between commands (``CommandPath._hold``). The
+threads that run commands come and go: the API server's thread pool ends a worker after it
+has been idle for a while and starts a new one for the next burst of requests. A connection
+kept for a thread that has ended must not stay checked out, or every burst would take more of
+the pool until the server waited for a connection that never comes back.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from pathlib import Path
+
+from engine.runtime.events import Regie
+
+ROUNDS = 40
+"""More threads than the pool has connections (its size and overflow), one after another."""
+
+
+def _open_files(database) -> int:
+    """Open files of this process on the SQLite database's file (0 on PostgreSQL)."""
+    name = database.engine.url.database
+    if database.engine.dialect.name != "sqlite" or not name:
+        return 0
+    target = Path(name).resolve()
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found += Path(os.readlink(f"/proc/self/fd/{fd}")) == target
+        except OSError:
+            continue
+    return found
+
+
+def test_a_connection_held_by_a_thread_that_ended_goes_back_to_the_pool(service, database):
+    service.create(
+        "wk-held", workflow="wijkkompas", title="Held", regie=Regie(type="gemeente"), by="t"
+    )
+    pool = database.engine.pool
+    before = pool.checkedout(), _open_files(database)
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            service.note("wk-held", f"notitie {n}", by="t")  # a command: its unit of work
+            service.directory.organisations()  # a read
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    for n in range(ROUNDS):
+        thread = threading.Thread(target=work, args=(n,))
+        thread.start()
+        thread.join()
+        assert not failures, failures
+    gc.collect()
+    assert pool.checkedout() <= before[0] + 1
+    assert _open_files(database) <= before[1] + 2  # SQLite: the commands' own connections
+    assert len(service.log("wk-held")) == ROUNDS + 1
