@@ -19,7 +19,9 @@ machine's cores with the server, which the figures include).
   latency, ours against the bare endpoint.
 - ``command``: POST .../milestones/{id}/done over HTTP (one keep-alive connection from a bounded
   httpx loop, a new instance per request, every answer checked) against the same command called
-  in-process through the service, commands/s.
+  in-process through the service, commands/s; and CPU per command, in-process and the
+  server's over HTTP (from /proc, during the wrk run: a figure that a busy machine changes
+  less than the rates).
 - ``list``: the first page of GET /api/v1/instances with filters on 100,000 instances.
 - ``memory``: the server's resident memory after 10,000, 50,000 and 100,000 requests.
 """
@@ -200,7 +202,9 @@ def wrk(url: str, *, connections: int, seconds: int, token: str | None, script: 
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    done = re.search(r"(\d+) requests in", out)
     return {
+        "requests": int(done.group(1)) if done else 0,
         "rps": rps,
         "p50": latency("50"),
         "p99": latency("99"),
@@ -285,10 +289,11 @@ def bench_command(args: argparse.Namespace) -> None:
         # In-process: the same command through the service, one after another.
         with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
             service = app.service()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for i in range(n):
                 service.milestone_done(f"wk{i:06d}", MILESTONE, by="bench")
             inprocess = n / (time.perf_counter() - started)
+            inprocess_cpu = (time.process_time() - cpu) / n
         # Over HTTP: one keep-alive connection (a bounded httpx loop), each request on the next
         # fresh instance, every answer checked.
         with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
@@ -296,7 +301,7 @@ def bench_command(args: argparse.Namespace) -> None:
         import httpx
 
         with (
-            our_server(url) as (port, _pid),
+            our_server(url) as (port, pid),
             httpx.Client(
                 base_url=f"http://127.0.0.1:{port}",
                 headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
@@ -327,6 +332,7 @@ def bench_command(args: argparse.Namespace) -> None:
                 f"['Authorization']='Bearer {secret}'}}, '{{}}')\n"
                 "end\n"
             )
+            cpu = cpu_seconds(pid)
             by_wrk = wrk(
                 f"http://127.0.0.1:{port}",
                 connections=1,
@@ -334,6 +340,7 @@ def bench_command(args: argparse.Namespace) -> None:
                 token=secret,
                 script=script,
             )
+            server_cpu = (cpu_seconds(pid) - cpu) / max(1, by_wrk["requests"])
             # The same requests to a bare endpoint of the same framework (it parses the body
             # and answers as many bytes): what HTTP costs before any work is done. A command
             # over HTTP cannot take less than the command plus this.
@@ -359,6 +366,10 @@ def bench_command(args: argparse.Namespace) -> None:
             f"  wrk, one connection: {by_wrk['rps']:7.0f}/s (p50 {by_wrk['p50']:.2f} ms, p99 "
             f"{by_wrk['p99']:.2f} ms, non-2xx {by_wrk['non2xx']}): "
             f"{by_wrk['rps'] / inprocess * 100:5.1f}% of in-process"
+        )
+        print(
+            f"  CPU per command: in-process {inprocess_cpu * 1e6:.0f} us, the server's over "
+            f"HTTP (wrk run) {server_cpu * 1e6:.0f} us"
         )
         ceiling = (1 / inprocess) / (1 / inprocess + base["p50"] / 1000) * 100
         print(
@@ -407,6 +418,12 @@ def bench_list(args: argparse.Namespace) -> None:
                         f"  first page, {label:<28} median {statistics.median(times):6.1f} ms, "
                         f"max {max(times):6.1f} ms ({len(answer.json()['items'])} items)"
                     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:

@@ -177,12 +177,12 @@ def create_app(
     max_body: int = MAX_BODY,
 ) -> ASGIApp:
     """The whole application as served: the API inside the NLGov conventions, with the
-    shortcut for the most asked request (``shortcut.py``) in front of it."""
-    from adapters.http.shortcut import InstanceShortcut
+    shortcuts for the most asked requests (``shortcut.py``) in front of it."""
+    from adapters.http.shortcut import CommandShortcut, InstanceShortcut
 
     api = build_api(application, oidc=oidc)
     return Conventions(
-        InstanceShortcut(api, api.state.api, PREFIX),
+        InstanceShortcut(CommandShortcut(api, api, PREFIX), api.state.api, PREFIX),
         version=API_VERSION,
         max_body=max_body,
         prefix="/api/",

@@ -20,8 +20,10 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from engine.errors import InvalidValue, ReceiptExists
@@ -86,9 +88,9 @@ class Idempotency:
     """One POST's Idempotency-Key: replay a kept response, or keep the new one."""
 
     def __init__(self, request: Request, payload: Any, principal: Principal, service: Service):
-        """``payload``: the request's body as validated (a JSON value), so that a retry that
-        spells the same body differently (member order, spaces, a null for an absent member)
-        is the same request."""
+        """``payload``: the request's body as validated (a JSON value, or the body model it
+        validated into), so that a retry that spells the same body differently (member order,
+        spaces, a null for an absent member) is the same request."""
         self.service = service
         self.principal = principal.actor
         key = request.headers.get("idempotency-key")
@@ -99,10 +101,21 @@ class Idempotency:
                 "1 to 255 visible ASCII characters (a UUID is a good key)",
             )
         self.key = key
+        self._request = request
+        self._payload = payload
+
+    @cached_property
+    def request_hash(self) -> str:
+        """What makes a retry the same request: its method, path and body (worked out only
+        for a request with a key)."""
+        payload = self._payload
+        if isinstance(payload, BaseModel):
+            payload = payload.model_dump(mode="json")
         digest = hashlib.sha256()
+        request = self._request
         digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
         digest.update(json_bytes(_sorted(payload)))
-        self.request_hash = digest.hexdigest()
+        return digest.hexdigest()
 
     def replay(self) -> Response | None:
         """The kept response to this key, if any (422 when it answered another request)."""

@@ -1,4 +1,6 @@
-"""The most asked request, answered without the framework: ``GET /api/v1/instances/{key}``.
+"""The most asked requests, answered without the framework's routing: ``GET
+/api/v1/instances/{key}`` (``InstanceShortcut``) and the commands on an instance
+(``CommandShortcut``, below).
 
 Systems that embed the API poll where an instance stands (with ``If-None-Match``), far more
 often than they ask anything else. Routing that request through FastAPI (matching it against
@@ -22,22 +24,52 @@ request 380-420 against 215 us; bench/README.md). Whatever would write, make a v
 on the network (PostgreSQL, a JWT) runs on the thread pool as before.
 
 The ways give the same status, headers and body (``tests/api/test_shortcut.py``).
+
+The commands (``routes.commands``: milestone done, a note, pause, ...) are what systems that
+embed the API write most. Matching one against every route, solving its dependencies and
+validating its values through FastAPI cost more server CPU than recording the command (about
+half of a command's CPU on SQLite FULL; bench/README.md). ``CommandShortcut`` calls the route's
+own function with the values the framework would give it:
+
+- only a request whose path one of the command routes matches (the framework resolves that path
+  to the same route: a test holds the two to each other), with no query string (the routes take
+  none) and at most one ``Authorization``, ``If-Match`` and ``Idempotency-Key`` header;
+- only a body the route's body model accepts (or none, where the body is optional), validated
+  as the framework validates it. Anything else is handed to the FastAPI application as it came,
+  which answers it in full (a 422 with its invalid fields, say) before anything is tried.
+
+Once the route's function runs, the answer is the shortcut's, whatever it is: a refusal (401,
+403, 404, 409, 412, ...) is made by the application's own exception handler for it, with the
+same body and headers. Nothing is ever tried twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import inspect
+import json
+import re
+import typing
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
 
+from adapters.http.caller import Caller
 from adapters.http.replies import JSON_MEDIA_TYPE
 from engine.app.guard import Guard
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.routing import APIRoute
+    from starlette.convertors import Convertor
+
     from adapters.http.caller import Api
 
-__all__ = ["InstanceShortcut"]
+__all__ = ["CommandShortcut", "InstanceShortcut"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -132,3 +164,194 @@ class InstanceShortcut:
             return shown(Guard(self.api.service, principal), key, if_none_match)
         except Exception:  # every refusal and failure is the application's to answer
             return None
+
+
+_HEADERS = (b"authorization", b"if-match", b"idempotency-key")
+"""The request headers a command route reads (``Idempotency-Key`` through its request)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """One command route as the shortcut calls it."""
+
+    route: APIRoute
+    call: Callable[..., Response]
+    """The route's own function (the one FastAPI calls after authenticating the caller)."""
+    pattern: re.Pattern[str]
+    convertors: Mapping[str, Convertor[Any]]
+    body: TypeAdapter[Any] | None
+    """The body's type as the route declares it (None: the route takes no body)."""
+    body_required: bool
+    if_match: bool
+    """Whether the route takes ``If-Match`` (as its parameter ``if_match``)."""
+
+    @classmethod
+    def of(cls, route: APIRoute) -> _Command | None:
+        """The route as the shortcut calls it; None when its function takes anything but the
+        request, the caller, its path values, ``if_match`` and ``body``."""
+        call = inspect.unwrap(route.endpoint)
+        hints = typing.get_type_hints(call, include_extras=True)
+        signature = inspect.signature(call)
+        path = set(route.param_convertors)
+        body: TypeAdapter[Any] | None = None
+        required = False
+        for name, parameter in signature.parameters.items():
+            if name == "request" or name in path:
+                continue
+            if name == "caller" or name == "if_match":
+                continue
+            if name != "body":
+                return None
+            hint = hints[name]
+            body = TypeAdapter(hint)
+            required = parameter.default is inspect.Parameter.empty
+        if "caller" not in signature.parameters or "request" not in signature.parameters:
+            return None
+        return cls(
+            route=route,
+            call=call,
+            pattern=route.path_regex,
+            convertors=route.param_convertors,
+            body=body,
+            body_required=required,
+            if_match="if_match" in signature.parameters,
+        )
+
+    def values(self, body: bytes) -> dict[str, Any] | None:
+        """The route's ``body`` argument from the request's body, as FastAPI would give it;
+        None when FastAPI would answer it with an error (or might: it then does)."""
+        if self.body is None:
+            return {}
+        if not body:
+            return None if self.body_required else {"body": None}
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        try:
+            return {"body": self.body.validate_python(value, from_attributes=True)}
+        except ValidationError:
+            return None
+
+
+class CommandShortcut:
+    """The commands on an instance (``routes.commands``) called without the framework's routing
+    when the request is plain; everything else goes to ``app`` (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI, prefix: str) -> None:
+        from fastapi.routing import APIRoute
+
+        from adapters.http.routes import commands
+
+        self.app = app
+        self.api: Api = api.state.api
+        self.handlers: Mapping[Any, Callable[..., Any]] = api.exception_handlers
+        self._prefix = prefix
+        self._start = prefix + "/instances/"
+        self.commands: dict[str, list[_Command]] = {}
+        """The command routes by method, in their router's order (their paths without the
+        prefix the application includes the router under)."""
+        for route in commands.router.routes:
+            if isinstance(route, APIRoute):
+                command = _Command.of(route)
+                if command is not None:
+                    for method in route.methods or ():
+                        self.commands.setdefault(method, []).append(command)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._asked(scope)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        command, path_values, headers = found
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body arrived: nothing was asked
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        values = command.values(body)
+        if values is None:
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+            return
+        values.update(path_values)
+        if command.if_match:
+            values["if_match"] = headers.get(b"if-match")
+        request = Request(scope, receive)
+        authorization = headers[b"authorization"]
+        answer, failure = await anyio.to_thread.run_sync(
+            self._run, command, request, authorization, values
+        )
+        if failure is not None:
+            handler = self._handler(failure)
+            answer = await handler(request, failure)
+        assert answer is not None
+        await answer(scope, receive, send)
+        if failure is not None and handler is self.handlers.get(Exception):
+            raise failure  # as the framework does: the server logs it too
+
+    def _asked(self, scope: Scope) -> tuple[_Command, dict[str, Any], dict[bytes, str]] | None:
+        """The command route, its path values and the headers it reads, for a request this
+        layer may answer; None for every other request."""
+        if scope["type"] != "http" or scope.get("query_string") or scope.get("root_path"):
+            return None
+        path: str = scope["path"]
+        if not path.startswith(self._start):
+            return None
+        routes = self.commands.get(scope["method"])
+        if routes is None:
+            return None
+        within = path[len(self._prefix) :]
+        for command in routes:
+            matched = command.pattern.match(within)
+            if matched is not None:
+                break
+        else:
+            return None
+        headers: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in _HEADERS:
+                if name in headers:
+                    return None
+                headers[name] = value.decode("latin-1")
+        if b"authorization" not in headers:
+            return None  # a 401: the application words it
+        values = {
+            name: command.convertors[name].convert(value)
+            for name, value in matched.groupdict().items()
+        }
+        return command, values, headers
+
+    def _run(
+        self, command: _Command, request: Request, authorization: str, values: dict[str, Any]
+    ) -> tuple[Response | None, Exception | None]:
+        """On a worker thread, as FastAPI runs the route: the caller authenticated first, then
+        the route's function; what it raised is returned, for the application's handler."""
+        caller = Caller(self.api, authorization)
+        try:
+            caller.authenticate()
+            return command.call(request=request, caller=caller, **values), None
+        except Exception as exc:
+            return None, exc
+
+    def _handler(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]]:
+        """The application's exception handler for ``exc`` (they are all coroutines)."""
+        for kind in type(exc).__mro__:
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                return handler
+        raise exc

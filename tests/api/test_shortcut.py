@@ -1,9 +1,12 @@
-"""The shortcut for ``GET /api/v1/instances/{key}`` (``adapters.http.shortcut``) answers exactly as
-the FastAPI route does, and leaves every other answer to the application."""
+"""The shortcuts (``adapters.http.shortcut``) for ``GET /api/v1/instances/{key}`` and for the
+commands on an instance answer exactly as the FastAPI routes do, and leave every other answer
+to the application."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +16,10 @@ import pytest
 
 from adapters.http.app import MAX_BODY, PREFIX, THREADS, build_api
 from adapters.http.conventions import API_VERSION, Conventions
-from adapters.http.shortcut import InstanceShortcut
+from adapters.http.shortcut import CommandShortcut, InstanceShortcut
 from engine.compose import Application
 from tests.api.live import Programme
+from tests.api.test_access_matrix import MATRIX, _same_shape
 
 pytestmark = pytest.mark.xdist_group("api")
 
@@ -238,3 +242,253 @@ def test_a_token_is_checked_and_its_use_recorded_as_without_the_shortcut(both: B
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
     assert len(both.behind.reached) == reached + 1  # the application answered it
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+class Commands:
+    """The same command to the application with the command shortcut and to the one without,
+    on twin instances (made alike, each command's set-up applied to both)."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.application = Application.configure(
+            given={"db": db_url},
+            env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "mail")},
+        )
+        self.application.serve_threads(THREADS)
+        self.application.service(create=True)
+        self.programme = Programme(self.application)
+        self.programme.seed()
+        api = build_api(self.application)
+        self.behind = Counting(api)
+        self.shortcut = CommandShortcut(self.behind, api, PREFIX)
+        self.short = Conventions(self.shortcut, version=API_VERSION, max_body=MAX_BODY)
+        self.long = Conventions(api, version=API_VERSION, max_body=MAX_BODY)
+        # One event loop for every request, as in a server: its worker threads (each holding a
+        # database connection while it lives) are reused, not started anew for each request.
+        self.loop = asyncio.new_event_loop()
+
+    def ask(
+        self, app: Any, method: str, path: str, body: bytes | None, headers: Any
+    ) -> httpx.Response:
+        async def asked() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                return await http.request(method, path, content=body, headers=headers)
+
+        return self.loop.run_until_complete(asked())
+
+    def both(
+        self,
+        method: str,
+        path: str,
+        role: str | None,
+        body: Any = None,
+        *,
+        owner: str = "deltawonen",
+        setup: Any = None,
+        raw: bytes | None = None,
+        **headers: str,
+    ) -> tuple[httpx.Response, httpx.Response, bool, tuple[str, str]]:
+        """Both answers (on twin instances when PATH has ``{key}``), whether the shortcut gave
+        its answer itself, and the twins' keys."""
+        keys = []
+        for _ in range(2):
+            key = self.programme.instance(owner)
+            if setup is not None:
+                setup(self.programme, key)
+            keys.append(key)
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.programme.tokens[role]}"
+        content = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        if content:
+            headers.setdefault("Content-Type", "application/json")
+        before = len(self.behind.reached)
+        short = self.ask(self.short, method, PREFIX + path.format(key=keys[0]), content, headers)
+        here = len(self.behind.reached) == before
+        long = self.ask(self.long, method, PREFIX + path.format(key=keys[1]), content, headers)
+        return short, long, here, (keys[0], keys[1])
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self.loop.close()
+        self.application.close()
+
+
+@pytest.fixture
+def commands(db_url: str, tmp_path: Path) -> Iterator[Commands]:
+    made = Commands(db_url, tmp_path)
+    yield made
+    made.close()
+
+
+_HASH = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{16}\b")
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)")
+
+
+def alike(short: httpx.Response, long: httpx.Response, keys: tuple[str, str]) -> None:
+    """The same answer, but for what differs between twin instances: the key, the hashes of
+    their chains (and the ETag made of one), and the moments recorded."""
+
+    def plain(text: str) -> str:
+        return _MOMENT.sub("(moment)", _HASH.sub("(hash)", text.replace(keys[1], keys[0])))
+
+    assert short.status_code == long.status_code
+    assert plain(short.text) == plain(long.text)
+
+    def headers(answer: httpx.Response) -> list[tuple[str, str]]:
+        return [(k, plain(v)) for k, v in answer.headers.multi_items() if k != "content-length"]
+
+    assert headers(short) == headers(long)
+
+
+COMMANDS = [
+    row
+    for row in MATRIX
+    if row.method in ("POST", "DELETE") and row.path.startswith("/instances/{key}/")
+]
+
+
+def test_every_command_route_is_answered_by_the_command_shortcut(commands: Commands) -> None:
+    """No command route is left to the framework for want of a plain signature, and the
+    matrix (which this test takes its requests from) has a row for each."""
+    from fastapi.routing import APIRoute
+
+    from adapters.http.routes import commands as routes
+
+    declared = {
+        (method, route.path)
+        for route in routes.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    shortcut = {
+        (method, command.route.path)
+        for method, listed in commands.shortcut.commands.items()
+        for command in listed
+    }
+    assert shortcut == declared
+    assert len(declared) == 13
+    for method, path in declared:
+        assert any(row.method == method and _same_shape(row.path, path) for row in COMMANDS), path
+
+
+@pytest.mark.parametrize("role", ["programme_office", "partner", "viewer"])
+def test_a_command_is_answered_as_the_application_answers_it(commands: Commands, role: str) -> None:
+    """Every command of the access matrix, by roles that may and may not act, on their own
+    organisation's instance and another's: the shortcut answers it (200, 403, 404, 409 with
+    the reasons) exactly as the application does, and records the same."""
+    for row in COMMANDS:
+        for owner in ("deltawonen", "swz"):
+            short, long, here, keys = commands.both(
+                row.method, row.path, role, row.body, owner=owner, setup=row.setup
+            )
+            alike(short, long, keys)
+            assert here, (row.path, role, owner)
+            if short.status_code == 200:
+                assert short.headers["ETag"].startswith('"')
+                service = commands.programme.service
+                first, second = (service.log(key)[-1] for key in keys)
+                assert (first.type, first.actor) == (second.type, second.actor)
+
+
+def test_what_the_framework_would_refuse_is_left_to_it(commands: Commands) -> None:
+    """A body the route's model does not accept, a missing body, a query string, a header
+    given twice, no credentials: the application answers, as without the shortcut, and
+    nothing is recorded."""
+    done = "/instances/{key}/milestones/aanleiding-en-opdracht/done"
+    note = "/instances/{key}/notes"
+    cases: list[tuple[str, dict[str, Any], int]] = [
+        (note, {"raw": b'{"text": "x", "by": "someone else"}'}, 422),  # an unknown member
+        (note, {"raw": b'{"text": ""}'}, 422),  # too short
+        (note, {}, 422),  # no body where one is required
+        (note, {"raw": b"[]"}, 422),
+        (note, {"raw": b'"text"'}, 422),
+        (done, {"raw": b'{"at": "2026-03-01T10:00:00"}'}, 422),  # a moment without its offset
+        (done, {"raw": b"null"}, 200),  # the framework takes null for "no body"
+        (done + "?dry=1", {}, 200),  # a query string the route ignores
+    ]
+    for path, extra, status in cases:
+        short, long, here, keys = commands.both("POST", path, "programme_office", **extra)
+        alike(short, long, keys)
+        assert (short.status_code, here) == (status, False), (path, extra)
+        for key in keys:
+            assert len(commands.programme.service.log(key)) == (2 if status == 200 else 1)
+
+    twice = [
+        ("Authorization", f"Bearer {commands.programme.tokens['programme_office']}"),
+        ("If-Match", "*"),
+        ("If-Match", "*"),
+    ]
+    key = commands.programme.instance()
+    before = len(commands.behind.reached)
+    answer = commands.ask(commands.short, "POST", PREFIX + done.format(key=key), None, twice)
+    assert len(commands.behind.reached) == before + 1
+    assert answer.status_code == 200
+    short, long, here, keys = commands.both("POST", done, None)  # no credentials
+    alike(short, long, keys)
+    assert (short.status_code, here) == (401, False)
+
+
+def test_credentials_and_headers_are_checked_as_by_the_application(commands: Commands) -> None:
+    """A bad token, a bad If-Match or Idempotency-Key, an If-Match that is no longer current:
+    the shortcut answers it with the application's own problem, and records nothing."""
+    done = "/instances/{key}/milestones/aanleiding-en-opdracht/done"
+    cases: list[dict[str, str]] = [
+        {"Authorization": "Bearer wk_nope_nope"},
+        {"Authorization": "Basic dXNlcjpwdw=="},
+        {"If-Match": "7"},
+        {"If-Match": '"7-0000000000000000"'},  # the instance is at event 1: 412
+        {"Idempotency-Key": "twee woorden"},
+    ]
+    for headers in cases:
+        role = None if "Authorization" in headers else "programme_office"
+        short, long, here, keys = commands.both("POST", done, role, **headers)
+        alike(short, long, keys)
+        assert here, headers
+        assert short.status_code in (400, 401, 412, 422), (headers, short.status_code)
+        assert short.headers["content-type"] == "application/problem+json"
+        for key in keys:
+            assert len(commands.programme.service.log(key)) == 1
+
+
+def test_an_idempotency_key_is_kept_and_replayed_by_the_shortcut(commands: Commands) -> None:
+    note = "/instances/{key}/notes"
+    key = commands.programme.instance()
+    headers = {
+        "Authorization": f"Bearer {commands.programme.tokens['partner']}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": "7a1e4c1e-0b7a-4f57-9a2e-3c5b1f0e9d11",
+    }
+    path = PREFIX + note.format(key=key)
+    first = commands.ask(commands.short, "POST", path, b'{"text": "Bewonersavond"}', headers)
+    again = commands.ask(commands.short, "POST", path, b'{ "text":"Bewonersavond" }', headers)
+    other = commands.ask(commands.short, "POST", path, b'{"text": "Iets anders"}', headers)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert [e.type for e in commands.programme.service.log(key)][1:] == ["note_added"]
+    long = commands.ask(commands.long, "POST", path, b'{"text": "Bewonersavond"}', headers)
+    assert long.content == first.content  # the application replays what the shortcut kept
+
+
+def test_an_unexpected_failure_is_answered_and_logged_as_by_the_application(
+    commands: Commands, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = commands.programme.service
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(service, "note", broken)
+    with caplog.at_level("ERROR", logger="wijkkompas.http"):
+        short, long, here, keys = commands.both(
+            "POST", "/instances/{key}/notes", "programme_office", {"text": "x"}
+        )
+    alike(short, long, keys)
+    assert (short.status_code, here) == (500, True)
+    assert "the disk is on fire" not in short.text
+    logged = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert len(logged) == 2  # once for each way

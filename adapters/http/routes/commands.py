@@ -60,8 +60,7 @@ def run_command(
     table on the instance as the command's own transaction reads it (``Guard.acting``): an
     instance the caller may not see is 404, exactly as one that does not exist; one it may see
     but not act on is 403."""
-    payload = None if body is None else body.model_dump(mode="json")
-    idem = Idempotency(request, payload, caller.principal, caller.service)
+    idem = Idempotency(request, body, caller.principal, caller.service)
     expect = expected_event(if_match)
 
     def respond(recorded: Any) -> tuple[int, Any, dict[str, str]]:
