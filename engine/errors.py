@@ -234,15 +234,24 @@ class NotFound(InputError):
         self.name = name
         self.where = where
         self.known = tuple(known)
-        message = f"unknown {kind} '{name}'"
-        if where:
-            message += f" in {where}"
-        hint = did_you_mean(name, self.known)
-        if hint:
-            message += f"; did you mean '{hint}'?"
-        elif self.known and len(self.known) <= 12:
-            message += f" (known: {', '.join(self.known)})"
-        super().__init__(message)
+        self._message: str | None = None
+        super().__init__(kind, name)
+
+    def __str__(self) -> str:
+        """What is unknown, with the closest known name. Worked out when first asked: over a
+        few thousand known names that takes tens of milliseconds, and an error that is caught
+        and replaced (the API does not name another organisation's instances) never needs it."""
+        if self._message is None:
+            message = f"unknown {self.kind} '{self.name}'"
+            if self.where:
+                message += f" in {self.where}"
+            hint = did_you_mean(self.name, self.known)
+            if hint:
+                message += f"; did you mean '{hint}'?"
+            elif self.known and len(self.known) <= 12:
+                message += f" (known: {', '.join(self.known)})"
+            self._message = message
+        return self._message
 
 
 class InvalidValue(InputError):

@@ -39,7 +39,7 @@ class _Loading(Protocol):
         fresh: bool = ...,
     ) -> InstanceRecord | None: ...
 
-    def instance_keys(self) -> list[tuple[int, str]]: ...
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]: ...
 
 
 __all__ = ["Context", "child_summary"]
@@ -129,7 +129,8 @@ class Context:
         """
         record = uow.load(key, self.milestone_index, fresh=fresh)
         if record is None:
-            keys = [k for _, k in uow.instance_keys()]
+            # One more than are shown: whether there are too many, without reading them all.
+            keys = [k for _, k in uow.instance_keys(limit=KNOWN_KEYS_SHOWN + 1)]
             raise NotFound("instance", key, known=keys if len(keys) <= KNOWN_KEYS_SHOWN else ())
         return record
 

@@ -211,8 +211,9 @@ class CommandUnit:
     def children(self, instance_id: int) -> list[ChildRow]:
         return self._path.fast.children(self._cursor, instance_id, lock=True)
 
-    def instance_keys(self) -> list[tuple[int, str]]:
-        self._cursor.execute(self._path.fast.keys_sql)
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]:
+        sql = self._path.fast.keys_sql
+        self._cursor.execute(sql if limit is None else f"{sql} LIMIT {int(limit)}")
         return [(r[0], r[1]) for r in self._cursor.fetchall()]
 
     def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:

@@ -109,8 +109,11 @@ class Queries:
             found.update(self._c.execute(select(I.c.key).where(I.c.key.in_(chunk))).scalars())
         return found
 
-    def instance_keys(self) -> list[tuple[int, str]]:
-        return [(r.id, r.key) for r in self._c.execute(select(I.c.id, I.c.key).order_by(I.c.key))]
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]:
+        statement = select(I.c.id, I.c.key).order_by(I.c.key)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return [(r.id, r.key) for r in self._c.execute(statement)]
 
     def keys_on(self, workflow_id: int) -> list[str]:
         rows = self._c.execute(

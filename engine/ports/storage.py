@@ -212,8 +212,8 @@ class UnitOfWork(Protocol):
         """The deadline rows of an instance, by kind and subject."""
         ...
 
-    def instance_keys(self) -> list[tuple[int, str]]:
-        """(id, key) of every instance, by key."""
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]:
+        """(id, key) of every instance, by key (the first ``limit`` of them, when given)."""
         ...
 
     def keys_on(self, workflow_id: int) -> list[str]:
@@ -349,7 +349,7 @@ class LookingUnit(Protocol):
 
     def children(self, instance_id: int) -> list[ChildRow]: ...
 
-    def instance_keys(self) -> list[tuple[int, str]]: ...
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]: ...
 
     def events(
         self, instance_id: int, types: Collection[str] | None = None
@@ -388,7 +388,7 @@ class CommandUnit(Protocol):
 
     def children(self, instance_id: int) -> list[ChildRow]: ...
 
-    def instance_keys(self) -> list[tuple[int, str]]: ...
+    def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]: ...
 
     def events(self, instance_id: int, types: Collection[str] | None = None) -> list[StoredEvent]:
         """Every event of an instance, in order (what a fact dated back is checked against);

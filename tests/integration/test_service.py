@@ -255,6 +255,33 @@ def test_unknown_instance_is_not_found_with_a_hint(family):
         family.show("nord")
 
 
+def test_an_unknown_instance_among_too_many_names_none(family, monkeypatch):
+    """Over more instances than it shows (the family has three), NotFound lists none; it
+    reads no more keys than it may show, plus one to know there are more."""
+    from engine.app import context
+    from engine.persistence.commands import CommandUnit
+
+    asked: list[int | None] = []
+    read = CommandUnit.instance_keys
+
+    def counted(unit: CommandUnit, limit: int | None = None) -> list[tuple[int, str]]:
+        asked.append(limit)
+        return read(unit, limit)
+
+    monkeypatch.setattr(CommandUnit, "instance_keys", counted)
+    monkeypatch.setattr(context, "KNOWN_KEYS_SHOWN", 1)
+    with pytest.raises(NotFound) as many:
+        family.note("nord", "x", by="t")
+    assert many.value.known == ()
+    assert asked == [2]
+    assert "did you mean" not in str(many.value)
+    monkeypatch.setattr(context, "KNOWN_KEYS_SHOWN", 5000)
+    with pytest.raises(NotFound) as few:
+        family.note("nord", "x", by="t")
+    assert "noord" in few.value.known
+    assert "did you mean 'noord'" in str(few.value)
+
+
 def test_expect_event_refuses_when_the_instance_moved_on(family):
     seen = family.show("noord").events
     family.note("noord", "eerste", by="a", expect=seen)
