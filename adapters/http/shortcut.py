@@ -196,9 +196,7 @@ class _Command:
         body: TypeAdapter[Any] | None = None
         required = False
         for name, parameter in signature.parameters.items():
-            if name == "request" or name in path:
-                continue
-            if name == "caller" or name == "if_match":
+            if name in path or name in ("request", "caller", "if_match"):
                 continue
             if name != "body":
                 return None
