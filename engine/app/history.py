@@ -46,7 +46,7 @@ from engine.ports import (
 from engine.runtime.automation import settle_readiness
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, InstanceMigrated, InstanceStarted, decode
-from engine.runtime.instance import Instance
+from engine.runtime.instance import Instance, phase_of
 from engine.runtime.migration import start_index
 from engine.workflow.stored import Terms, WorkflowDefinition
 
@@ -512,9 +512,10 @@ def _fold(workflow: CompiledWorkflow, decoded: list[Event]) -> Instance:
     migrated = [i for i, e in enumerate(decoded) if isinstance(e, InstanceMigrated)]
     since = migrated[-1] if migrated else 1
     for i, event in enumerate(decoded[1:], start=1):
-        phase = instance.phase
+        # The phase compared only when the state changed (most events leave it as it is).
+        state = instance.state
         instance.apply(event)
-        if instance.phase != phase:
+        if instance.state != state and phase_of(instance.state) != phase_of(state):
             instance.ready_since = None
         if i >= since:
             settle_readiness(workflow, instance, event.at)

@@ -7,6 +7,12 @@ a page of instances (by key, after the last key of the page before) comes with a
 deadline rows and party rows in four statements, straight through the driver's cursor on the
 unit's connection (so in its transaction: every page sees the same database), the values read
 as the command path reads them (``fastpath.py``). Memory follows the page, not the database.
+
+The forked processes of ``audit verify`` read their pages themselves (``AuditSource``, by key
+bounds from ``audit_pages``), each on a connection of its own, in one read transaction that
+sees what the audit's transaction sees (``AuditMoment``): reading every page in one process,
+pickling it and unpickling it in another cost more than the reading itself (see
+bench/README.md, "The audit's processes read their own pages").
 """
 
 from __future__ import annotations
