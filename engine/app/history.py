@@ -100,11 +100,11 @@ def verify(
     forked processes (None: one per CPU, up to ``AUDIT_WORKERS``, and none in a process that
     runs other threads, as forking one is not safe) each read pages of instances on a
     connection of their own, in one read transaction that sees what this one sees
-    (``Store.audit_moment``), and audit them. Where they cannot (SQLite in memory, or a
-    database written to each time they began their transactions), this process reads the
-    pages in its transaction and hands them to the forked processes, a few pages ahead at
-    most; alone, it reads and audits them itself. The reports are the same, in the same
-    order, either way."""
+    (``Store.audit_moment``), and audit them. Where they cannot (a SQLite URL only
+    SQLAlchemy understands, or a database written to each time they began their
+    transactions), this process reads the pages in its transaction and hands them to the
+    forked processes, a few pages ahead at most; alone, it reads and audits them itself.
+    The reports are the same, in the same order, either way."""
     with context.store.read() as uow:
         if key is not None:
             return [_audit(context, _audited(context, uow, key))]

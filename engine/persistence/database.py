@@ -175,7 +175,7 @@ class Database:
     @property
     def shared(self) -> bool:
         """Whether other processes can open this database: PostgreSQL, or a plain SQLite file
-        (not one in memory, nor a URL with options only SQLAlchemy understands)."""
+        (not a URL only SQLAlchemy understands, whose connections come from its pool)."""
         return self.dialect != "sqlite" or self._file is not None
 
     def own_connection(self) -> Any:

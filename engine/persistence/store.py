@@ -172,7 +172,7 @@ class SqlStore:
 
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
         """See ``engine.ports.Store.audit_moment``: None where other processes cannot read
-        what ``unit`` reads (a SQLite database in memory)."""
+        what ``unit`` reads (a SQLite URL only SQLAlchemy understands)."""
         from engine.persistence.auditlogs import AuditMoment
         from engine.persistence.queries import Queries
 

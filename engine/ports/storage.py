@@ -634,7 +634,7 @@ class Store(DirectoryStore, Protocol):
 
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
         """What the read unit ``unit`` sees, for forked audit processes to read pages of;
-        None when no other process can open the database (SQLite in memory)."""
+        None when the store cannot hand it to other processes."""
         ...
 
     def look(self) -> AbstractContextManager[LookingUnit]:
