@@ -15,9 +15,11 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.synchronize import Barrier
+from multiprocessing.util import Finalize
 
 from engine.app.audit import (
     ChainReport,
@@ -32,7 +34,9 @@ from engine.app.projection import deadline_map, deadline_states
 from engine.errors import Conflict, RuleViolation
 from engine.ports import (
     AuditedLog,
+    AuditMoment,
     AuditRows,
+    AuditSource,
     DeadlineState,
     InstanceRecord,
     StoredEvent,
@@ -42,13 +46,14 @@ from engine.ports import (
 from engine.runtime.automation import settle_readiness
 from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.events import Event, InstanceMigrated, InstanceStarted, decode
-from engine.runtime.instance import Instance
+from engine.runtime.instance import Instance, phase_of
 from engine.runtime.migration import start_index
 from engine.workflow.stored import Terms, WorkflowDefinition
 
 __all__ = [
     "AUDIT_PAGE",
     "AUDIT_WORKERS",
+    "PIN_TRIES",
     "REBUILD_TRIES",
     "log",
     "rebuild",
@@ -91,21 +96,42 @@ def verify(
     """Recompute every chain (or one) and compare it with the head the instance row
     remembers; where it is intact, replay the events and compare the projection with them.
 
-    Over every instance, the pages are read in one transaction here; when there is more than
-    one page and more than one CPU, the reading of each page into logs and the audit itself
-    run in ``workers`` forked processes (None: one per CPU, up to ``AUDIT_WORKERS``, and
-    none in a process that runs other threads, as forking one is not safe), a few pages
-    ahead at most. The reports are the same, in the same order, either way."""
+    Over every instance, when there is more than one page and more than one CPU, ``workers``
+    forked processes (None: one per CPU, up to ``AUDIT_WORKERS``, and none in a process that
+    runs other threads, as forking one is not safe) each read pages of instances on a
+    connection of their own, in one read transaction that sees what this one sees
+    (``Store.audit_moment``), and audit them. Where they cannot (a SQLite URL only
+    SQLAlchemy understands, or a database written to each time they began their
+    transactions), this process reads the pages in its transaction and hands them to the
+    forked processes, a few pages ahead at most; alone, it reads and audits them itself.
+    The reports are the same, in the same order, either way."""
     with context.store.read() as uow:
         if key is not None:
             return [_audit(context, _audited(context, uow, key))]
         with _frozen():
+            processes = _workers(workers)
+            if processes > 1:
+                bounds, stored = uow.audit_pages(page)
+                moment = context.store.audit_moment(uow) if bounds else None
+                if moment is not None:
+                    try:
+                        _prepare(context, stored)
+                        barrier = multiprocessing.get_context("fork").Barrier(processes)
+                        pool = _pool(context, uow.audit_reader(), moment, processes, barrier)
+                        if pool is None:
+                            processes = 1  # the system forks none: this one audits alone
+                        else:
+                            shared = _shared(pool, moment, bounds, processes)
+                            if shared is not None:
+                                return shared
+                    finally:
+                        moment.close()
             reader = uow.audit_reader()
             rows = uow.audit_rows(None, page)
-            processes = _workers(workers) if len(rows.keys) == page else 1
+            processes = processes if len(rows.keys) == page else 1
             if processes > 1:
-                _prepare(context, rows)
-            pool = _pool(context, reader, processes) if processes > 1 else None
+                _prepare(context, rows.workflows)
+            pool = _pool(context, reader, None, processes) if processes > 1 else None
             if pool is not None:
                 return _pooled(pool, uow, rows, page, processes)
             reports: list[ChainReport] = []
@@ -133,12 +159,13 @@ def _frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _prepare(context: Context, rows: AuditRows) -> None:
+def _prepare(context: Context, workflows: Iterable[StoredWorkflow]) -> None:
     """What each forked audit process would otherwise make for itself, made once here before
-    they fork: the compiled workflows of the first page (see bench/README.md, "The audit's
-    work per event": with the ``holidays`` package, the table's import alone took 0.4 s of CPU
-    in every audit process; the Dutch holidays are now worked out by rule)."""
-    for stored in rows.workflows:
+    they fork: the compiled workflows the instances (or the first page) are on (see
+    bench/README.md, "The audit's work per event": with the ``holidays`` package, the table's
+    import alone took 0.4 s of CPU in every audit process; the Dutch holidays are now worked
+    out by rule)."""
+    for stored in workflows:
         context.compiled(stored)
 
 
@@ -154,24 +181,76 @@ def _workers(asked: int | None) -> int:
 
 Reader = Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]
 
-_FORKED: tuple[Context, Reader] | None = None
-"""In a forked audit process: the context and the page reader it inherited."""
+PIN_TRIES = 3
+"""How often ``verify`` has its forked processes begin their read transactions again when
+the database changed while they began them (then this process reads the pages itself)."""
+
+_FORKED: tuple[Context, Reader, AuditMoment | None, Barrier | None] | None = None
+"""In a forked audit process: the context, the page reader, the moment to read pages of (and
+the barrier its processes begin their transactions at) that it inherited."""
+
+_SOURCE: AuditSource | None = None
+"""In a forked audit process: the connection it reads pages on (``_pin``)."""
 
 
-def _adopt(context: Context, reader: Reader) -> None:
+def _adopt(
+    context: Context, reader: Reader, moment: AuditMoment | None, barrier: Barrier | None
+) -> None:
     global _FORKED
-    _FORKED = (context, reader)
+    _FORKED = (context, reader, moment, barrier)
 
 
 def _audit_page(rows: AuditRows) -> list[ChainReport]:
     """In a forked audit process: one page read into logs, and each audited."""
     assert _FORKED is not None
-    context, reader = _FORKED
+    context, reader, _, _ = _FORKED
     with collector_paused():
         return [_audit(context, log) for log in reader(rows, context.milestone_index)]
 
 
-def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecutor | None:
+def _pin() -> None:
+    """In a forked audit process: (again) begin the read transaction its pages are read in,
+    then wait for the other audit processes to have begun theirs: each of them runs one of
+    these calls, so that ``verify`` knows when they all have."""
+    global _SOURCE
+    assert _FORKED is not None
+    _, _, moment, barrier = _FORKED
+    assert moment is not None
+    assert barrier is not None
+    try:
+        if _SOURCE is None:
+            _SOURCE = moment.source()
+            # Forked processes do not run atexit: the transaction ends with the process.
+            Finalize(None, _SOURCE.close, exitpriority=10)
+        _SOURCE.pin()
+    except BaseException:
+        barrier.abort()  # the others fail too rather than wait
+        raise
+    barrier.wait(_PIN_WAIT)
+
+
+_PIN_WAIT = 60.0
+"""Seconds an audit process waits for the others to begin their transactions."""
+
+
+def _audit_range(after: str | None, upto: str | None) -> list[ChainReport]:
+    """In a forked audit process: the instances after ``after`` up to ``upto`` read on its
+    own connection, and audited."""
+    assert _FORKED is not None
+    assert _SOURCE is not None
+    context, reader, _, _ = _FORKED
+    with collector_paused():
+        rows = _SOURCE.rows(after, upto)
+        return [_audit(context, log) for log in reader(rows, context.milestone_index)]
+
+
+def _pool(
+    context: Context,
+    reader: Reader,
+    moment: AuditMoment | None,
+    processes: int,
+    barrier: Barrier | None = None,
+) -> ProcessPoolExecutor | None:
     """``processes`` forked audit processes, started; None when the system will not fork them
     (a limit on processes): this one then audits alone. A process that dies (killed, out of
     memory) fails the audit with BrokenProcessPool rather than leaving it waiting."""
@@ -179,7 +258,7 @@ def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecut
         processes,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_adopt,
-        initargs=(context, reader),
+        initargs=(context, reader, moment, barrier),
     )
     try:
         pool.submit(_adopted).result()  # the first task forks them all
@@ -191,6 +270,27 @@ def _pool(context: Context, reader: Reader, processes: int) -> ProcessPoolExecut
 
 def _adopted() -> bool:
     return _FORKED is not None
+
+
+def _shared(
+    pool: ProcessPoolExecutor, moment: AuditMoment, bounds: list[str], processes: int
+) -> list[ChainReport] | None:
+    """``verify`` over every instance with each forked process reading its pages itself, in
+    a read transaction that sees ``moment``: no page read, pickled and unpickled again here
+    (see bench/README.md, "The audit's processes read their own pages"). Every page is
+    handed out at once as its bounds; the reports come back in key order. None when the
+    processes could not begin their transactions at one moment ``PIN_TRIES`` times."""
+    with pool:
+        for _ in range(PIN_TRIES):
+            for pinned in [pool.submit(_pin) for _ in range(processes)]:
+                pinned.result()
+            if not moment.moved():
+                break
+        else:
+            return None
+        ranges = zip([None, *bounds], [*bounds, None], strict=True)
+        pending = [pool.submit(_audit_range, after, upto) for after, upto in ranges]
+        return [report for done in pending for report in done.result()]
 
 
 def _pooled(
@@ -412,9 +512,10 @@ def _fold(workflow: CompiledWorkflow, decoded: list[Event]) -> Instance:
     migrated = [i for i, e in enumerate(decoded) if isinstance(e, InstanceMigrated)]
     since = migrated[-1] if migrated else 1
     for i, event in enumerate(decoded[1:], start=1):
-        phase = instance.phase
+        # The phase compared only when the state changed (most events leave it as it is).
+        state = instance.state
         instance.apply(event)
-        if instance.phase != phase:
+        if instance.state != state and phase_of(instance.state) != phase_of(state):
             instance.ready_since = None
         if i >= since:
             settle_readiness(workflow, instance, event.at)

@@ -7,14 +7,21 @@ a page of instances (by key, after the last key of the page before) comes with a
 deadline rows and party rows in four statements, straight through the driver's cursor on the
 unit's connection (so in its transaction: every page sees the same database), the values read
 as the command path reads them (``fastpath.py``). Memory follows the page, not the database.
+
+The forked processes of ``audit verify`` read their pages themselves (``AuditSource``, by key
+bounds from ``audit_pages``), each on a connection of its own, in one read transaction that
+sees what the audit's transaction sees (``AuditMoment``): reading every page in one process,
+pickling it and unpickling it in another cost more than the reading itself (see
+bench/README.md, "The audit's processes read their own pages").
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.persistence.fastpath import INSTANCE_COLUMNS, ROW_FIELDS, FastPath
 from engine.persistence.personal import personal_from
@@ -28,11 +35,23 @@ from engine.ports import (
     StoredWorkflow,
 )
 
-__all__ = ["audit_logs", "audit_rows"]
+if TYPE_CHECKING:
+    from engine.persistence.database import Database
+
+__all__ = ["AuditMoment", "AuditSource", "audit_logs", "audit_pages", "audit_rows"]
 
 _PAGE = (
     f"SELECT {INSTANCE_COLUMNS} FROM instances i LEFT JOIN instances p ON p.id = i.parent_id "
-    "{where}ORDER BY i.key LIMIT ?"
+    "{where}ORDER BY i.key{limit}"
+)
+_BOUNDS = (
+    "SELECT key FROM (SELECT key, row_number() OVER (ORDER BY key) AS n FROM instances) AS k "
+    "WHERE n % ? = 0 ORDER BY key"
+)
+"""The key ending each full page of instances (``audit_pages``): one key per page held."""
+_VERSIONS = (
+    "SELECT DISTINCT workflow_version_id FROM instances "
+    "WHERE workflow_version_id IS NOT NULL ORDER BY workflow_version_id"
 )
 _EVENTS = (
     "SELECT e.instance_id, e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload{text}, "
@@ -57,13 +76,29 @@ def audit_rows(
     fast: FastPath,
     workflow: Callable[[int], StoredWorkflow],
     after: str | None,
-    limit: int,
+    limit: int | None,
+    upto: str | None = None,
 ) -> AuditRows:
-    """See ``engine.ports.UnitOfWork.audit_rows`` (``workflow``: a stored version by id)."""
+    """See ``engine.ports.UnitOfWork.audit_rows`` (``workflow``: a stored version by id);
+    ``upto``: the last key of the page (None: no end but ``limit``, and with no limit the
+    last instance)."""
     p = "?" if fast.sqlite else "%s"
-    where = "" if after is None else f"WHERE i.key > {p} "
+    where: list[str] = []
+    bound: list[str | int] = []
+    if after is not None:
+        where.append(f"i.key > {p}")
+        bound.append(after)
+    if upto is not None:
+        where.append(f"i.key <= {p}")
+        bound.append(upto)
+    if limit is not None:
+        bound.append(limit)
     cursor.execute(
-        _PAGE.format(where=where).replace("?", p), (limit,) if after is None else (after, limit)
+        _PAGE.format(
+            where=f"WHERE {' AND '.join(where)} " if where else "",
+            limit="" if limit is None else f" LIMIT {p}",
+        ),
+        tuple(bound),
     )
     rows = cursor.fetchall()
     if not rows:
@@ -206,3 +241,143 @@ def _record(
     except (KeyError, TypeError, ValueError) as exc:
         return {"record": None, "unreadable": str(exc)}
     return {"record": record, "unreadable": None}
+
+
+def audit_pages(cursor: Any, fast: FastPath, page: int) -> tuple[list[str], list[int]]:
+    """See ``engine.ports.UnitOfWork.audit_pages``: the bounds, and the ids of the stored
+    versions the instances are on."""
+    cursor.execute(
+        _BOUNDS if fast.sqlite else _BOUNDS.replace("%", "%%").replace("?", "%s"), (page,)
+    )
+    bounds = [r[0] for r in cursor.fetchall()]
+    cursor.execute(_VERSIONS)
+    return bounds, [r[0] for r in cursor.fetchall()]
+
+
+_SNAPSHOT = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+"""What ``pg_export_snapshot()`` gives (said in SET TRANSACTION SNAPSHOT, which takes no
+parameters)."""
+
+
+class AuditMoment:
+    """What this process's read transaction sees, for the forked audit processes to read
+    the pages of (implements ``engine.ports.AuditMoment``).
+
+    On PostgreSQL the transaction's snapshot is exported (``pg_export_snapshot``) and each
+    audit process imports it: they read exactly what this transaction reads. SQLite cannot
+    hand a snapshot to another connection; each audit process's read transaction sees the
+    database as last committed when it began (WAL), so they see one moment together when no
+    commit came between the first of them and the last. ``moved`` tells: SQLite's
+    ``data_version`` of a connection of this process's own changes exactly when another
+    connection commits (asked outside a transaction)."""
+
+    def __init__(
+        self,
+        database: Database,
+        fast: FastPath,
+        workflows: dict[int, StoredWorkflow],
+        snapshot: str | None,
+    ) -> None:
+        self._database = database
+        self._fast = fast
+        self._workflows = workflows
+        self._snapshot = snapshot
+        self._watch: Any = None
+        self._seen: int | None = None
+        if snapshot is None:
+            self._watch = database.raw_connection()
+            self._seen = self._version()
+
+    def _version(self) -> int:
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def moved(self) -> bool:
+        """Whether another connection committed since the last ask (or since this began):
+        the audit processes that began their transactions meanwhile may see two moments."""
+        if self._watch is None:
+            return False
+        seen, self._seen = self._seen, self._version()
+        return seen != self._seen
+
+    def close(self) -> None:
+        """In the process that made it, once the audit is done."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
+    def source(self) -> AuditSource:
+        """In a forked audit process: a connection of its own (never one this process
+        inherited, of the pool or the command path), to read pages on."""
+        connection = self._database.own_connection()
+        return AuditSource(connection, self._fast, self._workflows, self._snapshot)
+
+
+class AuditSource:
+    """Pages for ``audit verify``, read in a forked audit process on its own connection, in
+    one read transaction that sees what the reading process's transaction sees (see
+    ``AuditMoment``)."""
+
+    def __init__(
+        self,
+        connection: Any,
+        fast: FastPath,
+        workflows: dict[int, StoredWorkflow],
+        snapshot: str | None,
+    ) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+        self._fast = fast
+        self._workflows = workflows
+        self._snapshot = snapshot
+        self._open = False
+
+    def pin(self) -> None:
+        """(Again) begin the read transaction the pages are read in, and take its moment."""
+        cursor = self._cursor
+        if self._fast.sqlite:
+            if self._open:
+                cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT 1 FROM instances LIMIT 1")  # WAL: the snapshot is taken
+        else:
+            self._connection.rollback()
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            assert self._snapshot is not None
+            assert _SNAPSHOT.fullmatch(self._snapshot)
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{self._snapshot}'")
+        self._open = True
+
+    def rows(self, after: str | None, upto: str | None) -> AuditRows:
+        """The instances with a key after ``after`` up to ``upto`` (None: no bound)."""
+        assert self._open
+        return audit_rows(self._cursor, self._fast, self._workflow, after, None, upto)
+
+    def _workflow(self, workflow_id: int) -> StoredWorkflow:
+        cached = self._workflows.get(workflow_id)
+        if cached is None:
+            self._cursor.execute(self._fast.workflow_sql, (workflow_id,))
+            r = self._cursor.fetchone()
+            if r is None:
+                raise KeyError(f"no stored workflow version {workflow_id}")
+            cached = self._workflows[workflow_id] = StoredWorkflow(
+                id=r[0],
+                key=r[1],
+                version=r[2],
+                hash=r[3],
+                title=r[4],
+                definition=r[5],
+                source=r[6],
+                stored_at=self._fast.read_moment(r[7]),
+                stored_by=r[8],
+            )
+        return cached
+
+    def close(self) -> None:
+        try:
+            if self._open and self._fast.sqlite:
+                self._cursor.execute("ROLLBACK")
+            elif self._open:
+                self._connection.rollback()
+        finally:
+            self._open = False
+            self._connection.close()

@@ -172,6 +172,29 @@ class Database:
         error: type[Exception] = self.engine.dialect.loaded_dbapi.IntegrityError
         return error
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes can open this database: PostgreSQL, or a plain SQLite file
+        (not a URL only SQLAlchemy understands, whose connections come from its pool)."""
+        return self.dialect != "sqlite" or self._file is not None
+
+    def own_connection(self) -> Any:
+        """A connection of the driver that no pool of this process holds (for a forked
+        process, which must not use the connections it inherited): on a plain SQLite URL as
+        ``raw_connection``; otherwise of a new engine without a pool, set up as the engine's.
+        The caller closes it."""
+        if self._file is not None:
+            return self.raw_connection()
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(self.url, echo=self._options["echo"], poolclass=NullPool)
+        if self.dialect == "sqlite":
+            self._sqlite_setup(engine)
+        else:
+            self._postgresql_setup(engine)
+        return engine.raw_connection()
+
     def raw_connection(self) -> Any:
         """A connection of the driver for the command path (commands.py): on a plain SQLite
         URL a ``sqlite3`` connection opened as SQLAlchemy's pysqlite opens one and set up as

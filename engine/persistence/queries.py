@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from engine.persistence.auditlogs import audit_logs, audit_rows
+from engine.persistence.auditlogs import audit_logs, audit_pages, audit_rows
 from engine.persistence.fastpath import FastPath
 from engine.persistence.histories import histories
 from engine.persistence.listing import instance_page
@@ -165,6 +165,19 @@ class Queries:
     def audit_rows(self, after: str | None, limit: int) -> AuditRows:
         # Every instance: straight through the driver, a page at a time (see auditlogs.py).
         return audit_rows(self._cursor(), self._fast, self.workflow, after, limit)
+
+    def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
+        bounds, versions = audit_pages(self._cursor(), self._fast, page)
+        return bounds, [self.workflow(v) for v in versions]
+
+    def export_snapshot(self) -> str | None:
+        """PostgreSQL: this transaction's snapshot, for other connections to read in
+        (``AuditMoment``); None on SQLite, which has no such thing."""
+        if self._fast.sqlite:
+            return None
+        cursor = self._cursor()
+        cursor.execute("SELECT pg_export_snapshot()")
+        return str(cursor.fetchone()[0])
 
     def audit_reader(
         self,

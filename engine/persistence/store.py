@@ -34,6 +34,7 @@ from engine.ports import StoredWorkflow
 # The units other than the command path are built on SQLAlchemy: each is imported by the
 # method that opens it, so a command (or a glance) never imports SQLAlchemy (issue 15).
 if TYPE_CHECKING:
+    from engine.persistence.auditlogs import AuditMoment
     from engine.persistence.calendar import CalendarUnit
     from engine.persistence.database import Database
     from engine.persistence.deliveries import DeliveryUnit
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from engine.persistence.outbox import OutboxUnit
     from engine.persistence.proofs import ProofUnit
     from engine.persistence.unit import Unit
-    from engine.ports import Organisation, TokenRecord
+    from engine.ports import Organisation, TokenRecord, UnitOfWork
 
 __all__ = ["RECENT", "SqlStore"]
 
@@ -168,6 +169,17 @@ class SqlStore:
                 receipts=self._commands.receipts,
                 writing=True,
             )
+
+    def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
+        """See ``engine.ports.Store.audit_moment``: None where other processes cannot read
+        what ``unit`` reads (a SQLite URL only SQLAlchemy understands)."""
+        from engine.persistence.auditlogs import AuditMoment
+        from engine.persistence.queries import Queries
+
+        if not self.database.shared:
+            return None
+        assert isinstance(unit, Queries)
+        return AuditMoment(self.database, self.fast, self._workflows, unit.export_snapshot())
 
     @contextmanager
     def read(self) -> Iterator[Unit]:

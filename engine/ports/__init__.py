@@ -75,6 +75,8 @@ if TYPE_CHECKING:
         StoredWorkflow,
     )
     from engine.ports.storage import (
+        AuditMoment,
+        AuditSource,
         CommandUnit,
         LookingUnit,
         MigrationUnit,
@@ -86,7 +88,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INSTANCE_SORTS",
+    "AuditMoment",
     "AuditRows",
+    "AuditSource",
     "AuditedLog",
     "CalendarEntry",
     "CalendarToken",
@@ -197,6 +201,8 @@ _HOME = {
     "Receipt": "engine.ports.records",
     "StoredEvent": "engine.ports.records",
     "StoredWorkflow": "engine.ports.records",
+    "AuditMoment": "engine.ports.storage",
+    "AuditSource": "engine.ports.storage",
     "CommandUnit": "engine.ports.storage",
     "LookingUnit": "engine.ports.storage",
     "MigrationUnit": "engine.ports.storage",

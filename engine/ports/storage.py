@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AuditMoment",
+    "AuditSource",
     "CommandUnit",
     "LookingUnit",
     "MigrationUnit",
@@ -52,6 +54,39 @@ __all__ = [
     "Store",
     "UnitOfWork",
 ]
+
+
+class AuditSource(Protocol):
+    """Pages of ``audit verify`` read in a forked audit process, on a connection of its own,
+    in one read transaction that sees what the reading process's unit sees."""
+
+    def pin(self) -> None:
+        """(Again) begin the read transaction the pages are read in."""
+        ...
+
+    def rows(self, after: str | None, upto: str | None) -> AuditRows:
+        """The instances with a key after ``after`` up to and with ``upto`` (None: no such
+        bound), as ``UnitOfWork.audit_rows`` reads them."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AuditMoment(Protocol):
+    """What a read unit sees, handed to the forked processes of ``audit verify`` so that
+    they read the pages themselves (``Store.audit_moment``)."""
+
+    def source(self) -> AuditSource:
+        """In a forked process: its own connection to read pages on."""
+        ...
+
+    def moved(self) -> bool:
+        """In the process that made it: whether the database may have changed since it was
+        made, or since the last ask, so that sources pinned meanwhile may see two moments
+        (then pin them again)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class PersonalDataUnit(Protocol):
@@ -190,6 +225,12 @@ class UnitOfWork(Protocol):
         rows) and the stored workflow versions the rows name, read in a few statements for
         the whole page (``audit verify`` over every instance), as plain values: read them
         with ``audit_reader``, here or in another process."""
+        ...
+
+    def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
+        """The key ending each full page of ``page`` instances, in key order (the pages of
+        ``AuditSource.rows``: up to the first, after the first up to the second, ..., after
+        the last), and the stored versions the instances are on."""
         ...
 
     def audit_reader(
@@ -589,6 +630,11 @@ class Store(DirectoryStore, Protocol):
 
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that only reads."""
+        ...
+
+    def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
+        """What the read unit ``unit`` sees, for forked audit processes to read pages of;
+        None when the store cannot hand it to other processes."""
         ...
 
     def look(self) -> AbstractContextManager[LookingUnit]:

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from json import encoder as _encoder
 from typing import Any
 
-__all__ = ["canonical_text"]
+__all__ = ["canonical_text", "string_text"]
 
 _OPTIONS = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 _STRING: Callable[[str], str] = _encoder.encode_basestring
+string_text = _STRING
+"""The canonical JSON text of a ``str`` (what ``canonical_text`` gives for one)."""
 
 
 def _made_once() -> Callable[[Any], str]:

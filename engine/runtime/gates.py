@@ -219,9 +219,8 @@ def ready_for_decision(spec: GateSpec, instance: Instance) -> bool:
     approvals, and moving on). The deelprojecten count as the instance's log last recorded
     them (``Instance.children_behind``), not as they stand in other rows now: so readiness, and
     the approval requests it starts, replay from the instance's own events."""
-    settled = instance.milestones.is_settled
     return not (
-        any(not settled(mid) for mid, _ in spec.milestones)  # the first open one says no
+        not instance.milestones.all_settled(spec.milestones)  # the first open one says no
         or (spec.children_reached is not None and instance.children_behind == spec.phase)
         or _regie_refused(spec, instance)
     )

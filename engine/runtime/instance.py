@@ -15,7 +15,7 @@ States are the phase ids, ``<phase>:paused`` for a paused instance, and the term
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -128,6 +128,17 @@ class MilestoneBook:
     def is_settled(self, milestone: str) -> bool:
         """Done or skipped: it no longer holds anything up."""
         return self._days[self._index[milestone]] != 0
+
+    def all_settled(self, milestones: Iterable[tuple[str, str]]) -> bool:
+        """Whether every milestone of (id, title) pairs is settled, asked in order up to the
+        first open one: ``is_settled`` of each without a call per milestone (readiness is
+        asked after every event the audit replays: 189,000 calls over bench_audit.py's
+        events)."""
+        days, index = self._days, self._index
+        for milestone, _ in milestones:  # noqa: SIM110 -- a generator for all() costs more
+            if not days[index[milestone]]:
+                return False
+        return True
 
     def mark(self, milestone: str, status: MilestoneStatus, day: date) -> None:
         slot = self._index[milestone]

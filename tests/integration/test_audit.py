@@ -34,6 +34,7 @@ from engine.app.history import AUDIT_PAGE, verify
 from engine.app.projection import deadline_map, deadline_states
 from engine.app.service import Service
 from engine.errors import BrokenLog, Refused, RuleViolation
+from engine.persistence.auditlogs import AuditMoment
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
 from engine.persistence.tables import UtcDateTime
@@ -974,6 +975,12 @@ def test_the_audit_in_forked_processes_finds_what_one_process_finds(service, dat
         for workers in (2, 3):
             assert verify(service.context, page=page, workers=workers) == one_by_one, page
     assert verify(service.context, page=3, workers=1) == one_by_one
+    # The same when the forked processes could not begin their transactions at one moment
+    # (the database written to each time): this process reads the pages and hands them over.
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(AuditMoment, "moved", lambda self: True)
+        for page in (1, 3):
+            assert verify(service.context, page=page, workers=2) == one_by_one, page
 
 
 def test_the_audit_goes_on_alone_when_no_process_can_be_forked(service, history, monkeypatch):
@@ -990,7 +997,7 @@ def test_the_audit_goes_on_alone_when_no_process_can_be_forked(service, history,
     assert asked == ["fork"]
 
 
-def _killed(rows: Any) -> Any:
+def _killed(*page: Any) -> Any:
     """An audit process's page, as the process is killed (from a test: found by name)."""
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -999,7 +1006,12 @@ def test_an_audit_process_that_dies_fails_the_audit_instead_of_hanging(
     service, history, monkeypatch
 ):
     # Killed (out of memory, say) while it audits a page: an error, not an audit that waits
-    # for ever, and never a report that leaves the page out.
+    # for ever, and never a report that leaves the page out; whether it read the page itself
+    # or was handed it.
+    monkeypatch.setattr(audit_history, "_audit_range", _killed)
+    with pytest.raises(BrokenProcessPool):
+        verify(service.context, page=1, workers=2)
+    monkeypatch.setattr(AuditMoment, "moved", lambda self: True)
     monkeypatch.setattr(audit_history, "_audit_page", _killed)
     with pytest.raises(BrokenProcessPool):
         verify(service.context, page=1, workers=2)
