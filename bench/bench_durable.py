@@ -17,9 +17,11 @@ PostgreSQL in one pipeline, as wijkkompas sends them). It also prints the earlie
 one UPDATE and one INSERT only (``two_writes``), which wrote half the pages a command writes
 (5.1 WAL frames per transaction against 10.5; ``raw_writes`` 10.7). The wijkkompas mix is what
 an office does: milestones done (most), approvals, pause and resume, advance.
-With ``--pg`` it ends with ``clients``: on PostgreSQL, one client process, then four at once,
-each on instances of its own. PostgreSQL runs use a fresh database on 127.0.0.1:5432 (or
-WIJKKOMPAS_BENCH_PG).
+On PostgreSQL it also prints the client process's CPU per command (and per raw transaction):
+with the server on the same two cores, a client that spends more CPU per command leaves less
+for the others. With ``--pg`` it ends with ``clients``: on PostgreSQL, one client process,
+then four at once, each on instances of its own. PostgreSQL runs use a fresh database on
+127.0.0.1:5432 (or WIJKKOMPAS_BENCH_PG).
 """
 
 from __future__ import annotations
@@ -315,14 +317,19 @@ def bench_commands(args: argparse.Namespace) -> None:
                 service = make_service(url)
                 seed(service, instances)
                 plan = command_mix(service, instances, args.commands)
+                used = time.process_time()
                 ours = run_mix(service, plan)
+                cpu = (time.process_time() - used) / len(plan)
+                used = time.process_time()
                 raw = raw_postgres(url, args.commands, instances)
+                raw_cpu = (time.process_time() - used) / args.commands
                 two = raw_postgres(url, args.commands, instances, two_writes)
                 print(
                     f"PostgreSQL, one client, {instances:,} instances: wijkkompas {ours:,.0f} "
                     f"commands/s, raw {raw:,.0f} transactions/s: {ours / raw:.0%} of raw "
                     f"({len(plan):,} commands; raw with two writes only {two:,.0f}/s: "
-                    f"{ours / two:.0%})"
+                    f"{ours / two:.0%}); client CPU {cpu * 1e6:,.0f} us a command, raw "
+                    f"{raw_cpu * 1e6:,.0f} us"
                 )
         bench_clients(args.commands, 4 * RECENT)
 

@@ -159,16 +159,19 @@ class Commands:
         *,
         fresh: bool,
     ) -> Recorded:
-        with self.context.store.command() as uow:
-            record = self.context.load(uow, key, fresh)
-            try:
+        record: InstanceRecord | None = None
+        try:
+            # The save may be found refused only when the unit of work ends (PostgreSQL sends
+            # its writes with the commit): that is part of the attempt too.
+            with self.context.store.command() as uow:
+                record = self.context.load(uow, key, fresh)
                 return self._decide(uow, record, key, at, action, expect, backdate, warn)
-            except (BrokenLog, ReceiptExists):
-                raise  # the row was as remembered, or the request was answered already
-            except WorkflowError as exc:
-                if record.cached:
-                    raise _Reconsider(str(exc)) from exc
-                raise
+        except (BrokenLog, ReceiptExists):
+            raise  # the row was as remembered, or the request was answered already
+        except WorkflowError as exc:
+            if record is not None and record.cached:
+                raise _Reconsider(str(exc)) from exc
+            raise
 
     def _decide(
         self,

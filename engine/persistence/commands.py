@@ -19,8 +19,9 @@ only ever a guess: the guarded UPDATE still checks ``version_no`` and ``head`` (
 last event is looked at after it, on either path), and a copy that
 turns out stale (another process or node wrote meanwhile, or the database was restored from a
 backup) is forgotten and the command is decided again on the row as stored (see
-``Service._run``). PostgreSQL sends the writes of a command in one pipeline: one round trip
-for all of them.
+``Service._run``). On PostgreSQL a command costs two round trips: BEGIN goes with the load (and
+the instance's children), the writes wait and go with COMMIT (roundtrips.py); a save refused
+there is found when they are sent, and the whole transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.fastpath import Diverged, FastPath
 from engine.persistence.receipts import Receipts
 from engine.persistence.records import instance_record, projection, subjects_of
+from engine.persistence.roundtrips import BEGIN, Pipelined
 from engine.ports import (
     ChildRow,
     DeadlineChange,
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from engine.persistence.database import Database
     from engine.ports import InstanceScope, OverviewRow
 
-__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save"]
+__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save", "refuse"]
 
 RECENT = 512
 """How many recently written instances each thread remembers (a few MB at most)."""
@@ -61,6 +63,18 @@ RECENT = 512
 
 PARTY_EVENTS = ("party_added", "party_removed")
 """The events that change the instance_parties projection (written beside the event)."""
+
+
+def refuse(record: InstanceRecord, expected: tuple[int, str], saved: bool | Diverged) -> NoReturn:
+    """Why a guarded save of ``record`` (read at event and head ``expected``) was not made:
+    BrokenLog for a row that does not end where its log ends, else Contention (another writer
+    got there first). Found at once, or when the deferred writes of PostgreSQL's command path
+    are sent (roundtrips.py): by then ``record`` has moved on, hence ``expected``."""
+    if isinstance(saved, Diverged):
+        raise BrokenLog(record.instance.key, expected, saved.last)
+    raise Contention(
+        f"{record.instance.key} was changed by someone else meanwhile; nothing was saved: try again"
+    )
 
 
 def guarded_save(
@@ -83,6 +97,11 @@ def guarded_save(
     An event number that is taken although the row does not know it is no race but a log
     written behind the engine's back: Conflict, not retried."""
     written = projection(record.instance) | {"seq": event.seq, "head": event.hash} | (extra or {})
+    expected = (record.seq, record.head)
+
+    def refused(saved: bool | Diverged) -> None:
+        refuse(record, expected, saved)
+
     try:
         saved = fast.save(
             cursor,
@@ -106,6 +125,7 @@ def guarded_save(
             more=more,
             personal=event.personal,
             subjects=subjects_of(event),
+            refused=refused,
         )
     except integrity_error as exc:  # the check above comes first; kept as a safety net
         raise Conflict(
@@ -114,13 +134,8 @@ def guarded_save(
             f"{record.instance.key}`",
             instance=record.instance.key,
         ) from exc
-    if isinstance(saved, Diverged):
-        raise BrokenLog(record.instance.key, (record.seq, record.head), saved.last)
-    if not saved:
-        raise Contention(
-            f"{record.instance.key} was changed by someone else meanwhile; nothing was "
-            "saved: try again"
-        )
+    if isinstance(saved, Diverged) or not saved:
+        refused(saved)
     if event.type in PARTY_EVENTS:
         fast.party(
             cursor,
@@ -145,11 +160,20 @@ class CommandUnit:
     """
 
     def __init__(
-        self, path: CommandPath, cursor: Any, recent: OrderedDict[str, InstanceRecord]
+        self,
+        path: CommandPath,
+        cursor: Any,
+        recent: OrderedDict[str, InstanceRecord],
+        other: Any = None,
     ) -> None:
         self._path = path
         self._cursor = cursor
         self._recent = recent
+        self._other = other
+        """PostgreSQL: a second cursor, for the children read along with the load."""
+        self._children: tuple[int, list[ChildRow]] | None = None
+        """PostgreSQL: the children of the instance loaded (its id), as read with it; good
+        until this unit writes (they are locked: nobody else moves them meanwhile)."""
         self.loaded: list[str] = []
         self.saved: list[InstanceRecord] = []
 
@@ -167,7 +191,22 @@ class CommandUnit:
             if remembered is not None:
                 remembered.cached = True
                 return remembered
-        row = self._path.fast.load(self._cursor, key, lock=lock)
+        fast = self._path.fast
+        if self._other is None:
+            row = fast.load(self._cursor, key, lock=lock)
+        else:
+            # With the row its children, in the same round trip as the load (and BEGIN): the
+            # gate of most commands counts them, and it would cost a round trip of its own.
+            self._cursor.execute_with(
+                fast.lock_sql if lock else fast.load_sql,
+                (key,),
+                self._other,
+                (fast.children_of_key_sql, (key,)),
+            )
+            found = self._cursor.fetchone()
+            row = None if found is None else fast.read_row(found)
+            if row is not None:
+                self._children = (row["id"], fast.child_rows(self._other.fetchall()))
         if row is None:
             return None
         return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
@@ -209,6 +248,9 @@ class CommandUnit:
         return self._path.fast.overview(self._cursor, today, soon, scope)
 
     def children(self, instance_id: int) -> list[ChildRow]:
+        read = self._children
+        if read is not None and read[0] == instance_id:
+            return list(read[1])
         return self._path.fast.children(self._cursor, instance_id, lock=True)
 
     def instance_keys(self, limit: int | None = None) -> list[tuple[int, str]]:
@@ -222,12 +264,14 @@ class CommandUnit:
     def save(
         self, record: InstanceRecord, *, event: StoredEvent, deadlines: Sequence[DeadlineChange]
     ) -> None:
+        self._children = None  # the instance saved may be a child of the one read
         guarded_save(
             self._path.fast, self._cursor, record, event, deadlines, self._path.integrity_error
         )
         self.saved.append(record)
 
     def touch(self, record: InstanceRecord) -> None:
+        self._children = None
         self._cursor.execute(self._path.fast.touch_sql, (record.id, record.version_no))
         if self._cursor.rowcount != 1:
             raise Contention(
@@ -251,6 +295,7 @@ class CommandUnit:
         ``deadlines`` (with where its reminders stand: ``sent_through``, ``next_on``), and
         the pending reminders about a renamed deadline (old (kind, subject) -> new) renamed
         with it, so the dispatcher still finds their deadline."""
+        self._children = None
         old = self._path.fast.deadline_rows(self._cursor, record.id)
         changes = [DeadlineChange(action="delete", state=d) for d in old] + [
             DeadlineChange(action="insert", state=d) for d in deadlines
@@ -333,16 +378,22 @@ class CommandPath:
         that may have broken it, and released by ``close``.
         """
         raw, cursor = self._hold()
-        unit = CommandUnit(self, cursor, self._local.recent)
+        pipe = None
+        if self.fast.sqlite:
+            unit = CommandUnit(self, cursor, self._local.recent)
+        else:  # two round trips: [BEGIN, the load], [the writes, COMMIT] (roundtrips.py)
+            side, other = self._local.cursors
+            pipe = Pipelined(raw.driver_connection, cursor, side)
+            unit = CommandUnit(self, pipe, self._local.recent, other)
         self._local.busy = True
         try:
-            if self.fast.sqlite:
+            if pipe is None:
                 cursor.execute("BEGIN IMMEDIATE")
             yield unit
-            if self.fast.sqlite:
+            if pipe is None:
                 cursor.execute("COMMIT")
             else:
-                raw.commit()
+                pipe.commit()
             unit.remember()
         except BaseException as exc:
             unit.forget()
@@ -372,6 +423,15 @@ class CommandPath:
                 if busy is None:
                     raise
                 raise busy from exc
+            if not self.fast.sqlite:
+                # The command path frames its transactions itself (roundtrips.py);
+                # ``_give_back`` puts the connection back as the pool lent it.
+                try:
+                    raw.driver_connection.autocommit = True
+                except BaseException:
+                    raw.invalidate()
+                    raise
+                self._local.cursors = (raw.cursor(), raw.cursor())
             held = self._local.held = (raw, raw.cursor())
             self._local.recent = OrderedDict()
             # Given back when the thread ends: its locals go, and this token with them (the
@@ -389,6 +449,19 @@ class CommandPath:
             if not any(kept is raw for kept in self._held):
                 return  # dropped after an error, or given back by ``close``
             self._held = [kept for kept in self._held if kept is not raw]
+        self._give_back(raw)
+
+    def _give_back(self, raw: Any) -> None:
+        """A held connection back to the pool as the pool lent it (PostgreSQL's out of the
+        autocommit ``_hold`` put it in), or given up when that fails."""
+        if not self.fast.sqlite:
+            try:
+                raw.rollback()
+                raw.driver_connection.autocommit = False
+            except Exception:
+                with contextlib.suppress(Exception):
+                    raw.invalidate()
+                return
         with contextlib.suppress(Exception):
             raw.close()
 
@@ -408,14 +481,11 @@ class CommandPath:
             return
         raw, cursor = self._hold()
         self._local.busy = True
-        # SQLite's connection is in autocommit unless told BEGIN; the driver of PostgreSQL
-        # opens a transaction by itself unless put in autocommit.
-        autocommit = single and not self.fast.sqlite
+        # Either driver's connection is held in autocommit (SQLite's is opened so, PostgreSQL's
+        # put so by ``_hold``): a transaction is begun by saying so.
         try:
-            if autocommit:
-                raw.driver_connection.autocommit = True
-            elif self.fast.sqlite and not single:
-                cursor.execute("BEGIN")
+            if not single:
+                cursor.execute("BEGIN" if self.fast.sqlite else BEGIN)
             yield cursor
             if not single:
                 if self.fast.sqlite:
@@ -435,11 +505,6 @@ class CommandPath:
                 self._drop()
             raise
         finally:
-            if autocommit and self._local.held is not None:
-                try:
-                    raw.driver_connection.autocommit = False
-                except Exception:  # a command must never run outside a transaction
-                    self._drop()
             self._local.busy = False
 
     def _drop(self) -> None:
@@ -460,5 +525,4 @@ class CommandPath:
         with self._lock:
             held, self._held = self._held, []
         for raw in held:
-            with contextlib.suppress(Exception):
-                raw.close()
+            self._give_back(raw)

@@ -1,7 +1,8 @@
 """The command hot path in plain DB-API calls: load one instance row, save row + event.
 
 Every command loads one instance (unless the store remembers it) and writes one guarded UPDATE,
-one INSERT and the deadline rows that changed (on PostgreSQL in one pipeline: one round trip).
+one INSERT and the deadline rows that changed (on PostgreSQL's command path the guarded UPDATE
+and the event in one statement, sent with COMMIT: roundtrips.py).
 Through SQLAlchemy's execution machinery that costs more than the work on a fast disk, so these
 few statements go straight to the driver's cursor, on the connection (and in the transaction)
 SQLAlchemy manages. The values are stored exactly as SQLAlchemy stores
@@ -79,6 +80,19 @@ _EVENT_FED = (
     "INSERT INTO feed_pending (event_id) SELECT id FROM e"
 )
 _WITH_PERSONAL = ", p AS (INSERT INTO personal_fields (event_id, fields) SELECT id, ? FROM e)"
+# PostgreSQL's command path (roundtrips.py), whose writes go with COMMIT before any answer is
+# seen: the guarded UPDATE, the event and its rows in one statement that fails on the server
+# when the guard does not hold. The row must still have the version number and head it was
+# read with, and that head must be the log's last event; else the UPDATE matches no row, the
+# event gets no instance (NULL: a not-null violation) and nothing after it runs.
+_GUARDED_EVENT = (
+    "WITH u AS (UPDATE instances SET {sets}, version_no = version_no + 1" + _SAVE_WHERE + " AND "
+    "(?, instances.head) = (SELECT seq, hash FROM events WHERE instance_id = instances.id "
+    "ORDER BY seq DESC LIMIT 1) RETURNING id), "
+    "e AS (INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
+    "previous, hash) VALUES ((SELECT id FROM u), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id)"
+    "{personal} INSERT INTO feed_pending (event_id) SELECT id FROM e"
+)
 _DEADLINE = {
     "insert": "INSERT INTO deadlines (instance_id, kind, subject, due, legal, frozen, next_on, "
     "sent_through) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -118,6 +132,10 @@ _JSONS = {"regie_contacts", "areas", "snapshot"}
 _CHILDREN = (
     "SELECT key, title, state, workflow_version_id, regie_type, regie_organisation "
     "FROM instances{indexed} WHERE parent_id = ? ORDER BY key"
+)
+# PostgreSQL: a command's children read with its load, by the key (one round trip for both).
+_CHILDREN_OF_KEY = _CHILDREN.format(indexed="").replace(
+    "parent_id = ?", "parent_id = (SELECT id FROM instances WHERE key = ?)"
 )
 _BY_PARENT = " INDEXED BY ix_instances_parent_id"
 """SQLite: the deelprojecten of an instance by the index on their parent. Its statistics
@@ -286,6 +304,8 @@ class FastPath:
             "UPDATE instances SET version_no = version_no + 1 WHERE id = ? AND version_no = ?"
         )
         self.children_sql = convert(children) + ("" if self.sqlite else " FOR SHARE")
+        self.children_of_key_sql = convert(_CHILDREN_OF_KEY) + " FOR SHARE"
+        self._guarded_sql: dict[tuple[tuple[str, ...], bool], str] = {}
         self._convert = convert
         self._save_sql: dict[tuple[str, ...], str] = {}
         self.event_sql = convert(_EVENT)
@@ -422,6 +442,11 @@ class FastPath:
         """The deelprojecten of an instance, by key (``lock``: a command's, which on PostgreSQL
         keeps them from moving until it commits)."""
         cursor.execute(self.children_sql if lock else self.read_children_sql, (instance_id,))
+        return self.child_rows(cursor.fetchall())
+
+    @staticmethod
+    def child_rows(rows: Sequence[Sequence[Any]]) -> list[ChildRow]:
+        """Deelprojecten from the rows of the children statement."""
         return [
             ChildRow(
                 key=r[0],
@@ -431,7 +456,7 @@ class FastPath:
                 regie_type=r[4],
                 regie_organisation=r[5],
             )
-            for r in cursor.fetchall()
+            for r in rows
         ]
 
     def stamp(self, cursor: Any, key: str) -> tuple[object, ...] | None:
@@ -563,7 +588,8 @@ class FastPath:
         self, cursor: Any, instance_id: int, *, added: bool, organisation: str, party: str
     ) -> None:
         """Keep the instance_parties projection in step with a party event."""
-        cursor.execute(self.party_sql[added], (instance_id, organisation, party))
+        run = getattr(cursor, "defer", None) or cursor.execute  # see save
+        run(self.party_sql[added], (instance_id, organisation, party))
 
     def overview(
         self, cursor: Any, today: date, soon: date, scope: InstanceScope | None = None
@@ -660,6 +686,7 @@ class FastPath:
         more: Sequence[tuple[str, Sequence[Any]]] = (),
         personal: tuple[Personal, ...] = (),
         subjects: Sequence[tuple[str, str]] = (),
+        refused: Callable[[bool | Diverged], None] | None = None,
     ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
         deadline changes. False: the row moved on (another writer); Diverged: the row is as
@@ -667,6 +694,11 @@ class FastPath:
 
         Only the columns that changed since ``loaded`` are written: SQLite rewrites the index
         entries of every column an UPDATE sets, changed or not.
+
+        On PostgreSQL's command path (a ``Pipelined`` cursor, roundtrips.py) the writes are
+        deferred, to go with the next statement or the commit, and True is returned: should
+        the save fail there, ``refused`` is called with what this call would have returned
+        (it raises the engine's error).
         """
         columns = tuple(
             name
@@ -686,6 +718,13 @@ class FastPath:
             head,
         )
         expected = (event[0] - 1, head)
+        defer = getattr(cursor, "defer", None)
+        if defer is not None:
+            self._defer_save(
+                defer, columns, values, instance_id, version_no, head, event, deadlines, more,
+                personal, subjects, refused,
+            )  # fmt: skip
+            return True
         if self.sqlite:
             cursor.execute(sql, values)
             if cursor.rowcount != 1:
@@ -720,19 +759,82 @@ class FastPath:
             return Diverged((int(last[0]), str(last[1])) if last else None)
         return True
 
-    def _rest(
+    def _defer_save(
+        self,
+        defer: Callable[..., None],
+        columns: tuple[str, ...],
+        values: tuple[Any, ...],
+        instance_id: int,
+        version_no: int,
+        head: str,
+        event: Sequence[Any],
+        deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]],
+        personal: tuple[Personal, ...],
+        subjects: Sequence[tuple[str, str]],
+        refused: Callable[[bool | Diverged], None] | None,
+    ) -> None:
+        """``save`` on the command path of PostgreSQL: the guarded UPDATE, the event and its
+        rows in one statement (``_GUARDED_EVENT``), then the rest, all deferred."""
+        from engine.persistence.roundtrips import Guard
+
+        seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
+        key = (columns, bool(personal))
+        sql = self._guarded_sql.get(key)
+        if sql is None:
+            sets = ", ".join(f"{name} = ?" for name in columns)
+            sql = self._guarded_sql[key] = self._convert(
+                _GUARDED_EVENT.format(sets=sets, personal=_WITH_PERSONAL if personal else "")
+            )
+        row = (
+            *values,
+            seq - 1,
+            seq,
+            type_,
+            self.moment(at),
+            self.moment(recorded_at),
+            actor,
+            reason,
+            self.json(payload),
+            previous,
+            digest,
+        )
+        if personal:
+            row = (*row, self.json(personal_json(personal)))
+        expected = (seq - 1, head)
+        marker = self._integrity_error
+
+        def failed(
+            found: tuple[int, str, int | None, str | None] | None, exc: BaseException
+        ) -> None:
+            if refused is None:
+                return
+            if found is None or (found[0], found[1]) != (version_no, head):
+                refused(False)  # another writer got there first
+                return
+            last = None if found[2] is None else (int(found[2]), str(found[3]))
+            if last != expected:
+                refused(Diverged(last))
+            elif isinstance(exc, marker):
+                # The guard failed although row and log are as expected now (a writer that
+                # rolled back), or an event number was taken: as the immediate save says.
+                diag = getattr(exc, "diag", None)
+                guard_failed = getattr(diag, "column_name", None) == "instance_id"
+                refused(False if guard_failed else Diverged(last))
+
+        defer(sql, row, Guard(instance_id, failed))
+        self._rest(
+            None, instance_id, event, deadlines, more, (), subjects, run=defer, event_written=True
+        )
+
+    def _event(
         self,
         cursor: Any,
         instance_id: int,
         event: Sequence[Any],
-        deadlines: Sequence[DeadlineChange],
-        more: Sequence[tuple[str, Sequence[Any]]] = (),
-        personal: tuple[Personal, ...] = (),
-        subjects: Sequence[tuple[str, str]] = (),
+        personal: tuple[Personal, ...],
     ) -> None:
-        """The event row (waiting for its place in the feed) with its personal fields and
-        whose they are, the deadline rows that changed, and ``more`` statements (a
-        migration's)."""
+        """The event row, its row waiting for the feed and its personal fields."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
         row = (
             instance_id,
@@ -757,8 +859,30 @@ class FastPath:
             cursor.execute(self._event_fed_sql[True], (*row, self.json(personal_json(personal))))
         else:
             cursor.execute(self._event_fed_sql[False], row)
+
+    def _rest(
+        self,
+        cursor: Any,
+        instance_id: int,
+        event: Sequence[Any],
+        deadlines: Sequence[DeadlineChange],
+        more: Sequence[tuple[str, Sequence[Any]]] = (),
+        personal: tuple[Personal, ...] = (),
+        subjects: Sequence[tuple[str, str]] = (),
+        *,
+        run: Callable[..., None] | None = None,
+        event_written: bool = False,
+    ) -> None:
+        """The event row (waiting for its place in the feed) with its personal fields and
+        whose they are, the deadline rows that changed, and ``more`` statements (a
+        migration's). ``run``: how each is sent (else ``cursor.execute``);
+        ``event_written``: the event and its rows are in a statement already sent."""
+        execute = run or cursor.execute
+        seq = event[0]
+        if not event_written:
+            self._event(cursor, instance_id, event, personal)
         for path, subject in subjects:
-            cursor.execute(self.subject_sql, (path, subject, instance_id, seq))
+            execute(self.subject_sql, (path, subject, instance_id, seq))
         for change in deadlines:
             d = change.state
             where = (instance_id, d.kind, d.subject)
@@ -773,6 +897,6 @@ class FastPath:
                 values = (d.frozen, self.day(d.next_on), *where)
             else:
                 values = where
-            cursor.execute(self.deadline_sql[change.action], values)
+            execute(self.deadline_sql[change.action], values)
         for sql, params in more:
-            cursor.execute(sql, params)
+            execute(sql, params)

@@ -516,21 +516,22 @@ written = []
 outcome = {
     "conflicts": 0, "refused": 0, "clock_races": 0, "longest_retry": 0, "lost_races": 0
 }
-guarded_save = command_path.guarded_save
+refuse = command_path.refuse
 
 
-def counting_save(fast, cursor, record, *args):
-    """The guarded save, counting the races it loses on a row just read (the engine decides
-    those again; a remembered copy that went stale is no race)."""
+def counting_refuse(record, *args):
+    """The guarded save's refusal, counting the races it loses on a row just read (the engine
+    decides those again; a remembered copy that went stale is no race). Found at once, or when
+    PostgreSQL's command path sends its deferred writes."""
     try:
-        return guarded_save(fast, cursor, record, *args)
+        refuse(record, *args)
     except Contention:
         if not record.cached:
             outcome["lost_races"] += 1
         raise
 
 
-command_path.guarded_save = counting_save
+command_path.refuse = counting_refuse
 
 
 def fire(key, kind, i):

@@ -192,6 +192,9 @@ class _HoldAfterSave:
 
     def save(self, record: Any, **kwargs: Any) -> None:
         self._unit.save(record, **kwargs)
+        # PostgreSQL's command path sends its writes with the next statement or the commit:
+        # a read sends them, so the event row is written (and has its id) before the hold.
+        self._unit.deadline_rows(record.id)
         self._store.saved.set()
         assert self._store.release.wait(60), "never released"
 

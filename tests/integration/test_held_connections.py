@@ -59,3 +59,11 @@ def test_a_connection_held_by_a_thread_that_ended_goes_back_to_the_pool(service,
     assert pool.checkedout() <= before[0] + 1
     assert _open_files(database) <= before[1] + 2  # SQLite: the commands' own connections
     assert len(service.log("wk-held")) == ROUNDS + 1
+    # As the pool lent them: a PostgreSQL connection the command path held in autocommit is
+    # back out of it, so that a unit of work through SQLAlchemy gets its transaction.
+    lent = [database.engine.raw_connection() for _ in range(pool.checkedin())]
+    try:
+        assert not any(getattr(c.driver_connection, "autocommit", False) for c in lent)
+    finally:
+        for connection in lent:
+            connection.close()
