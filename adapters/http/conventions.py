@@ -19,7 +19,7 @@ from typing import Any
 
 from adapters.http.problems import PROBLEM_MEDIA_TYPE, http_problem
 
-__all__ = ["API_VERSION", "Conventions", "strict_json"]
+__all__ = ["API_VERSION", "Conventions", "replaying", "strict_json"]
 
 API_VERSION = "1.0.0"
 """The full version of the API (the major one is in the path); every response says it."""
@@ -31,6 +31,21 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the whole ``body`` (read already) as one message, then what
+    ``receive`` gives (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class BadBody(ValueError):
@@ -127,16 +142,7 @@ class Conventions:
         body = await self._read(scope, receive, send_with_version)
         if body is None:
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send_with_version)
+        await self.app(scope, replaying(body, receive), send_with_version)
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, checked; None when a problem was sent instead."""

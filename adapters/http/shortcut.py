@@ -59,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.http.caller import Caller
+from adapters.http.conventions import replaying
 from adapters.http.replies import JSON_MEDIA_TYPE
 from engine.app.guard import Guard
 
@@ -275,16 +276,7 @@ class CommandShortcut:
         body = b"".join(chunks)
         values = command.values(body)
         if values is None:
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.app(scope, replay, send)
+            await self.app(scope, replaying(body, receive), send)
             return
         values.update(path_values)
         if command.if_match:

@@ -359,17 +359,7 @@ class AuditSource:
             r = self._cursor.fetchone()
             if r is None:
                 raise KeyError(f"no stored workflow version {workflow_id}")
-            cached = self._workflows[workflow_id] = StoredWorkflow(
-                id=r[0],
-                key=r[1],
-                version=r[2],
-                hash=r[3],
-                title=r[4],
-                definition=r[5],
-                source=r[6],
-                stored_at=self._fast.read_moment(r[7]),
-                stored_by=r[8],
-            )
+            cached = self._workflows[workflow_id] = self._fast.stored_workflow(r)
         return cached
 
     def close(self) -> None:

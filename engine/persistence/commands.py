@@ -228,17 +228,7 @@ class CommandUnit:
 
     def _stored_workflow(self, r: Sequence[Any]) -> StoredWorkflow:
         """A stored version from its row (remembered: stored versions never change)."""
-        stored = StoredWorkflow(
-            id=r[0],
-            key=r[1],
-            version=r[2],
-            hash=r[3],
-            title=r[4],
-            definition=r[5],
-            source=r[6],
-            stored_at=self._path.fast.read_moment(r[7]),
-            stored_by=r[8],
-        )
+        stored = self._path.fast.stored_workflow(r)
         self._path.workflows[stored.id] = stored
         return stored
 

@@ -35,6 +35,7 @@ from engine.ports import (
     InstanceScope,
     QueuedMessage,
     StoredEvent,
+    StoredWorkflow,
 )
 from engine.runtime.personal import Personal
 
@@ -422,6 +423,20 @@ class FastPath:
             return date.fromisoformat
         return None
 
+    def stored_workflow(self, r: Sequence[Any]) -> StoredWorkflow:
+        """A stored workflow version from its row (``workflow_sql``'s columns)."""
+        return StoredWorkflow(
+            id=r[0],
+            key=r[1],
+            version=r[2],
+            hash=r[3],
+            title=r[4],
+            definition=r[5],
+            source=r[6],
+            stored_at=self.read_moment(r[7]),
+            stored_by=r[8],
+        )
+
     @staticmethod
     def read_moment(value: str | datetime) -> datetime:
         if isinstance(value, str):
@@ -778,7 +793,7 @@ class FastPath:
         rows in one statement (``_GUARDED_EVENT``), then the rest, all deferred."""
         from engine.persistence.roundtrips import Guard
 
-        seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
+        seq = event[0]
         key = (columns, bool(personal))
         sql = self._guarded_sql.get(key)
         if sql is None:
@@ -786,19 +801,7 @@ class FastPath:
             sql = self._guarded_sql[key] = self._convert(
                 _GUARDED_EVENT.format(sets=sets, personal=_WITH_PERSONAL if personal else "")
             )
-        row = (
-            *values,
-            seq - 1,
-            seq,
-            type_,
-            self.moment(at),
-            self.moment(recorded_at),
-            actor,
-            reason,
-            self.json(payload),
-            previous,
-            digest,
-        )
+        row = (*values, seq - 1, *self._event_values(event))
         if personal:
             row = (*row, self.json(personal_json(personal)))
         expected = (seq - 1, head)
@@ -827,17 +830,10 @@ class FastPath:
             None, instance_id, event, deadlines, more, (), subjects, run=defer, event_written=True
         )
 
-    def _event(
-        self,
-        cursor: Any,
-        instance_id: int,
-        event: Sequence[Any],
-        personal: tuple[Personal, ...],
-    ) -> None:
-        """The event row, its row waiting for the feed and its personal fields."""
+    def _event_values(self, event: Sequence[Any]) -> tuple[Any, ...]:
+        """An event's columns after its instance's (``event_sql``'s order), as written."""
         seq, type_, at, recorded_at, actor, reason, payload, previous, digest = event
-        row = (
-            instance_id,
+        return (
             seq,
             type_,
             self.moment(at),
@@ -848,6 +844,17 @@ class FastPath:
             previous,
             digest,
         )
+
+    def _event(
+        self,
+        cursor: Any,
+        instance_id: int,
+        event: Sequence[Any],
+        personal: tuple[Personal, ...],
+    ) -> None:
+        """The event row, its row waiting for the feed and its personal fields."""
+        seq = event[0]
+        row = (instance_id, *self._event_values(event))
         if self.sqlite:
             cursor.execute(self.event_sql, row)
             cursor.execute(self.feed_pending_sql, (instance_id, seq))
