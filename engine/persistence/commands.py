@@ -427,7 +427,9 @@ class CommandPath:
             # Given back when the thread ends: its locals go, and this token with them (the
             # API server's thread pool ends idle workers and starts new ones for a new burst).
             token = self._local.token = _ThreadToken()
-            weakref.finalize(token, self._release, raw)
+            # Not at the interpreter's exit: the process's end closes what is left, as before
+            # (and a forked process that exits must not touch a connection it inherited).
+            weakref.finalize(token, self._release, raw).atexit = False
             with self._lock:
                 self._held.append(raw)
         return held
