@@ -37,19 +37,24 @@ class Counting:
         await self.app(scope, receive, send)
 
 
+def _served(db_url: str, tmp_path: Path) -> tuple[Application, Programme, Any]:
+    """An application as the server makes it, its programme seeded, and its API."""
+    application = Application.configure(
+        given={"db": db_url},
+        env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "mail")},
+    )
+    application.serve_threads(THREADS)
+    application.service(create=True)
+    programme = Programme(application)
+    programme.seed()
+    return application, programme, build_api(application)
+
+
 class Both:
     """The same request to the application with the shortcut and to the one without."""
 
     def __init__(self, db_url: str, tmp_path: Path) -> None:
-        self.application = Application.configure(
-            given={"db": db_url},
-            env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "mail")},
-        )
-        self.application.serve_threads(THREADS)
-        self.application.service(create=True)
-        self.programme = Programme(self.application)
-        self.programme.seed()
-        api = build_api(self.application)
+        self.application, self.programme, api = _served(db_url, tmp_path)
         self.behind = Counting(api)
 
         def conventions(app: Any) -> Any:
@@ -252,15 +257,7 @@ class Commands:
     on twin instances (made alike, each command's set-up applied to both)."""
 
     def __init__(self, db_url: str, tmp_path: Path) -> None:
-        self.application = Application.configure(
-            given={"db": db_url},
-            env={"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "mail")},
-        )
-        self.application.serve_threads(THREADS)
-        self.application.service(create=True)
-        self.programme = Programme(self.application)
-        self.programme.seed()
-        api = build_api(self.application)
+        self.application, self.programme, api = _served(db_url, tmp_path)
         self.behind = Counting(api)
         self.shortcut = CommandShortcut(self.behind, api, PREFIX)
         self.short = Conventions(self.shortcut, version=API_VERSION, max_body=MAX_BODY)
