@@ -128,17 +128,36 @@ class QuickTokens:
     gives (see fastpath.py), with the values converted as SQLAlchemy converts them."""
 
     _MOMENTS = ("created_at", "expires_at", "last_used_at", "revoked_at", "disabled_at")
+    REMEMBERED = 4096
+    """How many tokens' records are kept at most (all are dropped when more are asked)."""
 
     def __init__(self, dialect: Dialect) -> None:
         self._sqlite = dialect.name == "sqlite"
         self._sql = str(_TOKEN_BY_PREFIX.compile(dialect=dialect))
         self._names = tuple(str(c.key) for c in _TOKEN_BY_PREFIX.selected_columns)
+        self._made: dict[str, tuple[tuple[Any, ...], TokenRecord]] = {}
+        """The record last made of each token's row, with the row it was made of."""
 
     def token(self, cursor: Any, prefix: str) -> TokenRecord | None:
+        """The token's record, from its row as read now: a revocation, an expiry, a disabled
+        principal or a new role counts at once. Making the record costs more than reading the
+        row, so a row equal to the one read last time gives the record made then (the records
+        are immutable)."""
         cursor.execute(self._sql, (prefix,) if self._sqlite else {"prefix": prefix})
         row = cursor.fetchone()
         if row is None:
             return None
+        row = tuple(row)
+        made = self._made.get(prefix)
+        if made is not None and made[0] == row:
+            return made[1]
+        record = self._record(row)
+        if len(self._made) >= self.REMEMBERED:
+            self._made.clear()
+        self._made[prefix] = (row, record)
+        return record
+
+    def _record(self, row: tuple[Any, ...]) -> TokenRecord:
         values: dict[str, Any] = dict(zip(self._names, row, strict=True))
         for name in self._MOMENTS:
             if values[name] is not None:

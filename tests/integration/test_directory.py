@@ -281,6 +281,33 @@ def test_the_quick_token_lookup_reads_what_the_unit_of_work_reads(
     assert found.info.expires_at.tzinfo is not None
 
 
+def test_a_token_remembered_from_its_last_read_still_sees_every_change_at_once(
+    service: Service, clock: FrozenClock
+) -> None:
+    # The quick lookup gives the record it made last time when the token's row is unchanged;
+    # any change to that row (a revocation, the principal disabled) must count on the very
+    # next request, for a token that has just authenticated.
+    seed(service)
+    d = service.directory
+    store = service.store
+    one, first = d.create_token("gemeente-zwolle", "p.jansen", purpose="one")
+    two, second = d.create_token("gemeente-zwolle", "college-app", purpose="two")
+    assert d.authenticate(one).name == "p.jansen"
+    found = store.find_token(first.prefix)
+    assert found is not None
+    assert store.find_token(first.prefix) is found
+    d.revoke_token(first.prefix)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        d.authenticate(one)
+    assert d.authenticate(two).name == "college-app"
+    d.disable_principal("gemeente-zwolle", "college-app")
+    with pytest.raises(Unauthenticated, match="disabled"):
+        d.authenticate(two)
+    again = store.find_token(second.prefix)
+    assert again is not None
+    assert again.principal.disabled
+
+
 def test_authenticate_reading_refuses_alike_and_never_writes(
     service: Service, clock: FrozenClock
 ) -> None:
