@@ -21,7 +21,11 @@ machine's cores with the server, which the figures include).
   httpx loop, a new instance per request, every answer checked) against the same command called
   in-process through the service, commands/s; and CPU per command, in-process and the
   server's over HTTP (from /proc, during the wrk run: a figure that a busy machine changes
-  less than the rates).
+  less than the rates). Then the floors, the same requests at one wrk connection to: the bare
+  FastAPI endpoint; a raw ASGI callable on uvicorn (no framework); and that callable handing
+  an empty function to a worker thread first, as the server hands it every command. Each
+  gives the share of in-process that the command plus that round trip would reach: a ceiling
+  for any server that answers through it.
 - ``list``: the first page of GET /api/v1/instances with filters on 100,000 instances.
 - ``memory``: the server's resident memory after 10,000, 50,000 and 100,000 requests.
 """
@@ -139,10 +143,21 @@ def our_server(url: str) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def bare_server(size: int) -> Iterator[int]:
+def bare_server(size: int, kind: str = "fastapi") -> Iterator[int]:
     port = free_port()
     with process(
-        [sys.executable, __file__, "bare", "--port", str(port), "--size", str(size)], port
+        [
+            sys.executable,
+            __file__,
+            "bare",
+            "--port",
+            str(port),
+            "--size",
+            str(size),
+            "--kind",
+            kind,
+        ],
+        port,
     ):
         yield port
 
@@ -168,6 +183,43 @@ def serve_bare(port: int, size: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
+def serve_raw(port: int, size: int, *, hand_off: bool) -> None:
+    """No framework at all: an ASGI callable that reads a POST's body, parses it and answers
+    ``size`` bytes of JSON, served by uvicorn as ours is. With ``hand_off`` it first hands an
+    empty function to a worker thread and waits for it (``anyio.to_thread.run_sync``, as the
+    server runs every command): what that hand-off alone costs a request's round trip."""
+    import anyio.to_thread
+    import uvicorn
+
+    body = json.dumps({"filler": "x" * max(0, size - 14)}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        if chunks != [b""]:
+            json.loads(b"".join(chunks))
+        if hand_off:
+            await anyio.to_thread.run_sync(lambda: None)
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
 PACE = 100
 """ms each paced client waits between requests: 50 of them ask about 500 times a second."""
 
@@ -181,7 +233,9 @@ end
 """
 
 
-def wrk(url: str, *, connections: int, seconds: int, token: str | None, script: str) -> dict:
+def wrk(
+    url: str, *, connections: int, seconds: int, token: str | None, script: str
+) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run `make bench-tools` (see bench/loadgen.md)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
@@ -345,16 +399,18 @@ def bench_command(args: argparse.Namespace) -> None:
             # and answers as many bytes): what HTTP costs before any work is done. A command
             # over HTTP cannot take less than the command plus this.
             size = len(answer.content)
-        with bare_server(size) as bare:
-            base = wrk(
-                f"http://127.0.0.1:{bare}",
-                connections=1,
-                seconds=max(1, int(n / inprocess)),
-                token=None,
-                script=cycle_script("/bare/wk", 4 * n, "POST", "{}").replace(
-                    "nil,", "{['Content-Type']='application/json'},"
-                ),
-            )
+        floors = {}
+        for kind in ("fastapi", "raw", "raw-hand-off"):
+            with bare_server(size, kind) as bare:
+                floors[kind] = wrk(
+                    f"http://127.0.0.1:{bare}",
+                    connections=1,
+                    seconds=max(1, int(n / inprocess)),
+                    token=None,
+                    script=cycle_script("/bare/wk", 4 * n, "POST", "{}").replace(
+                        "nil,", "{['Content-Type']='application/json'},"
+                    ),
+                )
         times.sort()
         http = {
             "rps": over_http,
@@ -371,12 +427,18 @@ def bench_command(args: argparse.Namespace) -> None:
             f"  CPU per command: in-process {inprocess_cpu * 1e6:.0f} us, the server's over "
             f"HTTP (wrk run) {server_cpu * 1e6:.0f} us"
         )
-        ceiling = (1 / inprocess) / (1 / inprocess + base["p50"] / 1000) * 100
-        print(
-            f"  bare POST, wrk, one connection: {base['rps']:7.0f}/s (p50 {base['p50']:.2f} ms, "
-            f"non-2xx {base['non2xx']}): the in-process command plus a bare round trip would "
-            f"be {ceiling:5.1f}% of in-process"
-        )
+        for kind, words in (
+            ("fastapi", "bare FastAPI POST"),
+            ("raw", "raw ASGI POST, no framework"),
+            ("raw-hand-off", "the same, with an empty thread hand-off"),
+        ):
+            floor = floors[kind]
+            ceiling = (1 / inprocess) / (1 / inprocess + 1 / floor["rps"]) * 100
+            print(
+                f"  {words}, wrk, one connection: {floor['rps']:7.0f}/s (p50 "
+                f"{floor['p50']:.2f} ms, non-2xx {floor['non2xx']}): the in-process command "
+                f"plus this round trip would be {ceiling:5.1f}% of in-process"
+            )
         kind = "postgresql" if args.pg else "sqlite FULL"
         print(
             f"{kind}: milestone done in-process {inprocess:7.0f}/s, over HTTP "
@@ -475,9 +537,13 @@ def main() -> None:
     bare = sub.add_parser("bare")
     bare.add_argument("--port", type=int, required=True)
     bare.add_argument("--size", type=int, default=1500)
+    bare.add_argument("--kind", choices=("fastapi", "raw", "raw-hand-off"), default="fastapi")
     args = parser.parse_args()
     if args.what == "bare":
-        serve_bare(args.port, args.size)
+        if args.kind == "fastapi":
+            serve_bare(args.port, args.size)
+        else:
+            serve_raw(args.port, args.size, hand_off=args.kind == "raw-hand-off")
     else:
         {"get": bench_get, "command": bench_command, "list": bench_list, "memory": bench_memory}[
             args.what
