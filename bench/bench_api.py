@@ -4,6 +4,7 @@ Run by hand (not a test), on an otherwise idle machine, with wrk installed (`mak
 
     .venv/bin/python bench/bench_api.py get [--pg] [--instances 1000] [--seconds 10]
     .venv/bin/python bench/bench_api.py command [--pg] [--commands 2000]
+    .venv/bin/python bench/bench_api.py layers [--pg] [--block 150] [--rounds 6]
     .venv/bin/python bench/bench_api.py list [--pg] [--instances 100000]
     .venv/bin/python bench/bench_api.py memory [--requests 100000]
 
@@ -26,6 +27,8 @@ machine's cores with the server, which the figures include).
   an empty function to a worker thread first, as the server hands it every command. Each
   gives the share of in-process that the command plus that round trip would reach: a ceiling
   for any server that answers through it.
+- ``layers``: no server: CPU per command through the service, through the ASGI application
+  called in this process, and through it without the hand-off to a worker thread.
 - ``list``: the first page of GET /api/v1/instances with filters on 100,000 instances.
 - ``memory``: the server's resident memory after 10,000, 50,000 and 100,000 requests.
 """
@@ -47,6 +50,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -448,6 +452,99 @@ def bench_command(args: argparse.Namespace) -> None:
         )
 
 
+def bench_layers(args: argparse.Namespace) -> None:
+    """Where a command's CPU goes between the service and the socket: the same ``milestone
+    done`` through the service, through the ASGI application called in this process (no
+    server, no socket) as it is served, and through it with the hand-off to a worker thread
+    replaced by a direct call. Blocks of each alternate, so that a machine whose speed changes
+    from minute to minute changes all three alike; medians of the blocks."""
+    from adapters.http import shortcut
+    from adapters.http.app import PREFIX, create_app
+    from engine.compose import Application
+
+    block, rounds = args.block, args.rounds
+    kinds = ("service", "application", "no hand-off")
+    with database(args.pg) as url:
+        seed(url, len(kinds) * block * rounds + 1)
+        with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
+            secret, _ = app.service().directory.create_token("gemeente", "bench", purpose="b2")
+        with Application.configure(given={"db": url, "workflows": ()}, env={}) as app:
+            asgi = create_app(app)
+            service = app.service()
+            direct = {"on": False}
+            hand_off = vars(shortcut)["anyio"].to_thread.run_sync
+
+            async def run_sync(function: Any, *values: Any) -> Any:
+                return function(*values) if direct["on"] else await hand_off(function, *values)
+
+            # The bench's own switch, in place of the module's one call to the thread pool.
+            vars(shortcut)["anyio"] = SimpleNamespace(to_thread=SimpleNamespace(run_sync=run_sync))
+            headers = [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"authorization", f"Bearer {secret}".encode()),
+                (b"content-length", b"2"),
+            ]
+
+            async def main() -> dict[str, list[float]]:
+                answers: list[Any] = []
+
+                async def send(message: Any) -> None:
+                    answers.append(message)
+
+                async def receive() -> dict[str, Any]:
+                    return {"type": "http.request", "body": b"{}", "more_body": False}
+
+                async def over_asgi(key: str) -> None:
+                    answers.clear()
+                    path = f"{PREFIX}/instances/{key}/milestones/{MILESTONE}/done"
+                    scope = {
+                        "type": "http",
+                        "asgi": {"version": "3.0"},
+                        "http_version": "1.1",
+                        "method": "POST",
+                        "scheme": "http",
+                        "path": path,
+                        "raw_path": path.encode(),
+                        "query_string": b"",
+                        "root_path": "",
+                        "headers": headers,
+                        "client": ("127.0.0.1", 50000),
+                        "server": ("127.0.0.1", 8080),
+                        "state": {},
+                    }
+                    await asgi(scope, receive, send)
+                    assert answers[0]["status"] == 200, answers
+
+                keys = (f"wk{i:06d}" for i in range(len(kinds) * block * rounds + 1))
+                await over_asgi(next(keys))  # the first request builds what every one uses
+                cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+                for _ in range(rounds):
+                    for kind in kinds:
+                        direct["on"] = kind == "no hand-off"
+                        started = time.process_time()
+                        for _ in range(block):
+                            if kind == "service":
+                                service.milestone_done(next(keys), MILESTONE, by="bench")
+                            else:
+                                await over_asgi(next(keys))
+                        cpu[kind].append((time.process_time() - started) / block * 1e6)
+                return cpu
+
+            import uvloop
+
+            cpu = uvloop.run(main())
+    alone = statistics.median(cpu["service"])
+    print(
+        f"{'postgresql' if args.pg else 'sqlite FULL'}: CPU per milestone done, medians of "
+        f"{rounds} blocks of {block} (process CPU, every thread)"
+    )
+    for kind in kinds:
+        median = statistics.median(cpu[kind])
+        runs = " ".join(f"{x:.0f}" for x in cpu[kind])
+        print(f"  {kind:12s} {median:6.0f} us ({median / alone:4.2f}x the service; blocks {runs})")
+
+
 def bench_list(args: argparse.Namespace) -> None:
     import httpx
 
@@ -529,6 +626,10 @@ def main() -> None:
     command = sub.add_parser("command")
     command.add_argument("--pg", action="store_true")
     command.add_argument("--commands", type=int, default=2000)
+    layers = sub.add_parser("layers")
+    layers.add_argument("--pg", action="store_true")
+    layers.add_argument("--block", type=int, default=150)
+    layers.add_argument("--rounds", type=int, default=6)
     listing = sub.add_parser("list")
     listing.add_argument("--pg", action="store_true")
     listing.add_argument("--instances", type=int, default=100_000)
@@ -545,9 +646,13 @@ def main() -> None:
         else:
             serve_raw(args.port, args.size, hand_off=args.kind == "raw-hand-off")
     else:
-        {"get": bench_get, "command": bench_command, "list": bench_list, "memory": bench_memory}[
-            args.what
-        ](args)
+        {
+            "get": bench_get,
+            "command": bench_command,
+            "layers": bench_layers,
+            "list": bench_list,
+            "memory": bench_memory,
+        }[args.what](args)
 
 
 if __name__ == "__main__":
