@@ -333,6 +333,27 @@ class CommandUnit:
             self._recent.pop(key, None)
 
 
+def _usable(raw: Any) -> bool:
+    """Whether a held PostgreSQL connection is still open and outside any transaction, as
+    its last command left it. Held, it misses the pool's check on lending (``pool_pre_ping``):
+    what the server sent while it was idle (the error it sends before it ends a connection:
+    a restart, ``idle_session_timeout``, ``pg_terminate_backend``) is read here, without a
+    round trip, so that a command is not sent on a connection known to be gone."""
+    from psycopg.pq import ConnStatus, TransactionStatus
+
+    pgconn = raw.driver_connection.pgconn
+    try:
+        # Never waits: reads only what has arrived. Twice: a read that finds data (the
+        # server's last words) stops there; the end of the connection is found by the next.
+        pgconn.consume_input()
+        pgconn.consume_input()
+    except Exception:
+        return False
+    return bool(
+        pgconn.status == ConnStatus.OK and pgconn.transaction_status == TransactionStatus.IDLE
+    )
+
+
 class _ThreadToken:
     """Lives in a thread's locals beside its held connection, and goes when the thread ends."""
 
@@ -405,6 +426,9 @@ class CommandPath:
     def _hold(self) -> tuple[Any, Any]:
         """This thread's driver connection and cursor (checked out of the pool once)."""
         held = getattr(self._local, "held", None)
+        if held is not None and not self.fast.sqlite and not _usable(held[0]):
+            self._drop()  # the server ended it while this thread was away: take a new one
+            held = None
         if held is None:
             try:
                 raw = self.database.raw_connection()

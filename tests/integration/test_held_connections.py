@@ -14,6 +14,9 @@ import os
 import threading
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from engine.runtime.events import Regie
 
 ROUNDS = 40
@@ -67,3 +70,25 @@ def test_a_connection_held_by_a_thread_that_ended_goes_back_to_the_pool(service,
     finally:
         for connection in lent:
             connection.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_held_connection_the_server_closed_while_idle_is_replaced_not_failed(service, database):
+    """The server ends the connection a thread holds between two of its commands (a restart,
+    an ``idle_session_timeout``, an administrator): the next command on that thread runs on
+    a new connection, as one through the pool would, instead of failing unexpectedly."""
+    service.create(
+        "wk-held", workflow="wijkkompas", title="Held", regie=Regie(type="gemeente"), by="t"
+    )
+    service.note("wk-held", "voor", by="t")  # this thread now holds its connection
+    with psycopg.connect(database.url.replace("+psycopg", ""), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert ended is not None
+    assert ended[0] >= 1  # this thread's held connection among them
+    recorded = service.note("wk-held", "na", by="t")
+    assert recorded.event.seq == 3
+    assert [e.seq for e in service.log("wk-held")] == [1, 2, 3]
