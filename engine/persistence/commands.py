@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from engine.persistence.database import Database
     from engine.ports import InstanceScope, OverviewRow
 
-__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save", "refuse"]
+__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save", "in_the_way", "refuse"]
 
 RECENT = 512
 """How many recently written instances each thread remembers (a few MB at most)."""
@@ -65,15 +65,34 @@ PARTY_EVENTS = ("party_added", "party_removed")
 """The events that change the instance_parties projection (written beside the event)."""
 
 
-def refuse(record: InstanceRecord, expected: tuple[int, str], saved: bool | Diverged) -> NoReturn:
+def refuse(
+    record: InstanceRecord, expected: tuple[int, str], saved: bool | Diverged | Exception
+) -> NoReturn:
     """Why a guarded save of ``record`` (read at event and head ``expected``) was not made:
-    BrokenLog for a row that does not end where its log ends, else Contention (another writer
-    got there first). Found at once, or when the deferred writes of PostgreSQL's command path
-    are sent (roundtrips.py): by then ``record`` has moved on, hence ``expected``."""
+    BrokenLog for a row that does not end where its log ends, Conflict for a row in the way
+    (``saved`` is the driver's integrity error: see ``in_the_way``), else Contention (another
+    writer got there first). Found at once, or when the deferred writes of PostgreSQL's
+    command path are sent (roundtrips.py): by then ``record`` has moved on, hence
+    ``expected``."""
+    if isinstance(saved, Exception):
+        raise in_the_way(record) from saved
     if isinstance(saved, Diverged):
         raise BrokenLog(record.instance.key, expected, saved.last)
     raise Contention(
         f"{record.instance.key} was changed by someone else meanwhile; nothing was saved: try again"
+    )
+
+
+def in_the_way(record: InstanceRecord) -> Conflict:
+    """A row the save writes (an event, a deadline or party row) exists already although the
+    instance row and its log are as read: no race, but rows written behind the engine's back.
+    Not BrokenLog: the log itself may be whole. Not retried."""
+    key = record.instance.key
+    return Conflict(
+        f"{key}: a row this command writes (an event, or a deadline or party row beside it) "
+        "exists already, which the instance does not know: it was written behind the "
+        f"engine's back; nothing was saved: run `wijkkompas audit verify {key}`",
+        instance=key,
     )
 
 
@@ -94,12 +113,13 @@ def guarded_save(
     remembered copy); the caller rolls back on either. ``record`` then describes the row as
     written.
 
-    An event number that is taken although the row does not know it is no race but a log
-    written behind the engine's back: Conflict, not retried."""
+    A row in the way (an event number taken, a deadline or party row that exists already)
+    although the row and its log are as read is no race but rows written behind the engine's
+    back: Conflict (``in_the_way``), not retried."""
     written = projection(record.instance) | {"seq": event.seq, "head": event.hash} | (extra or {})
     expected = (record.seq, record.head)
 
-    def refused(saved: bool | Diverged) -> None:
+    def refused(saved: bool | Diverged | Exception) -> None:
         refuse(record, expected, saved)
 
     try:
@@ -127,23 +147,18 @@ def guarded_save(
             subjects=subjects_of(event),
             refused=refused,
         )
-    except integrity_error as exc:  # the check above comes first; kept as a safety net
-        raise Conflict(
-            f"{record.instance.key}: the log already has an event {event.seq}, which the "
-            "instance does not know; nothing was saved: run `wijkkompas audit verify "
-            f"{record.instance.key}`",
-            instance=record.instance.key,
-        ) from exc
-    if isinstance(saved, Diverged) or not saved:
-        refused(saved)
-    if event.type in PARTY_EVENTS:
-        fast.party(
-            cursor,
-            record.id,
-            added=event.type == "party_added",
-            organisation=event.payload["organisation"],
-            party=event.payload["party"],
-        )
+        if isinstance(saved, Diverged) or not saved:
+            refused(saved)
+        if event.type in PARTY_EVENTS:
+            fast.party(
+                cursor,
+                record.id,
+                added=event.type == "party_added",
+                organisation=event.payload["organisation"],
+                party=event.payload["party"],
+            )
+    except integrity_error as exc:  # the guard and the log are checked first: a row in the way
+        raise in_the_way(record) from exc
     record.version_no += 1
     record.seq = event.seq
     record.head = event.hash

@@ -701,7 +701,7 @@ class FastPath:
         more: Sequence[tuple[str, Sequence[Any]]] = (),
         personal: tuple[Personal, ...] = (),
         subjects: Sequence[tuple[str, str]] = (),
-        refused: Callable[[bool | Diverged], None] | None = None,
+        refused: Callable[[bool | Diverged | Exception], None] | None = None,
     ) -> bool | Diverged:
         """Write the projection (if still at ``version_no`` and ``head``), the event and
         deadline changes. False: the row moved on (another writer); Diverged: the row is as
@@ -712,8 +712,10 @@ class FastPath:
 
         On PostgreSQL's command path (a ``Pipelined`` cursor, roundtrips.py) the writes are
         deferred, to go with the next statement or the commit, and True is returned: should
-        the save fail there, ``refused`` is called with what this call would have returned
-        (it raises the engine's error).
+        the save fail there, ``refused`` is called with what this call would have returned,
+        or with the driver's integrity error for another row in the way (it raises the
+        engine's error). On the immediate path such an error is raised as it is, to the
+        caller (``guarded_save``).
         """
         columns = tuple(
             name
@@ -766,7 +768,10 @@ class FastPath:
             if guarded.rowcount != 1:
                 return False
             last = check.fetchone()
-            return Diverged((int(last[0]), str(last[1])) if last else None)
+            found = (int(last[0]), str(last[1])) if last else None
+            if found == expected:  # the log is whole: another row in the way (the caller says)
+                raise
+            return Diverged(found)
         if guarded.rowcount != 1:
             return False
         last = check.fetchone()
@@ -787,7 +792,7 @@ class FastPath:
         more: Sequence[tuple[str, Sequence[Any]]],
         personal: tuple[Personal, ...],
         subjects: Sequence[tuple[str, str]],
-        refused: Callable[[bool | Diverged], None] | None,
+        refused: Callable[[bool | Diverged | Exception], None] | None,
     ) -> None:
         """``save`` on the command path of PostgreSQL: the guarded UPDATE, the event and its
         rows in one statement (``_GUARDED_EVENT``), then the rest, all deferred."""
@@ -820,10 +825,11 @@ class FastPath:
                 refused(Diverged(last))
             elif isinstance(exc, marker):
                 # The guard failed although row and log are as expected now (a writer that
-                # rolled back), or an event number was taken: as the immediate save says.
+                # rolled back), or another row of the save was in the way (written behind
+                # the engine's back): as the immediate save says.
                 diag = getattr(exc, "diag", None)
                 guard_failed = getattr(diag, "column_name", None) == "instance_id"
-                refused(False if guard_failed else Diverged(last))
+                refused(False if guard_failed else exc)
 
         defer(sql, row, Guard(instance_id, failed))
         self._rest(

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from engine.app.access import Scope
 from engine.app.service import Service
-from engine.errors import NotFound, RuleViolation, TransitionNotAllowed
+from engine.errors import Conflict, NotFound, RuleViolation, TransitionNotAllowed
 from engine.persistence.database import Database
 from engine.ports import InstanceQuery
 from engine.runtime.events import Regie
@@ -135,6 +135,27 @@ def test_verify_finds_party_rows_changed_behind_the_engines_back_and_rebuild_res
     assert s.rebuild("wk-b")
     assert rows(database) == [("wk-a", "enexis", "netbeheerder")]
     assert all(r.consistent for r in s.verify())
+
+
+def test_a_party_row_written_behind_the_engines_back_is_refused_alike_on_every_database(
+    programme: Service, database: Database
+) -> None:
+    """A party row the log does not know of is in the way of the event that adds it: the
+    command is refused the same way on SQLite and PostgreSQL (Conflict, pointing at audit
+    verify), nothing is saved, and the log, which is whole, is not said to be broken."""
+    s = programme
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO instance_parties (instance_id, organisation, party) "
+                "SELECT id, 'enexis', 'netbeheerder' FROM instances WHERE key = 'wk-a'"
+            )
+        )
+    before = len(s.log("wk-a"))
+    with pytest.raises(Conflict, match=r"behind the engine's back.*audit verify wk-a`$"):
+        s.add_party("wk-a", "enexis", "netbeheerder", by="t")
+    assert len(s.log("wk-a")) == before
+    assert s.note("wk-a", "verder", by="t").event.seq == before + 1  # the log is whole
 
 
 def test_a_party_sees_its_instances_in_a_scoped_list(programme: Service) -> None:
