@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from adapters.http.app import MAX_BODY, PREFIX, THREADS, build_api
 from adapters.http.conventions import API_VERSION, Conventions
 from adapters.http.shortcut import CommandShortcut, InstanceShortcut
 from engine.compose import Application
+from engine.testing import FrozenClock
 from tests.api.live import Programme
 from tests.api.test_access_matrix import MATRIX, _same_shape
 
@@ -73,13 +75,15 @@ class Both:
         self.short = conventions(self.shortcut)
         self.long = conventions(api)
 
-    def ask(self, app: Any, path: str, headers: Any) -> httpx.Response:
+    def ask(
+        self, app: Any, path: str, headers: Any, *, method: str = "GET", body: Any = None
+    ) -> httpx.Response:
         """One request to ``app`` in this process (httpx's ASGI transport, no server)."""
 
         async def asked() -> httpx.Response:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                return await http.get(path, headers=headers)
+                return await http.request(method, path, headers=headers, json=body)
 
         return asyncio.run(asked())
 
@@ -137,6 +141,41 @@ def test_an_instance_and_its_not_modified_are_answered_the_same_without_the_fram
     same(short, long)
     assert (short.status_code, here) == (200, True)
     assert short.headers["ETag"] != tag
+
+
+def test_a_tag_of_yesterday_is_modified_today(both: Both) -> None:
+    """The answer counts days to the day it is asked (``days_in_phase``, ``overdue``): the
+    next day an unchanged instance is another answer, with another ETag, not a 304 for the
+    tag of the day before. Its ETag still works as If-Match for a command."""
+    clock = FrozenClock(datetime.now(UTC))
+    both.application.service().clock = clock
+    key = both.programme.instance("deltawonen")
+    path = f"{PREFIX}/instances/{key}"
+    first, long, _ = both.get(path, "partner")
+    same(first, long)
+    tag = first.headers["ETag"]
+    short, long, here = both.get(path, "partner", **{"If-None-Match": tag})
+    same(short, long)
+    assert (short.status_code, here) == (304, True)
+
+    clock.advance(days=1)
+    for _ in range(2):  # made again, then remembered
+        short, long, here = both.get(path, "partner", **{"If-None-Match": tag})
+        same(short, long)
+        assert (short.status_code, here) == (200, True)
+        assert short.json()["days_in_phase"] == first.json()["days_in_phase"] + 1
+        assert short.json()["events"] == first.json()["events"]
+        assert short.headers["ETag"] != tag
+    today = short.headers["ETag"]
+    short, long, here = both.get(path, "partner", **{"If-None-Match": today})
+    same(short, long)
+    assert (short.status_code, here) == (304, True)
+
+    office = {"Authorization": f"Bearer {both.programme.tokens['programme_office']}"}
+    for text, status in (("Volgens afspraak", 200), ("Nog eens", 412)):
+        headers = {**office, "If-Match": today}
+        noted = both.ask(both.short, f"{path}/notes", headers, method="POST", body={"text": text})
+        assert noted.status_code == status, noted.text
 
 
 def test_every_refusal_is_left_to_the_application(both: Both) -> None:

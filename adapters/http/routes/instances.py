@@ -178,7 +178,7 @@ def shown(guard: Guard, key: str, if_none_match: str | None) -> tuple[int, bytes
     from engine.app.reports import instance_json
 
     view = guard.see(key)
-    tag = etag(view.events, view.head)
+    tag = etag(view.events, view.head, view.day)
     if _matches(tag, if_none_match):
         return 304, b"", tag
     return 200, _SHOWN.body(view, lambda: json_bytes(instance_json(view))), tag
@@ -192,7 +192,7 @@ def shown_remembered(
     view = guard.see_remembered(key)
     if view is None:
         return None
-    tag = etag(view.events, view.head)
+    tag = etag(view.events, view.head, view.day)
     if _matches(tag, if_none_match):
         return 304, b"", tag
     body = _SHOWN.remembered(view)
