@@ -141,3 +141,30 @@ def test_a_token_that_expired_is_refused_at_once(elsewhere: Elsewhere) -> None:
     elsewhere.remembered(path, "a day")
     clock.advance(days=1)
     assert elsewhere.answer(path, "a day").status_code == 401
+
+
+def _sql(elsewhere: Elsewhere, statement: str) -> None:
+    """A statement on another connection (another process's, another node's)."""
+    from sqlalchemy import text
+
+    other = Application.configure(given={"db": elsewhere.url}, env={})
+    try:
+        with other.database().engine.begin() as connection:
+            assert connection.execute(text(statement)).rowcount == 1
+    finally:
+        other.close()
+
+
+def test_a_role_or_programme_changed_in_the_database_is_seen_at_once(
+    elsewhere: Elsewhere,
+) -> None:
+    key = elsewhere.programme.instance("deltawonen")
+    path = f"{PREFIX}/instances/{key}"
+    elsewhere.remembered(path, "programme_office")
+    # A partner sees only where its organisation holds regie or takes part.
+    _sql(elsewhere, "UPDATE principals SET role = 'partner' WHERE name = 'programme_office'")
+    assert elsewhere.answer(path, "programme_office").status_code == 404
+    _sql(elsewhere, "UPDATE principals SET role = 'viewer' WHERE name = 'programme_office'")
+    elsewhere.remembered(path, "programme_office")
+    _sql(elsewhere, "UPDATE organisations SET runs_programme = false WHERE key = 'gemeente-zwolle'")
+    assert elsewhere.answer(path, "programme_office").status_code == 404
