@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ JSON_MEDIA_TYPE = "application/json"
 RECEIPT_DAYS = 7
 """How long a response is kept for a retry with the same Idempotency-Key."""
 
-_ETAG = re.compile(r'^"(\d{1,9})-([0-9a-f]{16})(?:-\d{8})?"$')
+_ETAG = re.compile(r'^"(\d{1,9})-([0-9a-f]{16})(?:-[0-9a-f]{16})?"$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -66,13 +66,14 @@ def reply(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = N
     )
 
 
-def etag(seq: int, head: str, day: date | None = None) -> str:
-    """The ETag of an instance at event ``seq`` with chain head ``head``; ``day``: for an
-    answer that also counts days to the day it is asked (``GET /instances/{key}``), so that
-    the next day's answer has another tag (If-Match reads only the event number)."""
-    if day is None:
+def etag(seq: int, head: str, answer: bytes | None = None) -> str:
+    """The ETag of an instance at event ``seq`` with chain head ``head``. ``answer``: the body
+    of an answer that holds more than the instance's own log (``GET /instances/{key}``: days
+    counted to the day it is asked, its deelprojecten as they stand), whose digest the tag then
+    names too, so that another answer has another tag. If-Match reads only the event number."""
+    if answer is None:
         return f'"{seq}-{head[:16]}"'
-    return f'"{seq}-{head[:16]}-{day:%Y%m%d}"'
+    return f'"{seq}-{head[:16]}-{hashlib.blake2b(answer, digest_size=8).hexdigest()}"'
 
 
 def expected_event(if_match: str | None) -> int | None:

@@ -164,7 +164,6 @@ def show(context: Context, key: str) -> InstanceView:
         contact_sets=instance.contact_sets,
         gate_unmet=gate_unmet,
         entered_automatically=automatic,
-        day=today,
     )
     if found is not None:
         context.remember_view(key, stamp, view)

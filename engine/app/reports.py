@@ -97,8 +97,6 @@ class InstanceView:
     """The unmet criteria of the gate as data (the pages word them; not in the JSON)."""
     entered_automatically: str | None = None
     """Why the engine moved it into its current phase by itself (None: a person did)."""
-    day: date | None = None
-    """The day it was made for: ``days_in_phase`` and ``overdue`` count to it."""
 
 
 def _d(value: date | datetime | None) -> str | None:

@@ -178,6 +178,35 @@ def test_a_tag_of_yesterday_is_modified_today(both: Both) -> None:
         assert noted.status_code == status, noted.text
 
 
+def test_a_deelproject_added_or_changed_is_no_longer_not_modified(both: Both) -> None:
+    """A wijk's answer lists its deelprojecten (title, phase, pause, regie): one added, or one
+    that changed, is another answer with another ETag, though the wijk's own log did not
+    move, never a 304 for the tag of before."""
+    wijk = both.programme.instance("deltawonen")
+    path = f"{PREFIX}/instances/{wijk}"
+
+    def changed(tag: str) -> Any:
+        for _ in range(2):  # made again, then remembered
+            short, long, here = both.get(path, "partner", **{"If-None-Match": tag})
+            same(short, long)
+            assert (short.status_code, here) == (200, True)
+            assert short.headers["ETag"] != tag
+        return short
+
+    first, long, _ = both.get(path, "partner")
+    same(first, long)
+    child = both.programme.instance("deltawonen", parent=wijk)
+    added = changed(first.headers["ETag"])
+    assert [c["key"] for c in added.json()["children"]] == [child]
+    assert added.json()["events"] == first.json()["events"]
+    both.programme.service.update(child, by="test", title="Blok B")
+    retitled = changed(added.headers["ETag"])
+    assert retitled.json()["children"][0]["title"] == "Blok B"
+    short, long, here = both.get(path, "partner", **{"If-None-Match": retitled.headers["ETag"]})
+    same(short, long)
+    assert (short.status_code, here) == (304, True)
+
+
 def test_every_refusal_is_left_to_the_application(both: Both) -> None:
     own = both.programme.instance("deltawonen")
     other = both.programme.instance("swz")

@@ -178,10 +178,10 @@ def shown(guard: Guard, key: str, if_none_match: str | None) -> tuple[int, bytes
     from engine.app.reports import instance_json
 
     view = guard.see(key)
-    tag = etag(view.events, view.head, view.day)
+    body, tag = _SHOWN.answer(view, lambda: json_bytes(instance_json(view)))
     if _matches(tag, if_none_match):
         return 304, b"", tag
-    return 200, _SHOWN.body(view, lambda: json_bytes(instance_json(view))), tag
+    return 200, body, tag
 
 
 def shown_remembered(
@@ -192,11 +192,13 @@ def shown_remembered(
     view = guard.see_remembered(key)
     if view is None:
         return None
-    tag = etag(view.events, view.head, view.day)
+    found = _SHOWN.remembered(view)
+    if found is None:
+        return None
+    body, tag = found
     if _matches(tag, if_none_match):
         return 304, b"", tag
-    body = _SHOWN.remembered(view)
-    return None if body is None else (200, body, tag)
+    return 200, body, tag
 
 
 def _matches(tag: str, if_none_match: str | None) -> bool:
@@ -204,38 +206,42 @@ def _matches(tag: str, if_none_match: str | None) -> bool:
 
 
 class _Bodies:
-    """The JSON of the views shown last: the service hands out the same view object while the
-    instance is unchanged (``engine.app.overview.show``), so the same object has the same JSON.
-    Bounded; least recently used first out."""
+    """The JSON of the views shown last, with its ETag: the service hands out the same view
+    object while the instance is unchanged (``engine.app.overview.show``), so the same object
+    has the same JSON. Bounded; least recently used first out."""
 
     SIZE = 1024
 
     def __init__(self) -> None:
-        self._bodies: OrderedDict[str, tuple[object, bytes]] = OrderedDict()
+        self._bodies: OrderedDict[str, tuple[object, bytes, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remembered(self, view: Any) -> bytes | None:
-        """The JSON of ``view`` if it is remembered."""
+    def remembered(self, view: Any) -> tuple[bytes, str] | None:
+        """The JSON of ``view`` and its ETag, if they are remembered."""
         key: str = view.key
         with self._lock:
             found = self._bodies.get(key)
             if found is not None and found[0] is view:
                 self._bodies.move_to_end(key)
-                return found[1]
+                return found[1], found[2]
         return None
 
-    def body(self, view: Any, make: Callable[[], bytes]) -> bytes:
+    def answer(self, view: Any, make: Callable[[], bytes]) -> tuple[bytes, str]:
+        """The JSON of ``view`` (``make`` makes it) and its ETag, which names the event, the
+        chain head and a digest of the JSON: the JSON also counts days to today and lists the
+        deelprojecten as they stand, which the instance's own log does not say."""
         found = self.remembered(view)
         if found is not None:
             return found
         key: str = view.key
         made = make()
+        tag = etag(view.events, view.head, made)
         with self._lock:
-            self._bodies[key] = (view, made)
+            self._bodies[key] = (view, made, tag)
             self._bodies.move_to_end(key)
             while len(self._bodies) > self.SIZE:
                 self._bodies.popitem(last=False)
-        return made
+        return made, tag
 
 
 _SHOWN = _Bodies()
