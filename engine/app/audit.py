@@ -128,6 +128,16 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 event.seq,
             )
         previous = event.hash
+    if not events and (head is None or head[0] <= 0):
+        # Every instance row is written with its first event: a row left without any had its
+        # whole log removed (and its head set back to hide that).
+        return ChainReport(
+            key,
+            0,
+            "the log has no events, not even the instance_started every instance begins "
+            "with: its events were removed",
+            1,
+        )
     last = (events[-1].seq, events[-1].hash) if events else (0, "")
     if head is not None and head != last:
         if head[0] == last[0]:

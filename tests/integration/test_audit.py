@@ -1064,6 +1064,26 @@ def test_a_head_set_back_after_removing_the_last_event_is_reported(
     assert differences[2]["stored"] == "none"
 
 
+def test_an_instance_whose_whole_log_was_removed_is_reported(service, database, db_url, history):
+    # Every instance row is written with its first event: a row whose events were all
+    # removed, its head set back to "no events", is a broken log (from event 1) in every way
+    # the audit reads it, never an intact instance, and rebuild refuses to build on it.
+    iid = instance_id(database, KEY)
+    sql(database, "DELETE FROM events WHERE instance_id = :i", i=iid)
+    sql(database, "UPDATE instances SET seq = 0, head = '' WHERE id = :i", i=iid)
+    [report] = service.verify(KEY)
+    assert (report.intact, report.first_broken, report.events) == (False, 1, 0)
+    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
+    assert [r.key for r in one_by_one if not r.consistent] == [KEY]
+    for page in (1, 2):
+        assert verify(service.context, page=page, workers=1) == one_by_one
+        assert verify(service.context, page=page, workers=2) == one_by_one
+    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    assert result.exit_code == 3, result.output
+    with pytest.raises(RuleViolation, match=r"its log is broken at event 1"):
+        service.rebuild(KEY)
+
+
 def test_rebuild_through_the_cli(service, database, db_url, history):
     _phase_jumped(database, instance_id(database, KEY))
     runner = CliRunner()
