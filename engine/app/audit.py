@@ -93,6 +93,14 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
                 "removed, inserted or replaced before it",
                 event.seq,
             )
+        if event.unreadable is not None:
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} ({event.type}) was altered: a value of it cannot be read "
+                f"({event.unreadable})",
+                event.seq,
+            )
         personal = event.personal
         if len(personal) == 1 and personal[0].path == "by":
             # Most events: only who did it is personal (``chained``, without its copying).

@@ -321,6 +321,13 @@ def _audited(context: Context, uow: UnitOfWork, key: str) -> AuditedLog:
     if instance_id is None:
         context.load(uow, key)  # raises NotFound with suggestions
     assert instance_id is not None  # (in this transaction, load found none either)
+    try:
+        events = uow.events(instance_id)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        # An event row no command could have written: read as a page of the audit reads it,
+        # which tells which event that is.
+        [audited] = uow.audit_reader()(uow.audit_rows(None, 1, key=key), context.milestone_index)
+        return audited
     record, unreadable = None, None
     try:
         record = context.load(uow, key)
@@ -329,7 +336,7 @@ def _audited(context: Context, uow: UnitOfWork, key: str) -> AuditedLog:
     return AuditedLog(
         key=key,
         head=uow.chain_heads()[instance_id],
-        events=uow.events(instance_id),
+        events=events,
         record=record,
         unreadable=unreadable,
         deadlines=uow.deadline_rows(instance_id),

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.persistence.fastpath import INSTANCE_COLUMNS, ROW_FIELDS, FastPath
@@ -78,10 +79,12 @@ def audit_rows(
     after: str | None,
     limit: int | None,
     upto: str | None = None,
+    *,
+    key: str | None = None,
 ) -> AuditRows:
     """See ``engine.ports.UnitOfWork.audit_rows`` (``workflow``: a stored version by id);
     ``upto``: the last key of the page (None: no end but ``limit``, and with no limit the
-    last instance)."""
+    last instance); ``key``: that instance only."""
     p = "?" if fast.sqlite else "%s"
     where: list[str] = []
     bound: list[str | int] = []
@@ -91,6 +94,9 @@ def audit_rows(
     if upto is not None:
         where.append(f"i.key <= {p}")
         bound.append(upto)
+    if key is not None:
+        where.append(f"i.key = {p}")
+        bound.append(key)
     if limit is not None:
         bound.append(limit)
     cursor.execute(
@@ -179,9 +185,9 @@ def audit_logs(
     events: dict[int, list[StoredEvent]] = {i: [] for i in ids}
     read, loads = fast.read_moment, _loads
     for r in rows.events:
-        recorded = read(r[4])
-        events[r[0]].append(
-            StoredEvent(
+        try:
+            recorded = read(r[4])
+            event = StoredEvent(
                 seq=r[1],
                 type=r[2],
                 # Most events happen when they are recorded: one value read, not two.
@@ -194,7 +200,9 @@ def audit_logs(
                 hash=r[9],
                 personal=personal_from(loads(r[10]) if r[10] is not None else None),
             )
-        )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            event = _unreadable(r, exc)
+        events[r[0]].append(event)
     deadlines: dict[int, list[DeadlineState]] = {i: [] for i in ids}
     day = fast.read_day
     for r in rows.deadlines:
@@ -224,6 +232,24 @@ def audit_logs(
         )
         for row in rows.instances
     ]
+
+
+def _unreadable(row: Sequence[Any], exc: Exception) -> StoredEvent:
+    """An event row with a value no command could have written (on SQLite: text that is not
+    JSON or not a moment), for the audit to report altered rather than fail on."""
+    never = datetime.min.replace(tzinfo=UTC)
+    return StoredEvent(
+        seq=row[1],
+        type=row[2],
+        at=never,
+        recorded_at=never,
+        actor=row[5],
+        reason=row[6],
+        payload={},
+        previous=row[8],
+        hash=row[9],
+        unreadable=str(exc),
+    )
 
 
 def _record(

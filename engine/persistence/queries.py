@@ -162,9 +162,9 @@ class Queries:
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
 
-    def audit_rows(self, after: str | None, limit: int) -> AuditRows:
+    def audit_rows(self, after: str | None, limit: int, *, key: str | None = None) -> AuditRows:
         # Every instance: straight through the driver, a page at a time (see auditlogs.py).
-        return audit_rows(self._cursor(), self._fast, self.workflow, after, limit)
+        return audit_rows(self._cursor(), self._fast, self.workflow, after, limit, key=key)
 
     def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
         bounds, versions = audit_pages(self._cursor(), self._fast, page)

@@ -59,6 +59,9 @@ class StoredEvent:
     personal: tuple[Personal, ...] = ()
     """Its personal fields (engine.runtime.personal): what the chain hashed in their place.
     ``actor``, ``reason`` and ``payload`` hold the values (or ERASED)."""
+    unreadable: str | None = None
+    """Read by ``audit verify``: why a value of its row could not be read (no command could
+    have written it), its other values then not those of the row; else None."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -219,12 +219,12 @@ class UnitOfWork(Protocol):
         """Instance id -> (seq, hash) of the last event, as the projection remembers it."""
         ...
 
-    def audit_rows(self, after: str | None, limit: int) -> AuditRows:
+    def audit_rows(self, after: str | None, limit: int, *, key: str | None = None) -> AuditRows:
         """The next at most ``limit`` instances by key (those after ``after``; from the first
         when None), each with its whole log and its projection (row, deadline rows, party
         rows) and the stored workflow versions the rows name, read in a few statements for
         the whole page (``audit verify`` over every instance), as plain values: read them
-        with ``audit_reader``, here or in another process."""
+        with ``audit_reader``, here or in another process. ``key``: that instance only."""
         ...
 
     def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
