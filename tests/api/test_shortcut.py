@@ -125,16 +125,21 @@ def test_an_instance_and_its_not_modified_are_answered_the_same_without_the_fram
     assert short.headers["API-Version"] == API_VERSION
     tag = short.headers["ETag"]
 
-    for asked in (tag, f'"1-0000000000000000", {tag}', "*"):
+    # RFC 9110 13.1.2: a weak tag names the same answer (weak comparison), "*" any answer.
+    for asked in (tag, f'"1-0000000000000000", {tag}', f"W/{tag}", f'W/"x", W/{tag}', "*"):
         short, long, here = both.get(
             f"{PREFIX}/instances/{key}", "partner", **{"If-None-Match": asked}
         )
         same(short, long)
-        if asked == "*":  # not a tag of this instance: the route answers 200 for it too
-            assert (short.status_code, here) == (200, True)
-        else:
-            assert (short.status_code, here) == (304, True)
-            assert short.content == b""
+        assert (short.status_code, here) == (304, True), asked
+        assert short.content == b""
+        assert short.headers["ETag"] == tag
+    for asked in ('"1-0000000000000000"', 'W/"1-0000000000000000"', f"x{tag}", tag[:-2] + '"'):
+        short, long, here = both.get(
+            f"{PREFIX}/instances/{key}", "partner", **{"If-None-Match": asked}
+        )
+        same(short, long)
+        assert (short.status_code, here) == (200, True), asked
 
     both.programme.service.note(key, "Een nieuwe notitie", by="test")
     short, long, here = both.get(f"{PREFIX}/instances/{key}", "partner", **{"If-None-Match": tag})

@@ -202,7 +202,16 @@ def shown_remembered(
 
 
 def _matches(tag: str, if_none_match: str | None) -> bool:
-    return if_none_match is not None and tag in (t.strip() for t in if_none_match.split(","))
+    """Whether ``If-None-Match`` names the answer, as RFC 9110 (13.1.2) has it for a GET: by
+    weak comparison (``W/"..."``, as a proxy that compresses may send it back, names the same
+    answer), and ``*`` names any answer there is."""
+    if if_none_match is None:
+        return False
+    for listed in if_none_match.split(","):
+        listed = listed.strip()
+        if listed == "*" or listed.removeprefix("W/") == tag:
+            return True
+    return False
 
 
 class _Bodies:
