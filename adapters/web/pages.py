@@ -539,12 +539,48 @@ def _counts(service: Service, visitor: Visitor) -> dict[str, str]:
     return counted
 
 
+def _kin(visitor: Visitor, view: Any) -> tuple[str | None, tuple[Any, ...]]:
+    """The wijk and the deelprojecten of ``view`` the visitor may see: a wijk or deelproject of
+    another organisation is not named at all, as on its own page (404)."""
+    from engine.app.listing import MAX_LIMIT
+    from engine.ports import InstanceQuery
+
+    parent = view.parent
+    if parent is not None:
+        try:
+            visitor.guard.see(parent)
+        except NotFound:
+            parent = None
+    if not view.children:
+        return parent, ()
+    try:
+        scope = visitor.guard.scope(Action.LIST)
+    except Forbidden:
+        return parent, ()
+    if scope.everything:
+        return parent, tuple(view.children)
+    keys: set[str] = set()
+    after = None
+    while True:
+        page = visitor.service.instances(
+            InstanceQuery(parent=view.key, after=after, limit=MAX_LIMIT), scope
+        )
+        keys.update(s.key for s in page.items)
+        if page.next is None:
+            break
+        after = page.next
+    return parent, tuple(c for c in view.children if c.key in keys)
+
+
 def _row(visitor: Visitor, view: Any, summary: Any) -> dict[str, Any]:
     open_due = [m.due for m in view.milestones if m.status == "open" and m.due is not None]
     definition_phases = _phase_titles(visitor.service, view)
     index = next((i for i, (pid, _) in enumerate(definition_phases) if pid == view.phase), -1)
+    parent, children = _kin(visitor, view)
     return {
         "view": view,
+        "parent": parent,
+        "children": children,
         "summary": summary,
         "next_due": min(open_due) if open_due else None,
         "overdue": sum(1 for m in view.milestones if m.overdue),
@@ -690,12 +726,15 @@ def instance_page(
     phases = _phase_titles(service, view)
     index = next((i for i, (pid, _) in enumerate(phases) if pid == view.phase), len(phases))
     titles = forms.names(view, _definition(service, view))
+    parent, children = _kin(visitor, view)
     return render(
         request,
         visitor,
         "instance.html",
         status=status,
         view=view,
+        parent=parent,
+        children=children,
         events=list(reversed(events)),
         may_log=may_log,
         may_dossier=visitor.guard.offers(view, Action.DOSSIER),
@@ -711,7 +750,7 @@ def instance_page(
         refusal=refusal,
         diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
         timeline=_timeline_drawing(
-            request, visitor, [key, *(c.key for c in view.children)], visitor.guard.scope()
+            request, visitor, [key, *(c.key for c in children)], visitor.guard.scope()
         ),
         notice=request.query_params.get("done"),
     )
