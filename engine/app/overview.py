@@ -233,6 +233,8 @@ def _status(
         )
         for wid, wf in workflows.items()
     }
+    # A wijk outside the scope is not named by its deelprojecten: they stand on their own.
+    seen = {r.key for r in rows if r.shown}
     phases: dict[str, str] = {}  # state -> phase: few states, many rows
     result = []
     for r in rows:
@@ -294,7 +296,7 @@ def _status(
                 gate_unmet=unmet,
                 ready_since=ready_since,
                 next_phase=next_phase,
-                parent=r.parent_key,
+                parent=r.parent_key if r.parent_key in seen else None,
                 no_address=() if r.regie_contacts or current in TERMINAL_STATES else ("regie",),
             )
         )

@@ -71,5 +71,10 @@ def test_the_wijk_of_another_organisation_is_not_named_on_its_deelproject(
         assert answer.status_code == 200, page
         assert "Eigen deelproject" in answer.text, page
         assert wijk not in answer.text, page
+    rows = {r["key"]: r for r in partner.get("/portfolio.json").json()}
+    assert rows["eigen-deelproject"]["parent"] is None
+    assert wijk not in partner.get("/portfolio.csv").text
     office = signed_in(served, "gemeente-zwolle", "programme_office")
     assert f'href="/instances/{wijk}"' in office.get("/instances/eigen-deelproject").text
+    rows = {r["key"]: r for r in office.get("/portfolio.json").json()}
+    assert rows["eigen-deelproject"]["parent"] == wijk
