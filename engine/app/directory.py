@@ -306,13 +306,16 @@ class Directory:
             return unit.tokens(organisation)
 
     def revoke_token(self, prefix: str) -> TokenInfo:
-        """Revoke a token (by its prefix): it authenticates no more, from now on."""
+        """Revoke a token (by its prefix): it authenticates no more, from now on, and the
+        sessions of the pages its principal has are ended (one of them may have been opened
+        with this token; a session does not keep which)."""
         at = self._context.now_to_record()
         with self._store.directory(write=True) as unit:
             found = unit.token(prefix)
             if found is None:
                 raise NotFound("token", prefix, known=[t.prefix for t in unit.tokens()])
             unit.revoke_token(prefix, at)
+            unit.end_sessions(principal_id=found.principal.id)
             again = unit.token(prefix)
             assert again is not None
             return again.info

@@ -8,7 +8,8 @@ principal and the CSRF token its forms must carry.
 
 - A session id is 32 random bytes; the store keeps only its sha256 (like a token's secret it
   cannot be guessed, so a fast hash is enough). It lives ``hours`` (a setting) and ends at
-  sign-out, when the principal is disabled, or when its password is set again.
+  sign-out, when the principal is disabled, when its password is set again, or when one of
+  its tokens is revoked (``Directory.revoke_token``).
 - After ``MAX_FAILURES`` wrong passwords in a row an account is locked for ``LOCK_TIME``; a
   right password inside that time does not open it either. The counter starts again after a
   successful sign-in. An unknown account costs the same hash as a known one.
