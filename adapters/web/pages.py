@@ -572,6 +572,19 @@ def _kin(visitor: Visitor, view: Any) -> tuple[str | None, tuple[Any, ...]]:
     return parent, tuple(c for c in view.children if c.key in keys)
 
 
+def _titles(visitor: Visitor, view: Any, children: tuple[Any, ...]) -> dict[str, str]:
+    """What the instance page calls the knooppunten and approvals of ``view`` (``forms.names``)
+    and, where its gate waits for a deelproject the visitor may not see, that deelproject:
+    not by its key."""
+    titles = forms.names(view, _definition(visitor.service, view))
+    seen = {c.key for c in children}
+    unseen = wording.text("child_unseen", visitor.language)
+    for child in view.children:
+        if child.key not in seen:
+            titles.setdefault(child.key, unseen)
+    return titles
+
+
 def _row(visitor: Visitor, view: Any, summary: Any) -> dict[str, Any]:
     open_due = [m.due for m in view.milestones if m.status == "open" and m.due is not None]
     definition_phases = _phase_titles(visitor.service, view)
@@ -725,8 +738,8 @@ def instance_page(
             done_by.pop(milestone, None)
     phases = _phase_titles(service, view)
     index = next((i for i, (pid, _) in enumerate(phases) if pid == view.phase), len(phases))
-    titles = forms.names(view, _definition(service, view))
     parent, children = _kin(visitor, view)
+    titles = _titles(visitor, view, children)
     return render(
         request,
         visitor,
@@ -808,7 +821,7 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
         view = visitor.guard.see(key)
     except NotFound:
         return _not_found(request, visitor)
-    titles = forms.names(view, _definition(visitor.service, view))
+    titles = _titles(visitor, view, _kin(visitor, view)[1])
     try:
         await anyio.to_thread.run_sync(forms.run, visitor, key, action, form)
     except NotFound as exc:

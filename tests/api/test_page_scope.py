@@ -78,3 +78,40 @@ def test_the_wijk_of_another_organisation_is_not_named_on_its_deelproject(
     assert f'href="/instances/{wijk}"' in office.get("/instances/eigen-deelproject").text
     rows = {r["key"]: r for r in office.get("/portfolio.json").json()}
     assert rows["eigen-deelproject"]["parent"] == wijk
+
+
+def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    from engine.runtime.events import Regie
+    from tests.integration.test_children_readiness import DEEL, WIJK
+
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "wijk.yaml").write_text(WIJK, encoding="utf-8")
+    (folder / "deel.yaml").write_text(DEEL, encoding="utf-8")
+    settings = {"behind_tls": "yes"}
+    with live_server(db_url, tmp_path, settings=settings, workflows=(str(folder),)) as served:
+        service = served.programme.service
+        service.signin.set_password("deltawonen", "partner", PASSWORD)
+        service.signin.set_password("gemeente-zwolle", "programme_office", PASSWORD)
+        for key, workflow, organisation, parent in (
+            ("de-wijk", "wijk", "deltaWonen", None),
+            ("eigen-deel", "deel", "deltaWonen", "de-wijk"),
+            ("geheim-deel", "deel", "SWZ", "de-wijk"),
+        ):
+            service.create(
+                key,
+                workflow=workflow,
+                title=key,
+                regie=Regie(type="gemeente", organisation=organisation, contacts=("r@x.example",)),
+                by="test-seed",
+                parent=parent,
+            )
+        partner = signed_in(served, "deltawonen", "partner")
+        page = partner.get("/instances/de-wijk")
+        assert page.status_code == 200
+        assert "eigen-deel" in page.text
+        assert "geheim-deel" not in page.text
+        office = signed_in(served, "gemeente-zwolle", "programme_office")
+        assert "geheim-deel" in office.get("/instances/de-wijk").text
