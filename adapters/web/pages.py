@@ -682,11 +682,14 @@ def _export(request: Request, render: Any, media_type: str, filename: str) -> Re
         return _not_found(request, visitor)
     except InputError as exc:
         return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
-    return Response(
+    response = Response(
         render(rows),
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @router.get("/portfolio.csv")

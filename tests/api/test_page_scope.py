@@ -115,3 +115,13 @@ def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_
         assert "geheim-deel" not in page.text
         office = signed_in(served, "gemeente-zwolle", "programme_office")
         assert "geheim-deel" in office.get("/instances/de-wijk").text
+
+
+def test_the_exports_are_not_kept_by_a_cache(served: LiveServer) -> None:
+    served.programme.instance("deltawonen")
+    partner = signed_in(served, "deltawonen", "partner")
+    for page in ("/portfolio.csv", "/portfolio.json"):
+        answer = partner.get(page)
+        assert answer.status_code == 200, page
+        assert answer.headers["cache-control"] == "no-store", page
+        assert answer.headers["x-content-type-options"] == "nosniff", page
