@@ -7,8 +7,12 @@ variable) runs meanwhile calls ``maker`` with what it recorded, inside its trans
 stores the receipt that comes back before anything else it writes (``CommandUnit.keep``). So
 the change and its receipt are committed together or not at all; and a request whose key has a
 live receipt already (sent again, or twice at once) is refused with ReceiptExists, carrying the
-stored receipt, with nothing recorded. Writes that are not instance events store their receipt
-in a transaction of its own (``keep``).
+stored receipt, with nothing recorded. A write that is not an instance event (an organisation, a
+principal, a token, a webhook subscription, an outbox retry) runs inside ``answering``: its key
+is claimed first and its answer kept in the same transaction as the write (the store's
+``holding``), so a crash between the two cannot leave the write without its answer for a retry
+to find. ``keep`` stores a receipt in a transaction of its own (what a migration's answer
+still does: its commands run on the command path, which cannot join that transaction).
 
 Creating instances under ``keeping`` creates one at a time: ``create_many`` with more than one
 item would give the maker more than one answer for one request, and is refused (InvalidValue).
@@ -30,6 +34,7 @@ __all__ = [
     "KEY_LENGTH",
     "PRINCIPAL_LENGTH",
     "ReceiptMaker",
+    "answering",
     "check_receipt",
     "current_maker",
     "keep",
@@ -117,6 +122,34 @@ def keep(context: Context, receipt: Receipt) -> None:
     check_receipt(receipt, context.now_to_record())
     with context.store.write() as uow:
         uow.keep(receipt)
+
+
+@contextmanager
+def answering(context: Context, claim: Receipt) -> Iterator[Callable[[Receipt], None]]:
+    """Run a write that is not an instance event and keep its answer with it, in one
+    transaction. ``claim``: the request's receipt as far as it is known before the write (its
+    principal, key, request hash and times); it is stored first, so that a key with a live
+    receipt is refused with ReceiptExists before anything is written, and a request sent twice
+    at once waits for the first (PostgreSQL) or its lock (SQLite). Every write unit the block
+    opens on this thread joins the transaction; the block gives its answer (the same key and
+    hash, with status, body and headers) to the function it is handed. Committed together when
+    the block ends; on any error, or without an answer, nothing is."""
+    now = context.now_to_record()
+    check_receipt(claim, now)
+    answers: list[Receipt] = []
+    with context.store.holding() as uow:
+        uow.keep(claim)
+        yield answers.append
+        if not answers:
+            raise InvalidValue("receipt", None, "the answer to keep for the write")
+        answer = check_receipt(answers[-1], now)
+        if (answer.principal, answer.key, answer.request_hash) != (
+            claim.principal,
+            claim.key,
+            claim.request_hash,
+        ):
+            raise InvalidValue("receipt", answer.key, "the answer to the request it claimed")
+        uow.answer(answer)
 
 
 def purge(context: Context, before: datetime | None = None) -> int:

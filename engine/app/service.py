@@ -20,7 +20,7 @@ The values callers exchange with the service (``NewInstance``, ``check_new_insta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -421,9 +421,16 @@ class Service(Commands):
         return receipts.receipt(self.context, principal, key)
 
     def keep(self, receipt: Receipt) -> None:
-        """Store the receipt of a write that is no instance event, in a transaction of its own;
-        ReceiptExists when its key has a live receipt already."""
+        """Store a receipt in a transaction of its own; ReceiptExists when its key has a live
+        receipt already (for a write that cannot run inside ``answering``)."""
         receipts.keep(self.context, receipt)
+
+    def answering(self, claim: Receipt) -> AbstractContextManager[Callable[[Receipt], None]]:
+        """Run a write that is no instance event with its receipt in one transaction: the key
+        of ``claim`` is claimed first (ReceiptExists when it is live: nothing written), the
+        block's writes join that transaction, and the answer it hands over is kept with them
+        (``engine.app.receipts.answering``)."""
+        return receipts.answering(self.context, claim)
 
     def purge_receipts(self, before: datetime | None = None) -> int:
         """Delete the receipts expired by ``before`` (default now); how many."""

@@ -31,6 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,10 @@ LOCK_TIMEOUT = 30.0
 """Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
 # SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
 # row; and: the database gave up waiting, nothing was saved, try again later.
+_HELD: ContextVar[tuple[Database, Connection] | None] = ContextVar(
+    "wijkkompas_held_transaction", default=None
+)
+"""The write transaction ``Database.holding`` opened on this thread (or task), if any."""
 _RACES = {"40001": "a serialization failure", "40P01": "a deadlock"}
 _TIMEOUTS = {
     "55P03": "another writer held a lock past the lock timeout of {timeout:g} s",
@@ -244,7 +249,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed when the block ends, rolled back on any error."""
+        """A write transaction: committed when the block ends, rolled back on any error.
+        Inside ``holding`` (this thread or task, this database) it is a savepoint of the held
+        transaction instead, committed (or not) with it."""
+        held = _HELD.get()
+        if held is not None and held[0] is self:
+            with held[1].begin_nested():
+                yield held[1]
+            return
         try:
             with self.engine.connect() as connection, connection.begin():
                 yield connection
@@ -253,6 +265,21 @@ class Database:
             if busy is None:
                 raise
             raise busy from exc
+
+    @contextmanager
+    def holding(self) -> Iterator[Connection]:
+        """A write transaction that every ``write`` of this database opened on this thread
+        (or task) inside the block joins: one write that is not an instance event and the
+        idempotency receipt of the request it answers are committed together, or neither
+        (``engine.app.receipts.answering``). Reads still see only what was committed, and
+        the command path's own connections do not join (on SQLite they would wait for this
+        transaction's lock): run no instance command in the block."""
+        with self.write() as connection:
+            token = _HELD.set((self, connection))
+            try:
+                yield connection
+            finally:
+                _HELD.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

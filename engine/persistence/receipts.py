@@ -37,6 +37,10 @@ _INSERT = (
     f"INSERT INTO idempotency_receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (principal, key) DO NOTHING"
 )
+_ANSWER = (
+    "UPDATE idempotency_receipts SET status = ?, body = ?, headers = ? "
+    "WHERE principal = ? AND key = ? AND request_hash = ?"
+)
 _PURGE = "DELETE FROM idempotency_receipts WHERE expires_at <= ?"
 
 
@@ -52,6 +56,7 @@ class Receipts:
         self._find = convert(_FIND)
         self._drop_expired = convert(_DROP_EXPIRED)
         self._insert = convert(_INSERT)
+        self._answer = convert(_ANSWER)
         self._purge = convert(_PURGE)
 
     def find(self, cursor: Any, principal: str, key: str, now: datetime) -> Receipt | None:
@@ -88,6 +93,26 @@ class Receipts:
             f"{receipt.principal}: the receipt of idempotency key {receipt.key!r} changed "
             "while this request was being saved; nothing was saved: try again"
         )
+
+    def answer(self, cursor: Any, receipt: Receipt) -> None:
+        """Give the receipt this transaction kept for (principal, key) its answer: status,
+        body and headers (the write it answers is done only after the key was claimed)."""
+        cursor.execute(
+            self._answer,
+            (
+                receipt.status,
+                receipt.body,
+                self._fast.json(dict(receipt.headers)),
+                receipt.principal,
+                receipt.key,
+                receipt.request_hash,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise RuntimeError(
+                f"{receipt.principal}: no receipt of idempotency key {receipt.key!r} was kept "
+                "in this transaction to answer"
+            )
 
     def purge(self, cursor: Any, before: datetime) -> int:
         """Delete the receipts expired by ``before``; how many."""

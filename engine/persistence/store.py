@@ -170,6 +170,20 @@ class SqlStore:
                 writing=True,
             )
 
+    @contextmanager
+    def holding(self) -> Iterator[Unit]:
+        from engine.persistence.unit import Unit
+
+        with self.database.holding() as connection:
+            yield Unit(
+                connection,
+                self.fast,
+                self._workflows,
+                self.integrity_error,
+                receipts=self._commands.receipts,
+                writing=True,
+            )
+
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
         """See ``engine.ports.Store.audit_moment``: None where other processes cannot read
         what ``unit`` reads (a SQLite URL only SQLAlchemy understands)."""

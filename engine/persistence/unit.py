@@ -291,6 +291,9 @@ class Unit(Queries):
     def keep(self, receipt: Receipt) -> None:
         self._receipts.keep(self._cursor(), receipt)
 
+    def answer(self, receipt: Receipt) -> None:
+        self._receipts.answer(self._cursor(), receipt)
+
     def purge_receipts(self, before: datetime) -> int:
         return self._receipts.purge(self._cursor(), before)
 

@@ -342,6 +342,12 @@ class UnitOfWork(Protocol):
         they would change."""
         ...
 
+    def answer(self, receipt: Receipt) -> None:
+        """Give the receipt ``keep`` stored for (principal, key) in this transaction (with the
+        same request hash) its status, body and headers: the answer to a write that is done
+        after its key was claimed, and committed with it."""
+        ...
+
     def purge_receipts(self, before: datetime) -> int:
         """Delete the receipts that expired by ``before`` (``expires_at`` not after it); how
         many."""
@@ -630,6 +636,13 @@ class Store(DirectoryStore, Protocol):
 
     def read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that only reads."""
+        ...
+
+    def holding(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work that may change things, which every other unit of work that writes
+        (directory, deliveries, outbox, ``write``) opened on this thread or task inside the
+        block joins: all of it is committed when this block ends, or nothing. Reads see only
+        what was committed; an instance command must not run inside it."""
         ...
 
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
