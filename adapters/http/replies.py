@@ -6,10 +6,12 @@ instance has moved on since, the command is refused with 412 and nothing is reco
 engine's version check, the same as ``--expect-event`` on the command line).
 
 ``Idempotency-Key`` on a POST: the response to the first request with a key is kept in the
-database, written in the same transaction as the event it answers (``Service.keeping``), for
-``RECEIPT_DAYS``. A retry with the same key and the same request gets that response again
-(``Idempotent-Replayed: true``) and records nothing; the same key with another request is 422.
-Keys belong to the principal that used them.
+database, written in the same transaction as the event it answers (``Service.keeping``) or as
+the write that is no event (``Service.answering``: an organisation, a principal, a token, a
+webhook subscription, an outbox retry), for ``RECEIPT_DAYS``. A retry with the same key and the
+same request gets that response again (``Idempotent-Replayed: true``) and records nothing; the
+same key with another request is 422. Keys belong to the principal that used them. A
+migration's answer is kept after its commands (``after``): they cannot join that transaction.
 """
 
 from __future__ import annotations
@@ -169,17 +171,40 @@ class Idempotency:
         kept: Callable[[Any], Any] | None = None,
     ) -> Response:
         """Answer a write that is not an instance event: the kept answer to this key, or
-        ``act()``'s (status, data, headers), kept afterwards (as ``kept(data)`` when given:
-        what must not be stored, such as a token's secret, is left out)."""
+        ``act()``'s (status, data, headers), kept in the same transaction as the writes of
+        ``act`` (``Service.answering``: none of them may be an instance command), as
+        ``kept(data)`` when given (what must not be stored, such as a token's secret, is left
+        out). A concurrent request with the same key that was first gets its answer."""
+        replayed = self.replay()
+        if replayed is not None:
+            return replayed
+        if self.key is None:
+            status, data, headers = act()
+            return reply(data, status=status, headers=headers)
+        key = self.key
+        # The claim holds the key while the write runs; the answer replaces it before commit.
+        claim = self._receipt(key, 102, None, {})
+        try:
+            with self.service.answering(claim) as answer:
+                status, data, headers = act()
+                answer(self._receipt(key, status, data if kept is None else kept(data), headers))
+        except ReceiptExists as exc:
+            return self._replay(exc.receipt)
+        return reply(data, status=status, headers=headers)
+
+    def after(self, act: Callable[[], tuple[int, Any, Mapping[str, str]]]) -> Response:
+        """As ``once``, for a write that runs instance commands (a migration: they cannot join
+        ``answering``'s transaction): its answer is kept after it, in a transaction of its own,
+        so a crash between the two leaves the key without an answer."""
         replayed = self.replay()
         if replayed is not None:
             return replayed
         status, data, headers = act()
-        self.keep(status, data if kept is None else kept(data), headers)
+        self.keep(status, data, headers)
         return reply(data, status=status, headers=headers)
 
     def keep(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
-        """Keep the response to a write that is not an instance event (its own transaction)."""
+        """Keep the response to a write in a transaction of its own."""
         if self.key is None:
             return
         # A concurrent request with the same key may have kept its answer first.

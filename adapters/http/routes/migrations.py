@@ -70,4 +70,5 @@ def migration_apply(request: Request, caller: CallerDep, body: MigrationApplyBod
             {},
         )
 
-    return idem.once(run)
+    # Its commands run on the command path, which cannot join the receipt's transaction.
+    return idem.after(run)

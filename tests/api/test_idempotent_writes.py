@@ -1,0 +1,221 @@
+"""Idempotency-Key on the API's writes that are not instance events (organisations, principals,
+tokens, webhook subscriptions, outbox retries), on SQLite and PostgreSQL.
+
+- The answer is kept in the same transaction as the write: when keeping it fails (a trigger in
+  the database refuses the receipt, as a crash or a lost connection between the two would),
+  nothing is written, and the retry with the same key writes once and answers as the first
+  would have (not 422 "exists already", not a second token or subscription).
+- 20 clients with the same new key at once: one write, every client the same answer.
+- A key is its principal's own: another principal's request under the same key is its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from engine.app.access import Role
+from tests.api.live import LiveServer
+
+pytestmark = [pytest.mark.xdist_group("api")]
+
+PATH = "/api/v1"
+
+WRITES = {
+    # name: (path, body, table, how a row of this write is told apart)
+    "organisation": (
+        "/organisations",
+        {"key": "woonbron", "name": "Woonbron", "kind": "woningcorporatie"},
+        "organisations",
+        "key = 'woonbron'",
+    ),
+    "principal": (
+        "/principals",
+        {"name": "wijkregisseur", "role": "viewer"},
+        "principals",
+        "name = 'wijkregisseur'",
+    ),
+    "token": (
+        "/tokens",
+        {"principal": "programme_office", "purpose": "zaaksysteem"},
+        "tokens",
+        "name = 'zaaksysteem'",
+    ),
+    "webhook": (
+        "/webhooks",
+        {"url": "https://hooks.example/w", "organisations": ["deltawonen"]},
+        "webhook_subscriptions",
+        "url = 'https://hooks.example/w'",
+    ),
+}
+
+
+def _rows(server: LiveServer, table: str, where: str) -> int:
+    database = server.programme.app.database()
+    with database.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar())
+
+
+@contextmanager
+def _receipts_refused(server: LiveServer) -> Iterator[None]:
+    """While the block runs, the database refuses every new idempotency receipt (a trigger,
+    set from another connection): what a crash between a write and its receipt leaves."""
+    database = server.programme.app.database()
+    sqlite = database.dialect == "sqlite"
+    with database.engine.begin() as connection:
+        if sqlite:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_receipts BEFORE INSERT ON idempotency_receipts "
+                    "BEGIN SELECT RAISE(ABORT, 'receipts refused'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE FUNCTION refuse_receipts() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'receipts refused'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_receipts BEFORE INSERT ON idempotency_receipts "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_receipts()"
+                )
+            )
+    try:
+        yield
+    finally:
+        with database.engine.begin() as connection:
+            if sqlite:
+                connection.execute(text("DROP TRIGGER refuse_receipts"))
+            else:
+                connection.execute(text("DROP TRIGGER refuse_receipts ON idempotency_receipts"))
+                connection.execute(text("DROP FUNCTION refuse_receipts()"))
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_whose_answer_was_not_kept_is_written_once_by_its_retry(
+    server: LiveServer, write: str
+) -> None:
+    path, body, table, where = WRITES[write]
+    headers = {"Idempotency-Key": f"{write}-crash"}
+    with _receipts_refused(server), server.client("programme_office") as http:
+        lost = http.post(PATH + path, json=body, headers=headers)
+    assert lost.status_code == 500, lost.text
+    assert _rows(server, table, where) == 0, "written without its receipt"
+    # The server closes the connection of an unexpected error: the retry comes on a new one.
+    with server.client("programme_office") as http:
+        retried = http.post(PATH + path, json=body, headers=headers)
+        assert retried.status_code == 201, retried.text
+        assert "Idempotent-Replayed" not in retried.headers
+        again = http.post(PATH + path, json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert _rows(server, table, where) == 1
+
+
+def _together(server: LiveServer, count: int, send: Any) -> list[httpx.Response]:
+    barrier = threading.Barrier(count, timeout=30)
+    clients = [server.client("programme_office") for _ in range(count)]
+
+    def one(http: httpx.Client) -> httpx.Response:
+        barrier.wait()
+        return send(http)  # type: ignore[no-any-return]
+
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return list(pool.map(one, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("write", list(WRITES))
+def test_the_same_new_key_at_once_writes_once_and_answers_alike(
+    server: LiveServer, write: str
+) -> None:
+    path, body, table, where = WRITES[write]
+    headers = {"Idempotency-Key": f"{write}-together"}
+    answers = _together(server, 20, lambda http: http.post(PATH + path, json=body, headers=headers))
+    assert {a.status_code for a in answers} == {201}, [a.text[:200] for a in answers]
+    replayed = [a.headers.get("Idempotent-Replayed") for a in answers]
+    assert replayed.count(None) == 1, replayed
+    first = next(a.json() for a in answers if "Idempotent-Replayed" not in a.headers)
+    secretless = {k: v for k, v in first.items() if k not in ("secret", "secret_withheld")}
+    for answer in answers:
+        assert {k: v for k, v in answer.json().items() if k in secretless} == secretless
+    assert _rows(server, table, where) == 1
+
+
+def test_a_key_is_its_principals_own(server: LiveServer) -> None:
+    directory = server.programme.service.directory
+    directory.add_principal(
+        organisation="gemeente-zwolle",
+        name="tweede_bureau",
+        kind="person",
+        role=Role.PROGRAMME_OFFICE,
+    )
+    secret, _ = directory.create_token("gemeente-zwolle", "tweede_bureau", purpose="test")
+    headers = {"Idempotency-Key": "shared-key"}
+    body = {"principal": "programme_office", "purpose": "zaaksysteem"}
+    with server.client("programme_office") as office:
+        mine = office.post(PATH + "/tokens", json=body, headers=headers)
+    with server.client(Authorization=f"Bearer {secret}") as other:
+        theirs = other.post(PATH + "/tokens", json=body, headers=headers)
+    assert mine.status_code == theirs.status_code == 201, (mine.text, theirs.text)
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["secret"] is not None
+    assert theirs.json()["prefix"] != mine.json()["prefix"]
+    assert _rows(server, "tokens", "name = 'zaaksysteem'") == 2
+
+
+def test_an_outbox_retry_whose_answer_was_not_kept_is_done_by_its_retry(server: LiveServer) -> None:
+    from datetime import UTC, datetime
+
+    from engine.persistence.tables import OutboxRow
+
+    key = server.programme.instance("deltawonen")
+    database = server.programme.app.database()
+    then = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    outbox = OutboxRow.__table__
+    with database.engine.begin() as connection:
+        instance = connection.execute(
+            text("SELECT id FROM instances WHERE key = :key"), {"key": key}
+        ).scalar_one()
+        row = connection.execute(
+            outbox.insert()
+            .values(
+                key=f"{key}:test",
+                instance_id=instance,
+                recipient="regie@example.org",
+                payload={},
+                status="failed",
+                attempts=5,
+                next_attempt_at=then,
+                last_error="550 unknown user",
+                created_at=then,
+            )
+            .returning(outbox.c.id)
+        ).scalar_one()
+    path = f"{PATH}/outbox/{row}/retry"
+    headers = {"Idempotency-Key": "retry-crash"}
+    with _receipts_refused(server), server.client("programme_office") as http:
+        lost = http.post(path, json={}, headers=headers)
+    assert lost.status_code == 500, lost.text
+    assert _rows(server, "outbox", f"id = {row} AND status = 'failed'") == 1, "retried unkept"
+    with server.client("programme_office") as http:
+        retried = http.post(path, json={}, headers=headers)
+        again = http.post(path, json={}, headers=headers)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "retrying"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == retried.json()
