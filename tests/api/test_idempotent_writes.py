@@ -1,5 +1,5 @@
 """Idempotency-Key on the API's writes that are not instance events (organisations, principals,
-tokens, webhook subscriptions, outbox retries), on SQLite and PostgreSQL.
+tokens, webhook subscriptions and their rotations, outbox retries), on SQLite and PostgreSQL.
 
 - The answer is kept in the same transaction as the write: when keeping it fails (a trigger in
   the database refuses the receipt, as a crash or a lost connection between the two would),
@@ -219,3 +219,23 @@ def test_an_outbox_retry_whose_answer_was_not_kept_is_done_by_its_retry(server: 
     assert retried.json()["status"] == "retrying"
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == retried.json()
+
+
+def test_a_rotation_retried_with_its_key_rotates_once(server: LiveServer) -> None:
+    with server.client("programme_office") as http:
+        made = http.post(PATH + "/webhooks", json={"url": "https://hooks.example/r"})
+        assert made.status_code == 201, made.text
+        path = f"{PATH}/webhooks/{made.json()['id']}/rotate"
+        headers = {"Idempotency-Key": "rotate-1"}
+        with _receipts_refused(server), server.client("programme_office") as lost_on:
+            lost = lost_on.post(path, json={}, headers=headers)
+        assert lost.status_code == 500, lost.text
+        first = http.post(path, json={}, headers=headers)
+        again = http.post(path, json={}, headers=headers)
+        read = http.get(f"{PATH}/webhooks/{made.json()['id']}").json()
+    assert first.status_code == 200, first.text
+    assert first.json()["secret"].startswith("whsec_")
+    assert again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["secret"] is None
+    assert read["secrets"] == 2  # the first secret and one new one, not two

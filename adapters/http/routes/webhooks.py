@@ -2,8 +2,9 @@
 other systems to signed NL GOV CloudEvents (docs/integrations.md).
 
 A subscription's secret is in the response to its creation (and to a rotation) and nowhere
-else: lists and reads show how many secrets sign, never one. A retried creation under the same
-Idempotency-Key does not show the secret again (``secret`` null): rotate to get a new one.
+else: lists and reads show how many secrets sign, never one. A retried creation or rotation under
+the same Idempotency-Key does not show the secret again (``secret`` null): rotate to get a new
+one.
 """
 
 from __future__ import annotations
@@ -98,11 +99,21 @@ def enable_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
     summary="Start a secret rotation (the new secret is shown once) or finish it",
     openapi_extra=acts("webhooks"),
 )
-def rotate_webhook(caller: CallerDep, webhook: WebhookId, body: RotateBody) -> Response:
+def rotate_webhook(
+    request: Request, caller: CallerDep, webhook: WebhookId, body: RotateBody
+) -> Response:
     caller.guard.require_programme(Action.WEBHOOKS)
-    sub = caller.service.webhooks.rotate(webhook, finish=body.finish)
-    return reply(
-        subscription_json(sub, with_secret=not body.finish), headers={"Cache-Control": "no-store"}
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        sub = caller.service.webhooks.rotate(webhook, finish=body.finish)
+        data = subscription_json(sub, with_secret=not body.finish)
+        return 200, data, {"Cache-Control": "no-store"}
+
+    # A retry under the same key rotates nothing again; its answer shows no secret (rotate
+    # again, with a new key, when the first answer was lost).
+    payload = body.model_dump(mode="json")
+    return Idempotency(request, payload, caller.principal, caller.service).once(
+        act, kept=lambda data: {**data, "secret": None} if "secret" in data else data
     )
 
 
