@@ -540,36 +540,8 @@ def _counts(service: Service, visitor: Visitor) -> dict[str, str]:
 
 
 def _kin(visitor: Visitor, view: Any) -> tuple[str | None, tuple[Any, ...]]:
-    """The wijk and the deelprojecten of ``view`` the visitor may see: a wijk or deelproject of
-    another organisation is not named at all, as on its own page (404)."""
-    from engine.app.listing import MAX_LIMIT
-    from engine.ports import InstanceQuery
-
-    parent = view.parent
-    if parent is not None:
-        try:
-            visitor.guard.see(parent)
-        except NotFound:
-            parent = None
-    if not view.children:
-        return parent, ()
-    try:
-        scope = visitor.guard.scope(Action.LIST)
-    except Forbidden:
-        return parent, ()
-    if scope.everything:
-        return parent, tuple(view.children)
-    keys: set[str] = set()
-    after = None
-    while True:
-        page = visitor.service.instances(
-            InstanceQuery(parent=view.key, after=after, limit=MAX_LIMIT), scope
-        )
-        keys.update(s.key for s in page.items)
-        if page.next is None:
-            break
-        after = page.next
-    return parent, tuple(c for c in view.children if c.key in keys)
+    """The wijk and the deelprojecten of ``view`` the visitor may see (``Guard.kin``)."""
+    return visitor.guard.kin(view)
 
 
 def _titles(visitor: Visitor, view: Any, children: tuple[Any, ...]) -> dict[str, str]:

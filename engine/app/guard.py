@@ -31,7 +31,7 @@ from engine.runtime.commands import CompiledWorkflow
 from engine.runtime.instance import Instance
 
 if TYPE_CHECKING:
-    from engine.app.reports import InstanceView
+    from engine.app.reports import ChildView, InstanceView
     from engine.app.service import Service
 
 __all__ = ["Guard"]
@@ -192,6 +192,49 @@ class Guard:
         anywhere (reading the workflow definitions, say); Forbidden otherwise."""
         if not any(may(self.principal, action, r) for r in Relation):
             raise Forbidden(self.principal.actor, action.value, None)
+
+    def kin(self, view: InstanceView) -> tuple[str | None, tuple[ChildView, ...]]:
+        """The wijk and the deelprojecten of ``view`` this principal may see: a wijk or
+        deelproject it may not see is not named at all, as on its own page (404). The
+        deelprojecten are found by their parent in the principal's scope, in SQL."""
+        from engine.app.listing import MAX_LIMIT
+        from engine.ports import InstanceQuery
+
+        parent = view.parent
+        if parent is not None:
+            try:
+                self.see(parent)
+            except NotFound:
+                parent = None
+        if not view.children:
+            return parent, ()
+        try:
+            seen = self.scope(Action.LIST)
+        except Forbidden:
+            return parent, ()
+        if seen.everything:
+            return parent, tuple(view.children)
+        keys: set[str] = set()
+        after = None
+        while True:
+            page = self.service.instances(
+                InstanceQuery(parent=view.key, after=after, limit=MAX_LIMIT), seen
+            )
+            keys.update(s.key for s in page.items)
+            if page.next is None:
+                break
+            after = page.next
+        return parent, tuple(c for c in view.children if c.key in keys)
+
+    def sees_all_kin(self, view: InstanceView) -> bool:
+        """Whether ``kin`` is sure to give the whole wijk and every deelproject of ``view``,
+        known without reading anything (no kin, or a principal that sees every instance)."""
+        if view.parent is None and not view.children:
+            return True
+        try:
+            return self.scope(Action.LIST).everything
+        except Forbidden:
+            return False
 
     def scope(self, action: Action = Action.LIST) -> Scope:
         """The instances lists show this principal (Forbidden when it may list none)."""

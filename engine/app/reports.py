@@ -7,6 +7,7 @@ JSON contracts (docs/json.md) and into text for a terminal. The overview (``stat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "ChildView",
     "InstanceView",
     "MilestoneView",
+    "child_json",
     "describe_update",
     "instance_json",
     "log_json",
@@ -103,8 +105,54 @@ def _d(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def instance_json(view: InstanceView) -> dict[str, Any]:
-    """The contract of ``wijkkompas instance show --json``."""
+_ALL: Any = object()
+"""``instance_json``'s default: the wijk and every deelproject, as the view has them."""
+
+
+def child_json(c: ChildView) -> dict[str, Any]:
+    """A deelproject as an instance's ``children`` (and ``/children``) list it."""
+    return {
+        "key": c.key,
+        "title": c.title,
+        "workflow": c.workflow,
+        "phase": c.phase,
+        "paused": c.paused,
+        "regie": c.regie,
+    }
+
+
+UNSEEN_CHILD = (
+    "a sub-project you may not see has not reached the phase this gate asks of every sub-project"
+)
+"""What the gate says, to one who may not see it, of a deelproject it waits for."""
+
+
+def _gate_seen(view: InstanceView, children: Sequence[ChildView]) -> dict[str, Any] | None:
+    """The gate of ``view`` as one who sees only ``children`` of its deelprojecten is told it:
+    a deelproject it waits for is not named unless seen."""
+    if view.gate is None:
+        return None
+    seen = {c.key for c in children}
+    messages: list[str] = view.gate["unmet"]
+    if len(view.gate_unmet) == len(messages):
+        unmet = [
+            UNSEEN_CHILD if u.code == "children-behind" and u.subject not in seen else message
+            for u, message in zip(view.gate_unmet, messages, strict=True)
+        ]
+    else:  # criteria not at hand as data: by the deelproject's key, as the words quote it
+        unseen = [f"'{c.key}'" for c in view.children if c.key not in seen]
+        unmet = [
+            UNSEEN_CHILD if any(key in message for key in unseen) else message
+            for message in messages
+        ]
+    return {**view.gate, "unmet": unmet}
+
+
+def instance_json(
+    view: InstanceView, *, parent: str | None = _ALL, children: Sequence[ChildView] = _ALL
+) -> dict[str, Any]:
+    """The contract of ``wijkkompas instance show --json``. ``parent`` and ``children``: the
+    wijk and the deelprojecten to name, when not all of them may be seen (``Guard.kin``)."""
     return {
         "key": view.key,
         "title": view.title,
@@ -138,19 +186,9 @@ def instance_json(view: InstanceView) -> dict[str, Any]:
             }
             for m in view.milestones
         ],
-        "gate": view.gate,
-        "parent": view.parent,
-        "children": [
-            {
-                "key": c.key,
-                "title": c.title,
-                "workflow": c.workflow,
-                "phase": c.phase,
-                "paused": c.paused,
-                "regie": c.regie,
-            }
-            for c in view.children
-        ],
+        "gate": view.gate if children is _ALL else _gate_seen(view, children),
+        "parent": view.parent if parent is _ALL else parent,
+        "children": [child_json(c) for c in (view.children if children is _ALL else children)],
         "created_at": _d(view.created_at),
         "last_event_at": _d(view.last_event_at),
         "events": view.events,

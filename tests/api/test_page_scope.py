@@ -3,11 +3,13 @@ or title beneath a wijk it does see (over plain HTTP, on SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from engine.app.reports import UNSEEN_CHILD
 from tests.api.live import LiveServer, live_server
 from tests.api.test_pages import PASSWORD, _close_clients, signed_in
 
@@ -115,6 +117,13 @@ def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_
         assert "geheim-deel" not in page.text
         office = signed_in(served, "gemeente-zwolle", "programme_office")
         assert "geheim-deel" in office.get("/instances/de-wijk").text
+        # And the API, which words the gate itself.
+        with served.client("partner") as api, served.client("programme_office") as whole:
+            shown = api.get("/api/v1/instances/de-wijk").json()
+            assert [c["key"] for c in shown["children"]] == ["eigen-deel"]
+            assert "geheim-deel" not in json.dumps(shown)
+            assert UNSEEN_CHILD in shown["gate"]["unmet"]
+            assert "geheim-deel" in json.dumps(whole.get("/api/v1/instances/de-wijk").json())
 
 
 def test_the_exports_are_not_kept_by_a_cache(served: LiveServer) -> None:
@@ -125,3 +134,38 @@ def test_the_exports_are_not_kept_by_a_cache(served: LiveServer) -> None:
         assert answer.status_code == 200, page
         assert answer.headers["cache-control"] == "no-store", page
         assert answer.headers["x-content-type-options"] == "nosniff", page
+
+
+@pytest.mark.parametrize("role", ["partner", "viewer"])
+def test_the_api_names_only_the_kin_the_caller_may_see(served: LiveServer, role: str) -> None:
+    # As the pages: GET /instances/{key} and /children name no wijk or deelproject the caller
+    # gets a 404 for, and an answer that leaves one out has a tag of its own.
+    programme = served.programme
+    wijk = programme.instance("deltawonen")
+    own = programme.instance("deltawonen", parent=wijk)
+    theirs = programme.instance("swz", parent=wijk)
+    hidden_wijk = programme.instance("swz")
+    below = programme.instance("deltawonen", parent=hidden_wijk)
+    with served.client(role) as api, served.client("programme_office") as office:
+        assert api.get(f"/api/v1/instances/{theirs}").status_code == 404
+        assert api.get(f"/api/v1/instances/{hidden_wijk}").status_code == 404
+        for _ in range(2):  # the second time as the shortcut answers what it has at hand
+            shown = api.get(f"/api/v1/instances/{wijk}")
+            assert shown.status_code == 200
+            assert [c["key"] for c in shown.json()["children"]] == [own]
+            assert theirs not in shown.text
+            listed = api.get(f"/api/v1/instances/{wijk}/children")
+            assert [c["key"] for c in listed.json()["items"]] == [own]
+            child = api.get(f"/api/v1/instances/{below}")
+            assert child.status_code == 200
+            assert child.json()["parent"] is None  # (its own key begins with the wijk's)
+        tag = shown.headers["ETag"]
+        assert (
+            api.get(f"/api/v1/instances/{wijk}", headers={"If-None-Match": tag}).status_code == 304
+        )
+        whole = office.get(f"/api/v1/instances/{wijk}")
+        assert sorted(c["key"] for c in whole.json()["children"]) == sorted([own, theirs])
+        assert whole.headers["ETag"] != tag
+        assert office.get(f"/api/v1/instances/{below}").json()["parent"] == hidden_wijk
+        listed = office.get(f"/api/v1/instances/{wijk}/children")
+        assert sorted(c["key"] for c in listed.json()["items"]) == sorted([own, theirs])

@@ -178,7 +178,14 @@ def shown(guard: Guard, key: str, if_none_match: str | None) -> tuple[int, bytes
     from engine.app.reports import instance_json
 
     view = guard.see(key)
-    body, tag = _SHOWN.answer(view, lambda: json_bytes(instance_json(view)))
+    if guard.sees_all_kin(view):
+        body, tag = _SHOWN.answer(view, lambda: json_bytes(instance_json(view)))
+    else:
+        # Only the wijk and deelprojecten the caller may see are named (``Guard.kin``): an
+        # answer of its own, with a tag of its own (its digest), not remembered for others.
+        parent, children = guard.kin(view)
+        body = json_bytes(instance_json(view, parent=parent, children=children))
+        tag = etag(view.events, view.head, body)
     if _matches(tag, if_none_match):
         return 304, b"", tag
     return 200, body, tag
@@ -190,7 +197,7 @@ def shown_remembered(
     """As ``shown``, when the answer is at hand: the view and its JSON made last time, still
     current (one small read, no write, nothing made); None otherwise (``shown`` makes it)."""
     view = guard.see_remembered(key)
-    if view is None:
+    if view is None or not guard.sees_all_kin(view):
         return None
     found = _SHOWN.remembered(view)
     if found is None:
@@ -301,22 +308,12 @@ def update_instance(
     openapi_extra=acts("read"),
 )
 def instance_children(caller: CallerDep, key: str) -> Response:
+    """Only the deelprojecten the caller may see are named."""
+    from engine.app.reports import child_json
+
     view = caller.guard.see(key)
-    return reply(
-        {
-            "items": [
-                {
-                    "key": c.key,
-                    "title": c.title,
-                    "workflow": c.workflow,
-                    "phase": c.phase,
-                    "paused": c.paused,
-                    "regie": c.regie,
-                }
-                for c in view.children
-            ]
-        }
-    )
+    _, children = caller.guard.kin(view)
+    return reply({"items": [child_json(c) for c in children]})
 
 
 @router.get(
