@@ -34,6 +34,8 @@ from engine.ports import StoredWorkflow
 # The units other than the command path are built on SQLAlchemy: each is imported by the
 # method that opens it, so a command (or a glance) never imports SQLAlchemy (issue 15).
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from engine.persistence.auditlogs import AuditMoment
     from engine.persistence.calendar import CalendarUnit
     from engine.persistence.database import Database
@@ -158,31 +160,25 @@ class SqlStore:
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
-        from engine.persistence.unit import Unit
-
         with self.database.write() as connection:
-            yield Unit(
-                connection,
-                self.fast,
-                self._workflows,
-                self.integrity_error,
-                receipts=self._commands.receipts,
-                writing=True,
-            )
+            yield self._writing(connection)
 
     @contextmanager
     def holding(self) -> Iterator[Unit]:
+        with self.database.holding() as connection:
+            yield self._writing(connection)
+
+    def _writing(self, connection: Connection) -> Unit:
         from engine.persistence.unit import Unit
 
-        with self.database.holding() as connection:
-            yield Unit(
-                connection,
-                self.fast,
-                self._workflows,
-                self.integrity_error,
-                receipts=self._commands.receipts,
-                writing=True,
-            )
+        return Unit(
+            connection,
+            self.fast,
+            self._workflows,
+            self.integrity_error,
+            receipts=self._commands.receipts,
+            writing=True,
+        )
 
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
         """See ``engine.ports.Store.audit_moment``: None where other processes cannot read

@@ -1073,13 +1073,7 @@ def test_an_instance_whose_whole_log_was_removed_is_reported(service, database, 
     sql(database, "UPDATE instances SET seq = 0, head = '' WHERE id = :i", i=iid)
     [report] = service.verify(KEY)
     assert (report.intact, report.first_broken, report.events) == (False, 1, 0)
-    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
-    assert [r.key for r in one_by_one if not r.consistent] == [KEY]
-    for page in (1, 2):
-        assert verify(service.context, page=page, workers=1) == one_by_one
-        assert verify(service.context, page=page, workers=2) == one_by_one
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
-    assert result.exit_code == 3, result.output
+    _reported_alike_on_every_path(service, db_url)
     with pytest.raises(RuleViolation, match=r"its log is broken at event 1"):
         service.rebuild(KEY)
 
@@ -1117,13 +1111,7 @@ def test_an_event_whose_stored_values_cannot_be_read_is_reported_not_a_crash(
     assert (report.intact, report.first_broken) == (False, 5)
     assert report.problem is not None
     assert report.problem.startswith("event 5 (instance_paused) was altered: ")
-    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
-    assert [r.key for r in one_by_one if not r.consistent] == [KEY]
-    for page in (1, 2):
-        assert verify(service.context, page=page, workers=1) == one_by_one
-        assert verify(service.context, page=page, workers=2) == one_by_one
-    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
-    assert result.exit_code == 3, result.output
+    result = _reported_alike_on_every_path(service, db_url)
     assert f"{KEY}" in result.stderr
 
 
@@ -1454,3 +1442,16 @@ def test_the_cheap_comparison_agrees_exactly_when_the_complete_one_finds_nothing
     reports = {r.key: r for r in service.verify()}
     assert [d.what for d in reports[key].differences or ()] == what
     assert reports == {r.key: r for r in verify(service.context, page=1, workers=2)}
+
+
+def _reported_alike_on_every_path(service: Service, db_url: str) -> Any:
+    """KEY alone reported, the same by pages of 1 and 2 with 1 and 2 workers as one by one,
+    and by the command line (exit 3); the command line's result."""
+    one_by_one = [service.verify(key)[0] for key in sorted(ALL_KEYS)]
+    assert [r.key for r in one_by_one if not r.consistent] == [KEY]
+    for page in (1, 2):
+        assert verify(service.context, page=page, workers=1) == one_by_one
+        assert verify(service.context, page=page, workers=2) == one_by_one
+    result = CliRunner().invoke(main, ["--db", db_url, "audit", "verify"])
+    assert result.exit_code == 3, result.output
+    return result
