@@ -133,18 +133,10 @@ def _gate_seen(view: InstanceView, children: Sequence[ChildView]) -> dict[str, A
     if view.gate is None:
         return None
     seen = {c.key for c in children}
-    messages: list[str] = view.gate["unmet"]
-    if len(view.gate_unmet) == len(messages):
-        unmet = [
-            UNSEEN_CHILD if u.code == "children-behind" and u.subject not in seen else message
-            for u, message in zip(view.gate_unmet, messages, strict=True)
-        ]
-    else:  # criteria not at hand as data: by the deelproject's key, as the words quote it
-        unseen = [f"'{c.key}'" for c in view.children if c.key not in seen]
-        unmet = [
-            UNSEEN_CHILD if any(key in message for key in unseen) else message
-            for message in messages
-        ]
+    unmet = [  # the criteria as data beside their words (both made in ``overview.show``)
+        UNSEEN_CHILD if u.code == "children-behind" and u.subject not in seen else message
+        for u, message in zip(view.gate_unmet, view.gate["unmet"], strict=True)
+    ]
     return {**view.gate, "unmet": unmet}
 
 

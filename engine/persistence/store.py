@@ -161,14 +161,14 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[Unit]:
         with self.database.write() as connection:
-            yield self._writing(connection)
+            yield self._unit(connection, writing=True)
 
     @contextmanager
     def holding(self) -> Iterator[Unit]:
         with self.database.holding() as connection:
-            yield self._writing(connection)
+            yield self._unit(connection, writing=True)
 
-    def _writing(self, connection: Connection) -> Unit:
+    def _unit(self, connection: Connection, *, writing: bool) -> Unit:
         from engine.persistence.unit import Unit
 
         return Unit(
@@ -177,7 +177,7 @@ class SqlStore:
             self._workflows,
             self.integrity_error,
             receipts=self._commands.receipts,
-            writing=True,
+            writing=writing,
         )
 
     def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
@@ -193,13 +193,5 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[Unit]:
-        from engine.persistence.unit import Unit
-
         with self.database.read() as connection:
-            yield Unit(
-                connection,
-                self.fast,
-                self._workflows,
-                self.integrity_error,
-                receipts=self._commands.receipts,
-            )
+            yield self._unit(connection, writing=False)
