@@ -41,6 +41,8 @@ from engine.errors import Forbidden, InputError, NotFound, Unauthenticated, Work
 from engine.workflow import wording
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from adapters.web.oidc_signin import OidcSignin
     from engine.app.service import Service
     from engine.compose import Application
@@ -303,6 +305,12 @@ def _signin_form(
     return response
 
 
+def _cookie_age(pages: Pages, expires_at: datetime) -> int:
+    """The session cookie's Max-Age: until the session ends (sooner than ``session_hours``
+    when the token that opened it expires first)."""
+    return max(0, int((expires_at - pages.service.clock.now()).total_seconds()))
+
+
 @router.post("/signin")
 async def signin(request: Request) -> Response:
     import hmac
@@ -342,7 +350,7 @@ async def signin(request: Request) -> Response:
     set_session_cookie(
         response,
         session.secret,
-        max_age=int(pages.service.signin.lifetime.total_seconds()),
+        max_age=_cookie_age(pages, session.expires_at),
         is_secure=secure(request, pages.behind_tls),
     )
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")
@@ -424,7 +432,7 @@ def oidc_callback(request: Request) -> Response:
         set_session_cookie(
             response,
             session.secret,
-            max_age=int(pages.service.signin.lifetime.total_seconds()),
+            max_age=_cookie_age(pages, session.expires_at),
             is_secure=secure(request, pages.behind_tls),
         )
     response.delete_cookie(PENDING_COOKIE, path="/signin/oidc")

@@ -247,7 +247,8 @@ class Directory:
         return found
 
     def disable_principal(self, organisation: str, name: str) -> Principal:
-        """Disable a principal: it authenticates no more, with any of its tokens."""
+        """Disable a principal: it authenticates no more, with any of its tokens, and its
+        sessions of the pages are refused from now on (``Signin.session``)."""
         at = self._context.now_to_record()
         with self._store.directory(write=True) as unit:
             found = self._principal(unit, organisation, name)
@@ -307,15 +308,14 @@ class Directory:
 
     def revoke_token(self, prefix: str) -> TokenInfo:
         """Revoke a token (by its prefix): it authenticates no more, from now on, and the
-        sessions of the pages its principal has are ended (one of them may have been opened
-        with this token; a session does not keep which)."""
+        sessions of the pages it opened end (the principal's other sessions go on)."""
         at = self._context.now_to_record()
         with self._store.directory(write=True) as unit:
             found = unit.token(prefix)
             if found is None:
                 raise NotFound("token", prefix, known=[t.prefix for t in unit.tokens()])
             unit.revoke_token(prefix, at)
-            unit.end_sessions(principal_id=found.principal.id)
+            unit.end_sessions(token_prefix=prefix)
             again = unit.token(prefix)
             assert again is not None
             return again.info

@@ -8,8 +8,12 @@ principal and the CSRF token its forms must carry.
 
 - A session id is 32 random bytes; the store keeps only its sha256 (like a token's secret it
   cannot be guessed, so a fast hash is enough). It lives ``hours`` (a setting) and ends at
-  sign-out, when the principal is disabled, when its password is set again, or when one of
-  its tokens is revoked (``Directory.revoke_token``).
+  sign-out, when the principal is disabled, or when its password is set again. It keeps what
+  opened it (``PASSWORD``, ``TOKEN`` and which one, ``OIDC``): a session opened with a token
+  ends no later than that token expires, and when that token is revoked (checked on every
+  request against the token's row, whoever revoked it); revoking a token ends no other
+  session. An OIDC session is not bound to the ID token's ``exp`` (docs/dashboard.md says
+  why).
 - After ``MAX_FAILURES`` wrong passwords in a row an account is locked for ``LOCK_TIME``; a
   right password inside that time does not open it either. The counter starts again after a
   successful sign-in. An unknown account costs the same hash as a known one.
@@ -35,7 +39,17 @@ from engine.ports.directory import DirectoryStore, DirectoryUnit, Principal, Ses
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
-__all__ = ["LOCK_TIME", "MAX_FAILURES", "MIN_PASSWORD", "Session", "Signin", "csrf_matches"]
+__all__ = [
+    "LOCK_TIME",
+    "MAX_FAILURES",
+    "MIN_PASSWORD",
+    "OIDC",
+    "PASSWORD",
+    "TOKEN",
+    "Session",
+    "Signin",
+    "csrf_matches",
+]
 
 MAX_FAILURES = 5
 """Wrong passwords in a row before an account is locked."""
@@ -43,6 +57,8 @@ LOCK_TIME = timedelta(minutes=15)
 """How long a locked account stays locked."""
 MIN_PASSWORD = 12
 """The shortest password accepted (characters)."""
+PASSWORD, TOKEN, OIDC = "password", "token", "oidc"
+"""What opened a session (``SessionRecord.credential``)."""
 
 
 @cache
@@ -128,17 +144,30 @@ class Signin:
             else:
                 if record.failures or record.locked_until is not None:
                     unit.password_attempts(found.id, 0, None)
-                return self._open(unit, found, now)
+                return self._open(unit, found, now, PASSWORD)
         raise Unauthenticated(refusal)
 
     def with_token(self, token: str) -> Session:
         """A new session for the principal whose API token this is (Unauthenticated
-        otherwise)."""
+        otherwise). It ends when the token is revoked, and no later than the token
+        expires."""
         from engine.app.directory import Directory
 
-        principal = Directory(self._store, self._context).authenticate(token.strip())
+        secret = token.strip()
+        principal = Directory(self._store, self._context).authenticate(secret)
+        prefix = secret[: len("wk_") + 8]  # authenticate checked the form: wk_<8 hex>_...
         with self._store.directory(write=True) as unit:
-            return self._open(unit, principal, self._context.clock.now())
+            found = unit.token(prefix)
+            if found is None or found.info.revoked_at is not None:  # revoked meanwhile
+                raise Unauthenticated(f"token {prefix} was revoked")
+            return self._open(
+                unit,
+                principal,
+                self._context.clock.now(),
+                TOKEN,
+                token_prefix=prefix,
+                until=found.info.expires_at,
+            )
 
     def with_subject(self, subject: str) -> Session:
         """A new session for the principal an identity provider vouched for (OIDC sign-in:
@@ -148,24 +177,39 @@ class Signin:
 
         principal = Directory(self._store, self._context).principal_by_subject(subject)
         with self._store.directory(write=True) as unit:
-            return self._open(unit, principal, self._context.clock.now())
+            return self._open(unit, principal, self._context.clock.now(), OIDC)
 
-    def _open(self, unit: DirectoryUnit, principal: Principal, now: datetime) -> Session:
+    def _open(
+        self,
+        unit: DirectoryUnit,
+        principal: Principal,
+        now: datetime,
+        credential: str,
+        *,
+        token_prefix: str | None = None,
+        until: datetime | None = None,
+    ) -> Session:
+        """A new session, ending after ``lifetime`` or at ``until`` (the credential's own
+        end), whichever comes first."""
         secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         expires = now + self.lifetime
+        if until is not None:
+            expires = min(expires, until)
         unit.add_session(
             id_hash=_id_hash(secret),
             principal=principal,
             csrf=csrf,
             created_at=now,
             expires_at=expires,
+            credential=credential,
+            token_prefix=token_prefix,
         )
         return Session(secret=secret, csrf=csrf, principal=principal, expires_at=expires)
 
     def session(self, secret: str) -> SessionRecord:
-        """The live session of this cookie value (Unauthenticated when it is unknown, expired
-        or its principal disabled)."""
+        """The live session of this cookie value (Unauthenticated when it is unknown, expired,
+        its principal disabled or the token that opened it revoked)."""
         with self._store.directory() as unit:
             found = unit.session(_id_hash(secret))
         if found is None:
@@ -174,6 +218,8 @@ class Signin:
             raise Unauthenticated("the session has expired")
         if found.principal.disabled:
             raise Unauthenticated(f"the principal {found.principal.actor} is disabled")
+        if found.token_revoked:
+            raise Unauthenticated(f"the token {found.token_prefix} that opened it is revoked")
         return found
 
     def sign_out(self, secret: str) -> None:

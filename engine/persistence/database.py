@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
 
-HEAD_REVISION = "0015_outbox_room"
+HEAD_REVISION = "0016_session_credential"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"

@@ -369,6 +369,8 @@ class DirectoryUnit:
         csrf: str,
         created_at: datetime,
         expires_at: datetime,
+        credential: str,
+        token_prefix: str | None,
     ) -> None:
         self._c.execute(
             insert(S).values(
@@ -377,24 +379,48 @@ class DirectoryUnit:
                 csrf=csrf,
                 created_at=created_at,
                 expires_at=expires_at,
+                credential=credential,
+                token_prefix=token_prefix,
             )
         )
 
     def session(self, id_hash: str) -> SessionRecord | None:
         row = self._c.execute(
-            _PRINCIPALS.add_columns(S.c.csrf, S.c.expires_at)
+            _PRINCIPALS.add_columns(
+                S.c.csrf,
+                S.c.expires_at,
+                S.c.credential,
+                S.c.token_prefix,
+                T.c.revoked_at.label("token_revoked_at"),
+            )
             .join_from(P, S, S.c.principal_id == P.c.id)
+            .outerjoin(T, T.c.prefix == S.c.token_prefix)
             .where(S.c.id_hash == id_hash)
         ).first()
         if row is None:
             return None
-        return SessionRecord(principal=_principal(row), csrf=row.csrf, expires_at=row.expires_at)
+        return SessionRecord(
+            principal=_principal(row),
+            csrf=row.csrf,
+            expires_at=row.expires_at,
+            credential=row.credential,
+            token_prefix=row.token_prefix,
+            token_revoked=row.token_revoked_at is not None,
+        )
 
-    def end_sessions(self, *, id_hash: str | None = None, principal_id: int | None = None) -> None:
+    def end_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        principal_id: int | None = None,
+        token_prefix: str | None = None,
+    ) -> None:
         if id_hash is not None:
             self._c.execute(delete(S).where(S.c.id_hash == id_hash))
         if principal_id is not None:
             self._c.execute(delete(S).where(S.c.principal_id == principal_id))
+        if token_prefix is not None:
+            self._c.execute(delete(S).where(S.c.token_prefix == token_prefix))
 
     def purge_sessions(self, before: datetime) -> int:
         return int(self._c.execute(delete(S).where(S.c.expires_at <= before)).rowcount or 0)

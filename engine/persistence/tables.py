@@ -17,7 +17,8 @@ organisations      who takes part in the programme (one of them runs it)
 principals         people and applications acting for an organisation, each in one role
 tokens             the API tokens of principals: a visible prefix and the sha256 of the secret
 passwords          a principal's password for the pages (argon2 hash), failed attempts, lock-out
-web_sessions       signed-in browsers: the sha256 of the session id, its CSRF token, expiry
+web_sessions       signed-in browsers: the sha256 of the session id, its CSRF token, expiry,
+                   what opened it (password, token and which one, oidc)
 idempotency_receipts  the answers given to requests made under an idempotency key, kept in
                    the same transaction as the change they answer, until they expire
 feed_pending       the events that have no place in the feed yet (written with each event)
@@ -397,7 +398,9 @@ class PasswordRow(Base):
 
 class SessionRow(Base):
     """A signed-in browser. The session id (256 random bits, in a cookie) is stored only as its
-    sha256; ``csrf`` is the token every form of the session must carry."""
+    sha256; ``csrf`` is the token every form of the session must carry; ``credential`` what
+    opened it (``password``, ``token`` or ``oidc``) and, for a token, ``token_prefix`` which
+    one: the session ends with that token."""
 
     __tablename__ = "web_sessions"
 
@@ -406,6 +409,10 @@ class SessionRow(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    credential: Mapped[str] = mapped_column(String(16))
+    token_prefix: Mapped[str | None] = mapped_column(
+        String(16), ForeignKey("tokens.prefix"), index=True
+    )
 
 
 class ReceiptRow(Base):

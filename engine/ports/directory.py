@@ -111,11 +111,16 @@ class PasswordRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionRecord:
-    """A signed-in browser's session: whose it is, the CSRF token of its forms, its end."""
+    """A signed-in browser's session: whose it is, the CSRF token of its forms, its end, and
+    what opened it: ``credential`` (``password``, ``token`` or ``oidc``), for a token its
+    ``token_prefix`` and whether that token has been revoked since."""
 
     principal: Principal
     csrf: str
     expires_at: datetime
+    credential: str
+    token_prefix: str | None = None
+    token_revoked: bool = False
 
 
 class DirectoryUnit(Protocol):
@@ -221,16 +226,27 @@ class DirectoryUnit(Protocol):
         csrf: str,
         created_at: datetime,
         expires_at: datetime,
+        credential: str,
+        token_prefix: str | None,
     ) -> None:
-        """Insert a session (by the sha256 of its id)."""
+        """Insert a session (by the sha256 of its id), opened with ``credential`` (the token
+        ``token_prefix``)."""
         ...
 
     def session(self, id_hash: str) -> SessionRecord | None:
-        """The session with this id hash, with its principal (expired ones too)."""
+        """The session with this id hash, with its principal and, if a token opened it,
+        whether that token is revoked (expired sessions too)."""
         ...
 
-    def end_sessions(self, *, id_hash: str | None = None, principal_id: int | None = None) -> None:
-        """Delete one session, or every session of a principal."""
+    def end_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        principal_id: int | None = None,
+        token_prefix: str | None = None,
+    ) -> None:
+        """Delete one session, every session of a principal, or every session a token
+        opened."""
         ...
 
     def purge_sessions(self, before: datetime) -> int:

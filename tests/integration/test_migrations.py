@@ -167,3 +167,37 @@ def test_the_deadline_key_migration_keeps_how_far_reminders_were_planned(empty_d
     assert len(before) > 2
     assert sum(row.sent_through is not None for row in before) == 2
     database.dispose()
+
+
+def test_the_session_credential_migration_ends_the_sessions_it_cannot_place(empty_db_url):
+    """0016 records what opened each session. A session from before cannot say, so the
+    upgrade ends it (its owner signs in again); down again, the sessions stay as they are and
+    the columns go."""
+    from alembic import command
+
+    from engine.app.service import Service
+    from engine.persistence.store import SqlStore
+    from engine.workflow.catalog import WorkflowCatalog
+    from tests.integration.test_directory import seed
+
+    database = Database(empty_db_url)
+    database.ensure_schema()
+    service = Service(SqlStore(database), workflows=WorkflowCatalog().resolve)
+    seed(service)
+    secret, _ = service.directory.create_token("gemeente-zwolle", "p.jansen", purpose="b")
+    service.signin.with_token(secret)
+    service.signin.with_subject("sub-123")
+    columns = "SELECT id_hash, principal_id, csrf, created_at, expires_at FROM web_sessions"
+    with database.engine.begin() as connection:
+        kept = connection.execute(text(columns + " ORDER BY id_hash")).all()
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0015_outbox_room")
+        assert connection.execute(text(columns + " ORDER BY id_hash")).all() == kept
+        with pytest.raises(Exception, match="credential"), connection.begin_nested():
+            connection.execute(text("SELECT credential FROM web_sessions"))
+        command.upgrade(config, "head")
+        assert connection.execute(text("SELECT COUNT(*) FROM web_sessions")).scalar() == 0
+    assert len(kept) == 2
+    again = service.signin.with_token(secret)
+    assert service.signin.session(again.secret).principal.name == "p.jansen"
+    database.dispose()

@@ -4,6 +4,8 @@ expire, end at sign-out and when the password is set again; a personal token sig
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 
@@ -96,4 +98,71 @@ def test_a_personal_token_signs_in_and_a_disabled_principal_is_out(service: Serv
         service.signin.with_token("wk_00000000_" + "a" * 43)
     service.directory.disable_principal("gemeente-zwolle", "p.jansen")
     with pytest.raises(Unauthenticated, match="disabled"):
+        service.signin.session(session.secret)
+
+
+def test_a_token_session_ends_no_later_than_its_token(service: Service, clock: FrozenClock) -> None:
+    """A token that expires in four hours opens a session of four hours, not of
+    ``session_hours``."""
+    seed(service)
+    secret, info = service.directory.create_token(
+        "gemeente-zwolle", "p.jansen", purpose="browser", expires_in_days=1
+    )
+    assert info.expires_at is not None
+    clock.set(info.expires_at - timedelta(hours=4))
+    session = service.signin.with_token(secret)
+    assert session.expires_at == info.expires_at
+    clock.advance(hours=3, minutes=59)
+    assert service.signin.session(session.secret).principal.name == "p.jansen"
+    clock.advance(minutes=1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        service.signin.session(session.secret)
+
+
+def test_revoking_a_token_ends_the_sessions_it_opened_and_no_other(service: Service) -> None:
+    """Each session knows what opened it: revoking one token ends its sessions only; the
+    principal's password session and the session of its other token go on."""
+    seed(service)
+    service.signin.set_password("gemeente-zwolle", "college-app", PASSWORD)
+    first, first_info = service.directory.create_token(
+        "gemeente-zwolle", "college-app", purpose="laptop"
+    )
+    second, _ = service.directory.create_token("gemeente-zwolle", "college-app", purpose="tablet")
+    by_first = [service.signin.with_token(first) for _ in range(2)]
+    by_second = service.signin.with_token(second)
+    by_password = service.signin.with_password("gemeente-zwolle", "college-app", PASSWORD)
+    by_subject = service.signin.with_subject("sub-123")
+    service.directory.revoke_token(first_info.prefix)
+    for session in by_first:
+        with pytest.raises(Unauthenticated):
+            service.signin.session(session.secret)
+    for session in (by_second, by_password, by_subject):
+        assert service.signin.session(session.secret).principal.name == "college-app"
+    found = service.signin.session(by_second.secret)
+    assert (found.credential, found.token_prefix) == ("token", second[: len(first_info.prefix)])
+    assert found.token_prefix != first_info.prefix
+    for session, credential in ((by_password, "password"), (by_subject, "oidc")):
+        found = service.signin.session(session.secret)
+        assert (found.credential, found.token_prefix) == (credential, None)
+
+    service.directory.disable_principal("gemeente-zwolle", "college-app")
+    for session in (by_second, by_password, by_subject):
+        with pytest.raises(Unauthenticated):
+            service.signin.session(session.secret)
+
+
+def test_a_session_ends_when_its_token_is_revoked_by_any_path(
+    service: Service, database: Database
+) -> None:
+    """The session is checked against its token's row on every request: a token revoked
+    other than by ``revoke_token`` (say, directly in the database) ends the session too."""
+    seed(service)
+    secret, info = service.directory.create_token("gemeente-zwolle", "p.jansen", purpose="b")
+    session = service.signin.with_token(secret)
+    with database.engine.begin() as c:
+        c.execute(
+            text("UPDATE tokens SET revoked_at = created_at WHERE prefix = :p"),
+            {"p": info.prefix},
+        )
+    with pytest.raises(Unauthenticated, match="revoked"):
         service.signin.session(session.secret)
