@@ -78,7 +78,8 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
     approvals = []
     if phase is not None:
         for approval in phase.gate.approvals:
-            if guard.offers(view, Action.APPROVE, approval=approval):
+            independent = definition.independent(approval)
+            if guard.offers(view, Action.APPROVE, approval=approval, independent=independent):
                 approvals.append((approval, definition.approval_title(approval)))
     buttons = [b for b in definition.pause_buttons if b.phases is None or view.phase in b.phases]
     index = {p.id: i for i, p in enumerate(definition.phases)}
@@ -155,6 +156,8 @@ def run(visitor: Visitor, key: str, action: str, form: dict[str, str]) -> None:
                 by=by,
                 ref=form.get("ref") or None,
                 note=form.get("note") or None,
+                # As the API does: an independent approval names who gives it.
+                organisation=visitor.principal.organisation.key,
             )
     elif action == "advance":
         with guard.acting(Action.ADVANCE):

@@ -507,7 +507,25 @@ def portfolio(request: Request) -> Response:
         regies=regies,
         workflows=workflows,
         counts=_counts(service, visitor),
+        independent=_independent_rows(visitor),
     )
+
+
+def _independent_rows(visitor: Visitor) -> list[dict[str, Any]]:
+    """The instances whose gate asks the visitor for an independent approval it may give
+    (``Guard.awaiting_independent``): key, title, phase and those approvals, nothing else."""
+    rows = []
+    for view, approvals in visitor.guard.awaiting_independent():
+        definition = _definition(visitor.service, view)
+        rows.append(
+            {
+                "key": view.key,
+                "title": view.title,
+                "phase": dict(_phase_titles(visitor.service, view)).get(view.phase, view.phase),
+                "approvals": [definition.approval_title(a) for a in approvals],
+            }
+        )
+    return rows
 
 
 def _choices(pages: Pages) -> tuple[list[tuple[str, str]], list[str], list[str]]:
@@ -709,7 +727,7 @@ def instance_page(
     try:
         view = visitor.guard.see(key)
     except NotFound:
-        return _not_found(request, visitor)
+        return _independent_page(request, visitor, key, refusal=refusal, status=status)
     may_log = visitor.guard.offers(view, Action.READ_LOG)
     events = service.log(key) if may_log else []
     done_by: dict[str, tuple[str, Any]] = {}
@@ -749,6 +767,47 @@ def instance_page(
             request, visitor, [key, *(c.key for c in children)], visitor.guard.scope()
         ),
         notice=request.query_params.get("done"),
+    )
+
+
+def _independent(visitor: Visitor, key: str) -> tuple[Any, list[str]] | None:
+    """For a visitor that may not see ``key``: the instance and the independent approvals its
+    gate asks the visitor for (``Guard.independent_approvals``), or None (a 404)."""
+    try:
+        view = visitor.service.show(key)
+    except NotFound:
+        return None
+    approvals = visitor.guard.independent_approvals(view)
+    return (view, approvals) if approvals else None
+
+
+def _independent_page(
+    request: Request,
+    visitor: Visitor,
+    key: str,
+    *,
+    refusal: forms.Refusal | None = None,
+    status: int = 200,
+) -> Response:
+    """What an approver with no stake in the instance sees of it: its name, its phase and
+    the form for the independent approvals its gate asks of it; nothing else (404 when there
+    are none)."""
+    found = _independent(visitor, key)
+    if found is None:
+        return _not_found(request, visitor)
+    view, approvals = found
+    definition = _definition(visitor.service, view)
+    return render(
+        request,
+        visitor,
+        "independent.html",
+        status=status,
+        view=view,
+        phase_title=dict(_phase_titles(visitor.service, view)).get(view.phase, view.phase),
+        approvals=[(a, definition.approval_title(a)) for a in approvals],
+        refusal=refusal,
+        notice=request.query_params.get("done"),
+        done_keys=DONE_KEYS,
     )
 
 
@@ -803,8 +862,15 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
     try:
         view = visitor.guard.see(key)
     except NotFound:
-        return _not_found(request, visitor)
-    titles = _titles(visitor, view, _kin(visitor, view)[1])
+        # An approver with no stake may give the independent approvals the gate asks of it,
+        # with this form only (as POST /api/v1/instances/KEY/approvals/ID lets it).
+        found = _independent(visitor, key) if action == "approve" else None
+        if found is None or form.get("approval") not in found[1]:
+            return _not_found(request, visitor)
+        view = found[0]
+        titles = _titles(visitor, view, ())
+    else:
+        titles = _titles(visitor, view, _kin(visitor, view)[1])
     try:
         await anyio.to_thread.run_sync(forms.run, visitor, key, action, form)
     except NotFound as exc:

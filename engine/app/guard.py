@@ -10,6 +10,9 @@
 - ``require_programme(action)``: for what is not about one instance (the outbox, the
   directory): allowed by the principal's relation to the programme;
 - ``scope(action)``: what lists show it, as a filter the store applies in SQL;
+- ``independent_approvals(view)`` and ``awaiting_independent()``: for an approver whose
+  organisation has no stake in an instance, the independent approvals its gate asks of it,
+  and the instances that ask them (all it may know of an instance it may not see);
 - ``acting(action, ...)``: the same check again inside each command's own transaction, on the
   row the command is decided on (``engine.app.acting``).
 
@@ -24,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from engine.app.access import Action, Principal, Relation, Scope, may, relation, scope
+from engine.app.access import Action, Principal, Relation, Role, Scope, may, relation, scope
 from engine.app.acting import acting
 from engine.errors import Forbidden, NotFound
 from engine.runtime.commands import CompiledWorkflow
@@ -162,9 +165,11 @@ class Guard:
         *,
         approval: str | None = None,
         milestone: str | None = None,
+        independent: bool = False,
     ) -> bool:
         """Whether a face should offer ``action`` on this instance (the same check as
-        ``require``, answered as a yes or no; the command still checks it again)."""
+        ``require``, answered as a yes or no; the command still checks it again).
+        ``independent``: the approval is one the workflow marks so."""
         owner = None
         if milestone is not None:
             owner = next((m.owner for m in view.milestones if m.id == milestone), None)
@@ -176,10 +181,85 @@ class Guard:
                 action,
                 approval=approval,
                 owner=owner,
+                independent=independent,
             )
         except (NotFound, Forbidden):
             return False
         return True
+
+    def independent_approvals(self, view: InstanceView) -> list[str]:
+        """The approvals the current gate of ``view`` asks for that the workflow marks
+        independent and this principal may give (``may`` with ``independent``: an approver
+        holding it, whose organisation has no stake in the instance); empty for everyone
+        else and for a finished instance."""
+        if self.principal.disabled or view.state in ("completed", "stopped"):
+            return []
+        stored = next(
+            (
+                w
+                for w in self.service.workflow_versions(view.workflow_key)
+                if w.version == view.workflow_version
+            ),
+            None,
+        )
+        if stored is None:
+            return []
+        definition = self.service.compiled(stored).definition
+        phase = next((p for p in definition.phases if p.id == view.phase), None)
+        if phase is None:
+            return []
+        found = relation(
+            self.principal,
+            regie_organisation=view.regie.organisation,
+            parties=[organisation for organisation, _ in view.parties],
+        )
+        return [
+            approval
+            for approval in phase.gate.approvals
+            if definition.independent(approval)
+            and may(self.principal, Action.APPROVE, found, approval=approval, independent=True)
+        ]
+
+    def awaiting_independent(self, limit: int = 200) -> list[tuple[InstanceView, list[str]]]:
+        """The instances (up to ``limit``, by key) whose current gate asks this principal for
+        an independent approval it may give, each with those approvals. Only the phases that
+        ask for one it holds are read, then each instance is checked as
+        ``independent_approvals`` does."""
+        from engine.app.listing import MAX_LIMIT
+        from engine.ports import InstanceQuery
+
+        if self.principal.role is not Role.APPROVER or self.principal.disabled:
+            return []
+        held = set(self.principal.approvals)
+        phases: dict[tuple[str, str], set[int]] = {}
+        for stored in self.service.workflow_versions():
+            definition = self.service.compiled(stored).definition
+            for phase in definition.phases:
+                if any(a in held and definition.independent(a) for a in phase.gate.approvals):
+                    phases.setdefault((stored.key, phase.id), set()).add(stored.version)
+        # Every instance in those phases is read (the store's scope cannot say "no stake"):
+        # each is then shown only if ``independent_approvals`` allows it.
+        everything = Scope(True, None, ())
+        found: list[tuple[InstanceView, list[str]]] = []
+        for (workflow, phase_id), versions in sorted(phases.items()):
+            after = None
+            while True:
+                page = self.service.instances(
+                    InstanceQuery(workflow=workflow, phase=phase_id, after=after, limit=MAX_LIMIT),
+                    everything,
+                )
+                for summary in page.items:
+                    if summary.workflow_version not in versions:
+                        continue
+                    view = self.service.show(summary.key)
+                    approvals = self.independent_approvals(view)
+                    if approvals:
+                        found.append((view, approvals))
+                if page.next is None:
+                    break
+                after = page.next
+        found.sort(key=lambda item: item[0].key)
+        return found[:limit]
 
     def require_programme(self, action: Action) -> None:
         """Allow an action on the programme as a whole (Forbidden otherwise)."""
