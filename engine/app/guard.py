@@ -240,10 +240,12 @@ class Guard:
         # Every instance in those phases is read (the store's scope cannot say "no stake"):
         # each is then shown only if ``independent_approvals`` allows it.
         everything = Scope(True, None, ())
+        # Pages come by key, so each phase is read only until it gave ``limit``: the first
+        # ``limit`` of all of them by key are among those.
         found: list[tuple[InstanceView, list[str]]] = []
         for (workflow, phase_id), versions in sorted(phases.items()):
-            after = None
-            while True:
+            after, here = None, 0
+            while here < limit:
                 page = self.service.instances(
                     InstanceQuery(workflow=workflow, phase=phase_id, after=after, limit=MAX_LIMIT),
                     everything,
@@ -255,6 +257,9 @@ class Guard:
                     approvals = self.independent_approvals(view)
                     if approvals:
                         found.append((view, approvals))
+                        here += 1
+                        if here == limit:
+                            break
                 if page.next is None:
                     break
                 after = page.next

@@ -172,3 +172,18 @@ def test_an_approver_with_a_stake_is_not_offered_the_independent_approval(
         data={"csrf": _csrf(page), "approval": TOETS, "decision": "go"},
     )
     assert refused.status_code == 403
+
+
+def test_the_list_of_what_awaits_an_independent_approver_stops_at_its_limit(
+    served: LiveServer,
+) -> None:
+    from engine.app.guard import Guard
+
+    service = served.programme.service
+    for key in ("wk-c", "wk-a", "wk-d", "wk-b"):
+        _wijk(served, key, f"Wijk {key}")
+    service.add_party("wk-a", "rekenkamer", "netbeheerder", by="t")  # a stake: not its to give
+    guard = Guard(service, service.directory.principal("rekenkamer", "toetser"))
+    assert [view.key for view, _ in guard.awaiting_independent()] == ["wk-b", "wk-c", "wk-d"]
+    assert [view.key for view, _ in guard.awaiting_independent(limit=2)] == ["wk-b", "wk-c"]
+    assert all(found == [TOETS] for _, found in guard.awaiting_independent())
