@@ -306,20 +306,21 @@ _SUBJECT_NAME: dict[str, str] = {
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unmet:
     """One criterion of a phase's gate that is not met: what kind (``code``), the gate's
-    ``phase``, the milestone, approval, sub-project or regie type it is about (``subject``),
-    and a readable sentence."""
+    ``phase``, the milestone, approval, sub-project or regie type it is about (``subject``;
+    empty: one not named, a sub-project the reader may not see), and a readable sentence."""
 
     code: UnmetCode
     phase: str
     subject: str
     message: str
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | None]:
         """The criterion as data, its subject named for what it is, e.g. ``{"code":
-        "milestone-open", "milestone": "kernteam", "phase": "verkennen", "message": ...}``."""
+        "milestone-open", "milestone": "kernteam", "phase": "verkennen", "message": ...}``; a
+        subject not named is null."""
         return {
             "code": self.code,
-            _SUBJECT_NAME[self.code]: self.subject,
+            _SUBJECT_NAME[self.code]: self.subject or None,
             "phase": self.phase,
             "message": self.message,
         }

@@ -63,6 +63,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                     "phase": {"type": ["string", "null"]},
                     "milestone": {"type": ["string", "null"]},
                     "approval": {"type": ["string", "null"]},
+                    "child": {
+                        "type": ["string", "null"],
+                        "description": "The sub-project (children-behind); null: one you may "
+                        "not see, not named here or in the message.",
+                    },
                     "message": {"type": "string"},
                 },
             },

@@ -282,9 +282,6 @@ class Guard:
         """The wijk and the deelprojecten of ``view`` this principal may see: a wijk or
         deelproject it may not see is not named at all, as on its own page (404). The
         deelprojecten are found by their parent in the principal's scope, in SQL."""
-        from engine.app.listing import MAX_LIMIT
-        from engine.ports import InstanceQuery
-
         parent = view.parent
         if parent is not None:
             try:
@@ -293,23 +290,35 @@ class Guard:
                 parent = None
         if not view.children:
             return parent, ()
+        keys = self.seen_children(view.key)
+        if keys is None:
+            return parent, tuple(view.children)
+        return parent, tuple(c for c in view.children if c.key in keys)
+
+    def seen_children(self, key: str) -> frozenset[str] | None:
+        """The keys of the deelprojecten of instance ``key`` this principal may see, found by
+        their parent in its scope, in SQL; None when it sees every instance (known without
+        reading). What ``kin`` names, for answers made without a view (a command's)."""
+        from engine.app.listing import MAX_LIMIT
+        from engine.ports import InstanceQuery
+
         try:
             seen = self.scope(Action.LIST)
         except Forbidden:
-            return parent, ()
+            return frozenset()
         if seen.everything:
-            return parent, tuple(view.children)
+            return None
         keys: set[str] = set()
         after = None
         while True:
             page = self.service.instances(
-                InstanceQuery(parent=view.key, after=after, limit=MAX_LIMIT), seen
+                InstanceQuery(parent=key, after=after, limit=MAX_LIMIT), seen
             )
             keys.update(s.key for s in page.items)
             if page.next is None:
                 break
             after = page.next
-        return parent, tuple(c for c in view.children if c.key in keys)
+        return frozenset(keys)
 
     def sees_all_kin(self, view: InstanceView) -> bool:
         """Whether ``kin`` is sure to give the whole wijk and every deelproject of ``view``,

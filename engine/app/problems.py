@@ -146,7 +146,8 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
         description="The exit criteria of the instance's phase are not met, so it cannot move "
         "on. `unmet` lists every criterion as data: `code` (milestone-open, approval-missing, "
         "approval-no-go, children-behind, regie-not-allowed), the milestone, approval, child "
-        "or regie type it is about, the `phase`, and a `message`. Nothing was changed. Meet "
+        "or regie type it is about, the `phase`, and a `message`. A sub-project you may not "
+        "see is not named (`child` is null; the message says so). Nothing was changed. Meet "
         "the criteria, or advance with an override and a reason where the workflow allows it.",
     ),
     ProblemKind(

@@ -7,7 +7,7 @@ JSON contracts (docs/json.md) and into text for a terminal. The overview (``stat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "render_instance",
     "render_log",
     "shown_times",
+    "unmet_seen",
 ]
 
 
@@ -127,15 +128,27 @@ UNSEEN_CHILD = (
 """What the gate says, to one who may not see it, of a deelproject it waits for."""
 
 
+def unmet_seen(unmet: Sequence[Unmet], seen: Collection[str]) -> tuple[Unmet, ...]:
+    """The unmet criteria of a gate as one who sees only the deelprojecten ``seen`` (keys) is
+    told them: each is kept, but one about a deelproject it may not see names it neither as
+    its subject (empty) nor in its words (``UNSEEN_CHILD``)."""
+    return tuple(
+        Unmet(code=u.code, phase=u.phase, subject="", message=UNSEEN_CHILD)
+        if u.code == "children-behind" and u.subject not in seen
+        else u
+        for u in unmet
+    )
+
+
 def _gate_seen(view: InstanceView, children: Sequence[ChildView]) -> dict[str, Any] | None:
     """The gate of ``view`` as one who sees only ``children`` of its deelprojecten is told it:
     a deelproject it waits for is not named unless seen."""
     if view.gate is None:
         return None
-    seen = {c.key for c in children}
+    told = unmet_seen(view.gate_unmet, {c.key for c in children})
     unmet = [  # the criteria as data beside their words (both made in ``overview.show``)
-        UNSEEN_CHILD if u.code == "children-behind" and u.subject not in seen else message
-        for u, message in zip(view.gate_unmet, view.gate["unmet"], strict=True)
+        message if t is u else t.message
+        for u, t, message in zip(view.gate_unmet, told, view.gate["unmet"], strict=True)
     ]
     return {**view.gate, "unmet": unmet}
 

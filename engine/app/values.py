@@ -10,10 +10,12 @@ what the caller should be warned about (``contact_warnings``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from engine.app.reports import unmet_seen
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import InvalidValue
 from engine.ports import StoredEvent
@@ -59,8 +61,18 @@ class Recorded:
         """The gate of the phase the instance is in now (evaluated when asked)."""
         return self.workflow.gate_status(self.instance)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(
+        self, seen_children: Callable[[], Collection[str] | None] | None = None
+    ) -> dict[str, Any]:
+        """The command's answer (docs/json.md). ``seen_children``: the keys of the deelprojecten
+        the caller may see (None: every one), asked only when the gate waits for one; a
+        deelproject it may not see is not named (``reports.unmet_seen``, as ``GET`` tells it)."""
         gate = self.gate  # evaluated once
+        unmet = gate.unmet if gate is not None else ()
+        if seen_children is not None and any(u.code == "children-behind" for u in unmet):
+            seen = seen_children()
+            if seen is not None:
+                unmet = unmet_seen(unmet, seen)
         return {
             "key": self.key,
             "phase": self.phase,
@@ -73,7 +85,7 @@ class Recorded:
             else {
                 "phase": gate.phase,
                 "ready": gate.ready,
-                "unmet": list(gate.messages),
+                "unmet": [u.message for u in unmet],
             },
             "warnings": list(self.warnings),
         }

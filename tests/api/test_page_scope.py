@@ -82,9 +82,13 @@ def test_the_wijk_of_another_organisation_is_not_named_on_its_deelproject(
     assert rows["eigen-deelproject"]["parent"] == wijk
 
 
-def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_it(
-    db_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def gated(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A wijk of deltaWonen whose gate waits for its deelprojecten: one of deltaWonen
+    (``eigen-deel``), one of SWZ (``geheim-deel``), neither there yet. Besides the seeded
+    principals, ``bureau``: a programme office of deltaWonen (it may advance the wijk, whose
+    regie deltaWonen holds, but sees SWZ's deelproject no more than its partner does)."""
+    from engine.app.access import Role
     from engine.runtime.events import Regie
     from tests.integration.test_children_readiness import DEEL, WIJK
 
@@ -97,6 +101,11 @@ def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_
         service = served.programme.service
         service.signin.set_password("deltawonen", "partner", PASSWORD)
         service.signin.set_password("gemeente-zwolle", "programme_office", PASSWORD)
+        service.directory.add_principal(
+            organisation="deltawonen", name="bureau", kind="application", role=Role.PROGRAMME_OFFICE
+        )
+        secret, _ = service.directory.create_token("deltawonen", "bureau", purpose="tests")
+        served.programme.tokens["bureau"] = secret
         for key, workflow, organisation, parent in (
             ("de-wijk", "wijk", "deltaWonen", None),
             ("eigen-deel", "deel", "deltaWonen", "de-wijk"),
@@ -110,20 +119,27 @@ def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_
                 by="test-seed",
                 parent=parent,
             )
-        partner = signed_in(served, "deltawonen", "partner")
-        page = partner.get("/instances/de-wijk")
-        assert page.status_code == 200
-        assert "eigen-deel" in page.text
-        assert "geheim-deel" not in page.text
-        office = signed_in(served, "gemeente-zwolle", "programme_office")
-        assert "geheim-deel" in office.get("/instances/de-wijk").text
-        # And the API, which words the gate itself.
-        with served.client("partner") as api, served.client("programme_office") as whole:
-            shown = api.get("/api/v1/instances/de-wijk").json()
-            assert [c["key"] for c in shown["children"]] == ["eigen-deel"]
-            assert "geheim-deel" not in json.dumps(shown)
-            assert UNSEEN_CHILD in shown["gate"]["unmet"]
-            assert "geheim-deel" in json.dumps(whole.get("/api/v1/instances/de-wijk").json())
+        yield served
+
+
+def test_a_gate_waiting_for_a_deelproject_of_another_organisation_does_not_name_it(
+    gated: LiveServer,
+) -> None:
+    served = gated
+    partner = signed_in(served, "deltawonen", "partner")
+    page = partner.get("/instances/de-wijk")
+    assert page.status_code == 200
+    assert "eigen-deel" in page.text
+    assert "geheim-deel" not in page.text
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    assert "geheim-deel" in office.get("/instances/de-wijk").text
+    # And the API, which words the gate itself.
+    with served.client("partner") as api, served.client("programme_office") as whole:
+        shown = api.get("/api/v1/instances/de-wijk").json()
+        assert [c["key"] for c in shown["children"]] == ["eigen-deel"]
+        assert "geheim-deel" not in json.dumps(shown)
+        assert UNSEEN_CHILD in shown["gate"]["unmet"]
+        assert "geheim-deel" in json.dumps(whole.get("/api/v1/instances/de-wijk").json())
 
 
 def test_the_exports_are_not_kept_by_a_cache(served: LiveServer) -> None:
@@ -169,3 +185,72 @@ def test_the_api_names_only_the_kin_the_caller_may_see(served: LiveServer, role:
         assert office.get(f"/api/v1/instances/{below}").json()["parent"] == hidden_wijk
         listed = office.get(f"/api/v1/instances/{wijk}/children")
         assert sorted(c["key"] for c in listed.json()["items"]) == sorted([own, theirs])
+
+
+def _unmet_of(answer: dict[str, object]) -> list[str]:
+    gate = answer["gate"]
+    assert isinstance(gate, dict)
+    return list(gate["unmet"])
+
+
+@pytest.mark.parametrize("way", ["shortcut", "framework"])
+def test_a_command_answer_names_only_the_deelprojecten_the_caller_may_see(
+    gated: LiveServer, way: str
+) -> None:
+    # The answer to a command is where the instance now stands: its gate is told as GET tells
+    # it (``UNSEEN_CHILD`` for a deelproject the caller may not see). A query string the route
+    # ignores sends the request past the command shortcut, through the framework's routing.
+    suffix = "" if way == "shortcut" else "?via=framework"
+    notes = f"/api/v1/instances/de-wijk/notes{suffix}"
+    served = gated
+    with served.client("partner") as api, served.client("programme_office") as office:
+        plain = api.post(notes, json={"text": "een notitie"})
+        kept = api.post(notes, json={"text": "nog een"}, headers={"Idempotency-Key": "k-1"})
+        again = api.post(notes, json={"text": "nog een"}, headers={"Idempotency-Key": "k-1"})
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        for answer in (plain, kept, again):
+            assert answer.status_code == 200, answer.text
+            assert "geheim-deel" not in answer.text
+            unmet = _unmet_of(answer.json())
+            assert UNSEEN_CHILD in unmet
+            assert any("eigen-deel" in u for u in unmet)
+        assert kept.content == again.content
+        whole = office.post(notes, json={"text": "van het bureau"})
+        assert whole.status_code == 200
+        assert any("geheim-deel" in u for u in _unmet_of(whole.json()))
+        assert UNSEEN_CHILD not in _unmet_of(whole.json())
+        # The programme office's key is its own: the partner's kept answer is not its.
+        mine = office.post(notes, json={"text": "nog een"}, headers={"Idempotency-Key": "k-1"})
+        assert any("geheim-deel" in u for u in _unmet_of(mine.json()))
+
+
+@pytest.mark.parametrize("way", ["shortcut", "framework"])
+def test_a_refused_advance_does_not_name_a_deelproject_the_caller_may_not_see(
+    gated: LiveServer, way: str
+) -> None:
+    # Every unmet criterion is there, as data; one about a deelproject the caller may not see
+    # says so without its key, in `child`, the message or the detail.
+    suffix = "" if way == "shortcut" else "?via=framework"
+    advance = f"/api/v1/instances/de-wijk/advance{suffix}"
+    served = gated
+    with served.client("bureau") as api, served.client("programme_office") as office:
+        refused = api.post(advance)
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "geheim-deel" not in refused.text
+        problem = refused.json()
+        behind = [u for u in problem["unmet"] if u["code"] == "children-behind"]
+        assert sorted((u["child"] or "") for u in behind) == ["", "eigen-deel"]
+        hidden = next(u for u in behind if u["child"] is None)
+        assert hidden["message"] == UNSEEN_CHILD
+        assert hidden["phase"] == "plannen"
+        assert {u["code"] for u in problem["unmet"]} == {
+            "milestone-open",
+            "approval-missing",
+            "children-behind",
+        }
+        assert UNSEEN_CHILD in problem["detail"]
+        whole = office.post(advance)
+        assert whole.status_code == 409
+        children = {u["child"] for u in whole.json()["unmet"] if u["code"] == "children-behind"}
+        assert children == {"eigen-deel", "geheim-deel"}

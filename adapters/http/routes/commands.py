@@ -30,7 +30,8 @@ from adapters.http.documents import CommandResult
 from adapters.http.replies import Idempotency, etag, expected_event, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
-from engine.errors import NotFound
+from engine.app.guard import Guard
+from engine.errors import GateNotMet, NotFound
 
 router = api_router(tags=["commands"])
 
@@ -59,14 +60,22 @@ def run_command(
     """Record ``command(expect)`` once (replaying a kept Idempotency-Key), allowed by the rule
     table on the instance as the command's own transaction reads it (``Guard.acting``): an
     instance the caller may not see is 404, exactly as one that does not exist; one it may see
-    but not act on is 403."""
+    but not act on is 403. The answer, and a shut gate's refusal, name only the deelprojecten
+    the caller may see (``Guard.seen_children``), as ``GET /instances/{key}`` does."""
     idem = Idempotency(request, body, caller.principal, caller.service)
     expect = expected_event(if_match)
+    seen = _SeenChildren(caller.guard, key)
 
     def respond(recorded: Any) -> tuple[int, Any, dict[str, str]]:
-        return 200, recorded.as_json(), {"ETag": etag(recorded.event.seq, recorded.event.hash)}
+        return (
+            200,
+            recorded.as_json(seen),
+            {"ETag": etag(recorded.event.seq, recorded.event.hash)},
+        )
 
     def act() -> Response:
+        if idem.key is not None:
+            seen()  # its answer is kept in the command's own transaction: asked before it
         try:
             with (
                 idem.keeping(respond),
@@ -78,10 +87,45 @@ def run_command(
                 # Without the known keys the service offers: they are not all the caller's.
                 raise NotFound("instance", key) from None
             raise
+        except GateNotMet as exc:
+            raise seen.refusal(exc) from None
         status, data, headers = respond(recorded)
         return reply(data, status=status, headers=headers)
 
     return idem.run(act)
+
+
+class _SeenChildren:
+    """The keys of the deelprojecten of one instance the caller may see (None: every one),
+    asked of the guard once, and only when an answer needs them (a command's answer is made
+    for the caller who sent it: a kept one is replayed to that caller alone)."""
+
+    def __init__(self, guard: Guard, key: str) -> None:
+        self._guard = guard
+        self._key = key
+        self._asked = False
+        self._seen: frozenset[str] | None = None
+
+    def __call__(self) -> frozenset[str] | None:
+        if not self._asked:
+            self._seen = self._guard.seen_children(self._key)
+            self._asked = True
+        return self._seen
+
+    def refusal(self, shut: GateNotMet) -> GateNotMet:
+        """``shut`` as the caller is told it: every unmet criterion, none naming a deelproject
+        it may not see (``reports.unmet_seen``)."""
+        from engine.app.reports import unmet_seen
+
+        if not any(u.code == "children-behind" for u in shut.unmet):
+            return shut
+        seen = self()
+        if seen is None:
+            return shut
+        told = unmet_seen(shut.unmet, seen)
+        if told == shut.unmet:
+            return shut
+        return GateNotMet(shut.instance, shut.phase, told)
 
 
 def _empty(body: Any, model: type[BaseModel]) -> Any:
