@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -115,13 +115,15 @@ def _behind(p: Progress) -> int:
 
 
 def _families(items: list[Progress]) -> list[tuple[Progress, tuple[Progress, ...]]]:
+    """Each wijk with its deelprojecten. A deelproject whose wijk is not among ``items`` (one
+    the reader may not see) stands on its own, and does not name that wijk."""
     keys = {p.key for p in items}
     children: dict[str, list[Progress]] = {}
     for p in items:
         if p.parent is not None and p.parent in keys:
             children.setdefault(p.parent, []).append(p)
     return [
-        (p, tuple(children.get(p.key, ())))
+        (p if p.parent is None else replace(p, parent=None), tuple(children.get(p.key, ())))
         for p in items
         if p.parent is None or p.parent not in keys
     ]

@@ -282,18 +282,21 @@ class Guard:
         """The wijk and the deelprojecten of ``view`` this principal may see: a wijk or
         deelproject it may not see is not named at all, as on its own page (404). The
         deelprojecten are found by their parent in the principal's scope, in SQL."""
-        parent = view.parent
-        if parent is not None:
-            try:
-                self.see(parent)
-            except NotFound:
-                parent = None
+        parent = view.parent if view.parent is not None and self.sees(view.parent) else None
         if not view.children:
             return parent, ()
         keys = self.seen_children(view.key)
         if keys is None:
             return parent, tuple(view.children)
         return parent, tuple(c for c in view.children if c.key in keys)
+
+    def sees(self, key: str) -> bool:
+        """Whether the principal may see instance ``key`` (``see`` answered as a yes or no)."""
+        try:
+            self.see(key)
+        except NotFound:
+            return False
+        return True
 
     def seen_children(self, key: str) -> frozenset[str] | None:
         """The keys of the deelprojecten of instance ``key`` this principal may see, found by

@@ -254,3 +254,35 @@ def test_a_refused_advance_does_not_name_a_deelproject_the_caller_may_not_see(
         assert whole.status_code == 409
         children = {u["child"] for u in whole.json()["unmet"] if u["code"] == "children-behind"}
         assert children == {"eigen-deel", "geheim-deel"}
+
+
+@pytest.mark.parametrize("role", ["partner", "auditor"])
+def test_a_list_or_report_does_not_name_the_wijk_of_a_deelproject_the_caller_sees(
+    served: LiveServer, role: str
+) -> None:
+    # GET /instances and the council report list a deelproject the caller sees; its wijk,
+    # another organisation's, is not named there (it stands on its own), as on /status.
+    from engine.clock import local_date
+
+    programme = served.programme
+    hidden_wijk = programme.instance("swz")
+    below = programme.instance("deltawonen", parent=hidden_wijk)
+    wijk = programme.instance("deltawonen")
+    own = programme.instance("deltawonen", parent=wijk)
+    today = local_date(programme.service.clock.now()).isoformat()
+    council = f"/api/v1/reports/council?from={today}&to={today}"
+    with served.client(role) as api, served.client("programme_office") as office:
+        listed = api.get("/api/v1/instances")
+        assert listed.status_code == 200
+        parents = {i["key"]: i["parent"] for i in listed.json()["items"]}
+        assert parents == {wijk: None, own: wijk, below: None}
+        whole = {i["key"]: i["parent"] for i in office.get("/api/v1/instances").json()["items"]}
+        assert whole[below] == hidden_wijk
+        if role == "auditor":  # the council report is the programme office's and auditors'
+            report = api.get(council)
+            assert report.status_code == 200, report.text
+            standing = {w["key"]: w for w in report.json()["wijken"]}
+            assert standing[below]["parent"] is None
+            assert [d["parent"] for d in standing[wijk]["deelprojecten"]] == [wijk]
+            told = {w["key"]: w for w in office.get(council).json()["wijken"]}
+            assert [d["key"] for d in told[hidden_wijk]["deelprojecten"]] == [below]

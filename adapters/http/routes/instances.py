@@ -102,9 +102,17 @@ def list_instances(
         query = dict(request.query_params)
         query["after"] = page.next
         headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
-    return reply(
-        {"items": [summary_json(s) for s in page.items], "next": page.next}, headers=headers
-    )
+    items = [summary_json(s) for s in page.items]
+    if not scope.everything:
+        # A deelproject does not name a wijk the caller may not see (``Guard.kin``): it
+        # stands on its own, as on /status. A wijk on this page is one it sees.
+        listed = {s.key for s in page.items}
+        parents = {s.parent for s in page.items if s.parent is not None} - listed
+        hidden = {p for p in parents if not caller.guard.sees(p)}
+        for item in items:
+            if item["parent"] in hidden:
+                item["parent"] = None
+    return reply({"items": items, "next": page.next}, headers=headers)
 
 
 @router.post(
