@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.app.context import Context
 from engine.app.progress import DECISION_KINDS, Decision, Plans, Progress, progress_of
+from engine.app.reports import said_seen
 from engine.clock import local_date
 from engine.errors import InvalidValue
 from engine.ports import InstanceScope
@@ -143,10 +144,17 @@ def council_report(
             "period", f"{first.isoformat()} to {last.isoformat()}", "at most ten years"
         )
     items = progress(context, scope)
+    # An override keeps what was unmet as words: a deelproject the reader may not see (not
+    # among the instances it sees) is not named there.
+    seen = None if scope is None or scope.everything else {p.key for p in items}
     wijken = []
     for wijk, parts in _families(items):
         decisions = sorted(
-            ((p.key, d) for p in (wijk, *parts) for d in p.decisions_between(first, last)),
+            (
+                (p.key, d if seen is None or not d.unmet else _told(d, seen))
+                for p in (wijk, *parts)
+                for d in p.decisions_between(first, last)
+            ),
             key=lambda kd: (kd[1].day, kd[0]),
         )
         wijken.append(WijkReport(wijk=wijk, parts=parts, decisions=tuple(decisions)))
@@ -156,6 +164,11 @@ def council_report(
         made=local_date(context.clock.now()),
         wijken=tuple(wijken),
     )
+
+
+def _told(decision: Decision, seen: set[str]) -> Decision:
+    """``decision`` as one who sees only the instances ``seen`` is told it."""
+    return replace(decision, unmet=said_seen(decision.unmet, seen))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,6 +37,7 @@ __all__ = [
     "log_json",
     "render_instance",
     "render_log",
+    "said_seen",
     "shown_times",
     "unmet_seen",
 ]
@@ -138,6 +139,18 @@ def unmet_seen(unmet: Sequence[Unmet], seen: Collection[str]) -> tuple[Unmet, ..
         else u
         for u in unmet
     )
+
+
+def said_seen(said: Sequence[str], seen: Collection[str]) -> tuple[str, ...]:
+    """As ``unmet_seen``, for criteria kept as words alone (the ``unmet`` of an override's
+    event): one about a deelproject not among ``seen`` is told as ``UNSEEN_CHILD``."""
+    from engine.runtime.gates import behind_child
+
+    told = []
+    for message in said:
+        child = behind_child(message)
+        told.append(UNSEEN_CHILD if child is not None and child not in seen else message)
+    return tuple(told)
 
 
 def _gate_seen(view: InstanceView, children: Sequence[ChildView]) -> dict[str, Any] | None:

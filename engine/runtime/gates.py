@@ -8,6 +8,7 @@ allow. Milestones that were skipped (with a reason, on the record) count as sett
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "GateSpec",
     "GateStatus",
     "Unmet",
+    "behind_child",
     "build_gate_specs",
     "children_behind",
     "count_stored",
@@ -136,8 +138,8 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
                     code="children-behind",
                     phase=spec.phase,
                     subject=child.key,
-                    message=f"sub-project '{child.key}' is in phase '{where}', which matches "
-                    f"no phase of this workflow; it must have reached '{spec.children_reached}'",
+                    message=f"{_BEHIND.format(child.key, where)}, which matches no phase of "
+                    f"this workflow; it must have reached '{spec.children_reached}'",
                 )
             )
         else:
@@ -146,8 +148,8 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
                     code="children-behind",
                     phase=spec.phase,
                     subject=child.key,
-                    message=f"sub-project '{child.key}' is in phase '{where}'; every "
-                    f"sub-project must have reached '{spec.children_reached}'",
+                    message=f"{_BEHIND.format(child.key, where)}; every sub-project must have "
+                    f"reached '{spec.children_reached}'",
                 )
             )
     if _regie_refused(spec, instance):
@@ -162,6 +164,19 @@ def evaluate_gate(spec: GateSpec, instance: Instance) -> GateStatus:
             )
         )
     return GateStatus(spec.phase, tuple(unmet))
+
+
+_BEHIND = "sub-project '{}' is in phase '{}'"
+"""How a children-behind criterion's sentence begins (its sub-project's key, its phase)."""
+_BEHIND_WORDS = re.compile(r"sub-project '([^']*)' is in phase '")
+
+
+def behind_child(message: str) -> str | None:
+    """The key of the sub-project a criterion's sentence is about, when it is a
+    children-behind one (None otherwise): for criteria kept as words alone (the ``unmet`` of
+    an override's event)."""
+    found = _BEHIND_WORDS.match(message)
+    return found.group(1) if found is not None else None
 
 
 def count_unmet(spec: GateSpec, instance: Instance) -> int:

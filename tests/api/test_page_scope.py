@@ -286,3 +286,35 @@ def test_a_list_or_report_does_not_name_the_wijk_of_a_deelproject_the_caller_see
             assert [d["parent"] for d in standing[wijk]["deelprojecten"]] == [wijk]
             told = {w["key"]: w for w in office.get(council).json()["wijken"]}
             assert [d["key"] for d in told[hidden_wijk]["deelprojecten"]] == [below]
+
+
+def test_an_override_in_the_council_report_does_not_name_a_deelproject_the_reader_may_not_see(
+    gated: LiveServer,
+) -> None:
+    # The office passes the wijk's gate on purpose; the council report lists what was unmet.
+    # An auditor of deltaWonen reads every criterion, but not SWZ's deelproject by its key.
+    from engine.clock import local_date
+
+    served = gated
+    today = local_date(served.programme.service.clock.now()).isoformat()
+    council = f"/api/v1/reports/council?from={today}&to={today}"
+    with served.client("auditor") as api, served.client("programme_office") as office:
+        passed = office.post(
+            "/api/v1/instances/de-wijk/advance",
+            json={"override": True, "reason": "the council decided so"},
+        )
+        assert passed.status_code == 200, passed.text
+        told = {w["key"]: w for w in office.get(council).json()["wijken"]}
+        (override,) = [d for d in told["de-wijk"]["decisions"] if d["unmet"]]
+        assert any("geheim-deel" in u for u in override["unmet"])
+        report = api.get(council)
+        assert report.status_code == 200, report.text
+        assert "geheim-deel" not in report.text
+        (seen,) = [d for d in report.json()["wijken"][0]["decisions"] if d["unmet"]]
+        assert len(seen["unmet"]) == len(override["unmet"])
+        assert UNSEEN_CHILD in seen["unmet"]
+        assert any("eigen-deel" in u for u in seen["unmet"])
+        page = api.get(council, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "eigen-deel" in page.text
+        assert "geheim-deel" not in page.text
