@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine.app.reports import unmet_seen
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import InvalidValue
 from engine.ports import StoredEvent
@@ -72,6 +71,9 @@ class Recorded:
         if seen_children is not None and any(u.code == "children-behind" for u in unmet):
             seen = seen_children()
             if seen is not None:
+                # Here only: the reports are no part of a command's path on the command line.
+                from engine.app.reports import unmet_seen
+
                 unmet = unmet_seen(unmet, seen)
         return {
             "key": self.key,
