@@ -89,6 +89,25 @@ ERRORS = {
     "500": "The server failed unexpectedly.",
     "503": "The database is busy; try again after Retry-After seconds.",
 }
+WRITING_METHODS = frozenset({"post", "put", "patch", "delete"})
+"""Every operation with one of these methods honours Idempotency-Key (docs/api.md)."""
+
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1 to 255 visible ASCII characters (a UUID). The answer is kept for 7 "
+    "days: the same request again with this key gets it again (`Idempotent-Replayed: true`) "
+    "and changes nothing; another request with this key is 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+REPLAYED: dict[str, Any] = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the kept answer to an earlier request with the "
+        "same Idempotency-Key (nothing was done again); absent otherwise.",
+        "schema": {"type": "string", "const": "true"},
+    }
+}
 PUBLIC = {"public", "calendar"}
 """Actions that need no credentials (a calendar feed carries its own token in its URL)."""
 
@@ -142,8 +161,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for path, item in sorted(raw["paths"].items()):
         if not path.startswith(PREFIX):
             continue
-        for operation in item.values():
-            _shape(operation)
+        for method, operation in item.items():
+            _shape(operation, writes=method in WRITING_METHODS)
             tags.update(operation.get("tags", ()))
         document["paths"][path[len(PREFIX) :] or "/"] = item
     document["paths"]["/openapi.json"] = {
@@ -173,14 +192,18 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     return document
 
 
-def _shape(operation: dict[str, Any]) -> None:
+def _shape(operation: dict[str, Any], *, writes: bool) -> None:
     public = operation.get("x-action") in PUBLIC
     operation.pop("security", None)
     operation["security"] = [] if public else [{"bearer": []}]
+    if writes:
+        operation.setdefault("parameters", []).append(deepcopy(IDEMPOTENCY_KEY))
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for code, response in list(responses.items()):
         if code.startswith(("2", "3")):
             response.setdefault("headers", {}).update(_version_header())
+            if writes:
+                response["headers"].update(deepcopy(REPLAYED))
             content = response.get("content")
             if content and "application/json" in content and not content["application/json"]:
                 content["application/json"] = {"schema": {"type": "object"}}

@@ -8,10 +8,15 @@ engine's version check, the same as ``--expect-event`` on the command line).
 ``Idempotency-Key`` on a POST: the response to the first request with a key is kept in the
 database, written in the same transaction as the event it answers (``Service.keeping``) or as
 the write that is no event (``Service.answering``: an organisation, a principal, a token, a
-webhook subscription, an outbox retry), for ``RECEIPT_DAYS``. A retry with the same key and the
-same request gets that response again (``Idempotent-Replayed: true``) and records nothing; the
-same key with another request is 422. Keys belong to the principal that used them. A
-migration's answer is kept after its commands (``after``): they cannot join that transaction.
+webhook subscription, an outbox retry, an erasure), for ``RECEIPT_DAYS``. A retry with the
+same key and the same request gets that response again (``Idempotent-Replayed: true``) and
+records nothing; the same key with another request is 422. Keys belong to the principal that
+used them. A write that cannot join that transaction (a migration: its commands run on the
+command path) or must not hold it open (a test event posted to a receiver) claims its key first,
+in a transaction of its own, and answers the claim after the write (``claimed``): a retry that
+meets the claim unanswered (still running, or a crash came between) is 409
+``idempotency-key-pending`` and does nothing, since what the first did is not known. A 204
+(a DELETE) is replayed as 204 with no body.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from engine.errors import InvalidValue, ReceiptExists
+from engine.errors import InputError, InvalidValue, ReceiptExists, Refused, WorkflowError
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -50,6 +55,8 @@ __all__ = [
 JSON_MEDIA_TYPE = "application/json"
 RECEIPT_DAYS = 7
 """How long a response is kept for a retry with the same Idempotency-Key."""
+CLAIMED = 102
+"""The status of a receipt that holds its key while the write runs, before its answer."""
 
 _ETAG = re.compile(r'^"(\d{1,9})-([0-9a-f]{16})(?:-[0-9a-f]{16})?"$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -60,6 +67,9 @@ def json_bytes(data: Any) -> bytes:
 
 
 def reply(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``data`` as JSON (a 204 has no body: ``data`` is not sent)."""
+    if status == 204:
+        return Response(status_code=204, headers=dict(headers or {}))
     return Response(
         json_bytes(data),
         status_code=status,
@@ -135,8 +145,12 @@ class Idempotency:
     def _replay(self, kept: Receipt) -> Response:
         if kept.request_hash != self.request_hash:
             raise IdempotencyKeyReused(self.key or "")
+        if kept.status == CLAIMED:
+            raise IdempotencyKeyPending(self.key or "")
         headers = dict(kept.headers)
         headers["Idempotent-Replayed"] = "true"
+        if kept.status == 204:
+            return Response(status_code=204, headers=headers)
         return Response(
             kept.body.encode(), status_code=kept.status, media_type=JSON_MEDIA_TYPE, headers=headers
         )
@@ -155,7 +169,9 @@ class Idempotency:
 
     def run(self, act: Callable[[], Response]) -> Response:
         """Run ``act`` (which records through ``keeping``), or replay what a concurrent request
-        with the same key recorded first (its transaction won; ours was rolled back)."""
+        with the same key recorded first (its transaction won; ours was rolled back, or was
+        decided again on the instance as the first left it, and refused: a milestone done
+        already)."""
         replayed = self.replay()
         if replayed is not None:
             return replayed
@@ -163,6 +179,11 @@ class Idempotency:
             return act()
         except ReceiptExists as exc:
             return self._replay(exc.receipt)
+        except WorkflowError:
+            replayed = self.replay()
+            if replayed is not None:
+                return replayed
+            raise
 
     def once(
         self,
@@ -183,7 +204,7 @@ class Idempotency:
             return reply(data, status=status, headers=headers)
         key = self.key
         # The claim holds the key while the write runs; the answer replaces it before commit.
-        claim = self._receipt(key, 102, None, {})
+        claim = self._receipt(key, CLAIMED, None, {})
         try:
             with self.service.answering(claim) as answer:
                 status, data, headers = act()
@@ -192,24 +213,62 @@ class Idempotency:
             return self._replay(exc.receipt)
         return reply(data, status=status, headers=headers)
 
+    def claimed(
+        self,
+        act: Callable[[], tuple[int, Any, Mapping[str, str]]],
+        *,
+        kept: Callable[[Any], Any] | None = None,
+        wrote_nothing: Callable[[Exception], bool] | None = None,
+    ) -> Response:
+        """As ``once``, for a write that cannot join ``answering``'s transaction (a migration:
+        its commands run on the command path) or must not hold it open while it waits on
+        another system (a test event posted to a webhook receiver). The key is claimed first
+        in a committed transaction of its own (a request that meets the claim gets the answer,
+        or 409 ``idempotency-key-pending`` while there is none), ``act`` runs, and its answer
+        replaces the claim. An error that wrote nothing (``wrote_nothing``; by default bad
+        input or a refusal by the rules) frees the key again; any other failure leaves the
+        claim unanswered, since what ``act`` did is not known: it is never done again under
+        this key."""
+        replayed = self.replay()
+        if replayed is not None:
+            return replayed
+        if self.key is None:
+            status, data, headers = act()
+            return reply(data, status=status, headers=headers)
+        key = self.key
+        claim = self._receipt(key, CLAIMED, None, {})
+        try:
+            self.service.keep(claim)
+        except ReceiptExists as exc:
+            return self._replay(exc.receipt)
+        try:
+            status, data, headers = act()
+        except Exception as exc:
+            nothing = wrote_nothing(exc) if wrote_nothing else isinstance(exc, InputError | Refused)
+            if nothing:
+                self.service.release(claim)
+            raise
+        self.service.settle(
+            self._receipt(key, status, data if kept is None else kept(data), headers)
+        )
+        return reply(data, status=status, headers=headers)
+
     def after(self, act: Callable[[], tuple[int, Any, Mapping[str, str]]]) -> Response:
-        """As ``once``, for a write that runs instance commands (a migration: they cannot join
-        ``answering``'s transaction): its answer is kept after it, in a transaction of its own,
-        so a crash between the two leaves the key without an answer."""
+        """For a write that records nothing twice on its own (the inbox: a CloudEvent's
+        ``source`` and ``id``) and runs in more than one transaction: the kept answer to this
+        key, or ``act()``'s, kept after it in a transaction of its own. A crash between the two
+        leaves the key without an answer; its retry runs ``act`` again, which records nothing
+        new. Of requests with the same key at once, each gets the answer kept first."""
         replayed = self.replay()
         if replayed is not None:
             return replayed
         status, data, headers = act()
-        self.keep(status, data, headers)
+        if self.key is not None:
+            try:
+                self.service.keep(self._receipt(self.key, status, data, headers))
+            except ReceiptExists as exc:
+                return self._replay(exc.receipt)
         return reply(data, status=status, headers=headers)
-
-    def keep(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
-        """Keep the response to a write in a transaction of its own."""
-        if self.key is None:
-            return
-        # A concurrent request with the same key may have kept its answer first.
-        with suppress(ReceiptExists):
-            self.service.keep(self._receipt(self.key, status, data, headers or {}))
 
     def _receipt(self, key: str, status: int, data: Any, headers: Mapping[str, str]) -> Receipt:
         """The answer to this request, to keep for ``RECEIPT_DAYS``."""
@@ -234,6 +293,22 @@ def _sorted(value: Any) -> Any:
     if isinstance(value, list):
         return [_sorted(v) for v in value]
     return value
+
+
+class IdempotencyKeyPending(WorkflowError):
+    """The first request with this Idempotency-Key claimed it and has not answered (HTTP 409):
+    still running, or interrupted; what it did is not known, so it is not done again."""
+
+    exit_code = 4
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"the first request with Idempotency-Key {key!r} has not answered yet: it is still "
+            "running, or it was interrupted and what it did is not known, so it is not done "
+            "again under this key; repeat the request later for its answer, or check what it "
+            "would change and use a new key"
+        )
 
 
 class IdempotencyKeyReused(InvalidValue):

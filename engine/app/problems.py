@@ -275,6 +275,17 @@ PROBLEM_KINDS: Mapping[str, ProblemKind] = _kinds(
         "the first request unchanged to get its answer again.",
     ),
     ProblemKind(
+        kind="idempotency-key-pending",
+        title="Idempotency key without an answer yet",
+        status=409,
+        exit_code=4,
+        description="The first request with this `Idempotency-Key` has not answered: it is "
+        "still running, or it was interrupted before its answer was kept. What it did is not "
+        "known here, so it is not done again under this key. Repeat the request later for its "
+        "answer, or look at what it would have changed before you make it again with a new "
+        "key.",
+    ),
+    ProblemKind(
         kind="method-not-allowed",
         title="Method not allowed",
         status=405,
@@ -318,6 +329,7 @@ _BY_CLASS: Mapping[type, str] = {
 _BY_NAME: Mapping[str, str] = {
     "OidcRejected": "unauthenticated",
     "IdempotencyKeyReused": "idempotency-key-reused",
+    "IdempotencyKeyPending": "idempotency-key-pending",
 }
 
 _INTERNAL_DETAIL = "an unexpected error occurred; the server's log has the details"

@@ -11,8 +11,12 @@ stored receipt, with nothing recorded. A write that is not an instance event (an
 principal, a token, a webhook subscription, an outbox retry) runs inside ``answering``: its key
 is claimed first and its answer kept in the same transaction as the write (the store's
 ``holding``), so a crash between the two cannot leave the write without its answer for a retry
-to find. ``keep`` stores a receipt in a transaction of its own (what a migration's answer
-still does: its commands run on the command path, which cannot join that transaction).
+to find. A write that cannot join that transaction (a migration: its commands run on the
+command path) or must not hold it open (a test event posted to a webhook receiver) is claimed
+first instead: ``keep`` commits its claim (status 102) in a transaction of its own, ``settle``
+gives it its answer after the write, ``release`` deletes it when the write was refused with
+nothing written. A claim left unanswered (a crash between the write and its answer) stays: the
+write's outcome is not known, so it is never done again under that key.
 
 Creating instances under ``keeping`` creates one at a time: ``create_many`` with more than one
 item would give the maker more than one answer for one request, and is refused (InvalidValue).
@@ -42,6 +46,8 @@ __all__ = [
     "make_receipt",
     "purge",
     "receipt",
+    "release",
+    "settle",
 ]
 
 ReceiptMaker = Callable[[Recorded], Receipt]
@@ -122,6 +128,21 @@ def keep(context: Context, receipt: Receipt) -> None:
     check_receipt(receipt, context.now_to_record())
     with context.store.write() as uow:
         uow.keep(receipt)
+
+
+def settle(context: Context, answer: Receipt) -> None:
+    """Give the claim ``keep`` committed for (principal, key, request hash) its answer, in a
+    transaction of its own."""
+    check_receipt(answer, context.now_to_record())
+    with context.store.write() as uow:
+        uow.answer(answer)
+
+
+def release(context: Context, claim: Receipt) -> None:
+    """Delete ``claim`` if it is still unanswered (its write was refused, nothing written), so
+    that the same request may be made again under its key."""
+    with context.store.write() as uow:
+        uow.release(claim)
 
 
 @contextmanager

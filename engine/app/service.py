@@ -425,6 +425,15 @@ class Service(Commands):
         receipt already (for a write that cannot run inside ``answering``)."""
         receipts.keep(self.context, receipt)
 
+    def settle(self, answer: Receipt) -> None:
+        """Answer a claim ``keep`` committed before its write, in a transaction of its own
+        (``engine.app.receipts.settle``)."""
+        receipts.settle(self.context, answer)
+
+    def release(self, claim: Receipt) -> None:
+        """Delete an unanswered claim whose write was refused with nothing written."""
+        receipts.release(self.context, claim)
+
     def answering(self, claim: Receipt) -> AbstractContextManager[Callable[[Receipt], None]]:
         """Run a write that is no instance event with its receipt in one transaction: the key
         of ``claim`` is claimed first (ReceiptExists when it is live: nothing written), the

@@ -41,6 +41,10 @@ _ANSWER = (
     "UPDATE idempotency_receipts SET status = ?, body = ?, headers = ? "
     "WHERE principal = ? AND key = ? AND request_hash = ?"
 )
+_RELEASE = (
+    "DELETE FROM idempotency_receipts "
+    "WHERE principal = ? AND key = ? AND request_hash = ? AND status = 102"
+)
 _PURGE = "DELETE FROM idempotency_receipts WHERE expires_at <= ?"
 
 
@@ -57,6 +61,7 @@ class Receipts:
         self._drop_expired = convert(_DROP_EXPIRED)
         self._insert = convert(_INSERT)
         self._answer = convert(_ANSWER)
+        self._release = convert(_RELEASE)
         self._purge = convert(_PURGE)
 
     def find(self, cursor: Any, principal: str, key: str, now: datetime) -> Receipt | None:
@@ -113,6 +118,11 @@ class Receipts:
                 f"{receipt.principal}: no receipt of idempotency key {receipt.key!r} was kept "
                 "in this transaction to answer"
             )
+
+    def release(self, cursor: Any, claim: Receipt) -> None:
+        """Delete the claim (status 102) of (principal, key) with this request hash, if it is
+        still unanswered: its write was refused with nothing written."""
+        cursor.execute(self._release, (claim.principal, claim.key, claim.request_hash))
 
     def purge(self, cursor: Any, before: datetime) -> int:
         """Delete the receipts expired by ``before``; how many."""

@@ -294,6 +294,9 @@ class Unit(Queries):
     def answer(self, receipt: Receipt) -> None:
         self._receipts.answer(self._cursor(), receipt)
 
+    def release(self, claim: Receipt) -> None:
+        self._receipts.release(self._cursor(), claim)
+
     def purge_receipts(self, before: datetime) -> int:
         return self._receipts.purge(self._cursor(), before)
 

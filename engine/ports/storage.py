@@ -345,7 +345,13 @@ class UnitOfWork(Protocol):
     def answer(self, receipt: Receipt) -> None:
         """Give the receipt ``keep`` stored for (principal, key) in this transaction (with the
         same request hash) its status, body and headers: the answer to a write that is done
-        after its key was claimed, and committed with it."""
+        after its key was claimed, and committed with it (or, in a transaction of its own,
+        the answer to a claim ``keep`` committed alone before the write)."""
+        ...
+
+    def release(self, claim: Receipt) -> None:
+        """Delete the unanswered claim (status 102) of (principal, key) with ``claim``'s
+        request hash, if there is one: the write it claimed was refused, nothing written."""
         ...
 
     def purge_receipts(self, before: datetime) -> int:

@@ -60,6 +60,7 @@ EXPECTED_STATUS = {
     "not-acceptable": 406,
     "payload-too-large": 413,
     "idempotency-key-reused": 422,
+    "idempotency-key-pending": 409,
     "method-not-allowed": 405,
     "internal": 500,
 }

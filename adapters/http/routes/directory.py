@@ -92,10 +92,14 @@ def add_principal(request: Request, caller: CallerDep, body: NewPrincipalBody) -
     summary="Disable a principal of your organisation: its tokens stop working at once",
     openapi_extra=acts("admin"),
 )
-def disable_principal(caller: CallerDep, name: str) -> Response:
+def disable_principal(request: Request, caller: CallerDep, name: str) -> Response:
     caller.guard.allow(Action.ADMIN)
     own = caller.principal.organisation.key
-    return reply(principal_json(caller.service.directory.disable_principal(own, name)))
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        return 200, principal_json(caller.service.directory.disable_principal(own, name)), {}
+
+    return _idempotency(request, caller, None).once(act)
 
 
 @router.get(
@@ -139,16 +143,21 @@ def create_token(request: Request, caller: CallerDep, body: NewTokenBody) -> Res
     summary="Revoke a token of your organisation: refused at once, by every node",
     openapi_extra=acts("admin"),
 )
-def revoke_token(caller: CallerDep, prefix: str) -> Response:
+def revoke_token(request: Request, caller: CallerDep, prefix: str) -> Response:
     caller.guard.allow(Action.ADMIN)
     own = caller.principal.organisation.key
-    mine = {t.prefix for t in caller.service.directory.tokens(own)}
-    if prefix not in mine:
-        from engine.errors import NotFound
 
-        raise NotFound("token", prefix)
-    return reply(token_json(caller.service.directory.revoke_token(prefix)))
+    def act() -> tuple[int, Any, dict[str, str]]:
+        mine = {t.prefix for t in caller.service.directory.tokens(own)}
+        if prefix not in mine:
+            from engine.errors import NotFound
+
+            raise NotFound("token", prefix)
+        return 200, token_json(caller.service.directory.revoke_token(prefix)), {}
+
+    return _idempotency(request, caller, None).once(act)
 
 
-def _idempotency(request: Request, caller: Caller, body: BaseModel) -> Idempotency:
-    return Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+def _idempotency(request: Request, caller: Caller, body: BaseModel | None) -> Idempotency:
+    payload = None if body is None else body.model_dump(mode="json")
+    return Idempotency(request, payload, caller.principal, caller.service)

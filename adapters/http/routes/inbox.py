@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from adapters.http.caller import CallerDep, api_router
 from adapters.http.documents import InboxEntryDocument
-from adapters.http.replies import reply
+from adapters.http.replies import Idempotency
 from adapters.http.routes import acts
 from engine.app.access import Action
 
@@ -50,7 +51,7 @@ class CloudEventBody(BaseModel):
     },
     response_model=InboxEntryDocument,
 )
-def post_inbox(caller: CallerDep, body: CloudEventBody) -> Response:
+def post_inbox(request: Request, caller: CallerDep, body: CloudEventBody) -> Response:
     from engine.app.inbox import inbox_json, parse_cloudevent
 
     caller.guard.allow(Action.INBOX)
@@ -63,5 +64,11 @@ def post_inbox(caller: CallerDep, body: CloudEventBody) -> Response:
         ):
             return planned.run(caller.service, actor)
 
-    entry, new = caller.service.inbox.receive(event, principal=actor, perform=perform)
-    return reply(inbox_json(entry), status=201 if new else 200)
+    def act() -> tuple[int, Any, dict[str, str]]:
+        entry, new = caller.service.inbox.receive(event, principal=actor, perform=perform)
+        return 201 if new else 200, inbox_json(entry), {}
+
+    # The inbox records a CloudEvent once by its source and id, over more than one transaction
+    # (the entry, its command, its outcome): the key's answer is kept after them.
+    payload = body.model_dump(mode="json", exclude_none=True)
+    return Idempotency(request, payload, caller.principal, caller.service).after(act)

@@ -13,6 +13,7 @@ from adapters.http.caller import CallerDep, api_router
 from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
+from engine.errors import InputError, Refused
 
 router = api_router(tags=["migrations"])
 
@@ -41,10 +42,20 @@ def migration_check(caller: CallerDep, body: MigrationCheckBody) -> Response:
     "/migrations/apply",
     summary="Move the instances on a plan's source version to its target",
     openapi_extra=acts("migrate"),
+    responses={
+        409: {
+            "description": "The plan cannot move some instances (nothing moved), or the first "
+            "request with this Idempotency-Key has not answered yet (idempotency-key-pending)."
+        }
+    },
 )
 def migration_apply(request: Request, caller: CallerDep, body: MigrationApplyBody) -> Response:
     caller.guard.require_programme(Action.MIGRATE)
     idem = Idempotency(request, body.model_dump(mode="json"), caller.principal, caller.service)
+    moved = [0]  # instances done (each in a transaction of its own) before an error, if any
+
+    def counted(done: int, total: int) -> None:
+        moved[0] = done
 
     def run() -> tuple[int, dict[str, object], dict[str, str]]:
         loaded = caller.service.read_plan(body.plan, "plan")
@@ -56,7 +67,7 @@ def migration_apply(request: Request, caller: CallerDep, body: MigrationApplyBod
             if not keys:
                 return 200, {"plan": loaded.plan.hash, "items": []}, {}
         results = caller.service.migration_apply(
-            loaded, by=caller.principal.actor, reason=body.reason, keys=keys
+            loaded, by=caller.principal.actor, reason=body.reason, keys=keys, progress=counted
         )
         return (
             200,
@@ -70,5 +81,11 @@ def migration_apply(request: Request, caller: CallerDep, body: MigrationApplyBod
             {},
         )
 
-    # Its commands run on the command path, which cannot join the receipt's transaction.
-    return idem.after(run)
+    # Its commands run on the command path, which cannot join the receipt's transaction: the
+    # key is claimed first and answered after the moves. A crash between the two leaves the
+    # claim unanswered, and a retry is 409 (idempotency-key-pending), never "already" for what
+    # this request moved. A refusal before any instance was done frees the key again.
+    return idem.claimed(
+        run,
+        wrote_nothing=lambda exc: isinstance(exc, InputError | Refused) and moved[0] == 0,
+    )

@@ -78,10 +78,15 @@ def get_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
     status_code=204,
     openapi_extra=acts("webhooks"),
 )
-def remove_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+def remove_webhook(request: Request, caller: CallerDep, webhook: WebhookId) -> Response:
     caller.guard.require_programme(Action.WEBHOOKS)
-    caller.service.webhooks.remove(webhook)
-    return Response(status_code=204)
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        caller.service.webhooks.remove(webhook)
+        return 204, None, {}
+
+    # A retry under the same key is 204 again (replayed), not 404 for the removed one.
+    return Idempotency(request, None, caller.principal, caller.service).once(act)
 
 
 @router.post(
@@ -89,9 +94,13 @@ def remove_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
     summary="Deliver to a disabled subscription again (what it missed follows)",
     openapi_extra=acts("webhooks"),
 )
-def enable_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+def enable_webhook(request: Request, caller: CallerDep, webhook: WebhookId) -> Response:
     caller.guard.require_programme(Action.WEBHOOKS)
-    return reply(subscription_json(caller.service.webhooks.enable(webhook)))
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        return 200, subscription_json(caller.service.webhooks.enable(webhook)), {}
+
+    return Idempotency(request, None, caller.principal, caller.service).once(act)
 
 
 @router.post(
@@ -121,20 +130,32 @@ def rotate_webhook(
     "/webhooks/{webhook}/test",
     summary="Post a signed test event to the subscription now, and say what its receiver answered",
     openapi_extra=acts("webhooks"),
+    responses={
+        409: {
+            "description": "The first request with this Idempotency-Key has not answered yet "
+            "(idempotency-key-pending): no second test event is posted."
+        }
+    },
 )
-def test_webhook(caller: CallerDep, webhook: WebhookId) -> Response:
+def test_webhook(request: Request, caller: CallerDep, webhook: WebhookId) -> Response:
     from adapters.webhooks import send_test
 
     caller.guard.require_programme(Action.WEBHOOKS)
     application = caller.api.application
-    result = send_test(
-        caller.service.webhooks,
-        application.webhook_sender(),
-        webhook,
-        now=caller.service.clock.now(),
-        oin=application.settings.oin,
-    )
-    return reply(result.as_json())
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        result = send_test(
+            caller.service.webhooks,
+            application.webhook_sender(),
+            webhook,
+            now=caller.service.clock.now(),
+            oin=application.settings.oin,
+        )
+        return 200, result.as_json(), {}
+
+    # Claimed first, answered after the post: a retry under the same key posts nothing again,
+    # and no database transaction is held open while the receiver answers.
+    return Idempotency(request, None, caller.principal, caller.service).claimed(act)
 
 
 @router.get(

@@ -3,13 +3,13 @@ failed one sent again, as ``wijkkompas zgw deliveries|resend`` do."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 from starlette.responses import Response
 
 from adapters.http.caller import CallerDep, api_router
-from adapters.http.replies import reply
+from adapters.http.replies import Idempotency, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 from engine.app.zgw_mirror import delivery_json
@@ -40,6 +40,11 @@ def zgw_deliveries(
     summary="Send a failed ZGW delivery again on the mirror's next pass",
     openapi_extra=acts("webhooks"),
 )
-def zgw_resend(caller: CallerDep, delivery: DeliveryId) -> Response:
+def zgw_resend(request: Request, caller: CallerDep, delivery: DeliveryId) -> Response:
     caller.guard.require_programme(Action.WEBHOOKS)
-    return reply(delivery_json(caller.service.zgw.resend(delivery)))
+
+    def act() -> tuple[int, Any, dict[str, str]]:
+        return 200, delivery_json(caller.service.zgw.resend(delivery)), {}
+
+    # A retry under the same key is the first answer again, not "it is not failed" (422).
+    return Idempotency(request, None, caller.principal, caller.service).once(act)
