@@ -1,5 +1,6 @@
 """Idempotency-Key on the API's writes that are not instance events (organisations, principals,
-tokens, webhook subscriptions and their rotations, outbox retries), on SQLite and PostgreSQL.
+tokens, webhook subscriptions and their rotations, outbox retries, test events, migrations), on
+SQLite and PostgreSQL.
 
 - The answer is kept in the same transaction as the write: when keeping it fails (a trigger in
   the database refuses the receipt, as a crash or a lost connection between the two would),
@@ -7,14 +8,21 @@ tokens, webhook subscriptions and their rotations, outbox retries), on SQLite an
   would have (not 422 "exists already", not a second token or subscription).
 - 20 clients with the same new key at once: one write, every client the same answer.
 - A key is its principal's own: another principal's request under the same key is its own.
+- A test event and a migration claim their key before they act and answer it after: when the
+  answer cannot be kept, the retry with the key is 409 ``idempotency-key-pending``; it posts no
+  second test event, and it never answers "already" for the wijken the first request moved.
+  A migration refused before it moved anything frees its key.
 """
 
 from __future__ import annotations
 
+import base64
+import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,11 +30,14 @@ import pytest
 from sqlalchemy import text
 
 from engine.app.access import Role
-from tests.api.live import LiveServer
+from tests.api.live import LiveServer, live_server
+from tests.receiver import receiving
 
 pytestmark = [pytest.mark.xdist_group("api")]
 
 PATH = "/api/v1"
+DATA = Path(__file__).resolve().parent.parent / "data"
+PLAN = (DATA / "wijkkompas-2-to-3.yaml").read_text(encoding="utf-8")
 
 WRITES = {
     # name: (path, body, table, how a row of this write is told apart)
@@ -65,29 +76,34 @@ def _rows(server: LiveServer, table: str, where: str) -> int:
 
 @contextmanager
 def _receipts_refused(server: LiveServer) -> Iterator[None]:
-    """While the block runs, the database refuses every new idempotency receipt (a trigger,
-    set from another connection): what a crash between a write and its receipt leaves."""
+    """While the block runs, the database refuses to keep any answer to an idempotency key (a
+    trigger, set from another connection, on a receipt stored or updated with a status other
+    than the claim's 102): what a crash between a write and its answer leaves. A claim alone
+    may be kept."""
     database = server.programme.app.database()
     sqlite = database.dialect == "sqlite"
     with database.engine.begin() as connection:
         if sqlite:
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_receipts BEFORE INSERT ON idempotency_receipts "
-                    "BEGIN SELECT RAISE(ABORT, 'receipts refused'); END"
+            for event in ("INSERT", "UPDATE"):
+                connection.execute(
+                    text(
+                        f"CREATE TRIGGER refuse_receipts_{event} BEFORE {event} "
+                        "ON idempotency_receipts WHEN NEW.status <> 102 "
+                        "BEGIN SELECT RAISE(ABORT, 'receipts refused'); END"
+                    )
                 )
-            )
         else:
             connection.execute(
                 text(
                     "CREATE FUNCTION refuse_receipts() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$ BEGIN RAISE EXCEPTION 'receipts refused'; END $$"
+                    "$$ BEGIN IF NEW.status <> 102 THEN RAISE EXCEPTION 'receipts refused'; "
+                    "END IF; RETURN NEW; END $$"
                 )
             )
             connection.execute(
                 text(
-                    "CREATE TRIGGER refuse_receipts BEFORE INSERT ON idempotency_receipts "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_receipts()"
+                    "CREATE TRIGGER refuse_receipts BEFORE INSERT OR UPDATE ON "
+                    "idempotency_receipts FOR EACH ROW EXECUTE FUNCTION refuse_receipts()"
                 )
             )
     try:
@@ -95,7 +111,8 @@ def _receipts_refused(server: LiveServer) -> Iterator[None]:
     finally:
         with database.engine.begin() as connection:
             if sqlite:
-                connection.execute(text("DROP TRIGGER refuse_receipts"))
+                for event in ("INSERT", "UPDATE"):
+                    connection.execute(text(f"DROP TRIGGER refuse_receipts_{event}"))
             else:
                 connection.execute(text("DROP TRIGGER refuse_receipts ON idempotency_receipts"))
                 connection.execute(text("DROP FUNCTION refuse_receipts()"))
@@ -239,3 +256,70 @@ def test_a_rotation_retried_with_its_key_rotates_once(server: LiveServer) -> Non
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["secret"] is None
     assert read["secrets"] == 2  # the first secret and one new one, not two
+
+
+def test_a_test_event_whose_answer_was_lost_is_not_posted_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    settings = {"webhook_allow_private": "true"}
+    headers = {"Idempotency-Key": "test-crash"}
+    with (
+        receiving(secret) as receiver,
+        live_server(db_url, tmp_path, settings=settings) as server,
+        server.client("programme_office") as http,
+    ):
+        added = http.post(f"{PATH}/webhooks", json={"url": receiver.url, "secret": secret})
+        path = f"{PATH}/webhooks/{added.json()['id']}/test"
+        with _receipts_refused(server), server.client("programme_office") as lost_on:
+            lost = lost_on.post(path, headers=headers)
+        assert lost.status_code == 500, lost.text
+        assert len(receiver.accepted) == 1  # posted; its answer was not kept
+        retried = http.post(path, headers=headers)
+        assert retried.status_code == 409, retried.text
+        assert retried.json()["code"] == "idempotency-key-pending"
+        assert len(receiver.accepted) == 1, "the retry posted a second test event"
+        again = http.post(path, headers={"Idempotency-Key": "test-new"})
+        assert again.status_code == 200, again.text
+        assert len(receiver.accepted) == 2
+
+
+@pytest.fixture
+def revised(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    folder = tmp_path / "revision"
+    folder.mkdir()
+    with live_server(db_url, tmp_path, workflows=(str(folder),)) as live:
+        live.programme.instance("deltawonen")
+        live.programme.instance("gemeente-zwolle")
+        shutil.copy(DATA / "wijkkompas-v3.yaml", folder / "wijkkompas-v3.yaml")
+        yield live
+
+
+def test_a_migration_whose_answer_was_lost_never_answers_already(revised: LiveServer) -> None:
+    body = {"plan": PLAN, "reason": "Wijkkompas herzien", "instances": ["w0001", "w0002"]}
+    headers = {"Idempotency-Key": "migrate-crash"}
+    path = PATH + "/migrations/apply"
+    with _receipts_refused(revised), revised.client("programme_office") as lost_on:
+        lost = lost_on.post(path, json=body, headers=headers)
+    assert lost.status_code == 500, lost.text
+    with revised.client("programme_office") as http:
+        events = http.get(f"{PATH}/instances/w0001/events").json()["items"]
+        assert events[-1]["type"] == "instance_migrated"  # moved; the answer was lost
+        retried = http.post(path, json=body, headers=headers)
+        assert retried.status_code == 409, retried.text
+        assert retried.json()["code"] == "idempotency-key-pending"
+        # What a new request says: each wijk is on the target already, by this plan.
+        new = http.post(path, json=body, headers={"Idempotency-Key": "migrate-new"})
+    assert [i["result"] for i in new.json()["items"]] == ["already", "already"]
+
+
+def test_a_migration_refused_before_it_moved_anything_frees_its_key(
+    revised: LiveServer,
+) -> None:
+    body = {"plan": PLAN.replace("to:", "too:", 1), "reason": "Wijkkompas herzien"}
+    headers = {"Idempotency-Key": "migrate-refused"}
+    with revised.client("programme_office") as http:
+        first = http.post(PATH + "/migrations/apply", json=body, headers=headers)
+        again = http.post(PATH + "/migrations/apply", json=body, headers=headers)
+    assert first.status_code == again.status_code == 422, (first.text, again.text)
+    assert again.json()["code"] == first.json()["code"] == "migration-plan-error"

@@ -39,3 +39,26 @@ def test_the_programme_office_exports_and_erases_a_person_and_the_log_still_veri
     assert PERSON not in str(log)
     assert audit["intact"] is True
     assert audit["consistent"] is True
+
+
+def test_a_retried_erasure_answers_again_without_keeping_the_address(server: LiveServer) -> None:
+    from sqlalchemy import text
+
+    programme = server.programme
+    key = programme.instance("deltawonen")
+    programme.service.note(key, f"Gesproken met {PERSON}", by="test-seed")
+    body = {"email": PERSON, "reason": "AVG"}
+    headers = {"Idempotency-Key": "erase-1"}
+    with server.client("programme_office") as http:
+        erased = http.post("/api/v1/privacy/erasure", json=body, headers=headers)
+        again = http.post("/api/v1/privacy/erasure", json=body, headers=headers)
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    assert erased.status_code == again.status_code == 200, (erased.text, again.text)
+    assert erased.json()["subject"] == PERSON
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {**erased.json(), "subject": None}
+    assert [e["type"] for e in log].count("personal_data_erased") == 1
+    with programme.app.database().engine.connect() as connection:
+        kept = connection.execute(text("SELECT body FROM idempotency_receipts")).scalars().all()
+    assert kept
+    assert not [b for b in kept if PERSON in b]

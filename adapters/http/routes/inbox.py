@@ -3,7 +3,8 @@
 An application posts one; ``[inbox]`` in the configuration maps its type to a command, which
 is recorded with the application's principal as actor and allowed by the rule table as any of
 its commands (``engine.app.inbox``). Every CloudEvent is kept with what became of it; the same
-``source`` + ``id`` twice records once (the second answer is the first one's entry, 200).
+``source`` + ``id`` twice records once (the second answer is the first one's entry, 200). With
+an ``Idempotency-Key`` the first answer is kept after it and replayed to a retry (201 again).
 """
 
 from __future__ import annotations
