@@ -328,6 +328,34 @@ def test_keep_stores_receipts_of_other_writes_in_a_transaction_of_their_own(serv
     assert caught.value.receipt == receipt
 
 
+def test_a_claim_kept_alone_is_settled_or_released_only_while_unanswered(service, clock):
+    """A claim (102) committed before its write: ``settle`` gives it its answer in a
+    transaction of its own; ``release`` deletes it only while it is unanswered, and only with
+    the request hash it was claimed for."""
+    now = clock.now()
+    claim = Receipt(
+        principal=WHO,
+        key="migrate-1",
+        request_hash="h",
+        status=102,
+        body="null",
+        headers={},
+        created_at=now,
+        expires_at=now + DAY,
+    )
+    service.keep(claim)
+    service.release(replace(claim, request_hash="other"))
+    assert service.receipt(WHO, "migrate-1") == claim
+    service.release(claim)
+    assert service.receipt(WHO, "migrate-1") is None
+    service.keep(claim)
+    answer = replace(claim, status=200, body='{"items": []}')
+    service.settle(answer)
+    assert service.receipt(WHO, "migrate-1") == answer
+    service.release(claim)  # answered: not released
+    assert service.receipt(WHO, "migrate-1") == answer
+
+
 BAD_RECEIPTS = [
     ({"principal": ""}, "invalid receipt principal ''"),
     ({"principal": "x" * 201}, "text of 1 to 200 characters"),
