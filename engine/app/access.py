@@ -28,6 +28,7 @@ from engine.ports.directory import Organisation, Principal, Role
 
 __all__ = [
     "INSTANCE_FREE",
+    "PROGRAMME_WIDE",
     "RULES",
     "Action",
     "Organisation",
@@ -104,7 +105,15 @@ INSTANCE_FREE = frozenset(
         Action.PRIVACY,
     }
 )
-"""Actions that are about no instance: allowed on every relation where the role has them."""
+"""Actions that are about no instance: allowed on every relation where the role has them,
+but for those that reach across every instance (``PROGRAMME_WIDE``)."""
+
+PROGRAMME_WIDE = frozenset({Action.ORGANISATIONS, Action.WEBHOOKS, Action.PRIVACY})
+"""Actions about no one instance whose reach is every instance of the programme: the
+organisations taking part, webhook subscriptions (they are sent the events of every
+instance, and the ZGW mirror's deliveries) and a person's data in every wijk. The programme
+office of the organisation that runs the programme alone may do them, never that of a
+partner organisation (``Guard.require_programme``)."""
 
 _SEEN = frozenset({Relation.PROGRAMME, Relation.REGIE, Relation.PARTY})
 _ANYWHERE = frozenset(Relation)
@@ -120,7 +129,14 @@ _GRANTED: dict[Role, dict[Action, frozenset[Relation]]] = {
     # Everything in the instances of its municipality (and in those where its organisation
     # holds regie or is a party); the organisations, principals and tokens of its own one.
     Role.PROGRAMME_OFFICE: {
-        action: (_ANYWHERE if action in INSTANCE_FREE else _SEEN) for action in Action
+        action: (
+            frozenset({Relation.PROGRAMME})
+            if action in PROGRAMME_WIDE
+            else _ANYWHERE
+            if action in INSTANCE_FREE
+            else _SEEN
+        )
+        for action in Action
     },
     # Regie holder or contributor: reads, the milestones it owns and notes where it takes part;
     # pause and resume only where it holds regie.

@@ -267,7 +267,10 @@ class Guard:
         return found[:limit]
 
     def require_programme(self, action: Action) -> None:
-        """Allow an action on the programme as a whole (Forbidden otherwise)."""
+        """Allow an action on the programme as a whole by the principal's relation to the
+        programme: ``PROGRAMME`` when its organisation runs it, ``NONE`` otherwise, so that the
+        actions that reach every instance (``access.PROGRAMME_WIDE``) are left to the programme
+        office of that organisation (Forbidden otherwise)."""
         where = Relation.PROGRAMME if self.principal.organisation.runs_programme else Relation.NONE
         if not may(self.principal, action, where):
             raise Forbidden(self.principal.actor, action.value, None)

@@ -384,3 +384,43 @@ def test_lists_show_only_what_the_role_may_see(server: LiveServer) -> None:
         else:
             assert other not in listed, role
             assert other not in status, role
+
+
+def test_a_partner_organisation_s_own_programme_office_keeps_to_its_instances(
+    server: LiveServer,
+) -> None:
+    """A woningcorporatie may run a programme office of its own: it does everything in the
+    instances where it holds regie or is a party, and manages its own principals and tokens,
+    but nothing that reaches every instance of the programme: webhook subscriptions (and the
+    ZGW mirror's deliveries), a person's data, the organisations."""
+    from engine.app.access import Role
+
+    programme = server.programme
+    directory = programme.service.directory
+    directory.add_principal(
+        organisation="deltawonen", name="eigen-bureau", kind="person", role=Role.PROGRAMME_OFFICE
+    )
+    secret, _ = directory.create_token("deltawonen", "eigen-bureau", purpose="test")
+    own, other = programme.instance("deltawonen"), programme.instance("swz")
+    refused = [
+        ("GET", "/webhooks", None),
+        ("POST", "/webhooks", {"url": "https://hooks.example/x", "event_types": []}),
+        ("GET", "/zgw/deliveries", None),
+        ("POST", "/privacy/export", {"email": "niemand@example.nl"}),
+        ("POST", "/privacy/erasure", {"email": "niemand@example.nl", "reason": "AVG"}),
+        ("GET", "/organisations", None),
+        ("POST", "/organisations", {"key": "nieuw", "name": "Nieuw", "kind": "other"}),
+    ]
+    with server.client(Authorization=f"Bearer {secret}") as http:
+        for method, path, body in refused:
+            answer = http.request(method, PREFIX + path, json=body)
+            assert answer.status_code == 403, (method, path, answer.text)
+        assert http.get(PREFIX + "/tokens").status_code == 200
+        assert http.get(PREFIX + f"/instances/{own}").status_code == 200
+        assert http.get(PREFIX + f"/instances/{other}").status_code == 404
+        listed = {i["key"] for i in http.get(PREFIX + "/instances").json()["items"]}
+        assert own in listed
+        assert other not in listed
+        noted = http.post(PREFIX + f"/instances/{own}/notes", json={"text": "eigen regie"})
+        assert noted.status_code == 200, noted.text
+    assert "nieuw" not in {o.key for o in directory.organisations()}

@@ -8,6 +8,7 @@ import pytest
 
 from engine.app.access import (
     INSTANCE_FREE,
+    PROGRAMME_WIDE,
     RULES,
     Action,
     Organisation,
@@ -262,3 +263,18 @@ def test_an_independent_approval_only_from_an_approver_without_a_stake() -> None
     assert may(approver, Action.APPROVE, Relation.NONE, approval=held, independent=True)
     assert not may(approver, Action.APPROVE, Relation.NONE, approval="other", independent=True)
     assert not may(approver, Action.APPROVE, Relation.NONE, approval=held)
+
+
+@pytest.mark.parametrize("action", sorted(PROGRAMME_WIDE), ids=str)
+def test_what_reaches_every_instance_is_for_the_programme_s_own_office(action: Action) -> None:
+    """Webhooks (sent every instance's events), a person's data in every wijk and the
+    organisations: the programme office of a partner organisation (a woningcorporatie's own)
+    may not, though it does everything else that is about no one instance."""
+    office = principal(Role.PROGRAMME_OFFICE)
+    assert may(office, action, Relation.PROGRAMME)
+    for elsewhere in (Relation.REGIE, Relation.PARTY, Relation.NONE):
+        assert not may(office, action, elsewhere)
+    for other in INSTANCE_FREE - PROGRAMME_WIDE:
+        assert may(office, other, Relation.NONE)
+    for role in set(Role) - {Role.PROGRAMME_OFFICE}:
+        assert not RULES[(role, action)]

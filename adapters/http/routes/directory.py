@@ -29,7 +29,7 @@ router = api_router(tags=["directory"])
     "/organisations", summary="The organisations known here", openapi_extra=acts("organisations")
 )
 def list_organisations(caller: CallerDep) -> Response:
-    caller.guard.allow(Action.ORGANISATIONS)
+    caller.guard.require_programme(Action.ORGANISATIONS)
     return reply(
         {"items": [organisation_json(o) for o in caller.service.directory.organisations()]}
     )
@@ -39,10 +39,10 @@ def list_organisations(caller: CallerDep) -> Response:
     "/organisations",
     status_code=201,
     summary="Register a partner organisation",
-    openapi_extra=acts("admin"),
+    openapi_extra=acts("organisations"),
 )
 def add_organisation(request: Request, caller: CallerDep, body: NewOrganisationBody) -> Response:
-    caller.guard.require_programme(Action.ADMIN)
+    caller.guard.require_programme(Action.ORGANISATIONS)
 
     def act() -> tuple[int, Any, dict[str, str]]:
         org = caller.service.directory.add_organisation(
