@@ -130,7 +130,10 @@ class HttpWebhookSender:
         return urlunsplit(parts._replace(netloc=netloc)), host_header, host
 
     def send(self, *, url: str, secrets: Sequence[str], message_id: str, body: bytes) -> int:
-        pinned, host_header, sni = self._pinned(url)
+        try:
+            pinned, host_header, sni = self._pinned(url)
+        except ValueError as exc:  # e.g. a port out of range, in a URL stored unchecked
+            raise OutboundFailure(f"cannot use the URL: {exc}") from exc
         timestamp = int(time.time())
         headers = {
             "Host": host_header,
@@ -148,6 +151,8 @@ class HttpWebhookSender:
             raise OutboundFailure(f"no answer in time ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise OutboundFailure(f"cannot deliver: {type(exc).__name__}: {exc}") from exc
+        except httpx.InvalidURL as exc:  # not an HTTPError
+            raise OutboundFailure(f"cannot use the URL: {exc}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return status

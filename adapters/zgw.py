@@ -123,22 +123,29 @@ class HttpZgwZaken:
             )
         except httpx.HTTPError as exc:
             raise ZgwFailure(f"{type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status == 204:
+            return {}
         try:
             data = response.json()
         except ValueError:
-            data = {}
-        if response.status_code == 204:
-            return {}
-        if response.status_code >= 300:
+            data = None
+        if status >= 300:
+            # A proxy in front of the API may answer with anything: a page, a list, a string.
+            problem = data if isinstance(data, dict) else {}
             invalid = "; ".join(
-                f"{p.get('name')}: {p.get('reason')}" for p in data.get("invalidParams", [])
+                f"{p.get('name')}: {p.get('reason')}"
+                for p in _listed(problem.get("invalidParams"))
+                if isinstance(p, dict)
             )
-            detail = invalid or data.get("detail") or response.reason_phrase
-            raise ZgwFailure(
-                f"HTTP {response.status_code}: {detail}", status=response.status_code, problem=data
-            )
+            detail = invalid or problem.get("detail") or response.reason_phrase
+            raise ZgwFailure(f"HTTP {status}: {detail}", status=status, problem=problem)
         if not isinstance(data, dict):
-            raise ZgwFailure(f"{path}: not a JSON object")
+            kind = response.headers.get("content-type") or "no content type"
+            raise ZgwFailure(
+                f"HTTP {status}: {method} {path}: the answer is not a JSON object ({kind})",
+                status=status,
+            )
         return data
 
     def find_zaak(self, identificatie: str, bronorganisatie: str) -> str | None:
@@ -147,18 +154,18 @@ class HttpZgwZaken:
             "zaken",
             params={"identificatie": identificatie, "bronorganisatie": bronorganisatie},
         )
-        results = page.get("results") or []
-        return str(results[0]["url"]) if results else None
+        results = _listed(page.get("results"))
+        return _url(results[0], "zaken?identificatie") if results else None
 
     def create_zaak(self, zaak: dict[str, Any]) -> str:
-        return str(self._call("POST", "zaken", body=zaak)["url"])
+        return _url(self._call("POST", "zaken", body=zaak), "POST zaken")
 
     def zaak(self, url: str) -> dict[str, Any]:
         return self._call("GET", self._path(url, "zaak"))
 
     def add_status(self, zaak: str, statustype: str, gezet: str) -> str:
         body = {"zaak": zaak, "statustype": statustype, "datumStatusGezet": gezet}
-        return str(self._call("POST", "statussen", body=body)["url"])
+        return _url(self._call("POST", "statussen", body=body), "POST statussen")
 
     def _path(self, url: str, what: str) -> str:
         path = url.removeprefix(self.config.zaken_url + "/")
@@ -206,7 +213,7 @@ class HttpZgwZaken:
             "roltoelichting": toelichting[:1000],
             "betrokkeneIdentificatie": identificatie,
         }
-        return str(self._call("POST", "rollen", body=body)["url"])
+        return _url(self._call("POST", "rollen", body=body), "POST rollen")
 
     def rollen(self, zaak: str, roltype: str) -> list[dict[str, Any]]:
         return self._all("rollen", {"zaak": zaak, "roltype": roltype})
@@ -219,7 +226,7 @@ class HttpZgwZaken:
 
     def add_result(self, zaak: str, resultaattype: str, toelichting: str) -> str:
         body = {"zaak": zaak, "resultaattype": resultaattype, "toelichting": toelichting}
-        return str(self._call("POST", "resultaten", body=body)["url"])
+        return _url(self._call("POST", "resultaten", body=body), "POST resultaten")
 
     def zaakobjecten(self, zaak: str, object_type: str) -> list[dict[str, Any]]:
         return self._all("zaakobjecten", {"zaak": zaak, "objectType": object_type})
@@ -231,10 +238,24 @@ class HttpZgwZaken:
             "objectIdentificatie": identificatie,
             "relatieomschrijving": "gebied van de wijkaanpak",
         }
-        return str(self._call("POST", "zaakobjecten", body=body)["url"])
+        return _url(self._call("POST", "zaakobjecten", body=body), "POST zaakobjecten")
 
     def remove_zaakobject(self, zaakobject: str) -> None:
         self._call("DELETE", self._path(zaakobject, "zaakobject"))
 
     def close(self) -> None:
         self._client.close()
+
+
+def _listed(value: object) -> list[Any]:
+    """A list the API should have given; anything else as none."""
+    return value if isinstance(value, list) else []
+
+
+def _url(item: object, what: str) -> str:
+    """The ``url`` of what the API made or found: an answer without one is a failed call
+    (a proxy's page, a broken server), not a crash of the mirror's pass."""
+    url = item.get("url") if isinstance(item, dict) else None
+    if not isinstance(url, str) or not url:
+        raise ZgwFailure(f"{what}: the answer names no url")
+    return url

@@ -84,9 +84,16 @@ def _check_secret(secret: str) -> str:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue("webhook URL", url, "an http:// or https:// URL with a host")
+    expected = "an http:// or https:// URL with a host"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise InvalidValue("webhook URL", url, expected + ", without spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of range or not a number: ValueError
+    except ValueError as exc:
+        raise InvalidValue("webhook URL", url, f"{expected} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise InvalidValue("webhook URL", url, expected)
     if parts.username or parts.password:
         raise InvalidValue("webhook URL", url, "no user name or password in the URL")
     return url
