@@ -240,7 +240,19 @@ class ZgwDispatcher:
                 if not fresh:
                     break
                 tried.update(d.id for d in fresh)
-                for delivery in fresh:
+                left = fresh
+                while left:
+                    # A delivery takes several calls, and a slow Zaken API can take longer
+                    # than the lease for a batch: keep the lease on what is left before each
+                    # one, and leave what another node took over meanwhile to it (both at
+                    # once would each find no zaak and make one).
+                    now = self.context.clock.now()
+                    with self.context.store.deliveries() as unit:
+                        kept = unit.renew([d.id for d in left], self.node, now + self.lease)
+                    left = [d for d in left if d.id in kept]
+                    if not left:
+                        break
+                    delivery, left = left[0], left[1:]
                     config = self.configs.get(delivery.target)
                     if config is None:  # its configuration was removed: leave it waiting
                         with self.context.store.deliveries() as unit:

@@ -1,0 +1,58 @@
+"""A slow Zaken API and two nodes: a node keeps the lease on what it has left of its batch, so
+the other node never works on the same delivery at the same time (which made two zaken for one
+instance: both looked it up, found none, and made one). Against the contract server, on real
+SQLite files and PostgreSQL; each call to it takes the clock 40 seconds on."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from adapters.zgw import HttpZgwZaken
+from engine.app.service import Service
+from engine.app.zgw_mirror import ZgwDispatcher
+from engine.testing import FrozenClock
+from tests.integration.test_zgw_mirror import PHASES, ZWOLLE, config
+from tests.zgw_contract import Catalogue, contract_server
+
+
+def test_a_second_node_does_not_take_over_what_a_slow_node_is_still_working_on(
+    service: Service, clock: FrozenClock
+) -> None:
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        service.create("wk-zuid", workflow="wijkkompas", title="Zuid", regie=ZWOLLE, by="t")
+
+        def node(name: str) -> ZgwDispatcher:
+            return ZgwDispatcher(service.context, {"wijkkompas": cfg}, HttpZgwZaken, node=name)
+
+        answer = server.answer
+        other: dict[str, Any] = {"running": False, "report": None}
+
+        def slow(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
+            found = answer(method, target, headers, body)
+            if other["running"]:
+                return found
+            clock.advance(seconds=40)  # a slow server: the call took 40 s
+            if other["report"] is None and method == "GET" and "identificatie=wk-zuid" in target:
+                # While node a waits for the answer (no zaak yet), node b runs its pass.
+                other["running"] = True
+                try:
+                    other["report"] = node("b").run()
+                finally:
+                    other["running"] = False
+            return found
+
+        server.answer = slow  # type: ignore[method-assign]
+        report = node("a").run()
+    made = [z for z in server.zaken.values() if z["identificatie"] == "wk-zuid"]
+    assert len(made) == 1, "a second zaak for one instance"
+    assert other["report"] is not None and other["report"].done == 0
+    assert report.done == 2
+    assert report.errors == other["report"].errors == []
+    assert server.refused == []
+
+
+SECRET = "een-gedeeld-geheim-van-minstens-32-tekens!"
