@@ -118,7 +118,8 @@ def deadline_changes(before: DeadlineMap, after: DeadlineMap, today: date) -> li
                 )
             )
         elif old[1] != frozen:
-            # paused: wait; resumed: look again today (sent_through says what was sent)
+            # paused: wait; resumed: look again today, afresh (the outbox keeps what was
+            # sent; a reminder cancelled while paused is planned again)
             changes.append(
                 DeadlineChange(
                     action="refreeze", state=_state(deadline, frozen, None if frozen else today)

@@ -99,7 +99,10 @@ _DEADLINE = {
     "sent_through) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
     "reset": "UPDATE deadlines SET due = ?, legal = ?, frozen = ?, next_on = ?, "
     "sent_through = NULL WHERE instance_id = ? AND kind = ? AND subject = ?",
-    "refreeze": "UPDATE deadlines SET frozen = ?, next_on = ? "
+    # Resumed (frozen before): its reminders start afresh (what went out keeps its key; one
+    # cancelled while it was paused is planned again). Paused: they stay where they were.
+    "refreeze": "UPDATE deadlines SET frozen = ?, next_on = ?, "
+    "sent_through = CASE WHEN frozen THEN NULL ELSE sent_through END "
     "WHERE instance_id = ? AND kind = ? AND subject = ?",
     "delete": "DELETE FROM deadlines WHERE instance_id = ? AND kind = ? AND subject = ?",
 }

@@ -45,9 +45,16 @@ _QUEUE_COLUMNS = (
     "key, instance_id, recipient, payload, status, attempts, next_attempt_at, last_error, "
     "created_at"
 )
+# A known key is skipped, unless its row was cancelled at delivery (its deadline was paused,
+# gone or moved then, so it was never sent): planned again, its deadline is due as planned once
+# more (e.g. resumed the same day), and the row comes back as planned now.
+_REVIVE = (
+    "ON CONFLICT (key) DO UPDATE SET status = excluded.status, payload = excluded.payload, "
+    "attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, "
+    "claimed_by = NULL, lease_until = NULL WHERE outbox.status = 'cancelled'"
+)
 _QUEUE_SQLITE = (
-    f"INSERT INTO outbox ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
-    "ON CONFLICT (key) DO NOTHING"
+    f"INSERT INTO outbox ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) {_REVIVE}"
 )
 # The scalar columns as arrays in binary (``%b``: no quoting or escaping in Python, none to
 # undo on the server), side by side with the payloads as one JSON document (ROWS FROM). A
@@ -58,13 +65,13 @@ _QUEUE_SQLITE = (
 # one JSON document of rows too (``r->>0`` ...), but every ``->`` on a json value parses it
 # again: seven parses of each row of 600-byte payloads, 10-42 ms of the 17-48 ms a batch of
 # 500 took on the server (auto_explain), against about 1 ms for the arrays. RETURNING reports
-# only the rows that were new (a known key is skipped).
+# only the rows that were new or came back (a known key is skipped, see _REVIVE).
 _QUEUE_PG = (
     f"INSERT INTO outbox ({_QUEUE_COLUMNS}) "
     "SELECT r.k, r.i, r.r, r.p, r.s, 0, r.a, r.e, r.a FROM ROWS FROM (unnest(%b::text[]), "
     "unnest(%b::bigint[]), unnest(%b::text[]), json_array_elements(%s::json), "
     "unnest(%b::text[]), unnest(%b::text[]), unnest(%b::timestamptz[])) AS r(k, i, r, p, s, e, a) "
-    "ON CONFLICT (key) DO NOTHING RETURNING id"
+    f"{_REVIVE} RETURNING id"
 )
 _ADVANCE_SQLITE = (
     "UPDATE deadlines SET sent_through = ?, next_on = ? "
@@ -188,7 +195,8 @@ class OutboxPath:
         ]
 
     def queue(self, cursor: Any, messages: Sequence[QueuedMessage]) -> int:
-        """New outbox rows; how many were new (a known key is skipped)."""
+        """New outbox rows; how many were new or came back (a known key is skipped unless
+        its row was cancelled: see ``_REVIVE``)."""
         if not messages:
             return 0
         if self.postgres:
@@ -213,7 +221,7 @@ class OutboxPath:
                 (m.key, m.instance_id, m.recipient, payload, m.status, at, m.last_error, at)
             )
         cursor.executemany(_QUEUE_SQLITE, rows)
-        return int(cursor.rowcount)  # summed over the rows: an ignored one counts 0
+        return int(cursor.rowcount)  # summed over the rows: a skipped one counts 0
 
     def advance_deadlines(
         self, cursor: Any, moves: Sequence[tuple[tuple[int, str, str], date, date | None]]

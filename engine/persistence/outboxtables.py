@@ -57,7 +57,12 @@ class OutboxTables:
         found: set[str] = set()
         for start in range(0, len(keys), 900):  # stay under SQLite's parameter limit
             chunk = list(keys[start : start + 900])
-            found.update(self._c.execute(select(OUT.c.key).where(OUT.c.key.in_(chunk))).scalars())
+            found.update(
+                self._c.execute(
+                    # a cancelled row's key is planned again (outboxpath._REVIVE)
+                    select(OUT.c.key).where(OUT.c.key.in_(chunk), OUT.c.status != "cancelled")
+                ).scalars()
+            )
         return found
 
     def claim_by_recipient(

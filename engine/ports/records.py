@@ -84,7 +84,8 @@ class DeadlineChange:
     """What a command does to one deadline row.
 
     insert: a new deadline; reset: its due date moved (its reminders start afresh);
-    refreeze: only paused or resumed (its reminders continue where they were); delete: gone.
+    refreeze: only paused (its reminders wait where they were) or resumed (they start afresh:
+    what went out keeps its key); delete: gone.
     """
 
     action: Literal["insert", "reset", "refreeze", "delete"]

@@ -80,7 +80,8 @@ def test_a_stored_webhook_url_the_client_cannot_use_does_not_stop_the_pass(
         assert [e["subject"] for e in receiver.accepted] == ["wk-noord"]
     (row,) = service.webhooks.deliveries(broken.id)
     assert (row.status, row.attempts) == ("pending", 1)
-    assert row.last_error is not None and "URL" in row.last_error
+    assert row.last_error is not None
+    assert "URL" in row.last_error
     assert row.next_attempt_at > clock.now()
     assert report.retried == 1
     assert [d.status for d in service.webhooks.deliveries(good.id)] == ["sent"]
@@ -161,5 +162,6 @@ def test_a_zaken_api_answer_that_is_not_the_api_is_a_failed_attempt_with_its_rea
     assert sorted(r.instance_key or "" for r in rows) == ["wk-noord", "wk-zuid"]
     for row in rows:
         assert row.attempts == 1
-        assert row.last_error is not None and reason in row.last_error
+        assert row.last_error is not None
+        assert reason in row.last_error
         assert row.next_attempt_at > clock.now()

@@ -991,6 +991,34 @@ def test_a_pause_cancels_what_was_planned_before_it_except_legal_deadlines(passe
     }
 
 
+def test_a_reminder_cancelled_by_a_pause_goes_out_after_a_resume_that_moved_nothing(passes):
+    """Paused and resumed within a day: the due date stays, so no new keys are planned; the
+    reminder cancelled meanwhile ("wait until it resumes") is planned again, not lost for a
+    week until the next overdue reminder."""
+    passes.create()
+    passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
+    passes.server.stop()
+    passes.run("2026-01-16")  # the overdue reminder of 'plan' waits for the mail server
+    passes.clock.set(at("2026-01-16", "11:00"))
+    passes.service.pause("wk-noord", "geld", by="test", reason="per ongeluk")
+    passes.server.start()
+    passes.clock.set(at("2026-01-16", "12:00"))
+    assert passes.dispatcher().run().cancelled == 2
+    passes.clock.set(at("2026-01-16", "13:00"))
+    passes.service.resume("wk-noord", by="test")  # the same day: the due date does not move
+
+    planned, delivered = passes.run("2026-01-16", "14:00")
+    late = "was uiterlijk 15 januari 2026 (1 dag geleden)"
+    assert passes.inbox() == [
+        (PROJECTLEIDER, subject("overdue", "Plan van aanpak", late)),
+        (REGIE, subject("overdue", "Plan van aanpak", late)),
+    ]
+    assert (planned.queued, delivered.messages) == (2, 2)
+    assert [e.status for e in passes.outbox()] == ["sent", "sent"]  # the same rows, once
+    passes.run("2026-01-17")
+    assert passes.inbox() == []  # and not again
+
+
 def test_a_due_date_moved_since_planning_cancels_the_reminder_of_the_old_date(passes):
     passes.create()
     passes.settle("wk-noord", "net", "warmte", "raad", "termijn")
