@@ -80,6 +80,9 @@ __all__ = [
 
 CHANNEL = "zgw"
 BATCH = 500
+UNCONFIGURED_WAIT = timedelta(hours=1)
+"""How long a delivery of a workflow without a ZGW configuration (any more) waits to be looked
+at again."""
 _KINDS = {
     "instance_started": "zaak",
     "phase_advanced": "status",
@@ -254,9 +257,17 @@ class ZgwDispatcher:
                         break
                     delivery, left = left[0], left[1:]
                     config = self.configs.get(delivery.target)
-                    if config is None:  # its configuration was removed: leave it waiting
+                    if config is None:
+                        # Its configuration was removed: it waits (the table may come back),
+                        # out of the claims for a while, or such rows would fill every claim
+                        # of a pass and hold up all behind them. Not an attempt.
                         with self.context.store.deliveries() as unit:
-                            unit.release([delivery.id], self.node)
+                            unit.retry_later(
+                                delivery.id, self.node,
+                                error=f"waiting: no [zgw.{delivery.target}] configuration",
+                                status=delivery.last_status, attempts=delivery.attempts,
+                                at=now, next_at=now + UNCONFIGURED_WAIT,
+                            )  # fmt: skip
                         continue
                     if delivery.target not in clients:
                         clients[delivery.target] = self.client(config)

@@ -6,11 +6,13 @@ SQLite files and PostgreSQL; each call to it takes the clock 40 seconds on."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from adapters.zgw import HttpZgwZaken
 from engine.app.service import Service
-from engine.app.zgw_mirror import ZgwDispatcher
+from engine.app.zgw_mirror import ZgwDispatcher, fan_out
+from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from tests.integration.test_zgw_mirror import PHASES, ZWOLLE, config
 from tests.zgw_contract import Catalogue, contract_server
@@ -56,4 +58,36 @@ def test_a_second_node_does_not_take_over_what_a_slow_node_is_still_working_on(
     assert server.refused == []
 
 
+GROEN = Regie(type="bewonersinitiatief", organisation="Groen Noord")
 SECRET = "een-gedeeld-geheim-van-minstens-32-tekens!"
+
+
+def test_deliveries_of_a_workflow_no_longer_configured_do_not_hold_up_the_others(
+    service: Service, clock: FrozenClock
+) -> None:
+    """Left waiting (its configuration may come back), but out of the way: they filled every
+    claim of the pass, so nothing behind them was ever mirrored."""
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in (*PHASES, "initiatief")})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        other = replace(
+            cfg,
+            statustypen={
+                "initiatief": catalogue.url("statustypen", catalogue.statustypen["initiatief"])
+            },
+        )
+        for n in range(3):
+            service.create(f"wk-{n}", workflow="wijkkompas", title=f"W{n}", regie=ZWOLLE, by="t")
+        fan_out(service.context, {"wijkkompas": cfg})  # queued; then its table is removed
+        service.create("ca-1", workflow="collectieve-aanpak", title="C", regie=GROEN, by="t")
+        mirror = ZgwDispatcher(
+            service.context, {"collectieve-aanpak": other}, HttpZgwZaken, node="t", batch=2
+        )
+        report = mirror.run()
+        assert report.errors == []
+        assert report.done == 1
+        assert [z["identificatie"] for z in server.zaken.values()] == ["ca-1"]
+    waiting = service.zgw.list(workflow="wijkkompas", status="pending")
+    assert len(waiting) == 3
+    assert all(d.attempts == 0 for d in waiting)
+    assert {d.last_error for d in waiting} == {"waiting: no [zgw.wijkkompas] configuration"}
