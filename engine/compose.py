@@ -355,6 +355,7 @@ class Application:
             configs,
             HttpZgwZaken,
             node=f"{socket.gethostname()}:{os.getpid()}",
+            stop=self.stop,
         )
 
     # --- the end -------------------------------------------------------------------------

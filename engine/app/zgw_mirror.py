@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -220,6 +221,7 @@ class ZgwDispatcher:
         lease: timedelta = timedelta(minutes=2),
         batch: int = 50,
         rng: random.Random | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.context = context
         self.configs = configs
@@ -228,13 +230,15 @@ class ZgwDispatcher:
         self.lease = lease
         self.batch = batch
         self.rng = rng or random.Random()
+        self.stop = stop or threading.Event()
+        """Set (SIGTERM to the scheduler): end the delivery in hand, give the rest back."""
 
     def run(self) -> ZgwReport:
         report = ZgwReport(queued=fan_out(self.context, self.configs))
         clients: dict[str, ZgwZaken] = {}
         tried: set[int] = set()
         try:
-            while True:
+            while not self.stop.is_set():
                 now = self.context.clock.now()
                 with self.context.store.deliveries() as unit:
                     claimed = unit.claim(CHANNEL, self.node, now, now + self.lease, self.batch)
@@ -245,6 +249,10 @@ class ZgwDispatcher:
                 tried.update(d.id for d in fresh)
                 left = fresh
                 while left:
+                    if self.stop.is_set():
+                        with self.context.store.deliveries() as unit:
+                            unit.release([d.id for d in left], self.node)
+                        break
                     # A delivery takes several calls, and a slow Zaken API can take longer
                     # than the lease for a batch: keep the lease on what is left before each
                     # one, and leave what another node took over meanwhile to it (both at

@@ -5,6 +5,7 @@ SQLite files and PostgreSQL; each call to it takes the clock 40 seconds on."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -91,3 +92,33 @@ def test_deliveries_of_a_workflow_no_longer_configured_do_not_hold_up_the_others
     assert len(waiting) == 3
     assert all(d.attempts == 0 for d in waiting)
     assert {d.last_error for d in waiting} == {"waiting: no [zgw.wijkkompas] configuration"}
+
+
+def test_a_stop_finishes_the_delivery_in_hand_and_gives_back_the_rest(
+    service: Service, clock: FrozenClock
+) -> None:
+    """SIGTERM to the scheduler (its stop event): as the reminders and webhooks do, the
+    mirror ends the delivery it is in and gives the rest of its batch back at once, instead of
+    working through all of it (with a slow Zaken API, until it is killed, its leases held)."""
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    stop = threading.Event()
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+        for n in range(3):
+            service.create(f"wk-{n}", workflow="wijkkompas", title=f"W{n}", regie=ZWOLLE, by="t")
+        answer = server.answer
+
+        def stopping(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
+            stop.set()  # the signal comes while the first delivery is under way
+            return answer(method, target, headers, body)
+
+        server.answer = stopping  # type: ignore[method-assign]
+        mirror = ZgwDispatcher(
+            service.context, {"wijkkompas": cfg}, HttpZgwZaken, node="t", stop=stop
+        )
+        report = mirror.run()
+    assert report.done == 1
+    assert [z["identificatie"] for z in server.zaken.values()] == ["wk-0"]
+    rest = service.zgw.list(status="pending")
+    assert sorted(d.instance_key or "" for d in rest) == ["wk-1", "wk-2"]
+    assert all(d.lease_until is None and d.attempts == 0 for d in rest)  # given back
