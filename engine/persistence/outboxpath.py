@@ -199,6 +199,9 @@ class OutboxPath:
         its row was cancelled: see ``_REVIVE``)."""
         if not messages:
             return 0
+        # One row per key, the first (as DO NOTHING kept it): PostgreSQL refuses a DO UPDATE
+        # that would meet one key twice in a statement.
+        messages = list({m.key: m for m in reversed(messages)}.values())[::-1]
         if self.postgres:
             cursor.execute(
                 _QUEUE_PG,

@@ -91,6 +91,27 @@ def test_queued_rows_read_back_through_sqlalchemy_as_written(service, instance_i
     )
 
 
+def test_a_key_is_queued_once_and_a_cancelled_row_comes_back_as_planned_again(service, instance_id):
+    first = _message("k", instance_id, n=1)
+    with service.store.outbox_unit() as unit:
+        # one key twice in one batch: the first is kept (PostgreSQL would refuse the DO UPDATE)
+        assert unit.queue([first, _message("k", instance_id, n=2), _message("j", instance_id)]) == 2
+        assert unit.queue([_message("k", instance_id, n=3)]) == 0  # pending: known, skipped
+        (row,) = [e for e in unit.outbox(None, 10) if e.key == "k"]
+        assert row.payload["n"] == 1
+        unit._c.execute(OUT.update().where(OUT.c.id == row.id).values(status="cancelled"))
+        assert unit.known_keys(["k", "j"]) == {"j"}
+        assert unit.queue([_message("k", instance_id, n=4)]) == 1  # cancelled: comes back
+        again = unit.outbox_entry(row.id)
+    assert again is not None
+    assert (again.status, again.payload["n"], again.attempts, again.last_error) == (
+        "pending",
+        4,
+        0,
+        None,
+    )
+
+
 def test_advanced_deadlines_and_their_states_read_back_as_written(service, instance_id):
     with service.store.outbox_unit() as unit:
         before = unit.deadline_states([instance_id])
