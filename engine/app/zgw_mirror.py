@@ -311,17 +311,20 @@ class ZgwDispatcher:
                 self._status(key, zaak, zaken, statustype, str(p["at"]))
             elif kind == "end":
                 self._end(key, zaak, config, zaken, p)
-            elif kind in ("pause", "resume", "plan"):
-                current = self._unchanged(key, zaak, zaken)
-                if kind == "plan":
-                    self._plan(key, zaak, zaken, current)
-                else:
+            elif kind == "plan":
+                self._plan(key, zaak, zaken, self._unchanged(key, zaak, zaken))
+            elif kind in ("pause", "resume"):
+                suspended = kind == "pause"
+                # Already as wanted: an earlier attempt's PATCH went through (it died, or its
+                # answer came too late), so take it; nothing is written, so nothing is
+                # overwritten.
+                if _suspended(zaken.zaak(zaak)) != suspended:
+                    self._unchanged(key, zaak, zaken)
                     # The reason is the pause button (a term of the method), never the free
                     # text, which may name people.
-                    suspended = kind == "pause"
                     zaken.suspend(zaak, suspended, str(p.get("button") or "")[:200])
-                    with self.context.store.deliveries() as unit:
-                        unit.remember_zaak_state(key, suspended=suspended)
+                with self.context.store.deliveries() as unit:
+                    unit.remember_zaak_state(key, suspended=suspended)
             if kind in ("zaak", "handover"):
                 self._regie(key, zaak, config, zaken, p, replace=kind == "handover")
             if kind in ("zaak", "areas"):
@@ -503,7 +506,7 @@ class ZgwDispatcher:
         with self.context.store.deliveries() as unit:
             status, suspended = unit.zaak_state(key)
         now = zaken.zaak(zaak)
-        theirs = bool((now.get("opschorting") or {}).get("indicatie"))
+        theirs = _suspended(now)
         changes = []
         if status is not None and now.get("status") != status:
             changes.append(f"its status is {now.get('status')}, the mirror set {status}")
@@ -552,6 +555,11 @@ class ZgwDispatcher:
                 at=now, next_at=now + next_wait(attempts, self.rng),
             )  # fmt: skip
             report.retried += 1
+
+
+def _suspended(zaak: Mapping[str, Any]) -> bool:
+    """Whether a zaak (as the Zaken API gives it) is opgeschort."""
+    return bool((zaak.get("opschorting") or {}).get("indicatie"))
 
 
 def _listed(value: object) -> list[object]:

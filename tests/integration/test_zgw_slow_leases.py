@@ -6,6 +6,7 @@ SQLite files and PostgreSQL; each call to it takes the clock 40 seconds on."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -122,3 +123,49 @@ def test_a_stop_finishes_the_delivery_in_hand_and_gives_back_the_rest(
     rest = service.zgw.list(status="pending")
     assert sorted(d.instance_key or "" for d in rest) == ["wk-1", "wk-2"]
     assert all(d.lease_until is None and d.attempts == 0 for d in rest)  # given back
+
+
+def test_an_opschorting_that_went_through_unanswered_is_taken_not_called_a_hand_change(
+    service: Service, clock: FrozenClock
+) -> None:
+    """The PATCH of a pause reaches Open Zaak, which applies it but answers too late (the
+    client's timeout): the retry finds the opschorting it wanted and takes it, instead of
+    failing the delivery for good as "changed by hand" (and every later one of the zaak)."""
+    catalogue = Catalogue(statustypen={p: str(uuid.uuid4()) for p in PHASES})
+    with contract_server("wijkkompas", SECRET, catalogue) as server:
+        cfg = config(server, catalogue)
+
+        def mirror() -> ZgwDispatcher:
+            return ZgwDispatcher(
+                service.context,
+                {"wijkkompas": cfg},
+                lambda c: HttpZgwZaken(c, timeout=0.5),
+                node="t",
+            )
+
+        service.create("wk-noord", workflow="wijkkompas", title="Noord", regie=ZWOLLE, by="t")
+        assert mirror().run().done == 1
+        answer = server.answer
+        late = {"left": 1}
+
+        def slow_patch(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
+            found = answer(method, target, headers, body)  # applied
+            if method == "PATCH" and late["left"]:
+                late["left"] -= 1
+                time.sleep(1.5)  # ... but answered after the client gave up
+            return found
+
+        server.answer = slow_patch  # type: ignore[method-assign]
+        service.pause("wk-noord", "geen-trekker", by="t", reason="ziek")
+        first = mirror().run()
+        assert first.retried == 1
+        (zaak,) = server.zaken.values()
+        assert zaak["opschorting"]["indicatie"] is True
+        clock.advance(minutes=1)
+        again = mirror().run()
+        assert again.errors == []
+        assert again.done == 1
+        service.resume("wk-noord", by="t")
+        assert mirror().run().done == 1
+        assert zaak["opschorting"]["indicatie"] is False
+    assert server.refused == []
