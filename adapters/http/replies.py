@@ -185,6 +185,19 @@ class Idempotency:
                 return replayed
             raise
 
+    def _without_claim(
+        self, act: Callable[[], tuple[int, Any, Mapping[str, str]]]
+    ) -> Response | None:
+        """The answer to a request that needs no claim: the one kept for its key, or without a
+        key ``act()``'s; None for a new key."""
+        replayed = self.replay()
+        if replayed is not None:
+            return replayed
+        if self.key is None:
+            status, data, headers = act()
+            return reply(data, status=status, headers=headers)
+        return None
+
     def once(
         self,
         act: Callable[[], tuple[int, Any, Mapping[str, str]]],
@@ -196,13 +209,11 @@ class Idempotency:
         ``act`` (``Service.answering``: none of them may be an instance command), as
         ``kept(data)`` when given (what must not be stored, such as a token's secret, is left
         out). A concurrent request with the same key that was first gets its answer."""
-        replayed = self.replay()
-        if replayed is not None:
-            return replayed
-        if self.key is None:
-            status, data, headers = act()
-            return reply(data, status=status, headers=headers)
+        answered = self._without_claim(act)
+        if answered is not None:
+            return answered
         key = self.key
+        assert key is not None
         # The claim holds the key while the write runs; the answer replaces it before commit.
         claim = self._receipt(key, CLAIMED, None, {})
         try:
@@ -229,13 +240,11 @@ class Idempotency:
         input or a refusal by the rules) frees the key again; any other failure leaves the
         claim unanswered, since what ``act`` did is not known: it is never done again under
         this key."""
-        replayed = self.replay()
-        if replayed is not None:
-            return replayed
-        if self.key is None:
-            status, data, headers = act()
-            return reply(data, status=status, headers=headers)
+        answered = self._without_claim(act)
+        if answered is not None:
+            return answered
         key = self.key
+        assert key is not None
         claim = self._receipt(key, CLAIMED, None, {})
         try:
             self.service.keep(claim)

@@ -17,38 +17,10 @@ from engine.app.access import Role
 from engine.runtime.events import Regie
 from tests.api.live import LiveServer, live_server
 from tests.api.test_pages import PASSWORD, _close_clients, signed_in
+from tests.integration.test_independent_approval import TOETS, WORKFLOW
 
 pytestmark = [pytest.mark.xdist_group("api")]
 __all__ = ["_close_clients"]
-
-WORKFLOW = """\
-key: toets
-version: 1
-title: Toets
-parties:
-  netbeheerder: Netbeheerder
-approvals:
-  college: College
-  onafhankelijke_toets:
-    title: Onafhankelijke toets
-    independent: true
-phases:
-  - id: plannen
-    title: Plannen
-    duration: P90D
-    milestones:
-      - id: plan
-        title: Plan
-    gate:
-      approvals: [onafhankelijke_toets, college]
-  - id: uitvoeren
-    title: Uitvoeren
-    duration: P90D
-    milestones:
-      - id: klaar
-        title: Klaar
-"""
-TOETS = "onafhankelijke_toets"
 
 
 @pytest.fixture
