@@ -11,7 +11,10 @@ token.
 The keys are cached. A token signed with a key id the cache does not know makes the verifier
 fetch the keys again (the provider rotated them), at most once per ``REFRESH_INTERVAL``, so a
 stream of made-up key ids cannot make it hammer the provider; the whole set is fetched again
-after ``MAX_AGE`` anyway.
+after ``MAX_AGE`` anyway. When the keys cannot be fetched (the provider is down, or answers
+no key set) every token that needs them is rejected (fail closed), and they are not fetched
+again for ``REFRESH_INTERVAL``: one request waits for the failing fetch, the others in that
+minute are rejected at once instead of each waiting up to ``FETCH_TIMEOUT`` for it.
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ class OidcVerifier:
         """The key ids whose JWK names its algorithm (``alg``): only for that one."""
         self._loaded_at: float | None = None
         self._refreshed_at: float | None = None
+        self._failed: tuple[float, str] | None = None
+        """When the last fetch of the keys failed, and why (None: it did not)."""
         self.fetches = 0
         """How often the keys were fetched (or the file read)."""
 
@@ -227,21 +232,15 @@ class OidcVerifier:
         return self._keys.get(kid)
 
     def _load(self, now: float) -> None:
-        where = self.settings.jwks_url or self.settings.jwks_file or ""
-        self.fetches += 1
+        if self._failed is not None and now - self._failed[0] < REFRESH_INTERVAL:
+            # Fail closed, and fast: not another wait for a provider that just failed.
+            raise OidcRejected(f"{self._failed[1]}; not fetched again within a minute")
         try:
-            if self.settings.jwks_url is not None:
-                raw = self._fetch(self.settings.jwks_url)
-            else:
-                raw = Path(where).read_bytes()
-            document = json.loads(raw)
-        except (OSError, ValueError) as exc:
-            raise OidcRejected(
-                f"the provider's keys could not be read from {where} ({type(exc).__name__})"
-            ) from exc
-        entries = document.get("keys") if isinstance(document, dict) else None
-        if not isinstance(entries, list):
-            raise OidcRejected(f"{where} holds no JWKS (an object with 'keys')")
+            entries = self._read()
+        except OidcRejected as exc:
+            self._failed = (now, exc.reason)
+            raise
+        self._failed = None
         keys: dict[str | None, jwt.PyJWK] = {}
         pinned: set[str | None] = set()
         for entry in entries:
@@ -260,3 +259,23 @@ class OidcVerifier:
                 pinned.add(name)
         self._keys, self._pinned = keys, pinned
         self._loaded_at = now
+
+    def _read(self) -> list[Any]:
+        """The entries of the key set, fetched (or read from the file); OidcRejected when
+        there is none."""
+        where = self.settings.jwks_url or self.settings.jwks_file or ""
+        self.fetches += 1
+        try:
+            if self.settings.jwks_url is not None:
+                raw = self._fetch(self.settings.jwks_url)
+            else:
+                raw = Path(where).read_bytes()
+            document = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise OidcRejected(
+                f"the provider's keys could not be read from {where} ({type(exc).__name__})"
+            ) from exc
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise OidcRejected(f"{where} holds no JWKS (an object with 'keys')")
+        return entries

@@ -433,6 +433,27 @@ def test_jwts_outside_their_terms_are_401(oidc_server: tuple[LiveServer, Any]) -
         assert got.json()["code"] == "unauthenticated", why
 
 
+def test_a_key_set_that_is_down_fails_closed_without_holding_up_every_request(
+    oidc_server: tuple[LiveServer, Any],
+    provider: Provider,  # noqa: F811
+) -> None:
+    server, key = oidc_server
+    provider.status, provider.delay = 503, 1.0  # down, and slow to say so
+    took: list[float] = []
+    with _as(server, _jwt(key)) as http:
+        for _ in range(4):
+            started = time.monotonic()
+            got = http.get(f"{PREFIX}/instances")
+            took.append(time.monotonic() - started)
+            _unauthenticated(got)
+            assert "keys could not be read" in got.json()["detail"]
+    # One request waited for the provider; the others were refused at once.
+    assert provider.requests == 1, took
+    assert max(took[1:]) < 0.8, took
+    with server.client("viewer") as http:  # API tokens do not depend on the provider
+        assert http.get(f"{PREFIX}/instances").status_code == 200
+
+
 def test_a_disabled_oidc_principal_is_401(oidc_server: tuple[LiveServer, Any]) -> None:
     server, key = oidc_server
     token = _jwt(key)

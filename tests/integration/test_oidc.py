@@ -21,7 +21,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from adapters.oidc import REFRESH_INTERVAL, OidcRejected, OidcSettings, OidcVerifier
+from adapters.oidc import (
+    MAX_AGE,
+    REFRESH_INTERVAL,
+    OidcRejected,
+    OidcSettings,
+    OidcVerifier,
+)
 from engine.app.problems import problem_for
 from engine.errors import InvalidValue
 
@@ -44,11 +50,14 @@ def jwk(private: Any, kid: str, **extra: str) -> dict[str, Any]:
 
 @dataclass
 class Provider:
-    """A JWKS served over HTTP on loopback; ``keys`` may be changed (rotation)."""
+    """A JWKS served over HTTP on loopback; ``keys`` may be changed (rotation); ``status``
+    other than 200: the provider is down (it answers that, after ``delay`` seconds)."""
 
     url: str = ""
     keys: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    status: int = 200
+    delay: float = 0.0
 
 
 @pytest.fixture
@@ -58,6 +67,14 @@ def provider() -> Iterator[Provider]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             served.requests += 1
+            time.sleep(served.delay)
+            if served.status != 200:
+                body = b"down for maintenance"
+                self.send_response(served.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             body = json.dumps({"keys": served.keys}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -134,6 +151,9 @@ def test_an_ec_key_and_another_claim(provider: Provider) -> None:
 REJECTED = [
     pytest.param({"exp": -120}, "has expired", id="expired"),
     pytest.param({"nbf": 600}, "not valid yet", id="not-yet-valid"),
+    pytest.param({"iat": 3600}, "not valid yet", id="issued-in-the-future"),
+    pytest.param({"aud": ["another-api", "x"]}, "not for audience", id="audience-list"),
+    pytest.param({"iss": ISSUER + "/"}, "not from issuer", id="issuer-with-a-slash"),
     pytest.param({"aud": "another-api"}, "not for audience 'wijkkompas-api'", id="audience"),
     pytest.param({"iss": "https://evil.example"}, "not from issuer", id="issuer"),
     pytest.param({"exp": None}, "no 'exp' claim", id="no-expiry"),
@@ -147,11 +167,16 @@ def test_a_token_outside_its_terms_is_rejected(
 ) -> None:
     provider.keys = [jwk(signer, "k1")]
     now = int(time.time())
-    timed = {k: now + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in
+    timed = {k: now + v if k in ("exp", "nbf", "iat") and isinstance(v, int) else v for k, v in
              changes.items()}  # fmt: skip
     with pytest.raises(OidcRejected, match=reason) as rejected:
         verifier_for(provider).subject(sign(signer, **timed))
     assert problem_for(rejected.value)["status"] == 401
+
+
+def test_an_audience_list_that_names_ours_is_accepted(provider: Provider, signer: Any) -> None:
+    provider.keys = [jwk(signer, "k1")]
+    assert verifier_for(provider).subject(sign(signer, aud=["account", AUDIENCE])) == "p.jansen"
 
 
 def test_the_leeway_forgives_a_little_clock_skew(provider: Provider, signer: Any) -> None:
@@ -254,6 +279,37 @@ def test_an_unreachable_key_set_is_a_rejection_that_names_where(provider: Provid
     )
     with pytest.raises(OidcRejected, match=r"could not be read from http://127.0.0.1:9/certs"):
         verifier.subject(sign(rsa_key()))
+
+
+def test_a_provider_that_is_down_is_asked_once_a_minute_and_every_token_is_rejected(
+    provider: Provider, signer: Any
+) -> None:
+    clock = Clock()
+    provider.keys = [jwk(signer, "k1")]
+    provider.status = 503
+    verifier = verifier_for(provider, clock)
+    for _ in range(5):  # fail closed, and without asking the provider again each time
+        with pytest.raises(OidcRejected, match=r"could not be read from .*HTTPError"):
+            verifier.subject(sign(signer))
+        clock.now += 1
+    assert provider.requests == 1
+
+    provider.status = 200  # back up: a minute after the failure the keys are fetched again
+    clock.now += REFRESH_INTERVAL
+    assert verifier.subject(sign(signer)) == "p.jansen"
+    assert provider.requests == 2
+
+    provider.status = 503  # down when the cached keys are due to be fetched again (MAX_AGE)
+    clock.now += MAX_AGE
+    for _ in range(3):
+        with pytest.raises(OidcRejected, match="could not be read"):
+            verifier.subject(sign(signer))
+    assert provider.requests == 3
+
+    provider.status = 200
+    clock.now += REFRESH_INTERVAL
+    assert verifier.subject(sign(signer)) == "p.jansen"
+    assert provider.requests == 4
 
 
 def test_garbage_is_no_token(provider: Provider) -> None:
