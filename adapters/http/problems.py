@@ -27,6 +27,7 @@ from engine.errors import WorkflowError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "hide_calendar_secret",
     "http_problem",
     "install",
     "problem_response",
@@ -51,12 +52,21 @@ def http_problem(kind: str, detail: str, **extra: Any) -> dict[str, Any]:
     return problem
 
 
-_CALENDAR = re.compile(r"/calendar/[^/]+\.ics$")
+_CALENDAR = re.compile(r"/calendar/[^/?#\s\"]+")
+
+
+def hide_calendar_secret(path: str) -> str:
+    """``path`` with what follows ``/calendar/`` left out: the secret of a calendar feed's URL,
+    whatever comes after it (``.ics``, nothing, ``%2Eics``: a request that is no feed may
+    still hold a real secret)."""
+    return _CALENDAR.sub(
+        lambda found: "/calendar/(token)" + (".ics" if found[0].endswith(".ics") else ""), path
+    )
 
 
 def _path(request: Request) -> str:
     """The request's path for a problem's ``instance``, with a calendar feed's secret left out."""
-    return _CALENDAR.sub("/calendar/(token).ics", request.url.path)
+    return hide_calendar_secret(request.url.path)
 
 
 def problem_response(

@@ -3,11 +3,21 @@ gets the token's principal's deadlines; an unknown or revoked token a 404 proble
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import icalendar
 import pytest
 
+from engine.compose import Application
 from tests.api.live import LiveServer
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.xdist_group("api")]
 
@@ -47,3 +57,56 @@ def test_the_access_log_never_shows_a_calendar_secret() -> None:
     assert HideCalendarTokens().filter(record)
     assert "s3cret" not in record.getMessage()
     assert "/api/v1/calendar/(token).ics" in record.getMessage()
+
+
+def test_the_served_access_log_never_shows_a_calendar_secret(db_url: str) -> None:
+    """``wijkkompas serve`` as it runs in production (its own access log, on stdout): no
+    request whose path holds a calendar secret logs it, a feed's nor one that is not quite
+    one (the URL without ``.ics``, with its dot percent-encoded); no problem body holds it."""
+    quiet = {"WIJKKOMPAS_NOTIFIER": "console"}
+    with Application.configure(given={"db": db_url}, env=quiet) as app:
+        service = app.service(create=True)
+        service.directory.add_organisation(
+            key="deltawonen", name="deltaWonen", kind="woningcorporatie"
+        )
+        who = service.directory.add_principal(
+            organisation="deltawonen", name="k.smit", kind="person", role="partner"
+        )
+        secret = service.calendars.create_token(who)
+    env = dict(os.environ, PYTHONPATH=str(REPO), WIJKKOMPAS_DB=db_url, PYTHONUNBUFFERED="1")
+    env.update(quiet)
+    served = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert served.stderr is not None
+        started = ""
+        while "serving the API at" not in started:
+            line = served.stderr.readline()
+            assert line, f"the server did not start: {started}"
+            started += line
+        found = re.search(r"http://127\.0\.0\.1:\d+", started)
+        assert found is not None, started
+        with httpx.Client(base_url=found[0], timeout=30) as outlook:
+            feed = outlook.get(f"/api/v1/calendar/{secret}.ics")
+            assert feed.status_code == 200, feed.text
+            bare = outlook.get(f"/api/v1/calendar/{secret}")  # .ics left off
+            assert bare.status_code == 404
+            encoded = outlook.get(f"/api/v1/calendar/{secret}%2Eics")
+            answers = [feed, bare, encoded]
+    finally:
+        served.send_signal(signal.SIGTERM)
+        out, err = served.communicate(timeout=30)
+    logged = out + err
+    assert '"GET /api/v1/calendar/(token).ics HTTP/1.1" 200' in logged  # the log is real
+    random_part = secret.split("_", 2)[2]
+    pieces = {random_part[i : i + 12] for i in range(len(random_part) - 11)}
+    leaked = [p for p in pieces if p in logged]
+    assert not leaked, f"the calendar secret was logged: {logged}"
+    for answer in answers[1:]:
+        assert not any(p in answer.text for p in pieces), answer.text

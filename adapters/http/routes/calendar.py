@@ -6,12 +6,12 @@ credential: unknown, malformed and revoked tokens all get the same 404."""
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from adapters.http.caller import api_of
+from adapters.http.problems import hide_calendar_secret
 from adapters.http.routes import acts
 from engine.app.calendar import domain_of
 from engine.errors import NotFound
@@ -47,16 +47,13 @@ def calendar_feed(request: Request, token: str) -> Response:
     )
 
 
-_SECRET = re.compile(r"/calendar/[^/?\s]+\.ics")
-
-
 class HideCalendarTokens(logging.Filter):
-    """Keeps calendar feed secrets out of the access log (uvicorn logs the path)."""
+    """Keeps calendar feed secrets out of the access log (uvicorn logs the path as it was
+    sent: also one that is not a feed's, such as the URL without ``.ics``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _SECRET.sub("/calendar/(token).ics", a) if isinstance(a, str) else a
-                for a in record.args
+                hide_calendar_secret(a) if isinstance(a, str) else a for a in record.args
             )
         return True
