@@ -2,12 +2,14 @@
 SEQUENCE that goes up on every change, STATUS:CANCELLED for a deadline that went away, a link
 to the instance and a DISPLAY alarm (the only kind Outlook honours) at the nearest reminder.
 
-Written by hand: escaping (backslash, semicolon, comma, line breaks) and folding lines at 75
-octets without splitting a UTF-8 character are all it takes. Pure: no clock, no I/O.
+Written by hand: escaping (backslash, semicolon, comma, line breaks), leaving out the control
+characters a TEXT value may not hold, and folding lines at 75 octets without splitting a UTF-8
+character are all it takes. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -42,9 +44,19 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""What RFC 5545 calls CONTROL, less HTAB: not allowed in a TEXT value (3.3.11)."""
+
+
+def _control(found: re.Match[str]) -> str:
+    return " " if found[0].isspace() else ""
+
+
 def escape(text: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11)."""
-    return (
+    """A TEXT value (RFC 5545 3.3.11): line breaks as ``\\n``; other control characters (a
+    vertical tab, an escape sequence in a workflow's title) are left out, a blank for those
+    that separate words."""
+    escaped = (
         text.replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
@@ -52,6 +64,7 @@ def escape(text: str) -> str:
         .replace("\n", "\\n")
         .replace("\r", "\\n")
     )
+    return _CONTROL.sub(_control, escaped)
 
 
 def fold(line: str) -> str:

@@ -5,7 +5,9 @@ as hashes."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import icalendar
@@ -17,6 +19,7 @@ from engine.errors import NotFound
 from engine.ports import Principal
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
+from tests.conftest import SMALL
 
 ZWOLLE = Regie(type="gemeente", organisation="Gemeente Zwolle")
 DELTA = Regie(type="woningcorporatie", organisation="deltaWonen")
@@ -128,3 +131,40 @@ def test_a_token_that_is_not_text_of_ours_is_simply_unknown(service: Service) ->
     for odd in ("\U00054616ØÂ\U000f7454öT", "wkcal_\udcff", ""):
         with pytest.raises(NotFound):
             service.calendars.principal_id(odd)
+
+
+# A title typed in a workflow file: line breaks that would end the property and start an event,
+# control characters (a vertical tab, an escape sequence, a delete), the characters TEXT
+# escapes, and enough multi-byte letters for several folded lines.
+TYPED = (
+    r"Team\r\nEND:VEVENT\nBEGIN:VEVENT\rUID:evil@x\vDTSTART:20000101\e[31m rood\x7f"
+    r", ; \\ en dan nog één heel lange zin met ë, ï en ü om de regel te vouwen — zeker drie keer"
+)
+
+
+def test_typed_titles_stay_inside_one_valid_property(service: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / "small.yaml").write_text(
+        SMALL.replace("{id: team, title: Team,", f'{{id: team, title: "{TYPED}",'),
+        encoding="utf-8",
+    )
+    service.create("wk-a", workflow="small", title="A", regie=ZWOLLE, by="t")
+    text = feed(service, None)
+    data = text.encode()
+    assert data.endswith(b"\r\n")
+    physical = data.split(b"\r\n")[:-1]
+    for line in physical:
+        assert len(line) <= 75, line  # folded at 75 octets
+        line.decode()  # never a UTF-8 character cut in two
+        # RFC 5545 3.1: no control character but HTAB inside a content line
+        assert not re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", line), line
+    unfolded = text.replace("\r\n ", "").split("\r\n")[:-1]
+    names = [re.match(r"[A-Z-]+", line)[0] for line in unfolded]  # type: ignore[index]
+    assert names.count("BEGIN") == names.count("END")
+    assert not [line for line in unfolded if line.startswith(("UID:evil", "DTSTART:2000"))]
+    team = next(e for u, e in events(text).items() if "/milestone/team@" in u)
+    summary = str(team["SUMMARY"])
+    assert "Team\nEND:VEVENT\nBEGIN:VEVENT\nUID:evil@x DTSTART:20000101[31m rood, ; \\" in summary
+    assert summary.count("VEVENT") == 2  # read back as text of the one event
+    assert unfolded.count("BEGIN:VEVENT") == len(events(text))  # no event more than read
