@@ -64,6 +64,9 @@ def refresh(context: Context, compiled: Callable[[int], CompiledWorkflow]) -> in
     planner = ReminderPlanner(context.store, compiled, AddressBook())
     now = context.clock.now()
     with context.store.calendar() as unit:
+        # Two feeds asked at once: the second compares with what the first saved (else both
+        # would insert the same new entry, and one of them fail).
+        unit.take_turn()
         current: dict[tuple[int, str, str], CalendarEntry] = {}
         for row in unit.running_deadlines():
             current[(row.instance_id, row.kind, row.subject)] = _entry(planner, row, now)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, text, update
 
 from engine.persistence.rows import DUE_COLUMNS, D, I, due_deadline
 from engine.persistence.scoping import visible
@@ -17,13 +17,19 @@ __all__ = ["CalendarUnit"]
 
 TOKENS = cast(Table, CalendarTokenRow.__table__)
 ENTRIES = cast(Table, CalendarEntryRow.__table__)
+CALENDAR_LOCK = 0x5769_6A6B_4361_6C65  # "WijkCale": the advisory lock refreshes take turns on
 
 
 class CalendarUnit:
     """Implements engine.ports.CalendarUnit."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, postgres: bool = False) -> None:
         self._c = connection
+        self._postgres = postgres
+
+    def take_turn(self) -> None:
+        if self._postgres:
+            self._c.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": CALENDAR_LOCK})
 
     def add_token(self, principal_id: int, prefix: str, secret_hash: str, at: datetime) -> None:
         self._c.execute(

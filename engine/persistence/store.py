@@ -100,7 +100,7 @@ class SqlStore:
         from engine.persistence.calendar import CalendarUnit
 
         with self.database.write() if write else self.database.read() as connection:
-            yield CalendarUnit(connection)
+            yield CalendarUnit(connection, postgres=self.database.dialect == "postgresql")
 
     @contextmanager
     def directory(self, *, write: bool = False) -> Iterator[DirectoryUnit]:

@@ -48,6 +48,12 @@ class CalendarEntry:
 class CalendarUnit(Protocol):
     """One transaction over calendar tokens and entries."""
 
+    def take_turn(self) -> None:
+        """Wait until no other transaction is refreshing the entries, and keep them waiting
+        until this one ends (PostgreSQL: an advisory lock; SQLite: a write transaction holds
+        the database's write lock already). Then what is read is what the others wrote."""
+        ...
+
     def add_token(self, principal_id: int, prefix: str, secret_hash: str, at: datetime) -> None: ...
 
     def token(self, prefix: str) -> CalendarToken | None: ...

@@ -6,6 +6,8 @@ as hashes."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import vobject
 
 from engine.app.service import Service
 from engine.errors import NotFound
+from engine.persistence.database import Database
 from engine.ports import Principal
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
@@ -168,3 +171,31 @@ def test_typed_titles_stay_inside_one_valid_property(service: Service, tmp_path:
     assert "Team\nEND:VEVENT\nBEGIN:VEVENT\nUID:evil@x DTSTART:20000101[31m rood, ; \\" in summary
     assert summary.count("VEVENT") == 2  # read back as text of the one event
     assert unfolded.count("BEGIN:VEVENT") == len(events(text))  # no event more than read
+
+
+def test_two_feeds_asked_at_once_both_answer(service: Service, database: Database) -> None:
+    """Two calendar programs ask at the same moment, while new deadlines wait to become
+    entries: the second refresh waits for the first and compares with what it saved, instead
+    of inserting the same entries again (on PostgreSQL: a unique violation, a 500)."""
+    office, _ = people(service)
+    for n in range(3):
+        service.create(f"wk-{n}", workflow="wijkkompas", title=f"W{n}", regie=ZWOLLE, by="t")
+    failed: list[BaseException] = []
+    answered: list[str] = []
+
+    def other() -> None:
+        try:
+            answered.append(feed(service, office))
+        except BaseException as exc:  # the test reports it
+            failed.append(exc)
+
+    second = threading.Thread(target=other)
+    with database.holding():  # the first refresh, its entries not yet committed
+        first = feed(service, office)
+        second.start()
+        time.sleep(1.0)  # the second is under way meanwhile
+    second.join(30)
+    assert not second.is_alive()
+    assert not failed, failed
+    assert set(events(answered[0])) == set(events(feed(service, office)))
+    assert events(first) == {}  # read before the first refresh was committed
