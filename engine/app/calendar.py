@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from engine.app.access import Action, Principal, scope
 from engine.app.context import Context
 from engine.app.ical import calendar
-from engine.errors import NotFound
+from engine.errors import InvalidValue, NotFound
 from engine.ports import CalendarEntry, CalendarToken, DueDeadline
 from engine.reminders.planner import AddressBook, ReminderPlanner
 from engine.runtime.commands import CompiledWorkflow
@@ -117,7 +117,14 @@ class Calendars:
         self.compiled = compiled
 
     def create_token(self, principal: Principal) -> str:
-        """A new calendar token for ``principal``: the secret, shown once."""
+        """A new calendar token for ``principal``: the secret, shown once. InvalidValue for a
+        disabled principal, whose feed would answer only 404."""
+        if principal.disabled:
+            raise InvalidValue(
+                "principal",
+                principal.actor,
+                "it is disabled: a calendar feed for it would not work",
+            )
         while True:
             prefix = secrets.token_hex(4)
             with self.context.store.calendar(write=False) as unit:

@@ -17,7 +17,7 @@ import pytest
 import vobject
 
 from engine.app.service import Service
-from engine.errors import NotFound
+from engine.errors import InvalidValue, NotFound
 from engine.persistence.database import Database
 from engine.ports import Principal
 from engine.runtime.events import Regie
@@ -199,3 +199,11 @@ def test_two_feeds_asked_at_once_both_answer(service: Service, database: Databas
     assert not failed, failed
     assert set(events(answered[0])) == set(events(feed(service, office)))
     assert events(first) == {}  # read before the first refresh was committed
+
+
+def test_no_calendar_token_for_a_disabled_principal(service: Service) -> None:
+    _, partner = people(service)
+    disabled = service.directory.disable_principal("deltawonen", partner.name)
+    with pytest.raises(InvalidValue, match="disabled: a calendar feed for it would not work"):
+        service.calendars.create_token(disabled)
+    assert service.calendars.tokens(disabled) == []
