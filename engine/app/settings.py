@@ -44,7 +44,8 @@ WIJKKOMPAS_OIDC_ISSUER and so on)::
     oidc_audience = "wijkkompas-api"
     oidc_jwks_url = "https://login.gemeente.nl/realms/wijkkompas/protocol/openid-connect/certs"
     # oidc_jwks_file = "/etc/wijkkompas/jwks.json"   # instead of the URL
-    oidc_claim = "sub"               # the claim that names the principal (e.g. "email", "oid")
+    oidc_claim = "sub"               # the claim that names the principal (e.g. "oid"; never one
+                                     # its holder can edit, such as "email" at many providers)
 
 OIDC sign-in to the pages (off unless ``oidc_signin_client_id`` is set; the authorization code
 flow with PKCE; either the provider's discovery document, or its endpoints given one by one
