@@ -110,3 +110,31 @@ def test_the_served_access_log_never_shows_a_calendar_secret(db_url: str) -> Non
     assert not leaked, f"the calendar secret was logged: {logged}"
     for answer in answers[1:]:
         assert not any(p in answer.text for p in pieces), answer.text
+
+
+def test_a_feed_shows_what_its_principal_may_see_now(server: LiveServer) -> None:
+    """No deadline of a wijk handed over to another organisation; nothing at all once the
+    principal is disabled."""
+    from engine.runtime.events import Regie
+
+    programme = server.programme
+    service = programme.service
+    own, moved = programme.instance("deltawonen"), programme.instance("deltawonen")
+    partner = service.directory.principal("deltawonen", "partner")
+    secret = service.calendars.create_token(partner)
+
+    def wijken(outlook: httpx.Client) -> set[str]:
+        answer = outlook.get(f"/api/v1/calendar/{secret}.ics")
+        assert answer.status_code == 200, answer.text
+        feed = icalendar.Calendar.from_ical(answer.text)
+        return {str(e["UID"]).split("/")[0] for e in feed.walk("VEVENT")}
+
+    with httpx.Client(base_url=server.url, timeout=30) as outlook:
+        assert wijken(outlook) == {own, moved}
+        swz = Regie(type="woningcorporatie", organisation="SWZ", contacts=("regie@swz.example",))
+        service.hand_over(moved, swz, by="test", reason="overdracht")
+        assert wijken(outlook) == {own}
+        service.directory.disable_principal("deltawonen", "partner")
+        gone = outlook.get(f"/api/v1/calendar/{secret}.ics")
+        assert gone.status_code == 404
+        assert secret not in gone.text
