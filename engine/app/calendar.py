@@ -165,11 +165,12 @@ class Calendars:
         base_url: str | None,
         language: Literal["nl", "en"],
     ) -> str:
-        """The iCalendar text of the deadlines ``principal`` may see (None: all)."""
+        """The iCalendar text of the deadlines ``principal`` may see (None: all); InvalidValue
+        for a disabled principal (the feed's route answers 404 for it before asking)."""
+        if principal is not None and principal.disabled:
+            raise InvalidValue("principal", principal.actor, "it is disabled: it may see nothing")
         refresh(self.context, self.compiled)
         seen = None if principal is None else scope(principal, Action.LIST)
-        if principal is not None and principal.disabled:
-            raise NotFound("calendar", "(token)")
         with self.context.store.calendar(write=False) as unit:
             entries = unit.entries(seen)
         return calendar(

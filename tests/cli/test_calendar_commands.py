@@ -56,3 +56,19 @@ def test_token_export_and_revoke(wk: Any, tmp_path: Path) -> None:
         in wk("calendar", "token", "revoke", "nope", code=2).stderr
     )
     wk("calendar", "export", "--principal", "k.smit", code=2)
+
+
+def test_a_disabled_principal_gets_no_token_and_no_export(wk: Any) -> None:
+    """Each refusal names the principal and why, not a token nobody gave."""
+    wk("org", "add", "deltawonen", "--name", "deltaWonen", "--kind", "woningcorporatie")
+    wk("principal", "add", "deltawonen", "k.smit", "--role", "partner")
+    wk("principal", "disable", "deltawonen", "k.smit")
+    made = wk("calendar", "token", "create", "deltawonen", "k.smit", code=2)
+    assert "'deltawonen/k.smit': it is disabled" in made.stderr
+    assert made.stdout == ""
+    assert "no calendar tokens" in wk("calendar", "token", "list").stdout
+    export = wk(
+        "calendar", "export", "--organisation", "deltawonen", "--principal", "k.smit", code=2
+    )
+    assert "'deltawonen/k.smit': it is disabled" in export.stderr
+    assert "(token)" not in export.stderr
