@@ -140,10 +140,13 @@ class Calendars:
             return unit.tokens(None if principal is None else principal.id)
 
     def revoke_token(self, prefix: str) -> None:
+        """Revoke the token ``prefix``: its feed answers 404 from now on. Revoking it again
+        changes nothing (the time of the first revocation stays); NotFound for no such token."""
         prefix = prefix.removeprefix("wkcal_")[:8]
         with self.context.store.calendar() as unit:
-            if not unit.revoke_token(prefix, self.context.now_to_record()):
+            if unit.token(prefix) is None:
                 raise NotFound("calendar token", prefix)
+            unit.revoke_token(prefix, self.context.now_to_record())
 
     def principal_id(self, secret: str) -> int:
         """The principal a feed URL's secret belongs to; NotFound (404) for anything else:

@@ -72,3 +72,18 @@ def test_a_disabled_principal_gets_no_token_and_no_export(wk: Any) -> None:
     )
     assert "'deltawonen/k.smit': it is disabled" in export.stderr
     assert "(token)" not in export.stderr
+
+
+def test_revoking_a_revoked_token_again_changes_nothing(wk: Any) -> None:
+    """As `token revoke` for an API token: no claim that the token does not exist, and the
+    time of the first revocation stays."""
+    wk("org", "add", "deltawonen", "--name", "deltaWonen", "--kind", "woningcorporatie")
+    wk("principal", "add", "deltawonen", "k.smit", "--role", "partner")
+    wk("calendar", "token", "create", "deltawonen", "k.smit")
+    prefix = wk("calendar", "token", "list").stdout.split()[0]
+    wk("calendar", "token", "revoke", prefix)
+    first = wk("calendar", "token", "list").stdout
+    assert "revoked" in first
+    again = wk("calendar", "token", "revoke", prefix)
+    assert f"calendar token {prefix} revoked" in again.stdout
+    assert wk("calendar", "token", "list").stdout == first
