@@ -34,10 +34,12 @@ import hashlib
 import json
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "MALFORMED",
     "BadInput",
     "DossierProblem",
     "check_checkpoint_signature",
@@ -56,6 +58,11 @@ class DossierProblem(Exception):
 
 class BadInput(Exception):
     """A file is missing or unreadable."""
+
+
+MALFORMED = (LookupError, TypeError, ValueError, AttributeError, RecursionError)
+"""What reading a dossier.json of another shape than the format's raises: the dossier is
+malformed (a failure, said in one line), never a traceback."""
 
 
 # --- the formats ---------------------------------------------------------------------------
@@ -114,6 +121,7 @@ def checkpoint_statement(checkpoint: dict[str, Any]) -> bytes:
 
 
 def public_key_id(pem: bytes) -> tuple[Any, str]:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -121,6 +129,8 @@ def public_key_id(pem: bytes) -> tuple[Any, str]:
         key = serialization.load_pem_public_key(pem)
     except ValueError as exc:
         raise BadInput(f"the public key is not a PEM public key ({exc})") from None
+    except UnsupportedAlgorithm as exc:
+        raise BadInput(f"the public key is not an Ed25519 key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise BadInput("the public key is not an Ed25519 key")
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -217,23 +227,98 @@ def _hexes(values: Iterable[str]) -> list[bytes]:
 # --- the dossier ---------------------------------------------------------------------------
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice: readers differ on which one counts
+    (Python's json takes the last), so such a file could show one thing to this verifier and
+    another to someone else's."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DossierProblem(f"it names the key {key!r} twice in one object")
+        found[key] = value
+    return found
+
+
+def _not_an_integer(text: str) -> Any:
+    raise DossierProblem(
+        f"it holds the number {text}, which is not an integer (every number of the format is "
+        "one: readers write such a number back differently, and so hash it differently)"
+    )
+
+
+def _json(data: bytes) -> Any:
+    return json.loads(
+        data.decode("utf-8"),
+        object_pairs_hook=_unique,
+        parse_float=_not_an_integer,
+        parse_constant=_not_an_integer,
+    )
+
+
 def _read_zip(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    files: dict[str, bytes] = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            files = {name: archive.read(name) for name in archive.namelist()}
+            for name in archive.namelist():
+                if name in files:
+                    raise DossierProblem(
+                        f"the zip holds {name} twice: which one is the dossier's is ambiguous"
+                    )
+                try:
+                    files[name] = archive.read(name)
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:
+                    # RuntimeError: encrypted, or a compression method zipfile does not know.
+                    raise BadInput(f"{path}: {name} cannot be read from the zip ({exc})") from None
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise BadInput(f"{path}: not a readable zip file ({exc})") from None
     if "dossier.json" not in files:
         raise BadInput(f"{path}: no dossier.json inside: not a wijkkompas dossier")
     try:
-        dossier = json.loads(files["dossier.json"].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        dossier = _json(files["dossier.json"])
+    except DossierProblem as exc:
+        raise DossierProblem(f"dossier.json is ambiguous: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DossierProblem(f"dossier.json is not JSON ({exc})") from None
     if not isinstance(dossier, dict) or dossier.get("format") != DOSSIER_FORMAT:
         raise DossierProblem(f"dossier.json is not a {DOSSIER_FORMAT} dossier")
+    _check_shape(dossier)
     return dossier, files
+
+
+def _check_shape(dossier: dict[str, Any]) -> None:
+    """DossierProblem naming the first part of ``dossier`` that is not of the format's kind
+    (an object where an object belongs, a list where a list does)."""
+
+    def expect(value: Any, kind: type, where: str) -> None:
+        if not isinstance(value, kind):
+            what = "an object" if kind is dict else "a list" if kind is list else "a text"
+            raise DossierProblem(f"dossier.json is malformed: {where} is not {what}")
+
+    expect(dossier.get("instances"), list, "instances")
+    expect(dossier.get("workflows", {}), dict, "workflows")
+    expect(dossier.get("recorded_family", []), list, "recorded_family")
+    expect(dossier.get("consistency", []), list, "consistency")
+    for n, proof in enumerate(dossier.get("consistency", [])):
+        expect(proof, dict, f"consistency[{n}]")
+    if dossier.get("checkpoint") is not None:
+        expect(dossier["checkpoint"], dict, "checkpoint")
+    for i, instance in enumerate(dossier["instances"]):
+        where = f"instances[{i}]"
+        expect(instance, dict, where)
+        expect(instance.get("key"), str, f"{where}.key")
+        expect(instance.get("events"), list, f"{where}.events")
+        for n, event in enumerate(instance["events"]):
+            expect(event, dict, f"{where}.events[{n}]")
+            expect(event.get("payload"), dict, f"{where}.events[{n}].payload")
+        for part in ("personal", "leaves"):
+            expect(instance.get(part, []), list, f"{where}.{part}")
+            for n, entry in enumerate(instance.get(part, [])):
+                expect(entry, dict, f"{where}.{part}[{n}]")
+        for n, entry in enumerate(instance.get("leaves", [])):
+            expect(entry.get("leaf"), dict, f"{where}.leaves[{n}].leaf")
+            expect(entry.get("path"), list, f"{where}.leaves[{n}].path")
 
 
 def _check_workflows(
@@ -298,7 +383,7 @@ def _check_personal(instance: dict[str, Any]) -> int:
         event = events.get(seq)
         try:
             sealed = field_at(event, path) if event is not None else None
-        except (KeyError, IndexError, TypeError, ValueError):
+        except (LookupError, TypeError, ValueError, AttributeError):
             sealed = None
         if not isinstance(sealed, dict) or "personal" not in sealed:
             raise DossierProblem(
@@ -523,11 +608,13 @@ def _check_extends(
 
 def read_json(path: str) -> dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
+        with open(path, "rb") as handle:
+            value = _json(handle.read())
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except DossierProblem as exc:
+        raise BadInput(f"{path}: ambiguous JSON: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadInput(f"{path}: not a JSON file ({exc})") from None
     if not isinstance(value, dict):
         raise BadInput(f"{path}: not a checkpoint (a JSON object)")
@@ -554,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DossierProblem as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    except (KeyError, TypeError, ValueError) as exc:
+    except MALFORMED as exc:
         print(f"FAILED: the dossier is malformed ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 1
     print("the dossier holds: every check above passed")

@@ -257,7 +257,13 @@ def dossier_export(ctx: click.Context, key: str, out: str, redact: str | None) -
 def verify(path: str, key_path: str, kept_path: str | None) -> None:
     """Check a dossier: workflow hashes, every chain, the checkpoint's signature, the recorded
     heads, and (with --checkpoint) that nothing was rewritten since. Exit 3 on a failure."""
-    from adapters.verify_dossier import BadInput, DossierProblem, read_json, verify_dossier
+    from adapters.verify_dossier import (
+        MALFORMED,
+        BadInput,
+        DossierProblem,
+        read_json,
+        verify_dossier,
+    )
 
     try:
         kept = read_json(kept_path) if kept_path else None
@@ -269,7 +275,7 @@ def verify(path: str, key_path: str, kept_path: str | None) -> None:
     except DossierProblem as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(3)
-    except (KeyError, TypeError, ValueError) as exc:
+    except MALFORMED as exc:
         click.echo(f"FAILED: the dossier is malformed ({type(exc).__name__}: {exc})", err=True)
         sys.exit(3)
     click.echo("the dossier holds: every check above passed")
