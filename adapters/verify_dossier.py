@@ -580,7 +580,9 @@ def _check_extends(
             "ask for a newer dossier"
         )
     if kept["number"] == checkpoint["number"]:
-        if kept["root"] != checkpoint["root"] or kept["size"] != checkpoint["size"]:
+        # Identical: also its time (two checkpoints of one number signed by the key, however
+        # alike their trees, are the key holder saying two things).
+        if checkpoint_statement(kept) != checkpoint_statement(checkpoint):
             raise DossierProblem(
                 f"checkpoint {kept['number']}: the dossier's differs from the one you kept"
             )

@@ -31,6 +31,7 @@ from cli import main
 from engine.app.service import Service
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
+from engine.ports.proofs import canonical
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
 from tests.integration.test_audit import KEY, build_history
@@ -314,3 +315,16 @@ def test_a_zip_holding_dossier_json_twice_is_refused(made):
     result = run(made, data)
     assert result.returncode == 1, result.stderr
     assert "FAILED: the zip holds dossier.json twice" in result.stderr, result.stderr
+
+
+def test_a_kept_checkpoint_of_the_same_number_must_be_identical(made):
+    """Checkpoint 2 signed a second time, at another moment: two checkpoints 2 (the key
+    holder said two things). The docs: "If it is the same number, it is identical.\""""
+    other = {**made["latest"], "time": "2027-01-01T00:00:00Z"}
+    statement = canonical({k: v for k, v in other.items() if k != "signature"})
+    other["signature"] = base64.b64encode(made["signer"].sign(statement)).decode()
+    kept = made["root"] / "other-2.json"
+    kept.write_text(json.dumps(other))
+    result = run(made, made["zip"], "--checkpoint", str(kept))
+    assert result.returncode == 1, result.stdout
+    assert "FAILED: checkpoint 2: the dossier's differs from the one you kept" in result.stderr
