@@ -44,6 +44,7 @@ __all__ = [
     "DossierProblem",
     "check_checkpoint_signature",
     "main",
+    "public_key_id",
     "read_json",
     "verify_dossier",
 ]

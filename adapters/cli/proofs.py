@@ -190,9 +190,16 @@ def _public_key(path: str) -> bytes:
 def checkpoint_check(ctx: click.Context, kept_path: str, key_path: str) -> None:
     """Hold the whole database against a checkpoint kept earlier: exit 3 naming each
     instance and event whose history was rewritten, swapped or dropped since."""
+    from adapters.verify_dossier import BadInput, public_key_id
+
     kept = read_checkpoint(kept_path)
+    pem = _public_key(key_path)
+    try:
+        public_key_id(pem)  # a file that holds no key is bad input, not a failed check
+    except BadInput as exc:
+        raise InvalidValue("public key file", key_path, str(exc)) from None
     app = app_of(ctx)
-    report = app.service().checkpoints.check(kept, app.signed_by(_public_key(key_path)))
+    report = app.service().checkpoints.check(kept, app.signed_by(pem))
     for line in report.checked:
         click.echo(f"ok: {line}")
     for line in report.problems:

@@ -90,6 +90,24 @@ def test_a_failed_verification_exits_3_and_bad_input_2(wk: Any, tmp_path: Path) 
     assert "FAILED: instance wk-zuid, event 1" in failed.stderr
 
 
+def test_checkpoint_check_with_a_public_key_that_is_no_key_is_bad_input(
+    wk: Any, tmp_path: Path
+) -> None:
+    """Unreadable input is exit 2 (docs/verification.md), a key file that holds no PEM key
+    too, as for ``verify``: not exit 1, "an unexpected error"."""
+    wk("instance", "create", "wk-west", "--workflow", "wijkkompas", "--title", "West",
+       "--regie", "gemeente", "--by", "p.devries")  # fmt: skip
+    wk("keys", "create")
+    wk("checkpoint")
+    wk("checkpoint", "show", "1", "--out", "kept.json")
+    wk("dossier", "export", "wk-west", "--out", "west.zip")
+    (tmp_path / "text.pem").write_text("geen sleutel\n")
+    for command in ("checkpoint", "check", "--checkpoint", "kept.json"), ("verify", "west.zip"):
+        failed = wk(*command, "--public-key", "text.pem", code=2)
+        assert "the public key is not a PEM public key" in failed.stderr, failed.stderr
+        assert "unexpected" not in failed.stderr
+
+
 def test_the_scheduler_signs_a_checkpoint_daily_once_there_is_a_key(
     wk: Any, tmp_path: Path
 ) -> None:
