@@ -5,8 +5,8 @@
 - ``dossier.json``: every event of every instance in the family as the chain hashed it, the
   recorded heads of each instance with their inclusion proofs in the latest checkpoint, that
   checkpoint with its signature, and a consistency proof to it from every earlier checkpoint;
-- ``workflows/KEY-vVERSION.json``: each workflow version the family runs on, exactly the bytes
-  its hash covers;
+- ``workflows/KEY-vVERSION.json``: each workflow version the family runs on or ran on
+  (started on, migrated from), exactly the bytes its hash covers;
 - ``besluitenlog.html``: the decision log in words (Dutch or English): every gate, approval
   with its reference, skip, override and pause, with who, when and why;
 - ``verify_dossier.py``: the standalone verifier (given by the composition root), and
@@ -104,7 +104,9 @@ def redacted(event: StoredEvent) -> StoredEvent:
     return replace(event, actor=by, reason=reason, payload=payload)
 
 
-def _family(context: Context, key: str) -> list[Member]:
+def _family(context: Context, key: str) -> tuple[list[Member], dict[str, StoredWorkflow]]:
+    """The instance and its deelprojecten (breadth first), and every workflow version they
+    ran on, by hash (``_versions``), from one read."""
     members: list[Member] = []
     with context.store.read() as uow:
         todo: list[tuple[str, str | None]] = [(key, None)]
@@ -121,7 +123,29 @@ def _family(context: Context, key: str) -> list[Member]:
                 )
             )
             todo.extend((child.key, current) for child in uow.children(record.id))
-    return members
+        workflows = {m.workflow.hash: m.workflow for m in members}
+        ran = _versions(members) - workflows.keys()
+        if ran:
+            workflows |= {w.hash: w for w in uow.workflow_versions() if w.hash in ran}
+    return members, dict(sorted(workflows.items()))
+
+
+def _versions(members: list[Member]) -> set[str]:
+    """The hashes of every workflow version the members ran on: the one each started on
+    (event 1, which a verifier checks the file of), and each one a migration moved it from or
+    to; not only the one it is pinned to now."""
+    found: set[str] = set()
+    for member in members:
+        for event in member.events:
+            names: tuple[str, ...]
+            if event.type == "instance_started":
+                names = ("workflow_hash",)
+            elif event.type == "instance_migrated":
+                names = ("from_hash", "to_hash")
+            else:
+                continue
+            found.update(v for n in names if isinstance(v := event.payload.get(n), str))
+    return found
 
 
 def _workflow_name(workflow: StoredWorkflow) -> str:
@@ -141,7 +165,7 @@ def export(
     every personal value out (a dossier for a Woo request)."""
     if redact is not None and redact not in REDACTIONS:
         raise InvalidValue("--redact", redact, f"one of: {', '.join(REDACTIONS)}")
-    members = _family(context, key)
+    members, workflows = _family(context, key)
     if redact == "personal":
         members = [replace(m, events=[redacted(e) for e in m.events]) for m in members]
     made = context.clock.now()
@@ -173,7 +197,6 @@ def export(
     if latest is not None:
         recorded = checkpoints.recorded_family(key, latest)
         consistency = [p.as_dict() for p in checkpoints.consistency_from_all(latest)]
-    workflows = {m.workflow.hash: m.workflow for m in members}
     body = {
         "format": DOSSIER_FORMAT,
         "instance": key,
@@ -181,7 +204,7 @@ def export(
         "redacted": redact,
         "instances": instances,
         "recorded_family": recorded,
-        "workflows": {h: _workflow_name(w) for h, w in sorted(workflows.items())},
+        "workflows": {h: _workflow_name(w) for h, w in workflows.items()},
         "checkpoint": latest.as_dict() if latest is not None else None,
         "consistency": consistency,
     }

@@ -302,3 +302,35 @@ def test_concurrent_commands_and_two_migrating_nodes_lose_nothing(
     assert all(r.consistent for r in service.verify())
     for d in databases:
         d.dispose()
+
+
+def test_the_dossier_of_a_migrated_wijk_holds_both_versions_and_verifies(
+    service: Service, clock: FrozenClock, v3: Path, tmp_path: Path
+) -> None:
+    """Event 1 names the version the wijk started on (v2), the migration the one it moved to
+    (v3): the dossier holds both files, and the verifier, which checks event 1's, passes."""
+    import zipfile
+
+    from adapters.signing import FileSigner, create_key, public_pem
+    from adapters.verify_dossier import verify_dossier
+
+    verifier = Path(__file__).resolve().parents[2] / "adapters" / "verify_dossier.py"
+    _start(service, clock, "noord")
+    clock.set(at(20))
+    service.milestone_done("noord", "aanleiding-en-opdracht", by="t")
+    create_key(tmp_path / "signing.key")
+    signer = FileSigner(tmp_path / "signing.key")
+    kept = service.checkpoints.make(signer)
+    clock.set(at(30))
+    plan = service.read_plan(PLAN.read_text(encoding="utf-8"), str(PLAN))
+    service.migration_apply(plan, by="programmabureau", reason="methode herzien")
+    service.checkpoints.make(signer)
+    path = tmp_path / "noord.zip"
+    path.write_bytes(service.dossier("noord", verifier=verifier.read_bytes()).data)
+    with zipfile.ZipFile(path) as archive:
+        files = sorted(n for n in archive.namelist() if n.startswith("workflows/"))
+    assert files == ["workflows/wijkkompas-v2.json", "workflows/wijkkompas-v3.json"]
+    said: list[str] = []
+    pem = public_pem(signer.public).encode()
+    verify_dossier(str(path), pem, kept.as_dict(), say=said.append)
+    assert "workflows: 2 file(s), each with the hash it names" in said
