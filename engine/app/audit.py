@@ -2,7 +2,8 @@
 
 ``verify_chain`` recomputes every event's hash from its content and the hash before it, and
 compares the end of the chain with the head the instance row remembers. It reports the first
-event that was altered, removed, inserted or replaced behind the engine's back.
+event that was altered, removed, inserted or replaced behind the engine's back, and a personal
+value erased (its salt destroyed) without a ``personal_data_erased`` event naming it.
 
 ``projection_differences`` compares what the instance row and its deadline rows say with what
 the events say (the instance replayed from them): a row edited behind the engine's back, also
@@ -76,6 +77,11 @@ class ChainReport:
 
 def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | None) -> ChainReport:
     previous: str | None = None
+    # The personal fields found erased (their salt gone), and the "SEQ:PATH" the chain's
+    # personal_data_erased events name: each erased one must be named, or it was erased
+    # unrecorded.
+    erased: list[tuple[StoredEvent, str]] = []
+    named: set[str] = set()
     for expected_seq, event in enumerate(events, start=1):
         if event.seq != expected_seq:
             what = "removed" if event.seq > expected_seq else "inserted"
@@ -105,8 +111,15 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
         if len(personal) == 1 and personal[0].path == "by":
             # Most events: only who did it is personal (``chained``, without its copying).
             by, reason, payload = {"personal": personal[0].commitment}, event.reason, event.payload
+            if personal[0].salt is None:
+                erased.append((event, "by"))
         else:
             by, reason, payload = chained(event.actor, event.reason, event.payload, personal)
+            erased.extend((event, p.path) for p in personal if p.salt is None)
+        if event.type == "personal_data_erased":
+            fields = event.payload.get("fields")
+            if isinstance(fields, list):
+                named.update(f for f in fields if isinstance(f, str))
         digest = chain_hash(
             event.previous,
             instance=key,
@@ -167,6 +180,17 @@ def verify_chain(key: str, events: list[StoredEvent], head: tuple[int, str] | No
             )
             first = head[0] + 1
         return ChainReport(key, len(events), problem, first)
+    for event, path in erased:
+        if f"{event.seq}:{path}" not in named:
+            # Erasing keeps every hash (docs/verification.md, "Erasure"), so the event that
+            # records it is all that tells an erasure from a value removed behind its back.
+            return ChainReport(
+                key,
+                len(events),
+                f"event {event.seq} ({event.type}): its {path} was erased, but no "
+                "personal_data_erased event names it",
+                event.seq,
+            )
     return ChainReport(key, len(events), None)
 
 

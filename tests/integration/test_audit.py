@@ -42,6 +42,7 @@ from engine.ports import DeadlineState, StoredEvent
 from engine.runtime.commands import compile_workflow
 from engine.runtime.deadlines import milestone_due
 from engine.runtime.events import Regie, chain_hash
+from engine.runtime.personal import ERASED
 from engine.workflow.loader import load_file
 from tests.cli.test_json_docs import section as json_docs_section
 
@@ -436,6 +437,22 @@ def _replace_last_resealed(db: Database, iid: int, log: list[StoredEvent]) -> No
     set_column(db, iid, LAST, "hash", digest)
 
 
+def _erased_silently(db: Database, iid: int, log: list[StoredEvent]) -> None:
+    # Who gave the approval "erased" as an erasure does it (the value overwritten, the salt
+    # gone, the commitment kept: every hash still holds), but with no personal_data_erased
+    # event on the chain that says so: the record of who approved is gone unrecorded.
+    assert log[13].type == "approval_recorded"
+    where = "(SELECT id FROM events WHERE instance_id = :i AND seq = 14)"
+    [(fields,)] = sql(db, f"SELECT fields FROM personal_fields WHERE event_id = {where}", i=iid)
+    fields = json.loads(fields) if isinstance(fields, str) else dict(fields)
+    fields["by"] = [fields["by"][0], None]
+    statement = text(
+        f"UPDATE personal_fields SET fields = :fields WHERE event_id = {where}"
+    ).bindparams(bindparam("fields", type_=JSON))
+    sql(db, statement, fields=fields, i=iid)
+    set_column(db, iid, 14, "actor", ERASED)
+
+
 def _previous_of_first(db: Database, iid: int, log: list[StoredEvent]) -> None:
     set_column(db, iid, 1, "previous", log[1].hash)
 
@@ -493,6 +510,15 @@ TAMPERINGS = [
         id="replace-resealed",
     ),
     pytest.param(Tampering(_previous_of_first, 1, "event 1 does not follow"), id="previous"),
+    pytest.param(
+        Tampering(
+            _erased_silently,
+            14,
+            "event 14 (approval_recorded): its by was erased, but no personal_data_erased "
+            "event names it",
+        ),
+        id="erased-unrecorded",
+    ),
     pytest.param(
         Tampering(_replace_last_resealed, LAST, f"event {LAST}"),
         id="replace-last-resealed",
