@@ -23,6 +23,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # code point). Free text that may span lines keeps its line breaks and tabs.
 _CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+# A lone surrogate (category Cs) is no character: it is what Python makes of bytes that are not
+# UTF-8 on the command line (surrogateescape). No UTF-8 text holds one, so neither can the log:
+# the hash chain seals its canonical JSON in UTF-8, and the database keeps UTF-8.
+_NO_CHARACTER = re.compile("[\ud800-\udfff]")
 
 
 def check_area(code: str) -> str:
@@ -65,7 +69,8 @@ def check_email(address: str) -> str:
 
 def check_text(what: str, text: str, *, one_line: bool = False, limit: int = 10_000) -> str:
     """Free text someone typed (a name, a reason, a note): no control characters (line breaks
-    and tabs only where it may span lines), at most ``limit`` characters."""
+    and tabs only where it may span lines), nothing that is no character (a lone surrogate),
+    at most ``limit`` characters."""
     if (_CONTROL_ONE_LINE if one_line else _CONTROL).search(text):
         shown = (
             "on one line, without control characters"
@@ -73,6 +78,14 @@ def check_text(what: str, text: str, *, one_line: bool = False, limit: int = 10_
             else ("without control characters")
         )
         raise InvalidValue(what, text, f"write it {shown}")
+    found = _NO_CHARACTER.search(text)
+    if found is not None:
+        raise InvalidValue(
+            what,
+            text,
+            f"write it in UTF-8: it holds {found.group()!r}, which is no character (bytes "
+            "that are not UTF-8?)",
+        )
     if len(text) > limit:
         raise InvalidValue(what, text[:40] + "...", f"at most {limit:,} characters")
     return text

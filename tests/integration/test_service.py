@@ -382,6 +382,10 @@ def test_the_gate_a_command_reports_counts_the_sub_projects_of_the_new_phase(fam
         (lambda s: s.note("noord", "x", by="a" * 201), "at most 200 characters"),
         (lambda s: s.note("noord", "nul\x00byte", by="t"), "without control characters"),
         (lambda s: s.pause("noord", "geld", by="t", reason="esc\x1b[2J"), "control characters"),
+        # What the command line makes of bytes that are not UTF-8: no character, so no text of
+        # the log (its hash chain seals UTF-8) can hold it; refused, not a crash in the seal.
+        (lambda s: s.note("noord", "kapot \udcff", by="t"), "which is no character"),
+        (lambda s: s.note("noord", "x", by="\udce9"), "--by.*which is no character"),
     ],
 )
 def test_free_text_is_text(family, change, message):

@@ -54,10 +54,11 @@ def test_an_instance_key_is_ascii_and_the_message_offers_its_ascii_spelling(key,
 
 def test_free_text_refuses_exactly_the_control_characters_and_separators():
     """check_text's spelled-out character classes against Unicode's categories, every code
-    point: Cc, Zl and Zp are refused (line breaks and tabs allowed where text spans lines)."""
+    point: Cc, Zl and Zp are refused (line breaks and tabs allowed where text spans lines), and
+    Cs, the lone surrogates, which are no character and cannot be written in UTF-8."""
     for point in range(sys.maxunicode + 1):
         c = chr(point)
-        control = unicodedata.category(c) in ("Cc", "Zl", "Zp")
+        control = unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs")
         for one_line in (True, False):
             refused = control and (one_line or c not in "\n\r\t")
             try:
