@@ -18,7 +18,9 @@ It needs nothing else of wijkkompas and no database. It checks, and says so as i
    checkpoint extends it (a consistency proof): nothing it covered was rewritten since;
 6. every personal value the dossier discloses (who, why, notes, contact addresses) is the one
    its event committed to: the chain hashes ``{"personal": commitment}`` in their place, so a
-   value that was erased, or left out for a Woo request, leaves every hash as it was.
+   value that was erased, or left out for a Woo request, leaves every hash as it was; outside a
+   Woo dossier, a value is left out only where a ``personal_data_erased`` event says it was
+   erased.
 
 Any failure is named (instance and event) and the exit code is 1; bad input is exit 2; all
 holds is exit 0. The formats are specified in docs/verification.md of wijkkompas; this file
@@ -375,8 +377,10 @@ def _check_chain(instance: dict[str, Any]) -> None:
         previous = event["hash"]
 
 
-def _check_personal(instance: dict[str, Any]) -> int:
-    """Every disclosed personal value opens the commitment its event's hash covers."""
+def _check_personal(instance: dict[str, Any], redacted: bool) -> int:
+    """Every disclosed personal value opens the commitment its event's hash covers; unless
+    ``redacted`` (a Woo dossier), every commitment is opened or was erased, as a
+    ``personal_data_erased`` event of the chain says."""
     key = instance["key"]
     events = {event["seq"]: event for event in instance["events"]}
     for entry in instance.get("personal", []):
@@ -396,7 +400,35 @@ def _check_personal(instance: dict[str, Any]) -> int:
                 f"instance {key}, event {seq}: its {path} is not the value the event committed "
                 "to (the value was altered)"
             )
+    if not redacted:
+        _check_left_out(instance)
     return len(instance.get("personal", []))
+
+
+def _check_left_out(instance: dict[str, Any]) -> None:
+    """DossierProblem for a personal field the dossier does not open while no
+    ``personal_data_erased`` event names it: a value left out unsaid."""
+    key = instance["key"]
+    opened = {(entry["seq"], entry["path"]) for entry in instance.get("personal", [])}
+    named: set[str] = set()
+    for event in instance["events"]:
+        if event["type"] == "personal_data_erased":
+            fields = event["payload"].get("fields")
+            if isinstance(fields, list):
+                named.update(f for f in fields if isinstance(f, str))
+    for event in instance["events"]:
+        seq = event["seq"]
+        found = (
+            _commitments(event["by"], "by")
+            + _commitments(event["reason"], "reason")
+            + _commitments(event["payload"], "payload")
+        )
+        for path, _ in found:
+            if (seq, path) not in opened and f"{seq}:{path}" not in named:
+                raise DossierProblem(
+                    f"instance {key}, event {seq}: its {path} is left out of the dossier, but "
+                    "no personal_data_erased event says it was erased"
+                )
 
 
 def _commitments(value: Any, path: str) -> list[tuple[str, str]]:
@@ -533,8 +565,9 @@ def verify_dossier(
         _check_chain(instance)
     events = sum(len(i["events"]) for i in dossier["instances"])
     say(f"hash chains: {events} event(s), every one linked and recomputed")
-    opened = sum(_check_personal(instance) for instance in dossier["instances"])
-    if dossier.get("redacted") == "personal":
+    redacted = dossier.get("redacted") == "personal"
+    opened = sum(_check_personal(instance, redacted) for instance in dossier["instances"])
+    if redacted:
         say("personal data: left out (a Woo dossier); the chain holds only their commitments")
     else:
         say(f"personal data: {opened} value(s), each the one its event committed to")

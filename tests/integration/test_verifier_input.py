@@ -328,3 +328,22 @@ def test_a_kept_checkpoint_of_the_same_number_must_be_identical(made):
     result = run(made, made["zip"], "--checkpoint", str(kept))
     assert result.returncode == 1, result.stdout
     assert "FAILED: checkpoint 2: the dossier's differs from the one you kept" in result.stderr
+
+
+def test_a_personal_value_left_out_unsaid_fails(made):
+    """A dossier (not one for a Woo request) without who recorded event 14, while no
+    personal_data_erased event says it was erased: the value was hidden, not erased."""
+
+    def edit(body: dict[str, Any]) -> None:
+        personal = body["instances"][0]["personal"]
+        personal.remove(next(p for p in personal if (p["seq"], p["path"]) == (14, "by")))
+
+    result = run(made, edited(made, edit))
+    assert result.returncode == 1, result.stdout
+    assert (
+        f"FAILED: instance {KEY}, event 14: its by is left out of the dossier, but no "
+        "personal_data_erased event says it was erased"
+    ) in result.stderr, result.stderr
+    # A Woo dossier leaves every value out, and says so: it verifies.
+    result = run(made, edited(made, lambda body: body.update(redacted="personal")))
+    assert result.returncode == 0, result.stderr
