@@ -97,16 +97,34 @@ def plan_timeline(
     busy: set[str] = set()
 
     def due_of(mid: str) -> date | None:
-        if mid in planned:
-            return planned[mid]
-        if mid not in where or mid in busy:  # unknown or circular: nothing to plan from
-            return None
+        # What it counts from ('after', and what that counts from) is planned first, the
+        # furthest first: a long chain of milestones does not recurse once per link.
+        chain: list[str] = []
+        walked: set[str] = set()
+        current: str | None = mid
+        while (
+            current is not None
+            and current in where
+            and current not in planned
+            and current not in busy  # circular: nothing to plan from
+            and current not in walked
+        ):
+            chain.append(current)
+            walked.add(current)
+            due = where[current][1].due
+            current = due.after if due is not None else None
+        for each in reversed(chain):
+            plan(each)
+        return planned.get(mid)  # None: unknown, circular or no due date
+
+    def plan(mid: str) -> None:
+        if mid in planned or mid in busy:
+            return
         busy.add(mid)
         i, m = where[mid]
         result = resolve_due(m.due, bounds[i][0], done_on, days) if m.due is not None else None
         busy.discard(mid)
         planned[mid] = result
-        return result
 
     def done_on(mid: str) -> date | None:
         # To plan, a milestone is done on its due date, or at the end of its phase.

@@ -415,30 +415,35 @@ class _Checker:
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Each elementary cycle found by depth-first search, reported once."""
+    """Each elementary cycle found by depth-first search, reported once. The search keeps its
+    own stack (of iterators over each node's successors): a chain of a few thousand
+    milestones is no deeper for Python than one."""
     found: list[list[str]] = []
     reported: set[frozenset[str]] = set()
     state: dict[str, int] = {}  # 1 on the stack, 2 done
     stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    found.append(cycle)
-            elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node)
+    for root in graph:
+        if root in state:
+            continue
+        state[root] = 1
+        stack.append(root)
+        pending = [iter(graph.get(root, []))]
+        while pending:
+            for nxt in pending[-1]:
+                if state.get(nxt) == 1:
+                    cycle = stack[stack.index(nxt) :]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        found.append(cycle)
+                elif nxt not in state:
+                    state[nxt] = 1
+                    stack.append(nxt)
+                    pending.append(iter(graph.get(nxt, [])))
+                    break
+            else:
+                pending.pop()
+                state[stack.pop()] = 2
     return found
 
 

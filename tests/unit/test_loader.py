@@ -569,3 +569,24 @@ def test_fixed_dates_fall_between_1900_and_2199():
         "2200-01-01",
         "12:62: error: milestone 'm3', due.working_days: must be at least 0, got -1",
     ]
+
+
+def test_a_long_chain_of_milestones_is_checked_not_crashed():
+    """1500 milestones, each depending on and due after the one below it, listed from the top:
+    the cycle search and the dry-run timeline recursed once per link (RecursionError, exit 1
+    'unexpected error'). A file of 60 kB, far within the reader's bounds."""
+    links = 1500
+    lines = [
+        f"      - {{id: m{i}, title: M, tracks: [A], depends_on: [m{i - 1}], "
+        f"due: {{after: m{i - 1}, offset: P1D}}}}\n"
+        for i in range(links - 1, 0, -1)
+    ]
+    body = "phases:\n  - id: a\n    title: A\n    duration: P10Y\n    milestones:\n"
+    body += "".join(lines) + "      - {id: m0, title: M, tracks: [A], due: P1D}\n"
+    assert findings(body) == []
+    looped = body.replace("due: P1D}", "depends_on: [m1499]}")
+    chain = " → ".join(f"m{i}" for i in [*range(links - 1, -1, -1), links - 1])
+    column = lines[0].index("[m1498]") + 2
+    assert [f for f in findings(looped) if "form a cycle" in f] == [
+        f"10:{column}: error: depends_on form a cycle: {chain}"
+    ]
