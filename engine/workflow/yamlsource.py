@@ -180,6 +180,9 @@ def read_yaml(text: str) -> YamlDocument:
     except _TooLarge:
         problems.append((1, 1, f"the document expands to more than {MAX_NODES} nodes (aliases?)"))
         return YamlDocument(None, positions, problems)
+    if data is None and not problems:  # `---` or `null` alone: nothing to read, and said so
+        line, col = positions.of(())
+        problems.append((line, col, "the file holds no data (null)"))
     return YamlDocument(data, positions, problems)
 
 
@@ -239,10 +242,10 @@ class _Converter:
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_seen: dict[str, int] = {}
-        merged: dict[str, Any] = {}
+        merges: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merged.update(self._merge_sources(value_node, path))
+                merges.append(value_node)
                 continue
             if not isinstance(key_node, ScalarNode):
                 self._problem(key_node, "a mapping key must be plain text")
@@ -254,11 +257,15 @@ class _Converter:
                 )
                 continue
             first_seen[key] = key_node.start_mark.line + 1
-            self.positions.keys[(*path, key)] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
+            self.positions.keys.setdefault(
+                (*path, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             )
             result[key] = self.convert(value_node, (*path, key))
+        # Merged after the keys written here, so that where a key and its value are written
+        # here is where they are found (a merged mapping's positions fill in the rest only).
+        merged: dict[str, Any] = {}
+        for value_node in merges:
+            merged.update(self._merge_sources(value_node, path))
         for key, value in merged.items():
             result.setdefault(key, value)
         return result

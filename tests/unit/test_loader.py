@@ -571,6 +571,44 @@ def test_fixed_dates_fall_between_1900_and_2199():
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("---\n", 2), ("~\n", 1), ("null\n", 1), ("# a comment\n\nnull # and nothing else\n", 3)],
+)
+def test_a_file_that_holds_only_null_is_an_error_with_its_place(text, line):
+    """`---` or `null` alone was "invalid (0 error(s))" with no FILE:LINE at all, and the
+    catalog listed it as a valid workflow."""
+    definition, problems = inspect_text(text, "t.yaml")
+    assert definition is None
+    assert [(p.line, p.severity) for p in problems] == [(line, "error")]
+    assert "the file holds no data (null)" in problems[0].message
+    with pytest.raises(DefinitionError) as caught:
+        load_text(text, "t.yaml")
+    assert [p.line for p in caught.value.problems] == [line]
+
+
+def test_a_value_written_over_a_merged_one_is_located_where_it_is_written():
+    """A phase merged from another (`<<: *first`) with its own bad duration: the error pointed
+    at the anchored phase's good duration (line 8), not at the one written (line 12)."""
+    assert findings(
+        """\
+        phases:
+          - &first
+            id: a
+            title: A
+            duration: P30D
+          - <<: *first
+            id: b
+            title: B
+            duration: PXD
+        """,
+        head=BARE,
+    ) == [
+        "12:15: error: phase 'b', duration: 'PXD' is not an ISO 8601 duration; write for "
+        "example P30D (30 days), P6W (6 weeks), P3M (3 months), P1Y6M (a year and a half)",
+    ]
+
+
 def test_a_long_chain_of_milestones_is_checked_not_crashed():
     """1500 milestones, each depending on and due after the one below it, listed from the top:
     the cycle search and the dry-run timeline recursed once per link (RecursionError, exit 1
