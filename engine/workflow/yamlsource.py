@@ -154,6 +154,12 @@ def read_yaml(text: str) -> YamlDocument:
     positions = Positions()
     problems: list[tuple[int, int, str]] = []
     try:
+        # libyaml stops at a thousand levels by itself; the Python composer would recurse
+        # into RecursionError first.
+        too_deep = _nested_past(text) if issubclass(_COMPOSER, Composer) else None
+        if too_deep is not None:
+            line, col = too_deep
+            return YamlDocument(None, positions, [(line, col, _TOO_DEEP)])
         loader = _COMPOSER(text)
         try:
             root = loader.get_single_node()
@@ -184,6 +190,44 @@ def read_yaml(text: str) -> YamlDocument:
         line, col = positions.of(())
         problems.append((line, col, "the file holds no data (null)"))
     return YamlDocument(data, positions, problems)
+
+
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+def _nested_past(text: str) -> tuple[int, int] | None:
+    """Where collections first open deeper than the converter's bound, if they go on to
+    nest deeper than ``_GUARD`` levels (within it, the converter reports the bound with
+    every other problem of the file).
+
+    Read from the parser's events, which keep their own stack: the Python composer recurses
+    once per level and would end in RecursionError, so such a depth is found before it
+    composes."""
+    parser = _COMPOSER(text)
+    depth = 0
+    first: tuple[int, int] | None = None
+    try:
+        while True:
+            event = parser.get_event()
+            if isinstance(event, _OPENS):
+                depth += 1
+                if depth > MAX_DEPTH + 1 and first is None:  # as deep as the converter allows
+                    first = event.start_mark.line + 1, event.start_mark.column + 1
+                if depth > _GUARD:
+                    return first
+            elif isinstance(event, _CLOSES):
+                depth -= 1
+            elif event is None or isinstance(event, yaml.StreamEndEvent):
+                return None
+    finally:
+        parser.dispose()
+
+
+_GUARD = 4 * MAX_DEPTH
+"""Nesting the composers take in their stride (the Python one recurses about three frames
+per level, within the interpreter's limit of a thousand)."""
+_OPENS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSES = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 def text_position(text: str | bytes, offset: int) -> tuple[int, int]:
@@ -223,7 +267,7 @@ class _Converter:
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if len(path) > MAX_DEPTH:
-            self._problem(node, f"nested more than {MAX_DEPTH} levels deep")
+            self._problem(node, _TOO_DEEP)
             return None
         if id(node) in self.active:
             self._problem(node, "an alias refers to itself")

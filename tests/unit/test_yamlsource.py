@@ -1,3 +1,6 @@
+import subprocess
+import sys
+import textwrap
 from datetime import date
 
 import pytest
@@ -82,3 +85,28 @@ def test_syntax_errors_point_at_the_problem():
 
 def test_empty_document_is_a_problem():
     assert read_yaml("# just a comment\n").problems == [(1, 1, "the file is empty")]
+
+
+def test_nesting_far_past_the_bound_is_a_problem_not_a_crash(composer):
+    """The Python composer recurses once per level of nesting, before the converter's bound
+    of MAX_DEPTH levels is looked at: a hundred thousand nested lists (100 kB) ended in
+    RecursionError (libyaml stops at a thousand levels by itself, with a message of its own).
+    Run apart, so that a crash is this test's failure alone."""
+    script = textwrap.dedent(
+        f"""\
+        from engine.workflow import yamlsource
+        if {composer!r} == "python":
+            yamlsource._COMPOSER = yamlsource._ComposeOnly
+        deep = 100_000
+        for text in ("[" * deep, "- " * deep + "x\\n", "a: " + "{{a: " * deep):
+            print(yamlsource.read_yaml(text).problems)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = done.stdout.splitlines()
+    assert len(found) == 3
+    said = "nested more than 40 levels deep" if composer == "python" else "maximum nesting depth"
+    assert all(said in line for line in found), found
