@@ -43,7 +43,7 @@ from engine.runtime.migration import (
     refusal_facts,
     said,
 )
-from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate
+from engine.workflow.migrationplan import MigrationPlan, parse_plan, validate, workflow_ref
 from engine.workflow.stored import WorkflowDefinition
 
 __all__ = ["AppliedOne", "LoadedPlan", "apply", "carried", "check", "read_plan", "resolve_pair"]
@@ -94,12 +94,16 @@ def resolve_pair(
     """The definitions of two workflow references (KEY@VERSION): stored, or from the files."""
     found = []
     for ref in (source, target):
-        key, _, version = ref.partition("@")
-        if not version.isdigit():
+        parsed = workflow_ref(ref)
+        if parsed is None:
             from engine.errors import InvalidValue
 
-            raise InvalidValue("workflow version", ref, "write KEY@VERSION, e.g. wijkkompas@2")
-        found.append(_definition(context, resolve, key, int(version)))
+            raise InvalidValue(
+                "workflow version",
+                ref,
+                "write KEY@VERSION, e.g. wijkkompas@2 (a version from 1 to 2147483647)",
+            )
+        found.append(_definition(context, resolve, *parsed))
     return found[0], found[1]
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "plan_yaml",
     "reverse",
     "validate",
+    "workflow_ref",
 ]
 
 DROP = "drop"
@@ -136,16 +137,26 @@ class MigrationPlan:
 # --- reading --------------------------------------------------------------------------------
 
 
+def workflow_ref(text: str) -> tuple[str, int] | None:
+    """KEY and VERSION of ``KEY@VERSION``, or None when it is not one: a version is written
+    in ASCII digits and lies in the range a workflow file's version may have (a larger one
+    names no workflow, and no database column holds it)."""
+    from engine.workflow.model import VERSION_RANGE
+
+    key, sep, version = text.partition("@")
+    if not sep or not key or not (version.isascii() and version.isdigit()) or len(version) > 10:
+        return None
+    number = int(version)
+    if not VERSION_RANGE[0] <= number <= VERSION_RANGE[1]:
+        return None
+    return key, number
+
+
 def _ref(value: Any) -> tuple[str, int] | None:
     from engine.workflow.model import scalar_text
 
     text = scalar_text(value)
-    if not isinstance(text, str):
-        return None
-    key, sep, version = text.partition("@")
-    if not sep or not key or not version.isdigit():
-        return None
-    return key, int(version)
+    return workflow_ref(text) if isinstance(text, str) else None
 
 
 def parse_plan(text: str, source: str = "<plan>") -> MigrationPlan:
@@ -187,7 +198,11 @@ def parse_plan(text: str, source: str = "<plan>") -> MigrationPlan:
             continue
         found = _ref(data[end])
         if found is None:
-            bad((end,), f"'{end}' must be KEY@VERSION (e.g. wijkkompas@2), not {data[end]!r}")
+            bad(
+                (end,),
+                f"'{end}' must be KEY@VERSION (e.g. wijkkompas@2; a version from 1 to "
+                f"2147483647), not {data[end]!r}",
+            )
         else:
             refs[end] = found
 

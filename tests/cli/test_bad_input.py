@@ -47,6 +47,9 @@ def events(path: Path) -> int:
          "--regie", "gemeente", "--contact", "a" * 250 + "@x.nl"),
         ("note", "wk-a", "x", "--by", "a" * 201),
         ("workflow", "show", "wijkkompas@²"),
+        ("migrate", "plan", "--from", "wijkkompas@²", "--to", "wijkkompas@2"),
+        ("migrate", "plan", "--from", "wijkkompas@99999999999999999999", "--to",
+         "wijkkompas@2"),
     ],
 )  # fmt: skip
 def test_values_out_of_any_range_are_bad_input(wk, tmp_path, args):
@@ -188,3 +191,20 @@ def test_a_number_no_database_holds_is_found_by_the_validator_not_by_the_databas
     created = wk("instance", "create", "wk-a", "--workflow", str(path), "--title", "A",
                  "--regie", "gemeente", code=2)  # fmt: skip
     assert created.stderr.splitlines()[:2] == located
+
+
+@pytest.mark.parametrize("ref", ["wijkkompas@²", "wijkkompas@99999999999999999999"])
+def test_a_plan_from_a_version_no_workflow_can_have_says_where(wk, tmp_path, ref):
+    """`from: wijkkompas@²` crashed the plan reader (ValueError), a version beyond what the
+    database holds crashed the look-up (OverflowError): exit 1, "unexpected error"."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    before = events(tmp_path / "wijkkompas.db")
+    (tmp_path / "plan.yaml").write_text(
+        f"migration: 1\nfrom: {ref}\nto: wijkkompas@2\nphases: {{}}\n", encoding="utf-8"
+    )
+    checked = wk("migrate", "check", "plan.yaml", code=2)
+    applied = wk("migrate", "apply", "plan.yaml", "--reason", "r", code=2)
+    for result in (checked, applied):
+        assert "plan.yaml:2:7: error: 'from' must be KEY@VERSION" in result.stderr
+    assert events(tmp_path / "wijkkompas.db") == before
