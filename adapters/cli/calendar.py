@@ -91,5 +91,10 @@ def calendar_export(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8", newline="")
+        try:
+            output.write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            from engine.errors import InvalidValue
+
+            raise InvalidValue("--output", str(output), exc.strerror or str(exc)) from None
         click.echo(f"wrote {output}")

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = ["checkpoint", "dossier", "keys", "verify"]
 
+NUMBER = click.IntRange(min=1, max=2**62)
+"""A checkpoint's number: within what the database holds (a larger one is bad input, exit 2,
+not an overflow in the query)."""
+NUMBER_OR_ZERO = click.IntRange(min=0, max=2**62)
+
 
 @click.group()
 def keys() -> None:
@@ -71,7 +76,10 @@ def keys_show(ctx: click.Context, out: str | None, as_json: bool) -> None:
     signer = FileSigner(app_of(ctx).settings.signing_key)
     pem = public_pem(signer.public)
     if out:
-        Path(out).write_text(pem, encoding="ascii")
+        try:
+            Path(out).write_text(pem, encoding="ascii")
+        except OSError as exc:
+            raise InvalidValue("--out", out, exc.strerror or str(exc)) from None
     if as_json:
         print_json({"key_id": signer.key_id, "public_key": pem})
     else:
@@ -101,8 +109,12 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
 
 
 @checkpoint.command("list")
-@click.option("--after", type=int, default=0, help="Only checkpoints numbered above this.")
-@click.option("--limit", type=int, default=100, help="At most this many (1 to 1000).")
+@click.option(
+    "--after", type=NUMBER_OR_ZERO, default=0, help="Only checkpoints numbered above this."
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=100, help="At most this many (1 to 1000)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def checkpoint_list(ctx: click.Context, after: int, limit: int, as_json: bool) -> None:
@@ -116,7 +128,7 @@ def checkpoint_list(ctx: click.Context, after: int, limit: int, as_json: bool) -
 
 
 @checkpoint.command("show")
-@click.argument("number", type=int, required=False)
+@click.argument("number", type=NUMBER, required=False)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), help="Write it here.")
 @click.pass_context
 def checkpoint_show(ctx: click.Context, number: int | None, out: str | None) -> None:
@@ -127,14 +139,17 @@ def checkpoint_show(ctx: click.Context, number: int | None, out: str | None) -> 
     found = service.checkpoints.latest() if number is None else service.checkpoints.get(number)
     data = checkpoint_file(found)
     if out:
-        Path(out).write_bytes(data)
+        try:
+            Path(out).write_bytes(data)
+        except OSError as exc:
+            raise InvalidValue("--out", out, exc.strerror or str(exc)) from None
     else:
         click.echo(data.decode("utf-8"), nl=False)
 
 
 @checkpoint.command("proof")
 @click.argument("key")
-@click.option("--number", type=int, help="In this checkpoint (default: the latest).")
+@click.option("--number", type=NUMBER, help="In this checkpoint (default: the latest).")
 @click.pass_context
 def checkpoint_proof(ctx: click.Context, key: str, number: int | None) -> None:
     """The inclusion proof of KEY's newest recorded head (JSON)."""

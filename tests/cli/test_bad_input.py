@@ -50,6 +50,9 @@ def events(path: Path) -> int:
         ("migrate", "plan", "--from", "wijkkompas@²", "--to", "wijkkompas@2"),
         ("migrate", "plan", "--from", "wijkkompas@99999999999999999999", "--to",
          "wijkkompas@2"),
+        ("checkpoint", "show", "99999999999999999999"),
+        ("checkpoint", "list", "--after", "99999999999999999999"),
+        ("checkpoint", "proof", "wk-a", "--number", "99999999999999999999"),
     ],
 )  # fmt: skip
 def test_values_out_of_any_range_are_bad_input(wk, tmp_path, args):
@@ -208,3 +211,22 @@ def test_a_plan_from_a_version_no_workflow_can_have_says_where(wk, tmp_path, ref
     for result in (checked, applied):
         assert "plan.yaml:2:7: error: 'from' must be KEY@VERSION" in result.stderr
     assert events(tmp_path / "wijkkompas.db") == before
+
+
+def test_a_file_written_where_it_cannot_be_is_said_so(wk, tmp_path, monkeypatch):
+    """`checkpoint show --out`, `keys show --out` and `calendar export --output` into a folder
+    that is not there: exit 1, "unexpected error" (dossier export --out said which file and
+    why)."""
+    monkeypatch.setenv("WIJKKOMPAS_CHECKPOINT_DIR", str(tmp_path / "published"))
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    wk("keys", "create")
+    wk("checkpoint")
+    for args in (
+        ("checkpoint", "show", "1", "--out"),
+        ("keys", "show", "--out"),
+        ("calendar", "export", "--output"),
+    ):
+        result = wk(*args, "nowhere/kept.txt", code=2)
+        assert "'nowhere/kept.txt': No such file or directory" in result.stderr
+    assert not (tmp_path / "nowhere").exists()
