@@ -32,11 +32,14 @@ def workflow_validate(paths: Sequence[Path]) -> None:
     """Check workflow files (or every *.yaml in a directory) and report every problem.
 
     Exit 0 when all are valid (warnings are printed); exit 2 with each problem as
-    FILE:LINE:COL: severity: message on stderr otherwise, and for a directory that holds no
-    workflow file.
+    FILE:LINE:COL: severity: message on stderr otherwise (two files of one folder that give
+    the same key and version different content are a problem of each), and for a directory
+    that holds no workflow file.
     """
-    from engine.workflow.catalog import SUFFIXES
+    from engine.errors import Problem
+    from engine.workflow.catalog import SUFFIXES, version_clashes
     from engine.workflow.loader import inspect_text, undecodable
+    from engine.workflow.model import WorkflowDefinition
 
     files: list[Path] = []
     failed = 0
@@ -50,18 +53,36 @@ def workflow_validate(paths: Sequence[Path]) -> None:
             files.extend(found)
         else:
             files.append(path)
+    checked: list[tuple[Path, WorkflowDefinition | None, list[Problem], str | None]] = []
     for file in files:
         try:
             text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            click.echo(str(undecodable(str(file), exc)), err=True)
-            failed += 1
+            checked.append((file, None, [], str(undecodable(str(file), exc))))
             continue
         except OSError as exc:
-            click.echo(f"{file}:1:1: error: cannot read the file ({exc})", err=True)
-            failed += 1
+            checked.append((file, None, [], f"{file}:1:1: error: cannot read the file ({exc})"))
             continue
         definition, problems = inspect_text(text, str(file))
+        checked.append((file, definition, problems, None))
+    # Two files of one folder with the same key and version but other content: which one a
+    # KEY names cannot be known (the catalog refuses it), so neither is valid.
+    clashes = version_clashes(
+        [
+            (file, definition)
+            for file, definition, problems, _ in checked
+            if definition is not None and not any(p.is_error for p in problems)
+        ]
+    )
+    for file, definition, problems, unreadable in checked:
+        if unreadable is not None:
+            click.echo(unreadable, err=True)
+            failed += 1
+            continue
+        problems = sorted(
+            [*problems, *(c for c in clashes if c.source == str(file))],
+            key=lambda p: (p.line, p.column, p.severity != "error"),
+        )
         for problem in problems:
             click.echo(str(problem), err=True)
         errors = sum(1 for p in problems if p.is_error)

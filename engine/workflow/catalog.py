@@ -4,20 +4,29 @@ The search path is, in order: the directories given by the caller (``--workflows
 WIJKKOMPAS_WORKFLOWS), ``./workflows``, and the workflows shipped with wijkkompas. A key is
 resolved in the first directory that has a file with that key (so a file of your own shadows a
 shipped one); within that directory the highest version wins, unless ``KEY@VERSION`` asks for
-a particular one. A broken file whose key matches is reported, never skipped over.
+a particular one. A broken file whose key matches is reported, never skipped over; so are two
+files of one directory that give the same key and version different content (which one is
+meant cannot be known: ``version_clashes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.errors import InvalidValue, NotFound
+from engine.errors import DefinitionError, InvalidValue, NotFound, Problem
 from engine.workflow.loader import LoadedWorkflow, inspect_text, load_file
+from engine.workflow.model import WorkflowDefinition
 from engine.workflow.yamlsource import read_yaml
 
-__all__ = ["CatalogEntry", "WorkflowCatalog", "looks_like_path", "shipped_workflows_dir"]
+__all__ = [
+    "CatalogEntry",
+    "WorkflowCatalog",
+    "looks_like_path",
+    "shipped_workflows_dir",
+    "version_clashes",
+]
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -99,7 +108,25 @@ class WorkflowCatalog:
                         shadowed=shadowed,
                     )
                 )
-        return result
+        return self._with_clashes(result)
+
+    def _with_clashes(self, entries: list[CatalogEntry]) -> list[CatalogEntry]:
+        """``entries``, those that clash with another file of their directory (the same key
+        and version, other content) marked with it."""
+        groups: dict[tuple[Path, str, int], list[CatalogEntry]] = {}
+        for e in entries:
+            if e.valid and e.key is not None and e.version is not None:
+                groups.setdefault((e.path.parent, e.key, e.version), []).append(e)
+        clashing = [e for members in groups.values() if len(members) > 1 for e in members]
+        if not clashing:
+            return entries
+        found = {
+            p.source: str(p)
+            for p in version_clashes([(e.path, self._load(e.path).definition) for e in clashing])
+        }
+        return [
+            replace(e, problem=found[str(e.path)]) if str(e.path) in found else e for e in entries
+        ]
 
     def resolve(self, ref: str) -> LoadedWorkflow:
         """Load the workflow named by ``ref``: a file path, KEY or KEY@VERSION."""
@@ -121,6 +148,12 @@ class WorkflowCatalog:
                 matches = [(v, p) for v, p in matches if v == version]
             if matches:
                 matches.sort(key=lambda vp: vp[0] if isinstance(vp[0], int) else -1)
+                best = matches[-1][0]
+                same = [p for v, p in matches if v == best] if best is not None else []
+                if len(same) > 1:
+                    clashes = version_clashes([(p, self._load(p).definition) for p in same])
+                    if clashes:
+                        raise DefinitionError(clashes[0].source, clashes)
                 return self._load(matches[-1][1])
         known = sorted({e.key for e in self.entries() if e.key})
         label = f"{key}@{version}" if version is not None else key
@@ -192,3 +225,41 @@ def _identity(path: Path) -> tuple[str | None, int | None, str | None]:
         int(version) if isinstance(version, int) and not isinstance(version, bool) else None,
         title if isinstance(title, str) else None,
     )
+
+
+def version_clashes(found: Sequence[tuple[Path, WorkflowDefinition]]) -> list[Problem]:
+    """Files of one directory that give one key and version different content: an error at
+    each one's ``version``, naming the others (the same content twice, a copy, is no clash).
+    Which of them a KEY or KEY@VERSION means cannot be known, and an instance would be pinned
+    to whichever came first."""
+    from engine.workflow.normal import definition_hash
+
+    groups: dict[tuple[Path, str, int], list[tuple[Path, str]]] = {}
+    for path, definition in found:
+        where = (path.parent.resolve(), definition.key, definition.version)
+        groups.setdefault(where, []).append((path, definition_hash(definition)))
+    problems: list[Problem] = []
+    for (_, key, version), members in groups.items():
+        for path, digest in members:
+            others = [other.name for other, theirs in members if theirs != digest]
+            if not others:
+                continue
+            line, column = _version_position(path)
+            problems.append(
+                Problem(
+                    severity="error",
+                    message=f"{key} v{version} is also written in {', '.join(others)}, with "
+                    "other content: raise 'version' in the newer one",
+                    source=str(path),
+                    line=line,
+                    column=column,
+                )
+            )
+    return sorted(problems, key=lambda p: p.source)
+
+
+def _version_position(path: Path) -> tuple[int, int]:
+    try:
+        return read_yaml(path.read_text(encoding="utf-8")).positions.of(("version",))
+    except (OSError, UnicodeDecodeError):
+        return 1, 1

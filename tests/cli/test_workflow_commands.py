@@ -244,3 +244,33 @@ def test_schema_command(run):
 
     assert run("workflow", "schema", "--path").stdout.strip() == str(SCHEMA_PATH)
     assert json.loads(run("workflow", "schema").stdout)["title"] == "wijkkompas workflow file"
+
+
+def test_two_files_of_one_folder_with_the_same_key_and_version_are_not_a_coin_toss(run, tmp_path):
+    """Two files in one folder both `mini v1` with other content: `show mini` took whichever
+    file name sorted last, and an instance would pin that one, without a word."""
+    folder = tmp_path / "workflows"
+    first = write(folder / "mini.yaml", VALID)
+    second = write(folder / "mini-edited.yaml", VALID.replace("title: Mini", "title: Mini nieuw"))
+    located = [
+        f"{first}:2:10: error: mini v1 is also written in {second.name}, with other content: "
+        "raise 'version' in the newer one",
+        f"{second}:2:10: error: mini v1 is also written in {first.name}, with other content: "
+        "raise 'version' in the newer one",
+    ]
+    shown = run("workflow", "show", "mini")
+    assert shown.exit_code == 2
+    assert shown.stderr.splitlines()[:2] == sorted(located)
+    validated = run("workflow", "validate", str(folder))
+    assert validated.exit_code == 2
+    assert [line for line in validated.stderr.splitlines() if "also written" in line] == sorted(
+        located
+    )
+    listed = json.loads(run("workflow", "list", "--json").stdout)
+    assert sorted(e["problem"] for e in listed if e["key"] == "mini") == sorted(located)
+    # The same content twice (a copy) is no ambiguity; another version is none either.
+    write(folder / "mini-edited.yaml", VALID)
+    assert run("workflow", "show", "mini").exit_code == 0
+    write(folder / "mini-edited.yaml", VALID.replace("version: 1", "version: 2"))
+    assert run("workflow", "show", "mini@1").exit_code == 0
+    assert run("workflow", "validate", str(folder)).exit_code == 0
