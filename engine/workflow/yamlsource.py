@@ -211,8 +211,9 @@ def _nested_past(text: str) -> tuple[int, int] | None:
             event = parser.get_event()
             if isinstance(event, _OPENS):
                 depth += 1
-                if depth > MAX_DEPTH + 1 and first is None:  # as deep as the converter allows
-                    first = event.start_mark.line + 1, event.start_mark.column + 1
+                if depth > MAX_DEPTH + 1 and first is None:  # past what the converter allows
+                    mark = event.start_mark
+                    first = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
                 if depth > _GUARD:
                     return first
             elif isinstance(event, _CLOSES):
