@@ -29,7 +29,11 @@ def _read(path: Path) -> str:
 
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # where it stops being UTF-8, as for a workflow file
+        from engine.workflow.loader import undecodable
+
+        raise PlanError(str(path), [undecodable(str(path), exc)]) from None
+    except OSError as exc:
         problem = Problem(
             severity="error", message=f"cannot read the plan ({exc})", source=str(path), line=1,
             column=1,

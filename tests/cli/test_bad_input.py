@@ -246,3 +246,15 @@ def test_a_workflow_folder_that_is_not_there_is_said_so(wk, tmp_path):
         assert message in created.stderr
         assert message in wk(*given, "workflow", "list", code=2, env=env).stderr
     assert events(tmp_path / "wijkkompas.db") == before
+
+
+def test_a_plan_that_is_not_utf8_is_located_like_a_workflow_file(wk, tmp_path):
+    """A plan saved as Latin-1 was reported at 1:1 with Python's codec message; a workflow
+    file names the line and column of the byte."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    (tmp_path / "plan.yaml").write_bytes(b"migration: 1\nfrom: wijkkompas@2\nto: caf\xe9@3\n")
+    result = wk("migrate", "check", "plan.yaml", code=2)
+    assert "plan.yaml:3:8: error: not UTF-8 text: byte 0xe9 (invalid continuation byte)" in (
+        result.stderr
+    )
