@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["checkpoint", "dossier", "keys", "verify"]
 
-NUMBER = click.IntRange(min=1, max=2**62)
-"""A checkpoint's number: within what the database holds (a larger one is bad input, exit 2,
-not an overflow in the query)."""
+NUMBER = click.IntRange(min=1, max=2**31 - 1)
+"""A checkpoint's number: within what its column holds on every database (PostgreSQL's
+INTEGER: 32 bits); a larger one is bad input, exit 2, not an error of the query."""
 NUMBER_OR_ZERO = click.IntRange(min=0, max=2**62)
 
 

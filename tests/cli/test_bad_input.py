@@ -258,3 +258,22 @@ def test_a_plan_that_is_not_utf8_is_located_like_a_workflow_file(wk, tmp_path):
     assert "plan.yaml:3:8: error: not UTF-8 text: byte 0xe9 (invalid continuation byte)" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("checkpoint", "show", "2147483648"),
+        ("checkpoint", "proof", "wk-a", "--number", "2147483648"),
+        ("migrate", "plan", "--from", "wijkkompas@2147483648", "--to", "wijkkompas@2"),
+    ],
+)
+def test_a_number_past_an_integer_column_is_bad_input_on_every_database(
+    db_url, tmp_path, monkeypatch, args
+):
+    """On PostgreSQL a checkpoint number or a workflow version past 2147483647 reached the
+    query: "the database refused: integer out of range", exit 1 (SQLite took it)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["--db", db_url, *args])
+    assert result.exit_code == 2, result.output
+    assert "out of range" not in result.output
