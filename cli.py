@@ -257,8 +257,7 @@ class _Root(click.Group):
     multiple=True,
     type=click.Path(file_okay=False, path_type=str),
     help="Directory with workflow files, searched before ./workflows and the shipped ones "
-    "(repeatable; env WIJKKOMPAS_WORKFLOWS, separated by ':'); one that is not there is "
-    "refused.",
+    "(repeatable; env WIJKKOMPAS_WORKFLOWS, separated by ':').",
 )
 @click.option(
     "--db",
