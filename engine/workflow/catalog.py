@@ -68,7 +68,6 @@ class WorkflowCatalog:
     def __init__(self, extra_dirs: Iterable[str | Path] = (), *, cwd: Path | None = None) -> None:
         base = cwd or Path.cwd()
         candidates: list[tuple[str, Path]] = [(str(d), Path(d)) for d in extra_dirs]
-        self._given = [directory for _, directory in candidates]
         candidates.append(("./workflows", base / "workflows"))
         candidates.append(("shipped", shipped_workflows_dir()))
         self.dirs: list[tuple[str, Path]] = []
@@ -90,22 +89,8 @@ class WorkflowCatalog:
             return []
         return sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES and p.is_file())
 
-    def _require_given(self) -> None:
-        """A folder given to search (``--workflows``, WIJKKOMPAS_WORKFLOWS, the setting) that
-        is not there is bad input, not a folder without files: a mistyped name would
-        otherwise find the shipped workflow of the same key, and pin an instance to it."""
-        for directory in self._given:
-            if not directory.is_dir():
-                raise InvalidValue(
-                    "workflow folder",
-                    str(directory),
-                    "an existing folder (--workflows, WIJKKOMPAS_WORKFLOWS or the setting "
-                    "workflows): it is searched before ./workflows and the shipped workflows",
-                )
-
     def entries(self) -> list[CatalogEntry]:
         """Every workflow file on the search path, valid or not, in search order."""
-        self._require_given()
         result: list[CatalogEntry] = []
         first_dir: dict[str, str] = {}
         for origin, directory in self.dirs:
@@ -147,7 +132,6 @@ class WorkflowCatalog:
         """Load the workflow named by ``ref``: a file path, KEY or KEY@VERSION."""
         if looks_like_path(ref):
             return load_file(ref)
-        self._require_given()
         key, _, wanted = ref.partition("@")
         version: int | None = None
         if wanted:

@@ -232,22 +232,6 @@ def test_a_file_written_where_it_cannot_be_is_said_so(wk, tmp_path, monkeypatch)
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_a_workflow_folder_that_is_not_there_is_said_so(wk, tmp_path):
-    """`--workflows my-workflowz` (a typo) searched nothing and found the shipped workflow of
-    the same key: the instance was pinned to it, not to the file meant."""
-    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
-       "--regie", "gemeente")  # fmt: skip
-    before = events(tmp_path / "wijkkompas.db")
-    message = "workflow folder 'my-workflowz': an existing folder"
-    for given in (["--workflows", "my-workflowz"], []):
-        env = {} if given else {"WIJKKOMPAS_WORKFLOWS": "my-workflowz"}
-        created = wk(*given, "instance", "create", "wk-b", "--workflow", "wijkkompas",
-                     "--title", "B", "--regie", "gemeente", code=2, env=env)  # fmt: skip
-        assert message in created.stderr
-        assert message in wk(*given, "workflow", "list", code=2, env=env).stderr
-    assert events(tmp_path / "wijkkompas.db") == before
-
-
 def test_a_plan_that_is_not_utf8_is_located_like_a_workflow_file(wk, tmp_path):
     """A plan saved as Latin-1 was reported at 1:1 with Python's codec message; a workflow
     file names the line and column of the byte."""
