@@ -255,9 +255,10 @@ class _Root(click.Group):
     "--workflows",
     "workflow_dirs",
     multiple=True,
-    type=click.Path(file_okay=False, path_type=str),
+    type=click.Path(exists=True, file_okay=False, path_type=str),
     help="Directory with workflow files, searched before ./workflows and the shipped ones "
-    "(repeatable; env WIJKKOMPAS_WORKFLOWS, separated by ':').",
+    "(repeatable; env WIJKKOMPAS_WORKFLOWS, separated by ':'); one that does not exist is "
+    "refused.",
 )
 @click.option(
     "--db",

@@ -272,6 +272,17 @@ class Settings:
                 f"notifier smtp (from {source['notifier']}) sends real mail and needs a real "
                 "sender address, e.g. wijkkompas@gemeente.nl",
             )
+        if source.get("workflows") not in (None, "command line"):
+            # A typo there would be searched as an empty folder, and a key found in the
+            # shipped workflows instead, without a word (``--workflows`` is checked by click).
+            for folder in values["workflows"]:
+                if not Path(folder).is_dir():
+                    raise InvalidValue(
+                        f"workflow folder (from {source['workflows']})",
+                        folder,
+                        "an existing folder: it is searched before ./workflows and the "
+                        "shipped workflows",
+                    )
         _check_oidc(values, source)
         _check_oidc_signin(values, source)
         return cls(**values, source=source)

@@ -261,3 +261,21 @@ def test_a_number_past_an_integer_column_is_bad_input_on_every_database(
     result = CliRunner().invoke(main, ["--db", db_url, *args])
     assert result.exit_code == 2, result.output
     assert "out of range" not in result.output
+
+
+def test_a_workflow_folder_that_is_not_there_is_said_so(wk, tmp_path):
+    """`--workflows my-workflowz` (a typo) was searched as an empty folder: the instance was
+    pinned to the shipped workflow of the same key, not to the file meant, without a word."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    before = events(tmp_path / "wijkkompas.db")
+    for given, env, said in (
+        (["--workflows", "my-workflowz"], None, "Directory 'my-workflowz' does not exist"),
+        ([], {"WIJKKOMPAS_WORKFLOWS": "my-workflowz"}, "'my-workflowz': an existing folder"),
+    ):
+        created = wk(*given, "instance", "create", "wk-b", "--workflow", "wijkkompas",
+                     "--title", "B", "--regie", "gemeente", code=2, env=env)  # fmt: skip
+        assert said in created.stderr
+    assert events(tmp_path / "wijkkompas.db") == before
+    (tmp_path / "my-workflowz").mkdir()
+    wk("--workflows", "my-workflowz", "workflow", "list")

@@ -29,15 +29,33 @@ def test_command_line_beats_environment_beats_file(tmp_path):
 
 
 def test_the_config_file_can_come_from_the_environment(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
     config = tmp_path / "wk.toml"
-    config.write_text('workflows = ["/a", "/b"]\n')
+    config.write_text(f'workflows = ["{a}", "{b}"]\n')
     settings = Settings.load(cli={}, env={"WIJKKOMPAS_CONFIG": str(config)})
-    assert settings.workflows == ("/a", "/b")
+    assert settings.workflows == (str(a), str(b))
 
 
-def test_workflow_directories_from_the_environment_split_on_pathsep():
-    settings = Settings.load(cli={}, env={"WIJKKOMPAS_WORKFLOWS": "/a:/b"})
-    assert settings.workflows == ("/a", "/b")
+def test_workflow_directories_from_the_environment_split_on_pathsep(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    settings = Settings.load(cli={}, env={"WIJKKOMPAS_WORKFLOWS": f"{a}:{b}"})
+    assert settings.workflows == (str(a), str(b))
+
+
+def test_a_workflow_directory_that_is_not_there_is_refused(tmp_path):
+    """A typo was searched as an empty folder: a key then came from the shipped workflows."""
+    config = tmp_path / "wk.toml"
+    config.write_text(f'workflows = ["{tmp_path / "typo"}"]\n')
+    for env in (
+        {"WIJKKOMPAS_WORKFLOWS": str(tmp_path / "typo")},
+        {"WIJKKOMPAS_CONFIG": str(config)},
+    ):
+        with pytest.raises(InvalidValue, match=r"typo.*an existing folder"):
+            Settings.load(cli={}, env=env)
 
 
 @pytest.mark.parametrize(
