@@ -91,6 +91,39 @@ class Programme:
         )
         return key
 
+    def failed_outbox_row(self, key: str) -> int:
+        """A reminder of instance ``key`` that failed for good (an outbox row written as the
+        dispatcher leaves one), for a retry to take up; its id."""
+        from datetime import UTC, datetime
+
+        from sqlalchemy import text
+
+        from engine.persistence.tables import OutboxRow
+
+        then = datetime(2026, 1, 5, 9, tzinfo=UTC)
+        outbox = OutboxRow.__table__
+        with self.app.database().engine.begin() as connection:
+            instance = connection.execute(
+                text("SELECT id FROM instances WHERE key = :key"), {"key": key}
+            ).scalar_one()
+            return int(
+                connection.execute(
+                    outbox.insert()
+                    .values(
+                        key=f"{key}:test",
+                        instance_id=instance,
+                        recipient="regie@example.org",
+                        payload={},
+                        status="failed",
+                        attempts=5,
+                        next_attempt_at=then,
+                        last_error="550 unknown user",
+                        created_at=then,
+                    )
+                    .returning(outbox.c.id)
+                ).scalar_one()
+            )
+
 
 @dataclass
 class LiveServer:

@@ -191,32 +191,7 @@ def _organisation(bench: Bench) -> Call:
 
 
 def _failed_outbox_row(bench: Bench) -> int:
-    from engine.persistence.tables import OutboxRow
-
-    key = bench.instance("deltawonen")
-    then = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    outbox = OutboxRow.__table__
-    with bench.server.programme.app.database().engine.begin() as connection:
-        instance = connection.execute(
-            text("SELECT id FROM instances WHERE key = :key"), {"key": key}
-        ).scalar_one()
-        return int(
-            connection.execute(
-                outbox.insert()
-                .values(
-                    key=f"{key}:test",
-                    instance_id=instance,
-                    recipient="regie@example.org",
-                    payload={},
-                    status="failed",
-                    attempts=5,
-                    next_attempt_at=then,
-                    last_error="550 unknown user",
-                    created_at=then,
-                )
-                .returning(outbox.c.id)
-            ).scalar_one()
-        )
+    return bench.server.programme.failed_outbox_row(bench.instance("deltawonen"))
 
 
 def _outbox(bench: Bench) -> Call:

@@ -17,7 +17,6 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import base64
-import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +30,13 @@ from sqlalchemy import text
 
 from engine.app.access import Role
 from tests.api.live import LiveServer, live_server
+from tests.api.test_migrations_api import PLAN, revised
 from tests.receiver import receiving
 
 pytestmark = [pytest.mark.xdist_group("api")]
+__all__ = ["revised"]  # a fixture, shared with the migrations API tests
 
 PATH = "/api/v1"
-DATA = Path(__file__).resolve().parent.parent / "data"
-PLAN = (DATA / "wijkkompas-2-to-3.yaml").read_text(encoding="utf-8")
 
 WRITES = {
     # name: (path, body, table, how a row of this write is told apart)
@@ -196,33 +195,8 @@ def test_a_key_is_its_principals_own(server: LiveServer) -> None:
 
 
 def test_an_outbox_retry_whose_answer_was_not_kept_is_done_by_its_retry(server: LiveServer) -> None:
-    from datetime import UTC, datetime
-
-    from engine.persistence.tables import OutboxRow
-
     key = server.programme.instance("deltawonen")
-    database = server.programme.app.database()
-    then = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    outbox = OutboxRow.__table__
-    with database.engine.begin() as connection:
-        instance = connection.execute(
-            text("SELECT id FROM instances WHERE key = :key"), {"key": key}
-        ).scalar_one()
-        row = connection.execute(
-            outbox.insert()
-            .values(
-                key=f"{key}:test",
-                instance_id=instance,
-                recipient="regie@example.org",
-                payload={},
-                status="failed",
-                attempts=5,
-                next_attempt_at=then,
-                last_error="550 unknown user",
-                created_at=then,
-            )
-            .returning(outbox.c.id)
-        ).scalar_one()
+    row = server.programme.failed_outbox_row(key)
     path = f"{PATH}/outbox/{row}/retry"
     headers = {"Idempotency-Key": "retry-crash"}
     with _receipts_refused(server), server.client("programme_office") as http:
@@ -282,17 +256,6 @@ def test_a_test_event_whose_answer_was_lost_is_not_posted_again(
         again = http.post(path, headers={"Idempotency-Key": "test-new"})
         assert again.status_code == 200, again.text
         assert len(receiver.accepted) == 2
-
-
-@pytest.fixture
-def revised(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    folder = tmp_path / "revision"
-    folder.mkdir()
-    with live_server(db_url, tmp_path, workflows=(str(folder),)) as live:
-        live.programme.instance("deltawonen")
-        live.programme.instance("gemeente-zwolle")
-        shutil.copy(DATA / "wijkkompas-v3.yaml", folder / "wijkkompas-v3.yaml")
-        yield live
 
 
 def test_a_migration_whose_answer_was_lost_never_answers_already(revised: LiveServer) -> None:
