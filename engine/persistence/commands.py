@@ -187,8 +187,9 @@ class CommandUnit:
         self._other = other
         """PostgreSQL: a second cursor, for the children read along with the load."""
         self._children: tuple[int, list[ChildRow]] | None = None
-        """PostgreSQL: the children of the instance loaded (its id), as read with it; good
-        until this unit writes (they are locked: nobody else moves them meanwhile)."""
+        """The children of the instance loaded (its id), as read with it (on SQLite only when
+        it has none); good until this unit writes (they are locked: nobody else moves them
+        meanwhile)."""
         self.loaded: list[str] = []
         self.saved: list[InstanceRecord] = []
 
@@ -208,7 +209,13 @@ class CommandUnit:
                 return remembered
         fast = self._path.fast
         if self._other is None:
-            row = fast.load(self._cursor, key, lock=lock)
+            # With the row whether it has deelprojecten: none (most instances) is then known
+            # without a statement of its own when the gate counts them.
+            self._cursor.execute(fast.counting_load_sql, (key,))
+            found = self._cursor.fetchone()
+            row = None if found is None else fast.read_row(found[:-1])
+            if row is not None and not found[-1]:
+                self._children = (row["id"], [])
         else:
             # With the row its children, in the same round trip as the load (and BEGIN): the
             # gate of most commands counts them, and it would cost a round trip of its own.

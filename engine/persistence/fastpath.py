@@ -54,6 +54,14 @@ _LOAD = (
     f"SELECT {INSTANCE_COLUMNS} FROM instances i "
     "LEFT JOIN instances p ON p.id = i.parent_id WHERE i.key = ?"
 )
+# SQLite's command path: the load, and whether the instance has deelprojecten at all. Most have
+# none, and the gate of most commands counts them: a statement of its own for an empty list was
+# a tenth of a command's statements (the writer's lock keeps the answer true until the commit).
+_LOAD_COUNTING = _LOAD.replace(
+    " FROM instances i ",
+    ", EXISTS (SELECT 1 FROM instances c INDEXED BY ix_instances_parent_id "
+    "WHERE c.parent_id = i.id) FROM instances i ",
+)
 # The version number says nobody wrote since; the head says it is still the same history (after
 # a restore from a backup a row can come back to a version number with other events behind it).
 _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
@@ -61,6 +69,18 @@ _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
 # added or replaced behind the engine's back) is not built on. Asked after the guarded UPDATE,
 # which holds the row: a concurrent writer of this instance waits until we are done.
 _LAST_EVENT = "SELECT seq, hash FROM events WHERE instance_id = ? ORDER BY seq DESC LIMIT 1"
+# Both in the UPDATE itself (one statement, not two: SQLite's command path; PostgreSQL's has it
+# in ``_GUARDED_EVENT``): the row keeps its version number and head, and that head is the last
+# event of its log. When it matches no row, ``_WHY_NOT`` tells which of the two failed.
+_LOG_GUARD = (
+    " AND (?, instances.head) = (SELECT seq, hash FROM events WHERE instance_id = instances.id "
+    "ORDER BY seq DESC LIMIT 1)"
+)
+_WHY_NOT = (
+    "SELECT i.version_no, i.head, (SELECT seq FROM events WHERE instance_id = i.id ORDER BY seq "
+    "DESC LIMIT 1), (SELECT hash FROM events WHERE instance_id = i.id ORDER BY seq DESC LIMIT 1) "
+    "FROM instances i WHERE i.id = ?"
+)
 _DATETIME_COLUMNS = ("phase_entered", "paused_since", "last_event_at")
 _JSON_COLUMNS = ("regie_contacts", "areas", "snapshot")
 _ALWAYS = ("last_event_at", "seq", "head")
@@ -68,11 +88,7 @@ _EVENT = (
     "INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# The event waits for its place in the global feed (engine/persistence/feed.py); found by its
-# (instance, seq), the unique key just written, so this works inside PostgreSQL's pipeline too.
-_FEED_PENDING = (
-    "INSERT INTO feed_pending (event_id) SELECT id FROM events WHERE instance_id = ? AND seq = ?"
-)
+# The event waits for its place in the global feed (engine/persistence/feed.py).
 # PostgreSQL: the event, its row waiting for the feed and (with ``_WITH_PERSONAL``) its
 # personal fields in one statement: two or three of the pipeline's statements in one (psycopg
 # spends about as much CPU on a statement in a pipeline as the engine on a command's gate).
@@ -87,9 +103,10 @@ _WITH_PERSONAL = ", p AS (INSERT INTO personal_fields (event_id, fields) SELECT 
 # read with, and that head must be the log's last event; else the UPDATE matches no row, the
 # event gets no instance (NULL: a not-null violation) and nothing after it runs.
 _GUARDED_EVENT = (
-    "WITH u AS (UPDATE instances SET {sets}, version_no = version_no + 1" + _SAVE_WHERE + " AND "
-    "(?, instances.head) = (SELECT seq, hash FROM events WHERE instance_id = instances.id "
-    "ORDER BY seq DESC LIMIT 1) RETURNING id), "
+    "WITH u AS (UPDATE instances SET {sets}, version_no = version_no + 1"
+    + _SAVE_WHERE
+    + _LOG_GUARD
+    + " RETURNING id), "
     "e AS (INSERT INTO events (instance_id, seq, type, at, recorded_at, actor, reason, payload, "
     "previous, hash) VALUES ((SELECT id FROM u), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id)"
     "{personal} INSERT INTO feed_pending (event_id) SELECT id FROM e"
@@ -163,15 +180,19 @@ _EVENTS = (
     "e.hash, f.fields FROM events e LEFT JOIN personal_fields f ON f.event_id = e.id "
     "WHERE e.instance_id = ? ORDER BY e.seq"
 )
-# An event's personal fields and whose they are, found by its (instance, seq) as the feed is.
-_PERSONAL = (
-    "INSERT INTO personal_fields (event_id, fields) "
-    "SELECT id, ? FROM events WHERE instance_id = ? AND seq = ?"
-)
+# Whose an event's personal fields are, the event found by its (instance, seq): so this works
+# inside PostgreSQL's pipeline too.
 _SUBJECT = (
     "INSERT INTO personal_subjects (event_id, path, subject) "
     "SELECT id, ?, ? FROM events WHERE instance_id = ? AND seq = ?"
 )
+# SQLite: the event's rows by the id its INSERT gave (the cursor's lastrowid; events.id is the
+# rowid), without looking the event up again by its (instance, seq).
+_BY_ID = {
+    "feed": "INSERT INTO feed_pending (event_id) VALUES (?)",
+    "personal": "INSERT INTO personal_fields (event_id, fields) VALUES (?, ?)",
+    "subject": "INSERT INTO personal_subjects (event_id, path, subject) VALUES (?, ?, ?)",
+}
 # Overdue and due-soon milestone deadlines (frozen ones wait) and undelivered reminders per
 # instance. Of the snapshot only the three parts the gate reads, as text (``_SNAPSHOT_PARTS``):
 # the database's JSON parser picks them out for about 0.03 s of CPU over 100,000 rows more than
@@ -294,6 +315,7 @@ class FastPath:
             return sql if self.sqlite else sql.replace("?", "%s")
 
         self.load_sql = convert(_LOAD)
+        self.counting_load_sql = _LOAD_COUNTING  # SQLite only (INDEXED BY)
         self.stamp_sql = convert(_STAMP)
         children = _CHILDREN.format(indexed=_BY_PARENT if self.sqlite else "")
         self.read_children_sql = convert(children)  # a read's: no lock
@@ -317,10 +339,9 @@ class FastPath:
             False: convert(_EVENT_FED.format(personal="")),
             True: convert(_EVENT_FED.format(personal=_WITH_PERSONAL)),
         }
-        self.feed_pending_sql = convert(_FEED_PENDING)
-        self.personal_sql = convert(_PERSONAL)
         self.subject_sql = convert(_SUBJECT)
         self.last_event_sql = convert(_LAST_EVENT)
+        self._why_not_sql = convert(_WHY_NOT)
         self.deadline_sql = {action: convert(sql) for action, sql in _DEADLINE.items()}
         self.workflow_sql = convert(_WORKFLOW)
         self.workflows_sql = _WORKFLOWS.format(where="")
@@ -730,6 +751,7 @@ class FastPath:
             sets = ", ".join(f"{name} = ?" for name in columns)
             sql = self._save_sql[columns] = self._convert(
                 f"UPDATE instances SET {sets}, version_no = version_no + 1{_SAVE_WHERE}"
+                + (_LOG_GUARD if self.sqlite else "")
             )
         values = (
             *(self._column(name, projection[name]) for name in columns),
@@ -746,13 +768,15 @@ class FastPath:
             )  # fmt: skip
             return True
         if self.sqlite:
-            cursor.execute(sql, values)
+            cursor.execute(sql, (*values, expected[0]))
             if cursor.rowcount != 1:
-                return False
-            cursor.execute(self.last_event_sql, (instance_id,))
-            last = cursor.fetchone()
-            if last is None or tuple(last) != expected:
-                return Diverged(tuple(last) if last else None)
+                # Which guard failed: the row moved on (another writer), or it is as read but
+                # its head is not the last event of its log.
+                cursor.execute(self._why_not_sql, (instance_id,))
+                found = cursor.fetchone()
+                if found is None or (found[0], found[1]) != (version_no, head):
+                    return False
+                return Diverged(None if found[2] is None else (found[2], found[3]))
             self._rest(cursor, instance_id, event, deadlines, more, personal, subjects)
             return True
         # PostgreSQL: every write in one round trip. Should the guarded UPDATE match no row,
@@ -860,21 +884,22 @@ class FastPath:
         instance_id: int,
         event: Sequence[Any],
         personal: tuple[Personal, ...],
-    ) -> None:
-        """The event row, its row waiting for the feed and its personal fields."""
-        seq = event[0]
+    ) -> int | None:
+        """The event row, its row waiting for the feed and its personal fields; on SQLite the
+        event's id (for its other rows), else None."""
         row = (instance_id, *self._event_values(event))
         if self.sqlite:
             cursor.execute(self.event_sql, row)
-            cursor.execute(self.feed_pending_sql, (instance_id, seq))
+            event_id: int = cursor.lastrowid
+            cursor.execute(_BY_ID["feed"], (event_id,))
             if personal:
-                cursor.execute(
-                    self.personal_sql, (self.json(personal_json(personal)), instance_id, seq)
-                )
-        elif personal:
+                cursor.execute(_BY_ID["personal"], (event_id, self.json(personal_json(personal))))
+            return event_id
+        if personal:
             cursor.execute(self._event_fed_sql[True], (*row, self.json(personal_json(personal))))
         else:
             cursor.execute(self._event_fed_sql[False], row)
+        return None
 
     def _rest(
         self,
@@ -895,10 +920,12 @@ class FastPath:
         ``event_written``: the event and its rows are in a statement already sent."""
         execute = run or cursor.execute
         seq = event[0]
-        if not event_written:
-            self._event(cursor, instance_id, event, personal)
+        event_id = None if event_written else self._event(cursor, instance_id, event, personal)
         for path, subject in subjects:
-            execute(self.subject_sql, (path, subject, instance_id, seq))
+            if event_id is None:
+                execute(self.subject_sql, (path, subject, instance_id, seq))
+            else:
+                execute(_BY_ID["subject"], (event_id, path, subject))
         for change in deadlines:
             d = change.state
             where = (instance_id, d.kind, d.subject)
