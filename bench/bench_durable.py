@@ -20,8 +20,9 @@ an office does: milestones done (most), approvals, pause and resume, advance.
 On PostgreSQL it also prints the client process's CPU per command (and per raw transaction):
 with the server on the same two cores, a client that spends more CPU per command leaves less
 for the others. With ``--pg`` it ends with ``clients``: on PostgreSQL, one client process,
-then four at once, each on instances of its own. PostgreSQL runs use a fresh database on
-127.0.0.1:5432 (or WIJKKOMPAS_BENCH_PG).
+then four at once, each on instances of its own; then the same with raw psycopg writing what a
+command writes (``raw_writes``), the machine's own ceiling for four clients against one.
+PostgreSQL runs use a fresh database on 127.0.0.1:5432 (or WIJKKOMPAS_BENCH_PG).
 """
 
 from __future__ import annotations
@@ -260,10 +261,19 @@ def raw_sqlite(
     return rate
 
 
-def raw_postgres(url: str, transactions: int, instances: int, writes: Any = raw_writes) -> float:
+def raw_postgres(
+    url: str,
+    transactions: int,
+    instances: int,
+    writes: Any = raw_writes,
+    prefix: str = "",
+    ready: Any = None,
+) -> float:
     """``writes`` per transaction straight through psycopg: in one pipeline, as wijkkompas
     sends its writes (``raw_writes``; the two-statement yardstick, ``two_writes``, one
-    statement at a time, as before), then the commit."""
+    statement at a time, as before), then the commit. ``prefix``: only the instances whose
+    key starts with it (a client of ``bench_clients`` writes to its own); ``ready``: called
+    when the connection is set up, before the first transaction (to wait for the others)."""
     import psycopg
     from psycopg.types.json import Json
 
@@ -271,12 +281,17 @@ def raw_postgres(url: str, transactions: int, instances: int, writes: Any = raw_
         cursor = connection.cursor()
         ids = [
             r[0]
-            for r in cursor.execute("SELECT id FROM instances ORDER BY id LIMIT %s", (instances,))
+            for r in cursor.execute(
+                "SELECT id FROM instances WHERE key LIKE %s ORDER BY id LIMIT %s",
+                (prefix + "%", instances),
+            )
         ]
         first = cursor.execute("SELECT MAX(seq) FROM events").fetchone()[0] + 1000
         connection.commit()
         seqs = dict.fromkeys(ids, first)
         pipelined = writes is raw_writes
+        if ready is not None:
+            ready()
         started = time.perf_counter()
         for n in range(transactions):
             instance = ids[n % len(ids)]
@@ -380,6 +395,40 @@ def bench_clients(commands: int, instances: int, clients: int = 4) -> None:
                 + ", ".join(f"{what} {n / seen:.0%}" for what, n in waits.most_common(6))
             )
         print(f"PostgreSQL: {clients} clients do {rates[clients] / rates[1]:.2f}x one client")
+        # The machine's own ceiling: the same groups writing what a command writes straight
+        # through psycopg, on the same instances. Where these do not reach the target, no
+        # client can: the cores are shared by the clients and their server processes.
+        raw = {}
+        for group in ([0], list(range(1, clients + 1))):
+            start = spawn.Event()
+            results = spawn.Queue()
+            workers = [
+                spawn.Process(
+                    target=_raw_client, args=(url, f"c{c}-", instances, commands, start, results)
+                )
+                for c in group
+            ]
+            for w in workers:
+                w.start()
+            assert all(results.get() == "ready" for _ in workers)
+            start.set()
+            finished = [results.get() for _ in workers]
+            for w in workers:
+                w.join()
+            first = min(t0 for _, t0, _, _ in finished)
+            last = max(t1 for _, _, t1, _ in finished)
+            cpu = sum(c for _, _, _, c in finished) / sum(n for n, _, _, _ in finished)
+            raw[len(group)] = sum(n for n, _, _, _ in finished) / (last - first)
+            print(
+                f"PostgreSQL raw psycopg, {len(group)} client(s) at once: "
+                f"{raw[len(group)]:,.0f} transactions/s in all (client CPU "
+                f"{cpu * 1e6:,.0f} us a transaction)"
+            )
+        print(
+            f"PostgreSQL raw psycopg: {clients} clients do {raw[clients] / raw[1]:.2f}x one "
+            f"client (wijkkompas {rates[clients] / rates[1]:.2f}x; the four wijkkompas clients "
+            f"{rates[clients] / raw[clients]:.0%} of the four raw ones)"
+        )
 
 
 @contextmanager
@@ -424,6 +473,22 @@ def _client(url: str, prefix: str, instances: int, commands: int, start: Any, re
     started = time.perf_counter()
     run_mix(service, plan)
     results.put((len(plan), started, time.perf_counter()))
+
+
+def _raw_client(
+    url: str, prefix: str, instances: int, transactions: int, start: Any, results: Any
+) -> None:
+    """One raw client of ``bench_clients`` (``raw_postgres`` on its own instances), in a
+    process of its own: how many transactions, when it began and ended, its CPU."""
+    began: list[float] = []
+
+    def ready() -> None:
+        results.put("ready")
+        start.wait()
+        began.extend((time.perf_counter(), time.process_time()))
+
+    raw_postgres(url, transactions, instances, prefix=prefix, ready=ready)
+    results.put((transactions, began[0], time.perf_counter(), time.process_time() - began[1]))
 
 
 def bench_status(args: argparse.Namespace) -> None:
