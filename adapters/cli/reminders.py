@@ -157,7 +157,7 @@ def _pass(app: Application, mode: str) -> tuple[str, DeliveryIncomplete | None]:
         f"released={delivered.released}",
         f"lost={delivered.lost}",
         f"deferred={delivered.deferred}",
-        f"halted={'connection' if delivered.halted else 'no'}",
+        f"halted={delivered.halted_on or 'no'}",
         f"pending={counts.get('pending', 0)}",
         f"retrying={counts.get('retrying', 0)}",
         f"took={took:.2f}s",

@@ -52,7 +52,11 @@ class Notifier(Protocol):
     """Delivers messages (SMTP, a maildir, the console...).
 
     A notifier whose ``idempotent`` attribute is true never delivers the same message id twice
-    (a maildir); the dispatcher may then mark deliveries in batches.
+    (a maildir); the dispatcher may then mark deliveries in batches. A notifier with a
+    ``flush()`` method has delivered a message only once it has been flushed: the dispatcher
+    calls it before it marks anything sent (the maildir then makes its files durable and
+    moves them into new/); an OSError or DeliveryFailure from it means none of what was sent
+    since the last flush is delivered.
     """
 
     def send(self, message: OutgoingMessage) -> None:

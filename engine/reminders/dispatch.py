@@ -11,7 +11,9 @@ their lease runs out; stopping on a signal gives them back at once. A delivery t
 before a crash, before it was marked, is the one case that can repeat: it then carries the
 same Message-ID; the maildir notifier does not write it twice (for the maildir: a whole batch
 can be delivered again after a crash, and is skipped file by file), and a mail server or
-program can drop the repeat by its Message-ID.
+program can drop the repeat by its Message-ID. Nothing is marked sent before the notifier
+has made it durable (its ``flush``: the maildir's files on disk and in new/); when that fails,
+the rows are given back unmarked and the pass stops (``halted_on == "disk"``).
 
 A row is delivered only while what it reminds of is still due as planned: its deadline row
 still exists, with the same due date, and is not frozen by a pause (legal deadlines and pause
@@ -92,7 +94,10 @@ class DeliveryReport:
     deferred_new: int = 0
     """Of ``deferred``, the rows never tried before (the others wait for a retry anyway)."""
     halted: str | None = None
-    """Why the pass stopped before it had tried everything ready: the connection failure."""
+    """Why the pass stopped before it had tried everything ready: the connection failure, or
+    deliveries that could not be made durable."""
+    halted_on: Literal["connection", "disk"] | None = None
+    """Which of the two stopped it."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -172,9 +177,12 @@ class Dispatcher:
             for only, excluding, by_recipient, retrying in self._claims(mode):
                 while not self.stop.is_set() and report.halted is None:
                     now = self.clock()
+                    # Made durable first, outside the transaction (never under SQLite's write
+                    # lock): then the marks of the batch before go with this claim, one commit
+                    # less per batch (they are the idempotent kind: see _deliver).
+                    if not self._durable(self._unmarked, report):
+                        break
                     with self.store.outbox_unit() as unit:
-                        # The marks of the batch before go with this claim: one commit less
-                        # per batch (they are the idempotent kind: see _deliver).
                         unit.sent_many(self._unmarked, self.node)
                         self._unmarked.clear()
                         claimed = unit.claim(
@@ -196,7 +204,7 @@ class Dispatcher:
                         due = self._still_due(unit, fresh, report)
                     if due:
                         self._deliver(due, now + self.lease, report)
-            self._mark_sent(self._unmarked)
+            self._mark_sent(self._unmarked, report)
             if held:
                 with self.store.outbox_unit() as unit:
                     unit.release(sorted(held), self.node)
@@ -266,8 +274,11 @@ class Dispatcher:
         groups = self._groups(claimed)
         delivered: list[tuple[int, str, datetime]] = []
         for position in range(len(groups)):
+            if report.halted is not None:  # what was delivered could not be made durable
+                self._give_back(groups[position:], report)
+                return
             if self.stop.is_set():
-                self._mark_sent(delivered)
+                self._mark_sent(delivered, report)
                 rest = _ids(groups[position:])
                 with self.store.outbox_unit() as unit:
                     unit.release(rest, self.node)
@@ -277,7 +288,9 @@ class Dispatcher:
             if now >= held_until - self.lease / 2:
                 # A slow server: keep the lease on what is left, so no other node takes
                 # these rows while they are still to be sent here.
-                self._mark_sent(delivered)
+                if not self._mark_sent(delivered, report):
+                    self._give_back(groups[position:], report)
+                    return
                 rest = _ids(groups[position:])
                 held_until = now + self.lease
                 with self.store.outbox_unit() as unit:
@@ -298,23 +311,20 @@ class Dispatcher:
                 if failure.connection:
                     # The next rows would wait as long and fail the same way: stop, and give
                     # them back as they were for the next pass.
-                    self._mark_sent(delivered)
-                    untried = [e for g in groups[position + 1 :] for e in g]
-                    with self.store.outbox_unit() as unit:
-                        unit.release([e.id for e in untried], self.node)
-                    report.deferred += len(untried)
-                    report.deferred_new += sum(1 for e in untried if not e.attempts)
-                    report.halted = failure.reason
+                    self._mark_sent(delivered, report)
+                    self._give_back(groups[position + 1 :], report)
+                    if report.halted is None:
+                        report.halted, report.halted_on = failure.reason, "connection"
                     return
                 continue
             delivered.extend((entry.id, message.message_id, now) for entry in group)
             # Batched marks only where a repeat is recognised by its Message-ID: a digest's id
             # depends on what it holds, and the next digest may hold more.
             batched = getattr(self.notifier, "idempotent", False) and len(group) == 1
-            if not batched:
-                self._mark_sent(delivered)
             report.messages += 1
             report.items += len(group)
+            if not batched:
+                self._mark_sent(delivered, report)
         # Batched marks wait for the next claim (or the end of the pass): a crash before then
         # leaves the rows claimed until their lease runs out, and the notifier skips them.
         self._unmarked.extend(delivered)
@@ -342,10 +352,51 @@ class Dispatcher:
         else:
             report.retried += len(group)
 
-    def _mark_sent(self, delivered: list[tuple[int, str, datetime]]) -> None:
+    def _mark_sent(
+        self, delivered: list[tuple[int, str, datetime]], report: DeliveryReport
+    ) -> bool:
         """Mark deliveries sent: one by one for media that could send twice, in batches for
-        idempotent ones (a crash before the mark only makes them skip what exists)."""
+        idempotent ones (a crash before the mark only makes them skip what exists). False
+        when they could not be made durable (``_durable``): then they are given back."""
+        if not self._durable(delivered, report):
+            return False
         if delivered:
             with self.store.outbox_unit() as unit:
                 unit.sent_many(delivered, self.node)
             delivered.clear()
+        return True
+
+    def _durable(self, delivered: list[tuple[int, str, datetime]], report: DeliveryReport) -> bool:
+        """Before ``delivered`` is marked sent: what the notifier delivered made durable (its
+        ``flush``, where it has one: the maildir writes its files to disk and moves them into
+        new/). When that fails (a full or failing disk) the rows are given back as they were,
+        counted as not delivered, and the pass stops with the reason: the next pass delivers
+        them again, and every one after them would fail the same way."""
+        flush = getattr(self.notifier, "flush", None)
+        if not delivered or flush is None:
+            return True
+        try:
+            flush()
+        except (OSError, DeliveryFailure) as exc:
+            reason = f"the delivered messages could not be made durable: {exc}"
+        else:
+            return True
+        with self.store.outbox_unit() as unit:
+            unit.release([entry for entry, _, _ in delivered], self.node)
+        report.messages -= len({message for _, message, _ in delivered})
+        report.items -= len(delivered)
+        report.deferred += len(delivered)
+        report.deferred_new += len(delivered)  # due and not delivered, whatever they were
+        report.errors.append(reason)
+        report.halted, report.halted_on = reason, "disk"
+        delivered.clear()
+        return False
+
+    def _give_back(self, groups: Sequence[Sequence[OutboxEntry]], report: DeliveryReport) -> None:
+        """Rows not tried, given back as they were for the next pass (the pass stops)."""
+        untried = [e for g in groups for e in g]
+        if untried:
+            with self.store.outbox_unit() as unit:
+                unit.release([e.id for e in untried], self.node)
+        report.deferred += len(untried)
+        report.deferred_new += sum(1 for e in untried if not e.attempts)

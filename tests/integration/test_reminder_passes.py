@@ -1203,7 +1203,8 @@ else:
 
 class DiesMidPass:
     \"\"\"Sends normally, but the process is killed at the n-th message: just before sending
-    it, or just after it went out (before the outbox knows).\"\"\"
+    it, or just after it went out (before the outbox knows); or (``flushed``) just after the
+    notifier's first flush, when the maildir's files stand in new/ and none is marked sent.\"\"\"
 
     def __init__(self):
         self.count = 0
@@ -1217,9 +1218,17 @@ class DiesMidPass:
         if setup["kill"] == "after" and self.count == setup["n"]:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def flush(self):
+        inner.flush()
+        if setup["kill"] == "flushed":
+            os.kill(os.getpid(), signal.SIGKILL)
+
     def close(self):
         inner.close()
 
+
+if not hasattr(inner, "flush"):
+    del DiesMidPass.flush  # as the notifier it wraps
 
 addresses = AddressBook(
     programme_office=tuple(setup["programme_office"]), parties=setup["parties"]
@@ -1318,11 +1327,21 @@ def test_a_pass_killed_after_a_delivery_repeats_that_one_with_the_same_message_i
     assert {r.status for r in passes.outbox()} == {"sent"}
 
 
-def test_with_the_maildir_a_kill_after_a_delivery_writes_no_second_file(passes, tmp_path):
+@pytest.mark.parametrize("kill", ["after", "flushed"])
+def test_with_the_maildir_a_kill_after_a_delivery_writes_no_second_file(passes, tmp_path, kill):
+    """Killed after writing five files (before they were flushed: in tmp/ only, none in new/),
+    or after the flush that moved all twelve into new/ but before any was marked sent: the
+    next pass delivers the rest and writes none of them twice."""
     three_wijken(passes)
     maildir = tmp_path / "maildir"
-    killed_pass(tmp_path, passes.db_url, kill="after", n=5, maildir=maildir)
-    assert len(list((maildir / "new").iterdir())) == 5
+    killed_pass(tmp_path, passes.db_url, kill=kill, n=5, maildir=maildir)
+    if kill == "after":
+        assert list((maildir / "new").iterdir()) == []
+        assert len(list((maildir / "tmp").iterdir())) == 5
+    else:
+        assert len(list((maildir / "new").iterdir())) == 12
+        assert list((maildir / "tmp").iterdir()) == []
+    assert {r.status for r in passes.outbox()} == {"pending"}
     passes.clock.set(at("2026-01-12", "10:06"))
     passes.dispatcher(MaildirNotifier(maildir, sender=SENDER)).run()
 
@@ -1334,6 +1353,45 @@ def test_with_the_maildir_a_kill_after_a_delivery_writes_no_second_file(passes, 
     names = {f"{r.message_id.strip('<>')}.eml".replace("@", "_") for r in rows}
     assert {f.name for f in files} == names
     assert passes.new() == []  # nothing went through SMTP
+
+
+class LosesAFile(MaildirNotifier):
+    """A maildir whose third message's file disappears from tmp/ before it is flushed (as a
+    clean-up by another program would take it): its flush fails, for real."""
+
+    def send(self, message: Any) -> None:
+        super().send(message)
+        written = list(self._written.values())
+        if len(written) == 3:
+            os.unlink(written[2])
+
+
+def test_with_the_maildir_a_flush_that_fails_marks_nothing_sent_and_stops_the_pass(
+    passes, tmp_path
+):
+    """Nothing is marked sent that is not on disk: when the flush fails, the pass stops with
+    the reason, the rows are given back as they were (not counted as delivered), and the next
+    pass delivers them, writing none twice (the two moved into new/ before the failure are
+    recognised)."""
+    three_wijken(passes)
+    passes.clock.set(at("2026-01-12"))
+    passes.planner().run(passes.clock.now())
+    maildir = tmp_path / "maildir"
+    report = passes.dispatcher(LosesAFile(maildir, sender=SENDER)).run()
+    assert report.halted is not None
+    assert report.halted.startswith("the delivered messages could not be made durable: ")
+    assert report.halted_on == "disk"
+    assert (report.messages, report.items, report.deferred) == (0, 0, 12)
+    rows = passes.outbox()
+    assert {(r.status, r.attempts, r.lease_until) for r in rows} == {("pending", 0, None)}
+    assert len(list((maildir / "new").iterdir())) == 2
+    assert list((maildir / "tmp").iterdir()) == []
+
+    report = passes.dispatcher(MaildirNotifier(maildir, sender=SENDER)).run()
+    assert (report.halted, report.messages) == (None, 12)
+    assert {r.status for r in passes.outbox()} == {"sent"}
+    assert len(list((maildir / "new").iterdir())) == 12
+    assert list((maildir / "tmp").iterdir()) == []
 
 
 def test_sigterm_in_the_middle_of_a_pass_finishes_that_delivery_and_gives_back_the_rest(

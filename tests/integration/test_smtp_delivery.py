@@ -24,6 +24,7 @@ import email
 import email.policy
 import gc
 import io
+import os
 import socket
 import ssl
 import threading
@@ -41,6 +42,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+import adapters.email as delivery
 from adapters.email import ConsoleNotifier, MaildirNotifier, SmtpNotifier, SmtpSettings
 from engine.errors import InvalidValue
 from engine.ports import DeliveryFailure, Notifier, OutgoingMessage
@@ -677,7 +679,10 @@ def test_maildir_writes_one_eml_file_per_message_id_and_never_twice(tmp_path):
     second = outgoing("pl@noord.example", message_id="<18.9c1d@gemeente.example>")
     notifier.send(first)
     notifier.send(second)
-    notifier.send(first)  # a retried pass: the same message id again
+    notifier.send(first)  # the same message id again in the same batch
+    notifier.flush()
+    notifier.send(first)  # a retried pass: delivered already
+    notifier.flush()
     notifier.close()
 
     files = sorted(p.name for p in (maildir / "new").iterdir())
@@ -695,6 +700,7 @@ def test_maildir_does_not_write_again_what_was_moved_to_cur_under_its_name(tmp_p
     notifier = MaildirNotifier(tmp_path / "md", sender=SENDER)
     message = outgoing()
     notifier.send(message)
+    notifier.flush()
     name = "17.0f3a_gemeente.example.eml"
     (tmp_path / "md" / "new" / name).rename(tmp_path / "md" / "cur" / name)
     notifier.send(message)
@@ -705,10 +711,71 @@ def test_maildir_does_not_write_again_what_a_mail_program_marked_as_read(tmp_pat
     notifier = MaildirNotifier(tmp_path / "md", sender=SENDER)
     message = outgoing()
     notifier.send(message)
+    notifier.flush()
     name = "17.0f3a_gemeente.example.eml"
     (tmp_path / "md" / "new" / name).rename(tmp_path / "md" / "cur" / f"{name}:2,S")
     notifier.send(message)  # the one repeat the dispatcher allows: killed after delivering
     assert list((tmp_path / "md" / "new").iterdir()) == []
+
+
+def test_maildir_moves_a_message_into_new_only_once_it_is_on_disk(tmp_path, monkeypatch):
+    """The maildir's delivery: written in tmp/, made durable, then moved into new/ (a file
+    that a power failure could still empty never stands in new/, where a repeated delivery
+    would take it for delivered). Until its flush a message is in tmp/ only."""
+    maildir = tmp_path / "md"
+    notifier = MaildirNotifier(maildir, sender=SENDER)
+    notifier.send(outgoing("een@noord.example", message_id="<1.a@gemeente.example>"))
+    notifier.send(outgoing("twee@noord.example", message_id="<2.b@gemeente.example>"))
+    assert list((maildir / "new").iterdir()) == []
+    assert len(list((maildir / "tmp").iterdir())) == 2
+
+    # What flush asks of the system, in order (the real calls, recorded on the way).
+    calls: list[str] = []
+    sync, rename, fsync = delivery._syncfs(), os.replace, os.fsync
+    assert sync is not None, "Linux's C library has syncfs"
+
+    def recorded(name: str, call: Any) -> Any:
+        def record(*args: Any) -> Any:
+            calls.append(name)
+            return call(*args)
+
+        return record
+
+    monkeypatch.setattr(delivery, "_SYNCFS", [recorded("syncfs", sync)])
+    monkeypatch.setattr(os, "replace", recorded("replace", rename))
+    monkeypatch.setattr(os, "fsync", recorded("fsync", fsync))
+    notifier.flush()
+    monkeypatch.undo()
+    assert calls == ["syncfs", "replace", "replace", "fsync"]  # the files, then new/ itself
+    assert sorted(p.name for p in (maildir / "new").iterdir()) == [
+        "1.a_gemeente.example.eml",
+        "2.b_gemeente.example.eml",
+    ]
+    assert list((maildir / "tmp").iterdir()) == []
+
+
+def test_maildir_takes_out_of_tmp_what_a_pass_sent_but_never_flushed(tmp_path):
+    """A pass that ends before its flush (an error, a stop) marked none of it sent: its files
+    leave tmp/, and the next pass delivers them; a process killed before its flush leaves its
+    files behind, and the pass that delivers the same messages takes them out."""
+    maildir = tmp_path / "md"
+    message = outgoing()
+    notifier = MaildirNotifier(maildir, sender=SENDER)
+    notifier.send(message)
+    notifier.close()
+    assert list((maildir / "tmp").iterdir()) == []
+    assert list((maildir / "new").iterdir()) == []
+
+    left = maildir / "tmp" / "17.0f3a_gemeente.example.eml.999999"  # a killed process's
+    left.write_bytes(b"half a message")
+    other = maildir / "tmp" / "18.other_gemeente.example.eml.999999"
+    other.write_bytes(b"another message's")
+    notifier = MaildirNotifier(maildir, sender=SENDER)
+    notifier.send(message)
+    notifier.flush()
+    notifier.close()
+    assert [p.name for p in (maildir / "new").iterdir()] == ["17.0f3a_gemeente.example.eml"]
+    assert [p.name for p in (maildir / "tmp").iterdir()] == [other.name]
 
 
 def test_console_prints_recipient_subject_and_text():
@@ -740,6 +807,7 @@ def test_console_prints_recipient_subject_and_text():
 def test_a_subject_is_folded_into_short_lines_and_reads_back_whole(tmp_path, subject):
     notifier = MaildirNotifier(tmp_path / "md", sender=SENDER)
     notifier.send(replace(outgoing(), subject=subject))
+    notifier.flush()
     [written] = (tmp_path / "md" / "new").iterdir()
     raw = written.read_bytes()
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
