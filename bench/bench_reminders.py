@@ -23,7 +23,9 @@ as delivery, twice with two processes).
 Each run also reports the CPU time the dispatchers and their PostgreSQL server processes
 used meanwhile, and how long the dispatchers waited, runnable, for a free core (Linux /proc),
 against what the machine's cores had: what is left of the wall time is waiting for the disk,
-the server or each other.
+the server or each other. Last, the disk's own ceiling: the same number of files written into
+one maildir as the notifier writes them (in tmp/, one syncfs per batch, moved into new/), by one
+process and by two, with no database and nothing rendered.
 
 ``preview`` seeds each of SIZES Wijkkompas programmes on SQLite (every instance started on the
 same day, a regie contact each, a programme office) and runs ``wijkkompas reminders preview
@@ -302,6 +304,68 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # The disk's own ceiling: the same number of files written into one maildir as the
+    # notifier delivers them (tmp/, one syncfs per batch, renamed into new/, new/ flushed),
+    # by one process and by two, with no database and no rendering.
+    rates = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as folder:
+            for sub in ("tmp", "new", "cur"):
+                os.mkdir(os.path.join(folder, sub))
+            context = multiprocessing.get_context("spawn")
+            ready = context.Barrier(workers)
+            results = context.Queue()
+            processes = [
+                context.Process(
+                    target=_bare_maildir,
+                    args=(folder, w, args.messages // workers, args.batch, ready, results),
+                )
+                for w in range(workers)
+            ]
+            for process in processes:
+                process.start()
+            done = [results.get() for _ in processes]
+            for process in processes:
+                process.join()
+            rates[workers] = args.messages / (max(d[1] for d in done) - min(d[0] for d in done))
+            assert len(os.listdir(os.path.join(folder, "new"))) == args.messages
+    print(
+        f"The bare maildir ({args.messages:,} files of {_BARE_SIZE:,} bytes, batch {args.batch}): "
+        f"one process {rates[1]:,.0f}/s, two {rates[2]:,.0f}/s: {rates[2] / rates[1]:.2f}x "
+        "(how far two dispatchers can get past one on this disk)"
+    )
+
+
+_BARE_SIZE = 1_500
+"""About the size of the .eml file of the reminders above (1,425 bytes)."""
+
+
+def _bare_maildir(
+    folder: str, worker: int, count: int, batch: int, ready: Any, results: Any
+) -> None:
+    """One process of the bare maildir: ``count`` files, flushed per ``batch``."""
+    import ctypes
+
+    syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    data = b"x" * _BARE_SIZE
+    tmp, new = os.path.join(folder, "tmp"), os.path.join(folder, "new")
+    ready.wait()
+    started = time.perf_counter()
+    for first in range(0, count, batch):
+        names = [f"{worker}.{n}.eml" for n in range(first, min(count, first + batch))]
+        for name in names:
+            handle = os.open(os.path.join(tmp, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.write(handle, data)
+            os.close(handle)
+        handle = os.open(tmp, os.O_RDONLY)
+        syncfs(handle)
+        os.close(handle)
+        for name in names:
+            os.replace(os.path.join(tmp, name), os.path.join(new, name))
+        handle = os.open(new, os.O_RDONLY)
+        os.fsync(handle)
+        os.close(handle)
+    results.put((started, time.perf_counter()))
 
 
 PREVIEW_ENV = {"WIJKKOMPAS_PROGRAMME_EMAIL": "pb@x.example"}
