@@ -364,23 +364,8 @@ def bench_clients(commands: int, instances: int, clients: int = 4) -> None:
         service.store.database.engine.dispose()
         rates = {}
         for group in ([0], list(range(1, clients + 1))):
-            start = spawn.Event()
-            results = spawn.Queue()
-            workers = [
-                spawn.Process(
-                    target=_client, args=(url, f"c{c}-", instances, commands, start, results)
-                )
-                for c in group
-            ]
-            for w in workers:
-                w.start()
-            ready = [results.get() for _ in workers]  # each has loaded its plan
-            assert all(r == "ready" for r in ready)
             with waits_sampled(url) as waits:
-                start.set()
-                finished = [results.get() for _ in workers]
-            for w in workers:
-                w.join()
+                finished = _at_once(spawn, _client, url, group, instances, commands)
             first = min(t0 for _, t0, _ in finished)
             last = max(t1 for _, _, t1 in finished)
             done = sum(n for n, _, _ in finished)
@@ -400,21 +385,7 @@ def bench_clients(commands: int, instances: int, clients: int = 4) -> None:
         # client can: the cores are shared by the clients and their server processes.
         raw = {}
         for group in ([0], list(range(1, clients + 1))):
-            start = spawn.Event()
-            results = spawn.Queue()
-            workers = [
-                spawn.Process(
-                    target=_raw_client, args=(url, f"c{c}-", instances, commands, start, results)
-                )
-                for c in group
-            ]
-            for w in workers:
-                w.start()
-            assert all(results.get() == "ready" for _ in workers)
-            start.set()
-            finished = [results.get() for _ in workers]
-            for w in workers:
-                w.join()
+            finished = _at_once(spawn, _raw_client, url, group, instances, commands)
             first = min(t0 for _, t0, _, _ in finished)
             last = max(t1 for _, _, t1, _ in finished)
             cpu = sum(c for _, _, _, c in finished) / sum(n for n, _, _, _ in finished)
@@ -429,6 +400,27 @@ def bench_clients(commands: int, instances: int, clients: int = 4) -> None:
             f"client (wijkkompas {rates[clients] / rates[1]:.2f}x; the four wijkkompas clients "
             f"{rates[clients] / raw[clients]:.0%} of the four raw ones)"
         )
+
+
+def _at_once(
+    spawn: Any, target: Any, url: str, group: list[int], instances: int, commands: int
+) -> list[Any]:
+    """One process of ``target`` per client of ``group``, each on its own instances: started,
+    set up (each says "ready"), then let go at one moment; what each reports when done."""
+    start = spawn.Event()
+    results = spawn.Queue()
+    workers = [
+        spawn.Process(target=target, args=(url, f"c{c}-", instances, commands, start, results))
+        for c in group
+    ]
+    for w in workers:
+        w.start()
+    assert all(results.get() == "ready" for _ in workers)  # each has loaded its plan
+    start.set()
+    finished = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return finished
 
 
 @contextmanager

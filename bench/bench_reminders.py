@@ -263,20 +263,7 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
                 )
             database.dispose()
             with tempfile.TemporaryDirectory() as folder:
-                context = multiprocessing.get_context("spawn")
-                ready = context.Barrier(workers)
-                results = context.Queue()
-                processes = [
-                    context.Process(
-                        target=_deliver, args=(url, folder, args.batch, args.cold, ready, results)
-                    )
-                    for _ in range(workers)
-                ]
-                for process in processes:
-                    process.start()
-                done = [results.get() for _ in processes]
-                for process in processes:
-                    process.join()
+                done = _together(_deliver, [(url, folder, args.batch, args.cold)] * workers)
                 sent = sum(d[0] for d in done)
                 elapsed = max(d[2] for d in done) - min(d[1] for d in done)
                 cpu = sum(d[3] for d in done)
@@ -312,21 +299,10 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as folder:
             for sub in ("tmp", "new", "cur"):
                 os.mkdir(os.path.join(folder, sub))
-            context = multiprocessing.get_context("spawn")
-            ready = context.Barrier(workers)
-            results = context.Queue()
-            processes = [
-                context.Process(
-                    target=_bare_maildir,
-                    args=(folder, w, args.messages // workers, args.batch, ready, results),
-                )
-                for w in range(workers)
-            ]
-            for process in processes:
-                process.start()
-            done = [results.get() for _ in processes]
-            for process in processes:
-                process.join()
+            done = _together(
+                _bare_maildir,
+                [(folder, w, args.messages // workers, args.batch) for w in range(workers)],
+            )
             rates[workers] = args.messages / (max(d[1] for d in done) - min(d[0] for d in done))
             assert len(os.listdir(os.path.join(folder, "new"))) == args.messages
     print(
@@ -334,6 +310,21 @@ def bench_dispatchers(args: argparse.Namespace) -> None:
         f"one process {rates[1]:,.0f}/s, two {rates[2]:,.0f}/s: {rates[2] / rates[1]:.2f}x "
         "(how far two dispatchers can get past one on this disk)"
     )
+
+
+def _together(target: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
+    """One spawned process of ``target`` per item of ``arguments`` (each its arguments, then a
+    barrier they wait for each other at and a queue for their one report each); the reports."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(len(arguments))
+    results = context.Queue()
+    processes = [context.Process(target=target, args=(*a, ready, results)) for a in arguments]
+    for process in processes:
+        process.start()
+    done = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    return done
 
 
 _BARE_SIZE = 1_500
