@@ -8,10 +8,11 @@ every problem. ``check`` is the dry run: what the plan does to each instance, re
 a transaction of its own: the ``instance_migrated`` event on its chain, the row re-pinned to
 the target version, its deadline rows replaced (a deadline that continues keeps where its
 reminders stand: ``sent_through`` and ``next_on``) and the pending reminders of a renamed
-knooppunt renamed with it. Each save is guarded by the row's version, like a command's: a
-command that got there first makes the migration look again at the fresh row, and an
-instance another node moved already is reported as such. A batch cut short is resumed by
-running it again: only instances still on the source version are taken.
+knooppunt renamed with it (those of a split one go to each part). Each save is guarded by
+the row's version, like a command's: a command that got there first makes the migration look
+again at the fresh row, and an instance another node moved already is reported as such. A
+batch cut short is resumed by running it again: only instances still on the source version
+are taken.
 """
 
 from __future__ import annotations
@@ -237,9 +238,11 @@ def carried(
     after: Instance,
     rows: Sequence[DeadlineState],
     today: date,
-) -> tuple[list[DeadlineState], dict[tuple[str, str], tuple[str, str]]]:
+) -> tuple[list[DeadlineState], dict[tuple[str, str], tuple[tuple[str, str], ...]]]:
     """The deadline rows of the migrated instance, and the renamed ones (old (kind, subject)
-    -> new). A deadline that continues one of the source with the same due date keeps where
+    -> every new one that continues it with its reminders, itself included: more than one
+    for a split). A
+    deadline that continues one of the source with the same due date keeps where
     its reminders stand (``sent_through``, ``next_on``; looked at again today when a pause
     froze or freed it); any other starts its reminders afresh, like a command's new or moved
     deadline."""
@@ -247,15 +250,15 @@ def carried(
     came = origins(plan, source, before, [d for d, _ in new.values()])
     old = {(r.kind, r.subject): r for r in rows}
     out: list[DeadlineState] = []
-    renamed: dict[tuple[str, str], tuple[str, str]] = {}
+    renamed: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     for key, (d, frozen) in new.items():
         origin = came.get(key)
         row = old.get(origin) if origin is not None else None
         if row is not None and row.due == d.due and row.legal == d.legal:
             next_on = row.next_on if row.frozen == frozen else (None if frozen else today)
             sent = row.sent_through
-            if origin != key and origin is not None:
-                renamed.setdefault(origin, key)
+            if origin is not None:
+                renamed[origin] = (*renamed.get(origin, ()), key)
         else:
             next_on = None if frozen else next_moment(d, after=date.min)
             sent = None
@@ -270,7 +273,7 @@ def carried(
                 sent_through=sent,
             )
         )
-    return out, renamed
+    return out, {old: new for old, new in renamed.items() if new != (old,)}
 
 
 def apply(

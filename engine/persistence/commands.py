@@ -300,13 +300,14 @@ class CommandUnit:
         workflow: StoredWorkflow,
         event: StoredEvent,
         deadlines: Sequence[DeadlineState],
-        renamed: Mapping[tuple[str, str], tuple[str, str]],
+        renamed: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
     ) -> None:
         """Save a migration of ``record`` to ``workflow`` like ``save`` (guarded, else
         Contention): the event, the projection re-pinned, every deadline row replaced by
         ``deadlines`` (with where its reminders stand: ``sent_through``, ``next_on``), and
-        the pending reminders about a renamed deadline (old (kind, subject) -> new) renamed
-        with it, so the dispatcher still finds their deadline."""
+        the pending reminders about a renamed deadline (old (kind, subject) -> the new ones)
+        renamed with it (copied to each part of a split), so the dispatcher still finds their
+        deadline."""
         self._children = None
         old = self._path.fast.deadline_rows(self._cursor, record.id)
         changes = [DeadlineChange(action="delete", state=d) for d in old] + [
@@ -321,7 +322,9 @@ class CommandUnit:
             changes,
             self._path.integrity_error,
             extra={"workflow_version_id": workflow.id},
-            more=self._path.fast.carried(record.id, deadlines, renamed),
+            more=self._path.fast.carried(
+                self._cursor, record.id, record.instance.key, deadlines, renamed
+            ),
         )
         self.saved.append(record)
 

@@ -21,6 +21,7 @@ A test writes through this module and reads back through SQLAlchemy, and the oth
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ _LOAD_COUNTING = _LOAD.replace(
 # The version number says nobody wrote since; the head says it is still the same history (after
 # a restore from a backup a row can come back to a version number with other events behind it).
 _SAVE_WHERE = " WHERE id = ? AND version_no = ? AND head = ?"
+KEY_LENGTH = 400
+"""The most an outbox key holds (its column; ``engine.reminders.rules.KEY_LENGTH``)."""
 # ... and the head must be the last event of the log: a row that ends elsewhere (events removed,
 # added or replaced behind the engine's back) is not built on. Asked after the guarded UPDATE,
 # which holds the row: a concurrent writer of this instance waits until we are done.
@@ -369,6 +372,15 @@ class FastPath:
             "WHERE instance_id = ? AND status = 'pending' "
             "AND payload->>'kind' = ? AND payload->>'subject' = ?"
         )
+        self._pending_sql = convert(
+            "SELECT key, recipient, payload, attempts, next_attempt_at, last_error, created_at "
+            "FROM outbox WHERE instance_id = ? AND status = 'pending' ORDER BY id"
+        )
+        self._copy_pending_sql = convert(
+            "INSERT INTO outbox (key, instance_id, recipient, payload, status, attempts, "
+            "next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING"
+        )
         self.keys_sql = _KEYS
         self.events_sql = convert(_EVENTS)
         self._convert = convert
@@ -565,13 +577,17 @@ class FastPath:
 
     def carried(
         self,
+        cursor: Any,
         instance_id: int,
+        instance_key: str,
         deadlines: Sequence[DeadlineState],
-        renamed: Mapping[tuple[str, str], tuple[str, str]],
+        renamed: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
     ) -> list[tuple[str, Sequence[Any]]]:
         """The statements that finish a migration's save, in its round trip: where the
         reminders of each carried deadline stand, and the pending reminders of a renamed one
-        following it (so the dispatcher still finds their deadline)."""
+        following it (so the dispatcher still finds their deadline). A deadline continued by
+        several (a split) gives each of them a copy of its pending reminders: each carries how
+        far its reminders went, so one left without would never get that reminder."""
         found: list[tuple[str, Sequence[Any]]] = [
             (
                 self._sent_through_sql,
@@ -580,10 +596,49 @@ class FastPath:
             for d in deadlines
             if d.sent_through is not None
         ]
-        found += [
-            (self._rename_pending_sql, (kind, subject, instance_id, old_kind, old_subject))
-            for (old_kind, old_subject), (kind, subject) in renamed.items()
-        ]
+        for old, new in renamed.items():
+            stays = old in new
+            copies = [n for n in new if n != old][0 if stays else 1 :]
+            if copies:
+                found += self._pending_copies(cursor, instance_id, instance_key, old, copies)
+            if not stays and new:
+                found.append(
+                    (self._rename_pending_sql, (*new[0], instance_id, *old)),
+                )
+        return found
+
+    def _pending_copies(
+        self,
+        cursor: Any,
+        instance_id: int,
+        instance_key: str,
+        old: tuple[str, str],
+        copies: Sequence[tuple[str, str]],
+    ) -> list[tuple[str, Sequence[Any]]]:
+        """Copies of the pending reminders about ``old`` for each of ``copies``, each with the
+        key the planner gives a reminder about that deadline."""
+        cursor.execute(self._pending_sql, (instance_id,))
+        found: list[tuple[str, Sequence[Any]]] = []
+        for key, recipient, raw, attempts, next_at, error, created in cursor.fetchall():
+            payload = json.loads(raw) if isinstance(raw, str) else raw
+            if (payload.get("kind"), payload.get("subject")) != old:
+                continue
+            for kind, subject in copies:
+                found.append(
+                    (
+                        self._copy_pending_sql,
+                        (
+                            _key_for(key, instance_key, old, (kind, subject)),
+                            instance_id,
+                            recipient,
+                            self.json({**payload, "kind": kind, "subject": subject}),
+                            attempts,
+                            next_at,
+                            error,
+                            created,
+                        ),
+                    )
+                )
         return found
 
     def events(
@@ -943,3 +998,19 @@ class FastPath:
             execute(self.deadline_sql[change.action], values)
         for sql, params in more:
             execute(sql, params)
+
+
+def _key_for(key: str, instance: str, old: tuple[str, str], new: tuple[str, str]) -> str:
+    """The idempotency key of a reminder's copy about ``new``: the key
+    ``engine.reminders.rules.reminder_key`` gives it (the same form with the other deadline,
+    shortened the same way), or, for a key shortened already, one made unique from the old
+    key and the new deadline."""
+    prefix = f"{instance}/{old[0]}:{old[1]}/"
+    if len(key) < KEY_LENGTH and key.startswith(prefix):
+        whole = f"{instance}/{new[0]}:{new[1]}/{key[len(prefix) :]}"
+        if len(whole) <= KEY_LENGTH:
+            return whole
+    else:
+        whole = f"{key}/{new[0]}:{new[1]}"
+    digest = hashlib.sha256(whole.encode()).hexdigest()
+    return f"{whole[: KEY_LENGTH - len(digest) - 1]}#{digest}"

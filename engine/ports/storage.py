@@ -481,12 +481,13 @@ class MigrationUnit(CommandUnit, Protocol):
         workflow: StoredWorkflow,
         event: StoredEvent,
         deadlines: Sequence[DeadlineState],
-        renamed: Mapping[tuple[str, str], tuple[str, str]],
+        renamed: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
     ) -> None:
         """As ``save`` (guarded: Contention when the row moved on, nothing written), for a
         migration: the instance re-pinned to ``workflow``, all its deadline rows replaced by
         ``deadlines`` (``sent_through`` and ``next_on`` as given), and its pending outbox rows
-        about a deadline in ``renamed`` ((kind, subject) -> new) moved to the new subject."""
+        about a deadline in ``renamed`` ((kind, subject) -> the new ones that continue it) moved
+        to the new subject; with more than one (a split), each new one gets its own copy."""
         ...
 
 

@@ -334,3 +334,37 @@ def test_the_dossier_of_a_migrated_wijk_holds_both_versions_and_verifies(
     pem = public_pem(signer.public).encode()
     verify_dossier(str(path), pem, kept.as_dict(), say=said.append)
     assert "workflows: 2 file(s), each with the hash it names" in said
+
+
+def test_a_pending_reminder_about_a_split_knooppunt_follows_each_part(
+    service: Service, clock: FrozenClock, v3: Path
+) -> None:
+    """partijen-aan-tafel splits in two: its reminder planned but not delivered yet goes to
+    both parts (each part carries how far its reminders were sent, so a part left without it
+    would never be reminded of that moment)."""
+    _start(service, clock, "blijft", "gaat")
+    planner = _planner(service)
+    for day in range(40):
+        clock.set(at(day))
+        planner.run(clock.now())
+
+    def pending(instance: str) -> dict[str, list[tuple[str, str, str]]]:
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for e in service.outbox("pending", limit=10_000):
+            p = e.payload
+            if p["instance"] == instance:
+                found.setdefault(p["subject"], []).append((e.recipient, p["due"], p["rule"]))
+        return {subject: sorted(rows) for subject, rows in found.items()}
+
+    planned = pending("blijft")["partijen-aan-tafel"]
+    assert planned  # planned, not delivered yet
+    plan = service.read_plan(PLAN.read_text(encoding="utf-8"), str(PLAN))
+    service.migration_apply(plan, by="p", reason="herzien", keys=["gaat"])
+    after = pending("gaat")
+    assert "partijen-aan-tafel" not in after
+    assert after.get("projectteam-samengesteld") == planned
+    assert after.get("stakeholderanalyse") == planned
+    # Planned again on the day of the migration: nothing twice.
+    planner.run(clock.now())
+    assert pending("gaat")["stakeholderanalyse"] == planned
+    assert all(r.consistent for r in service.verify())
