@@ -132,7 +132,7 @@ def _selected(
     uow: UnitOfWork, loaded: LoadedPlan, keys: Sequence[str] | None
 ) -> tuple[StoredWorkflow | None, list[str]]:
     stored = uow.find_workflow(*loaded.plan.source)
-    if keys:
+    if keys is not None:  # an empty list asks for none, not for every one
         return stored, list(keys)
     return stored, (uow.keys_on(stored.id) if stored is not None else [])
 

@@ -68,3 +68,20 @@ def test_a_plan_with_problems_is_problem_json_with_line_and_column(revised: Live
     assert problem["type"].endswith("/problems/migration-plan-error")
     messages = [(p["line"], p["message"]) for p in problem["problems"]]
     assert any("'partijen-aan-tafel' is not mapped" in m for _, m in messages), messages
+
+
+def test_an_empty_list_of_instances_moves_none(revised: LiveServer) -> None:
+    """``instances: []`` asks for no instance, not for every one on the source version."""
+    with revised.client("programme_office") as client:
+        checked = client.post("/api/v1/migrations/check", json={"plan": PLAN, "instances": []})
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["items"] == []
+        applied = client.post(
+            "/api/v1/migrations/apply", json={"plan": PLAN, "reason": "r", "instances": []}
+        )
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["items"] == []
+        for key in ("w0001", "w0002"):
+            events = client.get(f"/api/v1/instances/{key}/events").json()["items"]
+            assert "instance_migrated" not in [e["type"] for e in events]
+        assert client.get("/api/v1/audit").json()["consistent"] is True
