@@ -113,7 +113,16 @@ def read_plan(
 ) -> LoadedPlan:
     """A plan file, read and validated; PlanError listing every problem."""
     plan = parse_plan(text, source)
-    src, tgt = resolve_pair(context, resolve, _at(plan.source), _at(plan.target))
+    found: list[WorkflowDefinition] = []
+    unknown = []
+    for end, ref in (("from", plan.source), ("to", plan.target)):
+        try:
+            found.append(_definition(context, resolve, *ref))
+        except NotFound as exc:  # a problem of the plan, at the line that names it
+            unknown.append(plan.problem((end,), str(exc)))
+    if unknown:
+        raise PlanError(source, unknown)
+    src, tgt = found
     problems = validate(plan, src, tgt)
     if problems:
         raise PlanError(source, problems)

@@ -85,3 +85,19 @@ def test_an_empty_list_of_instances_moves_none(revised: LiveServer) -> None:
             events = client.get(f"/api/v1/instances/{key}/events").json()["items"]
             assert "instance_migrated" not in [e["type"] for e in events]
         assert client.get("/api/v1/audit").json()["consistent"] is True
+
+
+def test_a_plan_naming_an_unknown_version_is_a_plan_problem_at_its_line(
+    revised: LiveServer,
+) -> None:
+    unknown = PLAN.replace("to: wijkkompas@3", "to: wijkkompas@9")
+    with revised.client("programme_office") as client:
+        answer = client.post("/api/v1/migrations/check", json={"plan": unknown})
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["type"].endswith("/problems/migration-plan-error")
+    ((line, column, message),) = [
+        (p["line"], p["column"], p["message"]) for p in problem["problems"]
+    ]
+    assert (line, column) == (4, 5)
+    assert "wijkkompas@9" in message
