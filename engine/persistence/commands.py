@@ -329,8 +329,9 @@ class CommandUnit:
         self.saved.append(record)
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
-        """The deadline rows of an instance with where their reminders stand."""
-        return self._path.fast.deadline_rows(self._cursor, instance_id)
+        """The deadline rows of an instance with where their reminders stand, held until the
+        transaction ends (a reminder pass that has them is waited for)."""
+        return self._path.fast.deadline_rows(self._cursor, instance_id, lock=True)
 
     def receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
         return self._path.receipts.find(self._cursor, principal, key, now)

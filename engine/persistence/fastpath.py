@@ -357,6 +357,12 @@ class FastPath:
             "SELECT kind, subject, due, legal, frozen, next_on, sent_through FROM deadlines "
             "WHERE instance_id = ? ORDER BY kind, subject"
         )
+        # A migration carries sent_through and next_on from these rows: on PostgreSQL it holds
+        # them (as a reminder pass does the rows it plans), so that it waits for a pass that
+        # has them and carries what that pass committed, not what stood before it. The
+        # instance row first, in the order a command's save takes them (no deadlock).
+        self._lock_instance_sql = convert("SELECT id FROM instances WHERE id = ? FOR UPDATE")
+        self._deadline_rows_locked_sql = self._deadline_rows_sql + " FOR UPDATE"
         self._sent_through_sql = convert(
             "UPDATE deadlines SET sent_through = ? "
             "WHERE instance_id = ? AND kind = ? AND subject = ?"
@@ -555,9 +561,16 @@ class FastPath:
                 found[name] = reader(value)
         return found
 
-    def deadline_rows(self, cursor: Any, instance_id: int) -> list[DeadlineState]:
-        """The deadline rows of one instance, with ``sent_through``, by kind and subject."""
-        cursor.execute(self._deadline_rows_sql, (instance_id,))
+    def deadline_rows(
+        self, cursor: Any, instance_id: int, *, lock: bool = False
+    ) -> list[DeadlineState]:
+        """The deadline rows of one instance, with ``sent_through``, by kind and subject (with
+        ``lock``, held until the transaction ends, on PostgreSQL)."""
+        if lock and not self.sqlite:
+            cursor.execute(self._lock_instance_sql, (instance_id,))
+            cursor.execute(self._deadline_rows_locked_sql, (instance_id,))
+        else:
+            cursor.execute(self._deadline_rows_sql, (instance_id,))
         day = self.read_day
         return [
             DeadlineState(

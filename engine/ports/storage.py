@@ -471,7 +471,9 @@ class MigrationUnit(CommandUnit, Protocol):
     ``Store.command`` gives are)."""
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
-        """The deadline rows of an instance as they stand, with ``sent_through``."""
+        """The deadline rows of an instance as they stand, with ``sent_through``; held until
+        the unit ends, so a reminder pass cannot move them between this read and ``migrate``
+        (one that holds them is waited for)."""
         ...
 
     def migrate(

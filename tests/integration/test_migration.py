@@ -368,3 +368,75 @@ def test_a_pending_reminder_about_a_split_knooppunt_follows_each_part(
     planner.run(clock.now())
     assert pending("gaat")["stakeholderanalyse"] == planned
     assert all(r.consistent for r in service.verify())
+
+
+@pytest.mark.postgres
+def test_a_migration_carries_what_a_reminder_pass_meanwhile_recorded(
+    postgres_url: str, tmp_path: Path, v3: Path
+) -> None:
+    """A reminder pass holds the deadline rows it plans (FOR UPDATE) until it commits how far
+    their reminders went. A migration of the same wijk meanwhile carries what the pass
+    committed, not what it read before: else the renamed deadline would go back to a reminder
+    already planned, and the next pass would plan it again under the new name."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from engine.persistence.database import Database
+    from engine.persistence.store import SqlStore
+    from engine.workflow.catalog import WorkflowCatalog
+
+    database = Database(postgres_url)
+    database.ensure_schema()
+    catalog = WorkflowCatalog([v3], cwd=tmp_path)
+    clock = FrozenClock(START)
+    service = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)
+    service.create("gaat", workflow="wijkkompas@2", title="Gaat", regie=GEMEENTE, by="t")
+    clock.set(at(30))
+    plan = service.read_plan(PLAN.read_text(encoding="utf-8"), str(PLAN))
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            service.migration_apply(plan, by="p", reason="herzien", keys=["gaat"])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    other = Database(postgres_url)
+    with other.engine.connect() as pass_:
+        # What a reminder pass does with the rows it planned, not committed yet.
+        pass_.execute(
+            text(
+                "SELECT d.subject FROM deadlines d JOIN instances i ON i.id = d.instance_id "
+                "WHERE i.key = 'gaat' FOR UPDATE OF d"
+            )
+        )
+        pass_.execute(
+            text(
+                "UPDATE deadlines SET sent_through = '2026-02-04', next_on = '2026-04-22' "
+                "WHERE subject = 'eerste-bewonersinformatie' AND instance_id = "
+                "(SELECT id FROM instances WHERE key = 'gaat')"
+            )
+        )
+        mover = threading.Thread(target=migrate)
+        mover.start()
+        for _ in range(200):  # until the migration waits for the pass's rows
+            waiting = pass_.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar()
+            if waiting or not mover.is_alive():
+                break
+            time.sleep(0.05)
+        pass_.commit()
+    mover.join()
+    assert errors == []
+    row = _rows(service, "gaat")[("milestone", "bewoners-geinformeerd")]
+    assert (row.sent_through, row.next_on) == (date(2026, 2, 4), date(2026, 4, 22))
+    assert service.show("gaat").workflow_version == 3
+    assert all(r.consistent for r in service.verify())
+    other.dispose()
+    database.dispose()
