@@ -86,6 +86,25 @@ def _contains(column: Column[Any], address: str) -> Any:
     return func.lower(cast(column, Text)).contains(address, autoescape=True)
 
 
+def _pattern(address: str) -> re.Pattern[str]:
+    """The address as a whole address (any case): not the tail or head of a longer one, so
+    that "vries@noord.example" never matches "p.devries@noord.example"."""
+    return re.compile(
+        rf"(?<![A-Za-z0-9._%+'-]){re.escape(address)}(?![A-Za-z0-9-]|\.[A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+
+
+def _holds(value: Any, pattern: re.Pattern[str]) -> bool:
+    if isinstance(value, str):
+        return pattern.search(value) is not None
+    if isinstance(value, list):
+        return any(_holds(v, pattern) for v in value)
+    if isinstance(value, dict):
+        return any(_holds(k, pattern) or _holds(v, pattern) for k, v in value.items())
+    return False
+
+
 def _replaced(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
         return pattern.sub(ERASED, value)
@@ -184,12 +203,12 @@ class PersonalData:
 
     def occurrences(self, address: str) -> dict[str, int]:
         """``table.column``: how many rows hold the address anywhere in that column."""
+        pattern = _pattern(address)
         found: dict[str, int] = {}
         for table in Base.metadata.sorted_tables:
             for column in _text_columns(table):
-                count = self._c.execute(
-                    select(func.count()).select_from(table).where(_contains(column, address))
-                ).scalar_one()
+                values = self._c.execute(select(column).where(_contains(column, address)))
+                count = sum(1 for (value,) in values if _holds(value, pattern))
                 if count:
                     found[f"{table.name}.{column.name}"] = int(count)
         return found
@@ -246,16 +265,20 @@ class PersonalData:
         """Every other copy of the address (queues, receipts, posted CloudEvents, ...)
         overwritten with ERASED: ``table.column`` -> rows changed. The log and the
         projections are not touched here (see ``erase`` and the rebuild)."""
-        pattern = re.compile(re.escape(address), re.IGNORECASE)
+        pattern = _pattern(address)
         changed: dict[str, int] = {}
         for table in Base.metadata.sorted_tables:
             if table.name in _PROJECTIONS | _SEALED | _HASHES:
                 continue
             keys = list(table.primary_key.columns)
             for column in _text_columns(table):
-                rows = self._c.execute(
-                    select(*keys, column).where(_contains(column, address))
-                ).all()
+                rows = [
+                    row
+                    for row in self._c.execute(
+                        select(*keys, column).where(_contains(column, address))
+                    )
+                    if _holds(row[-1], pattern)
+                ]
                 for row in rows:
                     where = [k == row[i] for i, k in enumerate(keys)]
                     self._c.execute(

@@ -407,3 +407,28 @@ def rechain(database: Database, key: str, service: Service) -> None:
         connection.execute(
             text("UPDATE instances SET head = :h WHERE id = :i"), {"h": previous, "i": iid}
         )
+
+
+def test_erasing_an_address_that_ends_another_leaves_the_other_person_alone(
+    history: Passes, service: Service, database: Database
+):
+    """ "vries@noord.example" is someone else than "p.devries@noord.example": erasing the one
+    must not cancel, rewrite or count the other's reminders, receipts or CloudEvents."""
+    tail = "vries@noord.example"
+    service.note("wk-zuid", f"Gebeld met {tail}", by="a.bakker")
+    waiting = [e for e in history.outbox("pending") if e.recipient == PERSON]
+    assert waiting
+    found = service.personal_data(tail)
+    assert [p["field"] for p in found["log"]] == ["payload/text"]
+    # the note (and whose it is), nothing of the other person
+    assert found["tables"] == {"events.payload": 1, "personal_subjects.subject": 1}
+
+    done = service.erase_personal_data(tail, reason="AVG-verzoek", by="pb")
+    assert done.instances == ("wk-zuid",)
+    assert done.scrubbed == {}
+    assert done.remaining == {}
+    assert [e.recipient for e in history.outbox("pending") if e.id in {w.id for w in waiting}] == [
+        PERSON
+    ] * len(waiting)
+    assert service.personal_data(PERSON)["tables"]["outbox.recipient"] == len(waiting)
+    assert all(r.consistent for r in service.verify())
