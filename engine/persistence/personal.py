@@ -9,6 +9,7 @@ reader of the log reads them as before, and reads "[verwijderd]" once they were 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     cast,
     delete,
     func,
@@ -105,14 +107,27 @@ def _holds(value: Any, pattern: re.Pattern[str]) -> bool:
     return False
 
 
-def _replaced(value: Any, pattern: re.Pattern[str]) -> Any:
+def _replaced(value: Any, pattern: re.Pattern[str], erased: str = ERASED) -> Any:
     if isinstance(value, str):
-        return pattern.sub(ERASED, value)
+        return pattern.sub(erased, value)
     if isinstance(value, list):
-        return [_replaced(v, pattern) for v in value]
+        return [_replaced(v, pattern, erased) for v in value]
     if isinstance(value, dict):
-        return {k: _replaced(v, pattern) for k, v in value.items()}
+        return {k: _replaced(v, pattern, erased) for k, v in value.items()}
     return value
+
+
+def _unique(table: Table) -> set[str]:
+    """The columns of ``table`` whose values must differ between rows (alone or with others)."""
+    names = {c.name for c in table.primary_key.columns}
+    names |= {c.name for c in table.columns if c.unique}
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            names |= {c.name for c in constraint.columns}
+    for index in table.indexes:
+        if index.unique:
+            names |= {c.name for c in index.columns}
+    return names
 
 
 class PersonalData:
@@ -263,7 +278,8 @@ class PersonalData:
 
     def scrub(self, address: str) -> dict[str, int]:
         """Every other copy of the address (queues, receipts, posted CloudEvents, ...)
-        overwritten with ERASED: ``table.column`` -> rows changed. The log and the
+        overwritten with ERASED (in a unique column, ERASED followed by ``#`` and a random
+        tag, so that rows stay apart): ``table.column`` -> rows changed. The log and the
         projections are not touched here (see ``erase`` and the rebuild)."""
         pattern = _pattern(address)
         changed: dict[str, int] = {}
@@ -271,6 +287,7 @@ class PersonalData:
             if table.name in _PROJECTIONS | _SEALED | _HASHES:
                 continue
             keys = list(table.primary_key.columns)
+            unique = _unique(table)
             for column in _text_columns(table):
                 rows = [
                     row
@@ -281,10 +298,15 @@ class PersonalData:
                 ]
                 for row in rows:
                     where = [k == row[i] for i, k in enumerate(keys)]
+                    # Keys that differed only by the address (a reminder to each contact) must
+                    # not all become the same "[verwijderd]" key, now or at the next erasure.
+                    erased = ERASED
+                    if column.name in unique:
+                        erased = f"{ERASED}#{secrets.token_hex(8)}"
                     self._c.execute(
                         update(table)
                         .where(*where)
-                        .values({column.name: _replaced(row[-1], pattern)})
+                        .values({column.name: _replaced(row[-1], pattern, erased)})
                     )
                 if rows:
                     changed[f"{table.name}.{column.name}"] = len(rows)

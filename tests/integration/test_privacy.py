@@ -432,3 +432,19 @@ def test_erasing_an_address_that_ends_another_leaves_the_other_person_alone(
     ] * len(waiting)
     assert service.personal_data(PERSON)["tables"]["outbox.recipient"] == len(waiting)
     assert all(r.consistent for r in service.verify())
+
+
+def test_two_contacts_of_the_same_wijken_are_erased_one_after_the_other(
+    history: Passes, service: Service, database: Database
+):
+    """Both regie contacts had the same reminders (their outbox keys differ only by the
+    address): erasing the second must not collide with what the first erasure left."""
+    assert {OTHER, PERSON} <= {e.recipient for e in history.outbox("pending")}
+    service.erase_personal_data(PERSON, reason="AVG-verzoek", by="pb")
+    done = service.erase_personal_data(OTHER, reason="AVG-verzoek", by="pb")
+    assert done.instances == KEYS
+    assert done.remaining == {}
+    assert scan(database, PERSON) == scan(database, OTHER) == []
+    assert {e.status for e in history.outbox() if e.recipient == ERASED} == {"cancelled"}
+    assert len({e.key for e in history.outbox()}) == len(history.outbox())
+    assert all(r.consistent for r in service.verify())
