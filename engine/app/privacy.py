@@ -57,7 +57,8 @@ class Erasure:
     """``table.column`` -> rows where another copy of the address was overwritten."""
     remaining: dict[str, int] = field(default_factory=dict)
     """``table.column`` -> rows that still hold the address (fields the chain hashed as they
-    are: not personal fields, or recorded before they were sealed apart)."""
+    are: not personal fields, or recorded before they were sealed apart; stored workflow
+    definitions, pinned by their hash)."""
 
     def as_json(self) -> dict[str, Any]:
         """What ``privacy erase --json`` prints and the API answers."""

@@ -28,9 +28,11 @@ from engine.app.service import Service
 from engine.errors import InvalidValue, NotFound
 from engine.persistence.database import Database
 from engine.persistence.personal import unseal
+from engine.persistence.store import SqlStore
 from engine.runtime.events import Regie
 from engine.runtime.personal import ERASED, REDACTED
 from engine.testing import FrozenClock
+from engine.workflow.catalog import WorkflowCatalog
 from tests.integration.test_checkpoints import VERIFIER, signed_by
 from tests.integration.test_reminder_passes import WORKFLOW, Passes, at
 from tests.integration.test_smtp_delivery import SmtpServer
@@ -448,3 +450,29 @@ def test_two_contacts_of_the_same_wijken_are_erased_one_after_the_other(
     assert {e.status for e in history.outbox() if e.recipient == ERASED} == {"cancelled"}
     assert len({e.key for e in history.outbox()}) == len(history.outbox())
     assert all(r.consistent for r in service.verify())
+
+
+def test_an_address_in_a_workflow_text_is_named_not_rewritten(
+    history: Passes, service: Service, database: Database, clock: FrozenClock, tmp_path
+):
+    """The stored definition is hashed (every instance is pinned to that hash): overwriting
+    the address in it would break every instance of the workflow. It stays, named as
+    ``remaining``; the person's other data is erased as always."""
+    loket = "loket@noord.example"
+    text_ = WORKFLOW.replace("key: herinnering", "key: loket").replace(
+        "title: Plan van aanpak", f"title: Plan van aanpak (vragen aan {loket})"
+    )
+    (tmp_path / "workflows" / "loket.yaml").write_text(text_, encoding="utf-8")
+    service.create(
+        "wk-loket", workflow="loket", title="Loket", regie=Regie(type="gemeente"), by="t"
+    )
+    service.note("wk-loket", f"Gebeld met {loket}", by="a.bakker")
+
+    done = service.erase_personal_data(loket, reason="AVG-verzoek", by="pb")
+    assert done.instances == ("wk-loket",)
+    assert "workflow_versions.definition" in done.remaining
+    assert "workflow_versions.definition" not in done.scrubbed
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    fresh = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)  # nothing cached
+    fresh.milestone_done("wk-loket", "plan", by="test")
+    assert all(r.consistent for r in fresh.verify())
