@@ -8,7 +8,6 @@ reader of the log reads them as before, and reads "[verwijderd]" once they were 
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,6 +46,7 @@ from engine.runtime.events import ChainResealed, chain_hash
 from engine.runtime.personal import (
     ERASED,
     Personal,
+    address_spans,
     chained,
     get,
     put,
@@ -91,32 +91,30 @@ def _contains(column: Column[Any], address: str) -> Any:
     return func.lower(cast(column, Text)).contains(address, autoescape=True)
 
 
-def _pattern(address: str) -> re.Pattern[str]:
-    """The address as a whole address (any case): not the tail or head of a longer one, so
-    that "vries@noord.example" never matches "p.devries@noord.example"."""
-    return re.compile(
-        rf"(?<![A-Za-z0-9._%+'-]){re.escape(address)}(?![A-Za-z0-9-]|\.[A-Za-z0-9])",
-        re.IGNORECASE,
-    )
-
-
-def _holds(value: Any, pattern: re.Pattern[str]) -> bool:
+def _holds(value: Any, address: str) -> bool:
+    """Whether ``value`` holds ``address`` as a whole address (``address_spans``): never
+    as the tail of a longer one ("vries@noord.example" is not in "p.devries@noord.example")."""
     if isinstance(value, str):
-        return pattern.search(value) is not None
+        return any(found == address for _, _, found in address_spans(value))
     if isinstance(value, list):
-        return any(_holds(v, pattern) for v in value)
+        return any(_holds(v, address) for v in value)
     if isinstance(value, dict):
-        return any(_holds(k, pattern) or _holds(v, pattern) for k, v in value.items())
+        return any(_holds(k, address) or _holds(v, address) for k, v in value.items())
     return False
 
 
-def _replaced(value: Any, pattern: re.Pattern[str], erased: str = ERASED) -> Any:
+def _replaced(value: Any, address: str, erased: str = ERASED) -> Any:
     if isinstance(value, str):
-        return pattern.sub(erased, value)
+        parts, done = [], 0
+        for start, end, found in address_spans(value):
+            if found == address:
+                parts += [value[done:start], erased]
+                done = end
+        return "".join([*parts, value[done:]])
     if isinstance(value, list):
-        return [_replaced(v, pattern, erased) for v in value]
+        return [_replaced(v, address, erased) for v in value]
     if isinstance(value, dict):
-        return {k: _replaced(v, pattern, erased) for k, v in value.items()}
+        return {k: _replaced(v, address, erased) for k, v in value.items()}
     return value
 
 
@@ -221,12 +219,11 @@ class PersonalData:
 
     def occurrences(self, address: str) -> dict[str, int]:
         """``table.column``: how many rows hold the address anywhere in that column."""
-        pattern = _pattern(address)
         found: dict[str, int] = {}
         for table in Base.metadata.sorted_tables:
             for column in _text_columns(table):
                 values = self._c.execute(select(column).where(_contains(column, address)))
-                count = sum(1 for (value,) in values if _holds(value, pattern))
+                count = sum(1 for (value,) in values if _holds(value, address))
                 if count:
                     found[f"{table.name}.{column.name}"] = int(count)
         return found
@@ -284,7 +281,6 @@ class PersonalData:
         overwritten with ERASED (in a unique column, ERASED followed by ``#`` and a random
         tag, so that rows stay apart): ``table.column`` -> rows changed. The log and the
         projections are not touched here (see ``erase`` and the rebuild)."""
-        pattern = _pattern(address)
         changed: dict[str, int] = {}
         for table in Base.metadata.sorted_tables:
             if table.name in _PROJECTIONS | _SEALED | _HASHES:
@@ -299,7 +295,7 @@ class PersonalData:
                     for row in self._c.execute(
                         select(*keys, column).where(_contains(column, address))
                     )
-                    if _holds(row[-1], pattern)
+                    if _holds(row[-1], address)
                 ]
                 for row in rows:
                     where = [k == row[i] for i, k in enumerate(keys)]
@@ -311,7 +307,7 @@ class PersonalData:
                     self._c.execute(
                         update(table)
                         .where(*where)
-                        .values({column.name: _replaced(row[-1], pattern, erased)})
+                        .values({column.name: _replaced(row[-1], address, erased)})
                     )
                 if rows:
                     changed[f"{table.name}.{column.name}"] = len(rows)

@@ -32,6 +32,7 @@ __all__ = [
     "ERASED",
     "REDACTED",
     "Personal",
+    "address_spans",
     "addresses",
     "chained",
     "commitment",
@@ -76,11 +77,20 @@ def commitment(salt: str, value: Any) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + canonical(value)).hexdigest()
 
 
+def address_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, address lowercased) of every e-mail address in ``text``. Dots and
+    apostrophes in front of one are punctuation (quotes, an ellipsis), not part of it."""
+    for found in _ADDRESS.finditer(text):
+        bare = found.group(0).lstrip(".'")
+        if not bare.startswith("@"):
+            yield found.end() - len(bare), found.end(), bare.lower()
+
+
 def addresses(value: Any) -> set[str]:
     """The e-mail addresses in ``value`` (a text), lowercased: whose data it is."""
     if not isinstance(value, str):
         return set()
-    return {found.lower() for found in _ADDRESS.findall(value)}
+    return {address for _, _, address in address_spans(value)}
 
 
 def personal_fields(by: Any, reason: Any, payload: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:

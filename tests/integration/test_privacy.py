@@ -476,3 +476,18 @@ def test_an_address_in_a_workflow_text_is_named_not_rewritten(
     fresh = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)  # nothing cached
     fresh.milestone_done("wk-loket", "plan", by="test")
     assert all(r.consistent for r in fresh.verify())
+
+
+def test_an_address_between_quotes_in_a_note_is_found_and_erased(
+    history: Passes, service: Service, database: Database
+):
+    """Dutch text quotes with apostrophes: 'j.smit@noord.example' is j.smit's address."""
+    smit = "J.Smit@noord.example"
+    service.note("wk-zuid", f"Mail van '{smit}' ontvangen ('...{smit}...')", by="a.bakker")
+    found = service.personal_data(smit)
+    assert [(p["instance"], p["field"]) for p in found["log"]] == [("wk-zuid", "payload/text")]
+
+    done = service.erase_personal_data(smit, reason="AVG-verzoek", by="pb")
+    assert (done.fields, done.instances, done.remaining) == (1, ("wk-zuid",), {})
+    assert scan(database, smit) == []
+    assert all(r.consistent for r in service.verify())
