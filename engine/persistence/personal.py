@@ -38,8 +38,10 @@ from engine.persistence.tables import (
     InboxRow,
     OrganisationRow,
     PrincipalRow,
+    ReceiptRow,
     SessionRow,
     TokenRow,
+    WebhookSubscriptionRow,
 )
 from engine.ports import PersonalPlace, StoredEvent
 from engine.runtime.events import ChainResealed, chain_hash
@@ -68,6 +70,8 @@ ORGS = typed(Table, OrganisationRow.__table__)
 TOKENS = typed(Table, TokenRow.__table__)
 SESSIONS = typed(Table, SessionRow.__table__)
 INBOX = typed(Table, InboxRow.__table__)
+HOOKS = typed(Table, WebhookSubscriptionRow.__table__)
+RECEIPTS = typed(Table, ReceiptRow.__table__)
 
 
 # --- finding and erasing a person's data (engine.app.privacy) ------------------------------
@@ -268,13 +272,19 @@ class PersonalData:
 
     def forget_actors(self, actors: Sequence[str]) -> None:
         """Where the person's actor name was kept outside the log (who stored a workflow,
-        which application posted a CloudEvent)."""
+        which application posted a CloudEvent, who subscribed a webhook), and the answers
+        kept for the person's own API requests (their accounts are disabled: nobody can
+        retry those)."""
         if not actors:
             return
         self._c.execute(update(W).where(W.c.stored_by.in_(list(actors))).values(stored_by=ERASED))
         self._c.execute(
             update(INBOX).where(INBOX.c.principal.in_(list(actors))).values(principal=ERASED)
         )
+        self._c.execute(
+            update(HOOKS).where(HOOKS.c.created_by.in_(list(actors))).values(created_by=ERASED)
+        )
+        self._c.execute(delete(RECEIPTS).where(RECEIPTS.c.principal.in_(list(actors))))
 
     def scrub(self, address: str) -> dict[str, int]:
         """Every other copy of the address (queues, receipts, posted CloudEvents, ...)

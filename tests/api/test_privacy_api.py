@@ -62,3 +62,51 @@ def test_a_retried_erasure_answers_again_without_keeping_the_address(server: Liv
         kept = connection.execute(text("SELECT body FROM idempotency_receipts")).scalars().all()
     assert kept
     assert not [b for b in kept if PERSON in b]
+
+
+def test_erasing_a_person_who_signs_in_by_address_forgets_their_name_everywhere(
+    server: LiveServer,
+) -> None:
+    """A person signs in with their address as OIDC subject under another name: the name
+    ("gemeente-zwolle/jan.jansen") is the person too, and goes wherever it was kept."""
+    from sqlalchemy import text
+
+    programme = server.programme
+    directory = programme.service.directory
+    jan = "jan.jansen@zwolle.example"
+    directory.add_principal(
+        organisation="gemeente-zwolle",
+        name="jan.jansen",
+        kind="person",
+        role="programme_office",
+        subject=jan,
+    )
+    secret, _ = directory.create_token("gemeente-zwolle", "jan.jansen", purpose="tests")
+    key = programme.instance("deltawonen")
+    with server.client(Authorization=f"Bearer {secret}") as http:
+        hook = http.post(
+            "/api/v1/webhooks",
+            json={"url": "https://hooks.example/w"},
+            headers={"Idempotency-Key": "jan-1"},
+        )
+        note = http.post(
+            f"/api/v1/instances/{key}/notes",
+            json={"text": "bewoners gesproken"},
+            headers={"Idempotency-Key": "jan-2"},
+        )
+    assert hook.status_code == 201, hook.text
+    assert note.status_code in (200, 201), note.text
+    with server.client("programme_office") as http:
+        erased = http.post("/api/v1/privacy/erasure", json={"email": jan, "reason": "AVG"})
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["accounts"] == 1
+    with programme.app.database().engine.connect() as connection:
+        kept = {
+            "webhooks": connection.execute(text("SELECT created_by FROM webhook_subscriptions"))
+            .scalars()
+            .all(),
+            "receipts": connection.execute(
+                text("SELECT principal, body FROM idempotency_receipts")
+            ).all(),
+        }
+    assert "jan.jansen" not in str(kept), kept
