@@ -34,6 +34,7 @@ from engine.ports import PersonalPlace
 from engine.ports.proofs import utc_text
 from engine.runtime.areas import check_email, check_text
 from engine.runtime.events import PersonalDataErased
+from engine.runtime.personal import addresses
 
 __all__ = ["EXPORT_FORMAT", "Erasure", "erase", "export"]
 
@@ -110,7 +111,7 @@ def export(context: Context, address: str) -> dict[str, Any]:
 def erase(context: Context, address: str, *, reason: str, by: str) -> Erasure:
     """Erase the personal data of ``address`` (see the module); ``by`` who, ``reason`` why:
     both recorded on every chain it touches. NotFound when nothing holds the address; the
-    reason must not hold it either (it is recorded)."""
+    reason and ``by`` must not hold it either (they are recorded)."""
     subject = _address(address)
     if not reason or not reason.strip():
         raise InvalidValue("--reason", reason, "say why the data is erased (it is recorded)")
@@ -118,6 +119,10 @@ def erase(context: Context, address: str, *, reason: str, by: str) -> Erasure:
     if subject in reason.lower():
         raise InvalidValue(
             "--reason", reason, "a reason without the address: the reason is recorded in the log"
+        )
+    if subject in addresses(by):
+        raise InvalidValue(
+            "--by", by, "erase it as someone else: who erases is recorded in the log"
         )
     now = context.now_to_record()
     with context.store.write() as uow:

@@ -491,3 +491,14 @@ def test_an_address_between_quotes_in_a_note_is_found_and_erased(
     assert (done.fields, done.instances, done.remaining) == (1, ("wk-zuid",), {})
     assert scan(database, smit) == []
     assert all(r.consistent for r in service.verify())
+
+
+def test_erase_refuses_to_record_the_address_as_who_erased_it(
+    history: Passes, service: Service, database: Database
+):
+    """``by`` is recorded on every chain the erasure touches, like the reason: the address
+    must not come back in the very event that says it was erased."""
+    before = dump(database)
+    with pytest.raises(InvalidValue, match="--by"):
+        service.erase_personal_data(PERSON, reason="AVG-verzoek", by=f"gemeente/{PERSON}")
+    assert dump(database) == before
