@@ -55,6 +55,8 @@ _SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
 """Payload keys holding a list of [contact set, address] pairs: each address is one field."""
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 SALT_BYTES = 16
+MAX_ADDRESS = 254
+"""The longest e-mail address (RFC 5321, and ``check_email``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +81,11 @@ def commitment(salt: str, value: Any) -> str:
 
 def address_spans(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, address lowercased) of every e-mail address in ``text``. Dots and
-    apostrophes in front of one are punctuation (quotes, an ellipsis), not part of it."""
+    apostrophes in front of one are punctuation (quotes, an ellipsis), not part of it; a
+    look-alike longer than an address can be (254 characters) is none."""
     for found in _ADDRESS.finditer(text):
         bare = found.group(0).lstrip(".'")
-        if not bare.startswith("@"):
+        if not bare.startswith("@") and len(bare) <= MAX_ADDRESS:
             yield found.end() - len(bare), found.end(), bare.lower()
 
 

@@ -502,3 +502,14 @@ def test_erase_refuses_to_record_the_address_as_who_erased_it(
     with pytest.raises(InvalidValue, match="--by"):
         service.erase_personal_data(PERSON, reason="AVG-verzoek", by=f"gemeente/{PERSON}")
     assert dump(database) == before
+
+
+def test_a_note_with_a_string_too_long_to_be_an_address_is_recorded(
+    history: Passes, service: Service
+):
+    """An address has at most 254 characters; a longer look-alike in free text (a pasted
+    token) is no one's address, and on PostgreSQL it did not fit whose-data-it-is."""
+    long = "a." * 200 + "b@noord.example"
+    service.note("wk-zuid", f"Zie {long}", by="a.bakker")
+    assert service.log("wk-zuid")[-1].payload["text"] == f"Zie {long}"
+    assert service.personal_data(PERSON)["log"]  # the others are still found
