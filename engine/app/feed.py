@@ -14,10 +14,20 @@ from engine.app.context import Context
 from engine.errors import InvalidValue
 from engine.ports import FeedItem, InstanceScope
 
-__all__ = ["LIMIT", "SEQUENCE_BATCH", "check_scope", "feed", "feed_head", "sequence"]
+__all__ = [
+    "LIMIT",
+    "MAX_POSITION",
+    "SEQUENCE_BATCH",
+    "check_scope",
+    "feed",
+    "feed_head",
+    "sequence",
+]
 
 LIMIT = 1000
 """The most items one read returns."""
+MAX_POSITION = 2**62
+"""The highest ``after`` a read takes (well within a database integer, 2**63 - 1)."""
 SEQUENCE_BATCH = 1000
 """The most events one sequencing transaction gives positions to."""
 SEQUENCE_ROUNDS = 20
@@ -67,8 +77,10 @@ def feed(
 ) -> list[FeedItem]:
     """The events at positions after ``after``, by position, at most ``limit`` (1 to
     ``LIMIT``); with ``scope``, only those of the instances it lets one see (``None``: all)."""
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise InvalidValue("feed position (after)", after, "a whole number, 0 or more")
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_POSITION:
+        raise InvalidValue(
+            "feed position (after)", after, f"a whole number from 0 to {MAX_POSITION}"
+        )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIMIT:
         raise InvalidValue("feed limit", limit, f"a whole number from 1 to {LIMIT}")
     checked = None if scope is None else check_scope(scope)

@@ -24,6 +24,8 @@ CASES = [
         "GET", "/workflows/wijkkompas/timeline?start=9999-06-01", {}, "start", id="query-far-start"
     ),
     pytest.param("POST", "/outbox/0/retry", {}, "id", id="path-id"),
+    # Beyond what a database integer holds: was a 500 (an overflow in the driver) on both.
+    pytest.param("GET", "/events?after=99999999999999999999", {}, "after", id="feed-after-huge"),
     pytest.param(
         "POST",
         "/instances/{key}/notes",

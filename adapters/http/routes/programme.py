@@ -207,7 +207,7 @@ def feed_json(item: Any) -> dict[str, Any]:
 )
 def feed(
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, description="The last position you have seen")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62, description="The last position you have seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     scope = caller.guard.scope(Action.FEED)
