@@ -42,6 +42,7 @@ __all__ = ["HttpWebhookSender", "TestResult", "check_address", "send_test", "sig
 
 USER_AGENT = "wijkkompas-webhooks/1"
 Resolver = Callable[[str, int], list[str]]
+_LONGEST_WAIT = 365 * 24 * 3600  # seconds of Retry-After taken at most
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -80,8 +81,10 @@ def _retry_after(value: str | None) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit, not to int
+        # A number of seconds beyond any timedelta is no reason to stop the pass (the
+        # dispatcher waits a day at most anyway).
+        return timedelta(seconds=min(int(value), _LONGEST_WAIT))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

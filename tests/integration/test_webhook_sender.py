@@ -4,6 +4,7 @@ forgery): loopback, private and link-local addresses, names that resolve to them
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -106,3 +107,21 @@ def test_every_secret_signs_while_a_rotation_runs() -> None:
             sender.send(url=stranger.url, secrets=[new, old], message_id="m", body=BODY)
         sender.close()
     assert stranger.rejected == ["WebhookVerificationError: No matching signature found"]
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["99999999999999999999", "\u00b2", "Fri, 31 Dec 9999 23:59:59 GMT"],
+    ids=["beyond-any-wait", "superscript-two", "last-date"],
+)
+def test_a_retry_after_it_cannot_use_is_a_failed_attempt_not_a_crash(retry_after: str) -> None:
+    # Was an OverflowError or ValueError out of send(): the dispatcher's pass stopped there,
+    # every time the receiver answered so, and the delivery never failed or went out.
+    secret = new_secret()
+    with receiving(secret, lambda n, e: (429, {"Retry-After": retry_after}, 0.0)) as receiver:
+        sender = HttpWebhookSender(allow_private=True)
+        with pytest.raises(OutboundFailure, match="429") as failed:
+            sender.send(url=receiver.url, secrets=[secret], message_id="m", body=BODY)
+        sender.close()
+    wait = failed.value.retry_after
+    assert wait is None or wait >= timedelta(0)
