@@ -255,7 +255,7 @@ def _scope_sql(scope: InstanceScope, alias: str) -> tuple[str, list[Any]]:
     parts, params = [], []
     names = [n.lower() for n in scope.names if n]
     if names:
-        parts.append(f"LOWER({alias}.regie_organisation) IN ({', '.join('?' * len(names))})")
+        parts.append(f"LOWER(TRIM({alias}.regie_organisation)) IN ({', '.join('?' * len(names))})")
         params += names
     if scope.organisation is not None:
         parts.append(

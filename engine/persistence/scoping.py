@@ -2,7 +2,7 @@
 
 A scope (``engine.ports.InstanceScope``, made by ``engine.app.access.scope``) is everything, or
 the instances whose regie organisation is one of its ``names`` (lower case; compared with the
-column folded to lower case) or of which its ``organisation`` is a party (the
+column trimmed and folded to lower case) or of which its ``organisation`` is a party (the
 ``instance_parties`` projection). Lists, the status overview and the event feed all filter with
 this one condition, so they cannot disagree about who sees what.
 """
@@ -25,7 +25,8 @@ def visible(scope: InstanceScope | None) -> ColumnElement[bool]:
     seen: list[ColumnElement[bool]] = []
     names = [n.lower() for n in scope.names if n]
     if names:
-        seen.append(func.lower(I.c.regie_organisation).in_(names))
+        # Trimmed as access.py strips it: a regie typed with spaces around it is still its.
+        seen.append(func.lower(func.trim(I.c.regie_organisation)).in_(names))
     if scope.organisation is not None:
         seen.append(
             exists().where(
