@@ -40,7 +40,15 @@ from engine.errors import Busy, Contention, InputError, InvalidValue
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-__all__ = ["HEAD_REVISION", "Database", "DatabaseMissing", "SchemaError", "normalise_url"]
+__all__ = [
+    "FOLD",
+    "HEAD_REVISION",
+    "Database",
+    "DatabaseMissing",
+    "SchemaError",
+    "fold",
+    "normalise_url",
+]
 
 HEAD_REVISION = "0016_session_credential"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -487,6 +495,16 @@ class Database:
             connection.close()
 
 
+FOLD = "wijk_fold"
+"""The SQLite function every connection gets: :func:`fold` (``scoping.folded`` uses it)."""
+
+
+def fold(text: str | None) -> str | None:
+    """Trimmed of spaces and in lower case, as PostgreSQL's ``lower(trim(...))`` gives it
+    (SQLite's own ``lower`` folds ASCII letters only: "Élan Wonen" stayed "Élan wonen")."""
+    return text.strip(" ").lower() if isinstance(text, str) else text
+
+
 def _sqlite_pragmas(connection: Any, synchronous: str, lock_timeout: float) -> None:
     """What every SQLite connection gets, of SQLAlchemy's pool or plain: WAL, the configured
     ``synchronous`` (FULL by default), foreign keys, the busy timeout; and no implicit
@@ -498,3 +516,4 @@ def _sqlite_pragmas(connection: Any, synchronous: str, lock_timeout: float) -> N
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={max(1, round(lock_timeout * 1000))}")
     cursor.close()
+    connection.create_function(FOLD, 1, fold, deterministic=True)

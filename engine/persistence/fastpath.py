@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.persistence.database import FOLD
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
     ChildRow,
@@ -249,13 +250,15 @@ _SNAPSHOT_PARTS = {
 _SCOPED = "WHERE ({shown}) OR i.parent_id IN (SELECT s.id FROM instances s WHERE {parent_shown}) "
 
 
-def _scope_sql(scope: InstanceScope, alias: str) -> tuple[str, list[Any]]:
+def _scope_sql(scope: InstanceScope, alias: str, *, sqlite: bool) -> tuple[str, list[Any]]:
     """The scope as a condition on instance rows named ``alias``, with its parameters (the
     same rule as ``engine.persistence.scoping.visible``, for this raw statement)."""
     parts, params = [], []
     names = [n.lower() for n in scope.names if n]
     if names:
-        parts.append(f"LOWER(TRIM({alias}.regie_organisation)) IN ({', '.join('?' * len(names))})")
+        regie = f"{alias}.regie_organisation"
+        folded = f"{FOLD}({regie})" if sqlite else f"LOWER(TRIM({regie}))"
+        parts.append(f"{folded} IN ({', '.join('?' * len(names))})")
         params += names
     if scope.organisation is not None:
         parts.append(
@@ -712,8 +715,8 @@ class FastPath:
             rows = cursor.fetchall()
             shown: Any = None
         else:
-            shown_sql, params = _scope_sql(scope, "i")
-            parent_sql, parent_params = _scope_sql(scope, "s")
+            shown_sql, params = _scope_sql(scope, "i", sqlite=self.sqlite)
+            parent_sql, parent_params = _scope_sql(scope, "s", sqlite=self.sqlite)
             where = _SCOPED.format(shown=shown_sql, parent_shown=parent_sql)
             statement = self._convert(_OVERVIEW.format(where=where, **self._overview_parts))
             cursor.execute(statement, (*days, *params, *parent_params))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.http.app import PREFIX
+from engine.app.access import Role
 from tests.api.live import LiveServer
 
 pytestmark = pytest.mark.xdist_group("api")
@@ -28,3 +29,28 @@ def test_a_regie_typed_with_spaces_around_it_is_in_the_feed_of_whoever_may_read_
         assert [(i["instance"], i["seq"]) for i in feed] == [("wk-spatie", 1)]
         listed = partner.get(f"{PREFIX}/instances").json()["items"]
         assert [i["key"] for i in listed] == ["wk-spatie"]
+
+
+def test_a_regie_with_a_capital_beyond_ascii_is_in_the_feed_of_whoever_may_read_it(
+    server: LiveServer,
+) -> None:
+    # SQLite's LOWER folds ASCII only: "Élan Wonen" stayed "Élan wonen" against the scope's
+    # "élan wonen", so on SQLite (not on PostgreSQL) the holder read the instance but its
+    # feed and list stayed empty.
+    service = server.programme.service
+    service.directory.add_organisation(key="elan", name="Élan Wonen", kind="woningcorporatie")
+    service.directory.add_principal(
+        organisation="elan", name="elan-partner", kind="application", role=Role.PARTNER
+    )
+    secret, _ = service.directory.create_token("elan", "elan-partner", purpose="tests")
+    server.programme.tokens["elan-partner"] = secret
+    regie = {"type": "woningcorporatie", "organisation": "Élan Wonen"}
+    body = {"key": "wk-elan", "workflow": "wijkkompas", "title": "Élan", "regie": regie}
+    with server.client("programme_office") as office:
+        assert office.post(f"{PREFIX}/instances", json=body).status_code == 201
+    with server.client("elan-partner") as partner:
+        assert partner.get(f"{PREFIX}/instances/wk-elan").status_code == 200
+        feed = partner.get(f"{PREFIX}/events").json()["items"]
+        assert [(i["instance"], i["seq"]) for i in feed] == [("wk-elan", 1)]
+        listed = partner.get(f"{PREFIX}/instances").json()["items"]
+        assert [i["key"] for i in listed] == ["wk-elan"]
