@@ -243,15 +243,16 @@ class WebhookDispatcher:
                 report.failed += 1
                 report.disabled.append(sub.id)
                 return
-            if now - delivery.created_at >= self.give_up:
-                self._fail(unit, delivery, failure, attempts, now)
-                report.failed += 1
-                return
             if failure.retry_after is not None:
                 wait = min(max(failure.retry_after, timedelta(seconds=1)), LONGEST_RETRY_AFTER)
             else:
                 wait = next_wait(attempts, self.rng, schedule=self.schedule)
+            # Also when this one is given up: the receiver is down for the rest of the pass.
             down[delivery.target] = now + wait
+            if now - delivery.created_at >= self.give_up:
+                self._fail(unit, delivery, failure, attempts, now)
+                report.failed += 1
+                return
             unit.retry_later(
                 delivery.id,
                 self.node,

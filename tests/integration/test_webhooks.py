@@ -281,6 +281,26 @@ def test_given_up_after_three_days_and_sent_again_by_hand(
     assert receiver.seen_ids == [row.message_id]
 
 
+def test_a_receiver_down_for_three_days_still_costs_one_attempt_per_pass(
+    service: Service, clock: FrozenClock
+) -> None:
+    # Giving a delivery up did not mark its receiver down for the pass: every other delivery
+    # to it was tried too, one timeout each, holding up every other receiver's deliveries.
+    with receiving(SECRET, lambda n, e: (500, {}, 0.0)) as receiver:
+        sub = service.webhooks.add(url=receiver.url, by="t", secret=SECRET)
+        for key in ("wk-noord", "wk-zuid", "wk-oost"):
+            service.create(key, workflow="wijkkompas", title=key, regie=ZWOLLE, by="t")
+        dispatcher(service).run()
+        assert receiver.requests == 1
+        clock.advance(days=3, seconds=1)
+        report = dispatcher(service).run()
+        assert receiver.requests == 2
+    assert report.failed == 1
+    assert report.postponed == 2
+    statuses = sorted(d.status for d in service.webhooks.deliveries(sub.id))
+    assert statuses == ["failed", "pending", "pending"]
+
+
 def test_a_deadline_that_becomes_overdue_is_announced_once(
     service: Service, clock: FrozenClock
 ) -> None:
