@@ -165,7 +165,11 @@ class EventList(Document):
 
 
 class FeedEvent(LoggedEvent):
-    position: int = Field(description="Gap-free, ascending: resume with ?after=position.")
+    position: int = Field(
+        description="The feed's position, ascending, the same for every reader (gap-free over "
+        "the whole feed; you see gaps where events of instances you may not see are): resume "
+        "with ?after=position."
+    )
 
 
 class FeedPage(Document):

@@ -54,3 +54,23 @@ def test_a_regie_with_a_capital_beyond_ascii_is_in_the_feed_of_whoever_may_read_
         assert [(i["instance"], i["seq"]) for i in feed] == [("wk-elan", 1)]
         listed = partner.get(f"{PREFIX}/instances").json()["items"]
         assert [i["key"] for i in listed] == ["wk-elan"]
+
+
+def test_a_reader_of_some_instances_sees_the_global_positions_with_gaps(
+    server: LiveServer,
+) -> None:
+    # The positions are the feed's, the same for every reader (gap-free over the whole feed),
+    # so a reader who may see some instances only sees gaps where the others' events are: the
+    # docs and the OpenAPI description said "gap-free" without saying so.
+    own = server.programme.instance("deltawonen")
+    server.programme.instance("swz")
+    with server.client("programme_office") as office:
+        assert office.post(f"{PREFIX}/instances/{own}/notes", json={"text": "n"}).status_code < 300
+        everything = office.get(f"{PREFIX}/events").json()["items"]
+        document = office.get(f"{PREFIX}/openapi.json").json()
+    with server.client("partner") as partner:
+        seen = partner.get(f"{PREFIX}/events").json()["items"]
+    assert [i["position"] for i in everything] == [1, 2, 3]
+    assert [(i["instance"], i["position"]) for i in seen] == [(own, 1), (own, 3)]
+    described = document["components"]["schemas"]["FeedEvent"]["properties"]["position"]
+    assert "gaps" in described["description"]
