@@ -114,7 +114,13 @@ class HttpWebhookSender:
     def _pinned(self, url: str) -> tuple[str, str, str]:
         """The URL with the checked address as host, the Host header, and the TLS name."""
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL as exc:  # e.g. a name IDNA refuses
+            raise OutboundFailure(f"cannot use the URL: {exc}") from exc
+        # The name as it goes out, for DNS, Host and TLS alike: "exämple.nl" as IDNA has it
+        # (xn--exmple-cua.nl); a header cannot hold the other.
+        host = target.raw_host.decode("ascii")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             addresses = self._resolve(host, port)
@@ -129,7 +135,7 @@ class HttpWebhookSender:
         address = addresses[0]
         literal = f"[{address}]" if ":" in address else address
         netloc = f"{literal}:{parts.port}" if parts.port else literal
-        host_header = parts.netloc.rpartition("@")[2]
+        host_header = target.netloc.decode("ascii")
         return urlunsplit(parts._replace(netloc=netloc)), host_header, host
 
     def send(self, *, url: str, secrets: Sequence[str], message_id: str, body: bytes) -> int:

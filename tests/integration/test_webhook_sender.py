@@ -125,3 +125,30 @@ def test_a_retry_after_it_cannot_use_is_a_failed_attempt_not_a_crash(retry_after
         sender.close()
     wait = failed.value.retry_after
     assert wait is None or wait >= timedelta(0)
+
+
+def test_a_host_name_beyond_ascii_is_posted_to_by_its_ascii_form() -> None:
+    # The Host header was the URL's name as typed ("exämple.nl"): httpx cannot send that, and
+    # its UnicodeEncodeError escaped send() (the dispatcher's pass stopped on every attempt;
+    # "webhooks test" answered 500). Now the name goes out as IDNA says (xn--...).
+    secret = new_secret()
+    hosts: list[str] = []
+
+    with receiving(secret, lambda n, e: (200, {}, 0.0)) as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        sender = HttpWebhookSender(
+            allow_private=True, resolve=lambda h, p: (hosts.append(h), ["127.0.0.1"])[1]
+        )
+        url = f"http://exämple.nl:{port}/hooks"
+        assert sender.send(url=url, secrets=[secret], message_id="m", body=BODY) == 200
+        sender.close()
+    assert hosts == ["xn--exmple-cua.nl"]
+    assert receiver.requests == 1
+
+
+def test_a_host_name_idna_refuses_is_a_failed_attempt() -> None:
+    sender = HttpWebhookSender(allow_private=True, resolve=lambda h, p: ["127.0.0.1"])
+    url = "http://a\u200db.nl/hooks"  # a zero-width joiner: IDNA refuses it here
+    with pytest.raises(OutboundFailure, match="cannot use the URL"):
+        sender.send(url=url, secrets=[new_secret()], message_id="m", body=b"")
+    sender.close()
