@@ -377,7 +377,8 @@ class DeliveryUnit:
             )
             return SubscriptionEvent(
                 position=0,
-                ref=f"overdue:{r.kind}:{r.subject}:{r.due.isoformat()}",
+                # The instance too: two wijken started on one day have the same deadlines.
+                ref=f"overdue:{r.instance_id}:{r.kind}:{r.subject}:{r.due.isoformat()}",
                 instance_key=r.key,
                 seq=None,
                 type="deadline_overdue",

@@ -97,8 +97,9 @@ class SubscriptionEvent:
     position: int
     """Its feed position (0: not an event of the feed)."""
     ref: str
-    """What it is, unique within an instance: ``event:<id>``, ``overdue:<kind>:<subject>:<due>``
-    or ``reminder-failed:<outbox id>`` (the idempotency key and the CloudEvent id come from it)."""
+    """What it is, unique across instances: ``event:<id>``,
+    ``overdue:<instance id>:<kind>:<subject>:<due>`` or ``reminder-failed:<outbox id>`` (the
+    idempotency key and the CloudEvent id come from it)."""
     instance_key: str
     seq: int | None
     """The event's number within its instance (None: not an event of the log)."""

@@ -333,6 +333,31 @@ def test_a_deadline_that_becomes_overdue_is_announced_once(
     )
 
 
+def test_the_same_deadline_overdue_in_two_instances_is_announced_for_each(
+    service: Service, clock: FrozenClock
+) -> None:
+    # The idempotency key (and CloudEvent id) of an overdue deadline named its kind, subject
+    # and due date, not its instance: two wijken started the same day have the same deadlines,
+    # so the second one's was taken for the first's and never queued.
+    sub = service.webhooks.add(url="https://a.example/h", by="t")
+    for key in ("wk-noord", "wk-zuid"):
+        service.create(key, workflow="wijkkompas", title=key, regie=ZWOLLE, by="t")
+    with service.store.read() as uow:
+        instance_id = uow.instance_id("wk-noord")
+        assert instance_id is not None
+        first = min(uow.deadline_rows(instance_id), key=lambda r: r.due)
+    clock.set(datetime.combine(first.due, datetime.min.time(), UTC) + timedelta(days=2))
+    service.webhooks.fan_out(oin=OIN, base_url=None)
+    overdue = [
+        d
+        for d in service.webhooks.deliveries(sub.id)
+        if d.kind.endswith("deadline-overdue")
+        and d.payload["data"]["deadline"]["subject"] == first.subject
+    ]
+    assert sorted(d.instance_key for d in overdue) == ["wk-noord", "wk-zuid"]
+    assert len({d.message_id for d in overdue}) == 2
+
+
 def test_a_reminder_that_failed_for_good_is_announced_without_the_address(
     service: Service, clock: FrozenClock
 ) -> None:
