@@ -645,6 +645,7 @@ def _export_rows(request: Request, visitor: Visitor) -> list[Any]:
         if (not words or words in r.title.lower() or words in r.key.lower())
         and (workflow is None or r.workflow == workflow)
         and not (p.get("paused") == "no" and r.paused_button)
+        and not (p.get("overdue") == "no" and r.overdue)
         and (within is None or r.key in within)
     ]
 

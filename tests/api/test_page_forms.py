@@ -1,0 +1,67 @@
+"""The portfolio's exports and the instance page's forms over plain HTTP, on SQLite and
+PostgreSQL: an export holds what the portfolio with the same filters shows, and a refused
+form is told beside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.compose import Application
+from engine.runtime.events import Regie
+from engine.testing import FrozenClock
+from tests.api.live import WORKFLOW, LiveServer, live_server
+from tests.api.test_pages import PASSWORD, _close_clients, signed_in
+
+pytestmark = [pytest.mark.xdist_group("api")]
+__all__ = ["_close_clients"]
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(db_url, tmp_path, settings={"behind_tls": "yes"}) as server:
+        server.programme.service.signin.set_password(
+            "gemeente-zwolle", "programme_office", PASSWORD
+        )
+        yield server
+
+
+def _overdue_wijk(db_url: str, key: str) -> None:
+    """A wijk started a year ago, so that the knooppunten of its first phase are overdue now."""
+    then = datetime.now(UTC) - timedelta(days=365)
+    earlier = Application.configure(given={"db": db_url}, env={}, clock=FrozenClock(then))
+    try:
+        earlier.service().create(
+            key,
+            workflow=WORKFLOW,
+            title="Achter op schema",
+            regie=Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=()),
+            by="test-seed",
+        )
+    finally:
+        earlier.close()
+
+
+def _keys(page: str) -> set[str]:
+    return set(re.findall(r'<a href="/instances/([^"/]+)">', page))
+
+
+def test_the_exports_hold_what_the_portfolio_shows_with_overdue_no(
+    served: LiveServer, db_url: str
+) -> None:
+    on_time = served.programme.instance("deltawonen")
+    _overdue_wijk(db_url, "laat")
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    assert "laat" in _keys(office.get("/?overdue=yes").text)
+    shown = _keys(office.get("/?overdue=no").text)
+    assert on_time in shown
+    assert "laat" not in shown
+    rows = {r["key"] for r in json.loads(office.get("/portfolio.json?overdue=no").content)}
+    assert rows == shown
+    csv = office.get("/portfolio.csv?overdue=no").content.decode("utf-8-sig").splitlines()[1:]
+    assert {line.split(";")[0] for line in csv} == shown
