@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from engine.app.service import Service
     from engine.workflow.stored import WorkflowDefinition
 
-__all__ = ["ACTIONS", "Refusal", "checklist", "explain", "names", "offered", "run"]
+__all__ = [
+    "ACTIONS",
+    "Refusal",
+    "checklist",
+    "explain",
+    "has_form",
+    "names",
+    "offered",
+    "run",
+]
 
 ACTIONS = (
     "done",
@@ -44,6 +53,26 @@ ACTIONS = (
     "party_remove",
     "areas",
 )
+
+
+FORM_OF = {
+    "done": ("milestones",),
+    "skip": ("milestones",),
+    "approve": ("approvals",),
+    "advance": ("advance",),
+    "pause": ("pause",),
+    "resume": ("resume",),
+    "note": ("note",),
+    "return": ("returns",),
+    "handover": ("handover",),
+    "update": ("edit",),
+    "areas": ("edit",),
+    "reopen": ("reopen",),
+    "stop": ("stop",),
+    "party_add": ("party_roles",),
+    "party_remove": ("party_roles", "party_remove"),
+}
+"""The entries of ``offered`` that put each action's form on the instance page."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,12 @@ def offered(visitor: Visitor, view: InstanceView, service: Service) -> dict[str,
         "resume": paused and guard.offers(view, Action.RESUME),
         "note": not finished and guard.offers(view, Action.NOTE),
     }
+
+
+def has_form(action: str, offers: dict[str, Any]) -> bool:
+    """Whether the instance page, offering ``offers``, shows the form of ``action`` (where a
+    refusal of it is told beside it)."""
+    return action in FORM_OF and all(offers[entry] for entry in FORM_OF[action])
 
 
 def _required(form: dict[str, str], name: str, language: str) -> str:

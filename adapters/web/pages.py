@@ -742,6 +742,7 @@ def instance_page(
     index = next((i for i, (pid, _) in enumerate(phases) if pid == view.phase), len(phases))
     parent, children = _kin(visitor, view)
     titles = _titles(visitor, view, children)
+    offers = forms.offered(visitor, view, service)
     return render(
         request,
         visitor,
@@ -759,7 +760,8 @@ def instance_page(
         pause=pause_facts(view),
         done_by=done_by,
         done_keys=DONE_KEYS,
-        offered=forms.offered(visitor, view, service),
+        offered=offers,
+        refusal_apart=refusal is not None and not forms.has_form(refusal.action, offers),
         checklist=forms.checklist(view, visitor.language, titles),
         titles=titles,
         refusal=refusal,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from engine.compose import Application
@@ -65,3 +66,32 @@ def test_the_exports_hold_what_the_portfolio_shows_with_overdue_no(
     assert rows == shown
     csv = office.get("/portfolio.csv?overdue=no").content.decode("utf-8-sig").splitlines()[1:]
     assert {line.split(";")[0] for line in csv} == shown
+
+
+def _post(client: httpx.Client, key: str, action: str, **fields: str) -> httpx.Response:
+    page = client.get(f"/instances/{key}").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    return client.post(f"/instances/{key}/{action}", data={"csrf": token.group(1), **fields})
+
+
+def test_a_refusal_is_told_when_its_form_is_no_longer_offered(served: LiveServer) -> None:
+    """Someone else paused the wijk after the page was read: the advance clicked on it is
+    refused, and the page says why, although it no longer offers the advance."""
+    key = served.programme.instance("deltawonen")
+    service = served.programme.service
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    page = office.get(f"/instances/{key}").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    assert f'action="/instances/{key}/advance"' in page
+    phase = service.show(key).phase
+    button = re.search(r'<select id="pa-b" name="button"><option value="([^"]+)"', page)
+    assert button is not None
+    service.pause(key, button.group(1), by="test-seed", reason="netcongestie")
+    refused = office.post(f"/instances/{key}/advance", data={"csrf": token.group(1)})
+    assert refused.status_code == 409
+    assert f'action="/instances/{key}/advance"' not in refused.text
+    assert 'id="refusal-advance"' in refused.text
+    assert "Geweigerd: " in refused.text
+    assert service.show(key).phase == phase
