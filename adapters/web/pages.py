@@ -723,12 +723,15 @@ def instance_page(
     *,
     refusal: forms.Refusal | None = None,
     status: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The page of instance ``key``; ``refusal``: why the form ``typed`` (the fields posted)
+    was refused, told beside that form, which keeps what was typed in it."""
     service = visitor.service
     try:
         view = visitor.guard.see(key)
     except NotFound:
-        return _independent_page(request, visitor, key, refusal=refusal, status=status)
+        return _independent_page(request, visitor, key, refusal=refusal, status=status, typed=typed)
     may_log = visitor.guard.offers(view, Action.READ_LOG)
     events = service.log(key) if may_log else []
     done_by: dict[str, tuple[str, Any]] = {}
@@ -765,6 +768,7 @@ def instance_page(
         checklist=forms.checklist(view, visitor.language, titles),
         titles=titles,
         refusal=refusal,
+        typed=typed or {},
         diagram=workflow_svg(_definition(service, view), view.phase, visitor.language),
         timeline=_timeline_drawing(
             request, visitor, [key, *(c.key for c in children)], visitor.guard.scope()
@@ -791,6 +795,7 @@ def _independent_page(
     *,
     refusal: forms.Refusal | None = None,
     status: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> Response:
     """What an approver with no stake in the instance sees of it: its name, its phase and
     the form for the independent approvals its gate asks of it; nothing else (404 when there
@@ -809,6 +814,7 @@ def _independent_page(
         phase_title=dict(_phase_titles(visitor.service, view)).get(view.phase, view.phase),
         approvals=[(a, definition.approval_title(a)) for a in approvals],
         refusal=refusal,
+        typed=typed or {},
         notice=request.query_params.get("done"),
         done_keys=DONE_KEYS,
     )
@@ -880,11 +886,11 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
         if exc.kind == "instance":
             return _not_found(request, visitor)
         refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
-        return instance_page(request, visitor, key, refusal=refusal, status=409)
+        return instance_page(request, visitor, key, refusal=refusal, status=409, typed=form)
     except WorkflowError as exc:
         status = 403 if isinstance(exc, Forbidden) else 409
         refusal = forms.Refusal(action, forms.explain(exc, visitor.language, titles))
-        return instance_page(request, visitor, key, refusal=refusal, status=status)
+        return instance_page(request, visitor, key, refusal=refusal, status=status, typed=form)
     return RedirectResponse(f"/instances/{key}?done={action}#acties", status_code=303)
 
 

@@ -95,3 +95,30 @@ def test_a_refusal_is_told_when_its_form_is_no_longer_offered(served: LiveServer
     assert 'id="refusal-advance"' in refused.text
     assert "Geweigerd: " in refused.text
     assert service.show(key).phase == phase
+
+
+def test_a_refused_form_keeps_what_was_typed(served: LiveServer) -> None:
+    key = served.programme.instance("deltawonen")
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    page = office.get(f"/instances/{key}").text
+    button = re.search(r'<select id="pa-b" name="button"><option value="([^"]+)"', page)
+    assert button is not None
+    reason = 'Wachten op de "subsidie" <van> het Rijk'
+    refused = _post(office, key, "pause", button=button.group(1), reason=reason, review="31-12")
+    assert refused.status_code == 409
+    assert 'id="refusal-pause"' in refused.text
+    assert 'value="Wachten op de &#34;subsidie&#34; &lt;van&gt; het Rijk"' in refused.text
+    assert 'value="31-12"' in refused.text
+    refused = _post(
+        office, key, "handover", type="gemeente", contacts="geen-adres", reason="overgedragen"
+    )
+    assert refused.status_code == 409
+    assert 'id="refusal-handover"' in refused.text
+    assert 'value="geen-adres"' in refused.text
+    assert 'value="overgedragen"' in refused.text
+    note = "Lang verhaal over de bewonersavond\n" * 300
+    refused = _post(office, key, "note", text=note)
+    assert refused.status_code == 409
+    assert 'id="refusal-note"' in refused.text
+    assert "Lang verhaal over de bewonersavond\nLang verhaal" in refused.text
+    assert served.programme.service.show(key).paused is None
