@@ -923,6 +923,12 @@ def _reminders_page(
         planned = list(islice(pages.application.planner().preview_stream(now, 30), 201))
         pages.extra["planned"] = (now, planned)
     failed = pages.service.outbox("failed", 100)
+    try:
+        visitor.guard.require_programme(Action.OUTBOX_RETRY)
+    except Forbidden:
+        may_retry = False  # an auditor reads the outbox, but sends nothing again
+    else:
+        may_retry = True
     return render(
         request,
         visitor,
@@ -931,6 +937,7 @@ def _reminders_page(
         planned=planned[:200],
         more=len(planned) > 200,
         failed=failed,
+        may_retry=may_retry,
         error=error,
         notice=request.query_params.get("done"),
     )

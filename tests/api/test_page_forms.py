@@ -122,3 +122,32 @@ def test_a_refused_form_keeps_what_was_typed(served: LiveServer) -> None:
     assert 'id="refusal-note"' in refused.text
     assert "Lang verhaal over de bewonersavond\nLang verhaal" in refused.text
     assert served.programme.service.show(key).paused is None
+
+
+def test_the_reminders_page_offers_a_retry_only_to_whom_may_send_again(
+    served: LiveServer,
+) -> None:
+    """An auditor of the programme's organisation reads the outbox (the rule table's
+    ``outbox``, as ``GET /api/v1/outbox``) but may not send a reminder again (``outbox_retry``):
+    the page shows it the failed deliveries without a button that would only answer 404."""
+    from engine.app.access import Role
+
+    programme = served.programme
+    key = programme.instance("deltawonen")
+    entry = programme.failed_outbox_row(key)
+    service = programme.service
+    service.directory.add_principal(
+        organisation="gemeente-zwolle", name="accountant", kind="person", role=Role.AUDITOR
+    )
+    service.signin.set_password("gemeente-zwolle", "accountant", PASSWORD)
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    assert f'action="/reminders/{entry}/retry"' in office.get("/reminders").text
+    auditor = signed_in(served, "gemeente-zwolle", "accountant")
+    page = auditor.get("/reminders")
+    assert page.status_code == 200
+    assert "550 unknown user" in page.text
+    assert f'action="/reminders/{entry}/retry"' not in page.text
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = auditor.post(f"/reminders/{entry}/retry", data={"csrf": token.group(1)})
+    assert answer.status_code == 404
