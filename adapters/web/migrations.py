@@ -121,7 +121,7 @@ async def _posted(request: Request) -> tuple[Visitor, PlanForm, Response | None]
     visitor = _visitor(request)
     form = await _plan_form(request)
     if visitor.principal is None:
-        return visitor, form, _to_signin(request)
+        return visitor, form, _to_signin(request, "/migrations")
     if not visitor.csrf_ok(form.fields):
         return visitor, form, _refused_csrf(request, visitor)
     if not _allowed(visitor):

@@ -232,8 +232,10 @@ def _headers(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def _to_signin(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+def _to_signin(request: Request, back: str | None = None) -> RedirectResponse:
+    """To the sign-in, and after it back to this page; ``back``: for a form posted without a
+    session (it ended meanwhile), the page the form was on (its own address takes only POST)."""
+    target = back or request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
 
 
@@ -865,7 +867,7 @@ async def instance_action(request: Request, key: str, action: str) -> Response:
     visitor = _visitor(request)
     form = await form_of(request)
     if visitor.principal is None:
-        return _to_signin(request)
+        return _to_signin(request, f"/instances/{key}")
     if not visitor.csrf_ok(form):
         return _refused_csrf(request, visitor)
     try:
@@ -948,7 +950,7 @@ async def reminder_retry(request: Request, entry_id: int) -> Response:
     visitor = _visitor(request)
     form = await form_of(request)
     if visitor.principal is None:
-        return _to_signin(request)
+        return _to_signin(request, "/reminders")
     if not visitor.csrf_ok(form):
         return _refused_csrf(request, visitor)
     try:

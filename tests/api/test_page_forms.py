@@ -151,3 +151,37 @@ def test_the_reminders_page_offers_a_retry_only_to_whom_may_send_again(
     assert token is not None
     answer = auditor.post(f"/reminders/{entry}/retry", data={"csrf": token.group(1)})
     assert answer.status_code == 404
+
+
+def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
+    served: LiveServer,
+) -> None:
+    """The session ended (signed out elsewhere, expired) while a form was open: its POST goes
+    to the sign-in, and after it back to the page the form was on, not to the form's own
+    address (which answers only POST), and nothing was changed."""
+    from urllib.parse import parse_qs, urlparse
+
+    programme = served.programme
+    key = programme.instance("deltawonen")
+    entry = programme.failed_outbox_row(key)
+    events = len(programme.service.log(key))
+    for path, posted, page in (
+        (f"/instances/{key}", f"/instances/{key}/note", f"/instances/{key}"),
+        ("/reminders", f"/reminders/{entry}/retry", "/reminders"),
+        ("/migrations", "/migrations/check", "/migrations"),
+    ):
+        office = signed_in(served, "gemeente-zwolle", "programme_office")
+        token = re.search(r'name="csrf" value="([^"]+)"', office.get(path).text)
+        assert token is not None
+        secret = next(c.value for c in office.cookies.jar if c.name == "wk_session")
+        assert secret is not None
+        programme.service.signin.sign_out(secret)
+        answer = office.post(posted, data={"csrf": token.group(1), "text": "hallo"})
+        assert answer.status_code == 303
+        location = urlparse(answer.headers["location"])
+        assert location.path == "/signin"
+        target = parse_qs(location.query)["next"][0]
+        assert target == page
+        again = signed_in(served, "gemeente-zwolle", "programme_office")
+        assert again.get(target).status_code == 200
+    assert len(programme.service.log(key)) == events
