@@ -1099,6 +1099,8 @@ def _period(request: Request) -> tuple[Any, Any, str | None]:
     """The period of the council report the form asks for: (from, to, error in words)."""
     from datetime import date
 
+    from engine.app.council import LONGEST_PERIOD
+
     p = request.query_params
     given = (p.get("from", "").strip(), p.get("to", "").strip())
     if not any(given):
@@ -1109,6 +1111,8 @@ def _period(request: Request) -> tuple[Any, Any, str | None]:
         return None, None, "council_bad_dates"
     if first > last:
         return None, None, "council_bad_order"
+    if (last - first).days > LONGEST_PERIOD:
+        return None, None, "council_too_long"
     return first, last, None
 
 

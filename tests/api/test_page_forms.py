@@ -185,3 +185,24 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_its_page(
         again = signed_in(served, "gemeente-zwolle", "programme_office")
         assert again.get(target).status_code == 200
     assert len(programme.service.log(key)) == events
+
+
+def test_a_council_period_longer_than_ten_years_is_refused_on_the_form(
+    served: LiveServer,
+) -> None:
+    """The engine makes a council report of at most ten years: the form says so instead of
+    offering links that answer with the API's problem document."""
+    served.programme.instance("deltawonen")
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    period = {"from": "2020-01-01", "to": "2031-01-02"}
+    form = office.get("/council", params=period)
+    assert form.status_code == 400
+    assert "tien jaar" in form.text
+    assert "/council/report.html?" not in form.text
+    page = office.get("/council/report.html", params=period)
+    assert page.status_code == 400
+    assert page.headers["content-type"].startswith("text/plain")
+    assert "tien jaar" in page.text
+    within = office.get("/council", params={"from": "2020-01-01", "to": "2029-12-31"})
+    assert within.status_code == 200
+    assert "/council/report.html?" in within.text
