@@ -223,7 +223,10 @@ async def migrations_apply(request: Request) -> Response:
         return _page(request, visitor, status=409, form=form, problems=[message])
     reason = form.fields.get("reason", "").strip()
     if not reason:
-        checked_again = await anyio.to_thread.run_sync(_check, visitor, form)
+        try:
+            checked_again = await anyio.to_thread.run_sync(_check, visitor, form)
+        except InputError as exc:
+            return _page(request, visitor, status=422, form=form, problems=[str(exc)])
         return _page(
             request, visitor, status=422, form=form, checked=checked_again, error="reason_missing"
         )
@@ -253,6 +256,8 @@ async def migrations_apply(request: Request) -> Response:
             batch_refused=why,
             batch_count=len({k for k, _ in exc.reasons}),
         )
+    except InputError as exc:  # a wijk named that does not exist, as the check tells it
+        return _page(request, visitor, status=422, form=form, problems=[str(exc)])
     counts: dict[str, int] = {}
     for r in results:
         counts[r.result] = counts.get(r.result, 0) + 1

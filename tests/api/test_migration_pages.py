@@ -337,3 +337,29 @@ def test_a_wijk_on_another_workflow_is_named_and_left_alone(revised: LiveServer)
     assert "1 gemigreerd, 1 overgeslagen" in applied.text
     assert service.show("renovatie").workflow_key == "corporatie-renovatie"
     assert _versions(revised) == {"w0001": 3, "w0002": 2}
+
+
+def test_an_apply_form_naming_an_unknown_wijk_is_answered_with_the_page(
+    revised: LiveServer,
+) -> None:
+    """The apply form names the wijken the check was narrowed to; one that does not exist is
+    told on the page (422) as the check tells it, not in the API's problem document."""
+    office = signed_in(revised, "gemeente-zwolle", "programme_office")
+    csrf = _csrf(office.get("/migrations").text)
+    checked = office.post("/migrations/check", data={"csrf": csrf, "plan": PLAN}).text
+    plan_hash = _hidden(checked, "checked")
+    for reason in ("herzien", ""):
+        answer = office.post(
+            "/migrations/apply",
+            data={
+                "csrf": csrf,
+                "plan": PLAN,
+                "checked": plan_hash,
+                "instances": "w9999",
+                "reason": reason,
+            },
+        )
+        assert answer.status_code == 422
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "w9999" in answer.text
+    assert _versions(revised) == {"w0001": 2, "w0002": 2}
