@@ -918,8 +918,16 @@ def _reminders_page(
 
     pages = _pages(request)
     now = pages.application.clock().now()
+    try:
+        # What goes out, to whom: the rule table's ``preview`` (an auditor reads the outbox
+        # but not this), over every instance.
+        may_preview = visitor.guard.scope(Action.PREVIEW).everything
+    except Forbidden:
+        may_preview = False
     cached = pages.extra.get("planned")
-    if cached is not None and 0 <= (now - cached[0]).total_seconds() < PREVIEW_FOR:
+    if not may_preview:
+        planned = []
+    elif cached is not None and 0 <= (now - cached[0]).total_seconds() < PREVIEW_FOR:
         planned = cached[1]
     else:
         planned = list(islice(pages.application.planner().preview_stream(now, 30), 201))
@@ -937,6 +945,7 @@ def _reminders_page(
         "reminders.html",
         status=status,
         planned=planned[:200],
+        may_preview=may_preview,
         more=len(planned) > 200,
         failed=failed,
         may_retry=may_retry,

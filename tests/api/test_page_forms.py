@@ -206,3 +206,28 @@ def test_a_council_period_longer_than_ten_years_is_refused_on_the_form(
     within = office.get("/council", params={"from": "2020-01-01", "to": "2029-12-31"})
     assert within.status_code == 200
     assert "/council/report.html?" in within.text
+
+
+def test_the_reminders_to_come_are_shown_only_to_whom_may_preview_them(
+    served: LiveServer,
+) -> None:
+    """What goes out in the coming days, to whom, is the rule table's ``preview``, which an
+    auditor does not have (``GET /api/v1/reminders/preview`` is 403 to it): the reminders
+    page it may read for the outbox does not show it either."""
+    from engine.app.access import Role
+
+    programme = served.programme
+    programme.instance("deltawonen")
+    service = programme.service
+    service.directory.add_principal(
+        organisation="gemeente-zwolle", name="accountant", kind="person", role=Role.AUDITOR
+    )
+    service.signin.set_password("gemeente-zwolle", "accountant", PASSWORD)
+    office = signed_in(served, "gemeente-zwolle", "programme_office").get("/reminders").text
+    assert 'id="coming-h"' in office
+    assert "regie@deltawonen.example" in office
+    auditor = signed_in(served, "gemeente-zwolle", "accountant")
+    page = auditor.get("/reminders")
+    assert page.status_code == 200
+    assert 'id="coming-h"' not in page.text
+    assert "regie@deltawonen.example" not in page.text
