@@ -30,7 +30,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield server
 
 
-def _post(client: httpx.Client, key: str, action: str, **fields: str) -> httpx.Response:
+def post_form(client: httpx.Client, key: str, action: str, **fields: str) -> httpx.Response:
+    """A form of the instance page sent as the browser sends it: with the page's CSRF token."""
     page = client.get(f"/instances/{key}").text
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token is not None
@@ -51,17 +52,17 @@ def test_parties_and_areas_are_changed_on_the_page(served: LiveServer) -> None:
             .definition.parties
         )
     )
-    answer = _post(office, key, "party_add", organisation="enexis", party=party)
+    answer = post_form(office, key, "party_add", organisation="enexis", party=party)
     assert answer.status_code == 303
     assert ("enexis", party) in service.show(key).parties
     assert f'value="enexis|{party}"' in office.get(f"/instances/{key}").text
-    assert _post(office, key, "party_remove", party=f"enexis|{party}").status_code == 303
+    assert post_form(office, key, "party_remove", party=f"enexis|{party}").status_code == 303
     assert service.show(key).parties == ()
-    assert _post(office, key, "areas", add_area="BU01930100, BU01930101").status_code == 303
+    assert post_form(office, key, "areas", add_area="BU01930100, BU01930101").status_code == 303
     assert service.show(key).areas == ("BU01930100", "BU01930101")
-    assert _post(office, key, "areas", remove_area="BU01930100").status_code == 303
+    assert post_form(office, key, "areas", remove_area="BU01930100").status_code == 303
     assert service.show(key).areas == ("BU01930101",)
-    refused = _post(office, key, "areas", add_area="niet een code")
+    refused = post_form(office, key, "areas", add_area="niet een code")
     assert refused.status_code == 409
     assert 'id="refusal-areas"' in refused.text
     assert "Geweigerd: ongeldige " in refused.text
@@ -76,15 +77,15 @@ def test_a_knooppunt_is_reopened_and_a_wijk_stopped(served: LiveServer) -> None:
     service.milestone_done(key, milestone, by="test-seed")
     office = signed_in(served, "gemeente-zwolle", "programme_office")
     assert f'action="/instances/{key}/reopen"' in office.get(f"/instances/{key}").text
-    refused = _post(office, key, "reopen", milestone=milestone, reason="")
+    refused = post_form(office, key, "reopen", milestone=milestone, reason="")
     assert refused.status_code == 409
     assert 'id="refusal-reopen"' in refused.text
     assert (
-        _post(office, key, "reopen", milestone=milestone, reason="bleek te vroeg").status_code
+        post_form(office, key, "reopen", milestone=milestone, reason="bleek te vroeg").status_code
         == 303
     )
     assert next(m for m in service.show(key).milestones if m.id == milestone).status == "open"
-    assert _post(office, key, "stop", reason="geen draagvlak").status_code == 303
+    assert post_form(office, key, "stop", reason="geen draagvlak").status_code == 303
     assert service.show(key).state == "stopped"
     page = office.get(f"/instances/{key}").text
     assert f'action="/instances/{key}/stop"' not in page
@@ -100,9 +101,9 @@ def test_a_partner_is_not_offered_these_and_a_hand_made_post_changes_nothing(
     page = partner.get(f"/instances/{own}").text
     for action in ("stop", "party_add", "areas"):
         assert f'action="/instances/{own}/{action}"' not in page
-    assert _post(partner, own, "stop", reason="zomaar").status_code == 403
+    assert post_form(partner, own, "stop", reason="zomaar").status_code == 403
     assert service.show(own).state != "stopped"
-    assert _post(partner, own, "areas", add_area="BU01930100").status_code == 403
+    assert post_form(partner, own, "areas", add_area="BU01930100").status_code == 403
     assert service.show(own).areas == ()
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token is not None
@@ -121,7 +122,7 @@ def test_a_refused_advance_names_the_open_knooppunten_in_words(served: LiveServe
     assert view.paused is None
     title = next(m.title for m in view.milestones if m.id == open_ids[0])
     office = signed_in(served, "gemeente-zwolle", "programme_office")
-    refused = _post(office, key, "advance")
+    refused = post_form(office, key, "advance")
     assert refused.status_code == 409
     assert 'id="refusal-advance"' in refused.text
     assert "Geweigerd: de poort van fase " in refused.text

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from engine.compose import Application
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
 from tests.api.live import WORKFLOW, LiveServer, live_server
+from tests.api.test_instance_forms import post_form
 from tests.api.test_pages import PASSWORD, _close_clients, signed_in
 
 pytestmark = [pytest.mark.xdist_group("api")]
@@ -68,13 +68,6 @@ def test_the_exports_hold_what_the_portfolio_shows_with_overdue_no(
     assert {line.split(";")[0] for line in csv} == shown
 
 
-def _post(client: httpx.Client, key: str, action: str, **fields: str) -> httpx.Response:
-    page = client.get(f"/instances/{key}").text
-    token = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert token is not None
-    return client.post(f"/instances/{key}/{action}", data={"csrf": token.group(1), **fields})
-
-
 def test_a_refusal_is_told_when_its_form_is_no_longer_offered(served: LiveServer) -> None:
     """Someone else paused the wijk after the page was read: the advance clicked on it is
     refused, and the page says why, although it no longer offers the advance."""
@@ -104,12 +97,12 @@ def test_a_refused_form_keeps_what_was_typed(served: LiveServer) -> None:
     button = re.search(r'<select id="pa-b" name="button"><option value="([^"]+)"', page)
     assert button is not None
     reason = 'Wachten op de "subsidie" <van> het Rijk'
-    refused = _post(office, key, "pause", button=button.group(1), reason=reason, review="31-12")
+    refused = post_form(office, key, "pause", button=button.group(1), reason=reason, review="31-12")
     assert refused.status_code == 409
     assert 'id="refusal-pause"' in refused.text
     assert 'value="Wachten op de &#34;subsidie&#34; &lt;van&gt; het Rijk"' in refused.text
     assert 'value="31-12"' in refused.text
-    refused = _post(
+    refused = post_form(
         office, key, "handover", type="gemeente", contacts="geen-adres", reason="overgedragen"
     )
     assert refused.status_code == 409
@@ -117,7 +110,7 @@ def test_a_refused_form_keeps_what_was_typed(served: LiveServer) -> None:
     assert 'value="geen-adres"' in refused.text
     assert 'value="overgedragen"' in refused.text
     note = "Lang verhaal over de bewonersavond\n" * 300
-    refused = _post(office, key, "note", text=note)
+    refused = post_form(office, key, "note", text=note)
     assert refused.status_code == 409
     assert 'id="refusal-note"' in refused.text
     assert "Lang verhaal over de bewonersavond\nLang verhaal" in refused.text

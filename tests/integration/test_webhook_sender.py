@@ -5,14 +5,13 @@ forgery): loopback, private and link-local addresses, names that resolve to them
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from adapters.webhooks import HttpWebhookSender, check_address
 from engine.app.webhooks import new_secret
 from engine.ports import OutboundFailure
-from tests.receiver import Answer, receiving
+from tests.receiver import receiving
 
 BODY = b'{"specversion":"1.0","id":"msg_1","source":"urn:nld:systeem:wijkkompas","type":"t"}'
 
@@ -59,23 +58,24 @@ def test_a_name_is_refused_when_any_of_its_addresses_is_private() -> None:
     sender.close()
 
 
-def test_it_connects_to_the_address_it_checked_with_the_urls_host() -> None:
+def _posted_by_name(host: str) -> tuple[list[str], int]:
+    """One delivery to ``http://HOST:PORT/hooks``, the name resolved to the loopback receiver:
+    the names the sender asked the resolver for, and the requests the receiver got."""
     secret = new_secret()
     hosts: list[str] = []
-
-    def answer(_n: int, event: dict[str, Any]) -> Answer:
-        return 200, {}, 0.0
-
-    with receiving(secret, answer) as receiver:
+    with receiving(secret, lambda n, e: (200, {}, 0.0)) as receiver:
         port = receiver.url.split(":")[2].split("/")[0]
         sender = HttpWebhookSender(
             allow_private=True, resolve=lambda h, p: (hosts.append(h), ["127.0.0.1"])[1]
         )
-        url = f"http://hooks.example:{port}/hooks"
+        url = f"http://{host}:{port}/hooks"
         assert sender.send(url=url, secrets=[secret], message_id="m", body=BODY) == 200
         sender.close()
-    assert hosts == ["hooks.example"]
-    assert receiver.requests == 1
+    return hosts, receiver.requests
+
+
+def test_it_connects_to_the_address_it_checked_with_the_urls_host() -> None:
+    assert _posted_by_name("hooks.example") == (["hooks.example"], 1)
 
 
 def test_redirects_are_not_followed() -> None:
@@ -131,19 +131,7 @@ def test_a_host_name_beyond_ascii_is_posted_to_by_its_ascii_form() -> None:
     # The Host header was the URL's name as typed ("exämple.nl"): httpx cannot send that, and
     # its UnicodeEncodeError escaped send() (the dispatcher's pass stopped on every attempt;
     # "webhooks test" answered 500). Now the name goes out as IDNA says (xn--...).
-    secret = new_secret()
-    hosts: list[str] = []
-
-    with receiving(secret, lambda n, e: (200, {}, 0.0)) as receiver:
-        port = receiver.url.split(":")[2].split("/")[0]
-        sender = HttpWebhookSender(
-            allow_private=True, resolve=lambda h, p: (hosts.append(h), ["127.0.0.1"])[1]
-        )
-        url = f"http://exämple.nl:{port}/hooks"
-        assert sender.send(url=url, secrets=[secret], message_id="m", body=BODY) == 200
-        sender.close()
-    assert hosts == ["xn--exmple-cua.nl"]
-    assert receiver.requests == 1
+    assert _posted_by_name("exämple.nl") == (["xn--exmple-cua.nl"], 1)
 
 
 def test_a_host_name_idna_refuses_is_a_failed_attempt() -> None:
