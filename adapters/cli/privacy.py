@@ -10,7 +10,7 @@ directly. See engine/app/privacy.py and docs/verification.md ("Personal data").
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 import click
 
@@ -41,12 +41,22 @@ def privacy_export(ctx: click.Context, email: str, out: str | None) -> None:
         print_json(found)
         return
     try:
-        Path(out).write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
+        _write_private(out, json.dumps(found, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise InvalidValue("--out", out, exc.strerror or str(exc)) from None
     click.echo(
         f"{out}: {len(found['log'])} field(s) of the log, {len(found['accounts'])} account(s)"
     )
+
+
+def _write_private(path: str, text: str) -> None:
+    """``text`` into the file at ``path``, readable and writable by its owner only (also a
+    file that was there before, with other permissions): it holds one person's data."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        if hasattr(os, "fchmod"):
+            os.fchmod(file.fileno(), 0o600)
+        file.write(text)
 
 
 @privacy.command("erase")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,9 +263,12 @@ def test_the_command_line_exports_and_erases(
 ):
     runner = CliRunner()
     out = tmp_path / "export.json"
+    out.write_text("an earlier file, readable by everyone")
+    out.chmod(0o644)
     exported = runner.invoke(main, ["--db", db_url, "privacy", "export", PERSON, "--out", str(out)])
     assert exported.exit_code == 0, exported.output
     assert {p["instance"] for p in json.loads(out.read_text())["log"]} == set(KEYS)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # one person's data: the owner's only
     erased = runner.invoke(
         main, ["--db", db_url, "privacy", "erase", PERSON, "--reason", "AVG-verzoek", "--json"]
     )
