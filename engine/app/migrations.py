@@ -31,7 +31,7 @@ from engine.app.pinning import Resolver, pin
 from engine.app.projection import deadline_map
 from engine.app.sealing import seal
 from engine.clock import local_date
-from engine.errors import Busy, Contention, MigrationRefused, NotFound, PlanError
+from engine.errors import Busy, Contention, InvalidValue, MigrationRefused, NotFound, PlanError
 from engine.ports import DeadlineState, MigrationUnit, StoredWorkflow, UnitOfWork
 from engine.reminders.rules import next_moment
 from engine.runtime.commands import CompiledWorkflow, compile_workflow
@@ -158,6 +158,9 @@ def check(
     """What the plan does to each instance on its source version (or to ``keys``; with
     ``phase``, only those in that phase), read-only; without ``detailed`` only whether it can
     move each one (``refused``; no ``instance``)."""
+    if phase is not None and phase not in loaded.source.phase_pos:
+        # Not "no instance in that phase": a phase the source does not have is a typo.
+        raise InvalidValue("phase", phase, "one of " + ", ".join(loaded.source.phase_pos))
     now = context.clock.now()
     out = []
     with context.store.read() as uow:

@@ -76,6 +76,20 @@ def test_the_demo_programme_moves_to_the_revision(run, tmp_path: Path) -> None: 
     assert run("migrate", "check", "back.yaml").exit_code == 0
 
 
+def test_a_phase_the_source_does_not_have_is_bad_input(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A typo in --phase was answered "no instance ... in that phase" with exit 0 (and apply
+    moved nothing, saying so): now it is refused, naming the phases there are."""
+    assert CliRunner().invoke(main, ["demo"], catch_exceptions=False).exit_code == 0
+    shutil.copy(DATA / "wijkkompas-2-to-3.yaml", tmp_path / "plan.yaml")
+    for command in (["check"], ["apply", "--reason", "r"]):
+        refused = run("migrate", *command, "plan.yaml", "--phase", "samenstarten")
+        assert refused.exit_code == 2, refused.output
+        assert "'samenstarten'" in refused.output
+        assert "samen-starten" in refused.output  # the phases of the source, to pick from
+    assert run("migrate", "check", "plan.yaml", "--phase", "samen-starten").exit_code == 0
+    assert "verhuisd" not in run("log", "wk-berkum").output
+
+
 def test_apply_needs_a_reason(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     shutil.copy(DATA / "wijkkompas-2-to-3.yaml", tmp_path / "plan.yaml")
     result = run("migrate", "apply", "plan.yaml")
