@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from adapters.web.visitor import MAX_FORM
 from tests.api.live import LiveServer, live_server
 from tests.api.test_pages import PASSWORD, _close_clients, signed_in
 
@@ -89,6 +90,25 @@ def test_a_knooppunt_is_reopened_and_a_wijk_stopped(served: LiveServer) -> None:
     assert service.show(key).state == "stopped"
     page = office.get(f"/instances/{key}").text
     assert f'action="/instances/{key}/stop"' not in page
+
+
+def test_the_longest_note_is_recorded_from_the_page_whatever_its_characters(
+    served: LiveServer,
+) -> None:
+    """A note may hold 10,000 characters. Written in characters of 3 or 4 bytes, the form is
+    sent as up to 120 kB (each byte as %XX): it was read as an empty form above 64 KiB and
+    refused as a CSRF failure, with the text lost."""
+    key = served.programme.instance("swz")
+    office = signed_in(served, "gemeente-zwolle", "programme_office")
+    text = "Ωé€🏠" * 2_500  # 2, 2, 3 and 4 bytes: 82.5 kB url-encoded
+    assert len(text) == 10_000
+    assert post_form(office, key, "note", text=text).status_code == 303
+    [note] = [e for e in served.programme.service.log(key) if e.type == "note_added"]
+    assert note.payload["text"] == text
+    # A body beyond the bound is not read (an empty form: refused, nothing recorded).
+    too_long = post_form(office, key, "note", text="a" * MAX_FORM)
+    assert too_long.status_code == 403
+    assert [e.type for e in served.programme.service.log(key)].count("note_added") == 1
 
 
 def test_a_partner_is_not_offered_these_and_a_hand_made_post_changes_nothing(
