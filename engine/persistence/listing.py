@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 
 from engine.persistence.rows import D, I, W
-from engine.persistence.scoping import visible
+from engine.persistence.scoping import folded, visible
 from engine.ports import InstanceQuery, InstanceSummary
 from engine.runtime.events import Regie
 
@@ -108,7 +108,8 @@ def instance_page(
     if query.regie_type is not None:
         where.append(I.c.regie_type == query.regie_type)
     if query.regie_organisation is not None:
-        where.append(func.lower(I.c.regie_organisation) == query.regie_organisation.strip().lower())
+        # Trimmed and folded as reading an instance (and the scope) does, on both databases.
+        where.append(folded(I.c.regie_organisation) == query.regie_organisation.strip().lower())
     if query.overdue is not None:
         where.append(_overdue(today) if query.overdue else ~_overdue(today))
     if query.workflow is not None:

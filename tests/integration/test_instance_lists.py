@@ -185,6 +185,27 @@ def test_a_page_is_no_larger_than_its_limit(service: Service, listed: list[Insta
     assert [i.key for i in last.items] == [i.key for i in reversed(listed)]
 
 
+def test_the_regie_filter_folds_as_reading_an_instance_does(
+    service: Service, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Reading an instance trims the regie organisation and folds every capital; the list's
+    filter compared the column with SQL's own LOWER, untrimmed, which on SQLite folds ASCII
+    letters only: " Élan Wonen " and "ÉLAN WONEN" were not found as "élan wonen"."""
+    folder = tmp_path / "workflows"
+    folder.mkdir(exist_ok=True)
+    (folder / "lijst.yaml").write_text(LIJST.format(key="lijst"), encoding="utf-8")
+    for key, name in (("el-1", " Élan Wonen "), ("el-2", "ÉLAN WONEN"), ("el-3", "Elan Wonen")):
+        service.create(
+            key,
+            workflow="lijst",
+            title=key,
+            regie=Regie(type="woningcorporatie", organisation=name),
+            by="t",
+        )
+    assert all_pages(service, InstanceQuery(regie_organisation="élan wonen")) == ["el-1", "el-2"]
+    assert all_pages(service, InstanceQuery(regie_organisation=" ÉLAN wonen")) == ["el-1", "el-2"]
+
+
 @pytest.mark.parametrize(
     "query",
     [
