@@ -25,7 +25,7 @@ from starlette.responses import Response
 from adapters.web.pages import _not_found, _refused_csrf, _to_signin, _visitor, render
 from adapters.web.visitor import Visitor
 from engine.app.access import Action
-from engine.errors import Forbidden, InputError, MigrationRefused, PlanError
+from engine.errors import InputError, MigrationRefused, PlanError
 from engine.workflow import wording
 
 __all__ = ["MAX_PLAN", "SHOWN", "router"]
@@ -94,11 +94,7 @@ async def _plan_form(request: Request) -> PlanForm:
 
 
 def _allowed(visitor: Visitor) -> bool:
-    try:
-        visitor.guard.require_programme(Action.MIGRATE)
-    except Forbidden:
-        return False
-    return True
+    return visitor.guard.may_programme(Action.MIGRATE)
 
 
 def _page(request: Request, visitor: Visitor, *, status: int = 200, **values: Any) -> Response:

@@ -271,9 +271,13 @@ class Guard:
         programme: ``PROGRAMME`` when its organisation runs it, ``NONE`` otherwise, so that the
         actions that reach every instance (``access.PROGRAMME_WIDE``) are left to the programme
         office of that organisation (Forbidden otherwise)."""
-        where = Relation.PROGRAMME if self.principal.organisation.runs_programme else Relation.NONE
-        if not may(self.principal, action, where):
+        if not self.may_programme(action):
             raise Forbidden(self.principal.actor, action.value, None)
+
+    def may_programme(self, action: Action) -> bool:
+        """Whether ``require_programme(action)`` allows it (for a page that offers it or not)."""
+        where = Relation.PROGRAMME if self.principal.organisation.runs_programme else Relation.NONE
+        return may(self.principal, action, where)
 
     def allow(self, action: Action) -> None:
         """Allow an action that is not about one instance when the principal may do it

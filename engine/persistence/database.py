@@ -47,6 +47,7 @@ __all__ = [
     "DatabaseMissing",
     "SchemaError",
     "fold",
+    "fold_sql",
     "normalise_url",
 ]
 
@@ -503,6 +504,12 @@ def fold(text: str | None) -> str | None:
     """Trimmed of spaces and in lower case, as PostgreSQL's ``lower(trim(...))`` gives it
     (SQLite's own ``lower`` folds ASCII letters only: "Élan Wonen" stayed "Élan wonen")."""
     return text.strip(" ").lower() if isinstance(text, str) else text
+
+
+def fold_sql(expression: str, *, sqlite: bool) -> str:
+    """``expression`` (SQL text) trimmed and in lower case, as :func:`fold` gives it: what
+    ``scoping.folded`` compiles to, and the statements written by hand (``fastpath``) use."""
+    return f"{FOLD}({expression})" if sqlite else f"lower(trim({expression}))"
 
 
 def _sqlite_pragmas(connection: Any, synchronous: str, lock_timeout: float) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.persistence.database import FOLD
+from engine.persistence.database import fold_sql
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
     ChildRow,
@@ -256,8 +256,7 @@ def _scope_sql(scope: InstanceScope, alias: str, *, sqlite: bool) -> tuple[str, 
     parts, params = [], []
     names = [n.lower() for n in scope.names if n]
     if names:
-        regie = f"{alias}.regie_organisation"
-        folded = f"{FOLD}({regie})" if sqlite else f"LOWER(TRIM({regie}))"
+        folded = fold_sql(f"{alias}.regie_organisation", sqlite=sqlite)
         parts.append(f"{folded} IN ({', '.join('?' * len(names))})")
         params += names
     if scope.organisation is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 
-from engine.persistence.database import FOLD
+from engine.persistence.database import fold_sql
 from engine.persistence.rows import PARTIES, I
 from engine.ports import InstanceScope
 
@@ -33,12 +33,12 @@ class folded(GenericFunction[str]):
 
 @compiles(folded)
 def _folded(element: folded, compiler: Any, **kw: Any) -> str:
-    return f"lower(trim({compiler.process(element.clauses, **kw)}))"
+    return fold_sql(compiler.process(element.clauses, **kw), sqlite=False)
 
 
 @compiles(folded, "sqlite")
 def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
-    return f"{FOLD}({compiler.process(element.clauses, **kw)})"
+    return fold_sql(compiler.process(element.clauses, **kw), sqlite=True)
 
 
 def visible(scope: InstanceScope | None) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ import re
 
 from engine.errors import InvalidValue, ascii_spelling
 
-__all__ = ["area_level", "check_area", "check_email", "check_key", "check_text"]
+__all__ = ["MAX_ADDRESS", "area_level", "check_area", "check_email", "check_key", "check_text"]
 
 _AREA = re.compile(r"(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})", re.ASCII)
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -61,8 +61,13 @@ def check_key(key: str) -> str:
     return key
 
 
+MAX_ADDRESS = 254
+"""The longest e-mail address (RFC 5321): also the longest text taken for one in free text
+(``engine.runtime.personal.address_spans``)."""
+
+
 def check_email(address: str) -> str:
-    if len(address) > 254 or not address.isprintable() or not _EMAIL.fullmatch(address):
+    if len(address) > MAX_ADDRESS or not address.isprintable() or not _EMAIL.fullmatch(address):
         raise InvalidValue("e-mail address", address, "write it as name@example.nl")
     return address
 

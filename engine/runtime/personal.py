@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.runtime.areas import MAX_ADDRESS
 from engine.runtime.canonical import canonical_text
 
 __all__ = [
@@ -55,8 +56,6 @@ _SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
 """Payload keys holding a list of [contact set, address] pairs: each address is one field."""
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 SALT_BYTES = 16
-MAX_ADDRESS = 254
-"""The longest e-mail address (RFC 5321, and ``check_email``)."""
 
 
 @dataclass(frozen=True, slots=True)

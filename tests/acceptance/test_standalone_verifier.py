@@ -17,14 +17,9 @@ from typing import Any
 
 import pytest
 
-from adapters.signing import FileSigner, create_key, public_pem
-from engine.app.service import Service
-from engine.persistence.database import Database
-from engine.persistence.store import SqlStore
 from engine.ports.proofs import canonical
-from engine.testing import FrozenClock
-from engine.workflow.catalog import WorkflowCatalog
-from tests.integration.test_audit import KEY, build_history
+from tests.integration.test_audit import KEY
+from tests.integration.test_verifier_input import signed_dossier
 
 VERIFIER = (Path(__file__).resolve().parents[2] / "adapters" / "verify_dossier.py").read_bytes()
 
@@ -62,29 +57,15 @@ def python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A dossier of the audit history with two checkpoints; the first one kept."""
-    root = tmp_path_factory.mktemp("dossier")
-    database = Database(f"sqlite:///{root / 'wk.db'}")
-    database.ensure_schema(create=True)
-    clock = FrozenClock()
-    catalog = WorkflowCatalog([root / "workflows"], cwd=root)
-    service = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)
-    build_history(service, clock)
-    create_key(root / "signing.key")
-    signer = FileSigner(root / "signing.key")
-    first = service.checkpoints.make(signer)
-    clock.advance(hours=2)
-    service.note(KEY, "Nog een bewonersavond", by="a.bakker")
-    service.checkpoints.make(signer)
-    dossier = service.dossier(KEY, verifier=VERIFIER).data
-    database.dispose()
-    (root / "programme.pem").write_text(public_pem(signer.public))
+    made = signed_dossier(tmp_path_factory.mktemp("dossier"), VERIFIER)
+    root, first, signer = made.root, made.first, made.signer
     (root / "kept.json").write_text(json.dumps(first.as_dict()))
     forged = {**first.as_dict(), "root": "00" * 32}
     forged["signature"] = base64.b64encode(
         signer.sign(canonical({k: v for k, v in forged.items() if k != "signature"}))
     ).decode()
     (root / "forged-kept.json").write_text(json.dumps(forged))
-    return {"root": root, "zip": dossier}
+    return {"root": root, "zip": made.dossier}
 
 
 def changed(data: bytes, edit: Callable[[dict[str, Any], dict[str, bytes]], None]) -> bytes:

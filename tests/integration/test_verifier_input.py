@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from click.testing import CliRunner
@@ -31,7 +31,7 @@ from cli import main
 from engine.app.service import Service
 from engine.persistence.database import Database
 from engine.persistence.store import SqlStore
-from engine.ports.proofs import canonical
+from engine.ports.proofs import Checkpoint, canonical
 from engine.testing import FrozenClock
 from engine.workflow.catalog import WorkflowCatalog
 from tests.integration.test_audit import KEY, build_history
@@ -39,11 +39,18 @@ from tests.integration.test_audit import KEY, build_history
 VERIFIER = Path(__file__).resolve().parents[2] / "adapters" / "verify_dossier.py"
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """An honest dossier (checkpoint 2), the public key, checkpoint 2 as kept and the
-    signer."""
-    root = tmp_path_factory.mktemp("dossier")
+class SignedDossier(NamedTuple):
+    root: Path
+    dossier: bytes
+    first: Checkpoint
+    latest: Checkpoint
+    signer: FileSigner
+
+
+def signed_dossier(root: Path, verifier: bytes) -> SignedDossier:
+    """KEY's audit history in a SQLite programme under ``root``: a signed checkpoint, a note
+    two hours later and a second checkpoint; the dossier of KEY (shipping ``verifier``), and
+    the public key in ``root / "programme.pem"``."""
     database = Database(f"sqlite:///{root / 'wk.db'}")
     database.ensure_schema(create=True)
     clock = FrozenClock()
@@ -52,14 +59,27 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     build_history(service, clock)
     create_key(root / "signing.key")
     signer = FileSigner(root / "signing.key")
-    service.checkpoints.make(signer)
+    first = service.checkpoints.make(signer)
     clock.advance(hours=2)
     service.note(KEY, "Nog een bewonersavond", by="a.bakker")
     latest = service.checkpoints.make(signer)
-    data = service.dossier(KEY, verifier=VERIFIER.read_bytes()).data
+    data = service.dossier(KEY, verifier=verifier).data
     database.dispose()
     (root / "programme.pem").write_text(public_pem(signer.public))
-    return {"root": root, "zip": data, "latest": latest.as_dict(), "signer": signer}
+    return SignedDossier(root, data, first, latest, signer)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An honest dossier (checkpoint 2), the public key, checkpoint 2 as kept and the
+    signer."""
+    made = signed_dossier(tmp_path_factory.mktemp("dossier"), VERIFIER.read_bytes())
+    return {
+        "root": made.root,
+        "zip": made.dossier,
+        "latest": made.latest.as_dict(),
+        "signer": made.signer,
+    }
 
 
 def run(made: dict[str, Any], data: bytes, *extra: str) -> subprocess.CompletedProcess[str]:
