@@ -348,6 +348,9 @@ async def signin(request: Request) -> Response:
             organisation=organisation,
             name=name,
         )
+    if visitor.secret is not None:
+        # The session this browser had ends: a copy of its cookie opens nothing any more.
+        await anyio.to_thread.run_sync(pages.service.signin.sign_out, visitor.secret)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(
         response,
@@ -429,6 +432,8 @@ def oidc_callback(request: Request) -> Response:
             reason=exc.reason,
         )
     else:
+        if visitor.secret is not None:
+            pages.service.signin.sign_out(visitor.secret)  # as a sign-in by password does
         response = RedirectResponse(_safe_next(pending.target), status_code=303)
         _headers(response)
         set_session_cookie(

@@ -307,3 +307,19 @@ def test_an_unreadable_discovery_document_is_refused_at_start(
         live_server(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, seed=False, settings=settings),
     ):
         pass
+
+
+def test_signing_in_again_through_the_provider_ends_the_session_the_browser_had(
+    server: LiveServer,
+) -> None:
+    client, url = start(server)
+    assert back(client, authorize(url)).status_code == 303
+    old = client.cookies["wk_session"]
+    again = client.get("/signin/oidc")  # the same browser, signed in, presses the button
+    assert again.status_code == 303
+    assert back(client, authorize(again.headers["location"])).status_code == 303
+    assert client.cookies["wk_session"] != old
+    assert client.get("/").status_code == 200
+    copied = _client(server)
+    copied.cookies.set("wk_session", old)
+    assert copied.get("/").status_code == 303

@@ -105,3 +105,51 @@ def test_a_token_session_and_its_cookie_end_when_the_token_expires(served: LiveS
     assert client.get(f"/instances/{key}").status_code == 200
     clock.advance(minutes=1)
     assert client.get(f"/instances/{key}").status_code == 303
+
+
+def test_signing_in_again_ends_the_session_the_browser_had(served: LiveServer) -> None:
+    """A new sign-in in a browser that has a session ends that session: its cookie (copied,
+    say, before the browser was handed over) opens nothing any more, whoever signs in now."""
+    programme = served.programme
+    key = programme.instance("deltawonen")
+    first, _ = programme.service.directory.create_token("deltawonen", "partner", purpose="a")
+    programme.service.signin.set_password("deltawonen", "partner", PASSWORD)  # ends sessions
+    browser = _client(served)
+    answer = browser.post(
+        "/signin", data={"signin_token": signin_token(browser), "token": first, "next": "/"}
+    )
+    old = answer.cookies["wk_session"]
+    browser.cookies.set("wk_session", old)
+    assert browser.get(f"/instances/{key}").status_code == 200
+    answer = browser.post(
+        "/signin",
+        data={
+            "signin_token": signin_token(browser),
+            "organisation": "deltawonen",
+            "name": "partner",
+            "password": PASSWORD,
+            "next": "/",
+        },
+    )
+    assert answer.status_code == 303
+    new = answer.cookies["wk_session"]
+    assert new != old
+    copied = _client(served)
+    copied.cookies.set("wk_session", old)
+    assert copied.get(f"/instances/{key}").status_code == 303
+    again = _client(served)
+    again.cookies.set("wk_session", new)
+    assert again.get(f"/instances/{key}").status_code == 200
+
+
+def test_a_refused_sign_in_leaves_the_session_the_browser_had(served: LiveServer) -> None:
+    programme = served.programme
+    key = programme.instance("deltawonen")
+    first, _ = programme.service.directory.create_token("deltawonen", "partner", purpose="a")
+    browser = _signed_in_with(served, first)
+    answer = browser.post(
+        "/signin",
+        data={"signin_token": signin_token(browser), "token": "wk_nonsense", "next": "/"},
+    )
+    assert answer.status_code == 401
+    assert browser.get(f"/instances/{key}").status_code == 200
