@@ -50,8 +50,9 @@ if TYPE_CHECKING:
     from engine.ports import Clock
 
 _JSON_ASKED = "wijkkompas.json"
-"""Key in ``ctx.meta`` (shared by every context of one invocation): the command was given
-``--json``, so a refusal is also printed as a problem object on stdout."""
+"""Key in ``ctx.meta`` (shared by every context of one invocation): whether the command was
+given ``--json`` (so a refusal is also printed as a problem object on stdout), once its flag
+was read; absent before (an option of the root group refused, the configuration unreadable)."""
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -63,14 +64,12 @@ def _print_problem(body: dict[str, Any]) -> None:
     click.echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
 
 
-def _json_asked(ctx: click.Context, args: Iterable[str], *, parsed: bool) -> bool:
-    """Whether the command was given ``--json``. ``parsed``: its options were all read (so
-    the flag's callback has spoken); otherwise, for an option that could not be read, the
-    command line's words say it."""
-    if ctx.meta.get(_JSON_ASKED):
-        return True
-    if parsed:
-        return False
+def _json_asked(ctx: click.Context, args: Iterable[str]) -> bool:
+    """Whether the command was given ``--json``: what its flag said, once it was read;
+    before that (an option that could not be read, the root group's own options and
+    configuration), what the command line's words ``args`` say."""
+    if _JSON_ASKED in ctx.meta:
+        return bool(ctx.meta[_JSON_ASKED])
     for arg in args:
         if arg == "--":
             return False
@@ -200,15 +199,15 @@ class _Root(click.Group):
         try:
             return super().invoke(ctx)
         except DefinitionError as exc:
-            self._problem(ctx, exc)
+            self._problem(ctx, exc, words)
             for finding in exc.problems:
                 click.echo(str(finding), err=True)
             _fail(_explained(ctx, exc), exc.exit_code)
         except WorkflowError as exc:
-            self._problem(ctx, exc)
+            self._problem(ctx, exc, words)
             _fail(_explained(ctx, exc), exc.exit_code)
         except click.UsageError as exc:
-            if _json_asked(ctx, words, parsed=False):
+            if _json_asked(ctx, words):
                 _print_problem(_usage_problem(exc))
             raise
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
@@ -223,7 +222,7 @@ class _Root(click.Group):
         except Exception as exc:
             if os.environ.get("WIJKKOMPAS_DEBUG"):
                 raise
-            if _json_asked(ctx, words, parsed=True):
+            if _json_asked(ctx, words):
                 from engine.app.problems import problem
 
                 _print_problem(problem("internal", "an unexpected error occurred; see stderr"))
@@ -239,12 +238,21 @@ class _Root(click.Group):
             if app is not None:
                 app.close()
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        words = list(args)  # the parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # an option of the root group: --now, --lang, ...
+            if _json_asked(ctx, words):
+                _print_problem(_usage_problem(exc))
+            raise
+
     @staticmethod
-    def _problem(ctx: click.Context, exc: Exception) -> None:
+    def _problem(ctx: click.Context, exc: Exception, words: Iterable[str]) -> None:
         from engine.app.problems import problem_for
         from engine.errors import WorkflowError
 
-        if isinstance(exc, WorkflowError) and _json_asked(ctx, (), parsed=True):
+        if isinstance(exc, WorkflowError) and _json_asked(ctx, words):
             _print_problem(problem_for(exc))
 
 
@@ -325,8 +333,7 @@ def _embedder_clock(given: object) -> Clock | None:
 
 
 def _remember_json(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    if value:
-        ctx.meta[_JSON_ASKED] = True
+    ctx.meta[_JSON_ASKED] = bool(value)
     return value
 
 

@@ -90,3 +90,24 @@ def test_without_json_stdout_stays_empty(cli: Cli) -> None:
     assert result.exit_code == 3
     assert result.stdout == ""
     assert "wk-noord: de poort van fase 'start' is nog niet open" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "name"),
+    [
+        (("--now", "2027-99-01"), "invalid-value", "--now"),
+        (("--lang", "fr"), "invalid-value", "--lang"),
+        (("--workflows", "not-there"), "invalid-value", "--workflows"),
+        (("--config", "settings.toml"), "invalid-value", None),
+        (("--config", "missing.toml"), "invalid-value", None),
+    ],
+)
+def test_an_option_of_the_root_group_that_is_refused_is_a_problem_too(
+    cli: Cli, tmp_path: Path, given: tuple[str, ...], code: str, name: str | None
+) -> None:
+    created(cli)
+    (tmp_path / "settings.toml").write_text('lock_timeout = "soon"\n', encoding="utf-8")
+    body = problem_of(cli, 2, *given, "note", "wk-noord", "x", "--by", "a", "--json")
+    assert body["code"] == code
+    if name is not None:
+        assert body["invalid_params"][0]["name"] == name
