@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
-from adapters.cli.shared import Moment, pretend
+from adapters.cli.shared import Moment, Text, pretend
 from engine.compose import Application
 
 if TYPE_CHECKING:
@@ -189,6 +189,7 @@ class _Root(click.Group):
             assert isinstance(command, click.Command), cmd_name
             assert command.name == cmd_name, cmd_name
             _note_json_flags([command])
+            _check_text([command])
             self.add_command(command)
         return command
 
@@ -348,6 +349,19 @@ def _note_json_flags(commands: Iterable[click.Command]) -> None:
                 param.callback = _remember_json
         if isinstance(command, click.Group):
             _note_json_flags(command.commands.values())
+
+
+def _check_text(commands: Iterable[click.Command]) -> None:
+    """Give every plain text option and argument of ``commands`` the type that refuses bytes
+    that are not UTF-8 (``adapters.cli.shared.Text``), naming it, before the command runs;
+    done here, as the root group loads each command, so that a new one cannot forget it. A
+    value that may be a file's path has a type of its own (``WorkflowRef``, ``click.Path``)."""
+    for command in commands:
+        for param in command.params:
+            if type(param.type) is click.types.StringParamType:
+                param.type = Text()
+        if isinstance(command, click.Group):
+            _check_text(command.commands.values())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from adapters.cli.record import effect
 from adapters.cli.shared import (
     Delimiter,
     Moment,
+    WorkflowRef,
     app_of,
     print_json,
     print_recorded,
@@ -34,7 +35,13 @@ def instance() -> None:
 
 @instance.command("create")
 @click.argument("key")
-@click.option("--workflow", "workflow_ref", required=True, help="Workflow KEY[@VERSION] or file.")
+@click.option(
+    "--workflow",
+    "workflow_ref",
+    required=True,
+    type=WorkflowRef(),
+    help="Workflow KEY[@VERSION] or file.",
+)
 @click.option("--title", required=True, help="Name of the wijk or sub-project.")
 @click.option(
     "--regie", "regie_type", required=True, help="Who leads: a regie type of the workflow."
@@ -95,7 +102,9 @@ def instance_create(
 
 @instance.command("import")
 @click.argument("csv_file", metavar="FILE.csv", type=click.File("r", encoding="utf-8-sig"))
-@click.option("--workflow", "default_workflow", help="Workflow for rows without one.")
+@click.option(
+    "--workflow", "default_workflow", type=WorkflowRef(), help="Workflow for rows without one."
+)
 @click.option("--regie", "default_regie", help="Regie type for rows without one.")
 @click.option(
     "--delimiter",

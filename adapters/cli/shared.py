@@ -14,6 +14,8 @@ before it does anything, so a new command refuses ``--now`` until it is marked o
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +34,8 @@ __all__ = [
     "Day",
     "Delimiter",
     "Moment",
+    "Text",
+    "WorkflowRef",
     "accepts_now",
     "app_of",
     "load_workflow",
@@ -295,6 +299,42 @@ class Day(click.ParamType):  # type: ignore[type-arg]
         except ValueError:
             self.fail(f"{value!r} is not a date like 2027-03-01", param, ctx)
         return _within_years(self, found, value, param, ctx)
+
+
+_NO_CHARACTER = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: what Python makes of bytes on the command line that are not UTF-8."""
+
+
+class Text(click.types.StringParamType):
+    """A name or a text (a key, an id, a title, a reason, an address). Bytes that are not
+    UTF-8, which Python keeps as lone surrogates, are refused here, naming the option, before
+    anything is done, as the HTTP API refuses a value that is not UTF-8: no name or text holds
+    them, and a database cannot even look one up. The command line gives this type to every
+    plain text option and argument (``cli._check_text``)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        text = super().convert(value, param, ctx)
+        found = _NO_CHARACTER.search(text) if isinstance(text, str) else None
+        if found is not None:
+            self.fail(
+                f"{text!r} is not UTF-8 text: it holds {found.group()!r}, which is no "
+                "character (bytes that are not UTF-8?)",
+                param,
+                ctx,
+            )
+        return text
+
+
+class WorkflowRef(click.types.StringParamType):
+    """A workflow: KEY[@VERSION] or a file. A file's path may hold bytes that are not UTF-8
+    (file names are bytes); a key never does, so one that holds them and names no file is
+    refused as :class:`Text` refuses it."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        ref = super().convert(value, param, ctx)
+        if isinstance(ref, str) and (os.sep in ref or os.path.exists(ref)):
+            return ref
+        return Text().convert(ref, param, ctx)
 
 
 def when(moment: datetime | None) -> str:

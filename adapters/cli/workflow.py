@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from adapters.cli.shared import Day, app_of, load_workflow, print_json, what_if
+from adapters.cli.shared import Day, WorkflowRef, app_of, load_workflow, print_json, what_if
 
 __all__ = ["workflow"]
 
@@ -145,7 +145,7 @@ def workflow_list(ctx: click.Context, as_json: bool) -> None:
 
 @workflow.command("show")
 @what_if
-@click.argument("ref", metavar="KEY|PATH")
+@click.argument("ref", metavar="KEY|PATH", type=WorkflowRef())
 @click.option("--json", "as_json", is_flag=True, help="The full normalised definition as JSON.")
 @click.pass_context
 def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -161,7 +161,7 @@ def workflow_show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 @workflow.command("diagram")
 @what_if
-@click.argument("ref", metavar="KEY|PATH")
+@click.argument("ref", metavar="KEY|PATH", type=WorkflowRef())
 @click.option(
     "--format",
     "fmt",
@@ -182,7 +182,7 @@ def workflow_diagram(ctx: click.Context, ref: str, fmt: str) -> None:
 
 @workflow.command("timeline")
 @what_if
-@click.argument("ref", metavar="KEY|PATH")
+@click.argument("ref", metavar="KEY|PATH", type=WorkflowRef())
 @click.option("--start", type=Day(), help="Start date (default today).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

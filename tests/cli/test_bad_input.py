@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,36 @@ def test_a_workflow_folder_that_is_not_there_is_said_so(wk, tmp_path):
     assert events(tmp_path / "wijkkompas.db") == before
     (tmp_path / "my-workflowz").mkdir()
     wk("--workflows", "my-workflowz", "workflow", "list")
+
+
+# What Python makes of the bytes b"\xff" on the command line (surrogateescape).
+NOT_UTF8 = b"\xff".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("instance", "show", f"wk-{NOT_UTF8}", "--json"), "key"),
+        (("log", f"wk-{NOT_UTF8}", "--json"), "key"),
+        (("note", f"wk-{NOT_UTF8}", "x", "--json"), "key"),
+        (("advance", f"wk-{NOT_UTF8}", "--json"), "key"),
+        (("note", "wk-a", f"kapot {NOT_UTF8}", "--json"), "text"),
+        (("instance", "create", "wk-b", "--workflow", f"wijkkompas{NOT_UTF8}", "--title", "B",
+          "--regie", "gemeente", "--json"), "--workflow"),
+        (("instance", "update", "wk-a", "--title", f"A{NOT_UTF8}", "--json"), "--title"),
+    ],
+)  # fmt: skip
+def test_bytes_that_are_not_utf8_are_bad_input_naming_where(wk, tmp_path, args, name):
+    """A key that is not UTF-8 reached the database's query: "unexpected error:
+    UnicodeEncodeError", exit 1 (the HTTP API refuses such a value as invalid-value, 422)."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    before = events(tmp_path / "wijkkompas.db")
+    result = wk(*args, code=2)
+    assert "unexpected error" not in result.stderr
+    assert "Traceback" not in result.stderr
+    body = json.loads(result.stdout)
+    assert (body["code"], body["status"]) == ("invalid-value", 422)
+    assert body["invalid_params"][0]["name"] == name
+    assert "not UTF-8" in body["detail"]
+    assert events(tmp_path / "wijkkompas.db") == before
