@@ -63,7 +63,9 @@ def pin(
                 hash=digest,
                 title=definition.title,
                 definition=canonical_json(definition),
-                source=loaded.source,
+                # A file's name may hold bytes that are not UTF-8 (lone surrogates in Python),
+                # which no database column takes: they are kept as U+FFFD.
+                source=loaded.source.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
                 at=now,
                 by=by,
             )

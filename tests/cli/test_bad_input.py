@@ -313,3 +313,13 @@ def test_bytes_that_are_not_utf8_are_bad_input_naming_where(wk, tmp_path, args, 
     assert body["invalid_params"][0]["name"] == name
     assert "not UTF-8" in body["detail"]
     assert events(tmp_path / "wijkkompas.db") == before
+
+
+def test_a_workflow_file_whose_name_is_not_utf8_is_still_read(wk, tmp_path):
+    source = Path(__file__).resolve().parents[2] / "workflows" / "wijkkompas.yaml"
+    odd = tmp_path / f"eigen{NOT_UTF8}.yaml"
+    odd.write_bytes(source.read_bytes())
+    wk("workflow", "show", str(odd), "--json")
+    wk("instance", "create", "wk-a", "--workflow", f"eigen{NOT_UTF8}.yaml", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    assert events(tmp_path / "wijkkompas.db") == 1
