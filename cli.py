@@ -334,7 +334,10 @@ def _embedder_clock(given: object) -> Clock | None:
 
 
 def _remember_json(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    ctx.meta[_JSON_ASKED] = bool(value)
+    if value:
+        ctx.meta[_JSON_ASKED] = True
+    elif not isinstance(ctx.command, click.Group):  # a group's flag: its command may have one
+        ctx.meta.setdefault(_JSON_ASKED, False)
     return value
 
 

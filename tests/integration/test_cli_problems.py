@@ -111,3 +111,11 @@ def test_an_option_of_the_root_group_that_is_refused_is_a_problem_too(
     assert body["code"] == code
     if name is not None:
         assert body["invalid_params"][0]["name"] == name
+
+
+def test_a_group_with_a_json_flag_of_its_own_leaves_the_choice_to_its_command(cli: Cli) -> None:
+    created(cli)
+    body = problem_of(cli, 2, "checkpoint", "list", "--after", "x", "--json")
+    assert body["invalid_params"][0]["name"] == "--after"
+    body = problem_of(cli, 2, "checkpoint", "list", "--nope", "--json")
+    assert body["code"] == "bad-request"
