@@ -84,10 +84,12 @@ def _usage_problem(exc: click.UsageError) -> dict[str, Any]:
     detail = exc.format_message()
     if isinstance(exc, click.BadParameter) and exc.param is not None:
         name = exc.param.opts[0] if exc.param.opts else str(exc.param.name)
+        # A missing one has no message of its own (click words it in format_message).
+        reason = exc.message or ("required" if isinstance(exc, click.MissingParameter) else detail)
         return problem(
             "invalid-value",
             detail,
-            extensions={"invalid_params": [{"name": name, "reason": exc.message}]},
+            extensions={"invalid_params": [{"name": name, "reason": reason}]},
         )
     return problem("bad-request", detail)
 

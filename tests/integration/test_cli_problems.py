@@ -119,3 +119,19 @@ def test_a_group_with_a_json_flag_of_its_own_leaves_the_choice_to_its_command(cl
     assert body["invalid_params"][0]["name"] == "--after"
     body = problem_of(cli, 2, "checkpoint", "list", "--nope", "--json")
     assert body["code"] == "bad-request"
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("note", "wk-noord", "--json"), "text"),
+        (("pause", "wk-noord", "geld", "--json"), "--reason"),
+    ],
+)
+def test_a_value_left_out_is_named_with_a_reason(
+    cli: Cli, args: tuple[str, ...], name: str
+) -> None:
+    created(cli)
+    body = problem_of(cli, 2, *args)
+    assert (body["code"], body["status"]) == ("invalid-value", 422)
+    assert body["invalid_params"] == [{"name": name, "reason": "required"}]
