@@ -11,6 +11,7 @@ meant cannot be known: ``version_clashes``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,7 +41,8 @@ def shipped_workflows_dir() -> Path:
 
 def looks_like_path(ref: str) -> bool:
     """Whether a KEY|PATH argument names a file rather than a key."""
-    return ref.endswith(SUFFIXES) or "/" in ref or "\\" in ref or Path(ref).is_file()
+    # os.path.isfile: a name the file system cannot hold (too long) is no file, not an error.
+    return ref.endswith(SUFFIXES) or "/" in ref or "\\" in ref or os.path.isfile(ref)
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,3 +323,26 @@ def test_a_workflow_file_whose_name_is_not_utf8_is_still_read(wk, tmp_path):
     wk("instance", "create", "wk-a", "--workflow", f"eigen{NOT_UTF8}.yaml", "--title", "A",
        "--regie", "gemeente")  # fmt: skip
     assert events(tmp_path / "wijkkompas.db") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("workflow", "show", "w" * 300),
+        ("workflow", "timeline", "w" * 300, "--json"),
+        ("instance", "create", "wk-b", "--workflow", "w" * 300, "--title", "B",
+         "--regie", "gemeente", "--json"),
+    ],
+)  # fmt: skip
+def test_a_workflow_name_too_long_for_a_file_is_an_unknown_workflow(wk, tmp_path, args):
+    """Whether a key names a file in the working directory was asked of the file system,
+    which refused a name of more than 255 bytes: "unexpected error: OSError: File name too
+    long", exit 1."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    result = wk(*args, code=2)
+    assert "'wwwww" in result.stderr
+    assert "OSError" not in result.stderr
+    if "--json" in args:
+        assert json.loads(result.stdout)["code"] == "not-found"
+    assert events(tmp_path / "wijkkompas.db") == 1
