@@ -378,7 +378,8 @@ class Database:
 
             name = make_url(self.url).database or ""
         path = Path(name).expanduser().absolute()
-        if not path.exists():
+        # os.path.exists: a name the file system cannot hold (too long) is a file not there.
+        if not os.path.exists(path):
             raise DatabaseMissing(path)
 
     def current_revision(self) -> str | None:

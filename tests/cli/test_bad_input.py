@@ -346,3 +346,16 @@ def test_a_workflow_name_too_long_for_a_file_is_an_unknown_workflow(wk, tmp_path
     if "--json" in args:
         assert json.loads(result.stdout)["code"] == "not-found"
     assert events(tmp_path / "wijkkompas.db") == 1
+
+
+def test_a_database_file_name_too_long_is_a_file_not_there(wk, tmp_path):
+    """Path.exists() raised for a name of more than 255 bytes: "unexpected error: OSError:
+    File name too long", exit 1."""
+    url = "sqlite:///" + "d" * 300 + ".db"
+    for args in (("status",), ("instance", "show", "wk-a", "--json"), ("db", "current")):
+        result = wk("--db", url, *args, code=2)
+        assert "does not exist" in result.stderr
+        assert "OSError" not in result.stderr
+    result = wk("--db", url, "instance", "create", "wk-a", "--workflow", "wijkkompas",
+                "--title", "A", "--regie", "gemeente", code=2)  # fmt: skip
+    assert "unable to open database file" in result.stderr
