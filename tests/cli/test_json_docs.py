@@ -162,3 +162,11 @@ def test_every_outbox_status_is_documented() -> None:
     assert tuple(option.type.choices) == STATUSES  # type: ignore[attr-defined]
     documented = section("`wijkkompas outbox list")
     assert [s for s in STATUSES if f"`{s}`" not in documented] == []
+
+
+def test_every_kind_of_problem_is_documented() -> None:
+    """The `code` a problem object of `--json` can carry, each one in the docs' list."""
+    from engine.app.problems import PROBLEM_KINDS
+
+    documented = section("Errors: problem objects")
+    assert [k for k in PROBLEM_KINDS if f"`{k}`" not in documented] == []
