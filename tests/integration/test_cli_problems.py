@@ -135,3 +135,15 @@ def test_a_value_left_out_is_named_with_a_reason(
     body = problem_of(cli, 2, *args)
     assert (body["code"], body["status"]) == ("invalid-value", 422)
     assert body["invalid_params"] == [{"name": name, "reason": "required"}]
+
+
+def test_the_detail_is_the_engines_english_whatever_the_language_of_stderr(cli: Cli) -> None:
+    """As docs/json.md says: the HTTP API's words in `detail`, the Dutch of --lang nl on
+    stderr."""
+    created(cli)
+    result = cli("resume", "wk-noord", "--by", "a", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["detail"] == "wk-noord: cannot resume: it is not paused"
+    assert "geweigerd door de regels van de werkwijze" in result.stderr
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "json.md").read_text("utf-8")
+    assert "in English whatever `--lang` says" in docs
