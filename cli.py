@@ -82,8 +82,12 @@ def _usage_problem(exc: click.UsageError) -> dict[str, Any]:
     from engine.app.problems import problem
 
     detail = exc.format_message()
-    if isinstance(exc, click.BadParameter) and exc.param is not None:
-        name = exc.param.opts[0] if exc.param.opts else str(exc.param.name)
+    if isinstance(exc, click.BadParameter) and (exc.param is not None or exc.param_hint):
+        if exc.param is not None:
+            name = exc.param.opts[0] if exc.param.opts else str(exc.param.name)
+        else:  # raised by a command itself, naming the option (param_hint)
+            hint = exc.param_hint
+            name = hint if isinstance(hint, str) else " / ".join(hint or ())
         # A missing one has no message of its own (click words it in format_message).
         reason = exc.message or ("required" if isinstance(exc, click.MissingParameter) else detail)
         return problem(

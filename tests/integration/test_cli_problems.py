@@ -147,3 +147,12 @@ def test_the_detail_is_the_engines_english_whatever_the_language_of_stderr(cli: 
     assert "geweigerd door de regels van de werkwijze" in result.stderr
     docs = (Path(__file__).resolve().parents[2] / "docs" / "json.md").read_text("utf-8")
     assert "in English whatever `--lang` says" in docs
+
+
+def test_a_value_a_command_finds_wrong_itself_is_invalid_value_naming_it(cli: Cli) -> None:
+    created(cli)
+    body = problem_of(
+        cli, 2, "instance", "update", "wk-noord", "--set-contact", "nope", "--by", "a", "--json"
+    )
+    assert (body["code"], body["status"]) == ("invalid-value", 422)
+    assert body["invalid_params"] == [{"name": "--set-contact", "reason": "'nope': give SET=EMAIL"}]
