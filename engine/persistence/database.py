@@ -137,6 +137,12 @@ class Database:
             database = parsed.database
         if self.dialect not in ("sqlite", "postgresql"):
             raise InvalidValue("database URL", url, "only SQLite and PostgreSQL are supported")
+        if self.dialect == "postgresql" and re.search("[\ud800-\udfff]", url):
+            # Bytes that are not UTF-8 (lone surrogates, from the command line): a file's name
+            # may hold them, a server's URL cannot be sent with them.
+            raise InvalidValue(
+                "database URL", url, "write it in UTF-8: it holds bytes that are not UTF-8"
+            )
         if self.dialect == "sqlite" and database in (None, "", ":memory:"):
             # An in-memory database forgets everything when the command ends.
             raise InvalidValue("database URL", url, "name a file: sqlite:///wijkkompas.db")

@@ -359,3 +359,12 @@ def test_a_database_file_name_too_long_is_a_file_not_there(wk, tmp_path):
     result = wk("--db", url, "instance", "create", "wk-a", "--workflow", "wijkkompas",
                 "--title", "A", "--regie", "gemeente", code=2)  # fmt: skip
     assert "unable to open database file" in result.stderr
+
+
+def test_a_postgresql_url_that_is_not_utf8_is_bad_input(wk):
+    """The URL reached the driver, which could not encode it: "unexpected error:
+    UnicodeEncodeError", exit 1. (A SQLite file's name may hold such bytes.)"""
+    for url in (f"postgresql://postgres@127.0.0.1/wk{NOT_UTF8}", f"postgresql://u{NOT_UTF8}@h/db"):
+        result = wk("--db", url, "status", "--json", code=2)
+        assert "not UTF-8" in result.stderr
+        assert json.loads(result.stdout)["invalid_params"][0]["name"] == "database URL"
