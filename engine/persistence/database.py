@@ -90,6 +90,15 @@ class DatabaseMissing(InputError):
         )
 
 
+_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
+def _shown(url: str) -> str:
+    """``url`` for a message: a password in it as ``***`` (as ``Database.safe_url`` shows it),
+    also in a URL no parser takes."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs that name no driver."""
     for prefix in ("postgresql://", "postgres://"):
@@ -131,21 +140,23 @@ class Database:
                 parsed = make_url(self.url)
             except ArgumentError:
                 raise InvalidValue(
-                    "database URL", url, "use sqlite:///FILE or postgresql://USER@HOST/DB"
+                    "database URL", _shown(url), "use sqlite:///FILE or postgresql://USER@HOST/DB"
                 ) from None
             self.dialect = parsed.get_backend_name()
             database = parsed.database
         if self.dialect not in ("sqlite", "postgresql"):
-            raise InvalidValue("database URL", url, "only SQLite and PostgreSQL are supported")
+            raise InvalidValue(
+                "database URL", _shown(url), "only SQLite and PostgreSQL are supported"
+            )
         if self.dialect == "postgresql" and re.search("[\ud800-\udfff]", url):
             # Bytes that are not UTF-8 (lone surrogates, from the command line): a file's name
             # may hold them, a server's URL cannot be sent with them.
             raise InvalidValue(
-                "database URL", url, "write it in UTF-8: it holds bytes that are not UTF-8"
+                "database URL", _shown(url), "write it in UTF-8: it holds bytes that are not UTF-8"
             )
         if self.dialect == "sqlite" and database in (None, "", ":memory:"):
             # An in-memory database forgets everything when the command ends.
-            raise InvalidValue("database URL", url, "name a file: sqlite:///wijkkompas.db")
+            raise InvalidValue("database URL", _shown(url), "name a file: sqlite:///wijkkompas.db")
         sync = synchronous.upper()
         if sync not in SYNCHRONOUS:
             raise InvalidValue(

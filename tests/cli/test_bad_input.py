@@ -368,3 +368,19 @@ def test_a_postgresql_url_that_is_not_utf8_is_bad_input(wk):
         result = wk("--db", url, "status", "--json", code=2)
         assert "not UTF-8" in result.stderr
         assert json.loads(result.stdout)["invalid_params"][0]["name"] == "database URL"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://wk:s3cret@db.example.nl/wk",
+        f"postgresql://wk:s3cret@db.example.nl/wk{NOT_UTF8}",
+    ],
+)
+def test_a_database_url_refused_does_not_show_its_password(wk, url):
+    """The refusal quoted the URL as given, password and all, on stderr and in the problem
+    object (which end up in logs); every other message about the database hides it."""
+    result = wk("--db", url, "status", "--json", code=2)
+    assert "s3cret" not in result.stdout
+    assert "s3cret" not in result.stderr
+    assert "wk:***@db.example.nl" in result.stderr
