@@ -138,7 +138,7 @@ class Database:
 
             try:
                 parsed = make_url(self.url)
-            except ArgumentError:
+            except (ArgumentError, ValueError):  # ValueError: a port that is no number
                 raise InvalidValue(
                     "database URL", _shown(url), "use sqlite:///FILE or postgresql://USER@HOST/DB"
                 ) from None
@@ -176,7 +176,16 @@ class Database:
         self._making = threading.Lock()
         self._closers: list[Callable[[], None]] = []
         if self._file is None:
-            self.engine  # noqa: B018 -- a URL SQLAlchemy refuses is refused here, as before
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                self.engine  # noqa: B018 -- a URL SQLAlchemy refuses is refused here
+            except (ArgumentError, ImportError) as exc:  # a driver it has not, or not installed
+                raise InvalidValue(
+                    "database URL",
+                    _shown(url),
+                    f"{exc}: use sqlite:///FILE or postgresql://USER@HOST/DB (psycopg 3)",
+                ) from None
 
     @property
     def engine(self) -> Engine:

@@ -384,3 +384,19 @@ def test_a_database_url_refused_does_not_show_its_password(wk, url):
     assert "s3cret" not in result.stdout
     assert "s3cret" not in result.stderr
     assert "wk:***@db.example.nl" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://wk@db.example.nl:port/wk",
+        "postgresql+nosuchdriver://wk@db.example.nl/wk",
+        "postgresql+psycopg2://wk@db.example.nl/wk",
+    ],
+)
+def test_a_database_url_sqlalchemy_cannot_use_is_an_invalid_database_url(wk, url):
+    """A port that is no number was 'unexpected error: ValueError', a driver SQLAlchemy does
+    not know or that is not installed 'the database refused: Can't load plugin' or
+    'ModuleNotFoundError': exit 1, for a URL mistyped."""
+    result = wk("--db", url, "status", "--json", code=2)
+    assert json.loads(result.stdout)["invalid_params"][0]["name"] == "database URL"
