@@ -276,7 +276,7 @@ class Settings:
             # A typo there would be searched as an empty folder, and a key found in the
             # shipped workflows instead, without a word (``--workflows`` is checked by click).
             for folder in values["workflows"]:
-                if not Path(folder).is_dir():
+                if not os.path.isdir(folder):  # os.path: a name too long is no folder either
                     raise InvalidValue(
                         f"workflow folder (from {source['workflows']})",
                         folder,

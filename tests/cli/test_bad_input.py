@@ -273,6 +273,8 @@ def test_a_workflow_folder_that_is_not_there_is_said_so(wk, tmp_path):
     for given, env, said in (
         (["--workflows", "my-workflowz"], None, "Directory 'my-workflowz' does not exist"),
         ([], {"WIJKKOMPAS_WORKFLOWS": "my-workflowz"}, "'my-workflowz': an existing folder"),
+        # A name too long for the file system was "unexpected error: OSError", exit 1.
+        ([], {"WIJKKOMPAS_WORKFLOWS": "w" * 300}, "an existing folder"),
     ):
         created = wk(*given, "instance", "create", "wk-b", "--workflow", "wijkkompas",
                      "--title", "B", "--regie", "gemeente", code=2, env=env)  # fmt: skip
