@@ -347,8 +347,15 @@ class MaildirNotifier:
         # A local default is harmless here: the files stay on this machine.
         self.path = Path(path)
         self.sender = sender
-        for sub in ("tmp", "new", "cur"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a setting that names no folder this process can make
+            raise InvalidValue(
+                "maildir (setting maildir)",
+                str(path),
+                f"a folder wijkkompas can make and write: {exc.strerror or exc}",
+            ) from None
         # Plain strings, not Path objects, for the paths of each message: building them took
         # as long as writing the file.
         self._new = os.path.join(self.path, "new", "")

@@ -402,3 +402,15 @@ def test_a_database_url_sqlalchemy_cannot_use_is_an_invalid_database_url(wk, url
     'ModuleNotFoundError': exit 1, for a URL mistyped."""
     result = wk("--db", url, "status", "--json", code=2)
     assert json.loads(result.stdout)["invalid_params"][0]["name"] == "database URL"
+
+
+def test_a_maildir_that_cannot_be_made_is_a_bad_setting(wk, tmp_path):
+    """A maildir setting naming a file (or a place this process may not write) was
+    'unexpected error: NotADirectoryError', exit 1."""
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente", "--contact", "a@example.nl")  # fmt: skip
+    (tmp_path / "a-file").write_text("")
+    env = {"WIJKKOMPAS_NOTIFIER": "maildir", "WIJKKOMPAS_MAILDIR": str(tmp_path / "a-file")}
+    result = wk("reminders", "run", code=2, env=env)
+    assert "maildir (setting maildir)" in result.stderr
+    assert "unexpected" not in result.stderr
