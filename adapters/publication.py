@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.errors import InvalidValue
 from engine.ports.proofs import Checkpoint
 
-__all__ = ["checkpoint_file", "publish"]
+__all__ = ["checkpoint_file", "prepare", "publish"]
 
 
 def checkpoint_file(checkpoint: Checkpoint) -> bytes:
@@ -26,6 +26,23 @@ def _write(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def _refused(folder: Path, exc: OSError) -> InvalidValue:
+    return InvalidValue(
+        "checkpoint directory (setting checkpoint_dir)", str(folder), exc.strerror or str(exc)
+    )
+
+
+def prepare(directory: str | os.PathLike[str]) -> None:
+    """Make ``directory`` (InvalidValue, as ``publish`` would raise, when it cannot be): done
+    before a checkpoint is made, so that a directory named wrong refuses the command before
+    anything is saved, not after a checkpoint that then never reaches it."""
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _refused(folder, exc) from None
 
 
 def publish(directory: str | os.PathLike[str], checkpoint: Checkpoint, *, latest: bool) -> Path:
@@ -39,7 +56,5 @@ def publish(directory: str | os.PathLike[str], checkpoint: Checkpoint, *, latest
         if latest:
             _write(folder / "latest.json", data)
     except OSError as exc:
-        raise InvalidValue(
-            "checkpoint directory (setting checkpoint_dir)", str(folder), exc.strerror or str(exc)
-        ) from None
+        raise _refused(folder, exc) from None
     return path

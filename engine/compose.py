@@ -267,6 +267,10 @@ class Application:
 
     def checkpoint(self) -> Checkpoint:
         """Sign a new checkpoint over every chain head, and publish it to checkpoint_dir."""
+        if self.settings.checkpoint_dir:  # a folder named wrong refuses it before it is made
+            from adapters.publication import prepare
+
+            prepare(self.settings.checkpoint_dir)
         made = self.service().checkpoints.make(self.signer())
         if self.settings.checkpoint_dir:
             from adapters.publication import publish

@@ -414,3 +414,24 @@ def test_a_maildir_that_cannot_be_made_is_a_bad_setting(wk, tmp_path):
     result = wk("reminders", "run", code=2, env=env)
     assert "maildir (setting maildir)" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_a_checkpoint_directory_that_cannot_be_made_refuses_before_a_checkpoint_is_made(
+    wk, tmp_path, monkeypatch
+):
+    """The checkpoint was signed and saved, then publishing it failed: exit 2, "invalid
+    checkpoint directory", and a checkpoint that never reached the directory."""
+    (tmp_path / "a-file").write_text("")
+    wk("instance", "create", "wk-a", "--workflow", "wijkkompas", "--title", "A",
+       "--regie", "gemeente")  # fmt: skip
+    wk("keys", "create")
+    monkeypatch.setenv("WIJKKOMPAS_CHECKPOINT_DIR", str(tmp_path / "a-file"))
+    result = wk("checkpoint", "--json", code=2)
+    assert json.loads(result.stdout)["code"] == "invalid-value"
+    assert json.loads(wk("checkpoint", "list", "--json").stdout) == []
+    monkeypatch.setenv("WIJKKOMPAS_CHECKPOINT_DIR", str(tmp_path / "published"))
+    wk("checkpoint")
+    assert sorted(p.name for p in (tmp_path / "published").iterdir()) == [
+        "checkpoint-00000001.json",
+        "latest.json",
+    ]
