@@ -30,12 +30,30 @@ def report() -> None:
     """Reports for the council and the programme: council report, timeline, charts."""
 
 
+def _refused(out: Path, exc: OSError) -> Exception:
+    """A file or folder --out names that cannot be written: bad input naming --out."""
+    from engine.errors import InvalidValue
+
+    return InvalidValue("--out", str(out), exc.strerror or str(exc))
+
+
+def _folder(folder: Path, out: Path) -> None:
+    """Make ``folder`` for ``out`` (its parent, or the folder --out names)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _refused(out, exc) from None
+
+
 def _write(text: str, out: Path | None) -> None:
     if out is None:
         click.echo(text)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
+    _folder(out.parent, out)
+    try:
+        out.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _refused(out, exc) from None
     click.echo(f"wrote {out}", err=True)
 
 
@@ -77,6 +95,8 @@ def council(
         from adapters.pdf import find_browser
 
         browser = find_browser(app.settings.chromium)  # before any work: fail fast
+        assert out is not None
+        _folder(out.parent, out)
     service = app.service()
     made = service.council_report(first, last)
     if form == "json":
@@ -145,8 +165,11 @@ def charts(ctx: click.Context, out: Path, language: str) -> None:
 
     service = app_of(ctx).service()
     data = service.charts()
-    out.mkdir(parents=True, exist_ok=True)
+    _folder(out, out)
     for name in CHARTS:
         target = out / f"{name}.svg"
-        target.write_text(render_chart(name, data, language=language) + "\n", encoding="utf-8")
+        try:
+            target.write_text(render_chart(name, data, language=language) + "\n", "utf-8")
+        except OSError as exc:
+            raise _refused(target, exc) from None
         click.echo(f"wrote {target}", err=True)

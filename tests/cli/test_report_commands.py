@@ -146,3 +146,25 @@ def test_charts_are_written_into_a_folder(wk: Any, tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "grafieken").iterdir())
     assert names == ["overdue.svg", "paused.svg", "phases.svg"]
     assert "Samen starten" in (tmp_path / "grafieken" / "phases.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", "charts", "--out", "a-file/grafieken"),
+        ("report", "timeline", "wk-zuid", "--out", "a-file/tl.svg"),
+        ("report", "council", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json",
+         "--out", "a-file/raad.json"),
+        ("report", "council", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "html",
+         "--out", "a-file/raad.html"),
+    ],
+)  # fmt: skip
+def test_an_out_that_cannot_be_written_is_bad_input_naming_it(
+    wk: Any, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """A folder that could not be made for --out (a file in its way, no permission) was
+    "unexpected error: FileExistsError", exit 1."""
+    (tmp_path / "a-file").write_text("")
+    result = wk(*args, code=2)
+    assert "--out 'a-file/" in result.stderr
+    assert "unexpected" not in result.stderr
