@@ -157,21 +157,33 @@ def effective_time(at: date | datetime | None, now: datetime) -> datetime:
     """When a command's event happened: now, a given moment, or a day.
 
     A day alone means "on that day": its last moment, or now when it is today. A moment later
-    than now (beyond ``FUTURE_TOLERANCE``) is refused with InvalidValue.
+    than now (beyond ``FUTURE_TOLERANCE``) is refused with InvalidValue, as is one that is no
+    moment in UTC (before the year 1 or after 9999 there, where the calendar ends).
     """
     if at is None:
         return now
     if not isinstance(at, datetime):
-        if at == local_date(now):
+        today = local_date(now)
+        if at == today:
             return now
+        if at > today:  # its end may lie past the calendar's (9999-12-31): said before that
+            raise InvalidValue("time", at.isoformat(), _FUTURE)
         at = end_of_day(at)
-    moment = as_utc(at)
+    try:
+        moment = as_utc(at)
+    except OverflowError:  # only at the calendar's ends: 9999-12-31 or 0001-01-01 somewhere
+        raise InvalidValue(
+            "time",
+            at.isoformat(),
+            _FUTURE if at.year > 1 else "it lies before the year 1 in UTC; give when it happened",
+        ) from None
     if moment > now + FUTURE_TOLERANCE:
         shown = moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-        raise InvalidValue(
-            "time", shown, "it lies in the future; give when it happened (not later than now)"
-        )
+        raise InvalidValue("time", shown, _FUTURE)
     return moment
+
+
+_FUTURE = "it lies in the future; give when it happened (not later than now)"
 
 
 def check_start(start: datetime, now: datetime, max_age: int) -> None:

@@ -101,6 +101,21 @@ def test_unknown_members_and_naive_times_are_named_with_json_pointers(server: Li
     assert naive.json()["invalid_params"][0]["pointer"] == "/at"
 
 
+@pytest.mark.parametrize(
+    "at", ["9999-12-31", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00+05:00"]
+)
+def test_a_time_at_the_ends_of_the_calendar_is_a_422_not_a_500(server: LiveServer, at: str) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        done = http.post(
+            f"/api/v1/instances/{key}/milestones/aanleiding-en-opdracht/done", json={"at": at}
+        )
+        noted = http.post(f"/api/v1/instances/{key}/notes", json={"text": "x", "at": at})
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    assert (done.status_code, noted.status_code) == (422, 422), (done.text, noted.text)
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
 def test_the_server_purges_expired_idempotency_receipts(db_url: str, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import textwrap
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,21 @@ def test_a_note_goes_back_to_when_the_instance_started_never_before(tijd):
 def test_nothing_is_dated_in_the_future(tijd):
     with pytest.raises(InvalidValue, match="lies in the future"):
         tijd.approve("wk", "college", "go", by="t", at=day(21))
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        date(9999, 12, 31),  # its end, in Dutch time, is a moment in year 10000 nowhere
+        datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))),  # 10000 in UTC
+        datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=5))),  # year 0 in UTC
+    ],
+)
+def test_a_time_at_the_ends_of_the_calendar_is_refused_not_a_crash(tijd, at):
+    before = tijd.log("wk")
+    with pytest.raises(InvalidValue, match=r"lies in the future|before the year 1"):
+        tijd.note("wk", "aan het eind", by="t", at=at)
+    assert tijd.log("wk") == before
 
 
 # --- what may not: it would contradict what was recorded after it ----------------------------
