@@ -101,6 +101,29 @@ def test_unknown_members_and_naive_times_are_named_with_json_pointers(server: Li
     assert naive.json()["invalid_params"][0]["pointer"] == "/at"
 
 
+def test_an_if_match_naming_an_event_the_instance_never_had_is_412(server: LiveServer) -> None:
+    """RFC 9110: an If-Match that is not the current ETag fails, 412, also one from the future
+    (not the command line's "invalid --expect-event"); nothing is recorded."""
+    key = server.programme.instance()
+    with server.client("programme_office", **{"If-Match": '"9-0000000000000000"'}) as http:
+        noted = http.post(f"/api/v1/instances/{key}/notes", json={"text": "x"})
+        patched = http.patch(f"/api/v1/instances/{key}", json={"title": "t"})
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    for answer in (noted, patched):
+        assert answer.status_code == 412, answer.text
+        assert answer.json()["code"] == "conflict"
+        assert "--expect-event" not in answer.text
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
+def test_a_time_the_engine_refuses_is_named_by_its_pointer(server: LiveServer) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        early = http.post(f"/api/v1/instances/{key}/notes", json={"text": "x", "at": "2001-01-01"})
+    assert early.status_code == 422, early.text
+    assert early.json()["invalid_params"][0]["pointer"] == "/at"
+
+
 @pytest.mark.parametrize(
     "at", ["9999-12-31", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00+05:00"]
 )

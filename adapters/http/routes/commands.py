@@ -1,7 +1,8 @@
 """Commands on one instance, one endpoint each. Every command is allowed by the rule table
 (Forbidden, 403, otherwise; NotFound, 404, for an instance you may not see), decided by the
 workflow's rules (409 with the reasons when they say no), refused with 412 when ``If-Match``
-names an older ETag, and answered with where the instance now stands and the event recorded.
+names another ETag than the instance's (an older one, or one it never had), and answered with
+where the instance now stands and the event recorded.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from adapters.http.replies import Idempotency, etag, expected_event, reply
 from adapters.http.routes import acts
 from engine.app.access import Action
 from engine.app.guard import Guard
-from engine.errors import GateNotMet, NotFound
+from engine.errors import Conflict, GateNotMet, InvalidValue, NotFound
 
 router = api_router(tags=["commands"])
 
@@ -89,10 +90,29 @@ def run_command(
             raise
         except GateNotMet as exc:
             raise seen.refusal(exc) from None
+        except InvalidValue as exc:
+            raise _as_asked(exc, key, expect) from None
         status, data, headers = respond(recorded)
         return reply(data, status=status, headers=headers)
 
     return idem.run(act)
+
+
+def _as_asked(refused: InvalidValue, key: str, expect: int | None) -> Exception:
+    """A value the engine refused, told as this request gave it: an ``If-Match`` naming an
+    event the instance does not have (yet) is a precondition that does not hold, 412 as RFC
+    9110 has it, not the command line's bad ``--expect-event``; a time refused is the body's
+    ``at``."""
+    if refused.what == "--expect-event" and expect is not None:
+        return Conflict(
+            f"{key} has no event {expect}: If-Match names no ETag it had; nothing was saved: "
+            "look at it again and repeat the command if it still applies",
+            instance=key,
+            seen=expect,
+        )
+    if refused.what == "time" and refused.pointer is None:
+        refused.pointer = "/at"
+    return refused
 
 
 class _SeenChildren:
