@@ -5,8 +5,9 @@
 - No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
 - A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` (415
   otherwise), at most ``max_body`` bytes (413, counted as it arrives, whatever Content-Length
-  said), valid UTF-8, one JSON value with no duplicate member names and no ``NaN``/``Infinity``
-  (400). Unknown members are refused by the body models (``bodies.py``).
+  said), valid UTF-8, one JSON value with no duplicate member names, no ``NaN``/``Infinity``, no
+  integer of more digits than Python reads and no arrays or objects nested deeper than
+  ``MAX_DEPTH`` (400). Unknown members are refused by the body models (``bodies.py``).
 - Nothing about the request's credentials is written anywhere (the access log shows method,
   path and status; tokens travel only in the Authorization header).
 """
@@ -14,15 +15,21 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from adapters.http.problems import PROBLEM_MEDIA_TYPE, http_problem
 
-__all__ = ["API_VERSION", "Conventions", "replaying", "strict_json"]
+__all__ = ["API_VERSION", "MAX_DEPTH", "Conventions", "replaying", "strict_json"]
 
 API_VERSION = "1.0.0"
 """The full version of the API (the major one is in the path); every response says it."""
+
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects a body may have (the bodies of this API nest three
+deep). Deeper ones are refused here, before the framework, the body models, the idempotency
+hash or the database read them: each of those recurses, and fails at its own depth."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,21 +72,51 @@ def _no_constant(name: str) -> Any:
     raise BadBody(f"{name} is not JSON")
 
 
+def _nested_within(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects at most ``limit`` deep (without recursing)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            inside: Any = item.values()
+        elif isinstance(item, list):
+            inside = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((each, depth + 1) for each in inside)
+    return True
+
+
 def strict_json(body: bytes) -> Any:
     """The JSON value in ``body``: UTF-8 (no byte-order mark), no duplicate member names, no
-    NaN or Infinity. Raises BadBody with what is wrong."""
+    NaN or Infinity, no integer Python does not read (more than its 4300 digits), nested at
+    most ``MAX_DEPTH`` deep. Raises BadBody with what is wrong."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadBody(f"the body is not UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         raise BadBody("the body starts with a byte-order mark; send plain UTF-8")
+    too_deep = BadBody(f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except BadBody:
+        raise
     except json.JSONDecodeError as exc:
         raise BadBody(
             f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:  # the only other one: an integer of more digits than int() reads
+        raise BadBody(
+            f"the body holds an integer of more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    if not _nested_within(value, MAX_DEPTH):
+        raise too_deep
+    return value
 
 
 def _media_type(scope: Scope) -> tuple[str, dict[str, str]]:

@@ -88,6 +88,44 @@ def test_a_body_that_is_not_strict_json_is_refused_and_nothing_is_recorded(
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"text": ' + b"1" * 5000 + b"}", id="integer-of-5000-digits"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-100000-deep"),
+        pytest.param(
+            b'{"text": "x", "at": ' + b"[" * 950 + b"]" * 950 + b"}", id="nested-950-deep"
+        ),
+        pytest.param(
+            b'{"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {"x": '
+            + b"[" * 300
+            + b"]" * 300
+            + b"}}",
+            id="cloudevent-nested-300-deep",
+        ),
+    ],
+)
+def test_json_that_python_cannot_read_is_refused_as_bad_json_on_every_route(
+    server: LiveServer, body: bytes
+) -> None:
+    key = server.programme.instance()
+    sent = {"Content-Type": "application/json"}
+    with server.client("programme_office") as http:
+        answers = [
+            http.post(f"/api/v1/instances/{key}/notes", content=body, headers=sent),  # shortcut
+            http.patch(f"/api/v1/instances/{key}", content=body, headers=sent),
+            http.post("/api/v1/organisations", content=body, headers=sent),
+            http.post("/api/v1/inbox", content=body, headers=sent),
+        ]
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["API-Version"] == API_VERSION
+        assert answer.json()["type"] == "/api/v1/problems/bad-request"
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
 def test_unknown_members_and_naive_times_are_named_with_json_pointers(server: LiveServer) -> None:
     key = server.programme.instance()
     with server.client("programme_office") as http:
