@@ -154,7 +154,35 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         }
     problem["instance"] = _path(request)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
     return problem_response(problem, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method the resource at the request's path takes, for a 405's ``Allow`` (RFC 9110
+    15.5.6): each asked of the router as a request of its own. The router's own ``Allow`` names
+    only the first route the path matched, and there is one route per method: ``PUT
+    /instances`` was told ``GET`` alone, not ``GET, POST``."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        asked = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(asked)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

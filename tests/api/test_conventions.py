@@ -50,6 +50,30 @@ def test_a_trailing_slash_is_not_found_rather_than_redirected(server: LiveServer
 
 
 @pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/api/v1/instances", {"GET", "POST"}),
+        ("DELETE", "/api/v1/instances/{key}", {"GET", "PATCH"}),
+        ("PUT", "/api/v1/instances/{key}/parties/enexis/netbeheerder", {"DELETE"}),
+        ("PUT", "/api/v1/tokens", {"GET", "POST"}),
+        ("GET", "/api/v1/instances/{key}/notes", {"POST"}),
+        ("POST", "/api/v1/tokens/wk_x", {"DELETE"}),
+    ],
+)
+def test_a_method_not_allowed_names_every_method_the_resource_has(
+    server: LiveServer, method: str, path: str, allowed: set[str]
+) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        answer = http.request(method, path.format(key=key))
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["API-Version"] == API_VERSION
+    assert answer.json()["type"] == "/api/v1/problems/method-not-allowed"
+    assert {m.strip() for m in answer.headers["Allow"].split(",")} == allowed
+
+
+@pytest.mark.parametrize(
     ("body", "headers", "status", "code"),
     [
         pytest.param(b'{"text": "a", "text": "b"}', {}, 400, "bad-request", id="duplicate-member"),
