@@ -8,6 +8,7 @@ wrong with them. No body has a field for who acts: that is the authenticated pri
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ __all__ = [
     "AdvanceBody",
     "ApprovalBody",
     "CreateInstanceBody",
+    "Day",
     "ErasureBody",
     "HandoverBody",
     "MilestoneDoneBody",
@@ -88,6 +90,31 @@ When = Annotated[
     ),
 ]
 """When it really happened: a moment with its UTC offset, or a day (its end, or now if today)."""
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value: Any) -> date:
+    """A day written as one (``2026-03-01``): not a moment (whose day depends on the offset it
+    is read at), nor a number of seconds since 1970, which pydantic's own ``date`` takes."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("give a date as 2026-03-01 (a day: not a moment, not a number)")
+
+
+Day = Annotated[
+    date,
+    PlainValidator(_day),
+    PlainSerializer(lambda value: value.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+"""A day, in the body or a query: ``2026-03-01`` and nothing else."""
 
 
 class Body(BaseModel):
@@ -173,7 +200,7 @@ class ReturnBody(Dated):
 class PauseBody(Dated):
     button: Id
     reason: Text
-    review: date | None = Field(None, description="When to look at the pause again.")
+    review: Day | None = Field(None, description="When to look at the pause again.")
 
 
 class ResumeBody(Dated):

@@ -201,6 +201,54 @@ def test_a_time_at_the_ends_of_the_calendar_is_a_422_not_a_500(server: LiveServe
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+NOT_DAYS = [
+    pytest.param(1798761600, id="seconds"),
+    pytest.param("1798761600", id="seconds-as-text"),
+    pytest.param("2027-01-01T00:00:00+05:00", id="midnight-at-an-offset"),
+    pytest.param("2027-01-01T00:00:00Z", id="midnight-utc"),
+    pytest.param("2027-01-01T00:00:00", id="midnight-naive"),
+]
+
+
+@pytest.mark.parametrize("value", NOT_DAYS)
+def test_a_date_is_written_as_a_date_not_as_a_moment_or_seconds(
+    server: LiveServer, value: object
+) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        paused = http.post(
+            f"/api/v1/instances/{key}/pause",
+            json={"button": "geen-trekker", "reason": "r", "review": value},
+        )
+        report = http.get("/api/v1/reports/council", params={"from": value, "to": "2027-06-30"})
+        timeline = http.get("/api/v1/workflows/wijkkompas/timeline", params={"start": value})
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    assert paused.status_code == 422, paused.text
+    assert paused.json()["invalid_params"][0]["pointer"] == "/review"
+    for answer, name in ((report, "from"), (timeline, "start")):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["invalid_params"][0]["name"] == name
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
+def test_a_date_written_as_a_date_is_taken(server: LiveServer) -> None:
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        paused = http.post(
+            f"/api/v1/instances/{key}/pause",
+            json={"button": "geen-trekker", "reason": "r", "review": "2027-01-01"},
+        )
+        report = http.get(
+            "/api/v1/reports/council", params={"from": "2026-01-01", "to": "2026-06-30"}
+        )
+        timeline = http.get("/api/v1/workflows/wijkkompas/timeline", params={"start": "2027-01-01"})
+        shown = http.get(f"/api/v1/instances/{key}").json()
+    assert (paused.status_code, report.status_code, timeline.status_code) == (200, 200, 200)
+    assert shown["paused"]["review"] == "2027-01-01"
+    assert report.json()["from"] == "2026-01-01"
+    assert timeline.json()["start"] == "2027-01-01"
+
+
 def test_the_server_purges_expired_idempotency_receipts(db_url: str, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 

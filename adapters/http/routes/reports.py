@@ -5,13 +5,13 @@ sees is its scope (out of scope: 404, as everywhere)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Header, Path, Query
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from adapters.http.bodies import Day
 from adapters.http.caller import CallerDep, api_router
 from adapters.http.replies import reply
 from adapters.http.routes import acts
@@ -67,8 +67,8 @@ def _wants_html(accept: str | None) -> bool:
 )
 def council_report(
     caller: CallerDep,
-    first: Annotated[date, Query(alias="from", description="The first day of the period")],
-    last: Annotated[date, Query(alias="to", description="The last day of the period")],
+    first: Annotated[Day, Query(alias="from", description="The first day of the period")],
+    last: Annotated[Day, Query(alias="to", description="The last day of the period")],
     language: Annotated[Language, Query(description="Of the page (text/html)")] = "nl",
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:

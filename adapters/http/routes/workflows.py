@@ -3,12 +3,12 @@ database (what instances are pinned to)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from starlette.responses import Response
 
+from adapters.http.bodies import Day
 from adapters.http.caller import CallerDep, api_router
 from adapters.http.replies import reply
 from adapters.http.routes import acts
@@ -127,7 +127,7 @@ def workflow_diagram(
 def workflow_timeline(
     caller: CallerDep,
     key: str,
-    start: Annotated[date | None, Query(description="The first day (default today)")] = None,
+    start: Annotated[Day | None, Query(description="The first day (default today)")] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     from engine.clock import local_date
