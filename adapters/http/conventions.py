@@ -19,7 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from adapters.http.problems import PROBLEM_MEDIA_TYPE, http_problem
+from adapters.http.problems import PROBLEM_MEDIA_TYPE, hide_calendar_secret, http_problem
 
 __all__ = ["API_VERSION", "MAX_DEPTH", "Conventions", "replaying", "strict_json"]
 
@@ -163,13 +163,14 @@ class Conventions:
 
         path: str = scope["path"]
         if len(path) > 1 and path.endswith("/"):
+            shown = hide_calendar_secret(path)  # as every problem names the path
             await self._refuse(
                 send_with_version,
                 http_problem(
                     "not-found",
-                    f"there is no resource at {path}: URIs have no trailing slash "
-                    f"(try {path.rstrip('/') or '/'})",
-                    instance=path,
+                    f"there is no resource at {shown}: URIs have no trailing slash "
+                    f"(try {shown.rstrip('/') or '/'})",
+                    instance=shown,
                 ),
             )
             return
@@ -183,7 +184,7 @@ class Conventions:
 
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, checked; None when a problem was sent instead."""
-        path = scope["path"]
+        path = hide_calendar_secret(scope["path"])  # as every problem names the path
         length = _content_length(scope)
         if length is not None and length > self.max_body:
             await self._too_large(send, path)

@@ -49,6 +49,31 @@ def test_a_trailing_slash_is_not_found_rather_than_redirected(server: LiveServer
     assert "no trailing slash" in slashed.json()["detail"]
 
 
+def test_a_refusal_at_the_edge_does_not_repeat_a_calendar_secret(server: LiveServer) -> None:
+    """A calendar feed's URL holds its secret: no problem body names it, also one the
+    conventions give before any route (a trailing slash, a body that is not JSON)."""
+    secret = "wkcal_0badcafe_s3cretvalue"
+    with server.client() as outlook:
+        answers = [
+            outlook.get(f"/api/v1/calendar/{secret}.ics/"),
+            outlook.post(
+                f"/api/v1/calendar/{secret}.ics",
+                content=b"x",
+                headers={"Content-Type": "text/plain"},
+            ),
+            outlook.post(
+                f"/api/v1/calendar/{secret}.ics",
+                content=b'{"a": 1, "a": 2}',
+                headers={"Content-Type": "application/json"},
+            ),
+        ]
+    assert [a.status_code for a in answers] == [404, 415, 400]
+    for answer in answers:
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "s3cretvalue" not in answer.text
+        assert "/api/v1/calendar/(token).ics" in answer.json()["instance"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
