@@ -190,6 +190,10 @@ class Commands:
         now = self.context.now_to_record()
         before = record.instance
         moment = max(now, before.last_event_at) if at is None else effective_time(at, now)
+        workflow = self.context.compiled(record.workflow)
+        # Who acts may do this, on the row as it is now: checked first, so that an instance the
+        # caller may not see is not found, whatever the version check below would tell of it.
+        acting.check(workflow, before)
         if expect is not None and record.seq != expect:
             if expect > record.seq:
                 raise InvalidValue("--expect-event", expect, f"{key} has only {record.seq} events")
@@ -201,8 +205,6 @@ class Commands:
                 current_event=record.seq,
                 seen=expect,
             )
-        workflow = self.context.compiled(record.workflow)
-        acting.check(workflow, before)  # who acts may do this, on the row as it is now
         # The command works on a copy: ``before`` stays as it was (the store may remember it,
         # and an earlier Recorded may hold it).
         instance = before.copy()

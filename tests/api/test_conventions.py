@@ -49,6 +49,27 @@ def test_a_trailing_slash_is_not_found_rather_than_redirected(server: LiveServer
     assert "no trailing slash" in slashed.json()["detail"]
 
 
+@pytest.mark.parametrize("if_match", ['"0-0000000000000000"', '"9-0000000000000000"'])
+def test_an_instance_outside_the_callers_scope_is_not_found_whatever_if_match_says(
+    server: LiveServer, if_match: str
+) -> None:
+    """Not 412 with the event it is at, nor 422 with how many events it has: the answer is
+    the one for an instance that does not exist, on the shortcut and through the framework."""
+    other = server.programme.instance("swz")
+    with server.client("partner", **{"If-Match": if_match}) as http:
+
+        def answers(key: str) -> list[tuple[int, str]]:
+            sent = [
+                http.post(f"/api/v1/instances/{key}/notes", json={"text": "t"}),
+                http.patch(f"/api/v1/instances/{key}", json={"title": "t"}),
+            ]
+            return [(a.status_code, a.json()["detail"].replace(key, "KEY")) for a in sent]
+
+        outside, missing = answers(other), answers("w9999")
+    assert outside == missing
+    assert {status for status, _ in outside} == {404}
+
+
 def test_a_refusal_at_the_edge_does_not_repeat_a_calendar_secret(server: LiveServer) -> None:
     """A calendar feed's URL holds its secret: no problem body names it, also one the
     conventions give before any route (a trailing slash, a body that is not JSON)."""
