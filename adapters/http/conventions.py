@@ -5,9 +5,10 @@
 - No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
 - A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` (415
   otherwise), at most ``max_body`` bytes (413, counted as it arrives, whatever Content-Length
-  said), valid UTF-8, one JSON value with no duplicate member names, no ``NaN``/``Infinity``, no
-  integer of more digits than Python reads and no arrays or objects nested deeper than
-  ``MAX_DEPTH`` (400). Unknown members are refused by the body models (``bodies.py``).
+  said), valid UTF-8, one JSON value with no duplicate member names, no ``NaN``/``Infinity``
+  (nor a number beyond a double, which would be Infinity), no integer of more digits than
+  Python reads and no arrays or objects nested deeper than ``MAX_DEPTH`` (400). Unknown
+  members are refused by the body models (``bodies.py``).
 - Nothing about the request's credentials is written anywhere (the access log shows method,
   path and status; tokens travel only in the Authorization header).
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -72,6 +74,15 @@ def _no_constant(name: str) -> Any:
     raise BadBody(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; one beyond what a double holds (``1e400``)
+    would be Infinity, which is not JSON either (and was kept as null)."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise BadBody(f"the number {text} is larger than a double holds")
+    return number
+
+
 def _nested_within(value: Any, limit: int) -> bool:
     """Whether ``value`` nests arrays and objects at most ``limit`` deep (without recursing)."""
     stack = [(value, 1)]
@@ -91,8 +102,9 @@ def _nested_within(value: Any, limit: int) -> bool:
 
 def strict_json(body: bytes) -> Any:
     """The JSON value in ``body``: UTF-8 (no byte-order mark), no duplicate member names, no
-    NaN or Infinity, no integer Python does not read (more than its 4300 digits), nested at
-    most ``MAX_DEPTH`` deep. Raises BadBody with what is wrong."""
+    NaN or Infinity (nor a number that overflows to it), no integer Python does not read (more
+    than its 4300 digits), nested at most ``MAX_DEPTH`` deep. Raises BadBody with what is
+    wrong."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -101,7 +113,12 @@ def strict_json(body: bytes) -> Any:
         raise BadBody("the body starts with a byte-order mark; send plain UTF-8")
     too_deep = BadBody(f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
     except BadBody:
         raise
     except json.JSONDecodeError as exc:

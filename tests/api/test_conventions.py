@@ -173,6 +173,10 @@ def test_a_body_that_is_not_strict_json_is_refused_and_nothing_is_recorded(
             + b"}}",
             id="cloudevent-nested-300-deep",
         ),
+        pytest.param(
+            b'{"specversion": "1.0", "id": "2", "source": "s", "type": "t", "data": {"x": -1e400}}',
+            id="cloudevent-number-beyond-a-double",  # was kept as null
+        ),
     ],
 )
 def test_json_that_python_cannot_read_is_refused_as_bad_json_on_every_route(
