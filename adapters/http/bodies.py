@@ -48,6 +48,11 @@ __all__ = [
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+WorkflowRef = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}(@[0-9]{1,9})?$")
+]
+"""KEY or KEY@VERSION (``catalog.WORKFLOW_REF``): never a file path, which the engine would
+open on the server as it does for the command line."""
 
 
 def _when(value: Any) -> date | datetime:
@@ -137,7 +142,7 @@ class RegieBody(Body):
 
 class CreateInstanceBody(Dated):
     key: Id = Field(description="The instance key, e.g. a CBS wijk code or your own id.")
-    workflow: Line = Field(description="The workflow key, optionally KEY@VERSION.")
+    workflow: WorkflowRef = Field(description="The workflow key, optionally KEY@VERSION.")
     title: Line
     regie: RegieBody
     parent: Id | None = Field(None, description="The key of the wijk this is a deelproject of.")

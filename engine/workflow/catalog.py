@@ -12,6 +12,7 @@ meant cannot be known: ``version_clashes``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
+
+WORKFLOW_REF = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}(?:@[0-9]{1,9})?")
+"""KEY or KEY@VERSION, as a workflow's key is written (``model.KEY_PATTERN``): never a path."""
 
 
 def shipped_workflows_dir() -> Path:
@@ -130,10 +134,14 @@ class WorkflowCatalog:
             replace(e, problem=found[str(e.path)]) if str(e.path) in found else e for e in entries
         ]
 
-    def resolve(self, ref: str) -> LoadedWorkflow:
-        """Load the workflow named by ``ref``: a file path, KEY or KEY@VERSION."""
-        if looks_like_path(ref):
+    def resolve(self, ref: str, *, files: bool = True) -> LoadedWorkflow:
+        """Load the workflow named by ``ref``: a file path, KEY or KEY@VERSION. Without
+        ``files`` (the HTTP API: a name a client sends is never opened on the server) only KEY
+        or KEY@VERSION; anything else is not found."""
+        if files and looks_like_path(ref):
             return load_file(ref)
+        if not files and not WORKFLOW_REF.fullmatch(ref):
+            raise NotFound("workflow", ref)
         key, _, wanted = ref.partition("@")
         version: int | None = None
         if wanted:

@@ -14,6 +14,8 @@ from tests.api.live import LiveServer, live_server
 
 pytestmark = pytest.mark.xdist_group("api")
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def test_health_checks_need_no_credentials_and_say_the_schema_is_current(
     server: LiveServer,
@@ -68,6 +70,41 @@ def test_an_instance_outside_the_callers_scope_is_not_found_whatever_if_match_sa
         outside, missing = answers(other), answers("w9999")
     assert outside == missing
     assert {status for status, _ in outside} == {404}
+
+
+SERVER_FILES = ["pyproject.toml", "README.md", "Makefile", "nosuch.yaml", "x" * 300]
+
+
+@pytest.mark.parametrize("name", SERVER_FILES)
+def test_a_workflow_is_named_by_its_key_never_by_a_file_on_the_server(
+    server: LiveServer, name: str
+) -> None:
+    """The catalog takes a file path from the command line; the API takes keys only: a name
+    is not opened on the server (relative to its working directory), nor its existence told."""
+    with server.client("programme_office") as http:
+        for sub in ("", "/diagram", "/timeline"):
+            shown = http.get(f"/api/v1/workflows/{name}{sub}")
+            assert shown.status_code == 404, shown.text
+            assert shown.json()["code"] == "not-found"
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    ["/etc/hostname", "/nonexistent.yaml", "pyproject.toml", f"{REPO}/workflows/wijkkompas.yaml"],
+)
+def test_an_instance_is_created_from_a_workflow_key_never_from_a_file_on_the_server(
+    server: LiveServer, workflow: str
+) -> None:
+    regie = {"type": "gemeente", "organisation": "Gemeente Zwolle"}
+    with server.client("programme_office") as http:
+        made = http.post(
+            "/api/v1/instances",
+            json={"key": "w-file", "workflow": workflow, "title": "t", "regie": regie},
+        )
+        listed = http.get("/api/v1/instances").json()["items"]
+    assert made.status_code == 422, made.text
+    assert made.json()["invalid_params"][0]["pointer"] == "/workflow"
+    assert listed == []
 
 
 def test_a_refusal_at_the_edge_does_not_repeat_a_calendar_secret(server: LiveServer) -> None:
