@@ -3,12 +3,12 @@
 - Every response carries ``API-Version`` (the full version; the major one is in the path), NLGov
   API Design Rules "/core/version-header".
 - No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
-- A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` (415
-  otherwise), at most ``max_body`` bytes (413, counted as it arrives, whatever Content-Length
-  said), valid UTF-8, one JSON value with no duplicate member names, no ``NaN``/``Infinity``
-  (nor a number beyond a double, which would be Infinity), no integer of more digits than
-  Python reads and no arrays or objects nested deeper than ``MAX_DEPTH`` (400). Unknown
-  members are refused by the body models (``bodies.py``).
+- A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` with
+  no ``Content-Encoding`` (415 otherwise), at most ``max_body`` bytes (413, counted as it
+  arrives, whatever Content-Length said), valid UTF-8, one JSON value with no duplicate member
+  names, no ``NaN``/``Infinity`` (nor a number beyond a double, which would be Infinity), no
+  integer of more digits than Python reads and no arrays or objects nested deeper than
+  ``MAX_DEPTH`` (400). Unknown members are refused by the body models (``bodies.py``).
 - Nothing about the request's credentials is written anywhere (the access log shows method,
   path and status; tokens travel only in the Authorization header).
 """
@@ -148,6 +148,16 @@ def _media_type(scope: Scope) -> tuple[str, dict[str, str]]:
     return "", {}
 
 
+def _content_coding(scope: Scope) -> str | None:
+    """The request's ``Content-Encoding`` other than ``identity`` (None: the body is as sent)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-encoding":
+            coding: str = value.decode("latin-1").strip().lower()
+            if coding not in ("", "identity"):
+                return coding
+    return None
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
@@ -223,6 +233,17 @@ class Conventions:
         body = b"".join(chunks)
         if not body:
             return body  # commands without a body: the route decides whether it needs one
+        coding = _content_coding(scope)
+        if coding is not None:  # read as plain it would be refused, or worse, taken as sent
+            await self._refuse(
+                send,
+                http_problem(
+                    "unsupported-media-type",
+                    f"the body must be sent as it is, not with Content-Encoding: {coding}",
+                    instance=path,
+                ),
+            )
+            return None
         kind, params = _media_type(scope)
         if kind != "application/json" or params.get("charset", "utf-8") != "utf-8":
             await self._refuse(

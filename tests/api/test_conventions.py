@@ -132,6 +132,38 @@ def test_a_refusal_at_the_edge_does_not_repeat_a_calendar_secret(server: LiveSer
         assert "/api/v1/calendar/(token).ics" in answer.json()["instance"]
 
 
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzipped", "labelled-only"])
+def test_a_body_with_a_content_coding_is_refused_as_unsupported_not_read_as_plain(
+    server: LiveServer, compressed: bool
+) -> None:
+    """The API reads bodies as sent (no content coding): one that says it is gzip is 415, not
+    a 400 for its bytes, nor read as plain JSON when it is not compressed after all."""
+    import gzip
+
+    key = server.programme.instance()
+    body = b'{"text": "x"}'
+    sent = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    with server.client("programme_office") as http:
+        answers = [
+            http.post(
+                f"/api/v1/instances/{key}/notes",
+                content=gzip.compress(body) if compressed else body,
+                headers=sent,
+            ),
+            http.patch(
+                f"/api/v1/instances/{key}",
+                content=gzip.compress(b'{"title": "t"}') if compressed else b'{"title": "t"}',
+                headers=sent,
+            ),
+        ]
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    for answer in answers:
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["code"] == "unsupported-media-type"
+        assert answer.headers["API-Version"] == API_VERSION
+    assert [e["type"] for e in log] == ["instance_started"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
