@@ -70,6 +70,11 @@ class Application:
         self._service: Service | None = None
         self._threads = 0
         self._catalog: WorkflowCatalog | None = None
+        self.workflow_files = True
+        """Whether a workflow a command names may be a file (a path, or a bare name that is a
+        file in the working directory) as well as KEY[@VERSION]: yes for the command line and
+        a program that embeds the engine; a server sets it off (``adapters.http.create_app``),
+        as a name a client sends is never opened on the server."""
 
     @classmethod
     def configure(
@@ -175,7 +180,7 @@ class Application:
                 clock=self.clock(),
                 # The catalog (the loader, validation, the YAML reader) is built by the first
                 # command that names a workflow; the others run on stored definitions.
-                workflows=lambda ref: self.catalog().resolve(ref),
+                workflows=lambda ref: self.catalog().resolve(ref, files=self.workflow_files),
                 max_start_age=self.settings.max_start_age,
                 contacts=self.settings.contacts,
                 inbox=self.settings.inbox,

@@ -180,6 +180,7 @@ def create_app(
     shortcuts for the most asked requests (``shortcut.py``) in front of it."""
     from adapters.http.shortcut import CommandShortcut, InstanceShortcut
 
+    application.workflow_files = False  # a client's workflow name is a key, never a file here
     api = build_api(application, oidc=oidc)
     return Conventions(
         InstanceShortcut(CommandShortcut(api, api, PREFIX), api.state.api, PREFIX),

@@ -107,6 +107,27 @@ def test_an_instance_is_created_from_a_workflow_key_never_from_a_file_on_the_ser
     assert listed == []
 
 
+def test_a_key_that_is_also_a_file_in_the_servers_folder_is_a_key(
+    server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line takes a bare name that is a file in its folder as that file; the
+    server never: a workflow file someone left in its working directory under a key-shaped
+    name is not what a client's key names."""
+    shipped = (REPO / "workflows" / "wijkkompas.yaml").read_text(encoding="utf-8")
+    (tmp_path / "eigen").write_text(shipped.replace("key: wijkkompas", "key: eigen", 1))
+    monkeypatch.chdir(tmp_path)
+    regie = {"type": "gemeente", "organisation": "Gemeente Zwolle"}
+    with server.client("programme_office") as http:
+        made = http.post(
+            "/api/v1/instances",
+            json={"key": "w-file", "workflow": "eigen", "title": "t", "regie": regie},
+        )
+        shown = http.get("/api/v1/workflows/eigen")
+        listed = http.get("/api/v1/instances").json()["items"]
+    assert (made.status_code, shown.status_code) == (404, 404), made.text
+    assert listed == []
+
+
 def test_a_refusal_at_the_edge_does_not_repeat_a_calendar_secret(server: LiveServer) -> None:
     """A calendar feed's URL holds its secret: no problem body names it, also one the
     conventions give before any route (a trailing slash, a body that is not JSON)."""
