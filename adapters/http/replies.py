@@ -89,10 +89,13 @@ def etag(seq: int, head: str, answer: bytes | None = None) -> str:
 
 
 def expected_event(if_match: str | None) -> int | None:
-    """The event number an If-Match header names (None: no header, or ``*``)."""
+    """The event number an If-Match header names (None: no header, or ``*``). A weak tag
+    (``W/"..."``) names the same event: a compressing proxy in front of the server (nginx's
+    gzip) weakens the ETags it passes on, and the event a tag names is the instance's state,
+    which no encoding of the answer changes."""
     if if_match is None or if_match.strip() == "*":
         return None
-    found = _ETAG.match(if_match.strip())
+    found = _ETAG.match(if_match.strip().removeprefix("W/"))
     if found is None:
         raise InvalidValue(
             "If-Match",

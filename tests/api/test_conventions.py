@@ -318,6 +318,20 @@ def test_an_if_match_naming_an_event_the_instance_never_had_is_412(server: LiveS
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+def test_a_weak_etag_in_if_match_names_the_same_event(server: LiveServer) -> None:
+    """A compressing proxy (nginx's gzip) weakens the ETags it passes on: sent back as
+    If-Match, the weak tag works as the strong one did, and a stale one is still 412."""
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        tag = http.get(f"/api/v1/instances/{key}").headers["etag"]
+        weak = {"If-Match": f"W/{tag}"}
+        noted = http.post(f"/api/v1/instances/{key}/notes", json={"text": "x"}, headers=weak)
+        again = http.post(f"/api/v1/instances/{key}/notes", json={"text": "y"}, headers=weak)
+        log = http.get(f"/api/v1/instances/{key}/events").json()["items"]
+    assert (noted.status_code, again.status_code) == (200, 412), (noted.text, again.text)
+    assert [e["type"] for e in log] == ["instance_started", "note_added"]
+
+
 def test_a_time_the_engine_refuses_is_named_by_its_pointer(server: LiveServer) -> None:
     key = server.programme.instance()
     with server.client("programme_office") as http:
