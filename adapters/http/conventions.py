@@ -3,6 +3,9 @@
 - Every response carries ``API-Version`` (the full version; the major one is in the path), NLGov
   API Design Rules "/core/version-header".
 - No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
+- HEAD is GET without the body (RFC 9110 9.3.2): the routes take GET alone, so a HEAD request
+  is answered here by the GET, its headers kept and its body left out (a 405's ``Allow`` names
+  HEAD beside every GET).
 - A request body is JSON in UTF-8 and nothing else: ``Content-Type: application/json`` with
   no ``Content-Encoding`` (415 otherwise), at most ``max_body`` bytes (413, counted as it
   arrives, whatever Content-Length said), valid UTF-8, one JSON value with no duplicate member
@@ -168,6 +171,20 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _headers_only(send: Send) -> Send:
+    """``send`` for a HEAD request answered by GET: the start of the response as it is (its
+    Content-Length the body's), its body left out."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return sending
+
+
 class Conventions:
     """Wraps the API application; see the module docstring."""
 
@@ -200,6 +217,11 @@ class Conventions:
                     instance=shown,
                 ),
             )
+            return
+        if scope["method"] == "HEAD":
+            # RFC 9110 9.3.2: HEAD is GET without the body. The routes take GET only (one
+            # method each), so HEAD is answered here by GET, with the same headers.
+            await self.app({**scope, "method": "GET"}, receive, _headers_only(send_with_version))
             return
         if scope["method"] not in _WITH_BODY or not path.startswith(self.prefix):
             await self.app(scope, receive, send_with_version)

@@ -182,6 +182,8 @@ def _allowed(request: Request) -> str:
         }
         if any(route.matches(asked)[0] is Match.FULL for route in routes):
             allowed.append(method)
+    if "GET" in allowed and "HEAD" not in allowed:  # answered by GET (``Conventions``)
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from adapters.http import API_VERSION
@@ -185,13 +186,31 @@ def test_a_body_with_a_content_coding_is_refused_as_unsupported_not_read_as_plai
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+def test_head_answers_as_get_does_without_the_body(server: LiveServer) -> None:
+    """RFC 9110 9.3.2: every GET resource takes HEAD, with the headers GET would send (its
+    ETag, its API-Version, its length) and no body; a refusal too (a 404 for what is not
+    there, a 401 without credentials)."""
+    key = server.programme.instance()
+    with server.client("programme_office") as http:
+        for path in (f"/api/v1/instances/{key}", "/api/v1/instances", "/healthz"):
+            got, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (got.status_code, b""), path
+            for name in ("content-type", "content-length", "etag", "api-version"):
+                assert head.headers.get(name) == got.headers.get(name), (path, name)
+        missing = http.head("/api/v1/instances/w9999")
+    stranger = httpx.head(f"{server.url}/api/v1/instances/{key}", timeout=30)
+    assert (missing.status_code, missing.content) == (404, b"")
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert (stranger.status_code, stranger.content) == (401, b"")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/api/v1/instances", {"GET", "POST"}),
-        ("DELETE", "/api/v1/instances/{key}", {"GET", "PATCH"}),
+        ("PUT", "/api/v1/instances", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/api/v1/instances/{key}", {"GET", "HEAD", "PATCH"}),
         ("PUT", "/api/v1/instances/{key}/parties/enexis/netbeheerder", {"DELETE"}),
-        ("PUT", "/api/v1/tokens", {"GET", "POST"}),
+        ("PUT", "/api/v1/tokens", {"GET", "HEAD", "POST"}),
         ("GET", "/api/v1/instances/{key}/notes", {"POST"}),
         ("POST", "/api/v1/tokens/wk_x", {"DELETE"}),
     ],
