@@ -3,6 +3,8 @@
 - Every response carries ``API-Version`` (the full version; the major one is in the path), NLGov
   API Design Rules "/core/version-header".
 - No trailing slashes ("/core/no-trailing-slash"): ``/api/v1/instances/`` is 404, not a redirect.
+- One ``Authorization`` header at most (400 otherwise): which of two credentials counts is not
+  for the server to guess, as a proxy in front may have read the other.
 - HEAD is GET without the body (RFC 9110 9.3.2): the routes take GET alone, so a HEAD request
   is answered here by the GET, its headers kept and its body left out (a 405's ``Allow`` names
   HEAD beside every GET).
@@ -171,6 +173,11 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _twice(scope: Scope, name: bytes) -> bool:
+    """Whether the request has the header ``name`` more than once."""
+    return sum(1 for header, _ in scope.get("headers", ()) if header == name) > 1
+
+
 def _headers_only(send: Send) -> Send:
     """``send`` for a HEAD request answered by GET: the start of the response as it is (its
     Content-Length the body's), its body left out."""
@@ -215,6 +222,16 @@ class Conventions:
                     f"there is no resource at {shown}: URIs have no trailing slash "
                     f"(try {shown.rstrip('/') or '/'})",
                     instance=shown,
+                ),
+            )
+            return
+        if path.startswith(self.prefix) and _twice(scope, b"authorization"):
+            await self._refuse(
+                send_with_version,
+                http_problem(
+                    "bad-request",
+                    "the request has more than one Authorization header; send one",
+                    instance=hide_calendar_secret(path),
                 ),
             )
             return

@@ -186,6 +186,28 @@ def test_a_body_with_a_content_coding_is_refused_as_unsupported_not_read_as_plai
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+def test_two_authorization_headers_are_a_bad_request(server: LiveServer) -> None:
+    """Which of two credentials counts is not for the server to guess (a proxy in front may
+    have read the other): 400, on the shortcut's routes and the framework's, nothing done."""
+    key = server.programme.instance()
+    tokens = server.programme.tokens
+    both = [
+        ("Authorization", f"Bearer {tokens['programme_office']}"),
+        ("Authorization", f"Bearer {tokens['partner']}"),
+    ]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        answers = [
+            http.get(f"/api/v1/instances/{key}", headers=both),
+            http.get("/api/v1/instances", headers=both),
+            http.post(f"/api/v1/instances/{key}/notes", json={"text": "x"}, headers=both),
+        ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text[:200]
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "Authorization" in answer.json()["detail"]
+    assert [e.type for e in server.programme.service.log(key)] == ["instance_started"]
+
+
 def test_head_answers_as_get_does_without_the_body(server: LiveServer) -> None:
     """RFC 9110 9.3.2: every GET resource takes HEAD, with the headers GET would send (its
     ETag, its API-Version, its length) and no body; a refusal too (a 404 for what is not
