@@ -18,6 +18,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
 )
@@ -123,6 +125,9 @@ Day = Annotated[
 
 
 class Body(BaseModel):
+    """A request body: no member it does not know; a yes/no or a number as JSON writes one
+    (``StrictBool``, ``StrictInt``: "yes" is not true, "30" is not 30)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
@@ -148,7 +153,7 @@ class CreateInstanceBody(Dated):
     parent: Id | None = Field(None, description="The key of the wijk this is a deelproject of.")
     areas: list[Id] = Field(default_factory=list, max_length=500, description="CBS area codes.")
     reason: Text | None = None
-    allow_old_start: bool = Field(
+    allow_old_start: StrictBool = Field(
         False, description="Allow a start (at) longer ago than the configured maximum."
     )
 
@@ -190,7 +195,7 @@ class ApprovalBody(Dated):
 
 
 class AdvanceBody(Dated):
-    override: bool = Field(
+    override: StrictBool = Field(
         False, description="Advance although the gate is not met (needs reason)."
     )
     reason: Text | None = None
@@ -260,7 +265,7 @@ class ErasureBody(Body):
 class NewTokenBody(Body):
     principal: Line = Field(description="The name of a principal of your organisation.")
     purpose: Line
-    expires_in_days: int | None = Field(365, ge=1, le=3650)
+    expires_in_days: StrictInt | None = Field(365, ge=1, le=3650)
 
 
 class NewWebhookBody(Body):
@@ -283,7 +288,9 @@ class NewWebhookBody(Body):
 
 
 class RotateBody(Body):
-    finish: bool = Field(False, description="End the rotation: sign with the newest secret only.")
+    finish: StrictBool = Field(
+        False, description="End the rotation: sign with the newest secret only."
+    )
 
 
 Plan = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]

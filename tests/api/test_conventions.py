@@ -186,6 +186,28 @@ def test_a_body_with_a_content_coding_is_refused_as_unsupported_not_read_as_plai
     assert [e["type"] for e in log] == ["instance_started"]
 
 
+@pytest.mark.parametrize("value", ["yes", "true", 1, "30"])
+def test_a_boolean_or_number_is_sent_as_one_not_as_text(server: LiveServer, value: object) -> None:
+    """Strict JSON: "override": "yes" is not true, "expires_in_days": "30" not 30 (422 naming
+    the member, nothing done)."""
+    key = server.programme.instance()
+    tokens = len(server.programme.service.directory.tokens())
+    with server.client("programme_office") as http:
+        advanced = http.post(
+            f"/api/v1/instances/{key}/advance", json={"override": value, "reason": "r"}
+        )
+        token = http.post(
+            "/api/v1/tokens",
+            json={"principal": "partner", "purpose": "p", "expires_in_days": str(value)},
+        )
+    assert advanced.status_code == 422, advanced.text[:300]
+    assert advanced.json()["invalid_params"][0]["pointer"] == "/override"
+    assert token.status_code == 422, token.text[:300]
+    assert token.json()["invalid_params"][0]["pointer"] == "/expires_in_days"
+    assert [e.type for e in server.programme.service.log(key)] == ["instance_started"]
+    assert len(server.programme.service.directory.tokens()) == tokens
+
+
 def test_two_authorization_headers_are_a_bad_request(server: LiveServer) -> None:
     """Which of two credentials counts is not for the server to guess (a proxy in front may
     have read the other): 400, on the shortcut's routes and the framework's, nothing done."""
