@@ -15,15 +15,18 @@ whatever else is wrong with it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from engine.app.guard import Guard
 
@@ -128,10 +131,45 @@ def _authenticating(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 class AuthenticatedRoute(APIRoute):
     """A route whose endpoint authenticates its caller before anything else, on the thread it
-    runs on (the endpoints are plain functions; the wrapper keeps their signature)."""
+    runs on (the endpoints are plain functions; the wrapper keeps their signature). A query
+    parameter the route does not take is refused (422 naming it), as an unknown member of a
+    body is: a typo in a filter (``?phsae=``) must not answer with everything unfiltered."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _authenticating(endpoint), **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        known = frozenset(_query_names(self.dependant))
+
+        async def checked(request: Request) -> Response:
+            unknown = [name for name in request.query_params if name not in known]
+            if unknown:
+                # As ``_caller`` would: the refusal's handler checks the credentials first.
+                request.state.caller = Caller(api_of(request), request.headers.get("authorization"))
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "extra_forbidden",
+                            "loc": ("query", name),
+                            "msg": "unknown parameter",
+                            "input": request.query_params[name],
+                        }
+                        for name in dict.fromkeys(unknown)
+                    ]
+                )
+            return await handle(request)
+
+        return checked
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    """The names of the query parameters a route takes, its dependencies' included."""
+    waiting = [dependant]
+    while waiting:
+        current = waiting.pop()
+        yield from (field.alias for field in current.query_params)
+        waiting.extend(current.dependencies)
 
 
 def api_router(**kwargs: Any) -> APIRouter:

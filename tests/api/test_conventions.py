@@ -208,6 +208,23 @@ def test_a_boolean_or_number_is_sent_as_one_not_as_text(server: LiveServer, valu
     assert len(server.programme.service.directory.tokens()) == tokens
 
 
+def test_a_query_parameter_a_route_does_not_take_is_refused_naming_it(server: LiveServer) -> None:
+    """A typo in a filter must not answer with everything, unfiltered: 422 naming it, as an
+    unknown member of a body is; the parameters a route takes still work."""
+    server.programme.instance()
+    with server.client("programme_office") as http:
+        typo = http.get("/api/v1/instances", params={"phsae": "karakteriseren"})
+        filtered = http.get("/api/v1/instances", params={"phase": "karakteriseren"})
+        feed = http.get("/api/v1/events", params={"after": 0, "limit": 1, "x": "1"})
+    assert typo.status_code == 422, typo.text[:300]
+    assert typo.json()["invalid_params"][0]["name"] == "phsae"
+    assert (filtered.status_code, filtered.json()["items"]) == (200, [])
+    assert feed.status_code == 422
+    assert [p["name"] for p in feed.json()["invalid_params"]] == ["x"]
+    stranger = httpx.get(f"{server.url}/api/v1/instances?phsae=x", timeout=30)
+    assert stranger.status_code == 401  # credentials first, as for every other refusal
+
+
 def test_two_authorization_headers_are_a_bad_request(server: LiveServer) -> None:
     """Which of two credentials counts is not for the server to guess (a proxy in front may
     have read the other): 400, on the shortcut's routes and the framework's, nothing done."""
