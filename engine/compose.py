@@ -122,9 +122,9 @@ class Application:
         return self._catalog
 
     def workflow(self, ref: str) -> LoadedWorkflow:
-        """The workflow ``ref`` (KEY[@VERSION] or a file); its ``warnings`` are the caller's
-        to show."""
-        return self.catalog().resolve(ref)
+        """The workflow ``ref`` (KEY[@VERSION], or a file where ``workflow_files`` allows);
+        its ``warnings`` are the caller's to show."""
+        return self.catalog().resolve(ref, files=self.workflow_files)
 
     # --- storage and the service ---------------------------------------------------------
 
@@ -180,7 +180,7 @@ class Application:
                 clock=self.clock(),
                 # The catalog (the loader, validation, the YAML reader) is built by the first
                 # command that names a workflow; the others run on stored definitions.
-                workflows=lambda ref: self.catalog().resolve(ref, files=self.workflow_files),
+                workflows=self.workflow,
                 max_start_age=self.settings.max_start_age,
                 contacts=self.settings.contacts,
                 inbox=self.settings.inbox,

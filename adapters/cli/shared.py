@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -301,10 +300,6 @@ class Day(click.ParamType):  # type: ignore[type-arg]
         return _within_years(self, found, value, param, ctx)
 
 
-_NO_CHARACTER = re.compile("[\ud800-\udfff]")
-"""A lone surrogate: what Python makes of bytes on the command line that are not UTF-8."""
-
-
 class Text(click.types.StringParamType):
     """A name or a text (a key, an id, a title, a reason, an address). Bytes that are not
     UTF-8, which Python keeps as lone surrogates, are refused here, naming the option, before
@@ -313,8 +308,10 @@ class Text(click.types.StringParamType):
     plain text option and argument (``cli._check_text``)."""
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from engine.runtime.areas import NO_CHARACTER  # not at start-up: --help needs none
+
         text = super().convert(value, param, ctx)
-        found = _NO_CHARACTER.search(text) if isinstance(text, str) else None
+        found = NO_CHARACTER.search(text) if isinstance(text, str) else None
         if found is not None:
             self.fail(
                 f"{text!r} is not UTF-8 text: it holds {found.group()!r}, which is no "

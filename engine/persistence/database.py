@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Busy, Contention, InputError, InvalidValue
+from engine.runtime.areas import NO_CHARACTER
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -148,7 +149,7 @@ class Database:
             raise InvalidValue(
                 "database URL", _shown(url), "only SQLite and PostgreSQL are supported"
             )
-        if self.dialect == "postgresql" and re.search("[\ud800-\udfff]", url):
+        if self.dialect == "postgresql" and NO_CHARACTER.search(url):
             # Bytes that are not UTF-8 (lone surrogates, from the command line): a file's name
             # may hold them, a server's URL cannot be sent with them.
             raise InvalidValue(

@@ -11,7 +11,15 @@ import re
 
 from engine.errors import InvalidValue, ascii_spelling
 
-__all__ = ["MAX_ADDRESS", "area_level", "check_area", "check_email", "check_key", "check_text"]
+__all__ = [
+    "MAX_ADDRESS",
+    "NO_CHARACTER",
+    "area_level",
+    "check_area",
+    "check_email",
+    "check_key",
+    "check_text",
+]
 
 _AREA = re.compile(r"(?:GM\d{4}|WK\d{4}[0-9A-Z]{2}|BU\d{4}[0-9A-Z]{4})", re.ASCII)
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -26,7 +34,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 # A lone surrogate (category Cs) is no character: it is what Python makes of bytes that are not
 # UTF-8 on the command line (surrogateescape). No UTF-8 text holds one, so neither can the log:
 # the hash chain seals its canonical JSON in UTF-8, and the database keeps UTF-8.
-_NO_CHARACTER = re.compile("[\ud800-\udfff]")
+NO_CHARACTER = re.compile("[\ud800-\udfff]")
 
 
 def check_area(code: str) -> str:
@@ -83,7 +91,7 @@ def check_text(what: str, text: str, *, one_line: bool = False, limit: int = 10_
             else ("without control characters")
         )
         raise InvalidValue(what, text, f"write it {shown}")
-    found = _NO_CHARACTER.search(text)
+    found = NO_CHARACTER.search(text)
     if found is not None:
         raise InvalidValue(
             what,

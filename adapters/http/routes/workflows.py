@@ -21,9 +21,8 @@ router = api_router(tags=["workflows"])
 def _definition(caller: Any, key: str, version: int | None) -> Any:
     """The definition of KEY: the stored VERSION, or the one the search path has now."""
     if version is None:
-        # A key only: the catalog would open a file path (relative to the server's working
-        # directory), as the command line may.
-        return caller.api.application.catalog().resolve(key, files=False).definition
+        # A key only: a server's application opens no file (``Application.workflow_files``).
+        return caller.api.application.workflow(key).definition
     import json
 
     from engine.workflow.model import WorkflowDefinition
