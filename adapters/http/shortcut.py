@@ -41,10 +41,15 @@ own function with the values the framework would give it:
 Once the route's function runs, the answer is the shortcut's, whatever it is: a refusal (401,
 403, 404, 409, 412, ...) is made by the application's own exception handler for it, with the
 same body and headers. Nothing is ever tried twice.
+
+A command without an ``Idempotency-Key`` asks the database for its caller's token and then for
+the instance: on PostgreSQL the two go in one round trip (``Store.expecting``). The token is
+still checked first: a caller without valid credentials gets its 401, whatever the instance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import re
@@ -291,8 +296,11 @@ class CommandShortcut:
             values["if_match"] = headers.get(b"if-match")
         request = Request(scope, receive)
         authorization = headers[b"authorization"]
+        # Without an Idempotency-Key, the command is the first thing the route asks of the
+        # database after the caller's token: on PostgreSQL the two go in one round trip.
+        expected = values.get("key") if b"idempotency-key" not in headers else None
         answer, failure = await anyio.to_thread.run_sync(
-            self._run, command, request, authorization, values
+            self._run, command, request, authorization, values, expected
         )
         if failure is not None:
             handler = self._handler(failure)
@@ -335,14 +343,26 @@ class CommandShortcut:
         return command, values, headers
 
     def _run(
-        self, command: _Command, request: Request, authorization: str, values: dict[str, Any]
+        self,
+        command: _Command,
+        request: Request,
+        authorization: str,
+        values: dict[str, Any],
+        expected: str | None,
     ) -> tuple[Response | None, Exception | None]:
         """On a worker thread, as FastAPI runs the route: the caller authenticated first, then
-        the route's function; what it raised is returned, for the application's handler."""
+        the route's function; what it raised is returned, for the application's handler.
+        ``expected``: the instance the command is on, when its token may be read with it
+        (``Store.expecting``)."""
         caller = Caller(self.api, authorization)
         try:
-            caller.authenticate()
-            return command.call(request=request, caller=caller, **values), None
+            with (
+                self.api.service.store.expecting(expected)
+                if expected is not None
+                else contextlib.nullcontext()
+            ):
+                caller.authenticate()
+                return command.call(request=request, caller=caller, **values), None
         except Exception as exc:
             return None, exc
 

@@ -22,6 +22,13 @@ backup) is forgotten and the command is decided again on the row as stored (see
 ``Service._run``). On PostgreSQL a command costs two round trips: BEGIN goes with the load (and
 the instance's children), the writes wait and go with COMMIT (roundtrips.py); a save refused
 there is found when they are sent, and the whole transaction is rolled back.
+
+A request to the API that records one command on one instance asks one thing of the database
+before it: its caller's token. On PostgreSQL that would be a round trip of its own, so while a
+thread ``expects`` a command on an instance, the token's read goes with the command's first
+round trip (``read_ahead``: [the token's SELECT, BEGIN, the load, the children]); the command
+then starts in that transaction, from those rows. Whatever else the thread asks of the
+database first, and the end of the block, roll the transaction begun ahead back.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -55,7 +63,15 @@ if TYPE_CHECKING:
     from engine.persistence.database import Database
     from engine.ports import InstanceScope, OverviewRow
 
-__all__ = ["RECENT", "CommandPath", "CommandUnit", "guarded_save", "in_the_way", "refuse"]
+__all__ = [
+    "NOT_AHEAD",
+    "RECENT",
+    "CommandPath",
+    "CommandUnit",
+    "guarded_save",
+    "in_the_way",
+    "refuse",
+]
 
 RECENT = 512
 """How many recently written instances each thread remembers (a few MB at most)."""
@@ -63,6 +79,20 @@ RECENT = 512
 
 PARTY_EVENTS = ("party_added", "party_removed")
 """The events that change the instance_parties projection (written beside the event)."""
+
+NOT_AHEAD: Any = object()
+"""What ``CommandPath.read_ahead`` gives when it read nothing: read the usual way."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """The rows a transaction begun ahead of a command read for it (``read_ahead``)."""
+
+    key: str
+    row: Sequence[Any] | None
+    """The instance's row as the driver gave it (None: there is no such instance)."""
+    children: Sequence[Sequence[Any]]
+    """Its deelprojecten's rows (``children_of_key_sql``: locked FOR SHARE)."""
 
 
 def refuse(
@@ -180,12 +210,15 @@ class CommandUnit:
         cursor: Any,
         recent: OrderedDict[str, InstanceRecord],
         other: Any = None,
+        ahead: _Ahead | None = None,
     ) -> None:
         self._path = path
         self._cursor = cursor
         self._recent = recent
         self._other = other
         """PostgreSQL: a second cursor, for the children read along with the load."""
+        self._ahead = ahead
+        """PostgreSQL: the rows read when this transaction was begun ahead (``read_ahead``)."""
         self._children: tuple[int, list[ChildRow]] | None = None
         """The children of the instance loaded (its id), as read with it (on SQLite only when
         it has none); good until this unit writes (they are locked: nobody else moves them
@@ -202,6 +235,10 @@ class CommandUnit:
         lock: bool = False,
     ) -> InstanceRecord | None:
         self.loaded.append(key)
+        ahead = self._ahead
+        if ahead is not None and ahead.key == key and not lock:
+            self._ahead = None
+            return self._from_ahead(ahead, index_for, fresh)
         if not fresh and not lock:
             remembered = self._recent.get(key)
             if remembered is not None:
@@ -231,6 +268,29 @@ class CommandUnit:
                 self._children = (row["id"], fast.child_rows(self._other.fetchall()))
         if row is None:
             return None
+        return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
+
+    def _from_ahead(
+        self,
+        ahead: _Ahead,
+        index_for: Callable[[StoredWorkflow], Mapping[str, int]],
+        fresh: bool,
+    ) -> InstanceRecord | None:
+        """The record from the rows read ahead in this transaction: the copy this thread
+        remembers when the row is still the one it wrote (no decoding), else the row's."""
+        if ahead.row is None:
+            return None
+        fast = self._path.fast
+        row = fast.read_row(ahead.row)
+        self._children = (row["id"], fast.child_rows(ahead.children))
+        remembered = None if fresh else self._recent.get(ahead.key)
+        if (
+            remembered is not None
+            and remembered.version_no == row["version_no"]
+            and remembered.head == row["head"]
+        ):
+            remembered.cached = True  # as ever: a refusal on it is decided again on the row
+            return remembered
         return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
 
     def workflow(self, workflow_id: int) -> StoredWorkflow:
@@ -380,6 +440,16 @@ def _usable(raw: Any) -> bool:
     )
 
 
+class _Local(threading.local):
+    """Each thread's state of the command path (the rest is set when first used)."""
+
+    def __init__(self) -> None:
+        self.expected: str | None = None
+        """The instance a command is expected on (``expecting``)."""
+        self.ahead: _Ahead | None = None
+        """What a transaction begun ahead read (``read_ahead``), until a command takes it."""
+
+
 class _ThreadToken:
     """Lives in a thread's locals beside its held connection, and goes when the thread ends."""
 
@@ -402,7 +472,7 @@ class CommandPath:
         """Shared with the store's other units: a stored workflow version never changes."""
         self.integrity_error = integrity_error
         self.receipts = Receipts(fast)
-        self._local = threading.local()
+        self._local = _Local()
         self._lock = threading.Lock()
         self._held: list[Any] = []
 
@@ -419,9 +489,11 @@ class CommandPath:
         if self.fast.sqlite:
             unit = CommandUnit(self, cursor, self._local.recent)
         else:  # two round trips: [BEGIN, the load], [the writes, COMMIT] (roundtrips.py)
-            side, other = self._local.cursors
-            pipe = Pipelined(raw.driver_connection, cursor, side)
-            unit = CommandUnit(self, pipe, self._local.recent, other)
+            # or, begun ahead, one more after the one ``read_ahead`` made
+            ahead, self._local.ahead = self._local.ahead, None
+            side, other, _ = self._local.cursors
+            pipe = Pipelined(raw.driver_connection, cursor, side, begun=ahead is not None)
+            unit = CommandUnit(self, pipe, self._local.recent, other, ahead)
         self._local.busy = True
         try:
             if pipe is None:
@@ -452,7 +524,12 @@ class CommandPath:
     def _hold(self) -> tuple[Any, Any]:
         """This thread's driver connection and cursor (checked out of the pool once)."""
         held = getattr(self._local, "held", None)
-        if held is not None and not self.fast.sqlite and not _usable(held[0]):
+        if (
+            held is not None
+            and not self.fast.sqlite
+            and self._local.ahead is None  # in the transaction ``read_ahead`` began
+            and not _usable(held[0])
+        ):
             self._drop()  # the server ended it while this thread was away: take a new one
             held = None
         if held is None:
@@ -471,7 +548,7 @@ class CommandPath:
                 except BaseException:
                     raw.invalidate()
                     raise
-                self._local.cursors = (raw.cursor(), raw.cursor())
+                self._local.cursors = (raw.cursor(), raw.cursor(), raw.cursor())
             held = self._local.held = (raw, raw.cursor())
             self._local.recent = OrderedDict()
             # Given back when the thread ends: its locals go, and this token with them (the
@@ -521,6 +598,7 @@ class CommandPath:
         if getattr(self._local, "busy", False):
             yield None
             return
+        self.end_ahead()
         raw, cursor = self._hold()
         self._local.busy = True
         # Either driver's connection is held in autocommit (SQLite's is opened so, PostgreSQL's
@@ -535,23 +613,84 @@ class CommandPath:
                 else:
                     raw.rollback()  # read only: nothing to keep
         except BaseException as exc:
-            try:
-                raw.rollback()
-            except Exception:
-                self._drop()
-                raise
-            busy = self.database.translate(exc)
-            if busy is not None:
-                raise busy from exc
-            if not isinstance(exc, WorkflowError):  # a refusal (NotFound) leaves it fine
-                self._drop()
+            self._failed(raw, exc)
             raise
         finally:
             self._local.busy = False
 
+    def _failed(self, raw: Any, exc: BaseException) -> None:
+        """After a read on the held connection failed: rolled back, and the connection given
+        up when it may be broken; the database's Busy raised for a lock or a conflict."""
+        try:
+            raw.rollback()
+        except Exception:
+            self._drop()
+            raise
+        busy = self.database.translate(exc)
+        if busy is not None:
+            raise busy from exc
+        if not isinstance(exc, WorkflowError):  # a refusal (NotFound) leaves it fine
+            self._drop()
+
+    @contextmanager
+    def expecting(self, key: str) -> Iterator[None]:
+        """The block runs one command on instance ``key`` on this thread, and asks the
+        database one thing before it (``read_ahead``): on PostgreSQL those go in one round
+        trip. A transaction begun ahead and not taken by the command is rolled back when the
+        block ends. On SQLite (no round trips) and inside another such block: nothing."""
+        if self.fast.sqlite or self._local.expected is not None:
+            yield
+            return
+        self._local.expected = key
+        try:
+            yield
+        finally:
+            self._local.expected = None
+            self.end_ahead()
+
+    def read_ahead(self, sql: str, params: Any) -> Any:
+        """In a block that ``expects`` a command: the first row of ``sql`` (None: no row), read
+        in one round trip with BEGIN, the load of the instance expected and its children,
+        whose transaction the command then takes (``command``). NOT_AHEAD when it read
+        nothing (no command is expected, or this thread is inside a read or command, or began
+        one ahead already): read it the usual way."""
+        local = self._local
+        key = local.expected
+        if key is None or local.ahead is not None or getattr(local, "busy", False):
+            return NOT_AHEAD
+        raw, cursor = self._hold()
+        side, other, rider = self._local.cursors
+        fast = self.fast
+        self._local.busy = True
+        try:
+            with raw.driver_connection.pipeline():
+                rider.execute(sql, params)  # on its own, before the transaction
+                side.execute(BEGIN)
+                cursor.execute(fast.load_sql, (key,))
+                other.execute(fast.children_of_key_sql, (key,))
+            found = rider.fetchone()
+            self._local.ahead = _Ahead(key, cursor.fetchone(), other.fetchall())
+        except BaseException as exc:
+            self._failed(raw, exc)
+            raise
+        finally:
+            self._local.busy = False
+        return found
+
+    def end_ahead(self) -> None:
+        """Roll back a transaction begun ahead (``read_ahead``) that no command took."""
+        if self._local.ahead is None:
+            return
+        self._local.ahead = None
+        try:
+            self._local.held[0].rollback()
+        except Exception:  # the connection itself is gone: give it up
+            self._drop()
+
     def _drop(self) -> None:
         held = getattr(self._local, "held", None)
         self._local.held = None
+        self._local.ahead = None  # its transaction goes with the connection
         if held is not None:
             with self._lock:
                 self._held.remove(held[0])
@@ -563,7 +702,7 @@ class CommandPath:
 
     def close(self) -> None:
         """Give every held connection back (the database's dispose calls this too)."""
-        self._local = threading.local()
+        self._local = _Local()
         with self._lock:
             held, self._held = self._held, []
         for raw in held:

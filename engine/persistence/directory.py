@@ -140,11 +140,22 @@ class QuickTokens:
 
     def token(self, cursor: Any, prefix: str) -> TokenRecord | None:
         """The token's record, from its row as read now: a revocation, an expiry, a disabled
-        principal or a new role counts at once. Making the record costs more than reading the
-        row, so a row equal to the one read last time gives the record made then (the records
-        are immutable)."""
-        cursor.execute(self._sql, (prefix,) if self._sqlite else {"prefix": prefix})
-        row = cursor.fetchone()
+        principal or a new role counts at once."""
+        cursor.execute(self.sql, self.values(prefix))
+        return self.record(prefix, cursor.fetchone())
+
+    @property
+    def sql(self) -> str:
+        """The statement that reads a token's row (its values: ``values``)."""
+        return self._sql
+
+    def values(self, prefix: str) -> Any:
+        return (prefix,) if self._sqlite else {"prefix": prefix}
+
+    def record(self, prefix: str, row: Any) -> TokenRecord | None:
+        """The record of the token ``prefix`` from its row as read (None: no such token).
+        Making the record costs more than reading the row, so a row equal to the one read
+        last time gives the record made then (the records are immutable)."""
         if row is None:
             return None
         row = tuple(row)

@@ -54,11 +54,12 @@ class Pipelined:
 
     __slots__ = ("_begun", "_connection", "_cursor", "_guards", "_side", "_waiting")
 
-    def __init__(self, connection: Any, cursor: Any, side: Any) -> None:
+    def __init__(self, connection: Any, cursor: Any, side: Any, *, begun: bool = False) -> None:
+        """``begun``: the transaction was begun already (``CommandPath.read_ahead``)."""
         self._connection = connection
         self._cursor = cursor
         self._side = side
-        self._begun = False
+        self._begun = begun
         self._waiting: list[tuple[str, Sequence[Any]]] = []
         self._guards: list[Guard] = []
 

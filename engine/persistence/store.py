@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
-from engine.persistence.commands import RECENT, CommandPath, CommandUnit
+from engine.persistence.commands import NOT_AHEAD, RECENT, CommandPath, CommandUnit
 from engine.persistence.fastpath import FastPath
 from engine.ports import StoredWorkflow
 
@@ -109,7 +109,15 @@ class SqlStore:
         with self.database.write() if write else self.database.read() as connection:
             yield DirectoryUnit(connection)
 
+    def expecting(self, key: str) -> AbstractContextManager[None]:
+        """The block runs one command on ``key`` (see ``CommandPath.expecting``)."""
+        return self._commands.expecting(key)
+
     def find_token(self, prefix: str) -> TokenRecord | None:
+        tokens = self._tokens
+        row = self._commands.read_ahead(tokens.sql, tokens.values(prefix))
+        if row is not NOT_AHEAD:
+            return tokens.record(prefix, row)
         with self._commands.glance(single=True) as cursor:
             if cursor is not None:
                 return self._tokens.token(cursor, prefix)

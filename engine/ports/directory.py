@@ -261,7 +261,13 @@ class DirectoryStore(Protocol):
 
     def find_token(self, prefix: str) -> TokenRecord | None:
         """The token with this prefix (as ``DirectoryUnit.token``), read the cheapest way: every
-        API request asks it."""
+        API request asks it (in a block that ``expecting`` a command, on PostgreSQL in the
+        command's first round trip)."""
+        ...
+
+    def expecting(self, key: str) -> AbstractContextManager[None]:
+        """A block that runs one command on instance ``key``, asking the store only for a
+        token (``find_token``) before it: the store may read the two together."""
         ...
 
     def find_organisation(self, key: str) -> Organisation | None:

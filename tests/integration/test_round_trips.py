@@ -1,9 +1,10 @@
 """PostgreSQL: a command in two round trips, and a save refused at the commit keeps nothing.
 
 The command path frames its transaction itself (``engine/persistence/roundtrips.py``): BEGIN
-goes with the load of the instance (and its children), the writes wait and go with COMMIT. The
-round trips are counted at the driver: each pipeline is one (it ends with one Sync), and so is
-each statement, commit or rollback sent outside one.
+goes with the load of the instance (and its children), the writes wait and go with COMMIT. A
+command over the API reads its caller's token in the first of them (``CommandPath.expecting``).
+The round trips are counted at the driver: each pipeline is one (it ends with one Sync), and so
+is each statement, commit or rollback sent outside one.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from engine.app.access import Role
 from engine.app.service import Service
-from engine.errors import BrokenLog
+from engine.errors import BrokenLog, Unauthenticated
 from engine.persistence.roundtrips import Pipelined
 from engine.persistence.store import SqlStore
 from engine.runtime.events import Regie
 from engine.workflow.catalog import WorkflowCatalog
+from tests.api.live import live_server
 
 KEY = "wk-trips"
 GEMEENTE = Regie(type="gemeente")
@@ -152,3 +155,151 @@ def test_a_log_changed_behind_the_engines_back_is_found_at_the_commit(
     with pytest.raises(BrokenLog):
         service.milestone_done(KEY, second, by="a")
     assert _events(database) == [1]
+
+
+def _sent(trips: list[str]) -> list[str]:
+    """The round trips of a request to the server, without the pool's check of a connection
+    it lends a worker thread that had none (``pool_pre_ping``: the threads come and go)."""
+    return [trip for trip in trips if trip != ";"]
+
+
+def _in_transaction(database: Any) -> int:
+    """How many sessions of the database are inside a transaction (this one's read aside)."""
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_command_over_the_api_reads_its_callers_token_in_its_first_round_trip(
+    db_url, tmp_path, trips
+) -> None:
+    with live_server(db_url, tmp_path) as live:
+        warm, key = live.programme.instance(), live.programme.instance()
+        first, second, *_ = _first_milestones(live.programme.service)
+        with live.client("programme_office") as client:
+            done = f"/api/v1/instances/{{}}/milestones/{first}/done"
+            assert client.post(done.format(warm)).status_code == 200  # the token's last use
+            del trips[:]
+            assert client.post(done.format(key)).status_code == 200
+            # [the token, BEGIN, the row, its children], [writes, COMMIT]
+            assert _sent(trips) == ["pipeline", "pipeline"]
+            del trips[:]
+            answer = client.post(f"/api/v1/instances/{key}/milestones/{second}/done")
+            assert answer.status_code == 200  # the row read, or its copy remembered: the same
+            assert _sent(trips) == ["pipeline", "pipeline"]
+            assert answer.json()["event"]["seq"] == 3
+            del trips[:]
+            # Not found: the load read ahead found nothing (the keys there are, for the
+            # command line's "did you mean"), and its transaction ended.
+            assert client.post(done.format("w-none")).status_code == 404
+            assert _sent(trips) == ["pipeline", "SELECT id, key FROM instances ", "rollback"]
+        assert _in_transaction(live.programme.app.database()) == 0
+
+
+def test_a_caller_refused_before_its_command_leaves_no_transaction_open(
+    db_url, tmp_path, trips
+) -> None:
+    with live_server(db_url, tmp_path) as live:
+        key = live.programme.instance()
+        first, *_ = _first_milestones(live.programme.service)
+        directory = live.programme.service.directory
+        directory.add_principal(
+            organisation="gemeente-zwolle",
+            name="weg",
+            kind="application",
+            role=Role.PROGRAMME_OFFICE,
+        )
+        secret, info = directory.create_token("gemeente-zwolle", "weg", purpose="tests")
+        directory.revoke_token(info.prefix)
+        done = f"/api/v1/instances/{key}/milestones/{first}/done"
+        del trips[:]
+        with live.client(Authorization=f"Bearer {secret}") as client:
+            answer = client.post(done)
+        assert answer.status_code == 401
+        assert "revoked" in answer.json()["detail"]
+        assert _sent(trips) == ["pipeline", "rollback"]  # read ahead with the token, let go
+        assert _in_transaction(live.programme.app.database()) == 0
+        with live.client("programme_office") as client:
+            assert client.post(done).status_code == 200
+        assert _events_of(live.programme.app.database(), key) == [1, 2]
+
+
+def test_a_read_between_the_token_and_the_command_ends_what_was_read_ahead(
+    service, database, trips
+) -> None:
+    service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
+    first = _first_milestones(service)[0]
+    directory = service.directory
+    directory.add_organisation(key="g", name="G", kind="gemeente", runs_programme=True)
+    directory.add_principal(
+        organisation="g", name="app", kind="application", role=Role.PROGRAMME_OFFICE
+    )
+    secret, _ = directory.create_token("g", "app", purpose="tests")
+    directory.authenticate(secret)  # its last use written
+    store = service.context.store
+    del trips[:]
+    with store.expecting(KEY):
+        assert directory.authenticate(secret).name == "app"
+        assert trips == ["pipeline"]  # the token, BEGIN, the row and its children
+        assert store.find_token("wk_00000000") is None  # read the usual way: once ahead only
+        assert trips == ["pipeline", "rollback", "SELECT tokens.prefix, tokens.n"]
+        service.milestone_done(KEY, first, by="a")
+    assert _events(database) == [1, 2]
+    assert _in_transaction(database) == 0
+    del trips[:]
+    with store.expecting(KEY), pytest.raises(Unauthenticated):
+        directory.authenticate(secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    assert trips == ["pipeline", "rollback"]
+    assert _in_transaction(database) == 0
+
+
+def test_a_command_read_ahead_starts_from_the_row_as_it_is_not_a_stale_copy(
+    service, database, clock, trips, tmp_path
+) -> None:
+    """The copy this thread remembers of its own last write is taken when the row read ahead
+    is still that write; when another writer moved the row on, the row read ahead is."""
+    service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
+    first, second, third, *_ = _first_milestones(service)
+    directory = service.directory
+    directory.add_organisation(key="g", name="G", kind="gemeente", runs_programme=True)
+    directory.add_principal(
+        organisation="g", name="app", kind="application", role=Role.PROGRAMME_OFFICE
+    )
+    secret, _ = directory.create_token("g", "app", purpose="tests")
+    directory.authenticate(secret)
+    store = service.context.store
+    service.milestone_done(KEY, first, by="a")  # remembered by this thread
+    del trips[:]
+    with store.expecting(KEY):
+        directory.authenticate(secret)
+        service.milestone_done(KEY, second, by="a")
+    assert trips == ["pipeline", "pipeline"]
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    other = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)
+    other.note(KEY, "Elders geschreven", by="b")  # this thread's copy is now out of date
+    del trips[:]
+    with store.expecting(KEY):
+        directory.authenticate(secret)
+        recorded = service.milestone_done(KEY, third, by="a")
+    assert trips == ["pipeline", "pipeline"]  # not refused on the old copy, then read again
+    assert recorded.event.seq == 5
+    assert _events(database) == [1, 2, 3, 4, 5]
+
+
+def _events_of(database: Any, key: str) -> list[int]:
+    with database.engine.connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT e.seq FROM events e JOIN instances i ON i.id = e.instance_id "
+                    "WHERE i.key = :key ORDER BY e.seq"
+                ),
+                {"key": key},
+            ).scalars()
+        )
