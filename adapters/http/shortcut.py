@@ -42,9 +42,10 @@ Once the route's function runs, the answer is the shortcut's, whatever it is: a 
 403, 404, 409, 412, ...) is made by the application's own exception handler for it, with the
 same body and headers. Nothing is ever tried twice.
 
-A command without an ``Idempotency-Key`` asks the database for its caller's token and then for
-the instance: on PostgreSQL the two go in one round trip (``Store.expecting``). The token is
-still checked first: a caller without valid credentials gets its 401, whatever the instance.
+A command asks the database for its caller's token and then for the instance: on PostgreSQL
+the two go in one round trip (``Store.expecting``), and the receipt of an ``Idempotency-Key``
+is read in the transaction that round trip began. The token is still checked first: a caller
+without valid credentials gets its 401, whatever the instance.
 """
 
 from __future__ import annotations
@@ -296,9 +297,9 @@ class CommandShortcut:
             values["if_match"] = headers.get(b"if-match")
         request = Request(scope, receive)
         authorization = headers[b"authorization"]
-        # Without an Idempotency-Key, the command is the first thing the route asks of the
-        # database after the caller's token: on PostgreSQL the two go in one round trip.
-        expected = values.get("key") if b"idempotency-key" not in headers else None
+        # After the caller's token the route asks the database for the command (and before it
+        # the receipt of its Idempotency-Key): on PostgreSQL the first round trip carries both.
+        expected = values.get("key")
         answer, failure = await anyio.to_thread.run_sync(
             self._run, command, request, authorization, values, expected
         )

@@ -118,9 +118,7 @@ def receipt(context: Context, principal: str, key: str) -> Receipt | None:
     """The live receipt of (principal, key), if any."""
     _text("receipt principal", principal, PRINCIPAL_LENGTH)
     _text("idempotency key", key, KEY_LENGTH)
-    now = context.clock.now()
-    with context.store.read() as uow:
-        return uow.receipt(principal, key, now)
+    return context.store.find_receipt(principal, key, context.clock.now())
 
 
 def keep(context: Context, receipt: Receipt) -> None:

@@ -23,12 +23,13 @@ backup) is forgotten and the command is decided again on the row as stored (see
 the instance's children), the writes wait and go with COMMIT (roundtrips.py); a save refused
 there is found when they are sent, and the whole transaction is rolled back.
 
-A request to the API that records one command on one instance asks one thing of the database
-before it: its caller's token. On PostgreSQL that would be a round trip of its own, so while a
+A request to the API that records one command on one instance asks the database for its
+caller's token before it. On PostgreSQL that would be a round trip of its own, so while a
 thread ``expects`` a command on an instance, the token's read goes with the command's first
 round trip (``read_ahead``: [the token's SELECT, BEGIN, the load, the children]); the command
-then starts in that transaction, from those rows. Whatever else the thread asks of the
-database first, and the end of the block, roll the transaction begun ahead back.
+then starts in that transaction, from those rows. A read of one statement meanwhile (the
+receipt of the request's idempotency key) runs in that transaction; anything else the thread
+asks of the database first, and the end of the block, roll it back.
 """
 
 from __future__ import annotations
@@ -594,9 +595,24 @@ class CommandPath:
 
         ``single``: the read is one statement, consistent by itself, so it runs without a
         transaction around it: on PostgreSQL one round trip instead of three (BEGIN, the
-        statement, ROLLBACK)."""
+        statement, ROLLBACK); in a transaction begun ahead of a command (``read_ahead``), in
+        that one. Any other read ends that transaction first."""
         if getattr(self._local, "busy", False):
             yield None
+            return
+        if single and self._local.ahead is not None:
+            # In the transaction begun ahead: a statement at READ COMMITTED sees what was
+            # committed when it began, as on its own.
+            raw, cursor = self._local.held
+            self._local.busy = True
+            try:
+                yield cursor
+            except BaseException as exc:
+                self._local.ahead = None
+                self._failed(raw, exc)
+                raise
+            finally:
+                self._local.busy = False
             return
         self.end_ahead()
         raw, cursor = self._hold()

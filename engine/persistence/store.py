@@ -34,6 +34,8 @@ from engine.ports import StoredWorkflow
 # The units other than the command path are built on SQLAlchemy: each is imported by the
 # method that opens it, so a command (or a glance) never imports SQLAlchemy (issue 15).
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy import Connection
 
     from engine.persistence.auditlogs import AuditMoment
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from engine.persistence.outbox import OutboxUnit
     from engine.persistence.proofs import ProofUnit
     from engine.persistence.unit import Unit
-    from engine.ports import Organisation, TokenRecord, UnitOfWork
+    from engine.ports import Organisation, Receipt, TokenRecord, UnitOfWork
 
 __all__ = ["RECENT", "SqlStore"]
 
@@ -123,6 +125,13 @@ class SqlStore:
                 return self._tokens.token(cursor, prefix)
         with self.directory() as unit:
             return unit.token(prefix)
+
+    def find_receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        with self._commands.glance(single=True) as cursor:
+            if cursor is not None:
+                return self._commands.receipts.find(cursor, principal, key, now)
+        with self.read() as unit:
+            return unit.receipt(principal, key, now)
 
     def find_organisation(self, key: str) -> Organisation | None:
         with self._commands.glance() as cursor:

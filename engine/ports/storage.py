@@ -639,6 +639,11 @@ class Store(DirectoryStore, Protocol):
         what each method must do)."""
         ...
 
+    def find_receipt(self, principal: str, key: str, now: datetime) -> Receipt | None:
+        """As ``UnitOfWork.receipt``, read the cheapest way: every request with an
+        idempotency key asks it before anything else."""
+        ...
+
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work that may change things (committed when the block ends)."""
         ...

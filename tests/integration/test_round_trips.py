@@ -202,6 +202,35 @@ def test_a_command_over_the_api_reads_its_callers_token_in_its_first_round_trip(
         assert _in_transaction(live.programme.app.database()) == 0
 
 
+def test_a_command_with_an_idempotency_key_reads_its_receipt_in_the_same_transaction(
+    db_url, tmp_path, trips
+) -> None:
+    with live_server(db_url, tmp_path) as live:
+        warm, key = live.programme.instance(), live.programme.instance()
+        first, *_ = _first_milestones(live.programme.service)
+        done = f"/api/v1/instances/{{}}/milestones/{first}/done"
+        with live.client("programme_office") as client:
+            assert client.post(done.format(warm), headers={"Idempotency-Key": "k-0"}).is_success
+            del trips[:]
+            answer = client.post(done.format(key), headers={"Idempotency-Key": "k-1"})
+            assert answer.status_code == 200
+            assert _sent(trips) == [
+                "pipeline",  # the token, BEGIN, the row, its children
+                "SELECT principal, key, request",  # no receipt yet: in that transaction
+                "DELETE FROM idempotency_receip",  # the key kept before the writes
+                "INSERT INTO idempotency_receip",
+                "pipeline",  # the writes, COMMIT
+            ]
+            del trips[:]
+            again = client.post(done.format(key), headers={"Idempotency-Key": "k-1"})
+            assert again.headers["Idempotent-Replayed"] == "true"
+            assert again.json() == answer.json()
+            assert _sent(trips) == ["pipeline", "SELECT principal, key, request", "rollback"]
+        database = live.programme.app.database()
+        assert _in_transaction(database) == 0
+        assert _events_of(database, key) == [1, 2]
+
+
 def test_a_caller_refused_before_its_command_leaves_no_transaction_open(
     db_url, tmp_path, trips
 ) -> None:
@@ -230,7 +259,7 @@ def test_a_caller_refused_before_its_command_leaves_no_transaction_open(
         assert _events_of(live.programme.app.database(), key) == [1, 2]
 
 
-def test_a_read_between_the_token_and_the_command_ends_what_was_read_ahead(
+def test_a_read_between_the_token_and_the_command_runs_in_or_ends_what_was_read_ahead(
     service, database, trips
 ) -> None:
     service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
@@ -247,8 +276,13 @@ def test_a_read_between_the_token_and_the_command_ends_what_was_read_ahead(
     with store.expecting(KEY):
         assert directory.authenticate(secret).name == "app"
         assert trips == ["pipeline"]  # the token, BEGIN, the row and its children
-        assert store.find_token("wk_00000000") is None  # read the usual way: once ahead only
-        assert trips == ["pipeline", "rollback", "SELECT tokens.prefix, tokens.n"]
+        # One statement (as an idempotency key's receipt): in the transaction begun ahead.
+        assert store.find_token("wk_00000000") is None
+        assert trips == ["pipeline", "SELECT tokens.prefix, tokens.n"]
+        del trips[:]
+        # More than one (a consistent view of its own): that transaction ends first.
+        assert store.instance_stamp(KEY) is not None
+        assert trips[0] == "rollback"
         service.milestone_done(KEY, first, by="a")
     assert _events(database) == [1, 2]
     assert _in_transaction(database) == 0
