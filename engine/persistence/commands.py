@@ -398,7 +398,10 @@ class CommandUnit:
         return self._path.receipts.find(self._cursor, principal, key, now)
 
     def keep(self, receipt: Receipt) -> None:
-        self._path.receipts.keep(self._cursor, receipt)
+        if isinstance(self._cursor, Pipelined):  # with the writes and COMMIT (roundtrips.py)
+            self._path.receipts.keep_deferred(self._cursor, receipt)
+        else:
+            self._path.receipts.keep(self._cursor, receipt)
 
     def queue(self, messages: Sequence[QueuedMessage]) -> int:
         return self._path.fast.queue(self._cursor, messages)

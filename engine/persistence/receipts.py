@@ -13,17 +13,20 @@ A receipt is the answer once given to a request made under an idempotency key
 
 The statements run on the driver's cursor of the transaction they belong to (the command path's
 own connection, or the one under a SQLAlchemy unit of work), so the receipt and the change it
-answers are committed together, or not at all.
+answers are committed together, or not at all. On PostgreSQL's command path they go with the
+command's writes and COMMIT (``keep_deferred``): the INSERT then has no ON CONFLICT, and a
+unique violation ends the transaction, after which the receipt in the way is read as above.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from engine.errors import Contention, ReceiptExists
 from engine.persistence.fastpath import FastPath
+from engine.persistence.roundtrips import Check, Pipelined
 from engine.ports import Receipt
 
 __all__ = ["Receipts"]
@@ -33,10 +36,8 @@ _FIND = f"SELECT {_COLUMNS} FROM idempotency_receipts WHERE principal = ? AND ke
 _DROP_EXPIRED = (
     "DELETE FROM idempotency_receipts WHERE principal = ? AND key = ? AND expires_at <= ?"
 )
-_INSERT = (
-    f"INSERT INTO idempotency_receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (principal, key) DO NOTHING"
-)
+_INSERT_NEW = f"INSERT INTO idempotency_receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = _INSERT_NEW + " ON CONFLICT (principal, key) DO NOTHING"
 _ANSWER = (
     "UPDATE idempotency_receipts SET status = ?, body = ?, headers = ? "
     "WHERE principal = ? AND key = ? AND request_hash = ?"
@@ -60,6 +61,7 @@ class Receipts:
         self._find = convert(_FIND)
         self._drop_expired = convert(_DROP_EXPIRED)
         self._insert = convert(_INSERT)
+        self._insert_new = convert(_INSERT_NEW)
         self._answer = convert(_ANSWER)
         self._release = convert(_RELEASE)
         self._purge = convert(_PURGE)
@@ -71,24 +73,50 @@ class Receipts:
 
     def keep(self, cursor: Any, receipt: Receipt) -> None:
         """Store ``receipt``; ReceiptExists when its key has a live one (see the module)."""
-        fast = self._fast
-        now = fast.moment(receipt.created_at)
-        cursor.execute(self._drop_expired, (receipt.principal, receipt.key, now))
-        cursor.execute(
-            self._insert,
-            (
-                receipt.principal,
-                receipt.key,
-                receipt.request_hash,
-                receipt.status,
-                receipt.body,
-                fast.json(dict(receipt.headers)),
-                now,
-                fast.moment(receipt.expires_at),
-            ),
-        )
+        cursor.execute(self._drop_expired, self._expired(receipt))
+        cursor.execute(self._insert, self._row(receipt))
         if cursor.rowcount == 1:
             return
+        self._in_the_way(cursor, receipt)
+
+    def keep_deferred(self, pipe: Pipelined, receipt: Receipt) -> None:
+        """``keep`` on PostgreSQL's command path, sent with the command's writes and COMMIT
+        (roundtrips.py), first of them: a key taken fails the INSERT on the server (a
+        concurrent transaction that took it is waited for, as by ``keep``), and after the
+        rollback its ``Check`` raises what ``keep`` would have (ReceiptExists, never
+        Contention for the command: it must not be decided again)."""
+
+        def explain(cursor: Any, exc: BaseException) -> None:
+            diag = getattr(exc, "diag", None)
+            if getattr(diag, "table_name", None) == "idempotency_receipts":
+                self._in_the_way(cursor, receipt)
+            # Another write failed first; a live receipt meanwhile still answers the request.
+            stored = self._read(cursor, receipt.principal, receipt.key)
+            if stored is not None and stored.expires_at > receipt.created_at:
+                raise ReceiptExists(stored)
+
+        pipe.defer(self._drop_expired, self._expired(receipt))
+        pipe.defer(self._insert_new, self._row(receipt), Check(explain))
+
+    def _expired(self, receipt: Receipt) -> tuple[Any, ...]:
+        return (receipt.principal, receipt.key, self._fast.moment(receipt.created_at))
+
+    def _row(self, receipt: Receipt) -> tuple[Any, ...]:
+        fast = self._fast
+        return (
+            receipt.principal,
+            receipt.key,
+            receipt.request_hash,
+            receipt.status,
+            receipt.body,
+            fast.json(dict(receipt.headers)),
+            fast.moment(receipt.created_at),
+            fast.moment(receipt.expires_at),
+        )
+
+    def _in_the_way(self, cursor: Any, receipt: Receipt) -> NoReturn:
+        """The key of ``receipt`` was taken when it was to be kept: ReceiptExists with the
+        live receipt in the way, or Contention when that one is gone by now."""
         stored = self._read(cursor, receipt.principal, receipt.key)
         if stored is not None and stored.expires_at > receipt.created_at:
             raise ReceiptExists(stored)

@@ -14,7 +14,9 @@ is not the last event of the log), so nothing after it runs and COMMIT is never 
 failure the transaction is rolled back and each save's ``Guard`` reads the row and the log as
 they are now to say why: Contention (another writer), BrokenLog (a log changed behind the
 engine's back), or the driver's own error (``Database.translate`` then maps a serialization
-failure, a deadlock or a lock timeout as before).
+failure, a deadlock or a lock timeout as before). An idempotency key's receipt is kept the
+same way, first of the writes: an INSERT that fails when the key is taken, whose ``Check``
+then reads the receipt in the way (receipts.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BEGIN", "Guard", "Pipelined"]
+__all__ = ["BEGIN", "Check", "Guard", "Pipelined"]
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 """What psycopg sends for SQLAlchemy's connections (the guards rely on READ COMMITTED: a row
@@ -48,6 +50,15 @@ class Guard:
     failed: Callable[[tuple[int, str, int | None, str | None] | None, BaseException], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A deferred write other than a save (an idempotency key's receipt), asked on failure
+    before the saves after it: ``explain`` reads what it needs on the cursor given (after the
+    rollback) and raises the engine's error when its write was what failed, or returns."""
+
+    explain: Callable[[Any, BaseException], None]
+
+
 class Pipelined:
     """A driver cursor of a connection in autocommit mode, framing one transaction: BEGIN
     and the deferred writes go with the next statement sent, COMMIT with the last writes."""
@@ -61,7 +72,7 @@ class Pipelined:
         self._side = side
         self._begun = begun
         self._waiting: list[tuple[str, Sequence[Any]]] = []
-        self._guards: list[Guard] = []
+        self._guards: list[Guard | Check] = []
 
     # --- what FastPath uses of a cursor ----------------------------------------------------
 
@@ -98,9 +109,10 @@ class Pipelined:
     def connection(self) -> Any:
         return self._connection
 
-    def defer(self, sql: str, params: Sequence[Any], guard: Guard | None = None) -> None:
+    def defer(self, sql: str, params: Sequence[Any], guard: Guard | Check | None = None) -> None:
         """A write sent with the next statement or the commit (its effects are seen by
-        everything sent after it). ``guard``: the save it belongs to, asked on failure."""
+        everything sent after it). ``guard``: the save it belongs to, or the check of a
+        write of another kind, asked on failure in the order they were deferred."""
         self._waiting.append((sql, params))
         if guard is not None:
             self._guards.append(guard)
@@ -133,15 +145,19 @@ class Pipelined:
                 self._explain(self._guards, exc)
             raise
 
-    def _explain(self, guards: list[Guard], exc: BaseException) -> None:
+    def _explain(self, guards: list[Guard | Check], exc: BaseException) -> None:
         """After a failed round trip with saves in it: roll back, then let the first save of
-        each instance (what it expected is what stood before this transaction) say why."""
+        each instance (what it expected is what stood before this transaction) say why, and
+        each check of another write, in the order they were deferred."""
         connection = self._connection
         connection.rollback()
         self._begun = False
         seen: set[int] = set()
         try:
             for guard in guards:
+                if isinstance(guard, Check):
+                    guard.explain(self._side, exc)
+                    continue
                 if guard.instance_id in seen:
                     continue
                 seen.add(guard.instance_id)

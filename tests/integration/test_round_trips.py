@@ -9,6 +9,8 @@ is each statement, commit or rollback sent outside one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -17,9 +19,10 @@ from sqlalchemy import text
 
 from engine.app.access import Role
 from engine.app.service import Service
-from engine.errors import BrokenLog, Unauthenticated
+from engine.errors import BrokenLog, ReceiptExists, Unauthenticated
 from engine.persistence.roundtrips import Pipelined
 from engine.persistence.store import SqlStore
+from engine.ports import Receipt
 from engine.runtime.events import Regie
 from engine.workflow.catalog import WorkflowCatalog
 from tests.api.live import live_server
@@ -202,7 +205,7 @@ def test_a_command_over_the_api_reads_its_callers_token_in_its_first_round_trip(
         assert _in_transaction(live.programme.app.database()) == 0
 
 
-def test_a_command_with_an_idempotency_key_reads_its_receipt_in_the_same_transaction(
+def test_a_command_with_an_idempotency_key_costs_one_round_trip_more(
     db_url, tmp_path, trips
 ) -> None:
     with live_server(db_url, tmp_path) as live:
@@ -217,9 +220,7 @@ def test_a_command_with_an_idempotency_key_reads_its_receipt_in_the_same_transac
             assert _sent(trips) == [
                 "pipeline",  # the token, BEGIN, the row, its children
                 "SELECT principal, key, request",  # no receipt yet: in that transaction
-                "DELETE FROM idempotency_receip",  # the key kept before the writes
-                "INSERT INTO idempotency_receip",
-                "pipeline",  # the writes, COMMIT
+                "pipeline",  # the receipt kept first of the writes, then the rest, COMMIT
             ]
             del trips[:]
             again = client.post(done.format(key), headers={"Idempotency-Key": "k-1"})
@@ -324,6 +325,52 @@ def test_a_command_read_ahead_starts_from_the_row_as_it_is_not_a_stale_copy(
     assert trips == ["pipeline", "pipeline"]  # not refused on the old copy, then read again
     assert recorded.event.seq == 5
     assert _events(database) == [1, 2, 3, 4, 5]
+
+
+def test_a_key_taken_meanwhile_is_found_at_the_commit_and_its_answer_given(
+    service, database, clock, monkeypatch, tmp_path
+) -> None:
+    """An idempotency key's receipt goes with the command's writes and COMMIT: another node
+    that kept the same key after this request looked for it makes the INSERT fail there, and
+    this request is told the receipt in the way (never a lost race to decide again)."""
+    service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
+    service.create("wk-elders", workflow="wijkkompas", title="Elders", regie=GEMEENTE, by="t")
+    first = _first_milestones(service)[0]
+    catalog = WorkflowCatalog([tmp_path / "workflows"], cwd=tmp_path)
+    other = Service(SqlStore(database), clock=clock, workflows=catalog.resolve)
+    commit, calls = Pipelined.commit, []
+
+    def meanwhile(self: Pipelined) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the other node's request under the same key, first to commit
+            with other.keeping(_receipt_of("k1", "r1")):
+                other.note("wk-elders", "Eerder", by="b")
+        commit(self)
+
+    monkeypatch.setattr(Pipelined, "commit", meanwhile)
+    with service.keeping(_receipt_of("k1", "r2")), pytest.raises(ReceiptExists) as caught:
+        service.milestone_done(KEY, first, by="a")
+    assert caught.value.receipt.request_hash == "r1"
+    assert len(calls) == 2  # ours and the other's inside it: ours is not tried again
+    assert _events(database) == [1]
+    assert _in_transaction(database) == 0
+
+
+def _receipt_of(key: str, request: str) -> Callable[[Any], Receipt]:
+    def make(recorded: Any) -> Receipt:
+        at = recorded.event.recorded_at
+        return Receipt(
+            principal="g/app",
+            key=key,
+            request_hash=request,
+            status=200,
+            body="{}",
+            headers={},
+            created_at=at,
+            expires_at=at + timedelta(days=1),
+        )
+
+    return make
 
 
 def _events_of(database: Any, key: str) -> list[int]:
