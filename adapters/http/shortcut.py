@@ -21,7 +21,8 @@ view of the instance and its JSON are the ones made last time, still current), i
 the event loop itself: one small read of a local file, which in WAL mode never waits for a
 writer. Handing that to a worker thread and back cost more than the answer (server CPU per
 request 380-420 against 215 us; bench/README.md). Whatever would write, make a view, or wait
-on the network (PostgreSQL, a JWT) runs on the thread pool as before.
+on the network (PostgreSQL, a JWT) runs on the thread pool as before; on PostgreSQL the
+caller's token and what the view is made from are read in one round trip (``Store.expecting``).
 
 The ways give the same status, headers and body (``tests/api/test_shortcut.py``).
 
@@ -166,9 +167,12 @@ class InstanceShortcut:
         the view and its JSON)."""
         from adapters.http.routes.instances import shown
 
+        service = self.api.service
         try:
-            principal = self.api.authenticator.principal(authorization)
-            return shown(Guard(self.api.service, principal), key, if_none_match)
+            # On PostgreSQL the token and what the view is made from are read together.
+            with service.store.expecting(key, show=True):
+                principal = self.api.authenticator.principal(authorization)
+                return shown(Guard(service, principal), key, if_none_match)
         except Exception:  # every refusal and failure is the application's to answer
             return None
 

@@ -452,6 +452,10 @@ class _Local(threading.local):
         """The instance a command is expected on (``expecting``)."""
         self.ahead: _Ahead | None = None
         """What a transaction begun ahead read (``read_ahead``), until a command takes it."""
+        self.showing = False
+        """What is expected is not a command but ``instance show`` (``expecting``)."""
+        self.stamped: tuple[str, Any] | None = None
+        """The instance's stamp row read ahead for a show (``read_ahead``), until asked."""
 
 
 class _ThreadToken:
@@ -652,30 +656,38 @@ class CommandPath:
             self._drop()
 
     @contextmanager
-    def expecting(self, key: str) -> Iterator[None]:
-        """The block runs one command on instance ``key`` on this thread, and asks the
-        database one thing before it (``read_ahead``): on PostgreSQL those go in one round
-        trip. A transaction begun ahead and not taken by the command is rolled back when the
-        block ends. On SQLite (no round trips) and inside another such block: nothing."""
-        if self.fast.sqlite or self._local.expected is not None:
+    def expecting(self, key: str, *, show: bool = False) -> Iterator[None]:
+        """The block runs one command on instance ``key`` on this thread (``show``: its
+        ``instance show``), and asks the database one thing before it (``read_ahead``): on
+        PostgreSQL those go in one round trip. A transaction begun ahead and not taken by the
+        command is rolled back when the block ends. On SQLite (no round trips) and inside
+        another such block: nothing."""
+        local = self._local
+        if self.fast.sqlite or local.expected is not None:
             yield
             return
-        self._local.expected = key
+        local.expected, local.showing = key, show
         try:
             yield
         finally:
-            self._local.expected = None
+            local.expected, local.showing, local.stamped = None, False, None
             self.end_ahead()
 
     def read_ahead(self, sql: str, params: Any) -> Any:
         """In a block that ``expects`` a command: the first row of ``sql`` (None: no row), read
         in one round trip with BEGIN, the load of the instance expected and its children,
-        whose transaction the command then takes (``command``). NOT_AHEAD when it read
-        nothing (no command is expected, or this thread is inside a read or command, or began
-        one ahead already): read it the usual way."""
+        whose transaction the command then takes (``command``); for a show, with the stamp of
+        the instance (``stamped``), no transaction. NOT_AHEAD when it read nothing (nothing
+        is expected, or this thread is inside a read or command, or read ahead already): read
+        it the usual way."""
         local = self._local
         key = local.expected
-        if key is None or local.ahead is not None or getattr(local, "busy", False):
+        if (
+            key is None
+            or local.ahead is not None
+            or local.stamped is not None
+            or getattr(local, "busy", False)
+        ):
             return NOT_AHEAD
         raw, cursor = self._hold()
         side, other, rider = self._local.cursors
@@ -684,17 +696,32 @@ class CommandPath:
         try:
             with raw.driver_connection.pipeline():
                 rider.execute(sql, params)  # on its own, before the transaction
-                side.execute(BEGIN)
-                cursor.execute(fast.load_sql, (key,))
-                other.execute(fast.children_of_key_sql, (key,))
+                if local.showing:  # one statement, consistent by itself
+                    cursor.execute(fast.stamp_sql, (key,))
+                else:
+                    side.execute(BEGIN)
+                    cursor.execute(fast.load_sql, (key,))
+                    other.execute(fast.children_of_key_sql, (key,))
             found = rider.fetchone()
-            self._local.ahead = _Ahead(key, cursor.fetchone(), other.fetchall())
+            if local.showing:
+                local.stamped = (key, cursor.fetchone())
+            else:
+                local.ahead = _Ahead(key, cursor.fetchone(), other.fetchall())
         except BaseException as exc:
             self._failed(raw, exc)
             raise
         finally:
             self._local.busy = False
         return found
+
+    def stamped(self, key: str) -> Any:
+        """The stamp row of ``key`` read ahead for its show (None: no such instance), once;
+        NOT_AHEAD when none was."""
+        found = self._local.stamped
+        if found is None or found[0] != key:
+            return NOT_AHEAD
+        self._local.stamped = None
+        return found[1]
 
     def end_ahead(self) -> None:
         """Roll back a transaction begun ahead (``read_ahead``) that no command took."""

@@ -178,6 +178,13 @@ _WORKFLOWS = (
 )
 # The stamp of ``instance show``: the whole row as stored, and its children's rows.
 _STAMP = "SELECT * FROM instances WHERE key = ?"
+# PostgreSQL: the row and its deelprojecten (``_CHILDREN``'s columns) in one statement, which is
+# one consistent view by itself: one round trip, no transaction around it.
+_STAMP_WITH_CHILDREN = (
+    "SELECT i.*, (SELECT json_agg(json_build_array(c.key, c.title, c.state, "
+    "c.workflow_version_id, c.regie_type, c.regie_organisation) ORDER BY c.key) "
+    "FROM instances c WHERE c.parent_id = i.id) FROM instances i WHERE i.key = ?"
+)
 _KEYS = "SELECT id, key FROM instances ORDER BY key"
 _EVENTS = (
     "SELECT e.seq, e.type, e.at, e.recorded_at, e.actor, e.reason, e.payload, e.previous, "
@@ -321,7 +328,7 @@ class FastPath:
 
         self.load_sql = convert(_LOAD)
         self.counting_load_sql = _LOAD_COUNTING  # SQLite only (INDEXED BY)
-        self.stamp_sql = convert(_STAMP)
+        self.stamp_sql = convert(_STAMP if self.sqlite else _STAMP_WITH_CHILDREN)
         children = _CHILDREN.format(indexed=_BY_PARENT if self.sqlite else "")
         self.read_children_sql = convert(children)  # a read's: no lock
         # PostgreSQL: rows a transaction acts on are locked (SQLite writers queue anyway).
@@ -521,13 +528,26 @@ class FastPath:
     def stamp(self, cursor: Any, key: str) -> tuple[object, ...] | None:
         """Everything ``instance show`` makes its view of ``key`` from, as the driver gives it
         (see ``Unit.instance_stamp``, whose values SQLAlchemy has converted: a stamp of the one
-        kind compared with one of the other is at worst taken for a change)."""
+        kind compared with one of the other is at worst taken for a change). On SQLite two
+        statements (in one transaction: see ``stamp_statements``), on PostgreSQL one."""
         cursor.execute(self.stamp_sql, (key,))
         row = cursor.fetchone()
-        if row is None:
-            return None
+        if row is None or not self.sqlite:
+            return self.stamp_of(row)
         cursor.execute(self.read_children_sql, (row[0],))
         return (tuple(row), tuple(map(tuple, cursor.fetchall())))
+
+    @staticmethod
+    def stamp_of(row: Sequence[Any] | None) -> tuple[object, ...] | None:
+        """PostgreSQL: the stamp from the row of ``stamp_sql`` (None: no such instance)."""
+        if row is None:
+            return None
+        return (tuple(row[:-1]), tuple(map(tuple, row[-1] or ())))
+
+    @property
+    def stamp_statements(self) -> int:
+        """How many statements ``stamp`` sends (more than one: read them in a transaction)."""
+        return 2 if self.sqlite else 1
 
     def organisation(self, cursor: Any, key: str) -> Organisation | None:
         """The organisation with this key, as ``DirectoryUnit.organisation`` reads it."""

@@ -111,9 +111,9 @@ class SqlStore:
         with self.database.write() if write else self.database.read() as connection:
             yield DirectoryUnit(connection)
 
-    def expecting(self, key: str) -> AbstractContextManager[None]:
-        """The block runs one command on ``key`` (see ``CommandPath.expecting``)."""
-        return self._commands.expecting(key)
+    def expecting(self, key: str, *, show: bool = False) -> AbstractContextManager[None]:
+        """The block runs one command on ``key``, or its show (``CommandPath.expecting``)."""
+        return self._commands.expecting(key, show=show)
 
     def find_token(self, prefix: str) -> TokenRecord | None:
         tokens = self._tokens
@@ -141,7 +141,10 @@ class SqlStore:
             return unit.organisation(key)
 
     def instance_stamp(self, key: str) -> tuple[object, ...] | None:
-        with self._commands.glance() as cursor:
+        row = self._commands.stamped(key)
+        if row is not NOT_AHEAD:
+            return self.fast.stamp_of(row)
+        with self._commands.glance(single=self.fast.stamp_statements == 1) as cursor:
             if cursor is not None:
                 return self.fast.stamp(cursor, key)
         with self.read() as unit:

@@ -265,9 +265,10 @@ class DirectoryStore(Protocol):
         command's first round trip)."""
         ...
 
-    def expecting(self, key: str) -> AbstractContextManager[None]:
-        """A block that runs one command on instance ``key``, asking the store only for a
-        token (``find_token``) before it: the store may read the two together."""
+    def expecting(self, key: str, *, show: bool = False) -> AbstractContextManager[None]:
+        """A block that runs one command on instance ``key`` (``show``: shows it), asking the
+        store only for a token (``find_token``) before it: the store may read the two
+        together."""
         ...
 
     def find_organisation(self, key: str) -> Organisation | None:
