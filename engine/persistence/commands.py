@@ -29,7 +29,9 @@ thread ``expects`` a command on an instance, the token's read goes with the comm
 round trip (``read_ahead``: [the token's SELECT, BEGIN, the load, the children]); the command
 then starts in that transaction, from those rows. A read of one statement meanwhile (the
 receipt of the request's idempotency key) runs in that transaction; anything else the thread
-asks of the database first, and the end of the block, roll it back.
+asks of the database first, and the end of the block, roll it back. A request that shows an
+instance is expected the same way: its token goes with the stamp its view is checked against
+(``stamped``), with no transaction.
 """
 
 from __future__ import annotations

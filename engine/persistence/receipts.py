@@ -90,7 +90,8 @@ class Receipts:
             diag = getattr(exc, "diag", None)
             if getattr(diag, "table_name", None) == "idempotency_receipts":
                 self._in_the_way(cursor, receipt)
-            # Another write failed first; a live receipt meanwhile still answers the request.
+            # A later write failed (the receipt, kept, went with it): a receipt another request
+            # kept meanwhile answers this one; else the saves say why.
             stored = self._read(cursor, receipt.principal, receipt.key)
             if stored is not None and stored.expires_at > receipt.created_at:
                 raise ReceiptExists(stored)
