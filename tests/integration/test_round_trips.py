@@ -71,7 +71,7 @@ def _first_milestones(service: Service) -> list[str]:
     return [m.id for m in workflow.phases[0].milestones]
 
 
-def _events(database: Any) -> list[int]:
+def _events(database: Any, key: str = KEY) -> list[int]:
     with database.engine.connect() as connection:
         return list(
             connection.execute(
@@ -79,7 +79,7 @@ def _events(database: Any) -> list[int]:
                     "SELECT e.seq FROM events e JOIN instances i ON i.id = e.instance_id "
                     "WHERE i.key = :key ORDER BY e.seq"
                 ),
-                {"key": KEY},
+                {"key": key},
             ).scalars()
         )
 
@@ -160,6 +160,18 @@ def test_a_log_changed_behind_the_engines_back_is_found_at_the_commit(
     assert _events(database) == [1]
 
 
+def _programme_token(service: Service) -> str:
+    """The secret of a token of a programme office, its last use written."""
+    directory = service.directory
+    directory.add_organisation(key="g", name="G", kind="gemeente", runs_programme=True)
+    directory.add_principal(
+        organisation="g", name="app", kind="application", role=Role.PROGRAMME_OFFICE
+    )
+    secret, _ = directory.create_token("g", "app", purpose="tests")
+    directory.authenticate(secret)
+    return secret
+
+
 def _sent(trips: list[str]) -> list[str]:
     """The round trips of a request to the server, without the pool's check of a connection
     it lends a worker thread that had none (``pool_pre_ping``: the threads come and go)."""
@@ -229,7 +241,7 @@ def test_a_command_with_an_idempotency_key_costs_one_round_trip_more(
             assert _sent(trips) == ["pipeline", "SELECT principal, key, request", "rollback"]
         database = live.programme.app.database()
         assert _in_transaction(database) == 0
-        assert _events_of(database, key) == [1, 2]
+        assert _events(database, key) == [1, 2]
 
 
 def test_an_unchanged_instance_shown_over_the_api_is_one_round_trip(
@@ -290,7 +302,7 @@ def test_a_caller_refused_before_its_command_leaves_no_transaction_open(
         assert _in_transaction(live.programme.app.database()) == 0
         with live.client("programme_office") as client:
             assert client.post(done).status_code == 200
-        assert _events_of(live.programme.app.database(), key) == [1, 2]
+        assert _events(live.programme.app.database(), key) == [1, 2]
 
 
 def test_a_read_between_the_token_and_the_command_runs_in_or_ends_what_was_read_ahead(
@@ -299,12 +311,7 @@ def test_a_read_between_the_token_and_the_command_runs_in_or_ends_what_was_read_
     service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
     first = _first_milestones(service)[0]
     directory = service.directory
-    directory.add_organisation(key="g", name="G", kind="gemeente", runs_programme=True)
-    directory.add_principal(
-        organisation="g", name="app", kind="application", role=Role.PROGRAMME_OFFICE
-    )
-    secret, _ = directory.create_token("g", "app", purpose="tests")
-    directory.authenticate(secret)  # its last use written
+    secret = _programme_token(service)  # its last use written
     store = service.context.store
     del trips[:]
     with store.expecting(KEY):
@@ -335,12 +342,7 @@ def test_a_command_read_ahead_starts_from_the_row_as_it_is_not_a_stale_copy(
     service.create(KEY, workflow="wijkkompas", title="Tochten", regie=GEMEENTE, by="t")
     first, second, third, *_ = _first_milestones(service)
     directory = service.directory
-    directory.add_organisation(key="g", name="G", kind="gemeente", runs_programme=True)
-    directory.add_principal(
-        organisation="g", name="app", kind="application", role=Role.PROGRAMME_OFFICE
-    )
-    secret, _ = directory.create_token("g", "app", purpose="tests")
-    directory.authenticate(secret)
+    secret = _programme_token(service)
     store = service.context.store
     service.milestone_done(KEY, first, by="a")  # remembered by this thread
     del trips[:]
@@ -404,16 +406,3 @@ def _receipt_of(key: str, request: str) -> Callable[[Any], Receipt]:
         )
 
     return make
-
-
-def _events_of(database: Any, key: str) -> list[int]:
-    with database.engine.connect() as connection:
-        return list(
-            connection.execute(
-                text(
-                    "SELECT e.seq FROM events e JOIN instances i ON i.id = e.instance_id "
-                    "WHERE i.key = :key ORDER BY e.seq"
-                ),
-                {"key": key},
-            ).scalars()
-        )
