@@ -182,6 +182,7 @@ def create_app(
 
     application.workflow_files = False  # a client's workflow name is a key, never a file here
     api = build_api(application, oidc=oidc)
+    api.state.api.service.context.offer_keys = False  # a 404 names no other instances
     return Conventions(
         InstanceShortcut(CommandShortcut(api, api, PREFIX), api.state.api, PREFIX),
         version=API_VERSION,

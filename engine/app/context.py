@@ -62,6 +62,10 @@ class Context:
         self._cache_size = cache_size
         self._views: OrderedDict[str, tuple[object, object]] = OrderedDict()
         self._views_lock = threading.Lock()
+        self.offer_keys = True
+        """Whether NotFound for an instance offers the known keys (the command line's "did you
+        mean"). A server sets it off (``adapters.http.create_app``): it never shows them, as
+        its callers may not see every instance, and reading them cost every 404 a statement."""
 
     VIEWS = 1024
     """Instance views remembered (``remembered_view``): at most this many, the least recently
@@ -129,6 +133,8 @@ class Context:
         """
         record = uow.load(key, self.milestone_index, fresh=fresh)
         if record is None:
+            if not self.offer_keys:
+                raise NotFound("instance", key)
             # One more than are shown: whether there are too many, without reading them all.
             keys = [k for _, k in uow.instance_keys(limit=KNOWN_KEYS_SHOWN + 1)]
             raise NotFound("instance", key, known=keys if len(keys) <= KNOWN_KEYS_SHOWN else ())
