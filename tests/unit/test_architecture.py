@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import engine
+from tests.sources import parse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,7 +112,7 @@ def module_name(root: Path, path: Path) -> str:
 def imports_of(root: Path, path: Path) -> set[str]:
     """Every module a file imports, anywhere in it (also inside functions and TYPE_CHECKING
     blocks), as dotted names with relative imports resolved."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))
     package = module_name(root, path)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]

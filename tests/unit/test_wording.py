@@ -10,6 +10,7 @@ import pytest
 from engine.reminders.messages import _TEXT
 from engine.workflow.durations import Duration
 from engine.workflow.wording import LANGUAGES, PAGE, day, duration, mail_text
+from tests.sources import parse
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_the_reports_words_are_in_the_one_catalogue() -> None:
     # No renderer keeps a table of words of its own.
     render = Path(__file__).parents[2] / "adapters" / "render"
     for source in render.glob("*.py"):
-        tree = ast.parse(source.read_text(encoding="utf-8"))
+        tree = parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Dict) and any(
                 isinstance(k, ast.Constant) and k.value in ("nl", "en") for k in node.keys
@@ -120,7 +121,7 @@ def _cli_keys(source: str) -> tuple[set[str], set[str]]:
 
     keys: set[str] = set()
     starts: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if not (isinstance(node, ast.Call) and node.args):
             continue
         name = getattr(node.func, "id", None)
