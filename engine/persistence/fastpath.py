@@ -529,7 +529,7 @@ class FastPath:
         """Everything ``instance show`` makes its view of ``key`` from, as the driver gives it
         (see ``Unit.instance_stamp``, whose values SQLAlchemy has converted: a stamp of the one
         kind compared with one of the other is at worst taken for a change). On SQLite two
-        statements (in one transaction: see ``stamp_statements``), on PostgreSQL one."""
+        statements (read them in one transaction), on PostgreSQL one."""
         cursor.execute(self.stamp_sql, (key,))
         row = cursor.fetchone()
         if row is None or not self.sqlite:
@@ -543,11 +543,6 @@ class FastPath:
         if row is None:
             return None
         return (tuple(row[:-1]), tuple(map(tuple, row[-1] or ())))
-
-    @property
-    def stamp_statements(self) -> int:
-        """How many statements ``stamp`` sends (more than one: read them in a transaction)."""
-        return 2 if self.sqlite else 1
 
     def organisation(self, cursor: Any, key: str) -> Organisation | None:
         """The organisation with this key, as ``DirectoryUnit.organisation`` reads it."""

@@ -92,9 +92,7 @@ class Receipts:
                 self._in_the_way(cursor, receipt)
             # A later write failed (the receipt, kept, went with it): a receipt another request
             # kept meanwhile answers this one; else the saves say why.
-            stored = self._read(cursor, receipt.principal, receipt.key)
-            if stored is not None and stored.expires_at > receipt.created_at:
-                raise ReceiptExists(stored)
+            self._answered(cursor, receipt)
 
         pipe.defer(self._drop_expired, self._expired(receipt))
         pipe.defer(self._insert_new, self._row(receipt), Check(explain))
@@ -118,9 +116,7 @@ class Receipts:
     def _in_the_way(self, cursor: Any, receipt: Receipt) -> NoReturn:
         """The key of ``receipt`` was taken when it was to be kept: ReceiptExists with the
         live receipt in the way, or Contention when that one is gone by now."""
-        stored = self._read(cursor, receipt.principal, receipt.key)
-        if stored is not None and stored.expires_at > receipt.created_at:
-            raise ReceiptExists(stored)
+        self._answered(cursor, receipt)
         # The row in the way was gone (or expired) by the time it was read: another
         # transaction replaced or purged it meanwhile. A race lost: nothing was saved.
         raise Contention(
@@ -157,6 +153,12 @@ class Receipts:
         """Delete the receipts expired by ``before``; how many."""
         cursor.execute(self._purge, (self._fast.moment(before),))
         return int(cursor.rowcount)
+
+    def _answered(self, cursor: Any, receipt: Receipt) -> None:
+        """ReceiptExists when the key of ``receipt`` has a receipt live when it was made."""
+        stored = self._read(cursor, receipt.principal, receipt.key)
+        if stored is not None and stored.expires_at > receipt.created_at:
+            raise ReceiptExists(stored)
 
     def _read(self, cursor: Any, principal: str, key: str) -> Receipt | None:
         cursor.execute(self._find, (principal, key))

@@ -122,7 +122,7 @@ class SqlStore:
             return tokens.record(prefix, row)
         with self._commands.glance(single=True) as cursor:
             if cursor is not None:
-                return self._tokens.token(cursor, prefix)
+                return tokens.token(cursor, prefix)
         with self.directory() as unit:
             return unit.token(prefix)
 
@@ -144,7 +144,8 @@ class SqlStore:
         row = self._commands.stamped(key)
         if row is not NOT_AHEAD:
             return self.fast.stamp_of(row)
-        with self._commands.glance(single=self.fast.stamp_statements == 1) as cursor:
+        # PostgreSQL's stamp is one statement; SQLite's two, in one transaction.
+        with self._commands.glance(single=not self.fast.sqlite) as cursor:
             if cursor is not None:
                 return self.fast.stamp(cursor, key)
         with self.read() as unit:
