@@ -47,17 +47,17 @@ def serve(ctx: click.Context, host: str, port: int, access_log: bool) -> None:
 
     from adapters.http.app import create_app
     from adapters.http.routes.calendar import HideCalendarTokens
+    from adapters.http.server import config as served
 
     logging.getLogger("uvicorn.access").addFilter(HideCalendarTokens())
     app = app_of(ctx)
     asgi = create_app(app, oidc=_oidc(app))
-    config = uvicorn.Config(
+    config = served(
         asgi,
         host=host,
         port=port,
         access_log=access_log,
         log_level="info",
-        server_header=False,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         timeout_graceful_shutdown=10,

@@ -17,6 +17,7 @@ workflow's.
     replies.py      JSON replies, ETags, If-Match, Idempotency-Key replays
     openapi.py      the OpenAPI document shaped to the NLGov rules
     apidocs.py      the committed documents: docs/openapi.json, the tables of docs/api.md
+    server.py       how uvicorn serves it (a request that is not HTTP: problem+json too)
     routes/         the resources, one module per noun
     static/apidocs/ the docs page (Redoc, shipped: no CDN)
 """

@@ -1,5 +1,6 @@
-"""A real server on loopback for the API tests: uvicorn serving ``create_app`` in a thread, on a
-real database, reached with httpx over TCP.
+"""A real server on loopback for the API tests: uvicorn serving ``create_app`` in a thread, with
+the settings of ``wijkkompas serve`` (``adapters.http.server``), on a real database, reached with
+httpx over TCP.
 
 ``Programme`` seeds what the tests talk about, through the service in this process (the same
 database the server uses): the organisations, a principal and token for each role, and
@@ -9,6 +10,7 @@ instances whose regie is held by one organisation or another.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import httpx
 import uvicorn
 
 from adapters.http.app import THREADS, create_app
+from adapters.http.server import config as served
 from engine.app.access import Role
 from engine.compose import Application
 from engine.runtime.events import Regie
@@ -161,7 +164,7 @@ def live_server(
     programme = Programme(app)
     if seed:
         programme.seed()
-    config = uvicorn.Config(
+    config = served(
         create_app(app, oidc=oidc),
         host="127.0.0.1",
         port=port,
@@ -185,3 +188,47 @@ def live_server(
         thread.join(timeout=20)
         app.close()
         logging.getLogger("uvicorn.error").handlers.clear()
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer read off the socket as it came: its status, headers (names lowercased) and
+    body, and whether the server closed the connection after it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    closed: bool
+
+
+def send_raw(url: str, request: bytes) -> RawAnswer:
+    """``request`` sent as these bytes on a new connection to the server at ``url`` (what no
+    HTTP client sends: a broken request line, a header without its colon); its answer."""
+    address = url.removeprefix("http://").split("/", 1)[0]
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the server closed without an answer: {received!r}")
+            received += chunk
+        head, body = received.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, value in (line.split(":", 1) for line in lines[1:])
+        }
+        length = int(headers["content-length"])
+        while len(body) < length:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        connection.settimeout(5)
+        try:
+            closed = connection.recv(1) == b""
+        except TimeoutError:
+            closed = False
+    return RawAnswer(int(lines[0].split()[1]), headers, body[:length], closed)

@@ -14,8 +14,9 @@ import httpx
 import icalendar
 import pytest
 
+from adapters.http import API_VERSION
 from engine.compose import Application
-from tests.api.live import LiveServer
+from tests.api.live import LiveServer, send_raw
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,7 +63,8 @@ def test_the_access_log_never_shows_a_calendar_secret() -> None:
 def test_the_served_access_log_never_shows_a_calendar_secret(db_url: str) -> None:
     """``wijkkompas serve`` as it runs in production (its own access log, on stdout): no
     request whose path holds a calendar secret logs it, a feed's nor one that is not quite
-    one (the URL without ``.ics``, with its dot percent-encoded); no problem body holds it."""
+    one (the URL without ``.ics``, with its dot percent-encoded); no problem body holds it,
+    also not the one for a request that does not parse (uvicorn's, as problem+json)."""
     quiet = {"WIJKKOMPAS_NOTIFIER": "console"}
     with Application.configure(given={"db": db_url}, env=quiet) as app:
         service = app.service(create=True)
@@ -99,6 +101,12 @@ def test_the_served_access_log_never_shows_a_calendar_secret(db_url: str) -> Non
             assert bare.status_code == 404
             encoded = outlook.get(f"/api/v1/calendar/{secret}%2Eics")
             answers = [feed, bare, encoded]
+        # A request uvicorn cannot parse, answered before the application sees it.
+        broken = send_raw(
+            found[0],
+            f"GET /api/v1/calendar/{secret}.ics HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n"
+            "\r\n".encode(),
+        )
     finally:
         served.send_signal(signal.SIGTERM)
         out, err = served.communicate(timeout=30)
@@ -110,6 +118,9 @@ def test_the_served_access_log_never_shows_a_calendar_secret(db_url: str) -> Non
     assert not leaked, f"the calendar secret was logged: {logged}"
     for answer in answers[1:]:
         assert not any(p in answer.text for p in pieces), answer.text
+    assert (broken.status, broken.headers["content-type"]) == (400, "application/problem+json")
+    assert broken.headers["api-version"] == API_VERSION
+    assert not any(p.encode() in broken.body for p in pieces), broken.body
 
 
 def test_a_feed_shows_what_its_principal_may_see_now(server: LiveServer) -> None:

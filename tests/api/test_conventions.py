@@ -4,6 +4,7 @@ the health checks that need no credentials."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from adapters.http import API_VERSION
-from tests.api.live import LiveServer, live_server
+from tests.api.live import LiveServer, live_server, send_raw
 
 pytestmark = pytest.mark.xdist_group("api")
 
@@ -43,6 +44,38 @@ def test_every_answer_carries_the_api_version_and_errors_are_problem_json(
     assert problem["status"] == 401
     assert problem["title"]
     assert problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /api/v1/instances HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",  # a header without ':'
+        b"GET /api/v1/calendar/wkcal_0badcafe_s3cretvalue.ics HTTP/1.1\r\nHost: a\r\n"
+        b"Content-Length: x\r\n\r\n",  # a length that is no number, after a secret
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32),  # TLS to a plain port
+        b"GET /api/v1/instances HTTP/1.1\r\nHost: a\r\nX-Note: a\x00b\r\n\r\n",  # a NUL
+    ],
+    ids=["no-colon", "bad-length", "tls-hello", "nul-byte"],
+)
+def test_a_request_that_is_not_http_is_answered_as_problem_json_with_the_version(
+    server: LiveServer, request_bytes: bytes
+) -> None:
+    """uvicorn answers what it cannot parse itself, before the application: as every other
+    refusal of the API (problem+json with API-Version), the connection closed, nothing of
+    the request repeated."""
+    answer = send_raw(server.url, request_bytes)
+    assert answer.status == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["api-version"] == API_VERSION
+    assert "server" not in answer.headers
+    assert answer.closed
+    problem = json.loads(answer.body)
+    assert problem["type"] == "/api/v1/problems/bad-request"
+    assert (problem["status"], problem["code"]) == (400, "bad-request")
+    assert "not HTTP/1.1" in problem["detail"]
+    assert b"s3cret" not in answer.body
+    with server.client() as http:  # the server goes on answering
+        assert http.get("/healthz").status_code == 200
 
 
 def test_a_trailing_slash_is_not_found_rather_than_redirected(server: LiveServer) -> None:
