@@ -134,7 +134,9 @@ class SqlStore:
             return unit.receipt(principal, key, now)
 
     def find_organisation(self, key: str) -> Organisation | None:
-        with self._commands.glance() as cursor:
+        # One statement: on PostgreSQL one round trip, in the transaction an API command
+        # began ahead (an approval asks for its giver's organisation before its command).
+        with self._commands.glance(single=True) as cursor:
             if cursor is not None:
                 return self.fast.organisation(cursor, key)
         with self.directory() as unit:

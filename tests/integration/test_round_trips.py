@@ -244,6 +244,35 @@ def test_a_command_with_an_idempotency_key_costs_one_round_trip_more(
         assert _events(database, key) == [1, 2]
 
 
+def test_an_approval_over_the_api_reads_its_givers_organisation_in_its_first_transaction(
+    db_url, tmp_path, trips
+) -> None:
+    """An approval names the organisation that gives it (the caller's: an independent one
+    must have no stake in the instance). That one statement is read in the transaction the
+    token's round trip began, which the command then goes on in."""
+    with live_server(db_url, tmp_path) as live:
+        warm, key = live.programme.instance(), live.programme.instance()
+        service = live.programme.service
+        workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
+        (approval, _), *_ = workflow.gates[workflow.phases[0].id].approvals
+        decide = f"/api/v1/instances/{{}}/approvals/{approval}"
+        with live.client("programme_office") as client:
+            assert client.post(decide.format(warm), json={"decision": "go"}).is_success
+            del trips[:]
+            answer = client.post(decide.format(key), json={"decision": "go"})
+            assert answer.status_code == 200, answer.text
+            assert _sent(trips) == [
+                "pipeline",  # the token, BEGIN, the row, its children
+                "SELECT id, key, name, kind, oi",  # the giver's organisation, in it
+                "pipeline",  # the writes, COMMIT
+            ]
+        database = live.programme.app.database()
+        assert _in_transaction(database) == 0
+        assert _events(database, key) == [1, 2]
+        (decided,) = service.log(key)[1:]
+        assert decided.payload["approval"] == approval
+
+
 def test_an_unchanged_instance_shown_over_the_api_is_one_round_trip(
     db_url, tmp_path, trips
 ) -> None:
@@ -317,12 +346,21 @@ def test_a_read_between_the_token_and_the_command_runs_in_or_ends_what_was_read_
     with store.expecting(KEY):
         assert directory.authenticate(secret).name == "app"
         assert trips == ["pipeline"]  # the token, BEGIN, the row and its children
-        # One statement (as an idempotency key's receipt): in the transaction begun ahead.
+        # One statement (as an idempotency key's receipt, an approval's organisation): in the
+        # transaction begun ahead.
         assert store.find_token("wk_00000000") is None
-        assert trips == ["pipeline", "SELECT tokens.prefix, tokens.n"]
-        del trips[:]
-        # Another read (in a transaction of its own): that transaction ends first.
         assert store.find_organisation("g") is not None
+        assert trips == [
+            "pipeline",
+            "SELECT tokens.prefix, tokens.n",
+            "SELECT id, key, name, kind, oi",
+        ]
+        del trips[:]
+        # A read of more than one statement (in a transaction of its own): that transaction
+        # ends first.
+        with store._commands.glance() as cursor:
+            assert cursor is not None
+            cursor.execute("SELECT 1")
         assert trips[0] == "rollback"
         service.milestone_done(KEY, first, by="a")
     assert _events(database) == [1, 2]
