@@ -756,11 +756,13 @@ class Commands:
         )
 
     def _organisation_name(self, key: str) -> str:
-        with self.context.store.directory() as unit:
-            found = unit.organisation(key)
-            if found is None:
+        # One statement (on PostgreSQL in the transaction an API command began ahead); the
+        # keys there are only for the refusal.
+        found = self.context.store.find_organisation(key)
+        if found is None:
+            with self.context.store.directory() as unit:
                 known = [o.key for o in unit.organisations()]
-                raise NotFound("organisation", key, known=known)
+            raise NotFound("organisation", key, known=known)
         return found.name
 
     def note(

@@ -244,33 +244,38 @@ def test_a_command_with_an_idempotency_key_costs_one_round_trip_more(
         assert _events(database, key) == [1, 2]
 
 
-def test_an_approval_over_the_api_reads_its_givers_organisation_in_its_first_transaction(
-    db_url, tmp_path, trips
+@pytest.mark.parametrize("command", ["approval", "party"])
+def test_a_command_naming_an_organisation_over_the_api_reads_it_in_its_first_transaction(
+    db_url, tmp_path, trips, command
 ) -> None:
     """An approval names the organisation that gives it (the caller's: an independent one
-    must have no stake in the instance). That one statement is read in the transaction the
-    token's round trip began, which the command then goes on in."""
+    must have no stake in the instance), a party the organisation that takes part. That one
+    statement is read in the transaction the token's round trip began, which the command then
+    goes on in."""
     with live_server(db_url, tmp_path) as live:
         warm, key = live.programme.instance(), live.programme.instance()
         service = live.programme.service
-        workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
-        (approval, _), *_ = workflow.gates[workflow.phases[0].id].approvals
-        decide = f"/api/v1/instances/{{}}/approvals/{approval}"
+        if command == "approval":
+            workflow = service.compiled(service.workflow_versions("wijkkompas")[0])
+            (approval, _), *_ = workflow.gates[workflow.phases[0].id].approvals
+            path, body = f"approvals/{approval}", {"decision": "go"}
+        else:
+            path, body = "parties", {"organisation": "enexis", "party": "netbeheerder"}
         with live.client("programme_office") as client:
-            assert client.post(decide.format(warm), json={"decision": "go"}).is_success
+            assert client.post(f"/api/v1/instances/{warm}/{path}", json=body).is_success
             del trips[:]
-            answer = client.post(decide.format(key), json={"decision": "go"})
+            answer = client.post(f"/api/v1/instances/{key}/{path}", json=body)
             assert answer.status_code == 200, answer.text
             assert _sent(trips) == [
                 "pipeline",  # the token, BEGIN, the row, its children
-                "SELECT id, key, name, kind, oi",  # the giver's organisation, in it
+                "SELECT id, key, name, kind, oi",  # the organisation, in that transaction
                 "pipeline",  # the writes, COMMIT
             ]
         database = live.programme.app.database()
         assert _in_transaction(database) == 0
         assert _events(database, key) == [1, 2]
-        (decided,) = service.log(key)[1:]
-        assert decided.payload["approval"] == approval
+        (recorded,) = service.log(key)[1:]
+        assert recorded.type == {"approval": "approval_recorded", "party": "party_added"}[command]
 
 
 def test_an_unchanged_instance_shown_over_the_api_is_one_round_trip(
