@@ -74,3 +74,34 @@ def test_a_reader_of_some_instances_sees_the_global_positions_with_gaps(
     assert [(i["instance"], i["position"]) for i in seen] == [(own, 1), (own, 3)]
     described = document["components"]["schemas"]["FeedEvent"]["properties"]["position"]
     assert "gaps" in described["description"]
+
+
+@pytest.mark.parametrize("grown", ["party_added", "regie_handed_over"])
+def test_a_reader_whose_scope_grows_finds_what_grew_it_after_its_position(
+    server: LiveServer, grown: str
+) -> None:
+    """The feed's positions are in commit order and a reader resumes after the last it saw, so
+    the earlier events of an instance it may see only now (its organisation made a party, or
+    handed the regie) lie behind it. What it does get is the event that let it see them,
+    after its position; the instance's log has the rest (docs/api.md says so)."""
+    other = server.programme.instance("swz")
+    with server.client("programme_office") as office:
+        assert office.post(f"{PREFIX}/instances/{other}/notes", json={"text": "n"}).is_success
+    own = server.programme.instance("deltawonen")
+    with server.client("partner") as partner:
+        page = partner.get(f"{PREFIX}/events").json()
+        assert [(i["instance"], i["position"]) for i in page["items"]] == [(own, 3)]
+        cursor = page["next_after"]
+        with server.client("programme_office") as office:
+            if grown == "party_added":
+                path = "parties"
+                body: dict[str, object] = {"organisation": "deltawonen", "party": "projectgroep"}
+            else:
+                path = "handover"
+                regie = {"type": "woningcorporatie", "organisation": "deltaWonen"}
+                body = {"regie": regie, "reason": "overdracht"}
+            assert office.post(f"{PREFIX}/instances/{other}/{path}", json=body).is_success
+        later = partner.get(f"{PREFIX}/events", params={"after": cursor}).json()["items"]
+        assert [(i["instance"], i["seq"], i["type"]) for i in later] == [(other, 3, grown)]
+        log = partner.get(f"{PREFIX}/instances/{other}/events").json()["items"]
+        assert [e["seq"] for e in log] == [1, 2, 3]
