@@ -52,7 +52,7 @@ __all__ = [
     "normalise_url",
 ]
 
-HEAD_REVISION = "0016_session_credential"
+HEAD_REVISION = "0017_personal_subjects"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgrade`"

@@ -8,6 +8,7 @@ reader of the log reads them as before, and reads "[verwijderd]" once they were 
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -60,6 +61,7 @@ __all__ = [
     "PersonalData",
     "personal_from",
     "personal_json",
+    "reindex_subjects",
     "reseal",
     "subjects_of",
     "unseal",
@@ -92,7 +94,15 @@ def _text_columns(table: Table) -> list[Column[Any]]:
 
 
 def _contains(column: Column[Any], address: str) -> Any:
-    return func.lower(cast(column, Text)).contains(address, autoescape=True)
+    """Whether the column's text may hold ``address``: the rows ``_holds`` then decides for.
+    An address beyond ASCII (``jörg@müller.nl``) is looked for by its longest ASCII part
+    (``ller.nl``): JSON columns keep other characters as ``\\u`` escapes, and SQLite's
+    ``lower`` folds ASCII letters only."""
+    needle = address if address.isascii() else max(_ASCII.findall(address), key=len, default="@")
+    return func.lower(cast(column, Text)).contains(needle, autoescape=True)
+
+
+_ASCII = re.compile(r"[\x00-\x7f]+")
 
 
 def _holds(value: Any, address: str) -> bool:
@@ -322,6 +332,52 @@ class PersonalData:
                 if rows:
                     changed[f"{table.name}.{column.name}"] = len(rows)
         return changed
+
+
+# --- existing databases (the migration 0017_personal_subjects) ------------------------------
+
+REINDEX_BATCH = 2000
+"""Events whose subjects ``reindex_subjects`` works out together."""
+
+
+def reindex_subjects(connection: Connection) -> int:
+    """Whose data each personal field is (``personal_subjects``), worked out again from the
+    values by today's ``address_spans``, for every event; the rows that differed replaced.
+    Returns how many events had rows that differed (those of an address beyond ASCII, such
+    as ``jörg@müller.nl``, which the rule of 0013 did not see: it found none, or only the
+    end of one). Nothing hashed changes."""
+    changed, after = 0, 0
+    while True:
+        rows = connection.execute(
+            select(*_EVENT_COLUMNS, PERSONAL.c.fields)
+            .select_from(E.join(PERSONAL, PERSONAL.c.event_id == E.c.id))
+            .where(E.c.id > after)
+            .order_by(E.c.id)
+            .limit(REINDEX_BATCH)
+        ).all()
+        if not rows:
+            return changed
+        after = int(rows[-1].id)
+        ids = [int(r.id) for r in rows]
+        stored: dict[int, set[tuple[str, str]]] = {i: set() for i in ids}
+        for found in connection.execute(
+            select(SUBJECTS.c.event_id, SUBJECTS.c.path, SUBJECTS.c.subject).where(
+                SUBJECTS.c.event_id.in_(ids)
+            )
+        ):
+            stored[int(found.event_id)].add((str(found.path), str(found.subject)))
+        for r in rows:
+            event = _stored(r, r.previous, r.hash, personal_from(r.fields))
+            wanted = set(subjects_of(event))
+            if wanted == stored[int(r.id)]:
+                continue
+            changed += 1
+            connection.execute(delete(SUBJECTS).where(SUBJECTS.c.event_id == r.id))
+            if wanted:
+                connection.execute(
+                    insert(SUBJECTS),
+                    [{"event_id": r.id, "path": p, "subject": a} for p, a in sorted(wanted)],
+                )
 
 
 # --- existing databases (the migration 0013_personal_data) ----------------------------------

@@ -54,7 +54,9 @@ _CONTACT_KEYS = frozenset({"contacts", "contacts_added", "contacts_removed"})
 """Payload keys holding a list of contact addresses: each address is one field."""
 _SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
 """Payload keys holding a list of [contact set, address] pairs: each address is one field."""
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_ADDRESS = re.compile(r"[\w.%+'-]+@[\w.-]+\.[^\W\d_]{2,}")
+"""An e-mail address in free text: letters and digits of any script (``\\w``: an address may
+be ``jörg@müller.nl``, which the contacts take, RFC 6531), a top-level domain of letters."""
 SALT_BYTES = 16
 
 

@@ -10,6 +10,7 @@ reminder may reach the person.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import stat
@@ -45,7 +46,8 @@ KEYS = ("wk-noord", "wk-oost", "wk-zuid")
 
 
 def scan(database: Database, needle: str) -> list[str]:
-    """Every table.column of the database with a value holding ``needle`` (any case)."""
+    """Every table.column of the database with a value holding ``needle`` (any case), also
+    where JSON text writes its characters beyond ASCII as ``\\u`` escapes."""
     found = []
     with database.engine.connect() as connection:
         inspector = inspect(connection)
@@ -56,7 +58,10 @@ def scan(database: Database, needle: str) -> list[str]:
             rows = connection.execute(select(text("*")).select_from(table(name))).all()
             for row in rows:
                 for column, value in zip(columns, row, strict=True):
-                    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+                    if isinstance(value, str):
+                        with contextlib.suppress(ValueError):
+                            value = json.loads(value)
+                    shown = json.dumps(value, default=str, ensure_ascii=False)
                     if needle.lower() in shown.lower():
                         found.append(f"{name}.{column}")
     return sorted(set(found))
@@ -331,6 +336,56 @@ def test_a_database_from_the_previous_revision_is_resealed_and_its_old_checkpoin
     verify_dossier(str(new), pem, kept.as_dict(), say=lambda _: None)
 
 
+def test_the_upgrade_finds_the_addresses_beyond_ascii_the_old_rule_did_not_see(
+    history: Passes, service: Service, database: Database
+):
+    """Before 0017 whose data a field is was worked out by a rule of ASCII addresses: it saw
+    no ``jörg@müller.nl`` and, in ``jörg@mueller.nl``, only ``rg@mueller.nl``, which may
+    be someone else. The upgrade works it out again; the rows of everyone else stay."""
+    from alembic import command
+
+    service.note("wk-oost", "Gebeld met jörg@müller.nl en jörg@mueller.nl", by="a.bakker")
+    note = service.log("wk-oost")[-1]
+    subjects = text("SELECT event_id, path, subject FROM personal_subjects ORDER BY 1, 2, 3")
+    with database.engine.begin() as connection:
+        (event_id,) = connection.execute(
+            text(
+                "SELECT e.id FROM events e JOIN instances i ON i.id = e.instance_id "
+                "WHERE i.key = 'wk-oost' AND e.seq = :seq"
+            ),
+            {"seq": note.seq},
+        ).one()
+        # What the rule of 0013 left for that note.
+        connection.execute(
+            text("DELETE FROM personal_subjects WHERE event_id = :id"), {"id": event_id}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO personal_subjects (event_id, path, subject) "
+                "VALUES (:id, 'payload/text', 'rg@mueller.nl')"
+            ),
+            {"id": event_id},
+        )
+        before = connection.execute(subjects).all()
+    assert service.personal_data("jörg@müller.nl")["log"] == []
+    with database.engine.begin() as connection:
+        config = database._alembic_config(connection)
+        command.downgrade(config, "0016_session_credential")
+        command.upgrade(config, "head")
+        after = connection.execute(subjects).all()
+    others = [r for r in before if r[0] != event_id]
+    assert [r for r in after if r[0] != event_id] == others
+    assert [tuple(r[1:]) for r in after if r[0] == event_id] == [
+        ("payload/text", "jörg@mueller.nl"),
+        ("payload/text", "jörg@müller.nl"),
+    ]
+    for address in ("jörg@müller.nl", "jörg@mueller.nl"):
+        found = service.personal_data(address)["log"]
+        assert [(p["instance"], p["seq"]) for p in found] == [("wk-oost", note.seq)]
+    assert service.personal_data("rg@mueller.nl")["log"] == []
+    assert all(r.consistent for r in service.verify())
+
+
 def test_a_resealed_chain_whose_old_form_was_altered_is_caught(
     history: Passes, service: Service, database: Database, signer, pem, tmp_path
 ):
@@ -494,6 +549,35 @@ def test_an_address_between_quotes_in_a_note_is_found_and_erased(
     done = service.erase_personal_data(smit, reason="AVG-verzoek", by="pb")
     assert (done.fields, done.instances, done.remaining) == (1, ("wk-zuid",), {})
     assert scan(database, smit) == []
+    assert all(r.consistent for r in service.verify())
+
+
+def test_an_address_beyond_ascii_is_found_and_erased(
+    history: Passes, service: Service, database: Database
+):
+    """The contacts take ``jörg@müller.nl`` (RFC 6531), so a note naming it and the contact
+    itself are his data: found by his address in any case, and erased; JSON text that keeps
+    the address as ``\\u`` escapes is no hiding place."""
+    jorg = "Jörg@Müller.nl"
+    service.update("wk-zuid", add_contacts=[jorg], by="a.bakker")
+    service.note("wk-oost", f"Gebeld met {jorg.lower()}.", by="a.bakker")
+    service.note("wk-oost", "Gebeld met joerg@mueller.nl", by="a.bakker")  # someone else
+    assert scan(database, jorg)  # the scan itself sees it
+    found = service.personal_data(jorg.upper())
+    assert [(p["instance"], p["field"]) for p in found["log"]] == [
+        ("wk-oost", "payload/text"),
+        ("wk-zuid", "payload/contacts_added/0"),
+    ]
+    assert found["tables"] == {
+        "events.payload": 2,
+        "instances.regie_contacts": 1,
+        "personal_subjects.subject": 2,
+    }
+
+    done = service.erase_personal_data(jorg, reason="AVG-verzoek", by="pb")
+    assert (done.fields, done.instances, done.remaining) == (2, ("wk-oost", "wk-zuid"), {})
+    assert scan(database, jorg) == []
+    assert scan(database, "joerg@mueller.nl")  # the other person is left alone
     assert all(r.consistent for r in service.verify())
 
 
