@@ -226,6 +226,13 @@ def parse_plan(text: str, source: str = "<plan>") -> MigrationPlan:
     phases = {sid: single("phases", sid, v) for sid, v in mapping("phases").items()}
     milestones: dict[str, tuple[str, ...]] = {}
     for sid, value in mapping("milestones").items():
+        if value == []:
+            # A split into nothing would drop it without saying so.
+            bad(
+                ("milestones", sid),
+                f"knooppunt '{sid}' maps to an empty list: name what it "
+                "splits into ([a, b]), or write drop",
+            )
         targets = value if isinstance(value, list) else [value]
         chosen: list[str] = []
         for i, item in enumerate(targets):

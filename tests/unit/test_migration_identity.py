@@ -152,6 +152,17 @@ def test_plan_form_errors_say_file_line_and_column() -> None:
     assert "p.yaml:5:1: error: unknown key 'extra'" in message
 
 
+def test_a_knooppunt_mapped_to_an_empty_list_is_refused_not_dropped() -> None:
+    """``[]`` is no split and no ``drop``: said where it stands, not taken as a drop."""
+    text = "migration: 1\nfrom: wijkkompas@1\nto: wijkkompas@2\nmilestones:\n  a: []\n  b: drop\n"
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "p.yaml")
+    assert str(caught.value).splitlines()[1:] == [
+        "p.yaml:5:6: error: knooppunt 'a' maps to an empty list: name what it splits into "
+        "([a, b]), or write drop"
+    ]
+
+
 def test_a_plan_that_would_put_a_wijk_behind_a_gate_it_passed_is_refused() -> None:
     text = plan_yaml(generate(V1, COPY)).replace(
         "  samen-plannen: samen-plannen", "  samen-plannen: samen-starten"
