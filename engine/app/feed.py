@@ -8,11 +8,13 @@ Reading sequences first: events committed since the last read get their position
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from engine.app.context import Context
 from engine.errors import InvalidValue
-from engine.ports import FeedItem, InstanceScope
+from engine.ports import FeedItem, InstanceScope, UnitOfWork
 
 __all__ = [
     "LIMIT",
@@ -32,6 +34,8 @@ SEQUENCE_BATCH = 1000
 """The most events one sequencing transaction gives positions to."""
 SEQUENCE_ROUNDS = 20
 """Sequencing transactions one read runs at most (more waiting is left for the next read)."""
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,12 +65,15 @@ def check_scope(scope: object) -> InstanceScope:
     return _Scope(everything=everything, organisation=organisation, names=tuple(names))
 
 
-def sequence(context: Context) -> None:
-    """Give the events that wait for it their positions (see the module)."""
+def sequence(context: Context, *, waiting: bool = False) -> None:
+    """Give the events that wait for it their positions (see the module). ``waiting``: the
+    caller has just found some (the first look is left out)."""
     for _ in range(SEQUENCE_ROUNDS):
-        with context.store.read() as uow:
-            if not uow.feed_waiting():
-                return
+        if not waiting:
+            with context.store.read() as uow:
+                if not uow.feed_waiting():
+                    return
+        waiting = False
         with context.store.write() as uow:
             if uow.sequence_feed(SEQUENCE_BATCH) < SEQUENCE_BATCH:
                 return
@@ -84,13 +91,21 @@ def feed(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIMIT:
         raise InvalidValue("feed limit", limit, f"a whole number from 1 to {LIMIT}")
     checked = None if scope is None else check_scope(scope)
-    sequence(context)
-    with context.store.read() as uow:
-        return uow.feed(after, limit, checked)
+    return _sequenced(context, lambda uow: uow.feed(after, limit, checked))
 
 
 def feed_head(context: Context) -> int:
     """The highest position in the feed, once what waits is sequenced (0: empty)."""
-    sequence(context)
+    return _sequenced(context, lambda uow: uow.feed_head())
+
+
+def _sequenced(context: Context, read: Callable[[UnitOfWork], _T]) -> _T:
+    """``read`` once what waits is sequenced. Most reads find nothing waiting: they read in
+    the transaction that looked (on PostgreSQL a round trip fewer than looking and reading
+    apart). Its snapshot holds every event committed before it, each with its position."""
     with context.store.read() as uow:
-        return uow.feed_head()
+        if not uow.feed_waiting():
+            return read(uow)
+    sequence(context, waiting=True)
+    with context.store.read() as uow:
+        return read(uow)

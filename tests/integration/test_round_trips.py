@@ -278,6 +278,31 @@ def test_a_command_naming_an_organisation_over_the_api_reads_it_in_its_first_tra
         assert recorded.type == {"approval": "approval_recorded", "party": "party_added"}[command]
 
 
+def test_a_feed_poll_reads_in_the_transaction_that_found_nothing_waiting(
+    db_url, tmp_path, trips
+) -> None:
+    """Integrators poll ``GET /events``; most polls find no event waiting for its position,
+    and read the feed in the transaction that looked (they looked and read apart before)."""
+    with live_server(db_url, tmp_path) as live:
+        key = live.programme.instance()
+        with live.client("programme_office") as client:
+            first = client.get("/api/v1/events")  # gives the waiting event its position
+            assert [(i["instance"], i["seq"]) for i in first.json()["items"]] == [(key, 1)]
+            del trips[:]
+            again = client.get("/api/v1/events", params={"after": 0})
+            assert again.json()["items"] == first.json()["items"]
+            assert _sent(trips) == [
+                "SELECT tokens.prefix, tokens.n",
+                "SELECT feed_pending.event_id \n",
+                "SELECT feed.position, instance",
+                "commit",
+            ]
+            live.programme.service.note(key, "nieuw", by="t")
+            later = client.get("/api/v1/events", params={"after": 1}).json()["items"]
+            assert [(i["instance"], i["seq"], i["position"]) for i in later] == [(key, 2, 2)]
+        assert _in_transaction(live.programme.app.database()) == 0
+
+
 def test_an_unchanged_instance_shown_over_the_api_is_one_round_trip(
     db_url, tmp_path, trips
 ) -> None:
