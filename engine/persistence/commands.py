@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -50,7 +51,7 @@ from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.fastpath import Diverged, FastPath
 from engine.persistence.receipts import Receipts
 from engine.persistence.records import instance_record, projection, subjects_of
-from engine.persistence.roundtrips import BEGIN, Pipelined
+from engine.persistence.roundtrips import BEGIN, Pipelined, fit
 from engine.ports import (
     ChildRow,
     DeadlineChange,
@@ -425,25 +426,14 @@ class CommandUnit:
             self._recent.pop(key, None)
 
 
-def _usable(raw: Any) -> bool:
-    """Whether a held PostgreSQL connection is still open and outside any transaction, as
-    its last command left it. Held, it misses the pool's check on lending (``pool_pre_ping``):
-    what the server sent while it was idle (the error it sends before it ends a connection:
-    a restart, ``idle_session_timeout``, ``pg_terminate_backend``) is read here, without a
-    round trip, so that a command is not sent on a connection known to be gone."""
-    from psycopg.pq import ConnStatus, TransactionStatus
+def _usable(raw: Any, idle: float) -> bool:
+    """Whether a held PostgreSQL connection that lay idle ``idle`` seconds is still open and
+    outside any transaction, as the pool checks what it lends (``roundtrips.fit``)."""
+    return fit(raw.driver_connection, idle, _ping)
 
-    pgconn = raw.driver_connection.pgconn
-    try:
-        # Never waits: reads only what has arrived. Twice: a read that finds data (the
-        # server's last words) stops there; the end of the connection is found by the next.
-        pgconn.consume_input()
-        pgconn.consume_input()
-    except Exception:
-        return False
-    return bool(
-        pgconn.status == ConnStatus.OK and pgconn.transaction_status == TransactionStatus.IDLE
-    )
+
+def _ping(connection: Any) -> None:
+    connection.execute(";")  # held in autocommit: no transaction begun
 
 
 class _Local(threading.local):
@@ -458,6 +448,8 @@ class _Local(threading.local):
         """What is expected is not a command but ``instance show`` (``expecting``)."""
         self.stamped: tuple[str, Any] | None = None
         """The instance's stamp row read ahead for a show (``read_ahead``), until asked."""
+        self.used = 0.0
+        """When this thread last took its held connection (``time.monotonic``)."""
 
 
 class _ThreadToken:
@@ -534,14 +526,16 @@ class CommandPath:
     def _hold(self) -> tuple[Any, Any]:
         """This thread's driver connection and cursor (checked out of the pool once)."""
         held = getattr(self._local, "held", None)
+        now = time.monotonic()
         if (
             held is not None
             and not self.fast.sqlite
             and self._local.ahead is None  # in the transaction ``read_ahead`` began
-            and not _usable(held[0])
+            and not _usable(held[0], now - self._local.used)
         ):
             self._drop()  # the server ended it while this thread was away: take a new one
             held = None
+        self._local.used = now
         if held is None:
             try:
                 raw = self.database.raw_connection()

@@ -29,6 +29,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,6 +61,8 @@ CREATORS = "`wijkkompas instance create`, `instance import`, `demo` or `db upgra
 _PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?#%@]+)")
 """A SQLite URL that is a file name and nothing more: opened without SQLAlchemy (see
 ``Database.raw_connection``); any other URL is parsed by SQLAlchemy as before."""
+_IDLE_SINCE = "wijkkompas_idle_since"
+"""Where a pooled connection's record keeps when it was given back (``time.monotonic``)."""
 LOCK_TIMEOUT = 30.0
 """Seconds a transaction waits for another writer's lock before it gives up (Busy)."""
 # SQLSTATEs (PostgreSQL) that mean: a race lost to another transaction, tried again on the fresh
@@ -170,8 +173,6 @@ class Database:
         options: dict[str, Any] = {"echo": echo}
         if pool_size is not None:
             options.update(pool_size=pool_size, max_overflow=4, pool_timeout=60)
-        if self.dialect == "postgresql":
-            options["pool_pre_ping"] = True
         self._options = options
         self._engine: Engine | None = None
         self._making = threading.Lock()
@@ -255,6 +256,9 @@ class Database:
 
     def _postgresql_setup(self, engine: Engine) -> None:
         from sqlalchemy import event
+        from sqlalchemy.exc import DisconnectionError
+
+        from engine.persistence.roundtrips import fit
 
         milliseconds = max(1, round(self.lock_timeout * 1000))
 
@@ -263,6 +267,24 @@ class Database:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET lock_timeout = {milliseconds}")
             dbapi_connection.commit()
+
+        dialect = engine.dialect
+
+        @event.listens_for(engine.pool, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            if record is not None:
+                record.info[_IDLE_SINCE] = time.monotonic()
+
+        @event.listens_for(engine.pool, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # A connection the server ended while it lay in the pool is given up, and the
+            # pool lends a new one: found without a round trip (SQLAlchemy's pool_pre_ping
+            # sent one before every unit of work); one that lay idle long is asked too
+            # (roundtrips.fit).
+            since = record.info.get(_IDLE_SINCE)
+            idle = 0.0 if since is None else time.monotonic() - since
+            if not fit(dbapi_connection, idle, dialect.do_ping):
+                raise DisconnectionError("the server ended this idle connection, or it is gone")
 
     # --- SQLite ------------------------------------------------------------------------------
 

@@ -25,11 +25,53 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BEGIN", "Check", "Guard", "Pipelined"]
+__all__ = ["BEGIN", "IDLE_PING", "Check", "Guard", "Pipelined", "fit", "still_open"]
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 """What psycopg sends for SQLAlchemy's connections (the guards rely on READ COMMITTED: a row
 changed by a writer we waited for no longer matches the guard, and the save fails)."""
+
+
+def still_open(connection: Any) -> bool:
+    """Whether a psycopg connection lying idle (held by a thread, or in the pool) is still open
+    and outside any transaction, as its last use left it, found without a round trip: what
+    the server sent while it lay there (the error it sends before it ends a connection: a
+    restart, ``idle_session_timeout``, ``pg_terminate_backend``) is read here, so that no
+    statement is sent on a connection known to be gone."""
+    from psycopg.pq import ConnStatus, TransactionStatus
+
+    pgconn = connection.pgconn
+    try:
+        # Never waits: reads only what has arrived. Twice: a read that finds data (the
+        # server's last words) stops there; the end of the connection is found by the next.
+        pgconn.consume_input()
+        pgconn.consume_input()
+    except Exception:
+        return False
+    return bool(
+        pgconn.status == ConnStatus.OK and pgconn.transaction_status == TransactionStatus.IDLE
+    )
+
+
+IDLE_PING = 60.0
+"""Seconds a PostgreSQL connection may lie idle (in the pool, or held by a thread) before it
+is asked, one round trip, whether it still answers before it is used (``fit``): a firewall or
+a cloud's load balancer drops an idle connection silently, after some minutes."""
+
+
+def fit(connection: Any, idle: float, ping: Callable[[Any], object]) -> bool:
+    """Whether a psycopg connection that lay idle ``idle`` seconds may be used: still open
+    (``still_open``, no round trip), and when it lay idle longer than ``IDLE_PING``, answering
+    ``ping`` too."""
+    if not still_open(connection):
+        return False
+    if idle > IDLE_PING:
+        try:
+            ping(connection)
+        except Exception:
+            return False
+    return True
+
 
 _DIAGNOSIS = (
     "SELECT i.version_no, i.head, l.seq, l.hash FROM instances i LEFT JOIN LATERAL "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -93,3 +94,100 @@ def test_a_held_connection_the_server_closed_while_idle_is_replaced_not_failed(s
     recorded = service.note("wk-held", "na", by="t")
     assert recorded.event.seq == 3
     assert [e.seq for e in service.log("wk-held")] == [1, 2, 3]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_not_failed(service, database):
+    """The same for a connection lying in the pool: the pool finds it ended before it lends
+    it (without a round trip, ``roundtrips.still_open``) and lends a new one."""
+    service.create(
+        "wk-pooled", workflow="wijkkompas", title="Pooled", regie=Regie(type="gemeente"), by="t"
+    )
+    with database.engine.connect() as connection:  # now lying in the pool
+        (before,) = connection.exec_driver_sql("SELECT pg_backend_pid()").one()
+    with psycopg.connect(database.url.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (before,))
+    with database.engine.connect() as connection:
+        (after,) = connection.exec_driver_sql("SELECT pg_backend_pid()").one()
+    assert after != before
+    assert [e.seq for e in service.log("wk-pooled")] == [1]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_pool_asks_only_a_connection_that_lay_idle_long_whether_it_answers(
+    database, monkeypatch
+):
+    """A connection lent again soon is lent without a round trip; one that lay idle longer
+    than ``IDLE_PING`` is pinged first (a firewall may have dropped it without a word)."""
+    from engine.persistence import roundtrips
+
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self: psycopg.Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    del sent[:]
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 2")
+    assert sent == ["SELECT 2"]
+    monkeypatch.setattr(roundtrips, "IDLE_PING", 0.0)
+    del sent[:]
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 3")
+    assert sent == [";", "SELECT 3"]
+    # One that no longer answers is given up, and a new one is lent.
+    with database.engine.connect() as connection:
+        (before,) = connection.exec_driver_sql("SELECT pg_backend_pid()").one()
+    ping = database.engine.dialect.do_ping
+    failed: list[int] = []
+
+    def silent(dbapi_connection: Any) -> bool:
+        if not failed:
+            failed.append(dbapi_connection.info.backend_pid)
+            raise psycopg.OperationalError("no answer (a firewall dropped it)")
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(database.engine.dialect, "do_ping", silent)
+    with database.engine.connect() as connection:
+        (after,) = connection.exec_driver_sql("SELECT pg_backend_pid()").one()
+    assert failed == [before]
+    assert after != before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_held_connection_that_lay_idle_long_is_pinged_and_replaced_when_silent(
+    service, database, monkeypatch
+):
+    """The same for the connection a thread holds between its commands."""
+    from engine.persistence import roundtrips
+
+    service.create(
+        "wk-stil", workflow="wijkkompas", title="Stil", regie=Regie(type="gemeente"), by="t"
+    )
+    service.note("wk-stil", "een", by="t")  # this thread now holds its connection
+    sent: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def counted(self: psycopg.Connection, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        if query == ";" and len(sent) == 1:
+            raise psycopg.OperationalError("no answer (a firewall dropped it)")
+        return execute(self, query, *args, **kwargs)
+
+    service.note("wk-stil", "twee", by="t")
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    service.note("wk-stil", "drie", by="t")
+    assert sent == []  # lent again soon: no ping
+    monkeypatch.setattr(roundtrips, "IDLE_PING", 0.0)
+    recorded = service.note("wk-stil", "vier", by="t")  # pinged: silent, so replaced
+    assert sent[0] == ";"
+    assert recorded.event.seq == 5
+    assert [e.seq for e in service.log("wk-stil")] == [1, 2, 3, 4, 5]
