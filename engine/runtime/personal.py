@@ -56,7 +56,12 @@ _SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
 """Payload keys holding a list of [contact set, address] pairs: each address is one field."""
 _ADDRESS = re.compile(r"[\w.%+'-]+@[\w.-]+\.[^\W\d_]{2,}")
 """An e-mail address in free text: letters and digits of any script (``\\w``: an address may
-be ``jörg@müller.nl``, which the contacts take, RFC 6531), a top-level domain of letters."""
+be ``jörg@müller.nl``, which the contacts take, RFC 6531), a top-level domain of letters.
+``_matches`` finds what ``finditer`` of this pattern finds, in time linear in the text."""
+_LOCAL = re.compile(r"[\w.%+'-]")
+"""A character of the part before the ``@``."""
+_DOMAIN = re.compile(r"[\w.-]+\.[^\W\d_]{2,}")
+"""The part after the ``@``."""
 SALT_BYTES = 16
 
 
@@ -84,10 +89,30 @@ def address_spans(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, address lowercased) of every e-mail address in ``text``. Dots and
     apostrophes in front of one are punctuation (quotes, an ellipsis), not part of it; a
     look-alike longer than an address can be (254 characters) is none."""
-    for found in _ADDRESS.finditer(text):
-        bare = found.group(0).lstrip(".'")
+    for start, end in _matches(text):
+        bare = text[start:end].lstrip(".'")
         if not bare.startswith("@") and len(bare) <= MAX_ADDRESS:
-            yield found.end() - len(bare), found.end(), bare.lower()
+            yield end - len(bare), end, bare.lower()
+
+
+def _matches(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each match of ``_ADDRESS`` in ``text``, as ``finditer`` gives them,
+    found from each ``@`` instead: the pattern's engine tries every position of a long run of
+    letters (a pasted token) to its end, 0.2 s for 10,000 of them in a note."""
+    local = _LOCAL.match
+    done = 0
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > done and local(text, start - 1):
+            start -= 1
+        domain = _DOMAIN.match(text, at + 1) if start < at else None
+        if domain is None:
+            at = text.find("@", at + 1)
+            continue
+        yield start, domain.end()
+        done = domain.end()
+        at = text.find("@", done)
 
 
 def addresses(value: Any) -> set[str]:
