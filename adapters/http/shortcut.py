@@ -26,11 +26,12 @@ caller's token and what the view is made from are read in one round trip (``Stor
 
 The ways give the same status, headers and body (``tests/api/test_shortcut.py``).
 
-The commands (``routes.commands``: milestone done, a note, pause, ...) are what systems that
-embed the API write most. Matching one against every route, solving its dependencies and
-validating its values through FastAPI cost more server CPU than recording the command (about
-half of a command's CPU on SQLite FULL; bench/README.md). ``CommandShortcut`` calls the route's
-own function with the values the framework would give it:
+The commands (``routes.commands``: milestone done, a note, pause, ...; and the update of an
+instance, ``PATCH /instances/{key}``) are what systems that embed the API write most. Matching
+one against every route, solving its dependencies and validating its values through FastAPI
+cost more server CPU than recording the command (about half of a command's CPU on SQLite FULL;
+bench/README.md). ``CommandShortcut`` calls the route's own function with the values the
+framework would give it:
 
 - only a request whose path one of the command routes matches (the framework resolves that path
   to the same route: a test holds the two to each other), with no query string (the routes take
@@ -77,7 +78,7 @@ if TYPE_CHECKING:
 
     from adapters.http.caller import Api
 
-__all__ = ["CommandShortcut", "InstanceShortcut"]
+__all__ = ["CommandShortcut", "InstanceShortcut", "is_update"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -257,6 +258,14 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
+def is_update(route: object) -> bool:
+    """Whether ``route`` is the update of an instance (``routes.instances.update_instance``)."""
+    from adapters.http.routes.instances import update_instance
+
+    endpoint = getattr(route, "endpoint", None)
+    return endpoint is not None and inspect.unwrap(endpoint) is inspect.unwrap(update_instance)
+
+
 class CommandShortcut:
     """The commands on an instance (``routes.commands``) called without the framework's routing
     when the request is plain; everything else goes to ``app`` (see the module docstring)."""
@@ -264,7 +273,7 @@ class CommandShortcut:
     def __init__(self, app: ASGIApp, api: FastAPI, prefix: str) -> None:
         from fastapi.routing import APIRoute
 
-        from adapters.http.routes import commands
+        from adapters.http.routes import commands, instances
 
         self.app = app
         self.api: Api = api.state.api
@@ -274,7 +283,10 @@ class CommandShortcut:
         self.commands: dict[str, list[_Command]] = {}
         """The command routes by method, in their router's order (their paths without the
         prefix the application includes the router under)."""
-        for route in commands.router.routes:
+        # The update of an instance (PATCH /instances/{key}) is a command too (an event on
+        # its chain, If-Match, an Idempotency-Key): it lives with the instance's routes.
+        updates = (r for r in instances.router.routes if is_update(r))
+        for route in (*commands.router.routes, *updates):
             if isinstance(route, APIRoute):
                 command = _Command.of(route)
                 if command is not None:

@@ -78,8 +78,11 @@ class Programme:
             secret, _ = directory.create_token(org, name, purpose="tests")
             self.tokens[name] = secret
 
-    def instance(self, owner: str = "deltawonen", *, parent: str | None = None) -> str:
-        """A new wijk (or deelproject) whose regie ``owner`` holds; its key."""
+    def instance(
+        self, owner: str = "deltawonen", *, parent: str | None = None, title: str | None = None
+    ) -> str:
+        """A new wijk (or deelproject) whose regie ``owner`` holds; its key. ``title``: else
+        one of its own."""
         self.counter += 1
         key = f"w{self.counter:04d}" if parent is None else f"{parent}-d{self.counter:04d}"
         name = {k: n for k, n, _, _ in ORGANISATIONS}[owner]
@@ -87,7 +90,7 @@ class Programme:
         self.service.create(
             key,
             workflow=WORKFLOW,
-            title=f"Wijk {self.counter}",
+            title=title or f"Wijk {self.counter}",
             regie=Regie(type=kind, organisation=name, contacts=(f"regie@{owner}.example",)),
             by="test-seed",
             parent=parent,

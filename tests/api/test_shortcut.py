@@ -365,7 +365,7 @@ class Commands:
         its answer itself, and the twins' keys."""
         keys = []
         for _ in range(2):
-            key = self.programme.instance(owner)
+            key = self.programme.instance(owner, title="Tweeling")  # what an update answers
             if setup is not None:
                 setup(self.programme, key)
             keys.append(key)
@@ -416,7 +416,8 @@ def alike(short: httpx.Response, long: httpx.Response, keys: tuple[str, str]) ->
 COMMANDS = [
     row
     for row in MATRIX
-    if row.method in ("POST", "DELETE") and row.path.startswith("/instances/{key}/")
+    if (row.method in ("POST", "DELETE") and row.path.startswith("/instances/{key}/"))
+    or (row.method == "PATCH" and row.path == "/instances/{key}")
 ]
 
 
@@ -426,11 +427,13 @@ def test_every_command_route_is_answered_by_the_command_shortcut(commands: Comma
     from fastapi.routing import APIRoute
 
     from adapters.http.routes import commands as routes
+    from adapters.http.routes import instances
+    from adapters.http.shortcut import is_update
 
     declared = {
         (method, route.path)
-        for route in routes.router.routes
-        if isinstance(route, APIRoute)
+        for route in (*routes.router.routes, *instances.router.routes)
+        if isinstance(route, APIRoute) and (route in routes.router.routes or is_update(route))
         for method in route.methods
     }
     shortcut = {
@@ -439,7 +442,8 @@ def test_every_command_route_is_answered_by_the_command_shortcut(commands: Comma
         for command in listed
     }
     assert shortcut == declared
-    assert len(declared) == 13
+    assert len(declared) == 14
+    assert ("PATCH", "/instances/{key}") in declared
     for method, path in declared:
         assert any(row.method == method and _same_shape(row.path, path) for row in COMMANDS), path
 

@@ -218,6 +218,23 @@ def test_a_command_over_the_api_reads_its_callers_token_in_its_first_round_trip(
         assert _in_transaction(live.programme.app.database()) == 0
 
 
+def test_an_update_over_the_api_is_a_command_of_two_round_trips(db_url, tmp_path, trips) -> None:
+    """``PATCH /instances/{key}`` records an event like the commands, and is answered as they
+    are (``CommandShortcut``): its caller's token read in its first round trip."""
+    with live_server(db_url, tmp_path) as live:
+        warm, key = live.programme.instance(), live.programme.instance()
+        with live.client("programme_office") as client:
+            assert client.patch(f"/api/v1/instances/{warm}", json={"title": "W"}).is_success
+            del trips[:]
+            answer = client.patch(f"/api/v1/instances/{key}", json={"title": "Nieuwe titel"})
+            assert answer.status_code == 200, answer.text
+            assert _sent(trips) == ["pipeline", "pipeline"]
+            assert answer.json()["event"]["type"] == "instance_updated"
+        database = live.programme.app.database()
+        assert _in_transaction(database) == 0
+        assert _events(database, key) == [1, 2]
+
+
 def test_a_command_with_an_idempotency_key_costs_one_round_trip_more(
     db_url, tmp_path, trips
 ) -> None:
