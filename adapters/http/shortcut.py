@@ -285,8 +285,7 @@ class CommandShortcut:
         prefix the application includes the router under)."""
         # The update of an instance (PATCH /instances/{key}) is a command too (an event on
         # its chain, If-Match, an Idempotency-Key): it lives with the instance's routes.
-        updates = (r for r in instances.router.routes if is_update(r))
-        for route in (*commands.router.routes, *updates):
+        for route in (*commands.router.routes, *filter(is_update, instances.router.routes)):
             if isinstance(route, APIRoute):
                 command = _Command.of(route)
                 if command is not None:

@@ -54,14 +54,14 @@ _CONTACT_KEYS = frozenset({"contacts", "contacts_added", "contacts_removed"})
 """Payload keys holding a list of contact addresses: each address is one field."""
 _SET_CONTACT_KEYS = frozenset({"set_contacts_added", "set_contacts_removed"})
 """Payload keys holding a list of [contact set, address] pairs: each address is one field."""
-_ADDRESS = re.compile(r"[\w.%+'-]+@[\w.-]+\.[^\W\d_]{2,}")
+_LOCAL = re.compile(r"[\w.%+'-]")
+"""A character of the part of an address before the ``@``."""
+_DOMAIN = re.compile(r"[\w.-]+\.[^\W\d_]{2,}")
+"""The part of an address after the ``@``."""
+_ADDRESS = re.compile(_LOCAL.pattern + "+@" + _DOMAIN.pattern)
 """An e-mail address in free text: letters and digits of any script (``\\w``: an address may
 be ``jörg@müller.nl``, which the contacts take, RFC 6531), a top-level domain of letters.
 ``_matches`` finds what ``finditer`` of this pattern finds, in time linear in the text."""
-_LOCAL = re.compile(r"[\w.%+'-]")
-"""A character of the part before the ``@``."""
-_DOMAIN = re.compile(r"[\w.-]+\.[^\W\d_]{2,}")
-"""The part after the ``@``."""
 SALT_BYTES = 16
 
 
