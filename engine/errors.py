@@ -44,6 +44,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.byvalue import ByValue
+
 __all__ = [
     "BrokenLog",
     "Busy",
@@ -182,8 +184,8 @@ class DeliveryIncomplete(WorkflowError):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Problem(ByValue):
     """One finding in a workflow file, with where it is."""
 
     severity: Literal["error", "warning"]
@@ -303,8 +305,8 @@ _SUBJECT_NAME: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unmet:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Unmet(ByValue):
     """One criterion of a phase's gate that is not met: what kind (``code``), the gate's
     ``phase``, the milestone, approval, sub-project or regie type it is about (``subject``;
     empty: one not named, a sub-project the reader may not see), and a readable sentence."""

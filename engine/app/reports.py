@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from engine.byvalue import ByValue
 from engine.clock import LOCAL_TZ
 from engine.errors import Unmet
 from engine.ports import StoredEvent
@@ -43,8 +44,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MilestoneView:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class MilestoneView(ByValue):
+    """One knooppunt as ``instance show`` lists it: its status, dates and owner."""
+
     id: str
     title: str
     phase: str
@@ -57,8 +60,10 @@ class MilestoneView:
     overdue: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildView:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class ChildView(ByValue):
+    """One deelproject as its parent's ``instance show`` lists it."""
+
     key: str
     title: str
     workflow: str
@@ -67,8 +72,10 @@ class ChildView:
     regie: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceView:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class InstanceView(ByValue):
+    """Where one instance stands, as ``instance show`` (and its JSON) tells it."""
+
     key: str
     title: str
     workflow_key: str

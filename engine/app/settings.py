@@ -88,6 +88,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from engine.byvalue import ByValue
 from engine.errors import InvalidValue
 from engine.runtime.areas import check_email
 
@@ -125,8 +126,10 @@ _TOML_ONLY = {"contacts", "inbox", "zgw"}
 _ADDRESSES = {"mail_from", "programme_email", "digest", "contacts"}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Settings(ByValue):
+    """The programme's settings: options, environment, configuration file, defaults."""
+
     db: str = DEFAULT_DB
     """Database URL: sqlite:///FILE (default: wijkkompas.db here) or postgresql://..."""
     sqlite_synchronous: str = "FULL"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from engine.byvalue import ByValue
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import InvalidValue
 from engine.ports import StoredEvent
@@ -106,8 +107,8 @@ def _event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewInstance:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class NewInstance(ByValue):
     """One instance to create (``Service.create_many``)."""
 
     key: str

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from engine.byvalue import ByValue
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.fastpath import Diverged, FastPath
 from engine.persistence.receipts import Receipts
@@ -88,8 +89,8 @@ NOT_AHEAD: Any = object()
 """What ``CommandPath.read_ahead`` gives when it read nothing: read the usual way."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Ahead:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class _Ahead(ByValue):
     """The rows a transaction begun ahead of a command read for it (``read_ahead``)."""
 
     key: str

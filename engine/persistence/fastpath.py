@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.byvalue import ByValue
 from engine.persistence.database import fold_sql
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
@@ -308,8 +309,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Diverged:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Diverged(ByValue):
     """A save refused because the row, though as it was read, does not end where its log ends:
     ``last`` is the log's last event (seq, hash), None when it has none."""
 

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.byvalue import ByValue
+
 __all__ = ["BEGIN", "IDLE_PING", "Check", "Guard", "Pipelined", "fit", "still_open"]
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -80,8 +82,8 @@ _DIAGNOSIS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Guard(ByValue):
     """What a deferred save expected of the row as it stood before the transaction: its
     version number and head, and the log's last event (seq, hash). ``failed`` is called with
     the row and log as they are after the rollback (None: no such row): it raises the
@@ -92,8 +94,8 @@ class Guard:
     failed: Callable[[tuple[int, str, int | None, str | None] | None, BaseException], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Check(ByValue):
     """A deferred write other than a save (an idempotency key's receipt), asked on failure
     before the saves after it: ``explain`` reads what it needs on the cursor given (after the
     rollback) and raises the engine's error when its write was what failed, or returns."""

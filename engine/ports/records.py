@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from engine.byvalue import ByValue
 from engine.runtime.instance import Instance
 from engine.runtime.personal import Personal
 
@@ -27,8 +28,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredWorkflow:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class StoredWorkflow(ByValue):
     """A workflow version as stored: the exact definition instances are pinned to."""
 
     id: int
@@ -43,8 +44,8 @@ class StoredWorkflow:
     stored_by: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredEvent:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class StoredEvent(ByValue):
     """One event as stored in the log."""
 
     seq: int
@@ -64,8 +65,8 @@ class StoredEvent:
     have written it), its other values then not those of the row; else None."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadlineState:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class DeadlineState(ByValue):
     """One row of the deadline projection, as a command writes it."""
 
     kind: str
@@ -79,8 +80,8 @@ class DeadlineState:
     over to the deadline a kept one becomes; commands leave it to the reminder pass)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadlineChange:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class DeadlineChange(ByValue):
     """What a command does to one deadline row.
 
     insert: a new deadline; reset: its due date moved (its reminders start afresh);
@@ -92,8 +93,8 @@ class DeadlineChange:
     state: DeadlineState
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueuedMessage:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class QueuedMessage(ByValue):
     """A new outbox row."""
 
     key: str
@@ -129,8 +130,10 @@ class InstanceRecord:
     state; ``audit verify`` reports a column that says otherwise."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildRow:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class ChildRow(ByValue):
+    """One sub-project of an instance, as its parent's views list it."""
+
     key: str
     title: str
     state: str
@@ -139,8 +142,8 @@ class ChildRow:
     regie_organisation: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewInstanceRows:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class NewInstanceRows(ByValue):
     """What to write for a new instance: its projection, first event and deadline rows."""
 
     instance: Instance
@@ -150,8 +153,8 @@ class NewInstanceRows:
     deadlines: Sequence[DeadlineState]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Receipt(ByValue):
     """The answer once given to a request made under an idempotency key, kept so that the same
     request sent again gets the same answer and changes nothing.
 

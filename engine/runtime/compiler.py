@@ -38,6 +38,7 @@ from typing import Any
 
 from transitions import Machine, MachineError, Transition
 
+from engine.byvalue import ByValue
 from engine.errors import NotFound, TransitionNotAllowed
 from engine.runtime.conditions import Condition, Conditions, TriggerContext
 from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
@@ -48,8 +49,8 @@ from engine.workflow.workdays import workdays_for
 __all__ = ["CompiledMachine", "Edge"]
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Edge(ByValue):
     """One transition of the machine, for diagrams."""
 
     trigger: str

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from engine.byvalue import ByValue
 from engine.clock import local_date
 from engine.workflow.due import PLAIN_DAYS, resolve_due
 from engine.workflow.durations import Duration
@@ -49,8 +50,8 @@ REVIEW_RULES = ReminderRules(
 """The rules for a pause's review date: a week before, on the day, then weekly."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deadline:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Deadline(ByValue):
     """Something of one instance that falls due on a day."""
 
     kind: DeadlineKind

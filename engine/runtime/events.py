@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from engine.byvalue import ByValue
 from engine.runtime.canonical import canonical_text
 from engine.runtime.canonical import string_text as _STRING
 from engine.runtime.personal import ERASED
@@ -54,8 +55,8 @@ __all__ = [
 Decision = Literal["go", "no-go"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Regie:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Regie(ByValue):
     """Who holds the lead: a regie type, optionally the organisation and contact addresses."""
 
     type: str
@@ -73,8 +74,8 @@ class Regie:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class Event(ByValue):
     """Something that happened to an instance."""
 
     TYPE: ClassVar[str] = "event"
@@ -87,8 +88,10 @@ class Event:
         return {name: _encode(getattr(self, name)) for name in _facts(type(self))}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceStarted(Event):
+    """The instance began, in its workflow's first phase, pinned to that workflow version."""
+
     TYPE: ClassVar[str] = "instance_started"
     key: str
     title: str
@@ -101,28 +104,36 @@ class InstanceStarted(Event):
     areas: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneDone(Event):
+    """A knooppunt (milestone) of the current phase was reached."""
+
     TYPE: ClassVar[str] = "milestone_done"
     milestone: str
     note: str | None = None
     evidence: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneSkipped(Event):
+    """A knooppunt of the current phase was skipped, for the reason given."""
+
     TYPE: ClassVar[str] = "milestone_skipped"
     milestone: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneReopened(Event):
+    """A knooppunt that was done or skipped is open again."""
+
     TYPE: ClassVar[str] = "milestone_reopened"
     milestone: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ApprovalRecorded(Event):
+    """A go or no-go on one of the current phase's approvals (a council or board decision)."""
+
     TYPE: ClassVar[str] = "approval_recorded"
     approval: str
     phase: str
@@ -143,8 +154,10 @@ class ApprovalRecorded(Event):
         return facts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PhaseAdvanced(Event):
+    """The instance went on to the next phase (past its gate, or with an override)."""
+
     TYPE: ClassVar[str] = "phase_advanced"
     from_phase: str
     to_phase: str
@@ -153,16 +166,20 @@ class PhaseAdvanced(Event):
     """With an override: the criteria that were not met (a recorded deviation)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceCompleted(Event):
+    """The instance passed the gate of its last phase: the approach is done."""
+
     TYPE: ClassVar[str] = "instance_completed"
     from_phase: str
     override: bool = False
     unmet: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PhaseReturned(Event):
+    """The instance went back to an earlier phase under one of the workflow's return rules."""
+
     TYPE: ClassVar[str] = "phase_returned"
     from_phase: str
     to_phase: str
@@ -170,36 +187,44 @@ class PhaseReturned(Event):
     reopened: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstancePaused(Event):
+    """A pause button was pressed: the instance waits on purpose; all but legal deadlines wait."""
+
     TYPE: ClassVar[str] = "instance_paused"
     phase: str
     button: str
     review: date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceResumed(Event):
+    """The pause ended: the instance goes on where it stood, its deadlines running again."""
+
     TYPE: ClassVar[str] = "instance_resumed"
     phase: str
     button: str
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RegieHandedOver(Event):
+    """Another holder took over the lead (regie)."""
+
     TYPE: ClassVar[str] = "regie_handed_over"
     previous: Regie
     regie: Regie
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceStopped(Event):
+    """The instance was stopped for good before its end."""
+
     TYPE: ClassVar[str] = "instance_stopped"
     from_phase: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceUpdated(Event):
     """The instance's own data changed: its title, the regie holder's contacts, its areas.
 
@@ -227,7 +252,7 @@ class InstanceUpdated(Event):
         return facts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PartyAdded(Event):
     """An organisation (by its key) takes part in the instance in a party role of the
     workflow's ``parties:`` block; ``name`` is how it was called then, for the record."""
@@ -238,14 +263,16 @@ class PartyAdded(Event):
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PartyRemoved(Event):
+    """An organisation no longer takes part in the instance in that party role."""
+
     TYPE: ClassVar[str] = "party_removed"
     organisation: str
     party: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChildrenCounted(Event):
     """Whether the deelprojecten meet the gate of the parent's phase ``phase`` (each running one
     in phase ``reached`` or later) changed: recorded by the engine on the parent, in the
@@ -260,13 +287,15 @@ class ChildrenCounted(Event):
     behind: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NoteAdded(Event):
+    """A note for the record: nothing about the instance changes."""
+
     TYPE: ClassVar[str] = "note_added"
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceMigrated(Event):
     """The instance moved to another workflow version under a migration plan.
 
@@ -286,7 +315,7 @@ class InstanceMigrated(Event):
     after: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PersonalDataErased(Event):
     """A person's data was erased from the log (AVG/GDPR): ``fields`` names each erased
     field as ``SEQ:PATH`` (engine.runtime.personal); who asked and why are ``by`` and
@@ -296,7 +325,7 @@ class PersonalDataErased(Event):
     fields: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChainResealed(Event):
     """The chain was hashed again with its personal fields sealed apart (schema revision
     0013_personal_data): ``old_hashes`` are the hashes events 1, 2, ... had before, so a

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.byvalue import ByValue
 from engine.errors import Unmet
 from engine.runtime.instance import (
     COMPLETED,
@@ -40,8 +41,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class GateStatus:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class GateStatus(ByValue):
+    """Where one phase's gate stands: every criterion not met yet (none: it may be passed)."""
+
     phase: str
     unmet: tuple[Unmet, ...]
 
@@ -54,8 +57,8 @@ class GateStatus:
         return tuple(u.message for u in self.unmet)
 
 
-@dataclass(frozen=True, slots=True)
-class GateSpec:
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class GateSpec(ByValue):
     """The compiled criteria of one phase's gate."""
 
     phase: str

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from engine.byvalue import ByValue
 from engine.clock import local_date
 from engine.runtime.events import (
     ApprovalRecorded,
@@ -186,24 +187,28 @@ class MilestoneBook:
         return book
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApprovalRecord:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class ApprovalRecord(ByValue):
+    """A go or no-go on one approval: when, by whom, and the decision's reference."""
+
     decision: Literal["go", "no-go"]
     day: date
     by: str
     ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PauseRecord:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class PauseRecord(ByValue):
+    """The pause an instance is in: its button, why, since when and its review date."""
+
     button: str
     reason: str | None
     since: datetime
     review: date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildSummary:
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+class ChildSummary(ByValue):
     """What a parent's gate needs to know about one sub-project."""
 
     key: str

@@ -36,6 +36,7 @@ from tests.sources import parse
 REPO = Path(__file__).resolve().parents[2]
 
 CORE = (
+    "engine.byvalue",
     "engine.errors",
     "engine.clock",
     "engine.workflow",

@@ -1,0 +1,218 @@
+"""The frozen values that take comparing, hashing and showing from ``engine.byvalue.ByValue``
+behave as the methods ``dataclass`` would write for them: each is held against a dataclass
+made from its own fields in the ordinary way."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from engine.app.settings import Settings
+from engine.byvalue import ByValue
+from engine.errors import Problem, Unmet
+from engine.ports import ChildRow, StoredEvent
+from engine.runtime.events import (
+    EVENT_TYPES,
+    ApprovalRecorded,
+    InstanceMigrated,
+    InstanceStarted,
+    MilestoneDone,
+    MilestoneReopened,
+    MilestoneSkipped,
+    Regie,
+)
+from engine.runtime.instance import ApprovalRecord, PauseRecord
+
+AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+GEMEENTE = Regie(type="gemeente", organisation="Gemeente Zwolle", contacts=("a@zwolle.nl",))
+
+CASES: list[tuple[type[Any], dict[str, Any]]] = [
+    (Regie, {"type": "gemeente", "organisation": "Gemeente Zwolle", "contacts": ("a@b.nl",)}),
+    (MilestoneDone, {"at": AT, "by": "kernteam", "milestone": "m1", "note": "klaar"}),
+    (
+        ApprovalRecorded,
+        {"at": AT, "by": "college", "approval": "college", "phase": "p1", "decision": "go"},
+    ),
+    (
+        InstanceStarted,
+        {
+            "at": AT,
+            "by": "t",
+            "key": "wk-a",
+            "title": "Assendorp",
+            "workflow_key": "wijkkompas",
+            "workflow_version": 1,
+            "workflow_hash": "ab" * 32,
+            "phase": "samen-starten",
+            "regie": GEMEENTE,
+            "areas": ("WK019301",),
+        },
+    ),
+    (
+        StoredEvent,
+        {
+            "seq": 1,
+            "type": "note_added",
+            "at": AT,
+            "recorded_at": AT,
+            "actor": "t",
+            "reason": None,
+            "payload": {"text": "x"},
+            "previous": None,
+            "hash": "cd" * 32,
+        },
+    ),
+    (
+        Problem,
+        {"severity": "error", "message": "unknown key", "source": "w.yaml", "line": 3, "column": 1},
+    ),
+    (Unmet, {"code": "milestone", "phase": "p1", "subject": "m1", "message": "m1 is open"}),
+    (ApprovalRecord, {"decision": "no-go", "day": date(2026, 3, 2), "by": "college"}),
+    (PauseRecord, {"button": "geld", "reason": "subsidie", "since": AT}),
+    (
+        ChildRow,
+        {
+            "key": "wk-a-d1",
+            "title": "Flats",
+            "state": "samen-starten",
+            "workflow_id": 1,
+            "regie_type": "woningcorporatie",
+            "regie_organisation": None,
+        },
+    ),
+    (Settings, {"db": "sqlite:///x.db", "workflows": ("w",)}),
+]
+
+
+def reference(cls: type[Any]) -> type[Any]:
+    """A dataclass with ``cls``'s fields whose methods ``dataclass`` writes itself."""
+    made = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            made.append((f.name, f.type, dataclasses.field(default=f.default)))
+        elif f.default_factory is not dataclasses.MISSING:
+            made.append((f.name, f.type, dataclasses.field(default_factory=f.default_factory)))
+        else:
+            made.append((f.name, f.type))
+    return dataclasses.make_dataclass(cls.__name__, made, frozen=True, kw_only=True)
+
+
+def hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def changed(value: Any) -> Any:
+    """Another value of the same kind."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + "!"
+    if isinstance(value, tuple):
+        return (*value, "z")
+    if isinstance(value, datetime | date):
+        return value.replace(year=value.year + 1)
+    if isinstance(value, dict):
+        return {**value, "z": 1}
+    if isinstance(value, Regie):
+        return dataclasses.replace(value, type="woningcorporatie")
+    return "other" if value is None else None
+
+
+@pytest.mark.parametrize(("cls", "values"), CASES, ids=[c.__name__ for c, _ in CASES])
+def test_a_value_compares_hashes_and_shows_as_its_dataclass_would(
+    cls: type[Any], values: dict[str, Any]
+) -> None:
+    assert issubclass(cls, ByValue)
+    Reference = reference(cls)
+    ours, theirs = cls(**values), Reference(**values)
+    assert repr(ours) == repr(theirs)
+    assert ours == cls(**values)
+    assert (ours != cls(**values)) is False
+    assert hashable(ours) is hashable(theirs)
+    if hashable(ours):
+        assert hash(ours) == hash(theirs) == hash(cls(**values))
+    for f in dataclasses.fields(cls):
+        other = {**values, f.name: changed(getattr(ours, f.name))}
+        assert (ours == cls(**other)) is (theirs == Reference(**other)) is False, f.name
+        assert ours != cls(**other), f.name
+    assert ours != theirs  # another class, however alike
+    assert ours.__eq__(theirs) is NotImplemented
+    first = dataclasses.fields(cls)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(ours, first, changed(getattr(ours, first)))
+    assert not hasattr(ours, "__dict__")  # still slotted
+
+
+def test_kinds_of_event_with_the_same_fields_are_never_equal() -> None:
+    skipped = MilestoneSkipped(at=AT, by="t", milestone="m1")
+    reopened = MilestoneReopened(at=AT, by="t", milestone="m1")
+    assert dataclasses.astuple(skipped) == dataclasses.astuple(reopened)
+    assert skipped != reopened
+    assert len({skipped, reopened, MilestoneSkipped(at=AT, by="t", milestone="m1")}) == 2
+
+
+def test_every_kind_of_event_is_a_value_with_a_docstring_of_its_own() -> None:
+    """A class without a docstring costs ``dataclass`` a signature at import (it writes one)."""
+    for cls in EVENT_TYPES.values():
+        assert issubclass(cls, ByValue)
+        assert "__dict__" not in dir(cls)
+        assert cls.__doc__, cls
+        assert not cls.__doc__.startswith(cls.__name__ + "("), cls
+
+
+def test_a_migration_with_its_dicts_cannot_be_hashed_as_before() -> None:
+    migrated = InstanceMigrated(
+        at=AT,
+        by="t",
+        plan="p",
+        from_workflow="w v1",
+        from_hash="a",
+        to_workflow="w v2",
+        to_hash="b",
+        before={},
+        after={},
+    )
+    with pytest.raises(TypeError):
+        hash(migrated)
+
+
+def test_every_value_class_of_the_engine_keeps_what_byvalue_asks() -> None:
+    """Frozen and slotted; every field compared, hashed and shown (``field(compare=False)``
+    would be compared here all the same); no comparing, hashing or showing of its own."""
+    import importlib
+    import pkgutil
+
+    import engine
+
+    for module in pkgutil.walk_packages(engine.__path__, "engine."):
+        if ".migrations" not in module.name:
+            importlib.import_module(module.name)
+    found = []
+    pending: list[type[Any]] = [ByValue]
+    while pending:
+        for cls in pending.pop().__subclasses__():
+            pending.append(cls)
+            # (``slots=True`` makes a new class: the one it was made from stays a subclass)
+            module = sys.modules[cls.__module__]
+            if cls.__module__.startswith("engine.") and vars(module).get(cls.__name__) is cls:
+                found.append(cls)
+    assert len(found) >= 50
+    for cls in found:
+        params = cls.__dataclass_params__
+        assert params.frozen, cls
+        assert (params.eq, params.repr, params.order) == (False, False, False), cls
+        assert "__slots__" in vars(cls), cls
+        for f in dataclasses.fields(cls):
+            assert (f.compare, f.repr, f.hash) == (True, True, None), (cls, f.name)
+        for name in ("__eq__", "__hash__", "__repr__"):
+            assert name not in vars(cls), (cls, name)
