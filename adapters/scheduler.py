@@ -6,6 +6,13 @@ digest mode get their messages; once a day, at the checkpoint time, a signed che
 made (when a signing key is configured). A missed wake-up is harmless: the next pass finds
 what is due. Passes never overlap. SIGTERM or SIGINT stops cleanly: the running pass finishes
 the delivery it is in, gives back what it had claimed, and the process exits 0.
+
+The signal handler only notes the signal. Python runs a handler in the main thread between two
+steps of whatever it was doing, also inside a write to the log (the signal interrupts the
+write) or with the stop event's lock held: a handler that logged or set the event itself could
+find that lock taken by the very thread it runs in, and the signal was lost or the process
+hung. So every pass runs on the scheduler's threads, and the main thread, which only waits,
+acts on a signal within ``SIGNAL_LATENCY``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ _ISO = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 
 
 LONGEST_INTERVAL = 24 * 3600
+
+SIGNAL_LATENCY = 0.25
+"""Seconds at most between a signal and the stop it asks for."""
 
 
 def parse_interval(text: str) -> timedelta:
@@ -78,8 +88,9 @@ def run_scheduler(
     one_at_a_time = threading.Lock()
 
     def job(mode: str) -> None:
-        # Passes never overlap in one process: the first pass runs outside APScheduler, and
-        # the digest is a job of its own. One that comes while another runs waits for it.
+        # Passes never overlap in one process: the first, the interval's, the digest and the
+        # checkpoint are jobs of their own, on APScheduler's threads. One that comes while
+        # another runs waits for it.
         with one_at_a_time:
             if stop.is_set():
                 return
@@ -88,12 +99,15 @@ def run_scheduler(
             except Exception as exc:  # a pass that fails is logged; the next one tries again
                 stamped(f"pass mode={mode} error={type(exc).__name__}: {exc}")
 
+    received: list[str] = []
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log(f"scheduler: {signal.Signals(signum).name} received; finishing the current delivery")
-        stop.set()
+        received.append(signal.Signals(signum).name)  # takes no lock: see the module
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler = BackgroundScheduler(timezone=LOCAL_TZ)
+    # The first pass at once, however late the scheduler starts.
+    scheduler.add_job(job, args=["instant"], id="first", misfire_grace_time=None)
     scheduler.add_job(
         job,
         IntervalTrigger(seconds=every.total_seconds(), timezone=LOCAL_TZ),
@@ -120,7 +134,6 @@ def run_scheduler(
             max_instances=1,
             coalesce=True,
         )
-    scheduler.start()
     if checkpoint is not None:
         log(
             f"scheduler: a signed checkpoint daily at {checkpoint_at[0]:02d}:"
@@ -130,10 +143,13 @@ def run_scheduler(
         f"scheduler: a pass every {every}, digests daily at {digest_at[0]:02d}:{digest_at[1]:02d} "
         "Europe/Amsterdam; stop with Ctrl-C or SIGTERM"
     )
+    scheduler.start()
     try:
-        job("instant")  # the first pass at once
-        while not stop.wait(1.0):
+        while not received and not stop.wait(SIGNAL_LATENCY):
             pass
+        if received:
+            log(f"scheduler: {received[0]} received; finishing the current delivery")
+            stop.set()
     finally:
         scheduler.shutdown(wait=True)
         for sig, handler in previous.items():
