@@ -28,6 +28,19 @@ def test_the_migrated_postgresql_database_comes_back_empty_and_at_the_head(
     with psycopg.connect(db_url, autocommit=True) as connection:
         first = connection.execute(INSERT).fetchone()
         connection.execute(INSERT.replace("zwolle", "kampen").replace("true", "false"))
+        # A sequence used by rows that were never kept: its table is empty, the sequence not.
+        with pytest.raises(psycopg.errors.ForeignKeyViolation), connection.transaction():
+            connection.execute(
+                "insert into principals (organisation_id, name, kind, role, approvals, created_at) "
+                "values (-1, 'x', 'person', 'viewer', '[]', now())"
+            )
+        # Rows that refer to each other: deleted whatever the order.
+        org = connection.execute("select id from organisations where key = 'kampen'").fetchone()
+        connection.execute(
+            "insert into principals (organisation_id, name, kind, role, approvals, created_at) "
+            "values (%s, 'y', 'person', 'viewer', '[]', now())",
+            org,
+        )
     held = psycopg.connect(db_url)  # a connection a test forgot: ended, not waited for
     held.execute("select 1 from organisations for update")
 
@@ -37,6 +50,11 @@ def test_the_migrated_postgresql_database_comes_back_empty_and_at_the_head(
     with psycopg.connect(again) as connection:
         assert connection.execute("select count(*) from organisations").fetchone() == (0,)
         assert connection.execute(INSERT).fetchone() == first  # the sequence started over
+        assert connection.execute("select count(*) from principals").fetchone() == (0,)
+        used = connection.execute(
+            "select sequencename from pg_sequences where last_value is not null"
+        ).fetchall()
+        assert used == [("organisations_id_seq",)]  # the insert above, and no other
         assert connection.execute("select version_num from alembic_version").fetchall() == [
             (HEAD_REVISION,)
         ]
