@@ -55,8 +55,10 @@ NEVER_ON_A_COMMAND = (
     "engine.workflow.migrationplan",
     "engine.reminders.messages",
     "engine.workflow.timeline",
+    "tomllib",
 )
-"""Libraries and modules that a note or a show does not use: SQLAlchemy and the ORM tables
+"""Libraries and modules that a note or a show does not use (given no configuration file,
+as here: ``tomllib`` reads one): SQLAlchemy and the ORM tables
 (on a SQLite file the command path and the view of one instance run on plain ``sqlite3``), the
 faces on the web, the schema migrations, sign-in, the integrations, reading workflow files
 (pydantic and the models of the file format: a stored definition is read as plain values,
