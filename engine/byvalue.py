@@ -3,10 +3,10 @@
 ``dataclass`` writes ``__eq__``, ``__hash__`` and ``__repr__`` out as source text and compiles
 them anew for every class it makes. The frozen values that every command loads (the events,
 the stored records, the settings) are many classes, and making them was a fifth of a command
-line's start (bench/README.md, "The command line's frozen values"). Such a class is declared
-``@dataclass(frozen=True, slots=True, ..., repr=False, eq=False)`` over ``ByValue`` and takes
-the three from here, with the meaning ``dataclass`` gives them: equal to another of the very
-same class whose fields are equal, in their order; hashed by those values; shown as
+line's start (bench/README.md, "Every target's benchmark at the twelfth session"). Such a class
+is declared ``@dataclass(frozen=True, slots=True, ..., repr=False, eq=False)`` over ``ByValue``
+and takes the three from here, with the meaning ``dataclass`` gives them: equal to another of
+the very same class whose fields are equal, in their order; hashed by those values; shown as
 ``Name(field=value, ...)``.
 
 Only for frozen dataclasses whose fields all take part in comparing and showing (no
