@@ -21,13 +21,13 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["ByValue", "field_names"]
+__all__ = ["ByValue"]
 
 _NAMES: dict[type, tuple[str, ...]] = {}
 _GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
-def field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type) -> tuple[str, ...]:
     """The names of a dataclass's fields, in their order (cached per class)."""
     names = _NAMES.get(cls)
     if names is None:
@@ -37,7 +37,9 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 def _getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """The values of a class's fields as one tuple, read in C (``attrgetter``)."""
-    names = field_names(cls)
+    names = _field_names(cls)
+    if not names:
+        return lambda value: ()
     if len(names) == 1:
         one = attrgetter(names[0])
         return lambda value: (one(value),)
@@ -66,5 +68,5 @@ class ByValue:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in field_names(type(self)))
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _field_names(type(self)))
         return f"{type(self).__qualname__}({shown})"

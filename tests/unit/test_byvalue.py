@@ -216,3 +216,17 @@ def test_every_value_class_of_the_engine_keeps_what_byvalue_asks() -> None:
             assert (f.compare, f.repr, f.hash) == (True, True, None), (cls, f.name)
         for name in ("__eq__", "__hash__", "__repr__"):
             assert name not in vars(cls), (cls, name)
+
+
+def test_a_value_without_fields_is_equal_to_every_other_of_its_class() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Nothing(ByValue):
+        """No fields at all."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Reference:
+        pass
+
+    assert Nothing() == Nothing()
+    assert hash(Nothing()) == hash(Reference())
+    assert repr(Nothing()).endswith("Nothing()")
