@@ -20,6 +20,13 @@ takes most of a second, so it is done once per test process:
   dropped and made again, so no test sees another's. (TRUNCATE of every table took 150-170 ms
   a test, even of empty tables: a new file for each; the deletes take a few ms, with the
   foreign keys' triggers off for them, as a superuser may. Without that right, TRUNCATE.)
+- What the query planner learnt of a table since the migrations (its size and statistics,
+  from autovacuum, or an ANALYZE or VACUUM a test ran) is forgotten too: such a table is
+  truncated (an empty file, its size unknown again) and its statistics deleted (as a superuser
+  may), so that no test is planned by another test's rows. Deleting rows leaves both behind,
+  and makes autovacuum analyse the emptied table: it then records the table's pages with no
+  rows in them, and the rows the next test writes are planned as none (a sequential scan
+  where a test asserts an index, tests/integration/test_outbox_path.py).
 
 ``empty_db_url`` is a new database with nothing in it (no file for SQLite, a new database on the
 server for PostgreSQL), for the tests of what happens before the schema exists; ``postgres_url``
@@ -28,6 +35,7 @@ is such a new PostgreSQL database on its own, dropped after the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -130,6 +138,14 @@ _SEQUENCES = (
     "select quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
     "from pg_sequences"
 )
+_PLANNED = (
+    "select c.relname from pg_class c where c.relnamespace = 'public'::regnamespace "
+    "and c.relkind = 'r' and c.relname <> 'alembic_version' "
+    "and (c.relpages > 0 or c.reltuples >= 0 "
+    "or exists (select from pg_stats s where s.schemaname = 'public' and s.tablename = c.relname))"
+)
+"""The tables the planner knows more of than after the migrations (no pages, size unknown,
+no statistics)."""
 
 
 class MigratedPostgres:
@@ -207,6 +223,7 @@ class MigratedPostgres:
             except psycopg.errors.InsufficientPrivilege:
                 names = ", ".join(f'"{table}"' for table in self.tables)
                 connection.execute(f"TRUNCATE {names} CASCADE")
+        self._forgotten(connection)
         for name, last in connection.execute(_SEQUENCES).fetchall():
             made = self.sequences.get(name)
             if last == made:
@@ -215,6 +232,24 @@ class MigratedPostgres:
                 connection.execute(f"alter sequence {name} restart")
             else:
                 connection.execute("select setval(%s, %s, true)", (name, made))
+
+    def _forgotten(self, connection: psycopg.Connection[Any]) -> None:
+        """What the planner learnt of the (now empty) tables since the migrations forgotten:
+        their size by TRUNCATE, their statistics deleted."""
+        import psycopg
+
+        known = [row[0] for row in connection.execute(_PLANNED)]
+        if not known:
+            return
+        names = ", ".join(f'"{table}"' for table in known)
+        connection.execute(f"TRUNCATE {names} CASCADE")
+        # Not a superuser: the statistics stay (then the size alone is forgotten).
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            connection.execute(
+                "delete from pg_statistic where starelid in (select oid from pg_class "
+                "where relnamespace = 'public'::regnamespace and relname = any(%s))",
+                (known,),
+            )
 
     def drop(self) -> None:
         if self.name is not None:

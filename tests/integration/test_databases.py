@@ -63,6 +63,40 @@ def test_the_migrated_postgresql_database_comes_back_empty_and_at_the_head(
     held.close()
 
 
+PLANNER = (
+    "select c.relname, c.relpages, c.reltuples, (select count(*) from pg_stats s "
+    "where s.schemaname = 'public' and s.tablename = c.relname) from pg_class c "
+    "where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' "
+    "and c.relname <> 'alembic_version' order by c.relname"
+)
+
+
+@POSTGRES
+@pytest.mark.postgres
+def test_what_the_planner_learnt_of_a_test_is_forgotten_for_the_next(
+    db_url: str, request: pytest.FixtureRequest
+) -> None:
+    pool: MigratedPostgres = request.getfixturevalue("_migrated_postgres")
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        fresh = connection.execute(PLANNER).fetchall()
+        assert {(pages, tuples, stats) for _, pages, tuples, stats in fresh} == {(0, -1, 0)}
+        for n in range(300):
+            connection.execute(INSERT.replace("zwolle", f"z{n:03}").replace("true", "false"))
+        # What autovacuum does in the background, or a test itself: statistics of the rows
+        # (ANALYZE), the table's size (VACUUM, also of a table without rows).
+        connection.execute("analyze organisations")
+        connection.execute("vacuum webhook_subscriptions")
+        learnt = {row[0] for row in connection.execute(PLANNER) if row[1:] != (0, -1, 0)}
+        assert {"organisations", "webhook_subscriptions"} <= learnt
+
+    again = pool.empty()
+
+    assert again == db_url
+    with psycopg.connect(again, autocommit=True) as connection:
+        assert connection.execute(PLANNER).fetchall() == fresh
+        assert connection.execute("select count(*) from organisations").fetchone() == (0,)
+
+
 @POSTGRES
 @pytest.mark.postgres
 def test_a_changed_schema_is_made_again_for_the_next_test(
