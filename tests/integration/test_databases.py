@@ -19,12 +19,17 @@ INSERT = (
 POSTGRES = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
+@pytest.fixture
+def pool(_migrated_postgres: MigratedPostgres) -> MigratedPostgres:
+    """The test process's one migrated PostgreSQL database (``db_url`` is its URL)."""
+    return _migrated_postgres
+
+
 @POSTGRES
 @pytest.mark.postgres
 def test_the_migrated_postgresql_database_comes_back_empty_and_at_the_head(
-    db_url: str, request: pytest.FixtureRequest
+    db_url: str, pool: MigratedPostgres
 ) -> None:
-    pool: MigratedPostgres = request.getfixturevalue("_migrated_postgres")
     with psycopg.connect(db_url, autocommit=True) as connection:
         first = connection.execute(INSERT).fetchone()
         connection.execute(INSERT.replace("zwolle", "kampen").replace("true", "false"))
@@ -74,9 +79,8 @@ PLANNER = (
 @POSTGRES
 @pytest.mark.postgres
 def test_what_the_planner_learnt_of_a_test_is_forgotten_for_the_next(
-    db_url: str, request: pytest.FixtureRequest
+    db_url: str, pool: MigratedPostgres
 ) -> None:
-    pool: MigratedPostgres = request.getfixturevalue("_migrated_postgres")
     with psycopg.connect(db_url, autocommit=True) as connection:
         fresh = connection.execute(PLANNER).fetchall()
         assert {(pages, tuples, stats) for _, pages, tuples, stats in fresh} == {(0, -1, 0)}
@@ -100,9 +104,8 @@ def test_what_the_planner_learnt_of_a_test_is_forgotten_for_the_next(
 @POSTGRES
 @pytest.mark.postgres
 def test_a_changed_schema_is_made_again_for_the_next_test(
-    db_url: str, request: pytest.FixtureRequest
+    db_url: str, pool: MigratedPostgres
 ) -> None:
-    pool: MigratedPostgres = request.getfixturevalue("_migrated_postgres")
     with psycopg.connect(db_url, autocommit=True) as connection:
         connection.execute("alter table organisations add column extra text")
         connection.execute("create index extra_name on organisations (name)")
