@@ -139,13 +139,13 @@ _SEQUENCES = (
     "from pg_sequences"
 )
 _PLANNED = (
-    "select c.relname from pg_class c where c.relnamespace = 'public'::regnamespace "
-    "and c.relkind = 'r' and c.relname <> 'alembic_version' "
-    "and (c.relpages > 0 or c.reltuples >= 0 "
-    "or exists (select from pg_stats s where s.schemaname = 'public' and s.tablename = c.relname))"
+    "select c.relname, c.relpages > 0 or c.reltuples >= 0, "
+    "exists (select from pg_stats s where s.schemaname = 'public' and s.tablename = c.relname) "
+    "from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' "
+    "and c.relname <> 'alembic_version'"
 )
-"""The tables the planner knows more of than after the migrations (no pages, size unknown,
-no statistics)."""
+"""Each table, whether the planner knows its size and whether it has statistics of it (after
+the migrations: neither)."""
 
 
 class MigratedPostgres:
@@ -238,18 +238,20 @@ class MigratedPostgres:
         their size by TRUNCATE, their statistics deleted."""
         import psycopg
 
-        known = [row[0] for row in connection.execute(_PLANNED)]
-        if not known:
-            return
-        names = ", ".join(f'"{table}"' for table in known)
-        connection.execute(f"TRUNCATE {names} CASCADE")
-        # Not a superuser: the statistics stay (then the size alone is forgotten).
-        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
-            connection.execute(
-                "delete from pg_statistic where starelid in (select oid from pg_class "
-                "where relnamespace = 'public'::regnamespace and relname = any(%s))",
-                (known,),
-            )
+        planned = connection.execute(_PLANNED).fetchall()
+        sized = [table for table, size, _ in planned if size]
+        if sized:
+            names = ", ".join(f'"{table}"' for table in sized)
+            connection.execute(f"TRUNCATE {names} CASCADE")
+        described = [table for table, _, statistics in planned if statistics]
+        if described:
+            # Not a superuser: the statistics stay (then the size alone is forgotten).
+            with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+                connection.execute(
+                    "delete from pg_statistic where starelid in (select oid from pg_class "
+                    "where relnamespace = 'public'::regnamespace and relname = any(%s))",
+                    (described,),
+                )
 
     def drop(self) -> None:
         if self.name is not None:
