@@ -141,11 +141,10 @@ _SEQUENCES = (
 _PLANNED = (
     "select c.relname, c.relpages > 0 or c.reltuples >= 0, "
     "exists (select from pg_stats s where s.schemaname = 'public' and s.tablename = c.relname) "
-    "from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' "
-    "and c.relname <> 'alembic_version'"
+    "from pg_class c where c.relnamespace = 'public'::regnamespace and c.relname = any(%s)"
 )
-"""Each table, whether the planner knows its size and whether it has statistics of it (after
-the migrations: neither)."""
+"""Each of the tables named, whether the planner knows its size and whether it has statistics
+of it (after the migrations: neither)."""
 
 
 class MigratedPostgres:
@@ -238,7 +237,7 @@ class MigratedPostgres:
         their size by TRUNCATE, their statistics deleted."""
         import psycopg
 
-        planned = connection.execute(_PLANNED).fetchall()
+        planned = connection.execute(_PLANNED, (self.tables,)).fetchall()
         sized = [table for table, size, _ in planned if size]
         if sized:
             names = ", ".join(f'"{table}"' for table in sized)
