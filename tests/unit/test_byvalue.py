@@ -5,6 +5,7 @@ made from its own fields in the ordinary way."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
@@ -189,6 +190,21 @@ def test_a_migration_with_its_dicts_cannot_be_hashed_as_before() -> None:
 def test_every_value_class_of_the_engine_keeps_what_byvalue_asks() -> None:
     """Frozen and slotted; every field compared, hashed and shown (``field(compare=False)``
     would be compared here all the same); no comparing, hashing or showing of its own."""
+    found = _engine_values()
+    assert len(found) >= 50
+    for cls in found:
+        params = cls.__dataclass_params__
+        assert params.frozen, cls
+        assert (params.eq, params.repr, params.order) == (False, False, False), cls
+        assert "__slots__" in vars(cls), cls
+        for f in dataclasses.fields(cls):
+            assert (f.compare, f.repr, f.hash) == (True, True, None), (cls, f.name)
+        for name in ("__eq__", "__hash__", "__repr__"):
+            assert name not in vars(cls), (cls, name)
+
+
+def _engine_values() -> list[type[Any]]:
+    """Every class of the engine's modules that takes its methods from ``ByValue``."""
     import importlib
     import pkgutil
 
@@ -206,16 +222,7 @@ def test_every_value_class_of_the_engine_keeps_what_byvalue_asks() -> None:
             module = sys.modules[cls.__module__]
             if cls.__module__.startswith("engine.") and vars(module).get(cls.__name__) is cls:
                 found.append(cls)
-    assert len(found) >= 50
-    for cls in found:
-        params = cls.__dataclass_params__
-        assert params.frozen, cls
-        assert (params.eq, params.repr, params.order) == (False, False, False), cls
-        assert "__slots__" in vars(cls), cls
-        for f in dataclasses.fields(cls):
-            assert (f.compare, f.repr, f.hash) == (True, True, None), (cls, f.name)
-        for name in ("__eq__", "__hash__", "__repr__"):
-            assert name not in vars(cls), (cls, name)
+    return found
 
 
 def test_a_value_without_fields_is_equal_to_every_other_of_its_class() -> None:
@@ -230,3 +237,115 @@ def test_a_value_without_fields_is_equal_to_every_other_of_its_class() -> None:
     assert Nothing() == Nothing()
     assert hash(Nothing()) == hash(Reference())
     assert repr(Nothing()).endswith("Nothing()")
+
+
+def _made_by_dataclass(cls: type[Any]) -> Any:
+    """The ``__init__`` ``dataclass`` wrote for ``cls`` (which ``ByValue`` stands in for,
+    or put back)."""
+    return getattr(cls.__init__, "__wrapped__", cls.__init__)
+
+
+def test_a_value_stores_its_arguments_as_the_init_dataclass_wrote_would() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Mixed(ByValue):
+        """Positional fields, one with a default, and keyword-only ones."""
+
+        first: int
+        second: str = "two"
+        _: dataclasses.KW_ONLY
+        third: tuple[int, ...]
+        fourth: int | None = None
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Reference:
+        first: int
+        second: str = "two"
+        _: dataclasses.KW_ONLY
+        third: tuple[int, ...]
+        fourth: int | None = None
+
+    made = _made_by_dataclass(Mixed)
+    for args, kwargs in [((1,), {"third": ()}), ((1, "b"), {"third": (3,), "fourth": 4})]:
+        ours, theirs = Mixed(*args, **kwargs), Reference(*args, **kwargs)
+        assert repr(ours).partition("(")[2] == repr(theirs).partition("(")[2]
+        assert dataclasses.astuple(ours) == dataclasses.astuple(theirs)
+    # The first value put the stored-directly __init__ in place, with the same signature.
+    assert Mixed.__init__ is not made
+    assert Mixed.__init__.__code__.co_filename == "<string>"
+    assert inspect.signature(Mixed.__init__) == inspect.signature(made)
+    for args, kwargs in [((), {"third": ()}), ((1, "b", (3,)), {}), ((1,), {"fifth": 5})]:
+        with pytest.raises(TypeError) as ours_raised:
+            Mixed(*args, **kwargs)
+        with pytest.raises(TypeError) as theirs_raised:
+            Reference(*args, **kwargs)
+        # The same complaint, under the class's own name.
+        assert str(ours_raised.value).startswith(f"{Mixed.__qualname__}.__init__() ")
+        assert (
+            str(ours_raised.value).partition("() ")[2]
+            == str(theirs_raised.value).partition("() ")[2]
+        )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Mixed(1, third=()).first = 2  # type: ignore[misc]
+
+
+def test_a_value_whose_init_does_more_keeps_the_one_dataclass_wrote() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Listed(ByValue):
+        """A default_factory: each value a list of its own."""
+
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Checked(ByValue):
+        """A __post_init__ that refuses what it does not take."""
+
+        number: int
+
+        def __post_init__(self) -> None:
+            if self.number < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Given(ByValue):
+        """An InitVar, which is no field."""
+
+        number: int
+        scale: dataclasses.InitVar[int] = 1
+
+        def __post_init__(self, scale: int) -> None:
+            object.__setattr__(self, "number", self.number * scale)
+
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False, eq=False)
+    class Own(ByValue):
+        """An __init__ of its own, which ``dataclass`` leaves as it is."""
+
+        number: int
+
+        def __init__(self, number: int) -> None:
+            object.__setattr__(self, "number", number + 1)
+
+    first, second = Listed(), Listed()
+    assert first.items == []
+    assert first.items is not second.items
+    with pytest.raises(ValueError, match="negative"):
+        Checked(-1)
+    assert Checked(1).number == 1
+    assert Given(2, 3).number == 6
+    assert Own(1).number == 2
+    for cls in (Listed, Checked, Given):
+        assert cls.__init__ is _made_by_dataclass(cls)  # put back after the first value
+    assert Own.__init__.__code__.co_filename == __file__
+
+
+def test_every_value_class_of_the_engine_is_made_with_the_signature_dataclass_gave_it() -> None:
+    from engine.byvalue import _stored_directly
+
+    for cls in _engine_values():
+        made = _made_by_dataclass(cls)
+        direct = _stored_directly(cls, made)
+        if direct is None:  # only where its __init__ does more than store its arguments
+            assert any(
+                f.default_factory is not dataclasses.MISSING for f in dataclasses.fields(cls)
+            ) or hasattr(cls, "__post_init__"), cls
+        else:
+            assert inspect.signature(direct) == inspect.signature(made), cls
