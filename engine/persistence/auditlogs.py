@@ -17,13 +17,13 @@ bench/README.md, "The audit's processes read their own pages").
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.persistence.database import loads
 from engine.persistence.fastpath import INSTANCE_COLUMNS, ROW_FIELDS, FastPath
 from engine.persistence.personal import personal_from
 from engine.persistence.rows import instance_record
@@ -138,26 +138,6 @@ def audit_rows(
 
 _WORKFLOW = ROW_FIELDS.index("workflow_version_id")
 
-# What JSONDecoder.__init__ sets (not in the stubs): the scanner json.loads decodes with.
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _loads(text: Any) -> Any:
-    """``json.loads(text)``, by the scanner ``json.loads`` itself ends in, without its
-    wrapping (two regular expressions for whitespace around the text, three calls): over the
-    108,000 JSON texts of 54,000 events (payload, personal fields) 0.35 s instead of 0.51 s
-    (see bench/README.md, "The audit's work per event"). A text the scanner does not take
-    whole as it is (whitespace around it, not JSON) goes to ``json.loads``, which then says
-    what ``json.loads`` says."""
-    if type(text) is str:
-        try:
-            value, end = _SCAN(text, 0)
-        except StopIteration:
-            return json.loads(text)
-        if end == len(text):
-            return value
-    return json.loads(text)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Rows:
@@ -183,7 +163,7 @@ def audit_logs(
     assert isinstance(rows, _Rows)
     ids = [r[0] for r in rows.instances]
     events: dict[int, list[StoredEvent]] = {i: [] for i in ids}
-    read, loads = fast.read_moment, _loads
+    read = fast.read_moment
     for r in rows.events:
         try:
             recorded = read(r[4])

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.byvalue import ByValue
-from engine.persistence.database import fold_sql
+from engine.persistence.database import fold_sql, loads
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
     ChildRow,
@@ -301,7 +301,7 @@ dumps: Callable[[Any], str] = _made_dumps()
 
 def _json_list(text: str) -> Any:
     """A JSON list column (areas, contacts): most rows hold none, so no decoding for those."""
-    return [] if text == "[]" else json.loads(text)
+    return [] if text == "[]" else loads(text)
 
 
 def _aware(value: datetime) -> datetime:
@@ -470,7 +470,7 @@ class FastPath:
         if name in _DATETIMES:
             return self.read_moment
         if name in _JSONS:
-            return (_json_list if name != "snapshot" else json.loads) if self.sqlite else None
+            return (_json_list if name != "snapshot" else loads) if self.sqlite else None
         if name == "paused_review" and self.sqlite:
             return date.fromisoformat
         return None
@@ -651,7 +651,7 @@ class FastPath:
         cursor.execute(self._pending_sql, (instance_id,))
         found: list[tuple[str, Sequence[Any]]] = []
         for key, recipient, raw, attempts, next_at, error, created in cursor.fetchall():
-            payload = json.loads(raw) if isinstance(raw, str) else raw
+            payload = loads(raw) if isinstance(raw, str) else raw
             if (payload.get("kind"), payload.get("subject")) != old:
                 continue
             for kind, subject in copies:
@@ -699,11 +699,11 @@ class FastPath:
                 recorded_at=read(r[3]),
                 actor=r[4],
                 reason=r[5],
-                payload=json.loads(r[6]) if self.sqlite else r[6],
+                payload=loads(r[6]) if self.sqlite else r[6],
                 previous=r[7],
                 hash=r[8],
                 personal=personal_from(
-                    (json.loads(r[9]) if self.sqlite else r[9]) if r[9] is not None else None
+                    (loads(r[9]) if self.sqlite else r[9]) if r[9] is not None else None
                 ),
             )
             for r in cursor.fetchall()
@@ -765,7 +765,7 @@ class FastPath:
                 int(r[14]) // counts,
                 int(r[14]) % counts,
                 int(r[15]),
-                () if r[16] == "[]" else tuple(json.loads(r[16])),
+                () if r[16] == "[]" else tuple(loads(r[16])),
                 shown is None or r[0] in shown,
             )
             for r in rows
