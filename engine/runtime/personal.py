@@ -185,21 +185,36 @@ def put(by: Any, reason: Any, payload: Any, path: str, value: Any) -> tuple[Any,
     if path == "reason":
         return by, value, payload
     payload = json.loads(json.dumps(payload))
+    _place(payload, path, value)
+    return by, reason, payload
+
+
+def _place(payload: Any, path: str, value: Any) -> None:
+    """``value`` at ``path`` (of the payload) in ``payload`` itself."""
     steps = _steps(path)
     inner = payload
     for step in steps[:-1]:
         inner = inner[step]
     inner[steps[-1]] = value
-    return by, reason, payload
 
 
 def chained(
     by: Any, reason: Any, payload: Any, personal: tuple[Personal, ...]
 ) -> tuple[Any, Any, Any]:
     """(by, reason, payload) as the chain hashes them: each personal field replaced by
-    ``{"personal": commitment}``."""
+    ``{"personal": commitment}`` (the payload copied once, not once per field as ``put``
+    would: an update with contacts has several)."""
+    copied = False
     for field in personal:
-        by, reason, payload = put(by, reason, payload, field.path, {"personal": field.commitment})
+        sealed = {"personal": field.commitment}
+        if field.path == "by":
+            by = sealed
+        elif field.path == "reason":
+            reason = sealed
+        else:
+            if not copied:
+                payload, copied = json.loads(json.dumps(payload)), True
+            _place(payload, field.path, sealed)
     return by, reason, payload
 
 
