@@ -34,6 +34,7 @@ from engine.app.projection import deadline_map, deadline_states
 from engine.errors import Conflict, RuleViolation
 from engine.ports import (
     AuditedLog,
+    AuditingUnit,
     AuditMoment,
     AuditRows,
     AuditSource,
@@ -96,7 +97,8 @@ def verify(
     """Recompute every chain (or one) and compare it with the head the instance row
     remembers; where it is intact, replay the events and compare the projection with them.
 
-    Over every instance, when there is more than one page and more than one CPU, ``workers``
+    Over every instance, this process reads in ``Store.audit`` (on a SQLite file through the
+    driver alone). When there is more than one page and more than one CPU, ``workers``
     forked processes (None: one per CPU, up to ``AUDIT_WORKERS``, and none in a process that
     runs other threads, as forking one is not safe) each read pages of instances on a
     connection of their own, in one read transaction that sees what this one sees
@@ -105,44 +107,44 @@ def verify(
     transactions), this process reads the pages in its transaction and hands them to the
     forked processes, a few pages ahead at most; alone, it reads and audits them itself.
     The reports are the same, in the same order, either way."""
-    with context.store.read() as uow:
-        if key is not None:
+    if key is not None:
+        with context.store.read() as uow:
             return [_audit(context, _audited(context, uow, key))]
-        with _frozen():
-            processes = _workers(workers)
-            if processes > 1:
-                bounds, stored = uow.audit_pages(page)
-                moment = context.store.audit_moment(uow) if bounds else None
-                if moment is not None:
-                    try:
-                        _prepare(context, stored)
-                        barrier = multiprocessing.get_context("fork").Barrier(processes)
-                        pool = _pool(context, uow.audit_reader(), moment, processes, barrier)
-                        if pool is None:
-                            processes = 1  # the system forks none: this one audits alone
-                        else:
-                            shared = _shared(pool, moment, bounds, processes)
-                            if shared is not None:
-                                return shared
-                    finally:
-                        moment.close()
-            reader = uow.audit_reader()
-            rows = uow.audit_rows(None, page)
-            processes = processes if len(rows.keys) == page else 1
-            if processes > 1:
-                _prepare(context, rows.workflows)
-            pool = _pool(context, reader, None, processes) if processes > 1 else None
-            if pool is not None:
-                return _pooled(pool, uow, rows, page, processes)
-            reports: list[ChainReport] = []
-            while True:
-                with collector_paused():
-                    logs = reader(rows, context.milestone_index)
-                    reports.extend(_audit(context, log) for log in logs)
-                    del logs
-                if len(rows.keys) < page:
-                    return reports
-                rows = uow.audit_rows(rows.keys[-1], page)
+    with context.store.audit() as uow, _frozen():
+        processes = _workers(workers)
+        if processes > 1:
+            bounds, stored = uow.audit_pages(page)
+            moment = context.store.audit_moment(uow) if bounds else None
+            if moment is not None:
+                try:
+                    _prepare(context, stored)
+                    barrier = multiprocessing.get_context("fork").Barrier(processes)
+                    pool = _pool(context, uow.audit_reader(), moment, processes, barrier)
+                    if pool is None:
+                        processes = 1  # the system forks none: this one audits alone
+                    else:
+                        shared = _shared(pool, moment, bounds, processes)
+                        if shared is not None:
+                            return shared
+                finally:
+                    moment.close()
+        reader = uow.audit_reader()
+        rows = uow.audit_rows(None, page)
+        processes = processes if len(rows.keys) == page else 1
+        if processes > 1:
+            _prepare(context, rows.workflows)
+        pool = _pool(context, reader, None, processes) if processes > 1 else None
+        if pool is not None:
+            return _pooled(pool, uow, rows, page, processes)
+        reports: list[ChainReport] = []
+        while True:
+            with collector_paused():
+                logs = reader(rows, context.milestone_index)
+                reports.extend(_audit(context, log) for log in logs)
+                del logs
+            if len(rows.keys) < page:
+                return reports
+            rows = uow.audit_rows(rows.keys[-1], page)
 
 
 @contextmanager
@@ -294,7 +296,7 @@ def _shared(
 
 
 def _pooled(
-    pool: ProcessPoolExecutor, uow: UnitOfWork, rows: AuditRows, page: int, processes: int
+    pool: ProcessPoolExecutor, uow: AuditingUnit, rows: AuditRows, page: int, processes: int
 ) -> list[ChainReport]:
     """``verify`` over every instance with the pages audited in forked processes: this one
     reads the next pages (in its transaction) while they audit, at most two pages per

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.persistence.database import loads
 from engine.persistence.fastpath import INSTANCE_COLUMNS, ROW_FIELDS, FastPath
-from engine.persistence.personal import personal_from
-from engine.persistence.rows import instance_record
+from engine.persistence.records import instance_record, personal_from
 from engine.ports import (
     AuditedLog,
     AuditRows,

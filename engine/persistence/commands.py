@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.byvalue import ByValue
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
+from engine.persistence.auditreads import AuditReads
 from engine.persistence.fastpath import Diverged, FastPath
 from engine.persistence.receipts import Receipts
 from engine.persistence.records import instance_record, projection, subjects_of
@@ -200,13 +201,14 @@ def guarded_save(
     record.loaded = written
 
 
-class CommandUnit:
+class CommandUnit(AuditReads):
     """The unit of work of one command on one instance: plain driver calls, one transaction.
 
     Implements the part of engine.ports.UnitOfWork a command needs (load, workflow,
     children, instance_keys, events, save, and the receipt of a request made under an
-    idempotency key), and what the views read (``LookingUnit``: also the programme
-    overview); see fastpath.py for why it bypasses SQLAlchemy.
+    idempotency key), what the views read (``LookingUnit``: also the programme overview)
+    and what ``audit verify`` reads (``AuditingUnit``); see fastpath.py for why it bypasses
+    SQLAlchemy.
     """
 
     def __init__(
@@ -297,6 +299,9 @@ class CommandUnit:
             remembered.cached = True  # as ever: a refusal on it is decided again on the row
             return remembered
         return instance_record(row, self.workflow(row["workflow_version_id"]), index_for)
+
+    def _audit_cursor(self) -> tuple[Any, FastPath]:
+        return self._cursor, self._path.fast
 
     def workflow(self, workflow_id: int) -> StoredWorkflow:
         cached = self._path.workflows.get(workflow_id)

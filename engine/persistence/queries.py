@@ -9,22 +9,19 @@ work on them by adding the writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from engine.persistence.auditlogs import audit_logs, audit_pages, audit_rows
+from engine.persistence.auditreads import AuditReads
 from engine.persistence.fastpath import FastPath
 from engine.persistence.histories import histories
 from engine.persistence.listing import instance_page
 from engine.persistence.personal import personal_from
 from engine.persistence.rows import PARTIES, PERSONAL, D, E, I, W, stored_workflow
 from engine.ports import (
-    AuditedLog,
-    AuditRows,
     ChildRow,
     DeadlineState,
     InstanceHistory,
@@ -43,7 +40,7 @@ _STAMP = select(I).where(I.c.key == bindparam("key"))
 """Built once: every ``instance show`` asks it first, to use the view it made last time."""
 
 
-class Queries:
+class Queries(AuditReads):
     """The reads of one transaction on one connection (the reading half of
     engine.ports.UnitOfWork)."""
 
@@ -61,6 +58,9 @@ class Queries:
         if self._cursor_ is None:
             self._cursor_ = self._c.connection.driver_connection.cursor()  # type: ignore[union-attr]
         return self._cursor_
+
+    def _audit_cursor(self) -> tuple[Any, FastPath]:
+        return self._cursor(), self._fast
 
     # --- workflows ---------------------------------------------------------------------------
 
@@ -162,14 +162,6 @@ class Queries:
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         return {r.id: (r.seq, r.head) for r in self._c.execute(select(I.c.id, I.c.seq, I.c.head))}
 
-    def audit_rows(self, after: str | None, limit: int, *, key: str | None = None) -> AuditRows:
-        # Every instance: straight through the driver, a page at a time (see auditlogs.py).
-        return audit_rows(self._cursor(), self._fast, self.workflow, after, limit, key=key)
-
-    def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
-        bounds, versions = audit_pages(self._cursor(), self._fast, page)
-        return bounds, [self.workflow(v) for v in versions]
-
     def export_snapshot(self) -> str | None:
         """PostgreSQL: this transaction's snapshot, for other connections to read in
         (``AuditMoment``); None on SQLite, which has no such thing."""
@@ -178,11 +170,6 @@ class Queries:
         cursor = self._cursor()
         cursor.execute("SELECT pg_export_snapshot()")
         return str(cursor.fetchone()[0])
-
-    def audit_reader(
-        self,
-    ) -> Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]:
-        return partial(audit_logs, self._fast)
 
     def deadline_rows(self, instance_id: int) -> list[DeadlineState]:
         rows = self._c.execute(

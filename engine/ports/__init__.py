@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         StoredWorkflow,
     )
     from engine.ports.storage import (
+        AuditingUnit,
         AuditMoment,
         AuditSource,
         CommandUnit,
@@ -92,6 +93,7 @@ __all__ = [
     "AuditRows",
     "AuditSource",
     "AuditedLog",
+    "AuditingUnit",
     "CalendarEntry",
     "CalendarToken",
     "CalendarUnit",
@@ -201,6 +203,7 @@ _HOME = {
     "Receipt": "engine.ports.records",
     "StoredEvent": "engine.ports.records",
     "StoredWorkflow": "engine.ports.records",
+    "AuditingUnit": "engine.ports.storage",
     "AuditMoment": "engine.ports.storage",
     "AuditSource": "engine.ports.storage",
     "CommandUnit": "engine.ports.storage",

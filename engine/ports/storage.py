@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditMoment",
     "AuditSource",
+    "AuditingUnit",
     "CommandUnit",
     "LookingUnit",
     "MigrationUnit",
@@ -130,7 +131,34 @@ class PersonalDataUnit(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class AuditingUnit(Protocol):
+    """What ``audit verify`` over every instance reads, in one consistent read: pages of
+    instances with their logs and projections (``Store.audit``)."""
+
+    def audit_rows(self, after: str | None, limit: int, *, key: str | None = None) -> AuditRows:
+        """The next at most ``limit`` instances by key (those after ``after``; from the first
+        when None), each with its whole log and its projection (row, deadline rows, party
+        rows) and the stored workflow versions the rows name, read in a few statements for
+        the whole page (``audit verify`` over every instance), as plain values: read them
+        with ``audit_reader``, here or in another process. ``key``: that instance only."""
+        ...
+
+    def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
+        """The key ending each full page of ``page`` instances, in key order (the pages of
+        ``AuditSource.rows``: up to the first, after the first up to the second, ..., after
+        the last), and the stored versions the instances are on."""
+        ...
+
+    def audit_reader(
+        self,
+    ) -> Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]:
+        """What reads a page of ``audit_rows`` (and the milestone order of a version) into one
+        ``AuditedLog`` per instance, in key order, without touching the database. A row that
+        cannot be read into a record comes with ``unreadable`` set, not as an error."""
+        ...
+
+
+class UnitOfWork(AuditingUnit, Protocol):
     """One transaction. Everything done through it is committed together, or not at all."""
 
     def find_workflow(self, key: str, version: int) -> StoredWorkflow | None:
@@ -217,28 +245,6 @@ class UnitOfWork(Protocol):
 
     def chain_heads(self) -> dict[int, tuple[int, str]]:
         """Instance id -> (seq, hash) of the last event, as the projection remembers it."""
-        ...
-
-    def audit_rows(self, after: str | None, limit: int, *, key: str | None = None) -> AuditRows:
-        """The next at most ``limit`` instances by key (those after ``after``; from the first
-        when None), each with its whole log and its projection (row, deadline rows, party
-        rows) and the stored workflow versions the rows name, read in a few statements for
-        the whole page (``audit verify`` over every instance), as plain values: read them
-        with ``audit_reader``, here or in another process. ``key``: that instance only."""
-        ...
-
-    def audit_pages(self, page: int) -> tuple[list[str], list[StoredWorkflow]]:
-        """The key ending each full page of ``page`` instances, in key order (the pages of
-        ``AuditSource.rows``: up to the first, after the first up to the second, ..., after
-        the last), and the stored versions the instances are on."""
-        ...
-
-    def audit_reader(
-        self,
-    ) -> Callable[[AuditRows, Callable[[StoredWorkflow], Mapping[str, int]]], list[AuditedLog]]:
-        """What reads a page of ``audit_rows`` (and the milestone order of a version) into one
-        ``AuditedLog`` per instance, in key order, without touching the database. A row that
-        cannot be read into a record comes with ``unreadable`` set, not as an error."""
         ...
 
     def instance_id(self, key: str) -> int | None: ...
@@ -659,9 +665,14 @@ class Store(DirectoryStore, Protocol):
         what was committed; an instance command must not run inside it."""
         ...
 
-    def audit_moment(self, unit: UnitOfWork) -> AuditMoment | None:
-        """What the read unit ``unit`` sees, for forked audit processes to read pages of;
-        None when the store cannot hand it to other processes."""
+    def audit(self) -> AbstractContextManager[AuditingUnit]:
+        """The read ``audit verify`` over every instance runs in, the cheapest way the store
+        has (as ``read`` gives the same rows: one consistent view)."""
+        ...
+
+    def audit_moment(self, unit: AuditingUnit) -> AuditMoment | None:
+        """What the read unit ``unit`` (of ``audit``) sees, for forked audit processes to
+        read pages of; None when the store cannot hand it to other processes."""
         ...
 
     def look(self) -> AbstractContextManager[LookingUnit]:

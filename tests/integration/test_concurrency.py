@@ -37,8 +37,8 @@ from engine.app.projection import deadline_states
 from engine.app.service import Service
 from engine.errors import Conflict, InvalidValue, RuleViolation
 from engine.persistence.auditlogs import AuditSource
+from engine.persistence.auditreads import AuditReads
 from engine.persistence.database import Database
-from engine.persistence.queries import Queries
 from engine.persistence.store import SqlStore
 from engine.runtime.events import Regie
 from engine.testing import FrozenClock
@@ -90,10 +90,11 @@ def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, mon
     service.create("wk-dieze", workflow="wijkkompas", title="Dieze", regie=GEMEENTE, by="t")
     service.create("wk-zwolle", workflow="wijkkompas", title="Zwolle", regie=GEMEENTE, by="t")
     with second_service(db_url, clock) as auditor:
-        original = Queries.audit_rows
+        # Whichever unit the audit reads in (on SQLite the command path's, through the driver).
+        original = AuditReads.audit_rows
         pages: list[list[str]] = []
 
-        def page_while_anna_writes(self: Queries, *args: Any) -> Any:
+        def page_while_anna_writes(self: AuditReads, *args: Any) -> Any:
             rows = original(self, *args)
             pages.append(list(rows.keys))
             if len(pages) == 1:
@@ -101,7 +102,7 @@ def test_verify_sees_one_moment_while_someone_writes(service, db_url, clock, mon
                 service.note("wk-zwolle", "tussendoor", by="anna")  # commits meanwhile
             return rows
 
-        monkeypatch.setattr(Queries, "audit_rows", page_while_anna_writes)
+        monkeypatch.setattr(AuditReads, "audit_rows", page_while_anna_writes)
         reports = history.verify(auditor.context, page=1, workers=1)
         monkeypatch.undo()
         assert pages[:2] == [["wk-dieze"], ["wk-zwolle"]]  # two pages, the note in between
