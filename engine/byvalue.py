@@ -66,9 +66,10 @@ def _stored_directly(cls: type, made: Callable[..., None]) -> Callable[..., None
     or a field has no slot."""
     if hasattr(cls, "__post_init__"):
         return None
-    names = [f.name for f in fields(cls)]
+    found = fields(cls)
+    names = [f.name for f in found]
     if "self" in names or any(
-        f.default_factory is not dataclasses.MISSING or not f.init for f in fields(cls)
+        f.default_factory is not dataclasses.MISSING or not f.init for f in found
     ):
         return None
     parameters = list(inspect.signature(made).parameters.values())[1:]

@@ -172,11 +172,12 @@ class Database:
         if not lock_timeout > 0:
             raise InvalidValue("lock timeout", lock_timeout, "a positive number of seconds")
         self.lock_timeout = lock_timeout
-        # The JSON columns read with ``loads`` (by psycopg on PostgreSQL, SQLAlchemy on SQLite).
-        options: dict[str, Any] = {"echo": echo, "json_deserializer": loads}
+        # What every engine of this database gets, the pool's own too (``own_connection``):
+        # the JSON columns read with ``loads`` (by psycopg on PostgreSQL, SQLAlchemy on SQLite).
+        self._connecting: dict[str, Any] = {"echo": echo, "json_deserializer": loads}
+        self._pooling: dict[str, Any] = {}
         if pool_size is not None:
-            options.update(pool_size=pool_size, max_overflow=4, pool_timeout=60)
-        self._options = options
+            self._pooling = {"pool_size": pool_size, "max_overflow": 4, "pool_timeout": 60}
         self._engine: Engine | None = None
         self._making = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -201,7 +202,7 @@ class Database:
                 if self._engine is None:
                     from sqlalchemy import create_engine
 
-                    engine = create_engine(self.url, **self._options)
+                    engine = create_engine(self.url, **self._connecting, **self._pooling)
                     if self.dialect == "sqlite":
                         self._sqlite_setup(engine)
                     else:
@@ -233,12 +234,7 @@ class Database:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
-        engine = create_engine(
-            self.url,
-            echo=self._options["echo"],
-            json_deserializer=loads,
-            poolclass=NullPool,
-        )
+        engine = create_engine(self.url, **self._connecting, poolclass=NullPool)
         if self.dialect == "sqlite":
             self._sqlite_setup(engine)
         else:
