@@ -41,10 +41,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 
 __all__ = [
     "BrokenLog",
@@ -184,7 +183,7 @@ class DeliveryIncomplete(WorkflowError):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Problem(ByValue):
     """One finding in a workflow file, with where it is."""
 
@@ -305,7 +304,7 @@ _SUBJECT_NAME: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Unmet(ByValue):
     """One criterion of a phase's gate that is not met: what kind (``code``), the gate's
     ``phase``, the milestone, approval, sub-project or regie type it is about (``subject``;

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from engine.app.projection import DeadlineMap, core
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.ports import DeadlineState, InstanceRecord, StoredEvent
 from engine.runtime.events import Regie, chain_hash
 from engine.runtime.instance import ApprovalRecord, Instance, MilestoneBook, PauseRecord
@@ -39,7 +39,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Difference(ByValue):
     """One thing the projection says that its events do not."""
 
@@ -52,7 +52,7 @@ class Difference(ByValue):
     """What the events say."""
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class ChainReport(ByValue):
     """The audit of one instance: its log, and its projection against the log."""
 

@@ -8,11 +8,10 @@ JSON contracts (docs/json.md) and into text for a terminal. The overview (``stat
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.clock import LOCAL_TZ
 from engine.errors import Unmet
 from engine.ports import StoredEvent
@@ -44,7 +43,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneView(ByValue):
     """One knooppunt as ``instance show`` lists it: its status, dates and owner."""
 
@@ -60,7 +59,7 @@ class MilestoneView(ByValue):
     overdue: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChildView(ByValue):
     """One deelproject as its parent's ``instance show`` lists it."""
 
@@ -72,7 +71,7 @@ class ChildView(ByValue):
     regie: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceView(ByValue):
     """Where one instance stands, as ``instance show`` (and its JSON) tells it."""
 

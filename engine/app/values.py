@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.clock import LOCAL_TZ, as_utc, end_of_day, local_date
 from engine.errors import InvalidValue
 from engine.ports import StoredEvent
@@ -107,7 +107,7 @@ def _event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NewInstance(ByValue):
     """One instance to create (``Service.create_many``)."""
 

@@ -43,11 +43,10 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.errors import BrokenLog, Conflict, Contention, WorkflowError
 from engine.persistence.auditreads import AuditReads
 from engine.persistence.fastpath import Diverged, FastPath
@@ -90,7 +89,7 @@ NOT_AHEAD: Any = object()
 """What ``CommandPath.read_ahead`` gives when it read nothing: read the usual way."""
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class _Ahead(ByValue):
     """The rows a transaction begun ahead of a command read for it (``read_ahead``)."""
 

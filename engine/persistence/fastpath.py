@@ -24,11 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.persistence.database import fold_sql, loads
 from engine.persistence.records import personal_from, personal_json
 from engine.ports import (
@@ -309,7 +308,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Diverged(ByValue):
     """A save refused because the row, though as it was read, does not end where its log ends:
     ``last`` is the log's last event (seq, hash), None when it has none."""

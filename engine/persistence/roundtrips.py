@@ -22,10 +22,9 @@ then reads the receipt in the way (receipts.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 
 __all__ = ["BEGIN", "IDLE_PING", "Check", "Guard", "Pipelined", "fit", "still_open"]
 
@@ -82,7 +81,7 @@ _DIAGNOSIS = (
 )
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Guard(ByValue):
     """What a deferred save expected of the row as it stood before the transaction: its
     version number and head, and the log's last event (seq, hash). ``failed`` is called with
@@ -94,7 +93,7 @@ class Guard(ByValue):
     failed: Callable[[tuple[int, str, int | None, str | None] | None, BaseException], None]
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Check(ByValue):
     """A deferred write other than a save (an idempotency key's receipt), asked on failure
     before the saves after it: ``explain`` reads what it needs on the cursor given (after the

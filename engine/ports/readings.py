@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 
 if TYPE_CHECKING:
     from engine.ports.records import DeadlineState, InstanceRecord, StoredEvent, StoredWorkflow
@@ -210,7 +210,7 @@ class InstanceHistory:
     """In order (seq); the first is ``instance_started``."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class AuditedLog(ByValue):
     """One instance as ``audit verify`` checks it: its log, the head its row remembers, and
     the projection (the row read into a record, its deadline rows, its party rows)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.runtime.instance import Instance
 from engine.runtime.personal import Personal
 
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class StoredWorkflow(ByValue):
     """A workflow version as stored: the exact definition instances are pinned to."""
 
@@ -44,7 +44,7 @@ class StoredWorkflow(ByValue):
     stored_by: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class StoredEvent(ByValue):
     """One event as stored in the log."""
 
@@ -65,7 +65,7 @@ class StoredEvent(ByValue):
     have written it), its other values then not those of the row; else None."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class DeadlineState(ByValue):
     """One row of the deadline projection, as a command writes it."""
 
@@ -80,7 +80,7 @@ class DeadlineState(ByValue):
     over to the deadline a kept one becomes; commands leave it to the reminder pass)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class DeadlineChange(ByValue):
     """What a command does to one deadline row.
 
@@ -93,7 +93,7 @@ class DeadlineChange(ByValue):
     state: DeadlineState
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class QueuedMessage(ByValue):
     """A new outbox row."""
 
@@ -130,7 +130,7 @@ class InstanceRecord:
     state; ``audit verify`` reports a column that says otherwise."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChildRow(ByValue):
     """One sub-project of an instance, as its parent's views list it."""
 
@@ -142,7 +142,7 @@ class ChildRow(ByValue):
     regie_organisation: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NewInstanceRows(ByValue):
     """What to write for a new instance: its projection, first event and deadline rows."""
 
@@ -153,7 +153,7 @@ class NewInstanceRows(ByValue):
     deadlines: Sequence[DeadlineState]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Receipt(ByValue):
     """The answer once given to a request made under an idempotency key, kept so that the same
     request sent again gets the same answer and changes nothing.

@@ -33,12 +33,11 @@ The commands that fire these triggers and record what happened are
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from transitions import Machine, MachineError, Transition
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.errors import NotFound, TransitionNotAllowed
 from engine.runtime.conditions import Condition, Conditions, TriggerContext
 from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluate_gate
@@ -49,7 +48,7 @@ from engine.workflow.workdays import workdays_for
 __all__ = ["CompiledMachine", "Edge"]
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Edge(ByValue):
     """One transition of the machine, for diagrams."""
 

@@ -9,11 +9,10 @@ pauses freeze it. What the definition alone says, the due rules and the dry-run 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.clock import local_date
 from engine.workflow.due import PLAIN_DAYS, resolve_due
 from engine.workflow.durations import Duration
@@ -50,7 +49,7 @@ REVIEW_RULES = ReminderRules(
 """The rules for a pause's review date: a week before, on the day, then weekly."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Deadline(ByValue):
     """Something of one instance that falls due on a day."""
 

@@ -15,11 +15,11 @@ import hashlib
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.runtime.canonical import canonical_text
 from engine.runtime.canonical import string_text as _STRING
 from engine.runtime.personal import ERASED
@@ -55,7 +55,7 @@ __all__ = [
 Decision = Literal["go", "no-go"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Regie(ByValue):
     """Who holds the lead: a regie type, optionally the organisation and contact addresses."""
 
@@ -74,7 +74,7 @@ class Regie(ByValue):
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Event(ByValue):
     """Something that happened to an instance."""
 
@@ -88,7 +88,7 @@ class Event(ByValue):
         return {name: _encode(getattr(self, name)) for name in _facts(type(self))}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceStarted(Event):
     """The instance began, in its workflow's first phase, pinned to that workflow version."""
 
@@ -104,7 +104,7 @@ class InstanceStarted(Event):
     areas: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneDone(Event):
     """A knooppunt (milestone) of the current phase was reached."""
 
@@ -114,7 +114,7 @@ class MilestoneDone(Event):
     evidence: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneSkipped(Event):
     """A knooppunt of the current phase was skipped, for the reason given."""
 
@@ -122,7 +122,7 @@ class MilestoneSkipped(Event):
     milestone: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class MilestoneReopened(Event):
     """A knooppunt that was done or skipped is open again."""
 
@@ -130,7 +130,7 @@ class MilestoneReopened(Event):
     milestone: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ApprovalRecorded(Event):
     """A go or no-go on one of the current phase's approvals (a council or board decision)."""
 
@@ -154,7 +154,7 @@ class ApprovalRecorded(Event):
         return facts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PhaseAdvanced(Event):
     """The instance went on to the next phase (past its gate, or with an override)."""
 
@@ -166,7 +166,7 @@ class PhaseAdvanced(Event):
     """With an override: the criteria that were not met (a recorded deviation)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceCompleted(Event):
     """The instance passed the gate of its last phase: the approach is done."""
 
@@ -176,7 +176,7 @@ class InstanceCompleted(Event):
     unmet: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PhaseReturned(Event):
     """The instance went back to an earlier phase under one of the workflow's return rules."""
 
@@ -187,7 +187,7 @@ class PhaseReturned(Event):
     reopened: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstancePaused(Event):
     """A pause button was pressed: the instance waits on purpose; all but legal deadlines wait."""
 
@@ -197,7 +197,7 @@ class InstancePaused(Event):
     review: date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceResumed(Event):
     """The pause ended: the instance goes on where it stood, its deadlines running again."""
 
@@ -207,7 +207,7 @@ class InstanceResumed(Event):
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class RegieHandedOver(Event):
     """Another holder took over the lead (regie)."""
 
@@ -216,7 +216,7 @@ class RegieHandedOver(Event):
     regie: Regie
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceStopped(Event):
     """The instance was stopped for good before its end."""
 
@@ -224,7 +224,7 @@ class InstanceStopped(Event):
     from_phase: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceUpdated(Event):
     """The instance's own data changed: its title, the regie holder's contacts, its areas.
 
@@ -252,7 +252,7 @@ class InstanceUpdated(Event):
         return facts
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PartyAdded(Event):
     """An organisation (by its key) takes part in the instance in a party role of the
     workflow's ``parties:`` block; ``name`` is how it was called then, for the record."""
@@ -263,7 +263,7 @@ class PartyAdded(Event):
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PartyRemoved(Event):
     """An organisation no longer takes part in the instance in that party role."""
 
@@ -272,7 +272,7 @@ class PartyRemoved(Event):
     party: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChildrenCounted(Event):
     """Whether the deelprojecten meet the gate of the parent's phase ``phase`` (each running one
     in phase ``reached`` or later) changed: recorded by the engine on the parent, in the
@@ -287,7 +287,7 @@ class ChildrenCounted(Event):
     behind: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class NoteAdded(Event):
     """A note for the record: nothing about the instance changes."""
 
@@ -295,7 +295,7 @@ class NoteAdded(Event):
     text: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class InstanceMigrated(Event):
     """The instance moved to another workflow version under a migration plan.
 
@@ -315,7 +315,7 @@ class InstanceMigrated(Event):
     after: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PersonalDataErased(Event):
     """A person's data was erased from the log (AVG/GDPR): ``fields`` names each erased
     field as ``SEQ:PATH`` (engine.runtime.personal); who asked and why are ``by`` and
@@ -325,7 +325,7 @@ class PersonalDataErased(Event):
     fields: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChainResealed(Event):
     """The chain was hashed again with its personal fields sealed apart (schema revision
     0013_personal_data): ``old_hashes`` are the hashes events 1, 2, ... had before, so a

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.errors import Unmet
 from engine.runtime.instance import (
     COMPLETED,
@@ -41,7 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class GateStatus(ByValue):
     """Where one phase's gate stands: every criterion not met yet (none: it may be passed)."""
 
@@ -57,7 +56,7 @@ class GateStatus(ByValue):
         return tuple(u.message for u in self.unmet)
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class GateSpec(ByValue):
     """The compiled criteria of one phase's gate."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.clock import local_date
 from engine.runtime.events import (
     ApprovalRecorded,
@@ -187,7 +187,7 @@ class MilestoneBook:
         return book
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ApprovalRecord(ByValue):
     """A go or no-go on one approval: when, by whom, and the decision's reference."""
 
@@ -197,7 +197,7 @@ class ApprovalRecord(ByValue):
     ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PauseRecord(ByValue):
     """The pause an instance is in: its button, why, since when and its review date."""
 
@@ -207,7 +207,7 @@ class PauseRecord(ByValue):
     review: date | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ChildSummary(ByValue):
     """What a parent's gate needs to know about one sub-project."""
 

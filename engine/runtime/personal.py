@@ -23,10 +23,9 @@ import json
 import re
 import secrets
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.runtime.areas import MAX_ADDRESS
 from engine.runtime.canonical import canonical_text
 
@@ -66,7 +65,7 @@ be ``jörg@müller.nl``, which the contacts take, RFC 6531), a top-level domain 
 SALT_BYTES = 16
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Personal(ByValue):
     """One personal field of a stored event: where, its commitment, and its salt (None once
     the value was erased)."""

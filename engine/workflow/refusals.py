@@ -18,10 +18,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.byvalue import ByValue
+from engine.byvalue import ByValue, value_class
 from engine.errors import (
     BrokenLog,
     Busy,
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["Explanation", "explain", "titles_of", "unmet_words"]
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@value_class(frozen=True, slots=True, repr=False, eq=False)
 class Explanation(ByValue):
     """A refusal in words: what it is ``about`` (an instance key or a file; None: nothing in
     particular), the sentence (``lead``), and the reasons one by one (``reasons``)."""
