@@ -1,13 +1,14 @@
-"""Definitions compiled into one strict ``transitions`` machine; the only module that imports it.
+"""Definitions compiled into one strict ``transitions`` machine (``engine.runtime.machine``).
 
 One :class:`CompiledMachine` per workflow version holds the definition, normalised and indexed
 (where each milestone sits; the gate, pause buttons and returns of each phase), and one strict
 ``transitions.Machine`` (no auto transitions, invalid triggers raise, events sent as
 ``EventData``, not queued) that any number of :class:`~engine.runtime.instance.Instance`
-objects go through. Instances are not attached to the machine (``Machine.add_model`` would
-decorate every instance with bound methods and keep it in a list); each trigger is fired for one
-instance through the machine's events, and a trigger the machine does not have in the
-instance's state becomes a ``TransitionNotAllowed`` that says why.
+objects go through, built when a trigger is first fired on it. Instances are not attached to
+the machine (``Machine.add_model`` would decorate every instance with bound methods and keep
+it in a list); each trigger is fired for one instance through the machine's events, and a
+trigger the machine does not have in the instance's state becomes a ``TransitionNotAllowed``
+that says why.
 
 States: every phase, ``<phase>:paused`` where a pause button may be pressed, ``completed`` and
 ``stopped``. Triggers, with their conditions from :mod:`engine.runtime.conditions`:
@@ -33,9 +34,8 @@ The commands that fire these triggers and record what happened are
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from transitions import Machine, MachineError, Transition
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from engine.byvalue import ByValue, value_class
 from engine.errors import NotFound, TransitionNotAllowed
@@ -44,6 +44,9 @@ from engine.runtime.gates import GateSpec, GateStatus, build_gate_specs, evaluat
 from engine.runtime.instance import COMPLETED, STOPPED, TERMINAL_STATES, Instance, paused_state
 from engine.workflow.stored import Milestone, Phase, ReturnRule, WorkflowDefinition
 from engine.workflow.workdays import workdays_for
+
+if TYPE_CHECKING:
+    from engine.runtime.machine import WorkflowMachine
 
 __all__ = ["CompiledMachine", "Edge"]
 
@@ -56,50 +59,6 @@ class Edge(ByValue):
     source: str
     dest: str
     label: str
-
-
-class _ConditionsOnly(Transition):
-    """A transition that checks its conditions and changes the state, nothing else.
-
-    Compiled workflows attach conditions only: no prepare/before/after callbacks and no state
-    enter/exit callbacks (``_Machine`` checks this when it is built). Skipping the dispatch of
-    those empty callback lists, and the library's per-step debug logging, halves the cost of a
-    trigger; the semantics of what is used (conditions in order, then the state change) are
-    the library's own.
-    """
-
-    def execute(self, event_data: Any) -> bool:
-        for condition in self.conditions:
-            if not condition.check(event_data):
-                return False
-        if self.dest is not None:  # None: an internal transition, no state change
-            event_data.machine.set_state(self.dest, event_data.model)
-            event_data.update(self.dest)
-        return True
-
-
-class _Machine(Machine):
-    transition_cls = _ConditionsOnly
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        hooks = [
-            self.before_state_change,
-            self.after_state_change,
-            self.prepare_event,
-            self.finalize_event,
-            self.on_exception,
-            *(hook for state in self.states.values() for hook in (state.on_enter, state.on_exit)),
-            *(
-                hook
-                for event in self.events.values()
-                for group in event.transitions.values()
-                for t in group
-                for hook in (t.prepare, t.before, t.after)
-            ),
-        ]
-        if any(hooks):
-            raise AssertionError("compiled workflows use conditions only, no callbacks")
 
 
 class CompiledMachine:
@@ -164,19 +123,17 @@ class CompiledMachine:
         )
         self._edges: list[Edge] = []
         self.transition_specs = self._transitions()
-        self.machine = _Machine(
-            model=None,
-            states=list(self.states),
-            initial=self.phase_ids[0],
-            transitions=self.transition_specs,
-            auto_transitions=False,
-            send_event=True,
-            queued=False,
-            ignore_invalid_triggers=False,
-            name=f"{d.key}@{d.version}",
-        )
 
     # --- building the machine ------------------------------------------------------------
+
+    @cached_property
+    def machine(self) -> WorkflowMachine:
+        """The one strict machine of this version, built when a trigger is first fired."""
+        from engine.runtime import machine
+
+        return machine.build(
+            self.states, self.phase_ids[0], self.transition_specs, f"{self.key}@{self.version}"
+        )
 
     def _add(
         self,
@@ -244,15 +201,10 @@ class CompiledMachine:
         transition's condition declined (a return rule not asked for). Refusals raise: a
         condition's own error, or ``TransitionNotAllowed`` when the state has no such
         transition, with the reason in words."""
-        event = self.machine.events.get(trigger)
-        try:
-            if event is None:  # no transition of this kind exists in this workflow at all
-                raise MachineError(f"no '{trigger}' in {self.key}")
-            return bool(event.trigger(inst, ctx=ctx))
-        except MachineError:
-            raise TransitionNotAllowed(
-                inst.key, command, inst.state, self._why_not(inst, trigger)
-            ) from None
+        moved = self.machine.fire(trigger, inst, ctx=ctx)
+        if moved is None:
+            raise TransitionNotAllowed(inst.key, command, inst.state, self._why_not(inst, trigger))
+        return moved
 
     def _why_not(self, inst: Instance, trigger: str) -> str:
         if inst.state in TERMINAL_STATES:

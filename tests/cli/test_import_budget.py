@@ -56,6 +56,8 @@ NEVER_ON_A_COMMAND = (
     "engine.reminders.messages",
     "engine.workflow.timeline",
     "tomllib",
+    "transitions",
+    "engine.runtime.machine",
 )
 """Libraries and modules that a note or a show does not use (given no configuration file,
 as here: ``tomllib`` reads one): SQLAlchemy and the ORM tables
@@ -66,8 +68,9 @@ engine.workflow.stored), the reports; the ``holidays`` package (the Dutch holida
 out by rule); the contracts of the store's other units and the read side's values
 (``engine.ports`` loads each module on first use), the rule table of who may do what (only an
 approval that names its giver asks it), the overview's rows, what a migration does, what a
-reminder says (only a gate with news writes one), and the dry-run timeline (deadlines need only
-``engine.workflow.due``)."""
+reminder says (only a gate with news writes one), the dry-run timeline (deadlines need only
+``engine.workflow.due``), and the state machine (``transitions``: built when a trigger is
+first fired, and a note or a show fires none)."""
 
 NEVER_ON_A_NOTE = ("engine.app.reports", "engine.app.overview")
 """The view of one instance: a note prints only the line it recorded."""

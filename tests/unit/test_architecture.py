@@ -87,8 +87,9 @@ OUTSIDE_LIBRARIES: dict[str, set[str]] = {
     "playwright": set(),
 }
 
-TRANSITIONS_HOME = "engine/runtime/compiler.py"
-"""The one module that imports ``transitions`` (it compiles definitions into machines)."""
+TRANSITIONS_HOME = "engine/runtime/machine.py"
+"""The one module that imports ``transitions`` (the machine a compiled definition builds when
+a trigger is first fired on it)."""
 
 COMPOSITION_ROOT = "engine/compose.py"
 
