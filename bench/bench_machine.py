@@ -43,6 +43,7 @@ def compile_once() -> tuple[CompiledWorkflow, float]:
     definition = load_file(WORKFLOW).definition
     started = time.perf_counter()
     workflow = compile_workflow(definition)
+    workflow.machine  # noqa: B018 (built when a trigger is first fired: counted here)
     return workflow, time.perf_counter() - started
 
 
@@ -219,7 +220,7 @@ def main() -> None:
         f"workflow: {workflow.key} v{workflow.version}, {len(workflow.phases)} phases, "
         f"{milestones} milestones, {len(workflow.states)} states"
     )
-    print(f"compile once: {compile_seconds * 1000:.1f} ms")
+    print(f"compile once (with the machine): {compile_seconds * 1000:.1f} ms")
 
     runs = [drive(workflow, args.instances, trace=False) for _ in range(args.repeat)]
     prs = statistics.median(r["pause_resume_advance_per_s"] for r in runs)
