@@ -86,32 +86,32 @@ def _signature(cls: type) -> inspect.Signature:
     return inspect.Signature(parameters, return_annotation=None)
 
 
-def _stored_directly(cls: type) -> Callable[..., None]:
-    """``cls``'s ``__init__``: what ``dataclass`` would write for it, storing each argument
-    through its field's slot."""
-    found = fields(cls)
+def _stored_directly(cls: type, signature: inspect.Signature | None = None) -> Callable[..., None]:
+    """``cls``'s ``__init__``: what ``dataclass`` would write for it (``signature``, its
+    ``_signature`` when given), storing each argument through its field's slot."""
+    signature, names = signature or _signature(cls), _field_names(cls)
     scope: dict[str, Any] = {}
-    for f in found:
-        slot = next((k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__), None)
+    for name in names:
+        slot = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
         if not isinstance(slot, types.MemberDescriptorType):
-            raise TypeError(f"{cls.__qualname__}.{f.name} has no slot of its own")
-        scope[f"_set_{f.name}"] = slot.__set__
+            raise TypeError(f"{cls.__qualname__}.{name} has no slot of its own")
+        scope[f"_set_{name}"] = slot.__set__
     written: list[str] = []
-    for f in _in_order(found):
-        if f.kw_only and "*" not in written:
+    for p in list(signature.parameters.values())[1:]:  # (self is written below)
+        if p.kind is p.KEYWORD_ONLY and "*" not in written:
             written.append("*")
-        if f.default is dataclasses.MISSING:
-            written.append(f.name)
+        if p.default is p.empty:
+            written.append(p.name)
         else:
-            scope[f"_default_{f.name}"] = f.default
-            written.append(f"{f.name}=_default_{f.name}")
-    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in found) or "    pass\n"
+            scope[f"_default_{p.name}"] = p.default
+            written.append(f"{p.name}=_default_{p.name}")
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in names) or "    pass\n"
     exec(f"def __init__(self, {', '.join(written)}):\n{body}", scope)
     init = scope["__init__"]
     # Named as the class's own in what a wrong call raises ("Name.__init__() missing ...").
     init.__code__ = init.__code__.replace(co_qualname=f"{cls.__qualname__}.__init__")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = {**{f.name: f.type for f in found}, "return": None}
+    init.__signature__ = signature
     return init  # type: ignore[no-any-return]
 
 
@@ -119,13 +119,15 @@ def _on_first_value(cls: type) -> Callable[..., None]:
     """``cls``'s ``__init__`` until its first value: it puts ``_stored_directly``'s in its
     place and makes that value with it."""
 
+    signature = _signature(cls)
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        init = _stored_directly(cls)
+        init = _stored_directly(cls, signature)
         type.__setattr__(cls, "__init__", init)
         init(self, *args, **kwargs)
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__signature__ = _signature(cls)  # type: ignore[attr-defined]
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
     return __init__
 
 

@@ -92,16 +92,23 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
 
 
 def reference(cls: type[Any]) -> type[Any]:
-    """A dataclass with ``cls``'s fields whose methods ``dataclass`` writes itself."""
+    """A dataclass with ``cls``'s fields (each keyword-only where it is) whose methods
+    ``dataclass`` writes itself."""
     made = []
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
-            made.append((f.name, f.type, dataclasses.field(default=f.default)))
+            made.append((f.name, f.type, dataclasses.field(default=f.default, kw_only=f.kw_only)))
         elif f.default_factory is not dataclasses.MISSING:
-            made.append((f.name, f.type, dataclasses.field(default_factory=f.default_factory)))
+            made.append(
+                (
+                    f.name,
+                    f.type,
+                    dataclasses.field(default_factory=f.default_factory, kw_only=f.kw_only),
+                )
+            )
         else:
-            made.append((f.name, f.type))
-    return dataclasses.make_dataclass(cls.__name__, made, frozen=True, kw_only=True)
+            made.append((f.name, f.type, dataclasses.field(kw_only=f.kw_only)))
+    return dataclasses.make_dataclass(cls.__name__, made, frozen=True)
 
 
 def hashable(value: object) -> bool:
@@ -397,15 +404,7 @@ def test_every_value_class_of_the_engine_is_made_with_the_signature_dataclass_ga
     for cls in _engine_values():
         if cls.__dataclass_params__.frozen:  # a frozen dataclass over ByValue: its own
             continue
-        found = dataclasses.fields(cls)
-        theirs = dataclasses.make_dataclass(
-            cls.__name__,
-            [
-                (f.name, f.type, dataclasses.field(default=f.default, kw_only=f.kw_only))
-                for f in found
-            ],
-            frozen=True,
-        )
+        theirs = reference(cls)
         assert inspect.signature(cls) == inspect.signature(theirs), cls
         direct = _stored_directly(cls)
         assert inspect.signature(direct) == inspect.signature(theirs.__init__), cls
